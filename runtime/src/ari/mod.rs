@@ -1,0 +1,364 @@
+//! The Asterisk REST Interface: one request pipeline shared by every transport.
+//!
+//! [`Ari::handle`] takes a transport-neutral [`AriRequest`] and runs Asterisk's check order:
+//! body parsing, authentication, per-user ACL (HTTP only), read-only users, trailing slash,
+//! api-docs, routing, OPTIONS, method binding, and finally the operation's handler. CORS
+//! headers are added to whatever comes out.
+
+pub mod auth;
+pub mod cors;
+pub mod docs;
+pub mod openapi;
+pub mod params;
+pub mod resources;
+pub mod response;
+pub mod router;
+
+use std::net::SocketAddr;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures_util::FutureExt;
+use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+
+use crate::config::Config;
+use crate::core::Core;
+use docs::ApiDocs;
+pub use params::Params;
+pub use response::{AriError, AriResponse, AriResult, Body};
+use router::Router;
+
+/// A request as ARI sees it, whatever carried it.
+#[derive(Debug, Clone)]
+pub struct AriRequest {
+    pub method: Method,
+    /// The raw (still percent-encoded) path after `/ari`, e.g. `/asterisk/info`.
+    pub path: String,
+    /// The raw query string, without `?`.
+    pub query: Option<String>,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+    /// The client's address for HTTP requests (per-user ACLs apply); `None` for requests
+    /// arriving over an already-authorised WebSocket.
+    pub peer: Option<SocketAddr>,
+}
+
+/// Why the ARI layer could not be set up (a bug in the embedded declarations or handlers).
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error(transparent)]
+    Docs(#[from] docs::DocsError),
+    #[error(transparent)]
+    Routes(#[from] router::UndeclaredHandler),
+}
+
+/// The ARI request pipeline.
+#[derive(Debug)]
+pub struct Ari {
+    config: Arc<Config>,
+    core: Arc<Core>,
+    auth: auth::Authenticator,
+    docs: &'static ApiDocs,
+    router: Router,
+    openapi: serde_json::Value,
+}
+
+impl Ari {
+    /// Builds the pipeline for this configuration and core.
+    pub fn new(config: Arc<Config>, core: Arc<Core>) -> Result<Ari, SetupError> {
+        let docs = ApiDocs::embedded()?;
+        let router = Router::build(docs.operations(), &resources::handlers())?;
+        let openapi = openapi::convert(docs);
+        Ok(Ari {
+            auth: auth::Authenticator::new(config.ari.users.clone()),
+            config,
+            core,
+            docs,
+            router,
+            openapi,
+        })
+    }
+
+    /// The routed operations (for diagnostics and tests).
+    pub fn router(&self) -> &Router {
+        &self.router
+    }
+
+    /// True when ari.conf enables ARI.
+    pub fn enabled(&self) -> bool {
+        self.config.ari.enabled
+    }
+
+    /// Whether JSON should be indented (ari.conf `pretty`).
+    pub fn pretty(&self) -> bool {
+        self.config.ari.pretty
+    }
+
+    /// Runs one request through the pipeline.
+    pub async fn handle(&self, request: AriRequest) -> AriResponse {
+        let mut response = match self.process(&request).await {
+            Ok(response) => response,
+            Err(error) => {
+                if error.status.is_server_error() {
+                    tracing::warn!(method = %request.method, path = %request.path, status = error.status.as_u16(), message = %error.message, "ARI request failed");
+                } else {
+                    tracing::info!(method = %request.method, path = %request.path, status = error.status.as_u16(), message = %error.message, "ARI request refused");
+                }
+                error.into()
+            }
+        };
+        if let Some(origin) =
+            cors::allowed_origin(&self.config.ari.allowed_origins, &request.headers)
+        {
+            response.headers.extend(cors::simple_headers(origin));
+        }
+        response
+    }
+
+    async fn process(&self, request: &AriRequest) -> AriResult {
+        // Body problems are reported before authentication.
+        let content_type = request
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok());
+        check_percent_encoding(request.query.as_deref().unwrap_or(""), "query string")?;
+        let mut params = Params::parse(request.query.as_deref(), content_type, &request.body)?;
+
+        let user = auth::credentials(&request.headers, &params)
+            .and_then(|c| {
+                let user = self.auth.authenticate(&c);
+                if user.is_none() {
+                    tracing::info!(user = %c.user, peer = ?request.peer, "ARI authentication failed");
+                }
+                user
+            })
+            .ok_or_else(|| self.unauthorized())?;
+
+        if let Some(peer) = request.peer
+            && !user.acl.allows(peer.ip())
+        {
+            tracing::info!(user = %user.name, peer = %peer, "ARI request denied by the user's ACL");
+            return Err(AriError::forbidden("Access denied by ACL"));
+        }
+        if user.read_only && request.method != Method::GET && request.method != Method::OPTIONS {
+            return Err(AriError::forbidden("Write access denied"));
+        }
+
+        let path = request.path.as_str();
+        if path.len() > 1 && path.ends_with('/') {
+            return Err(AriError::not_found(format!(
+                "ARI URLs do not end with a slash. Try /ari{}",
+                path.trim_end_matches('/')
+            )));
+        }
+        let segments = decode_segments(path)?;
+
+        let host = request
+            .headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok());
+        match segments.as_slice() {
+            [first, file] if first == "api-docs" => {
+                if request.method != Method::GET {
+                    return Err(AriError::new(
+                        StatusCode::METHOD_NOT_ALLOWED,
+                        "Unsupported method",
+                    ));
+                }
+                return Ok(AriResponse::ok(self.docs.document(
+                    file,
+                    host,
+                    &self.config.http.prefix,
+                )?));
+            }
+            [file] if file == "openapi.json" => {
+                if request.method != Method::GET {
+                    return Err(AriError::new(
+                        StatusCode::METHOD_NOT_ALLOWED,
+                        "Unsupported method",
+                    ));
+                }
+                return Ok(AriResponse::ok(openapi::with_server(
+                    &self.openapi,
+                    host,
+                    &self.config.http.prefix,
+                )));
+            }
+            _ => {}
+        }
+
+        let found = self
+            .router
+            .find(&segments)
+            .ok_or_else(|| AriError::not_found("Resource not found"))?;
+        let allow = self.router.allow(&found);
+        if request.method == Method::OPTIONS {
+            let mut response = AriResponse::no_content();
+            if let Ok(value) = HeaderValue::from_str(&allow) {
+                response.headers.push((header::ALLOW, value));
+            }
+            if cors::allowed_origin(&self.config.ari.allowed_origins, &request.headers).is_some() {
+                response
+                    .headers
+                    .extend(cors::preflight_headers(&request.headers, &allow));
+            }
+            return Ok(response);
+        }
+        let invalid_method = || {
+            let error = AriError::new(StatusCode::METHOD_NOT_ALLOWED, "Invalid method");
+            match HeaderValue::from_str(&allow) {
+                Ok(value) => error.with_header(header::ALLOW, value),
+                Err(_) => error,
+            }
+        };
+        let operation = self
+            .router
+            .operation(&found, &request.method)
+            .ok_or_else(invalid_method)?;
+        if operation.declared.websocket {
+            return Err(AriError::new(
+                StatusCode::UPGRADE_REQUIRED,
+                "This resource is a WebSocket: send a WebSocket upgrade request",
+            ));
+        }
+        let Some(handler) = operation.handler else {
+            return Err(AriError::new(
+                StatusCode::NOT_IMPLEMENTED,
+                "Method not implemented",
+            ));
+        };
+        params.set_path_vars(found.vars);
+        let ctx = resources::Ctx {
+            core: self.core.clone(),
+            config: self.config.clone(),
+            params,
+            user,
+        };
+        match AssertUnwindSafe(handler(ctx)).catch_unwind().await {
+            Ok(result) => result,
+            Err(_) => {
+                tracing::error!(
+                    resource = %operation.declared.resource,
+                    operation = %operation.declared.nickname,
+                    "ARI handler panicked"
+                );
+                Err(AriError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Internal error",
+                ))
+            }
+        }
+    }
+
+    fn unauthorized(&self) -> AriError {
+        let error = AriError::new(StatusCode::UNAUTHORIZED, "Authentication required");
+        let challenge = format!("Basic realm=\"{}\"", self.config.ari.auth_realm);
+        match HeaderValue::from_str(&challenge) {
+            Ok(value) => error.with_header(header::WWW_AUTHENTICATE, value),
+            Err(_) => error,
+        }
+    }
+}
+
+/// Rejects `%` not followed by two hex digits.
+fn check_percent_encoding(text: &str, what: &str) -> Result<(), AriError> {
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let valid = bytes.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+                && bytes.get(i + 2).is_some_and(u8::is_ascii_hexdigit);
+            if !valid {
+                return Err(AriError::bad_request(format!(
+                    "Invalid percent-encoding in the {what}"
+                )));
+            }
+            i += 3;
+        } else {
+            i += 1;
+        }
+    }
+    Ok(())
+}
+
+/// Splits the path on `/` (stopping at the first empty segment) and decodes each segment
+/// (`+` is a space, `%XX` a byte; the result must be UTF-8).
+fn decode_segments(path: &str) -> Result<Vec<String>, AriError> {
+    check_percent_encoding(path, "URL path")?;
+    let mut segments = Vec::new();
+    for raw in path.strip_prefix('/').unwrap_or(path).split('/') {
+        if raw.is_empty() {
+            break;
+        }
+        let spaced = raw.replace('+', " ");
+        let decoded = percent_encoding::percent_decode_str(&spaced)
+            .decode_utf8()
+            .map_err(|_| AriError::bad_request("Invalid UTF-8 in the URL path"))?;
+        segments.push(decoded.into_owned());
+    }
+    Ok(segments)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn segments_decode_individually() {
+        assert_eq!(
+            decode_segments("/recordings/stored/sub%2Fdir+x").expect("valid"),
+            ["recordings", "stored", "sub/dir x"]
+        );
+        assert_eq!(decode_segments("").expect("valid"), Vec::<String>::new());
+        assert!(decode_segments("/a%zz").is_err());
+        assert!(decode_segments("/a%ff").is_err(), "not UTF-8");
+        assert!(decode_segments("/a%4").is_err());
+    }
+
+    #[test]
+    fn every_handler_is_declared_and_every_declaration_is_routed() {
+        let docs = ApiDocs::embedded().expect("embedded docs parse");
+        let handlers = resources::handlers();
+        let router = Router::build(docs.operations(), &handlers).expect("handlers declared");
+        assert_eq!(router.operations().len(), docs.operations().len());
+        for op in docs.operations() {
+            let segments: Vec<String> = op
+                .path
+                .split('/')
+                .filter(|s| !s.is_empty())
+                .map(|s| s.trim_start_matches('{').trim_end_matches('}').to_string())
+                .collect();
+            // Variables are matched by any value that is not a sibling literal; use the
+            // template itself, which never collides with a literal.
+            let found = router
+                .find(&segments)
+                .unwrap_or_else(|| panic!("{} not routed", op.path));
+            let routed = router
+                .operation(&found, &op.method)
+                .unwrap_or_else(|| panic!("{} {} not bound", op.method, op.path));
+            assert_eq!(routed.declared.nickname, op.nickname, "{}", op.path);
+        }
+        for (resource, nickname, _) in &handlers {
+            assert!(
+                router
+                    .operations()
+                    .iter()
+                    .any(|o| o.declared.resource == *resource
+                        && o.declared.nickname == *nickname
+                        && o.handler.is_some()),
+                "{resource}.{nickname}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_undeclared_handler_is_refused() {
+        let docs = ApiDocs::embedded().expect("embedded docs parse");
+        let mut handlers = resources::handlers();
+        let (_, _, any) = handlers[0];
+        handlers.push(("asterisk", "noSuchOperation", any));
+        let err = Router::build(docs.operations(), &handlers).expect_err("must fail");
+        assert_eq!(err.nickname, "noSuchOperation");
+    }
+}

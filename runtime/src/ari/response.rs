@@ -1,0 +1,119 @@
+//! What an ARI operation answers: a status, optional extra headers, and a body; and the
+//! error type every handler returns (`{"message": ...}` with an ARI status code).
+
+use bytes::Bytes;
+use http::{HeaderName, HeaderValue, StatusCode};
+use serde_json::{Value, json};
+
+/// The body of an ARI response.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Body {
+    /// No body (204, or errors from the HTTP core).
+    Empty,
+    /// A JSON document; serialised compact or pretty according to ari.conf.
+    Json(Value),
+    /// Raw bytes with their content type (recording downloads, documents served verbatim).
+    Raw {
+        content_type: &'static str,
+        data: Bytes,
+    },
+}
+
+/// A complete ARI response, independent of the transport that carries it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AriResponse {
+    pub status: StatusCode,
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+    pub body: Body,
+}
+
+impl AriResponse {
+    /// 200 with a JSON body.
+    pub fn ok(value: Value) -> AriResponse {
+        AriResponse::json(StatusCode::OK, value)
+    }
+
+    /// Any status with a JSON body.
+    pub fn json(status: StatusCode, value: Value) -> AriResponse {
+        AriResponse {
+            status,
+            headers: Vec::new(),
+            body: Body::Json(value),
+        }
+    }
+
+    /// 204 with no body.
+    pub fn no_content() -> AriResponse {
+        AriResponse {
+            status: StatusCode::NO_CONTENT,
+            headers: Vec::new(),
+            body: Body::Empty,
+        }
+    }
+
+    /// Adds a header.
+    pub fn with_header(mut self, name: HeaderName, value: HeaderValue) -> AriResponse {
+        self.headers.push((name, value));
+        self
+    }
+}
+
+/// An ARI error: a status code and a message for the `{"message": ...}` body.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{status}: {message}")]
+pub struct AriError {
+    pub status: StatusCode,
+    pub message: String,
+    /// Extra headers (`Allow` on 405, `WWW-Authenticate` on 401).
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+}
+
+impl AriError {
+    /// An error with the given status and message.
+    pub fn new(status: StatusCode, message: impl Into<String>) -> AriError {
+        AriError {
+            status,
+            message: message.into(),
+            headers: Vec::new(),
+        }
+    }
+
+    /// 400 Bad Request.
+    pub fn bad_request(message: impl Into<String>) -> AriError {
+        AriError::new(StatusCode::BAD_REQUEST, message)
+    }
+
+    /// 404 Not Found.
+    pub fn not_found(message: impl Into<String>) -> AriError {
+        AriError::new(StatusCode::NOT_FOUND, message)
+    }
+
+    /// 409 Conflict.
+    pub fn conflict(message: impl Into<String>) -> AriError {
+        AriError::new(StatusCode::CONFLICT, message)
+    }
+
+    /// 403 Forbidden.
+    pub fn forbidden(message: impl Into<String>) -> AriError {
+        AriError::new(StatusCode::FORBIDDEN, message)
+    }
+
+    /// Adds a header.
+    pub fn with_header(mut self, name: HeaderName, value: HeaderValue) -> AriError {
+        self.headers.push((name, value));
+        self
+    }
+}
+
+impl From<AriError> for AriResponse {
+    fn from(error: AriError) -> AriResponse {
+        AriResponse {
+            status: error.status,
+            headers: error.headers,
+            body: Body::Json(json!({ "message": error.message })),
+        }
+    }
+}
+
+/// What every handler returns.
+pub type AriResult = Result<AriResponse, AriError>;

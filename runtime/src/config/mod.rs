@@ -1,0 +1,130 @@
+//! Configuration: Asterisk-format files (http.conf, ari.conf, acl.conf, ...) read from a
+//! directory, or wari's embedded default when no directory is given.
+//!
+//! [`load`] reads everything and returns the typed [`Config`] together with every problem
+//! found (file:line), so `wari check-config` and start-up report the same things.
+
+pub mod acl_conf;
+pub mod ari_conf;
+pub mod conf_file;
+pub mod diagnostics;
+pub mod http_conf;
+pub mod values;
+
+use std::path::{Path, PathBuf};
+
+pub use ari_conf::{AriConfig, Password, User};
+use conf_file::{ConfFile, FsSource, MemorySource, Source};
+pub use diagnostics::{Problem, Problems, Severity};
+pub use http_conf::HttpConfig;
+
+/// The files of the embedded default configuration.
+const EMBEDDED: [(&str, &str); 3] = [
+    ("http.conf", include_str!("../../defaults/http.conf")),
+    ("ari.conf", include_str!("../../defaults/ari.conf")),
+    (
+        "extensions.conf",
+        include_str!("../../defaults/extensions.conf"),
+    ),
+];
+
+/// Where configuration comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfigSource {
+    /// wari's built-in demo configuration (loopback, demo users, demo dialplan).
+    Embedded,
+    /// Asterisk-format files in a directory; a missing file means that file's defaults.
+    Dir(PathBuf),
+}
+
+impl ConfigSource {
+    /// The directory relative paths are resolved against.
+    pub fn dir(&self) -> PathBuf {
+        match self {
+            ConfigSource::Embedded => PathBuf::from("<embedded>"),
+            ConfigSource::Dir(dir) => dir.clone(),
+        }
+    }
+}
+
+/// Why configuration could not be read at all (as opposed to problems inside it).
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration directory {0} does not exist or is not a directory")]
+    NoSuchDir(PathBuf),
+    #[error(transparent)]
+    File(#[from] conf_file::ConfError),
+}
+
+/// The complete typed configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub source: ConfigSource,
+    pub http: HttpConfig,
+    pub ari: AriConfig,
+    /// The parsed `extensions.conf`, kept for the dialplan.
+    pub extensions: Option<ConfFile>,
+}
+
+impl Config {
+    /// True when this is the built-in demo configuration.
+    pub fn is_embedded(&self) -> bool {
+        self.source == ConfigSource::Embedded
+    }
+}
+
+/// Reads every configuration file and returns the configuration with all problems found.
+pub fn load(source: &ConfigSource) -> Result<(Config, Problems), ConfigError> {
+    let dir = source.dir();
+    let memory;
+    let fs = FsSource;
+    let reader: &dyn Source = match source {
+        ConfigSource::Embedded => {
+            let mut embedded = MemorySource::new();
+            for (name, text) in EMBEDDED {
+                embedded.insert(dir.join(name), text);
+            }
+            memory = embedded;
+            &memory
+        }
+        ConfigSource::Dir(path) => {
+            if !path.is_dir() {
+                return Err(ConfigError::NoSuchDir(path.clone()));
+            }
+            &fs
+        }
+    };
+    let mut problems = Problems::default();
+    let acl = conf_file::load(reader, &dir, "acl.conf", &mut problems)?;
+    let http = conf_file::load(reader, &dir, "http.conf", &mut problems)?;
+    let ari = conf_file::load(reader, &dir, "ari.conf", &mut problems)?;
+    let extensions = conf_file::load(reader, &dir, "extensions.conf", &mut problems)?;
+
+    let named = acl_conf::NamedAcls::read(acl.as_ref(), &mut problems);
+    let http = HttpConfig::read(http.as_ref(), &dir, &named, &mut problems);
+    let ari_config = AriConfig::read(ari.as_ref(), &named, &mut problems);
+    if ari.is_some() && !ari_config.enabled {
+        let location = diagnostics::Location::file(&dir.join("ari.conf"));
+        problems.warn(
+            &location,
+            "ARI is disabled (enabled = no, or no [general] section)",
+        );
+    }
+    Ok((
+        Config {
+            source: source.clone(),
+            http,
+            ari: ari_config,
+            extensions,
+        },
+        problems,
+    ))
+}
+
+/// Convenience for tests and tools: the directory of a file-system source.
+pub fn dir_of(source: &ConfigSource) -> Option<&Path> {
+    match source {
+        ConfigSource::Dir(dir) => Some(dir),
+        ConfigSource::Embedded => None,
+    }
+}

@@ -1,0 +1,56 @@
+//! Value syntax shared by Asterisk configuration files: booleans, numbers, comma lists.
+
+/// Asterisk's notion of "true": `yes`, `true`, `y`, `t`, `1`, `on` (any case).
+pub fn is_true(value: &str) -> bool {
+    matches!(
+        value.trim().to_ascii_lowercase().as_str(),
+        "yes" | "true" | "y" | "t" | "1" | "on"
+    )
+}
+
+/// Asterisk's notion of "false": `no`, `false`, `n`, `f`, `0`, `off` (any case).
+pub fn is_false(value: &str) -> bool {
+    matches!(
+        value.trim().to_ascii_lowercase().as_str(),
+        "no" | "false" | "n" | "f" | "0" | "off"
+    )
+}
+
+/// Parses a boolean option strictly: `None` when the value is neither true nor false.
+pub fn parse_bool(value: &str) -> Option<bool> {
+    if is_true(value) {
+        Some(true)
+    } else if is_false(value) {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+/// Splits a comma list, trimming each item and dropping empty ones.
+pub fn comma_list(value: &str) -> impl Iterator<Item = &str> {
+    value.split(',').map(str::trim).filter(|s| !s.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn booleans_follow_asterisk_words() {
+        for t in ["yes", "TRUE", "y", "t", "1", "On"] {
+            assert_eq!(parse_bool(t), Some(true), "{t}");
+        }
+        for f in ["no", "False", "n", "f", "0", "off"] {
+            assert_eq!(parse_bool(f), Some(false), "{f}");
+        }
+        assert_eq!(parse_bool("maybe"), None);
+        assert!(!is_true("maybe"));
+    }
+
+    #[test]
+    fn comma_lists_trim_and_skip_empty() {
+        let items: Vec<_> = comma_list(" a, b ,,c ").collect();
+        assert_eq!(items, ["a", "b", "c"]);
+    }
+}

@@ -1,0 +1,173 @@
+//! Facts about this wari process that ARI reports: version, entity id, build and start time.
+
+use chrono::{DateTime, Local};
+use serde_json::{Map, Value, json};
+
+use super::time::ari_timestamp;
+
+/// Identity and start-up facts, fixed for the life of the process.
+#[derive(Debug, Clone)]
+pub struct SystemInfo {
+    /// wari's version.
+    pub version: String,
+    /// The entity id (`xx:xx:xx:xx:xx:xx`), stable for a machine.
+    pub entity_id: String,
+    /// The system name (`asterisk.conf systemname`; empty when unset).
+    pub system_name: String,
+    pub default_language: String,
+    pub startup_time: DateTime<Local>,
+    pub last_reload_time: DateTime<Local>,
+}
+
+impl SystemInfo {
+    /// Facts for a process starting now.
+    pub fn new() -> SystemInfo {
+        let now = Local::now();
+        SystemInfo {
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            entity_id: entity_id(),
+            system_name: String::new(),
+            default_language: "en".to_string(),
+            startup_time: now,
+            last_reload_time: now,
+        }
+    }
+
+    /// The `AsteriskInfo` object, limited to the sections named in `only` (all when `None`).
+    pub fn info_json(&self, only: Option<&[String]>) -> Value {
+        let wanted = |name: &str| {
+            only.is_none_or(|list| list.iter().any(|s| s.trim().eq_ignore_ascii_case(name)))
+        };
+        let mut info = Map::new();
+        if wanted("build") {
+            info.insert(
+                "build".into(),
+                json!({
+                    "os": std::env::consts::OS,
+                    "kernel": kernel_release(),
+                    "options": "",
+                    "machine": std::env::consts::ARCH,
+                    "date": "",
+                    "user": "",
+                }),
+            );
+        }
+        if wanted("system") {
+            info.insert(
+                "system".into(),
+                json!({ "version": self.version, "entity_id": self.entity_id }),
+            );
+        }
+        if wanted("config") {
+            let (user, group) = run_user_group();
+            info.insert(
+                "config".into(),
+                json!({
+                    "name": self.system_name,
+                    "default_language": self.default_language,
+                    "setid": { "user": user, "group": group },
+                }),
+            );
+        }
+        if wanted("status") {
+            info.insert(
+                "status".into(),
+                json!({
+                    "startup_time": ari_timestamp(&self.startup_time),
+                    "last_reload_time": ari_timestamp(&self.last_reload_time),
+                }),
+            );
+        }
+        Value::Object(info)
+    }
+}
+
+impl Default for SystemInfo {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn kernel_release() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default()
+}
+
+/// The user and group the process runs as, by name when /etc/passwd and /etc/group say.
+fn run_user_group() -> (String, String) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let id_of = |field: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(field))
+            .and_then(|rest| rest.split_whitespace().next())
+            .map(str::to_string)
+    };
+    let name_of = |db: &str, id: Option<String>| -> String {
+        let Some(id) = id else {
+            return String::new();
+        };
+        std::fs::read_to_string(db)
+            .ok()
+            .and_then(|text| {
+                text.lines().find_map(|line| {
+                    let mut parts = line.split(':');
+                    let name = parts.next()?;
+                    let _password = parts.next()?;
+                    (parts.next()? == id).then(|| name.to_string())
+                })
+            })
+            .unwrap_or(id)
+    };
+    (
+        name_of("/etc/passwd", id_of("Uid:")),
+        name_of("/etc/group", id_of("Gid:")),
+    )
+}
+
+/// A stable entity id for this machine: derived from /etc/machine-id when present,
+/// otherwise from the host name. Formatted like a MAC address, as Asterisk's EID is.
+fn entity_id() -> String {
+    let seed = std::fs::read_to_string("/etc/machine-id")
+        .or_else(|_| std::fs::read_to_string("/proc/sys/kernel/hostname"))
+        .unwrap_or_else(|_| "wari".to_string());
+    // FNV-1a: a stable, dependency-free digest; this is an identifier, not a secret.
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in seed.trim().bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    let bytes = hash.to_be_bytes();
+    // Locally administered, unicast (like a generated MAC).
+    let first = (bytes[2] & 0xfc) | 0x02;
+    format!(
+        "{first:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+        bytes[3], bytes[4], bytes[5], bytes[6], bytes[7]
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_filters_sections_case_insensitively() {
+        let info = SystemInfo::new();
+        let all = info.info_json(None);
+        for key in ["build", "system", "config", "status"] {
+            assert!(all.get(key).is_some(), "{key}");
+        }
+        let some = info.info_json(Some(&["SYSTEM".into(), "bogus".into()]));
+        assert_eq!(some.as_object().map(|o| o.len()), Some(1));
+        let none = info.info_json(Some(&["bogus".into()]));
+        assert_eq!(none, serde_json::json!({}));
+    }
+
+    #[test]
+    fn entity_id_looks_like_a_mac() {
+        let id = entity_id();
+        assert_eq!(id.len(), 17);
+        assert_eq!(id.matches(':').count(), 5);
+    }
+}

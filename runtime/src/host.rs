@@ -1,0 +1,41 @@
+//! Assembling a running wari from its configuration: the core, the ARI pipeline and the HTTP
+//! listeners. The binary and tests start wari through [`start`].
+
+use std::sync::Arc;
+
+use crate::ari::{Ari, SetupError};
+use crate::config::Config;
+use crate::core::{Core, SystemInfo};
+use crate::http::{self, HttpError, HttpServer};
+
+/// Why wari could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Setup(#[from] SetupError),
+    #[error(transparent)]
+    Http(#[from] HttpError),
+}
+
+/// A running wari.
+#[derive(Debug)]
+pub struct Host {
+    pub config: Arc<Config>,
+    pub core: Arc<Core>,
+    pub ari: Arc<Ari>,
+    pub http: HttpServer,
+}
+
+/// Builds the core and the ARI pipeline and starts the HTTP listeners.
+pub async fn start(config: Config) -> Result<Host, StartError> {
+    let config = Arc::new(config);
+    let core = Arc::new(Core::new(SystemInfo::new()));
+    let ari = Arc::new(Ari::new(config.clone(), core.clone())?);
+    let http = http::start(&config.http, ari.clone()).await?;
+    Ok(Host {
+        config,
+        core,
+        ari,
+        http,
+    })
+}

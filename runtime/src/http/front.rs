@@ -1,0 +1,253 @@
+//! The HTTP front door: everything between a raw HTTP request and the ARI pipeline.
+//!
+//! It applies http.conf (prefix, redirects, restriction sections), limits the body size,
+//! hands `/ari/...` requests to [`Ari`], and turns the result into an HTTP response with the
+//! headers every response carries (`Server`, `Cache-Control`, `Content-Type`).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::Body as HttpBody;
+use axum::extract::{Request, State};
+use axum::response::Response;
+use bytes::Bytes;
+use http::{HeaderValue, StatusCode, header};
+use http_body_util::BodyExt;
+
+use crate::ari::{Ari, AriError, AriRequest, AriResponse, Body};
+use crate::config::HttpConfig;
+
+/// Largest request body ARI accepts, in bytes.
+pub const MAX_BODY: usize = 40 * 1024;
+
+/// The client's address, attached to every request by the connection loop.
+#[derive(Debug, Clone, Copy)]
+pub struct PeerAddr(pub SocketAddr);
+
+/// What the front door needs.
+#[derive(Debug)]
+pub struct Front {
+    pub http: HttpConfig,
+    pub ari: Arc<Ari>,
+    server_header: Option<HeaderValue>,
+}
+
+impl Front {
+    /// A front door for this configuration.
+    pub fn new(http: HttpConfig, ari: Arc<Ari>) -> Front {
+        let server_header = http
+            .server_name
+            .as_deref()
+            .and_then(|s| HeaderValue::from_str(s).ok());
+        Front {
+            http,
+            ari,
+            server_header,
+        }
+    }
+}
+
+/// The axum handler for every request.
+pub async fn handle(State(front): State<Arc<Front>>, request: Request) -> Response {
+    let started = Instant::now();
+    let method = request.method().clone();
+    let path = request.uri().path().to_string();
+    let peer = request.extensions().get::<PeerAddr>().map(|p| p.0);
+    let mut response = route(&front, request, peer).await;
+    let headers = response.headers_mut();
+    if let Some(server) = &front.server_header {
+        headers.insert(header::SERVER, server.clone());
+    }
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("no-cache, no-store"),
+    );
+    tracing::debug!(
+        %method,
+        %path,
+        status = response.status().as_u16(),
+        peer = ?peer,
+        micros = started.elapsed().as_micros() as u64,
+        "request"
+    );
+    response
+}
+
+async fn route(front: &Front, request: Request, peer: Option<SocketAddr>) -> Response {
+    let path = request.uri().path();
+    for (from, to) in &front.http.redirects {
+        if path.eq_ignore_ascii_case(from) {
+            return redirect(to);
+        }
+    }
+    if let Some(peer) = peer {
+        for restriction in &front.http.restrictions {
+            if path.starts_with(&restriction.path_prefix) && !restriction.acl.allows(peer.ip()) {
+                tracing::info!(%peer, path, restriction = %restriction.path_prefix, "HTTP request denied by restriction");
+                let mut response = html(StatusCode::FORBIDDEN, "Access denied by ACL");
+                response
+                    .headers_mut()
+                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
+                return response;
+            }
+        }
+    }
+    let Some(ari_path) = strip_ari_prefix(path, &front.http.prefix) else {
+        return html(
+            StatusCode::NOT_FOUND,
+            "The requested URL was not found on this server.",
+        );
+    };
+    if !front.ari.enabled() {
+        return html(
+            StatusCode::NOT_FOUND,
+            "The requested URL was not found on this server.",
+        );
+    }
+    let ari_path = ari_path.to_string();
+    let (parts, body) = request.into_parts();
+    let declared_length = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared_length.is_some_and(|n| n > MAX_BODY as u64) {
+        return too_large(front);
+    }
+    let body = match read_body(body).await {
+        Ok(body) => body,
+        Err(BodyError::TooLarge) => return too_large(front),
+        Err(BodyError::Broken) => {
+            return to_http(
+                front,
+                AriError::bad_request("Error reading request body").into(),
+            );
+        }
+    };
+    let request = AriRequest {
+        method: parts.method,
+        path: ari_path,
+        query: parts.uri.query().map(str::to_string),
+        headers: parts.headers,
+        body,
+        peer,
+    };
+    let response = front.ari.handle(request).await;
+    to_http(front, response)
+}
+
+fn too_large(front: &Front) -> Response {
+    tracing::info!("request body larger than {MAX_BODY} bytes refused");
+    to_http(
+        front,
+        AriError::new(StatusCode::PAYLOAD_TOO_LARGE, "Request body too large").into(),
+    )
+}
+
+enum BodyError {
+    TooLarge,
+    Broken,
+}
+
+async fn read_body(body: HttpBody) -> Result<Bytes, BodyError> {
+    let limited = http_body_util::Limited::new(body, MAX_BODY);
+    match limited.collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(BodyError::TooLarge),
+        Err(_) => Err(BodyError::Broken),
+    }
+}
+
+/// The part of `path` after `<prefix>/ari`, if the request is for ARI. The prefix compares
+/// case-insensitively, and `ari` must end the path or be followed by `/`.
+pub fn strip_ari_prefix<'p>(path: &'p str, prefix: &str) -> Option<&'p str> {
+    let rest = if prefix.is_empty() {
+        path
+    } else {
+        let head = path.get(..prefix.len())?;
+        if !head.eq_ignore_ascii_case(prefix) {
+            return None;
+        }
+        &path[prefix.len()..]
+    };
+    let after = rest.get(..4).filter(|h| h.eq_ignore_ascii_case("/ari"))?;
+    let remainder = &rest[after.len()..];
+    (remainder.is_empty() || remainder.starts_with('/')).then_some(remainder)
+}
+
+/// Serialises an ARI response as HTTP.
+pub fn to_http(front: &Front, response: AriResponse) -> Response {
+    let (content_type, bytes) = match response.body {
+        Body::Empty => (None, Bytes::new()),
+        Body::Json(value) => {
+            let encoded = if front.ari.pretty() {
+                serde_json::to_vec_pretty(&value)
+            } else {
+                serde_json::to_vec(&value)
+            };
+            match encoded {
+                Ok(bytes) => (Some("application/json"), Bytes::from(bytes)),
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot serialise response");
+                    return html(StatusCode::INTERNAL_SERVER_ERROR, "Internal error");
+                }
+            }
+        }
+        Body::Raw { content_type, data } => (Some(content_type), data),
+    };
+    let mut out = Response::new(HttpBody::from(bytes));
+    *out.status_mut() = response.status;
+    let headers = out.headers_mut();
+    if let Some(ct) = content_type {
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
+    }
+    for (name, value) in response.headers {
+        headers.append(name, value);
+    }
+    out
+}
+
+fn html(status: StatusCode, text: &str) -> Response {
+    let reason = status.canonical_reason().unwrap_or("");
+    let body = format!(
+        "<!DOCTYPE html><html><head><title>{} {reason}</title></head><body><h1>{reason}</h1><p>{text}</p></body></html>\n",
+        status.as_u16()
+    );
+    let mut response = Response::new(HttpBody::from(body));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    response
+}
+
+fn redirect(to: &str) -> Response {
+    let mut response = Response::new(HttpBody::empty());
+    *response.status_mut() = StatusCode::FOUND;
+    if let Ok(location) = HeaderValue::from_str(to) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ari_prefix_matching() {
+        assert_eq!(
+            strip_ari_prefix("/ari/asterisk/info", ""),
+            Some("/asterisk/info")
+        );
+        assert_eq!(strip_ari_prefix("/ari", ""), Some(""));
+        assert_eq!(strip_ari_prefix("/ARI/x", ""), Some("/x"));
+        assert_eq!(strip_ari_prefix("/arix", ""), None);
+        assert_eq!(strip_ari_prefix("/ari/x", "/asterisk"), None);
+        assert_eq!(strip_ari_prefix("/Asterisk/ari/x", "/asterisk"), Some("/x"));
+        assert_eq!(strip_ari_prefix("/asteriskari/x", "/asterisk"), None);
+        assert_eq!(strip_ari_prefix("/", ""), None);
+    }
+}

@@ -1,0 +1,205 @@
+//! The HTTP(S) server ARI rides on: listeners from http.conf, connection limits and
+//! keep-alive, plain and TLS side by side, all feeding the [`front`] door.
+
+pub mod front;
+pub mod tls;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tower::ServiceExt;
+
+use crate::ari::Ari;
+use crate::config::HttpConfig;
+use crate::config::http_conf::BindAddress;
+use front::{Front, PeerAddr};
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum HttpError {
+    #[error("cannot resolve bind address {address}: {source}")]
+    Resolve {
+        address: String,
+        source: std::io::Error,
+    },
+    #[error("cannot listen on {address}: {source}")]
+    Bind {
+        address: String,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
+}
+
+/// A listener that is accepting connections.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listening {
+    /// `http` or `https`.
+    pub scheme: &'static str,
+    pub address: SocketAddr,
+}
+
+/// The running server.
+#[derive(Debug)]
+pub struct HttpServer {
+    pub listening: Vec<Listening>,
+}
+
+/// How long a TLS handshake may take.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Starts every listener http.conf enables. Connections are served on spawned tasks.
+pub async fn start(config: &HttpConfig, ari: Arc<Ari>) -> Result<HttpServer, HttpError> {
+    let front = Arc::new(Front::new(config.clone(), ari));
+    let app = axum::Router::new()
+        .fallback(front::handle)
+        .with_state(front.clone());
+    let sessions = Arc::new(Semaphore::new(config.session_limit));
+    let mut listening = Vec::new();
+
+    if config.enabled {
+        match &config.bind {
+            Some(bind) => {
+                let listener = bind_first(bind).await?;
+                let address = local_address(&listener, bind)?;
+                listening.push(Listening {
+                    scheme: "http",
+                    address,
+                });
+                tokio::spawn(accept_loop(
+                    listener,
+                    None,
+                    app.clone(),
+                    sessions.clone(),
+                    config.clone(),
+                ));
+            }
+            None => tracing::warn!(
+                "http.conf enables HTTP but sets no bindaddr: the plain listener is not started"
+            ),
+        }
+    }
+    if let Some(tls) = &config.tls {
+        let acceptor = tokio_rustls::TlsAcceptor::from(tls::server_config(tls)?);
+        let listener = bind_first(&tls.bind).await?;
+        let address = local_address(&listener, &tls.bind)?;
+        listening.push(Listening {
+            scheme: "https",
+            address,
+        });
+        tokio::spawn(accept_loop(
+            listener,
+            Some(acceptor),
+            app,
+            sessions,
+            config.clone(),
+        ));
+    }
+    Ok(HttpServer { listening })
+}
+
+fn local_address(listener: &TcpListener, bind: &BindAddress) -> Result<SocketAddr, HttpError> {
+    listener.local_addr().map_err(|source| HttpError::Bind {
+        address: bind.to_string(),
+        source,
+    })
+}
+
+/// Resolves the bind host and listens on the first address that binds.
+async fn bind_first(bind: &BindAddress) -> Result<TcpListener, HttpError> {
+    let addresses: Vec<SocketAddr> = tokio::net::lookup_host((bind.host.as_str(), bind.port))
+        .await
+        .map_err(|source| HttpError::Resolve {
+            address: bind.to_string(),
+            source,
+        })?
+        .collect();
+    let mut last_error = None;
+    for address in addresses {
+        match TcpListener::bind(address).await {
+            Ok(listener) => return Ok(listener),
+            Err(e) => last_error = Some(e),
+        }
+    }
+    Err(HttpError::Bind {
+        address: bind.to_string(),
+        source: last_error.unwrap_or_else(|| std::io::Error::other("no address to bind")),
+    })
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    app: axum::Router,
+    sessions: Arc<Semaphore>,
+    config: HttpConfig,
+) {
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                // Usually out of file descriptors: back off instead of spinning.
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let Ok(permit) = sessions.clone().try_acquire_owned() else {
+            tracing::warn!(%peer, limit = config.session_limit, "HTTP session limit reached: connection closed");
+            drop(stream);
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let app = app.clone();
+        let tls = tls.clone();
+        let keep_alive = !config.session_keep_alive.is_zero();
+        let inactivity = config.session_inactivity;
+        tokio::spawn(async move {
+            match tls {
+                None => serve(stream, peer, app, keep_alive, inactivity).await,
+                Some(acceptor) => {
+                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                        Ok(Ok(tls_stream)) => {
+                            serve(tls_stream, peer, app, keep_alive, inactivity).await
+                        }
+                        Ok(Err(e)) => tracing::info!(%peer, error = %e, "TLS handshake failed"),
+                        Err(_) => tracing::info!(%peer, "TLS handshake timed out"),
+                    }
+                }
+            }
+            drop(permit);
+        });
+    }
+}
+
+async fn serve<S>(
+    stream: S,
+    peer: SocketAddr,
+    app: axum::Router,
+    keep_alive: bool,
+    inactivity: Duration,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let service =
+        hyper::service::service_fn(move |mut request: http::Request<hyper::body::Incoming>| {
+            request.extensions_mut().insert(PeerAddr(peer));
+            app.clone().oneshot(request.map(axum::body::Body::new))
+        });
+    let result = http1::Builder::new()
+        .keep_alive(keep_alive)
+        .timer(TokioTimer::new())
+        .header_read_timeout(inactivity)
+        .serve_connection(TokioIo::new(stream), service)
+        .with_upgrades()
+        .await;
+    if let Err(e) = result {
+        tracing::debug!(%peer, error = %e, "HTTP connection ended with an error");
+    }
+}

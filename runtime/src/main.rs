@@ -1,0 +1,164 @@
+//! The `wari` command: runs the host, or checks a configuration directory.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use wari::config::{self, ConfigSource, Severity};
+
+/// wari: an Asterisk REST Interface host.
+///
+/// With no arguments, wari starts on its embedded demo configuration: HTTP on
+/// 127.0.0.1:8088, a read/write user and a read-only user (printed at start-up), and a small
+/// demo dialplan. With --config-dir it reads Asterisk-format files (http.conf, ari.conf,
+/// acl.conf, extensions.conf) from that directory; a missing file means that file's defaults.
+#[derive(Debug, Parser)]
+#[command(name = "wari", version, about, long_about)]
+struct Cli {
+    /// Directory with Asterisk-format configuration files.
+    #[arg(long, value_name = "DIR", global = true)]
+    config_dir: Option<PathBuf>,
+
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the host (the default).
+    Run,
+    /// Validate the configuration, print every problem with file:line, and exit non-zero on
+    /// errors.
+    CheckConfig,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let source = match &cli.config_dir {
+        Some(dir) => ConfigSource::Dir(dir.clone()),
+        None => ConfigSource::Embedded,
+    };
+    let result = match cli.command.unwrap_or(Command::Run) {
+        Command::CheckConfig => check_config(&source),
+        Command::Run => run(&source),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("wari: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn check_config(source: &ConfigSource) -> anyhow::Result<ExitCode> {
+    let (_, problems) = config::load(source)?;
+    for problem in problems.iter() {
+        println!("{problem}");
+    }
+    let errors = problems
+        .iter()
+        .filter(|p| p.severity == Severity::Error)
+        .count();
+    let warnings = problems.len() - errors;
+    println!(
+        "{}: {errors} error(s), {warnings} warning(s)",
+        source.dir().display()
+    );
+    Ok(if errors > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn run(source: &ConfigSource) -> anyhow::Result<ExitCode> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    let (config, problems) = config::load(source)?;
+    for problem in problems.iter() {
+        match problem.severity {
+            Severity::Error => tracing::error!("{problem}"),
+            Severity::Warning => tracing::warn!("{problem}"),
+        }
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        let host = wari::host::start(config).await?;
+        print_banner(&host);
+        if host.http.listening.is_empty() {
+            tracing::warn!(
+                "no listener is enabled (http.conf enabled/bindaddr/tlsenable): nothing to serve"
+            );
+        }
+        tokio::signal::ctrl_c()
+            .await
+            .context("cannot wait for Ctrl-C")?;
+        tracing::info!("shutting down");
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+fn print_banner(host: &wari::host::Host) {
+    use std::io::Write;
+    let config = &host.config;
+    let mut out = String::new();
+    out.push_str(&format!(
+        "wari {} - Asterisk REST Interface host\n",
+        env!("CARGO_PKG_VERSION")
+    ));
+    match &config.source {
+        ConfigSource::Embedded => out.push_str(
+            "configuration: embedded demo (use --config-dir DIR for Asterisk-format files)\n",
+        ),
+        ConfigSource::Dir(dir) => {
+            out.push_str(&format!("configuration: {}\n", dir.display()));
+        }
+    }
+    if !config.ari.enabled {
+        out.push_str("ARI: disabled by ari.conf\n");
+    }
+    for listener in &host.http.listening {
+        out.push_str(&format!(
+            "listening: {} {}://{}{}/ari\n",
+            listener.scheme, listener.scheme, listener.address, config.http.prefix
+        ));
+    }
+    let mut users: Vec<_> = config.ari.users.values().collect();
+    users.sort_by(|a, b| a.name.cmp(&b.name));
+    for user in users {
+        let access = if user.read_only {
+            "read-only"
+        } else {
+            "read/write"
+        };
+        match (&config.source, &user.password) {
+            (ConfigSource::Embedded, config::Password::Plain(password)) => out.push_str(&format!(
+                "user: {} password {} ({access})\n",
+                user.name, password
+            )),
+            _ => out.push_str(&format!("user: {} ({access})\n", user.name)),
+        }
+    }
+    if config.is_embedded()
+        && let Some(listener) = host.http.listening.first()
+    {
+        out.push_str(&format!(
+            "try: curl -u asterisk:asterisk {}://{}/ari/asterisk/info\n",
+            listener.scheme, listener.address
+        ));
+    }
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(out.as_bytes());
+    let _ = stdout.flush();
+}
