@@ -158,6 +158,7 @@ fn print_banner(host: &wari::host::Host) {
             listener.scheme, listener.address
         ));
     }
+    out.push_str("ready: serving until Ctrl-C\n");
     let mut stdout = std::io::stdout().lock();
     let _ = stdout.write_all(out.as_bytes());
     let _ = stdout.flush();

@@ -1,0 +1,234 @@
+//! Authentication and authorisation: the embedded default, Basic and api_key, crypt
+//! passwords, read-only users, OPTIONS.
+
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+
+use crate::support::{ARI_CONF, HTTP_CONF, Wari, client};
+
+#[tokio::test]
+async fn embedded_default_serves_info_to_the_banner_user() {
+    let wari = Wari::start_embedded();
+    assert_eq!(
+        wari.addr().to_string(),
+        "127.0.0.1:8088",
+        "the embedded default listens on loopback port 8088"
+    );
+    let banner = wari.banner.join("\n");
+    assert!(
+        banner.contains("user: asterisk password asterisk (read/write)"),
+        "{banner}"
+    );
+    assert!(
+        banner.contains("user: viewer password viewer (read-only)"),
+        "{banner}"
+    );
+
+    let response = client()
+        .get(wari.url("/ari/asterisk/info"))
+        .basic_auth("asterisk", Some("asterisk"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response.headers()["content-type"].to_str().ok(),
+        Some("application/json")
+    );
+    let info: Value = response.json().await.expect("json");
+    for section in ["build", "system", "config", "status"] {
+        assert!(
+            info.get(section).is_some(),
+            "AsteriskInfo.{section} in {info}"
+        );
+    }
+    assert!(info["system"]["version"].is_string());
+    assert!(info["system"]["entity_id"].is_string());
+    assert!(info["config"]["setid"]["user"].is_string());
+    assert!(info["status"]["startup_time"].is_string());
+
+    let with_key = client()
+        .get(wari.url("/ari/asterisk/info?api_key=asterisk:asterisk&only=system"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(with_key.status(), StatusCode::OK);
+    let only: Value = with_key.json().await.expect("json");
+    assert_eq!(only.as_object().map(|o| o.len()), Some(1), "{only}");
+    assert!(only.get("system").is_some());
+}
+
+async fn status_of(
+    request: reqwest::RequestBuilder,
+) -> (StatusCode, reqwest::header::HeaderMap, Value) {
+    let response = request.send().await.expect("request");
+    let status = response.status();
+    let headers = response.headers().clone();
+    let text = response.text().await.expect("body");
+    let body = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or(Value::String(text))
+    };
+    (status, headers, body)
+}
+
+#[tokio::test]
+async fn missing_or_wrong_credentials_get_401_with_a_challenge() {
+    let wari = Wari::start_default();
+    let url = wari.url("/ari/asterisk/info");
+    let cases = [
+        ("no credentials", client().get(&url)),
+        (
+            "wrong password",
+            client().get(&url).basic_auth("asterisk", Some("nope")),
+        ),
+        (
+            "unknown user",
+            client().get(&url).basic_auth("mallory", Some("secret")),
+        ),
+        (
+            "wrong api_key",
+            client().get(format!("{url}?api_key=asterisk:nope")),
+        ),
+        (
+            "api_key without password",
+            client().get(format!("{url}?api_key=asterisk:")),
+        ),
+    ];
+    for (what, request) in cases {
+        let (status, headers, body) = status_of(request).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{what}");
+        assert_eq!(
+            headers["www-authenticate"].to_str().ok(),
+            Some("Basic realm=\"Asterisk REST Interface\""),
+            "{what}"
+        );
+        assert_eq!(body["message"], "Authentication required", "{what}");
+    }
+    // Unknown paths are still behind authentication.
+    let (status, _, _) = status_of(client().get(wari.url("/ari/no/such/thing"))).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(
+        wari.log().contains("ARI authentication failed"),
+        "{}",
+        wari.log()
+    );
+}
+
+#[tokio::test]
+async fn auth_realm_is_configurable() {
+    let ari = format!("{ARI_CONF}").replace(
+        "[general]\nenabled = yes\n",
+        "[general]\nenabled = yes\nauth_realm = Test Realm\n",
+    );
+    let wari = Wari::start(&[("http.conf", HTTP_CONF), ("ari.conf", &ari)]);
+    let (status, headers, _) = status_of(client().get(wari.url("/ari/asterisk/info"))).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        headers["www-authenticate"].to_str().ok(),
+        Some("Basic realm=\"Test Realm\"")
+    );
+}
+
+#[tokio::test]
+async fn read_only_users_may_read_but_not_write() {
+    let wari = Wari::start_default();
+    let url = wari.url("/ari/asterisk/variable?variable=FOO&value=bar");
+    let (status, _, _) = status_of(client().get(&url).basic_auth("viewer", Some("look"))).await;
+    assert_eq!(status, StatusCode::OK);
+    for method in [Method::POST, Method::PUT, Method::DELETE] {
+        let (status, _, body) = status_of(
+            client()
+                .request(method.clone(), &url)
+                .basic_auth("viewer", Some("look")),
+        )
+        .await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{method}");
+        assert_eq!(body["message"], "Write access denied", "{method}");
+    }
+    // Nothing was changed by the refused writes.
+    let (_, _, body) = status_of(
+        client()
+            .get(wari.url("/ari/asterisk/variable?variable=FOO"))
+            .basic_auth("asterisk", Some("secret")),
+    )
+    .await;
+    assert_eq!(body["value"], "");
+    // The read/write user may write.
+    let (status, _, _) =
+        status_of(client().post(&url).basic_auth("asterisk", Some("secret"))).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, _, body) = status_of(
+        client()
+            .get(wari.url("/ari/asterisk/variable?variable=FOO"))
+            .basic_auth("viewer", Some("look")),
+    )
+    .await;
+    assert_eq!(body["value"], "bar");
+}
+
+#[tokio::test]
+async fn options_lists_the_allowed_methods() {
+    let wari = Wari::start_default();
+    let (status, headers, body) = status_of(
+        client()
+            .request(Method::OPTIONS, wari.url("/ari/asterisk/variable"))
+            .basic_auth("viewer", Some("look")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(headers["allow"].to_str().ok(), Some("OPTIONS,GET,POST"));
+    assert_eq!(body, Value::Null);
+    let (status, headers, body) = status_of(
+        client()
+            .delete(wari.url("/ari/asterisk/variable"))
+            .basic_auth("asterisk", Some("secret")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(headers["allow"].to_str().ok(), Some("OPTIONS,GET,POST"));
+    assert_eq!(body["message"], "Invalid method");
+}
+
+/// Hashes `password` with the system's mkpasswd (Debian package `whois`, installed by
+/// scripts/test).
+fn mkpasswd(method: &str, password: &str) -> String {
+    let output = std::process::Command::new("mkpasswd")
+        .args(["-m", method, password])
+        .output()
+        .expect("mkpasswd is needed for crypt tests (apt-get install whois; scripts/test does)");
+    assert!(output.status.success(), "mkpasswd -m {method} failed");
+    String::from_utf8_lossy(&output.stdout).trim().to_string()
+}
+
+#[tokio::test]
+async fn crypt_passwords_from_mkpasswd_authenticate() {
+    let sha512 = mkpasswd("sha-512", "pw512");
+    let sha256 = mkpasswd("sha-256", "pw256");
+    let md5 = mkpasswd("md5", "pwmd5");
+    assert!(sha512.starts_with("$6$") && sha256.starts_with("$5$") && md5.starts_with("$1$"));
+    let ari = format!(
+        "[general]\nenabled = yes\n\n\
+         [u512]\ntype = user\npassword_format = crypt\npassword = {sha512}\n\n\
+         [u256]\ntype = user\npassword_format = crypt\npassword = {sha256}\n\n\
+         [umd5]\ntype = user\npassword_format = crypt\npassword = {md5}\n"
+    );
+    let wari = Wari::start(&[("http.conf", HTTP_CONF), ("ari.conf", &ari)]);
+    let url = wari.url("/ari/asterisk/ping");
+    for (user, password) in [("u512", "pw512"), ("u256", "pw256"), ("umd5", "pwmd5")] {
+        let (status, _, body) =
+            status_of(client().get(&url).basic_auth(user, Some(password))).await;
+        assert_eq!(status, StatusCode::OK, "{user}");
+        assert_eq!(body["ping"], "pong");
+        let (status, _, _) = status_of(client().get(&url).basic_auth(user, Some("wrong"))).await;
+        assert_eq!(
+            status,
+            StatusCode::UNAUTHORIZED,
+            "{user} with a wrong password"
+        );
+        let (status, _, _) =
+            status_of(client().get(format!("{url}?api_key={user}:{password}"))).await;
+        assert_eq!(status, StatusCode::OK, "{user} via api_key");
+    }
+}

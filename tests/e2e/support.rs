@@ -1,0 +1,207 @@
+//! Starting the real `wari` binary for a test and talking to it.
+//!
+//! [`Wari::start`] writes the given configuration files into a fresh directory, runs
+//! `wari --config-dir DIR`, waits for the banner's `ready` line and reads the addresses it
+//! listens on from the `listening:` lines. Its log (stderr) goes to a file the test can read.
+//! The process is killed when the value is dropped.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// How long wari may take to print its banner.
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The wari binary built by cargo for these tests.
+pub fn wari_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_wari")
+}
+
+/// A running wari process.
+pub struct Wari {
+    child: Child,
+    pub dir: tempfile::TempDir,
+    /// The plain HTTP listener, if any.
+    pub http: Option<SocketAddr>,
+    /// The HTTPS listener, if any.
+    pub https: Option<SocketAddr>,
+    /// Every banner line up to and including `ready`.
+    pub banner: Vec<String>,
+    log: PathBuf,
+}
+
+/// A plain HTTP listener on an ephemeral loopback port, ARI on, the `asterisk`/`secret`
+/// read/write user and the `viewer`/`look` read-only user.
+pub const HTTP_CONF: &str = "[general]\nenabled = yes\nbindaddr = 127.0.0.1\nbindport = 0\n";
+pub const ARI_CONF: &str = "[general]\nenabled = yes\n\n[asterisk]\ntype = user\npassword = secret\n\n[viewer]\ntype = user\npassword = look\nread_only = yes\n";
+
+impl Wari {
+    /// Starts wari on a configuration directory holding `files` (name, contents).
+    pub fn start(files: &[(&str, &str)]) -> Wari {
+        let dir = tempfile::tempdir().expect("temp dir");
+        for (name, text) in files {
+            std::fs::write(dir.path().join(name), text).expect("write config file");
+        }
+        let args = vec!["--config-dir".to_string(), dir.path().display().to_string()];
+        Wari::spawn(dir, &args)
+    }
+
+    /// Starts wari with the default test configuration ([`HTTP_CONF`], [`ARI_CONF`]).
+    pub fn start_default() -> Wari {
+        Wari::start(&[("http.conf", HTTP_CONF), ("ari.conf", ARI_CONF)])
+    }
+
+    /// Starts wari with no configuration at all (the embedded default).
+    pub fn start_embedded() -> Wari {
+        let dir = tempfile::tempdir().expect("temp dir");
+        Wari::spawn(dir, &[])
+    }
+
+    fn spawn(dir: tempfile::TempDir, args: &[String]) -> Wari {
+        let log = dir.path().join("wari.log");
+        let log_file = std::fs::File::create(&log).expect("log file");
+        let mut child = Command::new(wari_bin())
+            .args(args)
+            .env("RUST_LOG", "info,wari=debug")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(log_file))
+            .spawn()
+            .expect("start wari");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut wari = Wari {
+            child,
+            dir,
+            http: None,
+            https: None,
+            banner: Vec::new(),
+            log,
+        };
+        loop {
+            let line = match rx.recv_timeout(START_TIMEOUT) {
+                Ok(line) => line,
+                Err(_) => panic!(
+                    "wari did not become ready; banner so far: {:?}; log:\n{}",
+                    wari.banner,
+                    wari.log()
+                ),
+            };
+            if let Some(rest) = line.strip_prefix("listening: ") {
+                let mut parts = rest.split_whitespace();
+                let scheme = parts.next().unwrap_or_default();
+                let url = parts.next().unwrap_or_default();
+                let authority = url
+                    .split("://")
+                    .nth(1)
+                    .and_then(|u| u.split('/').next())
+                    .unwrap_or_default();
+                let address: SocketAddr = authority.parse().expect("listening address");
+                match scheme {
+                    "http" => wari.http = Some(address),
+                    "https" => wari.https = Some(address),
+                    other => panic!("unknown scheme {other}"),
+                }
+            }
+            let ready = line.starts_with("ready");
+            wari.banner.push(line);
+            if ready {
+                break;
+            }
+        }
+        wari
+    }
+
+    /// The plain HTTP address (panics when there is none).
+    pub fn addr(&self) -> SocketAddr {
+        self.http.expect("wari has a plain HTTP listener")
+    }
+
+    /// `http://127.0.0.1:PORT` + `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr())
+    }
+
+    /// Everything wari has logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// The configuration directory.
+    pub fn config_dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// True while the process is running.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+impl Drop for Wari {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// An async HTTP client without connection reuse surprises.
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(20))
+        .build()
+        .expect("client")
+}
+
+/// Sends raw bytes over a fresh TCP connection and returns the whole response text
+/// (the request should carry `Connection: close`).
+pub fn raw_request(addr: SocketAddr, request: &[u8]) -> String {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+    stream.write_all(request).expect("send");
+    let mut response = Vec::new();
+    let _ = stream.read_to_end(&mut response);
+    String::from_utf8_lossy(&response).into_owned()
+}
+
+/// The status code of a raw HTTP response.
+pub fn raw_status(response: &str) -> u16 {
+    response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}
+
+/// The body of a raw HTTP response.
+pub fn raw_body(response: &str) -> &str {
+    response.split("\r\n\r\n").nth(1).unwrap_or("")
+}
+
+/// Runs `wari` with arguments to completion: (exit success, stdout, stderr).
+pub fn run_wari(args: &[&str]) -> (bool, String, String) {
+    let output = Command::new(wari_bin())
+        .args(args)
+        .output()
+        .expect("run wari");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
