@@ -17,6 +17,10 @@ pub struct SystemInfo {
     pub default_language: String,
     pub startup_time: DateTime<Local>,
     pub last_reload_time: DateTime<Local>,
+    /// Kernel release, read once at start.
+    pub kernel: String,
+    /// The user and group the process runs as, read once at start.
+    pub run_as: (String, String),
 }
 
 impl SystemInfo {
@@ -30,6 +34,8 @@ impl SystemInfo {
             default_language: "en".to_string(),
             startup_time: now,
             last_reload_time: now,
+            kernel: kernel_release(),
+            run_as: run_user_group(),
         }
     }
 
@@ -44,7 +50,7 @@ impl SystemInfo {
                 "build".into(),
                 json!({
                     "os": std::env::consts::OS,
-                    "kernel": kernel_release(),
+                    "kernel": self.kernel,
                     "options": "",
                     "machine": std::env::consts::ARCH,
                     "date": "",
@@ -59,7 +65,7 @@ impl SystemInfo {
             );
         }
         if wanted("config") {
-            let (user, group) = run_user_group();
+            let (user, group) = &self.run_as;
             info.insert(
                 "config".into(),
                 json!({
