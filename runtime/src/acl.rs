@@ -146,8 +146,8 @@ impl RuleList {
         let client = canonical(client);
         self.rules
             .iter()
-            .filter(|rule| rule.matches(client))
-            .last()
+            .rev()
+            .find(|rule| rule.matches(client))
             .is_none_or(|rule| rule.permit)
     }
 }

@@ -118,7 +118,7 @@ async fn missing_or_wrong_credentials_get_401_with_a_challenge() {
 
 #[tokio::test]
 async fn auth_realm_is_configurable() {
-    let ari = format!("{ARI_CONF}").replace(
+    let ari = ARI_CONF.replace(
         "[general]\nenabled = yes\n",
         "[general]\nenabled = yes\nauth_realm = Test Realm\n",
     );

@@ -1,0 +1,220 @@
+//! http.conf presentation options: `prefix`, `servername`, `redirect`, the headers every
+//! response carries, api-docs `basePath`, and ari.conf switching ARI off.
+
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::support::{ARI_CONF, HTTP_CONF, Wari, client, raw_body, raw_request, raw_status};
+
+fn start_with_http(extra_general: &str) -> Wari {
+    let http = format!("{HTTP_CONF}{extra_general}");
+    Wari::start(&[("http.conf", &http), ("ari.conf", ARI_CONF)])
+}
+
+async fn get(wari: &Wari, path: &str) -> reqwest::Response {
+    client()
+        .get(wari.url(path))
+        .basic_auth("asterisk", Some("secret"))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("GET {path}: {e}"))
+}
+
+#[tokio::test]
+async fn prefix_moves_ari_under_it() {
+    let wari = start_with_http("prefix = asterisk\n");
+    assert!(
+        wari.banner
+            .iter()
+            .any(|l| l.starts_with("listening: http ") && l.ends_with("/asterisk/ari")),
+        "{:?}",
+        wari.banner
+    );
+
+    let response = get(&wari, "/asterisk/ari/asterisk/info").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let info: Value = response.json().await.expect("json");
+    assert!(info["system"]["version"].is_string(), "{info}");
+
+    // The prefix compares case-insensitively.
+    let response = get(&wari, "/ASTERISK/ari/asterisk/ping").await;
+    assert_eq!(response.status(), StatusCode::OK);
+
+    for path in [
+        "/ari/asterisk/info",
+        "/asteriskari/asterisk/info",
+        "/asterisk/asterisk/info",
+    ] {
+        let response = get(&wari, path).await;
+        assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");
+    }
+
+    let response = get(&wari, "/asterisk/ari/api-docs/asterisk.json").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let doc: Value = response.json().await.expect("json");
+    assert_eq!(
+        doc["basePath"],
+        format!("http://{}/asterisk/ari", wari.addr()),
+        "basePath is built from the Host header and the prefix"
+    );
+}
+
+#[tokio::test]
+async fn base_path_follows_the_host_header() {
+    let wari = Wari::start(&[("http.conf", HTTP_CONF), ("ari.conf", ARI_CONF)]);
+    let response = get(&wari, "/ari/api-docs/asterisk.json").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let doc: Value = response.json().await.expect("json");
+    assert_eq!(doc["basePath"], format!("http://{}/ari", wari.addr()));
+    let listing: Value = get(&wari, "/ari/api-docs/resources.json")
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(listing["basePath"], format!("http://{}/ari", wari.addr()));
+
+    let response = raw_request(
+        wari.addr(),
+        b"GET /ari/api-docs/asterisk.json?api_key=asterisk:secret HTTP/1.1\r\n\
+          Host: pbx.example.com:8088\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(raw_status(&response), 200, "{response}");
+    let body = raw_body(&response);
+    let doc: Value = serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"));
+    assert_eq!(doc["basePath"], "http://pbx.example.com:8088/ari");
+}
+
+#[tokio::test]
+async fn servername_sets_the_server_header() {
+    let wari = start_with_http("servername = Test/1.0\n");
+    for (path, expected) in [
+        ("/ari/asterisk/ping", StatusCode::OK),
+        ("/ari/no/such/resource", StatusCode::NOT_FOUND),
+        ("/not-ari", StatusCode::NOT_FOUND),
+    ] {
+        let response = get(&wari, path).await;
+        assert_eq!(response.status(), expected, "{path}");
+        assert_eq!(
+            response
+                .headers()
+                .get("server")
+                .and_then(|v| v.to_str().ok()),
+            Some("Test/1.0"),
+            "{path}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_empty_servername_removes_the_server_header() {
+    let wari = start_with_http("servername =\n");
+    for path in ["/ari/asterisk/ping", "/not-ari"] {
+        let response = get(&wari, path).await;
+        assert!(
+            response.headers().get("server").is_none(),
+            "{path}: {:?}",
+            response.headers().get("server")
+        );
+        assert!(response.headers().get("date").is_some(), "{path}");
+    }
+    // Without servername there is a default Server header.
+    let default = Wari::start(&[("http.conf", HTTP_CONF), ("ari.conf", ARI_CONF)]);
+    let response = get(&default, "/ari/asterisk/ping").await;
+    let server = response
+        .headers()
+        .get("server")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    assert!(!server.is_empty(), "a default Server header");
+}
+
+#[tokio::test]
+async fn every_response_says_no_cache() {
+    let wari = Wari::start(&[("http.conf", HTTP_CONF), ("ari.conf", ARI_CONF)]);
+    let cases = [
+        ("/ari/asterisk/info", true, StatusCode::OK),
+        ("/ari/asterisk/info", false, StatusCode::UNAUTHORIZED),
+        ("/ari/no/such/resource", true, StatusCode::NOT_FOUND),
+        ("/not-ari", true, StatusCode::NOT_FOUND),
+        ("/ari/api-docs/resources.json", true, StatusCode::OK),
+    ];
+    for (path, authenticated, expected) in cases {
+        let mut request = client().get(wari.url(path));
+        if authenticated {
+            request = request.basic_auth("asterisk", Some("secret"));
+        }
+        let response = request.send().await.expect("request");
+        assert_eq!(response.status(), expected, "{path}");
+        assert_eq!(
+            response
+                .headers()
+                .get("cache-control")
+                .and_then(|v| v.to_str().ok()),
+            Some("no-cache, no-store"),
+            "{path}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn redirect_answers_302_with_location() {
+    let wari = start_with_http("redirect = /old /ari/asterisk/ping\n");
+    let no_follow = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(std::time::Duration::from_secs(20))
+        .build()
+        .expect("client");
+    // Exact, case-insensitive match on the path, query ignored, before authentication.
+    for path in ["/old", "/OLD", "/old?x=1"] {
+        let response = no_follow.get(wari.url(path)).send().await.expect("request");
+        assert_eq!(response.status(), StatusCode::FOUND, "{path}");
+        assert_eq!(
+            response
+                .headers()
+                .get("location")
+                .and_then(|v| v.to_str().ok()),
+            Some("/ari/asterisk/ping"),
+            "{path}"
+        );
+    }
+    for path in ["/old/", "/older"] {
+        let response = no_follow.get(wari.url(path)).send().await.expect("request");
+        assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");
+    }
+    // A following client ends up at the target.
+    let response = client()
+        .get(wari.url("/old"))
+        .basic_auth("asterisk", Some("secret"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(body["ping"], "pong");
+}
+
+#[tokio::test]
+async fn ari_disabled_in_ari_conf_is_404() {
+    let disabled = ARI_CONF.replace("enabled = yes", "enabled = no");
+    let no_general = ARI_CONF.replace("[general]\nenabled = yes\n", "");
+    assert_ne!(disabled, ARI_CONF);
+    assert_ne!(no_general, ARI_CONF);
+    for (what, ari) in [("enabled = no", &disabled), ("no [general]", &no_general)] {
+        let wari = Wari::start(&[("http.conf", HTTP_CONF), ("ari.conf", ari)]);
+        for path in ["/ari/asterisk/info", "/ari/api-docs/resources.json"] {
+            let response = get(&wari, path).await;
+            assert_eq!(response.status(), StatusCode::NOT_FOUND, "{what}: {path}");
+        }
+        assert!(
+            wari.log().contains("ARI is disabled"),
+            "{what}: {}",
+            wari.log()
+        );
+    }
+    // The same files with ARI on answer 200.
+    let wari = Wari::start(&[("http.conf", HTTP_CONF), ("ari.conf", ARI_CONF)]);
+    assert_eq!(
+        get(&wari, "/ari/asterisk/info").await.status(),
+        StatusCode::OK
+    );
+}
