@@ -3,4 +3,12 @@
 
 mod support;
 
+mod acl;
+mod api_docs;
 mod auth;
+mod bad_input;
+mod check_config;
+mod cors;
+mod node_client;
+mod prefix;
+mod tls;

@@ -39,15 +39,35 @@ pub fn credentials(headers: &HeaderMap, params: &Params) -> Option<Credentials> 
 }
 
 fn basic_credentials(headers: &HeaderMap) -> Option<Credentials> {
+    parse_authorization(headers)?.ok()
+}
+
+/// Why the request's `Authorization` header is ignored, when it has one that is not a
+/// usable `Basic` header (the request then authenticates as if it had none).
+pub fn unusable_authorization(headers: &HeaderMap) -> Option<&'static str> {
+    parse_authorization(headers)?.err()
+}
+
+/// The credentials of a `Basic` `Authorization` header, or why it cannot be used; `None`
+/// without the header.
+fn parse_authorization(headers: &HeaderMap) -> Option<Result<Credentials, &'static str>> {
     let value = headers.get(http::header::AUTHORIZATION)?.as_bytes();
-    let encoded = value.strip_prefix(b"Basic ")?;
+    Some(parse_basic(value))
+}
+
+fn parse_basic(value: &[u8]) -> Result<Credentials, &'static str> {
+    let encoded = value
+        .strip_prefix(b"Basic ")
+        .ok_or("not the Basic scheme")?;
     let mut decoded = base64::engine::general_purpose::STANDARD
         .decode(encoded.trim_ascii())
-        .ok()?;
+        .map_err(|_| "invalid base64")?;
     decoded.truncate(255);
-    let text = String::from_utf8(decoded).ok()?;
-    let (user, password) = text.split_once(':')?;
-    Some(Credentials {
+    let text = String::from_utf8(decoded).map_err(|_| "not UTF-8")?;
+    let (user, password) = text
+        .split_once(':')
+        .ok_or("no ':' between user name and password")?;
+    Ok(Credentials {
         user: user.to_string(),
         password: password.to_string(),
     })
@@ -160,6 +180,7 @@ mod tests {
         ] {
             let c = credentials(&headers(bad), &p);
             assert_eq!(c.map(|c| c.user), Some("a".to_string()), "{bad}");
+            assert!(unusable_authorization(&headers(bad)).is_some(), "{bad}");
         }
     }
 
@@ -170,6 +191,11 @@ mod tests {
             &params("api_key=a:b"),
         );
         assert_eq!(c.map(|c| c.user), Some("x".to_string()));
+        assert_eq!(
+            unusable_authorization(&headers(&format!("Basic {}", b64("x:y")))),
+            None
+        );
+        assert_eq!(unusable_authorization(&HeaderMap::new()), None);
     }
 
     #[test]

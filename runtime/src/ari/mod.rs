@@ -125,6 +125,9 @@ impl Ari {
         check_percent_encoding(request.query.as_deref().unwrap_or(""), "query string")?;
         let mut params = Params::parse(request.query.as_deref(), content_type, &request.body)?;
 
+        if let Some(problem) = auth::unusable_authorization(&request.headers) {
+            tracing::info!(peer = ?request.peer, problem, "ARI request's Authorization header ignored");
+        }
         let user = auth::credentials(&request.headers, &params)
             .and_then(|c| {
                 let user = self.auth.authenticate(&c);

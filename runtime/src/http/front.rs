@@ -113,11 +113,11 @@ async fn route(front: &Front, request: Request, peer: Option<SocketAddr>) -> Res
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared_length.is_some_and(|n| n > MAX_BODY as u64) {
-        return too_large(front);
+        return too_large(front, &parts, peer);
     }
     let body = match read_body(body).await {
         Ok(body) => body,
-        Err(BodyError::TooLarge) => return too_large(front),
+        Err(BodyError::TooLarge) => return too_large(front, &parts, peer),
         Err(BodyError::Broken) => {
             return to_http(
                 front,
@@ -137,8 +137,14 @@ async fn route(front: &Front, request: Request, peer: Option<SocketAddr>) -> Res
     to_http(front, response)
 }
 
-fn too_large(front: &Front) -> Response {
-    tracing::info!("request body larger than {MAX_BODY} bytes refused");
+fn too_large(front: &Front, request: &http::request::Parts, peer: Option<SocketAddr>) -> Response {
+    tracing::info!(
+        method = %request.method,
+        path = request.uri.path(),
+        peer = ?peer,
+        status = 413,
+        "ARI request refused: Request body too large (limit {MAX_BODY} bytes)"
+    );
     to_http(
         front,
         AriError::new(StatusCode::PAYLOAD_TOO_LARGE, "Request body too large").into(),

@@ -1,0 +1,1008 @@
+//! Requests wari must refuse, and how: the documented status with a `{"message": ...}` body,
+//! a log line about it, and a server that keeps serving. Also bad configuration values
+//! (logged with file:line, the server still starts) and the `/asterisk` resource's own
+//! error cases.
+//!
+//! No operation wari implements yet takes an integer parameter, so "not an integer" has no
+//! case here.
+
+use std::future::Future;
+
+use base64::Engine;
+use reqwest::header::CONTENT_TYPE;
+use reqwest::{Method, RequestBuilder};
+use serde_json::{Value, json};
+
+use crate::support::{ARI_CONF, HTTP_CONF, Wari, client, raw_body, raw_request, raw_status};
+
+const USER: &str = "asterisk";
+const PASSWORD: &str = "secret";
+/// Largest body ARI accepts (ari-transport.md §1 "Bodies").
+const MAX_BODY: usize = 40960;
+
+/// A response reduced to what these tests look at.
+#[derive(Debug)]
+struct Reply {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Value,
+}
+
+impl Reply {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn message(&self) -> Option<&str> {
+        self.body.get("message").and_then(Value::as_str)
+    }
+}
+
+fn body_value(text: &str) -> Value {
+    if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_string()))
+    }
+}
+
+async fn send(request: RequestBuilder) -> Reply {
+    let response = request.send().await.expect("request");
+    let status = response.status().as_u16();
+    let headers = response
+        .headers()
+        .iter()
+        .map(|(n, v)| {
+            (
+                n.as_str().to_string(),
+                v.to_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    let text = response.text().await.expect("body");
+    Reply {
+        status,
+        headers,
+        body: body_value(&text),
+    }
+}
+
+fn authed(request: RequestBuilder) -> RequestBuilder {
+    request.basic_auth(USER, Some(PASSWORD))
+}
+
+fn basic(credentials: &str) -> String {
+    base64::engine::general_purpose::STANDARD.encode(credentials)
+}
+
+/// Sends `METHOD target HTTP/1.1` with `headers` (Host and `Connection: close` added) and
+/// `body` over a fresh connection, byte for byte as given.
+fn raw(wari: &Wari, method: &str, target: &str, headers: &[String], body: &[u8]) -> Reply {
+    let mut request = format!(
+        "{method} {target} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n",
+        wari.addr()
+    );
+    for header in headers {
+        request.push_str(header);
+        request.push_str("\r\n");
+    }
+    request.push_str("\r\n");
+    let mut bytes = request.into_bytes();
+    bytes.extend_from_slice(body);
+    let text = raw_request(wari.addr(), &bytes);
+    let head = text.split("\r\n\r\n").next().unwrap_or("");
+    Reply {
+        status: raw_status(&text),
+        headers: head
+            .lines()
+            .skip(1)
+            .filter_map(|l| l.split_once(':'))
+            .map(|(n, v)| (n.trim().to_string(), v.trim().to_string()))
+            .collect(),
+        body: body_value(raw_body(&text)),
+    }
+}
+
+fn auth_header() -> String {
+    format!(
+        "Authorization: Basic {}",
+        basic(&format!("{USER}:{PASSWORD}"))
+    )
+}
+
+/// Lines of `log` containing every needle (case-insensitively).
+fn count_lines(log: &str, needles: &[&str]) -> usize {
+    let needles: Vec<String> = needles.iter().map(|n| n.to_lowercase()).collect();
+    log.lines()
+        .map(str::to_lowercase)
+        .filter(|line| needles.iter().all(|n| line.contains(n.as_str())))
+        .count()
+}
+
+/// Lines of wari's log so far containing every needle (case-insensitively).
+fn log_lines_with(wari: &Wari, needles: &[&str]) -> usize {
+    count_lines(&wari.log(), needles)
+}
+
+async fn assert_still_up(wari: &Wari, after: &str) {
+    let reply = send(authed(client().get(wari.url("/ari/asterisk/ping")))).await;
+    assert_eq!(reply.status, 200, "ping after {after}: {reply:?}");
+    assert_eq!(reply.body["ping"], "pong", "ping after {after}");
+}
+
+/// Runs one request that must be refused and checks everything a user sees: the status, a
+/// body that is exactly `{"message": <text>}` (equal to `message` when given), a new log line
+/// naming `path` and the message (plus `also_logged`), and a server still answering pings.
+async fn expect_refused(
+    wari: &Wari,
+    what: &str,
+    request: impl Future<Output = Reply>,
+    status: u16,
+    message: Option<&str>,
+    path: &str,
+    also_logged: &[&str],
+) -> Reply {
+    let log_before = wari.log();
+    let reply = request.await;
+    assert_eq!(reply.status, status, "{what}: {reply:?}");
+    let text = reply
+        .message()
+        .unwrap_or_else(|| panic!("{what}: body is not {{\"message\": ...}}: {reply:?}"));
+    assert!(!text.is_empty(), "{what}: empty message");
+    assert_eq!(
+        reply.body.as_object().map(|o| o.len()),
+        Some(1),
+        "{what}: the error body has only `message`: {}",
+        reply.body
+    );
+    assert_eq!(
+        reply.header("content-type"),
+        Some("application/json"),
+        "{what}"
+    );
+    if let Some(expected) = message {
+        assert_eq!(text, expected, "{what}");
+    }
+    let mut needles = vec![path, text];
+    needles.extend_from_slice(also_logged);
+    let before = count_lines(&log_before, &needles);
+    assert!(
+        log_lines_with(wari, &needles) > before,
+        "{what}: no new log line with {needles:?}; log:\n{}",
+        wari.log()
+    );
+    assert_still_up(wari, what).await;
+    reply
+}
+
+#[tokio::test]
+async fn malformed_authorization_headers_are_ignored_and_refused() {
+    let wari = Wari::start_default();
+    let url = wari.url("/ari/asterisk/ping");
+    let cases = [
+        ("Basic !!!".to_string(), "not base64"),
+        (format!("Basic {}", basic("asterisksecret")), "no colon"),
+        (format!("Bearer {}", basic("asterisk:secret")), "not Basic"),
+        ("Basic".to_string(), "no payload"),
+    ];
+    for (header, what) in cases {
+        let reply = expect_refused(
+            &wari,
+            what,
+            send(client().get(&url).header("authorization", header.as_str())),
+            401,
+            Some("Authentication required"),
+            "/asterisk/ping",
+            &[],
+        )
+        .await;
+        assert_eq!(
+            reply.header("www-authenticate"),
+            Some("Basic realm=\"Asterisk REST Interface\""),
+            "{what}"
+        );
+        // The log also says why the header did not count.
+        let ignored = log_lines_with(&wari, &["authorization header ignored"]);
+        assert!(ignored > 0, "{what}: log:\n{}", wari.log());
+    }
+    assert_eq!(
+        log_lines_with(&wari, &["authorization header ignored"]),
+        4,
+        "one line per malformed header: {}",
+        wari.log()
+    );
+    // A malformed header counts as no header: a valid api_key still authenticates.
+    let reply = send(
+        client()
+            .get(format!("{url}?api_key={USER}:{PASSWORD}"))
+            .header("authorization", "Basic !!!"),
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+}
+
+#[tokio::test]
+async fn bodies_over_the_limit_get_413_with_or_without_content_length() {
+    let wari = Wari::start_default();
+    let target = "/ari/asterisk/variable?variable=BIG&value=1";
+
+    // Declared too large: refused at once, without waiting for the body.
+    let declared = [
+        auth_header(),
+        "Content-Type: application/json".to_string(),
+        format!("Content-Length: {}", MAX_BODY * 2),
+    ];
+    expect_refused(
+        &wari,
+        "Content-Length over the limit, body not sent",
+        async { raw(&wari, "POST", target, &declared, b"") },
+        413,
+        Some("Request body too large"),
+        "/asterisk/variable",
+        &[],
+    )
+    .await;
+
+    // One byte over, body sent.
+    let over = vec![b' '; MAX_BODY + 1];
+    let headers = [
+        auth_header(),
+        "Content-Type: application/json".to_string(),
+        format!("Content-Length: {}", over.len()),
+    ];
+    expect_refused(
+        &wari,
+        "Content-Length one byte over",
+        async { raw(&wari, "POST", target, &headers, &over) },
+        413,
+        Some("Request body too large"),
+        "/asterisk/variable",
+        &[],
+    )
+    .await;
+
+    // Chunked: no length up front; the limit applies while reading.
+    let mut chunked = Vec::new();
+    for _ in 0..11 {
+        chunked.extend_from_slice(b"1000\r\n");
+        chunked.extend_from_slice(&[b' '; 0x1000]);
+        chunked.extend_from_slice(b"\r\n");
+    }
+    chunked.extend_from_slice(b"0\r\n\r\n");
+    let headers = [
+        auth_header(),
+        "Content-Type: application/json".to_string(),
+        "Transfer-Encoding: chunked".to_string(),
+    ];
+    expect_refused(
+        &wari,
+        "chunked body over the limit",
+        async { raw(&wari, "POST", target, &headers, &chunked) },
+        413,
+        Some("Request body too large"),
+        "/asterisk/variable",
+        &[],
+    )
+    .await;
+
+    // Body problems come before authentication.
+    expect_refused(
+        &wari,
+        "too large without credentials",
+        async {
+            raw(
+                &wari,
+                "POST",
+                target,
+                &[format!("Content-Length: {}", MAX_BODY * 2)],
+                b"",
+            )
+        },
+        413,
+        Some("Request body too large"),
+        "/asterisk/variable",
+        &[],
+    )
+    .await;
+
+    // Nothing was set by the refused requests.
+    let reply = send(authed(
+        client().get(wari.url("/ari/asterisk/variable?variable=BIG")),
+    ))
+    .await;
+    assert_eq!(reply.body, json!({"value": ""}));
+
+    // Exactly at the limit is fine, chunked or not.
+    let value = "v".repeat(MAX_BODY - r#"{"variable":"BIG","value":""}"#.len());
+    let exact = format!(r#"{{"variable":"BIG","value":"{value}"}}"#);
+    assert_eq!(exact.len(), MAX_BODY);
+    let reply = send(authed(
+        client()
+            .post(wari.url("/ari/asterisk/variable"))
+            .header(CONTENT_TYPE, "application/json")
+            .body(exact.clone()),
+    ))
+    .await;
+    assert_eq!(reply.status, 204, "{reply:?}");
+    let reply = send(authed(
+        client().get(wari.url("/ari/asterisk/variable?variable=BIG")),
+    ))
+    .await;
+    assert_eq!(
+        reply.body["value"].as_str().map(str::len),
+        Some(value.len())
+    );
+
+    let small = br#"{"variable":"CHUNKED","value":"yes"}"#;
+    let mut chunked = format!("{:x}\r\n", small.len()).into_bytes();
+    chunked.extend_from_slice(small);
+    chunked.extend_from_slice(b"\r\n0\r\n\r\n");
+    let reply = raw(&wari, "POST", "/ari/asterisk/variable", &headers, &chunked);
+    assert_eq!(reply.status, 204, "{reply:?}");
+    let reply = send(authed(
+        client().get(wari.url("/ari/asterisk/variable?variable=CHUNKED")),
+    ))
+    .await;
+    assert_eq!(reply.body, json!({"value": "yes"}));
+}
+
+#[tokio::test]
+async fn json_bodies_invalid_refused_arrays_and_empty_accepted() {
+    let wari = Wari::start_default();
+    let url = wari.url("/ari/asterisk/variable?variable=X&value=1");
+    for (what, body) in [
+        ("truncated object", "{\"variable\":"),
+        ("not JSON at all", "variable=X"),
+        ("trailing garbage", "{} {"),
+    ] {
+        expect_refused(
+            &wari,
+            what,
+            send(authed(
+                client()
+                    .post(&url)
+                    .header(CONTENT_TYPE, "application/json")
+                    .body(body),
+            )),
+            400,
+            Some("Error parsing request body"),
+            "/asterisk/variable",
+            &[],
+        )
+        .await;
+    }
+    // Parameters after `;` do not change that it is JSON.
+    expect_refused(
+        &wari,
+        "charset parameter",
+        send(authed(
+            client()
+                .post(&url)
+                .header(CONTENT_TYPE, "Application/JSON; charset=utf-8")
+                .body("{oops"),
+        )),
+        400,
+        Some("Error parsing request body"),
+        "/asterisk/variable",
+        &[],
+    )
+    .await;
+    // Reported before authentication.
+    expect_refused(
+        &wari,
+        "invalid JSON without credentials",
+        send(
+            client()
+                .post(&url)
+                .header(CONTENT_TYPE, "application/json")
+                .body("{oops"),
+        ),
+        400,
+        Some("Error parsing request body"),
+        "/asterisk/variable",
+        &[],
+    )
+    .await;
+    // Not JSON content: the body is not parsed.
+    let reply = send(authed(
+        client()
+            .post(&url)
+            .header(CONTENT_TYPE, "text/plain")
+            .body("{oops"),
+    ))
+    .await;
+    assert_eq!(reply.status, 204, "text/plain body is ignored: {reply:?}");
+
+    for (what, body) in [
+        ("JSON array", "[1, 2, 3]"),
+        ("empty body", ""),
+        ("JSON string", "\"x\""),
+    ] {
+        let reply = send(authed(
+            client()
+                .post(&url)
+                .header(CONTENT_TYPE, "application/json")
+                .body(body),
+        ))
+        .await;
+        assert_eq!(reply.status, 204, "{what}: {reply:?}");
+        assert_eq!(reply.body, Value::Null, "{what}: 204 has no body");
+    }
+    let reply = send(authed(
+        client().get(wari.url("/ari/asterisk/variable?variable=X")),
+    ))
+    .await;
+    assert_eq!(reply.body, json!({"value": "1"}));
+}
+
+#[tokio::test]
+async fn bad_percent_encoding_in_path_or_query_is_400() {
+    let wari = Wari::start_default();
+    let auth = [auth_header()];
+    for (what, target, path) in [
+        (
+            "path %zz",
+            "/ari/asterisk/modules/%zz",
+            "/asterisk/modules/%zz",
+        ),
+        (
+            "path, truncated escape",
+            "/ari/asterisk/modules/abc%4",
+            "/asterisk/modules/abc%4",
+        ),
+        (
+            "path, not UTF-8",
+            "/ari/asterisk/modules/%ff%fe",
+            "/asterisk/modules/%ff%fe",
+        ),
+        (
+            "query value",
+            "/ari/asterisk/variable?variable=%zz",
+            "/asterisk/variable",
+        ),
+        (
+            "query name",
+            "/ari/asterisk/variable?vari%g1ble=A",
+            "/asterisk/variable",
+        ),
+    ] {
+        expect_refused(
+            &wari,
+            what,
+            async { raw(&wari, "GET", target, &auth, b"") },
+            400,
+            None,
+            path,
+            &[],
+        )
+        .await;
+    }
+    // Well-formed escapes are decoded per segment: %2F does not split the path.
+    let reply = raw(
+        &wari,
+        "GET",
+        "/ari/asterisk/modules/wari%5Fcore",
+        &auth,
+        b"",
+    );
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert_eq!(reply.body["name"], "wari_core");
+    let reply = raw(
+        &wari,
+        "GET",
+        "/ari/asterisk/modules/wari%2Fcore",
+        &auth,
+        b"",
+    );
+    assert_eq!(reply.status, 404, "{reply:?}");
+    assert_ne!(
+        reply.message(),
+        Some("Resource not found"),
+        "one segment, an unknown module"
+    );
+}
+
+#[tokio::test]
+async fn routing_errors_have_their_documented_messages() {
+    let wari = Wari::start_default();
+    expect_refused(
+        &wari,
+        "trailing slash",
+        send(authed(client().get(wari.url("/ari/asterisk/info/")))),
+        404,
+        Some("ARI URLs do not end with a slash. Try /ari/asterisk/info"),
+        "/asterisk/info/",
+        &[],
+    )
+    .await;
+    expect_refused(
+        &wari,
+        "trailing slash on a variable path",
+        send(authed(client().get(wari.url("/ari/asterisk/modules/x/")))),
+        404,
+        Some("ARI URLs do not end with a slash. Try /ari/asterisk/modules/x"),
+        "/asterisk/modules/x/",
+        &[],
+    )
+    .await;
+    for path in ["/no/such/thing", "/asterisk/nothing", "/asterisk/info/more"] {
+        expect_refused(
+            &wari,
+            path,
+            send(authed(client().get(wari.url(&format!("/ari{path}"))))),
+            404,
+            Some("Resource not found"),
+            path,
+            &[],
+        )
+        .await;
+    }
+
+    for (method, path, allow) in [
+        (Method::DELETE, "/asterisk/ping", "OPTIONS,GET"),
+        (Method::POST, "/asterisk/info", "OPTIONS,GET"),
+        (Method::PATCH, "/asterisk/variable", "OPTIONS,GET,POST"),
+        (
+            Method::GET,
+            "/asterisk/logging/console/rotate",
+            "OPTIONS,PUT",
+        ),
+    ] {
+        let reply = expect_refused(
+            &wari,
+            &format!("{method} {path}"),
+            send(authed(
+                client().request(method.clone(), wari.url(&format!("/ari{path}"))),
+            )),
+            405,
+            Some("Invalid method"),
+            path,
+            &[],
+        )
+        .await;
+        assert_eq!(reply.header("allow"), Some(allow), "{method} {path}");
+    }
+
+    expect_refused(
+        &wari,
+        "unimplemented operation",
+        send(authed(client().get(wari.url("/ari/channels")))),
+        501,
+        Some("Method not implemented"),
+        "/channels",
+        &[],
+    )
+    .await;
+
+    let reply = expect_refused(
+        &wari,
+        "events WebSocket without upgrade",
+        send(authed(client().get(wari.url("/ari/events?app=demo")))),
+        426,
+        None,
+        "/events",
+        &[],
+    )
+    .await;
+    assert!(
+        reply
+            .message()
+            .is_some_and(|m| m.to_lowercase().contains("websocket")),
+        "{reply:?}"
+    );
+}
+
+#[tokio::test]
+async fn list_parameters_are_limited_to_127_values() {
+    let wari = Wari::start_default();
+    let many = |n: usize| vec!["system"; n].join(",");
+    expect_refused(
+        &wari,
+        "128 values",
+        send(authed(client().get(
+            wari.url(&format!("/ari/asterisk/info?only={}", many(128))),
+        ))),
+        400,
+        Some("Too many values for only"),
+        "/asterisk/info",
+        &[],
+    )
+    .await;
+    expect_refused(
+        &wari,
+        "128 values in a JSON body",
+        send(authed(
+            client()
+                .get(wari.url("/ari/asterisk/info"))
+                .json(&json!({ "only": vec!["system"; 128] })),
+        )),
+        400,
+        Some("Too many values for only"),
+        "/asterisk/info",
+        &[],
+    )
+    .await;
+    let reply = send(authed(
+        client().get(wari.url(&format!("/ari/asterisk/info?only={}", many(127)))),
+    ))
+    .await;
+    assert_eq!(reply.status, 200, "127 values are fine: {reply:?}");
+    assert_eq!(reply.body.as_object().map(|o| o.len()), Some(1));
+    assert!(reply.body.get("system").is_some());
+}
+
+#[tokio::test]
+async fn bad_config_values_are_logged_and_the_server_still_serves() {
+    let http = "[general]\nenabled = yes\nbindaddr = 127.0.0.1:0\nbindport = 99999\nsessionlimit = lots\nsession_inactivity = soon\n";
+    let ari = "[general]\nenabled = yes\npretty = maybe\n\n\
+               [asterisk]\ntype = user\npassword = secret\n\n\
+               [nopass]\ntype = user\nread_only = yes\n\n\
+               [sloppy]\ntype = user\npassword = sloppy\nread_only = sometimes\n";
+    let wari = Wari::start(&[("http.conf", http), ("ari.conf", ari)]);
+    let dir = wari.config_dir().to_path_buf();
+    let http_conf = dir.join("http.conf").display().to_string();
+    let ari_conf = dir.join("ari.conf").display().to_string();
+    let log = wari.log();
+    for (file, line, option) in [
+        (&http_conf, 4, "bindport"),
+        (&http_conf, 5, "sessionlimit"),
+        (&http_conf, 6, "session_inactivity"),
+        (&ari_conf, 3, "pretty"),
+        (&ari_conf, 9, "password"),
+        (&ari_conf, 16, "read_only"),
+    ] {
+        let place = format!("{file}:{line}:");
+        assert!(
+            log.lines()
+                .any(|l| l.contains(&place) && l.contains(option) && l.contains("error")),
+            "expected an error at {place} naming {option}; log:\n{log}"
+        );
+    }
+
+    // Still serving, with the defaults in place of the bad values: compact JSON.
+    let response = authed(client().get(wari.url("/ari/asterisk/ping")))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status().as_u16(), 200);
+    let text = response.text().await.expect("body");
+    assert!(
+        !text.contains('\n') && !text.contains(": "),
+        "pretty = maybe must not turn pretty printing on: {text}"
+    );
+    // Invalid users do not exist.
+    for (user, password) in [("nopass", ""), ("nopass", "anything"), ("sloppy", "sloppy")] {
+        let reply = send(
+            client()
+                .get(wari.url("/ari/asterisk/ping"))
+                .basic_auth(user, Some(password)),
+        )
+        .await;
+        assert_eq!(reply.status, 401, "{user}:{password}");
+        let reply =
+            send(client().get(wari.url(&format!("/ari/asterisk/ping?api_key={user}:{password}"))))
+                .await;
+        assert_eq!(reply.status, 401, "api_key {user}:{password}");
+    }
+    let banner = wari.banner.join("\n");
+    assert!(
+        !banner.contains("nopass") && !banner.contains("sloppy"),
+        "{banner}"
+    );
+}
+
+#[tokio::test]
+async fn global_variables_via_query_json_and_form() {
+    let wari = Wari::start_default();
+    let get = |name: &str| {
+        send(authed(client().get(
+            wari.url(&format!("/ari/asterisk/variable?variable={name}")),
+        )))
+    };
+
+    for (what, request) in [
+        (
+            "no variable",
+            client().get(wari.url("/ari/asterisk/variable")),
+        ),
+        (
+            "empty variable",
+            client().get(wari.url("/ari/asterisk/variable?variable=")),
+        ),
+        (
+            "set without variable",
+            client().post(wari.url("/ari/asterisk/variable?value=1")),
+        ),
+    ] {
+        expect_refused(
+            &wari,
+            what,
+            send(authed(request)),
+            400,
+            None,
+            "/asterisk/variable",
+            &[],
+        )
+        .await;
+    }
+
+    // Unset reads as empty.
+    let reply = get("A").await;
+    assert_eq!((reply.status, reply.body), (200, json!({"value": ""})));
+
+    // JSON body.
+    let reply = send(authed(
+        client()
+            .post(wari.url("/ari/asterisk/variable"))
+            .json(&json!({"variable": "A", "value": "b"})),
+    ))
+    .await;
+    assert_eq!(reply.status, 204, "{reply:?}");
+    assert_eq!(get("A").await.body, json!({"value": "b"}));
+
+    // Form body.
+    let reply = send(authed(
+        client()
+            .post(wari.url("/ari/asterisk/variable"))
+            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body("variable=F&value=from+form%21"),
+    ))
+    .await;
+    assert_eq!(reply.status, 204, "{reply:?}");
+    assert_eq!(get("F").await.body, json!({"value": "from form!"}));
+
+    // Precedence: query over form, JSON over query.
+    let reply = send(authed(
+        client()
+            .post(wari.url("/ari/asterisk/variable?value=query"))
+            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body("variable=P&value=form"),
+    ))
+    .await;
+    assert_eq!(reply.status, 204);
+    assert_eq!(get("P").await.body, json!({"value": "query"}));
+    let reply = send(authed(
+        client()
+            .post(wari.url("/ari/asterisk/variable?variable=P&value=query"))
+            .json(&json!({"value": "json"})),
+    ))
+    .await;
+    assert_eq!(reply.status, 204);
+    assert_eq!(get("P").await.body, json!({"value": "json"}));
+
+    // POST without a value unsets.
+    let reply = send(authed(
+        client().post(wari.url("/ari/asterisk/variable?variable=A")),
+    ))
+    .await;
+    assert_eq!(reply.status, 204);
+    assert_eq!(get("A").await.body, json!({"value": ""}));
+    assert_eq!(get("F").await.body, json!({"value": "from form!"}));
+}
+
+#[tokio::test]
+async fn modules_list_get_load_unload() {
+    let wari = Wari::start_default();
+    let reply = send(authed(client().get(wari.url("/ari/asterisk/modules")))).await;
+    assert_eq!(reply.status, 200);
+    let modules = reply.body.as_array().expect("Module[]").clone();
+    assert!(!modules.is_empty());
+    for module in &modules {
+        for field in ["name", "description", "status", "support_level"] {
+            assert!(module[field].is_string(), "{field} in {module}");
+        }
+        assert!(module["use_count"].is_i64(), "use_count in {module}");
+    }
+    let name = modules[0]["name"].as_str().expect("name").to_string();
+
+    let reply = send(authed(
+        client().get(wari.url(&format!("/ari/asterisk/modules/{name}"))),
+    ))
+    .await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.body, modules[0]);
+
+    let nosuch = "/asterisk/modules/no_such_module";
+    expect_refused(
+        &wari,
+        "get unknown module",
+        send(authed(client().get(wari.url(&format!("/ari{nosuch}"))))),
+        404,
+        None,
+        nosuch,
+        &[],
+    )
+    .await;
+    expect_refused(
+        &wari,
+        "load unknown module",
+        send(authed(client().post(wari.url(&format!("/ari{nosuch}"))))),
+        409,
+        None,
+        nosuch,
+        &[],
+    )
+    .await;
+    expect_refused(
+        &wari,
+        "load a loaded module",
+        send(authed(
+            client().post(wari.url(&format!("/ari/asterisk/modules/{name}"))),
+        )),
+        409,
+        None,
+        &format!("/asterisk/modules/{name}"),
+        &[],
+    )
+    .await;
+    expect_refused(
+        &wari,
+        "unload unknown module",
+        send(authed(client().delete(wari.url(&format!("/ari{nosuch}"))))),
+        404,
+        None,
+        nosuch,
+        &[],
+    )
+    .await;
+    expect_refused(
+        &wari,
+        "reload unknown module",
+        send(authed(client().put(wari.url(&format!("/ari{nosuch}"))))),
+        404,
+        None,
+        nosuch,
+        &[],
+    )
+    .await;
+    // Still listed after the refusals.
+    let reply = send(authed(client().get(wari.url("/ari/asterisk/modules")))).await;
+    assert_eq!(reply.body.as_array().map(Vec::len), Some(modules.len()));
+}
+
+#[tokio::test]
+async fn log_channels() {
+    let wari = Wari::start_default();
+    let reply = send(authed(client().get(wari.url("/ari/asterisk/logging")))).await;
+    assert_eq!(reply.status, 200);
+    let channels = reply.body.as_array().expect("LogChannel[]");
+    let console = channels
+        .iter()
+        .find(|c| c["channel"] == "console")
+        .unwrap_or_else(|| panic!("console in {}", reply.body));
+    for field in ["type", "status", "configuration"] {
+        assert!(console[field].is_string(), "{field} in {console}");
+    }
+    expect_refused(
+        &wari,
+        "delete unknown log channel",
+        send(authed(
+            client().delete(wari.url("/ari/asterisk/logging/no_such_channel")),
+        )),
+        404,
+        None,
+        "/asterisk/logging/no_such_channel",
+        &[],
+    )
+    .await;
+    expect_refused(
+        &wari,
+        "rotate unknown log channel",
+        send(authed(client().put(
+            wari.url("/ari/asterisk/logging/no_such_channel/rotate"),
+        ))),
+        404,
+        None,
+        "/asterisk/logging/no_such_channel/rotate",
+        &[],
+    )
+    .await;
+    expect_refused(
+        &wari,
+        "add without configuration",
+        send(authed(
+            client().post(wari.url("/ari/asterisk/logging/newchannel")),
+        )),
+        400,
+        None,
+        "/asterisk/logging/newchannel",
+        &[],
+    )
+    .await;
+    expect_refused(
+        &wari,
+        "add an existing channel",
+        send(authed(client().post(wari.url(
+            "/ari/asterisk/logging/console?configuration=notice,warning",
+        )))),
+        409,
+        None,
+        "/asterisk/logging/console",
+        &[],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn dynamic_config_is_readable_without_passwords_and_read_only() {
+    let wari = Wari::start_default();
+    let reply = send(authed(
+        client().get(wari.url("/ari/asterisk/config/dynamic/res_ari/user/asterisk")),
+    ))
+    .await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    let tuples = reply.body.as_array().expect("ConfigTuple[]");
+    assert!(!tuples.is_empty());
+    for tuple in tuples {
+        let object = tuple.as_object().expect("ConfigTuple object");
+        assert_eq!(object.len(), 2, "{tuple}");
+        assert!(tuple["attribute"].is_string() && tuple["value"].is_string());
+        assert_ne!(tuple["attribute"], "password", "{}", reply.body);
+    }
+    assert!(
+        !reply.body.to_string().contains(PASSWORD),
+        "the password leaks: {}",
+        reply.body
+    );
+    assert!(
+        tuples
+            .iter()
+            .any(|t| t["attribute"] == "read_only" && t["value"] == "no"),
+        "{}",
+        reply.body
+    );
+
+    for (what, path) in [
+        (
+            "unknown class",
+            "/asterisk/config/dynamic/res_nothing/user/asterisk",
+        ),
+        (
+            "unknown type",
+            "/asterisk/config/dynamic/res_ari/nothing/asterisk",
+        ),
+        ("unknown id", "/asterisk/config/dynamic/res_ari/user/nobody"),
+    ] {
+        expect_refused(
+            &wari,
+            what,
+            send(authed(client().get(wari.url(&format!("/ari{path}"))))),
+            404,
+            None,
+            path,
+            &[],
+        )
+        .await;
+    }
+
+    let path = "/asterisk/config/dynamic/res_ari/user/asterisk";
+    expect_refused(
+        &wari,
+        "update",
+        send(authed(client().put(wari.url(&format!("/ari{path}"))).json(
+            &json!({"fields": [{"attribute": "password", "value": "x"}]}),
+        ))),
+        403,
+        None,
+        path,
+        &[],
+    )
+    .await;
+    // The password did not change.
+    let reply = send(authed(client().get(wari.url("/ari/asterisk/ping")))).await;
+    assert_eq!(reply.status, 200);
+}
+
+#[tokio::test]
+async fn harness_default_config_is_valid() {
+    // The configuration the other tests rely on carries no problems at all.
+    let wari = Wari::start(&[("http.conf", HTTP_CONF), ("ari.conf", ARI_CONF)]);
+    let log = wari.log();
+    assert!(
+        !log.contains("error:") && !log.contains("warning:"),
+        "{log}"
+    );
+}
