@@ -7,6 +7,11 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use wari::config::{self, ConfigSource, Severity};
 
+/// mimalloc: request handling allocates many small, short-lived objects across threads,
+/// where it measurably beats the system allocator (docs/benchmarks.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// wari: an Asterisk REST Interface host.
 ///
 /// With no arguments, wari starts on its embedded demo configuration: HTTP on

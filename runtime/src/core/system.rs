@@ -1,5 +1,8 @@
 //! Facts about this wari process that ARI reports: version, entity id, build and start time.
 
+use std::sync::OnceLock;
+
+use bytes::Bytes;
 use chrono::{DateTime, Local};
 use serde_json::{Map, Value, json};
 
@@ -21,6 +24,9 @@ pub struct SystemInfo {
     pub kernel: String,
     /// The user and group the process runs as, read once at start.
     pub run_as: (String, String),
+    /// Serialised `AsteriskInfo` documents by section mask (compact, pretty): the facts never
+    /// change while the process runs, so each shape is rendered once.
+    rendered: [OnceLock<(Bytes, Bytes)>; 16],
 }
 
 impl SystemInfo {
@@ -36,6 +42,36 @@ impl SystemInfo {
             last_reload_time: now,
             kernel: kernel_release(),
             run_as: run_user_group(),
+            rendered: Default::default(),
+        }
+    }
+
+    /// The `AsteriskInfo` document as JSON bytes (see [`SystemInfo::info_json`]), rendered
+    /// once per combination of sections.
+    pub fn info_bytes(&self, only: Option<&[String]>, pretty: bool) -> Bytes {
+        let mut mask = 0usize;
+        for (bit, name) in SECTIONS.iter().enumerate() {
+            if only.is_none_or(|list| list.iter().any(|s| s.trim().eq_ignore_ascii_case(name))) {
+                mask |= 1 << bit;
+            }
+        }
+        let (compact, indented) = self.rendered[mask].get_or_init(|| {
+            let names: Vec<String> = SECTIONS
+                .iter()
+                .enumerate()
+                .filter(|(bit, _)| mask & (1 << bit) != 0)
+                .map(|(_, name)| name.to_string())
+                .collect();
+            let value = self.info_json(Some(&names));
+            (
+                Bytes::from(serde_json::to_vec(&value).unwrap_or_default()),
+                Bytes::from(serde_json::to_vec_pretty(&value).unwrap_or_default()),
+            )
+        });
+        if pretty {
+            indented.clone()
+        } else {
+            compact.clone()
         }
     }
 
@@ -87,6 +123,9 @@ impl SystemInfo {
         Value::Object(info)
     }
 }
+
+/// The sections of `AsteriskInfo`, in the order they are emitted.
+const SECTIONS: [&str; 4] = ["build", "system", "config", "status"];
 
 impl Default for SystemInfo {
     fn default() -> Self {
@@ -168,6 +207,18 @@ mod tests {
         assert_eq!(some.as_object().map(|o| o.len()), Some(1));
         let none = info.info_json(Some(&["bogus".into()]));
         assert_eq!(none, serde_json::json!({}));
+    }
+
+    #[test]
+    fn rendered_info_matches_the_json_form() {
+        let info = SystemInfo::new();
+        for only in [None, Some(vec!["status".to_string(), "Build".to_string()])] {
+            let bytes = info.info_bytes(only.as_deref(), false);
+            let parsed: Value = serde_json::from_slice(&bytes).expect("valid JSON");
+            assert_eq!(parsed, info.info_json(only.as_deref()));
+            let pretty = info.info_bytes(only.as_deref(), true);
+            assert!(pretty.contains(&b'\n'));
+        }
     }
 
     #[test]

@@ -4,15 +4,24 @@
 use serde_json::{Value, json};
 
 use super::Ctx;
-use crate::ari::response::{AriError, AriResponse, AriResult};
+use crate::ari::response::{AriError, AriResponse, AriResult, Body};
 use crate::core::{modules, time};
 
 /// GET /asterisk/info
 pub async fn get_info(ctx: Ctx) -> AriResult {
     let only = ctx.params.list("only")?;
-    Ok(AriResponse::ok(
-        ctx.core.system().info_json(only.as_deref()),
-    ))
+    let data = ctx
+        .core
+        .system()
+        .info_bytes(only.as_deref(), ctx.config.ari.pretty);
+    Ok(AriResponse {
+        status: http::StatusCode::OK,
+        headers: Vec::new(),
+        body: Body::Raw {
+            content_type: "application/json",
+            data,
+        },
+    })
 }
 
 /// GET /asterisk/ping
