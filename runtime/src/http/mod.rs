@@ -13,7 +13,6 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
-use tower::ServiceExt;
 
 use crate::ari::Ari;
 use crate::config::HttpConfig;
@@ -57,9 +56,7 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Starts every listener http.conf enables. Connections are served on spawned tasks.
 pub async fn start(config: &HttpConfig, ari: Arc<Ari>) -> Result<HttpServer, HttpError> {
     let front = Arc::new(Front::new(config.clone(), ari));
-    let app = axum::Router::new()
-        .fallback(front::handle)
-        .with_state(front.clone());
+    let app = front.clone();
     let sessions = Arc::new(Semaphore::new(config.session_limit));
     let mut listening = Vec::new();
 
@@ -136,7 +133,7 @@ async fn bind_first(bind: &BindAddress) -> Result<TcpListener, HttpError> {
 async fn accept_loop(
     listener: TcpListener,
     tls: Option<tokio_rustls::TlsAcceptor>,
-    app: axum::Router,
+    app: Arc<Front>,
     sessions: Arc<Semaphore>,
     config: HttpConfig,
 ) {
@@ -181,7 +178,7 @@ async fn accept_loop(
 async fn serve<S>(
     stream: S,
     peer: SocketAddr,
-    app: axum::Router,
+    app: Arc<Front>,
     keep_alive: bool,
     inactivity: Duration,
 ) where
@@ -190,7 +187,11 @@ async fn serve<S>(
     let service =
         hyper::service::service_fn(move |mut request: http::Request<hyper::body::Incoming>| {
             request.extensions_mut().insert(PeerAddr(peer));
-            app.clone().oneshot(request.map(axum::body::Body::new))
+            let front = app.clone();
+            async move {
+                let response = front::handle(front, request.map(axum::body::Body::new)).await;
+                Ok::<_, std::convert::Infallible>(response)
+            }
         });
     let result = http1::Builder::new()
         .keep_alive(keep_alive)
