@@ -7,7 +7,7 @@ use std::time::Duration;
 use super::acl_conf::{NamedAcls, acl_from_entries};
 use super::conf_file::{ConfFile, Section};
 use super::diagnostics::Problems;
-use super::values::{comma_list, parse_bool};
+use super::values::{bool_option, comma_list};
 use crate::acl::Acl;
 
 /// Default realm in the `WWW-Authenticate` challenge.
@@ -140,27 +140,14 @@ fn read_general(section: &Section, config: &mut AriConfig, problems: &mut Proble
     for entry in &section.entries {
         let value = entry.value.trim();
         let key = entry.key.to_ascii_lowercase();
-        let bool_value = |problems: &mut Problems| match parse_bool(value) {
-            Some(b) => Some(b),
-            None => {
-                problems.error(
-                    &entry.location,
-                    format!(
-                        "invalid value '{value}' for {}: expected yes or no",
-                        entry.key
-                    ),
-                );
-                None
-            }
-        };
         match key.as_str() {
             "enabled" => {
-                if let Some(b) = bool_value(problems) {
+                if let Some(b) = bool_option(entry, problems) {
                     config.enabled = b;
                 }
             }
             "pretty" => {
-                if let Some(b) = bool_value(problems) {
+                if let Some(b) = bool_option(entry, problems) {
                     config.pretty = b;
                 }
             }
@@ -204,18 +191,9 @@ fn read_user(section: &Section, named: &NamedAcls, problems: &mut Problems) -> O
                 format = value.to_ascii_lowercase();
                 format_location = Some(entry.location.clone());
             }
-            "read_only" => match parse_bool(value) {
+            "read_only" => match bool_option(entry, problems) {
                 Some(b) => read_only = b,
-                None => {
-                    problems.error(
-                        &entry.location,
-                        format!(
-                            "user [{}]: invalid value '{value}' for read_only: expected yes or no",
-                            section.name
-                        ),
-                    );
-                    valid = false;
-                }
+                None => valid = false,
             },
             _ => problems.warn(
                 &entry.location,

@@ -6,7 +6,7 @@ use std::time::Duration;
 use super::acl_conf::{NamedAcls, acl_from_entries};
 use super::conf_file::{ConfFile, Entry};
 use super::diagnostics::Problems;
-use super::values::parse_bool;
+use super::values::bool_option;
 use crate::acl::Acl;
 
 /// Default plain HTTP port.
@@ -180,22 +180,9 @@ impl HttpConfig {
                 for entry in &section.entries {
                     let key = entry.key.to_ascii_lowercase();
                     let value = entry.value.trim();
-                    let bool_value = |problems: &mut Problems| match parse_bool(value) {
-                        Some(b) => Some(b),
-                        None => {
-                            problems.error(
-                                &entry.location,
-                                format!(
-                                    "invalid value '{value}' for {}: expected yes or no",
-                                    entry.key
-                                ),
-                            );
-                            None
-                        }
-                    };
                     match key.as_str() {
                         "enabled" => {
-                            if let Some(b) = bool_value(problems) {
+                            if let Some(b) = bool_option(entry, problems) {
                                 config.enabled = b;
                             }
                         }
@@ -261,7 +248,7 @@ impl HttpConfig {
                             }
                         }
                         "tlsenable" | "sslenable" => {
-                            if let Some(b) = bool_value(problems) {
+                            if let Some(b) = bool_option(entry, problems) {
                                 tls_enabled = b;
                             }
                         }
@@ -278,13 +265,13 @@ impl HttpConfig {
                             tls_key = (!value.is_empty()).then(|| resolve_path(dir, value));
                         }
                         "tlsdisablev12" => {
-                            if let Some(b) = bool_value(problems) {
+                            if let Some(b) = bool_option(entry, problems) {
                                 disable_tls12 = b;
                             }
                         }
                         "tlsdisablev1" | "tlsdisablev11" => {
                             // rustls never speaks TLS 1.0 or 1.1: nothing to disable.
-                            bool_value(problems);
+                            bool_option(entry, problems);
                         }
                         "tlscipher" | "sslcipher" | "tlsservercipherorder" => problems.warn(
                             &entry.location,
@@ -294,7 +281,7 @@ impl HttpConfig {
                             ),
                         ),
                         "enable_static" | "enablestatic" | "enable_status" => {
-                            if bool_value(problems) == Some(true) {
+                            if bool_option(entry, problems) == Some(true) {
                                 problems.warn(
                                     &entry.location,
                                     format!("{} is not supported by wari (ignored)", entry.key),

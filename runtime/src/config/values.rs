@@ -27,6 +27,26 @@ pub fn parse_bool(value: &str) -> Option<bool> {
     }
 }
 
+/// Reads a boolean option; an invalid value is reported as an error naming the option, at
+/// the entry's file and line, and gives `None`.
+pub fn bool_option(
+    entry: &super::conf_file::Entry,
+    problems: &mut super::diagnostics::Problems,
+) -> Option<bool> {
+    let value = entry.value.trim();
+    let parsed = parse_bool(value);
+    if parsed.is_none() {
+        problems.error(
+            &entry.location,
+            format!(
+                "invalid value '{value}' for {}: expected yes or no",
+                entry.key
+            ),
+        );
+    }
+    parsed
+}
+
 /// Splits a comma list, trimming each item and dropping empty ones.
 pub fn comma_list(value: &str) -> impl Iterator<Item = &str> {
     value.split(',').map(str::trim).filter(|s| !s.is_empty())
