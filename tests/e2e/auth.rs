@@ -56,6 +56,39 @@ async fn embedded_default_serves_info_to_the_banner_user() {
     let only: Value = with_key.json().await.expect("json");
     assert_eq!(only.as_object().map(|o| o.len()), Some(1), "{only}");
     assert!(only.get("system").is_some());
+
+    // The same demo server refuses bad credentials and keeps the viewer read-only.
+    let info = wari.url("/ari/asterisk/info");
+    for request in [
+        client().get(&info),
+        client().get(&info).basic_auth("asterisk", Some("wrong")),
+        client().get(&info).basic_auth("nobody", Some("asterisk")),
+    ] {
+        let (status, headers, _) = status_of(request).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert!(headers.contains_key("www-authenticate"));
+    }
+    let (status, _, _) = status_of(client().get(&info).basic_auth("viewer", Some("viewer"))).await;
+    assert_eq!(status, StatusCode::OK);
+    let variable = wari.url("/ari/asterisk/variable?variable=X&value=1");
+    for method in [Method::POST, Method::PUT, Method::DELETE] {
+        let (status, _, body) = status_of(
+            client()
+                .request(method.clone(), &variable)
+                .basic_auth("viewer", Some("viewer")),
+        )
+        .await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{method}");
+        assert_eq!(body["message"], "Write access denied");
+    }
+    let (status, headers, _) = status_of(
+        client()
+            .request(Method::OPTIONS, &info)
+            .basic_auth("viewer", Some("viewer")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(headers["allow"].to_str().ok(), Some("OPTIONS,GET"));
 }
 
 async fn status_of(
