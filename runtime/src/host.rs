@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use crate::ari::{Ari, SetupError};
 use crate::config::Config;
-use crate::core::{Core, SystemInfo};
+use crate::config::Problems;
+use crate::core::dialplan::Dialplan;
+use crate::core::{Core, CoreConfig, SystemInfo};
 use crate::http::{self, HttpError, HttpServer};
 
 /// Why wari could not start.
@@ -29,7 +31,22 @@ pub struct Host {
 /// Builds the core and the ARI pipeline and starts the HTTP listeners.
 pub async fn start(config: Config) -> Result<Host, StartError> {
     let config = Arc::new(config);
-    let core = Arc::new(Core::new(SystemInfo::new()));
+    let mut problems = Problems::default();
+    let dialplan = match &config.extensions {
+        Some(file) => Dialplan::from_conf(file, &mut problems),
+        None => Dialplan::empty(),
+    };
+    for problem in problems.iter() {
+        tracing::warn!("{problem}");
+    }
+    let core = Core::new(
+        SystemInfo::new(),
+        CoreConfig {
+            channelvars: config.ari.channelvars.clone(),
+            dialplan,
+            technologies: Vec::new(),
+        },
+    );
     let ari = Arc::new(Ari::new(config.clone(), core.clone())?);
     let http = http::start(&config.http, ari.clone()).await?;
     Ok(Host {

@@ -8,5 +8,6 @@ pub mod acl;
 pub mod ari;
 pub mod config;
 pub mod core;
+pub mod events;
 pub mod host;
 pub mod http;

@@ -44,6 +44,27 @@ pub struct AriRequest {
     pub peer: Option<SocketAddr>,
 }
 
+/// The outcome of the checks before an operation runs.
+enum Routed<'a> {
+    /// Answered without an operation handler (api-docs, OPTIONS).
+    Done(AriResponse),
+    /// The operation to run, its parameters and the authenticated user.
+    Operation {
+        operation: &'a router::Operation,
+        params: Params,
+        user: Arc<crate::config::User>,
+    },
+}
+
+/// Permission to upgrade a request to a WebSocket resource.
+#[derive(Debug)]
+pub struct UpgradeGrant {
+    /// The resource (`events`).
+    pub resource: String,
+    pub params: Params,
+    pub user: Arc<crate::config::User>,
+}
+
 /// Why the ARI layer could not be set up (a bug in the embedded declarations or handlers).
 #[derive(Debug, thiserror::Error)]
 pub enum SetupError {
@@ -90,6 +111,16 @@ impl Ari {
         self.config.ari.enabled
     }
 
+    /// The core this pipeline drives.
+    pub fn core(&self) -> &Arc<Core> {
+        &self.core
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &Arc<Config> {
+        &self.config
+    }
+
     /// Whether JSON should be indented (ari.conf `pretty`).
     pub fn pretty(&self) -> bool {
         self.config.ari.pretty
@@ -116,7 +147,9 @@ impl Ari {
         response
     }
 
-    async fn process(&self, request: &AriRequest) -> AriResult {
+    /// Runs every check up to choosing the operation: body, authentication, ACL, read-only,
+    /// slash, api-docs, routing, OPTIONS, method.
+    fn route(&self, request: &AriRequest) -> Result<Routed<'_>, AriError> {
         // Body problems are reported before authentication.
         let content_type = request
             .headers
@@ -169,11 +202,11 @@ impl Ari {
                         "Unsupported method",
                     ));
                 }
-                return Ok(AriResponse::ok(self.docs.document(
+                return Ok(Routed::Done(AriResponse::ok(self.docs.document(
                     file,
                     host,
                     &self.config.http.prefix,
-                )?));
+                )?)));
             }
             [file] if file == "openapi.json" => {
                 if request.method != Method::GET {
@@ -182,11 +215,11 @@ impl Ari {
                         "Unsupported method",
                     ));
                 }
-                return Ok(AriResponse::ok(openapi::with_server(
+                return Ok(Routed::Done(AriResponse::ok(openapi::with_server(
                     &self.openapi,
                     host,
                     &self.config.http.prefix,
-                )));
+                ))));
             }
             _ => {}
         }
@@ -206,7 +239,7 @@ impl Ari {
                     .headers
                     .extend(cors::preflight_headers(&request.headers, &allow));
             }
-            return Ok(response);
+            return Ok(Routed::Done(response));
         }
         let invalid_method = || {
             let error = AriError::new(StatusCode::METHOD_NOT_ALLOWED, "Invalid method");
@@ -219,6 +252,23 @@ impl Ari {
             .router
             .operation(&found, &request.method)
             .ok_or_else(invalid_method)?;
+        params.set_path_vars(found.vars);
+        Ok(Routed::Operation {
+            operation,
+            params,
+            user,
+        })
+    }
+
+    async fn process(&self, request: &AriRequest) -> AriResult {
+        let (operation, params, user) = match self.route(request)? {
+            Routed::Done(response) => return Ok(response),
+            Routed::Operation {
+                operation,
+                params,
+                user,
+            } => (operation, params, user),
+        };
         if operation.declared.websocket {
             return Err(AriError::new(
                 StatusCode::UPGRADE_REQUIRED,
@@ -231,7 +281,6 @@ impl Ari {
                 "Method not implemented",
             ));
         };
-        params.set_path_vars(found.vars);
         let ctx = resources::Ctx {
             core: self.core.clone(),
             config: self.config.clone(),
@@ -252,6 +301,30 @@ impl Ari {
                 ))
             }
         }
+    }
+
+    /// For a WebSocket upgrade request: the same checks as any request; when the path is a
+    /// WebSocket resource, the authenticated user and parameters for the transport to
+    /// upgrade with. Otherwise the response to send instead.
+    pub async fn authorize_upgrade(
+        &self,
+        request: &AriRequest,
+    ) -> Result<UpgradeGrant, AriResponse> {
+        let routed = self.route(request);
+        if let Ok(Routed::Operation {
+            operation,
+            params,
+            user,
+        }) = routed
+            && operation.declared.websocket
+        {
+            return Ok(UpgradeGrant {
+                resource: operation.declared.resource.clone(),
+                params,
+                user,
+            });
+        }
+        Err(self.handle(request.clone()).await)
     }
 
     fn unauthorized(&self) -> AriError {

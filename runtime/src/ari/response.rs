@@ -117,3 +117,18 @@ impl From<AriError> for AriResponse {
 
 /// What every handler returns.
 pub type AriResult = Result<AriResponse, AriError>;
+
+impl From<crate::core::CoreError> for AriError {
+    fn from(error: crate::core::CoreError) -> AriError {
+        use crate::core::CoreError;
+        let (status, message) = match error {
+            CoreError::BadRequest(m) => (http::StatusCode::BAD_REQUEST, m),
+            CoreError::NotFound(m) => (http::StatusCode::NOT_FOUND, m),
+            CoreError::Conflict(m) => (http::StatusCode::CONFLICT, m),
+            CoreError::InvalidState(m) => (http::StatusCode::PRECONDITION_FAILED, m),
+            CoreError::Unprocessable(m) => (http::StatusCode::UNPROCESSABLE_ENTITY, m),
+            CoreError::Internal(m) => (http::StatusCode::INTERNAL_SERVER_ERROR, m),
+        };
+        AriError::new(status, message)
+    }
+}

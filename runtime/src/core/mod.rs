@@ -1,30 +1,221 @@
-//! The telephony core: the one owner of shared state (system identity, global variables,
-//! and later channels, bridges and endpoints). REST handlers, WebSocket transports and WASM
-//! apps all change state through this API, never around it.
+//! The telephony core: the one owner of shared state — channels, bridges, Stasis
+//! applications, endpoints, device states, mailboxes, global variables. REST handlers,
+//! WebSocket transports and WASM apps all change state through this API, never around it,
+//! and every change publishes the matching ARI event.
+//!
+//! State lives behind one mutex ([`Core::with_state`]); events are dispatched to application
+//! sinks while it is held, so every application sees changes in the order they happened.
+//! Each channel has a runner task ([`pbx`]) that executes its dialplan or waits in Stasis.
 
+pub mod apps;
+pub mod bridge;
+pub mod bridges;
+pub mod cause;
+pub mod channel;
+pub mod channels;
+pub mod dialplan;
+pub mod event;
 pub mod modules;
+pub mod pbx;
+pub mod stasis;
 pub mod system;
+pub mod tech;
 pub mod time;
 
-use std::collections::BTreeMap;
-use std::sync::RwLock;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock, Weak};
+
+use chrono::Local;
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
 
 pub use system::SystemInfo;
 
-/// Shared telephony state.
+use bridge::Bridge;
+use channel::{CallerId, Channel, ChannelState, Control, DialplanPosition};
+use event::{Event, Scope};
+use stasis::{Registry, SourceKind};
+use tech::{Driver, Technology};
+
+/// The receiving end of a channel's control queue, owned by its runner.
+pub type ControlReceiver = mpsc::UnboundedReceiver<Control>;
+
+/// Why a core operation was refused; each maps to an ARI status code.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CoreError {
+    /// 400
+    #[error("{0}")]
+    BadRequest(String),
+    /// 404
+    #[error("{0}")]
+    NotFound(String),
+    /// 409
+    #[error("{0}")]
+    Conflict(String),
+    /// 412
+    #[error("{0}")]
+    InvalidState(String),
+    /// 422
+    #[error("{0}")]
+    Unprocessable(String),
+    /// 500
+    #[error("{0}")]
+    Internal(String),
+}
+
+/// An endpoint: a phone or trunk a technology knows.
+#[derive(Debug, Clone, Default)]
+pub struct Endpoint {
+    pub technology: String,
+    pub resource: String,
+    pub channel_ids: Vec<Arc<str>>,
+}
+
+impl Endpoint {
+    /// The ARI `Endpoint` object.
+    pub fn json(&self) -> Value {
+        json!({
+            "technology": self.technology,
+            "resource": self.resource,
+            "state": "online",
+            "channel_ids": self.channel_ids.iter().map(|c| c.to_string()).collect::<Vec<_>>(),
+        })
+    }
+}
+
+/// Everything the core's mutex protects.
+#[derive(Debug, Default)]
+pub struct State {
+    pub channels: HashMap<Arc<str>, Channel>,
+    /// Ids promised to channels that do not exist yet (the `;2` half of a Local pair).
+    pub reserved_ids: HashSet<Arc<str>>,
+    pub bridges: HashMap<Arc<str>, Bridge>,
+    pub apps: Registry,
+    /// Endpoints by `Tech/resource`.
+    pub endpoints: BTreeMap<String, Endpoint>,
+    /// Custom device states by name (`Stasis:...`).
+    pub device_states: BTreeMap<String, String>,
+    /// Mailboxes: (old, new) message counts.
+    pub mailboxes: BTreeMap<String, (i64, i64)>,
+    /// Outbound legs of a dialplan Dial(), mapped to the channel dialing them.
+    pub dialers: HashMap<Arc<str>, Arc<str>>,
+    /// Hangup causes of Dial() legs, kept for the dialing channel until it has read them.
+    pub leg_causes: HashMap<Arc<str>, u16>,
+}
+
+impl State {
+    /// The Stasis application a channel is in.
+    pub fn app_of_channel(&self, id: &str) -> Option<String> {
+        self.channels
+            .get(id)
+            .and_then(|c| c.stasis.as_ref())
+            .map(|s| s.app.clone())
+    }
+}
+
+/// What a new channel starts with.
+#[derive(Debug, Clone)]
+pub struct NewChannel {
+    pub id: Option<String>,
+    pub name: String,
+    pub state: ChannelState,
+    pub driver: Arc<dyn Driver>,
+    /// Subscribe this application to the channel before ChannelCreated.
+    pub app: Option<String>,
+    pub caller: CallerId,
+    pub connected: CallerId,
+    pub dialplan: DialplanPosition,
+    pub endpoint: Option<String>,
+    pub vars: Vec<(String, String)>,
+}
+
+impl Default for NewChannel {
+    fn default() -> Self {
+        NewChannel {
+            id: None,
+            name: String::new(),
+            state: ChannelState::Down,
+            driver: Arc::new(NoDriver),
+            app: None,
+            caller: CallerId::default(),
+            connected: CallerId::default(),
+            dialplan: DialplanPosition::default(),
+            endpoint: None,
+            vars: Vec::new(),
+        }
+    }
+}
+
+/// A driver for channels with no far end.
+#[derive(Debug)]
+struct NoDriver;
+
+impl Driver for NoDriver {
+    fn call(&self, _: &Core, _: &mut State, _: &Arc<str>) -> Result<(), CoreError> {
+        Ok(())
+    }
+}
+
+/// Settings the core takes from configuration.
+#[derive(Debug, Default)]
+pub struct CoreConfig {
+    /// ari.conf `channelvars`.
+    pub channelvars: Vec<String>,
+    pub dialplan: dialplan::Dialplan,
+    /// Extra technologies (the built-in Local and Test are always there).
+    pub technologies: Vec<Arc<dyn Technology>>,
+}
+
+/// Shared telephony state and the operations on it.
 #[derive(Debug)]
 pub struct Core {
+    me: Weak<Core>,
     system: SystemInfo,
     globals: RwLock<BTreeMap<String, String>>,
+    state: Mutex<State>,
+    dialplan: RwLock<Arc<dialplan::Dialplan>>,
+    channelvars: Vec<String>,
+    technologies: Vec<Arc<dyn Technology>>,
+    next_channel: AtomicU64,
+    id_epoch: u64,
 }
 
 impl Core {
-    /// A core with no channels and no global variables.
-    pub fn new(system: SystemInfo) -> Core {
-        Core {
-            system,
-            globals: RwLock::new(BTreeMap::new()),
+    /// A core with no channels.
+    pub fn new(system: SystemInfo, config: CoreConfig) -> Arc<Core> {
+        let mut technologies = config.technologies;
+        for builtin in tech::builtin() {
+            if !technologies
+                .iter()
+                .any(|t| t.name().eq_ignore_ascii_case(builtin.name()))
+            {
+                technologies.push(builtin);
+            }
         }
+        let globals = config
+            .dialplan
+            .globals()
+            .iter()
+            .cloned()
+            .collect::<BTreeMap<_, _>>();
+        let id_epoch = u64::try_from(system.startup_time.timestamp()).unwrap_or_default();
+        Arc::new_cyclic(|me| Core {
+            me: me.clone(),
+            system,
+            globals: RwLock::new(globals),
+            state: Mutex::new(State::default()),
+            dialplan: RwLock::new(Arc::new(config.dialplan)),
+            channelvars: config.channelvars,
+            technologies,
+            next_channel: AtomicU64::new(0),
+            id_epoch,
+        })
+    }
+
+    /// A weak handle, for tasks that must not keep the core alive.
+    pub fn weak(&self) -> Weak<Core> {
+        self.me.clone()
     }
 
     /// Identity and start-up facts of this process.
@@ -32,23 +223,196 @@ impl Core {
         &self.system
     }
 
-    /// The value of a global variable; unset variables read as the empty string, as in
-    /// Asterisk's dialplan.
+    /// The current dialplan.
+    pub fn dialplan(&self) -> Arc<dialplan::Dialplan> {
+        self.dialplan
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Runs `f` with the state locked. Keep `f` short and non-blocking.
+    pub fn with_state<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut state)
+    }
+
+    /// The value of a global variable; unset variables read as the empty string.
     pub fn global_var(&self, name: &str) -> String {
         let globals = self.globals.read().unwrap_or_else(|p| p.into_inner());
         globals.get(name).cloned().unwrap_or_default()
     }
 
-    /// Sets a global variable, or removes it when `value` is `None`.
+    /// Sets a global variable, or removes it when `value` is `None`; publishes
+    /// ChannelVarset without a channel to applications subscribed to all channels.
     pub fn set_global_var(&self, name: &str, value: Option<&str>) {
-        let mut globals = self.globals.write().unwrap_or_else(|p| p.into_inner());
-        match value {
-            Some(v) => {
-                globals.insert(name.to_string(), v.to_string());
-            }
-            None => {
-                globals.remove(name);
+        {
+            let mut globals = self.globals.write().unwrap_or_else(|p| p.into_inner());
+            match value {
+                Some(v) => {
+                    globals.insert(name.to_string(), v.to_string());
+                }
+                None => {
+                    globals.remove(name);
+                }
             }
         }
+    }
+
+    /// A fresh channel id: `<start time>.<sequence>`, like Asterisk's unique ids.
+    pub fn new_channel_id(&self) -> String {
+        let n = self.next_channel.fetch_add(1, Ordering::Relaxed);
+        format!("{}.{n}", self.id_epoch)
+    }
+
+    /// Refuses a client-chosen id that is too long or already used.
+    pub fn check_new_id(&self, state: &State, id: Option<&str>) -> Result<(), CoreError> {
+        let Some(id) = id else {
+            return Ok(());
+        };
+        if id.len() > 149 {
+            return Err(CoreError::BadRequest(
+                "Channel id is longer than 149 characters".into(),
+            ));
+        }
+        if id.is_empty() {
+            return Err(CoreError::BadRequest("Channel id must not be empty".into()));
+        }
+        if state.channels.contains_key(id) || state.reserved_ids.contains(id) {
+            return Err(CoreError::Conflict(
+                "Channel with given unique ID already exists".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The technology for a name (case-insensitive).
+    pub fn technology(&self, name: &str) -> Option<&Arc<dyn Technology>> {
+        self.technologies
+            .iter()
+            .find(|t| t.name().eq_ignore_ascii_case(name))
+    }
+
+    /// Adds a channel, subscribes `spec.app` to it and publishes ChannelCreated. The caller
+    /// spawns its runner with the returned receiver.
+    pub fn add_channel(
+        &self,
+        state: &mut State,
+        spec: NewChannel,
+    ) -> Result<(Arc<str>, ControlReceiver), CoreError> {
+        self.check_new_id(state, spec.id.as_deref())?;
+        let id: Arc<str> = Arc::from(spec.id.unwrap_or_else(|| self.new_channel_id()).as_str());
+        let (tx, rx) = mpsc::unbounded_channel();
+        let channel = Channel {
+            id: id.clone(),
+            name: spec.name,
+            state: spec.state,
+            caller: spec.caller,
+            connected: spec.connected,
+            accountcode: String::new(),
+            language: self.system.default_language.clone(),
+            dialplan: spec.dialplan,
+            creationtime: Local::now(),
+            vars: spec.vars.into_iter().collect(),
+            reported: Default::default(),
+            hangup_cause: 0,
+            hanging_up: false,
+            stasis: None,
+            bridge: None,
+            driver: spec.driver,
+            control: tx,
+            pending_dial: None,
+            endpoint: spec.endpoint.clone(),
+            muted_in: false,
+            muted_out: false,
+            on_hold: false,
+        };
+        state.channels.insert(id.clone(), channel);
+        if let Some(app) = &spec.app {
+            state.apps.subscribe(app, SourceKind::Channel, &id);
+        }
+        let snapshot = self.channel_json(state, &id);
+        self.publish(
+            state,
+            Event::new("ChannelCreated", Scope::channel(&id)).with("channel", snapshot),
+        );
+        if let Some(endpoint) = spec.endpoint {
+            self.endpoint_channel_added(state, &endpoint, &id);
+        }
+        Ok((id, rx))
+    }
+
+    /// Starts a channel's runner task.
+    pub fn spawn_runner(&self, id: Arc<str>, rx: ControlReceiver, start: pbx::Start) {
+        if let Some(core) = self.me.upgrade() {
+            tokio::spawn(pbx::run(core, id, rx, start));
+        }
+    }
+
+    /// Delivers an event to every application that wants it; sinks that fail lose their
+    /// applications.
+    pub fn publish(&self, state: &mut State, event: Event) {
+        let event = Arc::new(event);
+        let failed = state.apps.dispatch(&event);
+        for sink in failed {
+            let apps = state.apps.detach(sink);
+            tracing::warn!(
+                ?apps,
+                "event consumer cannot keep up or is gone: its applications are deactivated"
+            );
+        }
+    }
+
+    /// The JSON snapshot of a channel (`Value::Null` if it does not exist).
+    pub fn channel_json(&self, state: &State, id: &str) -> Value {
+        state
+            .channels
+            .get(id)
+            .map(|c| c.json(&self.channelvars))
+            .unwrap_or(Value::Null)
+    }
+
+    fn endpoint_channel_added(&self, state: &mut State, endpoint: &str, id: &Arc<str>) {
+        let (technology, resource) = endpoint.split_once('/').unwrap_or((endpoint, ""));
+        let entry = state
+            .endpoints
+            .entry(endpoint.to_string())
+            .or_insert_with(|| Endpoint {
+                technology: technology.to_string(),
+                resource: resource.to_string(),
+                channel_ids: Vec::new(),
+            });
+        entry.channel_ids.push(id.clone());
+        let snapshot = entry.json();
+        self.publish(
+            state,
+            Event::new(
+                "EndpointStateChange",
+                Scope {
+                    endpoint: Some(endpoint.to_string()),
+                    ..Scope::default()
+                },
+            )
+            .with("endpoint", snapshot),
+        );
+    }
+
+    fn endpoint_channel_removed(&self, state: &mut State, endpoint: &str, id: &str) {
+        let Some(entry) = state.endpoints.get_mut(endpoint) else {
+            return;
+        };
+        entry.channel_ids.retain(|c| &**c != id);
+        let snapshot = entry.json();
+        self.publish(
+            state,
+            Event::new(
+                "EndpointStateChange",
+                Scope {
+                    endpoint: Some(endpoint.to_string()),
+                    ..Scope::default()
+                },
+            )
+            .with("endpoint", snapshot),
+        );
     }
 }

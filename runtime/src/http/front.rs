@@ -115,6 +115,9 @@ async fn route(front: &Front, request: Request, peer: Option<SocketAddr>) -> Res
     }
     let ari_path = ari_path.to_string();
     let (parts, body) = request.into_parts();
+    if is_websocket_upgrade(&parts.headers) {
+        return upgrade(front, ari_path, parts, peer).await;
+    }
     let declared_length = parts
         .headers
         .get(header::CONTENT_LENGTH)
@@ -143,6 +146,54 @@ async fn route(front: &Front, request: Request, peer: Option<SocketAddr>) -> Res
     };
     let response = front.ari.handle(request).await;
     to_http(front, response)
+}
+
+/// `Upgrade: websocket` (case-insensitive).
+fn is_websocket_upgrade(headers: &http::HeaderMap) -> bool {
+    headers
+        .get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
+}
+
+/// A WebSocket upgrade: the ARI pipeline authorises it, the events transport takes over.
+async fn upgrade(
+    front: &Front,
+    path: String,
+    parts: http::request::Parts,
+    peer: Option<SocketAddr>,
+) -> Response {
+    let request = AriRequest {
+        method: parts.method.clone(),
+        path,
+        query: parts.uri.query().map(str::to_string),
+        headers: parts.headers.clone(),
+        body: Bytes::new(),
+        peer,
+    };
+    let grant = match front.ari.authorize_upgrade(&request).await {
+        Ok(grant) => grant,
+        Err(response) => return to_http(front, response),
+    };
+    let settings = crate::events::websocket::SessionSettings {
+        write_timeout: front.ari.config().ari.websocket_write_timeout,
+        pretty: front.ari.pretty(),
+    };
+    match crate::events::websocket::upgrade(front.ari.core().clone(), settings, grant, parts).await
+    {
+        Ok(response) => response,
+        Err(mut response) => {
+            if let Some(origin) = crate::ari::cors::allowed_origin(
+                &front.ari.config().ari.allowed_origins,
+                &request.headers,
+            ) {
+                response
+                    .headers
+                    .extend(crate::ari::cors::simple_headers(origin));
+            }
+            to_http(front, response)
+        }
+    }
 }
 
 fn too_large(front: &Front, request: &http::request::Parts, peer: Option<SocketAddr>) -> Response {

@@ -1,0 +1,262 @@
+//! Stasis application operations: registering handlers (WebSockets, later WASM sessions),
+//! listing applications, explicit subscriptions, event filters and user events.
+
+use std::sync::Arc;
+
+use serde_json::{Map, Value, json};
+
+use super::event::{Event, Scope};
+use super::stasis::{EventSink, SourceKind};
+use super::{Core, CoreError};
+
+/// Longest application name (80 minus the length of `stasis-`).
+pub const MAX_APP_NAME: usize = 73;
+
+/// A parsed event source URI (`channel:ID`, `bridge:ID`, `endpoint:TECH[/RES]`,
+/// `deviceState:NAME`); an empty id means every object of the kind.
+pub fn parse_source(uri: &str) -> Result<(SourceKind, &str), CoreError> {
+    let (scheme, id) = uri
+        .split_once(':')
+        .ok_or_else(|| CoreError::BadRequest("Invalid event source URI scheme".into()))?;
+    let kind = match scheme {
+        "channel" => SourceKind::Channel,
+        "bridge" => SourceKind::Bridge,
+        "endpoint" => SourceKind::Endpoint,
+        "deviceState" => SourceKind::DeviceState,
+        _ => {
+            return Err(CoreError::BadRequest(
+                "Invalid event source URI scheme".into(),
+            ));
+        }
+    };
+    Ok((kind, id))
+}
+
+impl Core {
+    /// Makes `sink` the handler of every named application. The previous handler of a name
+    /// gets ApplicationReplaced. Names must be non-empty and at most 73 characters.
+    pub fn register_apps(
+        &self,
+        names: &[String],
+        sink: Arc<dyn EventSink>,
+        subscribe_all: bool,
+    ) -> Result<(), CoreError> {
+        if names.is_empty() {
+            return Err(CoreError::BadRequest(
+                "HTTP request is missing param: [app]".into(),
+            ));
+        }
+        for name in names {
+            if name.is_empty() || name.len() > MAX_APP_NAME {
+                return Err(CoreError::BadRequest(format!(
+                    "Invalid application name '{name}': it must be 1 to {MAX_APP_NAME} characters"
+                )));
+            }
+        }
+        self.with_state(|state| {
+            for name in names {
+                let registered = state.apps.register(name, sink.clone(), subscribe_all);
+                if let Some(previous) = registered.replaced {
+                    let event = Arc::new(Event::new("ApplicationReplaced", Scope::app(name)));
+                    previous.deliver(name, &event);
+                    tracing::info!(app = %name, "Stasis application replaced by a new handler");
+                }
+            }
+        });
+        Ok(())
+    }
+
+    /// The handler `sink_id` is gone: its applications become inactive (and disappear once
+    /// nothing is subscribed).
+    pub fn detach_sink(&self, sink_id: u64) {
+        let apps = self.with_state(|state| state.apps.detach(sink_id));
+        if !apps.is_empty() {
+            tracing::info!(?apps, "Stasis applications lost their handler");
+        }
+    }
+
+    /// Every application.
+    pub fn list_apps(&self) -> Value {
+        self.with_state(|state| Value::Array(state.apps.iter().map(|a| a.json()).collect()))
+    }
+
+    /// One application.
+    pub fn get_app(&self, name: &str) -> Result<Value, CoreError> {
+        self.with_state(|state| {
+            state
+                .apps
+                .get(name)
+                .map(|a| a.json())
+                .ok_or_else(|| CoreError::NotFound("Application not found".into()))
+        })
+    }
+
+    fn source_exists(&self, state: &super::State, kind: SourceKind, id: &str) -> bool {
+        id.is_empty()
+            || match kind {
+                SourceKind::Channel => state.channels.contains_key(id),
+                SourceKind::Bridge => state.bridges.contains_key(id),
+                SourceKind::Endpoint => {
+                    state.endpoints.contains_key(id)
+                        || self.technology(id).is_some()
+                        || id
+                            .split_once('/')
+                            .is_some_and(|(tech, _)| self.technology(tech).is_some())
+                }
+                SourceKind::DeviceState => true,
+            }
+    }
+
+    /// Subscribes an application to event sources, in order; stops at the first failure.
+    pub fn subscribe(&self, app: &str, sources: &[String]) -> Result<Value, CoreError> {
+        if sources.is_empty() {
+            return Err(CoreError::BadRequest(
+                "Missing parameter eventSource".into(),
+            ));
+        }
+        self.with_state(|state| {
+            if state.apps.get(app).is_none() {
+                return Err(CoreError::NotFound("Application not found".into()));
+            }
+            for source in sources {
+                let (kind, id) = parse_source(source)?;
+                if !self.source_exists(state, kind, id) {
+                    return Err(CoreError::Unprocessable(
+                        "Event source does not exist".into(),
+                    ));
+                }
+                state.apps.subscribe(app, kind, id);
+            }
+            Ok(state.apps.get(app).map(|a| a.json()).unwrap_or(Value::Null))
+        })
+    }
+
+    /// Removes subscriptions, in order; stops at the first failure.
+    pub fn unsubscribe(&self, app: &str, sources: &[String]) -> Result<Value, CoreError> {
+        if sources.is_empty() {
+            return Err(CoreError::BadRequest(
+                "Missing parameter eventSource".into(),
+            ));
+        }
+        self.with_state(|state| {
+            if state.apps.get(app).is_none() {
+                return Err(CoreError::NotFound("Application not found".into()));
+            }
+            for source in sources {
+                let (kind, id) = parse_source(source)?;
+                if !self.source_exists(state, kind, id) {
+                    return Err(CoreError::Unprocessable(
+                        "Event source does not exist".into(),
+                    ));
+                }
+                if !state.apps.unsubscribe(app, kind, id) {
+                    return Err(CoreError::Unprocessable(
+                        "Event source was not subscribed to".into(),
+                    ));
+                }
+            }
+            Ok(state.apps.get(app).map(|a| a.json()).unwrap_or(Value::Null))
+        })
+    }
+
+    /// `PUT /applications/{app}/eventFilter` with `{"allowed": [...], "disallowed": [...]}`.
+    pub fn set_event_filter(
+        &self,
+        app: &str,
+        filter: Option<&Map<String, Value>>,
+    ) -> Result<Value, CoreError> {
+        let list = |key: &str| -> Result<Option<Vec<String>>, CoreError> {
+            let Some(filter) = filter else {
+                return Ok(Some(Vec::new()));
+            };
+            if filter.is_empty() {
+                return Ok(Some(Vec::new()));
+            }
+            let Some(value) = filter.get(key) else {
+                return Ok(None);
+            };
+            let invalid = || CoreError::BadRequest("Invalid format definition".into());
+            let entries = value.as_array().ok_or_else(invalid)?;
+            entries
+                .iter()
+                .map(|e| {
+                    e.get("type")
+                        .and_then(Value::as_str)
+                        .filter(|t| !t.is_empty())
+                        .map(str::to_string)
+                        .ok_or_else(invalid)
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map(Some)
+        };
+        let allowed = list("allowed")?;
+        let disallowed = list("disallowed")?;
+        self.with_state(|state| {
+            if !state.apps.set_filter(app, allowed, disallowed) {
+                return Err(CoreError::NotFound("Application not found".into()));
+            }
+            Ok(state.apps.get(app).map(|a| a.json()).unwrap_or(Value::Null))
+        })
+    }
+
+    /// `POST /events/user/{name}`: ChannelUserevent to one application, with snapshots of
+    /// the named sources.
+    pub fn user_event(
+        &self,
+        app: &str,
+        name: &str,
+        sources: &[String],
+        variables: Option<&Map<String, Value>>,
+    ) -> Result<(), CoreError> {
+        if app.is_empty() {
+            return Err(CoreError::BadRequest(
+                "Missing parameter application".into(),
+            ));
+        }
+        self.with_state(|state| {
+            if state.apps.get(app).is_none() {
+                return Err(CoreError::NotFound("Application not found".into()));
+            }
+            let mut userevent = variables.cloned().unwrap_or_default();
+            userevent.insert("eventname".into(), json!(name));
+            let mut event = Event::new("ChannelUserevent", Scope::app(app))
+                .with("eventname", json!(name))
+                .with("userevent", Value::Object(userevent));
+            for source in sources.iter().filter(|s| !s.is_empty()) {
+                let (kind, id) = parse_source(source)?;
+                let (key, snapshot) = match kind {
+                    SourceKind::Channel => ("channel", self.channel_json(state, id)),
+                    SourceKind::Bridge => (
+                        "bridge",
+                        state
+                            .bridges
+                            .get(id)
+                            .map(|b| b.json())
+                            .unwrap_or(Value::Null),
+                    ),
+                    SourceKind::Endpoint => (
+                        "endpoint",
+                        state
+                            .endpoints
+                            .get(id)
+                            .map(|e| e.json())
+                            .unwrap_or(Value::Null),
+                    ),
+                    SourceKind::DeviceState => {
+                        return Err(CoreError::BadRequest(
+                            "Invalid event source URI scheme".into(),
+                        ));
+                    }
+                };
+                if snapshot.is_null() {
+                    return Err(CoreError::Unprocessable(format!(
+                        "Event source not found: {source}"
+                    )));
+                }
+                event = event.with(key, snapshot);
+            }
+            self.publish(state, event);
+            Ok(())
+        })
+    }
+}

@@ -1,0 +1,874 @@
+//! Channel operations: the state transitions the technologies and runners drive
+//! (ringing, answered, DTMF, hangup, destruction, entering and leaving Stasis) and the
+//! control API ARI handlers call (originate, create, dial, answer, hangup, variables, ...).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use super::channel::{CallerId, ChannelState, Control, DialplanPosition, StasisMembership};
+use super::event::{Event, Scope};
+use super::pbx::Start;
+use super::stasis::SourceKind;
+use super::tech::{Indication, Request};
+use super::{ControlReceiver, Core, CoreError, State, cause};
+
+/// A parsed `Tech/resource` dial string.
+pub fn split_endpoint(endpoint: &str) -> Result<(&str, &str), CoreError> {
+    match endpoint.split_once('/') {
+        Some((tech, resource)) if !tech.is_empty() && !resource.is_empty() => Ok((tech, resource)),
+        _ => Err(CoreError::BadRequest("Invalid endpoint specified".into())),
+    }
+}
+
+/// Where an originated channel goes once answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Destination {
+    /// Into a Stasis application with these arguments.
+    App { app: String, args: Vec<String> },
+    /// Into the dialplan.
+    Dialplan {
+        context: String,
+        exten: String,
+        priority: u32,
+    },
+}
+
+/// `POST /channels` and `POST /channels/{id}`.
+#[derive(Debug, Clone)]
+pub struct Originate {
+    pub endpoint: String,
+    pub destination: Destination,
+    pub caller_id: Option<String>,
+    /// Seconds to wait for an answer; `None` waits forever.
+    pub timeout: Option<Duration>,
+    pub channel_id: Option<String>,
+    pub other_channel_id: Option<String>,
+    pub variables: Vec<(String, String, bool)>,
+}
+
+/// `POST /channels/create`.
+#[derive(Debug, Clone)]
+pub struct Create {
+    pub endpoint: String,
+    pub app: String,
+    pub args: Vec<String>,
+    pub channel_id: Option<String>,
+    pub other_channel_id: Option<String>,
+    pub variables: Vec<(String, String, bool)>,
+}
+
+impl Core {
+    fn channel_mut<'s>(
+        &self,
+        state: &'s mut State,
+        id: &str,
+    ) -> Result<&'s mut super::channel::Channel, CoreError> {
+        state
+            .channels
+            .get_mut(id)
+            .ok_or_else(|| CoreError::NotFound("Channel not found".into()))
+    }
+
+    /// The checks ARI applies before controlling a channel: it exists (404), is in a
+    /// Stasis application (409) and, with `media`, has been answered or is inbound (412).
+    pub fn controllable(&self, state: &State, id: &str, media: bool) -> Result<(), CoreError> {
+        let channel = state
+            .channels
+            .get(id)
+            .ok_or_else(|| CoreError::NotFound("Channel not found".into()))?;
+        if channel.stasis.is_none() {
+            return Err(CoreError::Conflict(
+                "Channel not in Stasis application".into(),
+            ));
+        }
+        if media && channel.state.blocks_control() {
+            return Err(CoreError::InvalidState("Channel in invalid state".into()));
+        }
+        Ok(())
+    }
+
+    /// Changes a channel's state and publishes ChannelStateChange.
+    pub fn set_state(&self, state: &mut State, id: &Arc<str>, new: ChannelState) {
+        let Some(channel) = state.channels.get_mut(id) else {
+            return;
+        };
+        if channel.state == new {
+            return;
+        }
+        channel.state = new;
+        let snapshot = self.channel_json(state, id);
+        self.publish(
+            state,
+            Event::new("ChannelStateChange", Scope::channel(id)).with("channel", snapshot),
+        );
+        self.notify_dialer(state, id);
+    }
+
+    /// Tells the channel running a Dial() for `leg` that the leg changed.
+    fn notify_dialer(&self, state: &State, leg: &str) {
+        if let Some(caller) = state.dialers.get(leg)
+            && let Some(channel) = state.channels.get(caller)
+        {
+            let _ = channel.control.send(Control::DialProgress);
+        }
+    }
+
+    /// The far end of an outbound channel is ringing.
+    pub fn far_end_ringing(&self, state: &mut State, id: &Arc<str>) {
+        let ringable = state
+            .channels
+            .get(id)
+            .is_some_and(|c| matches!(c.state, ChannelState::Down | ChannelState::Dialing));
+        if ringable {
+            self.set_state(state, id, ChannelState::Ringing);
+        }
+    }
+
+    /// The far end of an outbound channel answered: the channel is Up and its runner is told.
+    pub fn far_end_answered(&self, state: &mut State, id: &Arc<str>) {
+        let Some(channel) = state.channels.get(id) else {
+            return;
+        };
+        if channel.hanging_up {
+            return;
+        }
+        let _ = channel.control.send(Control::Answered);
+        self.set_state(state, id, ChannelState::Up);
+        self.notify_dialer(state, id);
+    }
+
+    /// Answers a channel from our side (ARI answer, dialplan Answer()).
+    pub fn answer_locked(&self, state: &mut State, id: &Arc<str>) {
+        let Some(channel) = state.channels.get(id) else {
+            return;
+        };
+        if channel.state == ChannelState::Up || channel.hanging_up {
+            return;
+        }
+        let driver = channel.driver.clone();
+        self.set_state(state, id, ChannelState::Up);
+        driver.answered(self, state, id);
+    }
+
+    /// A DTMF digit arrived on the channel: ChannelDtmfReceived.
+    pub fn dtmf_received(&self, state: &mut State, id: &Arc<str>, digit: char, duration_ms: u32) {
+        if !state.channels.contains_key(id) {
+            return;
+        }
+        let snapshot = self.channel_json(state, id);
+        self.publish(
+            state,
+            Event::new("ChannelDtmfReceived", Scope::channel(id))
+                .with("digit", json!(digit.to_string()))
+                .with("duration_ms", json!(duration_ms))
+                .with("channel", snapshot),
+        );
+    }
+
+    /// Starts hanging a channel up: ChannelHangupRequest, the technology is told, and the
+    /// runner ends the channel (StasisEnd, ChannelDestroyed). `soft` marks a hangup asked
+    /// for over ARI.
+    pub fn hangup_locked(&self, state: &mut State, id: &Arc<str>, cause: u16, soft: bool) {
+        let Some(channel) = state.channels.get_mut(id) else {
+            return;
+        };
+        if channel.hanging_up {
+            return;
+        }
+        channel.hanging_up = true;
+        channel.hangup_cause = cause;
+        if state.dialers.contains_key(id) {
+            state.leg_causes.insert(id.clone(), cause);
+        }
+        let Some(channel) = state.channels.get_mut(id) else {
+            return;
+        };
+        let driver = channel.driver.clone();
+        let _ = channel.control.send(Control::Hangup);
+        let snapshot = self.channel_json(state, id);
+        let mut event = Event::new("ChannelHangupRequest", Scope::channel(id));
+        if soft {
+            event = event.with("cause", json!(32)).with("soft", json!(true));
+        } else {
+            event = event.with("cause", json!(cause));
+        }
+        self.publish(state, event.with("channel", snapshot));
+        driver.hangup(self, state, id, cause);
+        self.notify_dialer(state, id);
+    }
+
+    /// Removes a hung-up channel: leaves its bridge, ChannelDestroyed, subscriptions end.
+    pub fn destroy_locked(&self, state: &mut State, id: &Arc<str>) {
+        self.leave_bridge(state, id);
+        let cause = state
+            .channels
+            .get(id)
+            .map(|c| {
+                if c.hangup_cause == 0 {
+                    cause::NORMAL_CLEARING
+                } else {
+                    c.hangup_cause
+                }
+            })
+            .unwrap_or(cause::NORMAL_CLEARING);
+        let snapshot = self.channel_json(state, id);
+        self.publish(
+            state,
+            Event::new("ChannelDestroyed", Scope::channel(id))
+                .with("cause", json!(cause))
+                .with("cause_txt", json!(cause::text(cause)))
+                .with("channel", snapshot),
+        );
+        self.notify_dialer(state, id);
+        if let Some(channel) = state.channels.remove(id)
+            && let Some(endpoint) = &channel.endpoint
+        {
+            self.endpoint_channel_removed(state, endpoint, id);
+        }
+        state.apps.object_destroyed(SourceKind::Channel, id);
+    }
+
+    /// Moves the channel's dialplan position and publishes ChannelDialplan.
+    pub fn set_dialplan_position(
+        &self,
+        state: &mut State,
+        id: &Arc<str>,
+        position: DialplanPosition,
+    ) {
+        let Some(channel) = state.channels.get_mut(id) else {
+            return;
+        };
+        channel.dialplan = position;
+        let app = channel.dialplan.app_name.clone();
+        let data = channel.dialplan.app_data.clone();
+        let snapshot = self.channel_json(state, id);
+        self.publish(
+            state,
+            Event::new("ChannelDialplan", Scope::channel(id))
+                .with("dialplan_app", json!(app))
+                .with("dialplan_app_data", json!(data))
+                .with("channel", snapshot),
+        );
+    }
+
+    /// Sets (or, with `None`, unsets) a channel variable and publishes ChannelVarset.
+    pub fn set_var_locked(
+        &self,
+        state: &mut State,
+        id: &Arc<str>,
+        name: &str,
+        value: Option<&str>,
+        report: Option<bool>,
+    ) {
+        let Some(channel) = state.channels.get_mut(id) else {
+            return;
+        };
+        match value {
+            Some(v) => {
+                channel.vars.insert(name.to_string(), v.to_string());
+            }
+            None => {
+                channel.vars.remove(name);
+            }
+        }
+        match report {
+            Some(true) => {
+                channel.reported.insert(name.to_string());
+            }
+            Some(false) => {
+                channel.reported.remove(name);
+            }
+            None => {}
+        }
+        let snapshot = self.channel_json(state, id);
+        self.publish(
+            state,
+            Event::new("ChannelVarset", Scope::channel(id))
+                .with("variable", json!(name))
+                .with("value", json!(value.unwrap_or_default()))
+                .with("channel", snapshot),
+        );
+    }
+
+    /// The value of a channel variable, then of a global one.
+    pub fn var_value(&self, state: &State, id: &str, name: &str) -> Option<String> {
+        state
+            .channels
+            .get(id)
+            .and_then(|c| c.vars.get(name).cloned())
+            .or_else(|| {
+                let globals = self.globals.read().unwrap_or_else(|p| p.into_inner());
+                globals.get(name).cloned()
+            })
+            .or_else(|| state.channels.get(id).and_then(|c| builtin_var(c, name)))
+    }
+
+    /// Puts a channel into a Stasis application: subscription, StasisStart. False when the
+    /// application has no handler (the caller reports STASISSTATUS=FAILED).
+    pub fn stasis_enter(
+        &self,
+        state: &mut State,
+        id: &Arc<str>,
+        app: &str,
+        args: &[String],
+    ) -> bool {
+        if !state.apps.is_active(app) || !state.channels.contains_key(id) {
+            return false;
+        }
+        state.apps.subscribe(app, SourceKind::Channel, id);
+        if let Some(channel) = state.channels.get_mut(id) {
+            channel.stasis = Some(StasisMembership {
+                app: app.to_string(),
+                args: args.to_vec(),
+            });
+        }
+        let snapshot = self.channel_json(state, id);
+        self.publish(
+            state,
+            Event::new("StasisStart", Scope::app(app))
+                .with("args", json!(args))
+                .with("channel", snapshot),
+        );
+        true
+    }
+
+    /// Takes a channel out of its Stasis application: it leaves an ARI bridge, StasisEnd,
+    /// the implicit subscription ends.
+    pub fn stasis_leave(&self, state: &mut State, id: &Arc<str>) {
+        let Some(app) = state.app_of_channel(id) else {
+            return;
+        };
+        if let Some(bridge) = state.channels.get(id).and_then(|c| c.bridge.clone())
+            && state
+                .bridges
+                .get(&bridge)
+                .is_some_and(|b| b.class == super::bridge::BridgeClass::Stasis)
+        {
+            self.leave_bridge(state, id);
+        }
+        let snapshot = self.channel_json(state, id);
+        self.publish(
+            state,
+            Event::new("StasisEnd", Scope::app(&app)).with("channel", snapshot),
+        );
+        if let Some(channel) = state.channels.get_mut(id) {
+            channel.stasis = None;
+        }
+        state.apps.unsubscribe(&app, SourceKind::Channel, id);
+    }
+
+    /// Requests a new outbound channel `Tech/resource` (not yet called).
+    pub fn request_channel(
+        &self,
+        state: &mut State,
+        endpoint: &str,
+        request: Request,
+    ) -> Result<(Arc<str>, ControlReceiver), CoreError> {
+        let (tech_name, resource) = split_endpoint(endpoint)?;
+        let tech = self.technology(tech_name).cloned().ok_or_else(|| {
+            CoreError::BadRequest(format!(
+                "Unknown channel technology '{tech_name}' (wari has: {})",
+                self.technologies
+                    .iter()
+                    .map(|t| t.name())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        })?;
+        let request = Request {
+            resource: resource.to_string(),
+            ..request
+        };
+        tech.request(self, state, &request)
+    }
+
+    /// Calls an outbound channel: its technology starts ringing the far end.
+    pub fn call_locked(&self, state: &mut State, id: &Arc<str>) -> Result<(), CoreError> {
+        let driver = self.channel_mut(state, id)?.driver.clone();
+        driver.call(self, state, id)
+    }
+
+    fn apply_variables(
+        &self,
+        state: &mut State,
+        id: &Arc<str>,
+        variables: &[(String, String, bool)],
+    ) {
+        for (name, value, report) in variables {
+            if let Some(channel) = state.channels.get_mut(id) {
+                channel.vars.insert(name.clone(), value.clone());
+                if *report {
+                    channel.reported.insert(name.clone());
+                }
+            }
+        }
+    }
+
+    /// Originates a call: creates the channel, calls it, and once answered sends it into
+    /// an application or the dialplan. Returns the channel snapshot taken at creation.
+    pub fn originate(&self, request: Originate) -> Result<Value, CoreError> {
+        split_endpoint(&request.endpoint)?;
+        self.with_state(|state| {
+            self.check_new_id(state, request.channel_id.as_deref())?;
+            self.check_new_id(state, request.other_channel_id.as_deref())?;
+            if request.channel_id.is_some() && request.channel_id == request.other_channel_id {
+                return Err(CoreError::BadRequest(
+                    "channelId and otherChannelId must differ".into(),
+                ));
+            }
+            let app = match &request.destination {
+                Destination::App { app, .. } => Some(app.clone()),
+                Destination::Dialplan { .. } => None,
+            };
+            let (id, rx) = self.request_channel(
+                state,
+                &request.endpoint,
+                Request {
+                    id: request.channel_id.clone(),
+                    other_id: request.other_channel_id.clone(),
+                    app,
+                    ..Request::default()
+                },
+            )?;
+            if let Some(caller) = &request.caller_id
+                && let Some(channel) = state.channels.get_mut(&id)
+            {
+                channel.caller = CallerId::parse(caller);
+                channel.connected = channel.caller.clone();
+            }
+            self.apply_variables(state, &id, &request.variables);
+            let snapshot = self.channel_json(state, &id);
+            self.spawn_runner(
+                id.clone(),
+                rx,
+                Start::Originated {
+                    destination: request.destination.clone(),
+                    timeout: request.timeout,
+                },
+            );
+            self.call_locked(state, &id)?;
+            Ok(snapshot)
+        })
+    }
+
+    /// `POST /channels/create`: the channel enters the application at once (state Down)
+    /// and is called later with [`Core::dial`].
+    pub fn create(&self, request: Create) -> Result<Value, CoreError> {
+        split_endpoint(&request.endpoint)?;
+        self.with_state(|state| {
+            self.check_new_id(state, request.channel_id.as_deref())?;
+            self.check_new_id(state, request.other_channel_id.as_deref())?;
+            let (id, rx) = self.request_channel(
+                state,
+                &request.endpoint,
+                Request {
+                    id: request.channel_id.clone(),
+                    other_id: request.other_channel_id.clone(),
+                    app: Some(request.app.clone()),
+                    ..Request::default()
+                },
+            )?;
+            self.apply_variables(state, &id, &request.variables);
+            if let Some(channel) = state.channels.get_mut(&id) {
+                channel.pending_dial = Some(request.endpoint.clone());
+            }
+            let snapshot = self.channel_json(state, &id);
+            self.spawn_runner(
+                id,
+                rx,
+                Start::Stasis {
+                    app: request.app.clone(),
+                    args: request.args.clone(),
+                },
+            );
+            Ok(snapshot)
+        })
+    }
+
+    /// `POST /channels/{id}/dial`: calls a channel made by `/channels/create`.
+    pub fn dial(&self, id: &str, timeout: Option<Duration>) -> Result<(), CoreError> {
+        self.with_state(|state| {
+            let channel = self.channel_mut(state, id)?;
+            if channel.stasis.is_none() {
+                return Err(CoreError::Conflict(
+                    "Channel not in Stasis application".into(),
+                ));
+            }
+            if !matches!(channel.state, ChannelState::Down | ChannelState::Reserved) {
+                return Err(CoreError::Conflict(
+                    "Channel is not in the 'Down' state".into(),
+                ));
+            }
+            let Some(dial_string) = channel.pending_dial.take() else {
+                return Err(CoreError::Conflict(
+                    "Dialing a channel not created by ARI".into(),
+                ));
+            };
+            let id = channel.id.clone();
+            let snapshot = self.channel_json(state, &id);
+            self.publish(
+                state,
+                Event::new("Dial", Scope::channel(&id))
+                    .with("peer", snapshot)
+                    .with("dialstring", json!(dial_string))
+                    .with("forward", json!(""))
+                    .with("dialstatus", json!("")),
+            );
+            self.call_locked(state, &id)?;
+            if let Some(limit) = timeout
+                && let Some(core) = self.me.upgrade()
+            {
+                let id = id.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(limit).await;
+                    core.with_state(|state| {
+                        let unanswered = state
+                            .channels
+                            .get(&id)
+                            .is_some_and(|c| c.state != ChannelState::Up);
+                        if unanswered {
+                            core.hangup_locked(state, &id, cause::NO_ANSWER, false);
+                        }
+                    });
+                });
+            }
+            Ok(())
+        })
+    }
+
+    /// Every channel's snapshot.
+    pub fn list_channels(&self) -> Value {
+        self.with_state(|state| {
+            let mut channels: Vec<&super::channel::Channel> = state.channels.values().collect();
+            channels.sort_by(|a, b| a.creationtime.cmp(&b.creationtime).then(a.id.cmp(&b.id)));
+            Value::Array(channels.iter().map(|c| c.json(&self.channelvars)).collect())
+        })
+    }
+
+    /// One channel's snapshot.
+    pub fn get_channel(&self, id: &str) -> Result<Value, CoreError> {
+        self.with_state(|state| {
+            state
+                .channels
+                .get(id)
+                .map(|c| c.json(&self.channelvars))
+                .ok_or_else(|| CoreError::NotFound("Channel not found".into()))
+        })
+    }
+
+    /// Hangs up any channel with a Q.850 cause.
+    pub fn hangup(&self, id: &str, cause: u16) -> Result<(), CoreError> {
+        self.with_state(|state| {
+            let id = self.channel_mut(state, id)?.id.clone();
+            self.hangup_locked(state, &id, cause, true);
+            Ok(())
+        })
+    }
+
+    /// Answers a channel in Stasis.
+    pub fn answer(&self, id: &str) -> Result<(), CoreError> {
+        self.with_state(|state| {
+            self.controllable(state, id, true)?;
+            let id = self.channel_mut(state, id)?.id.clone();
+            self.answer_locked(state, &id);
+            Ok(())
+        })
+    }
+
+    /// Sends an indication (ringing, progress, hold) to a channel's far end.
+    pub fn indicate(&self, id: &str, indication: Indication) -> Result<(), CoreError> {
+        self.with_state(|state| {
+            self.controllable(state, id, true)?;
+            let channel = self.channel_mut(state, id)?;
+            let id = channel.id.clone();
+            let driver = channel.driver.clone();
+            let hold_event = match indication {
+                Indication::Hold if !channel.on_hold => {
+                    channel.on_hold = true;
+                    Some("ChannelHold")
+                }
+                Indication::Unhold if channel.on_hold => {
+                    channel.on_hold = false;
+                    Some("ChannelUnhold")
+                }
+                _ => None,
+            };
+            driver.indicate(self, state, &id, indication);
+            if let Some(kind) = hold_event {
+                let snapshot = self.channel_json(state, &id);
+                let mut event = Event::new(kind, Scope::channel(&id)).with("channel", snapshot);
+                if kind == "ChannelHold" {
+                    event = event.with("musicclass", json!("N/A"));
+                }
+                self.publish(state, event);
+            }
+            Ok(())
+        })
+    }
+
+    /// Mutes or unmutes a direction (`in`, `out`, `both`).
+    pub fn mute(&self, id: &str, direction: &str, mute: bool) -> Result<(), CoreError> {
+        let (inbound, outbound) = match direction {
+            "both" => (true, true),
+            "in" => (true, false),
+            "out" => (false, true),
+            "" => return Err(CoreError::BadRequest("Direction is required".into())),
+            other => {
+                return Err(CoreError::BadRequest(format!(
+                    "Invalid direction '{other}': expected in, out or both"
+                )));
+            }
+        };
+        self.with_state(|state| {
+            self.controllable(state, id, true)?;
+            let channel = self.channel_mut(state, id)?;
+            if inbound {
+                channel.muted_in = mute;
+            }
+            if outbound {
+                channel.muted_out = mute;
+            }
+            Ok(())
+        })
+    }
+
+    /// Sends DTMF digits to the channel's far end, paced in the background.
+    pub fn send_dtmf(
+        &self,
+        id: &str,
+        dtmf: &str,
+        before: Duration,
+        between: Duration,
+        duration: Duration,
+        after: Duration,
+    ) -> Result<(), CoreError> {
+        if dtmf.is_empty() {
+            return Err(CoreError::BadRequest("DTMF is required".into()));
+        }
+        let id = self.with_state(|state| {
+            self.controllable(state, id, true)?;
+            Ok::<_, CoreError>(self.channel_mut(state, id)?.id.clone())
+        })?;
+        let Some(core) = self.me.upgrade() else {
+            return Ok(());
+        };
+        let digits: Vec<char> = dtmf.chars().collect();
+        let duration_ms = u32::try_from(duration.as_millis())
+            .unwrap_or(u32::MAX)
+            .max(100);
+        let between = if between.is_zero() {
+            Duration::from_millis(100)
+        } else {
+            between
+        };
+        tokio::spawn(async move {
+            tokio::time::sleep(before + Duration::from_millis(100)).await;
+            for (i, digit) in digits.into_iter().enumerate() {
+                if i > 0 {
+                    tokio::time::sleep(between).await;
+                }
+                let pause = match digit {
+                    'w' => Some(Duration::from_millis(500)),
+                    'W' => Some(Duration::from_secs(1)),
+                    _ => None,
+                };
+                if let Some(pause) = pause {
+                    tokio::time::sleep(pause).await;
+                    continue;
+                }
+                let digit = digit.to_ascii_uppercase();
+                if !(digit.is_ascii_digit() || matches!(digit, '*' | '#' | 'A'..='D')) {
+                    continue;
+                }
+                let alive = core.with_state(|state| {
+                    let Some(channel) = state.channels.get(&id) else {
+                        return false;
+                    };
+                    let driver = channel.driver.clone();
+                    driver.send_dtmf(&core, state, &id, digit, duration_ms);
+                    true
+                });
+                if !alive {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(u64::from(duration_ms))).await;
+            }
+            tokio::time::sleep(after).await;
+        });
+        Ok(())
+    }
+
+    /// Leaves Stasis and continues in the dialplan.
+    pub fn continue_in_dialplan(
+        &self,
+        id: &str,
+        context: Option<&str>,
+        exten: Option<&str>,
+        priority: Option<i64>,
+        label: Option<&str>,
+    ) -> Result<(), CoreError> {
+        let dialplan = self.dialplan();
+        self.with_state(|state| {
+            self.controllable(state, id, true)?;
+            let channel = self.channel_mut(state, id)?;
+            let current = channel.dialplan.clone();
+            let (context, exten, default_priority) = match (
+                context.filter(|c| !c.is_empty()),
+                exten.filter(|e| !e.is_empty()),
+            ) {
+                (None, None) if priority.is_none() && label.is_none() => (
+                    current.context.clone(),
+                    current.exten.clone(),
+                    u32::try_from(current.priority + 1).unwrap_or(1),
+                ),
+                (None, exten) => (
+                    current.context.clone(),
+                    exten.map(str::to_string).unwrap_or(current.exten.clone()),
+                    1,
+                ),
+                (Some(context), exten) => {
+                    (context.to_string(), exten.unwrap_or("s").to_string(), 1)
+                }
+            };
+            let priority = match label.filter(|l| !l.is_empty()) {
+                Some(label) => match label.parse::<u32>() {
+                    Ok(0) => return Err(CoreError::BadRequest("Priority 0 is not valid".into())),
+                    Ok(n) => n,
+                    Err(_) => dialplan
+                        .find_label(&context, &exten, label)
+                        .ok_or_else(|| {
+                            CoreError::NotFound(format!(
+                                "Label '{label}' not found in {exten}@{context}"
+                            ))
+                        })?,
+                },
+                None => match priority {
+                    Some(p) if p > 0 => u32::try_from(p).unwrap_or(1),
+                    _ => default_priority,
+                },
+            };
+            let _ = channel.control.send(Control::Continue {
+                context,
+                exten,
+                priority,
+            });
+            Ok(())
+        })
+    }
+
+    /// Moves a channel from its application to another.
+    pub fn move_to_app(&self, id: &str, app: &str, args: Vec<String>) -> Result<(), CoreError> {
+        if app.is_empty() {
+            return Err(CoreError::BadRequest(
+                "Missing required parameter: app".into(),
+            ));
+        }
+        self.with_state(|state| {
+            self.controllable(state, id, false)?;
+            let channel = self.channel_mut(state, id)?;
+            let _ = channel.control.send(Control::Move {
+                app: app.to_string(),
+                args,
+            });
+            Ok(())
+        })
+    }
+
+    /// A channel variable, with no Stasis requirement.
+    pub fn get_var(&self, id: &str, name: &str) -> Result<String, CoreError> {
+        if name.is_empty() {
+            return Err(CoreError::BadRequest("Variable name is required".into()));
+        }
+        self.with_state(|state| {
+            let channel = state
+                .channels
+                .get(id)
+                .ok_or_else(|| CoreError::NotFound("Channel not found".into()))?;
+            channel
+                .vars
+                .get(name)
+                .cloned()
+                .or_else(|| builtin_var(channel, name))
+                .ok_or_else(|| CoreError::NotFound("Variable not found".into()))
+        })
+    }
+
+    /// Sets a channel variable on a channel in Stasis; `report` flags it for `channelvars`.
+    pub fn set_var(
+        &self,
+        id: &str,
+        name: &str,
+        value: Option<&str>,
+        report: bool,
+    ) -> Result<(), CoreError> {
+        if name.is_empty() {
+            return Err(CoreError::BadRequest("Variable name is required".into()));
+        }
+        self.with_state(|state| {
+            self.controllable(state, id, false)?;
+            let id = self.channel_mut(state, id)?.id.clone();
+            self.set_var_locked(state, &id, name, value, Some(report));
+            Ok(())
+        })
+    }
+
+    /// Makes a channel leave whatever bridge it is in (ChannelLeftBridge).
+    pub fn leave_bridge(&self, state: &mut State, id: &Arc<str>) {
+        let Some(bridge_id) = state.channels.get_mut(id).and_then(|c| c.bridge.take()) else {
+            return;
+        };
+        let Some(bridge) = state.bridges.get_mut(&bridge_id) else {
+            return;
+        };
+        bridge.channels.retain(|c| c != id);
+        let bridge_json = bridge.json();
+        let channel_json = self.channel_json(state, id);
+        self.publish(
+            state,
+            Event::new(
+                "ChannelLeftBridge",
+                Scope {
+                    channels: vec![id.clone()],
+                    bridges: vec![bridge_id.clone()],
+                    ..Scope::default()
+                },
+            )
+            .with("bridge", bridge_json)
+            .with("channel", channel_json),
+        );
+        if let Some(app) = state.app_of_channel(id) {
+            state.apps.unsubscribe(&app, SourceKind::Bridge, &bridge_id);
+        }
+        let basic_and_empty = state
+            .bridges
+            .get(&bridge_id)
+            .is_some_and(|b| b.class == super::bridge::BridgeClass::Basic && b.channels.len() < 2);
+        if basic_and_empty {
+            self.destroy_bridge_locked(state, &bridge_id);
+        }
+    }
+}
+
+/// Variables a channel answers without them being set (read-only facts).
+pub(crate) fn builtin_var(channel: &super::channel::Channel, name: &str) -> Option<String> {
+    Some(match name {
+        "CHANNEL" => channel.name.clone(),
+        "UNIQUEID" => channel.id.to_string(),
+        "CONTEXT" => channel.dialplan.context.clone(),
+        "EXTEN" => channel.dialplan.exten.clone(),
+        "PRIORITY" => channel.dialplan.priority.to_string(),
+        "LANGUAGE" | "CHANNEL(language)" => channel.language.clone(),
+        "CALLERID(num)" => channel.caller.number.clone(),
+        "CALLERID(name)" => channel.caller.name.clone(),
+        "CHANNEL(state)" => channel.state.as_str().to_string(),
+        "HANGUPCAUSE" => channel.hangup_cause.to_string(),
+        _ => return None,
+    })
+}
+
+/// Duration from a number of milliseconds, clamping negatives to zero.
+pub fn millis(ms: i64) -> Duration {
+    Duration::from_millis(u64::try_from(ms).unwrap_or(0))
+}

@@ -1,0 +1,608 @@
+//! Channel runners: one task per channel that executes its dialplan, waits in a Stasis
+//! application, or simply waits to be hung up, and finally removes the channel.
+//!
+//! Dialplan applications: NoOp, Verbose, Log, Answer, Hangup, Wait, Set, Goto, GotoIf,
+//! Ringing, Progress, Playback (answers and returns at once until media exists), Dial
+//! (Local and Test targets), Stasis. Anything else is logged and hangs the channel up, as
+//! Asterisk does for an unknown application.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::json;
+
+use super::cause;
+use super::channel::{ChannelState, Control, DialplanPosition};
+use super::channels::Destination;
+use super::dialplan::expr;
+use super::event::{Event, Scope};
+use super::tech::{Indication, Request};
+use super::{ControlReceiver, Core};
+
+/// What a runner does first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Start {
+    /// Wait until hung up (an outbound leg someone else drives).
+    Idle,
+    /// Run the dialplan from this place.
+    Dialplan {
+        context: String,
+        exten: String,
+        priority: u32,
+    },
+    /// An originated channel: wait for the answer, then go to the destination.
+    Originated {
+        destination: Destination,
+        timeout: Option<Duration>,
+    },
+    /// Enter this application at once (`/channels/create`).
+    Stasis { app: String, args: Vec<String> },
+}
+
+/// How a stint in Stasis ended.
+enum StasisExit {
+    /// The application was not available.
+    Failed,
+    HungUp,
+    Continue(String, String, u32),
+}
+
+/// What to do after a dialplan application.
+enum Next {
+    /// The next priority.
+    Step,
+    /// Jump to a place.
+    Jump(String, String, u32),
+    /// Stop executing: the channel hangs up.
+    Stop,
+}
+
+struct Runner {
+    core: Arc<Core>,
+    id: Arc<str>,
+    control: ControlReceiver,
+}
+
+/// Runs a channel from `start` until it is gone.
+pub async fn run(core: Arc<Core>, id: Arc<str>, control: ControlReceiver, start: Start) {
+    let mut runner = Runner { core, id, control };
+    match start {
+        Start::Idle => runner.wait_for_hangup().await,
+        Start::Dialplan {
+            context,
+            exten,
+            priority,
+        } => runner.dialplan(context, exten, priority).await,
+        Start::Originated {
+            destination,
+            timeout,
+        } => {
+            if runner.wait_for_answer(timeout).await {
+                runner.go_to(destination).await;
+            }
+        }
+        Start::Stasis { app, args } => {
+            runner.go_to(Destination::App { app, args }).await;
+        }
+    }
+    runner.finish();
+}
+
+impl Runner {
+    fn is_hung_up(&self) -> bool {
+        self.core
+            .with_state(|state| state.channels.get(&self.id).is_none_or(|c| c.hanging_up))
+    }
+
+    /// Hangs the channel up if nobody did, then removes it.
+    fn finish(&mut self) {
+        let core = self.core.clone();
+        core.with_state(|state| {
+            core.hangup_locked(state, &self.id, cause::NORMAL_CLEARING, false);
+            core.destroy_locked(state, &self.id);
+        });
+    }
+
+    async fn wait_for_hangup(&mut self) {
+        loop {
+            match self.control.recv().await {
+                None | Some(Control::Hangup) => return,
+                Some(_) => {}
+            }
+        }
+    }
+
+    /// Waits for the far end to answer; false when hung up or timed out.
+    async fn wait_for_answer(&mut self, timeout: Option<Duration>) -> bool {
+        let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
+        loop {
+            let message = match deadline {
+                Some(deadline) => {
+                    match tokio::time::timeout_at(deadline, self.control.recv()).await {
+                        Ok(message) => message,
+                        Err(_) => {
+                            let core = self.core.clone();
+                            core.with_state(|state| {
+                                core.hangup_locked(state, &self.id, cause::NO_ANSWER, false);
+                            });
+                            return false;
+                        }
+                    }
+                }
+                None => self.control.recv().await,
+            };
+            match message {
+                Some(Control::Answered) => return true,
+                None | Some(Control::Hangup) => return false,
+                Some(_) => {}
+            }
+        }
+    }
+
+    async fn go_to(&mut self, destination: Destination) {
+        match destination {
+            Destination::App { app, args } => {
+                if let StasisExit::Continue(context, exten, priority) = self.stasis(app, args).await
+                {
+                    self.dialplan(context, exten, priority).await;
+                }
+            }
+            Destination::Dialplan {
+                context,
+                exten,
+                priority,
+            } => self.dialplan(context, exten, priority).await,
+        }
+    }
+
+    /// A stint in Stasis: StasisStart, control until the channel leaves, StasisEnd.
+    async fn stasis(&mut self, app: String, args: Vec<String>) -> StasisExit {
+        let core = self.core.clone();
+        if !core.with_state(|state| core.stasis_enter(state, &self.id, &app, &args)) {
+            tracing::info!(channel = %self.id, app, "Stasis application is not registered: STASISSTATUS=FAILED");
+            return StasisExit::Failed;
+        }
+        loop {
+            match self.control.recv().await {
+                None | Some(Control::Hangup) => {
+                    core.with_state(|state| core.stasis_leave(state, &self.id));
+                    return StasisExit::HungUp;
+                }
+                Some(Control::Continue {
+                    context,
+                    exten,
+                    priority,
+                }) => {
+                    core.with_state(|state| core.stasis_leave(state, &self.id));
+                    return StasisExit::Continue(context, exten, priority);
+                }
+                Some(Control::Move { app: target, args }) => {
+                    core.with_state(|state| {
+                        if state.apps.is_active(&target) {
+                            core.stasis_leave(state, &self.id);
+                            core.stasis_enter(state, &self.id, &target, &args);
+                        } else if let Some(current) = state.app_of_channel(&self.id) {
+                            let snapshot = core.channel_json(state, &self.id);
+                            core.publish(
+                                state,
+                                Event::new("ApplicationMoveFailed", Scope::app(&current))
+                                    .with("channel", snapshot)
+                                    .with("destination", json!(target))
+                                    .with("args", json!(args)),
+                            );
+                        }
+                    });
+                }
+                Some(_) => {}
+            }
+        }
+    }
+
+    /// Executes the dialplan from a place until it runs out or the channel hangs up.
+    async fn dialplan(&mut self, mut context: String, mut exten: String, mut priority: u32) {
+        let dialplan = self.core.dialplan();
+        loop {
+            if self.is_hung_up() {
+                return;
+            }
+            let Some(step) = dialplan.step(&context, &exten, priority) else {
+                tracing::debug!(channel = %self.id, context, exten, priority, "end of dialplan: hanging up");
+                return;
+            };
+            let app = step.app.clone();
+            let core = self.core.clone();
+            let data = core.with_state(|state| {
+                let data =
+                    expr::substitute(&step.data, &|name| core.var_value(state, &self.id, name));
+                core.set_dialplan_position(
+                    state,
+                    &self.id,
+                    DialplanPosition {
+                        context: context.clone(),
+                        exten: exten.clone(),
+                        priority: i64::from(priority),
+                        app_name: app.clone(),
+                        app_data: data.clone(),
+                    },
+                );
+                data
+            });
+            match self.execute(&app, &data, &context, &exten).await {
+                Next::Step => priority += 1,
+                Next::Jump(c, e, p) => {
+                    context = c;
+                    exten = e;
+                    priority = p;
+                }
+                Next::Stop => return,
+            }
+        }
+    }
+
+    fn set_var(&self, name: &str, value: &str) {
+        let core = self.core.clone();
+        core.with_state(|state| core.set_var_locked(state, &self.id, name, Some(value), None));
+    }
+
+    fn indicate(&self, indication: Indication) {
+        let core = self.core.clone();
+        core.with_state(|state| {
+            if let Some(channel) = state.channels.get(&self.id) {
+                let driver = channel.driver.clone();
+                driver.indicate(&core, state, &self.id, indication);
+            }
+        });
+    }
+
+    fn answer(&self) {
+        let core = self.core.clone();
+        core.with_state(|state| core.answer_locked(state, &self.id));
+    }
+
+    async fn execute(&mut self, app: &str, data: &str, context: &str, exten: &str) -> Next {
+        match app.to_ascii_lowercase().as_str() {
+            "noop" => Next::Step,
+            "verbose" | "log" => {
+                tracing::info!(channel = %self.id, "{data}");
+                Next::Step
+            }
+            "answer" => {
+                self.answer();
+                Next::Step
+            }
+            "hangup" => {
+                let cause = data.trim().parse::<u16>().unwrap_or(cause::NORMAL_CLEARING);
+                let core = self.core.clone();
+                core.with_state(|state| core.hangup_locked(state, &self.id, cause, false));
+                Next::Stop
+            }
+            "wait" => {
+                let seconds = data.trim().parse::<f64>().unwrap_or(0.0).max(0.0);
+                if self
+                    .pause(Duration::from_secs_f64(seconds.min(86_400.0)))
+                    .await
+                {
+                    Next::Step
+                } else {
+                    Next::Stop
+                }
+            }
+            "set" => {
+                match data.split_once('=') {
+                    Some((name, value)) => self.set_var(name.trim(), value),
+                    None => tracing::warn!(channel = %self.id, data, "Set() needs name=value"),
+                }
+                Next::Step
+            }
+            "goto" => self.goto(data, context, exten),
+            "gotoif" => {
+                let (condition, if_true, if_false) = expr::parse_gotoif(data);
+                let branch = if expr::is_true(&condition) {
+                    if_true
+                } else {
+                    if_false
+                };
+                match branch {
+                    Some(target) if !target.is_empty() => self.goto(&target, context, exten),
+                    _ => Next::Step,
+                }
+            }
+            "ringing" => {
+                self.indicate(Indication::Ringing);
+                Next::Step
+            }
+            "progress" => {
+                self.indicate(Indication::Progress);
+                Next::Step
+            }
+            "playback" => {
+                // No media path yet: the prompt "plays" instantly.
+                self.answer();
+                self.set_var("PLAYBACKSTATUS", "SUCCESS");
+                Next::Step
+            }
+            "stasis" => {
+                let mut args = expr::split_args(data);
+                let app = if args.is_empty() {
+                    String::new()
+                } else {
+                    args.remove(0)
+                };
+                self.set_var("STASISSTATUS", "");
+                if app.is_empty() {
+                    self.set_var("STASISSTATUS", "FAILED");
+                    return Next::Step;
+                }
+                match self.stasis(app, args).await {
+                    StasisExit::Failed => {
+                        self.set_var("STASISSTATUS", "FAILED");
+                        Next::Step
+                    }
+                    StasisExit::HungUp => {
+                        self.set_var("STASISSTATUS", "SUCCESS");
+                        Next::Stop
+                    }
+                    StasisExit::Continue(c, e, p) => {
+                        self.set_var("STASISSTATUS", "SUCCESS");
+                        Next::Jump(c, e, p)
+                    }
+                }
+            }
+            "dial" => self.dial(data).await,
+            _ => {
+                tracing::warn!(channel = %self.id, app, "no such dialplan application: hanging up");
+                Next::Stop
+            }
+        }
+    }
+
+    /// Waits, interrupted by a hangup; false when hung up.
+    async fn pause(&mut self, duration: Duration) -> bool {
+        let sleep = tokio::time::sleep(duration);
+        tokio::pin!(sleep);
+        loop {
+            tokio::select! {
+                _ = &mut sleep => return true,
+                message = self.control.recv() => match message {
+                    None | Some(Control::Hangup) => return false,
+                    Some(_) => {}
+                },
+            }
+        }
+    }
+
+    fn goto(&self, data: &str, context: &str, exten: &str) -> Next {
+        let Some(target) = expr::parse_goto(data, context, exten) else {
+            tracing::warn!(channel = %self.id, data, "invalid Goto target: hanging up");
+            return Next::Stop;
+        };
+        let priority = match target.priority {
+            expr::PriorityRef::Number(n) => Some(n),
+            expr::PriorityRef::Label(label) => {
+                self.core
+                    .dialplan()
+                    .find_label(&target.context, &target.exten, &label)
+            }
+        };
+        match priority {
+            Some(p) => Next::Jump(target.context, target.exten, p),
+            None => {
+                tracing::warn!(channel = %self.id, data, "Goto label not found: hanging up");
+                Next::Stop
+            }
+        }
+    }
+
+    /// Dial(Tech/res[&Tech/res...][,timeout]): calls every target; the first to answer is
+    /// bridged with this channel, the others are hung up. Sets DIALSTATUS.
+    async fn dial(&mut self, data: &str) -> Next {
+        let args = expr::split_args(data);
+        let targets: Vec<String> = args
+            .first()
+            .map(|t| {
+                t.split('&')
+                    .map(|s| s.trim().to_string())
+                    .filter(|s| !s.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let timeout = args
+            .get(1)
+            .and_then(|t| t.trim().parse::<f64>().ok())
+            .filter(|t| *t > 0.0)
+            .map(Duration::from_secs_f64);
+        let core = self.core.clone();
+        let legs: Vec<Arc<str>> = core.with_state(|state| {
+            let caller_json = core.channel_json(state, &self.id);
+            let mut legs = Vec::new();
+            for target in &targets {
+                let (leg, rx) = match core.request_channel(state, target, Request::default()) {
+                    Ok(requested) => requested,
+                    Err(e) => {
+                        tracing::info!(channel = %self.id, target, error = %e, "Dial target unavailable");
+                        continue;
+                    }
+                };
+                core.spawn_runner(leg.clone(), rx, Start::Idle);
+                state.dialers.insert(leg.clone(), self.id.clone());
+                let peer_json = core.channel_json(state, &leg);
+                core.publish(
+                    state,
+                    Event::new(
+                        "Dial",
+                        Scope {
+                            channels: vec![self.id.clone(), leg.clone()],
+                            ..Scope::default()
+                        },
+                    )
+                    .with("caller", caller_json.clone())
+                    .with("peer", peer_json)
+                    .with("dialstring", json!(target))
+                    .with("forward", json!(""))
+                    .with("dialstatus", json!("")),
+                );
+                if let Err(e) = core.call_locked(state, &leg) {
+                    tracing::info!(channel = %self.id, target, error = %e, "Dial call failed");
+                    core.hangup_locked(state, &leg, cause::FAILURE, false);
+                }
+                legs.push(leg);
+            }
+            legs
+        });
+        if legs.is_empty() {
+            self.set_var("DIALSTATUS", "CHANUNAVAIL");
+            return Next::Step;
+        }
+        let outcome = self.await_legs(&legs, timeout).await;
+        core.with_state(|state| {
+            for leg in &legs {
+                state.dialers.remove(leg);
+                state.leg_causes.remove(leg);
+            }
+        });
+        match outcome {
+            DialOutcome::CallerHungUp => Next::Stop,
+            DialOutcome::Failed(status) => {
+                self.set_var("DIALSTATUS", status);
+                Next::Step
+            }
+            DialOutcome::Answered(winner) => {
+                self.set_var("DIALSTATUS", "ANSWER");
+                self.bridged_call(winner).await;
+                Next::Stop
+            }
+        }
+    }
+
+    async fn await_legs(&mut self, legs: &[Arc<str>], timeout: Option<Duration>) -> DialOutcome {
+        let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
+        let mut reported: HashSet<(Arc<str>, &'static str)> = HashSet::new();
+        let core = self.core.clone();
+        loop {
+            let verdict = core.with_state(|state| {
+                let caller_json = core.channel_json(state, &self.id);
+                let mut live = 0;
+                let mut failure = "CHANUNAVAIL";
+                let mut winner = None;
+                for leg in legs {
+                    let channel = state.channels.get(leg);
+                    let (status, alive) = match channel {
+                        Some(c) if c.hanging_up => (
+                            cause::dial_status(
+                                state.leg_causes.get(leg).copied().unwrap_or(c.hangup_cause),
+                            ),
+                            false,
+                        ),
+                        Some(c) if c.state == ChannelState::Up => ("ANSWER", true),
+                        Some(c) if c.state == ChannelState::Ringing => ("RINGING", true),
+                        Some(_) => ("", true),
+                        None => (
+                            cause::dial_status(state.leg_causes.get(leg).copied().unwrap_or(0)),
+                            false,
+                        ),
+                    };
+                    if alive {
+                        live += 1;
+                    } else {
+                        failure = status;
+                    }
+                    if status == "ANSWER" && winner.is_none() {
+                        winner = Some(leg.clone());
+                    }
+                    if !status.is_empty()
+                        && reported.insert((leg.clone(), status))
+                        && channel.is_some()
+                    {
+                        let peer_json = core.channel_json(state, leg);
+                        core.publish(
+                            state,
+                            Event::new(
+                                "Dial",
+                                Scope {
+                                    channels: vec![self.id.clone(), leg.clone()],
+                                    ..Scope::default()
+                                },
+                            )
+                            .with("caller", caller_json.clone())
+                            .with("peer", peer_json)
+                            .with("forward", json!(""))
+                            .with("dialstatus", json!(status)),
+                        );
+                    }
+                }
+                if let Some(winner) = winner {
+                    for leg in legs.iter().filter(|l| **l != winner) {
+                        core.hangup_locked(state, leg, 26, false);
+                    }
+                    return Some(DialOutcome::Answered(winner));
+                }
+                (live == 0).then_some(DialOutcome::Failed(failure))
+            });
+            if let Some(outcome) = verdict {
+                return outcome;
+            }
+            let message = match deadline {
+                Some(deadline) => {
+                    match tokio::time::timeout_at(deadline, self.control.recv()).await {
+                        Ok(message) => message,
+                        Err(_) => {
+                            core.with_state(|state| {
+                                for leg in legs {
+                                    core.hangup_locked(state, leg, cause::NO_ANSWER, false);
+                                }
+                            });
+                            return DialOutcome::Failed("NOANSWER");
+                        }
+                    }
+                }
+                None => self.control.recv().await,
+            };
+            if matches!(message, None | Some(Control::Hangup)) {
+                core.with_state(|state| {
+                    for leg in legs {
+                        core.hangup_locked(state, leg, cause::NORMAL_CLEARING, false);
+                    }
+                });
+                return DialOutcome::CallerHungUp;
+            }
+        }
+    }
+
+    /// Caller and answered leg share a basic bridge until either hangs up.
+    async fn bridged_call(&mut self, winner: Arc<str>) {
+        let core = self.core.clone();
+        core.with_state(|state| {
+            state.dialers.insert(winner.clone(), self.id.clone());
+            core.answer_locked(state, &self.id);
+            let bridge = core.create_basic_bridge_locked(state);
+            core.join_bridge_locked(state, &bridge, &self.id);
+            core.join_bridge_locked(state, &bridge, &winner);
+        });
+        loop {
+            let peer_gone =
+                core.with_state(|state| state.channels.get(&winner).is_none_or(|c| c.hanging_up));
+            if peer_gone {
+                break;
+            }
+            match self.control.recv().await {
+                None | Some(Control::Hangup) => {
+                    core.with_state(|state| {
+                        core.hangup_locked(state, &winner, cause::NORMAL_CLEARING, false)
+                    });
+                    break;
+                }
+                Some(_) => {}
+            }
+        }
+        core.with_state(|state| {
+            state.dialers.remove(&winner);
+        });
+    }
+}
+
+enum DialOutcome {
+    Answered(Arc<str>),
+    Failed(&'static str),
+    CallerHungUp,
+}

@@ -1,0 +1,80 @@
+//! Channel technologies: how a dial string like `Local/100@default` or `Test/alice` becomes
+//! channels, and what happens at the far end when wari calls, answers, hangs up or sends DTMF
+//! on them. A technology is an interface: SIP will be one more implementation.
+
+pub mod local;
+pub mod test_phone;
+
+use std::fmt;
+use std::sync::Arc;
+
+use super::{ControlReceiver, Core, CoreError, State};
+
+/// What an ARI or dialplan request for a new channel carries.
+#[derive(Debug, Clone, Default)]
+pub struct Request {
+    /// The part of the dial string after `Tech/`.
+    pub resource: String,
+    /// Client-chosen id of the channel.
+    pub id: Option<String>,
+    /// Client-chosen id of the second half (Local channels).
+    pub other_id: Option<String>,
+    /// Application to subscribe the new channel(s) to before ChannelCreated is published.
+    pub app: Option<String>,
+}
+
+/// A channel technology.
+pub trait Technology: Send + Sync + fmt::Debug {
+    /// The name in dial strings (`Local`, `Test`), matched case-insensitively.
+    fn name(&self) -> &'static str;
+
+    /// Creates the channel for `request` (and any companion channels) in `state`, without
+    /// calling it. Returns the id of the channel the requester gets and its control queue,
+    /// for the runner the requester starts.
+    fn request(
+        &self,
+        core: &Core,
+        state: &mut State,
+        request: &Request,
+    ) -> Result<(Arc<str>, ControlReceiver), CoreError>;
+}
+
+/// Indications a channel can be asked to give its far end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Indication {
+    Ringing,
+    Progress,
+    Hold,
+    Unhold,
+}
+
+/// The technology side of one channel. Every method runs with the core's state locked and
+/// must not block; long work is spawned.
+pub trait Driver: Send + Sync + fmt::Debug {
+    /// Starts the outbound call (the far end begins to ring).
+    fn call(&self, core: &Core, state: &mut State, me: &Arc<str>) -> Result<(), CoreError>;
+    /// Our side of the channel answered.
+    fn answered(&self, _core: &Core, _state: &mut State, _me: &Arc<str>) {}
+    /// The channel is being hung up with `cause`.
+    fn hangup(&self, _core: &Core, _state: &mut State, _me: &Arc<str>, _cause: u16) {}
+    /// A DTMF digit is sent out on the channel (towards its far end).
+    fn send_dtmf(
+        &self,
+        _core: &Core,
+        _state: &mut State,
+        _me: &Arc<str>,
+        _digit: char,
+        _duration_ms: u32,
+    ) {
+    }
+    /// An indication is sent to the far end.
+    fn indicate(&self, _core: &Core, _state: &mut State, _me: &Arc<str>, _indication: Indication) {}
+}
+
+/// The technologies built into wari.
+pub fn builtin() -> Vec<Arc<dyn Technology>> {
+    vec![
+        Arc::new(local::Local::default()),
+        Arc::new(test_phone::TestPhones::default()),
+    ]
+}
