@@ -58,7 +58,10 @@ fn main() -> ExitCode {
 }
 
 fn check_config(source: &ConfigSource) -> anyhow::Result<ExitCode> {
-    let (_, problems) = config::load(source)?;
+    let (config, mut problems) = config::load(source)?;
+    if let Some(extensions) = &config.extensions {
+        wari::core::dialplan::Dialplan::from_conf(extensions, &mut problems);
+    }
     for problem in problems.iter() {
         println!("{problem}");
     }

@@ -3,8 +3,9 @@
 
 use serde_json::{Value, json};
 
-use super::Ctx;
+use super::{Ctx, Entry};
 use crate::ari::response::{AriError, AriResponse, AriResult, Body};
+use crate::ari_handler;
 use crate::core::{modules, time};
 
 /// GET /asterisk/info
@@ -237,4 +238,26 @@ pub async fn delete_object(ctx: Ctx) -> AriResult {
     Err(AriError::forbidden(
         "wari's configuration is read from files and cannot be changed over ARI",
     ))
+}
+
+/// The `/asterisk` operations.
+pub fn handlers() -> Vec<Entry> {
+    vec![
+        ari_handler!("asterisk", "getInfo", get_info),
+        ari_handler!("asterisk", "ping", ping),
+        ari_handler!("asterisk", "getGlobalVar", get_global_var),
+        ari_handler!("asterisk", "setGlobalVar", set_global_var),
+        ari_handler!("asterisk", "listModules", list_modules),
+        ari_handler!("asterisk", "getModule", get_module),
+        ari_handler!("asterisk", "loadModule", load_module),
+        ari_handler!("asterisk", "unloadModule", unload_module),
+        ari_handler!("asterisk", "reloadModule", reload_module),
+        ari_handler!("asterisk", "listLogChannels", list_log_channels),
+        ari_handler!("asterisk", "addLog", add_log),
+        ari_handler!("asterisk", "deleteLog", delete_log),
+        ari_handler!("asterisk", "rotateLog", rotate_log),
+        ari_handler!("asterisk", "getObject", get_object),
+        ari_handler!("asterisk", "updateObject", update_object),
+        ari_handler!("asterisk", "deleteObject", delete_object),
+    ]
 }

@@ -1,7 +1,14 @@
 //! ARI operation handlers, one module per resource, and the registry that ties them to the
 //! declared operations by resource and nickname.
 
+pub mod applications;
 pub mod asterisk;
+pub mod bridges;
+pub mod channels;
+pub mod device_states;
+pub mod endpoints;
+pub mod events;
+pub mod mailboxes;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -27,34 +34,34 @@ pub type HandlerFuture = Pin<Box<dyn Future<Output = AriResult> + Send>>;
 /// A handler for one operation.
 pub type Handler = fn(Ctx) -> HandlerFuture;
 
-macro_rules! handler {
+#[macro_export]
+#[doc(hidden)]
+macro_rules! ari_handler {
     ($resource:literal, $nickname:literal, $function:path) => {
         (
             $resource,
             $nickname,
-            (|ctx: Ctx| -> HandlerFuture { Box::pin($function(ctx)) }) as Handler,
+            (|ctx: $crate::ari::resources::Ctx| -> $crate::ari::resources::HandlerFuture {
+                Box::pin($function(ctx))
+            }) as $crate::ari::resources::Handler,
         )
     };
 }
 
+/// One registry entry: `(resource, nickname, handler)`.
+pub type Entry = (&'static str, &'static str, Handler);
+
 /// Every implemented operation as `(resource, nickname, handler)`.
-pub fn handlers() -> Vec<(&'static str, &'static str, Handler)> {
-    vec![
-        handler!("asterisk", "getInfo", asterisk::get_info),
-        handler!("asterisk", "ping", asterisk::ping),
-        handler!("asterisk", "getGlobalVar", asterisk::get_global_var),
-        handler!("asterisk", "setGlobalVar", asterisk::set_global_var),
-        handler!("asterisk", "listModules", asterisk::list_modules),
-        handler!("asterisk", "getModule", asterisk::get_module),
-        handler!("asterisk", "loadModule", asterisk::load_module),
-        handler!("asterisk", "unloadModule", asterisk::unload_module),
-        handler!("asterisk", "reloadModule", asterisk::reload_module),
-        handler!("asterisk", "listLogChannels", asterisk::list_log_channels),
-        handler!("asterisk", "addLog", asterisk::add_log),
-        handler!("asterisk", "deleteLog", asterisk::delete_log),
-        handler!("asterisk", "rotateLog", asterisk::rotate_log),
-        handler!("asterisk", "getObject", asterisk::get_object),
-        handler!("asterisk", "updateObject", asterisk::update_object),
-        handler!("asterisk", "deleteObject", asterisk::delete_object),
+pub fn handlers() -> Vec<Entry> {
+    [
+        asterisk::handlers(),
+        channels::handlers(),
+        bridges::handlers(),
+        endpoints::handlers(),
+        device_states::handlers(),
+        mailboxes::handlers(),
+        applications::handlers(),
+        events::handlers(),
     ]
+    .concat()
 }

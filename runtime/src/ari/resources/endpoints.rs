@@ -1,0 +1,8 @@
+//! `/endpoints` operations.
+
+use super::Entry;
+
+/// The `/endpoints` operations implemented so far.
+pub fn handlers() -> Vec<Entry> {
+    Vec::new()
+}
