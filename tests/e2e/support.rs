@@ -205,3 +205,74 @@ pub fn run_wari(args: &[&str]) -> (bool, String, String) {
         String::from_utf8_lossy(&output.stderr).into_owned(),
     )
 }
+
+/// A client of the events WebSocket, as an ARI application.
+pub struct EventSocket {
+    stream: tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+}
+
+/// How long a test waits for one expected event.
+pub const EVENT_TIMEOUT: Duration = Duration::from_secs(10);
+
+impl EventSocket {
+    /// Connects `/ari/events?{query}` (e.g. `app=hello&api_key=asterisk:secret`); the
+    /// applications are registered when this returns.
+    pub async fn connect(wari: &Wari, query: &str) -> EventSocket {
+        let url = format!("ws://{}/ari/events?{query}", wari.addr());
+        let (stream, _) = tokio_tungstenite::connect_async(url)
+            .await
+            .expect("events WebSocket handshake");
+        EventSocket { stream }
+    }
+
+    /// The next event (panics after [`EVENT_TIMEOUT`]).
+    pub async fn next(&mut self) -> serde_json::Value {
+        use futures_util::StreamExt;
+        loop {
+            let message = tokio::time::timeout(EVENT_TIMEOUT, self.stream.next())
+                .await
+                .expect("an event within the timeout")
+                .expect("socket open")
+                .expect("valid frame");
+            if let tokio_tungstenite::tungstenite::Message::Text(text) = message {
+                return serde_json::from_str(text.as_str()).expect("event JSON");
+            }
+        }
+    }
+
+    /// Skips events until one of type `kind` arrives, and returns it.
+    pub async fn next_of(&mut self, kind: &str) -> serde_json::Value {
+        loop {
+            let event = self.next().await;
+            if event["type"] == kind {
+                return event;
+            }
+        }
+    }
+
+    /// Skips events until one of type `kind` for channel `id` arrives.
+    pub async fn next_for(&mut self, kind: &str, channel: &str) -> serde_json::Value {
+        loop {
+            let event = self.next().await;
+            if event["type"] == kind && event["channel"]["id"] == channel {
+                return event;
+            }
+        }
+    }
+
+    /// Sends a text frame.
+    pub async fn send_text(&mut self, text: &str) {
+        use futures_util::SinkExt;
+        self.stream
+            .send(tokio_tungstenite::tungstenite::Message::Text(text.into()))
+            .await
+            .expect("send");
+    }
+
+    /// Closes the socket.
+    pub async fn close(mut self) {
+        let _ = self.stream.close(None).await;
+    }
+}
