@@ -7,6 +7,7 @@ use crate::ari::{Ari, SetupError};
 use crate::config::Config;
 use crate::config::Problems;
 use crate::core::dialplan::Dialplan;
+use crate::core::tech::test_phone::{self, TestPhones};
 use crate::core::{Core, CoreConfig, SystemInfo};
 use crate::http::{self, HttpError, HttpServer};
 
@@ -36,17 +37,23 @@ pub async fn start(config: Config) -> Result<Host, StartError> {
         Some(file) => Dialplan::from_conf(file, &mut problems),
         None => Dialplan::empty(),
     };
-    for problem in problems.iter() {
-        tracing::warn!("{problem}");
-    }
     let core = Core::new(
         SystemInfo::new(),
         CoreConfig {
             channelvars: config.ari.channelvars.clone(),
             dialplan,
-            technologies: Vec::new(),
+            technologies: vec![Arc::new(TestPhones::with_profiles(test_phone::profiles(
+                &config.test_phones,
+                &mut problems,
+            )))],
         },
     );
+    for problem in problems.iter() {
+        tracing::warn!("{problem}");
+    }
+    for phone in &config.test_phones {
+        core.add_endpoint("Test", &phone.name);
+    }
     let ari = Arc::new(Ari::new(config.clone(), core.clone())?);
     let http = http::start(&config.http, ari.clone()).await?;
     Ok(Host {

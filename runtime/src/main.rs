@@ -62,6 +62,7 @@ fn check_config(source: &ConfigSource) -> anyhow::Result<ExitCode> {
     if let Some(extensions) = &config.extensions {
         wari::core::dialplan::Dialplan::from_conf(extensions, &mut problems);
     }
+    wari::core::tech::test_phone::profiles(&config.test_phones, &mut problems);
     for problem in problems.iter() {
         println!("{problem}");
     }

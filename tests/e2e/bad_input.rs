@@ -3,8 +3,8 @@
 //! (logged with file:line, the server still starts) and the `/asterisk` resource's own
 //! error cases.
 //!
-//! No operation wari implements yet takes an integer parameter, so "not an integer" has no
-//! case here.
+//! Integer parameters that are not integers are refused (a conscious difference from
+//! Asterisk, which reads them as 0).
 
 use std::future::Future;
 
@@ -569,10 +569,10 @@ async fn routing_errors_have_their_documented_messages() {
     expect_refused(
         &wari,
         "unimplemented operation",
-        send(authed(client().get(wari.url("/ari/channels")))),
+        send(authed(client().get(wari.url("/ari/sounds")))),
         501,
         Some("Method not implemented"),
-        "/channels",
+        "/sounds",
         &[],
     )
     .await;
@@ -1005,4 +1005,38 @@ async fn harness_default_config_is_valid() {
         !log.contains("error:") && !log.contains("warning:"),
         "{log}"
     );
+}
+
+#[tokio::test]
+async fn integer_parameters_must_be_integers() {
+    let wari = Wari::start_default();
+    for (query, what) in [
+        (
+            "oldMessages=abc&newMessages=1",
+            "text where an integer belongs",
+        ),
+        ("oldMessages=1&newMessages=2.5", "a fraction"),
+    ] {
+        let path = "/mailboxes/1000";
+        expect_refused(
+            &wari,
+            what,
+            send(authed(
+                client().put(wari.url(&format!("/ari{path}?{query}"))),
+            )),
+            400,
+            None,
+            path,
+            &[],
+        )
+        .await;
+    }
+    let reply = send(authed(
+        client().put(wari.url("/ari/mailboxes/1000?oldMessages=1&newMessages=2")),
+    ))
+    .await;
+    assert_eq!(reply.status, 204, "{reply:?}");
+    let reply = send(authed(client().get(wari.url("/ari/mailboxes/1000")))).await;
+    assert_eq!(reply.body["old_messages"], 1);
+    assert_eq!(reply.body["new_messages"], 2);
 }

@@ -9,6 +9,7 @@ pub mod ari_conf;
 pub mod conf_file;
 pub mod diagnostics;
 pub mod http_conf;
+pub mod test_phones_conf;
 pub mod values;
 
 use std::path::{Path, PathBuf};
@@ -64,6 +65,8 @@ pub struct Config {
     pub ari: AriConfig,
     /// The parsed `extensions.conf`, kept for the dialplan.
     pub extensions: Option<ConfFile>,
+    /// Named `Test/NAME` phones from `test_phones.conf`.
+    pub test_phones: Vec<test_phones_conf::TestPhone>,
 }
 
 impl Config {
@@ -99,10 +102,12 @@ pub fn load(source: &ConfigSource) -> Result<(Config, Problems), ConfigError> {
     let http = conf_file::load(reader, &dir, "http.conf", &mut problems)?;
     let ari = conf_file::load(reader, &dir, "ari.conf", &mut problems)?;
     let extensions = conf_file::load(reader, &dir, "extensions.conf", &mut problems)?;
+    let test_phones = conf_file::load(reader, &dir, "test_phones.conf", &mut problems)?;
 
     let named = acl_conf::NamedAcls::read(acl.as_ref(), &mut problems);
     let http = HttpConfig::read(http.as_ref(), &dir, &named, &mut problems);
     let ari_config = AriConfig::read(ari.as_ref(), &named, &mut problems);
+    let test_phones = test_phones_conf::read(test_phones.as_ref(), &mut problems);
     if ari.is_some() && !ari_config.enabled {
         let location = diagnostics::Location::file(&dir.join("ari.conf"));
         problems.warn(
@@ -116,6 +121,7 @@ pub fn load(source: &ConfigSource) -> Result<(Config, Problems), ConfigError> {
             http,
             ari: ari_config,
             extensions,
+            test_phones,
         },
         problems,
     ))

@@ -1,5 +1,6 @@
 //! Bridges: channels joined so they hear each other (mixing) or wait together (holding).
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, Local};
@@ -88,6 +89,10 @@ pub struct Bridge {
     /// Member channel ids, in joining order.
     pub channels: Vec<Arc<str>>,
     pub creationtime: DateTime<Local>,
+    /// Bridge variables by name.
+    pub vars: BTreeMap<String, String>,
+    /// Variables set with `report_events`: shown in the snapshot's `bridgevars`.
+    pub reported: BTreeSet<String>,
 }
 
 impl Bridge {
@@ -102,7 +107,7 @@ impl Bridge {
             BridgeClass::Stasis => ("stasis", "Stasis"),
             BridgeClass::Basic => ("basic", "Dial"),
         };
-        json!({
+        let mut json = json!({
             "id": &*self.id,
             "technology": technology,
             "bridge_type": self.flags.kind.as_str(),
@@ -112,7 +117,22 @@ impl Bridge {
             "channels": self.channels.iter().map(|c| c.to_string()).collect::<Vec<_>>(),
             "creationtime": ari_timestamp(&self.creationtime),
             "video_mode": self.flags.video_mode,
-        })
+        });
+        let reported: serde_json::Map<String, Value> = self
+            .reported
+            .iter()
+            .filter_map(|name| {
+                self.vars
+                    .get(name)
+                    .map(|value| (name.clone(), Value::String(value.clone())))
+            })
+            .collect();
+        if !reported.is_empty()
+            && let Some(object) = json.as_object_mut()
+        {
+            object.insert("bridgevars".into(), Value::Object(reported));
+        }
+        json
     }
 }
 

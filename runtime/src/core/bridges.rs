@@ -1,10 +1,11 @@
 //! Bridge operations: creating and destroying bridges, channels joining and leaving them,
-//! with BridgeCreated/Destroyed and ChannelEntered/LeftBridge events.
+//! with BridgeCreated/Destroyed and ChannelEntered/LeftBridge events; bridge variables.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use chrono::Local;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use super::bridge::{Bridge, BridgeClass, BridgeFlags};
 use super::event::{Event, Scope};
@@ -19,15 +20,21 @@ impl Core {
         flags: BridgeFlags,
         class: BridgeClass,
         name: &str,
+        vars: &[BridgeVar],
     ) {
-        let bridge = Bridge {
+        let mut bridge = Bridge {
             id: id.clone(),
             name: name.to_string(),
             flags,
             class,
             channels: Vec::new(),
             creationtime: Local::now(),
+            vars: BTreeMap::new(),
+            reported: BTreeSet::new(),
         };
+        for var in vars {
+            var.apply(&mut bridge);
+        }
         let snapshot = bridge.json();
         state.bridges.insert(id.clone(), bridge);
         self.publish(
@@ -43,6 +50,19 @@ impl Core {
         types: &str,
         name: &str,
     ) -> Result<Value, CoreError> {
+        self.create_bridge_with_vars(id, types, name, &[])
+    }
+
+    /// A Stasis bridge that starts with variables (set before BridgeCreated, so reported
+    /// ones are in its first snapshot).
+    pub fn create_bridge_with_vars(
+        &self,
+        id: Option<&str>,
+        types: &str,
+        name: &str,
+        vars: &[BridgeVar],
+    ) -> Result<Value, CoreError> {
+        check_var_names(vars)?;
         let flags = BridgeFlags::parse(types).map_err(CoreError::BadRequest)?;
         self.with_state(|state| {
             let id: Arc<str> = match id {
@@ -57,7 +77,7 @@ impl Core {
                 Some(id) => Arc::from(id),
                 None => Arc::from(uuid::Uuid::new_v4().to_string().as_str()),
             };
-            self.new_bridge_locked(state, id.clone(), flags, BridgeClass::Stasis, name);
+            self.new_bridge_locked(state, id.clone(), flags, BridgeClass::Stasis, name, vars);
             Ok(state
                 .bridges
                 .get(&id)
@@ -74,7 +94,7 @@ impl Core {
             media_through_core: false,
             video_mode: "talker",
         });
-        self.new_bridge_locked(state, id.clone(), flags, BridgeClass::Basic, "");
+        self.new_bridge_locked(state, id.clone(), flags, BridgeClass::Basic, "", &[]);
         id
     }
 
@@ -96,6 +116,12 @@ impl Core {
                 .map(Bridge::json)
                 .ok_or_else(|| CoreError::NotFound("Bridge not found".into()))
         })
+    }
+
+    /// The checks before controlling a bridge over ARI: it exists (404) and was created by
+    /// ARI (409).
+    pub fn check_stasis_bridge(&self, id: &str) -> Result<(), CoreError> {
+        self.with_state(|state| self.stasis_bridge(state, id).map(|_| ()))
     }
 
     fn stasis_bridge(&self, state: &State, id: &str) -> Result<Arc<str>, CoreError> {
@@ -243,4 +269,131 @@ impl Core {
             Ok(())
         })
     }
+    /// `GET /bridges/{id}/variable`: 404 for an unknown bridge or variable, 409 for a
+    /// bridge ARI did not create.
+    pub fn get_bridge_var(&self, id: &str, name: &str) -> Result<String, CoreError> {
+        let name = name.trim();
+        if name.is_empty() {
+            return Err(CoreError::BadRequest("Variable name is required".into()));
+        }
+        self.with_state(|state| {
+            let id = self.stasis_bridge(state, id)?;
+            state
+                .bridges
+                .get(&id)
+                .and_then(|b| b.vars.get(name).cloned())
+                .ok_or_else(|| CoreError::NotFound("Variable not found".into()))
+        })
+    }
+
+    /// `GET /bridges/{id}/variables`: every named variable; the first unknown one is a 404.
+    /// A bridge ARI did not create is a 404 too, as in Asterisk.
+    pub fn get_bridge_vars(
+        &self,
+        id: &str,
+        names: &[String],
+    ) -> Result<Map<String, Value>, CoreError> {
+        let names: Vec<&str> = names.iter().map(|n| n.trim()).collect();
+        if names.is_empty() || names.iter().any(|n| n.is_empty()) {
+            return Err(CoreError::BadRequest("Variable name is required".into()));
+        }
+        self.with_state(|state| {
+            let bridge = state
+                .bridges
+                .get(id)
+                .filter(|b| b.class == BridgeClass::Stasis)
+                .ok_or_else(|| CoreError::NotFound("Bridge not found".into()))?;
+            names
+                .iter()
+                .map(|name| {
+                    bridge
+                        .vars
+                        .get(*name)
+                        .map(|v| (name.to_string(), Value::String(v.clone())))
+                        .ok_or_else(|| CoreError::NotFound(format!("Variable not found: {name}")))
+                })
+                .collect()
+        })
+    }
+
+    /// `POST /bridges/{id}/variable(s)`: sets (or, without a value, unsets) variables, all
+    /// or none. Bridges publish no event for this; reported variables show in later
+    /// snapshots' `bridgevars`.
+    pub fn set_bridge_vars(&self, id: &str, vars: &[BridgeVar]) -> Result<(), CoreError> {
+        if vars.is_empty() {
+            return Err(CoreError::BadRequest("Missing parameter variables".into()));
+        }
+        check_var_names(vars)?;
+        self.with_state(|state| {
+            let id = self.stasis_bridge(state, id)?;
+            if let Some(bridge) = state.bridges.get_mut(&id) {
+                for var in vars {
+                    var.apply(bridge);
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// `POST /bridges/{id}/videoSource/{channelId}`: the channel must exist (400), be in
+    /// Stasis (422) and in this bridge (422). wari carries no video, so nothing changes.
+    pub fn set_video_source(&self, bridge: &str, channel: &str) -> Result<(), CoreError> {
+        self.with_state(|state| {
+            let bridge = self.stasis_bridge(state, bridge)?;
+            let channel = state
+                .channels
+                .get(channel)
+                .ok_or_else(|| CoreError::BadRequest("Channel not found".into()))?;
+            if channel.stasis.is_none() {
+                return Err(CoreError::Unprocessable(
+                    "Channel not in Stasis application".into(),
+                ));
+            }
+            if channel.bridge.as_ref() != Some(&bridge) {
+                return Err(CoreError::Unprocessable(
+                    "Channel not in this bridge".into(),
+                ));
+            }
+            Ok(())
+        })
+    }
+}
+
+/// One bridge variable to set: `value` `None` unsets it; `report` `Some` changes whether it
+/// shows in the snapshot's `bridgevars`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BridgeVar {
+    pub name: String,
+    pub value: Option<String>,
+    pub report: Option<bool>,
+}
+
+impl BridgeVar {
+    fn apply(&self, bridge: &mut Bridge) {
+        let name = self.name.trim();
+        match &self.value {
+            Some(value) => {
+                bridge.vars.insert(name.to_string(), value.clone());
+            }
+            None => {
+                bridge.vars.remove(name);
+            }
+        }
+        match self.report {
+            Some(true) => {
+                bridge.reported.insert(name.to_string());
+            }
+            Some(false) => {
+                bridge.reported.remove(name);
+            }
+            None => {}
+        }
+    }
+}
+
+fn check_var_names(vars: &[BridgeVar]) -> Result<(), CoreError> {
+    if vars.iter().any(|v| v.name.trim().is_empty()) {
+        return Err(CoreError::BadRequest("Variable name is required".into()));
+    }
+    Ok(())
 }

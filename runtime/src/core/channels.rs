@@ -89,6 +89,12 @@ impl Core {
         Ok(())
     }
 
+    /// [`Core::controllable`] on its own, for operations whose only effect is the check
+    /// (or that check before validating their parameters, as Asterisk does).
+    pub fn check_controllable(&self, id: &str, media: bool) -> Result<(), CoreError> {
+        self.with_state(|state| self.controllable(state, id, media))
+    }
+
     /// Changes a channel's state and publishes ChannelStateChange.
     pub fn set_state(&self, state: &mut State, id: &Arc<str>, new: ChannelState) {
         let Some(channel) = state.channels.get_mut(id) else {
@@ -649,7 +655,14 @@ impl Core {
         }
         let id = self.with_state(|state| {
             self.controllable(state, id, true)?;
-            Ok::<_, CoreError>(self.channel_mut(state, id)?.id.clone())
+            let channel = self.channel_mut(state, id)?;
+            let id = channel.id.clone();
+            if channel.state != ChannelState::Up {
+                // Digits on an unanswered inbound channel need early media: progress first.
+                let driver = channel.driver.clone();
+                driver.indicate(self, state, &id, Indication::Progress);
+            }
+            Ok::<_, CoreError>(id)
         })?;
         let Some(core) = self.me.upgrade() else {
             return Ok(());
@@ -776,7 +789,52 @@ impl Core {
         })
     }
 
-    /// A channel variable, with no Stasis requirement.
+    /// `POST /channels/{id}/redirect`: asks the channel's technology to transfer the call
+    /// to `endpoint` (`Tech/resource`, same technology as the channel). Checks, in
+    /// Asterisk's order: 404, 409, 412, endpoint missing (400), not `tech/resource` (422),
+    /// other technology (422). A Test phone follows the redirect the way a phone follows a
+    /// SIP 302: it leaves the call, which is hung up with cause 16. Local channels have no
+    /// far end to redirect: 422.
+    pub fn redirect(&self, id: &str, endpoint: &str) -> Result<(), CoreError> {
+        self.with_state(|state| {
+            self.controllable(state, id, true)?;
+            if endpoint.is_empty() {
+                return Err(CoreError::BadRequest(
+                    "Required parameter 'endpoint' not provided".into(),
+                ));
+            }
+            let tech = match endpoint.split_once('/') {
+                Some((tech, resource)) if !resource.is_empty() => tech,
+                _ => {
+                    return Err(CoreError::Unprocessable(format!(
+                        "Endpoint parameter '{endpoint}' does not contain tech/resource"
+                    )));
+                }
+            };
+            let channel = self.channel_mut(state, id)?;
+            let channel_tech = channel
+                .name
+                .split_once('/')
+                .map_or(channel.name.as_str(), |(tech, _)| tech)
+                .to_string();
+            if !tech.eq_ignore_ascii_case(&channel_tech) {
+                return Err(CoreError::Unprocessable(format!(
+                    "Endpoint technology '{tech}' does not match channel technology '{channel_tech}'"
+                )));
+            }
+            if !channel_tech.eq_ignore_ascii_case("Test") {
+                return Err(CoreError::Unprocessable(format!(
+                    "Channel technology '{channel_tech}' cannot redirect calls"
+                )));
+            }
+            let id = channel.id.clone();
+            self.hangup_locked(state, &id, cause::NORMAL_CLEARING, false);
+            Ok(())
+        })
+    }
+
+    /// A channel variable (then a global one, as Asterisk's variable lookup falls back to
+    /// globals), with no Stasis requirement.
     pub fn get_var(&self, id: &str, name: &str) -> Result<String, CoreError> {
         if name.is_empty() {
             return Err(CoreError::BadRequest("Variable name is required".into()));
@@ -790,6 +848,10 @@ impl Core {
                 .vars
                 .get(name)
                 .cloned()
+                .or_else(|| {
+                    let globals = self.globals.read().unwrap_or_else(|p| p.into_inner());
+                    globals.get(name).cloned()
+                })
                 .or_else(|| builtin_var(channel, name))
                 .ok_or_else(|| CoreError::NotFound("Variable not found".into()))
         })

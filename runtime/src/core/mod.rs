@@ -13,7 +13,9 @@ pub mod bridges;
 pub mod cause;
 pub mod channel;
 pub mod channels;
+pub mod device_states;
 pub mod dialplan;
+pub mod endpoints;
 pub mod event;
 pub mod modules;
 pub mod pbx;
@@ -243,8 +245,7 @@ impl Core {
         globals.get(name).cloned().unwrap_or_default()
     }
 
-    /// Sets a global variable, or removes it when `value` is `None`; publishes
-    /// ChannelVarset without a channel to applications subscribed to all channels.
+    /// Sets a global variable, or removes it when `value` is `None`.
     pub fn set_global_var(&self, name: &str, value: Option<&str>) {
         {
             let mut globals = self.globals.write().unwrap_or_else(|p| p.into_inner());
@@ -370,6 +371,20 @@ impl Core {
             .get(id)
             .map(|c| c.json(&self.channelvars))
             .unwrap_or(Value::Null)
+    }
+
+    /// Makes an endpoint known before any channel uses it (configured phones).
+    pub fn add_endpoint(&self, technology: &str, resource: &str) {
+        self.with_state(|state| {
+            state
+                .endpoints
+                .entry(format!("{technology}/{resource}"))
+                .or_insert_with(|| Endpoint {
+                    technology: technology.to_string(),
+                    resource: resource.to_string(),
+                    channel_ids: Vec::new(),
+                });
+        });
     }
 
     fn endpoint_channel_added(&self, state: &mut State, endpoint: &str, id: &Arc<str>) {

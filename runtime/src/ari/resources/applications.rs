@@ -1,8 +1,58 @@
-//! `/applications` operations.
+//! `/applications`: the Stasis applications, their explicit subscriptions and event filters.
 
-use super::Entry;
+use super::{Ctx, Entry};
+use crate::ari::response::{AriResponse, AriResult};
+use crate::ari_handler;
 
-/// The `/applications` operations implemented so far.
+fn app_name(ctx: &Ctx) -> String {
+    ctx.params.string("applicationName").unwrap_or_default()
+}
+
+/// GET /applications: every registered application, including inactive ones that still
+/// have subscriptions.
+pub async fn list(ctx: Ctx) -> AriResult {
+    Ok(AriResponse::ok(ctx.core.list_apps()))
+}
+
+/// GET /applications/{applicationName}
+pub async fn get(ctx: Ctx) -> AriResult {
+    Ok(AriResponse::ok(ctx.core.get_app(&app_name(&ctx))?))
+}
+
+/// POST /applications/{applicationName}/subscription: sources are processed in order and
+/// processing stops at the first failure (earlier ones stay subscribed), as in Asterisk.
+pub async fn subscribe(ctx: Ctx) -> AriResult {
+    let sources = ctx.params.list("eventSource")?.unwrap_or_default();
+    Ok(AriResponse::ok(
+        ctx.core.subscribe(&app_name(&ctx), &sources)?,
+    ))
+}
+
+/// DELETE /applications/{applicationName}/subscription: a source that is not subscribed is
+/// a 422, as Asterisk answers (its declaration says 409).
+pub async fn unsubscribe(ctx: Ctx) -> AriResult {
+    let sources = ctx.params.list("eventSource")?.unwrap_or_default();
+    Ok(AriResponse::ok(
+        ctx.core.unsubscribe(&app_name(&ctx), &sources)?,
+    ))
+}
+
+/// PUT /applications/{applicationName}/eventFilter with the JSON body
+/// `{"allowed": [{"type": ...}], "disallowed": [...]}`; no body or `{}` clears both lists.
+pub async fn filter(ctx: Ctx) -> AriResult {
+    Ok(AriResponse::ok(
+        ctx.core
+            .set_event_filter(&app_name(&ctx), ctx.params.body())?,
+    ))
+}
+
+/// The `/applications` operations.
 pub fn handlers() -> Vec<Entry> {
-    Vec::new()
+    vec![
+        ari_handler!("applications", "list", list),
+        ari_handler!("applications", "get", get),
+        ari_handler!("applications", "subscribe", subscribe),
+        ari_handler!("applications", "unsubscribe", unsubscribe),
+        ari_handler!("applications", "filter", filter),
+    ]
 }

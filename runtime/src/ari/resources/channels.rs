@@ -1,8 +1,737 @@
-//! `/channels` operations.
+//! `/channels`: listing, originating and creating channels, and controlling channels in a
+//! Stasis application (answer, indications, DTMF, mute, hold, variables, dialplan,
+//! hangup, redirect).
+//!
+//! Every state change goes through the core's channel API; handlers only validate
+//! parameters, in Asterisk's order, and shape responses. The media operations (music on
+//! hold, silence, playback, recording, snooping, RTP statistics, external media) run
+//! Asterisk's 404/409/412 checks and then answer 501: wari has no media path yet.
 
-use super::Entry;
+use std::time::Duration;
 
-/// The `/channels` operations implemented so far.
+use http::StatusCode;
+use serde_json::{Map, Value, json};
+
+use super::{Ctx, Entry};
+use crate::ari::response::{AriError, AriResponse, AriResult};
+use crate::ari_handler;
+use crate::core::cause;
+use crate::core::channels::{Create, Destination, Originate, millis, split_endpoint};
+use crate::core::dialplan::expr::split_args;
+use crate::core::tech::Indication;
+
+/// Longest client-chosen channel id (Asterisk's `AST_MAX_UNIQUEID` less its terminator).
+const MAX_ID_LEN: usize = 149;
+
+/// Codec names `formats` accepts.
+const FORMATS: [&str; 7] = ["ulaw", "alaw", "slin", "slin16", "g722", "gsm", "opus"];
+
+/// Seconds an originated channel rings when `timeout` is absent, 0 or negative (not -1).
+const DEFAULT_ORIGINATE_TIMEOUT: u64 = 30;
+
+/// `transfer_progress` `states` values (case-insensitive).
+const TRANSFER_STATES: [&str; 4] = [
+    "channel_progress",
+    "channel_answered",
+    "channel_unavailable",
+    "channel_declined",
+];
+
+/// A variable to set: name, value, and whether it is reported in `channelvars`.
+type Variable = (String, String, bool);
+
+/// The `channelId` path variable.
+fn channel_id(ctx: &Ctx) -> String {
+    ctx.params.string("channelId").unwrap_or_default()
+}
+
+/// A string parameter, with the empty string counted as absent (`ast_strlen_zero`).
+fn non_empty(ctx: &Ctx, name: &str) -> Option<String> {
+    ctx.params.string(name).filter(|s| !s.is_empty())
+}
+
+/// `appArgs` as Stasis arguments, split like dialplan application arguments; an absent or
+/// empty `appArgs` gives no arguments.
+fn app_args(app_args: Option<&str>) -> Vec<String> {
+    match app_args {
+        Some(text) if !text.is_empty() => split_args(text),
+        _ => Vec::new(),
+    }
+}
+
+/// The Q.850 cause for `DELETE /channels/{id}` (ari-rest.md §6.3): `reason_code` is any
+/// integer, `reason` one of the listed words, both is an error, neither is 16.
+pub fn hangup_cause(reason: Option<&str>, reason_code: Option<&str>) -> Result<u16, AriError> {
+    let reason = reason.filter(|r| !r.is_empty());
+    let reason_code = reason_code.filter(|r| !r.is_empty());
+    match (reason, reason_code) {
+        (Some(_), Some(_)) => Err(AriError::bad_request(
+            "The reason and reason_code can't both be specified",
+        )),
+        (None, Some(code)) => code
+            .trim()
+            .parse::<i64>()
+            .ok()
+            .and_then(|code| u16::try_from(code).ok())
+            .ok_or_else(|| AriError::bad_request("Invalid reason for hangup reason code provided")),
+        (Some(reason), None) => cause::from_reason(reason)
+            .ok_or_else(|| AriError::bad_request("Invalid reason for hangup provided")),
+        (None, None) => Ok(cause::NORMAL_CLEARING),
+    }
+}
+
+/// Parses a `variables` object: each value is a string, or an object with a string
+/// `value` and an optional boolean `report_events`. Anything else is a 400.
+pub fn parse_variables(variables: &Value) -> Result<Vec<Variable>, AriError> {
+    let Value::Object(map) = variables else {
+        return Err(AriError::bad_request(
+            "The 'variables' parameter must be an object of variable names to values",
+        ));
+    };
+    map.iter()
+        .map(|(name, value)| {
+            if name.trim().is_empty() {
+                return Err(AriError::bad_request("Variable name is required"));
+            }
+            match value {
+                Value::String(v) => Ok((name.clone(), v.clone(), false)),
+                Value::Object(entry) => {
+                    let Some(Value::String(v)) = entry.get("value") else {
+                        return Err(AriError::bad_request(format!(
+                            "Variable '{name}': an object value needs a string 'value'"
+                        )));
+                    };
+                    let report = match entry.get("report_events") {
+                        None | Some(Value::Null) => false,
+                        Some(Value::Bool(b)) => *b,
+                        Some(_) => {
+                            return Err(AriError::bad_request(format!(
+                                "Variable '{name}': 'report_events' must be a boolean"
+                            )));
+                        }
+                    };
+                    Ok((name.clone(), v.clone(), report))
+                }
+                _ => Err(AriError::bad_request(format!(
+                    "Only string values in the 'variables' object allowed (variable '{name}')"
+                ))),
+            }
+        })
+        .collect()
+}
+
+/// The optional `variables` key of the JSON body (originate, create); JSON `null` counts
+/// as absent.
+fn body_variables(ctx: &Ctx) -> Result<Vec<Variable>, AriError> {
+    match ctx.params.body().and_then(|b| b.get("variables")) {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(variables) => parse_variables(variables),
+    }
+}
+
+/// How long an originated channel rings (§2.1.1): positive seconds, -1 for no limit,
+/// anything else 30 s.
+pub fn originate_timeout(timeout: Option<i64>) -> Option<Duration> {
+    match timeout {
+        Some(-1) => None,
+        Some(t) if t > 0 => Some(Duration::from_secs(t.unsigned_abs())),
+        _ => Some(Duration::from_secs(DEFAULT_ORIGINATE_TIMEOUT)),
+    }
+}
+
+/// Checks a `formats` comma list: every name must be a known codec.
+pub fn check_formats(formats: &str) -> Result<(), AriError> {
+    for name in formats.split(',').map(str::trim) {
+        if !FORMATS.contains(&name) {
+            return Err(AriError::bad_request(format!(
+                "Provided format ({name}) was not found"
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn check_id_length(id: Option<&str>) -> Result<(), AriError> {
+    if id.is_some_and(|id| id.len() > MAX_ID_LEN) {
+        return Err(AriError::bad_request(format!(
+            "Channel id is longer than {MAX_ID_LEN} characters"
+        )));
+    }
+    Ok(())
+}
+
+/// The checks `originate` and `create` share, in Asterisk's order after the id lengths:
+/// endpoint present, not both `originator` and `formats`, endpoint is `tech/resource`.
+fn check_endpoint(ctx: &Ctx) -> Result<String, AriError> {
+    let endpoint = non_empty(ctx, "endpoint")
+        .ok_or_else(|| AriError::bad_request("Endpoint must be specified"))?;
+    if non_empty(ctx, "originator").is_some() && non_empty(ctx, "formats").is_some() {
+        return Err(AriError::bad_request(
+            "Originator and formats can't both be specified",
+        ));
+    }
+    split_endpoint(&endpoint)?;
+    Ok(endpoint)
+}
+
+/// GET /channels
+pub async fn list(ctx: Ctx) -> AriResult {
+    Ok(AriResponse::ok(ctx.core.list_channels()))
+}
+
+/// GET /channels/{channelId}
+pub async fn get(ctx: Ctx) -> AriResult {
+    Ok(AriResponse::ok(ctx.core.get_channel(&channel_id(&ctx))?))
+}
+
+/// POST /channels and POST /channels/{channelId} (the path id wins over a `channelId`
+/// query parameter). Validation follows ari-rest.md §2.1.1, after the body's `variables`
+/// (which Asterisk parses before anything else).
+async fn originate_common(ctx: Ctx) -> AriResult {
+    let variables = body_variables(&ctx)?;
+    let id = non_empty(&ctx, "channelId");
+    let other_id = non_empty(&ctx, "otherChannelId");
+    check_id_length(id.as_deref())?;
+    check_id_length(other_id.as_deref())?;
+    let endpoint = check_endpoint(&ctx)?;
+    let app = non_empty(&ctx, "app");
+    let extension = non_empty(&ctx, "extension");
+    let destination = match (app, extension) {
+        (Some(app), _) => Destination::App {
+            app,
+            args: app_args(ctx.params.string("appArgs").as_deref()),
+        },
+        (None, Some(exten)) => {
+            let context = non_empty(&ctx, "context").unwrap_or_else(|| "default".to_string());
+            let priority = match non_empty(&ctx, "label") {
+                Some(label) => {
+                    let priority = match label.trim().parse::<i64>() {
+                        Ok(n) => n,
+                        Err(_) => ctx
+                            .core
+                            .dialplan()
+                            .find_label(&context, &exten, &label)
+                            .map(i64::from)
+                            .ok_or_else(|| {
+                                AriError::not_found("Requested label can not be found")
+                            })?,
+                    };
+                    u32::try_from(priority)
+                        .ok()
+                        .filter(|p| *p > 0)
+                        .ok_or_else(|| AriError::bad_request("Requested priority is illegal"))?
+                }
+                None => ctx
+                    .params
+                    .integer("priority")?
+                    .and_then(|p| u32::try_from(p).ok())
+                    .filter(|p| *p > 0)
+                    .unwrap_or(1),
+            };
+            Destination::Dialplan {
+                context,
+                exten,
+                priority,
+            }
+        }
+        (None, None) => {
+            return Err(AriError::bad_request(
+                "Application or extension must be specified",
+            ));
+        }
+    };
+    if let Some(originator) = non_empty(&ctx, "originator")
+        && ctx.core.get_channel(&originator).is_err()
+    {
+        return Err(AriError::bad_request(
+            "Provided originator channel was not found",
+        ));
+    }
+    if let Some(formats) = non_empty(&ctx, "formats") {
+        check_formats(&formats)?;
+    }
+    let timeout = originate_timeout(ctx.params.integer("timeout")?);
+    let snapshot = ctx.core.originate(Originate {
+        endpoint,
+        destination,
+        caller_id: non_empty(&ctx, "callerId"),
+        timeout,
+        channel_id: id,
+        other_channel_id: other_id,
+        variables,
+    })?;
+    Ok(AriResponse::ok(snapshot))
+}
+
+/// POST /channels
+pub async fn originate(ctx: Ctx) -> AriResult {
+    originate_common(ctx).await
+}
+
+/// POST /channels/{channelId}
+pub async fn originate_with_id(ctx: Ctx) -> AriResult {
+    originate_common(ctx).await
+}
+
+/// POST /channels/create: the channel enters `app` at once, in state Down, and is called
+/// by `/dial`. An unknown `originator` is ignored, as in Asterisk; a missing `app` is a 400
+/// (Asterisk does not check it and misbehaves).
+pub async fn create(ctx: Ctx) -> AriResult {
+    let variables = body_variables(&ctx)?;
+    let id = non_empty(&ctx, "channelId");
+    let other_id = non_empty(&ctx, "otherChannelId");
+    check_id_length(id.as_deref())?;
+    check_id_length(other_id.as_deref())?;
+    let endpoint = check_endpoint(&ctx)?;
+    let app = ctx.params.required_string("app")?;
+    if let Some(formats) = non_empty(&ctx, "formats") {
+        check_formats(&formats)?;
+    }
+    let snapshot = ctx.core.create(Create {
+        endpoint,
+        app,
+        args: app_args(ctx.params.string("appArgs").as_deref()),
+        channel_id: id,
+        other_channel_id: other_id,
+        variables,
+    })?;
+    Ok(AriResponse::ok(snapshot))
+}
+
+/// DELETE /channels/{channelId}: any channel, in Stasis or not. The channel is looked up
+/// before the reason is checked (404 before 400), as in Asterisk.
+pub async fn hangup(ctx: Ctx) -> AriResult {
+    let id = channel_id(&ctx);
+    ctx.core.get_channel(&id)?;
+    let cause = hangup_cause(
+        ctx.params.string("reason").as_deref(),
+        ctx.params.string("reason_code").as_deref(),
+    )?;
+    ctx.core.hangup(&id, cause)?;
+    Ok(AriResponse::no_content())
+}
+
+/// POST /channels/{channelId}/continue (§2.1.2). `priority` 0 counts as absent, as the
+/// generated glue cannot tell them apart.
+pub async fn continue_in_dialplan(ctx: Ctx) -> AriResult {
+    let priority = ctx.params.integer("priority")?.filter(|p| *p != 0);
+    ctx.core.continue_in_dialplan(
+        &channel_id(&ctx),
+        non_empty(&ctx, "context").as_deref(),
+        non_empty(&ctx, "extension").as_deref(),
+        priority,
+        non_empty(&ctx, "label").as_deref(),
+    )?;
+    Ok(AriResponse::no_content())
+}
+
+/// POST /channels/{channelId}/move: `appArgs` is split like Stasis() arguments. A missing
+/// `app` is a 400.
+pub async fn move_channel(ctx: Ctx) -> AriResult {
+    let app = ctx.params.string("app").unwrap_or_default();
+    ctx.core.move_to_app(
+        &channel_id(&ctx),
+        &app,
+        app_args(ctx.params.string("appArgs").as_deref()),
+    )?;
+    Ok(AriResponse::no_content())
+}
+
+/// POST /channels/{channelId}/redirect: after Asterisk's checks (404, 409, 412, endpoint
+/// missing 400, not `tech/resource` 422, technology other than the channel's 422), a Test
+/// phone follows the redirect as a phone follows a SIP 302: it leaves the call, which is
+/// hung up with cause 16 (Normal Clearing). Local channels have no far end to transfer
+/// and answer 422.
+pub async fn redirect(ctx: Ctx) -> AriResult {
+    let endpoint = ctx.params.string("endpoint").unwrap_or_default();
+    ctx.core.redirect(&channel_id(&ctx), &endpoint)?;
+    Ok(AriResponse::no_content())
+}
+
+/// POST /channels/{channelId}/answer
+pub async fn answer(ctx: Ctx) -> AriResult {
+    ctx.core.answer(&channel_id(&ctx))?;
+    Ok(AriResponse::no_content())
+}
+
+async fn indicate(ctx: Ctx, indication: Indication) -> AriResult {
+    ctx.core.indicate(&channel_id(&ctx), indication)?;
+    Ok(AriResponse::no_content())
+}
+
+/// POST /channels/{channelId}/ring
+pub async fn ring(ctx: Ctx) -> AriResult {
+    indicate(ctx, Indication::Ringing).await
+}
+
+/// DELETE /channels/{channelId}/ring: wari generates no ringback locally, so there is
+/// nothing to stop once the channel passes the usual checks.
+pub async fn ring_stop(ctx: Ctx) -> AriResult {
+    ctx.core.check_controllable(&channel_id(&ctx), true)?;
+    Ok(AriResponse::no_content())
+}
+
+/// POST /channels/{channelId}/progress
+pub async fn progress(ctx: Ctx) -> AriResult {
+    indicate(ctx, Indication::Progress).await
+}
+
+/// POST /channels/{channelId}/hold
+pub async fn hold(ctx: Ctx) -> AriResult {
+    indicate(ctx, Indication::Hold).await
+}
+
+/// DELETE /channels/{channelId}/hold
+pub async fn unhold(ctx: Ctx) -> AriResult {
+    indicate(ctx, Indication::Unhold).await
+}
+
+/// POST /channels/{channelId}/dtmf (§2.1.3): the channel checks come before the `dtmf`
+/// check, as in Asterisk. Times are milliseconds.
+pub async fn send_dtmf(ctx: Ctx) -> AriResult {
+    let id = channel_id(&ctx);
+    let before = ctx.params.integer("before")?.unwrap_or(0);
+    let between = ctx.params.integer("between")?.unwrap_or(100);
+    let duration = ctx.params.integer("duration")?.unwrap_or(100);
+    let after = ctx.params.integer("after")?.unwrap_or(0);
+    ctx.core.check_controllable(&id, true)?;
+    let dtmf = ctx.params.string("dtmf").unwrap_or_default();
+    ctx.core.send_dtmf(
+        &id,
+        &dtmf,
+        millis(before),
+        millis(between),
+        millis(duration),
+        millis(after),
+    )?;
+    Ok(AriResponse::no_content())
+}
+
+async fn set_mute(ctx: Ctx, mute: bool) -> AriResult {
+    let id = channel_id(&ctx);
+    ctx.core.check_controllable(&id, true)?;
+    let direction = ctx.params.string("direction").unwrap_or_default();
+    ctx.core.mute(&id, &direction, mute)?;
+    Ok(AriResponse::no_content())
+}
+
+/// POST /channels/{channelId}/mute: `direction` is required (the documented default is
+/// not applied, as in Asterisk).
+pub async fn mute(ctx: Ctx) -> AriResult {
+    set_mute(ctx, true).await
+}
+
+/// DELETE /channels/{channelId}/mute
+pub async fn unmute(ctx: Ctx) -> AriResult {
+    set_mute(ctx, false).await
+}
+
+/// GET /channels/{channelId}/variable: no Stasis requirement.
+pub async fn get_channel_var(ctx: Ctx) -> AriResult {
+    let name = ctx.params.string("variable").unwrap_or_default();
+    let value = ctx.core.get_var(&channel_id(&ctx), &name)?;
+    Ok(AriResponse::ok(json!({ "value": value })))
+}
+
+/// POST /channels/{channelId}/variable: an absent `value` unsets the variable; setting
+/// without `report_events=true` clears an earlier report flag.
+pub async fn set_channel_var(ctx: Ctx) -> AriResult {
+    let name = ctx.params.string("variable").unwrap_or_default();
+    let value = ctx.params.string("value");
+    let report = ctx.params.boolean("report_events").unwrap_or(false);
+    ctx.core
+        .set_var(&channel_id(&ctx), &name, value.as_deref(), report)?;
+    Ok(AriResponse::no_content())
+}
+
+/// GET /channels/{channelId}/variables: names are trimmed; a blank name is a 400, the
+/// first unknown variable a 404. No Stasis requirement.
+pub async fn get_channel_vars(ctx: Ctx) -> AriResult {
+    let names = ctx
+        .params
+        .list("variables")?
+        .ok_or_else(|| AriError::bad_request("Missing required parameter: variables"))?;
+    let names: Vec<String> = names.iter().map(|n| n.trim().to_string()).collect();
+    if names.iter().any(String::is_empty) {
+        return Err(AriError::bad_request("Variable name is required"));
+    }
+    let id = channel_id(&ctx);
+    let mut values = Map::new();
+    for name in names {
+        let value = ctx.core.get_var(&id, &name)?;
+        values.insert(name, Value::String(value));
+    }
+    Ok(AriResponse::ok(json!({ "variables": values })))
+}
+
+/// POST /channels/{channelId}/variables: body `{"variables": {NAME: "v" | {"value": "v",
+/// "report_events": bool}}}`. The whole body is validated before any variable is set, so
+/// a bad entry sets nothing; valid entries are set in body order.
+pub async fn set_channel_vars(ctx: Ctx) -> AriResult {
+    let id = channel_id(&ctx);
+    ctx.core.check_controllable(&id, false)?;
+    let variables = match ctx.params.body().and_then(|b| b.get("variables")) {
+        None | Some(Value::Null) => {
+            return Err(AriError::bad_request(
+                "Missing required parameter: variables (a JSON body {\"variables\": {...}})",
+            ));
+        }
+        Some(variables) => parse_variables(variables)?,
+    };
+    for (name, value, report) in variables {
+        ctx.core.set_var(&id, &name, Some(&value), report)?;
+    }
+    Ok(AriResponse::no_content())
+}
+
+/// POST /channels/{channelId}/dial: `timeout` seconds, 0 or less for none. `caller` is
+/// accepted and ignored (wari has nothing for it to donate yet).
+pub async fn dial(ctx: Ctx) -> AriResult {
+    let timeout = ctx
+        .params
+        .integer("timeout")?
+        .filter(|t| *t > 0)
+        .map(|t| Duration::from_secs(t.unsigned_abs()));
+    ctx.core.dial(&channel_id(&ctx), timeout)?;
+    Ok(AriResponse::no_content())
+}
+
+/// POST /channels/{channelId}/transfer_progress: 404/409, then `states` must be one of
+/// the four documented values (case-insensitive). No ARI-controlled transfers exist yet,
+/// so there is nobody to report to.
+pub async fn transfer_progress(ctx: Ctx) -> AriResult {
+    ctx.core.check_controllable(&channel_id(&ctx), false)?;
+    let states = ctx.params.string("states").unwrap_or_default();
+    if states.is_empty() {
+        return Err(AriError::bad_request("Missing required parameter: states"));
+    }
+    if !TRANSFER_STATES
+        .iter()
+        .any(|s| s.eq_ignore_ascii_case(states.trim()))
+    {
+        return Err(AriError::bad_request("Invalid states value"));
+    }
+    Ok(AriResponse::no_content())
+}
+
+/// The answer of every media operation once its checks pass.
+fn media_not_implemented(operation: &str) -> AriError {
+    AriError::new(
+        StatusCode::NOT_IMPLEMENTED,
+        format!("Media is not available yet in wari: {operation} is not implemented"),
+    )
+}
+
+/// The checks of a media operation on a channel (404, 409 and, with `media`, 412), then
+/// 501.
+fn media_op(ctx: &Ctx, operation: &str, media: bool) -> AriResult {
+    ctx.core.check_controllable(&channel_id(ctx), media)?;
+    Err(media_not_implemented(operation))
+}
+
+/// POST /channels/{channelId}/moh
+pub async fn start_moh(ctx: Ctx) -> AriResult {
+    media_op(&ctx, "startMoh", true)
+}
+
+/// DELETE /channels/{channelId}/moh
+pub async fn stop_moh(ctx: Ctx) -> AriResult {
+    media_op(&ctx, "stopMoh", true)
+}
+
+/// POST /channels/{channelId}/silence
+pub async fn start_silence(ctx: Ctx) -> AriResult {
+    media_op(&ctx, "startSilence", true)
+}
+
+/// DELETE /channels/{channelId}/silence
+pub async fn stop_silence(ctx: Ctx) -> AriResult {
+    media_op(&ctx, "stopSilence", true)
+}
+
+/// POST /channels/{channelId}/play
+pub async fn play(ctx: Ctx) -> AriResult {
+    media_op(&ctx, "play", true)
+}
+
+/// POST /channels/{channelId}/play/{playbackId}
+pub async fn play_with_id(ctx: Ctx) -> AriResult {
+    media_op(&ctx, "playWithId", true)
+}
+
+/// POST /channels/{channelId}/record: no 412 check, as in Asterisk.
+pub async fn record(ctx: Ctx) -> AriResult {
+    media_op(&ctx, "record", false)
+}
+
+/// The target of a snoop or of RTP statistics only has to exist (404).
+fn existing_channel_then_501(ctx: &Ctx, operation: &str) -> AriResult {
+    ctx.core.get_channel(&channel_id(ctx))?;
+    Err(media_not_implemented(operation))
+}
+
+/// POST /channels/{channelId}/snoop: the target need not be in Stasis.
+pub async fn snoop_channel(ctx: Ctx) -> AriResult {
+    existing_channel_then_501(&ctx, "snoopChannel")
+}
+
+/// POST /channels/{channelId}/snoop/{snoopId}
+pub async fn snoop_channel_with_id(ctx: Ctx) -> AriResult {
+    existing_channel_then_501(&ctx, "snoopChannelWithId")
+}
+
+/// GET /channels/{channelId}/rtp_statistics
+pub async fn rtpstatistics(ctx: Ctx) -> AriResult {
+    existing_channel_then_501(&ctx, "rtpstatistics")
+}
+
+/// POST /channels/externalMedia: a `channelId` already in use is a 409 (400 when too
+/// long), then 501.
+pub async fn external_media(ctx: Ctx) -> AriResult {
+    if let Some(id) = non_empty(&ctx, "channelId") {
+        ctx.core
+            .with_state(|state| ctx.core.check_new_id(state, Some(&id)))?;
+    }
+    Err(media_not_implemented("externalMedia"))
+}
+
+/// The `/channels` operations.
 pub fn handlers() -> Vec<Entry> {
-    Vec::new()
+    vec![
+        ari_handler!("channels", "list", list),
+        ari_handler!("channels", "originate", originate),
+        ari_handler!("channels", "create", create),
+        ari_handler!("channels", "get", get),
+        ari_handler!("channels", "originateWithId", originate_with_id),
+        ari_handler!("channels", "hangup", hangup),
+        ari_handler!("channels", "continueInDialplan", continue_in_dialplan),
+        ari_handler!("channels", "move", move_channel),
+        ari_handler!("channels", "redirect", redirect),
+        ari_handler!("channels", "answer", answer),
+        ari_handler!("channels", "ring", ring),
+        ari_handler!("channels", "ringStop", ring_stop),
+        ari_handler!("channels", "progress", progress),
+        ari_handler!("channels", "sendDTMF", send_dtmf),
+        ari_handler!("channels", "mute", mute),
+        ari_handler!("channels", "unmute", unmute),
+        ari_handler!("channels", "hold", hold),
+        ari_handler!("channels", "unhold", unhold),
+        ari_handler!("channels", "startMoh", start_moh),
+        ari_handler!("channels", "stopMoh", stop_moh),
+        ari_handler!("channels", "startSilence", start_silence),
+        ari_handler!("channels", "stopSilence", stop_silence),
+        ari_handler!("channels", "play", play),
+        ari_handler!("channels", "playWithId", play_with_id),
+        ari_handler!("channels", "record", record),
+        ari_handler!("channels", "getChannelVar", get_channel_var),
+        ari_handler!("channels", "setChannelVar", set_channel_var),
+        ari_handler!("channels", "getChannelVars", get_channel_vars),
+        ari_handler!("channels", "setChannelVars", set_channel_vars),
+        ari_handler!("channels", "snoopChannel", snoop_channel),
+        ari_handler!("channels", "snoopChannelWithId", snoop_channel_with_id),
+        ari_handler!("channels", "dial", dial),
+        ari_handler!("channels", "rtpstatistics", rtpstatistics),
+        ari_handler!("channels", "externalMedia", external_media),
+        ari_handler!("channels", "transfer_progress", transfer_progress),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(result: Result<impl std::fmt::Debug, AriError>) -> (u16, String) {
+        let error = result.expect_err("an error");
+        (error.status.as_u16(), error.message)
+    }
+
+    #[test]
+    fn hangup_reasons_map_to_causes() {
+        assert_eq!(hangup_cause(None, None), Ok(16));
+        assert_eq!(hangup_cause(Some(""), Some("")), Ok(16));
+        assert_eq!(hangup_cause(Some("busy"), None), Ok(17));
+        assert_eq!(hangup_cause(Some("answered_elsewhere"), None), Ok(26));
+        assert_eq!(hangup_cause(Some("interworking"), None), Ok(127));
+        assert_eq!(hangup_cause(None, Some("21")), Ok(21));
+        assert_eq!(hangup_cause(None, Some("999")), Ok(999));
+        assert_eq!(
+            status(hangup_cause(Some("busy"), Some("17"))),
+            (
+                400,
+                "The reason and reason_code can't both be specified".into()
+            )
+        );
+        assert_eq!(
+            status(hangup_cause(Some("Busy"), None)),
+            (400, "Invalid reason for hangup provided".into())
+        );
+        assert_eq!(status(hangup_cause(None, Some("abc"))).0, 400);
+        assert_eq!(status(hangup_cause(None, Some("1.5"))).0, 400);
+        assert_eq!(status(hangup_cause(None, Some("-1"))).0, 400);
+    }
+
+    #[test]
+    fn variables_accept_strings_and_value_objects() {
+        let parsed = parse_variables(&json!({
+            "A": "1",
+            "B": {"value": "2", "report_events": true},
+            "C": {"value": "3"},
+        }))
+        .expect("valid");
+        assert_eq!(
+            parsed,
+            vec![
+                ("A".to_string(), "1".to_string(), false),
+                ("B".to_string(), "2".to_string(), true),
+                ("C".to_string(), "3".to_string(), false),
+            ]
+        );
+        assert_eq!(parse_variables(&json!({})), Ok(Vec::new()));
+    }
+
+    #[test]
+    fn variables_refuse_other_shapes() {
+        for bad in [
+            json!("A=1"),
+            json!(["A"]),
+            json!({"A": 1}),
+            json!({"A": true}),
+            json!({"A": null}),
+            json!({"A": ["x"]}),
+            json!({"A": {}}),
+            json!({"A": {"value": 5}}),
+            json!({"A": {"value": "x", "report_events": "yes"}}),
+            json!({"": "x"}),
+        ] {
+            assert_eq!(status(parse_variables(&bad)).0, 400, "{bad}");
+        }
+    }
+
+    #[test]
+    fn originate_timeouts() {
+        assert_eq!(originate_timeout(None), Some(Duration::from_secs(30)));
+        assert_eq!(originate_timeout(Some(0)), Some(Duration::from_secs(30)));
+        assert_eq!(originate_timeout(Some(-5)), Some(Duration::from_secs(30)));
+        assert_eq!(originate_timeout(Some(-1)), None);
+        assert_eq!(originate_timeout(Some(7)), Some(Duration::from_secs(7)));
+    }
+
+    #[test]
+    fn formats_must_be_known() {
+        assert_eq!(check_formats("ulaw"), Ok(()));
+        assert_eq!(check_formats("ulaw, slin16,opus"), Ok(()));
+        assert_eq!(
+            status(check_formats("ulaw,mp3")),
+            (400, "Provided format (mp3) was not found".into())
+        );
+        assert_eq!(status(check_formats("ulaw,")).0, 400);
+    }
+
+    #[test]
+    fn app_args_split_like_dialplan_arguments() {
+        assert_eq!(app_args(None), Vec::<String>::new());
+        assert_eq!(app_args(Some("")), Vec::<String>::new());
+        assert_eq!(app_args(Some("a,b")), ["a", "b"]);
+        assert_eq!(app_args(Some("x,\"y,z\"")), ["x", "y,z"]);
+    }
 }

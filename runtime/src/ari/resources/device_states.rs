@@ -1,8 +1,48 @@
-//! `/deviceStates` operations.
+//! `/deviceStates`: device states ARI controls (`Stasis:NAME`), and the state of any device.
+//!
+//! Update and delete follow Asterisk's prefix rules: a name not starting with `Stasis:`
+//! (any case) is a 409, nothing after the prefix a 404. An unknown state value is a 400
+//! naming the valid ones, where Asterisk answers 500. Every change publishes
+//! DeviceStateChanged to applications subscribed to the device (`deviceState:NAME`).
 
-use super::Entry;
+use super::{Ctx, Entry};
+use crate::ari::response::{AriResponse, AriResult};
+use crate::ari_handler;
 
-/// The `/deviceStates` operations implemented so far.
+fn device_name(ctx: &Ctx) -> String {
+    ctx.params.string("deviceName").unwrap_or_default()
+}
+
+/// GET /deviceStates: the ARI-controlled devices.
+pub async fn list(ctx: Ctx) -> AriResult {
+    Ok(AriResponse::ok(ctx.core.list_device_states()))
+}
+
+/// GET /deviceStates/{deviceName}: any name; a device wari knows nothing about is `UNKNOWN`.
+pub async fn get(ctx: Ctx) -> AriResult {
+    Ok(AriResponse::ok(ctx.core.device_state(&device_name(&ctx))))
+}
+
+/// PUT /deviceStates/{deviceName}?deviceState=...
+pub async fn update(ctx: Ctx) -> AriResult {
+    let value = ctx.params.string("deviceState");
+    ctx.core
+        .update_device_state(&device_name(&ctx), value.as_deref())?;
+    Ok(AriResponse::no_content())
+}
+
+/// DELETE /deviceStates/{deviceName}: the device reads `UNKNOWN` again.
+pub async fn delete(ctx: Ctx) -> AriResult {
+    ctx.core.delete_device_state(&device_name(&ctx))?;
+    Ok(AriResponse::no_content())
+}
+
+/// The `/deviceStates` operations.
 pub fn handlers() -> Vec<Entry> {
-    Vec::new()
+    vec![
+        ari_handler!("deviceStates", "list", list),
+        ari_handler!("deviceStates", "get", get),
+        ari_handler!("deviceStates", "update", update),
+        ari_handler!("deviceStates", "delete", delete),
+    ]
 }

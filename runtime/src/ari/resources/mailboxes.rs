@@ -1,8 +1,52 @@
-//! `/mailboxes` operations.
+//! `/mailboxes`: externally managed mailboxes (message counters; wari has no voicemail).
+//!
+//! Unlike Asterisk, which reads missing or malformed counts as 0, `oldMessages` and
+//! `newMessages` must both be given as non-negative integers (400 otherwise).
 
-use super::Entry;
+use super::{Ctx, Entry};
+use crate::ari::response::{AriError, AriResponse, AriResult};
+use crate::ari_handler;
 
-/// The `/mailboxes` operations implemented so far.
+fn mailbox_name(ctx: &Ctx) -> String {
+    ctx.params.string("mailboxName").unwrap_or_default()
+}
+
+fn count(ctx: &Ctx, name: &str) -> Result<i64, AriError> {
+    ctx.params
+        .integer(name)?
+        .ok_or_else(|| AriError::bad_request(format!("Missing required parameter: {name}")))
+}
+
+/// GET /mailboxes
+pub async fn list(ctx: Ctx) -> AriResult {
+    Ok(AriResponse::ok(ctx.core.list_mailboxes()))
+}
+
+/// GET /mailboxes/{mailboxName}
+pub async fn get(ctx: Ctx) -> AriResult {
+    Ok(AriResponse::ok(ctx.core.get_mailbox(&mailbox_name(&ctx))?))
+}
+
+/// PUT /mailboxes/{mailboxName}?oldMessages=N&newMessages=N: creates or updates.
+pub async fn update(ctx: Ctx) -> AriResult {
+    let old = count(&ctx, "oldMessages")?;
+    let new = count(&ctx, "newMessages")?;
+    ctx.core.update_mailbox(&mailbox_name(&ctx), old, new)?;
+    Ok(AriResponse::no_content())
+}
+
+/// DELETE /mailboxes/{mailboxName}
+pub async fn delete(ctx: Ctx) -> AriResult {
+    ctx.core.delete_mailbox(&mailbox_name(&ctx))?;
+    Ok(AriResponse::no_content())
+}
+
+/// The `/mailboxes` operations.
 pub fn handlers() -> Vec<Entry> {
-    Vec::new()
+    vec![
+        ari_handler!("mailboxes", "list", list),
+        ari_handler!("mailboxes", "get", get),
+        ari_handler!("mailboxes", "update", update),
+        ari_handler!("mailboxes", "delete", delete),
+    ]
 }

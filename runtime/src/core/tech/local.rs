@@ -60,6 +60,7 @@ impl Technology for Local {
                 name: format!("{base};2"),
                 exten,
                 context,
+                app: request.app.clone(),
             })),
         });
         let (id, rx) = core.add_channel(
@@ -85,6 +86,8 @@ struct SecondHalf {
     name: String,
     exten: String,
     context: String,
+    /// The application the first half was originated into: it sees both halves.
+    app: Option<String>,
 }
 
 /// One half of a Local pair.
@@ -106,7 +109,7 @@ impl Driver for LocalHalf {
         let Some(second) = second else {
             return Err(CoreError::Conflict("Local channel already called".into()));
         };
-        let app = state.app_of_channel(me);
+        let app = state.app_of_channel(me).or(second.app.clone());
         state.reserved_ids.remove(&self.peer);
         let caller = state
             .channels

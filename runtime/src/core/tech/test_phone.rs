@@ -205,6 +205,24 @@ async fn press_keys(weak: &Weak<Core>, me: &Arc<str>, digits: &str) {
     }
 }
 
+/// Behaviours of the phones configured in `test_phones.conf`; invalid options are reported
+/// at the phone's section and the phone keeps the default behaviour.
+pub fn profiles(
+    phones: &[crate::config::test_phones_conf::TestPhone],
+    problems: &mut crate::config::Problems,
+) -> HashMap<String, Behaviour> {
+    let mut profiles = HashMap::new();
+    for phone in phones {
+        let mut behaviour = Behaviour::default();
+        if let Err(e) = behaviour.apply(phone.options.iter().map(String::as_str)) {
+            problems.error(&phone.location, format!("Test phone [{}]: {e}", phone.name));
+            behaviour = Behaviour::default();
+        }
+        profiles.insert(phone.name.clone(), behaviour);
+    }
+    profiles
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,209 @@
+//! Device states controlled over ARI (`Stasis:NAME`) and externally managed mailboxes.
+//!
+//! Device states live in [`State::device_states`] under their canonical name (`Stasis:` then
+//! the name as given); every change publishes DeviceStateChanged to applications subscribed
+//! to the device. Mailboxes are plain message counters: wari has no voicemail and mailbox
+//! changes publish no ARI event.
+
+use serde_json::{Value, json};
+
+use super::event::{Event, Scope};
+use super::{Core, CoreError, State};
+
+/// The prefix of device states ARI controls.
+pub const STASIS_PREFIX: &str = "Stasis:";
+
+/// The states a controlled device can be set to.
+pub const SETTABLE_STATES: [&str; 8] = [
+    "NOT_INUSE",
+    "INUSE",
+    "BUSY",
+    "INVALID",
+    "UNAVAILABLE",
+    "RINGING",
+    "RINGINUSE",
+    "ONHOLD",
+];
+
+/// The state of a device nobody has set.
+pub const UNKNOWN_STATE: &str = "UNKNOWN";
+
+/// The canonical name of an ARI-controlled device: `Stasis:` (any case) then a non-empty
+/// name. Another prefix is a 409; nothing after the prefix a 404.
+pub fn controlled_device(name: &str) -> Result<String, CoreError> {
+    let prefix = name
+        .get(..STASIS_PREFIX.len())
+        .filter(|p| p.eq_ignore_ascii_case(STASIS_PREFIX))
+        .ok_or_else(|| CoreError::Conflict("Uncontrolled device specified".into()))?;
+    let rest = &name[prefix.len()..];
+    if rest.is_empty() {
+        return Err(CoreError::NotFound("Device name is missing".into()));
+    }
+    Ok(format!("{STASIS_PREFIX}{rest}"))
+}
+
+fn device_json(name: &str, state: &str) -> Value {
+    json!({ "name": name, "state": state })
+}
+
+fn mailbox_json(name: &str, (old, new): (i64, i64)) -> Value {
+    json!({ "name": name, "old_messages": old, "new_messages": new })
+}
+
+impl Core {
+    /// Every ARI-controlled device state.
+    pub fn list_device_states(&self) -> Value {
+        self.with_state(|state| {
+            Value::Array(
+                state
+                    .device_states
+                    .iter()
+                    .map(|(name, value)| device_json(name, value))
+                    .collect(),
+            )
+        })
+    }
+
+    /// Any device's state, under the name asked for; devices wari does not know are
+    /// `UNKNOWN`.
+    pub fn device_state(&self, name: &str) -> Value {
+        let canonical = controlled_device(name).ok();
+        self.with_state(|state| {
+            let value = canonical
+                .and_then(|c| state.device_states.get(&c).cloned())
+                .unwrap_or_else(|| UNKNOWN_STATE.to_string());
+            device_json(name, &value)
+        })
+    }
+
+    /// Sets a controlled device's state (creating it). The state is matched
+    /// case-insensitively against [`SETTABLE_STATES`]; anything else is a 400 (Asterisk
+    /// answers 500 "Unknown device").
+    pub fn update_device_state(&self, name: &str, value: Option<&str>) -> Result<(), CoreError> {
+        let name = controlled_device(name)?;
+        let value = value.unwrap_or_default().trim();
+        let value = SETTABLE_STATES
+            .iter()
+            .find(|s| s.eq_ignore_ascii_case(value))
+            .ok_or_else(|| {
+                CoreError::BadRequest(format!(
+                    "Invalid device state '{value}': expected one of {}",
+                    SETTABLE_STATES.join(", ")
+                ))
+            })?;
+        self.with_state(|state| {
+            state.device_states.insert(name.clone(), value.to_string());
+            self.device_state_changed(state, &name, value);
+        });
+        Ok(())
+    }
+
+    /// Forgets a controlled device's state: it reads `UNKNOWN` again, and that is published.
+    /// Deleting a device that was never set succeeds too, as in Asterisk.
+    pub fn delete_device_state(&self, name: &str) -> Result<(), CoreError> {
+        let name = controlled_device(name)?;
+        self.with_state(|state| {
+            state.device_states.remove(&name);
+            self.device_state_changed(state, &name, UNKNOWN_STATE);
+        });
+        Ok(())
+    }
+
+    fn device_state_changed(&self, state: &mut State, name: &str, value: &str) {
+        self.publish(
+            state,
+            Event::new(
+                "DeviceStateChanged",
+                Scope {
+                    device: Some(name.to_string()),
+                    ..Scope::default()
+                },
+            )
+            .with("device_state", device_json(name, value)),
+        );
+    }
+
+    /// Every mailbox.
+    pub fn list_mailboxes(&self) -> Value {
+        self.with_state(|state| {
+            Value::Array(
+                state
+                    .mailboxes
+                    .iter()
+                    .map(|(name, counts)| mailbox_json(name, *counts))
+                    .collect(),
+            )
+        })
+    }
+
+    /// One mailbox (404 when it does not exist).
+    pub fn get_mailbox(&self, name: &str) -> Result<Value, CoreError> {
+        self.with_state(|state| {
+            state
+                .mailboxes
+                .get(name)
+                .map(|counts| mailbox_json(name, *counts))
+                .ok_or_else(|| CoreError::NotFound("Mailbox does not exist".into()))
+        })
+    }
+
+    /// Sets a mailbox's old and new message counts, creating it. Counts cannot be negative.
+    pub fn update_mailbox(&self, name: &str, old: i64, new: i64) -> Result<(), CoreError> {
+        if name.is_empty() {
+            return Err(CoreError::BadRequest("Mailbox name is required".into()));
+        }
+        if old < 0 || new < 0 {
+            return Err(CoreError::BadRequest(
+                "Message counts cannot be negative".into(),
+            ));
+        }
+        self.with_state(|state| {
+            state.mailboxes.insert(name.to_string(), (old, new));
+        });
+        Ok(())
+    }
+
+    /// Removes a mailbox (404 when it does not exist).
+    pub fn delete_mailbox(&self, name: &str) -> Result<(), CoreError> {
+        self.with_state(|state| {
+            state
+                .mailboxes
+                .remove(name)
+                .map(|_| ())
+                .ok_or_else(|| CoreError::NotFound("Mailbox does not exist".into()))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn controlled_device_names() {
+        assert_eq!(
+            controlled_device("Stasis:lamp").as_deref(),
+            Ok("Stasis:lamp")
+        );
+        assert_eq!(
+            controlled_device("stasis:lamp").as_deref(),
+            Ok("Stasis:lamp")
+        );
+        assert!(matches!(
+            controlled_device("PJSIP/100"),
+            Err(CoreError::Conflict(_))
+        ));
+        assert!(matches!(
+            controlled_device("Sta"),
+            Err(CoreError::Conflict(_))
+        ));
+        assert!(matches!(
+            controlled_device("Stasis:"),
+            Err(CoreError::NotFound(_))
+        ));
+        assert!(matches!(
+            controlled_device("Ståsis:x"),
+            Err(CoreError::Conflict(_))
+        ));
+    }
+}

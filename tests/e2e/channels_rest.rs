@@ -1,0 +1,906 @@
+//! The `/channels` resource over HTTP: every error status ari-rest.md §2.1 gives for its
+//! operations (unknown ids 404, channels outside Stasis 409, un-answered channels 412, bad
+//! parameters 400, redirect targets 422, id collisions 409, unknown technologies 400), the
+//! media operations' 501, and the successful paths that go with them (originate into an
+//! application or the dialplan, create then dial, hangup causes, variables, redirect,
+//! continue, move).
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::support::{ARI_CONF, EventSocket, HTTP_CONF, Wari, client};
+
+/// 300 answers and waits long enough for a test to poke at a channel outside Stasis.
+const DIALPLAN: &str = "\
+[default]
+exten => 300,1,Answer()
+ same => n(waiting),Wait(30)
+ same => n,Hangup()
+";
+
+/// The application the tests register.
+const APP: &str = "rest";
+
+fn start() -> Wari {
+    Wari::start(&[
+        ("http.conf", HTTP_CONF),
+        ("ari.conf", ARI_CONF),
+        ("extensions.conf", DIALPLAN),
+    ])
+}
+
+/// Sends a request as the read/write user; returns the status and the JSON body (`null`
+/// when there is none).
+async fn call_with(wari: &Wari, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
+    let mut request = client()
+        .request(method, wari.url(&format!("/ari{path}")))
+        .basic_auth("asterisk", Some("secret"));
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.expect("request");
+    let status = response.status().as_u16();
+    let text = response.text().await.expect("body");
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+async fn call(wari: &Wari, method: Method, path: &str) -> (u16, Value) {
+    call_with(wari, method, path, None).await
+}
+
+/// Asserts a status (and, when given, the exact message) for one request.
+async fn expect(wari: &Wari, method: Method, path: &str, status: u16, message: Option<&str>) {
+    let (got, body) = call(wari, method.clone(), path).await;
+    assert_eq!(got, status, "{method} {path}: {body}");
+    if let Some(message) = message {
+        assert_eq!(body["message"], message, "{method} {path}");
+    }
+}
+
+async fn app_socket(wari: &Wari) -> EventSocket {
+    EventSocket::connect(wari, &format!("app={APP}&api_key=asterisk:secret")).await
+}
+
+/// Skips events until `matches` accepts one.
+async fn wait_for(ws: &mut EventSocket, matches: impl Fn(&Value) -> bool) -> Value {
+    loop {
+        let event = ws.next().await;
+        if matches(&event) {
+            return event;
+        }
+    }
+}
+
+/// Originates `Test/NAME` into the application with id `id` and waits for its StasisStart.
+async fn in_stasis(wari: &Wari, ws: &mut EventSocket, endpoint: &str, id: &str) -> Value {
+    let (status, body) = call(
+        wari,
+        Method::POST,
+        &format!("/channels?endpoint={endpoint}&app={APP}&channelId={id}"),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    ws.next_for("StasisStart", id).await
+}
+
+/// The operations that act on one channel, with parameters valid enough to reach the
+/// channel lookup.
+fn channel_operations(id: &str) -> Vec<(Method, String)> {
+    [
+        (Method::GET, ""),
+        (Method::DELETE, ""),
+        (Method::POST, "/continue"),
+        (Method::POST, "/move?app=elsewhere"),
+        (Method::POST, "/redirect?endpoint=Test/bob"),
+        (Method::POST, "/answer"),
+        (Method::POST, "/ring"),
+        (Method::DELETE, "/ring"),
+        (Method::POST, "/progress"),
+        (Method::POST, "/dtmf?dtmf=1"),
+        (Method::POST, "/mute?direction=both"),
+        (Method::DELETE, "/mute?direction=both"),
+        (Method::POST, "/hold"),
+        (Method::DELETE, "/hold"),
+        (Method::POST, "/moh"),
+        (Method::DELETE, "/moh"),
+        (Method::POST, "/silence"),
+        (Method::DELETE, "/silence"),
+        (Method::POST, "/play?media=sound:hello"),
+        (Method::POST, "/play/pb1?media=sound:hello"),
+        (Method::POST, "/record?name=r&format=wav"),
+        (Method::GET, "/variable?variable=X"),
+        (Method::POST, "/variable?variable=X&value=1"),
+        (Method::GET, "/variables?variables=X"),
+        (Method::POST, "/snoop?app=spy&spy=in"),
+        (Method::POST, "/snoop/s1?app=spy&spy=in"),
+        (Method::POST, "/dial"),
+        (Method::GET, "/rtp_statistics"),
+        (Method::POST, "/transfer_progress?states=channel_answered"),
+    ]
+    .into_iter()
+    .map(|(method, suffix)| (method, format!("/channels/{id}{suffix}")))
+    .collect()
+}
+
+#[tokio::test]
+async fn unknown_channels_are_404() {
+    let wari = start();
+    for (method, path) in channel_operations("nosuch") {
+        let (status, body) = call(&wari, method.clone(), &path).await;
+        assert_eq!(status, 404, "{method} {path}: {body}");
+        let message = body["message"].as_str().unwrap_or_default();
+        assert!(
+            message.eq_ignore_ascii_case("Channel not found"),
+            "{method} {path}: {message}"
+        );
+    }
+    let (status, _) = call_with(
+        &wari,
+        Method::POST,
+        "/channels/nosuch/variables",
+        Some(json!({"variables": {"A": "1"}})),
+    )
+    .await;
+    assert_eq!(status, 404);
+    // The channel is looked up before the hangup reason is checked.
+    expect(
+        &wari,
+        Method::DELETE,
+        "/channels/nosuch?reason=bogus",
+        404,
+        None,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn channels_running_dialplan_are_409_but_readable_and_hangable() {
+    let wari = start();
+    let mut watcher = EventSocket::connect(
+        &wari,
+        "app=watcher&subscribeAll=true&api_key=asterisk:secret",
+    )
+    .await;
+    // Priority from a label: the channel starts at 300,2 (`waiting`), not at Answer().
+    let (status, channel) = call(
+        &wari,
+        Method::POST,
+        "/channels?endpoint=Test/phone&extension=300&label=waiting&channelId=dp&callerId=%22Ann%22%20%3C555%3E",
+    )
+    .await;
+    assert_eq!(status, 200, "{channel}");
+    assert_eq!(channel["id"], "dp");
+    assert_eq!(channel["caller"], json!({"name": "Ann", "number": "555"}));
+    let first = watcher.next_for("ChannelDialplan", "dp").await;
+    assert_eq!(first["dialplan_app"], "Wait", "{first}");
+    assert_eq!(first["channel"]["dialplan"]["priority"], 2, "{first}");
+
+    for (method, path) in channel_operations("dp") {
+        let expected = match (method.as_str(), path.trim_start_matches("/channels/dp")) {
+            // Reading and hanging up need no Stasis: checked below.
+            ("GET", "") | ("GET", "/variable?variable=X") | ("GET", "/variables?variables=X") => {
+                continue;
+            }
+            ("DELETE", "") => continue,
+            // Snooping and RTP statistics need no Stasis: they get as far as "no media".
+            (_, p) if p.starts_with("/snoop") || p == "/rtp_statistics" => 501,
+            _ => 409,
+        };
+        let (status, body) = call(&wari, method.clone(), &path).await;
+        assert_eq!(status, expected, "{method} {path}: {body}");
+        if expected == 409 {
+            assert_eq!(
+                body["message"], "Channel not in Stasis application",
+                "{path}"
+            );
+        }
+    }
+    let (status, _) = call_with(
+        &wari,
+        Method::POST,
+        "/channels/dp/variables",
+        Some(json!({"variables": {"A": "1"}})),
+    )
+    .await;
+    assert_eq!(status, 409);
+
+    // Reading variables needs no Stasis; unknown ones are 404.
+    let (status, body) = call(&wari, Method::GET, "/channels/dp/variable?variable=EXTEN").await;
+    assert_eq!((status, body), (200, json!({"value": "300"})));
+    let (status, body) = call(
+        &wari,
+        Method::GET,
+        "/channels/dp/variables?variables=EXTEN,%20CONTEXT",
+    )
+    .await;
+    assert_eq!(
+        (status, body),
+        (
+            200,
+            json!({"variables": {"EXTEN": "300", "CONTEXT": "default"}})
+        )
+    );
+    expect(
+        &wari,
+        Method::GET,
+        "/channels/dp/variable?variable=NOPE",
+        404,
+        Some("Variable not found"),
+    )
+    .await;
+    expect(
+        &wari,
+        Method::GET,
+        "/channels/dp/variables?variables=EXTEN,NOPE",
+        404,
+        None,
+    )
+    .await;
+
+    // Hangup works on any channel.
+    expect(&wari, Method::DELETE, "/channels/dp", 204, None).await;
+    let destroyed = watcher.next_for("ChannelDestroyed", "dp").await;
+    assert_eq!(destroyed["cause"], 16);
+}
+
+#[tokio::test]
+async fn created_channels_are_412_until_dialed_and_answered() {
+    let wari = start();
+    let mut ws = app_socket(&wari).await;
+    let (status, channel) = call(
+        &wari,
+        Method::POST,
+        &format!("/channels/create?endpoint=Test/alice&app={APP}&appArgs=x,y&channelId=c1"),
+    )
+    .await;
+    assert_eq!(status, 200, "{channel}");
+    assert_eq!(channel["state"], "Down");
+    let start = ws.next_for("StasisStart", "c1").await;
+    assert_eq!(start["args"], json!(["x", "y"]));
+
+    let media_ops = [
+        (Method::POST, "/answer"),
+        (Method::POST, "/ring"),
+        (Method::DELETE, "/ring"),
+        (Method::POST, "/progress"),
+        (Method::POST, "/dtmf?dtmf=1"),
+        (Method::POST, "/mute?direction=both"),
+        (Method::DELETE, "/mute?direction=both"),
+        (Method::POST, "/hold"),
+        (Method::DELETE, "/hold"),
+        (Method::POST, "/continue"),
+        (Method::POST, "/redirect?endpoint=Test/bob"),
+        (Method::POST, "/moh"),
+        (Method::DELETE, "/moh"),
+        (Method::POST, "/silence"),
+        (Method::DELETE, "/silence"),
+        (Method::POST, "/play?media=sound:hello"),
+        (Method::POST, "/play/pb1?media=sound:hello"),
+    ];
+    for (method, suffix) in &media_ops {
+        expect(
+            &wari,
+            method.clone(),
+            &format!("/channels/c1{suffix}"),
+            412,
+            Some("Channel in invalid state"),
+        )
+        .await;
+    }
+    // Operations without a state check work before dialing.
+    expect(
+        &wari,
+        Method::POST,
+        "/channels/c1/variable?variable=COLOR&value=red",
+        204,
+        None,
+    )
+    .await;
+    expect(
+        &wari,
+        Method::POST,
+        "/channels/c1/transfer_progress?states=channel_progress",
+        204,
+        None,
+    )
+    .await;
+    expect(
+        &wari,
+        Method::POST,
+        "/channels/c1/record?name=r&format=wav",
+        501,
+        Some("Media is not available yet in wari: record is not implemented"),
+    )
+    .await;
+
+    expect(
+        &wari,
+        Method::POST,
+        "/channels/c1/dial?timeout=10",
+        204,
+        None,
+    )
+    .await;
+    wait_for(&mut ws, |e| {
+        e["type"] == "ChannelStateChange"
+            && e["channel"]["id"] == "c1"
+            && e["channel"]["state"] == "Up"
+    })
+    .await;
+    expect(
+        &wari,
+        Method::POST,
+        "/channels/c1/dial",
+        409,
+        Some("Channel is not in the 'Down' state"),
+    )
+    .await;
+
+    for (method, suffix) in [
+        (Method::POST, "/answer"),
+        (Method::POST, "/ring"),
+        (Method::DELETE, "/ring"),
+        (Method::POST, "/progress"),
+        (Method::POST, "/mute?direction=in"),
+        (Method::DELETE, "/mute?direction=out"),
+        (
+            Method::POST,
+            "/dtmf?dtmf=12&before=0&between=50&duration=80&after=0",
+        ),
+    ] {
+        expect(&wari, method, &format!("/channels/c1{suffix}"), 204, None).await;
+    }
+    expect(&wari, Method::POST, "/channels/c1/hold", 204, None).await;
+    ws.next_for("ChannelHold", "c1").await;
+    expect(&wari, Method::DELETE, "/channels/c1/hold", 204, None).await;
+    ws.next_for("ChannelUnhold", "c1").await;
+
+    for (method, suffix, operation) in [
+        (Method::POST, "/moh", "startMoh"),
+        (Method::DELETE, "/moh", "stopMoh"),
+        (Method::POST, "/silence", "startSilence"),
+        (Method::DELETE, "/silence", "stopSilence"),
+        (Method::POST, "/play?media=sound:hello", "play"),
+        (Method::POST, "/play/pb1?media=sound:hello", "playWithId"),
+        (Method::POST, "/snoop?app=spy&spy=in", "snoopChannel"),
+        (
+            Method::POST,
+            "/snoop/s1?app=spy&spy=in",
+            "snoopChannelWithId",
+        ),
+        (Method::GET, "/rtp_statistics", "rtpstatistics"),
+    ] {
+        let message = format!("Media is not available yet in wari: {operation} is not implemented");
+        expect(
+            &wari,
+            method,
+            &format!("/channels/c1{suffix}"),
+            501,
+            Some(&message),
+        )
+        .await;
+    }
+    expect(
+        &wari,
+        Method::POST,
+        &format!(
+            "/channels/externalMedia?app={APP}&external_host=127.0.0.1:9&format=ulaw&channelId=c1"
+        ),
+        409,
+        None,
+    )
+    .await;
+    expect(
+        &wari,
+        Method::POST,
+        &format!("/channels/externalMedia?app={APP}&external_host=127.0.0.1:9&format=ulaw"),
+        501,
+        Some("Media is not available yet in wari: externalMedia is not implemented"),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn bad_parameters_are_400_in_asterisks_order() {
+    let wari = start();
+    let long_id = "x".repeat(150);
+    let cases: Vec<(String, &str)> = vec![
+        (
+            format!("/channels?channelId={long_id}"),
+            "Channel id is longer than 149 characters",
+        ),
+        (
+            format!("/channels?endpoint=Test/a&app={APP}&otherChannelId={long_id}"),
+            "Channel id is longer than 149 characters",
+        ),
+        ("/channels?app=x".into(), "Endpoint must be specified"),
+        (
+            "/channels?endpoint=&app=x".into(),
+            "Endpoint must be specified",
+        ),
+        (
+            "/channels?endpoint=Test&originator=a&formats=ulaw".into(),
+            "Originator and formats can't both be specified",
+        ),
+        (
+            "/channels?endpoint=Test&app=x".into(),
+            "Invalid endpoint specified",
+        ),
+        (
+            "/channels?endpoint=Test/".into(),
+            "Invalid endpoint specified",
+        ),
+        (
+            "/channels?endpoint=Test/a".into(),
+            "Application or extension must be specified",
+        ),
+        (
+            "/channels?endpoint=Test/a&extension=300&label=0".into(),
+            "Requested priority is illegal",
+        ),
+        (
+            "/channels?endpoint=Test/a&app=x&originator=ghost".into(),
+            "Provided originator channel was not found",
+        ),
+        (
+            "/channels?endpoint=Test/a&app=x&formats=ulaw,mp3".into(),
+            "Provided format (mp3) was not found",
+        ),
+        (
+            "/channels/withid?endpoint=Test/a&app=x&formats=vp9".into(),
+            "Provided format (vp9) was not found",
+        ),
+        (
+            "/channels?endpoint=Test/a&app=x&timeout=soon".into(),
+            "Invalid value for parameter timeout: expected an integer",
+        ),
+        (
+            "/channels?endpoint=Test/a&extension=300&priority=first".into(),
+            "Invalid value for parameter priority: expected an integer",
+        ),
+        (
+            "/channels?endpoint=Test/a/bogus&app=x".into(),
+            "Unknown Test phone option 'bogus'",
+        ),
+        (
+            "/channels/create?app=x".into(),
+            "Endpoint must be specified",
+        ),
+        (
+            "/channels/create?endpoint=Test/a".into(),
+            "Missing required parameter: app",
+        ),
+        (
+            "/channels/create?endpoint=Test&app=x".into(),
+            "Invalid endpoint specified",
+        ),
+        (
+            "/channels/create?endpoint=Test/a&app=x&formats=ulaw,nope".into(),
+            "Provided format (nope) was not found",
+        ),
+    ];
+    for (path, message) in &cases {
+        expect(&wari, Method::POST, path, 400, Some(message)).await;
+    }
+
+    // An unknown technology says which ones exist.
+    let (status, body) = call(&wari, Method::POST, "/channels?endpoint=SIP/alice&app=x").await;
+    assert_eq!(status, 400, "{body}");
+    let message = body["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("Unknown channel technology 'SIP'")
+            && message.contains("Local")
+            && message.contains("Test"),
+        "{message}"
+    );
+
+    // A label that names nothing is a 404.
+    expect(
+        &wari,
+        Method::POST,
+        "/channels?endpoint=Test/a&extension=300&label=nowhere",
+        404,
+        Some("Requested label can not be found"),
+    )
+    .await;
+
+    // `variables` in the JSON body: strings or {"value", "report_events"} only.
+    for bad in [
+        json!({"variables": {"A": 1}}),
+        json!({"variables": {"A": {"report_events": true}}}),
+        json!({"variables": {"A": {"value": "1", "report_events": "yes"}}}),
+        json!({"variables": ["A=1"]}),
+        json!({"variables": "A=1"}),
+    ] {
+        for path in [
+            "/channels?endpoint=Test/a&app=x",
+            "/channels/create?endpoint=Test/a&app=x",
+        ] {
+            let (status, body) = call_with(&wari, Method::POST, path, Some(bad.clone())).await;
+            assert_eq!(status, 400, "{path} {bad}: {body}");
+        }
+    }
+    // Nothing was created by any of these.
+    let (_, channels) = call(&wari, Method::GET, "/channels").await;
+    assert_eq!(channels, json!([]));
+}
+
+#[tokio::test]
+async fn channel_ids_in_use_are_409() {
+    let wari = start();
+    let (status, _) = call(
+        &wari,
+        Method::POST,
+        "/channels?endpoint=Test/held&extension=300&channelId=taken",
+    )
+    .await;
+    assert_eq!(status, 200);
+    let message = Some("Channel with given unique ID already exists");
+    for path in [
+        "/channels?endpoint=Test/a&app=x&channelId=taken",
+        "/channels/taken?endpoint=Test/a&app=x",
+        "/channels?endpoint=Local/300@default&app=x&otherChannelId=taken",
+        "/channels/create?endpoint=Test/a&app=x&channelId=taken",
+        "/channels/create?endpoint=Local/300@default&app=x&otherChannelId=taken",
+    ] {
+        expect(&wari, Method::POST, path, 409, message).await;
+    }
+    // The path id wins over a channelId parameter.
+    let (status, channel) = call(
+        &wari,
+        Method::POST,
+        "/channels/fresh?endpoint=Test/b&extension=300&channelId=taken",
+    )
+    .await;
+    assert_eq!((status, channel["id"].clone()), (200, json!("fresh")));
+    let (_, channels) = call(&wari, Method::GET, "/channels").await;
+    let mut ids: Vec<&str> = channels
+        .as_array()
+        .expect("a list")
+        .iter()
+        .filter_map(|c| c["id"].as_str())
+        .collect();
+    ids.sort_unstable();
+    assert_eq!(ids, ["fresh", "taken"]);
+    let (status, got) = call(&wari, Method::GET, "/channels/fresh").await;
+    assert_eq!((status, got["name"].as_str().is_some()), (200, true));
+}
+
+#[tokio::test]
+async fn hangup_reasons_become_causes() {
+    let wari = start();
+    let mut ws = app_socket(&wari).await;
+    in_stasis(&wari, &mut ws, "Test/h", "h1").await;
+
+    for (query, message) in [
+        ("reason=bogus", "Invalid reason for hangup provided"),
+        (
+            "reason=busy&reason_code=17",
+            "The reason and reason_code can't both be specified",
+        ),
+        (
+            "reason_code=loud",
+            "Invalid reason for hangup reason code provided",
+        ),
+    ] {
+        expect(
+            &wari,
+            Method::DELETE,
+            &format!("/channels/h1?{query}"),
+            400,
+            Some(message),
+        )
+        .await;
+    }
+
+    expect(&wari, Method::DELETE, "/channels/h1?reason=busy", 204, None).await;
+    let request = ws.next_for("ChannelHangupRequest", "h1").await;
+    assert_eq!(
+        (request["cause"].clone(), request["soft"].clone()),
+        (json!(32), json!(true))
+    );
+    assert_eq!(ws.next_for("ChannelDestroyed", "h1").await["cause"], 17);
+
+    in_stasis(&wari, &mut ws, "Test/h", "h2").await;
+    expect(
+        &wari,
+        Method::DELETE,
+        "/channels/h2?reason_code=21",
+        204,
+        None,
+    )
+    .await;
+    assert_eq!(ws.next_for("ChannelDestroyed", "h2").await["cause"], 21);
+
+    in_stasis(&wari, &mut ws, "Test/h", "h3").await;
+    expect(&wari, Method::DELETE, "/channels/h3", 204, None).await;
+    let destroyed = ws.next_for("ChannelDestroyed", "h3").await;
+    assert_eq!(destroyed["cause"], 16);
+    assert_eq!(destroyed["cause_txt"], "Normal Clearing");
+}
+
+#[tokio::test]
+async fn originate_into_an_app_with_variables_and_args() {
+    let wari = start();
+    let mut ws = app_socket(&wari).await;
+    let (status, channel) = call_with(
+        &wari,
+        Method::POST,
+        &format!(
+            "/channels/v1?endpoint=Test/vera&app={APP}&appArgs=one,%22two,three%22&timeout=-1"
+        ),
+        Some(json!({"variables": {"PLAIN": "p", "SHOWN": {"value": "s", "report_events": true}}})),
+    )
+    .await;
+    assert_eq!(status, 200, "{channel}");
+    assert_eq!(channel["state"], "Down");
+    assert_eq!(channel["channelvars"], json!({"SHOWN": "s"}));
+    let start = ws.next_for("StasisStart", "v1").await;
+    assert_eq!(start["args"], json!(["one", "two,three"]));
+    assert_eq!(start["channel"]["state"], "Up");
+
+    let (status, body) = call(&wari, Method::GET, "/channels/v1/variable?variable=PLAIN").await;
+    assert_eq!((status, body), (200, json!({"value": "p"})));
+
+    // setChannelVars: validated as a whole, then set in order.
+    for bad in [
+        json!({}),
+        json!({"variables": null}),
+        json!({"variables": "A=1"}),
+        json!({"variables": {"A": "1", "B": 2}}),
+    ] {
+        let (status, body) = call_with(
+            &wari,
+            Method::POST,
+            "/channels/v1/variables",
+            Some(bad.clone()),
+        )
+        .await;
+        assert_eq!(status, 400, "{bad}: {body}");
+    }
+    expect(
+        &wari,
+        Method::GET,
+        "/channels/v1/variable?variable=A",
+        404,
+        Some("Variable not found"),
+    )
+    .await;
+    let (status, _) = call_with(
+        &wari,
+        Method::POST,
+        "/channels/v1/variables",
+        Some(json!({"variables": {"A": "1", "B": {"value": "2", "report_events": true}}})),
+    )
+    .await;
+    assert_eq!(status, 204);
+    let varset = ws.next_for("ChannelVarset", "v1").await;
+    assert_eq!(
+        (varset["variable"].clone(), varset["value"].clone()),
+        (json!("A"), json!("1"))
+    );
+    let varset = ws.next_for("ChannelVarset", "v1").await;
+    assert_eq!(varset["variable"], "B");
+    assert_eq!(varset["channel"]["channelvars"]["B"], "2");
+    let (status, body) = call(
+        &wari,
+        Method::GET,
+        "/channels/v1/variables?variables=A,B,PLAIN",
+    )
+    .await;
+    assert_eq!(
+        (status, body),
+        (
+            200,
+            json!({"variables": {"A": "1", "B": "2", "PLAIN": "p"}})
+        )
+    );
+
+    // Parameter errors of the single-variable operations.
+    expect(
+        &wari,
+        Method::GET,
+        "/channels/v1/variable",
+        400,
+        Some("Variable name is required"),
+    )
+    .await;
+    expect(
+        &wari,
+        Method::POST,
+        "/channels/v1/variable?value=1",
+        400,
+        Some("Variable name is required"),
+    )
+    .await;
+    expect(
+        &wari,
+        Method::GET,
+        "/channels/v1/variables",
+        400,
+        Some("Missing required parameter: variables"),
+    )
+    .await;
+    expect(
+        &wari,
+        Method::GET,
+        "/channels/v1/variables?variables=A,%20",
+        400,
+        Some("Variable name is required"),
+    )
+    .await;
+    // Unsetting: value omitted.
+    expect(
+        &wari,
+        Method::POST,
+        "/channels/v1/variable?variable=A",
+        204,
+        None,
+    )
+    .await;
+    expect(
+        &wari,
+        Method::GET,
+        "/channels/v1/variable?variable=A",
+        404,
+        None,
+    )
+    .await;
+
+    // Other parameter errors on a channel in Stasis and Up.
+    for (method, suffix, message) in [
+        (Method::POST, "/dtmf", "DTMF is required"),
+        (
+            Method::POST,
+            "/dtmf?dtmf=1&before=soon",
+            "Invalid value for parameter before: expected an integer",
+        ),
+        (Method::POST, "/mute", "Direction is required"),
+        (
+            Method::DELETE,
+            "/mute?direction=sideways",
+            "Invalid direction 'sideways': expected in, out or both",
+        ),
+        (Method::POST, "/move", "Missing required parameter: app"),
+        (
+            Method::POST,
+            "/transfer_progress",
+            "Missing required parameter: states",
+        ),
+        (
+            Method::POST,
+            "/transfer_progress?states=channel_bored",
+            "Invalid states value",
+        ),
+        (Method::POST, "/continue?label=0", "Priority 0 is not valid"),
+        (
+            Method::POST,
+            "/continue?priority=next",
+            "Invalid value for parameter priority: expected an integer",
+        ),
+    ] {
+        expect(
+            &wari,
+            method,
+            &format!("/channels/v1{suffix}"),
+            400,
+            Some(message),
+        )
+        .await;
+    }
+    expect(
+        &wari,
+        Method::POST,
+        "/channels/v1/continue?context=default&extension=300&label=nowhere",
+        404,
+        None,
+    )
+    .await;
+    expect(
+        &wari,
+        Method::POST,
+        "/channels/v1/transfer_progress?states=Channel_Answered",
+        204,
+        None,
+    )
+    .await;
+
+    // move to an application nobody registered: 204, then ApplicationMoveFailed.
+    expect(
+        &wari,
+        Method::POST,
+        "/channels/v1/move?app=ghost&appArgs=a",
+        204,
+        None,
+    )
+    .await;
+    let failed = ws.next_for("ApplicationMoveFailed", "v1").await;
+    assert_eq!(failed["destination"], "ghost");
+    assert_eq!(failed["args"], json!(["a"]));
+
+    // continue at a label: the channel leaves Stasis and waits in 300,2.
+    expect(
+        &wari,
+        Method::POST,
+        "/channels/v1/continue?context=default&extension=300&label=waiting",
+        204,
+        None,
+    )
+    .await;
+    ws.next_for("StasisEnd", "v1").await;
+    expect(
+        &wari,
+        Method::POST,
+        "/channels/v1/answer",
+        409,
+        Some("Channel not in Stasis application"),
+    )
+    .await;
+    // It is still there, waiting in the dialplan.
+    let (status, _) = call(&wari, Method::GET, "/channels/v1").await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn redirect_checks_the_endpoint_and_test_phones_leave() {
+    let wari = start();
+    let mut ws = app_socket(&wari).await;
+    in_stasis(&wari, &mut ws, "Test/red", "r1").await;
+    for (query, status, message) in [
+        ("", 400, "Required parameter 'endpoint' not provided"),
+        (
+            "?endpoint=Test",
+            422,
+            "Endpoint parameter 'Test' does not contain tech/resource",
+        ),
+        (
+            "?endpoint=Test/",
+            422,
+            "Endpoint parameter 'Test/' does not contain tech/resource",
+        ),
+        (
+            "?endpoint=Local/100@default",
+            422,
+            "Endpoint technology 'Local' does not match channel technology 'Test'",
+        ),
+    ] {
+        expect(
+            &wari,
+            Method::POST,
+            &format!("/channels/r1/redirect{query}"),
+            status,
+            Some(message),
+        )
+        .await;
+    }
+    // Technology names match case-insensitively; the phone follows the redirect and the
+    // call ends normally.
+    expect(
+        &wari,
+        Method::POST,
+        "/channels/r1/redirect?endpoint=test/elsewhere",
+        204,
+        None,
+    )
+    .await;
+    let destroyed = ws.next_for("ChannelDestroyed", "r1").await;
+    assert_eq!(destroyed["cause"], 16);
+
+    // A Local channel has no far end to redirect.
+    let (status, body) = call(
+        &wari,
+        Method::POST,
+        &format!("/channels?endpoint=Local/300@default&app={APP}&channelId=l1&otherChannelId=l2"),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    ws.next_for("StasisStart", "l1").await;
+    expect(
+        &wari,
+        Method::POST,
+        "/channels/l1/redirect?endpoint=Local/200@default",
+        422,
+        Some("Channel technology 'Local' cannot redirect calls"),
+    )
+    .await;
+}

@@ -1,0 +1,397 @@
+//! The call flows of the telephony core, end to end: originate into an application, answer,
+//! DTMF across Local halves, variables, bridges, hangup, Stasis without an application,
+//! application replacement, subscribeAll, and Test phones that are busy or never answer.
+
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::support::{ARI_CONF, EventSocket, HTTP_CONF, Wari, client};
+
+const DIALPLAN: &str = "\
+[default]
+exten => 100,1,NoOp(into the app)
+ same => n,Stasis(hello)
+ same => n,Hangup()
+
+exten => 400,1,Stasis(nobody,x)
+ same => n,Set(AFTER=${STASISSTATUS})
+ same => n,Hangup()
+
+exten => 500,1,Dial(Test/bob/busy,5)
+ same => n,Set(RESULT=${DIALSTATUS})
+ same => n,Hangup()
+
+exten => 501,1,Dial(Test/carol/noanswer,1)
+ same => n,Set(RESULT=${DIALSTATUS})
+ same => n,Hangup()
+
+exten => 502,1,Dial(Test/dave/congestion)
+ same => n,Set(RESULT=${DIALSTATUS})
+ same => n,Hangup()
+";
+
+fn start() -> Wari {
+    Wari::start(&[
+        ("http.conf", HTTP_CONF),
+        ("ari.conf", ARI_CONF),
+        ("extensions.conf", DIALPLAN),
+    ])
+}
+
+async fn post(wari: &Wari, path: &str) -> (StatusCode, Value) {
+    let response = client()
+        .post(wari.url(path))
+        .basic_auth("asterisk", Some("secret"))
+        .send()
+        .await
+        .expect("request");
+    let status = response.status();
+    let text = response.text().await.expect("body");
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+async fn delete(wari: &Wari, path: &str) -> StatusCode {
+    client()
+        .delete(wari.url(path))
+        .basic_auth("asterisk", Some("secret"))
+        .send()
+        .await
+        .expect("request")
+        .status()
+}
+
+async fn get(wari: &Wari, path: &str) -> (StatusCode, Value) {
+    let response = client()
+        .get(wari.url(path))
+        .basic_auth("asterisk", Some("secret"))
+        .send()
+        .await
+        .expect("request");
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// Collects events until `done` says the last one completes the sequence.
+async fn collect_until(ws: &mut EventSocket, done: impl Fn(&Value) -> bool) -> Vec<Value> {
+    let mut seen = Vec::new();
+    loop {
+        let event = ws.next().await;
+        let last = done(&event);
+        seen.push(event);
+        if last {
+            return seen;
+        }
+    }
+}
+
+fn types_for(events: &[Value], channel: &str) -> Vec<String> {
+    events
+        .iter()
+        .filter(|e| e["channel"]["id"] == channel)
+        .map(|e| e["type"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn originate_local_into_an_app_answer_dtmf_bridge_and_hang_up() {
+    let wari = start();
+    let mut ws = EventSocket::connect(&wari, "app=hello&api_key=asterisk:secret").await;
+
+    let (status, channel) = post(
+        &wari,
+        "/ari/channels?endpoint=Local/100@default&app=hello&appArgs=a,b&channelId=one&otherChannelId=two",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{channel}");
+    assert_eq!(channel["id"], "one");
+    assert_eq!(channel["state"], "Down");
+    assert!(
+        channel["name"]
+            .as_str()
+            .is_some_and(|n| n.starts_with("Local/100@default-") && n.ends_with(";1"))
+    );
+
+    // ;2 runs the dialplan and enters hello with no arguments; ;1 waits for the answer.
+    let events = collect_until(&mut ws, |e| e["type"] == "StasisStart").await;
+    assert_eq!(types_for(&events, "one")[0], "ChannelCreated");
+    let two = types_for(&events, "two");
+    assert_eq!(
+        two.first().map(String::as_str),
+        Some("ChannelCreated"),
+        "{events:?}"
+    );
+    assert!(two.contains(&"ChannelDialplan".to_string()), "{two:?}");
+    let start_two = events.last().cloned().unwrap_or_default();
+    assert_eq!(start_two["channel"]["id"], "two");
+    assert_eq!(start_two["args"], serde_json::json!([]));
+    assert_eq!(start_two["application"], "hello");
+    assert!(start_two["timestamp"].is_string() && start_two["asterisk_id"].is_string());
+    assert_eq!(start_two["channel"]["dialplan"]["app_name"], "Stasis");
+
+    // Answering ;2 answers ;1, which then enters hello with the originate arguments.
+    let (status, _) = post(&wari, "/ari/channels/two/answer").await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let events = collect_until(&mut ws, |e| e["type"] == "StasisStart").await;
+    let changes: Vec<(String, String)> = events
+        .iter()
+        .filter(|e| e["type"] == "ChannelStateChange")
+        .map(|e| {
+            (
+                e["channel"]["id"].as_str().unwrap_or_default().to_string(),
+                e["channel"]["state"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+            )
+        })
+        .collect();
+    assert!(
+        changes.contains(&("two".into(), "Up".into())),
+        "{changes:?}"
+    );
+    assert!(
+        changes.contains(&("one".into(), "Up".into())),
+        "{changes:?}"
+    );
+    let start_one = events.last().cloned().unwrap_or_default();
+    assert_eq!(start_one["channel"]["id"], "one");
+    assert_eq!(start_one["args"], serde_json::json!(["a", "b"]));
+
+    // DTMF sent on one half is received on the other.
+    let (status, _) = post(&wari, "/ari/channels/one/dtmf?dtmf=7").await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let dtmf = ws.next_of("ChannelDtmfReceived").await;
+    assert_eq!(dtmf["channel"]["id"], "two");
+    assert_eq!(dtmf["digit"], "7");
+    assert!(dtmf["duration_ms"].as_u64().is_some_and(|d| d >= 100));
+
+    // Variables.
+    let (status, _) = post(
+        &wari,
+        "/ari/channels/one/variable?variable=COLOR&value=blue",
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let varset = ws.next_of("ChannelVarset").await;
+    assert_eq!(varset["variable"], "COLOR");
+    assert_eq!(varset["value"], "blue");
+    let (status, value) = get(&wari, "/ari/channels/one/variable?variable=COLOR").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(value["value"], "blue");
+
+    // A bridge: create, add, remove, destroy.
+    let (status, bridge) = post(&wari, "/ari/bridges?bridgeId=b1&type=mixing").await;
+    assert_eq!(status, StatusCode::OK, "{bridge}");
+    assert_eq!(bridge["bridge_type"], "mixing");
+    let (status, _) = post(&wari, "/ari/bridges/b1/addChannel?channel=one").await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let entered = ws.next_of("ChannelEnteredBridge").await;
+    assert_eq!(entered["bridge"]["id"], "b1");
+    assert_eq!(entered["channel"]["id"], "one");
+    assert_eq!(entered["bridge"]["channels"], serde_json::json!(["one"]));
+    let (status, _) = post(&wari, "/ari/bridges/b1/removeChannel?channel=one").await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let left = ws.next_of("ChannelLeftBridge").await;
+    assert_eq!(left["channel"]["id"], "one");
+    assert_eq!(
+        delete(&wari, "/ari/bridges/b1").await,
+        StatusCode::NO_CONTENT
+    );
+
+    // Hanging up one half ends both: StasisEnd and ChannelDestroyed for each.
+    assert_eq!(
+        delete(&wari, "/ari/channels/one").await,
+        StatusCode::NO_CONTENT
+    );
+    let mut ended = Vec::new();
+    let mut destroyed = Vec::new();
+    while ended.len() < 2 || destroyed.len() < 2 {
+        let event = ws.next().await;
+        let id = event["channel"]["id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        match event["type"].as_str() {
+            Some("StasisEnd") => ended.push(id),
+            Some("ChannelDestroyed") => {
+                assert!(
+                    ended.contains(&id),
+                    "StasisEnd comes before ChannelDestroyed for {id}"
+                );
+                assert!(event["cause"].is_u64() && event["cause_txt"].is_string());
+                destroyed.push(id)
+            }
+            _ => {}
+        }
+    }
+    ended.sort();
+    assert_eq!(ended, ["one", "two"]);
+    let (_, channels) = get(&wari, "/ari/channels").await;
+    assert_eq!(channels, serde_json::json!([]));
+}
+
+#[tokio::test]
+async fn stasis_without_an_app_fails_and_the_dialplan_continues() {
+    let wari = start();
+    let mut all = EventSocket::connect(
+        &wari,
+        "app=watcher&subscribeAll=true&api_key=asterisk:secret",
+    )
+    .await;
+    let (status, _) = post(
+        &wari,
+        "/ari/channels?endpoint=Local/400@default&extension=400&context=default&otherChannelId=runner",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let varset = loop {
+        let event = all.next_of("ChannelVarset").await;
+        if event["channel"]["id"] == "runner" && event["variable"] == "AFTER" {
+            break event;
+        }
+    };
+    assert_eq!(varset["value"], "FAILED");
+    let destroyed = all.next_for("ChannelDestroyed", "runner").await;
+    assert_eq!(destroyed["cause"], 16);
+}
+
+#[tokio::test]
+async fn a_second_socket_replaces_the_app() {
+    let wari = start();
+    let mut first = EventSocket::connect(&wari, "app=hello&api_key=asterisk:secret").await;
+    let mut second = EventSocket::connect(&wari, "app=hello&api_key=asterisk:secret").await;
+    let replaced = first.next().await;
+    assert_eq!(replaced["type"], "ApplicationReplaced");
+    assert_eq!(replaced["application"], "hello");
+    // The new socket now gets hello's events.
+    let (status, _) = post(
+        &wari,
+        "/ari/channels?endpoint=Test/alice&app=hello&channelId=c1",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let start = second.next_of("StasisStart").await;
+    assert_eq!(start["channel"]["id"], "c1");
+}
+
+#[tokio::test]
+async fn subscribe_all_sees_channels_outside_its_app() {
+    let wari = start();
+    let mut all = EventSocket::connect(
+        &wari,
+        "app=watcher&subscribeAll=true&api_key=asterisk:secret",
+    )
+    .await;
+    let mut hello = EventSocket::connect(&wari, "app=hello&api_key=asterisk:secret").await;
+    let (status, _) = post(
+        &wari,
+        "/ari/channels?endpoint=Test/alice&app=hello&channelId=seen",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let created = all.next_for("ChannelCreated", "seen").await;
+    assert_eq!(created["application"], "watcher");
+    let start = hello.next_of("StasisStart").await;
+    assert_eq!(start["channel"]["id"], "seen");
+    // StasisStart goes to the channel's own application only.
+    assert_eq!(
+        delete(&wari, "/ari/channels/seen").await,
+        StatusCode::NO_CONTENT
+    );
+    let events = collect_until(&mut all, |e| {
+        e["type"] == "ChannelDestroyed" && e["channel"]["id"] == "seen"
+    })
+    .await;
+    assert!(
+        events.iter().all(|e| e["type"] != "StasisStart"),
+        "{events:?}"
+    );
+}
+
+/// Originates a Local channel into `exten` and returns the RESULT the dialplan set.
+async fn dial_result(exten: &str) -> (String, Vec<Value>) {
+    let wari = start();
+    let mut all = EventSocket::connect(
+        &wari,
+        "app=watcher&subscribeAll=true&api_key=asterisk:secret",
+    )
+    .await;
+    let (status, _) = post(
+        &wari,
+        &format!("/ari/channels?endpoint=Local/{exten}@default&extension=1&context=none&otherChannelId=caller"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let events = collect_until(&mut all, |e| {
+        e["type"] == "ChannelVarset" && e["variable"] == "RESULT"
+    })
+    .await;
+    let result = events
+        .last()
+        .and_then(|e| e["value"].as_str())
+        .unwrap_or_default()
+        .to_string();
+    (result, events)
+}
+
+fn dial_statuses(events: &[Value]) -> Vec<String> {
+    events
+        .iter()
+        .filter(|e| e["type"] == "Dial")
+        .map(|e| e["dialstatus"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_busy_test_phone_gives_busy() {
+    let wari = start();
+    let mut all = EventSocket::connect(
+        &wari,
+        "app=watcher&subscribeAll=true&api_key=asterisk:secret",
+    )
+    .await;
+    let (status, _) = post(
+        &wari,
+        "/ari/channels?endpoint=Local/500@default&extension=1&context=none&otherChannelId=caller",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let is_bob = |e: &Value| {
+        e["channel"]["name"]
+            .as_str()
+            .is_some_and(|n| n.starts_with("Test/bob"))
+    };
+    let mut result = None;
+    let mut bob_destroyed = None;
+    let mut events = Vec::new();
+    while result.is_none() || bob_destroyed.is_none() {
+        let event = all.next().await;
+        if event["type"] == "ChannelVarset" && event["variable"] == "RESULT" {
+            result = event["value"].as_str().map(str::to_string);
+        }
+        if event["type"] == "ChannelDestroyed" && is_bob(&event) {
+            bob_destroyed = Some(event.clone());
+        }
+        events.push(event);
+    }
+    assert_eq!(result.as_deref(), Some("BUSY"));
+    assert_eq!(dial_statuses(&events), ["", "BUSY"]);
+    let destroyed = bob_destroyed.unwrap_or_default();
+    assert_eq!(destroyed["cause"], 17);
+    assert_eq!(destroyed["cause_txt"], "User busy");
+}
+
+#[tokio::test]
+async fn a_test_phone_that_never_answers_gives_noanswer() {
+    let (result, events) = dial_result("501").await;
+    assert_eq!(result, "NOANSWER");
+    let statuses = dial_statuses(&events);
+    assert_eq!(statuses.first().map(String::as_str), Some(""));
+    assert!(statuses.contains(&"RINGING".to_string()), "{statuses:?}");
+}
+
+#[tokio::test]
+async fn a_congested_test_phone_gives_congestion() {
+    let (result, _) = dial_result("502").await;
+    assert_eq!(result, "CONGESTION");
+}
