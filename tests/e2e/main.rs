@@ -11,6 +11,7 @@ mod bridges_apps;
 mod channels_rest;
 mod check_config;
 mod cors;
+mod isolation;
 mod node_client;
 mod prefix;
 mod stasis_flows;
