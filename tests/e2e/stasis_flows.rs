@@ -395,3 +395,67 @@ async fn a_congested_test_phone_gives_congestion() {
     let (result, _) = dial_result("502").await;
     assert_eq!(result, "CONGESTION");
 }
+
+#[tokio::test]
+async fn pings_are_answered() {
+    let wari = start();
+    let mut ws = EventSocket::connect(&wari, "app=hello&api_key=asterisk:secret").await;
+    ws.ping(b"are you there").await;
+}
+
+#[tokio::test]
+async fn after_a_disconnect_channels_stay_and_new_calls_fail() {
+    let wari = start();
+    let ws = EventSocket::connect(&wari, "app=hello&api_key=asterisk:secret").await;
+    let mut watcher = EventSocket::connect(
+        &wari,
+        "app=watcher&subscribeAll=true&api_key=asterisk:secret",
+    )
+    .await;
+    let (status, _) = post(
+        &wari,
+        "/ari/channels?endpoint=Test/alice&app=hello&channelId=stays",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let entered = loop {
+        let event = watcher.next_for("ChannelDialplan", "stays").await;
+        if event["dialplan_app"] == "Stasis" {
+            break event;
+        }
+    };
+    assert_eq!(entered["channel"]["id"], "stays");
+    ws.close().await;
+
+    // The application lingers, inactive, still holding its channel.
+    let (status, app) = get(&wari, "/ari/applications/hello").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(app["channel_ids"], serde_json::json!(["stays"]));
+    // The channel is still in Stasis and controllable over HTTP.
+    let (status, _) = post(&wari, "/ari/channels/stays/variable?variable=X&value=1").await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+
+    // A new call into the now handler-less application fails at once.
+    let (status, _) = post(
+        &wari,
+        "/ari/channels?endpoint=Local/100@default&extension=1&context=none&otherChannelId=late",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let varset = loop {
+        let event = watcher.next_of("ChannelVarset").await;
+        if event["channel"]["id"] == "late"
+            && event["variable"] == "STASISSTATUS"
+            && event["value"] != ""
+        {
+            break event;
+        }
+    };
+    assert_eq!(varset["value"], "FAILED");
+
+    assert_eq!(
+        delete(&wari, "/ari/channels/stays").await,
+        StatusCode::NO_CONTENT
+    );
+    watcher.next_for("ChannelDestroyed", "stays").await;
+}

@@ -271,8 +271,38 @@ impl EventSocket {
             .expect("send");
     }
 
-    /// Closes the socket.
+    /// Closes the socket and waits until the server has closed its side (so the server
+    /// has finished with the session when this returns).
     pub async fn close(mut self) {
+        use futures_util::StreamExt;
         let _ = self.stream.close(None).await;
+        let _ = tokio::time::timeout(EVENT_TIMEOUT, async {
+            while let Some(Ok(_)) = self.stream.next().await {}
+        })
+        .await;
+    }
+}
+
+impl EventSocket {
+    /// Sends a WebSocket ping and waits for the pong with the same payload (events that
+    /// arrive first are skipped).
+    pub async fn ping(&mut self, payload: &[u8]) {
+        use futures_util::{SinkExt, StreamExt};
+        use tokio_tungstenite::tungstenite::Message;
+        self.stream
+            .send(Message::Ping(payload.to_vec().into()))
+            .await
+            .expect("send ping");
+        loop {
+            let message = tokio::time::timeout(EVENT_TIMEOUT, self.stream.next())
+                .await
+                .expect("a pong within the timeout")
+                .expect("socket open")
+                .expect("valid frame");
+            if let Message::Pong(data) = message {
+                assert_eq!(&data[..], payload);
+                return;
+            }
+        }
     }
 }

@@ -324,6 +324,24 @@ impl Core {
             return false;
         }
         state.apps.subscribe(app, SourceKind::Channel, id);
+        let from_dialplan = state
+            .channels
+            .get(id)
+            .is_some_and(|c| c.dialplan.app_name.eq_ignore_ascii_case("Stasis"));
+        if !from_dialplan {
+            // Entering straight from originate/create/move: the channel now runs Stasis().
+            let mut position = state
+                .channels
+                .get(id)
+                .map(|c| c.dialplan.clone())
+                .unwrap_or_default();
+            position.app_name = "Stasis".to_string();
+            position.app_data = std::iter::once(app.to_string())
+                .chain(args.iter().cloned())
+                .collect::<Vec<_>>()
+                .join(",");
+            self.set_dialplan_position(state, id, position);
+        }
         if let Some(channel) = state.channels.get_mut(id) {
             channel.stasis = Some(StasisMembership {
                 app: app.to_string(),
