@@ -459,3 +459,61 @@ async fn after_a_disconnect_channels_stay_and_new_calls_fail() {
     );
     watcher.next_for("ChannelDestroyed", "stays").await;
 }
+
+#[tokio::test]
+async fn the_ari_subprotocol_is_echoed_and_others_are_refused() {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let wari = start();
+    let url = format!(
+        "ws://{}/ari/events?app=hello&api_key=asterisk:secret",
+        wari.addr()
+    );
+    let mut request = url.clone().into_client_request().expect("request");
+    request
+        .headers_mut()
+        .insert("Sec-WebSocket-Protocol", "ari".parse().expect("header"));
+    let (_, response) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("handshake with ari");
+    assert_eq!(
+        response
+            .headers()
+            .get("sec-websocket-protocol")
+            .and_then(|v| v.to_str().ok()),
+        Some("ari")
+    );
+    let mut request = url.into_client_request().expect("request");
+    request
+        .headers_mut()
+        .insert("Sec-WebSocket-Protocol", "chat".parse().expect("header"));
+    match tokio_tungstenite::connect_async(request).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 400);
+        }
+        other => panic!("expected a 400 refusal, got {other:?}"),
+    }
+    // Without the app parameter.
+    let bare = format!("ws://{}/ari/events?api_key=asterisk:secret", wari.addr());
+    match tokio_tungstenite::connect_async(bare).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 400);
+            let body = response.body().clone().unwrap_or_default();
+            assert!(
+                String::from_utf8_lossy(&body).contains("missing param: [app]"),
+                "{body:?}"
+            );
+        }
+        other => panic!("expected a 400 refusal, got {other:?}"),
+    }
+    // Wrong credentials are refused before the upgrade.
+    let wrong = format!(
+        "ws://{}/ari/events?app=x&api_key=asterisk:nope",
+        wari.addr()
+    );
+    match tokio_tungstenite::connect_async(wrong).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 401);
+        }
+        other => panic!("expected a 401 refusal, got {other:?}"),
+    }
+}
