@@ -18,6 +18,8 @@ pub enum StartError {
     Setup(#[from] SetupError),
     #[error(transparent)]
     Http(#[from] HttpError),
+    #[error(transparent)]
+    Wasm(#[from] crate::wasm::WasmError),
 }
 
 /// A running wari.
@@ -26,11 +28,19 @@ pub struct Host {
     pub config: Arc<Config>,
     pub core: Arc<Core>,
     pub ari: Arc<Ari>,
+    pub wasm: Arc<crate::wasm::WasmHost>,
     pub http: HttpServer,
 }
 
-/// Builds the core and the ARI pipeline and starts the HTTP listeners.
-pub async fn start(config: Config) -> Result<Host, StartError> {
+/// Where wari keeps what users upload (WebAssembly apps), and later recordings.
+#[derive(Debug, Clone)]
+pub struct Paths {
+    pub data_dir: std::path::PathBuf,
+}
+
+/// Builds the core, the ARI pipeline and the WebAssembly host (loading stored apps), then
+/// starts the HTTP listeners.
+pub async fn start(config: Config, paths: Paths) -> Result<Host, StartError> {
     let config = Arc::new(config);
     let mut problems = Problems::default();
     let dialplan = match &config.extensions {
@@ -55,11 +65,20 @@ pub async fn start(config: Config) -> Result<Host, StartError> {
         core.add_endpoint("Test", &phone.name);
     }
     let ari = Arc::new(Ari::new(config.clone(), core.clone())?);
+    let wasm = crate::wasm::WasmHost::new(
+        core.clone(),
+        &paths.data_dir,
+        crate::wasm::WasmSettings::default(),
+    )?;
+    wasm.set_ari(&ari);
+    ari.set_wasm(wasm.clone());
+    wasm.load_stored().await;
     let http = http::start(&config.http, ari.clone()).await?;
     Ok(Host {
         config,
         core,
         ari,
+        wasm,
         http,
     })
 }

@@ -11,3 +11,4 @@ pub mod core;
 pub mod events;
 pub mod host;
 pub mod http;
+pub mod wasm;

@@ -25,6 +25,11 @@ struct Cli {
     #[arg(long, value_name = "DIR", global = true)]
     config_dir: Option<PathBuf>,
 
+    /// Directory where uploaded WebAssembly apps are kept (default:
+    /// $XDG_DATA_HOME/wari or ~/.local/share/wari).
+    #[arg(long, value_name = "DIR", global = true)]
+    data_dir: Option<PathBuf>,
+
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -46,7 +51,7 @@ fn main() -> ExitCode {
     };
     let result = match cli.command.unwrap_or(Command::Run) {
         Command::CheckConfig => check_config(&source),
-        Command::Run => run(&source),
+        Command::Run => run(&source, data_dir(cli.data_dir.clone())),
     };
     match result {
         Ok(code) => code,
@@ -82,7 +87,15 @@ fn check_config(source: &ConfigSource) -> anyhow::Result<ExitCode> {
     })
 }
 
-fn run(source: &ConfigSource) -> anyhow::Result<ExitCode> {
+/// The data directory: given, or the XDG data home, or ./wari-data.
+fn data_dir(given: Option<PathBuf>) -> PathBuf {
+    given
+        .or_else(|| std::env::var_os("XDG_DATA_HOME").map(|d| PathBuf::from(d).join("wari")))
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share/wari")))
+        .unwrap_or_else(|| PathBuf::from("wari-data"))
+}
+
+fn run(source: &ConfigSource, data_dir: PathBuf) -> anyhow::Result<ExitCode> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -103,7 +116,7 @@ fn run(source: &ConfigSource) -> anyhow::Result<ExitCode> {
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async {
-        let host = wari::host::start(config).await?;
+        let host = wari::host::start(config, wari::host::Paths { data_dir }).await?;
         print_banner(&host);
         if host.http.listening.is_empty() {
             tracing::warn!(

@@ -9,8 +9,9 @@ use serde_json::Value;
 
 use crate::support::{ARI_CONF, Wari, client, raw_body, raw_request, raw_status};
 
-/// The resources of ARI, in the order of the resource listing (ari-rest.md §1.5).
-const RESOURCES: [&str; 11] = [
+/// The resources of ARI, in the order of the resource listing (ari-rest.md §1.5), then
+/// wari's own `wasm` extension.
+const RESOURCES: [&str; 12] = [
     "asterisk",
     "endpoints",
     "channels",
@@ -22,6 +23,7 @@ const RESOURCES: [&str; 11] = [
     "mailboxes",
     "events",
     "applications",
+    "wasm",
 ];
 
 /// Swagger 1.1 primitive types used in ARI declarations.

@@ -47,7 +47,12 @@ impl Wari {
         for (name, text) in files {
             std::fs::write(dir.path().join(name), text).expect("write config file");
         }
-        let args = vec!["--config-dir".to_string(), dir.path().display().to_string()];
+        let args = vec![
+            "--config-dir".to_string(),
+            dir.path().display().to_string(),
+            "--data-dir".to_string(),
+            dir.path().join("data").display().to_string(),
+        ];
         Wari::spawn(dir, &args)
     }
 

@@ -7,8 +7,8 @@ use serde_json::Value;
 
 use super::response::AriError;
 
-/// The eleven ARI resources, in the order of the resource listing.
-pub const RESOURCES: [&str; 11] = [
+/// The eleven ARI resources and wari's `wasm`, in the order of the resource listing.
+pub const RESOURCES: [&str; 12] = [
     "asterisk",
     "endpoints",
     "channels",
@@ -20,11 +20,12 @@ pub const RESOURCES: [&str; 11] = [
     "mailboxes",
     "events",
     "applications",
+    "wasm",
 ];
 
 const LISTING: &str = include_str!("../../api-docs/resources.json");
 
-const DECLARATIONS: [(&str, &str); 11] = [
+const DECLARATIONS: [(&str, &str); 12] = [
     ("asterisk", include_str!("../../api-docs/asterisk.json")),
     ("endpoints", include_str!("../../api-docs/endpoints.json")),
     ("channels", include_str!("../../api-docs/channels.json")),
@@ -42,6 +43,7 @@ const DECLARATIONS: [(&str, &str); 11] = [
         "applications",
         include_str!("../../api-docs/applications.json"),
     ),
+    ("wasm", include_str!("../../api-docs/wasm.json")),
 ];
 
 /// A declaration that cannot be used (a bug in the embedded documents).

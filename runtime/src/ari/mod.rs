@@ -42,6 +42,9 @@ pub struct AriRequest {
     /// The client's address for HTTP requests (per-user ACLs apply); `None` for requests
     /// arriving over an already-authorised WebSocket.
     pub peer: Option<SocketAddr>,
+    /// Already authenticated (requests made inside wari, e.g. by a WebAssembly app): no
+    /// credentials are checked.
+    pub trusted_user: Option<Arc<crate::config::User>>,
 }
 
 /// The outcome of the checks before an operation runs.
@@ -83,6 +86,8 @@ pub struct Ari {
     docs: &'static ApiDocs,
     router: Router,
     openapi: serde_json::Value,
+    internal_user: Arc<crate::config::User>,
+    wasm: std::sync::OnceLock<Arc<crate::wasm::WasmHost>>,
 }
 
 impl Ari {
@@ -98,6 +103,13 @@ impl Ari {
             docs,
             router,
             openapi,
+            internal_user: Arc::new(crate::config::User {
+                name: "<wari>".to_string(),
+                password: crate::config::Password::Plain(String::new()),
+                read_only: false,
+                acl: crate::acl::Acl::default(),
+            }),
+            wasm: std::sync::OnceLock::new(),
         })
     }
 
@@ -109,6 +121,22 @@ impl Ari {
     /// True when ari.conf enables ARI.
     pub fn enabled(&self) -> bool {
         self.config.ari.enabled
+    }
+
+    /// The identity of requests wari makes itself (WebAssembly apps' `ari.request`): a
+    /// read/write user that exists only inside the process.
+    pub fn internal_user(&self) -> Arc<crate::config::User> {
+        self.internal_user.clone()
+    }
+
+    /// Connects the WebAssembly host (for the `/wasm` resource).
+    pub fn set_wasm(&self, wasm: Arc<crate::wasm::WasmHost>) {
+        let _ = self.wasm.set(wasm);
+    }
+
+    /// The WebAssembly host, once connected.
+    pub fn wasm(&self) -> Option<&Arc<crate::wasm::WasmHost>> {
+        self.wasm.get()
     }
 
     /// The core this pipeline drives.
@@ -161,15 +189,18 @@ impl Ari {
         if let Some(problem) = auth::unusable_authorization(&request.headers) {
             tracing::info!(peer = ?request.peer, problem, "ARI request's Authorization header ignored");
         }
-        let user = auth::credentials(&request.headers, &params)
+        let user = match &request.trusted_user {
+            Some(user) => Some(user.clone()),
+            None => auth::credentials(&request.headers, &params)
             .and_then(|c| {
                 let user = self.auth.authenticate(&c);
                 if user.is_none() {
                     tracing::info!(user = %c.user, peer = ?request.peer, "ARI authentication failed");
                 }
                 user
-            })
-            .ok_or_else(|| self.unauthorized())?;
+            }),
+        }
+        .ok_or_else(|| self.unauthorized())?;
 
         if let Some(peer) = request.peer
             && !user.acl.allows(peer.ip())
@@ -286,6 +317,8 @@ impl Ari {
             config: self.config.clone(),
             params,
             user,
+            body: request.body.clone(),
+            wasm: self.wasm.get().cloned(),
         };
         match AssertUnwindSafe(handler(ctx)).catch_unwind().await {
             Ok(result) => result,

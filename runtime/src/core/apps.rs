@@ -55,6 +55,19 @@ impl Core {
         }
         self.with_state(|state| {
             for name in names {
+                if let Some(kind) = state.apps.handler_kind(name)
+                    && kind != sink.kind()
+                {
+                    let holder = match kind {
+                        super::stasis::SinkKind::Wasm => "a WebAssembly component",
+                        super::stasis::SinkKind::WebSocket => "a WebSocket",
+                    };
+                    return Err(CoreError::Conflict(format!(
+                        "Application '{name}' is already served by {holder}"
+                    )));
+                }
+            }
+            for name in names {
                 let registered = state.apps.register(name, sink.clone(), subscribe_all);
                 if let Some(previous) = registered.replaced {
                     let event = Arc::new(Event::new("ApplicationReplaced", Scope::app(name)));
@@ -62,8 +75,17 @@ impl Core {
                     tracing::info!(app = %name, "Stasis application replaced by a new handler");
                 }
             }
+            Ok(())
+        })
+    }
+
+    /// Removes the handler `sink_id` from one application only.
+    pub fn unregister_app(&self, name: &str, sink_id: u64) {
+        self.with_state(|state| {
+            if state.apps.is_handler(name, sink_id) {
+                state.apps.detach_app(name);
+            }
         });
-        Ok(())
     }
 
     /// The handler `sink_id` is gone: its applications become inactive (and disappear once

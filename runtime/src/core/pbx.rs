@@ -413,9 +413,10 @@ impl Runner {
             .filter(|t| *t > 0.0)
             .map(Duration::from_secs_f64);
         let core = self.core.clone();
-        let legs: Vec<Arc<str>> = core.with_state(|state| {
+        let (legs, snapshots) = core.with_state(|state| {
             let caller_json = core.channel_json(state, &self.id);
-            let mut legs = Vec::new();
+            let mut legs: Vec<Arc<str>> = Vec::new();
+            let mut snapshots = std::collections::HashMap::new();
             for target in &targets {
                 let (leg, rx) = match core.request_channel(state, target, Request::default()) {
                     Ok(requested) => requested,
@@ -427,6 +428,7 @@ impl Runner {
                 core.spawn_runner(leg.clone(), rx, Start::Idle);
                 state.dialers.insert(leg.clone(), self.id.clone());
                 let peer_json = core.channel_json(state, &leg);
+                snapshots.insert(leg.clone(), peer_json.clone());
                 core.publish(
                     state,
                     Event::new(
@@ -448,13 +450,13 @@ impl Runner {
                 }
                 legs.push(leg);
             }
-            legs
+            (legs, snapshots)
         });
         if legs.is_empty() {
             self.set_var("DIALSTATUS", "CHANUNAVAIL");
             return Next::Step;
         }
-        let outcome = self.await_legs(&legs, timeout).await;
+        let outcome = self.await_legs(&legs, timeout, snapshots).await;
         core.with_state(|state| {
             for leg in &legs {
                 state.dialers.remove(leg);
@@ -475,12 +477,24 @@ impl Runner {
         }
     }
 
-    async fn await_legs(&mut self, legs: &[Arc<str>], timeout: Option<Duration>) -> DialOutcome {
+    async fn await_legs(
+        &mut self,
+        legs: &[Arc<str>],
+        timeout: Option<Duration>,
+        mut snapshots: std::collections::HashMap<Arc<str>, serde_json::Value>,
+    ) -> DialOutcome {
         let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
         let mut reported: HashSet<(Arc<str>, &'static str)> = HashSet::new();
+        // The last snapshot of each leg: a leg that fails may be gone before its final Dial
+        // status is reported, which still names it.
         let core = self.core.clone();
         loop {
             let verdict = core.with_state(|state| {
+                for leg in legs {
+                    if state.channels.contains_key(leg) {
+                        snapshots.insert(leg.clone(), core.channel_json(state, leg));
+                    }
+                }
                 let caller_json = core.channel_json(state, &self.id);
                 let mut live = 0;
                 let mut failure = "CHANUNAVAIL";
@@ -511,10 +525,9 @@ impl Runner {
                         winner = Some(leg.clone());
                     }
                     if !status.is_empty()
+                        && let Some(peer_json) = snapshots.get(leg).cloned()
                         && reported.insert((leg.clone(), status))
-                        && channel.is_some()
                     {
-                        let peer_json = core.channel_json(state, leg);
                         core.publish(
                             state,
                             Event::new(

@@ -10,9 +10,22 @@ use serde_json::{Value, json};
 
 use super::event::Event;
 
+/// What kind of handler an application has: a WebSocket and a WebAssembly component may
+/// not hold the same name at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SinkKind {
+    WebSocket,
+    Wasm,
+}
+
 /// Where an application's events go. Delivery must not block: a consumer that cannot keep
 /// up reports failure and loses its applications.
 pub trait EventSink: Send + Sync + fmt::Debug {
+    /// The kind of handler.
+    fn kind(&self) -> SinkKind {
+        SinkKind::WebSocket
+    }
+
     /// Queues `event` for `app`; `false` when the consumer is gone or its queue is full.
     fn deliver(&self, app: &str, event: &Arc<Event>) -> bool;
     /// A process-unique id, to recognise the sink when it goes away.
@@ -234,12 +247,32 @@ impl Registry {
         detached
     }
 
-    /// Detaches `sink` from one application only (it was replaced elsewhere).
+    /// Takes the handler away from one application (it stays while subscribed).
+    pub fn detach_app(&mut self, name: &str) {
+        if let Some(app) = self.apps.get_mut(name) {
+            app.sink = None;
+            app.channels.all = 0;
+            app.bridges.all = 0;
+            app.endpoints.all = 0;
+            app.devices.all = 0;
+        }
+        self.purge();
+    }
+
+    /// True when `sink_id` is the handler of `name`.
     pub fn is_handler(&self, name: &str, sink_id: u64) -> bool {
         self.apps
             .get(name)
             .and_then(|a| a.sink.as_ref())
             .is_some_and(|s| s.id() == sink_id)
+    }
+
+    /// The kind of handler an active application has.
+    pub fn handler_kind(&self, name: &str) -> Option<SinkKind> {
+        self.apps
+            .get(name)
+            .and_then(|a| a.sink.as_ref())
+            .map(|s| s.kind())
     }
 
     /// Removes applications that are inactive and subscribed to nothing.

@@ -123,12 +123,13 @@ async fn route(front: &Front, request: Request, peer: Option<SocketAddr>) -> Res
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if declared_length.is_some_and(|n| n > MAX_BODY as u64) {
-        return too_large(front, &parts, peer);
+    let limit = body_limit(front, &parts.method, &ari_path);
+    if declared_length.is_some_and(|n| n > limit as u64) {
+        return too_large(&parts, peer, limit);
     }
-    let body = match read_body(body).await {
+    let body = match read_body(body, limit).await {
         Ok(body) => body,
-        Err(BodyError::TooLarge) => return too_large(front, &parts, peer),
+        Err(BodyError::TooLarge) => return too_large(&parts, peer, limit),
         Err(BodyError::Broken) => {
             return to_http(
                 front,
@@ -143,6 +144,7 @@ async fn route(front: &Front, request: Request, peer: Option<SocketAddr>) -> Res
         headers: parts.headers,
         body,
         peer,
+        trusted_user: None,
     };
     let response = front.ari.handle(request).await;
     to_http(front, response)
@@ -170,6 +172,7 @@ async fn upgrade(
         headers: parts.headers.clone(),
         body: Bytes::new(),
         peer,
+        trusted_user: None,
     };
     let grant = match front.ari.authorize_upgrade(&request).await {
         Ok(grant) => grant,
@@ -196,18 +199,35 @@ async fn upgrade(
     }
 }
 
-fn too_large(front: &Front, request: &http::request::Parts, peer: Option<SocketAddr>) -> Response {
+/// The body size allowed for a request: ARI's 40 kB, except component uploads
+/// (`PUT /ari/wasm/{app}`), which may be as large as the WebAssembly host accepts.
+fn body_limit(front: &Front, method: &http::Method, ari_path: &str) -> usize {
+    if method == http::Method::PUT
+        && ari_path.starts_with("/wasm/")
+        && let Some(wasm) = front.ari.wasm()
+    {
+        return wasm.max_upload_bytes();
+    }
+    MAX_BODY
+}
+
+fn too_large(request: &http::request::Parts, peer: Option<SocketAddr>, limit: usize) -> Response {
     tracing::info!(
         method = %request.method,
         path = request.uri.path(),
         peer = ?peer,
         status = 413,
-        "ARI request refused: Request body too large (limit {MAX_BODY} bytes)"
+        "ARI request refused: Request body too large (limit {limit} bytes)"
     );
-    to_http(
-        front,
-        AriError::new(StatusCode::PAYLOAD_TOO_LARGE, "Request body too large").into(),
-    )
+    let mut response = Response::new(HttpBody::from(
+        serde_json::json!({ "message": "Request body too large" }).to_string(),
+    ));
+    *response.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
 }
 
 enum BodyError {
@@ -215,8 +235,8 @@ enum BodyError {
     Broken,
 }
 
-async fn read_body(body: HttpBody) -> Result<Bytes, BodyError> {
-    let limited = http_body_util::Limited::new(body, MAX_BODY);
+async fn read_body(body: HttpBody, limit: usize) -> Result<Bytes, BodyError> {
+    let limited = http_body_util::Limited::new(body, limit);
     match limited.collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(BodyError::TooLarge),

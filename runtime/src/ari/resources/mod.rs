@@ -9,6 +9,7 @@ pub mod device_states;
 pub mod endpoints;
 pub mod events;
 pub mod mailboxes;
+pub mod wasm;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -26,6 +27,10 @@ pub struct Ctx {
     pub params: Params,
     /// The authenticated user.
     pub user: Arc<User>,
+    /// The raw request body (for uploads).
+    pub body: bytes::Bytes,
+    /// The WebAssembly host.
+    pub wasm: Option<Arc<crate::wasm::WasmHost>>,
 }
 
 /// The future a handler returns.
@@ -62,6 +67,7 @@ pub fn handlers() -> Vec<Entry> {
         mailboxes::handlers(),
         applications::handlers(),
         events::handlers(),
+        wasm::handlers(),
     ]
     .concat()
 }

@@ -1,0 +1,129 @@
+//! `wari-bench`: benchmarks an ARI server on this machine (see the library docs).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use wari_bench::report::markdown;
+use wari_bench::scenarios::Destination;
+use wari_bench::{Scenario, Settings, Target};
+
+/// Benchmarks an ARI server (wari or Asterisk) on this machine and prints markdown tables.
+///
+/// Scenarios: `originate` (channel rate and originate-to-StasisStart latency),
+/// `rest-channels-N` (GET /channels with N channels up), `memory-N` (resident memory per
+/// channel with N channels in Stasis; needs --pid).
+#[derive(Debug, Parser)]
+#[command(name = "wari-bench", version, about, long_about)]
+struct Cli {
+    /// The server: `http://127.0.0.1:8088` (ARI under /ari) or a URL ending in /ari.
+    /// Loopback addresses only.
+    #[arg(long, default_value = "http://127.0.0.1:8088")]
+    url: String,
+    /// ARI user.
+    #[arg(long)]
+    user: String,
+    /// ARI password.
+    #[arg(long)]
+    password: String,
+    /// The Stasis application the bench registers and originates into.
+    #[arg(long, default_value = "wari-bench")]
+    app: String,
+    /// The dial string originated. On wari, `Test/NAME` phones answer at once; on Asterisk
+    /// use e.g. a Local channel into a dialplan that answers.
+    #[arg(long, default_value = "Test/bench")]
+    endpoint: String,
+    /// Originate into the dialplan at this extension (which must run Stasis(APP)) instead
+    /// of straight into the application.
+    #[arg(long)]
+    extension: Option<String>,
+    /// The dialplan context for --extension.
+    #[arg(long, requires = "extension")]
+    context: Option<String>,
+    /// Channels per originate run.
+    #[arg(long, default_value_t = 1000)]
+    count: usize,
+    /// Concurrent keep-alive connections, as a comma list: each originate and REST
+    /// measurement runs once per value (channels are brought up with the largest).
+    #[arg(long, value_delimiter = ',', default_value = "1")]
+    connections: Vec<usize>,
+    /// Channels per originate round; each round is hung up before the next, so the
+    /// server does not accumulate them.
+    #[arg(long, default_value_t = 1000)]
+    batch: usize,
+    /// Seconds each REST load runs.
+    #[arg(long, default_value_t = 10.0)]
+    seconds: f64,
+    /// Upper bound, in seconds, of each scenario's measured phase.
+    #[arg(long, default_value_t = 120.0)]
+    duration_limit: f64,
+    /// Upper bound of requests in one REST load run.
+    #[arg(long, default_value_t = 10_000_000)]
+    max_requests: u64,
+    /// The server's process id, for memory scenarios (RSS from /proc/PID/status).
+    #[arg(long)]
+    pid: Option<u32>,
+    /// Also write the results as JSON to this file.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// originate, rest-channels-N, memory-N.
+    #[arg(required = true)]
+    scenarios: Vec<Scenario>,
+}
+
+fn seconds(value: f64, flag: &str) -> anyhow::Result<Duration> {
+    Duration::try_from_secs_f64(value)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| anyhow::anyhow!("{flag} must be a positive number of seconds"))
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let target = Target::new(&cli.url, &cli.user, &cli.password)?;
+    let mut settings = Settings::new(target);
+    settings.app = cli.app;
+    settings.endpoint = cli.endpoint;
+    if let Some(extension) = cli.extension {
+        settings.destination = Destination::Dialplan {
+            extension,
+            context: cli.context,
+        };
+    }
+    settings.count = cli.count;
+    settings.connections = cli.connections;
+    settings.batch = cli.batch.max(1);
+    settings.load_time = seconds(cli.seconds, "--seconds")?;
+    settings.duration_limit = seconds(cli.duration_limit, "--duration-limit")?;
+    settings.max_requests = cli.max_requests;
+    settings.pid = cli.pid;
+    let reports = wari_bench::run(&settings, &cli.scenarios).await?;
+    print!("{}", markdown(&reports));
+    if let Some(path) = cli.json {
+        let json = serde_json::json!({
+            "url": cli.url,
+            "reports": reports.iter().map(|r| r.json()).collect::<Vec<_>>(),
+        });
+        std::fs::write(&path, serde_json::to_string_pretty(&json)? + "\n")
+            .map_err(|e| anyhow::anyhow!("write {}: {e}", path.display()))?;
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("wari-bench: error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("wari-bench: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,226 @@
+//! Results: markdown tables for people, JSON for tools.
+
+use serde_json::{Value, json};
+
+use crate::stats::{Summary, human};
+
+/// One measurement.
+#[derive(Debug, Clone)]
+pub enum Report {
+    Originate(OriginateReport),
+    Rest(RestReport),
+    Memory(MemoryReport),
+}
+
+#[derive(Debug, Clone)]
+pub struct OriginateReport {
+    /// `app` or `dialplan`.
+    pub destination: String,
+    pub endpoint: String,
+    pub connections: usize,
+    pub requested: usize,
+    pub channels: usize,
+    /// Time spent originating (hang-ups between rounds excluded).
+    pub seconds: f64,
+    /// Channels per second.
+    pub rate: f64,
+    /// Originate request to StasisStart.
+    pub latency: Summary,
+}
+
+#[derive(Debug, Clone)]
+pub struct RestReport {
+    /// Channels `GET /channels` listed.
+    pub channels: usize,
+    pub connections: usize,
+    pub requests: usize,
+    pub seconds: f64,
+    /// Requests per second.
+    pub rate: f64,
+    /// Size of one response body.
+    pub body_bytes: usize,
+    pub latency: Summary,
+}
+
+#[derive(Debug, Clone)]
+pub struct MemoryReport {
+    pub channels: usize,
+    pub connections: usize,
+    pub rss_before: u64,
+    pub rss_up: u64,
+    /// After the channels were hung up again.
+    pub rss_after: u64,
+    pub bytes_per_channel: f64,
+    pub bring_up_seconds: f64,
+}
+
+impl Report {
+    /// The report as JSON (durations in microseconds, memory in bytes).
+    pub fn json(&self) -> Value {
+        match self {
+            Report::Originate(r) => json!({
+                "scenario": "originate",
+                "destination": r.destination,
+                "endpoint": r.endpoint,
+                "connections": r.connections,
+                "requested": r.requested,
+                "channels": r.channels,
+                "seconds": r.seconds,
+                "channels_per_second": r.rate,
+                "latency": r.latency.json(),
+            }),
+            Report::Rest(r) => json!({
+                "scenario": format!("rest-channels-{}", r.channels),
+                "channels": r.channels,
+                "connections": r.connections,
+                "requests": r.requests,
+                "seconds": r.seconds,
+                "requests_per_second": r.rate,
+                "body_bytes": r.body_bytes,
+                "latency": r.latency.json(),
+            }),
+            Report::Memory(r) => json!({
+                "scenario": format!("memory-{}", r.channels),
+                "channels": r.channels,
+                "connections": r.connections,
+                "rss_before": r.rss_before,
+                "rss_up": r.rss_up,
+                "rss_after_hangup": r.rss_after,
+                "bytes_per_channel": r.bytes_per_channel,
+                "bring_up_seconds": r.bring_up_seconds,
+            }),
+        }
+    }
+}
+
+fn mib(bytes: u64) -> String {
+    format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
+}
+
+/// Markdown tables, one per kind of scenario present.
+pub fn markdown(reports: &[Report]) -> String {
+    let mut out = String::new();
+    let originate: Vec<_> = reports
+        .iter()
+        .filter_map(|r| match r {
+            Report::Originate(r) => Some(r),
+            _ => None,
+        })
+        .collect();
+    if !originate.is_empty() {
+        out.push_str("| originate | connections | channels | channels/s | p50 | p99 | max |\n");
+        out.push_str("|---|---|---|---|---|---|---|\n");
+        for r in originate {
+            out.push_str(&format!(
+                "| {} → {} | {} | {}{} | {:.0} | {} | {} | {} |\n",
+                r.endpoint,
+                r.destination,
+                r.connections,
+                r.channels,
+                if r.channels < r.requested {
+                    format!(" of {} (time limit)", r.requested)
+                } else {
+                    String::new()
+                },
+                r.rate,
+                human(r.latency.p50),
+                human(r.latency.p99),
+                human(r.latency.max),
+            ));
+        }
+        out.push('\n');
+    }
+    let rest: Vec<_> = reports
+        .iter()
+        .filter_map(|r| match r {
+            Report::Rest(r) => Some(r),
+            _ => None,
+        })
+        .collect();
+    if !rest.is_empty() {
+        out.push_str(
+            "| GET /channels | connections | requests | requests/s | body | p50 | p99 | max |\n",
+        );
+        out.push_str("|---|---|---|---|---|---|---|---|\n");
+        for r in rest {
+            out.push_str(&format!(
+                "| {} channels up | {} | {} | {:.0} | {} B | {} | {} | {} |\n",
+                r.channels,
+                r.connections,
+                r.requests,
+                r.rate,
+                r.body_bytes,
+                human(r.latency.p50),
+                human(r.latency.p99),
+                human(r.latency.max),
+            ));
+        }
+        out.push('\n');
+    }
+    let memory: Vec<_> = reports
+        .iter()
+        .filter_map(|r| match r {
+            Report::Memory(r) => Some(r),
+            _ => None,
+        })
+        .collect();
+    if !memory.is_empty() {
+        out.push_str(
+            "| memory | RSS before | RSS with channels up | RSS after hang-up | per channel |\n",
+        );
+        out.push_str("|---|---|---|---|---|\n");
+        for r in memory {
+            out.push_str(&format!(
+                "| {} channels in Stasis | {} | {} | {} | {:.0} B |\n",
+                r.channels,
+                mib(r.rss_before),
+                mib(r.rss_up),
+                mib(r.rss_after),
+                r.bytes_per_channel,
+            ));
+        }
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_and_json() {
+        let reports = vec![
+            Report::Originate(OriginateReport {
+                destination: "app".into(),
+                endpoint: "Test/bench".into(),
+                connections: 1,
+                requested: 10,
+                channels: 10,
+                seconds: 0.5,
+                rate: 20.0,
+                latency: Summary::default(),
+            }),
+            Report::Memory(MemoryReport {
+                channels: 10,
+                connections: 1,
+                rss_before: 1 << 20,
+                rss_up: 2 << 20,
+                rss_after: 1 << 20,
+                bytes_per_channel: 104_857.6,
+                bring_up_seconds: 0.1,
+            }),
+        ];
+        let text = markdown(&reports);
+        assert!(
+            text.contains("| Test/bench → app | 1 | 10 | 20 |"),
+            "{text}"
+        );
+        assert!(
+            text.contains("| 10 channels in Stasis | 1.0 MiB | 2.0 MiB | 1.0 MiB | 104858 B |"),
+            "{text}"
+        );
+        assert!(!text.contains("GET /channels"));
+        assert_eq!(reports[1].json()["scenario"], "memory-10");
+    }
+}

@@ -1,0 +1,74 @@
+//! `/wasm`: deploying Stasis applications as WebAssembly components (a wari extension).
+
+use http::{HeaderValue, StatusCode, header};
+
+use super::{Ctx, Entry};
+use crate::ari::response::{AriError, AriResponse, AriResult};
+use crate::ari_handler;
+use crate::wasm::{WasmError, WasmHost};
+
+impl From<WasmError> for AriError {
+    fn from(error: WasmError) -> AriError {
+        let status = match error {
+            WasmError::Invalid(_) => StatusCode::BAD_REQUEST,
+            WasmError::NotFound(_) => StatusCode::NOT_FOUND,
+            WasmError::Conflict(_) => StatusCode::CONFLICT,
+            WasmError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        AriError::new(status, error.to_string())
+    }
+}
+
+fn host(ctx: &Ctx) -> Result<&std::sync::Arc<WasmHost>, AriError> {
+    ctx.wasm.as_ref().ok_or_else(|| {
+        AriError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "The WebAssembly host is not running",
+        )
+    })
+}
+
+fn app_name(ctx: &Ctx) -> String {
+    ctx.params.string("appName").unwrap_or_default()
+}
+
+/// GET /wasm
+pub async fn list(ctx: Ctx) -> AriResult {
+    Ok(AriResponse::ok(host(&ctx)?.list()))
+}
+
+/// GET /wasm/{appName}
+pub async fn get(ctx: Ctx) -> AriResult {
+    Ok(AriResponse::ok(host(&ctx)?.get(&app_name(&ctx))?))
+}
+
+/// PUT /wasm/{appName}: 201 with the deployed app.
+pub async fn deploy(ctx: Ctx) -> AriResult {
+    let name = app_name(&ctx);
+    let app = host(&ctx)?.deploy(&name, ctx.body.clone()).await?;
+    let mut response = AriResponse::json(StatusCode::CREATED, app);
+    let location = format!(
+        "/ari/wasm/{}",
+        percent_encoding::utf8_percent_encode(&name, percent_encoding::NON_ALPHANUMERIC)
+    );
+    if let Ok(value) = HeaderValue::from_str(&location) {
+        response = response.with_header(header::LOCATION, value);
+    }
+    Ok(response)
+}
+
+/// DELETE /wasm/{appName}
+pub async fn remove(ctx: Ctx) -> AriResult {
+    host(&ctx)?.remove(&app_name(&ctx))?;
+    Ok(AriResponse::no_content())
+}
+
+/// The `/wasm` operations.
+pub fn handlers() -> Vec<Entry> {
+    vec![
+        ari_handler!("wasm", "list", list),
+        ari_handler!("wasm", "get", get),
+        ari_handler!("wasm", "deploy", deploy),
+        ari_handler!("wasm", "remove", remove),
+    ]
+}

@@ -1,0 +1,460 @@
+//! Stasis applications as sandboxed WebAssembly components.
+//!
+//! An uploaded component is validated, precompiled and stored ([`store`]), then registered
+//! with the core as the handler of its Stasis application ([`runtime`]). Each call that
+//! enters the application gets its own instance ([`session`]) with memory, CPU and time
+//! limits ([`limits`]); the app drives the call through the host imports, which run the same
+//! core operations as the REST API, restricted to the session's own channels and bridges.
+
+pub mod bindings;
+pub mod convert;
+pub mod engine;
+pub mod limits;
+pub mod runtime;
+pub mod session;
+pub mod store;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex, OnceLock, Weak};
+
+use bytes::Bytes;
+use serde_json::{Value, json};
+use wasmtime::component::{Component, Linker};
+
+use crate::ari::Ari;
+use crate::core::Core;
+use bindings::{StasisApp, StasisAppPre};
+use engine::WasmEngine;
+use limits::Limits;
+use runtime::{AppRuntime, AppVersion};
+use session::SessionState;
+use store::{AppStore, StoredApp, sha256_hex};
+
+/// Why an upload or deployment failed; each maps to an ARI status.
+#[derive(Debug, thiserror::Error)]
+pub enum WasmError {
+    /// 400: the upload is not a usable component.
+    #[error("{0}")]
+    Invalid(String),
+    /// 404
+    #[error("{0}")]
+    NotFound(String),
+    /// 409: the name is held by a WebSocket.
+    #[error("{0}")]
+    Conflict(String),
+    /// 500
+    #[error("{0}")]
+    Internal(String),
+}
+
+/// Settings of the WebAssembly host.
+#[derive(Debug, Clone)]
+pub struct WasmSettings {
+    /// Concurrent sessions over all apps (sizes the pooling allocator).
+    pub max_sessions: u32,
+    pub limits: Limits,
+    /// Largest accepted upload.
+    pub max_upload_bytes: usize,
+}
+
+impl Default for WasmSettings {
+    fn default() -> Self {
+        WasmSettings {
+            max_sessions: 1000,
+            limits: Limits::default(),
+            max_upload_bytes: 16 * 1024 * 1024,
+        }
+    }
+}
+
+/// What every app and session shares.
+pub struct Shared {
+    pub engine: WasmEngine,
+    pub core: Arc<Core>,
+    linker: Linker<SessionState>,
+    ari: OnceLock<Weak<Ari>>,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared").finish_non_exhaustive()
+    }
+}
+
+impl Shared {
+    /// Runs an ARI request for a session through the normal router, refusing anything that
+    /// touches channels or bridges the session does not own.
+    pub async fn ari_request(
+        &self,
+        session: &session::Session,
+        method: &str,
+        path: &str,
+        query: &[(String, String)],
+        body: Option<&str>,
+    ) -> bindings::wari::stasis::ari::Response {
+        use bindings::wari::stasis::ari::Response;
+        let refuse = |status: u16, message: String| Response {
+            status,
+            body: json!({ "message": message }).to_string(),
+        };
+        if let Err(message) = permitted(session, method, path, query, body) {
+            return refuse(403, message);
+        }
+        let Some(ari) = self.ari.get().and_then(Weak::upgrade) else {
+            return refuse(503, "ARI is not available".into());
+        };
+        let Ok(method) = method.to_ascii_uppercase().parse::<http::Method>() else {
+            return refuse(400, format!("Invalid method '{method}'"));
+        };
+        let query_string = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(query)
+            .finish();
+        let mut headers = http::HeaderMap::new();
+        if body.is_some() {
+            headers.insert(
+                http::header::CONTENT_TYPE,
+                http::HeaderValue::from_static("application/json"),
+            );
+        }
+        let request = crate::ari::AriRequest {
+            method,
+            path: format!("/{}", path.trim_start_matches('/')),
+            query: (!query_string.is_empty()).then_some(query_string),
+            headers,
+            body: body.map(|b| Bytes::from(b.to_string())).unwrap_or_default(),
+            peer: None,
+            trusted_user: Some(ari.internal_user()),
+        };
+        let response = ari.handle(request).await;
+        let body = match response.body {
+            crate::ari::Body::Json(value) => value.to_string(),
+            crate::ari::Body::Raw { data, .. } => String::from_utf8_lossy(&data).into_owned(),
+            crate::ari::Body::Empty => String::new(),
+        };
+        Response {
+            status: response.status.as_u16(),
+            body,
+        }
+    }
+}
+
+/// The capability check for `ari.request`: channels and bridges named in the path or in
+/// `channel` parameters must belong to the session; listing or creating objects outside the
+/// session, and everything but a few read-only system resources, is refused.
+fn permitted(
+    session: &session::Session,
+    method: &str,
+    path: &str,
+    query: &[(String, String)],
+    body: Option<&str>,
+) -> Result<(), String> {
+    let segments: Vec<&str> = path
+        .trim_matches('/')
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .collect();
+    let owns_channel = |id: &str| session.channels.lock().is_ok_and(|c| c.contains(id));
+    let owns_bridge = |id: &str| session.bridges.lock().is_ok_and(|b| b.contains(id));
+    let read_only = method.eq_ignore_ascii_case("GET");
+    let body_channels: Vec<String> = body
+        .and_then(|b| serde_json::from_str::<Value>(b).ok())
+        .and_then(|v| v.get("channel").cloned())
+        .map(|c| match c {
+            Value::String(s) => s.split(',').map(str::to_string).collect(),
+            Value::Array(a) => a
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect(),
+            _ => Vec::new(),
+        })
+        .unwrap_or_default();
+    match segments.as_slice() {
+        ["channels", id, ..] if owns_channel(id) => Ok(()),
+        ["bridges", id, ..] if owns_bridge(id) => {
+            let named = query
+                .iter()
+                .filter(|(k, _)| k == "channel")
+                .flat_map(|(_, v)| v.split(',').map(str::to_string))
+                .chain(body_channels);
+            for channel in named {
+                if !owns_channel(channel.trim()) {
+                    return Err(format!(
+                        "Channel '{channel}' does not belong to this session"
+                    ));
+                }
+            }
+            Ok(())
+        }
+        ["asterisk", "info" | "ping"] | ["sounds", ..] if read_only => Ok(()),
+        ["channels", id, ..] => Err(format!("Channel '{id}' does not belong to this session")),
+        ["bridges", id, ..] => Err(format!("Bridge '{id}' does not belong to this session")),
+        _ => Err(format!(
+            "{method} /{} is not permitted for WebAssembly apps",
+            segments.join("/")
+        )),
+    }
+}
+
+/// The WebAssembly host: deployed apps and their store.
+#[derive(Debug)]
+pub struct WasmHost {
+    shared: Arc<Shared>,
+    store: AppStore,
+    settings: WasmSettings,
+    apps: Mutex<HashMap<String, Arc<AppRuntime>>>,
+    /// Serialises deployments so two uploads of one name cannot interleave.
+    deploying: tokio::sync::Mutex<()>,
+}
+
+/// Where a deployed version's compiled code came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Origin {
+    Cache,
+    Compiled,
+}
+
+impl WasmHost {
+    /// A host storing apps under `data_dir`.
+    pub fn new(
+        core: Arc<Core>,
+        data_dir: &Path,
+        settings: WasmSettings,
+    ) -> Result<Arc<WasmHost>, WasmError> {
+        let engine = WasmEngine::new(settings.max_sessions, &settings.limits)
+            .map_err(|e| WasmError::Internal(e.to_string()))?;
+        let mut linker = Linker::new(&engine.engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)
+            .map_err(|e| WasmError::Internal(e.to_string()))?;
+        StasisApp::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |s| s)
+            .map_err(|e| WasmError::Internal(e.to_string()))?;
+        Ok(Arc::new(WasmHost {
+            shared: Arc::new(Shared {
+                engine,
+                core,
+                linker,
+                ari: OnceLock::new(),
+            }),
+            store: AppStore::new(data_dir),
+            settings,
+            apps: Mutex::new(HashMap::new()),
+            deploying: tokio::sync::Mutex::new(()),
+        }))
+    }
+
+    /// Connects the ARI pipeline used by `ari.request`.
+    pub fn set_ari(&self, ari: &Arc<Ari>) {
+        let _ = self.shared.ari.set(Arc::downgrade(ari));
+    }
+
+    /// The largest upload accepted.
+    pub fn max_upload_bytes(&self) -> usize {
+        self.settings.max_upload_bytes
+    }
+
+    /// Loads every stored app (precompiled artifacts from the cache when they match this
+    /// engine). Failures are logged; the app is skipped.
+    pub async fn load_stored(&self) {
+        for stored in self.store.list() {
+            let name = stored.name.clone();
+            match self.load(stored).await {
+                Ok(origin) => {
+                    tracing::info!(app = %name, from_cache = (origin == Origin::Cache), "WebAssembly app loaded")
+                }
+                Err(e) => {
+                    tracing::error!(app = %name, error = %e, "cannot load stored WebAssembly app")
+                }
+            }
+        }
+    }
+
+    async fn load(&self, stored: StoredApp) -> Result<Origin, WasmError> {
+        let compat = self.shared.engine.compatibility_hash();
+        let engine = self.shared.engine.engine.clone();
+        let store = self.store.clone();
+        let loaded = {
+            let stored = stored.clone();
+            tokio::task::spawn_blocking(move || -> Result<(Component, Origin), WasmError> {
+                if let Some(artifact) = store.compiled(&stored, &compat) {
+                    // SAFETY: the artifact was produced by `Component::serialize` of this same
+                    // engine configuration and written by wari into its own data directory.
+                    if let Ok(component) = unsafe { Component::deserialize(&engine, &artifact) } {
+                        return Ok((component, Origin::Cache));
+                    }
+                }
+                let bytes = store
+                    .component(&stored)
+                    .map_err(|e| WasmError::Internal(e.to_string()))?;
+                let component = Component::new(&engine, &bytes)
+                    .map_err(|e| WasmError::Invalid(format!("{e:#}")))?;
+                if let Ok(artifact) = component.serialize() {
+                    let _ = store.save_compiled(&stored, &compat, &artifact);
+                }
+                Ok((component, Origin::Compiled))
+            })
+            .await
+            .map_err(|e| WasmError::Internal(e.to_string()))??
+        };
+        let (component, origin) = loaded;
+        let pre = self.prepare(&component)?;
+        self.install(stored, pre, origin)?;
+        Ok(origin)
+    }
+
+    fn prepare(&self, component: &Component) -> Result<StasisAppPre<SessionState>, WasmError> {
+        let instance_pre = self.shared.linker.instantiate_pre(component).map_err(|e| {
+            WasmError::Invalid(format!(
+                "the component's imports cannot be satisfied: {e:#}"
+            ))
+        })?;
+        StasisAppPre::new(instance_pre).map_err(|e| {
+            WasmError::Invalid(format!(
+                "the component does not export the wari:stasis handler: {e:#}"
+            ))
+        })
+    }
+
+    fn install(
+        &self,
+        stored: StoredApp,
+        pre: StasisAppPre<SessionState>,
+        origin: Origin,
+    ) -> Result<Arc<AppRuntime>, WasmError> {
+        let name = stored.name.clone();
+        let version = AppVersion {
+            stored,
+            pre,
+            limits: self.settings.limits.clone(),
+        };
+        let mut apps = self
+            .apps
+            .lock()
+            .map_err(|_| WasmError::Internal("app table poisoned".into()))?;
+        if let Some(existing) = apps.get(&name) {
+            existing.replace(version);
+            existing.set_origin(origin == Origin::Cache);
+            return Ok(existing.clone());
+        }
+        let runtime = AppRuntime::new(name.clone(), self.shared.clone(), version);
+        runtime.set_origin(origin == Origin::Cache);
+        self.shared
+            .core
+            .register_apps(std::slice::from_ref(&name), runtime.clone(), false)
+            .map_err(|e| WasmError::Conflict(e.to_string()))?;
+        apps.insert(name, runtime.clone());
+        Ok(runtime)
+    }
+
+    /// `PUT /ari/wasm/{app}`: validates, precompiles and stores a component and makes it the
+    /// app's current version (live sessions finish on the old one).
+    pub async fn deploy(&self, name: &str, bytes: Bytes) -> Result<Value, WasmError> {
+        validate_name(name)?;
+        if bytes.is_empty() {
+            return Err(WasmError::Invalid(
+                "Empty body: send the component's bytes with Content-Type: application/wasm".into(),
+            ));
+        }
+        if bytes.len() >= 8 && bytes[..4] == *b"\0asm" && bytes[4..8] == [1, 0, 0, 0] {
+            return Err(WasmError::Invalid(
+                "This is a core WebAssembly module, not a component: build for wasm32-wasip2 (or wrap the module with `wasm-tools component new`)".into(),
+            ));
+        }
+        if self
+            .shared
+            .core
+            .with_state(|state| state.apps.handler_kind(name))
+            == Some(crate::core::stasis::SinkKind::WebSocket)
+        {
+            return Err(WasmError::Conflict(format!(
+                "Application '{name}' is already served by a WebSocket"
+            )));
+        }
+        let _guard = self.deploying.lock().await;
+        let engine = self.shared.engine.engine.clone();
+        let compile_bytes = bytes.clone();
+        let (component, artifact) = tokio::task::spawn_blocking(move || {
+            let component = Component::new(&engine, &compile_bytes)
+                .map_err(|e| WasmError::Invalid(format!("Invalid component: {e:#}")))?;
+            let artifact = component
+                .serialize()
+                .map_err(|e| WasmError::Internal(e.to_string()))?;
+            Ok::<_, WasmError>((component, artifact))
+        })
+        .await
+        .map_err(|e| WasmError::Internal(e.to_string()))??;
+        let pre = self.prepare(&component)?;
+        let stored = StoredApp {
+            name: name.to_string(),
+            sha256: sha256_hex(&bytes),
+            size: bytes.len() as u64,
+            uploaded: crate::core::time::now(),
+        };
+        let store = self.store.clone();
+        let compat = self.shared.engine.compatibility_hash();
+        {
+            let stored = stored.clone();
+            tokio::task::spawn_blocking(move || store.save(&stored, &bytes, &compat, &artifact))
+                .await
+                .map_err(|e| WasmError::Internal(e.to_string()))?
+                .map_err(|e| WasmError::Internal(format!("cannot store the app: {e}")))?;
+        }
+        let runtime = self.install(stored, pre, Origin::Compiled)?;
+        tracing::info!(app = name, "WebAssembly app deployed");
+        Ok(runtime.json())
+    }
+
+    /// `GET /ari/wasm`.
+    pub fn list(&self) -> Value {
+        let apps = self.apps.lock().map(|a| {
+            let mut list: Vec<_> = a.values().map(|r| r.json()).collect();
+            list.sort_by(|x, y| x["name"].as_str().cmp(&y["name"].as_str()));
+            list
+        });
+        Value::Array(apps.unwrap_or_default())
+    }
+
+    /// `GET /ari/wasm/{app}`.
+    pub fn get(&self, name: &str) -> Result<Value, WasmError> {
+        self.apps
+            .lock()
+            .ok()
+            .and_then(|a| a.get(name).map(|r| r.json()))
+            .ok_or_else(|| WasmError::NotFound(format!("No WebAssembly app named '{name}'")))
+    }
+
+    /// `DELETE /ari/wasm/{app}`: the app stops taking calls; live sessions finish.
+    pub fn remove(&self, name: &str) -> Result<(), WasmError> {
+        let runtime = self
+            .apps
+            .lock()
+            .ok()
+            .and_then(|mut a| a.remove(name))
+            .ok_or_else(|| WasmError::NotFound(format!("No WebAssembly app named '{name}'")))?;
+        self.shared
+            .core
+            .unregister_app(name, crate::core::stasis::EventSink::id(&*runtime));
+        self.store
+            .delete(name)
+            .map_err(|e| WasmError::Internal(format!("cannot delete the stored app: {e}")))?;
+        tracing::info!(app = name, "WebAssembly app removed");
+        Ok(())
+    }
+}
+
+/// App names: 1-73 characters of letters, digits, `-`, `_`, `.`, not starting with `.`.
+fn validate_name(name: &str) -> Result<(), WasmError> {
+    let valid = !name.is_empty()
+        && name.len() <= crate::core::apps::MAX_APP_NAME
+        && !name.starts_with('.')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if valid {
+        Ok(())
+    } else {
+        Err(WasmError::Invalid(format!(
+            "Invalid app name '{name}': use 1-73 letters, digits, '-', '_' or '.'"
+        )))
+    }
+}

@@ -1,0 +1,312 @@
+//! A deployed app at run time: its current version, its live sessions, and the routing of
+//! the app's events to the session each belongs to. To the core, a deployed app is one more
+//! Stasis application handler (an [`EventSink`]), exactly like a WebSocket.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use serde_json::{Value, json};
+
+use super::Shared;
+use super::bindings::StasisAppPre;
+use super::limits::Limits;
+use super::session::{self, Input, Session, SessionState};
+use super::store::StoredApp;
+use crate::core::event::Event;
+use crate::core::stasis::{EventSink, SinkKind};
+
+/// One compiled version of an app, ready to instantiate.
+pub struct AppVersion {
+    pub stored: StoredApp,
+    pub pre: StasisAppPre<SessionState>,
+    pub limits: Limits,
+}
+
+impl std::fmt::Debug for AppVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppVersion")
+            .field("stored", &self.stored)
+            .finish()
+    }
+}
+
+/// Kinds of failure, counted separately.
+#[derive(Debug, Clone, Copy)]
+pub enum FailureKind {
+    Trap,
+    Timeout,
+    Limit,
+}
+
+/// Counters shown by `GET /ari/wasm/{app}`.
+#[derive(Debug, Default)]
+pub struct Stats {
+    started: AtomicU64,
+    live: AtomicU64,
+    traps: AtomicU64,
+    timeouts: AtomicU64,
+    limits: AtomicU64,
+    last_failure: Mutex<Option<String>>,
+}
+
+impl Stats {
+    pub fn session_started(&self) {
+        self.started.fetch_add(1, Ordering::Relaxed);
+        self.live.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn session_ended(&self) {
+        self.live.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    pub fn failed(&self, kind: FailureKind, description: String) {
+        let counter = match kind {
+            FailureKind::Trap => &self.traps,
+            FailureKind::Timeout => &self.timeouts,
+            FailureKind::Limit => &self.limits,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut last) = self.last_failure.lock() {
+            *last = Some(description);
+        }
+    }
+
+    fn json(&self) -> Value {
+        let traps = self.traps.load(Ordering::Relaxed);
+        let timeouts = self.timeouts.load(Ordering::Relaxed);
+        let limits = self.limits.load(Ordering::Relaxed);
+        json!({
+            "sessions_live": self.live.load(Ordering::Relaxed),
+            "sessions_started": self.started.load(Ordering::Relaxed),
+            "failures": {
+                "total": traps + timeouts + limits,
+                "traps": traps,
+                "timeouts": timeouts,
+                "limits": limits,
+                "last": self.last_failure.lock().ok().and_then(|l| l.clone()),
+            },
+        })
+    }
+}
+
+#[derive(Debug, Default)]
+struct Routes {
+    by_channel: HashMap<String, Arc<Session>>,
+    by_bridge: HashMap<String, Arc<Session>>,
+    /// Channels a session originated, until their StasisStart.
+    expected: HashMap<String, Arc<Session>>,
+}
+
+/// A deployed app.
+#[derive(Debug)]
+pub struct AppRuntime {
+    pub name: String,
+    pub shared: Arc<Shared>,
+    current: Mutex<Arc<AppVersion>>,
+    routes: Mutex<Routes>,
+    pub stats: Stats,
+    kv: Mutex<HashMap<String, String>>,
+    sink_id: u64,
+    me: std::sync::Weak<AppRuntime>,
+    from_cache: std::sync::atomic::AtomicBool,
+}
+
+static NEXT_SINK: AtomicU64 = AtomicU64::new(1 << 40);
+
+impl AppRuntime {
+    /// A runtime serving `version` under `name`.
+    pub fn new(name: String, shared: Arc<Shared>, version: AppVersion) -> Arc<AppRuntime> {
+        Arc::new_cyclic(|me| AppRuntime {
+            name,
+            shared,
+            current: Mutex::new(Arc::new(version)),
+            routes: Mutex::new(Routes::default()),
+            stats: Stats::default(),
+            kv: Mutex::new(HashMap::new()),
+            sink_id: NEXT_SINK.fetch_add(1, Ordering::Relaxed),
+            me: me.clone(),
+            from_cache: std::sync::atomic::AtomicBool::new(false),
+        })
+    }
+
+    /// The version new sessions get.
+    pub fn current(&self) -> Arc<AppVersion> {
+        self.current
+            .lock()
+            .map(|c| c.clone())
+            .unwrap_or_else(|p| p.into_inner().clone())
+    }
+
+    /// Hot swap: new sessions get `version`, live ones finish on theirs.
+    pub fn replace(&self, version: AppVersion) {
+        if let Ok(mut current) = self.current.lock() {
+            *current = Arc::new(version);
+        }
+    }
+
+    /// Records whether the current version's code came from the compiled cache.
+    pub fn set_origin(&self, from_cache: bool) {
+        self.from_cache.store(from_cache, Ordering::Relaxed);
+    }
+
+    /// The limits of the current version.
+    pub fn limits(&self) -> Limits {
+        self.current().limits.clone()
+    }
+
+    /// `GET /ari/wasm/{app}`.
+    pub fn json(&self) -> Value {
+        let current = self.current();
+        let mut value = json!({
+            "name": self.name,
+            "sha256": current.stored.sha256,
+            "size": current.stored.size,
+            "uploaded": current.stored.uploaded,
+            "status": "ready",
+            "compiled_from_cache": self.from_cache.load(Ordering::Relaxed),
+        });
+        if let (Some(object), Value::Object(stats)) = (value.as_object_mut(), self.stats.json()) {
+            object.extend(stats);
+        }
+        value
+    }
+
+    /// A channel this session is about to originate belongs to it from its StasisStart on.
+    pub fn expect_channel(&self, id: &str, session: &Arc<Session>) {
+        if let Ok(mut channels) = session.channels.lock() {
+            channels.insert(id.to_string());
+        }
+        if let Ok(mut routes) = self.routes.lock() {
+            routes.expected.insert(id.to_string(), session.clone());
+            routes.by_channel.insert(id.to_string(), session.clone());
+        }
+    }
+
+    /// The originate failed: forget the expected channel.
+    pub fn unexpect_channel(&self, id: &str, session: &Arc<Session>) {
+        if let Ok(mut channels) = session.channels.lock() {
+            channels.remove(id);
+        }
+        if let Ok(mut routes) = self.routes.lock() {
+            routes.expected.remove(id);
+            routes.by_channel.remove(id);
+        }
+    }
+
+    /// Events about this bridge go to `session`.
+    pub fn route_bridge(&self, id: &str, session: &Arc<Session>) {
+        if let Ok(mut routes) = self.routes.lock() {
+            routes.by_bridge.insert(id.to_string(), session.clone());
+        }
+    }
+
+    /// A session ended: drop every route to it.
+    pub fn forget(&self, session: &Arc<Session>) {
+        if let Ok(mut routes) = self.routes.lock() {
+            routes.by_channel.retain(|_, s| !Arc::ptr_eq(s, session));
+            routes.by_bridge.retain(|_, s| !Arc::ptr_eq(s, session));
+            routes.expected.retain(|_, s| !Arc::ptr_eq(s, session));
+        }
+    }
+
+    /// Live sessions.
+    pub fn live_sessions(&self) -> u64 {
+        self.stats.live.load(Ordering::Relaxed)
+    }
+
+    pub fn kv_get(&self, key: &str) -> Option<String> {
+        self.kv.lock().ok().and_then(|kv| kv.get(key).cloned())
+    }
+
+    pub fn kv_set(&self, key: String, value: String) {
+        if let Ok(mut kv) = self.kv.lock() {
+            kv.insert(key, value);
+        }
+    }
+
+    pub fn kv_delete(&self, key: &str) {
+        if let Ok(mut kv) = self.kv.lock() {
+            kv.remove(key);
+        }
+    }
+
+    /// Routes one event; returns the session it went to, creating one on a new StasisStart.
+    fn route(&self, event: &Arc<Event>) -> Option<Arc<Session>> {
+        let mut routes = self.routes.lock().ok()?;
+        let channel_id = event
+            .fields
+            .get("channel")
+            .and_then(|c| c.get("id"))
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        if event.kind == "StasisStart" {
+            let id = channel_id?;
+            if let Some(session) = routes.expected.remove(&id) {
+                return Some(session);
+            }
+            if let Some(session) = routes.by_channel.get(&id) {
+                return Some(session.clone());
+            }
+            let me = self.me.upgrade()?;
+            let version = self.current();
+            let (session, rx) = Session::new(me, version.limits.max_queued_events);
+            if let Ok(mut channels) = session.channels.lock() {
+                channels.insert(id.clone());
+            }
+            routes.by_channel.insert(id, session.clone());
+            tokio::spawn(session::run(session.clone(), version, rx));
+            return Some(session);
+        }
+        let session = event
+            .scope
+            .channels
+            .iter()
+            .find_map(|c| routes.by_channel.get(&**c))
+            .or_else(|| {
+                event
+                    .scope
+                    .bridges
+                    .iter()
+                    .find_map(|b| routes.by_bridge.get(&**b))
+            })
+            .cloned()?;
+        if event.kind == "StasisEnd"
+            && let Some(id) = channel_id
+        {
+            routes.by_channel.remove(&id);
+            if let Ok(mut channels) = session.channels.lock() {
+                channels.remove(&id);
+            }
+        }
+        Some(session)
+    }
+}
+
+impl EventSink for AppRuntime {
+    fn deliver(&self, _app: &str, event: &Arc<Event>) -> bool {
+        let Some(session) = self.route(event) else {
+            return true;
+        };
+        if session.closed.load(Ordering::Relaxed) {
+            return true;
+        }
+        if session.tx.try_send(Input::Event(event.clone())).is_err() {
+            // The guest is not keeping up with its own events: end the session (its task
+            // sees the closed flag) rather than grow without bound or block the core.
+            tracing::warn!(app = %self.name, session = session.id, "session event queue full: the session is ended");
+            session.closed.store(true, Ordering::Relaxed);
+            self.stats
+                .failed(FailureKind::Limit, "event queue full".into());
+        }
+        true
+    }
+
+    fn id(&self) -> u64 {
+        self.sink_id
+    }
+
+    fn kind(&self) -> SinkKind {
+        SinkKind::Wasm
+    }
+}

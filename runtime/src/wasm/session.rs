@@ -1,0 +1,569 @@
+//! Call sessions: one component instance (one wasmtime `Store`) per call, created when the
+//! first channel enters the app and dropped when its last channel leaves. Events of a session
+//! are handled one at a time, in order, each within the app's CPU budget and time limit.
+//! The host imports the app calls are implemented here, against the core, and only for the
+//! session's own channels and bridges.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc;
+use wasmtime::component::ResourceTable;
+use wasmtime::{Store, StoreLimits, StoreLimitsBuilder, UpdateDeadline};
+use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+
+use super::bindings::wari::stasis::{ari, call, kv, log, timers, types};
+use super::convert;
+use super::limits::FailureOutcome;
+use super::runtime::{AppRuntime, AppVersion};
+use crate::core::event::Event;
+use crate::core::{CoreError, cause};
+
+static NEXT_SESSION: AtomicU64 = AtomicU64::new(1);
+
+/// What a session's task receives.
+#[derive(Debug)]
+pub enum Input {
+    Event(Arc<Event>),
+    Timer(u64),
+}
+
+/// A live session, shared between its task, the app's event routing and its host imports.
+#[derive(Debug)]
+pub struct Session {
+    pub id: u64,
+    pub app: Arc<AppRuntime>,
+    /// Channels the session owns (entered with it or originated by it).
+    pub channels: Mutex<HashSet<String>>,
+    /// Bridges the session created.
+    pub bridges: Mutex<HashSet<String>>,
+    pub tx: mpsc::Sender<Input>,
+    timers: Mutex<HashMap<u64, tokio::task::AbortHandle>>,
+    next_timer: AtomicU64,
+    /// Set once the session failed or ended: it accepts no more events.
+    pub closed: std::sync::atomic::AtomicBool,
+}
+
+impl Session {
+    /// A new session of `app`; its task must be started with [`run`].
+    pub fn new(app: Arc<AppRuntime>, queue: usize) -> (Arc<Session>, mpsc::Receiver<Input>) {
+        let (tx, rx) = mpsc::channel(queue.max(1));
+        (
+            Arc::new(Session {
+                id: NEXT_SESSION.fetch_add(1, Ordering::Relaxed),
+                app,
+                channels: Mutex::new(HashSet::new()),
+                bridges: Mutex::new(HashSet::new()),
+                tx,
+                timers: Mutex::new(HashMap::new()),
+                next_timer: AtomicU64::new(1),
+                closed: std::sync::atomic::AtomicBool::new(false),
+            }),
+            rx,
+        )
+    }
+
+    fn owns_channel(&self, id: &str) -> bool {
+        self.channels.lock().is_ok_and(|c| c.contains(id))
+    }
+
+    fn owns_bridge(&self, id: &str) -> bool {
+        self.bridges.lock().is_ok_and(|b| b.contains(id))
+    }
+
+    /// Channels currently owned.
+    pub fn channel_ids(&self) -> Vec<String> {
+        self.channels
+            .lock()
+            .map(|c| c.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    fn cancel_timers(&self) {
+        if let Ok(mut timers) = self.timers.lock() {
+            for (_, handle) in timers.drain() {
+                handle.abort();
+            }
+        }
+    }
+}
+
+/// The data of one session's `Store`.
+pub struct SessionState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    limits: StoreLimits,
+    /// Epoch ticks used by the current event.
+    ticks: u64,
+    budget: u64,
+    session: Arc<Session>,
+    log_window: (Instant, u32),
+    logs_dropped: u64,
+}
+
+impl WasiView for SessionState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+/// Why a session stopped abnormally.
+#[derive(Debug)]
+enum Failure {
+    Instantiate(String),
+    Trap(String),
+    Timeout,
+}
+
+/// Runs a session until its last channel leaves or it fails.
+pub async fn run(session: Arc<Session>, version: Arc<AppVersion>, mut rx: mpsc::Receiver<Input>) {
+    let app = session.app.clone();
+    app.stats.session_started();
+    let limits = version.limits.clone();
+    let state = SessionState {
+        wasi: WasiCtxBuilder::new().build(),
+        table: ResourceTable::new(),
+        limits: StoreLimitsBuilder::new()
+            .memory_size(limits.memory_bytes)
+            .table_elements(limits.table_elements)
+            .instances(16)
+            .trap_on_grow_failure(true)
+            .build(),
+        ticks: 0,
+        budget: limits.cpu_ticks_per_event,
+        session: session.clone(),
+        log_window: (Instant::now(), 0),
+        logs_dropped: 0,
+    };
+    let mut store = Store::new(&app.shared.engine.engine, state);
+    store.limiter(|s| &mut s.limits);
+    store.epoch_deadline_callback(|mut ctx| {
+        let state = ctx.data_mut();
+        state.ticks += 1;
+        if state.ticks > state.budget {
+            Err(wasmtime::Error::msg("CPU budget per event exceeded"))
+        } else {
+            Ok(UpdateDeadline::Yield(1))
+        }
+    });
+    store.set_epoch_deadline(1);
+    let failure = match version.pre.instantiate_async(&mut store).await {
+        Err(e) => Some(Failure::Instantiate(format!("{e:?}"))),
+        Ok(instance) => {
+            let mut failure = None;
+            while let Some(input) = rx.recv().await {
+                let (event, is_end) = match &input {
+                    Input::Event(event) => (convert::event(event), event.kind == "StasisEnd"),
+                    Input::Timer(id) => (types::Event::Timer(*id), false),
+                };
+                store.data_mut().ticks = 0;
+                store.set_epoch_deadline(1);
+                let call = instance
+                    .wari_stasis_handler()
+                    .call_on_event(&mut store, &event);
+                match tokio::time::timeout(limits.event_timeout, call).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(trap)) => {
+                        failure = Some(Failure::Trap(format!("{trap:?}")));
+                        break;
+                    }
+                    Err(_) => {
+                        failure = Some(Failure::Timeout);
+                        break;
+                    }
+                }
+                if is_end && session.channels.lock().is_ok_and(|c| c.is_empty()) {
+                    break;
+                }
+            }
+            failure
+        }
+    };
+    session.closed.store(true, Ordering::Relaxed);
+    session.cancel_timers();
+    let dropped = store.data().logs_dropped;
+    if dropped > 0 {
+        tracing::warn!(app = %app.name, session = session.id, dropped, "app log lines dropped by the rate limit");
+    }
+    drop(store);
+    if let Some(failure) = failure {
+        fail(&session, &app, failure, limits.on_failure);
+    }
+    end(&session, &app);
+}
+
+fn fail(session: &Session, app: &AppRuntime, failure: Failure, outcome: FailureOutcome) {
+    let channels = session.channel_ids();
+    let (kind, detail) = match &failure {
+        Failure::Instantiate(e) => ("instantiation failed", e.clone()),
+        Failure::Trap(e) => ("trapped", e.clone()),
+        Failure::Timeout => (
+            "timed out",
+            "event took longer than the event timeout".to_string(),
+        ),
+    };
+    tracing::error!(app = %app.name, session = session.id, ?channels, "WebAssembly app {kind}: {detail}");
+    app.stats.failed(
+        match failure {
+            Failure::Timeout => super::runtime::FailureKind::Timeout,
+            Failure::Instantiate(_) => super::runtime::FailureKind::Limit,
+            Failure::Trap(ref e) if e.contains("CPU budget") => {
+                super::runtime::FailureKind::Timeout
+            }
+            Failure::Trap(ref e) if e.contains("memory") || e.contains("stack overflow") => {
+                super::runtime::FailureKind::Limit
+            }
+            Failure::Trap(_) => super::runtime::FailureKind::Trap,
+        },
+        format!("{kind}: {}", detail.lines().next().unwrap_or_default()),
+    );
+    let core = &app.shared.core;
+    for channel in channels {
+        let result = match outcome {
+            FailureOutcome::Hangup => core.hangup(&channel, cause::FAILURE),
+            FailureOutcome::Continue => core.continue_in_dialplan(&channel, None, None, None, None),
+        };
+        if let Err(e) = result {
+            tracing::debug!(channel, error = %e, "cleaning up after a failed session");
+        }
+    }
+}
+
+fn end(session: &Arc<Session>, app: &Arc<AppRuntime>) {
+    let bridges: Vec<String> = session
+        .bridges
+        .lock()
+        .map(|b| b.iter().cloned().collect())
+        .unwrap_or_default();
+    for bridge in bridges {
+        let _ = app.shared.core.destroy_bridge(&bridge);
+    }
+    app.forget(session);
+    app.stats.session_ended();
+}
+
+fn error(e: CoreError) -> types::Error {
+    let ari: crate::ari::AriError = e.into();
+    types::Error {
+        status: ari.status.as_u16(),
+        message: ari.message,
+    }
+}
+
+fn not_yours(what: &str, id: &str) -> types::Error {
+    types::Error {
+        status: 403,
+        message: format!("{what} '{id}' does not belong to this session"),
+    }
+}
+
+fn unavailable(what: &str) -> types::Error {
+    types::Error {
+        status: 501,
+        message: format!("Media is not available yet in wari: {what} is not implemented"),
+    }
+}
+
+type CallResult<T> = wasmtime::Result<Result<T, types::Error>>;
+
+impl SessionState {
+    fn core(&self) -> &crate::core::Core {
+        &self.session.app.shared.core
+    }
+
+    fn channel<T>(
+        &self,
+        id: &str,
+        f: impl FnOnce(&crate::core::Core) -> Result<T, CoreError>,
+    ) -> CallResult<T> {
+        if !self.session.owns_channel(id) {
+            return Ok(Err(not_yours("Channel", id)));
+        }
+        Ok(f(self.core()).map_err(error))
+    }
+}
+
+impl types::Host for SessionState {}
+
+impl call::Host for SessionState {
+    fn answer(&mut self, channel: String) -> CallResult<()> {
+        self.channel(&channel, |core| core.answer(&channel))
+    }
+
+    fn hangup(&mut self, channel: String, reason: types::HangupReason) -> CallResult<()> {
+        let cause = convert::hangup_cause(reason);
+        self.channel(&channel, |core| core.hangup(&channel, cause))
+    }
+
+    fn ring(&mut self, channel: String) -> CallResult<()> {
+        self.channel(&channel, |core| {
+            core.indicate(&channel, crate::core::tech::Indication::Ringing)
+        })
+    }
+
+    fn progress(&mut self, channel: String) -> CallResult<()> {
+        self.channel(&channel, |core| {
+            core.indicate(&channel, crate::core::tech::Indication::Progress)
+        })
+    }
+
+    fn send_dtmf(&mut self, channel: String, digits: String) -> CallResult<()> {
+        self.channel(&channel, |core| {
+            core.send_dtmf(
+                &channel,
+                &digits,
+                Duration::ZERO,
+                Duration::from_millis(100),
+                Duration::from_millis(100),
+                Duration::ZERO,
+            )
+        })
+    }
+
+    fn hold(&mut self, channel: String, on: bool) -> CallResult<()> {
+        let indication = if on {
+            crate::core::tech::Indication::Hold
+        } else {
+            crate::core::tech::Indication::Unhold
+        };
+        self.channel(&channel, |core| core.indicate(&channel, indication))
+    }
+
+    fn mute(&mut self, channel: String, direction: types::Direction, on: bool) -> CallResult<()> {
+        let direction = match direction {
+            types::Direction::Both => "both",
+            types::Direction::In => "in",
+            types::Direction::Out => "out",
+        };
+        self.channel(&channel, |core| core.mute(&channel, direction, on))
+    }
+
+    fn play(&mut self, channel: String, _media: Vec<String>) -> CallResult<String> {
+        if !self.session.owns_channel(&channel) {
+            return Ok(Err(not_yours("Channel", &channel)));
+        }
+        Ok(Err(unavailable("play")))
+    }
+
+    fn record_channel(
+        &mut self,
+        channel: String,
+        _name: String,
+        _format: String,
+        _max: u32,
+    ) -> CallResult<String> {
+        if !self.session.owns_channel(&channel) {
+            return Ok(Err(not_yours("Channel", &channel)));
+        }
+        Ok(Err(unavailable("record")))
+    }
+
+    fn get_variable(&mut self, channel: String, name: String) -> CallResult<String> {
+        self.channel(&channel, |core| core.get_var(&channel, &name))
+    }
+
+    fn set_variable(&mut self, channel: String, name: String, value: String) -> CallResult<()> {
+        self.channel(&channel, |core| {
+            core.set_var(&channel, &name, Some(&value), false)
+        })
+    }
+
+    fn get_channel(&mut self, channel: String) -> CallResult<types::Channel> {
+        self.channel(&channel, |core| {
+            core.get_channel(&channel)
+                .map(|json| convert::channel(&json))
+        })
+    }
+
+    fn create_bridge(&mut self, bridge_type: String) -> CallResult<types::Bridge> {
+        match self.core().create_bridge(None, &bridge_type, "") {
+            Ok(json) => {
+                let bridge = convert::bridge(&json);
+                if let Ok(mut owned) = self.session.bridges.lock() {
+                    owned.insert(bridge.id.clone());
+                }
+                self.session.app.route_bridge(&bridge.id, &self.session);
+                Ok(Ok(bridge))
+            }
+            Err(e) => Ok(Err(error(e))),
+        }
+    }
+
+    fn add_to_bridge(&mut self, bridge: String, channel: String) -> CallResult<()> {
+        if !self.session.owns_bridge(&bridge) {
+            return Ok(Err(not_yours("Bridge", &bridge)));
+        }
+        self.channel(&channel, |core| {
+            core.add_to_bridge(&bridge, std::slice::from_ref(&channel))
+        })
+    }
+
+    fn remove_from_bridge(&mut self, bridge: String, channel: String) -> CallResult<()> {
+        if !self.session.owns_bridge(&bridge) {
+            return Ok(Err(not_yours("Bridge", &bridge)));
+        }
+        self.channel(&channel, |core| {
+            core.remove_from_bridge(&bridge, std::slice::from_ref(&channel))
+        })
+    }
+
+    fn destroy_bridge(&mut self, bridge: String) -> CallResult<()> {
+        if !self.session.owns_bridge(&bridge) {
+            return Ok(Err(not_yours("Bridge", &bridge)));
+        }
+        let result = self.core().destroy_bridge(&bridge).map_err(error);
+        if result.is_ok()
+            && let Ok(mut owned) = self.session.bridges.lock()
+        {
+            owned.remove(&bridge);
+        }
+        Ok(result)
+    }
+
+    fn originate(
+        &mut self,
+        endpoint: String,
+        args: Vec<String>,
+        caller_id: Option<String>,
+        timeout_seconds: Option<u32>,
+    ) -> CallResult<String> {
+        let id = self.core().new_channel_id();
+        let app = self.session.app.clone();
+        app.expect_channel(&id, &self.session);
+        let request = crate::core::channels::Originate {
+            endpoint,
+            destination: crate::core::channels::Destination::App {
+                app: app.name.clone(),
+                args,
+            },
+            caller_id,
+            timeout: Some(Duration::from_secs(u64::from(
+                timeout_seconds.unwrap_or(30).max(1),
+            ))),
+            channel_id: Some(id.clone()),
+            other_channel_id: None,
+            variables: Vec::new(),
+        };
+        match self.core().originate(request) {
+            Ok(_) => Ok(Ok(id)),
+            Err(e) => {
+                app.unexpect_channel(&id, &self.session);
+                Ok(Err(error(e)))
+            }
+        }
+    }
+
+    fn continue_in_dialplan(
+        &mut self,
+        channel: String,
+        context: String,
+        exten: String,
+        priority: Option<u32>,
+    ) -> CallResult<()> {
+        self.channel(&channel, |core| {
+            core.continue_in_dialplan(
+                &channel,
+                Some(context.as_str()).filter(|c| !c.is_empty()),
+                Some(exten.as_str()).filter(|e| !e.is_empty()),
+                priority.map(i64::from),
+                None,
+            )
+        })
+    }
+
+    fn move_to_app(&mut self, channel: String, app: String, args: Vec<String>) -> CallResult<()> {
+        self.channel(&channel, |core| core.move_to_app(&channel, &app, args))
+    }
+}
+
+impl ari::Host for SessionState {
+    async fn request(
+        &mut self,
+        method: String,
+        path: String,
+        query: Vec<(String, String)>,
+        body: Option<String>,
+    ) -> ari::Response {
+        self.session
+            .app
+            .shared
+            .ari_request(&self.session, &method, &path, &query, body.as_deref())
+            .await
+    }
+}
+
+impl timers::Host for SessionState {
+    fn set_timer(&mut self, after_ms: u64) -> wasmtime::Result<u64> {
+        let id = self.session.next_timer.fetch_add(1, Ordering::Relaxed);
+        let tx = self.session.tx.clone();
+        let weak = Arc::downgrade(&self.session);
+        let handle = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(after_ms)).await;
+            if let Some(session) = weak.upgrade()
+                && let Ok(mut timers) = session.timers.lock()
+            {
+                timers.remove(&id);
+            }
+            let _ = tx.send(Input::Timer(id)).await;
+        });
+        if let Ok(mut timers) = self.session.timers.lock() {
+            timers.insert(id, handle.abort_handle());
+        }
+        Ok(id)
+    }
+
+    fn cancel_timer(&mut self, id: u64) -> wasmtime::Result<()> {
+        if let Ok(mut timers) = self.session.timers.lock()
+            && let Some(handle) = timers.remove(&id)
+        {
+            handle.abort();
+        }
+        Ok(())
+    }
+}
+
+impl log::Host for SessionState {
+    fn log(&mut self, level: log::Level, message: String) -> wasmtime::Result<()> {
+        let limit = self.session.app.limits().log_lines_per_second;
+        let now = Instant::now();
+        if now.duration_since(self.log_window.0) >= Duration::from_secs(1) {
+            self.log_window = (now, 0);
+        }
+        if self.log_window.1 >= limit {
+            self.logs_dropped += 1;
+            return Ok(());
+        }
+        self.log_window.1 += 1;
+        let app = &self.session.app.name;
+        let session = self.session.id;
+        match level {
+            log::Level::Trace => tracing::trace!(app = %app, session, "{message}"),
+            log::Level::Debug => tracing::debug!(app = %app, session, "{message}"),
+            log::Level::Info => tracing::info!(app = %app, session, "{message}"),
+            log::Level::Warn => tracing::warn!(app = %app, session, "{message}"),
+            log::Level::Error => tracing::error!(app = %app, session, "{message}"),
+        }
+        Ok(())
+    }
+}
+
+impl kv::Host for SessionState {
+    fn get(&mut self, key: String) -> wasmtime::Result<Option<String>> {
+        Ok(self.session.app.kv_get(&key))
+    }
+
+    fn set(&mut self, key: String, value: String) -> wasmtime::Result<()> {
+        self.session.app.kv_set(key, value);
+        Ok(())
+    }
+
+    fn delete(&mut self, key: String) -> wasmtime::Result<()> {
+        self.session.app.kv_delete(&key);
+        Ok(())
+    }
+}

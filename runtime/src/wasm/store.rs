@@ -1,0 +1,248 @@
+//! The app store on disk: every uploaded component under `<data-dir>/apps/<name>/`, written
+//! so that a crash at any moment leaves either the previous version or the new one, never a
+//! half-written app.
+//!
+//! Layout: `<name>/<sha256>/component.wasm` (the upload), `<name>/<sha256>/<engine>.cwasm`
+//! (the precompiled artifact for one engine configuration), and `<name>/current.json`
+//! (`{name, sha256, size, uploaded}`), replaced atomically by rename to switch versions.
+//! Files are written to a temporary name, synced, then renamed.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// What is stored about the current version of an app.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredApp {
+    pub name: String,
+    pub sha256: String,
+    pub size: u64,
+    /// ARI timestamp of the upload.
+    pub uploaded: String,
+}
+
+/// The app store rooted at `<data-dir>/apps`.
+#[derive(Debug, Clone)]
+pub struct AppStore {
+    root: PathBuf,
+}
+
+/// The hex SHA-256 of some bytes.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Writes `bytes` to `path` crash-safely: temporary file, fsync, rename, fsync of the directory.
+fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path
+        .parent()
+        .ok_or_else(|| std::io::Error::other("path without a directory"))?;
+    fs::create_dir_all(dir)?;
+    let file_name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+    let temp = dir.join(format!(".{file_name}.{}.tmp", uuid::Uuid::new_v4()));
+    {
+        let mut file = fs::File::create(&temp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+    }
+    if let Err(e) = fs::rename(&temp, path) {
+        let _ = fs::remove_file(&temp);
+        return Err(e);
+    }
+    if let Ok(dir) = fs::File::open(dir) {
+        let _ = dir.sync_all();
+    }
+    Ok(())
+}
+
+impl AppStore {
+    /// The store under `data_dir` (created when the first app is saved).
+    pub fn new(data_dir: &Path) -> AppStore {
+        AppStore {
+            root: data_dir.join("apps"),
+        }
+    }
+
+    fn app_dir(&self, name: &str) -> PathBuf {
+        self.root.join(name)
+    }
+
+    /// Every app with a current version. Unreadable entries are logged and skipped.
+    pub fn list(&self) -> Vec<StoredApp> {
+        let Ok(entries) = fs::read_dir(&self.root) else {
+            return Vec::new();
+        };
+        let mut apps = Vec::new();
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().to_string();
+            if name.starts_with('.') {
+                continue;
+            }
+            match self.current(&name) {
+                Ok(Some(app)) => apps.push(app),
+                Ok(None) => {}
+                Err(e) => tracing::warn!(app = name, error = %e, "cannot read stored app"),
+            }
+        }
+        apps.sort_by(|a, b| a.name.cmp(&b.name));
+        apps
+    }
+
+    /// The current version of an app.
+    pub fn current(&self, name: &str) -> std::io::Result<Option<StoredApp>> {
+        let path = self.app_dir(name).join("current.json");
+        match fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|e| std::io::Error::other(format!("{}: {e}", path.display()))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The uploaded component bytes of a version.
+    pub fn component(&self, app: &StoredApp) -> std::io::Result<Vec<u8>> {
+        let bytes = fs::read(
+            self.app_dir(&app.name)
+                .join(&app.sha256)
+                .join("component.wasm"),
+        )?;
+        if sha256_hex(&bytes) != app.sha256 {
+            return Err(std::io::Error::other(
+                "stored component does not match its checksum",
+            ));
+        }
+        Ok(bytes)
+    }
+
+    /// The precompiled artifact of a version for an engine, if cached.
+    pub fn compiled(&self, app: &StoredApp, engine_hash: &str) -> Option<Vec<u8>> {
+        fs::read(
+            self.app_dir(&app.name)
+                .join(&app.sha256)
+                .join(format!("{engine_hash}.cwasm")),
+        )
+        .ok()
+    }
+
+    /// Caches a precompiled artifact.
+    pub fn save_compiled(
+        &self,
+        app: &StoredApp,
+        engine_hash: &str,
+        artifact: &[u8],
+    ) -> std::io::Result<()> {
+        write_atomic(
+            &self
+                .app_dir(&app.name)
+                .join(&app.sha256)
+                .join(format!("{engine_hash}.cwasm")),
+            artifact,
+        )
+    }
+
+    /// Stores a new version (component and its artifact) and makes it current.
+    pub fn save(
+        &self,
+        app: &StoredApp,
+        component: &[u8],
+        engine_hash: &str,
+        artifact: &[u8],
+    ) -> std::io::Result<()> {
+        let version = self.app_dir(&app.name).join(&app.sha256);
+        write_atomic(&version.join("component.wasm"), component)?;
+        write_atomic(&version.join(format!("{engine_hash}.cwasm")), artifact)?;
+        let meta = serde_json::to_vec_pretty(app).map_err(std::io::Error::other)?;
+        write_atomic(&self.app_dir(&app.name).join("current.json"), &meta)?;
+        self.remove_old_versions(app);
+        Ok(())
+    }
+
+    fn remove_old_versions(&self, current: &StoredApp) {
+        let Ok(entries) = fs::read_dir(self.app_dir(&current.name)) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().to_string();
+            if entry.path().is_dir() && name != current.sha256 {
+                let _ = fs::remove_dir_all(entry.path());
+            }
+        }
+    }
+
+    /// Removes an app: its current pointer first (so a crash leaves it deleted), then files.
+    pub fn delete(&self, name: &str) -> std::io::Result<bool> {
+        let dir = self.app_dir(name);
+        match fs::remove_file(dir.join("current.json")) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+            Err(e) => return Err(e),
+        }
+        let _ = fs::remove_dir_all(&dir);
+        Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn app(name: &str, bytes: &[u8]) -> StoredApp {
+        StoredApp {
+            name: name.into(),
+            sha256: sha256_hex(bytes),
+            size: bytes.len() as u64,
+            uploaded: "now".into(),
+        }
+    }
+
+    #[test]
+    fn save_list_replace_delete() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = AppStore::new(dir.path());
+        assert!(store.list().is_empty());
+        let v1 = app("ivr", b"one");
+        store
+            .save(&v1, b"one", "eng", b"compiled-one")
+            .expect("save");
+        assert_eq!(store.list(), vec![v1.clone()]);
+        assert_eq!(store.component(&v1).expect("read"), b"one");
+        assert_eq!(
+            store.compiled(&v1, "eng").as_deref(),
+            Some(&b"compiled-one"[..])
+        );
+        assert_eq!(store.compiled(&v1, "other"), None);
+        let v2 = app("ivr", b"two");
+        store
+            .save(&v2, b"two", "eng", b"compiled-two")
+            .expect("save");
+        assert_eq!(store.current("ivr").expect("read"), Some(v2.clone()));
+        assert!(store.component(&v1).is_err(), "old version removed");
+        assert!(store.delete("ivr").expect("delete"));
+        assert!(!store.delete("ivr").expect("delete again"));
+        assert!(store.list().is_empty());
+    }
+
+    #[test]
+    fn a_tampered_component_is_refused() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = AppStore::new(dir.path());
+        let v1 = app("x", b"good");
+        store.save(&v1, b"good", "eng", b"c").expect("save");
+        fs::write(
+            dir.path()
+                .join("apps/x")
+                .join(&v1.sha256)
+                .join("component.wasm"),
+            b"evil",
+        )
+        .expect("tamper");
+        assert!(store.component(&v1).is_err());
+    }
+}
