@@ -17,3 +17,4 @@ mod prefix;
 mod stasis_flows;
 mod third_party_flow;
 mod tls;
+mod wasm_upload;

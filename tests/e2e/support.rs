@@ -33,6 +33,7 @@ pub struct Wari {
     /// Every banner line up to and including `ready`.
     pub banner: Vec<String>,
     log: PathBuf,
+    args: Vec<String>,
 }
 
 /// A plain HTTP listener on an ephemeral loopback port, ARI on, the `asterisk`/`secret`
@@ -67,9 +68,24 @@ impl Wari {
         Wari::spawn(dir, &[])
     }
 
+    /// Stops this wari and starts a new one on the same configuration and data directory.
+    pub fn restart(mut self) -> Wari {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let dir = tempfile::TempDir::new().expect("placeholder");
+        let dir = std::mem::replace(&mut self.dir, dir);
+        let args = self.args.clone();
+        drop(self);
+        Wari::spawn(dir, &args)
+    }
+
     fn spawn(dir: tempfile::TempDir, args: &[String]) -> Wari {
         let log = dir.path().join("wari.log");
-        let log_file = std::fs::File::create(&log).expect("log file");
+        let log_file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .expect("log file");
         let mut child = Command::new(wari_bin())
             .args(args)
             .env("RUST_LOG", "info,wari=debug")
@@ -95,6 +111,7 @@ impl Wari {
             https: None,
             banner: Vec::new(),
             log,
+            args: args.to_vec(),
         };
         loop {
             let line = match rx.recv_timeout(START_TIMEOUT) {

@@ -21,6 +21,9 @@ use crate::config::HttpConfig;
 /// Largest request body ARI accepts, in bytes.
 pub const MAX_BODY: usize = 40 * 1024;
 
+/// Oversized bodies up to this size are read and dropped before the 413 is sent.
+const DRAIN_LIMIT: usize = 64 * 1024 * 1024;
+
 /// The client's address, attached to every request by the connection loop.
 #[derive(Debug, Clone, Copy)]
 pub struct PeerAddr(pub SocketAddr);
@@ -125,6 +128,11 @@ async fn route(front: &Front, request: Request, peer: Option<SocketAddr>) -> Res
         .and_then(|v| v.parse::<u64>().ok());
     let limit = body_limit(front, &parts.method, &ari_path);
     if declared_length.is_some_and(|n| n > limit as u64) {
+        // Read (and drop) a moderately oversized body so the client, still sending, gets
+        // to see the 413 instead of a reset connection.
+        if declared_length.is_some_and(|n| n <= DRAIN_LIMIT as u64) {
+            let _ = read_body(body, DRAIN_LIMIT).await;
+        }
         return too_large(&parts, peer, limit);
     }
     let body = match read_body(body, limit).await {

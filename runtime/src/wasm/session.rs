@@ -157,6 +157,12 @@ pub async fn run(session: Arc<Session>, version: Arc<AppVersion>, mut rx: mpsc::
         Ok(instance) => {
             let mut failure = None;
             while let Some(input) = rx.recv().await {
+                if session.closed.load(Ordering::Relaxed) {
+                    failure = Some(Failure::Trap(
+                        "the session's event queue overflowed (max_queued_events)".into(),
+                    ));
+                    break;
+                }
                 let (event, is_end) = match &input {
                     Input::Event(event) => (convert::event(event), event.kind == "StasisEnd"),
                     Input::Timer(id) => (types::Event::Timer(*id), false),

@@ -1,0 +1,138 @@
+//! Uploading WebAssembly apps: every kind of bad upload is refused with a clear 4xx and
+//! nothing is stored.
+
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::support::{EventSocket, Wari, client};
+
+async fn upload(wari: &Wari, name: &str, user: (&str, &str), body: Vec<u8>) -> (StatusCode, Value) {
+    let response = client()
+        .put(wari.url(&format!("/ari/wasm/{name}")))
+        .basic_auth(user.0, Some(user.1))
+        .header("Content-Type", "application/wasm")
+        .body(body)
+        .send()
+        .await
+        .expect("upload");
+    let status = response.status();
+    let text = response.text().await.expect("body");
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+const RW: (&str, &str) = ("asterisk", "secret");
+
+async fn assert_nothing_stored(wari: &Wari, name: &str) {
+    let response = client()
+        .get(wari.url(&format!("/ari/wasm/{name}")))
+        .basic_auth(RW.0, Some(RW.1))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(
+        response.status(),
+        StatusCode::NOT_FOUND,
+        "{name} must not be deployed"
+    );
+    let apps_dir = wari.config_dir().join("data/apps").join(name);
+    assert!(
+        !apps_dir.join("current.json").exists(),
+        "nothing stored for {name}"
+    );
+}
+
+#[tokio::test]
+async fn bad_uploads_are_refused_and_nothing_is_stored() {
+    let wari = Wari::start_default();
+    let no_exports = wat::parse_str("(component)").expect("component text");
+    let unknown_import = wat::parse_str(
+        r#"(component (import "example:nowhere/thing" (instance (export "f" (func)))))"#,
+    )
+    .expect("component text");
+    let core_module = wat::parse_str("(module)").expect("module text");
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        (
+            "garbage",
+            b"definitely not wasm".to_vec(),
+            "Invalid component",
+        ),
+        ("empty", Vec::new(), "Empty body"),
+        ("core", core_module, "core WebAssembly module"),
+        ("noexports", no_exports, "does not export"),
+        ("imports", unknown_import, "cannot be satisfied"),
+    ];
+    for (name, body, expected) in cases {
+        let (status, body) = upload(&wari, name, RW, body).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{name}: {body}");
+        let message = body["message"].as_str().unwrap_or_default();
+        assert!(message.contains(expected), "{name}: {message}");
+        assert_nothing_stored(&wari, name).await;
+    }
+    let (status, body) = upload(&wari, "bad/name", RW, b"x".to_vec()).await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "a slash is a path separator: {body}"
+    );
+    let (status, body) = upload(&wari, "bad%20name", RW, b"x".to_vec()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("Invalid app name"))
+    );
+    assert!(
+        wari.log().contains("ARI request refused"),
+        "refusals are logged"
+    );
+}
+
+#[tokio::test]
+async fn read_only_users_cannot_upload_and_oversize_is_413() {
+    let wari = Wari::start_default();
+    let (status, body) = upload(&wari, "ro", ("viewer", "look"), b"\0asm".to_vec()).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(body["message"], "Write access denied");
+    assert_nothing_stored(&wari, "ro").await;
+    let (status, body) = upload(&wari, "huge", RW, vec![0u8; 17 * 1024 * 1024]).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+    assert_nothing_stored(&wari, "huge").await;
+    // Ordinary ARI requests keep their 40 kB limit.
+    let response = client()
+        .post(wari.url("/ari/asterisk/variable?variable=X&value=1"))
+        .basic_auth(RW.0, Some(RW.1))
+        .header("Content-Type", "application/json")
+        .body(vec![b' '; 50 * 1024])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+}
+
+#[tokio::test]
+async fn unknown_apps_are_404_and_the_list_starts_empty() {
+    let wari = Wari::start_default();
+    let http = client();
+    let list: Value = http
+        .get(wari.url("/ari/wasm"))
+        .basic_auth(RW.0, Some(RW.1))
+        .send()
+        .await
+        .expect("list")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(list, serde_json::json!([]));
+    let response = http
+        .delete(wari.url("/ari/wasm/nothing"))
+        .basic_auth(RW.0, Some(RW.1))
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    // A name held by a WebSocket cannot be taken by a component.
+    let _socket = EventSocket::connect(&wari, "app=taken&api_key=asterisk:secret").await;
+    let (status, body) = upload(&wari, "taken", RW, b"\0asm\x0d\0\x01\0".to_vec()).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_nothing_stored(&wari, "taken").await;
+}
