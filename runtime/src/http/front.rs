@@ -23,6 +23,8 @@ pub const MAX_BODY: usize = 40 * 1024;
 
 /// Oversized bodies up to this size are read and dropped before the 413 is sent.
 const DRAIN_LIMIT: usize = 64 * 1024 * 1024;
+/// How long an oversized body is drained after the 413.
+const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// The client's address, attached to every request by the connection loop.
 #[derive(Debug, Clone, Copy)]
@@ -128,10 +130,12 @@ async fn route(front: &Front, request: Request, peer: Option<SocketAddr>) -> Res
         .and_then(|v| v.parse::<u64>().ok());
     let limit = body_limit(front, &parts.method, &ari_path);
     if declared_length.is_some_and(|n| n > limit as u64) {
-        // Read (and drop) a moderately oversized body so the client, still sending, gets
-        // to see the 413 instead of a reset connection.
+        // Answer at once, and keep reading (and dropping) a moderately oversized body for a
+        // while, so a client that is still sending sees the 413 rather than a reset.
         if declared_length.is_some_and(|n| n <= DRAIN_LIMIT as u64) {
-            let _ = read_body(body, DRAIN_LIMIT).await;
+            tokio::spawn(async move {
+                let _ = tokio::time::timeout(DRAIN_TIME, read_body(body, DRAIN_LIMIT)).await;
+            });
         }
         return too_large(&parts, peer, limit);
     }
