@@ -64,6 +64,10 @@ struct Cli {
     /// The server's process id, for memory scenarios (RSS from /proc/PID/status).
     #[arg(long)]
     pid: Option<u32>,
+    /// Threads of the bench's own runtime. One thread (the default) keeps the load
+    /// generator's wake-ups off the server's cores as much as possible.
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
     /// Also write the results as JSON to this file.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -112,7 +116,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Runtime::new() {
+    let runtime = if cli.threads <= 1 {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(cli.threads)
+            .enable_all()
+            .build()
+    };
+    let runtime = match runtime {
         Ok(r) => r,
         Err(e) => {
             eprintln!("wari-bench: error: {e}");

@@ -12,7 +12,8 @@ use crate::types::{Channel, Event, Playback, TimerId};
 /// For each event wari calls the specific method below, if there is one, then
 /// [`on_event`](App::on_event). Every method does nothing by default.
 ///
-/// A panic (or any trap) ends the session: wari hangs up its channels.
+/// A panic (or any trap, or running past the host's CPU or memory limits) ends the session:
+/// wari hangs its channels up, or lets them continue in the dialplan, as configured.
 pub trait App {
     /// A channel entered the app, with the arguments of `Stasis(app,arg1,...)` or of the
     /// originate that created it.

@@ -57,13 +57,13 @@ pub fn play(channel: &str, media: &[&str]) -> Result<String> {
 
 /// Records a channel to the stored recording `name` in `format` (e.g. `wav`) for at most
 /// `max_duration_seconds` (0: no limit); returns the recording's name.
-pub fn record(
+pub fn record_channel(
     channel: &str,
     name: &str,
     format: &str,
     max_duration_seconds: u32,
 ) -> Result<String> {
-    host::record(channel, name, format, max_duration_seconds)
+    host::record_channel(channel, name, format, max_duration_seconds)
 }
 
 /// Reads a channel variable (or a dialplan function such as `CALLERID(num)`).

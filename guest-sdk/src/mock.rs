@@ -106,8 +106,8 @@ pub enum Call {
         /// Media URIs.
         media: Vec<String>,
     },
-    /// [`call::record`](crate::call::record).
-    Record {
+    /// [`call::record_channel`](crate::call::record_channel).
+    RecordChannel {
         /// Channel id.
         channel: String,
         /// Recording name.
@@ -246,7 +246,7 @@ pub enum CallKind {
     Hold,
     Mute,
     Play,
-    Record,
+    RecordChannel,
     GetVariable,
     SetVariable,
     GetChannel,
@@ -277,7 +277,7 @@ impl Call {
             Call::Hold { .. } => CallKind::Hold,
             Call::Mute { .. } => CallKind::Mute,
             Call::Play { .. } => CallKind::Play,
-            Call::Record { .. } => CallKind::Record,
+            Call::RecordChannel { .. } => CallKind::RecordChannel,
             Call::GetVariable { .. } => CallKind::GetVariable,
             Call::SetVariable { .. } => CallKind::SetVariable,
             Call::GetChannel { .. } => CallKind::GetChannel,
@@ -316,7 +316,7 @@ impl Call {
 /// [`MockHost::reply`], [`MockHost::reply_once`] or [`MockHost::reply_with`].
 ///
 /// The reply must fit the function: `Ok` for the ones returning `Result<()>`, `Value` for
-/// `play`, `record`, `get_variable` and `originate`, `Channel` for `get_channel`, `Bridge`
+/// `play`, `record_channel`, `get_variable` and `originate`, `Channel` for `get_channel`, `Bridge`
 /// for `create_bridge`, `Response` for `ari::request`; `Err` fits any of them (for
 /// `ari::request` it becomes a response with that status and an ARI `{"message": ...}`
 /// body). A reply that does not fit panics, naming the call.
@@ -374,7 +374,7 @@ fn with_state<R>(f: impl FnOnce(&mut State) -> R) -> R {
 ///
 /// Defaults: every call-control operation succeeds; `play` returns `playback-1`,
 /// `playback-2`, ...; `originate` returns `channel-1`, ...; `create_bridge` returns a bridge
-/// `bridge-1`, ... of the requested type; `record` returns the name it was given;
+/// `bridge-1`, ... of the requested type; `record_channel` returns the name it was given;
 /// `get_channel` returns [`Channel::new`] with the id; `get_variable` returns what
 /// `set_variable` stored, or a 404 error; `ari::request` returns status 200 with an empty body.
 /// Timers never fire by themselves: fire them with [`fire_timer`](Self::fire_timer) or
@@ -605,7 +605,7 @@ fn default_reply(state: &mut State, call: &Call) -> Reply {
             next(&mut state.next_bridge, "bridge"),
             bridge_type.clone(),
         )),
-        Call::Record { name, .. } => Reply::Value(name.clone()),
+        Call::RecordChannel { name, .. } => Reply::Value(name.clone()),
         Call::GetChannel { channel } => Reply::Channel(Channel::new(channel.clone())),
         Call::GetVariable { channel, name } => {
             match state.variables.get(&(channel.clone(), name.clone())) {
@@ -700,13 +700,13 @@ pub(crate) fn play(channel: &str, media: &[&str]) -> Result<String> {
     })
 }
 
-pub(crate) fn record(
+pub(crate) fn record_channel(
     channel: &str,
     name: &str,
     format: &str,
     max_duration_seconds: u32,
 ) -> Result<String> {
-    value(Call::Record {
+    value(Call::RecordChannel {
         channel: channel.into(),
         name: name.into(),
         format: format.into(),

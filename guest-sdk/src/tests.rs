@@ -213,7 +213,7 @@ fn generates_ids_for_playbacks_channels_and_bridges() {
         call::create_bridge("mixing").unwrap(),
         Bridge::new("bridge-1", "mixing")
     );
-    assert_eq!(call::record("c1", "msg", "wav", 30).unwrap(), "msg");
+    assert_eq!(call::record_channel("c1", "msg", "wav", 30).unwrap(), "msg");
     assert_eq!(call::get_channel("c9").unwrap(), Channel::new("c9"));
     assert_eq!(
         host.calls()[2],

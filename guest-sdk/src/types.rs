@@ -122,7 +122,7 @@ impl Playback {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub struct Recording {
-    /// Name of the stored recording, as returned by [`call::record`](crate::call::record).
+    /// Name of the stored recording, as returned by [`call::record_channel`](crate::call::record_channel).
     pub name: String,
     /// File format, e.g. `wav`.
     pub format: String,

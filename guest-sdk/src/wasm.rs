@@ -220,13 +220,18 @@ pub fn play(channel: &str, media: &[&str]) -> Result<String> {
     Ok(call::play(channel, media)?)
 }
 
-pub fn record(
+pub fn record_channel(
     channel: &str,
     name: &str,
     format: &str,
     max_duration_seconds: u32,
 ) -> Result<String> {
-    Ok(call::record(channel, name, format, max_duration_seconds)?)
+    Ok(call::record_channel(
+        channel,
+        name,
+        format,
+        max_duration_seconds,
+    )?)
 }
 
 pub fn get_variable(channel: &str, name: &str) -> Result<String> {

@@ -17,4 +17,5 @@ mod prefix;
 mod stasis_flows;
 mod third_party_flow;
 mod tls;
+mod wasm_apps;
 mod wasm_upload;

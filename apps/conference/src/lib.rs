@@ -78,7 +78,10 @@ fn join(room: &str, channel: &str) -> Result<String, wari_guest_sdk::Error> {
 impl App for Conference {
     fn on_stasis_start(&mut self, channel: &Channel, args: &[String]) {
         if self.channel.is_some() {
-            log::warn(&format!("conference: ignoring a second channel {}", channel.id));
+            log::warn(&format!(
+                "conference: ignoring a second channel {}",
+                channel.id
+            ));
             return;
         }
         let id = channel.id.as_str();

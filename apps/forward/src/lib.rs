@@ -96,7 +96,9 @@ impl Forward {
                 return self.tear_down(HangupReason::Failure);
             }
         }
-        log::info(&format!("forward: {inbound} and {outbound} talk in {bridge}"));
+        log::info(&format!(
+            "forward: {inbound} and {outbound} talk in {bridge}"
+        ));
     }
 
     /// A leg has gone (`gone`), with `reason` for the other one.
@@ -157,7 +159,9 @@ fn json_u32(json: &str, field: &str) -> Option<u32> {
     let key = format!("\"{field}\"");
     let rest = &json[json.find(&key)? + key.len()..];
     let rest = rest.trim_start().strip_prefix(':')?.trim_start();
-    let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+    let digits = rest
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(rest.len());
     rest[..digits].parse().ok()
 }
 
@@ -171,7 +175,10 @@ impl App for Forward {
         } else if self.outbound.as_deref() == Some(channel.id.as_str()) {
             self.connect();
         } else {
-            log::warn(&format!("forward: ignoring unexpected channel {}", channel.id));
+            log::warn(&format!(
+                "forward: ignoring unexpected channel {}",
+                channel.id
+            ));
         }
     }
 
@@ -373,12 +380,7 @@ mod tests {
         start(&mut host, &mut app, &["Test/bob"]);
         let timer = host.pending_timers()[0].0;
         host.take_calls();
-        host.deliver(
-            &mut app,
-            Event::StasisEnd {
-                channel: inbound(),
-            },
-        );
+        host.deliver(&mut app, Event::StasisEnd { channel: inbound() });
         assert_eq!(
             host.calls(),
             [
@@ -411,10 +413,7 @@ mod tests {
                 json: r#"{"type":"ChannelDestroyed","cause": 17,"cause_txt":"User busy","channel":{"id":"channel-1","state":"Down"}}"#.into(),
             },
         );
-        assert_eq!(
-            host.control_calls(),
-            [hangup(CALLER, HangupReason::Busy)]
-        );
+        assert_eq!(host.control_calls(), [hangup(CALLER, HangupReason::Busy)]);
     }
 
     #[test]
@@ -438,10 +437,7 @@ mod tests {
         let mut host = MockHost::new();
         let mut app = Forward::default();
         start(&mut host, &mut app, &[]);
-        assert_eq!(
-            host.calls(),
-            [hangup(CALLER, HangupReason::Unallocated)]
-        );
+        assert_eq!(host.calls(), [hangup(CALLER, HangupReason::Unallocated)]);
     }
 
     #[test]
@@ -455,13 +451,20 @@ mod tests {
             Some(&hangup(CALLER, HangupReason::Congestion))
         );
         assert!(host.pending_timers().is_empty());
-        assert!(host.logs().iter().any(|(_, m)| m.contains("Invalid endpoint")));
+        assert!(
+            host.logs()
+                .iter()
+                .any(|(_, m)| m.contains("Invalid endpoint"))
+        );
     }
 
     #[test]
     fn a_failed_bridge_add_tears_everything_down() {
         let mut host = MockHost::new();
-        host.fail_once(CallKind::AddToBridge, Error::new(409, "Channel not in Stasis"));
+        host.fail_once(
+            CallKind::AddToBridge,
+            Error::new(409, "Channel not in Stasis"),
+        );
         let mut app = Forward::default();
         start(&mut host, &mut app, &["Test/bob"]);
         host.take_calls();
@@ -484,19 +487,18 @@ mod tests {
         let mut host = MockHost::new();
         let mut app = connected(&mut host);
         host.fail(CallKind::Hangup, Error::new(404, "Channel not found"));
-        host.deliver(
-            &mut app,
-            Event::StasisEnd {
-                channel: inbound(),
-            },
-        );
+        host.deliver(&mut app, Event::StasisEnd { channel: inbound() });
         assert_eq!(
             host.calls()[1],
             Call::DestroyBridge {
                 bridge: "bridge-1".into()
             }
         );
-        assert!(host.logs().iter().any(|(_, m)| m.contains("cannot hang up")));
+        assert!(
+            host.logs()
+                .iter()
+                .any(|(_, m)| m.contains("cannot hang up"))
+        );
     }
 
     #[test]

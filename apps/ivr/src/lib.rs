@@ -437,7 +437,11 @@ mod tests {
         finish_playback(&mut host, &mut app, "playback-3");
         host.fire_next_timer(&mut app).unwrap();
         finish_playback(&mut host, &mut app, "playback-4");
-        assert!(host.control_calls().iter().all(|c| c.kind() == CallKind::Play));
+        assert!(
+            host.control_calls()
+                .iter()
+                .all(|c| c.kind() == CallKind::Play)
+        );
         host.fire_next_timer(&mut app).unwrap();
         assert_eq!(
             host.control_calls().last().unwrap().kind(),

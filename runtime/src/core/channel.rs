@@ -201,6 +201,69 @@ impl Channel {
         }
         Value::Object(object)
     }
+
+    /// Appends the compact JSON of [`Channel::json`] to `out` without building a `Value`:
+    /// byte for byte what `serde_json::to_vec(&self.json(channelvars))` gives (the same
+    /// key order, string escaping and number formatting). Listing channels writes this.
+    pub fn write_json(&self, out: &mut Vec<u8>, channelvars: &[String]) {
+        fn string(out: &mut Vec<u8>, s: &str) {
+            // Writing to a Vec cannot fail.
+            let _ = serde_json::to_writer(&mut *out, s);
+        }
+        fn caller(out: &mut Vec<u8>, id: &CallerId) {
+            out.extend_from_slice(b"{\"name\":");
+            string(out, &id.name);
+            out.extend_from_slice(b",\"number\":");
+            string(out, &id.number);
+            out.push(b'}');
+        }
+        out.extend_from_slice(b"{\"id\":");
+        string(out, &self.id);
+        out.extend_from_slice(b",\"name\":");
+        string(out, &self.name);
+        out.extend_from_slice(b",\"state\":");
+        string(out, self.state.as_str());
+        out.extend_from_slice(b",\"protocol_id\":\"\",\"caller\":");
+        caller(out, &self.caller);
+        out.extend_from_slice(b",\"connected\":");
+        caller(out, &self.connected);
+        out.extend_from_slice(b",\"accountcode\":");
+        string(out, &self.accountcode);
+        out.extend_from_slice(b",\"dialplan\":{\"context\":");
+        string(out, &self.dialplan.context);
+        out.extend_from_slice(b",\"exten\":");
+        string(out, &self.dialplan.exten);
+        out.extend_from_slice(b",\"priority\":");
+        out.extend_from_slice(self.dialplan.priority.to_string().as_bytes());
+        out.extend_from_slice(b",\"app_name\":");
+        string(out, &self.dialplan.app_name);
+        out.extend_from_slice(b",\"app_data\":");
+        string(out, &self.dialplan.app_data);
+        out.extend_from_slice(b"},\"creationtime\":");
+        string(out, &ari_timestamp(&self.creationtime));
+        out.extend_from_slice(b",\"language\":");
+        string(out, &self.language);
+        if !channelvars.is_empty() || !self.reported.is_empty() {
+            out.extend_from_slice(b",\"channelvars\":{");
+            // A name both configured and reported appears once, at its first place (as
+            // inserting it again into the ordered map of `json` does).
+            let mut written: Vec<&str> = Vec::new();
+            for name in channelvars.iter().chain(self.reported.iter()) {
+                if written.contains(&name.as_str()) {
+                    continue;
+                }
+                if !written.is_empty() {
+                    out.push(b',');
+                }
+                written.push(name);
+                string(out, name);
+                out.push(b':');
+                string(out, self.vars.get(name).map_or("", String::as_str));
+            }
+            out.push(b'}');
+        }
+        out.push(b'}');
+    }
 }
 
 #[cfg(test)]
@@ -220,6 +283,70 @@ mod tests {
         assert_eq!(CallerId::parse("<3003>").number, "3003");
         assert_eq!(CallerId::parse("4004").number, "4004");
         assert_eq!(CallerId::parse("\"Only Name\"").name, "Only Name");
+    }
+
+    #[test]
+    fn written_json_is_the_serialised_snapshot() {
+        let (control, _rx) = mpsc::unbounded_channel();
+        let mut channel = Channel {
+            id: Arc::from("1790000000.7"),
+            name: "Test/\"odd\"\\name-0000000a".into(),
+            state: ChannelState::Up,
+            caller: CallerId::parse("\"Ann \u{e9}\" <1001>"),
+            connected: CallerId::default(),
+            accountcode: "acct\n1".into(),
+            language: "en".into(),
+            dialplan: DialplanPosition {
+                context: "default".into(),
+                exten: "s".into(),
+                priority: -3,
+                app_name: "Stasis".into(),
+                app_data: "app,\u{1}x".into(),
+            },
+            creationtime: Local::now(),
+            vars: BTreeMap::from([("B".into(), "2".into()), ("A".into(), "\t1".into())]),
+            reported: BTreeSet::new(),
+            hangup_cause: 0,
+            hanging_up: false,
+            stasis: None,
+            bridge: None,
+            driver: Arc::new(NoFarEnd),
+            control,
+            pending_dial: None,
+            endpoint: None,
+            muted_in: false,
+            muted_out: false,
+            on_hold: false,
+        };
+        let check = |channel: &Channel, vars: &[String]| {
+            let mut written = Vec::new();
+            channel.write_json(&mut written, vars);
+            let expected = serde_json::to_vec(&channel.json(vars)).expect("serialise");
+            assert_eq!(
+                String::from_utf8_lossy(&written),
+                String::from_utf8_lossy(&expected)
+            );
+        };
+        check(&channel, &[]);
+        check(&channel, &["A".into(), "MISSING".into()]);
+        channel.reported.insert("B".into());
+        channel.reported.insert("A".into());
+        check(&channel, &[]);
+        check(&channel, &["A".into(), "C".into()]);
+    }
+
+    #[derive(Debug)]
+    struct NoFarEnd;
+
+    impl Driver for NoFarEnd {
+        fn call(
+            &self,
+            _: &crate::core::Core,
+            _: &mut crate::core::State,
+            _: &Arc<str>,
+        ) -> Result<(), crate::core::CoreError> {
+            Ok(())
+        }
     }
 
     #[test]

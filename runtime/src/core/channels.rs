@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
 use serde_json::{Value, json};
 
 use super::channel::{CallerId, ChannelState, Control, DialplanPosition, StasisMembership};
@@ -564,11 +565,39 @@ impl Core {
 
     /// Every channel's snapshot.
     pub fn list_channels(&self) -> Value {
-        self.with_state(|state| {
-            let mut channels: Vec<&super::channel::Channel> = state.channels.values().collect();
-            channels.sort_by(|a, b| a.creationtime.cmp(&b.creationtime).then(a.id.cmp(&b.id)));
-            Value::Array(channels.iter().map(|c| c.json(&self.channelvars)).collect())
-        })
+        let state = self.lock_state();
+        Value::Array(
+            sorted_channels(&state)
+                .iter()
+                .map(|c| c.json(&self.channelvars))
+                .collect(),
+        )
+    }
+
+    /// [`Core::list_channels`] as compact JSON. The rendering is kept and served again
+    /// until the state is next locked for a change, so repeated listings of an unchanged
+    /// system cost a reference count.
+    pub fn list_channels_json(&self) -> Bytes {
+        let mut state = self.lock_state();
+        if let Some((generation, bytes)) = &state.channel_list
+            && *generation == state.generation
+        {
+            return bytes.clone();
+        }
+        let channels = sorted_channels(&state);
+        let mut out = Vec::with_capacity(channels.len() * 400 + 2);
+        out.push(b'[');
+        for (i, channel) in channels.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            channel.write_json(&mut out, &self.channelvars);
+        }
+        out.push(b']');
+        let bytes = Bytes::from(out);
+        let generation = state.generation;
+        state.channel_list = Some((generation, bytes.clone()));
+        bytes
     }
 
     /// One channel's snapshot.
@@ -931,6 +960,13 @@ impl Core {
     }
 }
 
+/// Every channel, oldest first (ties by id), as `GET /channels` lists them.
+fn sorted_channels(state: &State) -> Vec<&super::channel::Channel> {
+    let mut channels: Vec<&super::channel::Channel> = state.channels.values().collect();
+    channels.sort_by(|a, b| a.creationtime.cmp(&b.creationtime).then(a.id.cmp(&b.id)));
+    channels
+}
+
 /// Variables a channel answers without them being set (read-only facts).
 pub(crate) fn builtin_var(channel: &super::channel::Channel, name: &str) -> Option<String> {
     Some(match name {
@@ -951,4 +987,49 @@ pub(crate) fn builtin_var(channel: &super::channel::Channel, name: &str) -> Opti
 /// Duration from a number of milliseconds, clamping negatives to zero.
 pub fn millis(ms: i64) -> Duration {
     Duration::from_millis(u64::try_from(ms).unwrap_or(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{CoreConfig, NewChannel, SystemInfo};
+    use super::*;
+
+    #[test]
+    fn channel_list_json_is_cached_until_a_change() {
+        let core = Core::new(
+            SystemInfo::default(),
+            CoreConfig {
+                channelvars: vec!["V".into()],
+                ..CoreConfig::default()
+            },
+        );
+        let empty = core.list_channels_json();
+        assert_eq!(&empty[..], b"[]");
+        let ids: Vec<Arc<str>> = (0..3)
+            .map(|i| {
+                core.with_state(|state| {
+                    core.add_channel(
+                        state,
+                        NewChannel {
+                            name: format!("Test/x-{i}"),
+                            ..NewChannel::default()
+                        },
+                    )
+                    .map(|(id, _rx)| id)
+                })
+                .expect("channel")
+            })
+            .collect();
+        let first = core.list_channels_json();
+        let expected = serde_json::to_vec(&core.list_channels()).expect("serialise");
+        assert_eq!(&first[..], &expected[..]);
+        let again = core.list_channels_json();
+        assert_eq!(first.as_ptr(), again.as_ptr(), "served from the cache");
+        core.with_state(|state| core.set_var_locked(state, &ids[1], "V", Some("set"), None));
+        let changed = core.list_channels_json();
+        assert_ne!(changed, first);
+        let expected = serde_json::to_vec(&core.list_channels()).expect("serialise");
+        assert_eq!(&changed[..], &expected[..]);
+        assert!(String::from_utf8_lossy(&changed).contains(r#""channelvars":{"V":"set"}"#));
+    }
 }

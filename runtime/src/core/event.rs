@@ -61,6 +61,41 @@ impl Event {
         object.insert("application".into(), Value::String(application.to_string()));
         Value::Object(object)
     }
+
+    /// [`Event::to_json`] serialised compactly, written directly instead of building and
+    /// cloning the envelope object first (every event is serialised once per application
+    /// that receives it).
+    pub fn to_json_string(&self, application: &str, asterisk_id: &str) -> String {
+        const ENVELOPE: [&str; 4] = ["type", "timestamp", "asterisk_id", "application"];
+        if ENVELOPE.iter().any(|k| self.fields.contains_key(*k)) {
+            // A field that replaces an envelope key keeps the envelope's place: leave
+            // that to the object form.
+            return serde_json::to_string(&self.to_json(application, asterisk_id))
+                .unwrap_or_default();
+        }
+        let mut out = Vec::with_capacity(256);
+        let string = |out: &mut Vec<u8>, s: &str| {
+            // Writing to a Vec cannot fail.
+            let _ = serde_json::to_writer(&mut *out, s);
+        };
+        out.extend_from_slice(b"{\"type\":");
+        string(&mut out, self.kind);
+        out.extend_from_slice(b",\"timestamp\":");
+        string(&mut out, &self.timestamp);
+        for (key, value) in &self.fields {
+            out.push(b',');
+            string(&mut out, key);
+            out.push(b':');
+            let _ = serde_json::to_writer(&mut out, value);
+        }
+        out.extend_from_slice(b",\"asterisk_id\":");
+        string(&mut out, asterisk_id);
+        out.extend_from_slice(b",\"application\":");
+        string(&mut out, application);
+        out.push(b'}');
+        // Only JSON text was written.
+        String::from_utf8(out).unwrap_or_default()
+    }
 }
 
 impl Scope {
@@ -85,6 +120,36 @@ impl Scope {
         Scope {
             only_app: Some(name.to_string()),
             ..Scope::default()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn direct_serialisation_matches_the_envelope_object() {
+        let id: Arc<str> = Arc::from("c1");
+        let events = [
+            Event::new("StasisStart", Scope::app("a")),
+            Event::new("ChannelVarset", Scope::channel(&id))
+                .with("variable", json!("X\"y"))
+                .with("value", json!("\u{1}\n"))
+                .with(
+                    "channel",
+                    json!({"id": "c1", "nested": [1, 2.5, null, true]}),
+                ),
+            Event::new("Odd", Scope::default())
+                .with("application", json!("sneaky"))
+                .with("x", json!(1)),
+        ];
+        for event in events {
+            assert_eq!(
+                event.to_json_string("app \"q\"", "00:11"),
+                serde_json::to_string(&event.to_json("app \"q\"", "00:11")).expect("json")
+            );
         }
     }
 }

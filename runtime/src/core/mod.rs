@@ -28,6 +28,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock, Weak};
 
+use bytes::Bytes;
 use chrono::Local;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
@@ -104,6 +105,10 @@ pub struct State {
     pub dialers: HashMap<Arc<str>, Arc<str>>,
     /// Hangup causes of Dial() legs, kept for the dialing channel until it has read them.
     pub leg_causes: HashMap<Arc<str>, u16>,
+    /// Counts [`Core::with_state`] calls: while it is unchanged, nothing can have changed.
+    generation: u64,
+    /// The compact JSON of `GET /channels` and the generation it was rendered at.
+    channel_list: Option<(u64, Bytes)>,
 }
 
 impl State {
@@ -235,8 +240,14 @@ impl Core {
 
     /// Runs `f` with the state locked. Keep `f` short and non-blocking.
     pub fn with_state<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
-        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let mut state = self.lock_state();
+        state.generation = state.generation.wrapping_add(1);
         f(&mut state)
+    }
+
+    /// The state locked without counting as a change (for caches of rendered state).
+    fn lock_state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The value of a global variable; unset variables read as the empty string.
@@ -398,17 +409,25 @@ impl Core {
                 channel_ids: Vec::new(),
             });
         entry.channel_ids.push(id.clone());
-        let snapshot = entry.json();
+        self.publish_endpoint_state(state, endpoint);
+    }
+
+    /// EndpointStateChange with the endpoint's snapshot. The snapshot lists every channel
+    /// of the endpoint, so it is built only when some application will receive it.
+    fn publish_endpoint_state(&self, state: &mut State, endpoint: &str) {
+        let scope = Scope {
+            endpoint: Some(endpoint.to_string()),
+            ..Scope::default()
+        };
+        if !state.apps.any_wants("EndpointStateChange", &scope) {
+            return;
+        }
+        let Some(snapshot) = state.endpoints.get(endpoint).map(Endpoint::json) else {
+            return;
+        };
         self.publish(
             state,
-            Event::new(
-                "EndpointStateChange",
-                Scope {
-                    endpoint: Some(endpoint.to_string()),
-                    ..Scope::default()
-                },
-            )
-            .with("endpoint", snapshot),
+            Event::new("EndpointStateChange", scope).with("endpoint", snapshot),
         );
     }
 
@@ -417,17 +436,6 @@ impl Core {
             return;
         };
         entry.channel_ids.retain(|c| &**c != id);
-        let snapshot = entry.json();
-        self.publish(
-            state,
-            Event::new(
-                "EndpointStateChange",
-                Scope {
-                    endpoint: Some(endpoint.to_string()),
-                    ..Scope::default()
-                },
-            )
-            .with("endpoint", snapshot),
-        );
+        self.publish_endpoint_state(state, endpoint);
     }
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
-use super::event::Event;
+use super::event::{Event, Scope};
 
 /// What kind of handler an application has: a WebSocket and a WebAssembly component may
 /// not hold the same name at once.
@@ -140,7 +140,10 @@ impl App {
     }
 
     fn wants(&self, event: &Event) -> bool {
-        let scope = &event.scope;
+        self.wants_scope(&event.scope)
+    }
+
+    fn wants_scope(&self, scope: &Scope) -> bool {
         if let Some(only) = &scope.only_app {
             return *only == self.name;
         }
@@ -365,6 +368,14 @@ impl Registry {
         }
     }
 
+    /// True when some active application would receive an event of this type and scope:
+    /// when none would, the event need not be built.
+    pub fn any_wants(&self, kind: &str, scope: &Scope) -> bool {
+        self.apps
+            .values()
+            .any(|app| app.sink.is_some() && app.wants_scope(scope) && app.passes_filter(kind))
+    }
+
     /// Delivers an event to every active application that wants it. Returns the ids of
     /// sinks that failed (gone or too slow); the caller detaches them.
     pub fn dispatch(&self, event: &Arc<Event>) -> Vec<u64> {
@@ -389,7 +400,6 @@ mod tests {
     use std::sync::Mutex;
 
     use super::*;
-    use crate::core::event::Scope;
 
     #[derive(Debug, Default)]
     struct Collect {
@@ -439,6 +449,25 @@ mod tests {
         reg.set_filter("a", None, Some(vec!["ChannelStateChange".into()]));
         reg.dispatch(&ev);
         assert_eq!(received(&a).len(), 1, "disallowed type dropped");
+    }
+
+    #[test]
+    fn any_wants_follows_dispatch() {
+        let mut reg = Registry::default();
+        let scope = Scope {
+            endpoint: Some("Test/x".into()),
+            ..Scope::default()
+        };
+        reg.register("a", sink(1), false);
+        assert!(!reg.any_wants("EndpointStateChange", &scope));
+        reg.subscribe("a", SourceKind::Endpoint, "Test");
+        assert!(reg.any_wants("EndpointStateChange", &scope));
+        reg.set_filter("a", Some(vec!["ChannelCreated".into()]), None);
+        assert!(!reg.any_wants("EndpointStateChange", &scope));
+        reg.register("all", sink(2), true);
+        assert!(reg.any_wants("EndpointStateChange", &scope));
+        reg.detach(2);
+        assert!(!reg.any_wants("EndpointStateChange", &scope));
     }
 
     #[test]

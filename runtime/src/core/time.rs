@@ -1,10 +1,12 @@
 //! Timestamps in ARI's wire format: `YYYY-MM-DDTHH:MM:SS.mmm±hhmm` in local time.
 
-use chrono::{DateTime, Local};
+use std::fmt::Write;
+
+use chrono::{DateTime, Datelike, Local, Offset, TimeZone, Timelike};
 
 /// Formats a time the way ARI emits `timestamp` and `creationtime`.
 pub fn ari_timestamp(time: &DateTime<Local>) -> String {
-    time.format("%Y-%m-%dT%H:%M:%S%.3f%z").to_string()
+    format_timestamp(time)
 }
 
 /// The current time in ARI's wire format.
@@ -12,9 +14,41 @@ pub fn now() -> String {
     ari_timestamp(&Local::now())
 }
 
+/// `%Y-%m-%dT%H:%M:%S%.3f%z`, written directly: every event and channel snapshot carries a
+/// timestamp, and interpreting the strftime pattern each time was a measurable cost
+/// (docs/benchmarks.md). Years outside 0-9999 and offsets with seconds, which the direct
+/// form does not cover, go through chrono's formatter.
+fn format_timestamp<Tz: TimeZone>(time: &DateTime<Tz>) -> String {
+    let offset = time.offset().fix().local_minus_utc();
+    let year = time.year();
+    if !(0..=9999).contains(&year) || offset % 60 != 0 {
+        return time
+            .fixed_offset()
+            .format("%Y-%m-%dT%H:%M:%S%.3f%z")
+            .to_string();
+    }
+    let sign = if offset < 0 { '-' } else { '+' };
+    let minutes = offset.unsigned_abs() / 60;
+    let mut out = String::with_capacity(28);
+    let _ = write!(
+        out,
+        "{year:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}{sign}{:02}{:02}",
+        time.month(),
+        time.day(),
+        time.hour(),
+        time.minute(),
+        time.second(),
+        (time.nanosecond() % 1_000_000_000) / 1_000_000,
+        minutes / 60,
+        minutes % 60,
+    );
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::FixedOffset;
 
     #[test]
     fn format_has_millis_and_colonless_offset() {
@@ -25,5 +59,39 @@ mod tests {
         assert_eq!(&t[19..20], ".");
         assert!(t[23..24] == *"+" || t[23..24] == *"-", "{t}");
         assert!(!t[24..].contains(':'), "{t}");
+    }
+
+    #[test]
+    fn direct_format_matches_chrono() {
+        let chrono_format =
+            |t: &DateTime<FixedOffset>| t.format("%Y-%m-%dT%H:%M:%S%.3f%z").to_string();
+        let base = DateTime::from_timestamp(1_790_000_000, 987_654_321).expect("time");
+        for offset in [
+            0,
+            3600,
+            -8 * 3600,
+            5 * 3600 + 1800,
+            -(9 * 3600 + 1800),
+            45,
+            13 * 3600 + 45 * 60,
+        ] {
+            let zone = FixedOffset::east_opt(offset).expect("offset");
+            for t in [
+                base.with_timezone(&zone),
+                DateTime::from_timestamp(0, 0)
+                    .expect("epoch")
+                    .with_timezone(&zone),
+                DateTime::from_timestamp(1_790_000_000, 999_999_999)
+                    .expect("time")
+                    .with_timezone(&zone),
+            ] {
+                assert_eq!(format_timestamp(&t), chrono_format(&t));
+            }
+        }
+        let local = Local::now();
+        assert_eq!(
+            ari_timestamp(&local),
+            local.format("%Y-%m-%dT%H:%M:%S%.3f%z").to_string()
+        );
     }
 }

@@ -12,6 +12,7 @@ use std::time::Duration;
 use axum::extract::FromRequestParts;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::response::{IntoResponse, Response};
+use futures_util::SinkExt;
 use http::request::Parts;
 
 use super::sink::{QUEUE_CAPACITY, QueueReceiver, queue};
@@ -88,27 +89,32 @@ async fn session(
     settings: SessionSettings,
 ) {
     let asterisk_id = core.system().entity_id.clone();
-    loop {
+    'session: loop {
         tokio::select! {
             queued = queue.rx.recv() => {
-                let Some((app, event)) = queued else { break };
-                let message = event.to_json(&app, &asterisk_id);
-                let text = if settings.pretty {
-                    serde_json::to_string_pretty(&message)
-                } else {
-                    serde_json::to_string(&message)
-                };
-                let Ok(text) = text else { continue };
-                match tokio::time::timeout(settings.write_timeout, socket.send(Message::Text(text.into()))).await {
-                    Ok(Ok(())) => {}
-                    Ok(Err(error)) => {
-                        tracing::info!(%error, "events WebSocket write failed: closing");
-                        break;
+                let Some(mut next) = queued else { break };
+                // Every event already queued goes out in one flush: a frame each, written
+                // to the socket together rather than one write per event.
+                for _ in 0..MAX_BATCH {
+                    let (app, event) = next;
+                    let text = if settings.pretty {
+                        serde_json::to_string_pretty(&event.to_json(&app, &asterisk_id))
+                            .unwrap_or_default()
+                    } else {
+                        event.to_json_string(&app, &asterisk_id)
+                    };
+                    if !text.is_empty()
+                        && !write(&settings, socket.feed(Message::Text(text.into()))).await
+                    {
+                        break 'session;
                     }
-                    Err(_) => {
-                        tracing::warn!(timeout_ms = settings.write_timeout.as_millis() as u64, "events WebSocket write timed out (websocket_write_timeout): closing");
-                        break;
+                    match queue.rx.try_recv() {
+                        Ok(queued) => next = queued,
+                        Err(_) => break,
                     }
+                }
+                if !write(&settings, socket.flush()).await {
+                    break;
                 }
             }
             _ = queue.overflow.notified() => {
@@ -123,4 +129,29 @@ async fn session(
     }
     core.detach_sink(queue.id);
     tracing::info!("events WebSocket closed");
+}
+
+/// Most events written before one flush.
+const MAX_BATCH: usize = 64;
+
+/// One write to the socket within `websocket_write_timeout`; false (logged) when it failed
+/// or timed out and the session must close.
+async fn write(
+    settings: &SessionSettings,
+    operation: impl Future<Output = Result<(), axum::Error>>,
+) -> bool {
+    match tokio::time::timeout(settings.write_timeout, operation).await {
+        Ok(Ok(())) => true,
+        Ok(Err(error)) => {
+            tracing::info!(%error, "events WebSocket write failed: closing");
+            false
+        }
+        Err(_) => {
+            tracing::warn!(
+                timeout_ms = settings.write_timeout.as_millis() as u64,
+                "events WebSocket write timed out (websocket_write_timeout): closing"
+            );
+            false
+        }
+    }
 }

@@ -155,7 +155,7 @@ fn permitted(
         .filter(|s| !s.is_empty())
         .collect();
     let owns_channel = |id: &str| session.channels.lock().is_ok_and(|c| c.contains(id));
-    let owns_bridge = |id: &str| session.bridges.lock().is_ok_and(|b| b.contains(id));
+    let owns_bridge = |id: &str| session.app.owns_bridge(id);
     let read_only = method.eq_ignore_ascii_case("GET");
     let body_channels: Vec<String> = body
         .and_then(|b| serde_json::from_str::<Value>(b).ok())

@@ -107,6 +107,8 @@ pub struct AppRuntime {
     routes: Mutex<Routes>,
     pub stats: Stats,
     kv: Mutex<HashMap<String, String>>,
+    /// Bridges created by any session of the app: every session of the app may use them.
+    bridges: Mutex<std::collections::HashSet<String>>,
     sink_id: u64,
     me: std::sync::Weak<AppRuntime>,
     from_cache: std::sync::atomic::AtomicBool,
@@ -124,6 +126,7 @@ impl AppRuntime {
             routes: Mutex::new(Routes::default()),
             stats: Stats::default(),
             kv: Mutex::new(HashMap::new()),
+            bridges: Mutex::new(std::collections::HashSet::new()),
             sink_id: NEXT_SINK.fetch_add(1, Ordering::Relaxed),
             me: me.clone(),
             from_cache: std::sync::atomic::AtomicBool::new(false),
@@ -194,10 +197,29 @@ impl AppRuntime {
         }
     }
 
-    /// Events about this bridge go to `session`.
+    /// A session created this bridge: every session of the app may use it, and events about
+    /// it that concern no session's channel go to the creator.
     pub fn route_bridge(&self, id: &str, session: &Arc<Session>) {
+        if let Ok(mut bridges) = self.bridges.lock() {
+            bridges.insert(id.to_string());
+        }
         if let Ok(mut routes) = self.routes.lock() {
             routes.by_bridge.insert(id.to_string(), session.clone());
+        }
+    }
+
+    /// True when a session of this app created the bridge.
+    pub fn owns_bridge(&self, id: &str) -> bool {
+        self.bridges.lock().is_ok_and(|b| b.contains(id))
+    }
+
+    /// The bridge is gone.
+    pub fn bridge_destroyed(&self, id: &str) {
+        if let Ok(mut bridges) = self.bridges.lock() {
+            bridges.remove(id);
+        }
+        if let Ok(mut routes) = self.routes.lock() {
+            routes.by_bridge.remove(id);
         }
     }
 
@@ -258,11 +280,16 @@ impl AppRuntime {
             tokio::spawn(session::run(session.clone(), version, rx));
             return Some(session);
         }
-        let session = event
-            .scope
-            .channels
-            .iter()
-            .find_map(|c| routes.by_channel.get(&**c))
+        let session = channel_id
+            .as_deref()
+            .and_then(|c| routes.by_channel.get(c))
+            .or_else(|| {
+                event
+                    .scope
+                    .channels
+                    .iter()
+                    .find_map(|c| routes.by_channel.get(&**c))
+            })
             .or_else(|| {
                 event
                     .scope

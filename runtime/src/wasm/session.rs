@@ -17,7 +17,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use super::bindings::wari::stasis::{ari, call, kv, log, timers, types};
 use super::convert;
 use super::limits::FailureOutcome;
-use super::runtime::{AppRuntime, AppVersion};
+use super::runtime::{AppRuntime, AppVersion, FailureKind};
 use crate::core::event::Event;
 use crate::core::{CoreError, cause};
 
@@ -69,8 +69,9 @@ impl Session {
         self.channels.lock().is_ok_and(|c| c.contains(id))
     }
 
+    /// Bridges belong to the app: any session of it may use one another session created.
     fn owns_bridge(&self, id: &str) -> bool {
-        self.bridges.lock().is_ok_and(|b| b.contains(id))
+        self.app.owns_bridge(id)
     }
 
     /// Channels currently owned.
@@ -116,8 +117,24 @@ impl WasiView for SessionState {
 #[derive(Debug)]
 enum Failure {
     Instantiate(String),
-    Trap(String),
+    /// The guest trapped or broke a limit: the kind, a one-line cause, and the full error
+    /// with its WebAssembly backtrace (for the log).
+    Trap(FailureKind, String, String),
     Timeout,
+}
+
+impl Failure {
+    fn from_error(error: &wasmtime::Error) -> Failure {
+        let cause = error.root_cause().to_string();
+        let kind = match error.downcast_ref::<wasmtime::Trap>() {
+            Some(wasmtime::Trap::StackOverflow) => FailureKind::Limit,
+            Some(wasmtime::Trap::Interrupt) => FailureKind::Timeout,
+            _ if cause.contains("CPU budget") => FailureKind::Timeout,
+            _ if cause.contains("memory") || cause.contains("grow") => FailureKind::Limit,
+            _ => FailureKind::Trap,
+        };
+        Failure::Trap(kind, cause, format!("{error:?}"))
+    }
 }
 
 /// Runs a session until its last channel leaves or it fails.
@@ -158,8 +175,11 @@ pub async fn run(session: Arc<Session>, version: Arc<AppVersion>, mut rx: mpsc::
             let mut failure = None;
             while let Some(input) = rx.recv().await {
                 if session.closed.load(Ordering::Relaxed) {
+                    let cause = "the session's event queue overflowed (max_queued_events)";
                     failure = Some(Failure::Trap(
-                        "the session's event queue overflowed (max_queued_events)".into(),
+                        FailureKind::Limit,
+                        cause.into(),
+                        cause.into(),
                     ));
                     break;
                 }
@@ -175,7 +195,7 @@ pub async fn run(session: Arc<Session>, version: Arc<AppVersion>, mut rx: mpsc::
                 match tokio::time::timeout(limits.event_timeout, call).await {
                     Ok(Ok(())) => {}
                     Ok(Err(trap)) => {
-                        failure = Some(Failure::Trap(format!("{trap:?}")));
+                        failure = Some(Failure::from_error(&trap));
                         break;
                     }
                     Err(_) => {
@@ -205,29 +225,23 @@ pub async fn run(session: Arc<Session>, version: Arc<AppVersion>, mut rx: mpsc::
 
 fn fail(session: &Session, app: &AppRuntime, failure: Failure, outcome: FailureOutcome) {
     let channels = session.channel_ids();
-    let (kind, detail) = match &failure {
-        Failure::Instantiate(e) => ("instantiation failed", e.clone()),
-        Failure::Trap(e) => ("trapped", e.clone()),
+    let (kind, what, cause, detail) = match failure {
+        Failure::Instantiate(e) => (
+            FailureKind::Limit,
+            "could not be instantiated",
+            e.lines().next().unwrap_or_default().to_string(),
+            e,
+        ),
+        Failure::Trap(kind, cause, detail) => (kind, "failed", cause, detail),
         Failure::Timeout => (
+            FailureKind::Timeout,
             "timed out",
-            "event took longer than the event timeout".to_string(),
+            "an event took longer than the event timeout".to_string(),
+            String::new(),
         ),
     };
-    tracing::error!(app = %app.name, session = session.id, ?channels, "WebAssembly app {kind}: {detail}");
-    app.stats.failed(
-        match failure {
-            Failure::Timeout => super::runtime::FailureKind::Timeout,
-            Failure::Instantiate(_) => super::runtime::FailureKind::Limit,
-            Failure::Trap(ref e) if e.contains("CPU budget") => {
-                super::runtime::FailureKind::Timeout
-            }
-            Failure::Trap(ref e) if e.contains("memory") || e.contains("stack overflow") => {
-                super::runtime::FailureKind::Limit
-            }
-            Failure::Trap(_) => super::runtime::FailureKind::Trap,
-        },
-        format!("{kind}: {}", detail.lines().next().unwrap_or_default()),
-    );
+    tracing::error!(app = %app.name, session = session.id, ?channels, "WebAssembly app {what}: {cause}\n{detail}");
+    app.stats.failed(kind, format!("{what}: {cause}"));
     let core = &app.shared.core;
     for channel in channels {
         let result = match outcome {
@@ -241,13 +255,24 @@ fn fail(session: &Session, app: &AppRuntime, failure: Failure, outcome: FailureO
 }
 
 fn end(session: &Arc<Session>, app: &Arc<AppRuntime>) {
+    // Bridges this session created and nobody uses any more are cleaned up; bridges other
+    // sessions of the app still use (a conference) stay.
     let bridges: Vec<String> = session
         .bridges
         .lock()
         .map(|b| b.iter().cloned().collect())
         .unwrap_or_default();
     for bridge in bridges {
-        let _ = app.shared.core.destroy_bridge(&bridge);
+        let empty = app
+            .shared
+            .core
+            .get_bridge(&bridge)
+            .map(|b| b["channels"].as_array().is_none_or(|c| c.is_empty()))
+            .unwrap_or(false);
+        if empty {
+            let _ = app.shared.core.destroy_bridge(&bridge);
+            app.bridge_destroyed(&bridge);
+        }
     }
     app.forget(session);
     app.stats.session_ended();
@@ -423,10 +448,11 @@ impl call::Host for SessionState {
             return Ok(Err(not_yours("Bridge", &bridge)));
         }
         let result = self.core().destroy_bridge(&bridge).map_err(error);
-        if result.is_ok()
-            && let Ok(mut owned) = self.session.bridges.lock()
-        {
-            owned.remove(&bridge);
+        if result.is_ok() {
+            if let Ok(mut owned) = self.session.bridges.lock() {
+                owned.remove(&bridge);
+            }
+            self.session.app.bridge_destroyed(&bridge);
         }
         Ok(result)
     }

@@ -13,7 +13,7 @@ use http::StatusCode;
 use serde_json::{Map, Value, json};
 
 use super::{Ctx, Entry};
-use crate::ari::response::{AriError, AriResponse, AriResult};
+use crate::ari::response::{AriError, AriResponse, AriResult, Body};
 use crate::ari_handler;
 use crate::core::cause;
 use crate::core::channels::{Create, Destination, Originate, millis, split_endpoint};
@@ -174,9 +174,20 @@ fn check_endpoint(ctx: &Ctx) -> Result<String, AriError> {
     Ok(endpoint)
 }
 
-/// GET /channels
+/// GET /channels. The compact form is rendered by the core (and reused while nothing
+/// changes); `pretty = yes` formats the JSON value.
 pub async fn list(ctx: Ctx) -> AriResult {
-    Ok(AriResponse::ok(ctx.core.list_channels()))
+    if ctx.config.ari.pretty {
+        return Ok(AriResponse::ok(ctx.core.list_channels()));
+    }
+    Ok(AriResponse {
+        status: StatusCode::OK,
+        headers: Vec::new(),
+        body: Body::Raw {
+            content_type: "application/json",
+            data: ctx.core.list_channels_json(),
+        },
+    })
 }
 
 /// GET /channels/{channelId}

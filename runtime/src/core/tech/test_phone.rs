@@ -150,7 +150,11 @@ impl Driver for TestPhone {
         let me = me.clone();
         let behaviour = self.behaviour.clone();
         tokio::spawn(async move {
-            tokio::time::sleep(delay).await;
+            // tokio's timer ticks in milliseconds: even a zero sleep would wait for the next
+            // tick, so a phone that answers at once does not sleep at all.
+            if !delay.is_zero() {
+                tokio::time::sleep(delay).await;
+            }
             if !with_core(&weak, |core, state| {
                 if state.channels.contains_key(&me) {
                     core.far_end_answered(state, &me);

@@ -12,7 +12,10 @@ pub struct Loop;
 
 impl App for Loop {
     fn on_event(&mut self, event: &Event) {
-        log::info(&format!("loop: got {}, spinning forever", event.event_type()));
+        log::info(&format!(
+            "loop: got {}, spinning forever",
+            event.event_type()
+        ));
         let mut n: u64 = 0;
         loop {
             n = black_box(n.wrapping_add(1));

@@ -11,7 +11,10 @@ pub struct Trap;
 impl App for Trap {
     fn on_stasis_start(&mut self, channel: &Channel, _args: &[String]) {
         log::info("trap: about to panic");
-        panic!("trap: panicking on purpose in StasisStart of {}", channel.id);
+        panic!(
+            "trap: panicking on purpose in StasisStart of {}",
+            channel.id
+        );
     }
 }
 

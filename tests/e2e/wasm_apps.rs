@@ -1,0 +1,453 @@
+//! WebAssembly apps end to end: the example apps (IVR, call forward, conference) uploaded
+//! over HTTP and driven by Test and Local calls, the hostile components contained, and apps
+//! surviving a restart without recompiling.
+//!
+//! The components are built by `scripts/build-guests` (scripts/test runs it and exports
+//! `WARI_GUESTS_DIR`).
+
+use std::path::PathBuf;
+
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::support::{ARI_CONF, EventSocket, HTTP_CONF, Wari, client};
+
+const RW: (&str, &str) = ("asterisk", "secret");
+
+const DIALPLAN: &str = "\
+[default]
+exten => 700,1,Stasis(ivr)
+ same => n,Hangup()
+
+[ivr-result]
+exten => 1,1,Set(AFTER_IVR=${IVR_CHOICE})
+ same => n,Hangup()
+";
+
+fn guests_dir() -> PathBuf {
+    std::env::var_os("WARI_GUESTS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/guests/components")
+        })
+}
+
+fn component(name: &str) -> Vec<u8> {
+    let path = guests_dir().join(format!("{name}.wasm"));
+    std::fs::read(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}: build the guest components with scripts/build-guests (scripts/test does)",
+            path.display()
+        )
+    })
+}
+
+fn start() -> Wari {
+    Wari::start(&[
+        ("http.conf", HTTP_CONF),
+        ("ari.conf", ARI_CONF),
+        ("extensions.conf", DIALPLAN),
+    ])
+}
+
+async fn deploy(wari: &Wari, name: &str, file: &str) -> Value {
+    let response = client()
+        .put(wari.url(&format!("/ari/wasm/{name}")))
+        .basic_auth(RW.0, Some(RW.1))
+        .header("Content-Type", "application/wasm")
+        .body(component(file))
+        .send()
+        .await
+        .expect("upload");
+    assert_eq!(response.status(), StatusCode::CREATED, "deploy {name}");
+    assert_eq!(
+        response.headers()["location"].to_str().ok(),
+        Some(format!("/ari/wasm/{name}").as_str())
+    );
+    response.json().await.expect("json")
+}
+
+async fn post(wari: &Wari, path: &str) -> StatusCode {
+    client()
+        .post(wari.url(path))
+        .basic_auth(RW.0, Some(RW.1))
+        .send()
+        .await
+        .expect("request")
+        .status()
+}
+
+async fn get(wari: &Wari, path: &str) -> Value {
+    client()
+        .get(wari.url(path))
+        .basic_auth(RW.0, Some(RW.1))
+        .send()
+        .await
+        .expect("request")
+        .json()
+        .await
+        .expect("json")
+}
+
+async fn watcher(wari: &Wari) -> EventSocket {
+    EventSocket::connect(
+        wari,
+        "app=watcher&subscribeAll=true&api_key=asterisk:secret",
+    )
+    .await
+}
+
+/// Waits for a ChannelVarset of `variable` on `channel` and returns its value.
+async fn varset(ws: &mut EventSocket, channel: &str, variable: &str) -> String {
+    loop {
+        let event = ws.next_of("ChannelVarset").await;
+        if event["channel"]["id"] == channel && event["variable"] == variable {
+            return event["value"].as_str().unwrap_or_default().to_string();
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_ivr_answers_reacts_to_dtmf_and_continues_in_the_dialplan() {
+    let wari = start();
+    let app = deploy(&wari, "ivr", "ivr").await;
+    assert_eq!(app["name"], "ivr");
+    assert_eq!(app["status"], "ready");
+    assert_eq!(app["size"], component("ivr").len());
+    assert!(app["sha256"].as_str().is_some_and(|s| s.len() == 64));
+    let mut ws = watcher(&wari).await;
+
+    // A caller who presses 1 is sent to ivr-result,1 with IVR_CHOICE=1.
+    assert_eq!(
+        post(
+            &wari,
+            "/ari/channels?endpoint=Test/alice/dtmf=1&app=ivr&channelId=alice"
+        )
+        .await,
+        StatusCode::OK
+    );
+    assert_eq!(varset(&mut ws, "alice", "IVR_CHOICE").await, "1");
+    assert_eq!(varset(&mut ws, "alice", "AFTER_IVR").await, "1");
+    let destroyed = ws.next_for("ChannelDestroyed", "alice").await;
+    assert_eq!(destroyed["cause"], 16);
+
+    // A caller who presses 2 is hung up as busy.
+    assert_eq!(
+        post(
+            &wari,
+            "/ari/channels?endpoint=Test/bob/dtmf=2&app=ivr&channelId=bob"
+        )
+        .await,
+        StatusCode::OK
+    );
+    let destroyed = ws.next_for("ChannelDestroyed", "bob").await;
+    assert_eq!(destroyed["cause"], 17);
+
+    let app = get(&wari, "/ari/wasm/ivr").await;
+    assert_eq!(app["sessions_started"], 2);
+    assert_eq!(app["failures"]["total"], 0);
+    let list = get(&wari, "/ari/wasm").await;
+    assert_eq!(list.as_array().map(Vec::len), Some(1));
+}
+
+#[tokio::test]
+async fn forward_bridges_the_caller_with_the_callee_and_cleans_up() {
+    let wari = start();
+    deploy(&wari, "forward", "forward").await;
+    let mut ws = watcher(&wari).await;
+    assert_eq!(
+        post(
+            &wari,
+            "/ari/channels?endpoint=Test/alice&app=forward&appArgs=Test/bob&channelId=caller"
+        )
+        .await,
+        StatusCode::OK
+    );
+    let mut bridged = std::collections::HashSet::new();
+    let mut bridge_id = String::new();
+    while bridged.len() < 2 {
+        let event = ws.next_of("ChannelEnteredBridge").await;
+        bridge_id = event["bridge"]["id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        bridged.insert(
+            event["channel"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+        );
+    }
+    assert!(
+        bridged.iter().any(|n| n.starts_with("Test/alice")),
+        "{bridged:?}"
+    );
+    assert!(
+        bridged.iter().any(|n| n.starts_with("Test/bob")),
+        "{bridged:?}"
+    );
+    // The caller hangs up: the app hangs up the callee and destroys the bridge.
+    let response = client()
+        .delete(wari.url("/ari/channels/caller"))
+        .basic_auth(RW.0, Some(RW.1))
+        .send()
+        .await
+        .expect("hangup");
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    let mut bob_gone = false;
+    let mut bridge_gone = false;
+    while !(bob_gone && bridge_gone) {
+        let event = ws.next().await;
+        if event["type"] == "ChannelDestroyed"
+            && event["channel"]["name"]
+                .as_str()
+                .is_some_and(|n| n.starts_with("Test/bob"))
+        {
+            bob_gone = true;
+        }
+        if event["type"] == "BridgeDestroyed" && event["bridge"]["id"] == bridge_id.as_str() {
+            bridge_gone = true;
+        }
+    }
+}
+
+#[tokio::test]
+async fn conference_rooms_share_one_bridge_through_the_kv_store() {
+    let wari = start();
+    deploy(&wari, "conference", "conference").await;
+    let mut ws = watcher(&wari).await;
+    for caller in ["c1", "c2"] {
+        assert_eq!(
+            post(
+                &wari,
+                &format!("/ari/channels?endpoint=Test/{caller}&app=conference&appArgs=42&channelId={caller}")
+            )
+            .await,
+            StatusCode::OK
+        );
+    }
+    let first = ws.next_of("ChannelEnteredBridge").await;
+    let second = ws.next_of("ChannelEnteredBridge").await;
+    assert_eq!(
+        first["bridge"]["id"], second["bridge"]["id"],
+        "one bridge per room"
+    );
+    let bridge_id = first["bridge"]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    for caller in ["c1", "c2"] {
+        let response = client()
+            .delete(wari.url(&format!("/ari/channels/{caller}")))
+            .basic_auth(RW.0, Some(RW.1))
+            .send()
+            .await
+            .expect("hangup");
+        assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    }
+    loop {
+        let event = ws.next_of("BridgeDestroyed").await;
+        if event["bridge"]["id"] == bridge_id.as_str() {
+            break;
+        }
+    }
+}
+
+/// Calls a hostile app and a healthy one side by side: the hostile session is ended (its
+/// channel hung up), the failure is counted, and the healthy call completes.
+async fn contained(component_name: &str, failure: &str) {
+    let wari = start();
+    deploy(&wari, "hostile", component_name).await;
+    deploy(&wari, "ivr", "ivr").await;
+    let mut ws = watcher(&wari).await;
+    assert_eq!(
+        post(
+            &wari,
+            "/ari/channels?endpoint=Test/victim&app=hostile&channelId=victim"
+        )
+        .await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        post(
+            &wari,
+            "/ari/channels?endpoint=Test/calm/dtmf=1&app=ivr&channelId=calm"
+        )
+        .await,
+        StatusCode::OK
+    );
+    let mut victim_gone = false;
+    let mut calm_done = false;
+    while !(victim_gone && calm_done) {
+        let event = ws.next().await;
+        if event["type"] == "ChannelDestroyed" && event["channel"]["id"] == "victim" {
+            victim_gone = true;
+        }
+        if event["type"] == "ChannelVarset"
+            && event["channel"]["id"] == "calm"
+            && event["variable"] == "IVR_CHOICE"
+        {
+            calm_done = true;
+        }
+    }
+    let app = get(&wari, "/ari/wasm/hostile").await;
+    assert_eq!(app["failures"]["total"], 1, "{app}");
+    assert!(
+        app["failures"][failure].as_u64() == Some(1),
+        "{component_name}: expected a {failure} failure: {app}"
+    );
+    assert!(app["failures"]["last"].is_string(), "{app}");
+    assert_eq!(get(&wari, "/ari/wasm/ivr").await["failures"]["total"], 0);
+    assert!(
+        wari.log().contains("WebAssembly app"),
+        "the failure is logged"
+    );
+    // The host still serves.
+    assert_eq!(get(&wari, "/ari/asterisk/ping").await["ping"], "pong");
+}
+
+#[tokio::test]
+async fn an_infinite_loop_is_stopped_by_the_cpu_budget() {
+    contained("loop", "timeouts").await;
+}
+
+#[tokio::test]
+async fn a_memory_bomb_is_stopped_by_the_memory_limit() {
+    contained("memory-bomb", "limits").await;
+}
+
+#[tokio::test]
+async fn a_stack_overflow_is_contained() {
+    contained("stack-overflow", "limits").await;
+}
+
+#[tokio::test]
+async fn a_trap_is_contained() {
+    contained("trap", "traps").await;
+}
+
+#[tokio::test]
+async fn an_app_cannot_touch_another_apps_channel() {
+    let wari = start();
+    deploy(&wari, "snoopy", "other-channel").await;
+    let mut ws = watcher(&wari).await;
+    let _owner = EventSocket::connect(&wari, "app=owner&api_key=asterisk:secret").await;
+    assert_eq!(
+        post(
+            &wari,
+            "/ari/channels?endpoint=Test/target&app=owner&channelId=target"
+        )
+        .await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        post(
+            &wari,
+            "/ari/channels?endpoint=Test/sneak&app=snoopy&appArgs=target&channelId=sneak"
+        )
+        .await,
+        StatusCode::OK
+    );
+    // The app handles StasisStart (trying the other channel first); hanging its own channel
+    // up afterwards and waiting for that shows the StasisStart was handled.
+    ws.next_for("ChannelDialplan", "sneak").await;
+    let response = client()
+        .delete(wari.url("/ari/channels/sneak"))
+        .basic_auth(RW.0, Some(RW.1))
+        .send()
+        .await
+        .expect("hangup");
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    loop {
+        let event = ws.next_of("ChannelDestroyed").await;
+        assert_ne!(
+            event["channel"]["id"], "target",
+            "another app's channel was hung up"
+        );
+        if event["channel"]["id"] == "sneak" {
+            break;
+        }
+    }
+    let log = wari.log();
+    assert!(
+        log.contains("other-channel: hangup of target refused: 403"),
+        "the app saw a 403: {log}"
+    );
+    assert!(log.contains("other-channel: answered sneak"), "{log}");
+    let target = get(&wari, "/ari/channels/target").await;
+    assert_eq!(
+        target["id"], "target",
+        "the other app's channel is untouched"
+    );
+}
+
+#[tokio::test]
+async fn uploaded_apps_survive_a_restart_without_recompiling() {
+    let wari = start();
+    let first = deploy(&wari, "ivr", "ivr").await;
+    assert_eq!(first["compiled_from_cache"], false);
+    let wari = wari.restart();
+    let app = get(&wari, "/ari/wasm/ivr").await;
+    assert_eq!(app["sha256"], first["sha256"]);
+    assert_eq!(app["compiled_from_cache"], true, "{app}");
+    let mut ws = watcher(&wari).await;
+    assert_eq!(
+        post(
+            &wari,
+            "/ari/channels?endpoint=Test/again/dtmf=2&app=ivr&channelId=again"
+        )
+        .await,
+        StatusCode::OK
+    );
+    assert_eq!(ws.next_for("ChannelDestroyed", "again").await["cause"], 17);
+}
+
+#[tokio::test]
+async fn a_re_upload_replaces_the_app_and_delete_removes_it() {
+    let wari = start();
+    deploy(&wari, "app", "ivr").await;
+    let replaced = deploy(&wari, "app", "forward").await;
+    assert_eq!(replaced["size"], component("forward").len());
+    let response = client()
+        .delete(wari.url("/ari/wasm/app"))
+        .basic_auth(RW.0, Some(RW.1))
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    assert_eq!(get(&wari, "/ari/wasm").await, serde_json::json!([]));
+    // The name is free again: a WebSocket may take it.
+    let _ws = EventSocket::connect(&wari, "app=app&api_key=asterisk:secret").await;
+}
+
+#[tokio::test]
+async fn a_log_flood_is_rate_limited() {
+    let wari = start();
+    deploy(&wari, "flood", "log-flood").await;
+    let mut ws = watcher(&wari).await;
+    assert_eq!(
+        post(
+            &wari,
+            "/ari/channels?endpoint=Test/noisy&app=flood&channelId=noisy"
+        )
+        .await,
+        StatusCode::OK
+    );
+    ws.next_for("ChannelDialplan", "noisy").await;
+    let response = client()
+        .delete(wari.url("/ari/channels/noisy"))
+        .basic_auth(RW.0, Some(RW.1))
+        .send()
+        .await
+        .expect("hangup");
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    ws.next_for("ChannelDestroyed", "noisy").await;
+    // The session ends after its StasisEnd; its summary line names the dropped lines.
+    assert_eq!(get(&wari, "/ari/asterisk/ping").await["ping"], "pong");
+    let log = wari.log();
+    let flood_lines = log.lines().filter(|l| l.contains("app=flood")).count();
+    assert!(
+        flood_lines < 1_000,
+        "100,000 guest log lines must not reach the log: {flood_lines}"
+    );
+}
