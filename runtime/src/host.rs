@@ -68,7 +68,7 @@ pub async fn start(config: Config, paths: Paths) -> Result<Host, StartError> {
     let wasm = crate::wasm::WasmHost::new(
         core.clone(),
         &paths.data_dir,
-        crate::wasm::WasmSettings::default(),
+        crate::wasm::WasmSettings::from_config(&config.wasm),
     )?;
     wasm.set_ari(&ari);
     ari.set_wasm(wasm.clone());

@@ -18,4 +18,5 @@ mod stasis_flows;
 mod third_party_flow;
 mod tls;
 mod wasm_apps;
+mod wasm_config;
 mod wasm_upload;

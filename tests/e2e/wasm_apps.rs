@@ -32,7 +32,7 @@ fn guests_dir() -> PathBuf {
         })
 }
 
-fn component(name: &str) -> Vec<u8> {
+pub fn component(name: &str) -> Vec<u8> {
     let path = guests_dir().join(format!("{name}.wasm"));
     std::fs::read(&path).unwrap_or_else(|e| {
         panic!(

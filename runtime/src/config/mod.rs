@@ -11,6 +11,7 @@ pub mod diagnostics;
 pub mod http_conf;
 pub mod test_phones_conf;
 pub mod values;
+pub mod wasm_conf;
 
 use std::path::{Path, PathBuf};
 
@@ -67,6 +68,8 @@ pub struct Config {
     pub extensions: Option<ConfFile>,
     /// Named `Test/NAME` phones from `test_phones.conf`.
     pub test_phones: Vec<test_phones_conf::TestPhone>,
+    /// The WebAssembly host's settings from `wasm.conf`.
+    pub wasm: wasm_conf::WasmConfig,
 }
 
 impl Config {
@@ -103,11 +106,13 @@ pub fn load(source: &ConfigSource) -> Result<(Config, Problems), ConfigError> {
     let ari = conf_file::load(reader, &dir, "ari.conf", &mut problems)?;
     let extensions = conf_file::load(reader, &dir, "extensions.conf", &mut problems)?;
     let test_phones = conf_file::load(reader, &dir, "test_phones.conf", &mut problems)?;
+    let wasm = conf_file::load(reader, &dir, "wasm.conf", &mut problems)?;
 
     let named = acl_conf::NamedAcls::read(acl.as_ref(), &mut problems);
     let http = HttpConfig::read(http.as_ref(), &dir, &named, &mut problems);
     let ari_config = AriConfig::read(ari.as_ref(), &named, &mut problems);
     let test_phones = test_phones_conf::read(test_phones.as_ref(), &mut problems);
+    let wasm = wasm_conf::WasmConfig::read(wasm.as_ref(), &dir, &mut problems);
     if ari.is_some() && !ari_config.enabled {
         let location = diagnostics::Location::file(&dir.join("ari.conf"));
         problems.warn(
@@ -122,6 +127,7 @@ pub fn load(source: &ConfigSource) -> Result<(Config, Problems), ConfigError> {
             ari: ari_config,
             extensions,
             test_phones,
+            wasm,
         },
         problems,
     ))

@@ -46,3 +46,34 @@ impl Default for Limits {
         }
     }
 }
+
+impl Limits {
+    /// The default limits with configured settings applied.
+    pub fn from_settings(settings: &crate::config::wasm_conf::LimitSettings) -> Limits {
+        let mut limits = Limits::default();
+        if let Some(mb) = settings.memory_mb {
+            limits.memory_bytes =
+                usize::try_from(mb.saturating_mul(1024 * 1024)).unwrap_or(usize::MAX);
+        }
+        if let Some(ms) = settings.cpu_ms_per_event {
+            limits.cpu_ticks_per_event = ms / u64::try_from(TICK.as_millis()).unwrap_or(1).max(1);
+        }
+        if let Some(ms) = settings.event_timeout_ms {
+            limits.event_timeout = Duration::from_millis(ms);
+        }
+        if let Some(n) = settings.max_queued_events {
+            limits.max_queued_events = usize::try_from(n).unwrap_or(usize::MAX);
+        }
+        if let Some(n) = settings.log_lines_per_second {
+            limits.log_lines_per_second = u32::try_from(n).unwrap_or(u32::MAX);
+        }
+        if let Some(continue_on_failure) = settings.continue_on_failure {
+            limits.on_failure = if continue_on_failure {
+                FailureOutcome::Continue
+            } else {
+                FailureOutcome::Hangup
+            };
+        }
+        limits
+    }
+}

@@ -53,9 +53,14 @@ pub enum WasmError {
 pub struct WasmSettings {
     /// Concurrent sessions over all apps (sizes the pooling allocator).
     pub max_sessions: u32,
+    /// Limits of apps without their own.
     pub limits: Limits,
+    /// Limits of named apps.
+    pub per_app: HashMap<String, Limits>,
     /// Largest accepted upload.
     pub max_upload_bytes: usize,
+    /// Components (`*.wasm`) deployed at start, named by file stem.
+    pub apps_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for WasmSettings {
@@ -63,8 +68,57 @@ impl Default for WasmSettings {
         WasmSettings {
             max_sessions: 1000,
             limits: Limits::default(),
+            per_app: HashMap::new(),
             max_upload_bytes: 16 * 1024 * 1024,
+            apps_dir: None,
         }
+    }
+}
+
+impl WasmSettings {
+    /// Settings from wasm.conf.
+    pub fn from_config(config: &crate::config::wasm_conf::WasmConfig) -> WasmSettings {
+        let defaults = WasmSettings::default();
+        WasmSettings {
+            max_sessions: config.max_sessions.unwrap_or(defaults.max_sessions),
+            limits: Limits::from_settings(&config.defaults),
+            per_app: config
+                .per_app
+                .keys()
+                .map(|name| {
+                    (
+                        name.clone(),
+                        Limits::from_settings(&config.limits_for(name)),
+                    )
+                })
+                .collect(),
+            max_upload_bytes: config
+                .max_upload_mb
+                .and_then(|mb| usize::try_from(mb.saturating_mul(1024 * 1024)).ok())
+                .unwrap_or(defaults.max_upload_bytes),
+            apps_dir: config.apps_dir.clone(),
+        }
+    }
+
+    /// The limits of one app.
+    pub fn limits_for(&self, app: &str) -> Limits {
+        self.per_app
+            .get(app)
+            .cloned()
+            .unwrap_or_else(|| self.limits.clone())
+    }
+
+    /// The largest memory any app may use (the size of a pooled memory slot).
+    fn largest_memory(&self) -> Limits {
+        let mut limits = self.limits.clone();
+        limits.memory_bytes = self
+            .per_app
+            .values()
+            .map(|l| l.memory_bytes)
+            .chain(std::iter::once(self.limits.memory_bytes))
+            .max()
+            .unwrap_or(self.limits.memory_bytes);
+        limits
     }
 }
 
@@ -222,7 +276,7 @@ impl WasmHost {
         data_dir: &Path,
         settings: WasmSettings,
     ) -> Result<Arc<WasmHost>, WasmError> {
-        let engine = WasmEngine::new(settings.max_sessions, &settings.limits)
+        let engine = WasmEngine::new(settings.max_sessions, &settings.largest_memory())
             .map_err(|e| WasmError::Internal(e.to_string()))?;
         let mut linker = Linker::new(&engine.engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)
@@ -264,6 +318,55 @@ impl WasmHost {
                 }
                 Err(e) => {
                     tracing::error!(app = %name, error = %e, "cannot load stored WebAssembly app")
+                }
+            }
+        }
+        if let Some(dir) = self.settings.apps_dir.clone() {
+            self.deploy_dir(&dir).await;
+        }
+    }
+
+    /// Deploys every `*.wasm` in `dir` (named by file stem) that is not already deployed
+    /// with the same content.
+    async fn deploy_dir(&self, dir: &Path) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            tracing::warn!(dir = %dir.display(), "wasm.conf apps_dir cannot be read");
+            return;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.extension().and_then(|e| e.to_str()) != Some("wasm") {
+                continue;
+            }
+            let Some(name) = path
+                .file_stem()
+                .and_then(|n| n.to_str())
+                .map(str::to_string)
+            else {
+                continue;
+            };
+            let bytes = match std::fs::read(&path) {
+                Ok(bytes) => bytes,
+                Err(e) => {
+                    tracing::error!(file = %path.display(), error = %e, "cannot read app");
+                    continue;
+                }
+            };
+            let sha = sha256_hex(&bytes);
+            let current = self
+                .apps
+                .lock()
+                .ok()
+                .and_then(|a| a.get(&name).map(|r| r.current().stored.sha256.clone()));
+            if current.as_deref() == Some(sha.as_str()) {
+                continue;
+            }
+            match self.deploy(&name, Bytes::from(bytes)).await {
+                Ok(_) => {
+                    tracing::info!(app = %name, file = %path.display(), "WebAssembly app deployed from apps_dir")
+                }
+                Err(e) => {
+                    tracing::error!(app = %name, file = %path.display(), error = %e, "cannot deploy app from apps_dir")
                 }
             }
         }
@@ -323,9 +426,9 @@ impl WasmHost {
     ) -> Result<Arc<AppRuntime>, WasmError> {
         let name = stored.name.clone();
         let version = AppVersion {
+            limits: self.settings.limits_for(&stored.name),
             stored,
             pre,
-            limits: self.settings.limits.clone(),
         };
         let mut apps = self
             .apps

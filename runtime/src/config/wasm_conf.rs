@@ -1,0 +1,159 @@
+//! `wasm.conf`: the WebAssembly host's settings and the limits of apps, globally in
+//! `[general]` and per app in a section named after the app.
+//!
+//! ```ini
+//! [general]
+//! max_sessions = 1000          ; concurrent call sessions over all apps
+//! max_upload_mb = 16
+//! apps_dir = apps              ; *.wasm here are deployed at start (name = file stem)
+//! memory_mb = 64               ; the limits below apply to every app...
+//! cpu_ms_per_event = 100
+//! event_timeout_ms = 5000
+//! max_queued_events = 1000
+//! log_lines_per_second = 100
+//! on_failure = hangup          ; or continue (in the dialplan)
+//!
+//! [ivr]                        ; ...unless an app's own section says otherwise
+//! memory_mb = 16
+//! ```
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use super::conf_file::{ConfFile, Entry};
+use super::diagnostics::Problems;
+
+/// Limit settings; `None` leaves the default (or the `[general]` value).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LimitSettings {
+    pub memory_mb: Option<u64>,
+    pub cpu_ms_per_event: Option<u64>,
+    pub event_timeout_ms: Option<u64>,
+    pub max_queued_events: Option<u64>,
+    pub log_lines_per_second: Option<u64>,
+    /// `true` for `continue`, `false` for `hangup`.
+    pub continue_on_failure: Option<bool>,
+}
+
+impl LimitSettings {
+    /// These settings with `other`'s set values on top.
+    pub fn overridden_by(&self, other: &LimitSettings) -> LimitSettings {
+        LimitSettings {
+            memory_mb: other.memory_mb.or(self.memory_mb),
+            cpu_ms_per_event: other.cpu_ms_per_event.or(self.cpu_ms_per_event),
+            event_timeout_ms: other.event_timeout_ms.or(self.event_timeout_ms),
+            max_queued_events: other.max_queued_events.or(self.max_queued_events),
+            log_lines_per_second: other.log_lines_per_second.or(self.log_lines_per_second),
+            continue_on_failure: other.continue_on_failure.or(self.continue_on_failure),
+        }
+    }
+}
+
+/// Everything wasm.conf configures.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WasmConfig {
+    pub max_sessions: Option<u32>,
+    pub max_upload_mb: Option<u64>,
+    pub apps_dir: Option<PathBuf>,
+    pub defaults: LimitSettings,
+    pub per_app: HashMap<String, LimitSettings>,
+}
+
+fn number(entry: &Entry, problems: &mut Problems, min: u64) -> Option<u64> {
+    match entry.value.trim().parse::<u64>() {
+        Ok(n) if n >= min => Some(n),
+        _ => {
+            problems.error(
+                &entry.location,
+                format!(
+                    "invalid value '{}' for {}: expected a whole number of at least {min}",
+                    entry.value.trim(),
+                    entry.key
+                ),
+            );
+            None
+        }
+    }
+}
+
+/// Applies one limit entry; false when the key is not a limit.
+fn limit_entry(limits: &mut LimitSettings, entry: &Entry, problems: &mut Problems) -> bool {
+    match entry.key.to_ascii_lowercase().as_str() {
+        "memory_mb" => limits.memory_mb = number(entry, problems, 1),
+        "cpu_ms_per_event" => limits.cpu_ms_per_event = number(entry, problems, 1),
+        "event_timeout_ms" => limits.event_timeout_ms = number(entry, problems, 1),
+        "max_queued_events" => limits.max_queued_events = number(entry, problems, 1),
+        "log_lines_per_second" => limits.log_lines_per_second = number(entry, problems, 0),
+        "on_failure" => match entry.value.trim().to_ascii_lowercase().as_str() {
+            "hangup" => limits.continue_on_failure = Some(false),
+            "continue" => limits.continue_on_failure = Some(true),
+            other => problems.error(
+                &entry.location,
+                format!("invalid value '{other}' for on_failure: expected hangup or continue"),
+            ),
+        },
+        _ => return false,
+    }
+    true
+}
+
+impl WasmConfig {
+    /// Reads wasm.conf (absent: every default). Relative `apps_dir` is resolved against `dir`.
+    pub fn read(file: Option<&ConfFile>, dir: &Path, problems: &mut Problems) -> WasmConfig {
+        let mut config = WasmConfig::default();
+        let Some(file) = file else {
+            return config;
+        };
+        for section in file.sections() {
+            if section.name == "general" {
+                for entry in &section.entries {
+                    if limit_entry(&mut config.defaults, entry, problems) {
+                        continue;
+                    }
+                    match entry.key.to_ascii_lowercase().as_str() {
+                        "max_sessions" => {
+                            config.max_sessions =
+                                number(entry, problems, 1).and_then(|n| u32::try_from(n).ok());
+                        }
+                        "max_upload_mb" => config.max_upload_mb = number(entry, problems, 1),
+                        "apps_dir" => {
+                            let path = Path::new(entry.value.trim());
+                            config.apps_dir = Some(if path.is_absolute() {
+                                path.to_path_buf()
+                            } else {
+                                dir.join(path)
+                            });
+                        }
+                        _ => problems.warn(
+                            &entry.location,
+                            format!("unknown option '{}' in [general] (ignored)", entry.key),
+                        ),
+                    }
+                }
+            } else {
+                let mut limits = LimitSettings::default();
+                for entry in &section.entries {
+                    if !limit_entry(&mut limits, entry, problems) {
+                        problems.warn(
+                            &entry.location,
+                            format!(
+                                "unknown option '{}' for app [{}] (ignored)",
+                                entry.key, section.name
+                            ),
+                        );
+                    }
+                }
+                config.per_app.insert(section.name.clone(), limits);
+            }
+        }
+        config
+    }
+
+    /// The limit settings that apply to `app`.
+    pub fn limits_for(&self, app: &str) -> LimitSettings {
+        match self.per_app.get(app) {
+            Some(own) => self.defaults.overridden_by(own),
+            None => self.defaults.clone(),
+        }
+    }
+}
