@@ -1,4 +1,7 @@
-//! The `wari` command: runs the host, or checks a configuration directory.
+//! The `wari` command: runs the host, checks a configuration directory, or manages the
+//! WebAssembly apps of a running host (`wari app`, in `cli/`).
+
+mod cli;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -41,6 +44,11 @@ enum Command {
     /// Validate the configuration, print every problem with file:line, and exit non-zero on
     /// errors.
     CheckConfig,
+    /// WebAssembly apps: deploy, list and remove them on a running wari, or create a new one.
+    App {
+        #[command(subcommand)]
+        command: cli::app::AppCommand,
+    },
 }
 
 fn main() -> ExitCode {
@@ -52,6 +60,7 @@ fn main() -> ExitCode {
     let result = match cli.command.unwrap_or(Command::Run) {
         Command::CheckConfig => check_config(&source),
         Command::Run => run(&source, data_dir(cli.data_dir.clone())),
+        Command::App { command } => cli::app::run(command),
     };
     match result {
         Ok(code) => code,

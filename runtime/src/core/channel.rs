@@ -87,7 +87,10 @@ impl CallerId {
     }
 
     fn json(&self) -> Value {
-        json!({ "name": self.name, "number": self.number })
+        let mut object = Map::with_capacity(2);
+        object.insert("name".into(), Value::String(self.name.clone()));
+        object.insert("number".into(), Value::String(self.number.clone()));
+        Value::Object(object)
     }
 }
 
@@ -174,16 +177,14 @@ impl Channel {
         object.insert("caller".into(), self.caller.json());
         object.insert("connected".into(), self.connected.json());
         object.insert("accountcode".into(), json!(self.accountcode));
-        object.insert(
-            "dialplan".into(),
-            json!({
-                "context": self.dialplan.context,
-                "exten": self.dialplan.exten,
-                "priority": self.dialplan.priority,
-                "app_name": self.dialplan.app_name,
-                "app_data": self.dialplan.app_data,
-            }),
-        );
+        // Objects are sized up front: a snapshot is built for nearly every event.
+        let mut dialplan = Map::with_capacity(5);
+        dialplan.insert("context".into(), json!(self.dialplan.context));
+        dialplan.insert("exten".into(), json!(self.dialplan.exten));
+        dialplan.insert("priority".into(), json!(self.dialplan.priority));
+        dialplan.insert("app_name".into(), json!(self.dialplan.app_name));
+        dialplan.insert("app_data".into(), json!(self.dialplan.app_data));
+        object.insert("dialplan".into(), Value::Object(dialplan));
         object.insert(
             "creationtime".into(),
             json!(ari_timestamp(&self.creationtime)),

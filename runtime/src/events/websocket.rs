@@ -15,7 +15,9 @@ use axum::response::{IntoResponse, Response};
 use futures_util::SinkExt;
 use http::request::Parts;
 
-use super::sink::{QUEUE_CAPACITY, QueueReceiver, queue};
+use tokio::sync::mpsc;
+
+use super::sink::{QUEUE_CAPACITY, QueueReceiver, Queued, queue};
 use crate::ari::{AriError, AriResponse, UpgradeGrant};
 use crate::core::Core;
 
@@ -92,11 +94,10 @@ async fn session(
     'session: loop {
         tokio::select! {
             queued = queue.rx.recv() => {
-                let Some(mut next) = queued else { break };
-                // Every event already queued goes out in one flush: a frame each, written
-                // to the socket together rather than one write per event.
-                for _ in 0..MAX_BATCH {
-                    let (app, event) = next;
+                let Some(first) = queued else { break };
+                // Every event already queued (up to MAX_BATCH) goes out in one flush: a
+                // frame each, written to the socket together rather than one write each.
+                for (app, event) in batch(first, &mut queue.rx) {
                     let text = if settings.pretty {
                         serde_json::to_string_pretty(&event.to_json(&app, &asterisk_id))
                             .unwrap_or_default()
@@ -107,10 +108,6 @@ async fn session(
                         && !write(&settings, socket.feed(Message::Text(text.into()))).await
                     {
                         break 'session;
-                    }
-                    match queue.rx.try_recv() {
-                        Ok(queued) => next = queued,
-                        Err(_) => break,
                     }
                 }
                 if !write(&settings, socket.flush()).await {
@@ -134,6 +131,20 @@ async fn session(
 /// Most events written before one flush.
 const MAX_BATCH: usize = 64;
 
+/// `first` and the events queued behind it, at most [`MAX_BATCH`] in all; the rest stay
+/// queued for the next batch.
+fn batch(first: Queued, rx: &mut mpsc::Receiver<Queued>) -> Vec<Queued> {
+    let mut batch = Vec::with_capacity(8);
+    batch.push(first);
+    while batch.len() < MAX_BATCH {
+        match rx.try_recv() {
+            Ok(queued) => batch.push(queued),
+            Err(_) => break,
+        }
+    }
+    batch
+}
+
 /// One write to the socket within `websocket_write_timeout`; false (logged) when it failed
 /// or timed out and the session must close.
 async fn write(
@@ -153,5 +164,35 @@ async fn write(
             );
             false
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::event::{Event, Scope};
+
+    #[test]
+    fn batches_take_every_queued_event_once_in_order() {
+        let (tx, mut rx) = mpsc::channel::<Queued>(1000);
+        let queued = |n: usize| -> Queued {
+            let event = Event::new("UserEvent", Scope::app("a")).with("n", serde_json::json!(n));
+            (Arc::from("a"), Arc::new(event))
+        };
+        for n in 1..=MAX_BATCH + 10 {
+            tx.try_send(queued(n)).expect("room");
+        }
+        let mut seen = Vec::new();
+        while let Ok(first) = rx.try_recv() {
+            let batch = batch(first, &mut rx);
+            assert!(batch.len() <= MAX_BATCH);
+            seen.extend(
+                batch
+                    .iter()
+                    .map(|(_, e)| e.fields["n"].as_u64().unwrap_or(0)),
+            );
+        }
+        let expected: Vec<u64> = (1..=(MAX_BATCH + 10) as u64).collect();
+        assert_eq!(seen, expected, "no event lost or repeated");
     }
 }

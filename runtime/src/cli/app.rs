@@ -1,0 +1,285 @@
+//! `wari app ...`: deploy, list and remove WebAssembly apps on a running wari (through
+//! `/ari/wasm`), and scaffold a new app crate.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use bytes::Bytes;
+use clap::{Args, Subcommand};
+use http::{Method, StatusCode};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use serde_json::{Value, json};
+
+use super::client::Server;
+use super::scaffold::{self, NewArgs};
+
+/// The WebAssembly apps subcommands.
+#[derive(Debug, Subcommand)]
+pub enum AppCommand {
+    /// Upload a component (`.wasm`) and deploy it under an app name; print its summary.
+    ///
+    /// A new upload replaces the running version: new calls get it, calls in progress finish
+    /// on the old one.
+    Deploy {
+        /// The component file, e.g. target/guests/components/ivr.wasm.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// The Stasis application name it serves (default: the file name without `.wasm`).
+        #[arg(long, value_name = "APP")]
+        name: Option<String>,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// List the deployed apps: size, SHA-256 prefix, live sessions and failures.
+    List {
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// Remove a deployed app: it takes no new calls; calls in progress finish.
+    Rm {
+        /// The app name.
+        #[arg(value_name = "APP")]
+        name: String,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// Create a new app crate (Cargo.toml, src/lib.rs with a small app and its unit test,
+    /// README.md) in DIR/NAME.
+    New(NewArgs),
+}
+
+/// Which wari to talk to, and as whom.
+#[derive(Debug, Args)]
+pub struct ServerArgs {
+    /// wari's HTTP address, with the http.conf prefix if there is one.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "WARI_URL",
+        default_value = "http://127.0.0.1:8088"
+    )]
+    url: String,
+    /// An ari.conf user with read/write access (default: the embedded demo's).
+    #[arg(
+        long,
+        value_name = "USER",
+        env = "WARI_USER",
+        default_value = "asterisk"
+    )]
+    user: String,
+    /// The user's password.
+    #[arg(
+        long,
+        value_name = "PASSWORD",
+        env = "WARI_PASSWORD",
+        default_value = "asterisk",
+        hide_env_values = true,
+        hide_default_value = true
+    )]
+    password: String,
+}
+
+impl ServerArgs {
+    fn server(&self) -> anyhow::Result<Server> {
+        Server::new(&self.url, &self.user, &self.password)
+    }
+}
+
+/// Path segment encoding: everything but RFC 3986's unreserved characters.
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+fn app_path(name: &str) -> String {
+    format!("/wasm/{}", utf8_percent_encode(name, SEGMENT))
+}
+
+/// Runs one `wari app` subcommand.
+pub fn run(command: AppCommand) -> anyhow::Result<ExitCode> {
+    if let AppCommand::New(args) = command {
+        return scaffold::run(&args);
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        match command {
+            AppCommand::Deploy { file, name, server } => deploy(&file, name, &server).await,
+            AppCommand::List { server } => list(&server).await,
+            AppCommand::Rm { name, server } => remove(&name, &server).await,
+            AppCommand::New(_) => unreachable!("handled above"),
+        }
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn deploy(file: &PathBuf, name: Option<String>, args: &ServerArgs) -> anyhow::Result<()> {
+    let name = match name {
+        Some(name) => name,
+        None => file
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .with_context(|| format!("{}: give the app name with --name", file.display()))?,
+    };
+    if name.is_empty() {
+        bail!("the app name is empty");
+    }
+    let server = args.server()?;
+    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let reply = server
+        .send(
+            Method::PUT,
+            &app_path(&name),
+            Some(("application/wasm", Bytes::from(bytes))),
+        )
+        .await?;
+    if !reply.status.is_success() {
+        bail!(
+            "deploying {} as {name} failed: {}",
+            file.display(),
+            reply.error()
+        );
+    }
+    let app = reply.json()?;
+    println!("{}", serde_json::to_string_pretty(&summary(&app))?);
+    Ok(())
+}
+
+/// The fields of a deployed app that `deploy` prints.
+fn summary(app: &Value) -> Value {
+    json!({
+        "name": app["name"],
+        "sha256": app["sha256"],
+        "size": app["size"],
+        "status": app["status"],
+    })
+}
+
+async fn list(args: &ServerArgs) -> anyhow::Result<()> {
+    let server = args.server()?;
+    let reply = server.send(Method::GET, "/wasm", None).await?;
+    if !reply.status.is_success() {
+        bail!("listing the apps failed: {}", reply.error());
+    }
+    let apps = reply.json()?;
+    let Some(apps) = apps.as_array() else {
+        bail!("wari answered GET /ari/wasm with something other than a list: {apps}");
+    };
+    print!("{}", table(apps));
+    Ok(())
+}
+
+/// The `list` table: one line per app, sorted by name.
+fn table(apps: &[Value]) -> String {
+    if apps.is_empty() {
+        return "no apps deployed\n".to_string();
+    }
+    let number = |v: &Value| v.as_u64().map(|n| n.to_string()).unwrap_or("?".into());
+    let mut rows: Vec<[String; 5]> = apps
+        .iter()
+        .map(|app| {
+            let sha: String = app["sha256"]
+                .as_str()
+                .unwrap_or("?")
+                .chars()
+                .take(12)
+                .collect();
+            [
+                app["name"].as_str().unwrap_or("?").to_string(),
+                number(&app["size"]),
+                sha,
+                number(&app["sessions_live"]),
+                number(&app["failures"]["total"]),
+            ]
+        })
+        .collect();
+    rows.sort();
+    let header = ["NAME", "SIZE", "SHA256", "LIVE", "FAILURES"].map(String::from);
+    let mut widths = header.clone().map(|h| h.len());
+    for row in &rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for row in std::iter::once(&header).chain(&rows) {
+        let line = format!(
+            "{:<w0$}  {:>w1$}  {:<w2$}  {:>w3$}  {:>w4$}",
+            row[0],
+            row[1],
+            row[2],
+            row[3],
+            row[4],
+            w0 = widths[0],
+            w1 = widths[1],
+            w2 = widths[2],
+            w3 = widths[3],
+            w4 = widths[4],
+        );
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+async fn remove(name: &str, args: &ServerArgs) -> anyhow::Result<()> {
+    let server = args.server()?;
+    let reply = server.send(Method::DELETE, &app_path(name), None).await?;
+    if reply.status == StatusCode::NOT_FOUND {
+        bail!(
+            "{name} is not deployed at {} ({})",
+            server.url(),
+            reply.error()
+        );
+    }
+    if !reply.status.is_success() {
+        bail!("removing {name} failed: {}", reply.error());
+    }
+    println!("removed {name}");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_encoded_as_one_path_segment() {
+        assert_eq!(app_path("ivr"), "/wasm/ivr");
+        assert_eq!(app_path("my-app_2.x~"), "/wasm/my-app_2.x~");
+        assert_eq!(app_path("a/b c"), "/wasm/a%2Fb%20c");
+    }
+
+    #[test]
+    fn the_table_is_sorted_and_aligned() {
+        let apps = vec![
+            json!({"name": "zeta", "size": 5, "sha256": "0123456789abcdef0123",
+                   "sessions_live": 12, "failures": {"total": 0}}),
+            json!({"name": "ivr", "size": 71234, "sha256": "fedcba9876543210",
+                   "sessions_live": 0, "failures": {"total": 3}}),
+        ];
+        assert_eq!(
+            table(&apps),
+            "NAME   SIZE  SHA256        LIVE  FAILURES\n\
+             ivr   71234  fedcba987654     0         3\n\
+             zeta      5  0123456789ab    12         0\n"
+        );
+        assert_eq!(table(&[]), "no apps deployed\n");
+    }
+
+    #[test]
+    fn the_deploy_summary_has_the_four_fields() {
+        let app = json!({"name": "ivr", "sha256": "ab", "size": 3, "status": "ready",
+                         "uploaded": "2026-01-01T00:00:00Z", "sessions_live": 0});
+        assert_eq!(
+            summary(&app),
+            json!({"name": "ivr", "sha256": "ab", "size": 3, "status": "ready"})
+        );
+    }
+}

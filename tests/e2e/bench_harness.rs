@@ -1,0 +1,159 @@
+//! The benchmark harness (`bench/`, the `wari-bench` library behind the binary) measured
+//! against the real binary: a tiny run of every scenario must count what happened and
+//! leave the server as it found it. The harness is a library so this test can drive it
+//! in-process against a wari started the way every end-to-end test starts one; the
+//! `wari-bench` binary is only its command line.
+
+use std::time::Duration;
+
+use wari_bench::report::markdown;
+use wari_bench::scenarios::Destination;
+use wari_bench::{Report, Scenario, Settings, Target};
+
+use crate::support::{ARI_CONF, HTTP_CONF, Wari, client};
+
+const EXTENSIONS: &str = "[bench]\nexten => s,1,Answer()\n same => n,Stasis(wari-bench)\n";
+
+fn settings(wari: &Wari) -> Settings {
+    let target = Target::new(&format!("http://{}", wari.addr()), "asterisk", "secret")
+        .expect("loopback target");
+    let mut settings = Settings::new(target);
+    settings.count = 5;
+    settings.batch = 3;
+    settings.connections = vec![1, 2];
+    settings.load_time = Duration::from_millis(300);
+    settings.duration_limit = Duration::from_secs(20);
+    settings.pid = Some(wari.pid());
+    settings
+}
+
+async fn channels_left(wari: &Wari) -> usize {
+    let list: serde_json::Value = client()
+        .get(wari.url("/ari/channels"))
+        .basic_auth("asterisk", Some("secret"))
+        .send()
+        .await
+        .expect("GET /channels")
+        .json()
+        .await
+        .expect("JSON");
+    list.as_array().map_or(usize::MAX, Vec::len)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_scenario_counts_what_happened_and_cleans_up() {
+    let wari = Wari::start(&[
+        ("http.conf", HTTP_CONF),
+        ("ari.conf", ARI_CONF),
+        ("extensions.conf", EXTENSIONS),
+    ]);
+    let settings = settings(&wari);
+    let scenarios = [
+        Scenario::Originate,
+        Scenario::RestChannels(4),
+        Scenario::Memory(6),
+    ];
+    let reports = wari_bench::run(&settings, &scenarios)
+        .await
+        .unwrap_or_else(|e| panic!("bench run failed: {e:#}\nlog:\n{}", wari.log()));
+    assert_eq!(reports.len(), 5, "{reports:?}");
+    for (report, connections) in reports[..2].iter().zip([1, 2]) {
+        let Report::Originate(r) = report else {
+            panic!("originate report expected: {report:?}");
+        };
+        assert_eq!(r.connections, connections);
+        assert_eq!((r.channels, r.latency.count), (5, 5), "{r:?}");
+        assert!(r.rate > 0.0 && r.seconds > 0.0, "{r:?}");
+        assert!(r.latency.p50 > Duration::ZERO, "{r:?}");
+        assert!(r.latency.p50 <= r.latency.p99 && r.latency.p99 <= r.latency.max);
+    }
+    for report in &reports[2..4] {
+        let Report::Rest(r) = report else {
+            panic!("REST report expected: {report:?}");
+        };
+        assert_eq!(
+            r.channels, 4,
+            "exactly the bench's channels are listed: {r:?}"
+        );
+        assert!(r.requests > 0 && r.rate > 0.0, "{r:?}");
+        assert!(r.body_bytes > 4 * 100, "{r:?}");
+    }
+    let Report::Memory(m) = &reports[4] else {
+        panic!("memory report expected: {:?}", reports[4]);
+    };
+    assert_eq!(m.channels, 6);
+    assert!(m.rss_before > 0 && m.rss_up > 0, "{m:?}");
+    let table = markdown(&reports);
+    assert!(table.contains("| Test/bench → app | 2 | 5 |"), "{table}");
+    assert!(table.contains("| 4 channels up | 1 |"), "{table}");
+    assert!(table.contains("| 6 channels in Stasis |"), "{table}");
+    assert_eq!(
+        channels_left(&wari).await,
+        0,
+        "the bench hung up everything"
+    );
+
+    // A burst from many connections: every event reaches the bench (none is lost when
+    // the server writes queued events in batches).
+    let mut burst = settings.clone();
+    burst.connections = vec![16];
+    burst.count = 300;
+    burst.batch = 300;
+    let reports = wari_bench::run(&burst, &[Scenario::Originate])
+        .await
+        .unwrap_or_else(|e| panic!("burst run failed: {e:#}\nlog:\n{}", wari.log()));
+    let [Report::Originate(r)] = &reports[..] else {
+        panic!("one originate report expected: {reports:?}");
+    };
+    assert_eq!(r.channels, 300, "{r:?}");
+    assert_eq!(channels_left(&wari).await, 0);
+
+    // Through the dialplan: the extension runs Stasis(wari-bench).
+    let mut dialplan = settings.clone();
+    dialplan.connections = vec![1];
+    dialplan.count = 3;
+    dialplan.destination = Destination::Dialplan {
+        extension: "s".into(),
+        context: Some("bench".into()),
+    };
+    let reports = wari_bench::run(&dialplan, &[Scenario::Originate])
+        .await
+        .unwrap_or_else(|e| panic!("dialplan run failed: {e:#}\nlog:\n{}", wari.log()));
+    let [Report::Originate(r)] = &reports[..] else {
+        panic!("one originate report expected: {reports:?}");
+    };
+    assert_eq!(
+        (r.destination.as_str(), r.channels),
+        ("dialplan", 3),
+        "{r:?}"
+    );
+    assert_eq!(channels_left(&wari).await, 0);
+}
+
+#[tokio::test]
+async fn refusals_are_reported() {
+    let wari = Wari::start_default();
+    let mut bad = settings(&wari);
+    bad.target =
+        Target::new(&format!("http://{}", wari.addr()), "asterisk", "wrong").expect("target");
+    let error = wari_bench::run(&bad, &[Scenario::Originate])
+        .await
+        .expect_err("bad credentials");
+    assert!(format!("{error:#}").contains("handshake"), "{error:#}");
+
+    let mut unknown = settings(&wari);
+    unknown.endpoint = "Nope/x".into();
+    let error = wari_bench::run(&unknown, &[Scenario::Originate])
+        .await
+        .expect_err("unknown technology");
+    assert!(format!("{error:#}").contains("400"), "{error:#}");
+
+    let mut no_pid = settings(&wari);
+    no_pid.pid = None;
+    assert!(
+        wari_bench::run(&no_pid, &[Scenario::Memory(1)])
+            .await
+            .is_err()
+    );
+    assert!(Target::new("http://192.0.2.1:8088", "a", "b").is_err());
+}

@@ -1,0 +1,391 @@
+//! `wari app ...`: the real binary deploys, lists and removes WebAssembly apps on a running
+//! wari, reports the server's errors and an unreachable server, and scaffolds an app crate
+//! whose unit test passes against the SDK.
+//!
+//! The deploy test uploads the IVR component built by `scripts/build-guests` (scripts/test
+//! runs it and exports `WARI_GUESTS_DIR`).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::support::{Wari, client, wari_bin};
+
+const RW: (&str, &str) = ("asterisk", "secret");
+
+/// How long one `wari app` command may take.
+const CLI_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long `cargo test` of the scaffolded crate may take (it compiles the SDK).
+const CARGO_TIMEOUT: Duration = Duration::from_secs(600);
+
+fn guests_dir() -> PathBuf {
+    std::env::var_os("WARI_GUESTS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/guests/components")
+        })
+}
+
+fn component_path(name: &str) -> PathBuf {
+    let path = guests_dir().join(format!("{name}.wasm"));
+    assert!(
+        path.is_file(),
+        "{}: build the guest components with scripts/build-guests (scripts/test does)",
+        path.display()
+    );
+    path
+}
+
+/// What a finished command did.
+#[derive(Debug)]
+struct Output {
+    success: bool,
+    stdout: String,
+    stderr: String,
+}
+
+/// Runs `command` to completion with output in files (no pipe to fill up), killing it after
+/// `timeout`.
+fn run(mut command: Command, timeout: Duration) -> Output {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let stdout = dir.path().join("stdout");
+    let stderr = dir.path().join("stderr");
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&stdout).expect("stdout file"))
+        .stderr(std::fs::File::create(&stderr).expect("stderr file"))
+        .spawn()
+        .expect("start the command");
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if start.elapsed() > timeout {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "{command:?} did not finish within {timeout:?}; stderr so far:\n{}",
+                std::fs::read_to_string(&stderr).unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    Output {
+        success: status.success(),
+        stdout: std::fs::read_to_string(&stdout).unwrap_or_default(),
+        stderr: std::fs::read_to_string(&stderr).unwrap_or_default(),
+    }
+}
+
+/// `wari app ARGS...`, with none of the WARI_* variables of the test's environment.
+fn wari_app(args: &[&str]) -> Output {
+    wari_app_env(args, &[])
+}
+
+fn wari_app_env(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(wari_bin());
+    command
+        .arg("app")
+        .args(args)
+        .env_remove("WARI_URL")
+        .env_remove("WARI_USER")
+        .env_remove("WARI_PASSWORD")
+        .envs(env.iter().copied());
+    run(command, CLI_TIMEOUT)
+}
+
+/// `--url http://ADDR --user asterisk --password secret`.
+fn server_args(wari: &Wari) -> Vec<String> {
+    vec![
+        "--url".into(),
+        format!("http://{}", wari.addr()),
+        "--user".into(),
+        RW.0.into(),
+        "--password".into(),
+        RW.1.into(),
+    ]
+}
+
+fn args<'a>(head: &[&'a str], tail: &'a [String]) -> Vec<&'a str> {
+    head.iter()
+        .copied()
+        .chain(tail.iter().map(String::as_str))
+        .collect()
+}
+
+async fn get(wari: &Wari, path: &str) -> (StatusCode, Value) {
+    let response = client()
+        .get(wari.url(path))
+        .basic_auth(RW.0, Some(RW.1))
+        .send()
+        .await
+        .expect("request");
+    let status = response.status();
+    let text = response.text().await.expect("body");
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+async fn deployed_names(wari: &Wari) -> Vec<String> {
+    let (status, apps) = get(wari, "/ari/wasm").await;
+    assert_eq!(status, StatusCode::OK, "{apps}");
+    apps.as_array()
+        .expect("a list")
+        .iter()
+        .map(|app| app["name"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn deploy_list_and_rm_an_app() {
+    let wari = Wari::start_default();
+    let server = server_args(&wari);
+    let file = component_path("ivr");
+    let bytes = std::fs::read(&file).expect("read ivr.wasm");
+    let file = file.display().to_string();
+
+    let out = wari_app(&args(&["deploy", &file, "--name", "ivr"], &server));
+    assert!(out.success, "{out:?}\nlog:\n{}", wari.log());
+    let summary: Value = serde_json::from_str(&out.stdout).expect("deploy prints JSON");
+    assert_eq!(summary["name"], "ivr", "{summary}");
+    assert_eq!(summary["status"], "ready", "{summary}");
+    assert_eq!(summary["size"], bytes.len(), "{summary}");
+    let sha256 = format!("{:x}", Sha256::digest(&bytes));
+    assert_eq!(summary["sha256"], sha256.as_str(), "{summary}");
+    assert_eq!(deployed_names(&wari).await, ["ivr"]);
+
+    // The table, here with the address and credentials from the environment.
+    let url = format!("http://{}", wari.addr());
+    let out = wari_app_env(
+        &["list"],
+        &[
+            ("WARI_URL", &url),
+            ("WARI_USER", RW.0),
+            ("WARI_PASSWORD", RW.1),
+        ],
+    );
+    assert!(out.success, "{out:?}");
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{out:?}");
+    let header: Vec<&str> = lines[0].split_whitespace().collect();
+    assert_eq!(header, ["NAME", "SIZE", "SHA256", "LIVE", "FAILURES"]);
+    let row: Vec<&str> = lines[1].split_whitespace().collect();
+    let size = bytes.len().to_string();
+    assert_eq!(row, ["ivr", size.as_str(), &sha256[..12], "0", "0"]);
+
+    let out = wari_app(&args(&["rm", "ivr"], &server));
+    assert!(out.success, "{out:?}");
+    assert_eq!(out.stdout.trim(), "removed ivr");
+    assert!(deployed_names(&wari).await.is_empty());
+    let (status, _) = get(&wari, "/ari/wasm/ivr").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    let out = wari_app(&args(&["list"], &server));
+    assert!(out.success, "{out:?}");
+    assert_eq!(out.stdout, "no apps deployed\n");
+
+    // Removing it again is an error, with the server's word for it.
+    let out = wari_app(&args(&["rm", "ivr"], &server));
+    assert!(!out.success, "{out:?}");
+    assert!(out.stderr.contains("ivr is not deployed"), "{out:?}");
+    assert!(out.stderr.contains("404"), "{out:?}");
+}
+
+#[tokio::test]
+async fn server_errors_are_reported_with_the_servers_message() {
+    let wari = Wari::start_default();
+    let server = server_args(&wari);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let garbage = dir.path().join("garbage.wasm");
+    std::fs::write(&garbage, b"definitely not wasm").expect("write");
+    let garbage = garbage.display().to_string();
+
+    let out = wari_app(&args(&["deploy", &garbage, "--name", "junk"], &server));
+    assert!(!out.success, "{out:?}");
+    assert!(out.stdout.is_empty(), "{out:?}");
+    assert!(out.stderr.contains("400 Bad Request"), "{out:?}");
+    // The message wari sends for such an upload (see wasm_upload.rs).
+    assert!(out.stderr.contains("Invalid component"), "{out:?}");
+
+    // Without --name, the file name is the app name.
+    let out = wari_app(&args(&["deploy", &garbage], &server));
+    assert!(!out.success, "{out:?}");
+    assert!(
+        out.stderr.contains("as garbage failed: 400 Bad Request"),
+        "{out:?}"
+    );
+
+    // Wrong credentials: the server's 401.
+    let url = format!("http://{}", wari.addr());
+    let out = wari_app(&[
+        "list",
+        "--url",
+        &url,
+        "--user",
+        "asterisk",
+        "--password",
+        "wrong",
+    ]);
+    assert!(!out.success, "{out:?}");
+    assert!(out.stderr.contains("401 Unauthorized"), "{out:?}");
+
+    // A read-only user may not deploy.
+    let ivr = component_path("ivr").display().to_string();
+    let out = wari_app(&[
+        "deploy",
+        &ivr,
+        "--name",
+        "ivr",
+        "--url",
+        &url,
+        "--user",
+        "viewer",
+        "--password",
+        "look",
+    ]);
+    assert!(!out.success, "{out:?}");
+    assert!(out.stderr.contains("403"), "{out:?}");
+
+    // A file that is not there never reaches the server.
+    let missing = dir.path().join("missing.wasm").display().to_string();
+    let out = wari_app(&args(&["deploy", &missing, "--name", "x"], &server));
+    assert!(!out.success, "{out:?}");
+    assert!(out.stderr.contains("cannot read"), "{out:?}");
+
+    assert!(deployed_names(&wari).await.is_empty());
+}
+
+#[test]
+fn an_unreachable_server_gets_a_clear_message() {
+    // A port nothing listens on: bind one, then close it.
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.local_addr().expect("address").port()
+    };
+    let url = format!("http://127.0.0.1:{port}");
+    let started = Instant::now();
+    for command in [vec!["list"], vec!["rm", "ivr"]] {
+        let out = wari_app(&args(&command, &["--url".to_string(), url.clone()]));
+        assert!(!out.success, "{out:?}");
+        assert!(
+            out.stderr.contains(&format!("cannot reach wari at {url}")),
+            "{out:?}"
+        );
+        assert!(out.stderr.contains("--url or WARI_URL"), "{out:?}");
+    }
+    assert!(started.elapsed() < Duration::from_secs(20));
+
+    // So is an https URL, which this client does not speak.
+    let out = wari_app(&["list", "--url", "https://127.0.0.1:8089"]);
+    assert!(!out.success, "{out:?}");
+    assert!(out.stderr.contains("https is not supported"), "{out:?}");
+}
+
+/// `cargo test` of a crate, in its own target directory, killed after [`CARGO_TIMEOUT`].
+fn cargo_test(manifest: &Path, target_dir: &Path) -> Output {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut command = Command::new(cargo);
+    command
+        .arg("test")
+        .arg("--manifest-path")
+        .arg(manifest)
+        .arg("--target-dir")
+        .arg(target_dir)
+        .env_remove("CARGO_TARGET_DIR");
+    run(command, CARGO_TIMEOUT)
+}
+
+#[test]
+fn new_scaffolds_a_crate_whose_test_passes_and_never_overwrites() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let parent = dir.path().join("work");
+    let sdk = Path::new(env!("CARGO_MANIFEST_DIR")).join("../guest-sdk");
+    let sdk = sdk.canonicalize().expect("the guest-sdk directory");
+    let parent_arg = parent.display().to_string();
+    let sdk_arg = sdk.display().to_string();
+
+    let out = wari_app(&["new", "demo", "--dir", &parent_arg, "--sdk-path", &sdk_arg]);
+    assert!(out.success, "{out:?}");
+    let crate_dir = parent.join("demo");
+    for file in ["Cargo.toml", "src/lib.rs", "README.md"] {
+        assert!(crate_dir.join(file).is_file(), "{file} missing: {out:?}");
+    }
+    let manifest = std::fs::read_to_string(crate_dir.join("Cargo.toml")).expect("Cargo.toml");
+    assert!(manifest.contains("name = \"demo\""), "{manifest}");
+    assert!(
+        manifest.contains(r#"crate-type = ["cdylib", "rlib"]"#),
+        "{manifest}"
+    );
+    assert!(
+        manifest.contains(&format!("wari-guest-sdk = {{ path = \"{sdk_arg}\" }}")),
+        "{manifest}"
+    );
+    for line in [
+        "opt-level = \"s\"",
+        "lto = true",
+        "codegen-units = 1",
+        "panic = \"abort\"",
+        "strip = true",
+    ] {
+        assert!(manifest.contains(line), "{line}: {manifest}");
+    }
+    let lib = std::fs::read_to_string(crate_dir.join("src/lib.rs")).expect("lib.rs");
+    assert!(lib.contains("impl App for Demo"), "{lib}");
+    assert!(lib.contains("export_app!(Demo)"), "{lib}");
+    assert!(lib.contains("MockHost"), "{lib}");
+    let readme = std::fs::read_to_string(crate_dir.join("README.md")).expect("README.md");
+    assert!(
+        readme.contains("cargo build --release --target wasm32-wasip2"),
+        "{readme}"
+    );
+    assert!(readme.contains("wari app deploy"), "{readme}");
+
+    // A second time: refused, and nothing is touched.
+    std::fs::write(crate_dir.join("src/lib.rs"), "// mine\n").expect("write");
+    let out = wari_app(&["new", "demo", "--dir", &parent_arg, "--sdk-path", &sdk_arg]);
+    assert!(!out.success, "{out:?}");
+    assert!(out.stderr.contains("already exists"), "{out:?}");
+    assert_eq!(
+        std::fs::read_to_string(crate_dir.join("src/lib.rs")).unwrap(),
+        "// mine\n"
+    );
+    std::fs::write(crate_dir.join("src/lib.rs"), lib).expect("restore lib.rs");
+
+    // Bad names and SDK paths are refused before anything is written.
+    let out = wari_app(&["new", "2fast", "--dir", &parent_arg]);
+    assert!(!out.success, "{out:?}");
+    assert!(!parent.join("2fast").exists());
+    let out = wari_app(&[
+        "new",
+        "other",
+        "--dir",
+        &parent_arg,
+        "--sdk-path",
+        &parent_arg,
+    ]);
+    assert!(!out.success, "{out:?}");
+    assert!(
+        out.stderr.contains("no wari-guest-sdk crate there"),
+        "{out:?}"
+    );
+    assert!(!parent.join("other").exists());
+
+    // The scaffold builds natively and its unit test passes against the SDK's mock host.
+    // The apps workspace's lock file pins the SDK's (wasm-only) dependencies to the versions
+    // the repository uses, so cargo need not query the registry.
+    let lock = Path::new(env!("CARGO_MANIFEST_DIR")).join("../apps/Cargo.lock");
+    if lock.is_file() {
+        std::fs::copy(&lock, crate_dir.join("Cargo.lock")).expect("copy Cargo.lock");
+    }
+    let out = cargo_test(&crate_dir.join("Cargo.toml"), &dir.path().join("target"));
+    assert!(out.success, "{out:?}");
+    let results = format!("{}{}", out.stdout, out.stderr);
+    assert!(
+        results.contains("test tests::answers_and_hangs_up_on_hash ... ok"),
+        "{results}"
+    );
+}
