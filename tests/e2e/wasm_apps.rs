@@ -216,21 +216,36 @@ async fn conference_rooms_share_one_bridge_through_the_kv_store() {
     let wari = start();
     deploy(&wari, "conference", "conference").await;
     let mut ws = watcher(&wari).await;
+    // Callers join one after another: the example app's room lookup (kv get, then set) is
+    // not atomic, so two callers arriving in the same instant could open two rooms.
+    let mut joined = Vec::new();
     for caller in ["c1", "c2"] {
         assert_eq!(
             post(
                 &wari,
-                &format!("/ari/channels?endpoint=Test/{caller}&app=conference&appArgs=42&channelId={caller}")
+                &format!(
+                    "/ari/channels?endpoint=Test/{caller}&app=conference&appArgs=42&channelId={caller}"
+                )
             )
             .await,
             StatusCode::OK
         );
+        loop {
+            let event = ws.next_of("ChannelEnteredBridge").await;
+            if event["channel"]["id"] == caller {
+                joined.push(event);
+                break;
+            }
+        }
     }
-    let first = ws.next_of("ChannelEnteredBridge").await;
-    let second = ws.next_of("ChannelEnteredBridge").await;
+    let (first, second) = (&joined[0], &joined[1]);
     assert_eq!(
         first["bridge"]["id"], second["bridge"]["id"],
         "one bridge per room"
+    );
+    assert_eq!(
+        second["bridge"]["channels"],
+        serde_json::json!(["c1", "c2"])
     );
     let bridge_id = first["bridge"]["id"]
         .as_str()
