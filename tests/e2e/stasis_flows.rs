@@ -5,7 +5,7 @@
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::support::{ARI_CONF, EventSocket, HTTP_CONF, Wari, client};
+use crate::support::{ARI_CONF, EventSocket, HTTP_CONF, Wari};
 
 const DIALPLAN: &str = "\
 [default]
@@ -39,36 +39,17 @@ fn start() -> Wari {
 }
 
 async fn post(wari: &Wari, path: &str) -> (StatusCode, Value) {
-    let response = client()
-        .post(wari.url(path))
-        .basic_auth("asterisk", Some("secret"))
-        .send()
-        .await
-        .expect("request");
-    let status = response.status();
-    let text = response.text().await.expect("body");
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    let reply = wari.post(path).await;
+    (reply.status, reply.body)
 }
 
 async fn delete(wari: &Wari, path: &str) -> StatusCode {
-    client()
-        .delete(wari.url(path))
-        .basic_auth("asterisk", Some("secret"))
-        .send()
-        .await
-        .expect("request")
-        .status()
+    wari.delete(path).await.status
 }
 
 async fn get(wari: &Wari, path: &str) -> (StatusCode, Value) {
-    let response = client()
-        .get(wari.url(path))
-        .basic_auth("asterisk", Some("secret"))
-        .send()
-        .await
-        .expect("request");
-    let status = response.status();
-    (status, response.json().await.unwrap_or(Value::Null))
+    let reply = wari.get(path).await;
+    (reply.status, reply.body)
 }
 
 /// Collects events until `done` says the last one completes the sequence.

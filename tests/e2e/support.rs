@@ -333,3 +333,44 @@ impl EventSocket {
         }
     }
 }
+
+/// A response as tests look at it: the status and the JSON body (`Null` when empty or not
+/// JSON).
+pub struct Reply {
+    pub status: reqwest::StatusCode,
+    pub body: serde_json::Value,
+}
+
+impl Wari {
+    /// Sends an ARI request as the read/write test user (`asterisk`/`secret`) and returns the
+    /// status and JSON body.
+    pub async fn ari(&self, method: reqwest::Method, path: &str) -> Reply {
+        let response = client()
+            .request(method, self.url(path))
+            .basic_auth("asterisk", Some("secret"))
+            .send()
+            .await
+            .expect("ARI request");
+        let status = response.status();
+        let text = response.text().await.expect("body");
+        Reply {
+            status,
+            body: serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
+        }
+    }
+
+    /// `GET` as the test user.
+    pub async fn get(&self, path: &str) -> Reply {
+        self.ari(reqwest::Method::GET, path).await
+    }
+
+    /// `POST` as the test user.
+    pub async fn post(&self, path: &str) -> Reply {
+        self.ari(reqwest::Method::POST, path).await
+    }
+
+    /// `DELETE` as the test user.
+    pub async fn delete(&self, path: &str) -> Reply {
+        self.ari(reqwest::Method::DELETE, path).await
+    }
+}

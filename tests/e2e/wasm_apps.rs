@@ -68,25 +68,11 @@ async fn deploy(wari: &Wari, name: &str, file: &str) -> Value {
 }
 
 async fn post(wari: &Wari, path: &str) -> StatusCode {
-    client()
-        .post(wari.url(path))
-        .basic_auth(RW.0, Some(RW.1))
-        .send()
-        .await
-        .expect("request")
-        .status()
+    wari.post(path).await.status
 }
 
 async fn get(wari: &Wari, path: &str) -> Value {
-    client()
-        .get(wari.url(path))
-        .basic_auth(RW.0, Some(RW.1))
-        .send()
-        .await
-        .expect("request")
-        .json()
-        .await
-        .expect("json")
+    wari.get(path).await.body
 }
 
 async fn watcher(wari: &Wari) -> EventSocket {

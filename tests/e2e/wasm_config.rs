@@ -8,14 +8,8 @@ use crate::support::{ARI_CONF, EventSocket, HTTP_CONF, Wari, client};
 use crate::wasm_apps::component;
 
 async fn get(wari: &Wari, path: &str) -> (StatusCode, Value) {
-    let response = client()
-        .get(wari.url(path))
-        .basic_auth("asterisk", Some("secret"))
-        .send()
-        .await
-        .expect("request");
-    let status = response.status();
-    (status, response.json().await.unwrap_or(Value::Null))
+    let reply = wari.get(path).await;
+    (reply.status, reply.body)
 }
 
 #[tokio::test]
