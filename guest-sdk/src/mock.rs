@@ -231,6 +231,20 @@ pub enum Call {
         /// Key.
         key: String,
     },
+    /// [`kv::set_if_absent`](crate::kv::set_if_absent).
+    KvSetIfAbsent {
+        /// Key.
+        key: String,
+        /// Value.
+        value: String,
+    },
+    /// [`kv::increment`](crate::kv::increment).
+    KvIncrement {
+        /// Key.
+        key: String,
+        /// Amount added.
+        delta: i64,
+    },
 }
 
 /// The function a [`Call`] was made to, without its arguments: what replies are configured
@@ -263,6 +277,8 @@ pub enum CallKind {
     KvGet,
     KvSet,
     KvDelete,
+    KvSetIfAbsent,
+    KvIncrement,
 }
 
 impl Call {
@@ -294,6 +310,8 @@ impl Call {
             Call::KvGet { .. } => CallKind::KvGet,
             Call::KvSet { .. } => CallKind::KvSet,
             Call::KvDelete { .. } => CallKind::KvDelete,
+            Call::KvSetIfAbsent { .. } => CallKind::KvSetIfAbsent,
+            Call::KvIncrement { .. } => CallKind::KvIncrement,
         }
     }
 
@@ -308,6 +326,8 @@ impl Call {
                 | CallKind::KvGet
                 | CallKind::KvSet
                 | CallKind::KvDelete
+                | CallKind::KvSetIfAbsent
+                | CallKind::KvIncrement
         )
     }
 }
@@ -873,5 +893,38 @@ pub(crate) fn kv_delete(key: &str) {
     with_state(|state| {
         state.calls.push(Call::KvDelete { key: key.into() });
         state.kv.remove(key);
+    })
+}
+
+pub(crate) fn kv_set_if_absent(key: &str, value: &str) -> Option<String> {
+    with_state(|state| {
+        state.calls.push(Call::KvSetIfAbsent {
+            key: key.into(),
+            value: value.into(),
+        });
+        match state.kv.get(key) {
+            Some(existing) => Some(existing.clone()),
+            None => {
+                state.kv.insert(key.to_owned(), value.to_owned());
+                None
+            }
+        }
+    })
+}
+
+pub(crate) fn kv_increment(key: &str, delta: i64) -> i64 {
+    with_state(|state| {
+        state.calls.push(Call::KvIncrement {
+            key: key.into(),
+            delta,
+        });
+        let current = state
+            .kv
+            .get(key)
+            .and_then(|v| v.parse::<i64>().ok())
+            .unwrap_or(0);
+        let next = current.saturating_add(delta);
+        state.kv.insert(key.to_owned(), next.to_string());
+        next
     })
 }

@@ -329,3 +329,11 @@ pub fn kv_set(key: &str, value: &str) {
 pub fn kv_delete(key: &str) {
     kv::delete(key)
 }
+
+pub fn kv_set_if_absent(key: &str, value: &str) -> Option<String> {
+    kv::set_if_absent(key, value)
+}
+
+pub fn kv_increment(key: &str, delta: i64) -> i64 {
+    kv::increment(key, delta)
+}

@@ -41,18 +41,22 @@ pub struct Conference {
     room: Option<String>,
 }
 
-/// Creates a bridge for `room` and stores its id.
+/// Creates a bridge for `room` and claims the room for it. When another caller's session
+/// claimed the room first (both arrived at once), its bridge wins and ours is destroyed.
 fn create_room(room: &str) -> Result<String, wari_guest_sdk::Error> {
     let bridge = call::create_bridge("mixing")?;
-    kv::set(&bridge_key(room), &bridge.id);
-    log::info(&format!("conference: room {room} opened in {}", bridge.id));
-    Ok(bridge.id)
-}
-
-fn count(room: &str) -> u32 {
-    kv::get(&count_key(room))
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0)
+    match kv::set_if_absent(&bridge_key(room), &bridge.id) {
+        None => {
+            log::info(&format!("conference: room {room} opened in {}", bridge.id));
+            Ok(bridge.id)
+        }
+        Some(winner) => {
+            if let Err(e) = call::destroy_bridge(&bridge.id) {
+                log::warn(&format!("conference: cannot destroy {}: {e}", bridge.id));
+            }
+            Ok(winner)
+        }
+    }
 }
 
 /// Adds `channel` to `room`'s bridge, creating the bridge if there is none (or the stored
@@ -65,6 +69,7 @@ fn join(room: &str, channel: &str) -> Result<String, wari_guest_sdk::Error> {
                 log::warn(&format!(
                     "conference: room {room}'s bridge {bridge} is gone; opening a new one"
                 ));
+                kv::delete(&bridge_key(room));
                 kv::delete(&count_key(room));
             }
             Err(e) => return Err(e),
@@ -96,8 +101,7 @@ impl App for Conference {
         let joined = call::answer(id).and_then(|()| join(room, id));
         match joined {
             Ok(bridge) => {
-                let n = count(room) + 1;
-                kv::set(&count_key(room), &n.to_string());
+                let n = kv::increment(&count_key(room), 1);
                 log::info(&format!(
                     "conference: {id} joined room {room} ({bridge}), {n} in the room"
                 ));
@@ -119,9 +123,8 @@ impl App for Conference {
         let Some(room) = self.room.take() else {
             return;
         };
-        let left = count(&room).saturating_sub(1);
+        let left = kv::increment(&count_key(&room), -1);
         if left > 0 {
-            kv::set(&count_key(&room), &left.to_string());
             log::info(&format!(
                 "conference: {} left room {room}, {left} still in it",
                 channel.id

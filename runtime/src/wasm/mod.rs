@@ -526,6 +526,12 @@ impl WasmHost {
             .ok_or_else(|| WasmError::NotFound(format!("No WebAssembly app named '{name}'")))
     }
 
+    /// The runtime of a deployed app (the core's handler of its Stasis application), for
+    /// in-process benchmarks and diagnostics.
+    pub fn app(&self, name: &str) -> Option<Arc<AppRuntime>> {
+        self.apps.lock().ok().and_then(|a| a.get(name).cloned())
+    }
+
     /// `DELETE /ari/wasm/{app}`: the app stops taking calls; live sessions finish.
     pub fn remove(&self, name: &str) -> Result<(), WasmError> {
         let runtime = self

@@ -247,6 +247,32 @@ impl AppRuntime {
         }
     }
 
+    /// Sets `key` unless it has a value; returns the existing value otherwise.
+    pub fn kv_set_if_absent(&self, key: String, value: String) -> Option<String> {
+        let mut kv = self.kv.lock().ok()?;
+        match kv.get(&key) {
+            Some(existing) => Some(existing.clone()),
+            None => {
+                kv.insert(key, value);
+                None
+            }
+        }
+    }
+
+    /// Adds `delta` to the integer under `key` and returns the result.
+    pub fn kv_increment(&self, key: String, delta: i64) -> i64 {
+        let Ok(mut kv) = self.kv.lock() else {
+            return 0;
+        };
+        let current = kv
+            .get(&key)
+            .and_then(|v| v.parse::<i64>().ok())
+            .unwrap_or(0);
+        let next = current.saturating_add(delta);
+        kv.insert(key, next.to_string());
+        next
+    }
+
     pub fn kv_delete(&self, key: &str) {
         if let Ok(mut kv) = self.kv.lock() {
             kv.remove(key);

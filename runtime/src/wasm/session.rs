@@ -598,4 +598,12 @@ impl kv::Host for SessionState {
         self.session.app.kv_delete(&key);
         Ok(())
     }
+
+    fn set_if_absent(&mut self, key: String, value: String) -> wasmtime::Result<Option<String>> {
+        Ok(self.session.app.kv_set_if_absent(key, value))
+    }
+
+    fn increment(&mut self, key: String, delta: i64) -> wasmtime::Result<i64> {
+        Ok(self.session.app.kv_increment(key, delta))
+    }
 }

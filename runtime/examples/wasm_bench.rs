@@ -1,0 +1,501 @@
+//! Benchmarks of the WebAssembly host, in process (no HTTP): `scripts/bench-wasm` runs it in
+//! release mode and docs/benchmarks.md has the figures.
+//!
+//! The core ([`Core::new`]) and the host ([`WasmHost::new`]) are built as wari builds them,
+//! and the benchmark component `tests/guests/bench` is deployed. Its first action on
+//! StasisStart and on each DTMF digit is one `log` call at trace level; a `tracing` layer
+//! that only enables that call site (`wari::wasm::session`, TRACE) takes the end
+//! timestamp on the host side of the call boundary. The start timestamp is taken by a sink
+//! wrapped around the app's runtime: the core hands it the event, it notes the time and
+//! passes the event on. So nothing in the runtime is instrumented, and the measured path is
+//! exactly: the app's event routing, the session's queue, the session task's wake-up,
+//! instantiation (StasisStart only), converting the event to WIT values, the call into the
+//! guest, the guest's dispatch, and the `log` import up to its `tracing` call.
+//!
+//! Scenarios (arguments; default: all five, each best run in its own process):
+//! - `wasm-start`: StasisStart to the guest's first host call, one channel at a time;
+//! - `wasm-event`: ChannelDtmfReceived on a live session to the guest's host call;
+//! - `wasm-memory`: resident memory per idle session with SESSIONS (10,000) sessions live;
+//! - `memory-baseline`: the same channels in a Stasis app with no WebAssembly (a sink that
+//!   drops events), to separate the core's cost per channel from the host's;
+//! - `wasm-deploy`: `WasmHost::deploy` of `bench-2mb.wasm` (about 2 MB), compile and store.
+//!
+//! Environment: WARI_GUESTS_DIR (the built components, default target/guests/components),
+//! START_COUNT (5000), EVENT_COUNT (20000), SESSIONS (10000), DEPLOY_COUNT (5).
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use tracing_subscriber::layer::SubscriberExt;
+use wari::core::channels::{Destination, Originate};
+use wari::core::dialplan::Dialplan;
+use wari::core::event::Event;
+use wari::core::stasis::{EventSink, SinkKind};
+use wari::core::{Core, CoreConfig, SystemInfo, cause};
+use wari::wasm::limits::Limits;
+use wari::wasm::runtime::AppRuntime;
+use wari::wasm::{WasmHost, WasmSettings};
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+const APP: &str = "bench";
+
+/// Times of the guest's trace log calls, sent to the waiting benchmark.
+static PROBE: OnceLock<tokio::sync::mpsc::UnboundedSender<Instant>> = OnceLock::new();
+static PROBES: AtomicU64 = AtomicU64::new(0);
+
+/// The `tracing` layer that timestamps the guest's `log` calls.
+struct Probe;
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Probe {
+    fn on_event(
+        &self,
+        _event: &tracing::Event<'_>,
+        _ctx: tracing_subscriber::layer::Context<'_, S>,
+    ) {
+        let now = Instant::now();
+        PROBES.fetch_add(1, Ordering::Relaxed);
+        if let Some(tx) = PROBE.get() {
+            let _ = tx.send(now);
+        }
+    }
+}
+
+/// Wraps the app's runtime as the core's handler of the app: notes when each event is
+/// handed over.
+#[derive(Debug)]
+struct TimingSink {
+    inner: Arc<AppRuntime>,
+    last: Mutex<Option<Instant>>,
+}
+
+impl EventSink for TimingSink {
+    fn kind(&self) -> SinkKind {
+        SinkKind::Wasm
+    }
+
+    fn deliver(&self, app: &str, event: &Arc<Event>) -> bool {
+        if matches!(event.kind, "StasisStart" | "ChannelDtmfReceived")
+            && let Ok(mut last) = self.last.lock()
+        {
+            *last = Some(Instant::now());
+        }
+        self.inner.deliver(app, event)
+    }
+
+    fn id(&self) -> u64 {
+        self.inner.id()
+    }
+}
+
+/// A Stasis app handler that drops every event (the memory baseline).
+#[derive(Debug)]
+struct NullSink;
+
+impl EventSink for NullSink {
+    fn deliver(&self, _app: &str, _event: &Arc<Event>) -> bool {
+        true
+    }
+
+    fn id(&self) -> u64 {
+        u64::MAX - 7
+    }
+}
+
+struct Bench {
+    core: Arc<Core>,
+    host: Arc<WasmHost>,
+    sink: Arc<TimingSink>,
+    probes: tokio::sync::mpsc::UnboundedReceiver<Instant>,
+    guests: PathBuf,
+    data_dir: PathBuf,
+}
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// Resident KiB of mappings of at least 1 GiB: wasmtime's pooling allocator reserves its
+/// linear memories, tables and stacks as such regions, so this is guest memory.
+fn pool_rss_kib() -> u64 {
+    let Ok(smaps) = std::fs::read_to_string("/proc/self/smaps") else {
+        return 0;
+    };
+    let mut total = 0;
+    let mut large = false;
+    for line in smaps.lines() {
+        let mut words = line.split_whitespace();
+        match (words.next(), words.next()) {
+            (Some("Size:"), Some(kib)) => large = kib.parse::<u64>().unwrap_or(0) >= 1 << 20,
+            (Some("Rss:"), Some(kib)) if large => total += kib.parse::<u64>().unwrap_or(0),
+            _ => {}
+        }
+    }
+    total
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+fn us(d: Duration) -> String {
+    format!("{:.1} µs", d.as_secs_f64() * 1e6)
+}
+
+fn latency_row(name: &str, mut samples: Vec<Duration>) {
+    samples.sort();
+    let mean = samples.iter().sum::<Duration>() / samples.len().max(1) as u32;
+    println!(
+        "| {name} | {} | {} | {} | {} | {} | {} |",
+        samples.len(),
+        us(percentile(&samples, 50.0)),
+        us(percentile(&samples, 90.0)),
+        us(percentile(&samples, 99.0)),
+        us(*samples.last().unwrap_or(&Duration::ZERO)),
+        us(mean),
+    );
+}
+
+impl Bench {
+    async fn new(max_sessions: u32) -> Bench {
+        let guests = std::env::var_os("WARI_GUESTS_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("target/guests/components"));
+        let data_dir = std::env::temp_dir().join(format!("wari-wasm-bench-{}", std::process::id()));
+        std::fs::create_dir_all(&data_dir).expect("data dir");
+        let core = Core::new(
+            SystemInfo::new(),
+            CoreConfig {
+                channelvars: Vec::new(),
+                dialplan: Dialplan::empty(),
+                technologies: Vec::new(),
+            },
+        );
+        let limits = Limits {
+            log_lines_per_second: u32::MAX,
+            ..Limits::default()
+        };
+        let settings = WasmSettings {
+            max_sessions,
+            limits,
+            ..WasmSettings::default()
+        };
+        let host = WasmHost::new(core.clone(), &data_dir, settings).expect("wasm host");
+        let bytes = std::fs::read(guests.join("bench.wasm"))
+            .expect("bench.wasm (run scripts/build-guests, or set WARI_GUESTS_DIR)");
+        host.deploy(APP, Bytes::from(bytes)).await.expect("deploy");
+        let inner = host.app(APP).expect("deployed");
+        let sink = Arc::new(TimingSink {
+            inner,
+            last: Mutex::new(None),
+        });
+        core.register_apps(&[APP.to_string()], sink.clone(), false)
+            .expect("register the timing sink");
+        let (tx, probes) = tokio::sync::mpsc::unbounded_channel();
+        let _ = PROBE.set(tx);
+        Bench {
+            core,
+            host,
+            sink,
+            probes,
+            guests,
+            data_dir,
+        }
+    }
+
+    fn originate(&self, app: &str) -> String {
+        let id = self.core.new_channel_id();
+        self.core
+            .originate(Originate {
+                endpoint: "Test/bench".into(),
+                destination: Destination::App {
+                    app: app.into(),
+                    args: Vec::new(),
+                },
+                caller_id: None,
+                timeout: Some(Duration::from_secs(30)),
+                channel_id: Some(id.clone()),
+                other_channel_id: None,
+                variables: Vec::new(),
+            })
+            .expect("originate");
+        id
+    }
+
+    async fn probe(&mut self) -> Instant {
+        tokio::time::timeout(Duration::from_secs(10), self.probes.recv())
+            .await
+            .expect("the guest logged within 10 s")
+            .expect("probe channel open")
+    }
+
+    fn handed_over(&self) -> Instant {
+        self.sink
+            .last
+            .lock()
+            .ok()
+            .and_then(|l| *l)
+            .expect("the event went through the sink")
+    }
+
+    async fn hang_up(&self, ids: &[String]) {
+        for id in ids {
+            let _ = self.core.hangup(id, cause::NORMAL_CLEARING);
+        }
+        let runtime = self.host.app(APP).expect("deployed");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while runtime.live_sessions() > 0 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        while self.core.with_state(|s| s.channels.len()) > 0 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    /// StasisStart (handed to the app) to the guest's first host call, one at a time.
+    async fn start(&mut self, count: usize) {
+        let mut from_start = Vec::with_capacity(count);
+        let mut from_originate = Vec::with_capacity(count);
+        let mut ids = Vec::new();
+        // Warm-up: the first sessions touch fresh pool slots and code pages.
+        for round in 0..2 {
+            let n = if round == 0 { 200 } else { count };
+            for _ in 0..n {
+                let sent = Instant::now();
+                ids.push(self.originate(APP));
+                let logged = self.probe().await;
+                if round == 1 {
+                    from_start.push(logged - self.handed_over());
+                    from_originate.push(logged - sent);
+                }
+                if ids.len() == 1000 {
+                    self.hang_up(&ids).await;
+                    ids.clear();
+                }
+            }
+            self.hang_up(&ids).await;
+            ids.clear();
+        }
+        println!("| path | samples | p50 | p90 | p99 | max | mean |");
+        println!("|---|---|---|---|---|---|---|");
+        latency_row(
+            "StasisStart handed to the app → guest's first host call",
+            from_start,
+        );
+        latency_row(
+            "`core.originate` called → guest's first host call",
+            from_originate,
+        );
+    }
+
+    /// ChannelDtmfReceived on a live session to the guest's host call.
+    async fn event(&mut self, count: usize) {
+        let id = self.originate(APP);
+        self.probe().await;
+        let arc_id: Arc<str> = Arc::from(id.as_str());
+        let mut samples = Vec::with_capacity(count);
+        for i in 0..count + 1000 {
+            let core = self.core.clone();
+            core.with_state(|state| core.dtmf_received(state, &arc_id, '5', 100));
+            let logged = self.probe().await;
+            if i >= 1000 {
+                samples.push(logged - self.handed_over());
+            }
+        }
+        println!("| path | samples | p50 | p90 | p99 | max | mean |");
+        println!("|---|---|---|---|---|---|---|");
+        latency_row(
+            "ChannelDtmfReceived handed to the app → guest's host call",
+            samples,
+        );
+        self.hang_up(&[id]).await;
+    }
+
+    /// Resident memory with `sessions` channels in the app (WebAssembly, or the null sink).
+    async fn memory(&mut self, sessions: usize, wasm: bool) {
+        let app = if wasm { APP } else { "null" };
+        if !wasm {
+            self.core
+                .register_apps(&["null".to_string()], Arc::new(NullSink), false)
+                .expect("null app");
+        }
+        // Warm-up: one round of a few sessions, so one-time costs are not counted.
+        let warm: Vec<String> = (0..100).map(|_| self.originate(app)).collect();
+        self.settle(app, 100).await;
+        self.hang_up(&warm).await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let before = rss_kib();
+        let pool_before = pool_rss_kib();
+        let began = Instant::now();
+        let mut ids = Vec::with_capacity(sessions);
+        for i in 0..sessions {
+            ids.push(self.originate(app));
+            if i % 500 == 499 {
+                // Let the channels' tasks and the sessions start, as calls would.
+                tokio::task::yield_now().await;
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        }
+        self.settle(app, sessions).await;
+        let took = began.elapsed();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let with = rss_kib();
+        let pool_with = pool_rss_kib();
+        let live = self
+            .host
+            .app(APP)
+            .map(|r| r.live_sessions())
+            .unwrap_or_default();
+        let channels = self.core.with_state(|s| s.channels.len());
+        self.hang_up(&ids).await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let after = rss_kib();
+        let per = (with.saturating_sub(before)) * 1024 / sessions as u64;
+        let pool_per = (pool_with.saturating_sub(pool_before)) * 1024 / sessions as u64;
+        println!(
+            "| handler | channels up | live sessions | RSS before | RSS with them | RSS after hang-up | per channel | of which wasmtime pools | rest (host heap) | brought up in |"
+        );
+        println!("|---|---|---|---|---|---|---|---|---|---|");
+        println!(
+            "| {} | {channels} | {live} | {:.1} MiB | {:.1} MiB | {:.1} MiB | {per} B | {pool_per} B | {} B | {:.2} s |",
+            if wasm {
+                "WebAssembly (bench.wasm)"
+            } else {
+                "none (events dropped)"
+            },
+            before as f64 / 1024.0,
+            with as f64 / 1024.0,
+            after as f64 / 1024.0,
+            per.saturating_sub(pool_per),
+            took.as_secs_f64(),
+        );
+    }
+
+    /// Waits until `count` channels are up (and, for the WebAssembly app, have handled their
+    /// StasisStart).
+    async fn settle(&mut self, app: &str, count: usize) {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        if app == APP {
+            for _ in 0..count {
+                self.probe().await;
+            }
+        } else {
+            while self.core.with_state(|s| s.channels.len()) < count && Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            // Each channel's runner enters Stasis shortly after its answer.
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+
+    /// `WasmHost::deploy` of the 2 MB component, and compile alone for comparison.
+    async fn deploy(&mut self, count: usize) {
+        let bytes = std::fs::read(self.guests.join("bench-2mb.wasm")).expect("bench-2mb.wasm");
+        let size = bytes.len();
+        let bytes = Bytes::from(bytes);
+        let mut deploys = Vec::new();
+        for i in 0..count {
+            // A new name each time: the first deployment of a name registers it.
+            let name = format!("bench-2mb-{i}");
+            let began = Instant::now();
+            self.host
+                .deploy(&name, bytes.clone())
+                .await
+                .expect("deploy bench-2mb");
+            deploys.push(began.elapsed());
+        }
+        let engine = wari::wasm::engine::WasmEngine::new(16, &Limits::default()).expect("engine");
+        let mut compiles = Vec::new();
+        let mut serialized = 0;
+        for _ in 0..count {
+            let began = Instant::now();
+            let component =
+                wasmtime::component::Component::new(&engine.engine, &bytes).expect("compile");
+            compiles.push(began.elapsed());
+            serialized = component.serialize().map(|a| a.len()).unwrap_or(0);
+        }
+        deploys.sort();
+        compiles.sort();
+        let ms = |d: Duration| format!("{:.0} ms", d.as_secs_f64() * 1e3);
+        println!("| step | component | runs | min | median | max |");
+        println!("|---|---|---|---|---|---|");
+        println!(
+            "| `WasmHost::deploy` (validate, compile, serialise, store, register) | {size} B | {count} | {} | {} | {} |",
+            ms(deploys[0]),
+            ms(percentile(&deploys, 50.0)),
+            ms(*deploys.last().unwrap_or(&Duration::ZERO)),
+        );
+        println!(
+            "| `Component::new` alone (compile; artifact {serialized} B) | {size} B | {count} | {} | {} | {} |",
+            ms(compiles[0]),
+            ms(percentile(&compiles, 50.0)),
+            ms(*compiles.last().unwrap_or(&Duration::ZERO)),
+        );
+    }
+}
+
+fn main() {
+    let scenarios: Vec<String> = std::env::args().skip(1).collect();
+    let scenarios = if scenarios.is_empty() {
+        [
+            "wasm-start",
+            "wasm-event",
+            "wasm-memory",
+            "memory-baseline",
+            "wasm-deploy",
+        ]
+        .map(String::from)
+        .to_vec()
+    } else {
+        scenarios
+    };
+    let filter = tracing_subscriber::filter::Targets::new()
+        .with_target("wari::wasm::session", tracing::Level::TRACE);
+    let subscriber =
+        tracing_subscriber::registry().with(tracing_subscriber::Layer::with_filter(Probe, filter));
+    tracing::subscriber::set_global_default(subscriber).expect("subscriber");
+    let sessions = env_usize("SESSIONS", 10_000);
+    let runtime = tokio::runtime::Runtime::new().expect("tokio");
+    runtime.block_on(async {
+        let mut bench = Bench::new(u32::try_from(sessions + 500).unwrap_or(u32::MAX)).await;
+        for scenario in &scenarios {
+            println!("### {scenario}");
+            println!();
+            match scenario.as_str() {
+                "wasm-start" => bench.start(env_usize("START_COUNT", 5000)).await,
+                "wasm-event" => bench.event(env_usize("EVENT_COUNT", 20_000)).await,
+                "wasm-memory" => bench.memory(sessions, true).await,
+                "memory-baseline" => bench.memory(sessions, false).await,
+                "wasm-deploy" => bench.deploy(env_usize("DEPLOY_COUNT", 5)).await,
+                other => {
+                    eprintln!("unknown scenario {other}");
+                    std::process::exit(2);
+                }
+            }
+            println!();
+        }
+        let _ = std::fs::remove_dir_all(&bench.data_dir);
+    });
+}
