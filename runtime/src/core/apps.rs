@@ -32,6 +32,17 @@ pub fn parse_source(uri: &str) -> Result<(SourceKind, &str), CoreError> {
     Ok((kind, id))
 }
 
+/// Device names are stored with the `Stasis:` prefix spelt that way; subscriptions use the
+/// same spelling whatever case the client wrote the prefix in.
+fn canonical_source(kind: SourceKind, id: &str) -> String {
+    match (kind, id.get(..7)) {
+        (SourceKind::DeviceState, Some(prefix)) if prefix.eq_ignore_ascii_case("stasis:") => {
+            format!("Stasis:{}", &id[7..])
+        }
+        _ => id.to_string(),
+    }
+}
+
 impl Core {
     /// Makes `sink` the handler of every named application. The previous handler of a name
     /// gets ApplicationReplaced. Names must be non-empty and at most 73 characters.
@@ -129,32 +140,23 @@ impl Core {
             }
     }
 
-    /// Subscribes an application to event sources, in order; stops at the first failure.
+    /// Subscribes an application to event sources, in order; stops at the first failure
+    /// (earlier sources stay subscribed, as in Asterisk).
     pub fn subscribe(&self, app: &str, sources: &[String]) -> Result<Value, CoreError> {
-        if sources.is_empty() {
-            return Err(CoreError::BadRequest(
-                "Missing parameter eventSource".into(),
-            ));
-        }
-        self.with_state(|state| {
-            if state.apps.get(app).is_none() {
-                return Err(CoreError::NotFound("Application not found".into()));
-            }
-            for source in sources {
-                let (kind, id) = parse_source(source)?;
-                if !self.source_exists(state, kind, id) {
-                    return Err(CoreError::Unprocessable(
-                        "Event source does not exist".into(),
-                    ));
-                }
-                state.apps.subscribe(app, kind, id);
-            }
-            Ok(state.apps.get(app).map(|a| a.json()).unwrap_or(Value::Null))
-        })
+        self.change_subscriptions(app, sources, true)
     }
 
     /// Removes subscriptions, in order; stops at the first failure.
     pub fn unsubscribe(&self, app: &str, sources: &[String]) -> Result<Value, CoreError> {
+        self.change_subscriptions(app, sources, false)
+    }
+
+    fn change_subscriptions(
+        &self,
+        app: &str,
+        sources: &[String],
+        add: bool,
+    ) -> Result<Value, CoreError> {
         if sources.is_empty() {
             return Err(CoreError::BadRequest(
                 "Missing parameter eventSource".into(),
@@ -166,12 +168,15 @@ impl Core {
             }
             for source in sources {
                 let (kind, id) = parse_source(source)?;
-                if !self.source_exists(state, kind, id) {
+                let id = canonical_source(kind, id);
+                if !self.source_exists(state, kind, &id) {
                     return Err(CoreError::Unprocessable(
                         "Event source does not exist".into(),
                     ));
                 }
-                if !state.apps.unsubscribe(app, kind, id) {
+                if add {
+                    state.apps.subscribe(app, kind, &id);
+                } else if !state.apps.unsubscribe(app, kind, &id) {
                     return Err(CoreError::Unprocessable(
                         "Event source was not subscribed to".into(),
                     ));
