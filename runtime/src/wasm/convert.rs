@@ -22,7 +22,7 @@ fn caller(value: &Value) -> types::CallerId {
 
 /// A `Channel` snapshot.
 pub fn channel(value: &Value) -> types::Channel {
-    let dialplan = value.get("dialplan").cloned().unwrap_or(Value::Null);
+    let dialplan = value.get("dialplan").unwrap_or(&Value::Null);
     types::Channel {
         id: text(value, "id"),
         name: text(value, "name"),
@@ -30,8 +30,8 @@ pub fn channel(value: &Value) -> types::Channel {
         caller: caller(value.get("caller").unwrap_or(&Value::Null)),
         connected: caller(value.get("connected").unwrap_or(&Value::Null)),
         language: text(value, "language"),
-        context: text(&dialplan, "context"),
-        exten: text(&dialplan, "exten"),
+        context: text(dialplan, "context"),
+        exten: text(dialplan, "exten"),
         priority: dialplan
             .get("priority")
             .and_then(Value::as_i64)

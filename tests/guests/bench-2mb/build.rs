@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-const FUNCTIONS: u32 = 9_000;
+const FUNCTIONS: u32 = 4_500;
 const TABLE_BYTES: usize = 512 * 1024;
 
 fn main() {
@@ -18,7 +18,11 @@ fn main() {
     };
     let mut code = String::new();
     for i in 0..FUNCTIONS {
-        let _ = write!(code, "#[inline(never)]\nfn f{i}(x: u64) -> u64 {{\n    let mut h = x ^ {:#x};\n", next());
+        let _ = write!(
+            code,
+            "#[inline(never)]\nfn f{i}(x: u64) -> u64 {{\n    let mut h = x ^ {:#x};\n",
+            next()
+        );
         for _ in 0..6 {
             let _ = writeln!(
                 code,
