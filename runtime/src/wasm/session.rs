@@ -99,6 +99,10 @@ pub struct SessionState {
     /// Epoch ticks used by the current event.
     ticks: u64,
     budget: u64,
+    /// When the current event's handling began, and how long it may take in all (guest code
+    /// plus host calls).
+    event_started: Instant,
+    event_timeout: Duration,
     session: Arc<Session>,
     log_window: (Instant, u32),
     logs_dropped: u64,
@@ -120,7 +124,6 @@ enum Failure {
     /// The guest trapped or broke a limit: the kind, a one-line cause, and the full error
     /// with its WebAssembly backtrace (for the log).
     Trap(FailureKind, String, String),
-    Timeout,
 }
 
 impl Failure {
@@ -129,7 +132,9 @@ impl Failure {
         let kind = match error.downcast_ref::<wasmtime::Trap>() {
             Some(wasmtime::Trap::StackOverflow) => FailureKind::Limit,
             Some(wasmtime::Trap::Interrupt) => FailureKind::Timeout,
-            _ if cause.contains("CPU budget") => FailureKind::Timeout,
+            _ if cause.contains("CPU budget") || cause.contains("event timeout") => {
+                FailureKind::Timeout
+            }
             _ if cause.contains("memory") || cause.contains("grow") => FailureKind::Limit,
             _ => FailureKind::Trap,
         };
@@ -153,6 +158,8 @@ pub async fn run(session: Arc<Session>, version: Arc<AppVersion>, mut rx: mpsc::
             .build(),
         ticks: 0,
         budget: limits.cpu_ticks_per_event,
+        event_started: Instant::now(),
+        event_timeout: limits.event_timeout,
         session: session.clone(),
         log_window: (Instant::now(), 0),
         logs_dropped: 0,
@@ -160,10 +167,14 @@ pub async fn run(session: Arc<Session>, version: Arc<AppVersion>, mut rx: mpsc::
     let mut store = Store::new(&app.shared.engine.engine, state);
     store.limiter(|s| &mut s.limits);
     store.epoch_deadline_callback(|mut ctx| {
+        // Runs at every epoch tick while guest code executes: the CPU budget and the
+        // event's wall-clock limit are both enforced here, with no timer per event.
         let state = ctx.data_mut();
         state.ticks += 1;
         if state.ticks > state.budget {
             Err(wasmtime::Error::msg("CPU budget per event exceeded"))
+        } else if state.event_started.elapsed() > state.event_timeout {
+            Err(wasmtime::Error::msg("event timeout exceeded"))
         } else {
             Ok(UpdateDeadline::Yield(1))
         }
@@ -188,20 +199,15 @@ pub async fn run(session: Arc<Session>, version: Arc<AppVersion>, mut rx: mpsc::
                     Input::Timer(id) => (types::Event::Timer(*id), false),
                 };
                 store.data_mut().ticks = 0;
+                store.data_mut().event_started = Instant::now();
                 store.set_epoch_deadline(1);
-                let call = instance
+                let result = instance
                     .wari_stasis_handler()
-                    .call_on_event(&mut store, &event);
-                match tokio::time::timeout(limits.event_timeout, call).await {
-                    Ok(Ok(())) => {}
-                    Ok(Err(trap)) => {
-                        failure = Some(Failure::from_error(&trap));
-                        break;
-                    }
-                    Err(_) => {
-                        failure = Some(Failure::Timeout);
-                        break;
-                    }
+                    .call_on_event(&mut store, &event)
+                    .await;
+                if let Err(trap) = result {
+                    failure = Some(Failure::from_error(&trap));
+                    break;
                 }
                 if is_end && session.channels.lock().is_ok_and(|c| c.is_empty()) {
                     break;
@@ -233,12 +239,6 @@ fn fail(session: &Session, app: &AppRuntime, failure: Failure, outcome: FailureO
             e,
         ),
         Failure::Trap(kind, cause, detail) => (kind, "failed", cause, detail),
-        Failure::Timeout => (
-            FailureKind::Timeout,
-            "timed out",
-            "an event took longer than the event timeout".to_string(),
-            String::new(),
-        ),
     };
     tracing::error!(app = %app.name, session = session.id, ?channels, "WebAssembly app {what}: {cause}\n{detail}");
     app.stats.failed(kind, format!("{what}: {cause}"));
@@ -521,11 +521,25 @@ impl ari::Host for SessionState {
         query: Vec<(String, String)>,
         body: Option<String>,
     ) -> ari::Response {
-        self.session
-            .app
-            .shared
-            .ari_request(&self.session, &method, &path, &query, body.as_deref())
-            .await
+        // The one host call that can wait: bounded by what is left of the event's time.
+        let left = self
+            .event_timeout
+            .saturating_sub(self.event_started.elapsed());
+        let request = self.session.app.shared.ari_request(
+            &self.session,
+            &method,
+            &path,
+            &query,
+            body.as_deref(),
+        );
+        match tokio::time::timeout(left, request).await {
+            Ok(response) => response,
+            Err(_) => ari::Response {
+                status: 504,
+                body: serde_json::json!({ "message": "ARI request timed out (event timeout)" })
+                    .to_string(),
+            },
+        }
     }
 }
 
