@@ -255,7 +255,7 @@ async fn conference_rooms_share_one_bridge_through_the_kv_store() {
 
 /// Calls a hostile app and a healthy one side by side: the hostile session is ended (its
 /// channel hung up), the failure is counted, and the healthy call completes.
-async fn contained(component_name: &str, failure: &str) {
+async fn contained(component_name: &str, failure: &str) -> Wari {
     let wari = start();
     deploy(&wari, "hostile", component_name).await;
     deploy(&wari, "ivr", "ivr").await;
@@ -304,6 +304,7 @@ async fn contained(component_name: &str, failure: &str) {
     );
     // The host still serves.
     assert_eq!(get(&wari, "/ari/asterisk/ping").await["ping"], "pong");
+    wari
 }
 
 #[tokio::test]
@@ -323,7 +324,17 @@ async fn a_stack_overflow_is_contained() {
 
 #[tokio::test]
 async fn a_trap_is_contained() {
-    contained("trap", "traps").await;
+    let wari = contained("trap", "traps").await;
+    // The guest's panic message went to its stderr, which lands in the log under the app.
+    let log = wari.log();
+    let line = log
+        .lines()
+        .find(|l| l.contains("trap: panicking on purpose in StasisStart of victim"))
+        .unwrap_or_else(|| panic!("the panic message is in the log: {log}"));
+    assert!(
+        line.contains("stderr") && line.contains("hostile"),
+        "{line}"
+    );
 }
 
 #[tokio::test]

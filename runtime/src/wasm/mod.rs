@@ -10,6 +10,7 @@ pub mod bindings;
 pub mod convert;
 pub mod engine;
 pub mod limits;
+pub mod output;
 pub mod runtime;
 pub mod session;
 pub mod store;

@@ -17,6 +17,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use super::bindings::wari::stasis::{ari, call, kv, log, timers, types};
 use super::convert;
 use super::limits::FailureOutcome;
+use super::output::GuestOutput;
 use super::runtime::{AppRuntime, AppVersion, FailureKind};
 use crate::core::event::Event;
 use crate::core::{CoreError, cause};
@@ -147,8 +148,13 @@ pub async fn run(session: Arc<Session>, version: Arc<AppVersion>, mut rx: mpsc::
     let app = session.app.clone();
     app.stats.session_started();
     let limits = version.limits.clone();
+    let stdout = GuestOutput::new(&app.name, session.id, "stdout", limits.log_lines_per_second);
+    let stderr = GuestOutput::new(&app.name, session.id, "stderr", limits.log_lines_per_second);
     let state = SessionState {
-        wasi: WasiCtxBuilder::new().build(),
+        wasi: WasiCtxBuilder::new()
+            .stdout(stdout.clone())
+            .stderr(stderr.clone())
+            .build(),
         table: ResourceTable::new(),
         limits: StoreLimitsBuilder::new()
             .memory_size(limits.memory_bytes)
@@ -218,7 +224,7 @@ pub async fn run(session: Arc<Session>, version: Arc<AppVersion>, mut rx: mpsc::
     };
     session.closed.store(true, Ordering::Relaxed);
     session.cancel_timers();
-    let dropped = store.data().logs_dropped;
+    let dropped = store.data().logs_dropped + stdout.dropped() + stderr.dropped();
     if dropped > 0 {
         tracing::warn!(app = %app.name, session = session.id, dropped, "app log lines dropped by the rate limit");
     }
