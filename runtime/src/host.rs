@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use crate::ari::{Ari, SetupError};
 use crate::config::Config;
-use crate::config::Problems;
+use crate::config::{Problems, Severity};
 use crate::core::dialplan::Dialplan;
 use crate::core::tech::test_phone::{self, TestPhones};
 use crate::core::{Core, CoreConfig, SystemInfo};
@@ -38,28 +38,35 @@ pub struct Paths {
     pub data_dir: std::path::PathBuf,
 }
 
+/// The core's configuration derived from the files: the dialplan from extensions.conf and
+/// the Test phones from test_phones.conf. Problems found on the way are added to
+/// `problems`; `wari check-config` reports the same ones.
+pub fn core_config(config: &Config, problems: &mut Problems) -> CoreConfig {
+    let dialplan = match &config.extensions {
+        Some(file) => Dialplan::from_conf(file, problems),
+        None => Dialplan::empty(),
+    };
+    CoreConfig {
+        channelvars: config.ari.channelvars.clone(),
+        dialplan,
+        technologies: vec![Arc::new(TestPhones::with_profiles(test_phone::profiles(
+            &config.test_phones,
+            problems,
+        )))],
+    }
+}
+
 /// Builds the core, the ARI pipeline and the WebAssembly host (loading stored apps), then
 /// starts the HTTP listeners.
 pub async fn start(config: Config, paths: Paths) -> Result<Host, StartError> {
     let config = Arc::new(config);
     let mut problems = Problems::default();
-    let dialplan = match &config.extensions {
-        Some(file) => Dialplan::from_conf(file, &mut problems),
-        None => Dialplan::empty(),
-    };
-    let core = Core::new(
-        SystemInfo::new(),
-        CoreConfig {
-            channelvars: config.ari.channelvars.clone(),
-            dialplan,
-            technologies: vec![Arc::new(TestPhones::with_profiles(test_phone::profiles(
-                &config.test_phones,
-                &mut problems,
-            )))],
-        },
-    );
+    let core = Core::new(SystemInfo::new(), core_config(&config, &mut problems));
     for problem in problems.iter() {
-        tracing::warn!("{problem}");
+        match problem.severity {
+            Severity::Error => tracing::error!("{problem}"),
+            Severity::Warning => tracing::warn!("{problem}"),
+        }
     }
     for phone in &config.test_phones {
         core.add_endpoint("Test", &phone.name);

@@ -73,10 +73,7 @@ fn main() -> ExitCode {
 
 fn check_config(source: &ConfigSource) -> anyhow::Result<ExitCode> {
     let (config, mut problems) = config::load(source)?;
-    if let Some(extensions) = &config.extensions {
-        wari::core::dialplan::Dialplan::from_conf(extensions, &mut problems);
-    }
-    wari::core::tech::test_phone::profiles(&config.test_phones, &mut problems);
+    wari::host::core_config(&config, &mut problems);
     for problem in problems.iter() {
         println!("{problem}");
     }

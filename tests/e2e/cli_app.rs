@@ -6,14 +6,14 @@
 //! runs it and exports `WARI_GUESTS_DIR`).
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::support::{Wari, client, wari_bin};
+use crate::support::{Finished, Wari, client, run_limited, wari_bin};
 
 const RW: (&str, &str) = ("asterisk", "secret");
 
@@ -40,54 +40,12 @@ fn component_path(name: &str) -> PathBuf {
     path
 }
 
-/// What a finished command did.
-#[derive(Debug)]
-struct Output {
-    success: bool,
-    stdout: String,
-    stderr: String,
-}
-
-/// Runs `command` to completion with output in files (no pipe to fill up), killing it after
-/// `timeout`.
-fn run(mut command: Command, timeout: Duration) -> Output {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let stdout = dir.path().join("stdout");
-    let stderr = dir.path().join("stderr");
-    let mut child = command
-        .stdin(Stdio::null())
-        .stdout(std::fs::File::create(&stdout).expect("stdout file"))
-        .stderr(std::fs::File::create(&stderr).expect("stderr file"))
-        .spawn()
-        .expect("start the command");
-    let start = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            break status;
-        }
-        if start.elapsed() > timeout {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "{command:?} did not finish within {timeout:?}; stderr so far:\n{}",
-                std::fs::read_to_string(&stderr).unwrap_or_default()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    Output {
-        success: status.success(),
-        stdout: std::fs::read_to_string(&stdout).unwrap_or_default(),
-        stderr: std::fs::read_to_string(&stderr).unwrap_or_default(),
-    }
-}
-
 /// `wari app ARGS...`, with none of the WARI_* variables of the test's environment.
-fn wari_app(args: &[&str]) -> Output {
+fn wari_app(args: &[&str]) -> Finished {
     wari_app_env(args, &[])
 }
 
-fn wari_app_env(args: &[&str], env: &[(&str, &str)]) -> Output {
+fn wari_app_env(args: &[&str], env: &[(&str, &str)]) -> Finished {
     let mut command = Command::new(wari_bin());
     command
         .arg("app")
@@ -96,7 +54,7 @@ fn wari_app_env(args: &[&str], env: &[(&str, &str)]) -> Output {
         .env_remove("WARI_USER")
         .env_remove("WARI_PASSWORD")
         .envs(env.iter().copied());
-    run(command, CLI_TIMEOUT)
+    run_limited(command, CLI_TIMEOUT)
 }
 
 /// `--url http://ADDR --user asterisk --password secret`.
@@ -286,7 +244,7 @@ fn an_unreachable_server_gets_a_clear_message() {
 }
 
 /// `cargo test` of a crate, in its own target directory, killed after [`CARGO_TIMEOUT`].
-fn cargo_test(manifest: &Path, target_dir: &Path) -> Output {
+fn cargo_test(manifest: &Path, target_dir: &Path) -> Finished {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut command = Command::new(cargo);
     command
@@ -296,7 +254,7 @@ fn cargo_test(manifest: &Path, target_dir: &Path) -> Output {
         .arg("--target-dir")
         .arg(target_dir)
         .env_remove("CARGO_TARGET_DIR");
-    run(command, CARGO_TIMEOUT)
+    run_limited(command, CARGO_TIMEOUT)
 }
 
 #[test]

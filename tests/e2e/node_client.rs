@@ -4,14 +4,13 @@
 //! Drives `tests/clients/node/connect.js`, which needs the npm packages installed by
 //! `scripts/setup-test-deps` (`npm ci` in tests/clients). Missing packages fail the test.
 
-use std::io::Read;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::support::Wari;
+use crate::support::{Wari, run_limited};
 
 /// How long the node script may run (it gives up by itself after 20 s).
 const NODE_TIMEOUT: Duration = Duration::from_secs(60);
@@ -139,46 +138,13 @@ fn run_connect(url: &str, user: &str, pass: &str) -> NodeRun {
         installed.display()
     );
     let script = clients.join("node/connect.js");
-    let mut child = Command::new("node")
+    let mut command = Command::new("node");
+    command
         .arg(&script)
         .args([url, user, pass])
-        .current_dir(&clients)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run node ({e}): run scripts/setup-test-deps"));
-
-    let mut out_pipe = child.stdout.take().expect("stdout");
-    let mut err_pipe = child.stderr.take().expect("stderr");
-    let out_reader = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = out_pipe.read_to_string(&mut text);
-        text
-    });
-    let err_reader = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = err_pipe.read_to_string(&mut text);
-        text
-    });
-
-    let deadline = Instant::now() + NODE_TIMEOUT;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait for node") {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "node connect.js did not finish within {NODE_TIMEOUT:?}; stderr:\n{}",
-                err_reader.join().unwrap_or_default()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let stdout = out_reader.join().unwrap_or_default();
-    let stderr = err_reader.join().unwrap_or_default();
+        .current_dir(&clients);
+    let finished = run_limited(command, NODE_TIMEOUT);
+    let (stdout, stderr) = (finished.stdout, finished.stderr);
     let line = stdout
         .lines()
         .rev()
@@ -189,7 +155,7 @@ fn run_connect(url: &str, user: &str, pass: &str) -> NodeRun {
     let report: Value = serde_json::from_str(line)
         .unwrap_or_else(|e| panic!("bad JSON report ({e}): {line}\nstderr:\n{stderr}"));
     NodeRun {
-        success: status.success(),
+        success: finished.success,
         report,
         stdout,
         stderr,

@@ -374,3 +374,48 @@ impl Wari {
         self.ari(reqwest::Method::DELETE, path).await
     }
 }
+
+/// What a finished command did.
+#[derive(Debug)]
+pub struct Finished {
+    pub success: bool,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs `command` to completion (stdin closed; stdout and stderr go to files, so no pipe can
+/// fill up). If it is still running after `limit` it is killed and the test fails with its
+/// stderr so far.
+pub fn run_limited(mut command: Command, limit: Duration) -> Finished {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let stdout = dir.path().join("stdout");
+    let stderr = dir.path().join("stderr");
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&stdout).expect("stdout file"))
+        .stderr(std::fs::File::create(&stderr).expect("stderr file"))
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"));
+    let pid = child.id();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait());
+    });
+    let read = |path: &Path| std::fs::read_to_string(path).unwrap_or_default();
+    match rx.recv_timeout(limit) {
+        Ok(status) => Finished {
+            success: status.expect("wait for the command").success(),
+            stdout: read(&stdout),
+            stderr: read(&stderr),
+        },
+        Err(_) => {
+            let _ = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
+            panic!(
+                "{command:?} did not finish within {limit:?}; stderr so far:\n{}",
+                read(&stderr)
+            );
+        }
+    }
+}

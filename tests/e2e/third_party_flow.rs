@@ -7,14 +7,13 @@
 //! The clients are installed by `scripts/setup-test-deps` (node modules in tests/clients, a
 //! venv in tests/clients/python/.venv); a missing installation fails the test.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::support::Wari;
+use crate::support::{Wari, run_limited};
 
 /// How long a client script may run (each gives up by itself after 20 s).
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(60);
@@ -45,66 +44,28 @@ fn run_client(
     channel_id: &str,
 ) -> ClientRun {
     let name = script.file_name().unwrap_or_default().to_string_lossy();
-    let mut child = Command::new(program)
+    let mut command = Command::new(program);
+    command
         .arg(script)
         .args([&wari.url(""), "asterisk", "secret", channel_id])
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| {
-            panic!(
-                "cannot run {} ({e}): run scripts/setup-test-deps",
-                program.display()
-            )
-        });
-
-    let mut out_pipe = child.stdout.take().expect("stdout");
-    let mut err_pipe = child.stderr.take().expect("stderr");
-    let out_reader = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = out_pipe.read_to_string(&mut text);
-        text
-    });
-    let err_reader = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = err_pipe.read_to_string(&mut text);
-        text
-    });
-
-    let deadline = Instant::now() + CLIENT_TIMEOUT;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait for the client") {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "{name} did not finish within {CLIENT_TIMEOUT:?}; stderr:\n{}\nwari log:\n{}",
-                err_reader.join().unwrap_or_default(),
-                wari.log()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let stdout = out_reader.join().unwrap_or_default();
-    let stderr = err_reader.join().unwrap_or_default();
+        .current_dir(dir);
+    let finished = run_limited(command, CLIENT_TIMEOUT);
+    let (stdout, stderr) = (finished.stdout, finished.stderr);
     let line = stdout
         .lines()
         .rev()
         .find(|line| line.trim_start().starts_with('{'))
         .unwrap_or_else(|| {
             panic!(
-                "no JSON report from {name} (exit {status}); stdout:\n{stdout}\nstderr:\n{stderr}\nwari log:\n{}",
+                "no JSON report from {name} (success: {}); stdout:\n{stdout}\nstderr:\n{stderr}\nwari log:\n{}",
+                finished.success,
                 wari.log()
             )
         });
     let report: Value = serde_json::from_str(line)
         .unwrap_or_else(|e| panic!("bad JSON report from {name} ({e}): {line}\nstderr:\n{stderr}"));
     ClientRun {
-        success: status.success(),
+        success: finished.success,
         report,
         stdout,
         stderr,

@@ -1,16 +1,14 @@
 //! The HTTPS listener: a self-signed certificate made for the test, alongside the plain
 //! listener; the key inside the certificate file; a missing certificate file.
 
-use std::io::Read;
 use std::net::SocketAddr;
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
+use std::process::Command;
 use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::support::{ARI_CONF, Wari, client, wari_bin};
+use crate::support::{ARI_CONF, Wari, client, run_limited, wari_bin};
 
 /// A fresh self-signed certificate for `localhost` and `127.0.0.1`: (cert PEM, key PEM).
 fn self_signed() -> (String, String) {
@@ -121,28 +119,10 @@ async fn the_key_may_live_in_the_certificate_file() {
 
 /// Runs wari to completion, giving up (and killing it) after `limit`: (success, stderr).
 fn run_until_exit(args: &[&str], limit: Duration) -> (bool, String) {
-    let mut child = Command::new(wari_bin())
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run wari");
-    let mut stderr = child.stderr.take().expect("stderr");
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stderr.read_to_string(&mut text);
-        let _ = tx.send(text);
-    });
-    // stderr reaches end of file when the process exits.
-    let Ok(text) = rx.recv_timeout(limit) else {
-        let _ = child.kill();
-        let _ = child.wait();
-        panic!("wari was still running after {limit:?}");
-    };
-    let status = child.wait().expect("wait");
-    (status.success(), text)
+    let mut command = Command::new(wari_bin());
+    command.args(args);
+    let finished = run_limited(command, limit);
+    (finished.success, finished.stderr)
 }
 
 #[test]

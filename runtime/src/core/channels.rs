@@ -535,11 +535,7 @@ impl Core {
             let snapshot = self.channel_json(state, &id);
             self.publish(
                 state,
-                Event::new("Dial", Scope::channel(&id))
-                    .with("peer", snapshot)
-                    .with("dialstring", json!(dial_string))
-                    .with("forward", json!(""))
-                    .with("dialstatus", json!("")),
+                super::event::dial(None, (&id, snapshot), &dial_string, ""),
             );
             self.call_locked(state, &id)?;
             if let Some(limit) = timeout

@@ -124,6 +124,36 @@ impl Scope {
     }
 }
 
+/// A `Dial` event: `peer` is being called, by `caller` when a channel dials it (Dial() in the
+/// dialplan) or by nobody (`POST /channels/{id}/dial`). `forward` and `dialstring` are always
+/// present; `dialstatus` is `""` when dialing starts.
+pub fn dial(
+    caller: Option<(&Arc<str>, serde_json::Value)>,
+    peer: (&Arc<str>, serde_json::Value),
+    dialstring: &str,
+    status: &str,
+) -> Event {
+    let mut channels = vec![peer.0.clone()];
+    if let Some((id, _)) = &caller {
+        channels.insert(0, (*id).clone());
+    }
+    let mut event = Event::new(
+        "Dial",
+        Scope {
+            channels,
+            ..Scope::default()
+        },
+    );
+    if let Some((_, snapshot)) = caller {
+        event = event.with("caller", snapshot);
+    }
+    event
+        .with("peer", peer.1)
+        .with("forward", Value::String(String::new()))
+        .with("dialstring", Value::String(dialstring.to_string()))
+        .with("dialstatus", Value::String(status.to_string()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

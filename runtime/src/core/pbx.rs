@@ -16,7 +16,7 @@ use super::cause;
 use super::channel::{ChannelState, Control, DialplanPosition};
 use super::channels::Destination;
 use super::dialplan::expr;
-use super::event::{Event, Scope};
+use super::event::{self, Event, Scope};
 use super::tech::{Indication, Request};
 use super::{ControlReceiver, Core};
 
@@ -428,21 +428,15 @@ impl Runner {
                 core.spawn_runner(leg.clone(), rx, Start::Idle);
                 state.dialers.insert(leg.clone(), self.id.clone());
                 let peer_json = core.channel_json(state, &leg);
-                snapshots.insert(leg.clone(), peer_json.clone());
+                snapshots.insert(leg.clone(), (peer_json.clone(), target.clone()));
                 core.publish(
                     state,
-                    Event::new(
-                        "Dial",
-                        Scope {
-                            channels: vec![self.id.clone(), leg.clone()],
-                            ..Scope::default()
-                        },
-                    )
-                    .with("caller", caller_json.clone())
-                    .with("peer", peer_json)
-                    .with("dialstring", json!(target))
-                    .with("forward", json!(""))
-                    .with("dialstatus", json!("")),
+                    event::dial(
+                        Some((&self.id, caller_json.clone())),
+                        (&leg, peer_json),
+                        target,
+                        "",
+                    ),
                 );
                 if let Err(e) = core.call_locked(state, &leg) {
                     tracing::info!(channel = %self.id, target, error = %e, "Dial call failed");
@@ -481,7 +475,7 @@ impl Runner {
         &mut self,
         legs: &[Arc<str>],
         timeout: Option<Duration>,
-        mut snapshots: std::collections::HashMap<Arc<str>, serde_json::Value>,
+        mut snapshots: std::collections::HashMap<Arc<str>, (serde_json::Value, String)>,
     ) -> DialOutcome {
         let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
         let mut reported: HashSet<(Arc<str>, &'static str)> = HashSet::new();
@@ -491,8 +485,10 @@ impl Runner {
         loop {
             let verdict = core.with_state(|state| {
                 for leg in legs {
-                    if state.channels.contains_key(leg) {
-                        snapshots.insert(leg.clone(), core.channel_json(state, leg));
+                    if state.channels.contains_key(leg)
+                        && let Some(entry) = snapshots.get_mut(leg)
+                    {
+                        entry.0 = core.channel_json(state, leg);
                     }
                 }
                 let caller_json = core.channel_json(state, &self.id);
@@ -525,22 +521,17 @@ impl Runner {
                         winner = Some(leg.clone());
                     }
                     if !status.is_empty()
-                        && let Some(peer_json) = snapshots.get(leg).cloned()
+                        && let Some((peer_json, dialstring)) = snapshots.get(leg).cloned()
                         && reported.insert((leg.clone(), status))
                     {
                         core.publish(
                             state,
-                            Event::new(
-                                "Dial",
-                                Scope {
-                                    channels: vec![self.id.clone(), leg.clone()],
-                                    ..Scope::default()
-                                },
-                            )
-                            .with("caller", caller_json.clone())
-                            .with("peer", peer_json)
-                            .with("forward", json!(""))
-                            .with("dialstatus", json!(status)),
+                            event::dial(
+                                Some((&self.id, caller_json.clone())),
+                                (leg, peer_json),
+                                &dialstring,
+                                status,
+                            ),
                         );
                     }
                 }

@@ -126,6 +126,8 @@ impl WasmSettings {
 /// What every app and session shares.
 pub struct Shared {
     pub engine: WasmEngine,
+    /// The engine's compatibility hash: names cached precompiled artifacts.
+    compat: String,
     pub core: Arc<Core>,
     linker: Linker<SessionState>,
     ari: OnceLock<Weak<Ari>>,
@@ -286,6 +288,7 @@ impl WasmHost {
             .map_err(|e| WasmError::Internal(e.to_string()))?;
         Ok(Arc::new(WasmHost {
             shared: Arc::new(Shared {
+                compat: engine.compatibility_hash(),
                 engine,
                 core,
                 linker,
@@ -374,7 +377,7 @@ impl WasmHost {
     }
 
     async fn load(&self, stored: StoredApp) -> Result<Origin, WasmError> {
-        let compat = self.shared.engine.compatibility_hash();
+        let compat = self.shared.compat.clone();
         let engine = self.shared.engine.engine.clone();
         let store = self.store.clone();
         let loaded = {
@@ -495,7 +498,7 @@ impl WasmHost {
             uploaded: crate::core::time::now(),
         };
         let store = self.store.clone();
-        let compat = self.shared.engine.compatibility_hash();
+        let compat = self.shared.compat.clone();
         {
             let stored = stored.clone();
             tokio::task::spawn_blocking(move || store.save(&stored, &bytes, &compat, &artifact))
