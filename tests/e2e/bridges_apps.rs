@@ -9,7 +9,7 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::support::{ARI_CONF, EventSocket, HTTP_CONF, Wari, client};
+use crate::support::{ARI_CONF, EventSocket, HTTP_CONF, Wari};
 
 /// Dialplan for the non-Stasis bridge: a Test phone answers, then Dial()s another, which
 /// puts both in a basic (dialplan) bridge.
@@ -30,21 +30,8 @@ fn start() -> Wari {
 /// One request as `asterisk:secret`; a JSON body when `body` is given. Returns the status
 /// and the parsed body (`Null` when empty).
 async fn call(wari: &Wari, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
-    let mut request = client()
-        .request(method, wari.url(path))
-        .basic_auth("asterisk", Some("secret"));
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.expect("request");
-    let status = response.status().as_u16();
-    let text = response.text().await.expect("body");
-    let value = if text.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_str(&text).unwrap_or(Value::String(text))
-    };
-    (status, value)
+    let reply = wari.ari_with_body(method, path, body).await;
+    (reply.status.as_u16(), reply.body)
 }
 
 async fn get(wari: &Wari, path: &str) -> (u16, Value) {

@@ -8,7 +8,7 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::support::{ARI_CONF, EventSocket, HTTP_CONF, Wari, client};
+use crate::support::{ARI_CONF, EventSocket, HTTP_CONF, Wari};
 
 /// 300 answers and waits long enough for a test to poke at a channel outside Stasis.
 const DIALPLAN: &str = "\
@@ -32,16 +32,10 @@ fn start() -> Wari {
 /// Sends a request as the read/write user; returns the status and the JSON body (`null`
 /// when there is none).
 async fn call_with(wari: &Wari, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
-    let mut request = client()
-        .request(method, wari.url(&format!("/ari{path}")))
-        .basic_auth("asterisk", Some("secret"));
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.expect("request");
-    let status = response.status().as_u16();
-    let text = response.text().await.expect("body");
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    let reply = wari
+        .ari_with_body(method, &format!("/ari{path}"), body)
+        .await;
+    (reply.status.as_u16(), reply.body)
 }
 
 async fn call(wari: &Wari, method: Method, path: &str) -> (u16, Value) {

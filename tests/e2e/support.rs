@@ -345,12 +345,23 @@ impl Wari {
     /// Sends an ARI request as the read/write test user (`asterisk`/`secret`) and returns the
     /// status and JSON body.
     pub async fn ari(&self, method: reqwest::Method, path: &str) -> Reply {
-        let response = client()
+        self.ari_with_body(method, path, None).await
+    }
+
+    /// Like [`Wari::ari`], with a JSON body when `body` is given.
+    pub async fn ari_with_body(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> Reply {
+        let mut request = client()
             .request(method, self.url(path))
-            .basic_auth("asterisk", Some("secret"))
-            .send()
-            .await
-            .expect("ARI request");
+            .basic_auth("asterisk", Some("secret"));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("ARI request");
         let status = response.status();
         let text = response.text().await.expect("body");
         Reply {
