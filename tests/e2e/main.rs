@@ -5,6 +5,7 @@ mod support;
 
 mod acl;
 mod api_docs;
+mod ari_ws;
 mod auth;
 mod bad_input;
 mod bench_harness;
@@ -16,6 +17,7 @@ mod cors;
 mod isolation;
 mod node_client;
 mod prefix;
+mod rest_over_ws;
 mod stasis_flows;
 mod third_party_flow;
 mod tls;

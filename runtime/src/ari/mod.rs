@@ -47,6 +47,14 @@ pub struct AriRequest {
     pub trusted_user: Option<Arc<crate::config::User>>,
 }
 
+/// What carried a request to the pipeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Transport {
+    Http,
+    /// A `RESTRequest` frame on an ARI WebSocket.
+    WebSocket,
+}
+
 /// The outcome of the checks before an operation runs.
 enum Routed<'a> {
     /// Answered without an operation handler (api-docs, OPTIONS).
@@ -156,7 +164,18 @@ impl Ari {
 
     /// Runs one request through the pipeline.
     pub async fn handle(&self, request: AriRequest) -> AriResponse {
-        let mut response = match self.process(&request).await {
+        self.handle_from(request, Transport::Http).await
+    }
+
+    /// Runs one request that arrived as a `RESTRequest` over an ARI WebSocket (inbound or
+    /// outbound) through the same pipeline. The request carries the socket's credentials;
+    /// a WebSocket resource cannot be opened from inside a WebSocket.
+    pub async fn handle_over_websocket(&self, request: AriRequest) -> AriResponse {
+        self.handle_from(request, Transport::WebSocket).await
+    }
+
+    async fn handle_from(&self, request: AriRequest, transport: Transport) -> AriResponse {
+        let mut response = match self.process(&request, transport).await {
             Ok(response) => response,
             Err(error) => {
                 if error.status.is_server_error() {
@@ -291,7 +310,7 @@ impl Ari {
         })
     }
 
-    async fn process(&self, request: &AriRequest) -> AriResult {
+    async fn process(&self, request: &AriRequest, transport: Transport) -> AriResult {
         let (operation, params, user) = match self.route(request)? {
             Routed::Done(response) => return Ok(response),
             Routed::Operation {
@@ -300,6 +319,11 @@ impl Ari {
                 user,
             } => (operation, params, user),
         };
+        if operation.declared.websocket && transport == Transport::WebSocket {
+            return Err(AriError::bad_request(
+                "Can't upgrade to websocket from a websocket",
+            ));
+        }
         if operation.declared.websocket {
             return Err(AriError::new(
                 StatusCode::UPGRADE_REQUIRED,

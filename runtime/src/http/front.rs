@@ -190,12 +190,8 @@ async fn upgrade(
         Ok(grant) => grant,
         Err(response) => return to_http(front, response),
     };
-    let settings = crate::events::websocket::SessionSettings {
-        write_timeout: front.ari.config().ari.websocket_write_timeout,
-        pretty: front.ari.pretty(),
-    };
-    match crate::events::websocket::upgrade(front.ari.core().clone(), settings, grant, parts).await
-    {
+    let settings = crate::events::websocket::SessionSettings::inbound(&front.ari.config().ari);
+    match crate::events::websocket::upgrade(front.ari.clone(), settings, grant, parts).await {
         Ok(response) => response,
         Err(mut response) => {
             if let Some(origin) = crate::ari::cors::allowed_origin(

@@ -1,0 +1,446 @@
+//! REST over WebSocket: a `RESTRequest` text frame on any ARI socket (inbound `/ari/events`
+//! or outbound) is checked, turned into an [`AriRequest`] carrying the socket's credentials,
+//! run through the same ARI pipeline as HTTP, and answered with a `RESTResponse` frame.
+//!
+//! Malformed frames are answered with a 400 `RESTResponse`; they never close the socket.
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use serde_json::{Map, Value};
+
+use crate::ari::{Ari, AriRequest, AriResponse, Body};
+
+/// The content types a `message_body` may have.
+const JSON: &str = "application/json";
+const FORM: &str = "application/x-www-form-urlencoded";
+
+/// How every request on one socket authenticates: the upgrade request's `Authorization`
+/// header and `api_key` (inbound), or the outbound connection's `local_ari_user`.
+#[derive(Debug, Clone, Default)]
+pub struct SocketAuth {
+    authorization: Option<HeaderValue>,
+    api_key: Option<String>,
+}
+
+impl SocketAuth {
+    /// The credentials of an inbound socket's upgrade request.
+    pub fn from_upgrade(headers: &HeaderMap, query: Option<&str>) -> SocketAuth {
+        let api_key = query.and_then(|q| {
+            form_urlencoded::parse(q.as_bytes())
+                .find(|(k, _)| k == "api_key")
+                .map(|(_, v)| v.into_owned())
+        });
+        SocketAuth {
+            authorization: headers.get(header::AUTHORIZATION).cloned(),
+            api_key,
+        }
+    }
+
+    /// HTTP Basic credentials (an outbound socket's `local_ari_user`).
+    pub fn basic(user: &str, password: &str) -> SocketAuth {
+        use base64::Engine;
+        let encoded =
+            base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+        SocketAuth {
+            authorization: HeaderValue::from_str(&format!("Basic {encoded}")).ok(),
+            api_key: None,
+        }
+    }
+}
+
+/// Why a frame is not a usable `RESTRequest` (the message of the 400 answer).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FrameError {
+    #[error("Failed to parse request message JSON")]
+    Json,
+    #[error("No 'type' property.")]
+    NoType,
+    #[error("Unknown request type.")]
+    UnknownType,
+    #[error("Empty or missing 'uri' property.")]
+    NoUri,
+    #[error("Unknown or missing 'method' property.")]
+    NoMethod,
+    #[error("Unable to parse 'query_strings' array.")]
+    QueryStrings,
+    #[error("No 'content_type' for 'message_body'.")]
+    NoContentType,
+    #[error("Unknown content type.")]
+    UnknownContentType,
+    #[error("Unable to parse 'message_body' as '{0}'.")]
+    Body(String),
+}
+
+/// A checked request, ready for the pipeline.
+#[derive(Debug)]
+pub struct Parsed {
+    ids: Ids,
+    request: AriRequest,
+}
+
+/// What a response echoes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Ids {
+    transaction_id: String,
+    request_id: String,
+    /// The request's `uri` without its query.
+    uri: String,
+}
+
+/// A `RESTResponse` before it is framed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reply {
+    ids: Ids,
+    pub status: StatusCode,
+    pub reason: String,
+    /// The compact JSON body, if any.
+    pub body: Option<String>,
+}
+
+/// Answers one text frame: parses it, runs it through the pipeline, and returns the reply.
+pub async fn answer(ari: &Ari, auth: &SocketAuth, frame: &str) -> Reply {
+    match parse(frame, auth) {
+        Ok(parsed) => {
+            let response = ari.handle_over_websocket(parsed.request).await;
+            Reply::from_response(parsed.ids, response)
+        }
+        Err(reply) => *reply,
+    }
+}
+
+/// Checks a frame and builds the pipeline request, or the error reply.
+pub fn parse(frame: &str, auth: &SocketAuth) -> Result<Parsed, Box<Reply>> {
+    let Ok(value) = serde_json::from_str::<Value>(frame) else {
+        return Err(Box::new(Reply::error(Ids::default(), FrameError::Json)));
+    };
+    let empty = Map::new();
+    let object = value.as_object().unwrap_or(&empty);
+    let mut ids = Ids {
+        transaction_id: id_field(object, "transaction_id"),
+        request_id: id_field(object, "request_id"),
+        uri: String::new(),
+    };
+    match object.get("type") {
+        None | Some(Value::Null) => return Err(Box::new(Reply::error(ids, FrameError::NoType))),
+        Some(Value::String(t)) if t == "RESTRequest" => {}
+        Some(_) => return Err(Box::new(Reply::error(ids, FrameError::UnknownType))),
+    }
+    let uri = match object.get("uri").and_then(Value::as_str) {
+        Some(uri) if !uri.is_empty() => uri,
+        _ => return Err(Box::new(Reply::error(ids, FrameError::NoUri))),
+    };
+    let (path, uri_query) = match uri.split_once('?') {
+        Some((path, query)) => (path, Some(query)),
+        None => (uri, None),
+    };
+    ids.uri = path.to_string();
+    match build(object, path, uri_query, auth) {
+        Ok(request) => Ok(Parsed { ids, request }),
+        Err(error) => Err(Box::new(Reply::error(ids, error))),
+    }
+}
+
+fn build(
+    object: &Map<String, Value>,
+    path: &str,
+    uri_query: Option<&str>,
+    auth: &SocketAuth,
+) -> Result<AriRequest, FrameError> {
+    let method = match object.get("method").and_then(Value::as_str) {
+        Some("GET") => Method::GET,
+        Some("POST") => Method::POST,
+        Some("PUT") => Method::PUT,
+        Some("DELETE") => Method::DELETE,
+        Some("HEAD") => Method::HEAD,
+        Some("OPTIONS") => Method::OPTIONS,
+        _ => return Err(FrameError::NoMethod),
+    };
+    // Parameters in Asterisk's order: the uri's query, query_strings, the socket's api_key.
+    let mut query: Vec<String> = uri_query
+        .filter(|q| !q.is_empty())
+        .map(str::to_string)
+        .into_iter()
+        .collect();
+    match object.get("query_strings") {
+        None | Some(Value::Null) => {}
+        Some(Value::Array(items)) => {
+            let mut encoded = form_urlencoded::Serializer::new(String::new());
+            for item in items {
+                let name = item.get("name").and_then(Value::as_str);
+                let value = item.get("value").and_then(Value::as_str);
+                match (name, value) {
+                    (Some(name), Some(value)) => {
+                        encoded.append_pair(name, value);
+                    }
+                    _ => return Err(FrameError::QueryStrings),
+                }
+            }
+            let encoded = encoded.finish();
+            if !encoded.is_empty() {
+                query.push(encoded);
+            }
+        }
+        Some(_) => return Err(FrameError::QueryStrings),
+    }
+    if let Some(key) = &auth.api_key {
+        query.push(
+            form_urlencoded::Serializer::new(String::new())
+                .append_pair("api_key", key)
+                .finish(),
+        );
+    }
+    let mut headers = HeaderMap::new();
+    if let Some(authorization) = &auth.authorization {
+        headers.insert(header::AUTHORIZATION, authorization.clone());
+    }
+    let body = match object.get("message_body") {
+        None | Some(Value::Null) => Bytes::new(),
+        Some(Value::String(body)) if body.is_empty() => Bytes::new(),
+        Some(body) => {
+            let content_type = match object.get("content_type").and_then(Value::as_str) {
+                None | Some("") => return Err(FrameError::NoContentType),
+                Some(JSON) => JSON,
+                Some(FORM) => FORM,
+                Some(_) => return Err(FrameError::UnknownContentType),
+            };
+            let Value::String(body) = body else {
+                return Err(FrameError::Body(content_type.to_string()));
+            };
+            if content_type == JSON && serde_json::from_str::<Value>(body).is_err() {
+                return Err(FrameError::Body(content_type.to_string()));
+            }
+            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+            Bytes::from(body.clone())
+        }
+    };
+    Ok(AriRequest {
+        method,
+        path: format!("/{path}"),
+        query: (!query.is_empty()).then(|| query.join("&")),
+        headers,
+        body,
+        peer: None,
+        trusted_user: None,
+    })
+}
+
+/// Pre-rendered JSON as a compact string (`message_body` is compact even with `pretty`).
+fn compact_json(data: &[u8]) -> String {
+    if !data.contains(&b'\n')
+        && let Ok(text) = std::str::from_utf8(data)
+    {
+        return text.to_string();
+    }
+    serde_json::from_slice::<Value>(data)
+        .map(|v| v.to_string())
+        .unwrap_or_else(|_| String::from_utf8_lossy(data).into_owned())
+}
+
+/// An id the client sent, as a string (`""` when absent).
+fn id_field(object: &Map<String, Value>, key: &str) -> String {
+    match object.get(key) {
+        Some(Value::String(s)) => s.clone(),
+        None | Some(Value::Null) => String::new(),
+        Some(other) => other.to_string(),
+    }
+}
+
+impl Reply {
+    fn error(ids: Ids, error: FrameError) -> Reply {
+        Reply {
+            ids,
+            status: StatusCode::BAD_REQUEST,
+            reason: "Bad request".to_string(),
+            body: Some(serde_json::json!({ "message": error.to_string() }).to_string()),
+        }
+    }
+
+    fn from_response(ids: Ids, response: AriResponse) -> Reply {
+        let reason = response
+            .status
+            .canonical_reason()
+            .unwrap_or("Unknown")
+            .to_string();
+        match response.body {
+            Body::Empty => Reply {
+                ids,
+                status: response.status,
+                reason,
+                body: None,
+            },
+            Body::Json(value) => Reply {
+                ids,
+                status: response.status,
+                reason,
+                body: Some(value.to_string()),
+            },
+            Body::Raw { content_type, data } if content_type == JSON => Reply {
+                ids,
+                status: response.status,
+                reason,
+                body: Some(compact_json(&data)),
+            },
+            Body::Raw { .. } => {
+                const NOT_ACCEPTABLE: &str = "Not Acceptable.  Use HTTP GET";
+                Reply {
+                    ids,
+                    status: StatusCode::NOT_ACCEPTABLE,
+                    reason: NOT_ACCEPTABLE.to_string(),
+                    body: Some(serde_json::json!({ "message": NOT_ACCEPTABLE }).to_string()),
+                }
+            }
+        }
+    }
+
+    /// The `RESTResponse` frame for the socket's first application.
+    pub fn to_frame(&self, application: &str, asterisk_id: &str, pretty: bool) -> String {
+        let mut object = Map::with_capacity(11);
+        object.insert("type".into(), Value::from("RESTResponse"));
+        object.insert(
+            "transaction_id".into(),
+            Value::from(self.ids.transaction_id.as_str()),
+        );
+        object.insert(
+            "request_id".into(),
+            Value::from(self.ids.request_id.as_str()),
+        );
+        object.insert("status_code".into(), Value::from(self.status.as_u16()));
+        object.insert("reason_phrase".into(), Value::from(self.reason.as_str()));
+        object.insert("uri".into(), Value::from(self.ids.uri.as_str()));
+        if let Some(body) = &self.body {
+            object.insert("content_type".into(), Value::from(JSON));
+            object.insert("message_body".into(), Value::from(body.as_str()));
+        }
+        object.insert(
+            "timestamp".into(),
+            Value::from(crate::core::time::now().as_str()),
+        );
+        object.insert("asterisk_id".into(), Value::from(asterisk_id));
+        object.insert("application".into(), Value::from(application));
+        let object = Value::Object(object);
+        let text = if pretty {
+            serde_json::to_string_pretty(&object)
+        } else {
+            serde_json::to_string(&object)
+        };
+        text.unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn error_of(frame: &str) -> (StatusCode, String, Ids) {
+        let reply = parse(frame, &SocketAuth::default()).expect_err("refused");
+        let body: Value = serde_json::from_str(reply.body.as_deref().unwrap_or("null")).unwrap();
+        (
+            reply.status,
+            body["message"].as_str().unwrap_or_default().to_string(),
+            reply.ids,
+        )
+    }
+
+    #[test]
+    fn malformed_frames_get_the_spec_messages() {
+        let cases = [
+            ("{not json", "Failed to parse request message JSON"),
+            ("{}", "No 'type' property."),
+            (r#"{"type":"Other"}"#, "Unknown request type."),
+            (
+                r#"{"type":"RESTRequest","method":"GET"}"#,
+                "Empty or missing 'uri' property.",
+            ),
+            (
+                r#"{"type":"RESTRequest","uri":""}"#,
+                "Empty or missing 'uri' property.",
+            ),
+            (
+                r#"{"type":"RESTRequest","uri":"x"}"#,
+                "Unknown or missing 'method' property.",
+            ),
+            (
+                r#"{"type":"RESTRequest","uri":"x","method":"get"}"#,
+                "Unknown or missing 'method' property.",
+            ),
+            (
+                r#"{"type":"RESTRequest","uri":"x","method":"GET","query_strings":{"a":1}}"#,
+                "Unable to parse 'query_strings' array.",
+            ),
+            (
+                r#"{"type":"RESTRequest","uri":"x","method":"GET","query_strings":[{"name":"a"}]}"#,
+                "Unable to parse 'query_strings' array.",
+            ),
+            (
+                r#"{"type":"RESTRequest","uri":"x","method":"POST","message_body":"{}"}"#,
+                "No 'content_type' for 'message_body'.",
+            ),
+            (
+                r#"{"type":"RESTRequest","uri":"x","method":"POST","message_body":"{}","content_type":"text/plain"}"#,
+                "Unknown content type.",
+            ),
+            (
+                r#"{"type":"RESTRequest","uri":"x","method":"POST","message_body":"{x","content_type":"application/json"}"#,
+                "Unable to parse 'message_body' as 'application/json'.",
+            ),
+        ];
+        for (frame, message) in cases {
+            let (status, got, _) = error_of(frame);
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{frame}");
+            assert_eq!(got, message, "{frame}");
+        }
+    }
+
+    #[test]
+    fn ids_are_echoed_even_on_errors() {
+        let (_, _, ids) =
+            error_of(r#"{"type":"X","request_id":"r1","transaction_id":"t1","uri":"a?b=c"}"#);
+        assert_eq!(ids.request_id, "r1");
+        assert_eq!(ids.transaction_id, "t1");
+        let (_, _, ids) = error_of(r#"{"type":"RESTRequest","uri":"a/b?c=d"}"#);
+        assert_eq!(ids.uri, "a/b", "query stripped");
+    }
+
+    #[test]
+    fn parameters_are_assembled_in_order_with_the_socket_api_key() {
+        let auth = SocketAuth::from_upgrade(&HeaderMap::new(), Some("app=x&api_key=u%3Ap"));
+        let parsed = parse(
+            r#"{"type":"RESTRequest","method":"POST","uri":"channels/1/answer?a=1",
+                "query_strings":[{"name":"b","value":"2 3"}],
+                "content_type":"application/x-www-form-urlencoded","message_body":"c=4"}"#,
+            &auth,
+        )
+        .expect("valid");
+        assert_eq!(parsed.request.path, "/channels/1/answer");
+        assert_eq!(
+            parsed.request.query.as_deref(),
+            Some("a=1&b=2+3&api_key=u%3Ap")
+        );
+        assert_eq!(&parsed.request.body[..], b"c=4");
+        assert_eq!(parsed.request.method, Method::POST);
+        assert!(parsed.request.peer.is_none());
+    }
+
+    #[test]
+    fn responses_carry_the_body_as_a_compact_string() {
+        let reply = Reply::from_response(
+            Ids {
+                uri: "asterisk/info".into(),
+                ..Ids::default()
+            },
+            AriResponse::ok(serde_json::json!({"a": [1, 2]})),
+        );
+        let frame: Value = serde_json::from_str(&reply.to_frame("app", "id", true)).unwrap();
+        assert_eq!(frame["type"], "RESTResponse");
+        assert_eq!(frame["status_code"], 200);
+        assert_eq!(frame["reason_phrase"], "OK");
+        assert_eq!(frame["message_body"], r#"{"a":[1,2]}"#);
+        assert_eq!(frame["content_type"], JSON);
+        assert_eq!(frame["application"], "app");
+        let empty = Reply::from_response(Ids::default(), AriResponse::no_content());
+        let frame: Value = serde_json::from_str(&empty.to_frame("app", "id", false)).unwrap();
+        assert_eq!(frame["reason_phrase"], "No Content");
+        assert!(frame.get("message_body").is_none());
+        assert!(frame.get("content_type").is_none());
+    }
+}

@@ -1,0 +1,201 @@
+//! REST over the inbound events WebSocket: `RESTRequest` frames run through the same
+//! pipeline as HTTP with the socket's credentials and are answered with `RESTResponse`;
+//! malformed frames get 400s and the socket stays open.
+
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+use tokio::net::TcpStream;
+use tokio_tungstenite::MaybeTlsStream;
+
+use crate::ari_ws::{AriSocket, body, request};
+use crate::support::{ARI_CONF, HTTP_CONF, Wari};
+
+type Client = AriSocket<MaybeTlsStream<TcpStream>>;
+
+async fn connect(wari: &Wari, query: &str) -> Client {
+    let url = format!("ws://{}/ari/events?{query}", wari.addr());
+    connect_request(url.into_client_request().expect("request")).await
+}
+
+async fn connect_request(
+    request: tokio_tungstenite::tungstenite::handshake::client::Request,
+) -> Client {
+    let (stream, _) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("events WebSocket handshake");
+    AriSocket::new(stream)
+}
+
+#[tokio::test]
+async fn requests_over_the_events_socket_control_a_call() {
+    let wari = Wari::start_default();
+    let mut ws = connect(&wari, "app=hello&api_key=asterisk:secret").await;
+
+    let info = ws
+        .rest(request("1", "GET", "asterisk/info?only=system"))
+        .await;
+    assert_eq!(info["status_code"], 200, "{info}");
+    assert_eq!(info["reason_phrase"], "OK");
+    assert_eq!(info["uri"], "asterisk/info", "query stripped");
+    assert_eq!(info["transaction_id"], "t");
+    assert_eq!(info["content_type"], "application/json");
+    assert_eq!(info["application"], "hello");
+    assert!(info["message_body"].is_string(), "body is a JSON string");
+    let over_http = wari.get("/ari/asterisk/info?only=system").await.body;
+    assert_eq!(body(&info)["system"], over_http["system"]);
+
+    let mut originate = request("2", "POST", "channels");
+    originate["query_strings"] = json!([
+        {"name": "endpoint", "value": "Test/alice"},
+        {"name": "app", "value": "hello"},
+    ]);
+    let mut events = Vec::new();
+    let created = ws.rest_collecting(originate, &mut events).await;
+    assert_eq!(created["status_code"], 200, "{created}");
+    let id = body(&created)["id"]
+        .as_str()
+        .expect("channel id")
+        .to_string();
+    if !events.iter().any(|e| e["type"] == "StasisStart") {
+        let start = ws.next_of("StasisStart").await;
+        assert_eq!(start["channel"]["id"], id.as_str());
+    }
+    let answer = ws
+        .rest(request("2a", "POST", &format!("channels/{id}/answer")))
+        .await;
+    assert_eq!(answer["status_code"], 204, "{answer}");
+
+    let mut json_body = request("3", "POST", &format!("channels/{id}/variable"));
+    json_body["content_type"] = json!("application/json");
+    json_body["message_body"] = json!(r#"{"variable":"COLOUR","value":"blue"}"#);
+    let set = ws.rest(json_body).await;
+    assert_eq!(set["status_code"], 204, "{set}");
+    assert_eq!(set["reason_phrase"], "No Content");
+    assert!(set.get("message_body").is_none() && set.get("content_type").is_none());
+
+    let mut form_body = request("4", "POST", &format!("channels/{id}/variable"));
+    form_body["content_type"] = json!("application/x-www-form-urlencoded");
+    form_body["message_body"] = json!("variable=SHAPE&value=round");
+    assert_eq!(ws.rest(form_body).await["status_code"], 204);
+    let got = ws
+        .rest(request(
+            "5",
+            "GET",
+            &format!("channels/{id}/variable?variable=SHAPE"),
+        ))
+        .await;
+    assert_eq!(body(&got)["value"], "round", "{got}");
+
+    let mut events = Vec::new();
+    let hangup = ws
+        .rest_collecting(
+            request("6", "DELETE", &format!("channels/{id}")),
+            &mut events,
+        )
+        .await;
+    assert_eq!(hangup["status_code"], 204, "{hangup}");
+    let missing = ws
+        .rest_collecting(
+            request("7", "DELETE", &format!("channels/{id}")),
+            &mut events,
+        )
+        .await;
+    assert_eq!(missing["status_code"], 404, "{missing}");
+    if !events.iter().any(|e| e["type"] == "StasisEnd") {
+        let end = ws.next_of("StasisEnd").await;
+        assert_eq!(end["channel"]["id"], id.as_str());
+    }
+    assert_eq!(missing["reason_phrase"], "Not Found");
+    assert!(body(&missing)["message"].is_string());
+    ws.close().await;
+}
+
+#[tokio::test]
+async fn malformed_frames_are_answered_and_the_socket_stays_open() {
+    let wari = Wari::start_default();
+    let mut ws = connect(&wari, "app=hello&api_key=asterisk:secret").await;
+    let cases: [(&str, u16, &str); 8] = [
+        ("{not json", 400, "Failed to parse request message JSON"),
+        (r#"{"request_id":"a"}"#, 400, "No 'type' property."),
+        (
+            r#"{"type":"Banana","request_id":"b"}"#,
+            400,
+            "Unknown request type.",
+        ),
+        (
+            r#"{"type":"RESTRequest","request_id":"c","method":"GET"}"#,
+            400,
+            "Empty or missing 'uri' property.",
+        ),
+        (
+            r#"{"type":"RESTRequest","request_id":"d","uri":"asterisk/info"}"#,
+            400,
+            "Unknown or missing 'method' property.",
+        ),
+        (
+            r#"{"type":"RESTRequest","request_id":"e","uri":"/asterisk/info","method":"GET"}"#,
+            404,
+            "Resource not found",
+        ),
+        (
+            r#"{"type":"RESTRequest","request_id":"f","uri":"events?app=x","method":"GET"}"#,
+            400,
+            "Can't upgrade to websocket from a websocket",
+        ),
+        (
+            r#"{"type":"RESTRequest","request_id":"g","uri":"asterisk/info","method":"POST","message_body":"{}"}"#,
+            400,
+            "No 'content_type' for 'message_body'.",
+        ),
+    ];
+    for (frame, status, message) in cases {
+        ws.send_text(frame).await;
+        let response = ws.next_of("RESTResponse").await;
+        assert_eq!(response["status_code"], status, "{frame}: {response}");
+        assert_eq!(body(&response)["message"], message, "{frame}");
+        let sent: Value = serde_json::from_str(frame).unwrap_or(Value::Null);
+        let echoed = sent["request_id"].as_str().unwrap_or_default();
+        assert_eq!(response["request_id"], echoed, "{frame}");
+        if status == 400 && message != "Can't upgrade to websocket from a websocket" {
+            assert_eq!(response["reason_phrase"], "Bad request");
+        }
+    }
+    let info = ws.rest(request("ok", "GET", "asterisk/info")).await;
+    assert_eq!(info["status_code"], 200, "socket still serves requests");
+    ws.close().await;
+}
+
+#[tokio::test]
+async fn a_read_only_socket_stays_read_only() {
+    let wari = Wari::start(&[("http.conf", HTTP_CONF), ("ari.conf", ARI_CONF)]);
+    // api_key on the upgrade URL.
+    let mut ws = connect(&wari, "app=peek&api_key=viewer:look").await;
+    let read = ws.rest(request("r", "GET", "channels")).await;
+    assert_eq!(read["status_code"], 200, "{read}");
+    let mut write = request("w", "POST", "channels");
+    write["query_strings"] =
+        json!([{"name": "endpoint", "value": "Test/x"}, {"name": "app", "value": "peek"}]);
+    let refused = ws.rest(write.clone()).await;
+    assert_eq!(refused["status_code"], 403, "{refused}");
+    assert_eq!(body(&refused)["message"], "Write access denied");
+    ws.close().await;
+
+    // Basic credentials on the upgrade request.
+    let mut upgrade = format!("ws://{}/ari/events?app=peek2", wari.addr())
+        .into_client_request()
+        .expect("request");
+    upgrade.headers_mut().insert(
+        "Authorization",
+        "Basic dmlld2VyOmxvb2s=".parse().expect("header"), // viewer:look
+    );
+    let mut ws = connect_request(upgrade).await;
+    let refused = ws.rest(write).await;
+    assert_eq!(refused["status_code"], 403, "{refused}");
+    let read = ws.rest(request("r2", "GET", "applications/peek2")).await;
+    assert_eq!(read["status_code"], 200, "{read}");
+    assert_eq!(body(&read)["name"], "peek2");
+    ws.close().await;
+    let channels = wari.get("/ari/channels").await.body;
+    assert_eq!(channels, json!([]), "no channel was created");
+}
