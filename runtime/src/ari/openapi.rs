@@ -54,6 +54,64 @@ fn constrain(mut schema: Value, allowable: Option<&Value>) -> Value {
     schema
 }
 
+/// A string holding something besides whitespace (what Rust's `str::trim` removes): wari,
+/// like Asterisk, treats an empty or blank required value as a missing one.
+const NOT_BLANK: &str = "[^\\t\\n\\u000B\\f\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]";
+
+/// Constrains the schema of a required parameter: a string must not be blank, an object
+/// (a required body member such as `variables`) must not be empty.
+fn require_non_empty(schema: &mut Value) {
+    let Some(object) = schema.as_object_mut() else {
+        return;
+    };
+    match object.get("type").and_then(Value::as_str) {
+        Some("string") if !object.contains_key("enum") && !object.contains_key("format") => {
+            object.insert("pattern".into(), json!(NOT_BLANK));
+        }
+        Some("object") => {
+            object.insert("minProperties".into(), json!(1));
+        }
+        _ => {}
+    }
+}
+
+/// The `variables` body member: an object of variable names to values, whose values each
+/// resource checks differently (see `resources::*`). Swagger 1.1 can only say `object`.
+fn variables_schema(resource: &str) -> Value {
+    let values = match resource {
+        // A user event carries any JSON values.
+        "events" => json!({}),
+        // Message variables are plain strings.
+        "endpoints" => json!({ "type": "string" }),
+        // Channel and bridge variables: a string, or {"value": ..., "report_events": ...}.
+        _ => {
+            return json!({
+                "type": "object",
+                "propertyNames": { "pattern": NOT_BLANK },
+                "additionalProperties": channel_variable_value(),
+            });
+        }
+    };
+    json!({ "type": "object", "additionalProperties": values })
+}
+
+/// A channel or bridge variable's value: a string, or {"value": ..., "report_events": ...}.
+fn channel_variable_value() -> Value {
+    json!({
+            "anyOf": [
+                { "type": "string" },
+                {
+                    "type": "object",
+                    "properties": {
+                        "value": { "type": "string" },
+                        "report_events": { "type": "boolean" },
+                    },
+                    "required": ["value"],
+                },
+            ],
+    })
+}
+
 /// The success status of an operation, from its method and response class.
 fn success_status(
     resource: &str,
@@ -79,6 +137,9 @@ fn operation(resource: &str, api_path: &str, op: &Value) -> Value {
     let response_class = text("responseClass");
     let mut parameters = Vec::new();
     let mut body_properties = Map::new();
+    let mut body_required = Vec::new();
+    // The body is the raw bytes of one binary parameter (a WebAssembly upload).
+    let mut binary_body = false;
     for param in op
         .get("parameters")
         .and_then(Value::as_array)
@@ -94,15 +155,29 @@ fn operation(resource: &str, api_path: &str, op: &Value) -> Value {
             .get("allowMultiple")
             .and_then(Value::as_bool)
             .unwrap_or(false);
-        let mut schema = constrain(type_schema(ptext("dataType")), param.get("allowableValues"));
+        let mut schema = if ptext("paramType") == "body" && ptext("name") == "variables" {
+            variables_schema(resource)
+        } else {
+            constrain(type_schema(ptext("dataType")), param.get("allowableValues"))
+        };
         if let (Some(default), Some(object)) = (param.get("defaultValue"), schema.as_object_mut()) {
             object.insert("default".into(), default.clone());
         }
+        if required {
+            require_non_empty(&mut schema);
+        }
         if multiple {
             schema = json!({ "type": "array", "items": schema });
+            if required && let Some(object) = schema.as_object_mut() {
+                object.insert("minItems".into(), json!(1));
+            }
         }
         match ptext("paramType") {
+            "body" if ptext("dataType") == "binary" => binary_body = true,
             "body" => {
+                if required {
+                    body_required.push(json!(ptext("name")));
+                }
                 body_properties.insert(ptext("name").to_string(), schema);
             }
             location => {
@@ -153,6 +228,14 @@ fn operation(resource: &str, api_path: &str, op: &Value) -> Value {
             );
         }
     }
+    // Every operation reads its parameters (and any JSON body) before anything else, so any
+    // of them can answer 400 for a value of the wrong type or a body that is not JSON.
+    responses.entry("400").or_insert_with(|| {
+        json!({
+            "description": "Invalid parameters or request body",
+            "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } },
+        })
+    });
     let mut out = json!({
         "operationId": format!("{resource}.{nickname}"),
         "summary": text("summary"),
@@ -161,13 +244,25 @@ fn operation(resource: &str, api_path: &str, op: &Value) -> Value {
         "responses": responses,
     });
     if let Some(object) = out.as_object_mut() {
-        if !body_properties.is_empty() {
+        if binary_body {
+            let bytes = json!({ "schema": { "type": "string", "format": "binary" } });
             object.insert(
                 "requestBody".into(),
                 json!({
-                    "required": false,
+                    "required": true,
+                    "content": { "application/wasm": bytes, "application/octet-stream": bytes },
+                }),
+            );
+        } else if !body_properties.is_empty() {
+            object.insert(
+                "requestBody".into(),
+                json!({
+                    "required": !body_required.is_empty(),
                     "content": { "application/json": { "schema": {
-                        "type": "object", "properties": body_properties } } },
+                        "type": "object",
+                        "properties": body_properties,
+                        "required": body_required,
+                    } } },
                 }),
             );
         }
