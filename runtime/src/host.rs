@@ -80,6 +80,7 @@ pub async fn start(config: Config, paths: Paths) -> Result<Host, StartError> {
     wasm.set_ari(&ari);
     ari.set_wasm(wasm.clone());
     wasm.load_stored().await;
+    crate::events::outbound::start(&ari);
     let http = http::start(&config.http, ari.clone()).await?;
     Ok(Host {
         config,

@@ -1,4 +1,5 @@
-//! `ari.conf`: whether ARI is on, how it formats and authenticates, and its users.
+//! `ari.conf`: whether ARI is on, how it formats and authenticates, its users, and its
+//! outbound WebSocket connections (`type = outbound_websocket`).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -33,6 +34,25 @@ pub struct User {
     pub acl: Acl,
 }
 
+/// One `type = outbound_websocket` section: applications served over a connection of
+/// websocket_client.conf.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboundWebsocket {
+    pub name: String,
+    /// The websocket_client.conf section to connect with.
+    pub client_id: String,
+    pub apps: Vec<String>,
+    /// REST requests arriving on the socket run as this user (plain password).
+    pub local_ari_user: String,
+    pub subscribe_all: bool,
+    /// False when cross-checks failed (an app listed twice, a bad local user): no
+    /// connection is made.
+    pub valid: bool,
+}
+
+/// Longest application name (80 minus the length of `stasis-`).
+const MAX_APP_NAME: usize = 73;
+
 /// Everything ari.conf configures.
 #[derive(Debug, Clone)]
 pub struct AriConfig {
@@ -47,6 +67,8 @@ pub struct AriConfig {
     /// Channel variables added to every Channel object.
     pub channelvars: Vec<String>,
     pub users: HashMap<String, Arc<User>>,
+    /// Outbound WebSocket connections, in file order.
+    pub outbound: Vec<OutboundWebsocket>,
 }
 
 impl Default for AriConfig {
@@ -59,6 +81,7 @@ impl Default for AriConfig {
             websocket_write_timeout: Duration::from_millis(100),
             channelvars: Vec::new(),
             users: HashMap::new(),
+            outbound: Vec::new(),
         }
     }
 }
@@ -112,13 +135,19 @@ impl AriConfig {
                         config.users.insert(user.name.clone(), Arc::new(user));
                     }
                 }
-                Some("outbound_websocket") => problems.warn(
-                    &section.location,
-                    format!(
-                        "[{}]: outbound websockets are not supported yet (section ignored)",
-                        section.name
-                    ),
-                ),
+                Some("outbound_websocket") => {
+                    if config.outbound.iter().any(|o| o.name == section.name) {
+                        problems.error(
+                            &section.location,
+                            format!(
+                                "outbound_websocket [{}] is defined twice (second one ignored)",
+                                section.name
+                            ),
+                        );
+                    } else if let Some(outbound) = read_outbound(section, problems) {
+                        config.outbound.push(outbound);
+                    }
+                }
                 Some(other) => problems.error(
                     &section.location,
                     format!(
@@ -172,6 +201,148 @@ fn read_general(section: &Section, config: &mut AriConfig, problems: &mut Proble
                 &entry.location,
                 format!("unknown option '{}' in [general] (ignored)", entry.key),
             ),
+        }
+    }
+}
+
+fn read_outbound(section: &Section, problems: &mut Problems) -> Option<OutboundWebsocket> {
+    let what = format!("outbound_websocket [{}]", section.name);
+    let mut client_id = None;
+    let mut apps = Vec::new();
+    let mut local_ari_user = None;
+    let mut subscribe_all = false;
+    let mut valid = true;
+    for entry in &section.entries {
+        let value = entry.value.trim();
+        match entry.key.to_ascii_lowercase().as_str() {
+            "type" => {}
+            "websocket_client_id" => client_id = Some(value.to_string()).filter(|v| !v.is_empty()),
+            "apps" => {
+                for app in value.split(',').map(str::trim) {
+                    if app.is_empty() || app.len() > MAX_APP_NAME {
+                        problems.error(
+                            &entry.location,
+                            format!(
+                                "{what}: invalid application name '{app}' (1 to {MAX_APP_NAME} characters)"
+                            ),
+                        );
+                        valid = false;
+                    } else {
+                        apps.push(app.to_string());
+                    }
+                }
+            }
+            "local_ari_user" => local_ari_user = Some(value.to_string()).filter(|v| !v.is_empty()),
+            "subscribe_all" => match bool_option(entry, problems) {
+                Some(b) => subscribe_all = b,
+                None => valid = false,
+            },
+            _ => {
+                problems.error(
+                    &entry.location,
+                    format!("{what}: unknown option '{}' (section ignored)", entry.key),
+                );
+                valid = false;
+            }
+        }
+    }
+    let mut missing = |name: &str| {
+        problems.error(
+            &section.location,
+            format!("{what} has no {name} (section ignored)"),
+        );
+    };
+    let Some(client_id) = client_id else {
+        missing("websocket_client_id");
+        return None;
+    };
+    if apps.is_empty() && valid {
+        missing("apps");
+        return None;
+    }
+    let Some(local_ari_user) = local_ari_user else {
+        missing("local_ari_user");
+        return None;
+    };
+    valid.then(|| OutboundWebsocket {
+        name: section.name.clone(),
+        client_id,
+        apps,
+        local_ari_user,
+        subscribe_all,
+        valid: true,
+    })
+}
+
+impl AriConfig {
+    /// Checks outbound connections against websocket_client.conf and the users: a
+    /// connection naming an unknown client is dropped; one whose local user is missing or
+    /// has a crypt password, or that shares an application with another, is kept but
+    /// marked invalid (no connection is made).
+    pub fn check_outbound(
+        &mut self,
+        clients: &super::websocket_client_conf::WebSocketClients,
+        location: &super::diagnostics::Location,
+        problems: &mut Problems,
+    ) {
+        self.outbound.retain(|o| {
+            let known = clients.contains_key(&o.client_id);
+            if !known {
+                problems.error(
+                    location,
+                    format!(
+                        "outbound_websocket [{}]: websocket_client_id '{}' is not a section of websocket_client.conf (connection ignored)",
+                        o.name, o.client_id
+                    ),
+                );
+            }
+            known
+        });
+        let mut owners: HashMap<String, Vec<usize>> = HashMap::new();
+        for (i, o) in self.outbound.iter().enumerate() {
+            for app in &o.apps {
+                owners.entry(app.clone()).or_default().push(i);
+            }
+        }
+        for (app, listed_by) in owners {
+            if listed_by.len() > 1 {
+                for &i in &listed_by {
+                    let o = &mut self.outbound[i];
+                    problems.error(
+                        location,
+                        format!(
+                            "outbound_websocket [{}]: application '{app}' is listed by more than one connection (connection invalid)",
+                            o.name
+                        ),
+                    );
+                    o.valid = false;
+                }
+            }
+        }
+        for o in &mut self.outbound {
+            match self.users.get(&o.local_ari_user).map(|u| &u.password) {
+                Some(Password::Plain(_)) => {}
+                Some(Password::Crypt(_)) => {
+                    problems.error(
+                        location,
+                        format!(
+                            "outbound_websocket [{}]: local_ari_user '{}' must have a plain password (connection invalid)",
+                            o.name, o.local_ari_user
+                        ),
+                    );
+                    o.valid = false;
+                }
+                None => {
+                    problems.error(
+                        location,
+                        format!(
+                            "outbound_websocket [{}]: local_ari_user '{}' is not a user of ari.conf (connection invalid)",
+                            o.name, o.local_ari_user
+                        ),
+                    );
+                    o.valid = false;
+                }
+            }
         }
     }
 }
@@ -254,6 +425,58 @@ fn read_user(section: &Section, named: &NamedAcls, problems: &mut Problems) -> O
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn outbound_of(ari: &str, clients: &str) -> (AriConfig, usize) {
+        use crate::config::conf_file::parse_str;
+        use std::path::Path;
+        let mut problems = Problems::default();
+        let ari = parse_str(Path::new("ari.conf"), ari, &mut problems);
+        let clients = parse_str(Path::new("websocket_client.conf"), clients, &mut problems);
+        let clients = crate::config::websocket_client_conf::read(
+            Some(&clients),
+            Path::new("/"),
+            &mut problems,
+        );
+        let mut config = AriConfig::read(Some(&ari), &NamedAcls::default(), &mut problems);
+        config.check_outbound(
+            &clients,
+            &crate::config::diagnostics::Location::file(Path::new("ari.conf")),
+            &mut problems,
+        );
+        (config, problems.iter().count())
+    }
+
+    #[test]
+    fn outbound_connections_are_checked_against_clients_and_users() {
+        let clients =
+            "[srv]\ntype = websocket_client\nuri = ws://h\nconnection_type = persistent\n";
+        let (config, problems) = outbound_of(
+            "[general]\n[u]\ntype = user\npassword = p\n\
+             [c]\ntype = user\npassword = $6$x$y\npassword_format = crypt\n\
+             [ok]\ntype = outbound_websocket\nwebsocket_client_id = srv\napps = a, b\nlocal_ari_user = u\nsubscribe_all = yes\n\
+             [crypt]\ntype = outbound_websocket\nwebsocket_client_id = srv\napps = c\nlocal_ari_user = c\n\
+             [nouser]\ntype = outbound_websocket\nwebsocket_client_id = srv\napps = d\nlocal_ari_user = ghost\n\
+             [noclient]\ntype = outbound_websocket\nwebsocket_client_id = nope\napps = e\nlocal_ari_user = u\n\
+             [noapps]\ntype = outbound_websocket\nwebsocket_client_id = srv\nlocal_ari_user = u\n",
+            clients,
+        );
+        let by_name = |n: &str| config.outbound.iter().find(|o| o.name == n);
+        let ok = by_name("ok").expect("ok loads");
+        assert!(ok.valid && ok.subscribe_all);
+        assert_eq!(ok.apps, ["a", "b"]);
+        assert!(!by_name("crypt").expect("kept").valid);
+        assert!(!by_name("nouser").expect("kept").valid);
+        assert!(by_name("noclient").is_none() && by_name("noapps").is_none());
+        assert!(problems >= 4);
+
+        let (config, _) = outbound_of(
+            "[general]\n[u]\ntype = user\npassword = p\n\
+             [one]\ntype = outbound_websocket\nwebsocket_client_id = srv\napps = x\nlocal_ari_user = u\n\
+             [two]\ntype = outbound_websocket\nwebsocket_client_id = srv\napps = y,x\nlocal_ari_user = u\n",
+            clients,
+        );
+        assert!(config.outbound.iter().all(|o| !o.valid), "app listed twice");
+    }
 
     #[test]
     fn crypt_formats() {

@@ -12,6 +12,7 @@ pub mod http_conf;
 pub mod test_phones_conf;
 pub mod values;
 pub mod wasm_conf;
+pub mod websocket_client_conf;
 
 use std::path::{Path, PathBuf};
 
@@ -70,6 +71,8 @@ pub struct Config {
     pub test_phones: Vec<test_phones_conf::TestPhone>,
     /// The WebAssembly host's settings from `wasm.conf`.
     pub wasm: wasm_conf::WasmConfig,
+    /// Client connections from `websocket_client.conf` (for ari.conf outbound sockets).
+    pub websocket_clients: websocket_client_conf::WebSocketClients,
 }
 
 impl Config {
@@ -107,10 +110,18 @@ pub fn load(source: &ConfigSource) -> Result<(Config, Problems), ConfigError> {
     let extensions = conf_file::load(reader, &dir, "extensions.conf", &mut problems)?;
     let test_phones = conf_file::load(reader, &dir, "test_phones.conf", &mut problems)?;
     let wasm = conf_file::load(reader, &dir, "wasm.conf", &mut problems)?;
+    let websocket_clients = conf_file::load(reader, &dir, "websocket_client.conf", &mut problems)?;
 
     let named = acl_conf::NamedAcls::read(acl.as_ref(), &mut problems);
     let http = HttpConfig::read(http.as_ref(), &dir, &named, &mut problems);
-    let ari_config = AriConfig::read(ari.as_ref(), &named, &mut problems);
+    let mut ari_config = AriConfig::read(ari.as_ref(), &named, &mut problems);
+    let websocket_clients =
+        websocket_client_conf::read(websocket_clients.as_ref(), &dir, &mut problems);
+    ari_config.check_outbound(
+        &websocket_clients,
+        &diagnostics::Location::file(&dir.join("ari.conf")),
+        &mut problems,
+    );
     let test_phones = test_phones_conf::read(test_phones.as_ref(), &mut problems);
     let wasm = wasm_conf::WasmConfig::read(wasm.as_ref(), &dir, &mut problems);
     if ari.is_some() && !ari_config.enabled {
@@ -128,6 +139,7 @@ pub fn load(source: &ConfigSource) -> Result<(Config, Problems), ConfigError> {
             extensions,
             test_phones,
             wasm,
+            websocket_clients,
         },
         problems,
     ))

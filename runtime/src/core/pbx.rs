@@ -159,7 +159,32 @@ impl Runner {
     /// A stint in Stasis: StasisStart, control until the channel leaves, StasisEnd.
     async fn stasis(&mut self, app: String, args: Vec<String>) -> StasisExit {
         let core = self.core.clone();
-        if !core.with_state(|state| core.stasis_enter(state, &self.id, &app, &args)) {
+        // An application nobody registered may be served by a per-call outbound connection.
+        let per_call = core.with_state(|state| {
+            let connector = state.apps.per_call_for(&app)?;
+            let name = state.channels.get(&self.id)?.name.clone();
+            Some((connector, name))
+        });
+        let Some((connector, app)) = (match per_call {
+            Some((connector, name)) => connector
+                .connect(&app, &self.id, &name)
+                .await
+                .map(|ephemeral| (Some(connector), ephemeral)),
+            None => Some((None, app)),
+        }) else {
+            tracing::info!(channel = %self.id, "per-call connection failed: STASISSTATUS=FAILED");
+            return StasisExit::Failed;
+        };
+        let exit = self.stasis_stint(&app, args).await;
+        if let Some(connector) = connector {
+            connector.finished(&app);
+        }
+        exit
+    }
+
+    async fn stasis_stint(&mut self, app: &str, args: Vec<String>) -> StasisExit {
+        let core = self.core.clone();
+        if !core.with_state(|state| core.stasis_enter(state, &self.id, app, &args)) {
             tracing::info!(channel = %self.id, app, "Stasis application is not registered: STASISSTATUS=FAILED");
             return StasisExit::Failed;
         }

@@ -32,6 +32,22 @@ pub trait EventSink: Send + Sync + fmt::Debug {
     fn id(&self) -> u64;
 }
 
+/// Opens a connection per call for `Stasis(app)` when no application `app` exists but an
+/// outbound `per_call_config` connection serves it (implemented by the events transport).
+pub trait PerCallConnector: Send + Sync + fmt::Debug {
+    /// Connects for `app` on behalf of a channel and registers the ephemeral application
+    /// `<app>:<channel name>`; resolves to its name, or `None` when no connection serves
+    /// `app` or connecting failed.
+    fn connect(
+        &self,
+        app: &str,
+        channel_id: &str,
+        channel_name: &str,
+    ) -> std::pin::Pin<Box<dyn Future<Output = Option<String>> + Send>>;
+    /// The channel has left the ephemeral application: its connection closes shortly.
+    fn finished(&self, ephemeral_app: &str);
+}
+
 /// Reference-counted subscriptions to one kind of event source.
 #[derive(Debug, Default, Clone)]
 struct Subscriptions {
@@ -194,6 +210,8 @@ impl App {
 #[derive(Debug, Default)]
 pub struct Registry {
     apps: BTreeMap<String, App>,
+    /// Opens per-call connections for unknown applications, when configured.
+    per_call: Option<Arc<dyn PerCallConnector>>,
 }
 
 /// What happened when an application was registered.
@@ -276,6 +294,20 @@ impl Registry {
             .get(name)
             .and_then(|a| a.sink.as_ref())
             .map(|s| s.kind())
+    }
+
+    /// Installs the per-call connector.
+    pub fn set_per_call(&mut self, connector: Arc<dyn PerCallConnector>) {
+        self.per_call = Some(connector);
+    }
+
+    /// The per-call connector, when `name` does not exist at all (an inactive application
+    /// fails Stasis() instead of opening a connection).
+    pub fn per_call_for(&self, name: &str) -> Option<Arc<dyn PerCallConnector>> {
+        if self.apps.contains_key(name) {
+            return None;
+        }
+        self.per_call.clone()
     }
 
     /// Removes applications that are inactive and subscribed to nothing.

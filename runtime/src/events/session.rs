@@ -108,6 +108,20 @@ pub enum Ended {
     Stopped,
 }
 
+impl Ended {
+    /// A short description for logs.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Ended::PeerClosed => "closed by the peer",
+            Ended::WriteFailed { .. } => "write failed or timed out",
+            Ended::TooSlow => "event queue full",
+            Ended::PingTimeout => "pings unanswered",
+            Ended::QueueClosed => "event queue closed",
+            Ended::Stopped => "stopped",
+        }
+    }
+}
+
 /// Runs a session until the socket or the queue ends. `first` are frames written before
 /// any queued event (e.g. ApplicationRegistered); `overflow` is notified when the event
 /// queue overflows (inbound sockets are then closed); `stop` ends the session.

@@ -106,5 +106,5 @@ async fn session(socket: WebSocket, context: SessionContext, mut queue: QueueRec
         // A peer that stopped reading cannot hold the task: the close gets one write timeout.
         let _ = tokio::time::timeout(context.settings.write_timeout, frames.close()).await;
     }
-    tracing::info!(?ended, "events WebSocket closed");
+    tracing::info!(reason = ended.reason(), "events WebSocket closed");
 }

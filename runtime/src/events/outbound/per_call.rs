@@ -1,0 +1,149 @@
+//! Per-call outbound connections (`connection_type = per_call_config`): a channel entering
+//! `Stasis(app)` for an application nobody registered gets its own connection, serving the
+//! ephemeral application `<app>:<channel name>`. The connection closes a few seconds after
+//! the channel leaves the application, so trailing events still arrive.
+
+use std::collections::HashMap;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::Notify;
+
+use super::connect::{ClientStream, connect};
+use super::{Connection, registered_notices};
+use crate::core::stasis::{EventSink, PerCallConnector};
+use crate::events::session::{self, Ended, tungstenite_frames};
+use crate::events::sink::{QUEUE_CAPACITY, queue};
+
+/// How long a per-call connection stays after the channel left the application.
+pub const LINGER: Duration = Duration::from_secs(3);
+
+/// Opens per-call connections for the applications of `per_call_config` connections.
+#[derive(Debug)]
+pub struct PerCall {
+    /// The connection serving each application name.
+    by_app: HashMap<String, Arc<Connection>>,
+    /// Stop signals of open connections, by ephemeral application.
+    open: Arc<Mutex<HashMap<String, Arc<Notify>>>>,
+}
+
+impl PerCall {
+    /// A connector for these connections.
+    pub fn new(connections: Vec<Connection>) -> PerCall {
+        let mut by_app = HashMap::new();
+        for connection in connections {
+            let connection = Arc::new(connection);
+            for app in &connection.outbound.apps {
+                by_app.insert(app.clone(), connection.clone());
+            }
+        }
+        PerCall {
+            by_app,
+            open: Arc::new(Mutex::new(HashMap::new())),
+        }
+    }
+}
+
+/// Up to `reconnect_attempts` attempts, `reconnect_interval` apart.
+async fn connect_limited(connection: &Connection) -> Option<ClientStream> {
+    let client = &connection.client;
+    let attempts = client.reconnect_attempts.max(1);
+    for attempt in 1..=attempts {
+        match connect(client, connection.tls.as_ref()).await {
+            Ok(stream) => return Some(stream),
+            Err(error) => {
+                tracing::warn!(connection = %connection.outbound.name, attempt, attempts, %error, "per-call outbound WebSocket connection attempt failed");
+            }
+        }
+        if attempt < attempts {
+            tokio::time::sleep(client.reconnect_interval).await;
+        }
+    }
+    None
+}
+
+impl PerCallConnector for PerCall {
+    fn connect(
+        &self,
+        app: &str,
+        channel_id: &str,
+        channel_name: &str,
+    ) -> Pin<Box<dyn Future<Output = Option<String>> + Send>> {
+        let connection = self.by_app.get(app).cloned();
+        let open = self.open.clone();
+        let ephemeral = format!("{app}:{channel_name}");
+        let channel_id = channel_id.to_string();
+        Box::pin(async move {
+            let connection = connection?;
+            let stream = connect_limited(&connection).await?;
+            let core = connection.context.ari.core().clone();
+            let (sink, mut receiver) = queue(QUEUE_CAPACITY);
+            let sink_id = sink.id();
+            let subscribe_all = connection.outbound.subscribe_all;
+            core.with_state(|state| state.apps.register(&ephemeral, sink, subscribe_all));
+            let stop = Arc::new(Notify::new());
+            if let Ok(mut open) = open.lock() {
+                open.insert(ephemeral.clone(), stop.clone());
+            }
+            tracing::info!(connection = %connection.outbound.name, app = %ephemeral, "per-call outbound WebSocket connected");
+            let name = ephemeral.clone();
+            tokio::spawn(async move {
+                let mut context = connection.context.clone();
+                context.application = name.clone();
+                let mut stream = Some(stream);
+                loop {
+                    let Some(socket) = stream.take() else { break };
+                    let mut frames = tungstenite_frames(socket);
+                    let ended = session::run(
+                        &mut frames,
+                        &context,
+                        &mut receiver.rx,
+                        registered_notices(std::slice::from_ref(&name)),
+                        Some(receiver.overflow.clone()),
+                        Some(stop.clone()),
+                    )
+                    .await;
+                    if matches!(ended, Ended::Stopped) {
+                        use futures_util::SinkExt;
+                        let _ =
+                            tokio::time::timeout(context.settings.write_timeout, frames.close())
+                                .await;
+                        break;
+                    }
+                    tracing::warn!(app = %name, reason = ended.reason(), "per-call outbound WebSocket lost during the call: reconnecting");
+                    stream = connect_limited(&connection).await;
+                    if stream.is_none() {
+                        tracing::warn!(app = %name, "per-call outbound WebSocket could not reconnect: the channel continues in the dialplan");
+                        core.detach_sink(sink_id);
+                        if let Err(error) =
+                            core.continue_in_dialplan(&channel_id, None, None, None, None)
+                        {
+                            tracing::info!(app = %name, %error, "channel could not continue");
+                        }
+                    }
+                }
+                core.detach_sink(sink_id);
+                if let Ok(mut open) = open.lock() {
+                    open.remove(&name);
+                }
+                tracing::info!(app = %name, "per-call outbound WebSocket closed");
+            });
+            Some(ephemeral)
+        })
+    }
+
+    fn finished(&self, ephemeral_app: &str) {
+        let stop = self
+            .open
+            .lock()
+            .ok()
+            .and_then(|open| open.get(ephemeral_app).cloned());
+        if let Some(stop) = stop {
+            tokio::spawn(async move {
+                tokio::time::sleep(LINGER).await;
+                stop.notify_one();
+            });
+        }
+    }
+}

@@ -1,0 +1,148 @@
+//! Persistent outbound connections: the applications are registered from start-up with a
+//! sink that queues their events (bounded) whether or not the socket is up; a task
+//! connects, writes `ApplicationRegistered` per application and then the queue, and
+//! reconnects when the connection is lost.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+
+use super::connect::connect;
+use super::{Connection, registered_notices};
+use crate::core::event::Event;
+use crate::core::stasis::EventSink;
+use crate::events::session::{self, Ended, tungstenite_frames};
+use crate::events::sink::Queued;
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(1 << 48);
+
+/// The longest wait between attempts once a whole batch of attempts has failed.
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+/// Queues events for a persistent connection. Never reports failure for a full queue (the
+/// applications stay registered while disconnected); drops the event instead, counts it
+/// and logs.
+#[derive(Debug)]
+pub struct PersistentSink {
+    id: u64,
+    connection: String,
+    capacity: usize,
+    tx: mpsc::Sender<Queued>,
+    dropped: AtomicU64,
+}
+
+impl PersistentSink {
+    /// A sink and its queue of `capacity` events.
+    pub fn new(connection: &str, capacity: usize) -> (Arc<PersistentSink>, mpsc::Receiver<Queued>) {
+        let (tx, rx) = mpsc::channel(capacity);
+        let sink = Arc::new(PersistentSink {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            connection: connection.to_string(),
+            capacity,
+            tx,
+            dropped: AtomicU64::new(0),
+        });
+        (sink, rx)
+    }
+
+    /// Events dropped because the queue was full, since start-up.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+}
+
+impl EventSink for PersistentSink {
+    fn deliver(&self, app: &str, event: &Arc<Event>) -> bool {
+        match self.tx.try_send((Arc::from(app), event.clone())) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                let dropped = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+                if dropped == 1 || dropped.is_multiple_of(1000) {
+                    tracing::warn!(
+                        connection = %self.connection,
+                        app,
+                        event = event.kind,
+                        capacity = self.capacity,
+                        dropped_total = dropped,
+                        "outbound WebSocket queue is full: event dropped"
+                    );
+                }
+                true
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        }
+    }
+
+    fn id(&self) -> u64 {
+        self.id
+    }
+}
+
+/// Registers the connection's applications and keeps the connection up for as long as
+/// the process runs.
+pub async fn run(connection: Connection, capacity: usize) {
+    let (sink, mut rx) = PersistentSink::new(&connection.outbound.name, capacity);
+    let core = connection.context.ari.core().clone();
+    let apps = connection.outbound.apps.clone();
+    if let Err(error) = core.register_apps(&apps, sink.clone(), connection.outbound.subscribe_all) {
+        tracing::error!(connection = %connection.outbound.name, %error, "outbound WebSocket applications could not be registered");
+        return;
+    }
+    tracing::info!(connection = %connection.outbound.name, ?apps, uri = %connection.client.uri, "outbound WebSocket applications registered (persistent)");
+    let mut unsent: Vec<Queued> = Vec::new();
+    loop {
+        let Some(stream) = connect_with_retries(&connection).await else {
+            return;
+        };
+        tracing::info!(connection = %connection.outbound.name, uri = %connection.client.uri, "outbound WebSocket connected");
+        let mut first = registered_notices(&apps);
+        first.append(&mut unsent);
+        let mut frames = tungstenite_frames(stream);
+        let ended =
+            session::run(&mut frames, &connection.context, &mut rx, first, None, None).await;
+        let reason = ended.reason();
+        match ended {
+            Ended::WriteFailed { unsent: batch } => {
+                // Written again after reconnecting (the peer may see some twice).
+                unsent = batch;
+            }
+            Ended::QueueClosed | Ended::Stopped => return,
+            _ => {}
+        }
+        tracing::warn!(
+            connection = %connection.outbound.name,
+            reason,
+            dropped_total = sink.dropped(),
+            "outbound WebSocket disconnected: events are queued until it reconnects"
+        );
+    }
+}
+
+/// Connects, retrying forever: `reconnect_interval` between attempts; after every batch
+/// of `reconnect_attempts` failures a warning, and the wait doubles (up to 30 s or the
+/// interval, whichever is longer) until a connection succeeds.
+async fn connect_with_retries(connection: &Connection) -> Option<super::connect::ClientStream> {
+    let client = &connection.client;
+    let mut wait = client.reconnect_interval;
+    let mut failures = 0u32;
+    loop {
+        match connect(client, connection.tls.as_ref()).await {
+            Ok(stream) => return Some(stream),
+            Err(error) => {
+                failures += 1;
+                if failures == 1 {
+                    tracing::warn!(connection = %connection.outbound.name, uri = %client.uri, %error, "outbound WebSocket connection attempt failed");
+                } else {
+                    tracing::info!(connection = %connection.outbound.name, attempt = failures, %error, "outbound WebSocket connection attempt failed");
+                }
+                if failures.is_multiple_of(client.reconnect_attempts.max(1)) {
+                    tracing::warn!(connection = %connection.outbound.name, failures, %error, "outbound WebSocket still not connected; retrying");
+                    wait = (wait * 2).min(MAX_BACKOFF.max(client.reconnect_interval));
+                }
+            }
+        }
+        tokio::time::sleep(wait).await;
+    }
+}
