@@ -484,3 +484,34 @@ async fn a_server_certificate_from_another_ca_is_refused_with_a_clear_log_line()
         "{line}"
     );
 }
+
+#[tokio::test]
+async fn pings_reach_the_server_and_a_silent_server_is_dropped_and_reconnected() {
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    let server = listener().await;
+    let port = server.local_addr().expect("addr").port();
+    let pings = "enable_pingpongs = yes\npingpong_interval = 1\npingpong_probes = 2\n";
+    let wari = start(&client_conf(port, "persistent", pings), "outbound-app");
+    let (mut remote, _) = accept_ws(accept_tcp(&server).await).await;
+    // Reading answers pings (tungstenite replies with a pong by itself).
+    let ping = tokio::time::timeout(EVENT_TIMEOUT, async {
+        loop {
+            match remote.stream.next().await {
+                Some(Ok(Message::Ping(payload))) => return payload,
+                Some(Ok(_)) => {}
+                other => panic!("socket ended: {other:?}"),
+            }
+        }
+    })
+    .await
+    .expect("a ping within the timeout");
+    assert!(!ping.is_empty());
+    // Stop reading: pings go unanswered and wari gives up on the connection, then
+    // reconnects.
+    let second = accept_tcp(&server).await;
+    log_shows(&wari, "does not answer pings").await;
+    let (mut again, _) = accept_ws(second).await;
+    assert_eq!(again.next().await["type"], "ApplicationRegistered");
+    drop(remote);
+}

@@ -199,3 +199,22 @@ async fn a_read_only_socket_stays_read_only() {
     let channels = wari.get("/ari/channels").await.body;
     assert_eq!(channels, json!([]), "no channel was created");
 }
+
+#[tokio::test]
+async fn unsolicited_pongs_and_binary_frames_are_ignored() {
+    use futures_util::SinkExt;
+    use tokio_tungstenite::tungstenite::Message;
+    let wari = Wari::start_default();
+    let mut ws = connect(&wari, "app=hello&api_key=asterisk:secret").await;
+    ws.stream
+        .send(Message::Pong(b"unasked".to_vec().into()))
+        .await
+        .expect("send pong");
+    ws.stream
+        .send(Message::Binary(b"\x00\x01".to_vec().into()))
+        .await
+        .expect("send binary");
+    let info = ws.rest(request("after", "GET", "asterisk/ping")).await;
+    assert_eq!(info["status_code"], 200, "{info}");
+    ws.close().await;
+}
