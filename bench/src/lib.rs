@@ -6,7 +6,9 @@
 //!   sending the request to the StasisStart on the bench's events WebSocket;
 //! - `rest-channels-N`: N channels up in the application, then `GET /channels` as fast as
 //!   keep-alive connections allow;
-//! - `memory-N`: the server's resident memory before and after N channels enter Stasis.
+//! - `memory-N`: the server's resident memory before and after N channels enter Stasis;
+//! - `rest-over-ws`: RESTRequest round trips over one events WebSocket ([`ws`]);
+//! - `events-fanout`: events per second delivered to 1..N subscribeAll WebSockets.
 //!
 //! Every loop is bounded in count and time, and only loopback servers are accepted.
 
@@ -16,6 +18,7 @@ pub mod report;
 pub mod scenarios;
 pub mod stats;
 pub mod target;
+pub mod ws;
 
 pub use report::Report;
 pub use scenarios::{Scenario, Settings, run};

@@ -13,7 +13,9 @@ use wari_bench::{Scenario, Settings, Target};
 ///
 /// Scenarios: `originate` (channel rate and originate-to-StasisStart latency),
 /// `rest-channels-N` (GET /channels with N channels up), `memory-N` (resident memory per
-/// channel with N channels in Stasis; needs --pid).
+/// channel with N channels in Stasis; needs --pid), `rest-over-ws` (RESTRequest round trips
+/// over one events WebSocket, --connections = requests in flight), `events-fanout` (events/s
+/// to subscribeAll WebSockets, --connections = socket counts).
 #[derive(Debug, Parser)]
 #[command(name = "wari-bench", version, about, long_about)]
 struct Cli {
@@ -71,7 +73,7 @@ struct Cli {
     /// Also write the results as JSON to this file.
     #[arg(long)]
     json: Option<PathBuf>,
-    /// originate, rest-channels-N, memory-N.
+    /// originate, rest-channels-N, memory-N, rest-over-ws, events-fanout.
     #[arg(required = true)]
     scenarios: Vec<Scenario>,
 }

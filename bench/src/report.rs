@@ -10,6 +10,33 @@ pub enum Report {
     Originate(OriginateReport),
     Rest(RestReport),
     Memory(MemoryReport),
+    WsRest(WsRestReport),
+    Fanout(FanoutReport),
+}
+
+/// `rest-over-ws`: RESTRequest round trips over one events WebSocket.
+#[derive(Debug, Clone)]
+pub struct WsRestReport {
+    /// Requests sent before waiting for the oldest response.
+    pub in_flight: usize,
+    pub requests: usize,
+    pub seconds: f64,
+    /// Requests per second.
+    pub rate: f64,
+    pub latency: Summary,
+}
+
+/// `events-fanout`: events delivered to subscribeAll WebSockets.
+#[derive(Debug, Clone)]
+pub struct FanoutReport {
+    pub sockets: usize,
+    /// Variable sets (one event each, for every socket).
+    pub requests: usize,
+    /// Events read by all sockets together.
+    pub events: usize,
+    pub seconds: f64,
+    /// Events per second, all sockets together.
+    pub rate: f64,
 }
 
 #[derive(Debug, Clone)]
@@ -88,6 +115,22 @@ impl Report {
                 "rss_after_hangup": r.rss_after,
                 "bytes_per_channel": r.bytes_per_channel,
                 "bring_up_seconds": r.bring_up_seconds,
+            }),
+            Report::WsRest(r) => json!({
+                "scenario": "rest-over-ws",
+                "in_flight": r.in_flight,
+                "requests": r.requests,
+                "seconds": r.seconds,
+                "requests_per_second": r.rate,
+                "latency": r.latency.json(),
+            }),
+            Report::Fanout(r) => json!({
+                "scenario": "events-fanout",
+                "sockets": r.sockets,
+                "requests": r.requests,
+                "events": r.events,
+                "seconds": r.seconds,
+                "events_per_second": r.rate,
             }),
         }
     }
@@ -177,6 +220,47 @@ pub fn markdown(reports: &[Report]) -> String {
                 mib(r.rss_up),
                 mib(r.rss_after),
                 r.bytes_per_channel,
+            ));
+        }
+        out.push('\n');
+    }
+    let ws_rest: Vec<_> = reports
+        .iter()
+        .filter_map(|r| match r {
+            Report::WsRest(r) => Some(r),
+            _ => None,
+        })
+        .collect();
+    if !ws_rest.is_empty() {
+        out.push_str("| RESTRequest over WebSocket | in flight | requests | requests/s | p50 | p99 | max |\n");
+        out.push_str("|---|---|---|---|---|---|---|\n");
+        for r in ws_rest {
+            out.push_str(&format!(
+                "| GET asterisk/ping | {} | {} | {:.0} | {} | {} | {} |\n",
+                r.in_flight,
+                r.requests,
+                r.rate,
+                human(r.latency.p50),
+                human(r.latency.p99),
+                human(r.latency.max),
+            ));
+        }
+        out.push('\n');
+    }
+    let fanout: Vec<_> = reports
+        .iter()
+        .filter_map(|r| match r {
+            Report::Fanout(r) => Some(r),
+            _ => None,
+        })
+        .collect();
+    if !fanout.is_empty() {
+        out.push_str("| events fan-out | sockets | variable sets | events delivered | seconds | events/s (all sockets) |\n");
+        out.push_str("|---|---|---|---|---|---|\n");
+        for r in fanout {
+            out.push_str(&format!(
+                "| ChannelVarset to subscribeAll sockets | {} | {} | {} | {:.2} | {:.0} |\n",
+                r.sockets, r.requests, r.events, r.seconds, r.rate,
             ));
         }
         out.push('\n');

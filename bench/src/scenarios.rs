@@ -33,6 +33,12 @@ pub enum Scenario {
     RestChannels(usize),
     /// `memory-N`: resident memory per channel with N channels in Stasis.
     Memory(usize),
+    /// `rest-over-ws`: RESTRequest round trips over one events WebSocket, once per
+    /// `--connections` value (requests in flight).
+    RestOverWs,
+    /// `events-fanout`: events/s to N subscribeAll WebSockets, once per `--connections`
+    /// value (N).
+    EventsFanout,
 }
 
 impl FromStr for Scenario {
@@ -47,13 +53,17 @@ impl FromStr for Scenario {
         };
         if s == "originate" {
             Ok(Scenario::Originate)
+        } else if s == "rest-over-ws" {
+            Ok(Scenario::RestOverWs)
+        } else if s == "events-fanout" {
+            Ok(Scenario::EventsFanout)
         } else if let Some(rest) = s.strip_prefix("rest-channels-") {
             Ok(Scenario::RestChannels(size(rest)?))
         } else if let Some(rest) = s.strip_prefix("memory-") {
             Ok(Scenario::Memory(size(rest)?))
         } else {
             Err(format!(
-                "unknown scenario '{s}' (originate, rest-channels-N, memory-N)"
+                "unknown scenario '{s}' (originate, rest-channels-N, memory-N, rest-over-ws, events-fanout)"
             ))
         }
     }
@@ -131,6 +141,8 @@ pub async fn run(settings: &Settings, scenarios: &[Scenario]) -> anyhow::Result<
             Scenario::Originate => bench.originate().await,
             Scenario::RestChannels(n) => bench.rest_channels(*n).await,
             Scenario::Memory(n) => bench.memory(*n).await,
+            Scenario::RestOverWs => bench.websocket(*scenario).await,
+            Scenario::EventsFanout => bench.websocket(*scenario).await,
         };
         match result {
             Ok(mut r) => reports.append(&mut r),
@@ -454,6 +466,24 @@ impl<'s> Bench<'s> {
         Ok((listed, body.len()))
     }
 
+    /// `rest-over-ws` and `events-fanout`, once per `--connections` value.
+    async fn websocket(&self, scenario: Scenario) -> anyhow::Result<Vec<Report>> {
+        let s = self.settings;
+        let time = s.load_time.min(s.duration_limit);
+        let mut reports = Vec::new();
+        for &n in &s.connections {
+            reports.push(match scenario {
+                Scenario::EventsFanout => Report::Fanout(
+                    crate::ws::events_fanout(&s.target, &s.app, n, time, s.max_requests).await?,
+                ),
+                _ => Report::WsRest(
+                    crate::ws::rest_over_ws(&s.target, &s.app, n, time, s.max_requests).await?,
+                ),
+            });
+        }
+        Ok(reports)
+    }
+
     /// `memory-N`: the server's RSS before and after N channels entered Stasis, and after
     /// they were hung up again.
     async fn memory(&self, n: usize) -> anyhow::Result<Vec<Report>> {
@@ -522,6 +552,8 @@ mod tests {
         assert!("memory-0".parse::<Scenario>().is_err());
         assert!("memory-x".parse::<Scenario>().is_err());
         assert!("bogus".parse::<Scenario>().is_err());
+        assert_eq!("rest-over-ws".parse(), Ok(Scenario::RestOverWs));
+        assert_eq!("events-fanout".parse(), Ok(Scenario::EventsFanout));
     }
 
     #[test]
