@@ -146,24 +146,31 @@ impl Driver for TestPhone {
         let Some(delay) = self.behaviour.answer_after else {
             return Ok(());
         };
+        // A phone that answers at once does so while the call is placed: no task, no
+        // timer (tokio's timer ticks in milliseconds, so even a zero sleep waits ~1 ms).
+        let answered_now = delay.is_zero();
+        if answered_now {
+            core.far_end_answered(state, me);
+            if self.behaviour.dtmf.is_empty() && self.behaviour.hangup_after.is_none() {
+                return Ok(());
+            }
+        }
         let weak = core.weak();
         let me = me.clone();
         let behaviour = self.behaviour.clone();
         tokio::spawn(async move {
-            // tokio's timer ticks in milliseconds: even a zero sleep would wait for the next
-            // tick, so a phone that answers at once does not sleep at all.
-            if !delay.is_zero() {
+            if !answered_now {
                 tokio::time::sleep(delay).await;
-            }
-            if !with_core(&weak, |core, state| {
-                if state.channels.contains_key(&me) {
-                    core.far_end_answered(state, &me);
-                    true
-                } else {
-                    false
+                if !with_core(&weak, |core, state| {
+                    if state.channels.contains_key(&me) {
+                        core.far_end_answered(state, &me);
+                        true
+                    } else {
+                        false
+                    }
+                }) {
+                    return;
                 }
-            }) {
-                return;
             }
             press_keys(&weak, &me, &behaviour.dtmf).await;
             if let Some(after) = behaviour.hangup_after {
