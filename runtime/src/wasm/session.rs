@@ -186,7 +186,10 @@ pub async fn run(session: Arc<Session>, version: Arc<AppVersion>, mut rx: mpsc::
         }
     });
     store.set_epoch_deadline(1);
-    let failure = match version.pre.instantiate_async(&mut store).await {
+    let instantiating = app.shared.engine.guest_call();
+    let instantiated = version.pre.instantiate_async(&mut store).await;
+    drop(instantiating);
+    let failure = match instantiated {
         Err(e) => Some(Failure::Instantiate(format!("{e:?}"))),
         Ok(instance) => {
             let mut failure = None;
@@ -207,10 +210,12 @@ pub async fn run(session: Arc<Session>, version: Arc<AppVersion>, mut rx: mpsc::
                 store.data_mut().ticks = 0;
                 store.data_mut().event_started = Instant::now();
                 store.set_epoch_deadline(1);
+                let running = app.shared.engine.guest_call();
                 let result = instance
                     .wari_stasis_handler()
                     .call_on_event(&mut store, &event)
                     .await;
+                drop(running);
                 if let Err(trap) = result {
                     failure = Some(Failure::from_error(&trap));
                     break;
