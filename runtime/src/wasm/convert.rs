@@ -82,10 +82,17 @@ fn recording(value: &Value) -> types::Recording {
 /// The WIT event for a core event; types without a case of their own become `other`.
 pub fn event(event: &Event) -> types::Event {
     let f = &event.fields;
-    let field = |key: &str| f.get(key).cloned().unwrap_or(Value::Null);
+    // Borrowed, never cloned: this runs for every event delivered into a session.
+    let field = |key: &str| f.get(key).unwrap_or(&Value::Null);
+    let own_text = |key: &str| {
+        f.get(key)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
     match event.kind {
         "StasisStart" => types::Event::StasisStart(types::StasisStart {
-            channel: channel(&field("channel")),
+            channel: channel(field("channel")),
             args: f
                 .get("args")
                 .and_then(Value::as_array)
@@ -97,44 +104,44 @@ pub fn event(event: &Event) -> types::Event {
                 })
                 .unwrap_or_default(),
         }),
-        "StasisEnd" => types::Event::StasisEnd(channel(&field("channel"))),
+        "StasisEnd" => types::Event::StasisEnd(channel(field("channel"))),
         "ChannelDtmfReceived" => types::Event::DtmfReceived(types::DtmfReceived {
-            channel: channel(&field("channel")),
-            digit: text(&Value::Object(f.clone()), "digit"),
+            channel: channel(field("channel")),
+            digit: own_text("digit"),
             duration_ms: f
                 .get("duration_ms")
                 .and_then(Value::as_u64)
                 .and_then(|d| u32::try_from(d).ok())
                 .unwrap_or(0),
         }),
-        "ChannelStateChange" => types::Event::StateChanged(channel(&field("channel"))),
+        "ChannelStateChange" => types::Event::StateChanged(channel(field("channel"))),
         "ChannelHangupRequest" => types::Event::HangupRequested(types::HangupRequest {
-            channel: channel(&field("channel")),
+            channel: channel(field("channel")),
             cause: f
                 .get("cause")
                 .and_then(Value::as_u64)
                 .and_then(|c| u32::try_from(c).ok()),
         }),
-        "PlaybackStarted" => types::Event::PlaybackStarted(playback(&field("playback"))),
-        "PlaybackFinished" => types::Event::PlaybackFinished(playback(&field("playback"))),
-        "RecordingStarted" => types::Event::RecordingStarted(recording(&field("recording"))),
-        "RecordingFinished" => types::Event::RecordingFinished(recording(&field("recording"))),
-        "RecordingFailed" => types::Event::RecordingFailed(recording(&field("recording"))),
+        "PlaybackStarted" => types::Event::PlaybackStarted(playback(field("playback"))),
+        "PlaybackFinished" => types::Event::PlaybackFinished(playback(field("playback"))),
+        "RecordingStarted" => types::Event::RecordingStarted(recording(field("recording"))),
+        "RecordingFinished" => types::Event::RecordingFinished(recording(field("recording"))),
+        "RecordingFailed" => types::Event::RecordingFailed(recording(field("recording"))),
         "ChannelEnteredBridge" => types::Event::EnteredBridge(types::BridgeMembership {
-            bridge: bridge(&field("bridge")),
-            channel: channel(&field("channel")),
+            bridge: bridge(field("bridge")),
+            channel: channel(field("channel")),
         }),
         "ChannelLeftBridge" => types::Event::LeftBridge(types::BridgeMembership {
-            bridge: bridge(&field("bridge")),
-            channel: channel(&field("channel")),
+            bridge: bridge(field("bridge")),
+            channel: channel(field("channel")),
         }),
         "ChannelUserevent" => types::Event::UserEvent(types::UserEvent {
-            name: text(&Value::Object(f.clone()), "eventname"),
+            name: own_text("eventname"),
             variables_json: field("userevent").to_string(),
         }),
         other => types::Event::Other(types::RawEvent {
             event_type: other.to_string(),
-            json: Value::Object(f.clone()).to_string(),
+            json: serde_json::to_string(f).unwrap_or_default(),
         }),
     }
 }

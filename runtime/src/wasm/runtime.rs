@@ -286,10 +286,9 @@ impl AppRuntime {
             .fields
             .get("channel")
             .and_then(|c| c.get("id"))
-            .and_then(Value::as_str)
-            .map(str::to_string);
+            .and_then(Value::as_str);
         if event.kind == "StasisStart" {
-            let id = channel_id?;
+            let id = channel_id?.to_string();
             if let Some(session) = routes.expected.remove(&id) {
                 return Some(session);
             }
@@ -307,7 +306,6 @@ impl AppRuntime {
             return Some(session);
         }
         let session = channel_id
-            .as_deref()
             .and_then(|c| routes.by_channel.get(c))
             .or_else(|| {
                 event
@@ -327,9 +325,9 @@ impl AppRuntime {
         if event.kind == "StasisEnd"
             && let Some(id) = channel_id
         {
-            routes.by_channel.remove(&id);
+            routes.by_channel.remove(id);
             if let Ok(mut channels) = session.channels.lock() {
-                channels.remove(&id);
+                channels.remove(id);
             }
         }
         Some(session)
