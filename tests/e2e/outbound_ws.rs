@@ -515,3 +515,47 @@ async fn pings_reach_the_server_and_a_silent_server_is_dropped_and_reconnected()
     assert_eq!(again.next().await["type"], "ApplicationRegistered");
     drop(remote);
 }
+
+#[tokio::test]
+async fn a_server_that_stops_reading_hits_the_write_timeout_and_is_reconnected() {
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket.set_recv_buffer_size(2048).expect("small buffer");
+    socket
+        .bind("127.0.0.1:0".parse().expect("address"))
+        .expect("bind");
+    let server = socket.listen(16).expect("listen");
+    let port = server.local_addr().expect("addr").port();
+    let ari = "[general]\nenabled = yes\nwebsocket_write_timeout = 200\n\n[asterisk]\ntype = user\npassword = secret\n\n\
+               [remote]\ntype = outbound_websocket\nwebsocket_client_id = app-server\napps = outbound-app\nlocal_ari_user = asterisk\n";
+    let wari = Wari::start(&[
+        ("http.conf", HTTP_CONF),
+        ("ari.conf", ari),
+        (
+            "websocket_client.conf",
+            &client_conf(port, "persistent", ""),
+        ),
+    ]);
+    // Accept, then never read.
+    let (stalled, _) = accept_ws(accept_tcp(&server).await).await;
+    let big = "x".repeat(16 * 1024);
+    let body = json!({ "variables": { "BIG": { "value": big, "report_events": true } } });
+    for n in 0..200 {
+        let reply = wari
+            .ari_with_body(
+                reqwest::Method::POST,
+                &format!("/ari/channels?endpoint=Test/w{n}&app=outbound-app&channelId=w-{n}"),
+                Some(body.clone()),
+            )
+            .await;
+        assert_eq!(reply.status, 200);
+        if wari.log().contains("websocket_write_timeout") {
+            break;
+        }
+    }
+    log_shows(&wari, "write timed out (websocket_write_timeout)").await;
+    // The connection is made again, and the application was never unregistered.
+    let (mut again, _) = accept_ws(accept_tcp(&server).await).await;
+    assert_eq!(again.next().await["type"], "ApplicationRegistered");
+    assert_eq!(wari.get("/ari/applications/outbound-app").await.status, 200);
+    drop(stalled);
+}

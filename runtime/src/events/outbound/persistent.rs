@@ -146,3 +146,26 @@ async fn connect_with_retries(connection: &Connection) -> Option<super::connect:
         tokio::time::sleep(wait).await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::event::Scope;
+
+    #[test]
+    fn a_full_queue_drops_and_counts_but_keeps_the_applications() {
+        let (sink, mut rx) = PersistentSink::new("c", 2);
+        let event = Arc::new(Event::new("StasisStart", Scope::app("a")));
+        for _ in 0..5 {
+            assert!(
+                sink.deliver("a", &event),
+                "the sink never gives up its apps"
+            );
+        }
+        assert_eq!(sink.dropped(), 3);
+        assert!(rx.try_recv().is_ok() && rx.try_recv().is_ok());
+        assert!(rx.try_recv().is_err(), "bounded at 2");
+        drop(rx);
+        assert!(!sink.deliver("a", &event), "a closed queue is reported");
+    }
+}
