@@ -559,3 +559,28 @@ async fn a_server_that_stops_reading_hits_the_write_timeout_and_is_reconnected()
     assert_eq!(wari.get("/ari/applications/outbound-app").await.status, 200);
     drop(stalled);
 }
+
+#[tokio::test]
+async fn a_server_answering_without_a_subprotocol_is_accepted_and_a_401_is_logged() {
+    let server = listener().await;
+    let port = server.local_addr().expect("addr").port();
+    let wari = start(&client_conf(port, "persistent", ""), "outbound-app");
+    // First attempt: the server refuses the credentials.
+    let mut refused = accept_tcp(&server).await;
+    let mut buffer = [0u8; 2048];
+    let _ = tokio::time::timeout(EVENT_TIMEOUT, refused.read(&mut buffer)).await;
+    refused
+        .write_all(b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n")
+        .await
+        .expect("answer");
+    log_shows(&wari, "the server answered 401 Unauthorized instead of 101").await;
+    // Next attempt: accepted without echoing the offered `ari` subprotocol.
+    let stream = accept_tcp(&server).await;
+    let ws = tokio::time::timeout(EVENT_TIMEOUT, tokio_tungstenite::accept_async(stream))
+        .await
+        .expect("handshake in time")
+        .expect("handshake");
+    let mut remote = AriSocket::new(ws);
+    assert_eq!(remote.next().await["type"], "ApplicationRegistered");
+    drop(refused);
+}

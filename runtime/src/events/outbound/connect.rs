@@ -1,16 +1,15 @@
 //! Opening one outbound WebSocket: TCP (and TLS when `tls_enabled`) within
 //! `connection_timeout`, then the WebSocket handshake within twice that, offering the
-//! configured subprotocols and Basic credentials.
+//! configured subprotocols and Basic credentials. The handshake is checked as Asterisk does
+//! (a server answering without a subprotocol is accepted).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine;
-use http::HeaderValue;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio_tungstenite::WebSocketStream;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 use crate::config::websocket_client_conf::WebSocketClient;
 
@@ -44,11 +43,8 @@ pub enum ConnectError {
     },
     #[error("TLS is not usable: {0}")]
     TlsSetup(#[from] super::tls::ClientTlsError),
-    #[error("WebSocket handshake with {address} failed: {source}")]
-    Handshake {
-        address: String,
-        source: Box<tokio_tungstenite::tungstenite::Error>,
-    },
+    #[error("WebSocket handshake with {address} failed: {reason}")]
+    Handshake { address: String, reason: String },
 }
 
 /// Where a uri points.
@@ -158,41 +154,137 @@ pub async fn connect(
     .await
     .map_err(|_| timed_out("connect"))??;
 
-    let mut request = format!("ws://{address}{}", target.resource)
-        .into_client_request()
-        .map_err(|_| ConnectError::Uri(client.uri.clone()))?;
-    let headers = request.headers_mut();
-    if !client.protocols.is_empty()
-        && let Ok(value) = HeaderValue::from_str(&client.protocols.join(", "))
-    {
-        headers.insert(http::header::SEC_WEBSOCKET_PROTOCOL, value);
-    }
     let credentials = match &target.userinfo {
         Some((user, password)) => Some((user.clone(), password.clone())),
         None => client.username.clone().zip(client.password.clone()),
-    };
-    if let Some((user, password)) = credentials.filter(|(u, p)| !u.is_empty() && !p.is_empty()) {
-        let encoded =
-            base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
-        if let Ok(value) = HeaderValue::from_str(&format!("Basic {encoded}")) {
-            headers.insert(http::header::AUTHORIZATION, value);
-        }
     }
-    let (socket, _) = tokio::time::timeout(
-        timeout * 2,
-        tokio_tungstenite::client_async(request, stream),
-    )
-    .await
-    .map_err(|_| ConnectError::Timeout {
-        stage: "WebSocket handshake",
-        address: address.clone(),
-        after: timeout * 2,
-    })?
-    .map_err(|source| ConnectError::Handshake {
-        address: address.clone(),
-        source: Box::new(source),
-    })?;
-    Ok(socket)
+    .filter(|(u, p)| !u.is_empty() && !p.is_empty());
+    let host = if target.port == 80 || target.port == 443 {
+        target.host.clone()
+    } else {
+        address.clone()
+    };
+    let handshake = Handshake {
+        host,
+        resource: target.resource.clone(),
+        protocols: client.protocols.clone(),
+        credentials,
+    };
+    tokio::time::timeout(timeout * 2, handshake.run(stream))
+        .await
+        .map_err(|_| ConnectError::Timeout {
+            stage: "WebSocket handshake",
+            address: address.clone(),
+            after: timeout * 2,
+        })?
+        .map_err(|reason| ConnectError::Handshake {
+            address: address.clone(),
+            reason,
+        })
+}
+
+/// Aborts a task when dropped.
+struct AbortOnDrop(tokio::task::AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// The client side of the opening handshake (RFC 6455 section 4.1), done with hyper so
+/// that the checks are Asterisk's: status 101, `Upgrade`, `Connection` and
+/// `Sec-WebSocket-Accept` must match; any extension fails; a subprotocol must be one we
+/// offered, and no subprotocol in the answer is accepted.
+struct Handshake {
+    host: String,
+    resource: String,
+    protocols: Vec<String>,
+    credentials: Option<(String, String)>,
+}
+
+impl Handshake {
+    async fn run(self, stream: Box<dyn Io>) -> Result<ClientStream, String> {
+        use http::header;
+        use hyper_util::rt::TokioIo;
+        use tokio_tungstenite::tungstenite::handshake::client::generate_key;
+        use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+
+        let key = generate_key();
+        let mut request = http::Request::builder()
+            .method(http::Method::GET)
+            .uri(self.resource.as_str())
+            .header(header::HOST, self.host.as_str())
+            .header(header::UPGRADE, "websocket")
+            .header(header::CONNECTION, "Upgrade")
+            .header(header::SEC_WEBSOCKET_VERSION, "13")
+            .header(header::SEC_WEBSOCKET_KEY, &key);
+        if !self.protocols.is_empty() {
+            request = request.header(header::SEC_WEBSOCKET_PROTOCOL, self.protocols.join(", "));
+        }
+        if let Some((user, password)) = &self.credentials {
+            let encoded =
+                base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+            request = request.header(header::AUTHORIZATION, format!("Basic {encoded}"));
+        }
+        let request = request
+            .body(http_body_util::Empty::<bytes::Bytes>::new())
+            .map_err(|e| format!("invalid request: {e}"))?;
+        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(|e| e.to_string())?;
+        // The connection is driven by its own task until it hands the socket over; the
+        // guard stops it when the handshake fails or is abandoned.
+        let driver = tokio::spawn(connection.with_upgrades());
+        let _stop_driver = AbortOnDrop(driver.abort_handle());
+        let response = sender
+            .send_request(request)
+            .await
+            .map_err(|e| e.to_string())?;
+        let status = response.status();
+        if status != http::StatusCode::SWITCHING_PROTOCOLS {
+            return Err(format!("the server answered {status} instead of 101"));
+        }
+        let headers = response.headers();
+        let value = |name: header::HeaderName| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_string()
+        };
+        if !value(header::UPGRADE).eq_ignore_ascii_case("websocket") {
+            return Err("the answer's Upgrade header is not websocket".into());
+        }
+        if !value(header::CONNECTION)
+            .split(',')
+            .any(|t| t.trim().eq_ignore_ascii_case("upgrade"))
+        {
+            return Err("the answer's Connection header does not say Upgrade".into());
+        }
+        if value(header::SEC_WEBSOCKET_ACCEPT) != derive_accept_key(key.as_bytes()) {
+            return Err("the answer's Sec-WebSocket-Accept does not match the key".into());
+        }
+        if headers.contains_key(header::SEC_WEBSOCKET_EXTENSIONS) {
+            return Err("the server negotiated an extension (none were offered)".into());
+        }
+        let protocol = value(header::SEC_WEBSOCKET_PROTOCOL);
+        if !protocol.is_empty() && !self.protocols.contains(&protocol) {
+            return Err(format!(
+                "the server chose subprotocol '{protocol}', which was not offered"
+            ));
+        }
+        let upgraded = hyper::upgrade::on(response)
+            .await
+            .map_err(|e| e.to_string())?;
+        let io: Box<dyn Io> = Box::new(TokioIo::new(upgraded));
+        Ok(WebSocketStream::from_raw_socket(
+            io,
+            tokio_tungstenite::tungstenite::protocol::Role::Client,
+            None,
+        )
+        .await)
+    }
 }
 
 #[cfg(test)]
