@@ -156,6 +156,9 @@ pub struct Channel {
     pub driver: Arc<dyn Driver>,
     /// The channel's runner task.
     pub control: mpsc::UnboundedSender<Control>,
+    /// A runner not started yet: a channel that entered Stasis while its call was placed
+    /// has nothing to run until it is told something (hang up, continue, move).
+    pub dormant: Option<Dormant>,
     /// For `/channels/create`: the resource to call on `/dial`, until dialed.
     pub pending_dial: Option<String>,
     /// `tech/resource` of the endpoint the channel belongs to, if any.
@@ -163,6 +166,13 @@ pub struct Channel {
     pub muted_in: bool,
     pub muted_out: bool,
     pub on_hold: bool,
+}
+
+/// A channel's runner, waiting to be started by the first control message.
+#[derive(Debug)]
+pub struct Dormant {
+    pub control: mpsc::UnboundedReceiver<Control>,
+    pub start: super::pbx::Start,
 }
 
 impl Channel {
@@ -313,6 +323,7 @@ mod tests {
             bridge: None,
             driver: Arc::new(NoFarEnd),
             control,
+            dormant: None,
             pending_dial: None,
             endpoint: None,
             muted_in: false,

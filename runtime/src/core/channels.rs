@@ -8,7 +8,9 @@ use std::time::Duration;
 use bytes::Bytes;
 use serde_json::{Value, json};
 
-use super::channel::{CallerId, ChannelState, Control, DialplanPosition, StasisMembership};
+use super::channel::{
+    CallerId, ChannelState, Control, DialplanPosition, Dormant, StasisMembership,
+};
 use super::event::{Event, Scope};
 use super::pbx::Start;
 use super::stasis::SourceKind;
@@ -141,7 +143,7 @@ impl Core {
         if channel.hanging_up {
             return;
         }
-        let _ = channel.control.send(Control::Answered);
+        self.send_control(state, id, Control::Answered);
         self.set_state(state, id, ChannelState::Up);
         self.notify_dialer(state, id);
     }
@@ -193,7 +195,7 @@ impl Core {
             return;
         };
         let driver = channel.driver.clone();
-        let _ = channel.control.send(Control::Hangup);
+        self.send_control(state, id, Control::Hangup);
         let snapshot = self.channel_json(state, id);
         let mut event = Event::new("ChannelHangupRequest", Scope::channel(id));
         if soft {
@@ -465,17 +467,52 @@ impl Core {
             }
             self.apply_variables(state, &id, &request.variables);
             let snapshot = self.channel_json(state, &id);
-            self.spawn_runner(
-                id.clone(),
-                rx,
-                Start::Originated {
-                    destination: request.destination.clone(),
-                    timeout: request.timeout,
-                },
-            );
-            self.call_locked(state, &id)?;
+            let called = self.call_locked(state, &id);
+            let entered = called.is_ok()
+                && match &request.destination {
+                    Destination::App { app, args } => {
+                        self.enter_stasis_if_answered(state, &id, app, args)
+                    }
+                    Destination::Dialplan { .. } => false,
+                };
+            if entered {
+                if let Some(channel) = state.channels.get_mut(&id) {
+                    channel.dormant = Some(Dormant {
+                        control: rx,
+                        start: Start::InStasis,
+                    });
+                }
+            } else {
+                self.spawn_runner(
+                    id.clone(),
+                    rx,
+                    Start::Originated {
+                        destination: request.destination.clone(),
+                        timeout: request.timeout,
+                    },
+                );
+            }
+            called?;
             Ok(snapshot)
         })
+    }
+
+    /// A channel whose far end answered while it was called (a Test phone that answers
+    /// at once) enters its application right away: its runner has nothing to do until it
+    /// is told something, so it is not started yet. False when the channel is not up or the
+    /// application has no handler here (the runner then deals with it as usual).
+    fn enter_stasis_if_answered(
+        &self,
+        state: &mut State,
+        id: &Arc<str>,
+        app: &str,
+        args: &[String],
+    ) -> bool {
+        let answered = state
+            .channels
+            .get(id)
+            .is_some_and(|c| c.state == ChannelState::Up && !c.hanging_up);
+        answered && self.stasis_enter(state, id, app, args)
     }
 
     /// `POST /channels/create`: the channel enters the application at once (state Down)
@@ -805,11 +842,16 @@ impl Core {
                     _ => default_priority,
                 },
             };
-            let _ = channel.control.send(Control::Continue {
-                context,
-                exten,
-                priority,
-            });
+            let id = channel.id.clone();
+            self.send_control(
+                state,
+                &id,
+                Control::Continue {
+                    context,
+                    exten,
+                    priority,
+                },
+            );
             Ok(())
         })
     }
@@ -823,11 +865,15 @@ impl Core {
         }
         self.with_state(|state| {
             self.controllable(state, id, false)?;
-            let channel = self.channel_mut(state, id)?;
-            let _ = channel.control.send(Control::Move {
-                app: app.to_string(),
-                args,
-            });
+            let id = self.channel_mut(state, id)?.id.clone();
+            self.send_control(
+                state,
+                &id,
+                Control::Move {
+                    app: app.to_string(),
+                    args,
+                },
+            );
             Ok(())
         })
     }

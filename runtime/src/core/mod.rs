@@ -333,6 +333,7 @@ impl Core {
             bridge: None,
             driver: spec.driver,
             control: tx,
+            dormant: None,
             pending_dial: None,
             endpoint: spec.endpoint.clone(),
             muted_in: false,
@@ -352,6 +353,17 @@ impl Core {
             self.endpoint_channel_added(state, &endpoint, &id);
         }
         Ok((id, rx))
+    }
+
+    /// Tells a channel's runner something, starting it first if it is dormant.
+    pub fn send_control(&self, state: &mut State, id: &Arc<str>, control: Control) {
+        let Some(channel) = state.channels.get_mut(id) else {
+            return;
+        };
+        if let Some(dormant) = channel.dormant.take() {
+            self.spawn_runner(id.clone(), dormant.control, dormant.start);
+        }
+        let _ = channel.control.send(control);
     }
 
     /// Starts a channel's runner task.

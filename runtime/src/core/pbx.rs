@@ -38,6 +38,9 @@ pub enum Start {
     },
     /// Enter this application at once (`/channels/create`).
     Stasis { app: String, args: Vec<String> },
+    /// Already in its application (it entered while its call was placed): take control
+    /// messages until it leaves.
+    InStasis,
 }
 
 /// How a stint in Stasis ended.
@@ -84,6 +87,11 @@ pub async fn run(core: Arc<Core>, id: Arc<str>, control: ControlReceiver, start:
         }
         Start::Stasis { app, args } => {
             runner.go_to(Destination::App { app, args }).await;
+        }
+        Start::InStasis => {
+            if let StasisExit::Continue(context, exten, priority) = runner.in_stasis().await {
+                runner.dialplan(context, exten, priority).await;
+            }
         }
     }
     runner.finish();
@@ -188,6 +196,12 @@ impl Runner {
             tracing::info!(channel = %self.id, app, "Stasis application is not registered: STASISSTATUS=FAILED");
             return StasisExit::Failed;
         }
+        self.in_stasis().await
+    }
+
+    /// Control of a channel in Stasis, until it leaves (StasisEnd).
+    async fn in_stasis(&mut self) -> StasisExit {
+        let core = self.core.clone();
         loop {
             match self.control.recv().await {
                 None | Some(Control::Hangup) => {
