@@ -46,6 +46,26 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AriSocket<S> {
         }
     }
 
+    /// Reads until the other side closes the socket; false if it is still open after
+    /// [`EVENT_TIMEOUT`]. Returns the JSON frames read meanwhile through `seen`.
+    pub async fn closed_by_peer(&mut self, seen: &mut Vec<Value>) -> bool {
+        tokio::time::timeout(EVENT_TIMEOUT, async {
+            loop {
+                match self.stream.next().await {
+                    None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
+                    Some(Ok(Message::Text(text))) => {
+                        if let Ok(frame) = serde_json::from_str(text.as_str()) {
+                            seen.push(frame);
+                        }
+                    }
+                    Some(Ok(_)) => {}
+                }
+            }
+        })
+        .await
+        .is_ok()
+    }
+
     /// Skips frames until one of type `kind` arrives.
     pub async fn next_of(&mut self, kind: &str) -> Value {
         loop {

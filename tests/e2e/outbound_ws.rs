@@ -346,7 +346,11 @@ async fn per_call_connections_serve_two_simultaneous_calls() {
     }
     // Each socket closes shortly after its StasisEnd; the dialplan saw SUCCESS.
     for (mut remote, id) in remotes {
-        while remote.try_next().await.is_some() {}
+        let mut trailing = Vec::new();
+        assert!(
+            remote.closed_by_peer(&mut trailing).await,
+            "wari closes the per-call socket shortly after StasisEnd"
+        );
         let after = wari
             .get(&format!("/ari/channels/{id}/variable?variable=AFTER"))
             .await;
@@ -583,4 +587,37 @@ async fn a_server_answering_without_a_subprotocol_is_accepted_and_a_401_is_logge
     let mut remote = AriSocket::new(ws);
     assert_eq!(remote.next().await["type"], "ApplicationRegistered");
     drop(refused);
+}
+
+#[tokio::test]
+async fn a_per_call_connection_lost_during_the_call_is_made_again() {
+    let server = listener().await;
+    let port = server.local_addr().expect("addr").port();
+    let wari = start(&client_conf(port, "per_call_config", ""), "voicebot");
+    let created = wari
+        .post("/ari/channels?endpoint=Test/caller&extension=200&context=default&channelId=md-1")
+        .await;
+    assert_eq!(created.status, 200, "{}", created.body);
+    let (mut remote, _) = accept_ws(accept_tcp(&server).await).await;
+    let registered = remote.next().await;
+    let app = registered["application"].as_str().unwrap_or("").to_string();
+    remote.next_of("StasisStart").await;
+    // The server drops the socket in the middle of the call.
+    drop(remote);
+    let (mut again, _) = accept_ws(accept_tcp(&server).await).await;
+    let registered = again.next().await;
+    assert_eq!(registered["type"], "ApplicationRegistered", "{registered}");
+    assert_eq!(
+        registered["application"],
+        app.as_str(),
+        "same ephemeral app"
+    );
+    let mut events = Vec::new();
+    let hung_up = again
+        .rest_collecting(request("h", "DELETE", "channels/md-1"), &mut events)
+        .await;
+    assert_eq!(hung_up["status_code"], 204, "{hung_up}");
+    if !events.iter().any(|e| e["type"] == "StasisEnd") {
+        again.next_of("StasisEnd").await;
+    }
 }

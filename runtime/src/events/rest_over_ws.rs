@@ -3,6 +3,11 @@
 //! run through the same ARI pipeline as HTTP, and answered with a `RESTResponse` frame.
 //!
 //! Malformed frames are answered with a 400 `RESTResponse`; they never close the socket.
+//!
+//! Deliberate differences from Asterisk: `RESTResponse` frames are not subject to the
+//! application's event filter (Asterisk silently drops responses an `allowed` filter does
+//! not list), and a request's parameters follow the HTTP pipeline's precedence when one
+//! name is given twice (the docs advise using one mechanism only).
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, StatusCode, header};

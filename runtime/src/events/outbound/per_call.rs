@@ -2,6 +2,10 @@
 //! `Stasis(app)` for an application nobody registered gets its own connection, serving the
 //! ephemeral application `<app>:<channel name>`. The connection closes a few seconds after
 //! the channel leaves the application, so trailing events still arrive.
+//!
+//! A connection lost during the call is made again (up to `reconnect_attempts`) with a fresh
+//! `ApplicationRegistered`; when that fails the channel continues in the dialplan (where
+//! Asterisk would also set `STASISSTATUS=FAILED`; wari's reports `SUCCESS` for now).
 
 use std::collections::HashMap;
 use std::pin::Pin;

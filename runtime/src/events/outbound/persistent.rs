@@ -2,6 +2,11 @@
 //! sink that queues their events (bounded) whether or not the socket is up; a task
 //! connects, writes `ApplicationRegistered` per application and then the queue, and
 //! reconnects when the connection is lost.
+//!
+//! Differences from Asterisk: the queue is bounded (Asterisk's is not); on every connect
+//! the `ApplicationRegistered` notices come before the queued events (Asterisk writes the
+//! queue first on reconnects); and a batch whose write failed is written again after
+//! reconnecting (Asterisk loses it), so the peer may see a few events twice.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
