@@ -390,6 +390,11 @@ async fn a_failed_per_call_connection_fails_stasis() {
 
 /// A CA and a server certificate for 127.0.0.1 signed by it: (CA PEM, cert PEM, key PEM).
 fn test_pki(ca_name: &str) -> (String, String, String) {
+    test_pki_for(ca_name, &["127.0.0.1", "localhost"])
+}
+
+/// A CA and a server certificate for `names` signed by it.
+fn test_pki_for(ca_name: &str, names: &[&str]) -> (String, String, String) {
     let ca_key = rcgen::KeyPair::generate().expect("key");
     let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
     ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
@@ -398,9 +403,8 @@ fn test_pki(ca_name: &str) -> (String, String, String) {
         .push(rcgen::DnType::CommonName, ca_name);
     let ca = rcgen::CertifiedIssuer::self_signed(ca_params, ca_key).expect("CA");
     let server_key = rcgen::KeyPair::generate().expect("key");
-    let server_params =
-        rcgen::CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])
-            .expect("params");
+    let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+    let server_params = rcgen::CertificateParams::new(names).expect("params");
     let cert = server_params.signed_by(&server_key, &ca).expect("sign");
     (ca.pem(), cert.pem(), server_key.serialize_pem())
 }
@@ -619,5 +623,40 @@ async fn a_per_call_connection_lost_during_the_call_is_made_again() {
     assert_eq!(hung_up["status_code"], 204, "{hung_up}");
     if !events.iter().any(|e| e["type"] == "StasisEnd") {
         again.next_of("StasisEnd").await;
+    }
+}
+
+#[tokio::test]
+async fn verify_server_hostname_no_accepts_a_certificate_for_another_name() {
+    let (ca, cert, key) = test_pki_for("wari test CA", &["apps.example.test"]);
+    let acceptor = tls_acceptor(&cert, &key);
+    for verify_hostname in [true, false] {
+        let server = listener().await;
+        let port = server.local_addr().expect("addr").port();
+        let conf = tls_client_conf(port, "ca.pem").replace(
+            "verify_server_hostname = yes",
+            if verify_hostname {
+                "verify_server_hostname = yes"
+            } else {
+                "verify_server_hostname = no"
+            },
+        );
+        let wari = Wari::start(&[
+            ("http.conf", HTTP_CONF),
+            ("ari.conf", &ari_conf("secure-app")),
+            ("websocket_client.conf", &conf),
+            ("ca.pem", &ca),
+        ]);
+        let tcp = accept_tcp(&server).await;
+        let tls = tokio::time::timeout(EVENT_TIMEOUT, acceptor.accept(tcp))
+            .await
+            .expect("TLS attempt in time");
+        if verify_hostname {
+            assert!(tls.is_err(), "the name 127.0.0.1 is not in the certificate");
+            log_shows(&wari, "certificate not valid for name").await;
+        } else {
+            let (mut remote, _) = accept_ws(tls.expect("TLS handshake")).await;
+            assert_eq!(remote.next().await["type"], "ApplicationRegistered");
+        }
     }
 }
