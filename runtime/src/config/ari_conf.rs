@@ -48,6 +48,8 @@ pub struct OutboundWebsocket {
     /// False when cross-checks failed (an app listed twice, a bad local user): no
     /// connection is made.
     pub valid: bool,
+    /// Where the section is, for problems found by the cross-checks.
+    pub location: super::diagnostics::Location,
 }
 
 /// Longest application name (80 minus the length of `stasis-`).
@@ -271,6 +273,7 @@ fn read_outbound(section: &Section, problems: &mut Problems) -> Option<OutboundW
         local_ari_user,
         subscribe_all,
         valid: true,
+        location: section.location.clone(),
     })
 }
 
@@ -282,14 +285,13 @@ impl AriConfig {
     pub fn check_outbound(
         &mut self,
         clients: &super::websocket_client_conf::WebSocketClients,
-        location: &super::diagnostics::Location,
         problems: &mut Problems,
     ) {
         self.outbound.retain(|o| {
             let known = clients.contains_key(&o.client_id);
             if !known {
                 problems.error(
-                    location,
+                    &o.location,
                     format!(
                         "outbound_websocket [{}]: websocket_client_id '{}' is not a section of websocket_client.conf (connection ignored)",
                         o.name, o.client_id
@@ -309,7 +311,7 @@ impl AriConfig {
                 for &i in &listed_by {
                     let o = &mut self.outbound[i];
                     problems.error(
-                        location,
+                        &o.location,
                         format!(
                             "outbound_websocket [{}]: application '{app}' is listed by more than one connection (connection invalid)",
                             o.name
@@ -324,7 +326,7 @@ impl AriConfig {
                 Some(Password::Plain(_)) => {}
                 Some(Password::Crypt(_)) => {
                     problems.error(
-                        location,
+                        &o.location,
                         format!(
                             "outbound_websocket [{}]: local_ari_user '{}' must have a plain password (connection invalid)",
                             o.name, o.local_ari_user
@@ -334,7 +336,7 @@ impl AriConfig {
                 }
                 None => {
                     problems.error(
-                        location,
+                        &o.location,
                         format!(
                             "outbound_websocket [{}]: local_ari_user '{}' is not a user of ari.conf (connection invalid)",
                             o.name, o.local_ari_user
@@ -438,11 +440,7 @@ mod tests {
             &mut problems,
         );
         let mut config = AriConfig::read(Some(&ari), &NamedAcls::default(), &mut problems);
-        config.check_outbound(
-            &clients,
-            &crate::config::diagnostics::Location::file(Path::new("ari.conf")),
-            &mut problems,
-        );
+        config.check_outbound(&clients, &mut problems);
         (config, problems.iter().count())
     }
 

@@ -117,11 +117,7 @@ pub fn load(source: &ConfigSource) -> Result<(Config, Problems), ConfigError> {
     let mut ari_config = AriConfig::read(ari.as_ref(), &named, &mut problems);
     let websocket_clients =
         websocket_client_conf::read(websocket_clients.as_ref(), &dir, &mut problems);
-    ari_config.check_outbound(
-        &websocket_clients,
-        &diagnostics::Location::file(&dir.join("ari.conf")),
-        &mut problems,
-    );
+    ari_config.check_outbound(&websocket_clients, &mut problems);
     let test_phones = test_phones_conf::read(test_phones.as_ref(), &mut problems);
     let wasm = wasm_conf::WasmConfig::read(wasm.as_ref(), &dir, &mut problems);
     if ari.is_some() && !ari_config.enabled {
