@@ -109,8 +109,10 @@ pub async fn run(connection: Connection, capacity: usize) {
             session::run(&mut frames, &connection.context, &mut rx, first, None, None).await;
         let reason = ended.reason();
         match ended {
-            Ended::WriteFailed { unsent: batch } => {
-                // Written again after reconnecting (the peer may see some twice).
+            Ended::WriteFailed { unsent: mut batch } => {
+                // Written again after reconnecting (the peer may see some twice); fresh
+                // notices are written anyway.
+                batch.retain(|(_, event)| event.kind != "ApplicationRegistered");
                 unsent = batch;
             }
             Ended::QueueClosed | Ended::Stopped => return,
