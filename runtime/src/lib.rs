@@ -11,4 +11,5 @@ pub mod core;
 pub mod events;
 pub mod host;
 pub mod http;
+pub mod media;
 pub mod wasm;

@@ -1,0 +1,145 @@
+//! Sound and recording file formats, named as Asterisk names them: `wav` (16-bit PCM WAV),
+//! `ulaw` and `alaw` (raw G.711), `sln` (raw 8 kHz 16-bit little-endian) and `sln16` (raw
+//! 16 kHz). The format of a file is known from its extension.
+
+use super::codec::Codec;
+use super::frame::Rate;
+
+/// A file format wari reads and writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Format {
+    Wav,
+    Ulaw,
+    Alaw,
+    Sln,
+    Sln16,
+}
+
+impl Format {
+    /// Every format, in the order playback prefers them when a sound exists in several:
+    /// WAV and 16 kHz first, then 8 kHz linear, then G.711.
+    pub const PREFERENCE: [Format; 5] = [
+        Format::Wav,
+        Format::Sln16,
+        Format::Sln,
+        Format::Ulaw,
+        Format::Alaw,
+    ];
+
+    /// The format's name as ARI shows it (`Sound.formats[].format`, `StoredRecording.format`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Wav => "wav",
+            Format::Ulaw => "ulaw",
+            Format::Alaw => "alaw",
+            Format::Sln => "sln",
+            Format::Sln16 => "sln16",
+        }
+    }
+
+    /// The extension written for new files.
+    pub fn extension(self) -> &'static str {
+        self.name()
+    }
+
+    /// Every extension read as this format.
+    pub fn extensions(self) -> &'static [&'static str] {
+        match self {
+            Format::Wav => &["wav"],
+            Format::Ulaw => &["ulaw", "ul", "pcm", "mu", "ulw"],
+            Format::Alaw => &["alaw", "al", "alw"],
+            Format::Sln => &["sln", "slin", "raw"],
+            Format::Sln16 => &["sln16", "slin16"],
+        }
+    }
+
+    /// The format of a file extension (without the dot; ASCII case ignored).
+    pub fn from_extension(ext: &str) -> Option<Format> {
+        let ext = ext.to_ascii_lowercase();
+        Format::PREFERENCE
+            .into_iter()
+            .find(|f| f.extensions().contains(&ext.as_str()))
+    }
+
+    /// The format a client names in `record?format=` or a sounds filter: a format name or
+    /// any of its extensions (`slin` is accepted for `sln`).
+    pub fn from_name(name: &str) -> Option<Format> {
+        Format::from_extension(name.trim())
+    }
+
+    /// The format of a path, from its extension.
+    pub fn of_path(path: &std::path::Path) -> Option<Format> {
+        Format::from_extension(path.extension()?.to_str()?)
+    }
+
+    /// Sample rate of a raw format; `None` for WAV, whose header says.
+    pub fn raw_rate(self) -> Option<Rate> {
+        match self {
+            Format::Wav => None,
+            Format::Sln16 => Some(Rate::Wide16k),
+            Format::Ulaw | Format::Alaw | Format::Sln => Some(Rate::Narrow8k),
+        }
+    }
+
+    /// The codec of a raw format's bytes; `None` for WAV.
+    pub fn raw_codec(self) -> Option<Codec> {
+        match self {
+            Format::Wav => None,
+            Format::Ulaw => Some(Codec::Ulaw),
+            Format::Alaw => Some(Codec::Alaw),
+            Format::Sln => Some(Codec::Slin),
+            Format::Sln16 => Some(Codec::Slin16),
+        }
+    }
+
+    /// The `Content-Type` for downloading a file of this format
+    /// (`GET /recordings/stored/{name}/file`): `audio/<extension>`.
+    pub fn content_type(self) -> String {
+        format!("audio/{}", self.extension())
+    }
+}
+
+impl std::fmt::Display for Format {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    #[test]
+    fn extensions_map_to_formats() {
+        assert_eq!(Format::from_extension("wav"), Some(Format::Wav));
+        assert_eq!(Format::from_extension("WAV"), Some(Format::Wav));
+        for ext in ["ulaw", "ul", "pcm"] {
+            assert_eq!(Format::from_extension(ext), Some(Format::Ulaw));
+        }
+        for ext in ["alaw", "al"] {
+            assert_eq!(Format::from_extension(ext), Some(Format::Alaw));
+        }
+        assert_eq!(Format::from_extension("sln"), Some(Format::Sln));
+        assert_eq!(Format::from_name("slin"), Some(Format::Sln));
+        assert_eq!(Format::from_extension("sln16"), Some(Format::Sln16));
+        assert_eq!(Format::from_extension("gsm"), None);
+        assert_eq!(Format::from_extension("partial"), None);
+        assert_eq!(
+            Format::of_path(Path::new("a/b/digits/1.ul")),
+            Some(Format::Ulaw)
+        );
+        assert_eq!(Format::of_path(Path::new("noext")), None);
+    }
+
+    #[test]
+    fn every_format_reads_its_own_extension() {
+        for f in Format::PREFERENCE {
+            assert_eq!(Format::from_extension(f.extension()), Some(f));
+            assert_eq!(Format::from_name(f.name()), Some(f));
+        }
+        assert_eq!(Format::Sln16.raw_rate(), Some(Rate::Wide16k));
+        assert_eq!(Format::Wav.raw_rate(), None);
+        assert_eq!(Format::Wav.content_type(), "audio/wav");
+    }
+}
