@@ -7,9 +7,11 @@
 
 pub mod codec;
 pub mod detect;
+pub mod engine;
 pub mod file;
 pub mod format;
 pub mod frame;
+pub mod sources;
 
 use std::path::PathBuf;
 
