@@ -7,10 +7,10 @@
 
 pub mod codec;
 pub mod detect;
-pub mod engine;
 pub mod file;
 pub mod format;
 pub mod frame;
+pub mod sounds;
 pub mod sources;
 
 use std::path::PathBuf;
