@@ -12,6 +12,7 @@ pub mod format;
 pub mod frame;
 pub mod sounds;
 pub mod sources;
+pub mod tone;
 
 use std::path::PathBuf;
 
