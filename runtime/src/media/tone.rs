@@ -135,10 +135,10 @@ impl ToneSpec {
         let tone = pieces.next().unwrap_or_default().trim();
         let mut zone = default_zone;
         for option in pieces {
-            if let Some((key, value)) = option.split_once('=') {
-                if key.trim().eq_ignore_ascii_case("tonezone") {
-                    zone = value.trim();
-                }
+            if let Some((key, value)) = option.split_once('=')
+                && key.trim().eq_ignore_ascii_case("tonezone")
+            {
+                zone = value.trim();
             }
         }
         if tone.is_empty() {
