@@ -10,6 +10,7 @@ pub mod detect;
 pub mod file;
 pub mod format;
 pub mod frame;
+pub mod mixer;
 pub mod say;
 pub mod sounds;
 pub mod sources;
