@@ -9,6 +9,7 @@ pub mod ari_conf;
 pub mod conf_file;
 pub mod diagnostics;
 pub mod http_conf;
+pub mod musiconhold_conf;
 pub mod test_phones_conf;
 pub mod values;
 pub mod wasm_conf;

@@ -11,6 +11,7 @@ pub mod file;
 pub mod format;
 pub mod frame;
 pub mod mixer;
+pub mod moh;
 pub mod rtp;
 pub mod say;
 pub mod sounds;
