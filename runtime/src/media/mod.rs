@@ -7,6 +7,7 @@
 
 pub mod codec;
 pub mod detect;
+pub mod engine;
 pub mod file;
 pub mod format;
 pub mod frame;
