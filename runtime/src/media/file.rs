@@ -640,6 +640,86 @@ pub fn safe_join(base: &Path, name: &str) -> Result<PathBuf> {
     Ok(base.join(relative))
 }
 
+/// A finished recording found under the recordings directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredFile {
+    /// Relative name without extension, `/`-separated (`calls/msg1`).
+    pub name: String,
+    pub format: Format,
+    pub path: PathBuf,
+}
+
+/// Every stored recording under `base` (recursively, as `GET /recordings/stored` lists
+/// them), sorted by name then format: files with a known format's extension; hidden
+/// files and `.partial` files are left out. A missing `base` gives an empty list.
+pub fn list_recordings(base: &Path) -> Vec<StoredFile> {
+    fn walk(dir: &Path, prefix: &str, depth: usize, out: &mut Vec<StoredFile>) {
+        if depth > 16 {
+            return;
+        }
+        let Ok(entries) = fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let Some(file_name) = entry.file_name().to_str().map(str::to_owned) else {
+                continue;
+            };
+            if file_name.starts_with('.') {
+                continue;
+            }
+            // No symbolic links followed: recordings are wari's own files.
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
+            let path = entry.path();
+            if kind.is_dir() {
+                walk(&path, &format!("{prefix}{file_name}/"), depth + 1, out);
+            } else if kind.is_file()
+                && let Some((stem, ext)) = file_name.rsplit_once('.')
+                && let Some(format) = Format::from_extension(ext)
+                && !stem.is_empty()
+            {
+                out.push(StoredFile {
+                    name: format!("{prefix}{stem}"),
+                    format,
+                    path,
+                });
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(base, "", 0, &mut out);
+    out.sort_by(|a, b| (a.name.as_str(), a.format).cmp(&(b.name.as_str(), b.format)));
+    out
+}
+
+/// The stored recording `name` (any known format), if there is exactly one file for it;
+/// with several formats the first in [`Format::PREFERENCE`] order. `name` is checked with
+/// [`safe_join`].
+pub fn find_recording(base: &Path, name: &str) -> Result<Option<StoredFile>> {
+    let joined = safe_join(base, name)?;
+    let Some(file_name) = joined
+        .file_name()
+        .and_then(|n| n.to_str())
+        .map(str::to_owned)
+    else {
+        return Ok(None);
+    };
+    for format in Format::PREFERENCE {
+        for ext in format.extensions() {
+            let path = joined.with_file_name(format!("{file_name}.{ext}"));
+            if path.is_file() {
+                return Ok(Some(StoredFile {
+                    name: name.to_owned(),
+                    format,
+                    path,
+                }));
+            }
+        }
+    }
+    Ok(None)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1008,5 +1088,41 @@ mod tests {
             );
         }
         assert!(safe_join(base, &"a".repeat(MAX_NAME_LEN + 1)).is_err());
+    }
+
+    #[test]
+    fn stored_recordings_are_listed_and_found() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = dir.path();
+        for rel in [
+            "a.wav",
+            "calls/b.ulaw",
+            "calls/b.wav",
+            "c.wav.partial",
+            ".x.wav",
+            "notes.txt",
+        ] {
+            let path = base.join(rel);
+            fs::create_dir_all(path.parent().unwrap()).unwrap();
+            fs::write(path, [0u8; 4]).unwrap();
+        }
+        let listed: Vec<(String, Format)> = list_recordings(base)
+            .into_iter()
+            .map(|s| (s.name, s.format))
+            .collect();
+        assert_eq!(
+            listed,
+            [
+                ("a".to_owned(), Format::Wav),
+                ("calls/b".to_owned(), Format::Wav),
+                ("calls/b".to_owned(), Format::Ulaw),
+            ]
+        );
+        let b = find_recording(base, "calls/b").unwrap().unwrap();
+        assert_eq!(b.format, Format::Wav);
+        assert_eq!(b.path, base.join("calls/b.wav"));
+        assert!(find_recording(base, "c").unwrap().is_none());
+        assert!(find_recording(base, "../a").is_err());
+        assert!(list_recordings(&base.join("missing")).is_empty());
     }
 }
