@@ -5,6 +5,7 @@
 use super::engine::{Part, Sink, Source, SourceOpener};
 use super::file::{FramePlayer, RecordingWriter, read_file};
 use super::frame::{AudioFrame, Rate};
+use super::tone::{ToneGenerator, ToneSpec};
 
 impl Source for FramePlayer {
     fn next_frame(&mut self) -> Option<AudioFrame> {
@@ -38,7 +39,14 @@ impl Sink for RecordingWriter {
     }
 }
 
-/// Opens files from disk; tones are not supported by this opener.
+impl Source for ToneGenerator {
+    fn next_frame(&mut self) -> Option<AudioFrame> {
+        ToneGenerator::next_frame(self)
+    }
+}
+
+/// Opens files from disk and tones (`tone:` URIs without the scheme, in the `us` zone
+/// unless `;tonezone=` says otherwise).
 #[derive(Debug, Default)]
 pub struct FileOpener;
 
@@ -49,7 +57,10 @@ impl SourceOpener for FileOpener {
                 let (audio, _format) = read_file(path).map_err(|e| e.to_string())?;
                 Ok(Box::new(FramePlayer::new(audio.to_rate(rate))))
             }
-            Part::Tone(spec) => Err(format!("tone '{spec}' cannot be played here")),
+            Part::Tone(spec) => {
+                let spec = ToneSpec::from_uri(spec, "us").map_err(|e| e.to_string())?;
+                Ok(Box::new(ToneGenerator::new(spec, rate)))
+            }
             Part::Missing(reason) => Err(reason.clone()),
         }
     }
@@ -84,6 +95,26 @@ mod tests {
         source.restart();
         source.skip(40);
         assert_eq!(source.next_frame().as_ref(), frames.get(2));
+    }
+
+    #[test]
+    fn tones_play_at_their_frequencies_until_stopped() {
+        let mut source = FileOpener
+            .open(&Part::Tone("busy".into()), Rate::Narrow8k)
+            .expect("busy tone");
+        let frame = source.next_frame().expect("a frame");
+        let at = |hz| crate::media::detect::goertzel_power(frame.samples(), hz, 8000);
+        assert!(at(480.0) > 100.0 * at(1000.0), "US busy is 480+620 Hz");
+        assert!(at(620.0) > 100.0 * at(1000.0));
+        assert!(
+            (0..500).all(|_| source.next_frame().is_some()),
+            "a tone does not end"
+        );
+        assert!(
+            FileOpener
+                .open(&Part::Tone("nonsense!".into()), Rate::Narrow8k)
+                .is_err()
+        );
     }
 
     #[test]
