@@ -88,7 +88,9 @@ pub fn start(ari: &Arc<Ari>) {
         };
         match client.connection_type {
             ConnectionType::Persistent => {
-                tokio::spawn(persistent::run(connection, QUEUE_CAPACITY));
+                if let Some(task) = persistent::start(connection, QUEUE_CAPACITY) {
+                    tokio::spawn(task);
+                }
             }
             ConnectionType::PerCall => per_call.push(connection),
         }

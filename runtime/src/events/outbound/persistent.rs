@@ -85,17 +85,23 @@ impl EventSink for PersistentSink {
     }
 }
 
-/// Registers the connection's applications and keeps the connection up for as long as
-/// the process runs.
-pub async fn run(connection: Connection, capacity: usize) {
-    let (sink, mut rx) = PersistentSink::new(&connection.outbound.name, capacity);
+/// Registers the connection's applications now (so `Stasis()` accepts channels from
+/// start-up) and returns the task that keeps the connection up for as long as the process
+/// runs.
+pub fn start(connection: Connection, capacity: usize) -> Option<impl Future<Output = ()>> {
+    let (sink, rx) = PersistentSink::new(&connection.outbound.name, capacity);
     let core = connection.context.ari.core().clone();
     let apps = connection.outbound.apps.clone();
     if let Err(error) = core.register_apps(&apps, sink.clone(), connection.outbound.subscribe_all) {
         tracing::error!(connection = %connection.outbound.name, %error, "outbound WebSocket applications could not be registered");
-        return;
+        return None;
     }
     tracing::info!(connection = %connection.outbound.name, ?apps, uri = %connection.client.uri, "outbound WebSocket applications registered (persistent)");
+    Some(run(connection, sink, rx))
+}
+
+async fn run(connection: Connection, sink: Arc<PersistentSink>, mut rx: mpsc::Receiver<Queued>) {
+    let apps = connection.outbound.apps.clone();
     let mut unsent: Vec<Queued> = Vec::new();
     loop {
         let Some(stream) = connect_with_retries(&connection).await else {
