@@ -91,7 +91,8 @@ async fn openapi_schema_holds_under_schemathesis() {
 
     let mut command = Command::new(&schemathesis);
     command
-        .current_dir(&root)
+        // schemathesis keeps a cache in .schemathesis/ of its working directory.
+        .current_dir(wari.dir.path())
         .env("NO_COLOR", "1")
         .arg("--config-file")
         .arg(root.join("tests/schema/schemathesis.toml"))
