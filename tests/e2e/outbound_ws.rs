@@ -660,3 +660,32 @@ async fn verify_server_hostname_no_accepts_a_certificate_for_another_name() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_per_call_connection_that_cannot_be_made_again_fails_stasis_mid_call() {
+    let server = listener().await;
+    let port = server.local_addr().expect("addr").port();
+    let conf = client_conf(port, "per_call_config", "")
+        .replace("reconnect_attempts = 50", "reconnect_attempts = 2")
+        .replace("reconnect_interval = 200", "reconnect_interval = 50");
+    let wari = start(&conf, "voicebot");
+    let mut watch =
+        EventSocket::connect(&wari, "app=watch&subscribeAll=true&api_key=asterisk:secret").await;
+    let created = wari
+        .post("/ari/channels?endpoint=Test/caller&extension=200&context=default&channelId=mf-1")
+        .await;
+    assert_eq!(created.status, 200, "{}", created.body);
+    let (mut remote, _) = accept_ws(accept_tcp(&server).await).await;
+    remote.next_of("StasisStart").await;
+    // The server goes away for good in the middle of the call.
+    drop(remote);
+    drop(server);
+    loop {
+        let event = watch.next_of("ChannelVarset").await;
+        if event["variable"] == "AFTER" {
+            assert_eq!(event["value"], "FAILED", "{event}");
+            break;
+        }
+    }
+    assert!(wari.log().contains("could not reconnect"));
+}

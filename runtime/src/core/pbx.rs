@@ -49,6 +49,9 @@ enum StasisExit {
     Failed,
     HungUp,
     Continue(String, String, u32),
+    /// The application's per-call connection failed during the call: the channel goes on
+    /// in the dialplan with STASISSTATUS=FAILED.
+    ConnectionFailed(String, String, u32),
 }
 
 /// What to do after a dialplan application.
@@ -151,7 +154,9 @@ impl Runner {
     async fn go_to(&mut self, destination: Destination) {
         match destination {
             Destination::App { app, args } => {
-                if let StasisExit::Continue(context, exten, priority) = self.stasis(app, args).await
+                if let StasisExit::Continue(context, exten, priority)
+                | StasisExit::ConnectionFailed(context, exten, priority) =
+                    self.stasis(app, args).await
                 {
                     self.dialplan(context, exten, priority).await;
                 }
@@ -184,10 +189,10 @@ impl Runner {
             return StasisExit::Failed;
         };
         let exit = self.stasis_stint(&app, args).await;
-        if let Some(connector) = connector {
-            connector.finished(&app);
+        match (connector.map(|c| c.finished(&app)), exit) {
+            (Some(true), StasisExit::Continue(c, e, p)) => StasisExit::ConnectionFailed(c, e, p),
+            (_, exit) => exit,
         }
-        exit
     }
 
     async fn stasis_stint(&mut self, app: &str, args: Vec<String>) -> StasisExit {
@@ -384,6 +389,10 @@ impl Runner {
                     }
                     StasisExit::Continue(c, e, p) => {
                         self.set_var("STASISSTATUS", "SUCCESS");
+                        Next::Jump(c, e, p)
+                    }
+                    StasisExit::ConnectionFailed(c, e, p) => {
+                        self.set_var("STASISSTATUS", "FAILED");
                         Next::Jump(c, e, p)
                     }
                 }

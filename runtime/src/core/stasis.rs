@@ -45,7 +45,8 @@ pub trait PerCallConnector: Send + Sync + fmt::Debug {
         channel_name: &str,
     ) -> std::pin::Pin<Box<dyn Future<Output = Option<String>> + Send>>;
     /// The channel has left the ephemeral application: its connection closes shortly.
-    fn finished(&self, ephemeral_app: &str);
+    /// True when the channel left because the connection failed during the call.
+    fn finished(&self, ephemeral_app: &str) -> bool;
 }
 
 /// Reference-counted subscriptions to one kind of event source.

@@ -4,10 +4,10 @@
 //! the channel leaves the application, so trailing events still arrive.
 //!
 //! A connection lost during the call is made again (up to `reconnect_attempts`) with a fresh
-//! `ApplicationRegistered`; when that fails the channel continues in the dialplan (where
-//! Asterisk would also set `STASISSTATUS=FAILED`; wari's reports `SUCCESS` for now).
+//! `ApplicationRegistered`; when that fails the channel leaves the application (StasisEnd)
+//! and continues in the dialplan with `STASISSTATUS=FAILED`, as in Asterisk.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -30,6 +30,8 @@ pub struct PerCall {
     by_app: HashMap<String, Arc<Connection>>,
     /// Stop signals of open connections, by ephemeral application.
     open: Arc<Mutex<HashMap<String, Arc<Notify>>>>,
+    /// Ephemeral applications whose connection failed during the call.
+    failed: Arc<Mutex<HashSet<String>>>,
 }
 
 impl PerCall {
@@ -45,6 +47,7 @@ impl PerCall {
         PerCall {
             by_app,
             open: Arc::new(Mutex::new(HashMap::new())),
+            failed: Arc::new(Mutex::new(HashSet::new())),
         }
     }
 }
@@ -76,6 +79,7 @@ impl PerCallConnector for PerCall {
     ) -> Pin<Box<dyn Future<Output = Option<String>> + Send>> {
         let connection = self.by_app.get(app).cloned();
         let open = self.open.clone();
+        let failed = self.failed.clone();
         let ephemeral = format!("{app}:{channel_name}");
         let channel_id = channel_id.to_string();
         Box::pin(async move {
@@ -120,6 +124,9 @@ impl PerCallConnector for PerCall {
                     if stream.is_none() {
                         tracing::warn!(app = %name, "per-call outbound WebSocket could not reconnect: the channel continues in the dialplan");
                         core.detach_sink(sink_id);
+                        if let Ok(mut failed) = failed.lock() {
+                            failed.insert(name.clone());
+                        }
                         if let Err(error) =
                             core.continue_in_dialplan(&channel_id, None, None, None, None)
                         {
@@ -137,7 +144,12 @@ impl PerCallConnector for PerCall {
         })
     }
 
-    fn finished(&self, ephemeral_app: &str) {
+    fn finished(&self, ephemeral_app: &str) -> bool {
+        let failed = self
+            .failed
+            .lock()
+            .map(|mut failed| failed.remove(ephemeral_app))
+            .unwrap_or(false);
         let stop = self
             .open
             .lock()
@@ -149,5 +161,6 @@ impl PerCallConnector for PerCall {
                 stop.notify_one();
             });
         }
+        failed
     }
 }
