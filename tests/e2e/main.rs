@@ -15,6 +15,7 @@ mod check_config;
 mod cli_app;
 mod cors;
 mod isolation;
+mod metrics;
 mod node_client;
 mod outbound_ws;
 mod prefix;

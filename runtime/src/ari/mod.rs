@@ -384,6 +384,22 @@ impl Ari {
         Err(self.handle(request.clone()).await)
     }
 
+    /// Authenticates a request that is not an ARI operation (`/metrics`) as ARI does:
+    /// Basic or `api_key` credentials of an ari.conf user, then the user's ACL. Read-only
+    /// users pass; the caller decides what they may do.
+    pub fn authenticate(&self, request: &AriRequest) -> Result<Arc<crate::config::User>, AriError> {
+        let params = Params::parse(request.query.as_deref(), None, &[])?;
+        let user = auth::credentials(&request.headers, &params)
+            .and_then(|c| self.auth.authenticate(&c))
+            .ok_or_else(|| self.unauthorized())?;
+        if let Some(peer) = request.peer
+            && !user.acl.allows(peer.ip())
+        {
+            return Err(AriError::forbidden("Access denied by ACL"));
+        }
+        Ok(user)
+    }
+
     fn unauthorized(&self) -> AriError {
         let error = AriError::new(StatusCode::UNAUTHORIZED, "Authentication required");
         let challenge = format!("Basic realm=\"{}\"", self.config.ari.auth_realm);

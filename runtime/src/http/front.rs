@@ -36,6 +36,8 @@ pub struct Front {
     pub http: HttpConfig,
     pub ari: Arc<Ari>,
     server_header: Option<HeaderValue>,
+    /// Request timings for `/metrics`.
+    pub metrics: super::metrics::RequestMetrics,
 }
 
 impl Front {
@@ -49,21 +51,18 @@ impl Front {
             http,
             ari,
             server_header,
+            metrics: Default::default(),
         }
     }
 }
 
 /// Serves one request: every path goes through here (ARI routing is the pipeline's job).
 pub async fn handle(front: Arc<Front>, request: Request) -> Response {
-    // The per-request log line costs a clock read and a copy of the path: only pay for it
-    // when debug logging is on.
-    let logged = tracing::enabled!(tracing::Level::DEBUG).then(|| {
-        (
-            Instant::now(),
-            request.method().clone(),
-            request.uri().path().to_string(),
-        )
-    });
+    // Every request is timed for the /metrics histogram; the per-request log line also
+    // copies the path, so that is paid for only when debug logging is on.
+    let started = Instant::now();
+    let logged = tracing::enabled!(tracing::Level::DEBUG)
+        .then(|| (request.method().clone(), request.uri().path().to_string()));
     let peer = request.extensions().get::<PeerAddr>().map(|p| p.0);
     let mut response = route(&front, request, peer).await;
     let headers = response.headers_mut();
@@ -74,7 +73,8 @@ pub async fn handle(front: Arc<Front>, request: Request) -> Response {
         header::CACHE_CONTROL,
         HeaderValue::from_static("no-cache, no-store"),
     );
-    if let Some((started, method, path)) = logged {
+    front.metrics.observe(started.elapsed());
+    if let Some((method, path)) = logged {
         tracing::debug!(
             %method,
             %path,
@@ -105,6 +105,22 @@ async fn route(front: &Front, request: Request, peer: Option<SocketAddr>) -> Res
                 return response;
             }
         }
+    }
+    if front.ari.enabled() && super::metrics::is_metrics_path(path, &front.http.prefix) {
+        let (parts, _) = request.into_parts();
+        let request = AriRequest {
+            method: parts.method,
+            path: String::new(),
+            query: parts.uri.query().map(str::to_string),
+            headers: parts.headers,
+            body: Bytes::new(),
+            peer,
+            trusted_user: None,
+        };
+        return to_http(
+            front,
+            super::metrics::serve(&front.ari, &request, &front.metrics),
+        );
     }
     let Some(ari_path) = strip_ari_prefix(path, &front.http.prefix) else {
         return html(

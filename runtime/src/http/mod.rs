@@ -2,6 +2,7 @@
 //! keep-alive, plain and TLS side by side, all feeding the [`front`] door.
 
 pub mod front;
+pub mod metrics;
 pub mod tls;
 
 use std::net::SocketAddr;

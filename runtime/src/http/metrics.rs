@@ -1,0 +1,231 @@
+//! `GET <prefix>/metrics`: wari's state and HTTP request timings in the Prometheus text
+//! exposition format (version 0.0.4), for any ari.conf user (read-only users included),
+//! authenticated as ARI authenticates.
+//!
+//! The text is written directly rather than through a metrics crate: the format is a few
+//! lines per metric, most values are read on demand from the core and the WebAssembly host
+//! (which already count what they own), and the only state kept here is one latency
+//! histogram of atomics.
+
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use crate::ari::{Ari, AriRequest, AriResponse, Body};
+
+/// Upper bounds of the request-latency histogram buckets, in microseconds.
+const BOUNDS_MICROS: [u64; 12] = [
+    250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 1_000_000, 5_000_000,
+];
+
+/// The content type of the Prometheus text format.
+const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// How long HTTP requests took, as a cumulative histogram.
+#[derive(Debug, Default)]
+pub struct RequestMetrics {
+    /// Requests at or under each bound (not cumulative here; summed when rendered).
+    buckets: [AtomicU64; BOUNDS_MICROS.len()],
+    count: AtomicU64,
+    sum_micros: AtomicU64,
+}
+
+impl RequestMetrics {
+    /// Records one request's time from arrival to response.
+    pub fn observe(&self, elapsed: Duration) {
+        let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
+        if let Some(i) = BOUNDS_MICROS.iter().position(|bound| micros <= *bound) {
+            self.buckets[i].fetch_add(1, Ordering::Relaxed);
+        }
+        self.count.fetch_add(1, Ordering::Relaxed);
+        self.sum_micros.fetch_add(micros, Ordering::Relaxed);
+    }
+
+    fn render(&self, out: &mut String) {
+        let name = "wari_http_request_duration_seconds";
+        header(
+            out,
+            name,
+            "histogram",
+            "Time from a request's arrival to its response.",
+        );
+        let mut cumulative = 0;
+        for (bound, bucket) in BOUNDS_MICROS.iter().zip(&self.buckets) {
+            cumulative += bucket.load(Ordering::Relaxed);
+            let le = *bound as f64 / 1e6;
+            let _ = writeln!(out, "{name}_bucket{{le=\"{le}\"}} {cumulative}");
+        }
+        let count = self.count.load(Ordering::Relaxed);
+        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {count}");
+        let sum = self.sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
+        let _ = writeln!(out, "{name}_sum {sum}");
+        let _ = writeln!(out, "{name}_count {count}");
+    }
+}
+
+/// Is this request path (after the http.conf prefix) the metrics endpoint?
+pub fn is_metrics_path(path: &str, prefix: &str) -> bool {
+    path.len() == prefix.len() + "/metrics".len()
+        && path
+            .get(..prefix.len())
+            .is_some_and(|p| p.eq_ignore_ascii_case(prefix))
+        && path
+            .get(prefix.len()..)
+            .is_some_and(|rest| rest.eq_ignore_ascii_case("/metrics"))
+}
+
+/// Answers a metrics request: 401/403 as ARI would, 405 for anything but GET, else the
+/// metrics text.
+pub fn serve(ari: &Ari, request: &AriRequest, requests: &RequestMetrics) -> AriResponse {
+    if let Err(error) = ari.authenticate(request) {
+        return error.into();
+    }
+    if request.method != http::Method::GET {
+        return crate::ari::AriError::new(
+            http::StatusCode::METHOD_NOT_ALLOWED,
+            "Only GET is supported",
+        )
+        .into();
+    }
+    let mut response = AriResponse::ok(serde_json::Value::Null);
+    response.body = Body::Raw {
+        content_type: CONTENT_TYPE,
+        data: Bytes::from(render(ari, requests)),
+    };
+    response
+}
+
+fn header(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} {kind}");
+}
+
+fn gauge(out: &mut String, name: &str, help: &str, value: u64) {
+    header(out, name, "gauge", help);
+    let _ = writeln!(out, "{name} {value}");
+}
+
+/// A label value with `\`, `"` and newlines escaped.
+fn label(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+/// The whole metrics text.
+pub fn render(ari: &Ari, requests: &RequestMetrics) -> String {
+    let mut out = String::new();
+    let (channels, bridges, apps) = ari.core().with_state(|state| {
+        (
+            state.channels.len() as u64,
+            state.bridges.len() as u64,
+            state.apps.iter().filter(|app| app.is_active()).count() as u64,
+        )
+    });
+    gauge(
+        &mut out,
+        "wari_channels",
+        "Channels that exist now.",
+        channels,
+    );
+    gauge(&mut out, "wari_bridges", "Bridges that exist now.", bridges);
+    gauge(
+        &mut out,
+        "wari_stasis_applications",
+        "Stasis applications registered now.",
+        apps,
+    );
+    render_wasm(ari, &mut out);
+    requests.render(&mut out);
+    out
+}
+
+/// Per WebAssembly app: live and started sessions, traps, timeouts and limit failures.
+fn render_wasm(ari: &Ari, out: &mut String) {
+    let apps = ari
+        .wasm()
+        .map(|host| host.list())
+        .and_then(|list| list.as_array().cloned())
+        .unwrap_or_default();
+    let series: [(&str, &str, &str, &[&str]); 5] = [
+        (
+            "wari_wasm_sessions",
+            "gauge",
+            "WebAssembly sessions running now.",
+            &["sessions_live"],
+        ),
+        (
+            "wari_wasm_sessions_started_total",
+            "counter",
+            "WebAssembly sessions started.",
+            &["sessions_started"],
+        ),
+        (
+            "wari_wasm_traps_total",
+            "counter",
+            "WebAssembly sessions ended by a trap.",
+            &["failures", "traps"],
+        ),
+        (
+            "wari_wasm_timeouts_total",
+            "counter",
+            "WebAssembly sessions ended by a time limit.",
+            &["failures", "timeouts"],
+        ),
+        (
+            "wari_wasm_limit_failures_total",
+            "counter",
+            "WebAssembly sessions ended by a memory or queue limit.",
+            &["failures", "limits"],
+        ),
+    ];
+    for (name, kind, help, path) in series {
+        header(out, name, kind, help);
+        for app in &apps {
+            let app_name = app.get("name").and_then(|n| n.as_str()).unwrap_or("");
+            let value = path
+                .iter()
+                .try_fold(app, |v, key| v.get(*key))
+                .and_then(|v| v.as_u64())
+                .unwrap_or(0);
+            let _ = writeln!(out, "{name}{{app=\"{}\"}} {value}", label(app_name));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histogram_buckets_are_cumulative() {
+        let metrics = RequestMetrics::default();
+        metrics.observe(Duration::from_micros(100));
+        metrics.observe(Duration::from_millis(3));
+        metrics.observe(Duration::from_secs(60));
+        let mut out = String::new();
+        metrics.render(&mut out);
+        assert!(out.contains("wari_http_request_duration_seconds_bucket{le=\"0.00025\"} 1\n"));
+        assert!(out.contains("wari_http_request_duration_seconds_bucket{le=\"0.005\"} 2\n"));
+        assert!(out.contains("wari_http_request_duration_seconds_bucket{le=\"5\"} 2\n"));
+        assert!(out.contains("wari_http_request_duration_seconds_bucket{le=\"+Inf\"} 3\n"));
+        assert!(out.contains("wari_http_request_duration_seconds_count 3\n"));
+    }
+
+    #[test]
+    fn metrics_path_follows_the_prefix() {
+        assert!(is_metrics_path("/metrics", ""));
+        assert!(is_metrics_path("/Asterisk/metrics", "/asterisk"));
+        assert!(!is_metrics_path("/metrics", "/asterisk"));
+        assert!(!is_metrics_path("/metricsx", ""));
+        assert!(!is_metrics_path("/ari/metrics", ""));
+    }
+
+    #[test]
+    fn label_values_are_escaped() {
+        assert_eq!(label("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+    }
+}
