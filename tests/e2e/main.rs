@@ -14,6 +14,7 @@ mod channels_rest;
 mod check_config;
 mod cli_app;
 mod cors;
+mod crash;
 mod isolation;
 mod metrics;
 mod node_client;
