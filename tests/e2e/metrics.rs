@@ -71,3 +71,111 @@ async fn metrics_need_credentials_and_follow_channels_and_bridges() {
     }
     assert_eq!(channels, Some(0));
 }
+
+/// The value of the per-socket series `name` for the open socket serving `apps`.
+fn socket_sample(text: &str, name: &str, apps: &str) -> Option<u64> {
+    let needle = format!("apps=\"{apps}\"}} ");
+    text.lines()
+        .filter(|line| line.starts_with(&format!("{name}{{")))
+        .find_map(|line| line.split_once(&needle).map(|(_, value)| value))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// Polls /metrics (bounded) until `done` holds for its text, which is returned.
+async fn metrics_until(wari: &Wari, done: impl Fn(&str) -> bool) -> String {
+    let deadline = std::time::Instant::now() + crate::support::EVENT_TIMEOUT;
+    loop {
+        let (status, text) = metrics(wari, Some(("asterisk", "secret"))).await;
+        assert_eq!(status, 200, "{text}");
+        if done(&text) {
+            return text;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "metrics never matched:\n{text}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn events_sent_and_dropped_are_counted_per_socket() {
+    let wari = Wari::start_default();
+    let mut socket = EventSocket::connect(&wari, "app=counted&api_key=asterisk:secret").await;
+    let reply = wari
+        .post("/ari/channels?endpoint=Test/alice&app=counted&channelId=c1")
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    socket.next_for("StasisStart", "c1").await;
+    let text = metrics_until(&wari, |text| {
+        socket_sample(text, "wari_socket_events_sent_total", "counted").is_some_and(|n| n >= 1)
+    })
+    .await;
+    assert!(
+        text.contains("kind=\"inbound\",apps=\"counted\"}"),
+        "{text}"
+    );
+    assert_eq!(
+        socket_sample(&text, "wari_socket_events_dropped_total", "counted"),
+        Some(0),
+        "{text}"
+    );
+    assert!(
+        sample(&text, "wari_event_sockets").is_some_and(|n| n >= 1),
+        "{text}"
+    );
+
+    // A consumer that never reads: its events are dropped once its socket backs up.
+    let (stalled, _) = tokio_tungstenite::connect_async(format!(
+        "ws://{}/ari/events?app=stalled&api_key=asterisk:secret",
+        wari.addr()
+    ))
+    .await
+    .expect("stalled socket");
+    let payload = serde_json::json!({"variables": {"filler": "x".repeat(8 * 1024)}});
+    let mut dropped = 0;
+    for _ in 0..4_000 {
+        let reply = wari
+            .ari_with_body(
+                reqwest::Method::POST,
+                "/ari/events/user/flood?application=stalled",
+                Some(payload.clone()),
+            )
+            .await;
+        if reply.status != 204 {
+            // The socket was closed for being too slow: the application is gone.
+            break;
+        }
+        let (_, text) = metrics(&wari, Some(("asterisk", "secret"))).await;
+        dropped = sample(&text, "wari_events_dropped_total").unwrap_or(0);
+        if dropped > 0 {
+            break;
+        }
+    }
+    let text = metrics_until(&wari, |text| {
+        sample(text, "wari_events_dropped_total").is_some_and(|n| n > 0)
+    })
+    .await;
+    assert!(
+        dropped > 0 || text.contains("wari_events_dropped_total"),
+        "{text}"
+    );
+    drop(stalled);
+
+    // Closed sockets leave the listing; their counts stay in the totals.
+    let sent_before = sample(&text, "wari_events_sent_total").unwrap_or(0);
+    socket.close().await;
+    let text = metrics_until(&wari, |text| {
+        socket_sample(text, "wari_socket_events_sent_total", "counted").is_none()
+            && socket_sample(text, "wari_socket_events_sent_total", "stalled").is_none()
+    })
+    .await;
+    assert!(
+        sample(&text, "wari_events_sent_total").is_some_and(|n| n >= sent_before),
+        "{text}"
+    );
+    assert!(
+        sample(&text, "wari_events_dropped_total").is_some_and(|n| n > 0),
+        "{text}"
+    );
+}

@@ -13,6 +13,7 @@ use bytes::Bytes;
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use tokio::sync::{Notify, mpsc};
 
+use super::meter::SocketMeter;
 use super::rest_over_ws::{self, SocketAuth};
 use super::sink::Queued;
 use crate::ari::Ari;
@@ -89,6 +90,8 @@ pub struct SessionContext {
     /// The application `RESTResponse` frames are tagged with (the socket's first one).
     pub application: String,
     pub settings: SessionSettings,
+    /// Counts the events written (set per socket; `None` counts nothing).
+    pub meter: Option<Arc<SocketMeter>>,
 }
 
 /// Why a session ended.
@@ -156,17 +159,21 @@ where
     let ended = 'session: loop {
         if !pending.is_empty() {
             let batch = std::mem::take(&mut pending);
+            let written = batch.len() as u64;
             if let Err(unsent) = write_events(socket, settings, &asterisk_id, batch).await {
                 break 'session Ended::WriteFailed { unsent };
             }
+            count_sent(context, written);
         }
         tokio::select! {
             queued = events.recv() => {
                 let Some(first) = queued else { break Ended::QueueClosed };
                 let batch = batch(first, events);
+                let written = batch.len() as u64;
                 if let Err(unsent) = write_events(socket, settings, &asterisk_id, batch).await {
                     break Ended::WriteFailed { unsent };
                 }
+                count_sent(context, written);
             }
             Some(reply) = replies.recv() => {
                 if !write(settings, socket.send(Frame::Text(reply))).await {
@@ -203,6 +210,12 @@ where
     drop(requests);
     worker.abort();
     ended
+}
+
+fn count_sent(context: &SessionContext, events: u64) {
+    if let Some(meter) = &context.meter {
+        meter.sent(events);
+    }
 }
 
 async fn notified(notify: Option<&Notify>) {

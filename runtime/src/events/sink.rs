@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::sync::{Notify, mpsc};
 
+use super::meter::{SocketKind, SocketMeter};
 use crate::core::event::Event;
 use crate::core::stasis::EventSink;
 
@@ -24,6 +25,7 @@ pub struct QueueSink {
     id: u64,
     tx: mpsc::Sender<Queued>,
     overflow: Arc<Notify>,
+    meter: Arc<SocketMeter>,
 }
 
 /// The consumer's side.
@@ -33,25 +35,34 @@ pub struct QueueReceiver {
     pub rx: mpsc::Receiver<Queued>,
     /// Notified when an event could not be queued (the consumer is too slow).
     pub overflow: Arc<Notify>,
+    /// The socket's event counters.
+    pub meter: Arc<SocketMeter>,
     /// Keeps the queue open while the consumer lives, even with no application attached.
     _keep_open: mpsc::Sender<Queued>,
 }
 
-/// A new queue of `capacity` events.
-pub fn queue(capacity: usize) -> (Arc<QueueSink>, QueueReceiver) {
+/// A new queue of `capacity` events for a socket of `kind` serving `apps`.
+pub fn queue(
+    capacity: usize,
+    kind: SocketKind,
+    apps: &[String],
+) -> (Arc<QueueSink>, QueueReceiver) {
     let (tx, rx) = mpsc::channel(capacity);
     let overflow = Arc::new(Notify::new());
     let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+    let meter = SocketMeter::register(id, kind, apps);
     (
         Arc::new(QueueSink {
             id,
             tx: tx.clone(),
             overflow: overflow.clone(),
+            meter: meter.clone(),
         }),
         QueueReceiver {
             id,
             rx,
             overflow,
+            meter,
             _keep_open: tx,
         },
     )
@@ -62,6 +73,7 @@ impl EventSink for QueueSink {
         match self.tx.try_send((Arc::from(app), event.clone())) {
             Ok(()) => true,
             Err(mpsc::error::TrySendError::Full(_)) => {
+                self.meter.dropped(1);
                 self.overflow.notify_one();
                 false
             }

@@ -14,6 +14,7 @@ use axum::response::{IntoResponse, Response};
 use futures_util::SinkExt;
 use http::request::Parts;
 
+use super::meter::SocketKind;
 use super::rest_over_ws::SocketAuth;
 pub use super::session::SessionSettings;
 use super::session::{self, Ended, SessionContext, axum_frames};
@@ -62,13 +63,14 @@ pub async fn upgrade(
         }
     };
     let core = ari.core().clone();
+    let (sink, receiver) = queue(QUEUE_CAPACITY, SocketKind::Inbound, &apps);
     let context = SessionContext {
         auth: SocketAuth::from_upgrade(&parts.headers, parts.uri.query()),
         application: apps[0].clone(),
         ari,
         settings,
+        meter: Some(receiver.meter.clone()),
     };
-    let (sink, receiver) = queue(QUEUE_CAPACITY);
     core.register_apps(&apps, sink, subscribe_all)
         .map_err(|e| AriResponse::from(AriError::from(e)))?;
     tracing::info!(?apps, user = %grant.user.name, subscribe_all, "events WebSocket connected");
@@ -102,6 +104,12 @@ async fn session(socket: WebSocket, context: SessionContext, mut queue: QueueRec
         );
     }
     core.detach_sink(queue.id);
+    // Events of a failed write and events still queued never reach this consumer.
+    let unsent = match &ended {
+        Ended::WriteFailed { unsent } => unsent.len(),
+        _ => 0,
+    };
+    queue.meter.dropped((unsent + queue.rx.len()) as u64);
     if !matches!(ended, Ended::WriteFailed { .. }) {
         // A peer that stopped reading cannot hold the task: the close gets one write timeout.
         let _ = tokio::time::timeout(context.settings.write_timeout, frames.close()).await;

@@ -5,7 +5,9 @@
 //! The text is written directly rather than through a metrics crate: the format is a few
 //! lines per metric, most values are read on demand from the core and the WebAssembly host
 //! (which already count what they own), and the only state kept here is one latency
-//! histogram of atomics.
+//! histogram of atomics. Events sent and dropped per ARI WebSocket come from
+//! [`crate::events::meter`]: one series per open socket (labelled with its id, kind and
+//! applications) plus totals that keep the counts of closed sockets.
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -14,6 +16,7 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use crate::ari::{Ari, AriRequest, AriResponse, Body};
+use crate::events::meter::SocketCounts;
 
 /// Upper bounds of the request-latency histogram buckets, in microseconds.
 const BOUNDS_MICROS: [u64; 12] = [
@@ -139,8 +142,84 @@ pub fn render(ari: &Ari, requests: &RequestMetrics) -> String {
         apps,
     );
     render_wasm(ari, &mut out);
+    render_sockets(
+        &mut out,
+        &crate::events::meter::snapshot(MAX_LISTED_SOCKETS),
+    );
     requests.render(&mut out);
     out
+}
+
+/// Open sockets listed one by one at most (the totals count every socket).
+const MAX_LISTED_SOCKETS: usize = 1_000;
+/// Longest `apps` label value; longer lists are cut (with `...`).
+const MAX_APPS_LABEL: usize = 200;
+
+/// One per-socket series: name, help and the count it shows.
+type PerSocket = (&'static str, &'static str, fn(&SocketCounts) -> u64);
+
+/// Events sent and dropped: totals since start-up, and per open ARI WebSocket.
+fn render_sockets(out: &mut String, snapshot: &crate::events::meter::Snapshot) {
+    gauge(
+        out,
+        "wari_event_sockets",
+        "ARI WebSockets open now (inbound and outbound).",
+        snapshot.open,
+    );
+    let totals = [
+        (
+            "wari_events_sent_total",
+            "Events written to ARI WebSockets since start-up (open and closed sockets).",
+            snapshot.sent_total,
+        ),
+        (
+            "wari_events_dropped_total",
+            "Events lost by ARI WebSockets since start-up: queue full, failed write, or still \
+             queued when the socket closed.",
+            snapshot.dropped_total,
+        ),
+    ];
+    for (name, help, value) in totals {
+        header(out, name, "counter", help);
+        let _ = writeln!(out, "{name} {value}");
+    }
+    let series: [PerSocket; 2] = [
+        (
+            "wari_socket_events_sent_total",
+            "Events written to one open ARI WebSocket.",
+            |s| s.sent,
+        ),
+        (
+            "wari_socket_events_dropped_total",
+            "Events lost by one open ARI WebSocket.",
+            |s| s.dropped,
+        ),
+    ];
+    for (name, help, value) in series {
+        header(out, name, "counter", help);
+        for socket in &snapshot.sockets {
+            let _ = writeln!(
+                out,
+                "{name}{{socket=\"{}\",kind=\"{}\",apps=\"{}\"}} {}",
+                socket.id,
+                socket.kind.as_str(),
+                label(&apps_label(&socket.apps)),
+                value(socket)
+            );
+        }
+    }
+}
+
+/// The `apps` label: the list, cut at [`MAX_APPS_LABEL`] bytes on a character boundary.
+fn apps_label(apps: &str) -> String {
+    if apps.len() <= MAX_APPS_LABEL {
+        return apps.to_string();
+    }
+    let mut end = MAX_APPS_LABEL;
+    while !apps.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}...", &apps[..end])
 }
 
 /// Per WebAssembly app: live and started sessions, traps, timeouts and limit failures.
@@ -222,6 +301,37 @@ mod tests {
         assert!(!is_metrics_path("/metrics", "/asterisk"));
         assert!(!is_metrics_path("/metricsx", ""));
         assert!(!is_metrics_path("/ari/metrics", ""));
+    }
+
+    #[test]
+    fn sockets_are_listed_with_their_apps_and_totals() {
+        use crate::events::meter::{Snapshot, SocketKind};
+        let snapshot = Snapshot {
+            open: 1,
+            sockets: vec![SocketCounts {
+                id: 7,
+                kind: SocketKind::Inbound,
+                apps: "a,b".into(),
+                sent: 3,
+                dropped: 1,
+            }],
+            sent_total: 10,
+            dropped_total: 4,
+        };
+        let mut out = String::new();
+        render_sockets(&mut out, &snapshot);
+        assert!(out.contains("wari_event_sockets 1\n"), "{out}");
+        assert!(out.contains("wari_events_sent_total 10\n"), "{out}");
+        assert!(out.contains("wari_events_dropped_total 4\n"), "{out}");
+        assert!(out.contains(
+            "wari_socket_events_sent_total{socket=\"7\",kind=\"inbound\",apps=\"a,b\"} 3\n"
+        ));
+        assert!(out.contains(
+            "wari_socket_events_dropped_total{socket=\"7\",kind=\"inbound\",apps=\"a,b\"} 1\n"
+        ));
+        let long = "é".repeat(150);
+        let cut = apps_label(&long);
+        assert!(cut.len() <= MAX_APPS_LABEL + 3 && cut.ends_with("..."));
     }
 
     #[test]

@@ -17,6 +17,7 @@ use tokio::sync::Notify;
 use super::connect::{ClientStream, connect};
 use super::{Connection, registered_notices};
 use crate::core::stasis::{EventSink, PerCallConnector};
+use crate::events::meter::SocketKind;
 use crate::events::session::{self, Ended, tungstenite_frames};
 use crate::events::sink::{QUEUE_CAPACITY, queue};
 
@@ -86,7 +87,11 @@ impl PerCallConnector for PerCall {
             let connection = connection?;
             let stream = connect_limited(&connection).await?;
             let core = connection.context.ari.core().clone();
-            let (sink, mut receiver) = queue(QUEUE_CAPACITY);
+            let (sink, mut receiver) = queue(
+                QUEUE_CAPACITY,
+                SocketKind::PerCall,
+                std::slice::from_ref(&ephemeral),
+            );
             let sink_id = sink.id();
             let subscribe_all = connection.outbound.subscribe_all;
             core.with_state(|state| state.apps.register(&ephemeral, sink, subscribe_all));
@@ -99,6 +104,7 @@ impl PerCallConnector for PerCall {
             tokio::spawn(async move {
                 let mut context = connection.context.clone();
                 context.application = name.clone();
+                context.meter = Some(receiver.meter.clone());
                 let mut stream = Some(stream);
                 loop {
                     let Some(socket) = stream.take() else { break };
@@ -112,6 +118,9 @@ impl PerCallConnector for PerCall {
                         Some(stop.clone()),
                     )
                     .await;
+                    if let Ended::WriteFailed { unsent } = &ended {
+                        receiver.meter.dropped(unsent.len() as u64);
+                    }
                     if matches!(ended, Ended::Stopped) {
                         use futures_util::SinkExt;
                         let _ =
@@ -135,6 +144,7 @@ impl PerCallConnector for PerCall {
                     }
                 }
                 core.detach_sink(sink_id);
+                receiver.meter.dropped(receiver.rx.len() as u64);
                 if let Ok(mut open) = open.lock() {
                     open.remove(&name);
                 }

@@ -18,6 +18,7 @@ use super::connect::connect;
 use super::{Connection, registered_notices};
 use crate::core::event::Event;
 use crate::core::stasis::EventSink;
+use crate::events::meter::{SocketKind, SocketMeter};
 use crate::events::session::{self, Ended, tungstenite_frames};
 use crate::events::sink::Queued;
 
@@ -36,14 +37,21 @@ pub struct PersistentSink {
     capacity: usize,
     tx: mpsc::Sender<Queued>,
     dropped: AtomicU64,
+    meter: Arc<SocketMeter>,
 }
 
 impl PersistentSink {
-    /// A sink and its queue of `capacity` events.
-    pub fn new(connection: &str, capacity: usize) -> (Arc<PersistentSink>, mpsc::Receiver<Queued>) {
+    /// A sink for `apps` and its queue of `capacity` events.
+    pub fn new(
+        connection: &str,
+        apps: &[String],
+        capacity: usize,
+    ) -> (Arc<PersistentSink>, mpsc::Receiver<Queued>) {
         let (tx, rx) = mpsc::channel(capacity);
+        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
         let sink = Arc::new(PersistentSink {
-            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            id,
+            meter: SocketMeter::register(id, SocketKind::Persistent, apps),
             connection: connection.to_string(),
             capacity,
             tx,
@@ -64,6 +72,7 @@ impl EventSink for PersistentSink {
             Ok(()) => true,
             Err(mpsc::error::TrySendError::Full(_)) => {
                 let dropped = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+                self.meter.dropped(1);
                 if dropped == 1 || dropped.is_multiple_of(1000) {
                     tracing::warn!(
                         connection = %self.connection,
@@ -89,7 +98,11 @@ impl EventSink for PersistentSink {
 /// start-up) and returns the task that keeps the connection up for as long as the process
 /// runs.
 pub fn start(connection: Connection, capacity: usize) -> Option<impl Future<Output = ()>> {
-    let (sink, rx) = PersistentSink::new(&connection.outbound.name, capacity);
+    let (sink, rx) = PersistentSink::new(
+        &connection.outbound.name,
+        &connection.outbound.apps,
+        capacity,
+    );
     let core = connection.context.ari.core().clone();
     let apps = connection.outbound.apps.clone();
     if let Err(error) = core.register_apps(&apps, sink.clone(), connection.outbound.subscribe_all) {
@@ -100,7 +113,12 @@ pub fn start(connection: Connection, capacity: usize) -> Option<impl Future<Outp
     Some(run(connection, sink, rx))
 }
 
-async fn run(connection: Connection, sink: Arc<PersistentSink>, mut rx: mpsc::Receiver<Queued>) {
+async fn run(
+    mut connection: Connection,
+    sink: Arc<PersistentSink>,
+    mut rx: mpsc::Receiver<Queued>,
+) {
+    connection.context.meter = Some(sink.meter.clone());
     let apps = connection.outbound.apps.clone();
     let mut unsent: Vec<Queued> = Vec::new();
     loop {
@@ -167,7 +185,7 @@ mod tests {
 
     #[test]
     fn a_full_queue_drops_and_counts_but_keeps_the_applications() {
-        let (sink, mut rx) = PersistentSink::new("c", 2);
+        let (sink, mut rx) = PersistentSink::new("c", &["a".to_string()], 2);
         let event = Arc::new(Event::new("StasisStart", Scope::app("a")));
         for _ in 0..5 {
             assert!(
