@@ -264,6 +264,7 @@ async fn socket_app(soak: Arc<Soak>, mut socket: Socket) {
 
 /// Plays the outbound peer: accepts wari's connection, reads a little, drops it; again
 /// until the soak stops. Returns how many connections it accepted.
+#[allow(clippy::result_large_err)] // tungstenite's handshake callback type
 async fn flaky_peer(soak: Arc<Soak>, listener: TcpListener) -> u64 {
     let mut connections = 0;
     while !soak.stop.load(Ordering::Relaxed) {
@@ -409,30 +410,31 @@ async fn soak_with_a_slow_consumer_a_flaky_peer_and_a_hostile_app() {
     }
 
     // Every call accounted for.
-    let ledger = soak.ledger();
-    assert!(
-        ledger.refused.is_empty(),
-        "originates refused: {:?}",
-        ledger.refused
-    );
-    let mut per_kind = HashMap::new();
-    for id in &ledger.originated {
-        let cause = ledger.destroyed.get(id);
-        assert!(cause.is_some(), "{id} was never destroyed");
-        *per_kind
-            .entry(id[..id.find('-').unwrap_or(0)].to_string())
-            .or_insert(0u64) += 1;
-        if id.starts_with("ivr-") {
-            assert_eq!(cause, Some(&17), "{id}: the IVR hangs up as busy on 2");
+    let (per_kind, total) = {
+        let ledger = soak.ledger();
+        assert!(
+            ledger.refused.is_empty(),
+            "originates refused: {:?}",
+            ledger.refused
+        );
+        let mut per_kind = HashMap::new();
+        for id in &ledger.originated {
+            let cause = ledger.destroyed.get(id);
+            assert!(cause.is_some(), "{id} was never destroyed");
+            *per_kind
+                .entry(id[..id.find('-').unwrap_or(0)].to_string())
+                .or_insert(0u64) += 1;
+            if id.starts_with("ivr-") {
+                assert_eq!(cause, Some(&17), "{id}: the IVR hangs up as busy on 2");
+            }
+            if id.starts_with("ws-") {
+                assert!(ledger.stasis_start.contains(id), "{id}: no StasisStart");
+                assert!(ledger.stasis_end.contains(id), "{id}: no StasisEnd");
+            }
         }
-        if id.starts_with("ws-") {
-            assert!(ledger.stasis_start.contains(id), "{id}: no StasisStart");
-            assert!(ledger.stasis_end.contains(id), "{id}: no StasisEnd");
-        }
-    }
+        (per_kind, ledger.originated.len() as u64)
+    };
     let count = |kind: &str| per_kind.get(kind).copied().unwrap_or(0);
-    let total = ledger.originated.len() as u64;
-    drop(ledger);
     eprintln!(
         "soak: {total} calls in {:?} (ivr {}, websocket {}, hostile {}); outbound peer \
          connections {connections}",
