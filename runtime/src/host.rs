@@ -56,6 +56,37 @@ pub fn core_config(config: &Config, problems: &mut Problems) -> CoreConfig {
     }
 }
 
+/// Starts the media engine: sounds from `asterisk.conf`'s `astdatadir` (else Debian's
+/// `/usr/share/asterisk/sounds` when present), recordings under `<data-dir>/recordings`.
+/// Without a sounds directory every `sound:` playback fails; wari still runs.
+fn start_media(core: &Core, config: &Config, data_dir: &std::path::Path) {
+    use crate::media::sounds::SoundIndex;
+    let sounds_dir = config
+        .directories
+        .sounds_dir()
+        .or_else(SoundIndex::default_dir);
+    let sounds = match &sounds_dir {
+        Some(dir) => SoundIndex::scan(dir).unwrap_or_else(|error| {
+            tracing::warn!(dir = %dir.display(), %error, "cannot index the sounds directory");
+            SoundIndex::empty(dir.clone())
+        }),
+        None => {
+            tracing::info!(
+                "no sounds directory (asterisk.conf astdatadir, or /usr/share/asterisk/sounds)"
+            );
+            SoundIndex::empty(std::path::PathBuf::new())
+        }
+    };
+    tracing::info!(sounds = sounds.len(), dir = %sounds.dir().display(), "sounds indexed");
+    let setup = crate::core::media::MediaSetup {
+        sounds: Arc::new(sounds),
+        recordings_dir: data_dir.join("recordings"),
+    };
+    if let Err(error) = core.start_media(setup) {
+        tracing::error!(%error, "cannot start the media engine: media operations answer 501");
+    }
+}
+
 /// Builds the core, the ARI pipeline and the WebAssembly host (loading stored apps), then
 /// starts the HTTP listeners.
 pub async fn start(config: Config, paths: Paths) -> Result<Host, StartError> {
@@ -71,6 +102,7 @@ pub async fn start(config: Config, paths: Paths) -> Result<Host, StartError> {
     for phone in &config.test_phones {
         core.add_endpoint("Test", &phone.name);
     }
+    start_media(&core, &config, &paths.data_dir);
     let ari = Arc::new(Ari::new(config.clone(), core.clone())?);
     let wasm = crate::wasm::WasmHost::new(
         core.clone(),

@@ -127,6 +127,8 @@ impl From<crate::core::CoreError> for AriError {
             CoreError::Conflict(m) => (http::StatusCode::CONFLICT, m),
             CoreError::InvalidState(m) => (http::StatusCode::PRECONDITION_FAILED, m),
             CoreError::Unprocessable(m) => (http::StatusCode::UNPROCESSABLE_ENTITY, m),
+            CoreError::NotImplemented(m) => (http::StatusCode::NOT_IMPLEMENTED, m),
+            CoreError::Forbidden(m) => (http::StatusCode::FORBIDDEN, m),
             CoreError::Internal(m) => (http::StatusCode::INTERNAL_SERVER_ERROR, m),
         };
         AriError::new(status, message)

@@ -6,6 +6,7 @@
 
 pub mod acl_conf;
 pub mod ari_conf;
+pub mod asterisk_conf;
 pub mod conf_file;
 pub mod diagnostics;
 pub mod http_conf;
@@ -74,6 +75,8 @@ pub struct Config {
     pub wasm: wasm_conf::WasmConfig,
     /// Client connections from `websocket_client.conf` (for ari.conf outbound sockets).
     pub websocket_clients: websocket_client_conf::WebSocketClients,
+    /// `asterisk.conf` `[directories]` (the sounds directory).
+    pub directories: asterisk_conf::Directories,
 }
 
 impl Config {
@@ -106,6 +109,8 @@ pub fn load(source: &ConfigSource) -> Result<(Config, Problems), ConfigError> {
     };
     let mut problems = Problems::default();
     let acl = conf_file::load(reader, &dir, "acl.conf", &mut problems)?;
+    let asterisk = conf_file::load(reader, &dir, "asterisk.conf", &mut problems)?;
+    let directories = asterisk_conf::Directories::read(asterisk.as_ref(), &mut problems);
     let http = conf_file::load(reader, &dir, "http.conf", &mut problems)?;
     let ari = conf_file::load(reader, &dir, "ari.conf", &mut problems)?;
     let extensions = conf_file::load(reader, &dir, "extensions.conf", &mut problems)?;
@@ -137,6 +142,7 @@ pub fn load(source: &ConfigSource) -> Result<(Config, Problems), ConfigError> {
             test_phones,
             wasm,
             websocket_clients,
+            directories,
         },
         problems,
     ))

@@ -166,6 +166,7 @@ impl Core {
         if !state.channels.contains_key(id) {
             return;
         }
+        self.media_dtmf(id, digit);
         let snapshot = self.channel_json(state, id);
         self.publish(
             state,
@@ -231,6 +232,7 @@ impl Core {
                 .with("channel", snapshot),
         );
         self.notify_dialer(state, id);
+        self.media_leg_removed(id);
         if let Some(channel) = state.channels.remove(id)
             && let Some(endpoint) = &channel.endpoint
         {

@@ -17,6 +17,7 @@ pub mod device_states;
 pub mod dialplan;
 pub mod endpoints;
 pub mod event;
+pub mod media;
 pub mod modules;
 pub mod pbx;
 pub mod stasis;
@@ -50,6 +51,9 @@ pub enum CoreError {
     /// 400
     #[error("{0}")]
     BadRequest(String),
+    /// 403
+    #[error("{0}")]
+    Forbidden(String),
     /// 404
     #[error("{0}")]
     NotFound(String),
@@ -62,6 +66,9 @@ pub enum CoreError {
     /// 422
     #[error("{0}")]
     Unprocessable(String),
+    /// 501
+    #[error("{0}")]
+    NotImplemented(String),
     /// 500
     #[error("{0}")]
     Internal(String),
@@ -105,6 +112,8 @@ pub struct State {
     pub dialers: HashMap<Arc<str>, Arc<str>>,
     /// Hangup causes of Dial() legs, kept for the dialing channel until it has read them.
     pub leg_causes: HashMap<Arc<str>, u16>,
+    /// Playbacks and live recordings.
+    pub media: media::MediaState,
     /// Counts [`Core::with_state`] calls: while it is unchanged, nothing can have changed.
     generation: u64,
     /// The compact JSON of `GET /channels` and the generation it was rendered at.
@@ -186,6 +195,7 @@ pub struct Core {
     technologies: Vec<Arc<dyn Technology>>,
     next_channel: AtomicU64,
     id_epoch: u64,
+    media: std::sync::OnceLock<media::Media>,
 }
 
 impl Core {
@@ -217,6 +227,7 @@ impl Core {
             technologies,
             next_channel: AtomicU64::new(0),
             id_epoch,
+            media: std::sync::OnceLock::new(),
         })
     }
 
@@ -341,6 +352,7 @@ impl Core {
             on_hold: false,
         };
         state.channels.insert(id.clone(), channel);
+        self.media_leg_added(&id);
         if let Some(app) = &spec.app {
             state.apps.subscribe(app, SourceKind::Channel, &id);
         }

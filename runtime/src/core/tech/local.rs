@@ -139,6 +139,7 @@ impl Driver for LocalHalf {
                 ..NewChannel::default()
             },
         )?;
+        core.media_legs_paired(me, &id);
         core.spawn_runner(
             id,
             rx,

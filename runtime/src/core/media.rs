@@ -1,0 +1,727 @@
+//! The core's side of media: playbacks and live recordings as ARI objects, their checks
+//! and events, and the media engine that moves the audio. Channels get a media leg when
+//! they are created (Local halves are paired) and lose it when destroyed.
+//!
+//! Media URIs are resolved here into the parts the engine plays: `sound:` through the
+//! sounds index, `recording:` in the recordings directory, `number:`/`digits:`/
+//! `characters:` through the say rules, `tone:` as a tone. Anything that cannot be found
+//! becomes a missing part: the playback then fails (PlaybackFinished, state `failed`)
+//! instead of the request failing or the playback hanging.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Weak};
+
+use serde_json::{Map, Value, json};
+
+use super::event::{Event, Scope};
+use super::{Core, CoreError, State};
+use crate::media::engine::{
+    Command, MediaEngine, MediaEvent, MediaListener, Part, PlayItem, PlaybackOp, PlaybackState,
+    RecordRequest, RecordingOp, RecordingState, TerminateOn,
+};
+use crate::media::file::{IfExists, RecordingWriter, find_recording, safe_join};
+use crate::media::format::Format;
+use crate::media::frame::Rate;
+use crate::media::say;
+use crate::media::sounds::SoundIndex;
+use crate::media::sources::FileOpener;
+
+/// Where media comes from and goes to.
+#[derive(Debug, Clone)]
+pub struct MediaSetup {
+    pub sounds: Arc<SoundIndex>,
+    /// Stored recordings (`recording:` URIs, `/recordings/stored`).
+    pub recordings_dir: PathBuf,
+}
+
+/// The running media side of the core.
+#[derive(Debug)]
+pub struct Media {
+    pub engine: MediaEngine,
+    pub setup: MediaSetup,
+}
+
+/// A playback as ARI shows it.
+#[derive(Debug, Clone)]
+pub struct PlaybackInfo {
+    pub id: Arc<str>,
+    pub media_uri: String,
+    pub next_media_uri: Option<String>,
+    pub target_uri: String,
+    pub language: String,
+    pub state: &'static str,
+    /// The channel whose topic gets the events.
+    pub channel: Arc<str>,
+}
+
+impl PlaybackInfo {
+    /// The ARI `Playback` object.
+    pub fn json(&self) -> Value {
+        let mut object = Map::with_capacity(6);
+        object.insert("id".into(), json!(&*self.id));
+        object.insert("media_uri".into(), json!(self.media_uri));
+        if let Some(next) = &self.next_media_uri {
+            object.insert("next_media_uri".into(), json!(next));
+        }
+        object.insert("target_uri".into(), json!(self.target_uri));
+        object.insert("language".into(), json!(self.language));
+        object.insert("state".into(), json!(self.state));
+        Value::Object(object)
+    }
+}
+
+/// A live recording as ARI shows it.
+#[derive(Debug, Clone)]
+pub struct LiveRecordingInfo {
+    pub name: Arc<str>,
+    pub format: Format,
+    pub target_uri: String,
+    pub state: &'static str,
+    pub duration_s: Option<u64>,
+    pub cause: Option<String>,
+    pub channel: Arc<str>,
+}
+
+impl LiveRecordingInfo {
+    /// The ARI `LiveRecording` object.
+    pub fn json(&self) -> Value {
+        let mut object = Map::with_capacity(6);
+        object.insert("name".into(), json!(&*self.name));
+        object.insert("format".into(), json!(self.format.name()));
+        object.insert("target_uri".into(), json!(self.target_uri));
+        object.insert("state".into(), json!(self.state));
+        if let Some(duration) = self.duration_s {
+            object.insert("duration".into(), json!(duration));
+        }
+        if let Some(cause) = &self.cause {
+            object.insert("cause".into(), json!(cause));
+        }
+        Value::Object(object)
+    }
+}
+
+/// Playbacks and live recordings, inside the core's state.
+#[derive(Debug, Default)]
+pub struct MediaState {
+    pub playbacks: HashMap<Arc<str>, PlaybackInfo>,
+    pub recordings: HashMap<Arc<str>, LiveRecordingInfo>,
+}
+
+/// `POST /channels/{id}/play`.
+#[derive(Debug, Clone, Default)]
+pub struct PlayRequest {
+    pub media: Vec<String>,
+    pub lang: Option<String>,
+    pub offset_ms: i64,
+    pub skip_ms: i64,
+    pub playback_id: Option<String>,
+}
+
+/// `POST /channels/{id}/record`.
+#[derive(Debug, Clone, Default)]
+pub struct RecordChannelRequest {
+    pub name: String,
+    pub format: String,
+    pub max_duration_seconds: i64,
+    pub max_silence_seconds: i64,
+    pub if_exists: Option<String>,
+    pub terminate_on: Option<String>,
+}
+
+/// Hears the engine and turns what it says into state changes and ARI events.
+struct Listener(Weak<Core>);
+
+impl MediaListener for Listener {
+    fn media_event(&self, event: MediaEvent) {
+        if let Some(core) = self.0.upgrade() {
+            core.with_state(|state| core.media_event(state, event));
+        }
+    }
+}
+
+impl Core {
+    /// Starts the media engine; until then channels have no media and media operations
+    /// answer 501.
+    pub fn start_media(&self, setup: MediaSetup) -> std::io::Result<()> {
+        let engine = MediaEngine::start(Arc::new(FileOpener), Arc::new(Listener(self.weak())))?;
+        let _ = self.media.set(Media { engine, setup });
+        Ok(())
+    }
+
+    /// The media side, or 501 when it was never started.
+    pub fn media(&self) -> Result<&Media, CoreError> {
+        self.media
+            .get()
+            .ok_or_else(|| CoreError::NotImplemented("Media is not available".into()))
+    }
+
+    fn media_command(&self, command: Command) {
+        if let Some(media) = self.media.get() {
+            media.engine.send(command);
+        }
+    }
+
+    /// A new channel gets its media leg.
+    pub(crate) fn media_leg_added(&self, id: &Arc<str>) {
+        self.media_command(Command::AddLeg {
+            id: id.clone(),
+            rate: Rate::Narrow8k,
+        });
+    }
+
+    /// The two halves of a Local channel hear each other.
+    pub(crate) fn media_legs_paired(&self, a: &Arc<str>, b: &Arc<str>) {
+        self.media_command(Command::Pair {
+            a: a.clone(),
+            b: b.clone(),
+        });
+    }
+
+    /// A channel is gone: its leg, playbacks and recordings end.
+    pub(crate) fn media_leg_removed(&self, id: &Arc<str>) {
+        self.media_command(Command::RemoveLeg { id: id.clone() });
+    }
+
+    /// A digit arrived on a channel (recordings may end on it).
+    pub(crate) fn media_dtmf(&self, id: &Arc<str>, digit: char) {
+        self.media_command(Command::DtmfReceived {
+            leg: id.clone(),
+            digit,
+        });
+    }
+
+    /// `POST /channels/{id}/play[/{playbackId}]`: 404, 409, 412 as for other media
+    /// operations; the playback is queued on the channel and returned (state `queued`).
+    pub fn play_on_channel(&self, id: &str, request: PlayRequest) -> Result<Value, CoreError> {
+        let media = self.media()?;
+        if request.offset_ms < 0 {
+            return Err(CoreError::BadRequest("offsetms cannot be negative".into()));
+        }
+        if request.skip_ms < 0 {
+            return Err(CoreError::BadRequest("skipms cannot be negative".into()));
+        }
+        let uris: Vec<String> = request
+            .media
+            .iter()
+            .map(|m| m.trim().to_string())
+            .filter(|m| !m.is_empty())
+            .collect();
+        if uris.is_empty() {
+            return Err(CoreError::BadRequest(
+                "Missing required parameter: media".into(),
+            ));
+        }
+        self.with_state(|state| {
+            self.controllable(state, id, true)?;
+            let channel = state
+                .channels
+                .get(id)
+                .ok_or_else(|| CoreError::NotFound("Channel not found".into()))?;
+            let channel_id = channel.id.clone();
+            let language = request
+                .lang
+                .clone()
+                .filter(|l| !l.is_empty())
+                .unwrap_or_else(|| channel.language.clone());
+            let playback_id: Arc<str> = Arc::from(
+                request
+                    .playback_id
+                    .clone()
+                    .filter(|p| !p.is_empty())
+                    .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
+                    .as_str(),
+            );
+            let items: Vec<PlayItem> = uris
+                .iter()
+                .map(|uri| resolve(&media.setup, uri, &language))
+                .collect();
+            let info = PlaybackInfo {
+                id: playback_id.clone(),
+                media_uri: uris[0].clone(),
+                next_media_uri: uris.get(1).cloned(),
+                target_uri: format!("channel:{channel_id}"),
+                language,
+                state: "queued",
+                channel: channel_id.clone(),
+            };
+            let json = info.json();
+            state.media.playbacks.insert(playback_id.clone(), info);
+            let skip_ms = if request.skip_ms == 0 {
+                3000
+            } else {
+                request.skip_ms
+            };
+            media.engine.send(Command::Play {
+                id: playback_id,
+                leg: channel_id,
+                items,
+                offset_ms: u64::try_from(request.offset_ms).unwrap_or(0),
+                skip_ms: u64::try_from(skip_ms).unwrap_or(3000),
+            });
+            Ok(json)
+        })
+    }
+
+    /// `GET /playbacks/{id}`.
+    pub fn get_playback(&self, id: &str) -> Result<Value, CoreError> {
+        self.with_state(|state| {
+            state
+                .media
+                .playbacks
+                .get(id)
+                .map(PlaybackInfo::json)
+                .ok_or_else(|| CoreError::NotFound("Playback not found".into()))
+        })
+    }
+
+    /// `DELETE /playbacks/{id}`.
+    pub fn stop_playback(&self, id: &str) -> Result<(), CoreError> {
+        let media = self.media()?;
+        self.with_state(|state| {
+            let playback = state
+                .media
+                .playbacks
+                .get(id)
+                .ok_or_else(|| CoreError::NotFound("Playback not found".into()))?;
+            media.engine.send(Command::StopPlayback {
+                id: playback.id.clone(),
+            });
+            Ok(())
+        })
+    }
+
+    /// `POST /playbacks/{id}/control`: the operation is checked before the playback.
+    pub fn control_playback(&self, id: &str, operation: &str) -> Result<(), CoreError> {
+        let op = match operation {
+            "restart" => PlaybackOp::Restart,
+            "pause" => PlaybackOp::Pause,
+            "unpause" => PlaybackOp::Unpause,
+            "reverse" => PlaybackOp::Reverse,
+            "forward" => PlaybackOp::Forward,
+            "" => {
+                return Err(CoreError::BadRequest(
+                    "Missing required parameter: operation".into(),
+                ));
+            }
+            other => {
+                return Err(CoreError::BadRequest(format!("Invalid operation {other}")));
+            }
+        };
+        let media = self.media()?;
+        self.with_state(|state| {
+            let playback = state
+                .media
+                .playbacks
+                .get_mut(id)
+                .ok_or_else(|| CoreError::NotFound("Playback not found".into()))?;
+            let allowed = matches!(
+                (playback.state, op),
+                ("queued", PlaybackOp::Restart)
+                    | ("playing" | "continuing", _)
+                    | ("paused", PlaybackOp::Pause | PlaybackOp::Unpause)
+            );
+            if !allowed {
+                return Err(CoreError::Conflict(format!(
+                    "Can only {operation} while media is playing"
+                )));
+            }
+            match op {
+                PlaybackOp::Pause => playback.state = "paused",
+                PlaybackOp::Unpause => playback.state = "playing",
+                _ => {}
+            }
+            media.engine.send(Command::ControlPlayback {
+                id: playback.id.clone(),
+                op,
+            });
+            Ok(())
+        })
+    }
+
+    /// `POST /channels/{id}/record`: 404, 409 (not in Stasis, or a live recording of that
+    /// name), 400 (bad name or options), 422 (unknown format). The channel is answered.
+    pub fn record_channel(
+        &self,
+        id: &str,
+        request: RecordChannelRequest,
+    ) -> Result<Value, CoreError> {
+        let media = self.media()?;
+        if request.name.is_empty() {
+            return Err(CoreError::BadRequest(
+                "Missing required parameter: name".into(),
+            ));
+        }
+        if request.format.is_empty() {
+            return Err(CoreError::BadRequest(
+                "Missing required parameter: format".into(),
+            ));
+        }
+        if request.max_duration_seconds < 0 {
+            return Err(CoreError::BadRequest(
+                "maxDurationSeconds cannot be negative".into(),
+            ));
+        }
+        if request.max_silence_seconds < 0 {
+            return Err(CoreError::BadRequest(
+                "maxSilenceSeconds cannot be negative".into(),
+            ));
+        }
+        let if_exists = match request.if_exists.as_deref().filter(|s| !s.is_empty()) {
+            None => IfExists::Fail,
+            Some(text) => IfExists::parse(text)
+                .ok_or_else(|| CoreError::BadRequest("ifExists invalid".into()))?,
+        };
+        let terminate_on = match request
+            .terminate_on
+            .as_deref()
+            .filter(|s| !s.is_empty())
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            None | Some("none") => TerminateOn::None,
+            Some("any") => TerminateOn::Any,
+            Some("*") => TerminateOn::Star,
+            Some("#") => TerminateOn::Pound,
+            Some(_) => return Err(CoreError::BadRequest("terminateOn invalid".into())),
+        };
+        let path = safe_join(&media.setup.recordings_dir, &request.name)
+            .map_err(|_| CoreError::BadRequest("Recording name invalid".into()))?;
+        self.with_state(|state| {
+            self.controllable(state, id, false)?;
+            let format = Format::from_name(&request.format).ok_or_else(|| {
+                CoreError::Unprocessable(format!("Format '{}' is not known", request.format))
+            })?;
+            let name: Arc<str> = Arc::from(request.name.as_str());
+            if state.media.recordings.contains_key(&name) {
+                return Err(CoreError::Conflict(
+                    "Recording with that name is already in progress".into(),
+                ));
+            }
+            let file = path.with_extension(format.extension());
+            let writer = RecordingWriter::create(&file, format, Rate::Narrow8k, if_exists)
+                .map_err(|e| match e {
+                    crate::media::MediaError::AlreadyExists(_) => {
+                        CoreError::Conflict("Recording already exists".into())
+                    }
+                    other => {
+                        tracing::warn!(error = %other, "cannot start a recording");
+                        CoreError::Internal("Cannot start the recording".into())
+                    }
+                })?;
+            let channel_id = state
+                .channels
+                .get(id)
+                .map(|c| c.id.clone())
+                .ok_or_else(|| CoreError::NotFound("Channel not found".into()))?;
+            // Recording answers an inbound channel; an outbound leg not answered yet (a
+            // created channel before /dial) is left alone.
+            if state
+                .channels
+                .get(&channel_id)
+                .is_some_and(|c| !c.state.blocks_control())
+            {
+                self.answer_locked(state, &channel_id);
+            }
+            let info = LiveRecordingInfo {
+                name: name.clone(),
+                format,
+                target_uri: format!("channel:{channel_id}"),
+                state: "queued",
+                duration_s: None,
+                cause: None,
+                channel: channel_id.clone(),
+            };
+            let json = info.json();
+            state.media.recordings.insert(name.clone(), info);
+            let seconds = |s: i64| u64::try_from(s).unwrap_or(0).saturating_mul(1000);
+            media.engine.send(Command::Record(RecordRequest {
+                name,
+                leg: channel_id,
+                sink: Box::new(writer),
+                max_duration_ms: seconds(request.max_duration_seconds),
+                max_silence_ms: seconds(request.max_silence_seconds),
+                terminate_on,
+            }));
+            Ok(json)
+        })
+    }
+
+    /// `GET /recordings/live/{name}`.
+    pub fn get_live_recording(&self, name: &str) -> Result<Value, CoreError> {
+        self.with_state(|state| {
+            state
+                .media
+                .recordings
+                .get(name)
+                .map(LiveRecordingInfo::json)
+                .ok_or_else(|| CoreError::NotFound("Recording not found".into()))
+        })
+    }
+
+    /// The live recording operations: stop, cancel (DELETE), pause/unpause, mute/unmute.
+    pub fn control_live_recording(&self, name: &str, op: RecordingOp) -> Result<(), CoreError> {
+        let media = self.media()?;
+        self.with_state(|state| {
+            let recording = state
+                .media
+                .recordings
+                .get_mut(name)
+                .ok_or_else(|| CoreError::NotFound("Recording not found".into()))?;
+            let live = matches!(recording.state, "queued" | "recording" | "paused");
+            let allowed = match op {
+                RecordingOp::Stop | RecordingOp::Cancel => live,
+                _ => matches!(recording.state, "recording" | "paused"),
+            };
+            if !allowed {
+                return Err(CoreError::Conflict("Recording not in session".into()));
+            }
+            match op {
+                RecordingOp::Pause => recording.state = "paused",
+                RecordingOp::Unpause => recording.state = "recording",
+                _ => {}
+            }
+            media.engine.send(Command::ControlRecording {
+                name: recording.name.clone(),
+                op,
+            });
+            Ok(())
+        })
+    }
+
+    /// What the engine reported: update the object and publish its event.
+    fn media_event(&self, state: &mut State, event: MediaEvent) {
+        match event {
+            MediaEvent::Playback {
+                id,
+                state: playback_state,
+                media_uri,
+                next_media_uri,
+            } => {
+                let Some(playback) = state.media.playbacks.get_mut(&id) else {
+                    return;
+                };
+                let (kind, text) = match playback_state {
+                    PlaybackState::Playing => ("PlaybackStarted", "playing"),
+                    PlaybackState::Continuing => ("PlaybackContinuing", "continuing"),
+                    PlaybackState::Done => ("PlaybackFinished", "done"),
+                    PlaybackState::Failed => ("PlaybackFinished", "failed"),
+                };
+                playback.state = text;
+                if !media_uri.is_empty() {
+                    playback.media_uri = media_uri;
+                }
+                playback.next_media_uri = next_media_uri;
+                let json = playback.json();
+                let channel = playback.channel.clone();
+                if kind == "PlaybackFinished" {
+                    state.media.playbacks.remove(&id);
+                }
+                self.publish(
+                    state,
+                    Event::new(kind, Scope::channel(&channel)).with("playback", json),
+                );
+            }
+            MediaEvent::Recording {
+                name,
+                state: recording_state,
+                duration_ms,
+            } => {
+                let Some(recording) = state.media.recordings.get_mut(&name) else {
+                    return;
+                };
+                let kind = match &recording_state {
+                    RecordingState::Recording => {
+                        recording.state = "recording";
+                        "RecordingStarted"
+                    }
+                    RecordingState::Done => {
+                        recording.state = "done";
+                        "RecordingFinished"
+                    }
+                    RecordingState::Canceled => {
+                        recording.state = "canceled";
+                        "RecordingFinished"
+                    }
+                    RecordingState::Failed(cause) => {
+                        recording.state = "failed";
+                        recording.cause = Some(cause.clone());
+                        "RecordingFailed"
+                    }
+                };
+                if kind != "RecordingStarted" {
+                    recording.duration_s = Some(duration_ms / 1000);
+                }
+                let json = recording.json();
+                let channel = recording.channel.clone();
+                if kind != "RecordingStarted" {
+                    state.media.recordings.remove(&name);
+                }
+                self.publish(
+                    state,
+                    Event::new(kind, Scope::channel(&channel)).with("recording", json),
+                );
+            }
+        }
+    }
+}
+
+/// One media URI into the parts to play.
+fn resolve(setup: &MediaSetup, uri: &str, language: &str) -> PlayItem {
+    let (scheme, rest) = uri.split_once(':').unwrap_or((uri, ""));
+    let sound = |name: &str| match setup.sounds.resolve(name, Some(language)) {
+        Some((path, _)) => Part::File(path),
+        None => Part::Missing(format!(
+            "sound '{name}' not found for language '{language}'"
+        )),
+    };
+    let parts = match scheme {
+        "sound" => vec![sound(rest)],
+        "recording" => match find_recording(&setup.recordings_dir, rest) {
+            Ok(Some(stored)) => vec![Part::File(stored.path)],
+            Ok(None) => vec![Part::Missing(format!("recording '{rest}' not found"))],
+            Err(e) => vec![Part::Missing(e.to_string())],
+        },
+        "number" => match say::say_number(rest) {
+            Ok(names) => names.iter().map(|n| sound(n)).collect(),
+            Err(e) => vec![Part::Missing(e.to_string())],
+        },
+        "digits" => say::say_digits(rest).iter().map(|n| sound(n)).collect(),
+        "characters" => say::say_characters(rest).iter().map(|n| sound(n)).collect(),
+        "tone" => vec![Part::Tone(rest.to_string())],
+        other => vec![Part::Missing(format!("unknown media scheme '{other}'"))],
+    };
+    PlayItem {
+        uri: uri.to_string(),
+        parts,
+    }
+}
+
+/// A stored recording's file, for download.
+#[derive(Debug, Clone)]
+pub struct StoredRecordingFile {
+    pub content_type: &'static str,
+    pub data: Vec<u8>,
+}
+
+impl Core {
+    fn recordings_dir(&self) -> Result<PathBuf, CoreError> {
+        Ok(self.media()?.setup.recordings_dir.clone())
+    }
+
+    fn stored(&self, name: &str) -> Result<crate::media::file::StoredFile, CoreError> {
+        let dir = self.recordings_dir()?;
+        match find_recording(&dir, name) {
+            Ok(Some(stored)) => Ok(stored),
+            Ok(None) | Err(_) => Err(CoreError::NotFound("Recording not found".into())),
+        }
+    }
+
+    /// `GET /recordings/stored`.
+    pub fn list_stored_recordings(&self) -> Result<Value, CoreError> {
+        let dir = self.recordings_dir()?;
+        Ok(Value::Array(
+            crate::media::file::list_recordings(&dir)
+                .into_iter()
+                .map(|f| json!({"name": f.name, "format": f.format.name()}))
+                .collect(),
+        ))
+    }
+
+    /// `GET /recordings/stored/{name}`.
+    pub fn get_stored_recording(&self, name: &str) -> Result<Value, CoreError> {
+        let stored = self.stored(name)?;
+        Ok(json!({"name": stored.name, "format": stored.format.name()}))
+    }
+
+    /// `DELETE /recordings/stored/{name}`.
+    pub fn delete_stored_recording(&self, name: &str) -> Result<(), CoreError> {
+        let stored = self.stored(name)?;
+        std::fs::remove_file(&stored.path).map_err(|error| {
+            tracing::warn!(path = %stored.path.display(), %error, "cannot delete a recording");
+            CoreError::Internal("Recording could not be deleted".into())
+        })
+    }
+
+    /// `GET /recordings/stored/{name}/file`: the bytes and their content type.
+    pub fn stored_recording_file(&self, name: &str) -> Result<StoredRecordingFile, CoreError> {
+        let stored = self.stored(name)?;
+        let data = std::fs::read(&stored.path).map_err(|error| {
+            tracing::warn!(path = %stored.path.display(), %error, "cannot read a recording");
+            CoreError::Forbidden("Recording file could not be opened".into())
+        })?;
+        let content_type = match stored.format {
+            Format::Wav => "audio/wav",
+            Format::Ulaw => "audio/ulaw",
+            Format::Alaw => "audio/alaw",
+            Format::Sln => "audio/sln",
+            Format::Sln16 => "audio/sln16",
+        };
+        Ok(StoredRecordingFile { content_type, data })
+    }
+
+    /// `POST /recordings/stored/{name}/copy`: 404, 409 when the destination exists, 403
+    /// when it would leave the recordings directory.
+    pub fn copy_stored_recording(&self, name: &str, destination: &str) -> Result<Value, CoreError> {
+        if destination.is_empty() {
+            return Err(CoreError::BadRequest(
+                "Missing required parameter: destinationRecordingName".into(),
+            ));
+        }
+        let stored = self.stored(name)?;
+        let dir = self.recordings_dir()?;
+        // An extension in the destination is dropped: the copy keeps the source's format.
+        let destination = destination
+            .strip_suffix(&format!(".{}", stored.format.extension()))
+            .unwrap_or(destination);
+        let target = safe_join(&dir, destination)
+            .map_err(|_| CoreError::Forbidden("Destination recording name invalid".into()))?
+            .with_extension(stored.format.extension());
+        if target.exists() {
+            return Err(CoreError::Conflict(
+                "A recording with the same name already exists".into(),
+            ));
+        }
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent)
+                .map_err(|_| CoreError::Internal("Recording could not be copied".into()))?;
+        }
+        // Copy to a temporary name, then rename: a crash never leaves half a copy under
+        // the destination's name.
+        let partial = crate::media::file::partial_path(&target);
+        std::fs::copy(&stored.path, &partial)
+            .and_then(|_| std::fs::rename(&partial, &target))
+            .map_err(|error| {
+                let _ = std::fs::remove_file(&partial);
+                tracing::warn!(%error, "cannot copy a recording");
+                CoreError::Internal("Recording could not be copied".into())
+            })?;
+        Ok(json!({"name": destination, "format": stored.format.name()}))
+    }
+
+    /// `GET /sounds`: 404 when nothing matches, as in Asterisk.
+    pub fn list_sounds(
+        &self,
+        lang: Option<&str>,
+        format: Option<&str>,
+    ) -> Result<Value, CoreError> {
+        let sounds = self.media()?.setup.sounds.list(lang, format);
+        if sounds.is_empty() {
+            return Err(CoreError::NotFound(
+                "No sounds found that matched the query".into(),
+            ));
+        }
+        serde_json::to_value(sounds).map_err(|e| CoreError::Internal(e.to_string()))
+    }
+
+    /// `GET /sounds/{id}`.
+    pub fn get_sound(&self, id: &str) -> Result<Value, CoreError> {
+        let sound = self
+            .media()?
+            .setup
+            .sounds
+            .get(id)
+            .ok_or_else(|| CoreError::NotFound("Sound not found".into()))?;
+        serde_json::to_value(sound).map_err(|e| CoreError::Internal(e.to_string()))
+    }
+}
