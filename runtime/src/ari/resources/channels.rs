@@ -3,9 +3,10 @@
 //! hangup, redirect).
 //!
 //! Every state change goes through the core's channel API; handlers only validate
-//! parameters, in Asterisk's order, and shape responses. The media operations (music on
-//! hold, silence, playback, recording, snooping, RTP statistics, external media) run
-//! Asterisk's 404/409/412 checks and then answer 501: wari has no media path yet.
+//! parameters, in Asterisk's order, and shape responses. Playback and recording go through
+//! the core's media side (201 with the Playback or LiveRecording). The other media
+//! operations (music on hold, silence, snooping, RTP statistics, external media) run
+//! Asterisk's 404/409/412 checks and then answer 501 until they are implemented.
 
 use std::time::Duration;
 
@@ -18,6 +19,7 @@ use crate::ari_handler;
 use crate::core::cause;
 use crate::core::channels::{Create, Destination, Originate, millis, split_endpoint};
 use crate::core::dialplan::expr::split_args;
+use crate::core::media::{PlayRequest, RecordChannelRequest};
 use crate::core::tech::Indication;
 
 /// Longest client-chosen channel id (Asterisk's `AST_MAX_UNIQUEID` less its terminator).
@@ -560,19 +562,57 @@ pub async fn stop_silence(ctx: Ctx) -> AriResult {
     media_op(&ctx, "stopSilence", true)
 }
 
+/// A 201 with the object and its `Location`.
+fn created(value: serde_json::Value, location: String) -> AriResult {
+    let response = AriResponse::json(StatusCode::CREATED, value);
+    Ok(match http::HeaderValue::from_str(&location) {
+        Ok(value) => response.with_header(http::header::LOCATION, value),
+        Err(_) => response,
+    })
+}
+
+/// The parameters of a channel playback.
+fn play_request(ctx: &Ctx) -> Result<PlayRequest, AriError> {
+    Ok(PlayRequest {
+        media: ctx.params.list("media")?.unwrap_or_default(),
+        lang: non_empty(ctx, "lang"),
+        offset_ms: ctx.params.integer("offsetms")?.unwrap_or(0),
+        skip_ms: ctx.params.integer("skipms")?.unwrap_or(3000),
+        playback_id: non_empty(ctx, "playbackId"),
+    })
+}
+
+fn play_answer(ctx: &Ctx, request: PlayRequest) -> AriResult {
+    let playback = ctx.core.play_on_channel(&channel_id(ctx), request)?;
+    let id = playback["id"].as_str().unwrap_or_default().to_string();
+    created(playback, format!("/playbacks/{id}"))
+}
+
 /// POST /channels/{channelId}/play
 pub async fn play(ctx: Ctx) -> AriResult {
-    media_op(&ctx, "play", true)
+    let request = play_request(&ctx)?;
+    play_answer(&ctx, request)
 }
 
 /// POST /channels/{channelId}/play/{playbackId}
 pub async fn play_with_id(ctx: Ctx) -> AriResult {
-    media_op(&ctx, "playWithId", true)
+    let request = play_request(&ctx)?;
+    play_answer(&ctx, request)
 }
 
 /// POST /channels/{channelId}/record: no 412 check, as in Asterisk.
 pub async fn record(ctx: Ctx) -> AriResult {
-    media_op(&ctx, "record", false)
+    let request = RecordChannelRequest {
+        name: ctx.params.string("name").unwrap_or_default(),
+        format: ctx.params.string("format").unwrap_or_default(),
+        max_duration_seconds: ctx.params.integer("maxDurationSeconds")?.unwrap_or(0),
+        max_silence_seconds: ctx.params.integer("maxSilenceSeconds")?.unwrap_or(0),
+        if_exists: non_empty(&ctx, "ifExists"),
+        terminate_on: non_empty(&ctx, "terminateOn"),
+    };
+    let recording = ctx.core.record_channel(&channel_id(&ctx), request)?;
+    let name = recording["name"].as_str().unwrap_or_default().to_string();
+    created(recording, format!("/recordings/live/{name}"))
 }
 
 /// The target of a snoop or of RTP statistics only has to exist (404).

@@ -9,6 +9,9 @@ pub mod device_states;
 pub mod endpoints;
 pub mod events;
 pub mod mailboxes;
+pub mod playbacks;
+pub mod recordings;
+pub mod sounds;
 pub mod wasm;
 
 use std::future::Future;
@@ -67,6 +70,9 @@ pub fn handlers() -> Vec<Entry> {
         mailboxes::handlers(),
         applications::handlers(),
         events::handlers(),
+        playbacks::handlers(),
+        recordings::handlers(),
+        sounds::handlers(),
         wasm::handlers(),
     ]
     .concat()

@@ -1,0 +1,109 @@
+//! `/recordings`: stored recordings (list, get, download, copy, delete) under the data
+//! directory, and live recordings with their controls.
+
+use super::{Ctx, Entry};
+use crate::ari::response::{AriResponse, AriResult, Body};
+use crate::ari_handler;
+use crate::media::engine::RecordingOp;
+
+fn name(ctx: &Ctx) -> String {
+    ctx.params.string("recordingName").unwrap_or_default()
+}
+
+/// GET /recordings/stored
+pub async fn list_stored(ctx: Ctx) -> AriResult {
+    Ok(AriResponse::ok(ctx.core.list_stored_recordings()?))
+}
+
+/// GET /recordings/stored/{recordingName}
+pub async fn get_stored(ctx: Ctx) -> AriResult {
+    Ok(AriResponse::ok(ctx.core.get_stored_recording(&name(&ctx))?))
+}
+
+/// DELETE /recordings/stored/{recordingName}
+pub async fn delete_stored(ctx: Ctx) -> AriResult {
+    ctx.core.delete_stored_recording(&name(&ctx))?;
+    Ok(AriResponse::no_content())
+}
+
+/// GET /recordings/stored/{recordingName}/file: the raw file.
+pub async fn get_stored_file(ctx: Ctx) -> AriResult {
+    let file = ctx.core.stored_recording_file(&name(&ctx))?;
+    Ok(AriResponse {
+        status: http::StatusCode::OK,
+        headers: Vec::new(),
+        body: Body::Raw {
+            content_type: file.content_type,
+            data: file.data.into(),
+        },
+    })
+}
+
+/// POST /recordings/stored/{recordingName}/copy
+pub async fn copy_stored(ctx: Ctx) -> AriResult {
+    let destination = ctx
+        .params
+        .string("destinationRecordingName")
+        .unwrap_or_default();
+    Ok(AriResponse::ok(
+        ctx.core
+            .copy_stored_recording(&name(&ctx), destination.trim())?,
+    ))
+}
+
+/// GET /recordings/live/{recordingName}
+pub async fn get_live(ctx: Ctx) -> AriResult {
+    Ok(AriResponse::ok(ctx.core.get_live_recording(&name(&ctx))?))
+}
+
+async fn live(ctx: Ctx, op: RecordingOp) -> AriResult {
+    ctx.core.control_live_recording(&name(&ctx), op)?;
+    Ok(AriResponse::no_content())
+}
+
+/// DELETE /recordings/live/{recordingName}: stop and discard.
+pub async fn cancel(ctx: Ctx) -> AriResult {
+    live(ctx, RecordingOp::Cancel).await
+}
+
+/// POST /recordings/live/{recordingName}/stop: stop and keep.
+pub async fn stop(ctx: Ctx) -> AriResult {
+    live(ctx, RecordingOp::Stop).await
+}
+
+/// POST /recordings/live/{recordingName}/pause
+pub async fn pause(ctx: Ctx) -> AriResult {
+    live(ctx, RecordingOp::Pause).await
+}
+
+/// DELETE /recordings/live/{recordingName}/pause
+pub async fn unpause(ctx: Ctx) -> AriResult {
+    live(ctx, RecordingOp::Unpause).await
+}
+
+/// POST /recordings/live/{recordingName}/mute
+pub async fn mute(ctx: Ctx) -> AriResult {
+    live(ctx, RecordingOp::Mute).await
+}
+
+/// DELETE /recordings/live/{recordingName}/mute
+pub async fn unmute(ctx: Ctx) -> AriResult {
+    live(ctx, RecordingOp::Unmute).await
+}
+
+pub fn handlers() -> Vec<Entry> {
+    vec![
+        ari_handler!("recordings", "listStored", list_stored),
+        ari_handler!("recordings", "getStored", get_stored),
+        ari_handler!("recordings", "deleteStored", delete_stored),
+        ari_handler!("recordings", "getStoredFile", get_stored_file),
+        ari_handler!("recordings", "copyStored", copy_stored),
+        ari_handler!("recordings", "getLive", get_live),
+        ari_handler!("recordings", "cancel", cancel),
+        ari_handler!("recordings", "stop", stop),
+        ari_handler!("recordings", "pause", pause),
+        ari_handler!("recordings", "unpause", unpause),
+        ari_handler!("recordings", "mute", mute),
+        ari_handler!("recordings", "unmute", unmute),
+    ]
+}

@@ -1,0 +1,318 @@
+//! Media end to end: a prompt played to one half of a Local channel is recorded on the other
+//! half sample for sample, PlaybackFinished comes after the prompt's real length, stored
+//! recordings can be listed, downloaded, copied and deleted, and bad media requests get
+//! clear errors (a missing sound fails the playback instead of the request).
+
+use std::time::{Duration, Instant};
+
+use reqwest::Method;
+
+use crate::support::{ARI_CONF, EventSocket, HTTP_CONF, Wari, client};
+
+const DIALPLAN: &str = "\
+[media-test]
+exten => rec,1,Answer()
+ same => n,Stasis(media)
+ same => n,Hangup()
+";
+
+/// 1.2 s at 8 kHz: a 440 Hz tone on a DC offset, so no sample of it is 0 (silence).
+fn prompt() -> Vec<i16> {
+    (0..9600)
+        .map(|n| {
+            let t = n as f64 / 8000.0;
+            (3000.0 + 8000.0 * (2.0 * std::f64::consts::PI * 440.0 * t).sin()) as i16
+        })
+        .collect()
+}
+
+fn write_prompt(dir: &std::path::Path) {
+    let sounds = dir.join("sounds").join("en");
+    std::fs::create_dir_all(&sounds).expect("sounds dir");
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 8000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut writer = hound::WavWriter::create(sounds.join("test-prompt.wav"), spec).expect("wav");
+    for sample in prompt() {
+        writer.write_sample(sample).expect("sample");
+    }
+    writer.finalize().expect("finalize");
+}
+
+struct Setup {
+    wari: Wari,
+    ws: EventSocket,
+    _sounds: tempfile::TempDir,
+    /// The Local half the app plays to, and the half it records.
+    player: String,
+    recorded: String,
+}
+
+async fn setup() -> Setup {
+    let sounds = tempfile::tempdir().expect("temp dir");
+    write_prompt(sounds.path());
+    let asterisk = format!("[directories]\nastdatadir => {}\n", sounds.path().display());
+    let wari = Wari::start(&[
+        ("http.conf", HTTP_CONF),
+        ("ari.conf", ARI_CONF),
+        ("extensions.conf", DIALPLAN),
+        ("asterisk.conf", &asterisk),
+    ]);
+    let mut ws = EventSocket::connect(&wari, "app=media&api_key=asterisk:secret").await;
+    let reply = wari
+        .post("/ari/channels?endpoint=Local/rec@media-test&app=media&channelId=one&otherChannelId=two")
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let mut entered = Vec::new();
+    while entered.len() < 2 {
+        let event = ws.next_of("StasisStart").await;
+        entered.push(
+            event["channel"]["id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+        );
+    }
+    entered.sort();
+    assert_eq!(entered, ["one", "two"]);
+    Setup {
+        wari,
+        ws,
+        _sounds: sounds,
+        player: "one".into(),
+        recorded: "two".into(),
+    }
+}
+
+#[tokio::test]
+async fn a_prompt_played_to_one_half_is_recorded_on_the_other() {
+    let Setup {
+        wari,
+        mut ws,
+        _sounds,
+        player,
+        recorded,
+    } = setup().await;
+
+    let reply = wari
+        .post(&format!(
+            "/ari/channels/{recorded}/record?name=calls/take1&format=wav"
+        ))
+        .await;
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    assert_eq!(reply.body["name"], "calls/take1");
+    assert_eq!(reply.body["target_uri"], format!("channel:{recorded}"));
+    let started = ws.next_of("RecordingStarted").await;
+    assert_eq!(started["recording"]["state"], "recording");
+
+    let reply = wari
+        .post(&format!(
+            "/ari/channels/{player}/play/p1?media=sound:test-prompt"
+        ))
+        .await;
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    assert_eq!(reply.body["id"], "p1");
+    assert_eq!(reply.body["state"], "queued");
+    assert_eq!(reply.body["target_uri"], format!("channel:{player}"));
+    let playing = ws.next_of("PlaybackStarted").await;
+    let began = Instant::now();
+    assert_eq!(playing["playback"]["media_uri"], "sound:test-prompt");
+    assert_eq!(playing["playback"]["state"], "playing");
+    let live = wari.get("/ari/playbacks/p1").await;
+    assert_eq!(live.status, 200);
+    let finished = ws.next_of("PlaybackFinished").await;
+    assert_eq!(finished["playback"]["state"], "done");
+    let took = began.elapsed();
+    assert!(
+        took >= Duration::from_millis(1100),
+        "PlaybackFinished came {took:?} after PlaybackStarted for a 1.2 s prompt"
+    );
+    assert_eq!(
+        wari.get("/ari/playbacks/p1").await.status,
+        404,
+        "gone once finished"
+    );
+
+    let reply = wari.post("/ari/recordings/live/calls%2Ftake1/stop").await;
+    assert_eq!(reply.status, 204, "{}", reply.body);
+    let done = ws.next_of("RecordingFinished").await;
+    assert_eq!(done["recording"]["state"], "done");
+
+    let listed = wari.get("/ari/recordings/stored").await;
+    assert_eq!(listed.status, 200);
+    assert_eq!(
+        listed.body,
+        serde_json::json!([{"name": "calls/take1", "format": "wav"}])
+    );
+    let file = client()
+        .get(wari.url("/ari/recordings/stored/calls%2Ftake1/file"))
+        .basic_auth("asterisk", Some("secret"))
+        .send()
+        .await
+        .expect("download");
+    assert_eq!(file.status(), 200);
+    assert_eq!(
+        file.headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some("audio/wav")
+    );
+    let bytes = file.bytes().await.expect("bytes");
+    let mut reader = hound::WavReader::new(std::io::Cursor::new(bytes.to_vec())).expect("WAV");
+    assert_eq!(reader.spec().sample_rate, 8000);
+    let samples: Vec<i16> = reader
+        .samples::<i16>()
+        .map(|s| s.expect("sample"))
+        .collect();
+    let played = prompt();
+    let start = samples
+        .iter()
+        .position(|s| *s != 0)
+        .expect("the recording holds the prompt");
+    assert!(
+        samples.len() >= start + played.len(),
+        "the whole prompt is in the recording"
+    );
+    assert_eq!(
+        &samples[start..start + played.len()],
+        &played[..],
+        "recorded sample for sample"
+    );
+    assert!(
+        samples[start + played.len()..].iter().all(|s| *s == 0),
+        "silence after the prompt"
+    );
+
+    // Copy, then delete the original.
+    let copy = wari
+        .post("/ari/recordings/stored/calls%2Ftake1/copy?destinationRecordingName=kept")
+        .await;
+    assert_eq!(copy.status, 200, "{}", copy.body);
+    assert_eq!(
+        copy.body,
+        serde_json::json!({"name": "kept", "format": "wav"})
+    );
+    let again = wari
+        .post("/ari/recordings/stored/calls%2Ftake1/copy?destinationRecordingName=kept")
+        .await;
+    assert_eq!(again.status, 409);
+    let outside = wari
+        .post("/ari/recordings/stored/kept/copy?destinationRecordingName=..%2F..%2Fescape")
+        .await;
+    assert_eq!(outside.status, 403);
+    assert_eq!(
+        wari.delete("/ari/recordings/stored/calls%2Ftake1")
+            .await
+            .status,
+        204
+    );
+    assert_eq!(
+        wari.get("/ari/recordings/stored/calls%2Ftake1")
+            .await
+            .status,
+        404
+    );
+    assert_eq!(wari.get("/ari/recordings/stored/kept").await.status, 200);
+}
+
+#[tokio::test]
+async fn bad_media_requests_get_clear_errors_and_missing_sounds_fail_the_playback() {
+    let Setup {
+        wari,
+        mut ws,
+        _sounds,
+        player,
+        recorded,
+    } = setup().await;
+
+    // A missing sound: the request is fine, the playback fails.
+    let reply = wari
+        .post(&format!(
+            "/ari/channels/{player}/play?media=sound:no-such-sound"
+        ))
+        .await;
+    assert_eq!(reply.status, 201);
+    let finished = ws.next_of("PlaybackFinished").await;
+    assert_eq!(finished["playback"]["state"], "failed");
+    assert_eq!(finished["playback"]["media_uri"], "sound:no-such-sound");
+
+    for (path, status) in [
+        (format!("/ari/channels/{player}/play"), 400),
+        (
+            format!("/ari/channels/{player}/play?media=sound:x&offsetms=-1"),
+            400,
+        ),
+        ("/ari/channels/nobody/play?media=sound:x".to_string(), 404),
+        (
+            format!("/ari/channels/{recorded}/record?name=..%2Fescape&format=wav"),
+            400,
+        ),
+        (
+            format!("/ari/channels/{recorded}/record?name=%2Fetc%2Fx&format=wav"),
+            400,
+        ),
+        (
+            format!("/ari/channels/{recorded}/record?name=ok&format=mp9"),
+            422,
+        ),
+        (
+            format!("/ari/channels/{recorded}/record?name=ok&format=wav&ifExists=maybe"),
+            400,
+        ),
+        (
+            format!("/ari/channels/{recorded}/record?name=ok&format=wav&terminateOn=x"),
+            400,
+        ),
+        (
+            "/ari/playbacks/nothing/control?operation=pause".to_string(),
+            404,
+        ),
+        (
+            "/ari/playbacks/nothing/control?operation=dance".to_string(),
+            400,
+        ),
+        ("/ari/recordings/live/nothing/stop".to_string(), 404),
+    ] {
+        let reply = wari.ari(Method::POST, &path).await;
+        assert_eq!(reply.status, status, "{path}: {}", reply.body);
+        assert!(reply.body["message"].is_string(), "{path}: {}", reply.body);
+    }
+    assert_eq!(wari.get("/ari/playbacks/nothing").await.status, 404);
+    assert_eq!(wari.get("/ari/recordings/stored/nothing").await.status, 404);
+    assert_eq!(wari.get("/ari/sounds/test-prompt").await.status, 200);
+    let sounds = wari.get("/ari/sounds?lang=en&format=wav").await;
+    assert_eq!(sounds.status, 200);
+    assert_eq!(sounds.body[0]["id"], "test-prompt");
+    assert_eq!(wari.get("/ari/sounds?lang=fr").await.status, 404);
+
+    // Two live recordings may not share a name; `#` ends one with terminateOn.
+    let first = wari
+        .post(&format!(
+            "/ari/channels/{recorded}/record?name=dup&format=wav&terminateOn=%23"
+        ))
+        .await;
+    assert_eq!(first.status, 201);
+    ws.next_of("RecordingStarted").await;
+    let second = wari
+        .post(&format!(
+            "/ari/channels/{recorded}/record?name=dup&format=wav"
+        ))
+        .await;
+    assert_eq!(second.status, 409);
+    let dtmf = wari
+        .post(&format!("/ari/channels/{player}/dtmf?dtmf=%23"))
+        .await;
+    assert_eq!(dtmf.status, 204);
+    let done = ws.next_of("RecordingFinished").await;
+    assert_eq!(done["recording"]["name"], "dup");
+    // The name now exists on disk: ifExists=fail (the default) refuses it.
+    let exists = wari
+        .post(&format!(
+            "/ari/channels/{recorded}/record?name=dup&format=wav"
+        ))
+        .await;
+    assert_eq!(exists.status, 409);
+}
