@@ -112,7 +112,31 @@ async fn the_ivr_answers_reacts_to_dtmf_and_continues_in_the_dialplan() {
         .await,
         StatusCode::OK
     );
-    assert_eq!(varset(&mut ws, "alice", "IVR_CHOICE").await, "1");
+    // The menu goes through the same media path as `POST /channels/{id}/play`: with no
+    // sounds configured here, the playback starts and fails.
+    // (The caller's key may arrive before or after that: look for all three.)
+    let (mut started, mut finished, mut choice) = (None, None, None);
+    while started.is_none() || finished.is_none() || choice.is_none() {
+        let event = ws.next().await;
+        match event["type"].as_str() {
+            Some("PlaybackStarted") => started = Some(event),
+            Some("PlaybackFinished") => finished = Some(event),
+            Some("ChannelVarset")
+                if event["channel"]["id"] == "alice" && event["variable"] == "IVR_CHOICE" =>
+            {
+                choice = Some(event["value"].clone());
+            }
+            _ => {}
+        }
+    }
+    let (started, finished) = (started.unwrap_or_default(), finished.unwrap_or_default());
+    assert_eq!(
+        started["playback"]["target_uri"], "channel:alice",
+        "{started}"
+    );
+    assert_eq!(finished["playback"]["id"], started["playback"]["id"]);
+    assert_eq!(finished["playback"]["state"], "failed", "{finished}");
+    assert_eq!(choice, Some(serde_json::json!("1")));
     assert_eq!(varset(&mut ws, "alice", "AFTER_IVR").await, "1");
     let destroyed = ws.next_for("ChannelDestroyed", "alice").await;
     assert_eq!(destroyed["cause"], 16);

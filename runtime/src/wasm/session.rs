@@ -304,13 +304,6 @@ fn not_yours(what: &str, id: &str) -> types::Error {
     }
 }
 
-fn unavailable(what: &str) -> types::Error {
-    types::Error {
-        status: 501,
-        message: format!("Media is not available yet in wari: {what} is not implemented"),
-    }
-}
-
 type CallResult<T> = wasmtime::Result<Result<T, types::Error>>;
 
 impl SessionState {
@@ -385,24 +378,41 @@ impl call::Host for SessionState {
         self.channel(&channel, |core| core.mute(&channel, direction, on))
     }
 
-    fn play(&mut self, channel: String, _media: Vec<String>) -> CallResult<String> {
-        if !self.session.owns_channel(&channel) {
-            return Ok(Err(not_yours("Channel", &channel)));
-        }
-        Ok(Err(unavailable("play")))
+    fn play(&mut self, channel: String, media: Vec<String>) -> CallResult<String> {
+        // The same path as `POST /channels/{id}/play`: the events come back to the session.
+        self.channel(&channel, |core| {
+            let playback = core.play_on_channel(
+                &channel,
+                crate::core::media::PlayRequest {
+                    media,
+                    skip_ms: 3000,
+                    ..Default::default()
+                },
+            )?;
+            Ok(playback["id"].as_str().unwrap_or_default().to_string())
+        })
     }
 
     fn record_channel(
         &mut self,
         channel: String,
-        _name: String,
-        _format: String,
-        _max: u32,
+        name: String,
+        format: String,
+        max: u32,
     ) -> CallResult<String> {
-        if !self.session.owns_channel(&channel) {
-            return Ok(Err(not_yours("Channel", &channel)));
-        }
-        Ok(Err(unavailable("record")))
+        // The same path as `POST /channels/{id}/record`, with the same name checks.
+        self.channel(&channel, |core| {
+            let recording = core.record_channel(
+                &channel,
+                crate::core::media::RecordChannelRequest {
+                    name,
+                    format,
+                    max_duration_seconds: i64::from(max),
+                    ..Default::default()
+                },
+            )?;
+            Ok(recording["name"].as_str().unwrap_or_default().to_string())
+        })
     }
 
     fn get_variable(&mut self, channel: String, name: String) -> CallResult<String> {
