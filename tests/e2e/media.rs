@@ -52,8 +52,15 @@ struct Setup {
 }
 
 async fn setup() -> Setup {
+    setup_with(|_| {}).await
+}
+
+/// Like [`setup`], with more sound files written by `sounds` before wari starts (the
+/// sounds directory is indexed at start).
+async fn setup_with(sounds_files: impl FnOnce(&std::path::Path)) -> Setup {
     let sounds = tempfile::tempdir().expect("temp dir");
     write_prompt(sounds.path());
+    sounds_files(sounds.path());
     let asterisk = format!("[directories]\nastdatadir => {}\n", sounds.path().display());
     let wari = Wari::start(&[
         ("http.conf", HTTP_CONF),
@@ -315,4 +322,126 @@ async fn bad_media_requests_get_clear_errors_and_missing_sounds_fail_the_playbac
         ))
         .await;
     assert_eq!(exists.status, 409);
+}
+
+/// Writes `<sounds>/en/<name>.wav`: 100 ms of the constant sample `value`.
+fn write_constant(dir: &std::path::Path, name: &str, value: i16) {
+    let path = dir.join("sounds").join("en").join(format!("{name}.wav"));
+    std::fs::create_dir_all(path.parent().expect("parent")).expect("dir");
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 8000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut writer = hound::WavWriter::create(path, spec).expect("wav");
+    for _ in 0..800 {
+        writer.write_sample(value).expect("sample");
+    }
+    writer.finalize().expect("finalize");
+}
+
+/// The distinct sample values of a recording, in the order they first appear in runs
+/// (silence left out).
+fn runs(samples: &[i16]) -> Vec<i16> {
+    let mut out: Vec<i16> = Vec::new();
+    for sample in samples.iter().copied().filter(|s| *s != 0) {
+        if out.last() != Some(&sample) {
+            out.push(sample);
+        }
+    }
+    out
+}
+
+async fn recorded_samples(wari: &Wari, name: &str) -> Vec<i16> {
+    let file = client()
+        .get(wari.url(&format!("/ari/recordings/stored/{name}/file")))
+        .basic_auth("asterisk", Some("secret"))
+        .send()
+        .await
+        .expect("download");
+    assert_eq!(file.status(), 200);
+    let bytes = file.bytes().await.expect("bytes");
+    let mut reader = hound::WavReader::new(std::io::Cursor::new(bytes.to_vec())).expect("WAV");
+    reader
+        .samples::<i16>()
+        .map(|s| s.expect("sample"))
+        .collect()
+}
+
+/// Plays `media` to the player half while recording the other half as `name`; returns
+/// the recorded samples once the playback finished.
+async fn play_and_record(setup: &mut Setup, media: &str, name: &str) -> Vec<i16> {
+    let Setup {
+        wari,
+        ws,
+        player,
+        recorded,
+        ..
+    } = setup;
+    let reply = wari
+        .post(&format!(
+            "/ari/channels/{recorded}/record?name={name}&format=wav"
+        ))
+        .await;
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    ws.next_of("RecordingStarted").await;
+    let reply = wari
+        .post(&format!("/ari/channels/{player}/play?media={media}"))
+        .await;
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    let finished = ws.next_of("PlaybackFinished").await;
+    assert_eq!(finished["playback"]["state"], "done", "{media}: {finished}");
+    assert_eq!(
+        wari.post(&format!("/ari/recordings/live/{name}/stop"))
+            .await
+            .status,
+        204
+    );
+    ws.next_of("RecordingFinished").await;
+    recorded_samples(wari, name).await
+}
+
+#[tokio::test]
+async fn digits_numbers_and_characters_say_the_right_files_in_order_and_tones_sound_right() {
+    // Each file is a different constant, so the recording shows which played, in order.
+    let mut setup = setup_with(|dir| {
+        for (name, value) in [
+            ("digits/1", 101),
+            ("digits/2", 102),
+            ("digits/3", 103),
+            ("digits/20", 120),
+            ("digits/hundred", 199),
+            ("letters/a", 201),
+            ("letters/b", 202),
+        ] {
+            write_constant(dir, name, value);
+        }
+    })
+    .await;
+
+    let digits = play_and_record(&mut setup, "digits:312", "digits").await;
+    assert_eq!(runs(&digits), [103, 101, 102]);
+    let number = play_and_record(&mut setup, "number:321", "number").await;
+    assert_eq!(
+        runs(&number),
+        [103, 199, 120, 101],
+        "three hundred twenty one"
+    );
+    let characters = play_and_record(&mut setup, "characters:ab1", "characters").await;
+    assert_eq!(runs(&characters), [201, 202, 101]);
+    // A list plays in order, with one PlaybackFinished at the end.
+    let list = play_and_record(&mut setup, "digits:2,characters:a", "list").await;
+    assert_eq!(runs(&list), [102, 201]);
+
+    // tone: a 440 Hz tone played once for 300 ms.
+    let tone = play_and_record(&mut setup, "tone:!440/300", "tone").await;
+    let start = tone
+        .iter()
+        .position(|s| *s != 0)
+        .expect("the tone was recorded");
+    let block = &tone[start..start + 2000];
+    let at = |hz| wari::media::detect::goertzel_power(block, hz, 8000);
+    assert!(at(440.0) > 100.0 * at(1000.0), "440 Hz dominates");
+    assert!(at(440.0) > 100.0 * at(350.0));
 }
