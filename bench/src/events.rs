@@ -18,6 +18,8 @@ use crate::target::Target;
 struct Shared {
     /// Channels whose StasisStart someone waits for.
     waiting: Mutex<HashMap<String, oneshot::Sender<Instant>>>,
+    /// Channels whose StasisEnd someone waits for.
+    ending: Mutex<HashMap<String, oneshot::Sender<Instant>>>,
     /// The bench's channels that have not ended yet.
     live: Mutex<HashSet<String>>,
     changed: Notify,
@@ -70,6 +72,7 @@ impl Events {
             }
             reader_shared.closed.store(true, Ordering::SeqCst);
             lock(&reader_shared.waiting).clear();
+            lock(&reader_shared.ending).clear();
             reader_shared.changed.notify_waiters();
         });
         Ok(Events {
@@ -86,6 +89,14 @@ impl Events {
         let (tx, rx) = oneshot::channel();
         lock(&self.shared.live).insert(id.to_string());
         lock(&self.shared.waiting).insert(id.to_string(), tx);
+        rx
+    }
+
+    /// Registers a channel about to be hung up: the receiver gets the instant its
+    /// StasisEnd was read.
+    pub fn expect_end(&self, id: &str) -> oneshot::Receiver<Instant> {
+        let (tx, rx) = oneshot::channel();
+        lock(&self.shared.ending).insert(id.to_string(), tx);
         rx
     }
 
@@ -168,6 +179,9 @@ impl Shared {
                 }
             }
             Some("StasisEnd" | "ChannelDestroyed") => {
+                if let Some(tx) = lock(&self.ending).remove(id) {
+                    let _ = tx.send(at);
+                }
                 let removed = {
                     let mut live = lock(&self.live);
                     live.remove(id) && live.is_empty()

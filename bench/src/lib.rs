@@ -8,16 +8,27 @@
 //!   keep-alive connections allow;
 //! - `memory-N`: the server's resident memory before and after N channels enter Stasis;
 //! - `rest-over-ws`: RESTRequest round trips over one events WebSocket ([`ws`]);
-//! - `events-fanout`: events per second delivered to 1..N subscribeAll WebSockets.
+//! - `events-fanout`: events per second delivered to 1..N subscribeAll WebSockets;
+//! - `rest-info`: `GET /asterisk/info` as fast as keep-alive connections allow;
+//! - `hangup`: `--count` channels up, then `DELETE /channels/{id}` for each: the rate of
+//!   the DELETEs and the time from each request to the channel's StasisEnd;
+//! - `wasm-start`, `wasm-event` (wari only, [`wasm`]): a WebAssembly app uploaded over HTTP,
+//!   measured by what it visibly does to a channel on a subscribeAll WebSocket ([`watch`]).
+//!
+//! `--compare FILE` ([`compare`]) sets a run beside an earlier run's JSON.
 //!
 //! Every loop is bounded in count and time, and only loopback servers are accepted.
 
+pub mod compare;
 pub mod events;
 pub mod load;
+pub mod progress;
 pub mod report;
 pub mod scenarios;
 pub mod stats;
 pub mod target;
+pub mod wasm;
+pub mod watch;
 pub mod ws;
 
 pub use report::Report;

@@ -11,11 +11,15 @@ use wari_bench::{Scenario, Settings, Target};
 
 /// Benchmarks an ARI server (wari or Asterisk) on this machine and prints markdown tables.
 ///
-/// Scenarios: `originate` (channel rate and originate-to-StasisStart latency),
+/// Scenarios: `rest-info` (GET /asterisk/info under load), `originate` (channel rate and
+/// originate-to-StasisStart latency), `hangup` (DELETE rate and DELETE-to-StasisEnd
+/// latency),
 /// `rest-channels-N` (GET /channels with N channels up), `memory-N` (resident memory per
 /// channel with N channels in Stasis; needs --pid), `rest-over-ws` (RESTRequest round trips
 /// over one events WebSocket, --connections = requests in flight), `events-fanout` (events/s
-/// to subscribeAll WebSockets, --connections = socket counts).
+/// to subscribeAll WebSockets, --connections = socket counts); wari only: `wasm-start`
+/// (originate into an uploaded WebAssembly app until its first visible action) and
+/// `wasm-event` (a DTMF digit until the app's visible reaction).
 #[derive(Debug, Parser)]
 #[command(name = "wari-bench", version, about, long_about)]
 struct Cli {
@@ -73,7 +77,21 @@ struct Cli {
     /// Also write the results as JSON to this file.
     #[arg(long)]
     json: Option<PathBuf>,
-    /// originate, rest-channels-N, memory-N, rest-over-ws, events-fanout.
+    /// Print ratios of this run's figures to those of an earlier `--json` file.
+    #[arg(long)]
+    compare: Option<PathBuf>,
+    /// The component the WebAssembly scenarios upload (the `ivr` example app).
+    #[arg(long, default_value = "target/guests/components/ivr.wasm")]
+    wasm_component: PathBuf,
+    /// The application name the component is uploaded as (replaced, then deleted).
+    #[arg(long, default_value = "wari-bench-wasm")]
+    wasm_app: String,
+    /// `EXT@CTX` for `wasm-event`'s Local pair: the server's dialplan must run
+    /// `Stasis(<wasm-app>)` there, e.g. `[wari-bench]` `exten => wasm,1,Stasis(wari-bench-wasm)`.
+    #[arg(long, default_value = "wasm@wari-bench")]
+    wasm_dialplan: String,
+    /// rest-info, originate, hangup, rest-channels-N, memory-N, rest-over-ws,
+    /// events-fanout, wasm-start, wasm-event.
     #[arg(required = true)]
     scenarios: Vec<Scenario>,
 }
@@ -103,12 +121,44 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     settings.duration_limit = seconds(cli.duration_limit, "--duration-limit")?;
     settings.max_requests = cli.max_requests;
     settings.pid = cli.pid;
+    settings.wasm_app = cli.wasm_app;
+    settings.wasm_dialplan = cli.wasm_dialplan;
+    if cli
+        .scenarios
+        .iter()
+        .any(|s| matches!(s, Scenario::WasmStart | Scenario::WasmEvent))
+    {
+        let bytes = std::fs::read(&cli.wasm_component).map_err(|e| {
+            anyhow::anyhow!(
+                "{}: {e} (build it with scripts/build-guests, or pass --wasm-component)",
+                cli.wasm_component.display()
+            )
+        })?;
+        settings.wasm_component = Some(bytes);
+    }
+    let earlier = match &cli.compare {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| anyhow::anyhow!("read {}: {e}", path.display()))?;
+            Some(
+                serde_json::from_str::<serde_json::Value>(&text)
+                    .map_err(|e| anyhow::anyhow!("{}: not JSON: {e}", path.display()))?,
+            )
+        }
+        None => None,
+    };
     let reports = wari_bench::run(&settings, &cli.scenarios).await?;
     print!("{}", markdown(&reports));
+    let json: Vec<_> = reports.iter().map(|r| r.json()).collect();
+    if let Some(earlier) = earlier {
+        println!("{}", wari_bench::compare::compare(&earlier, &json));
+    }
     if let Some(path) = cli.json {
         let json = serde_json::json!({
             "url": cli.url,
-            "reports": reports.iter().map(|r| r.json()).collect::<Vec<_>>(),
+            "scenarios": cli.scenarios.iter().map(|s| format!("{s:?}")).collect::<Vec<_>>(),
+            "load_average": std::fs::read_to_string("/proc/loadavg").ok().map(|l| l.trim().to_string()),
+            "reports": json,
         });
         std::fs::write(&path, serde_json::to_string_pretty(&json)? + "\n")
             .map_err(|e| anyhow::anyhow!("write {}: {e}", path.display()))?;

@@ -12,6 +12,55 @@ pub enum Report {
     Memory(MemoryReport),
     WsRest(WsRestReport),
     Fanout(FanoutReport),
+    Info(InfoReport),
+    Hangup(HangupReport),
+    Wasm(WasmReport),
+}
+
+/// `rest-info`: `GET /asterisk/info` under load.
+#[derive(Debug, Clone)]
+pub struct InfoReport {
+    pub connections: usize,
+    pub requests: usize,
+    pub seconds: f64,
+    /// Requests per second.
+    pub rate: f64,
+    pub latency: Summary,
+}
+
+/// `hangup`: `DELETE /channels/{id}` for channels up in the bench's application.
+#[derive(Debug, Clone)]
+pub struct HangupReport {
+    pub connections: usize,
+    /// Channels up before the hang-ups.
+    pub channels: usize,
+    /// DELETE requests answered 204.
+    pub deleted: usize,
+    /// From the first DELETE to the last response.
+    pub seconds: f64,
+    /// DELETEs per second.
+    pub rate: f64,
+    /// DELETE request to response.
+    pub response: Summary,
+    /// DELETE request to the channel's StasisEnd.
+    pub latency: Summary,
+}
+
+/// `wasm-start` and `wasm-event`: a WebAssembly app seen from outside.
+#[derive(Debug, Clone)]
+pub struct WasmReport {
+    /// `wasm-start` or `wasm-event`.
+    pub scenario: String,
+    /// The application name the component was uploaded as.
+    pub app: String,
+    pub component_bytes: usize,
+    pub requested: usize,
+    /// Calls measured.
+    pub calls: usize,
+    pub seconds: f64,
+    /// What was timed, in words.
+    pub measures: String,
+    pub latency: Summary,
 }
 
 /// `rest-over-ws`: RESTRequest round trips over one events WebSocket.
@@ -131,6 +180,34 @@ impl Report {
                 "events": r.events,
                 "seconds": r.seconds,
                 "events_per_second": r.rate,
+            }),
+            Report::Info(r) => json!({
+                "scenario": "rest-info",
+                "connections": r.connections,
+                "requests": r.requests,
+                "seconds": r.seconds,
+                "requests_per_second": r.rate,
+                "latency": r.latency.json(),
+            }),
+            Report::Hangup(r) => json!({
+                "scenario": "hangup",
+                "connections": r.connections,
+                "channels": r.channels,
+                "deleted": r.deleted,
+                "seconds": r.seconds,
+                "deletes_per_second": r.rate,
+                "response": r.response.json(),
+                "latency": r.latency.json(),
+            }),
+            Report::Wasm(r) => json!({
+                "scenario": r.scenario,
+                "app": r.app,
+                "component_bytes": r.component_bytes,
+                "requested": r.requested,
+                "calls": r.calls,
+                "seconds": r.seconds,
+                "measures": r.measures,
+                "latency": r.latency.json(),
             }),
         }
     }
@@ -261,6 +338,84 @@ pub fn markdown(reports: &[Report]) -> String {
             out.push_str(&format!(
                 "| ChannelVarset to subscribeAll sockets | {} | {} | {} | {:.2} | {:.0} |\n",
                 r.sockets, r.requests, r.events, r.seconds, r.rate,
+            ));
+        }
+        out.push('\n');
+    }
+    let info: Vec<_> = reports
+        .iter()
+        .filter_map(|r| match r {
+            Report::Info(r) => Some(r),
+            _ => None,
+        })
+        .collect();
+    if !info.is_empty() {
+        out.push_str(
+            "| GET /asterisk/info | connections | requests | requests/s | p50 | p99 | max |\n",
+        );
+        out.push_str("|---|---|---|---|---|---|---|\n");
+        for r in info {
+            out.push_str(&format!(
+                "| rest-info | {} | {} | {:.0} | {} | {} | {} |\n",
+                r.connections,
+                r.requests,
+                r.rate,
+                human(r.latency.p50),
+                human(r.latency.p99),
+                human(r.latency.max),
+            ));
+        }
+        out.push('\n');
+    }
+    let hangup: Vec<_> = reports
+        .iter()
+        .filter_map(|r| match r {
+            Report::Hangup(r) => Some(r),
+            _ => None,
+        })
+        .collect();
+    if !hangup.is_empty() {
+        out.push_str("| hangup | connections | channels | DELETE/s | DELETE p50 | → StasisEnd p50 | p99 | max |\n");
+        out.push_str("|---|---|---|---|---|---|---|---|\n");
+        for r in hangup {
+            out.push_str(&format!(
+                "| DELETE /channels/{{id}} | {} | {} of {} | {:.0} | {} | {} | {} | {} |\n",
+                r.connections,
+                r.deleted,
+                r.channels,
+                r.rate,
+                human(r.response.p50),
+                human(r.latency.p50),
+                human(r.latency.p99),
+                human(r.latency.max),
+            ));
+        }
+        out.push('\n');
+    }
+    let wasm: Vec<_> = reports
+        .iter()
+        .filter_map(|r| match r {
+            Report::Wasm(r) => Some(r),
+            _ => None,
+        })
+        .collect();
+    if !wasm.is_empty() {
+        out.push_str("| WebAssembly | measures | calls | p50 | p99 | max |\n");
+        out.push_str("|---|---|---|---|---|---|\n");
+        for r in wasm {
+            out.push_str(&format!(
+                "| {} | {} | {}{} | {} | {} | {} |\n",
+                r.scenario,
+                r.measures,
+                r.calls,
+                if r.calls < r.requested {
+                    format!(" of {} (time limit)", r.requested)
+                } else {
+                    String::new()
+                },
+                human(r.latency.p50),
+                human(r.latency.p99),
+                human(r.latency.max),
             ));
         }
         out.push('\n');

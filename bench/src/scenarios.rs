@@ -13,7 +13,8 @@ use reqwest::header::AUTHORIZATION;
 
 use crate::events::Events;
 use crate::load;
-use crate::report::{MemoryReport, OriginateReport, Report, RestReport};
+use crate::progress::Progress;
+use crate::report::{HangupReport, InfoReport, MemoryReport, OriginateReport, Report, RestReport};
 use crate::stats::summarize;
 use crate::target::{Target, encode};
 
@@ -39,6 +40,16 @@ pub enum Scenario {
     /// `events-fanout`: events/s to N subscribeAll WebSockets, once per `--connections`
     /// value (N).
     EventsFanout,
+    /// `rest-info`: `GET /asterisk/info` under load, once per `--connections` value.
+    RestInfo,
+    /// `hangup`: `--count` channels up, then DELETE each; once per `--connections` value.
+    Hangup,
+    /// `wasm-start` (wari only): originate into an uploaded WebAssembly app until the app
+    /// visibly acts on the channel.
+    WasmStart,
+    /// `wasm-event` (wari only): a DTMF digit sent to a channel in the app until the app
+    /// visibly reacts.
+    WasmEvent,
 }
 
 impl FromStr for Scenario {
@@ -57,13 +68,22 @@ impl FromStr for Scenario {
             Ok(Scenario::RestOverWs)
         } else if s == "events-fanout" {
             Ok(Scenario::EventsFanout)
+        } else if s == "rest-info" {
+            Ok(Scenario::RestInfo)
+        } else if s == "hangup" {
+            Ok(Scenario::Hangup)
+        } else if s == "wasm-start" {
+            Ok(Scenario::WasmStart)
+        } else if s == "wasm-event" {
+            Ok(Scenario::WasmEvent)
         } else if let Some(rest) = s.strip_prefix("rest-channels-") {
             Ok(Scenario::RestChannels(size(rest)?))
         } else if let Some(rest) = s.strip_prefix("memory-") {
             Ok(Scenario::Memory(size(rest)?))
         } else {
             Err(format!(
-                "unknown scenario '{s}' (originate, rest-channels-N, memory-N, rest-over-ws, events-fanout)"
+                "unknown scenario '{s}' (rest-info, originate, hangup, rest-channels-N, memory-N, \
+                 rest-over-ws, events-fanout, wasm-start, wasm-event)"
             ))
         }
     }
@@ -104,6 +124,12 @@ pub struct Settings {
     pub max_requests: u64,
     /// The server's process, for memory scenarios.
     pub pid: Option<u32>,
+    /// The component the WebAssembly scenarios upload (the `ivr` example app).
+    pub wasm_component: Option<Vec<u8>>,
+    /// The name it is uploaded as.
+    pub wasm_app: String,
+    /// `EXT@CTX` of a dialplan extension that runs `Stasis(<wasm_app>)` (`wasm-event`).
+    pub wasm_dialplan: String,
 }
 
 impl Settings {
@@ -121,6 +147,9 @@ impl Settings {
             duration_limit: Duration::from_secs(120),
             max_requests: 10_000_000,
             pid: None,
+            wasm_component: None,
+            wasm_app: "wari-bench-wasm".into(),
+            wasm_dialplan: "wasm@wari-bench".into(),
         }
     }
 }
@@ -133,6 +162,13 @@ pub async fn run(settings: &Settings, scenarios: &[Scenario]) -> anyhow::Result<
     if scenarios.iter().any(|s| matches!(s, Scenario::Memory(_))) && settings.pid.is_none() {
         bail!("memory scenarios need the server's process id (--pid)");
     }
+    if scenarios
+        .iter()
+        .any(|s| matches!(s, Scenario::WasmStart | Scenario::WasmEvent))
+        && settings.wasm_component.is_none()
+    {
+        bail!("WebAssembly scenarios need a component (--wasm-component)");
+    }
     let bench = Bench::connect(settings).await?;
     let mut reports = Vec::new();
     let mut outcome = Ok(());
@@ -143,6 +179,13 @@ pub async fn run(settings: &Settings, scenarios: &[Scenario]) -> anyhow::Result<
             Scenario::Memory(n) => bench.memory(*n).await,
             Scenario::RestOverWs => bench.websocket(*scenario).await,
             Scenario::EventsFanout => bench.websocket(*scenario).await,
+            Scenario::RestInfo => bench.rest_info().await,
+            Scenario::Hangup => bench.hangup().await,
+            Scenario::WasmStart | Scenario::WasmEvent => {
+                crate::wasm::run(settings, *scenario == Scenario::WasmEvent)
+                    .await
+                    .map(|r| vec![Report::Wasm(r)])
+            }
         };
         match result {
             Ok(mut r) => reports.append(&mut r),
@@ -230,10 +273,12 @@ impl<'s> Bench<'s> {
     ) -> anyhow::Result<BringUp> {
         let next = AtomicUsize::new(0);
         let latencies = Mutex::new(Vec::with_capacity(ids.len()));
+        let progress = Progress::new("originate", ids.len());
         let started = Instant::now();
         let workers = self.clients[..connections].iter().map(|client| {
             let next = &next;
             let latencies = &latencies;
+            let progress = &progress;
             async move {
                 let mut mine = Vec::new();
                 let result = async {
@@ -243,6 +288,7 @@ impl<'s> Bench<'s> {
                             return anyhow::Ok(());
                         }
                         mine.push(self.originate_one(client, &ids[i]).await?);
+                        progress.step();
                     }
                 }
                 .await;
@@ -385,6 +431,133 @@ impl<'s> Bench<'s> {
                 channels,
                 seconds: measured.as_secs_f64(),
                 rate: rate(channels, measured),
+                latency: summarize(&mut latencies),
+            }));
+        }
+        Ok(reports)
+    }
+
+    /// `rest-info`: `GET /asterisk/info` under load for each connection count.
+    async fn rest_info(&self) -> anyhow::Result<Vec<Report>> {
+        let s = self.settings;
+        let mut reports = Vec::new();
+        for &connections in &s.connections {
+            let time = s.load_time.min(s.duration_limit);
+            let mut result = load::run(
+                &s.target,
+                "/asterisk/info",
+                connections,
+                time,
+                s.max_requests,
+            )
+            .await?;
+            if result.errors > 0 {
+                bail!(
+                    "GET /asterisk/info: {} error responses (first: {:?})",
+                    result.errors,
+                    result.first_error
+                );
+            }
+            let requests = result.latencies.len();
+            eprintln!("rest-info: {requests} requests with {connections} connection(s)");
+            reports.push(Report::Info(InfoReport {
+                connections,
+                requests,
+                seconds: result.elapsed.as_secs_f64(),
+                rate: rate(requests, result.elapsed),
+                latency: summarize(&mut result.latencies),
+            }));
+        }
+        Ok(reports)
+    }
+
+    /// `hangup`: for each connection count, `count` channels brought up (untimed), then a
+    /// DELETE for each from that many connections. The DELETE rate runs from the first
+    /// request to the last response; each channel's latency from its DELETE to its
+    /// StasisEnd on the bench's socket.
+    async fn hangup(&self) -> anyhow::Result<Vec<Report>> {
+        let s = self.settings;
+        let most = s.connections.iter().copied().max().unwrap_or(1);
+        let mut reports = Vec::new();
+        for &connections in &s.connections {
+            let ids = self.ids(s.count);
+            let deadline = Instant::now() + s.duration_limit;
+            let up = self.bring_up_or_clean(&ids, most, deadline).await?;
+            let channels = up.latencies.len();
+            let next = AtomicUsize::new(0);
+            let pending = Mutex::new(Vec::with_capacity(ids.len()));
+            let progress = Progress::new("hangup", ids.len());
+            let started = Instant::now();
+            let workers = self.clients[..connections].iter().map(|client| {
+                let (next, pending, progress, ids) = (&next, &pending, &progress, &ids);
+                async move {
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        if i >= ids.len() || Instant::now() >= deadline {
+                            return anyhow::Ok(());
+                        }
+                        let end = self.events.expect_end(&ids[i]);
+                        let t0 = Instant::now();
+                        let response = client
+                            .delete(
+                                self.settings
+                                    .target
+                                    .url(&format!("/channels/{}", encode(&ids[i]))),
+                            )
+                            .header(AUTHORIZATION, &self.settings.target.authorization)
+                            .send()
+                            .await
+                            .with_context(|| format!("hang up {}", ids[i]))?;
+                        let answered = t0.elapsed();
+                        let status = response.status();
+                        let _ = response.bytes().await;
+                        progress.step();
+                        if status.is_success() {
+                            pending
+                                .lock()
+                                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                                .push((t0, answered, end));
+                        } else if status != reqwest::StatusCode::NOT_FOUND {
+                            bail!("hang up {}: {status}", ids[i]);
+                        }
+                    }
+                }
+            });
+            let deleted = try_join_all(workers).await;
+            let elapsed = started.elapsed();
+            progress.finish();
+            let pending = pending
+                .into_inner()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut responses = Vec::with_capacity(pending.len());
+            let mut latencies = Vec::with_capacity(pending.len());
+            let end_deadline = Instant::now() + END_TIMEOUT;
+            for (t0, answered, end) in pending {
+                responses.push(answered);
+                let left = end_deadline.saturating_duration_since(Instant::now());
+                if let Ok(Ok(at)) = tokio::time::timeout(left, end).await {
+                    latencies.push(at.saturating_duration_since(t0));
+                }
+            }
+            // Whatever is left (a failure, the time limit) is hung up untimed.
+            self.hang_up(&ids).await?;
+            deleted?;
+            if latencies.len() < responses.len() {
+                bail!(
+                    "{} of {} hung-up channels had no StasisEnd",
+                    responses.len() - latencies.len(),
+                    responses.len()
+                );
+            }
+            let deleted = responses.len();
+            eprintln!("hangup: {deleted} of {channels} channels with {connections} connection(s)");
+            reports.push(Report::Hangup(HangupReport {
+                connections,
+                channels,
+                deleted,
+                seconds: elapsed.as_secs_f64(),
+                rate: rate(deleted, elapsed),
+                response: summarize(&mut responses),
                 latency: summarize(&mut latencies),
             }));
         }
@@ -554,6 +727,10 @@ mod tests {
         assert!("bogus".parse::<Scenario>().is_err());
         assert_eq!("rest-over-ws".parse(), Ok(Scenario::RestOverWs));
         assert_eq!("events-fanout".parse(), Ok(Scenario::EventsFanout));
+        assert_eq!("rest-info".parse(), Ok(Scenario::RestInfo));
+        assert_eq!("hangup".parse(), Ok(Scenario::Hangup));
+        assert_eq!("wasm-start".parse(), Ok(Scenario::WasmStart));
+        assert_eq!("wasm-event".parse(), Ok(Scenario::WasmEvent));
     }
 
     #[test]
