@@ -178,10 +178,12 @@ pub async fn events_fanout(
         )
     };
     // Warm-up, then counting starts from zero.
-    pipeline(&mut control, 64, Duration::from_millis(300), max, set).await?;
+    // Every socket must have read every warm-up event before the base counts are taken,
+    // or late warm-up events would be counted as measured ones.
+    let (warm, _) = pipeline(&mut control, 64, Duration::from_millis(300), max, set).await?;
+    let warm = warm.len() as u64;
     let deadline = Instant::now() + WAIT;
     let settled = |expected: u64| counts.iter().all(|c| c.load(Ordering::Relaxed) >= expected);
-    let warm = counts[0].load(Ordering::Relaxed).max(1);
     while !settled(warm) && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
@@ -196,11 +198,16 @@ pub async fn events_fanout(
     }
     let elapsed = started.elapsed();
     let events: u64 = (0..sockets).map(delivered).sum();
-    let _ = control
+    // The hang-up must be answered before the socket closes: closing ends the socket's
+    // request worker, and the channel would stay up.
+    let hung_up = control
         .send(Message::Text(
             rest_request(u64::MAX, "DELETE", &format!("channels/{channel}")).into(),
         ))
         .await;
+    if hung_up.is_ok() {
+        let _ = response(&mut control).await;
+    }
     let _ = control.close(None).await;
     for reader in readers {
         reader.abort();

@@ -157,3 +157,120 @@ async fn refusals_are_reported() {
     );
     assert!(Target::new("http://192.0.2.1:8088", "a", "b").is_err());
 }
+
+/// Every scenario the issue lists, at a tiny size: each report's JSON is well-formed (it
+/// survives a round trip through text and names its scenario), its counts add up, the
+/// comparison with itself is all ≈, and nothing is left behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_scenario_writes_json_whose_counts_add_up() {
+    let extensions = format!(
+        "{EXTENSIONS}\n[wari-bench]\nexten => wasm,1,Stasis(wari-bench-wasm)\n same => n,Hangup()\n"
+    );
+    let wari = Wari::start(&[
+        ("http.conf", HTTP_CONF),
+        ("ari.conf", ARI_CONF),
+        ("extensions.conf", &extensions),
+    ]);
+    let mut settings = settings(&wari);
+    settings.count = 3;
+    settings.connections = vec![1, 2];
+    settings.wasm_component = Some(crate::wasm_apps::component("ivr"));
+    let scenarios = [
+        Scenario::RestInfo,
+        Scenario::Originate,
+        Scenario::Hangup,
+        Scenario::RestChannels(2),
+        Scenario::Memory(2),
+        Scenario::RestOverWs,
+        Scenario::EventsFanout,
+        Scenario::WasmStart,
+        Scenario::WasmEvent,
+    ];
+    let reports = wari_bench::run(&settings, &scenarios)
+        .await
+        .unwrap_or_else(|e| panic!("bench run failed: {e:#}\nlog:\n{}", wari.log()));
+    let json: Vec<serde_json::Value> = reports
+        .iter()
+        .map(|r| {
+            let text = serde_json::to_string(&r.json()).expect("serialize");
+            serde_json::from_str(&text).expect("well-formed JSON")
+        })
+        .collect();
+    let named = |scenario: &str| -> Vec<&serde_json::Value> {
+        json.iter().filter(|r| r["scenario"] == scenario).collect()
+    };
+    let count = |v: &serde_json::Value, key: &str| v[key].as_u64().unwrap_or(u64::MAX);
+    // One report per connection value for the per-connection scenarios.
+    for scenario in ["rest-info", "originate", "hangup", "rest-channels-2"] {
+        assert_eq!(named(scenario).len(), 2, "{scenario}: {json:#?}");
+    }
+    for r in named("rest-info") {
+        assert!(count(r, "requests") > 0, "{r}");
+        assert_eq!(r["latency"]["count"], r["requests"], "{r}");
+    }
+    for r in named("originate") {
+        assert_eq!((count(r, "channels"), count(r, "requested")), (3, 3), "{r}");
+        assert_eq!(r["latency"]["count"], 3, "{r}");
+    }
+    for r in named("hangup") {
+        assert_eq!((count(r, "channels"), count(r, "deleted")), (3, 3), "{r}");
+        assert_eq!(
+            r["latency"]["count"], 3,
+            "every DELETE saw its StasisEnd: {r}"
+        );
+        assert_eq!(r["response"]["count"], 3, "{r}");
+        assert!(
+            r["deletes_per_second"].as_f64().is_some_and(|x| x > 0.0),
+            "{r}"
+        );
+    }
+    for r in named("rest-channels-2") {
+        assert_eq!(count(r, "channels"), 2, "{r}");
+    }
+    let memory = named("memory-2");
+    assert_eq!(memory.len(), 1, "{json:#?}");
+    assert!(count(memory[0], "rss_up") > 0);
+    for r in named("rest-over-ws") {
+        assert_eq!(r["latency"]["count"], r["requests"], "{r}");
+    }
+    for r in named("events-fanout") {
+        assert_eq!(
+            count(r, "events"),
+            count(r, "requests") * count(r, "sockets"),
+            "every socket read every event: {r}"
+        );
+    }
+    for scenario in ["wasm-start", "wasm-event"] {
+        let r = named(scenario);
+        assert_eq!(r.len(), 1, "{scenario}: {json:#?}");
+        assert_eq!(
+            (count(r[0], "calls"), count(r[0], "requested")),
+            (3, 3),
+            "{}",
+            r[0]
+        );
+        assert_eq!(r[0]["latency"]["count"], 3, "{}", r[0]);
+        assert!(r[0]["measures"].as_str().is_some_and(|m| !m.is_empty()));
+    }
+    assert_eq!(json.len(), reports.len());
+    let table = markdown(&reports);
+    for heading in ["GET /asterisk/info", "| hangup |", "| WebAssembly |"] {
+        assert!(table.contains(heading), "{heading}: {table}");
+    }
+    let before = serde_json::json!({ "reports": json });
+    let compared = wari_bench::compare::compare(&before, &json);
+    assert!(!compared.contains("not in the earlier run"), "{compared}");
+    assert!(compared.contains("| 1.00 | ≈ |"), "{compared}");
+
+    // A hang-up completes asynchronously after its 204: poll, bounded.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while channels_left(&wari).await != 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the bench left channels up"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let apps = wari.get("/ari/wasm").await.body;
+    assert_eq!(apps, serde_json::json!([]), "the uploaded app was removed");
+}
