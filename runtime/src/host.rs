@@ -81,6 +81,7 @@ fn start_media(core: &Core, config: &Config, data_dir: &std::path::Path) {
     let setup = crate::core::media::MediaSetup {
         sounds: Arc::new(sounds),
         recordings_dir: data_dir.join("recordings"),
+        moh: Arc::new(config.moh.clone()),
     };
     if let Err(error) = core.start_media(setup) {
         tracing::error!(%error, "cannot start the media engine: media operations answer 501");

@@ -352,11 +352,17 @@ async fn created_channels_are_412_until_dialed_and_answered() {
     expect(&wari, Method::DELETE, "/channels/c1/hold", 204, None).await;
     ws.next_for("ChannelUnhold", "c1").await;
 
+    // Music on hold (an unknown class falls back to the default one) and silence.
+    for (method, suffix) in [
+        (Method::POST, "/moh?mohClass=nonesuch"),
+        (Method::DELETE, "/moh"),
+        (Method::POST, "/silence"),
+        (Method::DELETE, "/silence"),
+    ] {
+        expect(&wari, method, &format!("/channels/c1{suffix}"), 204, None).await;
+    }
+
     for (method, suffix, operation) in [
-        (Method::POST, "/moh", "startMoh"),
-        (Method::DELETE, "/moh", "stopMoh"),
-        (Method::POST, "/silence", "startSilence"),
-        (Method::DELETE, "/silence", "stopSilence"),
         (Method::POST, "/snoop?app=spy&spy=in", "snoopChannel"),
         (
             Method::POST,

@@ -17,6 +17,7 @@ mod cors;
 mod crash;
 mod isolation;
 mod media;
+mod media_bridges;
 mod metrics;
 mod node_client;
 mod outbound_ws;

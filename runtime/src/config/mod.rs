@@ -77,6 +77,8 @@ pub struct Config {
     pub websocket_clients: websocket_client_conf::WebSocketClients,
     /// `asterisk.conf` `[directories]` (the sounds directory).
     pub directories: asterisk_conf::Directories,
+    /// Music-on-hold classes from `musiconhold.conf` (see [`musiconhold_conf`]).
+    pub moh: musiconhold_conf::MohConfig,
 }
 
 impl Config {
@@ -117,6 +119,15 @@ pub fn load(source: &ConfigSource) -> Result<(Config, Problems), ConfigError> {
     let test_phones = conf_file::load(reader, &dir, "test_phones.conf", &mut problems)?;
     let wasm = conf_file::load(reader, &dir, "wasm.conf", &mut problems)?;
     let websocket_clients = conf_file::load(reader, &dir, "websocket_client.conf", &mut problems)?;
+    let moh = conf_file::load(reader, &dir, "musiconhold.conf", &mut problems)?;
+    let moh = musiconhold_conf::MohConfig::read(
+        moh.as_ref(),
+        &directories
+            .data_dir
+            .clone()
+            .unwrap_or_else(musiconhold_conf::default_data_dir),
+        &mut problems,
+    );
 
     let named = acl_conf::NamedAcls::read(acl.as_ref(), &mut problems);
     let http = HttpConfig::read(http.as_ref(), &dir, &named, &mut problems);
@@ -143,6 +154,7 @@ pub fn load(source: &ConfigSource) -> Result<(Config, Problems), ConfigError> {
             wasm,
             websocket_clients,
             directories,
+            moh,
         },
         problems,
     ))

@@ -36,7 +36,9 @@ impl Core {
             var.apply(&mut bridge);
         }
         let snapshot = bridge.json();
+        let mixing = bridge.flags.kind == super::bridge::BridgeType::Mixing;
         state.bridges.insert(id.clone(), bridge);
+        self.media_bridge_added(&id, mixing);
         self.publish(
             state,
             Event::new("BridgeCreated", Scope::bridge(&id)).with("bridge", snapshot),
@@ -124,7 +126,7 @@ impl Core {
         self.with_state(|state| self.stasis_bridge(state, id).map(|_| ()))
     }
 
-    fn stasis_bridge(&self, state: &State, id: &str) -> Result<Arc<str>, CoreError> {
+    pub(crate) fn stasis_bridge(&self, state: &State, id: &str) -> Result<Arc<str>, CoreError> {
         let bridge = state
             .bridges
             .get(id)
@@ -150,6 +152,7 @@ impl Core {
         let Some(bridge) = state.bridges.remove(id) else {
             return;
         };
+        self.media_bridge_removed(state, id);
         self.publish(
             state,
             Event::new("BridgeDestroyed", Scope::bridge(id)).with("bridge", bridge.json()),
@@ -189,6 +192,7 @@ impl Core {
         if let Some(channel) = state.channels.get_mut(channel_id) {
             channel.bridge = Some(bridge_id.clone());
         }
+        self.media_bridge_joined(bridge_id, channel_id);
         if let Some(app) = state.app_of_channel(channel_id) {
             state.apps.subscribe(&app, SourceKind::Bridge, bridge_id);
         }

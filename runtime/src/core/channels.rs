@@ -976,6 +976,7 @@ impl Core {
             return;
         };
         bridge.channels.retain(|c| c != id);
+        self.media_bridge_left(id);
         let bridge_json = bridge.json();
         let channel_json = self.channel_json(state, id);
         self.publish(

@@ -7,8 +7,14 @@
 //! `characters:` through the say rules, `tone:` as a tone. Anything that cannot be found
 //! becomes a missing part: the playback then fails (PlaybackFinished, state `failed`)
 //! instead of the request failing or the playback hanging.
+//!
+//! Bridges have media too: the core tells the engine when bridges come and go and when
+//! channels enter and leave them; bridge playbacks (the announcer) and recordings (the
+//! whole mix) send their events to the bridge's topic. Music on hold plays a
+//! `musiconhold.conf` class: an unknown class falls back to `default`, and a class with no
+//! playable file plays silence (with a warning), so starting music on hold never fails.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::{Arc, Weak};
 
@@ -16,13 +22,16 @@ use serde_json::{Map, Value, json};
 
 use super::event::{Event, Scope};
 use super::{Core, CoreError, State};
+use crate::config::musiconhold_conf::MohConfig;
 use crate::media::engine::{
-    Command, MediaEngine, MediaEvent, MediaListener, Part, PlayItem, PlaybackOp, PlaybackState,
-    RecordRequest, RecordingOp, RecordingState, TerminateOn,
+    Command, Hold, HoldKind, MediaEngine, MediaEvent, MediaListener, Part, PlayItem, PlaybackOp,
+    PlaybackState, RecordRequest, RecordingOp, RecordingState, Source, Target, TerminateOn,
 };
 use crate::media::file::{IfExists, RecordingWriter, find_recording, safe_join};
 use crate::media::format::Format;
+use crate::media::frame::AudioFrame;
 use crate::media::frame::Rate;
+use crate::media::moh::MohPlayer;
 use crate::media::say;
 use crate::media::sounds::SoundIndex;
 use crate::media::sources::FileOpener;
@@ -33,6 +42,32 @@ pub struct MediaSetup {
     pub sounds: Arc<SoundIndex>,
     /// Stored recordings (`recording:` URIs, `/recordings/stored`).
     pub recordings_dir: PathBuf,
+    /// Music-on-hold classes.
+    pub moh: Arc<MohConfig>,
+}
+
+/// Whose topic a playback's or recording's events go to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MediaTopic {
+    Channel(Arc<str>),
+    Bridge(Arc<str>),
+}
+
+impl MediaTopic {
+    fn scope(&self) -> Scope {
+        match self {
+            MediaTopic::Channel(id) => Scope::channel(id),
+            MediaTopic::Bridge(id) => Scope::bridge(id),
+        }
+    }
+
+    /// `channel:<id>` or `bridge:<id>`.
+    fn uri(&self) -> String {
+        match self {
+            MediaTopic::Channel(id) => format!("channel:{id}"),
+            MediaTopic::Bridge(id) => format!("bridge:{id}"),
+        }
+    }
 }
 
 /// The running media side of the core.
@@ -51,8 +86,8 @@ pub struct PlaybackInfo {
     pub target_uri: String,
     pub language: String,
     pub state: &'static str,
-    /// The channel whose topic gets the events.
-    pub channel: Arc<str>,
+    /// Who gets the events.
+    pub topic: MediaTopic,
 }
 
 impl PlaybackInfo {
@@ -80,7 +115,7 @@ pub struct LiveRecordingInfo {
     pub state: &'static str,
     pub duration_s: Option<u64>,
     pub cause: Option<String>,
-    pub channel: Arc<str>,
+    pub topic: MediaTopic,
 }
 
 impl LiveRecordingInfo {
@@ -106,6 +141,8 @@ impl LiveRecordingInfo {
 pub struct MediaState {
     pub playbacks: HashMap<Arc<str>, PlaybackInfo>,
     pub recordings: HashMap<Arc<str>, LiveRecordingInfo>,
+    /// Bridges playing music on hold.
+    pub bridge_moh: HashSet<Arc<str>>,
 }
 
 /// `POST /channels/{id}/play`.
@@ -118,11 +155,14 @@ pub struct PlayRequest {
     pub playback_id: Option<String>,
 }
 
-/// `POST /channels/{id}/record`.
+/// `POST /channels/{id}/record` and `POST /bridges/{id}/record`.
 #[derive(Debug, Clone, Default)]
 pub struct RecordChannelRequest {
     pub name: String,
     pub format: String,
+    /// Bridges only: the recorder's format (checked, 422 when unknown; the mix is
+    /// recorded at 8 kHz whatever it says).
+    pub recorder_format: Option<String>,
     pub max_duration_seconds: i64,
     pub max_silence_seconds: i64,
     pub if_exists: Option<String>,
@@ -191,27 +231,153 @@ impl Core {
         });
     }
 
+    /// A bridge was created: a mixing bridge mixes its members, a holding one does not.
+    pub(crate) fn media_bridge_added(&self, id: &Arc<str>, mixing: bool) {
+        self.media_command(Command::AddBridge {
+            id: id.clone(),
+            mixing,
+        });
+    }
+
+    /// A bridge is gone (its members have left): its playbacks and recordings end.
+    pub(crate) fn media_bridge_removed(&self, state: &mut State, id: &Arc<str>) {
+        state.media.bridge_moh.remove(id);
+        self.media_command(Command::RemoveBridge { id: id.clone() });
+    }
+
+    /// A channel entered a bridge.
+    pub(crate) fn media_bridge_joined(&self, bridge: &Arc<str>, channel: &Arc<str>) {
+        self.media_command(Command::JoinBridge {
+            bridge: bridge.clone(),
+            leg: channel.clone(),
+        });
+    }
+
+    /// A channel left its bridge.
+    pub(crate) fn media_bridge_left(&self, channel: &Arc<str>) {
+        self.media_command(Command::LeaveBridge {
+            leg: channel.clone(),
+        });
+    }
+
+    /// Applies a channel's mute flags (after `/channels/{id}/mute`) to its media leg.
+    pub fn media_mute_changed(&self, id: &str) {
+        let flags = self.with_state(|state| {
+            state
+                .channels
+                .get(id)
+                .map(|c| (c.id.clone(), c.muted_in, c.muted_out))
+        });
+        if let Some((leg, inbound, outbound)) = flags {
+            self.media_command(Command::Mute {
+                leg,
+                inbound,
+                outbound,
+            });
+        }
+    }
+
+    /// The channel of a music-on-hold or silence request (404, 409, 412).
+    fn hold_target(&self, id: &str) -> Result<Arc<str>, CoreError> {
+        self.with_state(|state| {
+            self.controllable(state, id, true)?;
+            state
+                .channels
+                .get(id)
+                .map(|c| c.id.clone())
+                .ok_or_else(|| CoreError::NotFound("Channel not found".into()))
+        })
+    }
+
+    /// `POST /channels/{id}/moh`: the channel hears the class (see [`moh_source`]) instead
+    /// of anything else, until stopped or a playback starts on it.
+    pub fn start_channel_moh(&self, id: &str, class: &str) -> Result<(), CoreError> {
+        let media = self.media()?;
+        let leg = self.hold_target(id)?;
+        let source = moh_source(&media.setup.moh, class, Rate::Narrow8k);
+        media.engine.send(Command::StartHold {
+            leg,
+            hold: Hold::Moh(source),
+        });
+        Ok(())
+    }
+
+    /// `DELETE /channels/{id}/moh`: nothing happens when none is playing.
+    pub fn stop_channel_moh(&self, id: &str) -> Result<(), CoreError> {
+        let media = self.media()?;
+        let leg = self.hold_target(id)?;
+        media.engine.send(Command::StopHold {
+            leg,
+            kind: HoldKind::Moh,
+        });
+        Ok(())
+    }
+
+    /// `POST /channels/{id}/silence`: the channel hears silence (even in a bridge), until
+    /// stopped or a playback starts on it.
+    pub fn start_channel_silence(&self, id: &str) -> Result<(), CoreError> {
+        let media = self.media()?;
+        let leg = self.hold_target(id)?;
+        media.engine.send(Command::StartHold {
+            leg,
+            hold: Hold::Silence,
+        });
+        Ok(())
+    }
+
+    /// `DELETE /channels/{id}/silence`.
+    pub fn stop_channel_silence(&self, id: &str) -> Result<(), CoreError> {
+        let media = self.media()?;
+        let leg = self.hold_target(id)?;
+        media.engine.send(Command::StopHold {
+            leg,
+            kind: HoldKind::Silence,
+        });
+        Ok(())
+    }
+
+    /// `POST /bridges/{id}/moh`: 404, 409; the class is mixed into what every member hears
+    /// (calling again changes the class).
+    pub fn start_bridge_moh(&self, id: &str, class: &str) -> Result<(), CoreError> {
+        let media = self.media()?;
+        let bridge = self.with_state(|state| self.stasis_bridge(state, id))?;
+        let source = moh_source(&media.setup.moh, class, Rate::Narrow8k);
+        self.with_state(|state| {
+            // Checked again: the bridge may have gone while the class was opened.
+            let bridge = self.stasis_bridge(state, &bridge)?;
+            state.media.bridge_moh.insert(bridge.clone());
+            media.engine.send(Command::BridgeMoh {
+                bridge,
+                source: Some(source),
+            });
+            Ok(())
+        })
+    }
+
+    /// `DELETE /bridges/{id}/moh`: 404, 409 (not an ARI bridge, or no music on hold).
+    pub fn stop_bridge_moh(&self, id: &str) -> Result<(), CoreError> {
+        let media = self.media()?;
+        self.with_state(|state| {
+            let bridge = self.stasis_bridge(state, id)?;
+            if !state.media.bridge_moh.remove(&bridge) {
+                return Err(CoreError::Conflict(
+                    "Bridge is not playing music on hold".into(),
+                ));
+            }
+            media.engine.send(Command::BridgeMoh {
+                bridge,
+                source: None,
+            });
+            Ok(())
+        })
+    }
+
     /// `POST /channels/{id}/play[/{playbackId}]`: 404, 409, 412 as for other media
     /// operations; the playback is queued on the channel and returned (state `queued`).
+    /// It stops music on hold or silence on the channel (neither comes back by itself).
     pub fn play_on_channel(&self, id: &str, request: PlayRequest) -> Result<Value, CoreError> {
         let media = self.media()?;
-        if request.offset_ms < 0 {
-            return Err(CoreError::BadRequest("offsetms cannot be negative".into()));
-        }
-        if request.skip_ms < 0 {
-            return Err(CoreError::BadRequest("skipms cannot be negative".into()));
-        }
-        let uris: Vec<String> = request
-            .media
-            .iter()
-            .map(|m| m.trim().to_string())
-            .filter(|m| !m.is_empty())
-            .collect();
-        if uris.is_empty() {
-            return Err(CoreError::BadRequest(
-                "Missing required parameter: media".into(),
-            ));
-        }
+        let uris = play_uris(&request)?;
         self.with_state(|state| {
             self.controllable(state, id, true)?;
             let channel = state
@@ -219,48 +385,111 @@ impl Core {
                 .get(id)
                 .ok_or_else(|| CoreError::NotFound("Channel not found".into()))?;
             let channel_id = channel.id.clone();
-            let language = request
-                .lang
-                .clone()
-                .filter(|l| !l.is_empty())
-                .unwrap_or_else(|| channel.language.clone());
-            let playback_id: Arc<str> = Arc::from(
-                request
-                    .playback_id
-                    .clone()
-                    .filter(|p| !p.is_empty())
-                    .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
-                    .as_str(),
-            );
-            let items: Vec<PlayItem> = uris
-                .iter()
-                .map(|uri| resolve(&media.setup, uri, &language))
-                .collect();
-            let info = PlaybackInfo {
-                id: playback_id.clone(),
-                media_uri: uris[0].clone(),
-                next_media_uri: uris.get(1).cloned(),
-                target_uri: format!("channel:{channel_id}"),
+            let language = channel.language.clone();
+            Ok(self.queue_playback_locked(
+                media,
+                state,
+                MediaTopic::Channel(channel_id),
                 language,
-                state: "queued",
-                channel: channel_id.clone(),
-            };
-            let json = info.json();
-            state.media.playbacks.insert(playback_id.clone(), info);
-            let skip_ms = if request.skip_ms == 0 {
-                3000
-            } else {
-                request.skip_ms
-            };
-            media.engine.send(Command::Play {
-                id: playback_id,
-                leg: channel_id,
-                items,
-                offset_ms: u64::try_from(request.offset_ms).unwrap_or(0),
-                skip_ms: u64::try_from(skip_ms).unwrap_or(3000),
-            });
-            Ok(json)
+                uris,
+                &request,
+                Rate::Narrow8k,
+            ))
         })
+    }
+
+    /// `POST /bridges/{id}/play[/{playbackId}]`: 404, 409 (not an ARI bridge), 422 (unknown
+    /// `announcer_format`). The announcer's audio is mixed into every member's (holding
+    /// bridges included); events go to the bridge's topic (`target_uri` `bridge:<id>`).
+    pub fn play_on_bridge(
+        &self,
+        id: &str,
+        request: PlayRequest,
+        announcer_format: Option<&str>,
+    ) -> Result<Value, CoreError> {
+        let media = self.media()?;
+        let uris = play_uris(&request)?;
+        self.with_state(|state| {
+            let bridge = self.stasis_bridge(state, id)?;
+            let rate = match announcer_format.filter(|f| !f.is_empty()) {
+                None => Rate::Narrow8k,
+                Some(name) => Format::from_name(name)
+                    .ok_or_else(|| {
+                        CoreError::Unprocessable(format!("Announcer format '{name}' is not known"))
+                    })?
+                    .raw_rate()
+                    .unwrap_or(Rate::Narrow8k),
+            };
+            Ok(self.queue_playback_locked(
+                media,
+                state,
+                MediaTopic::Bridge(bridge),
+                "en".to_string(),
+                uris,
+                &request,
+                rate,
+            ))
+        })
+    }
+
+    /// Registers a playback (state `queued`) and hands it to the engine.
+    #[allow(clippy::too_many_arguments)]
+    fn queue_playback_locked(
+        &self,
+        media: &Media,
+        state: &mut State,
+        topic: MediaTopic,
+        default_language: String,
+        uris: Vec<String>,
+        request: &PlayRequest,
+        rate: Rate,
+    ) -> Value {
+        let language = request
+            .lang
+            .clone()
+            .filter(|l| !l.is_empty())
+            .unwrap_or(default_language);
+        let playback_id: Arc<str> = Arc::from(
+            request
+                .playback_id
+                .clone()
+                .filter(|p| !p.is_empty())
+                .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
+                .as_str(),
+        );
+        let items: Vec<PlayItem> = uris
+            .iter()
+            .map(|uri| resolve(&media.setup, uri, &language))
+            .collect();
+        let target = match &topic {
+            MediaTopic::Channel(id) => Target::Leg(id.clone()),
+            MediaTopic::Bridge(id) => Target::Bridge(id.clone()),
+        };
+        let info = PlaybackInfo {
+            id: playback_id.clone(),
+            media_uri: uris[0].clone(),
+            next_media_uri: uris.get(1).cloned(),
+            target_uri: topic.uri(),
+            language,
+            state: "queued",
+            topic,
+        };
+        let json = info.json();
+        state.media.playbacks.insert(playback_id.clone(), info);
+        let skip_ms = if request.skip_ms == 0 {
+            3000
+        } else {
+            request.skip_ms
+        };
+        media.engine.send(Command::Play {
+            id: playback_id,
+            target,
+            items,
+            offset_ms: u64::try_from(request.offset_ms).unwrap_or(0),
+            skip_ms: u64::try_from(skip_ms).unwrap_or(3000),
+            rate,
+        });
+        json
     }
 
     /// `GET /playbacks/{id}`.
@@ -347,73 +576,21 @@ impl Core {
         request: RecordChannelRequest,
     ) -> Result<Value, CoreError> {
         let media = self.media()?;
-        if request.name.is_empty() {
-            return Err(CoreError::BadRequest(
-                "Missing required parameter: name".into(),
-            ));
-        }
-        if request.format.is_empty() {
-            return Err(CoreError::BadRequest(
-                "Missing required parameter: format".into(),
-            ));
-        }
-        if request.max_duration_seconds < 0 {
-            return Err(CoreError::BadRequest(
-                "maxDurationSeconds cannot be negative".into(),
-            ));
-        }
-        if request.max_silence_seconds < 0 {
-            return Err(CoreError::BadRequest(
-                "maxSilenceSeconds cannot be negative".into(),
-            ));
-        }
-        let if_exists = match request.if_exists.as_deref().filter(|s| !s.is_empty()) {
-            None => IfExists::Fail,
-            Some(text) => IfExists::parse(text)
-                .ok_or_else(|| CoreError::BadRequest("ifExists invalid".into()))?,
-        };
-        let terminate_on = match request
-            .terminate_on
-            .as_deref()
-            .filter(|s| !s.is_empty())
-            .map(str::to_ascii_lowercase)
-            .as_deref()
-        {
-            None | Some("none") => TerminateOn::None,
-            Some("any") => TerminateOn::Any,
-            Some("*") => TerminateOn::Star,
-            Some("#") => TerminateOn::Pound,
-            Some(_) => return Err(CoreError::BadRequest("terminateOn invalid".into())),
-        };
-        let path = safe_join(&media.setup.recordings_dir, &request.name)
-            .map_err(|_| CoreError::BadRequest("Recording name invalid".into()))?;
+        let plan = record_plan(media, &request)?;
         self.with_state(|state| {
             self.controllable(state, id, false)?;
-            let format = Format::from_name(&request.format).ok_or_else(|| {
-                CoreError::Unprocessable(format!("Format '{}' is not known", request.format))
-            })?;
-            let name: Arc<str> = Arc::from(request.name.as_str());
-            if state.media.recordings.contains_key(&name) {
-                return Err(CoreError::Conflict(
-                    "Recording with that name is already in progress".into(),
-                ));
-            }
-            let file = path.with_extension(format.extension());
-            let writer = RecordingWriter::create(&file, format, Rate::Narrow8k, if_exists)
-                .map_err(|e| match e {
-                    crate::media::MediaError::AlreadyExists(_) => {
-                        CoreError::Conflict("Recording already exists".into())
-                    }
-                    other => {
-                        tracing::warn!(error = %other, "cannot start a recording");
-                        CoreError::Internal("Cannot start the recording".into())
-                    }
-                })?;
             let channel_id = state
                 .channels
                 .get(id)
                 .map(|c| c.id.clone())
                 .ok_or_else(|| CoreError::NotFound("Channel not found".into()))?;
+            let json = self.start_recording_locked(
+                media,
+                state,
+                plan,
+                &request,
+                MediaTopic::Channel(channel_id.clone()),
+            )?;
             // Recording answers an inbound channel; an outbound leg not answered yet (a
             // created channel before /dial) is left alone.
             if state
@@ -423,28 +600,87 @@ impl Core {
             {
                 self.answer_locked(state, &channel_id);
             }
-            let info = LiveRecordingInfo {
-                name: name.clone(),
-                format,
-                target_uri: format!("channel:{channel_id}"),
-                state: "queued",
-                duration_s: None,
-                cause: None,
-                channel: channel_id.clone(),
-            };
-            let json = info.json();
-            state.media.recordings.insert(name.clone(), info);
-            let seconds = |s: i64| u64::try_from(s).unwrap_or(0).saturating_mul(1000);
-            media.engine.send(Command::Record(RecordRequest {
-                name,
-                leg: channel_id,
-                sink: Box::new(writer),
-                max_duration_ms: seconds(request.max_duration_seconds),
-                max_silence_ms: seconds(request.max_silence_seconds),
-                terminate_on,
-            }));
             Ok(json)
         })
+    }
+
+    /// `POST /bridges/{id}/record`: the options and errors of a channel recording (400,
+    /// 409, 422; `recorder_format` unknown: 422) on the mix of every participant.
+    pub fn record_bridge(
+        &self,
+        id: &str,
+        request: RecordChannelRequest,
+    ) -> Result<Value, CoreError> {
+        let media = self.media()?;
+        let plan = record_plan(media, &request)?;
+        self.with_state(|state| {
+            let bridge = self.stasis_bridge(state, id)?;
+            if let Some(name) = request.recorder_format.as_deref().filter(|f| !f.is_empty())
+                && Format::from_name(name).is_none()
+            {
+                return Err(CoreError::Unprocessable(format!(
+                    "Recorder format '{name}' is not known"
+                )));
+            }
+            self.start_recording_locked(media, state, plan, &request, MediaTopic::Bridge(bridge))
+        })
+    }
+
+    /// Opens the file (422 unknown format, 409 name live or file there) and starts the
+    /// recording in the engine (state `queued` until RecordingStarted).
+    fn start_recording_locked(
+        &self,
+        media: &Media,
+        state: &mut State,
+        plan: RecordPlan,
+        request: &RecordChannelRequest,
+        topic: MediaTopic,
+    ) -> Result<Value, CoreError> {
+        let format = Format::from_name(&request.format).ok_or_else(|| {
+            CoreError::Unprocessable(format!("Format '{}' is not known", request.format))
+        })?;
+        let name: Arc<str> = Arc::from(request.name.as_str());
+        if state.media.recordings.contains_key(&name) {
+            return Err(CoreError::Conflict(
+                "Recording with that name is already in progress".into(),
+            ));
+        }
+        let file = plan.path.with_extension(format.extension());
+        let writer = RecordingWriter::create(&file, format, Rate::Narrow8k, plan.if_exists)
+            .map_err(|e| match e {
+                crate::media::MediaError::AlreadyExists(_) => {
+                    CoreError::Conflict("Recording already exists".into())
+                }
+                other => {
+                    tracing::warn!(error = %other, "cannot start a recording");
+                    CoreError::Internal("Cannot start the recording".into())
+                }
+            })?;
+        let target = match &topic {
+            MediaTopic::Channel(id) => Target::Leg(id.clone()),
+            MediaTopic::Bridge(id) => Target::Bridge(id.clone()),
+        };
+        let info = LiveRecordingInfo {
+            name: name.clone(),
+            format,
+            target_uri: topic.uri(),
+            state: "queued",
+            duration_s: None,
+            cause: None,
+            topic,
+        };
+        let json = info.json();
+        state.media.recordings.insert(name.clone(), info);
+        let seconds = |s: i64| u64::try_from(s).unwrap_or(0).saturating_mul(1000);
+        media.engine.send(Command::Record(RecordRequest {
+            name,
+            target,
+            sink: Box::new(writer),
+            max_duration_ms: seconds(request.max_duration_seconds),
+            max_silence_ms: seconds(request.max_silence_seconds),
+            terminate_on: plan.terminate_on,
+        }));
+        Ok(json)
     }
 
     /// `GET /recordings/live/{name}`.
@@ -513,14 +749,11 @@ impl Core {
                 }
                 playback.next_media_uri = next_media_uri;
                 let json = playback.json();
-                let channel = playback.channel.clone();
+                let scope = playback.topic.scope();
                 if kind == "PlaybackFinished" {
                     state.media.playbacks.remove(&id);
                 }
-                self.publish(
-                    state,
-                    Event::new(kind, Scope::channel(&channel)).with("playback", json),
-                );
+                self.publish(state, Event::new(kind, scope).with("playback", json));
             }
             MediaEvent::Recording {
                 name,
@@ -553,15 +786,133 @@ impl Core {
                     recording.duration_s = Some(duration_ms / 1000);
                 }
                 let json = recording.json();
-                let channel = recording.channel.clone();
+                let scope = recording.topic.scope();
                 if kind != "RecordingStarted" {
                     state.media.recordings.remove(&name);
                 }
-                self.publish(
-                    state,
-                    Event::new(kind, Scope::channel(&channel)).with("recording", json),
-                );
+                self.publish(state, Event::new(kind, scope).with("recording", json));
             }
+        }
+    }
+}
+
+/// The media URIs of a playback request (400 when there are none or an offset is
+/// negative).
+fn play_uris(request: &PlayRequest) -> Result<Vec<String>, CoreError> {
+    if request.offset_ms < 0 {
+        return Err(CoreError::BadRequest("offsetms cannot be negative".into()));
+    }
+    if request.skip_ms < 0 {
+        return Err(CoreError::BadRequest("skipms cannot be negative".into()));
+    }
+    let uris: Vec<String> = request
+        .media
+        .iter()
+        .map(|m| m.trim().to_string())
+        .filter(|m| !m.is_empty())
+        .collect();
+    if uris.is_empty() {
+        return Err(CoreError::BadRequest(
+            "Missing required parameter: media".into(),
+        ));
+    }
+    Ok(uris)
+}
+
+/// A recording request's options, checked.
+struct RecordPlan {
+    /// The file, without its extension.
+    path: PathBuf,
+    if_exists: IfExists,
+    terminate_on: TerminateOn,
+}
+
+/// The checks every recording request passes before its target is looked at (400s).
+fn record_plan(media: &Media, request: &RecordChannelRequest) -> Result<RecordPlan, CoreError> {
+    if request.name.is_empty() {
+        return Err(CoreError::BadRequest(
+            "Missing required parameter: name".into(),
+        ));
+    }
+    if request.format.is_empty() {
+        return Err(CoreError::BadRequest(
+            "Missing required parameter: format".into(),
+        ));
+    }
+    if request.max_duration_seconds < 0 {
+        return Err(CoreError::BadRequest(
+            "maxDurationSeconds cannot be negative".into(),
+        ));
+    }
+    if request.max_silence_seconds < 0 {
+        return Err(CoreError::BadRequest(
+            "maxSilenceSeconds cannot be negative".into(),
+        ));
+    }
+    let if_exists = match request.if_exists.as_deref().filter(|s| !s.is_empty()) {
+        None => IfExists::Fail,
+        Some(text) => {
+            IfExists::parse(text).ok_or_else(|| CoreError::BadRequest("ifExists invalid".into()))?
+        }
+    };
+    let terminate_on = match request
+        .terminate_on
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
+        None | Some("none") => TerminateOn::None,
+        Some("any") => TerminateOn::Any,
+        Some("*") => TerminateOn::Star,
+        Some("#") => TerminateOn::Pound,
+        Some(_) => return Err(CoreError::BadRequest("terminateOn invalid".into())),
+    };
+    let path = safe_join(&media.setup.recordings_dir, &request.name)
+        .map_err(|_| CoreError::BadRequest("Recording name invalid".into()))?;
+    Ok(RecordPlan {
+        path,
+        if_exists,
+        terminate_on,
+    })
+}
+
+/// A music-on-hold class as an engine source.
+struct MohSource(MohPlayer);
+
+impl Source for MohSource {
+    fn next_frame(&mut self) -> Option<AudioFrame> {
+        Some(self.0.next_frame())
+    }
+}
+
+/// Silence forever: music on hold of a class without files.
+struct SilentSource(Rate);
+
+impl Source for SilentSource {
+    fn next_frame(&mut self) -> Option<AudioFrame> {
+        Some(AudioFrame::silence(self.0))
+    }
+}
+
+/// The music of class `class` (empty: `default`; unknown: `default` too, as Asterisk
+/// falls back), or silence when the class has no playable file.
+fn moh_source(config: &MohConfig, class: &str, rate: Rate) -> Box<dyn Source> {
+    let name = match config.class(class) {
+        Some(_) => class,
+        None => {
+            tracing::warn!(
+                class,
+                "unknown music on hold class; playing the default class"
+            );
+            ""
+        }
+    };
+    match MohPlayer::open_named(config, name, rate) {
+        Ok(player) => Box::new(MohSource(player)),
+        Err(error) => {
+            tracing::warn!(class = name, %error, "music on hold has nothing to play: silence instead");
+            Box::new(SilentSource(rate))
         }
     }
 }

@@ -9,6 +9,19 @@
 //! applied at the start of the next tick) and hears back through a [`MediaListener`],
 //! called from the engine thread with no engine state borrowed. Opening files and tone
 //! generators is left to a [`SourceOpener`], so the engine itself does no path handling.
+//!
+//! Bridges: a mixing bridge has a [`Mixer`] with one slot per member leg. Every tick each
+//! member's *incoming* audio (what the leg reads: its peer's output, or silence) is pushed
+//! into the mixer, and each member's *outgoing* frame is the N-1 mix of the previous tick
+//! (one tick, 20 ms, of delay through a bridge). A member whose own playback queue is
+//! playing hears that playback instead of the bridge (a channel playback while bridged
+//! reaches only that participant); the others still hear the member. Music on hold or
+//! silence started on a member's leg likewise replaces the mix for that member only.
+//! Bridge playbacks (the announcer) and bridge music on hold are extra slots in the mix
+//! that everybody hears; a bridge recording is a slot that pushes nothing and so hears the
+//! whole mix. In a `holding` bridge members' audio is not mixed: they hear only what is
+//! played to the bridge. Mute: `inbound` keeps a leg's audio out of the mix (and out of its
+//! recordings), `outbound` makes it hear silence.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -17,9 +30,36 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::frame::{AudioFrame, FRAME_MS, Rate};
+use super::mixer::{Mixer, SlotId};
 
 /// A channel's media leg, by channel id.
 pub type LegId = Arc<str>;
+
+/// A bridge, by bridge id.
+pub type BridgeKey = Arc<str>;
+
+/// Where a playback plays or a recording records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// A channel's leg: a playback is what it writes, a recording what it reads.
+    Leg(LegId),
+    /// A bridge: a playback is mixed into every member's output (the announcer), a
+    /// recording hears everybody.
+    Bridge(BridgeKey),
+}
+
+/// What a leg plays when it has no playback: music on hold or silence.
+pub enum Hold {
+    Moh(Box<dyn Source>),
+    Silence,
+}
+
+/// Which hold generator to stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HoldKind {
+    Moh,
+    Silence,
+}
 
 /// Something that produces audio, one frame at a time.
 pub trait Source: Send {
@@ -105,10 +145,10 @@ impl TerminateOn {
     }
 }
 
-/// A recording to start on a leg.
+/// A recording to start on a leg or a bridge.
 pub struct RecordRequest {
     pub name: Arc<str>,
-    pub leg: LegId,
+    pub target: Target,
     pub sink: Box<dyn Sink>,
     /// 0: unlimited.
     pub max_duration_ms: u64,
@@ -132,12 +172,15 @@ pub enum Command {
     RemoveLeg {
         id: LegId,
     },
+    /// A playback on a leg (stopping its music on hold or silence) or on a bridge (at
+    /// `rate`, the announcer's rate; a leg plays at its own).
     Play {
         id: Arc<str>,
-        leg: LegId,
+        target: Target,
         items: Vec<PlayItem>,
         offset_ms: u64,
         skip_ms: u64,
+        rate: Rate,
     },
     StopPlayback {
         id: Arc<str>,
@@ -161,6 +204,39 @@ pub enum Command {
         leg: LegId,
         inbound: bool,
         outbound: bool,
+    },
+    /// A bridge: `mixing` members hear each other, holding ones only the bridge's media.
+    AddBridge {
+        id: BridgeKey,
+        mixing: bool,
+    },
+    /// The bridge is gone: members leave it, its playbacks end, its recordings finish.
+    RemoveBridge {
+        id: BridgeKey,
+    },
+    /// A leg joins a bridge (leaving any other first).
+    JoinBridge {
+        bridge: BridgeKey,
+        leg: LegId,
+    },
+    /// A leg leaves its bridge.
+    LeaveBridge {
+        leg: LegId,
+    },
+    /// Music on hold or silence on a leg, until stopped or a playback starts.
+    StartHold {
+        leg: LegId,
+        hold: Hold,
+    },
+    /// Stops a leg's music on hold or silence (nothing if the other kind is running).
+    StopHold {
+        leg: LegId,
+        kind: HoldKind,
+    },
+    /// Music on hold for a whole bridge (`None` stops it).
+    BridgeMoh {
+        bridge: BridgeKey,
+        source: Option<Box<dyn Source>>,
     },
 }
 
@@ -318,39 +394,104 @@ struct Leg {
     recordings: Vec<Recording>,
     muted_in: bool,
     muted_out: bool,
+    /// Music on hold or silence, when no playback plays.
+    hold: Option<Hold>,
+    /// The bridge the leg is in, and its slot in the bridge's mixer.
+    bridge: Option<(BridgeKey, SlotId)>,
     /// What the leg wrote this tick.
     out: Option<AudioFrame>,
 }
 
+impl Leg {
+    fn new(rate: Rate) -> Leg {
+        Leg {
+            rate,
+            peer: None,
+            playbacks: VecDeque::new(),
+            recordings: Vec::new(),
+            muted_in: false,
+            muted_out: false,
+            hold: None,
+            bridge: None,
+            out: None,
+        }
+    }
+}
+
+/// A bridge's media: the mixer, the announcer's playbacks, music on hold, recordings.
+struct MixBridge {
+    mixing: bool,
+    mixer: Mixer,
+    playbacks: VecDeque<Playback>,
+    /// The announcer's slot and rate while bridge playbacks are queued.
+    announcer: Option<(SlotId, Rate)>,
+    moh: Option<(Box<dyn Source>, SlotId)>,
+    recordings: Vec<Recording>,
+    /// A slot that pushes nothing: it hears the whole mix.
+    recorder: Option<SlotId>,
+}
+
+impl MixBridge {
+    fn new(mixing: bool) -> MixBridge {
+        MixBridge {
+            mixing,
+            mixer: Mixer::new(),
+            playbacks: VecDeque::new(),
+            announcer: None,
+            moh: None,
+            recordings: Vec::new(),
+            recorder: None,
+        }
+    }
+}
+
 struct Graph {
     legs: HashMap<LegId, Leg>,
+    bridges: HashMap<BridgeKey, MixBridge>,
     opener: Arc<dyn SourceOpener>,
     listener: Arc<dyn MediaListener>,
     events: Vec<MediaEvent>,
+    /// Per-tick scratch (kept to avoid allocating): legs and what they read.
+    heard: Vec<(LegId, AudioFrame)>,
+}
+
+/// Takes a leg out of its bridge's mixer.
+fn detach(bridges: &mut HashMap<BridgeKey, MixBridge>, leg: &mut Leg) {
+    if let Some((bridge, slot)) = leg.bridge.take()
+        && let Some(bridge) = bridges.get_mut(&bridge)
+    {
+        bridge.mixer.remove(slot);
+    }
 }
 
 impl Graph {
     fn new(opener: Arc<dyn SourceOpener>, listener: Arc<dyn MediaListener>) -> Graph {
         Graph {
             legs: HashMap::new(),
+            bridges: HashMap::new(),
             opener,
             listener,
             events: Vec::new(),
+            heard: Vec::new(),
         }
+    }
+
+    fn playback_mut(&mut self, id: &str) -> Option<&mut Playback> {
+        self.legs
+            .values_mut()
+            .flat_map(|l| l.playbacks.iter_mut())
+            .chain(
+                self.bridges
+                    .values_mut()
+                    .flat_map(|b| b.playbacks.iter_mut()),
+            )
+            .find(|p| &*p.id == id)
     }
 
     fn apply(&mut self, command: Command) {
         match command {
             Command::AddLeg { id, rate } => {
-                self.legs.entry(id).or_insert(Leg {
-                    rate,
-                    peer: None,
-                    playbacks: VecDeque::new(),
-                    recordings: Vec::new(),
-                    muted_in: false,
-                    muted_out: false,
-                    out: None,
-                });
+                self.legs.entry(id).or_insert_with(|| Leg::new(rate));
             }
             Command::Pair { a, b } => {
                 if let Some(leg) = self.legs.get_mut(&a) {
@@ -362,6 +503,7 @@ impl Graph {
             }
             Command::RemoveLeg { id } => {
                 if let Some(mut leg) = self.legs.remove(&id) {
+                    detach(&mut self.bridges, &mut leg);
                     for playback in leg.playbacks.drain(..) {
                         self.events.push(finished(&playback, playback.last_failed));
                     }
@@ -373,10 +515,11 @@ impl Graph {
             }
             Command::Play {
                 id,
-                leg,
+                target,
                 items,
                 offset_ms,
                 skip_ms,
+                rate,
             } => {
                 let playback = Playback {
                     id,
@@ -388,63 +531,46 @@ impl Graph {
                     skip_ms,
                     last_failed: false,
                 };
-                match self.legs.get_mut(&leg) {
-                    Some(leg) => leg.playbacks.push_back(playback),
-                    None => self.events.push(finished(&playback, true)),
+                match target {
+                    Target::Leg(leg) => match self.legs.get_mut(&leg) {
+                        Some(leg) => {
+                            // A playback ends music on hold and silence for good.
+                            leg.hold = None;
+                            leg.playbacks.push_back(playback);
+                        }
+                        None => self.events.push(finished(&playback, true)),
+                    },
+                    Target::Bridge(bridge) => match self.bridges.get_mut(&bridge) {
+                        Some(bridge) => {
+                            if bridge.announcer.is_none() {
+                                bridge.announcer = Some((bridge.mixer.add(rate), rate));
+                            }
+                            bridge.playbacks.push_back(playback);
+                        }
+                        None => self.events.push(finished(&playback, true)),
+                    },
                 }
             }
             Command::StopPlayback { id } => {
-                for leg in self.legs.values_mut() {
-                    if let Some(at) = leg.playbacks.iter().position(|p| p.id == id)
-                        && let Some(playback) = leg.playbacks.remove(at)
+                let queues = self
+                    .legs
+                    .values_mut()
+                    .map(|l| &mut l.playbacks)
+                    .chain(self.bridges.values_mut().map(|b| &mut b.playbacks));
+                for queue in queues {
+                    if let Some(at) = queue.iter().position(|p| p.id == id)
+                        && let Some(playback) = queue.remove(at)
                     {
                         self.events.push(finished(&playback, false));
                     }
                 }
             }
             Command::ControlPlayback { id, op } => {
-                let playback = self
-                    .legs
-                    .values_mut()
-                    .flat_map(|l| l.playbacks.iter_mut())
-                    .find(|p| p.id == id);
-                if let Some(playback) = playback {
-                    let skip = i64::try_from(playback.skip_ms).unwrap_or(i64::MAX);
-                    let source = playback.current.as_mut().and_then(|c| c.source.as_mut());
-                    match op {
-                        PlaybackOp::Pause => playback.paused = true,
-                        PlaybackOp::Unpause => {
-                            if playback.paused {
-                                playback.paused = false;
-                                self.events.push(MediaEvent::Playback {
-                                    id: playback.id.clone(),
-                                    state: PlaybackState::Playing,
-                                    media_uri: playback
-                                        .current
-                                        .as_ref()
-                                        .map(|c| c.item.uri.clone())
-                                        .unwrap_or_default(),
-                                    next_media_uri: playback.items.front().map(|i| i.uri.clone()),
-                                });
-                            }
-                        }
-                        PlaybackOp::Restart => {
-                            if let Some(source) = source {
-                                source.restart();
-                            }
-                        }
-                        PlaybackOp::Reverse => {
-                            if let Some(source) = source {
-                                source.skip(-skip);
-                            }
-                        }
-                        PlaybackOp::Forward => {
-                            if let Some(source) = source {
-                                source.skip(skip);
-                            }
-                        }
-                    }
+                let mut events = std::mem::take(&mut self.events);
+                if let Some(playback) = self.playback_mut(&id) {
+                    control_playback(playback, op, &mut events);
                 }
+                self.events = events;
             }
             Command::Record(request) => {
                 let recording = Recording {
@@ -458,40 +584,58 @@ impl Graph {
                     paused: false,
                     muted: false,
                 };
-                match self.legs.get_mut(&request.leg) {
-                    Some(leg) => {
+                let recordings = match &request.target {
+                    Target::Leg(leg) => self.legs.get_mut(leg).map(|l| &mut l.recordings),
+                    Target::Bridge(bridge) => self.bridges.get_mut(bridge).map(|b| {
+                        if b.recorder.is_none() {
+                            b.recorder = Some(b.mixer.add(Rate::Narrow8k));
+                        }
+                        &mut b.recordings
+                    }),
+                };
+                match recordings {
+                    Some(recordings) => {
                         self.events.push(MediaEvent::Recording {
                             name: recording.name.clone(),
                             state: RecordingState::Recording,
                             duration_ms: 0,
                         });
-                        leg.recordings.push(recording);
+                        recordings.push(recording);
                     }
                     None => {
                         let name = recording.name.clone();
                         if let Some(sink) = recording.sink {
                             sink.cancel();
                         }
+                        let cause = match request.target {
+                            Target::Leg(_) => "Channel is gone",
+                            Target::Bridge(_) => "Bridge is gone",
+                        };
                         self.events.push(MediaEvent::Recording {
                             name,
-                            state: RecordingState::Failed("Channel is gone".into()),
+                            state: RecordingState::Failed(cause.into()),
                             duration_ms: 0,
                         });
                     }
                 }
             }
             Command::ControlRecording { name, op } => {
-                for leg in self.legs.values_mut() {
-                    let Some(at) = leg.recordings.iter().position(|r| r.name == name) else {
+                let lists = self
+                    .legs
+                    .values_mut()
+                    .map(|l| &mut l.recordings)
+                    .chain(self.bridges.values_mut().map(|b| &mut b.recordings));
+                for recordings in lists {
+                    let Some(at) = recordings.iter().position(|r| r.name == name) else {
                         continue;
                     };
                     match op {
-                        RecordingOp::Pause => leg.recordings[at].paused = true,
-                        RecordingOp::Unpause => leg.recordings[at].paused = false,
-                        RecordingOp::Mute => leg.recordings[at].muted = true,
-                        RecordingOp::Unmute => leg.recordings[at].muted = false,
+                        RecordingOp::Pause => recordings[at].paused = true,
+                        RecordingOp::Unpause => recordings[at].paused = false,
+                        RecordingOp::Mute => recordings[at].muted = true,
+                        RecordingOp::Unmute => recordings[at].muted = false,
                         RecordingOp::Stop | RecordingOp::Cancel => {
-                            let recording = leg.recordings.remove(at);
+                            let recording = recordings.remove(at);
                             self.events.push(end_recording(recording, op));
                         }
                     }
@@ -520,74 +664,167 @@ impl Graph {
                     leg.muted_out = outbound;
                 }
             }
+            Command::AddBridge { id, mixing } => {
+                self.bridges
+                    .entry(id)
+                    .or_insert_with(|| MixBridge::new(mixing));
+            }
+            Command::RemoveBridge { id } => {
+                if let Some(mut bridge) = self.bridges.remove(&id) {
+                    for leg in self.legs.values_mut() {
+                        if leg.bridge.as_ref().is_some_and(|(b, _)| *b == id) {
+                            leg.bridge = None;
+                        }
+                    }
+                    for playback in bridge.playbacks.drain(..) {
+                        self.events.push(finished(&playback, playback.last_failed));
+                    }
+                    for recording in bridge.recordings.drain(..) {
+                        self.events
+                            .push(end_recording(recording, RecordingOp::Stop));
+                    }
+                }
+            }
+            Command::JoinBridge { bridge, leg } => {
+                let Some(leg) = self.legs.get_mut(&leg) else {
+                    return self.flush_events();
+                };
+                if leg.bridge.as_ref().is_some_and(|(b, _)| *b == bridge) {
+                    return self.flush_events();
+                }
+                detach(&mut self.bridges, leg);
+                if let Some(mix) = self.bridges.get_mut(&bridge) {
+                    let slot = mix.mixer.add(leg.rate);
+                    leg.bridge = Some((bridge, slot));
+                }
+            }
+            Command::LeaveBridge { leg } => {
+                if let Some(leg) = self.legs.get_mut(&leg) {
+                    detach(&mut self.bridges, leg);
+                }
+            }
+            Command::StartHold { leg, hold } => {
+                if let Some(leg) = self.legs.get_mut(&leg) {
+                    leg.hold = Some(hold);
+                }
+            }
+            Command::StopHold { leg, kind } => {
+                if let Some(leg) = self.legs.get_mut(&leg) {
+                    let running = match leg.hold {
+                        Some(Hold::Moh(_)) => Some(HoldKind::Moh),
+                        Some(Hold::Silence) => Some(HoldKind::Silence),
+                        None => None,
+                    };
+                    if running == Some(kind) {
+                        leg.hold = None;
+                    }
+                }
+            }
+            Command::BridgeMoh { bridge, source } => {
+                if let Some(bridge) = self.bridges.get_mut(&bridge) {
+                    if let Some((_, slot)) = bridge.moh.take() {
+                        bridge.mixer.remove(slot);
+                    }
+                    if let Some(source) = source {
+                        let slot = bridge.mixer.add(Rate::Narrow8k);
+                        bridge.moh = Some((source, slot));
+                    }
+                }
+            }
         }
         self.flush_events();
     }
 
-    /// One 20 ms step of every leg.
+    /// One 20 ms step of every leg and bridge.
     fn tick(&mut self) {
-        let ids: Vec<LegId> = self.legs.keys().cloned().collect();
-        // 1. What every leg writes.
-        for id in &ids {
-            let opener = self.opener.clone();
-            let Some(leg) = self.legs.get_mut(id) else {
-                continue;
-            };
+        let Graph {
+            legs,
+            bridges,
+            opener,
+            events,
+            heard,
+            ..
+        } = self;
+        // 1. What every leg writes: its playback, else its music on hold or silence, else
+        //    the bridge's mix from the last tick.
+        for leg in legs.values_mut() {
             let rate = leg.rate;
-            let mut out = None;
-            while let Some(playback) = leg.playbacks.front_mut() {
-                match step_playback(playback, rate, &*opener, &mut self.events) {
-                    Step::Frame(frame) => {
-                        out = Some(frame);
-                        break;
-                    }
-                    Step::Paused => break,
-                    Step::Ended(failed) => {
-                        if let Some(playback) = leg.playbacks.pop_front() {
-                            self.events.push(finished(&playback, failed));
-                        }
-                    }
-                }
+            let mut out = if leg.playbacks.is_empty() {
+                None
+            } else {
+                next_of_queue(&mut leg.playbacks, rate, &**opener, events)
+            };
+            if out.is_none() && leg.playbacks.is_empty() {
+                // The queue just ran out: what comes after it plays this tick already.
+                out = idle_output(leg, bridges);
             }
             if leg.muted_out {
                 out = out.map(|_| AudioFrame::silence(rate));
             }
             leg.out = out;
         }
-        // 2. What every leg reads: its peer's output, or silence.
-        for id in &ids {
-            let Some(leg) = self.legs.get(id) else {
-                continue;
-            };
-            if leg.recordings.is_empty() {
+        // 2. What every leg reads (its peer's output, or silence): into its recordings and
+        //    its bridge's mixer.
+        heard.clear();
+        for (id, leg) in legs.iter() {
+            let mixes = leg
+                .bridge
+                .as_ref()
+                .is_some_and(|(b, _)| bridges.get(b).is_some_and(|b| b.mixing));
+            if leg.recordings.is_empty() && !mixes {
                 continue;
             }
-            let rate = leg.rate;
-            let heard = match &leg.peer {
-                Some(peer) => self.legs.get(peer).and_then(|p| p.out.clone()),
-                None => None,
+            let frame = match leg.peer.as_ref().and_then(|p| legs.get(p)) {
+                Some(peer) if !leg.muted_in => match &peer.out {
+                    Some(frame) if frame.rate() == leg.rate => frame.clone(),
+                    _ => AudioFrame::silence(leg.rate),
+                },
+                _ => AudioFrame::silence(leg.rate),
             };
-            let muted = leg.muted_in;
-            let Some(leg) = self.legs.get_mut(id) else {
+            heard.push((id.clone(), frame));
+        }
+        for (id, frame) in heard.iter() {
+            let Some(leg) = legs.get_mut(id) else {
                 continue;
             };
-            let frame = match heard {
-                Some(frame) if !muted && frame.rate() == rate => frame,
-                _ => AudioFrame::silence(rate),
-            };
-            let mut ended = Vec::new();
-            for (at, recording) in leg.recordings.iter_mut().enumerate() {
-                if let Some(reason) = record_frame(recording, &frame) {
-                    ended.push((at, reason));
+            record_all(&mut leg.recordings, frame, events);
+            if !leg.muted_in
+                && let Some((bridge, slot)) = &leg.bridge
+                && let Some(bridge) = bridges.get_mut(bridge)
+                && bridge.mixing
+            {
+                bridge.mixer.push(*slot, frame);
+            }
+        }
+        // 3. Every bridge: the announcer and music on hold join the mix, the mix is made
+        //    (members hear it next tick), recordings take the whole of it.
+        for bridge in bridges.values_mut() {
+            if let Some((slot, rate)) = bridge.announcer {
+                if let Some(frame) = next_of_queue(&mut bridge.playbacks, rate, &**opener, events) {
+                    bridge.mixer.push(slot, &frame);
+                }
+                if bridge.playbacks.is_empty() {
+                    bridge.mixer.remove(slot);
+                    bridge.announcer = None;
                 }
             }
-            for (at, reason) in ended.into_iter().rev() {
-                let recording = leg.recordings.remove(at);
-                let event = match reason {
-                    Ok(()) => end_recording(recording, RecordingOp::Stop),
-                    Err(cause) => fail_recording(recording, cause),
-                };
-                self.events.push(event);
+            if let Some((source, slot)) = bridge.moh.as_mut()
+                && let Some(frame) = source.next_frame()
+            {
+                bridge.mixer.push(*slot, &frame);
+            }
+            if bridge.mixer.is_empty() {
+                continue;
+            }
+            bridge.mixer.mix();
+            if let Some(slot) = bridge.recorder {
+                if let Some(frame) = bridge.mixer.output(slot) {
+                    record_all(&mut bridge.recordings, frame, events);
+                }
+                if bridge.recordings.is_empty() {
+                    bridge.mixer.remove(slot);
+                    bridge.recorder = None;
+                }
             }
         }
         self.flush_events();
@@ -596,6 +833,98 @@ impl Graph {
     fn flush_events(&mut self) {
         for event in self.events.drain(..) {
             self.listener.media_event(event);
+        }
+    }
+}
+
+/// What a leg with no playback writes: music on hold, silence, or its bridge's mix.
+fn idle_output(leg: &mut Leg, bridges: &HashMap<BridgeKey, MixBridge>) -> Option<AudioFrame> {
+    match leg.hold.as_mut() {
+        Some(Hold::Moh(source)) => return source.next_frame(),
+        Some(Hold::Silence) => return Some(AudioFrame::silence(leg.rate)),
+        None => {}
+    }
+    let (bridge, slot) = leg.bridge.as_ref()?;
+    bridges
+        .get(bridge)
+        .and_then(|b| b.mixer.output(*slot))
+        .filter(|f| f.rate() == leg.rate)
+        .cloned()
+}
+
+/// The next frame of a playback queue, ending (and reporting) playbacks that are over.
+/// `None` while the head is paused or once the queue is empty.
+fn next_of_queue(
+    queue: &mut VecDeque<Playback>,
+    rate: Rate,
+    opener: &dyn SourceOpener,
+    events: &mut Vec<MediaEvent>,
+) -> Option<AudioFrame> {
+    while let Some(playback) = queue.front_mut() {
+        match step_playback(playback, rate, opener, events) {
+            Step::Frame(frame) => return Some(frame),
+            Step::Paused => return None,
+            Step::Ended(failed) => {
+                if let Some(playback) = queue.pop_front() {
+                    events.push(finished(&playback, failed));
+                }
+            }
+        }
+    }
+    None
+}
+
+/// Writes a frame to every recording, ending those that reached a limit or failed.
+fn record_all(recordings: &mut Vec<Recording>, frame: &AudioFrame, events: &mut Vec<MediaEvent>) {
+    let mut at = 0;
+    while at < recordings.len() {
+        match record_frame(&mut recordings[at], frame) {
+            None => at += 1,
+            Some(reason) => {
+                let recording = recordings.remove(at);
+                events.push(match reason {
+                    Ok(()) => end_recording(recording, RecordingOp::Stop),
+                    Err(cause) => fail_recording(recording, cause),
+                });
+            }
+        }
+    }
+}
+
+fn control_playback(playback: &mut Playback, op: PlaybackOp, events: &mut Vec<MediaEvent>) {
+    let skip = i64::try_from(playback.skip_ms).unwrap_or(i64::MAX);
+    let source = playback.current.as_mut().and_then(|c| c.source.as_mut());
+    match op {
+        PlaybackOp::Pause => playback.paused = true,
+        PlaybackOp::Unpause => {
+            if playback.paused {
+                playback.paused = false;
+                events.push(MediaEvent::Playback {
+                    id: playback.id.clone(),
+                    state: PlaybackState::Playing,
+                    media_uri: playback
+                        .current
+                        .as_ref()
+                        .map(|c| c.item.uri.clone())
+                        .unwrap_or_default(),
+                    next_media_uri: playback.items.front().map(|i| i.uri.clone()),
+                });
+            }
+        }
+        PlaybackOp::Restart => {
+            if let Some(source) = source {
+                source.restart();
+            }
+        }
+        PlaybackOp::Reverse => {
+            if let Some(source) = source {
+                source.skip(-skip);
+            }
+        }
+        PlaybackOp::Forward => {
+            if let Some(source) = source {
+                source.skip(skip);
+            }
         }
     }
 }
@@ -878,7 +1207,7 @@ mod tests {
         let sink = Collected::default();
         engine.send(Command::Record(RecordRequest {
             name: "r".into(),
-            leg: "b".into(),
+            target: Target::Leg("b".into()),
             sink: Box::new(sink.clone()),
             max_duration_ms: 0,
             max_silence_ms: 0,
@@ -893,7 +1222,7 @@ mod tests {
         ));
         engine.send(Command::Play {
             id: "p".into(),
-            leg: "a".into(),
+            target: Target::Leg("a".into()),
             items: vec![
                 PlayItem {
                     uri: "sound:one".into(),
@@ -906,6 +1235,7 @@ mod tests {
             ],
             offset_ms: 0,
             skip_ms: 3000,
+            rate: Rate::Narrow8k,
         });
         let started = next(&rx);
         assert_eq!(
@@ -955,13 +1285,14 @@ mod tests {
         legs(&engine);
         engine.send(Command::Play {
             id: "p".into(),
-            leg: "a".into(),
+            target: Target::Leg("a".into()),
             items: vec![PlayItem {
                 uri: "sound:nothing".into(),
                 parts: vec![Part::Missing("no such sound".into())],
             }],
             offset_ms: 0,
             skip_ms: 3000,
+            rate: Rate::Narrow8k,
         });
         assert!(matches!(
             next(&rx),
@@ -985,7 +1316,7 @@ mod tests {
         legs(&engine);
         engine.send(Command::Record(RecordRequest {
             name: "r".into(),
-            leg: "b".into(),
+            target: Target::Leg("b".into()),
             sink: Box::new(Collected::default()),
             max_duration_ms: 100,
             max_silence_ms: 0,
@@ -1008,13 +1339,14 @@ mod tests {
         );
         engine.send(Command::Play {
             id: "long".into(),
-            leg: "a".into(),
+            target: Target::Leg("a".into()),
             items: vec![PlayItem {
                 uri: "sound:long".into(),
                 parts: vec![file("100000:1")],
             }],
             offset_ms: 0,
             skip_ms: 3000,
+            rate: Rate::Narrow8k,
         });
         assert!(matches!(
             next(&rx),
@@ -1031,5 +1363,238 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    /// Skips events until one matches (each within 5 s).
+    fn wait_for(rx: &mpsc::Receiver<MediaEvent>, what: impl Fn(&MediaEvent) -> bool) {
+        for _ in 0..1000 {
+            if what(&next(rx)) {
+                return;
+            }
+        }
+        panic!("the awaited event never came");
+    }
+
+    /// Waits until every playback in `ids` is done, in whatever order.
+    fn wait_done(rx: &mpsc::Receiver<MediaEvent>, ids: &[&str]) {
+        let mut left: Vec<&str> = ids.to_vec();
+        for _ in 0..1000 {
+            if left.is_empty() {
+                return;
+            }
+            if let MediaEvent::Playback {
+                id,
+                state: PlaybackState::Done,
+                ..
+            } = next(rx)
+            {
+                left.retain(|l| *l != &*id);
+            }
+        }
+        panic!("playbacks {left:?} never finished");
+    }
+
+    fn finished_playback(id: &'static str) -> impl Fn(&MediaEvent) -> bool {
+        move |e| matches!(e, MediaEvent::Playback { id: p, state: PlaybackState::Done, .. } if &**p == id)
+    }
+
+    fn recording_ended(name: &'static str) -> impl Fn(&MediaEvent) -> bool {
+        move |e| matches!(e, MediaEvent::Recording { name: n, state: RecordingState::Done, .. } if &**n == name)
+    }
+
+    fn play(engine: &MediaEngine, id: &str, target: Target, spec: &str) {
+        engine.send(Command::Play {
+            id: id.into(),
+            target,
+            items: vec![PlayItem {
+                uri: format!("sound:{spec}"),
+                parts: vec![file(spec)],
+            }],
+            offset_ms: 0,
+            skip_ms: 3000,
+            rate: Rate::Narrow8k,
+        });
+    }
+
+    fn record(engine: &MediaEngine, name: &str, target: Target) -> Collected {
+        let sink = Collected::default();
+        engine.send(Command::Record(RecordRequest {
+            name: name.into(),
+            target,
+            sink: Box::new(sink.clone()),
+            max_duration_ms: 0,
+            max_silence_ms: 0,
+            terminate_on: TerminateOn::None,
+        }));
+        sink
+    }
+
+    fn stop(engine: &MediaEngine, rx: &mpsc::Receiver<MediaEvent>, name: &'static str) {
+        engine.send(Command::ControlRecording {
+            name: name.into(),
+            op: RecordingOp::Stop,
+        });
+        wait_for(rx, recording_ended(name));
+    }
+
+    /// Pairs `x1`/`x2` for each name; the `x1` halves join bridge `br`.
+    fn bridged_pairs(engine: &MediaEngine, names: &[&str], mixing: bool) {
+        engine.send(Command::AddBridge {
+            id: "br".into(),
+            mixing,
+        });
+        for name in names {
+            let (one, two): (LegId, LegId) = (format!("{name}1").into(), format!("{name}2").into());
+            for id in [&one, &two] {
+                engine.send(Command::AddLeg {
+                    id: id.clone(),
+                    rate: Rate::Narrow8k,
+                });
+            }
+            engine.send(Command::Pair {
+                a: one.clone(),
+                b: two,
+            });
+            engine.send(Command::JoinBridge {
+                bridge: "br".into(),
+                leg: one,
+            });
+        }
+    }
+
+    fn heard(sink: &Collected) -> Vec<i16> {
+        sink.0.lock().expect("lock").0.clone()
+    }
+
+    #[test]
+    fn a_bridge_member_hears_the_others_but_not_itself() {
+        let (engine, rx) = engine();
+        bridged_pairs(&engine, &["a", "b", "c"], true);
+        let sinks: Vec<Collected> = ["a", "b", "c"]
+            .iter()
+            .map(|n| {
+                record(
+                    &engine,
+                    &format!("{n}2"),
+                    Target::Leg(format!("{n}2").into()),
+                )
+            })
+            .collect();
+        let all = record(&engine, "all", Target::Bridge("br".into()));
+        // What each `x2` half plays, its `x1` half reads and brings into the bridge.
+        play(&engine, "pa", Target::Leg("a2".into()), "25:1");
+        play(&engine, "pb", Target::Leg("b2".into()), "25:10");
+        play(&engine, "pc", Target::Leg("c2".into()), "25:100");
+        wait_done(&rx, &["pa", "pb", "pc"]);
+        for name in ["a2", "b2", "c2", "all"] {
+            stop(&engine, &rx, name);
+        }
+        let own_digit = |v: i16, place: i16| (v / place) % 10;
+        for (sink, (place, others)) in sinks.iter().zip([(1, 110), (10, 101), (100, 11)]) {
+            let samples = heard(sink);
+            assert!(
+                samples.iter().filter(|v| **v == others).count() >= 20,
+                "hears the other two most of the time: {samples:?}"
+            );
+            assert!(
+                samples.iter().all(|v| own_digit(*v, place) == 0),
+                "never hears itself: {samples:?}"
+            );
+        }
+        let mixed = heard(&all);
+        assert!(
+            mixed.iter().filter(|v| **v == 111).count() >= 20,
+            "the bridge recording hears everyone: {mixed:?}"
+        );
+    }
+
+    #[test]
+    fn bridge_playback_reaches_every_member_and_holding_bridges_do_not_mix() {
+        let (engine, rx) = engine();
+        bridged_pairs(&engine, &["a", "b"], false);
+        let a = record(&engine, "a2", Target::Leg("a2".into()));
+        let b = record(&engine, "b2", Target::Leg("b2".into()));
+        play(&engine, "pa", Target::Leg("a2".into()), "30:1");
+        play(&engine, "ann", Target::Bridge("br".into()), "10:1000");
+        wait_done(&rx, &["ann", "pa"]);
+        stop(&engine, &rx, "a2");
+        stop(&engine, &rx, "b2");
+        for sink in [&a, &b] {
+            let samples = heard(sink);
+            assert!(
+                samples.iter().filter(|v| **v == 1000).count() >= 9,
+                "{samples:?}"
+            );
+            assert!(
+                samples.iter().all(|v| *v == 0 || *v == 1000),
+                "a holding bridge mixes nothing but the announcer: {samples:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn muted_members_are_not_mixed_and_own_playback_replaces_the_mix() {
+        let (engine, rx) = engine();
+        bridged_pairs(&engine, &["a", "b"], true);
+        // a1 reads nothing into the bridge; b1 hears its own playback instead of the mix.
+        engine.send(Command::Mute {
+            leg: "a1".into(),
+            inbound: true,
+            outbound: false,
+        });
+        let b = record(&engine, "b2", Target::Leg("b2".into()));
+        let a = record(&engine, "a2", Target::Leg("a2".into()));
+        play(&engine, "pa", Target::Leg("a2".into()), "30:1");
+        play(&engine, "pb", Target::Leg("b2".into()), "30:10");
+        play(&engine, "own", Target::Leg("b1".into()), "30:7");
+        wait_done(&rx, &["pa", "pb", "own"]);
+        stop(&engine, &rx, "b2");
+        stop(&engine, &rx, "a2");
+        let samples = heard(&b);
+        assert!(samples.contains(&7), "{samples:?}");
+        assert!(
+            !samples.contains(&1),
+            "a is muted toward the bridge: {samples:?}"
+        );
+        let samples = heard(&a);
+        assert!(samples.contains(&10), "a still hears b: {samples:?}");
+    }
+
+    #[test]
+    fn a_playback_ends_music_on_hold() {
+        let (engine, rx) = engine();
+        legs(&engine);
+        let sink = record(&engine, "r", Target::Leg("b".into()));
+        engine.send(Command::StartHold {
+            leg: "a".into(),
+            hold: Hold::Moh(Box::new(Constant {
+                value: 3,
+                left: usize::MAX,
+                total: usize::MAX,
+                rate: Rate::Narrow8k,
+            })),
+        });
+        play(&engine, "p", Target::Leg("a".into()), "5:9");
+        wait_for(&rx, finished_playback("p"));
+        // Held again after the playback ended? Stop the (gone) music on hold: nothing.
+        engine.send(Command::StopHold {
+            leg: "a".into(),
+            kind: HoldKind::Moh,
+        });
+        play(&engine, "q", Target::Leg("a".into()), "5:8");
+        wait_for(&rx, finished_playback("q"));
+        stop(&engine, &rx, "r");
+        let samples = heard(&sink);
+        let after = samples
+            .iter()
+            .skip_while(|v| **v != 9)
+            .skip_while(|v| **v == 9)
+            .take_while(|v| **v != 8)
+            .copied()
+            .collect::<Vec<_>>();
+        assert!(
+            after.iter().all(|v| *v == 0),
+            "no music on hold after the playback: {samples:?}"
+        );
     }
 }

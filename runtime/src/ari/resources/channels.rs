@@ -4,8 +4,8 @@
 //!
 //! Every state change goes through the core's channel API; handlers only validate
 //! parameters, in Asterisk's order, and shape responses. Playback and recording go through
-//! the core's media side (201 with the Playback or LiveRecording). The other media
-//! operations (music on hold, silence, snooping, RTP statistics, external media) run
+//! the core's media side (201 with the Playback or LiveRecording), as do music on hold and
+//! silence. The other media operations (snooping, RTP statistics, external media) run
 //! Asterisk's 404/409/412 checks and then answer 501 until they are implemented.
 
 use std::time::Duration;
@@ -425,6 +425,7 @@ async fn set_mute(ctx: Ctx, mute: bool) -> AriResult {
     ctx.core.check_controllable(&id, true)?;
     let direction = ctx.params.string("direction").unwrap_or_default();
     ctx.core.mute(&id, &direction, mute)?;
+    ctx.core.media_mute_changed(&id);
     Ok(AriResponse::no_content())
 }
 
@@ -535,31 +536,30 @@ fn media_not_implemented(operation: &str) -> AriError {
     )
 }
 
-/// The checks of a media operation on a channel (404, 409 and, with `media`, 412), then
-/// 501.
-fn media_op(ctx: &Ctx, operation: &str, media: bool) -> AriResult {
-    ctx.core.check_controllable(&channel_id(ctx), media)?;
-    Err(media_not_implemented(operation))
-}
-
-/// POST /channels/{channelId}/moh
+/// POST /channels/{channelId}/moh: `mohClass` (default class when absent or unknown; a
+/// class without files plays silence). A later /play stops it for good.
 pub async fn start_moh(ctx: Ctx) -> AriResult {
-    media_op(&ctx, "startMoh", true)
+    let class = ctx.params.string("mohClass").unwrap_or_default();
+    ctx.core.start_channel_moh(&channel_id(&ctx), &class)?;
+    Ok(AriResponse::no_content())
 }
 
 /// DELETE /channels/{channelId}/moh
 pub async fn stop_moh(ctx: Ctx) -> AriResult {
-    media_op(&ctx, "stopMoh", true)
+    ctx.core.stop_channel_moh(&channel_id(&ctx))?;
+    Ok(AriResponse::no_content())
 }
 
-/// POST /channels/{channelId}/silence
+/// POST /channels/{channelId}/silence: a later /play stops it.
 pub async fn start_silence(ctx: Ctx) -> AriResult {
-    media_op(&ctx, "startSilence", true)
+    ctx.core.start_channel_silence(&channel_id(&ctx))?;
+    Ok(AriResponse::no_content())
 }
 
 /// DELETE /channels/{channelId}/silence
 pub async fn stop_silence(ctx: Ctx) -> AriResult {
-    media_op(&ctx, "stopSilence", true)
+    ctx.core.stop_channel_silence(&channel_id(&ctx))?;
+    Ok(AriResponse::no_content())
 }
 
 /// A 201 with the object and its `Location`.
@@ -609,6 +609,7 @@ pub async fn record(ctx: Ctx) -> AriResult {
         max_silence_seconds: ctx.params.integer("maxSilenceSeconds")?.unwrap_or(0),
         if_exists: non_empty(&ctx, "ifExists"),
         terminate_on: non_empty(&ctx, "terminateOn"),
+        recorder_format: None,
     };
     let recording = ctx.core.record_channel(&channel_id(&ctx), request)?;
     let name = recording["name"].as_str().unwrap_or_default().to_string();
