@@ -1597,4 +1597,59 @@ mod tests {
             "no music on hold after the playback: {samples:?}"
         );
     }
+
+    #[test]
+    fn removing_a_bridge_ends_its_playbacks_and_recordings_and_frees_its_members() {
+        let (engine, rx) = engine();
+        bridged_pairs(&engine, &["a", "b"], true);
+        let all = record(&engine, "all", Target::Bridge("br".into()));
+        wait_for(&rx, |e| {
+            matches!(
+                e,
+                MediaEvent::Recording {
+                    state: RecordingState::Recording,
+                    ..
+                }
+            )
+        });
+        play(&engine, "long", Target::Bridge("br".into()), "100000:5");
+        wait_for(&rx, |e| {
+            matches!(
+                e,
+                MediaEvent::Playback {
+                    state: PlaybackState::Playing,
+                    ..
+                }
+            )
+        });
+        engine.send(Command::RemoveBridge { id: "br".into() });
+        let mut ended = (false, false);
+        for _ in 0..10 {
+            if ended == (true, true) {
+                break;
+            }
+            match next(&rx) {
+                MediaEvent::Playback {
+                    state: PlaybackState::Done,
+                    ..
+                } => ended.0 = true,
+                MediaEvent::Recording {
+                    state: RecordingState::Done,
+                    ..
+                } => ended.1 = true,
+                _ => {}
+            }
+        }
+        assert_eq!(ended, (true, true), "both end with the bridge");
+        assert!(
+            all.0.lock().expect("lock").1,
+            "the recording's file is finished"
+        );
+        // The former members are plain legs again: a recording on a2 hears a1's silence.
+        let a = record(&engine, "a2", Target::Leg("a2".into()));
+        play(&engine, "pb", Target::Leg("b2".into()), "10:3");
+        wait_done(&rx, &["pb"]);
+        stop(&engine, &rx, "a2");
+        assert!(heard(&a).iter().all(|v| *v == 0), "no bridge any more");
+    }
 }
