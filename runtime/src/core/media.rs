@@ -184,7 +184,10 @@ impl Core {
     /// Starts the media engine; until then channels have no media and media operations
     /// answer 501.
     pub fn start_media(&self, setup: MediaSetup) -> std::io::Result<()> {
-        let engine = MediaEngine::start(Arc::new(FileOpener), Arc::new(Listener(self.weak())))?;
+        let engine = MediaEngine::start(
+            Arc::new(FileOpener::default()),
+            Arc::new(Listener(self.weak())),
+        )?;
         let _ = self.media.set(Media { engine, setup });
         Ok(())
     }

@@ -283,8 +283,10 @@ pub trait MediaListener: Send + Sync {
 #[derive(Debug, Default)]
 pub struct MediaStats {
     pub ticks: AtomicU64,
-    /// Ticks that started more than one frame late.
+    /// Ticks whose frames were not ready by the end of their 20 ms slot (late frames).
     pub late_ticks: AtomicU64,
+    /// Time spent computing ticks, in microseconds (the engine's load).
+    pub busy_micros: AtomicU64,
 }
 
 /// A handle to the engine thread; the thread ends when every handle is dropped.
@@ -340,16 +342,26 @@ fn run_clock(rx: &mpsc::Receiver<Command>, graph: &mut Graph, stats: &MediaStats
                 Err(mpsc::TryRecvError::Disconnected) => return,
             }
         }
+        let began = Instant::now();
         graph.tick();
         stats.ticks.fetch_add(1, Ordering::Relaxed);
         let now = Instant::now();
+        let busy = u64::try_from((now - began).as_micros()).unwrap_or(u64::MAX);
+        stats.busy_micros.fetch_add(busy, Ordering::Relaxed);
+        if now > next {
+            stats.late_ticks.fetch_add(1, Ordering::Relaxed);
+        }
         if now < next {
             // Sleep until the next tick; commands wait in the queue until then. Not blocking
             // in `recv` means a sender never has to wake this thread: creating a channel
             // (which adds a leg) costs the caller no system call.
             std::thread::sleep(next - now);
         } else if now - next > period {
-            stats.late_ticks.fetch_add(1, Ordering::Relaxed);
+            // The ticks skipped are frames never produced: late too.
+            let missed = (now - next).as_micros() / period.as_micros().max(1);
+            stats
+                .late_ticks
+                .fetch_add(u64::try_from(missed).unwrap_or(u64::MAX), Ordering::Relaxed);
             // Too far behind to catch up frame by frame: resynchronise.
             next = now;
         }

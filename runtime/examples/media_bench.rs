@@ -1,0 +1,218 @@
+//! Media benchmark, in process: the core and its media engine as wari builds them, with no
+//! HTTP. Scenarios (one per run, chosen by the first argument):
+//!
+//! - `playing N`: N/2 Local pairs, a prompt playing on every half (N channels playing);
+//! - `bridges N`: N three-party mixing bridges (three Local pairs each, the `;1` halves
+//!   bridged, a prompt playing to every `;2` half so every bridge mixes real audio);
+//! - `recording N`: N/2 Local pairs, a prompt playing on each `;1` half and a recording of
+//!   each `;2` half.
+//!
+//! Each runs for `SECONDS` (default 20) after everything is set up and reports the engine's
+//! ticks, its late ticks (frames not ready by the end of their 20 ms slot) and its busy
+//! time. Usage: `cargo run --release -p wari --example media_bench -- playing 2000`.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use wari::config::diagnostics::Problems;
+use wari::core::channels::{Destination, Originate};
+use wari::core::dialplan::Dialplan;
+use wari::core::media::{MediaSetup, PlayRequest, RecordChannelRequest};
+use wari::core::stasis::EventSink;
+use wari::core::{Core, CoreConfig, SystemInfo};
+use wari::media::sounds::SoundIndex;
+
+const APP: &str = "mb";
+
+/// Swallows the application's events.
+#[derive(Debug)]
+struct Sink;
+
+impl EventSink for Sink {
+    fn deliver(&self, _app: &str, _event: &Arc<wari::core::event::Event>) -> bool {
+        true
+    }
+    fn id(&self) -> u64 {
+        7
+    }
+}
+
+fn write_prompt(dir: &Path) {
+    let sounds = dir.join("sounds").join("en");
+    std::fs::create_dir_all(&sounds).expect("sounds dir");
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 8000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut writer = hound::WavWriter::create(sounds.join("prompt.wav"), spec).expect("wav");
+    // 60 s, so nothing ends during a run.
+    for n in 0..8000 * 60 {
+        let t = f64::from(n) / 8000.0;
+        let sample = 6000.0 * (2.0 * std::f64::consts::PI * 440.0 * t).sin();
+        writer.write_sample(sample as i16).expect("sample");
+    }
+    writer.finalize().expect("finalize");
+}
+
+fn core(dir: &Path) -> Arc<Core> {
+    let mut problems = Problems::default();
+    let conf = wari::config::conf_file::parse_str(
+        Path::new("extensions.conf"),
+        "[bench]\nexten => s,1,Answer()\n same => n,Stasis(mb)\n",
+        &mut problems,
+    );
+    let core = Core::new(
+        SystemInfo::new(),
+        CoreConfig {
+            channelvars: Vec::new(),
+            dialplan: Dialplan::from_conf(&conf, &mut problems),
+            technologies: Vec::new(),
+        },
+    );
+    let sounds = SoundIndex::scan(&dir.join("sounds")).expect("sounds");
+    core.start_media(MediaSetup {
+        sounds: Arc::new(sounds),
+        recordings_dir: dir.join("recordings"),
+        moh: Arc::default(),
+    })
+    .expect("media engine");
+    core.register_apps(&[APP.to_string()], Arc::new(Sink), false)
+        .expect("app");
+    core
+}
+
+/// Originates one Local pair into the app and waits until both halves are in Stasis.
+async fn pair(core: &Core, n: usize) -> (String, String) {
+    let (one, two) = (format!("p{n};1"), format!("p{n};2"));
+    core.originate(Originate {
+        endpoint: "Local/s@bench".into(),
+        destination: Destination::App {
+            app: APP.into(),
+            args: Vec::new(),
+        },
+        caller_id: None,
+        timeout: None,
+        channel_id: Some(one.clone()),
+        other_channel_id: Some(two.clone()),
+        variables: Vec::new(),
+    })
+    .expect("originate");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let ready = core.with_state(|state| {
+            [&one, &two].iter().all(|id| {
+                state
+                    .channels
+                    .get(id.as_str())
+                    .is_some_and(|c| c.stasis.is_some())
+            })
+        });
+        if ready {
+            return (one, two);
+        }
+        assert!(Instant::now() < deadline, "pair {n} did not enter Stasis");
+        tokio::task::yield_now().await;
+    }
+}
+
+fn play(core: &Core, channel: &str) {
+    core.play_on_channel(
+        channel,
+        PlayRequest {
+            media: vec!["sound:prompt".into()],
+            skip_ms: 3000,
+            ..PlayRequest::default()
+        },
+    )
+    .expect("play");
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let mut args = std::env::args().skip(1);
+    let scenario = args.next().unwrap_or_else(|| "playing".into());
+    let count: usize = args.next().and_then(|n| n.parse().ok()).unwrap_or(2000);
+    let seconds: u64 = std::env::var("SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(20);
+    let dir = tempfile::tempdir().expect("temp dir");
+    write_prompt(dir.path());
+    let core = core(dir.path());
+
+    let what = match scenario.as_str() {
+        "playing" => {
+            for n in 0..count / 2 {
+                let (one, two) = pair(&core, n).await;
+                play(&core, &one);
+                play(&core, &two);
+            }
+            format!("{} channels playing a prompt", count / 2 * 2)
+        }
+        "recording" => {
+            for n in 0..count / 2 {
+                let (one, two) = pair(&core, n).await;
+                play(&core, &one);
+                core.record_channel(
+                    &two,
+                    RecordChannelRequest {
+                        name: format!("rec{n}"),
+                        format: "wav".into(),
+                        ..RecordChannelRequest::default()
+                    },
+                )
+                .expect("record");
+            }
+            format!(
+                "{} Local pairs: a prompt playing on one half, the other half recorded",
+                count / 2
+            )
+        }
+        "bridges" => {
+            for b in 0..count {
+                let bridge = format!("b{b}");
+                core.create_bridge(Some(&bridge), "mixing", "")
+                    .expect("bridge");
+                let mut members = Vec::new();
+                for m in 0..3 {
+                    let (one, two) = pair(&core, b * 3 + m).await;
+                    play(&core, &two);
+                    members.push(one);
+                }
+                core.add_to_bridge(&bridge, &members).expect("add");
+            }
+            format!("{count} three-party mixing bridges, every member talking")
+        }
+        other => {
+            eprintln!("unknown scenario {other}: playing N | recording N | bridges N");
+            std::process::exit(2);
+        }
+    };
+    let stats = core.media().expect("media").engine.stats.clone();
+    // Let set-up settle, then measure a window.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (ticks0, late0, busy0) = (
+        stats.ticks.load(Ordering::Relaxed),
+        stats.late_ticks.load(Ordering::Relaxed),
+        stats.busy_micros.load(Ordering::Relaxed),
+    );
+    let began = Instant::now();
+    tokio::time::sleep(Duration::from_secs(seconds)).await;
+    let wall = began.elapsed();
+    let ticks = stats.ticks.load(Ordering::Relaxed) - ticks0;
+    let late = stats.late_ticks.load(Ordering::Relaxed) - late0;
+    let busy = stats.busy_micros.load(Ordering::Relaxed) - busy0;
+    let expected = wall.as_millis() as f64 / 20.0;
+    println!("| scenario | ticks | expected | late ticks | late % | engine busy | busy per tick |");
+    println!("|---|---|---|---|---|---|---|");
+    println!(
+        "| {what} | {ticks} | {expected:.0} | {late} | {:.2}% | {:.1}% | {:.2} ms |",
+        100.0 * late as f64 / expected.max(1.0),
+        100.0 * busy as f64 / wall.as_micros() as f64,
+        busy as f64 / ticks.max(1) as f64 / 1000.0,
+    );
+}
