@@ -3,8 +3,8 @@
 //! lists only complete apps (their checksum and size are those of a full upload) and an app
 //! stored before the crash still takes calls.
 //!
-//! TODO: `kill -9` during a recording (every finished recording intact after a restart)
-//! belongs here once recordings land.
+//! `kill -9` during a recording is tested with the other recording tests, in
+//! tests/e2e/media.rs.
 
 use std::time::{Duration, Instant};
 

@@ -445,3 +445,67 @@ async fn digits_numbers_and_characters_say_the_right_files_in_order_and_tones_so
     assert!(at(440.0) > 100.0 * at(1000.0), "440 Hz dominates");
     assert!(at(440.0) > 100.0 * at(350.0));
 }
+
+#[tokio::test]
+async fn killed_during_a_recording_wari_keeps_finished_recordings_and_serves_no_partial_one() {
+    let Setup {
+        wari,
+        mut ws,
+        _sounds,
+        player,
+        recorded,
+    } = setup().await;
+    // One recording finished, one still being written when wari is killed.
+    let mut finished_samples = Vec::new();
+    for (name, stop) in [("finished", true), ("interrupted", false)] {
+        let reply = wari
+            .post(&format!(
+                "/ari/channels/{recorded}/record?name={name}&format=wav"
+            ))
+            .await;
+        assert_eq!(reply.status, 201, "{}", reply.body);
+        ws.next_of("RecordingStarted").await;
+        let reply = wari
+            .post(&format!(
+                "/ari/channels/{player}/play?media=sound:test-prompt"
+            ))
+            .await;
+        assert_eq!(reply.status, 201);
+        ws.next_of("PlaybackFinished").await;
+        if stop {
+            assert_eq!(
+                wari.post(&format!("/ari/recordings/live/{name}/stop"))
+                    .await
+                    .status,
+                204
+            );
+            ws.next_of("RecordingFinished").await;
+            finished_samples = recorded_samples(&wari, name).await;
+        }
+    }
+    assert_eq!(
+        wari.get("/ari/recordings/live/interrupted").await.status,
+        200
+    );
+
+    let wari = wari.restart();
+    let listed = wari.get("/ari/recordings/stored").await;
+    assert_eq!(
+        listed.body,
+        serde_json::json!([{"name": "finished", "format": "wav"}]),
+        "only the finished recording is stored"
+    );
+    assert_eq!(
+        recorded_samples(&wari, "finished").await,
+        finished_samples,
+        "the finished recording is intact"
+    );
+    assert_eq!(
+        wari.get("/ari/recordings/stored/interrupted").await.status,
+        404
+    );
+    assert_eq!(
+        wari.get("/ari/recordings/live/interrupted").await.status,
+        404
+    );
+}
