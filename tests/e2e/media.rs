@@ -322,6 +322,30 @@ async fn bad_media_requests_get_clear_errors_and_missing_sounds_fail_the_playbac
         ))
         .await;
     assert_eq!(exists.status, 409);
+
+    // A file where a directory should be (as an unwritable or full disk would): the
+    // recording fails with RecordingFailed and leaves nothing behind.
+    let reply = wari
+        .post(&format!(
+            "/ari/channels/{recorded}/record?name=dup.wav%2Finner&format=wav"
+        ))
+        .await;
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    let failed = ws.next_of("RecordingFailed").await;
+    assert_eq!(failed["recording"]["name"], "dup.wav/inner");
+    assert_eq!(failed["recording"]["state"], "failed");
+    assert!(failed["recording"]["cause"].is_string(), "{failed}");
+    assert_eq!(
+        wari.get("/ari/recordings/live/dup.wav%2Finner")
+            .await
+            .status,
+        404
+    );
+    let stored = wari.get("/ari/recordings/stored").await;
+    assert_eq!(
+        stored.body,
+        serde_json::json!([{"name": "dup", "format": "wav"}])
+    );
 }
 
 /// Writes `<sounds>/en/<name>.wav`: 100 ms of the constant sample `value`.

@@ -649,16 +649,33 @@ impl Core {
             ));
         }
         let file = plan.path.with_extension(format.extension());
-        let writer = RecordingWriter::create(&file, format, Rate::Narrow8k, plan.if_exists)
-            .map_err(|e| match e {
-                crate::media::MediaError::AlreadyExists(_) => {
-                    CoreError::Conflict("Recording already exists".into())
-                }
-                other => {
-                    tracing::warn!(error = %other, "cannot start a recording");
-                    CoreError::Internal("Cannot start the recording".into())
-                }
-            })?;
+        let writer = match RecordingWriter::create(&file, format, Rate::Narrow8k, plan.if_exists) {
+            Ok(writer) => writer,
+            Err(crate::media::MediaError::AlreadyExists(_)) => {
+                return Err(CoreError::Conflict("Recording already exists".into()));
+            }
+            Err(other) => {
+                // The request was valid; the file system refused (unwritable directory,
+                // disk full...): the recording fails, as a recording failing later would,
+                // and nothing is left on disk.
+                tracing::warn!(recording = %name, error = %other, "cannot open the recording's file: RecordingFailed");
+                let info = LiveRecordingInfo {
+                    name,
+                    format,
+                    target_uri: topic.uri(),
+                    state: "failed",
+                    duration_s: Some(0),
+                    cause: Some("Could not open the recording file for writing".into()),
+                    topic: topic.clone(),
+                };
+                let json = info.json();
+                self.publish(
+                    state,
+                    Event::new("RecordingFailed", topic.scope()).with("recording", json.clone()),
+                );
+                return Ok(json);
+            }
+        };
         let target = match &topic {
             MediaTopic::Channel(id) => Target::Leg(id.clone()),
             MediaTopic::Bridge(id) => Target::Bridge(id.clone()),
