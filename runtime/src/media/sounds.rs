@@ -59,6 +59,21 @@ pub struct SoundIndex {
     sounds: BTreeMap<String, Vec<Variant>>,
 }
 
+/// The entries of a directory listing worth indexing: UTF-8 names not starting with `.`,
+/// with their metadata. `fs::metadata` follows symbolic links (the `en` alternative is
+/// one); entries whose name or metadata cannot be read are skipped.
+fn visible_entries(entries: fs::ReadDir) -> impl Iterator<Item = (PathBuf, String, fs::Metadata)> {
+    entries.flatten().filter_map(|entry| {
+        let file_name = entry.file_name().to_str()?.to_owned();
+        if file_name.starts_with('.') {
+            return None;
+        }
+        let path = entry.path();
+        let meta = fs::metadata(&path).ok()?;
+        Some((path, file_name, meta))
+    })
+}
+
 impl SoundIndex {
     /// The Debian location when it exists.
     pub fn default_dir() -> Option<PathBuf> {
@@ -80,18 +95,7 @@ impl SoundIndex {
         let entries = fs::read_dir(dir).map_err(|e| MediaError::io(dir, e))?;
         let mut index = Self::empty(dir);
         let mut count = 0usize;
-        for entry in entries.flatten() {
-            let path = entry.path();
-            let Some(file_name) = entry.file_name().to_str().map(str::to_owned) else {
-                continue;
-            };
-            if file_name.starts_with('.') {
-                continue;
-            }
-            // fs::metadata follows symbolic links (the `en` alternative is one).
-            let Ok(meta) = fs::metadata(&path) else {
-                continue;
-            };
+        for (path, file_name, meta) in visible_entries(entries) {
             if meta.is_dir() {
                 let mut ancestors = Vec::new();
                 index.walk(&path, &file_name, "", &mut ancestors, &mut count);
@@ -131,17 +135,7 @@ impl SoundIndex {
             return;
         };
         ancestors.push(real);
-        for entry in entries.flatten() {
-            let path = entry.path();
-            let Some(file_name) = entry.file_name().to_str().map(str::to_owned) else {
-                continue;
-            };
-            if file_name.starts_with('.') {
-                continue;
-            }
-            let Ok(meta) = fs::metadata(&path) else {
-                continue;
-            };
+        for (path, file_name, meta) in visible_entries(entries) {
             if meta.is_dir() {
                 let prefix = format!("{prefix}{file_name}/");
                 self.walk(&path, language, &prefix, ancestors, count);
