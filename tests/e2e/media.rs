@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 
 use reqwest::Method;
 
-use crate::support::{ARI_CONF, EventSocket, HTTP_CONF, Wari, client};
+use crate::media_support::{decode_wav, start_with_data_dir, stored_samples, write_wav};
+use crate::support::{EventSocket, Wari, client};
 
 const DIALPLAN: &str = "\
 [media-test]
@@ -27,19 +28,7 @@ fn prompt() -> Vec<i16> {
 }
 
 fn write_prompt(dir: &std::path::Path) {
-    let sounds = dir.join("sounds").join("en");
-    std::fs::create_dir_all(&sounds).expect("sounds dir");
-    let spec = hound::WavSpec {
-        channels: 1,
-        sample_rate: 8000,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut writer = hound::WavWriter::create(sounds.join("test-prompt.wav"), spec).expect("wav");
-    for sample in prompt() {
-        writer.write_sample(sample).expect("sample");
-    }
-    writer.finalize().expect("finalize");
+    write_wav(&dir.join("sounds/en/test-prompt.wav"), prompt());
 }
 
 struct Setup {
@@ -61,13 +50,7 @@ async fn setup_with(sounds_files: impl FnOnce(&std::path::Path)) -> Setup {
     let sounds = tempfile::tempdir().expect("temp dir");
     write_prompt(sounds.path());
     sounds_files(sounds.path());
-    let asterisk = format!("[directories]\nastdatadir => {}\n", sounds.path().display());
-    let wari = Wari::start(&[
-        ("http.conf", HTTP_CONF),
-        ("ari.conf", ARI_CONF),
-        ("extensions.conf", DIALPLAN),
-        ("asterisk.conf", &asterisk),
-    ]);
+    let wari = start_with_data_dir(sounds.path(), DIALPLAN);
     let mut ws = EventSocket::connect(&wari, "app=media&api_key=asterisk:secret").await;
     let reply = wari
         .post("/ari/channels?endpoint=Local/rec@media-test&app=media&channelId=one&otherChannelId=two")
@@ -168,12 +151,8 @@ async fn a_prompt_played_to_one_half_is_recorded_on_the_other() {
         Some("audio/wav")
     );
     let bytes = file.bytes().await.expect("bytes");
-    let mut reader = hound::WavReader::new(std::io::Cursor::new(bytes.to_vec())).expect("WAV");
-    assert_eq!(reader.spec().sample_rate, 8000);
-    let samples: Vec<i16> = reader
-        .samples::<i16>()
-        .map(|s| s.expect("sample"))
-        .collect();
+    let (spec, samples) = decode_wav(&bytes);
+    assert_eq!(spec.sample_rate, 8000);
     let played = prompt();
     let start = samples
         .iter()
@@ -351,18 +330,7 @@ async fn bad_media_requests_get_clear_errors_and_missing_sounds_fail_the_playbac
 /// Writes `<sounds>/en/<name>.wav`: 100 ms of the constant sample `value`.
 fn write_constant(dir: &std::path::Path, name: &str, value: i16) {
     let path = dir.join("sounds").join("en").join(format!("{name}.wav"));
-    std::fs::create_dir_all(path.parent().expect("parent")).expect("dir");
-    let spec = hound::WavSpec {
-        channels: 1,
-        sample_rate: 8000,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut writer = hound::WavWriter::create(path, spec).expect("wav");
-    for _ in 0..800 {
-        writer.write_sample(value).expect("sample");
-    }
-    writer.finalize().expect("finalize");
+    write_wav(&path, std::iter::repeat_n(value, 800));
 }
 
 /// The distinct sample values of a recording, in the order they first appear in runs
@@ -375,22 +343,6 @@ fn runs(samples: &[i16]) -> Vec<i16> {
         }
     }
     out
-}
-
-async fn recorded_samples(wari: &Wari, name: &str) -> Vec<i16> {
-    let file = client()
-        .get(wari.url(&format!("/ari/recordings/stored/{name}/file")))
-        .basic_auth("asterisk", Some("secret"))
-        .send()
-        .await
-        .expect("download");
-    assert_eq!(file.status(), 200);
-    let bytes = file.bytes().await.expect("bytes");
-    let mut reader = hound::WavReader::new(std::io::Cursor::new(bytes.to_vec())).expect("WAV");
-    reader
-        .samples::<i16>()
-        .map(|s| s.expect("sample"))
-        .collect()
 }
 
 /// Plays `media` to the player half while recording the other half as `name`; returns
@@ -423,7 +375,7 @@ async fn play_and_record(setup: &mut Setup, media: &str, name: &str) -> Vec<i16>
         204
     );
     ws.next_of("RecordingFinished").await;
-    recorded_samples(wari, name).await
+    stored_samples(wari, name).await
 }
 
 #[tokio::test]
@@ -504,7 +456,7 @@ async fn killed_during_a_recording_wari_keeps_finished_recordings_and_serves_no_
                 204
             );
             ws.next_of("RecordingFinished").await;
-            finished_samples = recorded_samples(&wari, name).await;
+            finished_samples = stored_samples(&wari, name).await;
         }
     }
     assert_eq!(
@@ -520,7 +472,7 @@ async fn killed_during_a_recording_wari_keeps_finished_recordings_and_serves_no_
         "only the finished recording is stored"
     );
     assert_eq!(
-        recorded_samples(&wari, "finished").await,
+        stored_samples(&wari, "finished").await,
         finished_samples,
         "the finished recording is intact"
     );

@@ -10,7 +10,8 @@
 
 use wari::media::detect::goertzel_power;
 
-use crate::support::{ARI_CONF, EventSocket, HTTP_CONF, Wari, client};
+use crate::media_support::{start_with_data_dir, stored_samples, write_wav};
+use crate::support::{EventSocket, Wari};
 
 const DIALPLAN: &str = "\
 [mb]
@@ -27,34 +28,19 @@ struct Setup {
 
 /// A 1 s WAV file of one frequency.
 fn write_tone_wav(path: &std::path::Path, freq: f64) {
-    let spec = hound::WavSpec {
-        channels: 1,
-        sample_rate: 8000,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut writer = hound::WavWriter::create(path, spec).expect("wav");
-    for n in 0..8000 {
+    let tone = (0..8000).map(|n| {
         let t = f64::from(n) / 8000.0;
-        let sample = 8000.0 * (2.0 * std::f64::consts::PI * freq * t).sin();
-        writer.write_sample(sample as i16).expect("sample");
-    }
-    writer.finalize().expect("finalize");
+        (8000.0 * (2.0 * std::f64::consts::PI * freq * t).sin()) as i16
+    });
+    write_wav(path, tone);
 }
 
 /// wari with a data directory holding a music-on-hold file (700 Hz) in `moh/`, and Local
 /// pairs `<name>1`/`<name>2` in Stasis, the `;1` halves in mixing bridge `mix`.
 async fn setup(names: &[&str]) -> Setup {
     let data = tempfile::tempdir().expect("temp dir");
-    std::fs::create_dir_all(data.path().join("moh")).expect("moh dir");
     write_tone_wav(&data.path().join("moh").join("tune.wav"), 700.0);
-    let asterisk = format!("[directories]\nastdatadir => {}\n", data.path().display());
-    let wari = Wari::start(&[
-        ("http.conf", HTTP_CONF),
-        ("ari.conf", ARI_CONF),
-        ("extensions.conf", DIALPLAN),
-        ("asterisk.conf", &asterisk),
-    ]);
+    let wari = start_with_data_dir(data.path(), DIALPLAN);
     let mut ws = EventSocket::connect(&wari, "app=mb&api_key=asterisk:secret").await;
     for name in names {
         let reply = wari
@@ -111,23 +97,6 @@ async fn stop_all(wari: &Wari, ws: &mut EventSocket, names: &[&str]) {
     }
 }
 
-/// The samples of a stored recording.
-async fn samples(wari: &Wari, name: &str) -> Vec<i16> {
-    let file = client()
-        .get(wari.url(&format!("/ari/recordings/stored/{name}/file")))
-        .basic_auth("asterisk", Some("secret"))
-        .send()
-        .await
-        .expect("download");
-    assert_eq!(file.status(), 200, "recording {name}");
-    let bytes = file.bytes().await.expect("bytes");
-    let mut reader = hound::WavReader::new(std::io::Cursor::new(bytes.to_vec())).expect("WAV");
-    reader
-        .samples::<i16>()
-        .map(|s| s.expect("sample"))
-        .collect()
-}
-
 /// The power of `freq` in `samples`, summed over 20 ms windows.
 fn power(samples: &[i16], freq: f32) -> f32 {
     samples
@@ -181,7 +150,7 @@ async fn a_three_party_bridge_lets_each_hear_the_other_two_but_not_itself() {
     .await;
 
     for (name, own) in tones {
-        let heard = samples(&wari, &format!("heard-{name}")).await;
+        let heard = stored_samples(&wari, &format!("heard-{name}")).await;
         for (other, freq) in tones {
             if other == name {
                 continue;
@@ -194,7 +163,7 @@ async fn a_three_party_bridge_lets_each_hear_the_other_two_but_not_itself() {
             );
         }
     }
-    let everyone = samples(&wari, "everyone").await;
+    let everyone = stored_samples(&wari, "everyone").await;
     for (name, freq) in tones {
         assert!(
             power(&everyone, freq) > 100.0 * power(&everyone, 2300.0).max(1.0),
@@ -235,7 +204,7 @@ async fn bridge_playback_and_music_on_hold_reach_every_member() {
     assert_eq!(finished["playback"]["state"], "done");
     stop_all(&wari, &mut ws, &["ann-a", "ann-b"]).await;
     for name in ["a", "b"] {
-        let heard = samples(&wari, &format!("ann-{name}")).await;
+        let heard = stored_samples(&wari, &format!("ann-{name}")).await;
         assert!(
             hears(&heard, 1300.0, 500.0),
             "{name} hears the announcement"
@@ -264,7 +233,7 @@ async fn bridge_playback_and_music_on_hold_reach_every_member() {
     assert_eq!(wari.delete("/ari/bridges/mix/moh").await.status, 204);
     assert_eq!(wari.delete("/ari/bridges/mix/moh").await.status, 409);
     for name in ["a", "b"] {
-        let heard = samples(&wari, &format!("moh-{name}")).await;
+        let heard = stored_samples(&wari, &format!("moh-{name}")).await;
         assert!(
             hears(&heard, 700.0, 1300.0),
             "{name} hears the music on hold: {} vs {}",
@@ -286,7 +255,7 @@ async fn bridge_playback_and_music_on_hold_reach_every_member() {
     .await;
     let done = ws.next_of("RecordingFinished").await;
     assert_eq!(done["recording"]["name"], "chan-moh");
-    let heard = samples(&wari, "chan-moh").await;
+    let heard = stored_samples(&wari, "chan-moh").await;
     assert!(hears(&heard, 700.0, 1300.0), "a1 hears its music on hold");
     assert_eq!(wari.delete("/ari/channels/a1/moh").await.status, 204);
     assert_eq!(wari.post("/ari/channels/a1/silence").await.status, 204);
