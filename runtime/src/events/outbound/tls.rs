@@ -64,14 +64,14 @@ fn roots(tls: &ClientTls) -> Result<RootCertStore, ClientTlsError> {
     }
     let mut store = RootCertStore::empty();
     for file in &files {
-        // A directory may hold other files (keys, CRLs): only certificates count.
-        let Ok(certs) = read_certificates(file) else {
-            if tls.ca_list_file.as_deref() == Some(file) {
-                read_certificates(file)?;
+        match read_certificates(file) {
+            Ok(certs) => {
+                store.add_parsable_certificates(certs);
             }
-            continue;
-        };
-        store.add_parsable_certificates(certs);
+            // ca_list_file must be readable; a directory may hold other files (keys, CRLs).
+            Err(e) if tls.ca_list_file.as_deref() == Some(file) => return Err(e),
+            Err(_) => {}
+        }
     }
     if store.is_empty() {
         let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
