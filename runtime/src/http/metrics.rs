@@ -195,17 +195,23 @@ fn render_sockets(out: &mut String, snapshot: &crate::events::meter::Snapshot) {
             |s| s.dropped,
         ),
     ];
-    for (name, help, value) in series {
-        header(out, name, "counter", help);
-        for socket in &snapshot.sockets {
-            let _ = writeln!(
-                out,
-                "{name}{{socket=\"{}\",kind=\"{}\",apps=\"{}\"}} {}",
+    // Each socket's labels, built once for all its series.
+    let labels: Vec<String> = snapshot
+        .sockets
+        .iter()
+        .map(|socket| {
+            format!(
+                "socket=\"{}\",kind=\"{}\",apps=\"{}\"",
                 socket.id,
                 socket.kind.as_str(),
-                label(&apps_label(&socket.apps)),
-                value(socket)
-            );
+                label(&apps_label(&socket.apps))
+            )
+        })
+        .collect();
+    for (name, help, value) in series {
+        header(out, name, "counter", help);
+        for (socket, labels) in snapshot.sockets.iter().zip(&labels) {
+            let _ = writeln!(out, "{name}{{{labels}}} {}", value(socket));
         }
     }
 }
