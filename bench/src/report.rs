@@ -217,209 +217,213 @@ fn mib(bytes: u64) -> String {
     format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
 }
 
+/// `done`, followed by " of `requested` (time limit)" when the time limit cut the run short.
+fn of_requested(done: usize, requested: usize) -> String {
+    if done < requested {
+        format!("{done} of {requested} (time limit)")
+    } else {
+        done.to_string()
+    }
+}
+
+/// The p50, p99 and max columns of a latency summary.
+fn p50_p99_max(latency: &Summary) -> String {
+    format!(
+        "{} | {} | {}",
+        human(latency.p50),
+        human(latency.p99),
+        human(latency.max)
+    )
+}
+
+/// Appends a markdown table with `header`'s columns and one line per row, or nothing when
+/// there are no rows.
+fn table(out: &mut String, header: &[&str], rows: impl Iterator<Item = Vec<String>>) {
+    let rows: Vec<_> = rows.collect();
+    if rows.is_empty() {
+        return;
+    }
+    out.push_str(&format!("| {} |\n", header.join(" | ")));
+    out.push_str(&"|---".repeat(header.len()));
+    out.push_str("|\n");
+    for row in rows {
+        out.push_str(&format!("| {} |\n", row.join(" | ")));
+    }
+    out.push('\n');
+}
+
 /// Markdown tables, one per kind of scenario present.
 pub fn markdown(reports: &[Report]) -> String {
     let mut out = String::new();
-    let originate: Vec<_> = reports
-        .iter()
-        .filter_map(|r| match r {
-            Report::Originate(r) => Some(r),
+    table(
+        &mut out,
+        &[
+            "originate",
+            "connections",
+            "channels",
+            "channels/s",
+            "p50",
+            "p99",
+            "max",
+        ],
+        reports.iter().filter_map(|r| match r {
+            Report::Originate(r) => Some(vec![
+                format!("{} → {}", r.endpoint, r.destination),
+                r.connections.to_string(),
+                of_requested(r.channels, r.requested),
+                format!("{:.0}", r.rate),
+                p50_p99_max(&r.latency),
+            ]),
             _ => None,
-        })
-        .collect();
-    if !originate.is_empty() {
-        out.push_str("| originate | connections | channels | channels/s | p50 | p99 | max |\n");
-        out.push_str("|---|---|---|---|---|---|---|\n");
-        for r in originate {
-            out.push_str(&format!(
-                "| {} → {} | {} | {}{} | {:.0} | {} | {} | {} |\n",
-                r.endpoint,
-                r.destination,
-                r.connections,
-                r.channels,
-                if r.channels < r.requested {
-                    format!(" of {} (time limit)", r.requested)
-                } else {
-                    String::new()
-                },
-                r.rate,
-                human(r.latency.p50),
-                human(r.latency.p99),
-                human(r.latency.max),
-            ));
-        }
-        out.push('\n');
-    }
-    let rest: Vec<_> = reports
-        .iter()
-        .filter_map(|r| match r {
-            Report::Rest(r) => Some(r),
+        }),
+    );
+    table(
+        &mut out,
+        &[
+            "GET /channels",
+            "connections",
+            "requests",
+            "requests/s",
+            "body",
+            "p50",
+            "p99",
+            "max",
+        ],
+        reports.iter().filter_map(|r| match r {
+            Report::Rest(r) => Some(vec![
+                format!("{} channels up", r.channels),
+                r.connections.to_string(),
+                r.requests.to_string(),
+                format!("{:.0}", r.rate),
+                format!("{} B", r.body_bytes),
+                p50_p99_max(&r.latency),
+            ]),
             _ => None,
-        })
-        .collect();
-    if !rest.is_empty() {
-        out.push_str(
-            "| GET /channels | connections | requests | requests/s | body | p50 | p99 | max |\n",
-        );
-        out.push_str("|---|---|---|---|---|---|---|---|\n");
-        for r in rest {
-            out.push_str(&format!(
-                "| {} channels up | {} | {} | {:.0} | {} B | {} | {} | {} |\n",
-                r.channels,
-                r.connections,
-                r.requests,
-                r.rate,
-                r.body_bytes,
-                human(r.latency.p50),
-                human(r.latency.p99),
-                human(r.latency.max),
-            ));
-        }
-        out.push('\n');
-    }
-    let memory: Vec<_> = reports
-        .iter()
-        .filter_map(|r| match r {
-            Report::Memory(r) => Some(r),
-            _ => None,
-        })
-        .collect();
-    if !memory.is_empty() {
-        out.push_str(
-            "| memory | RSS before | RSS with channels up | RSS after hang-up | per channel |\n",
-        );
-        out.push_str("|---|---|---|---|---|\n");
-        for r in memory {
-            out.push_str(&format!(
-                "| {} channels in Stasis | {} | {} | {} | {:.0} B |\n",
-                r.channels,
+        }),
+    );
+    table(
+        &mut out,
+        &[
+            "memory",
+            "RSS before",
+            "RSS with channels up",
+            "RSS after hang-up",
+            "per channel",
+        ],
+        reports.iter().filter_map(|r| match r {
+            Report::Memory(r) => Some(vec![
+                format!("{} channels in Stasis", r.channels),
                 mib(r.rss_before),
                 mib(r.rss_up),
                 mib(r.rss_after),
-                r.bytes_per_channel,
-            ));
-        }
-        out.push('\n');
-    }
-    let ws_rest: Vec<_> = reports
-        .iter()
-        .filter_map(|r| match r {
-            Report::WsRest(r) => Some(r),
+                format!("{:.0} B", r.bytes_per_channel),
+            ]),
             _ => None,
-        })
-        .collect();
-    if !ws_rest.is_empty() {
-        out.push_str("| RESTRequest over WebSocket | in flight | requests | requests/s | p50 | p99 | max |\n");
-        out.push_str("|---|---|---|---|---|---|---|\n");
-        for r in ws_rest {
-            out.push_str(&format!(
-                "| GET asterisk/ping | {} | {} | {:.0} | {} | {} | {} |\n",
-                r.in_flight,
-                r.requests,
-                r.rate,
-                human(r.latency.p50),
-                human(r.latency.p99),
-                human(r.latency.max),
-            ));
-        }
-        out.push('\n');
-    }
-    let fanout: Vec<_> = reports
-        .iter()
-        .filter_map(|r| match r {
-            Report::Fanout(r) => Some(r),
+        }),
+    );
+    table(
+        &mut out,
+        &[
+            "RESTRequest over WebSocket",
+            "in flight",
+            "requests",
+            "requests/s",
+            "p50",
+            "p99",
+            "max",
+        ],
+        reports.iter().filter_map(|r| match r {
+            Report::WsRest(r) => Some(vec![
+                "GET asterisk/ping".into(),
+                r.in_flight.to_string(),
+                r.requests.to_string(),
+                format!("{:.0}", r.rate),
+                p50_p99_max(&r.latency),
+            ]),
             _ => None,
-        })
-        .collect();
-    if !fanout.is_empty() {
-        out.push_str("| events fan-out | sockets | variable sets | events delivered | seconds | events/s (all sockets) |\n");
-        out.push_str("|---|---|---|---|---|---|\n");
-        for r in fanout {
-            out.push_str(&format!(
-                "| ChannelVarset to subscribeAll sockets | {} | {} | {} | {:.2} | {:.0} |\n",
-                r.sockets, r.requests, r.events, r.seconds, r.rate,
-            ));
-        }
-        out.push('\n');
-    }
-    let info: Vec<_> = reports
-        .iter()
-        .filter_map(|r| match r {
-            Report::Info(r) => Some(r),
+        }),
+    );
+    table(
+        &mut out,
+        &[
+            "events fan-out",
+            "sockets",
+            "variable sets",
+            "events delivered",
+            "seconds",
+            "events/s (all sockets)",
+        ],
+        reports.iter().filter_map(|r| match r {
+            Report::Fanout(r) => Some(vec![
+                "ChannelVarset to subscribeAll sockets".into(),
+                r.sockets.to_string(),
+                r.requests.to_string(),
+                r.events.to_string(),
+                format!("{:.2}", r.seconds),
+                format!("{:.0}", r.rate),
+            ]),
             _ => None,
-        })
-        .collect();
-    if !info.is_empty() {
-        out.push_str(
-            "| GET /asterisk/info | connections | requests | requests/s | p50 | p99 | max |\n",
-        );
-        out.push_str("|---|---|---|---|---|---|---|\n");
-        for r in info {
-            out.push_str(&format!(
-                "| rest-info | {} | {} | {:.0} | {} | {} | {} |\n",
-                r.connections,
-                r.requests,
-                r.rate,
-                human(r.latency.p50),
-                human(r.latency.p99),
-                human(r.latency.max),
-            ));
-        }
-        out.push('\n');
-    }
-    let hangup: Vec<_> = reports
-        .iter()
-        .filter_map(|r| match r {
-            Report::Hangup(r) => Some(r),
+        }),
+    );
+    table(
+        &mut out,
+        &[
+            "GET /asterisk/info",
+            "connections",
+            "requests",
+            "requests/s",
+            "p50",
+            "p99",
+            "max",
+        ],
+        reports.iter().filter_map(|r| match r {
+            Report::Info(r) => Some(vec![
+                "rest-info".into(),
+                r.connections.to_string(),
+                r.requests.to_string(),
+                format!("{:.0}", r.rate),
+                p50_p99_max(&r.latency),
+            ]),
             _ => None,
-        })
-        .collect();
-    if !hangup.is_empty() {
-        out.push_str("| hangup | connections | channels | DELETE/s | DELETE p50 | → StasisEnd p50 | p99 | max |\n");
-        out.push_str("|---|---|---|---|---|---|---|---|\n");
-        for r in hangup {
-            out.push_str(&format!(
-                "| DELETE /channels/{{id}} | {} | {} of {} | {:.0} | {} | {} | {} | {} |\n",
-                r.connections,
-                r.deleted,
-                r.channels,
-                r.rate,
+        }),
+    );
+    table(
+        &mut out,
+        &[
+            "hangup",
+            "connections",
+            "channels",
+            "DELETE/s",
+            "DELETE p50",
+            "→ StasisEnd p50",
+            "p99",
+            "max",
+        ],
+        reports.iter().filter_map(|r| match r {
+            Report::Hangup(r) => Some(vec![
+                "DELETE /channels/{id}".into(),
+                r.connections.to_string(),
+                format!("{} of {}", r.deleted, r.channels),
+                format!("{:.0}", r.rate),
                 human(r.response.p50),
-                human(r.latency.p50),
-                human(r.latency.p99),
-                human(r.latency.max),
-            ));
-        }
-        out.push('\n');
-    }
-    let wasm: Vec<_> = reports
-        .iter()
-        .filter_map(|r| match r {
-            Report::Wasm(r) => Some(r),
+                p50_p99_max(&r.latency),
+            ]),
             _ => None,
-        })
-        .collect();
-    if !wasm.is_empty() {
-        out.push_str("| WebAssembly | measures | calls | p50 | p99 | max |\n");
-        out.push_str("|---|---|---|---|---|---|\n");
-        for r in wasm {
-            out.push_str(&format!(
-                "| {} | {} | {}{} | {} | {} | {} |\n",
-                r.scenario,
-                r.measures,
-                r.calls,
-                if r.calls < r.requested {
-                    format!(" of {} (time limit)", r.requested)
-                } else {
-                    String::new()
-                },
-                human(r.latency.p50),
-                human(r.latency.p99),
-                human(r.latency.max),
-            ));
-        }
-        out.push('\n');
-    }
+        }),
+    );
+    table(
+        &mut out,
+        &["WebAssembly", "measures", "calls", "p50", "p99", "max"],
+        reports.iter().filter_map(|r| match r {
+            Report::Wasm(r) => Some(vec![
+                r.scenario.clone(),
+                r.measures.clone(),
+                of_requested(r.calls, r.requested),
+                p50_p99_max(&r.latency),
+            ]),
+            _ => None,
+        }),
+    );
     out
 }
 
