@@ -426,31 +426,50 @@ fn tls_acceptor(cert: &str, key: &str) -> tokio_rustls::TlsAcceptor {
     tokio_rustls::TlsAcceptor::from(Arc::new(config))
 }
 
-fn tls_client_conf(port: u16, ca_file: &str) -> String {
+fn tls_client_conf(port: u16, verify_hostname: bool) -> String {
+    let verify_hostname = if verify_hostname { "yes" } else { "no" };
     format!(
         "[app-server]\ntype = websocket_client\nuri = wss://127.0.0.1:{port}/tls\nprotocols = ari\n\
          connection_type = persistent\nreconnect_interval = 200\ntls_enabled = yes\n\
-         ca_list_file = {ca_file}\nverify_server_cert = yes\nverify_server_hostname = yes\n"
+         ca_list_file = ca.pem\nverify_server_cert = yes\nverify_server_hostname = {verify_hostname}\n"
     )
+}
+
+/// Starts wari (app `secure-app`) with a persistent `wss://` client trusting `ca` (as
+/// `ca.pem`) to a local server, and returns it with the outcome of that server's TLS
+/// handshake (through `acceptor`) on the connection wari opened.
+async fn start_tls(
+    acceptor: &tokio_rustls::TlsAcceptor,
+    ca: &str,
+    verify_hostname: bool,
+) -> (
+    Wari,
+    std::io::Result<tokio_rustls::server::TlsStream<TcpStream>>,
+) {
+    let server = listener().await;
+    let port = server.local_addr().expect("addr").port();
+    let wari = Wari::start(&[
+        ("http.conf", HTTP_CONF),
+        ("ari.conf", &ari_conf("secure-app")),
+        (
+            "websocket_client.conf",
+            &tls_client_conf(port, verify_hostname),
+        ),
+        ("ca.pem", ca),
+    ]);
+    let tcp = accept_tcp(&server).await;
+    let tls = tokio::time::timeout(EVENT_TIMEOUT, acceptor.accept(tcp))
+        .await
+        .expect("TLS attempt in time");
+    (wari, tls)
 }
 
 #[tokio::test]
 async fn tls_outbound_connections_verify_the_server_against_the_configured_ca() {
     let (ca, cert, key) = test_pki("wari test CA");
     let acceptor = tls_acceptor(&cert, &key);
-    let server = listener().await;
-    let port = server.local_addr().expect("addr").port();
-    let wari = Wari::start(&[
-        ("http.conf", HTTP_CONF),
-        ("ari.conf", &ari_conf("secure-app")),
-        ("websocket_client.conf", &tls_client_conf(port, "ca.pem")),
-        ("ca.pem", &ca),
-    ]);
-    let tcp = accept_tcp(&server).await;
-    let tls = tokio::time::timeout(EVENT_TIMEOUT, acceptor.accept(tcp))
-        .await
-        .expect("TLS in time")
-        .expect("TLS handshake");
+    let (wari, tls) = start_tls(&acceptor, &ca, true).await;
+    let tls = tls.expect("TLS handshake");
     let (mut remote, handshake) = accept_ws(tls).await;
     assert_eq!(handshake.path, "/tls");
     let registered = remote.next().await;
@@ -466,18 +485,7 @@ async fn a_server_certificate_from_another_ca_is_refused_with_a_clear_log_line()
     let (_, cert, key) = test_pki("wari test CA");
     let (other_ca, _, _) = test_pki("some other CA");
     let acceptor = tls_acceptor(&cert, &key);
-    let server = listener().await;
-    let port = server.local_addr().expect("addr").port();
-    let wari = Wari::start(&[
-        ("http.conf", HTTP_CONF),
-        ("ari.conf", &ari_conf("secure-app")),
-        ("websocket_client.conf", &tls_client_conf(port, "ca.pem")),
-        ("ca.pem", &other_ca),
-    ]);
-    let tcp = accept_tcp(&server).await;
-    let refused = tokio::time::timeout(EVENT_TIMEOUT, acceptor.accept(tcp))
-        .await
-        .expect("TLS attempt in time");
+    let (wari, refused) = start_tls(&acceptor, &other_ca, true).await;
     assert!(refused.is_err(), "wari must not complete the TLS handshake");
     log_shows(&wari, "invalid peer certificate").await;
     let log = wari.log();
@@ -631,26 +639,7 @@ async fn verify_server_hostname_no_accepts_a_certificate_for_another_name() {
     let (ca, cert, key) = test_pki_for("wari test CA", &["apps.example.test"]);
     let acceptor = tls_acceptor(&cert, &key);
     for verify_hostname in [true, false] {
-        let server = listener().await;
-        let port = server.local_addr().expect("addr").port();
-        let conf = tls_client_conf(port, "ca.pem").replace(
-            "verify_server_hostname = yes",
-            if verify_hostname {
-                "verify_server_hostname = yes"
-            } else {
-                "verify_server_hostname = no"
-            },
-        );
-        let wari = Wari::start(&[
-            ("http.conf", HTTP_CONF),
-            ("ari.conf", &ari_conf("secure-app")),
-            ("websocket_client.conf", &conf),
-            ("ca.pem", &ca),
-        ]);
-        let tcp = accept_tcp(&server).await;
-        let tls = tokio::time::timeout(EVENT_TIMEOUT, acceptor.accept(tcp))
-            .await
-            .expect("TLS attempt in time");
+        let (wari, tls) = start_tls(&acceptor, &ca, verify_hostname).await;
         if verify_hostname {
             assert!(tls.is_err(), "the name 127.0.0.1 is not in the certificate");
             log_shows(&wari, "certificate not valid for name").await;
