@@ -159,21 +159,17 @@ where
     let ended = 'session: loop {
         if !pending.is_empty() {
             let batch = std::mem::take(&mut pending);
-            let written = batch.len() as u64;
-            if let Err(unsent) = write_events(socket, settings, &asterisk_id, batch).await {
+            if let Err(unsent) = send_batch(socket, context, &asterisk_id, batch).await {
                 break 'session Ended::WriteFailed { unsent };
             }
-            count_sent(context, written);
         }
         tokio::select! {
             queued = events.recv() => {
                 let Some(first) = queued else { break Ended::QueueClosed };
                 let batch = batch(first, events);
-                let written = batch.len() as u64;
-                if let Err(unsent) = write_events(socket, settings, &asterisk_id, batch).await {
+                if let Err(unsent) = send_batch(socket, context, &asterisk_id, batch).await {
                     break Ended::WriteFailed { unsent };
                 }
-                count_sent(context, written);
             }
             Some(reply) = replies.recv() => {
                 if !write(settings, socket.send(Frame::Text(reply))).await {
@@ -212,10 +208,22 @@ where
     ended
 }
 
-fn count_sent(context: &SessionContext, events: u64) {
+/// Writes a batch (see [`write_events`]) and counts it on the socket's meter once written.
+async fn send_batch<S>(
+    socket: &mut S,
+    context: &SessionContext,
+    asterisk_id: &str,
+    batch: Vec<Queued>,
+) -> Result<(), Vec<Queued>>
+where
+    S: Sink<Frame, Error = SocketError> + Unpin,
+{
+    let written = batch.len() as u64;
+    write_events(socket, &context.settings, asterisk_id, batch).await?;
     if let Some(meter) = &context.meter {
-        meter.sent(events);
+        meter.sent(written);
     }
+    Ok(())
 }
 
 async fn notified(notify: Option<&Notify>) {
