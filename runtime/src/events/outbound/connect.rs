@@ -6,7 +6,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use base64::Engine;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio_tungstenite::WebSocketStream;
@@ -223,9 +222,10 @@ impl Handshake {
             request = request.header(header::SEC_WEBSOCKET_PROTOCOL, self.protocols.join(", "));
         }
         if let Some((user, password)) = &self.credentials {
-            let encoded =
-                base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
-            request = request.header(header::AUTHORIZATION, format!("Basic {encoded}"));
+            request = request.header(
+                header::AUTHORIZATION,
+                crate::events::rest_over_ws::basic_authorization(user, password),
+            );
         }
         let request = request
             .body(http_body_util::Empty::<bytes::Bytes>::new())
