@@ -675,9 +675,7 @@ pub fn list_recordings(base: &Path) -> Vec<StoredFile> {
             if kind.is_dir() {
                 walk(&path, &format!("{prefix}{file_name}/"), depth + 1, out);
             } else if kind.is_file()
-                && let Some((stem, ext)) = file_name.rsplit_once('.')
-                && let Some(format) = Format::from_extension(ext)
-                && !stem.is_empty()
+                && let Some((stem, format)) = Format::split_file_name(&file_name)
             {
                 out.push(StoredFile {
                     name: format!("{prefix}{stem}"),

@@ -55,10 +55,17 @@ impl Format {
 
     /// The format of a file extension (without the dot; ASCII case ignored).
     pub fn from_extension(ext: &str) -> Option<Format> {
-        let ext = ext.to_ascii_lowercase();
         Format::PREFERENCE
             .into_iter()
-            .find(|f| f.extensions().contains(&ext.as_str()))
+            .find(|f| f.extensions().iter().any(|e| e.eq_ignore_ascii_case(ext)))
+    }
+
+    /// Splits a file name such as `hello.ulaw` into its non-empty stem and the format of its
+    /// extension; `None` when there is no stem or the extension is not a known format.
+    pub fn split_file_name(file_name: &str) -> Option<(&str, Format)> {
+        let (stem, ext) = file_name.rsplit_once('.')?;
+        let format = Format::from_extension(ext)?;
+        (!stem.is_empty()).then_some((stem, format))
     }
 
     /// The format a client names in `record?format=` or a sounds filter: a format name or
@@ -130,6 +137,17 @@ mod tests {
             Some(Format::Ulaw)
         );
         assert_eq!(Format::of_path(Path::new("noext")), None);
+    }
+
+    #[test]
+    fn file_names_split_into_stem_and_format() {
+        assert_eq!(
+            Format::split_file_name("hello.world.ULAW"),
+            Some(("hello.world", Format::Ulaw))
+        );
+        assert_eq!(Format::split_file_name(".wav"), None);
+        assert_eq!(Format::split_file_name("noext"), None);
+        assert_eq!(Format::split_file_name("a.wav.partial"), None);
     }
 
     #[test]

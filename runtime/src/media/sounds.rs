@@ -157,15 +157,9 @@ impl SoundIndex {
         if *count >= MAX_FILES {
             return;
         }
-        let Some((stem, ext)) = file_name.rsplit_once('.') else {
+        let Some((stem, format)) = Format::split_file_name(file_name) else {
             return;
         };
-        let Some(format) = Format::from_extension(ext) else {
-            return;
-        };
-        if stem.is_empty() {
-            return;
-        }
         *count += 1;
         self.sounds
             .entry(format!("{prefix}{stem}"))
