@@ -38,6 +38,8 @@ use wari::core::{Core, CoreConfig, SystemInfo, cause};
 use wari::wasm::limits::Limits;
 use wari::wasm::runtime::AppRuntime;
 use wari::wasm::{WasmHost, WasmSettings};
+use wari_bench::scenarios::rss;
+use wari_bench::stats::{percentile, summarize};
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -123,14 +125,7 @@ fn env_usize(name: &str, default: usize) -> usize {
 }
 
 fn rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        })
-        .unwrap_or(0)
+    rss(std::process::id()).map_or(0, |bytes| bytes / 1024)
 }
 
 unsafe extern "C" {
@@ -158,29 +153,26 @@ fn heap_kib() -> u64 {
     (v[5] / 1024) as u64
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
-}
-
 fn us(d: Duration) -> String {
     format!("{:.1} µs", d.as_secs_f64() * 1e6)
 }
 
+/// The header of the table `latency_row` prints rows of.
+fn latency_header() {
+    println!("| path | samples | p50 | p90 | p99 | max | mean |");
+    println!("|---|---|---|---|---|---|---|");
+}
+
 fn latency_row(name: &str, mut samples: Vec<Duration>) {
-    samples.sort();
-    let mean = samples.iter().sum::<Duration>() / samples.len().max(1) as u32;
+    let s = summarize(&mut samples);
     println!(
         "| {name} | {} | {} | {} | {} | {} | {} |",
-        samples.len(),
-        us(percentile(&samples, 50.0)),
-        us(percentile(&samples, 90.0)),
-        us(percentile(&samples, 99.0)),
-        us(*samples.last().unwrap_or(&Duration::ZERO)),
-        us(mean),
+        s.count,
+        us(s.p50),
+        us(s.p90),
+        us(s.p99),
+        us(s.max),
+        us(s.mean),
     );
 }
 
@@ -304,8 +296,7 @@ impl Bench {
             self.hang_up(&ids).await;
             ids.clear();
         }
-        println!("| path | samples | p50 | p90 | p99 | max | mean |");
-        println!("|---|---|---|---|---|---|---|");
+        latency_header();
         latency_row(
             "StasisStart handed to the app → guest's first host call",
             from_start,
@@ -330,8 +321,7 @@ impl Bench {
                 samples.push(logged - self.handed_over());
             }
         }
-        println!("| path | samples | p50 | p90 | p99 | max | mean |");
-        println!("|---|---|---|---|---|---|---|");
+        latency_header();
         latency_row(
             "ChannelDtmfReceived handed to the app → guest's host call",
             samples,
