@@ -61,6 +61,14 @@ impl MediaTopic {
         }
     }
 
+    /// Where the engine plays or records for this topic.
+    fn target(&self) -> Target {
+        match self {
+            MediaTopic::Channel(id) => Target::Leg(id.clone()),
+            MediaTopic::Bridge(id) => Target::Bridge(id.clone()),
+        }
+    }
+
     /// `channel:<id>` or `bridge:<id>`.
     fn uri(&self) -> String {
         match self {
@@ -292,51 +300,51 @@ impl Core {
         })
     }
 
+    /// Sends the engine a hold command for a channel's leg (after [`Core::hold_target`]'s
+    /// checks).
+    fn channel_hold(
+        &self,
+        id: &str,
+        command: impl FnOnce(&Media, Arc<str>) -> Command,
+    ) -> Result<(), CoreError> {
+        let media = self.media()?;
+        let leg = self.hold_target(id)?;
+        media.engine.send(command(media, leg));
+        Ok(())
+    }
+
     /// `POST /channels/{id}/moh`: the channel hears the class (see [`moh_source`]) instead
     /// of anything else, until stopped or a playback starts on it.
     pub fn start_channel_moh(&self, id: &str, class: &str) -> Result<(), CoreError> {
-        let media = self.media()?;
-        let leg = self.hold_target(id)?;
-        let source = moh_source(&media.setup.moh, class, Rate::Narrow8k);
-        media.engine.send(Command::StartHold {
+        self.channel_hold(id, |media, leg| Command::StartHold {
             leg,
-            hold: Hold::Moh(source),
-        });
-        Ok(())
+            hold: Hold::Moh(moh_source(&media.setup.moh, class, Rate::Narrow8k)),
+        })
     }
 
     /// `DELETE /channels/{id}/moh`: nothing happens when none is playing.
     pub fn stop_channel_moh(&self, id: &str) -> Result<(), CoreError> {
-        let media = self.media()?;
-        let leg = self.hold_target(id)?;
-        media.engine.send(Command::StopHold {
+        self.channel_hold(id, |_, leg| Command::StopHold {
             leg,
             kind: HoldKind::Moh,
-        });
-        Ok(())
+        })
     }
 
     /// `POST /channels/{id}/silence`: the channel hears silence (even in a bridge), until
     /// stopped or a playback starts on it.
     pub fn start_channel_silence(&self, id: &str) -> Result<(), CoreError> {
-        let media = self.media()?;
-        let leg = self.hold_target(id)?;
-        media.engine.send(Command::StartHold {
+        self.channel_hold(id, |_, leg| Command::StartHold {
             leg,
             hold: Hold::Silence,
-        });
-        Ok(())
+        })
     }
 
     /// `DELETE /channels/{id}/silence`.
     pub fn stop_channel_silence(&self, id: &str) -> Result<(), CoreError> {
-        let media = self.media()?;
-        let leg = self.hold_target(id)?;
-        media.engine.send(Command::StopHold {
+        self.channel_hold(id, |_, leg| Command::StopHold {
             leg,
             kind: HoldKind::Silence,
-        });
-        Ok(())
+        })
     }
 
     /// `POST /bridges/{id}/moh`: 404, 409; the class is mixed into what every member hears
@@ -464,10 +472,7 @@ impl Core {
             .iter()
             .map(|uri| resolve(&media.setup, uri, &language))
             .collect();
-        let target = match &topic {
-            MediaTopic::Channel(id) => Target::Leg(id.clone()),
-            MediaTopic::Bridge(id) => Target::Bridge(id.clone()),
-        };
+        let target = topic.target();
         let info = PlaybackInfo {
             id: playback_id.clone(),
             media_uri: uris[0].clone(),
@@ -676,10 +681,7 @@ impl Core {
                 return Ok(json);
             }
         };
-        let target = match &topic {
-            MediaTopic::Channel(id) => Target::Leg(id.clone()),
-            MediaTopic::Bridge(id) => Target::Bridge(id.clone()),
-        };
+        let target = topic.target();
         let info = LiveRecordingInfo {
             name: name.clone(),
             format,
