@@ -29,8 +29,13 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use super::detect::SilenceDetector;
 use super::frame::{AudioFrame, FRAME_MS, Rate};
 use super::mixer::{Mixer, SlotId};
+
+/// Mean absolute sample below which a recorded frame counts as silence (about -50 dBFS)
+/// for `maxSilenceSeconds`.
+const QUIET_MEAN_ABS: u32 = 100;
 
 /// A channel's media leg, by channel id.
 pub type LegId = Arc<str>;
@@ -394,7 +399,8 @@ struct Recording {
     max_silence_ms: u64,
     terminate_on: TerminateOn,
     recorded_ms: u64,
-    silent_ms: u64,
+    /// The current run of silence, for `max_silence_ms`.
+    silence: SilenceDetector,
     paused: bool,
     muted: bool,
 }
@@ -592,7 +598,7 @@ impl Graph {
                     max_silence_ms: request.max_silence_ms,
                     terminate_on: request.terminate_on,
                     recorded_ms: 0,
-                    silent_ms: 0,
+                    silence: SilenceDetector::new(QUIET_MEAN_ABS),
                     paused: false,
                     muted: false,
                 };
@@ -1036,30 +1042,16 @@ fn record_frame(recording: &mut Recording, frame: &AudioFrame) -> Option<Result<
         return Some(Err(e));
     }
     recording.recorded_ms += u64::from(FRAME_MS);
-    if recording.max_silence_ms > 0 {
-        if is_quiet(frame) {
-            recording.silent_ms += u64::from(FRAME_MS);
-            if recording.silent_ms >= recording.max_silence_ms {
-                return Some(Ok(()));
-            }
-        } else {
-            recording.silent_ms = 0;
-        }
+    if recording.max_silence_ms > 0
+        && recording.silence.feed(frame)
+        && recording.silence.silent_run_ms() >= recording.max_silence_ms
+    {
+        return Some(Ok(()));
     }
     if recording.max_duration_ms > 0 && recording.recorded_ms >= recording.max_duration_ms {
         return Some(Ok(()));
     }
     None
-}
-
-/// Below about -50 dBFS on average.
-fn is_quiet(frame: &AudioFrame) -> bool {
-    let samples = frame.samples();
-    let energy: u64 = samples
-        .iter()
-        .map(|s| u64::from(s.unsigned_abs()))
-        .sum::<u64>();
-    energy / (samples.len().max(1) as u64) < 100
 }
 
 fn finished(playback: &Playback, failed: bool) -> MediaEvent {
