@@ -42,6 +42,16 @@ impl AriResponse {
         }
     }
 
+    /// 201 with a JSON body and the new object's `Location` (a path that is not a valid
+    /// header value is left out).
+    pub fn created(value: Value, location: &str) -> AriResponse {
+        let response = AriResponse::json(StatusCode::CREATED, value);
+        match HeaderValue::from_str(location) {
+            Ok(value) => response.with_header(http::header::LOCATION, value),
+            Err(_) => response,
+        }
+    }
+
     /// 204 with no body.
     pub fn no_content() -> AriResponse {
         AriResponse {

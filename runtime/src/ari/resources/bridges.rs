@@ -6,14 +6,12 @@
 //! core's media side. The video source operations validate their arguments and change
 //! nothing (there is no video to switch).
 
-use http::StatusCode;
 use serde_json::{Map, Value, json};
 
-use super::{Ctx, Entry};
+use super::{Ctx, Entry, media, non_empty};
 use crate::ari::response::{AriError, AriResponse, AriResult};
 use crate::ari_handler;
 use crate::core::bridges::BridgeVar;
-use crate::core::media::{PlayRequest, RecordChannelRequest};
 
 fn bridge_id(ctx: &Ctx) -> String {
     ctx.params.string("bridgeId").unwrap_or_default()
@@ -177,19 +175,6 @@ pub async fn clear_video_source(ctx: Ctx) -> AriResult {
     Ok(AriResponse::no_content())
 }
 
-fn non_empty(ctx: &Ctx, name: &str) -> Option<String> {
-    ctx.params.string(name).filter(|s| !s.is_empty())
-}
-
-/// A 201 with the object and its `Location`.
-fn created(value: Value, location: String) -> AriResult {
-    let response = AriResponse::json(StatusCode::CREATED, value);
-    Ok(match http::HeaderValue::from_str(&location) {
-        Ok(value) => response.with_header(http::header::LOCATION, value),
-        Err(_) => response,
-    })
-}
-
 /// POST /bridges/{bridgeId}/moh: `mohClass` (default class when absent or unknown; a
 /// class without files plays silence); calling again changes the class.
 pub async fn start_moh(ctx: Ctx) -> AriResult {
@@ -204,48 +189,23 @@ pub async fn stop_moh(ctx: Ctx) -> AriResult {
     Ok(AriResponse::no_content())
 }
 
-async fn play_answer(ctx: Ctx) -> AriResult {
-    let request = PlayRequest {
-        media: ctx.params.list("media")?.unwrap_or_default(),
-        lang: non_empty(&ctx, "lang"),
-        offset_ms: ctx.params.integer("offsetms")?.unwrap_or(0),
-        skip_ms: ctx.params.integer("skipms")?.unwrap_or(3000),
-        playback_id: non_empty(&ctx, "playbackId"),
-    };
-    let format = non_empty(&ctx, "announcer_format");
-    let playback = ctx
-        .core
-        .play_on_bridge(&bridge_id(&ctx), request, format.as_deref())?;
-    let id = playback["id"].as_str().unwrap_or_default().to_string();
-    created(playback, format!("/playbacks/{id}"))
-}
-
-/// POST /bridges/{bridgeId}/play: 201 Playback (`target_uri` `bridge:<id>`); 422 for an
-/// unknown `announcer_format`.
+/// POST /bridges/{bridgeId}/play[/{playbackId}]: 201 Playback (`target_uri`
+/// `bridge:<id>`); 422 for an unknown `announcer_format`.
 pub async fn play(ctx: Ctx) -> AriResult {
-    play_answer(ctx).await
-}
-
-/// POST /bridges/{bridgeId}/play/{playbackId}
-pub async fn play_with_id(ctx: Ctx) -> AriResult {
-    play_answer(ctx).await
+    let request = media::play_request(&ctx)?;
+    let format = non_empty(&ctx, "announcer_format");
+    media::playback_created(ctx.core.play_on_bridge(
+        &bridge_id(&ctx),
+        request,
+        format.as_deref(),
+    )?)
 }
 
 /// POST /bridges/{bridgeId}/record: the mix of every participant; options and errors as
 /// for a channel recording, plus `recorder_format` (422 when unknown).
 pub async fn record(ctx: Ctx) -> AriResult {
-    let request = RecordChannelRequest {
-        name: ctx.params.string("name").unwrap_or_default(),
-        format: ctx.params.string("format").unwrap_or_default(),
-        recorder_format: non_empty(&ctx, "recorder_format"),
-        max_duration_seconds: ctx.params.integer("maxDurationSeconds")?.unwrap_or(0),
-        max_silence_seconds: ctx.params.integer("maxSilenceSeconds")?.unwrap_or(0),
-        if_exists: non_empty(&ctx, "ifExists"),
-        terminate_on: non_empty(&ctx, "terminateOn"),
-    };
-    let recording = ctx.core.record_bridge(&bridge_id(&ctx), request)?;
-    let name = recording["name"].as_str().unwrap_or_default().to_string();
-    created(recording, format!("/recordings/live/{name}"))
+    let request = media::record_request(&ctx)?;
+    media::recording_created(ctx.core.record_bridge(&bridge_id(&ctx), request)?)
 }
 
 /// The `/bridges` operations.
@@ -267,7 +227,7 @@ pub fn handlers() -> Vec<Entry> {
         ari_handler!("bridges", "startMoh", start_moh),
         ari_handler!("bridges", "stopMoh", stop_moh),
         ari_handler!("bridges", "play", play),
-        ari_handler!("bridges", "playWithId", play_with_id),
+        ari_handler!("bridges", "playWithId", play),
         ari_handler!("bridges", "record", record),
     ]
 }

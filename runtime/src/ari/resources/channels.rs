@@ -13,13 +13,12 @@ use std::time::Duration;
 use http::StatusCode;
 use serde_json::{Map, Value, json};
 
-use super::{Ctx, Entry};
+use super::{Ctx, Entry, media, non_empty};
 use crate::ari::response::{AriError, AriResponse, AriResult, Body};
 use crate::ari_handler;
 use crate::core::cause;
 use crate::core::channels::{Create, Destination, Originate, millis, split_endpoint};
 use crate::core::dialplan::expr::split_args;
-use crate::core::media::{PlayRequest, RecordChannelRequest};
 use crate::core::tech::Indication;
 
 /// Longest client-chosen channel id (Asterisk's `AST_MAX_UNIQUEID` less its terminator).
@@ -45,11 +44,6 @@ type Variable = (String, String, bool);
 /// The `channelId` path variable.
 fn channel_id(ctx: &Ctx) -> String {
     ctx.params.string("channelId").unwrap_or_default()
-}
-
-/// A string parameter, with the empty string counted as absent (`ast_strlen_zero`).
-fn non_empty(ctx: &Ctx, name: &str) -> Option<String> {
-    ctx.params.string(name).filter(|s| !s.is_empty())
 }
 
 /// `appArgs` as Stasis arguments, split like dialplan application arguments; an absent or
@@ -562,58 +556,16 @@ pub async fn stop_silence(ctx: Ctx) -> AriResult {
     Ok(AriResponse::no_content())
 }
 
-/// A 201 with the object and its `Location`.
-fn created(value: serde_json::Value, location: String) -> AriResult {
-    let response = AriResponse::json(StatusCode::CREATED, value);
-    Ok(match http::HeaderValue::from_str(&location) {
-        Ok(value) => response.with_header(http::header::LOCATION, value),
-        Err(_) => response,
-    })
-}
-
-/// The parameters of a channel playback.
-fn play_request(ctx: &Ctx) -> Result<PlayRequest, AriError> {
-    Ok(PlayRequest {
-        media: ctx.params.list("media")?.unwrap_or_default(),
-        lang: non_empty(ctx, "lang"),
-        offset_ms: ctx.params.integer("offsetms")?.unwrap_or(0),
-        skip_ms: ctx.params.integer("skipms")?.unwrap_or(3000),
-        playback_id: non_empty(ctx, "playbackId"),
-    })
-}
-
-fn play_answer(ctx: &Ctx, request: PlayRequest) -> AriResult {
-    let playback = ctx.core.play_on_channel(&channel_id(ctx), request)?;
-    let id = playback["id"].as_str().unwrap_or_default().to_string();
-    created(playback, format!("/playbacks/{id}"))
-}
-
-/// POST /channels/{channelId}/play
+/// POST /channels/{channelId}/play[/{playbackId}]: 201 with the Playback.
 pub async fn play(ctx: Ctx) -> AriResult {
-    let request = play_request(&ctx)?;
-    play_answer(&ctx, request)
-}
-
-/// POST /channels/{channelId}/play/{playbackId}
-pub async fn play_with_id(ctx: Ctx) -> AriResult {
-    let request = play_request(&ctx)?;
-    play_answer(&ctx, request)
+    let request = media::play_request(&ctx)?;
+    media::playback_created(ctx.core.play_on_channel(&channel_id(&ctx), request)?)
 }
 
 /// POST /channels/{channelId}/record: no 412 check, as in Asterisk.
 pub async fn record(ctx: Ctx) -> AriResult {
-    let request = RecordChannelRequest {
-        name: ctx.params.string("name").unwrap_or_default(),
-        format: ctx.params.string("format").unwrap_or_default(),
-        max_duration_seconds: ctx.params.integer("maxDurationSeconds")?.unwrap_or(0),
-        max_silence_seconds: ctx.params.integer("maxSilenceSeconds")?.unwrap_or(0),
-        if_exists: non_empty(&ctx, "ifExists"),
-        terminate_on: non_empty(&ctx, "terminateOn"),
-        recorder_format: None,
-    };
-    let recording = ctx.core.record_channel(&channel_id(&ctx), request)?;
-    let name = recording["name"].as_str().unwrap_or_default().to_string();
-    created(recording, format!("/recordings/live/{name}"))
+    let request = media::record_request(&ctx)?;
+    media::recording_created(ctx.core.record_channel(&channel_id(&ctx), request)?)
 }
 
 /// The target of a snoop or of RTP statistics only has to exist (404).
@@ -673,7 +625,7 @@ pub fn handlers() -> Vec<Entry> {
         ari_handler!("channels", "startSilence", start_silence),
         ari_handler!("channels", "stopSilence", stop_silence),
         ari_handler!("channels", "play", play),
-        ari_handler!("channels", "playWithId", play_with_id),
+        ari_handler!("channels", "playWithId", play),
         ari_handler!("channels", "record", record),
         ari_handler!("channels", "getChannelVar", get_channel_var),
         ari_handler!("channels", "setChannelVar", set_channel_var),

@@ -9,6 +9,7 @@ pub mod device_states;
 pub mod endpoints;
 pub mod events;
 pub mod mailboxes;
+pub mod media;
 pub mod playbacks;
 pub mod recordings;
 pub mod sounds;
@@ -34,6 +35,11 @@ pub struct Ctx {
     pub body: bytes::Bytes,
     /// The WebAssembly host.
     pub wasm: Option<Arc<crate::wasm::WasmHost>>,
+}
+
+/// A string parameter, with the empty string counted as absent (`ast_strlen_zero`).
+pub(crate) fn non_empty(ctx: &Ctx, name: &str) -> Option<String> {
+    ctx.params.string(name).filter(|s| !s.is_empty())
 }
 
 /// The future a handler returns.

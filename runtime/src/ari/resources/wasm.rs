@@ -1,6 +1,6 @@
 //! `/wasm`: deploying Stasis applications as WebAssembly components (a wari extension).
 
-use http::{HeaderValue, StatusCode, header};
+use http::StatusCode;
 
 use super::{Ctx, Entry};
 use crate::ari::response::{AriError, AriResponse, AriResult};
@@ -46,15 +46,11 @@ pub async fn get(ctx: Ctx) -> AriResult {
 pub async fn deploy(ctx: Ctx) -> AriResult {
     let name = app_name(&ctx);
     let app = host(&ctx)?.deploy(&name, ctx.body.clone()).await?;
-    let mut response = AriResponse::json(StatusCode::CREATED, app);
     let location = format!(
         "/ari/wasm/{}",
         percent_encoding::utf8_percent_encode(&name, percent_encoding::NON_ALPHANUMERIC)
     );
-    if let Ok(value) = HeaderValue::from_str(&location) {
-        response = response.with_header(header::LOCATION, value);
-    }
-    Ok(response)
+    Ok(AriResponse::created(app, &location))
 }
 
 /// DELETE /wasm/{appName}

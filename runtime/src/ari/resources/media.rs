@@ -1,0 +1,55 @@
+//! The parameters and answers shared by the channel and bridge media operations: play and
+//! record read the same query parameters and answer 201 with the object's `Location`.
+
+use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+use serde_json::Value;
+
+use super::{Ctx, non_empty};
+use crate::ari::response::{AriError, AriResponse, AriResult};
+use crate::core::media::{PlayRequest, RecordChannelRequest};
+
+/// `media`, `lang`, `offsetms`, `skipms` (default 3000) and `playbackId`.
+pub fn play_request(ctx: &Ctx) -> Result<PlayRequest, AriError> {
+    Ok(PlayRequest {
+        media: ctx.params.list("media")?.unwrap_or_default(),
+        lang: non_empty(ctx, "lang"),
+        offset_ms: ctx.params.integer("offsetms")?.unwrap_or(0),
+        skip_ms: ctx.params.integer("skipms")?.unwrap_or(3000),
+        playback_id: non_empty(ctx, "playbackId"),
+    })
+}
+
+/// `name`, `format`, `maxDurationSeconds`, `maxSilenceSeconds`, `ifExists`,
+/// `terminateOn` and (bridges) `recorder_format`.
+pub fn record_request(ctx: &Ctx) -> Result<RecordChannelRequest, AriError> {
+    Ok(RecordChannelRequest {
+        name: ctx.params.string("name").unwrap_or_default(),
+        format: ctx.params.string("format").unwrap_or_default(),
+        recorder_format: non_empty(ctx, "recorder_format"),
+        max_duration_seconds: ctx.params.integer("maxDurationSeconds")?.unwrap_or(0),
+        max_silence_seconds: ctx.params.integer("maxSilenceSeconds")?.unwrap_or(0),
+        if_exists: non_empty(ctx, "ifExists"),
+        terminate_on: non_empty(ctx, "terminateOn"),
+    })
+}
+
+/// 201 with a `Location` of `{collection}/{key}`, the key percent-encoded (a recording name
+/// may contain `/`).
+fn created(value: Value, collection: &str, key: &str) -> AriResult {
+    let key = value[key].as_str().unwrap_or_default();
+    let location = format!(
+        "{collection}/{}",
+        utf8_percent_encode(key, NON_ALPHANUMERIC)
+    );
+    Ok(AriResponse::created(value, &location))
+}
+
+/// The answer to a play: the Playback, at `/playbacks/{id}`.
+pub fn playback_created(playback: Value) -> AriResult {
+    created(playback, "/playbacks", "id")
+}
+
+/// The answer to a record: the LiveRecording, at `/recordings/live/{name}`.
+pub fn recording_created(recording: Value) -> AriResult {
+    created(recording, "/recordings/live", "name")
+}
