@@ -87,12 +87,27 @@ async fn a_prompt_played_to_one_half_is_recorded_on_the_other() {
         recorded,
     } = setup().await;
 
-    let reply = wari
-        .post(&format!(
+    let response = client()
+        .post(wari.url(&format!(
             "/ari/channels/{recorded}/record?name=calls/take1&format=wav"
-        ))
-        .await;
-    assert_eq!(reply.status, 201, "{}", reply.body);
+        )))
+        .basic_auth("asterisk", Some("secret"))
+        .send()
+        .await
+        .expect("record");
+    assert_eq!(response.status(), 201);
+    // The name holds a '/': the Location names the live recording in one path segment.
+    assert_eq!(
+        response
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok()),
+        Some("/recordings/live/calls%2Ftake1")
+    );
+    let reply = crate::support::Reply {
+        status: response.status(),
+        body: response.json().await.expect("LiveRecording"),
+    };
     assert_eq!(reply.body["name"], "calls/take1");
     assert_eq!(reply.body["target_uri"], format!("channel:{recorded}"));
     let started = ws.next_of("RecordingStarted").await;
