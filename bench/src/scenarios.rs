@@ -442,22 +442,7 @@ impl<'s> Bench<'s> {
         let s = self.settings;
         let mut reports = Vec::new();
         for &connections in &s.connections {
-            let time = s.load_time.min(s.duration_limit);
-            let mut result = load::run(
-                &s.target,
-                "/asterisk/info",
-                connections,
-                time,
-                s.max_requests,
-            )
-            .await?;
-            if result.errors > 0 {
-                bail!(
-                    "GET /asterisk/info: {} error responses (first: {:?})",
-                    result.errors,
-                    result.first_error
-                );
-            }
+            let mut result = self.load("/asterisk/info", connections).await?;
             let requests = result.latencies.len();
             eprintln!("rest-info: {requests} requests with {connections} connection(s)");
             reports.push(Report::Info(InfoReport {
@@ -586,16 +571,7 @@ impl<'s> Bench<'s> {
             }
             let mut reports = Vec::new();
             for &connections in &s.connections {
-                let time = s.load_time.min(s.duration_limit);
-                let mut result =
-                    load::run(&s.target, "/channels", connections, time, s.max_requests).await?;
-                if result.errors > 0 {
-                    bail!(
-                        "GET /channels: {} error responses (first: {:?})",
-                        result.errors,
-                        result.first_error
-                    );
-                }
+                let mut result = self.load("/channels", connections).await?;
                 let requests = result.latencies.len();
                 eprintln!(
                     "rest-channels-{n}: {requests} requests with {connections} connection(s)"
@@ -615,6 +591,22 @@ impl<'s> Bench<'s> {
         .await;
         self.hang_up(&ids).await?;
         result
+    }
+
+    /// `GET path` under load from `connections` connections for the load time (at most the
+    /// duration limit); any error response fails the scenario.
+    async fn load(&self, path: &str, connections: usize) -> anyhow::Result<load::LoadResult> {
+        let s = self.settings;
+        let time = s.load_time.min(s.duration_limit);
+        let result = load::run(&s.target, path, connections, time, s.max_requests).await?;
+        if result.errors > 0 {
+            bail!(
+                "GET {path}: {} error responses (first: {:?})",
+                result.errors,
+                result.first_error
+            );
+        }
+        Ok(result)
     }
 
     /// The number of channels `GET /channels` lists, and the size of its body.
