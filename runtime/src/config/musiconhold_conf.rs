@@ -164,15 +164,15 @@ fn read_class(
         }
     }
     let source = match mode.as_deref() {
-        Some("files") | None if directory.is_some() => {
-            MohSource::Directory(directory.unwrap_or_default())
-        }
         Some("files") | None => {
-            problems.error(
-                &section.location,
-                format!("music on hold class [{}] has no directory", section.name),
-            );
-            return None;
+            let Some(directory) = directory else {
+                problems.error(
+                    &section.location,
+                    format!("music on hold class [{}] has no directory", section.name),
+                );
+                return None;
+            };
+            MohSource::Directory(directory)
         }
         Some("playlist") => {
             if entries.is_empty() {
