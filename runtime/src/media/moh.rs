@@ -102,17 +102,19 @@ impl MohPlayer {
     fn load_from(&mut self, start: usize) -> bool {
         for step in 0..self.files.len() {
             let index = (start + step) % self.files.len();
-            match read_file(&self.files[index]) {
+            let file = &self.files[index];
+            match read_file(file) {
                 Ok((audio, _)) if !audio.samples.is_empty() => {
                     self.index = index;
                     self.current = Some(FramePlayer::new(audio.to_rate(self.rate)));
                     return true;
                 }
                 Ok(_) => {
-                    tracing::warn!(class = %self.class, file = %self.files[index].display(), "music on hold file is empty; skipped")
+                    tracing::warn!(class = %self.class, file = %file.display(), "music on hold file is empty; skipped")
                 }
+                // Decoding errors do not name the file, so the log line does.
                 Err(e) => {
-                    tracing::warn!(class = %self.class, error = %e, "music on hold file unreadable; skipped")
+                    tracing::warn!(class = %self.class, file = %file.display(), error = %e, "music on hold file unreadable; skipped")
                 }
             }
         }
