@@ -112,16 +112,14 @@ impl ToneSpec {
 
     /// A named tone of a zone (`busy` in `fr`).
     pub fn named(zone: &str, name: &str) -> Result<ToneSpec> {
-        let zone_lc = zone.to_ascii_lowercase();
         let tones = ZONES
             .iter()
-            .find(|(z, _)| *z == zone_lc)
+            .find(|(z, _)| z.eq_ignore_ascii_case(zone))
             .map(|(_, tones)| *tones)
             .ok_or_else(|| MediaError::UnknownToneZone(zone.to_owned()))?;
-        let name_lc = name.to_ascii_lowercase();
         let list = tones
             .iter()
-            .find(|(n, _)| *n == name_lc)
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, list)| *list)
             .ok_or_else(|| bad(format!("no tone '{name}' in zone '{zone}'")))?;
         ToneSpec::parse(list)
@@ -240,28 +238,15 @@ pub fn zones() -> impl Iterator<Item = &'static str> {
     ZONES.iter().map(|(z, _)| *z)
 }
 
-/// DTMF row and column frequencies of a key (`0-9`, `*`, `#`, `A-D`, case ignored).
+/// DTMF row and column frequencies of a key (`0-9`, `*`, `#`, `A-D`, case ignored), from
+/// the keypad table the detector uses ([`super::detect::DTMF_KEYS`]).
 pub fn dtmf_freqs(key: char) -> Option<(u32, u32)> {
-    let (row, col) = match key.to_ascii_uppercase() {
-        '1' => (697, 1209),
-        '2' => (697, 1336),
-        '3' => (697, 1477),
-        'A' => (697, 1633),
-        '4' => (770, 1209),
-        '5' => (770, 1336),
-        '6' => (770, 1477),
-        'B' => (770, 1633),
-        '7' => (852, 1209),
-        '8' => (852, 1336),
-        '9' => (852, 1477),
-        'C' => (852, 1633),
-        '*' => (941, 1209),
-        '0' => (941, 1336),
-        '#' => (941, 1477),
-        'D' => (941, 1633),
-        _ => return None,
-    };
-    Some((row, col))
+    use super::detect::{DTMF_COLS, DTMF_KEYS, DTMF_ROWS};
+    let key = key.to_ascii_uppercase();
+    DTMF_KEYS.iter().enumerate().find_map(|(row, keys)| {
+        let col = keys.iter().position(|&k| k == key)?;
+        Some((DTMF_ROWS[row] as u32, DTMF_COLS[col] as u32))
+    })
 }
 
 /// One in-band DTMF key: `on_ms` of tone then `off_ms` of silence, played once.
