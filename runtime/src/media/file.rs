@@ -139,7 +139,7 @@ pub fn decode_wav(bytes: &[u8]) -> Result<DecodedAudio> {
     if frames > MAX_SAMPLES * 24 || converted > MAX_SAMPLES {
         return Err(MediaError::TooLong(converted));
     }
-    let capacity = (frames as usize).min(bytes.len() / channels.max(1));
+    let capacity = (frames as usize).min(bytes.len() / channels);
     let mut mono: Vec<i16> = Vec::with_capacity(capacity);
     match spec.sample_format {
         hound::SampleFormat::Int => {
@@ -175,11 +175,10 @@ pub fn decode_wav(bytes: &[u8]) -> Result<DecodedAudio> {
             );
         }
     }
-    let samples = match Rate::from_hz(spec.sample_rate) {
-        Some(rate) => return Ok(DecodedAudio::new(rate, mono)),
-        None => convert_rate(&mono, spec.sample_rate, target.hz()),
-    };
-    Ok(DecodedAudio::new(target, samples))
+    Ok(match Rate::from_hz(spec.sample_rate) {
+        Some(rate) => DecodedAudio::new(rate, mono),
+        None => DecodedAudio::new(target, convert_rate(&mono, spec.sample_rate, target.hz())),
+    })
 }
 
 /// Averages interleaved channels into `out`, stopping quietly at the first read error
@@ -358,6 +357,11 @@ pub struct FinishedRecording {
     pub duration_ms: u64,
 }
 
+/// An I/O error on `path` from an error that is not an [`io::Error`] (hound's, `BufWriter`'s).
+fn io_other(path: &Path, e: impl std::fmt::Display) -> MediaError {
+    MediaError::io(path, io::Error::other(e.to_string()))
+}
+
 /// The partial file of a recording: `<path>.partial`.
 pub fn partial_path(path: &Path) -> PathBuf {
     let mut name = path.as_os_str().to_owned();
@@ -457,7 +461,7 @@ impl RecordingWriter {
                     sample_format: hound::SampleFormat::Int,
                 };
                 let writer = hound::WavWriter::new(BufWriter::new(file), spec)
-                    .map_err(|e| MediaError::io(partial, io::Error::other(e.to_string())))?;
+                    .map_err(|e| io_other(partial, e))?;
                 Ok((Sink::Wav(writer), wav_rate, 0))
             }
         }
@@ -487,10 +491,6 @@ impl RecordingWriter {
         self.rate.samples_to_ms(self.samples)
     }
 
-    fn write_err(&self, e: impl std::fmt::Display) -> MediaError {
-        MediaError::io(&self.partial, io::Error::other(e.to_string()))
-    }
-
     /// Appends samples at the file's rate.
     pub fn write_samples(&mut self, samples: &[i16]) -> Result<()> {
         let partial = &self.partial;
@@ -506,10 +506,9 @@ impl RecordingWriter {
                 for &s in samples {
                     w.write_sample(s);
                 }
-                w.flush()
-                    .map_err(|e| MediaError::io(partial, io::Error::other(e.to_string())))?;
+                w.flush().map_err(|e| io_other(partial, e))?;
             }
-            None => return Err(self.write_err("recording already closed")),
+            None => return Err(io_other(partial, "recording already closed")),
         }
         self.samples += samples.len() as u64;
         Ok(())
@@ -533,9 +532,7 @@ impl RecordingWriter {
         let partial = &self.partial;
         match self.sink.as_mut() {
             Some(Sink::Raw(file, _)) => file.flush().map_err(|e| MediaError::io(partial, e)),
-            Some(Sink::Wav(writer)) => writer
-                .flush()
-                .map_err(|e| MediaError::io(partial, io::Error::other(e.to_string()))),
+            Some(Sink::Wav(writer)) => writer.flush().map_err(|e| io_other(partial, e)),
             None => Ok(()),
         }
     }
@@ -544,15 +541,11 @@ impl RecordingWriter {
         let partial = &self.partial;
         match self.sink.take() {
             Some(Sink::Raw(file, _)) => {
-                let file = file
-                    .into_inner()
-                    .map_err(|e| MediaError::io(partial, io::Error::other(e.to_string())))?;
+                let file = file.into_inner().map_err(|e| io_other(partial, e))?;
                 file.sync_all().map_err(|e| MediaError::io(partial, e))
             }
             Some(Sink::Wav(writer)) => {
-                writer
-                    .finalize()
-                    .map_err(|e| MediaError::io(partial, io::Error::other(e.to_string())))?;
+                writer.finalize().map_err(|e| io_other(partial, e))?;
                 // fsync works on the file, whichever descriptor asks.
                 File::open(partial)
                     .and_then(|f| f.sync_all())
