@@ -46,6 +46,9 @@ fn convert(resampler: &mut Option<Resampler>, frame: &AudioFrame, to: Rate) -> A
     }
 }
 
+/// What a participant that pushed nothing this tick takes out of the sum.
+static NO_CONTRIBUTION: [i16; MAX_FRAME_SAMPLES] = [0; MAX_FRAME_SAMPLES];
+
 /// The mixing state of one bridge.
 #[derive(Debug)]
 pub struct Mixer {
@@ -180,23 +183,14 @@ impl Mixer {
                 slot.output.clear(slot.rate);
                 continue;
             }
+            // A participant hears the sum minus its own contribution (if it made one).
+            let own: &[i16] = match &slot.contribution {
+                Some(own) => own.samples(),
+                None => &NO_CONTRIBUTION[..n],
+            };
             let mut heard = AudioFrame::silence(mix_rate);
-            match &slot.contribution {
-                Some(own) => {
-                    for ((out, &total), &mine) in heard
-                        .samples_mut()
-                        .iter_mut()
-                        .zip(sum.iter())
-                        .zip(own.samples())
-                    {
-                        *out = (total - mine as i32).clamp(i16::MIN as i32, i16::MAX as i32) as i16;
-                    }
-                }
-                None => {
-                    for (out, &total) in heard.samples_mut().iter_mut().zip(sum.iter()) {
-                        *out = total.clamp(i16::MIN as i32, i16::MAX as i32) as i16;
-                    }
-                }
+            for ((out, &total), &mine) in heard.samples_mut().iter_mut().zip(sum.iter()).zip(own) {
+                *out = (total - mine as i32).clamp(i16::MIN as i32, i16::MAX as i32) as i16;
             }
             slot.output = convert(&mut slot.from_mix, &heard, slot.rate);
         }
