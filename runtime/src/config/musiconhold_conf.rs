@@ -109,15 +109,6 @@ impl MohConfig {
     }
 }
 
-fn resolve(data_dir: &Path, value: &str) -> PathBuf {
-    let path = Path::new(value.trim());
-    if path.is_absolute() {
-        path.to_path_buf()
-    } else {
-        data_dir.join(path)
-    }
-}
-
 fn read_class(
     section: &super::conf_file::Section,
     data_dir: &Path,
@@ -131,8 +122,9 @@ fn read_class(
         let value = entry.value.trim();
         match entry.key.to_ascii_lowercase().as_str() {
             "mode" => mode = Some(value.to_ascii_lowercase()),
-            "directory" => directory = Some(resolve(data_dir, value)),
-            "entry" => entries.push(resolve(data_dir, value)),
+            // Path::join keeps an absolute value as it is.
+            "directory" => directory = Some(data_dir.join(value)),
+            "entry" => entries.push(data_dir.join(value)),
             "sort" => match value.to_ascii_lowercase().as_str() {
                 "alpha" => sort = MohSort::Alpha,
                 "random" | "randstart" => sort = MohSort::Random,
