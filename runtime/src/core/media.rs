@@ -1023,14 +1023,10 @@ impl Core {
             tracing::warn!(path = %stored.path.display(), %error, "cannot read a recording");
             CoreError::Forbidden("Recording file could not be opened".into())
         })?;
-        let content_type = match stored.format {
-            Format::Wav => "audio/wav",
-            Format::Ulaw => "audio/ulaw",
-            Format::Alaw => "audio/alaw",
-            Format::Sln => "audio/sln",
-            Format::Sln16 => "audio/sln16",
-        };
-        Ok(StoredRecordingFile { content_type, data })
+        Ok(StoredRecordingFile {
+            content_type: stored.format.content_type(),
+            data,
+        })
     }
 
     /// `POST /recordings/stored/{name}/copy`: 404, 409 when the destination exists, 403

@@ -101,8 +101,14 @@ impl Format {
 
     /// The `Content-Type` for downloading a file of this format
     /// (`GET /recordings/stored/{name}/file`): `audio/<extension>`.
-    pub fn content_type(self) -> String {
-        format!("audio/{}", self.extension())
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::Wav => "audio/wav",
+            Format::Ulaw => "audio/ulaw",
+            Format::Alaw => "audio/alaw",
+            Format::Sln => "audio/sln",
+            Format::Sln16 => "audio/sln16",
+        }
     }
 }
 
@@ -159,5 +165,17 @@ mod tests {
         assert_eq!(Format::Sln16.raw_rate(), Some(Rate::Wide16k));
         assert_eq!(Format::Wav.raw_rate(), None);
         assert_eq!(Format::Wav.content_type(), "audio/wav");
+        for format in [
+            Format::Wav,
+            Format::Ulaw,
+            Format::Alaw,
+            Format::Sln,
+            Format::Sln16,
+        ] {
+            assert_eq!(
+                format.content_type(),
+                format!("audio/{}", format.extension())
+            );
+        }
     }
 }
