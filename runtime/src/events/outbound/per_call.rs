@@ -56,7 +56,7 @@ impl PerCall {
 /// Up to `reconnect_attempts` attempts, `reconnect_interval` apart.
 async fn connect_limited(connection: &Connection) -> Option<ClientStream> {
     let client = &connection.client;
-    let attempts = client.reconnect_attempts.max(1);
+    let attempts = client.reconnect_attempts;
     for attempt in 1..=attempts {
         match connect(client, connection.tls.as_ref()).await {
             Ok(stream) => return Some(stream),

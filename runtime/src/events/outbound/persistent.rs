@@ -122,9 +122,7 @@ async fn run(
     let apps = connection.outbound.apps.clone();
     let mut unsent: Vec<Queued> = Vec::new();
     loop {
-        let Some(stream) = connect_with_retries(&connection).await else {
-            return;
-        };
+        let stream = connect_with_retries(&connection).await;
         tracing::info!(connection = %connection.outbound.name, uri = %connection.client.uri, "outbound WebSocket connected");
         let mut first = registered_notices(&apps);
         first.append(&mut unsent);
@@ -154,13 +152,13 @@ async fn run(
 /// Connects, retrying forever: `reconnect_interval` between attempts; after every batch
 /// of `reconnect_attempts` failures a warning, and the wait doubles (up to 30 s or the
 /// interval, whichever is longer) until a connection succeeds.
-async fn connect_with_retries(connection: &Connection) -> Option<super::connect::ClientStream> {
+async fn connect_with_retries(connection: &Connection) -> super::connect::ClientStream {
     let client = &connection.client;
     let mut wait = client.reconnect_interval;
     let mut failures = 0u32;
     loop {
         match connect(client, connection.tls.as_ref()).await {
-            Ok(stream) => return Some(stream),
+            Ok(stream) => return stream,
             Err(error) => {
                 failures += 1;
                 if failures == 1 {
@@ -168,7 +166,7 @@ async fn connect_with_retries(connection: &Connection) -> Option<super::connect:
                 } else {
                     tracing::info!(connection = %connection.outbound.name, attempt = failures, %error, "outbound WebSocket connection attempt failed");
                 }
-                if failures.is_multiple_of(client.reconnect_attempts.max(1)) {
+                if failures.is_multiple_of(client.reconnect_attempts) {
                     tracing::warn!(connection = %connection.outbound.name, failures, %error, "outbound WebSocket still not connected; retrying");
                     wait = (wait * 2).min(MAX_BACKOFF.max(client.reconnect_interval));
                 }
