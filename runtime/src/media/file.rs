@@ -101,7 +101,7 @@ pub fn read_file_as(path: &Path, format: Format) -> Result<DecodedAudio> {
         .map_err(|e| MediaError::io(path, e))?
         .len();
     if len > MAX_FILE_BYTES {
-        return Err(MediaError::TooLong(len));
+        return Err(MediaError::FileTooLarge(len));
     }
     let bytes = fs::read(path).map_err(|e| MediaError::io(path, e))?;
     decode_bytes(&bytes, format)

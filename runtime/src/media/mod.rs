@@ -45,6 +45,8 @@ pub enum MediaError {
     UnknownFormat(String),
     #[error("audio too long ({0} samples)")]
     TooLong(u64),
+    #[error("file too large ({0} bytes)")]
+    FileTooLarge(u64),
     #[error("recording name invalid: {0}")]
     InvalidRecordingName(&'static str),
     #[error("{0} already exists")]
