@@ -38,6 +38,13 @@ pub fn credentials(headers: &HeaderMap, params: &Params) -> Option<Credentials> 
     })
 }
 
+/// The `Authorization` value a client sends for HTTP Basic: `Basic base64(user:password)`
+/// (the outbound WebSocket connector and the CLI client use it).
+pub fn basic_authorization(user: &str, password: &str) -> String {
+    let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+    format!("Basic {encoded}")
+}
+
 fn basic_credentials(headers: &HeaderMap) -> Option<Credentials> {
     parse_authorization(headers)?.ok()
 }

@@ -9,7 +9,6 @@
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use base64::Engine as _;
 use bytes::Bytes;
 use http::{HeaderValue, Method, Request, StatusCode, Uri, header};
 use http_body_util::{BodyExt, Full};
@@ -121,10 +120,9 @@ impl Server {
         if let Some(stripped) = prefix.strip_suffix("/ari") {
             prefix = stripped.to_string();
         }
-        let credentials =
-            base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
-        let authorization = HeaderValue::from_str(&format!("Basic {credentials}"))
-            .context("the user name or password cannot be sent in an HTTP header")?;
+        let authorization =
+            HeaderValue::from_str(&wari::ari::auth::basic_authorization(user, password))
+                .context("the user name or password cannot be sent in an HTTP header")?;
         Ok(Server {
             url: format!("http://{}{prefix}", authority.as_str()),
             host,

@@ -44,17 +44,13 @@ impl SocketAuth {
     /// HTTP Basic credentials (an outbound socket's `local_ari_user`).
     pub fn basic(user: &str, password: &str) -> SocketAuth {
         SocketAuth {
-            authorization: HeaderValue::from_str(&basic_authorization(user, password)).ok(),
+            authorization: HeaderValue::from_str(&crate::ari::auth::basic_authorization(
+                user, password,
+            ))
+            .ok(),
             api_key: None,
         }
     }
-}
-
-/// An HTTP Basic `Authorization` value (`Basic base64(user:password)`).
-pub(crate) fn basic_authorization(user: &str, password: &str) -> String {
-    use base64::Engine;
-    let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
-    format!("Basic {encoded}")
 }
 
 /// Why a frame is not a usable `RESTRequest` (the message of the 400 answer).

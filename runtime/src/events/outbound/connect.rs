@@ -224,7 +224,7 @@ impl Handshake {
         if let Some((user, password)) = &self.credentials {
             request = request.header(
                 header::AUTHORIZATION,
-                crate::events::rest_over_ws::basic_authorization(user, password),
+                crate::ari::auth::basic_authorization(user, password),
             );
         }
         let request = request
