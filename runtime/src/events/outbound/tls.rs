@@ -21,7 +21,8 @@ const SYSTEM_CA_FILE: &str = "/etc/ssl/certs/ca-certificates.crt";
 pub enum ClientTlsError {
     #[error("cannot read certificates from {path}: {reason}")]
     Certificates { path: PathBuf, reason: String },
-    #[error("no usable CA certificate in {0}")]
+    /// No trust anchor was found; the text says what each file gave.
+    #[error("no usable CA certificate: {0}")]
     NoTrustAnchors(String),
     #[error("cannot read the private key {path}: {reason}")]
     PrivateKey { path: PathBuf, reason: String },
@@ -63,19 +64,23 @@ fn roots(tls: &ClientTls) -> Result<RootCertStore, ClientTlsError> {
         files.push(PathBuf::from(SYSTEM_CA_FILE));
     }
     let mut store = RootCertStore::empty();
+    // Files that gave nothing, with the reason, for the error when no anchor is left.
+    let mut unusable: Vec<String> = Vec::new();
     for file in &files {
         match read_certificates(file) {
             Ok(certs) => {
-                store.add_parsable_certificates(certs);
+                let (added, _) = store.add_parsable_certificates(certs);
+                if added == 0 {
+                    unusable.push(format!("{} (no CA certificate)", file.display()));
+                }
             }
             // ca_list_file must be readable; a directory may hold other files (keys, CRLs).
             Err(e) if tls.ca_list_file.as_deref() == Some(file) => return Err(e),
-            Err(_) => {}
+            Err(e) => unusable.push(e.to_string()),
         }
     }
     if store.is_empty() {
-        let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
-        return Err(ClientTlsError::NoTrustAnchors(names.join(", ")));
+        return Err(ClientTlsError::NoTrustAnchors(unusable.join("; ")));
     }
     Ok(store)
 }
@@ -212,5 +217,40 @@ impl ServerCertVerifier for Unverified {
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_ca_directory_without_certificates_says_what_each_file_gave() {
+        let dir = std::env::temp_dir().join(format!("wari-ca-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        std::fs::write(dir.join("notes.txt"), "not a certificate\n").expect("write");
+        let tls = ClientTls {
+            enabled: true,
+            ca_list_path: Some(dir.clone()),
+            ..ClientTls::default()
+        };
+        let error = roots(&tls).err().map(|e| e.to_string()).unwrap_or_default();
+        std::fs::remove_dir_all(&dir).ok();
+        assert!(error.starts_with("no usable CA certificate: "), "{error}");
+        assert!(error.contains("notes.txt"), "{error}");
+    }
+
+    #[test]
+    fn an_unreadable_ca_list_file_is_an_error_with_its_reason() {
+        let tls = ClientTls {
+            enabled: true,
+            ca_list_file: Some(PathBuf::from("/nonexistent/wari-ca.pem")),
+            ..ClientTls::default()
+        };
+        let error = roots(&tls).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(
+            error.contains("/nonexistent/wari-ca.pem") && error.contains("cannot read"),
+            "{error}"
+        );
     }
 }
