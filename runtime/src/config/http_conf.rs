@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::acl_conf::{NamedAcls, acl_from_entries};
-use super::conf_file::{ConfFile, Entry};
+use super::conf_file::ConfFile;
 use super::diagnostics::Problems;
 use super::values::bool_option;
 use crate::acl::Acl;
@@ -128,29 +128,9 @@ fn parse_port(text: &str) -> Result<u16, String> {
         .map_err(|_| format!("'{text}' is not a port number (0-65535)"))
 }
 
-fn parse_millis(entry: &Entry, problems: &mut Problems) -> Option<Duration> {
-    match entry.value.trim().parse::<u64>() {
-        Ok(ms) => Some(Duration::from_millis(ms)),
-        Err(_) => {
-            problems.error(
-                &entry.location,
-                format!(
-                    "invalid value '{}' for {}: expected milliseconds",
-                    entry.value, entry.key
-                ),
-            );
-            None
-        }
-    }
-}
-
+/// A path relative to the configuration directory (`join` keeps an absolute one as it is).
 fn resolve_path(dir: &Path, value: &str) -> PathBuf {
-    let path = Path::new(value.trim());
-    if path.is_absolute() {
-        path.to_path_buf()
-    } else {
-        dir.join(path)
-    }
+    dir.join(value.trim())
 }
 
 impl HttpConfig {
@@ -226,12 +206,12 @@ impl HttpConfig {
                             ),
                         },
                         "session_inactivity" => {
-                            if let Some(d) = parse_millis(entry, problems) {
+                            if let Some(d) = super::values::millis_option(entry, problems) {
                                 config.session_inactivity = d;
                             }
                         }
                         "session_keep_alive" => {
-                            if let Some(d) = parse_millis(entry, problems) {
+                            if let Some(d) = super::values::millis_option(entry, problems) {
                                 config.session_keep_alive = d;
                             }
                         }

@@ -47,6 +47,50 @@ pub fn bool_option(
     parsed
 }
 
+/// Reads a whole number of at least `min`; anything else is reported as an error naming
+/// the option and the expected range, at the entry's file and line, and gives `None`.
+pub fn number_option(
+    entry: &super::conf_file::Entry,
+    problems: &mut super::diagnostics::Problems,
+    min: u64,
+) -> Option<u64> {
+    let value = entry.value.trim();
+    match value.parse::<u64>() {
+        Ok(n) if n >= min => Some(n),
+        _ => {
+            problems.error(
+                &entry.location,
+                format!(
+                    "invalid value '{value}' for {}: expected a whole number of at least {min}",
+                    entry.key
+                ),
+            );
+            None
+        }
+    }
+}
+
+/// Reads a duration given in milliseconds, reported like [`number_option`] when invalid.
+pub fn millis_option(
+    entry: &super::conf_file::Entry,
+    problems: &mut super::diagnostics::Problems,
+) -> Option<std::time::Duration> {
+    let value = entry.value.trim();
+    match value.parse::<u64>() {
+        Ok(ms) => Some(std::time::Duration::from_millis(ms)),
+        Err(_) => {
+            problems.error(
+                &entry.location,
+                format!(
+                    "invalid value '{value}' for {}: expected milliseconds",
+                    entry.key
+                ),
+            );
+            None
+        }
+    }
+}
+
 /// Splits a comma list, trimming each item and dropping empty ones.
 pub fn comma_list(value: &str) -> impl Iterator<Item = &str> {
     value.split(',').map(str::trim).filter(|s| !s.is_empty())

@@ -22,6 +22,7 @@ use std::path::{Path, PathBuf};
 
 use super::conf_file::{ConfFile, Entry};
 use super::diagnostics::Problems;
+use super::values::number_option;
 
 /// Limit settings; `None` leaves the default (or the `[general]` value).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -59,31 +60,14 @@ pub struct WasmConfig {
     pub per_app: HashMap<String, LimitSettings>,
 }
 
-fn number(entry: &Entry, problems: &mut Problems, min: u64) -> Option<u64> {
-    match entry.value.trim().parse::<u64>() {
-        Ok(n) if n >= min => Some(n),
-        _ => {
-            problems.error(
-                &entry.location,
-                format!(
-                    "invalid value '{}' for {}: expected a whole number of at least {min}",
-                    entry.value.trim(),
-                    entry.key
-                ),
-            );
-            None
-        }
-    }
-}
-
 /// Applies one limit entry; false when the key is not a limit.
 fn limit_entry(limits: &mut LimitSettings, entry: &Entry, problems: &mut Problems) -> bool {
     match entry.key.to_ascii_lowercase().as_str() {
-        "memory_mb" => limits.memory_mb = number(entry, problems, 1),
-        "cpu_ms_per_event" => limits.cpu_ms_per_event = number(entry, problems, 1),
-        "event_timeout_ms" => limits.event_timeout_ms = number(entry, problems, 1),
-        "max_queued_events" => limits.max_queued_events = number(entry, problems, 1),
-        "log_lines_per_second" => limits.log_lines_per_second = number(entry, problems, 0),
+        "memory_mb" => limits.memory_mb = number_option(entry, problems, 1),
+        "cpu_ms_per_event" => limits.cpu_ms_per_event = number_option(entry, problems, 1),
+        "event_timeout_ms" => limits.event_timeout_ms = number_option(entry, problems, 1),
+        "max_queued_events" => limits.max_queued_events = number_option(entry, problems, 1),
+        "log_lines_per_second" => limits.log_lines_per_second = number_option(entry, problems, 0),
         "on_failure" => match entry.value.trim().to_ascii_lowercase().as_str() {
             "hangup" => limits.continue_on_failure = Some(false),
             "continue" => limits.continue_on_failure = Some(true),
@@ -112,17 +96,13 @@ impl WasmConfig {
                     }
                     match entry.key.to_ascii_lowercase().as_str() {
                         "max_sessions" => {
-                            config.max_sessions =
-                                number(entry, problems, 1).and_then(|n| u32::try_from(n).ok());
+                            config.max_sessions = number_option(entry, problems, 1)
+                                .and_then(|n| u32::try_from(n).ok());
                         }
-                        "max_upload_mb" => config.max_upload_mb = number(entry, problems, 1),
+                        "max_upload_mb" => config.max_upload_mb = number_option(entry, problems, 1),
                         "apps_dir" => {
-                            let path = Path::new(entry.value.trim());
-                            config.apps_dir = Some(if path.is_absolute() {
-                                path.to_path_buf()
-                            } else {
-                                dir.join(path)
-                            });
+                            // `join` keeps an absolute path as it is.
+                            config.apps_dir = Some(dir.join(entry.value.trim()));
                         }
                         _ => problems.warn(
                             &entry.location,

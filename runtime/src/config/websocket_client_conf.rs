@@ -27,7 +27,7 @@ use std::time::Duration;
 
 use super::conf_file::{ConfFile, Entry, Section};
 use super::diagnostics::Problems;
-use super::values::bool_option;
+use super::values::{bool_option, millis_option, number_option};
 
 /// How the connection is used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -128,21 +128,9 @@ pub fn read(file: Option<&ConfFile>, dir: &Path, problems: &mut Problems) -> Web
     clients
 }
 
-fn millis(entry: &Entry, problems: &mut Problems) -> Option<Duration> {
-    match entry.value.trim().parse::<u64>() {
-        Ok(ms) => Some(Duration::from_millis(ms)),
-        Err(_) => {
-            problems.error(
-                &entry.location,
-                format!(
-                    "invalid value '{}' for {}: expected milliseconds",
-                    entry.value.trim(),
-                    entry.key
-                ),
-            );
-            None
-        }
-    }
+/// A [`number_option`] that must also fit a `u32`.
+fn whole(entry: &Entry, problems: &mut Problems, min: u64) -> Option<u32> {
+    number_option(entry, problems, min).map(|n| u32::try_from(n).unwrap_or(u32::MAX))
 }
 
 fn path(dir: &Path, value: &str) -> Option<PathBuf> {
@@ -190,23 +178,17 @@ fn read_client(section: &Section, dir: &Path, problems: &mut Problems) -> Option
                     valid = false;
                 }
             },
-            "connection_timeout" => match millis(entry, problems) {
+            "connection_timeout" => match millis_option(entry, problems) {
                 Some(d) => connection_timeout = d,
                 None => valid = false,
             },
-            "reconnect_interval" => match millis(entry, problems) {
+            "reconnect_interval" => match millis_option(entry, problems) {
                 Some(d) => reconnect_interval = d,
                 None => valid = false,
             },
-            "reconnect_attempts" => match value.parse::<u32>() {
-                Ok(n) => reconnect_attempts = n.max(1),
-                Err(_) => {
-                    problems.error(
-                        &entry.location,
-                        format!("{what}: invalid reconnect_attempts '{value}'"),
-                    );
-                    valid = false;
-                }
+            "reconnect_attempts" => match whole(entry, problems, 0) {
+                Some(n) => reconnect_attempts = n.max(1),
+                None => valid = false,
             },
             "tls_enabled" => match bool_option(entry, problems) {
                 Some(b) => tls.enabled = b,
@@ -228,25 +210,13 @@ fn read_client(section: &Section, dir: &Path, problems: &mut Problems) -> Option
                 Some(b) => pingpongs = b,
                 None => valid = false,
             },
-            "pingpong_interval" => match value.parse::<u64>() {
-                Ok(s) if s > 0 => ping_interval = Duration::from_secs(s),
-                _ => {
-                    problems.error(
-                        &entry.location,
-                        format!("{what}: invalid pingpong_interval '{value}' (seconds, > 0)"),
-                    );
-                    valid = false;
-                }
+            "pingpong_interval" => match number_option(entry, problems, 1) {
+                Some(seconds) => ping_interval = Duration::from_secs(seconds),
+                None => valid = false,
             },
-            "pingpong_probes" => match value.parse::<u32>() {
-                Ok(n) if n > 0 => ping_probes = n,
-                _ => {
-                    problems.error(
-                        &entry.location,
-                        format!("{what}: invalid pingpong_probes '{value}' (> 0)"),
-                    );
-                    valid = false;
-                }
+            "pingpong_probes" => match whole(entry, problems, 1) {
+                Some(n) => ping_probes = n,
+                None => valid = false,
             },
             "proxy_host"
             | "proxy_username"
