@@ -15,7 +15,7 @@ use crate::events::Events;
 use crate::load;
 use crate::progress::Progress;
 use crate::report::{HangupReport, InfoReport, MemoryReport, OriginateReport, Report, RestReport};
-use crate::stats::summarize;
+use crate::stats::{rate, summarize};
 use crate::target::{Target, encode};
 
 /// How long one channel may take from its originate request to its StasisStart.
@@ -133,6 +133,11 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// The largest connection count asked for: that many HTTP clients are opened.
+    pub fn most_connections(&self) -> usize {
+        self.connections.iter().copied().max().unwrap_or(1)
+    }
+
     /// Defaults for a server at `target`.
     pub fn new(target: Target) -> Settings {
         Settings {
@@ -219,7 +224,7 @@ struct BringUp {
 impl<'s> Bench<'s> {
     async fn connect(settings: &'s Settings) -> anyhow::Result<Bench<'s>> {
         let events = Events::connect(&settings.target, &settings.app).await?;
-        let most = settings.connections.iter().copied().max().unwrap_or(1);
+        let most = settings.most_connections();
         let clients = (0..most)
             .map(|_| settings.target.client())
             .collect::<anyhow::Result<Vec<_>>>()?;
@@ -462,7 +467,7 @@ impl<'s> Bench<'s> {
     /// StasisEnd on the bench's socket.
     async fn hangup(&self) -> anyhow::Result<Vec<Report>> {
         let s = self.settings;
-        let most = s.connections.iter().copied().max().unwrap_or(1);
+        let most = s.most_connections();
         let mut reports = Vec::new();
         for &connections in &s.connections {
             let ids = self.ids(s.count);
@@ -554,7 +559,7 @@ impl<'s> Bench<'s> {
     async fn rest_channels(&self, n: usize) -> anyhow::Result<Vec<Report>> {
         let s = self.settings;
         let ids = self.ids(n);
-        let most = s.connections.iter().copied().max().unwrap_or(1);
+        let most = s.most_connections();
         let up = self
             .bring_up_or_clean(&ids, most, Instant::now() + s.duration_limit)
             .await?;
@@ -657,7 +662,7 @@ impl<'s> Bench<'s> {
         tokio::time::sleep(SETTLE).await;
         let rss_before = rss(pid)?;
         let ids = self.ids(n);
-        let most = s.connections.iter().copied().max().unwrap_or(1);
+        let most = s.most_connections();
         let up = self
             .bring_up_or_clean(&ids, most, Instant::now() + s.duration_limit)
             .await?;
@@ -681,14 +686,6 @@ impl<'s> Bench<'s> {
             bytes_per_channel: (rss_up as f64 - rss_before as f64) / channels as f64,
             bring_up_seconds: up.elapsed.as_secs_f64(),
         })])
-    }
-}
-
-fn rate(count: usize, elapsed: Duration) -> f64 {
-    if elapsed.is_zero() {
-        0.0
-    } else {
-        count as f64 / elapsed.as_secs_f64()
     }
 }
 

@@ -4,6 +4,15 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+/// `count` per second over `elapsed` (0 when nothing was measured).
+pub fn rate(count: usize, elapsed: Duration) -> f64 {
+    if elapsed.is_zero() {
+        0.0
+    } else {
+        count as f64 / elapsed.as_secs_f64()
+    }
+}
+
 /// Percentiles of a set of latencies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Summary {

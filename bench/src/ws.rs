@@ -123,7 +123,7 @@ pub async fn rest_over_ws(
         in_flight: window,
         requests,
         seconds: elapsed.as_secs_f64(),
-        rate: requests as f64 / elapsed.as_secs_f64().max(1e-9),
+        rate: crate::stats::rate(requests, elapsed),
         latency: summarize(&mut latencies),
     })
 }
@@ -224,6 +224,6 @@ pub async fn events_fanout(
         requests: requests as usize,
         events: events as usize,
         seconds: elapsed.as_secs_f64(),
-        rate: events as f64 / elapsed.as_secs_f64().max(1e-9),
+        rate: crate::stats::rate(events as usize, elapsed),
     })
 }
