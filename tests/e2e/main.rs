@@ -15,6 +15,7 @@ mod check_config;
 mod cli_app;
 mod cors;
 mod crash;
+mod external_media;
 mod isolation;
 mod media;
 mod media_bridges;

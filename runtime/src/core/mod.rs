@@ -17,6 +17,7 @@ pub mod device_states;
 pub mod dialplan;
 pub mod endpoints;
 pub mod event;
+pub mod external_media;
 pub mod media;
 pub mod modules;
 pub mod pbx;

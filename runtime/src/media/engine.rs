@@ -5,6 +5,10 @@
 //! paired with another (the two halves of a Local channel) *reads* what its peer wrote; a
 //! leg with no peer (a Test phone) reads silence. Recordings on a leg write what it reads.
 //!
+//! A leg whose far end is outside wari (external media) has an [`Edge`]: every tick the
+//! edge is given what the leg wrote (silence if nothing) and gives back what the leg reads
+//! (silence if nothing arrived). Edges poll their sockets without blocking the clock.
+//!
 //! The core drives the engine with [`Command`]s (never blocking: commands are queued and
 //! applied at the start of the next tick) and hears back through a [`MediaListener`],
 //! called from the engine thread with no engine state borrowed. Opening files and tone
@@ -30,6 +34,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::detect::SilenceDetector;
+use super::external::Edge;
 use super::frame::{AudioFrame, FRAME_MS, Rate};
 use super::mixer::{Mixer, SlotId};
 
@@ -243,6 +248,13 @@ pub enum Command {
         bridge: BridgeKey,
         source: Option<Box<dyn Source>>,
     },
+    /// The leg's far end is outside wari: every tick what the leg writes goes to `edge`,
+    /// and what the leg reads comes from it (silence when nothing arrived). Removing the
+    /// leg drops the edge.
+    AttachEdge {
+        leg: LegId,
+        edge: Box<dyn Edge>,
+    },
 }
 
 /// The state a playback reports.
@@ -418,6 +430,10 @@ struct Leg {
     bridge: Option<(BridgeKey, SlotId)>,
     /// What the leg wrote this tick.
     out: Option<AudioFrame>,
+    /// The far end outside wari, if any (external media).
+    edge: Option<Box<dyn Edge>>,
+    /// What the edge gave the leg to read this tick.
+    edge_in: Option<AudioFrame>,
 }
 
 impl Leg {
@@ -432,6 +448,8 @@ impl Leg {
             hold: None,
             bridge: None,
             out: None,
+            edge: None,
+            edge_in: None,
         }
     }
 }
@@ -749,6 +767,11 @@ impl Graph {
                     }
                 }
             }
+            Command::AttachEdge { leg, edge } => {
+                if let Some(leg) = self.legs.get_mut(&leg) {
+                    leg.edge = Some(edge);
+                }
+            }
         }
         self.flush_events();
     }
@@ -781,6 +804,7 @@ impl Graph {
             }
             leg.out = out;
         }
+        exchange_with_edges(legs);
         // 2. What every leg reads (its peer's output, or silence): into its recordings and
         //    its bridge's mixer.
         heard.clear();
@@ -793,6 +817,10 @@ impl Graph {
                 continue;
             }
             let frame = match leg.peer.as_ref().and_then(|p| legs.get(p)) {
+                _ if leg.edge.is_some() => match &leg.edge_in {
+                    Some(frame) if !leg.muted_in => frame.clone(),
+                    _ => AudioFrame::silence(leg.rate),
+                },
                 Some(peer) if !leg.muted_in => match &peer.out {
                     Some(frame) if frame.rate() == leg.rate => frame.clone(),
                     _ => AudioFrame::silence(leg.rate),
@@ -852,6 +880,21 @@ impl Graph {
         for event in self.events.drain(..) {
             self.listener.media_event(event);
         }
+    }
+}
+
+/// Legs whose far end is outside wari send what they wrote this tick (silence when they
+/// wrote nothing, so the far end gets an unbroken stream) and take what arrived.
+fn exchange_with_edges(legs: &mut HashMap<LegId, Leg>) {
+    for leg in legs.values_mut() {
+        let Some(edge) = leg.edge.as_mut() else {
+            continue;
+        };
+        match &leg.out {
+            Some(frame) => edge.send(frame),
+            None => edge.send(&AudioFrame::silence(leg.rate)),
+        }
+        leg.edge_in = edge.receive(leg.rate);
     }
 }
 

@@ -8,6 +8,7 @@
 pub mod codec;
 pub mod detect;
 pub mod engine;
+pub mod external;
 pub mod file;
 pub mod format;
 pub mod frame;

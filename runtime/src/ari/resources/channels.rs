@@ -5,8 +5,9 @@
 //! Every state change goes through the core's channel API; handlers only validate
 //! parameters, in Asterisk's order, and shape responses. Playback and recording go through
 //! the core's media side (201 with the Playback or LiveRecording), as do music on hold and
-//! silence. The other media operations (snooping, RTP statistics, external media) run
-//! Asterisk's 404/409/412 checks and then answer 501 until they are implemented.
+//! silence. External media (RTP over UDP) creates a `UnicastRTP` channel through the core.
+//! Snooping and RTP statistics run Asterisk's 404/409/412 checks and then answer 501
+//! until they are implemented.
 
 use std::time::Duration;
 
@@ -19,7 +20,9 @@ use crate::ari_handler;
 use crate::core::cause;
 use crate::core::channels::{Create, Destination, Originate, millis, split_endpoint};
 use crate::core::dialplan::expr::split_args;
+use crate::core::external_media::ExternalMedia;
 use crate::core::tech::Indication;
+use crate::media::external::{FORMAT_NAMES as EXTERNAL_FORMATS, RtpFormat};
 
 /// Longest client-chosen channel id (Asterisk's `AST_MAX_UNIQUEID` less its terminator).
 const MAX_ID_LEN: usize = 149;
@@ -589,14 +592,148 @@ pub async fn rtpstatistics(ctx: Ctx) -> AriResult {
     existing_channel_then_501(&ctx, "rtpstatistics")
 }
 
-/// POST /channels/externalMedia: a `channelId` already in use is a 409 (400 when too
-/// long), then 501.
-pub async fn external_media(ctx: Ctx) -> AriResult {
-    if let Some(id) = non_empty(&ctx, "channelId") {
-        ctx.core
-            .with_state(|state| ctx.core.check_new_id(state, Some(&id)))?;
+/// The encapsulation each external-media transport carries (ari-rest.md §6.7).
+const ENCAPSULATIONS: [(&str, &str); 3] = [
+    ("rtp", "udp"),
+    ("audiosocket", "tcp"),
+    ("none", "websocket"),
+];
+
+/// A lower-cased parameter, or its default when absent or empty.
+fn lower_or(ctx: &Ctx, name: &str, default: &str) -> String {
+    non_empty(ctx, name).map_or_else(|| default.to_string(), |v| v.to_ascii_lowercase())
+}
+
+/// The validity matrix of §6.7: each encapsulation goes with one transport (400 when a
+/// known one is paired wrongly), `server` only with websocket; valid combinations wari
+/// does not carry (and unknown pairs) are 501.
+pub fn check_external_transport(
+    encapsulation: &str,
+    transport: &str,
+    connection_type: &str,
+) -> Result<(), AriError> {
+    if !matches!(connection_type, "client" | "server") {
+        return Err(AriError::bad_request(format!(
+            "connection_type must be 'client' or 'server', not '{connection_type}'"
+        )));
     }
-    Err(media_not_implemented("externalMedia"))
+    for (encap, carrier) in ENCAPSULATIONS {
+        if encapsulation == encap && transport != carrier {
+            return Err(AriError::bad_request(format!(
+                "encapsulation '{encap}' requires transport '{carrier}'"
+            )));
+        }
+        if transport == carrier && encapsulation != encap {
+            return Err(AriError::bad_request(format!(
+                "transport '{carrier}' requires encapsulation '{encap}'"
+            )));
+        }
+    }
+    if connection_type == "server" && transport != "websocket" {
+        return Err(AriError::bad_request(
+            "connection_type 'server' is only valid with transport 'websocket'",
+        ));
+    }
+    match (encapsulation, transport) {
+        ("rtp", "udp") => Ok(()),
+        ("audiosocket", "tcp") => Err(AriError::new(
+            StatusCode::NOT_IMPLEMENTED,
+            "externalMedia over AudioSocket (tcp) is not implemented in wari; use encapsulation=rtp, transport=udp",
+        )),
+        ("none", "websocket") => Err(AriError::new(
+            StatusCode::NOT_IMPLEMENTED,
+            "externalMedia over WebSocket is not implemented in wari; use encapsulation=rtp, transport=udp",
+        )),
+        _ => Err(AriError::new(
+            StatusCode::NOT_IMPLEMENTED,
+            format!(
+                "The encapsulation '{encapsulation}' and transport '{transport}' are not supported"
+            ),
+        )),
+    }
+}
+
+/// `host:port` (an IPv6 address in brackets) with a port from 1 to 65535.
+pub fn split_host_port(text: &str) -> Option<(&str, u16)> {
+    let (host, port) = match text.strip_prefix('[') {
+        Some(rest) => {
+            let (host, after) = rest.split_once(']')?;
+            (host, after.strip_prefix(':')?)
+        }
+        None => {
+            let (host, port) = text.rsplit_once(':')?;
+            if host.contains(':') {
+                return None;
+            }
+            (host, port)
+        }
+    };
+    if host.is_empty() || port.is_empty() || !port.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let port = port.parse::<u16>().ok().filter(|p| *p != 0)?;
+    Some((host, port))
+}
+
+/// The codec of an external media stream: 400 for a name wari does not know, 501 for a
+/// known codec it cannot packetise.
+pub fn external_format(name: &str) -> Result<RtpFormat, AriError> {
+    if let Some(format) = RtpFormat::from_name(name) {
+        return Ok(format);
+    }
+    if FORMATS.contains(&name.trim().to_ascii_lowercase().as_str()) {
+        return Err(AriError::new(
+            StatusCode::NOT_IMPLEMENTED,
+            format!(
+                "Format '{name}' cannot be carried over external media by wari (supported: {})",
+                EXTERNAL_FORMATS.join(", ")
+            ),
+        ));
+    }
+    Err(AriError::bad_request(format!(
+        "Provided format ({name}) was not found"
+    )))
+}
+
+/// POST /channels/externalMedia (§6.7): RTP over UDP to `external_host`. Defaults
+/// transport=udp, encapsulation=rtp, connection_type=client; `direction` both, in or out
+/// (all carry both ways over RTP); `transport_data` is not used by RTP. 200 with the
+/// channel, whose `channelvars` hold all its variables; 409 for a `channelId` in use.
+pub async fn external_media(ctx: Ctx) -> AriResult {
+    let variables = body_variables(&ctx)?;
+    let app = ctx.params.required_string("app")?;
+    let id = non_empty(&ctx, "channelId");
+    check_id_length(id.as_deref())?;
+    let encapsulation = lower_or(&ctx, "encapsulation", "rtp");
+    let transport = lower_or(&ctx, "transport", "udp");
+    let connection_type = lower_or(&ctx, "connection_type", "client");
+    let format = ctx.params.required_string("format")?;
+    let direction = lower_or(&ctx, "direction", "both");
+    if !matches!(direction.as_str(), "both" | "in" | "out") {
+        return Err(AriError::bad_request(format!(
+            "direction must be 'both', 'in' or 'out', not '{direction}'"
+        )));
+    }
+    check_external_transport(&encapsulation, &transport, &connection_type)?;
+    let external_host = ctx.params.required_string("external_host")?;
+    if split_host_port(&external_host).is_none() {
+        return Err(AriError::bad_request(format!(
+            "external_host must be <host>:<port>, not '{external_host}'"
+        )));
+    }
+    let format = external_format(&format)?;
+    let snapshot = ctx
+        .core
+        .external_media(ExternalMedia {
+            app,
+            args: app_args(ctx.params.string("data").as_deref()),
+            channel_id: id,
+            external_host,
+            format,
+            variables,
+        })
+        .await?;
+    Ok(AriResponse::ok(snapshot))
 }
 
 /// The `/channels` operations.
@@ -729,6 +866,85 @@ mod tests {
             (400, "Provided format (mp3) was not found".into())
         );
         assert_eq!(status(check_formats("ulaw,")).0, 400);
+    }
+
+    #[test]
+    fn external_media_transport_matrix() {
+        assert_eq!(check_external_transport("rtp", "udp", "client"), Ok(()));
+        for (encapsulation, transport, connection) in [
+            ("rtp", "tcp", "client"),
+            ("rtp", "websocket", "client"),
+            ("audiosocket", "udp", "client"),
+            ("none", "tcp", "client"),
+            ("foo", "udp", "client"),
+            ("rtp", "udp", "server"),
+            ("audiosocket", "tcp", "server"),
+            ("rtp", "udp", "peer"),
+        ] {
+            assert_eq!(
+                status(check_external_transport(
+                    encapsulation,
+                    transport,
+                    connection
+                ))
+                .0,
+                400,
+                "{encapsulation}/{transport}/{connection}"
+            );
+        }
+        for (encapsulation, transport, connection) in [
+            ("audiosocket", "tcp", "client"),
+            ("none", "websocket", "client"),
+            ("none", "websocket", "server"),
+            ("foo", "bar", "client"),
+        ] {
+            assert_eq!(
+                status(check_external_transport(
+                    encapsulation,
+                    transport,
+                    connection
+                ))
+                .0,
+                501,
+                "{encapsulation}/{transport}/{connection}"
+            );
+        }
+    }
+
+    #[test]
+    fn external_hosts_need_a_port() {
+        assert_eq!(split_host_port("127.0.0.1:4000"), Some(("127.0.0.1", 4000)));
+        assert_eq!(
+            split_host_port("asr.example:65535"),
+            Some(("asr.example", 65535))
+        );
+        assert_eq!(split_host_port("[::1]:5004"), Some(("::1", 5004)));
+        for bad in [
+            "127.0.0.1",
+            "127.0.0.1:",
+            ":4000",
+            "host:0",
+            "host:65536",
+            "host:+5",
+            "host:x",
+            "::1:5004",
+            "[::1]",
+            "[::1]5004",
+            "",
+        ] {
+            assert_eq!(split_host_port(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn external_formats() {
+        assert_eq!(external_format("ulaw").map(|f| f.payload_type), Ok(0));
+        assert_eq!(external_format("slin16").map(|f| f.payload_type), Ok(118));
+        assert_eq!(status(external_format("opus")).0, 501);
+        assert_eq!(
+            status(external_format("mp3")),
+            (400, "Provided format (mp3) was not found".into())
+        );
     }
 
     #[test]

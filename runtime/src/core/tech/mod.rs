@@ -4,6 +4,7 @@
 
 pub mod local;
 pub mod test_phone;
+pub mod unicast_rtp;
 
 use std::fmt;
 use std::sync::Arc;

@@ -1,0 +1,153 @@
+//! `POST /channels/externalMedia` with RTP over UDP (ari-rest.md §6.7): a `UnicastRTP`
+//! channel (see [`super::tech::unicast_rtp`]) whose media leg exchanges RTP with
+//! `external_host`, up at once and entering the application right away (StasisStart).
+//!
+//! The channel gets `UNICASTRTP_LOCAL_ADDRESS` and `UNICASTRTP_LOCAL_PORT` (the socket the
+//! far end sends to) on top of the request's variables (ours win on a clash), and the
+//! response lists all its variables in `channelvars`. Media legs run at 8 kHz: a `slin16`
+//! stream carries that audio converted to 16 kHz, and 16 kHz audio received is converted
+//! down.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use serde_json::{Map, Value, json};
+
+use super::channel::{ChannelState, Dormant};
+use super::pbx::Start;
+use super::tech::unicast_rtp::{SharedSocket, UdpEdge, UnicastRtp, bind_towards};
+use super::{Core, CoreError, NewChannel};
+use crate::media::engine::Command;
+use crate::media::external::{RtpFormat, RtpStream, StreamStart};
+
+/// The variable holding the local address the far end sends to.
+pub const LOCAL_ADDRESS_VAR: &str = "UNICASTRTP_LOCAL_ADDRESS";
+/// The variable holding the local port the far end sends to.
+pub const LOCAL_PORT_VAR: &str = "UNICASTRTP_LOCAL_PORT";
+
+/// A checked `externalMedia` request for RTP over UDP.
+#[derive(Debug, Clone)]
+pub struct ExternalMedia {
+    pub app: String,
+    /// Stasis arguments (from `data`).
+    pub args: Vec<String>,
+    pub channel_id: Option<String>,
+    /// `host:port`, as given.
+    pub external_host: String,
+    pub format: RtpFormat,
+    /// Name, value, reported in `channelvars` of later events.
+    pub variables: Vec<(String, String, bool)>,
+}
+
+impl Core {
+    /// Creates the external media channel and returns its snapshot with every variable
+    /// in `channelvars`. 409 for a `channelId` in use, 400 when `external_host` does not
+    /// resolve, 500 when no socket can be opened.
+    pub async fn external_media(&self, request: ExternalMedia) -> Result<Value, CoreError> {
+        let media = self.media()?;
+        self.with_state(|state| self.check_new_id(state, request.channel_id.as_deref()))?;
+        let remote = resolve(&request.external_host).await?;
+        let socket = bind_towards(remote).map_err(|error| {
+            tracing::warn!(%remote, %error, "cannot open a UDP socket for external media");
+            CoreError::Internal("Unable to open a socket for external media".into())
+        })?;
+        let local = socket.local_addr().map_err(|error| {
+            tracing::warn!(%error, "external media socket has no local address");
+            CoreError::Internal("Unable to open a socket for external media".into())
+        })?;
+        let socket = Arc::new(SharedSocket::new(socket));
+        let random = uuid::Uuid::new_v4().as_u128();
+        // Spread one random value over the name suffix and the stream's starting point.
+        let suffix = random as u32;
+        let start = StreamStart {
+            ssrc: (random >> 32) as u32,
+            sequence: (random >> 64) as u16,
+            timestamp: (random >> 80) as u32,
+        };
+        let mut vars: Vec<(String, String)> = request
+            .variables
+            .iter()
+            .map(|(name, value, _)| (name.clone(), value.clone()))
+            .collect();
+        vars.push((LOCAL_ADDRESS_VAR.into(), local.ip().to_string()));
+        vars.push((LOCAL_PORT_VAR.into(), local.port().to_string()));
+        self.with_state(|state| {
+            let (id, control) = self.add_channel(
+                state,
+                NewChannel {
+                    id: request.channel_id.clone(),
+                    name: format!("UnicastRTP/{}-{suffix:08x}", request.external_host),
+                    state: ChannelState::Up,
+                    driver: Arc::new(UnicastRtp::new(socket.clone())),
+                    app: Some(request.app.clone()),
+                    vars,
+                    ..NewChannel::default()
+                },
+            )?;
+            if let Some(channel) = state.channels.get_mut(&id) {
+                for (name, _, report) in &request.variables {
+                    if *report {
+                        channel.reported.insert(name.clone());
+                    }
+                }
+            }
+            let edge = UdpEdge::new(
+                id.clone(),
+                socket,
+                remote,
+                RtpStream::new(request.format, start),
+            );
+            media.engine.send(Command::AttachEdge {
+                leg: id.clone(),
+                edge: Box::new(edge),
+            });
+            tracing::info!(channel = %id, %remote, %local, format = request.format.name(), "external media channel created");
+            if self.stasis_enter(state, &id, &request.app, &request.args) {
+                if let Some(channel) = state.channels.get_mut(&id) {
+                    channel.dormant = Some(Dormant {
+                        control,
+                        start: Start::InStasis,
+                    });
+                }
+            } else {
+                // Not registered here: the runner tries (a per-call connection may serve
+                // the application) and hangs the channel up if that fails.
+                self.spawn_runner(
+                    id.clone(),
+                    control,
+                    Start::Stasis {
+                        app: request.app.clone(),
+                        args: request.args.clone(),
+                    },
+                );
+            }
+            let mut snapshot = self.channel_json(state, &id);
+            if let (Value::Object(object), Some(channel)) = (&mut snapshot, state.channels.get(&id))
+            {
+                let all: Map<String, Value> = channel
+                    .vars
+                    .iter()
+                    .map(|(name, value)| (name.clone(), json!(value)))
+                    .collect();
+                object.insert("channelvars".into(), Value::Object(all));
+            }
+            Ok(snapshot)
+        })
+    }
+}
+
+/// The first address `host:port` resolves to (400 when there is none).
+async fn resolve(host_port: &str) -> Result<SocketAddr, CoreError> {
+    let unresolvable = || {
+        CoreError::BadRequest(format!(
+            "external_host '{host_port}' does not resolve to an address"
+        ))
+    };
+    match tokio::net::lookup_host(host_port).await {
+        Ok(mut addresses) => addresses.next().ok_or_else(unresolvable),
+        Err(error) => {
+            tracing::info!(host = host_port, %error, "external_host does not resolve");
+            Err(unresolvable())
+        }
+    }
+}
