@@ -22,6 +22,9 @@
 //! whole mix. In a `holding` bridge members' audio is not mixed: they hear only what is
 //! played to the bridge. Mute: `inbound` keeps a leg's audio out of the mix (and out of its
 //! recordings), `outbound` makes it hear silence.
+//!
+//! Snoops: a snoop leg reads what it spies of its target instead of a peer's audio, and
+//! what it writes is whispered into its target ([`super::snoop`] has the rules).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -32,6 +35,7 @@ use std::time::{Duration, Instant};
 use super::detect::SilenceDetector;
 use super::frame::{AudioFrame, FRAME_MS, Rate};
 use super::mixer::{Mixer, SlotId};
+use super::snoop::{Tap, TapLegs, Taps, mix_into};
 
 /// Mean absolute sample below which a recorded frame counts as silence (about -50 dBFS)
 /// for `maxSilenceSeconds`.
@@ -243,6 +247,9 @@ pub enum Command {
         bridge: BridgeKey,
         source: Option<Box<dyn Source>>,
     },
+    /// A snoop leg starts spying on and/or whispering to its target (see
+    /// [`super::snoop`]); it stops when either leg is removed.
+    Snoop(Tap),
 }
 
 /// The state a playback reports.
@@ -471,6 +478,8 @@ struct Graph {
     events: Vec<MediaEvent>,
     /// Per-tick scratch (kept to avoid allocating): legs and what they read.
     heard: Vec<(LegId, AudioFrame)>,
+    /// Snoop legs and their targets.
+    taps: Taps,
 }
 
 /// Takes a leg out of its bridge's mixer.
@@ -491,6 +500,7 @@ impl Graph {
             listener,
             events: Vec::new(),
             heard: Vec::new(),
+            taps: Taps::new(),
         }
     }
 
@@ -520,6 +530,7 @@ impl Graph {
                 }
             }
             Command::RemoveLeg { id } => {
+                self.taps.leg_removed(&id);
                 if let Some(mut leg) = self.legs.remove(&id) {
                     detach(&mut self.bridges, &mut leg);
                     for playback in leg.playbacks.drain(..) {
@@ -749,6 +760,7 @@ impl Graph {
                     }
                 }
             }
+            Command::Snoop(tap) => self.taps.add(tap),
         }
         self.flush_events();
     }
@@ -761,6 +773,7 @@ impl Graph {
             opener,
             events,
             heard,
+            taps,
             ..
         } = self;
         // 1. What every leg writes: its playback, else its music on hold or silence, else
@@ -781,6 +794,10 @@ impl Graph {
             }
             leg.out = out;
         }
+        // 1b. Snoop taps: what snoop legs spy, whispers added to their targets.
+        if !taps.is_empty() {
+            taps.run(&mut TapView(legs));
+        }
         // 2. What every leg reads (its peer's output, or silence): into its recordings and
         //    its bridge's mixer.
         heard.clear();
@@ -792,13 +809,19 @@ impl Graph {
             if leg.recordings.is_empty() && !mixes {
                 continue;
             }
-            let frame = match leg.peer.as_ref().and_then(|p| legs.get(p)) {
+            let mut frame = match leg.peer.as_ref().and_then(|p| legs.get(p)) {
                 Some(peer) if !leg.muted_in => match &peer.out {
                     Some(frame) if frame.rate() == leg.rate => frame.clone(),
                     _ => AudioFrame::silence(leg.rate),
                 },
                 _ => AudioFrame::silence(leg.rate),
             };
+            if !taps.is_empty() && !leg.muted_in {
+                if let Some(spied) = taps.spied(id) {
+                    frame.clone_from(spied);
+                }
+                taps.add_whisper_in(id, &mut frame);
+            }
             heard.push((id.clone(), frame));
         }
         for (id, frame) in heard.iter() {
@@ -851,6 +874,34 @@ impl Graph {
     fn flush_events(&mut self) {
         for event in self.events.drain(..) {
             self.listener.media_event(event);
+        }
+    }
+}
+
+/// The legs as snoop taps see and change them during a tick.
+struct TapView<'a>(&'a mut HashMap<LegId, Leg>);
+
+impl TapLegs for TapView<'_> {
+    fn rate(&self, leg: &str) -> Option<Rate> {
+        self.0.get(leg).map(|l| l.rate)
+    }
+
+    fn written(&self, leg: &str) -> Option<&AudioFrame> {
+        self.0.get(leg).and_then(|l| l.out.as_ref())
+    }
+
+    fn read(&self, leg: &str) -> Option<&AudioFrame> {
+        let leg = self.0.get(leg).filter(|l| !l.muted_in)?;
+        let peer = self.0.get(leg.peer.as_ref()?)?;
+        peer.out.as_ref()
+    }
+
+    fn add_written(&mut self, leg: &str, frame: &AudioFrame) {
+        if let Some(leg) = self.0.get_mut(leg) {
+            match leg.out.as_mut() {
+                Some(out) => mix_into(out, frame),
+                None => leg.out = Some(frame.clone()),
+            }
         }
     }
 }
