@@ -357,3 +357,223 @@ mod tests {
         assert_eq!(first(taps.spied("s2")), Some(10));
     }
 }
+
+/// The taps inside the running engine: spying and whispering through pairs and a bridge.
+#[cfg(test)]
+mod engine_tests {
+    use std::sync::{Arc, Mutex, mpsc};
+    use std::time::Duration;
+
+    use super::{Direction, Tap};
+    use crate::media::engine::{
+        Command, MediaEngine, MediaEvent, MediaListener, Part, PlayItem, PlaybackState,
+        RecordRequest, RecordingOp, RecordingState, Sink, Source, SourceOpener, Target,
+        TerminateOn,
+    };
+    use crate::media::frame::{AudioFrame, Rate};
+
+    /// A part `Tone("<value>")` plays 50 frames of that constant sample value.
+    struct Opener;
+
+    struct Constant(i16, usize);
+
+    impl Source for Constant {
+        fn next_frame(&mut self) -> Option<AudioFrame> {
+            self.1 = self.1.checked_sub(1)?;
+            AudioFrame::from_samples(Rate::Narrow8k, &[self.0; 160]).ok()
+        }
+    }
+
+    impl SourceOpener for Opener {
+        fn open(&self, part: &Part, _rate: Rate) -> Result<Box<dyn Source>, String> {
+            match part {
+                Part::Tone(value) => Ok(Box::new(Constant(
+                    value.parse().map_err(|_| "bad value")?,
+                    50,
+                ))),
+                _ => Err("not a constant".into()),
+            }
+        }
+    }
+
+    struct Events(Mutex<mpsc::Sender<MediaEvent>>);
+
+    impl MediaListener for Events {
+        fn media_event(&self, event: MediaEvent) {
+            if let Ok(tx) = self.0.lock() {
+                let _ = tx.send(event);
+            }
+        }
+    }
+
+    /// The first sample of every recorded frame.
+    #[derive(Clone, Default)]
+    struct Collected(Arc<Mutex<Vec<i16>>>);
+
+    impl Sink for Collected {
+        fn write(&mut self, frame: &AudioFrame) -> Result<(), String> {
+            self.0
+                .lock()
+                .map_err(|_| "poisoned")?
+                .push(frame.samples()[0]);
+            Ok(())
+        }
+        fn finish(self: Box<Self>) -> Result<(), String> {
+            Ok(())
+        }
+        fn cancel(self: Box<Self>) {}
+    }
+
+    impl Collected {
+        fn count(&self, value: i16) -> usize {
+            self.0
+                .lock()
+                .map(|s| s.iter().filter(|v| **v == value).count())
+                .unwrap_or_default()
+        }
+    }
+
+    fn record(engine: &MediaEngine, leg: &str) -> Collected {
+        let sink = Collected::default();
+        engine.send(Command::Record(RecordRequest {
+            name: leg.into(),
+            target: Target::Leg(leg.into()),
+            sink: Box::new(sink.clone()),
+            max_duration_ms: 0,
+            max_silence_ms: 0,
+            terminate_on: TerminateOn::None,
+        }));
+        sink
+    }
+
+    fn play(engine: &MediaEngine, leg: &str, value: i16) {
+        engine.send(Command::Play {
+            id: leg.into(),
+            target: Target::Leg(leg.into()),
+            items: vec![PlayItem {
+                uri: format!("tone:{value}"),
+                parts: vec![Part::Tone(value.to_string())],
+            }],
+            offset_ms: 0,
+            skip_ms: 0,
+            rate: Rate::Narrow8k,
+        });
+    }
+
+    /// Waits for `count` events matching `what` (each within 5 s).
+    fn wait(rx: &mpsc::Receiver<MediaEvent>, count: usize, what: impl Fn(&MediaEvent) -> bool) {
+        let mut seen = 0;
+        for _ in 0..1000 {
+            if seen == count {
+                return;
+            }
+            let event = rx
+                .recv_timeout(Duration::from_secs(5))
+                .expect("an event within 5 s");
+            if what(&event) {
+                seen += 1;
+            }
+        }
+        panic!("only {seen} of {count} awaited events came");
+    }
+
+    #[test]
+    fn a_snoop_on_a_bridged_leg_spies_both_ways_and_whispers_into_the_bridge() {
+        let (tx, rx) = mpsc::channel();
+        let engine = MediaEngine::start(Arc::new(Opener), Arc::new(Events(Mutex::new(tx))))
+            .expect("engine thread");
+        // Pairs a/b and c/d; a and c in a mixing bridge; s snoops on a.
+        for id in ["a", "b", "c", "d", "s"] {
+            engine.send(Command::AddLeg {
+                id: id.into(),
+                rate: Rate::Narrow8k,
+            });
+        }
+        for (a, b) in [("a", "b"), ("c", "d")] {
+            engine.send(Command::Pair {
+                a: a.into(),
+                b: b.into(),
+            });
+        }
+        engine.send(Command::AddBridge {
+            id: "br".into(),
+            mixing: true,
+        });
+        for leg in ["a", "c"] {
+            engine.send(Command::JoinBridge {
+                bridge: "br".into(),
+                leg: leg.into(),
+            });
+        }
+        engine.send(Command::Snoop(Tap {
+            snoop: "s".into(),
+            target: "a".into(),
+            spy: Direction::Both,
+            whisper: Direction::In,
+        }));
+        let spied = record(&engine, "s");
+        let far_end = record(&engine, "b");
+        let other = record(&engine, "d");
+        // a receives 1 (from b); a is sent 10 (d to c, through the bridge); s says 100.
+        play(&engine, "b", 1);
+        play(&engine, "d", 10);
+        play(&engine, "s", 100);
+        wait(&rx, 3, |e| {
+            matches!(
+                e,
+                MediaEvent::Playback {
+                    state: PlaybackState::Done,
+                    ..
+                }
+            )
+        });
+        for leg in ["s", "b", "d"] {
+            engine.send(Command::ControlRecording {
+                name: leg.into(),
+                op: RecordingOp::Stop,
+            });
+        }
+        wait(&rx, 3, |e| {
+            matches!(
+                e,
+                MediaEvent::Recording {
+                    state: RecordingState::Done,
+                    ..
+                }
+            )
+        });
+        assert!(spied.count(11) >= 40, "spy=both: in + out");
+        assert_eq!(spied.count(111), 0, "a snoop never hears its own whisper");
+        assert!(other.count(101) >= 40, "the bridge hears the in whisper");
+        assert!(far_end.count(10) >= 40, "the far end hears the bridge");
+        assert_eq!(far_end.count(110), 0, "but not an in whisper");
+        // The snoop leg goes: a is left as it was.
+        engine.send(Command::RemoveLeg { id: "s".into() });
+        let after = record(&engine, "d");
+        play(&engine, "b", 1);
+        wait(&rx, 1, |e| {
+            matches!(
+                e,
+                MediaEvent::Playback {
+                    state: PlaybackState::Done,
+                    ..
+                }
+            )
+        });
+        engine.send(Command::ControlRecording {
+            name: "d".into(),
+            op: RecordingOp::Stop,
+        });
+        wait(&rx, 1, |e| {
+            matches!(
+                e,
+                MediaEvent::Recording {
+                    state: RecordingState::Done,
+                    ..
+                }
+            )
+        });
+        assert!(after.count(1) >= 40, "no whisper once the snoop is gone");
+        assert_eq!(after.count(101), 0);
+    }
+}
