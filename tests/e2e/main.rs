@@ -26,6 +26,7 @@ mod outbound_ws;
 mod prefix;
 mod rest_over_ws;
 mod schema;
+mod snoop;
 mod soak;
 mod stasis_flows;
 mod third_party_flow;

@@ -211,6 +211,7 @@ impl Core {
 
     /// Removes a hung-up channel: leaves its bridge, ChannelDestroyed, subscriptions end.
     pub fn destroy_locked(&self, state: &mut State, id: &Arc<str>) {
+        self.snoop_channel_destroyed(state, id);
         self.leave_bridge(state, id);
         let cause = state
             .channels

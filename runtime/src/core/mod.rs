@@ -21,6 +21,7 @@ pub mod external_media;
 pub mod media;
 pub mod modules;
 pub mod pbx;
+pub mod snoop;
 pub mod stasis;
 pub mod system;
 pub mod tech;
@@ -115,6 +116,8 @@ pub struct State {
     pub leg_causes: HashMap<Arc<str>, u16>,
     /// Playbacks and live recordings.
     pub media: media::MediaState,
+    /// Snoop channels and their targets.
+    pub snoops: snoop::Snoops,
     /// Counts [`Core::with_state`] calls: while it is unchanged, nothing can have changed.
     generation: u64,
     /// The compact JSON of `GET /channels` and the generation it was rendered at.

@@ -26,6 +26,9 @@
 //! whole mix. In a `holding` bridge members' audio is not mixed: they hear only what is
 //! played to the bridge. Mute: `inbound` keeps a leg's audio out of the mix (and out of its
 //! recordings), `outbound` makes it hear silence.
+//!
+//! Snoops: a snoop leg reads what it spies of its target instead of a peer's audio, and
+//! what it writes is whispered into its target ([`super::snoop`] has the rules).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -37,6 +40,7 @@ use super::detect::SilenceDetector;
 use super::external::Edge;
 use super::frame::{AudioFrame, FRAME_MS, Rate};
 use super::mixer::{Mixer, SlotId};
+use super::snoop::{Tap, TapLegs, Taps, mix_into};
 
 /// Mean absolute sample below which a recorded frame counts as silence (about -50 dBFS)
 /// for `maxSilenceSeconds`.
@@ -255,6 +259,9 @@ pub enum Command {
         leg: LegId,
         edge: Box<dyn Edge>,
     },
+    /// A snoop leg starts spying on and/or whispering to its target (see
+    /// [`super::snoop`]); it stops when either leg is removed.
+    Snoop(Tap),
 }
 
 /// The state a playback reports.
@@ -489,6 +496,8 @@ struct Graph {
     events: Vec<MediaEvent>,
     /// Per-tick scratch (kept to avoid allocating): legs and what they read.
     heard: Vec<(LegId, AudioFrame)>,
+    /// Snoop legs and their targets.
+    taps: Taps,
 }
 
 /// Takes a leg out of its bridge's mixer.
@@ -509,6 +518,7 @@ impl Graph {
             listener,
             events: Vec::new(),
             heard: Vec::new(),
+            taps: Taps::new(),
         }
     }
 
@@ -538,6 +548,7 @@ impl Graph {
                 }
             }
             Command::RemoveLeg { id } => {
+                self.taps.leg_removed(&id);
                 if let Some(mut leg) = self.legs.remove(&id) {
                     detach(&mut self.bridges, &mut leg);
                     for playback in leg.playbacks.drain(..) {
@@ -772,6 +783,7 @@ impl Graph {
                     leg.edge = Some(edge);
                 }
             }
+            Command::Snoop(tap) => self.taps.add(tap),
         }
         self.flush_events();
     }
@@ -784,6 +796,7 @@ impl Graph {
             opener,
             events,
             heard,
+            taps,
             ..
         } = self;
         // 1. What every leg writes: its playback, else its music on hold or silence, else
@@ -804,6 +817,10 @@ impl Graph {
             }
             leg.out = out;
         }
+        // 1b. Snoop taps: what snoop legs spy, whispers added to their targets.
+        if !taps.is_empty() {
+            taps.run(&mut TapView(legs));
+        }
         exchange_with_edges(legs);
         // 2. What every leg reads (its peer's output, or silence): into its recordings and
         //    its bridge's mixer.
@@ -816,7 +833,7 @@ impl Graph {
             if leg.recordings.is_empty() && !mixes {
                 continue;
             }
-            let frame = match leg.peer.as_ref().and_then(|p| legs.get(p)) {
+            let mut frame = match leg.peer.as_ref().and_then(|p| legs.get(p)) {
                 _ if leg.edge.is_some() => match &leg.edge_in {
                     Some(frame) if !leg.muted_in => frame.clone(),
                     _ => AudioFrame::silence(leg.rate),
@@ -827,6 +844,12 @@ impl Graph {
                 },
                 _ => AudioFrame::silence(leg.rate),
             };
+            if !taps.is_empty() && !leg.muted_in {
+                if let Some(spied) = taps.spied(id) {
+                    frame.clone_from(spied);
+                }
+                taps.add_whisper_in(id, &mut frame);
+            }
             heard.push((id.clone(), frame));
         }
         for (id, frame) in heard.iter() {
@@ -895,6 +918,38 @@ fn exchange_with_edges(legs: &mut HashMap<LegId, Leg>) {
             None => edge.send(&AudioFrame::silence(leg.rate)),
         }
         leg.edge_in = edge.receive(leg.rate);
+    }
+}
+
+/// The legs as snoop taps see and change them during a tick.
+struct TapView<'a>(&'a mut HashMap<LegId, Leg>);
+
+impl TapLegs for TapView<'_> {
+    fn rate(&self, leg: &str) -> Option<Rate> {
+        self.0.get(leg).map(|l| l.rate)
+    }
+
+    fn written(&self, leg: &str) -> Option<&AudioFrame> {
+        self.0.get(leg).and_then(|l| l.out.as_ref())
+    }
+
+    fn read(&self, leg: &str) -> Option<&AudioFrame> {
+        let leg = self.0.get(leg).filter(|l| !l.muted_in)?;
+        if leg.edge.is_some() {
+            // Taps run before this tick's exchange: the far end's last frame.
+            return leg.edge_in.as_ref();
+        }
+        let peer = self.0.get(leg.peer.as_ref()?)?;
+        peer.out.as_ref()
+    }
+
+    fn add_written(&mut self, leg: &str, frame: &AudioFrame) {
+        if let Some(leg) = self.0.get_mut(leg) {
+            match leg.out.as_mut() {
+                Some(out) => mix_into(out, frame),
+                None => leg.out = Some(frame.clone()),
+            }
+        }
     }
 }
 

@@ -16,6 +16,7 @@ pub mod mixer;
 pub mod moh;
 pub mod rtp;
 pub mod say;
+pub mod snoop;
 pub mod sounds;
 pub mod sources;
 pub mod tone;

@@ -5,9 +5,9 @@
 //! Every state change goes through the core's channel API; handlers only validate
 //! parameters, in Asterisk's order, and shape responses. Playback and recording go through
 //! the core's media side (201 with the Playback or LiveRecording), as do music on hold and
-//! silence. External media (RTP over UDP) creates a `UnicastRTP` channel through the core.
-//! Snooping and RTP statistics run Asterisk's 404/409/412 checks and then answer 501
-//! until they are implemented.
+//! silence. External media (RTP over UDP) creates a `UnicastRTP` channel, and snooping
+//! a snoop channel, through the core (200 with the Channel). RTP statistics run
+//! Asterisk's 404 check and then answer 501 until it is implemented.
 
 use std::time::Duration;
 
@@ -21,8 +21,10 @@ use crate::core::cause;
 use crate::core::channels::{Create, Destination, Originate, millis, split_endpoint};
 use crate::core::dialplan::expr::split_args;
 use crate::core::external_media::ExternalMedia;
+use crate::core::snoop::SnoopRequest;
 use crate::core::tech::Indication;
 use crate::media::external::{FORMAT_NAMES as EXTERNAL_FORMATS, RtpFormat};
+use crate::media::snoop::Direction;
 
 /// Longest client-chosen channel id (Asterisk's `AST_MAX_UNIQUEID` less its terminator).
 const MAX_ID_LEN: usize = 149;
@@ -571,20 +573,57 @@ pub async fn record(ctx: Ctx) -> AriResult {
     media::recording_created(ctx.core.record_channel(&channel_id(&ctx), request)?)
 }
 
-/// The target of a snoop or of RTP statistics only has to exist (404).
+/// The target of RTP statistics only has to exist (404).
 fn existing_channel_then_501(ctx: &Ctx, operation: &str) -> AriResult {
     ctx.core.get_channel(&channel_id(ctx))?;
     Err(media_not_implemented(operation))
 }
 
-/// POST /channels/{channelId}/snoop: the target need not be in Stasis.
+/// The `spy` or `whisper` parameter: `none` when absent or empty, else one of `none`,
+/// `both`, `out`, `in`.
+fn snoop_direction(ctx: &Ctx, name: &str) -> Result<Direction, AriError> {
+    match non_empty(ctx, name) {
+        None => Ok(Direction::None),
+        Some(text) => Direction::parse(&text).ok_or_else(|| {
+            AriError::bad_request(format!("Invalid direction specified for {name}"))
+        }),
+    }
+}
+
+/// Both snoop operations (ari-rest.md §6.6), checked in Asterisk's order: directions,
+/// at least one of them, application (400), then the target (404) and the id (409).
+fn snoop(ctx: &Ctx, snoop_id: Option<String>) -> AriResult {
+    let spy = snoop_direction(ctx, "spy")?;
+    let whisper = snoop_direction(ctx, "whisper")?;
+    if spy == Direction::None && whisper == Direction::None {
+        return Err(AriError::bad_request(
+            "Direction must be specified for at least spy or whisper",
+        ));
+    }
+    let app = non_empty(ctx, "app")
+        .ok_or_else(|| AriError::bad_request("Application name is required"))?;
+    let snapshot = ctx.core.snoop(SnoopRequest {
+        target: channel_id(ctx),
+        spy,
+        whisper,
+        app,
+        args: app_args(ctx.params.string("appArgs").as_deref()),
+        snoop_id,
+    })?;
+    Ok(AriResponse::ok(snapshot))
+}
+
+/// POST /channels/{channelId}/snoop: the target need not be in Stasis; 200 with the
+/// snoop channel, which is already in its application.
 pub async fn snoop_channel(ctx: Ctx) -> AriResult {
-    existing_channel_then_501(&ctx, "snoopChannel")
+    let snoop_id = non_empty(&ctx, "snoopId");
+    snoop(&ctx, snoop_id)
 }
 
 /// POST /channels/{channelId}/snoop/{snoopId}
 pub async fn snoop_channel_with_id(ctx: Ctx) -> AriResult {
-    existing_channel_then_501(&ctx, "snoopChannelWithId")
+    let snoop_id = non_empty(&ctx, "snoopId");
+    snoop(&ctx, snoop_id)
 }
 
 /// GET /channels/{channelId}/rtp_statistics

@@ -1,0 +1,146 @@
+//! Snoop channels (`POST /channels/{id}/snoop`): a `Snoop/<target>-<n>` channel that is
+//! Up at once, enters its Stasis application, and spies on and/or whispers to its target
+//! through a media tap ([`crate::media::snoop`]). The target need not be in Stasis. The
+//! snoop channel lives until it is hung up, and is hung up when its target is destroyed;
+//! the tap follows the two media legs, so the target may join and leave bridges freely.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use super::channel::{ChannelState, Dormant};
+use super::pbx::Start;
+use super::tech::Driver;
+use super::{Core, CoreError, NewChannel, State, cause};
+use crate::media::engine::Command;
+use crate::media::snoop::{Direction, Tap};
+
+/// `POST /channels/{channelId}/snoop[/{snoopId}]`.
+#[derive(Debug, Clone)]
+pub struct SnoopRequest {
+    /// The channel to snoop on.
+    pub target: String,
+    pub spy: Direction,
+    pub whisper: Direction,
+    pub app: String,
+    pub args: Vec<String>,
+    /// The snoop channel's id, when the client chose it.
+    pub snoop_id: Option<String>,
+}
+
+/// The snoop channels there are, inside the core's state.
+#[derive(Debug, Default)]
+pub struct Snoops {
+    /// Snoop channel → target channel.
+    targets: HashMap<Arc<str>, Arc<str>>,
+    /// Numbers the snoop channels' names.
+    sequence: u32,
+}
+
+impl Snoops {
+    /// The snoop channels of a target.
+    fn of_target(&self, target: &str) -> Vec<Arc<str>> {
+        self.targets
+            .iter()
+            .filter(|(_, t)| &***t == target)
+            .map(|(snoop, _)| snoop.clone())
+            .collect()
+    }
+}
+
+/// The technology side of a snoop channel: there is no far end to call or tell anything.
+#[derive(Debug)]
+struct SnoopDriver;
+
+impl Driver for SnoopDriver {
+    fn call(&self, _: &Core, _: &mut State, _: &Arc<str>) -> Result<(), CoreError> {
+        Err(CoreError::Conflict(
+            "A snoop channel cannot be dialed".into(),
+        ))
+    }
+}
+
+impl Core {
+    /// Creates a snoop channel on `request.target` and puts it in its application:
+    /// 400 (no direction, no application, bad id), 404 (no target), 409 (id in use).
+    /// Returns the snoop channel's snapshot.
+    pub fn snoop(&self, request: SnoopRequest) -> Result<Value, CoreError> {
+        if request.spy == Direction::None && request.whisper == Direction::None {
+            return Err(CoreError::BadRequest(
+                "Direction must be specified for at least spy or whisper".into(),
+            ));
+        }
+        if request.app.is_empty() {
+            return Err(CoreError::BadRequest("Application name is required".into()));
+        }
+        self.with_state(|state| {
+            let target = state
+                .channels
+                .get(request.target.as_str())
+                .map(|c| c.id.clone())
+                .ok_or_else(|| CoreError::NotFound("Channel not found".into()))?;
+            self.check_new_id(state, request.snoop_id.as_deref())?;
+            state.snoops.sequence = state.snoops.sequence.wrapping_add(1);
+            let name = format!("Snoop/{target}-{:08x}", state.snoops.sequence);
+            let (id, rx) = self.add_channel(
+                state,
+                NewChannel {
+                    id: request.snoop_id.clone(),
+                    name,
+                    state: ChannelState::Up,
+                    driver: Arc::new(SnoopDriver),
+                    app: Some(request.app.clone()),
+                    ..NewChannel::default()
+                },
+            )?;
+            state.snoops.targets.insert(id.clone(), target.clone());
+            if let Some(media) = self.media.get() {
+                media.engine.send(Command::Snoop(Tap {
+                    snoop: id.clone(),
+                    target: target.clone(),
+                    spy: request.spy,
+                    whisper: request.whisper,
+                }));
+            }
+            tracing::info!(
+                snoop = %id,
+                %target,
+                spy = ?request.spy,
+                whisper = ?request.whisper,
+                "snoop channel created"
+            );
+            if self.stasis_enter(state, &id, &request.app, &request.args) {
+                if let Some(channel) = state.channels.get_mut(&id) {
+                    channel.dormant = Some(Dormant {
+                        control: rx,
+                        start: Start::InStasis,
+                    });
+                }
+            } else {
+                // Not registered here: the runner tries a per-call connection, or fails
+                // Stasis and hangs the snoop channel up.
+                self.spawn_runner(
+                    id.clone(),
+                    rx,
+                    Start::Stasis {
+                        app: request.app.clone(),
+                        args: request.args.clone(),
+                    },
+                );
+            }
+            Ok(self.channel_json(state, &id))
+        })
+    }
+
+    /// A channel is being destroyed: a snoop channel is forgotten, and the snoop channels
+    /// of a target are hung up (their media taps end with the legs).
+    pub(crate) fn snoop_channel_destroyed(&self, state: &mut State, id: &Arc<str>) {
+        state.snoops.targets.remove(id);
+        for snoop in state.snoops.of_target(id) {
+            state.snoops.targets.remove(&snoop);
+            tracing::debug!(%snoop, target = %id, "target gone: snoop channel hung up");
+            self.hangup_locked(state, &snoop, cause::NORMAL_CLEARING, false);
+        }
+    }
+}

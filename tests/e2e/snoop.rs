@@ -1,0 +1,340 @@
+//! Snooping end to end: a snoop channel on the `;1` half of a Local pair hears what that
+//! half receives (`spy=in`: a tone played to the `;2` half), what is sent to it
+//! (`spy=out`: a tone played to the `;1` half itself) or both; a tone played on a snoop
+//! channel is whispered to the target's far end (`whisper=out`: the `;2` half hears it) or
+//! into what the target receives (`whisper=in`: a recording of the target holds it). The
+//! snoop channel enters its application with its arguments, keeps snooping while the target
+//! is bridged, ends when the target hangs up, and bad requests get 400/404/409.
+//!
+//! What is heard is checked by recording the snoop channel (or the Local halves) and telling
+//! frequencies apart with the Goertzel filter.
+
+use serde_json::Value;
+use wari::media::detect::goertzel_power;
+
+use crate::media_support::{start_with_data_dir, stored_samples};
+use crate::support::{EventSocket, Wari};
+
+const DIALPLAN: &str = "\
+[sn]
+exten => 100,1,Answer()
+ same => n,Stasis(sn)
+ same => n,Hangup()
+exten => wait,1,Answer()
+ same => n,Wait(30)
+ same => n,Hangup()
+";
+
+/// Played to the `;2` half: what the `;1` half receives.
+const TO_PEER: f32 = 500.0;
+/// Played to the `;1` half itself: what is sent to it.
+const TO_TARGET: f32 = 1300.0;
+/// A frequency nobody plays.
+const NOBODY: f32 = 2300.0;
+
+struct Setup {
+    wari: Wari,
+    ws: EventSocket,
+    _data: tempfile::TempDir,
+}
+
+/// wari with the Local pair `t1`/`t2` in application `sn`.
+async fn setup() -> Setup {
+    let data = tempfile::tempdir().expect("temp dir");
+    let wari = start_with_data_dir(data.path(), DIALPLAN);
+    let mut ws = EventSocket::connect(&wari, "app=sn&api_key=asterisk:secret").await;
+    let reply = wari
+        .post("/ari/channels?endpoint=Local/100@sn&app=sn&channelId=t1&otherChannelId=t2")
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    for _ in 0..2 {
+        ws.next_of("StasisStart").await;
+    }
+    Setup {
+        wari,
+        ws,
+        _data: data,
+    }
+}
+
+/// Creates a snoop channel on `target` (`query` holds spy/whisper/snoopId) and waits for
+/// its StasisStart; returns the snoop channel's snapshot.
+async fn snoop(wari: &Wari, ws: &mut EventSocket, target: &str, query: &str) -> Value {
+    let reply = wari
+        .post(&format!("/ari/channels/{target}/snoop?app=sn&{query}"))
+        .await;
+    assert_eq!(reply.status, 200, "{query}: {}", reply.body);
+    let id = reply.body["id"]
+        .as_str()
+        .expect("snoop channel id")
+        .to_string();
+    let started = ws.next_for("StasisStart", &id).await;
+    assert_eq!(started["application"], "sn", "{started}");
+    reply.body
+}
+
+/// Starts recording channel `channel` as wav recording `name`.
+async fn record(wari: &Wari, ws: &mut EventSocket, channel: &str, name: &str) {
+    let reply = wari
+        .post(&format!(
+            "/ari/channels/{channel}/record?name={name}&format=wav"
+        ))
+        .await;
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    let started = ws.next_of("RecordingStarted").await;
+    assert_eq!(started["recording"]["name"], name);
+}
+
+/// Plays `tone:!<freq>/800` on each channel and waits until every playback is done.
+async fn play_tones(wari: &Wari, ws: &mut EventSocket, tones: &[(&str, f32)]) {
+    for (channel, freq) in tones {
+        let reply = wari
+            .post(&format!(
+                "/ari/channels/{channel}/play?media=tone:!{freq}/800"
+            ))
+            .await;
+        assert_eq!(reply.status, 201, "{}", reply.body);
+    }
+    for _ in tones {
+        let finished = ws.next_of("PlaybackFinished").await;
+        assert_eq!(finished["playback"]["state"], "done", "{finished}");
+    }
+}
+
+/// Stops the named recordings, waits until each has finished, and returns their samples.
+async fn stop_all(wari: &Wari, ws: &mut EventSocket, names: &[&str]) -> Vec<Vec<i16>> {
+    for name in names {
+        let reply = wari
+            .post(&format!("/ari/recordings/live/{name}/stop"))
+            .await;
+        assert_eq!(reply.status, 204, "{}", reply.body);
+    }
+    for _ in names {
+        let done = ws.next_of("RecordingFinished").await;
+        assert_eq!(done["recording"]["state"], "done", "{done}");
+    }
+    let mut all = Vec::new();
+    for name in names {
+        all.push(stored_samples(wari, name).await);
+    }
+    all
+}
+
+/// The power of `freq` in `samples`, summed over 20 ms windows.
+fn power(samples: &[i16], freq: f32) -> f32 {
+    samples
+        .chunks_exact(160)
+        .map(|w| goertzel_power(w, freq, 8000))
+        .sum()
+}
+
+/// True when `freq` clearly stands out of `samples` compared with `absent`.
+fn hears(samples: &[i16], freq: f32, absent: f32) -> bool {
+    power(samples, freq) > 100.0 * power(samples, absent).max(1.0)
+}
+
+#[tokio::test]
+async fn spy_in_out_and_both_hear_the_right_directions() {
+    let Setup {
+        wari,
+        mut ws,
+        _data,
+        ..
+    } = setup().await;
+    let spy_in = snoop(&wari, &mut ws, "t1", "spy=in&snoopId=spy-in").await;
+    assert_eq!(spy_in["id"], "spy-in");
+    assert_eq!(spy_in["state"], "Up");
+    let name = spy_in["name"].as_str().unwrap_or_default();
+    let suffix = name.strip_prefix("Snoop/t1-").unwrap_or_default();
+    assert!(
+        suffix.len() == 8 && suffix.chars().all(|c| c.is_ascii_hexdigit()),
+        "Snoop/<target>-<8 hex>: {name}"
+    );
+    snoop(&wari, &mut ws, "t1", "spy=out&snoopId=spy-out").await;
+    snoop(&wari, &mut ws, "t1", "spy=both&snoopId=spy-both").await;
+    for id in ["spy-in", "spy-out", "spy-both"] {
+        record(&wari, &mut ws, id, id).await;
+    }
+    play_tones(&wari, &mut ws, &[("t2", TO_PEER), ("t1", TO_TARGET)]).await;
+    let heard = stop_all(&wari, &mut ws, &["spy-in", "spy-out", "spy-both"]).await;
+
+    let (spied_in, spied_out, spied_both) = (&heard[0], &heard[1], &heard[2]);
+    assert!(
+        hears(spied_in, TO_PEER, TO_TARGET),
+        "spy=in hears what t1 receives, not what is sent to it: {} vs {}",
+        power(spied_in, TO_PEER),
+        power(spied_in, TO_TARGET)
+    );
+    assert!(
+        hears(spied_out, TO_TARGET, TO_PEER),
+        "spy=out hears what is sent to t1, not what it receives: {} vs {}",
+        power(spied_out, TO_TARGET),
+        power(spied_out, TO_PEER)
+    );
+    for freq in [TO_PEER, TO_TARGET] {
+        assert!(
+            hears(spied_both, freq, NOBODY),
+            "spy=both hears {freq} Hz: {} vs {}",
+            power(spied_both, freq),
+            power(spied_both, NOBODY)
+        );
+    }
+}
+
+#[tokio::test]
+async fn whisper_out_reaches_the_far_end_and_whisper_in_what_the_target_receives() {
+    let Setup {
+        wari,
+        mut ws,
+        _data,
+        ..
+    } = setup().await;
+    const OUT: f32 = 900.0;
+    const IN: f32 = 1700.0;
+    snoop(&wari, &mut ws, "t1", "whisper=out&snoopId=w-out").await;
+    snoop(&wari, &mut ws, "t1", "whisper=in&snoopId=w-in").await;
+    // t2 reads what t1 writes (t1's far end); a recording of t1 holds what t1 receives.
+    record(&wari, &mut ws, "t2", "far-end").await;
+    record(&wari, &mut ws, "t1", "target-in").await;
+    play_tones(&wari, &mut ws, &[("w-out", OUT), ("w-in", IN)]).await;
+    let heard = stop_all(&wari, &mut ws, &["far-end", "target-in"]).await;
+    assert!(
+        hears(&heard[0], OUT, IN),
+        "the far end hears the out whisper only: {} vs {}",
+        power(&heard[0], OUT),
+        power(&heard[0], IN)
+    );
+    assert!(
+        hears(&heard[1], IN, OUT),
+        "the target receives the in whisper only: {} vs {}",
+        power(&heard[1], IN),
+        power(&heard[1], OUT)
+    );
+}
+
+#[tokio::test]
+async fn a_snoop_channel_lives_in_its_app_survives_bridging_and_ends_with_its_target() {
+    let Setup {
+        wari,
+        mut ws,
+        _data,
+        ..
+    } = setup().await;
+    let reply = wari
+        .post("/ari/channels/t1/snoop/watcher?app=sn&spy=in&appArgs=one,two")
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(reply.body["id"], "watcher");
+    let started = ws.next_for("StasisStart", "watcher").await;
+    assert_eq!(started["args"], serde_json::json!(["one", "two"]));
+    assert_eq!(started["channel"]["state"], "Up");
+    assert_eq!(started["channel"]["dialplan"]["app_name"], "Stasis");
+    let listed = wari.get("/ari/channels/watcher").await;
+    assert_eq!(listed.status, 200);
+
+    // The target joins a bridge: the snoop still hears what it receives.
+    let reply = wari.post("/ari/bridges/br?type=mixing").await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let reply = wari.post("/ari/bridges/br/addChannel?channel=t1").await;
+    assert_eq!(reply.status, 204, "{}", reply.body);
+    ws.next_for("ChannelEnteredBridge", "t1").await;
+    record(&wari, &mut ws, "watcher", "bridged").await;
+    play_tones(&wari, &mut ws, &[("t2", TO_PEER)]).await;
+    let heard = stop_all(&wari, &mut ws, &["bridged"]).await;
+    assert!(
+        hears(&heard[0], TO_PEER, NOBODY),
+        "still snooping in a bridge: {} vs {}",
+        power(&heard[0], TO_PEER),
+        power(&heard[0], NOBODY)
+    );
+
+    // Hanging up a snoop channel leaves the target alone.
+    snoop(&wari, &mut ws, "t1", "spy=out&snoopId=short").await;
+    assert_eq!(wari.delete("/ari/channels/short").await.status, 204);
+    ws.next_for("ChannelDestroyed", "short").await;
+    assert_eq!(wari.get("/ari/channels/t1").await.status, 200);
+
+    // The target hangs up: its snoop channel goes too.
+    assert_eq!(wari.delete("/ari/channels/t1").await.status, 204);
+    let ended = ws.next_for("ChannelDestroyed", "watcher").await;
+    assert_eq!(ended["cause"], 16, "{ended}");
+    assert_eq!(wari.get("/ari/channels/watcher").await.status, 404);
+}
+
+#[tokio::test]
+async fn a_target_outside_stasis_can_be_snooped_and_bad_requests_are_refused() {
+    let Setup {
+        wari,
+        mut ws,
+        _data,
+        ..
+    } = setup().await;
+    // A channel running the dialplan, in no application.
+    let reply = wari
+        .post("/ari/channels?endpoint=Test/phone&context=sn&extension=wait&channelId=dp")
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let snooped = snoop(&wari, &mut ws, "dp", "spy=both&whisper=both").await;
+    assert!(
+        snooped["name"]
+            .as_str()
+            .is_some_and(|n| n.starts_with("Snoop/dp-")),
+        "{snooped}"
+    );
+
+    let cases = [
+        (
+            "/ari/channels/t1/snoop?app=sn",
+            400,
+            "Direction must be specified for at least spy or whisper",
+        ),
+        (
+            "/ari/channels/t1/snoop?app=sn&spy=none&whisper=none",
+            400,
+            "Direction must be specified for at least spy or whisper",
+        ),
+        (
+            "/ari/channels/t1/snoop?app=sn&spy=sideways",
+            400,
+            "Invalid direction specified for spy",
+        ),
+        (
+            "/ari/channels/t1/snoop?app=sn&spy=in&whisper=IN",
+            400,
+            "Invalid direction specified for whisper",
+        ),
+        (
+            "/ari/channels/t1/snoop?spy=in",
+            400,
+            "Application name is required",
+        ),
+        (
+            "/ari/channels/nosuch/snoop?app=sn&spy=in",
+            404,
+            "Channel not found",
+        ),
+        (
+            "/ari/channels/t1/snoop?app=sn&spy=in&snoopId=t2",
+            409,
+            "Channel with given unique ID already exists",
+        ),
+        (
+            "/ari/channels/t1/snoop/t1?app=sn&whisper=out",
+            409,
+            "Channel with given unique ID already exists",
+        ),
+    ];
+    for (path, status, message) in cases {
+        let reply = wari.post(path).await;
+        assert_eq!(reply.status, status, "{path}: {}", reply.body);
+        assert_eq!(reply.body["message"], message, "{path}");
+    }
+    // Refused requests made no channel: t1, t2, dp and the one snoop channel remain.
+    let channels = wari.get("/ari/channels").await;
+    assert_eq!(
+        channels.body.as_array().map(Vec::len),
+        Some(4),
+        "{}",
+        channels.body
+    );
+}
