@@ -18,6 +18,7 @@ mod crash;
 mod isolation;
 mod media;
 mod media_bridges;
+mod media_misc;
 mod media_support;
 mod metrics;
 mod node_client;

@@ -235,6 +235,7 @@ impl Core {
                         "Channel not in Stasis application: {id}"
                     )));
                 }
+                self.check_not_recorded(state, &channel.id)?;
             }
             for id in channels {
                 if let Some(channel) = state.channels.get(id.as_str()) {

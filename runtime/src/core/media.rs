@@ -592,6 +592,19 @@ impl Core {
                 .get(id)
                 .map(|c| c.id.clone())
                 .ok_or_else(|| CoreError::NotFound("Channel not found".into()))?;
+            if state
+                .channels
+                .get(&channel_id)
+                .is_some_and(|c| c.bridge.is_some())
+            {
+                return self.refuse_bridged_recording_locked(
+                    state,
+                    &plan.path,
+                    plan.if_exists,
+                    &request,
+                    channel_id,
+                );
+            }
             let json = self.start_recording_locked(
                 media,
                 state,

@@ -18,6 +18,7 @@ pub mod dialplan;
 pub mod endpoints;
 pub mod event;
 pub mod media;
+pub mod media_rules;
 pub mod modules;
 pub mod pbx;
 pub mod stasis;
