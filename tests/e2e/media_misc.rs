@@ -6,6 +6,8 @@
 //! Participants are Local pairs `<name>1`/`<name>2` in Stasis: what is played to one half
 //! is what the other half reads (and records).
 
+use wari::media::detect::goertzel_power;
+
 use crate::media_support::{start_with_data_dir, stored_samples};
 use crate::support::{EventSocket, Wari};
 
@@ -82,6 +84,24 @@ async fn stop(wari: &Wari, ws: &mut EventSocket, name: &str) {
     assert_eq!(done["recording"]["state"], "done", "{done}");
 }
 
+/// The power of `freq` in `samples`, summed over 20 ms windows.
+fn power(samples: &[i16], freq: f32) -> f32 {
+    samples
+        .chunks_exact(160)
+        .map(|w| goertzel_power(w, freq, 8000))
+        .sum()
+}
+
+/// Plays `media` on channel `channel` and waits until it has finished.
+async fn play_through(wari: &Wari, ws: &mut EventSocket, channel: &str, media: &str) {
+    let reply = wari
+        .post(&format!("/ari/channels/{channel}/play?media={media}"))
+        .await;
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    let finished = ws.next_of("PlaybackFinished").await;
+    assert_eq!(finished["playback"]["state"], "done", "{finished}");
+}
+
 #[tokio::test]
 async fn a_bridged_channel_cannot_be_recorded_and_a_recorded_channel_cannot_be_bridged() {
     let Setup {
@@ -131,5 +151,72 @@ async fn a_bridged_channel_cannot_be_recorded_and_a_recorded_channel_cannot_be_b
     assert!(
         !stored_samples(&wari, "solo").await.is_empty(),
         "the stopped recording is kept"
+    );
+}
+
+#[tokio::test]
+async fn beep_sounds_to_the_target_before_recording_and_is_not_recorded() {
+    let Setup {
+        wari,
+        mut ws,
+        _data,
+    } = setup(&["a", "b", "c"]).await;
+
+    // Channel: a2 is recorded with a beep; a1 (which reads what a2 writes) hears it.
+    record(&wari, &mut ws, "channels/a1", "a-heard", "").await;
+    record(&wari, &mut ws, "channels/a2", "a-beeped", "&beep=true").await;
+    // 600 ms of 500 Hz toward a2: longer than the beep, so the recording holds some of it.
+    play_through(&wari, &mut ws, "a1", "tone:!500/600").await;
+    stop(&wari, &mut ws, "a-beeped").await;
+    stop(&wari, &mut ws, "a-heard").await;
+    let heard = stored_samples(&wari, "a-heard").await;
+    assert!(
+        power(&heard, 1000.0) > 100.0 * power(&heard, 2300.0).max(1.0),
+        "the other half hears the 1 kHz beep: {}",
+        power(&heard, 1000.0)
+    );
+    let beeped = stored_samples(&wari, "a-beeped").await;
+    assert!(
+        power(&beeped, 500.0) > 100.0 * power(&beeped, 1000.0).max(1.0),
+        "the recording holds what it heard after the beep, not the beep: {} vs {}",
+        power(&beeped, 500.0),
+        power(&beeped, 1000.0)
+    );
+
+    // The recording begins after the beep: one second recorded takes longer than that.
+    let reply = wari
+        .post("/ari/channels/a2/record?name=a-timed&format=wav&beep=true&maxDurationSeconds=1")
+        .await;
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    ws.next_of("RecordingStarted").await;
+    let began = std::time::Instant::now();
+    let done = ws.next_of("RecordingFinished").await;
+    assert_eq!(done["recording"]["name"], "a-timed", "{done}");
+    let took = began.elapsed();
+    assert!(
+        took >= std::time::Duration::from_millis(1150),
+        "1 s recorded after a 250 ms beep took only {took:?}"
+    );
+    assert_eq!(stored_samples(&wari, "a-timed").await.len(), 8000);
+
+    // Bridge: every member hears the beep, the bridge recording does not hold it.
+    bridge(&wari, &mut ws, "mix", &["b1", "c1"]).await;
+    record(&wari, &mut ws, "channels/b2", "b-heard", "").await;
+    record(&wari, &mut ws, "bridges/mix", "mix-beeped", "&beep=true").await;
+    play_through(&wari, &mut ws, "c2", "tone:!500/600").await;
+    stop(&wari, &mut ws, "mix-beeped").await;
+    stop(&wari, &mut ws, "b-heard").await;
+    let heard = stored_samples(&wari, "b-heard").await;
+    assert!(
+        power(&heard, 1000.0) > 100.0 * power(&heard, 2300.0).max(1.0),
+        "a member hears the beep: {}",
+        power(&heard, 1000.0)
+    );
+    let mixed = stored_samples(&wari, "mix-beeped").await;
+    assert!(
+        power(&mixed, 500.0) > 100.0 * power(&mixed, 1000.0).max(1.0),
+        "the bridge recording holds the member, not the beep: {} vs {}",
+        power(&mixed, 500.0),
+        power(&mixed, 1000.0)
     );
 }

@@ -46,6 +46,9 @@ pub struct MediaSetup {
     pub moh: Arc<MohConfig>,
 }
 
+/// The beep before a recording (`beep=true`): 1 kHz for a quarter of a second, once.
+const BEEP_TONE: &str = "!1000/250";
+
 /// Whose topic a playback's or recording's events go to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MediaTopic {
@@ -175,6 +178,8 @@ pub struct RecordChannelRequest {
     pub max_silence_seconds: i64,
     pub if_exists: Option<String>,
     pub terminate_on: Option<String>,
+    /// Play a beep to the target before recording (not itself recorded).
+    pub beep: bool,
 }
 
 /// Hears the engine and turns what it says into state changes and ARI events.
@@ -707,14 +712,22 @@ impl Core {
         let json = info.json();
         state.media.recordings.insert(name.clone(), info);
         let seconds = |s: i64| u64::try_from(s).unwrap_or(0).saturating_mul(1000);
-        media.engine.send(Command::Record(RecordRequest {
+        let record = RecordRequest {
             name,
             target,
             sink: Box::new(writer),
             max_duration_ms: seconds(request.max_duration_seconds),
             max_silence_ms: seconds(request.max_silence_seconds),
             terminate_on: plan.terminate_on,
-        }));
+        };
+        media.engine.send(if request.beep {
+            Command::RecordAfterBeep {
+                request: record,
+                beep: Part::Tone(BEEP_TONE.into()),
+            }
+        } else {
+            Command::Record(record)
+        });
         Ok(json)
     }
 

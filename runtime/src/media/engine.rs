@@ -33,6 +33,8 @@ use super::detect::SilenceDetector;
 use super::frame::{AudioFrame, FRAME_MS, Rate};
 use super::mixer::{Mixer, SlotId};
 
+mod beep;
+
 /// Mean absolute sample below which a recorded frame counts as silence (about -50 dBFS)
 /// for `maxSilenceSeconds`.
 const QUIET_MEAN_ABS: u32 = 100;
@@ -195,6 +197,12 @@ pub enum Command {
         op: PlaybackOp,
     },
     Record(RecordRequest),
+    /// A recording that first plays `beep` to its target (a leg's peer, a bridge's
+    /// members) and records nothing until the beep has ended.
+    RecordAfterBeep {
+        request: RecordRequest,
+        beep: Part,
+    },
     ControlRecording {
         name: Arc<str>,
         op: RecordingOp,
@@ -403,6 +411,8 @@ struct Recording {
     silence: SilenceDetector,
     paused: bool,
     muted: bool,
+    /// The beep still to play before anything is recorded.
+    beep: Option<beep::Beep>,
 }
 
 struct Leg {
@@ -601,6 +611,7 @@ impl Graph {
                     silence: SilenceDetector::new(QUIET_MEAN_ABS),
                     paused: false,
                     muted: false,
+                    beep: None,
                 };
                 let recordings = match &request.target {
                     Target::Leg(leg) => self.legs.get_mut(leg).map(|l| &mut l.recordings),
@@ -637,6 +648,7 @@ impl Graph {
                     }
                 }
             }
+            Command::RecordAfterBeep { request, beep } => self.record_after_beep(request, &beep),
             Command::ControlRecording { name, op } => {
                 let lists = self
                     .legs
@@ -776,6 +788,9 @@ impl Graph {
                 // The queue just ran out: what comes after it plays this tick already.
                 out = idle_output(leg, bridges);
             }
+            if let Some(frame) = beep::leg_beep(leg) {
+                out = Some(frame);
+            }
             if leg.muted_out {
                 out = out.map(|_| AudioFrame::silence(rate));
             }
@@ -831,6 +846,7 @@ impl Graph {
             {
                 bridge.mixer.push(*slot, &frame);
             }
+            beep::mix_bridge_beeps(bridge);
             if bridge.mixer.is_empty() {
                 continue;
             }
@@ -1027,7 +1043,7 @@ fn step_playback(
 
 /// Writes one frame; `Some(Ok)` when the recording reached a limit, `Some(Err)` when it failed.
 fn record_frame(recording: &mut Recording, frame: &AudioFrame) -> Option<Result<(), String>> {
-    if recording.paused {
+    if recording.paused || recording.beep.is_some() {
         return None;
     }
     let silence;
