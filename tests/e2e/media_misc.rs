@@ -220,3 +220,47 @@ async fn beep_sounds_to_the_target_before_recording_and_is_not_recorded() {
         power(&mixed, 1000.0)
     );
 }
+
+#[tokio::test]
+async fn a_digit_from_any_bridge_member_ends_a_bridge_recording_on_terminate_on() {
+    let Setup {
+        wari,
+        mut ws,
+        _data,
+    } = setup(&["b", "c"]).await;
+    bridge(&wari, &mut ws, "mix", &["b1", "c1"]).await;
+    record(
+        &wari,
+        &mut ws,
+        "bridges/mix",
+        "until-pound",
+        "&terminateOn=%23",
+    )
+    .await;
+    // c2 sends "1#" to c1, the member: only '#' ends the recording.
+    let reply = wari.post("/ari/channels/c2/dtmf?dtmf=1%23").await;
+    assert_eq!(reply.status, 204, "{}", reply.body);
+    let mut digits = Vec::new();
+    let mut finished = None;
+    for _ in 0..100 {
+        let event = ws.next().await;
+        match event["type"].as_str() {
+            Some("ChannelDtmfReceived") if event["channel"]["id"] == "c1" => {
+                digits.push(event["digit"].as_str().unwrap_or_default().to_string());
+            }
+            Some("RecordingFinished") => {
+                finished = Some(event);
+                break;
+            }
+            _ => {}
+        }
+    }
+    let finished = finished.expect("the recording ends");
+    assert_eq!(digits, ["1", "#"], "ended by '#', not before");
+    assert_eq!(finished["recording"]["name"], "until-pound", "{finished}");
+    assert_eq!(finished["recording"]["state"], "done", "{finished}");
+    assert_eq!(
+        wari.get("/ari/recordings/stored/until-pound").await.status,
+        200
+    );
+}

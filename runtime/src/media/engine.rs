@@ -34,6 +34,7 @@ use super::frame::{AudioFrame, FRAME_MS, Rate};
 use super::mixer::{Mixer, SlotId};
 
 mod beep;
+mod dtmf;
 
 /// Mean absolute sample below which a recorded frame counts as silence (about -50 dBFS)
 /// for `maxSilenceSeconds`.
@@ -672,6 +673,7 @@ impl Graph {
                 }
             }
             Command::DtmfReceived { leg, digit } => {
+                self.dtmf_to_bridge_recordings(&leg, digit);
                 if let Some(leg) = self.legs.get_mut(&leg) {
                     let (ended, kept): (Vec<_>, Vec<_>) = leg
                         .recordings
