@@ -264,3 +264,46 @@ async fn a_digit_from_any_bridge_member_ends_a_bridge_recording_on_terminate_on(
         200
     );
 }
+
+#[tokio::test]
+async fn a_destroyed_bridge_still_reports_the_end_of_its_recording_and_playback() {
+    let Setup {
+        wari,
+        mut ws,
+        _data,
+    } = setup(&["b"]).await;
+    bridge(&wari, &mut ws, "mix", &["b1"]).await;
+    record(&wari, &mut ws, "bridges/mix", "until-destroyed", "").await;
+    let reply = wari
+        .post("/ari/bridges/mix/play/long?media=tone:!700/10000")
+        .await;
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    ws.next_of("PlaybackStarted").await;
+    assert_eq!(wari.delete("/ari/bridges/mix").await.status, 204);
+    let (mut recording, mut playback) = (None, None);
+    for _ in 0..100 {
+        if recording.is_some() && playback.is_some() {
+            break;
+        }
+        let event = ws.next().await;
+        match event["type"].as_str() {
+            Some("RecordingFinished") => recording = Some(event),
+            Some("PlaybackFinished") => playback = Some(event),
+            _ => {}
+        }
+    }
+    let recording = recording.expect("RecordingFinished after the bridge is gone");
+    assert_eq!(recording["recording"]["name"], "until-destroyed");
+    assert_eq!(recording["recording"]["state"], "done", "{recording}");
+    assert_eq!(recording["application"], "mm");
+    let playback = playback.expect("PlaybackFinished after the bridge is gone");
+    assert_eq!(playback["playback"]["id"], "long");
+    assert_eq!(playback["playback"]["target_uri"], "bridge:mix");
+    assert_eq!(
+        wari.get("/ari/recordings/stored/until-destroyed")
+            .await
+            .status,
+        200
+    );
+    assert_eq!(wari.get("/ari/playbacks/long").await.status, 404);
+}

@@ -141,6 +141,7 @@ impl Core {
 
     /// Ejects every member and removes the bridge (BridgeDestroyed).
     pub fn destroy_bridge_locked(&self, state: &mut State, id: &Arc<str>) {
+        self.media_bridge_closing(state, id);
         let members = state
             .bridges
             .get(id)

@@ -154,6 +154,9 @@ pub struct MediaState {
     pub recordings: HashMap<Arc<str>, LiveRecordingInfo>,
     /// Bridges playing music on hold.
     pub bridge_moh: HashSet<Arc<str>>,
+    /// Destroyed bridges whose playbacks or recordings have not reported their end yet,
+    /// with the applications that were to hear about them.
+    pub bridge_audiences: HashMap<Arc<str>, Vec<String>>,
 }
 
 /// `POST /channels/{id}/play`.
@@ -797,11 +800,12 @@ impl Core {
                 }
                 playback.next_media_uri = next_media_uri;
                 let json = playback.json();
-                let scope = playback.topic.scope();
+                let topic = playback.topic.clone();
                 if kind == "PlaybackFinished" {
                     state.media.playbacks.remove(&id);
                 }
-                self.publish(state, Event::new(kind, scope).with("playback", json));
+                let event = Event::new(kind, topic.scope()).with("playback", json);
+                self.publish_media_event(state, &topic, event);
             }
             MediaEvent::Recording {
                 name,
@@ -834,11 +838,12 @@ impl Core {
                     recording.duration_s = Some(duration_ms / 1000);
                 }
                 let json = recording.json();
-                let scope = recording.topic.scope();
+                let topic = recording.topic.clone();
                 if kind != "RecordingStarted" {
                     state.media.recordings.remove(&name);
                 }
-                self.publish(state, Event::new(kind, scope).with("recording", json));
+                let event = Event::new(kind, topic.scope()).with("recording", json);
+                self.publish_media_event(state, &topic, event);
             }
         }
     }
