@@ -307,3 +307,53 @@ async fn a_destroyed_bridge_still_reports_the_end_of_its_recording_and_playback(
     );
     assert_eq!(wari.get("/ari/playbacks/long").await.status, 404);
 }
+
+/// The DTMF keys heard in `samples`, in order.
+fn keys_heard(samples: &[i16]) -> String {
+    let mut detector = wari::media::detect::DtmfDetector::new();
+    samples
+        .chunks_exact(160)
+        .filter_map(|chunk| {
+            let frame = wari::media::AudioFrame::from_samples(wari::media::Rate::Narrow8k, chunk)
+                .expect("a 20 ms frame");
+            detector.feed(&frame)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn dtmf_travels_in_band_with_the_audio_and_is_received_after_its_tone() {
+    let Setup {
+        wari,
+        mut ws,
+        _data,
+    } = setup(&["a"]).await;
+    // a1 reads what a2 writes: a tone, then the digits, in that order.
+    record(&wari, &mut ws, "channels/a1", "keys", "").await;
+    play_through(&wari, &mut ws, "a2", "tone:!500/200").await;
+    let reply = wari
+        .post("/ari/channels/a2/dtmf?dtmf=19%23&duration=120&between=100")
+        .await;
+    assert_eq!(reply.status, 204, "{}", reply.body);
+    let mut digits = String::new();
+    for _ in 0..3 {
+        let event = ws.next_of("ChannelDtmfReceived").await;
+        assert_eq!(event["channel"]["id"], "a1", "{event}");
+        assert_eq!(event["duration_ms"], 120, "{event}");
+        digits.push_str(event["digit"].as_str().unwrap_or_default());
+    }
+    assert_eq!(digits, "19#");
+    // Every digit was received after its tone: the recording already holds all three.
+    stop(&wari, &mut ws, "keys").await;
+    let samples = stored_samples(&wari, "keys").await;
+    assert_eq!(keys_heard(&samples), "19#", "the digits are heard in band");
+    let first_key = samples
+        .chunks_exact(160)
+        .position(|c| wari::media::detect::detect_dtmf(c, 8000).is_some())
+        .expect("a key in the recording");
+    let tone_end = samples
+        .chunks_exact(160)
+        .rposition(|c| power(c, 500.0) > 100.0 * power(c, 1000.0).max(1.0))
+        .expect("the tone in the recording");
+    assert!(tone_end < first_key, "the tone came before the digits");
+}

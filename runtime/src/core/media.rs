@@ -242,6 +242,21 @@ impl Core {
         self.media_command(Command::RemoveLeg { id: id.clone() });
     }
 
+    /// A digit sent out on a channel, through its media leg (its peer receives it once
+    /// the digit's tone has been played to it). False when media is not running: the
+    /// caller delivers the digit itself.
+    pub(crate) fn media_send_dtmf(&self, id: &Arc<str>, digit: char, duration_ms: u32) -> bool {
+        let Some(media) = self.media.get() else {
+            return false;
+        };
+        media.engine.send(Command::SendDtmf {
+            leg: id.clone(),
+            digit,
+            duration_ms,
+        });
+        true
+    }
+
     /// A digit arrived on a channel (recordings may end on it).
     pub(crate) fn media_dtmf(&self, id: &Arc<str>, digit: char) {
         self.media_command(Command::DtmfReceived {
@@ -845,6 +860,11 @@ impl Core {
                 let event = Event::new(kind, topic.scope()).with("recording", json);
                 self.publish_media_event(state, &topic, event);
             }
+            MediaEvent::Dtmf {
+                leg,
+                digit,
+                duration_ms,
+            } => self.dtmf_received(state, &leg, digit, duration_ms),
         }
     }
 }

@@ -22,6 +22,9 @@
 //! whole mix. In a `holding` bridge members' audio is not mixed: they hear only what is
 //! played to the bridge. Mute: `inbound` keeps a leg's audio out of the mix (and out of its
 //! recordings), `outbound` makes it hear silence.
+//!
+//! DTMF travels with the audio: a digit sent on a leg is written as its dual tone, and
+//! once the tone is over the peer is reported to have received the digit (see `dtmf`).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -208,6 +211,14 @@ pub enum Command {
         name: Arc<str>,
         op: RecordingOp,
     },
+    /// A digit sent out on a leg: the leg writes its dual tone for `duration_ms` (instead of
+    /// anything else), then its peer is reported to have received it
+    /// ([`MediaEvent::Dtmf`]), in order with the audio it read.
+    SendDtmf {
+        leg: LegId,
+        digit: char,
+        duration_ms: u32,
+    },
     /// A digit arrived on a leg (for recordings' `terminateOn`).
     DtmfReceived {
         leg: LegId,
@@ -285,6 +296,12 @@ pub enum MediaEvent {
         name: Arc<str>,
         state: RecordingState,
         duration_ms: u64,
+    },
+    /// A complete digit arrived on `leg` (its peer sent it; its tone has been read).
+    Dtmf {
+        leg: LegId,
+        digit: char,
+        duration_ms: u32,
     },
 }
 
@@ -429,6 +446,8 @@ struct Leg {
     bridge: Option<(BridgeKey, SlotId)>,
     /// What the leg wrote this tick.
     out: Option<AudioFrame>,
+    /// Digits being sent, first playing.
+    dtmf_out: VecDeque<dtmf::DtmfOut>,
 }
 
 impl Leg {
@@ -443,6 +462,7 @@ impl Leg {
             hold: None,
             bridge: None,
             out: None,
+            dtmf_out: VecDeque::new(),
         }
     }
 }
@@ -672,6 +692,11 @@ impl Graph {
                     }
                 }
             }
+            Command::SendDtmf {
+                leg,
+                digit,
+                duration_ms,
+            } => self.send_dtmf(&leg, digit, duration_ms),
             Command::DtmfReceived { leg, digit } => {
                 self.dtmf_to_bridge_recordings(&leg, digit);
                 if let Some(leg) = self.legs.get_mut(&leg) {
@@ -791,6 +816,9 @@ impl Graph {
                 out = idle_output(leg, bridges);
             }
             if let Some(frame) = beep::leg_beep(leg) {
+                out = Some(frame);
+            }
+            if let Some(frame) = dtmf::leg_dtmf(leg, events) {
                 out = Some(frame);
             }
             if leg.muted_out {
