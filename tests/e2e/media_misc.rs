@@ -357,3 +357,82 @@ async fn dtmf_travels_in_band_with_the_audio_and_is_received_after_its_tone() {
         .expect("the tone in the recording");
     assert!(tone_end < first_key, "the tone came before the digits");
 }
+
+const PLAYBACK_DIALPLAN: &str = "\
+[pb]
+exten => ok,1,Playback(test-prompt)
+ same => n,Stasis(mm,${PLAYBACKSTATUS})
+ same => n,Hangup()
+exten => bad,1,Playback(no-such-sound&test-prompt)
+ same => n,Stasis(mm,${PLAYBACKSTATUS})
+ same => n,Hangup()
+";
+
+/// The application's next StasisStart, and how long it took to come. No Playback event
+/// may come before it: dialplan playbacks are not ARI playbacks.
+async fn stasis_start(ws: &mut EventSocket) -> (serde_json::Value, std::time::Duration) {
+    let began = std::time::Instant::now();
+    for _ in 0..100 {
+        let event = ws.next().await;
+        let kind = event["type"].as_str().unwrap_or_default();
+        assert!(!kind.starts_with("Playback"), "{event}");
+        if kind == "StasisStart" {
+            return (event, began.elapsed());
+        }
+    }
+    panic!("no StasisStart");
+}
+
+#[tokio::test]
+async fn dialplan_playback_plays_through_the_media_path_before_the_dialplan_goes_on() {
+    let data = tempfile::tempdir().expect("temp dir");
+    // 1.2 s of 440 Hz.
+    crate::media_support::write_wav(
+        &data.path().join("sounds/en/test-prompt.wav"),
+        (0..9600).map(|n| {
+            let t = f64::from(n) / 8000.0;
+            (8000.0 * (2.0 * std::f64::consts::PI * 440.0 * t).sin()) as i16
+        }),
+    );
+    let wari = start_with_data_dir(data.path(), PLAYBACK_DIALPLAN);
+    let mut ws = EventSocket::connect(&wari, "app=mm&api_key=asterisk:secret").await;
+
+    // p2 runs the dialplan: Playback() answers it, so p1 enters the application first and
+    // records what p2 plays; p2 enters only once the prompt has played.
+    let reply = wari
+        .post("/ari/channels?endpoint=Local/ok@pb&app=mm&channelId=p1&otherChannelId=p2")
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let (first, _) = stasis_start(&mut ws).await;
+    assert_eq!(first["channel"]["id"], "p1", "{first}");
+    record(&wari, &mut ws, "channels/p1", "prompt-heard", "").await;
+    let (second, took) = stasis_start(&mut ws).await;
+    assert_eq!(second["channel"]["id"], "p2", "{second}");
+    assert_eq!(second["args"], serde_json::json!(["SUCCESS"]), "{second}");
+    assert!(
+        took >= std::time::Duration::from_millis(900),
+        "the dialplan went on after {took:?}, before a 1.2 s prompt ended"
+    );
+    stop(&wari, &mut ws, "prompt-heard").await;
+    let heard = stored_samples(&wari, "prompt-heard").await;
+    assert!(
+        power(&heard, 440.0) > 100.0 * power(&heard, 1000.0).max(1.0),
+        "the other half heard the prompt: {}",
+        power(&heard, 440.0)
+    );
+
+    // A file that cannot be played: FAILED, and the next file still plays.
+    let reply = wari
+        .post("/ari/channels?endpoint=Local/bad@pb&app=mm&channelId=q1&otherChannelId=q2")
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let (first, _) = stasis_start(&mut ws).await;
+    assert_eq!(first["channel"]["id"], "q1", "{first}");
+    let (second, took) = stasis_start(&mut ws).await;
+    assert_eq!(second["channel"]["id"], "q2", "{second}");
+    assert_eq!(second["args"], serde_json::json!(["FAILED"]), "{second}");
+    assert!(
+        took >= std::time::Duration::from_millis(900),
+        "the second file played ({took:?})"
+    );
+}

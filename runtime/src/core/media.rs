@@ -157,6 +157,9 @@ pub struct MediaState {
     /// Destroyed bridges whose playbacks or recordings have not reported their end yet,
     /// with the applications that were to hear about them.
     pub bridge_audiences: HashMap<Arc<str>, Vec<String>>,
+    /// Playbacks of the dialplan's Playback() (no ARI object, no events), and who waits
+    /// for each to end (told whether it failed).
+    pub dialplan_playbacks: HashMap<Arc<str>, tokio::sync::oneshot::Sender<bool>>,
 }
 
 /// `POST /channels/{id}/play`.
@@ -800,6 +803,9 @@ impl Core {
                 media_uri,
                 next_media_uri,
             } => {
+                if self.dialplan_playback_event(state, &id, playback_state) {
+                    return;
+                }
                 let Some(playback) = state.media.playbacks.get_mut(&id) else {
                     return;
                 };
@@ -991,7 +997,7 @@ fn moh_source(config: &MohConfig, class: &str, rate: Rate) -> Box<dyn Source> {
 }
 
 /// One media URI into the parts to play.
-fn resolve(setup: &MediaSetup, uri: &str, language: &str) -> PlayItem {
+pub(super) fn resolve(setup: &MediaSetup, uri: &str, language: &str) -> PlayItem {
     let (scheme, rest) = uri.split_once(':').unwrap_or((uri, ""));
     let sound = |name: &str| match setup.sounds.resolve(name, Some(language)) {
         Some((path, _)) => Part::File(path),

@@ -15,6 +15,7 @@ pub mod channel;
 pub mod channels;
 pub mod device_states;
 pub mod dialplan;
+pub mod dialplan_media;
 pub mod endpoints;
 pub mod event;
 pub mod media;
