@@ -141,6 +141,7 @@ impl Core {
 
     /// Ejects every member and removes the bridge (BridgeDestroyed).
     pub fn destroy_bridge_locked(&self, state: &mut State, id: &Arc<str>) {
+        self.media_bridge_closing(state, id);
         let members = state
             .bridges
             .get(id)
@@ -235,6 +236,7 @@ impl Core {
                         "Channel not in Stasis application: {id}"
                     )));
                 }
+                self.check_not_recorded(state, &channel.id)?;
             }
             for id in channels {
                 if let Some(channel) = state.channels.get(id.as_str()) {

@@ -46,6 +46,9 @@ pub struct MediaSetup {
     pub moh: Arc<MohConfig>,
 }
 
+/// The beep before a recording (`beep=true`): 1 kHz for a quarter of a second, once.
+const BEEP_TONE: &str = "!1000/250";
+
 /// Whose topic a playback's or recording's events go to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MediaTopic {
@@ -151,6 +154,12 @@ pub struct MediaState {
     pub recordings: HashMap<Arc<str>, LiveRecordingInfo>,
     /// Bridges playing music on hold.
     pub bridge_moh: HashSet<Arc<str>>,
+    /// Destroyed bridges whose playbacks or recordings have not reported their end yet,
+    /// with the applications that were to hear about them.
+    pub bridge_audiences: HashMap<Arc<str>, Vec<String>>,
+    /// Playbacks of the dialplan's Playback() (no ARI object, no events), and who waits
+    /// for each to end (told whether it failed).
+    pub dialplan_playbacks: HashMap<Arc<str>, tokio::sync::oneshot::Sender<bool>>,
 }
 
 /// `POST /channels/{id}/play`.
@@ -175,6 +184,8 @@ pub struct RecordChannelRequest {
     pub max_silence_seconds: i64,
     pub if_exists: Option<String>,
     pub terminate_on: Option<String>,
+    /// Play a beep to the target before recording (not itself recorded).
+    pub beep: bool,
 }
 
 /// Hears the engine and turns what it says into state changes and ARI events.
@@ -232,6 +243,21 @@ impl Core {
     /// A channel is gone: its leg, playbacks and recordings end.
     pub(crate) fn media_leg_removed(&self, id: &Arc<str>) {
         self.media_command(Command::RemoveLeg { id: id.clone() });
+    }
+
+    /// A digit sent out on a channel, through its media leg (its peer receives it once
+    /// the digit's tone has been played to it). False when media is not running: the
+    /// caller delivers the digit itself.
+    pub(crate) fn media_send_dtmf(&self, id: &Arc<str>, digit: char, duration_ms: u32) -> bool {
+        let Some(media) = self.media.get() else {
+            return false;
+        };
+        media.engine.send(Command::SendDtmf {
+            leg: id.clone(),
+            digit,
+            duration_ms,
+        });
+        true
     }
 
     /// A digit arrived on a channel (recordings may end on it).
@@ -592,6 +618,19 @@ impl Core {
                 .get(id)
                 .map(|c| c.id.clone())
                 .ok_or_else(|| CoreError::NotFound("Channel not found".into()))?;
+            if state
+                .channels
+                .get(&channel_id)
+                .is_some_and(|c| c.bridge.is_some())
+            {
+                return self.refuse_bridged_recording_locked(
+                    state,
+                    &plan.path,
+                    plan.if_exists,
+                    &request,
+                    channel_id,
+                );
+            }
             let json = self.start_recording_locked(
                 media,
                 state,
@@ -694,14 +733,22 @@ impl Core {
         let json = info.json();
         state.media.recordings.insert(name.clone(), info);
         let seconds = |s: i64| u64::try_from(s).unwrap_or(0).saturating_mul(1000);
-        media.engine.send(Command::Record(RecordRequest {
+        let record = RecordRequest {
             name,
             target,
             sink: Box::new(writer),
             max_duration_ms: seconds(request.max_duration_seconds),
             max_silence_ms: seconds(request.max_silence_seconds),
             terminate_on: plan.terminate_on,
-        }));
+        };
+        media.engine.send(if request.beep {
+            Command::RecordAfterBeep {
+                request: record,
+                beep: Part::Tone(BEEP_TONE.into()),
+            }
+        } else {
+            Command::Record(record)
+        });
         Ok(json)
     }
 
@@ -756,6 +803,9 @@ impl Core {
                 media_uri,
                 next_media_uri,
             } => {
+                if self.dialplan_playback_event(state, &id, playback_state) {
+                    return;
+                }
                 let Some(playback) = state.media.playbacks.get_mut(&id) else {
                     return;
                 };
@@ -771,11 +821,12 @@ impl Core {
                 }
                 playback.next_media_uri = next_media_uri;
                 let json = playback.json();
-                let scope = playback.topic.scope();
+                let topic = playback.topic.clone();
                 if kind == "PlaybackFinished" {
                     state.media.playbacks.remove(&id);
                 }
-                self.publish(state, Event::new(kind, scope).with("playback", json));
+                let event = Event::new(kind, topic.scope()).with("playback", json);
+                self.publish_media_event(state, &topic, event);
             }
             MediaEvent::Recording {
                 name,
@@ -808,12 +859,18 @@ impl Core {
                     recording.duration_s = Some(duration_ms / 1000);
                 }
                 let json = recording.json();
-                let scope = recording.topic.scope();
+                let topic = recording.topic.clone();
                 if kind != "RecordingStarted" {
                     state.media.recordings.remove(&name);
                 }
-                self.publish(state, Event::new(kind, scope).with("recording", json));
+                let event = Event::new(kind, topic.scope()).with("recording", json);
+                self.publish_media_event(state, &topic, event);
             }
+            MediaEvent::Dtmf {
+                leg,
+                digit,
+                duration_ms,
+            } => self.dtmf_received(state, &leg, digit, duration_ms),
         }
     }
 }
@@ -940,7 +997,7 @@ fn moh_source(config: &MohConfig, class: &str, rate: Rate) -> Box<dyn Source> {
 }
 
 /// One media URI into the parts to play.
-fn resolve(setup: &MediaSetup, uri: &str, language: &str) -> PlayItem {
+pub(super) fn resolve(setup: &MediaSetup, uri: &str, language: &str) -> PlayItem {
     let (scheme, rest) = uri.split_once(':').unwrap_or((uri, ""));
     let sound = |name: &str| match setup.sounds.resolve(name, Some(language)) {
         Some((path, _)) => Part::File(path),

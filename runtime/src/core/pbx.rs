@@ -2,8 +2,8 @@
 //! application, or simply waits to be hung up, and finally removes the channel.
 //!
 //! Dialplan applications: NoOp, Verbose, Log, Answer, Hangup, Wait, Set, Goto, GotoIf,
-//! Ringing, Progress, Playback (answers and returns at once until media exists), Dial
-//! (Local and Test targets), Stasis. Anything else is logged and hangs the channel up, as
+//! Ringing, Progress, Playback (plays its files through the media path, then sets
+//! PLAYBACKSTATUS), Dial (Local and Test targets), Stasis. Anything else is logged and hangs the channel up, as
 //! Asterisk does for an unknown application.
 
 use std::collections::HashSet;
@@ -360,12 +360,7 @@ impl Runner {
                 self.indicate(Indication::Progress);
                 Next::Step
             }
-            "playback" => {
-                // No media path yet: the prompt "plays" instantly.
-                self.answer();
-                self.set_var("PLAYBACKSTATUS", "SUCCESS");
-                Next::Step
-            }
+            "playback" => self.playback(data).await,
             "stasis" => {
                 let mut args = expr::split_args(data);
                 let app = if args.is_empty() {
@@ -403,6 +398,70 @@ impl Runner {
                 Next::Stop
             }
         }
+    }
+
+    /// Playback(file[&file2...][,options]): answers first (unless `noanswer`; with `skip`
+    /// an unanswered channel plays nothing), plays every file in turn through the media
+    /// path and sets PLAYBACKSTATUS to FAILED when one could not be played, else SUCCESS.
+    /// Without media the files "play" instantly.
+    async fn playback(&mut self, data: &str) -> Next {
+        let args = expr::split_args(data);
+        let files: Vec<String> = args
+            .first()
+            .map(|f| {
+                f.split('&')
+                    .map(|s| s.trim().to_string())
+                    .filter(|s| !s.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default();
+        if files.is_empty() {
+            tracing::warn!(channel = %self.id, "Playback() requires a file name: hanging up");
+            return Next::Stop;
+        }
+        let options = args
+            .get(1)
+            .map(|o| o.to_ascii_lowercase())
+            .unwrap_or_default();
+        let up = self.core.with_state(|state| {
+            state
+                .channels
+                .get(&self.id)
+                .is_some_and(|c| c.state == ChannelState::Up)
+        });
+        if !up && options.contains("skip") {
+            self.set_var("PLAYBACKSTATUS", "SUCCESS");
+            return Next::Step;
+        }
+        if !options.contains("noanswer") {
+            self.answer();
+        }
+        let mut failed = false;
+        for file in &files {
+            let mut done = match self.core.dialplan_play(&self.id, file) {
+                Ok(done) => done,
+                Err(error) => {
+                    tracing::debug!(channel = %self.id, file, %error, "Playback() without media: nothing played");
+                    continue;
+                }
+            };
+            let this_failed = loop {
+                tokio::select! {
+                    // A dropped sender (the channel's media is gone) counts as failed.
+                    result = &mut done => break result.unwrap_or(true),
+                    message = self.control.recv() => match message {
+                        None | Some(Control::Hangup) => return Next::Stop,
+                        Some(_) => {}
+                    },
+                }
+            };
+            if this_failed {
+                tracing::info!(channel = %self.id, file, "Playback() could not play a file");
+                failed = true;
+            }
+        }
+        self.set_var("PLAYBACKSTATUS", if failed { "FAILED" } else { "SUCCESS" });
+        Next::Step
     }
 
     /// Waits, interrupted by a hangup; false when hung up.

@@ -409,6 +409,16 @@ impl Registry {
             .any(|app| app.sink.is_some() && app.wants_scope(scope) && app.passes_filter(kind))
     }
 
+    /// The active applications whose subscriptions take events of this scope (before
+    /// any event filter).
+    pub fn wanting(&self, scope: &Scope) -> Vec<String> {
+        self.apps
+            .values()
+            .filter(|app| app.sink.is_some() && app.wants_scope(scope))
+            .map(|app| app.name.clone())
+            .collect()
+    }
+
     /// Delivers an event to every active application that wants it. Returns the ids of
     /// sinks that failed (gone or too slow); the caller detaches them.
     pub fn dispatch(&self, event: &Arc<Event>) -> Vec<u64> {

@@ -29,6 +29,8 @@
 //!
 //! Snoops: a snoop leg reads what it spies of its target instead of a peer's audio, and
 //! what it writes is whispered into its target ([`super::snoop`] has the rules).
+//! DTMF travels with the audio: a digit sent on a leg is written as its dual tone, and
+//! once the tone is over the peer is reported to have received the digit (see `dtmf`).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -41,6 +43,9 @@ use super::external::Edge;
 use super::frame::{AudioFrame, FRAME_MS, Rate};
 use super::mixer::{Mixer, SlotId};
 use super::snoop::{Tap, TapLegs, Taps, mix_into};
+
+mod beep;
+mod dtmf;
 
 /// Mean absolute sample below which a recorded frame counts as silence (about -50 dBFS)
 /// for `maxSilenceSeconds`.
@@ -204,9 +209,23 @@ pub enum Command {
         op: PlaybackOp,
     },
     Record(RecordRequest),
+    /// A recording that first plays `beep` to its target (a leg's peer, a bridge's
+    /// members) and records nothing until the beep has ended.
+    RecordAfterBeep {
+        request: RecordRequest,
+        beep: Part,
+    },
     ControlRecording {
         name: Arc<str>,
         op: RecordingOp,
+    },
+    /// A digit sent out on a leg: the leg writes its dual tone for `duration_ms` (instead of
+    /// anything else), then its peer is reported to have received it
+    /// ([`MediaEvent::Dtmf`]), in order with the audio it read.
+    SendDtmf {
+        leg: LegId,
+        digit: char,
+        duration_ms: u32,
     },
     /// A digit arrived on a leg (for recordings' `terminateOn`).
     DtmfReceived {
@@ -295,6 +314,12 @@ pub enum MediaEvent {
         name: Arc<str>,
         state: RecordingState,
         duration_ms: u64,
+    },
+    /// A complete digit arrived on `leg` (its peer sent it; its tone has been read).
+    Dtmf {
+        leg: LegId,
+        digit: char,
+        duration_ms: u32,
     },
 }
 
@@ -422,6 +447,8 @@ struct Recording {
     silence: SilenceDetector,
     paused: bool,
     muted: bool,
+    /// The beep still to play before anything is recorded.
+    beep: Option<beep::Beep>,
 }
 
 struct Leg {
@@ -441,6 +468,8 @@ struct Leg {
     edge: Option<Box<dyn Edge>>,
     /// What the edge gave the leg to read this tick.
     edge_in: Option<AudioFrame>,
+    /// Digits being sent, first playing.
+    dtmf_out: VecDeque<dtmf::DtmfOut>,
 }
 
 impl Leg {
@@ -457,6 +486,7 @@ impl Leg {
             out: None,
             edge: None,
             edge_in: None,
+            dtmf_out: VecDeque::new(),
         }
     }
 }
@@ -630,6 +660,7 @@ impl Graph {
                     silence: SilenceDetector::new(QUIET_MEAN_ABS),
                     paused: false,
                     muted: false,
+                    beep: None,
                 };
                 let recordings = match &request.target {
                     Target::Leg(leg) => self.legs.get_mut(leg).map(|l| &mut l.recordings),
@@ -666,6 +697,7 @@ impl Graph {
                     }
                 }
             }
+            Command::RecordAfterBeep { request, beep } => self.record_after_beep(request, &beep),
             Command::ControlRecording { name, op } => {
                 let lists = self
                     .legs
@@ -688,7 +720,13 @@ impl Graph {
                     }
                 }
             }
+            Command::SendDtmf {
+                leg,
+                digit,
+                duration_ms,
+            } => self.send_dtmf(&leg, digit, duration_ms),
             Command::DtmfReceived { leg, digit } => {
+                self.dtmf_to_bridge_recordings(&leg, digit);
                 if let Some(leg) = self.legs.get_mut(&leg) {
                     let (ended, kept): (Vec<_>, Vec<_>) = leg
                         .recordings
@@ -812,6 +850,12 @@ impl Graph {
                 // The queue just ran out: what comes after it plays this tick already.
                 out = idle_output(leg, bridges);
             }
+            if let Some(frame) = beep::leg_beep(leg) {
+                out = Some(frame);
+            }
+            if let Some(frame) = dtmf::leg_dtmf(leg, events) {
+                out = Some(frame);
+            }
             if leg.muted_out {
                 out = out.map(|_| AudioFrame::silence(rate));
             }
@@ -882,6 +926,7 @@ impl Graph {
             {
                 bridge.mixer.push(*slot, &frame);
             }
+            beep::mix_bridge_beeps(bridge);
             if bridge.mixer.is_empty() {
                 continue;
             }
@@ -1125,7 +1170,7 @@ fn step_playback(
 
 /// Writes one frame; `Some(Ok)` when the recording reached a limit, `Some(Err)` when it failed.
 fn record_frame(recording: &mut Recording, frame: &AudioFrame) -> Option<Result<(), String>> {
-    if recording.paused {
+    if recording.paused || recording.beep.is_some() {
         return None;
     }
     let silence;

@@ -20,7 +20,7 @@ pub fn play_request(ctx: &Ctx) -> Result<PlayRequest, AriError> {
 }
 
 /// `name`, `format`, `maxDurationSeconds`, `maxSilenceSeconds`, `ifExists`,
-/// `terminateOn` and (bridges) `recorder_format`.
+/// `terminateOn`, `beep` and (bridges) `recorder_format`.
 pub fn record_request(ctx: &Ctx) -> Result<RecordChannelRequest, AriError> {
     Ok(RecordChannelRequest {
         name: ctx.params.string("name").unwrap_or_default(),
@@ -30,6 +30,7 @@ pub fn record_request(ctx: &Ctx) -> Result<RecordChannelRequest, AriError> {
         max_silence_seconds: ctx.params.integer("maxSilenceSeconds")?.unwrap_or(0),
         if_exists: non_empty(ctx, "ifExists"),
         terminate_on: non_empty(ctx, "terminateOn"),
+        beep: ctx.params.boolean("beep").unwrap_or(false),
     })
 }
 

@@ -168,11 +168,15 @@ impl Driver for LocalHalf {
         &self,
         core: &Core,
         state: &mut State,
-        _me: &Arc<str>,
+        me: &Arc<str>,
         digit: char,
         duration_ms: u32,
     ) {
-        core.dtmf_received(state, &self.peer, digit, duration_ms);
+        // Through the media engine when it runs (the peer hears the tone, then receives
+        // the digit); directly otherwise.
+        if !core.media_send_dtmf(me, digit, duration_ms) {
+            core.dtmf_received(state, &self.peer, digit, duration_ms);
+        }
     }
 
     fn indicate(&self, core: &Core, state: &mut State, _me: &Arc<str>, indication: Indication) {

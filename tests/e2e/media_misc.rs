@@ -1,0 +1,438 @@
+//! Media rules end to end: channel recordings and bridges exclude each other, `beep`
+//! sounds before a recording, `terminateOn` ends bridge recordings, the final events of a
+//! destroyed bridge's media still reach the application, DTMF travels with the audio, and
+//! the dialplan's Playback() plays through the media path.
+//!
+//! Participants are Local pairs `<name>1`/`<name>2` in Stasis: what is played to one half
+//! is what the other half reads (and records).
+
+use wari::media::detect::goertzel_power;
+
+use crate::media_support::{start_with_data_dir, stored_samples};
+use crate::support::{EventSocket, Wari};
+
+const DIALPLAN: &str = "\
+[mm]
+exten => _X.,1,Answer()
+ same => n,Stasis(mm)
+ same => n,Hangup()
+";
+
+struct Setup {
+    wari: Wari,
+    ws: EventSocket,
+    _data: tempfile::TempDir,
+}
+
+/// wari with Local pairs `<name>1`/`<name>2` in Stasis application `mm`.
+async fn setup(names: &[&str]) -> Setup {
+    let data = tempfile::tempdir().expect("temp dir");
+    let wari = start_with_data_dir(data.path(), DIALPLAN);
+    let mut ws = EventSocket::connect(&wari, "app=mm&api_key=asterisk:secret").await;
+    for name in names {
+        let reply = wari
+            .post(&format!(
+                "/ari/channels?endpoint=Local/100@mm&app=mm&channelId={name}1&otherChannelId={name}2"
+            ))
+            .await;
+        assert_eq!(reply.status, 200, "{}", reply.body);
+    }
+    for _ in 0..names.len() * 2 {
+        ws.next_of("StasisStart").await;
+    }
+    Setup {
+        wari,
+        ws,
+        _data: data,
+    }
+}
+
+/// Creates mixing bridge `id` holding `members`.
+async fn bridge(wari: &Wari, ws: &mut EventSocket, id: &str, members: &[&str]) {
+    let reply = wari.post(&format!("/ari/bridges/{id}?type=mixing")).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let reply = wari
+        .post(&format!(
+            "/ari/bridges/{id}/addChannel?channel={}",
+            members.join(",")
+        ))
+        .await;
+    assert_eq!(reply.status, 204, "{}", reply.body);
+    for _ in members {
+        ws.next_of("ChannelEnteredBridge").await;
+    }
+}
+
+/// Starts recording `path` (a channel or a bridge) as wav recording `name`.
+async fn record(wari: &Wari, ws: &mut EventSocket, path: &str, name: &str, extra: &str) {
+    let reply = wari
+        .post(&format!("/ari/{path}/record?name={name}&format=wav{extra}"))
+        .await;
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    let started = ws.next_of("RecordingStarted").await;
+    assert_eq!(started["recording"]["name"], name);
+}
+
+/// Stops live recording `name` and waits until it has finished.
+async fn stop(wari: &Wari, ws: &mut EventSocket, name: &str) {
+    let reply = wari
+        .post(&format!("/ari/recordings/live/{name}/stop"))
+        .await;
+    assert_eq!(reply.status, 204, "{}", reply.body);
+    let done = ws.next_of("RecordingFinished").await;
+    assert_eq!(done["recording"]["name"], name, "{done}");
+    assert_eq!(done["recording"]["state"], "done", "{done}");
+}
+
+/// The power of `freq` in `samples`, summed over 20 ms windows.
+fn power(samples: &[i16], freq: f32) -> f32 {
+    samples
+        .chunks_exact(160)
+        .map(|w| goertzel_power(w, freq, 8000))
+        .sum()
+}
+
+/// Plays `media` on channel `channel` and waits until it has finished.
+async fn play_through(wari: &Wari, ws: &mut EventSocket, channel: &str, media: &str) {
+    let reply = wari
+        .post(&format!("/ari/channels/{channel}/play?media={media}"))
+        .await;
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    let finished = ws.next_of("PlaybackFinished").await;
+    assert_eq!(finished["playback"]["state"], "done", "{finished}");
+}
+
+#[tokio::test]
+async fn a_bridged_channel_cannot_be_recorded_and_a_recorded_channel_cannot_be_bridged() {
+    let Setup {
+        wari,
+        mut ws,
+        _data,
+    } = setup(&["a"]).await;
+    bridge(&wari, &mut ws, "mix", &["a1"]).await;
+
+    // Accepted, then failed: nothing is written.
+    let reply = wari
+        .post("/ari/channels/a1/record?name=bridged&format=wav")
+        .await;
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    assert_eq!(reply.body["state"], "queued", "{}", reply.body);
+    let failed = ws.next_of("RecordingFailed").await;
+    assert_eq!(failed["recording"]["name"], "bridged", "{failed}");
+    assert_eq!(failed["recording"]["state"], "failed", "{failed}");
+    assert_eq!(
+        failed["recording"]["cause"], "Cannot record channel while in bridge",
+        "{failed}"
+    );
+    assert_eq!(wari.get("/ari/recordings/live/bridged").await.status, 404);
+    assert_eq!(wari.get("/ari/recordings/stored/bridged").await.status, 404);
+    assert_eq!(
+        wari.get("/ari/recordings/stored").await.body,
+        serde_json::json!([]),
+        "no file at all"
+    );
+
+    // While a2 is recorded it cannot join; once stopped it can.
+    record(&wari, &mut ws, "channels/a2", "solo", "").await;
+    let refused = wari.post("/ari/bridges/mix/addChannel?channel=a2").await;
+    assert_eq!(refused.status, 409, "{}", refused.body);
+    assert_eq!(
+        refused.body["message"], "Channel is being recorded: a2",
+        "{}",
+        refused.body
+    );
+    let members = wari.get("/ari/bridges/mix").await;
+    assert_eq!(members.body["channels"], serde_json::json!(["a1"]));
+    stop(&wari, &mut ws, "solo").await;
+    let reply = wari.post("/ari/bridges/mix/addChannel?channel=a2").await;
+    assert_eq!(reply.status, 204, "{}", reply.body);
+    let entered = ws.next_of("ChannelEnteredBridge").await;
+    assert_eq!(entered["channel"]["id"], "a2");
+    assert!(
+        !stored_samples(&wari, "solo").await.is_empty(),
+        "the stopped recording is kept"
+    );
+}
+
+#[tokio::test]
+async fn beep_sounds_to_the_target_before_recording_and_is_not_recorded() {
+    let Setup {
+        wari,
+        mut ws,
+        _data,
+    } = setup(&["a", "b", "c"]).await;
+
+    // Channel: a2 is recorded with a beep; a1 (which reads what a2 writes) hears it.
+    record(&wari, &mut ws, "channels/a1", "a-heard", "").await;
+    record(&wari, &mut ws, "channels/a2", "a-beeped", "&beep=true").await;
+    // 600 ms of 500 Hz toward a2: longer than the beep, so the recording holds some of it.
+    play_through(&wari, &mut ws, "a1", "tone:!500/600").await;
+    stop(&wari, &mut ws, "a-beeped").await;
+    stop(&wari, &mut ws, "a-heard").await;
+    let heard = stored_samples(&wari, "a-heard").await;
+    assert!(
+        power(&heard, 1000.0) > 100.0 * power(&heard, 2300.0).max(1.0),
+        "the other half hears the 1 kHz beep: {}",
+        power(&heard, 1000.0)
+    );
+    let beeped = stored_samples(&wari, "a-beeped").await;
+    assert!(
+        power(&beeped, 500.0) > 100.0 * power(&beeped, 1000.0).max(1.0),
+        "the recording holds what it heard after the beep, not the beep: {} vs {}",
+        power(&beeped, 500.0),
+        power(&beeped, 1000.0)
+    );
+
+    // The recording begins after the beep: one second recorded takes longer than that.
+    let reply = wari
+        .post("/ari/channels/a2/record?name=a-timed&format=wav&beep=true&maxDurationSeconds=1")
+        .await;
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    ws.next_of("RecordingStarted").await;
+    let began = std::time::Instant::now();
+    let done = ws.next_of("RecordingFinished").await;
+    assert_eq!(done["recording"]["name"], "a-timed", "{done}");
+    let took = began.elapsed();
+    assert!(
+        took >= std::time::Duration::from_millis(1150),
+        "1 s recorded after a 250 ms beep took only {took:?}"
+    );
+    assert_eq!(stored_samples(&wari, "a-timed").await.len(), 8000);
+
+    // Bridge: every member hears the beep, the bridge recording does not hold it.
+    bridge(&wari, &mut ws, "mix", &["b1", "c1"]).await;
+    record(&wari, &mut ws, "channels/b2", "b-heard", "").await;
+    record(&wari, &mut ws, "bridges/mix", "mix-beeped", "&beep=true").await;
+    play_through(&wari, &mut ws, "c2", "tone:!500/600").await;
+    stop(&wari, &mut ws, "mix-beeped").await;
+    stop(&wari, &mut ws, "b-heard").await;
+    let heard = stored_samples(&wari, "b-heard").await;
+    assert!(
+        power(&heard, 1000.0) > 100.0 * power(&heard, 2300.0).max(1.0),
+        "a member hears the beep: {}",
+        power(&heard, 1000.0)
+    );
+    let mixed = stored_samples(&wari, "mix-beeped").await;
+    assert!(
+        power(&mixed, 500.0) > 100.0 * power(&mixed, 1000.0).max(1.0),
+        "the bridge recording holds the member, not the beep: {} vs {}",
+        power(&mixed, 500.0),
+        power(&mixed, 1000.0)
+    );
+}
+
+#[tokio::test]
+async fn a_digit_from_any_bridge_member_ends_a_bridge_recording_on_terminate_on() {
+    let Setup {
+        wari,
+        mut ws,
+        _data,
+    } = setup(&["b", "c"]).await;
+    bridge(&wari, &mut ws, "mix", &["b1", "c1"]).await;
+    record(
+        &wari,
+        &mut ws,
+        "bridges/mix",
+        "until-pound",
+        "&terminateOn=%23",
+    )
+    .await;
+    // c2 sends "1#" to c1, the member: only '#' ends the recording.
+    let reply = wari.post("/ari/channels/c2/dtmf?dtmf=1%23").await;
+    assert_eq!(reply.status, 204, "{}", reply.body);
+    let mut digits = Vec::new();
+    let mut finished = None;
+    for _ in 0..100 {
+        let event = ws.next().await;
+        match event["type"].as_str() {
+            Some("ChannelDtmfReceived") if event["channel"]["id"] == "c1" => {
+                digits.push(event["digit"].as_str().unwrap_or_default().to_string());
+            }
+            Some("RecordingFinished") => {
+                finished = Some(event);
+                break;
+            }
+            _ => {}
+        }
+    }
+    let finished = finished.expect("the recording ends");
+    assert_eq!(digits, ["1", "#"], "ended by '#', not before");
+    assert_eq!(finished["recording"]["name"], "until-pound", "{finished}");
+    assert_eq!(finished["recording"]["state"], "done", "{finished}");
+    assert_eq!(
+        wari.get("/ari/recordings/stored/until-pound").await.status,
+        200
+    );
+}
+
+#[tokio::test]
+async fn a_destroyed_bridge_still_reports_the_end_of_its_recording_and_playback() {
+    let Setup {
+        wari,
+        mut ws,
+        _data,
+    } = setup(&["b"]).await;
+    bridge(&wari, &mut ws, "mix", &["b1"]).await;
+    record(&wari, &mut ws, "bridges/mix", "until-destroyed", "").await;
+    let reply = wari
+        .post("/ari/bridges/mix/play/long?media=tone:!700/10000")
+        .await;
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    ws.next_of("PlaybackStarted").await;
+    assert_eq!(wari.delete("/ari/bridges/mix").await.status, 204);
+    let (mut recording, mut playback) = (None, None);
+    for _ in 0..100 {
+        if recording.is_some() && playback.is_some() {
+            break;
+        }
+        let event = ws.next().await;
+        match event["type"].as_str() {
+            Some("RecordingFinished") => recording = Some(event),
+            Some("PlaybackFinished") => playback = Some(event),
+            _ => {}
+        }
+    }
+    let recording = recording.expect("RecordingFinished after the bridge is gone");
+    assert_eq!(recording["recording"]["name"], "until-destroyed");
+    assert_eq!(recording["recording"]["state"], "done", "{recording}");
+    assert_eq!(recording["application"], "mm");
+    let playback = playback.expect("PlaybackFinished after the bridge is gone");
+    assert_eq!(playback["playback"]["id"], "long");
+    assert_eq!(playback["playback"]["target_uri"], "bridge:mix");
+    assert_eq!(
+        wari.get("/ari/recordings/stored/until-destroyed")
+            .await
+            .status,
+        200
+    );
+    assert_eq!(wari.get("/ari/playbacks/long").await.status, 404);
+}
+
+/// The DTMF keys heard in `samples`, in order.
+fn keys_heard(samples: &[i16]) -> String {
+    let mut detector = wari::media::detect::DtmfDetector::new();
+    samples
+        .chunks_exact(160)
+        .filter_map(|chunk| {
+            let frame = wari::media::AudioFrame::from_samples(wari::media::Rate::Narrow8k, chunk)
+                .expect("a 20 ms frame");
+            detector.feed(&frame)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn dtmf_travels_in_band_with_the_audio_and_is_received_after_its_tone() {
+    let Setup {
+        wari,
+        mut ws,
+        _data,
+    } = setup(&["a"]).await;
+    // a1 reads what a2 writes: a tone, then the digits, in that order.
+    record(&wari, &mut ws, "channels/a1", "keys", "").await;
+    play_through(&wari, &mut ws, "a2", "tone:!500/200").await;
+    let reply = wari
+        .post("/ari/channels/a2/dtmf?dtmf=19%23&duration=120&between=100")
+        .await;
+    assert_eq!(reply.status, 204, "{}", reply.body);
+    let mut digits = String::new();
+    for _ in 0..3 {
+        let event = ws.next_of("ChannelDtmfReceived").await;
+        assert_eq!(event["channel"]["id"], "a1", "{event}");
+        assert_eq!(event["duration_ms"], 120, "{event}");
+        digits.push_str(event["digit"].as_str().unwrap_or_default());
+    }
+    assert_eq!(digits, "19#");
+    // Every digit was received after its tone: the recording already holds all three.
+    stop(&wari, &mut ws, "keys").await;
+    let samples = stored_samples(&wari, "keys").await;
+    assert_eq!(keys_heard(&samples), "19#", "the digits are heard in band");
+    let first_key = samples
+        .chunks_exact(160)
+        .position(|c| wari::media::detect::detect_dtmf(c, 8000).is_some())
+        .expect("a key in the recording");
+    let tone_end = samples
+        .chunks_exact(160)
+        .rposition(|c| power(c, 500.0) > 100.0 * power(c, 1000.0).max(1.0))
+        .expect("the tone in the recording");
+    assert!(tone_end < first_key, "the tone came before the digits");
+}
+
+const PLAYBACK_DIALPLAN: &str = "\
+[pb]
+exten => ok,1,Playback(test-prompt)
+ same => n,Stasis(mm,${PLAYBACKSTATUS})
+ same => n,Hangup()
+exten => bad,1,Playback(no-such-sound&test-prompt)
+ same => n,Stasis(mm,${PLAYBACKSTATUS})
+ same => n,Hangup()
+";
+
+/// The application's next StasisStart, and how long it took to come. No Playback event
+/// may come before it: dialplan playbacks are not ARI playbacks.
+async fn stasis_start(ws: &mut EventSocket) -> (serde_json::Value, std::time::Duration) {
+    let began = std::time::Instant::now();
+    for _ in 0..100 {
+        let event = ws.next().await;
+        let kind = event["type"].as_str().unwrap_or_default();
+        assert!(!kind.starts_with("Playback"), "{event}");
+        if kind == "StasisStart" {
+            return (event, began.elapsed());
+        }
+    }
+    panic!("no StasisStart");
+}
+
+#[tokio::test]
+async fn dialplan_playback_plays_through_the_media_path_before_the_dialplan_goes_on() {
+    let data = tempfile::tempdir().expect("temp dir");
+    // 1.2 s of 440 Hz.
+    crate::media_support::write_wav(
+        &data.path().join("sounds/en/test-prompt.wav"),
+        (0..9600).map(|n| {
+            let t = f64::from(n) / 8000.0;
+            (8000.0 * (2.0 * std::f64::consts::PI * 440.0 * t).sin()) as i16
+        }),
+    );
+    let wari = start_with_data_dir(data.path(), PLAYBACK_DIALPLAN);
+    let mut ws = EventSocket::connect(&wari, "app=mm&api_key=asterisk:secret").await;
+
+    // p2 runs the dialplan: Playback() answers it, so p1 enters the application first and
+    // records what p2 plays; p2 enters only once the prompt has played.
+    let reply = wari
+        .post("/ari/channels?endpoint=Local/ok@pb&app=mm&channelId=p1&otherChannelId=p2")
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let (first, _) = stasis_start(&mut ws).await;
+    assert_eq!(first["channel"]["id"], "p1", "{first}");
+    record(&wari, &mut ws, "channels/p1", "prompt-heard", "").await;
+    let (second, took) = stasis_start(&mut ws).await;
+    assert_eq!(second["channel"]["id"], "p2", "{second}");
+    assert_eq!(second["args"], serde_json::json!(["SUCCESS"]), "{second}");
+    assert!(
+        took >= std::time::Duration::from_millis(900),
+        "the dialplan went on after {took:?}, before a 1.2 s prompt ended"
+    );
+    stop(&wari, &mut ws, "prompt-heard").await;
+    let heard = stored_samples(&wari, "prompt-heard").await;
+    assert!(
+        power(&heard, 440.0) > 100.0 * power(&heard, 1000.0).max(1.0),
+        "the other half heard the prompt: {}",
+        power(&heard, 440.0)
+    );
+
+    // A file that cannot be played: FAILED, and the next file still plays.
+    let reply = wari
+        .post("/ari/channels?endpoint=Local/bad@pb&app=mm&channelId=q1&otherChannelId=q2")
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let (first, _) = stasis_start(&mut ws).await;
+    assert_eq!(first["channel"]["id"], "q1", "{first}");
+    let (second, took) = stasis_start(&mut ws).await;
+    assert_eq!(second["channel"]["id"], "q2", "{second}");
+    assert_eq!(second["args"], serde_json::json!(["FAILED"]), "{second}");
+    assert!(
+        took >= std::time::Duration::from_millis(900),
+        "the second file played ({took:?})"
+    );
+}
