@@ -14,12 +14,15 @@
 //!   the DELETEs and the time from each request to the channel's StasisEnd;
 //! - `wasm-start`, `wasm-event` (wari only, [`wasm`]): a WebAssembly app uploaded over HTTP,
 //!   measured by what it visibly does to a channel on a subscribeAll WebSocket ([`watch`]).
+//! - `loopback-echo` ([`echo`]): one-byte round trips between two of the bench's own
+//!   threads over loopback TCP, the floor under any sequential request/response here.
 //!
 //! `--compare FILE` ([`compare`]) sets a run beside an earlier run's JSON.
 //!
 //! Every loop is bounded in count and time, and only loopback servers are accepted.
 
 pub mod compare;
+pub mod echo;
 pub mod events;
 pub mod load;
 pub mod progress;

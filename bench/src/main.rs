@@ -19,7 +19,8 @@ use wari_bench::{Scenario, Settings, Target};
 /// over one events WebSocket, --connections = requests in flight), `events-fanout` (events/s
 /// to subscribeAll WebSockets, --connections = socket counts); wari only: `wasm-start`
 /// (originate into an uploaded WebAssembly app until its first visible action) and
-/// `wasm-event` (a DTMF digit until the app's visible reaction).
+/// `wasm-event` (a DTMF digit until the app's visible reaction); `loopback-echo` (one-byte
+/// TCP round trips inside the bench: the machine's floor for any sequential round trip).
 #[derive(Debug, Parser)]
 #[command(name = "wari-bench", version, about, long_about)]
 struct Cli {
@@ -91,7 +92,7 @@ struct Cli {
     #[arg(long, default_value = "wasm@wari-bench")]
     wasm_dialplan: String,
     /// rest-info, originate, hangup, rest-channels-N, memory-N, rest-over-ws,
-    /// events-fanout, wasm-start, wasm-event.
+    /// events-fanout, wasm-start, wasm-event, loopback-echo.
     #[arg(required = true)]
     scenarios: Vec<Scenario>,
 }

@@ -15,6 +15,18 @@ pub enum Report {
     Info(InfoReport),
     Hangup(HangupReport),
     Wasm(WasmReport),
+    Echo(EchoReport),
+}
+
+/// `loopback-echo`: one-byte round trips between two threads over loopback TCP.
+#[derive(Debug, Clone)]
+pub struct EchoReport {
+    pub requested: usize,
+    pub round_trips: usize,
+    pub seconds: f64,
+    /// Round trips per second.
+    pub rate: f64,
+    pub latency: Summary,
 }
 
 /// `rest-info`: `GET /asterisk/info` under load.
@@ -197,6 +209,14 @@ impl Report {
                 "seconds": r.seconds,
                 "deletes_per_second": r.rate,
                 "response": r.response.json(),
+                "latency": r.latency.json(),
+            }),
+            Report::Echo(r) => json!({
+                "scenario": "loopback-echo",
+                "requested": r.requested,
+                "round_trips": r.round_trips,
+                "seconds": r.seconds,
+                "round_trips_per_second": r.rate,
                 "latency": r.latency.json(),
             }),
             Report::Wasm(r) => json!({
@@ -406,6 +426,26 @@ pub fn markdown(reports: &[Report]) -> String {
                 format!("{} of {}", r.deleted, r.channels),
                 format!("{:.0}", r.rate),
                 human(r.response.p50),
+                p50_p99_max(&r.latency),
+            ]),
+            _ => None,
+        }),
+    );
+    table(
+        &mut out,
+        &[
+            "loopback echo",
+            "round trips",
+            "per second",
+            "p50",
+            "p99",
+            "max",
+        ],
+        reports.iter().filter_map(|r| match r {
+            Report::Echo(r) => Some(vec![
+                "1 byte over TCP, both sides blocking".into(),
+                of_requested(r.round_trips, r.requested),
+                format!("{:.0}", r.rate),
                 p50_p99_max(&r.latency),
             ]),
             _ => None,

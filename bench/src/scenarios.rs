@@ -50,6 +50,9 @@ pub enum Scenario {
     /// `wasm-event` (wari only): a DTMF digit sent to a channel in the app until the app
     /// visibly reacts.
     WasmEvent,
+    /// `loopback-echo`: `--count` one-byte round trips between two threads of the bench,
+    /// the machine's floor for any sequential round trip (no server involved).
+    LoopbackEcho,
 }
 
 impl FromStr for Scenario {
@@ -76,6 +79,8 @@ impl FromStr for Scenario {
             Ok(Scenario::WasmStart)
         } else if s == "wasm-event" {
             Ok(Scenario::WasmEvent)
+        } else if s == "loopback-echo" {
+            Ok(Scenario::LoopbackEcho)
         } else if let Some(rest) = s.strip_prefix("rest-channels-") {
             Ok(Scenario::RestChannels(size(rest)?))
         } else if let Some(rest) = s.strip_prefix("memory-") {
@@ -83,7 +88,7 @@ impl FromStr for Scenario {
         } else {
             Err(format!(
                 "unknown scenario '{s}' (rest-info, originate, hangup, rest-channels-N, memory-N, \
-                 rest-over-ws, events-fanout, wasm-start, wasm-event)"
+                 rest-over-ws, events-fanout, wasm-start, wasm-event, loopback-echo)"
             ))
         }
     }
@@ -190,6 +195,14 @@ pub async fn run(settings: &Settings, scenarios: &[Scenario]) -> anyhow::Result<
                 crate::wasm::run(settings, *scenario == Scenario::WasmEvent)
                     .await
                     .map(|r| vec![Report::Wasm(r)])
+            }
+            Scenario::LoopbackEcho => {
+                let (count, limit) = (settings.count, settings.duration_limit);
+                tokio::task::spawn_blocking(move || crate::echo::run(count, limit))
+                    .await
+                    .map_err(|e| anyhow::anyhow!("loopback echo: {e}"))
+                    .and_then(|r| r)
+                    .map(|r| vec![Report::Echo(r)])
             }
         };
         match result {
