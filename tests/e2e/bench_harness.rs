@@ -185,6 +185,7 @@ async fn every_scenario_writes_json_whose_counts_add_up() {
         Scenario::EventsFanout,
         Scenario::WasmStart,
         Scenario::WasmEvent,
+        Scenario::LoopbackEcho,
     ];
     let reports = wari_bench::run(&settings, &scenarios)
         .await
@@ -252,9 +253,23 @@ async fn every_scenario_writes_json_whose_counts_add_up() {
         assert_eq!(r[0]["latency"]["count"], 3, "{}", r[0]);
         assert!(r[0]["measures"].as_str().is_some_and(|m| !m.is_empty()));
     }
+    let echo = named("loopback-echo");
+    assert_eq!(echo.len(), 1, "{json:#?}");
+    assert_eq!(
+        (count(echo[0], "round_trips"), count(echo[0], "requested")),
+        (3, 3),
+        "{}",
+        echo[0]
+    );
+    assert_eq!(echo[0]["latency"]["count"], 3, "{}", echo[0]);
     assert_eq!(json.len(), reports.len());
     let table = markdown(&reports);
-    for heading in ["GET /asterisk/info", "| hangup |", "| WebAssembly |"] {
+    for heading in [
+        "GET /asterisk/info",
+        "| hangup |",
+        "| WebAssembly |",
+        "| loopback echo |",
+    ] {
         assert!(table.contains(heading), "{heading}: {table}");
     }
     let before = serde_json::json!({ "reports": json });
