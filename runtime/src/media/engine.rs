@@ -464,12 +464,18 @@ struct Leg {
     bridge: Option<(BridgeKey, SlotId)>,
     /// What the leg wrote this tick.
     out: Option<AudioFrame>,
-    /// The far end outside wari, if any (external media).
-    edge: Option<Box<dyn Edge>>,
-    /// What the edge gave the leg to read this tick.
-    edge_in: Option<AudioFrame>,
+    /// The far end outside wari, if any (external media). Boxed: few legs have one, and
+    /// a leg is kept per channel.
+    edge: Option<Box<EdgeLink>>,
     /// Digits being sent, first playing.
     dtmf_out: VecDeque<dtmf::DtmfOut>,
+}
+
+/// A leg's far end outside wari and what it sent this tick.
+struct EdgeLink {
+    edge: Box<dyn Edge>,
+    /// What the edge gave the leg to read this tick.
+    heard: Option<AudioFrame>,
 }
 
 impl Leg {
@@ -485,7 +491,6 @@ impl Leg {
             bridge: None,
             out: None,
             edge: None,
-            edge_in: None,
             dtmf_out: VecDeque::new(),
         }
     }
@@ -519,7 +524,9 @@ impl MixBridge {
 }
 
 struct Graph {
-    legs: HashMap<LegId, Leg>,
+    /// Boxed: the map then holds pointers, so its spare capacity costs 8 bytes a slot
+    /// rather than a whole leg (a leg carries a frame inline).
+    legs: HashMap<LegId, Box<Leg>>,
     bridges: HashMap<BridgeKey, MixBridge>,
     opener: Arc<dyn SourceOpener>,
     listener: Arc<dyn MediaListener>,
@@ -567,7 +574,9 @@ impl Graph {
     fn apply(&mut self, command: Command) {
         match command {
             Command::AddLeg { id, rate } => {
-                self.legs.entry(id).or_insert_with(|| Leg::new(rate));
+                self.legs
+                    .entry(id)
+                    .or_insert_with(|| Box::new(Leg::new(rate)));
             }
             Command::Pair { a, b } => {
                 if let Some(leg) = self.legs.get_mut(&a) {
@@ -818,7 +827,7 @@ impl Graph {
             }
             Command::AttachEdge { leg, edge } => {
                 if let Some(leg) = self.legs.get_mut(&leg) {
-                    leg.edge = Some(edge);
+                    leg.edge = Some(Box::new(EdgeLink { edge, heard: None }));
                 }
             }
             Command::Snoop(tap) => self.taps.add(tap),
@@ -878,7 +887,7 @@ impl Graph {
                 continue;
             }
             let mut frame = match leg.peer.as_ref().and_then(|p| legs.get(p)) {
-                _ if leg.edge.is_some() => match &leg.edge_in {
+                _ if leg.edge.is_some() => match leg.edge.as_ref().and_then(|e| e.heard.as_ref()) {
                     Some(frame) if !leg.muted_in => frame.clone(),
                     _ => AudioFrame::silence(leg.rate),
                 },
@@ -953,21 +962,21 @@ impl Graph {
 
 /// Legs whose far end is outside wari send what they wrote this tick (silence when they
 /// wrote nothing, so the far end gets an unbroken stream) and take what arrived.
-fn exchange_with_edges(legs: &mut HashMap<LegId, Leg>) {
+fn exchange_with_edges(legs: &mut HashMap<LegId, Box<Leg>>) {
     for leg in legs.values_mut() {
-        let Some(edge) = leg.edge.as_mut() else {
+        let Some(link) = leg.edge.as_mut() else {
             continue;
         };
         match &leg.out {
-            Some(frame) => edge.send(frame),
-            None => edge.send(&AudioFrame::silence(leg.rate)),
+            Some(frame) => link.edge.send(frame),
+            None => link.edge.send(&AudioFrame::silence(leg.rate)),
         }
-        leg.edge_in = edge.receive(leg.rate);
+        link.heard = link.edge.receive(leg.rate);
     }
 }
 
 /// The legs as snoop taps see and change them during a tick.
-struct TapView<'a>(&'a mut HashMap<LegId, Leg>);
+struct TapView<'a>(&'a mut HashMap<LegId, Box<Leg>>);
 
 impl TapLegs for TapView<'_> {
     fn rate(&self, leg: &str) -> Option<Rate> {
@@ -980,9 +989,9 @@ impl TapLegs for TapView<'_> {
 
     fn read(&self, leg: &str) -> Option<&AudioFrame> {
         let leg = self.0.get(leg).filter(|l| !l.muted_in)?;
-        if leg.edge.is_some() {
+        if let Some(link) = &leg.edge {
             // Taps run before this tick's exchange: the far end's last frame.
-            return leg.edge_in.as_ref();
+            return link.heard.as_ref();
         }
         let peer = self.0.get(leg.peer.as_ref()?)?;
         peer.out.as_ref()
