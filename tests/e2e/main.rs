@@ -21,6 +21,7 @@ mod media;
 mod media_bridges;
 mod media_hangup;
 mod media_misc;
+mod media_phone_dtmf;
 mod media_support;
 mod metrics;
 mod node_client;
