@@ -160,6 +160,12 @@ pub struct MediaState {
     /// Playbacks of the dialplan's Playback() (no ARI object, no events), and who waits
     /// for each to end (told whether it failed).
     pub dialplan_playbacks: HashMap<Arc<str>, tokio::sync::oneshot::Sender<bool>>,
+    /// Hung-up channels waiting for their playbacks and recordings to report their end
+    /// (see `media_hangup`).
+    pub channel_waiters: HashMap<Arc<str>, tokio::sync::oneshot::Sender<()>>,
+    /// Channels that left their application with media still live, with the applications
+    /// that are to hear about its end.
+    pub channel_audiences: HashMap<Arc<str>, Vec<String>>,
 }
 
 /// `POST /channels/{id}/play`.

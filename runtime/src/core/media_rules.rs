@@ -101,8 +101,11 @@ impl Core {
     /// Publishes a playback's or recording's event: to its topic's subscribers, or, for a
     /// bridge already destroyed, to each application that was subscribed to it.
     pub(crate) fn publish_media_event(&self, state: &mut State, topic: &MediaTopic, event: Event) {
-        let MediaTopic::Bridge(bridge) = topic else {
-            return self.publish(state, event);
+        let bridge = match topic {
+            MediaTopic::Bridge(bridge) => bridge,
+            MediaTopic::Channel(channel) => {
+                return self.publish_channel_media_event(state, channel, event);
+            }
         };
         if state.bridges.contains_key(bridge) {
             return self.publish(state, event);

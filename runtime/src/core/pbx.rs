@@ -210,7 +210,12 @@ impl Runner {
         loop {
             match self.control.recv().await {
                 None | Some(Control::Hangup) => {
-                    core.with_state(|state| core.stasis_leave(state, &self.id));
+                    // The application hears the end of the channel's media first.
+                    core.finish_channel_media(&self.id).await;
+                    core.with_state(|state| {
+                        core.media_channel_closing(state, &self.id);
+                        core.stasis_leave(state, &self.id);
+                    });
                     return StasisExit::HungUp;
                 }
                 Some(Control::Continue {

@@ -31,6 +31,8 @@
 //! what it writes is whispered into its target ([`super::snoop`] has the rules).
 //! DTMF travels with the audio: a digit sent on a leg is written as its dual tone, and
 //! once the tone is over the peer is reported to have received the digit (see `dtmf`).
+//! Digits pressed at a leg's far end (Test phones) are read by the leg as tones, then
+//! reported as received on the leg (see `far_dtmf`).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -46,6 +48,7 @@ use super::snoop::{Tap, TapLegs, Taps, mix_into};
 
 mod beep;
 mod dtmf;
+mod far_dtmf;
 
 /// Mean absolute sample below which a recorded frame counts as silence (about -50 dBFS)
 /// for `maxSilenceSeconds`.
@@ -226,6 +229,15 @@ pub enum Command {
         leg: LegId,
         digit: char,
         duration_ms: u32,
+    },
+    /// A digit pressed at a leg's far end (a Test phone's keys): after `quiet_ms` the leg
+    /// reads its dual tone for `duration_ms`, then the leg itself is reported to have
+    /// received it ([`MediaEvent::Dtmf`]). Digits queue one after another.
+    FarEndDtmf {
+        leg: LegId,
+        digit: char,
+        duration_ms: u32,
+        quiet_ms: u32,
     },
     /// A digit arrived on a leg (for recordings' `terminateOn`).
     DtmfReceived {
@@ -469,6 +481,10 @@ struct Leg {
     edge: Option<Box<EdgeLink>>,
     /// Digits being sent, first playing.
     dtmf_out: VecDeque<dtmf::DtmfOut>,
+    /// Digits pressed at the far end, first playing (see `far_dtmf`).
+    dtmf_in: VecDeque<far_dtmf::DtmfIn>,
+    /// What the leg reads this tick of its far end's digits.
+    far_in: Option<Box<AudioFrame>>,
 }
 
 /// A leg's far end outside wari and what it sent this tick.
@@ -492,6 +508,8 @@ impl Leg {
             out: None,
             edge: None,
             dtmf_out: VecDeque::new(),
+            dtmf_in: VecDeque::new(),
+            far_in: None,
         }
     }
 }
@@ -734,6 +752,12 @@ impl Graph {
                 digit,
                 duration_ms,
             } => self.send_dtmf(&leg, digit, duration_ms),
+            Command::FarEndDtmf {
+                leg,
+                digit,
+                duration_ms,
+                quiet_ms,
+            } => self.far_end_dtmf(&leg, digit, duration_ms, quiet_ms),
             Command::DtmfReceived { leg, digit } => {
                 self.dtmf_to_bridge_recordings(&leg, digit);
                 if let Some(leg) = self.legs.get_mut(&leg) {
@@ -870,6 +894,7 @@ impl Graph {
             }
             leg.out = out;
         }
+        far_dtmf::advance(legs, events);
         // 1b. Snoop taps: what snoop legs spy, whispers added to their targets.
         if !taps.is_empty() {
             taps.run(&mut TapView(legs));
@@ -887,6 +912,10 @@ impl Graph {
                 continue;
             }
             let mut frame = match leg.peer.as_ref().and_then(|p| legs.get(p)) {
+                _ if leg.far_in.is_some() => match &leg.far_in {
+                    Some(frame) if !leg.muted_in => (**frame).clone(),
+                    _ => AudioFrame::silence(leg.rate),
+                },
                 _ if leg.edge.is_some() => match leg.edge.as_ref().and_then(|e| e.heard.as_ref()) {
                     Some(frame) if !leg.muted_in => frame.clone(),
                     _ => AudioFrame::silence(leg.rate),

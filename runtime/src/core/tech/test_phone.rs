@@ -11,6 +11,11 @@
 //! | `hangup=MS` | hang up MS milliseconds after answering |
 //!
 //! Each phone `NAME` is an endpoint `Test/NAME`.
+//!
+//! Keys pressed (`dtmf=`) travel in band when media runs: the channel reads each key's
+//! dual tone (100 ms, after 100 ms of quiet), so recordings and bridges hear it, and
+//! ChannelDtmfReceived follows the tone's end. Digits sent to the phone
+//! (`POST /channels/{id}/dtmf`) are played toward it as tones; it ignores them.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -20,6 +25,7 @@ use std::time::Duration;
 use super::{Driver, Request, Technology};
 use crate::core::channel::ChannelState;
 use crate::core::{ControlReceiver, Core, CoreError, NewChannel, State, cause};
+use crate::media::engine::Command;
 
 /// How a simulated phone behaves when called.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -137,6 +143,18 @@ pub struct TestPhone {
 }
 
 impl Driver for TestPhone {
+    fn send_dtmf(
+        &self,
+        core: &Core,
+        _state: &mut State,
+        me: &Arc<str>,
+        digit: char,
+        duration_ms: u32,
+    ) {
+        // Played toward the phone, which ignores it (nothing without media).
+        core.media_send_dtmf(me, digit, duration_ms);
+    }
+
     fn call(&self, core: &Core, state: &mut State, me: &Arc<str>) -> Result<(), CoreError> {
         if let Some(cause) = self.behaviour.reject {
             core.hangup_locked(state, me, cause, false);
@@ -195,8 +213,59 @@ fn with_core(weak: &Weak<Core>, f: impl FnOnce(&Core, &mut State) -> bool) -> bo
     }
 }
 
-/// The phone's user presses keys: each arrives on the channel as received DTMF.
+/// How long each key is pressed, and the quiet before it.
+const KEY_MS: u32 = 100;
+/// The pause a `w` makes.
+const WAIT_MS: u32 = 500;
+
+/// The phone's user presses keys: through the media engine when it runs (the channel
+/// reads each key's tone, then receives the digit), else directly. Returns once the keys
+/// have been pressed.
 async fn press_keys(weak: &Weak<Core>, me: &Arc<str>, digits: &str) {
+    if digits.is_empty() {
+        return;
+    }
+    let mut through_media = false;
+    let alive = with_core(weak, |core, state| {
+        if !state.channels.contains_key(me) {
+            return false;
+        }
+        if let Ok(media) = core.media() {
+            through_media = true;
+            let mut quiet_ms = 0;
+            for digit in digits.chars() {
+                if digit == 'w' {
+                    quiet_ms += WAIT_MS;
+                    continue;
+                }
+                media.engine.send(Command::FarEndDtmf {
+                    leg: me.clone(),
+                    digit,
+                    duration_ms: KEY_MS,
+                    quiet_ms: quiet_ms + KEY_MS,
+                });
+                quiet_ms = 0;
+            }
+        }
+        true
+    });
+    if !alive {
+        return;
+    }
+    if through_media {
+        // The engine paces the keys; whatever the phone does next comes after them.
+        let total: u32 = digits
+            .chars()
+            .map(|d| if d == 'w' { WAIT_MS } else { 2 * KEY_MS })
+            .sum();
+        tokio::time::sleep(Duration::from_millis(u64::from(total))).await;
+        return;
+    }
+    press_keys_directly(weak, me, digits).await;
+}
+
+/// [`press_keys`] without media: each key arrives on the channel as received DTMF.
+async fn press_keys_directly(weak: &Weak<Core>, me: &Arc<str>, digits: &str) {
     for digit in digits.chars() {
         let pause = if digit == 'w' { 500 } else { 100 };
         tokio::time::sleep(Duration::from_millis(pause)).await;
