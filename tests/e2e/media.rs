@@ -240,6 +240,17 @@ async fn bad_media_requests_get_clear_errors_and_missing_sounds_fail_the_playbac
     assert_eq!(finished["playback"]["state"], "failed");
     assert_eq!(finished["playback"]["media_uri"], "sound:no-such-sound");
 
+    // A scheme ARI does not know, and a stored recording named outside the recordings
+    // directory: accepted, then failed, like a missing sound.
+    for media in ["bogus:hello-world", "recording:..%2F..%2Fetc%2Fpasswd"] {
+        let reply = wari
+            .post(&format!("/ari/channels/{player}/play?media={media}"))
+            .await;
+        assert_eq!(reply.status, 201, "{media}: {}", reply.body);
+        let finished = ws.next_of("PlaybackFinished").await;
+        assert_eq!(finished["playback"]["state"], "failed", "{media}");
+    }
+
     for (path, status) in [
         (format!("/ari/channels/{player}/play"), 400),
         (

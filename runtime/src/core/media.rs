@@ -6,7 +6,10 @@
 //! sounds index, `recording:` in the recordings directory, `number:`/`digits:`/
 //! `characters:` through the say rules, `tone:` as a tone. Anything that cannot be found
 //! becomes a missing part: the playback then fails (PlaybackFinished, state `failed`)
-//! instead of the request failing or the playback hanging.
+//! instead of the request failing or the playback hanging. This differs from Asterisk on
+//! purpose: Asterisk skips such an item (an unknown scheme, a missing recording) and, when
+//! it was the last one, never sends PlaybackFinished, so an application waiting for it
+//! would wait forever.
 //!
 //! Bridges have media too: the core tells the engine when bridges come and go and when
 //! channels enter and leave them; bridge playbacks (the announcer) and recordings (the
