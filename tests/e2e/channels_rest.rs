@@ -377,7 +377,7 @@ async fn created_channels_are_412_until_dialed_and_answered() {
         Method::GET,
         "/channels/c1/rtp_statistics",
         501,
-        Some("Media is not available yet in wari: rtpstatistics is not implemented"),
+        Some("rtpstatistics is not implemented in wari"),
     )
     .await;
     expect(

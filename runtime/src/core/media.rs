@@ -222,9 +222,11 @@ impl Core {
 
     /// The media side, or 501 when it was never started.
     pub fn media(&self) -> Result<&Media, CoreError> {
-        self.media
-            .get()
-            .ok_or_else(|| CoreError::NotImplemented("Media is not available".into()))
+        self.media.get().ok_or_else(|| {
+            CoreError::NotImplemented(
+                "The media engine is not running (it failed to start: see the log)".into(),
+            )
+        })
     }
 
     fn media_command(&self, command: Command) {

@@ -527,11 +527,11 @@ pub async fn transfer_progress(ctx: Ctx) -> AriResult {
     Ok(AriResponse::no_content())
 }
 
-/// The answer of every media operation once its checks pass.
+/// The answer of a media operation wari does not implement, once its checks pass.
 fn media_not_implemented(operation: &str) -> AriError {
     AriError::new(
         StatusCode::NOT_IMPLEMENTED,
-        format!("Media is not available yet in wari: {operation} is not implemented"),
+        format!("{operation} is not implemented in wari"),
     )
 }
 
