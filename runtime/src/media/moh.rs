@@ -26,11 +26,9 @@ pub fn class_files(class: &MohClass) -> Vec<PathBuf> {
             let Ok(entries) = std::fs::read_dir(dir) else {
                 return Vec::new();
             };
-            let mut files: Vec<PathBuf> = entries
-                .flatten()
-                .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
-                .map(|e| e.path())
-                .filter(|p| p.is_file() && Format::of_path(p).is_some())
+            let mut files: Vec<PathBuf> = super::sounds::visible_entries(entries)
+                .filter(|(path, _, meta)| meta.is_file() && Format::of_path(path).is_some())
+                .map(|(path, _, _)| path)
                 .collect();
             files.sort();
             files

@@ -61,8 +61,11 @@ pub struct SoundIndex {
 
 /// The entries of a directory listing worth indexing: UTF-8 names not starting with `.`,
 /// with their metadata. `fs::metadata` follows symbolic links (the `en` alternative is
-/// one); entries whose name or metadata cannot be read are skipped.
-fn visible_entries(entries: fs::ReadDir) -> impl Iterator<Item = (PathBuf, String, fs::Metadata)> {
+/// one); entries whose name or metadata cannot be read are skipped. Music-on-hold
+/// directories are listed the same way.
+pub(super) fn visible_entries(
+    entries: fs::ReadDir,
+) -> impl Iterator<Item = (PathBuf, String, fs::Metadata)> {
     entries.flatten().filter_map(|entry| {
         let file_name = entry.file_name().to_str()?.to_owned();
         if file_name.starts_with('.') {
