@@ -65,32 +65,29 @@ impl FromStr for Scenario {
                 .filter(|n| *n > 0)
                 .ok_or_else(|| format!("'{s}': the channel count must be a positive number"))
         };
-        if s == "originate" {
-            Ok(Scenario::Originate)
-        } else if s == "rest-over-ws" {
-            Ok(Scenario::RestOverWs)
-        } else if s == "events-fanout" {
-            Ok(Scenario::EventsFanout)
-        } else if s == "rest-info" {
-            Ok(Scenario::RestInfo)
-        } else if s == "hangup" {
-            Ok(Scenario::Hangup)
-        } else if s == "wasm-start" {
-            Ok(Scenario::WasmStart)
-        } else if s == "wasm-event" {
-            Ok(Scenario::WasmEvent)
-        } else if s == "loopback-echo" {
-            Ok(Scenario::LoopbackEcho)
-        } else if let Some(rest) = s.strip_prefix("rest-channels-") {
-            Ok(Scenario::RestChannels(size(rest)?))
-        } else if let Some(rest) = s.strip_prefix("memory-") {
-            Ok(Scenario::Memory(size(rest)?))
-        } else {
-            Err(format!(
-                "unknown scenario '{s}' (rest-info, originate, hangup, rest-channels-N, memory-N, \
-                 rest-over-ws, events-fanout, wasm-start, wasm-event, loopback-echo)"
-            ))
-        }
+        Ok(match s {
+            "originate" => Scenario::Originate,
+            "rest-over-ws" => Scenario::RestOverWs,
+            "events-fanout" => Scenario::EventsFanout,
+            "rest-info" => Scenario::RestInfo,
+            "hangup" => Scenario::Hangup,
+            "wasm-start" => Scenario::WasmStart,
+            "wasm-event" => Scenario::WasmEvent,
+            "loopback-echo" => Scenario::LoopbackEcho,
+            _ => {
+                if let Some(rest) = s.strip_prefix("rest-channels-") {
+                    Scenario::RestChannels(size(rest)?)
+                } else if let Some(rest) = s.strip_prefix("memory-") {
+                    Scenario::Memory(size(rest)?)
+                } else {
+                    return Err(format!(
+                        "unknown scenario '{s}' (rest-info, originate, hangup, rest-channels-N, \
+                         memory-N, rest-over-ws, events-fanout, wasm-start, wasm-event, \
+                         loopback-echo)"
+                    ));
+                }
+            }
+        })
     }
 }
 

@@ -171,27 +171,21 @@ async fn upload(
     client: &reqwest::Client,
     component: &[u8],
 ) -> anyhow::Result<()> {
-    let response = client
+    let request = client
         .put(
             settings
                 .target
                 .url(&format!("/wasm/{}", encode(&settings.wasm_app))),
         )
-        .header(AUTHORIZATION, &settings.target.authorization)
         .header(CONTENT_TYPE, "application/wasm")
-        .body(component.to_vec())
-        .send()
-        .await
-        .context("upload the component")?;
-    let status = response.status();
-    let body = response.bytes().await.unwrap_or_default();
-    if !status.is_success() {
-        bail!(
-            "upload the component: {status} {} (WebAssembly scenarios need wari)",
-            String::from_utf8_lossy(&body)
-        );
-    }
-    Ok(())
+        .body(component.to_vec());
+    checked(
+        settings,
+        request,
+        "upload the component (WebAssembly scenarios need wari)",
+        false,
+    )
+    .await
 }
 
 /// A request that must succeed.
@@ -201,35 +195,33 @@ async fn send(
     method: reqwest::Method,
     path: &str,
 ) -> anyhow::Result<()> {
-    let response = client
-        .request(method.clone(), settings.target.url(path))
-        .header(AUTHORIZATION, &settings.target.authorization)
-        .send()
-        .await
-        .with_context(|| format!("{method} {path}"))?;
-    let status = response.status();
-    let body = response.bytes().await.unwrap_or_default();
-    if !status.is_success() {
-        bail!(
-            "{method} {path}: {status} {}",
-            String::from_utf8_lossy(&body)
-        );
-    }
-    Ok(())
+    let request = client.request(method.clone(), settings.target.url(path));
+    checked(settings, request, &format!("{method} {path}"), false).await
 }
 
 /// A DELETE; 404 (already gone) is fine.
 async fn delete(settings: &Settings, client: &reqwest::Client, path: &str) -> anyhow::Result<()> {
-    let response = client
-        .delete(settings.target.url(path))
+    let request = client.delete(settings.target.url(path));
+    checked(settings, request, &format!("DELETE {path}"), true).await
+}
+
+/// Sends `request` with the bench's credentials. Anything but a 2xx answer (or a 404 when
+/// `gone_is_fine`) fails with `what`, the status and the server's message.
+async fn checked(
+    settings: &Settings,
+    request: reqwest::RequestBuilder,
+    what: &str,
+    gone_is_fine: bool,
+) -> anyhow::Result<()> {
+    let response = request
         .header(AUTHORIZATION, &settings.target.authorization)
         .send()
         .await
-        .with_context(|| format!("DELETE {path}"))?;
+        .with_context(|| what.to_string())?;
     let status = response.status();
-    let _ = response.bytes().await;
-    if !status.is_success() && status != reqwest::StatusCode::NOT_FOUND {
-        bail!("DELETE {path}: {status}");
+    let body = response.bytes().await.unwrap_or_default();
+    if status.is_success() || (gone_is_fine && status == reqwest::StatusCode::NOT_FOUND) {
+        return Ok(());
     }
-    Ok(())
+    bail!("{what}: {status} {}", String::from_utf8_lossy(&body))
 }
