@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use futures_util::StreamExt;
 use tokio::sync::{Notify, oneshot};
 use tokio::task::JoinHandle;
@@ -42,14 +42,7 @@ pub struct Events {
 impl Events {
     /// Connects `/events?app=APP`: the application is registered when this returns.
     pub async fn connect(target: &Target, app: &str) -> anyhow::Result<Events> {
-        let url = target.events_url(app);
-        let (mut stream, _) = tokio::time::timeout(
-            Duration::from_secs(10),
-            tokio_tungstenite::connect_async(url),
-        )
-        .await
-        .context("events WebSocket: no answer within 10 s")?
-        .context("events WebSocket handshake")?;
+        let mut stream = crate::ws::open(target, app, false).await?;
         let shared = Arc::new(Shared::default());
         let (stop, mut stopped) = oneshot::channel::<()>();
         let reader_shared = shared.clone();

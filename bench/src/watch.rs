@@ -6,7 +6,6 @@
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
 use futures_util::StreamExt;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -54,14 +53,7 @@ pub struct Watcher {
 impl Watcher {
     /// Connects `/events?app=APP&subscribeAll=true`.
     pub async fn connect(target: &Target, app: &str) -> anyhow::Result<Watcher> {
-        let url = format!("{}&subscribeAll=true", target.events_url(app));
-        let (mut stream, _) = tokio::time::timeout(
-            Duration::from_secs(10),
-            tokio_tungstenite::connect_async(url),
-        )
-        .await
-        .context("watching WebSocket: no answer within 10 s")?
-        .context("watching WebSocket handshake")?;
+        let mut stream = crate::ws::open(target, app, true).await?;
         let waiters: Waiters = Arc::default();
         let shared = waiters.clone();
         let reader = tokio::spawn(async move {

@@ -19,12 +19,18 @@ use crate::report::{FanoutReport, WsRestReport};
 use crate::stats::summarize;
 use crate::target::Target;
 
-type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+pub(crate) type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// How long anything the bench waits for may take.
 const WAIT: Duration = Duration::from_secs(30);
 
-async fn open(target: &Target, app: &str, subscribe_all: bool) -> anyhow::Result<Socket> {
+/// Connects an events WebSocket for `app` (every scenario's sockets open here); the
+/// application is registered when this returns.
+pub(crate) async fn open(
+    target: &Target,
+    app: &str,
+    subscribe_all: bool,
+) -> anyhow::Result<Socket> {
     let mut url = target.events_url(app);
     if subscribe_all {
         url.push_str("&subscribeAll=true");
