@@ -27,19 +27,21 @@ pub fn parse_bool(value: &str) -> Option<bool> {
     }
 }
 
-/// Reads a boolean option; an invalid value is reported as an error naming the option, at
-/// the entry's file and line, and gives `None`.
-pub fn bool_option(
+/// Reads an option with `parse`; a value it refuses is reported as an error naming the
+/// option and what was `expected`, at the entry's file and line, and gives `None`.
+fn option<T>(
     entry: &super::conf_file::Entry,
     problems: &mut super::diagnostics::Problems,
-) -> Option<bool> {
+    parse: impl FnOnce(&str) -> Option<T>,
+    expected: &str,
+) -> Option<T> {
     let value = entry.value.trim();
-    let parsed = parse_bool(value);
+    let parsed = parse(value);
     if parsed.is_none() {
         problems.error(
             &entry.location,
             format!(
-                "invalid value '{value}' for {}: expected yes or no",
+                "invalid value '{value}' for {}: expected {expected}",
                 entry.key
             ),
         );
@@ -47,48 +49,39 @@ pub fn bool_option(
     parsed
 }
 
-/// Reads a whole number of at least `min`; anything else is reported as an error naming
-/// the option and the expected range, at the entry's file and line, and gives `None`.
+/// Reads a boolean option (Asterisk's yes/no words).
+pub fn bool_option(
+    entry: &super::conf_file::Entry,
+    problems: &mut super::diagnostics::Problems,
+) -> Option<bool> {
+    option(entry, problems, parse_bool, "yes or no")
+}
+
+/// Reads a whole number of at least `min`.
 pub fn number_option(
     entry: &super::conf_file::Entry,
     problems: &mut super::diagnostics::Problems,
     min: u64,
 ) -> Option<u64> {
-    let value = entry.value.trim();
-    match value.parse::<u64>() {
-        Ok(n) if n >= min => Some(n),
-        _ => {
-            problems.error(
-                &entry.location,
-                format!(
-                    "invalid value '{value}' for {}: expected a whole number of at least {min}",
-                    entry.key
-                ),
-            );
-            None
-        }
-    }
+    option(
+        entry,
+        problems,
+        |v| v.parse::<u64>().ok().filter(|n| *n >= min),
+        &format!("a whole number of at least {min}"),
+    )
 }
 
-/// Reads a duration given in milliseconds, reported like [`number_option`] when invalid.
+/// Reads a duration given in milliseconds.
 pub fn millis_option(
     entry: &super::conf_file::Entry,
     problems: &mut super::diagnostics::Problems,
 ) -> Option<std::time::Duration> {
-    let value = entry.value.trim();
-    match value.parse::<u64>() {
-        Ok(ms) => Some(std::time::Duration::from_millis(ms)),
-        Err(_) => {
-            problems.error(
-                &entry.location,
-                format!(
-                    "invalid value '{value}' for {}: expected milliseconds",
-                    entry.key
-                ),
-            );
-            None
-        }
-    }
+    option(
+        entry,
+        problems,
+        |v| v.parse::<u64>().ok().map(std::time::Duration::from_millis),
+        "milliseconds",
+    )
 }
 
 /// Splits a comma list, trimming each item and dropping empty ones.
