@@ -29,10 +29,10 @@
 //!
 //! Snoops: a snoop leg reads what it spies of its target instead of a peer's audio, and
 //! what it writes is whispered into its target ([`super::snoop`] has the rules).
-//! DTMF travels with the audio: a digit sent on a leg is written as its dual tone, and
-//! once the tone is over the peer is reported to have received the digit (see `dtmf`).
-//! Digits pressed at a leg's far end (Test phones) are read by the leg as tones, then
-//! reported as received on the leg (see `far_dtmf`).
+//! DTMF travels with the audio (see `dtmf`): a digit sent on a leg is written as its dual
+//! tone, and once the tone is over the peer is reported to have received the digit;
+//! digits pressed at a leg's far end (Test phones) are read by the leg as tones, then
+//! reported as received on the leg.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -48,7 +48,6 @@ use super::snoop::{Tap, TapLegs, Taps, mix_into};
 
 mod beep;
 mod dtmf;
-mod far_dtmf;
 
 /// Mean absolute sample below which a recorded frame counts as silence (about -50 dBFS)
 /// for `maxSilenceSeconds`.
@@ -479,10 +478,10 @@ struct Leg {
     /// The far end outside wari, if any (external media). Boxed: few legs have one, and
     /// a leg is kept per channel.
     edge: Option<Box<EdgeLink>>,
-    /// Digits being sent, first playing.
-    dtmf_out: VecDeque<dtmf::DtmfOut>,
-    /// Digits pressed at the far end, first playing (see `far_dtmf`).
-    dtmf_in: VecDeque<far_dtmf::DtmfIn>,
+    /// Digits being sent (see `dtmf`).
+    dtmf_out: dtmf::DigitQueue,
+    /// Digits pressed at the far end (see `dtmf`).
+    dtmf_in: dtmf::DigitQueue,
     /// What the leg reads this tick of its far end's digits.
     far_in: Option<Box<AudioFrame>>,
 }
@@ -507,8 +506,8 @@ impl Leg {
             bridge: None,
             out: None,
             edge: None,
-            dtmf_out: VecDeque::new(),
-            dtmf_in: VecDeque::new(),
+            dtmf_out: dtmf::DigitQueue::default(),
+            dtmf_in: dtmf::DigitQueue::default(),
             far_in: None,
         }
     }
@@ -751,27 +750,24 @@ impl Graph {
                 leg,
                 digit,
                 duration_ms,
-            } => self.send_dtmf(&leg, digit, duration_ms),
+            } => {
+                if let Some(leg) = self.legs.get_mut(&leg) {
+                    let rate = leg.rate;
+                    leg.dtmf_out.push(digit, duration_ms, 0, rate);
+                }
+            }
             Command::FarEndDtmf {
                 leg,
                 digit,
                 duration_ms,
                 quiet_ms,
-            } => self.far_end_dtmf(&leg, digit, duration_ms, quiet_ms),
-            Command::DtmfReceived { leg, digit } => {
-                self.dtmf_to_bridge_recordings(&leg, digit);
+            } => {
                 if let Some(leg) = self.legs.get_mut(&leg) {
-                    let (ended, kept): (Vec<_>, Vec<_>) = leg
-                        .recordings
-                        .drain(..)
-                        .partition(|r| r.terminate_on.matches(digit));
-                    leg.recordings = kept;
-                    for recording in ended {
-                        self.events
-                            .push(end_recording(recording, RecordingOp::Stop));
-                    }
+                    let rate = leg.rate;
+                    leg.dtmf_in.push(digit, duration_ms, quiet_ms, rate);
                 }
             }
+            Command::DtmfReceived { leg, digit } => self.dtmf_received(&leg, digit),
             Command::Mute {
                 leg,
                 inbound,
@@ -871,8 +867,9 @@ impl Graph {
             ..
         } = self;
         // 1. What every leg writes: its playback, else its music on hold or silence, else
-        //    the bridge's mix from the last tick.
-        for leg in legs.values_mut() {
+        //    the bridge's mix from the last tick. And what every leg reads this tick of
+        //    the digits pressed at its far end.
+        for (id, leg) in legs.iter_mut() {
             let rate = leg.rate;
             let mut out = if leg.playbacks.is_empty() {
                 None
@@ -886,15 +883,15 @@ impl Graph {
             if let Some(frame) = beep::leg_beep(leg) {
                 out = Some(frame);
             }
-            if let Some(frame) = dtmf::leg_dtmf(leg, events) {
+            if let Some(frame) = dtmf::sent_frame(leg, events) {
                 out = Some(frame);
             }
             if leg.muted_out {
                 out = out.map(|_| AudioFrame::silence(rate));
             }
             leg.out = out;
+            dtmf::read_far_end(id, leg, events);
         }
-        far_dtmf::advance(legs, events);
         // 1b. Snoop taps: what snoop legs spy, whispers added to their targets.
         if !taps.is_empty() {
             taps.run(&mut TapView(legs));

@@ -1,85 +1,123 @@
-//! DTMF in the engine. A digit sent on a leg travels with its audio: the leg writes the
-//! digit's dual tone (so its peer hears it in band, in order with what came before and
-//! after), and when the tone is over the peer is reported to have received the digit. A
-//! digit a bridge member receives ends the bridge's recordings whose `terminateOn`
-//! matches it, as a digit a leg receives ends the leg's own.
+//! DTMF in the engine. Digits travel with a leg's audio, both ways, through one mechanism:
+//! a queue of digits on the leg ([`DigitQueue`]), each an optional quiet lead-in, then the
+//! digit's dual tone, then a [`MediaEvent::Dtmf`] once the tone is over.
+//!
+//! - A digit *sent* on a leg (`Leg::dtmf_out`) is what the leg writes, so its peer hears it
+//!   in band, in order with what came before and after; the peer is reported to have
+//!   received it.
+//! - A digit *pressed at the leg's far end* (`Leg::dtmf_in`: a Test phone's keys) is what
+//!   the leg reads, after a quiet lead-in, so the tone is in the leg's recordings and its
+//!   bridge's mix; the leg itself is reported to have received it.
+//!
+//! A digit a leg receives ends the leg's recordings, and its bridge's, whose `terminateOn`
+//! matches it.
 
-use super::{Graph, Leg, MediaEvent, RecordingOp, end_recording};
-use crate::media::frame::AudioFrame;
+use std::collections::VecDeque;
+
+use super::{Graph, Leg, LegId, MediaEvent, Recording, RecordingOp, end_recording};
+use crate::media::frame::{AudioFrame, FRAME_MS, Rate};
 use crate::media::tone::{ToneGenerator, dtmf_spec};
 
-/// A digit being sent on a leg.
-pub(super) struct DtmfOut {
+/// A queued digit.
+struct Digit {
     digit: char,
     duration_ms: u32,
-    /// `None` until the digit is at the head of the leg's queue (or for a key with no
-    /// tone, which is delivered without one).
+    /// Quiet still to pass before the tone, in milliseconds.
+    quiet_ms: u32,
+    /// The digit's tone; `None` for a key with no tone (reported without one).
     tone: Option<ToneGenerator>,
-    started: bool,
+}
+
+/// Digits queued one way on a leg, the one playing first.
+#[derive(Default)]
+pub(super) struct DigitQueue(VecDeque<Digit>);
+
+impl DigitQueue {
+    /// Queues `digit` after those already queued: `quiet_ms` of quiet, then `duration_ms`
+    /// of its tone at `rate`.
+    pub(super) fn push(&mut self, digit: char, duration_ms: u32, quiet_ms: u32, rate: Rate) {
+        let tone = dtmf_spec(digit, duration_ms, 0).map(|spec| ToneGenerator::new(spec, rate));
+        self.0.push_back(Digit {
+            digit,
+            duration_ms,
+            quiet_ms,
+            tone,
+        });
+    }
+
+    /// This tick's frame of the digit playing, `None` while it is quiet or nothing is
+    /// queued. Each digit whose tone is over leaves the queue and is passed to `ended`
+    /// (digit, duration in milliseconds).
+    fn next_frame(&mut self, mut ended: impl FnMut(char, u32)) -> Option<AudioFrame> {
+        while let Some(head) = self.0.front_mut() {
+            if head.quiet_ms > 0 {
+                head.quiet_ms = head.quiet_ms.saturating_sub(FRAME_MS);
+                return None;
+            }
+            if let Some(frame) = head.tone.as_mut().and_then(ToneGenerator::next_frame) {
+                return Some(frame);
+            }
+            let done = self.0.pop_front()?;
+            ended(done.digit, done.duration_ms);
+        }
+        None
+    }
 }
 
 /// The frame a leg writes this tick while it sends a digit; a digit whose tone is over is
 /// reported as received on the leg's peer.
-pub(super) fn leg_dtmf(leg: &mut Leg, events: &mut Vec<MediaEvent>) -> Option<AudioFrame> {
-    while let Some(head) = leg.dtmf_out.front_mut() {
-        if !head.started {
-            head.started = true;
-            head.tone = dtmf_spec(head.digit, head.duration_ms, 0)
-                .map(|spec| ToneGenerator::new(spec, leg.rate));
-        }
-        if let Some(frame) = head.tone.as_mut().and_then(ToneGenerator::next_frame) {
-            return Some(frame);
-        }
-        let Some(done) = leg.dtmf_out.pop_front() else {
-            break;
-        };
-        if let Some(peer) = &leg.peer {
+pub(super) fn sent_frame(leg: &mut Leg, events: &mut Vec<MediaEvent>) -> Option<AudioFrame> {
+    let Leg { dtmf_out, peer, .. } = leg;
+    dtmf_out.next_frame(|digit, duration_ms| {
+        if let Some(peer) = peer {
             events.push(MediaEvent::Dtmf {
                 leg: peer.clone(),
-                digit: done.digit,
-                duration_ms: done.duration_ms,
-            });
-        }
-    }
-    None
-}
-
-impl Graph {
-    /// Ends the recordings of `leg`'s bridge (if any) that `digit` terminates.
-    pub(super) fn dtmf_to_bridge_recordings(&mut self, leg: &str, digit: char) {
-        let Some((bridge, _)) = self.legs.get(leg).and_then(|l| l.bridge.as_ref()) else {
-            return;
-        };
-        let Some(bridge) = self.bridges.get_mut(bridge) else {
-            return;
-        };
-        let (ended, kept): (Vec<_>, Vec<_>) = bridge
-            .recordings
-            .drain(..)
-            .partition(|r| r.terminate_on.matches(digit));
-        bridge.recordings = kept;
-        for recording in ended {
-            self.events
-                .push(end_recording(recording, RecordingOp::Stop));
-        }
-    }
-}
-
-impl Graph {
-    /// Queues a digit to send on `leg` (nothing when the leg is gone).
-    pub(super) fn send_dtmf(&mut self, leg: &str, digit: char, duration_ms: u32) {
-        if let Some(leg) = self.legs.get_mut(leg) {
-            leg.dtmf_out.push_back(DtmfOut {
                 digit,
                 duration_ms,
-                tone: None,
-                started: false,
             });
         }
+    })
+}
+
+/// Sets what leg `id` reads this tick of the digits pressed at its far end (`far_in`); a
+/// digit whose tone is over is reported as received on the leg.
+pub(super) fn read_far_end(id: &LegId, leg: &mut Leg, events: &mut Vec<MediaEvent>) {
+    leg.far_in = leg
+        .dtmf_in
+        .next_frame(|digit, duration_ms| {
+            events.push(MediaEvent::Dtmf {
+                leg: id.clone(),
+                digit,
+                duration_ms,
+            });
+        })
+        .map(Box::new);
+}
+
+impl Graph {
+    /// A digit arrived on `leg`: ends the recordings of its bridge (if any), then its own,
+    /// that `digit` terminates.
+    pub(super) fn dtmf_received(&mut self, leg: &str, digit: char) {
+        let Some(leg) = self.legs.get_mut(leg) else {
+            return;
+        };
+        if let Some((bridge, _)) = &leg.bridge
+            && let Some(bridge) = self.bridges.get_mut(bridge)
+        {
+            end_terminated(&mut bridge.recordings, digit, &mut self.events);
+        }
+        end_terminated(&mut leg.recordings, digit, &mut self.events);
     }
 }
 
-/// The digits, and the beep (media/engine/beep.rs), which shares their setup.
+/// Ends (and reports) the recordings that `digit` terminates.
+fn end_terminated(recordings: &mut Vec<Recording>, digit: char, events: &mut Vec<MediaEvent>) {
+    for recording in recordings.extract_if(.., |r| r.terminate_on.matches(digit)) {
+        events.push(end_recording(recording, RecordingOp::Stop));
+    }
+}
+
+/// Digits both ways, and the beep (media/engine/beep.rs), which shares their setup.
 #[cfg(test)]
 mod tests {
     use std::sync::{Arc, Mutex, mpsc};
@@ -90,7 +128,7 @@ mod tests {
         Sink, Target, TerminateOn,
     };
     use super::*;
-    use crate::media::detect::DtmfDetector;
+    use crate::media::detect::{DtmfDetector, detect_dtmf};
     use crate::media::frame::Rate;
     use crate::media::sources::FileOpener;
 
@@ -251,5 +289,82 @@ mod tests {
             recorded <= 15,
             "b records nothing while it beeps ({recorded} frames in about 400 ms)"
         );
+    }
+
+    #[test]
+    fn far_end_digits_are_read_as_tones_and_reported_when_each_tone_ends() {
+        let (tx, rx) = mpsc::channel();
+        let engine = MediaEngine::start(
+            Arc::new(FileOpener::default()),
+            Arc::new(Events(Mutex::new(tx))),
+        )
+        .expect("engine thread");
+        engine.send(Command::AddLeg {
+            id: "phone".into(),
+            rate: Rate::Narrow8k,
+        });
+        let frames = Frames::default();
+        engine.send(Command::Record(RecordRequest {
+            name: "r".into(),
+            target: Target::Leg("phone".into()),
+            sink: Box::new(frames.clone()),
+            max_duration_ms: 0,
+            max_silence_ms: 0,
+            terminate_on: Default::default(),
+        }));
+        for digit in ['1', '1', '#'] {
+            engine.send(Command::FarEndDtmf {
+                leg: "phone".into(),
+                digit,
+                duration_ms: 100,
+                quiet_ms: 100,
+            });
+        }
+        let mut got = Vec::new();
+        let mut recorded_at = Vec::new();
+        while got.len() < 3 {
+            let event = rx
+                .recv_timeout(Duration::from_secs(5))
+                .expect("an event within 5 s");
+            if let MediaEvent::Dtmf {
+                leg,
+                digit,
+                duration_ms,
+            } = event
+            {
+                assert_eq!(&*leg, "phone");
+                assert_eq!(duration_ms, 100);
+                got.push(digit);
+                recorded_at.push(frames.0.lock().map(|f| f.len()).unwrap_or(0));
+            }
+        }
+        assert_eq!(got, ['1', '1', '#']);
+        let recorded = frames.0.lock().map(|f| f.clone()).unwrap_or_default();
+        // Per frame: the digit heard, if any; collapsed into runs.
+        let mut runs: Vec<(Option<char>, usize, usize)> = Vec::new();
+        for (at, frame) in recorded.iter().enumerate() {
+            let heard = detect_dtmf(frame.samples(), 8000);
+            match runs.last_mut() {
+                Some((digit, _, end)) if *digit == heard => *end = at + 1,
+                _ => runs.push((heard, at, at + 1)),
+            }
+        }
+        let tones: Vec<(char, usize, usize)> = runs
+            .iter()
+            .filter_map(|(digit, start, end)| digit.map(|d| (d, *start, *end)))
+            .collect();
+        assert_eq!(tones.len(), 3, "three separate tones: {runs:?}");
+        for (n, (digit, start, end)) in tones.iter().enumerate() {
+            assert_eq!(*digit, got[n]);
+            assert_eq!(end - start, 5, "100 ms of tone: {runs:?}");
+            assert!(recorded_at[n] >= *end, "the tone is read before its event");
+            if n > 0 {
+                assert_eq!(
+                    start - tones[n - 1].2,
+                    5,
+                    "100 ms of quiet between: {runs:?}"
+                );
+            }
+        }
     }
 }
