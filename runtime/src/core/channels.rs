@@ -8,9 +8,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use serde_json::{Value, json};
 
-use super::channel::{
-    CallerId, ChannelState, Control, DialplanPosition, Dormant, StasisMembership,
-};
+use super::channel::{CallerId, ChannelState, Control, DialplanPosition, StasisMembership};
 use super::event::{Event, Scope};
 use super::pbx::Start;
 use super::stasis::SourceKind;
@@ -478,23 +476,16 @@ impl Core {
                     }
                     Destination::Dialplan { .. } => false,
                 };
-            if entered {
-                if let Some(channel) = state.channels.get_mut(&id) {
-                    channel.dormant = Some(Dormant {
-                        control: rx,
-                        start: Start::InStasis,
-                    });
-                }
-            } else {
-                self.spawn_runner(
-                    id.clone(),
-                    rx,
-                    Start::Originated {
-                        destination: request.destination.clone(),
-                        timeout: request.timeout,
-                    },
-                );
-            }
+            self.start_runner(
+                state,
+                &id,
+                rx,
+                entered,
+                Start::Originated {
+                    destination: request.destination.clone(),
+                    timeout: request.timeout,
+                },
+            );
             called?;
             Ok(snapshot)
         })

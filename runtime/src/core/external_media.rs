@@ -13,8 +13,7 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
 
-use super::channel::{ChannelState, Dormant};
-use super::pbx::Start;
+use super::channel::ChannelState;
 use super::tech::unicast_rtp::{SharedSocket, UdpEdge, UnicastRtp, bind_towards};
 use super::{Core, CoreError, NewChannel};
 use crate::media::engine::Command;
@@ -102,25 +101,7 @@ impl Core {
                 edge: Box::new(edge),
             });
             tracing::info!(channel = %id, %remote, %local, format = request.format.name(), "external media channel created");
-            if self.stasis_enter(state, &id, &request.app, &request.args) {
-                if let Some(channel) = state.channels.get_mut(&id) {
-                    channel.dormant = Some(Dormant {
-                        control,
-                        start: Start::InStasis,
-                    });
-                }
-            } else {
-                // Not registered here: the runner tries (a per-call connection may serve
-                // the application) and hangs the channel up if that fails.
-                self.spawn_runner(
-                    id.clone(),
-                    control,
-                    Start::Stasis {
-                        app: request.app.clone(),
-                        args: request.args.clone(),
-                    },
-                );
-            }
+            self.enter_app_at_once(state, &id, control, &request.app, &request.args);
             let mut snapshot = self.channel_json(state, &id);
             if let (Value::Object(object), Some(channel)) = (&mut snapshot, state.channels.get(&id))
             {

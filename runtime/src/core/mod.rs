@@ -392,6 +392,51 @@ impl Core {
         }
     }
 
+    /// Gives a new channel its runner: a channel already in its application has nothing
+    /// to do until it is told something, so its runner stays dormant (started by
+    /// [`Core::send_control`]); any other starts now with `otherwise`.
+    pub(crate) fn start_runner(
+        &self,
+        state: &mut State,
+        id: &Arc<str>,
+        rx: ControlReceiver,
+        in_stasis: bool,
+        otherwise: pbx::Start,
+    ) {
+        if !in_stasis {
+            self.spawn_runner(id.clone(), rx, otherwise);
+        } else if let Some(channel) = state.channels.get_mut(id) {
+            channel.dormant = Some(channel::Dormant {
+                control: rx,
+                start: pbx::Start::InStasis,
+            });
+        }
+    }
+
+    /// A new channel that is up from the start (snoop, external media) enters application
+    /// `app` at once (StasisStart). When the application has no handler here, the runner
+    /// tries a per-call connection, or fails Stasis and hangs the channel up.
+    pub(crate) fn enter_app_at_once(
+        &self,
+        state: &mut State,
+        id: &Arc<str>,
+        rx: ControlReceiver,
+        app: &str,
+        args: &[String],
+    ) {
+        let entered = self.stasis_enter(state, id, app, args);
+        self.start_runner(
+            state,
+            id,
+            rx,
+            entered,
+            pbx::Start::Stasis {
+                app: app.to_string(),
+                args: args.to_vec(),
+            },
+        );
+    }
+
     /// Delivers an event to every application that wants it; sinks that fail lose their
     /// applications.
     pub fn publish(&self, state: &mut State, event: Event) {

@@ -9,8 +9,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::channel::{ChannelState, Dormant};
-use super::pbx::Start;
+use super::channel::ChannelState;
 use super::tech::Driver;
 use super::{Core, CoreError, NewChannel, State, cause};
 use crate::media::engine::Command;
@@ -110,25 +109,7 @@ impl Core {
                 whisper = ?request.whisper,
                 "snoop channel created"
             );
-            if self.stasis_enter(state, &id, &request.app, &request.args) {
-                if let Some(channel) = state.channels.get_mut(&id) {
-                    channel.dormant = Some(Dormant {
-                        control: rx,
-                        start: Start::InStasis,
-                    });
-                }
-            } else {
-                // Not registered here: the runner tries a per-call connection, or fails
-                // Stasis and hangs the snoop channel up.
-                self.spawn_runner(
-                    id.clone(),
-                    rx,
-                    Start::Stasis {
-                        app: request.app.clone(),
-                        args: request.args.clone(),
-                    },
-                );
-            }
+            self.enter_app_at_once(state, &id, rx, &request.app, &request.args);
             Ok(self.channel_json(state, &id))
         })
     }
