@@ -61,21 +61,16 @@ pub fn core_config(config: &Config, problems: &mut Problems) -> CoreConfig {
 /// Without a sounds directory every `sound:` playback fails; wari still runs.
 fn start_media(core: &Core, config: &Config, data_dir: &std::path::Path) {
     use crate::media::sounds::SoundIndex;
-    let sounds_dir = config
-        .directories
-        .sounds_dir()
-        .or_else(SoundIndex::default_dir);
-    let sounds = match &sounds_dir {
-        Some(dir) => SoundIndex::scan(dir).unwrap_or_else(|error| {
+    let dir = config.directories.sounds_dir();
+    // A configured astdatadir must hold sounds; Asterisk's default may simply be absent.
+    let sounds = if config.directories.astdatadir.is_none() && !dir.is_dir() {
+        tracing::info!(dir = %dir.display(), "no sounds directory (asterisk.conf astdatadir)");
+        SoundIndex::empty(dir)
+    } else {
+        SoundIndex::scan(&dir).unwrap_or_else(|error| {
             tracing::warn!(dir = %dir.display(), %error, "cannot index the sounds directory");
-            SoundIndex::empty(dir.clone())
-        }),
-        None => {
-            tracing::info!(
-                "no sounds directory (asterisk.conf astdatadir, or /usr/share/asterisk/sounds)"
-            );
-            SoundIndex::empty(std::path::PathBuf::new())
-        }
+            SoundIndex::empty(dir)
+        })
     };
     tracing::info!(sounds = sounds.len(), dir = %sounds.dir().display(), "sounds indexed");
     let setup = crate::core::media::MediaSetup {

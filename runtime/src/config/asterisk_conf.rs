@@ -12,17 +12,29 @@ use std::path::PathBuf;
 use super::conf_file::ConfFile;
 use super::diagnostics::Problems;
 
+/// Asterisk's own `astdatadir` when `asterisk.conf` sets none; Debian's sound and
+/// music-on-hold packages install under it.
+pub const DEFAULT_DATA_DIR: &str = "/usr/share/asterisk";
+
 /// The directories wari takes from `asterisk.conf`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Directories {
-    /// `astdatadir`: the sounds are in its `sounds` sub-directory.
-    pub data_dir: Option<PathBuf>,
+    /// `astdatadir` as configured (`None`: not set).
+    pub astdatadir: Option<PathBuf>,
 }
 
 impl Directories {
-    /// The sounds directory: `<astdatadir>/sounds`, if configured.
-    pub fn sounds_dir(&self) -> Option<PathBuf> {
-        self.data_dir.as_ref().map(|d| d.join("sounds"))
+    /// `astdatadir`, or Asterisk's default ([`DEFAULT_DATA_DIR`]): relative music-on-hold
+    /// paths are resolved against it.
+    pub fn data_dir(&self) -> PathBuf {
+        self.astdatadir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR))
+    }
+
+    /// The sounds directory, `<astdatadir>/sounds`.
+    pub fn sounds_dir(&self) -> PathBuf {
+        self.data_dir().join("sounds")
     }
 
     /// Reads `[directories]`; an empty value is reported and ignored.
@@ -38,7 +50,7 @@ impl Directories {
                     if value.is_empty() {
                         problems.warn(&entry.location, "astdatadir is empty (ignored)");
                     } else {
-                        directories.data_dir = Some(PathBuf::from(value));
+                        directories.astdatadir = Some(PathBuf::from(value));
                     }
                 }
             }
@@ -61,8 +73,13 @@ mod tests {
             &mut problems,
         );
         let dirs = Directories::read(Some(&file), &mut problems);
-        assert_eq!(dirs.sounds_dir(), Some(PathBuf::from("/srv/ast/sounds")));
+        assert_eq!(dirs.sounds_dir(), PathBuf::from("/srv/ast/sounds"));
         assert!(problems.iter().next().is_none());
-        assert_eq!(Directories::read(None, &mut problems).sounds_dir(), None);
+        let unset = Directories::read(None, &mut problems);
+        assert_eq!(unset.astdatadir, None);
+        assert_eq!(
+            unset.sounds_dir(),
+            PathBuf::from("/usr/share/asterisk/sounds")
+        );
     }
 }

@@ -120,14 +120,8 @@ pub fn load(source: &ConfigSource) -> Result<(Config, Problems), ConfigError> {
     let wasm = conf_file::load(reader, &dir, "wasm.conf", &mut problems)?;
     let websocket_clients = conf_file::load(reader, &dir, "websocket_client.conf", &mut problems)?;
     let moh = conf_file::load(reader, &dir, "musiconhold.conf", &mut problems)?;
-    let moh = musiconhold_conf::MohConfig::read(
-        moh.as_ref(),
-        &directories
-            .data_dir
-            .clone()
-            .unwrap_or_else(musiconhold_conf::default_data_dir),
-        &mut problems,
-    );
+    let moh =
+        musiconhold_conf::MohConfig::read(moh.as_ref(), &directories.data_dir(), &mut problems);
 
     let named = acl_conf::NamedAcls::read(acl.as_ref(), &mut problems);
     let http = HttpConfig::read(http.as_ref(), &dir, &named, &mut problems);

@@ -27,12 +27,6 @@ use super::diagnostics::{Location, Problems};
 /// The class used when none is named.
 pub const DEFAULT_CLASS: &str = "default";
 
-/// The data directory relative class paths are resolved against when `asterisk.conf` sets
-/// no `astdatadir`: Asterisk's own default, where Debian's MOH packages put `moh/`.
-pub fn default_data_dir() -> PathBuf {
-    PathBuf::from("/usr/share/asterisk")
-}
-
 /// Order of a class's files.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum MohSort {
