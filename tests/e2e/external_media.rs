@@ -16,8 +16,10 @@ use serde_json::{Value, json};
 use tokio::net::UdpSocket;
 use wari::media::detect::goertzel_power;
 
-use crate::media_support::stored_samples;
-use crate::support::{ARI_CONF, EventSocket, HTTP_CONF, Wari};
+use crate::media_support::{
+    MediaApp, bridge, hears, local_pair, power, record, sine, stop, stored_samples,
+};
+use crate::support::{EventSocket, Wari};
 
 const APP: &str = "em";
 
@@ -33,14 +35,6 @@ const PACKET_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Most packets read while waiting for a tone (10 s of audio).
 const MAX_PACKETS: usize = 500;
-
-fn start() -> Wari {
-    Wari::start(&[
-        ("http.conf", HTTP_CONF),
-        ("ari.conf", ARI_CONF),
-        ("extensions.conf", DIALPLAN),
-    ])
-}
 
 /// An RTP packet as the test reads it (its own parser, not wari's).
 #[derive(Debug, Clone)]
@@ -134,14 +128,6 @@ fn tone_throughout(samples: &[i16], rate: u32, freq: f32, other: f32) -> bool {
         })
 }
 
-/// The power of `freq` in `samples` (8 kHz), summed over 20 ms windows.
-fn power(samples: &[i16], freq: f32) -> f32 {
-    samples
-        .chunks_exact(160)
-        .map(|w| goertzel_power(w, freq, 8000))
-        .sum()
-}
-
 /// Reads packets until the last 400 ms of audio hold `freq` throughout, checking every
 /// packet's header against the stream's first (`step` timestamp units per packet).
 /// Returns the packets read.
@@ -204,27 +190,17 @@ async fn external_channel(wari: &Wari, socket: &UdpSocket, id: &str, format: &st
 
 /// Local pair `p1`/`p2` in the application, `p1` bridged with `external` in `br`.
 async fn bridge_with_local_pair(wari: &Wari, ws: &mut EventSocket, external: &str) {
-    let reply = wari
-        .post(&format!(
-            "/ari/channels?endpoint=Local/100@em&app={APP}&channelId=p1&otherChannelId=p2"
-        ))
-        .await;
-    assert_eq!(reply.status, 200, "{}", reply.body);
-    ws.next_for("StasisStart", "p1").await;
-    let reply = wari.post("/ari/bridges/br?type=mixing").await;
-    assert_eq!(reply.status, 200, "{}", reply.body);
-    let reply = wari
-        .post(&format!("/ari/bridges/br/addChannel?channel={external},p1"))
-        .await;
-    assert_eq!(reply.status, 204, "{}", reply.body);
-    ws.next_for("ChannelEnteredBridge", external).await;
-    ws.next_for("ChannelEnteredBridge", "p1").await;
+    local_pair(wari, ws, APP, "Local/100@em", "p1", "p2").await;
+    bridge(wari, ws, "br", &[external, "p1"]).await;
 }
 
 #[tokio::test]
 async fn ulaw_rtp_carries_the_call_both_ways_and_stops_at_hangup() {
-    let wari = start();
-    let mut ws = EventSocket::connect(&wari, &format!("app={APP}&api_key=asterisk:secret")).await;
+    let MediaApp {
+        wari,
+        mut ws,
+        data: _data,
+    } = MediaApp::start(APP, DIALPLAN).await;
     let socket = UdpSocket::bind("127.0.0.1:0").await.expect("UDP socket");
     let port = socket.local_addr().expect("address").port();
 
@@ -265,32 +241,19 @@ async fn ulaw_rtp_carries_the_call_both_ways_and_stops_at_hangup() {
     ws.next_of("PlaybackFinished").await;
 
     // A 700 Hz tone sent into the channel's port is what the phone hears.
-    let reply = wari
-        .post("/ari/channels/p2/record?name=heard&format=wav")
-        .await;
-    assert_eq!(reply.status, 201, "{}", reply.body);
-    ws.next_of("RecordingStarted").await;
-    let target = source;
+    record(&wari, &mut ws, "channels/p2", "heard", "").await;
+    let tone: Vec<i16> = sine(700.0, 50 * 160).collect();
     let mut pace = tokio::time::interval(Duration::from_millis(20));
-    for n in 0..50u16 {
+    for (n, samples) in (0u16..).zip(tone.chunks_exact(160)) {
         pace.tick().await;
-        let payload: Vec<u8> = (0..160)
-            .map(|i| {
-                let t = f64::from(u32::from(n) * 160 + i) / 8000.0;
-                let sample = 8000.0 * (2.0 * std::f64::consts::PI * 700.0 * t).sin();
-                linear_to_ulaw(sample as i16)
-            })
-            .collect();
+        let payload: Vec<u8> = samples.iter().map(|&s| linear_to_ulaw(s)).collect();
         let packet = rtp_packet(0, 1000 + n, u32::from(n) * 160, &payload);
-        socket.send_to(&packet, target).await.expect("send RTP");
+        socket.send_to(&packet, source).await.expect("send RTP");
     }
-    let reply = wari.post("/ari/recordings/live/heard/stop").await;
-    assert_eq!(reply.status, 204, "{}", reply.body);
-    let finished = ws.next_of("RecordingFinished").await;
-    assert_eq!(finished["recording"]["state"], "done", "{finished}");
+    stop(&wari, &mut ws, "heard").await;
     let heard = stored_samples(&wari, "heard").await;
     assert!(
-        power(&heard, 700.0) > 100.0 * power(&heard, 1300.0).max(1.0),
+        hears(&heard, 700.0, 1300.0),
         "the phone hears the 700 Hz sent over RTP: {} vs {}",
         power(&heard, 700.0),
         power(&heard, 1300.0)
@@ -322,8 +285,11 @@ async fn ulaw_rtp_carries_the_call_both_ways_and_stops_at_hangup() {
 
 #[tokio::test]
 async fn slin16_rtp_has_its_payload_type_and_wideband_timing() {
-    let wari = start();
-    let mut ws = EventSocket::connect(&wari, &format!("app={APP}&api_key=asterisk:secret")).await;
+    let MediaApp {
+        wari,
+        mut ws,
+        data: _data,
+    } = MediaApp::start(APP, DIALPLAN).await;
     let socket = UdpSocket::bind("127.0.0.1:0").await.expect("UDP socket");
     let channel = external_channel(&wari, &socket, "wide", "slin16").await;
     let source = rtp_source(&channel);
@@ -342,8 +308,11 @@ async fn slin16_rtp_has_its_payload_type_and_wideband_timing() {
 
 #[tokio::test]
 async fn bad_external_media_requests_are_refused_and_create_nothing() {
-    let wari = start();
-    let _ws = EventSocket::connect(&wari, &format!("app={APP}&api_key=asterisk:secret")).await;
+    let MediaApp {
+        wari,
+        ws: _ws,
+        data: _data,
+    } = MediaApp::start(APP, DIALPLAN).await;
     let socket = UdpSocket::bind("127.0.0.1:0").await.expect("UDP socket");
     let host = format!("127.0.0.1:{}", socket.local_addr().expect("address").port());
     let good = format!("app={APP}&external_host={host}&format=ulaw");

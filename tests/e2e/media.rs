@@ -7,8 +7,10 @@ use std::time::{Duration, Instant};
 
 use reqwest::Method;
 
-use crate::media_support::{decode_wav, start_with_data_dir, stored_samples, write_wav};
-use crate::support::{EventSocket, Wari, client};
+use crate::media_support::{
+    MediaApp, decode_wav, local_pair, play_through, record, stop, stored_samples, write_wav,
+};
+use crate::support::client;
 
 const DIALPLAN: &str = "\
 [media-test]
@@ -31,65 +33,38 @@ fn write_prompt(dir: &std::path::Path) {
     write_wav(&dir.join("sounds/en/test-prompt.wav"), prompt());
 }
 
-struct Setup {
-    wari: Wari,
-    ws: EventSocket,
-    _sounds: tempfile::TempDir,
-    /// The Local half the app plays to, and the half it records.
-    player: String,
-    recorded: String,
-}
+/// The Local half the tests play to, and the half they record.
+const PLAYER: &str = "one";
+const RECORDED: &str = "two";
 
-async fn setup() -> Setup {
+async fn setup() -> MediaApp {
     setup_with(|_| {}).await
 }
 
-/// Like [`setup`], with more sound files written by `sounds` before wari starts (the
-/// sounds directory is indexed at start).
-async fn setup_with(sounds_files: impl FnOnce(&std::path::Path)) -> Setup {
-    let sounds = tempfile::tempdir().expect("temp dir");
-    write_prompt(sounds.path());
-    sounds_files(sounds.path());
-    let wari = start_with_data_dir(sounds.path(), DIALPLAN);
-    let mut ws = EventSocket::connect(&wari, "app=media&api_key=asterisk:secret").await;
-    let reply = wari
-        .post("/ari/channels?endpoint=Local/rec@media-test&app=media&channelId=one&otherChannelId=two")
-        .await;
-    assert_eq!(reply.status, 200, "{}", reply.body);
-    let mut entered = Vec::new();
-    while entered.len() < 2 {
-        let event = ws.next_of("StasisStart").await;
-        entered.push(
-            event["channel"]["id"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string(),
-        );
-    }
-    entered.sort();
-    assert_eq!(entered, ["one", "two"]);
-    Setup {
-        wari,
-        ws,
-        _sounds: sounds,
-        player: "one".into(),
-        recorded: "two".into(),
-    }
+/// Like [`setup`], with more sound files written by `sounds_files` before wari starts
+/// (the sounds directory is indexed at start).
+async fn setup_with(sounds_files: impl FnOnce(&std::path::Path)) -> MediaApp {
+    let mut app = MediaApp::start_with("media", DIALPLAN, |dir| {
+        write_prompt(dir);
+        sounds_files(dir);
+    })
+    .await;
+    let MediaApp { wari, ws, .. } = &mut app;
+    local_pair(wari, ws, "media", "Local/rec@media-test", PLAYER, RECORDED).await;
+    app
 }
 
 #[tokio::test]
 async fn a_prompt_played_to_one_half_is_recorded_on_the_other() {
-    let Setup {
+    let MediaApp {
         wari,
         mut ws,
-        _sounds,
-        player,
-        recorded,
+        data: _sounds,
     } = setup().await;
 
     let response = client()
         .post(wari.url(&format!(
-            "/ari/channels/{recorded}/record?name=calls/take1&format=wav"
+            "/ari/channels/{RECORDED}/record?name=calls/take1&format=wav"
         )))
         .basic_auth("asterisk", Some("secret"))
         .send()
@@ -109,19 +84,19 @@ async fn a_prompt_played_to_one_half_is_recorded_on_the_other() {
         body: response.json().await.expect("LiveRecording"),
     };
     assert_eq!(reply.body["name"], "calls/take1");
-    assert_eq!(reply.body["target_uri"], format!("channel:{recorded}"));
+    assert_eq!(reply.body["target_uri"], format!("channel:{RECORDED}"));
     let started = ws.next_of("RecordingStarted").await;
     assert_eq!(started["recording"]["state"], "recording");
 
     let reply = wari
         .post(&format!(
-            "/ari/channels/{player}/play/p1?media=sound:test-prompt"
+            "/ari/channels/{PLAYER}/play/p1?media=sound:test-prompt"
         ))
         .await;
     assert_eq!(reply.status, 201, "{}", reply.body);
     assert_eq!(reply.body["id"], "p1");
     assert_eq!(reply.body["state"], "queued");
-    assert_eq!(reply.body["target_uri"], format!("channel:{player}"));
+    assert_eq!(reply.body["target_uri"], format!("channel:{PLAYER}"));
     let playing = ws.next_of("PlaybackStarted").await;
     let began = Instant::now();
     assert_eq!(playing["playback"]["media_uri"], "sound:test-prompt");
@@ -221,18 +196,16 @@ async fn a_prompt_played_to_one_half_is_recorded_on_the_other() {
 
 #[tokio::test]
 async fn bad_media_requests_get_clear_errors_and_missing_sounds_fail_the_playback() {
-    let Setup {
+    let MediaApp {
         wari,
         mut ws,
-        _sounds,
-        player,
-        recorded,
+        data: _sounds,
     } = setup().await;
 
     // A missing sound: the request is fine, the playback fails.
     let reply = wari
         .post(&format!(
-            "/ari/channels/{player}/play?media=sound:no-such-sound"
+            "/ari/channels/{PLAYER}/play?media=sound:no-such-sound"
         ))
         .await;
     assert_eq!(reply.status, 201);
@@ -244,7 +217,7 @@ async fn bad_media_requests_get_clear_errors_and_missing_sounds_fail_the_playbac
     // directory: accepted, then failed, like a missing sound.
     for media in ["bogus:hello-world", "recording:..%2F..%2Fetc%2Fpasswd"] {
         let reply = wari
-            .post(&format!("/ari/channels/{player}/play?media={media}"))
+            .post(&format!("/ari/channels/{PLAYER}/play?media={media}"))
             .await;
         assert_eq!(reply.status, 201, "{media}: {}", reply.body);
         let finished = ws.next_of("PlaybackFinished").await;
@@ -252,30 +225,30 @@ async fn bad_media_requests_get_clear_errors_and_missing_sounds_fail_the_playbac
     }
 
     for (path, status) in [
-        (format!("/ari/channels/{player}/play"), 400),
+        (format!("/ari/channels/{PLAYER}/play"), 400),
         (
-            format!("/ari/channels/{player}/play?media=sound:x&offsetms=-1"),
+            format!("/ari/channels/{PLAYER}/play?media=sound:x&offsetms=-1"),
             400,
         ),
         ("/ari/channels/nobody/play?media=sound:x".to_string(), 404),
         (
-            format!("/ari/channels/{recorded}/record?name=..%2Fescape&format=wav"),
+            format!("/ari/channels/{RECORDED}/record?name=..%2Fescape&format=wav"),
             400,
         ),
         (
-            format!("/ari/channels/{recorded}/record?name=%2Fetc%2Fx&format=wav"),
+            format!("/ari/channels/{RECORDED}/record?name=%2Fetc%2Fx&format=wav"),
             400,
         ),
         (
-            format!("/ari/channels/{recorded}/record?name=ok&format=mp9"),
+            format!("/ari/channels/{RECORDED}/record?name=ok&format=mp9"),
             422,
         ),
         (
-            format!("/ari/channels/{recorded}/record?name=ok&format=wav&ifExists=maybe"),
+            format!("/ari/channels/{RECORDED}/record?name=ok&format=wav&ifExists=maybe"),
             400,
         ),
         (
-            format!("/ari/channels/{recorded}/record?name=ok&format=wav&terminateOn=x"),
+            format!("/ari/channels/{RECORDED}/record?name=ok&format=wav&terminateOn=x"),
             400,
         ),
         (
@@ -301,21 +274,22 @@ async fn bad_media_requests_get_clear_errors_and_missing_sounds_fail_the_playbac
     assert_eq!(wari.get("/ari/sounds?lang=fr").await.status, 404);
 
     // Two live recordings may not share a name; `#` ends one with terminateOn.
-    let first = wari
-        .post(&format!(
-            "/ari/channels/{recorded}/record?name=dup&format=wav&terminateOn=%23"
-        ))
-        .await;
-    assert_eq!(first.status, 201);
-    ws.next_of("RecordingStarted").await;
+    record(
+        &wari,
+        &mut ws,
+        &format!("channels/{RECORDED}"),
+        "dup",
+        "&terminateOn=%23",
+    )
+    .await;
     let second = wari
         .post(&format!(
-            "/ari/channels/{recorded}/record?name=dup&format=wav"
+            "/ari/channels/{RECORDED}/record?name=dup&format=wav"
         ))
         .await;
     assert_eq!(second.status, 409);
     let dtmf = wari
-        .post(&format!("/ari/channels/{player}/dtmf?dtmf=%23"))
+        .post(&format!("/ari/channels/{PLAYER}/dtmf?dtmf=%23"))
         .await;
     assert_eq!(dtmf.status, 204);
     let done = ws.next_of("RecordingFinished").await;
@@ -323,7 +297,7 @@ async fn bad_media_requests_get_clear_errors_and_missing_sounds_fail_the_playbac
     // The name now exists on disk: ifExists=fail (the default) refuses it.
     let exists = wari
         .post(&format!(
-            "/ari/channels/{recorded}/record?name=dup&format=wav"
+            "/ari/channels/{RECORDED}/record?name=dup&format=wav"
         ))
         .await;
     assert_eq!(exists.status, 409);
@@ -332,7 +306,7 @@ async fn bad_media_requests_get_clear_errors_and_missing_sounds_fail_the_playbac
     // recording fails with RecordingFailed and leaves nothing behind.
     let reply = wari
         .post(&format!(
-            "/ari/channels/{recorded}/record?name=dup.wav%2Finner&format=wav"
+            "/ari/channels/{RECORDED}/record?name=dup.wav%2Finner&format=wav"
         ))
         .await;
     assert_eq!(reply.status, 201, "{}", reply.body);
@@ -373,34 +347,11 @@ fn runs(samples: &[i16]) -> Vec<i16> {
 
 /// Plays `media` to the player half while recording the other half as `name`; returns
 /// the recorded samples once the playback finished.
-async fn play_and_record(setup: &mut Setup, media: &str, name: &str) -> Vec<i16> {
-    let Setup {
-        wari,
-        ws,
-        player,
-        recorded,
-        ..
-    } = setup;
-    let reply = wari
-        .post(&format!(
-            "/ari/channels/{recorded}/record?name={name}&format=wav"
-        ))
-        .await;
-    assert_eq!(reply.status, 201, "{}", reply.body);
-    ws.next_of("RecordingStarted").await;
-    let reply = wari
-        .post(&format!("/ari/channels/{player}/play?media={media}"))
-        .await;
-    assert_eq!(reply.status, 201, "{}", reply.body);
-    let finished = ws.next_of("PlaybackFinished").await;
-    assert_eq!(finished["playback"]["state"], "done", "{media}: {finished}");
-    assert_eq!(
-        wari.post(&format!("/ari/recordings/live/{name}/stop"))
-            .await
-            .status,
-        204
-    );
-    ws.next_of("RecordingFinished").await;
+async fn play_and_record(setup: &mut MediaApp, media: &str, name: &str) -> Vec<i16> {
+    let MediaApp { wari, ws, .. } = setup;
+    record(wari, ws, &format!("channels/{RECORDED}"), name, "").await;
+    play_through(wari, ws, PLAYER, media).await;
+    stop(wari, ws, name).await;
     stored_samples(wari, name).await
 }
 
@@ -450,38 +401,18 @@ async fn digits_numbers_and_characters_say_the_right_files_in_order_and_tones_so
 
 #[tokio::test]
 async fn killed_during_a_recording_wari_keeps_finished_recordings_and_serves_no_partial_one() {
-    let Setup {
+    let MediaApp {
         wari,
         mut ws,
-        _sounds,
-        player,
-        recorded,
+        data: _sounds,
     } = setup().await;
     // One recording finished, one still being written when wari is killed.
     let mut finished_samples = Vec::new();
-    for (name, stop) in [("finished", true), ("interrupted", false)] {
-        let reply = wari
-            .post(&format!(
-                "/ari/channels/{recorded}/record?name={name}&format=wav"
-            ))
-            .await;
-        assert_eq!(reply.status, 201, "{}", reply.body);
-        ws.next_of("RecordingStarted").await;
-        let reply = wari
-            .post(&format!(
-                "/ari/channels/{player}/play?media=sound:test-prompt"
-            ))
-            .await;
-        assert_eq!(reply.status, 201);
-        ws.next_of("PlaybackFinished").await;
-        if stop {
-            assert_eq!(
-                wari.post(&format!("/ari/recordings/live/{name}/stop"))
-                    .await
-                    .status,
-                204
-            );
-            ws.next_of("RecordingFinished").await;
+    for (name, stopped) in [("finished", true), ("interrupted", false)] {
+        record(&wari, &mut ws, &format!("channels/{RECORDED}"), name, "").await;
+        play_through(&wari, &mut ws, PLAYER, "sound:test-prompt").await;
+        if stopped {
+            stop(&wari, &mut ws, name).await;
             finished_samples = stored_samples(&wari, name).await;
         }
     }

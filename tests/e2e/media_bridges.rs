@@ -8,10 +8,10 @@
 //! bridge mixes; what a `;2` half reads (and records) is what its `;1` half is given by the
 //! bridge. Frequencies are told apart with the Goertzel filter.
 
-use wari::media::detect::goertzel_power;
-
-use crate::media_support::{start_with_data_dir, stored_samples, write_wav};
-use crate::support::{EventSocket, Wari};
+use crate::media_support::{
+    MediaApp, bridge, hears, local_pairs, play_tones, power, record, sine, stop, stop_all,
+    stored_samples, write_wav,
+};
 
 const DIALPLAN: &str = "\
 [mb]
@@ -20,103 +20,25 @@ exten => _X.,1,Answer()
  same => n,Hangup()
 ";
 
-struct Setup {
-    wari: Wari,
-    ws: EventSocket,
-    _data: tempfile::TempDir,
-}
-
-/// A 1 s WAV file of one frequency.
-fn write_tone_wav(path: &std::path::Path, freq: f64) {
-    let tone = (0..8000).map(|n| {
-        let t = f64::from(n) / 8000.0;
-        (8000.0 * (2.0 * std::f64::consts::PI * freq * t).sin()) as i16
-    });
-    write_wav(path, tone);
-}
-
-/// wari with a data directory holding a music-on-hold file (700 Hz) in `moh/`, and Local
-/// pairs `<name>1`/`<name>2` in Stasis, the `;1` halves in mixing bridge `mix`.
-async fn setup(names: &[&str]) -> Setup {
-    let data = tempfile::tempdir().expect("temp dir");
-    write_tone_wav(&data.path().join("moh").join("tune.wav"), 700.0);
-    let wari = start_with_data_dir(data.path(), DIALPLAN);
-    let mut ws = EventSocket::connect(&wari, "app=mb&api_key=asterisk:secret").await;
-    for name in names {
-        let reply = wari
-            .post(&format!(
-                "/ari/channels?endpoint=Local/100@mb&app=mb&channelId={name}1&otherChannelId={name}2"
-            ))
-            .await;
-        assert_eq!(reply.status, 200, "{}", reply.body);
-    }
-    for _ in 0..names.len() * 2 {
-        ws.next_of("StasisStart").await;
-    }
-    let reply = wari.post("/ari/bridges/mix?type=mixing").await;
-    assert_eq!(reply.status, 200, "{}", reply.body);
+/// wari with a data directory holding a music-on-hold file (1 s of 700 Hz) in `moh/`, and
+/// Local pairs `<name>1`/`<name>2` in Stasis, the `;1` halves in mixing bridge `mix`.
+async fn setup(names: &[&str]) -> MediaApp {
+    let mut app = MediaApp::start_with("mb", DIALPLAN, |data| {
+        write_wav(&data.join("moh").join("tune.wav"), sine(700.0, 8000));
+    })
+    .await;
+    local_pairs(&app.wari, &mut app.ws, "mb", "Local/100@mb", names).await;
     let members: Vec<String> = names.iter().map(|n| format!("{n}1")).collect();
-    let reply = wari
-        .post(&format!(
-            "/ari/bridges/mix/addChannel?channel={}",
-            members.join(",")
-        ))
-        .await;
-    assert_eq!(reply.status, 204, "{}", reply.body);
-    for _ in names {
-        ws.next_of("ChannelEnteredBridge").await;
-    }
-    Setup {
-        wari,
-        ws,
-        _data: data,
-    }
-}
-
-/// Starts recording `path` (a channel or a bridge) as wav recording `name`.
-async fn record(wari: &Wari, ws: &mut EventSocket, path: &str, name: &str, extra: &str) {
-    let reply = wari
-        .post(&format!("/ari/{path}/record?name={name}&format=wav{extra}"))
-        .await;
-    assert_eq!(reply.status, 201, "{}", reply.body);
-    let started = ws.next_of("RecordingStarted").await;
-    assert_eq!(started["recording"]["name"], name);
-}
-
-/// Stops the named recordings and waits until each has finished.
-async fn stop_all(wari: &Wari, ws: &mut EventSocket, names: &[&str]) {
-    for name in names {
-        let reply = wari
-            .post(&format!("/ari/recordings/live/{name}/stop"))
-            .await;
-        assert_eq!(reply.status, 204, "{}", reply.body);
-    }
-    for _ in names {
-        let done = ws.next_of("RecordingFinished").await;
-        assert_eq!(done["recording"]["state"], "done", "{done}");
-    }
-}
-
-/// The power of `freq` in `samples`, summed over 20 ms windows.
-fn power(samples: &[i16], freq: f32) -> f32 {
-    samples
-        .chunks_exact(160)
-        .map(|w| goertzel_power(w, freq, 8000))
-        .sum()
-}
-
-/// True when `freq` clearly stands out of `samples` compared with `absent`.
-fn hears(samples: &[i16], freq: f32, absent: f32) -> bool {
-    power(samples, freq) > 100.0 * power(samples, absent).max(1.0)
+    bridge(&app.wari, &mut app.ws, "mix", &members).await;
+    app
 }
 
 #[tokio::test]
 async fn a_three_party_bridge_lets_each_hear_the_other_two_but_not_itself() {
-    let Setup {
+    let MediaApp {
         wari,
         mut ws,
-        _data,
-        ..
+        data: _data,
     } = setup(&["a", "b", "c"]).await;
     let tones = [("a", 500.0_f32), ("b", 1100.0), ("c", 1700.0)];
     for (name, _) in tones {
@@ -130,43 +52,32 @@ async fn a_three_party_bridge_lets_each_hear_the_other_two_but_not_itself() {
         .await;
     }
     record(&wari, &mut ws, "bridges/mix", "everyone", "").await;
-    for (name, freq) in tones {
-        let reply = wari
-            .post(&format!(
-                "/ari/channels/{name}2/play?media=tone:!{freq}/1000"
-            ))
-            .await;
-        assert_eq!(reply.status, 201, "{}", reply.body);
-    }
-    for _ in tones {
-        let finished = ws.next_of("PlaybackFinished").await;
-        assert_eq!(finished["playback"]["state"], "done", "{finished}");
-    }
-    stop_all(
+    let phones = tones.map(|(name, freq)| (format!("{name}2"), freq));
+    play_tones(&wari, &mut ws, &phones, 1000).await;
+    let mut recorded = stop_all(
         &wari,
         &mut ws,
         &["heard-a", "heard-b", "heard-c", "everyone"],
     )
     .await;
 
-    for (name, own) in tones {
-        let heard = stored_samples(&wari, &format!("heard-{name}")).await;
+    let everyone = recorded.pop().expect("the bridge recording");
+    for ((name, own), heard) in tones.into_iter().zip(&recorded) {
         for (other, freq) in tones {
             if other == name {
                 continue;
             }
             assert!(
-                hears(&heard, freq, own),
+                hears(heard, freq, own),
                 "{name} hears {other} ({freq} Hz) and not itself ({own} Hz): {} vs {}",
-                power(&heard, freq),
-                power(&heard, own)
+                power(heard, freq),
+                power(heard, own)
             );
         }
     }
-    let everyone = stored_samples(&wari, "everyone").await;
     for (name, freq) in tones {
         assert!(
-            power(&everyone, freq) > 100.0 * power(&everyone, 2300.0).max(1.0),
+            hears(&everyone, freq, 2300.0),
             "the bridge recording holds {name} ({freq} Hz)"
         );
     }
@@ -174,11 +85,10 @@ async fn a_three_party_bridge_lets_each_hear_the_other_two_but_not_itself() {
 
 #[tokio::test]
 async fn bridge_playback_and_music_on_hold_reach_every_member() {
-    let Setup {
+    let MediaApp {
         wari,
         mut ws,
-        _data,
-        ..
+        data: _data,
     } = setup(&["a", "b"]).await;
 
     // Bridge playback: every member hears it; its events name the bridge.
@@ -202,13 +112,9 @@ async fn bridge_playback_and_music_on_hold_reach_every_member() {
     let finished = ws.next_of("PlaybackFinished").await;
     assert_eq!(finished["playback"]["id"], "ann");
     assert_eq!(finished["playback"]["state"], "done");
-    stop_all(&wari, &mut ws, &["ann-a", "ann-b"]).await;
-    for name in ["a", "b"] {
-        let heard = stored_samples(&wari, &format!("ann-{name}")).await;
-        assert!(
-            hears(&heard, 1300.0, 500.0),
-            "{name} hears the announcement"
-        );
+    let heard = stop_all(&wari, &mut ws, &["ann-a", "ann-b"]).await;
+    for (name, heard) in ["a", "b"].into_iter().zip(&heard) {
+        assert!(hears(heard, 1300.0, 500.0), "{name} hears the announcement");
     }
 
     // Music on hold: not running yet (409), then every member hears the class's file.
@@ -264,11 +170,10 @@ async fn bridge_playback_and_music_on_hold_reach_every_member() {
 
 #[tokio::test]
 async fn bad_bridge_media_requests_get_clear_errors() {
-    let Setup {
+    let MediaApp {
         wari,
         mut ws,
-        _data,
-        ..
+        data: _data,
     } = setup(&["a"]).await;
     for (path, status) in [
         (
@@ -305,8 +210,5 @@ async fn bad_bridge_media_requests_get_clear_errors() {
         .post("/ari/bridges/mix/record?name=twice&format=wav")
         .await;
     assert_eq!(again.status, 409, "{}", again.body);
-    let reply = wari.post("/ari/recordings/live/twice/stop").await;
-    assert_eq!(reply.status, 204, "{}", reply.body);
-    let done = ws.next_of("RecordingFinished").await;
-    assert_eq!(done["recording"]["name"], "twice");
+    stop(&wari, &mut ws, "twice").await;
 }

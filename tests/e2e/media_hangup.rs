@@ -8,7 +8,7 @@
 
 use serde_json::Value;
 
-use crate::media_support::{start_with_data_dir, stored_samples};
+use crate::media_support::{MediaApp, local_pairs, play_through, record, stored_samples};
 use crate::support::{EventSocket, Wari};
 
 const DIALPLAN: &str = "\
@@ -21,29 +21,11 @@ exten => _X.,1,Answer()
 /// At most this many events are read while waiting for one StasisEnd.
 const EVENT_BUDGET: usize = 200;
 
-struct Setup {
-    wari: Wari,
-    ws: EventSocket,
-    data: tempfile::TempDir,
-}
-
 /// wari with Local pairs `<name>1`/`<name>2` in Stasis application `mh`.
-async fn setup(names: &[&str]) -> Setup {
-    let data = tempfile::tempdir().expect("temp dir");
-    let wari = start_with_data_dir(data.path(), DIALPLAN);
-    let mut ws = EventSocket::connect(&wari, "app=mh&api_key=asterisk:secret").await;
-    for name in names {
-        let reply = wari
-            .post(&format!(
-                "/ari/channels?endpoint=Local/100@mh&app=mh&channelId={name}1&otherChannelId={name}2"
-            ))
-            .await;
-        assert_eq!(reply.status, 200, "{}", reply.body);
-    }
-    for _ in 0..names.len() * 2 {
-        ws.next_of("StasisStart").await;
-    }
-    Setup { wari, ws, data }
+async fn setup(names: &[&str]) -> MediaApp {
+    let mut app = MediaApp::start("mh", DIALPLAN).await;
+    local_pairs(&app.wari, &mut app.ws, "mh", "Local/100@mh", names).await;
+    app
 }
 
 /// The events up to and including channel `id`'s StasisEnd.
@@ -112,20 +94,10 @@ async fn stored_exactly(wari: &Wari, data: &tempfile::TempDir, names: &[&str]) {
 
 #[tokio::test]
 async fn recording_of_a_hung_up_channel_finishes_before_its_stasis_end() {
-    let Setup { wari, mut ws, data } = setup(&["a"]).await;
-    let reply = wari
-        .post("/ari/channels/a1/record?name=voicemail&format=wav")
-        .await;
-    assert_eq!(reply.status, 201, "{}", reply.body);
-    let started = ws.next_of("RecordingStarted").await;
-    assert_eq!(started["recording"]["name"], "voicemail");
+    let MediaApp { wari, mut ws, data } = setup(&["a"]).await;
+    record(&wari, &mut ws, "channels/a1", "voicemail", "").await;
     // The caller (a2's side) says something for a second and a half, then hangs up.
-    let reply = wari
-        .post("/ari/channels/a2/play?media=tone:!500/1500")
-        .await;
-    assert_eq!(reply.status, 201, "{}", reply.body);
-    let finished = ws.next_of("PlaybackFinished").await;
-    assert_eq!(finished["playback"]["state"], "done", "{finished}");
+    play_through(&wari, &mut ws, "a2", "tone:!500/1500").await;
 
     let reply = wari.delete("/ari/channels/a1").await;
     assert_eq!(reply.status, 204, "{}", reply.body);
@@ -159,7 +131,7 @@ async fn recording_of_a_hung_up_channel_finishes_before_its_stasis_end() {
 
 #[tokio::test]
 async fn playback_on_a_hung_up_channel_finishes_before_its_stasis_end() {
-    let Setup { wari, mut ws, data } = setup(&["b"]).await;
+    let MediaApp { wari, mut ws, data } = setup(&["b"]).await;
     // A tone plays until stopped: only the hangup ends it.
     let reply = wari
         .post("/ari/channels/b1/play/endless?media=tone:ring")
@@ -184,20 +156,13 @@ async fn playback_on_a_hung_up_channel_finishes_before_its_stasis_end() {
 
 #[tokio::test]
 async fn a_test_phone_that_hangs_up_while_recorded_leaves_a_stored_recording() {
-    let data = tempfile::tempdir().expect("temp dir");
-    let wari = start_with_data_dir(data.path(), DIALPLAN);
-    let mut ws = EventSocket::connect(&wari, "app=mh&api_key=asterisk:secret").await;
+    let MediaApp { wari, mut ws, data } = MediaApp::start("mh", DIALPLAN).await;
     let reply = wari
         .post("/ari/channels?endpoint=Test/caller/hangup=1500&app=mh&channelId=phone")
         .await;
     assert_eq!(reply.status, 200, "{}", reply.body);
     ws.next_for("StasisStart", "phone").await;
-    let reply = wari
-        .post("/ari/channels/phone/record?name=phone-msg&format=wav")
-        .await;
-    assert_eq!(reply.status, 201, "{}", reply.body);
-    let started = ws.next_of("RecordingStarted").await;
-    assert_eq!(started["recording"]["name"], "phone-msg");
+    record(&wari, &mut ws, "channels/phone", "phone-msg", "").await;
     let reply = wari.post("/ari/channels/phone/play?media=tone:ring").await;
     assert_eq!(reply.status, 201, "{}", reply.body);
 

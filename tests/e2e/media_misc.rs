@@ -6,10 +6,11 @@
 //! Participants are Local pairs `<name>1`/`<name>2` in Stasis: what is played to one half
 //! is what the other half reads (and records).
 
-use wari::media::detect::goertzel_power;
-
-use crate::media_support::{start_with_data_dir, stored_samples};
-use crate::support::{EventSocket, Wari};
+use crate::media_support::{
+    MediaApp, bridge, hears, keys_heard, local_pairs, play_through, power, record, sine, stop,
+    stored_samples, write_wav,
+};
+use crate::support::EventSocket;
 
 const DIALPLAN: &str = "\
 [mm]
@@ -18,96 +19,19 @@ exten => _X.,1,Answer()
  same => n,Hangup()
 ";
 
-struct Setup {
-    wari: Wari,
-    ws: EventSocket,
-    _data: tempfile::TempDir,
-}
-
 /// wari with Local pairs `<name>1`/`<name>2` in Stasis application `mm`.
-async fn setup(names: &[&str]) -> Setup {
-    let data = tempfile::tempdir().expect("temp dir");
-    let wari = start_with_data_dir(data.path(), DIALPLAN);
-    let mut ws = EventSocket::connect(&wari, "app=mm&api_key=asterisk:secret").await;
-    for name in names {
-        let reply = wari
-            .post(&format!(
-                "/ari/channels?endpoint=Local/100@mm&app=mm&channelId={name}1&otherChannelId={name}2"
-            ))
-            .await;
-        assert_eq!(reply.status, 200, "{}", reply.body);
-    }
-    for _ in 0..names.len() * 2 {
-        ws.next_of("StasisStart").await;
-    }
-    Setup {
-        wari,
-        ws,
-        _data: data,
-    }
-}
-
-/// Creates mixing bridge `id` holding `members`.
-async fn bridge(wari: &Wari, ws: &mut EventSocket, id: &str, members: &[&str]) {
-    let reply = wari.post(&format!("/ari/bridges/{id}?type=mixing")).await;
-    assert_eq!(reply.status, 200, "{}", reply.body);
-    let reply = wari
-        .post(&format!(
-            "/ari/bridges/{id}/addChannel?channel={}",
-            members.join(",")
-        ))
-        .await;
-    assert_eq!(reply.status, 204, "{}", reply.body);
-    for _ in members {
-        ws.next_of("ChannelEnteredBridge").await;
-    }
-}
-
-/// Starts recording `path` (a channel or a bridge) as wav recording `name`.
-async fn record(wari: &Wari, ws: &mut EventSocket, path: &str, name: &str, extra: &str) {
-    let reply = wari
-        .post(&format!("/ari/{path}/record?name={name}&format=wav{extra}"))
-        .await;
-    assert_eq!(reply.status, 201, "{}", reply.body);
-    let started = ws.next_of("RecordingStarted").await;
-    assert_eq!(started["recording"]["name"], name);
-}
-
-/// Stops live recording `name` and waits until it has finished.
-async fn stop(wari: &Wari, ws: &mut EventSocket, name: &str) {
-    let reply = wari
-        .post(&format!("/ari/recordings/live/{name}/stop"))
-        .await;
-    assert_eq!(reply.status, 204, "{}", reply.body);
-    let done = ws.next_of("RecordingFinished").await;
-    assert_eq!(done["recording"]["name"], name, "{done}");
-    assert_eq!(done["recording"]["state"], "done", "{done}");
-}
-
-/// The power of `freq` in `samples`, summed over 20 ms windows.
-fn power(samples: &[i16], freq: f32) -> f32 {
-    samples
-        .chunks_exact(160)
-        .map(|w| goertzel_power(w, freq, 8000))
-        .sum()
-}
-
-/// Plays `media` on channel `channel` and waits until it has finished.
-async fn play_through(wari: &Wari, ws: &mut EventSocket, channel: &str, media: &str) {
-    let reply = wari
-        .post(&format!("/ari/channels/{channel}/play?media={media}"))
-        .await;
-    assert_eq!(reply.status, 201, "{}", reply.body);
-    let finished = ws.next_of("PlaybackFinished").await;
-    assert_eq!(finished["playback"]["state"], "done", "{finished}");
+async fn setup(names: &[&str]) -> MediaApp {
+    let mut app = MediaApp::start("mm", DIALPLAN).await;
+    local_pairs(&app.wari, &mut app.ws, "mm", "Local/100@mm", names).await;
+    app
 }
 
 #[tokio::test]
 async fn a_bridged_channel_cannot_be_recorded_and_a_recorded_channel_cannot_be_bridged() {
-    let Setup {
+    let MediaApp {
         wari,
         mut ws,
-        _data,
+        data: _data,
     } = setup(&["a"]).await;
     bridge(&wari, &mut ws, "mix", &["a1"]).await;
 
@@ -156,10 +80,10 @@ async fn a_bridged_channel_cannot_be_recorded_and_a_recorded_channel_cannot_be_b
 
 #[tokio::test]
 async fn beep_sounds_to_the_target_before_recording_and_is_not_recorded() {
-    let Setup {
+    let MediaApp {
         wari,
         mut ws,
-        _data,
+        data: _data,
     } = setup(&["a", "b", "c"]).await;
 
     // Channel: a2 is recorded with a beep; a1 (which reads what a2 writes) hears it.
@@ -171,13 +95,13 @@ async fn beep_sounds_to_the_target_before_recording_and_is_not_recorded() {
     stop(&wari, &mut ws, "a-heard").await;
     let heard = stored_samples(&wari, "a-heard").await;
     assert!(
-        power(&heard, 1000.0) > 100.0 * power(&heard, 2300.0).max(1.0),
+        hears(&heard, 1000.0, 2300.0),
         "the other half hears the 1 kHz beep: {}",
         power(&heard, 1000.0)
     );
     let beeped = stored_samples(&wari, "a-beeped").await;
     assert!(
-        power(&beeped, 500.0) > 100.0 * power(&beeped, 1000.0).max(1.0),
+        hears(&beeped, 500.0, 1000.0),
         "the recording holds what it heard after the beep, not the beep: {} vs {}",
         power(&beeped, 500.0),
         power(&beeped, 1000.0)
@@ -208,13 +132,13 @@ async fn beep_sounds_to_the_target_before_recording_and_is_not_recorded() {
     stop(&wari, &mut ws, "b-heard").await;
     let heard = stored_samples(&wari, "b-heard").await;
     assert!(
-        power(&heard, 1000.0) > 100.0 * power(&heard, 2300.0).max(1.0),
+        hears(&heard, 1000.0, 2300.0),
         "a member hears the beep: {}",
         power(&heard, 1000.0)
     );
     let mixed = stored_samples(&wari, "mix-beeped").await;
     assert!(
-        power(&mixed, 500.0) > 100.0 * power(&mixed, 1000.0).max(1.0),
+        hears(&mixed, 500.0, 1000.0),
         "the bridge recording holds the member, not the beep: {} vs {}",
         power(&mixed, 500.0),
         power(&mixed, 1000.0)
@@ -223,10 +147,10 @@ async fn beep_sounds_to_the_target_before_recording_and_is_not_recorded() {
 
 #[tokio::test]
 async fn a_digit_from_any_bridge_member_ends_a_bridge_recording_on_terminate_on() {
-    let Setup {
+    let MediaApp {
         wari,
         mut ws,
-        _data,
+        data: _data,
     } = setup(&["b", "c"]).await;
     bridge(&wari, &mut ws, "mix", &["b1", "c1"]).await;
     record(
@@ -267,10 +191,10 @@ async fn a_digit_from_any_bridge_member_ends_a_bridge_recording_on_terminate_on(
 
 #[tokio::test]
 async fn a_destroyed_bridge_still_reports_the_end_of_its_recording_and_playback() {
-    let Setup {
+    let MediaApp {
         wari,
         mut ws,
-        _data,
+        data: _data,
     } = setup(&["b"]).await;
     bridge(&wari, &mut ws, "mix", &["b1"]).await;
     record(&wari, &mut ws, "bridges/mix", "until-destroyed", "").await;
@@ -308,25 +232,12 @@ async fn a_destroyed_bridge_still_reports_the_end_of_its_recording_and_playback(
     assert_eq!(wari.get("/ari/playbacks/long").await.status, 404);
 }
 
-/// The DTMF keys heard in `samples`, in order.
-fn keys_heard(samples: &[i16]) -> String {
-    let mut detector = wari::media::detect::DtmfDetector::new();
-    samples
-        .chunks_exact(160)
-        .filter_map(|chunk| {
-            let frame = wari::media::AudioFrame::from_samples(wari::media::Rate::Narrow8k, chunk)
-                .expect("a 20 ms frame");
-            detector.feed(&frame)
-        })
-        .collect()
-}
-
 #[tokio::test]
 async fn dtmf_travels_in_band_with_the_audio_and_is_received_after_its_tone() {
-    let Setup {
+    let MediaApp {
         wari,
         mut ws,
-        _data,
+        data: _data,
     } = setup(&["a"]).await;
     // a1 reads what a2 writes: a tone, then the digits, in that order.
     record(&wari, &mut ws, "channels/a1", "keys", "").await;
@@ -353,7 +264,7 @@ async fn dtmf_travels_in_band_with_the_audio_and_is_received_after_its_tone() {
         .expect("a key in the recording");
     let tone_end = samples
         .chunks_exact(160)
-        .rposition(|c| power(c, 500.0) > 100.0 * power(c, 1000.0).max(1.0))
+        .rposition(|c| hears(c, 500.0, 1000.0))
         .expect("the tone in the recording");
     assert!(tone_end < first_key, "the tone came before the digits");
 }
@@ -385,17 +296,15 @@ async fn stasis_start(ws: &mut EventSocket) -> (serde_json::Value, std::time::Du
 
 #[tokio::test]
 async fn dialplan_playback_plays_through_the_media_path_before_the_dialplan_goes_on() {
-    let data = tempfile::tempdir().expect("temp dir");
-    // 1.2 s of 440 Hz.
-    crate::media_support::write_wav(
-        &data.path().join("sounds/en/test-prompt.wav"),
-        (0..9600).map(|n| {
-            let t = f64::from(n) / 8000.0;
-            (8000.0 * (2.0 * std::f64::consts::PI * 440.0 * t).sin()) as i16
-        }),
-    );
-    let wari = start_with_data_dir(data.path(), PLAYBACK_DIALPLAN);
-    let mut ws = EventSocket::connect(&wari, "app=mm&api_key=asterisk:secret").await;
+    let MediaApp {
+        wari,
+        mut ws,
+        data: _data,
+    } = MediaApp::start_with("mm", PLAYBACK_DIALPLAN, |data| {
+        // 1.2 s of 440 Hz.
+        write_wav(&data.join("sounds/en/test-prompt.wav"), sine(440.0, 9600));
+    })
+    .await;
 
     // p2 runs the dialplan: Playback() answers it, so p1 enters the application first and
     // records what p2 plays; p2 enters only once the prompt has played.
@@ -416,7 +325,7 @@ async fn dialplan_playback_plays_through_the_media_path_before_the_dialplan_goes
     stop(&wari, &mut ws, "prompt-heard").await;
     let heard = stored_samples(&wari, "prompt-heard").await;
     assert!(
-        power(&heard, 440.0) > 100.0 * power(&heard, 1000.0).max(1.0),
+        hears(&heard, 440.0, 1000.0),
         "the other half heard the prompt: {}",
         power(&heard, 440.0)
     );

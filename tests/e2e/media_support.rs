@@ -1,11 +1,15 @@
 //! Media helpers shared by the media tests: starting wari on a data directory of sound
-//! files, writing 8 kHz WAV files into it, and reading stored recordings back.
+//! files with an application connected, putting Local pairs in it and bridging them,
+//! recording and playing with the events waited for, writing 8 kHz WAV files, reading
+//! stored recordings back, and telling tones and keys apart in them.
 
 #![allow(dead_code)]
 
 use std::path::Path;
 
-use crate::support::{ARI_CONF, HTTP_CONF, Wari, client};
+use wari::media::detect::goertzel_power;
+
+use crate::support::{ARI_CONF, EventSocket, HTTP_CONF, Wari, client};
 
 /// The only format the media tests use: 8 kHz, mono, 16-bit signed.
 pub const SPEC_8K_MONO: hound::WavSpec = hound::WavSpec {
@@ -24,6 +28,14 @@ pub fn write_wav(path: &Path, samples: impl IntoIterator<Item = i16>) {
         writer.write_sample(sample).expect("sample");
     }
     writer.finalize().expect("finalize");
+}
+
+/// `len` samples at 8 kHz of a `freq` Hz sine of amplitude 8000.
+pub fn sine(freq: f64, len: u32) -> impl Iterator<Item = i16> {
+    (0..len).map(move |n| {
+        let t = f64::from(n) / 8000.0;
+        (8000.0 * (2.0 * std::f64::consts::PI * freq * t).sin()) as i16
+    })
 }
 
 /// The format and samples of a WAV file held in `bytes`.
@@ -59,4 +71,214 @@ pub fn start_with_data_dir(data_dir: &Path, dialplan: &str) -> Wari {
         ("extensions.conf", dialplan),
         ("asterisk.conf", &asterisk),
     ])
+}
+
+/// wari started on a fresh `astdatadir`, with one application's events socket connected.
+pub struct MediaApp {
+    pub wari: Wari,
+    pub ws: EventSocket,
+    /// The `astdatadir` (sounds and music on hold); removed when dropped, so a test keeps
+    /// it bound while wari runs.
+    pub data: tempfile::TempDir,
+}
+
+impl MediaApp {
+    /// wari with `dialplan` on an empty data directory, application `app` connected.
+    pub async fn start(app: &str, dialplan: &str) -> MediaApp {
+        MediaApp::start_with(app, dialplan, |_| {}).await
+    }
+
+    /// Like [`MediaApp::start`], with files written into the data directory by `files`
+    /// before wari starts (the sounds directory is indexed at start).
+    pub async fn start_with(app: &str, dialplan: &str, files: impl FnOnce(&Path)) -> MediaApp {
+        let data = tempfile::tempdir().expect("temp dir");
+        files(data.path());
+        let wari = start_with_data_dir(data.path(), dialplan);
+        let ws = EventSocket::connect(&wari, &format!("app={app}&api_key=asterisk:secret")).await;
+        MediaApp { wari, ws, data }
+    }
+}
+
+/// Originates `endpoint` (a Local channel) into application `app` as the pair
+/// `id`/`other_id`, and waits until both halves have entered the application.
+pub async fn local_pair(
+    wari: &Wari,
+    ws: &mut EventSocket,
+    app: &str,
+    endpoint: &str,
+    id: &str,
+    other_id: &str,
+) {
+    let reply = wari
+        .post(&format!(
+            "/ari/channels?endpoint={endpoint}&app={app}&channelId={id}&otherChannelId={other_id}"
+        ))
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let mut entered = Vec::new();
+    while entered.len() < 2 {
+        let event = ws.next_of("StasisStart").await;
+        entered.push(
+            event["channel"]["id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+        );
+    }
+    entered.sort();
+    let mut wanted = [id, other_id];
+    wanted.sort();
+    assert_eq!(entered, wanted);
+}
+
+/// [`local_pair`] for each name: the pair `<name>1`/`<name>2`.
+pub async fn local_pairs(
+    wari: &Wari,
+    ws: &mut EventSocket,
+    app: &str,
+    endpoint: &str,
+    names: &[&str],
+) {
+    for name in names {
+        local_pair(
+            wari,
+            ws,
+            app,
+            endpoint,
+            &format!("{name}1"),
+            &format!("{name}2"),
+        )
+        .await;
+    }
+}
+
+/// Creates mixing bridge `id` holding `members`, and waits until each has entered it.
+pub async fn bridge(wari: &Wari, ws: &mut EventSocket, id: &str, members: &[impl AsRef<str>]) {
+    let members: Vec<&str> = members.iter().map(AsRef::as_ref).collect();
+    let reply = wari.post(&format!("/ari/bridges/{id}?type=mixing")).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let reply = wari
+        .post(&format!(
+            "/ari/bridges/{id}/addChannel?channel={}",
+            members.join(",")
+        ))
+        .await;
+    assert_eq!(reply.status, 204, "{}", reply.body);
+    let mut entered = Vec::new();
+    for _ in &members {
+        let event = ws.next_of("ChannelEnteredBridge").await;
+        entered.push(
+            event["channel"]["id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+        );
+    }
+    entered.sort();
+    let mut wanted = members;
+    wanted.sort();
+    assert_eq!(entered, wanted, "the members entered bridge {id}");
+}
+
+/// Starts recording `target` (`channels/<id>` or `bridges/<id>`) as wav recording `name`
+/// (`extra`: more query parameters, `&key=value`) and waits for its RecordingStarted.
+pub async fn record(wari: &Wari, ws: &mut EventSocket, target: &str, name: &str, extra: &str) {
+    let reply = wari
+        .post(&format!(
+            "/ari/{target}/record?name={name}&format=wav{extra}"
+        ))
+        .await;
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    let started = ws.next_of("RecordingStarted").await;
+    assert_eq!(started["recording"]["name"], name, "{started}");
+}
+
+/// Stops live recording `name` and waits until it has finished.
+pub async fn stop(wari: &Wari, ws: &mut EventSocket, name: &str) {
+    let reply = wari
+        .post(&format!("/ari/recordings/live/{name}/stop"))
+        .await;
+    assert_eq!(reply.status, 204, "{}", reply.body);
+    let done = ws.next_of("RecordingFinished").await;
+    assert_eq!(done["recording"]["name"], name, "{done}");
+    assert_eq!(done["recording"]["state"], "done", "{done}");
+}
+
+/// Stops the named live recordings, waits until each has finished (in any order), and
+/// returns their stored samples, in the order of `names`.
+pub async fn stop_all(wari: &Wari, ws: &mut EventSocket, names: &[&str]) -> Vec<Vec<i16>> {
+    for name in names {
+        let reply = wari
+            .post(&format!("/ari/recordings/live/{name}/stop"))
+            .await;
+        assert_eq!(reply.status, 204, "{}", reply.body);
+    }
+    for _ in names {
+        let done = ws.next_of("RecordingFinished").await;
+        assert_eq!(done["recording"]["state"], "done", "{done}");
+    }
+    let mut all = Vec::new();
+    for name in names {
+        all.push(stored_samples(wari, name).await);
+    }
+    all
+}
+
+/// Plays `media` on channel `channel` and waits until it has finished.
+pub async fn play_through(wari: &Wari, ws: &mut EventSocket, channel: &str, media: &str) {
+    let reply = wari
+        .post(&format!("/ari/channels/{channel}/play?media={media}"))
+        .await;
+    assert_eq!(reply.status, 201, "{media}: {}", reply.body);
+    let finished = ws.next_of("PlaybackFinished").await;
+    assert_eq!(finished["playback"]["state"], "done", "{media}: {finished}");
+}
+
+/// The power of `freq` in `samples` (8 kHz), summed over 20 ms windows.
+pub fn power(samples: &[i16], freq: f32) -> f32 {
+    samples
+        .chunks_exact(160)
+        .map(|w| goertzel_power(w, freq, 8000))
+        .sum()
+}
+
+/// True when `freq` clearly stands out of `samples` compared with `absent`.
+pub fn hears(samples: &[i16], freq: f32, absent: f32) -> bool {
+    power(samples, freq) > 100.0 * power(samples, absent).max(1.0)
+}
+
+/// The DTMF keys heard in `samples` (8 kHz), in order.
+pub fn keys_heard(samples: &[i16]) -> String {
+    let mut detector = wari::media::detect::DtmfDetector::new();
+    samples
+        .chunks_exact(160)
+        .filter_map(|chunk| {
+            let frame = wari::media::AudioFrame::from_samples(wari::media::Rate::Narrow8k, chunk)
+                .expect("a 20 ms frame");
+            detector.feed(&frame)
+        })
+        .collect()
+}
+
+/// Plays `tone:!<freq>/<ms>` on each `(channel, freq)` at once, and waits until every
+/// playback is done.
+pub async fn play_tones(
+    wari: &Wari,
+    ws: &mut EventSocket,
+    tones: &[(impl AsRef<str>, f32)],
+    ms: u32,
+) {
+    for (channel, freq) in tones {
+        let channel = channel.as_ref();
+        let reply = wari
+            .post(&format!(
+                "/ari/channels/{channel}/play?media=tone:!{freq}/{ms}"
+            ))
+            .await;
+        assert_eq!(reply.status, 201, "{}", reply.body);
+    }
+    for _ in tones {
+        let finished = ws.next_of("PlaybackFinished").await;
+        assert_eq!(finished["playback"]["state"], "done", "{finished}");
+    }
 }

@@ -10,9 +10,10 @@
 //! frequencies apart with the Goertzel filter.
 
 use serde_json::Value;
-use wari::media::detect::goertzel_power;
 
-use crate::media_support::{start_with_data_dir, stored_samples};
+use crate::media_support::{
+    MediaApp, bridge, hears, local_pair, play_tones, power, record, stop_all,
+};
 use crate::support::{EventSocket, Wari};
 
 const DIALPLAN: &str = "\
@@ -32,29 +33,11 @@ const TO_TARGET: f32 = 1300.0;
 /// A frequency nobody plays.
 const NOBODY: f32 = 2300.0;
 
-struct Setup {
-    wari: Wari,
-    ws: EventSocket,
-    _data: tempfile::TempDir,
-}
-
 /// wari with the Local pair `t1`/`t2` in application `sn`.
-async fn setup() -> Setup {
-    let data = tempfile::tempdir().expect("temp dir");
-    let wari = start_with_data_dir(data.path(), DIALPLAN);
-    let mut ws = EventSocket::connect(&wari, "app=sn&api_key=asterisk:secret").await;
-    let reply = wari
-        .post("/ari/channels?endpoint=Local/100@sn&app=sn&channelId=t1&otherChannelId=t2")
-        .await;
-    assert_eq!(reply.status, 200, "{}", reply.body);
-    for _ in 0..2 {
-        ws.next_of("StasisStart").await;
-    }
-    Setup {
-        wari,
-        ws,
-        _data: data,
-    }
+async fn setup() -> MediaApp {
+    let mut app = MediaApp::start("sn", DIALPLAN).await;
+    local_pair(&app.wari, &mut app.ws, "sn", "Local/100@sn", "t1", "t2").await;
+    app
 }
 
 /// Creates a snoop channel on `target` (`query` holds spy/whisper/snoopId) and waits for
@@ -73,73 +56,12 @@ async fn snoop(wari: &Wari, ws: &mut EventSocket, target: &str, query: &str) -> 
     reply.body
 }
 
-/// Starts recording channel `channel` as wav recording `name`.
-async fn record(wari: &Wari, ws: &mut EventSocket, channel: &str, name: &str) {
-    let reply = wari
-        .post(&format!(
-            "/ari/channels/{channel}/record?name={name}&format=wav"
-        ))
-        .await;
-    assert_eq!(reply.status, 201, "{}", reply.body);
-    let started = ws.next_of("RecordingStarted").await;
-    assert_eq!(started["recording"]["name"], name);
-}
-
-/// Plays `tone:!<freq>/800` on each channel and waits until every playback is done.
-async fn play_tones(wari: &Wari, ws: &mut EventSocket, tones: &[(&str, f32)]) {
-    for (channel, freq) in tones {
-        let reply = wari
-            .post(&format!(
-                "/ari/channels/{channel}/play?media=tone:!{freq}/800"
-            ))
-            .await;
-        assert_eq!(reply.status, 201, "{}", reply.body);
-    }
-    for _ in tones {
-        let finished = ws.next_of("PlaybackFinished").await;
-        assert_eq!(finished["playback"]["state"], "done", "{finished}");
-    }
-}
-
-/// Stops the named recordings, waits until each has finished, and returns their samples.
-async fn stop_all(wari: &Wari, ws: &mut EventSocket, names: &[&str]) -> Vec<Vec<i16>> {
-    for name in names {
-        let reply = wari
-            .post(&format!("/ari/recordings/live/{name}/stop"))
-            .await;
-        assert_eq!(reply.status, 204, "{}", reply.body);
-    }
-    for _ in names {
-        let done = ws.next_of("RecordingFinished").await;
-        assert_eq!(done["recording"]["state"], "done", "{done}");
-    }
-    let mut all = Vec::new();
-    for name in names {
-        all.push(stored_samples(wari, name).await);
-    }
-    all
-}
-
-/// The power of `freq` in `samples`, summed over 20 ms windows.
-fn power(samples: &[i16], freq: f32) -> f32 {
-    samples
-        .chunks_exact(160)
-        .map(|w| goertzel_power(w, freq, 8000))
-        .sum()
-}
-
-/// True when `freq` clearly stands out of `samples` compared with `absent`.
-fn hears(samples: &[i16], freq: f32, absent: f32) -> bool {
-    power(samples, freq) > 100.0 * power(samples, absent).max(1.0)
-}
-
 #[tokio::test]
 async fn spy_in_out_and_both_hear_the_right_directions() {
-    let Setup {
+    let MediaApp {
         wari,
         mut ws,
-        _data,
-        ..
+        data: _data,
     } = setup().await;
     let spy_in = snoop(&wari, &mut ws, "t1", "spy=in&snoopId=spy-in").await;
     assert_eq!(spy_in["id"], "spy-in");
@@ -153,9 +75,9 @@ async fn spy_in_out_and_both_hear_the_right_directions() {
     snoop(&wari, &mut ws, "t1", "spy=out&snoopId=spy-out").await;
     snoop(&wari, &mut ws, "t1", "spy=both&snoopId=spy-both").await;
     for id in ["spy-in", "spy-out", "spy-both"] {
-        record(&wari, &mut ws, id, id).await;
+        record(&wari, &mut ws, &format!("channels/{id}"), id, "").await;
     }
-    play_tones(&wari, &mut ws, &[("t2", TO_PEER), ("t1", TO_TARGET)]).await;
+    play_tones(&wari, &mut ws, &[("t2", TO_PEER), ("t1", TO_TARGET)], 800).await;
     let heard = stop_all(&wari, &mut ws, &["spy-in", "spy-out", "spy-both"]).await;
 
     let (spied_in, spied_out, spied_both) = (&heard[0], &heard[1], &heard[2]);
@@ -183,20 +105,19 @@ async fn spy_in_out_and_both_hear_the_right_directions() {
 
 #[tokio::test]
 async fn whisper_out_reaches_the_far_end_and_whisper_in_what_the_target_receives() {
-    let Setup {
+    let MediaApp {
         wari,
         mut ws,
-        _data,
-        ..
+        data: _data,
     } = setup().await;
     const OUT: f32 = 900.0;
     const IN: f32 = 1700.0;
     snoop(&wari, &mut ws, "t1", "whisper=out&snoopId=w-out").await;
     snoop(&wari, &mut ws, "t1", "whisper=in&snoopId=w-in").await;
     // t2 reads what t1 writes (t1's far end); a recording of t1 holds what t1 receives.
-    record(&wari, &mut ws, "t2", "far-end").await;
-    record(&wari, &mut ws, "t1", "target-in").await;
-    play_tones(&wari, &mut ws, &[("w-out", OUT), ("w-in", IN)]).await;
+    record(&wari, &mut ws, "channels/t2", "far-end", "").await;
+    record(&wari, &mut ws, "channels/t1", "target-in", "").await;
+    play_tones(&wari, &mut ws, &[("w-out", OUT), ("w-in", IN)], 800).await;
     let heard = stop_all(&wari, &mut ws, &["far-end", "target-in"]).await;
     assert!(
         hears(&heard[0], OUT, IN),
@@ -214,11 +135,10 @@ async fn whisper_out_reaches_the_far_end_and_whisper_in_what_the_target_receives
 
 #[tokio::test]
 async fn a_snoop_channel_lives_in_its_app_survives_bridging_and_ends_with_its_target() {
-    let Setup {
+    let MediaApp {
         wari,
         mut ws,
-        _data,
-        ..
+        data: _data,
     } = setup().await;
     let reply = wari
         .post("/ari/channels/t1/snoop/watcher?app=sn&spy=in&appArgs=one,two")
@@ -233,13 +153,9 @@ async fn a_snoop_channel_lives_in_its_app_survives_bridging_and_ends_with_its_ta
     assert_eq!(listed.status, 200);
 
     // The target joins a bridge: the snoop still hears what it receives.
-    let reply = wari.post("/ari/bridges/br?type=mixing").await;
-    assert_eq!(reply.status, 200, "{}", reply.body);
-    let reply = wari.post("/ari/bridges/br/addChannel?channel=t1").await;
-    assert_eq!(reply.status, 204, "{}", reply.body);
-    ws.next_for("ChannelEnteredBridge", "t1").await;
-    record(&wari, &mut ws, "watcher", "bridged").await;
-    play_tones(&wari, &mut ws, &[("t2", TO_PEER)]).await;
+    bridge(&wari, &mut ws, "br", &["t1"]).await;
+    record(&wari, &mut ws, "channels/watcher", "bridged", "").await;
+    play_tones(&wari, &mut ws, &[("t2", TO_PEER)], 800).await;
     let heard = stop_all(&wari, &mut ws, &["bridged"]).await;
     assert!(
         hears(&heard[0], TO_PEER, NOBODY),
@@ -263,11 +179,10 @@ async fn a_snoop_channel_lives_in_its_app_survives_bridging_and_ends_with_its_ta
 
 #[tokio::test]
 async fn a_target_outside_stasis_can_be_snooped_and_bad_requests_are_refused() {
-    let Setup {
+    let MediaApp {
         wari,
         mut ws,
-        _data,
-        ..
+        data: _data,
     } = setup().await;
     // A channel running the dialplan, in no application.
     let reply = wari
