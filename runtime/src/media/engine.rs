@@ -908,21 +908,10 @@ impl Graph {
             if leg.recordings.is_empty() && !mixes {
                 continue;
             }
-            let mut frame = match leg.peer.as_ref().and_then(|p| legs.get(p)) {
-                _ if leg.far_in.is_some() => match &leg.far_in {
-                    Some(frame) if !leg.muted_in => (**frame).clone(),
-                    _ => AudioFrame::silence(leg.rate),
-                },
-                _ if leg.edge.is_some() => match leg.edge.as_ref().and_then(|e| e.heard.as_ref()) {
-                    Some(frame) if !leg.muted_in => frame.clone(),
-                    _ => AudioFrame::silence(leg.rate),
-                },
-                Some(peer) if !leg.muted_in => match &peer.out {
-                    Some(frame) if frame.rate() == leg.rate => frame.clone(),
-                    _ => AudioFrame::silence(leg.rate),
-                },
-                _ => AudioFrame::silence(leg.rate),
-            };
+            let mut frame = incoming(leg, legs)
+                .filter(|f| f.rate() == leg.rate)
+                .cloned()
+                .unwrap_or_else(|| AudioFrame::silence(leg.rate));
             if !taps.is_empty() && !leg.muted_in {
                 if let Some(spied) = taps.spied(id) {
                     frame.clone_from(spied);
@@ -1001,6 +990,22 @@ fn exchange_with_edges(legs: &mut HashMap<LegId, Box<Leg>>) {
     }
 }
 
+/// What `leg` reads this tick before any snoop tap (`None`: silence). Nothing while it is
+/// muted (`inbound`); else the digits pressed at its far end while one plays, else what
+/// its edge last received, else what its peer wrote.
+fn incoming<'a>(leg: &'a Leg, legs: &'a HashMap<LegId, Box<Leg>>) -> Option<&'a AudioFrame> {
+    if leg.muted_in {
+        return None;
+    }
+    if let Some(frame) = &leg.far_in {
+        return Some(frame);
+    }
+    if let Some(link) = &leg.edge {
+        return link.heard.as_ref();
+    }
+    legs.get(leg.peer.as_ref()?)?.out.as_ref()
+}
+
 /// The legs as snoop taps see and change them during a tick.
 struct TapView<'a>(&'a mut HashMap<LegId, Box<Leg>>);
 
@@ -1014,13 +1019,8 @@ impl TapLegs for TapView<'_> {
     }
 
     fn read(&self, leg: &str) -> Option<&AudioFrame> {
-        let leg = self.0.get(leg).filter(|l| !l.muted_in)?;
-        if let Some(link) = &leg.edge {
-            // Taps run before this tick's exchange: the far end's last frame.
-            return link.heard.as_ref();
-        }
-        let peer = self.0.get(leg.peer.as_ref()?)?;
-        peer.out.as_ref()
+        // Taps run before this tick's exchange: from an edge, the far end's last frame.
+        incoming(self.0.get(leg)?, self.0)
     }
 
     fn add_written(&mut self, leg: &str, frame: &AudioFrame) {

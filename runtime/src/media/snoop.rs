@@ -65,7 +65,8 @@ pub trait TapLegs {
     fn rate(&self, leg: &str) -> Option<Rate>;
     /// What the leg writes this tick (`None`: nothing).
     fn written(&self, leg: &str) -> Option<&AudioFrame>;
-    /// What the leg reads this tick from its peer, before any tap (`None`: silence).
+    /// What the leg reads this tick (from its peer, its edge or its far end's digits),
+    /// before any tap (`None`: silence).
     fn read(&self, leg: &str) -> Option<&AudioFrame>;
     /// Adds `frame` to what the leg writes this tick.
     fn add_written(&mut self, leg: &str, frame: &AudioFrame);

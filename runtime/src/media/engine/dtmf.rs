@@ -130,6 +130,7 @@ mod tests {
     use super::*;
     use crate::media::detect::{DtmfDetector, detect_dtmf};
     use crate::media::frame::Rate;
+    use crate::media::snoop::{Direction, Tap};
     use crate::media::sources::FileOpener;
 
     struct Events(Mutex<mpsc::Sender<MediaEvent>>);
@@ -366,5 +367,61 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn a_snoop_spying_in_hears_the_digits_pressed_at_its_targets_far_end() {
+        let (tx, rx) = mpsc::channel();
+        let engine = MediaEngine::start(
+            Arc::new(FileOpener::default()),
+            Arc::new(Events(Mutex::new(tx))),
+        )
+        .expect("engine thread");
+        for id in ["phone", "s"] {
+            engine.send(Command::AddLeg {
+                id: id.into(),
+                rate: Rate::Narrow8k,
+            });
+        }
+        engine.send(Command::Snoop(Tap {
+            snoop: "s".into(),
+            target: "phone".into(),
+            spy: Direction::In,
+            whisper: Direction::None,
+        }));
+        let frames = Frames::default();
+        engine.send(Command::Record(RecordRequest {
+            name: "r".into(),
+            target: Target::Leg("s".into()),
+            sink: Box::new(frames.clone()),
+            max_duration_ms: 0,
+            max_silence_ms: 0,
+            terminate_on: TerminateOn::None,
+        }));
+        assert!(matches!(next(&rx), MediaEvent::Recording { .. }));
+        engine.send(Command::FarEndDtmf {
+            leg: "phone".into(),
+            digit: '5',
+            duration_ms: 100,
+            quiet_ms: 0,
+        });
+        assert_eq!(
+            next(&rx),
+            MediaEvent::Dtmf {
+                leg: "phone".into(),
+                digit: '5',
+                duration_ms: 100,
+            }
+        );
+        stop(&engine, &rx);
+        let mut detector = DtmfDetector::new();
+        let keys: String = frames
+            .0
+            .lock()
+            .expect("lock")
+            .iter()
+            .filter_map(|f| detector.feed(f))
+            .collect();
+        assert_eq!(keys, "5", "the snoop hears what the phone reads");
     }
 }
