@@ -64,8 +64,9 @@ fn files_under(dir: &std::path::Path, depth: usize, out: &mut Vec<std::path::Pat
     }
 }
 
-/// The stored recordings are exactly `names` (as wav), and no `.partial` file is on disk.
-async fn stored_exactly(wari: &Wari, data: &tempfile::TempDir, names: &[&str]) {
+/// The stored recordings are exactly `names` (as wav), each is a `.wav` file in wari's
+/// recordings directory, and no `.partial` file is on disk.
+async fn stored_exactly(wari: &Wari, names: &[&str]) {
     let listed = wari.get("/ari/recordings/stored").await;
     assert_eq!(listed.status, 200, "{}", listed.body);
     let mut listed: Vec<String> = listed
@@ -82,8 +83,18 @@ async fn stored_exactly(wari: &Wari, data: &tempfile::TempDir, names: &[&str]) {
     let mut wanted: Vec<String> = names.iter().map(|n| n.to_string()).collect();
     wanted.sort();
     assert_eq!(listed, wanted);
+    let recordings = wari
+        .data_dir()
+        .expect("a data directory")
+        .join("recordings");
     let mut files = Vec::new();
-    files_under(&data.path().join("recordings"), 4, &mut files);
+    files_under(&recordings, 4, &mut files);
+    for name in names {
+        assert!(
+            files.contains(&recordings.join(format!("{name}.wav"))),
+            "{name}.wav is on disk: {files:?}"
+        );
+    }
     assert!(
         files
             .iter()
@@ -94,7 +105,11 @@ async fn stored_exactly(wari: &Wari, data: &tempfile::TempDir, names: &[&str]) {
 
 #[tokio::test]
 async fn recording_of_a_hung_up_channel_finishes_before_its_stasis_end() {
-    let MediaApp { wari, mut ws, data } = setup(&["a"]).await;
+    let MediaApp {
+        wari,
+        mut ws,
+        data: _data,
+    } = setup(&["a"]).await;
     record(&wari, &mut ws, "channels/a1", "voicemail", "").await;
     // The caller (a2's side) says something for a second and a half, then hangs up.
     play_through(&wari, &mut ws, "a2", "tone:!500/1500").await;
@@ -113,7 +128,7 @@ async fn recording_of_a_hung_up_channel_finishes_before_its_stasis_end() {
     );
     assert_eq!(wari.get("/ari/recordings/live/voicemail").await.status, 404);
 
-    stored_exactly(&wari, &data, &["voicemail"]).await;
+    stored_exactly(&wari, &["voicemail"]).await;
     let stored = wari.get("/ari/recordings/stored/voicemail").await;
     assert_eq!(stored.status, 200, "{}", stored.body);
     let samples = stored_samples(&wari, "voicemail").await;
@@ -131,7 +146,11 @@ async fn recording_of_a_hung_up_channel_finishes_before_its_stasis_end() {
 
 #[tokio::test]
 async fn playback_on_a_hung_up_channel_finishes_before_its_stasis_end() {
-    let MediaApp { wari, mut ws, data } = setup(&["b"]).await;
+    let MediaApp {
+        wari,
+        mut ws,
+        data: _data,
+    } = setup(&["b"]).await;
     // A tone plays until stopped: only the hangup ends it.
     let reply = wari
         .post("/ari/channels/b1/play/endless?media=tone:ring")
@@ -151,12 +170,16 @@ async fn playback_on_a_hung_up_channel_finishes_before_its_stasis_end() {
         "{finished}"
     );
     assert_eq!(wari.get("/ari/playbacks/endless").await.status, 404);
-    stored_exactly(&wari, &data, &[]).await;
+    stored_exactly(&wari, &[]).await;
 }
 
 #[tokio::test]
 async fn a_test_phone_that_hangs_up_while_recorded_leaves_a_stored_recording() {
-    let MediaApp { wari, mut ws, data } = MediaApp::start("mh", DIALPLAN).await;
+    let MediaApp {
+        wari,
+        mut ws,
+        data: _data,
+    } = MediaApp::start("mh", DIALPLAN).await;
     let reply = wari
         .post("/ari/channels?endpoint=Test/caller/hangup=1500&app=mh&channelId=phone")
         .await;
@@ -186,7 +209,7 @@ async fn a_test_phone_that_hangs_up_while_recorded_leaves_a_stored_recording() {
     assert_eq!(played["playback"]["state"], "done", "{played}");
     ws.next_for("ChannelDestroyed", "phone").await;
 
-    stored_exactly(&wari, &data, &["phone-msg"]).await;
+    stored_exactly(&wari, &["phone-msg"]).await;
     let samples = stored_samples(&wari, "phone-msg").await;
     assert!(
         samples.len() >= 8000,

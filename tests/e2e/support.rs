@@ -167,6 +167,13 @@ impl Wari {
         self.dir.path()
     }
 
+    /// The `--data-dir` wari was started with (`None` for [`Wari::start_embedded`], which
+    /// uses the user's).
+    pub fn data_dir(&self) -> Option<PathBuf> {
+        let flag = self.args.iter().position(|a| a == "--data-dir")?;
+        self.args.get(flag + 1).map(PathBuf::from)
+    }
+
     /// The process id.
     pub fn pid(&self) -> u32 {
         self.child.id()
