@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 
 use super::bridge::{Bridge, BridgeClass, BridgeFlags};
 use super::event::{Event, Scope};
+use super::media::MediaTopic;
 use super::stasis::SourceKind;
 use super::{Core, CoreError, State};
 
@@ -141,7 +142,7 @@ impl Core {
 
     /// Ejects every member and removes the bridge (BridgeDestroyed).
     pub fn destroy_bridge_locked(&self, state: &mut State, id: &Arc<str>) {
-        self.media_bridge_closing(state, id);
+        self.media_topic_closing(state, MediaTopic::Bridge(id.clone()));
         let members = state
             .bridges
             .get(id)

@@ -53,7 +53,7 @@ pub struct MediaSetup {
 const BEEP_TONE: &str = "!1000/250";
 
 /// Whose topic a playback's or recording's events go to.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum MediaTopic {
     Channel(Arc<str>),
     Bridge(Arc<str>),
@@ -157,18 +157,16 @@ pub struct MediaState {
     pub recordings: HashMap<Arc<str>, LiveRecordingInfo>,
     /// Bridges playing music on hold.
     pub bridge_moh: HashSet<Arc<str>>,
-    /// Destroyed bridges whose playbacks or recordings have not reported their end yet,
-    /// with the applications that were to hear about them.
-    pub bridge_audiences: HashMap<Arc<str>, Vec<String>>,
+    /// Destroyed bridges and channels gone from their application whose playbacks or
+    /// recordings have not reported their end yet, with the applications that are to hear
+    /// about it (see `media_audience`).
+    pub audiences: HashMap<MediaTopic, Vec<String>>,
     /// Playbacks of the dialplan's Playback() (no ARI object, no events), and who waits
     /// for each to end (told whether it failed).
     pub dialplan_playbacks: HashMap<Arc<str>, tokio::sync::oneshot::Sender<bool>>,
     /// Hung-up channels waiting for their playbacks and recordings to report their end
     /// (see `media_hangup`).
     pub channel_waiters: HashMap<Arc<str>, tokio::sync::oneshot::Sender<()>>,
-    /// Channels that left their application with media still live, with the applications
-    /// that are to hear about its end.
-    pub channel_audiences: HashMap<Arc<str>, Vec<String>>,
 }
 
 /// `POST /channels/{id}/play`.

@@ -6,14 +6,13 @@
 //!
 //! The wait is bounded. Media still live afterwards (the engine was late, or something
 //! started during the wait) reports its end to the applications that were subscribed to
-//! the channel when it left, as a destroyed bridge's media does.
+//! the channel when it left, as a destroyed bridge's media does (see `media_audience`).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::oneshot;
 
-use super::event::{Event, Scope};
 use super::media::MediaTopic;
 use super::{Core, State};
 use crate::media::engine::{Command, RecordingOp};
@@ -23,17 +22,6 @@ use crate::media::engine::{Command, RecordingOp};
 const FINAL_EVENTS_WAIT: Duration = Duration::from_secs(2);
 
 impl Core {
-    /// True when a live playback or recording targets channel `id`.
-    pub(crate) fn channel_has_media(&self, state: &State, id: &str) -> bool {
-        let on_channel = |topic: &MediaTopic| matches!(topic, MediaTopic::Channel(c) if &**c == id);
-        state.media.playbacks.values().any(|p| on_channel(&p.topic))
-            || state
-                .media
-                .recordings
-                .values()
-                .any(|r| on_channel(&r.topic))
-    }
-
     /// Channel `id` hung up while in Stasis: stops its playbacks and recordings (a
     /// recording is finished and kept, as when stopped) and waits, without holding the
     /// core, until their final events have been published or [`FINAL_EVENTS_WAIT`] has
@@ -62,24 +50,24 @@ impl Core {
         id: &Arc<str>,
     ) -> Option<oneshot::Receiver<()>> {
         let media = self.media.get()?;
-        if !self.channel_has_media(state, id) {
-            return None;
-        }
-        let on_channel = |topic: &MediaTopic| matches!(topic, MediaTopic::Channel(c) if c == id);
+        let topic = MediaTopic::Channel(id.clone());
         let playbacks: Vec<Arc<str>> = state
             .media
             .playbacks
             .values()
-            .filter(|p| on_channel(&p.topic))
+            .filter(|p| p.topic == topic)
             .map(|p| p.id.clone())
             .collect();
         let recordings: Vec<Arc<str>> = state
             .media
             .recordings
             .values()
-            .filter(|r| on_channel(&r.topic))
+            .filter(|r| r.topic == topic)
             .map(|r| r.name.clone())
             .collect();
+        if playbacks.is_empty() && recordings.is_empty() {
+            return None;
+        }
         tracing::debug!(
             channel = %id,
             playbacks = playbacks.len(),
@@ -98,46 +86,5 @@ impl Core {
         let (done, waiter) = oneshot::channel();
         state.media.channel_waiters.insert(id.clone(), done);
         Some(waiter)
-    }
-
-    /// Channel `id` is leaving its application for good: if it still has live media,
-    /// remembers which applications are to hear about its end.
-    pub(crate) fn media_channel_closing(&self, state: &mut State, id: &Arc<str>) {
-        if !self.channel_has_media(state, id) {
-            return;
-        }
-        let apps = state.apps.wanting(&Scope::channel(id));
-        if !apps.is_empty() {
-            tracing::debug!(channel = %id, ?apps, "the channel's media ends after StasisEnd");
-            state.media.channel_audiences.insert(id.clone(), apps);
-        }
-    }
-
-    /// Publishes a playback's or recording's event on channel `id`: to the channel's
-    /// subscribers, or to the applications remembered by [`Core::media_channel_closing`].
-    /// Wakes whoever waits for the channel's media once none is left.
-    pub(crate) fn publish_channel_media_event(
-        &self,
-        state: &mut State,
-        id: &Arc<str>,
-        event: Event,
-    ) {
-        let settled = !self.channel_has_media(state, id);
-        match state.media.channel_audiences.get(id).cloned() {
-            Some(apps) => {
-                if settled {
-                    state.media.channel_audiences.remove(id);
-                }
-                for app in apps {
-                    let mut copy = event.clone();
-                    copy.scope = Scope::app(&app);
-                    self.publish(state, copy);
-                }
-            }
-            None => self.publish(state, event),
-        }
-        if settled && let Some(done) = state.media.channel_waiters.remove(id) {
-            let _ = done.send(());
-        }
     }
 }

@@ -1,13 +1,11 @@
 //! Recording rules that tie channel recordings to bridges: a channel in a bridge cannot be
 //! recorded (the request is accepted, then `RecordingFailed` with cause "Cannot record
 //! channel while in bridge", and no file is written), and a channel being recorded cannot
-//! be added to a bridge (409). Also: the last events of a destroyed bridge's playbacks and
-//! recordings (which end with the bridge) still reach the applications that were
-//! subscribed to the bridge when it was destroyed.
+//! be added to a bridge (409).
 
 use std::sync::Arc;
 
-use super::event::{Event, Scope};
+use super::event::Event;
 use super::media::{LiveRecordingInfo, MediaTopic, RecordChannelRequest};
 use super::{Core, CoreError, State};
 use crate::media::IfExists;
@@ -83,50 +81,4 @@ impl Core {
         );
         Ok(answer)
     }
-}
-
-impl Core {
-    /// Bridge `id` is about to be destroyed: remembers who hears about its media, when it
-    /// has playbacks or recordings still to report their end.
-    pub(crate) fn media_bridge_closing(&self, state: &mut State, id: &Arc<str>) {
-        if !bridge_has_media(state, id) {
-            return;
-        }
-        let apps = state.apps.wanting(&Scope::bridge(id));
-        if !apps.is_empty() {
-            state.media.bridge_audiences.insert(id.clone(), apps);
-        }
-    }
-
-    /// Publishes a playback's or recording's event: to its topic's subscribers, or, for a
-    /// bridge already destroyed, to each application that was subscribed to it.
-    pub(crate) fn publish_media_event(&self, state: &mut State, topic: &MediaTopic, event: Event) {
-        let bridge = match topic {
-            MediaTopic::Bridge(bridge) => bridge,
-            MediaTopic::Channel(channel) => {
-                return self.publish_channel_media_event(state, channel, event);
-            }
-        };
-        if state.bridges.contains_key(bridge) {
-            return self.publish(state, event);
-        }
-        let Some(apps) = state.media.bridge_audiences.get(bridge).cloned() else {
-            return self.publish(state, event);
-        };
-        if !bridge_has_media(state, bridge) {
-            state.media.bridge_audiences.remove(bridge);
-        }
-        for app in apps {
-            let mut copy = event.clone();
-            copy.scope = Scope::app(&app);
-            self.publish(state, copy);
-        }
-    }
-}
-
-/// True when a live playback or recording targets bridge `id`.
-fn bridge_has_media(state: &State, id: &str) -> bool {
-    let on_bridge = |topic: &MediaTopic| matches!(topic, MediaTopic::Bridge(b) if &**b == id);
-    state.media.playbacks.values().any(|p| on_bridge(&p.topic))
-        || state.media.recordings.values().any(|r| on_bridge(&r.topic))
 }

@@ -20,6 +20,7 @@ pub mod endpoints;
 pub mod event;
 pub mod external_media;
 pub mod media;
+pub mod media_audience;
 pub mod media_hangup;
 pub mod media_rules;
 pub mod modules;

@@ -17,6 +17,7 @@ use super::channel::{ChannelState, Control, DialplanPosition};
 use super::channels::Destination;
 use super::dialplan::expr;
 use super::event::{self, Event, Scope};
+use super::media::MediaTopic;
 use super::tech::{Indication, Request};
 use super::{ControlReceiver, Core};
 
@@ -213,7 +214,7 @@ impl Runner {
                     // The application hears the end of the channel's media first.
                     core.finish_channel_media(&self.id).await;
                     core.with_state(|state| {
-                        core.media_channel_closing(state, &self.id);
+                        core.media_topic_closing(state, MediaTopic::Channel(self.id.clone()));
                         core.stasis_leave(state, &self.id);
                     });
                     return StasisExit::HungUp;
