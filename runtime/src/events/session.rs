@@ -90,8 +90,6 @@ pub struct SessionContext {
     /// The application `RESTResponse` frames are tagged with (the socket's first one).
     pub application: String,
     pub settings: SessionSettings,
-    /// Counts the events written (set per socket; `None` counts nothing).
-    pub meter: Option<Arc<SocketMeter>>,
 }
 
 /// Why a session ended.
@@ -127,10 +125,12 @@ impl Ended {
 
 /// Runs a session until the socket or the queue ends. `first` are frames written before
 /// any queued event (e.g. ApplicationRegistered); `overflow` is notified when the event
-/// queue overflows (inbound sockets are then closed); `stop` ends the session.
+/// queue overflows (inbound sockets are then closed); `stop` ends the session. Events
+/// written are counted on `meter`, the socket's.
 pub async fn run<S>(
     socket: &mut S,
     context: &SessionContext,
+    meter: &SocketMeter,
     events: &mut mpsc::Receiver<Queued>,
     first: Vec<Queued>,
     overflow: Option<Arc<Notify>>,
@@ -159,7 +159,7 @@ where
     let ended = 'session: loop {
         if !pending.is_empty() {
             let batch = std::mem::take(&mut pending);
-            if let Err(unsent) = send_batch(socket, context, &asterisk_id, batch).await {
+            if let Err(unsent) = send_batch(socket, settings, meter, &asterisk_id, batch).await {
                 break 'session Ended::WriteFailed { unsent };
             }
         }
@@ -167,7 +167,7 @@ where
             queued = events.recv() => {
                 let Some(first) = queued else { break Ended::QueueClosed };
                 let batch = batch(first, events);
-                if let Err(unsent) = send_batch(socket, context, &asterisk_id, batch).await {
+                if let Err(unsent) = send_batch(socket, settings, meter, &asterisk_id, batch).await {
                     break Ended::WriteFailed { unsent };
                 }
             }
@@ -211,7 +211,8 @@ where
 /// Writes a batch (see [`write_events`]) and counts it on the socket's meter once written.
 async fn send_batch<S>(
     socket: &mut S,
-    context: &SessionContext,
+    settings: &SessionSettings,
+    meter: &SocketMeter,
     asterisk_id: &str,
     batch: Vec<Queued>,
 ) -> Result<(), Vec<Queued>>
@@ -219,10 +220,8 @@ where
     S: Sink<Frame, Error = SocketError> + Unpin,
 {
     let written = batch.len() as u64;
-    write_events(socket, &context.settings, asterisk_id, batch).await?;
-    if let Some(meter) = &context.meter {
-        meter.sent(written);
-    }
+    write_events(socket, settings, asterisk_id, batch).await?;
+    meter.sent(written);
     Ok(())
 }
 

@@ -69,7 +69,6 @@ pub async fn upgrade(
         application: apps[0].clone(),
         ari,
         settings,
-        meter: Some(receiver.meter.clone()),
     };
     core.register_apps(&apps, sink, subscribe_all)
         .map_err(|e| AriResponse::from(AriError::from(e)))?;
@@ -91,6 +90,7 @@ async fn session(socket: WebSocket, context: SessionContext, mut queue: QueueRec
     let ended = session::run(
         &mut frames,
         &context,
+        &queue.meter,
         &mut queue.rx,
         Vec::new(),
         Some(queue.overflow.clone()),

@@ -81,7 +81,6 @@ pub fn start(ari: &Arc<Ari>) {
                 auth: SocketAuth::basic(&outbound.local_ari_user, &password),
                 application: outbound.apps.first().cloned().unwrap_or_default(),
                 settings,
-                meter: None,
             },
             outbound: outbound.clone(),
             client: client.clone(),

@@ -104,7 +104,6 @@ impl PerCallConnector for PerCall {
             tokio::spawn(async move {
                 let mut context = connection.context.clone();
                 context.application = name.clone();
-                context.meter = Some(receiver.meter.clone());
                 let mut stream = Some(stream);
                 loop {
                     let Some(socket) = stream.take() else { break };
@@ -112,6 +111,7 @@ impl PerCallConnector for PerCall {
                     let ended = session::run(
                         &mut frames,
                         &context,
+                        &receiver.meter,
                         &mut receiver.rx,
                         registered_notices(std::slice::from_ref(&name)),
                         Some(receiver.overflow.clone()),

@@ -113,12 +113,7 @@ pub fn start(connection: Connection, capacity: usize) -> Option<impl Future<Outp
     Some(run(connection, sink, rx))
 }
 
-async fn run(
-    mut connection: Connection,
-    sink: Arc<PersistentSink>,
-    mut rx: mpsc::Receiver<Queued>,
-) {
-    connection.context.meter = Some(sink.meter.clone());
+async fn run(connection: Connection, sink: Arc<PersistentSink>, mut rx: mpsc::Receiver<Queued>) {
     let apps = connection.outbound.apps.clone();
     let mut unsent: Vec<Queued> = Vec::new();
     loop {
@@ -127,8 +122,16 @@ async fn run(
         let mut first = registered_notices(&apps);
         first.append(&mut unsent);
         let mut frames = tungstenite_frames(stream);
-        let ended =
-            session::run(&mut frames, &connection.context, &mut rx, first, None, None).await;
+        let ended = session::run(
+            &mut frames,
+            &connection.context,
+            &sink.meter,
+            &mut rx,
+            first,
+            None,
+            None,
+        )
+        .await;
         let reason = ended.reason();
         match ended {
             Ended::WriteFailed { unsent: mut batch } => {
