@@ -552,6 +552,8 @@ struct Graph {
     heard: Vec<(LegId, AudioFrame)>,
     /// Snoop legs and their targets.
     taps: Taps,
+    /// The legs with an edge (few): the tick exchanges frames with these only.
+    edged: Vec<LegId>,
 }
 
 /// Takes a leg out of its bridge's mixer.
@@ -573,6 +575,7 @@ impl Graph {
             events: Vec::new(),
             heard: Vec::new(),
             taps: Taps::new(),
+            edged: Vec::new(),
         }
     }
 
@@ -606,6 +609,9 @@ impl Graph {
             Command::RemoveLeg { id } => {
                 self.taps.leg_removed(&id);
                 if let Some(mut leg) = self.legs.remove(&id) {
+                    if leg.edge.is_some() {
+                        self.edged.retain(|e| *e != id);
+                    }
                     detach(&mut self.bridges, &mut leg);
                     for playback in leg.playbacks.drain(..) {
                         self.events.push(finished(&playback, playback.last_failed));
@@ -845,8 +851,11 @@ impl Graph {
                     }
                 }
             }
-            Command::AttachEdge { leg, edge } => {
-                if let Some(leg) = self.legs.get_mut(&leg) {
+            Command::AttachEdge { leg: id, edge } => {
+                if let Some(leg) = self.legs.get_mut(&id) {
+                    if leg.edge.is_none() {
+                        self.edged.push(id);
+                    }
                     leg.edge = Some(Box::new(EdgeLink { edge, heard: None }));
                 }
             }
@@ -864,6 +873,7 @@ impl Graph {
             events,
             heard,
             taps,
+            edged,
             ..
         } = self;
         // 1. What every leg writes: its playback, else its music on hold or silence, else
@@ -896,7 +906,7 @@ impl Graph {
         if !taps.is_empty() {
             taps.run(&mut TapView(legs));
         }
-        exchange_with_edges(legs);
+        exchange_with_edges(legs, edged);
         // 2. What every leg reads (its peer's output, or silence): into its recordings and
         //    its bridge's mixer.
         heard.clear();
@@ -977,8 +987,11 @@ impl Graph {
 
 /// Legs whose far end is outside wari send what they wrote this tick (silence when they
 /// wrote nothing, so the far end gets an unbroken stream) and take what arrived.
-fn exchange_with_edges(legs: &mut HashMap<LegId, Box<Leg>>) {
-    for leg in legs.values_mut() {
+fn exchange_with_edges(legs: &mut HashMap<LegId, Box<Leg>>, edged: &[LegId]) {
+    for id in edged {
+        let Some(leg) = legs.get_mut(id) else {
+            continue;
+        };
         let Some(link) = leg.edge.as_mut() else {
             continue;
         };
