@@ -688,7 +688,7 @@ impl Core {
         })
     }
 
-    /// Mutes or unmutes a direction (`in`, `out`, `both`).
+    /// Mutes or unmutes a direction (`in`, `out`, `both`), on the channel and its media leg.
     pub fn mute(&self, id: &str, direction: &str, mute: bool) -> Result<(), CoreError> {
         let (inbound, outbound) = match direction {
             "both" => (true, true),
@@ -710,6 +710,7 @@ impl Core {
             if outbound {
                 channel.muted_out = mute;
             }
+            self.media_mute_changed(channel.id.clone(), channel.muted_in, channel.muted_out);
             Ok(())
         })
     }

@@ -307,20 +307,12 @@ impl Core {
     }
 
     /// Applies a channel's mute flags (after `/channels/{id}/mute`) to its media leg.
-    pub fn media_mute_changed(&self, id: &str) {
-        let flags = self.with_state(|state| {
-            state
-                .channels
-                .get(id)
-                .map(|c| (c.id.clone(), c.muted_in, c.muted_out))
+    pub(crate) fn media_mute_changed(&self, leg: Arc<str>, inbound: bool, outbound: bool) {
+        self.media_command(Command::Mute {
+            leg,
+            inbound,
+            outbound,
         });
-        if let Some((leg, inbound, outbound)) = flags {
-            self.media_command(Command::Mute {
-                leg,
-                inbound,
-                outbound,
-            });
-        }
     }
 
     /// The channel of a music-on-hold or silence request (404, 409, 412).

@@ -424,7 +424,6 @@ async fn set_mute(ctx: Ctx, mute: bool) -> AriResult {
     ctx.core.check_controllable(&id, true)?;
     let direction = ctx.params.string("direction").unwrap_or_default();
     ctx.core.mute(&id, &direction, mute)?;
-    ctx.core.media_mute_changed(&id);
     Ok(AriResponse::no_content())
 }
 
