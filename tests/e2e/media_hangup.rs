@@ -18,9 +18,6 @@ exten => _X.,1,Answer()
  same => n,Hangup()
 ";
 
-/// At most this many events are read while waiting for one StasisEnd.
-const EVENT_BUDGET: usize = 200;
-
 /// wari with Local pairs `<name>1`/`<name>2` in Stasis application `mh`.
 async fn setup(names: &[&str]) -> MediaApp {
     let mut app = MediaApp::start("mh", DIALPLAN).await;
@@ -30,16 +27,8 @@ async fn setup(names: &[&str]) -> MediaApp {
 
 /// The events up to and including channel `id`'s StasisEnd.
 async fn events_until_stasis_end(ws: &mut EventSocket, id: &str) -> Vec<Value> {
-    let mut seen = Vec::new();
-    for _ in 0..EVENT_BUDGET {
-        let event = ws.next().await;
-        let end = event["type"] == "StasisEnd" && event["channel"]["id"] == id;
-        seen.push(event);
-        if end {
-            return seen;
-        }
-    }
-    panic!("no StasisEnd for {id} within {EVENT_BUDGET} events: {seen:?}");
+    ws.until(|e| e["type"] == "StasisEnd" && e["channel"]["id"] == id)
+        .await
 }
 
 /// The one event of type `kind` among `events`.

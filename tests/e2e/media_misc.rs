@@ -164,22 +164,13 @@ async fn a_digit_from_any_bridge_member_ends_a_bridge_recording_on_terminate_on(
     // c2 sends "1#" to c1, the member: only '#' ends the recording.
     let reply = wari.post("/ari/channels/c2/dtmf?dtmf=1%23").await;
     assert_eq!(reply.status, 204, "{}", reply.body);
-    let mut digits = Vec::new();
-    let mut finished = None;
-    for _ in 0..100 {
-        let event = ws.next().await;
-        match event["type"].as_str() {
-            Some("ChannelDtmfReceived") if event["channel"]["id"] == "c1" => {
-                digits.push(event["digit"].as_str().unwrap_or_default().to_string());
-            }
-            Some("RecordingFinished") => {
-                finished = Some(event);
-                break;
-            }
-            _ => {}
-        }
-    }
-    let finished = finished.expect("the recording ends");
+    let events = ws.until(|e| e["type"] == "RecordingFinished").await;
+    let digits: Vec<&str> = events
+        .iter()
+        .filter(|e| e["type"] == "ChannelDtmfReceived" && e["channel"]["id"] == "c1")
+        .map(|e| e["digit"].as_str().unwrap_or_default())
+        .collect();
+    let finished = events.last().expect("the recording ends");
     assert_eq!(digits, ["1", "#"], "ended by '#', not before");
     assert_eq!(finished["recording"]["name"], "until-pound", "{finished}");
     assert_eq!(finished["recording"]["state"], "done", "{finished}");
@@ -204,23 +195,20 @@ async fn a_destroyed_bridge_still_reports_the_end_of_its_recording_and_playback(
     assert_eq!(reply.status, 201, "{}", reply.body);
     ws.next_of("PlaybackStarted").await;
     assert_eq!(wari.delete("/ari/bridges/mix").await.status, 204);
-    let (mut recording, mut playback) = (None, None);
-    for _ in 0..100 {
-        if recording.is_some() && playback.is_some() {
-            break;
-        }
-        let event = ws.next().await;
-        match event["type"].as_str() {
-            Some("RecordingFinished") => recording = Some(event),
-            Some("PlaybackFinished") => playback = Some(event),
-            _ => {}
-        }
-    }
-    let recording = recording.expect("RecordingFinished after the bridge is gone");
+    let mut awaited = vec!["RecordingFinished", "PlaybackFinished"];
+    let events = ws
+        .until(|e| {
+            awaited.retain(|kind| e["type"] != *kind);
+            awaited.is_empty()
+        })
+        .await;
+    let last_of = |kind: &str| events.iter().rfind(|e| e["type"] == kind);
+    let recording =
+        last_of("RecordingFinished").expect("RecordingFinished after the bridge is gone");
     assert_eq!(recording["recording"]["name"], "until-destroyed");
     assert_eq!(recording["recording"]["state"], "done", "{recording}");
     assert_eq!(recording["application"], "mm");
-    let playback = playback.expect("PlaybackFinished after the bridge is gone");
+    let playback = last_of("PlaybackFinished").expect("PlaybackFinished after the bridge is gone");
     assert_eq!(playback["playback"]["id"], "long");
     assert_eq!(playback["playback"]["target_uri"], "bridge:mix");
     assert_eq!(
@@ -283,15 +271,13 @@ exten => bad,1,Playback(no-such-sound&test-prompt)
 /// may come before it: dialplan playbacks are not ARI playbacks.
 async fn stasis_start(ws: &mut EventSocket) -> (serde_json::Value, std::time::Duration) {
     let began = std::time::Instant::now();
-    for _ in 0..100 {
-        let event = ws.next().await;
+    let mut events = ws.until(|e| e["type"] == "StasisStart").await;
+    let took = began.elapsed();
+    for event in &events {
         let kind = event["type"].as_str().unwrap_or_default();
         assert!(!kind.starts_with("Playback"), "{event}");
-        if kind == "StasisStart" {
-            return (event, began.elapsed());
-        }
     }
-    panic!("no StasisStart");
+    (events.pop().expect("the StasisStart"), took)
 }
 
 #[tokio::test]

@@ -250,6 +250,9 @@ pub struct EventSocket {
 /// How long a test waits for one expected event.
 pub const EVENT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// At most this many events are read by [`EventSocket::until`].
+pub const EVENT_BUDGET: usize = 200;
+
 impl EventSocket {
     /// Connects `/ari/events?{query}` (e.g. `app=hello&api_key=asterisk:secret`); the
     /// applications are registered when this returns.
@@ -294,6 +297,24 @@ impl EventSocket {
                 return event;
             }
         }
+    }
+
+    /// The events up to and including the first one `done` accepts (panics after
+    /// [`EVENT_BUDGET`] events, or [`EVENT_TIMEOUT`] without an event).
+    pub async fn until(
+        &mut self,
+        mut done: impl FnMut(&serde_json::Value) -> bool,
+    ) -> Vec<serde_json::Value> {
+        let mut seen = Vec::new();
+        for _ in 0..EVENT_BUDGET {
+            let event = self.next().await;
+            let last = done(&event);
+            seen.push(event);
+            if last {
+                return seen;
+            }
+        }
+        panic!("not the awaited event among {EVENT_BUDGET}: {seen:?}");
     }
 
     /// Sends a text frame.
