@@ -589,40 +589,20 @@ fn snoop_direction(ctx: &Ctx, name: &str) -> Result<Direction, AriError> {
     }
 }
 
-/// Both snoop operations (ari-rest.md §6.6), checked in Asterisk's order: directions,
-/// at least one of them, application (400), then the target (404) and the id (409).
-fn snoop(ctx: &Ctx, snoop_id: Option<String>) -> AriResult {
-    let spy = snoop_direction(ctx, "spy")?;
-    let whisper = snoop_direction(ctx, "whisper")?;
-    if spy == Direction::None && whisper == Direction::None {
-        return Err(AriError::bad_request(
-            "Direction must be specified for at least spy or whisper",
-        ));
-    }
-    let app = non_empty(ctx, "app")
-        .ok_or_else(|| AriError::bad_request("Application name is required"))?;
+/// POST /channels/{channelId}/snoop[/{snoopId}] (ari-rest.md §6.6): the target need not be
+/// in Stasis; 200 with the snoop channel, which is already in its application. The
+/// directions are parsed here (400); the core checks the rest in Asterisk's order: at
+/// least one direction, the application (400), the target (404), the id (409).
+pub async fn snoop_channel(ctx: Ctx) -> AriResult {
     let snapshot = ctx.core.snoop(SnoopRequest {
-        target: channel_id(ctx),
-        spy,
-        whisper,
-        app,
+        target: channel_id(&ctx),
+        spy: snoop_direction(&ctx, "spy")?,
+        whisper: snoop_direction(&ctx, "whisper")?,
+        app: non_empty(&ctx, "app").unwrap_or_default(),
         args: app_args(ctx.params.string("appArgs").as_deref()),
-        snoop_id,
+        snoop_id: non_empty(&ctx, "snoopId"),
     })?;
     Ok(AriResponse::ok(snapshot))
-}
-
-/// POST /channels/{channelId}/snoop: the target need not be in Stasis; 200 with the
-/// snoop channel, which is already in its application.
-pub async fn snoop_channel(ctx: Ctx) -> AriResult {
-    let snoop_id = non_empty(&ctx, "snoopId");
-    snoop(&ctx, snoop_id)
-}
-
-/// POST /channels/{channelId}/snoop/{snoopId}
-pub async fn snoop_channel_with_id(ctx: Ctx) -> AriResult {
-    let snoop_id = non_empty(&ctx, "snoopId");
-    snoop(&ctx, snoop_id)
 }
 
 /// GET /channels/{channelId}/rtp_statistics
@@ -807,7 +787,7 @@ pub fn handlers() -> Vec<Entry> {
         ari_handler!("channels", "getChannelVars", get_channel_vars),
         ari_handler!("channels", "setChannelVars", set_channel_vars),
         ari_handler!("channels", "snoopChannel", snoop_channel),
-        ari_handler!("channels", "snoopChannelWithId", snoop_channel_with_id),
+        ari_handler!("channels", "snoopChannelWithId", snoop_channel),
         ari_handler!("channels", "dial", dial),
         ari_handler!("channels", "rtpstatistics", rtpstatistics),
         ari_handler!("channels", "externalMedia", external_media),
