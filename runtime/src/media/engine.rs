@@ -48,6 +48,8 @@ use super::snoop::{Tap, TapLegs, Taps, mix_into};
 
 mod beep;
 mod dtmf;
+#[cfg(test)]
+pub(super) mod test_support;
 
 /// Mean absolute sample below which a recorded frame counts as silence (about -50 dBFS)
 /// for `maxSilenceSeconds`.
@@ -1295,6 +1297,7 @@ fn fail_recording(mut recording: Recording, cause: String) -> MediaEvent {
 
 #[cfg(test)]
 mod tests {
+    use super::test_support::{self, next};
     use super::*;
 
     /// `frames` frames of one constant sample value.
@@ -1340,16 +1343,6 @@ mod tests {
         }
     }
 
-    struct Events(Mutex<mpsc::Sender<MediaEvent>>);
-
-    impl MediaListener for Events {
-        fn media_event(&self, event: MediaEvent) {
-            if let Ok(tx) = self.0.lock() {
-                let _ = tx.send(event);
-            }
-        }
-    }
-
     #[derive(Clone, Default)]
     struct Collected(Arc<Mutex<(Vec<i16>, bool)>>);
 
@@ -1367,15 +1360,7 @@ mod tests {
     }
 
     fn engine() -> (MediaEngine, mpsc::Receiver<MediaEvent>) {
-        let (tx, rx) = mpsc::channel();
-        let engine = MediaEngine::start(Arc::new(Opener), Arc::new(Events(Mutex::new(tx))))
-            .expect("engine thread");
-        (engine, rx)
-    }
-
-    fn next(rx: &mpsc::Receiver<MediaEvent>) -> MediaEvent {
-        rx.recv_timeout(Duration::from_secs(5))
-            .expect("an event within 5 s")
+        test_support::start(Arc::new(Opener))
     }
 
     fn file(spec: &str) -> Part {

@@ -363,13 +363,11 @@ mod tests {
 #[cfg(test)]
 mod engine_tests {
     use std::sync::{Arc, Mutex, mpsc};
-    use std::time::Duration;
 
     use super::{Direction, Tap};
     use crate::media::engine::{
-        Command, MediaEngine, MediaEvent, MediaListener, Part, PlayItem, PlaybackState,
-        RecordRequest, RecordingOp, RecordingState, Sink, Source, SourceOpener, Target,
-        TerminateOn,
+        Command, MediaEngine, MediaEvent, Part, PlayItem, PlaybackState, RecordRequest,
+        RecordingOp, RecordingState, Sink, Source, SourceOpener, Target, TerminateOn, test_support,
     };
     use crate::media::frame::{AudioFrame, Rate};
 
@@ -393,16 +391,6 @@ mod engine_tests {
                     50,
                 ))),
                 _ => Err("not a constant".into()),
-            }
-        }
-    }
-
-    struct Events(Mutex<mpsc::Sender<MediaEvent>>);
-
-    impl MediaListener for Events {
-        fn media_event(&self, event: MediaEvent) {
-            if let Ok(tx) = self.0.lock() {
-                let _ = tx.send(event);
             }
         }
     }
@@ -468,10 +456,7 @@ mod engine_tests {
             if seen == count {
                 return;
             }
-            let event = rx
-                .recv_timeout(Duration::from_secs(5))
-                .expect("an event within 5 s");
-            if what(&event) {
+            if what(&test_support::next(rx)) {
                 seen += 1;
             }
         }
@@ -480,9 +465,7 @@ mod engine_tests {
 
     #[test]
     fn a_snoop_on_a_bridged_leg_spies_both_ways_and_whispers_into_the_bridge() {
-        let (tx, rx) = mpsc::channel();
-        let engine = MediaEngine::start(Arc::new(Opener), Arc::new(Events(Mutex::new(tx))))
-            .expect("engine thread");
+        let (engine, rx) = test_support::start(Arc::new(Opener));
         // Pairs a/b and c/d; a and c in a mixing bridge; s snoops on a.
         for id in ["a", "b", "c", "d", "s"] {
             engine.send(Command::AddLeg {

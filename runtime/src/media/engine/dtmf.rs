@@ -121,27 +121,17 @@ fn end_terminated(recordings: &mut Vec<Recording>, digit: char, events: &mut Vec
 #[cfg(test)]
 mod tests {
     use std::sync::{Arc, Mutex, mpsc};
-    use std::time::Duration;
 
+    use super::super::test_support::{next, start};
     use super::super::{
-        Command, MediaEngine, MediaListener, Part, RecordRequest, RecordingOp, RecordingState,
-        Sink, Target, TerminateOn,
+        Command, MediaEngine, Part, RecordRequest, RecordingOp, RecordingState, Sink, Target,
+        TerminateOn,
     };
     use super::*;
     use crate::media::detect::{DtmfDetector, detect_dtmf};
     use crate::media::frame::Rate;
     use crate::media::snoop::{Direction, Tap};
     use crate::media::sources::FileOpener;
-
-    struct Events(Mutex<mpsc::Sender<MediaEvent>>);
-
-    impl MediaListener for Events {
-        fn media_event(&self, event: MediaEvent) {
-            if let Ok(tx) = self.0.lock() {
-                let _ = tx.send(event);
-            }
-        }
-    }
 
     /// Every frame written, whole.
     #[derive(Clone, Default)]
@@ -158,19 +148,9 @@ mod tests {
         fn cancel(self: Box<Self>) {}
     }
 
-    fn next(rx: &mpsc::Receiver<MediaEvent>) -> MediaEvent {
-        rx.recv_timeout(Duration::from_secs(5))
-            .expect("an event within 5 s")
-    }
-
     /// An engine with paired legs `a` and `b`; `b` is recorded (it reads what `a` writes).
     fn paired(beep: Option<Part>) -> (MediaEngine, mpsc::Receiver<MediaEvent>, Frames) {
-        let (tx, rx) = mpsc::channel();
-        let engine = MediaEngine::start(
-            Arc::new(FileOpener::default()),
-            Arc::new(Events(Mutex::new(tx))),
-        )
-        .expect("engine thread");
+        let (engine, rx) = start(Arc::new(FileOpener::default()));
         for id in ["a", "b"] {
             engine.send(Command::AddLeg {
                 id: id.into(),
@@ -294,12 +274,7 @@ mod tests {
 
     #[test]
     fn far_end_digits_are_read_as_tones_and_reported_when_each_tone_ends() {
-        let (tx, rx) = mpsc::channel();
-        let engine = MediaEngine::start(
-            Arc::new(FileOpener::default()),
-            Arc::new(Events(Mutex::new(tx))),
-        )
-        .expect("engine thread");
+        let (engine, rx) = start(Arc::new(FileOpener::default()));
         engine.send(Command::AddLeg {
             id: "phone".into(),
             rate: Rate::Narrow8k,
@@ -324,14 +299,11 @@ mod tests {
         let mut got = Vec::new();
         let mut recorded_at = Vec::new();
         while got.len() < 3 {
-            let event = rx
-                .recv_timeout(Duration::from_secs(5))
-                .expect("an event within 5 s");
             if let MediaEvent::Dtmf {
                 leg,
                 digit,
                 duration_ms,
-            } = event
+            } = next(&rx)
             {
                 assert_eq!(&*leg, "phone");
                 assert_eq!(duration_ms, 100);
@@ -371,12 +343,7 @@ mod tests {
 
     #[test]
     fn a_snoop_spying_in_hears_the_digits_pressed_at_its_targets_far_end() {
-        let (tx, rx) = mpsc::channel();
-        let engine = MediaEngine::start(
-            Arc::new(FileOpener::default()),
-            Arc::new(Events(Mutex::new(tx))),
-        )
-        .expect("engine thread");
+        let (engine, rx) = start(Arc::new(FileOpener::default()));
         for id in ["phone", "s"] {
             engine.send(Command::AddLeg {
                 id: id.into(),
