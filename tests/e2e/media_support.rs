@@ -3,8 +3,6 @@
 //! recording and playing with the events waited for, writing 8 kHz WAV files, reading
 //! stored recordings back, and telling tones and keys apart in them.
 
-#![allow(dead_code)]
-
 use std::path::Path;
 
 use wari::media::detect::goertzel_power;
@@ -61,18 +59,6 @@ pub async fn stored_samples(wari: &Wari, name: &str) -> Vec<i16> {
     decode_wav(&bytes).1
 }
 
-/// Starts wari with the test HTTP and ARI users, `dialplan` as `extensions.conf`, and
-/// `data_dir` as `astdatadir` (where it finds `sounds/` and `moh/`).
-pub fn start_with_data_dir(data_dir: &Path, dialplan: &str) -> Wari {
-    let asterisk = format!("[directories]\nastdatadir => {}\n", data_dir.display());
-    Wari::start(&[
-        ("http.conf", HTTP_CONF),
-        ("ari.conf", ARI_CONF),
-        ("extensions.conf", dialplan),
-        ("asterisk.conf", &asterisk),
-    ])
-}
-
 /// wari started on a fresh `astdatadir`, with one application's events socket connected.
 pub struct MediaApp {
     pub wari: Wari,
@@ -89,11 +75,19 @@ impl MediaApp {
     }
 
     /// Like [`MediaApp::start`], with files written into the data directory by `files`
-    /// before wari starts (the sounds directory is indexed at start).
+    /// before wari starts (the sounds directory is indexed at start). wari runs with the
+    /// test HTTP and ARI users, `dialplan` as `extensions.conf`, and the data directory as
+    /// `astdatadir` (where it finds `sounds/` and `moh/`).
     pub async fn start_with(app: &str, dialplan: &str, files: impl FnOnce(&Path)) -> MediaApp {
         let data = tempfile::tempdir().expect("temp dir");
         files(data.path());
-        let wari = start_with_data_dir(data.path(), dialplan);
+        let asterisk = format!("[directories]\nastdatadir => {}\n", data.path().display());
+        let wari = Wari::start(&[
+            ("http.conf", HTTP_CONF),
+            ("ari.conf", ARI_CONF),
+            ("extensions.conf", dialplan),
+            ("asterisk.conf", &asterisk),
+        ]);
         let ws = EventSocket::connect(&wari, &format!("app={app}&api_key=asterisk:secret")).await;
         MediaApp { wari, ws, data }
     }
