@@ -133,6 +133,19 @@ pub struct LiveRecordingInfo {
 }
 
 impl LiveRecordingInfo {
+    /// A recording just asked for (state `queued`).
+    pub(super) fn queued(name: Arc<str>, format: Format, topic: MediaTopic) -> LiveRecordingInfo {
+        LiveRecordingInfo {
+            name,
+            format,
+            target_uri: topic.uri(),
+            state: "queued",
+            duration_s: None,
+            cause: None,
+            topic,
+        }
+    }
+
     /// The ARI `LiveRecording` object.
     pub fn json(&self) -> Value {
         let mut object = Map::with_capacity(6);
@@ -614,31 +627,16 @@ impl Core {
         let plan = record_plan(media, &request)?;
         self.with_state(|state| {
             self.controllable(state, id, false)?;
-            let channel_id = state
+            let (channel_id, bridged) = state
                 .channels
                 .get(id)
-                .map(|c| c.id.clone())
+                .map(|c| (c.id.clone(), c.bridge.is_some()))
                 .ok_or_else(|| CoreError::NotFound("Channel not found".into()))?;
-            if state
-                .channels
-                .get(&channel_id)
-                .is_some_and(|c| c.bridge.is_some())
-            {
-                return self.refuse_bridged_recording_locked(
-                    state,
-                    &plan.path,
-                    plan.if_exists,
-                    &request,
-                    channel_id,
-                );
+            let topic = MediaTopic::Channel(channel_id.clone());
+            if bridged {
+                return self.refuse_bridged_recording_locked(state, &plan, &request, topic);
             }
-            let json = self.start_recording_locked(
-                media,
-                state,
-                plan,
-                &request,
-                MediaTopic::Channel(channel_id.clone()),
-            )?;
+            let json = self.start_recording_locked(media, state, plan, &request, topic)?;
             // Recording answers an inbound channel; an outbound leg not answered yet (a
             // created channel before /dial) is left alone.
             if state
@@ -684,16 +682,9 @@ impl Core {
         request: &RecordChannelRequest,
         topic: MediaTopic,
     ) -> Result<Value, CoreError> {
-        let format = Format::from_name(&request.format).ok_or_else(|| {
-            CoreError::Unprocessable(format!("Format '{}' is not known", request.format))
-        })?;
-        let name: Arc<str> = Arc::from(request.name.as_str());
-        if state.media.recordings.contains_key(&name) {
-            return Err(CoreError::Conflict(
-                "Recording with that name is already in progress".into(),
-            ));
-        }
+        let (name, format) = recording_checks(state, request)?;
         let file = plan.path.with_extension(format.extension());
+        let info = LiveRecordingInfo::queued(name.clone(), format, topic);
         let writer = match RecordingWriter::create(&file, format, Rate::Narrow8k, plan.if_exists) {
             Ok(writer) => writer,
             Err(crate::media::MediaError::AlreadyExists(_)) => {
@@ -704,33 +695,14 @@ impl Core {
                 // disk full...): the recording fails, as a recording failing later would,
                 // and nothing is left on disk.
                 tracing::warn!(recording = %name, error = %other, "cannot open the recording's file: RecordingFailed");
-                let info = LiveRecordingInfo {
-                    name,
-                    format,
-                    target_uri: topic.uri(),
-                    state: "failed",
-                    duration_s: Some(0),
-                    cause: Some("Could not open the recording file for writing".into()),
-                    topic: topic.clone(),
-                };
-                let json = info.json();
-                self.publish(
+                return Ok(self.publish_recording_failed(
                     state,
-                    Event::new("RecordingFailed", topic.scope()).with("recording", json.clone()),
-                );
-                return Ok(json);
+                    info,
+                    "Could not open the recording file for writing",
+                ));
             }
         };
-        let target = topic.target();
-        let info = LiveRecordingInfo {
-            name: name.clone(),
-            format,
-            target_uri: topic.uri(),
-            state: "queued",
-            duration_s: None,
-            cause: None,
-            topic,
-        };
+        let target = info.topic.target();
         let json = info.json();
         state.media.recordings.insert(name.clone(), info);
         let seconds = |s: i64| u64::try_from(s).unwrap_or(0).saturating_mul(1000);
@@ -751,6 +723,25 @@ impl Core {
             Command::Record(record)
         });
         Ok(json)
+    }
+
+    /// A recording that fails before it starts: `RecordingFailed` (duration 0, `cause`)
+    /// on its topic, nothing registered. Returns the failed object.
+    pub(super) fn publish_recording_failed(
+        &self,
+        state: &mut State,
+        mut info: LiveRecordingInfo,
+        cause: &str,
+    ) -> Value {
+        info.state = "failed";
+        info.duration_s = Some(0);
+        info.cause = Some(cause.into());
+        let json = info.json();
+        self.publish(
+            state,
+            Event::new("RecordingFailed", info.topic.scope()).with("recording", json.clone()),
+        );
+        json
     }
 
     /// `GET /recordings/live/{name}`.
@@ -900,11 +891,28 @@ fn play_uris(request: &PlayRequest) -> Result<Vec<String>, CoreError> {
 }
 
 /// A recording request's options, checked.
-struct RecordPlan {
+pub(super) struct RecordPlan {
     /// The file, without its extension.
-    path: PathBuf,
-    if_exists: IfExists,
+    pub(super) path: PathBuf,
+    pub(super) if_exists: IfExists,
     terminate_on: TerminateOn,
+}
+
+/// The checks a recording request passes once its target is known: 422 for an unknown
+/// format, 409 when a live recording has the name. The name and the format.
+pub(super) fn recording_checks(
+    state: &State,
+    request: &RecordChannelRequest,
+) -> Result<(Arc<str>, Format), CoreError> {
+    let format = Format::from_name(&request.format).ok_or_else(|| {
+        CoreError::Unprocessable(format!("Format '{}' is not known", request.format))
+    })?;
+    if state.media.recordings.contains_key(request.name.as_str()) {
+        return Err(CoreError::Conflict(
+            "Recording with that name is already in progress".into(),
+        ));
+    }
+    Ok((Arc::from(request.name.as_str()), format))
 }
 
 /// The checks every recording request passes before its target is looked at (400s).
