@@ -45,13 +45,11 @@ impl RtpFormat {
     /// The format for an Asterisk codec name (`ulaw`, `alaw`, `slin`, `slin16`, any
     /// case); `None` for anything wari cannot packetise.
     pub fn from_name(name: &str) -> Option<RtpFormat> {
-        let codec = match name.trim().to_ascii_lowercase().as_str() {
-            "ulaw" => Codec::Ulaw,
-            "alaw" => Codec::Alaw,
-            "slin" => Codec::Slin,
-            "slin16" => Codec::Slin16,
-            _ => return None,
-        };
+        let name = name.trim();
+        let codec = FORMAT_NAMES
+            .into_iter()
+            .find(|n| n.eq_ignore_ascii_case(name))
+            .and_then(Codec::from_name)?;
         let payload_type = rtp::payload_type(codec).unwrap_or(PT_SLIN);
         Some(RtpFormat {
             codec,
@@ -113,10 +111,6 @@ impl RtpStream {
         }
     }
 
-    pub fn format(&self) -> RtpFormat {
-        self.format
-    }
-
     /// The packet carrying `frame` (valid until the next call): sequence +1 and timestamp
     /// + one frame of samples at the codec's rate per packet, marker on the first.
     pub fn packet(&mut self, frame: &AudioFrame) -> &[u8] {
@@ -142,7 +136,8 @@ impl RtpStream {
     }
 
     /// Received audio queued, in milliseconds.
-    pub fn queued_ms(&self) -> usize {
+    #[cfg(test)]
+    fn queued_ms(&self) -> usize {
         self.queue.len() / self.format.codec.rate().samples_per_ms()
     }
 
@@ -171,7 +166,7 @@ impl RtpStream {
     }
 }
 
-/// A format name for error messages: the ones [`RtpFormat::from_name`] accepts.
+/// The format names [`RtpFormat::from_name`] accepts (any case), also for error messages.
 pub const FORMAT_NAMES: [&str; 4] = ["ulaw", "alaw", "slin", "slin16"];
 
 #[cfg(test)]
