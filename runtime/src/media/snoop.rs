@@ -60,7 +60,7 @@ pub struct Tap {
 }
 
 /// What [`Taps::run`] needs to see and change of the engine's legs during a tick.
-pub trait TapLegs {
+pub(super) trait TapLegs {
     /// The leg's rate, or `None` when there is no such leg.
     fn rate(&self, leg: &str) -> Option<Rate>;
     /// What the leg writes this tick (`None`: nothing).
@@ -74,7 +74,7 @@ pub trait TapLegs {
 
 /// Every snoop tap, and what they produced this tick.
 #[derive(Debug, Default)]
-pub struct Taps {
+pub(super) struct Taps {
     taps: Vec<Tap>,
     /// Snoop legs and the frame each reads this tick.
     spied: HashMap<LegId, AudioFrame>,
@@ -105,7 +105,8 @@ impl Taps {
     }
 
     /// How many taps there are.
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    fn len(&self) -> usize {
         self.taps.len()
     }
 
@@ -179,7 +180,7 @@ impl Taps {
 
 /// Adds `other` to `frame`, sample by sample, saturating at the 16-bit limits. Frames of
 /// different rates are left alone.
-pub fn mix_into(frame: &mut AudioFrame, other: &AudioFrame) {
+pub(super) fn mix_into(frame: &mut AudioFrame, other: &AudioFrame) {
     if frame.rate() != other.rate() {
         return;
     }
