@@ -6,7 +6,7 @@
 //! hears it in the mix and the recorder (which never hears its own slot) records nothing
 //! until it has ended.
 
-use super::{Graph, Leg, MixBridge, Part, RecordRequest, Source, Target};
+use super::{Graph, Leg, MixBridge, Part, RecordRequest, Recording, Source, Target};
 use crate::media::frame::{AudioFrame, Rate};
 
 /// A beep still playing.
@@ -50,8 +50,25 @@ impl Graph {
 /// The beep frame a leg writes this tick, if one of its recordings is beeping; beeps that
 /// have ended let their recordings start.
 pub(super) fn leg_beep(leg: &mut Leg) -> Option<AudioFrame> {
+    next_beep(&mut leg.recordings)
+}
+
+/// Pushes this tick's beep (of any bridge recording still beeping) into the recorder's
+/// slot, so every member hears it.
+pub(super) fn mix_bridge_beeps(bridge: &mut MixBridge) {
+    let Some(slot) = bridge.recorder else {
+        return;
+    };
+    if let Some(frame) = next_beep(&mut bridge.recordings) {
+        bridge.mixer.push(slot, &frame);
+    }
+}
+
+/// Advances every beep of `recordings` by a frame: the first recording's frame is the one
+/// heard; a beep that has ended lets its recording start.
+fn next_beep(recordings: &mut [Recording]) -> Option<AudioFrame> {
     let mut out = None;
-    for recording in &mut leg.recordings {
+    for recording in recordings {
         if let Some(beep) = recording.beep.as_mut() {
             match beep.source.next_frame() {
                 Some(frame) => {
@@ -62,26 +79,4 @@ pub(super) fn leg_beep(leg: &mut Leg) -> Option<AudioFrame> {
         }
     }
     out
-}
-
-/// Pushes this tick's beep (of any bridge recording still beeping) into the recorder's
-/// slot, so every member hears it.
-pub(super) fn mix_bridge_beeps(bridge: &mut MixBridge) {
-    let Some(slot) = bridge.recorder else {
-        return;
-    };
-    let mut pushed = false;
-    for recording in &mut bridge.recordings {
-        if let Some(beep) = recording.beep.as_mut() {
-            match beep.source.next_frame() {
-                Some(frame) => {
-                    if !pushed {
-                        bridge.mixer.push(slot, &frame);
-                        pushed = true;
-                    }
-                }
-                None => recording.beep = None,
-            }
-        }
-    }
 }
