@@ -412,15 +412,7 @@ impl Runner {
     /// Without media the files "play" instantly.
     async fn playback(&mut self, data: &str) -> Next {
         let args = expr::split_args(data);
-        let files: Vec<String> = args
-            .first()
-            .map(|f| {
-                f.split('&')
-                    .map(|s| s.trim().to_string())
-                    .filter(|s| !s.is_empty())
-                    .collect()
-            })
-            .unwrap_or_default();
+        let files = ampersand_items(&args);
         if files.is_empty() {
             tracing::warn!(channel = %self.id, "Playback() requires a file name: hanging up");
             return Next::Stop;
@@ -511,15 +503,7 @@ impl Runner {
     /// bridged with this channel, the others are hung up. Sets DIALSTATUS.
     async fn dial(&mut self, data: &str) -> Next {
         let args = expr::split_args(data);
-        let targets: Vec<String> = args
-            .first()
-            .map(|t| {
-                t.split('&')
-                    .map(|s| s.trim().to_string())
-                    .filter(|s| !s.is_empty())
-                    .collect()
-            })
-            .unwrap_or_default();
+        let targets = ampersand_items(&args);
         let timeout = args
             .get(1)
             .and_then(|t| t.trim().parse::<f64>().ok())
@@ -722,4 +706,31 @@ enum DialOutcome {
     Answered(Arc<str>),
     Failed(&'static str),
     CallerHungUp,
+}
+
+/// The `&`-separated items of an application's first argument (Playback's files, Dial's
+/// targets), trimmed, empty ones left out.
+fn ampersand_items(args: &[String]) -> Vec<String> {
+    args.first()
+        .map(|first| {
+            first
+                .split('&')
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ampersand_items_split_the_first_argument() {
+        let args = expr::split_args("a& b &&c ,x&y");
+        assert_eq!(ampersand_items(&args), ["a", "b", "c"]);
+        assert!(ampersand_items(&[]).is_empty());
+        assert!(ampersand_items(&expr::split_args(" & ")).is_empty());
+    }
 }
