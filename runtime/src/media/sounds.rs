@@ -20,8 +20,6 @@ use serde::Serialize;
 use super::format::Format;
 use super::{MediaError, Result};
 
-/// Where Debian's sound packages install.
-pub const DEBIAN_SOUNDS_DIR: &str = "/usr/share/asterisk/sounds";
 /// Language of files directly under the sounds directory, and the fallback language.
 pub const DEFAULT_LANGUAGE: &str = "en";
 /// Deepest directory nesting followed (guards against symbolic-link loops).
@@ -78,12 +76,6 @@ pub(super) fn visible_entries(
 }
 
 impl SoundIndex {
-    /// The Debian location when it exists.
-    pub fn default_dir() -> Option<PathBuf> {
-        let dir = PathBuf::from(DEBIAN_SOUNDS_DIR);
-        dir.is_dir().then_some(dir)
-    }
-
     /// An index with no sounds.
     pub fn empty(dir: impl Into<PathBuf>) -> Self {
         Self {
