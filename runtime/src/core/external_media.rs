@@ -132,3 +132,81 @@ async fn resolve(host_port: &str) -> Result<SocketAddr, CoreError> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::{APP, TestCore, refusal};
+    use super::*;
+
+    fn request(id: Option<&str>, host: &str) -> ExternalMedia {
+        ExternalMedia {
+            app: APP.into(),
+            args: Vec::new(),
+            channel_id: id.map(str::to_string),
+            external_host: host.into(),
+            format: RtpFormat::from_name("ulaw").expect("ulaw"),
+            variables: Vec::new(),
+        }
+    }
+
+    #[tokio::test]
+    async fn bad_external_media_requests_are_refused_and_create_nothing() {
+        let quiet = TestCore::new(false);
+        assert_eq!(
+            refusal(
+                quiet
+                    .core
+                    .external_media(request(None, "127.0.0.1:4000"))
+                    .await
+            ),
+            (
+                501,
+                "The media engine is not running (it failed to start: see the log)".into()
+            )
+        );
+        let t = TestCore::new(true);
+        t.stasis_channel("taken");
+        assert_eq!(
+            refusal(
+                t.core
+                    .external_media(request(Some("taken"), "127.0.0.1:4000"))
+                    .await
+            ),
+            (409, "Channel with given unique ID already exists".into())
+        );
+        // A name with spaces in it cannot resolve (and is refused before any socket).
+        let host = "no such host:4000";
+        assert_eq!(
+            refusal(t.core.external_media(request(None, host)).await),
+            (
+                400,
+                format!("external_host '{host}' does not resolve to an address")
+            )
+        );
+        assert_eq!(t.channel_count(), 1);
+    }
+
+    #[tokio::test]
+    async fn an_external_media_channel_reports_its_local_socket() {
+        let t = TestCore::new(true);
+        let far = std::net::UdpSocket::bind("127.0.0.1:0").expect("far end");
+        let far = far.local_addr().expect("address").to_string();
+        let snapshot = t
+            .core
+            .external_media(ExternalMedia {
+                variables: vec![("MINE".into(), "1".into(), false)],
+                ..request(Some("ext"), &far)
+            })
+            .await
+            .expect("channel");
+        assert_eq!(snapshot["state"], "Up");
+        assert_eq!(snapshot["channelvars"][LOCAL_ADDRESS_VAR], "127.0.0.1");
+        assert_eq!(snapshot["channelvars"]["MINE"], "1");
+        let port = snapshot["channelvars"][LOCAL_PORT_VAR]
+            .as_str()
+            .and_then(|p| p.parse::<u16>().ok());
+        assert!(port.is_some_and(|p| p > 0), "{snapshot}");
+        let started = t.events.of_kind("StasisStart");
+        assert_eq!(started.len(), 1, "{started:?}");
+    }
+}

@@ -1160,3 +1160,7 @@ impl Core {
         serde_json::to_value(sound).map_err(|e| CoreError::Internal(e.to_string()))
     }
 }
+
+#[cfg(test)]
+#[path = "media_tests.rs"]
+mod tests;

@@ -57,3 +57,138 @@ impl Core {
         Ok(answer)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::media::PlayRequest;
+    use super::super::test_support::{TestCore, refusal, request};
+    use super::*;
+
+    #[test]
+    fn a_live_name_or_an_existing_file_is_a_conflict() {
+        let t = TestCore::new(true);
+        t.stasis_channel("one");
+        t.stasis_channel("two");
+        let first = t
+            .core
+            .record_channel("one", request("busy", "wav"))
+            .expect("recording");
+        assert_eq!(first["state"], "queued");
+        assert_eq!(
+            refusal(t.core.record_channel("two", request("busy", "wav"))),
+            (
+                409,
+                "Recording with that name is already in progress".into()
+            )
+        );
+        std::fs::create_dir_all(t.dir.path().join("recordings")).expect("directory");
+        std::fs::write(t.dir.path().join("recordings/old.wav"), b"kept").expect("file");
+        assert_eq!(
+            refusal(t.core.record_channel("two", request("old", "wav"))),
+            (409, "Recording already exists".into())
+        );
+        assert_eq!(
+            std::fs::read(t.dir.path().join("recordings/old.wav")).expect("file"),
+            b"kept"
+        );
+        assert_eq!(t.live_recordings(), 1);
+    }
+
+    #[test]
+    fn a_bridged_channel_is_answered_queued_then_fails_without_a_file() {
+        let t = TestCore::new(true);
+        t.stasis_channel("talker");
+        t.core
+            .create_bridge(Some("mix"), "mixing", "")
+            .expect("bridge");
+        t.core
+            .add_to_bridge("mix", &["talker".to_string()])
+            .expect("joined");
+        // The checks of a real recording come first.
+        assert_eq!(
+            refusal(t.core.record_channel("talker", request("x", "nope"))),
+            (422, "Format 'nope' is not known".into())
+        );
+        std::fs::create_dir_all(t.dir.path().join("recordings")).expect("directory");
+        std::fs::write(t.dir.path().join("recordings/there.wav"), b"").expect("file");
+        assert_eq!(
+            refusal(t.core.record_channel("talker", request("there", "wav"))),
+            (409, "Recording already exists".into())
+        );
+        let answer = t
+            .core
+            .record_channel("talker", request("bridged", "wav"))
+            .expect("accepted");
+        assert_eq!(answer["state"], "queued");
+        assert_eq!(answer["target_uri"], "channel:talker");
+        let failed = t.events.of_kind("RecordingFailed");
+        assert_eq!(failed.len(), 1, "{failed:?}");
+        assert_eq!(failed[0]["recording"]["name"], "bridged");
+        assert_eq!(failed[0]["recording"]["state"], "failed");
+        assert_eq!(failed[0]["recording"]["cause"], BRIDGED_CAUSE);
+        assert_eq!(t.live_recordings(), 0);
+        assert_eq!(
+            t.recording_files(),
+            [t.dir.path().join("recordings/there.wav")]
+        );
+    }
+
+    #[test]
+    fn a_recorded_channel_cannot_join_a_bridge() {
+        let t = TestCore::new(true);
+        t.stasis_channel("taped");
+        t.core
+            .record_channel("taped", request("tape", "wav"))
+            .expect("recording");
+        t.core
+            .create_bridge(Some("mix"), "mixing", "")
+            .expect("bridge");
+        assert_eq!(
+            refusal(t.core.add_to_bridge("mix", &["taped".to_string()])),
+            (409, "Channel is being recorded: taped".into())
+        );
+        t.core.with_state(|state| {
+            assert_eq!(state.channels["taped"].bridge, None);
+            assert!(state.bridges["mix"].channels.is_empty());
+        });
+    }
+
+    #[test]
+    fn bridge_media_requests_check_their_formats() {
+        let t = TestCore::new(true);
+        t.core
+            .create_bridge(Some("mix"), "mixing", "")
+            .expect("bridge");
+        assert_eq!(
+            refusal(t.core.record_bridge(
+                "mix",
+                RecordChannelRequest {
+                    recorder_format: Some("nope".into()),
+                    ..request("x", "wav")
+                }
+            )),
+            (422, "Recorder format 'nope' is not known".into())
+        );
+        let play = PlayRequest {
+            media: vec!["tone:ring".into()],
+            ..PlayRequest::default()
+        };
+        assert_eq!(
+            refusal(t.core.play_on_bridge("mix", play.clone(), Some("nope"))),
+            (422, "Announcer format 'nope' is not known".into())
+        );
+        assert_eq!(
+            refusal(t.core.play_on_bridge("ghost", play, None)),
+            (404, "Bridge not found".into())
+        );
+        assert_eq!(
+            refusal(t.core.stop_bridge_moh("mix")),
+            (409, "Bridge is not playing music on hold".into())
+        );
+        t.core.with_state(|state| {
+            assert!(state.media.playbacks.is_empty());
+            assert!(state.media.recordings.is_empty());
+        });
+        assert!(t.recording_files().is_empty());
+    }
+}

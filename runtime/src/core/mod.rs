@@ -29,6 +29,8 @@ pub mod snoop;
 pub mod stasis;
 pub mod system;
 pub mod tech;
+#[cfg(test)]
+pub(crate) mod test_support;
 pub mod time;
 
 use std::collections::{BTreeMap, HashMap, HashSet};

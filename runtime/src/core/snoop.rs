@@ -125,3 +125,99 @@ impl Core {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::{APP, TestCore, refusal};
+    use super::*;
+
+    fn request(target: &str, spy: Direction, whisper: Direction, app: &str) -> SnoopRequest {
+        SnoopRequest {
+            target: target.into(),
+            spy,
+            whisper,
+            app: app.into(),
+            args: Vec::new(),
+            snoop_id: None,
+        }
+    }
+
+    #[test]
+    fn bad_snoop_requests_are_refused_in_order_and_create_nothing() {
+        let t = TestCore::new(false);
+        t.stasis_channel("target");
+        let both = Direction::Both;
+        let none = Direction::None;
+        let with_id = |id: &str| SnoopRequest {
+            snoop_id: Some(id.into()),
+            ..request("target", both, none, APP)
+        };
+        let cases = [
+            // No direction comes before no application and before the target.
+            (
+                request("ghost", none, none, ""),
+                400,
+                "Direction must be specified for at least spy or whisper",
+            ),
+            (
+                request("ghost", none, both, ""),
+                400,
+                "Application name is required",
+            ),
+            (request("ghost", both, none, APP), 404, "Channel not found"),
+            (
+                with_id("target"),
+                409,
+                "Channel with given unique ID already exists",
+            ),
+            (with_id(""), 400, "Channel id must not be empty"),
+            (
+                with_id(&"x".repeat(150)),
+                400,
+                "Channel id is longer than 149 characters",
+            ),
+        ];
+        for (bad, status, message) in cases {
+            assert_eq!(
+                refusal(t.core.snoop(bad.clone())),
+                (status, message.to_string()),
+                "{bad:?}"
+            );
+        }
+        assert_eq!(t.channel_count(), 1);
+        t.core
+            .with_state(|state| assert!(state.snoops.targets.is_empty()));
+        assert_eq!(t.events.of_kind("ChannelCreated").len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_snoop_channel_is_up_in_its_application_and_cannot_be_dialed() {
+        let t = TestCore::new(false);
+        t.stasis_channel("target");
+        let snapshot = t
+            .core
+            .snoop(SnoopRequest {
+                snoop_id: Some("spy".into()),
+                ..request("target", Direction::Both, Direction::None, APP)
+            })
+            .expect("snoop channel");
+        assert_eq!(snapshot["id"], "spy");
+        assert_eq!(snapshot["state"], "Up");
+        assert_eq!(snapshot["name"], "Snoop/target-00000001");
+        let started = t.events.of_kind("StasisStart");
+        assert_eq!(
+            started.last().map(|e| &e["channel"]["id"]),
+            Some(&"spy".into())
+        );
+        // Only a channel made by /channels/create is dialed; its driver refuses anyway.
+        assert_eq!(
+            refusal(t.core.dial("spy", None)),
+            (409, "Channel is not in the 'Down' state".into())
+        );
+        let id: Arc<str> = Arc::from("spy");
+        assert_eq!(
+            refusal(t.core.with_state(|state| t.core.call_locked(state, &id))),
+            (409, "A snoop channel cannot be dialed".into())
+        );
+    }
+}

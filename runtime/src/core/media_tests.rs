@@ -1,0 +1,147 @@
+//! Unit tests of `media`: every refusal of the play, record and control operations, with
+//! its status and message, and that it changes nothing.
+
+use super::super::test_support::{TestCore, refusal, request};
+use super::*;
+
+#[test]
+fn bad_record_requests_are_refused_with_their_status_and_change_nothing() {
+    let t = TestCore::new(true);
+    t.stasis_channel("rec");
+    let cases: Vec<(RecordChannelRequest, u16, &str)> = vec![
+        (request("", "wav"), 400, "Missing required parameter: name"),
+        (request("x", ""), 400, "Missing required parameter: format"),
+        (
+            RecordChannelRequest {
+                max_duration_seconds: -1,
+                ..request("x", "wav")
+            },
+            400,
+            "maxDurationSeconds cannot be negative",
+        ),
+        (
+            RecordChannelRequest {
+                max_silence_seconds: -1,
+                ..request("x", "wav")
+            },
+            400,
+            "maxSilenceSeconds cannot be negative",
+        ),
+        (
+            RecordChannelRequest {
+                if_exists: Some("sometimes".into()),
+                ..request("x", "wav")
+            },
+            400,
+            "ifExists invalid",
+        ),
+        (
+            RecordChannelRequest {
+                terminate_on: Some("5".into()),
+                ..request("x", "wav")
+            },
+            400,
+            "terminateOn invalid",
+        ),
+        (request("../escape", "wav"), 400, "Recording name invalid"),
+        (request("x", "mp3"), 422, "Format 'mp3' is not known"),
+    ];
+    for (bad, status, message) in cases {
+        assert_eq!(
+            refusal(t.core.record_channel("rec", bad.clone())),
+            (status, message.to_string()),
+            "{bad:?}"
+        );
+    }
+    assert_eq!(
+        refusal(t.core.record_channel("ghost", request("x", "wav"))),
+        (404, "Channel not found".into())
+    );
+    assert_eq!(t.live_recordings(), 0);
+    assert!(t.recording_files().is_empty(), "{:?}", t.recording_files());
+    assert!(t.events.of_kind("RecordingFailed").is_empty());
+}
+
+#[test]
+fn bad_play_and_control_requests_are_refused() {
+    let t = TestCore::new(true);
+    t.stasis_channel("player");
+    let play = |media: &[&str], offset_ms: i64, skip_ms: i64| PlayRequest {
+        media: media.iter().map(|m| m.to_string()).collect(),
+        offset_ms,
+        skip_ms,
+        ..PlayRequest::default()
+    };
+    for (bad, message) in [
+        (play(&[], 0, 3000), "Missing required parameter: media"),
+        (
+            play(&[" ", ""], 0, 3000),
+            "Missing required parameter: media",
+        ),
+        (
+            play(&["tone:ring"], -1, 3000),
+            "offsetms cannot be negative",
+        ),
+        (play(&["tone:ring"], 0, -1), "skipms cannot be negative"),
+    ] {
+        assert_eq!(
+            refusal(t.core.play_on_channel("player", bad.clone())),
+            (400, message.to_string()),
+            "{bad:?}"
+        );
+    }
+    assert_eq!(
+        refusal(
+            t.core
+                .play_on_channel("ghost", play(&["tone:ring"], 0, 3000))
+        ),
+        (404, "Channel not found".into())
+    );
+    assert_eq!(
+        refusal(t.core.control_playback("nothing", "")),
+        (400, "Missing required parameter: operation".into())
+    );
+    assert_eq!(
+        refusal(t.core.control_playback("nothing", "jump")),
+        (400, "Invalid operation jump".into())
+    );
+    assert_eq!(
+        refusal(t.core.control_playback("nothing", "pause")),
+        (404, "Playback not found".into())
+    );
+    assert_eq!(
+        refusal(t.core.stop_playback("nothing")),
+        (404, "Playback not found".into())
+    );
+    assert_eq!(
+        refusal(
+            t.core
+                .control_live_recording("nothing", crate::media::engine::RecordingOp::Stop)
+        ),
+        (404, "Recording not found".into())
+    );
+    t.core
+        .with_state(|state| assert!(state.media.playbacks.is_empty()));
+}
+
+#[test]
+fn without_the_media_engine_media_operations_answer_501() {
+    let t = TestCore::new(false);
+    t.stasis_channel("quiet");
+    let not_running = (
+        501,
+        "The media engine is not running (it failed to start: see the log)".to_string(),
+    );
+    let play = PlayRequest {
+        media: vec!["tone:ring".into()],
+        ..PlayRequest::default()
+    };
+    assert_eq!(refusal(t.core.play_on_channel("quiet", play)), not_running);
+    assert_eq!(
+        refusal(t.core.record_channel("quiet", request("x", "wav"))),
+        not_running
+    );
+    assert_eq!(refusal(t.core.start_channel_moh("quiet", "")), not_running);
+    assert_eq!(refusal(t.core.list_stored_recordings()), not_running);
+    assert_eq!(refusal(t.core.list_sounds(None, None)), not_running);
+}
