@@ -74,7 +74,13 @@ impl Core {
 
     /// The checks ARI applies before controlling a channel: it exists (404), is in a
     /// Stasis application (409) and, with `media`, has been answered or is inbound (412).
-    pub fn controllable(&self, state: &State, id: &str, media: bool) -> Result<(), CoreError> {
+    /// The channel.
+    pub fn controllable<'s>(
+        &self,
+        state: &'s State,
+        id: &str,
+        media: bool,
+    ) -> Result<&'s super::channel::Channel, CoreError> {
         let channel = state
             .channels
             .get(id)
@@ -87,13 +93,13 @@ impl Core {
         if media && channel.state.blocks_control() {
             return Err(CoreError::InvalidState("Channel in invalid state".into()));
         }
-        Ok(())
+        Ok(channel)
     }
 
     /// [`Core::controllable`] on its own, for operations whose only effect is the check
     /// (or that check before validating their parameters, as Asterisk does).
     pub fn check_controllable(&self, id: &str, media: bool) -> Result<(), CoreError> {
-        self.with_state(|state| self.controllable(state, id, media))
+        self.with_state(|state| self.controllable(state, id, media).map(|_| ()))
     }
 
     /// Changes a channel's state and publishes ChannelStateChange.

@@ -330,14 +330,7 @@ impl Core {
 
     /// The channel of a music-on-hold or silence request (404, 409, 412).
     fn hold_target(&self, id: &str) -> Result<Arc<str>, CoreError> {
-        self.with_state(|state| {
-            self.controllable(state, id, true)?;
-            state
-                .channels
-                .get(id)
-                .map(|c| c.id.clone())
-                .ok_or_else(|| CoreError::NotFound("Channel not found".into()))
-        })
+        self.with_state(|state| Ok(self.controllable(state, id, true)?.id.clone()))
     }
 
     /// Sends the engine a hold command for a channel's leg (after [`Core::hold_target`]'s
@@ -430,11 +423,7 @@ impl Core {
         let media = self.media()?;
         let uris = play_uris(&request)?;
         self.with_state(|state| {
-            self.controllable(state, id, true)?;
-            let channel = state
-                .channels
-                .get(id)
-                .ok_or_else(|| CoreError::NotFound("Channel not found".into()))?;
+            let channel = self.controllable(state, id, true)?;
             let channel_id = channel.id.clone();
             let language = channel.language.clone();
             Ok(self.queue_playback_locked(
@@ -626,12 +615,8 @@ impl Core {
         let media = self.media()?;
         let plan = record_plan(media, &request)?;
         self.with_state(|state| {
-            self.controllable(state, id, false)?;
-            let (channel_id, bridged) = state
-                .channels
-                .get(id)
-                .map(|c| (c.id.clone(), c.bridge.is_some()))
-                .ok_or_else(|| CoreError::NotFound("Channel not found".into()))?;
+            let channel = self.controllable(state, id, false)?;
+            let (channel_id, bridged) = (channel.id.clone(), channel.bridge.is_some());
             let topic = MediaTopic::Channel(channel_id.clone());
             if bridged {
                 return self.refuse_bridged_recording_locked(state, &plan, &request, topic);
