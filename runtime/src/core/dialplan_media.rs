@@ -40,7 +40,7 @@ impl Core {
                 target: Target::Leg(id.clone()),
                 items: vec![item],
                 offset_ms: 0,
-                skip_ms: 3000,
+                skip_ms: super::media::DEFAULT_SKIP_MS.unsigned_abs(),
                 rate: Rate::Narrow8k,
             });
             Ok(wait)

@@ -182,14 +182,31 @@ pub struct MediaState {
     pub channel_waiters: HashMap<Arc<str>, tokio::sync::oneshot::Sender<()>>,
 }
 
+/// How far `forward` and `reverse` move a playback when `skipms` is not given (ARI's
+/// default).
+pub const DEFAULT_SKIP_MS: i64 = 3000;
+
 /// `POST /channels/{id}/play`.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct PlayRequest {
     pub media: Vec<String>,
     pub lang: Option<String>,
     pub offset_ms: i64,
+    /// 0 also means [`DEFAULT_SKIP_MS`].
     pub skip_ms: i64,
     pub playback_id: Option<String>,
+}
+
+impl Default for PlayRequest {
+    fn default() -> Self {
+        PlayRequest {
+            media: Vec::new(),
+            lang: None,
+            offset_ms: 0,
+            skip_ms: DEFAULT_SKIP_MS,
+            playback_id: None,
+        }
+    }
 }
 
 /// `POST /channels/{id}/record` and `POST /bridges/{id}/record`.
@@ -514,7 +531,7 @@ impl Core {
         let json = info.json();
         state.media.playbacks.insert(playback_id.clone(), info);
         let skip_ms = if request.skip_ms == 0 {
-            3000
+            DEFAULT_SKIP_MS
         } else {
             request.skip_ms
         };
@@ -523,7 +540,7 @@ impl Core {
             target,
             items,
             offset_ms: u64::try_from(request.offset_ms).unwrap_or(0),
-            skip_ms: u64::try_from(skip_ms).unwrap_or(3000),
+            skip_ms: u64::try_from(skip_ms).unwrap_or(DEFAULT_SKIP_MS.unsigned_abs()),
             rate,
         });
         json

@@ -385,7 +385,6 @@ impl call::Host for SessionState {
                 &channel,
                 crate::core::media::PlayRequest {
                     media,
-                    skip_ms: 3000,
                     ..Default::default()
                 },
             )?;

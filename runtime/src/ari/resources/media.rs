@@ -6,15 +6,15 @@ use serde_json::Value;
 
 use super::{Ctx, non_empty};
 use crate::ari::response::{AriError, AriResponse, AriResult};
-use crate::core::media::{PlayRequest, RecordChannelRequest};
+use crate::core::media::{DEFAULT_SKIP_MS, PlayRequest, RecordChannelRequest};
 
-/// `media`, `lang`, `offsetms`, `skipms` (default 3000) and `playbackId`.
+/// `media`, `lang`, `offsetms`, `skipms` (default [`DEFAULT_SKIP_MS`]) and `playbackId`.
 pub fn play_request(ctx: &Ctx) -> Result<PlayRequest, AriError> {
     Ok(PlayRequest {
         media: ctx.params.list("media")?.unwrap_or_default(),
         lang: non_empty(ctx, "lang"),
         offset_ms: ctx.params.integer("offsetms")?.unwrap_or(0),
-        skip_ms: ctx.params.integer("skipms")?.unwrap_or(3000),
+        skip_ms: ctx.params.integer("skipms")?.unwrap_or(DEFAULT_SKIP_MS),
         playback_id: non_empty(ctx, "playbackId"),
     })
 }
