@@ -15,7 +15,8 @@ const FIGURES: [(&str, bool); 7] = [
     ("/latency/p99_us", false),
 ];
 
-/// What identifies a report across runs.
+/// What identifies a report across runs. A polling bench's rows are their own; blocking
+/// is the default and not named, so files written before `client_wait` existed still match.
 fn key(report: &Value) -> String {
     let mut key = report["scenario"].as_str().unwrap_or("?").to_string();
     for field in ["destination", "connections", "in_flight", "sockets"] {
@@ -24,6 +25,9 @@ fn key(report: &Value) -> String {
             Value::String(s) => key.push_str(&format!(" {field}={s}")),
             other => key.push_str(&format!(" {field}={other}")),
         }
+    }
+    if report["client_wait"] == "polling" {
+        key.push_str(" polling");
     }
     key
 }
@@ -80,6 +84,8 @@ mod tests {
             json!({"scenario": "originate", "destination": "app", "connections": 1,
                    "channels_per_second": 200.0, "latency": {"p50_us": 100.0, "p99_us": 400.0}}),
             json!({"scenario": "hangup", "connections": 1}),
+            json!({"scenario": "originate", "destination": "app", "connections": 1,
+                   "client_wait": "polling", "channels_per_second": 300.0}),
         ];
         let table = compare(&before, &now);
         assert!(
@@ -89,5 +95,12 @@ mod tests {
         assert!(table.contains("| latency/p50_us | 200.0 | 100.0 | 0.50 | better |"));
         assert!(table.contains("| latency/p99_us | 400.0 | 400.0 | 1.00 | ≈ |"));
         assert!(table.contains("hangup connections=1 | (not in the earlier run)"));
+        assert!(
+            table.contains(
+                "originate destination=app connections=1 polling | (not in the earlier run)"
+            ),
+            "{table}"
+        );
+        assert!(!table.contains("300.0"), "{table}");
     }
 }

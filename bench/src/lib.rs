@@ -17,10 +17,14 @@
 //! - `loopback-echo` ([`echo`]): one-byte round trips between two of the bench's own
 //!   threads over loopback TCP, the floor under any sequential request/response here.
 //!
+//! `--client-wait poll` ([`client_wait`]) keeps the bench's thread polling during the
+//! one-connection originate and loopback-echo measurements instead of sleeping.
+//!
 //! `--compare FILE` ([`compare`]) sets a run beside an earlier run's JSON.
 //!
 //! Every loop is bounded in count and time, and only loopback servers are accepted.
 
+pub mod client_wait;
 pub mod compare;
 pub mod echo;
 pub mod events;
@@ -34,6 +38,7 @@ pub mod wasm;
 pub mod watch;
 pub mod ws;
 
+pub use client_wait::ClientWait;
 pub use report::Report;
 pub use scenarios::{Scenario, Settings, run};
 pub use target::Target;

@@ -2,6 +2,7 @@
 
 use serde_json::{Value, json};
 
+use crate::client_wait::ClientWait;
 use crate::stats::{Summary, human};
 
 /// One measurement.
@@ -21,6 +22,8 @@ pub enum Report {
 /// `loopback-echo`: one-byte round trips between two threads over loopback TCP.
 #[derive(Debug, Clone)]
 pub struct EchoReport {
+    /// How the sending thread waited for each byte to come back.
+    pub client_wait: ClientWait,
     pub requested: usize,
     pub round_trips: usize,
     pub seconds: f64,
@@ -106,6 +109,8 @@ pub struct OriginateReport {
     pub destination: String,
     pub endpoint: String,
     pub connections: usize,
+    /// How the bench waited for each answer.
+    pub client_wait: ClientWait,
     pub requested: usize,
     pub channels: usize,
     /// Time spent originating (hang-ups between rounds excluded).
@@ -151,6 +156,7 @@ impl Report {
                 "destination": r.destination,
                 "endpoint": r.endpoint,
                 "connections": r.connections,
+                "client_wait": r.client_wait.as_str(),
                 "requested": r.requested,
                 "channels": r.channels,
                 "seconds": r.seconds,
@@ -213,6 +219,7 @@ impl Report {
             }),
             Report::Echo(r) => json!({
                 "scenario": "loopback-echo",
+                "client_wait": r.client_wait.as_str(),
                 "requested": r.requested,
                 "round_trips": r.round_trips,
                 "seconds": r.seconds,
@@ -280,6 +287,7 @@ pub fn markdown(reports: &[Report]) -> String {
         &[
             "originate",
             "connections",
+            "bench waits",
             "channels",
             "channels/s",
             "p50",
@@ -290,6 +298,7 @@ pub fn markdown(reports: &[Report]) -> String {
             Report::Originate(r) => Some(vec![
                 format!("{} → {}", r.endpoint, r.destination),
                 r.connections.to_string(),
+                r.client_wait.to_string(),
                 of_requested(r.channels, r.requested),
                 format!("{:.0}", r.rate),
                 p50_p99_max(&r.latency),
@@ -443,7 +452,10 @@ pub fn markdown(reports: &[Report]) -> String {
         ],
         reports.iter().filter_map(|r| match r {
             Report::Echo(r) => Some(vec![
-                "1 byte over TCP, both sides blocking".into(),
+                match r.client_wait {
+                    ClientWait::Block => "1 byte over TCP, both sides blocking".into(),
+                    ClientWait::Poll => "1 byte over TCP, sender polling, echo blocking".into(),
+                },
                 of_requested(r.round_trips, r.requested),
                 format!("{:.0}", r.rate),
                 p50_p99_max(&r.latency),
@@ -478,6 +490,7 @@ mod tests {
                 destination: "app".into(),
                 endpoint: "Test/bench".into(),
                 connections: 1,
+                client_wait: ClientWait::Block,
                 requested: 10,
                 channels: 10,
                 seconds: 0.5,
@@ -496,7 +509,7 @@ mod tests {
         ];
         let text = markdown(&reports);
         assert!(
-            text.contains("| Test/bench → app | 1 | 10 | 20 |"),
+            text.contains("| Test/bench → app | 1 | blocking | 10 | 20 |"),
             "{text}"
         );
         assert!(

@@ -11,6 +11,7 @@ use anyhow::{Context, anyhow, bail};
 use futures_util::future::try_join_all;
 use reqwest::header::AUTHORIZATION;
 
+use crate::client_wait::{ClientWait, Poller};
 use crate::events::Events;
 use crate::load;
 use crate::progress::Progress;
@@ -132,6 +133,8 @@ pub struct Settings {
     pub wasm_app: String,
     /// `EXT@CTX` of a dialplan extension that runs `Stasis(<wasm_app>)` (`wasm-event`).
     pub wasm_dialplan: String,
+    /// How the bench waits for answers in one-connection originate runs and loopback-echo.
+    pub client_wait: ClientWait,
 }
 
 impl Settings {
@@ -157,6 +160,7 @@ impl Settings {
             wasm_component: None,
             wasm_app: "wari-bench-wasm".into(),
             wasm_dialplan: "wasm@wari-bench".into(),
+            client_wait: ClientWait::Block,
         }
     }
 }
@@ -195,7 +199,8 @@ pub async fn run(settings: &Settings, scenarios: &[Scenario]) -> anyhow::Result<
             }
             Scenario::LoopbackEcho => {
                 let (count, limit) = (settings.count, settings.duration_limit);
-                tokio::task::spawn_blocking(move || crate::echo::run(count, limit))
+                let wait = settings.client_wait;
+                tokio::task::spawn_blocking(move || crate::echo::run(count, limit, wait))
                     .await
                     .map_err(|e| anyhow::anyhow!("loopback echo: {e}"))
                     .and_then(|r| r)
@@ -413,6 +418,8 @@ impl<'s> Bench<'s> {
         let s = self.settings;
         let mut reports = Vec::new();
         for &connections in &s.connections {
+            let client_wait = s.client_wait.for_connections(connections);
+            let poller = Poller::start(client_wait);
             let warm = self.ids((connections * 20).min(s.count));
             let deadline = Instant::now() + s.duration_limit;
             self.bring_up_or_clean(&warm, connections, deadline).await?;
@@ -430,6 +437,7 @@ impl<'s> Bench<'s> {
                 done += ids.len();
                 latencies.extend(up.latencies);
             }
+            drop(poller);
             let channels = latencies.len();
             eprintln!(
                 "originate: {channels} channels with {connections} connection(s) in {:.2}s",
@@ -442,6 +450,7 @@ impl<'s> Bench<'s> {
                 },
                 endpoint: s.endpoint.clone(),
                 connections,
+                client_wait,
                 requested: s.count,
                 channels,
                 seconds: measured.as_secs_f64(),

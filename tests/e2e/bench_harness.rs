@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use wari_bench::report::markdown;
 use wari_bench::scenarios::Destination;
-use wari_bench::{Report, Scenario, Settings, Target};
+use wari_bench::{ClientWait, Report, Scenario, Settings, Target};
 
 use crate::support::{ARI_CONF, HTTP_CONF, Wari, client};
 
@@ -84,7 +84,10 @@ async fn every_scenario_counts_what_happened_and_cleans_up() {
     assert_eq!(m.channels, 6);
     assert!(m.rss_before > 0 && m.rss_up > 0, "{m:?}");
     let table = markdown(&reports);
-    assert!(table.contains("| Test/bench → app | 2 | 5 |"), "{table}");
+    assert!(
+        table.contains("| Test/bench → app | 2 | blocking | 5 |"),
+        "{table}"
+    );
     assert!(table.contains("| 4 channels up | 1 |"), "{table}");
     assert!(table.contains("| 6 channels in Stasis |"), "{table}");
     assert_eq!(
@@ -156,6 +159,42 @@ async fn refusals_are_reported() {
             .is_err()
     );
     assert!(Target::new("http://192.0.2.1:8088", "a", "b").is_err());
+}
+
+/// `--client-wait poll`: the one-connection originate row and loopback-echo poll and say
+/// so; the two-connection row stays blocking. The counts are those of a blocking run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_polling_bench_polls_only_one_connection_and_says_so() {
+    let wari = Wari::start(&[("http.conf", HTTP_CONF), ("ari.conf", ARI_CONF)]);
+    let mut settings = settings(&wari);
+    settings.client_wait = ClientWait::Poll;
+    let reports = wari_bench::run(&settings, &[Scenario::Originate, Scenario::LoopbackEcho])
+        .await
+        .unwrap_or_else(|e| panic!("bench run failed: {e:#}\nlog:\n{}", wari.log()));
+    let [
+        Report::Originate(one),
+        Report::Originate(two),
+        Report::Echo(echo),
+    ] = &reports[..]
+    else {
+        panic!("two originate reports and an echo report expected: {reports:?}");
+    };
+    assert_eq!((one.connections, one.client_wait), (1, ClientWait::Poll));
+    assert_eq!((two.connections, two.client_wait), (2, ClientWait::Block));
+    for r in [one, two] {
+        assert_eq!((r.channels, r.latency.count), (5, 5), "{r:?}");
+    }
+    assert_eq!((echo.client_wait, echo.round_trips), (ClientWait::Poll, 5));
+    let table = markdown(&reports);
+    for row in [
+        "| Test/bench → app | 1 | polling | 5 |",
+        "| Test/bench → app | 2 | blocking | 5 |",
+        "| 1 byte over TCP, sender polling, echo blocking | 5 |",
+    ] {
+        assert!(table.contains(row), "{row}: {table}");
+    }
+    assert_eq!(reports[0].json()["client_wait"], "polling");
+    assert_eq!(channels_left(&wari).await, 0);
 }
 
 /// Every scenario the issue lists, at a tiny size: each report's JSON is well-formed (it
