@@ -5,11 +5,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, Local};
-use serde_json::{Map, Value, json};
+use serde_json::Value;
 use tokio::sync::mpsc;
 
 use super::tech::Driver;
-use super::time::ari_timestamp;
 
 /// A channel's state, as ARI names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,13 +83,6 @@ impl CallerId {
             name: String::new(),
             number: text.to_string(),
         }
-    }
-
-    fn json(&self) -> Value {
-        let mut object = Map::with_capacity(2);
-        object.insert("name".into(), Value::String(self.name.clone()));
-        object.insert("number".into(), Value::String(self.number.clone()));
-        Value::Object(object)
     }
 }
 
@@ -179,101 +171,14 @@ impl Channel {
     /// The ARI `Channel` object; `channelvars` lists the ari.conf variables (missing ones
     /// as `""`) and the variables flagged `report_events`.
     pub fn json(&self, channelvars: &[String]) -> Value {
-        let mut object = Map::with_capacity(12);
-        object.insert("id".into(), json!(&*self.id));
-        object.insert("name".into(), json!(self.name));
-        object.insert("state".into(), json!(self.state.as_str()));
-        object.insert("protocol_id".into(), json!(""));
-        object.insert("caller".into(), self.caller.json());
-        object.insert("connected".into(), self.connected.json());
-        object.insert("accountcode".into(), json!(self.accountcode));
-        // Objects are sized up front: a snapshot is built for nearly every event.
-        let mut dialplan = Map::with_capacity(5);
-        dialplan.insert("context".into(), json!(self.dialplan.context));
-        dialplan.insert("exten".into(), json!(self.dialplan.exten));
-        dialplan.insert("priority".into(), json!(self.dialplan.priority));
-        dialplan.insert("app_name".into(), json!(self.dialplan.app_name));
-        dialplan.insert("app_data".into(), json!(self.dialplan.app_data));
-        object.insert("dialplan".into(), Value::Object(dialplan));
-        object.insert(
-            "creationtime".into(),
-            json!(ari_timestamp(&self.creationtime)),
-        );
-        object.insert("language".into(), json!(self.language));
-        if !channelvars.is_empty() || !self.reported.is_empty() {
-            let mut vars = Map::new();
-            for name in channelvars.iter().chain(self.reported.iter()) {
-                vars.insert(
-                    name.clone(),
-                    json!(self.vars.get(name).cloned().unwrap_or_default()),
-                );
-            }
-            object.insert("channelvars".into(), Value::Object(vars));
-        }
-        Value::Object(object)
+        self.view(channelvars).to_value()
     }
 
     /// Appends the compact JSON of [`Channel::json`] to `out` without building a `Value`:
-    /// byte for byte what `serde_json::to_vec(&self.json(channelvars))` gives (the same
-    /// key order, string escaping and number formatting). Listing channels writes this.
+    /// byte for byte what `serde_json::to_vec(&self.json(channelvars))` gives. Listing
+    /// channels writes this.
     pub fn write_json(&self, out: &mut Vec<u8>, channelvars: &[String]) {
-        fn string(out: &mut Vec<u8>, s: &str) {
-            // Writing to a Vec cannot fail.
-            let _ = serde_json::to_writer(&mut *out, s);
-        }
-        fn caller(out: &mut Vec<u8>, id: &CallerId) {
-            out.extend_from_slice(b"{\"name\":");
-            string(out, &id.name);
-            out.extend_from_slice(b",\"number\":");
-            string(out, &id.number);
-            out.push(b'}');
-        }
-        out.extend_from_slice(b"{\"id\":");
-        string(out, &self.id);
-        out.extend_from_slice(b",\"name\":");
-        string(out, &self.name);
-        out.extend_from_slice(b",\"state\":");
-        string(out, self.state.as_str());
-        out.extend_from_slice(b",\"protocol_id\":\"\",\"caller\":");
-        caller(out, &self.caller);
-        out.extend_from_slice(b",\"connected\":");
-        caller(out, &self.connected);
-        out.extend_from_slice(b",\"accountcode\":");
-        string(out, &self.accountcode);
-        out.extend_from_slice(b",\"dialplan\":{\"context\":");
-        string(out, &self.dialplan.context);
-        out.extend_from_slice(b",\"exten\":");
-        string(out, &self.dialplan.exten);
-        out.extend_from_slice(b",\"priority\":");
-        out.extend_from_slice(self.dialplan.priority.to_string().as_bytes());
-        out.extend_from_slice(b",\"app_name\":");
-        string(out, &self.dialplan.app_name);
-        out.extend_from_slice(b",\"app_data\":");
-        string(out, &self.dialplan.app_data);
-        out.extend_from_slice(b"},\"creationtime\":");
-        string(out, &ari_timestamp(&self.creationtime));
-        out.extend_from_slice(b",\"language\":");
-        string(out, &self.language);
-        if !channelvars.is_empty() || !self.reported.is_empty() {
-            out.extend_from_slice(b",\"channelvars\":{");
-            // A name both configured and reported appears once, at its first place (as
-            // inserting it again into the ordered map of `json` does).
-            let mut written: Vec<&str> = Vec::new();
-            for name in channelvars.iter().chain(self.reported.iter()) {
-                if written.contains(&name.as_str()) {
-                    continue;
-                }
-                if !written.is_empty() {
-                    out.push(b',');
-                }
-                written.push(name);
-                string(out, name);
-                out.push(b':');
-                string(out, self.vars.get(name).map_or("", String::as_str));
-            }
-            out.push(b'}');
-        }
-        out.push(b'}');
+        self.view(channelvars).write_json(out);
     }
 }
 
@@ -338,13 +243,43 @@ mod tests {
                 String::from_utf8_lossy(&written),
                 String::from_utf8_lossy(&expected)
             );
+            let snapshot = crate::core::snapshot::ChannelSnapshot::new(channel, vars);
+            let mut taken = Vec::new();
+            snapshot.write_json(&mut taken);
+            assert_eq!(taken, written, "a snapshot writes what the channel does");
+            assert_eq!(snapshot.to_value(), channel.json(vars));
         };
         check(&channel, &[]);
-        check(&channel, &["A".into(), "MISSING".into()]);
+        let vars = ["A".into(), "MISSING".into(), "A".into()];
+        let expected = serde_json::json!({
+            "id": "1790000000.7",
+            "name": "Test/\"odd\"\\name-0000000a",
+            "state": "Up",
+            "protocol_id": "",
+            "caller": {"name": "Ann \u{e9}", "number": "1001"},
+            "connected": {"name": "", "number": ""},
+            "accountcode": "acct\n1",
+            "dialplan": {"context": "default", "exten": "s", "priority": -3,
+                "app_name": "Stasis", "app_data": "app,\u{1}x"},
+            "creationtime": crate::core::time::ari_timestamp(&channel.creationtime),
+            "language": "en",
+            "channelvars": {"A": "\t1", "MISSING": ""},
+        });
+        assert_eq!(
+            channel.json(&vars).to_string(),
+            expected.to_string(),
+            "the layout ARI defines, key order included"
+        );
+        check(&channel, &vars);
         channel.reported.insert("B".into());
         channel.reported.insert("A".into());
         check(&channel, &[]);
         check(&channel, &["A".into(), "C".into()]);
+        assert_eq!(
+            channel.json(&["A".into(), "C".into()])["channelvars"].to_string(),
+            r#"{"A":"\t1","C":"","B":"2"}"#,
+            "configured names first, then reported ones not configured"
+        );
     }
 
     #[derive(Debug)]

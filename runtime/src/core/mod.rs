@@ -25,6 +25,7 @@ pub mod media_hangup;
 pub mod media_rules;
 pub mod modules;
 pub mod pbx;
+pub mod snapshot;
 pub mod snoop;
 pub mod stasis;
 pub mod system;
