@@ -251,36 +251,27 @@ impl Core {
                 .with("userevent", Value::Object(userevent));
             for source in sources.iter().filter(|s| !s.is_empty()) {
                 let (kind, id) = parse_source(source)?;
-                let (key, snapshot) = match kind {
-                    SourceKind::Channel => ("channel", self.channel_json(state, id)),
-                    SourceKind::Bridge => (
-                        "bridge",
-                        state
-                            .bridges
-                            .get(id)
-                            .map(|b| b.json())
-                            .unwrap_or(Value::Null),
-                    ),
-                    SourceKind::Endpoint => (
-                        "endpoint",
-                        state
-                            .endpoints
-                            .get(id)
-                            .map(|e| e.json())
-                            .unwrap_or(Value::Null),
-                    ),
+                let not_found =
+                    || CoreError::Unprocessable(format!("Event source not found: {source}"));
+                event = match kind {
+                    SourceKind::Channel => {
+                        let snapshot = self.channel_snapshot(state, id).ok_or_else(not_found)?;
+                        event.with_channel("channel", Some(snapshot))
+                    }
+                    SourceKind::Bridge => {
+                        let bridge = state.bridges.get(id).ok_or_else(not_found)?;
+                        event.with("bridge", bridge.json())
+                    }
+                    SourceKind::Endpoint => {
+                        let endpoint = state.endpoints.get(id).ok_or_else(not_found)?;
+                        event.with("endpoint", endpoint.json())
+                    }
                     SourceKind::DeviceState => {
                         return Err(CoreError::BadRequest(
                             "Invalid event source URI scheme".into(),
                         ));
                     }
                 };
-                if snapshot.is_null() {
-                    return Err(CoreError::Unprocessable(format!(
-                        "Event source not found: {source}"
-                    )));
-                }
-                event = event.with(key, snapshot);
             }
             self.publish(state, event);
             Ok(())

@@ -203,7 +203,7 @@ impl Core {
             .get(bridge_id)
             .map(Bridge::json)
             .unwrap_or(Value::Null);
-        let channel_json = self.channel_json(state, channel_id);
+        let snapshot = self.channel_snapshot(state, channel_id);
         self.publish(
             state,
             Event::new(
@@ -215,7 +215,7 @@ impl Core {
                 },
             )
             .with("bridge", bridge_json)
-            .with("channel", channel_json),
+            .with_channel("channel", snapshot),
         );
     }
 

@@ -111,10 +111,10 @@ impl Core {
             return;
         }
         channel.state = new;
-        let snapshot = self.channel_json(state, id);
+        let snapshot = self.channel_snapshot(state, id);
         self.publish(
             state,
-            Event::new("ChannelStateChange", Scope::channel(id)).with("channel", snapshot),
+            Event::new("ChannelStateChange", Scope::channel(id)).with_channel("channel", snapshot),
         );
         self.notify_dialer(state, id);
     }
@@ -171,13 +171,13 @@ impl Core {
             return;
         }
         self.media_dtmf(id, digit);
-        let snapshot = self.channel_json(state, id);
+        let snapshot = self.channel_snapshot(state, id);
         self.publish(
             state,
             Event::new("ChannelDtmfReceived", Scope::channel(id))
                 .with("digit", json!(digit.to_string()))
                 .with("duration_ms", json!(duration_ms))
-                .with("channel", snapshot),
+                .with_channel("channel", snapshot),
         );
     }
 
@@ -201,14 +201,14 @@ impl Core {
         };
         let driver = channel.driver.clone();
         self.send_control(state, id, Control::Hangup);
-        let snapshot = self.channel_json(state, id);
+        let snapshot = self.channel_snapshot(state, id);
         let mut event = Event::new("ChannelHangupRequest", Scope::channel(id));
         if soft {
             event = event.with("cause", json!(32)).with("soft", json!(true));
         } else {
             event = event.with("cause", json!(cause));
         }
-        self.publish(state, event.with("channel", snapshot));
+        self.publish(state, event.with_channel("channel", snapshot));
         driver.hangup(self, state, id, cause);
         self.notify_dialer(state, id);
     }
@@ -228,13 +228,13 @@ impl Core {
                 }
             })
             .unwrap_or(cause::NORMAL_CLEARING);
-        let snapshot = self.channel_json(state, id);
+        let snapshot = self.channel_snapshot(state, id);
         self.publish(
             state,
             Event::new("ChannelDestroyed", Scope::channel(id))
                 .with("cause", json!(cause))
                 .with("cause_txt", json!(cause::text(cause)))
-                .with("channel", snapshot),
+                .with_channel("channel", snapshot),
         );
         self.notify_dialer(state, id);
         self.media_leg_removed(id);
@@ -259,13 +259,13 @@ impl Core {
         channel.dialplan = position;
         let app = channel.dialplan.app_name.clone();
         let data = channel.dialplan.app_data.clone();
-        let snapshot = self.channel_json(state, id);
+        let snapshot = self.channel_snapshot(state, id);
         self.publish(
             state,
             Event::new("ChannelDialplan", Scope::channel(id))
                 .with("dialplan_app", json!(app))
                 .with("dialplan_app_data", json!(data))
-                .with("channel", snapshot),
+                .with_channel("channel", snapshot),
         );
     }
 
@@ -298,13 +298,13 @@ impl Core {
             }
             None => {}
         }
-        let snapshot = self.channel_json(state, id);
+        let snapshot = self.channel_snapshot(state, id);
         self.publish(
             state,
             Event::new("ChannelVarset", Scope::channel(id))
                 .with("variable", json!(name))
                 .with("value", json!(value.unwrap_or_default()))
-                .with("channel", snapshot),
+                .with_channel("channel", snapshot),
         );
     }
 
@@ -358,12 +358,12 @@ impl Core {
                 args: args.to_vec(),
             });
         }
-        let snapshot = self.channel_json(state, id);
+        let snapshot = self.channel_snapshot(state, id);
         self.publish(
             state,
             Event::new("StasisStart", Scope::app(app))
                 .with("args", json!(args))
-                .with("channel", snapshot),
+                .with_channel("channel", snapshot),
         );
         true
     }
@@ -382,10 +382,10 @@ impl Core {
         {
             self.leave_bridge(state, id);
         }
-        let snapshot = self.channel_json(state, id);
+        let snapshot = self.channel_snapshot(state, id);
         self.publish(
             state,
-            Event::new("StasisEnd", Scope::app(&app)).with("channel", snapshot),
+            Event::new("StasisEnd", Scope::app(&app)).with_channel("channel", snapshot),
         );
         if let Some(channel) = state.channels.get_mut(id) {
             channel.stasis = None;
@@ -569,7 +569,7 @@ impl Core {
                 ));
             };
             let id = channel.id.clone();
-            let snapshot = self.channel_json(state, &id);
+            let snapshot = self.channel_snapshot(state, &id);
             self.publish(
                 state,
                 super::event::dial(None, (&id, snapshot), &dial_string, ""),
@@ -683,8 +683,9 @@ impl Core {
             };
             driver.indicate(self, state, &id, indication);
             if let Some(kind) = hold_event {
-                let snapshot = self.channel_json(state, &id);
-                let mut event = Event::new(kind, Scope::channel(&id)).with("channel", snapshot);
+                let snapshot = self.channel_snapshot(state, &id);
+                let mut event =
+                    Event::new(kind, Scope::channel(&id)).with_channel("channel", snapshot);
                 if kind == "ChannelHold" {
                     event = event.with("musicclass", json!("N/A"));
                 }
@@ -977,7 +978,7 @@ impl Core {
         bridge.channels.retain(|c| c != id);
         self.media_bridge_left(id);
         let bridge_json = bridge.json();
-        let channel_json = self.channel_json(state, id);
+        let snapshot = self.channel_snapshot(state, id);
         self.publish(
             state,
             Event::new(
@@ -989,7 +990,7 @@ impl Core {
                 },
             )
             .with("bridge", bridge_json)
-            .with("channel", channel_json),
+            .with_channel("channel", snapshot),
         );
         if let Some(app) = state.app_of_channel(id) {
             state.apps.unsubscribe(&app, SourceKind::Bridge, &bridge_id);

@@ -3,8 +3,10 @@
 
 use std::sync::Arc;
 
+use serde::ser::{Serialize, Serializer};
 use serde_json::{Map, Value};
 
+use super::snapshot::ChannelSnapshot;
 use super::time;
 
 /// What an event is about, for routing to subscribed applications.
@@ -20,17 +22,47 @@ pub struct Scope {
     pub only_app: Option<String>,
 }
 
+/// The value of one of an event's fields.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Field {
+    Json(Value),
+    /// A channel snapshot, written straight to text (boxed: it is ten times a `Value`).
+    Channel(Box<ChannelSnapshot>),
+}
+
+impl Field {
+    /// The field as a `Value`.
+    pub fn to_value(&self) -> Value {
+        match self {
+            Field::Json(value) => value.clone(),
+            Field::Channel(snapshot) => snapshot.to_value(),
+        }
+    }
+}
+
+impl Serialize for Field {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Field::Json(value) => value.serialize(serializer),
+            Field::Channel(snapshot) => snapshot.view().serialize(serializer),
+        }
+    }
+}
+
 /// One event, shared by every application that receives it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Event {
     /// The ARI event type, e.g. `StasisStart`.
     pub kind: &'static str,
     pub timestamp: String,
-    /// The event's own fields (everything but `type`, `timestamp`, `application`,
-    /// `asterisk_id`).
-    pub fields: Map<String, Value>,
+    /// The event's own fields in order (everything but `type`, `timestamp`,
+    /// `application`, `asterisk_id`).
+    fields: Vec<(&'static str, Field)>,
     pub scope: Scope,
 }
+
+/// The envelope's own keys.
+const ENVELOPE: [&str; 4] = ["type", "timestamp", "asterisk_id", "application"];
 
 impl Event {
     /// A new event stamped now.
@@ -38,15 +70,70 @@ impl Event {
         Event {
             kind,
             timestamp: time::now(),
-            fields: Map::new(),
+            fields: Vec::with_capacity(4),
             scope,
         }
     }
 
     /// Adds a field.
-    pub fn with(mut self, key: &str, value: Value) -> Event {
-        self.fields.insert(key.to_string(), value);
+    pub fn with(self, key: &'static str, value: Value) -> Event {
+        self.with_field(key, Field::Json(value))
+    }
+
+    /// Adds a channel snapshot field; `None` (the channel is gone) is `null`.
+    pub fn with_channel(self, key: &'static str, snapshot: Option<ChannelSnapshot>) -> Event {
+        let field = match snapshot {
+            Some(snapshot) => Field::Channel(Box::new(snapshot)),
+            None => Field::Json(Value::Null),
+        };
+        self.with_field(key, field)
+    }
+
+    /// Adds a field; a key added again keeps its first place and takes the new value.
+    fn with_field(mut self, key: &'static str, field: Field) -> Event {
+        match self.fields.iter_mut().find(|(k, _)| *k == key) {
+            Some(entry) => entry.1 = field,
+            None => self.fields.push((key, field)),
+        }
         self
+    }
+
+    /// A field's value.
+    pub fn field(&self, key: &str) -> Option<&Field> {
+        self.fields.iter().find(|(k, _)| *k == key).map(|(_, f)| f)
+    }
+
+    /// A field that is JSON (not a typed snapshot).
+    pub fn json(&self, key: &str) -> Option<&Value> {
+        match self.field(key)? {
+            Field::Json(value) => Some(value),
+            Field::Channel(_) => None,
+        }
+    }
+
+    /// The id of the channel in the `channel` field.
+    pub fn channel_id(&self) -> Option<&str> {
+        match self.field("channel")? {
+            Field::Channel(snapshot) => Some(&snapshot.id),
+            Field::Json(value) => value.get("id").and_then(Value::as_str),
+        }
+    }
+
+    /// The event's own fields as a JSON object.
+    pub fn fields_json(&self) -> Map<String, Value> {
+        self.fields
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_value()))
+            .collect()
+    }
+
+    /// [`Event::fields_json`] serialised compactly, written directly.
+    pub fn fields_json_string(&self) -> String {
+        let mut out = Vec::with_capacity(256);
+        out.push(b'{');
+        self.write_fields(&mut out, false);
+        out.push(b'}');
+        into_text(out)
     }
 
     /// The JSON message for one application, in ARI's envelope.
@@ -55,7 +142,7 @@ impl Event {
         object.insert("type".into(), Value::String(self.kind.to_string()));
         object.insert("timestamp".into(), Value::String(self.timestamp.clone()));
         for (k, v) in &self.fields {
-            object.insert(k.clone(), v.clone());
+            object.insert(k.to_string(), v.to_value());
         }
         object.insert("asterisk_id".into(), Value::String(asterisk_id.to_string()));
         object.insert("application".into(), Value::String(application.to_string()));
@@ -66,36 +153,51 @@ impl Event {
     /// cloning the envelope object first (every event is serialised once per application
     /// that receives it).
     pub fn to_json_string(&self, application: &str, asterisk_id: &str) -> String {
-        const ENVELOPE: [&str; 4] = ["type", "timestamp", "asterisk_id", "application"];
-        if ENVELOPE.iter().any(|k| self.fields.contains_key(*k)) {
+        if self.fields.iter().any(|(k, _)| ENVELOPE.contains(k)) {
             // A field that replaces an envelope key keeps the envelope's place: leave
             // that to the object form.
             return serde_json::to_string(&self.to_json(application, asterisk_id))
                 .unwrap_or_default();
         }
         let mut out = Vec::with_capacity(256);
-        let string = |out: &mut Vec<u8>, s: &str| {
-            // Writing to a Vec cannot fail.
-            let _ = serde_json::to_writer(&mut *out, s);
-        };
         out.extend_from_slice(b"{\"type\":");
-        string(&mut out, self.kind);
+        write_string(&mut out, self.kind);
         out.extend_from_slice(b",\"timestamp\":");
-        string(&mut out, &self.timestamp);
-        for (key, value) in &self.fields {
-            out.push(b',');
-            string(&mut out, key);
-            out.push(b':');
-            let _ = serde_json::to_writer(&mut out, value);
-        }
+        write_string(&mut out, &self.timestamp);
+        self.write_fields(&mut out, true);
         out.extend_from_slice(b",\"asterisk_id\":");
-        string(&mut out, asterisk_id);
+        write_string(&mut out, asterisk_id);
         out.extend_from_slice(b",\"application\":");
-        string(&mut out, application);
+        write_string(&mut out, application);
         out.push(b'}');
-        // Only JSON text was written.
-        String::from_utf8(out).unwrap_or_default()
+        into_text(out)
     }
+
+    /// Appends `"key":value` for each field, comma-separated (and after a comma first
+    /// when `after_other` says entries precede them).
+    fn write_fields(&self, out: &mut Vec<u8>, after_other: bool) {
+        for (i, (key, value)) in self.fields.iter().enumerate() {
+            if after_other || i > 0 {
+                out.push(b',');
+            }
+            write_string(out, key);
+            out.push(b':');
+            // Writing to a Vec cannot fail, and every map key is a string.
+            let _ = serde_json::to_writer(&mut *out, value);
+        }
+    }
+}
+
+/// Appends `s` as a JSON string.
+fn write_string(out: &mut Vec<u8>, s: &str) {
+    // Writing to a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, s);
+}
+
+/// The JSON text written to `out`.
+fn into_text(out: Vec<u8>) -> String {
+    // Only JSON text, which is UTF-8, was written.
+    String::from_utf8(out).unwrap_or_default()
 }
 
 impl Scope {
@@ -126,10 +228,11 @@ impl Scope {
 
 /// A `Dial` event: `peer` is being called, by `caller` when a channel dials it (Dial() in the
 /// dialplan) or by nobody (`POST /channels/{id}/dial`). `forward` and `dialstring` are always
-/// present; `dialstatus` is `""` when dialing starts.
+/// present; `dialstatus` is `""` when dialing starts. Snapshots are `None` for channels
+/// that are gone (`null`).
 pub fn dial(
-    caller: Option<(&Arc<str>, serde_json::Value)>,
-    peer: (&Arc<str>, serde_json::Value),
+    caller: Option<(&Arc<str>, Option<ChannelSnapshot>)>,
+    peer: (&Arc<str>, Option<ChannelSnapshot>),
     dialstring: &str,
     status: &str,
 ) -> Event {
@@ -145,10 +248,10 @@ pub fn dial(
         },
     );
     if let Some((_, snapshot)) = caller {
-        event = event.with("caller", snapshot);
+        event = event.with_channel("caller", snapshot);
     }
     event
-        .with("peer", peer.1)
+        .with_channel("peer", peer.1)
         .with("forward", Value::String(String::new()))
         .with("dialstring", Value::String(dialstring.to_string()))
         .with("dialstatus", Value::String(status.to_string()))
@@ -157,11 +260,25 @@ pub fn dial(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::test_support::TestCore;
     use serde_json::json;
+
+    /// A typed snapshot of a live channel, and the `Value` the channel gives for it.
+    fn snapshot_and_value() -> (ChannelSnapshot, Value) {
+        let test = TestCore::new(false);
+        let id = test.stasis_channel("c\"1");
+        let vars = ["V".to_string()];
+        test.core.with_state(|state| {
+            let channel = state.channels.get_mut(&id).expect("channel");
+            channel.vars.insert("V".into(), "\u{1}x\\".into());
+            (ChannelSnapshot::new(channel, &vars), channel.json(&vars))
+        })
+    }
 
     #[test]
     fn direct_serialisation_matches_the_envelope_object() {
         let id: Arc<str> = Arc::from("c1");
+        let (snapshot, channel_value) = snapshot_and_value();
         let events = [
             Event::new("StasisStart", Scope::app("a")),
             Event::new("ChannelVarset", Scope::channel(&id))
@@ -174,12 +291,51 @@ mod tests {
             Event::new("Odd", Scope::default())
                 .with("application", json!("sneaky"))
                 .with("x", json!(1)),
+            Event::new("StasisStart", Scope::app("a"))
+                .with("args", json!(["1"]))
+                .with_channel("channel", Some(snapshot.clone())),
+            dial(
+                Some((&id, Some(snapshot.clone()))),
+                (&id, None),
+                "Test/x",
+                "",
+            ),
+            Event::new("Odd", Scope::default())
+                .with_channel("timestamp", Some(snapshot.clone()))
+                .with_channel("peer", Some(snapshot.clone())),
         ];
         for event in events {
             assert_eq!(
                 event.to_json_string("app \"q\"", "00:11"),
                 serde_json::to_string(&event.to_json("app \"q\"", "00:11")).expect("json")
             );
+            assert_eq!(
+                event.fields_json_string(),
+                serde_json::to_string(&event.fields_json()).expect("json")
+            );
         }
+        let typed = Event::new("ChannelCreated", Scope::channel(&id))
+            .with_channel("channel", Some(snapshot));
+        let message = typed.to_json("a", "00:11");
+        assert_eq!(
+            message["channel"], channel_value,
+            "as Channel::json gives it"
+        );
+        assert_eq!(
+            serde_json::to_string(&message["channel"]).expect("json"),
+            serde_json::to_string(&channel_value).expect("json")
+        );
+        assert_eq!(typed.channel_id(), Some("c\"1"));
+    }
+
+    #[test]
+    fn a_field_added_again_keeps_its_place() {
+        let event = Event::new("X", Scope::default())
+            .with("a", json!(1))
+            .with("b", json!(2))
+            .with("a", json!(3));
+        assert_eq!(event.fields_json_string(), r#"{"a":3,"b":2}"#);
+        assert_eq!(event.json("a"), Some(&json!(3)));
+        assert_eq!(event.channel_id(), None);
     }
 }

@@ -367,10 +367,10 @@ impl Core {
         if let Some(app) = &spec.app {
             state.apps.subscribe(app, SourceKind::Channel, &id);
         }
-        let snapshot = self.channel_json(state, &id);
+        let snapshot = self.channel_snapshot(state, &id);
         self.publish(
             state,
-            Event::new("ChannelCreated", Scope::channel(&id)).with("channel", snapshot),
+            Event::new("ChannelCreated", Scope::channel(&id)).with_channel("channel", snapshot),
         );
         if let Some(endpoint) = spec.endpoint {
             self.endpoint_channel_added(state, &endpoint, &id);
@@ -462,6 +462,14 @@ impl Core {
             .get(id)
             .map(|c| c.json(&self.channelvars))
             .unwrap_or(Value::Null)
+    }
+
+    /// A typed snapshot of a channel for an event (`None` if it does not exist).
+    pub fn channel_snapshot(&self, state: &State, id: &str) -> Option<snapshot::ChannelSnapshot> {
+        state
+            .channels
+            .get(id)
+            .map(|c| snapshot::ChannelSnapshot::new(c, &self.channelvars))
     }
 
     /// Makes an endpoint known before any channel uses it (configured phones).

@@ -18,6 +18,7 @@ use super::channels::Destination;
 use super::dialplan::expr;
 use super::event::{self, Event, Scope};
 use super::media::MediaTopic;
+use super::snapshot::ChannelSnapshot;
 use super::tech::{Indication, Request};
 use super::{ControlReceiver, Core};
 
@@ -233,11 +234,11 @@ impl Runner {
                             core.stasis_leave(state, &self.id);
                             core.stasis_enter(state, &self.id, &target, &args);
                         } else if let Some(current) = state.app_of_channel(&self.id) {
-                            let snapshot = core.channel_json(state, &self.id);
+                            let snapshot = core.channel_snapshot(state, &self.id);
                             core.publish(
                                 state,
                                 Event::new("ApplicationMoveFailed", Scope::app(&current))
-                                    .with("channel", snapshot)
+                                    .with_channel("channel", snapshot)
                                     .with("destination", json!(target))
                                     .with("args", json!(args)),
                             );
@@ -511,7 +512,7 @@ impl Runner {
             .map(Duration::from_secs_f64);
         let core = self.core.clone();
         let (legs, snapshots) = core.with_state(|state| {
-            let caller_json = core.channel_json(state, &self.id);
+            let caller_json = core.channel_snapshot(state, &self.id);
             let mut legs: Vec<Arc<str>> = Vec::new();
             let mut snapshots = std::collections::HashMap::new();
             for target in &targets {
@@ -524,7 +525,7 @@ impl Runner {
                 };
                 core.spawn_runner(leg.clone(), rx, Start::Idle);
                 state.dialers.insert(leg.clone(), self.id.clone());
-                let peer_json = core.channel_json(state, &leg);
+                let peer_json = core.channel_snapshot(state, &leg);
                 snapshots.insert(leg.clone(), (peer_json.clone(), target.clone()));
                 core.publish(
                     state,
@@ -572,7 +573,7 @@ impl Runner {
         &mut self,
         legs: &[Arc<str>],
         timeout: Option<Duration>,
-        mut snapshots: std::collections::HashMap<Arc<str>, (serde_json::Value, String)>,
+        mut snapshots: std::collections::HashMap<Arc<str>, (Option<ChannelSnapshot>, String)>,
     ) -> DialOutcome {
         let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
         let mut reported: HashSet<(Arc<str>, &'static str)> = HashSet::new();
@@ -585,10 +586,10 @@ impl Runner {
                     if state.channels.contains_key(leg)
                         && let Some(entry) = snapshots.get_mut(leg)
                     {
-                        entry.0 = core.channel_json(state, leg);
+                        entry.0 = core.channel_snapshot(state, leg);
                     }
                 }
-                let caller_json = core.channel_json(state, &self.id);
+                let caller_json = core.channel_snapshot(state, &self.id);
                 let mut live = 0;
                 let mut failure = "CHANUNAVAIL";
                 let mut winner = None;

@@ -41,7 +41,7 @@ impl Collect {
         events
             .iter()
             .filter(|e| e.kind == kind)
-            .map(|e| Value::Object(e.fields.clone()))
+            .map(|e| Value::Object(e.fields_json()))
             .collect()
     }
 }

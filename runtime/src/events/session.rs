@@ -396,7 +396,7 @@ mod tests {
             seen.extend(
                 batch
                     .iter()
-                    .map(|(_, e)| e.fields["n"].as_u64().unwrap_or(0)),
+                    .map(|(_, e)| e.json("n").and_then(|n| n.as_u64()).unwrap_or(0)),
             );
         }
         let expected: Vec<u64> = (1..=(MAX_BATCH + 10) as u64).collect();

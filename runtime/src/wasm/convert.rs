@@ -1,9 +1,11 @@
-//! Conversions between the core's JSON-shaped events and snapshots and the WIT types.
+//! Conversions between the core's events and snapshots and the WIT types.
 
 use serde_json::Value;
 
 use super::bindings::wari::stasis::types;
-use crate::core::event::Event;
+use crate::core::channel::CallerId;
+use crate::core::event::{Event, Field};
+use crate::core::snapshot::ChannelSnapshot;
 
 fn text(value: &Value, key: &str) -> String {
     value
@@ -36,6 +38,34 @@ pub fn channel(value: &Value) -> types::Channel {
             .get("priority")
             .and_then(Value::as_i64)
             .unwrap_or(0),
+    }
+}
+
+/// A typed channel snapshot, read directly.
+pub fn channel_snapshot(snapshot: &ChannelSnapshot) -> types::Channel {
+    let caller = |id: &CallerId| types::CallerId {
+        name: id.name.clone(),
+        number: id.number.clone(),
+    };
+    types::Channel {
+        id: snapshot.id.to_string(),
+        name: snapshot.name.clone(),
+        state: snapshot.state.as_str().to_string(),
+        caller: caller(&snapshot.caller),
+        connected: caller(&snapshot.connected),
+        language: snapshot.language.clone(),
+        context: snapshot.dialplan.context.clone(),
+        exten: snapshot.dialplan.exten.clone(),
+        priority: snapshot.dialplan.priority,
+    }
+}
+
+/// A channel field of an event, typed or JSON.
+fn channel_field(field: Option<&Field>) -> types::Channel {
+    match field {
+        Some(Field::Channel(snapshot)) => channel_snapshot(snapshot),
+        Some(Field::Json(value)) => channel(value),
+        None => channel(&Value::Null),
     }
 }
 
@@ -81,21 +111,27 @@ fn recording(value: &Value) -> types::Recording {
 
 /// The WIT event for a core event; types without a case of their own become `other`.
 pub fn event(event: &Event) -> types::Event {
-    let f = &event.fields;
     // Borrowed, never cloned: this runs for every event delivered into a session.
-    let field = |key: &str| f.get(key).unwrap_or(&Value::Null);
+    let field = |key: &str| event.json(key).unwrap_or(&Value::Null);
     let own_text = |key: &str| {
-        f.get(key)
+        event
+            .json(key)
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_string()
     };
+    let own_u32 = |key: &str| {
+        event
+            .json(key)
+            .and_then(Value::as_u64)
+            .and_then(|n| u32::try_from(n).ok())
+    };
+    let snapshot = || channel_field(event.field("channel"));
     match event.kind {
         "StasisStart" => types::Event::StasisStart(types::StasisStart {
-            channel: channel(field("channel")),
-            args: f
-                .get("args")
-                .and_then(Value::as_array)
+            channel: snapshot(),
+            args: field("args")
+                .as_array()
                 .map(|a| {
                     a.iter()
                         .filter_map(Value::as_str)
@@ -104,23 +140,16 @@ pub fn event(event: &Event) -> types::Event {
                 })
                 .unwrap_or_default(),
         }),
-        "StasisEnd" => types::Event::StasisEnd(channel(field("channel"))),
+        "StasisEnd" => types::Event::StasisEnd(snapshot()),
         "ChannelDtmfReceived" => types::Event::DtmfReceived(types::DtmfReceived {
-            channel: channel(field("channel")),
+            channel: snapshot(),
             digit: own_text("digit"),
-            duration_ms: f
-                .get("duration_ms")
-                .and_then(Value::as_u64)
-                .and_then(|d| u32::try_from(d).ok())
-                .unwrap_or(0),
+            duration_ms: own_u32("duration_ms").unwrap_or(0),
         }),
-        "ChannelStateChange" => types::Event::StateChanged(channel(field("channel"))),
+        "ChannelStateChange" => types::Event::StateChanged(snapshot()),
         "ChannelHangupRequest" => types::Event::HangupRequested(types::HangupRequest {
-            channel: channel(field("channel")),
-            cause: f
-                .get("cause")
-                .and_then(Value::as_u64)
-                .and_then(|c| u32::try_from(c).ok()),
+            channel: snapshot(),
+            cause: own_u32("cause"),
         }),
         "PlaybackStarted" => types::Event::PlaybackStarted(playback(field("playback"))),
         "PlaybackFinished" => types::Event::PlaybackFinished(playback(field("playback"))),
@@ -129,11 +158,11 @@ pub fn event(event: &Event) -> types::Event {
         "RecordingFailed" => types::Event::RecordingFailed(recording(field("recording"))),
         "ChannelEnteredBridge" => types::Event::EnteredBridge(types::BridgeMembership {
             bridge: bridge(field("bridge")),
-            channel: channel(field("channel")),
+            channel: snapshot(),
         }),
         "ChannelLeftBridge" => types::Event::LeftBridge(types::BridgeMembership {
             bridge: bridge(field("bridge")),
-            channel: channel(field("channel")),
+            channel: snapshot(),
         }),
         "ChannelUserevent" => types::Event::UserEvent(types::UserEvent {
             name: own_text("eventname"),
@@ -141,7 +170,7 @@ pub fn event(event: &Event) -> types::Event {
         }),
         other => types::Event::Other(types::RawEvent {
             event_type: other.to_string(),
-            json: serde_json::to_string(f).unwrap_or_default(),
+            json: event.fields_json_string(),
         }),
     }
 }

@@ -282,11 +282,7 @@ impl AppRuntime {
     /// Routes one event; returns the session it went to, creating one on a new StasisStart.
     fn route(&self, event: &Arc<Event>) -> Option<Arc<Session>> {
         let mut routes = self.routes.lock().ok()?;
-        let channel_id = event
-            .fields
-            .get("channel")
-            .and_then(|c| c.get("id"))
-            .and_then(Value::as_str);
+        let channel_id = event.channel_id();
         if event.kind == "StasisStart" {
             let id = channel_id?.to_string();
             if let Some(session) = routes.expected.remove(&id) {
