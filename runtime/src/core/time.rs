@@ -1,12 +1,37 @@
 //! Timestamps in ARI's wire format: `YYYY-MM-DDTHH:MM:SS.mmm±hhmm` in local time.
 
+use std::cell::RefCell;
 use std::fmt::Write;
 
 use chrono::{DateTime, Datelike, Local, Offset, TimeZone, Timelike};
 
-/// Formats a time the way ARI emits `timestamp` and `creationtime`.
+/// What a formatted timestamp shows: seconds, millisecond, UTC offset in seconds.
+type Shown = (i64, u32, i32);
+
+thread_local! {
+    /// The last two timestamps formatted on this thread: the events published together
+    /// mostly fall in the same millisecond, and concern a channel whose `creationtime` is
+    /// formatted in between.
+    static RECENT: RefCell<[Option<(Shown, String)>; 2]> = const { RefCell::new([None, None]) };
+}
+
+/// Formats a time the way ARI emits `timestamp` and `creationtime`, reusing the text of a
+/// recent call that showed the same millisecond.
 pub fn ari_timestamp(time: &DateTime<Local>) -> String {
-    format_timestamp(time)
+    let shown = (
+        time.timestamp(),
+        time.nanosecond() / 1_000_000,
+        time.offset().fix().local_minus_utc(),
+    );
+    RECENT.with_borrow_mut(|recent| {
+        if let Some((_, text)) = recent.iter().flatten().find(|(s, _)| *s == shown) {
+            return text.clone();
+        }
+        let text = format_timestamp(time);
+        recent.swap(0, 1);
+        recent[0] = Some((shown, text.clone()));
+        text
+    })
 }
 
 /// The current time in ARI's wire format.
@@ -93,5 +118,27 @@ mod tests {
             ari_timestamp(&local),
             local.format("%Y-%m-%dT%H:%M:%S%.3f%z").to_string()
         );
+    }
+
+    #[test]
+    fn reused_texts_are_those_of_the_same_millisecond() {
+        let at = |secs: i64, nanos: u32| {
+            DateTime::from_timestamp(secs, nanos)
+                .expect("time")
+                .with_timezone(&Local)
+        };
+        let times = [
+            at(1_790_000_000, 1_000_000),
+            at(1_790_000_000, 1_400_000),
+            at(1_700_000_000, 0),
+            at(1_790_000_000, 1_999_999),
+            at(1_790_000_000, 2_000_000),
+            at(1_700_000_000, 999_999),
+            at(1_790_000_001, 2_000_000),
+            at(1_790_000_000, 1_000_000),
+        ];
+        for t in times {
+            assert_eq!(ari_timestamp(&t), format_timestamp(&t));
+        }
     }
 }
