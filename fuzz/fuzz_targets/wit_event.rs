@@ -42,7 +42,7 @@ fuzz_target!(|data: &[u8]| {
     let Value::Object(fields) = value else {
         return;
     };
-    let mut event = Event::new(KINDS[usize::from(selector) % KINDS.len()], Scope::default());
-    event.fields = fields;
+    let event = Event::new(KINDS[usize::from(selector) % KINDS.len()], Scope::default())
+        .with_fields(fields);
     let _ = convert::event(&event);
 });

@@ -1,6 +1,7 @@
 //! ARI events as the core produces them: a type, a timestamp, the event's own fields, and
 //! the objects it concerns (which decides which applications receive it).
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use serde::ser::{Serialize, Serializer};
@@ -57,7 +58,7 @@ pub struct Event {
     pub timestamp: String,
     /// The event's own fields in order (everything but `type`, `timestamp`,
     /// `application`, `asterisk_id`).
-    fields: Vec<(&'static str, Field)>,
+    fields: Vec<(Cow<'static, str>, Field)>,
     pub scope: Scope,
 }
 
@@ -77,7 +78,14 @@ impl Event {
 
     /// Adds a field.
     pub fn with(self, key: &'static str, value: Value) -> Event {
-        self.with_field(key, Field::Json(value))
+        self.with_field(Cow::Borrowed(key), Field::Json(value))
+    }
+
+    /// Adds each field of a JSON object, in its order, under any names.
+    pub fn with_fields(self, fields: Map<String, Value>) -> Event {
+        fields.into_iter().fold(self, |event, (key, value)| {
+            event.with_field(Cow::Owned(key), Field::Json(value))
+        })
     }
 
     /// Adds a channel snapshot field; `None` (the channel is gone) is `null`.
@@ -86,11 +94,11 @@ impl Event {
             Some(snapshot) => Field::Channel(Box::new(snapshot)),
             None => Field::Json(Value::Null),
         };
-        self.with_field(key, field)
+        self.with_field(Cow::Borrowed(key), field)
     }
 
     /// Adds a field; a key added again keeps its first place and takes the new value.
-    fn with_field(mut self, key: &'static str, field: Field) -> Event {
+    fn with_field(mut self, key: Cow<'static, str>, field: Field) -> Event {
         match self.fields.iter_mut().find(|(k, _)| *k == key) {
             Some(entry) => entry.1 = field,
             None => self.fields.push((key, field)),
@@ -100,7 +108,7 @@ impl Event {
 
     /// A field's value.
     pub fn field(&self, key: &str) -> Option<&Field> {
-        self.fields.iter().find(|(k, _)| *k == key).map(|(_, f)| f)
+        self.fields.iter().find(|(k, _)| k == key).map(|(_, f)| f)
     }
 
     /// A field that is JSON (not a typed snapshot).
@@ -153,7 +161,7 @@ impl Event {
     /// cloning the envelope object first (every event is serialised once per application
     /// that receives it).
     pub fn to_json_string(&self, application: &str, asterisk_id: &str) -> String {
-        if self.fields.iter().any(|(k, _)| ENVELOPE.contains(k)) {
+        if self.replaces_envelope() {
             // A field that replaces an envelope key keeps the envelope's place: leave
             // that to the object form.
             return serde_json::to_string(&self.to_json(application, asterisk_id))
@@ -171,6 +179,11 @@ impl Event {
         write_string(&mut out, application);
         out.push(b'}');
         into_text(out)
+    }
+
+    /// Whether a field has the name of one of the envelope's keys.
+    fn replaces_envelope(&self) -> bool {
+        self.fields.iter().any(|(k, _)| ENVELOPE.contains(&&**k))
     }
 
     /// Appends `"key":value` for each field, comma-separated (and after a comma first
@@ -335,7 +348,12 @@ mod tests {
             .with("b", json!(2))
             .with("a", json!(3));
         assert_eq!(event.fields_json_string(), r#"{"a":3,"b":2}"#);
-        assert_eq!(event.json("a"), Some(&json!(3)));
+        let mut object = Map::new();
+        object.insert("c".into(), json!("x"));
+        object.insert("a".into(), json!(4));
+        let event = event.with_fields(object);
+        assert_eq!(event.fields_json_string(), r#"{"a":4,"b":2,"c":"x"}"#);
+        assert_eq!(event.json("a"), Some(&json!(4)));
         assert_eq!(event.channel_id(), None);
     }
 }
