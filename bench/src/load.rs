@@ -1,8 +1,10 @@
-//! A minimal HTTP/1.1 keep-alive client for load: one request at a time per connection,
-//! the response body counted and discarded. It parses only what it must (status line,
-//! `Content-Length`, chunked encoding), so the load generator costs little CPU next to the
-//! server it measures on the same machine.
+//! A minimal HTTP/1.1 keep-alive client for load and for sequential originates: one request
+//! at a time per connection, the response body counted and discarded (kept only for an
+//! error's message). It parses only what it must (status line, `Content-Length`, chunked
+//! encoding), so the load generator costs little CPU next to the server it measures on the
+//! same machine: a sequential measurement has the client's own work on its round trip.
 
+use std::fmt::Write as _;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -15,45 +17,84 @@ use crate::target::Target;
 
 const BUFFER: usize = 256 * 1024;
 
-/// One keep-alive connection sending the same GET request.
+/// One keep-alive connection to the target.
 pub struct Connection {
+    target: Target,
     stream: TcpStream,
-    request: Vec<u8>,
+    /// The request being sent (reused).
+    request: String,
     buf: Vec<u8>,
     start: usize,
     end: usize,
+    /// Responses read on this connection so far.
+    answered: u64,
 }
 
-/// A response: status and body size.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A response: status, body size, and the body of a non-2xx answer (for its message).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Response {
     pub status: u16,
     pub body_len: usize,
+    pub error_body: Option<String>,
+}
+
+impl Response {
+    /// A 2xx status.
+    pub fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
 }
 
 impl Connection {
-    /// Connects to the target for `GET <ARI prefix><path>`.
-    pub async fn connect(target: &Target, path: &str) -> anyhow::Result<Connection> {
+    /// Connects to the target.
+    pub async fn connect(target: &Target) -> anyhow::Result<Connection> {
+        Ok(Connection {
+            target: target.clone(),
+            stream: Self::open(target).await?,
+            request: String::with_capacity(512),
+            buf: vec![0; BUFFER],
+            start: 0,
+            end: 0,
+            answered: 0,
+        })
+    }
+
+    async fn open(target: &Target) -> anyhow::Result<TcpStream> {
         let stream = TcpStream::connect(&target.authority)
             .await
             .with_context(|| format!("connect {}", target.authority))?;
         stream.set_nodelay(true)?;
-        let request = format!(
-            "GET {}{path} HTTP/1.1\r\nHost: {}\r\nAuthorization: {}\r\n\r\n",
-            target.prefix, target.authority, target.authorization
-        );
-        Ok(Connection {
-            stream,
-            request: request.into_bytes(),
-            buf: vec![0; BUFFER],
-            start: 0,
-            end: 0,
-        })
+        Ok(stream)
     }
 
-    /// Sends the request and reads the whole response.
-    pub async fn get(&mut self) -> anyhow::Result<Response> {
-        self.stream.write_all(&self.request).await?;
+    /// Sends `METHOD <ARI prefix><path>` with no body and reads the whole response. A
+    /// keep-alive connection the server closed while it was idle (the request got no byte
+    /// of answer) is opened again and the request sent once more, as HTTP clients do.
+    pub async fn request(&mut self, method: &str, path: &str) -> anyhow::Result<Response> {
+        self.request.clear();
+        let t = &self.target;
+        // Writing to a String cannot fail.
+        let _ = write!(
+            self.request,
+            "{method} {}{path} HTTP/1.1\r\nHost: {}\r\nAuthorization: {}\r\nContent-Length: 0\r\n\r\n",
+            t.prefix, t.authority, t.authorization
+        );
+        match self.exchange().await {
+            Err(e) if self.answered > 0 && self.end == 0 && is_closed(&e) => {
+                self.stream = Self::open(&self.target).await?;
+                (self.start, self.end) = (0, 0);
+                self.exchange().await
+            }
+            result => result,
+        }
+    }
+
+    /// Writes the prepared request and reads its response.
+    async fn exchange(&mut self) -> anyhow::Result<Response> {
+        self.stream
+            .write_all(self.request.as_bytes())
+            .await
+            .context("send")?;
         let head_end = loop {
             if let Some(i) = find(&self.buf[self.start..self.end], b"\r\n\r\n") {
                 break self.start + i + 4;
@@ -82,14 +123,27 @@ impl Connection {
             }
         }
         self.start = head_end;
-        let body_len = if chunked {
-            self.chunked_body().await?
+        let success = (200..300).contains(&status);
+        let (body_len, error_body) = if chunked {
+            (self.chunked_body().await?, None)
         } else {
             let length = length.unwrap_or(0);
+            let kept = (!success).then(|| {
+                let available = &self.buf[self.start..self.end.min(self.start + length)];
+                String::from_utf8_lossy(available).into_owned()
+            });
             self.skip(length).await?;
-            length
+            (length, kept)
         };
-        Ok(Response { status, body_len })
+        self.answered += 1;
+        if self.start == self.end {
+            (self.start, self.end) = (0, 0);
+        }
+        Ok(Response {
+            status,
+            body_len,
+            error_body,
+        })
     }
 
     async fn chunked_body(&mut self) -> anyhow::Result<usize> {
@@ -153,11 +207,28 @@ impl Connection {
         }
         let n = self.stream.read(&mut self.buf[self.end..]).await?;
         if n == 0 {
-            bail!("connection closed by the server");
+            bail!(CLOSED);
         }
         self.end += n;
         Ok(())
     }
+}
+
+const CLOSED: &str = "connection closed by the server";
+
+/// The server closed the connection or reset it.
+fn is_closed(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause.to_string() == CLOSED
+            || cause.downcast_ref::<std::io::Error>().is_some_and(|e| {
+                matches!(
+                    e.kind(),
+                    std::io::ErrorKind::BrokenPipe
+                        | std::io::ErrorKind::ConnectionReset
+                        | std::io::ErrorKind::ConnectionAborted
+                )
+            })
+    })
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
@@ -186,7 +257,7 @@ pub async fn run(
 ) -> anyhow::Result<LoadResult> {
     let mut conns = Vec::with_capacity(connections);
     for _ in 0..connections {
-        conns.push(Connection::connect(target, path).await?);
+        conns.push(Connection::connect(target).await?);
     }
     let budget = Arc::new(AtomicU64::new(max_requests));
     let started = Instant::now();
@@ -194,6 +265,7 @@ pub async fn run(
     let mut tasks = Vec::with_capacity(connections);
     for mut conn in conns {
         let budget = budget.clone();
+        let path = path.to_string();
         tasks.push(tokio::spawn(async move {
             let mut result = LoadResult {
                 latencies: Vec::with_capacity(1 << 16),
@@ -205,10 +277,10 @@ pub async fn run(
                     .is_ok()
             {
                 let t0 = Instant::now();
-                let response = conn.get().await?;
+                let response = conn.request("GET", &path).await?;
                 result.latencies.push(t0.elapsed());
                 result.bytes += response.body_len as u64;
-                if !(200..300).contains(&response.status) {
+                if !response.is_success() {
                     result.errors += 1;
                     result.first_error.get_or_insert(response.status);
                 }
@@ -257,21 +329,70 @@ mod tests {
             }
         });
         let target = Target::new(&format!("http://{addr}"), "u", "p").expect("target");
-        let mut conn = Connection::connect(&target, "/x").await.expect("connect");
+        let mut conn = Connection::connect(&target).await.expect("connect");
         assert_eq!(
-            conn.get().await.expect("first"),
+            conn.request("GET", "/x").await.expect("first"),
             Response {
                 status: 200,
-                body_len: 5
+                body_len: 5,
+                error_body: None,
             }
         );
         assert_eq!(
-            conn.get().await.expect("second"),
+            conn.request("GET", "/x").await.expect("second"),
             Response {
                 status: 404,
-                body_len: 5
+                body_len: 5,
+                error_body: None,
             }
         );
         server.await.expect("server");
+    }
+
+    /// A request on a connection the server closed after its last answer is sent again on
+    /// a new connection; a non-2xx answer keeps its body for the error message.
+    #[tokio::test]
+    async fn reopens_a_closed_keep_alive_connection_and_keeps_error_bodies() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let server = tokio::spawn(async move {
+            let replies: [&[u8]; 2] = [
+                b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n[]",
+                b"HTTP/1.1 400 Bad Request\r\nContent-Length: 16\r\n\r\n{\"message\":\"no\"}",
+            ];
+            let mut requests = Vec::new();
+            for reply in replies {
+                // One answer per connection, then the server closes it.
+                let (mut socket, _) = listener.accept().await.expect("accept");
+                let mut buf = vec![0u8; 4096];
+                let n = socket.read(&mut buf).await.expect("request");
+                requests.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+                socket.write_all(reply).await.expect("reply");
+            }
+            requests
+        });
+        let target = Target::new(&format!("http://{addr}"), "u", "p").expect("target");
+        let mut conn = Connection::connect(&target).await.expect("connect");
+        let first = conn.request("POST", "/channels?x=1").await.expect("first");
+        assert_eq!((first.status, first.body_len), (200, 2));
+        let second = conn.request("DELETE", "/channels/a").await.expect("second");
+        assert_eq!(
+            (second.status, second.error_body.as_deref()),
+            (400, Some("{\"message\":\"no\"}"))
+        );
+        assert!(!second.is_success());
+        let requests = server.await.expect("server");
+        assert!(
+            requests[0].starts_with("POST /ari/channels?x=1 HTTP/1.1\r\n"),
+            "{requests:?}"
+        );
+        assert!(
+            requests[1].starts_with("DELETE /ari/channels/a HTTP/1.1\r\n"),
+            "{requests:?}"
+        );
+        assert!(
+            requests[1].contains("Authorization: Basic dTpw\r\n"),
+            "{requests:?}"
+        );
     }
 }

@@ -225,6 +225,9 @@ struct Bench<'s> {
     events: Events,
     /// One keep-alive connection each.
     clients: Vec<reqwest::Client>,
+    /// The connections originates are sent on: the bench's own minimal client
+    /// ([`load::Connection`]), whose work is on every sequential round trip measured.
+    originators: Vec<tokio::sync::Mutex<load::Connection>>,
     /// Makes channel ids unique across runs against the same server.
     run_id: String,
     next_id: AtomicUsize,
@@ -243,6 +246,11 @@ impl<'s> Bench<'s> {
         let clients = (0..most)
             .map(|_| settings.target.client())
             .collect::<anyhow::Result<Vec<_>>>()?;
+        let mut originators = Vec::with_capacity(most);
+        for _ in 0..most {
+            let connection = load::Connection::connect(&settings.target).await?;
+            originators.push(tokio::sync::Mutex::new(connection));
+        }
         let nanos = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_nanos())
@@ -251,6 +259,7 @@ impl<'s> Bench<'s> {
             settings,
             events,
             clients,
+            originators,
             run_id: format!("wb{}-{nanos:x}", std::process::id()),
             next_id: AtomicUsize::new(0),
         })
@@ -264,7 +273,8 @@ impl<'s> Bench<'s> {
             .collect()
     }
 
-    fn originate_url(&self, id: &str) -> String {
+    /// The originate request's path under the ARI prefix.
+    fn originate_path(&self, id: &str) -> String {
         let s = self.settings;
         let destination = match &s.destination {
             Destination::App => format!("app={}", encode(&s.app)),
@@ -276,11 +286,11 @@ impl<'s> Bench<'s> {
                 d
             }
         };
-        s.target.url(&format!(
+        format!(
             "/channels?endpoint={}&{destination}&channelId={}",
             encode(&s.endpoint),
             encode(id)
-        ))
+        )
     }
 
     /// Originates `ids` from `connections` connections, each sending its next request once
@@ -295,7 +305,7 @@ impl<'s> Bench<'s> {
         let latencies = Mutex::new(Vec::with_capacity(ids.len()));
         let progress = Progress::new("originate", ids.len());
         let started = Instant::now();
-        let workers = self.clients[..connections].iter().map(|client| {
+        let workers = self.originators[..connections].iter().map(|connection| {
             let next = &next;
             let latencies = &latencies;
             let progress = &progress;
@@ -307,7 +317,7 @@ impl<'s> Bench<'s> {
                         if i >= ids.len() || Instant::now() >= deadline {
                             return anyhow::Ok(());
                         }
-                        mine.push(self.originate_one(client, &ids[i]).await?);
+                        mine.push(self.originate_one(connection, &ids[i]).await?);
                         progress.step();
                     }
                 }
@@ -329,28 +339,28 @@ impl<'s> Bench<'s> {
     }
 
     /// One channel: POST, then its StasisStart. Returns the latency.
-    async fn originate_one(&self, client: &reqwest::Client, id: &str) -> anyhow::Result<Duration> {
+    async fn originate_one(
+        &self,
+        connection: &tokio::sync::Mutex<load::Connection>,
+        id: &str,
+    ) -> anyhow::Result<Duration> {
+        let path = self.originate_path(id);
+        let mut connection = connection.lock().await;
         let started = self.events.expect(id);
         let t0 = Instant::now();
-        let response = client
-            .post(self.originate_url(id))
-            .header(AUTHORIZATION, &self.settings.target.authorization)
-            .send()
-            .await;
-        let response = match response {
+        let response = match connection.request("POST", &path).await {
             Ok(r) => r,
             Err(e) => {
                 self.events.forget(id);
-                return Err(anyhow!(e).context(format!("originate {id}")));
+                return Err(e.context(format!("originate {id}")));
             }
         };
-        let status = response.status();
-        let body = response.bytes().await.unwrap_or_default();
-        if !status.is_success() {
+        if !response.is_success() {
             self.events.forget(id);
             bail!(
-                "originate {id}: {status} {}",
-                String::from_utf8_lossy(&body)
+                "originate {id}: {} {}",
+                response.status,
+                response.error_body.unwrap_or_default()
             );
         }
         let at = tokio::time::timeout(START_TIMEOUT, started)
