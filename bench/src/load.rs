@@ -1,4 +1,4 @@
-//! A minimal HTTP/1.1 keep-alive client for load and for sequential originates: one request
+//! A minimal HTTP/1.1 keep-alive client for load, originates and hang-ups: one request
 //! at a time per connection, the response body counted and discarded (kept only for an
 //! error's message). It parses only what it must (status line, `Content-Length`, chunked
 //! encoding), so the load generator costs little CPU next to the server it measures on the
@@ -207,19 +207,29 @@ impl Connection {
         }
         let n = self.stream.read(&mut self.buf[self.end..]).await?;
         if n == 0 {
-            bail!(CLOSED);
+            return Err(Closed.into());
         }
         self.end += n;
         Ok(())
     }
 }
 
-const CLOSED: &str = "connection closed by the server";
+/// The server closed the connection (end of stream while an answer was expected).
+#[derive(Debug)]
+struct Closed;
+
+impl std::fmt::Display for Closed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("connection closed by the server")
+    }
+}
+
+impl std::error::Error for Closed {}
 
 /// The server closed the connection or reset it.
 fn is_closed(error: &anyhow::Error) -> bool {
     error.chain().any(|cause| {
-        cause.to_string() == CLOSED
+        cause.is::<Closed>()
             || cause.downcast_ref::<std::io::Error>().is_some_and(|e| {
                 matches!(
                     e.kind(),

@@ -219,15 +219,30 @@ pub async fn run(settings: &Settings, scenarios: &[Scenario]) -> anyhow::Result<
     outcome.map(|()| reports)
 }
 
+/// `DELETE /channels/{id}`: true when it hung the channel up, false when it was already
+/// gone (404); any other answer is an error.
+async fn delete_channel(connection: &mut load::Connection, id: &str) -> anyhow::Result<bool> {
+    let response = connection
+        .request("DELETE", &format!("/channels/{}", encode(id)))
+        .await
+        .with_context(|| format!("hang up {id}"))?;
+    match response.status {
+        _ if response.is_success() => Ok(true),
+        404 => Ok(false),
+        status => bail!(
+            "hang up {id}: {status} {}",
+            response.error_body.unwrap_or_default()
+        ),
+    }
+}
+
 /// One bench session against a server.
 struct Bench<'s> {
     settings: &'s Settings,
     events: Events,
-    /// One keep-alive connection each.
-    clients: Vec<reqwest::Client>,
-    /// The connections originates are sent on: the bench's own minimal client
-    /// ([`load::Connection`]), whose work is on every sequential round trip measured.
-    originators: Vec<tokio::sync::Mutex<load::Connection>>,
+    /// The keep-alive connections originates and hang-ups are sent on: the bench's own
+    /// minimal client ([`load::Connection`]), whose work is on every round trip measured.
+    connections: Vec<tokio::sync::Mutex<load::Connection>>,
     /// Makes channel ids unique across runs against the same server.
     run_id: String,
     next_id: AtomicUsize,
@@ -243,13 +258,10 @@ impl<'s> Bench<'s> {
     async fn connect(settings: &'s Settings) -> anyhow::Result<Bench<'s>> {
         let events = Events::connect(&settings.target, &settings.app).await?;
         let most = settings.most_connections();
-        let clients = (0..most)
-            .map(|_| settings.target.client())
-            .collect::<anyhow::Result<Vec<_>>>()?;
-        let mut originators = Vec::with_capacity(most);
+        let mut connections = Vec::with_capacity(most);
         for _ in 0..most {
             let connection = load::Connection::connect(&settings.target).await?;
-            originators.push(tokio::sync::Mutex::new(connection));
+            connections.push(tokio::sync::Mutex::new(connection));
         }
         let nanos = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -258,8 +270,7 @@ impl<'s> Bench<'s> {
         Ok(Bench {
             settings,
             events,
-            clients,
-            originators,
+            connections,
             run_id: format!("wb{}-{nanos:x}", std::process::id()),
             next_id: AtomicUsize::new(0),
         })
@@ -305,7 +316,7 @@ impl<'s> Bench<'s> {
         let latencies = Mutex::new(Vec::with_capacity(ids.len()));
         let progress = Progress::new("originate", ids.len());
         let started = Instant::now();
-        let workers = self.originators[..connections].iter().map(|connection| {
+        let workers = self.connections[..connections].iter().map(|connection| {
             let next = &next;
             let latencies = &latencies;
             let progress = &progress;
@@ -375,29 +386,16 @@ impl<'s> Bench<'s> {
     async fn hang_up(&self, ids: &[String]) -> anyhow::Result<()> {
         let next = AtomicUsize::new(0);
         let deadline = Instant::now() + END_TIMEOUT;
-        let workers = self.clients.iter().map(|client| {
+        let workers = self.connections.iter().map(|connection| {
             let next = &next;
             async move {
+                let mut connection = connection.lock().await;
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     if i >= ids.len() || Instant::now() >= deadline {
                         return anyhow::Ok(());
                     }
-                    let url = self
-                        .settings
-                        .target
-                        .url(&format!("/channels/{}", encode(&ids[i])));
-                    let response = client
-                        .delete(url)
-                        .header(AUTHORIZATION, &self.settings.target.authorization)
-                        .send()
-                        .await
-                        .with_context(|| format!("hang up {}", ids[i]))?;
-                    let status = response.status();
-                    let _ = response.bytes().await;
-                    if !status.is_success() && status != reqwest::StatusCode::NOT_FOUND {
-                        bail!("hang up {}: {status}", ids[i]);
-                    }
+                    delete_channel(&mut connection, &ids[i]).await?;
                 }
             }
         });
@@ -507,9 +505,10 @@ impl<'s> Bench<'s> {
             let pending = Mutex::new(Vec::with_capacity(ids.len()));
             let progress = Progress::new("hangup", ids.len());
             let started = Instant::now();
-            let workers = self.clients[..connections].iter().map(|client| {
+            let workers = self.connections[..connections].iter().map(|connection| {
                 let (next, pending, progress, ids) = (&next, &pending, &progress, &ids);
                 async move {
+                    let mut connection = connection.lock().await;
                     loop {
                         let i = next.fetch_add(1, Ordering::Relaxed);
                         if i >= ids.len() || Instant::now() >= deadline {
@@ -517,27 +516,14 @@ impl<'s> Bench<'s> {
                         }
                         let end = self.events.expect_end(&ids[i]);
                         let t0 = Instant::now();
-                        let response = client
-                            .delete(
-                                self.settings
-                                    .target
-                                    .url(&format!("/channels/{}", encode(&ids[i]))),
-                            )
-                            .header(AUTHORIZATION, &self.settings.target.authorization)
-                            .send()
-                            .await
-                            .with_context(|| format!("hang up {}", ids[i]))?;
+                        let deleted = delete_channel(&mut connection, &ids[i]).await?;
                         let answered = t0.elapsed();
-                        let status = response.status();
-                        let _ = response.bytes().await;
                         progress.step();
-                        if status.is_success() {
+                        if deleted {
                             pending
                                 .lock()
                                 .unwrap_or_else(std::sync::PoisonError::into_inner)
                                 .push((t0, answered, end));
-                        } else if status != reqwest::StatusCode::NOT_FOUND {
-                            bail!("hang up {}: {status}", ids[i]);
                         }
                     }
                 }
@@ -643,9 +629,13 @@ impl<'s> Bench<'s> {
         Ok(result)
     }
 
-    /// The number of channels `GET /channels` lists, and the size of its body.
+    /// The number of channels `GET /channels` lists, and the size of its body (read whole,
+    /// untimed, so with a general-purpose client).
     async fn list_channels(&self) -> anyhow::Result<(usize, usize)> {
-        let response = self.clients[0]
+        let response = self
+            .settings
+            .target
+            .client()?
             .get(self.settings.target.url("/channels"))
             .header(AUTHORIZATION, &self.settings.target.authorization)
             .send()
