@@ -593,6 +593,57 @@ impl Graph {
             .find(|p| &*p.id == id)
     }
 
+    /// Starts a recording on its target (reported `Recording`), or fails it when the
+    /// target is gone; with a `beep`, nothing is recorded until the beep has ended.
+    fn start_recording(&mut self, request: RecordRequest, beep: Option<beep::Beep>) {
+        let recording = Recording {
+            name: request.name,
+            sink: Some(request.sink),
+            max_duration_ms: request.max_duration_ms,
+            max_silence_ms: request.max_silence_ms,
+            terminate_on: request.terminate_on,
+            recorded_ms: 0,
+            silence: SilenceDetector::new(QUIET_MEAN_ABS),
+            paused: false,
+            muted: false,
+            beep,
+        };
+        let recordings = match &request.target {
+            Target::Leg(leg) => self.legs.get_mut(leg).map(|l| &mut l.recordings),
+            Target::Bridge(bridge) => self.bridges.get_mut(bridge).map(|b| {
+                if b.recorder.is_none() {
+                    b.recorder = Some(b.mixer.add(Rate::Narrow8k));
+                }
+                &mut b.recordings
+            }),
+        };
+        match recordings {
+            Some(recordings) => {
+                self.events.push(MediaEvent::Recording {
+                    name: recording.name.clone(),
+                    state: RecordingState::Recording,
+                    duration_ms: 0,
+                });
+                recordings.push(recording);
+            }
+            None => {
+                let name = recording.name.clone();
+                if let Some(sink) = recording.sink {
+                    sink.cancel();
+                }
+                let cause = match request.target {
+                    Target::Leg(_) => "Channel is gone",
+                    Target::Bridge(_) => "Bridge is gone",
+                };
+                self.events.push(MediaEvent::Recording {
+                    name,
+                    state: RecordingState::Failed(cause.into()),
+                    duration_ms: 0,
+                });
+            }
+        }
+    }
+
     fn apply(&mut self, command: Command) {
         match command {
             Command::AddLeg { id, rate } => {
@@ -683,54 +734,7 @@ impl Graph {
                 }
                 self.events = events;
             }
-            Command::Record(request) => {
-                let recording = Recording {
-                    name: request.name,
-                    sink: Some(request.sink),
-                    max_duration_ms: request.max_duration_ms,
-                    max_silence_ms: request.max_silence_ms,
-                    terminate_on: request.terminate_on,
-                    recorded_ms: 0,
-                    silence: SilenceDetector::new(QUIET_MEAN_ABS),
-                    paused: false,
-                    muted: false,
-                    beep: None,
-                };
-                let recordings = match &request.target {
-                    Target::Leg(leg) => self.legs.get_mut(leg).map(|l| &mut l.recordings),
-                    Target::Bridge(bridge) => self.bridges.get_mut(bridge).map(|b| {
-                        if b.recorder.is_none() {
-                            b.recorder = Some(b.mixer.add(Rate::Narrow8k));
-                        }
-                        &mut b.recordings
-                    }),
-                };
-                match recordings {
-                    Some(recordings) => {
-                        self.events.push(MediaEvent::Recording {
-                            name: recording.name.clone(),
-                            state: RecordingState::Recording,
-                            duration_ms: 0,
-                        });
-                        recordings.push(recording);
-                    }
-                    None => {
-                        let name = recording.name.clone();
-                        if let Some(sink) = recording.sink {
-                            sink.cancel();
-                        }
-                        let cause = match request.target {
-                            Target::Leg(_) => "Channel is gone",
-                            Target::Bridge(_) => "Bridge is gone",
-                        };
-                        self.events.push(MediaEvent::Recording {
-                            name,
-                            state: RecordingState::Failed(cause.into()),
-                            duration_ms: 0,
-                        });
-                    }
-                }
-            }
+            Command::Record(request) => self.start_recording(request, None),
             Command::RecordAfterBeep { request, beep } => self.record_after_beep(request, &beep),
             Command::ControlRecording { name, op } => {
                 let lists = self
