@@ -556,6 +556,12 @@ struct Graph {
     taps: Taps,
     /// The legs with an edge (few): the tick exchanges frames with these only.
     edged: Vec<LegId>,
+    /// The leg or bridge of every live playback (by id) and recording (by name), so a
+    /// command naming one goes straight to it. An entry is added when the playback is
+    /// queued or the recording starts, and removed when its final event goes out
+    /// ([`Graph::flush_events`]), however it ended.
+    playback_owners: HashMap<Arc<str>, Target>,
+    recording_owners: HashMap<Arc<str>, Target>,
 }
 
 /// Takes a leg out of its bridge's mixer.
@@ -578,19 +584,31 @@ impl Graph {
             heard: Vec::new(),
             taps: Taps::new(),
             edged: Vec::new(),
+            playback_owners: HashMap::new(),
+            recording_owners: HashMap::new(),
         }
     }
 
+    /// The playback queue of a leg or bridge.
+    fn playbacks_of(&mut self, target: &Target) -> Option<&mut VecDeque<Playback>> {
+        match target {
+            Target::Leg(leg) => self.legs.get_mut(leg).map(|l| &mut l.playbacks),
+            Target::Bridge(bridge) => self.bridges.get_mut(bridge).map(|b| &mut b.playbacks),
+        }
+    }
+
+    /// The recordings of a leg or bridge.
+    fn recordings_of(&mut self, target: &Target) -> Option<&mut Vec<Recording>> {
+        match target {
+            Target::Leg(leg) => self.legs.get_mut(leg).map(|l| &mut l.recordings),
+            Target::Bridge(bridge) => self.bridges.get_mut(bridge).map(|b| &mut b.recordings),
+        }
+    }
+
+    /// A live playback, found through its owner.
     fn playback_mut(&mut self, id: &str) -> Option<&mut Playback> {
-        self.legs
-            .values_mut()
-            .flat_map(|l| l.playbacks.iter_mut())
-            .chain(
-                self.bridges
-                    .values_mut()
-                    .flat_map(|b| b.playbacks.iter_mut()),
-            )
-            .find(|p| &*p.id == id)
+        let owner = self.playback_owners.get(id)?.clone();
+        self.playbacks_of(&owner)?.iter_mut().find(|p| &*p.id == id)
     }
 
     /// Starts a recording on its target (reported `Recording`), or fails it when the
@@ -608,23 +626,22 @@ impl Graph {
             muted: false,
             beep,
         };
-        let recordings = match &request.target {
-            Target::Leg(leg) => self.legs.get_mut(leg).map(|l| &mut l.recordings),
-            Target::Bridge(bridge) => self.bridges.get_mut(bridge).map(|b| {
-                if b.recorder.is_none() {
-                    b.recorder = Some(b.mixer.add(Rate::Narrow8k));
-                }
-                &mut b.recordings
-            }),
-        };
-        match recordings {
+        if let Target::Bridge(bridge) = &request.target
+            && let Some(bridge) = self.bridges.get_mut(bridge)
+            && bridge.recorder.is_none()
+        {
+            bridge.recorder = Some(bridge.mixer.add(Rate::Narrow8k));
+        }
+        match self.recordings_of(&request.target) {
             Some(recordings) => {
+                let name = recording.name.clone();
+                recordings.push(recording);
+                self.recording_owners.insert(name.clone(), request.target);
                 self.events.push(MediaEvent::Recording {
-                    name: recording.name.clone(),
+                    name,
                     state: RecordingState::Recording,
                     duration_ms: 0,
                 });
-                recordings.push(recording);
             }
             None => {
                 let name = recording.name.clone();
@@ -693,38 +710,37 @@ impl Graph {
                     skip_ms,
                     last_failed: false,
                 };
-                match target {
-                    Target::Leg(leg) => match self.legs.get_mut(&leg) {
-                        Some(leg) => {
+                match &target {
+                    Target::Leg(leg) => {
+                        if let Some(leg) = self.legs.get_mut(leg) {
                             // A playback ends music on hold and silence for good.
                             leg.hold = None;
-                            leg.playbacks.push_back(playback);
                         }
-                        None => self.events.push(finished(&playback, true)),
-                    },
-                    Target::Bridge(bridge) => match self.bridges.get_mut(&bridge) {
-                        Some(bridge) => {
-                            if bridge.announcer.is_none() {
-                                bridge.announcer = Some((bridge.mixer.add(rate), rate));
-                            }
-                            bridge.playbacks.push_back(playback);
+                    }
+                    Target::Bridge(bridge) => {
+                        if let Some(bridge) = self.bridges.get_mut(bridge)
+                            && bridge.announcer.is_none()
+                        {
+                            bridge.announcer = Some((bridge.mixer.add(rate), rate));
                         }
-                        None => self.events.push(finished(&playback, true)),
-                    },
+                    }
+                }
+                match self.playbacks_of(&target) {
+                    Some(queue) => {
+                        let id = playback.id.clone();
+                        queue.push_back(playback);
+                        self.playback_owners.insert(id, target);
+                    }
+                    None => self.events.push(finished(&playback, true)),
                 }
             }
             Command::StopPlayback { id } => {
-                let queues = self
-                    .legs
-                    .values_mut()
-                    .map(|l| &mut l.playbacks)
-                    .chain(self.bridges.values_mut().map(|b| &mut b.playbacks));
-                for queue in queues {
-                    if let Some(at) = queue.iter().position(|p| p.id == id)
-                        && let Some(playback) = queue.remove(at)
-                    {
-                        self.events.push(finished(&playback, false));
-                    }
+                if let Some(owner) = self.playback_owners.get(&id).cloned()
+                    && let Some(queue) = self.playbacks_of(&owner)
+                    && let Some(at) = queue.iter().position(|p| p.id == id)
+                    && let Some(playback) = queue.remove(at)
+                {
+                    self.events.push(finished(&playback, false));
                 }
             }
             Command::ControlPlayback { id, op } => {
@@ -737,15 +753,10 @@ impl Graph {
             Command::Record(request) => self.start_recording(request, None),
             Command::RecordAfterBeep { request, beep } => self.record_after_beep(request, &beep),
             Command::ControlRecording { name, op } => {
-                let lists = self
-                    .legs
-                    .values_mut()
-                    .map(|l| &mut l.recordings)
-                    .chain(self.bridges.values_mut().map(|b| &mut b.recordings));
-                for recordings in lists {
-                    let Some(at) = recordings.iter().position(|r| r.name == name) else {
-                        continue;
-                    };
+                if let Some(owner) = self.recording_owners.get(&name).cloned()
+                    && let Some(recordings) = self.recordings_of(&owner)
+                    && let Some(at) = recordings.iter().position(|r| r.name == name)
+                {
                     match op {
                         RecordingOp::Pause => recordings[at].paused = true,
                         RecordingOp::Unpause => recordings[at].paused = false,
@@ -984,8 +995,25 @@ impl Graph {
         self.flush_events();
     }
 
+    /// Reports the events queued, forgetting the owners of the playbacks and recordings
+    /// they end.
     fn flush_events(&mut self) {
         for event in self.events.drain(..) {
+            match &event {
+                MediaEvent::Playback {
+                    id,
+                    state: PlaybackState::Done | PlaybackState::Failed,
+                    ..
+                } => {
+                    self.playback_owners.remove(id);
+                }
+                MediaEvent::Recording { name, state, .. }
+                    if *state != RecordingState::Recording =>
+                {
+                    self.recording_owners.remove(name);
+                }
+                _ => {}
+            }
             self.listener.media_event(event);
         }
     }
@@ -1547,6 +1575,94 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    struct Ignore;
+
+    impl MediaListener for Ignore {
+        fn media_event(&self, _event: MediaEvent) {}
+    }
+
+    #[test]
+    fn owners_are_kept_for_live_playbacks_and_recordings_only() {
+        let mut graph = Graph::new(Arc::new(Opener), Arc::new(Ignore));
+        for id in ["a", "b"] {
+            graph.apply(Command::AddLeg {
+                id: id.into(),
+                rate: Rate::Narrow8k,
+            });
+        }
+        graph.apply(Command::AddBridge {
+            id: "br".into(),
+            mixing: true,
+        });
+        let play = |id: &str, target: Target, spec: &str| Command::Play {
+            id: id.into(),
+            target,
+            items: vec![PlayItem {
+                uri: format!("sound:{spec}"),
+                parts: vec![file(spec)],
+            }],
+            offset_ms: 0,
+            skip_ms: 0,
+            rate: Rate::Narrow8k,
+        };
+        let record = |name: &str, target: Target, max_duration_ms| {
+            Command::Record(RecordRequest {
+                name: name.into(),
+                target,
+                sink: Box::new(Collected::default()),
+                max_duration_ms,
+                max_silence_ms: 0,
+                terminate_on: TerminateOn::None,
+            })
+        };
+        graph.apply(play("short", Target::Leg("a".into()), "1:1"));
+        graph.apply(play("stopped", Target::Leg("a".into()), "100:1"));
+        graph.apply(play("on-b", Target::Leg("b".into()), "100:1"));
+        graph.apply(play("nowhere", Target::Leg("gone".into()), "1:1"));
+        graph.apply(record("limited", Target::Leg("a".into()), 20));
+        graph.apply(record("stopped", Target::Leg("b".into()), 0));
+        graph.apply(record("bridged", Target::Bridge("br".into()), 0));
+        graph.apply(record("nowhere", Target::Bridge("gone".into()), 0));
+        let live = |graph: &Graph| {
+            let mut ids: Vec<String> = graph
+                .playback_owners
+                .keys()
+                .map(|id| format!("p:{id}"))
+                .chain(graph.recording_owners.keys().map(|n| format!("r:{n}")))
+                .collect();
+            ids.sort();
+            ids
+        };
+        assert_eq!(
+            live(&graph),
+            [
+                "p:on-b",
+                "p:short",
+                "p:stopped",
+                "r:bridged",
+                "r:limited",
+                "r:stopped"
+            ]
+        );
+        graph.tick();
+        graph.tick();
+        assert_eq!(
+            live(&graph),
+            ["p:on-b", "p:stopped", "r:bridged", "r:stopped"],
+            "a playback and a recording that ran out"
+        );
+        graph.apply(Command::StopPlayback {
+            id: "stopped".into(),
+        });
+        graph.apply(Command::ControlRecording {
+            name: "stopped".into(),
+            op: RecordingOp::Stop,
+        });
+        graph.apply(Command::RemoveLeg { id: "b".into() });
+        graph.apply(Command::RemoveBridge { id: "br".into() });
+        assert!(live(&graph).is_empty(), "{:?}", live(&graph));
     }
 
     /// Skips events until one matches (each within 5 s).
