@@ -773,23 +773,13 @@ impl Graph {
                 leg,
                 digit,
                 duration_ms,
-            } => {
-                if let Some(leg) = self.legs.get_mut(&leg) {
-                    let rate = leg.rate;
-                    leg.dtmf_out.push(digit, duration_ms, 0, rate);
-                }
-            }
+            } => self.queue_digit(&leg, dtmf::Way::Sent, digit, duration_ms, 0),
             Command::FarEndDtmf {
                 leg,
                 digit,
                 duration_ms,
                 quiet_ms,
-            } => {
-                if let Some(leg) = self.legs.get_mut(&leg) {
-                    let rate = leg.rate;
-                    leg.dtmf_in.push(digit, duration_ms, quiet_ms, rate);
-                }
-            }
+            } => self.queue_digit(&leg, dtmf::Way::FarEnd, digit, duration_ms, quiet_ms),
             Command::DtmfReceived { leg, digit } => self.dtmf_received(&leg, digit),
             Command::Mute {
                 leg,

@@ -35,7 +35,7 @@ pub(super) struct DigitQueue(VecDeque<Digit>);
 impl DigitQueue {
     /// Queues `digit` after those already queued: `quiet_ms` of quiet, then `duration_ms`
     /// of its tone at `rate`.
-    pub(super) fn push(&mut self, digit: char, duration_ms: u32, quiet_ms: u32, rate: Rate) {
+    fn push(&mut self, digit: char, duration_ms: u32, quiet_ms: u32, rate: Rate) {
         let tone = dtmf_spec(digit, duration_ms, 0).map(|spec| ToneGenerator::new(spec, rate));
         self.0.push_back(Digit {
             digit,
@@ -94,7 +94,35 @@ pub(super) fn read_far_end(id: &LegId, leg: &mut Leg, events: &mut Vec<MediaEven
         .map(Box::new);
 }
 
+/// Which way a queued digit travels on its leg.
+pub(super) enum Way {
+    /// Sent on the leg: the leg writes it (`Leg::dtmf_out`).
+    Sent,
+    /// Pressed at the leg's far end: the leg reads it (`Leg::dtmf_in`).
+    FarEnd,
+}
+
 impl Graph {
+    /// Queues `digit` on `leg` one `way` (see [`DigitQueue::push`]); nothing for a leg that
+    /// is gone.
+    pub(super) fn queue_digit(
+        &mut self,
+        leg: &str,
+        way: Way,
+        digit: char,
+        duration_ms: u32,
+        quiet_ms: u32,
+    ) {
+        let Some(leg) = self.legs.get_mut(leg) else {
+            return;
+        };
+        let queue = match way {
+            Way::Sent => &mut leg.dtmf_out,
+            Way::FarEnd => &mut leg.dtmf_in,
+        };
+        queue.push(digit, duration_ms, quiet_ms, leg.rate);
+    }
+
     /// A digit arrived on `leg`: ends the recordings of its bridge (if any), then its own,
     /// that `digit` terminates.
     pub(super) fn dtmf_received(&mut self, leg: &str, digit: char) {
