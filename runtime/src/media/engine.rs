@@ -1319,7 +1319,9 @@ fn fail_recording(mut recording: Recording, cause: String) -> MediaEvent {
 
 #[cfg(test)]
 mod tests {
-    use super::test_support::{self, next};
+    use super::test_support::{
+        self, Recorded, next, paired_legs, record, record_request, wait_for,
+    };
     use super::*;
 
     /// `frames` frames of one constant sample value.
@@ -1365,22 +1367,6 @@ mod tests {
         }
     }
 
-    #[derive(Clone, Default)]
-    struct Collected(Arc<Mutex<(Vec<i16>, bool)>>);
-
-    impl Sink for Collected {
-        fn write(&mut self, frame: &AudioFrame) -> Result<(), String> {
-            let mut inner = self.0.lock().map_err(|_| "poisoned")?;
-            inner.0.push(frame.samples()[0]);
-            Ok(())
-        }
-        fn finish(self: Box<Self>) -> Result<(), String> {
-            self.0.lock().map_err(|_| "poisoned")?.1 = true;
-            Ok(())
-        }
-        fn cancel(self: Box<Self>) {}
-    }
-
     fn engine() -> (MediaEngine, mpsc::Receiver<MediaEvent>) {
         test_support::start(Arc::new(Opener))
     }
@@ -1389,32 +1375,13 @@ mod tests {
         Part::File(spec.into())
     }
 
-    fn legs(engine: &MediaEngine) {
-        for id in ["a", "b"] {
-            engine.send(Command::AddLeg {
-                id: id.into(),
-                rate: Rate::Narrow8k,
-            });
-        }
-        engine.send(Command::Pair {
-            a: "a".into(),
-            b: "b".into(),
-        });
-    }
-
     #[test]
     fn what_plays_on_one_half_is_recorded_on_the_other() {
         let (engine, rx) = engine();
-        legs(&engine);
-        let sink = Collected::default();
-        engine.send(Command::Record(RecordRequest {
-            name: "r".into(),
-            target: Target::Leg("b".into()),
-            sink: Box::new(sink.clone()),
-            max_duration_ms: 0,
-            max_silence_ms: 0,
-            terminate_on: TerminateOn::Pound,
-        }));
+        paired_legs(&engine);
+        let (mut request, sink) = record_request("r", Target::Leg("b".into()));
+        request.terminate_on = TerminateOn::Pound;
+        engine.send(Command::Record(request));
         assert!(matches!(
             next(&rx),
             MediaEvent::Recording {
@@ -1470,7 +1437,7 @@ mod tests {
             panic!("the recording ends on #");
         };
         assert_eq!(state, RecordingState::Done);
-        let (samples, finished) = sink.0.lock().expect("lock").clone();
+        let (samples, finished) = (sink.firsts(), sink.finished());
         assert!(finished);
         assert_eq!(duration_ms, 20 * samples.len() as u64);
         let heard: Vec<i16> = samples.into_iter().filter(|s| *s != 0).collect();
@@ -1484,7 +1451,7 @@ mod tests {
     #[test]
     fn a_playback_of_missing_media_fails_instead_of_hanging() {
         let (engine, rx) = engine();
-        legs(&engine);
+        paired_legs(&engine);
         engine.send(Command::Play {
             id: "p".into(),
             target: Target::Leg("a".into()),
@@ -1515,11 +1482,11 @@ mod tests {
     #[test]
     fn a_recording_stops_at_its_maximum_duration_and_hangup_ends_playbacks() {
         let (engine, rx) = engine();
-        legs(&engine);
+        paired_legs(&engine);
         engine.send(Command::Record(RecordRequest {
             name: "r".into(),
             target: Target::Leg("b".into()),
-            sink: Box::new(Collected::default()),
+            sink: Box::new(Recorded::default()),
             max_duration_ms: 100,
             max_silence_ms: 0,
             terminate_on: TerminateOn::None,
@@ -1586,22 +1553,12 @@ mod tests {
             id: "br".into(),
             mixing: true,
         });
-        let play = |id: &str, target: Target, spec: &str| Command::Play {
-            id: id.into(),
-            target,
-            items: vec![PlayItem {
-                uri: format!("sound:{spec}"),
-                parts: vec![file(spec)],
-            }],
-            offset_ms: 0,
-            skip_ms: 0,
-            rate: Rate::Narrow8k,
-        };
+        let play = play_command;
         let record = |name: &str, target: Target, max_duration_ms| {
             Command::Record(RecordRequest {
                 name: name.into(),
                 target,
-                sink: Box::new(Collected::default()),
+                sink: Box::new(Recorded::default()),
                 max_duration_ms,
                 max_silence_ms: 0,
                 terminate_on: TerminateOn::None,
@@ -1655,16 +1612,6 @@ mod tests {
         assert!(live(&graph).is_empty(), "{:?}", live(&graph));
     }
 
-    /// Skips events until one matches (each within 5 s).
-    fn wait_for(rx: &mpsc::Receiver<MediaEvent>, what: impl Fn(&MediaEvent) -> bool) {
-        for _ in 0..1000 {
-            if what(&next(rx)) {
-                return;
-            }
-        }
-        panic!("the awaited event never came");
-    }
-
     /// Waits until every playback in `ids` is done, in whatever order.
     fn wait_done(rx: &mpsc::Receiver<MediaEvent>, ids: &[&str]) {
         let mut left: Vec<&str> = ids.to_vec();
@@ -1692,8 +1639,9 @@ mod tests {
         move |e| matches!(e, MediaEvent::Recording { name: n, state: RecordingState::Done, .. } if &**n == name)
     }
 
-    fn play(engine: &MediaEngine, id: &str, target: Target, spec: &str) {
-        engine.send(Command::Play {
+    /// A playback of one `sound:` item, `spec` as [`Opener`] reads it.
+    fn play_command(id: &str, target: Target, spec: &str) -> Command {
+        Command::Play {
             id: id.into(),
             target,
             items: vec![PlayItem {
@@ -1703,20 +1651,11 @@ mod tests {
             offset_ms: 0,
             skip_ms: 3000,
             rate: Rate::Narrow8k,
-        });
+        }
     }
 
-    fn record(engine: &MediaEngine, name: &str, target: Target) -> Collected {
-        let sink = Collected::default();
-        engine.send(Command::Record(RecordRequest {
-            name: name.into(),
-            target,
-            sink: Box::new(sink.clone()),
-            max_duration_ms: 0,
-            max_silence_ms: 0,
-            terminate_on: TerminateOn::None,
-        }));
-        sink
+    fn play(engine: &MediaEngine, id: &str, target: Target, spec: &str) {
+        engine.send(play_command(id, target, spec));
     }
 
     fn stop(engine: &MediaEngine, rx: &mpsc::Receiver<MediaEvent>, name: &'static str) {
@@ -1752,15 +1691,11 @@ mod tests {
         }
     }
 
-    fn heard(sink: &Collected) -> Vec<i16> {
-        sink.0.lock().expect("lock").0.clone()
-    }
-
     #[test]
     fn a_bridge_member_hears_the_others_but_not_itself() {
         let (engine, rx) = engine();
         bridged_pairs(&engine, &["a", "b", "c"], true);
-        let sinks: Vec<Collected> = ["a", "b", "c"]
+        let sinks: Vec<Recorded> = ["a", "b", "c"]
             .iter()
             .map(|n| {
                 record(
@@ -1781,7 +1716,7 @@ mod tests {
         }
         let own_digit = |v: i16, place: i16| (v / place) % 10;
         for (sink, (place, others)) in sinks.iter().zip([(1, 110), (10, 101), (100, 11)]) {
-            let samples = heard(sink);
+            let samples = sink.firsts();
             assert!(
                 samples.iter().filter(|v| **v == others).count() >= 20,
                 "hears the other two most of the time: {samples:?}"
@@ -1791,7 +1726,7 @@ mod tests {
                 "never hears itself: {samples:?}"
             );
         }
-        let mixed = heard(&all);
+        let mixed = all.firsts();
         assert!(
             mixed.iter().filter(|v| **v == 111).count() >= 20,
             "the bridge recording hears everyone: {mixed:?}"
@@ -1810,7 +1745,7 @@ mod tests {
         stop(&engine, &rx, "a2");
         stop(&engine, &rx, "b2");
         for sink in [&a, &b] {
-            let samples = heard(sink);
+            let samples = sink.firsts();
             assert!(
                 samples.iter().filter(|v| **v == 1000).count() >= 9,
                 "{samples:?}"
@@ -1840,20 +1775,20 @@ mod tests {
         wait_done(&rx, &["pa", "pb", "own"]);
         stop(&engine, &rx, "b2");
         stop(&engine, &rx, "a2");
-        let samples = heard(&b);
+        let samples = b.firsts();
         assert!(samples.contains(&7), "{samples:?}");
         assert!(
             !samples.contains(&1),
             "a is muted toward the bridge: {samples:?}"
         );
-        let samples = heard(&a);
+        let samples = a.firsts();
         assert!(samples.contains(&10), "a still hears b: {samples:?}");
     }
 
     #[test]
     fn a_playback_ends_music_on_hold() {
         let (engine, rx) = engine();
-        legs(&engine);
+        paired_legs(&engine);
         let sink = record(&engine, "r", Target::Leg("b".into()));
         engine.send(Command::StartHold {
             leg: "a".into(),
@@ -1874,7 +1809,7 @@ mod tests {
         play(&engine, "q", Target::Leg("a".into()), "5:8");
         wait_for(&rx, finished_playback("q"));
         stop(&engine, &rx, "r");
-        let samples = heard(&sink);
+        let samples = sink.firsts();
         let after = samples
             .iter()
             .skip_while(|v| **v != 9)
@@ -1931,15 +1866,12 @@ mod tests {
             }
         }
         assert_eq!(ended, (true, true), "both end with the bridge");
-        assert!(
-            all.0.lock().expect("lock").1,
-            "the recording's file is finished"
-        );
+        assert!(all.finished(), "the recording's file is finished");
         // The former members are plain legs again: a recording on a2 hears a1's silence.
         let a = record(&engine, "a2", Target::Leg("a2".into()));
         play(&engine, "pb", Target::Leg("b2".into()), "10:3");
         wait_done(&rx, &["pb"]);
         stop(&engine, &rx, "a2");
-        assert!(heard(&a).iter().all(|v| *v == 0), "no bridge any more");
+        assert!(a.firsts().iter().all(|v| *v == 0), "no bridge any more");
     }
 }

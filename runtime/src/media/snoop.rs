@@ -363,12 +363,14 @@ mod tests {
 /// The taps inside the running engine: spying and whispering through pairs and a bridge.
 #[cfg(test)]
 mod engine_tests {
-    use std::sync::{Arc, Mutex, mpsc};
+    use std::sync::Arc;
 
     use super::{Direction, Tap};
+    use crate::media::engine::test_support::{
+        self, Recorded, playback_done, recording_done, wait_for_n,
+    };
     use crate::media::engine::{
-        Command, MediaEngine, MediaEvent, Part, PlayItem, PlaybackState, RecordRequest,
-        RecordingOp, RecordingState, Sink, Source, SourceOpener, Target, TerminateOn, test_support,
+        Command, MediaEngine, Part, PlayItem, RecordingOp, Source, SourceOpener, Target,
     };
     use crate::media::frame::{AudioFrame, Rate};
 
@@ -396,44 +398,9 @@ mod engine_tests {
         }
     }
 
-    /// The first sample of every recorded frame.
-    #[derive(Clone, Default)]
-    struct Collected(Arc<Mutex<Vec<i16>>>);
-
-    impl Sink for Collected {
-        fn write(&mut self, frame: &AudioFrame) -> Result<(), String> {
-            self.0
-                .lock()
-                .map_err(|_| "poisoned")?
-                .push(frame.samples()[0]);
-            Ok(())
-        }
-        fn finish(self: Box<Self>) -> Result<(), String> {
-            Ok(())
-        }
-        fn cancel(self: Box<Self>) {}
-    }
-
-    impl Collected {
-        fn count(&self, value: i16) -> usize {
-            self.0
-                .lock()
-                .map(|s| s.iter().filter(|v| **v == value).count())
-                .unwrap_or_default()
-        }
-    }
-
-    fn record(engine: &MediaEngine, leg: &str) -> Collected {
-        let sink = Collected::default();
-        engine.send(Command::Record(RecordRequest {
-            name: leg.into(),
-            target: Target::Leg(leg.into()),
-            sink: Box::new(sink.clone()),
-            max_duration_ms: 0,
-            max_silence_ms: 0,
-            terminate_on: TerminateOn::None,
-        }));
-        sink
+    /// Records `leg` into a recording named after it.
+    fn record(engine: &MediaEngine, leg: &str) -> Recorded {
+        test_support::record(engine, leg, Target::Leg(leg.into()))
     }
 
     fn play(engine: &MediaEngine, leg: &str, value: i16) {
@@ -448,20 +415,6 @@ mod engine_tests {
             skip_ms: 0,
             rate: Rate::Narrow8k,
         });
-    }
-
-    /// Waits for `count` events matching `what` (each within 5 s).
-    fn wait(rx: &mpsc::Receiver<MediaEvent>, count: usize, what: impl Fn(&MediaEvent) -> bool) {
-        let mut seen = 0;
-        for _ in 0..1000 {
-            if seen == count {
-                return;
-            }
-            if what(&test_support::next(rx)) {
-                seen += 1;
-            }
-        }
-        panic!("only {seen} of {count} awaited events came");
     }
 
     #[test]
@@ -503,30 +456,14 @@ mod engine_tests {
         play(&engine, "b", 1);
         play(&engine, "d", 10);
         play(&engine, "s", 100);
-        wait(&rx, 3, |e| {
-            matches!(
-                e,
-                MediaEvent::Playback {
-                    state: PlaybackState::Done,
-                    ..
-                }
-            )
-        });
+        wait_for_n(&rx, 3, playback_done);
         for leg in ["s", "b", "d"] {
             engine.send(Command::ControlRecording {
                 name: leg.into(),
                 op: RecordingOp::Stop,
             });
         }
-        wait(&rx, 3, |e| {
-            matches!(
-                e,
-                MediaEvent::Recording {
-                    state: RecordingState::Done,
-                    ..
-                }
-            )
-        });
+        wait_for_n(&rx, 3, recording_done);
         assert!(spied.count(11) >= 40, "spy=both: in + out");
         assert_eq!(spied.count(111), 0, "a snoop never hears its own whisper");
         assert!(other.count(101) >= 40, "the bridge hears the in whisper");
@@ -536,28 +473,12 @@ mod engine_tests {
         engine.send(Command::RemoveLeg { id: "s".into() });
         let after = record(&engine, "d");
         play(&engine, "b", 1);
-        wait(&rx, 1, |e| {
-            matches!(
-                e,
-                MediaEvent::Playback {
-                    state: PlaybackState::Done,
-                    ..
-                }
-            )
-        });
+        wait_for_n(&rx, 1, playback_done);
         engine.send(Command::ControlRecording {
             name: "d".into(),
             op: RecordingOp::Stop,
         });
-        wait(&rx, 1, |e| {
-            matches!(
-                e,
-                MediaEvent::Recording {
-                    state: RecordingState::Done,
-                    ..
-                }
-            )
-        });
+        wait_for_n(&rx, 1, recording_done);
         assert!(after.count(1) >= 40, "no whisper once the snoop is gone");
         assert_eq!(after.count(101), 0);
     }
