@@ -582,7 +582,7 @@ impl Graph {
             listener,
             events: Vec::new(),
             heard: Vec::new(),
-            taps: Taps::new(),
+            taps: Taps::default(),
             edged: Vec::new(),
             playback_owners: HashMap::new(),
             recording_owners: HashMap::new(),

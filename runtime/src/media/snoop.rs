@@ -40,12 +40,12 @@ impl Direction {
     }
 
     /// Includes the audio the target receives.
-    pub fn has_in(self) -> bool {
+    fn has_in(self) -> bool {
         matches!(self, Direction::In | Direction::Both)
     }
 
     /// Includes the audio sent to the target.
-    pub fn has_out(self) -> bool {
+    fn has_out(self) -> bool {
         matches!(self, Direction::Out | Direction::Both)
     }
 }
@@ -83,24 +83,20 @@ pub(super) struct Taps {
 }
 
 impl Taps {
-    pub fn new() -> Taps {
-        Taps::default()
-    }
-
     /// Attaches a snoop leg (replacing an earlier tap of the same snoop leg).
-    pub fn add(&mut self, tap: Tap) {
+    pub(super) fn add(&mut self, tap: Tap) {
         self.taps.retain(|t| t.snoop != tap.snoop);
         self.taps.push(tap);
     }
 
     /// A leg is gone: every tap it is the snoop or the target of ends.
-    pub fn leg_removed(&mut self, leg: &str) {
+    pub(super) fn leg_removed(&mut self, leg: &str) {
         self.taps.retain(|t| &*t.snoop != leg && &*t.target != leg);
         self.spied.remove(leg);
         self.whispered_in.remove(leg);
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(super) fn is_empty(&self) -> bool {
         self.taps.is_empty()
     }
 
@@ -112,7 +108,7 @@ impl Taps {
 
     /// One tick: fills what every snoop leg reads and adds the whispers (see the module
     /// doc). Runs after every leg's written frame is known and before anything reads.
-    pub fn run(&mut self, legs: &mut dyn TapLegs) {
+    pub(super) fn run(&mut self, legs: &mut dyn TapLegs) {
         self.spied.clear();
         self.whispered_in.clear();
         for tap in &self.taps {
@@ -164,12 +160,12 @@ impl Taps {
     }
 
     /// What a snoop leg reads this tick (`None` for a leg that snoops on nothing).
-    pub fn spied(&self, leg: &str) -> Option<&AudioFrame> {
+    pub(super) fn spied(&self, leg: &str) -> Option<&AudioFrame> {
         self.spied.get(leg)
     }
 
     /// Adds this tick's whispers toward a target's `in` direction to what it reads.
-    pub fn add_whisper_in(&self, leg: &str, frame: &mut AudioFrame) {
+    pub(super) fn add_whisper_in(&self, leg: &str, frame: &mut AudioFrame) {
         if let Some(whisper) = self.whispered_in.get(leg)
             && whisper.rate() == frame.rate()
         {
@@ -269,7 +265,7 @@ mod tests {
             (Direction::None, 0),
         ] {
             let mut legs = fake();
-            let mut taps = Taps::new();
+            let mut taps = Taps::default();
             taps.add(tap(spy, Direction::None));
             taps.run(&mut legs);
             assert_eq!(first(taps.spied("s")), Some(expected), "{spy:?}");
@@ -283,7 +279,7 @@ mod tests {
         let mut legs = fake();
         legs.read.insert("t".into(), constant(30000));
         legs.written.insert("t".into(), constant(30000));
-        let mut taps = Taps::new();
+        let mut taps = Taps::default();
         taps.add(tap(Direction::Both, Direction::None));
         taps.run(&mut legs);
         assert_eq!(first(taps.spied("s")), Some(i16::MAX));
@@ -292,7 +288,7 @@ mod tests {
     #[test]
     fn whisper_adds_the_snoop_legs_audio_to_the_target_after_spying() {
         let mut legs = fake();
-        let mut taps = Taps::new();
+        let mut taps = Taps::default();
         taps.add(tap(Direction::Out, Direction::Both));
         taps.run(&mut legs);
         assert_eq!(first(taps.spied("s")), Some(100), "spies before whispering");
@@ -309,7 +305,7 @@ mod tests {
     fn whisper_into_a_silent_target_gives_it_something_to_write() {
         let mut legs = fake();
         legs.written.remove("t");
-        let mut taps = Taps::new();
+        let mut taps = Taps::default();
         taps.add(tap(Direction::In, Direction::Out));
         taps.run(&mut legs);
         assert_eq!(first(legs.written("t")), Some(7));
@@ -320,7 +316,7 @@ mod tests {
     fn removing_either_leg_ends_the_tap() {
         for gone in ["s", "t"] {
             let mut legs = fake();
-            let mut taps = Taps::new();
+            let mut taps = Taps::default();
             taps.add(tap(Direction::Both, Direction::Both));
             taps.run(&mut legs);
             assert!(taps.spied("s").is_some());
@@ -335,7 +331,7 @@ mod tests {
     fn a_tap_on_a_missing_leg_does_nothing_and_re_adding_replaces() {
         let mut legs = fake();
         legs.legs.retain(|l| l != "t");
-        let mut taps = Taps::new();
+        let mut taps = Taps::default();
         taps.add(tap(Direction::In, Direction::Out));
         taps.add(tap(Direction::Out, Direction::None));
         assert_eq!(taps.len(), 1);
@@ -347,7 +343,7 @@ mod tests {
     fn a_snoop_of_a_snoop_hears_what_the_first_spies() {
         let mut legs = fake();
         legs.legs.push("s2".into());
-        let mut taps = Taps::new();
+        let mut taps = Taps::default();
         taps.add(tap(Direction::In, Direction::None));
         taps.add(Tap {
             snoop: "s2".into(),
