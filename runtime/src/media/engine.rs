@@ -556,6 +556,12 @@ struct Graph {
     taps: Taps,
     /// The legs with an edge (few): the tick exchanges frames with these only.
     edged: Vec<LegId>,
+    /// The leg or bridge of every live playback (by id) and recording (by name), so a
+    /// command naming one goes straight to it. An entry is added when the playback is
+    /// queued or the recording starts, and removed when its final event goes out
+    /// ([`Graph::flush_events`]), however it ended.
+    playback_owners: HashMap<Arc<str>, Target>,
+    recording_owners: HashMap<Arc<str>, Target>,
 }
 
 /// Takes a leg out of its bridge's mixer.
@@ -576,21 +582,83 @@ impl Graph {
             listener,
             events: Vec::new(),
             heard: Vec::new(),
-            taps: Taps::new(),
+            taps: Taps::default(),
             edged: Vec::new(),
+            playback_owners: HashMap::new(),
+            recording_owners: HashMap::new(),
         }
     }
 
+    /// The playback queue of a leg or bridge.
+    fn playbacks_of(&mut self, target: &Target) -> Option<&mut VecDeque<Playback>> {
+        match target {
+            Target::Leg(leg) => self.legs.get_mut(leg).map(|l| &mut l.playbacks),
+            Target::Bridge(bridge) => self.bridges.get_mut(bridge).map(|b| &mut b.playbacks),
+        }
+    }
+
+    /// The recordings of a leg or bridge.
+    fn recordings_of(&mut self, target: &Target) -> Option<&mut Vec<Recording>> {
+        match target {
+            Target::Leg(leg) => self.legs.get_mut(leg).map(|l| &mut l.recordings),
+            Target::Bridge(bridge) => self.bridges.get_mut(bridge).map(|b| &mut b.recordings),
+        }
+    }
+
+    /// A live playback, found through its owner.
     fn playback_mut(&mut self, id: &str) -> Option<&mut Playback> {
-        self.legs
-            .values_mut()
-            .flat_map(|l| l.playbacks.iter_mut())
-            .chain(
-                self.bridges
-                    .values_mut()
-                    .flat_map(|b| b.playbacks.iter_mut()),
-            )
-            .find(|p| &*p.id == id)
+        let owner = self.playback_owners.get(id)?.clone();
+        self.playbacks_of(&owner)?.iter_mut().find(|p| &*p.id == id)
+    }
+
+    /// Starts a recording on its target (reported `Recording`), or fails it when the
+    /// target is gone; with a `beep`, nothing is recorded until the beep has ended.
+    fn start_recording(&mut self, request: RecordRequest, beep: Option<beep::Beep>) {
+        let recording = Recording {
+            name: request.name,
+            sink: Some(request.sink),
+            max_duration_ms: request.max_duration_ms,
+            max_silence_ms: request.max_silence_ms,
+            terminate_on: request.terminate_on,
+            recorded_ms: 0,
+            silence: SilenceDetector::new(QUIET_MEAN_ABS),
+            paused: false,
+            muted: false,
+            beep,
+        };
+        if let Target::Bridge(bridge) = &request.target
+            && let Some(bridge) = self.bridges.get_mut(bridge)
+            && bridge.recorder.is_none()
+        {
+            bridge.recorder = Some(bridge.mixer.add(Rate::Narrow8k));
+        }
+        match self.recordings_of(&request.target) {
+            Some(recordings) => {
+                let name = recording.name.clone();
+                recordings.push(recording);
+                self.recording_owners.insert(name.clone(), request.target);
+                self.events.push(MediaEvent::Recording {
+                    name,
+                    state: RecordingState::Recording,
+                    duration_ms: 0,
+                });
+            }
+            None => {
+                let name = recording.name.clone();
+                if let Some(sink) = recording.sink {
+                    sink.cancel();
+                }
+                let cause = match request.target {
+                    Target::Leg(_) => "Channel is gone",
+                    Target::Bridge(_) => "Bridge is gone",
+                };
+                self.events.push(MediaEvent::Recording {
+                    name,
+                    state: RecordingState::Failed(cause.into()),
+                    duration_ms: 0,
+                });
+            }
+        }
     }
 
     fn apply(&mut self, command: Command) {
@@ -642,38 +710,37 @@ impl Graph {
                     skip_ms,
                     last_failed: false,
                 };
-                match target {
-                    Target::Leg(leg) => match self.legs.get_mut(&leg) {
-                        Some(leg) => {
+                match &target {
+                    Target::Leg(leg) => {
+                        if let Some(leg) = self.legs.get_mut(leg) {
                             // A playback ends music on hold and silence for good.
                             leg.hold = None;
-                            leg.playbacks.push_back(playback);
                         }
-                        None => self.events.push(finished(&playback, true)),
-                    },
-                    Target::Bridge(bridge) => match self.bridges.get_mut(&bridge) {
-                        Some(bridge) => {
-                            if bridge.announcer.is_none() {
-                                bridge.announcer = Some((bridge.mixer.add(rate), rate));
-                            }
-                            bridge.playbacks.push_back(playback);
+                    }
+                    Target::Bridge(bridge) => {
+                        if let Some(bridge) = self.bridges.get_mut(bridge)
+                            && bridge.announcer.is_none()
+                        {
+                            bridge.announcer = Some((bridge.mixer.add(rate), rate));
                         }
-                        None => self.events.push(finished(&playback, true)),
-                    },
+                    }
+                }
+                match self.playbacks_of(&target) {
+                    Some(queue) => {
+                        let id = playback.id.clone();
+                        queue.push_back(playback);
+                        self.playback_owners.insert(id, target);
+                    }
+                    None => self.events.push(finished(&playback, true)),
                 }
             }
             Command::StopPlayback { id } => {
-                let queues = self
-                    .legs
-                    .values_mut()
-                    .map(|l| &mut l.playbacks)
-                    .chain(self.bridges.values_mut().map(|b| &mut b.playbacks));
-                for queue in queues {
-                    if let Some(at) = queue.iter().position(|p| p.id == id)
-                        && let Some(playback) = queue.remove(at)
-                    {
-                        self.events.push(finished(&playback, false));
-                    }
+                if let Some(owner) = self.playback_owners.get(&id).cloned()
+                    && let Some(queue) = self.playbacks_of(&owner)
+                    && let Some(at) = queue.iter().position(|p| p.id == id)
+                    && let Some(playback) = queue.remove(at)
+                {
+                    self.events.push(finished(&playback, false));
                 }
             }
             Command::ControlPlayback { id, op } => {
@@ -683,65 +750,13 @@ impl Graph {
                 }
                 self.events = events;
             }
-            Command::Record(request) => {
-                let recording = Recording {
-                    name: request.name,
-                    sink: Some(request.sink),
-                    max_duration_ms: request.max_duration_ms,
-                    max_silence_ms: request.max_silence_ms,
-                    terminate_on: request.terminate_on,
-                    recorded_ms: 0,
-                    silence: SilenceDetector::new(QUIET_MEAN_ABS),
-                    paused: false,
-                    muted: false,
-                    beep: None,
-                };
-                let recordings = match &request.target {
-                    Target::Leg(leg) => self.legs.get_mut(leg).map(|l| &mut l.recordings),
-                    Target::Bridge(bridge) => self.bridges.get_mut(bridge).map(|b| {
-                        if b.recorder.is_none() {
-                            b.recorder = Some(b.mixer.add(Rate::Narrow8k));
-                        }
-                        &mut b.recordings
-                    }),
-                };
-                match recordings {
-                    Some(recordings) => {
-                        self.events.push(MediaEvent::Recording {
-                            name: recording.name.clone(),
-                            state: RecordingState::Recording,
-                            duration_ms: 0,
-                        });
-                        recordings.push(recording);
-                    }
-                    None => {
-                        let name = recording.name.clone();
-                        if let Some(sink) = recording.sink {
-                            sink.cancel();
-                        }
-                        let cause = match request.target {
-                            Target::Leg(_) => "Channel is gone",
-                            Target::Bridge(_) => "Bridge is gone",
-                        };
-                        self.events.push(MediaEvent::Recording {
-                            name,
-                            state: RecordingState::Failed(cause.into()),
-                            duration_ms: 0,
-                        });
-                    }
-                }
-            }
+            Command::Record(request) => self.start_recording(request, None),
             Command::RecordAfterBeep { request, beep } => self.record_after_beep(request, &beep),
             Command::ControlRecording { name, op } => {
-                let lists = self
-                    .legs
-                    .values_mut()
-                    .map(|l| &mut l.recordings)
-                    .chain(self.bridges.values_mut().map(|b| &mut b.recordings));
-                for recordings in lists {
-                    let Some(at) = recordings.iter().position(|r| r.name == name) else {
-                        continue;
-                    };
+                if let Some(owner) = self.recording_owners.get(&name).cloned()
+                    && let Some(recordings) = self.recordings_of(&owner)
+                    && let Some(at) = recordings.iter().position(|r| r.name == name)
+                {
                     match op {
                         RecordingOp::Pause => recordings[at].paused = true,
                         RecordingOp::Unpause => recordings[at].paused = false,
@@ -758,23 +773,13 @@ impl Graph {
                 leg,
                 digit,
                 duration_ms,
-            } => {
-                if let Some(leg) = self.legs.get_mut(&leg) {
-                    let rate = leg.rate;
-                    leg.dtmf_out.push(digit, duration_ms, 0, rate);
-                }
-            }
+            } => self.queue_digit(&leg, dtmf::Way::Sent, digit, duration_ms, 0),
             Command::FarEndDtmf {
                 leg,
                 digit,
                 duration_ms,
                 quiet_ms,
-            } => {
-                if let Some(leg) = self.legs.get_mut(&leg) {
-                    let rate = leg.rate;
-                    leg.dtmf_in.push(digit, duration_ms, quiet_ms, rate);
-                }
-            }
+            } => self.queue_digit(&leg, dtmf::Way::FarEnd, digit, duration_ms, quiet_ms),
             Command::DtmfReceived { leg, digit } => self.dtmf_received(&leg, digit),
             Command::Mute {
                 leg,
@@ -980,8 +985,25 @@ impl Graph {
         self.flush_events();
     }
 
+    /// Reports the events queued, forgetting the owners of the playbacks and recordings
+    /// they end.
     fn flush_events(&mut self) {
         for event in self.events.drain(..) {
+            match &event {
+                MediaEvent::Playback {
+                    id,
+                    state: PlaybackState::Done | PlaybackState::Failed,
+                    ..
+                } => {
+                    self.playback_owners.remove(id);
+                }
+                MediaEvent::Recording { name, state, .. }
+                    if *state != RecordingState::Recording =>
+                {
+                    self.recording_owners.remove(name);
+                }
+                _ => {}
+            }
             self.listener.media_event(event);
         }
     }
@@ -1297,7 +1319,9 @@ fn fail_recording(mut recording: Recording, cause: String) -> MediaEvent {
 
 #[cfg(test)]
 mod tests {
-    use super::test_support::{self, next};
+    use super::test_support::{
+        self, Recorded, next, paired_legs, record, record_request, wait_for,
+    };
     use super::*;
 
     /// `frames` frames of one constant sample value.
@@ -1343,22 +1367,6 @@ mod tests {
         }
     }
 
-    #[derive(Clone, Default)]
-    struct Collected(Arc<Mutex<(Vec<i16>, bool)>>);
-
-    impl Sink for Collected {
-        fn write(&mut self, frame: &AudioFrame) -> Result<(), String> {
-            let mut inner = self.0.lock().map_err(|_| "poisoned")?;
-            inner.0.push(frame.samples()[0]);
-            Ok(())
-        }
-        fn finish(self: Box<Self>) -> Result<(), String> {
-            self.0.lock().map_err(|_| "poisoned")?.1 = true;
-            Ok(())
-        }
-        fn cancel(self: Box<Self>) {}
-    }
-
     fn engine() -> (MediaEngine, mpsc::Receiver<MediaEvent>) {
         test_support::start(Arc::new(Opener))
     }
@@ -1367,32 +1375,13 @@ mod tests {
         Part::File(spec.into())
     }
 
-    fn legs(engine: &MediaEngine) {
-        for id in ["a", "b"] {
-            engine.send(Command::AddLeg {
-                id: id.into(),
-                rate: Rate::Narrow8k,
-            });
-        }
-        engine.send(Command::Pair {
-            a: "a".into(),
-            b: "b".into(),
-        });
-    }
-
     #[test]
     fn what_plays_on_one_half_is_recorded_on_the_other() {
         let (engine, rx) = engine();
-        legs(&engine);
-        let sink = Collected::default();
-        engine.send(Command::Record(RecordRequest {
-            name: "r".into(),
-            target: Target::Leg("b".into()),
-            sink: Box::new(sink.clone()),
-            max_duration_ms: 0,
-            max_silence_ms: 0,
-            terminate_on: TerminateOn::Pound,
-        }));
+        paired_legs(&engine);
+        let (mut request, sink) = record_request("r", Target::Leg("b".into()));
+        request.terminate_on = TerminateOn::Pound;
+        engine.send(Command::Record(request));
         assert!(matches!(
             next(&rx),
             MediaEvent::Recording {
@@ -1448,7 +1437,7 @@ mod tests {
             panic!("the recording ends on #");
         };
         assert_eq!(state, RecordingState::Done);
-        let (samples, finished) = sink.0.lock().expect("lock").clone();
+        let (samples, finished) = (sink.firsts(), sink.finished());
         assert!(finished);
         assert_eq!(duration_ms, 20 * samples.len() as u64);
         let heard: Vec<i16> = samples.into_iter().filter(|s| *s != 0).collect();
@@ -1462,7 +1451,7 @@ mod tests {
     #[test]
     fn a_playback_of_missing_media_fails_instead_of_hanging() {
         let (engine, rx) = engine();
-        legs(&engine);
+        paired_legs(&engine);
         engine.send(Command::Play {
             id: "p".into(),
             target: Target::Leg("a".into()),
@@ -1493,11 +1482,11 @@ mod tests {
     #[test]
     fn a_recording_stops_at_its_maximum_duration_and_hangup_ends_playbacks() {
         let (engine, rx) = engine();
-        legs(&engine);
+        paired_legs(&engine);
         engine.send(Command::Record(RecordRequest {
             name: "r".into(),
             target: Target::Leg("b".into()),
-            sink: Box::new(Collected::default()),
+            sink: Box::new(Recorded::default()),
             max_duration_ms: 100,
             max_silence_ms: 0,
             terminate_on: TerminateOn::None,
@@ -1545,14 +1534,82 @@ mod tests {
         ));
     }
 
-    /// Skips events until one matches (each within 5 s).
-    fn wait_for(rx: &mpsc::Receiver<MediaEvent>, what: impl Fn(&MediaEvent) -> bool) {
-        for _ in 0..1000 {
-            if what(&next(rx)) {
-                return;
-            }
+    struct Ignore;
+
+    impl MediaListener for Ignore {
+        fn media_event(&self, _event: MediaEvent) {}
+    }
+
+    #[test]
+    fn owners_are_kept_for_live_playbacks_and_recordings_only() {
+        let mut graph = Graph::new(Arc::new(Opener), Arc::new(Ignore));
+        for id in ["a", "b"] {
+            graph.apply(Command::AddLeg {
+                id: id.into(),
+                rate: Rate::Narrow8k,
+            });
         }
-        panic!("the awaited event never came");
+        graph.apply(Command::AddBridge {
+            id: "br".into(),
+            mixing: true,
+        });
+        let play = play_command;
+        let record = |name: &str, target: Target, max_duration_ms| {
+            Command::Record(RecordRequest {
+                name: name.into(),
+                target,
+                sink: Box::new(Recorded::default()),
+                max_duration_ms,
+                max_silence_ms: 0,
+                terminate_on: TerminateOn::None,
+            })
+        };
+        graph.apply(play("short", Target::Leg("a".into()), "1:1"));
+        graph.apply(play("stopped", Target::Leg("a".into()), "100:1"));
+        graph.apply(play("on-b", Target::Leg("b".into()), "100:1"));
+        graph.apply(play("nowhere", Target::Leg("gone".into()), "1:1"));
+        graph.apply(record("limited", Target::Leg("a".into()), 20));
+        graph.apply(record("stopped", Target::Leg("b".into()), 0));
+        graph.apply(record("bridged", Target::Bridge("br".into()), 0));
+        graph.apply(record("nowhere", Target::Bridge("gone".into()), 0));
+        let live = |graph: &Graph| {
+            let mut ids: Vec<String> = graph
+                .playback_owners
+                .keys()
+                .map(|id| format!("p:{id}"))
+                .chain(graph.recording_owners.keys().map(|n| format!("r:{n}")))
+                .collect();
+            ids.sort();
+            ids
+        };
+        assert_eq!(
+            live(&graph),
+            [
+                "p:on-b",
+                "p:short",
+                "p:stopped",
+                "r:bridged",
+                "r:limited",
+                "r:stopped"
+            ]
+        );
+        graph.tick();
+        graph.tick();
+        assert_eq!(
+            live(&graph),
+            ["p:on-b", "p:stopped", "r:bridged", "r:stopped"],
+            "a playback and a recording that ran out"
+        );
+        graph.apply(Command::StopPlayback {
+            id: "stopped".into(),
+        });
+        graph.apply(Command::ControlRecording {
+            name: "stopped".into(),
+            op: RecordingOp::Stop,
+        });
+        graph.apply(Command::RemoveLeg { id: "b".into() });
+        graph.apply(Command::RemoveBridge { id: "br".into() });
+        assert!(live(&graph).is_empty(), "{:?}", live(&graph));
     }
 
     /// Waits until every playback in `ids` is done, in whatever order.
@@ -1582,8 +1639,9 @@ mod tests {
         move |e| matches!(e, MediaEvent::Recording { name: n, state: RecordingState::Done, .. } if &**n == name)
     }
 
-    fn play(engine: &MediaEngine, id: &str, target: Target, spec: &str) {
-        engine.send(Command::Play {
+    /// A playback of one `sound:` item, `spec` as [`Opener`] reads it.
+    fn play_command(id: &str, target: Target, spec: &str) -> Command {
+        Command::Play {
             id: id.into(),
             target,
             items: vec![PlayItem {
@@ -1593,20 +1651,11 @@ mod tests {
             offset_ms: 0,
             skip_ms: 3000,
             rate: Rate::Narrow8k,
-        });
+        }
     }
 
-    fn record(engine: &MediaEngine, name: &str, target: Target) -> Collected {
-        let sink = Collected::default();
-        engine.send(Command::Record(RecordRequest {
-            name: name.into(),
-            target,
-            sink: Box::new(sink.clone()),
-            max_duration_ms: 0,
-            max_silence_ms: 0,
-            terminate_on: TerminateOn::None,
-        }));
-        sink
+    fn play(engine: &MediaEngine, id: &str, target: Target, spec: &str) {
+        engine.send(play_command(id, target, spec));
     }
 
     fn stop(engine: &MediaEngine, rx: &mpsc::Receiver<MediaEvent>, name: &'static str) {
@@ -1642,15 +1691,11 @@ mod tests {
         }
     }
 
-    fn heard(sink: &Collected) -> Vec<i16> {
-        sink.0.lock().expect("lock").0.clone()
-    }
-
     #[test]
     fn a_bridge_member_hears_the_others_but_not_itself() {
         let (engine, rx) = engine();
         bridged_pairs(&engine, &["a", "b", "c"], true);
-        let sinks: Vec<Collected> = ["a", "b", "c"]
+        let sinks: Vec<Recorded> = ["a", "b", "c"]
             .iter()
             .map(|n| {
                 record(
@@ -1671,7 +1716,7 @@ mod tests {
         }
         let own_digit = |v: i16, place: i16| (v / place) % 10;
         for (sink, (place, others)) in sinks.iter().zip([(1, 110), (10, 101), (100, 11)]) {
-            let samples = heard(sink);
+            let samples = sink.firsts();
             assert!(
                 samples.iter().filter(|v| **v == others).count() >= 20,
                 "hears the other two most of the time: {samples:?}"
@@ -1681,7 +1726,7 @@ mod tests {
                 "never hears itself: {samples:?}"
             );
         }
-        let mixed = heard(&all);
+        let mixed = all.firsts();
         assert!(
             mixed.iter().filter(|v| **v == 111).count() >= 20,
             "the bridge recording hears everyone: {mixed:?}"
@@ -1700,7 +1745,7 @@ mod tests {
         stop(&engine, &rx, "a2");
         stop(&engine, &rx, "b2");
         for sink in [&a, &b] {
-            let samples = heard(sink);
+            let samples = sink.firsts();
             assert!(
                 samples.iter().filter(|v| **v == 1000).count() >= 9,
                 "{samples:?}"
@@ -1730,20 +1775,20 @@ mod tests {
         wait_done(&rx, &["pa", "pb", "own"]);
         stop(&engine, &rx, "b2");
         stop(&engine, &rx, "a2");
-        let samples = heard(&b);
+        let samples = b.firsts();
         assert!(samples.contains(&7), "{samples:?}");
         assert!(
             !samples.contains(&1),
             "a is muted toward the bridge: {samples:?}"
         );
-        let samples = heard(&a);
+        let samples = a.firsts();
         assert!(samples.contains(&10), "a still hears b: {samples:?}");
     }
 
     #[test]
     fn a_playback_ends_music_on_hold() {
         let (engine, rx) = engine();
-        legs(&engine);
+        paired_legs(&engine);
         let sink = record(&engine, "r", Target::Leg("b".into()));
         engine.send(Command::StartHold {
             leg: "a".into(),
@@ -1764,7 +1809,7 @@ mod tests {
         play(&engine, "q", Target::Leg("a".into()), "5:8");
         wait_for(&rx, finished_playback("q"));
         stop(&engine, &rx, "r");
-        let samples = heard(&sink);
+        let samples = sink.firsts();
         let after = samples
             .iter()
             .skip_while(|v| **v != 9)
@@ -1821,15 +1866,12 @@ mod tests {
             }
         }
         assert_eq!(ended, (true, true), "both end with the bridge");
-        assert!(
-            all.0.lock().expect("lock").1,
-            "the recording's file is finished"
-        );
+        assert!(all.finished(), "the recording's file is finished");
         // The former members are plain legs again: a recording on a2 hears a1's silence.
         let a = record(&engine, "a2", Target::Leg("a2".into()));
         play(&engine, "pb", Target::Leg("b2".into()), "10:3");
         wait_done(&rx, &["pb"]);
         stop(&engine, &rx, "a2");
-        assert!(heard(&a).iter().all(|v| *v == 0), "no bridge any more");
+        assert!(a.firsts().iter().all(|v| *v == 0), "no bridge any more");
     }
 }

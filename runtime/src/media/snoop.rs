@@ -40,12 +40,12 @@ impl Direction {
     }
 
     /// Includes the audio the target receives.
-    pub fn has_in(self) -> bool {
+    fn has_in(self) -> bool {
         matches!(self, Direction::In | Direction::Both)
     }
 
     /// Includes the audio sent to the target.
-    pub fn has_out(self) -> bool {
+    fn has_out(self) -> bool {
         matches!(self, Direction::Out | Direction::Both)
     }
 }
@@ -83,24 +83,20 @@ pub(super) struct Taps {
 }
 
 impl Taps {
-    pub fn new() -> Taps {
-        Taps::default()
-    }
-
     /// Attaches a snoop leg (replacing an earlier tap of the same snoop leg).
-    pub fn add(&mut self, tap: Tap) {
+    pub(super) fn add(&mut self, tap: Tap) {
         self.taps.retain(|t| t.snoop != tap.snoop);
         self.taps.push(tap);
     }
 
     /// A leg is gone: every tap it is the snoop or the target of ends.
-    pub fn leg_removed(&mut self, leg: &str) {
+    pub(super) fn leg_removed(&mut self, leg: &str) {
         self.taps.retain(|t| &*t.snoop != leg && &*t.target != leg);
         self.spied.remove(leg);
         self.whispered_in.remove(leg);
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(super) fn is_empty(&self) -> bool {
         self.taps.is_empty()
     }
 
@@ -112,7 +108,7 @@ impl Taps {
 
     /// One tick: fills what every snoop leg reads and adds the whispers (see the module
     /// doc). Runs after every leg's written frame is known and before anything reads.
-    pub fn run(&mut self, legs: &mut dyn TapLegs) {
+    pub(super) fn run(&mut self, legs: &mut dyn TapLegs) {
         self.spied.clear();
         self.whispered_in.clear();
         for tap in &self.taps {
@@ -164,12 +160,12 @@ impl Taps {
     }
 
     /// What a snoop leg reads this tick (`None` for a leg that snoops on nothing).
-    pub fn spied(&self, leg: &str) -> Option<&AudioFrame> {
+    pub(super) fn spied(&self, leg: &str) -> Option<&AudioFrame> {
         self.spied.get(leg)
     }
 
     /// Adds this tick's whispers toward a target's `in` direction to what it reads.
-    pub fn add_whisper_in(&self, leg: &str, frame: &mut AudioFrame) {
+    pub(super) fn add_whisper_in(&self, leg: &str, frame: &mut AudioFrame) {
         if let Some(whisper) = self.whispered_in.get(leg)
             && whisper.rate() == frame.rate()
         {
@@ -269,7 +265,7 @@ mod tests {
             (Direction::None, 0),
         ] {
             let mut legs = fake();
-            let mut taps = Taps::new();
+            let mut taps = Taps::default();
             taps.add(tap(spy, Direction::None));
             taps.run(&mut legs);
             assert_eq!(first(taps.spied("s")), Some(expected), "{spy:?}");
@@ -283,7 +279,7 @@ mod tests {
         let mut legs = fake();
         legs.read.insert("t".into(), constant(30000));
         legs.written.insert("t".into(), constant(30000));
-        let mut taps = Taps::new();
+        let mut taps = Taps::default();
         taps.add(tap(Direction::Both, Direction::None));
         taps.run(&mut legs);
         assert_eq!(first(taps.spied("s")), Some(i16::MAX));
@@ -292,7 +288,7 @@ mod tests {
     #[test]
     fn whisper_adds_the_snoop_legs_audio_to_the_target_after_spying() {
         let mut legs = fake();
-        let mut taps = Taps::new();
+        let mut taps = Taps::default();
         taps.add(tap(Direction::Out, Direction::Both));
         taps.run(&mut legs);
         assert_eq!(first(taps.spied("s")), Some(100), "spies before whispering");
@@ -309,7 +305,7 @@ mod tests {
     fn whisper_into_a_silent_target_gives_it_something_to_write() {
         let mut legs = fake();
         legs.written.remove("t");
-        let mut taps = Taps::new();
+        let mut taps = Taps::default();
         taps.add(tap(Direction::In, Direction::Out));
         taps.run(&mut legs);
         assert_eq!(first(legs.written("t")), Some(7));
@@ -320,7 +316,7 @@ mod tests {
     fn removing_either_leg_ends_the_tap() {
         for gone in ["s", "t"] {
             let mut legs = fake();
-            let mut taps = Taps::new();
+            let mut taps = Taps::default();
             taps.add(tap(Direction::Both, Direction::Both));
             taps.run(&mut legs);
             assert!(taps.spied("s").is_some());
@@ -335,7 +331,7 @@ mod tests {
     fn a_tap_on_a_missing_leg_does_nothing_and_re_adding_replaces() {
         let mut legs = fake();
         legs.legs.retain(|l| l != "t");
-        let mut taps = Taps::new();
+        let mut taps = Taps::default();
         taps.add(tap(Direction::In, Direction::Out));
         taps.add(tap(Direction::Out, Direction::None));
         assert_eq!(taps.len(), 1);
@@ -347,7 +343,7 @@ mod tests {
     fn a_snoop_of_a_snoop_hears_what_the_first_spies() {
         let mut legs = fake();
         legs.legs.push("s2".into());
-        let mut taps = Taps::new();
+        let mut taps = Taps::default();
         taps.add(tap(Direction::In, Direction::None));
         taps.add(Tap {
             snoop: "s2".into(),
@@ -363,12 +359,14 @@ mod tests {
 /// The taps inside the running engine: spying and whispering through pairs and a bridge.
 #[cfg(test)]
 mod engine_tests {
-    use std::sync::{Arc, Mutex, mpsc};
+    use std::sync::Arc;
 
     use super::{Direction, Tap};
+    use crate::media::engine::test_support::{
+        self, Recorded, playback_done, recording_done, wait_for_n,
+    };
     use crate::media::engine::{
-        Command, MediaEngine, MediaEvent, Part, PlayItem, PlaybackState, RecordRequest,
-        RecordingOp, RecordingState, Sink, Source, SourceOpener, Target, TerminateOn, test_support,
+        Command, MediaEngine, Part, PlayItem, RecordingOp, Source, SourceOpener, Target,
     };
     use crate::media::frame::{AudioFrame, Rate};
 
@@ -396,44 +394,9 @@ mod engine_tests {
         }
     }
 
-    /// The first sample of every recorded frame.
-    #[derive(Clone, Default)]
-    struct Collected(Arc<Mutex<Vec<i16>>>);
-
-    impl Sink for Collected {
-        fn write(&mut self, frame: &AudioFrame) -> Result<(), String> {
-            self.0
-                .lock()
-                .map_err(|_| "poisoned")?
-                .push(frame.samples()[0]);
-            Ok(())
-        }
-        fn finish(self: Box<Self>) -> Result<(), String> {
-            Ok(())
-        }
-        fn cancel(self: Box<Self>) {}
-    }
-
-    impl Collected {
-        fn count(&self, value: i16) -> usize {
-            self.0
-                .lock()
-                .map(|s| s.iter().filter(|v| **v == value).count())
-                .unwrap_or_default()
-        }
-    }
-
-    fn record(engine: &MediaEngine, leg: &str) -> Collected {
-        let sink = Collected::default();
-        engine.send(Command::Record(RecordRequest {
-            name: leg.into(),
-            target: Target::Leg(leg.into()),
-            sink: Box::new(sink.clone()),
-            max_duration_ms: 0,
-            max_silence_ms: 0,
-            terminate_on: TerminateOn::None,
-        }));
-        sink
+    /// Records `leg` into a recording named after it.
+    fn record(engine: &MediaEngine, leg: &str) -> Recorded {
+        test_support::record(engine, leg, Target::Leg(leg.into()))
     }
 
     fn play(engine: &MediaEngine, leg: &str, value: i16) {
@@ -448,20 +411,6 @@ mod engine_tests {
             skip_ms: 0,
             rate: Rate::Narrow8k,
         });
-    }
-
-    /// Waits for `count` events matching `what` (each within 5 s).
-    fn wait(rx: &mpsc::Receiver<MediaEvent>, count: usize, what: impl Fn(&MediaEvent) -> bool) {
-        let mut seen = 0;
-        for _ in 0..1000 {
-            if seen == count {
-                return;
-            }
-            if what(&test_support::next(rx)) {
-                seen += 1;
-            }
-        }
-        panic!("only {seen} of {count} awaited events came");
     }
 
     #[test]
@@ -503,30 +452,14 @@ mod engine_tests {
         play(&engine, "b", 1);
         play(&engine, "d", 10);
         play(&engine, "s", 100);
-        wait(&rx, 3, |e| {
-            matches!(
-                e,
-                MediaEvent::Playback {
-                    state: PlaybackState::Done,
-                    ..
-                }
-            )
-        });
+        wait_for_n(&rx, 3, playback_done);
         for leg in ["s", "b", "d"] {
             engine.send(Command::ControlRecording {
                 name: leg.into(),
                 op: RecordingOp::Stop,
             });
         }
-        wait(&rx, 3, |e| {
-            matches!(
-                e,
-                MediaEvent::Recording {
-                    state: RecordingState::Done,
-                    ..
-                }
-            )
-        });
+        wait_for_n(&rx, 3, recording_done);
         assert!(spied.count(11) >= 40, "spy=both: in + out");
         assert_eq!(spied.count(111), 0, "a snoop never hears its own whisper");
         assert!(other.count(101) >= 40, "the bridge hears the in whisper");
@@ -536,28 +469,12 @@ mod engine_tests {
         engine.send(Command::RemoveLeg { id: "s".into() });
         let after = record(&engine, "d");
         play(&engine, "b", 1);
-        wait(&rx, 1, |e| {
-            matches!(
-                e,
-                MediaEvent::Playback {
-                    state: PlaybackState::Done,
-                    ..
-                }
-            )
-        });
+        wait_for_n(&rx, 1, playback_done);
         engine.send(Command::ControlRecording {
             name: "d".into(),
             op: RecordingOp::Stop,
         });
-        wait(&rx, 1, |e| {
-            matches!(
-                e,
-                MediaEvent::Recording {
-                    state: RecordingState::Done,
-                    ..
-                }
-            )
-        });
+        wait_for_n(&rx, 1, recording_done);
         assert!(after.count(1) >= 40, "no whisper once the snoop is gone");
         assert_eq!(after.count(101), 0);
     }

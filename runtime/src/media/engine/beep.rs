@@ -15,35 +15,21 @@ pub(super) struct Beep {
 }
 
 impl Graph {
-    /// Starts the recording as [`super::Command::Record`] does, then gives it the beep
-    /// (a beep that cannot be opened is skipped: the recording starts at once).
+    /// Starts the recording as [`super::Command::Record`] does, with the beep (a beep that
+    /// cannot be opened is skipped: the recording starts at once).
     pub(super) fn record_after_beep(&mut self, request: RecordRequest, part: &Part) {
-        let name = request.name.clone();
-        let target = request.target.clone();
-        let rate = match &target {
+        let rate = match &request.target {
             Target::Leg(leg) => self.legs.get(leg).map(|l| l.rate),
-            Target::Bridge(_) => Some(Rate::Narrow8k),
+            Target::Bridge(bridge) => self.bridges.contains_key(bridge).then_some(Rate::Narrow8k),
         };
-        self.apply(super::Command::Record(request));
-        let Some(rate) = rate else {
-            return;
-        };
-        let source = match self.opener.open(part, rate) {
-            Ok(source) => source,
+        let beep = rate.and_then(|rate| match self.opener.open(part, rate) {
+            Ok(source) => Some(Beep { source }),
             Err(reason) => {
-                tracing::info!(recording = %name, %reason, "the beep cannot be played: recording without it");
-                return;
+                tracing::info!(recording = %request.name, %reason, "the beep cannot be played: recording without it");
+                None
             }
-        };
-        let recordings = match &target {
-            Target::Leg(leg) => self.legs.get_mut(leg).map(|l| &mut l.recordings),
-            Target::Bridge(bridge) => self.bridges.get_mut(bridge).map(|b| &mut b.recordings),
-        };
-        if let Some(recording) =
-            recordings.and_then(|list| list.iter_mut().find(|r| r.name == name))
-        {
-            recording.beep = Some(Beep { source });
-        }
+        });
+        self.start_recording(request, beep);
     }
 }
 

@@ -35,7 +35,7 @@ pub(super) struct DigitQueue(VecDeque<Digit>);
 impl DigitQueue {
     /// Queues `digit` after those already queued: `quiet_ms` of quiet, then `duration_ms`
     /// of its tone at `rate`.
-    pub(super) fn push(&mut self, digit: char, duration_ms: u32, quiet_ms: u32, rate: Rate) {
+    fn push(&mut self, digit: char, duration_ms: u32, quiet_ms: u32, rate: Rate) {
         let tone = dtmf_spec(digit, duration_ms, 0).map(|spec| ToneGenerator::new(spec, rate));
         self.0.push_back(Digit {
             digit,
@@ -94,7 +94,35 @@ pub(super) fn read_far_end(id: &LegId, leg: &mut Leg, events: &mut Vec<MediaEven
         .map(Box::new);
 }
 
+/// Which way a queued digit travels on its leg.
+pub(super) enum Way {
+    /// Sent on the leg: the leg writes it (`Leg::dtmf_out`).
+    Sent,
+    /// Pressed at the leg's far end: the leg reads it (`Leg::dtmf_in`).
+    FarEnd,
+}
+
 impl Graph {
+    /// Queues `digit` on `leg` one `way` (see [`DigitQueue::push`]); nothing for a leg that
+    /// is gone.
+    pub(super) fn queue_digit(
+        &mut self,
+        leg: &str,
+        way: Way,
+        digit: char,
+        duration_ms: u32,
+        quiet_ms: u32,
+    ) {
+        let Some(leg) = self.legs.get_mut(leg) else {
+            return;
+        };
+        let queue = match way {
+            Way::Sent => &mut leg.dtmf_out,
+            Way::FarEnd => &mut leg.dtmf_in,
+        };
+        queue.push(digit, duration_ms, quiet_ms, leg.rate);
+    }
+
     /// A digit arrived on `leg`: ends the recordings of its bridge (if any), then its own,
     /// that `digit` terminates.
     pub(super) fn dtmf_received(&mut self, leg: &str, digit: char) {
@@ -120,56 +148,21 @@ fn end_terminated(recordings: &mut Vec<Recording>, digit: char, events: &mut Vec
 /// Digits both ways, and the beep (media/engine/beep.rs), which shares their setup.
 #[cfg(test)]
 mod tests {
-    use std::sync::{Arc, Mutex, mpsc};
+    use std::sync::{Arc, mpsc};
 
-    use super::super::test_support::{next, start};
-    use super::super::{
-        Command, MediaEngine, Part, RecordRequest, RecordingOp, RecordingState, Sink, Target,
-        TerminateOn,
-    };
+    use super::super::test_support::{Recorded, next, paired_legs, record, record_request, start};
+    use super::super::{Command, MediaEngine, Part, RecordingOp, RecordingState, Target};
     use super::*;
-    use crate::media::detect::{DtmfDetector, detect_dtmf};
+    use crate::media::detect::detect_dtmf;
     use crate::media::frame::Rate;
     use crate::media::snoop::{Direction, Tap};
     use crate::media::sources::FileOpener;
 
-    /// Every frame written, whole.
-    #[derive(Clone, Default)]
-    struct Frames(Arc<Mutex<Vec<AudioFrame>>>);
-
-    impl Sink for Frames {
-        fn write(&mut self, frame: &AudioFrame) -> Result<(), String> {
-            self.0.lock().map_err(|_| "poisoned")?.push(frame.clone());
-            Ok(())
-        }
-        fn finish(self: Box<Self>) -> Result<(), String> {
-            Ok(())
-        }
-        fn cancel(self: Box<Self>) {}
-    }
-
     /// An engine with paired legs `a` and `b`; `b` is recorded (it reads what `a` writes).
-    fn paired(beep: Option<Part>) -> (MediaEngine, mpsc::Receiver<MediaEvent>, Frames) {
+    fn paired(beep: Option<Part>) -> (MediaEngine, mpsc::Receiver<MediaEvent>, Recorded) {
         let (engine, rx) = start(Arc::new(FileOpener::default()));
-        for id in ["a", "b"] {
-            engine.send(Command::AddLeg {
-                id: id.into(),
-                rate: Rate::Narrow8k,
-            });
-        }
-        engine.send(Command::Pair {
-            a: "a".into(),
-            b: "b".into(),
-        });
-        let frames = Frames::default();
-        let request = RecordRequest {
-            name: "r".into(),
-            target: Target::Leg("b".into()),
-            sink: Box::new(frames.clone()),
-            max_duration_ms: 0,
-            max_silence_ms: 0,
-            terminate_on: TerminateOn::None,
-        };
+        paired_legs(&engine);
+        let (request, frames) = record_request("r", Target::Leg("b".into()));
         engine.send(match beep {
             Some(beep) => Command::RecordAfterBeep { request, beep },
             None => Command::Record(request),
@@ -218,33 +211,19 @@ mod tests {
                 }
             );
         }
-        let heard_before_stop = frames.0.lock().expect("lock").len();
+        let heard_before_stop = frames.len();
         assert!(heard_before_stop >= 10, "both tones were read first");
         stop(&engine, &rx);
-        let mut detector = DtmfDetector::new();
-        let keys: String = frames
-            .0
-            .lock()
-            .expect("lock")
-            .iter()
-            .filter_map(|f| detector.feed(f))
-            .collect();
-        assert_eq!(keys, "4#");
+        assert_eq!(frames.keys(), "4#");
     }
 
     #[test]
     fn a_beep_plays_to_the_peer_and_delays_the_recording() {
         let (engine, rx, frames) = paired(Some(Part::Tone("!1000/200".into())));
         // `b` beeps: `a` reads the beep. Record `a` too to hear it.
-        let heard = Frames::default();
-        engine.send(Command::Record(RecordRequest {
-            name: "on-a".into(),
-            target: Target::Leg("a".into()),
-            sink: Box::new(heard.clone()),
-            max_duration_ms: 400,
-            max_silence_ms: 0,
-            terminate_on: TerminateOn::None,
-        }));
+        let (mut request, heard) = record_request("on-a", Target::Leg("a".into()));
+        request.max_duration_ms = 400;
+        engine.send(Command::Record(request));
         assert!(matches!(next(&rx), MediaEvent::Recording { .. }));
         assert!(matches!(
             next(&rx),
@@ -255,16 +234,14 @@ mod tests {
         ));
         stop(&engine, &rx);
         let beeped = heard
-            .0
-            .lock()
-            .expect("lock")
+            .frames()
             .iter()
             .filter(|f| {
                 crate::media::detect::goertzel_power(f.samples(), 1000.0, 8000) > 1_000_000.0
             })
             .count();
         assert!(beeped >= 9, "a hears about 200 ms of beep: {beeped} frames");
-        let recorded = frames.0.lock().expect("lock").len();
+        let recorded = frames.len();
         // About 10 frames after the beep (and a tick or two until the stop), not 20+.
         assert!(
             recorded <= 15,
@@ -279,15 +256,7 @@ mod tests {
             id: "phone".into(),
             rate: Rate::Narrow8k,
         });
-        let frames = Frames::default();
-        engine.send(Command::Record(RecordRequest {
-            name: "r".into(),
-            target: Target::Leg("phone".into()),
-            sink: Box::new(frames.clone()),
-            max_duration_ms: 0,
-            max_silence_ms: 0,
-            terminate_on: Default::default(),
-        }));
+        let frames = record(&engine, "r", Target::Leg("phone".into()));
         for digit in ['1', '1', '#'] {
             engine.send(Command::FarEndDtmf {
                 leg: "phone".into(),
@@ -308,11 +277,11 @@ mod tests {
                 assert_eq!(&*leg, "phone");
                 assert_eq!(duration_ms, 100);
                 got.push(digit);
-                recorded_at.push(frames.0.lock().map(|f| f.len()).unwrap_or(0));
+                recorded_at.push(frames.len());
             }
         }
         assert_eq!(got, ['1', '1', '#']);
-        let recorded = frames.0.lock().map(|f| f.clone()).unwrap_or_default();
+        let recorded = frames.frames();
         // Per frame: the digit heard, if any; collapsed into runs.
         let mut runs: Vec<(Option<char>, usize, usize)> = Vec::new();
         for (at, frame) in recorded.iter().enumerate() {
@@ -356,15 +325,7 @@ mod tests {
             spy: Direction::In,
             whisper: Direction::None,
         }));
-        let frames = Frames::default();
-        engine.send(Command::Record(RecordRequest {
-            name: "r".into(),
-            target: Target::Leg("s".into()),
-            sink: Box::new(frames.clone()),
-            max_duration_ms: 0,
-            max_silence_ms: 0,
-            terminate_on: TerminateOn::None,
-        }));
+        let frames = record(&engine, "r", Target::Leg("s".into()));
         assert!(matches!(next(&rx), MediaEvent::Recording { .. }));
         engine.send(Command::FarEndDtmf {
             leg: "phone".into(),
@@ -381,14 +342,6 @@ mod tests {
             }
         );
         stop(&engine, &rx);
-        let mut detector = DtmfDetector::new();
-        let keys: String = frames
-            .0
-            .lock()
-            .expect("lock")
-            .iter()
-            .filter_map(|f| detector.feed(f))
-            .collect();
-        assert_eq!(keys, "5", "the snoop hears what the phone reads");
+        assert_eq!(frames.keys(), "5", "the snoop hears what the phone reads");
     }
 }
