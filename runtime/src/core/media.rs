@@ -60,7 +60,7 @@ pub enum MediaTopic {
 }
 
 impl MediaTopic {
-    fn scope(&self) -> Scope {
+    pub(super) fn scope(&self) -> Scope {
         match self {
             MediaTopic::Channel(id) => Scope::channel(id),
             MediaTopic::Bridge(id) => Scope::bridge(id),
@@ -166,8 +166,16 @@ impl LiveRecordingInfo {
 /// Playbacks and live recordings, inside the core's state.
 #[derive(Debug, Default)]
 pub struct MediaState {
-    pub playbacks: HashMap<Arc<str>, PlaybackInfo>,
-    pub recordings: HashMap<Arc<str>, LiveRecordingInfo>,
+    /// Changed only through [`MediaState::add_playback`] and
+    /// [`MediaState::remove_playback`], which keep `by_topic`.
+    pub(super) playbacks: HashMap<Arc<str>, PlaybackInfo>,
+    /// Changed only through [`MediaState::add_recording`] and
+    /// [`MediaState::remove_recording`], which keep `by_topic`. Only live recordings
+    /// (queued, recording, paused) are here: a finished one is removed.
+    pub(super) recordings: HashMap<Arc<str>, LiveRecordingInfo>,
+    /// The playbacks and recordings of each topic that has any, so that hangups, bridge
+    /// joins and media events do not scan every playback and recording.
+    by_topic: HashMap<MediaTopic, TopicMedia>,
     /// Bridges playing music on hold.
     pub bridge_moh: HashSet<Arc<str>>,
     /// Destroyed bridges and channels gone from their application whose playbacks or
@@ -180,6 +188,75 @@ pub struct MediaState {
     /// Hung-up channels waiting for their playbacks and recordings to report their end
     /// (see `media_hangup`).
     pub channel_waiters: HashMap<Arc<str>, tokio::sync::oneshot::Sender<()>>,
+}
+
+/// One topic's live playbacks (ids) and recordings (names).
+#[derive(Debug, Default)]
+pub(super) struct TopicMedia {
+    pub(super) playbacks: Vec<Arc<str>>,
+    pub(super) recordings: Vec<Arc<str>>,
+}
+
+impl MediaState {
+    /// Registers a playback (one with the same id is replaced).
+    fn add_playback(&mut self, info: PlaybackInfo) {
+        let (id, topic) = (info.id.clone(), info.topic.clone());
+        if let Some(old) = self.playbacks.insert(id.clone(), info) {
+            self.unindex(&old.topic, &id, |m| &mut m.playbacks);
+        }
+        self.by_topic.entry(topic).or_default().playbacks.push(id);
+    }
+
+    /// Forgets a playback that has ended.
+    fn remove_playback(&mut self, id: &str) {
+        if let Some(old) = self.playbacks.remove(id) {
+            self.unindex(&old.topic, id, |m| &mut m.playbacks);
+        }
+    }
+
+    /// Registers a live recording (its name is not live: see `recording_checks`).
+    fn add_recording(&mut self, info: LiveRecordingInfo) {
+        let (name, topic) = (info.name.clone(), info.topic.clone());
+        if let Some(old) = self.recordings.insert(name.clone(), info) {
+            self.unindex(&old.topic, &name, |m| &mut m.recordings);
+        }
+        self.by_topic
+            .entry(topic)
+            .or_default()
+            .recordings
+            .push(name);
+    }
+
+    /// Forgets a recording that has ended.
+    fn remove_recording(&mut self, name: &str) {
+        if let Some(old) = self.recordings.remove(name) {
+            self.unindex(&old.topic, name, |m| &mut m.recordings);
+        }
+    }
+
+    /// Drops `key` from one of `topic`'s lists, and the topic once it has nothing left.
+    fn unindex(
+        &mut self,
+        topic: &MediaTopic,
+        key: &str,
+        list: impl Fn(&mut TopicMedia) -> &mut Vec<Arc<str>>,
+    ) {
+        let Some(media) = self.by_topic.get_mut(topic) else {
+            return;
+        };
+        let keys = list(media);
+        if let Some(at) = keys.iter().position(|k| &**k == key) {
+            keys.swap_remove(at);
+        }
+        if media.playbacks.is_empty() && media.recordings.is_empty() {
+            self.by_topic.remove(topic);
+        }
+    }
+
+    /// The live playbacks and recordings of `topic` (`None` when it has none).
+    pub(super) fn of_topic(&self, topic: &MediaTopic) -> Option<&TopicMedia> {
+        self.by_topic.get(topic)
+    }
 }
 
 /// How far `forward` and `reverse` move a playback when `skipms` is not given (ARI's
@@ -529,7 +606,7 @@ impl Core {
             topic,
         };
         let json = info.json();
-        state.media.playbacks.insert(playback_id.clone(), info);
+        state.media.add_playback(info);
         let skip_ms = if request.skip_ms == 0 {
             DEFAULT_SKIP_MS
         } else {
@@ -706,7 +783,7 @@ impl Core {
         };
         let target = info.topic.target();
         let json = info.json();
-        state.media.recordings.insert(name.clone(), info);
+        state.media.add_recording(info);
         let seconds = |s: i64| u64::try_from(s).unwrap_or(0).saturating_mul(1000);
         let record = RecordRequest {
             name,
@@ -817,7 +894,7 @@ impl Core {
                 let json = playback.json();
                 let topic = playback.topic.clone();
                 if kind == "PlaybackFinished" {
-                    state.media.playbacks.remove(&id);
+                    state.media.remove_playback(&id);
                 }
                 let event = Event::new(kind, topic.scope()).with("playback", json);
                 self.publish_media_event(state, &topic, event);
@@ -855,7 +932,7 @@ impl Core {
                 let json = recording.json();
                 let topic = recording.topic.clone();
                 if kind != "RecordingStarted" {
-                    state.media.recordings.remove(&name);
+                    state.media.remove_recording(&name);
                 }
                 let event = Event::new(kind, topic.scope()).with("recording", json);
                 self.publish_media_event(state, &topic, event);
