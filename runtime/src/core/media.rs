@@ -253,10 +253,40 @@ impl MediaState {
         }
     }
 
+    /// A playback by id (404).
+    fn playback(&self, id: &str) -> Result<&PlaybackInfo, CoreError> {
+        self.playbacks.get(id).ok_or_else(playback_not_found)
+    }
+
+    /// A playback by id, to change (404).
+    fn playback_mut(&mut self, id: &str) -> Result<&mut PlaybackInfo, CoreError> {
+        self.playbacks.get_mut(id).ok_or_else(playback_not_found)
+    }
+
+    /// A live recording by name (404).
+    fn recording(&self, name: &str) -> Result<&LiveRecordingInfo, CoreError> {
+        self.recordings.get(name).ok_or_else(recording_not_found)
+    }
+
+    /// A live recording by name, to change (404).
+    fn recording_mut(&mut self, name: &str) -> Result<&mut LiveRecordingInfo, CoreError> {
+        self.recordings
+            .get_mut(name)
+            .ok_or_else(recording_not_found)
+    }
+
     /// The live playbacks and recordings of `topic` (`None` when it has none).
     pub(super) fn of_topic(&self, topic: &MediaTopic) -> Option<&TopicMedia> {
         self.by_topic.get(topic)
     }
+}
+
+fn playback_not_found() -> CoreError {
+    CoreError::NotFound("Playback not found".into())
+}
+
+fn recording_not_found() -> CoreError {
+    CoreError::NotFound("Recording not found".into())
 }
 
 /// How far `forward` and `reverse` move a playback when `skipms` is not given (ARI's
@@ -625,25 +655,14 @@ impl Core {
 
     /// `GET /playbacks/{id}`.
     pub fn get_playback(&self, id: &str) -> Result<Value, CoreError> {
-        self.with_state(|state| {
-            state
-                .media
-                .playbacks
-                .get(id)
-                .map(PlaybackInfo::json)
-                .ok_or_else(|| CoreError::NotFound("Playback not found".into()))
-        })
+        self.with_state(|state| state.media.playback(id).map(PlaybackInfo::json))
     }
 
     /// `DELETE /playbacks/{id}`.
     pub fn stop_playback(&self, id: &str) -> Result<(), CoreError> {
         let media = self.media()?;
         self.with_state(|state| {
-            let playback = state
-                .media
-                .playbacks
-                .get(id)
-                .ok_or_else(|| CoreError::NotFound("Playback not found".into()))?;
+            let playback = state.media.playback(id)?;
             media.engine.send(Command::StopPlayback {
                 id: playback.id.clone(),
             });
@@ -670,11 +689,7 @@ impl Core {
         };
         let media = self.media()?;
         self.with_state(|state| {
-            let playback = state
-                .media
-                .playbacks
-                .get_mut(id)
-                .ok_or_else(|| CoreError::NotFound("Playback not found".into()))?;
+            let playback = state.media.playback_mut(id)?;
             let allowed = matches!(
                 (playback.state, op),
                 ("queued", PlaybackOp::Restart)
@@ -825,25 +840,14 @@ impl Core {
 
     /// `GET /recordings/live/{name}`.
     pub fn get_live_recording(&self, name: &str) -> Result<Value, CoreError> {
-        self.with_state(|state| {
-            state
-                .media
-                .recordings
-                .get(name)
-                .map(LiveRecordingInfo::json)
-                .ok_or_else(|| CoreError::NotFound("Recording not found".into()))
-        })
+        self.with_state(|state| state.media.recording(name).map(LiveRecordingInfo::json))
     }
 
     /// The live recording operations: stop, cancel (DELETE), pause/unpause, mute/unmute.
     pub fn control_live_recording(&self, name: &str, op: RecordingOp) -> Result<(), CoreError> {
         let media = self.media()?;
         self.with_state(|state| {
-            let recording = state
-                .media
-                .recordings
-                .get_mut(name)
-                .ok_or_else(|| CoreError::NotFound("Recording not found".into()))?;
+            let recording = state.media.recording_mut(name)?;
             let live = matches!(recording.state, "queued" | "recording" | "paused");
             let allowed = match op {
                 RecordingOp::Stop | RecordingOp::Cancel => live,
@@ -1131,7 +1135,7 @@ impl Core {
         let dir = self.recordings_dir()?;
         match find_recording(&dir, name) {
             Ok(Some(stored)) => Ok(stored),
-            Ok(None) | Err(_) => Err(CoreError::NotFound("Recording not found".into())),
+            Ok(None) | Err(_) => Err(recording_not_found()),
         }
     }
 
