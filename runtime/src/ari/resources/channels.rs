@@ -26,9 +26,6 @@ use crate::core::tech::Indication;
 use crate::media::external::{FORMAT_NAMES as EXTERNAL_FORMATS, RtpFormat};
 use crate::media::snoop::Direction;
 
-/// Longest client-chosen channel id (Asterisk's `AST_MAX_UNIQUEID` less its terminator).
-const MAX_ID_LEN: usize = 149;
-
 /// Codec names `formats` accepts.
 const FORMATS: [&str; 7] = ["ulaw", "alaw", "slin", "slin16", "g722", "gsm", "opus"];
 
@@ -152,13 +149,10 @@ pub fn check_formats(formats: &str) -> Result<(), AriError> {
     Ok(())
 }
 
+/// The core's length check of a client-chosen id, run before the other parameters'
+/// checks (Asterisk's order); the core checks the rest when it creates the channel.
 fn check_id_length(id: Option<&str>) -> Result<(), AriError> {
-    if id.is_some_and(|id| id.len() > MAX_ID_LEN) {
-        return Err(AriError::bad_request(format!(
-            "Channel id is longer than {MAX_ID_LEN} characters"
-        )));
-    }
-    Ok(())
+    Ok(id.map_or(Ok(()), crate::core::check_id_length)?)
 }
 
 /// The checks `originate` and `create` share, in Asterisk's order after the id lengths:
