@@ -289,8 +289,8 @@ fn recording_not_found() -> CoreError {
     CoreError::NotFound("Recording not found".into())
 }
 
-/// How far `forward` and `reverse` move a playback when `skipms` is not given (ARI's
-/// default).
+/// How far `forward` and `reverse` move a playback when `skipms` is not given or is 0
+/// (ARI's default, applied where the parameter is read).
 pub const DEFAULT_SKIP_MS: i64 = 3000;
 
 /// `POST /channels/{id}/play`.
@@ -299,7 +299,7 @@ pub struct PlayRequest {
     pub media: Vec<String>,
     pub lang: Option<String>,
     pub offset_ms: i64,
-    /// 0 also means [`DEFAULT_SKIP_MS`].
+    /// How far `forward` and `reverse` move, as given ([`DEFAULT_SKIP_MS`] by default).
     pub skip_ms: i64,
     pub playback_id: Option<String>,
 }
@@ -637,17 +637,13 @@ impl Core {
         };
         let json = info.json();
         state.media.add_playback(info);
-        let skip_ms = if request.skip_ms == 0 {
-            DEFAULT_SKIP_MS
-        } else {
-            request.skip_ms
-        };
         media.engine.send(Command::Play {
             id: playback_id,
             target,
             items,
+            // Neither is negative: `play_uris` checked.
             offset_ms: u64::try_from(request.offset_ms).unwrap_or(0),
-            skip_ms: u64::try_from(skip_ms).unwrap_or(DEFAULT_SKIP_MS.unsigned_abs()),
+            skip_ms: u64::try_from(request.skip_ms).unwrap_or(0),
             rate,
         });
         json
