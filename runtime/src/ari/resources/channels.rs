@@ -665,6 +665,17 @@ pub fn check_external_transport(
     }
 }
 
+/// An external media `direction`: `both`, `in` or `out` (400 otherwise); all carry both
+/// ways over RTP.
+fn check_external_direction(direction: &str) -> Result<(), AriError> {
+    if matches!(direction, "both" | "in" | "out") {
+        return Ok(());
+    }
+    Err(AriError::bad_request(format!(
+        "direction must be 'both', 'in' or 'out', not '{direction}'"
+    )))
+}
+
 /// `host:port` (an IPv6 address in brackets) with a port from 1 to 65535.
 pub fn split_host_port(text: &str) -> Option<(&str, u16)> {
     let (host, port) = match text.strip_prefix('[') {
@@ -720,12 +731,7 @@ pub async fn external_media(ctx: Ctx) -> AriResult {
     let transport = lower_or(&ctx, "transport", "udp");
     let connection_type = lower_or(&ctx, "connection_type", "client");
     let format = ctx.params.required_string("format")?;
-    let direction = lower_or(&ctx, "direction", "both");
-    if !matches!(direction.as_str(), "both" | "in" | "out") {
-        return Err(AriError::bad_request(format!(
-            "direction must be 'both', 'in' or 'out', not '{direction}'"
-        )));
-    }
+    check_external_direction(&lower_or(&ctx, "direction", "both"))?;
     check_external_transport(&encapsulation, &transport, &connection_type)?;
     let external_host = ctx.params.required_string("external_host")?;
     if split_host_port(&external_host).is_none() {
@@ -904,6 +910,20 @@ mod tests {
                 "{encapsulation}/{transport}/{connection}"
             );
         }
+    }
+
+    #[test]
+    fn external_media_directions() {
+        for good in ["both", "in", "out"] {
+            assert_eq!(check_external_direction(good), Ok(()));
+        }
+        assert_eq!(
+            status(check_external_direction("sideways")),
+            (
+                400,
+                "direction must be 'both', 'in' or 'out', not 'sideways'".into()
+            )
+        );
     }
 
     #[test]
