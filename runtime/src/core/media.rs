@@ -60,7 +60,7 @@ pub enum MediaTopic {
 }
 
 impl MediaTopic {
-    fn scope(&self) -> Scope {
+    pub(super) fn scope(&self) -> Scope {
         match self {
             MediaTopic::Channel(id) => Scope::channel(id),
             MediaTopic::Bridge(id) => Scope::bridge(id),
@@ -166,8 +166,16 @@ impl LiveRecordingInfo {
 /// Playbacks and live recordings, inside the core's state.
 #[derive(Debug, Default)]
 pub struct MediaState {
-    pub playbacks: HashMap<Arc<str>, PlaybackInfo>,
-    pub recordings: HashMap<Arc<str>, LiveRecordingInfo>,
+    /// Changed only through [`MediaState::add_playback`] and
+    /// [`MediaState::remove_playback`], which keep `by_topic`.
+    pub(super) playbacks: HashMap<Arc<str>, PlaybackInfo>,
+    /// Changed only through [`MediaState::add_recording`] and
+    /// [`MediaState::remove_recording`], which keep `by_topic`. Only live recordings
+    /// (queued, recording, paused) are here: a finished one is removed.
+    pub(super) recordings: HashMap<Arc<str>, LiveRecordingInfo>,
+    /// The playbacks and recordings of each topic that has any, so that hangups, bridge
+    /// joins and media events do not scan every playback and recording.
+    by_topic: HashMap<MediaTopic, TopicMedia>,
     /// Bridges playing music on hold.
     pub bridge_moh: HashSet<Arc<str>>,
     /// Destroyed bridges and channels gone from their application whose playbacks or
@@ -182,8 +190,107 @@ pub struct MediaState {
     pub channel_waiters: HashMap<Arc<str>, tokio::sync::oneshot::Sender<()>>,
 }
 
-/// How far `forward` and `reverse` move a playback when `skipms` is not given (ARI's
-/// default).
+/// One topic's live playbacks (ids) and recordings (names).
+#[derive(Debug, Default)]
+pub(super) struct TopicMedia {
+    pub(super) playbacks: Vec<Arc<str>>,
+    pub(super) recordings: Vec<Arc<str>>,
+}
+
+impl MediaState {
+    /// Registers a playback (one with the same id is replaced).
+    fn add_playback(&mut self, info: PlaybackInfo) {
+        let (id, topic) = (info.id.clone(), info.topic.clone());
+        if let Some(old) = self.playbacks.insert(id.clone(), info) {
+            self.unindex(&old.topic, &id, |m| &mut m.playbacks);
+        }
+        self.by_topic.entry(topic).or_default().playbacks.push(id);
+    }
+
+    /// Forgets a playback that has ended.
+    fn remove_playback(&mut self, id: &str) {
+        if let Some(old) = self.playbacks.remove(id) {
+            self.unindex(&old.topic, id, |m| &mut m.playbacks);
+        }
+    }
+
+    /// Registers a live recording (its name is not live: see `recording_checks`).
+    fn add_recording(&mut self, info: LiveRecordingInfo) {
+        let (name, topic) = (info.name.clone(), info.topic.clone());
+        if let Some(old) = self.recordings.insert(name.clone(), info) {
+            self.unindex(&old.topic, &name, |m| &mut m.recordings);
+        }
+        self.by_topic
+            .entry(topic)
+            .or_default()
+            .recordings
+            .push(name);
+    }
+
+    /// Forgets a recording that has ended.
+    fn remove_recording(&mut self, name: &str) {
+        if let Some(old) = self.recordings.remove(name) {
+            self.unindex(&old.topic, name, |m| &mut m.recordings);
+        }
+    }
+
+    /// Drops `key` from one of `topic`'s lists, and the topic once it has nothing left.
+    fn unindex(
+        &mut self,
+        topic: &MediaTopic,
+        key: &str,
+        list: impl Fn(&mut TopicMedia) -> &mut Vec<Arc<str>>,
+    ) {
+        let Some(media) = self.by_topic.get_mut(topic) else {
+            return;
+        };
+        let keys = list(media);
+        if let Some(at) = keys.iter().position(|k| &**k == key) {
+            keys.swap_remove(at);
+        }
+        if media.playbacks.is_empty() && media.recordings.is_empty() {
+            self.by_topic.remove(topic);
+        }
+    }
+
+    /// A playback by id (404).
+    fn playback(&self, id: &str) -> Result<&PlaybackInfo, CoreError> {
+        self.playbacks.get(id).ok_or_else(playback_not_found)
+    }
+
+    /// A playback by id, to change (404).
+    fn playback_mut(&mut self, id: &str) -> Result<&mut PlaybackInfo, CoreError> {
+        self.playbacks.get_mut(id).ok_or_else(playback_not_found)
+    }
+
+    /// A live recording by name (404).
+    fn recording(&self, name: &str) -> Result<&LiveRecordingInfo, CoreError> {
+        self.recordings.get(name).ok_or_else(recording_not_found)
+    }
+
+    /// A live recording by name, to change (404).
+    fn recording_mut(&mut self, name: &str) -> Result<&mut LiveRecordingInfo, CoreError> {
+        self.recordings
+            .get_mut(name)
+            .ok_or_else(recording_not_found)
+    }
+
+    /// The live playbacks and recordings of `topic` (`None` when it has none).
+    pub(super) fn of_topic(&self, topic: &MediaTopic) -> Option<&TopicMedia> {
+        self.by_topic.get(topic)
+    }
+}
+
+fn playback_not_found() -> CoreError {
+    CoreError::NotFound("Playback not found".into())
+}
+
+fn recording_not_found() -> CoreError {
+    CoreError::NotFound("Recording not found".into())
+}
+
+/// How far `forward` and `reverse` move a playback when `skipms` is not given or is 0
+/// (ARI's default, applied where the parameter is read).
 pub const DEFAULT_SKIP_MS: i64 = 3000;
 
 /// `POST /channels/{id}/play`.
@@ -192,7 +299,7 @@ pub struct PlayRequest {
     pub media: Vec<String>,
     pub lang: Option<String>,
     pub offset_ms: i64,
-    /// 0 also means [`DEFAULT_SKIP_MS`].
+    /// How far `forward` and `reverse` move, as given ([`DEFAULT_SKIP_MS`] by default).
     pub skip_ms: i64,
     pub playback_id: Option<String>,
 }
@@ -529,18 +636,14 @@ impl Core {
             topic,
         };
         let json = info.json();
-        state.media.playbacks.insert(playback_id.clone(), info);
-        let skip_ms = if request.skip_ms == 0 {
-            DEFAULT_SKIP_MS
-        } else {
-            request.skip_ms
-        };
+        state.media.add_playback(info);
         media.engine.send(Command::Play {
             id: playback_id,
             target,
             items,
+            // Neither is negative: `play_uris` checked.
             offset_ms: u64::try_from(request.offset_ms).unwrap_or(0),
-            skip_ms: u64::try_from(skip_ms).unwrap_or(DEFAULT_SKIP_MS.unsigned_abs()),
+            skip_ms: u64::try_from(request.skip_ms).unwrap_or(0),
             rate,
         });
         json
@@ -548,25 +651,14 @@ impl Core {
 
     /// `GET /playbacks/{id}`.
     pub fn get_playback(&self, id: &str) -> Result<Value, CoreError> {
-        self.with_state(|state| {
-            state
-                .media
-                .playbacks
-                .get(id)
-                .map(PlaybackInfo::json)
-                .ok_or_else(|| CoreError::NotFound("Playback not found".into()))
-        })
+        self.with_state(|state| state.media.playback(id).map(PlaybackInfo::json))
     }
 
     /// `DELETE /playbacks/{id}`.
     pub fn stop_playback(&self, id: &str) -> Result<(), CoreError> {
         let media = self.media()?;
         self.with_state(|state| {
-            let playback = state
-                .media
-                .playbacks
-                .get(id)
-                .ok_or_else(|| CoreError::NotFound("Playback not found".into()))?;
+            let playback = state.media.playback(id)?;
             media.engine.send(Command::StopPlayback {
                 id: playback.id.clone(),
             });
@@ -593,11 +685,7 @@ impl Core {
         };
         let media = self.media()?;
         self.with_state(|state| {
-            let playback = state
-                .media
-                .playbacks
-                .get_mut(id)
-                .ok_or_else(|| CoreError::NotFound("Playback not found".into()))?;
+            let playback = state.media.playback_mut(id)?;
             let allowed = matches!(
                 (playback.state, op),
                 ("queued", PlaybackOp::Restart)
@@ -706,7 +794,7 @@ impl Core {
         };
         let target = info.topic.target();
         let json = info.json();
-        state.media.recordings.insert(name.clone(), info);
+        state.media.add_recording(info);
         let seconds = |s: i64| u64::try_from(s).unwrap_or(0).saturating_mul(1000);
         let record = RecordRequest {
             name,
@@ -748,25 +836,14 @@ impl Core {
 
     /// `GET /recordings/live/{name}`.
     pub fn get_live_recording(&self, name: &str) -> Result<Value, CoreError> {
-        self.with_state(|state| {
-            state
-                .media
-                .recordings
-                .get(name)
-                .map(LiveRecordingInfo::json)
-                .ok_or_else(|| CoreError::NotFound("Recording not found".into()))
-        })
+        self.with_state(|state| state.media.recording(name).map(LiveRecordingInfo::json))
     }
 
     /// The live recording operations: stop, cancel (DELETE), pause/unpause, mute/unmute.
     pub fn control_live_recording(&self, name: &str, op: RecordingOp) -> Result<(), CoreError> {
         let media = self.media()?;
         self.with_state(|state| {
-            let recording = state
-                .media
-                .recordings
-                .get_mut(name)
-                .ok_or_else(|| CoreError::NotFound("Recording not found".into()))?;
+            let recording = state.media.recording_mut(name)?;
             let live = matches!(recording.state, "queued" | "recording" | "paused");
             let allowed = match op {
                 RecordingOp::Stop | RecordingOp::Cancel => live,
@@ -817,7 +894,7 @@ impl Core {
                 let json = playback.json();
                 let topic = playback.topic.clone();
                 if kind == "PlaybackFinished" {
-                    state.media.playbacks.remove(&id);
+                    state.media.remove_playback(&id);
                 }
                 let event = Event::new(kind, topic.scope()).with("playback", json);
                 self.publish_media_event(state, &topic, event);
@@ -855,7 +932,7 @@ impl Core {
                 let json = recording.json();
                 let topic = recording.topic.clone();
                 if kind != "RecordingStarted" {
-                    state.media.recordings.remove(&name);
+                    state.media.remove_recording(&name);
                 }
                 let event = Event::new(kind, topic.scope()).with("recording", json);
                 self.publish_media_event(state, &topic, event);
@@ -1054,7 +1131,7 @@ impl Core {
         let dir = self.recordings_dir()?;
         match find_recording(&dir, name) {
             Ok(Some(stored)) => Ok(stored),
-            Ok(None) | Err(_) => Err(CoreError::NotFound("Recording not found".into())),
+            Ok(None) | Err(_) => Err(recording_not_found()),
         }
     }
 

@@ -11,24 +11,14 @@ use super::media::MediaTopic;
 use super::{Core, State};
 
 impl Core {
-    /// True when a live playback or recording targets `topic`.
-    pub(crate) fn topic_has_media(&self, state: &State, topic: &MediaTopic) -> bool {
-        state.media.playbacks.values().any(|p| &p.topic == topic)
-            || state.media.recordings.values().any(|r| &r.topic == topic)
-    }
-
     /// `topic` is going away for its applications (a bridge being destroyed, a channel
     /// leaving its application): if it still has live media, remembers which
     /// applications are to hear about its end.
     pub(crate) fn media_topic_closing(&self, state: &mut State, topic: MediaTopic) {
-        if !self.topic_has_media(state, &topic) {
+        if state.media.of_topic(&topic).is_none() {
             return;
         }
-        let scope = match &topic {
-            MediaTopic::Channel(id) => Scope::channel(id),
-            MediaTopic::Bridge(id) => Scope::bridge(id),
-        };
-        let apps = state.apps.wanting(&scope);
+        let apps = state.apps.wanting(&topic.scope());
         if !apps.is_empty() {
             tracing::debug!(
                 ?topic,
@@ -49,10 +39,9 @@ impl Core {
         };
         let audience = state.media.audiences.get(topic).cloned();
         if audience.is_none() && !waited {
-            // The common case: no scan of the live media.
             return self.publish(state, event);
         }
-        let settled = !self.topic_has_media(state, topic);
+        let settled = state.media.of_topic(topic).is_none();
         match audience {
             Some(apps) => {
                 if settled {

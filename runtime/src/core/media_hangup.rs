@@ -50,36 +50,21 @@ impl Core {
         id: &Arc<str>,
     ) -> Option<oneshot::Receiver<()>> {
         let media = self.media.get()?;
-        let topic = MediaTopic::Channel(id.clone());
-        let playbacks: Vec<Arc<str>> = state
-            .media
-            .playbacks
-            .values()
-            .filter(|p| p.topic == topic)
-            .map(|p| p.id.clone())
-            .collect();
-        let recordings: Vec<Arc<str>> = state
-            .media
-            .recordings
-            .values()
-            .filter(|r| r.topic == topic)
-            .map(|r| r.name.clone())
-            .collect();
-        if playbacks.is_empty() && recordings.is_empty() {
-            return None;
-        }
+        let topic_media = state.media.of_topic(&MediaTopic::Channel(id.clone()))?;
         tracing::debug!(
             channel = %id,
-            playbacks = playbacks.len(),
-            recordings = recordings.len(),
+            playbacks = topic_media.playbacks.len(),
+            recordings = topic_media.recordings.len(),
             "hung up: ending the channel's media before StasisEnd"
         );
-        for playback in playbacks {
-            media.engine.send(Command::StopPlayback { id: playback });
+        for playback in &topic_media.playbacks {
+            media.engine.send(Command::StopPlayback {
+                id: playback.clone(),
+            });
         }
-        for name in recordings {
+        for name in &topic_media.recordings {
             media.engine.send(Command::ControlRecording {
-                name,
+                name: name.clone(),
                 op: RecordingOp::Stop,
             });
         }

@@ -6,6 +6,8 @@
 use super::media::{
     LiveRecordingInfo, MediaTopic, RecordChannelRequest, RecordPlan, recording_checks,
 };
+use std::sync::Arc;
+
 use super::{Core, CoreError, State};
 use crate::media::IfExists;
 
@@ -13,19 +15,16 @@ use crate::media::IfExists;
 pub const BRIDGED_CAUSE: &str = "Cannot record channel while in bridge";
 
 impl Core {
-    /// True when a live (queued, recording or paused) recording targets channel `id`.
-    pub(crate) fn channel_is_recorded(&self, state: &State, id: &str) -> bool {
-        state.media.recordings.values().any(|r| {
-            matches!(&r.topic, MediaTopic::Channel(c) if &**c == id)
-                && matches!(r.state, "queued" | "recording" | "paused")
-        })
-    }
-
-    /// 409 when channel `id` is being recorded (before it joins a bridge).
-    pub(crate) fn check_not_recorded(&self, state: &State, id: &str) -> Result<(), CoreError> {
-        if self.channel_is_recorded(state, id) {
+    /// 409 when channel `id` is being recorded (a live recording targets it), before it
+    /// joins a bridge.
+    pub(crate) fn check_not_recorded(&self, state: &State, id: &Arc<str>) -> Result<(), CoreError> {
+        let recorded = state
+            .media
+            .of_topic(&MediaTopic::Channel(id.clone()))
+            .is_some_and(|media| !media.recordings.is_empty());
+        if recorded {
             tracing::info!(
-                channel = id,
+                channel = %id,
                 "refused: a recorded channel cannot join a bridge"
             );
             return Err(CoreError::Conflict(format!(

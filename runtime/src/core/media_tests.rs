@@ -125,6 +125,59 @@ fn bad_play_and_control_requests_are_refused() {
 }
 
 #[test]
+fn controls_of_queued_media_and_lookups_of_unknown_media_are_refused() {
+    use crate::media::engine::RecordingOp;
+    let t = TestCore::new(true);
+    t.stasis_channel("player");
+    assert_eq!(
+        refusal(t.core.get_playback("nothing")),
+        (404, "Playback not found".into())
+    );
+    assert_eq!(
+        refusal(t.core.get_live_recording("nothing")),
+        (404, "Recording not found".into())
+    );
+    // Registered directly, so that the engine cannot start them during the test.
+    let topic = MediaTopic::Channel(Arc::from("player"));
+    t.core.with_state(|state| {
+        state.media.add_playback(PlaybackInfo {
+            id: Arc::from("queued"),
+            media_uri: "tone:ring".into(),
+            next_media_uri: None,
+            target_uri: topic.uri(),
+            language: "en".into(),
+            state: "queued",
+            topic: topic.clone(),
+        });
+        state.media.add_recording(LiveRecordingInfo::queued(
+            Arc::from("tape"),
+            Format::from_name("wav").expect("wav"),
+            topic.clone(),
+        ));
+    });
+    // Only restart applies to a queued playback, only stop and cancel to a queued
+    // recording.
+    assert_eq!(
+        refusal(t.core.control_playback("queued", "pause")),
+        (409, "Can only pause while media is playing".into())
+    );
+    for op in [RecordingOp::Pause, RecordingOp::Unpause] {
+        assert_eq!(
+            refusal(t.core.control_live_recording("tape", op)),
+            (409, "Recording not in session".into())
+        );
+    }
+    assert_eq!(
+        t.core.get_playback("queued").expect("playback")["state"],
+        "queued"
+    );
+    assert_eq!(
+        t.core.get_live_recording("tape").expect("recording")["state"],
+        "queued"
+    );
+}
+
+#[test]
 fn without_the_media_engine_media_operations_answer_501() {
     let t = TestCore::new(false);
     t.stasis_channel("quiet");

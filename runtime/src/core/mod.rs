@@ -209,6 +209,19 @@ pub struct Core {
     media: std::sync::OnceLock<media::Media>,
 }
 
+/// Longest client-chosen channel id (Asterisk's `AST_MAX_UNIQUEID` less its terminator).
+pub const MAX_CHANNEL_ID_LEN: usize = 149;
+
+/// Refuses a client-chosen channel id longer than [`MAX_CHANNEL_ID_LEN`] (400).
+pub fn check_id_length(id: &str) -> Result<(), CoreError> {
+    if id.len() > MAX_CHANNEL_ID_LEN {
+        return Err(CoreError::BadRequest(format!(
+            "Channel id is longer than {MAX_CHANNEL_ID_LEN} characters"
+        )));
+    }
+    Ok(())
+}
+
 impl Core {
     /// A core with no channels.
     pub fn new(system: SystemInfo, config: CoreConfig) -> Arc<Core> {
@@ -304,11 +317,7 @@ impl Core {
         let Some(id) = id else {
             return Ok(());
         };
-        if id.len() > 149 {
-            return Err(CoreError::BadRequest(
-                "Channel id is longer than 149 characters".into(),
-            ));
-        }
+        check_id_length(id)?;
         if id.is_empty() {
             return Err(CoreError::BadRequest("Channel id must not be empty".into()));
         }

@@ -26,9 +26,6 @@ use crate::core::tech::Indication;
 use crate::media::external::{FORMAT_NAMES as EXTERNAL_FORMATS, RtpFormat};
 use crate::media::snoop::Direction;
 
-/// Longest client-chosen channel id (Asterisk's `AST_MAX_UNIQUEID` less its terminator).
-const MAX_ID_LEN: usize = 149;
-
 /// Codec names `formats` accepts.
 const FORMATS: [&str; 7] = ["ulaw", "alaw", "slin", "slin16", "g722", "gsm", "opus"];
 
@@ -152,13 +149,10 @@ pub fn check_formats(formats: &str) -> Result<(), AriError> {
     Ok(())
 }
 
+/// The core's length check of a client-chosen id, run before the other parameters'
+/// checks (Asterisk's order); the core checks the rest when it creates the channel.
 fn check_id_length(id: Option<&str>) -> Result<(), AriError> {
-    if id.is_some_and(|id| id.len() > MAX_ID_LEN) {
-        return Err(AriError::bad_request(format!(
-            "Channel id is longer than {MAX_ID_LEN} characters"
-        )));
-    }
-    Ok(())
+    Ok(id.map_or(Ok(()), crate::core::check_id_length)?)
 }
 
 /// The checks `originate` and `create` share, in Asterisk's order after the id lengths:
@@ -671,6 +665,17 @@ pub fn check_external_transport(
     }
 }
 
+/// An external media `direction`: `both`, `in` or `out` (400 otherwise); all carry both
+/// ways over RTP.
+fn check_external_direction(direction: &str) -> Result<(), AriError> {
+    if matches!(direction, "both" | "in" | "out") {
+        return Ok(());
+    }
+    Err(AriError::bad_request(format!(
+        "direction must be 'both', 'in' or 'out', not '{direction}'"
+    )))
+}
+
 /// `host:port` (an IPv6 address in brackets) with a port from 1 to 65535.
 pub fn split_host_port(text: &str) -> Option<(&str, u16)> {
     let (host, port) = match text.strip_prefix('[') {
@@ -726,12 +731,7 @@ pub async fn external_media(ctx: Ctx) -> AriResult {
     let transport = lower_or(&ctx, "transport", "udp");
     let connection_type = lower_or(&ctx, "connection_type", "client");
     let format = ctx.params.required_string("format")?;
-    let direction = lower_or(&ctx, "direction", "both");
-    if !matches!(direction.as_str(), "both" | "in" | "out") {
-        return Err(AriError::bad_request(format!(
-            "direction must be 'both', 'in' or 'out', not '{direction}'"
-        )));
-    }
+    check_external_direction(&lower_or(&ctx, "direction", "both"))?;
     check_external_transport(&encapsulation, &transport, &connection_type)?;
     let external_host = ctx.params.required_string("external_host")?;
     if split_host_port(&external_host).is_none() {
@@ -889,44 +889,41 @@ mod tests {
     #[test]
     fn external_media_transport_matrix() {
         assert_eq!(check_external_transport("rtp", "udp", "client"), Ok(()));
-        for (encapsulation, transport, connection) in [
-            ("rtp", "tcp", "client"),
-            ("rtp", "websocket", "client"),
-            ("audiosocket", "udp", "client"),
-            ("none", "tcp", "client"),
-            ("foo", "udp", "client"),
-            ("rtp", "udp", "server"),
-            ("audiosocket", "tcp", "server"),
-            ("rtp", "udp", "peer"),
+        for (encapsulation, transport, connection, expected) in [
+            ("rtp", "tcp", "client", 400),
+            ("rtp", "websocket", "client", 400),
+            ("audiosocket", "udp", "client", 400),
+            ("none", "tcp", "client", 400),
+            ("foo", "udp", "client", 400),
+            ("rtp", "udp", "server", 400),
+            ("audiosocket", "tcp", "server", 400),
+            ("rtp", "udp", "peer", 400),
+            ("audiosocket", "tcp", "client", 501),
+            ("none", "websocket", "client", 501),
+            ("none", "websocket", "server", 501),
+            ("foo", "bar", "client", 501),
         ] {
+            let answer = check_external_transport(encapsulation, transport, connection);
             assert_eq!(
-                status(check_external_transport(
-                    encapsulation,
-                    transport,
-                    connection
-                ))
-                .0,
+                status(answer).0,
+                expected,
+                "{encapsulation}/{transport}/{connection}"
+            );
+        }
+    }
+
+    #[test]
+    fn external_media_directions() {
+        for good in ["both", "in", "out"] {
+            assert_eq!(check_external_direction(good), Ok(()));
+        }
+        assert_eq!(
+            status(check_external_direction("sideways")),
+            (
                 400,
-                "{encapsulation}/{transport}/{connection}"
-            );
-        }
-        for (encapsulation, transport, connection) in [
-            ("audiosocket", "tcp", "client"),
-            ("none", "websocket", "client"),
-            ("none", "websocket", "server"),
-            ("foo", "bar", "client"),
-        ] {
-            assert_eq!(
-                status(check_external_transport(
-                    encapsulation,
-                    transport,
-                    connection
-                ))
-                .0,
-                501,
-                "{encapsulation}/{transport}/{connection}"
-            );
-        }
+                "direction must be 'both', 'in' or 'out', not 'sideways'".into()
+            )
+        );
     }
 
     #[test]

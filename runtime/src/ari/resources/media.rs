@@ -8,15 +8,24 @@ use super::{Ctx, non_empty};
 use crate::ari::response::{AriError, AriResponse, AriResult};
 use crate::core::media::{DEFAULT_SKIP_MS, PlayRequest, RecordChannelRequest};
 
-/// `media`, `lang`, `offsetms`, `skipms` (default [`DEFAULT_SKIP_MS`]) and `playbackId`.
+/// `media`, `lang`, `offsetms`, `skipms` (see [`skip_ms`]) and `playbackId`.
 pub fn play_request(ctx: &Ctx) -> Result<PlayRequest, AriError> {
     Ok(PlayRequest {
         media: ctx.params.list("media")?.unwrap_or_default(),
         lang: non_empty(ctx, "lang"),
         offset_ms: ctx.params.integer("offsetms")?.unwrap_or(0),
-        skip_ms: ctx.params.integer("skipms")?.unwrap_or(DEFAULT_SKIP_MS),
+        skip_ms: skip_ms(ctx.params.integer("skipms")?),
         playback_id: non_empty(ctx, "playbackId"),
     })
+}
+
+/// `skipms` as Asterisk reads it: absent or 0 is [`DEFAULT_SKIP_MS`] (a negative value
+/// is left for the core to refuse).
+fn skip_ms(given: Option<i64>) -> i64 {
+    match given {
+        None | Some(0) => DEFAULT_SKIP_MS,
+        Some(ms) => ms,
+    }
 }
 
 /// `name`, `format`, `maxDurationSeconds`, `maxSilenceSeconds`, `ifExists`,
@@ -53,4 +62,17 @@ pub fn playback_created(playback: Value) -> AriResult {
 /// The answer to a record: the LiveRecording, at `/recordings/live/{name}`.
 pub fn recording_created(recording: Value) -> AriResult {
     created(recording, "/recordings/live", "name")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn skipms_absent_or_zero_is_the_default() {
+        assert_eq!(skip_ms(None), DEFAULT_SKIP_MS);
+        assert_eq!(skip_ms(Some(0)), DEFAULT_SKIP_MS);
+        assert_eq!(skip_ms(Some(500)), 500);
+        assert_eq!(skip_ms(Some(-1)), -1);
+    }
 }
