@@ -109,20 +109,26 @@ pub async fn local_pair(
         ))
         .await;
     assert_eq!(reply.status, 200, "{}", reply.body);
-    let mut entered = Vec::new();
-    while entered.len() < 2 {
-        let event = ws.next_of("StasisStart").await;
-        entered.push(
+    entered(ws, "StasisStart", &[id, other_id], "the application").await;
+}
+
+/// Waits for one `kind` event per channel of `wanted` and checks that they name exactly
+/// those channels, in any order (`what`: where they entered, for the failure message).
+async fn entered(ws: &mut EventSocket, kind: &str, wanted: &[&str], what: &str) {
+    let mut ids = Vec::new();
+    for _ in wanted {
+        let event = ws.next_of(kind).await;
+        ids.push(
             event["channel"]["id"]
                 .as_str()
                 .unwrap_or_default()
                 .to_string(),
         );
     }
-    entered.sort();
-    let mut wanted = [id, other_id];
+    ids.sort();
+    let mut wanted = wanted.to_vec();
     wanted.sort();
-    assert_eq!(entered, wanted);
+    assert_eq!(ids, wanted, "the channels that entered {what}");
 }
 
 /// [`local_pair`] for each name: the pair `<name>1`/`<name>2`.
@@ -158,20 +164,13 @@ pub async fn bridge(wari: &Wari, ws: &mut EventSocket, id: &str, members: &[impl
         ))
         .await;
     assert_eq!(reply.status, 204, "{}", reply.body);
-    let mut entered = Vec::new();
-    for _ in &members {
-        let event = ws.next_of("ChannelEnteredBridge").await;
-        entered.push(
-            event["channel"]["id"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string(),
-        );
-    }
-    entered.sort();
-    let mut wanted = members;
-    wanted.sort();
-    assert_eq!(entered, wanted, "the members entered bridge {id}");
+    entered(
+        ws,
+        "ChannelEnteredBridge",
+        &members,
+        &format!("bridge {id}"),
+    )
+    .await;
 }
 
 /// Starts recording `target` (`channels/<id>` or `bridges/<id>`) as wav recording `name`
