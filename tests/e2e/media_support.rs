@@ -217,13 +217,24 @@ pub async fn stop_all(wari: &Wari, ws: &mut EventSocket, names: &[&str]) -> Vec<
     all
 }
 
-/// Plays `media` on channel `channel` and waits until it has finished.
-pub async fn play_through(wari: &Wari, ws: &mut EventSocket, channel: &str, media: &str) {
+/// Plays `media` on channel `channel` (the request accepted) and returns its
+/// PlaybackFinished, whether the playback was done or failed.
+pub async fn play(
+    wari: &Wari,
+    ws: &mut EventSocket,
+    channel: &str,
+    media: &str,
+) -> serde_json::Value {
     let reply = wari
         .post(&format!("/ari/channels/{channel}/play?media={media}"))
         .await;
     assert_eq!(reply.status, 201, "{media}: {}", reply.body);
-    let finished = ws.next_of("PlaybackFinished").await;
+    ws.next_of("PlaybackFinished").await
+}
+
+/// Plays `media` on channel `channel` and waits until it has finished.
+pub async fn play_through(wari: &Wari, ws: &mut EventSocket, channel: &str, media: &str) {
+    let finished = play(wari, ws, channel, media).await;
     assert_eq!(finished["playback"]["state"], "done", "{media}: {finished}");
 }
 
