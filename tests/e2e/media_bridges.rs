@@ -9,8 +9,8 @@
 //! bridge. Frequencies are told apart with the Goertzel filter.
 
 use crate::media_support::{
-    MediaApp, bridge, hears, local_pairs, play_tones, power, record, sine, stop, stop_all,
-    stored_samples, write_wav,
+    MediaApp, bridge, hears, local_pairs, play_tones, power, record, recordings_finished, sine,
+    stop, stop_all, stored_samples, write_wav,
 };
 
 const DIALPLAN: &str = "\
@@ -132,10 +132,7 @@ async fn bridge_playback_and_music_on_hold_reach_every_member() {
         )
         .await;
     }
-    for _ in 0..2 {
-        let done = ws.next_of("RecordingFinished").await;
-        assert_eq!(done["recording"]["state"], "done", "{done}");
-    }
+    recordings_finished(&mut ws, &["moh-a", "moh-b"]).await;
     assert_eq!(wari.delete("/ari/bridges/mix/moh").await.status, 204);
     assert_eq!(wari.delete("/ari/bridges/mix/moh").await.status, 409);
     for name in ["a", "b"] {
@@ -159,8 +156,7 @@ async fn bridge_playback_and_music_on_hold_reach_every_member() {
         "&maxDurationSeconds=1",
     )
     .await;
-    let done = ws.next_of("RecordingFinished").await;
-    assert_eq!(done["recording"]["name"], "chan-moh");
+    recordings_finished(&mut ws, &["chan-moh"]).await;
     let heard = stored_samples(&wari, "chan-moh").await;
     assert!(hears(&heard, 700.0, 1300.0), "a1 hears its music on hold");
     assert_eq!(wari.delete("/ari/channels/a1/moh").await.status, 204);

@@ -186,15 +186,33 @@ pub async fn record(wari: &Wari, ws: &mut EventSocket, target: &str, name: &str,
     assert_eq!(started["recording"]["name"], name, "{started}");
 }
 
+/// Waits for one RecordingFinished per name of `names` and checks that they are those
+/// recordings (in any order), each done.
+pub async fn recordings_finished(ws: &mut EventSocket, names: &[&str]) {
+    let mut ended = Vec::new();
+    for _ in names {
+        let done = ws.next_of("RecordingFinished").await;
+        assert_eq!(done["recording"]["state"], "done", "{done}");
+        ended.push(
+            done["recording"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+        );
+    }
+    ended.sort();
+    let mut wanted = names.to_vec();
+    wanted.sort();
+    assert_eq!(ended, wanted, "the recordings that finished");
+}
+
 /// Stops live recording `name` and waits until it has finished.
 pub async fn stop(wari: &Wari, ws: &mut EventSocket, name: &str) {
     let reply = wari
         .post(&format!("/ari/recordings/live/{name}/stop"))
         .await;
     assert_eq!(reply.status, 204, "{}", reply.body);
-    let done = ws.next_of("RecordingFinished").await;
-    assert_eq!(done["recording"]["name"], name, "{done}");
-    assert_eq!(done["recording"]["state"], "done", "{done}");
+    recordings_finished(ws, &[name]).await;
 }
 
 /// Stops the named live recordings, waits until each has finished (in any order), and
@@ -206,10 +224,7 @@ pub async fn stop_all(wari: &Wari, ws: &mut EventSocket, names: &[&str]) -> Vec<
             .await;
         assert_eq!(reply.status, 204, "{}", reply.body);
     }
-    for _ in names {
-        let done = ws.next_of("RecordingFinished").await;
-        assert_eq!(done["recording"]["state"], "done", "{done}");
-    }
+    recordings_finished(ws, names).await;
     let mut all = Vec::new();
     for name in names {
         all.push(stored_samples(wari, name).await);
