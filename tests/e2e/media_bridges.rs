@@ -54,15 +54,14 @@ async fn a_three_party_bridge_lets_each_hear_the_other_two_but_not_itself() {
     record(&wari, &mut ws, "bridges/mix", "everyone", "").await;
     let phones = tones.map(|(name, freq)| (format!("{name}2"), freq));
     play_tones(&wari, &mut ws, &phones, 1000).await;
-    let mut recorded = stop_all(
+    let [heard_a, heard_b, heard_c, everyone] = stop_all(
         &wari,
         &mut ws,
-        &["heard-a", "heard-b", "heard-c", "everyone"],
+        ["heard-a", "heard-b", "heard-c", "everyone"],
     )
     .await;
 
-    let everyone = recorded.pop().expect("the bridge recording");
-    for ((name, own), heard) in tones.into_iter().zip(&recorded) {
+    for ((name, own), heard) in tones.into_iter().zip([&heard_a, &heard_b, &heard_c]) {
         for (other, freq) in tones {
             if other == name {
                 continue;
@@ -112,7 +111,7 @@ async fn bridge_playback_and_music_on_hold_reach_every_member() {
     let finished = ws.next_of("PlaybackFinished").await;
     assert_eq!(finished["playback"]["id"], "ann");
     assert_eq!(finished["playback"]["state"], "done");
-    let heard = stop_all(&wari, &mut ws, &["ann-a", "ann-b"]).await;
+    let heard = stop_all(&wari, &mut ws, ["ann-a", "ann-b"]).await;
     for (name, heard) in ["a", "b"].into_iter().zip(&heard) {
         assert!(hears(heard, 1300.0, 500.0), "{name} hears the announcement");
     }

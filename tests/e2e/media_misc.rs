@@ -8,7 +8,7 @@
 
 use crate::media_support::{
     MediaApp, bridge, hears, keys_heard, local_pairs, play_through, power, record,
-    recordings_finished, sine, stop, stored_samples, write_wav,
+    recordings_finished, sine, stop, stop_all, stored_samples, write_wav,
 };
 use crate::support::EventSocket;
 
@@ -91,15 +91,12 @@ async fn beep_sounds_to_the_target_before_recording_and_is_not_recorded() {
     record(&wari, &mut ws, "channels/a2", "a-beeped", "&beep=true").await;
     // 600 ms of 500 Hz toward a2: longer than the beep, so the recording holds some of it.
     play_through(&wari, &mut ws, "a1", "tone:!500/600").await;
-    stop(&wari, &mut ws, "a-beeped").await;
-    stop(&wari, &mut ws, "a-heard").await;
-    let heard = stored_samples(&wari, "a-heard").await;
+    let [heard, beeped] = stop_all(&wari, &mut ws, ["a-heard", "a-beeped"]).await;
     assert!(
         hears(&heard, 1000.0, 2300.0),
         "the other half hears the 1 kHz beep: {}",
         power(&heard, 1000.0)
     );
-    let beeped = stored_samples(&wari, "a-beeped").await;
     assert!(
         hears(&beeped, 500.0, 1000.0),
         "the recording holds what it heard after the beep, not the beep: {} vs {}",
@@ -127,15 +124,12 @@ async fn beep_sounds_to_the_target_before_recording_and_is_not_recorded() {
     record(&wari, &mut ws, "channels/b2", "b-heard", "").await;
     record(&wari, &mut ws, "bridges/mix", "mix-beeped", "&beep=true").await;
     play_through(&wari, &mut ws, "c2", "tone:!500/600").await;
-    stop(&wari, &mut ws, "mix-beeped").await;
-    stop(&wari, &mut ws, "b-heard").await;
-    let heard = stored_samples(&wari, "b-heard").await;
+    let [heard, mixed] = stop_all(&wari, &mut ws, ["b-heard", "mix-beeped"]).await;
     assert!(
         hears(&heard, 1000.0, 2300.0),
         "a member hears the beep: {}",
         power(&heard, 1000.0)
     );
-    let mixed = stored_samples(&wari, "mix-beeped").await;
     assert!(
         hears(&mixed, 500.0, 1000.0),
         "the bridge recording holds the member, not the beep: {} vs {}",

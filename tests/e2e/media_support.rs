@@ -217,19 +217,23 @@ pub async fn stop(wari: &Wari, ws: &mut EventSocket, name: &str) {
 
 /// Stops the named live recordings, waits until each has finished (in any order), and
 /// returns their stored samples, in the order of `names`.
-pub async fn stop_all(wari: &Wari, ws: &mut EventSocket, names: &[&str]) -> Vec<Vec<i16>> {
+pub async fn stop_all<const N: usize>(
+    wari: &Wari,
+    ws: &mut EventSocket,
+    names: [&str; N],
+) -> [Vec<i16>; N] {
     for name in names {
         let reply = wari
             .post(&format!("/ari/recordings/live/{name}/stop"))
             .await;
         assert_eq!(reply.status, 204, "{}", reply.body);
     }
-    recordings_finished(ws, names).await;
+    recordings_finished(ws, &names).await;
     let mut all = Vec::new();
     for name in names {
         all.push(stored_samples(wari, name).await);
     }
-    all
+    all.try_into().expect("one recording per name")
 }
 
 /// Plays `media` on channel `channel` (the request accepted) and returns its
