@@ -9,7 +9,7 @@
 //! bridge. Frequencies are told apart with the Goertzel filter.
 
 use crate::media_support::{
-    MediaApp, bridge, hears, local_pairs, play_tones, power, record, recordings_finished, sine,
+    MediaApp, assert_hears, bridge, local_pairs, play_tones, record, recordings_finished, sine,
     stop, stop_all, stored_samples, write_wav,
 };
 
@@ -66,18 +66,20 @@ async fn a_three_party_bridge_lets_each_hear_the_other_two_but_not_itself() {
             if other == name {
                 continue;
             }
-            assert!(
-                hears(heard, freq, own),
-                "{name} hears {other} ({freq} Hz) and not itself ({own} Hz): {} vs {}",
-                power(heard, freq),
-                power(heard, own)
+            assert_hears(
+                heard,
+                freq,
+                own,
+                &format!("{name} hears {other} ({freq} Hz) and not itself ({own} Hz)"),
             );
         }
     }
     for (name, freq) in tones {
-        assert!(
-            hears(&everyone, freq, 2300.0),
-            "the bridge recording holds {name} ({freq} Hz)"
+        assert_hears(
+            &everyone,
+            freq,
+            2300.0,
+            &format!("the bridge recording holds {name} ({freq} Hz)"),
         );
     }
 }
@@ -113,7 +115,12 @@ async fn bridge_playback_and_music_on_hold_reach_every_member() {
     assert_eq!(finished["playback"]["state"], "done");
     let heard = stop_all(&wari, &mut ws, ["ann-a", "ann-b"]).await;
     for (name, heard) in ["a", "b"].into_iter().zip(&heard) {
-        assert!(hears(heard, 1300.0, 500.0), "{name} hears the announcement");
+        assert_hears(
+            heard,
+            1300.0,
+            500.0,
+            &format!("{name} hears the announcement"),
+        );
     }
 
     // Music on hold: not running yet (409), then every member hears the class's file.
@@ -136,11 +143,11 @@ async fn bridge_playback_and_music_on_hold_reach_every_member() {
     assert_eq!(wari.delete("/ari/bridges/mix/moh").await.status, 409);
     for name in ["a", "b"] {
         let heard = stored_samples(&wari, &format!("moh-{name}")).await;
-        assert!(
-            hears(&heard, 700.0, 1300.0),
-            "{name} hears the music on hold: {} vs {}",
-            power(&heard, 700.0),
-            power(&heard, 1300.0)
+        assert_hears(
+            &heard,
+            700.0,
+            1300.0,
+            &format!("{name} hears the music on hold"),
         );
     }
 
@@ -157,7 +164,7 @@ async fn bridge_playback_and_music_on_hold_reach_every_member() {
     .await;
     recordings_finished(&mut ws, &["chan-moh"]).await;
     let heard = stored_samples(&wari, "chan-moh").await;
-    assert!(hears(&heard, 700.0, 1300.0), "a1 hears its music on hold");
+    assert_hears(&heard, 700.0, 1300.0, "a1 hears its music on hold");
     assert_eq!(wari.delete("/ari/channels/a1/moh").await.status, 204);
     assert_eq!(wari.post("/ari/channels/a1/silence").await.status, 204);
     assert_eq!(wari.delete("/ari/channels/a1/silence").await.status, 204);

@@ -7,7 +7,7 @@
 //! is what the other half reads (and records).
 
 use crate::media_support::{
-    MediaApp, bridge, hears, keys_heard, local_pairs, play_through, power, record,
+    MediaApp, assert_hears, bridge, hears, keys_heard, local_pairs, play_through, record,
     recordings_finished, sine, stop, stop_all, stored_samples, write_wav,
 };
 use crate::support::EventSocket;
@@ -92,16 +92,17 @@ async fn beep_sounds_to_the_target_before_recording_and_is_not_recorded() {
     // 600 ms of 500 Hz toward a2: longer than the beep, so the recording holds some of it.
     play_through(&wari, &mut ws, "a1", "tone:!500/600").await;
     let [heard, beeped] = stop_all(&wari, &mut ws, ["a-heard", "a-beeped"]).await;
-    assert!(
-        hears(&heard, 1000.0, 2300.0),
-        "the other half hears the 1 kHz beep: {}",
-        power(&heard, 1000.0)
+    assert_hears(
+        &heard,
+        1000.0,
+        2300.0,
+        "the other half hears the 1 kHz beep",
     );
-    assert!(
-        hears(&beeped, 500.0, 1000.0),
-        "the recording holds what it heard after the beep, not the beep: {} vs {}",
-        power(&beeped, 500.0),
-        power(&beeped, 1000.0)
+    assert_hears(
+        &beeped,
+        500.0,
+        1000.0,
+        "the recording holds what it heard after the beep, not the beep",
     );
 
     // The recording begins after the beep: one second recorded takes longer than that.
@@ -125,16 +126,12 @@ async fn beep_sounds_to_the_target_before_recording_and_is_not_recorded() {
     record(&wari, &mut ws, "bridges/mix", "mix-beeped", "&beep=true").await;
     play_through(&wari, &mut ws, "c2", "tone:!500/600").await;
     let [heard, mixed] = stop_all(&wari, &mut ws, ["b-heard", "mix-beeped"]).await;
-    assert!(
-        hears(&heard, 1000.0, 2300.0),
-        "a member hears the beep: {}",
-        power(&heard, 1000.0)
-    );
-    assert!(
-        hears(&mixed, 500.0, 1000.0),
-        "the bridge recording holds the member, not the beep: {} vs {}",
-        power(&mixed, 500.0),
-        power(&mixed, 1000.0)
+    assert_hears(&heard, 1000.0, 2300.0, "a member hears the beep");
+    assert_hears(
+        &mixed,
+        500.0,
+        1000.0,
+        "the bridge recording holds the member, not the beep",
     );
 }
 
@@ -303,11 +300,7 @@ async fn dialplan_playback_plays_through_the_media_path_before_the_dialplan_goes
     );
     stop(&wari, &mut ws, "prompt-heard").await;
     let heard = stored_samples(&wari, "prompt-heard").await;
-    assert!(
-        hears(&heard, 440.0, 1000.0),
-        "the other half heard the prompt: {}",
-        power(&heard, 440.0)
-    );
+    assert_hears(&heard, 440.0, 1000.0, "the other half heard the prompt");
 
     // A file that cannot be played: FAILED, and the next file still plays.
     let reply = wari

@@ -258,7 +258,7 @@ pub async fn play_through(wari: &Wari, ws: &mut EventSocket, channel: &str, medi
 }
 
 /// The power of `freq` in `samples` (8 kHz), summed over 20 ms windows.
-pub fn power(samples: &[i16], freq: f32) -> f32 {
+fn power(samples: &[i16], freq: f32) -> f32 {
     samples
         .chunks_exact(160)
         .map(|w| goertzel_power(w, freq, 8000))
@@ -268,6 +268,18 @@ pub fn power(samples: &[i16], freq: f32) -> f32 {
 /// True when `freq` clearly stands out of `samples` compared with `absent`.
 pub fn hears(samples: &[i16], freq: f32, absent: f32) -> bool {
     power(samples, freq) > 100.0 * power(samples, absent).max(1.0)
+}
+
+/// Asserts that `freq` clearly stands out of `samples` against `absent` (see [`hears`]);
+/// on failure the message is `what` with both powers.
+#[track_caller]
+pub fn assert_hears(samples: &[i16], freq: f32, absent: f32, what: &str) {
+    assert!(
+        hears(samples, freq, absent),
+        "{what}: {freq} Hz at {} vs {absent} Hz at {}",
+        power(samples, freq),
+        power(samples, absent)
+    );
 }
 
 /// The DTMF keys heard in `samples` (8 kHz), in order.

@@ -12,7 +12,7 @@
 use serde_json::Value;
 
 use crate::media_support::{
-    MediaApp, bridge, hears, local_pair, play_tones, power, record, stop_all,
+    MediaApp, assert_hears, bridge, local_pair, play_tones, record, stop_all,
 };
 use crate::support::{EventSocket, Wari};
 
@@ -81,24 +81,24 @@ async fn spy_in_out_and_both_hear_the_right_directions() {
     let [spied_in, spied_out, spied_both] =
         stop_all(&wari, &mut ws, ["spy-in", "spy-out", "spy-both"]).await;
 
-    assert!(
-        hears(&spied_in, TO_PEER, TO_TARGET),
-        "spy=in hears what t1 receives, not what is sent to it: {} vs {}",
-        power(&spied_in, TO_PEER),
-        power(&spied_in, TO_TARGET)
+    assert_hears(
+        &spied_in,
+        TO_PEER,
+        TO_TARGET,
+        "spy=in hears what t1 receives, not what is sent to it",
     );
-    assert!(
-        hears(&spied_out, TO_TARGET, TO_PEER),
-        "spy=out hears what is sent to t1, not what it receives: {} vs {}",
-        power(&spied_out, TO_TARGET),
-        power(&spied_out, TO_PEER)
+    assert_hears(
+        &spied_out,
+        TO_TARGET,
+        TO_PEER,
+        "spy=out hears what is sent to t1, not what it receives",
     );
     for freq in [TO_PEER, TO_TARGET] {
-        assert!(
-            hears(&spied_both, freq, NOBODY),
-            "spy=both hears {freq} Hz: {} vs {}",
-            power(&spied_both, freq),
-            power(&spied_both, NOBODY)
+        assert_hears(
+            &spied_both,
+            freq,
+            NOBODY,
+            &format!("spy=both hears {freq} Hz"),
         );
     }
 }
@@ -119,17 +119,12 @@ async fn whisper_out_reaches_the_far_end_and_whisper_in_what_the_target_receives
     record(&wari, &mut ws, "channels/t1", "target-in", "").await;
     play_tones(&wari, &mut ws, &[("w-out", OUT), ("w-in", IN)], 800).await;
     let [far_end, target_in] = stop_all(&wari, &mut ws, ["far-end", "target-in"]).await;
-    assert!(
-        hears(&far_end, OUT, IN),
-        "the far end hears the out whisper only: {} vs {}",
-        power(&far_end, OUT),
-        power(&far_end, IN)
-    );
-    assert!(
-        hears(&target_in, IN, OUT),
-        "the target receives the in whisper only: {} vs {}",
-        power(&target_in, IN),
-        power(&target_in, OUT)
+    assert_hears(&far_end, OUT, IN, "the far end hears the out whisper only");
+    assert_hears(
+        &target_in,
+        IN,
+        OUT,
+        "the target receives the in whisper only",
     );
 }
 
@@ -157,12 +152,7 @@ async fn a_snoop_channel_lives_in_its_app_survives_bridging_and_ends_with_its_ta
     record(&wari, &mut ws, "channels/watcher", "bridged", "").await;
     play_tones(&wari, &mut ws, &[("t2", TO_PEER)], 800).await;
     let [bridged] = stop_all(&wari, &mut ws, ["bridged"]).await;
-    assert!(
-        hears(&bridged, TO_PEER, NOBODY),
-        "still snooping in a bridge: {} vs {}",
-        power(&bridged, TO_PEER),
-        power(&bridged, NOBODY)
-    );
+    assert_hears(&bridged, TO_PEER, NOBODY, "still snooping in a bridge");
 
     // Hanging up a snoop channel leaves the target alone.
     snoop(&wari, &mut ws, "t1", "spy=out&snoopId=short").await;
