@@ -7,8 +7,8 @@
 //! is what the other half reads (and records).
 
 use crate::media_support::{
-    MediaApp, assert_hears, bridge, hears, keys_heard, local_pairs, play_through, record,
-    recordings_finished, sine, stop, stop_all, stored_samples, write_wav,
+    MediaApp, assert_hears, bridge, hears, keys_heard, keys_received, local_pairs, play_through,
+    record, recordings_finished, sine, stop, stop_all, stored_samples, write_wav,
 };
 use crate::support::EventSocket;
 
@@ -224,14 +224,7 @@ async fn dtmf_travels_in_band_with_the_audio_and_is_received_after_its_tone() {
         .post("/ari/channels/a2/dtmf?dtmf=19%23&duration=120&between=100")
         .await;
     assert_eq!(reply.status, 204, "{}", reply.body);
-    let mut digits = String::new();
-    for _ in 0..3 {
-        let event = ws.next_of("ChannelDtmfReceived").await;
-        assert_eq!(event["channel"]["id"], "a1", "{event}");
-        assert_eq!(event["duration_ms"], 120, "{event}");
-        digits.push_str(event["digit"].as_str().unwrap_or_default());
-    }
-    assert_eq!(digits, "19#");
+    keys_received(&mut ws, "a1", "19#", 120).await;
     // Every digit was received after its tone: the recording already holds all three.
     stop(&wari, &mut ws, "keys").await;
     let samples = stored_samples(&wari, "keys").await;

@@ -295,6 +295,19 @@ pub fn keys_heard(samples: &[i16]) -> String {
         .collect()
 }
 
+/// Waits for one ChannelDtmfReceived per key of `keys` and checks that each is for
+/// `channel`, lasted `duration_ms`, and that together they are `keys`, in order.
+pub async fn keys_received(ws: &mut EventSocket, channel: &str, keys: &str, duration_ms: u64) {
+    let mut received = String::new();
+    for _ in keys.chars() {
+        let event = ws.next_of("ChannelDtmfReceived").await;
+        assert_eq!(event["channel"]["id"], channel, "{event}");
+        assert_eq!(event["duration_ms"], duration_ms, "{event}");
+        received.push_str(event["digit"].as_str().unwrap_or_default());
+    }
+    assert_eq!(received, keys);
+}
+
 /// Plays `tone:!<freq>/<ms>` on each `(channel, freq)` at once, and waits until every
 /// playback is done.
 pub async fn play_tones(
