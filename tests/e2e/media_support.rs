@@ -5,6 +5,7 @@
 
 use std::path::Path;
 
+use serde_json::Value;
 use wari::media::detect::goertzel_power;
 
 use crate::support::{ARI_CONF, EventSocket, HTTP_CONF, Wari, client};
@@ -109,26 +110,39 @@ pub async fn local_pair(
         ))
         .await;
     assert_eq!(reply.status, 200, "{}", reply.body);
-    entered(ws, "StasisStart", &[id, other_id], "the application").await;
+    one_each(
+        ws,
+        "StasisStart",
+        &[id, other_id],
+        |e| &e["channel"]["id"],
+        "the channels that entered the application",
+    )
+    .await;
 }
 
-/// Waits for one `kind` event per channel of `wanted` and checks that they name exactly
-/// those channels, in any order (`what`: where they entered, for the failure message).
-async fn entered(ws: &mut EventSocket, kind: &str, wanted: &[&str], what: &str) {
-    let mut ids = Vec::new();
-    for _ in wanted {
-        let event = ws.next_of(kind).await;
-        ids.push(
-            event["channel"]["id"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string(),
-        );
+/// Waits for one `kind` event per name of `names` and checks that `name_of` the events
+/// gives exactly those names, in any order (`what` says whose, on failure); returns the
+/// events as they came.
+async fn one_each(
+    ws: &mut EventSocket,
+    kind: &str,
+    names: &[&str],
+    name_of: impl Fn(&Value) -> &Value,
+    what: &str,
+) -> Vec<Value> {
+    let mut events = Vec::new();
+    for _ in names {
+        events.push(ws.next_of(kind).await);
     }
-    ids.sort();
-    let mut wanted = wanted.to_vec();
+    let mut seen: Vec<&str> = events
+        .iter()
+        .map(|e| name_of(e).as_str().unwrap_or_default())
+        .collect();
+    seen.sort();
+    let mut wanted = names.to_vec();
     wanted.sort();
-    assert_eq!(ids, wanted, "the channels that entered {what}");
+    assert_eq!(seen, wanted, "{what}");
+    events
 }
 
 /// [`local_pair`] for each name: the pair `<name>1`/`<name>2`.
@@ -164,11 +178,12 @@ pub async fn bridge(wari: &Wari, ws: &mut EventSocket, id: &str, members: &[impl
         ))
         .await;
     assert_eq!(reply.status, 204, "{}", reply.body);
-    entered(
+    one_each(
         ws,
         "ChannelEnteredBridge",
         &members,
-        &format!("bridge {id}"),
+        |e| &e["channel"]["id"],
+        &format!("the channels that entered bridge {id}"),
     )
     .await;
 }
@@ -189,21 +204,17 @@ pub async fn record(wari: &Wari, ws: &mut EventSocket, target: &str, name: &str,
 /// Waits for one RecordingFinished per name of `names` and checks that they are those
 /// recordings (in any order), each done.
 pub async fn recordings_finished(ws: &mut EventSocket, names: &[&str]) {
-    let mut ended = Vec::new();
-    for _ in names {
-        let done = ws.next_of("RecordingFinished").await;
+    let ended = one_each(
+        ws,
+        "RecordingFinished",
+        names,
+        |e| &e["recording"]["name"],
+        "the recordings that finished",
+    )
+    .await;
+    for done in ended {
         assert_eq!(done["recording"]["state"], "done", "{done}");
-        ended.push(
-            done["recording"]["name"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string(),
-        );
     }
-    ended.sort();
-    let mut wanted = names.to_vec();
-    wanted.sort();
-    assert_eq!(ended, wanted, "the recordings that finished");
 }
 
 /// Stops live recording `name` and waits until it has finished.
@@ -238,12 +249,7 @@ pub async fn stop_all<const N: usize>(
 
 /// Plays `media` on channel `channel` (the request accepted) and returns its
 /// PlaybackFinished, whether the playback was done or failed.
-pub async fn play(
-    wari: &Wari,
-    ws: &mut EventSocket,
-    channel: &str,
-    media: &str,
-) -> serde_json::Value {
+pub async fn play(wari: &Wari, ws: &mut EventSocket, channel: &str, media: &str) -> Value {
     let reply = wari
         .post(&format!("/ari/channels/{channel}/play?media={media}"))
         .await;
