@@ -17,7 +17,7 @@ use tokio::net::UdpSocket;
 use wari::media::detect::goertzel_power;
 
 use crate::media_support::{
-    MediaApp, bridge, hears, local_pair, power, record, sine, stop, stored_samples,
+    MediaApp, assert_hears, bridge, local_pair, record, sine, stop, stored_samples,
 };
 use crate::support::{EventSocket, Wari};
 
@@ -252,11 +252,11 @@ async fn ulaw_rtp_carries_the_call_both_ways_and_stops_at_hangup() {
     }
     stop(&wari, &mut ws, "heard").await;
     let heard = stored_samples(&wari, "heard").await;
-    assert!(
-        hears(&heard, 700.0, 1300.0),
-        "the phone hears the 700 Hz sent over RTP: {} vs {}",
-        power(&heard, 700.0),
-        power(&heard, 1300.0)
+    assert_hears(
+        &heard,
+        700.0,
+        1300.0,
+        "the phone hears the 700 Hz sent over RTP",
     );
 
     // Hangup: after ChannelDestroyed no packet comes (those already queued are drained).

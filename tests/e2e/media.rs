@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 use reqwest::Method;
 
 use crate::media_support::{
-    MediaApp, decode_wav, local_pair, play_through, record, stop, stored_samples, write_wav,
+    MediaApp, decode_wav, local_pair, play, play_through, record, recordings_finished, stop,
+    stored_samples, write_wav,
 };
 use crate::support::client;
 
@@ -118,8 +119,7 @@ async fn a_prompt_played_to_one_half_is_recorded_on_the_other() {
 
     let reply = wari.post("/ari/recordings/live/calls%2Ftake1/stop").await;
     assert_eq!(reply.status, 204, "{}", reply.body);
-    let done = ws.next_of("RecordingFinished").await;
-    assert_eq!(done["recording"]["state"], "done");
+    recordings_finished(&mut ws, &["calls/take1"]).await;
 
     let listed = wari.get("/ari/recordings/stored").await;
     assert_eq!(listed.status, 200);
@@ -203,24 +203,14 @@ async fn bad_media_requests_get_clear_errors_and_missing_sounds_fail_the_playbac
     } = setup().await;
 
     // A missing sound: the request is fine, the playback fails.
-    let reply = wari
-        .post(&format!(
-            "/ari/channels/{PLAYER}/play?media=sound:no-such-sound"
-        ))
-        .await;
-    assert_eq!(reply.status, 201);
-    let finished = ws.next_of("PlaybackFinished").await;
+    let finished = play(&wari, &mut ws, PLAYER, "sound:no-such-sound").await;
     assert_eq!(finished["playback"]["state"], "failed");
     assert_eq!(finished["playback"]["media_uri"], "sound:no-such-sound");
 
     // A scheme ARI does not know, and a stored recording named outside the recordings
     // directory: accepted, then failed, like a missing sound.
     for media in ["bogus:hello-world", "recording:..%2F..%2Fetc%2Fpasswd"] {
-        let reply = wari
-            .post(&format!("/ari/channels/{PLAYER}/play?media={media}"))
-            .await;
-        assert_eq!(reply.status, 201, "{media}: {}", reply.body);
-        let finished = ws.next_of("PlaybackFinished").await;
+        let finished = play(&wari, &mut ws, PLAYER, media).await;
         assert_eq!(finished["playback"]["state"], "failed", "{media}");
     }
 
@@ -292,8 +282,7 @@ async fn bad_media_requests_get_clear_errors_and_missing_sounds_fail_the_playbac
         .post(&format!("/ari/channels/{PLAYER}/dtmf?dtmf=%23"))
         .await;
     assert_eq!(dtmf.status, 204);
-    let done = ws.next_of("RecordingFinished").await;
-    assert_eq!(done["recording"]["name"], "dup");
+    recordings_finished(&mut ws, &["dup"]).await;
     // The name now exists on disk: ifExists=fail (the default) refuses it.
     let exists = wari
         .post(&format!(

@@ -9,8 +9,8 @@
 //! bridge. Frequencies are told apart with the Goertzel filter.
 
 use crate::media_support::{
-    MediaApp, bridge, hears, local_pairs, play_tones, power, record, sine, stop, stop_all,
-    stored_samples, write_wav,
+    MediaApp, assert_hears, bridge, local_pairs, play_tones, record, recordings_finished, sine,
+    stop, stop_all, stored_samples, write_wav,
 };
 
 const DIALPLAN: &str = "\
@@ -54,31 +54,32 @@ async fn a_three_party_bridge_lets_each_hear_the_other_two_but_not_itself() {
     record(&wari, &mut ws, "bridges/mix", "everyone", "").await;
     let phones = tones.map(|(name, freq)| (format!("{name}2"), freq));
     play_tones(&wari, &mut ws, &phones, 1000).await;
-    let mut recorded = stop_all(
+    let [heard_a, heard_b, heard_c, everyone] = stop_all(
         &wari,
         &mut ws,
-        &["heard-a", "heard-b", "heard-c", "everyone"],
+        ["heard-a", "heard-b", "heard-c", "everyone"],
     )
     .await;
 
-    let everyone = recorded.pop().expect("the bridge recording");
-    for ((name, own), heard) in tones.into_iter().zip(&recorded) {
+    for ((name, own), heard) in tones.into_iter().zip([&heard_a, &heard_b, &heard_c]) {
         for (other, freq) in tones {
             if other == name {
                 continue;
             }
-            assert!(
-                hears(heard, freq, own),
-                "{name} hears {other} ({freq} Hz) and not itself ({own} Hz): {} vs {}",
-                power(heard, freq),
-                power(heard, own)
+            assert_hears(
+                heard,
+                freq,
+                own,
+                &format!("{name} hears {other} ({freq} Hz) and not itself ({own} Hz)"),
             );
         }
     }
     for (name, freq) in tones {
-        assert!(
-            hears(&everyone, freq, 2300.0),
-            "the bridge recording holds {name} ({freq} Hz)"
+        assert_hears(
+            &everyone,
+            freq,
+            2300.0,
+            &format!("the bridge recording holds {name} ({freq} Hz)"),
         );
     }
 }
@@ -112,9 +113,14 @@ async fn bridge_playback_and_music_on_hold_reach_every_member() {
     let finished = ws.next_of("PlaybackFinished").await;
     assert_eq!(finished["playback"]["id"], "ann");
     assert_eq!(finished["playback"]["state"], "done");
-    let heard = stop_all(&wari, &mut ws, &["ann-a", "ann-b"]).await;
+    let heard = stop_all(&wari, &mut ws, ["ann-a", "ann-b"]).await;
     for (name, heard) in ["a", "b"].into_iter().zip(&heard) {
-        assert!(hears(heard, 1300.0, 500.0), "{name} hears the announcement");
+        assert_hears(
+            heard,
+            1300.0,
+            500.0,
+            &format!("{name} hears the announcement"),
+        );
     }
 
     // Music on hold: not running yet (409), then every member hears the class's file.
@@ -132,19 +138,16 @@ async fn bridge_playback_and_music_on_hold_reach_every_member() {
         )
         .await;
     }
-    for _ in 0..2 {
-        let done = ws.next_of("RecordingFinished").await;
-        assert_eq!(done["recording"]["state"], "done", "{done}");
-    }
+    recordings_finished(&mut ws, &["moh-a", "moh-b"]).await;
     assert_eq!(wari.delete("/ari/bridges/mix/moh").await.status, 204);
     assert_eq!(wari.delete("/ari/bridges/mix/moh").await.status, 409);
     for name in ["a", "b"] {
         let heard = stored_samples(&wari, &format!("moh-{name}")).await;
-        assert!(
-            hears(&heard, 700.0, 1300.0),
-            "{name} hears the music on hold: {} vs {}",
-            power(&heard, 700.0),
-            power(&heard, 1300.0)
+        assert_hears(
+            &heard,
+            700.0,
+            1300.0,
+            &format!("{name} hears the music on hold"),
         );
     }
 
@@ -159,10 +162,9 @@ async fn bridge_playback_and_music_on_hold_reach_every_member() {
         "&maxDurationSeconds=1",
     )
     .await;
-    let done = ws.next_of("RecordingFinished").await;
-    assert_eq!(done["recording"]["name"], "chan-moh");
+    recordings_finished(&mut ws, &["chan-moh"]).await;
     let heard = stored_samples(&wari, "chan-moh").await;
-    assert!(hears(&heard, 700.0, 1300.0), "a1 hears its music on hold");
+    assert_hears(&heard, 700.0, 1300.0, "a1 hears its music on hold");
     assert_eq!(wari.delete("/ari/channels/a1/moh").await.status, 204);
     assert_eq!(wari.post("/ari/channels/a1/silence").await.status, 204);
     assert_eq!(wari.delete("/ari/channels/a1/silence").await.status, 204);

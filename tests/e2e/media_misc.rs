@@ -7,8 +7,8 @@
 //! is what the other half reads (and records).
 
 use crate::media_support::{
-    MediaApp, bridge, hears, keys_heard, local_pairs, play_through, power, record, sine, stop,
-    stored_samples, write_wav,
+    MediaApp, assert_hears, bridge, hears, keys_heard, keys_received, local_pairs, play_through,
+    record, recordings_finished, sine, stop, stop_all, stored_samples, write_wav,
 };
 use crate::support::EventSocket;
 
@@ -91,20 +91,18 @@ async fn beep_sounds_to_the_target_before_recording_and_is_not_recorded() {
     record(&wari, &mut ws, "channels/a2", "a-beeped", "&beep=true").await;
     // 600 ms of 500 Hz toward a2: longer than the beep, so the recording holds some of it.
     play_through(&wari, &mut ws, "a1", "tone:!500/600").await;
-    stop(&wari, &mut ws, "a-beeped").await;
-    stop(&wari, &mut ws, "a-heard").await;
-    let heard = stored_samples(&wari, "a-heard").await;
-    assert!(
-        hears(&heard, 1000.0, 2300.0),
-        "the other half hears the 1 kHz beep: {}",
-        power(&heard, 1000.0)
+    let [heard, beeped] = stop_all(&wari, &mut ws, ["a-heard", "a-beeped"]).await;
+    assert_hears(
+        &heard,
+        1000.0,
+        2300.0,
+        "the other half hears the 1 kHz beep",
     );
-    let beeped = stored_samples(&wari, "a-beeped").await;
-    assert!(
-        hears(&beeped, 500.0, 1000.0),
-        "the recording holds what it heard after the beep, not the beep: {} vs {}",
-        power(&beeped, 500.0),
-        power(&beeped, 1000.0)
+    assert_hears(
+        &beeped,
+        500.0,
+        1000.0,
+        "the recording holds what it heard after the beep, not the beep",
     );
 
     // The recording begins after the beep: one second recorded takes longer than that.
@@ -114,8 +112,7 @@ async fn beep_sounds_to_the_target_before_recording_and_is_not_recorded() {
     assert_eq!(reply.status, 201, "{}", reply.body);
     ws.next_of("RecordingStarted").await;
     let began = std::time::Instant::now();
-    let done = ws.next_of("RecordingFinished").await;
-    assert_eq!(done["recording"]["name"], "a-timed", "{done}");
+    recordings_finished(&mut ws, &["a-timed"]).await;
     let took = began.elapsed();
     assert!(
         took >= std::time::Duration::from_millis(1150),
@@ -128,20 +125,13 @@ async fn beep_sounds_to_the_target_before_recording_and_is_not_recorded() {
     record(&wari, &mut ws, "channels/b2", "b-heard", "").await;
     record(&wari, &mut ws, "bridges/mix", "mix-beeped", "&beep=true").await;
     play_through(&wari, &mut ws, "c2", "tone:!500/600").await;
-    stop(&wari, &mut ws, "mix-beeped").await;
-    stop(&wari, &mut ws, "b-heard").await;
-    let heard = stored_samples(&wari, "b-heard").await;
-    assert!(
-        hears(&heard, 1000.0, 2300.0),
-        "a member hears the beep: {}",
-        power(&heard, 1000.0)
-    );
-    let mixed = stored_samples(&wari, "mix-beeped").await;
-    assert!(
-        hears(&mixed, 500.0, 1000.0),
-        "the bridge recording holds the member, not the beep: {} vs {}",
-        power(&mixed, 500.0),
-        power(&mixed, 1000.0)
+    let [heard, mixed] = stop_all(&wari, &mut ws, ["b-heard", "mix-beeped"]).await;
+    assert_hears(&heard, 1000.0, 2300.0, "a member hears the beep");
+    assert_hears(
+        &mixed,
+        500.0,
+        1000.0,
+        "the bridge recording holds the member, not the beep",
     );
 }
 
@@ -234,14 +224,7 @@ async fn dtmf_travels_in_band_with_the_audio_and_is_received_after_its_tone() {
         .post("/ari/channels/a2/dtmf?dtmf=19%23&duration=120&between=100")
         .await;
     assert_eq!(reply.status, 204, "{}", reply.body);
-    let mut digits = String::new();
-    for _ in 0..3 {
-        let event = ws.next_of("ChannelDtmfReceived").await;
-        assert_eq!(event["channel"]["id"], "a1", "{event}");
-        assert_eq!(event["duration_ms"], 120, "{event}");
-        digits.push_str(event["digit"].as_str().unwrap_or_default());
-    }
-    assert_eq!(digits, "19#");
+    keys_received(&mut ws, "a1", "19#", 120).await;
     // Every digit was received after its tone: the recording already holds all three.
     stop(&wari, &mut ws, "keys").await;
     let samples = stored_samples(&wari, "keys").await;
@@ -310,11 +293,7 @@ async fn dialplan_playback_plays_through_the_media_path_before_the_dialplan_goes
     );
     stop(&wari, &mut ws, "prompt-heard").await;
     let heard = stored_samples(&wari, "prompt-heard").await;
-    assert!(
-        hears(&heard, 440.0, 1000.0),
-        "the other half heard the prompt: {}",
-        power(&heard, 440.0)
-    );
+    assert_hears(&heard, 440.0, 1000.0, "the other half heard the prompt");
 
     // A file that cannot be played: FAILED, and the next file still plays.
     let reply = wari

@@ -2,7 +2,7 @@
 //! channel holds each key's dual tone, and ChannelDtmfReceived arrives once the tone has
 //! been heard.
 
-use crate::media_support::{MediaApp, keys_heard, record, stop, stored_samples};
+use crate::media_support::{MediaApp, keys_heard, keys_received, record, stop, stored_samples};
 
 const DIALPLAN: &str = "\
 [pd]
@@ -27,13 +27,7 @@ async fn a_test_phones_keys_are_in_its_recording_and_received_after_their_tones(
     let reply = wari.post("/ari/channels/keys/dial").await;
     assert_eq!(reply.status, 204, "{}", reply.body);
 
-    let mut digits = String::new();
-    for _ in 0..4 {
-        let event = ws.next_for("ChannelDtmfReceived", "keys").await;
-        assert_eq!(event["duration_ms"], 100, "{event}");
-        digits.push_str(event["digit"].as_str().unwrap_or_default());
-    }
-    assert_eq!(digits, "11#5");
+    keys_received(&mut ws, "keys", "11#5", 100).await;
 
     // Stopped as soon as the last digit arrived: its tone is already recorded.
     stop(&wari, &mut ws, "keys").await;

@@ -5,6 +5,7 @@
 
 use std::path::Path;
 
+use serde_json::Value;
 use wari::media::detect::goertzel_power;
 
 use crate::support::{ARI_CONF, EventSocket, HTTP_CONF, Wari, client};
@@ -109,20 +110,39 @@ pub async fn local_pair(
         ))
         .await;
     assert_eq!(reply.status, 200, "{}", reply.body);
-    let mut entered = Vec::new();
-    while entered.len() < 2 {
-        let event = ws.next_of("StasisStart").await;
-        entered.push(
-            event["channel"]["id"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string(),
-        );
+    one_each(
+        ws,
+        "StasisStart",
+        &[id, other_id],
+        |e| &e["channel"]["id"],
+        "the channels that entered the application",
+    )
+    .await;
+}
+
+/// Waits for one `kind` event per name of `names` and checks that `name_of` the events
+/// gives exactly those names, in any order (`what` says whose, on failure); returns the
+/// events as they came.
+async fn one_each(
+    ws: &mut EventSocket,
+    kind: &str,
+    names: &[&str],
+    name_of: impl Fn(&Value) -> &Value,
+    what: &str,
+) -> Vec<Value> {
+    let mut events = Vec::new();
+    for _ in names {
+        events.push(ws.next_of(kind).await);
     }
-    entered.sort();
-    let mut wanted = [id, other_id];
+    let mut seen: Vec<&str> = events
+        .iter()
+        .map(|e| name_of(e).as_str().unwrap_or_default())
+        .collect();
+    seen.sort();
+    let mut wanted = names.to_vec();
     wanted.sort();
-    assert_eq!(entered, wanted);
+    assert_eq!(seen, wanted, "{what}");
+    events
 }
 
 /// [`local_pair`] for each name: the pair `<name>1`/`<name>2`.
@@ -158,20 +178,14 @@ pub async fn bridge(wari: &Wari, ws: &mut EventSocket, id: &str, members: &[impl
         ))
         .await;
     assert_eq!(reply.status, 204, "{}", reply.body);
-    let mut entered = Vec::new();
-    for _ in &members {
-        let event = ws.next_of("ChannelEnteredBridge").await;
-        entered.push(
-            event["channel"]["id"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string(),
-        );
-    }
-    entered.sort();
-    let mut wanted = members;
-    wanted.sort();
-    assert_eq!(entered, wanted, "the members entered bridge {id}");
+    one_each(
+        ws,
+        "ChannelEnteredBridge",
+        &members,
+        |e| &e["channel"]["id"],
+        &format!("the channels that entered bridge {id}"),
+    )
+    .await;
 }
 
 /// Starts recording `target` (`channels/<id>` or `bridges/<id>`) as wav recording `name`
@@ -187,49 +201,70 @@ pub async fn record(wari: &Wari, ws: &mut EventSocket, target: &str, name: &str,
     assert_eq!(started["recording"]["name"], name, "{started}");
 }
 
+/// Waits for one RecordingFinished per name of `names` and checks that they are those
+/// recordings (in any order), each done.
+pub async fn recordings_finished(ws: &mut EventSocket, names: &[&str]) {
+    let ended = one_each(
+        ws,
+        "RecordingFinished",
+        names,
+        |e| &e["recording"]["name"],
+        "the recordings that finished",
+    )
+    .await;
+    for done in ended {
+        assert_eq!(done["recording"]["state"], "done", "{done}");
+    }
+}
+
 /// Stops live recording `name` and waits until it has finished.
 pub async fn stop(wari: &Wari, ws: &mut EventSocket, name: &str) {
     let reply = wari
         .post(&format!("/ari/recordings/live/{name}/stop"))
         .await;
     assert_eq!(reply.status, 204, "{}", reply.body);
-    let done = ws.next_of("RecordingFinished").await;
-    assert_eq!(done["recording"]["name"], name, "{done}");
-    assert_eq!(done["recording"]["state"], "done", "{done}");
+    recordings_finished(ws, &[name]).await;
 }
 
 /// Stops the named live recordings, waits until each has finished (in any order), and
 /// returns their stored samples, in the order of `names`.
-pub async fn stop_all(wari: &Wari, ws: &mut EventSocket, names: &[&str]) -> Vec<Vec<i16>> {
+pub async fn stop_all<const N: usize>(
+    wari: &Wari,
+    ws: &mut EventSocket,
+    names: [&str; N],
+) -> [Vec<i16>; N] {
     for name in names {
         let reply = wari
             .post(&format!("/ari/recordings/live/{name}/stop"))
             .await;
         assert_eq!(reply.status, 204, "{}", reply.body);
     }
-    for _ in names {
-        let done = ws.next_of("RecordingFinished").await;
-        assert_eq!(done["recording"]["state"], "done", "{done}");
-    }
+    recordings_finished(ws, &names).await;
     let mut all = Vec::new();
     for name in names {
         all.push(stored_samples(wari, name).await);
     }
-    all
+    all.try_into().expect("one recording per name")
 }
 
-/// Plays `media` on channel `channel` and waits until it has finished.
-pub async fn play_through(wari: &Wari, ws: &mut EventSocket, channel: &str, media: &str) {
+/// Plays `media` on channel `channel` (the request accepted) and returns its
+/// PlaybackFinished, whether the playback was done or failed.
+pub async fn play(wari: &Wari, ws: &mut EventSocket, channel: &str, media: &str) -> Value {
     let reply = wari
         .post(&format!("/ari/channels/{channel}/play?media={media}"))
         .await;
     assert_eq!(reply.status, 201, "{media}: {}", reply.body);
-    let finished = ws.next_of("PlaybackFinished").await;
+    ws.next_of("PlaybackFinished").await
+}
+
+/// Plays `media` on channel `channel` and waits until it has finished.
+pub async fn play_through(wari: &Wari, ws: &mut EventSocket, channel: &str, media: &str) {
+    let finished = play(wari, ws, channel, media).await;
     assert_eq!(finished["playback"]["state"], "done", "{media}: {finished}");
 }
 
 /// The power of `freq` in `samples` (8 kHz), summed over 20 ms windows.
-pub fn power(samples: &[i16], freq: f32) -> f32 {
+fn power(samples: &[i16], freq: f32) -> f32 {
     samples
         .chunks_exact(160)
         .map(|w| goertzel_power(w, freq, 8000))
@@ -239,6 +274,18 @@ pub fn power(samples: &[i16], freq: f32) -> f32 {
 /// True when `freq` clearly stands out of `samples` compared with `absent`.
 pub fn hears(samples: &[i16], freq: f32, absent: f32) -> bool {
     power(samples, freq) > 100.0 * power(samples, absent).max(1.0)
+}
+
+/// Asserts that `freq` clearly stands out of `samples` against `absent` (see [`hears`]);
+/// on failure the message is `what` with both powers.
+#[track_caller]
+pub fn assert_hears(samples: &[i16], freq: f32, absent: f32, what: &str) {
+    assert!(
+        hears(samples, freq, absent),
+        "{what}: {freq} Hz at {} vs {absent} Hz at {}",
+        power(samples, freq),
+        power(samples, absent)
+    );
 }
 
 /// The DTMF keys heard in `samples` (8 kHz), in order.
@@ -252,6 +299,19 @@ pub fn keys_heard(samples: &[i16]) -> String {
             detector.feed(&frame)
         })
         .collect()
+}
+
+/// Waits for one ChannelDtmfReceived per key of `keys` and checks that each is for
+/// `channel`, lasted `duration_ms`, and that together they are `keys`, in order.
+pub async fn keys_received(ws: &mut EventSocket, channel: &str, keys: &str, duration_ms: u64) {
+    let mut received = String::new();
+    for _ in keys.chars() {
+        let event = ws.next_of("ChannelDtmfReceived").await;
+        assert_eq!(event["channel"]["id"], channel, "{event}");
+        assert_eq!(event["duration_ms"], duration_ms, "{event}");
+        received.push_str(event["digit"].as_str().unwrap_or_default());
+    }
+    assert_eq!(received, keys);
 }
 
 /// Plays `tone:!<freq>/<ms>` on each `(channel, freq)` at once, and waits until every

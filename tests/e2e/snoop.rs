@@ -12,7 +12,7 @@
 use serde_json::Value;
 
 use crate::media_support::{
-    MediaApp, bridge, hears, local_pair, play_tones, power, record, stop_all,
+    MediaApp, assert_hears, bridge, local_pair, play_tones, record, stop_all,
 };
 use crate::support::{EventSocket, Wari};
 
@@ -78,27 +78,27 @@ async fn spy_in_out_and_both_hear_the_right_directions() {
         record(&wari, &mut ws, &format!("channels/{id}"), id, "").await;
     }
     play_tones(&wari, &mut ws, &[("t2", TO_PEER), ("t1", TO_TARGET)], 800).await;
-    let heard = stop_all(&wari, &mut ws, &["spy-in", "spy-out", "spy-both"]).await;
+    let [spied_in, spied_out, spied_both] =
+        stop_all(&wari, &mut ws, ["spy-in", "spy-out", "spy-both"]).await;
 
-    let (spied_in, spied_out, spied_both) = (&heard[0], &heard[1], &heard[2]);
-    assert!(
-        hears(spied_in, TO_PEER, TO_TARGET),
-        "spy=in hears what t1 receives, not what is sent to it: {} vs {}",
-        power(spied_in, TO_PEER),
-        power(spied_in, TO_TARGET)
+    assert_hears(
+        &spied_in,
+        TO_PEER,
+        TO_TARGET,
+        "spy=in hears what t1 receives, not what is sent to it",
     );
-    assert!(
-        hears(spied_out, TO_TARGET, TO_PEER),
-        "spy=out hears what is sent to t1, not what it receives: {} vs {}",
-        power(spied_out, TO_TARGET),
-        power(spied_out, TO_PEER)
+    assert_hears(
+        &spied_out,
+        TO_TARGET,
+        TO_PEER,
+        "spy=out hears what is sent to t1, not what it receives",
     );
     for freq in [TO_PEER, TO_TARGET] {
-        assert!(
-            hears(spied_both, freq, NOBODY),
-            "spy=both hears {freq} Hz: {} vs {}",
-            power(spied_both, freq),
-            power(spied_both, NOBODY)
+        assert_hears(
+            &spied_both,
+            freq,
+            NOBODY,
+            &format!("spy=both hears {freq} Hz"),
         );
     }
 }
@@ -118,18 +118,13 @@ async fn whisper_out_reaches_the_far_end_and_whisper_in_what_the_target_receives
     record(&wari, &mut ws, "channels/t2", "far-end", "").await;
     record(&wari, &mut ws, "channels/t1", "target-in", "").await;
     play_tones(&wari, &mut ws, &[("w-out", OUT), ("w-in", IN)], 800).await;
-    let heard = stop_all(&wari, &mut ws, &["far-end", "target-in"]).await;
-    assert!(
-        hears(&heard[0], OUT, IN),
-        "the far end hears the out whisper only: {} vs {}",
-        power(&heard[0], OUT),
-        power(&heard[0], IN)
-    );
-    assert!(
-        hears(&heard[1], IN, OUT),
-        "the target receives the in whisper only: {} vs {}",
-        power(&heard[1], IN),
-        power(&heard[1], OUT)
+    let [far_end, target_in] = stop_all(&wari, &mut ws, ["far-end", "target-in"]).await;
+    assert_hears(&far_end, OUT, IN, "the far end hears the out whisper only");
+    assert_hears(
+        &target_in,
+        IN,
+        OUT,
+        "the target receives the in whisper only",
     );
 }
 
@@ -156,13 +151,8 @@ async fn a_snoop_channel_lives_in_its_app_survives_bridging_and_ends_with_its_ta
     bridge(&wari, &mut ws, "br", &["t1"]).await;
     record(&wari, &mut ws, "channels/watcher", "bridged", "").await;
     play_tones(&wari, &mut ws, &[("t2", TO_PEER)], 800).await;
-    let heard = stop_all(&wari, &mut ws, &["bridged"]).await;
-    assert!(
-        hears(&heard[0], TO_PEER, NOBODY),
-        "still snooping in a bridge: {} vs {}",
-        power(&heard[0], TO_PEER),
-        power(&heard[0], NOBODY)
-    );
+    let [bridged] = stop_all(&wari, &mut ws, ["bridged"]).await;
+    assert_hears(&bridged, TO_PEER, NOBODY, "still snooping in a bridge");
 
     // Hanging up a snoop channel leaves the target alone.
     snoop(&wari, &mut ws, "t1", "spy=out&snoopId=short").await;
