@@ -83,19 +83,16 @@ fn socket_sample(text: &str, name: &str, apps: &str) -> Option<u64> {
 
 /// Polls /metrics (bounded) until `done` holds for its text, which is returned.
 async fn metrics_until(wari: &Wari, done: impl Fn(&str) -> bool) -> String {
-    let deadline = std::time::Instant::now() + crate::support::EVENT_TIMEOUT;
-    loop {
-        let (status, text) = metrics(wari, Some(("asterisk", "secret"))).await;
-        assert_eq!(status, 200, "{text}");
-        if done(&text) {
-            return text;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "metrics never matched:\n{text}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    crate::support::eventually(
+        "the awaited metrics",
+        crate::support::EVENT_TIMEOUT,
+        || async {
+            let (status, text) = metrics(wari, Some(("asterisk", "secret"))).await;
+            assert_eq!(status, 200, "{text}");
+            if done(&text) { Ok(text) } else { Err(text) }
+        },
+    )
+    .await
 }
 
 #[tokio::test]

@@ -12,7 +12,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
 
 use crate::ari_ws::{AriSocket, body, request};
-use crate::support::{ARI_CONF, EVENT_TIMEOUT, EventSocket, HTTP_CONF, Wari};
+use crate::support::{ARI_CONF, EVENT_TIMEOUT, EventSocket, HTTP_CONF, Wari, eventually};
 
 /// What the remote server saw in one handshake.
 #[derive(Debug, Default, Clone)]
@@ -76,15 +76,15 @@ async fn listener() -> TcpListener {
 
 /// Waits (bounded) until wari's log contains `text`.
 async fn log_shows(wari: &Wari, text: &str) {
-    let deadline = Instant::now() + EVENT_TIMEOUT;
-    while !wari.log().contains(text) {
-        assert!(
-            Instant::now() < deadline,
-            "log never showed {text:?}:\n{}",
-            wari.log()
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    eventually(
+        &format!("a log line with {text:?}"),
+        EVENT_TIMEOUT,
+        || async {
+            let log = wari.log();
+            if log.contains(text) { Ok(()) } else { Err(log) }
+        },
+    )
+    .await
 }
 
 const DIALPLAN: &str = "\

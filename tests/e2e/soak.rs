@@ -25,7 +25,7 @@ use tokio::sync::Semaphore;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-use crate::support::{ARI_CONF, HTTP_CONF, Wari, client};
+use crate::support::{ARI_CONF, HTTP_CONF, Wari, client, eventually};
 use crate::wasm_apps::component;
 
 type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
@@ -399,15 +399,15 @@ async fn soak_with_a_slow_consumer_a_flaky_peer_and_a_hostile_app() {
     drop(slow_consumer);
 
     // No stuck channel.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
+    eventually("every channel gone", Duration::from_secs(10), || async {
         let channels = soak.wari.get("/ari/channels").await.body;
         if channels.as_array().is_some_and(Vec::is_empty) {
-            break;
+            Ok(())
+        } else {
+            Err(channels.to_string())
         }
-        assert!(Instant::now() < deadline, "channels left: {channels}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    })
+    .await;
 
     // Every call accounted for.
     let (per_kind, total) = {

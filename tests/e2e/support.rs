@@ -458,3 +458,27 @@ pub fn run_limited(mut command: Command, limit: Duration) -> Finished {
         }
     }
 }
+
+/// How often [`eventually`] looks again.
+const POLL_EVERY: Duration = Duration::from_millis(20);
+
+/// Polls `check` (every 20 ms) until it answers `Ok`, for state that no event announces
+/// (a log line, a metric, a list emptied by asynchronous teardown). Fails the test with
+/// `what` and the last `Err` it answered once `within` has passed.
+pub async fn eventually<T, F, Fut>(what: &str, within: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, String>>,
+{
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        match check().await {
+            Ok(value) => return value,
+            Err(last) => assert!(
+                std::time::Instant::now() < deadline,
+                "{what} did not happen within {within:?}; last seen:\n{last}"
+            ),
+        }
+        tokio::time::sleep(POLL_EVERY).await;
+    }
+}
