@@ -1,7 +1,8 @@
 //! Media rules end to end: channel recordings and bridges exclude each other, `beep`
 //! sounds before a recording, `terminateOn` ends bridge recordings, the final events of a
-//! destroyed bridge's media still reach the application, DTMF travels with the audio, and
-//! the dialplan's Playback() plays through the media path.
+//! destroyed bridge's media still reach the application, DTMF travels with the audio,
+//! the dialplan's Playback() plays through the media path, and mute silences the muted
+//! direction until unmuted.
 //!
 //! Participants are Local pairs `<name>1`/`<name>2` in Stasis: what is played to one half
 //! is what the other half reads (and records).
@@ -133,6 +134,48 @@ async fn beep_sounds_to_the_target_before_recording_and_is_not_recorded() {
         1000.0,
         "the bridge recording holds the member, not the beep",
     );
+}
+
+/// Records a1 (which reads what is played to a2) while a 500 Hz tone plays to a2, and
+/// returns what a1 read.
+async fn a1_reads_during_a_tone(app: &mut MediaApp, name: &str) -> Vec<i16> {
+    record(&app.wari, &mut app.ws, "channels/a1", name, "").await;
+    play_through(&app.wari, &mut app.ws, "a2", "tone:!500/400").await;
+    let [heard] = stop_all(&app.wari, &mut app.ws, [name]).await;
+    assert!(
+        heard.len() >= 3200,
+        "{name}: 400 ms recorded, got {}",
+        heard.len()
+    );
+    heard
+}
+
+#[tokio::test]
+async fn mute_silences_its_direction_until_unmuted() {
+    let mut app = setup(&["a"]).await;
+    let mute = async |wari: &crate::support::Wari, method: reqwest::Method, query: &str| {
+        let reply = wari.ari(method, &format!("/ari/channels/{query}")).await;
+        assert_eq!(reply.status, 204, "{query}: {}", reply.body);
+    };
+
+    // Muted inbound, a1 reads nothing of what reaches it.
+    mute(&app.wari, reqwest::Method::POST, "a1/mute?direction=in").await;
+    let heard = a1_reads_during_a_tone(&mut app, "muted-in").await;
+    assert!(heard.iter().all(|&s| s == 0), "a1 muted inbound read sound");
+
+    // Muted outbound, nothing played to a2 leaves it, so a1 reads nothing either.
+    mute(&app.wari, reqwest::Method::DELETE, "a1/mute?direction=in").await;
+    mute(&app.wari, reqwest::Method::POST, "a2/mute?direction=out").await;
+    let heard = a1_reads_during_a_tone(&mut app, "muted-out").await;
+    assert!(
+        heard.iter().all(|&s| s == 0),
+        "a2 muted outbound sent sound"
+    );
+
+    // Unmuted (both directions, of which only out was set), the tone comes through.
+    mute(&app.wari, reqwest::Method::DELETE, "a2/mute?direction=both").await;
+    let heard = a1_reads_during_a_tone(&mut app, "unmuted").await;
+    assert_hears(&heard, 500.0, 2300.0, "a1 hears a2's tone once unmuted");
 }
 
 #[tokio::test]
