@@ -195,17 +195,25 @@ async fn a_prompt_played_to_one_half_is_recorded_on_the_other() {
 }
 
 #[tokio::test]
-async fn bad_media_requests_get_clear_errors_and_missing_sounds_fail_the_playback() {
+async fn bad_media_requests_get_clear_errors_and_missing_or_broken_sounds_fail_the_playback() {
     let MediaApp {
         wari,
         mut ws,
         data: _sounds,
-    } = setup().await;
+    } = setup_with(|dir| {
+        std::fs::write(dir.join("sounds/en/broken.wav"), b"no RIFF header here")
+            .expect("write a broken sound");
+    })
+    .await;
 
     // A missing sound: the request is fine, the playback fails.
     let finished = play(&wari, &mut ws, PLAYER, "sound:no-such-sound").await;
     assert_eq!(finished["playback"]["state"], "failed");
     assert_eq!(finished["playback"]["media_uri"], "sound:no-such-sound");
+
+    // A sound file that cannot be decoded (found by the index, failed once read).
+    let finished = play(&wari, &mut ws, PLAYER, "sound:broken").await;
+    assert_eq!(finished["playback"]["state"], "failed", "{finished}");
 
     // A scheme ARI does not know, and a stored recording named outside the recordings
     // directory: accepted, then failed, like a missing sound.
@@ -260,7 +268,18 @@ async fn bad_media_requests_get_clear_errors_and_missing_sounds_fail_the_playbac
     assert_eq!(wari.get("/ari/sounds/test-prompt").await.status, 200);
     let sounds = wari.get("/ari/sounds?lang=en&format=wav").await;
     assert_eq!(sounds.status, 200);
-    assert_eq!(sounds.body[0]["id"], "test-prompt");
+    let ids: Vec<&serde_json::Value> = sounds
+        .body
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|s| &s["id"])
+        .collect();
+    assert_eq!(
+        ids,
+        ["broken", "test-prompt"],
+        "listed by name, not decoded"
+    );
     assert_eq!(wari.get("/ari/sounds?lang=fr").await.status, 404);
 
     // Two live recordings may not share a name; `#` ends one with terminateOn.

@@ -92,6 +92,10 @@ pub trait Source: Send {
     fn skip(&mut self, _delta_ms: i64) {}
     /// Back to the start.
     fn restart(&mut self) {}
+    /// Why the source ended early (it could not be read), once `next_frame` gave `None`.
+    fn failure(&self) -> Option<&str> {
+        None
+    }
 }
 
 /// Something that consumes audio: a recording file.
@@ -1233,6 +1237,10 @@ fn step_playback(
         if let Some(source) = current.source.as_mut() {
             if let Some(frame) = source.next_frame() {
                 return Step::Frame(frame);
+            }
+            if let Some(reason) = source.failure() {
+                tracing::info!(playback = %playback.id, uri = %current.item.uri, %reason, "media cannot be played: skipped");
+                current.failed = true;
             }
             current.source = None;
             current.part += 1;
