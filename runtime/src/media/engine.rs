@@ -33,6 +33,10 @@
 //! tone, and once the tone is over the peer is reported to have received the digit;
 //! digits pressed at a leg's far end (Test phones) are read by the leg as tones, then
 //! reported as received on the leg.
+//!
+//! Nothing on the clock waits for a disk: files are decoded by the [`SourceOpener`]'s own
+//! loader, and stopped recordings are completed (fsynced, renamed into place) by a
+//! finisher thread (see `finisher`), which reports them.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -48,6 +52,7 @@ use super::snoop::{Tap, TapLegs, Taps, mix_into};
 
 mod beep;
 mod dtmf;
+mod finisher;
 #[cfg(test)]
 pub(super) mod test_support;
 
@@ -554,6 +559,9 @@ struct Graph {
     opener: Arc<dyn SourceOpener>,
     listener: Arc<dyn MediaListener>,
     events: Vec<MediaEvent>,
+    /// Recordings stopped this tick, handed to the finisher once the tick's events are out.
+    finishing: Vec<finisher::Finish>,
+    finisher: finisher::Finisher,
     /// Per-tick scratch (kept to avoid allocating): legs and what they read.
     heard: Vec<(LegId, AudioFrame)>,
     /// Snoop legs and their targets.
@@ -583,8 +591,10 @@ impl Graph {
             legs: HashMap::new(),
             bridges: HashMap::new(),
             opener,
+            finisher: finisher::Finisher::start(listener.clone()),
             listener,
             events: Vec::new(),
+            finishing: Vec::new(),
             heard: Vec::new(),
             taps: Taps::default(),
             edged: Vec::new(),
@@ -691,8 +701,12 @@ impl Graph {
                         self.events.push(finished(&playback, playback.last_failed));
                     }
                     for recording in leg.recordings.drain(..) {
-                        self.events
-                            .push(end_recording(recording, RecordingOp::Stop));
+                        end_recording(
+                            recording,
+                            RecordingOp::Stop,
+                            &mut self.events,
+                            &mut self.finishing,
+                        );
                     }
                 }
             }
@@ -768,7 +782,7 @@ impl Graph {
                         RecordingOp::Unmute => recordings[at].muted = false,
                         RecordingOp::Stop | RecordingOp::Cancel => {
                             let recording = recordings.remove(at);
-                            self.events.push(end_recording(recording, op));
+                            end_recording(recording, op, &mut self.events, &mut self.finishing);
                         }
                     }
                 }
@@ -811,8 +825,12 @@ impl Graph {
                         self.events.push(finished(&playback, playback.last_failed));
                     }
                     for recording in bridge.recordings.drain(..) {
-                        self.events
-                            .push(end_recording(recording, RecordingOp::Stop));
+                        end_recording(
+                            recording,
+                            RecordingOp::Stop,
+                            &mut self.events,
+                            &mut self.finishing,
+                        );
                     }
                 }
             }
@@ -882,6 +900,7 @@ impl Graph {
             bridges,
             opener,
             events,
+            finishing,
             heard,
             taps,
             edged,
@@ -945,7 +964,7 @@ impl Graph {
             let Some(leg) = legs.get_mut(id) else {
                 continue;
             };
-            record_all(&mut leg.recordings, frame, events);
+            record_all(&mut leg.recordings, frame, events, finishing);
             if !leg.muted_in
                 && let Some((bridge, slot)) = &leg.bridge
                 && let Some(bridge) = bridges.get_mut(bridge)
@@ -978,7 +997,7 @@ impl Graph {
             bridge.mixer.mix();
             if let Some(slot) = bridge.recorder {
                 if let Some(frame) = bridge.mixer.output(slot) {
-                    record_all(&mut bridge.recordings, frame, events);
+                    record_all(&mut bridge.recordings, frame, events, finishing);
                 }
                 if bridge.recordings.is_empty() {
                     bridge.mixer.remove(slot);
@@ -990,7 +1009,7 @@ impl Graph {
     }
 
     /// Reports the events queued, forgetting the owners of the playbacks and recordings
-    /// they end.
+    /// they end, then hands the recordings stopped meanwhile to the finisher.
     fn flush_events(&mut self) {
         for event in self.events.drain(..) {
             match &event {
@@ -1009,6 +1028,10 @@ impl Graph {
                 _ => {}
             }
             self.listener.media_event(event);
+        }
+        for stopped in self.finishing.drain(..) {
+            self.recording_owners.remove(&stopped.name);
+            self.finisher.finish(stopped);
         }
     }
 }
@@ -1112,17 +1135,22 @@ fn next_of_queue(
 }
 
 /// Writes a frame to every recording, ending those that reached a limit or failed.
-fn record_all(recordings: &mut Vec<Recording>, frame: &AudioFrame, events: &mut Vec<MediaEvent>) {
+fn record_all(
+    recordings: &mut Vec<Recording>,
+    frame: &AudioFrame,
+    events: &mut Vec<MediaEvent>,
+    finishing: &mut Vec<finisher::Finish>,
+) {
     let mut at = 0;
     while at < recordings.len() {
         match record_frame(&mut recordings[at], frame) {
             None => at += 1,
             Some(reason) => {
                 let recording = recordings.remove(at);
-                events.push(match reason {
-                    Ok(()) => end_recording(recording, RecordingOp::Stop),
-                    Err(cause) => fail_recording(recording, cause),
-                });
+                match reason {
+                    Ok(()) => end_recording(recording, RecordingOp::Stop, events, finishing),
+                    Err(cause) => events.push(fail_recording(recording, cause)),
+                }
             }
         }
     }
@@ -1295,22 +1323,30 @@ fn finished(playback: &Playback, failed: bool) -> MediaEvent {
     }
 }
 
-fn end_recording(mut recording: Recording, op: RecordingOp) -> MediaEvent {
-    let state = match recording.sink.take() {
-        Some(sink) if op == RecordingOp::Cancel => {
-            sink.cancel();
-            RecordingState::Canceled
+/// Ends a recording: stopped, its file is left to the finisher to complete and report;
+/// canceled (or with no file), it is reported canceled at once, its file removed.
+fn end_recording(
+    mut recording: Recording,
+    op: RecordingOp,
+    events: &mut Vec<MediaEvent>,
+    finishing: &mut Vec<finisher::Finish>,
+) {
+    match recording.sink.take() {
+        Some(sink) if op != RecordingOp::Cancel => finishing.push(finisher::Finish {
+            name: recording.name,
+            duration_ms: recording.recorded_ms,
+            sink,
+        }),
+        sink => {
+            if let Some(sink) = sink {
+                sink.cancel();
+            }
+            events.push(MediaEvent::Recording {
+                name: recording.name,
+                state: RecordingState::Canceled,
+                duration_ms: recording.recorded_ms,
+            });
         }
-        Some(sink) => match sink.finish() {
-            Ok(()) => RecordingState::Done,
-            Err(cause) => RecordingState::Failed(cause),
-        },
-        None => RecordingState::Canceled,
-    };
-    MediaEvent::Recording {
-        name: recording.name.clone(),
-        state,
-        duration_ms: recording.recorded_ms,
     }
 }
 
@@ -1763,6 +1799,59 @@ mod tests {
                 "a holding bridge mixes nothing but the announcer: {samples:?}"
             );
         }
+    }
+
+    /// A recording sink whose completion waits until the test lets it go, as a disk that
+    /// stalls on fsync would.
+    struct Stalled(Mutex<mpsc::Receiver<()>>);
+
+    impl Sink for Stalled {
+        fn write(&mut self, _frame: &AudioFrame) -> Result<(), String> {
+            Ok(())
+        }
+        fn finish(self: Box<Self>) -> Result<(), String> {
+            let released = self.0.lock().map_err(|_| "poisoned")?;
+            released
+                .recv_timeout(Duration::from_secs(10))
+                .map_err(|_| "never released".to_string())
+        }
+        fn cancel(self: Box<Self>) {}
+    }
+
+    #[test]
+    fn a_recording_slow_to_complete_does_not_hold_up_the_clock() {
+        let (engine, rx) = engine();
+        paired_legs(&engine);
+        let (release, released) = mpsc::channel();
+        let (mut request, _) = record_request("slow", Target::Leg("a".into()));
+        request.sink = Box::new(Stalled(Mutex::new(released)));
+        engine.send(Command::Record(request));
+        wait_for(&rx, |e| {
+            matches!(
+                e,
+                MediaEvent::Recording {
+                    state: RecordingState::Recording,
+                    ..
+                }
+            )
+        });
+        engine.send(Command::ControlRecording {
+            name: "slow".into(),
+            op: RecordingOp::Stop,
+        });
+        // While its file is being completed the clock goes on: a playback plays through,
+        // and the recording is not reported done before its file is.
+        play(&engine, "p", Target::Leg("b".into()), "5:1");
+        loop {
+            let event = next(&rx);
+            assert!(!recording_ended("slow")(&event), "{event:?}");
+            if test_support::playback_done(&event) {
+                break;
+            }
+        }
+        release.send(()).expect("release the sink");
+        let ended = next(&rx);
+        assert!(recording_ended("slow")(&ended), "{ended:?}");
     }
 
     #[test]

@@ -14,6 +14,7 @@
 
 use std::collections::VecDeque;
 
+use super::finisher::Finish;
 use super::{Graph, Leg, LegId, MediaEvent, Recording, RecordingOp, end_recording};
 use crate::media::frame::{AudioFrame, FRAME_MS, Rate};
 use crate::media::tone::{ToneGenerator, dtmf_spec};
@@ -132,16 +133,31 @@ impl Graph {
         if let Some((bridge, _)) = &leg.bridge
             && let Some(bridge) = self.bridges.get_mut(bridge)
         {
-            end_terminated(&mut bridge.recordings, digit, &mut self.events);
+            end_terminated(
+                &mut bridge.recordings,
+                digit,
+                &mut self.events,
+                &mut self.finishing,
+            );
         }
-        end_terminated(&mut leg.recordings, digit, &mut self.events);
+        end_terminated(
+            &mut leg.recordings,
+            digit,
+            &mut self.events,
+            &mut self.finishing,
+        );
     }
 }
 
-/// Ends (and reports) the recordings that `digit` terminates.
-fn end_terminated(recordings: &mut Vec<Recording>, digit: char, events: &mut Vec<MediaEvent>) {
+/// Ends the recordings that `digit` terminates.
+fn end_terminated(
+    recordings: &mut Vec<Recording>,
+    digit: char,
+    events: &mut Vec<MediaEvent>,
+    finishing: &mut Vec<Finish>,
+) {
     for recording in recordings.extract_if(.., |r| r.terminate_on.matches(digit)) {
-        events.push(end_recording(recording, RecordingOp::Stop));
+        end_recording(recording, RecordingOp::Stop, events, finishing);
     }
 }
 
