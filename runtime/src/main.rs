@@ -129,12 +129,33 @@ fn run(source: &ConfigSource, data_dir: PathBuf) -> anyhow::Result<ExitCode> {
                 "no listener is enabled (http.conf enabled/bindaddr/tlsenable): nothing to serve"
             );
         }
-        tokio::signal::ctrl_c()
-            .await
-            .context("cannot wait for Ctrl-C")?;
-        tracing::info!("shutting down");
+        let signal = stop_signal().await?;
+        tracing::info!(signal, "shutting down");
+        let (stopped, left) = host
+            .core
+            .complete_live_recordings(RECORDINGS_STOP_WAIT)
+            .await;
+        if stopped > 0 {
+            tracing::info!(stopped, left, "live recordings stopped and stored");
+        }
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// How long a stop waits for live recordings to be stored.
+const RECORDINGS_STOP_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Waits for SIGINT (Ctrl-C) or SIGTERM (what service managers send); returns its name.
+async fn stop_signal() -> anyhow::Result<&'static str> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut terminate = signal(SignalKind::terminate()).context("cannot wait for SIGTERM")?;
+    tokio::select! {
+        interrupted = tokio::signal::ctrl_c() => {
+            interrupted.context("cannot wait for Ctrl-C")?;
+            Ok("SIGINT")
+        }
+        _ = terminate.recv() => Ok("SIGTERM"),
+    }
 }
 
 fn print_banner(host: &wari::host::Host) {

@@ -450,3 +450,40 @@ async fn killed_during_a_recording_wari_keeps_finished_recordings_and_serves_no_
         404
     );
 }
+
+#[tokio::test]
+async fn stopped_with_sigterm_wari_stores_its_live_recordings_first() {
+    let MediaApp {
+        mut wari,
+        mut ws,
+        data: _sounds,
+    } = setup().await;
+    record(&wari, &mut ws, &format!("channels/{RECORDED}"), "live", "").await;
+    play_through(&wari, &mut ws, PLAYER, "sound:test-prompt").await;
+    assert_eq!(wari.get("/ari/recordings/live/live").await.status, 200);
+
+    assert!(wari.terminate(), "a clean exit:\n{}", wari.log());
+    assert!(
+        wari.log().contains("live recordings stopped and stored"),
+        "{}",
+        wari.log()
+    );
+    let wari = wari.restart();
+    let listed = wari.get("/ari/recordings/stored").await;
+    assert_eq!(
+        listed.body,
+        serde_json::json!([{"name": "live", "format": "wav"}]),
+        "the recording live at the stop is stored"
+    );
+    let samples = stored_samples(&wari, "live").await;
+    let played = prompt();
+    let start = samples
+        .iter()
+        .position(|s| *s != 0)
+        .expect("the recording holds the prompt");
+    assert_eq!(
+        samples.get(start..start + played.len()),
+        Some(&played[..]),
+        "the whole prompt is in it"
+    );
+}

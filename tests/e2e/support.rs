@@ -183,6 +183,28 @@ impl Wari {
     pub fn is_running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
     }
+
+    /// Sends SIGTERM, as a service manager stops a service, and waits (bounded) until the
+    /// process has exited; true when it exited successfully.
+    pub fn terminate(&mut self) -> bool {
+        let sent = Command::new("kill")
+            .args(["-TERM", &self.pid().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(sent.success(), "kill -TERM {}", self.pid());
+        let deadline = std::time::Instant::now() + START_TIMEOUT;
+        loop {
+            match self.child.try_wait() {
+                Ok(Some(status)) => return status.success(),
+                Ok(None) => assert!(
+                    std::time::Instant::now() < deadline,
+                    "wari did not stop within {START_TIMEOUT:?} of SIGTERM"
+                ),
+                Err(e) => panic!("wait for wari: {e}"),
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
 }
 
 impl Drop for Wari {

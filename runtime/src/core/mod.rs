@@ -23,6 +23,7 @@ pub mod media;
 pub mod media_audience;
 pub mod media_hangup;
 pub mod media_rules;
+pub mod media_shutdown;
 pub mod modules;
 pub mod pbx;
 pub mod snapshot;
