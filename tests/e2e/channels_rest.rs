@@ -176,10 +176,10 @@ async fn channels_running_dialplan_are_409_but_readable_and_hangable() {
                 continue;
             }
             ("DELETE", "") => continue,
-            // Snooping needs no Stasis (tests/e2e/snoop.rs); RTP statistics get as far as
-            // "no media".
+            // Snooping needs no Stasis (tests/e2e/snoop.rs); RTP statistics need an RTP
+            // channel (tests/e2e/external_media.rs), whatever its state.
             (_, p) if p.starts_with("/snoop") => 200,
-            (_, "/rtp_statistics") => 501,
+            (_, "/rtp_statistics") => 403,
             _ => 409,
         };
         let (status, body) = call(&wari, method.clone(), &path).await;
@@ -376,8 +376,8 @@ async fn created_channels_are_412_until_dialed_and_answered() {
         &wari,
         Method::GET,
         "/channels/c1/rtp_statistics",
-        501,
-        Some("rtpstatistics is not implemented in wari"),
+        403,
+        Some("Unsupported channel type"),
     )
     .await;
     expect(

@@ -19,7 +19,7 @@ use wari::media::detect::goertzel_power;
 use crate::media_support::{
     MediaApp, assert_hears, bridge, local_pair, record, sine, stop, stored_samples,
 };
-use crate::support::{EventSocket, Wari};
+use crate::support::{EventSocket, Wari, eventually};
 
 const APP: &str = "em";
 
@@ -259,6 +259,31 @@ async fn ulaw_rtp_carries_the_call_both_ways_and_stops_at_hangup() {
         "the phone hears the 700 Hz sent over RTP",
     );
 
+    // RTP statistics: one more packet, after a gap of one, is counted as received and
+    // the gap as lost.
+    let payload = [linear_to_ulaw(0); 160];
+    let packet = rtp_packet(0, 1051, 51 * 160, &payload);
+    socket.send_to(&packet, source).await.expect("send RTP");
+    let stats = eventually("51 packets counted", PACKET_TIMEOUT, || async {
+        let reply = wari.get("/ari/channels/ext/rtp_statistics").await;
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        if reply.body["rxcount"] == 51 {
+            Ok(reply.body)
+        } else {
+            Err(reply.body.to_string())
+        }
+    })
+    .await;
+    assert_eq!(stats["rxoctetcount"], 51 * 160, "{stats}");
+    assert_eq!(stats["rxploss"], 1, "{stats}");
+    assert_eq!(stats["remote_ssrc"], 0xCAFE_F00Du32, "{stats}");
+    assert_eq!(stats["local_ssrc"], first.ssrc, "{stats}");
+    assert_eq!(stats["txploss"], 0, "{stats}");
+    assert_eq!(stats["channel_uniqueid"], "ext", "{stats}");
+    let sent = stats["txcount"].as_u64().unwrap_or_default();
+    assert!(sent > 50, "{stats}");
+    assert_eq!(stats["txoctetcount"], sent * 160, "{stats}");
+
     // Hangup: after ChannelDestroyed no packet comes (those already queued are drained).
     let reply = wari.delete("/ari/channels/ext").await;
     assert_eq!(reply.status, 204, "{}", reply.body);
@@ -281,6 +306,8 @@ async fn ulaw_rtp_carries_the_call_both_ways_and_stops_at_hangup() {
     }
     let reply = wari.get("/ari/channels/ext").await;
     assert_eq!(reply.status, 404);
+    let reply = wari.get("/ari/channels/ext/rtp_statistics").await;
+    assert_eq!(reply.status, 404, "{}", reply.body);
 }
 
 #[tokio::test]

@@ -653,6 +653,22 @@ impl Core {
         })
     }
 
+    /// `GET /channels/{id}/rtp_statistics`: the `RTPstat` of a channel whose technology
+    /// carries RTP (404 unknown channel, 403 any other technology).
+    pub fn rtp_statistics(&self, id: &str) -> Result<Value, CoreError> {
+        self.with_state(|state| {
+            let channel = state
+                .channels
+                .get(id)
+                .ok_or_else(|| CoreError::NotFound("Channel not found".into()))?;
+            let stats = channel
+                .driver
+                .rtp_statistics()
+                .ok_or_else(|| CoreError::Forbidden("Unsupported channel type".into()))?;
+            Ok(stats.json(&channel.id))
+        })
+    }
+
     /// Answers a channel in Stasis.
     pub fn answer(&self, id: &str) -> Result<(), CoreError> {
         self.with_state(|state| {

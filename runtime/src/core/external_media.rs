@@ -70,6 +70,8 @@ impl Core {
             .collect();
         vars.push((LOCAL_ADDRESS_VAR.into(), local.ip().to_string()));
         vars.push((LOCAL_PORT_VAR.into(), local.port().to_string()));
+        let stream = RtpStream::new(request.format, start);
+        let stats = stream.stats();
         self.with_state(|state| {
             let (id, control) = self.add_channel(
                 state,
@@ -77,7 +79,7 @@ impl Core {
                     id: request.channel_id.clone(),
                     name: format!("UnicastRTP/{}-{suffix:08x}", request.external_host),
                     state: ChannelState::Up,
-                    driver: Arc::new(UnicastRtp::new(socket.clone())),
+                    driver: Arc::new(UnicastRtp::new(socket.clone(), stats)),
                     app: Some(request.app.clone()),
                     vars,
                     ..NewChannel::default()
@@ -90,12 +92,7 @@ impl Core {
                     }
                 }
             }
-            let edge = UdpEdge::new(
-                id.clone(),
-                socket,
-                remote,
-                RtpStream::new(request.format, start),
-            );
+            let edge = UdpEdge::new(id.clone(), socket, remote, stream);
             media.engine.send(Command::AttachEdge {
                 leg: id.clone(),
                 edge: Box::new(edge),

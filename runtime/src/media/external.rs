@@ -17,6 +17,7 @@ use super::Result;
 use super::codec::Codec;
 use super::frame::{AudioFrame, Rate, Resampler};
 use super::rtp::{self, Packetizer};
+use super::rtp_stats::{RtpCounter, RtpStats};
 
 /// wari's payload type for 8 kHz `slin` over external media.
 pub const PT_SLIN: u8 = 117;
@@ -92,6 +93,7 @@ pub struct RtpStream {
     decoded: Vec<i16>,
     /// Codec rate to the reader's rate, made on first need.
     resampler: Option<Resampler>,
+    counter: RtpCounter,
 }
 
 impl RtpStream {
@@ -108,13 +110,25 @@ impl RtpStream {
             queue: VecDeque::new(),
             decoded: Vec::new(),
             resampler: None,
+            counter: RtpCounter::new(start.ssrc),
         }
+    }
+
+    /// What the stream has carried so far, readable from any thread.
+    pub fn stats(&self) -> std::sync::Arc<RtpStats> {
+        self.counter.stats()
     }
 
     /// The packet carrying `frame` (valid until the next call): sequence +1 and timestamp
     /// + one frame of samples at the codec's rate per packet, marker on the first.
     pub fn packet(&mut self, frame: &AudioFrame) -> &[u8] {
         self.packetizer.packetize(frame)
+    }
+
+    /// A packet of `packet_len` bytes made by [`RtpStream::packet`] went out.
+    pub fn count_sent(&self, packet_len: usize) {
+        self.counter
+            .sent(packet_len.saturating_sub(rtp::HEADER_LEN));
     }
 
     /// Takes a received packet: its audio joins the queue when its payload type is the
@@ -124,6 +138,11 @@ impl RtpStream {
         if packet.header.payload_type != self.format.payload_type {
             return Ok(Received::OtherPayloadType(packet.header.payload_type));
         }
+        self.counter.received(
+            packet.header.ssrc,
+            packet.header.sequence,
+            packet.payload.len(),
+        );
         self.decoded.clear();
         rtp::decode_payload(self.format.codec, packet.payload, &mut self.decoded);
         self.queue.extend(self.decoded.iter().copied());

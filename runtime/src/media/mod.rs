@@ -15,6 +15,7 @@ pub mod frame;
 pub mod mixer;
 pub mod moh;
 pub mod rtp;
+pub mod rtp_stats;
 pub mod say;
 pub mod snoop;
 pub mod sounds;

@@ -6,8 +6,8 @@
 //! parameters, in Asterisk's order, and shape responses. Playback and recording go through
 //! the core's media side (201 with the Playback or LiveRecording), as do music on hold and
 //! silence. External media (RTP over UDP) creates a `UnicastRTP` channel, and snooping
-//! a snoop channel, through the core (200 with the Channel). RTP statistics run
-//! Asterisk's 404 check and then answer 501 until it is implemented.
+//! a snoop channel, through the core (200 with the Channel). RTP statistics are those of
+//! a `UnicastRTP` channel's stream (403 for technologies without RTP).
 
 use std::time::Duration;
 
@@ -520,14 +520,6 @@ pub async fn transfer_progress(ctx: Ctx) -> AriResult {
     Ok(AriResponse::no_content())
 }
 
-/// The answer of a media operation wari does not implement, once its checks pass.
-fn media_not_implemented(operation: &str) -> AriError {
-    AriError::new(
-        StatusCode::NOT_IMPLEMENTED,
-        format!("{operation} is not implemented in wari"),
-    )
-}
-
 /// POST /channels/{channelId}/moh: `mohClass` (default class when absent or unknown; a
 /// class without files plays silence). A later /play stops it for good.
 pub async fn start_moh(ctx: Ctx) -> AriResult {
@@ -566,12 +558,6 @@ pub async fn record(ctx: Ctx) -> AriResult {
     media::recording_created(ctx.core.record_channel(&channel_id(&ctx), request)?)
 }
 
-/// The target of RTP statistics only has to exist (404).
-fn existing_channel_then_501(ctx: &Ctx, operation: &str) -> AriResult {
-    ctx.core.get_channel(&channel_id(ctx))?;
-    Err(media_not_implemented(operation))
-}
-
 /// The `spy` or `whisper` parameter: `none` when absent or empty, else one of `none`,
 /// `both`, `out`, `in`.
 fn snoop_direction(ctx: &Ctx, name: &str) -> Result<Direction, AriError> {
@@ -601,7 +587,7 @@ pub async fn snoop_channel(ctx: Ctx) -> AriResult {
 
 /// GET /channels/{channelId}/rtp_statistics
 pub async fn rtpstatistics(ctx: Ctx) -> AriResult {
-    existing_channel_then_501(&ctx, "rtpstatistics")
+    Ok(AriResponse::ok(ctx.core.rtp_statistics(&channel_id(&ctx))?))
 }
 
 /// The encapsulation each external-media transport carries (ari-rest.md §6.7).

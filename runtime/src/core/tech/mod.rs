@@ -70,6 +70,10 @@ pub trait Driver: Send + Sync + fmt::Debug {
     }
     /// An indication is sent to the far end.
     fn indicate(&self, _core: &Core, _state: &mut State, _me: &Arc<str>, _indication: Indication) {}
+    /// What the channel's RTP stream has carried; `None` for a technology without RTP.
+    fn rtp_statistics(&self) -> Option<crate::media::rtp_stats::RtpSnapshot> {
+        None
+    }
 }
 
 /// The technologies built into wari.

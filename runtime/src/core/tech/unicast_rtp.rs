@@ -17,6 +17,7 @@ use crate::core::{Core, CoreError, State};
 use crate::media::engine::LegId;
 use crate::media::external::{Edge, Received, RtpStream};
 use crate::media::frame::{AudioFrame, Rate};
+use crate::media::rtp_stats::{RtpSnapshot, RtpStats};
 
 /// Most packets taken from the socket in one tick (a far end sending faster than this
 /// fills the kernel's buffer, which then drops).
@@ -68,11 +69,13 @@ pub fn bind_towards(remote: SocketAddr) -> std::io::Result<UdpSocket> {
 #[derive(Debug)]
 pub struct UnicastRtp {
     socket: Arc<SharedSocket>,
+    /// What the channel's RTP stream (counted by its edge) has carried.
+    stats: Arc<RtpStats>,
 }
 
 impl UnicastRtp {
-    pub fn new(socket: Arc<SharedSocket>) -> UnicastRtp {
-        UnicastRtp { socket }
+    pub fn new(socket: Arc<SharedSocket>, stats: Arc<RtpStats>) -> UnicastRtp {
+        UnicastRtp { socket, stats }
     }
 }
 
@@ -85,6 +88,10 @@ impl Driver for UnicastRtp {
     fn hangup(&self, _core: &Core, _state: &mut State, me: &Arc<str>, _cause: u16) {
         tracing::debug!(channel = %me, "external media channel hung up: RTP socket closed");
         self.socket.close();
+    }
+
+    fn rtp_statistics(&self) -> Option<RtpSnapshot> {
+        Some(self.stats.snapshot())
     }
 }
 
@@ -125,7 +132,10 @@ impl Edge for UdpEdge {
             return;
         };
         match result {
-            Ok(_) => self.send_failing = false,
+            Ok(sent) => {
+                self.stream.count_sent(sent);
+                self.send_failing = false;
+            }
             // The socket buffer is full: this packet is lost, as on a busy network.
             Err(e) if e.kind() == ErrorKind::WouldBlock => {}
             Err(error) => {

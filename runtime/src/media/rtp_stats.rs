@@ -1,0 +1,193 @@
+//! What one RTP stream has carried, for `GET /channels/{id}/rtp_statistics`: packets and
+//! payload octets each way, both sources' SSRCs, and the packets lost on the way in,
+//! counted from gaps in the sequence numbers (RFC 3550 appendix A.3: expected minus
+//! received, never below zero). The media thread counts ([`RtpCounter`]); readers take a
+//! [`RtpSnapshot`] of the shared [`RtpStats`] at any time without stopping it.
+//!
+//! No RTCP is exchanged, so nothing only the far end knows is reported: its losses
+//! (`txploss` is always 0), jitter and round-trip times.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde_json::{Value, json};
+
+/// The counters shared between the media thread and readers.
+#[derive(Debug)]
+pub struct RtpStats {
+    local_ssrc: u32,
+    tx_packets: AtomicU64,
+    tx_octets: AtomicU64,
+    rx_packets: AtomicU64,
+    rx_octets: AtomicU64,
+    rx_lost: AtomicU64,
+    /// The far end's SSRC, 0 until a packet came.
+    remote_ssrc: AtomicU64,
+}
+
+/// The statistics at one moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RtpSnapshot {
+    pub local_ssrc: u32,
+    pub remote_ssrc: u32,
+    pub tx_packets: u64,
+    pub tx_octets: u64,
+    pub rx_packets: u64,
+    pub rx_octets: u64,
+    pub rx_lost: u64,
+}
+
+impl RtpStats {
+    pub fn snapshot(&self) -> RtpSnapshot {
+        let read = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        RtpSnapshot {
+            local_ssrc: self.local_ssrc,
+            remote_ssrc: u32::try_from(read(&self.remote_ssrc)).unwrap_or(0),
+            tx_packets: read(&self.tx_packets),
+            tx_octets: read(&self.tx_octets),
+            rx_packets: read(&self.rx_packets),
+            rx_octets: read(&self.rx_octets),
+            rx_lost: read(&self.rx_lost),
+        }
+    }
+}
+
+impl RtpSnapshot {
+    /// The ARI `RTPstat` object of channel `channel_uniqueid`.
+    pub fn json(&self, channel_uniqueid: &str) -> Value {
+        json!({
+            "txcount": self.tx_packets,
+            "rxcount": self.rx_packets,
+            "txploss": 0,
+            "rxploss": self.rx_lost,
+            "local_ssrc": self.local_ssrc,
+            "remote_ssrc": self.remote_ssrc,
+            "txoctetcount": self.tx_octets,
+            "rxoctetcount": self.rx_octets,
+            "channel_uniqueid": channel_uniqueid,
+        })
+    }
+}
+
+/// The media thread's side: counts packets into the shared [`RtpStats`].
+#[derive(Debug)]
+pub struct RtpCounter {
+    stats: Arc<RtpStats>,
+    /// The first and the highest sequence numbers received, extended past wrap-around.
+    sequences: Option<(u64, u64)>,
+    received: u64,
+}
+
+impl RtpCounter {
+    /// Counters for a stream that sends as `local_ssrc`.
+    pub fn new(local_ssrc: u32) -> RtpCounter {
+        RtpCounter {
+            stats: Arc::new(RtpStats {
+                local_ssrc,
+                tx_packets: AtomicU64::new(0),
+                tx_octets: AtomicU64::new(0),
+                rx_packets: AtomicU64::new(0),
+                rx_octets: AtomicU64::new(0),
+                rx_lost: AtomicU64::new(0),
+                remote_ssrc: AtomicU64::new(0),
+            }),
+            sequences: None,
+            received: 0,
+        }
+    }
+
+    /// The shared statistics, for readers.
+    pub fn stats(&self) -> Arc<RtpStats> {
+        self.stats.clone()
+    }
+
+    /// A packet with `payload_octets` of payload was sent.
+    pub fn sent(&self, payload_octets: usize) {
+        self.stats.tx_packets.fetch_add(1, Ordering::Relaxed);
+        self.stats
+            .tx_octets
+            .fetch_add(payload_octets as u64, Ordering::Relaxed);
+    }
+
+    /// A packet of the stream arrived: from `ssrc`, numbered `sequence`.
+    pub fn received(&mut self, ssrc: u32, sequence: u16, payload_octets: usize) {
+        self.received += 1;
+        let (first, highest) = match self.sequences {
+            None => (u64::from(sequence), u64::from(sequence)),
+            Some((first, highest)) => {
+                // A step forward of less than half the sequence space moves the highest
+                // number on (across a wrap too); anything else came late or again.
+                let step = sequence.wrapping_sub(highest as u16);
+                if step < 0x8000 {
+                    (first, highest + u64::from(step))
+                } else {
+                    (first, highest)
+                }
+            }
+        };
+        self.sequences = Some((first, highest));
+        let expected = highest - first + 1;
+        let stats = &self.stats;
+        stats.rx_packets.fetch_add(1, Ordering::Relaxed);
+        stats
+            .rx_octets
+            .fetch_add(payload_octets as u64, Ordering::Relaxed);
+        stats
+            .rx_lost
+            .store(expected.saturating_sub(self.received), Ordering::Relaxed);
+        stats.remote_ssrc.store(u64::from(ssrc), Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packets_and_octets_are_counted_both_ways() {
+        let mut counter = RtpCounter::new(42);
+        counter.sent(160);
+        counter.sent(160);
+        counter.received(7, 10, 160);
+        let stats = counter.stats().snapshot();
+        assert_eq!(
+            stats,
+            RtpSnapshot {
+                local_ssrc: 42,
+                remote_ssrc: 7,
+                tx_packets: 2,
+                tx_octets: 320,
+                rx_packets: 1,
+                rx_octets: 160,
+                rx_lost: 0,
+            }
+        );
+        let object = stats.json("chan");
+        assert_eq!(object["txcount"], 2);
+        assert_eq!(object["txploss"], 0);
+        assert_eq!(object["channel_uniqueid"], "chan");
+    }
+
+    #[test]
+    fn gaps_in_sequence_numbers_are_losses_across_a_wrap_and_late_packets_make_up() {
+        let mut counter = RtpCounter::new(1);
+        for sequence in [65533u16, 65534, 1, 2] {
+            counter.received(9, sequence, 10);
+        }
+        // 65535 and 0 are missing.
+        assert_eq!(counter.stats().snapshot().rx_lost, 2);
+        counter.received(9, 65535, 10);
+        assert_eq!(
+            counter.stats().snapshot().rx_lost,
+            1,
+            "a late packet counts"
+        );
+        counter.received(9, 2, 10);
+        assert_eq!(
+            counter.stats().snapshot().rx_lost,
+            0,
+            "a duplicate never below 0"
+        );
+        assert_eq!(counter.stats().snapshot().rx_packets, 6);
+    }
+}
