@@ -1,6 +1,8 @@
 //! Real third-party ARI clients run a whole call against wari: the npm `ari-client`
-//! (`tests/clients/node/call_flow.js`) and PyPI's `asyncari`
-//! (`tests/clients/python/call_flow.py`) each connect, start the `flowapp` application,
+//! (`tests/clients/node/call_flow.js`), PyPI's `asyncari`
+//! (`tests/clients/python/call_flow.py`) and PyPI's `ari-client`
+//! (`tests/clients/python/ari_client_flow.py`, JSON bodies and pydantic models of every
+//! event) each connect, start the `flowapp` application,
 //! originate `Test/alice` into it with a channel id the test chooses and `appArgs` `x,y`,
 //! answer and hang up on StasisStart, and wait for StasisEnd.
 //!
@@ -138,20 +140,45 @@ fn node_ari_client_runs_a_call_through_stasis() {
     assert_call_flow("node ari-client", &run, &wari, &channel_id);
 }
 
-#[test]
-fn python_asyncari_runs_a_call_through_stasis() {
-    let root = repo_root();
-    let dir = root.join("tests/clients/python");
+/// The test venv's Python interpreter and the directory of the Python client scripts.
+fn python_clients() -> (PathBuf, PathBuf) {
+    let dir = repo_root().join("tests/clients/python");
     let python = dir.join(".venv/bin/python");
     let installed = dir.join(".venv/.installed-requirements");
     assert!(
         python.is_file() && installed.is_file(),
-        "asyncari's venv is not installed ({} is missing): run scripts/setup-test-deps",
+        "the Python clients' venv is not installed ({} is missing): run scripts/setup-test-deps",
         installed.display()
     );
+    (python, dir)
+}
 
+#[test]
+fn python_asyncari_runs_a_call_through_stasis() {
+    let (python, dir) = python_clients();
     let wari = Wari::start_default();
     let channel_id = format!("third-party-python-{}", std::process::id());
     let run = run_client(&python, &dir.join("call_flow.py"), &dir, &wari, &channel_id);
     assert_call_flow("python asyncari", &run, &wari, &channel_id);
+}
+
+#[test]
+fn python_ari_client_runs_a_call_through_stasis() {
+    let (python, dir) = python_clients();
+    let wari = Wari::start_default();
+    let channel_id = format!("third-party-ari-client-{}", std::process::id());
+    let run = run_client(
+        &python,
+        &dir.join("ari_client_flow.py"),
+        &dir,
+        &wari,
+        &channel_id,
+    );
+    assert_call_flow("python ari-client", &run, &wari, &channel_id);
+    // The client logs every event its pydantic models refuse (and drops it).
+    assert!(
+        !run.stderr.contains("Error processing event"),
+        "ari-client refused an event:\n{}",
+        run.stderr
+    );
 }
