@@ -89,6 +89,9 @@ impl MediaTopic {
 pub struct Media {
     pub engine: MediaEngine,
     pub setup: MediaSetup,
+    /// The engine's file opener, shared with music on hold (cached, decoded off the
+    /// media thread).
+    pub opener: Arc<FileOpener>,
 }
 
 /// A playback as ARI shows it.
@@ -347,11 +350,13 @@ impl Core {
     /// Starts the media engine; until then channels have no media and media operations
     /// answer 501.
     pub fn start_media(&self, setup: MediaSetup) -> std::io::Result<()> {
-        let engine = MediaEngine::start(
-            Arc::new(FileOpener::default()),
-            Arc::new(Listener(self.weak())),
-        )?;
-        let _ = self.media.set(Media { engine, setup });
+        let opener = Arc::new(FileOpener::default());
+        let engine = MediaEngine::start(opener.clone(), Arc::new(Listener(self.weak())))?;
+        let _ = self.media.set(Media {
+            engine,
+            setup,
+            opener,
+        });
         Ok(())
     }
 
@@ -475,7 +480,7 @@ impl Core {
     pub fn start_channel_moh(&self, id: &str, class: &str) -> Result<(), CoreError> {
         self.channel_hold(id, |media, leg| Command::StartHold {
             leg,
-            hold: Hold::Moh(moh_source(&media.setup.moh, class, Rate::Narrow8k)),
+            hold: Hold::Moh(moh_source(media, class, Rate::Narrow8k)),
         })
     }
 
@@ -509,7 +514,7 @@ impl Core {
     pub fn start_bridge_moh(&self, id: &str, class: &str) -> Result<(), CoreError> {
         let media = self.media()?;
         let bridge = self.with_state(|state| self.stasis_bridge(state, id))?;
-        let source = moh_source(&media.setup.moh, class, Rate::Narrow8k);
+        let source = moh_source(media, class, Rate::Narrow8k);
         self.with_state(|state| {
             // Checked again: the bridge may have gone while the class was opened.
             let bridge = self.stasis_bridge(state, &bridge)?;
@@ -1064,7 +1069,8 @@ impl Source for SilentSource {
 
 /// The music of class `class` (empty: `default`; unknown: `default` too, as Asterisk
 /// falls back), or silence when the class has no playable file.
-fn moh_source(config: &MohConfig, class: &str, rate: Rate) -> Box<dyn Source> {
+fn moh_source(media: &Media, class: &str, rate: Rate) -> Box<dyn Source> {
+    let config = &media.setup.moh;
     let name = match config.class(class) {
         Some(_) => class,
         None => {
@@ -1075,7 +1081,7 @@ fn moh_source(config: &MohConfig, class: &str, rate: Rate) -> Box<dyn Source> {
             ""
         }
     };
-    match MohPlayer::open_named(config, name, rate) {
+    match MohPlayer::open_named(config, name, rate, media.opener.clone()) {
         Ok(player) => Box::new(MohSource(player)),
         Err(error) => {
             tracing::warn!(class = name, %error, "music on hold has nothing to play: silence instead");

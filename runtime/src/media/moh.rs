@@ -1,13 +1,16 @@
 //! Music on hold: plays the files of a `musiconhold.conf` class
 //! ([`crate::config::musiconhold_conf`]) one after the other, frame by frame, forever.
 //!
-//! Files are decoded when their turn comes (one at a time, converted to the listener's
-//! rate); a file that cannot be read is skipped with a warning. Opening a class fails with a
-//! typed error when it has no playable file at all.
+//! Files are opened through the engine's [`SourceOpener`] when their turn comes (so they are
+//! read and decoded off the media thread and shared between listeners, converted to the
+//! listener's rate); a file that cannot be read, decodes badly or is empty is skipped with
+//! a warning, and once every file of the class has failed in a row the player gives
+//! silence. Opening a class fails with a typed error when it lists no file at all.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use super::file::{FramePlayer, read_file};
+use super::engine::{Part, Source, SourceOpener};
 use super::format::Format;
 use super::frame::{AudioFrame, Rate};
 use super::{MediaError, Result};
@@ -53,28 +56,49 @@ fn shuffle(files: &mut [PathBuf]) {
 }
 
 /// Plays a class's files in a loop as 20 ms frames.
-#[derive(Debug)]
 pub struct MohPlayer {
     class: String,
     files: Vec<PathBuf>,
     rate: Rate,
+    opener: Arc<dyn SourceOpener>,
     index: usize,
-    current: Option<FramePlayer>,
+    current: Option<Box<dyn Source>>,
+    /// Frames the current file has given so far.
+    played: usize,
+    /// Files in a row that could not be opened, failed to decode, or were empty.
+    failures: usize,
     /// Every file failed in a row: play silence.
     broken: bool,
 }
 
+impl std::fmt::Debug for MohPlayer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MohPlayer")
+            .field("class", &self.class)
+            .field("files", &self.files)
+            .field("index", &self.index)
+            .field("broken", &self.broken)
+            .finish_non_exhaustive()
+    }
+}
+
 impl MohPlayer {
     /// Starts the class named `name` (empty: `default`).
-    pub fn open_named(config: &MohConfig, name: &str, rate: Rate) -> Result<Self> {
+    pub fn open_named(
+        config: &MohConfig,
+        name: &str,
+        rate: Rate,
+        opener: Arc<dyn SourceOpener>,
+    ) -> Result<Self> {
         let class = config
             .class(name)
             .ok_or_else(|| MediaError::UnknownMohClass(name.to_owned()))?;
-        Self::open(class, rate)
+        Self::open(class, rate, opener)
     }
 
-    /// Starts a class at `rate`, loading its first playable file.
-    pub fn open(class: &MohClass, rate: Rate) -> Result<Self> {
+    /// Starts a class at `rate`; its files are opened through `opener` when their turn
+    /// comes (nothing is read here).
+    pub fn open(class: &MohClass, rate: Rate, opener: Arc<dyn SourceOpener>) -> Result<Self> {
         let mut files = class_files(class);
         if class.sort == MohSort::Random {
             shuffle(&mut files);
@@ -82,42 +106,17 @@ impl MohPlayer {
         if files.is_empty() {
             return Err(MediaError::NoMohFiles(class.name.clone()));
         }
-        let mut player = Self {
+        Ok(Self {
             class: class.name.clone(),
             files,
             rate,
+            opener,
             index: 0,
             current: None,
+            played: 0,
+            failures: 0,
             broken: false,
-        };
-        if !player.load_from(0) {
-            return Err(MediaError::NoMohFiles(class.name.clone()));
-        }
-        Ok(player)
-    }
-
-    /// Loads the first playable file at or after `start` (wrapping); false if none is.
-    fn load_from(&mut self, start: usize) -> bool {
-        for step in 0..self.files.len() {
-            let index = (start + step) % self.files.len();
-            let file = &self.files[index];
-            match read_file(file) {
-                Ok((audio, _)) if !audio.samples.is_empty() => {
-                    self.index = index;
-                    self.current = Some(FramePlayer::new(audio.to_rate(self.rate)));
-                    return true;
-                }
-                Ok(_) => {
-                    tracing::warn!(class = %self.class, file = %file.display(), "music on hold file is empty; skipped")
-                }
-                // Decoding errors do not name the file, so the log line does.
-                Err(e) => {
-                    tracing::warn!(class = %self.class, file = %file.display(), error = %e, "music on hold file unreadable; skipped")
-                }
-            }
-        }
-        self.current = None;
-        false
+        })
     }
 
     pub fn class(&self) -> &str {
@@ -131,36 +130,68 @@ impl MohPlayer {
             .map(|_| self.files[self.index].as_path())
     }
 
-    /// True when every file has become unreadable (the player then gives silence).
+    /// True when every file has failed in a row (the player then gives silence).
     pub fn is_broken(&self) -> bool {
         self.broken
     }
 
     /// The next 20 ms: the current file, moving to the next one at its end.
     pub fn next_frame(&mut self) -> AudioFrame {
-        let mut frame = AudioFrame::silence(self.rate);
-        self.fill_frame(&mut frame);
-        frame
+        while !self.broken {
+            if self.current.is_none() {
+                let file = &self.files[self.index];
+                match self.opener.open(&Part::File(file.clone()), self.rate) {
+                    Ok(source) => {
+                        self.current = Some(source);
+                        self.played = 0;
+                    }
+                    Err(error) => {
+                        tracing::warn!(class = %self.class, file = %file.display(), %error, "music on hold file unreadable; skipped");
+                        self.file_failed();
+                        continue;
+                    }
+                }
+            }
+            let Some(source) = self.current.as_mut() else {
+                continue;
+            };
+            if let Some(frame) = source.next_frame() {
+                self.played += 1;
+                return frame;
+            }
+            let failure = source.failure().map(str::to_owned);
+            let file = &self.files[self.index];
+            match (failure, self.played) {
+                (Some(error), _) => {
+                    tracing::warn!(class = %self.class, file = %file.display(), %error, "music on hold file unreadable; skipped");
+                    self.file_failed();
+                }
+                (None, 0) => {
+                    tracing::warn!(class = %self.class, file = %file.display(), "music on hold file is empty; skipped");
+                    self.file_failed();
+                }
+                (None, _) => {
+                    self.failures = 0;
+                    self.next_file();
+                }
+            }
+        }
+        AudioFrame::silence(self.rate)
     }
 
-    /// Writes the next 20 ms into `frame`.
-    pub fn fill_frame(&mut self, frame: &mut AudioFrame) {
-        if !self.broken {
-            if let Some(player) = self.current.as_mut()
-                && player.fill_frame(frame)
-            {
-                return;
-            }
-            let next = (self.index + 1) % self.files.len();
-            if self.load_from(next)
-                && let Some(player) = self.current.as_mut()
-                && player.fill_frame(frame)
-            {
-                return;
-            }
+    /// The current file failed: on to the next, or broken once every file failed in a row.
+    fn file_failed(&mut self) {
+        self.failures += 1;
+        if self.failures >= self.files.len() {
+            tracing::warn!(class = %self.class, "no music on hold file of the class can be played: silence");
             self.broken = true;
         }
-        frame.clear(self.rate);
+        self.next_file();
+    }
+
+    fn next_file(&mut self) {
+        self.current = None;
+        self.index = (self.index + 1) % self.files.len();
     }
 }
 
@@ -169,6 +200,12 @@ mod tests {
     use super::*;
     use crate::config::diagnostics::Location;
     use crate::media::file::{IfExists, RecordingWriter};
+    use crate::media::sources::FileOpener;
+
+    /// An opener that decodes where it opens, so every frame is the file's.
+    fn inline() -> Arc<dyn SourceOpener> {
+        Arc::new(FileOpener::inline())
+    }
 
     fn write_sln(path: &Path, value: i16, samples: usize) {
         let mut w = RecordingWriter::create(path, Format::Sln, Rate::Narrow8k, IfExists::Overwrite)
@@ -193,7 +230,7 @@ mod tests {
         write_sln(&dir.path().join("a.sln"), 1, 320);
         std::fs::write(dir.path().join("notes.txt"), "x").unwrap();
         let c = class(MohSource::Directory(dir.path().into()), MohSort::Alpha);
-        let mut p = MohPlayer::open(&c, Rate::Narrow8k).unwrap();
+        let mut p = MohPlayer::open(&c, Rate::Narrow8k, inline()).unwrap();
         let firsts: Vec<i16> = (0..7).map(|_| p.next_frame().samples()[0]).collect();
         assert_eq!(firsts, [1, 1, 2, 1, 1, 2, 1]);
         assert!(p.current_file().unwrap().ends_with("a.sln"));
@@ -204,7 +241,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         write_sln(&dir.path().join("a.sln"), 1000, 1600);
         let c = class(MohSource::Directory(dir.path().into()), MohSort::Random);
-        let mut p = MohPlayer::open(&c, Rate::Wide16k).unwrap();
+        let mut p = MohPlayer::open(&c, Rate::Wide16k, inline()).unwrap();
         let f = p.next_frame();
         assert_eq!(f.rate(), Rate::Wide16k);
         assert_eq!(p.next_frame().samples()[100], 1000);
@@ -217,7 +254,7 @@ mod tests {
             write_sln(&dir.path().join(format!("{v}.sln")), v, 160);
         }
         let c = class(MohSource::Directory(dir.path().into()), MohSort::Random);
-        let mut p = MohPlayer::open(&c, Rate::Narrow8k).unwrap();
+        let mut p = MohPlayer::open(&c, Rate::Narrow8k, inline()).unwrap();
         let mut seen: Vec<i16> = (0..5).map(|_| p.next_frame().samples()[0]).collect();
         seen.sort();
         assert_eq!(seen, [1, 2, 3, 4, 5]);
@@ -228,26 +265,51 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let empty = class(MohSource::Directory(dir.path().into()), MohSort::Alpha);
         assert!(matches!(
-            MohPlayer::open(&empty, Rate::Narrow8k),
+            MohPlayer::open(&empty, Rate::Narrow8k, inline()),
             Err(MediaError::NoMohFiles(_))
         ));
         let missing = class(
             MohSource::Directory(dir.path().join("nope")),
             MohSort::Alpha,
         );
-        assert!(MohPlayer::open(&missing, Rate::Narrow8k).is_err());
-        // Only unreadable files: a WAV that is not one, and an empty raw file.
-        std::fs::write(dir.path().join("bad.wav"), b"not a wav").unwrap();
-        std::fs::write(dir.path().join("empty.sln"), b"").unwrap();
-        assert!(matches!(
-            MohPlayer::open(&empty, Rate::Narrow8k),
-            Err(MediaError::NoMohFiles(_))
-        ));
+        assert!(MohPlayer::open(&missing, Rate::Narrow8k, inline()).is_err());
         let config = MohConfig::default();
         assert!(matches!(
-            MohPlayer::open_named(&config, "jazz", Rate::Narrow8k),
+            MohPlayer::open_named(&config, "jazz", Rate::Narrow8k, inline()),
             Err(MediaError::UnknownMohClass(_))
         ));
+    }
+
+    #[test]
+    fn a_class_of_only_unplayable_files_plays_silence() {
+        // A WAV that is not one, and an empty raw file.
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("bad.wav"), b"not a wav").unwrap();
+        std::fs::write(dir.path().join("empty.sln"), b"").unwrap();
+        let c = class(MohSource::Directory(dir.path().into()), MohSort::Alpha);
+        let mut p = MohPlayer::open(&c, Rate::Narrow8k, inline()).unwrap();
+        assert!(p.next_frame().is_silent());
+        assert!(p.is_broken());
+        assert!(p.next_frame().is_silent());
+    }
+
+    #[test]
+    fn through_the_engine_opener_the_music_comes_once_decoded_off_the_thread() {
+        let dir = tempfile::tempdir().unwrap();
+        write_sln(&dir.path().join("a.sln"), 5, 1600);
+        let c = class(MohSource::Directory(dir.path().into()), MohSort::Alpha);
+        let opener: Arc<dyn SourceOpener> = Arc::new(FileOpener::default());
+        let mut p = MohPlayer::open(&c, Rate::Narrow8k, opener).unwrap();
+        // Silence while the loader decodes, then the file (bounded: 10 s of frames).
+        let heard = (0..500).find(|_| {
+            let sample = p.next_frame().samples()[0];
+            if sample == 0 {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            sample == 5
+        });
+        assert!(heard.is_some(), "the music never came");
+        assert!(!p.is_broken());
     }
 
     #[test]
@@ -256,7 +318,7 @@ mod tests {
         std::fs::write(dir.path().join("a.wav"), b"junk").unwrap();
         write_sln(&dir.path().join("b.sln"), 7, 160);
         let c = class(MohSource::Directory(dir.path().into()), MohSort::Alpha);
-        let mut p = MohPlayer::open(&c, Rate::Narrow8k).unwrap();
+        let mut p = MohPlayer::open(&c, Rate::Narrow8k, inline()).unwrap();
         assert_eq!(p.next_frame().samples()[0], 7);
         assert_eq!(p.next_frame().samples()[0], 7);
         std::fs::remove_file(dir.path().join("b.sln")).unwrap();
@@ -274,7 +336,7 @@ mod tests {
             MohSource::Playlist(vec![dir.path().join("y.sln"), dir.path().join("x.sln")]),
             MohSort::Alpha,
         );
-        let mut p = MohPlayer::open(&c, Rate::Narrow8k).unwrap();
+        let mut p = MohPlayer::open(&c, Rate::Narrow8k, inline()).unwrap();
         let firsts: Vec<i16> = (0..3).map(|_| p.next_frame().samples()[0]).collect();
         assert_eq!(firsts, [4, 3, 4]);
     }

@@ -224,6 +224,16 @@ impl FileOpener {
         Ok(Box::new(LoadingFile::new(slot, rate)))
     }
 
+    /// An opener without a loader thread: files are decoded where they are opened, so a
+    /// test sees a file's audio from its first frame.
+    #[cfg(test)]
+    pub(crate) fn inline() -> FileOpener {
+        FileOpener {
+            files: Arc::default(),
+            loader: None,
+        }
+    }
+
     /// How many files are being read and decoded (for tests).
     #[cfg(test)]
     fn loading(&self) -> usize {
