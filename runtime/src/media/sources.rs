@@ -149,7 +149,9 @@ impl Default for FileOpener {
 /// The loader thread: decodes queued files until the opener is dropped.
 fn load_files(queue: &Receiver<LoadJob>, files: &Mutex<Files>) {
     while let Ok(job) = queue.recv() {
-        let decoded = decode(&job.key);
+        // A decoder bug must cost one file, not the loader (and with it every later file).
+        let decoded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| decode(&job.key)))
+            .unwrap_or_else(|_| Err(format!("{}: the decoder failed", job.key.0.display())));
         let audio = decoded.as_ref().ok().cloned();
         // The waiting sources first: once the file leaves `loading` it is done.
         let _ = job.slot.set(decoded);
