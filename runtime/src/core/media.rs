@@ -105,6 +105,9 @@ pub struct PlaybackInfo {
     pub state: &'static str,
     /// Who gets the events.
     pub topic: MediaTopic,
+    /// Set once the topic has gone (see `media_audience`): the applications that hear
+    /// this playback's remaining events instead of the topic's subscribers.
+    pub audience: Option<Arc<[String]>>,
 }
 
 impl PlaybackInfo {
@@ -133,6 +136,8 @@ pub struct LiveRecordingInfo {
     pub duration_s: Option<u64>,
     pub cause: Option<String>,
     pub topic: MediaTopic,
+    /// As [`PlaybackInfo::audience`].
+    pub audience: Option<Arc<[String]>>,
 }
 
 impl LiveRecordingInfo {
@@ -146,6 +151,7 @@ impl LiveRecordingInfo {
             duration_s: None,
             cause: None,
             topic,
+            audience: None,
         }
     }
 
@@ -181,10 +187,6 @@ pub struct MediaState {
     by_topic: HashMap<MediaTopic, TopicMedia>,
     /// Bridges playing music on hold.
     pub bridge_moh: HashSet<Arc<str>>,
-    /// Destroyed bridges and channels gone from their application whose playbacks or
-    /// recordings have not reported their end yet, with the applications that are to hear
-    /// about it (see `media_audience`).
-    pub audiences: HashMap<MediaTopic, Vec<String>>,
     /// Playbacks of the dialplan's Playback() (no ARI object, no events), and who waits
     /// for each to end (told whether it failed).
     pub dialplan_playbacks: HashMap<Arc<str>, tokio::sync::oneshot::Sender<bool>>,
@@ -639,6 +641,7 @@ impl Core {
             language,
             state: "queued",
             topic,
+            audience: None,
         };
         let json = info.json();
         state.media.add_playback(info);
@@ -898,11 +901,12 @@ impl Core {
                 playback.next_media_uri = next_media_uri;
                 let json = playback.json();
                 let topic = playback.topic.clone();
+                let audience = playback.audience.clone();
                 if kind == "PlaybackFinished" {
                     state.media.remove_playback(&id);
                 }
                 let event = Event::new(kind, topic.scope()).with("playback", json);
-                self.publish_media_event(state, &topic, event);
+                self.publish_media_event(state, &topic, audience, event);
             }
             MediaEvent::Recording {
                 name,
@@ -936,11 +940,12 @@ impl Core {
                 }
                 let json = recording.json();
                 let topic = recording.topic.clone();
+                let audience = recording.audience.clone();
                 if kind != "RecordingStarted" {
                     state.media.remove_recording(&name);
                 }
                 let event = Event::new(kind, topic.scope()).with("recording", json);
-                self.publish_media_event(state, &topic, event);
+                self.publish_media_event(state, &topic, audience, event);
             }
             MediaEvent::Dtmf {
                 leg,

@@ -148,6 +148,7 @@ fn controls_of_queued_media_and_lookups_of_unknown_media_are_refused() {
             language: "en".into(),
             state: "queued",
             topic: topic.clone(),
+            audience: None,
         });
         state.media.add_recording(LiveRecordingInfo::queued(
             Arc::from("tape"),
@@ -197,4 +198,50 @@ fn without_the_media_engine_media_operations_answer_501() {
     assert_eq!(refusal(t.core.start_channel_moh("quiet", "")), not_running);
     assert_eq!(refusal(t.core.list_stored_recordings()), not_running);
     assert_eq!(refusal(t.core.list_sounds(None, None)), not_running);
+}
+
+#[test]
+fn a_bridge_made_again_with_the_same_id_reports_its_media_to_its_own_subscribers() {
+    use super::super::stasis::SourceKind;
+    use super::super::test_support::{APP, Collect};
+    let t = TestCore::new(false);
+    let other = Arc::new(Collect::default());
+    let topic = MediaTopic::Bridge(Arc::from("b"));
+    let playback = |id: &str| PlaybackInfo {
+        id: Arc::from(id),
+        media_uri: "tone:ring".into(),
+        next_media_uri: None,
+        target_uri: topic.uri(),
+        language: "en".into(),
+        state: "playing",
+        topic: topic.clone(),
+        audience: None,
+    };
+    let finished = |id: &str| MediaEvent::Playback {
+        id: Arc::from(id),
+        state: PlaybackState::Done,
+        media_uri: String::new(),
+        next_media_uri: None,
+    };
+    t.core.with_state(|state| {
+        state.apps.register("other", other.clone(), false);
+        // APP's bridge `b` is destroyed while its playback `old` is still ending...
+        state.apps.subscribe(APP, SourceKind::Bridge, "b");
+        state.media.add_playback(playback("old"));
+        t.core.media_topic_closing(state, topic.clone());
+        state.apps.unsubscribe(APP, SourceKind::Bridge, "b");
+        // ...and `other` makes a bridge `b` of its own and plays on it.
+        state.apps.subscribe("other", SourceKind::Bridge, "b");
+        state.media.add_playback(playback("new"));
+        t.core.media_event(state, finished("new"));
+        t.core.media_event(state, finished("old"));
+    });
+    let ids = |events: Vec<Value>| -> Vec<Value> {
+        events
+            .into_iter()
+            .map(|e| e["playback"]["id"].clone())
+            .collect()
+    };
+    assert_eq!(ids(t.events.of_kind("PlaybackFinished")), ["old"]);
+    assert_eq!(ids(other.of_kind("PlaybackFinished")), ["new"]);
 }
