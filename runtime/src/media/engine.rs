@@ -35,8 +35,8 @@
 //! reported as received on the leg.
 //!
 //! Nothing on the clock waits for a disk: files are decoded by the [`SourceOpener`]'s own
-//! loader, and stopped recordings are completed (fsynced, renamed into place) by a
-//! finisher thread (see `finisher`), which reports them.
+//! loader, and ended recordings are completed (fsynced, renamed into place) or removed by
+//! a finisher thread (see `finisher`), which reports their end.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -53,6 +53,8 @@ use super::snoop::{Tap, TapLegs, Taps, mix_into};
 mod beep;
 mod dtmf;
 mod finisher;
+
+use finisher::{Ending, Finish};
 #[cfg(test)]
 pub(super) mod test_support;
 
@@ -460,7 +462,7 @@ struct Playback {
 
 struct Recording {
     name: Arc<str>,
-    sink: Option<Box<dyn Sink>>,
+    sink: Box<dyn Sink>,
     max_duration_ms: u64,
     max_silence_ms: u64,
     terminate_on: TerminateOn,
@@ -559,8 +561,8 @@ struct Graph {
     opener: Arc<dyn SourceOpener>,
     listener: Arc<dyn MediaListener>,
     events: Vec<MediaEvent>,
-    /// Recordings stopped this tick, handed to the finisher once the tick's events are out.
-    finishing: Vec<finisher::Finish>,
+    /// Recordings ended this tick, handed to the finisher once the tick's events are out.
+    finishing: Vec<Finish>,
     finisher: finisher::Finisher,
     /// Per-tick scratch (kept to avoid allocating): legs and what they read.
     heard: Vec<(LegId, AudioFrame)>,
@@ -570,8 +572,9 @@ struct Graph {
     edged: Vec<LegId>,
     /// The leg or bridge of every live playback (by id) and recording (by name), so a
     /// command naming one goes straight to it. An entry is added when the playback is
-    /// queued or the recording starts, and removed when its final event goes out
-    /// ([`Graph::flush_events`]), however it ended.
+    /// queued or the recording starts, and removed when the playback's final event goes
+    /// out or the recording goes to the finisher ([`Graph::flush_events`]), however it
+    /// ended.
     playback_owners: HashMap<Arc<str>, Target>,
     recording_owners: HashMap<Arc<str>, Target>,
 }
@@ -630,7 +633,7 @@ impl Graph {
     fn start_recording(&mut self, request: RecordRequest, beep: Option<beep::Beep>) {
         let recording = Recording {
             name: request.name,
-            sink: Some(request.sink),
+            sink: request.sink,
             max_duration_ms: request.max_duration_ms,
             max_silence_ms: request.max_silence_ms,
             terminate_on: request.terminate_on,
@@ -658,19 +661,12 @@ impl Graph {
                 });
             }
             None => {
-                let name = recording.name.clone();
-                if let Some(sink) = recording.sink {
-                    sink.cancel();
-                }
                 let cause = match request.target {
                     Target::Leg(_) => "Channel is gone",
                     Target::Bridge(_) => "Bridge is gone",
                 };
-                self.events.push(MediaEvent::Recording {
-                    name,
-                    state: RecordingState::Failed(cause.into()),
-                    duration_ms: 0,
-                });
+                self.finishing
+                    .push(end_recording(recording, Ending::Failed(cause.into())));
             }
         }
     }
@@ -701,12 +697,8 @@ impl Graph {
                         self.events.push(finished(&playback, playback.last_failed));
                     }
                     for recording in leg.recordings.drain(..) {
-                        end_recording(
-                            recording,
-                            RecordingOp::Stop,
-                            &mut self.events,
-                            &mut self.finishing,
-                        );
+                        self.finishing
+                            .push(end_recording(recording, Ending::Stopped));
                     }
                 }
             }
@@ -780,9 +772,15 @@ impl Graph {
                         RecordingOp::Unpause => recordings[at].paused = false,
                         RecordingOp::Mute => recordings[at].muted = true,
                         RecordingOp::Unmute => recordings[at].muted = false,
-                        RecordingOp::Stop | RecordingOp::Cancel => {
+                        RecordingOp::Stop => {
                             let recording = recordings.remove(at);
-                            end_recording(recording, op, &mut self.events, &mut self.finishing);
+                            self.finishing
+                                .push(end_recording(recording, Ending::Stopped));
+                        }
+                        RecordingOp::Cancel => {
+                            let recording = recordings.remove(at);
+                            self.finishing
+                                .push(end_recording(recording, Ending::Canceled));
                         }
                     }
                 }
@@ -825,12 +823,8 @@ impl Graph {
                         self.events.push(finished(&playback, playback.last_failed));
                     }
                     for recording in bridge.recordings.drain(..) {
-                        end_recording(
-                            recording,
-                            RecordingOp::Stop,
-                            &mut self.events,
-                            &mut self.finishing,
-                        );
+                        self.finishing
+                            .push(end_recording(recording, Ending::Stopped));
                     }
                 }
             }
@@ -964,7 +958,7 @@ impl Graph {
             let Some(leg) = legs.get_mut(id) else {
                 continue;
             };
-            record_all(&mut leg.recordings, frame, events, finishing);
+            record_all(&mut leg.recordings, frame, finishing);
             if !leg.muted_in
                 && let Some((bridge, slot)) = &leg.bridge
                 && let Some(bridge) = bridges.get_mut(bridge)
@@ -997,7 +991,7 @@ impl Graph {
             bridge.mixer.mix();
             if let Some(slot) = bridge.recorder {
                 if let Some(frame) = bridge.mixer.output(slot) {
-                    record_all(&mut bridge.recordings, frame, events, finishing);
+                    record_all(&mut bridge.recordings, frame, finishing);
                 }
                 if bridge.recordings.is_empty() {
                     bridge.mixer.remove(slot);
@@ -1008,30 +1002,23 @@ impl Graph {
         self.flush_events();
     }
 
-    /// Reports the events queued, forgetting the owners of the playbacks and recordings
-    /// they end, then hands the recordings stopped meanwhile to the finisher.
+    /// Reports the events queued, forgetting the owners of the playbacks they end, then
+    /// hands the recordings ended meanwhile (their owners forgotten) to the finisher.
     fn flush_events(&mut self) {
         for event in self.events.drain(..) {
-            match &event {
-                MediaEvent::Playback {
-                    id,
-                    state: PlaybackState::Done | PlaybackState::Failed,
-                    ..
-                } => {
-                    self.playback_owners.remove(id);
-                }
-                MediaEvent::Recording { name, state, .. }
-                    if *state != RecordingState::Recording =>
-                {
-                    self.recording_owners.remove(name);
-                }
-                _ => {}
+            if let MediaEvent::Playback {
+                id,
+                state: PlaybackState::Done | PlaybackState::Failed,
+                ..
+            } = &event
+            {
+                self.playback_owners.remove(id);
             }
             self.listener.media_event(event);
         }
-        for stopped in self.finishing.drain(..) {
-            self.recording_owners.remove(&stopped.name);
-            self.finisher.finish(stopped);
+        for ended in self.finishing.drain(..) {
+            self.recording_owners.remove(&ended.name);
+            self.finisher.finish(ended);
         }
     }
 }
@@ -1135,22 +1122,18 @@ fn next_of_queue(
 }
 
 /// Writes a frame to every recording, ending those that reached a limit or failed.
-fn record_all(
-    recordings: &mut Vec<Recording>,
-    frame: &AudioFrame,
-    events: &mut Vec<MediaEvent>,
-    finishing: &mut Vec<finisher::Finish>,
-) {
+fn record_all(recordings: &mut Vec<Recording>, frame: &AudioFrame, finishing: &mut Vec<Finish>) {
     let mut at = 0;
     while at < recordings.len() {
         match record_frame(&mut recordings[at], frame) {
             None => at += 1,
             Some(reason) => {
                 let recording = recordings.remove(at);
-                match reason {
-                    Ok(()) => end_recording(recording, RecordingOp::Stop, events, finishing),
-                    Err(cause) => events.push(fail_recording(recording, cause)),
-                }
+                let ending = match reason {
+                    Ok(()) => Ending::Stopped,
+                    Err(cause) => Ending::Failed(cause),
+                };
+                finishing.push(end_recording(recording, ending));
             }
         }
     }
@@ -1288,8 +1271,7 @@ fn record_frame(recording: &mut Recording, frame: &AudioFrame) -> Option<Result<
     } else {
         frame
     };
-    let sink = recording.sink.as_mut()?;
-    if let Err(e) = sink.write(frame) {
+    if let Err(e) = recording.sink.write(frame) {
         return Some(Err(e));
     }
     recording.recorded_ms += u64::from(FRAME_MS);
@@ -1323,41 +1305,13 @@ fn finished(playback: &Playback, failed: bool) -> MediaEvent {
     }
 }
 
-/// Ends a recording: stopped, its file is left to the finisher to complete and report;
-/// canceled (or with no file), it is reported canceled at once, its file removed.
-fn end_recording(
-    mut recording: Recording,
-    op: RecordingOp,
-    events: &mut Vec<MediaEvent>,
-    finishing: &mut Vec<finisher::Finish>,
-) {
-    match recording.sink.take() {
-        Some(sink) if op != RecordingOp::Cancel => finishing.push(finisher::Finish {
-            name: recording.name,
-            duration_ms: recording.recorded_ms,
-            sink,
-        }),
-        sink => {
-            if let Some(sink) = sink {
-                sink.cancel();
-            }
-            events.push(MediaEvent::Recording {
-                name: recording.name,
-                state: RecordingState::Canceled,
-                duration_ms: recording.recorded_ms,
-            });
-        }
-    }
-}
-
-fn fail_recording(mut recording: Recording, cause: String) -> MediaEvent {
-    if let Some(sink) = recording.sink.take() {
-        sink.cancel();
-    }
-    MediaEvent::Recording {
-        name: recording.name.clone(),
-        state: RecordingState::Failed(cause),
+/// An ended recording, for the finisher to complete or remove its file and report it.
+fn end_recording(recording: Recording, ending: Ending) -> Finish {
+    Finish {
+        name: recording.name,
         duration_ms: recording.recorded_ms,
+        sink: recording.sink,
+        ending,
     }
 }
 

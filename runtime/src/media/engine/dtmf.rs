@@ -14,8 +14,8 @@
 
 use std::collections::VecDeque;
 
-use super::finisher::Finish;
-use super::{Graph, Leg, LegId, MediaEvent, Recording, RecordingOp, end_recording};
+use super::finisher::{Ending, Finish};
+use super::{Graph, Leg, LegId, MediaEvent, Recording, end_recording};
 use crate::media::frame::{AudioFrame, FRAME_MS, Rate};
 use crate::media::tone::{ToneGenerator, dtmf_spec};
 
@@ -133,31 +133,16 @@ impl Graph {
         if let Some((bridge, _)) = &leg.bridge
             && let Some(bridge) = self.bridges.get_mut(bridge)
         {
-            end_terminated(
-                &mut bridge.recordings,
-                digit,
-                &mut self.events,
-                &mut self.finishing,
-            );
+            end_terminated(&mut bridge.recordings, digit, &mut self.finishing);
         }
-        end_terminated(
-            &mut leg.recordings,
-            digit,
-            &mut self.events,
-            &mut self.finishing,
-        );
+        end_terminated(&mut leg.recordings, digit, &mut self.finishing);
     }
 }
 
 /// Ends the recordings that `digit` terminates.
-fn end_terminated(
-    recordings: &mut Vec<Recording>,
-    digit: char,
-    events: &mut Vec<MediaEvent>,
-    finishing: &mut Vec<Finish>,
-) {
+fn end_terminated(recordings: &mut Vec<Recording>, digit: char, finishing: &mut Vec<Finish>) {
     for recording in recordings.extract_if(.., |r| r.terminate_on.matches(digit)) {
-        end_recording(recording, RecordingOp::Stop, events, finishing);
+        finishing.push(end_recording(recording, Ending::Stopped));
     }
 }
 

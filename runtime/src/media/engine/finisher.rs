@@ -1,27 +1,38 @@
-//! Completing stopped recordings off the media clock. Completing a recording file means
-//! flushing it, fsyncing it, renaming it into place and fsyncing its directory, which a
-//! busy disk can make take long; the 20 ms clock must not wait for that. The engine hands
-//! each stopped recording's sink to one finisher thread (after reporting the tick's other
-//! events, so a recording's start is always reported before its end), and the finisher
-//! reports `Recording` `Done`, or `Failed` when completing the file failed. Canceled and
-//! failed recordings are reported by the engine itself: their files are only removed.
+//! Ending recordings off the media clock. Ending a recording touches its file: a stopped
+//! one is flushed, fsynced, renamed into place and its directory fsynced; a canceled or
+//! failed one has its partial file removed. A busy disk can make either take long, and the
+//! 20 ms clock must not wait for it. The engine hands every ended recording to one
+//! finisher thread (after reporting the tick's other events, so a recording's start is
+//! always reported before its end), and the finisher reports its final state: `Done` (or
+//! `Failed` when completing the file failed), `Canceled`, or `Failed` with its cause.
 
 use std::sync::Arc;
 use std::sync::mpsc;
 
 use super::{MediaEvent, MediaListener, RecordingState, Sink};
 
-/// A stopped recording whose file is still to be completed.
+/// How a recording ended.
+pub(super) enum Ending {
+    /// Stopped (asked to, or a limit was reached): its file is completed and kept.
+    Stopped,
+    /// Canceled: its file is removed.
+    Canceled,
+    /// Failed with this cause: its file is removed.
+    Failed(String),
+}
+
+/// An ended recording whose file is still to be completed or removed.
 pub(super) struct Finish {
     pub name: Arc<str>,
     pub duration_ms: u64,
     pub sink: Box<dyn Sink>,
+    pub ending: Ending,
 }
 
 /// The finisher thread's queue (unbounded: it holds at most every live recording).
 pub(super) struct Finisher {
-    /// `None` when the thread could not be started: recordings are completed on the
-    /// engine thread then.
+    /// `None` when the thread could not be started: recordings are ended on the engine
+    /// thread then.
     jobs: Option<mpsc::Sender<Finish>>,
     listener: Arc<dyn MediaListener>,
 }
@@ -48,7 +59,7 @@ impl Finisher {
         Finisher { jobs, listener }
     }
 
-    /// Completes `job`'s file and reports it, on the finisher thread when there is one.
+    /// Ends `job`'s file and reports it, on the finisher thread when there is one.
     pub(super) fn finish(&self, job: Finish) {
         let job = match &self.jobs {
             Some(jobs) => match jobs.send(job) {
@@ -61,11 +72,21 @@ impl Finisher {
     }
 }
 
-/// Completes a recording's file and reports how that went.
+/// Completes or removes a recording's file and reports the recording's final state.
 fn complete(job: Finish, listener: &dyn MediaListener) {
-    let state = match job.sink.finish() {
-        Ok(()) => RecordingState::Done,
-        Err(cause) => RecordingState::Failed(cause),
+    let state = match job.ending {
+        Ending::Stopped => match job.sink.finish() {
+            Ok(()) => RecordingState::Done,
+            Err(cause) => RecordingState::Failed(cause),
+        },
+        Ending::Canceled => {
+            job.sink.cancel();
+            RecordingState::Canceled
+        }
+        Ending::Failed(cause) => {
+            job.sink.cancel();
+            RecordingState::Failed(cause)
+        }
     };
     listener.media_event(MediaEvent::Recording {
         name: job.name,
