@@ -95,14 +95,20 @@ pub fn read_file(path: &Path) -> Result<(DecodedAudio, Format)> {
     Ok((read_file_as(path, format)?, format))
 }
 
+/// Refuses a file of `len` bytes when it is larger than [`MAX_FILE_BYTES`].
+pub fn check_file_size(len: u64) -> Result<()> {
+    if len > MAX_FILE_BYTES {
+        return Err(MediaError::FileTooLarge(len));
+    }
+    Ok(())
+}
+
 /// Reads and decodes a file in `format`.
 pub fn read_file_as(path: &Path, format: Format) -> Result<DecodedAudio> {
     let len = fs::metadata(path)
         .map_err(|e| MediaError::io(path, e))?
         .len();
-    if len > MAX_FILE_BYTES {
-        return Err(MediaError::FileTooLarge(len));
-    }
+    check_file_size(len)?;
     let bytes = fs::read(path).map_err(|e| MediaError::io(path, e))?;
     decode_bytes(&bytes, format)
 }

@@ -8,9 +8,8 @@ use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::SystemTime;
 
-use super::MediaError;
 use super::engine::{Part, Sink, Source, SourceOpener};
-use super::file::{DecodedAudio, FramePlayer, MAX_FILE_BYTES, RecordingWriter, read_file};
+use super::file::{DecodedAudio, FramePlayer, RecordingWriter, check_file_size, read_file};
 use super::frame::{AudioFrame, Rate};
 use super::tone::{ToneGenerator, ToneSpec};
 
@@ -155,12 +154,11 @@ fn load_files(queue: &Receiver<LoadJob>, files: &Mutex<Files>) {
         let audio = decoded.as_ref().ok().cloned();
         // The waiting sources first: once the file leaves `loading` it is done.
         let _ = job.slot.set(decoded);
-        if let Ok(mut files) = files.lock() {
-            if let Some(audio) = &audio {
-                files.remember(job.key.clone(), job.modified, job.len, audio);
-            }
-            files.loading.remove(&job.key);
+        let mut files = files.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(audio) = &audio {
+            files.remember(job.key.clone(), job.modified, job.len, audio);
         }
+        files.loading.remove(&job.key);
     }
 }
 
@@ -176,27 +174,21 @@ impl FileOpener {
     fn file_source(&self, path: &Path, rate: Rate) -> Result<Box<dyn Source>, String> {
         let meta = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
         let (modified, len) = (meta.modified().ok(), meta.len());
-        if len > MAX_FILE_BYTES {
-            return Err(MediaError::FileTooLarge(len).to_string());
-        }
+        check_file_size(len).map_err(|e| e.to_string())?;
         let key = (path.to_path_buf(), rate);
-        let Some(loader) = &self.loader else {
-            let audio = decode(&key)?;
-            if let Ok(mut files) = self.files.lock() {
-                files.remember(key, modified, len, &audio);
-            }
-            return Ok(Box::new(FramePlayer::new(audio)));
-        };
-        let mut files = self
-            .files
-            .lock()
-            .map_err(|_| "the media file cache is unusable")?;
+        let mut files = self.files();
         if let Some(hit) = files.cache.get(&key)
             && hit.modified == modified
             && hit.len == len
         {
             return Ok(Box::new(FramePlayer::new(hit.audio.clone())));
         }
+        let Some(loader) = &self.loader else {
+            drop(files);
+            let audio = decode(&key)?;
+            self.files().remember(key, modified, len, &audio);
+            return Ok(Box::new(FramePlayer::new(audio)));
+        };
         let slot = match files.loading.get(&key) {
             Some(slot) => slot.clone(),
             None => {
@@ -226,6 +218,12 @@ impl FileOpener {
         Ok(Box::new(LoadingFile::new(slot, rate)))
     }
 
+    /// The cache and the files being decoded. Nothing panics while holding the lock, so a
+    /// poisoned lock still holds consistent data.
+    fn files(&self) -> std::sync::MutexGuard<'_, Files> {
+        self.files.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// An opener without a loader thread: files are decoded where they are opened, so a
     /// test sees a file's audio from its first frame.
     #[cfg(test)]
@@ -239,7 +237,7 @@ impl FileOpener {
     /// How many files are being read and decoded (for tests).
     #[cfg(test)]
     fn loading(&self) -> usize {
-        self.files.lock().map_or(0, |files| files.loading.len())
+        self.files().loading.len()
     }
 }
 
