@@ -138,39 +138,30 @@ impl MohPlayer {
     /// The next 20 ms: the current file, moving to the next one at its end.
     pub fn next_frame(&mut self) -> AudioFrame {
         while !self.broken {
-            if self.current.is_none() {
-                let file = &self.files[self.index];
-                match self.opener.open(&Part::File(file.clone()), self.rate) {
-                    Ok(source) => {
-                        self.current = Some(source);
-                        self.played = 0;
-                    }
-                    Err(error) => {
-                        tracing::warn!(class = %self.class, file = %file.display(), %error, "music on hold file unreadable; skipped");
-                        self.file_failed();
-                        continue;
+            let source = match &mut self.current {
+                Some(source) => source,
+                None => {
+                    let part = Part::File(self.files[self.index].clone());
+                    match self.opener.open(&part, self.rate) {
+                        Ok(source) => {
+                            self.played = 0;
+                            self.current.insert(source)
+                        }
+                        Err(error) => {
+                            self.file_failed(&error);
+                            continue;
+                        }
                     }
                 }
-            }
-            let Some(source) = self.current.as_mut() else {
-                continue;
             };
             if let Some(frame) = source.next_frame() {
                 self.played += 1;
                 return frame;
             }
-            let failure = source.failure().map(str::to_owned);
-            let file = &self.files[self.index];
-            match (failure, self.played) {
-                (Some(error), _) => {
-                    tracing::warn!(class = %self.class, file = %file.display(), %error, "music on hold file unreadable; skipped");
-                    self.file_failed();
-                }
-                (None, 0) => {
-                    tracing::warn!(class = %self.class, file = %file.display(), "music on hold file is empty; skipped");
-                    self.file_failed();
-                }
-                (None, _) => {
+            match source.failure().map(str::to_owned) {
+                Some(error) => self.file_failed(&error),
+                None if self.played == 0 => self.file_failed("the file is empty"),
+                None => {
                     self.failures = 0;
                     self.next_file();
                 }
@@ -179,8 +170,11 @@ impl MohPlayer {
         AudioFrame::silence(self.rate)
     }
 
-    /// The current file failed: on to the next, or broken once every file failed in a row.
-    fn file_failed(&mut self) {
+    /// The current file could not be played (`why`): skipped, and once every file failed
+    /// in a row the class is broken.
+    fn file_failed(&mut self, why: &str) {
+        let file = self.files[self.index].display();
+        tracing::warn!(class = %self.class, %file, error = why, "music on hold file cannot be played; skipped");
         self.failures += 1;
         if self.failures >= self.files.len() {
             tracing::warn!(class = %self.class, "no music on hold file of the class can be played: silence");
