@@ -8,7 +8,7 @@
 //! (`txploss` is always 0), jitter and round-trip times.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use serde_json::{Value, json};
 
@@ -22,7 +22,7 @@ pub struct RtpStats {
     rx_octets: AtomicU64,
     rx_lost: AtomicU64,
     /// The far end's SSRC, 0 until a packet came.
-    remote_ssrc: AtomicU64,
+    remote_ssrc: AtomicU32,
 }
 
 /// The statistics at one moment.
@@ -42,7 +42,7 @@ impl RtpStats {
         let read = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
         RtpSnapshot {
             local_ssrc: self.local_ssrc,
-            remote_ssrc: u32::try_from(read(&self.remote_ssrc)).unwrap_or(0),
+            remote_ssrc: self.remote_ssrc.load(Ordering::Relaxed),
             tx_packets: read(&self.tx_packets),
             tx_octets: read(&self.tx_octets),
             rx_packets: read(&self.rx_packets),
@@ -89,7 +89,7 @@ impl RtpCounter {
                 rx_packets: AtomicU64::new(0),
                 rx_octets: AtomicU64::new(0),
                 rx_lost: AtomicU64::new(0),
-                remote_ssrc: AtomicU64::new(0),
+                remote_ssrc: AtomicU32::new(0),
             }),
             sequences: None,
             received: 0,
@@ -135,7 +135,7 @@ impl RtpCounter {
         stats
             .rx_lost
             .store(expected.saturating_sub(self.received), Ordering::Relaxed);
-        stats.remote_ssrc.store(u64::from(ssrc), Ordering::Relaxed);
+        stats.remote_ssrc.store(ssrc, Ordering::Relaxed);
     }
 }
 
