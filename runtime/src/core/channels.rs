@@ -657,10 +657,7 @@ impl Core {
     /// carries RTP (404 unknown channel, 403 any other technology).
     pub fn rtp_statistics(&self, id: &str) -> Result<Value, CoreError> {
         self.with_state(|state| {
-            let channel = state
-                .channels
-                .get(id)
-                .ok_or_else(|| CoreError::NotFound("Channel not found".into()))?;
+            let channel = self.channel_mut(state, id)?;
             let stats = channel
                 .driver
                 .rtp_statistics()

@@ -284,6 +284,24 @@ impl MediaState {
     pub(super) fn of_topic(&self, topic: &MediaTopic) -> Option<&TopicMedia> {
         self.by_topic.get(topic)
     }
+
+    /// Gives every live playback and recording of `topic` the applications that are to
+    /// hear its remaining events (see `media_audience`).
+    pub(super) fn set_audience(&mut self, topic: &MediaTopic, apps: &Arc<[String]>) {
+        let Some(live) = self.by_topic.get(topic) else {
+            return;
+        };
+        for id in &live.playbacks {
+            if let Some(playback) = self.playbacks.get_mut(id) {
+                playback.audience = Some(apps.clone());
+            }
+        }
+        for name in &live.recordings {
+            if let Some(recording) = self.recordings.get_mut(name) {
+                recording.audience = Some(apps.clone());
+            }
+        }
+    }
 }
 
 fn playback_not_found() -> CoreError {

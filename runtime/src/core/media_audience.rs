@@ -20,10 +20,9 @@ impl Core {
     /// leaving its application): each of its live playbacks and recordings remembers which
     /// applications are to hear about its end.
     pub(crate) fn media_topic_closing(&self, state: &mut State, topic: MediaTopic) {
-        let Some(live) = state.media.of_topic(&topic) else {
+        if state.media.of_topic(&topic).is_none() {
             return;
-        };
-        let (playbacks, recordings) = (live.playbacks.clone(), live.recordings.clone());
+        }
         let apps = state.apps.wanting(&topic.scope());
         if apps.is_empty() {
             return;
@@ -33,17 +32,7 @@ impl Core {
             ?apps,
             "the media's end is reported after its target has gone"
         );
-        let apps: Arc<[String]> = apps.into();
-        for id in &playbacks {
-            if let Some(playback) = state.media.playbacks.get_mut(id) {
-                playback.audience = Some(apps.clone());
-            }
-        }
-        for name in &recordings {
-            if let Some(recording) = state.media.recordings.get_mut(name) {
-                recording.audience = Some(apps.clone());
-            }
-        }
+        state.media.set_audience(&topic, &apps.into());
     }
 
     /// Publishes a playback's or recording's event: to its topic's subscribers, or to the

@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use super::Core;
-use crate::media::engine::{Command, RecordingOp};
+use crate::media::engine::RecordingOp;
 
 /// How often the wait looks at what is still live.
 const POLL: Duration = Duration::from_millis(10);
@@ -15,19 +15,14 @@ impl Core {
     /// Stops every live recording and waits until they are all stored or `within` has
     /// passed; returns how many were stopped and how many were still live at the end.
     pub async fn complete_live_recordings(&self, within: Duration) -> (usize, usize) {
-        let Some(media) = self.media.get() else {
-            return (0, 0);
-        };
-        let stopped = self.with_state(|state| {
-            let names: Vec<_> = state.media.recordings.keys().cloned().collect();
-            for name in &names {
-                media.engine.send(Command::ControlRecording {
-                    name: name.clone(),
-                    op: RecordingOp::Stop,
-                });
-            }
-            names.len()
-        });
+        let names: Vec<_> =
+            self.with_state(|state| state.media.recordings.keys().cloned().collect());
+        // As POST /recordings/live/{name}/stop; one that ended meanwhile is refused (404,
+        // 409) and needs nothing more.
+        let stopped = names
+            .iter()
+            .filter(|name| self.control_live_recording(name, RecordingOp::Stop).is_ok())
+            .count();
         let deadline = Instant::now() + within;
         loop {
             let live = self.with_state(|state| state.media.recordings.len());
