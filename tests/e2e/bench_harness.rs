@@ -10,7 +10,7 @@ use wari_bench::report::markdown;
 use wari_bench::scenarios::Destination;
 use wari_bench::{ClientWait, Report, Scenario, Settings, Target};
 
-use crate::support::{ARI_CONF, EVENT_TIMEOUT, HTTP_CONF, Wari, client, eventually};
+use crate::support::{ARI_CONF, EVENT_TIMEOUT, HTTP_CONF, Wari, eventually};
 
 const EXTENSIONS: &str = "[bench]\nexten => s,1,Answer()\n same => n,Stasis(wari-bench)\n";
 
@@ -34,15 +34,7 @@ async fn no_channels_left(wari: &Wari, after: &str) {
         &format!("no channel left after {after}"),
         EVENT_TIMEOUT,
         || async {
-            let list: serde_json::Value = client()
-                .get(wari.url("/ari/channels"))
-                .basic_auth("asterisk", Some("secret"))
-                .send()
-                .await
-                .expect("GET /channels")
-                .json()
-                .await
-                .expect("JSON");
+            let list = wari.get("/ari/channels").await.body;
             match list.as_array() {
                 Some(channels) if channels.is_empty() => Ok(()),
                 _ => Err(list.to_string()),

@@ -6,8 +6,6 @@
 //! `kill -9` during a recording is tested with the other recording tests, in
 //! tests/e2e/media.rs.
 
-use std::time::{Duration, Instant};
-
 use reqwest::StatusCode;
 use serde_json::Value;
 use tokio::io::AsyncWriteExt;
@@ -42,21 +40,6 @@ async fn raw_upload(wari: &Wari, name: &str, body: &[u8], send: usize) -> TcpStr
     stream
 }
 
-/// Sends SIGKILL to wari and waits (bounded) until it has exited.
-fn kill_9(wari: &mut Wari) {
-    let status = std::process::Command::new("kill")
-        .args(["-KILL", &wari.pid().to_string()])
-        .status()
-        .expect("run kill");
-    assert!(status.success(), "kill -9 {}", wari.pid());
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while wari.is_running() {
-        assert!(Instant::now() < deadline, "wari survived SIGKILL");
-        // Polled, not spun: the kernel reaps a SIGKILLed process within microseconds.
-        std::thread::sleep(Duration::from_millis(1));
-    }
-}
-
 async fn list(wari: &Wari) -> Vec<Value> {
     let reply = wari.get("/ari/wasm").await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
@@ -89,7 +72,7 @@ async fn kill_9_during_an_upload_serves_no_half_written_app() {
     let _half = raw_upload(&wari, "partial", &big, big.len() / 2).await;
     let late_body = component("forward");
     let _late = raw_upload(&wari, "late", &late_body, late_body.len()).await;
-    kill_9(&mut wari);
+    wari.stop_with("KILL");
 
     let wari = wari.restart();
     let apps = list(&wari).await;

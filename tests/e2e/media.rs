@@ -30,6 +30,23 @@ fn prompt() -> Vec<i16> {
         .collect()
 }
 
+/// Asserts that `samples` hold the whole prompt, sample for sample, after the silence
+/// recorded before it; returns where the prompt ends.
+#[track_caller]
+fn assert_holds_prompt(samples: &[i16]) -> usize {
+    let played = prompt();
+    let start = samples
+        .iter()
+        .position(|s| *s != 0)
+        .expect("the recording holds the prompt");
+    assert_eq!(
+        samples.get(start..start + played.len()),
+        Some(&played[..]),
+        "the whole prompt, recorded sample for sample"
+    );
+    start + played.len()
+}
+
 fn write_prompt(dir: &std::path::Path) {
     write_wav(&dir.join("sounds/en/test-prompt.wav"), prompt());
 }
@@ -143,22 +160,9 @@ async fn a_prompt_played_to_one_half_is_recorded_on_the_other() {
     let bytes = file.bytes().await.expect("bytes");
     let (spec, samples) = decode_wav(&bytes);
     assert_eq!(spec.sample_rate, 8000);
-    let played = prompt();
-    let start = samples
-        .iter()
-        .position(|s| *s != 0)
-        .expect("the recording holds the prompt");
+    let end = assert_holds_prompt(&samples);
     assert!(
-        samples.len() >= start + played.len(),
-        "the whole prompt is in the recording"
-    );
-    assert_eq!(
-        &samples[start..start + played.len()],
-        &played[..],
-        "recorded sample for sample"
-    );
-    assert!(
-        samples[start + played.len()..].iter().all(|s| *s == 0),
+        samples[end..].iter().all(|s| *s == 0),
         "silence after the prompt"
     );
 
@@ -462,7 +466,7 @@ async fn stopped_with_sigterm_wari_stores_its_live_recordings_first() {
     play_through(&wari, &mut ws, PLAYER, "sound:test-prompt").await;
     assert_eq!(wari.get("/ari/recordings/live/live").await.status, 200);
 
-    assert!(wari.terminate(), "a clean exit:\n{}", wari.log());
+    assert!(wari.stop_with("TERM"), "a clean exit:\n{}", wari.log());
     assert!(
         wari.log().contains("live recordings stopped and stored"),
         "{}",
@@ -475,15 +479,5 @@ async fn stopped_with_sigterm_wari_stores_its_live_recordings_first() {
         serde_json::json!([{"name": "live", "format": "wav"}]),
         "the recording live at the stop is stored"
     );
-    let samples = stored_samples(&wari, "live").await;
-    let played = prompt();
-    let start = samples
-        .iter()
-        .position(|s| *s != 0)
-        .expect("the recording holds the prompt");
-    assert_eq!(
-        samples.get(start..start + played.len()),
-        Some(&played[..]),
-        "the whole prompt is in it"
-    );
+    assert_holds_prompt(&stored_samples(&wari, "live").await);
 }

@@ -184,25 +184,26 @@ impl Wari {
         matches!(self.child.try_wait(), Ok(None))
     }
 
-    /// Sends SIGTERM, as a service manager stops a service, and waits (bounded) until the
-    /// process has exited; true when it exited successfully.
-    pub fn terminate(&mut self) -> bool {
+    /// Sends `signal` (`TERM`, as a service manager stops a service; `KILL`, a crash) and
+    /// waits (bounded) until the process has exited; true when it exited successfully.
+    pub fn stop_with(&mut self, signal: &str) -> bool {
         let sent = Command::new("kill")
-            .args(["-TERM", &self.pid().to_string()])
+            .args([&format!("-{signal}"), &self.pid().to_string()])
             .status()
             .expect("run kill");
-        assert!(sent.success(), "kill -TERM {}", self.pid());
+        assert!(sent.success(), "kill -{signal} {}", self.pid());
         let deadline = std::time::Instant::now() + START_TIMEOUT;
         loop {
             match self.child.try_wait() {
                 Ok(Some(status)) => return status.success(),
                 Ok(None) => assert!(
                     std::time::Instant::now() < deadline,
-                    "wari did not stop within {START_TIMEOUT:?} of SIGTERM"
+                    "wari did not stop within {START_TIMEOUT:?} of SIG{signal}"
                 ),
                 Err(e) => panic!("wait for wari: {e}"),
             }
-            std::thread::sleep(Duration::from_millis(5));
+            // Polled, not spun: the kernel reaps a killed process within microseconds.
+            std::thread::sleep(Duration::from_millis(1));
         }
     }
 }

@@ -17,7 +17,7 @@ TIMEOUT seconds so it always exits.
 Run it with the interpreter of tests/clients/python/.venv (scripts/setup-test-deps).
 """
 
-import json
+import flow_report
 import logging
 import os
 import sys
@@ -34,11 +34,7 @@ EVENTS = []
 
 
 def report(code, **fields):
-    fields.setdefault("channelId", CHANNEL_ID)
-    fields.setdefault("events", EVENTS)
-    sys.stdout.write(json.dumps(fields) + "\n")
-    sys.stdout.flush()
-    sys.exit(code)
+    flow_report.report(code, CHANNEL_ID, EVENTS, **fields)
 
 
 def describe(exc):
