@@ -17,7 +17,7 @@ const FROM_TWO: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2));
 
 /// A client whose connections come from `source`.
 fn client_from(source: IpAddr) -> reqwest::Client {
-    reqwest::Client::builder()
+    crate::support::client_builder()
         .timeout(Duration::from_secs(20))
         .local_address(source)
         .build()

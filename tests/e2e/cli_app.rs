@@ -13,7 +13,7 @@ use reqwest::StatusCode;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::support::{Finished, Wari, client, run_limited, wari_bin};
+use crate::support::{Finished, Wari, client, run_limited, wari_command};
 
 const RW: (&str, &str) = ("asterisk", "secret");
 
@@ -40,20 +40,17 @@ fn component_path(name: &str) -> PathBuf {
     path
 }
 
-/// `wari app ARGS...`, with none of the WARI_* variables of the test's environment.
+/// `wari app ARGS...`, isolated from the test's environment (no WARI_* variables, no
+/// proxy).
 fn wari_app(args: &[&str]) -> Finished {
     wari_app_env(args, &[])
 }
 
+/// `wari app ARGS...` with only the variables `env` on top of an isolated environment.
 fn wari_app_env(args: &[&str], env: &[(&str, &str)]) -> Finished {
-    let mut command = Command::new(wari_bin());
-    command
-        .arg("app")
-        .args(args)
-        .env_remove("WARI_URL")
-        .env_remove("WARI_USER")
-        .env_remove("WARI_PASSWORD")
-        .envs(env.iter().copied());
+    let home = tempfile::tempdir().expect("temp dir");
+    let mut command = wari_command(home.path());
+    command.arg("app").args(args).envs(env.iter().copied());
     run_limited(command, CLI_TIMEOUT)
 }
 

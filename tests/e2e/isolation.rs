@@ -111,7 +111,7 @@ async fn a_request_flood_does_not_starve_other_clients() {
         .collect();
     // Meanwhile another client runs a whole call.
     let mut app = EventSocket::connect(&wari, "app=calm&api_key=asterisk:secret").await;
-    let other = reqwest::Client::builder()
+    let other = crate::support::client_builder()
         .timeout(Duration::from_secs(20))
         .build()
         .expect("client");

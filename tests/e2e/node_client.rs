@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::support::{Wari, run_limited};
+use crate::support::{Wari, isolate, run_limited};
 
 /// How long the node script may run (it gives up by itself after 20 s).
 const NODE_TIMEOUT: Duration = Duration::from_secs(60);
@@ -138,8 +138,9 @@ fn run_connect(url: &str, user: &str, pass: &str) -> NodeRun {
         installed.display()
     );
     let script = clients.join("node/connect.js");
+    let home = tempfile::tempdir().expect("temp dir");
     let mut command = Command::new("node");
-    command
+    isolate(&mut command, home.path())
         .arg(&script)
         .args([url, user, pass])
         .current_dir(&clients);

@@ -159,7 +159,7 @@ async fn every_response_says_no_cache() {
 #[tokio::test]
 async fn redirect_answers_302_with_location() {
     let wari = start_with_http("redirect = /old /ari/asterisk/ping\n");
-    let no_follow = reqwest::Client::builder()
+    let no_follow = crate::support::client_builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(std::time::Duration::from_secs(20))
         .build()

@@ -17,7 +17,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-use crate::support::{EventSocket, Wari, run_limited};
+use crate::support::{EventSocket, Wari, isolate, run_limited};
 
 /// How long the whole schemathesis run may take (it takes about a minute).
 const RUN_TIMEOUT: Duration = Duration::from_secs(300);
@@ -89,8 +89,9 @@ async fn openapi_schema_holds_under_schemathesis() {
         }
     });
 
+    let home = tempfile::tempdir().expect("temp dir");
     let mut command = Command::new(&schemathesis);
-    command
+    isolate(&mut command, home.path())
         // schemathesis keeps a cache in .schemathesis/ of its working directory.
         .current_dir(wari.dir.path())
         .env("NO_COLOR", "1")

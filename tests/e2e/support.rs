@@ -4,6 +4,11 @@
 //! `wari --config-dir DIR`, waits for the banner's `ready` line and reads the addresses it
 //! listens on from the `listening:` lines. Its log (stderr) goes to a file the test can read.
 //! The process is killed when the value is dropped.
+//!
+//! Nothing of the shell leaks into a test: every wari (and every client program a test
+//! runs, see [`isolate`]) gets an environment of its own instead of the developer's, with
+//! `HOME` in the test's directory; and the HTTP clients ([`client_builder`]) never go
+//! through a proxy from the environment.
 
 #![allow(dead_code)]
 
@@ -20,6 +25,32 @@ const START_TIMEOUT: Duration = Duration::from_secs(30);
 /// The wari binary built by cargo for these tests.
 pub fn wari_bin() -> &'static str {
     env!("CARGO_BIN_EXE_wari")
+}
+
+/// The log filter of every wari a test starts (whatever `RUST_LOG` the shell has).
+const WARI_LOG: &str = "info,wari=debug";
+
+/// Gives `command` an environment of its own instead of the test's: only `PATH` (so
+/// programs are found as the shell finds them) and `HOME` set to `home` (a directory of the
+/// test), so that nothing the developer's shell exports (`RUST_LOG`, `RUST_BACKTRACE`,
+/// `WASMTIME_BACKTRACE_DETAILS`, `MIMALLOC_*`, `http_proxy`, `XDG_DATA_HOME`, `NODE_OPTIONS`,
+/// `PYTHONPATH`, ...) changes what the program does, and nothing reaches the user's home.
+pub fn isolate<'c>(command: &'c mut Command, home: &Path) -> &'c mut Command {
+    command.env_clear().env("HOME", home);
+    if let Some(path) = std::env::var_os("PATH") {
+        command.env("PATH", path);
+    }
+    command
+}
+
+/// A `wari` command with an isolated environment ([`isolate`], `HOME` = `home`), logging at
+/// [`WARI_LOG`] with backtraces on panic.
+pub fn wari_command(home: &Path) -> Command {
+    let mut command = Command::new(wari_bin());
+    isolate(&mut command, home)
+        .env("RUST_LOG", WARI_LOG)
+        .env("RUST_BACKTRACE", "1");
+    command
 }
 
 /// A running wari process.
@@ -86,9 +117,10 @@ impl Wari {
             .append(true)
             .open(&log)
             .expect("log file");
-        let mut child = Command::new(wari_bin())
+        let home = dir.path().join("home");
+        std::fs::create_dir_all(&home).expect("home directory");
+        let mut child = wari_command(&home)
             .args(args)
-            .env("RUST_LOG", "info,wari=debug")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log_file))
@@ -215,9 +247,15 @@ impl Drop for Wari {
     }
 }
 
+/// What every test's HTTP client starts from: no proxy, whatever `http_proxy`,
+/// `HTTPS_PROXY` or `ALL_PROXY` the environment has (the tests only talk to loopback).
+pub fn client_builder() -> reqwest::ClientBuilder {
+    reqwest::Client::builder().no_proxy()
+}
+
 /// An async HTTP client without connection reuse surprises.
 pub fn client() -> reqwest::Client {
-    reqwest::Client::builder()
+    client_builder()
         .timeout(Duration::from_secs(20))
         .build()
         .expect("client")
@@ -250,10 +288,13 @@ pub fn raw_body(response: &str) -> &str {
     response.split("\r\n\r\n").nth(1).unwrap_or("")
 }
 
-/// Runs `wari` with arguments to completion: (exit success, stdout, stderr).
+/// Runs `wari` with arguments to completion, in an isolated environment ([`wari_command`]
+/// with a fresh `HOME`): (exit success, stdout, stderr).
 pub fn run_wari(args: &[&str]) -> (bool, String, String) {
-    let output = Command::new(wari_bin())
+    let home = tempfile::tempdir().expect("temp dir");
+    let output = wari_command(home.path())
         .args(args)
+        .stdin(Stdio::null())
         .output()
         .expect("run wari");
     (

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::support::{Wari, run_limited};
+use crate::support::{Wari, isolate, run_limited};
 
 /// How long a client script may run (each gives up by itself after 20 s).
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(60);
@@ -46,8 +46,9 @@ fn run_client(
     channel_id: &str,
 ) -> ClientRun {
     let name = script.file_name().unwrap_or_default().to_string_lossy();
+    let home = tempfile::tempdir().expect("temp dir");
     let mut command = Command::new(program);
-    command
+    isolate(&mut command, home.path())
         .arg(script)
         .args([&wari.url(""), "asterisk", "secret", channel_id])
         .current_dir(dir);

@@ -2,13 +2,12 @@
 //! listener; the key inside the certificate file; a missing certificate file.
 
 use std::net::SocketAddr;
-use std::process::Command;
 use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::support::{ARI_CONF, Wari, client, run_limited, wari_bin};
+use crate::support::{ARI_CONF, Wari, client, run_limited, wari_command};
 
 /// A fresh self-signed certificate for `localhost` and `127.0.0.1`: (cert PEM, key PEM).
 fn self_signed() -> (String, String) {
@@ -29,7 +28,7 @@ fn https_conf(tls_lines: &str) -> String {
 /// A client that trusts only `cert_pem` and resolves `localhost` to `addr`.
 fn https_client(cert_pem: &str, addr: SocketAddr) -> reqwest::Client {
     let cert = reqwest::Certificate::from_pem(cert_pem.as_bytes()).expect("certificate");
-    reqwest::Client::builder()
+    crate::support::client_builder()
         .tls_built_in_root_certs(false)
         .add_root_certificate(cert)
         .resolve("localhost", addr)
@@ -117,10 +116,15 @@ async fn the_key_may_live_in_the_certificate_file() {
     assert!(info["system"].is_object(), "{info}");
 }
 
-/// Runs wari to completion, giving up (and killing it) after `limit`: (success, stderr).
+/// Runs wari (isolated, on its own data directory) to completion, giving up (and killing
+/// it) after `limit`: (success, stderr).
 fn run_until_exit(args: &[&str], limit: Duration) -> (bool, String) {
-    let mut command = Command::new(wari_bin());
-    command.args(args);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut command = wari_command(dir.path());
+    command
+        .args(args)
+        .arg("--data-dir")
+        .arg(dir.path().join("data"));
     let finished = run_limited(command, limit);
     (finished.success, finished.stderr)
 }
