@@ -5,10 +5,13 @@
 //! listens on from the `listening:` lines. Its log (stderr) goes to a file the test can read.
 //! The process is killed when the value is dropped.
 //!
-//! Nothing of the shell leaks into a test: every wari (and every client program a test
-//! runs, see [`isolate`]) gets an environment of its own instead of the developer's, with
-//! `HOME` in the test's directory; and the HTTP clients ([`client_builder`]) never go
-//! through a proxy from the environment.
+//! Nothing of the machine leaks into a test: every wari (and every client program a test
+//! runs, see [`isolate`]) gets an environment of its own instead of the developer's shell,
+//! with `HOME` in the test's directory; every wari started by [`Wari::start`] gets its own
+//! `--data-dir`, and its own empty `astdatadir` unless the test writes an `asterisk.conf`
+//! (so sounds installed on the machine, e.g. Debian's in /usr/share/asterisk/sounds, are
+//! never seen); and the HTTP clients ([`client_builder`]) never go through a proxy from the
+//! environment.
 
 #![allow(dead_code)]
 
@@ -53,10 +56,17 @@ pub fn wari_command(home: &Path) -> Command {
     command
 }
 
+/// The directory (in the test's) that [`Wari::start`] makes wari's `astdatadir`, with an
+/// empty `sounds` directory, when the test writes no `asterisk.conf`.
+const OWN_ASTDATADIR: &str = "astdata";
+
 /// A running wari process.
 pub struct Wari {
     child: Child,
     pub dir: tempfile::TempDir,
+    /// The `astdatadir` [`Wari::start`] made for this wari (`None` when the test wrote its
+    /// own `asterisk.conf`, and for the embedded demo).
+    astdatadir: Option<PathBuf>,
     /// The plain HTTP listener, if any.
     pub http: Option<SocketAddr>,
     /// The HTTPS listener, if any.
@@ -73,19 +83,33 @@ pub const HTTP_CONF: &str = "[general]\nenabled = yes\nbindaddr = 127.0.0.1\nbin
 pub const ARI_CONF: &str = "[general]\nenabled = yes\n\n[asterisk]\ntype = user\npassword = secret\n\n[viewer]\ntype = user\npassword = look\nread_only = yes\n";
 
 impl Wari {
-    /// Starts wari on a configuration directory holding `files` (name, contents).
+    /// Starts wari on a configuration directory holding `files` (name, contents), with
+    /// `DIR/data` as its `--data-dir`. Unless `files` has an `asterisk.conf`, one is added
+    /// whose `astdatadir` is an empty directory of this test ([`Wari::astdatadir`]): no
+    /// sound or music-on-hold file of the machine is ever played.
     pub fn start(files: &[(&str, &str)]) -> Wari {
         let dir = tempfile::tempdir().expect("temp dir");
         for (name, text) in files {
             std::fs::write(dir.path().join(name), text).expect("write config file");
         }
+        let astdatadir = if files.iter().any(|(name, _)| *name == "asterisk.conf") {
+            None
+        } else {
+            let astdatadir = dir.path().join(OWN_ASTDATADIR);
+            std::fs::create_dir_all(astdatadir.join("sounds")).expect("sounds directory");
+            let asterisk = format!("[directories]\nastdatadir => {}\n", astdatadir.display());
+            std::fs::write(dir.path().join("asterisk.conf"), asterisk).expect("asterisk.conf");
+            Some(astdatadir)
+        };
         let args = vec![
             "--config-dir".to_string(),
             dir.path().display().to_string(),
             "--data-dir".to_string(),
             dir.path().join("data").display().to_string(),
         ];
-        Wari::spawn(dir, &args)
+        let mut wari = Wari::spawn(dir, &args);
+        wari.astdatadir = astdatadir;
+        wari
     }
 
     /// Starts wari with the default test configuration ([`HTTP_CONF`], [`ARI_CONF`]).
@@ -106,8 +130,11 @@ impl Wari {
         let dir = tempfile::TempDir::new().expect("placeholder");
         let dir = std::mem::replace(&mut self.dir, dir);
         let args = self.args.clone();
+        let astdatadir = self.astdatadir.take();
         drop(self);
-        Wari::spawn(dir, &args)
+        let mut wari = Wari::spawn(dir, &args);
+        wari.astdatadir = astdatadir;
+        wari
     }
 
     fn spawn(dir: tempfile::TempDir, args: &[String]) -> Wari {
@@ -139,6 +166,7 @@ impl Wari {
         let mut wari = Wari {
             child,
             dir,
+            astdatadir: None,
             http: None,
             https: None,
             banner: Vec::new(),
@@ -204,6 +232,12 @@ impl Wari {
     pub fn data_dir(&self) -> Option<PathBuf> {
         let flag = self.args.iter().position(|a| a == "--data-dir")?;
         self.args.get(flag + 1).map(PathBuf::from)
+    }
+
+    /// The `astdatadir` [`Wari::start`] gave this wari (its own, `sounds/` empty unless the
+    /// test put files there); `None` when the test wrote its own `asterisk.conf`.
+    pub fn astdatadir(&self) -> Option<&Path> {
+        self.astdatadir.as_deref()
     }
 
     /// The process id.

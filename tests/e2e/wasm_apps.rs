@@ -96,6 +96,16 @@ async fn varset(ws: &mut EventSocket, channel: &str, variable: &str) -> String {
 #[tokio::test]
 async fn the_ivr_answers_reacts_to_dtmf_and_continues_in_the_dialplan() {
     let wari = start();
+    // The menu's prompts are missing in this wari's own sounds directory (whatever the
+    // machine has installed, e.g. Debian's in /usr/share/asterisk/sounds).
+    let sounds = wari
+        .astdatadir()
+        .expect("a data directory of its own")
+        .join("sounds");
+    let installed = std::fs::read_dir(&sounds)
+        .expect("sounds directory")
+        .count();
+    assert_eq!(installed, 0, "{} is empty", sounds.display());
     let app = deploy(&wari, "ivr", "ivr").await;
     assert_eq!(app["name"], "ivr");
     assert_eq!(app["status"], "ready");
@@ -112,8 +122,8 @@ async fn the_ivr_answers_reacts_to_dtmf_and_continues_in_the_dialplan() {
         .await,
         StatusCode::OK
     );
-    // The menu goes through the same media path as `POST /channels/{id}/play`: with no
-    // sounds configured here, the playback starts and fails.
+    // The menu goes through the same media path as `POST /channels/{id}/play`: with its
+    // prompts missing, the playback starts and fails.
     // (The caller's key may arrive before or after that: look for all three.)
     let (mut started, mut finished, mut choice) = (None, None, None);
     while started.is_none() || finished.is_none() || choice.is_none() {
