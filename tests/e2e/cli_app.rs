@@ -13,7 +13,7 @@ use reqwest::StatusCode;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::support::{Finished, Wari, client, run_limited, wari_command};
+use crate::support::{Finished, RefusingPort, Wari, client, run_limited, wari_command};
 
 const RW: (&str, &str) = ("asterisk", "secret");
 
@@ -216,12 +216,9 @@ async fn server_errors_are_reported_with_the_servers_message() {
 
 #[test]
 fn an_unreachable_server_gets_a_clear_message() {
-    // A port nothing listens on: bind one, then close it.
-    let port = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        listener.local_addr().expect("address").port()
-    };
-    let url = format!("http://127.0.0.1:{port}");
+    // A port nothing listens on (held by the test for its whole run).
+    let nobody = RefusingPort::new();
+    let url = format!("http://{}", nobody.address());
     let started = Instant::now();
     for command in [vec!["list"], vec!["rm", "ivr"]] {
         let out = wari_app(&args(&command, &["--url".to_string(), url.clone()]));

@@ -12,7 +12,9 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
 
 use crate::ari_ws::{AriSocket, body, request};
-use crate::support::{ARI_CONF, EVENT_TIMEOUT, EventSocket, HTTP_CONF, Wari, eventually};
+use crate::support::{
+    ARI_CONF, EVENT_TIMEOUT, EventSocket, HTTP_CONF, RefusingPort, Wari, eventually,
+};
 
 /// What the remote server saw in one handshake.
 #[derive(Debug, Default, Clone)]
@@ -222,9 +224,11 @@ async fn a_persistent_connection_queues_while_the_server_is_down_and_reconnects_
         "outbound-app",
     );
     let (remote, _) = accept_ws(accept_tcp(&server).await).await;
-    // The server goes away: its socket and its listener.
+    // The server goes away: its socket and its listener. The port stays this test's, so
+    // the server can come back on it.
     drop(remote);
     drop(server);
+    let gone = RefusingPort::at(address);
     log_shows(&wari, "outbound WebSocket disconnected").await;
 
     // Channels keep entering the application while nobody is connected.
@@ -240,7 +244,7 @@ async fn a_persistent_connection_queues_while_the_server_is_down_and_reconnects_
 
     // The server comes back on the same port; its first answers refuse the handshake,
     // which shows how far apart wari's attempts are.
-    let server = TcpListener::bind(address).await.expect("rebind");
+    let server = gone.listen();
     let attempts = refuse(&server, 3).await;
     for pair in attempts.windows(2) {
         let gap = pair[1] - pair[0];
@@ -362,9 +366,8 @@ async fn per_call_connections_serve_two_simultaneous_calls() {
 
 #[tokio::test]
 async fn a_failed_per_call_connection_fails_stasis() {
-    let server = listener().await;
-    let port = server.local_addr().expect("addr").port();
-    drop(server);
+    let nobody = RefusingPort::new();
+    let port = nobody.address().port();
     let conf = "[app-server]\ntype = websocket_client\nuri = ws://127.0.0.1:PORT/\n\
                 connection_type = per_call_config\nreconnect_interval = 50\nreconnect_attempts = 2\n"
         .replace("PORT", &port.to_string());
@@ -666,9 +669,11 @@ async fn a_per_call_connection_that_cannot_be_made_again_fails_stasis_mid_call()
     assert_eq!(created.status, 200, "{}", created.body);
     let (mut remote, _) = accept_ws(accept_tcp(&server).await).await;
     remote.next_of("StasisStart").await;
-    // The server goes away for good in the middle of the call.
+    // The server goes away for good in the middle of the call (its port refuses).
+    let address = server.local_addr().expect("addr");
     drop(remote);
     drop(server);
+    let _gone = RefusingPort::at(address);
     loop {
         let event = watch.next_of("ChannelVarset").await;
         if event["variable"] == "AFTER" {

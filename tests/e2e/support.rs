@@ -287,6 +287,42 @@ pub fn client_builder() -> reqwest::ClientBuilder {
     reqwest::Client::builder().no_proxy()
 }
 
+/// A loopback TCP port that is bound but never listens: connecting to it is refused, and
+/// while the value lives no other program can take the port, nor can an outgoing
+/// connection pick it as its source port (and so connect to itself). For a server that is
+/// not there, without the race of a port closed and then hoped to stay free.
+pub struct RefusingPort {
+    socket: tokio::net::TcpSocket,
+    address: SocketAddr,
+}
+
+impl RefusingPort {
+    /// A fresh ephemeral port on 127.0.0.1.
+    pub fn new() -> RefusingPort {
+        RefusingPort::at(SocketAddr::from(([127, 0, 0, 1], 0)))
+    }
+
+    /// Takes `address` (e.g. that of a listener just dropped) back at once.
+    pub fn at(address: SocketAddr) -> RefusingPort {
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        // As a listener would: a connection closed on this port may still be in TIME_WAIT.
+        socket.set_reuseaddr(true).expect("SO_REUSEADDR");
+        socket.bind(address).expect("bind the refusing port");
+        let address = socket.local_addr().expect("address");
+        RefusingPort { socket, address }
+    }
+
+    /// The bound address.
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// The server comes back: listens on the same port (within a tokio runtime).
+    pub fn listen(self) -> tokio::net::TcpListener {
+        self.socket.listen(128).expect("listen")
+    }
+}
+
 /// An async HTTP client without connection reuse surprises.
 pub fn client() -> reqwest::Client {
     client_builder()
