@@ -3,12 +3,15 @@
 
 mod cli;
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use wari::config::{self, ConfigSource, Severity};
+use wari::host::StartError;
+use wari::http::HttpError;
 
 /// mimalloc: request handling allocates many small, short-lived objects across threads,
 /// where it measurably beats the system allocator (docs/benchmarks.md).
@@ -18,15 +21,28 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// wari: an Asterisk REST Interface host.
 ///
 /// With no arguments, wari starts on its embedded demo configuration: HTTP on
-/// 127.0.0.1:8088, a read/write user and a read-only user (printed at start-up), and a small
-/// demo dialplan. With --config-dir it reads Asterisk-format files (http.conf, ari.conf,
-/// acl.conf, extensions.conf) from that directory; a missing file means that file's defaults.
+/// 127.0.0.1:8088 (--bind moves it, e.g. beside a running Asterisk), a read/write user and a
+/// read-only user (printed at start-up), and a small demo dialplan. With --config-dir it
+/// reads Asterisk-format files (http.conf, ari.conf, acl.conf, extensions.conf) from that
+/// directory; a missing file means that file's defaults.
 #[derive(Debug, Parser)]
 #[command(name = "wari", version, about, long_about)]
 struct Cli {
     /// Directory with Asterisk-format configuration files.
     #[arg(long, value_name = "DIR", global = true)]
     config_dir: Option<PathBuf>,
+
+    /// Where the embedded demo listens instead of 127.0.0.1:8088: a loopback address and a
+    /// port (port 0 picks a free one), e.g. 127.0.0.1:8090 or [::1]:8090. Not with
+    /// --config-dir, whose http.conf says where to listen.
+    #[arg(
+        long,
+        value_name = "ADDR:PORT",
+        value_parser = demo_bind,
+        conflicts_with = "config_dir",
+        global = true
+    )]
+    bind: Option<SocketAddr>,
 
     /// Directory where uploaded WebAssembly apps are kept (default:
     /// $XDG_DATA_HOME/wari or ~/.local/share/wari).
@@ -57,9 +73,18 @@ fn main() -> ExitCode {
         Some(dir) => ConfigSource::Dir(dir.clone()),
         None => ConfigSource::Embedded,
     };
-    let result = match cli.command.unwrap_or(Command::Run) {
+    let command = cli.command.unwrap_or(Command::Run);
+    if cli.bind.is_some() && !matches!(command, Command::Run) {
+        Cli::command()
+            .error(
+                clap::error::ErrorKind::ArgumentConflict,
+                "--bind applies to running the embedded demo (`wari --bind ADDR:PORT`)",
+            )
+            .exit();
+    }
+    let result = match command {
         Command::CheckConfig => check_config(&source),
-        Command::Run => run(&source, data_dir(cli.data_dir.clone())),
+        Command::Run => run(&source, cli.bind, data_dir(cli.data_dir.clone())),
         Command::App { command } => cli::app::run(command),
     };
     match result {
@@ -93,6 +118,23 @@ fn check_config(source: &ConfigSource) -> anyhow::Result<ExitCode> {
     })
 }
 
+/// Parses `--bind`: a loopback `ADDR:PORT`. The embedded demo prints its users' passwords,
+/// which are the same for everyone, so it never listens beyond this machine.
+fn demo_bind(text: &str) -> Result<SocketAddr, String> {
+    let address: SocketAddr = text
+        .parse()
+        .map_err(|_| "expected ADDR:PORT, e.g. 127.0.0.1:8090 or [::1]:8090".to_string())?;
+    if !address.ip().is_loopback() {
+        return Err(format!(
+            "{} is not a loopback address: the embedded demo's passwords are public, so it \
+             listens on this machine only (use --config-dir with an http.conf to listen \
+             elsewhere)",
+            address.ip()
+        ));
+    }
+    Ok(address)
+}
+
 /// The data directory: given, or the XDG data home, or ./wari-data.
 fn data_dir(given: Option<PathBuf>) -> PathBuf {
     given
@@ -101,7 +143,11 @@ fn data_dir(given: Option<PathBuf>) -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("wari-data"))
 }
 
-fn run(source: &ConfigSource, data_dir: PathBuf) -> anyhow::Result<ExitCode> {
+fn run(
+    source: &ConfigSource,
+    bind: Option<SocketAddr>,
+    data_dir: PathBuf,
+) -> anyhow::Result<ExitCode> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -110,19 +156,31 @@ fn run(source: &ConfigSource, data_dir: PathBuf) -> anyhow::Result<ExitCode> {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    let (config, problems) = config::load(source)?;
+    let (mut config, problems) = config::load(source)?;
     for problem in problems.iter() {
         match problem.severity {
             Severity::Error => tracing::error!("{problem}"),
             Severity::Warning => tracing::warn!("{problem}"),
         }
     }
+    if let Some(address) = bind {
+        config.http.listen_on(address);
+    }
+    let embedded = config.is_embedded();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async {
-        let host = wari::host::start(config, wari::host::Paths { data_dir }).await?;
+        let host = match wari::host::start(config, wari::host::Paths { data_dir }).await {
+            Ok(host) => host,
+            Err(error @ StartError::Http(HttpError::Bind { .. })) if embedded => {
+                anyhow::bail!(
+                    "{error}; the embedded demo can listen elsewhere: wari --bind 127.0.0.1:PORT"
+                )
+            }
+            Err(error) => return Err(error.into()),
+        };
         print_banner(&host);
         if host.http.listening.is_empty() {
             tracing::warn!(
@@ -211,4 +269,44 @@ fn print_banner(host: &wari::host::Host) {
     let mut stdout = std::io::stdout().lock();
     let _ = stdout.write_all(out.as_bytes());
     let _ = stdout.flush();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn help_gives_the_address_the_embedded_demo_listens_on() {
+        let (config, _) = config::load(&ConfigSource::Embedded).expect("embedded config");
+        let default = config.http.bind.expect("a plain listener").to_string();
+        let help = Cli::command().render_long_help().to_string();
+        assert!(help.contains(&format!("HTTP on {default}")), "{help}");
+        assert!(
+            help.contains(&format!("listens instead of {default}")),
+            "{help}"
+        );
+    }
+
+    #[test]
+    fn bind_takes_a_loopback_address_and_port() {
+        assert_eq!(
+            demo_bind("127.0.0.1:8090"),
+            Ok("127.0.0.1:8090".parse().expect("address"))
+        );
+        assert_eq!(
+            demo_bind("[::1]:0"),
+            Ok("[::1]:0".parse().expect("address"))
+        );
+        for wrong in ["127.0.0.1", "8090", "localhost:8090", "[::1]", ""] {
+            let error = demo_bind(wrong).expect_err(wrong);
+            assert!(error.contains("ADDR:PORT"), "{wrong}: {error}");
+        }
+        for outside in ["0.0.0.0:8090", "192.0.2.1:8090", "[::]:8090"] {
+            let error = demo_bind(outside).expect_err(outside);
+            assert!(
+                error.contains("not a loopback address"),
+                "{outside}: {error}"
+            );
+        }
+    }
 }

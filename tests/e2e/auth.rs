@@ -8,19 +8,26 @@ use crate::support::{ARI_CONF, HTTP_CONF, Wari, client};
 
 #[tokio::test]
 async fn embedded_default_serves_info_to_the_banner_user() {
+    // The demo runs here on an ephemeral loopback port (`--bind 127.0.0.1:0`), so that
+    // whatever else uses 127.0.0.1:8088 on this machine (an Asterisk, another wari) cannot
+    // get in the way; that 8088 is its default is checked in tests/e2e/demo.rs.
     let wari = Wari::start_embedded();
-    assert_eq!(
-        wari.addr().to_string(),
-        "127.0.0.1:8088",
-        "the embedded default listens on loopback port 8088"
-    );
+    let address = wari.addr();
+    assert!(address.ip().is_loopback(), "{address}");
     let banner = wari.banner.join("\n");
+    assert!(banner.contains("configuration: embedded demo"), "{banner}");
     assert!(
         banner.contains("user: asterisk password asterisk (read/write)"),
         "{banner}"
     );
     assert!(
         banner.contains("user: viewer password viewer (read-only)"),
+        "{banner}"
+    );
+    assert!(
+        banner.contains(&format!(
+            "try: curl -u asterisk:asterisk http://{address}/ari/asterisk/info"
+        )),
         "{banner}"
     );
 

@@ -7,11 +7,11 @@
 //!
 //! Nothing of the machine leaks into a test: every wari (and every client program a test
 //! runs, see [`isolate`]) gets an environment of its own instead of the developer's shell,
-//! with `HOME` in the test's directory; every wari started by [`Wari::start`] gets its own
-//! `--data-dir`, and its own empty `astdatadir` unless the test writes an `asterisk.conf`
-//! (so sounds installed on the machine, e.g. Debian's in /usr/share/asterisk/sounds, are
-//! never seen); and the HTTP clients ([`client_builder`]) never go through a proxy from the
-//! environment.
+//! with `HOME` in the test's directory; every wari gets its own `--data-dir`, and its own
+//! empty `astdatadir` unless the test writes an `asterisk.conf` (so sounds installed on the
+//! machine, e.g. Debian's in /usr/share/asterisk/sounds, are never seen); every listener is
+//! on an ephemeral loopback port (the embedded demo too, with `--bind 127.0.0.1:0`); and the
+//! HTTP clients ([`client_builder`]) never go through a proxy from the environment.
 
 #![allow(dead_code)]
 
@@ -117,10 +117,18 @@ impl Wari {
         Wari::start(&[("http.conf", HTTP_CONF), ("ari.conf", ARI_CONF)])
     }
 
-    /// Starts wari with no configuration at all (the embedded default).
+    /// Starts wari with no configuration (the embedded demo), moved off its default
+    /// 127.0.0.1:8088 to an ephemeral loopback port (`--bind 127.0.0.1:0`), with
+    /// `DIR/data` as its `--data-dir`.
     pub fn start_embedded() -> Wari {
         let dir = tempfile::tempdir().expect("temp dir");
-        Wari::spawn(dir, &[])
+        let args = vec![
+            "--bind".to_string(),
+            "127.0.0.1:0".to_string(),
+            "--data-dir".to_string(),
+            dir.path().join("data").display().to_string(),
+        ];
+        Wari::spawn(dir, &args)
     }
 
     /// Stops this wari and starts a new one on the same configuration and data directory.
@@ -227,8 +235,7 @@ impl Wari {
         self.dir.path()
     }
 
-    /// The `--data-dir` wari was started with (`None` for [`Wari::start_embedded`], which
-    /// uses the user's).
+    /// The `--data-dir` wari was started with.
     pub fn data_dir(&self) -> Option<PathBuf> {
         let flag = self.args.iter().position(|a| a == "--data-dir")?;
         self.args.get(flag + 1).map(PathBuf::from)

@@ -316,6 +316,16 @@ impl HttpConfig {
         }
         config
     }
+
+    /// Serves plain HTTP on `address` in place of what was configured (`wari --bind` for the
+    /// embedded demo).
+    pub fn listen_on(&mut self, address: std::net::SocketAddr) {
+        self.enabled = true;
+        self.bind = Some(BindAddress {
+            host: address.ip().to_string(),
+            port: address.port(),
+        });
+    }
 }
 
 fn read_restriction(

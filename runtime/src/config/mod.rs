@@ -161,3 +161,32 @@ pub fn dir_of(source: &ConfigSource) -> Option<&Path> {
         ConfigSource::Embedded => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::SocketAddr;
+
+    #[test]
+    fn the_embedded_demo_listens_on_loopback_8088_unless_moved() {
+        let (mut config, problems) = load(&ConfigSource::Embedded).expect("embedded config");
+        assert!(problems.is_empty(), "{problems:?}");
+        assert!(config.http.enabled);
+        assert_eq!(
+            config.http.bind.as_ref().map(ToString::to_string),
+            Some("127.0.0.1:8088".to_string())
+        );
+        assert!(config.http.tls.is_none());
+
+        // `wari --bind` moves it; nothing else changes.
+        let users = config.ari.users.len();
+        let address: SocketAddr = "[::1]:0".parse().expect("address");
+        config.http.listen_on(address);
+        assert_eq!(
+            config.http.bind.as_ref().map(ToString::to_string),
+            Some("[::1]:0".to_string())
+        );
+        assert!(config.http.enabled);
+        assert_eq!(config.ari.users.len(), users);
+    }
+}
