@@ -1487,22 +1487,20 @@ mod tests {
         assert_eq!(decode_utf8(b"fine".to_vec()).expect("valid"), "fine");
     }
 
-    /// A fresh directory under the system temporary directory.
-    fn scratch_dir(tag: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("wari-conf-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("create scratch dir");
-        dir
+    /// A fresh directory of the test's own (a unique name, removed when dropped).
+    fn scratch_dir() -> tempfile::TempDir {
+        tempfile::tempdir().expect("create scratch dir")
     }
 
     #[test]
     fn fs_source_reads_files_and_includes() {
-        let dir = scratch_dir("fs");
+        let scratch = scratch_dir();
+        let dir = scratch.path();
         std::fs::write(dir.join("main.conf"), "[s]\n#include part.conf\n").expect("write");
         std::fs::write(dir.join("part.conf"), "a => 1\n").expect("write");
         std::fs::write(dir.join("latin1.conf"), b"[s]\nname=\xe9\n").expect("write");
         let mut problems = Problems::default();
-        let conf = load(&FsSource, &dir, "main.conf", &mut problems)
+        let conf = load(&FsSource, dir, "main.conf", &mut problems)
             .expect("read")
             .expect("exists");
         assert!(problems.is_empty());
@@ -1511,40 +1509,39 @@ mod tests {
         assert_eq!(*entry.location.file, dir.join("part.conf"));
 
         assert!(
-            load(&FsSource, &dir, "absent.conf", &mut problems)
+            load(&FsSource, dir, "absent.conf", &mut problems)
                 .expect("ok")
                 .is_none()
         );
 
-        let latin1 = load(&FsSource, &dir, "latin1.conf", &mut problems).expect("ok");
+        let latin1 = load(&FsSource, dir, "latin1.conf", &mut problems).expect("ok");
         assert_eq!(latin1, Some(ConfFile::default()));
         assert_eq!(lines_of(&problems), [(Severity::Error, 2)]);
-        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
     fn unreadable_top_level_file_is_a_conf_error() {
-        let dir = scratch_dir("dir");
+        let scratch = scratch_dir();
+        let dir = scratch.path();
         std::fs::create_dir_all(dir.join("ari.conf")).expect("mkdir");
         let mut problems = Problems::default();
-        let err = load(&FsSource, &dir, "ari.conf", &mut problems).expect_err("a directory");
+        let err = load(&FsSource, dir, "ari.conf", &mut problems).expect_err("a directory");
         let ConfError::Read { path, .. } = &err;
         assert_eq!(*path, dir.join("ari.conf"));
         assert!(err.to_string().contains("ari.conf"));
-        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
     fn unreadable_include_is_an_error_at_the_include_line() {
-        let dir = scratch_dir("incdir");
+        let scratch = scratch_dir();
+        let dir = scratch.path();
         std::fs::create_dir_all(dir.join("sub.conf")).expect("mkdir");
         std::fs::write(dir.join("main.conf"), "[s]\n#tryinclude sub.conf\n").expect("write");
         let mut problems = Problems::default();
-        load(&FsSource, &dir, "main.conf", &mut problems)
+        load(&FsSource, dir, "main.conf", &mut problems)
             .expect("read")
             .expect("exists");
         assert_eq!(lines_of(&problems), [(Severity::Error, 2)]);
-        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -226,16 +226,14 @@ mod tests {
 
     #[test]
     fn a_ca_directory_without_certificates_says_what_each_file_gave() {
-        let dir = std::env::temp_dir().join(format!("wari-ca-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        std::fs::write(dir.join("notes.txt"), "not a certificate\n").expect("write");
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::write(dir.path().join("notes.txt"), "not a certificate\n").expect("write");
         let tls = ClientTls {
             enabled: true,
-            ca_list_path: Some(dir.clone()),
+            ca_list_path: Some(dir.path().to_path_buf()),
             ..ClientTls::default()
         };
         let error = roots(&tls).err().map(|e| e.to_string()).unwrap_or_default();
-        std::fs::remove_dir_all(&dir).ok();
         assert!(error.starts_with("no usable CA certificate: "), "{error}");
         assert!(error.contains("notes.txt"), "{error}");
     }
