@@ -75,9 +75,11 @@ impl Target {
         )
     }
 
-    /// A client that keeps one connection to the server alive.
+    /// A client that keeps one connection to the server alive, and talks to it directly:
+    /// a loopback target is never reached through a proxy from the environment.
     pub fn client(&self) -> anyhow::Result<reqwest::Client> {
         reqwest::Client::builder()
+            .no_proxy()
             .pool_max_idle_per_host(1)
             .tcp_nodelay(true)
             .timeout(Duration::from_secs(30))
