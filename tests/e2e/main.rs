@@ -19,6 +19,7 @@ mod external_media;
 mod isolation;
 mod media;
 mod media_bridges;
+mod media_fidelity;
 mod media_hangup;
 mod media_misc;
 mod media_phone_dtmf;

@@ -98,6 +98,9 @@ pub struct Media {
 #[derive(Debug, Clone)]
 pub struct PlaybackInfo {
     pub id: Arc<str>,
+    /// What the engine and [`MediaState::playbacks`] know it by: its id, unless another
+    /// live playback already has that id (see [`MediaState::add_playback`]).
+    pub key: Arc<str>,
     pub media_uri: String,
     pub next_media_uri: Option<String>,
     pub target_uri: String,
@@ -175,9 +178,13 @@ impl LiveRecordingInfo {
 /// Playbacks and live recordings, inside the core's state.
 #[derive(Debug, Default)]
 pub struct MediaState {
-    /// Changed only through [`MediaState::add_playback`] and
-    /// [`MediaState::remove_playback`], which keep `by_topic`.
+    /// By key. Changed only through [`MediaState::add_playback`] and
+    /// [`MediaState::remove_playback`], which keep `by_topic` and `same_id`.
     pub(super) playbacks: HashMap<Arc<str>, PlaybackInfo>,
+    /// The keys of live playbacks whose id another live playback had when they were
+    /// queued, oldest first, by id. Asterisk lets a client reuse a playback id: both
+    /// playbacks play and report, and `/playbacks/{id}` finds the oldest.
+    same_id: HashMap<Arc<str>, std::collections::VecDeque<Arc<str>>>,
     /// Changed only through [`MediaState::add_recording`] and
     /// [`MediaState::remove_recording`], which keep `by_topic`. Only live recordings
     /// (queued, recording, paused) are here: a finished one is removed.
@@ -203,19 +210,39 @@ pub(super) struct TopicMedia {
 }
 
 impl MediaState {
-    /// Registers a playback (one with the same id is replaced).
-    fn add_playback(&mut self, info: PlaybackInfo) {
-        let (id, topic) = (info.id.clone(), info.topic.clone());
-        if let Some(old) = self.playbacks.insert(id.clone(), info) {
-            self.unindex(&old.topic, &id, |m| &mut m.playbacks);
-        }
-        self.by_topic.entry(topic).or_default().playbacks.push(id);
+    /// Registers a playback; returns its key: its id, or a key of its own when a live
+    /// playback has that id already.
+    fn add_playback(&mut self, mut info: PlaybackInfo) -> Arc<str> {
+        let id = info.id.clone();
+        let key = if self.playbacks.contains_key(&id) || self.same_id.contains_key(&id) {
+            let key: Arc<str> = Arc::from(format!("{id}\u{0}{}", uuid::Uuid::new_v4()).as_str());
+            self.same_id.entry(id).or_default().push_back(key.clone());
+            key
+        } else {
+            id
+        };
+        info.key = key.clone();
+        let topic = info.topic.clone();
+        self.playbacks.insert(key.clone(), info);
+        self.by_topic
+            .entry(topic)
+            .or_default()
+            .playbacks
+            .push(key.clone());
+        key
     }
 
-    /// Forgets a playback that has ended.
-    fn remove_playback(&mut self, id: &str) {
-        if let Some(old) = self.playbacks.remove(id) {
-            self.unindex(&old.topic, id, |m| &mut m.playbacks);
+    /// Forgets a playback that has ended, by key.
+    fn remove_playback(&mut self, key: &str) {
+        let Some(old) = self.playbacks.remove(key) else {
+            return;
+        };
+        self.unindex(&old.topic, key, |m| &mut m.playbacks);
+        if let Some(keys) = self.same_id.get_mut(&old.id) {
+            keys.retain(|k| &**k != key);
+            if keys.is_empty() {
+                self.same_id.remove(&old.id);
+            }
         }
     }
 
@@ -258,14 +285,25 @@ impl MediaState {
         }
     }
 
-    /// A playback by id (404).
-    fn playback(&self, id: &str) -> Result<&PlaybackInfo, CoreError> {
-        self.playbacks.get(id).ok_or_else(playback_not_found)
+    /// The key of the oldest live playback with id `id`.
+    fn playback_key(&self, id: &str) -> Option<Arc<str>> {
+        match self.playbacks.get_key_value(id) {
+            Some((key, _)) => Some(key.clone()),
+            None => self.same_id.get(id).and_then(|keys| keys.front().cloned()),
+        }
     }
 
-    /// A playback by id, to change (404).
+    /// The oldest live playback with id `id` (404).
+    fn playback(&self, id: &str) -> Result<&PlaybackInfo, CoreError> {
+        self.playback_key(id)
+            .and_then(|key| self.playbacks.get(&key))
+            .ok_or_else(playback_not_found)
+    }
+
+    /// The oldest live playback with id `id`, to change (404).
     fn playback_mut(&mut self, id: &str) -> Result<&mut PlaybackInfo, CoreError> {
-        self.playbacks.get_mut(id).ok_or_else(playback_not_found)
+        let key = self.playback_key(id).ok_or_else(playback_not_found)?;
+        self.playbacks.get_mut(&key).ok_or_else(playback_not_found)
     }
 
     /// A live recording by name (404).
@@ -653,6 +691,7 @@ impl Core {
         let target = topic.target();
         let info = PlaybackInfo {
             id: playback_id.clone(),
+            key: playback_id,
             media_uri: uris[0].clone(),
             next_media_uri: uris.get(1).cloned(),
             target_uri: topic.uri(),
@@ -662,9 +701,9 @@ impl Core {
             audience: None,
         };
         let json = info.json();
-        state.media.add_playback(info);
+        let key = state.media.add_playback(info);
         media.engine.send(Command::Play {
-            id: playback_id,
+            id: key,
             target,
             items,
             // Neither is negative: `play_uris` checked.
@@ -686,7 +725,7 @@ impl Core {
         self.with_state(|state| {
             let playback = state.media.playback(id)?;
             media.engine.send(Command::StopPlayback {
-                id: playback.id.clone(),
+                id: playback.key.clone(),
             });
             Ok(())
         })
@@ -729,7 +768,7 @@ impl Core {
                 _ => {}
             }
             media.engine.send(Command::ControlPlayback {
-                id: playback.id.clone(),
+                id: playback.key.clone(),
                 op,
             });
             Ok(())
@@ -916,7 +955,12 @@ impl Core {
                 if !media_uri.is_empty() {
                     playback.media_uri = media_uri;
                 }
-                playback.next_media_uri = next_media_uri;
+                // A finished playback shows the item it ended on and the one after, as
+                // Asterisk does when one is stopped in the middle of a list; only the
+                // start of an item moves them on.
+                if kind != "PlaybackFinished" {
+                    playback.next_media_uri = next_media_uri;
+                }
                 let json = playback.json();
                 let topic = playback.topic.clone();
                 let audience = playback.audience.clone();

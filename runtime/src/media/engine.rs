@@ -453,7 +453,8 @@ struct Playback {
     id: Arc<str>,
     items: VecDeque<PlayItem>,
     current: Option<Playing>,
-    started: bool,
+    /// The URI of the item that played last, once one has ended.
+    previous_uri: Option<String>,
     paused: bool,
     offset_ms: u64,
     skip_ms: u64,
@@ -714,7 +715,7 @@ impl Graph {
                     id,
                     items: items.into(),
                     current: None,
-                    started: false,
+                    previous_uri: None,
                     paused: false,
                     offset_ms,
                     skip_ms,
@@ -1200,15 +1201,19 @@ fn step_playback(
             let Some(item) = playback.items.pop_front() else {
                 return Step::Ended(playback.last_failed);
             };
-            let state = if playback.started {
-                PlaybackState::Continuing
-            } else {
-                PlaybackState::Playing
-            };
-            playback.started = true;
+            // As Asterisk reports a list: the end of an item that has a next one is
+            // PlaybackContinuing (that item, and the next), then the next one starts.
+            if let Some(previous) = playback.previous_uri.take() {
+                events.push(MediaEvent::Playback {
+                    id: playback.id.clone(),
+                    state: PlaybackState::Continuing,
+                    media_uri: previous,
+                    next_media_uri: Some(item.uri.clone()),
+                });
+            }
             events.push(MediaEvent::Playback {
                 id: playback.id.clone(),
-                state,
+                state: PlaybackState::Playing,
                 media_uri: item.uri.clone(),
                 next_media_uri: playback.items.front().map(|i| i.uri.clone()),
             });
@@ -1226,6 +1231,9 @@ fn step_playback(
             let Some(part) = current.item.parts.get(current.part) else {
                 // Every part played (or failed): the item is over.
                 playback.last_failed = current.failed || current.item.parts.is_empty();
+                if !playback.items.is_empty() {
+                    playback.previous_uri = Some(current.item.uri.clone());
+                }
                 playback.current = None;
                 continue;
             };
@@ -1414,8 +1422,24 @@ mod tests {
                 next_media_uri: Some("sound:two".into()),
             }
         );
-        assert!(
-            matches!(next(&rx), MediaEvent::Playback { state: PlaybackState::Continuing, ref media_uri, .. } if media_uri == "sound:two")
+        // Asterisk's order: the first item continuing to the second, then the second.
+        assert_eq!(
+            next(&rx),
+            MediaEvent::Playback {
+                id: "p".into(),
+                state: PlaybackState::Continuing,
+                media_uri: "sound:one".into(),
+                next_media_uri: Some("sound:two".into()),
+            }
+        );
+        assert_eq!(
+            next(&rx),
+            MediaEvent::Playback {
+                id: "p".into(),
+                state: PlaybackState::Playing,
+                media_uri: "sound:two".into(),
+                next_media_uri: None,
+            }
         );
         assert!(matches!(
             next(&rx),
