@@ -89,13 +89,14 @@ async fn a_prompt_played_to_one_half_is_recorded_on_the_other() {
         .await
         .expect("record");
     assert_eq!(response.status(), 201);
-    // The name holds a '/': the Location names the live recording in one path segment.
+    // The name holds a '/': the Location names the live recording in one path segment
+    // (Asterisk 23.4.1 answers `Location: /ari/recordings/live/calls%2Ftake1`).
     assert_eq!(
         response
             .headers()
             .get("location")
             .and_then(|v| v.to_str().ok()),
-        Some("/recordings/live/calls%2Ftake1")
+        Some("/ari/recordings/live/calls%2Ftake1")
     );
     let reply = crate::support::Reply {
         status: response.status(),

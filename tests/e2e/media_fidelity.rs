@@ -1,5 +1,6 @@
-//! Playbacks as Asterisk 23.4.1 reports them: a list's `next_media_uri` through to
-//! PlaybackFinished, and a reused playback id.
+//! Playbacks and recordings as Asterisk 23.4.1 reports them: a list's `next_media_uri`
+//! through to PlaybackFinished, a reused playback id, and the `Location` of a new
+//! playback or recording.
 //!
 //! Every expected value was observed on the reference Asterisk 23.4.1 (a Local channel
 //! into an answer-and-wait extension, in Stasis); the comments quote it.
@@ -7,7 +8,7 @@
 use serde_json::json;
 
 use crate::media_support::{MediaApp, write_wav};
-use crate::support::EventSocket;
+use crate::support::{EventSocket, Wari, client};
 
 const APP: &str = "fidmedia";
 
@@ -69,6 +70,22 @@ async fn playback_events(ws: &mut EventSocket, id: &str) -> Vec<String> {
             )
         })
         .collect()
+}
+
+/// `POST` and the response's `Location` header.
+async fn location_of(wari: &Wari, path: &str) -> (u16, Option<String>) {
+    let response = client()
+        .post(wari.url(path))
+        .basic_auth("asterisk", Some("secret"))
+        .send()
+        .await
+        .expect("request");
+    let location = response
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    (response.status().as_u16(), location)
 }
 
 #[tokio::test]
@@ -162,4 +179,33 @@ async fn a_reused_playback_id_plays_and_reports_twice() {
         404,
         "Playback not found",
     );
+}
+
+#[tokio::test]
+async fn new_playbacks_and_recordings_are_located_as_asterisk_locates_them() {
+    let MediaApp {
+        wari,
+        mut ws,
+        data: _data,
+    } = setup().await;
+    // Asterisk 23.4.1: `Location: /ari/playbacks/hd-be-pb1` (the id as it is) and
+    // `Location: /ari/recordings/live/hd-rc-dir%2Fr%201` (the name encoded but for
+    // letters, digits and -_.!~*'()).
+    assert_eq!(
+        location_of(&wari, "/ari/channels/c1/play/pb-1.x?media=sound:short").await,
+        (201, Some("/ari/playbacks/pb-1.x".to_string()))
+    );
+    ws.next_of("PlaybackFinished").await;
+    assert_eq!(
+        location_of(
+            &wari,
+            "/ari/channels/c1/record?name=dir/r%201-(x)&format=wav&maxDurationSeconds=1"
+        )
+        .await,
+        (
+            201,
+            Some("/ari/recordings/live/dir%2Fr%201-(x)".to_string())
+        )
+    );
+    ws.next_of("RecordingFinished").await;
 }
