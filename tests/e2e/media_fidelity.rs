@@ -1,11 +1,12 @@
 //! Playbacks and recordings as Asterisk 23.4.1 reports them: a list's `next_media_uri`
-//! through to PlaybackFinished, a reused playback id, and the `Location` of a new
-//! playback or recording.
+//! through to PlaybackFinished, a reused playback id, the `Location` of a new playback or
+//! recording, the order and wording of a recording request's checks, a canceled
+//! recording's end, and the answers of stored recordings' copy.
 //!
 //! Every expected value was observed on the reference Asterisk 23.4.1 (a Local channel
 //! into an answer-and-wait extension, in Stasis); the comments quote it.
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::media_support::{MediaApp, write_wav};
 use crate::support::{EventSocket, Wari, client};
@@ -208,4 +209,134 @@ async fn new_playbacks_and_recordings_are_located_as_asterisk_locates_them() {
         )
     );
     ws.next_of("RecordingFinished").await;
+}
+
+#[tokio::test]
+async fn a_recording_request_is_checked_in_asterisks_order_and_words() {
+    let MediaApp {
+        wari,
+        mut ws,
+        data: _data,
+    } = setup().await;
+    let record = |query: &str| {
+        let wari = &wari;
+        let path = format!("/ari/channels/c1/record?{query}");
+        async move { wari.post(&path).await }
+    };
+    // Negative durations before the channel, then the channel, then the options, the
+    // format, and last the name.
+    refused(
+        wari.post("/ari/channels/nope/record?name=r&format=wav&maxSilenceSeconds=-1")
+            .await,
+        400,
+        "max_silence_seconds cannot be negative",
+    );
+    refused(
+        record("name=r&format=wav&maxDurationSeconds=-1").await,
+        400,
+        "max_duration_seconds cannot be negative",
+    );
+    refused(
+        wari.post("/ari/channels/nope/record?name=r&format=wav")
+            .await,
+        404,
+        "Channel not found",
+    );
+    refused(
+        record("name=r&format=bogus&ifExists=bogus").await,
+        400,
+        "ifExists invalid",
+    );
+    refused(
+        record("name=r&format=bogus&terminateOn=bogus").await,
+        400,
+        "terminateOn invalid",
+    );
+    let unknown = "specified format is unknown on this system";
+    refused(record("").await, 422, unknown);
+    refused(record("name=r").await, 422, unknown);
+    refused(record("name=r&format=bogus").await, 422, unknown);
+    refused(record("format=wav").await, 500, "Error parsing request");
+    refused(
+        record("name=..%2Fr&format=wav").await,
+        500,
+        "Error parsing request",
+    );
+
+    // A live name, or a stored one in any format with ifExists=fail (the default).
+    let live = record("name=taken&format=wav").await;
+    assert_eq!(live.status, 201, "{}", live.body);
+    assert_eq!(
+        live.body,
+        json!({"name": "taken", "format": "wav", "state": "queued", "target_uri": "channel:c1"})
+    );
+    ws.next_of("RecordingStarted").await;
+    let exists = "Recording 'taken' already exists and can not be overwritten";
+    refused(record("name=taken&format=sln").await, 409, exists);
+    // Canceled: RecordingFinished says `done`, and nothing is stored.
+    assert_eq!(wari.delete("/ari/recordings/live/taken").await.status, 204);
+    let finished = ws.next_of("RecordingFinished").await;
+    assert_eq!(finished["recording"]["state"], "done", "{finished}");
+    refused(
+        wari.get("/ari/recordings/stored/taken").await,
+        404,
+        "Recording not found",
+    );
+    // Stopped: stored, and then a name no recording may take again without ifExists.
+    let kept = record("name=kept&format=wav").await;
+    assert_eq!(kept.status, 201, "{}", kept.body);
+    ws.next_of("RecordingStarted").await;
+    assert_eq!(
+        wari.post("/ari/recordings/live/kept/stop").await.status,
+        204
+    );
+    ws.next_of("RecordingFinished").await;
+    refused(
+        record("name=kept&format=sln").await,
+        409,
+        "Recording 'kept' already exists and can not be overwritten",
+    );
+
+    // Copying it: the source first, then the destination.
+    let copy = |from: &str, query: &str| {
+        let wari = &wari;
+        let path = format!("/ari/recordings/stored/{from}/copy{query}");
+        async move { wari.post(&path).await }
+    };
+    refused(
+        copy("nope", "?destinationRecordingName=x").await,
+        404,
+        "Recording not found",
+    );
+    refused(
+        copy("kept", "").await,
+        400,
+        "Invalid destination recording name",
+    );
+    refused(
+        copy("kept", "?destinationRecordingName=..%2Fx").await,
+        403,
+        "Destination file path is forbidden",
+    );
+    let copied = copy("kept", "?destinationRecordingName=again").await;
+    assert_eq!(copied.body, json!({"name": "again", "format": "wav"}));
+    refused(
+        copy("kept", "?destinationRecordingName=again").await,
+        409,
+        "A recording with the same name already exists on the system",
+    );
+    let stored: Vec<Value> = wari
+        .get("/ari/recordings/stored")
+        .await
+        .body
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(
+        stored,
+        [
+            json!({"name": "again", "format": "wav"}),
+            json!({"name": "kept", "format": "wav"})
+        ]
+    );
 }

@@ -163,8 +163,8 @@ impl LiveRecordingInfo {
         let mut object = Map::with_capacity(6);
         object.insert("name".into(), json!(&*self.name));
         object.insert("format".into(), json!(self.format.name()));
-        object.insert("target_uri".into(), json!(self.target_uri));
         object.insert("state".into(), json!(self.state));
+        object.insert("target_uri".into(), json!(self.target_uri));
         if let Some(duration) = self.duration_s {
             object.insert("duration".into(), json!(duration));
         }
@@ -591,9 +591,7 @@ impl Core {
         self.with_state(|state| {
             let bridge = self.stasis_bridge(state, id)?;
             if !state.media.bridge_moh.remove(&bridge) {
-                return Err(CoreError::Conflict(
-                    "Bridge is not playing music on hold".into(),
-                ));
+                return Err(CoreError::Conflict("Bridge isn't playing music".into()));
             }
             media.engine.send(Command::BridgeMoh {
                 bridge,
@@ -642,7 +640,9 @@ impl Core {
                 None => Rate::Narrow8k,
                 Some(name) => Format::from_name(name)
                     .ok_or_else(|| {
-                        CoreError::Unprocessable(format!("Announcer format '{name}' is not known"))
+                        CoreError::Unprocessable(
+                            "specified announcer_format is unknown on this system".into(),
+                        )
                     })?
                     .raw_rate()
                     .unwrap_or(Rate::Narrow8k),
@@ -775,21 +775,33 @@ impl Core {
         })
     }
 
-    /// `POST /channels/{id}/record`: 404, 409 (not in Stasis, or a live recording of that
-    /// name), 400 (bad name or options), 422 (unknown format). The channel is answered.
+    /// `POST /channels/{id}/record`, checked in Asterisk 23.4.1's order: a negative
+    /// duration (400), the channel (404, 409), the options (400), the format (422), then
+    /// the name (see [`record_plan`]). The channel is answered.
     pub fn record_channel(
         &self,
         id: &str,
         request: RecordChannelRequest,
     ) -> Result<Value, CoreError> {
+        if request.max_duration_seconds < 0 {
+            return Err(CoreError::BadRequest(
+                "max_duration_seconds cannot be negative".into(),
+            ));
+        }
+        if request.max_silence_seconds < 0 {
+            return Err(CoreError::BadRequest(
+                "max_silence_seconds cannot be negative".into(),
+            ));
+        }
         let media = self.media()?;
-        let plan = record_plan(media, &request)?;
         self.with_state(|state| {
             let channel = self.controllable(state, id, false)?;
             let (channel_id, bridged) = (channel.id.clone(), channel.bridge.is_some());
+            let options = record_options(&request)?;
+            let plan = record_plan(media, state, &request, options)?;
             let topic = MediaTopic::Channel(channel_id.clone());
             if bridged {
-                return self.refuse_bridged_recording_locked(state, &plan, &request, topic);
+                return Ok(self.refuse_bridged_recording_locked(state, plan, topic));
             }
             let json = self.start_recording_locked(media, state, plan, &request, topic)?;
             // Recording answers an inbound channel; an outbound leg not answered yet (a
@@ -805,30 +817,33 @@ impl Core {
         })
     }
 
-    /// `POST /bridges/{id}/record`: the options and errors of a channel recording (400,
-    /// 409, 422; `recorder_format` unknown: 422) on the mix of every participant.
+    /// `POST /bridges/{id}/record`: the mix of every participant. Checked in Asterisk
+    /// 23.4.1's order: the bridge (404, 409), the format and `recorder_format` (422), the
+    /// options (400), then the name and durations (see [`record_plan`]).
     pub fn record_bridge(
         &self,
         id: &str,
         request: RecordChannelRequest,
     ) -> Result<Value, CoreError> {
         let media = self.media()?;
-        let plan = record_plan(media, &request)?;
         self.with_state(|state| {
             let bridge = self.stasis_bridge(state, id)?;
+            record_format(&request)?;
             if let Some(name) = request.recorder_format.as_deref().filter(|f| !f.is_empty())
                 && Format::from_name(name).is_none()
             {
-                return Err(CoreError::Unprocessable(format!(
-                    "Recorder format '{name}' is not known"
-                )));
+                return Err(CoreError::Unprocessable(
+                    "specified recorder_format is unknown on this system".into(),
+                ));
             }
+            let options = record_options(&request)?;
+            let plan = record_plan(media, state, &request, options)?;
             self.start_recording_locked(media, state, plan, &request, MediaTopic::Bridge(bridge))
         })
     }
 
-    /// Opens the file (422 unknown format, 409 name live or file there) and starts the
-    /// recording in the engine (state `queued` until RecordingStarted).
+    /// Opens the file and starts the recording in the engine (state `queued` until
+    /// RecordingStarted).
     fn start_recording_locked(
         &self,
         media: &Media,
@@ -837,19 +852,23 @@ impl Core {
         request: &RecordChannelRequest,
         topic: MediaTopic,
     ) -> Result<Value, CoreError> {
-        let (name, format) = recording_checks(state, request)?;
-        let file = plan.path.with_extension(format.extension());
-        let info = LiveRecordingInfo::queued(name.clone(), format, topic);
-        let writer = match RecordingWriter::create(&file, format, Rate::Narrow8k, plan.if_exists) {
+        let file = plan.path.with_extension(plan.format.extension());
+        let info = LiveRecordingInfo::queued(plan.name.clone(), plan.format, topic);
+        let writer = match RecordingWriter::create(
+            &file,
+            plan.format,
+            Rate::Narrow8k,
+            plan.if_exists,
+        ) {
             Ok(writer) => writer,
             Err(crate::media::MediaError::AlreadyExists(_)) => {
-                return Err(CoreError::Conflict("Recording already exists".into()));
+                return Err(recording_exists(&plan.name));
             }
             Err(other) => {
                 // The request was valid; the file system refused (unwritable directory,
                 // disk full...): the recording fails, as a recording failing later would,
                 // and nothing is left on disk.
-                tracing::warn!(recording = %name, error = %other, "cannot open the recording's file: RecordingFailed");
+                tracing::warn!(recording = %plan.name, error = %other, "cannot open the recording's file: RecordingFailed");
                 return Ok(self.publish_recording_failed(
                     state,
                     info,
@@ -857,6 +876,7 @@ impl Core {
                 ));
             }
         };
+        let name = plan.name;
         let target = info.topic.target();
         let json = info.json();
         state.media.add_recording(info);
@@ -987,8 +1007,10 @@ impl Core {
                         recording.state = "done";
                         "RecordingFinished"
                     }
+                    // Asterisk 23.4.1 ends a canceled recording (its file deleted) as
+                    // `done`, like a stopped one.
                     RecordingState::Canceled => {
-                        recording.state = "canceled";
+                        recording.state = "done";
                         "RecordingFinished"
                     }
                     RecordingState::Failed(cause) => {
@@ -1041,59 +1063,38 @@ fn play_uris(request: &PlayRequest) -> Result<Vec<String>, CoreError> {
     Ok(uris)
 }
 
-/// A recording request's options, checked.
+/// A recording request, checked: what to record where.
 pub(super) struct RecordPlan {
+    pub(super) name: Arc<str>,
+    pub(super) format: Format,
     /// The file, without its extension.
     pub(super) path: PathBuf,
     pub(super) if_exists: IfExists,
     terminate_on: TerminateOn,
 }
 
-/// The checks a recording request passes once its target is known: 422 for an unknown
-/// format, 409 when a live recording has the name. The name and the format.
-pub(super) fn recording_checks(
-    state: &State,
-    request: &RecordChannelRequest,
-) -> Result<(Arc<str>, Format), CoreError> {
-    let format = Format::from_name(&request.format).ok_or_else(|| {
-        CoreError::Unprocessable(format!("Format '{}' is not known", request.format))
-    })?;
-    if state.media.recordings.contains_key(request.name.as_str()) {
-        return Err(CoreError::Conflict(
-            "Recording with that name is already in progress".into(),
-        ));
-    }
-    Ok((Arc::from(request.name.as_str()), format))
+/// Asterisk's answer to a recording request it cannot parse (no name, a negative
+/// duration on a bridge, a name that leaves the recordings directory).
+fn unparsable() -> CoreError {
+    CoreError::Internal("Error parsing request".into())
 }
 
-/// The checks every recording request passes before its target is looked at (400s).
-fn record_plan(media: &Media, request: &RecordChannelRequest) -> Result<RecordPlan, CoreError> {
-    if request.name.is_empty() {
-        return Err(CoreError::BadRequest(
-            "Missing required parameter: name".into(),
-        ));
-    }
-    if request.format.is_empty() {
-        return Err(CoreError::BadRequest(
-            "Missing required parameter: format".into(),
-        ));
-    }
-    if request.max_duration_seconds < 0 {
-        return Err(CoreError::BadRequest(
-            "maxDurationSeconds cannot be negative".into(),
-        ));
-    }
-    if request.max_silence_seconds < 0 {
-        return Err(CoreError::BadRequest(
-            "maxSilenceSeconds cannot be negative".into(),
-        ));
-    }
-    let if_exists = match request.if_exists.as_deref().filter(|s| !s.is_empty()) {
-        None => IfExists::Fail,
-        Some(text) => {
-            IfExists::parse(text).ok_or_else(|| CoreError::BadRequest("ifExists invalid".into()))?
-        }
-    };
+/// 409 for a recording name that is live, or stored with `ifExists=fail`.
+fn recording_exists(name: &str) -> CoreError {
+    CoreError::Conflict(format!(
+        "Recording '{name}' already exists and can not be overwritten"
+    ))
+}
+
+/// The format of a recording request: 422 when unknown (or not given).
+fn record_format(request: &RecordChannelRequest) -> Result<Format, CoreError> {
+    Format::from_name(&request.format).ok_or_else(|| {
+        CoreError::Unprocessable("specified format is unknown on this system".into())
+    })
+}
+
+/// `terminateOn` and `ifExists` (400 when not one of theirs).
+fn record_options(request: &RecordChannelRequest) -> Result<(TerminateOn, IfExists), CoreError> {
     let terminate_on = match request
         .terminate_on
         .as_deref()
@@ -1107,9 +1108,44 @@ fn record_plan(media: &Media, request: &RecordChannelRequest) -> Result<RecordPl
         Some("#") => TerminateOn::Pound,
         Some(_) => return Err(CoreError::BadRequest("terminateOn invalid".into())),
     };
-    let path = safe_join(&media.setup.recordings_dir, &request.name)
-        .map_err(|_| CoreError::BadRequest("Recording name invalid".into()))?;
+    let if_exists = match request.if_exists.as_deref().filter(|s| !s.is_empty()) {
+        None => IfExists::Fail,
+        Some(text) => {
+            IfExists::parse(text).ok_or_else(|| CoreError::BadRequest("ifExists invalid".into()))?
+        }
+    };
+    Ok((terminate_on, if_exists))
+}
+
+/// The rest of a recording request once its target and options passed, in Asterisk
+/// 23.4.1's order: the format (422); a missing name, a negative duration or a name that
+/// leaves the recordings directory (500 `Error parsing request`); with `ifExists=fail` a
+/// stored recording of that name in any format (409); a live recording of that name
+/// (409).
+fn record_plan(
+    media: &Media,
+    state: &State,
+    request: &RecordChannelRequest,
+    (terminate_on, if_exists): (TerminateOn, IfExists),
+) -> Result<RecordPlan, CoreError> {
+    let format = record_format(request)?;
+    if request.name.is_empty()
+        || request.max_duration_seconds < 0
+        || request.max_silence_seconds < 0
+    {
+        return Err(unparsable());
+    }
+    let dir = &media.setup.recordings_dir;
+    let path = safe_join(dir, &request.name).map_err(|_| unparsable())?;
+    if if_exists == IfExists::Fail && matches!(find_recording(dir, &request.name), Ok(Some(_))) {
+        return Err(recording_exists(&request.name));
+    }
+    if state.media.recordings.contains_key(request.name.as_str()) {
+        return Err(recording_exists(&request.name));
+    }
     Ok(RecordPlan {
+        name: Arc::from(request.name.as_str()),
+        format,
         path,
         if_exists,
         terminate_on,
@@ -1247,26 +1283,28 @@ impl Core {
         })
     }
 
-    /// `POST /recordings/stored/{name}/copy`: 404, 409 when the destination exists, 403
-    /// when it would leave the recordings directory.
+    /// `POST /recordings/stored/{name}/copy`, checked in Asterisk 23.4.1's order and
+    /// words: the source (404), then the destination: none given (400), outside the
+    /// recordings directory (403), already there (409). (Asterisk copies to a file named
+    /// `.wav` when the destination is empty; here that is the 400 of a missing one.)
     pub fn copy_stored_recording(&self, name: &str, destination: &str) -> Result<Value, CoreError> {
+        let stored = self.stored(name)?;
         if destination.is_empty() {
             return Err(CoreError::BadRequest(
-                "Missing required parameter: destinationRecordingName".into(),
+                "Invalid destination recording name".into(),
             ));
         }
-        let stored = self.stored(name)?;
         let dir = self.recordings_dir()?;
         // An extension in the destination is dropped: the copy keeps the source's format.
         let destination = destination
             .strip_suffix(&format!(".{}", stored.format.extension()))
             .unwrap_or(destination);
         let target = safe_join(&dir, destination)
-            .map_err(|_| CoreError::Forbidden("Destination recording name invalid".into()))?
+            .map_err(|_| CoreError::Forbidden("Destination file path is forbidden".into()))?
             .with_extension(stored.format.extension());
-        if target.exists() {
+        if matches!(find_recording(&dir, destination), Ok(Some(_))) {
             return Err(CoreError::Conflict(
-                "A recording with the same name already exists".into(),
+                "A recording with the same name already exists on the system".into(),
             ));
         }
         if let Some(parent) = target.parent() {
