@@ -734,6 +734,7 @@ async fn user_events_reach_the_application() {
         .await,
         422,
     );
+    // Asterisk 23.4.1 answers 500 `Error processing request`.
     let bad = json!({"variables": ["not", "an", "object"]});
     expect(
         call(
@@ -743,19 +744,25 @@ async fn user_events_reach_the_application() {
             Some(bad),
         )
         .await,
-        400,
+        500,
     );
 
-    // Claiming broadcast channels: parameters are checked, then 501.
-    expect(post(&wari, "/ari/events/claim").await, 400);
+    // Claiming broadcast channels: parameters are checked, then (no channel is ever
+    // broadcast) Asterisk 23.4.1's answer for a channel not in broadcast state.
+    let missing = expect(post(&wari, "/ari/events/claim").await, 400);
+    assert_eq!(missing["message"], "channelId parameter is required");
     expect(post(&wari, "/ari/events/claim?channelId=x").await, 400);
     expect(
         post(&wari, "/ari/events/claim?application=events").await,
         400,
     );
-    expect(
+    let none = expect(
         post(&wari, "/ari/events/claim?channelId=x&application=events").await,
-        501,
+        404,
+    );
+    assert_eq!(
+        none["message"],
+        "Channel not found or not in broadcast state"
     );
 }
 

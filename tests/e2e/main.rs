@@ -15,6 +15,7 @@ mod check_config;
 mod cli_app;
 mod cors;
 mod crash;
+mod events_fidelity;
 mod external_media;
 mod isolation;
 mod media;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
 
-use super::event::{Event, Scope};
+use super::event::{Event, Field, Scope};
 use super::stasis::{EventSink, SourceKind};
 use super::{Core, CoreError};
 
@@ -249,28 +249,38 @@ impl Core {
             let mut event = Event::new("ChannelUserevent", Scope::app(app))
                 .with("eventname", json!(name))
                 .with("userevent", Value::Object(userevent));
+            // Checked in the order given (the first bad one answers); shown as Asterisk
+            // 23.4.1 shows them, channel, then bridge, then endpoint (one of each kind:
+            // a later one of a kind replaces an earlier one).
+            let mut found: [Option<Field>; 3] = [None, None, None];
             for source in sources.iter().filter(|s| !s.is_empty()) {
                 let (kind, id) = parse_source(source)?;
-                let not_found =
-                    || CoreError::Unprocessable(format!("Event source not found: {source}"));
-                event = match kind {
+                let not_found = || CoreError::Unprocessable("Event source was not found".into());
+                match kind {
                     SourceKind::Channel => {
                         let snapshot = self.channel_snapshot(state, id).ok_or_else(not_found)?;
-                        event.with_channel("channel", Some(snapshot))
+                        found[0] = Some(Field::Channel(Box::new(snapshot)));
                     }
                     SourceKind::Bridge => {
                         let bridge = state.bridges.get(id).ok_or_else(not_found)?;
-                        event.with("bridge", bridge.json())
+                        found[1] = Some(Field::Json(bridge.json()));
                     }
                     SourceKind::Endpoint => {
                         let endpoint = state.endpoints.get(id).ok_or_else(not_found)?;
-                        event.with("endpoint", endpoint.json())
+                        found[2] = Some(Field::Json(endpoint.json()));
                     }
                     SourceKind::DeviceState => {
                         return Err(CoreError::BadRequest(
                             "Invalid event source URI scheme".into(),
                         ));
                     }
+                }
+            }
+            for (key, field) in ["channel", "bridge", "endpoint"].into_iter().zip(found) {
+                event = match field {
+                    Some(Field::Channel(snapshot)) => event.with_channel(key, Some(*snapshot)),
+                    Some(Field::Json(value)) => event.with(key, value),
+                    None => event,
                 };
             }
             self.publish(state, event);
