@@ -19,6 +19,7 @@ pub mod dialplan_media;
 pub mod endpoints;
 pub mod event;
 pub mod external_media;
+pub mod functions;
 pub mod media;
 pub mod media_audience;
 pub mod media_hangup;
