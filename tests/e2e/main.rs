@@ -6,6 +6,7 @@ mod support;
 mod acl;
 mod api_docs;
 mod ari_ws;
+mod asterisk_fidelity;
 mod auth;
 mod bad_input;
 mod bench_harness;

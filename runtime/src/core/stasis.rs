@@ -165,6 +165,7 @@ impl App {
             return *only == self.name;
         }
         scope.channels.iter().any(|c| self.channels.contains(c))
+            || (scope.any_channel && self.channels.all > 0)
             || scope.bridges.iter().any(|b| self.bridges.contains(b))
             || scope.endpoint.as_deref().is_some_and(|e| {
                 self.endpoints.contains(e)
