@@ -31,6 +31,7 @@ mod metrics;
 mod node_client;
 mod outbound_ws;
 mod prefix;
+mod resources_fidelity;
 mod rest_over_ws;
 mod schema;
 mod snoop;

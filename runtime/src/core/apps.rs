@@ -131,10 +131,10 @@ impl Core {
                 SourceKind::Bridge => state.bridges.contains_key(id),
                 SourceKind::Endpoint => {
                     state.endpoints.contains_key(id)
-                        || self.technology(id).is_some()
+                        || self.endpoint_technology(id).is_some()
                         || id
                             .split_once('/')
-                            .is_some_and(|(tech, _)| self.technology(tech).is_some())
+                            .is_some_and(|(tech, _)| self.endpoint_technology(tech).is_some())
                 }
                 SourceKind::DeviceState => true,
             }
@@ -146,7 +146,10 @@ impl Core {
         self.change_subscriptions(app, sources, true)
     }
 
-    /// Removes subscriptions, in order; stops at the first failure.
+    /// Removes subscriptions, in order; stops at the first failure. As in Asterisk 23.4.1,
+    /// only the subscription is checked (a source that is not subscribed, existing or not,
+    /// is 422 `Event source was not subscribed to`), and the subscription to every channel
+    /// (`channel:`) cannot be removed: 501 `Method not implemented`.
     pub fn unsubscribe(&self, app: &str, sources: &[String]) -> Result<Value, CoreError> {
         self.change_subscriptions(app, sources, false)
     }
@@ -169,13 +172,15 @@ impl Core {
             for source in sources {
                 let (kind, id) = parse_source(source)?;
                 let id = canonical_source(kind, id);
-                if !self.source_exists(state, kind, &id) {
+                if add && !self.source_exists(state, kind, &id) {
                     return Err(CoreError::Unprocessable(
                         "Event source does not exist".into(),
                     ));
                 }
                 if add {
                     state.apps.subscribe(app, kind, &id);
+                } else if kind == SourceKind::Channel && id.is_empty() {
+                    return Err(CoreError::NotImplemented("Method not implemented".into()));
                 } else if !state.apps.unsubscribe(app, kind, &id) {
                     return Err(CoreError::Unprocessable(
                         "Event source was not subscribed to".into(),

@@ -348,6 +348,11 @@ impl Core {
             .find(|t| t.name().eq_ignore_ascii_case(name))
     }
 
+    /// A technology that has endpoints (not Local), by name, case-insensitively.
+    pub fn endpoint_technology(&self, name: &str) -> Option<&Arc<dyn Technology>> {
+        self.technology(name).filter(|t| t.has_endpoints())
+    }
+
     /// Adds a channel, subscribes `spec.app` to it and publishes ChannelCreated. The caller
     /// spawns its runner with the returned receiver.
     pub fn add_channel(
