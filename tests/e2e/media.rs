@@ -274,7 +274,8 @@ async fn bad_media_requests_get_clear_errors_and_missing_or_broken_sounds_fail_t
     assert_eq!(wari.get("/ari/playbacks/nothing").await.status, 404);
     assert_eq!(wari.get("/ari/recordings/stored/nothing").await.status, 404);
     assert_eq!(wari.get("/ari/sounds/test-prompt").await.status, 200);
-    let sounds = wari.get("/ari/sounds?lang=en&format=wav").await;
+    // Formats are named by codec, as in Asterisk 23.4.1: a .wav file is `slin`.
+    let sounds = wari.get("/ari/sounds?lang=en&format=slin").await;
     assert_eq!(sounds.status, 200);
     let ids: Vec<&serde_json::Value> = sounds
         .body

@@ -1,7 +1,8 @@
-//! Playbacks and recordings as Asterisk 23.4.1 reports them: a list's `next_media_uri`
-//! through to PlaybackFinished, a reused playback id, the `Location` of a new playback or
-//! recording, the order and wording of a recording request's checks, a canceled
-//! recording's end, and the answers of stored recordings' copy.
+//! Playbacks, recordings and sounds as Asterisk 23.4.1 reports them: a list's
+//! `next_media_uri` through to PlaybackFinished, a reused playback id, the `Location` of a
+//! new playback or recording, the order and wording of a recording request's checks, a
+//! canceled recording's end, the answers of stored recordings' copy, and the sounds'
+//! languages and formats.
 //!
 //! Every expected value was observed on the reference Asterisk 23.4.1 (a Local channel
 //! into an answer-and-wait extension, in Stasis); the comments quote it.
@@ -339,4 +340,81 @@ async fn a_recording_request_is_checked_in_asterisks_order_and_words() {
             json!({"name": "kept", "format": "wav"})
         ]
     );
+}
+
+#[tokio::test]
+async fn sounds_are_listed_by_language_and_codec_as_asterisk_lists_them() {
+    // A sounds directory laid out as Debian's: wav and gsm prompts per language.
+    let mut app = MediaApp::start_with(APP, DIALPLAN, |dir| {
+        for (path, samples) in [
+            ("sounds/en/hello.wav", 800),
+            ("sounds/en_US/hello.wav", 800),
+            ("sounds/en/digits/1.wav", 800),
+        ] {
+            write_wav(&dir.join(path), vec![1000; samples]);
+        }
+        for path in ["sounds/en/hello.gsm", "sounds/fr/only.gsm"] {
+            std::fs::create_dir_all(dir.join(path).parent().expect("parent")).expect("dir");
+            std::fs::write(dir.join(path), [0u8; 33]).expect("gsm file");
+        }
+    })
+    .await;
+    let MediaApp { wari, ws, .. } = &mut app;
+    // Asterisk 23.4.1 (`GET /sounds/hello-world`): no `text`, a pair per language and
+    // codec, `.wav` files as `slin`, `.gsm` as `gsm`.
+    let hello = wari.get("/ari/sounds/hello").await;
+    assert_eq!(
+        hello.body,
+        json!({
+            "id": "hello",
+            "formats": [
+                {"language": "en", "format": "gsm"},
+                {"language": "en", "format": "slin"},
+                {"language": "en_US", "format": "slin"},
+            ]
+        })
+    );
+    // Names with `/` are one path segment; unknown ones are 404 `Sound not found`.
+    assert_eq!(
+        wari.get("/ari/sounds/digits%2F1").await.body["id"],
+        "digits/1"
+    );
+    refused(wari.get("/ari/sounds/nope").await, 404, "Sound not found");
+    // Filters match exactly: `format=wav` matches nothing (Asterisk 23.4.1: 404 `No sounds
+    // found that matched the query`), `format=slin` the wav files.
+    let none = "No sounds found that matched the query";
+    refused(wari.get("/ari/sounds?format=wav").await, 404, none);
+    refused(wari.get("/ari/sounds?lang=de").await, 404, none);
+    let ids = |reply: crate::support::Reply| -> Vec<String> {
+        reply
+            .body
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|s| s["id"].as_str().map(str::to_string))
+            .collect()
+    };
+    assert_eq!(
+        ids(wari.get("/ari/sounds?format=slin").await),
+        ["digits/1", "hello"]
+    );
+    assert_eq!(
+        ids(wari.get("/ari/sounds?format=gsm").await),
+        ["hello", "only"]
+    );
+    assert_eq!(ids(wari.get("/ari/sounds?lang=fr").await), ["only"]);
+    // wari cannot decode gsm: a sound it has only in gsm is listed but fails to play.
+    let reply = wari
+        .post(&format!(
+            "/ari/channels?endpoint=Local/200@default&app={APP}&channelId=c1"
+        ))
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    ws.next_for("StasisStart", "c1").await;
+    let reply = wari
+        .post("/ari/channels/c1/play/gsm?media=sound:only&lang=fr")
+        .await;
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    let finished = ws.next_of("PlaybackFinished").await;
+    assert_eq!(finished["playback"]["state"], "failed", "{finished}");
 }
