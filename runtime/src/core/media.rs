@@ -739,11 +739,7 @@ impl Core {
             "unpause" => PlaybackOp::Unpause,
             "reverse" => PlaybackOp::Reverse,
             "forward" => PlaybackOp::Forward,
-            "" => {
-                return Err(CoreError::BadRequest(
-                    "Missing required parameter: operation".into(),
-                ));
-            }
+            "" => return Err(CoreError::BadRequest("Missing operation".into())),
             other => {
                 return Err(CoreError::BadRequest(format!("Invalid operation {other}")));
             }

@@ -101,7 +101,7 @@ fn bad_play_and_control_requests_are_refused() {
     );
     assert_eq!(
         refusal(t.core.control_playback("nothing", "")),
-        (400, "Missing required parameter: operation".into())
+        (400, "Missing operation".into())
     );
     assert_eq!(
         refusal(t.core.control_playback("nothing", "jump")),
