@@ -42,11 +42,16 @@ pub fn component(name: &str) -> Vec<u8> {
     })
 }
 
+/// A data directory with no sounds, so that these tests do not depend on the machine
+/// (with no `astdatadir`, wari uses Debian's sounds when they are installed).
+const NO_SOUNDS: &str = "[directories]\nastdatadir => /nonexistent/wari-tests-have-no-sounds\n";
+
 fn start() -> Wari {
     Wari::start(&[
         ("http.conf", HTTP_CONF),
         ("ari.conf", ARI_CONF),
         ("extensions.conf", DIALPLAN),
+        ("asterisk.conf", NO_SOUNDS),
     ])
 }
 
