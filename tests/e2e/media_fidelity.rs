@@ -418,3 +418,54 @@ async fn sounds_are_listed_by_language_and_codec_as_asterisk_lists_them() {
     let finished = ws.next_of("PlaybackFinished").await;
     assert_eq!(finished["playback"]["state"], "failed", "{finished}");
 }
+
+#[tokio::test]
+async fn a_recording_that_ends_on_silence_reports_talking_and_silence() {
+    let MediaApp {
+        wari,
+        mut ws,
+        data: _data,
+    } = setup().await;
+    // Asterisk 23.4.1 (maxSilenceSeconds given): RecordingFinished has duration,
+    // talking_duration and silence_duration; without it, only duration.
+    let reply = wari
+        .post("/ari/channels/c1/record?name=quiet&format=wav&maxSilenceSeconds=1")
+        .await;
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    let finished = ws.next_of("RecordingFinished").await;
+    let recording = &finished["recording"];
+    assert_eq!(recording["name"], "quiet", "{finished}");
+    let keys: Vec<&str> = recording
+        .as_object()
+        .expect("object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "name",
+            "format",
+            "state",
+            "target_uri",
+            "duration",
+            "talking_duration",
+            "silence_duration"
+        ]
+    );
+    // The channel sends silence: the recording ends after a second of it.
+    assert_eq!(recording["duration"], 1, "{finished}");
+    assert_eq!(recording["talking_duration"], 0, "{finished}");
+    assert_eq!(recording["silence_duration"], 1, "{finished}");
+
+    let reply = wari
+        .post("/ari/channels/c1/record?name=timed&format=wav&maxDurationSeconds=1")
+        .await;
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    let finished = ws.next_of("RecordingFinished").await;
+    assert_eq!(finished["recording"]["name"], "timed");
+    assert!(
+        finished["recording"].get("talking_duration").is_none(),
+        "{finished}"
+    );
+}

@@ -137,6 +137,9 @@ pub struct LiveRecordingInfo {
     pub target_uri: String,
     pub state: &'static str,
     pub duration_s: Option<u64>,
+    /// Of `duration_s`, the seconds that were not silence, for a recording that ends on
+    /// silence (`maxSilenceSeconds`): shown as `talking_duration` and `silence_duration`.
+    pub talking_s: Option<u64>,
     pub cause: Option<String>,
     pub topic: MediaTopic,
     /// As [`PlaybackInfo::audience`].
@@ -152,6 +155,7 @@ impl LiveRecordingInfo {
             target_uri: topic.uri(),
             state: "queued",
             duration_s: None,
+            talking_s: None,
             cause: None,
             topic,
             audience: None,
@@ -167,6 +171,13 @@ impl LiveRecordingInfo {
         object.insert("target_uri".into(), json!(self.target_uri));
         if let Some(duration) = self.duration_s {
             object.insert("duration".into(), json!(duration));
+            if let Some(talking) = self.talking_s {
+                object.insert("talking_duration".into(), json!(talking));
+                object.insert(
+                    "silence_duration".into(),
+                    json!(duration.saturating_sub(talking)),
+                );
+            }
         }
         if let Some(cause) = &self.cause {
             object.insert("cause".into(), json!(cause));
@@ -990,6 +1001,7 @@ impl Core {
                 name,
                 state: recording_state,
                 duration_ms,
+                talking_ms,
             } => {
                 let Some(recording) = state.media.recordings.get_mut(&name) else {
                     return;
@@ -1017,6 +1029,7 @@ impl Core {
                 };
                 if kind != "RecordingStarted" {
                     recording.duration_s = Some(duration_ms / 1000);
+                    recording.talking_s = talking_ms.map(|ms| ms / 1000);
                 }
                 let json = recording.json();
                 let topic = recording.topic.clone();

@@ -338,6 +338,9 @@ pub enum MediaEvent {
         name: Arc<str>,
         state: RecordingState,
         duration_ms: u64,
+        /// Of `duration_ms`, how long was not silence: measured only for recordings that
+        /// end on silence (`max_silence_ms`), as Asterisk reports `talking_duration`.
+        talking_ms: Option<u64>,
     },
     /// A complete digit arrived on `leg` (its peer sent it; its tone has been read).
     Dtmf {
@@ -659,6 +662,7 @@ impl Graph {
                     name,
                     state: RecordingState::Recording,
                     duration_ms: 0,
+                    talking_ms: None,
                 });
             }
             None => {
@@ -1318,6 +1322,7 @@ fn end_recording(recording: Recording, ending: Ending) -> Finish {
     Finish {
         name: recording.name,
         duration_ms: recording.recorded_ms,
+        talking_ms: (recording.max_silence_ms > 0).then(|| recording.silence.total_talking_ms()),
         sink: recording.sink,
         ending,
     }
@@ -1526,6 +1531,7 @@ mod tests {
                 name: "r".into(),
                 state: RecordingState::Done,
                 duration_ms: 100,
+                talking_ms: None,
             }
         );
         engine.send(Command::Play {
