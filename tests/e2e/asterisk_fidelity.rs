@@ -260,3 +260,30 @@ async fn ping_modules_logging_and_configuration_answer_in_asterisks_words() {
         "Could not delete object with id 'asterisk'",
     );
 }
+
+#[tokio::test]
+async fn the_dialplan_writes_globals_through_global() {
+    let dialplan = "\
+[default]
+exten => setg,1,Set(GLOBAL(FROM_DIALPLAN)=yes)
+ same => n,Set(LOCAL_ONLY=1)
+ same => n,Stasis(g)
+ same => n,Hangup()
+";
+    let wari = Wari::start(&[
+        ("http.conf", crate::support::HTTP_CONF),
+        ("ari.conf", crate::support::ARI_CONF),
+        ("extensions.conf", dialplan),
+    ]);
+    let mut ws = EventSocket::connect(&wari, "app=g&api_key=asterisk:secret").await;
+    let reply = wari
+        .post("/ari/channels?endpoint=Local/setg@default&app=g&channelId=caller")
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    // The ;2 half runs the dialplan and enters the application after the Set()s.
+    ws.until(|e| e["type"] == "StasisStart" && e["channel"]["id"] != "caller")
+        .await;
+    // Asterisk 23.4.1: Set(GLOBAL(X)=v) sets global X, read back over ARI.
+    assert_eq!(value(&wari, "FROM_DIALPLAN").await, "yes");
+    assert_eq!(value(&wari, "LOCAL_ONLY").await, "");
+}
