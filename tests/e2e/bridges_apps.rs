@@ -150,8 +150,8 @@ async fn bridge_errors() {
     // Id collisions.
     expect(post(&wari, "/ari/bridges/taken").await, 409);
     expect(post(&wari, "/ari/bridges?bridgeId=taken").await, 409);
-    // Bad parameters (a type that makes no bridge: Asterisk 23.4.1 answers 500).
-    expect(post(&wari, "/ari/bridges?type=mixing,holding").await, 500);
+    // Bad parameters (a type that makes no bridge: Asterisk 23.4.1 answers 500, wari 400).
+    expect(post(&wari, "/ari/bridges?type=mixing,holding").await, 400);
     let bad_vars = json!({"variables": "not an object"});
     expect(
         call(&wari, Method::POST, "/ari/bridges", Some(bad_vars)).await,
@@ -734,7 +734,7 @@ async fn user_events_reach_the_application() {
         .await,
         422,
     );
-    // Asterisk 23.4.1 answers 500 `Error processing request`.
+    // Asterisk 23.4.1 answers 500 `Error processing request`; wari 400.
     let bad = json!({"variables": ["not", "an", "object"]});
     expect(
         call(
@@ -744,7 +744,7 @@ async fn user_events_reach_the_application() {
             Some(bad),
         )
         .await,
-        500,
+        400,
     );
 
     // Claiming broadcast channels: parameters are checked, then (no channel is ever
@@ -840,7 +840,7 @@ async fn device_states() {
     for query in ["?deviceState=SLEEPY", "?deviceState=UNKNOWN", ""] {
         let bad = expect(
             put(&wari, &format!("/ari/deviceStates/Stasis:lamp{query}")).await,
-            500,
+            400,
         );
         assert_eq!(bad["message"], "Unknown device", "{query}");
     }

@@ -111,28 +111,29 @@ async fn each_bridge_operation_checks_in_asterisks_order_with_its_words() {
     stasis_channel(&wari, &mut ws, "c2").await;
     dialplan_channel(&wari, "h1").await;
 
-    // Creating: a type that makes no bridge is a 500 (with `(null)` for a missing id, as
-    // Asterisk prints it), an id already taken a 409 before the type is looked at.
+    // Creating: a type that makes no bridge gets Asterisk's message (with `(null)` for a
+    // missing id, as Asterisk prints it) as a 400 (Asterisk: 500; wari answers a client's
+    // mistake with a 4xx); an id already taken is a 409 before the type is looked at.
     let unable = "Unable to create bridge. Possible duplicate bridge id '(null)'";
-    refused(wari.post("/ari/bridges?type=bogus").await, 500, unable);
+    refused(wari.post("/ari/bridges?type=bogus").await, 400, unable);
     refused(
         wari.post("/ari/bridges?type=mixing,holding").await,
-        500,
+        400,
         unable,
     );
     refused(
         wari.post("/ari/bridges?type=dtmf_events").await,
-        500,
+        400,
         unable,
     );
     refused(
         wari.post("/ari/bridges?type=bogus&bridgeId=b0").await,
-        500,
+        400,
         "Unable to create bridge. Possible duplicate bridge id 'b0'",
     );
     refused(
         wari.post("/ari/bridges/b0?type=bogus").await,
-        500,
+        400,
         "Unable to create bridge",
     );
     let b1 = wari
@@ -346,7 +347,7 @@ async fn each_bridge_operation_checks_in_asterisks_order_with_its_words() {
         400,
         "Variable names are required",
     );
-    // Functions are read without a channel; an unknown one is a 500.
+    // Functions are read without a channel; an unknown one is refused (Asterisk: 500).
     let length = wari
         .get("/ari/bridges/b1/variables?variables=LEN(abc)")
         .await;
@@ -354,7 +355,7 @@ async fn each_bridge_operation_checks_in_asterisks_order_with_its_words() {
     refused(
         wari.get("/ari/bridges/b1/variables?variables=NOSUCHFN(abc)")
             .await,
-        500,
+        400,
         "Unable to read provided function",
     );
     // An empty value unsets (and stops reporting) a variable.
@@ -405,18 +406,19 @@ async fn each_bridge_operation_checks_in_asterisks_order_with_its_words() {
             400,
             "terminateOn invalid",
         ),
-        ("format=wav", 500, "Error parsing request"),
+        // Asterisk answers the next four 500 `Error parsing request`; a 400 here.
+        ("format=wav", 400, "Error parsing request"),
         (
             "name=r&format=wav&maxDurationSeconds=-1",
-            500,
+            400,
             "Error parsing request",
         ),
         (
             "name=r&format=wav&maxSilenceSeconds=-1",
-            500,
+            400,
             "Error parsing request",
         ),
-        ("name=../x&format=wav", 500, "Error parsing request"),
+        ("name=../x&format=wav", 400, "Error parsing request"),
     ] {
         refused(
             wari.post(&format!("/ari/bridges/b1/record?{query}")).await,

@@ -73,7 +73,7 @@ async fn user_events_reach_the_named_application_with_their_sources() {
             message,
         );
     }
-    // Variables that are not an object: Asterisk 23.4.1 answers 500.
+    // Variables that are not an object: Asterisk 23.4.1's message as a 400 (Asterisk: 500).
     refused(
         wari.ari_with_body(
             reqwest::Method::POST,
@@ -81,7 +81,7 @@ async fn user_events_reach_the_named_application_with_their_sources() {
             Some(json!({"variables": "x"})),
         )
         .await,
-        500,
+        400,
         "Error processing request",
     );
 

@@ -373,7 +373,7 @@ async fn bad_external_media_requests_are_refused_and_create_nothing() {
     let good = format!("app={APP}&external_host={host}&format=ulaw");
     // Statuses and messages as Asterisk 23.4.1 answers them (checked live), but for the
     // pairings Asterisk carries and wari does not (AudioSocket, WebSocket) and codecs wari
-    // cannot packetise (501 here).
+    // cannot packetise (501 here), and an unknown format (400 here, 500 in Asterisk).
     let cases: Vec<(String, u16, Option<&str>)> = vec![
         (
             format!("external_host={host}&format=ulaw"),
@@ -427,8 +427,8 @@ async fn bad_external_media_requests_are_refused_and_create_nothing() {
         ),
         (
             format!("app={APP}&external_host={host}&format=mp3"),
-            500,
-            Some("An internal error prevented this request from being handled"),
+            400,
+            Some("Provided format (mp3) was not found"),
         ),
         (
             format!("{good}&encapsulation=audiosocket&transport=tcp"),

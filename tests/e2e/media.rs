@@ -234,16 +234,16 @@ async fn bad_media_requests_get_clear_errors_and_missing_or_broken_sounds_fail_t
             400,
         ),
         ("/ari/channels/nobody/play?media=sound:x".to_string(), 404),
-        // Asterisk 23.4.1 answers `../escape` with 500 `Error parsing request`; wari
-        // refuses an absolute name the same way (Asterisk writes it under its
+        // Asterisk 23.4.1 answers `../escape` with 500 `Error parsing request` (wari: 400);
+        // wari refuses an absolute name the same way (Asterisk writes it under its
         // recordings directory).
         (
             format!("/ari/channels/{RECORDED}/record?name=..%2Fescape&format=wav"),
-            500,
+            400,
         ),
         (
             format!("/ari/channels/{RECORDED}/record?name=%2Fetc%2Fx&format=wav"),
-            500,
+            400,
         ),
         (
             format!("/ari/channels/{RECORDED}/record?name=ok&format=mp9"),

@@ -257,10 +257,10 @@ async fn a_recording_request_is_checked_in_asterisks_order_and_words() {
     refused(record("").await, 422, unknown);
     refused(record("name=r").await, 422, unknown);
     refused(record("name=r&format=bogus").await, 422, unknown);
-    refused(record("format=wav").await, 500, "Error parsing request");
+    refused(record("format=wav").await, 400, "Error parsing request");
     refused(
         record("name=..%2Fr&format=wav").await,
-        500,
+        400,
         "Error parsing request",
     );
 

@@ -195,7 +195,7 @@ async fn device_states_are_announced_on_change_only() {
     for (state, status) in [
         ("BUSY", 204),
         ("busy", 204),
-        ("UNKNOWN", 500),
+        ("UNKNOWN", 400),
         ("ONHOLD", 204),
     ] {
         let reply = wari

@@ -189,7 +189,7 @@ mod tests {
             BridgeFlags::parse("").expect("valid").kind,
             BridgeType::Mixing
         );
-        // Asterisk 23.4.1 refuses these (500 on POST /bridges).
+        // Asterisk 23.4.1 refuses these (500 on POST /bridges; 400 in wari).
         for refused in [
             "mixing,holding",
             "bogus",

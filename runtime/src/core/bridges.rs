@@ -70,8 +70,8 @@ impl Core {
 
     /// A Stasis bridge that starts with variables (set before BridgeCreated, so reported
     /// ones are in its first snapshot). Checked in Asterisk 23.4.1's order: an id already
-    /// taken (409 `Bridge with id '<id>' already exists`), then the type (500 `Unable to
-    /// create bridge`, see [`BridgeFlags::parse`]).
+    /// taken (409 `Bridge with id '<id>' already exists`), then the type (`Unable to create
+    /// bridge`, see [`BridgeFlags::parse`]; a 400 where Asterisk answers 500).
     pub fn create_bridge_with_vars(
         &self,
         id: Option<&str>,
@@ -93,7 +93,7 @@ impl Core {
                 None => Arc::from(uuid::Uuid::new_v4().to_string().as_str()),
             };
             let flags = BridgeFlags::parse(types)
-                .map_err(|_| CoreError::Internal(UNABLE_TO_CREATE.into()))?;
+                .map_err(|_| CoreError::BadRequest(UNABLE_TO_CREATE.into()))?;
             self.new_bridge_locked(state, id.clone(), flags, BridgeClass::Stasis, name, vars);
             Ok(state
                 .bridges
@@ -408,8 +408,9 @@ impl Core {
     /// least one variable name is required`), then the bridge (404 `Provided bridge was
     /// not found`, for a bridge ARI did not create too), then each name in order, trimmed:
     /// a blank one is 400 `Variable names are required`, a function call (`LEN(abc)`) is
-    /// read without a channel (an unknown function is 500 `Unable to read provided
-    /// function`), an unset variable 404 `Provided variable was not found`.
+    /// read without a channel (an unknown function is `Unable to read provided function`,
+    /// a 400 where Asterisk answers 500), an unset variable 404 `Provided variable was not
+    /// found`.
     pub fn get_bridge_vars(
         &self,
         id: &str,
@@ -433,7 +434,7 @@ impl Core {
                 }
                 let value = if name.ends_with(')') {
                     self.read_function(name).ok_or_else(|| {
-                        CoreError::Internal("Unable to read provided function".into())
+                        CoreError::BadRequest("Unable to read provided function".into())
                     })?
                 } else {
                     bridge

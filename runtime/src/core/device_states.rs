@@ -86,7 +86,8 @@ impl Core {
 
     /// Sets a controlled device's state (creating it). The state is matched
     /// case-insensitively against [`SETTABLE_STATES`]; anything else (`UNKNOWN` included)
-    /// is Asterisk 23.4.1's 500 `Unknown device`. DeviceStateChanged is published when the
+    /// gets Asterisk 23.4.1's message `Unknown device`, as a 400 (Asterisk answers 500;
+    /// wari answers a client's mistake with a 4xx and declares no 5xx but 501). DeviceStateChanged is published when the
     /// state changes: setting the state a device has is silent, as in Asterisk.
     pub fn update_device_state(&self, name: &str, value: Option<&str>) -> Result<(), CoreError> {
         let name = controlled_device(name)?;
@@ -94,7 +95,7 @@ impl Core {
         let value = SETTABLE_STATES
             .iter()
             .find(|s| s.eq_ignore_ascii_case(value))
-            .ok_or_else(|| CoreError::Internal("Unknown device".into()))?;
+            .ok_or_else(|| CoreError::BadRequest("Unknown device".into()))?;
         self.with_state(|state| {
             let old = state.device_states.insert(name.clone(), value.to_string());
             if old.as_deref() != Some(*value) {

@@ -1082,10 +1082,11 @@ pub(super) struct RecordPlan {
     terminate_on: TerminateOn,
 }
 
-/// Asterisk's answer to a recording request it cannot parse (no name, a negative
-/// duration on a bridge, a name that leaves the recordings directory).
+/// Asterisk's message for a recording request it cannot parse (no name, a negative
+/// duration on a bridge, a name that leaves the recordings directory), as a 400 where
+/// Asterisk answers 500 (wari answers a client's mistake with a 4xx).
 fn unparsable() -> CoreError {
-    CoreError::Internal("Error parsing request".into())
+    CoreError::BadRequest("Error parsing request".into())
 }
 
 /// 409 for a recording name that is live, or stored with `ifExists=fail`.
@@ -1128,7 +1129,7 @@ fn record_options(request: &RecordChannelRequest) -> Result<(TerminateOn, IfExis
 
 /// The rest of a recording request once its target and options passed, in Asterisk
 /// 23.4.1's order: the format (422); a missing name, a negative duration or a name that
-/// leaves the recordings directory (500 `Error parsing request`); with `ifExists=fail` a
+/// leaves the recordings directory (400 `Error parsing request`; Asterisk answers 500); with `ifExists=fail` a
 /// stored recording of that name in any format (409); a live recording of that name
 /// (409).
 fn record_plan(

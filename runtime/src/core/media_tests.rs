@@ -8,10 +8,10 @@ use super::*;
 fn bad_record_requests_are_refused_with_their_status_and_change_nothing() {
     let t = TestCore::new(true);
     t.stasis_channel("rec");
-    // Asterisk 23.4.1's statuses and messages.
+    // Asterisk 23.4.1's statuses and messages (but 400 where it answers 500).
     let unknown_format = "specified format is unknown on this system";
     let cases: Vec<(RecordChannelRequest, u16, &str)> = vec![
-        (request("", "wav"), 500, "Error parsing request"),
+        (request("", "wav"), 400, "Error parsing request"),
         (request("x", ""), 422, unknown_format),
         (
             RecordChannelRequest {
@@ -45,7 +45,7 @@ fn bad_record_requests_are_refused_with_their_status_and_change_nothing() {
             400,
             "terminateOn invalid",
         ),
-        (request("../escape", "wav"), 500, "Error parsing request"),
+        (request("../escape", "wav"), 400, "Error parsing request"),
         (request("x", "mp3"), 422, unknown_format),
     ];
     for (bad, status, message) in cases {

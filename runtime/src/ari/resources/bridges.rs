@@ -87,16 +87,15 @@ async fn create_bridge(ctx: Ctx, id: Option<String>) -> AriResult {
 /// POST /bridges. Variables come from `body.variables`: Asterisk's quirk of reading the whole
 /// body as variables is not reproduced. An empty `bridgeId` counts as absent.
 ///
-/// A type that makes no bridge is a 500, with the message Asterisk 23.4.1 gives on this
-/// operation: `Unable to create bridge. Possible duplicate bridge id '<bridgeId>'`, where a
-/// missing id reads `(null)` (what C prints for it).
+/// A type that makes no bridge gets the message Asterisk 23.4.1 gives on this operation,
+/// `Unable to create bridge. Possible duplicate bridge id '<bridgeId>'`, where a missing id
+/// reads `(null)` (what C prints for it); as a 400, where Asterisk answers 500 (wari
+/// answers a client's mistake with a 4xx and declares no 5xx but 501).
 pub async fn create(ctx: Ctx) -> AriResult {
     let id = ctx.params.string("bridgeId").filter(|id| !id.is_empty());
     let shown = id.clone().unwrap_or_else(|| "(null)".to_string());
     create_bridge(ctx, id).await.map_err(|mut error| {
-        if error.status == http::StatusCode::INTERNAL_SERVER_ERROR
-            && error.message == UNABLE_TO_CREATE
-        {
+        if error.status == http::StatusCode::BAD_REQUEST && error.message == UNABLE_TO_CREATE {
             error.message = format!("{UNABLE_TO_CREATE}. Possible duplicate bridge id '{shown}'");
         }
         error

@@ -665,9 +665,10 @@ pub fn split_host_port(text: &str) -> Option<(&str, u16)> {
     Some((host, port))
 }
 
-/// The codec of an external media stream: a name no codec has is Asterisk 23.4.1's 500
-/// `An internal error prevented this request from being handled`; a known codec wari
-/// cannot packetise is 501.
+/// The codec of an external media stream: a name no codec has is a 400 `Provided format
+/// (<name>) was not found` (Asterisk 23.4.1 answers 500 `An internal error prevented this
+/// request from being handled`; wari answers a client's mistake with a 4xx); a known codec
+/// wari cannot packetise is 501.
 pub fn external_format(name: &str) -> Result<RtpFormat, AriError> {
     if let Some(format) = RtpFormat::from_name(name) {
         return Ok(format);
@@ -681,11 +682,9 @@ pub fn external_format(name: &str) -> Result<RtpFormat, AriError> {
             ),
         ));
     }
-    tracing::info!(format = %name.escape_debug(), "externalMedia: no such format");
-    Err(AriError::new(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "An internal error prevented this request from being handled",
-    ))
+    Err(AriError::bad_request(format!(
+        "Provided format ({name}) was not found"
+    )))
 }
 
 /// POST /channels/externalMedia (§6.7): RTP over UDP to `external_host`. Checked in
@@ -1005,10 +1004,7 @@ mod tests {
         assert_eq!(status(external_format("opus")).0, 501);
         assert_eq!(
             status(external_format("mp3")),
-            (
-                500,
-                "An internal error prevented this request from being handled".into()
-            )
+            (400, "Provided format (mp3) was not found".into())
         );
     }
 

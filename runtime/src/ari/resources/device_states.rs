@@ -1,8 +1,8 @@
 //! `/deviceStates`: device states ARI controls (`Stasis:NAME`), and the state of any device.
 //!
 //! Update and delete follow Asterisk's prefix rules: a name not starting with `Stasis:`
-//! (any case) is a 409, nothing after the prefix a 404, an unknown state value Asterisk's
-//! 500 `Unknown device`. Every change of state publishes DeviceStateChanged to
+//! (any case) is a 409, nothing after the prefix a 404, an unknown state value a 400 with
+//! Asterisk's message `Unknown device` (Asterisk answers 500). Every change of state publishes DeviceStateChanged to
 //! applications subscribed to the device (`deviceState:NAME`); a delete publishes nothing.
 
 use super::{Ctx, Entry};

@@ -21,13 +21,8 @@ pub async fn user_event(ctx: Ctx) -> AriResult {
         None | Some(Value::Null) => None,
         Some(Value::Object(vars)) => Some(vars),
         // Asterisk 23.4.1 cannot add `eventname` to anything but an object, and says so
-        // with a 500.
-        Some(_) => {
-            return Err(AriError::new(
-                http::StatusCode::INTERNAL_SERVER_ERROR,
-                "Error processing request",
-            ));
-        }
+        // with a 500; the client's mistake is a 400 here, with Asterisk's message.
+        Some(_) => return Err(AriError::bad_request("Error processing request")),
     };
     ctx.core
         .user_event(&application, &name, &sources, variables)?;
