@@ -150,7 +150,7 @@ async fn bridge_errors() {
     // Id collisions.
     expect(post(&wari, "/ari/bridges/taken").await, 409);
     expect(post(&wari, "/ari/bridges?bridgeId=taken").await, 409);
-    // Bad parameters.
+    // Bad parameters (a type that makes no bridge: Asterisk 23.4.1 answers 500, wari 400).
     expect(post(&wari, "/ari/bridges?type=mixing,holding").await, 400);
     let bad_vars = json!({"variables": "not an object"});
     expect(
@@ -734,6 +734,7 @@ async fn user_events_reach_the_application() {
         .await,
         422,
     );
+    // Asterisk 23.4.1 answers 500 `Error processing request`; wari 400.
     let bad = json!({"variables": ["not", "an", "object"]});
     expect(
         call(
@@ -746,16 +747,22 @@ async fn user_events_reach_the_application() {
         400,
     );
 
-    // Claiming broadcast channels: parameters are checked, then 501.
-    expect(post(&wari, "/ari/events/claim").await, 400);
+    // Claiming broadcast channels: parameters are checked, then (no channel is ever
+    // broadcast) Asterisk 23.4.1's answer for a channel not in broadcast state.
+    let missing = expect(post(&wari, "/ari/events/claim").await, 400);
+    assert_eq!(missing["message"], "channelId parameter is required");
     expect(post(&wari, "/ari/events/claim?channelId=x").await, 400);
     expect(
         post(&wari, "/ari/events/claim?application=events").await,
         400,
     );
-    expect(
+    let none = expect(
         post(&wari, "/ari/events/claim?channelId=x&application=events").await,
-        501,
+        404,
+    );
+    assert_eq!(
+        none["message"],
+        "Channel not found or not in broadcast state"
     );
 }
 
@@ -806,44 +813,60 @@ async fn device_states() {
         json!({"name": "Stasis:lamp", "state": "INUSE"})
     );
 
-    // Errors.
+    // The same state again publishes nothing (Asterisk 23.4.1): the next event is the
+    // next change.
     expect(
+        put(&wari, "/ari/deviceStates/Stasis:lamp?deviceState=INUSE").await,
+        204,
+    );
+    expect(
+        put(&wari, "/ari/deviceStates/Stasis:lamp?deviceState=ONHOLD").await,
+        204,
+    );
+    let changed = all.next_of("DeviceStateChanged").await;
+    assert_eq!(changed["device_state"]["state"], "ONHOLD", "{changed}");
+
+    // Errors, in Asterisk 23.4.1's words.
+    let uncontrolled = expect(
         put(&wari, "/ari/deviceStates/Foo?deviceState=BUSY").await,
         409,
     );
-    expect(
+    assert_eq!(uncontrolled["message"], "Uncontrolled device specified");
+    let missing = expect(
         put(&wari, "/ari/deviceStates/Stasis:?deviceState=BUSY").await,
         404,
     );
-    let bad = expect(
-        put(&wari, "/ari/deviceStates/Stasis:lamp?deviceState=SLEEPY").await,
-        400,
-    );
-    assert!(
-        bad["message"]
-            .as_str()
-            .is_some_and(|m| m.contains("NOT_INUSE")),
-        "{bad}"
-    );
-    expect(
-        put(&wari, "/ari/deviceStates/Stasis:lamp?deviceState=UNKNOWN").await,
-        400,
-    );
-    expect(put(&wari, "/ari/deviceStates/Stasis:lamp").await, 400);
+    assert_eq!(missing["message"], "Device name is missing");
+    for query in ["?deviceState=SLEEPY", "?deviceState=UNKNOWN", ""] {
+        let bad = expect(
+            put(&wari, &format!("/ari/deviceStates/Stasis:lamp{query}")).await,
+            400,
+        );
+        assert_eq!(bad["message"], "Unknown device", "{query}");
+    }
     expect(delete(&wari, "/ari/deviceStates/Foo").await, 409);
     expect(delete(&wari, "/ari/deviceStates/Stasis:").await, 404);
+    // A device no provider knows is INVALID.
     let other = expect(get(&wari, "/ari/deviceStates/Foo").await, 200);
-    assert_eq!(other, json!({"name": "Foo", "state": "UNKNOWN"}));
+    assert_eq!(other, json!({"name": "Foo", "state": "INVALID"}));
 
-    // Delete: UNKNOWN again, and published.
+    // Delete: UNKNOWN again, and (as in Asterisk 23.4.1) nothing published: the next
+    // event the application hears is the next change.
     expect(delete(&wari, "/ari/deviceStates/Stasis:lamp").await, 204);
+    let list = expect(get(&wari, "/ari/deviceStates").await, 200);
+    assert_eq!(list, json!([]));
+    let unknown = expect(get(&wari, "/ari/deviceStates/Stasis:lamp").await, 200);
+    assert_eq!(unknown, json!({"name": "Stasis:lamp", "state": "UNKNOWN"}));
+    expect(delete(&wari, "/ari/deviceStates/Stasis:never").await, 204);
+    expect(
+        put(&wari, "/ari/deviceStates/Stasis:lamp?deviceState=RINGING").await,
+        204,
+    );
     let changed = all.next_of("DeviceStateChanged").await;
     assert_eq!(
         changed["device_state"],
-        json!({"name": "Stasis:lamp", "state": "UNKNOWN"})
+        json!({"name": "Stasis:lamp", "state": "RINGING"})
     );
-    let list = expect(get(&wari, "/ari/deviceStates").await, 200);
-    assert_eq!(list, json!([]));
 }
 
 #[tokio::test]
@@ -899,10 +922,10 @@ async fn endpoints_listing_and_messages() {
     let mut ws = socket(&wari, "app=phones").await;
     expect(get(&wari, "/ari/endpoints").await, 200);
     expect(get(&wari, "/ari/endpoints/Nope").await, 404);
-    assert_eq!(
-        expect(get(&wari, "/ari/endpoints/Local").await, 200),
-        json!([])
-    );
+    // Local channels have no endpoints (Asterisk 23.4.1: 404 `No Endpoints found -
+    // invalid tech Local`).
+    let local = expect(get(&wari, "/ari/endpoints/Local").await, 404);
+    assert_eq!(local["message"], "No Endpoints found - invalid tech Local");
     expect(get(&wari, "/ari/endpoints/Test/alice").await, 404);
     expect(get(&wari, "/ari/endpoints/Nope/alice").await, 404);
 
@@ -964,12 +987,14 @@ async fn endpoints_listing_and_messages() {
     assert_eq!(received["message"]["to"], "me");
     assert_eq!(received["message"]["variables"], json!({}));
 
-    // Message errors.
+    // Message errors, as Asterisk 23.4.1 checks: `to` is required, `from` is not.
     expect(put(&wari, "/ari/endpoints/sendMessage?from=me").await, 400);
-    expect(
+    assert_eq!(
         put(&wari, "/ari/endpoints/sendMessage?to=test:alice").await,
-        400,
+        (202, Value::Null)
     );
+    let received = ws.next_of("TextMessageReceived").await;
+    assert_eq!(received["message"]["to"], "");
     expect(
         put(&wari, "/ari/endpoints/sendMessage?to=test:zed&from=me").await,
         404,
@@ -978,10 +1003,11 @@ async fn endpoints_listing_and_messages() {
         put(&wari, "/ari/endpoints/sendMessage?to=nope:alice&from=me").await,
         404,
     );
-    expect(
+    assert_eq!(
         put(&wari, "/ari/endpoints/Test/alice/sendMessage").await,
-        400,
+        (202, Value::Null)
     );
+    ws.next_of("TextMessageReceived").await;
     expect(
         put(&wari, "/ari/endpoints/Test/zed/sendMessage?from=me").await,
         404,
@@ -1015,17 +1041,19 @@ async fn endpoints_listing_and_messages() {
     )
     .await;
     assert_eq!(reply, (202, Value::Null));
-    expect(
+    // Only `to` is required (Asterisk 23.4.1: 400 `To must be specified`).
+    assert_eq!(
         post(&wari, "/ari/endpoints/refer?to=test:alice&from=me").await,
-        400,
+        (202, Value::Null)
     );
-    expect(
+    let missing = expect(
         post(&wari, "/ari/endpoints/refer?from=me&refer_to=x").await,
         400,
     );
-    expect(
+    assert_eq!(missing["message"], "To must be specified");
+    assert_eq!(
         post(&wari, "/ari/endpoints/Test/alice/refer?refer_to=x").await,
-        400,
+        (202, Value::Null)
     );
     expect(
         post(&wari, "/ari/endpoints/Test/zed/refer?from=me&refer_to=x").await,

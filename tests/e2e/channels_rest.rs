@@ -395,7 +395,7 @@ async fn created_channels_are_412_until_dialed_and_answered() {
         &wari,
         Method::POST,
         &format!(
-            "/channels/externalMedia?app={APP}&external_host=127.0.0.1:9&format=ulaw&encapsulation=audiosocket&transport=tcp"
+            "/channels/externalMedia?app={APP}&external_host=127.0.0.1:9&format=ulaw&encapsulation=audiosocket&transport=tcp&data=x"
         ),
         501,
         None,

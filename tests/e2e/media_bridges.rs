@@ -190,6 +190,7 @@ async fn bad_bridge_media_requests_get_clear_errors() {
             "/ari/bridges/mix/record?name=x&format=wav&recorder_format=nope",
             422,
         ),
+        // Asterisk 23.4.1 answers these two 500 `Error parsing request` (wari: 400).
         ("/ari/bridges/mix/record?name=..%2Fescape&format=wav", 400),
         (
             "/ari/bridges/mix/record?name=x&format=wav&ifExists=maybe",

@@ -62,7 +62,9 @@ async fn a_bridged_channel_cannot_be_recorded_and_a_recorded_channel_cannot_be_b
     let refused = wari.post("/ari/bridges/mix/addChannel?channel=a2").await;
     assert_eq!(refused.status, 409, "{}", refused.body);
     assert_eq!(
-        refused.body["message"], "Channel is being recorded: a2",
+        // Asterisk 23.4.1's message.
+        refused.body["message"],
+        "Channel a2 currently recording",
         "{}",
         refused.body
     );

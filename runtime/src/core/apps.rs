@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
 
-use super::event::{Event, Scope};
+use super::event::{Event, Field, Scope};
 use super::stasis::{EventSink, SourceKind};
 use super::{Core, CoreError};
 
@@ -131,10 +131,10 @@ impl Core {
                 SourceKind::Bridge => state.bridges.contains_key(id),
                 SourceKind::Endpoint => {
                     state.endpoints.contains_key(id)
-                        || self.technology(id).is_some()
+                        || self.endpoint_technology(id).is_some()
                         || id
                             .split_once('/')
-                            .is_some_and(|(tech, _)| self.technology(tech).is_some())
+                            .is_some_and(|(tech, _)| self.endpoint_technology(tech).is_some())
                 }
                 SourceKind::DeviceState => true,
             }
@@ -146,7 +146,10 @@ impl Core {
         self.change_subscriptions(app, sources, true)
     }
 
-    /// Removes subscriptions, in order; stops at the first failure.
+    /// Removes subscriptions, in order; stops at the first failure. As in Asterisk 23.4.1,
+    /// only the subscription is checked (a source that is not subscribed, existing or not,
+    /// is 422 `Event source was not subscribed to`), and the subscription to every channel
+    /// (`channel:`) cannot be removed: 501 `Method not implemented`.
     pub fn unsubscribe(&self, app: &str, sources: &[String]) -> Result<Value, CoreError> {
         self.change_subscriptions(app, sources, false)
     }
@@ -169,13 +172,15 @@ impl Core {
             for source in sources {
                 let (kind, id) = parse_source(source)?;
                 let id = canonical_source(kind, id);
-                if !self.source_exists(state, kind, &id) {
+                if add && !self.source_exists(state, kind, &id) {
                     return Err(CoreError::Unprocessable(
                         "Event source does not exist".into(),
                     ));
                 }
                 if add {
                     state.apps.subscribe(app, kind, &id);
+                } else if kind == SourceKind::Channel && id.is_empty() {
+                    return Err(CoreError::NotImplemented("Method not implemented".into()));
                 } else if !state.apps.unsubscribe(app, kind, &id) {
                     return Err(CoreError::Unprocessable(
                         "Event source was not subscribed to".into(),
@@ -249,28 +254,38 @@ impl Core {
             let mut event = Event::new("ChannelUserevent", Scope::app(app))
                 .with("eventname", json!(name))
                 .with("userevent", Value::Object(userevent));
+            // Checked in the order given (the first bad one answers); shown as Asterisk
+            // 23.4.1 shows them, channel, then bridge, then endpoint (one of each kind:
+            // a later one of a kind replaces an earlier one).
+            let mut found: [Option<Field>; 3] = [None, None, None];
             for source in sources.iter().filter(|s| !s.is_empty()) {
                 let (kind, id) = parse_source(source)?;
-                let not_found =
-                    || CoreError::Unprocessable(format!("Event source not found: {source}"));
-                event = match kind {
+                let not_found = || CoreError::Unprocessable("Event source was not found".into());
+                match kind {
                     SourceKind::Channel => {
                         let snapshot = self.channel_snapshot(state, id).ok_or_else(not_found)?;
-                        event.with_channel("channel", Some(snapshot))
+                        found[0] = Some(Field::Channel(Box::new(snapshot)));
                     }
                     SourceKind::Bridge => {
                         let bridge = state.bridges.get(id).ok_or_else(not_found)?;
-                        event.with("bridge", bridge.json())
+                        found[1] = Some(Field::Json(bridge.json()));
                     }
                     SourceKind::Endpoint => {
                         let endpoint = state.endpoints.get(id).ok_or_else(not_found)?;
-                        event.with("endpoint", endpoint.json())
+                        found[2] = Some(Field::Json(endpoint.json()));
                     }
                     SourceKind::DeviceState => {
                         return Err(CoreError::BadRequest(
                             "Invalid event source URI scheme".into(),
                         ));
                     }
+                }
+            }
+            for (key, field) in ["channel", "bridge", "endpoint"].into_iter().zip(found) {
+                event = match field {
+                    Some(Field::Channel(snapshot)) => event.with_channel(key, Some(*snapshot)),
+                    Some(Field::Json(value)) => event.with(key, value),
+                    None => event,
                 };
             }
             self.publish(state, event);

@@ -13,6 +13,15 @@ use super::media::MediaTopic;
 use super::stasis::SourceKind;
 use super::{Core, CoreError, State};
 
+/// Asterisk's message when a bridge cannot be made of the requested type.
+pub const UNABLE_TO_CREATE: &str = "Unable to create bridge";
+
+/// `BRIDGEPEER`: the names of the other parties of a mixing bridge, set on each party.
+const BRIDGEPEER: &str = "BRIDGEPEER";
+
+/// Asterisk lists at most this many other parties in `BRIDGEPEER`.
+const MAX_BRIDGEPEER_NAMES: usize = 10;
+
 impl Core {
     fn new_bridge_locked(
         &self,
@@ -26,14 +35,17 @@ impl Core {
         let mut bridge = Bridge {
             id: id.clone(),
             name: name.to_string(),
+            technology: flags.technology(0),
             flags,
             class,
             channels: Vec::new(),
             creationtime: Local::now(),
             vars: BTreeMap::new(),
             reported: BTreeSet::new(),
+            video_source: None,
+            published_video_source: None,
         };
-        for var in vars {
+        for var in vars.iter().filter(|v| !v.name.trim().is_empty()) {
             var.apply(&mut bridge);
         }
         let snapshot = bridge.json();
@@ -57,7 +69,9 @@ impl Core {
     }
 
     /// A Stasis bridge that starts with variables (set before BridgeCreated, so reported
-    /// ones are in its first snapshot).
+    /// ones are in its first snapshot). Checked in Asterisk 23.4.1's order: an id already
+    /// taken (409 `Bridge with id '<id>' already exists`), then the type (`Unable to create
+    /// bridge`, see [`BridgeFlags::parse`]; a 400 where Asterisk answers 500).
     pub fn create_bridge_with_vars(
         &self,
         id: Option<&str>,
@@ -65,8 +79,6 @@ impl Core {
         name: &str,
         vars: &[BridgeVar],
     ) -> Result<Value, CoreError> {
-        check_var_names(vars)?;
-        let flags = BridgeFlags::parse(types).map_err(CoreError::BadRequest)?;
         self.with_state(|state| {
             let id: Arc<str> = match id {
                 Some("") => {
@@ -80,6 +92,8 @@ impl Core {
                 Some(id) => Arc::from(id),
                 None => Arc::from(uuid::Uuid::new_v4().to_string().as_str()),
             };
+            let flags = BridgeFlags::parse(types)
+                .map_err(|_| CoreError::BadRequest(UNABLE_TO_CREATE.into()))?;
             self.new_bridge_locked(state, id.clone(), flags, BridgeClass::Stasis, name, vars);
             Ok(state
                 .bridges
@@ -96,6 +110,7 @@ impl Core {
             kind: super::bridge::BridgeType::Mixing,
             media_through_core: false,
             video_mode: "talker",
+            always_multimix: false,
         });
         self.new_bridge_locked(state, id.clone(), flags, BridgeClass::Basic, "", &[]);
         id
@@ -121,12 +136,8 @@ impl Core {
         })
     }
 
-    /// The checks before controlling a bridge over ARI: it exists (404) and was created by
-    /// ARI (409).
-    pub fn check_stasis_bridge(&self, id: &str) -> Result<(), CoreError> {
-        self.with_state(|state| self.stasis_bridge(state, id).map(|_| ()))
-    }
-
+    /// The checks before controlling a bridge over ARI: it exists (404 `Bridge not found`)
+    /// and was created by ARI (409 `Bridge not in Stasis application`).
     pub(crate) fn stasis_bridge(&self, state: &State, id: &str) -> Result<Arc<str>, CoreError> {
         let bridge = state
             .bridges
@@ -217,58 +228,157 @@ impl Core {
             .with("bridge", bridge_json)
             .with_channel("channel", snapshot),
         );
+        self.bridge_reconfigured_locked(state, bridge_id);
     }
 
-    /// `POST /bridges/{id}/addChannel`: channels must exist (400) and be in Stasis (422).
-    pub fn add_to_bridge(&self, bridge: &str, channels: &[String]) -> Result<(), CoreError> {
-        let channels: Vec<&String> = channels.iter().filter(|c| !c.trim().is_empty()).collect();
-        if channels.is_empty() {
+    /// After a channel has entered or left a bridge (and that was announced): the bridge
+    /// takes the technology that fits its members, and each party's `BRIDGEPEER` names the
+    /// others, as in Asterisk: in a mixing bridge of two or more every party gets the
+    /// names of the others (at most ten, comma-separated; a ChannelVarset each time, even
+    /// when unchanged); a lone party keeps what it had; in a holding bridge the variable is
+    /// removed.
+    pub(crate) fn bridge_reconfigured_locked(&self, state: &mut State, bridge_id: &Arc<str>) {
+        let Some(bridge) = state.bridges.get_mut(bridge_id) else {
+            return;
+        };
+        bridge.reconfigured();
+        self.publish_bridge_state_locked(state, bridge_id);
+        let Some(bridge) = state.bridges.get(bridge_id) else {
+            return;
+        };
+        let holding = bridge.flags.kind == super::bridge::BridgeType::Holding;
+        let members = bridge.channels.clone();
+        if holding {
+            for member in &members {
+                self.clear_bridge_peer_locked(state, member);
+            }
+            return;
+        }
+        if members.len() < 2 {
+            return;
+        }
+        let names: Vec<String> = members
+            .iter()
+            .take(MAX_BRIDGEPEER_NAMES + 1)
+            .map(|id| {
+                state
+                    .channels
+                    .get(id)
+                    .map(|c| c.name.clone())
+                    .unwrap_or_default()
+            })
+            .collect();
+        for (at, member) in members.iter().enumerate() {
+            let peers: Vec<&str> = names
+                .iter()
+                .enumerate()
+                .filter(|(other, _)| *other != at)
+                .map(|(_, name)| name.as_str())
+                .take(MAX_BRIDGEPEER_NAMES)
+                .collect();
+            let value = peers.join(",");
+            self.set_var_locked(state, member, BRIDGEPEER, Some(&value), None);
+        }
+    }
+
+    /// The bridge's state is published (a change of members, a variable set, a video
+    /// source chosen): when the video source is not the one last published,
+    /// BridgeVideoSourceChanged (with `old_video_source_id` when there was one), as
+    /// Asterisk 23.4.1 compares successive bridge snapshots.
+    pub(crate) fn publish_bridge_state_locked(&self, state: &mut State, bridge_id: &Arc<str>) {
+        let Some(bridge) = state.bridges.get_mut(bridge_id) else {
+            return;
+        };
+        if bridge.video_source == bridge.published_video_source {
+            return;
+        }
+        let old = std::mem::replace(
+            &mut bridge.published_video_source,
+            bridge.video_source.clone(),
+        );
+        let mut event = Event::new("BridgeVideoSourceChanged", Scope::bridge(bridge_id))
+            .with("bridge", bridge.json());
+        if let Some(old) = old {
+            event = event.with("old_video_source_id", Value::String(old.to_string()));
+        }
+        self.publish(state, event);
+    }
+
+    /// A channel leaving its bridge loses `BRIDGEPEER`: ChannelVarset with an empty value
+    /// when it had one, nothing otherwise.
+    pub(crate) fn clear_bridge_peer_locked(&self, state: &mut State, id: &Arc<str>) {
+        let had = state
+            .channels
+            .get(id)
+            .and_then(|c| c.vars.get(BRIDGEPEER))
+            .is_some_and(|v| !v.is_empty());
+        if had {
+            self.set_var_locked(state, id, BRIDGEPEER, None, None);
+        } else if let Some(channel) = state.channels.get_mut(id) {
+            channel.vars.remove(BRIDGEPEER);
+        }
+    }
+
+    /// The channels of an add or remove request, checked as Asterisk 23.4.1 does after
+    /// the bridge: none given (empty names do not count) is 400 `Missing parameter
+    /// channel`; then, in order, an unknown one is 400 `Channel not found` and one not in
+    /// Stasis 422 `Channel not in Stasis application`.
+    fn stasis_channels(state: &State, channels: &[String]) -> Result<Vec<Arc<str>>, CoreError> {
+        let mut ids = Vec::with_capacity(channels.len());
+        for id in channels.iter().filter(|c| !c.is_empty()) {
+            let channel = state
+                .channels
+                .get(id.as_str())
+                .ok_or_else(|| CoreError::BadRequest("Channel not found".into()))?;
+            if channel.stasis.is_none() {
+                return Err(CoreError::Unprocessable(
+                    "Channel not in Stasis application".into(),
+                ));
+            }
+            ids.push(channel.id.clone());
+        }
+        if ids.is_empty() {
             return Err(CoreError::BadRequest("Missing parameter channel".into()));
         }
+        Ok(ids)
+    }
+
+    /// `POST /bridges/{id}/addChannel`: the bridge (404, 409), the channels (see
+    /// [`Core::stasis_channels`]), then none may be recorded (409). A channel already in
+    /// this bridge leaves and enters it again, as in Asterisk.
+    pub fn add_to_bridge(&self, bridge: &str, channels: &[String]) -> Result<(), CoreError> {
         self.with_state(|state| {
             let bridge = self.stasis_bridge(state, bridge)?;
-            for id in &channels {
-                let channel = state
-                    .channels
-                    .get(id.as_str())
-                    .ok_or_else(|| CoreError::BadRequest(format!("Channel not found: {id}")))?;
-                if channel.stasis.is_none() {
-                    return Err(CoreError::Unprocessable(format!(
-                        "Channel not in Stasis application: {id}"
-                    )));
-                }
-                self.check_not_recorded(state, &channel.id)?;
+            let ids = Self::stasis_channels(state, channels)?;
+            for id in &ids {
+                self.check_not_recorded(state, id)?;
             }
-            for id in channels {
-                if let Some(channel) = state.channels.get(id.as_str()) {
-                    let channel_id = channel.id.clone();
-                    self.join_bridge_locked(state, &bridge, &channel_id);
+            for id in ids {
+                let here = state
+                    .channels
+                    .get(&id)
+                    .is_some_and(|c| c.bridge.as_ref() == Some(&bridge));
+                if here {
+                    self.leave_bridge(state, &id);
                 }
+                self.join_bridge_locked(state, &bridge, &id);
             }
             Ok(())
         })
     }
 
-    /// `POST /bridges/{id}/removeChannel`: every channel must be in this bridge (422).
+    /// `POST /bridges/{id}/removeChannel`: the bridge, the channels (as for adding), then
+    /// every channel must be in this bridge (422 `Channel not in this bridge`).
     pub fn remove_from_bridge(&self, bridge: &str, channels: &[String]) -> Result<(), CoreError> {
-        let channels: Vec<&String> = channels.iter().filter(|c| !c.trim().is_empty()).collect();
-        if channels.is_empty() {
-            return Err(CoreError::BadRequest("Missing parameter channel".into()));
-        }
         self.with_state(|state| {
             let bridge = self.stasis_bridge(state, bridge)?;
-            let mut ids = Vec::new();
-            for id in &channels {
-                let channel = state
-                    .channels
-                    .get(id.as_str())
-                    .ok_or_else(|| CoreError::BadRequest(format!("Channel not found: {id}")))?;
-                if channel.bridge.as_ref() != Some(&bridge) {
-                    return Err(CoreError::Unprocessable(format!(
-                        "Channel not in this bridge: {id}"
-                    )));
+            let ids = Self::stasis_channels(state, channels)?;
+            for id in &ids {
+                if state.channels.get(id).and_then(|c| c.bridge.as_ref()) != Some(&bridge) {
+                    return Err(CoreError::Unprocessable(
+                        "Channel not in this bridge".into(),
+                    ));
                 }
-                ids.push(channel.id.clone());
             }
             for id in ids {
                 self.leave_bridge(state, &id);
@@ -276,10 +386,11 @@ impl Core {
             Ok(())
         })
     }
-    /// `GET /bridges/{id}/variable`: 404 for an unknown bridge or variable, 409 for a
-    /// bridge ARI did not create.
+
+    /// `GET /bridges/{id}/variable`, checked as Asterisk 23.4.1 does: no name (400
+    /// `Variable name is required`), then the bridge (404, 409), then the variable (404
+    /// `Provided variable was not found`). The name is taken as given (not trimmed).
     pub fn get_bridge_var(&self, id: &str, name: &str) -> Result<String, CoreError> {
-        let name = name.trim();
         if name.is_empty() {
             return Err(CoreError::BadRequest("Variable name is required".into()));
         }
@@ -289,61 +400,104 @@ impl Core {
                 .bridges
                 .get(&id)
                 .and_then(|b| b.vars.get(name).cloned())
-                .ok_or_else(|| CoreError::NotFound("Variable not found".into()))
+                .ok_or_else(|| CoreError::NotFound(VARIABLE_NOT_FOUND.into()))
         })
     }
 
-    /// `GET /bridges/{id}/variables`: every named variable; the first unknown one is a 404.
-    /// A bridge ARI did not create is a 404 too, as in Asterisk.
+    /// `GET /bridges/{id}/variables`, checked as Asterisk 23.4.1 does: no names (400 `At
+    /// least one variable name is required`), then the bridge (404 `Provided bridge was
+    /// not found`, for a bridge ARI did not create too), then each name in order, trimmed:
+    /// a blank one is 400 `Variable names are required`, a function call (`LEN(abc)`) is
+    /// read without a channel (an unknown function is `Unable to read provided function`,
+    /// a 400 where Asterisk answers 500), an unset variable 404 `Provided variable was not
+    /// found`.
     pub fn get_bridge_vars(
         &self,
         id: &str,
         names: &[String],
     ) -> Result<Map<String, Value>, CoreError> {
-        let names: Vec<&str> = names.iter().map(|n| n.trim()).collect();
-        if names.is_empty() || names.iter().any(|n| n.is_empty()) {
-            return Err(CoreError::BadRequest("Variable name is required".into()));
+        if names.is_empty() {
+            return Err(CoreError::BadRequest(
+                "At least one variable name is required".into(),
+            ));
         }
         self.with_state(|state| {
             let bridge = state
                 .bridges
                 .get(id)
                 .filter(|b| b.class == BridgeClass::Stasis)
-                .ok_or_else(|| CoreError::NotFound("Bridge not found".into()))?;
-            names
-                .iter()
-                .map(|name| {
+                .ok_or_else(|| CoreError::NotFound("Provided bridge was not found".into()))?;
+            let mut values = Map::new();
+            for name in names.iter().map(|n| n.trim()) {
+                if name.is_empty() {
+                    return Err(CoreError::BadRequest("Variable names are required".into()));
+                }
+                let value = if name.ends_with(')') {
+                    self.read_function(name).ok_or_else(|| {
+                        CoreError::BadRequest("Unable to read provided function".into())
+                    })?
+                } else {
                     bridge
                         .vars
-                        .get(*name)
-                        .map(|v| (name.to_string(), Value::String(v.clone())))
-                        .ok_or_else(|| CoreError::NotFound(format!("Variable not found: {name}")))
-                })
-                .collect()
+                        .get(name)
+                        .cloned()
+                        .ok_or_else(|| CoreError::NotFound(VARIABLE_NOT_FOUND.into()))?
+                };
+                values.insert(name.to_string(), Value::String(value));
+            }
+            Ok(values)
         })
     }
 
-    /// `POST /bridges/{id}/variable(s)`: sets (or, without a value, unsets) variables, all
-    /// or none. Bridges publish no event for this; reported variables show in later
-    /// snapshots' `bridgevars`.
-    pub fn set_bridge_vars(&self, id: &str, vars: &[BridgeVar]) -> Result<(), CoreError> {
-        if vars.is_empty() {
-            return Err(CoreError::BadRequest("Missing parameter variables".into()));
+    /// `POST /bridges/{id}/variable`: no name is 400 `Variable name is required`, then the
+    /// bridge (404, 409); the name is trimmed. Bridges publish no event for this; reported
+    /// variables show in later snapshots' `bridgevars`.
+    pub fn set_bridge_var(&self, id: &str, var: &BridgeVar) -> Result<(), CoreError> {
+        if var.name.is_empty() {
+            return Err(CoreError::BadRequest("Variable name is required".into()));
         }
-        check_var_names(vars)?;
         self.with_state(|state| {
             let id = self.stasis_bridge(state, id)?;
+            let var = BridgeVar {
+                name: var.name.trim().to_string(),
+                ..var.clone()
+            };
+            if var.name.is_empty() {
+                return Err(CoreError::BadRequest("Failed to execute function".into()));
+            }
             if let Some(bridge) = state.bridges.get_mut(&id) {
-                for var in vars {
-                    var.apply(bridge);
-                }
+                var.apply(bridge);
+            }
+            self.publish_bridge_state_locked(state, &id);
+            Ok(())
+        })
+    }
+
+    /// `POST /bridges/{id}/variables`: the bridge (404 `Provided bridge was not found`)
+    /// before the variables (checked by the caller: all are set or none). Entries with an
+    /// empty name are skipped, as in Asterisk.
+    pub fn set_bridge_vars(&self, id: &str, vars: &[BridgeVar]) -> Result<(), CoreError> {
+        self.with_state(|state| {
+            let bridge = state
+                .bridges
+                .get_mut(id)
+                .filter(|b| b.class == BridgeClass::Stasis)
+                .ok_or_else(|| CoreError::NotFound("Provided bridge was not found".into()))?;
+            for var in vars.iter().filter(|v| !v.name.trim().is_empty()) {
+                var.apply(bridge);
+            }
+            if !vars.is_empty() {
+                let id = bridge.id.clone();
+                self.publish_bridge_state_locked(state, &id);
             }
             Ok(())
         })
     }
 
-    /// `POST /bridges/{id}/videoSource/{channelId}`: the channel must exist (400), be in
-    /// Stasis (422) and in this bridge (422). wari carries no video, so nothing changes.
+    /// `POST /bridges/{id}/videoSource/{channelId}`: the bridge (404, 409), the channel
+    /// (400 unknown, 422 not in Stasis), then it must be in this bridge (422). The bridge
+    /// switches to video mode `single` with that channel as its source (wari carries no
+    /// video, but the bridge's state and events are Asterisk's).
     pub fn set_video_source(&self, bridge: &str, channel: &str) -> Result<(), CoreError> {
         self.with_state(|state| {
             let bridge = self.stasis_bridge(state, bridge)?;
@@ -361,13 +515,37 @@ impl Core {
                     "Channel not in this bridge".into(),
                 ));
             }
+            let source = channel.id.clone();
+            if let Some(b) = state.bridges.get_mut(&bridge) {
+                b.flags.video_mode = "single";
+                b.video_source = Some(source);
+            }
+            self.publish_bridge_state_locked(state, &bridge);
+            Ok(())
+        })
+    }
+
+    /// `DELETE /bridges/{id}/videoSource`: the bridge (404, 409); back to video mode
+    /// `talker` with no source. As in Asterisk, this publishes nothing by itself: the
+    /// bridge's next publication announces the change.
+    pub fn clear_video_source(&self, bridge: &str) -> Result<(), CoreError> {
+        self.with_state(|state| {
+            let bridge = self.stasis_bridge(state, bridge)?;
+            if let Some(b) = state.bridges.get_mut(&bridge) {
+                b.flags.video_mode = "talker";
+                b.video_source = None;
+            }
             Ok(())
         })
     }
 }
 
-/// One bridge variable to set: `value` `None` unsets it; `report` `Some` changes whether it
-/// shows in the snapshot's `bridgevars`.
+/// Asterisk's message for a bridge variable that is not set.
+const VARIABLE_NOT_FOUND: &str = "Provided variable was not found";
+
+/// One bridge variable to set: `value` `None` or empty unsets it (and it is no longer
+/// reported, as in Asterisk); `report` `Some` changes whether it shows in the snapshot's
+/// `bridgevars`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BridgeVar {
     pub name: String,
@@ -378,12 +556,14 @@ pub struct BridgeVar {
 impl BridgeVar {
     fn apply(&self, bridge: &mut Bridge) {
         let name = self.name.trim();
-        match &self.value {
+        match self.value.as_deref().filter(|v| !v.is_empty()) {
             Some(value) => {
-                bridge.vars.insert(name.to_string(), value.clone());
+                bridge.vars.insert(name.to_string(), value.to_string());
             }
             None => {
                 bridge.vars.remove(name);
+                bridge.reported.remove(name);
+                return;
             }
         }
         match self.report {
@@ -396,11 +576,4 @@ impl BridgeVar {
             None => {}
         }
     }
-}
-
-fn check_var_names(vars: &[BridgeVar]) -> Result<(), CoreError> {
-    if vars.iter().any(|v| v.name.trim().is_empty()) {
-        return Err(CoreError::BadRequest("Variable name is required".into()));
-    }
-    Ok(())
 }

@@ -380,7 +380,7 @@ impl Core {
                 .get(&bridge)
                 .is_some_and(|b| b.class == super::bridge::BridgeClass::Stasis)
         {
-            self.leave_bridge(state, id);
+            self.leave_bridge_as(state, id, false);
         }
         let snapshot = self.channel_snapshot(state, id);
         self.publish(
@@ -982,13 +982,29 @@ impl Core {
 
     /// Makes a channel leave whatever bridge it is in (ChannelLeftBridge).
     pub fn leave_bridge(&self, state: &mut State, id: &Arc<str>) {
-        let Some(bridge_id) = state.channels.get_mut(id).and_then(|c| c.bridge.take()) else {
+        self.leave_bridge_as(state, id, true);
+    }
+
+    /// Takes a channel out of its bridge: `BRIDGEPEER` cleared, ChannelLeftBridge, the
+    /// remaining parties reconfigured. `unsubscribe` false keeps the application's
+    /// subscription to the bridge: Asterisk 23.4.1 keeps it when a channel leaves Stasis
+    /// (hangup, continue) while bridged, so the application still hears the bridge's
+    /// later events, BridgeDestroyed included.
+    pub(crate) fn leave_bridge_as(&self, state: &mut State, id: &Arc<str>, unsubscribe: bool) {
+        let Some(bridge_id) = state.channels.get(id).and_then(|c| c.bridge.clone()) else {
             return;
         };
+        self.clear_bridge_peer_locked(state, id);
+        if let Some(channel) = state.channels.get_mut(id) {
+            channel.bridge = None;
+        }
         let Some(bridge) = state.bridges.get_mut(&bridge_id) else {
             return;
         };
         bridge.channels.retain(|c| c != id);
+        if bridge.video_source.as_ref() == Some(id) {
+            bridge.video_source = None;
+        }
         self.media_bridge_left(id);
         let bridge_json = bridge.json();
         let snapshot = self.channel_snapshot(state, id);
@@ -1005,7 +1021,7 @@ impl Core {
             .with("bridge", bridge_json)
             .with_channel("channel", snapshot),
         );
-        if let Some(app) = state.app_of_channel(id) {
+        if unsubscribe && let Some(app) = state.app_of_channel(id) {
             state.apps.unsubscribe(&app, SourceKind::Bridge, &bridge_id);
         }
         let basic_and_empty = state
@@ -1014,6 +1030,8 @@ impl Core {
             .is_some_and(|b| b.class == super::bridge::BridgeClass::Basic && b.channels.len() < 2);
         if basic_and_empty {
             self.destroy_bridge_locked(state, &bridge_id);
+        } else {
+            self.bridge_reconfigured_locked(state, &bridge_id);
         }
     }
 }

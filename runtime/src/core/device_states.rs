@@ -25,8 +25,12 @@ pub const SETTABLE_STATES: [&str; 8] = [
     "ONHOLD",
 ];
 
-/// The state of a device nobody has set.
+/// The state of a controlled device nobody has set.
 pub const UNKNOWN_STATE: &str = "UNKNOWN";
+
+/// The state of a device no provider wari has knows (Asterisk 23.4.1 answers `INVALID`
+/// for `Local:x` or a bare `x`).
+pub const INVALID_STATE: &str = "INVALID";
 
 /// The canonical name of an ARI-controlled device: `Stasis:` (any case) then a non-empty
 /// name. Another prefix is a 409; nothing after the prefix a 404.
@@ -64,47 +68,49 @@ impl Core {
         })
     }
 
-    /// Any device's state, under the name asked for; devices wari does not know are
-    /// `UNKNOWN`.
+    /// Any device's state, under the name asked for: a controlled one nobody set is
+    /// `UNKNOWN`, any other device (no provider of wari's knows it) `INVALID`, as Asterisk
+    /// 23.4.1 answers.
     pub fn device_state(&self, name: &str) -> Value {
-        let canonical = controlled_device(name).ok();
+        let Ok(canonical) = controlled_device(name) else {
+            return device_json(name, INVALID_STATE);
+        };
         self.with_state(|state| {
-            let value = canonical
-                .and_then(|c| state.device_states.get(&c).cloned())
-                .unwrap_or_else(|| UNKNOWN_STATE.to_string());
-            device_json(name, &value)
+            let value = state
+                .device_states
+                .get(&canonical)
+                .map_or(UNKNOWN_STATE, String::as_str);
+            device_json(name, value)
         })
     }
 
     /// Sets a controlled device's state (creating it). The state is matched
-    /// case-insensitively against [`SETTABLE_STATES`]; anything else is a 400 (Asterisk
-    /// answers 500 "Unknown device").
+    /// case-insensitively against [`SETTABLE_STATES`]; anything else (`UNKNOWN` included)
+    /// gets Asterisk 23.4.1's message `Unknown device`, as a 400 (Asterisk answers 500;
+    /// wari answers a client's mistake with a 4xx and declares no 5xx but 501). DeviceStateChanged is published when the
+    /// state changes: setting the state a device has is silent, as in Asterisk.
     pub fn update_device_state(&self, name: &str, value: Option<&str>) -> Result<(), CoreError> {
         let name = controlled_device(name)?;
-        let value = value.unwrap_or_default().trim();
+        let value = value.unwrap_or_default();
         let value = SETTABLE_STATES
             .iter()
             .find(|s| s.eq_ignore_ascii_case(value))
-            .ok_or_else(|| {
-                CoreError::BadRequest(format!(
-                    "Invalid device state '{value}': expected one of {}",
-                    SETTABLE_STATES.join(", ")
-                ))
-            })?;
+            .ok_or_else(|| CoreError::BadRequest("Unknown device".into()))?;
         self.with_state(|state| {
-            state.device_states.insert(name.clone(), value.to_string());
-            self.device_state_changed(state, &name, value);
+            let old = state.device_states.insert(name.clone(), value.to_string());
+            if old.as_deref() != Some(*value) {
+                self.device_state_changed(state, &name, value);
+            }
         });
         Ok(())
     }
 
-    /// Forgets a controlled device's state: it reads `UNKNOWN` again, and that is published.
-    /// Deleting a device that was never set succeeds too, as in Asterisk.
+    /// Forgets a controlled device's state: it reads `UNKNOWN` again. As in Asterisk
+    /// 23.4.1, this publishes nothing, and deleting a device never set succeeds too.
     pub fn delete_device_state(&self, name: &str) -> Result<(), CoreError> {
         let name = controlled_device(name)?;
         self.with_state(|state| {
             state.device_states.remove(&name);
-            self.device_state_changed(state, &name, UNKNOWN_STATE);
         });
         Ok(())
     }

@@ -41,9 +41,7 @@ pub struct TextMessage {
 pub fn parse_message_uri(uri: &str) -> Result<(&str, &str), CoreError> {
     match uri.split_once(':') {
         Some((tech, resource)) if !tech.is_empty() && !resource.is_empty() => Ok((tech, resource)),
-        _ => Err(CoreError::NotFound(format!(
-            "Endpoint not found: '{uri}' is not a tech:resource URI"
-        ))),
+        _ => Err(CoreError::NotFound("Endpoint not found".into())),
     }
 }
 
@@ -53,11 +51,12 @@ impl Core {
         self.with_state(|state| Value::Array(state.endpoints.values().map(|e| e.json()).collect()))
     }
 
-    /// The endpoints of one technology (case-insensitive); an unknown technology is a 404,
-    /// a known one without endpoints an empty list.
+    /// The endpoints of one technology (case-insensitive); a technology that has no
+    /// endpoints (unknown, or Local) is Asterisk 23.4.1's 404 `No Endpoints found - invalid
+    /// tech <tech>`, a known one without endpoints yet an empty list.
     pub fn list_endpoints_by_tech(&self, tech: &str) -> Result<Value, CoreError> {
-        let tech = self.technology(tech).ok_or_else(|| {
-            CoreError::NotFound(format!("No endpoints found - invalid tech {tech}"))
+        let tech = self.endpoint_technology(tech).ok_or_else(|| {
+            CoreError::NotFound(format!("No Endpoints found - invalid tech {tech}"))
         })?;
         let name = tech.name();
         Ok(self.with_state(|state| {
@@ -75,7 +74,7 @@ impl Core {
     /// The key (`Tech/resource`, with the technology's own spelling) of an existing endpoint.
     fn endpoint_key(&self, state: &State, tech: &str, resource: &str) -> Result<String, CoreError> {
         let not_found = || CoreError::NotFound("Endpoint not found".into());
-        let tech = self.technology(tech).ok_or_else(not_found)?;
+        let tech = self.endpoint_technology(tech).ok_or_else(not_found)?;
         let key = format!("{}/{resource}", tech.name());
         if state.endpoints.contains_key(&key) {
             Ok(key)
@@ -102,10 +101,8 @@ impl Core {
         self.with_state(|state| {
             let endpoint = self.endpoint_key(state, tech, resource)?;
             if !endpoint.starts_with(&format!("{MESSAGING_TECH}/")) {
-                return Err(CoreError::NotFound(format!(
-                    "Endpoint not found: {} endpoints take no messages",
-                    endpoint.split('/').next().unwrap_or_default()
-                )));
+                tracing::info!(%endpoint, "this technology takes no messages: Endpoint not found");
+                return Err(CoreError::NotFound("Endpoint not found".into()));
             }
             let (tech, resource) = endpoint.split_once('/').unwrap_or((&endpoint, ""));
             Ok(MessageTarget {

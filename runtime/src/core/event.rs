@@ -18,6 +18,9 @@ pub struct Scope {
     /// `tech/resource` of an endpoint.
     pub endpoint: Option<String>,
     pub device: Option<String>,
+    /// About no channel in particular but on the channels' topic (a global variable
+    /// set): delivered to the applications subscribed to every channel.
+    pub any_channel: bool,
     /// Delivered only to this application (StasisStart, StasisEnd, ApplicationReplaced,
     /// user events, ApplicationMoveFailed), regardless of subscriptions.
     pub only_app: Option<String>,

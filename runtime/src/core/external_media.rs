@@ -1,6 +1,7 @@
 //! `POST /channels/externalMedia` with RTP over UDP (ari-rest.md §6.7): a `UnicastRTP`
 //! channel (see [`super::tech::unicast_rtp`]) whose media leg exchanges RTP with
-//! `external_host`, up at once and entering the application right away (StasisStart).
+//! `external_host`, answered at once (ChannelStateChange) and entering the application
+//! right away (StasisStart).
 //!
 //! The channel gets `UNICASTRTP_LOCAL_ADDRESS` and `UNICASTRTP_LOCAL_PORT` (the socket the
 //! far end sends to) on top of the request's variables (ours win on a clash), and the
@@ -13,7 +14,8 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
 
-use super::channel::ChannelState;
+use super::channel::{ChannelState, DialplanPosition};
+use super::event::dial;
 use super::tech::unicast_rtp::{SharedSocket, UdpEdge, UnicastRtp, bind_towards};
 use super::{Core, CoreError, NewChannel};
 use crate::media::engine::Command;
@@ -73,18 +75,33 @@ impl Core {
         let stream = RtpStream::new(request.format, start);
         let stats = stream.stats();
         self.with_state(|state| {
+            // As Asterisk 23.4.1 shows it (it dials the channel as an originate would):
+            // the channel is made Down, running the outgoing line, and the application is
+            // subscribed (so it hears no ChannelCreated); then Dial, the answer
+            // (ChannelStateChange), Dial ANSWER, and StasisStart (no ChannelDialplan). The
+            // answer to the request shows the channel Down.
             let (id, control) = self.add_channel(
                 state,
                 NewChannel {
                     id: request.channel_id.clone(),
                     name: format!("UnicastRTP/{}-{suffix:08x}", request.external_host),
-                    state: ChannelState::Up,
+                    state: ChannelState::Down,
                     driver: Arc::new(UnicastRtp::new(socket.clone(), stats)),
-                    app: Some(request.app.clone()),
+                    app: None,
+                    dialplan: DialplanPosition {
+                        context: "default".into(),
+                        exten: "s".into(),
+                        priority: 1,
+                        app_name: "AppDial2".into(),
+                        app_data: "(Outgoing Line)".into(),
+                    },
                     vars,
                     ..NewChannel::default()
                 },
             )?;
+            state
+                .apps
+                .subscribe(&request.app, super::stasis::SourceKind::Channel, &id);
             if let Some(channel) = state.channels.get_mut(&id) {
                 for (name, _, report) in &request.variables {
                     if *report {
@@ -98,7 +115,6 @@ impl Core {
                 edge: Box::new(edge),
             });
             tracing::info!(channel = %id, %remote, %local, format = request.format.name(), "external media channel created");
-            self.enter_app_at_once(state, &id, control, &request.app, &request.args);
             let mut snapshot = self.channel_json(state, &id);
             if let (Value::Object(object), Some(channel)) = (&mut snapshot, state.channels.get(&id))
             {
@@ -109,6 +125,20 @@ impl Core {
                     .collect();
                 object.insert("channelvars".into(), Value::Object(all));
             }
+            let dialstring = format!("{}/c({})", request.external_host, request.format.name());
+            let peer = self.channel_snapshot(state, &id);
+            self.publish(state, dial(None, (&id, peer), &dialstring, ""));
+            self.set_state(state, &id, ChannelState::Up);
+            let peer = self.channel_snapshot(state, &id);
+            self.publish(state, dial(None, (&id, peer), &dialstring, "ANSWER"));
+            if let Some(channel) = state.channels.get_mut(&id) {
+                channel.dialplan.app_name = "Stasis".into();
+                channel.dialplan.app_data = std::iter::once(request.app.as_str())
+                    .chain(request.args.iter().map(String::as_str))
+                    .collect::<Vec<_>>()
+                    .join(",");
+            }
+            self.enter_app_at_once(state, &id, control, &request.app, &request.args);
             Ok(snapshot)
         })
     }
@@ -196,7 +226,9 @@ mod tests {
             })
             .await
             .expect("channel");
-        assert_eq!(snapshot["state"], "Up");
+        // Answered as made (Down), then up at once.
+        assert_eq!(snapshot["state"], "Down");
+        assert_eq!(t.core.get_channel("ext").expect("channel")["state"], "Up");
         assert_eq!(snapshot["channelvars"][LOCAL_ADDRESS_VAR], "127.0.0.1");
         assert_eq!(snapshot["channelvars"]["MINE"], "1");
         let port = snapshot["channelvars"][LOCAL_PORT_VAR]

@@ -98,6 +98,9 @@ pub struct Media {
 #[derive(Debug, Clone)]
 pub struct PlaybackInfo {
     pub id: Arc<str>,
+    /// What the engine and [`MediaState::playbacks`] know it by: its id, unless another
+    /// live playback already has that id (see [`MediaState::add_playback`]).
+    pub key: Arc<str>,
     pub media_uri: String,
     pub next_media_uri: Option<String>,
     pub target_uri: String,
@@ -134,6 +137,9 @@ pub struct LiveRecordingInfo {
     pub target_uri: String,
     pub state: &'static str,
     pub duration_s: Option<u64>,
+    /// Of `duration_s`, the seconds that were not silence, for a recording that ends on
+    /// silence (`maxSilenceSeconds`): shown as `talking_duration` and `silence_duration`.
+    pub talking_s: Option<u64>,
     pub cause: Option<String>,
     pub topic: MediaTopic,
     /// As [`PlaybackInfo::audience`].
@@ -149,6 +155,7 @@ impl LiveRecordingInfo {
             target_uri: topic.uri(),
             state: "queued",
             duration_s: None,
+            talking_s: None,
             cause: None,
             topic,
             audience: None,
@@ -160,10 +167,17 @@ impl LiveRecordingInfo {
         let mut object = Map::with_capacity(6);
         object.insert("name".into(), json!(&*self.name));
         object.insert("format".into(), json!(self.format.name()));
-        object.insert("target_uri".into(), json!(self.target_uri));
         object.insert("state".into(), json!(self.state));
+        object.insert("target_uri".into(), json!(self.target_uri));
         if let Some(duration) = self.duration_s {
             object.insert("duration".into(), json!(duration));
+            if let Some(talking) = self.talking_s {
+                object.insert("talking_duration".into(), json!(talking));
+                object.insert(
+                    "silence_duration".into(),
+                    json!(duration.saturating_sub(talking)),
+                );
+            }
         }
         if let Some(cause) = &self.cause {
             object.insert("cause".into(), json!(cause));
@@ -175,9 +189,13 @@ impl LiveRecordingInfo {
 /// Playbacks and live recordings, inside the core's state.
 #[derive(Debug, Default)]
 pub struct MediaState {
-    /// Changed only through [`MediaState::add_playback`] and
-    /// [`MediaState::remove_playback`], which keep `by_topic`.
+    /// By key. Changed only through [`MediaState::add_playback`] and
+    /// [`MediaState::remove_playback`], which keep `by_topic` and `same_id`.
     pub(super) playbacks: HashMap<Arc<str>, PlaybackInfo>,
+    /// The keys of live playbacks whose id another live playback had when they were
+    /// queued, oldest first, by id. Asterisk lets a client reuse a playback id: both
+    /// playbacks play and report, and `/playbacks/{id}` finds the oldest.
+    same_id: HashMap<Arc<str>, std::collections::VecDeque<Arc<str>>>,
     /// Changed only through [`MediaState::add_recording`] and
     /// [`MediaState::remove_recording`], which keep `by_topic`. Only live recordings
     /// (queued, recording, paused) are here: a finished one is removed.
@@ -203,19 +221,39 @@ pub(super) struct TopicMedia {
 }
 
 impl MediaState {
-    /// Registers a playback (one with the same id is replaced).
-    fn add_playback(&mut self, info: PlaybackInfo) {
-        let (id, topic) = (info.id.clone(), info.topic.clone());
-        if let Some(old) = self.playbacks.insert(id.clone(), info) {
-            self.unindex(&old.topic, &id, |m| &mut m.playbacks);
-        }
-        self.by_topic.entry(topic).or_default().playbacks.push(id);
+    /// Registers a playback; returns its key: its id, or a key of its own when a live
+    /// playback has that id already.
+    fn add_playback(&mut self, mut info: PlaybackInfo) -> Arc<str> {
+        let id = info.id.clone();
+        let key = if self.playbacks.contains_key(&id) || self.same_id.contains_key(&id) {
+            let key: Arc<str> = Arc::from(format!("{id}\u{0}{}", uuid::Uuid::new_v4()).as_str());
+            self.same_id.entry(id).or_default().push_back(key.clone());
+            key
+        } else {
+            id
+        };
+        info.key = key.clone();
+        let topic = info.topic.clone();
+        self.playbacks.insert(key.clone(), info);
+        self.by_topic
+            .entry(topic)
+            .or_default()
+            .playbacks
+            .push(key.clone());
+        key
     }
 
-    /// Forgets a playback that has ended.
-    fn remove_playback(&mut self, id: &str) {
-        if let Some(old) = self.playbacks.remove(id) {
-            self.unindex(&old.topic, id, |m| &mut m.playbacks);
+    /// Forgets a playback that has ended, by key.
+    fn remove_playback(&mut self, key: &str) {
+        let Some(old) = self.playbacks.remove(key) else {
+            return;
+        };
+        self.unindex(&old.topic, key, |m| &mut m.playbacks);
+        if let Some(keys) = self.same_id.get_mut(&old.id) {
+            keys.retain(|k| &**k != key);
+            if keys.is_empty() {
+                self.same_id.remove(&old.id);
+            }
         }
     }
 
@@ -258,14 +296,25 @@ impl MediaState {
         }
     }
 
-    /// A playback by id (404).
-    fn playback(&self, id: &str) -> Result<&PlaybackInfo, CoreError> {
-        self.playbacks.get(id).ok_or_else(playback_not_found)
+    /// The key of the oldest live playback with id `id`.
+    fn playback_key(&self, id: &str) -> Option<Arc<str>> {
+        match self.playbacks.get_key_value(id) {
+            Some((key, _)) => Some(key.clone()),
+            None => self.same_id.get(id).and_then(|keys| keys.front().cloned()),
+        }
     }
 
-    /// A playback by id, to change (404).
+    /// The oldest live playback with id `id` (404).
+    fn playback(&self, id: &str) -> Result<&PlaybackInfo, CoreError> {
+        self.playback_key(id)
+            .and_then(|key| self.playbacks.get(&key))
+            .ok_or_else(playback_not_found)
+    }
+
+    /// The oldest live playback with id `id`, to change (404).
     fn playback_mut(&mut self, id: &str) -> Result<&mut PlaybackInfo, CoreError> {
-        self.playbacks.get_mut(id).ok_or_else(playback_not_found)
+        let key = self.playback_key(id).ok_or_else(playback_not_found)?;
+        self.playbacks.get_mut(&key).ok_or_else(playback_not_found)
     }
 
     /// A live recording by name (404).
@@ -553,9 +602,7 @@ impl Core {
         self.with_state(|state| {
             let bridge = self.stasis_bridge(state, id)?;
             if !state.media.bridge_moh.remove(&bridge) {
-                return Err(CoreError::Conflict(
-                    "Bridge is not playing music on hold".into(),
-                ));
+                return Err(CoreError::Conflict("Bridge isn't playing music".into()));
             }
             media.engine.send(Command::BridgeMoh {
                 bridge,
@@ -604,7 +651,9 @@ impl Core {
                 None => Rate::Narrow8k,
                 Some(name) => Format::from_name(name)
                     .ok_or_else(|| {
-                        CoreError::Unprocessable(format!("Announcer format '{name}' is not known"))
+                        CoreError::Unprocessable(
+                            "specified announcer_format is unknown on this system".into(),
+                        )
                     })?
                     .raw_rate()
                     .unwrap_or(Rate::Narrow8k),
@@ -653,6 +702,7 @@ impl Core {
         let target = topic.target();
         let info = PlaybackInfo {
             id: playback_id.clone(),
+            key: playback_id,
             media_uri: uris[0].clone(),
             next_media_uri: uris.get(1).cloned(),
             target_uri: topic.uri(),
@@ -662,9 +712,9 @@ impl Core {
             audience: None,
         };
         let json = info.json();
-        state.media.add_playback(info);
+        let key = state.media.add_playback(info);
         media.engine.send(Command::Play {
-            id: playback_id,
+            id: key,
             target,
             items,
             // Neither is negative: `play_uris` checked.
@@ -686,7 +736,7 @@ impl Core {
         self.with_state(|state| {
             let playback = state.media.playback(id)?;
             media.engine.send(Command::StopPlayback {
-                id: playback.id.clone(),
+                id: playback.key.clone(),
             });
             Ok(())
         })
@@ -700,11 +750,7 @@ impl Core {
             "unpause" => PlaybackOp::Unpause,
             "reverse" => PlaybackOp::Reverse,
             "forward" => PlaybackOp::Forward,
-            "" => {
-                return Err(CoreError::BadRequest(
-                    "Missing required parameter: operation".into(),
-                ));
-            }
+            "" => return Err(CoreError::BadRequest("Missing operation".into())),
             other => {
                 return Err(CoreError::BadRequest(format!("Invalid operation {other}")));
             }
@@ -729,28 +775,40 @@ impl Core {
                 _ => {}
             }
             media.engine.send(Command::ControlPlayback {
-                id: playback.id.clone(),
+                id: playback.key.clone(),
                 op,
             });
             Ok(())
         })
     }
 
-    /// `POST /channels/{id}/record`: 404, 409 (not in Stasis, or a live recording of that
-    /// name), 400 (bad name or options), 422 (unknown format). The channel is answered.
+    /// `POST /channels/{id}/record`, checked in Asterisk 23.4.1's order: a negative
+    /// duration (400), the channel (404, 409), the options (400), the format (422), then
+    /// the name (see [`record_plan`]). The channel is answered.
     pub fn record_channel(
         &self,
         id: &str,
         request: RecordChannelRequest,
     ) -> Result<Value, CoreError> {
+        if request.max_duration_seconds < 0 {
+            return Err(CoreError::BadRequest(
+                "max_duration_seconds cannot be negative".into(),
+            ));
+        }
+        if request.max_silence_seconds < 0 {
+            return Err(CoreError::BadRequest(
+                "max_silence_seconds cannot be negative".into(),
+            ));
+        }
         let media = self.media()?;
-        let plan = record_plan(media, &request)?;
         self.with_state(|state| {
             let channel = self.controllable(state, id, false)?;
             let (channel_id, bridged) = (channel.id.clone(), channel.bridge.is_some());
+            let options = record_options(&request)?;
+            let plan = record_plan(media, state, &request, options)?;
             let topic = MediaTopic::Channel(channel_id.clone());
             if bridged {
-                return self.refuse_bridged_recording_locked(state, &plan, &request, topic);
+                return Ok(self.refuse_bridged_recording_locked(state, plan, topic));
             }
             let json = self.start_recording_locked(media, state, plan, &request, topic)?;
             // Recording answers an inbound channel; an outbound leg not answered yet (a
@@ -766,30 +824,33 @@ impl Core {
         })
     }
 
-    /// `POST /bridges/{id}/record`: the options and errors of a channel recording (400,
-    /// 409, 422; `recorder_format` unknown: 422) on the mix of every participant.
+    /// `POST /bridges/{id}/record`: the mix of every participant. Checked in Asterisk
+    /// 23.4.1's order: the bridge (404, 409), the format and `recorder_format` (422), the
+    /// options (400), then the name and durations (see [`record_plan`]).
     pub fn record_bridge(
         &self,
         id: &str,
         request: RecordChannelRequest,
     ) -> Result<Value, CoreError> {
         let media = self.media()?;
-        let plan = record_plan(media, &request)?;
         self.with_state(|state| {
             let bridge = self.stasis_bridge(state, id)?;
+            record_format(&request)?;
             if let Some(name) = request.recorder_format.as_deref().filter(|f| !f.is_empty())
                 && Format::from_name(name).is_none()
             {
-                return Err(CoreError::Unprocessable(format!(
-                    "Recorder format '{name}' is not known"
-                )));
+                return Err(CoreError::Unprocessable(
+                    "specified recorder_format is unknown on this system".into(),
+                ));
             }
+            let options = record_options(&request)?;
+            let plan = record_plan(media, state, &request, options)?;
             self.start_recording_locked(media, state, plan, &request, MediaTopic::Bridge(bridge))
         })
     }
 
-    /// Opens the file (422 unknown format, 409 name live or file there) and starts the
-    /// recording in the engine (state `queued` until RecordingStarted).
+    /// Opens the file and starts the recording in the engine (state `queued` until
+    /// RecordingStarted).
     fn start_recording_locked(
         &self,
         media: &Media,
@@ -798,19 +859,23 @@ impl Core {
         request: &RecordChannelRequest,
         topic: MediaTopic,
     ) -> Result<Value, CoreError> {
-        let (name, format) = recording_checks(state, request)?;
-        let file = plan.path.with_extension(format.extension());
-        let info = LiveRecordingInfo::queued(name.clone(), format, topic);
-        let writer = match RecordingWriter::create(&file, format, Rate::Narrow8k, plan.if_exists) {
+        let file = plan.path.with_extension(plan.format.extension());
+        let info = LiveRecordingInfo::queued(plan.name.clone(), plan.format, topic);
+        let writer = match RecordingWriter::create(
+            &file,
+            plan.format,
+            Rate::Narrow8k,
+            plan.if_exists,
+        ) {
             Ok(writer) => writer,
             Err(crate::media::MediaError::AlreadyExists(_)) => {
-                return Err(CoreError::Conflict("Recording already exists".into()));
+                return Err(recording_exists(&plan.name));
             }
             Err(other) => {
                 // The request was valid; the file system refused (unwritable directory,
                 // disk full...): the recording fails, as a recording failing later would,
                 // and nothing is left on disk.
-                tracing::warn!(recording = %name, error = %other, "cannot open the recording's file: RecordingFailed");
+                tracing::warn!(recording = %plan.name, error = %other, "cannot open the recording's file: RecordingFailed");
                 return Ok(self.publish_recording_failed(
                     state,
                     info,
@@ -818,6 +883,7 @@ impl Core {
                 ));
             }
         };
+        let name = plan.name;
         let target = info.topic.target();
         let json = info.json();
         state.media.add_recording(info);
@@ -916,7 +982,12 @@ impl Core {
                 if !media_uri.is_empty() {
                     playback.media_uri = media_uri;
                 }
-                playback.next_media_uri = next_media_uri;
+                // A finished playback shows the item it ended on and the one after, as
+                // Asterisk does when one is stopped in the middle of a list; only the
+                // start of an item moves them on.
+                if kind != "PlaybackFinished" {
+                    playback.next_media_uri = next_media_uri;
+                }
                 let json = playback.json();
                 let topic = playback.topic.clone();
                 let audience = playback.audience.clone();
@@ -930,6 +1001,7 @@ impl Core {
                 name,
                 state: recording_state,
                 duration_ms,
+                talking_ms,
             } => {
                 let Some(recording) = state.media.recordings.get_mut(&name) else {
                     return;
@@ -943,8 +1015,10 @@ impl Core {
                         recording.state = "done";
                         "RecordingFinished"
                     }
+                    // Asterisk 23.4.1 ends a canceled recording (its file deleted) as
+                    // `done`, like a stopped one.
                     RecordingState::Canceled => {
-                        recording.state = "canceled";
+                        recording.state = "done";
                         "RecordingFinished"
                     }
                     RecordingState::Failed(cause) => {
@@ -955,6 +1029,7 @@ impl Core {
                 };
                 if kind != "RecordingStarted" {
                     recording.duration_s = Some(duration_ms / 1000);
+                    recording.talking_s = talking_ms.map(|ms| ms / 1000);
                 }
                 let json = recording.json();
                 let topic = recording.topic.clone();
@@ -997,59 +1072,39 @@ fn play_uris(request: &PlayRequest) -> Result<Vec<String>, CoreError> {
     Ok(uris)
 }
 
-/// A recording request's options, checked.
+/// A recording request, checked: what to record where.
 pub(super) struct RecordPlan {
+    pub(super) name: Arc<str>,
+    pub(super) format: Format,
     /// The file, without its extension.
     pub(super) path: PathBuf,
     pub(super) if_exists: IfExists,
     terminate_on: TerminateOn,
 }
 
-/// The checks a recording request passes once its target is known: 422 for an unknown
-/// format, 409 when a live recording has the name. The name and the format.
-pub(super) fn recording_checks(
-    state: &State,
-    request: &RecordChannelRequest,
-) -> Result<(Arc<str>, Format), CoreError> {
-    let format = Format::from_name(&request.format).ok_or_else(|| {
-        CoreError::Unprocessable(format!("Format '{}' is not known", request.format))
-    })?;
-    if state.media.recordings.contains_key(request.name.as_str()) {
-        return Err(CoreError::Conflict(
-            "Recording with that name is already in progress".into(),
-        ));
-    }
-    Ok((Arc::from(request.name.as_str()), format))
+/// Asterisk's message for a recording request it cannot parse (no name, a negative
+/// duration on a bridge, a name that leaves the recordings directory), as a 400 where
+/// Asterisk answers 500 (wari answers a client's mistake with a 4xx).
+fn unparsable() -> CoreError {
+    CoreError::BadRequest("Error parsing request".into())
 }
 
-/// The checks every recording request passes before its target is looked at (400s).
-fn record_plan(media: &Media, request: &RecordChannelRequest) -> Result<RecordPlan, CoreError> {
-    if request.name.is_empty() {
-        return Err(CoreError::BadRequest(
-            "Missing required parameter: name".into(),
-        ));
-    }
-    if request.format.is_empty() {
-        return Err(CoreError::BadRequest(
-            "Missing required parameter: format".into(),
-        ));
-    }
-    if request.max_duration_seconds < 0 {
-        return Err(CoreError::BadRequest(
-            "maxDurationSeconds cannot be negative".into(),
-        ));
-    }
-    if request.max_silence_seconds < 0 {
-        return Err(CoreError::BadRequest(
-            "maxSilenceSeconds cannot be negative".into(),
-        ));
-    }
-    let if_exists = match request.if_exists.as_deref().filter(|s| !s.is_empty()) {
-        None => IfExists::Fail,
-        Some(text) => {
-            IfExists::parse(text).ok_or_else(|| CoreError::BadRequest("ifExists invalid".into()))?
-        }
-    };
+/// 409 for a recording name that is live, or stored with `ifExists=fail`.
+fn recording_exists(name: &str) -> CoreError {
+    CoreError::Conflict(format!(
+        "Recording '{name}' already exists and can not be overwritten"
+    ))
+}
+
+/// The format of a recording request: 422 when unknown (or not given).
+fn record_format(request: &RecordChannelRequest) -> Result<Format, CoreError> {
+    Format::from_name(&request.format).ok_or_else(|| {
+        CoreError::Unprocessable("specified format is unknown on this system".into())
+    })
+}
+
+/// `terminateOn` and `ifExists` (400 when not one of theirs).
+fn record_options(request: &RecordChannelRequest) -> Result<(TerminateOn, IfExists), CoreError> {
     let terminate_on = match request
         .terminate_on
         .as_deref()
@@ -1063,9 +1118,44 @@ fn record_plan(media: &Media, request: &RecordChannelRequest) -> Result<RecordPl
         Some("#") => TerminateOn::Pound,
         Some(_) => return Err(CoreError::BadRequest("terminateOn invalid".into())),
     };
-    let path = safe_join(&media.setup.recordings_dir, &request.name)
-        .map_err(|_| CoreError::BadRequest("Recording name invalid".into()))?;
+    let if_exists = match request.if_exists.as_deref().filter(|s| !s.is_empty()) {
+        None => IfExists::Fail,
+        Some(text) => {
+            IfExists::parse(text).ok_or_else(|| CoreError::BadRequest("ifExists invalid".into()))?
+        }
+    };
+    Ok((terminate_on, if_exists))
+}
+
+/// The rest of a recording request once its target and options passed, in Asterisk
+/// 23.4.1's order: the format (422); a missing name, a negative duration or a name that
+/// leaves the recordings directory (400 `Error parsing request`; Asterisk answers 500); with `ifExists=fail` a
+/// stored recording of that name in any format (409); a live recording of that name
+/// (409).
+fn record_plan(
+    media: &Media,
+    state: &State,
+    request: &RecordChannelRequest,
+    (terminate_on, if_exists): (TerminateOn, IfExists),
+) -> Result<RecordPlan, CoreError> {
+    let format = record_format(request)?;
+    if request.name.is_empty()
+        || request.max_duration_seconds < 0
+        || request.max_silence_seconds < 0
+    {
+        return Err(unparsable());
+    }
+    let dir = &media.setup.recordings_dir;
+    let path = safe_join(dir, &request.name).map_err(|_| unparsable())?;
+    if if_exists == IfExists::Fail && matches!(find_recording(dir, &request.name), Ok(Some(_))) {
+        return Err(recording_exists(&request.name));
+    }
+    if state.media.recordings.contains_key(request.name.as_str()) {
+        return Err(recording_exists(&request.name));
+    }
     Ok(RecordPlan {
+        name: Arc::from(request.name.as_str()),
+        format,
         path,
         if_exists,
         terminate_on,
@@ -1203,26 +1293,28 @@ impl Core {
         })
     }
 
-    /// `POST /recordings/stored/{name}/copy`: 404, 409 when the destination exists, 403
-    /// when it would leave the recordings directory.
+    /// `POST /recordings/stored/{name}/copy`, checked in Asterisk 23.4.1's order and
+    /// words: the source (404), then the destination: none given (400), outside the
+    /// recordings directory (403), already there (409). (Asterisk copies to a file named
+    /// `.wav` when the destination is empty; here that is the 400 of a missing one.)
     pub fn copy_stored_recording(&self, name: &str, destination: &str) -> Result<Value, CoreError> {
+        let stored = self.stored(name)?;
         if destination.is_empty() {
             return Err(CoreError::BadRequest(
-                "Missing required parameter: destinationRecordingName".into(),
+                "Invalid destination recording name".into(),
             ));
         }
-        let stored = self.stored(name)?;
         let dir = self.recordings_dir()?;
         // An extension in the destination is dropped: the copy keeps the source's format.
         let destination = destination
             .strip_suffix(&format!(".{}", stored.format.extension()))
             .unwrap_or(destination);
         let target = safe_join(&dir, destination)
-            .map_err(|_| CoreError::Forbidden("Destination recording name invalid".into()))?
+            .map_err(|_| CoreError::Forbidden("Destination file path is forbidden".into()))?
             .with_extension(stored.format.extension());
-        if target.exists() {
+        if matches!(find_recording(&dir, destination), Ok(Some(_))) {
             return Err(CoreError::Conflict(
-                "A recording with the same name already exists".into(),
+                "A recording with the same name already exists on the system".into(),
             ));
         }
         if let Some(parent) = target.parent() {

@@ -3,20 +3,17 @@
 //! channel while in bridge", and no file is written), and a channel being recorded cannot
 //! be added to a bridge (409).
 
-use super::media::{
-    LiveRecordingInfo, MediaTopic, RecordChannelRequest, RecordPlan, recording_checks,
-};
+use super::media::{LiveRecordingInfo, MediaTopic, RecordPlan};
 use std::sync::Arc;
 
 use super::{Core, CoreError, State};
-use crate::media::IfExists;
 
 /// The cause of a channel recording refused because the channel is bridged.
 pub const BRIDGED_CAUSE: &str = "Cannot record channel while in bridge";
 
 impl Core {
-    /// 409 when channel `id` is being recorded (a live recording targets it), before it
-    /// joins a bridge.
+    /// 409 `Channel <id> currently recording` (Asterisk 23.4.1's message) when channel
+    /// `id` is being recorded (a live recording targets it), before it joins a bridge.
     pub(crate) fn check_not_recorded(&self, state: &State, id: &Arc<str>) -> Result<(), CoreError> {
         let recorded = state
             .media
@@ -28,38 +25,31 @@ impl Core {
                 "refused: a recorded channel cannot join a bridge"
             );
             return Err(CoreError::Conflict(format!(
-                "Channel is being recorded: {id}"
+                "Channel {id} currently recording"
             )));
         }
         Ok(())
     }
 
-    /// A record request on a bridged channel: the same checks as a real recording (422
-    /// unknown format, 409 name live or file there with `ifExists=fail`), then the
-    /// recording is answered `queued` and fails at once, touching no file.
+    /// A record request on a bridged channel, once it passed every check of a real
+    /// recording: answered `queued`, then it fails at once, touching no file.
     pub(super) fn refuse_bridged_recording_locked(
         &self,
         state: &mut State,
-        plan: &RecordPlan,
-        request: &RecordChannelRequest,
+        plan: RecordPlan,
         topic: MediaTopic,
-    ) -> Result<serde_json::Value, CoreError> {
-        let (name, format) = recording_checks(state, request)?;
-        if plan.if_exists == IfExists::Fail && plan.path.with_extension(format.extension()).exists()
-        {
-            return Err(CoreError::Conflict("Recording already exists".into()));
-        }
-        let info = LiveRecordingInfo::queued(name, format, topic);
+    ) -> serde_json::Value {
+        let info = LiveRecordingInfo::queued(plan.name, plan.format, topic);
         let answer = info.json();
         tracing::info!(recording = %info.name, target = %info.target_uri, "channel is in a bridge: RecordingFailed");
         self.publish_recording_failed(state, info, BRIDGED_CAUSE);
-        Ok(answer)
+        answer
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::super::media::PlayRequest;
+    use super::super::media::{PlayRequest, RecordChannelRequest};
     use super::super::test_support::{TestCore, refusal, request};
     use super::*;
 
@@ -77,14 +67,17 @@ mod tests {
             refusal(t.core.record_channel("two", request("busy", "wav"))),
             (
                 409,
-                "Recording with that name is already in progress".into()
+                "Recording 'busy' already exists and can not be overwritten".into()
             )
         );
         std::fs::create_dir_all(t.dir.path().join("recordings")).expect("directory");
         std::fs::write(t.dir.path().join("recordings/old.wav"), b"kept").expect("file");
         assert_eq!(
             refusal(t.core.record_channel("two", request("old", "wav"))),
-            (409, "Recording already exists".into())
+            (
+                409,
+                "Recording 'old' already exists and can not be overwritten".into()
+            )
         );
         assert_eq!(
             std::fs::read(t.dir.path().join("recordings/old.wav")).expect("file"),
@@ -106,13 +99,16 @@ mod tests {
         // The checks of a real recording come first.
         assert_eq!(
             refusal(t.core.record_channel("talker", request("x", "nope"))),
-            (422, "Format 'nope' is not known".into())
+            (422, "specified format is unknown on this system".into())
         );
         std::fs::create_dir_all(t.dir.path().join("recordings")).expect("directory");
         std::fs::write(t.dir.path().join("recordings/there.wav"), b"").expect("file");
         assert_eq!(
             refusal(t.core.record_channel("talker", request("there", "wav"))),
-            (409, "Recording already exists".into())
+            (
+                409,
+                "Recording 'there' already exists and can not be overwritten".into()
+            )
         );
         let answer = t
             .core
@@ -144,7 +140,7 @@ mod tests {
             .expect("bridge");
         assert_eq!(
             refusal(t.core.add_to_bridge("mix", &["taped".to_string()])),
-            (409, "Channel is being recorded: taped".into())
+            (409, "Channel taped currently recording".into())
         );
         t.core.with_state(|state| {
             assert_eq!(state.channels["taped"].bridge, None);
@@ -166,7 +162,10 @@ mod tests {
                     ..request("x", "wav")
                 }
             )),
-            (422, "Recorder format 'nope' is not known".into())
+            (
+                422,
+                "specified recorder_format is unknown on this system".into()
+            )
         );
         let play = PlayRequest {
             media: vec!["tone:ring".into()],
@@ -174,7 +173,10 @@ mod tests {
         };
         assert_eq!(
             refusal(t.core.play_on_bridge("mix", play.clone(), Some("nope"))),
-            (422, "Announcer format 'nope' is not known".into())
+            (
+                422,
+                "specified announcer_format is unknown on this system".into()
+            )
         );
         assert_eq!(
             refusal(t.core.play_on_bridge("ghost", play, None)),
@@ -182,7 +184,7 @@ mod tests {
         );
         assert_eq!(
             refusal(t.core.stop_bridge_moh("mix")),
-            (409, "Bridge is not playing music on hold".into())
+            (409, "Bridge isn't playing music".into())
         );
         t.core.with_state(|state| {
             assert!(state.media.playbacks.is_empty());

@@ -19,6 +19,7 @@ pub mod dialplan_media;
 pub mod endpoints;
 pub mod event;
 pub mod external_media;
+pub mod functions;
 pub mod media;
 pub mod media_audience;
 pub mod media_hangup;
@@ -292,19 +293,29 @@ impl Core {
         globals.get(name).cloned().unwrap_or_default()
     }
 
-    /// Sets a global variable, or removes it when `value` is `None`.
+    /// Sets a global variable, or removes it when `value` is `None`. As in Asterisk, a
+    /// ChannelVarset without a channel goes to the applications subscribed to every
+    /// channel: with the value when set, with an empty value when a variable that had
+    /// one is removed.
     pub fn set_global_var(&self, name: &str, value: Option<&str>) {
-        {
+        let old = {
             let mut globals = self.globals.write().unwrap_or_else(|p| p.into_inner());
             match value {
-                Some(v) => {
-                    globals.insert(name.to_string(), v.to_string());
-                }
-                None => {
-                    globals.remove(name);
-                }
+                Some(v) => globals.insert(name.to_string(), v.to_string()),
+                None => globals.remove(name),
             }
+        };
+        if value.is_none() && old.is_none_or(|o| o.is_empty()) {
+            return;
         }
+        let scope = event::Scope {
+            any_channel: true,
+            ..event::Scope::default()
+        };
+        let event = event::Event::new("ChannelVarset", scope)
+            .with("variable", serde_json::json!(name))
+            .with("value", serde_json::json!(value.unwrap_or_default()));
+        self.with_state(|state| self.publish(state, event));
     }
 
     /// A fresh channel id: `<start time>.<sequence>`, like Asterisk's unique ids.
@@ -335,6 +346,11 @@ impl Core {
         self.technologies
             .iter()
             .find(|t| t.name().eq_ignore_ascii_case(name))
+    }
+
+    /// A technology that has endpoints (not Local), by name, case-insensitively.
+    pub fn endpoint_technology(&self, name: &str) -> Option<&Arc<dyn Technology>> {
+        self.technology(name).filter(|t| t.has_endpoints())
     }
 
     /// Adds a channel, subscribes `spec.app` to it and publishes ChannelCreated. The caller

@@ -291,8 +291,14 @@ impl Runner {
         }
     }
 
+    /// `Set(name=value)`: `GLOBAL(X)` writes global X (as Asterisk writes through the
+    /// function); anything else is a channel variable.
     fn set_var(&self, name: &str, value: &str) {
         let core = self.core.clone();
+        if let Some(global) = super::functions::global_target(name).filter(|g| !g.is_empty()) {
+            core.set_global_var(global, Some(value));
+            return;
+        }
         core.with_state(|state| core.set_var_locked(state, &self.id, name, Some(value), None));
     }
 

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::channel::ChannelState;
+use super::channel::DialplanPosition;
 use super::tech::Driver;
 use super::{Core, CoreError, NewChannel, State, cause};
 use crate::media::engine::Command;
@@ -89,7 +90,9 @@ impl Core {
                     name,
                     state: ChannelState::Up,
                     driver: Arc::new(SnoopDriver),
-                    app: Some(request.app.clone()),
+                    // Subscribed when it enters the application: as in Asterisk 23.4.1,
+                    // the application hears StasisStart, not ChannelCreated.
+                    app: None,
                     ..NewChannel::default()
                 },
             )?;
@@ -109,6 +112,20 @@ impl Core {
                 whisper = ?request.whisper,
                 "snoop channel created"
             );
+            // The channel runs Stasis() from the start (Asterisk 23.4.1 shows `default`,
+            // `s`, 1): the application hears no ChannelDialplan, only StasisStart.
+            if let Some(channel) = state.channels.get_mut(&id) {
+                channel.dialplan = DialplanPosition {
+                    context: "default".into(),
+                    exten: "s".into(),
+                    priority: 1,
+                    app_name: "Stasis".into(),
+                    app_data: std::iter::once(request.app.as_str())
+                        .chain(request.args.iter().map(String::as_str))
+                        .collect::<Vec<_>>()
+                        .join(","),
+                };
+            }
             self.enter_app_at_once(state, &id, rx, &request.app, &request.args);
             Ok(self.channel_json(state, &id))
         })

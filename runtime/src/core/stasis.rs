@@ -99,8 +99,13 @@ impl Subscriptions {
         self.all == 0 && self.ids.is_empty()
     }
 
-    fn sorted_ids(&self) -> Vec<String> {
+    /// The ids, sorted; a subscription to every object shows as Asterisk's name for it
+    /// (`all_topic`, e.g. `__AST_CHANNEL_ALL_TOPIC`).
+    fn sorted_ids(&self, all_topic: &str) -> Vec<String> {
         let mut ids: Vec<String> = self.ids.keys().cloned().collect();
+        if self.all > 0 {
+            ids.push(all_topic.to_string());
+        }
         ids.sort();
         ids
     }
@@ -165,6 +170,7 @@ impl App {
             return *only == self.name;
         }
         scope.channels.iter().any(|c| self.channels.contains(c))
+            || (scope.any_channel && self.channels.all > 0)
             || scope.bridges.iter().any(|b| self.bridges.contains(b))
             || scope.endpoint.as_deref().is_some_and(|e| {
                 self.endpoints.contains(e)
@@ -197,10 +203,10 @@ impl App {
         };
         json!({
             "name": self.name,
-            "channel_ids": self.channels.sorted_ids(),
-            "bridge_ids": self.bridges.sorted_ids(),
-            "endpoint_ids": self.endpoints.sorted_ids(),
-            "device_names": self.devices.sorted_ids(),
+            "channel_ids": self.channels.sorted_ids("__AST_CHANNEL_ALL_TOPIC"),
+            "bridge_ids": self.bridges.sorted_ids("__AST_BRIDGE_ALL_TOPIC"),
+            "endpoint_ids": self.endpoints.sorted_ids("__AST_ENDPOINT_ALL_TOPIC"),
+            "device_names": self.devices.sorted_ids("__AST_DEVICE_STATE_ALL_TOPIC"),
             "events_allowed": filter(&self.allowed),
             "events_disallowed": filter(&self.disallowed),
         })

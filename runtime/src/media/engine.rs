@@ -338,6 +338,9 @@ pub enum MediaEvent {
         name: Arc<str>,
         state: RecordingState,
         duration_ms: u64,
+        /// Of `duration_ms`, how long was not silence: measured only for recordings that
+        /// end on silence (`max_silence_ms`), as Asterisk reports `talking_duration`.
+        talking_ms: Option<u64>,
     },
     /// A complete digit arrived on `leg` (its peer sent it; its tone has been read).
     Dtmf {
@@ -453,7 +456,8 @@ struct Playback {
     id: Arc<str>,
     items: VecDeque<PlayItem>,
     current: Option<Playing>,
-    started: bool,
+    /// The URI of the item that played last, once one has ended.
+    previous_uri: Option<String>,
     paused: bool,
     offset_ms: u64,
     skip_ms: u64,
@@ -658,6 +662,7 @@ impl Graph {
                     name,
                     state: RecordingState::Recording,
                     duration_ms: 0,
+                    talking_ms: None,
                 });
             }
             None => {
@@ -714,7 +719,7 @@ impl Graph {
                     id,
                     items: items.into(),
                     current: None,
-                    started: false,
+                    previous_uri: None,
                     paused: false,
                     offset_ms,
                     skip_ms,
@@ -1200,15 +1205,19 @@ fn step_playback(
             let Some(item) = playback.items.pop_front() else {
                 return Step::Ended(playback.last_failed);
             };
-            let state = if playback.started {
-                PlaybackState::Continuing
-            } else {
-                PlaybackState::Playing
-            };
-            playback.started = true;
+            // As Asterisk reports a list: the end of an item that has a next one is
+            // PlaybackContinuing (that item, and the next), then the next one starts.
+            if let Some(previous) = playback.previous_uri.take() {
+                events.push(MediaEvent::Playback {
+                    id: playback.id.clone(),
+                    state: PlaybackState::Continuing,
+                    media_uri: previous,
+                    next_media_uri: Some(item.uri.clone()),
+                });
+            }
             events.push(MediaEvent::Playback {
                 id: playback.id.clone(),
-                state,
+                state: PlaybackState::Playing,
                 media_uri: item.uri.clone(),
                 next_media_uri: playback.items.front().map(|i| i.uri.clone()),
             });
@@ -1226,6 +1235,9 @@ fn step_playback(
             let Some(part) = current.item.parts.get(current.part) else {
                 // Every part played (or failed): the item is over.
                 playback.last_failed = current.failed || current.item.parts.is_empty();
+                if !playback.items.is_empty() {
+                    playback.previous_uri = Some(current.item.uri.clone());
+                }
                 playback.current = None;
                 continue;
             };
@@ -1310,6 +1322,7 @@ fn end_recording(recording: Recording, ending: Ending) -> Finish {
     Finish {
         name: recording.name,
         duration_ms: recording.recorded_ms,
+        talking_ms: (recording.max_silence_ms > 0).then(|| recording.silence.total_talking_ms()),
         sink: recording.sink,
         ending,
     }
@@ -1414,8 +1427,24 @@ mod tests {
                 next_media_uri: Some("sound:two".into()),
             }
         );
-        assert!(
-            matches!(next(&rx), MediaEvent::Playback { state: PlaybackState::Continuing, ref media_uri, .. } if media_uri == "sound:two")
+        // Asterisk's order: the first item continuing to the second, then the second.
+        assert_eq!(
+            next(&rx),
+            MediaEvent::Playback {
+                id: "p".into(),
+                state: PlaybackState::Continuing,
+                media_uri: "sound:one".into(),
+                next_media_uri: Some("sound:two".into()),
+            }
+        );
+        assert_eq!(
+            next(&rx),
+            MediaEvent::Playback {
+                id: "p".into(),
+                state: PlaybackState::Playing,
+                media_uri: "sound:two".into(),
+                next_media_uri: None,
+            }
         );
         assert!(matches!(
             next(&rx),
@@ -1502,6 +1531,7 @@ mod tests {
                 name: "r".into(),
                 state: RecordingState::Done,
                 duration_ms: 100,
+                talking_ms: None,
             }
         );
         engine.send(Command::Play {

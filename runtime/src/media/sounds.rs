@@ -7,9 +7,12 @@
 //! `en` and `en_US` links there (update-alternatives), so the same sounds show up under
 //! each of those language names; symbolic links are followed.
 //!
-//! Only files wari can play are indexed (see [`Format`]); other formats such as `gsm` or
-//! `g722` are left out, so `/ari/sounds` never offers what cannot be played. The index is
-//! built once ([`SoundIndex::scan`]); scan again to pick up new files.
+//! Formats are shown as Asterisk 23.4.1 shows them, by codec: `.wav` and `.sln` files are
+//! `slin`, `.sln16` `slin16`, `.ulaw` `ulaw`, `.alaw` `alaw`. Files in formats Asterisk
+//! lists but wari cannot decode (`gsm`, `g722`, `g729`, `ilbc`) are listed too, as the
+//! reference lists Debian's `.gsm` prompts, but never chosen for playback: a sound that
+//! exists only in such a format fails to play. The index is built once
+//! ([`SoundIndex::scan`]); scan again to pick up new files.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -38,15 +41,57 @@ pub struct FormatLangPair {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Sound {
     pub id: String,
-    /// Description; wari has none to offer, so it is empty.
+    /// Description; wari has none to offer, so, as Asterisk without one, it is left out.
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub text: String,
     pub formats: Vec<FormatLangPair>,
+}
+
+/// The format of a sound file: one wari plays, or one it only lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum SoundFormat {
+    Playable(Format),
+    /// Listed under this codec name; never played.
+    Listed(&'static str),
+}
+
+/// Extensions of formats Asterisk lists that wari cannot decode, with their codec names.
+const LISTED_ONLY: [(&str, &str); 4] = [
+    ("gsm", "gsm"),
+    ("g722", "g722"),
+    ("g729", "g729"),
+    ("ilbc", "ilbc"),
+];
+
+impl SoundFormat {
+    /// The format of a file name's extension and the stem; `None` for other files.
+    fn split(file_name: &str) -> Option<(&str, SoundFormat)> {
+        if let Some((stem, format)) = Format::split_file_name(file_name) {
+            return Some((stem, SoundFormat::Playable(format)));
+        }
+        let (stem, ext) = file_name.rsplit_once('.')?;
+        let (_, codec) = LISTED_ONLY
+            .iter()
+            .find(|(e, _)| e.eq_ignore_ascii_case(ext))?;
+        (!stem.is_empty()).then_some((stem, SoundFormat::Listed(codec)))
+    }
+
+    /// The name ARI shows: the codec, as Asterisk 23.4.1 names it.
+    fn codec(self) -> &'static str {
+        match self {
+            SoundFormat::Playable(Format::Wav | Format::Sln) => "slin",
+            SoundFormat::Playable(Format::Sln16) => "slin16",
+            SoundFormat::Playable(Format::Ulaw) => "ulaw",
+            SoundFormat::Playable(Format::Alaw) => "alaw",
+            SoundFormat::Listed(codec) => codec,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Variant {
     language: String,
-    format: Format,
+    format: SoundFormat,
     path: PathBuf,
 }
 
@@ -152,7 +197,7 @@ impl SoundIndex {
         if *count >= MAX_FILES {
             return;
         }
-        let Some((stem, format)) = Format::split_file_name(file_name) else {
+        let Some((stem, format)) = SoundFormat::split(file_name) else {
             return;
         };
         *count += 1;
@@ -186,15 +231,18 @@ impl SoundIndex {
         lang: Option<&str>,
         format: Option<&str>,
     ) -> Option<Sound> {
-        let formats: Vec<FormatLangPair> = variants
+        let mut formats: Vec<FormatLangPair> = variants
             .iter()
             .filter(|v| lang.is_none_or(|l| v.language == l))
-            .filter(|v| format.is_none_or(|f| v.format.name() == f))
+            .filter(|v| format.is_none_or(|f| v.format.codec() == f))
             .map(|v| FormatLangPair {
                 language: v.language.clone(),
-                format: v.format.name().to_owned(),
+                format: v.format.codec().to_owned(),
             })
             .collect();
+        // By language, then codec; `.wav` and `.sln` are both `slin`: one pair for both.
+        formats.sort();
+        formats.dedup();
         (!formats.is_empty()).then(|| Sound {
             id: id.to_owned(),
             text: String::new(),
@@ -233,9 +281,9 @@ impl SoundIndex {
             for format in Format::PREFERENCE {
                 if let Some(v) = variants
                     .iter()
-                    .find(|v| v.language == language && v.format == format)
+                    .find(|v| v.language == language && v.format == SoundFormat::Playable(format))
                 {
-                    return Some((v.path.clone(), v.format));
+                    return Some((v.path.clone(), format));
                 }
             }
         }
@@ -280,24 +328,39 @@ mod tests {
         let dir = sample_dir();
         let index = SoundIndex::scan(dir.path()).unwrap();
         let ids: Vec<String> = index.list(None, None).into_iter().map(|s| s.id).collect();
-        assert_eq!(ids, ["digits/1", "hello-world", "letters/a", "top-level"]);
+        assert_eq!(
+            ids,
+            ["beep", "digits/1", "hello-world", "letters/a", "top-level"]
+        );
         let hello = index.get("hello-world").unwrap();
         assert_eq!(
             serde_json::to_value(&hello).unwrap(),
             serde_json::json!({
                 "id": "hello-world",
-                "text": "",
                 "formats": [
-                    {"language": "en", "format": "wav"},
+                    {"language": "en", "format": "slin"},
                     {"language": "en", "format": "ulaw"},
-                    {"language": "fr", "format": "wav"},
+                    {"language": "fr", "format": "slin"},
                 ]
+            })
+        );
+        touch(dir.path(), "en/both.wav");
+        touch(dir.path(), "en/both.sln");
+        let index = SoundIndex::scan(dir.path()).unwrap();
+        assert_eq!(
+            serde_json::to_value(index.get("both").unwrap()).unwrap(),
+            serde_json::json!({
+                "id": "both",
+                "formats": [{"language": "en", "format": "slin"}]
             })
         );
         let top = index.get("top-level").unwrap();
         assert_eq!(top.formats[0].language, "en");
-        assert_eq!(top.formats[0].format, "sln");
-        assert!(index.get("beep").is_none(), "gsm is not playable");
+        assert_eq!(top.formats[0].format, "slin");
+        // gsm is listed, as Asterisk lists it, but never played.
+        let beep = index.get("beep").expect("listed");
+        assert_eq!(beep.formats[0].format, "gsm");
+        assert!(index.resolve("beep", None).is_none());
         assert!(index.get(".hidden").is_none());
         assert!(index.get("nope").is_none());
     }

@@ -11,59 +11,63 @@ use serde_json::{Map, Value, json};
 use super::{Ctx, Entry, media, non_empty};
 use crate::ari::response::{AriError, AriResponse, AriResult};
 use crate::ari_handler;
-use crate::core::bridges::BridgeVar;
+use crate::core::bridges::{BridgeVar, UNABLE_TO_CREATE};
 
 fn bridge_id(ctx: &Ctx) -> String {
     ctx.params.string("bridgeId").unwrap_or_default()
 }
 
 /// Parses a variables object: `{NAME: "value" | {"value": "v", "report_events": bool}}`
-/// (the shape setChannelVars takes). Anything else is a 400.
+/// (the shape setChannelVars takes). Any bad entry is a 400 with Asterisk 23.4.1's message,
+/// and then nothing is set. Entries with an empty name are skipped later.
 fn parse_vars(vars: &Map<String, Value>) -> Result<Vec<BridgeVar>, AriError> {
     vars.iter()
         .map(|(name, value)| {
-            let invalid = |why: &str| {
-                AriError::bad_request(format!("Invalid value for variable '{name}': {why}"))
-            };
             let (value, report) = match value {
-                Value::String(s) => (s.clone(), None),
+                Value::String(s) => (s.clone(), false),
                 Value::Object(o) => {
-                    let value = o
-                        .get("value")
-                        .and_then(Value::as_str)
-                        .ok_or_else(|| invalid("'value' must be a string"))?;
+                    let value = o.get("value").and_then(Value::as_str).ok_or_else(|| {
+                        AriError::bad_request(
+                            "Each object value in 'variables' must include string field 'value'",
+                        )
+                    })?;
                     let report = match o.get("report_events") {
-                        None => None,
-                        Some(Value::Bool(b)) => Some(*b),
-                        Some(_) => return Err(invalid("'report_events' must be a boolean")),
+                        None => false,
+                        Some(Value::Bool(b)) => *b,
+                        Some(_) => {
+                            return Err(AriError::bad_request(
+                                "Field 'report_events' in 'variables' entries must be boolean",
+                            ));
+                        }
                     };
                     (value.to_string(), report)
                 }
                 _ => {
-                    return Err(invalid(
-                        "expected a string or {\"value\": ..., \"report_events\": ...}",
+                    return Err(AriError::bad_request(
+                        "Each value in 'variables' must be a string or an object with 'value' and optional 'report_events'",
                     ));
                 }
             };
             Ok(BridgeVar {
                 name: name.clone(),
                 value: Some(value),
-                report,
+                report: Some(report),
             })
         })
         .collect()
 }
 
-/// The `variables` object of the JSON body, if any (not an object → 400).
+/// The `variables` object of the JSON body of a create, if any (not an object → 400).
 fn body_vars(ctx: &Ctx) -> Result<Option<Vec<BridgeVar>>, AriError> {
     match ctx.params.body().and_then(|b| b.get("variables")) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Object(vars)) => parse_vars(vars).map(Some),
-        Some(_) => Err(AriError::bad_request(
-            "The 'variables' body member must be a JSON object",
-        )),
+        Some(_) => Err(AriError::bad_request(VARIABLES_NOT_OBJECT)),
     }
 }
+
+/// Asterisk's message for a `variables` member that is not an object.
+const VARIABLES_NOT_OBJECT: &str = "The 'variables' field must be a JSON object";
 
 /// GET /bridges: every bridge, ARI's and the dialplan's.
 pub async fn list(ctx: Ctx) -> AriResult {
@@ -82,9 +86,20 @@ async fn create_bridge(ctx: Ctx, id: Option<String>) -> AriResult {
 
 /// POST /bridges. Variables come from `body.variables`: Asterisk's quirk of reading the whole
 /// body as variables is not reproduced. An empty `bridgeId` counts as absent.
+///
+/// A type that makes no bridge gets the message Asterisk 23.4.1 gives on this operation,
+/// `Unable to create bridge. Possible duplicate bridge id '<bridgeId>'`, where a missing id
+/// reads `(null)` (what C prints for it); as a 400, where Asterisk answers 500 (wari
+/// answers a client's mistake with a 4xx and declares no 5xx but 501).
 pub async fn create(ctx: Ctx) -> AriResult {
     let id = ctx.params.string("bridgeId").filter(|id| !id.is_empty());
-    create_bridge(ctx, id).await
+    let shown = id.clone().unwrap_or_else(|| "(null)".to_string());
+    create_bridge(ctx, id).await.map_err(|mut error| {
+        if error.status == http::StatusCode::BAD_REQUEST && error.message == UNABLE_TO_CREATE {
+            error.message = format!("{UNABLE_TO_CREATE}. Possible duplicate bridge id '{shown}'");
+        }
+        error
+    })
 }
 
 /// POST /bridges/{bridgeId}
@@ -111,15 +126,17 @@ pub async fn get_bridge_var(ctx: Ctx) -> AriResult {
     Ok(AriResponse::ok(json!({ "value": value })))
 }
 
-/// POST /bridges/{bridgeId}/variable: without `value` the variable is unset.
+/// POST /bridges/{bridgeId}/variable: without `value` (or with an empty one) the variable
+/// is unset. `report_events` absent is false: setting a variable without it stops
+/// reporting it, as in Asterisk. (A request with no `variable` at all brings Asterisk
+/// 23.4.1 down; here it is the 400 an empty name gets.)
 pub async fn set_bridge_var(ctx: Ctx) -> AriResult {
-    let name = ctx.params.string("variable").unwrap_or_default();
     let var = BridgeVar {
-        name: name.trim().to_string(),
+        name: ctx.params.string("variable").unwrap_or_default(),
         value: ctx.params.string("value"),
-        report: ctx.params.boolean("report_events"),
+        report: Some(ctx.params.boolean("report_events").unwrap_or(false)),
     };
-    ctx.core.set_bridge_vars(&bridge_id(&ctx), &[var])?;
+    ctx.core.set_bridge_var(&bridge_id(&ctx), &var)?;
     Ok(AriResponse::no_content())
 }
 
@@ -130,16 +147,27 @@ pub async fn get_bridge_vars(ctx: Ctx) -> AriResult {
     Ok(AriResponse::ok(json!({ "variables": vars })))
 }
 
-/// POST /bridges/{bridgeId}/variables with `{"variables": {...}}`. Unlike Asterisk, which
-/// stops at the first bad entry, nothing is set unless every entry is valid.
+/// POST /bridges/{bridgeId}/variables with `{"variables": {...}}`, checked in Asterisk
+/// 23.4.1's order: no body (400 `The 'variables' field is required`), the bridge (404),
+/// then the member (400 when missing or not an object) and its entries. Nothing is set
+/// unless every entry is valid.
 pub async fn set_bridge_vars(ctx: Ctx) -> AriResult {
-    let vars =
-        body_vars(&ctx)?.ok_or_else(|| AriError::bad_request("Missing parameter variables"))?;
-    ctx.core.set_bridge_vars(&bridge_id(&ctx), &vars)?;
+    let Some(body) = ctx.params.body() else {
+        return Err(AriError::bad_request("The 'variables' field is required"));
+    };
+    let id = bridge_id(&ctx);
+    // Setting nothing checks the bridge, which Asterisk does before the member.
+    ctx.core.set_bridge_vars(&id, &[])?;
+    let vars = match body.get("variables") {
+        Some(Value::Object(vars)) => parse_vars(vars)?,
+        _ => return Err(AriError::bad_request(VARIABLES_NOT_OBJECT)),
+    };
+    ctx.core.set_bridge_vars(&id, &vars)?;
     Ok(AriResponse::no_content())
 }
 
-/// POST /bridges/{bridgeId}/addChannel. `role`, `absorbDTMF`, `mute` and
+/// POST /bridges/{bridgeId}/addChannel: the bridge is checked first (404, 409), then the
+/// channels (see `Core::add_to_bridge`). `role`, `absorbDTMF`, `mute` and
 /// `inhibitConnectedLineUpdates` are accepted; without media they change nothing.
 pub async fn add_channel(ctx: Ctx) -> AriResult {
     let channels = ctx.params.list("channel")?.unwrap_or_default();
@@ -161,17 +189,17 @@ pub async fn remove_channel(ctx: Ctx) -> AriResult {
 }
 
 /// POST /bridges/{bridgeId}/videoSource/{channelId}: validated like Asterisk (unknown
-/// channel 400, not in Stasis or not in this bridge 422); wari has no video, so the bridge
-/// stays as it is and no BridgeVideoSourceChanged is sent.
+/// channel 400, not in Stasis or not in this bridge 422); the bridge's video mode becomes
+/// `single` with that source (BridgeVideoSourceChanged), though wari carries no video.
 pub async fn set_video_source(ctx: Ctx) -> AriResult {
     let channel = ctx.params.string("channelId").unwrap_or_default();
     ctx.core.set_video_source(&bridge_id(&ctx), &channel)?;
     Ok(AriResponse::no_content())
 }
 
-/// DELETE /bridges/{bridgeId}/videoSource: nothing to clear without video.
+/// DELETE /bridges/{bridgeId}/videoSource: back to video mode `talker`.
 pub async fn clear_video_source(ctx: Ctx) -> AriResult {
-    ctx.core.check_stasis_bridge(&bridge_id(&ctx))?;
+    ctx.core.clear_video_source(&bridge_id(&ctx))?;
     Ok(AriResponse::no_content())
 }
 

@@ -590,76 +590,57 @@ pub async fn rtpstatistics(ctx: Ctx) -> AriResult {
     Ok(AriResponse::ok(ctx.core.rtp_statistics(&channel_id(&ctx))?))
 }
 
-/// The encapsulation each external-media transport carries (ari-rest.md §6.7).
-const ENCAPSULATIONS: [(&str, &str); 3] = [
-    ("rtp", "udp"),
-    ("audiosocket", "tcp"),
-    ("none", "websocket"),
-];
-
-/// A lower-cased parameter, or its default when absent or empty.
-fn lower_or(ctx: &Ctx, name: &str, default: &str) -> String {
-    non_empty(ctx, name).map_or_else(|| default.to_string(), |v| v.to_ascii_lowercase())
+/// What an externalMedia request asks for, with Asterisk's defaults (`udp`, `rtp`,
+/// `client`), compared as given (Asterisk compares these case-sensitively).
+struct ExternalShape<'a> {
+    encapsulation: &'a str,
+    transport: &'a str,
+    connection_type: &'a str,
 }
 
-/// The validity matrix of §6.7: each encapsulation goes with one transport (400 when a
-/// known one is paired wrongly), `server` only with websocket; valid combinations wari
-/// does not carry (and unknown pairs) are 501.
-pub fn check_external_transport(
-    encapsulation: &str,
-    transport: &str,
-    connection_type: &str,
-) -> Result<(), AriError> {
-    if !matches!(connection_type, "client" | "server") {
-        return Err(AriError::bad_request(format!(
-            "connection_type must be 'client' or 'server', not '{connection_type}'"
-        )));
+/// The pairings Asterisk 23.4.1 refuses before looking at the host, in its order and
+/// words: websocket carries only `none`, `rtp` rides only on `udp`, `audiosocket` only on
+/// `tcp`, and `server` is for websocket only. Any other `connection_type` is ignored, as
+/// there.
+fn check_external_shape(shape: &ExternalShape<'_>) -> Result<(), AriError> {
+    let refuse = |message: &str| Err(AriError::bad_request(message));
+    if shape.transport == "websocket" && shape.encapsulation != "none" {
+        return refuse("encapsulation must be 'none' for websocket transport");
     }
-    for (encap, carrier) in ENCAPSULATIONS {
-        if encapsulation == encap && transport != carrier {
-            return Err(AriError::bad_request(format!(
-                "encapsulation '{encap}' requires transport '{carrier}'"
-            )));
-        }
-        if transport == carrier && encapsulation != encap {
-            return Err(AriError::bad_request(format!(
-                "transport '{carrier}' requires encapsulation '{encap}'"
-            )));
-        }
+    if shape.encapsulation == "rtp" && shape.transport != "udp" {
+        return refuse("transport must be 'udp' for rtp encapsulation");
     }
-    if connection_type == "server" && transport != "websocket" {
-        return Err(AriError::bad_request(
-            "connection_type 'server' is only valid with transport 'websocket'",
-        ));
+    if shape.encapsulation == "audiosocket" && shape.transport != "tcp" {
+        return refuse("transport must be 'tcp' for audiosocket encapsulation");
     }
-    match (encapsulation, transport) {
-        ("rtp", "udp") => Ok(()),
-        ("audiosocket", "tcp") => Err(AriError::new(
-            StatusCode::NOT_IMPLEMENTED,
-            "externalMedia over AudioSocket (tcp) is not implemented in wari; use encapsulation=rtp, transport=udp",
-        )),
-        ("none", "websocket") => Err(AriError::new(
-            StatusCode::NOT_IMPLEMENTED,
-            "externalMedia over WebSocket is not implemented in wari; use encapsulation=rtp, transport=udp",
-        )),
-        _ => Err(AriError::new(
+    if shape.transport != "websocket" && shape.connection_type == "server" {
+        return refuse("'server' connection_type can only be used with the websocket transport");
+    }
+    Ok(())
+}
+
+/// What wari carries once every parameter passed: RTP over UDP. AudioSocket and WebSocket
+/// media, which Asterisk carries, are 501 here; any other pairing is Asterisk's 501
+/// `The encapsulation and/or transport is not supported`.
+fn check_external_carrier(shape: &ExternalShape<'_>) -> Result<(), AriError> {
+    let is = |value: &str, wanted: &str| value.eq_ignore_ascii_case(wanted);
+    let not_here = |what: &str| {
+        Err(AriError::new(
             StatusCode::NOT_IMPLEMENTED,
             format!(
-                "The encapsulation '{encapsulation}' and transport '{transport}' are not supported"
+                "externalMedia over {what} is not implemented in wari; use encapsulation=rtp, transport=udp"
             ),
+        ))
+    };
+    match (shape.encapsulation, shape.transport) {
+        (e, t) if is(e, "rtp") && is(t, "udp") => Ok(()),
+        (e, t) if is(e, "audiosocket") && is(t, "tcp") => not_here("AudioSocket (tcp)"),
+        (e, t) if is(e, "none") && is(t, "websocket") => not_here("WebSocket"),
+        _ => Err(AriError::new(
+            StatusCode::NOT_IMPLEMENTED,
+            "The encapsulation and/or transport is not supported",
         )),
     }
-}
-
-/// An external media `direction`: `both`, `in` or `out` (400 otherwise); all carry both
-/// ways over RTP.
-fn check_external_direction(direction: &str) -> Result<(), AriError> {
-    if matches!(direction, "both" | "in" | "out") {
-        return Ok(());
-    }
-    Err(AriError::bad_request(format!(
-        "direction must be 'both', 'in' or 'out', not '{direction}'"
-    )))
 }
 
 /// `host:port` (an IPv6 address in brackets) with a port from 1 to 65535.
@@ -684,8 +665,10 @@ pub fn split_host_port(text: &str) -> Option<(&str, u16)> {
     Some((host, port))
 }
 
-/// The codec of an external media stream: 400 for a name wari does not know, 501 for a
-/// known codec it cannot packetise.
+/// The codec of an external media stream: a name no codec has is a 400 `Provided format
+/// (<name>) was not found` (Asterisk 23.4.1 answers 500 `An internal error prevented this
+/// request from being handled`; wari answers a client's mistake with a 4xx); a known codec
+/// wari cannot packetise is 501.
 pub fn external_format(name: &str) -> Result<RtpFormat, AriError> {
     if let Some(format) = RtpFormat::from_name(name) {
         return Ok(format);
@@ -704,27 +687,64 @@ pub fn external_format(name: &str) -> Result<RtpFormat, AriError> {
     )))
 }
 
-/// POST /channels/externalMedia (§6.7): RTP over UDP to `external_host`. Defaults
-/// transport=udp, encapsulation=rtp, connection_type=client; `direction` both, in or out
-/// (all carry both ways over RTP); `transport_data` is not used by RTP. 200 with the
+/// POST /channels/externalMedia (§6.7): RTP over UDP to `external_host`. Checked in
+/// Asterisk 23.4.1's order and words: the variables, `app`, the pairing of
+/// encapsulation, transport and connection type ([`check_external_shape`]),
+/// `external_host`, `format`, `direction`, then what wari carries
+/// ([`check_external_carrier`]) and the codec. `direction` (both, in or out) changes
+/// nothing: RTP carries both ways; `transport_data` is not used by RTP. 200 with the
 /// channel, whose `channelvars` hold all its variables; 409 for a `channelId` in use.
 pub async fn external_media(ctx: Ctx) -> AriResult {
     let variables = body_variables(&ctx)?;
-    let app = ctx.params.required_string("app")?;
+    let app = non_empty(&ctx, "app").ok_or_else(|| AriError::bad_request("app cannot be empty"))?;
     let id = non_empty(&ctx, "channelId");
     check_id_length(id.as_deref())?;
-    let encapsulation = lower_or(&ctx, "encapsulation", "rtp");
-    let transport = lower_or(&ctx, "transport", "udp");
-    let connection_type = lower_or(&ctx, "connection_type", "client");
-    let format = ctx.params.required_string("format")?;
-    check_external_direction(&lower_or(&ctx, "direction", "both"))?;
-    check_external_transport(&encapsulation, &transport, &connection_type)?;
-    let external_host = ctx.params.required_string("external_host")?;
-    if split_host_port(&external_host).is_none() {
-        return Err(AriError::bad_request(format!(
-            "external_host must be <host>:<port>, not '{external_host}'"
-        )));
+    let (encapsulation, transport, connection_type) = (
+        non_empty(&ctx, "encapsulation").unwrap_or_else(|| "rtp".into()),
+        non_empty(&ctx, "transport").unwrap_or_else(|| "udp".into()),
+        non_empty(&ctx, "connection_type").unwrap_or_else(|| "client".into()),
+    );
+    let shape = ExternalShape {
+        encapsulation: &encapsulation,
+        transport: &transport,
+        connection_type: &connection_type,
+    };
+    check_external_shape(&shape)?;
+    let external_host = match non_empty(&ctx, "external_host") {
+        Some(host) => host,
+        None if connection_type == "client" => {
+            return Err(AriError::bad_request(
+                "external_host is required for all but websocket server connections",
+            ));
+        }
+        None => "INCOMING".to_string(),
+    };
+    if transport == "websocket" {
+        if connection_type == "client" && !ctx.config.websocket_clients.contains_key(&external_host)
+        {
+            return Err(AriError::bad_request(
+                "external_host must be a valid websocket_client connection id.",
+            ));
+        }
+    } else if split_host_port(&external_host).is_none() {
+        return Err(AriError::bad_request(
+            "external_host must be <host>:<port> for all transports other than websocket",
+        ));
     }
+    let format =
+        non_empty(&ctx, "format").ok_or_else(|| AriError::bad_request("format cannot be empty"))?;
+    if let Some(direction) = non_empty(&ctx, "direction")
+        && !matches!(direction.as_str(), "both" | "in" | "out")
+    {
+        return Err(AriError::bad_request("Invalid direction specified"));
+    }
+    if encapsulation.eq_ignore_ascii_case("audiosocket")
+        && transport.eq_ignore_ascii_case("tcp")
+        && non_empty(&ctx, "data").is_none()
+    {
+        return Err(AriError::bad_request("data can not be empty"));
+    }
+    check_external_carrier(&shape)?;
     let format = external_format(&format)?;
     let snapshot = ctx
         .core
@@ -873,42 +893,82 @@ mod tests {
     }
 
     #[test]
-    fn external_media_transport_matrix() {
-        assert_eq!(check_external_transport("rtp", "udp", "client"), Ok(()));
-        for (encapsulation, transport, connection, expected) in [
-            ("rtp", "tcp", "client", 400),
-            ("rtp", "websocket", "client", 400),
-            ("audiosocket", "udp", "client", 400),
-            ("none", "tcp", "client", 400),
-            ("foo", "udp", "client", 400),
-            ("rtp", "udp", "server", 400),
-            ("audiosocket", "tcp", "server", 400),
-            ("rtp", "udp", "peer", 400),
-            ("audiosocket", "tcp", "client", 501),
-            ("none", "websocket", "client", 501),
-            ("none", "websocket", "server", 501),
-            ("foo", "bar", "client", 501),
+    fn external_media_pairings_are_checked_as_asterisk_checks_them() {
+        let shape = |encapsulation, transport, connection_type| ExternalShape {
+            encapsulation,
+            transport,
+            connection_type,
+        };
+        // Asterisk 23.4.1's answers.
+        for (encapsulation, transport, connection, message) in [
+            (
+                "rtp",
+                "tcp",
+                "client",
+                "transport must be 'udp' for rtp encapsulation",
+            ),
+            (
+                "rtp",
+                "bogus",
+                "client",
+                "transport must be 'udp' for rtp encapsulation",
+            ),
+            (
+                "rtp",
+                "websocket",
+                "client",
+                "encapsulation must be 'none' for websocket transport",
+            ),
+            (
+                "audiosocket",
+                "udp",
+                "client",
+                "transport must be 'tcp' for audiosocket encapsulation",
+            ),
+            (
+                "rtp",
+                "udp",
+                "server",
+                "'server' connection_type can only be used with the websocket transport",
+            ),
         ] {
-            let answer = check_external_transport(encapsulation, transport, connection);
             assert_eq!(
-                status(answer).0,
-                expected,
+                status(check_external_shape(&shape(
+                    encapsulation,
+                    transport,
+                    connection
+                ))),
+                (400, message.to_string()),
                 "{encapsulation}/{transport}/{connection}"
             );
         }
-    }
-
-    #[test]
-    fn external_media_directions() {
-        for good in ["both", "in", "out"] {
-            assert_eq!(check_external_direction(good), Ok(()));
+        for fine in [
+            shape("rtp", "udp", "client"),
+            shape("rtp", "udp", "peer"),
+            shape("none", "websocket", "server"),
+            shape("bogus", "udp", "client"),
+        ] {
+            assert_eq!(check_external_shape(&fine), Ok(()));
         }
         assert_eq!(
-            status(check_external_direction("sideways")),
+            check_external_carrier(&shape("RTP", "UDP", "client")),
+            Ok(())
+        );
+        assert_eq!(
+            status(check_external_carrier(&shape("bogus", "udp", "client"))),
             (
-                400,
-                "direction must be 'both', 'in' or 'out', not 'sideways'".into()
+                501,
+                "The encapsulation and/or transport is not supported".into()
             )
+        );
+        assert_eq!(
+            status(check_external_carrier(&shape(
+                "audiosocket",
+                "tcp",
+                "client"
+            )))
+            .0,
+            501
         );
     }
 

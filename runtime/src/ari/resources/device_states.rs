@@ -1,9 +1,9 @@
 //! `/deviceStates`: device states ARI controls (`Stasis:NAME`), and the state of any device.
 //!
 //! Update and delete follow Asterisk's prefix rules: a name not starting with `Stasis:`
-//! (any case) is a 409, nothing after the prefix a 404. An unknown state value is a 400
-//! naming the valid ones, where Asterisk answers 500. Every change publishes
-//! DeviceStateChanged to applications subscribed to the device (`deviceState:NAME`).
+//! (any case) is a 409, nothing after the prefix a 404, an unknown state value a 400 with
+//! Asterisk's message `Unknown device` (Asterisk answers 500). Every change of state publishes DeviceStateChanged to
+//! applications subscribed to the device (`deviceState:NAME`); a delete publishes nothing.
 
 use super::{Ctx, Entry};
 use crate::ari::response::{AriResponse, AriResult};
@@ -18,7 +18,8 @@ pub async fn list(ctx: Ctx) -> AriResult {
     Ok(AriResponse::ok(ctx.core.list_device_states()))
 }
 
-/// GET /deviceStates/{deviceName}: any name; a device wari knows nothing about is `UNKNOWN`.
+/// GET /deviceStates/{deviceName}: any name; a controlled device nobody set is `UNKNOWN`,
+/// any other `INVALID`.
 pub async fn get(ctx: Ctx) -> AriResult {
     Ok(AriResponse::ok(ctx.core.device_state(&device_name(&ctx))))
 }

@@ -30,14 +30,16 @@ fn tech_and_resource(ctx: &Ctx) -> (String, String) {
     )
 }
 
-/// `body.variables`: an object whose values are all strings (400 otherwise); none is `{}`.
+/// `body.variables`: an object whose values are all strings (400 `Only string values in
+/// the 'variables' object allowed`, Asterisk 23.4.1's words); anything but an object counts
+/// as none, as there.
 fn string_variables(ctx: &Ctx) -> Result<Map<String, Value>, AriError> {
-    let invalid =
-        || AriError::bad_request("The 'variables' body member must be a JSON object of strings");
     match ctx.params.body().and_then(|b| b.get("variables")) {
-        None | Some(Value::Null) => Ok(Map::new()),
         Some(Value::Object(vars)) if vars.values().all(Value::is_string) => Ok(vars.clone()),
-        Some(_) => Err(invalid()),
+        Some(Value::Object(_)) => Err(AriError::bad_request(
+            "Only string values in the 'variables' object allowed",
+        )),
+        _ => Ok(Map::new()),
     }
 }
 
@@ -54,7 +56,8 @@ pub async fn list(ctx: Ctx) -> AriResult {
     Ok(AriResponse::ok(ctx.core.list_endpoints()))
 }
 
-/// GET /endpoints/{tech}: an unknown technology is a 404, a known one without endpoints `[]`.
+/// GET /endpoints/{tech}: a technology without endpoints (unknown, or Local) is a 404, a
+/// known one without endpoints yet `[]`.
 pub async fn list_by_tech(ctx: Ctx) -> AriResult {
     let tech = ctx.params.string("tech").unwrap_or_default();
     Ok(AriResponse::ok(ctx.core.list_endpoints_by_tech(&tech)?))
@@ -66,11 +69,10 @@ pub async fn get(ctx: Ctx) -> AriResult {
     Ok(AriResponse::ok(ctx.core.get_endpoint(&tech, &resource)?))
 }
 
-fn send(ctx: &Ctx, tech: &str, resource: &str) -> AriResult {
-    let from = required(ctx, "from", "From must be specified")?;
-    let variables = string_variables(ctx)?;
+/// Sends the message (`from` may be empty, as Asterisk allows) once the variables passed.
+fn send(ctx: &Ctx, tech: &str, resource: &str, variables: Map<String, Value>) -> AriResult {
     let message = TextMessage {
-        from,
+        from: ctx.params.string("from").unwrap_or_default(),
         body: ctx.params.string("body").unwrap_or_default(),
         variables,
     };
@@ -78,47 +80,53 @@ fn send(ctx: &Ctx, tech: &str, resource: &str) -> AriResult {
     Ok(accepted())
 }
 
-/// PUT /endpoints/sendMessage: `to` is a `tech:resource` URI (e.g. `test:alice`).
+/// PUT /endpoints/sendMessage: `to` is a `tech:resource` URI (e.g. `test:alice`). Checked
+/// as Asterisk 23.4.1 does: the variables (400), `to` (400 `To must be specified`), then
+/// the endpoint (404 `Endpoint not found`).
 pub async fn send_message(ctx: Ctx) -> AriResult {
+    let variables = string_variables(&ctx)?;
     let to = required(&ctx, "to", "To must be specified")?;
-    required(&ctx, "from", "From must be specified")?;
-    string_variables(&ctx)?;
     let (tech, resource) = parse_message_uri(&to)?;
-    send(&ctx, tech, resource)
+    send(&ctx, tech, resource, variables)
 }
 
-/// PUT /endpoints/{tech}/{resource}/sendMessage
+/// PUT /endpoints/{tech}/{resource}/sendMessage: the endpoint (404) before the variables.
 pub async fn send_message_to_endpoint(ctx: Ctx) -> AriResult {
     let (tech, resource) = tech_and_resource(&ctx);
-    send(&ctx, &tech, &resource)
+    ctx.core.get_endpoint(&tech, &resource)?;
+    let variables = string_variables(&ctx)?;
+    send(&ctx, &tech, &resource, variables)
 }
 
-/// The parameters every REFER needs; `to_self` and a top-level `display_name` are accepted.
+/// The variables of a REFER (400 when not strings); `from`, `refer_to`, `to_self` and a
+/// top-level `display_name` are optional, as in Asterisk.
 fn check_refer(ctx: &Ctx) -> Result<(), AriError> {
-    required(ctx, "from", "From must be specified")?;
-    required(ctx, "refer_to", "Refer-To must be specified")?;
+    string_variables(ctx)?;
     let _ = (
+        ctx.params.string("from"),
+        ctx.params.string("refer_to"),
         ctx.params.boolean("to_self"),
         ctx.params.string("display_name"),
     );
-    string_variables(ctx)?;
     Ok(())
 }
 
 /// POST /endpoints/refer: `to` is a `tech:resource` URI. A Test phone accepts it (202) and
-/// nothing else happens.
+/// nothing else happens. Checked as Asterisk 23.4.1 does: the variables, `to` (400 `To
+/// must be specified`), then the endpoint (404 `Endpoint not found`).
 pub async fn refer(ctx: Ctx) -> AriResult {
-    let to = required(&ctx, "to", "To must be specified")?;
     check_refer(&ctx)?;
+    let to = required(&ctx, "to", "To must be specified")?;
     let (tech, resource) = parse_message_uri(&to)?;
     ctx.core.refer(tech, resource)?;
     Ok(accepted())
 }
 
-/// POST /endpoints/{tech}/{resource}/refer
+/// POST /endpoints/{tech}/{resource}/refer: the endpoint (404) before the variables.
 pub async fn refer_to_endpoint(ctx: Ctx) -> AriResult {
-    check_refer(&ctx)?;
     let (tech, resource) = tech_and_resource(&ctx);
+    ctx.core.get_endpoint(&tech, &resource)?;
+    check_refer(&ctx)?;
     ctx.core.refer(&tech, &resource)?;
     Ok(accepted())
 }

@@ -20,26 +20,28 @@ pub async fn user_event(ctx: Ctx) -> AriResult {
     let variables = match ctx.params.body().and_then(|b| b.get("variables")) {
         None | Some(Value::Null) => None,
         Some(Value::Object(vars)) => Some(vars),
-        Some(_) => {
-            return Err(AriError::bad_request(
-                "The 'variables' body member must be a JSON object",
-            ));
-        }
+        // Asterisk 23.4.1 cannot add `eventname` to anything but an object, and says so
+        // with a 500; the client's mistake is a 400 here, with Asterisk's message.
+        Some(_) => return Err(AriError::bad_request("Error processing request")),
     };
     ctx.core
         .user_event(&application, &name, &sources, variables)?;
     Ok(AriResponse::no_content())
 }
 
-/// POST /events/claim: wari has no StasisBroadcast(), so there is never a broadcast to
-/// claim; once the parameters are valid the answer is 501, as from an Asterisk without the
-/// broadcast module.
+/// POST /events/claim: wari has no StasisBroadcast(), so no channel is ever being
+/// broadcast: once the parameters are there the answer is Asterisk 23.4.1's for a channel
+/// not in broadcast state, 404 `Channel not found or not in broadcast state`.
 pub async fn claim_channel(ctx: Ctx) -> AriResult {
-    ctx.params.required_string("channelId")?;
-    ctx.params.required_string("application")?;
-    Err(AriError::new(
-        http::StatusCode::NOT_IMPLEMENTED,
-        "Call broadcasting is not supported",
+    for name in ["channelId", "application"] {
+        if ctx.params.string(name).is_none_or(|v| v.is_empty()) {
+            return Err(AriError::bad_request(format!(
+                "{name} parameter is required"
+            )));
+        }
+    }
+    Err(AriError::not_found(
+        "Channel not found or not in broadcast state",
     ))
 }
 

@@ -1,7 +1,7 @@
 //! The parameters and answers shared by the channel and bridge media operations: play and
 //! record read the same query parameters and answer 201 with the object's `Location`.
 
-use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::Value;
 
 use super::{Ctx, non_empty};
@@ -43,30 +43,67 @@ pub fn record_request(ctx: &Ctx) -> Result<RecordChannelRequest, AriError> {
     })
 }
 
-/// 201 with a `Location` of `{collection}/{key}`, the key percent-encoded (a recording name
-/// may contain `/`).
-fn created(value: Value, collection: &str, key: &str) -> AriResult {
-    let key = value[key].as_str().unwrap_or_default();
-    let location = format!(
-        "{collection}/{}",
-        utf8_percent_encode(key, NON_ALPHANUMERIC)
-    );
-    Ok(AriResponse::created(value, &location))
+/// What a recording name keeps unencoded in a `Location`, as Asterisk 23.4.1 encodes it
+/// (`ast_uri_http`: letters, digits and `-_.!~*'()`; everything else, `/` included, is
+/// percent-encoded).
+const RECORDING_NAME_ENCODED: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'!')
+    .remove(b'~')
+    .remove(b'*')
+    .remove(b'\'')
+    .remove(b'(')
+    .remove(b')');
+
+/// 201 with the new object's `Location`: `/ari` and the object's path, whatever the
+/// http.conf prefix, as Asterisk writes it.
+fn created(value: Value, path: &str) -> AriResult {
+    Ok(AriResponse::created(value, &format!("/ari{path}")))
 }
 
-/// The answer to a play: the Playback, at `/playbacks/{id}`.
+/// The answer to a play: the Playback, at `/ari/playbacks/{id}` (the id as it is).
 pub fn playback_created(playback: Value) -> AriResult {
-    created(playback, "/playbacks", "id")
+    let path = format!("/playbacks/{}", playback["id"].as_str().unwrap_or_default());
+    created(playback, &path)
 }
 
-/// The answer to a record: the LiveRecording, at `/recordings/live/{name}`.
+/// The answer to a record: the LiveRecording, at `/ari/recordings/live/{name}` (the name
+/// encoded, see [`RECORDING_NAME_ENCODED`]).
 pub fn recording_created(recording: Value) -> AriResult {
-    created(recording, "/recordings/live", "name")
+    let name = recording["name"].as_str().unwrap_or_default();
+    let path = format!(
+        "/recordings/live/{}",
+        utf8_percent_encode(name, RECORDING_NAME_ENCODED)
+    );
+    created(recording, &path)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn locations_are_written_as_asterisk_writes_them() {
+        let location = |answer: AriResult| {
+            answer.expect("created").headers[0]
+                .1
+                .to_str()
+                .expect("text")
+                .to_string()
+        };
+        assert_eq!(
+            location(playback_created(serde_json::json!({"id": "pb-1.x"}))),
+            "/ari/playbacks/pb-1.x"
+        );
+        assert_eq!(
+            location(recording_created(
+                serde_json::json!({"name": "dir/r 1-(a)_b.c!~*'"})
+            )),
+            "/ari/recordings/live/dir%2Fr%201-(a)_b.c!~*'"
+        );
+    }
 
     #[test]
     fn skipms_absent_or_zero_is_the_default() {

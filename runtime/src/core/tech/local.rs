@@ -21,6 +21,10 @@ impl Technology for Local {
         "Local"
     }
 
+    fn has_endpoints(&self) -> bool {
+        false
+    }
+
     fn request(
         &self,
         core: &Core,

@@ -29,6 +29,12 @@ pub trait Technology: Send + Sync + fmt::Debug {
     /// The name in dial strings (`Local`, `Test`), matched case-insensitively.
     fn name(&self) -> &'static str;
 
+    /// Whether the technology has endpoints (`/endpoints/{tech}`, `endpoint:` event
+    /// sources). Asterisk's Local channels have none.
+    fn has_endpoints(&self) -> bool {
+        true
+    }
+
     /// Creates the channel for `request` (and any companion channels) in `state`, without
     /// calling it. Returns the id of the channel the requester gets and its control queue,
     /// for the runner the requester starts.

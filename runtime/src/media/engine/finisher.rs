@@ -25,6 +25,7 @@ pub(super) enum Ending {
 pub(super) struct Finish {
     pub name: Arc<str>,
     pub duration_ms: u64,
+    pub talking_ms: Option<u64>,
     pub sink: Box<dyn Sink>,
     pub ending: Ending,
 }
@@ -92,5 +93,6 @@ fn complete(job: Finish, listener: &dyn MediaListener) {
         name: job.name,
         state,
         duration_ms: job.duration_ms,
+        talking_ms: job.talking_ms,
     });
 }
