@@ -62,6 +62,11 @@ pub struct CallerId {
 }
 
 impl CallerId {
+    /// True when neither a name nor a number is set.
+    pub fn is_empty(&self) -> bool {
+        self.name.is_empty() && self.number.is_empty()
+    }
+
     /// Parses `"Name" <number>`, `Name <number>`, `<number>` or a bare number.
     pub fn parse(text: &str) -> CallerId {
         let text = text.trim();
@@ -94,6 +99,52 @@ pub struct DialplanPosition {
     pub priority: i64,
     pub app_name: String,
     pub app_data: String,
+}
+
+/// What drives a channel at the top, which decides how its life ends (the events
+/// Asterisk publishes when the channel is hung up).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Execution {
+    /// Nothing yet (an outbound leg waiting to be answered, a Local `;2` not called yet).
+    #[default]
+    Idle,
+    /// A dialplan run (a PBX): when it ends the channel gets a ChannelHangupRequest
+    /// `{cause: 16, soft: true}` and its dialplan application is again the one it had
+    /// before (none, or `AppDial2` for an originated channel).
+    Dialplan {
+        saved_app: String,
+        saved_data: String,
+    },
+    /// The Stasis application run on an originated or created channel (not from the
+    /// dialplan): when it ends STASISSTATUS is set and the dialplan application it replaced
+    /// (`AppDial2` for an originate, none for a create) comes back.
+    App {
+        saved_app: String,
+        saved_data: String,
+    },
+}
+
+/// Who asked for a channel to be dialed, which decides the `Dial` events it gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DialOrigin {
+    /// `POST /channels`: every step carries the dial string, and a call that fails
+    /// before the answer reports its status (BUSY, CONGESTION, NOANSWER, ...).
+    Originate,
+    /// `POST /channels/{id}/dial`: only the first `Dial` carries the dial string, and a
+    /// failed call reports nothing.
+    Ari,
+}
+
+/// An outbound call in progress on a channel, until it is answered or ends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dialing {
+    pub origin: DialOrigin,
+    /// The resource part of the dial string (`200@default` of `Local/200@default`).
+    pub dialstring: String,
+    /// The first `Dial` (status `""`) has been published.
+    pub announced: bool,
+    /// The call was given up by its own timeout: nothing more is reported.
+    pub abandoned: bool,
 }
 
 /// A channel's membership of a Stasis application.
@@ -157,7 +208,10 @@ pub struct Channel {
     pub endpoint: Option<String>,
     pub muted_in: bool,
     pub muted_out: bool,
-    pub on_hold: bool,
+    /// What drives the channel at the top.
+    pub execution: Execution,
+    /// The outbound call being placed on it (originate or `/dial`), until answered.
+    pub dialing: Option<Dialing>,
 }
 
 /// A channel's runner, waiting to be started by the first control message.
@@ -233,7 +287,8 @@ mod tests {
             endpoint: None,
             muted_in: false,
             muted_out: false,
-            on_hold: false,
+            execution: Execution::Idle,
+            dialing: None,
         };
         let check = |channel: &Channel, vars: &[String]| {
             let mut written = Vec::new();

@@ -259,15 +259,14 @@ pub fn dial(
             channels,
             ..Scope::default()
         },
-    );
+    )
+    .with("dialstatus", Value::String(status.to_string()))
+    .with("forward", Value::String(String::new()))
+    .with("dialstring", Value::String(dialstring.to_string()));
     if let Some((_, snapshot)) = caller {
         event = event.with_channel("caller", snapshot);
     }
-    event
-        .with_channel("peer", peer.1)
-        .with("forward", Value::String(String::new()))
-        .with("dialstring", Value::String(dialstring.to_string()))
-        .with("dialstatus", Value::String(status.to_string()))
+    event.with_channel("peer", peer.1)
 }
 
 #[cfg(test)]

@@ -14,11 +14,14 @@ pub mod cause;
 pub mod channel;
 pub mod channels;
 pub mod device_states;
+pub mod dialing;
 pub mod dialplan;
 pub mod dialplan_media;
 pub mod endpoints;
 pub mod event;
 pub mod external_media;
+pub mod hangup;
+pub mod identity;
 pub mod media;
 pub mod media_audience;
 pub mod media_hangup;
@@ -29,13 +32,14 @@ pub mod pbx;
 pub mod snapshot;
 pub mod snoop;
 pub mod stasis;
+pub mod stasis_run;
 pub mod system;
 pub mod tech;
 #[cfg(test)]
 pub(crate) mod test_support;
 pub mod time;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock, Weak};
 
@@ -108,8 +112,6 @@ impl Endpoint {
 #[derive(Debug, Default)]
 pub struct State {
     pub channels: HashMap<Arc<str>, Channel>,
-    /// Ids promised to channels that do not exist yet (the `;2` half of a Local pair).
-    pub reserved_ids: HashSet<Arc<str>>,
     pub bridges: HashMap<Arc<str>, Bridge>,
     pub apps: Registry,
     /// Endpoints by `Tech/resource`.
@@ -322,7 +324,7 @@ impl Core {
         if id.is_empty() {
             return Err(CoreError::BadRequest("Channel id must not be empty".into()));
         }
-        if state.channels.contains_key(id) || state.reserved_ids.contains(id) {
+        if state.channels.contains_key(id) {
             return Err(CoreError::Conflict(
                 "Channel with given unique ID already exists".into(),
             ));
@@ -370,7 +372,8 @@ impl Core {
             endpoint: spec.endpoint.clone(),
             muted_in: false,
             muted_out: false,
-            on_hold: false,
+            execution: channel::Execution::Idle,
+            dialing: None,
         };
         state.channels.insert(id.clone(), channel);
         self.media_leg_added(&id);
@@ -444,7 +447,7 @@ impl Core {
             id,
             rx,
             entered,
-            pbx::Start::Stasis {
+            pbx::Start::Enter {
                 app: app.to_string(),
                 args: args.to_vec(),
             },
@@ -529,7 +532,7 @@ impl Core {
         );
     }
 
-    fn endpoint_channel_removed(&self, state: &mut State, endpoint: &str, id: &str) {
+    pub(crate) fn endpoint_channel_removed(&self, state: &mut State, endpoint: &str, id: &str) {
         let Some(entry) = state.endpoints.get_mut(endpoint) else {
             return;
         };
