@@ -67,28 +67,73 @@ impl CallerId {
         self.name.is_empty() && self.number.is_empty()
     }
 
-    /// Parses `"Name" <number>`, `Name <number>`, `<number>` or a bare number.
+    /// Parses a caller id as Asterisk reads one: `"Name" <number>`, `Name <number>`,
+    /// `<number>` (a missing `>` is forgiven); without brackets, a phone number (digits,
+    /// `*`, `#`, `+`, once spaces, parentheses and dashes are dropped) is the number and
+    /// anything else (or anything quoted) the name.
     pub fn parse(text: &str) -> CallerId {
         let text = text.trim();
-        if let Some(open) = text.rfind('<')
-            && let Some(close) = text[open..].find('>')
-        {
-            let number = text[open + 1..open + close].trim().to_string();
-            let name = text[..open].trim().trim_matches('"').trim().to_string();
-            return CallerId { name, number };
-        }
-        let unquoted = text.trim_matches('"');
-        if unquoted.len() != text.len() {
+        let unquoted = strip_quotes(text);
+        let quoted = unquoted.len() != text.len();
+        if let Some(open) = unquoted.rfind('<') {
+            let rest = &unquoted[open + 1..];
+            let number = rest.rfind('>').map_or(rest, |close| &rest[..close]);
+            let name = strip_quotes(unquoted[..open].trim());
             return CallerId {
-                name: unquoted.to_string(),
-                number: String::new(),
+                name: name.to_string(),
+                number: number.to_string(),
+            };
+        }
+        let shrunk = shrink_phone_number(unquoted);
+        if !quoted
+            && !shrunk.is_empty()
+            && shrunk
+                .chars()
+                .all(|c| c.is_ascii_digit() || "*#+".contains(c))
+        {
+            return CallerId {
+                name: String::new(),
+                number: shrunk,
             };
         }
         CallerId {
-            name: String::new(),
-            number: text.to_string(),
+            name: unquoted.to_string(),
+            number: String::new(),
         }
     }
+}
+
+/// `text` without one pair of surrounding double quotes.
+fn strip_quotes(text: &str) -> &str {
+    text.strip_prefix('"')
+        .and_then(|t| t.strip_suffix('"'))
+        .unwrap_or(text)
+}
+
+/// A phone number without the characters people write for readability: spaces and
+/// parentheses, dashes outside `[...]`, and dots other than a final one.
+fn shrink_phone_number(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut bracketed = 0i32;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '[' => {
+                bracketed += 1;
+                out.push(c);
+            }
+            ']' => {
+                bracketed -= 1;
+                out.push(c);
+            }
+            '-' if bracketed > 0 => out.push(c),
+            '-' => {}
+            '.' if chars.peek().is_none() => out.push(c),
+            '.' | '(' | ')' | ' ' => {}
+            _ => out.push(c),
+        }
+    }
+    out
 }
 
 /// Where a channel is in the dialplan.
@@ -253,6 +298,17 @@ mod tests {
         assert_eq!(CallerId::parse("<3003>").number, "3003");
         assert_eq!(CallerId::parse("4004").number, "4004");
         assert_eq!(CallerId::parse("\"Only Name\"").name, "Only Name");
+        // Asterisk 23.4.1 reads callerId=Alice as a name, and shrinks a bare phone number.
+        assert_eq!(
+            CallerId::parse("Alice"),
+            CallerId {
+                name: "Alice".into(),
+                number: String::new()
+            }
+        );
+        assert_eq!(CallerId::parse("+1 (555) 123-4567").number, "+15551234567");
+        assert_eq!(CallerId::parse("\"4004\"").name, "4004");
+        assert_eq!(CallerId::parse("Bob <42").number, "42");
     }
 
     #[test]

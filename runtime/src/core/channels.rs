@@ -804,14 +804,16 @@ impl Core {
             };
             let priority = match label.filter(|l| !l.is_empty()) {
                 Some(label) => match label.parse::<u32>() {
-                    Ok(0) => return Err(CoreError::BadRequest("Priority 0 is not valid".into())),
+                    Ok(0) => {
+                        return Err(CoreError::BadRequest(
+                            "Requested priority is illegal".into(),
+                        ));
+                    }
                     Ok(n) => n,
                     Err(_) => dialplan
                         .find_label(&context, &exten, label)
                         .ok_or_else(|| {
-                            CoreError::NotFound(format!(
-                                "Label '{label}' not found in {exten}@{context}"
-                            ))
+                            CoreError::NotFound("Requested label can not be found".into())
                         })?,
                 },
                 None => match priority {

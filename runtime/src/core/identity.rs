@@ -56,14 +56,9 @@ pub fn is_writable_function(name: &str) -> bool {
     function(name).is_some()
 }
 
-/// `"Name" <number>`, a lone name, a lone number, or nothing.
+/// `"Name" <number>`, as Asterisk 23.4.1 reads `CALLERID(all)` (`"" <>` when empty).
 fn merged(id: &CallerId) -> String {
-    match (id.name.is_empty(), id.number.is_empty()) {
-        (false, false) => format!("\"{}\" <{}>", id.name, id.number),
-        (false, true) => id.name.clone(),
-        (true, false) => id.number.clone(),
-        (true, true) => String::new(),
-    }
+    format!("\"{}\" <{}>", id.name, id.number)
 }
 
 fn read_part(id: &CallerId, part: Part) -> String {
@@ -232,8 +227,8 @@ mod tests {
         let both = CallerId::parse("\"Zed\" <777>");
         assert_eq!(merged(&both), "\"Zed\" <777>");
         assert_eq!(read_part(&both, Part::All), "\"Zed\" <777>");
-        assert_eq!(merged(&CallerId::parse("777")), "777");
-        assert_eq!(merged(&CallerId::default()), "");
+        assert_eq!(merged(&CallerId::parse("777")), "\"\" <777>");
+        assert_eq!(merged(&CallerId::default()), "\"\" <>");
         assert_eq!(write_part(&both, Part::Name, "Ann").name, "Ann");
         assert_eq!(write_part(&both, Part::All, "<1>"), CallerId::parse("<1>"));
     }
