@@ -10,6 +10,7 @@ mod auth;
 mod bad_input;
 mod bench_harness;
 mod bridges_apps;
+mod channel_lifecycle;
 mod channels_rest;
 mod check_config;
 mod cli_app;
