@@ -480,24 +480,24 @@ pub async fn get_channel_vars(ctx: Ctx) -> AriResult {
 }
 
 /// POST /channels/{channelId}/variables: body `{"variables": {NAME: "v" | {"value": "v",
-/// "report_events": bool}}}`, checked in Asterisk's order: the body's `variables` present
-/// (400, before the channel), the channel (404) in Stasis (409), `variables` an object,
+/// "report_events": bool}}}`, checked in Asterisk's order: a body (400, before the
+/// channel), the channel (404) in Stasis (409), `variables` an object,
 /// each entry valid (400). Nothing is set unless all are valid; then they are set in body
 /// order, names trimmed.
 pub async fn set_channel_vars(ctx: Ctx) -> AriResult {
     let id = channel_id(&ctx);
-    let Some(variables) = ctx.params.body().and_then(|b| b.get("variables")) else {
+    let Some(body) = ctx.params.body() else {
         return Err(AriError::bad_request("The 'variables' field is required"));
     };
     ctx.core
         .get_channel(&id)
         .map_err(|_| AriError::new(StatusCode::NOT_FOUND, "Provided channel was not found"))?;
     ctx.core.check_controllable(&id, false)?;
-    if !variables.is_object() {
+    let Some(variables) = body.get("variables").filter(|v| v.is_object()) else {
         return Err(AriError::bad_request(
             "The 'variables' field must be a JSON object",
         ));
-    }
+    };
     for (name, value, report) in parse_variables(variables)? {
         ctx.core.set_var(&id, name.trim(), Some(&value), report)?;
     }
@@ -853,8 +853,6 @@ mod tests {
     #[test]
     fn variables_refuse_other_shapes() {
         for bad in [
-            json!("A=1"),
-            json!(["A"]),
             json!({"A": 1}),
             json!({"A": true}),
             json!({"A": null}),
@@ -862,10 +860,18 @@ mod tests {
             json!({"A": {}}),
             json!({"A": {"value": 5}}),
             json!({"A": {"value": "x", "report_events": "yes"}}),
-            json!({"": "x"}),
+            json!({"A": {"value": "x", "report_events": null}}),
         ] {
             assert_eq!(status(parse_variables(&bad)).0, 400, "{bad}");
         }
+        // As in Asterisk, what is not an object holds no variables, and entries with an
+        // empty name are skipped.
+        assert_eq!(parse_variables(&json!("A=1")), Ok(Vec::new()));
+        assert_eq!(parse_variables(&json!(["A"])), Ok(Vec::new()));
+        assert_eq!(
+            parse_variables(&json!({"": "x", "B": "y"})),
+            Ok(vec![("B".to_string(), "y".to_string(), false)])
+        );
     }
 
     #[test]
