@@ -380,11 +380,16 @@ impl Core {
         if let Some(app) = &spec.app {
             state.apps.subscribe(app, SourceKind::Channel, &id);
         }
-        let snapshot = self.channel_snapshot(state, &id);
-        self.publish(
-            state,
-            Event::new("ChannelCreated", Scope::channel(&id)).with_channel("channel", snapshot),
-        );
+        // Only an application subscribed to every channel (or the one `spec.app` names)
+        // can want it this early: build it only then.
+        let scope = Scope::channel(&id);
+        if state.apps.any_wants("ChannelCreated", &scope) {
+            let snapshot = self.channel_snapshot(state, &id);
+            self.publish(
+                state,
+                Event::new("ChannelCreated", scope).with_channel("channel", snapshot),
+            );
+        }
         if let Some(endpoint) = spec.endpoint {
             self.endpoint_channel_added(state, &endpoint, &id);
         }
