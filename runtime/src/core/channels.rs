@@ -14,6 +14,7 @@ use super::channel::{
 use super::event::{Event, Scope};
 use super::hangup::HangupBy;
 use super::pbx::Start;
+use super::snapshot::ChannelSnapshot;
 use super::stasis::SourceKind;
 use super::stasis_run::Announce;
 use super::tech::{Indication, Request};
@@ -108,19 +109,30 @@ impl Core {
 
     /// Changes a channel's state and publishes ChannelStateChange.
     pub fn set_state(&self, state: &mut State, id: &Arc<str>, new: ChannelState) {
-        let Some(channel) = state.channels.get_mut(id) else {
-            return;
-        };
+        self.change_state(state, id, new);
+    }
+
+    /// [`Core::set_state`], giving back the snapshot ChannelStateChange carried (for an
+    /// event that follows about the unchanged channel); `None` when nothing changed.
+    fn change_state(
+        &self,
+        state: &mut State,
+        id: &Arc<str>,
+        new: ChannelState,
+    ) -> Option<Arc<ChannelSnapshot>> {
+        let channel = state.channels.get_mut(id)?;
         if channel.state == new {
-            return;
+            return None;
         }
         channel.state = new;
-        let snapshot = self.channel_snapshot(state, id);
+        let snapshot = self.channel_snapshot(state, id).map(Arc::new);
         self.publish(
             state,
-            Event::new("ChannelStateChange", Scope::channel(id)).with_channel("channel", snapshot),
+            Event::new("ChannelStateChange", Scope::channel(id))
+                .with_shared_channel("channel", snapshot.clone()),
         );
         self.notify_dialer(state, id);
+        snapshot
     }
 
     /// Tells the channel running a Dial() for `leg` that the leg changed.
@@ -140,8 +152,8 @@ impl Core {
             .is_some_and(|c| matches!(c.state, ChannelState::Down | ChannelState::Dialing));
         if ringable {
             self.announce_dial(state, id);
-            self.set_state(state, id, ChannelState::Ringing);
-            self.dial_progress(state, id, "RINGING");
+            let snapshot = self.change_state(state, id, ChannelState::Ringing);
+            self.dial_progress(state, id, "RINGING", snapshot);
         }
     }
 
@@ -155,8 +167,8 @@ impl Core {
         }
         self.announce_dial(state, id);
         self.send_control(state, id, Control::Answered);
-        self.set_state(state, id, ChannelState::Up);
-        self.dial_progress(state, id, "ANSWER");
+        let snapshot = self.change_state(state, id, ChannelState::Up);
+        self.dial_progress(state, id, "ANSWER", snapshot);
         self.notify_dialer(state, id);
     }
 
@@ -450,16 +462,15 @@ impl Core {
     /// Sets the application shown in a channel's dialplan position (ChannelDialplan, which
     /// only applications subscribed to every channel can receive this early).
     fn set_dialplan_app(&self, state: &mut State, id: &Arc<str>, app: &str, data: &str) {
-        let Some(channel) = state.channels.get(id) else {
+        let announce = state.apps.any_wants("ChannelDialplan", &Scope::channel(id));
+        let Some(channel) = state.channels.get_mut(id) else {
             return;
         };
-        let mut position = channel.dialplan.clone();
-        position.app_name = app.to_string();
-        position.app_data = data.to_string();
-        if state.apps.any_wants("ChannelDialplan", &Scope::channel(id)) {
+        app.clone_into(&mut channel.dialplan.app_name);
+        data.clone_into(&mut channel.dialplan.app_data);
+        if announce {
+            let position = channel.dialplan.clone();
             self.set_dialplan_position(state, id, position);
-        } else if let Some(channel) = state.channels.get_mut(id) {
-            channel.dialplan = position;
         }
     }
 

@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use super::channel::{DialOrigin, Dialing};
 use super::event;
+use super::snapshot::ChannelSnapshot;
 use super::{Core, CoreError, State};
 
 /// The `dialstatus` of an originate that failed with `cause` (Q.850).
@@ -62,8 +63,15 @@ impl Core {
     }
 
     /// The far end of a dialed channel progressed (`RINGING`, `ANSWER`); an answered call
-    /// is no longer being dialed.
-    pub(crate) fn dial_progress(&self, state: &mut State, id: &Arc<str>, status: &str) {
+    /// is no longer being dialed. `snapshot` is the channel's as the event before this one
+    /// carried it, if it did.
+    pub(crate) fn dial_progress(
+        &self,
+        state: &mut State,
+        id: &Arc<str>,
+        status: &str,
+        snapshot: Option<Arc<ChannelSnapshot>>,
+    ) {
         self.announce_dial(state, id);
         let Some(channel) = state.channels.get_mut(id) else {
             return;
@@ -78,7 +86,11 @@ impl Core {
         if status == "ANSWER" {
             channel.dialing = None;
         }
-        self.publish_dial(state, id, &dialstring, status);
+        let snapshot = snapshot.or_else(|| self.channel_snapshot(state, id).map(Arc::new));
+        self.publish(
+            state,
+            event::dial(None, (id, snapshot), &dialstring, status),
+        );
     }
 
     /// The call is given up by its own timeout: no further `Dial` is published for it.
@@ -103,7 +115,7 @@ impl Core {
     }
 
     fn publish_dial(&self, state: &mut State, id: &Arc<str>, dialstring: &str, status: &str) {
-        let snapshot = self.channel_snapshot(state, id);
+        let snapshot = self.channel_snapshot(state, id).map(Arc::new);
         self.publish(state, event::dial(None, (id, snapshot), dialstring, status));
     }
 }

@@ -629,7 +629,7 @@ impl Runner {
                     state,
                     event::dial(
                         Some((&self.id, caller_json.clone())),
-                        (&leg, peer_json),
+                        (&leg, peer_json.map(Arc::new)),
                         &dialstring,
                         "",
                     ),
@@ -724,7 +724,7 @@ impl Runner {
                             state,
                             event::dial(
                                 Some((&self.id, caller_json.clone())),
-                                (leg, peer_json),
+                                (leg, peer_json.map(Arc::new)),
                                 &dialstring,
                                 status,
                             ),

@@ -33,10 +33,6 @@ impl Core {
         let Some(channel) = state.channels.get_mut(id) else {
             return;
         };
-        channel.execution = Execution::App {
-            saved_app: channel.dialplan.app_name.clone(),
-            saved_data: channel.dialplan.app_data.clone(),
-        };
         let mut data =
             String::with_capacity(app.len() + args.iter().map(|a| a.len() + 1).sum::<usize>());
         data.push_str(app);
@@ -44,17 +40,15 @@ impl Core {
             data.push(',');
             data.push_str(arg);
         }
-        match announce {
-            Announce::Silently => {
-                channel.dialplan.app_name = "Stasis".to_string();
-                channel.dialplan.app_data = data;
-            }
-            Announce::WithEvent => {
-                let mut position = channel.dialplan.clone();
-                position.app_name = "Stasis".to_string();
-                position.app_data = data;
-                self.set_dialplan_position(state, id, position);
-            }
+        let saved_app = std::mem::replace(&mut channel.dialplan.app_name, "Stasis".to_string());
+        let saved_data = std::mem::replace(&mut channel.dialplan.app_data, data);
+        channel.execution = Execution::App {
+            saved_app,
+            saved_data,
+        };
+        if announce == Announce::WithEvent {
+            let position = channel.dialplan.clone();
+            self.set_dialplan_position(state, id, position);
         }
         self.set_var_locked(state, id, "STASISSTATUS", Some(""), None);
     }

@@ -193,7 +193,7 @@ impl Driver for LocalHalf {
         match indication {
             Indication::Ringing if self.half == 2 => core.far_end_ringing(state, &self.peer),
             Indication::Progress if self.half == 2 => {
-                core.dial_progress(state, &self.peer, "PROGRESS")
+                core.dial_progress(state, &self.peer, "PROGRESS", None)
             }
             Indication::Hold | Indication::Unhold => {
                 // The other half receives the hold; a bridge it is in announces it.
