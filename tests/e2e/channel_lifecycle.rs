@@ -38,6 +38,9 @@ exten => busy,1,NoOp(busy target)
 exten => ring,1,NoOp(ring target)
  same => n,Ringing()
  same => n,Wait(30)
+
+exten => slow,1,Answer(1200)
+ same => n,Wait(30)
 ";
 
 fn start() -> Wari {
@@ -659,6 +662,53 @@ async fn the_dialplan_answer_waits_before_going_on() {
             "ChannelDialplan Wait(3600) w1;2"
         ]
     );
+}
+
+/// Milliseconds between two events' timestamps (`2026-12-06T18:00:36.483+0000`).
+fn millis_between(earlier: &Value, later: &Value) -> i64 {
+    let at = |event: &Value| {
+        let text = event["timestamp"].as_str().unwrap_or_default();
+        chrono::DateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.3f%z")
+            .map(|t| t.timestamp_millis())
+            .unwrap_or_else(|e| panic!("timestamp {text}: {e}"))
+    };
+    at(later) - at(earlier)
+}
+
+/// Asterisk 23.4.1 goes on from Answer() of a ringing Local `;2` about 500 ms after
+/// answering (observed: its next ChannelDialplan); Answer(delay) waits the delay when
+/// longer (Asterisk's documentation of Answer(); the reference dialplan has no such
+/// extension to observe).
+#[tokio::test]
+async fn answer_waits_for_media_or_its_delay() {
+    let wari = start();
+    let mut ws = socket(&wari, "app=watch").await;
+    for (endpoint, id, at_least) in [
+        ("Local/200@default", "a1", 500),
+        ("Local/slow@default", "a2", 1200),
+    ] {
+        let (status, _) = post(
+            &wari,
+            &format!("/ari/channels?endpoint={endpoint}&app=watch&channelId={id}"),
+        )
+        .await;
+        assert_eq!(status, 200);
+        let second = format!("{id};2");
+        let events = until(&mut ws, |e| {
+            e["type"] == "ChannelDialplan"
+                && e["channel"]["id"] == second.as_str()
+                && e["dialplan_app"] == "Wait"
+        })
+        .await;
+        let up = events
+            .iter()
+            .find(|e| e["type"] == "ChannelStateChange" && e["channel"]["id"] == second.as_str())
+            .cloned()
+            .unwrap_or_default();
+        let next = events.last().cloned().unwrap_or_default();
+        let waited = millis_between(&up, &next);
+        assert!(waited >= at_least, "{id}: {waited} ms: {events:?}");
+    }
 }
 
 #[tokio::test]

@@ -381,8 +381,9 @@ impl Runner {
 
     /// Answers the channel as the dialplan does: a channel that was ringing then waits
     /// for media to flow, as long as [`ANSWER_MEDIA_WAIT`] (Asterisk's wait for the first
-    /// frame; no frame comes before it here). False when hung up meanwhile.
-    async fn answer(&mut self) -> bool {
+    /// frame; no frame comes before it here) or `delay`, whichever is longer. False when
+    /// hung up meanwhile.
+    async fn answer(&mut self, delay: Duration) -> bool {
         let core = self.core.clone();
         let was_ringing = core.with_state(|state| {
             let ringing = state
@@ -392,7 +393,7 @@ impl Runner {
             core.answer_locked(state, &self.id);
             ringing
         });
-        !was_ringing || self.pause(ANSWER_MEDIA_WAIT).await
+        !was_ringing || self.pause(ANSWER_MEDIA_WAIT.max(delay)).await
     }
 
     async fn execute(&mut self, app: &str, data: &str, context: &str, exten: &str) -> Next {
@@ -403,7 +404,9 @@ impl Runner {
                 Next::Step
             }
             "answer" => {
-                if self.answer().await {
+                // Answer(delay): milliseconds.
+                let delay = data.trim().parse::<u64>().unwrap_or(0);
+                if self.answer(Duration::from_millis(delay)).await {
                     Next::Step
                 } else {
                     Next::Stop
@@ -521,7 +524,7 @@ impl Runner {
             self.set_var("PLAYBACKSTATUS", "SUCCESS");
             return Next::Step;
         }
-        if !options.contains("noanswer") && !self.answer().await {
+        if !options.contains("noanswer") && !self.answer(Duration::ZERO).await {
             return Next::Stop;
         }
         let mut failed = false;
