@@ -123,19 +123,37 @@ async fn unknown_channels_are_404() {
         let (status, body) = call(&wari, method.clone(), &path).await;
         assert_eq!(status, 404, "{method} {path}: {body}");
         let message = body["message"].as_str().unwrap_or_default();
+        // Asterisk 23.4.1 words it differently where variables are read.
+        let expected = if method == Method::GET && path.contains("/variable") {
+            "Provided channel was not found"
+        } else {
+            "Channel not found"
+        };
         assert!(
-            message.eq_ignore_ascii_case("Channel not found"),
+            message.eq_ignore_ascii_case(expected),
             "{method} {path}: {message}"
         );
     }
-    let (status, _) = call_with(
+    let (status, body) = call_with(
         &wari,
         Method::POST,
         "/channels/nosuch/variables",
         Some(json!({"variables": {"A": "1"}})),
     )
     .await;
-    assert_eq!(status, 404);
+    assert_eq!(
+        (status, body["message"].clone()),
+        (404, json!("Provided channel was not found"))
+    );
+    // Without a body, the missing field is reported before the channel is looked up.
+    expect(
+        &wari,
+        Method::POST,
+        "/channels/nosuch/variables",
+        400,
+        Some("The 'variables' field is required"),
+    )
+    .await;
     // The channel is looked up before the hangup reason is checked.
     expect(
         &wari,
@@ -165,6 +183,14 @@ async fn channels_running_dialplan_are_409_but_readable_and_hangable() {
     assert_eq!(status, 200, "{channel}");
     assert_eq!(channel["id"], "dp");
     assert_eq!(channel["caller"], json!({"name": "Ann", "number": "555"}));
+    // While it is dialed, the channel shows Asterisk's AppDial2 (a subscribeAll socket
+    // sees it change, as on Asterisk 23.4.1); once answered it runs the dialplan.
+    let dialed = watcher.next_for("ChannelDialplan", "dp").await;
+    assert_eq!(
+        (&dialed["dialplan_app"], &dialed["dialplan_app_data"]),
+        (&json!("AppDial2"), &json!("(Outgoing Line)")),
+        "{dialed}"
+    );
     let first = watcher.next_for("ChannelDialplan", "dp").await;
     assert_eq!(first["dialplan_app"], "Wait", "{first}");
     assert_eq!(first["channel"]["dialplan"]["priority"], 2, "{first}");
@@ -221,7 +247,7 @@ async fn channels_running_dialplan_are_409_but_readable_and_hangable() {
         Method::GET,
         "/channels/dp/variable?variable=NOPE",
         404,
-        Some("Variable not found"),
+        Some("Provided variable was not found"),
     )
     .await;
     expect(
@@ -349,10 +375,24 @@ async fn created_channels_are_412_until_dialed_and_answered() {
     ] {
         expect(&wari, method, &format!("/channels/c1{suffix}"), 204, None).await;
     }
+    // Holding asks the phone to hold; as on Asterisk 23.4.1 no ChannelHold/ChannelUnhold
+    // follows (those tell of a far end that holds): the next event is the marker's.
     expect(&wari, Method::POST, "/channels/c1/hold", 204, None).await;
-    ws.next_for("ChannelHold", "c1").await;
     expect(&wari, Method::DELETE, "/channels/c1/hold", 204, None).await;
-    ws.next_for("ChannelUnhold", "c1").await;
+    expect(
+        &wari,
+        Method::POST,
+        "/channels/c1/variable?variable=MARK&value=1",
+        204,
+        None,
+    )
+    .await;
+    let next = wait_for(&mut ws, |e| e["channel"]["id"] == "c1").await;
+    assert_eq!(
+        (&next["type"], &next["variable"]),
+        (&json!("ChannelVarset"), &json!("MARK")),
+        "{next}"
+    );
 
     // Music on hold (an unknown class falls back to the default one) and silence.
     for (method, suffix) in [
@@ -507,25 +547,54 @@ async fn bad_parameters_are_400_in_asterisks_order() {
     )
     .await;
 
-    // `variables` in the JSON body: strings or {"value", "report_events"} only.
-    for bad in [
-        json!({"variables": {"A": 1}}),
-        json!({"variables": {"A": {"report_events": true}}}),
-        json!({"variables": {"A": {"value": "1", "report_events": "yes"}}}),
-        json!({"variables": ["A=1"]}),
-        json!({"variables": "A=1"}),
+    // `variables` in the JSON body: strings or {"value", "report_events"} only, with
+    // the messages Asterisk 23.4.1 gives.
+    for (bad, message) in [
+        (
+            json!({"variables": {"A": 1}}),
+            "Each value in 'variables' must be a string or an object with 'value' and optional 'report_events'",
+        ),
+        (
+            json!({"variables": {"A": {"report_events": true}}}),
+            "Each object value in 'variables' must include string field 'value'",
+        ),
+        (
+            json!({"variables": {"A": {"value": "1", "report_events": "yes"}}}),
+            "Field 'report_events' in 'variables' entries must be boolean",
+        ),
     ] {
         for path in [
             "/channels?endpoint=Test/a&app=x",
             "/channels/create?endpoint=Test/a&app=x",
         ] {
             let (status, body) = call_with(&wari, Method::POST, path, Some(bad.clone())).await;
-            assert_eq!(status, 400, "{path} {bad}: {body}");
+            assert_eq!(
+                (status, body["message"].as_str()),
+                (400, Some(message)),
+                "{path} {bad}"
+            );
         }
     }
     // Nothing was created by any of these.
     let (_, channels) = call(&wari, Method::GET, "/channels").await;
     assert_eq!(channels, json!([]));
+    // `variables` that is no object holds no variables: Asterisk 23.4.1 originates anyway.
+    let (status, body) = call_with(
+        &wari,
+        Method::POST,
+        "/channels?endpoint=Test/a&extension=300&channelId=novars",
+        Some(json!({"variables": ["A=1"]})),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    expect(
+        &wari,
+        Method::GET,
+        "/channels/novars/variable?variable=A",
+        404,
+        Some("Provided variable was not found"),
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -538,16 +607,20 @@ async fn channel_ids_in_use_are_409() {
     )
     .await;
     assert_eq!(status, 200);
+    // Asterisk 23.4.1 answers 409 for each, the same channelId for both halves included.
     let message = Some("Channel with given unique ID already exists");
     for path in [
         "/channels?endpoint=Test/a&app=x&channelId=taken",
         "/channels/taken?endpoint=Test/a&app=x",
-        "/channels?endpoint=Local/300@default&app=x&otherChannelId=taken",
+        "/channels?endpoint=Local/300@default&app=x&channelId=one&otherChannelId=taken",
+        "/channels?endpoint=Local/300@default&app=x&channelId=same&otherChannelId=same",
         "/channels/create?endpoint=Test/a&app=x&channelId=taken",
-        "/channels/create?endpoint=Local/300@default&app=x&otherChannelId=taken",
+        "/channels/create?endpoint=Local/300@default&app=x&channelId=one&otherChannelId=taken",
     ] {
         expect(&wari, Method::POST, path, 409, message).await;
     }
+    // Nothing was created by the refused requests.
+    expect(&wari, Method::GET, "/channels/one", 404, None).await;
     // The path id wins over a channelId parameter.
     let (status, channel) = call(
         &wari,
@@ -567,6 +640,23 @@ async fn channel_ids_in_use_are_409() {
     assert_eq!(ids, ["fresh", "taken"]);
     let (status, got) = call(&wari, Method::GET, "/channels/fresh").await;
     assert_eq!((status, got["name"].as_str().is_some()), (200, true));
+
+    // otherChannelId counts only with a channelId (Asterisk 23.4.1 ignores it alone):
+    // the second half gets an id of its own.
+    let (status, channel) = call(
+        &wari,
+        Method::POST,
+        "/channels/create?endpoint=Local/300@default&app=x&otherChannelId=taken",
+    )
+    .await;
+    assert_eq!(status, 200, "{channel}");
+    let (_, taken) = call(&wari, Method::GET, "/channels/taken").await;
+    assert!(
+        taken["name"]
+            .as_str()
+            .is_some_and(|n| n.starts_with("Test/held-")),
+        "{taken}"
+    );
 }
 
 #[tokio::test]
@@ -576,7 +666,7 @@ async fn hangup_reasons_become_causes() {
     in_stasis(&wari, &mut ws, "Test/h", "h1").await;
 
     for (query, message) in [
-        ("reason=bogus", "Invalid reason for hangup provided"),
+        ("reason=bogus", "Invalid reason for hangup reason provided"),
         (
             "reason=busy&reason_code=17",
             "The reason and reason_code can't both be specified",
@@ -645,12 +735,23 @@ async fn originate_into_an_app_with_variables_and_args() {
     let (status, body) = call(&wari, Method::GET, "/channels/v1/variable?variable=PLAIN").await;
     assert_eq!((status, body), (200, json!({"value": "p"})));
 
-    // setChannelVars: validated as a whole, then set in order.
-    for bad in [
-        json!({}),
-        json!({"variables": null}),
-        json!({"variables": "A=1"}),
-        json!({"variables": {"A": "1", "B": 2}}),
+    // setChannelVars: validated as a whole, then set in order. Asterisk 23.4.1 answers
+    // 400 with these messages.
+    let not_object = "The 'variables' field must be a JSON object";
+    let bad_entry = "Each value in 'variables' must be a string or an object with 'value' and optional 'report_events'";
+    for (bad, message) in [
+        (json!({}), not_object),
+        (json!({"variables": null}), not_object),
+        (json!({"variables": "A=1"}), not_object),
+        (json!({"variables": {"A": "1", "B": 2}}), bad_entry),
+        (
+            json!({"variables": {"A": {"report_events": true}}}),
+            "Each object value in 'variables' must include string field 'value'",
+        ),
+        (
+            json!({"variables": {"A": {"value": "1", "report_events": "yes"}}}),
+            "Field 'report_events' in 'variables' entries must be boolean",
+        ),
     ] {
         let (status, body) = call_with(
             &wari,
@@ -659,14 +760,26 @@ async fn originate_into_an_app_with_variables_and_args() {
             Some(bad.clone()),
         )
         .await;
-        assert_eq!(status, 400, "{bad}: {body}");
+        assert_eq!(
+            (status, body["message"].as_str()),
+            (400, Some(message)),
+            "{bad}"
+        );
     }
+    expect(
+        &wari,
+        Method::POST,
+        "/channels/v1/variables",
+        400,
+        Some("The 'variables' field is required"),
+    )
+    .await;
     expect(
         &wari,
         Method::GET,
         "/channels/v1/variable?variable=A",
         404,
-        Some("Variable not found"),
+        Some("Provided variable was not found"),
     )
     .await;
     let (status, _) = call_with(
@@ -721,7 +834,7 @@ async fn originate_into_an_app_with_variables_and_args() {
         Method::GET,
         "/channels/v1/variables",
         400,
-        Some("Missing required parameter: variables"),
+        Some("At least one variable name is required"),
     )
     .await;
     expect(
@@ -729,10 +842,11 @@ async fn originate_into_an_app_with_variables_and_args() {
         Method::GET,
         "/channels/v1/variables?variables=A,%20",
         400,
-        Some("Variable name is required"),
+        Some("Variable names are required"),
     )
     .await;
-    // Unsetting: value omitted.
+    // Unsetting: value omitted. Asterisk 23.4.1 publishes nothing for it: the next event
+    // of the channel is the marker's.
     expect(
         &wari,
         Method::POST,
@@ -746,7 +860,58 @@ async fn originate_into_an_app_with_variables_and_args() {
         Method::GET,
         "/channels/v1/variable?variable=A",
         404,
+        Some("Provided variable was not found"),
+    )
+    .await;
+    expect(
+        &wari,
+        Method::POST,
+        "/channels/v1/variable?variable=MARK&value=1",
+        204,
         None,
+    )
+    .await;
+    let next = wait_for(&mut ws, |e| e["channel"]["id"] == "v1").await;
+    assert_eq!(
+        (&next["type"], &next["variable"]),
+        (&json!("ChannelVarset"), &json!("MARK")),
+        "{next}"
+    );
+
+    // Functions: CALLERID(...) is one (no variable is set: ChannelCallerId tells of it),
+    // one wari does not have cannot be read (500) nor written (400), as in Asterisk 23.4.1.
+    expect(
+        &wari,
+        Method::POST,
+        "/channels/v1/variable?variable=CALLERID(name)&value=Zed",
+        204,
+        None,
+    )
+    .await;
+    let changed = wait_for(&mut ws, |e| e["channel"]["id"] == "v1").await;
+    assert_eq!(changed["type"], "ChannelCallerId", "{changed}");
+    assert_eq!(changed["channel"]["caller"]["name"], "Zed");
+    let (status, body) = call(
+        &wari,
+        Method::GET,
+        "/channels/v1/variable?variable=CALLERID(all)",
+    )
+    .await;
+    assert_eq!((status, body), (200, json!({"value": "\"Zed\" <>"})));
+    expect(
+        &wari,
+        Method::GET,
+        "/channels/v1/variable?variable=NOSUCH(x)",
+        500,
+        Some("Unable to read provided function"),
+    )
+    .await;
+    expect(
+        &wari,
+        Method::POST,
+        "/channels/v1/variable?variable=NOSUCH(x)&value=1",
+        400,
+        Some("Failed to execute function"),
     )
     .await;
 
@@ -762,20 +927,25 @@ async fn originate_into_an_app_with_variables_and_args() {
         (
             Method::DELETE,
             "/mute?direction=sideways",
-            "Invalid direction 'sideways': expected in, out or both",
+            "Invalid direction specified",
         ),
+        // Asterisk 23.4.1 crashes on a move without an application: wari refuses it.
         (Method::POST, "/move", "Missing required parameter: app"),
         (
             Method::POST,
             "/transfer_progress",
-            "Missing required parameter: states",
+            "states must not be empty",
         ),
         (
             Method::POST,
             "/transfer_progress?states=channel_bored",
             "Invalid states value",
         ),
-        (Method::POST, "/continue?label=0", "Priority 0 is not valid"),
+        (
+            Method::POST,
+            "/continue?label=0",
+            "Requested priority is illegal",
+        ),
         (
             Method::POST,
             "/continue?priority=next",
@@ -796,7 +966,7 @@ async fn originate_into_an_app_with_variables_and_args() {
         Method::POST,
         "/channels/v1/continue?context=default&extension=300&label=nowhere",
         404,
-        None,
+        Some("Requested label can not be found"),
     )
     .await;
     expect(
@@ -850,7 +1020,7 @@ async fn redirect_checks_the_endpoint_and_test_phones_leave() {
     let mut ws = app_socket(&wari).await;
     in_stasis(&wari, &mut ws, "Test/red", "r1").await;
     for (query, status, message) in [
-        ("", 400, "Required parameter 'endpoint' not provided"),
+        ("", 400, "Required parameter 'endpoint' not provided."),
         (
             "?endpoint=Test",
             422,
@@ -889,7 +1059,8 @@ async fn redirect_checks_the_endpoint_and_test_phones_leave() {
     let destroyed = ws.next_for("ChannelDestroyed", "r1").await;
     assert_eq!(destroyed["cause"], 16);
 
-    // A Local channel has no far end to redirect.
+    // A Local channel cannot transfer: Asterisk 23.4.1 accepts the request (204) and
+    // nothing happens to the channel.
     let (status, body) = call(
         &wari,
         Method::POST,
@@ -902,8 +1073,11 @@ async fn redirect_checks_the_endpoint_and_test_phones_leave() {
         &wari,
         Method::POST,
         "/channels/l1/redirect?endpoint=Local/200@default",
-        422,
-        Some("Channel technology 'Local' cannot redirect calls"),
+        204,
+        None,
     )
     .await;
+    let (status, channel) = call(&wari, Method::GET, "/channels/l1").await;
+    assert_eq!((status, channel["state"].clone()), (200, json!("Up")));
+    assert_eq!(channel["dialplan"]["app_name"], "Stasis");
 }

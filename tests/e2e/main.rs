@@ -12,6 +12,7 @@ mod bad_input;
 mod bench_harness;
 mod bridges_apps;
 mod bridges_fidelity;
+mod channel_lifecycle;
 mod channels_rest;
 mod check_config;
 mod cli_app;

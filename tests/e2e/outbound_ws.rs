@@ -264,23 +264,30 @@ async fn a_persistent_connection_queues_while_the_server_is_down_and_reconnects_
         < CALLS
     {
         let event = remote.next().await;
-        let kind = event["type"].as_str().unwrap_or("").to_string();
-        let channel = event["channel"]["id"].as_str().unwrap_or("").to_string();
+        let kind = match event["dialstatus"].as_str() {
+            Some(status) => format!("Dial {status}"),
+            None => event["type"].as_str().unwrap_or("").to_string(),
+        };
+        let channel = event["channel"]["id"]
+            .as_str()
+            .or(event["peer"]["id"].as_str())
+            .unwrap_or("")
+            .to_string();
         seen.push((kind, channel));
     }
-    // ChannelCreated was published during each originate, so in request order; every
-    // channel's StasisStart follows its ChannelCreated.
-    let created: Vec<&str> = seen
+    // The first Dial of each call (status "") was published during its originate, so
+    // in request order; every channel's StasisStart follows it.
+    let dialed: Vec<&str> = seen
         .iter()
-        .filter(|(kind, _)| kind == "ChannelCreated")
+        .filter(|(kind, _)| kind == "Dial ")
         .map(|(_, id)| id.as_str())
         .collect();
     let expected: Vec<String> = (0..CALLS).map(|n| format!("q-{n}")).collect();
-    assert_eq!(created, expected, "every queued ChannelCreated, in order");
+    assert_eq!(dialed, expected, "every queued first Dial, in order");
     for id in &expected {
         let position = |kind: &str| seen.iter().position(|(k, c)| k == kind && c == id);
         assert!(
-            position("ChannelCreated") < position("StasisStart"),
+            position("Dial ") < position("StasisStart"),
             "{id}: {seen:?}"
         );
     }

@@ -395,7 +395,7 @@ async fn an_app_cannot_touch_another_apps_channel() {
     assert_eq!(
         post(
             &wari,
-            "/ari/channels?endpoint=Local/900@sneaky&extension=1&context=none&otherChannelId=sneak"
+            "/ari/channels?endpoint=Local/900@sneaky&extension=1&context=none&channelId=orig&otherChannelId=sneak"
         )
         .await,
         StatusCode::OK

@@ -60,7 +60,7 @@ async fn on_failure_continue_sends_the_call_on_in_the_dialplan() {
     .await;
     let response = client()
         .post(wari.url(
-            "/ari/channels?endpoint=Local/800@default&extension=1&context=none&otherChannelId=in",
+            "/ari/channels?endpoint=Local/800@default&extension=1&context=none&channelId=orig&otherChannelId=in",
         ))
         .basic_auth("asterisk", Some("secret"))
         .send()

@@ -264,7 +264,7 @@ impl Core {
                 match kind {
                     SourceKind::Channel => {
                         let snapshot = self.channel_snapshot(state, id).ok_or_else(not_found)?;
-                        found[0] = Some(Field::Channel(Box::new(snapshot)));
+                        found[0] = Some(Field::Channel(std::sync::Arc::new(snapshot)));
                     }
                     SourceKind::Bridge => {
                         let bridge = state.bridges.get(id).ok_or_else(not_found)?;
@@ -283,7 +283,9 @@ impl Core {
             }
             for (key, field) in ["channel", "bridge", "endpoint"].into_iter().zip(found) {
                 event = match field {
-                    Some(Field::Channel(snapshot)) => event.with_channel(key, Some(*snapshot)),
+                    Some(Field::Channel(snapshot)) => {
+                        event.with_shared_channel(key, Some(snapshot))
+                    }
                     Some(Field::Json(value)) => event.with(key, value),
                     None => event,
                 };

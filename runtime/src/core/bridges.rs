@@ -433,7 +433,7 @@ impl Core {
                     return Err(CoreError::BadRequest("Variable names are required".into()));
                 }
                 let value = if name.ends_with(')') {
-                    self.read_function(name).ok_or_else(|| {
+                    self.read_function(None, name).ok_or_else(|| {
                         CoreError::BadRequest("Unable to read provided function".into())
                     })?
                 } else {

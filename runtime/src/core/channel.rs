@@ -62,28 +62,78 @@ pub struct CallerId {
 }
 
 impl CallerId {
-    /// Parses `"Name" <number>`, `Name <number>`, `<number>` or a bare number.
+    /// True when neither a name nor a number is set.
+    pub fn is_empty(&self) -> bool {
+        self.name.is_empty() && self.number.is_empty()
+    }
+
+    /// Parses a caller id as Asterisk reads one: `"Name" <number>`, `Name <number>`,
+    /// `<number>` (a missing `>` is forgiven); without brackets, a phone number (digits,
+    /// `*`, `#`, `+`, once spaces, parentheses and dashes are dropped) is the number and
+    /// anything else (or anything quoted) the name.
     pub fn parse(text: &str) -> CallerId {
         let text = text.trim();
-        if let Some(open) = text.rfind('<')
-            && let Some(close) = text[open..].find('>')
-        {
-            let number = text[open + 1..open + close].trim().to_string();
-            let name = text[..open].trim().trim_matches('"').trim().to_string();
-            return CallerId { name, number };
-        }
-        let unquoted = text.trim_matches('"');
-        if unquoted.len() != text.len() {
+        let unquoted = strip_quotes(text);
+        let quoted = unquoted.len() != text.len();
+        if let Some(open) = unquoted.rfind('<') {
+            let rest = &unquoted[open + 1..];
+            let number = rest.rfind('>').map_or(rest, |close| &rest[..close]);
+            let name = strip_quotes(unquoted[..open].trim());
             return CallerId {
-                name: unquoted.to_string(),
-                number: String::new(),
+                name: name.to_string(),
+                number: number.to_string(),
+            };
+        }
+        let shrunk = shrink_phone_number(unquoted);
+        if !quoted
+            && !shrunk.is_empty()
+            && shrunk
+                .chars()
+                .all(|c| c.is_ascii_digit() || "*#+".contains(c))
+        {
+            return CallerId {
+                name: String::new(),
+                number: shrunk,
             };
         }
         CallerId {
-            name: String::new(),
-            number: text.to_string(),
+            name: unquoted.to_string(),
+            number: String::new(),
         }
     }
+}
+
+/// `text` without one pair of surrounding double quotes.
+fn strip_quotes(text: &str) -> &str {
+    text.strip_prefix('"')
+        .and_then(|t| t.strip_suffix('"'))
+        .unwrap_or(text)
+}
+
+/// A phone number without the characters people write for readability: spaces and
+/// parentheses, dashes outside `[...]`, and dots other than a final one.
+fn shrink_phone_number(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut bracketed = 0i32;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '[' => {
+                bracketed += 1;
+                out.push(c);
+            }
+            ']' => {
+                bracketed -= 1;
+                out.push(c);
+            }
+            '-' if bracketed > 0 => out.push(c),
+            '-' => {}
+            '.' if chars.peek().is_none() => out.push(c),
+            '.' | '(' | ')' | ' ' => {}
+            _ => out.push(c),
+        }
+    }
+    out
 }
 
 /// Where a channel is in the dialplan.
@@ -94,6 +144,52 @@ pub struct DialplanPosition {
     pub priority: i64,
     pub app_name: String,
     pub app_data: String,
+}
+
+/// What drives a channel at the top, which decides how its life ends (the events
+/// Asterisk publishes when the channel is hung up).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Execution {
+    /// Nothing yet (an outbound leg waiting to be answered, a Local `;2` not called yet).
+    #[default]
+    Idle,
+    /// A dialplan run (a PBX): when it ends the channel gets a ChannelHangupRequest
+    /// `{cause: 16, soft: true}` and its dialplan application is again the one it had
+    /// before (none, or `AppDial2` for an originated channel).
+    Dialplan {
+        saved_app: String,
+        saved_data: String,
+    },
+    /// The Stasis application run on an originated or created channel (not from the
+    /// dialplan): when it ends STASISSTATUS is set and the dialplan application it replaced
+    /// (`AppDial2` for an originate, none for a create) comes back.
+    App {
+        saved_app: String,
+        saved_data: String,
+    },
+}
+
+/// Who asked for a channel to be dialed, which decides the `Dial` events it gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DialOrigin {
+    /// `POST /channels`: every step carries the dial string, and a call that fails
+    /// before the answer reports its status (BUSY, CONGESTION, NOANSWER, ...).
+    Originate,
+    /// `POST /channels/{id}/dial`: only the first `Dial` carries the dial string, and a
+    /// failed call reports nothing.
+    Ari,
+}
+
+/// An outbound call in progress on a channel, until it is answered or ends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dialing {
+    pub origin: DialOrigin,
+    /// The resource part of the dial string (`200@default` of `Local/200@default`).
+    pub dialstring: String,
+    /// The first `Dial` (status `""`) has been published.
+    pub announced: bool,
+    /// The call was given up by its own timeout: nothing more is reported.
+    pub abandoned: bool,
 }
 
 /// A channel's membership of a Stasis application.
@@ -157,7 +253,10 @@ pub struct Channel {
     pub endpoint: Option<String>,
     pub muted_in: bool,
     pub muted_out: bool,
-    pub on_hold: bool,
+    /// What drives the channel at the top.
+    pub execution: Execution,
+    /// The outbound call being placed on it (originate or `/dial`), until answered.
+    pub dialing: Option<Dialing>,
 }
 
 /// A channel's runner, waiting to be started by the first control message.
@@ -199,6 +298,17 @@ mod tests {
         assert_eq!(CallerId::parse("<3003>").number, "3003");
         assert_eq!(CallerId::parse("4004").number, "4004");
         assert_eq!(CallerId::parse("\"Only Name\"").name, "Only Name");
+        // Asterisk 23.4.1 reads callerId=Alice as a name, and shrinks a bare phone number.
+        assert_eq!(
+            CallerId::parse("Alice"),
+            CallerId {
+                name: "Alice".into(),
+                number: String::new()
+            }
+        );
+        assert_eq!(CallerId::parse("+1 (555) 123-4567").number, "+15551234567");
+        assert_eq!(CallerId::parse("\"4004\"").name, "4004");
+        assert_eq!(CallerId::parse("Bob <42").number, "42");
     }
 
     #[test]
@@ -233,7 +343,8 @@ mod tests {
             endpoint: None,
             muted_in: false,
             muted_out: false,
-            on_hold: false,
+            execution: Execution::Idle,
+            dialing: None,
         };
         let check = |channel: &Channel, vars: &[String]| {
             let mut written = Vec::new();

@@ -8,10 +8,15 @@ use std::time::Duration;
 use bytes::Bytes;
 use serde_json::{Value, json};
 
-use super::channel::{CallerId, ChannelState, Control, DialplanPosition, StasisMembership};
+use super::channel::{
+    CallerId, ChannelState, Control, DialOrigin, DialplanPosition, StasisMembership,
+};
 use super::event::{Event, Scope};
+use super::hangup::HangupBy;
 use super::pbx::Start;
+use super::snapshot::ChannelSnapshot;
 use super::stasis::SourceKind;
+use super::stasis_run::Announce;
 use super::tech::{Indication, Request};
 use super::{ControlReceiver, Core, CoreError, State, cause};
 
@@ -104,23 +109,34 @@ impl Core {
 
     /// Changes a channel's state and publishes ChannelStateChange.
     pub fn set_state(&self, state: &mut State, id: &Arc<str>, new: ChannelState) {
-        let Some(channel) = state.channels.get_mut(id) else {
-            return;
-        };
+        self.change_state(state, id, new);
+    }
+
+    /// [`Core::set_state`], giving back the snapshot ChannelStateChange carried (for an
+    /// event that follows about the unchanged channel); `None` when nothing changed.
+    fn change_state(
+        &self,
+        state: &mut State,
+        id: &Arc<str>,
+        new: ChannelState,
+    ) -> Option<Arc<ChannelSnapshot>> {
+        let channel = state.channels.get_mut(id)?;
         if channel.state == new {
-            return;
+            return None;
         }
         channel.state = new;
-        let snapshot = self.channel_snapshot(state, id);
+        let snapshot = self.channel_snapshot(state, id).map(Arc::new);
         self.publish(
             state,
-            Event::new("ChannelStateChange", Scope::channel(id)).with_channel("channel", snapshot),
+            Event::new("ChannelStateChange", Scope::channel(id))
+                .with_shared_channel("channel", snapshot.clone()),
         );
         self.notify_dialer(state, id);
+        snapshot
     }
 
     /// Tells the channel running a Dial() for `leg` that the leg changed.
-    fn notify_dialer(&self, state: &State, leg: &str) {
+    pub(crate) fn notify_dialer(&self, state: &State, leg: &str) {
         if let Some(caller) = state.dialers.get(leg)
             && let Some(channel) = state.channels.get(caller)
         {
@@ -135,7 +151,9 @@ impl Core {
             .get(id)
             .is_some_and(|c| matches!(c.state, ChannelState::Down | ChannelState::Dialing));
         if ringable {
-            self.set_state(state, id, ChannelState::Ringing);
+            self.announce_dial(state, id);
+            let snapshot = self.change_state(state, id, ChannelState::Ringing);
+            self.dial_progress(state, id, "RINGING", snapshot);
         }
     }
 
@@ -147,8 +165,10 @@ impl Core {
         if channel.hanging_up {
             return;
         }
+        self.announce_dial(state, id);
         self.send_control(state, id, Control::Answered);
-        self.set_state(state, id, ChannelState::Up);
+        let snapshot = self.change_state(state, id, ChannelState::Up);
+        self.dial_progress(state, id, "ANSWER", snapshot);
         self.notify_dialer(state, id);
     }
 
@@ -181,71 +201,6 @@ impl Core {
         );
     }
 
-    /// Starts hanging a channel up: ChannelHangupRequest, the technology is told, and the
-    /// runner ends the channel (StasisEnd, ChannelDestroyed). `soft` marks a hangup asked
-    /// for over ARI.
-    pub fn hangup_locked(&self, state: &mut State, id: &Arc<str>, cause: u16, soft: bool) {
-        let Some(channel) = state.channels.get_mut(id) else {
-            return;
-        };
-        if channel.hanging_up {
-            return;
-        }
-        channel.hanging_up = true;
-        channel.hangup_cause = cause;
-        if state.dialers.contains_key(id) {
-            state.leg_causes.insert(id.clone(), cause);
-        }
-        let Some(channel) = state.channels.get_mut(id) else {
-            return;
-        };
-        let driver = channel.driver.clone();
-        self.send_control(state, id, Control::Hangup);
-        let snapshot = self.channel_snapshot(state, id);
-        let mut event = Event::new("ChannelHangupRequest", Scope::channel(id));
-        if soft {
-            event = event.with("cause", json!(32)).with("soft", json!(true));
-        } else {
-            event = event.with("cause", json!(cause));
-        }
-        self.publish(state, event.with_channel("channel", snapshot));
-        driver.hangup(self, state, id, cause);
-        self.notify_dialer(state, id);
-    }
-
-    /// Removes a hung-up channel: leaves its bridge, ChannelDestroyed, subscriptions end.
-    pub fn destroy_locked(&self, state: &mut State, id: &Arc<str>) {
-        self.snoop_channel_destroyed(state, id);
-        self.leave_bridge(state, id);
-        let cause = state
-            .channels
-            .get(id)
-            .map(|c| {
-                if c.hangup_cause == 0 {
-                    cause::NORMAL_CLEARING
-                } else {
-                    c.hangup_cause
-                }
-            })
-            .unwrap_or(cause::NORMAL_CLEARING);
-        let snapshot = self.channel_snapshot(state, id);
-        self.publish(
-            state,
-            Event::new("ChannelDestroyed", Scope::channel(id))
-                .with("cause", json!(cause))
-                .with("cause_txt", json!(cause::text(cause)))
-                .with_channel("channel", snapshot),
-        );
-        self.notify_dialer(state, id);
-        self.media_leg_removed(id);
-        if let Some(channel) = state.channels.remove(id)
-            && let Some(endpoint) = &channel.endpoint
-        {
-            self.endpoint_channel_removed(state, endpoint, id);
-        }
-        state.apps.object_destroyed(SourceKind::Channel, id);
-    }
-
     /// Moves the channel's dialplan position and publishes ChannelDialplan.
     pub fn set_dialplan_position(
         &self,
@@ -269,7 +224,9 @@ impl Core {
         );
     }
 
-    /// Sets (or, with `None`, unsets) a channel variable and publishes ChannelVarset.
+    /// Sets a channel variable and publishes ChannelVarset, or, with `None`, unsets it
+    /// silently (as Asterisk does); a function name (`CALLERID(num)`, ...) writes the
+    /// function instead.
     pub fn set_var_locked(
         &self,
         state: &mut State,
@@ -278,17 +235,15 @@ impl Core {
         value: Option<&str>,
         report: Option<bool>,
     ) {
+        if !state.channels.contains_key(id) {
+            return;
+        }
+        if self.write_function(state, id, name, value.unwrap_or_default()) {
+            return;
+        }
         let Some(channel) = state.channels.get_mut(id) else {
             return;
         };
-        match value {
-            Some(v) => {
-                channel.vars.insert(name.to_string(), v.to_string());
-            }
-            None => {
-                channel.vars.remove(name);
-            }
-        }
         match report {
             Some(true) => {
                 channel.reported.insert(name.to_string());
@@ -298,21 +253,30 @@ impl Core {
             }
             None => {}
         }
+        let Some(value) = value else {
+            // Unsetting is silent.
+            channel.vars.remove(name);
+            return;
+        };
+        channel.vars.insert(name.to_string(), value.to_string());
         let snapshot = self.channel_snapshot(state, id);
         self.publish(
             state,
             Event::new("ChannelVarset", Scope::channel(id))
                 .with("variable", json!(name))
-                .with("value", json!(value.unwrap_or_default()))
+                .with("value", json!(value))
                 .with_channel("channel", snapshot),
         );
     }
 
-    /// The value of a channel variable, then of a global one.
+    /// The value of a function (`CALLERID(num)`, ...), else of a channel variable, then
+    /// of a global one.
     pub fn var_value(&self, state: &State, id: &str, name: &str) -> Option<String> {
-        state
-            .channels
-            .get(id)
+        let channel = state.channels.get(id);
+        if let Some(value) = channel.and_then(|c| self.read_function(Some(c), name)) {
+            return Some(value);
+        }
+        channel
             .and_then(|c| c.vars.get(name).cloned())
             .or_else(|| {
                 let globals = self.globals.read().unwrap_or_else(|p| p.into_inner());
@@ -424,6 +388,8 @@ impl Core {
         driver.call(self, state, id)
     }
 
+    /// Sets the `variables` of an originate or create (functions such as
+    /// `CALLERID(name)` change the identity instead).
     fn apply_variables(
         &self,
         state: &mut State,
@@ -431,50 +397,46 @@ impl Core {
         variables: &[(String, String, bool)],
     ) {
         for (name, value, report) in variables {
-            if let Some(channel) = state.channels.get_mut(id) {
-                channel.vars.insert(name.clone(), value.clone());
-                if *report {
-                    channel.reported.insert(name.clone());
-                }
-            }
+            self.set_var_locked(state, id, name, Some(value), report.then_some(true));
         }
     }
 
-    /// Originates a call: creates the channel, calls it, and once answered sends it into
-    /// an application or the dialplan. Returns the channel snapshot taken at creation.
+    /// Subscribes `app` to a new channel and, for a Local channel, to its other half (as
+    /// Asterisk does after creating them: the application sees no ChannelCreated).
+    fn subscribe_new_channel(&self, state: &mut State, app: &str, id: &Arc<str>, peer_too: bool) {
+        state.apps.subscribe(app, SourceKind::Channel, id);
+        if peer_too && let Some(peer) = state.channels.get(id).and_then(|c| c.driver.local_peer()) {
+            state.apps.subscribe(app, SourceKind::Channel, &peer);
+        }
+    }
+
+    /// Originates a call: creates the channel (its dialplan application `AppDial2`, its
+    /// identity from `callerId`, its variables), subscribes the application to it, calls
+    /// it (`Dial` events follow its progress) and, once answered, sends it into the
+    /// application or the dialplan. Returns the channel snapshot taken before the call.
     pub fn originate(&self, request: Originate) -> Result<Value, CoreError> {
-        split_endpoint(&request.endpoint)?;
+        let (_, dialstring) = split_endpoint(&request.endpoint)?;
         self.with_state(|state| {
-            self.check_new_id(state, request.channel_id.as_deref())?;
-            self.check_new_id(state, request.other_channel_id.as_deref())?;
-            if request.channel_id.is_some() && request.channel_id == request.other_channel_id {
-                return Err(CoreError::BadRequest(
-                    "channelId and otherChannelId must differ".into(),
-                ));
-            }
-            let app = match &request.destination {
-                Destination::App { app, .. } => Some(app.clone()),
-                Destination::Dialplan { .. } => None,
-            };
             let (id, rx) = self.request_channel(
                 state,
                 &request.endpoint,
-                Request {
-                    id: request.channel_id.clone(),
-                    other_id: request.other_channel_id.clone(),
-                    app,
-                    ..Request::default()
-                },
+                new_ids(
+                    request.channel_id.as_deref(),
+                    request.other_channel_id.as_deref(),
+                )?,
             )?;
-            if let Some(caller) = &request.caller_id
-                && let Some(channel) = state.channels.get_mut(&id)
-            {
-                channel.caller = CallerId::parse(caller);
-                channel.connected = channel.caller.clone();
+            self.set_dialplan_app(state, &id, "AppDial2", "(Outgoing Line)");
+            if let Some(caller) = &request.caller_id {
+                let caller = CallerId::parse(caller);
+                self.set_caller_locked(state, &id, caller.clone());
+                self.set_connected_locked(state, &id, caller);
             }
             self.apply_variables(state, &id, &request.variables);
             let snapshot = self.channel_json(state, &id);
-            let called = self.call_locked(state, &id);
+            if let Destination::App { app, .. } = &request.destination {
+                self.subscribe_new_channel(state, app, &id, true);
+            }
+            let called = self.place_call(state, &id, DialOrigin::Originate, dialstring);
             let entered = called.is_ok()
                 && match &request.destination {
                     Destination::App { app, args } => {
@@ -497,6 +459,21 @@ impl Core {
         })
     }
 
+    /// Sets the application shown in a channel's dialplan position (ChannelDialplan, which
+    /// only applications subscribed to every channel can receive this early).
+    fn set_dialplan_app(&self, state: &mut State, id: &Arc<str>, app: &str, data: &str) {
+        let announce = state.apps.any_wants("ChannelDialplan", &Scope::channel(id));
+        let Some(channel) = state.channels.get_mut(id) else {
+            return;
+        };
+        app.clone_into(&mut channel.dialplan.app_name);
+        data.clone_into(&mut channel.dialplan.app_data);
+        if announce {
+            let position = channel.dialplan.clone();
+            self.set_dialplan_position(state, id, position);
+        }
+    }
+
     /// A channel whose far end answered while it was called (a Test phone that answers
     /// at once) enters its application right away: its runner has nothing to do until it
     /// is told something, so it is not started yet. False when the channel is not up or the
@@ -512,31 +489,33 @@ impl Core {
             .channels
             .get(id)
             .is_some_and(|c| c.state == ChannelState::Up && !c.hanging_up);
-        answered && self.stasis_enter(state, id, app, args)
+        if !answered || !state.apps.is_active(app) {
+            return false;
+        }
+        self.begin_app_run(state, id, app, args, Announce::Silently);
+        self.stasis_enter(state, id, app, args)
     }
 
-    /// `POST /channels/create`: the channel enters the application at once (state Down)
-    /// and is called later with [`Core::dial`].
+    /// `POST /channels/create`: the channel is created (a Local channel with its other
+    /// half), the application subscribed to it, and it enters the application at once
+    /// (state Down); it is called later with [`Core::dial`].
     pub fn create(&self, request: Create) -> Result<Value, CoreError> {
-        split_endpoint(&request.endpoint)?;
+        let (_, dialstring) = split_endpoint(&request.endpoint)?;
         self.with_state(|state| {
-            self.check_new_id(state, request.channel_id.as_deref())?;
-            self.check_new_id(state, request.other_channel_id.as_deref())?;
             let (id, rx) = self.request_channel(
                 state,
                 &request.endpoint,
-                Request {
-                    id: request.channel_id.clone(),
-                    other_id: request.other_channel_id.clone(),
-                    app: Some(request.app.clone()),
-                    ..Request::default()
-                },
+                new_ids(
+                    request.channel_id.as_deref(),
+                    request.other_channel_id.as_deref(),
+                )?,
             )?;
             self.apply_variables(state, &id, &request.variables);
             if let Some(channel) = state.channels.get_mut(&id) {
-                channel.pending_dial = Some(request.endpoint.clone());
+                channel.pending_dial = Some(dialstring.to_string());
             }
             let snapshot = self.channel_json(state, &id);
+            self.subscribe_new_channel(state, &request.app, &id, false);
             self.spawn_runner(
                 id,
                 rx,
@@ -549,32 +528,45 @@ impl Core {
         })
     }
 
-    /// `POST /channels/{id}/dial`: calls a channel made by `/channels/create`.
+    /// The checks of `/dial` that come before its parameters': the channel exists (404),
+    /// is in Stasis (409) and is Down (409).
+    fn dialable(state: &State, id: &str) -> Result<(), CoreError> {
+        let channel = state
+            .channels
+            .get(id)
+            .ok_or_else(|| CoreError::NotFound("Channel not found".into()))?;
+        if channel.stasis.is_none() {
+            return Err(CoreError::Conflict(
+                "Channel not in Stasis application".into(),
+            ));
+        }
+        if !matches!(channel.state, ChannelState::Down | ChannelState::Reserved) {
+            return Err(CoreError::Conflict(
+                "Channel is not in the 'Down' state".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// [`Core::dialable`] on its own.
+    pub fn check_dialable(&self, id: &str) -> Result<(), CoreError> {
+        self.with_state(|state| Self::dialable(state, id))
+    }
+
+    /// `POST /channels/{id}/dial`: calls a channel made by `/channels/create`; `Dial`
+    /// events follow the call. With a timeout, a call still unanswered then is hung up as
+    /// if asked over ARI, with cause 19 (no answer).
     pub fn dial(&self, id: &str, timeout: Option<Duration>) -> Result<(), CoreError> {
         self.with_state(|state| {
+            Self::dialable(state, id)?;
             let channel = self.channel_mut(state, id)?;
-            if channel.stasis.is_none() {
-                return Err(CoreError::Conflict(
-                    "Channel not in Stasis application".into(),
-                ));
-            }
-            if !matches!(channel.state, ChannelState::Down | ChannelState::Reserved) {
-                return Err(CoreError::Conflict(
-                    "Channel is not in the 'Down' state".into(),
-                ));
-            }
             let Some(dial_string) = channel.pending_dial.take() else {
                 return Err(CoreError::Conflict(
                     "Dialing a channel not created by ARI".into(),
                 ));
             };
             let id = channel.id.clone();
-            let snapshot = self.channel_snapshot(state, &id);
-            self.publish(
-                state,
-                super::event::dial(None, (&id, snapshot), &dial_string, ""),
-            );
-            self.call_locked(state, &id)?;
+            self.place_call(state, &id, DialOrigin::Ari, &dial_string)?;
             if let Some(limit) = timeout
                 && let Some(core) = self.me.upgrade()
             {
@@ -587,7 +579,8 @@ impl Core {
                             .get(&id)
                             .is_some_and(|c| c.state != ChannelState::Up);
                         if unanswered {
-                            core.hangup_locked(state, &id, cause::NO_ANSWER, false);
+                            core.dial_abandoned(state, &id);
+                            core.hangup_locked(state, &id, cause::NO_ANSWER, HangupBy::Request);
                         }
                     });
                 });
@@ -648,7 +641,7 @@ impl Core {
     pub fn hangup(&self, id: &str, cause: u16) -> Result<(), CoreError> {
         self.with_state(|state| {
             let id = self.channel_mut(state, id)?.id.clone();
-            self.hangup_locked(state, &id, cause, true);
+            self.hangup_locked(state, &id, cause, HangupBy::Request);
             Ok(())
         })
     }
@@ -676,34 +669,16 @@ impl Core {
         })
     }
 
-    /// Sends an indication (ringing, progress, hold) to a channel's far end.
+    /// Sends an indication (ringing, progress, hold) to a channel's far end. A hold asked
+    /// this way is no ChannelHold of the channel itself (that event is about a channel
+    /// whose own far end holds the call; a Local channel's other half hears it).
     pub fn indicate(&self, id: &str, indication: Indication) -> Result<(), CoreError> {
         self.with_state(|state| {
             self.controllable(state, id, true)?;
             let channel = self.channel_mut(state, id)?;
             let id = channel.id.clone();
             let driver = channel.driver.clone();
-            let hold_event = match indication {
-                Indication::Hold if !channel.on_hold => {
-                    channel.on_hold = true;
-                    Some("ChannelHold")
-                }
-                Indication::Unhold if channel.on_hold => {
-                    channel.on_hold = false;
-                    Some("ChannelUnhold")
-                }
-                _ => None,
-            };
             driver.indicate(self, state, &id, indication);
-            if let Some(kind) = hold_event {
-                let snapshot = self.channel_snapshot(state, &id);
-                let mut event =
-                    Event::new(kind, Scope::channel(&id)).with_channel("channel", snapshot);
-                if kind == "ChannelHold" {
-                    event = event.with("musicclass", json!("N/A"));
-                }
-                self.publish(state, event);
-            }
             Ok(())
         })
     }
@@ -715,10 +690,8 @@ impl Core {
             "in" => (true, false),
             "out" => (false, true),
             "" => return Err(CoreError::BadRequest("Direction is required".into())),
-            other => {
-                return Err(CoreError::BadRequest(format!(
-                    "Invalid direction '{other}': expected in, out or both"
-                )));
+            _ => {
+                return Err(CoreError::BadRequest("Invalid direction specified".into()));
             }
         };
         self.with_state(|state| {
@@ -842,14 +815,16 @@ impl Core {
             };
             let priority = match label.filter(|l| !l.is_empty()) {
                 Some(label) => match label.parse::<u32>() {
-                    Ok(0) => return Err(CoreError::BadRequest("Priority 0 is not valid".into())),
+                    Ok(0) => {
+                        return Err(CoreError::BadRequest(
+                            "Requested priority is illegal".into(),
+                        ));
+                    }
                     Ok(n) => n,
                     Err(_) => dialplan
                         .find_label(&context, &exten, label)
                         .ok_or_else(|| {
-                            CoreError::NotFound(format!(
-                                "Label '{label}' not found in {exten}@{context}"
-                            ))
+                            CoreError::NotFound("Requested label can not be found".into())
                         })?,
                 },
                 None => match priority {
@@ -897,14 +872,14 @@ impl Core {
     /// to `endpoint` (`Tech/resource`, same technology as the channel). Checks, in
     /// Asterisk's order: 404, 409, 412, endpoint missing (400), not `tech/resource` (422),
     /// other technology (422). A Test phone follows the redirect the way a phone follows a
-    /// SIP 302: it leaves the call, which is hung up with cause 16. Local channels have no
-    /// far end to redirect: 422.
+    /// SIP 302: it leaves the call, which is hung up with cause 16. Other technologies
+    /// (Local) cannot transfer: the request is accepted and nothing happens, as in Asterisk.
     pub fn redirect(&self, id: &str, endpoint: &str) -> Result<(), CoreError> {
         self.with_state(|state| {
             self.controllable(state, id, true)?;
             if endpoint.is_empty() {
                 return Err(CoreError::BadRequest(
-                    "Required parameter 'endpoint' not provided".into(),
+                    "Required parameter 'endpoint' not provided.".into(),
                 ));
             }
             let tech = match endpoint.split_once('/') {
@@ -927,12 +902,12 @@ impl Core {
                 )));
             }
             if !channel_tech.eq_ignore_ascii_case("Test") {
-                return Err(CoreError::Unprocessable(format!(
-                    "Channel technology '{channel_tech}' cannot redirect calls"
-                )));
+                // As in Asterisk, a technology that cannot transfer accepts the request and
+                // nothing happens.
+                return Ok(());
             }
             let id = channel.id.clone();
-            self.hangup_locked(state, &id, cause::NORMAL_CLEARING, false);
+            self.hangup_locked(state, &id, cause::NORMAL_CLEARING, HangupBy::FarEnd);
             Ok(())
         })
     }
@@ -944,20 +919,18 @@ impl Core {
             return Err(CoreError::BadRequest("Variable name is required".into()));
         }
         self.with_state(|state| {
-            let channel = state
-                .channels
-                .get(id)
-                .ok_or_else(|| CoreError::NotFound("Channel not found".into()))?;
-            channel
-                .vars
-                .get(name)
-                .cloned()
-                .or_else(|| {
-                    let globals = self.globals.read().unwrap_or_else(|p| p.into_inner());
-                    globals.get(name).cloned()
-                })
-                .or_else(|| builtin_var(channel, name))
-                .ok_or_else(|| CoreError::NotFound("Variable not found".into()))
+            let Some(channel) = state.channels.get(id) else {
+                return Err(CoreError::NotFound("Provided channel was not found".into()));
+            };
+            if name.ends_with(')') {
+                // A function: one wari does not have cannot be read.
+                return self
+                    .read_function(Some(channel), name)
+                    .or_else(|| builtin_var(channel, name))
+                    .ok_or_else(|| CoreError::Internal("Unable to read provided function".into()));
+            }
+            self.var_value(state, id, name)
+                .ok_or_else(|| CoreError::NotFound("Provided variable was not found".into()))
         })
     }
 
@@ -975,6 +948,9 @@ impl Core {
         self.with_state(|state| {
             self.controllable(state, id, false)?;
             let id = self.channel_mut(state, id)?.id.clone();
+            if name.ends_with(')') && !super::identity::is_writable_function(name) {
+                return Err(CoreError::BadRequest("Failed to execute function".into()));
+            }
             self.set_var_locked(state, &id, name, value, Some(report));
             Ok(())
         })
@@ -1036,6 +1012,24 @@ impl Core {
     }
 }
 
+/// The ids an application chose for a new channel and its Local other half. As in
+/// Asterisk, `otherChannelId` counts only with a `channelId`, and the two must differ
+/// (409, as for an id in use). Each is checked against the channels when the technology
+/// creates them.
+fn new_ids(id: Option<&str>, other: Option<&str>) -> Result<Request, CoreError> {
+    let other = id.and(other);
+    if id.is_some() && id == other {
+        return Err(CoreError::Conflict(
+            "Channel with given unique ID already exists".into(),
+        ));
+    }
+    Ok(Request {
+        id: id.map(str::to_string),
+        other_id: other.map(str::to_string),
+        ..Request::default()
+    })
+}
+
 /// Every channel, oldest first (ties by id), as `GET /channels` lists them.
 fn sorted_channels(state: &State) -> Vec<&super::channel::Channel> {
     let mut channels: Vec<&super::channel::Channel> = state.channels.values().collect();
@@ -1052,8 +1046,6 @@ pub(crate) fn builtin_var(channel: &super::channel::Channel, name: &str) -> Opti
         "EXTEN" => channel.dialplan.exten.clone(),
         "PRIORITY" => channel.dialplan.priority.to_string(),
         "LANGUAGE" | "CHANNEL(language)" => channel.language.clone(),
-        "CALLERID(num)" => channel.caller.number.clone(),
-        "CALLERID(name)" => channel.caller.name.clone(),
         "CHANNEL(state)" => channel.state.as_str().to_string(),
         "HANGUPCAUSE" => channel.hangup_cause.to_string(),
         _ => return None,

@@ -30,8 +30,9 @@ pub struct Scope {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Field {
     Json(Value),
-    /// A channel snapshot, written straight to text (boxed: it is ten times a `Value`).
-    Channel(Box<ChannelSnapshot>),
+    /// A channel snapshot, written straight to text (shared: events published one after
+    /// the other about an unchanged channel carry the same snapshot).
+    Channel(Arc<ChannelSnapshot>),
 }
 
 impl Field {
@@ -93,8 +94,17 @@ impl Event {
 
     /// Adds a channel snapshot field; `None` (the channel is gone) is `null`.
     pub fn with_channel(self, key: &'static str, snapshot: Option<ChannelSnapshot>) -> Event {
+        self.with_shared_channel(key, snapshot.map(Arc::new))
+    }
+
+    /// [`Event::with_channel`] with a snapshot another event carries too.
+    pub fn with_shared_channel(
+        self,
+        key: &'static str,
+        snapshot: Option<Arc<ChannelSnapshot>>,
+    ) -> Event {
         let field = match snapshot {
-            Some(snapshot) => Field::Channel(Box::new(snapshot)),
+            Some(snapshot) => Field::Channel(snapshot),
             None => Field::Json(Value::Null),
         };
         self.with_field(Cow::Borrowed(key), field)
@@ -248,7 +258,7 @@ impl Scope {
 /// that are gone (`null`).
 pub fn dial(
     caller: Option<(&Arc<str>, Option<ChannelSnapshot>)>,
-    peer: (&Arc<str>, Option<ChannelSnapshot>),
+    peer: (&Arc<str>, Option<Arc<ChannelSnapshot>>),
     dialstring: &str,
     status: &str,
 ) -> Event {
@@ -262,15 +272,14 @@ pub fn dial(
             channels,
             ..Scope::default()
         },
-    );
+    )
+    .with("dialstatus", Value::String(status.to_string()))
+    .with("forward", Value::String(String::new()))
+    .with("dialstring", Value::String(dialstring.to_string()));
     if let Some((_, snapshot)) = caller {
         event = event.with_channel("caller", snapshot);
     }
-    event
-        .with_channel("peer", peer.1)
-        .with("forward", Value::String(String::new()))
-        .with("dialstring", Value::String(dialstring.to_string()))
-        .with("dialstatus", Value::String(status.to_string()))
+    event.with_shared_channel("peer", peer.1)
 }
 
 #[cfg(test)]

@@ -126,10 +126,10 @@ impl Core {
                 object.insert("channelvars".into(), Value::Object(all));
             }
             let dialstring = format!("{}/c({})", request.external_host, request.format.name());
-            let peer = self.channel_snapshot(state, &id);
+            let peer = self.channel_snapshot(state, &id).map(Arc::new);
             self.publish(state, dial(None, (&id, peer), &dialstring, ""));
             self.set_state(state, &id, ChannelState::Up);
-            let peer = self.channel_snapshot(state, &id);
+            let peer = self.channel_snapshot(state, &id).map(Arc::new);
             self.publish(state, dial(None, (&id, peer), &dialstring, "ANSWER"));
             if let Some(channel) = state.channels.get_mut(&id) {
                 channel.dialplan.app_name = "Stasis".into();

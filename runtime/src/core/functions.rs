@@ -1,10 +1,30 @@
-//! Dialplan functions read and written without a channel, as ARI reaches them: bridge
-//! variables named like `LEN(abc)` (`GET /bridges/{id}/variables`) and global variables
-//! set through `GLOBAL(name)` (`POST /asterisk/variable`).
-//!
-//! Only functions that need no channel are known: `LEN`, `EXISTS`, `ISNULL` and `GLOBAL`.
+//! Dialplan functions, wherever a variable name is accepted: ARI's channel, bridge and
+//! global variable operations, originate and create `variables`, dialplan `Set()` and
+//! `${...}`. One parser ([`parse`]) names the function; reading needs a channel only for
+//! the identities (`CALLERID(name|num|all)`, `CONNECTEDLINE(name|num|all)`); `LEN`,
+//! `EXISTS`, `ISNULL` and `GLOBAL` need none. Writing identities is [`super::identity`]'s.
 
 use super::Core;
+use super::channel::{CallerId, Channel};
+
+/// A dialplan function wari knows, with its argument.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Function<'a> {
+    Caller(Part),
+    Connected(Part),
+    Global(&'a str),
+    Len(&'a str),
+    Exists(&'a str),
+    IsNull(&'a str),
+}
+
+/// Which part of an identity a function names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Part {
+    Name,
+    Number,
+    All,
+}
 
 /// `NAME(args)` split into the upper-cased name and the arguments; `None` when `call` is
 /// not a function call.
@@ -18,23 +38,68 @@ fn split_call(call: &str) -> Option<(String, &str)> {
     Some((name.to_ascii_uppercase(), args))
 }
 
+/// The function `name` stands for, if wari knows it (names are case-insensitive).
+pub(crate) fn parse(name: &str) -> Option<Function<'_>> {
+    let (function, argument) = split_call(name)?;
+    let part = || match argument.trim().to_ascii_lowercase().as_str() {
+        "name" => Some(Part::Name),
+        "num" | "number" => Some(Part::Number),
+        "all" => Some(Part::All),
+        _ => None,
+    };
+    match function.as_str() {
+        "CALLERID" => part().map(Function::Caller),
+        "CONNECTEDLINE" => part().map(Function::Connected),
+        "GLOBAL" if !argument.trim().is_empty() => Some(Function::Global(argument.trim())),
+        "LEN" => Some(Function::Len(argument)),
+        "EXISTS" => Some(Function::Exists(argument)),
+        "ISNULL" => Some(Function::IsNull(argument)),
+        _ => None,
+    }
+}
+
 /// The name a `GLOBAL(name)` call writes, if `call` is one.
 pub fn global_target(call: &str) -> Option<&str> {
-    let (name, args) = split_call(call)?;
-    (name == "GLOBAL").then(|| args.trim())
+    match parse(call)? {
+        Function::Global(name) => Some(name),
+        _ => None,
+    }
+}
+
+/// `"Name" <number>`, as Asterisk 23.4.1 reads `CALLERID(all)` (`"" <>` when empty).
+fn merged(id: &CallerId) -> String {
+    format!("\"{}\" <{}>", id.name, id.number)
+}
+
+pub(crate) fn read_part(id: &CallerId, part: Part) -> String {
+    match part {
+        Part::Name => id.name.clone(),
+        Part::Number => id.number.clone(),
+        Part::All => merged(id),
+    }
+}
+
+pub(crate) fn write_part(id: &CallerId, part: Part, value: &str) -> CallerId {
+    let mut new = id.clone();
+    match part {
+        Part::Name => new.name = value.to_string(),
+        Part::Number => new.number = value.to_string(),
+        Part::All => new = CallerId::parse(value),
+    }
+    new
 }
 
 impl Core {
-    /// Reads function call `call` (`LEN(abc)`) without a channel; `None` when the
-    /// function is not one wari knows.
-    pub fn read_function(&self, call: &str) -> Option<String> {
-        let (name, args) = split_call(call)?;
-        Some(match name.as_str() {
-            "LEN" => args.chars().count().to_string(),
-            "EXISTS" => bool_digit(!args.is_empty()),
-            "ISNULL" => bool_digit(args.is_empty()),
-            "GLOBAL" => self.global_var(args.trim()),
-            _ => return None,
+    /// Reads `name` when it is a function wari knows; `None` for a plain variable, an
+    /// unknown function, or an identity function read without a channel.
+    pub(crate) fn read_function(&self, channel: Option<&Channel>, name: &str) -> Option<String> {
+        Some(match parse(name)? {
+            Function::Global(global) => self.global_var(global),
+            Function::Len(args) => args.chars().count().to_string(),
+            Function::Exists(args) => bool_digit(!args.is_empty()),
+            Function::IsNull(args) => bool_digit(args.is_empty()),
+            Function::Caller(part) => read_part(&channel?.caller, part),
+            Function::Connected(part) => read_part(&channel?.connected, part),
         })
     }
 }
@@ -54,6 +119,34 @@ mod tests {
         assert_eq!(split_call("PLAIN"), None);
         assert_eq!(split_call("(x)"), None);
         assert_eq!(global_target("GLOBAL( X )"), Some("X"));
+        assert_eq!(global_target("GLOBAL()"), None);
         assert_eq!(global_target("LEN(X)"), None);
+    }
+
+    #[test]
+    fn function_names() {
+        assert_eq!(parse("CALLERID(num)"), Some(Function::Caller(Part::Number)));
+        assert_eq!(parse("callerid(Name)"), Some(Function::Caller(Part::Name)));
+        assert_eq!(
+            parse("CONNECTEDLINE(all)"),
+            Some(Function::Connected(Part::All))
+        );
+        assert_eq!(parse("GLOBAL(LAST)"), Some(Function::Global("LAST")));
+        assert_eq!(parse("GLOBAL()"), None);
+        assert_eq!(parse("CALLERID(ani)"), None);
+        assert_eq!(parse("FOO"), None);
+        assert_eq!(parse("FOO(bar)"), None);
+        assert_eq!(parse("len(abc)"), Some(Function::Len("abc")));
+    }
+
+    #[test]
+    fn merged_identities() {
+        let both = CallerId::parse("\"Zed\" <777>");
+        assert_eq!(merged(&both), "\"Zed\" <777>");
+        assert_eq!(read_part(&both, Part::All), "\"Zed\" <777>");
+        assert_eq!(merged(&CallerId::parse("777")), "\"\" <777>");
+        assert_eq!(merged(&CallerId::default()), "\"\" <>");
+        assert_eq!(write_part(&both, Part::Name, "Ann").name, "Ann");
+        assert_eq!(write_part(&both, Part::All, "<1>"), CallerId::parse("<1>"));
     }
 }

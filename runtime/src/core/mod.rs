@@ -14,12 +14,15 @@ pub mod cause;
 pub mod channel;
 pub mod channels;
 pub mod device_states;
+pub mod dialing;
 pub mod dialplan;
 pub mod dialplan_media;
 pub mod endpoints;
 pub mod event;
 pub mod external_media;
 pub mod functions;
+pub mod hangup;
+pub mod identity;
 pub mod media;
 pub mod media_audience;
 pub mod media_hangup;
@@ -30,13 +33,14 @@ pub mod pbx;
 pub mod snapshot;
 pub mod snoop;
 pub mod stasis;
+pub mod stasis_run;
 pub mod system;
 pub mod tech;
 #[cfg(test)]
 pub(crate) mod test_support;
 pub mod time;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock, Weak};
 
@@ -109,8 +113,6 @@ impl Endpoint {
 #[derive(Debug, Default)]
 pub struct State {
     pub channels: HashMap<Arc<str>, Channel>,
-    /// Ids promised to channels that do not exist yet (the `;2` half of a Local pair).
-    pub reserved_ids: HashSet<Arc<str>>,
     pub bridges: HashMap<Arc<str>, Bridge>,
     pub apps: Registry,
     /// Endpoints by `Tech/resource`.
@@ -333,7 +335,7 @@ impl Core {
         if id.is_empty() {
             return Err(CoreError::BadRequest("Channel id must not be empty".into()));
         }
-        if state.channels.contains_key(id) || state.reserved_ids.contains(id) {
+        if state.channels.contains_key(id) {
             return Err(CoreError::Conflict(
                 "Channel with given unique ID already exists".into(),
             ));
@@ -386,18 +388,24 @@ impl Core {
             endpoint: spec.endpoint.clone(),
             muted_in: false,
             muted_out: false,
-            on_hold: false,
+            execution: channel::Execution::Idle,
+            dialing: None,
         };
         state.channels.insert(id.clone(), channel);
         self.media_leg_added(&id);
         if let Some(app) = &spec.app {
             state.apps.subscribe(app, SourceKind::Channel, &id);
         }
-        let snapshot = self.channel_snapshot(state, &id);
-        self.publish(
-            state,
-            Event::new("ChannelCreated", Scope::channel(&id)).with_channel("channel", snapshot),
-        );
+        // Only an application subscribed to every channel (or the one `spec.app` names)
+        // can want it this early: build it only then.
+        let scope = Scope::channel(&id);
+        if state.apps.any_wants("ChannelCreated", &scope) {
+            let snapshot = self.channel_snapshot(state, &id);
+            self.publish(
+                state,
+                Event::new("ChannelCreated", scope).with_channel("channel", snapshot),
+            );
+        }
         if let Some(endpoint) = spec.endpoint {
             self.endpoint_channel_added(state, &endpoint, &id);
         }
@@ -460,7 +468,7 @@ impl Core {
             id,
             rx,
             entered,
-            pbx::Start::Stasis {
+            pbx::Start::Enter {
                 app: app.to_string(),
                 args: args.to_vec(),
             },
@@ -545,7 +553,7 @@ impl Core {
         );
     }
 
-    fn endpoint_channel_removed(&self, state: &mut State, endpoint: &str, id: &str) {
+    pub(crate) fn endpoint_channel_removed(&self, state: &mut State, endpoint: &str, id: &str) {
         let Some(entry) = state.endpoints.get_mut(endpoint) else {
             return;
         };

@@ -13,14 +13,19 @@ use std::time::Duration;
 use serde_json::json;
 
 use super::cause;
-use super::channel::{ChannelState, Control, DialplanPosition};
+use super::channel::{ChannelState, Control, DialplanPosition, Execution};
 use super::channels::Destination;
 use super::dialplan::expr;
 use super::event::{self, Event, Scope};
+use super::hangup::HangupBy;
 use super::media::MediaTopic;
 use super::snapshot::ChannelSnapshot;
+use super::stasis_run::Announce;
 use super::tech::{Indication, Request};
 use super::{ControlReceiver, Core};
+
+/// How long a channel answered by the dialplan waits for media to flow before going on.
+const ANSWER_MEDIA_WAIT: Duration = Duration::from_millis(500);
 
 /// What a runner does first.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,8 +43,12 @@ pub enum Start {
         destination: Destination,
         timeout: Option<Duration>,
     },
-    /// Enter this application at once (`/channels/create`).
+    /// Run this application at once (`/channels/create`): STASISSTATUS and the dialplan
+    /// application are set as for an originated channel, and ChannelDialplan announces it.
     Stasis { app: String, args: Vec<String> },
+    /// Enter this application at once, and nothing else (snoop and external media
+    /// channels).
+    Enter { app: String, args: Vec<String> },
     /// Already in its application (it entered while its call was placed): take control
     /// messages until it leaves.
     InStasis,
@@ -81,7 +90,7 @@ pub async fn run(core: Arc<Core>, id: Arc<str>, control: ControlReceiver, start:
             context,
             exten,
             priority,
-        } => runner.dialplan(context, exten, priority).await,
+        } => runner.pbx(context, exten, priority).await,
         Start::Originated {
             destination,
             timeout,
@@ -90,13 +99,14 @@ pub async fn run(core: Arc<Core>, id: Arc<str>, control: ControlReceiver, start:
                 runner.go_to(destination).await;
             }
         }
-        Start::Stasis { app, args } => {
-            runner.go_to(Destination::App { app, args }).await;
+        Start::Stasis { app, args } => runner.app_run(app, args, Announce::WithEvent).await,
+        Start::Enter { app, args } => {
+            let exit = runner.stasis(app, args).await;
+            runner.after_app(exit).await;
         }
         Start::InStasis => {
-            if let StasisExit::Continue(context, exten, priority) = runner.in_stasis().await {
-                runner.dialplan(context, exten, priority).await;
-            }
+            let exit = runner.in_stasis().await;
+            runner.after_app(exit).await;
         }
     }
     runner.finish();
@@ -112,7 +122,7 @@ impl Runner {
     fn finish(&mut self) {
         let core = self.core.clone();
         core.with_state(|state| {
-            core.hangup_locked(state, &self.id, cause::NORMAL_CLEARING, false);
+            core.hangup_locked(state, &self.id, cause::NORMAL_CLEARING, HangupBy::Silent);
             core.destroy_locked(state, &self.id);
         });
     }
@@ -135,9 +145,16 @@ impl Runner {
                     match tokio::time::timeout_at(deadline, self.control.recv()).await {
                         Ok(message) => message,
                         Err(_) => {
+                            // Given up: no Dial status, and no request event.
                             let core = self.core.clone();
                             core.with_state(|state| {
-                                core.hangup_locked(state, &self.id, cause::NO_ANSWER, false);
+                                core.dial_abandoned(state, &self.id);
+                                core.hangup_locked(
+                                    state,
+                                    &self.id,
+                                    cause::NO_ANSWER,
+                                    HangupBy::Silent,
+                                );
                             });
                             return false;
                         }
@@ -156,19 +173,75 @@ impl Runner {
     async fn go_to(&mut self, destination: Destination) {
         match destination {
             Destination::App { app, args } => {
-                if let StasisExit::Continue(context, exten, priority)
-                | StasisExit::ConnectionFailed(context, exten, priority) =
-                    self.stasis(app, args).await
-                {
-                    self.dialplan(context, exten, priority).await;
-                }
+                self.app_run(app, args, Announce::Silently).await;
             }
             Destination::Dialplan {
                 context,
                 exten,
                 priority,
-            } => self.dialplan(context, exten, priority).await,
+            } => self.pbx(context, exten, priority).await,
         }
+    }
+
+    /// The Stasis application as what the channel runs (an originated or created
+    /// channel): STASISSTATUS and the dialplan application are set, the channel enters the
+    /// application, and whatever follows it (a continued dialplan) runs before the run ends.
+    async fn app_run(&mut self, app: String, args: Vec<String>, announce: Announce) {
+        let core = self.core.clone();
+        core.with_state(|state| core.begin_app_run(state, &self.id, &app, &args, announce));
+        let exit = self.stasis(app, args).await;
+        self.after_app(exit).await;
+    }
+
+    /// The end of an application run: a continued dialplan runs first (it is no PBX of
+    /// its own), then STASISSTATUS tells how the application went. A channel whose
+    /// application could not run is hung up, its cause unknown (0).
+    async fn after_app(&mut self, exit: StasisExit) {
+        let status = match exit {
+            StasisExit::Failed => {
+                let core = self.core.clone();
+                core.with_state(|state| {
+                    core.end_app_run(state, &self.id, "FAILED");
+                    core.hangup_locked(state, &self.id, 0, HangupBy::Silent);
+                });
+                return;
+            }
+            StasisExit::HungUp => "SUCCESS",
+            StasisExit::Continue(context, exten, priority) => {
+                self.dialplan(context, exten, priority).await;
+                "SUCCESS"
+            }
+            StasisExit::ConnectionFailed(context, exten, priority) => {
+                self.dialplan(context, exten, priority).await;
+                "FAILED"
+            }
+        };
+        let core = self.core.clone();
+        core.with_state(|state| core.end_app_run(state, &self.id, status));
+    }
+
+    /// A dialplan run of its own (a PBX): when it ends, however it ends, Asterisk
+    /// announces it with a soft hangup request. A channel hung up before it starts runs
+    /// nothing.
+    async fn pbx(&mut self, context: String, exten: String, priority: u32) {
+        let core = self.core.clone();
+        let started = core.with_state(|state| match state.channels.get_mut(&self.id) {
+            Some(channel) if !channel.hanging_up => {
+                if channel.execution == Execution::Idle {
+                    channel.execution = Execution::Dialplan {
+                        saved_app: channel.dialplan.app_name.clone(),
+                        saved_data: channel.dialplan.app_data.clone(),
+                    };
+                }
+                true
+            }
+            _ => false,
+        });
+        if !started {
+            return;
+        }
+        self.dialplan(context, exten, priority).await;
+        core.with_state(|state| core.dialplan_ended(state, &self.id));
     }
 
     /// A stint in Stasis: StasisStart, control until the channel leaves, StasisEnd.
@@ -291,14 +364,10 @@ impl Runner {
         }
     }
 
-    /// `Set(name=value)`: `GLOBAL(X)` writes global X (as Asterisk writes through the
-    /// function); anything else is a channel variable.
+    /// `Set(name=value)`: a channel variable, or a function it writes (`GLOBAL(X)`,
+    /// `CALLERID(num)`, ...).
     fn set_var(&self, name: &str, value: &str) {
         let core = self.core.clone();
-        if let Some(global) = super::functions::global_target(name).filter(|g| !g.is_empty()) {
-            core.set_global_var(global, Some(value));
-            return;
-        }
         core.with_state(|state| core.set_var_locked(state, &self.id, name, Some(value), None));
     }
 
@@ -312,9 +381,21 @@ impl Runner {
         });
     }
 
-    fn answer(&self) {
+    /// Answers the channel as the dialplan does: a channel that was ringing then waits
+    /// for media to flow, as long as [`ANSWER_MEDIA_WAIT`] (Asterisk's wait for the first
+    /// frame; no frame comes before it here) or `delay`, whichever is longer. False when
+    /// hung up meanwhile.
+    async fn answer(&mut self, delay: Duration) -> bool {
         let core = self.core.clone();
-        core.with_state(|state| core.answer_locked(state, &self.id));
+        let was_ringing = core.with_state(|state| {
+            let ringing = state
+                .channels
+                .get(&self.id)
+                .is_some_and(|c| matches!(c.state, ChannelState::Ring | ChannelState::Ringing));
+            core.answer_locked(state, &self.id);
+            ringing
+        });
+        !was_ringing || self.pause(ANSWER_MEDIA_WAIT.max(delay)).await
     }
 
     async fn execute(&mut self, app: &str, data: &str, context: &str, exten: &str) -> Next {
@@ -325,13 +406,20 @@ impl Runner {
                 Next::Step
             }
             "answer" => {
-                self.answer();
-                Next::Step
+                // Answer(delay): milliseconds.
+                let delay = data.trim().parse::<u64>().unwrap_or(0);
+                if self.answer(Duration::from_millis(delay)).await {
+                    Next::Step
+                } else {
+                    Next::Stop
+                }
             }
             "hangup" => {
                 let cause = data.trim().parse::<u16>().unwrap_or(cause::NORMAL_CLEARING);
                 let core = self.core.clone();
-                core.with_state(|state| core.hangup_locked(state, &self.id, cause, false));
+                core.with_state(|state| {
+                    core.hangup_locked(state, &self.id, cause, HangupBy::Silent)
+                });
                 Next::Stop
             }
             "wait" => {
@@ -438,8 +526,8 @@ impl Runner {
             self.set_var("PLAYBACKSTATUS", "SUCCESS");
             return Next::Step;
         }
-        if !options.contains("noanswer") {
-            self.answer();
+        if !options.contains("noanswer") && !self.answer(Duration::ZERO).await {
+            return Next::Stop;
         }
         let mut failed = false;
         for file in &files {
@@ -531,20 +619,29 @@ impl Runner {
                 };
                 core.spawn_runner(leg.clone(), rx, Start::Idle);
                 state.dialers.insert(leg.clone(), self.id.clone());
+                if let Some(channel) = state.channels.get_mut(&leg) {
+                    channel.dialplan.app_name = "AppDial".to_string();
+                    channel.dialplan.app_data = "(Outgoing Line)".to_string();
+                }
+                // The Dial events name what follows the technology (`200@default`).
+                let dialstring = target
+                    .split_once('/')
+                    .map_or(target.as_str(), |(_, resource)| resource)
+                    .to_string();
                 let peer_json = core.channel_snapshot(state, &leg);
-                snapshots.insert(leg.clone(), (peer_json.clone(), target.clone()));
+                snapshots.insert(leg.clone(), (peer_json.clone(), dialstring.clone()));
                 core.publish(
                     state,
                     event::dial(
                         Some((&self.id, caller_json.clone())),
-                        (&leg, peer_json),
-                        target,
+                        (&leg, peer_json.map(Arc::new)),
+                        &dialstring,
                         "",
                     ),
                 );
                 if let Err(e) = core.call_locked(state, &leg) {
                     tracing::info!(channel = %self.id, target, error = %e, "Dial call failed");
-                    core.hangup_locked(state, &leg, cause::FAILURE, false);
+                    core.hangup_locked(state, &leg, cause::FAILURE, HangupBy::Silent);
                 }
                 legs.push(leg);
             }
@@ -632,7 +729,7 @@ impl Runner {
                             state,
                             event::dial(
                                 Some((&self.id, caller_json.clone())),
-                                (leg, peer_json),
+                                (leg, peer_json.map(Arc::new)),
                                 &dialstring,
                                 status,
                             ),
@@ -641,7 +738,7 @@ impl Runner {
                 }
                 if let Some(winner) = winner {
                     for leg in legs.iter().filter(|l| **l != winner) {
-                        core.hangup_locked(state, leg, 26, false);
+                        core.hangup_locked(state, leg, 26, HangupBy::Silent);
                     }
                     return Some(DialOutcome::Answered(winner));
                 }
@@ -657,7 +754,12 @@ impl Runner {
                         Err(_) => {
                             core.with_state(|state| {
                                 for leg in legs {
-                                    core.hangup_locked(state, leg, cause::NO_ANSWER, false);
+                                    core.hangup_locked(
+                                        state,
+                                        leg,
+                                        cause::NO_ANSWER,
+                                        HangupBy::Silent,
+                                    );
                                 }
                             });
                             return DialOutcome::Failed("NOANSWER");
@@ -669,7 +771,7 @@ impl Runner {
             if matches!(message, None | Some(Control::Hangup)) {
                 core.with_state(|state| {
                     for leg in legs {
-                        core.hangup_locked(state, leg, cause::NORMAL_CLEARING, false);
+                        core.hangup_locked(state, leg, cause::NORMAL_CLEARING, HangupBy::Silent);
                     }
                 });
                 return DialOutcome::CallerHungUp;
@@ -696,7 +798,7 @@ impl Runner {
             match self.control.recv().await {
                 None | Some(Control::Hangup) => {
                     core.with_state(|state| {
-                        core.hangup_locked(state, &winner, cause::NORMAL_CLEARING, false)
+                        core.hangup_locked(state, &winner, cause::NORMAL_CLEARING, HangupBy::Silent)
                     });
                     break;
                 }

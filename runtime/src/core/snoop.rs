@@ -138,7 +138,12 @@ impl Core {
         for snoop in state.snoops.of_target(id) {
             state.snoops.targets.remove(&snoop);
             tracing::debug!(%snoop, target = %id, "target gone: snoop channel hung up");
-            self.hangup_locked(state, &snoop, cause::NORMAL_CLEARING, false);
+            self.hangup_locked(
+                state,
+                &snoop,
+                cause::NORMAL_CLEARING,
+                super::hangup::HangupBy::FarEnd,
+            );
         }
     }
 }

@@ -8,7 +8,8 @@
 //
 // On success prints one JSON line
 //   {"ok":true,"channelId":"...","args":["x","y"],"events":["StasisStart",...,"StasisEnd"]}
-// (`events`: the types of the events about the chosen channel, in arrival order) and exits 0.
+// (`events`: the types of the events about the chosen channel, as `channel` or as the `peer`
+// of a Dial, in arrival order) and exits 0.
 // On failure prints {"ok":false,"error":"...","events":[...]} and exits 1. Gives up after
 // TIMEOUT_MS so it always exits.
 'use strict';
@@ -84,8 +85,11 @@ async function main(url, user, pass) {
 
   client = await ari.connect(url, user, pass);
 
+  // The events about the channel: those naming it as `channel`, and the Dial events of
+  // its originate, which name it as `peer`.
   client.on('*', (event) => {
-    if (event && event.channel && event.channel.id === channelId) {
+    const about = (field) => event && event[field] && event[field].id === channelId;
+    if (about('channel') || about('peer')) {
       events.push(event.type);
     }
   });

@@ -29,6 +29,20 @@ APP = "flowapp"
 ENDPOINT = "Test/alice"
 APP_ARGS = "x,y"
 
+# The event types of such a call besides StasisStart and StasisEnd (what Asterisk sends an
+# application for a channel it originates).
+RECORDED = [
+    "Dial",
+    "ChannelCreated",
+    "ChannelStateChange",
+    "ChannelVarset",
+    "ChannelDialplan",
+    "ChannelCallerId",
+    "ChannelConnectedLine",
+    "ChannelHangupRequest",
+    "ChannelDestroyed",
+]
+
 CHANNEL_ID = "flow-ari-client-%d-%d" % (os.getpid(), int(time.time() * 1000))
 EVENTS = []
 
@@ -50,6 +64,24 @@ async def flow(url, user, password):
     def fail(what, exc):
         outcome.setdefault("error", "%s: %s: %s" % (what, type(exc).__name__, exc))
         ended.set()
+
+    def about_the_channel(event):
+        """True for an event naming the channel as `channel`, or as the `peer` of a Dial."""
+        ids = (getattr(getattr(event, name, None), "id", None) for name in ("channel", "peer"))
+        return CHANNEL_ID in ids
+
+    # The client parses an event with its model only when a handler is registered for the
+    # type: record every type the call may bring, each through its model.
+    def record(kind):
+        async def recorder(event):
+            # The report ends with StasisEnd, as the other scripts' do.
+            if about_the_channel(event) and not ended.is_set():
+                EVENTS.append(kind)
+
+        client.on_event(kind)(recorder)
+
+    for kind in RECORDED:
+        record(kind)
 
     @client.on_stasis_start
     async def started(event):

@@ -10,7 +10,8 @@ hangs up on StasisStart, and waits for StasisEnd.
 
 On success prints one JSON line
     {"ok":true,"channelId":"...","args":["x","y"],"events":["StasisStart",...,"StasisEnd"]}
-(`events`: the types of the events about the chosen channel, in arrival order) and exits 0.
+(`events`: the types of the events about the chosen channel, as `channel` or as the `peer` of
+a Dial, in arrival order) and exits 0.
 On failure prints {"ok":false,"error":"...","events":[...]} and exits 1. Gives up after
 TIMEOUT seconds so it always exits.
 
@@ -104,7 +105,9 @@ async def flow(url, user, password):
             # reader waits for every listener and fails if one stalls for over a second.
             async for msg in events:
                 channel = getattr(msg, "channel", None)
-                if getattr(channel, "id", None) != CHANNEL_ID:
+                # The Dial events of the originate name the channel as `peer`.
+                peer = getattr(msg, "peer", None)
+                if CHANNEL_ID not in (getattr(channel, "id", None), getattr(peer, "id", None)):
                     continue
                 kind = msg["type"]
                 EVENTS.append(kind)

@@ -73,49 +73,52 @@ pub fn hangup_cause(reason: Option<&str>, reason_code: Option<&str>) -> Result<u
             .and_then(|code| u16::try_from(code).ok())
             .ok_or_else(|| AriError::bad_request("Invalid reason for hangup reason code provided")),
         (Some(reason), None) => cause::from_reason(reason)
-            .ok_or_else(|| AriError::bad_request("Invalid reason for hangup provided")),
+            .ok_or_else(|| AriError::bad_request("Invalid reason for hangup reason provided")),
         (None, None) => Ok(cause::NORMAL_CLEARING),
     }
 }
 
-/// Parses a `variables` object: each value is a string, or an object with a string
-/// `value` and an optional boolean `report_events`. Anything else is a 400.
+/// Parses a `variables` object as Asterisk does: each value is a string, or an object
+/// with a string `value` and an optional boolean `report_events` (anything else is a 400
+/// with Asterisk's message); entries with an empty name are skipped, and anything but an
+/// object holds no variables.
 pub fn parse_variables(variables: &Value) -> Result<Vec<Variable>, AriError> {
     let Value::Object(map) = variables else {
-        return Err(AriError::bad_request(
-            "The 'variables' parameter must be an object of variable names to values",
-        ));
+        return Ok(Vec::new());
     };
-    map.iter()
-        .map(|(name, value)| {
-            if name.trim().is_empty() {
-                return Err(AriError::bad_request("Variable name is required"));
+    let mut parsed = Vec::with_capacity(map.len());
+    for (name, value) in map {
+        if name.is_empty() {
+            continue;
+        }
+        let variable = match value {
+            Value::String(v) => (name.clone(), v.clone(), false),
+            Value::Object(entry) => {
+                let Some(Value::String(v)) = entry.get("value") else {
+                    return Err(AriError::bad_request(
+                        "Each object value in 'variables' must include string field 'value'",
+                    ));
+                };
+                let report = match entry.get("report_events") {
+                    None => false,
+                    Some(Value::Bool(b)) => *b,
+                    Some(_) => {
+                        return Err(AriError::bad_request(
+                            "Field 'report_events' in 'variables' entries must be boolean",
+                        ));
+                    }
+                };
+                (name.clone(), v.clone(), report)
             }
-            match value {
-                Value::String(v) => Ok((name.clone(), v.clone(), false)),
-                Value::Object(entry) => {
-                    let Some(Value::String(v)) = entry.get("value") else {
-                        return Err(AriError::bad_request(format!(
-                            "Variable '{name}': an object value needs a string 'value'"
-                        )));
-                    };
-                    let report = match entry.get("report_events") {
-                        None | Some(Value::Null) => false,
-                        Some(Value::Bool(b)) => *b,
-                        Some(_) => {
-                            return Err(AriError::bad_request(format!(
-                                "Variable '{name}': 'report_events' must be a boolean"
-                            )));
-                        }
-                    };
-                    Ok((name.clone(), v.clone(), report))
-                }
-                _ => Err(AriError::bad_request(format!(
-                    "Only string values in the 'variables' object allowed (variable '{name}')"
-                ))),
+            _ => {
+                return Err(AriError::bad_request(
+                    "Each value in 'variables' must be a string or an object with 'value' and optional 'report_events'",
+                ));
             }
-        })
-        .collect()
+        };
+        parsed.push(variable);
+    }
+    Ok(parsed)
 }
 
 /// The optional `variables` key of the JSON body (originate, create); JSON `null` counts
@@ -346,8 +349,8 @@ pub async fn move_channel(ctx: Ctx) -> AriResult {
 /// POST /channels/{channelId}/redirect: after Asterisk's checks (404, 409, 412, endpoint
 /// missing 400, not `tech/resource` 422, technology other than the channel's 422), a Test
 /// phone follows the redirect as a phone follows a SIP 302: it leaves the call, which is
-/// hung up with cause 16 (Normal Clearing). Local channels have no far end to transfer
-/// and answer 422.
+/// hung up with cause 16 (Normal Clearing). A Local channel cannot transfer: 204 and
+/// nothing happens, as in Asterisk.
 pub async fn redirect(ctx: Ctx) -> AriResult {
     let endpoint = ctx.params.string("endpoint").unwrap_or_default();
     ctx.core.redirect(&channel_id(&ctx), &endpoint)?;
@@ -396,11 +399,11 @@ pub async fn unhold(ctx: Ctx) -> AriResult {
 /// check, as in Asterisk. Times are milliseconds.
 pub async fn send_dtmf(ctx: Ctx) -> AriResult {
     let id = channel_id(&ctx);
+    ctx.core.check_controllable(&id, true)?;
     let before = ctx.params.integer("before")?.unwrap_or(0);
     let between = ctx.params.integer("between")?.unwrap_or(100);
     let duration = ctx.params.integer("duration")?.unwrap_or(100);
     let after = ctx.params.integer("after")?.unwrap_or(0);
-    ctx.core.check_controllable(&id, true)?;
     let dtmf = ctx.params.string("dtmf").unwrap_or_default();
     ctx.core.send_dtmf(
         &id,
@@ -450,42 +453,53 @@ pub async fn set_channel_var(ctx: Ctx) -> AriResult {
     Ok(AriResponse::no_content())
 }
 
-/// GET /channels/{channelId}/variables: names are trimmed; a blank name is a 400, the
-/// first unknown variable a 404. No Stasis requirement.
+/// GET /channels/{channelId}/variables, in Asterisk's order: at least one name (400), the
+/// channel (404), then each name trimmed in turn (a blank one is a 400, an unknown
+/// variable a 404). No Stasis requirement.
 pub async fn get_channel_vars(ctx: Ctx) -> AriResult {
-    let names = ctx
-        .params
-        .list("variables")?
-        .ok_or_else(|| AriError::bad_request("Missing required parameter: variables"))?;
-    let names: Vec<String> = names.iter().map(|n| n.trim().to_string()).collect();
-    if names.iter().any(String::is_empty) {
-        return Err(AriError::bad_request("Variable name is required"));
+    let names = ctx.params.list("variables")?.unwrap_or_default();
+    if names.is_empty() {
+        return Err(AriError::bad_request(
+            "At least one variable name is required",
+        ));
     }
     let id = channel_id(&ctx);
+    ctx.core
+        .get_channel(&id)
+        .map_err(|_| AriError::new(StatusCode::NOT_FOUND, "Provided channel was not found"))?;
     let mut values = Map::new();
     for name in names {
-        let value = ctx.core.get_var(&id, &name)?;
-        values.insert(name, Value::String(value));
+        let name = name.trim();
+        if name.is_empty() {
+            return Err(AriError::bad_request("Variable names are required"));
+        }
+        let value = ctx.core.get_var(&id, name)?;
+        values.insert(name.to_string(), Value::String(value));
     }
     Ok(AriResponse::ok(json!({ "variables": values })))
 }
 
 /// POST /channels/{channelId}/variables: body `{"variables": {NAME: "v" | {"value": "v",
-/// "report_events": bool}}}`. The whole body is validated before any variable is set, so
-/// a bad entry sets nothing; valid entries are set in body order.
+/// "report_events": bool}}}`, checked in Asterisk's order: a body (400, before the
+/// channel), the channel (404) in Stasis (409), `variables` an object,
+/// each entry valid (400). Nothing is set unless all are valid; then they are set in body
+/// order, names trimmed.
 pub async fn set_channel_vars(ctx: Ctx) -> AriResult {
     let id = channel_id(&ctx);
-    ctx.core.check_controllable(&id, false)?;
-    let variables = match ctx.params.body().and_then(|b| b.get("variables")) {
-        None | Some(Value::Null) => {
-            return Err(AriError::bad_request(
-                "Missing required parameter: variables (a JSON body {\"variables\": {...}})",
-            ));
-        }
-        Some(variables) => parse_variables(variables)?,
+    let Some(body) = ctx.params.body() else {
+        return Err(AriError::bad_request("The 'variables' field is required"));
     };
-    for (name, value, report) in variables {
-        ctx.core.set_var(&id, &name, Some(&value), report)?;
+    ctx.core
+        .get_channel(&id)
+        .map_err(|_| AriError::new(StatusCode::NOT_FOUND, "Provided channel was not found"))?;
+    ctx.core.check_controllable(&id, false)?;
+    let Some(variables) = body.get("variables").filter(|v| v.is_object()) else {
+        return Err(AriError::bad_request(
+            "The 'variables' field must be a JSON object",
+        ));
+    };
+    for (name, value, report) in parse_variables(variables)? {
+        ctx.core.set_var(&id, name.trim(), Some(&value), report)?;
     }
     Ok(AriResponse::no_content())
 }
@@ -493,12 +507,14 @@ pub async fn set_channel_vars(ctx: Ctx) -> AriResult {
 /// POST /channels/{channelId}/dial: `timeout` seconds, 0 or less for none. `caller` is
 /// accepted and ignored (wari has nothing for it to donate yet).
 pub async fn dial(ctx: Ctx) -> AriResult {
+    let id = channel_id(&ctx);
+    ctx.core.check_dialable(&id)?;
     let timeout = ctx
         .params
         .integer("timeout")?
         .filter(|t| *t > 0)
         .map(|t| Duration::from_secs(t.unsigned_abs()));
-    ctx.core.dial(&channel_id(&ctx), timeout)?;
+    ctx.core.dial(&id, timeout)?;
     Ok(AriResponse::no_content())
 }
 
@@ -509,7 +525,7 @@ pub async fn transfer_progress(ctx: Ctx) -> AriResult {
     ctx.core.check_controllable(&channel_id(&ctx), false)?;
     let states = ctx.params.string("states").unwrap_or_default();
     if states.is_empty() {
-        return Err(AriError::bad_request("Missing required parameter: states"));
+        return Err(AriError::bad_request("states must not be empty"));
     }
     if !TRANSFER_STATES
         .iter()
@@ -828,7 +844,7 @@ mod tests {
         );
         assert_eq!(
             status(hangup_cause(Some("Busy"), None)),
-            (400, "Invalid reason for hangup provided".into())
+            (400, "Invalid reason for hangup reason provided".into())
         );
         assert_eq!(status(hangup_cause(None, Some("abc"))).0, 400);
         assert_eq!(status(hangup_cause(None, Some("1.5"))).0, 400);
@@ -857,8 +873,6 @@ mod tests {
     #[test]
     fn variables_refuse_other_shapes() {
         for bad in [
-            json!("A=1"),
-            json!(["A"]),
             json!({"A": 1}),
             json!({"A": true}),
             json!({"A": null}),
@@ -866,10 +880,18 @@ mod tests {
             json!({"A": {}}),
             json!({"A": {"value": 5}}),
             json!({"A": {"value": "x", "report_events": "yes"}}),
-            json!({"": "x"}),
+            json!({"A": {"value": "x", "report_events": null}}),
         ] {
             assert_eq!(status(parse_variables(&bad)).0, 400, "{bad}");
         }
+        // As in Asterisk, what is not an object holds no variables, and entries with an
+        // empty name are skipped.
+        assert_eq!(parse_variables(&json!("A=1")), Ok(Vec::new()));
+        assert_eq!(parse_variables(&json!(["A"])), Ok(Vec::new()));
+        assert_eq!(
+            parse_variables(&json!({"": "x", "B": "y"})),
+            Ok(vec![("B".to_string(), "y".to_string(), false)])
+        );
     }
 
     #[test]

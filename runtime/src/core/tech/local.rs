@@ -1,12 +1,18 @@
-//! `Local/exten@context`: a channel pair inside wari. `;1` is what the requester gets;
-//! `;2` runs the dialplan at `exten@context` once `;1` is called. Answering, ringing,
-//! DTMF and hangups pass from one half to the other.
+//! `Local/exten@context`: a channel pair inside wari. `;1` is what the requester gets; `;2`
+//! exists from the same moment (state Ring, id `<id>;2` unless chosen) and runs the
+//! dialplan at `exten@context` once `;1` is called. Calling passes `;1`'s variables and
+//! identities to `;2` (its caller is `;1`'s connected line and the other way round).
+//! Answering, ringing, progress and DTMF pass from one half to the other; a hold asked of
+//! one half is heard by the other (ChannelHold when that half is in a bridge). When one
+//! half goes away, the other is hung up with its cause, as a far end hangs up.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use super::{Driver, Indication, Request, Technology};
 use crate::core::channel::{CallerId, ChannelState, DialplanPosition};
+use crate::core::event::{Event, Scope};
+use crate::core::hangup::HangupBy;
 use crate::core::pbx::Start;
 use crate::core::{ControlReceiver, Core, CoreError, NewChannel, State};
 
@@ -14,6 +20,22 @@ use crate::core::{ControlReceiver, Core, CoreError, NewChannel, State};
 #[derive(Debug, Default)]
 pub struct Local {
     sequence: AtomicU32,
+}
+
+/// `exten@context` of a Local dial string (options after `/` are ignored; no `@` means
+/// context `default`).
+fn target(resource: &str) -> Result<(String, String), CoreError> {
+    let target = resource.split('/').next().unwrap_or_default();
+    match target.split_once('@') {
+        Some((e, c)) if !e.is_empty() && !c.is_empty() => Ok((e.to_string(), c.to_string())),
+        Some(_) => Err(CoreError::BadRequest(format!(
+            "Invalid Local channel '{resource}': expected exten@context"
+        ))),
+        None if !target.is_empty() => Ok((target.to_string(), "default".to_string())),
+        None => Err(CoreError::BadRequest(
+            "Invalid Local channel: expected exten@context".to_string(),
+        )),
+    }
 }
 
 impl Technology for Local {
@@ -31,67 +53,70 @@ impl Technology for Local {
         state: &mut State,
         request: &Request,
     ) -> Result<(Arc<str>, ControlReceiver), CoreError> {
-        let target = request.resource.split('/').next().unwrap_or_default();
-        let (exten, context) = match target.split_once('@') {
-            Some((e, c)) if !e.is_empty() && !c.is_empty() => (e.to_string(), c.to_string()),
-            Some(_) => {
-                return Err(CoreError::BadRequest(format!(
-                    "Invalid Local channel '{}': expected exten@context",
-                    request.resource
-                )));
-            }
-            None if !target.is_empty() => (target.to_string(), "default".to_string()),
-            None => {
-                return Err(CoreError::BadRequest(
-                    "Invalid Local channel: expected exten@context".to_string(),
-                ));
-            }
+        let (exten, context) = target(&request.resource)?;
+        core.check_new_id(state, request.id.as_deref())?;
+        let id = request.id.clone().unwrap_or_else(|| core.new_channel_id());
+        let other_id = match (&request.other_id, &request.id) {
+            (Some(other), _) => other.clone(),
+            (None, Some(id)) => format!("{id};2"),
+            (None, None) => core.new_channel_id(),
         };
-        core.check_new_id(state, request.other_id.as_deref())?;
+        core.check_new_id(state, Some(&other_id))?;
+        let id: Arc<str> = Arc::from(id);
+        let other_id: Arc<str> = Arc::from(other_id);
         let n = self.sequence.fetch_add(1, Ordering::Relaxed) + 1;
         let base = format!("Local/{exten}@{context}-{n:08x}");
-        let other_id: Arc<str> = Arc::from(
-            request
-                .other_id
-                .clone()
-                .unwrap_or_else(|| core.new_channel_id())
-                .as_str(),
-        );
-        let driver = Arc::new(LocalHalf {
-            peer: other_id.clone(),
-            half: 1,
-            second: std::sync::Mutex::new(Some(SecondHalf {
-                name: format!("{base};2"),
-                exten,
-                context,
-                app: request.app.clone(),
-            })),
-        });
+        let position = DialplanPosition {
+            context: context.clone(),
+            exten: exten.clone(),
+            priority: 1,
+            ..DialplanPosition::default()
+        };
+        let called = Arc::new(AtomicBool::new(false));
         let (id, rx) = core.add_channel(
             state,
             NewChannel {
-                id: request.id.clone(),
+                id: Some(id.to_string()),
                 name: format!("{base};1"),
                 state: ChannelState::Down,
-                driver,
-                app: request.app.clone(),
+                driver: Arc::new(LocalHalf {
+                    peer: other_id.clone(),
+                    half: 1,
+                    called: called.clone(),
+                }),
+                dialplan: position.clone(),
                 ..NewChannel::default()
             },
         )?;
-        // The second half exists from the start (its id is reserved and it is announced),
-        // but it runs the dialplan only once the first half is called.
-        state.reserved_ids.insert(other_id);
+        let (second, second_rx) = core.add_channel(
+            state,
+            NewChannel {
+                id: Some(other_id.to_string()),
+                name: format!("{base};2"),
+                state: ChannelState::Ring,
+                driver: Arc::new(LocalHalf {
+                    peer: id.clone(),
+                    half: 2,
+                    called,
+                }),
+                dialplan: position,
+                ..NewChannel::default()
+            },
+        )?;
+        core.media_legs_paired(&id, &second);
+        // `;2` runs its dialplan once `;1` is called (or ends at once if hung up first).
+        if let Some(channel) = state.channels.get_mut(&second) {
+            channel.dormant = Some(crate::core::channel::Dormant {
+                control: second_rx,
+                start: Start::Dialplan {
+                    context,
+                    exten,
+                    priority: 1,
+                },
+            });
+        }
         Ok((id, rx))
     }
-}
-
-#[derive(Debug)]
-struct SecondHalf {
-    name: String,
-    exten: String,
-    context: String,
-    /// The application the first half was originated into: it sees both halves.
-    app: Option<String>,
 }
 
 /// One half of a Local pair.
@@ -99,60 +124,39 @@ struct SecondHalf {
 pub struct LocalHalf {
     peer: Arc<str>,
     half: u8,
-    /// On `;1` until called: what `;2` will be.
-    second: std::sync::Mutex<Option<SecondHalf>>,
+    /// `;1` has been called (shared by both halves).
+    called: Arc<AtomicBool>,
 }
 
 impl Driver for LocalHalf {
     fn call(&self, core: &Core, state: &mut State, me: &Arc<str>) -> Result<(), CoreError> {
-        let second = self
-            .second
-            .lock()
-            .map_err(|_| CoreError::Internal("Local channel state poisoned".into()))?
-            .take();
-        let Some(second) = second else {
+        if self.half != 1 || self.called.swap(true, Ordering::AcqRel) {
             return Err(CoreError::Conflict("Local channel already called".into()));
+        }
+        let Some(first) = state.channels.get(me) else {
+            return Err(CoreError::NotFound("Channel not found".into()));
         };
-        let app = state.app_of_channel(me).or(second.app.clone());
-        state.reserved_ids.remove(&self.peer);
-        let caller = state
-            .channels
-            .get(me)
-            .map(|c| c.caller.clone())
-            .unwrap_or_default();
-        let (id, rx) = core.add_channel(
-            state,
-            NewChannel {
-                id: Some(self.peer.to_string()),
-                name: second.name,
-                state: ChannelState::Ring,
-                driver: Arc::new(LocalHalf {
-                    peer: me.clone(),
-                    half: 2,
-                    second: std::sync::Mutex::new(None),
-                }),
-                app,
-                caller: caller.clone(),
-                connected: CallerId::default(),
-                dialplan: DialplanPosition {
-                    context: second.context.clone(),
-                    exten: second.exten.clone(),
-                    priority: 1,
-                    ..DialplanPosition::default()
-                },
-                ..NewChannel::default()
-            },
-        )?;
-        core.media_legs_paired(me, &id);
-        core.spawn_runner(
-            id,
-            rx,
-            Start::Dialplan {
-                context: second.context,
-                exten: second.exten,
-                priority: 1,
-            },
-        );
+        let vars: Vec<(String, String)> = first
+            .vars
+            .iter()
+            .rev()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let caller = first.connected.clone();
+        let connected = first.caller.clone();
+        let peer = self.peer.clone();
+        if !state.channels.contains_key(&peer) {
+            return Err(CoreError::NotFound("Channel not found".into()));
+        }
+        for (name, value) in &vars {
+            core.set_var_locked(state, &peer, name, Some(value), None);
+        }
+        core.set_identities_locked(state, &peer, caller, connected);
+        if let Some(channel) = state.channels.get_mut(&peer)
+            && let Some(dormant) = channel.dormant.take()
+        {
+            core.spawn_runner(peer.clone(), dormant.control, dormant.start);
+        }
         Ok(())
     }
 
@@ -162,9 +166,15 @@ impl Driver for LocalHalf {
         }
     }
 
-    fn hangup(&self, core: &Core, state: &mut State, _me: &Arc<str>, cause: u16) {
-        if state.channels.contains_key(&self.peer) {
-            core.hangup_locked(state, &self.peer, cause, false);
+    fn destroyed(&self, core: &Core, state: &mut State, _me: &Arc<str>, cause: u16) {
+        if !state.channels.contains_key(&self.peer) {
+            return;
+        }
+        if self.half == 1 && !self.called.load(Ordering::Acquire) {
+            // `;2` never ran: it just goes away, its cause unknown.
+            core.hangup_locked(state, &self.peer, 0, HangupBy::Silent);
+        } else {
+            core.hangup_locked(state, &self.peer, cause, HangupBy::FarEnd);
         }
     }
 
@@ -184,8 +194,67 @@ impl Driver for LocalHalf {
     }
 
     fn indicate(&self, core: &Core, state: &mut State, _me: &Arc<str>, indication: Indication) {
-        if self.half == 2 && indication == Indication::Ringing {
-            core.far_end_ringing(state, &self.peer);
+        match indication {
+            Indication::Ringing if self.half == 2 => core.far_end_ringing(state, &self.peer),
+            Indication::Progress if self.half == 2 => {
+                core.dial_progress(state, &self.peer, "PROGRESS", None)
+            }
+            Indication::Hold | Indication::Unhold => {
+                // The other half receives the hold; a bridge it is in announces it.
+                let bridged = state
+                    .channels
+                    .get(&self.peer)
+                    .is_some_and(|c| c.bridge.is_some());
+                if bridged {
+                    let kind = if indication == Indication::Hold {
+                        "ChannelHold"
+                    } else {
+                        "ChannelUnhold"
+                    };
+                    let snapshot = core.channel_snapshot(state, &self.peer);
+                    core.publish(
+                        state,
+                        Event::new(kind, Scope::channel(&self.peer))
+                            .with_channel("channel", snapshot),
+                    );
+                }
+            }
+            _ => {}
         }
+    }
+
+    fn connected_changed(
+        &self,
+        core: &Core,
+        state: &mut State,
+        _me: &Arc<str>,
+        connected: &CallerId,
+    ) {
+        if self.called.load(Ordering::Acquire) {
+            core.set_caller_locked(state, &self.peer, connected.clone());
+        }
+    }
+
+    fn local_peer(&self) -> Option<Arc<str>> {
+        Some(self.peer.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::target;
+
+    #[test]
+    fn targets_default_to_context_default() {
+        assert_eq!(
+            target("200@default/n").expect("valid"),
+            ("200".to_string(), "default".to_string())
+        );
+        assert_eq!(
+            target("s").expect("valid"),
+            ("s".to_string(), "default".to_string())
+        );
+        assert!(target("@x").is_err());
+        assert!(target("").is_err());
     }
 }

@@ -20,8 +20,6 @@ pub struct Request {
     pub id: Option<String>,
     /// Client-chosen id of the second half (Local channels).
     pub other_id: Option<String>,
-    /// Application to subscribe the new channel(s) to before ChannelCreated is published.
-    pub app: Option<String>,
 }
 
 /// A channel technology.
@@ -64,6 +62,8 @@ pub trait Driver: Send + Sync + fmt::Debug {
     fn answered(&self, _core: &Core, _state: &mut State, _me: &Arc<str>) {}
     /// The channel is being hung up with `cause`.
     fn hangup(&self, _core: &Core, _state: &mut State, _me: &Arc<str>, _cause: u16) {}
+    /// The hung-up channel is being removed (just before its ChannelDestroyed).
+    fn destroyed(&self, _core: &Core, _state: &mut State, _me: &Arc<str>, _cause: u16) {}
     /// A DTMF digit is sent out on the channel (towards its far end).
     fn send_dtmf(
         &self,
@@ -76,6 +76,20 @@ pub trait Driver: Send + Sync + fmt::Debug {
     }
     /// An indication is sent to the far end.
     fn indicate(&self, _core: &Core, _state: &mut State, _me: &Arc<str>, _indication: Indication) {}
+    /// The channel's connected line changed (a Local channel's other half takes it as its
+    /// caller).
+    fn connected_changed(
+        &self,
+        _core: &Core,
+        _state: &mut State,
+        _me: &Arc<str>,
+        _connected: &super::channel::CallerId,
+    ) {
+    }
+    /// The other half of a Local channel pair.
+    fn local_peer(&self) -> Option<Arc<str>> {
+        None
+    }
     /// What the channel's RTP stream has carried; `None` for a technology without RTP.
     fn rtp_statistics(&self) -> Option<crate::media::rtp_stats::RtpSnapshot> {
         None

@@ -23,7 +23,8 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use super::{Driver, Request, Technology};
-use crate::core::channel::ChannelState;
+use crate::core::channel::{ChannelState, DialplanPosition};
+use crate::core::hangup::HangupBy;
 use crate::core::{ControlReceiver, Core, CoreError, NewChannel, State, cause};
 use crate::media::engine::Command;
 
@@ -127,7 +128,14 @@ impl Technology for TestPhones {
                 name: format!("{endpoint}-{n:08x}"),
                 state: ChannelState::Down,
                 driver: Arc::new(TestPhone { behaviour }),
-                app: request.app.clone(),
+                // Where an outbound phone channel starts, as Asterisk's SIP channels do:
+                // extension `s` of the endpoint's context.
+                dialplan: DialplanPosition {
+                    context: "default".to_string(),
+                    exten: "s".to_string(),
+                    priority: 1,
+                    ..DialplanPosition::default()
+                },
                 endpoint: Some(endpoint),
                 ..NewChannel::default()
             },
@@ -157,7 +165,7 @@ impl Driver for TestPhone {
 
     fn call(&self, core: &Core, state: &mut State, me: &Arc<str>) -> Result<(), CoreError> {
         if let Some(cause) = self.behaviour.reject {
-            core.hangup_locked(state, me, cause, false);
+            core.hangup_locked(state, me, cause, HangupBy::FarEnd);
             return Ok(());
         }
         core.far_end_ringing(state, me);
@@ -195,7 +203,7 @@ impl Driver for TestPhone {
                 tokio::time::sleep(after).await;
                 with_core(&weak, |core, state| {
                     if state.channels.contains_key(&me) {
-                        core.hangup_locked(state, &me, cause::NORMAL_CLEARING, false);
+                        core.hangup_locked(state, &me, cause::NORMAL_CLEARING, HangupBy::FarEnd);
                     }
                     true
                 });
