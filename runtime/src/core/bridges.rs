@@ -304,8 +304,8 @@ impl Core {
         self.publish(state, event);
     }
 
-    /// A channel leaving its bridge loses `BRIDGEPEER`: ChannelVarset with an empty value
-    /// when it had one, nothing otherwise.
+    /// A channel leaving its bridge loses `BRIDGEPEER`: set to empty, with its
+    /// ChannelVarset, when it had a value; removed silently otherwise.
     pub(crate) fn clear_bridge_peer_locked(&self, state: &mut State, id: &Arc<str>) {
         let had = state
             .channels
@@ -313,7 +313,7 @@ impl Core {
             .and_then(|c| c.vars.get(BRIDGEPEER))
             .is_some_and(|v| !v.is_empty());
         if had {
-            self.set_var_locked(state, id, BRIDGEPEER, None, None);
+            self.set_var_locked(state, id, BRIDGEPEER, Some(""), None);
         } else if let Some(channel) = state.channels.get_mut(id) {
             channel.vars.remove(BRIDGEPEER);
         }

@@ -118,7 +118,7 @@ impl Core {
         };
         match function {
             Function::Len(_) | Function::Exists(_) | Function::IsNull(_) => return false,
-            Function::Global(global) => self.set_global_var(global, Some(value)),
+            Function::Global(global) => self.set_global_var_locked(state, global, Some(value)),
             Function::Caller(part) => {
                 if let Some(channel) = state.channels.get(id) {
                     let caller = write_part(&channel.caller, part, value);

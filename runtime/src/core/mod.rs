@@ -300,6 +300,12 @@ impl Core {
     /// channel: with the value when set, with an empty value when a variable that had
     /// one is removed.
     pub fn set_global_var(&self, name: &str, value: Option<&str>) {
+        self.with_state(|state| self.set_global_var_locked(state, name, value));
+    }
+
+    /// [`Core::set_global_var`] with the state already locked (the dialplan's and ARI's
+    /// `GLOBAL(X)` writes, made while a channel is being changed).
+    pub(crate) fn set_global_var_locked(&self, state: &mut State, name: &str, value: Option<&str>) {
         let old = {
             let mut globals = self.globals.write().unwrap_or_else(|p| p.into_inner());
             match value {
@@ -317,7 +323,7 @@ impl Core {
         let event = event::Event::new("ChannelVarset", scope)
             .with("variable", serde_json::json!(name))
             .with("value", serde_json::json!(value.unwrap_or_default()));
-        self.with_state(|state| self.publish(state, event));
+        self.publish(state, event);
     }
 
     /// A fresh channel id: `<start time>.<sequence>`, like Asterisk's unique ids.
