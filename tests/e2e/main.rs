@@ -16,6 +16,7 @@ mod cli_app;
 mod cors;
 mod crash;
 mod external_media;
+mod http_transport;
 mod isolation;
 mod media;
 mod media_bridges;

@@ -1,6 +1,7 @@
 //! The HTTP front door: everything between a raw HTTP request and the ARI pipeline.
 //!
-//! It applies http.conf (prefix, redirects, restriction sections), limits the body size,
+//! It answers the heads the normaliser refused ([`super::head`]), applies http.conf (prefix,
+//! redirects, restriction sections), limits the body size,
 //! hands `/ari/...` requests to [`Ari`], and turns the result into an HTTP response with the
 //! headers every response carries (`Server`, `Cache-Control`, `Content-Type`).
 
@@ -15,6 +16,7 @@ use bytes::Bytes;
 use http::{HeaderValue, StatusCode, header};
 use http_body_util::BodyExt;
 
+use super::head::Refusal;
 use crate::ari::{Ari, AriError, AriRequest, AriResponse, Body};
 use crate::config::HttpConfig;
 
@@ -88,6 +90,13 @@ pub async fn handle(front: Arc<Front>, request: Request) -> Response {
 }
 
 async fn route(front: &Front, request: Request, peer: Option<SocketAddr>) -> Response {
+    if let Some(refusal) = request
+        .headers()
+        .get(super::head::REFUSED_HEADER)
+        .and_then(|v| Refusal::from_code(v.as_bytes()))
+    {
+        return refused(refusal, peer);
+    }
     let path = request.uri().path();
     for (from, to) in &front.http.redirects {
         if path.eq_ignore_ascii_case(from) {
@@ -176,6 +185,24 @@ async fn route(front: &Front, request: Request, peer: Option<SocketAddr>) -> Res
     };
     let response = front.ari.handle(request).await;
     to_http(front, response)
+}
+
+/// The answer to a request head the normaliser refused: Asterisk's status and message on
+/// an HTML page, and the connection closes (except for a target that is not a path).
+fn refused(refusal: Refusal, peer: Option<SocketAddr>) -> Response {
+    tracing::info!(
+        peer = ?peer,
+        status = refusal.status().as_u16(),
+        reason = refusal.message(),
+        "HTTP request refused"
+    );
+    let mut response = html(refusal.status(), refusal.message());
+    if refusal.closes() {
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    response
 }
 
 /// `Upgrade: websocket` (case-insensitive).
@@ -325,10 +352,9 @@ fn html(status: StatusCode, text: &str) -> Response {
     );
     let mut response = Response::new(HttpBody::from(body));
     *response.status_mut() = status;
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html"));
     response
 }
 
