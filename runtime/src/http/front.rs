@@ -197,6 +197,7 @@ fn refused(refusal: Refusal, peer: Option<SocketAddr>) -> Response {
         "HTTP request refused"
     );
     let mut response = html(refusal.status(), refusal.message());
+    with_reason(&mut response, refusal.reason());
     if refusal.closes() {
         response
             .headers_mut()
@@ -205,12 +206,23 @@ fn refused(refusal: Refusal, peer: Option<SocketAddr>) -> Response {
     response
 }
 
-/// `Upgrade: websocket` (case-insensitive).
+/// Sets the status line's reason phrase where Asterisk's differs from the usual one.
+fn with_reason(response: &mut Response, reason: &'static str) {
+    if response.status().canonical_reason() != Some(reason) {
+        response
+            .extensions_mut()
+            .insert(hyper::ext::ReasonPhrase::from_static(reason.as_bytes()));
+    }
+}
+
+/// `Upgrade: websocket` (case-insensitive; of repeated headers, the last counts, as in
+/// Asterisk's WebSocket layer).
 fn is_websocket_upgrade(headers: &http::HeaderMap) -> bool {
     headers
-        .get(header::UPGRADE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
+        .get_all(header::UPGRADE)
+        .iter()
+        .last()
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"websocket"))
 }
 
 /// A WebSocket upgrade: the ARI pipeline authorises it, the events transport takes over.
@@ -274,6 +286,7 @@ fn too_large(request: &http::request::Parts, peer: Option<SocketAddr>, limit: us
         serde_json::json!({ "message": "Request body too large" }).to_string(),
     ));
     *response.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
+    with_reason(&mut response, "Request Entity Too Large");
     response.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
