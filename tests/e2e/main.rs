@@ -29,6 +29,7 @@ mod node_client;
 mod outbound_ws;
 mod prefix;
 mod rest_over_ws;
+mod routing_answers;
 mod schema;
 mod snoop;
 mod soak;

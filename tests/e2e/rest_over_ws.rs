@@ -139,10 +139,11 @@ async fn malformed_frames_are_answered_and_the_socket_stays_open() {
             400,
             "Unknown or missing 'method' property.",
         ),
+        // A leading slash makes an empty first segment: the root, which has no GET.
         (
             r#"{"type":"RESTRequest","request_id":"e","uri":"/asterisk/info","method":"GET"}"#,
-            404,
-            "Resource not found",
+            405,
+            "Invalid method",
         ),
         (
             r#"{"type":"RESTRequest","request_id":"f","uri":"events?app=x","method":"GET"}"#,
