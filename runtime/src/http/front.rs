@@ -153,7 +153,16 @@ async fn route(front: &Front, request: Request, peer: Option<SocketAddr>) -> Res
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    let limit = body_limit(front, &parts.method, &ari_path);
+    let Some(limit) = body_limit(front, &parts.method, &ari_path, &parts.headers) else {
+        // Asterisk reads a body only when it is JSON or a form; any other is dropped unread,
+        // whatever its size.
+        if !hyper::body::Body::is_end_stream(&body) {
+            tokio::spawn(async move {
+                let _ = tokio::time::timeout(DRAIN_TIME, read_body(body, DRAIN_LIMIT)).await;
+            });
+        }
+        return serve_ari(front, parts, ari_path, Bytes::new(), peer).await;
+    };
     if declared_length.is_some_and(|n| n > limit as u64) {
         // Answer at once, and keep reading (and dropping) a moderately oversized body for a
         // while, so a client that is still sending sees the 413 rather than a reset.
@@ -174,9 +183,20 @@ async fn route(front: &Front, request: Request, peer: Option<SocketAddr>) -> Res
             );
         }
     };
+    serve_ari(front, parts, ari_path, body, peer).await
+}
+
+/// Runs a request through the ARI pipeline and answers with its response.
+async fn serve_ari(
+    front: &Front,
+    parts: http::request::Parts,
+    path: String,
+    body: Bytes,
+    peer: Option<SocketAddr>,
+) -> Response {
     let request = AriRequest {
         method: parts.method,
-        path: ari_path,
+        path,
         query: parts.uri.query().map(str::to_string),
         headers: parts.headers,
         body,
@@ -262,16 +282,29 @@ async fn upgrade(
     }
 }
 
-/// The body size allowed for a request: ARI's 40 kB, except component uploads
-/// (`PUT /ari/wasm/{app}`), which may be as large as the WebAssembly host accepts.
-fn body_limit(front: &Front, method: &http::Method, ari_path: &str) -> usize {
+/// The body size allowed for a request: ARI's 40 kB for the bodies it reads (JSON and
+/// forms), component uploads (`PUT /ari/wasm/{app}`) as large as the WebAssembly host
+/// accepts; `None` for a body that is not read at all.
+fn body_limit(
+    front: &Front,
+    method: &http::Method,
+    ari_path: &str,
+    headers: &http::HeaderMap,
+) -> Option<usize> {
     if method == http::Method::PUT
         && ari_path.starts_with("/wasm/")
         && let Some(wasm) = front.ari.wasm()
     {
-        return wasm.max_upload_bytes();
+        return Some(wasm.max_upload_bytes());
     }
-    MAX_BODY
+    let media_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(str::trim)?;
+    (media_type.eq_ignore_ascii_case("application/json")
+        || media_type.eq_ignore_ascii_case("application/x-www-form-urlencoded"))
+    .then_some(MAX_BODY)
 }
 
 fn too_large(request: &http::request::Parts, peer: Option<SocketAddr>, limit: usize) -> Response {
