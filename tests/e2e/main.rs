@@ -39,3 +39,4 @@ mod tls;
 mod wasm_apps;
 mod wasm_config;
 mod wasm_upload;
+mod ws_handshake;

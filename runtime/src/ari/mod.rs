@@ -186,8 +186,10 @@ impl Ari {
                 error.into()
             }
         };
-        if let Some(origin) =
-            cors::allowed_origin(&self.config.ari.allowed_origins, &request.headers)
+        // The HTTP server's own error pages carry no CORS headers.
+        if !matches!(response.body, Body::Page(_))
+            && let Some(origin) =
+                cors::allowed_origin(&self.config.ari.allowed_origins, &request.headers)
         {
             response.headers.extend(cors::simple_headers(origin));
         }
@@ -325,10 +327,8 @@ impl Ari {
             ));
         }
         if operation.declared.websocket {
-            return Err(AriError::new(
-                StatusCode::UPGRADE_REQUIRED,
-                "This resource is a WebSocket: send a WebSocket upgrade request",
-            ));
+            // Asterisk's WebSocket layer answers a plain GET with its bare 426 page.
+            return Ok(AriResponse::page(StatusCode::UPGRADE_REQUIRED, ""));
         }
         let Some(handler) = operation.handler else {
             return Err(AriError::new(

@@ -97,6 +97,15 @@ impl Params {
             .map(|(_, v)| v.as_str())
     }
 
+    /// The first form or query value of `name` (the events WebSocket reads `app` and
+    /// `subscribeAll` this way, where operations take the last).
+    pub fn first(&self, name: &str) -> Option<&str> {
+        self.pairs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
     /// The whole JSON body object, for operations that take a body parameter.
     pub fn body(&self) -> Option<&Map<String, Value>> {
         self.body.as_ref()

@@ -17,6 +17,9 @@ pub enum Body {
         content_type: &'static str,
         data: Bytes,
     },
+    /// An error page of the HTTP server rather than of ARI (the WebSocket layer's 426 and
+    /// handshake errors): an HTML page carrying this message, without CORS headers.
+    Page(String),
 }
 
 /// A complete ARI response, independent of the transport that carries it.
@@ -65,6 +68,15 @@ impl AriResponse {
     pub fn with_header(mut self, name: HeaderName, value: HeaderValue) -> AriResponse {
         self.headers.push((name, value));
         self
+    }
+
+    /// An error page of the HTTP server (see [`Body::Page`]).
+    pub fn page(status: StatusCode, message: impl Into<String>) -> AriResponse {
+        AriResponse {
+            status,
+            headers: Vec::new(),
+            body: Body::Page(message.into()),
+        }
     }
 }
 

@@ -267,7 +267,7 @@ impl Reply {
             .unwrap_or("Unknown")
             .to_string();
         match response.body {
-            Body::Empty => Reply {
+            Body::Empty | Body::Page(_) => Reply {
                 ids,
                 status: response.status,
                 reason,

@@ -266,19 +266,10 @@ async fn upgrade(
         Err(response) => return to_http(front, response),
     };
     let settings = crate::events::websocket::SessionSettings::inbound(&front.ari.config().ari);
+    // The WebSocket layer's refusals carry no CORS headers (Asterisk's do not either).
     match crate::events::websocket::upgrade(front.ari.clone(), settings, grant, parts).await {
         Ok(response) => response,
-        Err(mut response) => {
-            if let Some(origin) = crate::ari::cors::allowed_origin(
-                &front.ari.config().ari.allowed_origins,
-                &request.headers,
-            ) {
-                response
-                    .headers
-                    .extend(crate::ari::cors::simple_headers(origin));
-            }
-            to_http(front, response)
-        }
+        Err(response) => to_http(front, response),
     }
 }
 
@@ -361,6 +352,11 @@ pub fn strip_ari_prefix<'p>(path: &'p str, prefix: &str) -> Option<&'p str> {
 /// Serialises an ARI response as HTTP.
 pub fn to_http(front: &Front, response: AriResponse) -> Response {
     let (content_type, bytes) = match response.body {
+        Body::Page(message) => {
+            let mut out = html(response.status, &message);
+            out.headers_mut().extend(response.headers);
+            return out;
+        }
         Body::Empty => (None, Bytes::new()),
         Body::Json(value) => {
             let encoded = if front.ari.pretty() {
@@ -390,8 +386,20 @@ pub fn to_http(front: &Front, response: AriResponse) -> Response {
     out
 }
 
+/// The HTTP server's error page (as Asterisk's, the message in a small HTML page).
 fn html(status: StatusCode, text: &str) -> Response {
     let reason = status.canonical_reason().unwrap_or("");
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '<' => escaped.push_str("&lt;"),
+            '>' => escaped.push_str("&gt;"),
+            '&' => escaped.push_str("&amp;"),
+            '"' => escaped.push_str("&quot;"),
+            c => escaped.push(c),
+        }
+    }
+    let text = escaped;
     let body = format!(
         "<!DOCTYPE html><html><head><title>{} {reason}</title></head><body><h1>{reason}</h1><p>{text}</p></body></html>\n",
         status.as_u16()
