@@ -18,6 +18,7 @@ mod crash;
 mod external_media;
 mod http_transport;
 mod isolation;
+mod locations;
 mod media;
 mod media_bridges;
 mod media_hangup;

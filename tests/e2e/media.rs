@@ -95,7 +95,7 @@ async fn a_prompt_played_to_one_half_is_recorded_on_the_other() {
             .headers()
             .get("location")
             .and_then(|v| v.to_str().ok()),
-        Some("/recordings/live/calls%2Ftake1")
+        Some("/ari/recordings/live/calls%2Ftake1")
     );
     let reply = crate::support::Reply {
         status: response.status(),

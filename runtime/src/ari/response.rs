@@ -45,11 +45,11 @@ impl AriResponse {
         }
     }
 
-    /// 201 with a JSON body and the new object's `Location` (a path that is not a valid
-    /// header value is left out).
+    /// 201 with a JSON body and the new object's `Location` (bytes beyond ASCII go as they
+    /// are, as Asterisk writes them; a path that is not a valid header value is left out).
     pub fn created(value: Value, location: &str) -> AriResponse {
         let response = AriResponse::json(StatusCode::CREATED, value);
-        match HeaderValue::from_str(location) {
+        match HeaderValue::from_bytes(location.as_bytes()) {
             Ok(value) => response.with_header(http::header::LOCATION, value),
             Err(_) => response,
         }

@@ -1,7 +1,7 @@
 //! The parameters and answers shared by the channel and bridge media operations: play and
 //! record read the same query parameters and answer 201 with the object's `Location`.
 
-use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::Value;
 
 use super::{Ctx, non_empty};
@@ -43,30 +43,74 @@ pub fn record_request(ctx: &Ctx) -> Result<RecordChannelRequest, AriError> {
     })
 }
 
-/// 201 with a `Location` of `{collection}/{key}`, the key percent-encoded (a recording name
-/// may contain `/`).
-fn created(value: Value, collection: &str, key: &str) -> AriResult {
+/// What Asterisk leaves unencoded in a recording name in a `Location`: letters, digits and
+/// `-_.!~*'()`.
+const LOCATION_NAME: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'!')
+    .remove(b'~')
+    .remove(b'*')
+    .remove(b'\'')
+    .remove(b'(')
+    .remove(b')');
+
+/// 201 with the `Location` Asterisk sends: `/ari{collection}/{key}` (without the http.conf
+/// prefix).
+fn created(value: Value, collection: &str, key: &str, encode: bool) -> AriResult {
     let key = value[key].as_str().unwrap_or_default();
-    let location = format!(
-        "{collection}/{}",
-        utf8_percent_encode(key, NON_ALPHANUMERIC)
-    );
+    let location = if encode {
+        format!(
+            "/ari{collection}/{}",
+            utf8_percent_encode(key, LOCATION_NAME)
+        )
+    } else {
+        format!("/ari{collection}/{key}")
+    };
     Ok(AriResponse::created(value, &location))
 }
 
-/// The answer to a play: the Playback, at `/playbacks/{id}`.
+/// The answer to a play: the Playback, at `/ari/playbacks/{id}` (the id as given).
 pub fn playback_created(playback: Value) -> AriResult {
-    created(playback, "/playbacks", "id")
+    created(playback, "/playbacks", "id", false)
 }
 
-/// The answer to a record: the LiveRecording, at `/recordings/live/{name}`.
+/// The answer to a record: the LiveRecording, at `/ari/recordings/live/{name}` (the name
+/// percent-encoded: it may contain `/`).
 pub fn recording_created(recording: Value) -> AriResult {
-    created(recording, "/recordings/live", "name")
+    created(recording, "/recordings/live", "name", true)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn location(response: AriResult) -> String {
+        let response = response.expect("created");
+        let (_, value) = response
+            .headers
+            .iter()
+            .find(|(name, _)| name == http::header::LOCATION)
+            .expect("a Location");
+        String::from_utf8_lossy(value.as_bytes()).into_owned()
+    }
+
+    #[test]
+    fn locations_are_as_asterisk_writes_them() {
+        // Asterisk 23.4.1: `/ari/playbacks/ha-pb:1 x(y)~é` (raw) and
+        // `/ari/recordings/live/ha%20rec(1)~!*'%C3%A9`.
+        assert_eq!(
+            location(playback_created(serde_json::json!({"id": "pb:1 x(y)~é"}))),
+            "/ari/playbacks/pb:1 x(y)~é"
+        );
+        assert_eq!(
+            location(recording_created(
+                serde_json::json!({"name": "rec(1)~!*'é/x y"})
+            )),
+            "/ari/recordings/live/rec(1)~!*'%C3%A9%2Fx%20y"
+        );
+    }
 
     #[test]
     fn skipms_absent_or_zero_is_the_default() {
