@@ -307,5 +307,9 @@ async fn frames_are_read_as_asterisk_reads_them() {
     for key in ["_copyright", "_author", "_svn_revision"] {
         assert!(docs[key].is_string(), "{key}: {response}");
     }
+    // Asterisk 23.4.1's listing says ARI 11.0.0, and its basePath names the Host of the
+    // socket's upgrade request.
+    assert_eq!(docs["apiVersion"], "11.0.0");
+    assert_eq!(docs["basePath"], format!("http://{}/ari", wari.addr()));
     ws.close().await;
 }

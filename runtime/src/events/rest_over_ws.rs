@@ -20,11 +20,14 @@ const JSON: &str = "application/json";
 const FORM: &str = "application/x-www-form-urlencoded";
 
 /// How every request on one socket authenticates: the upgrade request's `Authorization`
-/// header and `api_key` (inbound), or the outbound connection's `local_ari_user`.
+/// header and `api_key` (inbound), or the outbound connection's `local_ari_user`; and the
+/// upgrade request's `Host`, which Asterisk also passes on (the api-docs' `basePath`
+/// names it, as over HTTP).
 #[derive(Debug, Clone, Default)]
 pub struct SocketAuth {
     authorization: Option<HeaderValue>,
     api_key: Option<String>,
+    host: Option<HeaderValue>,
 }
 
 impl SocketAuth {
@@ -38,6 +41,7 @@ impl SocketAuth {
         SocketAuth {
             authorization: headers.get(header::AUTHORIZATION).cloned(),
             api_key,
+            host: headers.get(header::HOST).cloned(),
         }
     }
 
@@ -49,6 +53,7 @@ impl SocketAuth {
             ))
             .ok(),
             api_key: None,
+            host: None,
         }
     }
 }
@@ -201,6 +206,9 @@ fn build(
     let mut headers = HeaderMap::new();
     if let Some(authorization) = &auth.authorization {
         headers.insert(header::AUTHORIZATION, authorization.clone());
+    }
+    if let Some(host) = &auth.host {
+        headers.insert(header::HOST, host.clone());
     }
     let body = match object.get("message_body").and_then(Value::as_str) {
         None | Some("") => Bytes::new(),
