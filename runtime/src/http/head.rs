@@ -568,63 +568,78 @@ struct CleanHead {
 /// `input` starts with a whole head that hyper reads exactly as Asterisk does: a known
 /// method, a target with nothing to encode, `HTTP/1.1`, CRLF line ends, well-formed header
 /// lines (none dropped, at most one plain `Content-Length`, no `Transfer-Encoding`, no
-/// refusal marker), all within the limits.
+/// refusal marker), all within the limits. One pass over the bytes, no copy.
 fn clean_head(input: &[u8]) -> Option<CleanHead> {
-    let end = line_end(input)?;
-    let line = input[..end].strip_suffix(b"\r")?;
-    let space = line.iter().position(|&b| b == b' ')?;
-    if !METHODS.contains(&&line[..space]) {
+    let space = input.iter().take(8).position(|&b| b == b' ')?;
+    if !METHODS.contains(&&input[..space]) || input.get(space + 1) != Some(&b'/') {
         return None;
     }
-    let target = line[space + 1..].strip_suffix(b" HTTP/1.1")?;
-    if target.first() != Some(&b'/') || !target.iter().all(|&b| is_plain_target_byte(b)) {
+    let mut i = space + 1;
+    while i < input.len() && PLAIN_TARGET[usize::from(input[i])] {
+        i += 1;
+    }
+    if input.get(i..i + 11)? != b" HTTP/1.1\r\n" {
         return None;
     }
-    let mut pos = end + 1;
+    i += 11;
+    if i > MAX_LINE {
+        return None;
+    }
     let mut count = 0;
     let mut content_length = None;
     let mut upgrade = false;
     loop {
-        let end = pos + line_end(&input[pos..])?;
-        let line = input[pos..end].strip_suffix(b"\r")?;
-        pos = end + 1;
-        if line.is_empty() {
+        let line_start = i;
+        if input.get(i..i + 2)? == b"\r\n" {
+            i += 2;
             break;
         }
+        while i < input.len() && TOKEN[usize::from(input[i])] {
+            i += 1;
+        }
+        let name = &input[line_start..i];
+        if name.is_empty() || input.get(i) != Some(&b':') {
+            return None;
+        }
+        i += 1;
+        while matches!(input.get(i), Some(b' ' | b'\t')) {
+            i += 1;
+        }
+        let value_start = i;
+        while i < input.len() && VALUE[usize::from(input[i])] {
+            i += 1;
+        }
+        let value = &input[value_start..i];
+        if value.is_empty()
+            || matches!(value.last(), Some(b' ' | b'\t'))
+            || input.get(i..i + 2)? != b"\r\n"
+        {
+            return None;
+        }
+        i += 2;
         count += 1;
-        if count > MAX_HEADERS {
+        if i - line_start > MAX_LINE || count > MAX_HEADERS {
             return None;
         }
-        let colon = line.iter().position(|&b| b == b':')?;
-        let name = &line[..colon];
-        let value = trim_start_whitespace(&line[colon + 1..]);
-        if name.is_empty()
-            || !name.iter().all(|&b| is_token(b))
-            || value.is_empty()
-            || value.last().is_some_and(|&b| is_blank(b))
-            || !value.iter().all(|&b| is_value_byte(b))
-        {
-            return None;
-        }
-        if name.eq_ignore_ascii_case(b"content-length") {
-            if content_length.is_some()
-                || value.len() > 10
-                || (value.len() > 1 && value[0] == b'0')
-                || !value.iter().all(u8::is_ascii_digit)
-            {
-                return None;
+        match name.len() {
+            14 if name.eq_ignore_ascii_case(b"content-length") => {
+                if content_length.is_some()
+                    || value.len() > 10
+                    || (value.len() > 1 && value[0] == b'0')
+                    || !value.iter().all(u8::is_ascii_digit)
+                {
+                    return None;
+                }
+                content_length = Some(content_length_digits(value)?);
             }
-            content_length = Some(content_length_digits(value)?);
-        } else if name.eq_ignore_ascii_case(b"transfer-encoding")
-            || name.eq_ignore_ascii_case(REFUSED_HEADER.as_bytes())
-        {
-            return None;
-        } else if name.eq_ignore_ascii_case(b"upgrade") {
-            upgrade = true;
+            17 if name.eq_ignore_ascii_case(b"transfer-encoding") => return None,
+            7 if name.eq_ignore_ascii_case(b"upgrade") => upgrade = true,
+            _ if name.eq_ignore_ascii_case(REFUSED_HEADER.as_bytes()) => return None,
+            _ => {}
         }
     }
     Some(CleanHead {
-        len: pos,
+        len: i,
         content_length: content_length.unwrap_or(0),
         upgrade,
     })
@@ -636,13 +651,6 @@ fn content_length_digits(digits: &[u8]) -> Option<u64> {
         .iter()
         .fold(0u64, |n, &d| n * 10 + u64::from(d - b'0'));
     (n <= i32::MAX as u64).then_some(n)
-}
-
-/// The index of the LF ending the first line, if it ends within [`MAX_LINE`] bytes.
-fn line_end(input: &[u8]) -> Option<usize> {
-    input[..input.len().min(MAX_LINE)]
-        .iter()
-        .position(|&b| b == b'\n')
 }
 
 /// Asterisk's blanks: every byte below `!`.
@@ -660,29 +668,69 @@ fn trim_end_blanks(s: &[u8]) -> &[u8] {
     &s[..end]
 }
 
-fn trim_start_whitespace(s: &[u8]) -> &[u8] {
-    let start = s
-        .iter()
-        .position(|&b| b != b' ' && b != b'\t')
-        .unwrap_or(s.len());
-    &s[start..]
+/// A byte table: `TABLE[b]` says whether byte `b` is in the class.
+type ByteClass = [bool; 256];
+
+/// The [`ByteClass`] of the bytes a `const fn(u8) -> bool` accepts.
+macro_rules! byte_class {
+    ($member:ident) => {{
+        let mut table = [false; 256];
+        let mut b = 0;
+        while b < 256 {
+            table[b] = $member(b as u8);
+            b += 1;
+        }
+        table
+    }};
 }
 
-/// An HTTP token byte (header names, methods).
-fn is_token(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+/// HTTP token bytes (header names, methods).
+const TOKEN: ByteClass = byte_class!(token_byte);
+const fn token_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric()
+        || matches!(
+            b,
+            b'!' | b'#'
+                | b'$'
+                | b'%'
+                | b'&'
+                | b'\''
+                | b'*'
+                | b'+'
+                | b'-'
+                | b'.'
+                | b'^'
+                | b'_'
+                | b'`'
+                | b'|'
+                | b'~'
+        )
 }
 
-/// A byte hyper keeps in a header value.
-fn is_value_byte(b: u8) -> bool {
-    b == b'\t' || (b' '..=b'~').contains(&b) || b >= 0x80
+/// Bytes hyper keeps in a header value.
+const VALUE: ByteClass = byte_class!(value_byte);
+const fn value_byte(b: u8) -> bool {
+    b == b'\t' || (b >= b' ' && b <= b'~') || b >= 0x80
 }
 
-/// A target byte the `http` crate takes as it is, in the path and in the query. The others
-/// (`"`, `#`, `<`, `>`, `` ` ``, DEL and non-ASCII) are percent-encoded; ARI decodes them
-/// back to the same bytes. Blanks never reach here: they end the target.
-fn is_plain_target_byte(b: u8) -> bool {
+/// Target bytes the `http` crate takes as they are, in the path and in the query. The
+/// others (`"`, `#`, `<`, `>`, `` ` ``, DEL and non-ASCII) are percent-encoded; ARI decodes
+/// them back to the same bytes. Blanks never reach here: they end the target.
+const PLAIN_TARGET: ByteClass = byte_class!(plain_target_byte);
+const fn plain_target_byte(b: u8) -> bool {
     b > b' ' && b < 0x7f && !matches!(b, b'"' | b'#' | b'<' | b'>' | b'`')
+}
+
+fn is_token(b: u8) -> bool {
+    TOKEN[usize::from(b)]
+}
+
+fn is_value_byte(b: u8) -> bool {
+    VALUE[usize::from(b)]
+}
+
+fn is_plain_target_byte(b: u8) -> bool {
+    PLAIN_TARGET[usize::from(b)]
 }
 
 /// Following a chunked body to its end, as Asterisk reads one: a size line (hex digits up to
