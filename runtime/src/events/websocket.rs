@@ -128,7 +128,7 @@ impl Handshake {
     /// list: fine, `ari` is the only one); no draft-76 keys with a list; version 7, 8 or
     /// 13; a key.
     fn check(headers: &HeaderMap) -> Result<Handshake, AriResponse> {
-        let last = |name| headers.get_all(name).iter().last();
+        let last = |name| headers.get_all(name).iter().next_back();
         let upgrade = match last(header::UPGRADE) {
             Some(v) if v.as_bytes().eq_ignore_ascii_case(b"websocket") => v.clone(),
             _ => return Err(AriResponse::page(StatusCode::UPGRADE_REQUIRED, "")),

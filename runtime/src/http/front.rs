@@ -241,7 +241,7 @@ fn is_websocket_upgrade(headers: &http::HeaderMap) -> bool {
     headers
         .get_all(header::UPGRADE)
         .iter()
-        .last()
+        .next_back()
         .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"websocket"))
 }
 
