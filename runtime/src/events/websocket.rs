@@ -1,10 +1,11 @@
 //! The inbound events WebSocket, `GET /ari/events?app=a,b[&subscribeAll=true]`.
 //!
-//! The ARI pipeline authenticates the upgrade request like any other; the applications are
-//! registered before the 101 is sent (events produced meanwhile wait in the queue); then
-//! the socket runs an ARI [`session`] (events out, REST over WebSocket in, pings). A
-//! consumer that cannot keep up is disconnected without slowing anyone else; when the
-//! socket closes, its applications lose their handler.
+//! The ARI pipeline authenticates the upgrade request like any other; the handshake is then
+//! checked as Asterisk's WebSocket layer checks it, and the `app` list as its events
+//! resource reads it; the applications are registered before the 101 is sent (events
+//! produced meanwhile wait in the queue); then the socket runs an ARI [`session`] (events
+//! out, REST over WebSocket in, pings). A consumer that cannot keep up is disconnected
+//! without slowing anyone else; when the socket closes, its applications lose their handler.
 
 use std::sync::Arc;
 
@@ -47,6 +48,7 @@ pub async fn upgrade(
     let apps = match grant.params.first("app").filter(|a| !a.is_empty()) {
         Some(apps) => split_app_names(apps),
         None => {
+            tracing::info!("WebSocket upgrade refused: HTTP request is missing param: [app]");
             return Err(AriResponse::page(
                 StatusCode::BAD_REQUEST,
                 "HTTP request is missing param: [app]",

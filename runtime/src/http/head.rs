@@ -245,8 +245,12 @@ impl HeadNormalizer {
             match self.state {
                 State::Closed => return,
                 State::Head => pos += self.head_bytes(&input[pos..], out),
-                // pass_through takes everything in the other states.
-                _ => {}
+                // pass_through takes every byte in the other states; were it not to, the
+                // bytes would still reach hyper, as they are.
+                _ => {
+                    out.extend_from_slice(&input[pos..]);
+                    return;
+                }
             }
         }
     }
