@@ -90,10 +90,12 @@ pub async fn handle(front: Arc<Front>, request: Request) -> Response {
 }
 
 async fn route(front: &Front, request: Request, peer: Option<SocketAddr>) -> Response {
-    if let Some(refusal) = request
-        .headers()
-        .get(super::head::REFUSED_HEADER)
-        .and_then(|v| Refusal::from_code(v.as_bytes()))
+    // The normaliser's marked requests all ask for `/`: only those need the header lookup.
+    if request.uri().path() == "/"
+        && let Some(refusal) = request
+            .headers()
+            .get(super::head::REFUSED_HEADER)
+            .and_then(|v| Refusal::from_code(v.as_bytes()))
     {
         return refused(refusal, peer);
     }

@@ -41,7 +41,8 @@ pub fn contains_marker(bytes: &[u8]) -> bool {
 pub const MAX_LINE: usize = 4095;
 /// The most header lines a request may keep.
 pub const MAX_HEADERS: usize = 100;
-/// The header the normaliser adds to a head it refused (never taken from a client).
+/// The header the normaliser adds to a head it refused (never taken from a client); such a
+/// head always asks for `/`, so the front looks for it on those requests only.
 pub const REFUSED_HEADER: &str = "x-wari-refused";
 
 /// Why a request head is not served as sent. The front answers each with Asterisk's status
