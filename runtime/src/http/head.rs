@@ -169,7 +169,16 @@ pub struct HeadNormalizer {
     line: Vec<u8>,
     /// The head being rebuilt, once its request line has been read.
     head: Option<Builder>,
+    /// The lines of that head as they came, while it may still prove clean (then they go
+    /// to hyper unchanged, exactly as when the head arrives whole).
+    raw: Vec<u8>,
+    /// The head is too long to be clean: its raw lines are no longer kept.
+    raw_dropped: bool,
 }
+
+/// The longest head that can be clean: a request line, [`MAX_HEADERS`] header lines and
+/// the blank line.
+const MAX_CLEAN_HEAD: usize = (MAX_HEADERS + 2) * MAX_LINE;
 
 impl Default for HeadNormalizer {
     fn default() -> HeadNormalizer {
@@ -184,6 +193,8 @@ impl HeadNormalizer {
             state: State::Head,
             line: Vec::new(),
             head: None,
+            raw: Vec::new(),
+            raw_dropped: false,
         }
     }
 
@@ -303,6 +314,15 @@ impl HeadNormalizer {
             Some(lf) => {
                 self.line.extend_from_slice(&window[..lf]);
                 let line = std::mem::take(&mut self.line);
+                if !self.raw_dropped {
+                    if self.raw.len() + line.len() < MAX_CLEAN_HEAD {
+                        self.raw.extend_from_slice(&line);
+                        self.raw.push(b'\n');
+                    } else {
+                        self.raw_dropped = true;
+                        self.raw = Vec::new();
+                    }
+                }
                 self.line_done(&line, out);
                 // Keep the allocation for the next line.
                 self.line = line;
@@ -377,6 +397,18 @@ impl HeadNormalizer {
         let Some(head) = self.head.take() else {
             return;
         };
+        // A clean head that came in pieces goes to hyper as it came, as a whole one does.
+        let raw = std::mem::take(&mut self.raw);
+        let dropped = std::mem::replace(&mut self.raw_dropped, false);
+        if !dropped && let Some(clean) = clean_head(&raw).filter(|clean| clean.len == raw.len()) {
+            out.extend_from_slice(&raw);
+            self.start_body(Framing::Length(clean.content_length), clean.upgrade);
+            self.raw = raw;
+            self.raw.clear();
+            return;
+        }
+        self.raw = raw;
+        self.raw.clear();
         match head.framing() {
             Ok(framing) => {
                 head.write(framing, out);
@@ -389,6 +421,8 @@ impl HeadNormalizer {
     fn refuse(&mut self, refusal: Refusal, out: &mut Vec<u8>) {
         self.head = None;
         self.line.clear();
+        self.raw = Vec::new();
+        self.raw_dropped = false;
         self.state = State::Closed;
         out.extend_from_slice(b"GET / HTTP/1.1\r\n");
         out.extend_from_slice(REFUSED_HEADER.as_bytes());
@@ -1211,6 +1245,25 @@ mod tests {
             "switched: raw for good"
         );
         assert!(!normalizer.awaiting_upgrade());
+    }
+
+    /// Found by fuzz/http_head: a clean head split across reads was rebuilt (`Name: value`
+    /// for `Name:value`, the framing header moved last) while a whole one passed unchanged.
+    #[test]
+    fn a_clean_head_in_pieces_comes_out_as_a_whole_one() {
+        for input in [
+            &b"POST /a HTTP/1.1\r\nTransfer-Enciodng:!chunke\x9a\r\n\r\n5;x\r\n\0hGellET"[..],
+            b"POST /a HTTP/1.1\r\nContent-Length: 3\r\nHost:  h\r\n\r\nabcGET /b HTTP/1.1\r\n\r\n",
+        ] {
+            let out = assert_split_invariant(input);
+            assert!(out.starts_with(&input[..input.iter().position(|&b| b == b'\n').unwrap_or(0)]));
+        }
+        assert_eq!(
+            text(&normalized(
+                b"POST /a HTTP/1.1\r\nContent-Length: 3\r\nHost:  h\r\n\r\nabc"
+            )),
+            "POST /a HTTP/1.1\r\nContent-Length: 3\r\nHost:  h\r\n\r\nabc"
+        );
     }
 
     #[test]
