@@ -121,8 +121,19 @@ async fn requests_over_the_events_socket_control_a_call() {
 async fn malformed_frames_are_answered_and_the_socket_stays_open() {
     let wari = Wari::start_default();
     let mut ws = connect(&wari, "app=hello&api_key=asterisk:secret").await;
+    // Asterisk 23.4.1 answers a frame that is not JSON with a RESTResponse whose reason
+    // phrase carries the message, without content_type or message_body.
+    ws.send_text("{not json").await;
+    let response = ws.next_of("RESTResponse").await;
+    assert_eq!(response["status_code"], 400, "{response}");
+    assert_eq!(
+        response["reason_phrase"],
+        "Failed to parse request message JSON"
+    );
+    assert!(response.get("message_body").is_none(), "{response}");
+    assert!(response.get("content_type").is_none(), "{response}");
     let cases: [(&str, u16, &str); 8] = [
-        ("{not json", 400, "Failed to parse request message JSON"),
+        (r#"["a"]"#, 400, "No 'type' property."),
         (r#"{"request_id":"a"}"#, 400, "No 'type' property."),
         (
             r#"{"type":"Banana","request_id":"b"}"#,
@@ -139,10 +150,11 @@ async fn malformed_frames_are_answered_and_the_socket_stays_open() {
             400,
             "Unknown or missing 'method' property.",
         ),
+        // A leading slash makes an empty first segment: the root, which has no GET.
         (
             r#"{"type":"RESTRequest","request_id":"e","uri":"/asterisk/info","method":"GET"}"#,
-            404,
-            "Resource not found",
+            405,
+            "Invalid method",
         ),
         (
             r#"{"type":"RESTRequest","request_id":"f","uri":"events?app=x","method":"GET"}"#,
@@ -222,5 +234,82 @@ async fn unsolicited_pongs_and_binary_frames_are_ignored() {
         .expect("send binary");
     let info = ws.rest(request("after", "GET", "asterisk/ping")).await;
     assert_eq!(info["status_code"], 200, "{info}");
+    ws.close().await;
+}
+
+#[tokio::test]
+async fn frames_are_read_as_asterisk_reads_them() {
+    let wari = Wari::start_default();
+    let mut ws = connect(&wari, "app=frames&api_key=asterisk:secret").await;
+    // Asterisk 23.4.1: a frame that is JSON but not an object or an array is as unparsable
+    // as one that is not JSON.
+    for frame in ["\"str\"", "null", "5"] {
+        ws.send_text(frame).await;
+        let response = ws.next_of("RESTResponse").await;
+        assert_eq!(
+            response["reason_phrase"], "Failed to parse request message JSON",
+            "{frame}"
+        );
+        assert!(response.get("message_body").is_none(), "{frame}");
+    }
+    // Ids that are not strings are echoed as ""; a `type` that is not a string is no type;
+    // `query_strings` that are not an array and a `message_body` that is not a string are
+    // ignored (Asterisk answers these as if they were absent).
+    ws.send_text(r#"{"type":"RESTRequest","transaction_id":5,"request_id":{"a":1},"method":"GET","uri":"asterisk/ping"}"#)
+        .await;
+    let response = ws.next_of("RESTResponse").await;
+    assert_eq!(response["status_code"], 200, "{response}");
+    assert_eq!(response["transaction_id"], "");
+    assert_eq!(response["request_id"], "");
+    ws.send_text(r#"{"type":5,"request_id":"t5","method":"GET","uri":"asterisk/ping"}"#)
+        .await;
+    let response = ws.next_of("RESTResponse").await;
+    assert_eq!(body(&response)["message"], "No 'type' property.");
+    let mut frame = request("q", "GET", "asterisk/info");
+    frame["query_strings"] = json!({"only": "build"});
+    let response = ws.rest(frame).await;
+    assert_eq!(response["status_code"], 200, "{response}");
+    assert!(
+        body(&response)["system"].is_object(),
+        "all sections: {response}"
+    );
+    let mut frame = request("b", "POST", "asterisk/variable");
+    frame["content_type"] = json!("application/json");
+    frame["message_body"] = json!({"variable": "X", "value": "1"});
+    let response = ws.rest(frame).await;
+    assert_eq!(response["status_code"], 400, "{response}");
+    assert_eq!(body(&response)["message"], "Variable name is required");
+    // A JSON message_body must be an object or an array.
+    let mut frame = request("n", "POST", "asterisk/variable");
+    frame["content_type"] = json!("application/json");
+    frame["message_body"] = json!("null");
+    let response = ws.rest(frame).await;
+    assert_eq!(
+        body(&response)["message"],
+        "Unable to parse 'message_body' as 'application/json'."
+    );
+    // The root over the socket: `/` is the slash message, `/channels` the root's 405.
+    let response = ws.rest(request("r", "GET", "/")).await;
+    assert_eq!(response["status_code"], 404);
+    assert_eq!(
+        body(&response)["message"],
+        "ARI URLs do not end with a slash. Try /ari/"
+    );
+    let response = ws.rest(request("c", "GET", "/channels")).await;
+    assert_eq!(response["status_code"], 405);
+    assert_eq!(response["reason_phrase"], "Method Not Allowed");
+    assert_eq!(body(&response)["message"], "Invalid method");
+    // API documents carry Asterisk's header keys over the socket too.
+    let response = ws
+        .rest(request("d", "GET", "api-docs/resources.json"))
+        .await;
+    let docs = body(&response);
+    for key in ["_copyright", "_author", "_svn_revision"] {
+        assert!(docs[key].is_string(), "{key}: {response}");
+    }
+    // Asterisk 23.4.1's listing says ARI 11.0.0, and its basePath names the Host of the
+    // socket's upgrade request.
+    assert_eq!(docs["apiVersion"], "11.0.0");
+    assert_eq!(docs["basePath"], format!("http://{}/ari", wari.addr()));
     ws.close().await;
 }

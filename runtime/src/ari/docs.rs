@@ -86,14 +86,14 @@ impl ApiDocs {
     }
 
     fn parse() -> Result<ApiDocs, DocsError> {
-        let listing = parse_json("resources.json", LISTING)?;
+        let listing = with_header_keys(parse_json("resources.json", LISTING)?);
         let mut declarations = Vec::new();
         let mut operations = Vec::new();
         for (name, text) in DECLARATIONS {
             let file = format!("{name}.json");
             let doc = parse_json(&file, text)?;
             operations.extend(declared_operations(name, &file, &doc)?);
-            declarations.push((name.to_string(), doc));
+            declarations.push((name.to_string(), with_header_keys(doc)));
         }
         Ok(ApiDocs {
             listing,
@@ -152,6 +152,27 @@ impl ApiDocs {
         }
         Ok(doc)
     }
+}
+
+/// Puts the three keys every Asterisk API document starts with (`_copyright`, `_author`,
+/// `_svn_revision`; clients that read the documents may expect them) first, with wari's own
+/// values.
+fn with_header_keys(doc: Value) -> Value {
+    let Value::Object(rest) = doc else {
+        return doc;
+    };
+    let mut object = serde_json::Map::with_capacity(rest.len() + 3);
+    object.insert(
+        "_copyright".into(),
+        Value::from("Copyright (C) the wari authors; Apache-2.0"),
+    );
+    object.insert("_author".into(), Value::from("wari"));
+    object.insert(
+        "_svn_revision".into(),
+        Value::from(concat!("wari ", env!("CARGO_PKG_VERSION"))),
+    );
+    object.extend(rest);
+    Value::Object(object)
 }
 
 fn parse_json(file: &str, text: &str) -> Result<Value, DocsError> {

@@ -186,8 +186,10 @@ impl Ari {
                 error.into()
             }
         };
-        if let Some(origin) =
-            cors::allowed_origin(&self.config.ari.allowed_origins, &request.headers)
+        // The HTTP server's own error pages carry no CORS headers.
+        if !matches!(response.body, Body::Page(_))
+            && let Some(origin) =
+                cors::allowed_origin(&self.config.ari.allowed_origins, &request.headers)
         {
             response.headers.extend(cors::simple_headers(origin));
         }
@@ -202,7 +204,6 @@ impl Ari {
             .headers
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok());
-        check_percent_encoding(request.query.as_deref().unwrap_or(""), "query string")?;
         let mut params = Params::parse(request.query.as_deref(), content_type, &request.body)?;
 
         if let Some(problem) = auth::unusable_authorization(&request.headers) {
@@ -232,13 +233,14 @@ impl Ari {
         }
 
         let path = request.path.as_str();
-        if path.len() > 1 && path.ends_with('/') {
+        if path.len() > 1
+            && let Some(trimmed) = path.strip_suffix('/')
+        {
             return Err(AriError::not_found(format!(
-                "ARI URLs do not end with a slash. Try /ari{}",
-                path.trim_end_matches('/')
+                "ARI URLs do not end with a slash. Try /ari{trimmed}"
             )));
         }
-        let segments = decode_segments(path)?;
+        let segments = decode_segments(path);
 
         let host = request
             .headers
@@ -325,10 +327,8 @@ impl Ari {
             ));
         }
         if operation.declared.websocket {
-            return Err(AriError::new(
-                StatusCode::UPGRADE_REQUIRED,
-                "This resource is a WebSocket: send a WebSocket upgrade request",
-            ));
+            // Asterisk's WebSocket layer answers a plain GET with its bare 426 page.
+            return Ok(AriResponse::page(StatusCode::UPGRADE_REQUIRED, ""));
         }
         let Some(handler) = operation.handler else {
             return Err(AriError::new(
@@ -410,43 +410,23 @@ impl Ari {
     }
 }
 
-/// Rejects `%` not followed by two hex digits.
-fn check_percent_encoding(text: &str, what: &str) -> Result<(), AriError> {
-    let bytes = text.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let valid = bytes.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
-                && bytes.get(i + 2).is_some_and(u8::is_ascii_hexdigit);
-            if !valid {
-                return Err(AriError::bad_request(format!(
-                    "Invalid percent-encoding in the {what}"
-                )));
-            }
-            i += 3;
-        } else {
-            i += 1;
-        }
-    }
-    Ok(())
-}
-
-/// Splits the path on `/` (stopping at the first empty segment) and decodes each segment
-/// (`+` is a space, `%XX` a byte; the result must be UTF-8).
-fn decode_segments(path: &str) -> Result<Vec<String>, AriError> {
-    check_percent_encoding(path, "URL path")?;
+/// Splits the path on `/` (stopping at the first empty segment) and decodes each segment as
+/// Asterisk does: `+` is a space, `%XX` a byte, and a `%` not followed by two hex digits stays
+/// as it is. Bytes that are not UTF-8 become U+FFFD (no resource or id can contain them).
+fn decode_segments(path: &str) -> Vec<String> {
     let mut segments = Vec::new();
     for raw in path.strip_prefix('/').unwrap_or(path).split('/') {
         if raw.is_empty() {
             break;
         }
         let spaced = raw.replace('+', " ");
-        let decoded = percent_encoding::percent_decode_str(&spaced)
-            .decode_utf8()
-            .map_err(|_| AriError::bad_request("Invalid UTF-8 in the URL path"))?;
-        segments.push(decoded.into_owned());
+        segments.push(
+            percent_encoding::percent_decode_str(&spaced)
+                .decode_utf8_lossy()
+                .into_owned(),
+        );
     }
-    Ok(segments)
+    segments
 }
 
 #[cfg(test)]
@@ -456,13 +436,17 @@ mod tests {
     #[test]
     fn segments_decode_individually() {
         assert_eq!(
-            decode_segments("/recordings/stored/sub%2Fdir+x").expect("valid"),
+            decode_segments("/recordings/stored/sub%2Fdir+x"),
             ["recordings", "stored", "sub/dir x"]
         );
-        assert_eq!(decode_segments("").expect("valid"), Vec::<String>::new());
-        assert!(decode_segments("/a%zz").is_err());
-        assert!(decode_segments("/a%ff").is_err(), "not UTF-8");
-        assert!(decode_segments("/a%4").is_err());
+        assert_eq!(decode_segments(""), Vec::<String>::new());
+        assert_eq!(decode_segments("/a//b"), ["a"], "stops at an empty segment");
+        assert_eq!(
+            decode_segments("/a%zz/b%4"),
+            ["a%zz", "b%4"],
+            "kept as sent"
+        );
+        assert_eq!(decode_segments("/a%ff"), ["a\u{fffd}"], "not UTF-8");
     }
 
     #[test]

@@ -48,9 +48,10 @@ impl Params {
     /// Gathers parameters from the raw query string and the body.
     ///
     /// A form body (`application/x-www-form-urlencoded`) adds pairs before the query's; a JSON
-    /// body (`application/json`) that is an object provides typed values; any other JSON value
-    /// (an array, a scalar) and empty bodies are ignored, as clients send them on operations
-    /// with no body. Invalid JSON is an error.
+    /// body (`application/json`) that is an object provides typed values, an array is
+    /// ignored, and so is an empty body. As for Asterisk (whose JSON reader takes only an
+    /// object or an array at the top), anything else is an error: invalid JSON, a scalar,
+    /// `null`, a body of only whitespace.
     pub fn parse(
         query: Option<&str>,
         content_type: Option<&str>,
@@ -73,12 +74,11 @@ impl Params {
                     .map(|(k, v)| (k.into_owned(), v.into_owned())),
             );
         }
-        let blank = body.iter().all(u8::is_ascii_whitespace);
-        if !has_form && !blank && content_type_is(content_type, "application/json") {
+        if !has_form && !body.is_empty() && content_type_is(content_type, "application/json") {
             match serde_json::from_slice::<Value>(body) {
                 Ok(Value::Object(map)) => params.body = Some(map),
-                Ok(_) => {}
-                Err(_) => return Err(ParamsError::BadBody),
+                Ok(Value::Array(_)) => {}
+                Ok(_) | Err(_) => return Err(ParamsError::BadBody),
             }
         }
         Ok(params)
@@ -94,6 +94,15 @@ impl Params {
         self.pairs
             .iter()
             .find(|(k, _)| k == "api_key")
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The first form or query value of `name` (the events WebSocket reads `app` and
+    /// `subscribeAll` this way, where operations take the last).
+    pub fn first(&self, name: &str) -> Option<&str> {
+        self.pairs
+            .iter()
+            .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
     }
 
@@ -300,16 +309,18 @@ mod tests {
     }
 
     #[test]
-    fn non_object_json_and_empty_bodies_are_ignored() {
+    fn json_arrays_and_empty_bodies_are_ignored_scalars_refused() {
         let json = Some("application/json");
         assert_eq!(parse("", json, "[]").body(), None);
         assert_eq!(parse("", json, "").body(), None);
-        assert_eq!(parse("", json, "  \n").body(), None);
         assert_eq!(parse("", Some("application/octet-stream"), "").body(), None);
-        assert_eq!(
-            Params::parse(None, json, b"{not json"),
-            Err(ParamsError::BadBody)
-        );
+        for body in ["{not json", "  \n", "null", "5", "\"x\"", "true", "{}[]"] {
+            assert_eq!(
+                Params::parse(None, json, body.as_bytes()),
+                Err(ParamsError::BadBody),
+                "{body}"
+            );
+        }
         assert_eq!(parse("", Some("text/plain"), "{not json").body(), None);
     }
 

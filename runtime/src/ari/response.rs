@@ -17,6 +17,9 @@ pub enum Body {
         content_type: &'static str,
         data: Bytes,
     },
+    /// An error page of the HTTP server rather than of ARI (the WebSocket layer's 426 and
+    /// handshake errors): an HTML page carrying this message, without CORS headers.
+    Page(String),
 }
 
 /// A complete ARI response, independent of the transport that carries it.
@@ -42,11 +45,11 @@ impl AriResponse {
         }
     }
 
-    /// 201 with a JSON body and the new object's `Location` (a path that is not a valid
-    /// header value is left out).
+    /// 201 with a JSON body and the new object's `Location` (bytes beyond ASCII go as they
+    /// are, as Asterisk writes them; a path that is not a valid header value is left out).
     pub fn created(value: Value, location: &str) -> AriResponse {
         let response = AriResponse::json(StatusCode::CREATED, value);
-        match HeaderValue::from_str(location) {
+        match HeaderValue::from_bytes(location.as_bytes()) {
             Ok(value) => response.with_header(http::header::LOCATION, value),
             Err(_) => response,
         }
@@ -65,6 +68,15 @@ impl AriResponse {
     pub fn with_header(mut self, name: HeaderName, value: HeaderValue) -> AriResponse {
         self.headers.push((name, value));
         self
+    }
+
+    /// An error page of the HTTP server (see [`Body::Page`]).
+    pub fn page(status: StatusCode, message: impl Into<String>) -> AriResponse {
+        AriResponse {
+            status,
+            headers: Vec::new(),
+            body: Body::Page(message.into()),
+        }
     }
 }
 

@@ -3,6 +3,8 @@
 //!
 //! Matching follows ARI: the path is split on `/` and each segment percent-decoded before it
 //! is matched; at each level a literal segment wins over a `{variable}`, without backtracking.
+//! Every node on a declared path is a resource: one with no method bound answers OPTIONS and
+//! refuses the others (405), like the root `/ari`.
 
 use std::collections::HashMap;
 
@@ -98,7 +100,8 @@ impl Router {
         Ok(Router { root, operations })
     }
 
-    /// Matches decoded path segments; `None` when no declared path has this shape.
+    /// Matches decoded path segments; `None` when no declared path has this shape. A path
+    /// that stops at an inner node (`/`, `/asterisk`) matches it, with no method bound.
     pub fn find<'r>(&'r self, segments: &[String]) -> Option<Match<'r>> {
         let mut node = &self.root;
         let mut vars = Vec::new();
@@ -112,7 +115,7 @@ impl Router {
                 }
             };
         }
-        (!node.methods.is_empty()).then_some(Match { node, vars })
+        Some(Match { node, vars })
     }
 
     /// The operation bound to `method` at a matched path.
@@ -125,11 +128,18 @@ impl Router {
             .and_then(|(_, index)| self.operations.get(*index))
     }
 
-    /// The `Allow` header value for a matched path: `OPTIONS` then the bound methods.
+    /// The `Allow` header value for a matched path: `OPTIONS` then the bound methods. A
+    /// WebSocket resource's GET is an upgrade, not a method Asterisk lists.
     pub fn allow(&self, found: &Match<'_>) -> String {
         let mut allow = String::from("OPTIONS");
         for method in [Method::GET, Method::POST, Method::PUT, Method::DELETE] {
-            if found.node.methods.iter().any(|(m, _)| *m == method) {
+            if found.node.methods.iter().any(|(m, index)| {
+                *m == method
+                    && self
+                        .operations
+                        .get(*index)
+                        .is_some_and(|op| !op.declared.websocket)
+            }) {
                 allow.push(',');
                 allow.push_str(method.as_str());
             }

@@ -20,11 +20,14 @@ const JSON: &str = "application/json";
 const FORM: &str = "application/x-www-form-urlencoded";
 
 /// How every request on one socket authenticates: the upgrade request's `Authorization`
-/// header and `api_key` (inbound), or the outbound connection's `local_ari_user`.
+/// header and `api_key` (inbound), or the outbound connection's `local_ari_user`; and the
+/// upgrade request's `Host`, which Asterisk also passes on (the api-docs' `basePath`
+/// names it, as over HTTP).
 #[derive(Debug, Clone, Default)]
 pub struct SocketAuth {
     authorization: Option<HeaderValue>,
     api_key: Option<String>,
+    host: Option<HeaderValue>,
 }
 
 impl SocketAuth {
@@ -38,6 +41,7 @@ impl SocketAuth {
         SocketAuth {
             authorization: headers.get(header::AUTHORIZATION).cloned(),
             api_key,
+            host: headers.get(header::HOST).cloned(),
         }
     }
 
@@ -49,6 +53,7 @@ impl SocketAuth {
             ))
             .ok(),
             api_key: None,
+            host: None,
         }
     }
 }
@@ -114,9 +119,14 @@ pub async fn answer(ari: &Ari, auth: &SocketAuth, frame: &str) -> Reply {
 }
 
 /// Checks a frame and builds the pipeline request, or the error reply.
+///
+/// As in Asterisk, a frame must be a JSON object or array (an array has no properties);
+/// string properties that are not strings count as absent, and so do `query_strings` that
+/// are not an array and a `message_body` that is not a string.
 pub fn parse(frame: &str, auth: &SocketAuth) -> Result<Parsed, Box<Reply>> {
-    let Ok(value) = serde_json::from_str::<Value>(frame) else {
-        return Err(Box::new(Reply::error(Ids::default(), FrameError::Json)));
+    let value = match serde_json::from_str::<Value>(frame) {
+        Ok(value @ (Value::Object(_) | Value::Array(_))) => value,
+        _ => return Err(Box::new(Reply::unparsable())),
     };
     let empty = Map::new();
     let object = value.as_object().unwrap_or(&empty);
@@ -125,9 +135,9 @@ pub fn parse(frame: &str, auth: &SocketAuth) -> Result<Parsed, Box<Reply>> {
         request_id: id_field(object, "request_id"),
         uri: String::new(),
     };
-    match object.get("type") {
-        None | Some(Value::Null) => return Err(Box::new(Reply::error(ids, FrameError::NoType))),
-        Some(Value::String(t)) if t == "RESTRequest" => {}
+    match object.get("type").and_then(Value::as_str) {
+        None | Some("") => return Err(Box::new(Reply::error(ids, FrameError::NoType))),
+        Some("RESTRequest") => {}
         Some(_) => return Err(Box::new(Reply::error(ids, FrameError::UnknownType))),
     }
     let uri = match object.get("uri").and_then(Value::as_str) {
@@ -167,8 +177,7 @@ fn build(
         .into_iter()
         .collect();
     match object.get("query_strings") {
-        None | Some(Value::Null) => {}
-        Some(Value::Array(items)) => {
+        Some(Value::Array(items)) if !items.is_empty() => {
             let mut encoded = form_urlencoded::Serializer::new(String::new());
             for item in items {
                 let name = item.get("name").and_then(Value::as_str);
@@ -185,7 +194,7 @@ fn build(
                 query.push(encoded);
             }
         }
-        Some(_) => return Err(FrameError::QueryStrings),
+        _ => {}
     }
     if let Some(key) = &auth.api_key {
         query.push(
@@ -198,9 +207,11 @@ fn build(
     if let Some(authorization) = &auth.authorization {
         headers.insert(header::AUTHORIZATION, authorization.clone());
     }
-    let body = match object.get("message_body") {
-        None | Some(Value::Null) => Bytes::new(),
-        Some(Value::String(body)) if body.is_empty() => Bytes::new(),
+    if let Some(host) = &auth.host {
+        headers.insert(header::HOST, host.clone());
+    }
+    let body = match object.get("message_body").and_then(Value::as_str) {
+        None | Some("") => Bytes::new(),
         Some(body) => {
             let content_type = match object.get("content_type").and_then(Value::as_str) {
                 None | Some("") => return Err(FrameError::NoContentType),
@@ -208,14 +219,17 @@ fn build(
                 Some(FORM) => FORM,
                 Some(_) => return Err(FrameError::UnknownContentType),
             };
-            let Value::String(body) = body else {
-                return Err(FrameError::Body(content_type.to_string()));
-            };
-            if content_type == JSON && serde_json::from_str::<Value>(body).is_err() {
+            // Asterisk's JSON reader takes an object or an array at the top, nothing else.
+            if content_type == JSON
+                && !matches!(
+                    serde_json::from_str::<Value>(body),
+                    Ok(Value::Object(_) | Value::Array(_))
+                )
+            {
                 return Err(FrameError::Body(content_type.to_string()));
             }
             headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-            Bytes::from(body.clone())
+            Bytes::from(body.to_string())
         }
     };
     Ok(AriRequest {
@@ -241,16 +255,27 @@ fn compact_json(data: &[u8]) -> String {
         .unwrap_or_else(|_| String::from_utf8_lossy(data).into_owned())
 }
 
-/// An id the client sent, as a string (`""` when absent).
+/// An id the client sent (`""` when absent or not a string).
 fn id_field(object: &Map<String, Value>, key: &str) -> String {
-    match object.get(key) {
-        Some(Value::String(s)) => s.clone(),
-        None | Some(Value::Null) => String::new(),
-        Some(other) => other.to_string(),
-    }
+    object
+        .get(key)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string()
 }
 
 impl Reply {
+    /// The answer to a frame that is not a JSON object or array: the message is the reason
+    /// phrase, and there is no body.
+    fn unparsable() -> Reply {
+        Reply {
+            ids: Ids::default(),
+            status: StatusCode::BAD_REQUEST,
+            reason: FrameError::Json.to_string(),
+            body: None,
+        }
+    }
+
     fn error(ids: Ids, error: FrameError) -> Reply {
         Reply {
             ids,
@@ -267,7 +292,7 @@ impl Reply {
             .unwrap_or("Unknown")
             .to_string();
         match response.body {
-            Body::Empty => Reply {
+            Body::Empty | Body::Page(_) => Reply {
                 ids,
                 status: response.status,
                 reason,
@@ -349,8 +374,10 @@ mod tests {
     #[test]
     fn malformed_frames_get_the_spec_messages() {
         let cases = [
-            ("{not json", "Failed to parse request message JSON"),
             ("{}", "No 'type' property."),
+            ("[]", "No 'type' property."),
+            (r#"{"type":5}"#, "No 'type' property."),
+            (r#"{"type":""}"#, "No 'type' property."),
             (r#"{"type":"Other"}"#, "Unknown request type."),
             (
                 r#"{"type":"RESTRequest","method":"GET"}"#,
@@ -369,7 +396,7 @@ mod tests {
                 "Unknown or missing 'method' property.",
             ),
             (
-                r#"{"type":"RESTRequest","uri":"x","method":"GET","query_strings":{"a":1}}"#,
+                r#"{"type":"RESTRequest","uri":"x","method":"GET","query_strings":[5]}"#,
                 "Unable to parse 'query_strings' array.",
             ),
             (
@@ -388,12 +415,45 @@ mod tests {
                 r#"{"type":"RESTRequest","uri":"x","method":"POST","message_body":"{x","content_type":"application/json"}"#,
                 "Unable to parse 'message_body' as 'application/json'.",
             ),
+            (
+                r#"{"type":"RESTRequest","uri":"x","method":"POST","message_body":"null","content_type":"application/json"}"#,
+                "Unable to parse 'message_body' as 'application/json'.",
+            ),
         ];
         for (frame, message) in cases {
             let (status, got, _) = error_of(frame);
             assert_eq!(status, StatusCode::BAD_REQUEST, "{frame}");
             assert_eq!(got, message, "{frame}");
         }
+    }
+
+    #[test]
+    fn frames_that_are_not_a_json_object_or_array_get_a_bodiless_reply() {
+        for frame in ["{not json", "\"str\"", "null", "5", ""] {
+            let reply = parse(frame, &SocketAuth::default()).expect_err("refused");
+            assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{frame}");
+            assert_eq!(
+                reply.reason, "Failed to parse request message JSON",
+                "{frame}"
+            );
+            assert_eq!(reply.body, None, "{frame}");
+            let frame: Value = serde_json::from_str(&reply.to_frame("app", "id", false)).unwrap();
+            assert!(frame.get("content_type").is_none() && frame.get("message_body").is_none());
+        }
+    }
+
+    #[test]
+    fn properties_of_the_wrong_type_count_as_absent() {
+        let parsed = parse(
+            r#"{"type":"RESTRequest","transaction_id":5,"request_id":{"a":1},"method":"POST","uri":"x",
+                "query_strings":{"a":"b"},"message_body":{"variable":"v"}}"#,
+            &SocketAuth::default(),
+        )
+        .expect("valid");
+        assert_eq!(parsed.ids.transaction_id, "");
+        assert_eq!(parsed.ids.request_id, "");
+        assert_eq!(parsed.request.query, None);
+        assert!(parsed.request.body.is_empty());
     }
 
     #[test]

@@ -1,10 +1,11 @@
 //! The inbound events WebSocket, `GET /ari/events?app=a,b[&subscribeAll=true]`.
 //!
-//! The ARI pipeline authenticates the upgrade request like any other; the applications are
-//! registered before the 101 is sent (events produced meanwhile wait in the queue); then
-//! the socket runs an ARI [`session`] (events out, REST over WebSocket in, pings). A
-//! consumer that cannot keep up is disconnected without slowing anyone else; when the
-//! socket closes, its applications lose their handler.
+//! The ARI pipeline authenticates the upgrade request like any other; the handshake is then
+//! checked as Asterisk's WebSocket layer checks it, and the `app` list as its events
+//! resource reads it; the applications are registered before the 101 is sent (events
+//! produced meanwhile wait in the queue); then the socket runs an ARI [`session`] (events
+//! out, REST over WebSocket in, pings). A consumer that cannot keep up is disconnected
+//! without slowing anyone else; when the socket closes, its applications lose their handler.
 
 use std::sync::Arc;
 
@@ -13,6 +14,7 @@ use axum::extract::ws::{WebSocket, WebSocketUpgrade};
 use axum::response::{IntoResponse, Response};
 use futures_util::SinkExt;
 use http::request::Parts;
+use http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 
 use super::meter::SocketKind;
 use super::rest_over_ws::SocketAuth;
@@ -20,6 +22,7 @@ pub use super::session::SessionSettings;
 use super::session::{self, Ended, SessionContext, axum_frames};
 use super::sink::{QUEUE_CAPACITY, QueueReceiver, queue};
 use crate::ari::{Ari, AriError, AriResponse, UpgradeGrant};
+use crate::core::CoreError;
 
 /// How much the socket reads at a time. The WebSocket library zero-fills this much of its
 /// buffer before every read attempt, including the many that find nothing to read while
@@ -27,36 +30,58 @@ use crate::ari::{Ari, AriError, AriResponse, UpgradeGrant};
 /// goes), so 4 KiB instead of the default 128 KiB.
 const READ_BUFFER_SIZE: usize = 4096;
 
-/// Validates the WebSocket parameters, registers the applications and upgrades. Returns the
-/// ARI error response to send instead when something is wrong.
+/// Checks the handshake as Asterisk's WebSocket layer does, then the events resource's
+/// parameters, registers the applications and upgrades. Returns the response to send
+/// instead when something is wrong: the WebSocket layer's bare 400 (with the versions it
+/// speaks) for the handshake, an error page for the parameters (Asterisk writes two
+/// responses back to back there; the first is the one that counts), both without CORS.
 pub async fn upgrade(
     ari: Arc<Ari>,
     settings: SessionSettings,
     grant: UpgradeGrant,
     mut parts: Parts,
 ) -> Result<Response, AriResponse> {
-    let apps: Vec<String> = grant
-        .params
-        .list("app")
-        .map_err(AriResponse::from)?
-        .unwrap_or_default()
-        .into_iter()
-        .map(|a| a.trim().to_string())
-        .filter(|a| !a.is_empty())
-        .collect();
-    if apps.is_empty() {
-        return Err(AriError::bad_request("HTTP request is missing param: [app]").into());
-    }
-    if let Some(offered) = parts.headers.get(http::header::SEC_WEBSOCKET_PROTOCOL) {
-        let offered = offered.to_str().unwrap_or_default();
-        if !offered.split(',').any(|p| p.trim() == "ari") {
-            return Err(AriError::bad_request(format!(
-                "Unsupported WebSocket subprotocol '{offered}': the only protocol is 'ari'"
-            ))
-            .into());
+    let handshake = match Handshake::check(&parts.headers) {
+        Ok(handshake) => handshake,
+        Err(response) => {
+            tracing::info!(
+                status = response.status.as_u16(),
+                "WebSocket upgrade refused: not a handshake Asterisk accepts"
+            );
+            return Err(response);
         }
-    }
-    let subscribe_all = grant.params.boolean("subscribeAll").unwrap_or(false);
+    };
+    let apps = match grant.params.first("app").filter(|a| !a.is_empty()) {
+        Some(apps) => split_app_names(apps),
+        None => {
+            tracing::info!("WebSocket upgrade refused: HTTP request is missing param: [app]");
+            return Err(AriResponse::page(
+                StatusCode::BAD_REQUEST,
+                "HTTP request is missing param: [app]",
+            ));
+        }
+    };
+    let Some(apps) = apps.filter(|names| {
+        names
+            .iter()
+            .all(|n| !n.is_empty() && n.len() <= crate::core::apps::MAX_APP_NAME)
+    }) else {
+        tracing::info!(app = ?grant.params.first("app"), "WebSocket upgrade refused: invalid application names");
+        return Err(registration_failed());
+    };
+    let subscribe_all = grant
+        .params
+        .first("subscribeAll")
+        .is_some_and(crate::config::values::is_true);
+    // axum speaks version 13, whose handshake and framing versions 7 and 8 share, and wants
+    // the headers Asterisk does not require.
+    let headers = &mut parts.headers;
+    headers.insert(
+        header::SEC_WEBSOCKET_VERSION,
+        HeaderValue::from_static("13"),
+    );
+    headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+    headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
     let ws = match WebSocketUpgrade::from_request_parts(&mut parts, &()).await {
         Ok(ws) => ws,
         Err(rejection) => {
@@ -77,18 +102,162 @@ pub async fn upgrade(
         settings,
     };
     core.register_apps(&apps, sink, subscribe_all)
-        .map_err(|e| AriResponse::from(AriError::from(e)))?;
+        .map_err(|e| match e {
+            CoreError::Conflict(_) => AriResponse::from(AriError::from(e)),
+            other => {
+                tracing::info!(error = %other, "WebSocket upgrade refused");
+                registration_failed()
+            }
+        })?;
     tracing::info!(?apps, user = %grant.user.name, subscribe_all, "events WebSocket connected");
     let sink_id = receiver.id;
     let failed_core = core.clone();
-    Ok(ws
-        .protocols(["ari"])
+    let mut response = ws
         .read_buffer_size(READ_BUFFER_SIZE)
         .on_failed_upgrade(move |error| {
             tracing::info!(%error, "WebSocket upgrade failed");
             failed_core.detach_sink(sink_id);
         })
-        .on_upgrade(move |socket| session(socket, context, receiver)))
+        .on_upgrade(move |socket| session(socket, context, receiver));
+    handshake.answer(response.headers_mut());
+    Ok(response)
+}
+
+/// A handshake Asterisk's WebSocket layer accepts, and what its 101 echoes.
+struct Handshake {
+    /// The client's `Upgrade` value, as sent.
+    upgrade: HeaderValue,
+    /// The subprotocol chosen from the client's list, as the client spelled it.
+    protocol: Option<HeaderValue>,
+}
+
+impl Handshake {
+    /// Asterisk's checks, in its order (the last of repeated headers counts): `Upgrade` is
+    /// `websocket` (else 426); an offered subprotocol list contains `ari` in any case (no
+    /// list: fine, `ari` is the only one); no draft-76 keys with a list; version 7, 8 or
+    /// 13; a key.
+    fn check(headers: &HeaderMap) -> Result<Handshake, AriResponse> {
+        let last = |name| headers.get_all(name).iter().next_back();
+        let upgrade = match last(header::UPGRADE) {
+            Some(v) if v.as_bytes().eq_ignore_ascii_case(b"websocket") => v.clone(),
+            _ => return Err(AriResponse::page(StatusCode::UPGRADE_REQUIRED, "")),
+        };
+        let mut protocol = None;
+        if let Some(offered) = last(header::SEC_WEBSOCKET_PROTOCOL).filter(|v| !v.is_empty()) {
+            if last(HeaderName::from_static("sec-websocket-key1")).is_some()
+                && last(HeaderName::from_static("sec-websocket-key2")).is_some()
+            {
+                return Err(bad_handshake());
+            }
+            protocol = offered
+                .as_bytes()
+                .split(|&b| b == b',')
+                .map(<[u8]>::trim_ascii)
+                .find(|p| p.eq_ignore_ascii_case(b"ari"))
+                .and_then(|p| HeaderValue::from_bytes(p).ok());
+            if protocol.is_none() {
+                return Err(bad_handshake());
+            }
+        }
+        let version = last(header::SEC_WEBSOCKET_VERSION).and_then(|v| leading_int(v.as_bytes()));
+        if !matches!(version, Some(7 | 8 | 13)) || last(header::SEC_WEBSOCKET_KEY).is_none() {
+            return Err(bad_handshake());
+        }
+        Ok(Handshake { upgrade, protocol })
+    }
+
+    /// Asterisk's 101 headers: `Upgrade` as the client sent it, `Connection: Upgrade`, the
+    /// chosen subprotocol.
+    fn answer(self, headers: &mut HeaderMap) {
+        headers.insert(header::UPGRADE, self.upgrade);
+        headers.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+        if let Some(protocol) = self.protocol {
+            headers.insert(header::SEC_WEBSOCKET_PROTOCOL, protocol);
+        }
+    }
+}
+
+/// Asterisk's WebSocket layer refusing a handshake: 400, no body, the versions it speaks.
+fn bad_handshake() -> AriResponse {
+    AriResponse {
+        status: StatusCode::BAD_REQUEST,
+        headers: vec![(
+            header::SEC_WEBSOCKET_VERSION,
+            HeaderValue::from_static("7, 8, 13"),
+        )],
+        body: crate::ari::Body::Empty,
+    }
+}
+
+/// An application list that cannot be registered.
+fn registration_failed() -> AriResponse {
+    AriResponse::page(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "Stasis app registration failed",
+    )
+}
+
+/// A number as C's `%d` reads it: blanks, an optional sign, digits; the rest ignored.
+fn leading_int(text: &[u8]) -> Option<i64> {
+    let text = text.trim_ascii_start();
+    let (negative, digits) = match text.first() {
+        Some(b'-') => (true, &text[1..]),
+        Some(b'+') => (false, &text[1..]),
+        _ => (false, text),
+    };
+    let end = digits
+        .iter()
+        .position(|b| !b.is_ascii_digit())
+        .unwrap_or(digits.len());
+    let value: i64 = std::str::from_utf8(&digits[..end.min(18)])
+        .ok()?
+        .parse()
+        .ok()?;
+    Some(if negative { -value } else { value })
+}
+
+/// Splits the `app` value as Asterisk does: at commas outside single or double quotes (a
+/// backslash escapes the next character), each name trimmed and stripped of one pair of
+/// enclosing quotes. An empty item (`a,,b`, a trailing comma) stays, to be refused. `None`
+/// when quotes nest too deep to follow.
+fn split_app_names(apps: &str) -> Option<Vec<String>> {
+    let bytes = apps.as_bytes();
+    let mut names = Vec::new();
+    let mut start = 0;
+    let mut quotes: Vec<u8> = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' => i += 1,
+            q @ (b'\'' | b'"') => {
+                if quotes.last() == Some(&q) {
+                    quotes.pop();
+                } else if quotes.len() >= 7 {
+                    return None;
+                } else {
+                    quotes.push(q);
+                }
+            }
+            b',' if quotes.is_empty() => {
+                names.push(strip_name(&apps[start..i]));
+                start = i + 1;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    names.push(strip_name(apps.get(start..).unwrap_or("")));
+    Some(names)
+}
+
+/// Trims a name and removes one pair of enclosing quotes (a lone quote included).
+fn strip_name(name: &str) -> String {
+    let name = name.trim();
+    match name.chars().next() {
+        Some('"' | '\'') if name.len() == 1 => String::new(),
+        Some(q @ ('"' | '\'')) if name.ends_with(q) => name[1..name.len() - 1].to_string(),
+        _ => name.to_string(),
+    }
 }
 
 async fn session(socket: WebSocket, context: SessionContext, mut queue: QueueReceiver) {

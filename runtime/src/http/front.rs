@@ -1,6 +1,7 @@
 //! The HTTP front door: everything between a raw HTTP request and the ARI pipeline.
 //!
-//! It applies http.conf (prefix, redirects, restriction sections), limits the body size,
+//! It answers the heads the normaliser refused ([`super::head`]), applies http.conf (prefix,
+//! redirects, restriction sections), limits the body size,
 //! hands `/ari/...` requests to [`Ari`], and turns the result into an HTTP response with the
 //! headers every response carries (`Server`, `Cache-Control`, `Content-Type`).
 
@@ -15,6 +16,7 @@ use bytes::Bytes;
 use http::{HeaderValue, StatusCode, header};
 use http_body_util::BodyExt;
 
+use super::head::Refusal;
 use crate::ari::{Ari, AriError, AriRequest, AriResponse, Body};
 use crate::config::HttpConfig;
 
@@ -88,6 +90,15 @@ pub async fn handle(front: Arc<Front>, request: Request) -> Response {
 }
 
 async fn route(front: &Front, request: Request, peer: Option<SocketAddr>) -> Response {
+    // The normaliser's marked requests all ask for `/`: only those need the header lookup.
+    if request.uri().path() == "/"
+        && let Some(refusal) = request
+            .headers()
+            .get(super::head::REFUSED_HEADER)
+            .and_then(|v| Refusal::from_code(v.as_bytes()))
+    {
+        return refused(refusal, peer);
+    }
     let path = request.uri().path();
     for (from, to) in &front.http.redirects {
         if path.eq_ignore_ascii_case(from) {
@@ -144,7 +155,16 @@ async fn route(front: &Front, request: Request, peer: Option<SocketAddr>) -> Res
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    let limit = body_limit(front, &parts.method, &ari_path);
+    let Some(limit) = body_limit(front, &parts.method, &ari_path, &parts.headers) else {
+        // Asterisk reads a body only when it is JSON or a form; any other is dropped unread,
+        // whatever its size.
+        if !hyper::body::Body::is_end_stream(&body) {
+            tokio::spawn(async move {
+                let _ = tokio::time::timeout(DRAIN_TIME, read_body(body, DRAIN_LIMIT)).await;
+            });
+        }
+        return serve_ari(front, parts, ari_path, Bytes::new(), peer).await;
+    };
     if declared_length.is_some_and(|n| n > limit as u64) {
         // Answer at once, and keep reading (and dropping) a moderately oversized body for a
         // while, so a client that is still sending sees the 413 rather than a reset.
@@ -165,9 +185,20 @@ async fn route(front: &Front, request: Request, peer: Option<SocketAddr>) -> Res
             );
         }
     };
+    serve_ari(front, parts, ari_path, body, peer).await
+}
+
+/// Runs a request through the ARI pipeline and answers with its response.
+async fn serve_ari(
+    front: &Front,
+    parts: http::request::Parts,
+    path: String,
+    body: Bytes,
+    peer: Option<SocketAddr>,
+) -> Response {
     let request = AriRequest {
         method: parts.method,
-        path: ari_path,
+        path,
         query: parts.uri.query().map(str::to_string),
         headers: parts.headers,
         body,
@@ -178,12 +209,44 @@ async fn route(front: &Front, request: Request, peer: Option<SocketAddr>) -> Res
     to_http(front, response)
 }
 
-/// `Upgrade: websocket` (case-insensitive).
+/// The answer to a request head the normaliser refused: Asterisk's status, reason phrase
+/// and message, as an ARI error body `{"message": ...}` (Asterisk writes the message on an
+/// HTML page; wari answers every refusal the way ARI clients parse errors), and the
+/// connection closes (except for a target that is not a path).
+fn refused(refusal: Refusal, peer: Option<SocketAddr>) -> Response {
+    tracing::info!(
+        peer = ?peer,
+        status = refusal.status().as_u16(),
+        reason = refusal.message(),
+        "HTTP request refused"
+    );
+    let mut response = json_message(refusal.status(), refusal.message());
+    with_reason(&mut response, refusal.reason());
+    if refusal.closes() {
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    response
+}
+
+/// Sets the status line's reason phrase where Asterisk's differs from the usual one.
+fn with_reason(response: &mut Response, reason: &'static str) {
+    if response.status().canonical_reason() != Some(reason) {
+        response
+            .extensions_mut()
+            .insert(hyper::ext::ReasonPhrase::from_static(reason.as_bytes()));
+    }
+}
+
+/// `Upgrade: websocket` (case-insensitive; of repeated headers, the last counts, as in
+/// Asterisk's WebSocket layer).
 fn is_websocket_upgrade(headers: &http::HeaderMap) -> bool {
     headers
-        .get(header::UPGRADE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
+        .get_all(header::UPGRADE)
+        .iter()
+        .next_back()
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"websocket"))
 }
 
 /// A WebSocket upgrade: the ARI pipeline authorises it, the events transport takes over.
@@ -207,32 +270,36 @@ async fn upgrade(
         Err(response) => return to_http(front, response),
     };
     let settings = crate::events::websocket::SessionSettings::inbound(&front.ari.config().ari);
+    // The WebSocket layer's refusals carry no CORS headers (Asterisk's do not either).
     match crate::events::websocket::upgrade(front.ari.clone(), settings, grant, parts).await {
         Ok(response) => response,
-        Err(mut response) => {
-            if let Some(origin) = crate::ari::cors::allowed_origin(
-                &front.ari.config().ari.allowed_origins,
-                &request.headers,
-            ) {
-                response
-                    .headers
-                    .extend(crate::ari::cors::simple_headers(origin));
-            }
-            to_http(front, response)
-        }
+        Err(response) => to_http(front, response),
     }
 }
 
-/// The body size allowed for a request: ARI's 40 kB, except component uploads
-/// (`PUT /ari/wasm/{app}`), which may be as large as the WebAssembly host accepts.
-fn body_limit(front: &Front, method: &http::Method, ari_path: &str) -> usize {
+/// The body size allowed for a request: ARI's 40 kB for the bodies it reads (JSON and
+/// forms), component uploads (`PUT /ari/wasm/{app}`) as large as the WebAssembly host
+/// accepts; `None` for a body that is not read at all.
+fn body_limit(
+    front: &Front,
+    method: &http::Method,
+    ari_path: &str,
+    headers: &http::HeaderMap,
+) -> Option<usize> {
     if method == http::Method::PUT
         && ari_path.starts_with("/wasm/")
         && let Some(wasm) = front.ari.wasm()
     {
-        return wasm.max_upload_bytes();
+        return Some(wasm.max_upload_bytes());
     }
-    MAX_BODY
+    let media_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(str::trim)?;
+    (media_type.eq_ignore_ascii_case("application/json")
+        || media_type.eq_ignore_ascii_case("application/x-www-form-urlencoded"))
+    .then_some(MAX_BODY)
 }
 
 fn too_large(request: &http::request::Parts, peer: Option<SocketAddr>, limit: usize) -> Response {
@@ -243,10 +310,17 @@ fn too_large(request: &http::request::Parts, peer: Option<SocketAddr>, limit: us
         status = 413,
         "ARI request refused: Request body too large (limit {limit} bytes)"
     );
+    let mut response = json_message(StatusCode::PAYLOAD_TOO_LARGE, "Request body too large");
+    with_reason(&mut response, "Request Entity Too Large");
+    response
+}
+
+/// An ARI error answer: `status` with `{"message": message}`.
+fn json_message(status: StatusCode, message: &str) -> Response {
     let mut response = Response::new(HttpBody::from(
-        serde_json::json!({ "message": "Request body too large" }).to_string(),
+        serde_json::json!({ "message": message }).to_string(),
     ));
-    *response.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
+    *response.status_mut() = status;
     response.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
@@ -288,6 +362,11 @@ pub fn strip_ari_prefix<'p>(path: &'p str, prefix: &str) -> Option<&'p str> {
 /// Serialises an ARI response as HTTP.
 pub fn to_http(front: &Front, response: AriResponse) -> Response {
     let (content_type, bytes) = match response.body {
+        Body::Page(message) => {
+            let mut out = html(response.status, &message);
+            out.headers_mut().extend(response.headers);
+            return out;
+        }
         Body::Empty => (None, Bytes::new()),
         Body::Json(value) => {
             let encoded = if front.ari.pretty() {
@@ -317,18 +396,29 @@ pub fn to_http(front: &Front, response: AriResponse) -> Response {
     out
 }
 
+/// The HTTP server's error page (as Asterisk's, the message in a small HTML page).
 fn html(status: StatusCode, text: &str) -> Response {
     let reason = status.canonical_reason().unwrap_or("");
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '<' => escaped.push_str("&lt;"),
+            '>' => escaped.push_str("&gt;"),
+            '&' => escaped.push_str("&amp;"),
+            '"' => escaped.push_str("&quot;"),
+            c => escaped.push(c),
+        }
+    }
+    let text = escaped;
     let body = format!(
         "<!DOCTYPE html><html><head><title>{} {reason}</title></head><body><h1>{reason}</h1><p>{text}</p></body></html>\n",
         status.as_u16()
     );
     let mut response = Response::new(HttpBody::from(body));
     *response.status_mut() = status;
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html"));
     response
 }
 

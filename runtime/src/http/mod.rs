@@ -1,8 +1,11 @@
 //! The HTTP(S) server ARI rides on: listeners from http.conf, connection limits and
-//! keep-alive, plain and TLS side by side, all feeding the [`front`] door.
+//! keep-alive, plain and TLS side by side; each connection's request heads pass the
+//! [`head`] normaliser before hyper reads them, and every request goes to the [`front`] door.
 
 pub mod front;
+pub mod head;
 pub mod metrics;
+pub mod normalized_io;
 pub mod tls;
 
 use std::net::SocketAddr;
@@ -19,6 +22,7 @@ use crate::ari::Ari;
 use crate::config::HttpConfig;
 use crate::config::http_conf::BindAddress;
 use front::{Front, PeerAddr};
+use normalized_io::{NormalizedIo, UpgradeAnswers};
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -50,6 +54,10 @@ pub struct Listening {
 pub struct HttpServer {
     pub listening: Vec<Listening>,
 }
+
+/// hyper's read buffer limit: room for the longest head Asterisk accepts (100 header lines
+/// and a request line of 4095 bytes each) after normalisation.
+const MAX_BUFFER: usize = 512 * 1024;
 
 /// How long a TLS handshake may take.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -185,12 +193,19 @@ async fn serve<S>(
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    let answers = Arc::new(UpgradeAnswers::default());
+    let io = NormalizedIo::new(stream, answers.clone());
     let service =
         hyper::service::service_fn(move |mut request: http::Request<hyper::body::Incoming>| {
             request.extensions_mut().insert(PeerAddr(peer));
             let front = app.clone();
+            let answers = answers.clone();
             async move {
+                let asked_upgrade = request.headers().contains_key(http::header::UPGRADE);
                 let response = front::handle(front, request.map(axum::body::Body::new)).await;
+                if asked_upgrade {
+                    answers.answered(response.status() == http::StatusCode::SWITCHING_PROTOCOLS);
+                }
                 Ok::<_, std::convert::Infallible>(response)
             }
         });
@@ -198,7 +213,9 @@ async fn serve<S>(
         .keep_alive(keep_alive)
         .timer(TokioTimer::new())
         .header_read_timeout(inactivity)
-        .serve_connection(TokioIo::new(stream), service)
+        // A rebuilt head may be a little longer than the client's (percent-encoding).
+        .max_buf_size(MAX_BUFFER)
+        .serve_connection(TokioIo::new(io), service)
         .with_upgrades()
         .await;
     if let Err(e) = result {

@@ -188,6 +188,7 @@ impl Shared {
             crate::ari::Body::Json(value) => value.to_string(),
             crate::ari::Body::Raw { data, .. } => String::from_utf8_lossy(&data).into_owned(),
             crate::ari::Body::Empty => String::new(),
+            crate::ari::Body::Page(message) => message,
         };
         Response {
             status: response.status.as_u16(),

@@ -43,10 +43,9 @@ pub fn record_request(ctx: &Ctx) -> Result<RecordChannelRequest, AriError> {
     })
 }
 
-/// What a recording name keeps unencoded in a `Location`, as Asterisk 23.4.1 encodes it
-/// (`ast_uri_http`: letters, digits and `-_.!~*'()`; everything else, `/` included, is
-/// percent-encoded).
-const RECORDING_NAME_ENCODED: &AsciiSet = &NON_ALPHANUMERIC
+/// What Asterisk leaves unencoded in a recording name in a `Location`: letters, digits and
+/// `-_.!~*'()`.
+const LOCATION_NAME: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'-')
     .remove(b'_')
     .remove(b'.')
@@ -57,51 +56,59 @@ const RECORDING_NAME_ENCODED: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'(')
     .remove(b')');
 
-/// 201 with the new object's `Location`: `/ari` and the object's path, whatever the
-/// http.conf prefix, as Asterisk writes it.
-fn created(value: Value, path: &str) -> AriResult {
-    Ok(AriResponse::created(value, &format!("/ari{path}")))
+/// 201 with the `Location` Asterisk sends: `/ari{collection}/{key}` (without the http.conf
+/// prefix).
+fn created(value: Value, collection: &str, key: &str, encode: bool) -> AriResult {
+    let key = value[key].as_str().unwrap_or_default();
+    let location = if encode {
+        format!(
+            "/ari{collection}/{}",
+            utf8_percent_encode(key, LOCATION_NAME)
+        )
+    } else {
+        format!("/ari{collection}/{key}")
+    };
+    Ok(AriResponse::created(value, &location))
 }
 
-/// The answer to a play: the Playback, at `/ari/playbacks/{id}` (the id as it is).
+/// The answer to a play: the Playback, at `/ari/playbacks/{id}` (the id as given).
 pub fn playback_created(playback: Value) -> AriResult {
-    let path = format!("/playbacks/{}", playback["id"].as_str().unwrap_or_default());
-    created(playback, &path)
+    created(playback, "/playbacks", "id", false)
 }
 
 /// The answer to a record: the LiveRecording, at `/ari/recordings/live/{name}` (the name
-/// encoded, see [`RECORDING_NAME_ENCODED`]).
+/// percent-encoded: it may contain `/`).
 pub fn recording_created(recording: Value) -> AriResult {
-    let name = recording["name"].as_str().unwrap_or_default();
-    let path = format!(
-        "/recordings/live/{}",
-        utf8_percent_encode(name, RECORDING_NAME_ENCODED)
-    );
-    created(recording, &path)
+    created(recording, "/recordings/live", "name", true)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn location(response: AriResult) -> String {
+        let response = response.expect("created");
+        let (_, value) = response
+            .headers
+            .iter()
+            .find(|(name, _)| name == http::header::LOCATION)
+            .expect("a Location");
+        String::from_utf8_lossy(value.as_bytes()).into_owned()
+    }
+
     #[test]
-    fn locations_are_written_as_asterisk_writes_them() {
-        let location = |answer: AriResult| {
-            answer.expect("created").headers[0]
-                .1
-                .to_str()
-                .expect("text")
-                .to_string()
-        };
+    fn locations_are_as_asterisk_writes_them() {
+        // Asterisk 23.4.1: `/ari/playbacks/ha-pb:1 x(y)~é` (raw) and
+        // `/ari/recordings/live/ha%20rec(1)~!*'%C3%A9`.
         assert_eq!(
-            location(playback_created(serde_json::json!({"id": "pb-1.x"}))),
-            "/ari/playbacks/pb-1.x"
+            location(playback_created(serde_json::json!({"id": "pb:1 x(y)~é"}))),
+            "/ari/playbacks/pb:1 x(y)~é"
         );
         assert_eq!(
             location(recording_created(
-                serde_json::json!({"name": "dir/r 1-(a)_b.c!~*'"})
+                serde_json::json!({"name": "rec(1)~!*'é/x y"})
             )),
-            "/ari/recordings/live/dir%2Fr%201-(a)_b.c!~*'"
+            "/ari/recordings/live/rec(1)~!*'%C3%A9%2Fx%20y"
         );
     }
 
