@@ -212,7 +212,8 @@ async fn serve_ari(
 /// The answer to a request head the normaliser refused: Asterisk's status, reason phrase
 /// and message, as an ARI error body `{"message": ...}` (Asterisk writes the message on an
 /// HTML page; wari answers every refusal the way ARI clients parse errors), and the
-/// connection closes (except for a target that is not a path).
+/// connection closes. A target that is not a path is not refused but not found: the same
+/// page as any other URL outside ARI, and the connection stays open.
 fn refused(refusal: Refusal, peer: Option<SocketAddr>) -> Response {
     tracing::info!(
         peer = ?peer,
@@ -220,7 +221,10 @@ fn refused(refusal: Refusal, peer: Option<SocketAddr>) -> Response {
         reason = refusal.message(),
         "HTTP request refused"
     );
-    let mut response = json_message(refusal.status(), refusal.message());
+    let mut response = match refusal {
+        Refusal::NotFound => html(refusal.status(), refusal.message()),
+        _ => json_message(refusal.status(), refusal.message()),
+    };
     with_reason(&mut response, refusal.reason());
     if refusal.closes() {
         response
