@@ -36,6 +36,10 @@ fuzz_target!(|data: &[u8]| {
     }
     assert_eq!(out, expected, "the split changed what hyper reads");
     if !contains_marker(&expected) && expected.split(|&b| b == b'\n').all(|l| l.len() < MAX_LINE) {
-        assert_eq!(whole(&expected), expected, "normalising twice changed the stream");
+        assert_eq!(
+            whole(&expected),
+            expected,
+            "normalising twice changed the stream"
+        );
     }
 });
