@@ -1,7 +1,7 @@
 //! Channels: one call leg each, with its state machine, identity, dialplan position and
 //! variables, and the JSON snapshot ARI shows for it.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use chrono::{DateTime, Local};
@@ -9,6 +9,7 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 
 use super::tech::Driver;
+use super::variables::Variables;
 
 /// A channel's state, as ARI names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -231,7 +232,7 @@ pub struct Channel {
     pub dialplan: DialplanPosition,
     pub creationtime: DateTime<Local>,
     /// Channel variables.
-    pub vars: BTreeMap<String, String>,
+    pub vars: Variables,
     /// Variables flagged `report_events`, shown in `channelvars`.
     pub reported: BTreeSet<String>,
     /// Q.850 cause once the channel is being hung up (0 before).
@@ -330,7 +331,7 @@ mod tests {
                 app_data: "app,\u{1}x".into(),
             },
             creationtime: Local::now(),
-            vars: BTreeMap::from([("B".into(), "2".into()), ("A".into(), "\t1".into())]),
+            vars: Variables::from([("B".into(), "2".into()), ("A".into(), "\t1".into())]),
             reported: BTreeSet::new(),
             hangup_cause: 0,
             hanging_up: false,

@@ -39,6 +39,7 @@ pub mod tech;
 #[cfg(test)]
 pub(crate) mod test_support;
 pub mod time;
+pub mod variables;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
