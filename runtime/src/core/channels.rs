@@ -414,7 +414,7 @@ impl Core {
     /// identity from `callerId`, its variables), subscribes the application to it, calls
     /// it (`Dial` events follow its progress) and, once answered, sends it into the
     /// application or the dialplan. Returns the channel snapshot taken before the call.
-    pub fn originate(&self, request: Originate) -> Result<Value, CoreError> {
+    pub fn originate(&self, request: Originate) -> Result<ChannelSnapshot, CoreError> {
         let (_, dialstring) = split_endpoint(&request.endpoint)?;
         self.with_state(|state| {
             let (id, rx) = self.request_channel(
@@ -432,7 +432,9 @@ impl Core {
                 self.set_connected_locked(state, &id, caller);
             }
             self.apply_variables(state, &id, &request.variables);
-            let snapshot = self.channel_json(state, &id);
+            let snapshot = self
+                .channel_snapshot(state, &id)
+                .ok_or_else(|| CoreError::NotFound("Channel not found".into()))?;
             if let Destination::App { app, .. } = &request.destination {
                 self.subscribe_new_channel(state, app, &id, true);
             }

@@ -180,7 +180,8 @@ impl Event {
             return serde_json::to_string(&self.to_json(application, asterisk_id))
                 .unwrap_or_default();
         }
-        let mut out = Vec::with_capacity(256);
+        // Most events carry a channel snapshot of about 450 bytes.
+        let mut out = Vec::with_capacity(1024);
         out.extend_from_slice(b"{\"type\":");
         write_string(&mut out, self.kind);
         out.extend_from_slice(b",\"timestamp\":");
@@ -208,8 +209,13 @@ impl Event {
             }
             write_string(out, key);
             out.push(b':');
-            // Writing to a Vec cannot fail, and every map key is a string.
-            let _ = serde_json::to_writer(&mut *out, value);
+            match value {
+                Field::Channel(snapshot) => snapshot.write_json(out),
+                // Writing to a Vec cannot fail, and every map key is a string.
+                Field::Json(value) => {
+                    let _ = serde_json::to_writer(&mut *out, value);
+                }
+            }
         }
     }
 }

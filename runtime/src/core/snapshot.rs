@@ -3,8 +3,8 @@
 //! copy taken when an event is published. Both serialise through the one [`Serialize`]
 //! impl of [`ChannelView`], compactly to text or to a `serde_json::Value`.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
+use std::collections::BTreeSet;
+use std::sync::{Arc, OnceLock};
 
 use chrono::{DateTime, Local};
 use serde::ser::{Serialize, SerializeMap, Serializer};
@@ -12,6 +12,7 @@ use serde_json::Value;
 
 use super::channel::{CallerId, Channel, ChannelState, DialplanPosition};
 use super::time::ari_timestamp;
+use super::variables::Variables;
 
 /// A channel's ARI fields, borrowed. `V` is its `channelvars` (absent when `None`).
 #[derive(Debug, Clone, Copy)]
@@ -35,7 +36,7 @@ pub struct ChannelView<'a, V> {
 pub struct LiveVars<'a> {
     configured: &'a [String],
     reported: &'a BTreeSet<String>,
-    values: &'a BTreeMap<String, String>,
+    values: &'a Variables,
 }
 
 impl<'a> LiveVars<'a> {
@@ -175,6 +176,20 @@ pub struct ChannelSnapshot {
     pub language: String,
     /// Names and values, `None` when the object has no `channelvars` key.
     pub channelvars: Option<Vec<(String, String)>>,
+    /// The compact JSON, written once: consecutive events about an unchanged channel share
+    /// one snapshot, and an event goes to every application that receives it.
+    text: JsonText,
+}
+
+/// The text of a snapshot once written; not part of what the snapshot is (equal
+/// snapshots are equal whether or not their text was written yet).
+#[derive(Debug, Clone, Default)]
+struct JsonText(OnceLock<Box<str>>);
+
+impl PartialEq for JsonText {
+    fn eq(&self, _: &JsonText) -> bool {
+        true
+    }
 }
 
 impl ChannelSnapshot {
@@ -196,7 +211,19 @@ impl ChannelSnapshot {
                     .map(|(k, v)| (k.to_string(), v.to_string()))
                     .collect()
             }),
+            text: JsonText::default(),
         }
+    }
+
+    /// The compact JSON, as [`ChannelSnapshot::write_json`] writes it, written the first
+    /// time it is asked for.
+    pub fn json_text(&self) -> &str {
+        self.text.0.get_or_init(|| {
+            let mut out = Vec::with_capacity(512);
+            self.view().write_json(&mut out);
+            // Only JSON text, which is UTF-8, was written.
+            String::from_utf8(out).unwrap_or_default().into_boxed_str()
+        })
     }
 
     /// The snapshot's fields, borrowed.
@@ -217,7 +244,7 @@ impl ChannelSnapshot {
 
     /// Appends the compact JSON to `out`, as [`Channel::write_json`] writes it.
     pub fn write_json(&self, out: &mut Vec<u8>) {
-        self.view().write_json(out);
+        out.extend_from_slice(self.json_text().as_bytes());
     }
 
     /// The JSON as a `Value`, as [`Channel::json`] builds it.

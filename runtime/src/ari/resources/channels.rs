@@ -11,6 +11,7 @@
 
 use std::time::Duration;
 
+use bytes::Bytes;
 use http::StatusCode;
 use serde_json::{Map, Value, json};
 
@@ -269,7 +270,18 @@ async fn originate_common(ctx: Ctx) -> AriResult {
         other_channel_id: other_id,
         variables,
     })?;
-    Ok(AriResponse::ok(snapshot))
+    if ctx.config.ari.pretty {
+        return Ok(AriResponse::ok(snapshot.to_value()));
+    }
+    // Written straight to text, as GET /channels is: no `Value` built for the answer.
+    Ok(AriResponse {
+        status: StatusCode::OK,
+        headers: Vec::new(),
+        body: Body::Raw {
+            content_type: "application/json",
+            data: Bytes::copy_from_slice(snapshot.json_text().as_bytes()),
+        },
+    })
 }
 
 /// POST /channels
