@@ -742,6 +742,73 @@ async fn holding_asks_the_far_end_and_tells_no_one() {
 }
 
 #[tokio::test]
+async fn a_bridged_far_half_hears_no_hold_and_a_channel_watcher_no_bridge_events() {
+    let wari = start();
+    let mut watch = socket(&wari, "app=watch").await;
+    let mut hello = socket(&wari, "app=hello").await;
+    // Observed on Asterisk 23.4.1: h1;2 runs Stasis(hello) and waits in a bridge; once it
+    // answers, h1 enters watch. watch follows h1;2 (it originated the pair) but not the
+    // bridge, so it hears neither h1;2 entering nor leaving it; holding h1 announces
+    // nothing, to either application.
+    let (status, _) = post(
+        &wari,
+        "/ari/channels?endpoint=Local/100@default&app=watch&channelId=h1",
+    )
+    .await;
+    assert_eq!(status, 200);
+    hello.until(is("StasisStart", "h1;2")).await;
+    assert_eq!(post(&wari, "/ari/bridges/hb?type=mixing").await.0, 200);
+    assert_eq!(
+        post(&wari, "/ari/bridges/hb/addChannel?channel=h1;2")
+            .await
+            .0,
+        204
+    );
+    hello.until(is("ChannelEnteredBridge", "h1;2")).await;
+    assert_eq!(post(&wari, "/ari/channels/h1;2/answer").await.0, 204);
+    let before_hold = watch.until(is("StasisStart", "h1")).await;
+    assert_eq!(post(&wari, "/ari/channels/h1/hold").await.0, 204);
+    assert_eq!(
+        wari.delete("/ari/channels/h1/hold").await.status.as_u16(),
+        204
+    );
+    assert_eq!(wari.delete("/ari/channels/h1").await.status.as_u16(), 204);
+    let after_hold = watch.until(is("ChannelDestroyed", "h1;2")).await;
+    let heard_by_hello = hello.until(is("StasisEnd", "h1;2")).await;
+    let kinds = |events: &[Value]| -> Vec<String> {
+        events
+            .iter()
+            .map(|e| {
+                format!(
+                    "{} {}",
+                    e["type"].as_str().unwrap_or_default(),
+                    e["channel"]["id"].as_str().unwrap_or_default()
+                )
+            })
+            .collect()
+    };
+    let watched: Vec<String> = kinds(&before_hold)
+        .into_iter()
+        .chain(kinds(&after_hold))
+        .collect();
+    assert!(
+        !watched
+            .iter()
+            .any(|e| e.contains("Bridge") || e.contains("Hold")),
+        "watch heard {watched:?}"
+    );
+    let bridged = kinds(&heard_by_hello);
+    assert!(
+        !bridged.iter().any(|e| e.contains("Hold")),
+        "hello heard {bridged:?}"
+    );
+    assert!(
+        bridged.contains(&"ChannelLeftBridge h1;2".to_string()),
+        "hello heard {bridged:?}"
+    );
+}
+
+#[tokio::test]
 async fn subscribe_all_sees_what_the_originating_application_does_not() {
     let wari = start();
     let mut own = socket(&wari, "app=own").await;

@@ -990,11 +990,9 @@ impl Core {
             state,
             Event::new(
                 "ChannelLeftBridge",
-                Scope {
-                    channels: vec![id.clone()],
-                    bridges: vec![bridge_id.clone()],
-                    ..Scope::default()
-                },
+                // On the bridge's topic only, as in Asterisk: an application that
+                // follows the channel but not the bridge does not hear it.
+                Scope::bridge(&bridge_id),
             )
             .with("bridge", bridge_json)
             .with_channel("channel", snapshot),

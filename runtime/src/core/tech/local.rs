@@ -11,7 +11,6 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use super::{Driver, Indication, Request, Technology};
 use crate::core::channel::{CallerId, ChannelState, DialplanPosition};
-use crate::core::event::{Event, Scope};
 use crate::core::hangup::HangupBy;
 use crate::core::pbx::Start;
 use crate::core::{ControlReceiver, Core, CoreError, NewChannel, State};
@@ -199,26 +198,9 @@ impl Driver for LocalHalf {
             Indication::Progress if self.half == 2 => {
                 core.dial_progress(state, &self.peer, "PROGRESS", None)
             }
-            Indication::Hold | Indication::Unhold => {
-                // The other half receives the hold; a bridge it is in announces it.
-                let bridged = state
-                    .channels
-                    .get(&self.peer)
-                    .is_some_and(|c| c.bridge.is_some());
-                if bridged {
-                    let kind = if indication == Indication::Hold {
-                        "ChannelHold"
-                    } else {
-                        "ChannelUnhold"
-                    };
-                    let snapshot = core.channel_snapshot(state, &self.peer);
-                    core.publish(
-                        state,
-                        Event::new(kind, Scope::channel(&self.peer))
-                            .with_channel("channel", snapshot),
-                    );
-                }
-            }
+            // A hold asked of one half reaches the other; Asterisk 23.4.1 announces no
+            // ChannelHold/ChannelUnhold for either half, bridged or not (observed with the
+            // far half alone in a bridge and with a second party).
             _ => {}
         }
     }
