@@ -233,3 +233,39 @@ async fn device_states_are_announced_on_change_only() {
         assert_eq!(reply.body, json!({"name": name, "state": state}));
     }
 }
+
+#[tokio::test]
+async fn an_endpoint_subscriber_hears_its_channels_come_and_go() {
+    let wari = start();
+    let mut calls = EventSocket::connect(&wari, "app=calls&api_key=asterisk:secret").await;
+    let mut watcher = EventSocket::connect(&wari, "app=ep&api_key=asterisk:secret").await;
+    // A Test phone's endpoint exists once it has been called.
+    let first = wari
+        .post("/ari/channels?endpoint=Test/alice&app=calls&channelId=e1")
+        .await;
+    assert_eq!(first.status, 200);
+    calls.until(|e| e["type"] == "StasisStart").await;
+    let subscribed = wari
+        .post("/ari/applications/ep/subscription?eventSource=endpoint:Test/alice")
+        .await;
+    assert_eq!(subscribed.status, 200, "{}", subscribed.body);
+    // Each change of the endpoint's channels is announced with its snapshot.
+    let with_ids = |ids: serde_json::Value| {
+        move |e: &serde_json::Value| {
+            e["type"] == "EndpointStateChange" && e["endpoint"]["channel_ids"] == ids
+        }
+    };
+    let second = wari
+        .post("/ari/channels?endpoint=Test/alice&app=calls&channelId=e2")
+        .await;
+    assert_eq!(second.status, 200);
+    let events = watcher.until(with_ids(json!(["e1", "e2"]))).await;
+    let change = events.last().cloned().unwrap_or_default();
+    assert_eq!(
+        change["endpoint"],
+        json!({"technology": "Test", "resource": "alice", "state": "online", "channel_ids": ["e1", "e2"]})
+    );
+    assert_eq!(change["application"], "ep");
+    assert_eq!(wari.delete("/ari/channels/e1").await.status, 204);
+    watcher.until(with_ids(json!(["e2"]))).await;
+}
