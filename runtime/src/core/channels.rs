@@ -925,11 +925,15 @@ impl Core {
                 return Err(CoreError::NotFound("Provided channel was not found".into()));
             };
             if name.ends_with(')') {
-                // A function: one wari does not have cannot be read.
+                // A function: one wari does not have cannot be read. Asterisk 23.4.1 answers
+                // 500 with this message; asking for a function that does not exist is the
+                // client's mistake, so 400 here (as for bridge variables).
                 return self
                     .read_function(Some(channel), name)
                     .or_else(|| builtin_var(channel, name))
-                    .ok_or_else(|| CoreError::Internal("Unable to read provided function".into()));
+                    .ok_or_else(|| {
+                        CoreError::BadRequest("Unable to read provided function".into())
+                    });
             }
             self.var_value(state, id, name)
                 .ok_or_else(|| CoreError::NotFound("Provided variable was not found".into()))
