@@ -21,6 +21,7 @@ mod crash;
 mod demo;
 mod events_fidelity;
 mod external_media;
+mod extreme_numbers;
 mod http_transport;
 mod isolation;
 mod locations;

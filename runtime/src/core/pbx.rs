@@ -7,9 +7,11 @@
 //! Asterisk does for an unknown application.
 
 use std::collections::HashSet;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::FutureExt;
 use serde_json::json;
 
 use super::cause;
@@ -81,35 +83,78 @@ struct Runner {
     control: ControlReceiver,
 }
 
-/// Runs a channel from `start` until it is gone.
+/// Runs a channel from `start` until it is gone. Should the runner fail part-way (a bug
+/// reached by some input), the channel is still hung up and destroyed, so that its
+/// application hears it end and nothing is left that cannot be removed.
 pub async fn run(core: Arc<Core>, id: Arc<str>, control: ControlReceiver, start: Start) {
-    let mut runner = Runner { core, id, control };
-    match start {
-        Start::Idle => runner.wait_for_hangup().await,
-        Start::Dialplan {
-            context,
-            exten,
-            priority,
-        } => runner.pbx(context, exten, priority).await,
-        Start::Originated {
-            destination,
-            timeout,
-        } => {
-            if runner.wait_for_answer(timeout).await {
-                runner.go_to(destination).await;
-            }
-        }
-        Start::Stasis { app, args } => runner.app_run(app, args, Announce::WithEvent).await,
-        Start::Enter { app, args } => {
-            let exit = runner.stasis(app, args).await;
-            runner.after_app(exit).await;
-        }
-        Start::InStasis => {
-            let exit = runner.in_stasis().await;
-            runner.after_app(exit).await;
+    let runner = Runner { core, id, control };
+    let id = runner.id.clone();
+    let core = runner.core.clone();
+    if AssertUnwindSafe(runner.run(start))
+        .catch_unwind()
+        .await
+        .is_err()
+    {
+        tracing::error!(channel = %id, "Channel runner failed: hanging the channel up");
+        core.with_state(|state| {
+            core.hangup_locked(state, &id, cause::FAILURE, HangupBy::Silent);
+            core.destroy_locked(state, &id);
+        });
+    }
+}
+
+/// The instant `after` from now; none when there is no limit, or when it lies beyond what
+/// the clock can hold (which amounts to none).
+fn deadline_after(after: Option<Duration>) -> Option<tokio::time::Instant> {
+    after.and_then(|t| tokio::time::Instant::now().checked_add(t))
+}
+
+/// A `Dial` timeout in seconds: positive and finite. Anything else means no timeout, as in
+/// Asterisk, which warns about it the same way.
+fn dial_timeout(text: &str) -> Option<Duration> {
+    let seconds = text.trim().parse::<f64>().ok()?;
+    if seconds.is_nan() || seconds <= 0.0 {
+        return None;
+    }
+    match Duration::try_from_secs_f64(seconds) {
+        Ok(timeout) => Some(timeout),
+        Err(_) => {
+            tracing::warn!(timeout = %text.escape_debug(), "Invalid Dial timeout: no timeout");
+            None
         }
     }
-    runner.finish();
+}
+
+impl Runner {
+    async fn run(mut self, start: Start) {
+        let runner = &mut self;
+        match start {
+            Start::Idle => runner.wait_for_hangup().await,
+            Start::Dialplan {
+                context,
+                exten,
+                priority,
+            } => runner.pbx(context, exten, priority).await,
+            Start::Originated {
+                destination,
+                timeout,
+            } => {
+                if runner.wait_for_answer(timeout).await {
+                    runner.go_to(destination).await;
+                }
+            }
+            Start::Stasis { app, args } => runner.app_run(app, args, Announce::WithEvent).await,
+            Start::Enter { app, args } => {
+                let exit = runner.stasis(app, args).await;
+                runner.after_app(exit).await;
+            }
+            Start::InStasis => {
+                let exit = runner.in_stasis().await;
+                runner.after_app(exit).await;
+            }
+        }
+        runner.finish();
+    }
 }
 
 impl Runner {
@@ -138,7 +183,7 @@ impl Runner {
 
     /// Waits for the far end to answer; false when hung up or timed out.
     async fn wait_for_answer(&mut self, timeout: Option<Duration>) -> bool {
-        let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
+        let deadline = deadline_after(timeout);
         loop {
             let message = match deadline {
                 Some(deadline) => {
@@ -599,11 +644,7 @@ impl Runner {
     async fn dial(&mut self, data: &str) -> Next {
         let args = expr::split_args(data);
         let targets = ampersand_items(&args);
-        let timeout = args
-            .get(1)
-            .and_then(|t| t.trim().parse::<f64>().ok())
-            .filter(|t| *t > 0.0)
-            .map(Duration::from_secs_f64);
+        let timeout = args.get(1).and_then(|t| dial_timeout(t));
         let core = self.core.clone();
         let (legs, snapshots) = core.with_state(|state| {
             let caller_json = core.channel_snapshot(state, &self.id);
@@ -678,7 +719,7 @@ impl Runner {
         timeout: Option<Duration>,
         mut snapshots: std::collections::HashMap<Arc<str>, (Option<ChannelSnapshot>, String)>,
     ) -> DialOutcome {
-        let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
+        let deadline = deadline_after(timeout);
         let mut reported: HashSet<(Arc<str>, &'static str)> = HashSet::new();
         // The last snapshot of each leg: a leg that fails may be gone before its final Dial
         // status is reported, which still names it.
