@@ -43,6 +43,7 @@ mod schema;
 mod snoop;
 mod soak;
 mod stasis_flows;
+mod stored_recordings;
 mod third_party_flow;
 mod tls;
 mod wasm_apps;

@@ -30,7 +30,7 @@ use crate::media::engine::{
     Command, Hold, HoldKind, MediaEngine, MediaEvent, MediaListener, Part, PlayItem, PlaybackOp,
     PlaybackState, RecordRequest, RecordingOp, RecordingState, Source, Target, TerminateOn,
 };
-use crate::media::file::{IfExists, RecordingWriter, find_recording, safe_join};
+use crate::media::file::{COPY_SUFFIX, IfExists, RecordingWriter, find_recording, safe_join};
 use crate::media::format::Format;
 use crate::media::frame::AudioFrame;
 use crate::media::frame::Rate;
@@ -1280,7 +1280,8 @@ impl Core {
         })
     }
 
-    /// `GET /recordings/stored/{name}/file`: the bytes and their content type.
+    /// `GET /recordings/stored/{name}/file`: the bytes and their content type. Blocking
+    /// file work: call it off the async workers.
     pub fn stored_recording_file(&self, name: &str) -> Result<StoredRecordingFile, CoreError> {
         let stored = self.stored(name)?;
         let data = std::fs::read(&stored.path).map_err(|error| {
@@ -1295,8 +1296,18 @@ impl Core {
 
     /// `POST /recordings/stored/{name}/copy`, checked in Asterisk 23.4.1's order and
     /// words: the source (404), then the destination: none given (400), outside the
-    /// recordings directory (403), already there (409). (Asterisk copies to a file named
-    /// `.wav` when the destination is empty; here that is the 400 of a missing one.)
+    /// recordings directory (403), already there or being recorded (409). (Asterisk copies
+    /// to a file named `.wav` when the destination is empty; here that is the 400 of a
+    /// missing one.)
+    ///
+    /// The destination is a recording name, dots and all: only a trailing extension of the
+    /// source's own format is dropped (`backup.wav` is `backup`). Asterisk cuts the name at
+    /// its last dot instead, so that `backup.1` and `backup.2` both write, and overwrite,
+    /// `backup.wav`; here the copy is always the recording the reply names, and it never
+    /// replaces another file: the finished copy is linked in under its name, which fails
+    /// if that name was taken meanwhile.
+    ///
+    /// Blocking file work: call it off the async workers.
     pub fn copy_stored_recording(&self, name: &str, destination: &str) -> Result<Value, CoreError> {
         let stored = self.stored(name)?;
         if destination.is_empty() {
@@ -1305,33 +1316,49 @@ impl Core {
             ));
         }
         let dir = self.recordings_dir()?;
-        // An extension in the destination is dropped: the copy keeps the source's format.
+        let extension = stored.format.extension();
         let destination = destination
-            .strip_suffix(&format!(".{}", stored.format.extension()))
+            .strip_suffix(&format!(".{extension}"))
             .unwrap_or(destination);
-        let target = safe_join(&dir, destination)
-            .map_err(|_| CoreError::Forbidden("Destination file path is forbidden".into()))?
-            .with_extension(stored.format.extension());
-        if matches!(find_recording(&dir, destination), Ok(Some(_))) {
-            return Err(CoreError::Conflict(
+        let forbidden = || CoreError::Forbidden("Destination file path is forbidden".into());
+        let joined = safe_join(&dir, destination).map_err(|_| forbidden())?;
+        let file_name = joined
+            .file_name()
+            .and_then(|n| n.to_str())
+            .ok_or_else(forbidden)?
+            .to_owned();
+        let target = joined.with_file_name(format!("{file_name}.{extension}"));
+        let exists = || {
+            CoreError::Conflict(
                 "A recording with the same name already exists on the system".into(),
-            ));
+            )
+        };
+        if matches!(find_recording(&dir, destination), Ok(Some(_)))
+            || self.get_live_recording(destination).is_ok()
+        {
+            return Err(exists());
         }
+        let failed = |error: std::io::Error| {
+            tracing::warn!(%error, "cannot copy a recording");
+            CoreError::Internal("Recording could not be copied".into())
+        };
         if let Some(parent) = target.parent() {
-            std::fs::create_dir_all(parent)
-                .map_err(|_| CoreError::Internal("Recording could not be copied".into()))?;
+            std::fs::create_dir_all(parent).map_err(failed)?;
         }
-        // Copy to a temporary name, then rename: a crash never leaves half a copy under
-        // the destination's name.
-        let partial = crate::media::file::partial_path(&target);
-        std::fs::copy(&stored.path, &partial)
-            .and_then(|_| std::fs::rename(&partial, &target))
-            .map_err(|error| {
-                let _ = std::fs::remove_file(&partial);
-                tracing::warn!(%error, "cannot copy a recording");
-                CoreError::Internal("Recording could not be copied".into())
-            })?;
-        Ok(json!({"name": destination, "format": stored.format.name()}))
+        // Copied under a hidden temporary name (listings skip it; start-up removes one a
+        // crash left), then linked in: a crash never leaves half a copy under the name.
+        let temporary = joined.with_file_name(format!(
+            ".{file_name}.{}{COPY_SUFFIX}",
+            uuid::Uuid::new_v4().simple()
+        ));
+        let copied = std::fs::copy(&stored.path, &temporary)
+            .and_then(|_| std::fs::hard_link(&temporary, &target));
+        let _ = std::fs::remove_file(&temporary);
+        match copied {
+            Ok(()) => Ok(json!({"name": destination, "format": stored.format.name()})),
+            Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => Err(exists()),
+            Err(error) => Err(failed(error)),
+        }
     }
 
     /// `GET /sounds`: 404 when nothing matches, as in Asterisk.

@@ -34,6 +34,10 @@ pub const MAX_SAMPLES: u64 = 16_000 * 3600;
 pub const MAX_FILE_BYTES: u64 = 512 * 1024 * 1024;
 /// Suffix of a recording being written.
 pub const PARTIAL_SUFFIX: &str = ".partial";
+
+/// The end of a hidden temporary file a recording copy is written to before it is linked
+/// in under its name (`.<name>.<ext>.<uuid>.copy`).
+pub const COPY_SUFFIX: &str = ".copy";
 /// Longest recording name accepted.
 pub const MAX_NAME_LEN: usize = 1024;
 

@@ -4,6 +4,7 @@
 use super::{Ctx, Entry};
 use crate::ari::response::{AriResponse, AriResult, Body};
 use crate::ari_handler;
+use crate::core::CoreError;
 use crate::media::engine::RecordingOp;
 
 fn name(ctx: &Ctx) -> String {
@@ -28,7 +29,8 @@ pub async fn delete_stored(ctx: Ctx) -> AriResult {
 
 /// GET /recordings/stored/{recordingName}/file: the raw file.
 pub async fn get_stored_file(ctx: Ctx) -> AriResult {
-    let file = ctx.core.stored_recording_file(&name(&ctx))?;
+    let (core, name) = (ctx.core.clone(), name(&ctx));
+    let file = off_the_workers(move || core.stored_recording_file(&name)).await?;
     Ok(AriResponse {
         status: http::StatusCode::OK,
         headers: Vec::new(),
@@ -45,10 +47,23 @@ pub async fn copy_stored(ctx: Ctx) -> AriResult {
         .params
         .string("destinationRecordingName")
         .unwrap_or_default();
-    Ok(AriResponse::ok(
-        ctx.core
-            .copy_stored_recording(&name(&ctx), destination.trim())?,
-    ))
+    let (core, name) = (ctx.core.clone(), name(&ctx));
+    let copy =
+        off_the_workers(move || core.copy_stored_recording(&name, destination.trim())).await?;
+    Ok(AriResponse::ok(copy))
+}
+
+/// Runs file work of unbounded length (a recording may be hours long) on tokio's blocking
+/// pool, so that it never holds one of the few async workers every request shares.
+async fn off_the_workers<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, CoreError> + Send + 'static,
+) -> Result<T, CoreError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .unwrap_or_else(|error| {
+            tracing::error!(%error, "recording file work failed");
+            Err(CoreError::Internal("Recording file work failed".into()))
+        })
 }
 
 /// GET /recordings/live/{recordingName}

@@ -1,0 +1,118 @@
+//! Stored recordings on disk as clients and crashes leave them: a copy to a name with a dot
+//! makes exactly the recording its reply names and never replaces another, and a recording
+//! a crash cut short is repaired (or removed) when wari starts again.
+
+use reqwest::StatusCode;
+
+use crate::media_support::{decode_wav, sine, stored_samples, write_wav};
+use crate::support::{Wari, client};
+
+/// The files in the recordings directory, names sorted.
+fn files(dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .expect("recordings directory")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+async fn download(wari: &Wari, name: &str) -> (StatusCode, Vec<u8>) {
+    let response = client()
+        .get(wari.url(&format!("/ari/recordings/stored/{name}/file")))
+        .basic_auth("asterisk", Some("secret"))
+        .send()
+        .await
+        .expect("download");
+    let status = response.status();
+    (status, response.bytes().await.expect("bytes").to_vec())
+}
+
+#[tokio::test]
+async fn a_copy_to_a_dotted_name_is_exactly_the_recording_named_and_replaces_nothing() {
+    let wari = Wari::start_default();
+    let dir = wari.data_dir().expect("data dir").join("recordings");
+    // A victim's recording (several seconds, so the copy and download have work to do),
+    // and another user's `backup` that a copy to `backup.<date>` must leave alone.
+    write_wav(&dir.join("victim.wav"), sine(440.0, 8000 * 20));
+    write_wav(&dir.join("backup.wav"), sine(1000.0, 800));
+    let backup_before = std::fs::read(dir.join("backup.wav")).expect("backup");
+    let victim = std::fs::read(dir.join("victim.wav")).expect("victim");
+
+    for name in [
+        "backup.2026-12-06",
+        "backup.2026-12-07",
+        "backup.2026-12-06.x.wav",
+    ] {
+        let copy = wari
+            .post(&format!(
+                "/ari/recordings/stored/victim/copy?destinationRecordingName={name}"
+            ))
+            .await;
+        assert_eq!(copy.status, StatusCode::OK, "{name}: {}", copy.body);
+        let named = name.strip_suffix(".wav").unwrap_or(name);
+        assert_eq!(
+            copy.body,
+            serde_json::json!({"name": named, "format": "wav"})
+        );
+        assert_eq!(
+            wari.get(&format!("/ari/recordings/stored/{named}"))
+                .await
+                .status,
+            StatusCode::OK,
+            "the copy is the recording its reply names"
+        );
+        assert_eq!(
+            download(&wari, named).await,
+            (StatusCode::OK, victim.clone())
+        );
+    }
+    // Names already taken, by a copy or by another recording, are refused.
+    for name in ["backup.2026-12-06", "backup", "backup.wav", "victim"] {
+        let copy = wari
+            .post(&format!(
+                "/ari/recordings/stored/victim/copy?destinationRecordingName={name}"
+            ))
+            .await;
+        assert_eq!(copy.status, StatusCode::CONFLICT, "{name}: {}", copy.body);
+    }
+    // Out of the recordings directory: refused.
+    for name in [
+        "..%2Fout",
+        "a%2F..%2F..%2Fout",
+        "%2Ftmp%2Fout",
+        "a%2F.%2Fb",
+        "a%2F%2Fb",
+    ] {
+        let copy = wari
+            .post(&format!(
+                "/ari/recordings/stored/victim/copy?destinationRecordingName={name}"
+            ))
+            .await;
+        assert_eq!(copy.status, StatusCode::FORBIDDEN, "{name}: {}", copy.body);
+    }
+    assert_eq!(
+        std::fs::read(dir.join("backup.wav")).expect("backup"),
+        backup_before,
+        "the other recording is untouched"
+    );
+    assert_eq!(
+        files(&dir),
+        [
+            "backup.2026-12-06.wav",
+            "backup.2026-12-06.x.wav",
+            "backup.2026-12-07.wav",
+            "backup.wav",
+            "victim.wav"
+        ],
+        "no temporary file is left, nothing outside"
+    );
+    assert!(!wari.data_dir().expect("data").join("out.wav").exists());
+    // The legitimate user's own recording is still served whole.
+    let (spec, samples) = decode_wav(&download(&wari, "backup").await.1);
+    assert_eq!((spec.sample_rate, samples.len()), (8000, 800));
+    assert_eq!(
+        stored_samples(&wari, "backup.2026-12-07").await.len(),
+        8000 * 20
+    );
+}
