@@ -73,9 +73,11 @@ fn start_media(core: &Core, config: &Config, data_dir: &std::path::Path) {
         })
     };
     tracing::info!(sounds = sounds.len(), dir = %sounds.dir().display(), "sounds indexed");
+    let recordings_dir = data_dir.join("recordings");
+    crate::media::recovery::recover(&recordings_dir);
     let setup = crate::core::media::MediaSetup {
         sounds: Arc::new(sounds),
-        recordings_dir: data_dir.join("recordings"),
+        recordings_dir,
         moh: Arc::new(config.moh.clone()),
     };
     if let Err(error) = core.start_media(setup) {

@@ -417,7 +417,7 @@ async fn digits_numbers_and_characters_say_the_right_files_in_order_and_tones_so
 }
 
 #[tokio::test]
-async fn killed_during_a_recording_wari_keeps_finished_recordings_and_serves_no_partial_one() {
+async fn killed_during_a_recording_wari_keeps_finished_recordings_and_repairs_the_cut_one() {
     let MediaApp {
         wari,
         mut ws,
@@ -442,17 +442,29 @@ async fn killed_during_a_recording_wari_keeps_finished_recordings_and_serves_no_
     let listed = wari.get("/ari/recordings/stored").await;
     assert_eq!(
         listed.body,
-        serde_json::json!([{"name": "finished", "format": "wav"}]),
-        "only the finished recording is stored"
+        serde_json::json!([
+            {"name": "finished", "format": "wav"},
+            {"name": "interrupted", "format": "wav"}
+        ]),
+        "the finished recording and the repaired one are stored"
     );
     assert_eq!(
         stored_samples(&wari, "finished").await,
         finished_samples,
         "the finished recording is intact"
     );
-    assert_eq!(
-        wari.get("/ari/recordings/stored/interrupted").await.status,
-        404
+    // What reached the disk before the kill is a valid WAV file that holds the prompt's
+    // beginning (the writer's last buffer never got there).
+    let interrupted = stored_samples(&wari, "interrupted").await;
+    assert!(
+        interrupted.iter().any(|s| *s != 0),
+        "the repaired recording holds audio: {} samples",
+        interrupted.len()
+    );
+    assert!(
+        wari.log().contains("repaired and stored"),
+        "the repair is logged:\n{}",
+        wari.log()
     );
     assert_eq!(
         wari.get("/ari/recordings/live/interrupted").await.status,

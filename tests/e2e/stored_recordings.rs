@@ -116,3 +116,77 @@ async fn a_copy_to_a_dotted_name_is_exactly_the_recording_named_and_replaces_not
         8000 * 20
     );
 }
+
+/// A WAV file as a crash leaves it: the audio is written, the RIFF and `data` sizes are
+/// still zero, and the last sample is torn in half.
+fn cut_short_wav(samples: &[i16]) -> Vec<u8> {
+    let file = tempfile::NamedTempFile::new().expect("temp");
+    write_wav(file.path(), samples.iter().copied());
+    let mut bytes = std::fs::read(file.path()).expect("wav");
+    bytes[4..8].copy_from_slice(&[0; 4]);
+    bytes[40..44].copy_from_slice(&[0; 4]);
+    bytes.push(0x55);
+    bytes
+}
+
+#[tokio::test]
+async fn recordings_cut_short_by_a_crash_are_repaired_or_removed_at_start_up() {
+    let wari = Wari::start_default();
+    let dir = wari.data_dir().expect("data dir").join("recordings");
+    let samples: Vec<i16> = sine(440.0, 4000).collect();
+    std::fs::create_dir_all(dir.join("calls")).expect("dir");
+    std::fs::write(dir.join("calls/cut.wav.partial"), cut_short_wav(&samples)).expect("write");
+    std::fs::write(dir.join("raw.sln.partial"), [1u8, 0, 2, 0, 3]).expect("write");
+    std::fs::write(dir.join("garbage.wav.partial"), b"RIFF????WAVEjunk").expect("write");
+    std::fs::write(dir.join("odd.partial"), b"?").expect("write");
+    std::fs::write(dir.join(".kept.wav.0123.copy"), b"half a copy").expect("write");
+    // A complete recording whose name a cut-short one also has: the complete one wins.
+    write_wav(&dir.join("kept.wav"), sine(1000.0, 800));
+    std::fs::write(dir.join("kept.wav.partial"), cut_short_wav(&samples)).expect("write");
+    let kept = std::fs::read(dir.join("kept.wav")).expect("kept");
+
+    let wari = wari.restart();
+    let listed = wari.get("/ari/recordings/stored").await;
+    assert_eq!(
+        listed.body,
+        serde_json::json!([
+            {"name": "calls/cut", "format": "wav"},
+            {"name": "kept", "format": "wav"},
+            {"name": "raw", "format": "sln"}
+        ]),
+        "the repaired recordings are listed"
+    );
+    assert_eq!(
+        stored_samples(&wari, "calls%2Fcut").await,
+        samples,
+        "the whole audio, the torn sample cut off"
+    );
+    assert_eq!(
+        download(&wari, "raw").await,
+        (StatusCode::OK, vec![1, 0, 2, 0])
+    );
+    assert_eq!(download(&wari, "kept").await, (StatusCode::OK, kept));
+    assert_eq!(
+        files(&dir),
+        ["calls", "kept.wav", "raw.sln"],
+        "the rest is removed"
+    );
+    let log = wari.log();
+    assert_eq!(log.matches("repaired and stored").count(), 2, "{log}");
+    assert_eq!(
+        log.matches("leftover recording file removed").count(),
+        4,
+        "{log}"
+    );
+    // The repaired recording is an ordinary one: it can be copied and deleted.
+    let copy = wari
+        .post("/ari/recordings/stored/calls%2Fcut/copy?destinationRecordingName=saved")
+        .await;
+    assert_eq!(copy.status, StatusCode::OK, "{}", copy.body);
+    assert_eq!(
+        wari.delete("/ari/recordings/stored/calls%2Fcut")
+            .await
+            .status,
+        StatusCode::NO_CONTENT
+    );
+}

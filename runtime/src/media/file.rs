@@ -16,7 +16,8 @@
 //! **Writing** goes to `<name>.<ext>.partial` next to the final file; [`RecordingWriter::finish`]
 //! flushes, fsyncs and renames it into place (then fsyncs the directory), so after a crash
 //! there is either the complete previous file, the complete new one, or a `.partial` whose
-//! name says what it is. `.partial` is not a known extension, so listings skip it.
+//! name says what it is. `.partial` is not a known extension, so listings skip it; at the
+//! next start-up [`super::recovery`] repairs it into a stored recording or removes it.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Write};

@@ -14,6 +14,7 @@ pub mod format;
 pub mod frame;
 pub mod mixer;
 pub mod moh;
+pub mod recovery;
 pub mod rtp;
 pub mod rtp_stats;
 pub mod say;
