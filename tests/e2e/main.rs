@@ -48,5 +48,6 @@ mod third_party_flow;
 mod tls;
 mod wasm_apps;
 mod wasm_config;
+mod wasm_names;
 mod wasm_upload;
 mod ws_handshake;

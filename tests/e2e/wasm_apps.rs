@@ -50,7 +50,7 @@ fn start() -> Wari {
     ])
 }
 
-async fn deploy(wari: &Wari, name: &str, file: &str) -> Value {
+pub async fn deploy(wari: &Wari, name: &str, file: &str) -> Value {
     let response = client()
         .put(wari.url(&format!("/ari/wasm/{name}")))
         .basic_auth(RW.0, Some(RW.1))

@@ -413,7 +413,7 @@ impl Ari {
 /// Splits the path on `/` (stopping at the first empty segment) and decodes each segment as
 /// Asterisk does: `+` is a space, `%XX` a byte, and a `%` not followed by two hex digits stays
 /// as it is. Bytes that are not UTF-8 become U+FFFD (no resource or id can contain them).
-fn decode_segments(path: &str) -> Vec<String> {
+pub(crate) fn decode_segments(path: &str) -> Vec<String> {
     let mut segments = Vec::new();
     for raw in path.strip_prefix('/').unwrap_or(path).split('/') {
         if raw.is_empty() {

@@ -10,6 +10,7 @@ pub mod bindings;
 pub mod convert;
 pub mod engine;
 pub mod limits;
+pub mod names;
 pub mod output;
 pub mod runtime;
 pub mod session;
@@ -198,8 +199,9 @@ impl Shared {
 }
 
 /// The capability check for `ari.request`: channels and bridges named in the path or in
-/// `channel` parameters must belong to the session; listing or creating objects outside the
-/// session, and everything but a few read-only system resources, is refused.
+/// `channel` parameters must belong to the session, and applications and recordings named
+/// in parameters to the app ([`names`]); listing or creating objects outside the session,
+/// and everything but a few read-only system resources, is refused.
 fn permitted(
     session: &session::Session,
     method: &str,
@@ -207,11 +209,53 @@ fn permitted(
     query: &[(String, String)],
     body: Option<&str>,
 ) -> Result<(), String> {
-    let segments: Vec<&str> = path
-        .trim_matches('/')
-        .split('/')
-        .filter(|s| !s.is_empty())
-        .collect();
+    // The path as the ARI router reads it: segments percent-decoded, up to the first
+    // empty one.
+    let segments = crate::ari::decode_segments(&format!("/{}", path.trim_start_matches('/')));
+    owned_objects(session, method, &segments, query, body)?;
+    let body: Option<Value> = body.and_then(|b| serde_json::from_str(b).ok());
+    // Every value a parameter has, in the query (each occurrence) and in a JSON body
+    // (a string or a list of strings): the pipeline reads one of them, the check reads all.
+    let values = |key: &str| -> Vec<String> {
+        let from_body = match body.as_ref().and_then(|b| b.get(key)) {
+            Some(Value::String(s)) => vec![s.clone()],
+            Some(Value::Array(items)) => items
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect(),
+            Some(other) => vec![other.to_string()],
+            None => Vec::new(),
+        };
+        query
+            .iter()
+            .filter(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+            .chain(from_body)
+            .collect()
+    };
+    let own = session.app.name.as_str();
+    for app in values("app") {
+        names::own_app(own, &app)?;
+    }
+    names::own_media(own, values("media").iter().map(String::as_str))?;
+    if segments.last().is_some_and(|last| last == "record") {
+        for name in values("name") {
+            names::own_recording(own, &name)?;
+        }
+    }
+    Ok(())
+}
+
+/// The channels and bridges an `ari.request` names in its path and `channel` parameters.
+fn owned_objects(
+    session: &session::Session,
+    method: &str,
+    segments: &[String],
+    query: &[(String, String)],
+    body: Option<&str>,
+) -> Result<(), String> {
+    let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
     let owns_channel = |id: &str| session.channels.lock().is_ok_and(|c| c.contains(id));
     let owns_bridge = |id: &str| session.app.owns_bridge(id);
     let read_only = method.eq_ignore_ascii_case("GET");
@@ -230,6 +274,9 @@ fn permitted(
         .unwrap_or_default();
     match segments.as_slice() {
         ["channels", id, ..] if owns_channel(id) => Ok(()),
+        ["bridges", _, "videoSource", channel, ..] if !owns_channel(channel) => Err(format!(
+            "Channel '{channel}' does not belong to this session"
+        )),
         ["bridges", id, ..] if owns_bridge(id) => {
             let named = query
                 .iter()

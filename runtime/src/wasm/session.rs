@@ -17,6 +17,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use super::bindings::wari::stasis::{ari, call, kv, log, timers, types};
 use super::convert;
 use super::limits::FailureOutcome;
+use super::names;
 use super::output::GuestOutput;
 use super::runtime::{AppRuntime, AppVersion, FailureKind};
 use crate::core::event::Event;
@@ -304,6 +305,14 @@ fn not_yours(what: &str, id: &str) -> types::Error {
     }
 }
 
+/// A name outside what the app may touch ([`names`]).
+fn refused(message: names::Refusal) -> types::Error {
+    types::Error {
+        status: 403,
+        message,
+    }
+}
+
 type CallResult<T> = wasmtime::Result<Result<T, types::Error>>;
 
 impl SessionState {
@@ -379,6 +388,11 @@ impl call::Host for SessionState {
     }
 
     fn play(&mut self, channel: String, media: Vec<String>) -> CallResult<String> {
+        if let Err(message) =
+            names::own_media(&self.session.app.name, media.iter().map(String::as_str))
+        {
+            return Ok(Err(refused(message)));
+        }
         // The same path as `POST /channels/{id}/play`: the events come back to the session.
         self.channel(&channel, |core| {
             let playback = core.play_on_channel(
@@ -399,7 +413,11 @@ impl call::Host for SessionState {
         format: String,
         max: u32,
     ) -> CallResult<String> {
-        // The same path as `POST /channels/{id}/record`, with the same name checks.
+        // The same path as `POST /channels/{id}/record`, with the same name checks, in the
+        // app's own namespace of recordings.
+        if let Err(message) = names::own_recording(&self.session.app.name, &name) {
+            return Ok(Err(refused(message)));
+        }
         self.channel(&channel, |core| {
             let recording = core.record_channel(
                 &channel,
@@ -529,6 +547,9 @@ impl call::Host for SessionState {
     }
 
     fn move_to_app(&mut self, channel: String, app: String, args: Vec<String>) -> CallResult<()> {
+        if let Err(message) = names::own_app(&self.session.app.name, &app) {
+            return Ok(Err(refused(message)));
+        }
         self.channel(&channel, |core| core.move_to_app(&channel, &app, args))
     }
 }
