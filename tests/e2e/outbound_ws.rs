@@ -543,6 +543,18 @@ async fn pings_reach_the_server_and_a_silent_server_is_dropped_and_reconnected()
 }
 
 #[tokio::test]
+async fn a_ping_interval_too_long_for_the_clock_only_means_no_pings() {
+    let server = listener().await;
+    let port = server.local_addr().expect("addr").port();
+    let pings = "enable_pingpongs = yes\npingpong_interval = 18446744073709551615\n";
+    let wari = start(&client_conf(port, "persistent", pings), "outbound-app");
+    let (mut remote, _) = accept_ws(accept_tcp(&server).await).await;
+    assert_eq!(remote.next().await["type"], "ApplicationRegistered");
+    let log = wari.log();
+    assert!(!log.contains("panicked"), "{log}");
+}
+
+#[tokio::test]
 async fn a_server_that_stops_reading_hits_the_write_timeout_and_is_reconnected() {
     let socket = tokio::net::TcpSocket::new_v4().expect("socket");
     socket.set_recv_buffer_size(2048).expect("small buffer");

@@ -149,10 +149,12 @@ where
         request_rx,
         reply_tx,
     ));
-    let mut pings = settings.ping_interval.map(|every| {
-        let mut interval = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    // An interval too long for the clock (a huge `pingpong_interval`) means no pings.
+    let mut pings = settings.ping_interval.and_then(|every| {
+        let first = tokio::time::Instant::now().checked_add(every)?;
+        let mut interval = tokio::time::interval_at(first, every);
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        interval
+        Some(interval)
     });
     let mut unanswered = 0u32;
     let mut pending = first;
