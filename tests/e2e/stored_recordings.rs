@@ -190,3 +190,53 @@ async fn recordings_cut_short_by_a_crash_are_repaired_or_removed_at_start_up() {
         StatusCode::NO_CONTENT
     );
 }
+
+/// Resident memory of the process, in KiB.
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS")
+}
+
+#[tokio::test]
+async fn a_large_recording_is_downloaded_in_chunks_not_held_in_memory() {
+    const MIB: u64 = 1024 * 1024;
+    let wari = Wari::start_default();
+    let dir = wari.data_dir().expect("data dir").join("recordings");
+    // 64 MiB of audio (about 70 minutes at 8 kHz).
+    write_wav(&dir.join("long.wav"), (0..32 * MIB).map(|i| (i % 4001) as i16));
+    let size = std::fs::metadata(dir.join("long.wav")).expect("size").len();
+    let before = rss_kib(wari.pid());
+
+    // Two clients start downloading and then read slowly: wari holds a chunk for each.
+    let mut downloads = Vec::new();
+    for _ in 0..2 {
+        let mut response = client()
+            .get(wari.url("/ari/recordings/stored/long/file"))
+            .basic_auth("asterisk", Some("secret"))
+            .send()
+            .await
+            .expect("download");
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(response.content_length(), Some(size));
+        let first = response.chunk().await.expect("a chunk").expect("not empty");
+        downloads.push((response, first.len() as u64));
+    }
+    let during = rss_kib(wari.pid());
+    assert!(
+        during.saturating_sub(before) < 32 * 1024,
+        "two downloads of {size} bytes in progress: wari grew from {before} to {during} KiB"
+    );
+    // And they complete, whole.
+    let ping = wari.get("/ari/asterisk/ping").await;
+    assert_eq!(ping.status, StatusCode::OK);
+    for (mut response, mut got) in downloads {
+        while let Some(chunk) = response.chunk().await.expect("chunk") {
+            got += chunk.len() as u64;
+        }
+        assert_eq!(got, size);
+    }
+}

@@ -17,6 +17,14 @@ pub enum Body {
         content_type: &'static str,
         data: Bytes,
     },
+    /// A file sent in chunks as the client takes them (stored recording downloads), never
+    /// held in memory whole: its content type, path and length. Transports that carry only
+    /// whole bodies refuse it.
+    File {
+        content_type: &'static str,
+        path: std::path::PathBuf,
+        len: u64,
+    },
     /// An error page of the HTTP server rather than of ARI (the WebSocket layer's 426 and
     /// handshake errors): an HTML page carrying this message, without CORS headers.
     Page(String),

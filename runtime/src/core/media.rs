@@ -1234,11 +1234,12 @@ pub(super) fn resolve(setup: &MediaSetup, uri: &str, language: &str) -> PlayItem
     }
 }
 
-/// A stored recording's file, for download.
+/// A stored recording's file, for download: where it is and how long.
 #[derive(Debug, Clone)]
 pub struct StoredRecordingFile {
     pub content_type: &'static str,
-    pub data: Vec<u8>,
+    pub path: PathBuf,
+    pub len: u64,
 }
 
 impl Core {
@@ -1280,17 +1281,22 @@ impl Core {
         })
     }
 
-    /// `GET /recordings/stored/{name}/file`: the bytes and their content type. Blocking
-    /// file work: call it off the async workers.
+    /// `GET /recordings/stored/{name}/file`: the file (opened once, so that a file that
+    /// cannot be read is a 403 as in Asterisk), its length and content type; the transport
+    /// streams it. Blocking file work: call it off the async workers.
     pub fn stored_recording_file(&self, name: &str) -> Result<StoredRecordingFile, CoreError> {
         let stored = self.stored(name)?;
-        let data = std::fs::read(&stored.path).map_err(|error| {
-            tracing::warn!(path = %stored.path.display(), %error, "cannot read a recording");
-            CoreError::Forbidden("Recording file could not be opened".into())
-        })?;
+        let len = std::fs::File::open(&stored.path)
+            .and_then(|file| file.metadata())
+            .map_err(|error| {
+                tracing::warn!(path = %stored.path.display(), %error, "cannot read a recording");
+                CoreError::Forbidden("Recording file could not be opened".into())
+            })?
+            .len();
         Ok(StoredRecordingFile {
             content_type: stored.format.content_type(),
-            data,
+            path: stored.path,
+            len,
         })
     }
 

@@ -310,7 +310,7 @@ impl Reply {
                 reason,
                 body: Some(compact_json(&data)),
             },
-            Body::Raw { .. } => {
+            Body::Raw { .. } | Body::File { .. } => {
                 const NOT_ACCEPTABLE: &str = "Not Acceptable.  Use HTTP GET";
                 Reply {
                     ids,

@@ -387,6 +387,19 @@ pub fn to_http(front: &Front, response: AriResponse) -> Response {
             }
         }
         Body::Raw { content_type, data } => (Some(content_type), data),
+        Body::File {
+            content_type,
+            path,
+            len,
+        } => {
+            let mut out = Response::new(HttpBody::from_stream(file_chunks(path)));
+            *out.status_mut() = response.status;
+            let headers = out.headers_mut();
+            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+            headers.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+            headers.extend(response.headers);
+            return out;
+        }
     };
     let mut out = Response::new(HttpBody::from(bytes));
     *out.status_mut() = response.status;
@@ -398,6 +411,27 @@ pub fn to_http(front: &Front, response: AriResponse) -> Response {
         headers.append(name, value);
     }
     out
+}
+
+/// How much of a file is read at a time for a response.
+const FILE_CHUNK: usize = 64 * 1024;
+
+/// A file's bytes in chunks, each read when the client has taken the one before: a large
+/// download holds one chunk of memory, and no async worker waits on the disk. A read error
+/// ends the stream (and the response, short of its length).
+fn file_chunks(
+    path: std::path::PathBuf,
+) -> impl futures_util::Stream<Item = std::io::Result<Bytes>> + Send {
+    use tokio::io::AsyncReadExt;
+    futures_util::stream::try_unfold((path, None::<tokio::fs::File>), |(path, file)| async move {
+        let mut file = match file {
+            Some(file) => file,
+            None => tokio::fs::File::open(&path).await?,
+        };
+        let mut chunk = bytes::BytesMut::with_capacity(FILE_CHUNK);
+        let read = file.read_buf(&mut chunk).await?;
+        Ok((read > 0).then(|| (chunk.freeze(), (path, Some(file)))))
+    })
 }
 
 /// The HTTP server's error page (as Asterisk's, the message in a small HTML page).

@@ -188,7 +188,8 @@ impl Shared {
         let body = match response.body {
             crate::ari::Body::Json(value) => value.to_string(),
             crate::ari::Body::Raw { data, .. } => String::from_utf8_lossy(&data).into_owned(),
-            crate::ari::Body::Empty => String::new(),
+            // Files are stored recordings, which apps cannot read through ARI.
+            crate::ari::Body::Empty | crate::ari::Body::File { .. } => String::new(),
             crate::ari::Body::Page(message) => message,
         };
         Response {

@@ -34,9 +34,10 @@ pub async fn get_stored_file(ctx: Ctx) -> AriResult {
     Ok(AriResponse {
         status: http::StatusCode::OK,
         headers: Vec::new(),
-        body: Body::Raw {
+        body: Body::File {
             content_type: file.content_type,
-            data: file.data.into(),
+            path: file.path,
+            len: file.len,
         },
     })
 }
