@@ -207,7 +207,10 @@ async fn a_large_recording_is_downloaded_in_chunks_not_held_in_memory() {
     let wari = Wari::start_default();
     let dir = wari.data_dir().expect("data dir").join("recordings");
     // 64 MiB of audio (about 70 minutes at 8 kHz).
-    write_wav(&dir.join("long.wav"), (0..32 * MIB).map(|i| (i % 4001) as i16));
+    write_wav(
+        &dir.join("long.wav"),
+        (0..32 * MIB).map(|i| (i % 4001) as i16),
+    );
     let size = std::fs::metadata(dir.join("long.wav")).expect("size").len();
     let before = rss_kib(wari.pid());
 
