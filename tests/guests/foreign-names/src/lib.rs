@@ -69,15 +69,21 @@ mod tests {
             &mut ForeignNames,
             Event::StasisStart {
                 channel: Channel::new("mine"),
-                args: vec!["move victimapp".into(), "ari POST /snoop app=victimapp".into()],
+                args: vec![
+                    "move victimapp".into(),
+                    "ari POST /snoop app=victimapp".into(),
+                ],
             },
         );
         let calls = host.calls();
-        assert_eq!(calls[1], Call::MoveToApp {
-            channel: "mine".into(),
-            app: "victimapp".into(),
-            args: vec![],
-        });
+        assert_eq!(
+            calls[1],
+            Call::MoveToApp {
+                channel: "mine".into(),
+                app: "victimapp".into(),
+                args: vec![],
+            }
+        );
         assert_eq!(host.logs().len(), 2, "{:?}", host.logs());
     }
 }
