@@ -105,17 +105,16 @@ async fn route(front: &Front, request: Request, peer: Option<SocketAddr>) -> Res
             return redirect(to);
         }
     }
-    if let Some(peer) = peer {
-        for restriction in &front.http.restrictions {
-            if path.starts_with(&restriction.path_prefix) && !restriction.acl.allows(peer.ip()) {
-                tracing::info!(%peer, path, restriction = %restriction.path_prefix, "HTTP request denied by restriction");
-                let mut response = html(StatusCode::FORBIDDEN, "Access denied by ACL");
-                response
-                    .headers_mut()
-                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
-                return response;
-            }
-        }
+    if let Some(peer) = peer
+        && let Some(restriction) =
+            super::restriction::denying(&front.http.restrictions, path, peer.ip())
+    {
+        tracing::info!(%peer, path = ?path, restriction = %restriction.path_prefix, "HTTP request denied by restriction");
+        let mut response = html(StatusCode::FORBIDDEN, "Access denied by ACL");
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        return response;
     }
     if front.ari.enabled() && super::metrics::is_metrics_path(path, &front.http.prefix) {
         let (parts, _) = request.into_parts();

@@ -6,6 +6,7 @@ pub mod front;
 pub mod head;
 pub mod metrics;
 pub mod normalized_io;
+pub mod restriction;
 pub mod tls;
 
 use std::net::SocketAddr;
