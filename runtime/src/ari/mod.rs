@@ -39,11 +39,13 @@ pub struct AriRequest {
     pub query: Option<String>,
     pub headers: HeaderMap,
     pub body: Bytes,
-    /// The client's address for HTTP requests (per-user ACLs apply); `None` for requests
-    /// arriving over an already-authorised WebSocket.
+    /// The client's address (per-user ACLs apply): the HTTP client's, or that of the
+    /// inbound WebSocket a `RESTRequest` arrived on; `None` for requests made inside wari
+    /// and over outbound WebSockets.
     pub peer: Option<SocketAddr>,
-    /// Already authenticated (requests made inside wari, e.g. by a WebAssembly app): no
-    /// credentials are checked.
+    /// Already authenticated (requests made inside wari, e.g. by a WebAssembly app, and
+    /// requests over an inbound WebSocket, as the user its upgrade authenticated as): no
+    /// credentials are checked, the user's ACL still is when `peer` is known.
     pub trusted_user: Option<Arc<crate::config::User>>,
 }
 
@@ -74,6 +76,8 @@ pub struct UpgradeGrant {
     pub resource: String,
     pub params: Params,
     pub user: Arc<crate::config::User>,
+    /// The client's address, for the socket's later requests.
+    pub peer: Option<SocketAddr>,
 }
 
 /// Why the ARI layer could not be set up (a bug in the embedded declarations or handlers).
@@ -379,6 +383,7 @@ impl Ari {
                 resource: operation.declared.resource.clone(),
                 params,
                 user,
+                peer: request.peer,
             });
         }
         Err(self.handle(request.clone()).await)
