@@ -13,6 +13,7 @@ pub mod params;
 pub mod resources;
 pub mod response;
 pub mod router;
+pub mod upload;
 
 use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
@@ -28,6 +29,7 @@ use docs::ApiDocs;
 pub use params::Params;
 pub use response::{AriError, AriResponse, AriResult, Body};
 use router::Router;
+pub use upload::Upload;
 
 /// A request as ARI sees it, whatever carried it.
 #[derive(Debug, Clone)]
@@ -47,6 +49,8 @@ pub struct AriRequest {
     /// requests over an inbound WebSocket, as the user its upgrade authenticated as): no
     /// credentials are checked, the user's ACL still is when `peer` is known.
     pub trusted_user: Option<Arc<crate::config::User>>,
+    /// A body the transport spooled to disk instead of `body` (component uploads).
+    pub upload: Option<Arc<Upload>>,
 }
 
 /// What carried a request to the pipeline.
@@ -346,6 +350,7 @@ impl Ari {
             params,
             user,
             body: request.body.clone(),
+            upload: request.upload.clone(),
             wasm: self.wasm.get().cloned(),
         };
         match AssertUnwindSafe(handler(ctx)).catch_unwind().await {
@@ -387,6 +392,16 @@ impl Ari {
             });
         }
         Err(self.handle(request.clone()).await)
+    }
+
+    /// Runs every check before the body is needed (credentials, ACL, read-only, routing,
+    /// method) on a request whose body has not been read: `Err` is the answer to send
+    /// instead of reading it. Uploads are checked so, before a byte of their body is taken.
+    pub async fn authorize_head(&self, request: &AriRequest) -> Result<(), AriResponse> {
+        match self.route(request) {
+            Ok(_) => Ok(()),
+            Err(_) => Err(self.handle(request.clone()).await),
+        }
     }
 
     /// Authenticates a request that is not an ARI operation (`/metrics`) as ARI does:

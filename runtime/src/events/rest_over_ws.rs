@@ -279,6 +279,7 @@ fn build(
         body,
         peer: auth.peer,
         trusted_user: auth.user.clone(),
+        upload: None,
     })
 }
 

@@ -1,7 +1,8 @@
 //! The HTTP front door: everything between a raw HTTP request and the ARI pipeline.
 //!
 //! It answers the heads the normaliser refused ([`super::head`]), applies http.conf (prefix,
-//! redirects, restriction sections), limits the body size,
+//! redirects, restriction sections), limits the body size, spools component uploads to disk
+//! once their head is authorised ([`super::upload`]),
 //! hands `/ari/...` requests to [`Ari`], and turns the result into an HTTP response with the
 //! headers every response carries (`Server`, `Cache-Control`, `Content-Type`).
 
@@ -126,6 +127,7 @@ async fn route(front: &Front, request: Request, peer: Option<SocketAddr>) -> Res
             body: Bytes::new(),
             peer,
             trusted_user: None,
+            upload: None,
         };
         return to_http(
             front,
@@ -154,7 +156,17 @@ async fn route(front: &Front, request: Request, peer: Option<SocketAddr>) -> Res
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    let Some(limit) = body_limit(front, &parts.method, &ari_path, &parts.headers) else {
+    if parts.method == http::Method::PUT
+        && ari_path.starts_with("/wasm/")
+        && let Some(wasm) = front.ari.wasm()
+    {
+        let spool = UploadTarget {
+            limit: wasm.max_upload_bytes(),
+            dir: wasm.spool_dir().to_path_buf(),
+        };
+        return serve_upload(front, parts, body, ari_path, peer, declared_length, spool).await;
+    }
+    let Some(limit) = body_limit(&parts.headers) else {
         // Asterisk reads a body only when it is JSON or a form; any other is dropped unread,
         // whatever its size.
         if !hyper::body::Body::is_end_stream(&body) {
@@ -203,6 +215,7 @@ async fn serve_ari(
         body,
         peer,
         trusted_user: None,
+        upload: None,
     };
     let response = front.ari.handle(request).await;
     to_http(front, response)
@@ -267,6 +280,7 @@ async fn upgrade(
         body: Bytes::new(),
         peer,
         trusted_user: None,
+        upload: None,
     };
     let grant = match front.ari.authorize_upgrade(&request).await {
         Ok(grant) => grant,
@@ -280,21 +294,80 @@ async fn upgrade(
     }
 }
 
-/// The body size allowed for a request: ARI's 40 kB for the bodies it reads (JSON and
-/// forms), component uploads (`PUT /ari/wasm/{app}`) as large as the WebAssembly host
-/// accepts; `None` for a body that is not read at all.
-fn body_limit(
+/// Where and how large a component upload may be spooled.
+struct UploadTarget {
+    limit: usize,
+    dir: std::path::PathBuf,
+}
+
+/// A component upload (`PUT /ari/wasm/{app}`): the head is authenticated and authorised
+/// before any of the body is read (a refusal closes the connection, the body unread); then
+/// the body goes to a spool file as it arrives, and the pipeline deploys from that file.
+async fn serve_upload(
     front: &Front,
-    method: &http::Method,
-    ari_path: &str,
-    headers: &http::HeaderMap,
-) -> Option<usize> {
-    if method == http::Method::PUT
-        && ari_path.starts_with("/wasm/")
-        && let Some(wasm) = front.ari.wasm()
-    {
-        return Some(wasm.max_upload_bytes());
+    parts: http::request::Parts,
+    body: HttpBody,
+    path: String,
+    peer: Option<SocketAddr>,
+    declared_length: Option<u64>,
+    target: UploadTarget,
+) -> Response {
+    let mut request = AriRequest {
+        method: parts.method.clone(),
+        path,
+        query: parts.uri.query().map(str::to_string),
+        headers: parts.headers.clone(),
+        body: Bytes::new(),
+        peer,
+        trusted_user: None,
+        upload: None,
+    };
+    if let Err(refusal) = front.ari.authorize_head(&request).await {
+        return closing(to_http(front, refusal));
     }
+    if let Some(declared) = declared_length.filter(|&n| n > target.limit as u64) {
+        // As for other bodies: an authorised client still sending sees the 413, not a reset.
+        if declared <= DRAIN_LIMIT as u64 {
+            tokio::spawn(async move {
+                let _ = tokio::time::timeout(DRAIN_TIME, read_body(body, DRAIN_LIMIT)).await;
+            });
+        }
+        return too_large(&parts, peer, target.limit);
+    }
+    match super::upload::spool(body, target.limit, &target.dir).await {
+        Ok(upload) => request.upload = Some(Arc::new(upload)),
+        Err(super::upload::SpoolError::TooLarge(_)) => {
+            return closing(too_large(&parts, peer, target.limit));
+        }
+        Err(super::upload::SpoolError::Broken(_)) => {
+            return to_http(
+                front,
+                AriError::bad_request("Error reading request body").into(),
+            );
+        }
+        Err(e @ super::upload::SpoolError::Io(_)) => {
+            tracing::error!(peer = ?peer, error = %e, "component upload not received");
+            return to_http(
+                front,
+                AriError::new(StatusCode::INTERNAL_SERVER_ERROR, "Cannot store the upload").into(),
+            );
+        }
+    }
+    to_http(front, front.ari.handle(request).await)
+}
+
+/// `response` with `Connection: close` (the rest of the request is not read).
+fn closing(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    response
+}
+
+/// The body size allowed for a request: ARI's 40 kB for the bodies it reads (JSON and
+/// forms); `None` for a body that is not read at all. (Component uploads are spooled, see
+/// [`serve_upload`].)
+fn body_limit(headers: &http::HeaderMap) -> Option<usize> {
     let media_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())

@@ -8,6 +8,7 @@ pub mod metrics;
 pub mod normalized_io;
 pub mod restriction;
 pub mod tls;
+pub mod upload;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
