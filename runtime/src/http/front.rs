@@ -189,6 +189,7 @@ async fn route(front: &Front, request: Request, peer: Option<SocketAddr>) -> Res
     let body = match read_body(body, limit).await {
         Ok(body) => body,
         Err(BodyError::TooLarge) => return too_large(&parts, peer, limit),
+        Err(BodyError::TimedOut) => return timed_out(&parts, peer),
         Err(BodyError::Broken) => {
             return to_http(
                 front,
@@ -391,6 +392,18 @@ fn too_large(request: &http::request::Parts, peer: Option<SocketAddr>, limit: us
     response
 }
 
+/// A body that did not arrive within `session_inactivity`: 408, and the connection closes.
+fn timed_out(request: &http::request::Parts, peer: Option<SocketAddr>) -> Response {
+    tracing::info!(
+        method = %request.method,
+        path = request.uri.path(),
+        peer = ?peer,
+        status = 408,
+        "ARI request refused: body not received within session_inactivity"
+    );
+    closing(json_message(StatusCode::REQUEST_TIMEOUT, "Request timeout"))
+}
+
 /// An ARI error answer: `status` with `{"message": message}`.
 fn json_message(status: StatusCode, message: &str) -> Response {
     let mut response = Response::new(HttpBody::from(
@@ -406,7 +419,23 @@ fn json_message(status: StatusCode, message: &str) -> Response {
 
 enum BodyError {
     TooLarge,
+    /// Not received within `session_inactivity`.
+    TimedOut,
     Broken,
+}
+
+/// Whether a body error comes from the connection's read deadline.
+fn is_timeout(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut source = Some(error);
+    while let Some(e) = source {
+        if e.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)
+        {
+            return true;
+        }
+        source = e.source();
+    }
+    false
 }
 
 async fn read_body(body: HttpBody, limit: usize) -> Result<Bytes, BodyError> {
@@ -414,6 +443,7 @@ async fn read_body(body: HttpBody, limit: usize) -> Result<Bytes, BodyError> {
     match limited.collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(BodyError::TooLarge),
+        Err(e) if is_timeout(&*e) => Err(BodyError::TimedOut),
         Err(_) => Err(BodyError::Broken),
     }
 }
