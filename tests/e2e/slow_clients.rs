@@ -11,7 +11,7 @@ use crate::support::{ARI_CONF, Wari};
 
 /// Short limits so the test takes a couple of seconds: 1.2 s per request, 0.3 s idle.
 const HTTP: &str = "[general]\nenabled = yes\nbindaddr = 127.0.0.1\nbindport = 0\n\
-                    sessionlimit = 4\nsession_inactivity = 1200\nsession_keep_alive = 300\n";
+                    sessionlimit = 5\nsession_inactivity = 1200\nsession_keep_alive = 300\n";
 
 /// The most time a test connection is given to be closed by wari.
 const GIVE_UP: Duration = Duration::from_secs(10);
@@ -56,16 +56,22 @@ async fn slow_requests_and_idle_connections_are_closed_in_time() {
     let slow_body = body_head("");
     let slow_body_authed = body_head(AUTH);
     let idle_after_request = format!("GET /ari/asterisk/ping HTTP/1.1\r\nHost: x\r\n{AUTH}\r\n");
-    // Four slow clients at once hold every slot (sessionlimit = 4) until their deadlines.
-    let (unauthed, authed, slow_head, idle) = tokio::join!(
+    let slow_upload = format!(
+        "PUT /ari/wasm/slow HTTP/1.1\r\nHost: x\r\n{AUTH}\
+         Content-Type: application/wasm\r\nContent-Length: 100000\r\n\r\n"
+    );
+    // Five slow clients at once hold every slot (sessionlimit = 5) until their deadlines.
+    let (unauthed, authed, upload, slow_head, idle) = tokio::join!(
         closed_after(&wari, &slow_body, true),
         closed_after(&wari, &slow_body_authed, true),
+        closed_after(&wari, &slow_upload, true),
         closed_after(&wari, "GET /ari/asterisk/ping HTTP/1.1\r\nHo", true),
         closed_after(&wari, &idle_after_request, false),
     );
     for (what, (took, answer)) in [
         ("slow body without credentials", &unauthed),
         ("slow body with credentials", &authed),
+        ("slow component upload", &upload),
         ("slow head", &slow_head),
     ] {
         assert!(
@@ -73,7 +79,11 @@ async fn slow_requests_and_idle_connections_are_closed_in_time() {
             "{what}: closed after {took:?}, session_inactivity is 1.2 s; answer {answer:?}"
         );
     }
-    for (what, (_, answer)) in [("unauthenticated", &unauthed), ("authenticated", &authed)] {
+    for (what, (_, answer)) in [
+        ("unauthenticated", &unauthed),
+        ("authenticated", &authed),
+        ("upload", &upload),
+    ] {
         assert!(
             answer.starts_with("HTTP/1.1 408"),
             "{what} slow body: {answer:?}"

@@ -340,6 +340,7 @@ async fn serve_upload(
         Err(super::upload::SpoolError::TooLarge(_)) => {
             return closing(too_large(&parts, peer, target.limit));
         }
+        Err(super::upload::SpoolError::TimedOut) => return timed_out(&parts, peer),
         Err(super::upload::SpoolError::Broken(_)) => {
             return to_http(
                 front,
@@ -425,7 +426,7 @@ enum BodyError {
 }
 
 /// Whether a body error comes from the connection's read deadline.
-fn is_timeout(error: &(dyn std::error::Error + 'static)) -> bool {
+pub(super) fn is_timeout(error: &(dyn std::error::Error + 'static)) -> bool {
     let mut source = Some(error);
     while let Some(e) = source {
         if e.downcast_ref::<std::io::Error>()

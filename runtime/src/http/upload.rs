@@ -20,6 +20,9 @@ pub enum SpoolError {
     TooLarge(usize),
     #[error("error reading request body: {0}")]
     Broken(String),
+    /// Not received within `session_inactivity`.
+    #[error("request body not received in time")]
+    TimedOut,
     #[error("cannot write the spool file: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -42,7 +45,13 @@ pub async fn spool(body: HttpBody, limit: usize, dir: &Path) -> Result<Upload, S
     let mut size = 0usize;
     let mut pending = BytesMut::new();
     while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|e| SpoolError::Broken(e.to_string()))?;
+        let frame = frame.map_err(|e| {
+            if super::front::is_timeout(&e) {
+                SpoolError::TimedOut
+            } else {
+                SpoolError::Broken(e.to_string())
+            }
+        })?;
         let Ok(data) = frame.into_data() else {
             continue;
         };
