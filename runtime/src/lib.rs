@@ -11,5 +11,6 @@ pub mod core;
 pub mod events;
 pub mod host;
 pub mod http;
+pub mod log_text;
 pub mod media;
 pub mod wasm;

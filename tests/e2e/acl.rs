@@ -183,3 +183,43 @@ async fn http_conf_restriction_guards_a_path_prefix() {
         "the refusal is logged with the client address:\n{log}"
     );
 }
+
+/// Attack (issue 14, item 11): a restriction compared with the raw path was bypassed by
+/// spelling the path another way routing still understands: another case, or a segment
+/// percent-encoded. Every spelling is refused from outside the ACL, and still served inside.
+#[tokio::test]
+async fn restriction_holds_for_every_spelling_of_the_path() {
+    let http = format!(
+        "{HTTP_CONF}\n[/ari/recordings]\ntype = restriction\ndeny = 0.0.0.0/0\npermit = 127.0.0.1\n\n\
+         [/metrics]\ntype = restriction\ndeny = 0.0.0.0/0\npermit = 127.0.0.1\n"
+    );
+    let ari = "[general]\nenabled = yes\n\n[asterisk]\ntype = user\npassword = secret\n";
+    let wari = Wari::start(&[("http.conf", &http), ("ari.conf", ari)]);
+
+    for path in [
+        "/ari/recordings/stored",
+        "/ARI/recordings/stored",
+        "/ari/%72ecordings/stored",
+        "/Ari/%72ecording%73/stored",
+        "/metrics",
+        "/METRICS",
+    ] {
+        let (status, _, body) = get_as(&wari, FROM_ONE, path, "asterisk", "secret").await;
+        assert_eq!(
+            status,
+            StatusCode::OK,
+            "{path} from 127.0.0.1 is served: {body}"
+        );
+        let (status, _, body) = get_as(&wari, FROM_TWO, path, "asterisk", "secret").await;
+        assert_eq!(
+            status,
+            StatusCode::FORBIDDEN,
+            "{path} from 127.0.0.2 is restricted: {body}"
+        );
+        assert!(body.contains("Access denied by ACL"), "{path}: {body}");
+    }
+    // The legitimate user outside the restricted prefixes keeps working from anywhere.
+    let (status, _, body) =
+        get_as(&wari, FROM_TWO, "/ari/asterisk/info", "asterisk", "secret").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}

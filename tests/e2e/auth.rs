@@ -272,3 +272,81 @@ async fn crypt_passwords_from_mkpasswd_authenticate() {
         assert_eq!(status, StatusCode::OK, "{user} via api_key");
     }
 }
+
+/// Attack (issue 14, item 4): passwords were guessed at 13,000 a second, and a user name
+/// with a line break forged a log line. Now an address is locked out (429) after
+/// `max_login_failures` wrong passwords for `login_lockout`, whatever it sends, while
+/// clients at other addresses keep working; the lockout ends; the name is logged escaped.
+#[tokio::test]
+async fn failed_logins_lock_the_address_out_and_names_are_logged_escaped() {
+    use std::net::{IpAddr, Ipv4Addr};
+    use std::time::Duration;
+    let ari = ARI_CONF.replace(
+        "[general]\n",
+        "[general]\nmax_login_failures = 5\nlogin_lockout = 1000\n",
+    );
+    let wari = Wari::start(&[("http.conf", HTTP_CONF), ("ari.conf", &ari)]);
+    let from = |last: u8| {
+        crate::support::client_builder()
+            .local_address(IpAddr::V4(Ipv4Addr::new(127, 0, 0, last)))
+            .build()
+            .expect("client")
+    };
+    let (attacker, neighbour) = (from(2), from(1));
+    let ping = |client: &reqwest::Client, user: &str, password: &str| {
+        client
+            .get(wari.url("/ari/asterisk/ping"))
+            .basic_auth(user, Some(password))
+            .send()
+    };
+
+    let mut statuses = Vec::new();
+    for guess in 0..20 {
+        let reply = ping(&attacker, "asterisk", &format!("guess{guess}"))
+            .await
+            .expect("guess");
+        if reply.status() == StatusCode::TOO_MANY_REQUESTS {
+            assert!(reply.headers().contains_key("retry-after"));
+        }
+        statuses.push(reply.status().as_u16());
+    }
+    assert_eq!(&statuses[..5], [401; 5], "{statuses:?}");
+    assert!(statuses[5..].iter().all(|&s| s == 429), "{statuses:?}");
+    // Locked out: even the right password is refused from that address...
+    let reply = ping(&attacker, "asterisk", "secret").await.expect("ping");
+    assert_eq!(reply.status(), StatusCode::TOO_MANY_REQUESTS);
+    // ...but not from another one.
+    let reply = ping(&neighbour, "asterisk", "secret").await.expect("ping");
+    assert_eq!(reply.status(), StatusCode::OK);
+    // The lockout ends.
+    crate::support::eventually("the lockout ends", Duration::from_secs(5), || async {
+        let status = ping(&attacker, "asterisk", "secret")
+            .await
+            .map_err(|e| e.to_string())?
+            .status();
+        (status == StatusCode::OK)
+            .then_some(())
+            .ok_or(format!("{status}"))
+    })
+    .await;
+
+    // A line break in a user name does not start a log line of its own.
+    let reply = ping(&neighbour, "bob\nINFO forged: admin logged in", "x")
+        .await
+        .expect("ping");
+    assert_eq!(reply.status(), StatusCode::UNAUTHORIZED);
+    let log = crate::support::eventually("the failure is logged", Duration::from_secs(5), || {
+        let log = wari.log();
+        async move {
+            log.contains("bob\\nINFO forged")
+                .then_some(log)
+                .ok_or("not yet".to_string())
+        }
+    })
+    .await;
+    assert!(
+        !log.lines()
+            .any(|l| l.trim_start().starts_with("INFO forged")),
+        "{log}"
+    );
+}

@@ -40,6 +40,7 @@ mod resources_fidelity;
 mod rest_over_ws;
 mod routing_answers;
 mod schema;
+mod slow_clients;
 mod snoop;
 mod soak;
 mod stasis_flows;

@@ -313,3 +313,153 @@ async fn frames_are_read_as_asterisk_reads_them() {
     assert_eq!(docs["basePath"], format!("http://{}/ari", wari.addr()));
     ws.close().await;
 }
+
+/// Attack (issue 14, item 10): a frame carried `api_key` of a user whose ACL never allows
+/// this address, and wrote a global variable as that user; and frames of many megabytes were
+/// read whole. Every frame now runs as the socket's own user (under its ACL), its body is held
+/// to HTTP's 40 kB, and a message larger than Asterisk's 64 KiB frame closes the socket.
+#[tokio::test]
+async fn frames_run_as_the_socket_user_within_http_limits() {
+    let ari = format!(
+        "{ARI_CONF}\n[officeonly]\ntype = user\npassword = officepw\ndeny = 0.0.0.0/0.0.0.0\n\
+         permit = 10.9.9.9/255.255.255.255\n"
+    );
+    let wari = Wari::start(&[("http.conf", HTTP_CONF), ("ari.conf", &ari)]);
+    let global = |wari: &Wari| {
+        let url = wari.url("/ari/asterisk/variable?variable=ACL_BYPASS");
+        async move {
+            let reply: Value = crate::support::client()
+                .get(url)
+                .basic_auth("asterisk", Some("secret"))
+                .send()
+                .await
+                .expect("GET variable")
+                .json()
+                .await
+                .expect("JSON");
+            reply["value"].clone()
+        }
+    };
+
+    // The user whose key is in the frame may not connect from here at all.
+    let over_http = crate::support::client()
+        .post(wari.url("/ari/asterisk/variable?variable=ACL_BYPASS&value=http"))
+        .basic_auth("officeonly", Some("officepw"))
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(over_http.status(), 403);
+
+    let mut viewer = connect(&wari, "app=peek&api_key=viewer:look").await;
+    for (id, uri) in [
+        (
+            "k1",
+            "asterisk/variable?variable=ACL_BYPASS&value=x&api_key=officeonly:officepw",
+        ),
+        (
+            "k2",
+            "asterisk/variable?variable=ACL_BYPASS&value=x&api_key=asterisk:secret",
+        ),
+    ] {
+        let reply = viewer.rest(request(id, "POST", uri)).await;
+        assert_eq!(reply["status_code"], 403, "{id}: {reply}");
+        assert_eq!(body(&reply)["message"], "Write access denied", "{id}");
+    }
+    let mut in_query_strings = request("k3", "POST", "asterisk/variable");
+    in_query_strings["query_strings"] = json!([
+        {"name": "variable", "value": "ACL_BYPASS"},
+        {"name": "value", "value": "x"},
+        {"name": "api_key", "value": "officeonly:officepw"},
+    ]);
+    assert_eq!(viewer.rest(in_query_strings).await["status_code"], 403);
+    assert_eq!(global(&wari).await, "", "no frame wrote the variable");
+    // The socket's own user still reads.
+    let info = viewer.rest(request("r", "GET", "asterisk/info")).await;
+    assert_eq!(info["status_code"], 200, "{info}");
+
+    // A body HTTP would refuse is refused in a frame too; the socket stays usable.
+    let mut writer = connect(&wari, "app=writer&api_key=asterisk:secret").await;
+    let mut big = request("b1", "POST", "asterisk/variable");
+    big["content_type"] = json!("application/json");
+    big["message_body"] =
+        json!(json!({"variable": "ACL_BYPASS", "value": "v".repeat(50_000)}).to_string());
+    let reply = writer.rest(big).await;
+    assert_eq!(reply["status_code"], 413, "{reply}");
+    assert_eq!(body(&reply)["message"], "Request body too large");
+    assert_eq!(global(&wari).await, "");
+    let mut fine = request("b2", "POST", "asterisk/variable");
+    fine["query_strings"] = json!([
+        {"name": "variable", "value": "ACL_BYPASS"},
+        {"name": "value", "value": "legit"},
+    ]);
+    assert_eq!(writer.rest(fine).await["status_code"], 204);
+    assert_eq!(global(&wari).await, "legit");
+
+    // A message beyond the frame limit is not read: the socket closes (1009).
+    let mut huge = request("b3", "POST", "asterisk/variable");
+    huge["content_type"] = json!("application/json");
+    huge["message_body"] = json!("x".repeat(1024 * 1024));
+    writer.send_text(&huge.to_string()).await;
+    let close = tokio::time::timeout(crate::support::EVENT_TIMEOUT, async {
+        use futures_util::StreamExt;
+        use tokio_tungstenite::tungstenite::Message;
+        for _ in 0..crate::support::EVENT_BUDGET {
+            match writer.stream.next().await {
+                Some(Ok(Message::Close(frame))) => return frame,
+                Some(Ok(Message::Text(text))) => {
+                    assert!(!text.contains("\"b3\""), "never answered: {text}")
+                }
+                None | Some(Err(_)) => return None,
+                Some(Ok(_)) => {}
+            }
+        }
+        None
+    })
+    .await
+    .expect("the socket closes");
+    let code = close.map(|f| u16::from(f.code));
+    assert_eq!(code, Some(1009), "closed as 'message too big'");
+    assert_eq!(global(&wari).await, "legit");
+    // Other sockets are unaffected.
+    let info = viewer.rest(request("r2", "GET", "asterisk/info")).await;
+    assert_eq!(info["status_code"], 200, "{info}");
+}
+
+/// http.conf restrictions hold for frames as for HTTP: a socket opened from an address a
+/// restriction refuses cannot reach the restricted path through a `RESTRequest`.
+#[tokio::test]
+async fn frames_meet_http_restrictions() {
+    let http = format!(
+        "{HTTP_CONF}\n[/ari/asterisk/variable]\ntype = restriction\ndeny = 0.0.0.0/0\npermit = 127.0.0.1\n"
+    );
+    let wari = Wari::start(&[("http.conf", &http), ("ari.conf", ARI_CONF)]);
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket
+        .bind("127.0.0.2:0".parse().expect("address"))
+        .expect("bind 127.0.0.2");
+    let stream = socket.connect(wari.addr()).await.expect("connect");
+    let url = format!(
+        "ws://{}/ari/events?app=far&api_key=asterisk:secret",
+        wari.addr()
+    );
+    let (stream, _) = tokio_tungstenite::client_async(url, MaybeTlsStream::Plain(stream))
+        .await
+        .expect("handshake");
+    let mut far = AriSocket::new(stream);
+    let mut set = request("v", "POST", "asterisk/%76ariable");
+    set["query_strings"] = json!([
+        {"name": "variable", "value": "FAR"},
+        {"name": "value", "value": "x"},
+    ]);
+    let reply = far.rest(set.clone()).await;
+    assert_eq!(reply["status_code"], 403, "{reply}");
+    assert_eq!(body(&reply)["message"], "Access denied by ACL");
+    let info = far.rest(request("i", "GET", "asterisk/info")).await;
+    assert_eq!(
+        info["status_code"], 200,
+        "unrestricted paths still work: {info}"
+    );
+
+    let mut near = connect(&wari, "app=near&api_key=asterisk:secret").await;
+    assert_eq!(near.rest(set).await["status_code"], 204, "from 127.0.0.1");
+}

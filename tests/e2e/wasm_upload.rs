@@ -1,6 +1,8 @@
 //! Uploading WebAssembly apps: every kind of bad upload is refused with a clear 4xx and
 //! nothing is stored.
 
+use std::time::Duration;
+
 use reqwest::StatusCode;
 use serde_json::Value;
 
@@ -135,4 +137,106 @@ async fn unknown_apps_are_404_and_the_list_starts_empty() {
     let (status, body) = upload(&wari, "taken", RW, b"\0asm\x0d\0\x01\0".to_vec()).await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
     assert_nothing_stored(&wari, "taken").await;
+}
+
+/// Attack (issue 14, item 2): unauthenticated `PUT /ari/wasm/{app}` requests declaring
+/// 16 MB were buffered whole before the credentials were looked at. Now the head alone is
+/// answered: without credentials, with wrong ones, or as a read-only user, the refusal comes
+/// before a single body byte is sent, and the connection closes. A legitimate upload still
+/// deploys, and one abandoned halfway leaves nothing in the spool folder.
+#[tokio::test]
+async fn uploads_are_refused_from_the_head_and_spooled_to_disk() {
+    use base64::Engine as _;
+    let wari = Wari::start_default();
+    let basic = |user: &str| {
+        format!(
+            "Authorization: Basic {}\r\n",
+            base64::engine::general_purpose::STANDARD.encode(user)
+        )
+    };
+    for (who, authorization, status) in [
+        ("nobody", String::new(), 401),
+        ("wrong password", basic("asterisk:guess"), 401),
+        ("read-only user", basic("viewer:look"), 403),
+    ] {
+        let head = format!(
+            "PUT /ari/wasm/evil HTTP/1.1\r\nHost: x\r\n{authorization}\
+             Content-Type: application/wasm\r\nContent-Length: 16777215\r\n\r\n"
+        );
+        let addr = wari.addr();
+        // No body is ever sent: the answer (and the close) must come from the head alone.
+        let response =
+            tokio::task::spawn_blocking(move || crate::support::raw_request(addr, head.as_bytes()))
+                .await
+                .expect("request");
+        assert_eq!(
+            crate::support::raw_status(&response),
+            status,
+            "{who}: {response}"
+        );
+        assert!(
+            response.to_ascii_lowercase().contains("connection: close"),
+            "{who}: {response}"
+        );
+    }
+    assert_nothing_stored(&wari, "evil").await;
+
+    // An authorised upload abandoned halfway: its spool file goes with it.
+    let head = format!(
+        "PUT /ari/wasm/half HTTP/1.1\r\nHost: x\r\n{}Content-Type: application/wasm\r\n\
+         Content-Length: 1000000\r\n\r\n",
+        basic("asterisk:secret")
+    );
+    {
+        use tokio::io::AsyncWriteExt;
+        let mut stream = tokio::net::TcpStream::connect(wari.addr())
+            .await
+            .expect("connect");
+        stream.write_all(head.as_bytes()).await.expect("head");
+        stream.write_all(&[0u8; 300_000]).await.expect("body");
+        stream.flush().await.expect("flush");
+        let spool = wari.config_dir().join("data/uploads");
+        crate::support::eventually(
+            "the partial upload is spooled",
+            Duration::from_secs(5),
+            || {
+                let spool = spool.clone();
+                async move {
+                    let files = spool_files(&spool);
+                    files
+                        .iter()
+                        .any(|&n| n > 0)
+                        .then_some(())
+                        .ok_or(format!("{files:?}"))
+                }
+            },
+        )
+        .await;
+    }
+    let spool = wari.config_dir().join("data/uploads");
+    crate::support::eventually("the spool is emptied", Duration::from_secs(5), || {
+        let spool = spool.clone();
+        async move {
+            let files = spool_files(&spool);
+            files.is_empty().then_some(()).ok_or(format!("{files:?}"))
+        }
+    })
+    .await;
+    assert_nothing_stored(&wari, "half").await;
+
+    let (status, body) = upload(&wari, "legit", RW, crate::wasm_apps::component("ivr")).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert!(spool_files(&spool).is_empty(), "nothing left behind");
+}
+
+/// The sizes of the files in the spool folder.
+fn spool_files(dir: &std::path::Path) -> Vec<u64> {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter_map(|e| e.metadata().ok().map(|m| m.len()))
+                .collect()
+        })
+        .unwrap_or_default()
 }

@@ -124,7 +124,7 @@ impl Authenticator {
                 return true;
             }
         }
-        if !pwhash::unix::verify(password, hash) {
+        if !off_worker(|| pwhash::unix::verify(password, hash)) {
             return false;
         }
         let mut cache = self.verified.lock().unwrap_or_else(|p| p.into_inner());
@@ -133,6 +133,18 @@ impl Authenticator {
         }
         cache.insert(key);
         true
+    }
+}
+
+/// Runs CPU-heavy work (a crypt hash takes milliseconds) without holding up the other tasks
+/// of an async worker: on the multi-threaded runtime the worker hands its tasks to another
+/// thread for the duration; elsewhere (single-threaded tests, no runtime) it simply runs.
+fn off_worker<T>(work: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(handle) if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(work)
+        }
+        _ => work(),
     }
 }
 

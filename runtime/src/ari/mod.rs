@@ -8,11 +8,13 @@
 pub mod auth;
 pub mod cors;
 pub mod docs;
+pub mod login_throttle;
 pub mod openapi;
 pub mod params;
 pub mod resources;
 pub mod response;
 pub mod router;
+pub mod upload;
 
 use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
@@ -28,6 +30,7 @@ use docs::ApiDocs;
 pub use params::Params;
 pub use response::{AriError, AriResponse, AriResult, Body};
 use router::Router;
+pub use upload::Upload;
 
 /// A request as ARI sees it, whatever carried it.
 #[derive(Debug, Clone)]
@@ -39,12 +42,16 @@ pub struct AriRequest {
     pub query: Option<String>,
     pub headers: HeaderMap,
     pub body: Bytes,
-    /// The client's address for HTTP requests (per-user ACLs apply); `None` for requests
-    /// arriving over an already-authorised WebSocket.
+    /// The client's address (per-user ACLs apply): the HTTP client's, or that of the
+    /// inbound WebSocket a `RESTRequest` arrived on; `None` for requests made inside wari
+    /// and over outbound WebSockets.
     pub peer: Option<SocketAddr>,
-    /// Already authenticated (requests made inside wari, e.g. by a WebAssembly app): no
-    /// credentials are checked.
+    /// Already authenticated (requests made inside wari, e.g. by a WebAssembly app, and
+    /// requests over an inbound WebSocket, as the user its upgrade authenticated as): no
+    /// credentials are checked, the user's ACL still is when `peer` is known.
     pub trusted_user: Option<Arc<crate::config::User>>,
+    /// A body the transport spooled to disk instead of `body` (component uploads).
+    pub upload: Option<Arc<Upload>>,
 }
 
 /// What carried a request to the pipeline.
@@ -74,6 +81,8 @@ pub struct UpgradeGrant {
     pub resource: String,
     pub params: Params,
     pub user: Arc<crate::config::User>,
+    /// The client's address, for the socket's later requests.
+    pub peer: Option<SocketAddr>,
 }
 
 /// Why the ARI layer could not be set up (a bug in the embedded declarations or handlers).
@@ -91,6 +100,8 @@ pub struct Ari {
     config: Arc<Config>,
     core: Arc<Core>,
     auth: auth::Authenticator,
+    /// Failed logins per client address.
+    logins: login_throttle::LoginThrottle,
     docs: &'static ApiDocs,
     router: Router,
     openapi: serde_json::Value,
@@ -106,6 +117,10 @@ impl Ari {
         let openapi = openapi::convert(docs);
         Ok(Ari {
             auth: auth::Authenticator::new(config.ari.users.clone()),
+            logins: login_throttle::LoginThrottle::new(
+                config.ari.max_login_failures,
+                config.ari.login_lockout,
+            ),
             config,
             core,
             docs,
@@ -178,10 +193,12 @@ impl Ari {
         let mut response = match self.process(&request, transport).await {
             Ok(response) => response,
             Err(error) => {
-                if error.status.is_server_error() {
-                    tracing::warn!(method = %request.method, path = %request.path, status = error.status.as_u16(), message = %error.message, "ARI request failed");
+                if error.status == StatusCode::TOO_MANY_REQUESTS {
+                    tracing::debug!(method = %request.method, path = %crate::log_text::Escaped(&request.path), "ARI request refused: address locked out");
+                } else if error.status.is_server_error() {
+                    tracing::warn!(method = %request.method, path = %crate::log_text::Escaped(&request.path), status = error.status.as_u16(), message = %crate::log_text::Escaped(&error.message), "ARI request failed");
                 } else {
-                    tracing::info!(method = %request.method, path = %request.path, status = error.status.as_u16(), message = %error.message, "ARI request refused");
+                    tracing::info!(method = %request.method, path = %crate::log_text::Escaped(&request.path), status = error.status.as_u16(), message = %crate::log_text::Escaped(&error.message), "ARI request refused");
                 }
                 error.into()
             }
@@ -210,17 +227,9 @@ impl Ari {
             tracing::info!(peer = ?request.peer, problem, "ARI request's Authorization header ignored");
         }
         let user = match &request.trusted_user {
-            Some(user) => Some(user.clone()),
-            None => auth::credentials(&request.headers, &params)
-            .and_then(|c| {
-                let user = self.auth.authenticate(&c);
-                if user.is_none() {
-                    tracing::info!(user = %c.user, peer = ?request.peer, "ARI authentication failed");
-                }
-                user
-            }),
-        }
-        .ok_or_else(|| self.unauthorized())?;
+            Some(user) => user.clone(),
+            None => self.log_in(request, &params)?,
+        };
 
         if let Some(peer) = request.peer
             && !user.acl.allows(peer.ip())
@@ -342,6 +351,7 @@ impl Ari {
             params,
             user,
             body: request.body.clone(),
+            upload: request.upload.clone(),
             wasm: self.wasm.get().cloned(),
         };
         match AssertUnwindSafe(handler(ctx)).catch_unwind().await {
@@ -379,9 +389,20 @@ impl Ari {
                 resource: operation.declared.resource.clone(),
                 params,
                 user,
+                peer: request.peer,
             });
         }
         Err(self.handle(request.clone()).await)
+    }
+
+    /// Runs every check before the body is needed (credentials, ACL, read-only, routing,
+    /// method) on a request whose body has not been read: `Err` is the answer to send
+    /// instead of reading it. Uploads are checked so, before a byte of their body is taken.
+    pub async fn authorize_head(&self, request: &AriRequest) -> Result<(), AriResponse> {
+        match self.route(request) {
+            Ok(_) => Ok(()),
+            Err(_) => Err(self.handle(request.clone()).await),
+        }
     }
 
     /// Authenticates a request that is not an ARI operation (`/metrics`) as ARI does:
@@ -389,15 +410,58 @@ impl Ari {
     /// users pass; the caller decides what they may do.
     pub fn authenticate(&self, request: &AriRequest) -> Result<Arc<crate::config::User>, AriError> {
         let params = Params::parse(request.query.as_deref(), None, &[])?;
-        let user = auth::credentials(&request.headers, &params)
-            .and_then(|c| self.auth.authenticate(&c))
-            .ok_or_else(|| self.unauthorized())?;
+        let user = self.log_in(request, &params)?;
         if let Some(peer) = request.peer
             && !user.acl.allows(peer.ip())
         {
             return Err(AriError::forbidden("Access denied by ACL"));
         }
         Ok(user)
+    }
+
+    /// The user whose credentials (Basic or `api_key`) the request carries: refused while
+    /// its address is locked out after failed logins, and every wrong password counted
+    /// against the address.
+    fn log_in(
+        &self,
+        request: &AriRequest,
+        params: &Params,
+    ) -> Result<Arc<crate::config::User>, AriError> {
+        let peer = request.peer.map(|p| p.ip());
+        if let Some(peer) = peer
+            && let Some(left) = self.logins.locked(peer)
+        {
+            // Logged once, when the lockout starts: a flood of refusals must not flood the log.
+            tracing::debug!(%peer, "ARI login refused: the address is locked out after failed logins");
+            let error = AriError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "Too many failed logins: try again later",
+            );
+            return Err(
+                error.with_header(header::RETRY_AFTER, HeaderValue::from(left.as_secs() + 1))
+            );
+        }
+        let credentials =
+            auth::credentials(&request.headers, params).ok_or_else(|| self.unauthorized())?;
+        if let Some(user) = self.auth.authenticate(&credentials) {
+            return Ok(user);
+        }
+        tracing::info!(
+            user = %crate::log_text::Escaped(&credentials.user),
+            peer = ?request.peer,
+            "ARI authentication failed"
+        );
+        if let Some(peer) = peer
+            && self.logins.failed(peer)
+        {
+            tracing::warn!(
+                %peer,
+                failures = self.config.ari.max_login_failures,
+                lockout_ms = self.config.ari.login_lockout.as_millis() as u64,
+                "too many failed ARI logins: the address is locked out"
+            );
+        }
+        Err(self.unauthorized())
     }
 
     fn unauthorized(&self) -> AriError {

@@ -66,6 +66,12 @@ pub struct AriConfig {
     pub allowed_origins: Vec<String>,
     pub auth_realm: String,
     pub websocket_write_timeout: Duration,
+    /// `max_login_failures`: failed logins from one address before it is locked out
+    /// (0: never).
+    pub max_login_failures: u32,
+    /// `login_lockout` (ms): how long a locked-out address is refused, and how long its
+    /// failed logins are remembered.
+    pub login_lockout: Duration,
     /// Channel variables added to every Channel object.
     pub channelvars: Vec<String>,
     pub users: HashMap<String, Arc<User>>,
@@ -81,6 +87,8 @@ impl Default for AriConfig {
             allowed_origins: Vec::new(),
             auth_realm: DEFAULT_REALM.to_string(),
             websocket_write_timeout: Duration::from_millis(100),
+            max_login_failures: 10,
+            login_lockout: Duration::from_millis(60_000),
             channelvars: Vec::new(),
             users: HashMap::new(),
             outbound: Vec::new(),
@@ -192,6 +200,24 @@ fn read_general(section: &Section, config: &mut AriConfig, problems: &mut Proble
                     &entry.location,
                     format!(
                         "invalid value '{value}' for websocket_write_timeout: expected a positive number of milliseconds"
+                    ),
+                ),
+            },
+            "max_login_failures" => match value.parse::<u32>() {
+                Ok(n) => config.max_login_failures = n,
+                _ => problems.error(
+                    &entry.location,
+                    format!(
+                        "invalid value '{value}' for max_login_failures: expected a number (0 turns the lockout off)"
+                    ),
+                ),
+            },
+            "login_lockout" => match value.parse::<u64>() {
+                Ok(ms) if ms > 0 => config.login_lockout = Duration::from_millis(ms),
+                _ => problems.error(
+                    &entry.location,
+                    format!(
+                        "invalid value '{value}' for login_lockout: expected a positive number of milliseconds"
                     ),
                 ),
             },

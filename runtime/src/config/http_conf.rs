@@ -47,7 +47,21 @@ pub struct TlsSettings {
 pub struct Restriction {
     /// Raw path prefix the restriction applies to (including any http.conf prefix).
     pub path_prefix: String,
+    /// `path_prefix` in the form request paths are compared in
+    /// ([`crate::http::restriction::comparable`]).
+    pub comparable_prefix: String,
     pub acl: Acl,
+}
+
+impl Restriction {
+    /// A restriction of `path_prefix` to the addresses `acl` allows.
+    pub fn new(path_prefix: String, acl: Acl) -> Restriction {
+        Restriction {
+            comparable_prefix: crate::http::restriction::comparable(&path_prefix),
+            path_prefix,
+            acl,
+        }
+    }
 }
 
 /// Everything http.conf configures.
@@ -361,18 +375,16 @@ fn read_restriction(
     }
     let what = format!("restriction [{}]", section.name);
     if let Some(acl) = acl_from_entries(&section.entries, named, &what, problems) {
-        config.restrictions.push(Restriction {
-            path_prefix: section.name.clone(),
-            acl,
-        });
+        config
+            .restrictions
+            .push(Restriction::new(section.name.clone(), acl));
     } else {
         // An invalid restriction must not silently open the path: deny everything under it.
         let mut deny_all = Acl::default();
         let _ = deny_all.baseline.add_entries("0.0.0.0/0,::/0", false);
-        config.restrictions.push(Restriction {
-            path_prefix: section.name.clone(),
-            acl: deny_all,
-        });
+        config
+            .restrictions
+            .push(Restriction::new(section.name.clone(), deny_all));
     }
 }
 

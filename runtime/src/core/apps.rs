@@ -83,7 +83,7 @@ impl Core {
                 if let Some(previous) = registered.replaced {
                     let event = Arc::new(Event::new("ApplicationReplaced", Scope::app(name)));
                     previous.deliver(name, &event);
-                    tracing::info!(app = %name, "Stasis application replaced by a new handler");
+                    tracing::info!(app = %crate::log_text::Escaped(name), "Stasis application replaced by a new handler");
                 }
             }
             Ok(())

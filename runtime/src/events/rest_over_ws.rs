@@ -9,38 +9,41 @@
 //! not list), and a request's parameters follow the HTTP pipeline's precedence when one
 //! name is given twice (the docs advise using one mechanism only).
 
+use std::net::SocketAddr;
+use std::sync::Arc;
+
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use serde_json::{Map, Value};
 
 use crate::ari::{Ari, AriRequest, AriResponse, Body};
+use crate::config::User;
 
 /// The content types a `message_body` may have.
 const JSON: &str = "application/json";
 const FORM: &str = "application/x-www-form-urlencoded";
 
-/// How every request on one socket authenticates: the upgrade request's `Authorization`
-/// header and `api_key` (inbound), or the outbound connection's `local_ari_user`; and the
-/// upgrade request's `Host`, which Asterisk also passes on (the api-docs' `basePath`
-/// names it, as over HTTP).
+/// Who every request on one socket runs as, decided once when the socket opened: the user
+/// the upgrade request authenticated as, checked against its ACL from the socket's peer
+/// on every request (inbound), or the outbound connection's `local_ari_user` (Basic
+/// credentials, checked on every request). Credentials in a frame (`api_key` in its `uri` or
+/// `query_strings`) never change it. Also the upgrade request's `Host`, which Asterisk
+/// passes on (the api-docs' `basePath` names it, as over HTTP).
 #[derive(Debug, Clone, Default)]
 pub struct SocketAuth {
+    user: Option<Arc<User>>,
+    peer: Option<SocketAddr>,
     authorization: Option<HeaderValue>,
-    api_key: Option<String>,
     host: Option<HeaderValue>,
 }
 
 impl SocketAuth {
-    /// The credentials of an inbound socket's upgrade request.
-    pub fn from_upgrade(headers: &HeaderMap, query: Option<&str>) -> SocketAuth {
-        let api_key = query.and_then(|q| {
-            form_urlencoded::parse(q.as_bytes())
-                .find(|(k, _)| k == "api_key")
-                .map(|(_, v)| v.into_owned())
-        });
+    /// An inbound socket: the user its upgrade request authenticated as, from `peer`.
+    pub fn granted(user: Arc<User>, peer: Option<SocketAddr>, headers: &HeaderMap) -> SocketAuth {
         SocketAuth {
-            authorization: headers.get(header::AUTHORIZATION).cloned(),
-            api_key,
+            user: Some(user),
+            peer,
+            authorization: None,
             host: headers.get(header::HOST).cloned(),
         }
     }
@@ -48,11 +51,12 @@ impl SocketAuth {
     /// HTTP Basic credentials (an outbound socket's `local_ari_user`).
     pub fn basic(user: &str, password: &str) -> SocketAuth {
         SocketAuth {
+            user: None,
+            peer: None,
             authorization: HeaderValue::from_str(&crate::ari::auth::basic_authorization(
                 user, password,
             ))
             .ok(),
-            api_key: None,
             host: None,
         }
     }
@@ -79,7 +83,24 @@ pub enum FrameError {
     UnknownContentType,
     #[error("Unable to parse 'message_body' as '{0}'.")]
     Body(String),
+    /// A `message_body` larger than an HTTP request body may be.
+    #[error("Request body too large")]
+    TooLarge,
 }
+
+impl FrameError {
+    fn status(&self) -> StatusCode {
+        match self {
+            FrameError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            _ => StatusCode::BAD_REQUEST,
+        }
+    }
+}
+
+/// The largest WebSocket message an ARI socket reads (Asterisk's largest frame payload): a
+/// larger one closes the socket (1009). A `message_body` is held to HTTP's body limit
+/// ([`crate::http::front::MAX_BODY`]) within it.
+pub const MAX_MESSAGE: usize = 65_535;
 
 /// A checked request, ready for the pipeline.
 #[derive(Debug)]
@@ -111,11 +132,33 @@ pub struct Reply {
 pub async fn answer(ari: &Ari, auth: &SocketAuth, frame: &str) -> Reply {
     match parse(frame, auth) {
         Ok(parsed) => {
+            if let Some(reply) = restricted(ari, &parsed) {
+                return reply;
+            }
             let response = ari.handle_over_websocket(parsed.request).await;
             Reply::from_response(parsed.ids, response)
         }
         Err(reply) => *reply,
     }
+}
+
+/// The refusal of a request an http.conf restriction denies to the socket's peer: a frame
+/// reaches what a path names as HTTP does, so the same restrictions hold.
+fn restricted(ari: &Ari, parsed: &Parsed) -> Option<Reply> {
+    let http = &ari.config().http;
+    let peer = parsed.request.peer?;
+    if http.restrictions.is_empty() {
+        return None;
+    }
+    let path = format!("{}/ari{}", http.prefix, parsed.request.path);
+    let restriction = crate::http::restriction::denying(&http.restrictions, &path, peer.ip())?;
+    tracing::info!(%peer, path = ?path, restriction = %restriction.path_prefix, "RESTRequest denied by restriction");
+    Some(Reply {
+        ids: parsed.ids.clone(),
+        status: StatusCode::FORBIDDEN,
+        reason: "Forbidden".to_string(),
+        body: Some(serde_json::json!({ "message": "Access denied by ACL" }).to_string()),
+    })
 }
 
 /// Checks a frame and builds the pipeline request, or the error reply.
@@ -170,7 +213,7 @@ fn build(
         Some("OPTIONS") => Method::OPTIONS,
         _ => return Err(FrameError::NoMethod),
     };
-    // Parameters in Asterisk's order: the uri's query, query_strings, the socket's api_key.
+    // Parameters in Asterisk's order: the uri's query, then query_strings.
     let mut query: Vec<String> = uri_query
         .filter(|q| !q.is_empty())
         .map(str::to_string)
@@ -196,13 +239,6 @@ fn build(
         }
         _ => {}
     }
-    if let Some(key) = &auth.api_key {
-        query.push(
-            form_urlencoded::Serializer::new(String::new())
-                .append_pair("api_key", key)
-                .finish(),
-        );
-    }
     let mut headers = HeaderMap::new();
     if let Some(authorization) = &auth.authorization {
         headers.insert(header::AUTHORIZATION, authorization.clone());
@@ -212,6 +248,9 @@ fn build(
     }
     let body = match object.get("message_body").and_then(Value::as_str) {
         None | Some("") => Bytes::new(),
+        Some(body) if body.len() > crate::http::front::MAX_BODY => {
+            return Err(FrameError::TooLarge);
+        }
         Some(body) => {
             let content_type = match object.get("content_type").and_then(Value::as_str) {
                 None | Some("") => return Err(FrameError::NoContentType),
@@ -238,8 +277,9 @@ fn build(
         query: (!query.is_empty()).then(|| query.join("&")),
         headers,
         body,
-        peer: None,
-        trusted_user: None,
+        peer: auth.peer,
+        trusted_user: auth.user.clone(),
+        upload: None,
     })
 }
 
@@ -277,10 +317,14 @@ impl Reply {
     }
 
     fn error(ids: Ids, error: FrameError) -> Reply {
+        let status = error.status();
         Reply {
             ids,
-            status: StatusCode::BAD_REQUEST,
-            reason: "Bad request".to_string(),
+            status,
+            reason: match status {
+                StatusCode::BAD_REQUEST => "Bad request".to_string(),
+                other => other.canonical_reason().unwrap_or("Error").to_string(),
+            },
             body: Some(serde_json::json!({ "message": error.to_string() }).to_string()),
         }
     }
@@ -467,8 +511,15 @@ mod tests {
     }
 
     #[test]
-    fn parameters_are_assembled_in_order_with_the_socket_api_key() {
-        let auth = SocketAuth::from_upgrade(&HeaderMap::new(), Some("app=x&api_key=u%3Ap"));
+    fn parameters_are_assembled_in_order_and_run_as_the_socket_user() {
+        let user = Arc::new(User {
+            name: "u".to_string(),
+            password: crate::config::Password::Plain("p".to_string()),
+            read_only: true,
+            acl: crate::acl::Acl::default(),
+        });
+        let peer: SocketAddr = "127.0.0.1:5".parse().expect("address");
+        let auth = SocketAuth::granted(user, Some(peer), &HeaderMap::new());
         let parsed = parse(
             r#"{"type":"RESTRequest","method":"POST","uri":"channels/1/answer?a=1",
                 "query_strings":[{"name":"b","value":"2 3"}],
@@ -477,13 +528,18 @@ mod tests {
         )
         .expect("valid");
         assert_eq!(parsed.request.path, "/channels/1/answer");
-        assert_eq!(
-            parsed.request.query.as_deref(),
-            Some("a=1&b=2+3&api_key=u%3Ap")
-        );
+        assert_eq!(parsed.request.query.as_deref(), Some("a=1&b=2+3"));
         assert_eq!(&parsed.request.body[..], b"c=4");
         assert_eq!(parsed.request.method, Method::POST);
-        assert!(parsed.request.peer.is_none());
+        assert_eq!(parsed.request.peer, Some(peer));
+        assert_eq!(
+            parsed
+                .request
+                .trusted_user
+                .as_ref()
+                .map(|u| u.name.as_str()),
+            Some("u")
+        );
     }
 
     #[test]

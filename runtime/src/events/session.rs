@@ -25,26 +25,48 @@ pub enum Frame {
     Ping(Bytes),
     Pong(Bytes),
     Close,
+    /// Closing because the peer sent a message larger than
+    /// [`super::rest_over_ws::MAX_MESSAGE`] (close code 1009, "message too big").
+    CloseTooBig,
     /// Binary and anything else: ignored.
     Other,
 }
 
 /// A socket failed.
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct SocketError(pub String);
-
-impl From<axum::Error> for SocketError {
-    fn from(error: axum::Error) -> SocketError {
-        SocketError(error.to_string())
-    }
+#[error("{message}")]
+pub struct SocketError {
+    message: String,
+    /// The peer's message or frame exceeded the size limit.
+    pub too_big: bool,
 }
 
 impl From<tokio_tungstenite::tungstenite::Error> for SocketError {
     fn from(error: tokio_tungstenite::tungstenite::Error) -> SocketError {
-        SocketError(error.to_string())
+        SocketError {
+            too_big: matches!(error, tokio_tungstenite::tungstenite::Error::Capacity(_)),
+            message: error.to_string(),
+        }
     }
 }
+
+impl From<axum::Error> for SocketError {
+    fn from(error: axum::Error) -> SocketError {
+        match error
+            .into_inner()
+            .downcast::<tokio_tungstenite::tungstenite::Error>()
+        {
+            Ok(error) => SocketError::from(*error),
+            Err(other) => SocketError {
+                message: other.to_string(),
+                too_big: false,
+            },
+        }
+    }
+}
+
+/// The close frame sent to a peer whose message was too large.
+const TOO_BIG_REASON: &str = "Message too big";
 
 /// Payload of the pings wari sends.
 const PING_PAYLOAD: &[u8] = b"wari-ping";
@@ -193,6 +215,11 @@ where
             incoming = socket.next(), if requests.capacity() > 0 => {
                 unanswered = 0;
                 match incoming {
+                    Some(Err(error)) if error.too_big => {
+                        tracing::info!(limit = super::rest_over_ws::MAX_MESSAGE, "ARI WebSocket message too large: closing (1009)");
+                        let _ = write(settings, socket.send(Frame::CloseTooBig)).await;
+                        break Ended::PeerClosed;
+                    }
                     None | Some(Err(_)) | Some(Ok(Frame::Close)) => break Ended::PeerClosed,
                     Some(Ok(Frame::Text(text))) => {
                         // Room was checked before reading.
@@ -342,6 +369,10 @@ pub fn axum_frames(
                 Frame::Text(text) => Message::Text(text.into()),
                 Frame::Ping(data) => Message::Ping(data),
                 Frame::Pong(data) => Message::Pong(data),
+                Frame::CloseTooBig => Message::Close(Some(axum::extract::ws::CloseFrame {
+                    code: axum::extract::ws::close_code::SIZE,
+                    reason: TOO_BIG_REASON.into(),
+                })),
                 Frame::Close | Frame::Other => Message::Close(None),
             }))
         })
@@ -371,6 +402,12 @@ where
                 Frame::Text(text) => Message::Text(text.into()),
                 Frame::Ping(data) => Message::Ping(data),
                 Frame::Pong(data) => Message::Pong(data),
+                Frame::CloseTooBig => Message::Close(Some(
+                    tokio_tungstenite::tungstenite::protocol::CloseFrame {
+                        code: tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode::Size,
+                        reason: TOO_BIG_REASON.into(),
+                    },
+                )),
                 Frame::Close | Frame::Other => Message::Close(None),
             }))
         })

@@ -96,7 +96,7 @@ pub async fn upgrade(
     let core = ari.core().clone();
     let (sink, receiver) = queue(QUEUE_CAPACITY, SocketKind::Inbound, &apps);
     let context = SessionContext {
-        auth: SocketAuth::from_upgrade(&parts.headers, parts.uri.query()),
+        auth: SocketAuth::granted(grant.user.clone(), grant.peer, &parts.headers),
         application: apps[0].clone(),
         ari,
         settings,
@@ -114,6 +114,8 @@ pub async fn upgrade(
     let failed_core = core.clone();
     let mut response = ws
         .read_buffer_size(READ_BUFFER_SIZE)
+        .max_message_size(super::rest_over_ws::MAX_MESSAGE)
+        .max_frame_size(super::rest_over_ws::MAX_MESSAGE)
         .on_failed_upgrade(move |error| {
             tracing::info!(%error, "WebSocket upgrade failed");
             failed_core.detach_sink(sink_id);

@@ -1,7 +1,8 @@
 //! The HTTP front door: everything between a raw HTTP request and the ARI pipeline.
 //!
 //! It answers the heads the normaliser refused ([`super::head`]), applies http.conf (prefix,
-//! redirects, restriction sections), limits the body size,
+//! redirects, restriction sections), limits the body size, spools component uploads to disk
+//! once their head is authorised ([`super::upload`]),
 //! hands `/ari/...` requests to [`Ari`], and turns the result into an HTTP response with the
 //! headers every response carries (`Server`, `Cache-Control`, `Content-Type`).
 
@@ -105,17 +106,16 @@ async fn route(front: &Front, request: Request, peer: Option<SocketAddr>) -> Res
             return redirect(to);
         }
     }
-    if let Some(peer) = peer {
-        for restriction in &front.http.restrictions {
-            if path.starts_with(&restriction.path_prefix) && !restriction.acl.allows(peer.ip()) {
-                tracing::info!(%peer, path, restriction = %restriction.path_prefix, "HTTP request denied by restriction");
-                let mut response = html(StatusCode::FORBIDDEN, "Access denied by ACL");
-                response
-                    .headers_mut()
-                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
-                return response;
-            }
-        }
+    if let Some(peer) = peer
+        && let Some(restriction) =
+            super::restriction::denying(&front.http.restrictions, path, peer.ip())
+    {
+        tracing::info!(%peer, path = ?path, restriction = %restriction.path_prefix, "HTTP request denied by restriction");
+        let mut response = html(StatusCode::FORBIDDEN, "Access denied by ACL");
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        return response;
     }
     if front.ari.enabled() && super::metrics::is_metrics_path(path, &front.http.prefix) {
         let (parts, _) = request.into_parts();
@@ -127,6 +127,7 @@ async fn route(front: &Front, request: Request, peer: Option<SocketAddr>) -> Res
             body: Bytes::new(),
             peer,
             trusted_user: None,
+            upload: None,
         };
         return to_http(
             front,
@@ -155,7 +156,17 @@ async fn route(front: &Front, request: Request, peer: Option<SocketAddr>) -> Res
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    let Some(limit) = body_limit(front, &parts.method, &ari_path, &parts.headers) else {
+    if parts.method == http::Method::PUT
+        && ari_path.starts_with("/wasm/")
+        && let Some(wasm) = front.ari.wasm()
+    {
+        let spool = UploadTarget {
+            limit: wasm.max_upload_bytes(),
+            dir: wasm.spool_dir().to_path_buf(),
+        };
+        return serve_upload(front, parts, body, ari_path, peer, declared_length, spool).await;
+    }
+    let Some(limit) = body_limit(&parts.headers) else {
         // Asterisk reads a body only when it is JSON or a form; any other is dropped unread,
         // whatever its size.
         if !hyper::body::Body::is_end_stream(&body) {
@@ -178,6 +189,7 @@ async fn route(front: &Front, request: Request, peer: Option<SocketAddr>) -> Res
     let body = match read_body(body, limit).await {
         Ok(body) => body,
         Err(BodyError::TooLarge) => return too_large(&parts, peer, limit),
+        Err(BodyError::TimedOut) => return timed_out(&parts, peer),
         Err(BodyError::Broken) => {
             return to_http(
                 front,
@@ -204,6 +216,7 @@ async fn serve_ari(
         body,
         peer,
         trusted_user: None,
+        upload: None,
     };
     let response = front.ari.handle(request).await;
     to_http(front, response)
@@ -268,6 +281,7 @@ async fn upgrade(
         body: Bytes::new(),
         peer,
         trusted_user: None,
+        upload: None,
     };
     let grant = match front.ari.authorize_upgrade(&request).await {
         Ok(grant) => grant,
@@ -281,21 +295,81 @@ async fn upgrade(
     }
 }
 
-/// The body size allowed for a request: ARI's 40 kB for the bodies it reads (JSON and
-/// forms), component uploads (`PUT /ari/wasm/{app}`) as large as the WebAssembly host
-/// accepts; `None` for a body that is not read at all.
-fn body_limit(
+/// Where and how large a component upload may be spooled.
+struct UploadTarget {
+    limit: usize,
+    dir: std::path::PathBuf,
+}
+
+/// A component upload (`PUT /ari/wasm/{app}`): the head is authenticated and authorised
+/// before any of the body is read (a refusal closes the connection, the body unread); then
+/// the body goes to a spool file as it arrives, and the pipeline deploys from that file.
+async fn serve_upload(
     front: &Front,
-    method: &http::Method,
-    ari_path: &str,
-    headers: &http::HeaderMap,
-) -> Option<usize> {
-    if method == http::Method::PUT
-        && ari_path.starts_with("/wasm/")
-        && let Some(wasm) = front.ari.wasm()
-    {
-        return Some(wasm.max_upload_bytes());
+    parts: http::request::Parts,
+    body: HttpBody,
+    path: String,
+    peer: Option<SocketAddr>,
+    declared_length: Option<u64>,
+    target: UploadTarget,
+) -> Response {
+    let mut request = AriRequest {
+        method: parts.method.clone(),
+        path,
+        query: parts.uri.query().map(str::to_string),
+        headers: parts.headers.clone(),
+        body: Bytes::new(),
+        peer,
+        trusted_user: None,
+        upload: None,
+    };
+    if let Err(refusal) = front.ari.authorize_head(&request).await {
+        return closing(to_http(front, refusal));
     }
+    if let Some(declared) = declared_length.filter(|&n| n > target.limit as u64) {
+        // As for other bodies: an authorised client still sending sees the 413, not a reset.
+        if declared <= DRAIN_LIMIT as u64 {
+            tokio::spawn(async move {
+                let _ = tokio::time::timeout(DRAIN_TIME, read_body(body, DRAIN_LIMIT)).await;
+            });
+        }
+        return too_large(&parts, peer, target.limit);
+    }
+    match super::upload::spool(body, target.limit, &target.dir).await {
+        Ok(upload) => request.upload = Some(Arc::new(upload)),
+        Err(super::upload::SpoolError::TooLarge(_)) => {
+            return closing(too_large(&parts, peer, target.limit));
+        }
+        Err(super::upload::SpoolError::TimedOut) => return timed_out(&parts, peer),
+        Err(super::upload::SpoolError::Broken(_)) => {
+            return to_http(
+                front,
+                AriError::bad_request("Error reading request body").into(),
+            );
+        }
+        Err(e @ super::upload::SpoolError::Io(_)) => {
+            tracing::error!(peer = ?peer, error = %e, "component upload not received");
+            return to_http(
+                front,
+                AriError::new(StatusCode::INTERNAL_SERVER_ERROR, "Cannot store the upload").into(),
+            );
+        }
+    }
+    to_http(front, front.ari.handle(request).await)
+}
+
+/// `response` with `Connection: close` (the rest of the request is not read).
+fn closing(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    response
+}
+
+/// The body size allowed for a request: ARI's 40 kB for the bodies it reads (JSON and
+/// forms); `None` for a body that is not read at all. (Component uploads are spooled, see
+/// [`serve_upload`].)
+fn body_limit(headers: &http::HeaderMap) -> Option<usize> {
     let media_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -319,6 +393,18 @@ fn too_large(request: &http::request::Parts, peer: Option<SocketAddr>, limit: us
     response
 }
 
+/// A body that did not arrive within `session_inactivity`: 408, and the connection closes.
+fn timed_out(request: &http::request::Parts, peer: Option<SocketAddr>) -> Response {
+    tracing::info!(
+        method = %request.method,
+        path = request.uri.path(),
+        peer = ?peer,
+        status = 408,
+        "ARI request refused: body not received within session_inactivity"
+    );
+    closing(json_message(StatusCode::REQUEST_TIMEOUT, "Request timeout"))
+}
+
 /// An ARI error answer: `status` with `{"message": message}`.
 fn json_message(status: StatusCode, message: &str) -> Response {
     let mut response = Response::new(HttpBody::from(
@@ -334,7 +420,23 @@ fn json_message(status: StatusCode, message: &str) -> Response {
 
 enum BodyError {
     TooLarge,
+    /// Not received within `session_inactivity`.
+    TimedOut,
     Broken,
+}
+
+/// Whether a body error comes from the connection's read deadline.
+pub(super) fn is_timeout(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut source = Some(error);
+    while let Some(e) = source {
+        if e.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)
+        {
+            return true;
+        }
+        source = e.source();
+    }
+    false
 }
 
 async fn read_body(body: HttpBody, limit: usize) -> Result<Bytes, BodyError> {
@@ -342,6 +444,7 @@ async fn read_body(body: HttpBody, limit: usize) -> Result<Bytes, BodyError> {
     match limited.collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(BodyError::TooLarge),
+        Err(e) if is_timeout(&*e) => Err(BodyError::TimedOut),
         Err(_) => Err(BodyError::Broken),
     }
 }

@@ -143,6 +143,17 @@ enum Framing {
     Chunked,
 }
 
+/// Where a connection stands, as far as reading requests goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// No part of a request has arrived since the last one was read whole.
+    Between,
+    /// Part of a request (head or body) has arrived, not all of it.
+    Request,
+    /// Not reading HTTP requests: waiting for an upgrade's answer, upgraded, or refused.
+    Untimed,
+}
+
 /// Where the normaliser is in the connection's byte stream.
 #[derive(Debug)]
 enum State {
@@ -277,6 +288,15 @@ impl HeadNormalizer {
     pub fn upgrade_answered(&mut self, switched: bool) {
         if self.awaiting_upgrade() {
             self.state = if switched { State::Raw } else { State::Head };
+        }
+    }
+
+    /// Where the connection stands between and within requests (for its read deadlines).
+    pub fn phase(&self) -> Phase {
+        match self.state {
+            State::Head if self.line.is_empty() && self.head.is_none() => Phase::Between,
+            State::Head | State::Body { .. } | State::Chunked { .. } => Phase::Request,
+            State::AwaitingUpgrade | State::Raw | State::Closed => Phase::Untimed,
         }
     }
 

@@ -6,7 +6,9 @@ pub mod front;
 pub mod head;
 pub mod metrics;
 pub mod normalized_io;
+pub mod restriction;
 pub mod tls;
+pub mod upload;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -22,7 +24,7 @@ use crate::ari::Ari;
 use crate::config::HttpConfig;
 use crate::config::http_conf::BindAddress;
 use front::{Front, PeerAddr};
-use normalized_io::{NormalizedIo, UpgradeAnswers};
+use normalized_io::{NormalizedIo, ReadLimits, UpgradeAnswers};
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -165,14 +167,17 @@ async fn accept_loop(
         let app = app.clone();
         let tls = tls.clone();
         let keep_alive = !config.session_keep_alive.is_zero();
-        let inactivity = config.session_inactivity;
+        let limits = ReadLimits {
+            request: config.session_inactivity,
+            keep_alive: config.session_keep_alive,
+        };
         tokio::spawn(async move {
             match tls {
-                None => serve(stream, peer, app, keep_alive, inactivity).await,
+                None => serve(stream, peer, app, keep_alive, limits).await,
                 Some(acceptor) => {
                     match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
                         Ok(Ok(tls_stream)) => {
-                            serve(tls_stream, peer, app, keep_alive, inactivity).await
+                            serve(tls_stream, peer, app, keep_alive, limits).await
                         }
                         Ok(Err(e)) => tracing::info!(%peer, error = %e, "TLS handshake failed"),
                         Err(_) => tracing::info!(%peer, "TLS handshake timed out"),
@@ -189,12 +194,12 @@ async fn serve<S>(
     peer: SocketAddr,
     app: Arc<Front>,
     keep_alive: bool,
-    inactivity: Duration,
+    limits: ReadLimits,
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let answers = Arc::new(UpgradeAnswers::default());
-    let io = NormalizedIo::new(stream, answers.clone());
+    let io = NormalizedIo::new(stream, answers.clone(), limits);
     let service =
         hyper::service::service_fn(move |mut request: http::Request<hyper::body::Incoming>| {
             request.extensions_mut().insert(PeerAddr(peer));
@@ -212,7 +217,9 @@ async fn serve<S>(
     let result = http1::Builder::new()
         .keep_alive(keep_alive)
         .timer(TokioTimer::new())
-        .header_read_timeout(inactivity)
+        // The connection's own read deadlines ([`NormalizedIo`]) cover heads, bodies and
+        // keep-alive waits; hyper's head timer would cut keep-alive waits longer than it.
+        .header_read_timeout(None)
         // A rebuilt head may be a little longer than the client's (percent-encoding).
         .max_buf_size(MAX_BUFFER)
         .serve_connection(TokioIo::new(io), service)

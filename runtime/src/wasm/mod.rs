@@ -183,6 +183,7 @@ impl Shared {
             body: body.map(|b| Bytes::from(b.to_string())).unwrap_or_default(),
             peer: None,
             trusted_user: Some(ari.internal_user()),
+            upload: None,
         };
         let response = ari.handle(request).await;
         let body = match response.body {
@@ -363,6 +364,7 @@ impl WasmHost {
     /// Loads every stored app (precompiled artifacts from the cache when they match this
     /// engine). Failures are logged; the app is skipped.
     pub async fn load_stored(&self) {
+        self.store.clear_spool();
         for stored in self.store.list() {
             let name = stored.name.clone();
             match self.load(stored).await {
@@ -502,10 +504,34 @@ impl WasmHost {
         Ok(runtime)
     }
 
+    /// Where uploads in progress are spooled (`<data-dir>/uploads`).
+    pub fn spool_dir(&self) -> &Path {
+        self.store.spool_dir()
+    }
+
+    /// `PUT /ari/wasm/{app}` with the component in a spool file: read into memory only
+    /// once it is this upload's turn to compile, one upload at a time.
+    pub async fn deploy_file(&self, name: &str, path: &Path) -> Result<Value, WasmError> {
+        validate_name(name)?;
+        let _guard = self.deploying.lock().await;
+        let path = path.to_path_buf();
+        let bytes = tokio::task::spawn_blocking(move || std::fs::read(path))
+            .await
+            .map_err(|e| WasmError::Internal(e.to_string()))?
+            .map_err(|e| WasmError::Internal(format!("cannot read the upload: {e}")))?;
+        self.deploy_locked(name, Bytes::from(bytes)).await
+    }
+
     /// `PUT /ari/wasm/{app}`: validates, precompiles and stores a component and makes it the
     /// app's current version (live sessions finish on the old one).
     pub async fn deploy(&self, name: &str, bytes: Bytes) -> Result<Value, WasmError> {
         validate_name(name)?;
+        let _guard = self.deploying.lock().await;
+        self.deploy_locked(name, bytes).await
+    }
+
+    /// [`WasmHost::deploy`] once the deploy lock is held.
+    async fn deploy_locked(&self, name: &str, bytes: Bytes) -> Result<Value, WasmError> {
         if bytes.is_empty() {
             return Err(WasmError::Invalid(
                 "Empty body: send the component's bytes with Content-Type: application/wasm".into(),
@@ -526,7 +552,6 @@ impl WasmHost {
                 "Application '{name}' is already served by a WebSocket"
             )));
         }
-        let _guard = self.deploying.lock().await;
         let engine = self.shared.engine.engine.clone();
         let compile_bytes = bytes.clone();
         let (component, artifact) = tokio::task::spawn_blocking(move || {

@@ -71,6 +71,7 @@ impl GuestOutput {
         state.lines_in_window += 1;
         let text = String::from_utf8_lossy(line);
         let text = text.trim_end_matches(['\r', '\n']);
+        let text = crate::log_text::Escaped(text);
         tracing::info!(app = %self.app, session = self.session, stream = self.stream, "{text}");
     }
 

@@ -628,6 +628,7 @@ impl log::Host for SessionState {
         self.log_window.1 += 1;
         let app = &self.session.app.name;
         let session = self.session.id;
+        let message = crate::log_text::Escaped(&message);
         match level {
             log::Level::Trace => tracing::trace!(app = %app, session, "{message}"),
             log::Level::Debug => tracing::debug!(app = %app, session, "{message}"),

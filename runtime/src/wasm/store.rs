@@ -28,6 +28,7 @@ pub struct StoredApp {
 #[derive(Debug, Clone)]
 pub struct AppStore {
     root: PathBuf,
+    spool: PathBuf,
 }
 
 /// The hex SHA-256 of some bytes.
@@ -66,6 +67,24 @@ impl AppStore {
     pub fn new(data_dir: &Path) -> AppStore {
         AppStore {
             root: data_dir.join("apps"),
+            spool: data_dir.join("uploads"),
+        }
+    }
+
+    /// Where uploads are received before they are deployed (emptied at start-up: what a
+    /// crash left there was never deployed).
+    pub fn spool_dir(&self) -> &Path {
+        &self.spool
+    }
+
+    /// Removes what a previous run left in the spool folder.
+    pub fn clear_spool(&self) {
+        if let Ok(entries) = std::fs::read_dir(&self.spool) {
+            for entry in entries.flatten() {
+                if let Err(e) = std::fs::remove_file(entry.path()) {
+                    tracing::warn!(path = %entry.path().display(), error = %e, "cannot remove a leftover upload");
+                }
+            }
         }
     }
 

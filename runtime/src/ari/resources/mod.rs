@@ -33,6 +33,8 @@ pub struct Ctx {
     pub user: Arc<User>,
     /// The raw request body (for uploads).
     pub body: bytes::Bytes,
+    /// The body, when the transport spooled it to disk instead (component uploads).
+    pub upload: Option<Arc<crate::ari::Upload>>,
     /// The WebAssembly host.
     pub wasm: Option<Arc<crate::wasm::WasmHost>>,
 }

@@ -45,7 +45,11 @@ pub async fn get(ctx: Ctx) -> AriResult {
 /// PUT /wasm/{appName}: 201 with the deployed app.
 pub async fn deploy(ctx: Ctx) -> AriResult {
     let name = app_name(&ctx);
-    let app = host(&ctx)?.deploy(&name, ctx.body.clone()).await?;
+    let host = host(&ctx)?;
+    let app = match &ctx.upload {
+        Some(upload) => host.deploy_file(&name, upload.path()).await?,
+        None => host.deploy(&name, ctx.body.clone()).await?,
+    };
     let location = format!(
         "/ari/wasm/{}",
         percent_encoding::utf8_percent_encode(&name, percent_encoding::NON_ALPHANUMERIC)

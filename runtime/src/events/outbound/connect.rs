@@ -281,7 +281,11 @@ impl Handshake {
         Ok(WebSocketStream::from_raw_socket(
             io,
             tokio_tungstenite::tungstenite::protocol::Role::Client,
-            None,
+            Some(
+                tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+                    .max_message_size(Some(crate::events::rest_over_ws::MAX_MESSAGE))
+                    .max_frame_size(Some(crate::events::rest_over_ws::MAX_MESSAGE)),
+            ),
         )
         .await)
     }

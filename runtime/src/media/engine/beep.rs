@@ -25,7 +25,7 @@ impl Graph {
         let beep = rate.and_then(|rate| match self.opener.open(part, rate) {
             Ok(source) => Some(Beep { source }),
             Err(reason) => {
-                tracing::info!(recording = %request.name, %reason, "the beep cannot be played: recording without it");
+                tracing::info!(recording = %crate::log_text::Escaped(&request.name), %reason, "the beep cannot be played: recording without it");
                 None
             }
         });
