@@ -13,7 +13,7 @@ fuzz_target!(|data: &[u8]| {
     let frame = String::from_utf8_lossy(data);
     for auth in [
         SocketAuth::basic("asterisk", "secret"),
-        SocketAuth::from_upgrade(&http::HeaderMap::new(), None),
+        SocketAuth::default(),
     ] {
         if let Err(reply) = parse(&frame, &auth) {
             let _ = reply.to_frame("app", "00:00:00:00:00:00", false);
