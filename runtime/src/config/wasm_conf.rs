@@ -12,6 +12,7 @@
 //! max_queued_events = 1000
 //! log_lines_per_second = 100
 //! on_failure = hangup          ; or continue (in the dialplan)
+//! max_sessions_per_app = 250   ; concurrent sessions of one app (default: max_sessions / 4)
 //!
 //! [ivr]                        ; ...unless an app's own section says otherwise
 //! memory_mb = 16
@@ -34,6 +35,7 @@ pub struct LimitSettings {
     pub log_lines_per_second: Option<u64>,
     /// `true` for `continue`, `false` for `hangup`.
     pub continue_on_failure: Option<bool>,
+    pub max_sessions_per_app: Option<u64>,
 }
 
 impl LimitSettings {
@@ -46,6 +48,7 @@ impl LimitSettings {
             max_queued_events: other.max_queued_events.or(self.max_queued_events),
             log_lines_per_second: other.log_lines_per_second.or(self.log_lines_per_second),
             continue_on_failure: other.continue_on_failure.or(self.continue_on_failure),
+            max_sessions_per_app: other.max_sessions_per_app.or(self.max_sessions_per_app),
         }
     }
 }
@@ -68,6 +71,7 @@ fn limit_entry(limits: &mut LimitSettings, entry: &Entry, problems: &mut Problem
         "event_timeout_ms" => limits.event_timeout_ms = number_option(entry, problems, 1),
         "max_queued_events" => limits.max_queued_events = number_option(entry, problems, 1),
         "log_lines_per_second" => limits.log_lines_per_second = number_option(entry, problems, 0),
+        "max_sessions_per_app" => limits.max_sessions_per_app = number_option(entry, problems, 1),
         "on_failure" => match entry.value.trim().to_ascii_lowercase().as_str() {
             "hangup" => limits.continue_on_failure = Some(false),
             "continue" => limits.continue_on_failure = Some(true),

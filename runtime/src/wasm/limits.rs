@@ -28,6 +28,15 @@ pub struct Limits {
     /// Log lines per second a session may write (the rest are counted and dropped).
     pub log_lines_per_second: u32,
     pub on_failure: FailureOutcome,
+    /// Concurrent sessions of the app; `None` takes [`default_sessions_per_app`] of the
+    /// host's `max_sessions`.
+    pub max_sessions_per_app: Option<u32>,
+}
+
+/// The default cap of sessions per app: a quarter of every slot the host has (at least
+/// one), so that one app cannot take the slots all apps share.
+pub fn default_sessions_per_app(max_sessions: u32) -> u32 {
+    (max_sessions / 4).max(1)
 }
 
 /// One epoch tick: the granularity of the CPU budget.
@@ -43,6 +52,7 @@ impl Default for Limits {
             max_queued_events: 1_000,
             log_lines_per_second: 100,
             on_failure: FailureOutcome::Hangup,
+            max_sessions_per_app: None,
         }
     }
 }
@@ -66,6 +76,9 @@ impl Limits {
         }
         if let Some(n) = settings.log_lines_per_second {
             limits.log_lines_per_second = u32::try_from(n).unwrap_or(u32::MAX);
+        }
+        if let Some(n) = settings.max_sessions_per_app {
+            limits.max_sessions_per_app = Some(u32::try_from(n).unwrap_or(u32::MAX));
         }
         if let Some(continue_on_failure) = settings.continue_on_failure {
             limits.on_failure = if continue_on_failure {

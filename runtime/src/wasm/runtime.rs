@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use super::Shared;
 use super::bindings::StasisAppPre;
-use super::limits::Limits;
+use super::limits::{FailureOutcome, Limits};
 use super::session::{self, Input, Session, SessionState};
 use super::store::StoredApp;
 use crate::core::event::Event;
@@ -112,6 +112,9 @@ pub struct AppRuntime {
     sink_id: u64,
     me: std::sync::Weak<AppRuntime>,
     from_cache: std::sync::atomic::AtomicBool,
+    /// Becomes true when the app is deleted: every live session ends at once, whatever its
+    /// guest is doing.
+    retired: tokio::sync::watch::Sender<bool>,
 }
 
 static NEXT_SINK: AtomicU64 = AtomicU64::new(1 << 40);
@@ -130,7 +133,19 @@ impl AppRuntime {
             sink_id: NEXT_SINK.fetch_add(1, Ordering::Relaxed),
             me: me.clone(),
             from_cache: std::sync::atomic::AtomicBool::new(false),
+            retired: tokio::sync::watch::Sender::new(false),
         })
+    }
+
+    /// The app was deleted: its live sessions end (their channels hang up or continue per
+    /// `on_failure`) and it starts none.
+    pub fn retire(&self) {
+        self.retired.send_replace(true);
+    }
+
+    /// Watches for [`retire`](Self::retire).
+    pub fn retired(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.retired.subscribe()
     }
 
     /// The version new sessions get.
@@ -279,6 +294,32 @@ impl AppRuntime {
         }
     }
 
+    /// A call arrived while the app has `max_sessions_per_app` live sessions: it gets no
+    /// session; its channel hangs up or continues per `on_failure`, as if the app failed.
+    fn refuse(&self, channel: &str, version: &AppVersion) {
+        let cap = version.limits.max_sessions_per_app.unwrap_or(u32::MAX);
+        tracing::warn!(app = %self.name, channel, cap, "app is at max_sessions_per_app: the call gets no session");
+        self.stats.failed(
+            FailureKind::Limit,
+            format!("max_sessions_per_app ({cap}) reached: a call was refused"),
+        );
+        let core = self.shared.core.clone();
+        let channel = channel.to_string();
+        let outcome = version.limits.on_failure;
+        // Not from within the core's delivery of the event: the hangup locks the core.
+        tokio::spawn(async move {
+            let result = match outcome {
+                FailureOutcome::Hangup => core.hangup(&channel, crate::core::cause::FAILURE),
+                FailureOutcome::Continue => {
+                    core.continue_in_dialplan(&channel, None, None, None, None)
+                }
+            };
+            if let Err(e) = result {
+                tracing::debug!(channel, error = %e, "refusing a call over max_sessions_per_app");
+            }
+        });
+    }
+
     /// Routes one event; returns the session it went to, creating one on a new StasisStart.
     fn route(&self, event: &Arc<Event>) -> Option<Arc<Session>> {
         let mut routes = self.routes.lock().ok()?;
@@ -291,9 +332,20 @@ impl AppRuntime {
             if let Some(session) = routes.by_channel.get(&id) {
                 return Some(session.clone());
             }
+            if *self.retired.borrow() {
+                return None;
+            }
             let me = self.me.upgrade()?;
             let version = self.current();
+            let cap = version.limits.max_sessions_per_app.unwrap_or(u32::MAX);
+            if self.live_sessions() >= u64::from(cap) {
+                self.refuse(&id, &version);
+                return None;
+            }
             let (session, rx) = Session::new(me, version.limits.max_queued_events);
+            // Counted here, under the routes lock, so that a burst of calls cannot pass
+            // the cap before the sessions' tasks start.
+            self.stats.session_started();
             if let Ok(mut channels) = session.channels.lock() {
                 channels.insert(id.clone());
             }

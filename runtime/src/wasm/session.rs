@@ -126,9 +126,18 @@ enum Failure {
     /// The guest trapped or broke a limit: the kind, a one-line cause, and the full error
     /// with its WebAssembly backtrace (for the log).
     Trap(FailureKind, String, String),
+    /// The app was deleted while the session lived.
+    Retired,
 }
 
 impl Failure {
+    /// The event timeout passed while the guest waited in a host call, where epoch
+    /// interruption cannot reach it.
+    fn blocked() -> Failure {
+        let cause = "event timeout exceeded (waiting in a host call)";
+        Failure::Trap(FailureKind::Timeout, cause.into(), cause.into())
+    }
+
     fn from_error(error: &wasmtime::Error) -> Failure {
         let cause = error.root_cause().to_string();
         let kind = match error.downcast_ref::<wasmtime::Trap>() {
@@ -147,7 +156,6 @@ impl Failure {
 /// Runs a session until its last channel leaves or it fails.
 pub async fn run(session: Arc<Session>, version: Arc<AppVersion>, mut rx: mpsc::Receiver<Input>) {
     let app = session.app.clone();
-    app.stats.session_started();
     let limits = version.limits.clone();
     let stdout = GuestOutput::new(&app.name, session.id, "stdout", limits.log_lines_per_second);
     let stderr = GuestOutput::new(&app.name, session.id, "stderr", limits.log_lines_per_second);
@@ -187,14 +195,36 @@ pub async fn run(session: Arc<Session>, version: Arc<AppVersion>, mut rx: mpsc::
         }
     });
     store.set_epoch_deadline(1);
+    // Epoch interruption stops guest code, but not a host call the guest waits in (a WASI
+    // `pollable.block` on a long timer, say): the host future itself is bounded by the
+    // event timeout, and dropped at once when the app is deleted.
+    let mut retired = app.retired();
+    let deadline = tokio::time::sleep(limits.event_timeout);
+    tokio::pin!(deadline);
     let instantiating = app.shared.engine.guest_call();
-    let instantiated = version.pre.instantiate_async(&mut store).await;
+    let instantiated = tokio::select! {
+        biased;
+        _ = retired.wait_for(|r| *r) => Err(Failure::Retired),
+        () = &mut deadline => Err(Failure::blocked()),
+        result = version.pre.instantiate_async(&mut store) => {
+            result.map_err(|e| Failure::Instantiate(format!("{e:?}")))
+        }
+    };
     drop(instantiating);
     let failure = match instantiated {
-        Err(e) => Some(Failure::Instantiate(format!("{e:?}"))),
+        Err(failure) => Some(failure),
         Ok(instance) => {
             let mut failure = None;
-            while let Some(input) = rx.recv().await {
+            loop {
+                let input = tokio::select! {
+                    biased;
+                    _ = retired.wait_for(|r| *r) => {
+                        failure = Some(Failure::Retired);
+                        break;
+                    }
+                    input = rx.recv() => input,
+                };
+                let Some(input) = input else { break };
                 if session.closed.load(Ordering::Relaxed) {
                     let cause = "the session's event queue overflowed (max_queued_events)";
                     failure = Some(Failure::Trap(
@@ -208,17 +238,25 @@ pub async fn run(session: Arc<Session>, version: Arc<AppVersion>, mut rx: mpsc::
                     Input::Event(event) => (convert::event(event), event.kind == "StasisEnd"),
                     Input::Timer(id) => (types::Event::Timer(*id), false),
                 };
+                let started = Instant::now();
                 store.data_mut().ticks = 0;
-                store.data_mut().event_started = Instant::now();
+                store.data_mut().event_started = started;
                 store.set_epoch_deadline(1);
+                deadline
+                    .as_mut()
+                    .reset(tokio::time::Instant::from_std(started) + limits.event_timeout);
                 let running = app.shared.engine.guest_call();
-                let result = instance
-                    .wari_stasis_handler()
-                    .call_on_event(&mut store, &event)
-                    .await;
+                let result = tokio::select! {
+                    biased;
+                    _ = retired.wait_for(|r| *r) => Err(Failure::Retired),
+                    () = &mut deadline => Err(Failure::blocked()),
+                    result = instance.wari_stasis_handler().call_on_event(&mut store, &event) => {
+                        result.map_err(|trap| Failure::from_error(&trap))
+                    }
+                };
                 drop(running);
-                if let Err(trap) = result {
-                    failure = Some(Failure::from_error(&trap));
+                if let Err(stopped) = result {
+                    failure = Some(stopped);
                     break;
                 }
                 if is_end && session.channels.lock().is_ok_and(|c| c.is_empty()) {
@@ -244,6 +282,11 @@ pub async fn run(session: Arc<Session>, version: Arc<AppVersion>, mut rx: mpsc::
 fn fail(session: &Session, app: &AppRuntime, failure: Failure, outcome: FailureOutcome) {
     let channels = session.channel_ids();
     let (kind, what, cause, detail) = match failure {
+        Failure::Retired => {
+            tracing::info!(app = %app.name, session = session.id, ?channels, "WebAssembly app deleted: its session is ended");
+            finish_channels(app, channels, outcome);
+            return;
+        }
         Failure::Instantiate(e) => (
             FailureKind::Limit,
             "could not be instantiated",
@@ -254,6 +297,11 @@ fn fail(session: &Session, app: &AppRuntime, failure: Failure, outcome: FailureO
     };
     tracing::error!(app = %app.name, session = session.id, ?channels, "WebAssembly app {what}: {cause}\n{detail}");
     app.stats.failed(kind, format!("{what}: {cause}"));
+    finish_channels(app, channels, outcome);
+}
+
+/// The channels of a session that failed or was ended hang up or continue in the dialplan.
+fn finish_channels(app: &AppRuntime, channels: Vec<String>, outcome: FailureOutcome) {
     let core = &app.shared.core;
     for channel in channels {
         let result = match outcome {
