@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use super::kv::KvLimits;
+
 /// What happens to a session's channels when the app fails (trap, timeout, limit).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FailureOutcome {
@@ -31,6 +33,10 @@ pub struct Limits {
     /// Concurrent sessions of the app; `None` takes [`default_sessions_per_app`] of the
     /// host's `max_sessions`.
     pub max_sessions_per_app: Option<u32>,
+    /// The app's key-value store.
+    pub kv: KvLimits,
+    /// Timers one session may have pending at once.
+    pub max_timers: usize,
 }
 
 /// The default cap of sessions per app: a quarter of every slot the host has (at least
@@ -53,6 +59,8 @@ impl Default for Limits {
             log_lines_per_second: 100,
             on_failure: FailureOutcome::Hangup,
             max_sessions_per_app: None,
+            kv: KvLimits::default(),
+            max_timers: 100,
         }
     }
 }
@@ -79,6 +87,22 @@ impl Limits {
         }
         if let Some(n) = settings.max_sessions_per_app {
             limits.max_sessions_per_app = Some(u32::try_from(n).unwrap_or(u32::MAX));
+        }
+        let size = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
+        if let Some(n) = settings.kv_max_key_bytes {
+            limits.kv.max_key_bytes = size(n);
+        }
+        if let Some(n) = settings.kv_max_value_bytes {
+            limits.kv.max_value_bytes = size(n);
+        }
+        if let Some(n) = settings.kv_max_keys {
+            limits.kv.max_keys = size(n);
+        }
+        if let Some(mb) = settings.kv_max_mb {
+            limits.kv.max_total_bytes = size(mb.saturating_mul(1024 * 1024));
+        }
+        if let Some(n) = settings.max_timers {
+            limits.max_timers = size(n);
         }
         if let Some(continue_on_failure) = settings.continue_on_failure {
             limits.on_failure = if continue_on_failure {

@@ -9,6 +9,7 @@
 pub mod bindings;
 pub mod convert;
 pub mod engine;
+pub mod kv;
 pub mod limits;
 pub mod names;
 pub mod output;

@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 
 use super::Shared;
 use super::bindings::StasisAppPre;
+use super::kv::KvStore;
 use super::limits::{FailureOutcome, Limits};
 use super::session::{self, Input, Session, SessionState};
 use super::store::StoredApp;
@@ -48,6 +49,8 @@ pub struct Stats {
     timeouts: AtomicU64,
     limits: AtomicU64,
     last_failure: Mutex<Option<String>>,
+    /// Timers pending over all sessions.
+    pub timers_pending: AtomicU64,
 }
 
 impl Stats {
@@ -86,6 +89,7 @@ impl Stats {
                 "limits": limits,
                 "last": self.last_failure.lock().ok().and_then(|l| l.clone()),
             },
+            "timers_pending": self.timers_pending.load(Ordering::Relaxed),
         })
     }
 }
@@ -106,7 +110,7 @@ pub struct AppRuntime {
     current: Mutex<Arc<AppVersion>>,
     routes: Mutex<Routes>,
     pub stats: Stats,
-    kv: Mutex<HashMap<String, String>>,
+    kv: Mutex<KvStore>,
     /// Bridges created by any session of the app: every session of the app may use them.
     bridges: Mutex<std::collections::HashSet<String>>,
     sink_id: u64,
@@ -128,7 +132,7 @@ impl AppRuntime {
             current: Mutex::new(Arc::new(version)),
             routes: Mutex::new(Routes::default()),
             stats: Stats::default(),
-            kv: Mutex::new(HashMap::new()),
+            kv: Mutex::new(KvStore::default()),
             bridges: Mutex::new(std::collections::HashSet::new()),
             sink_id: NEXT_SINK.fetch_add(1, Ordering::Relaxed),
             me: me.clone(),
@@ -186,6 +190,11 @@ impl AppRuntime {
         });
         if let (Some(object), Value::Object(stats)) = (value.as_object_mut(), self.stats.json()) {
             object.extend(stats);
+            let kv = self.kv();
+            object.insert(
+                "kv".into(),
+                json!({ "keys": kv.keys(), "bytes": kv.bytes() }),
+            );
         }
         value
     }
@@ -252,46 +261,9 @@ impl AppRuntime {
         self.stats.live.load(Ordering::Relaxed)
     }
 
-    pub fn kv_get(&self, key: &str) -> Option<String> {
-        self.kv.lock().ok().and_then(|kv| kv.get(key).cloned())
-    }
-
-    pub fn kv_set(&self, key: String, value: String) {
-        if let Ok(mut kv) = self.kv.lock() {
-            kv.insert(key, value);
-        }
-    }
-
-    /// Sets `key` unless it has a value; returns the existing value otherwise.
-    pub fn kv_set_if_absent(&self, key: String, value: String) -> Option<String> {
-        let mut kv = self.kv.lock().ok()?;
-        match kv.get(&key) {
-            Some(existing) => Some(existing.clone()),
-            None => {
-                kv.insert(key, value);
-                None
-            }
-        }
-    }
-
-    /// Adds `delta` to the integer under `key` and returns the result.
-    pub fn kv_increment(&self, key: String, delta: i64) -> i64 {
-        let Ok(mut kv) = self.kv.lock() else {
-            return 0;
-        };
-        let current = kv
-            .get(&key)
-            .and_then(|v| v.parse::<i64>().ok())
-            .unwrap_or(0);
-        let next = current.saturating_add(delta);
-        kv.insert(key, next.to_string());
-        next
-    }
-
-    pub fn kv_delete(&self, key: &str) {
-        if let Ok(mut kv) = self.kv.lock() {
-            kv.remove(key);
-        }
+    /// The app's key-value store; writes are checked against the current version's limits.
+    pub fn kv(&self) -> std::sync::MutexGuard<'_, KvStore> {
+        self.kv.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// A call arrived while the app has `max_sessions_per_app` live sessions: it gets no

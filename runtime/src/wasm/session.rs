@@ -84,11 +84,26 @@ impl Session {
             .unwrap_or_default()
     }
 
+    /// Takes a timer out of the table (it fired or was cancelled).
+    fn timer_done(&self, id: u64) -> Option<tokio::task::AbortHandle> {
+        let handle = self.timers.lock().ok()?.remove(&id)?;
+        self.app
+            .stats
+            .timers_pending
+            .fetch_sub(1, Ordering::Relaxed);
+        Some(handle)
+    }
+
     fn cancel_timers(&self) {
         if let Ok(mut timers) = self.timers.lock() {
+            let pending = timers.len() as u64;
             for (_, handle) in timers.drain() {
                 handle.abort();
             }
+            self.app
+                .stats
+                .timers_pending
+                .fetch_sub(pending, Ordering::Relaxed);
         }
     }
 }
@@ -143,6 +158,11 @@ impl Failure {
         let kind = match error.downcast_ref::<wasmtime::Trap>() {
             Some(wasmtime::Trap::StackOverflow) => FailureKind::Limit,
             Some(wasmtime::Trap::Interrupt) => FailureKind::Timeout,
+            _ if error.downcast_ref::<super::kv::KvRefused>().is_some()
+                || error.downcast_ref::<TimersFull>().is_some() =>
+            {
+                FailureKind::Limit
+            }
             _ if cause.contains("CPU budget") || cause.contains("event timeout") => {
                 FailureKind::Timeout
             }
@@ -632,30 +652,45 @@ impl ari::Host for SessionState {
     }
 }
 
+/// A session asked for more pending timers than `max_timers`: the session fails.
+#[derive(Debug, thiserror::Error)]
+#[error("timer limit: the session already has max_timers ({0}) timers pending")]
+struct TimersFull(usize);
+
 impl timers::Host for SessionState {
     fn set_timer(&mut self, after_ms: u64) -> wasmtime::Result<u64> {
+        let max = self.session.app.limits().max_timers;
         let id = self.session.next_timer.fetch_add(1, Ordering::Relaxed);
         let tx = self.session.tx.clone();
         let weak = Arc::downgrade(&self.session);
+        // Held while the task is spawned, so that a timer that fires at once finds itself
+        // in the table (and is counted out exactly once).
+        let mut timers = self
+            .session
+            .timers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if timers.len() >= max {
+            return Err(wasmtime::Error::new(TimersFull(max)));
+        }
         let handle = tokio::spawn(async move {
             tokio::time::sleep(Duration::from_millis(after_ms)).await;
-            if let Some(session) = weak.upgrade()
-                && let Ok(mut timers) = session.timers.lock()
-            {
-                timers.remove(&id);
+            if let Some(session) = weak.upgrade() {
+                session.timer_done(id);
             }
             let _ = tx.send(Input::Timer(id)).await;
         });
-        if let Ok(mut timers) = self.session.timers.lock() {
-            timers.insert(id, handle.abort_handle());
-        }
+        timers.insert(id, handle.abort_handle());
+        self.session
+            .app
+            .stats
+            .timers_pending
+            .fetch_add(1, Ordering::Relaxed);
         Ok(id)
     }
 
     fn cancel_timer(&mut self, id: u64) -> wasmtime::Result<()> {
-        if let Ok(mut timers) = self.session.timers.lock()
-            && let Some(handle) = timers.remove(&id)
-        {
+        if let Some(handle) = self.session.timer_done(id) {
             handle.abort();
         }
         Ok(())
@@ -687,26 +722,30 @@ impl log::Host for SessionState {
     }
 }
 
+/// A write beyond the app's store limits fails the session (the interface has no error
+/// for it): the store is unchanged and the failure is counted under `failures.limits`.
 impl kv::Host for SessionState {
     fn get(&mut self, key: String) -> wasmtime::Result<Option<String>> {
-        Ok(self.session.app.kv_get(&key))
+        Ok(self.session.app.kv().get(&key))
     }
 
     fn set(&mut self, key: String, value: String) -> wasmtime::Result<()> {
-        self.session.app.kv_set(key, value);
-        Ok(())
+        let limits = self.session.app.limits().kv;
+        Ok(self.session.app.kv().set(&limits, key, value)?)
     }
 
     fn delete(&mut self, key: String) -> wasmtime::Result<()> {
-        self.session.app.kv_delete(&key);
+        self.session.app.kv().delete(&key);
         Ok(())
     }
 
     fn set_if_absent(&mut self, key: String, value: String) -> wasmtime::Result<Option<String>> {
-        Ok(self.session.app.kv_set_if_absent(key, value))
+        let limits = self.session.app.limits().kv;
+        Ok(self.session.app.kv().set_if_absent(&limits, key, value)?)
     }
 
     fn increment(&mut self, key: String, delta: i64) -> wasmtime::Result<i64> {
-        Ok(self.session.app.kv_increment(key, delta))
+        let limits = self.session.app.limits().kv;
+        Ok(self.session.app.kv().increment(&limits, key, delta)?)
     }
 }
