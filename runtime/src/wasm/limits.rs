@@ -114,3 +114,34 @@ impl Limits {
         limits
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::wasm_conf::LimitSettings;
+
+    #[test]
+    fn an_app_gets_a_quarter_of_the_sessions_unless_configured() {
+        assert_eq!(default_sessions_per_app(1000), 250);
+        assert_eq!(default_sessions_per_app(3), 1, "at least one");
+        let mut settings = crate::wasm::WasmSettings {
+            max_sessions: 8,
+            ..Default::default()
+        };
+        assert_eq!(settings.limits_for("any").max_sessions_per_app, Some(2));
+        let own = Limits::from_settings(&LimitSettings {
+            max_sessions_per_app: Some(5),
+            kv_max_keys: Some(7),
+            kv_max_mb: Some(2),
+            max_timers: Some(3),
+            ..Default::default()
+        });
+        settings.per_app.insert("big".into(), own);
+        let big = settings.limits_for("big");
+        assert_eq!(big.max_sessions_per_app, Some(5));
+        assert_eq!(
+            (big.kv.max_keys, big.kv.max_total_bytes, big.max_timers),
+            (7, 2 * 1024 * 1024, 3)
+        );
+    }
+}

@@ -149,8 +149,13 @@ impl Failure {
     /// The event timeout passed while the guest waited in a host call, where epoch
     /// interruption cannot reach it.
     fn blocked() -> Failure {
-        let cause = "event timeout exceeded (waiting in a host call)";
-        Failure::Trap(FailureKind::Timeout, cause.into(), cause.into())
+        Failure::Trap(
+            FailureKind::Timeout,
+            "event timeout exceeded (waiting in a host call)".into(),
+            "the guest was still waiting in a host call (a WASI clock or poll, say) when \
+             event_timeout_ms ran out"
+                .into(),
+        )
     }
 
     fn from_error(error: &wasmtime::Error) -> Failure {
