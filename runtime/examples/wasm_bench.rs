@@ -191,8 +191,10 @@ impl Bench {
                 technologies: Vec::new(),
             },
         );
+        // One app takes every session the host has.
         let limits = Limits {
             log_lines_per_second: u32::MAX,
+            max_sessions_per_app: Some(max_sessions),
             ..Limits::default()
         };
         let settings = WasmSettings {

@@ -12,6 +12,12 @@
 //! max_queued_events = 1000
 //! log_lines_per_second = 100
 //! on_failure = hangup          ; or continue (in the dialplan)
+//! max_sessions_per_app = 250   ; concurrent sessions of one app (default: max_sessions / 4)
+//! kv_max_key_bytes = 256       ; the app's key-value store: key size,
+//! kv_max_value_bytes = 1048576 ; value size,
+//! kv_max_keys = 1024           ; number of keys,
+//! kv_max_mb = 16               ; and keys plus values in all
+//! max_timers = 100             ; timers pending at once in one session
 //!
 //! [ivr]                        ; ...unless an app's own section says otherwise
 //! memory_mb = 16
@@ -34,6 +40,12 @@ pub struct LimitSettings {
     pub log_lines_per_second: Option<u64>,
     /// `true` for `continue`, `false` for `hangup`.
     pub continue_on_failure: Option<bool>,
+    pub max_sessions_per_app: Option<u64>,
+    pub kv_max_key_bytes: Option<u64>,
+    pub kv_max_value_bytes: Option<u64>,
+    pub kv_max_keys: Option<u64>,
+    pub kv_max_mb: Option<u64>,
+    pub max_timers: Option<u64>,
 }
 
 impl LimitSettings {
@@ -46,6 +58,12 @@ impl LimitSettings {
             max_queued_events: other.max_queued_events.or(self.max_queued_events),
             log_lines_per_second: other.log_lines_per_second.or(self.log_lines_per_second),
             continue_on_failure: other.continue_on_failure.or(self.continue_on_failure),
+            max_sessions_per_app: other.max_sessions_per_app.or(self.max_sessions_per_app),
+            kv_max_key_bytes: other.kv_max_key_bytes.or(self.kv_max_key_bytes),
+            kv_max_value_bytes: other.kv_max_value_bytes.or(self.kv_max_value_bytes),
+            kv_max_keys: other.kv_max_keys.or(self.kv_max_keys),
+            kv_max_mb: other.kv_max_mb.or(self.kv_max_mb),
+            max_timers: other.max_timers.or(self.max_timers),
         }
     }
 }
@@ -68,6 +86,12 @@ fn limit_entry(limits: &mut LimitSettings, entry: &Entry, problems: &mut Problem
         "event_timeout_ms" => limits.event_timeout_ms = number_option(entry, problems, 1),
         "max_queued_events" => limits.max_queued_events = number_option(entry, problems, 1),
         "log_lines_per_second" => limits.log_lines_per_second = number_option(entry, problems, 0),
+        "max_sessions_per_app" => limits.max_sessions_per_app = number_option(entry, problems, 1),
+        "kv_max_key_bytes" => limits.kv_max_key_bytes = number_option(entry, problems, 1),
+        "kv_max_value_bytes" => limits.kv_max_value_bytes = number_option(entry, problems, 0),
+        "kv_max_keys" => limits.kv_max_keys = number_option(entry, problems, 0),
+        "kv_max_mb" => limits.kv_max_mb = number_option(entry, problems, 0),
+        "max_timers" => limits.max_timers = number_option(entry, problems, 0),
         "on_failure" => match entry.value.trim().to_ascii_lowercase().as_str() {
             "hangup" => limits.continue_on_failure = Some(false),
             "continue" => limits.continue_on_failure = Some(true),

@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use super::kv::KvLimits;
+
 /// What happens to a session's channels when the app fails (trap, timeout, limit).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FailureOutcome {
@@ -28,6 +30,19 @@ pub struct Limits {
     /// Log lines per second a session may write (the rest are counted and dropped).
     pub log_lines_per_second: u32,
     pub on_failure: FailureOutcome,
+    /// Concurrent sessions of the app; `None` takes [`default_sessions_per_app`] of the
+    /// host's `max_sessions`.
+    pub max_sessions_per_app: Option<u32>,
+    /// The app's key-value store.
+    pub kv: KvLimits,
+    /// Timers one session may have pending at once.
+    pub max_timers: usize,
+}
+
+/// The default cap of sessions per app: a quarter of every slot the host has (at least
+/// one), so that one app cannot take the slots all apps share.
+pub fn default_sessions_per_app(max_sessions: u32) -> u32 {
+    (max_sessions / 4).max(1)
 }
 
 /// One epoch tick: the granularity of the CPU budget.
@@ -43,6 +58,9 @@ impl Default for Limits {
             max_queued_events: 1_000,
             log_lines_per_second: 100,
             on_failure: FailureOutcome::Hangup,
+            max_sessions_per_app: None,
+            kv: KvLimits::default(),
+            max_timers: 100,
         }
     }
 }
@@ -67,6 +85,25 @@ impl Limits {
         if let Some(n) = settings.log_lines_per_second {
             limits.log_lines_per_second = u32::try_from(n).unwrap_or(u32::MAX);
         }
+        if let Some(n) = settings.max_sessions_per_app {
+            limits.max_sessions_per_app = Some(u32::try_from(n).unwrap_or(u32::MAX));
+        }
+        let size = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
+        if let Some(n) = settings.kv_max_key_bytes {
+            limits.kv.max_key_bytes = size(n);
+        }
+        if let Some(n) = settings.kv_max_value_bytes {
+            limits.kv.max_value_bytes = size(n);
+        }
+        if let Some(n) = settings.kv_max_keys {
+            limits.kv.max_keys = size(n);
+        }
+        if let Some(mb) = settings.kv_max_mb {
+            limits.kv.max_total_bytes = size(mb.saturating_mul(1024 * 1024));
+        }
+        if let Some(n) = settings.max_timers {
+            limits.max_timers = size(n);
+        }
         if let Some(continue_on_failure) = settings.continue_on_failure {
             limits.on_failure = if continue_on_failure {
                 FailureOutcome::Continue
@@ -75,5 +112,36 @@ impl Limits {
             };
         }
         limits
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::wasm_conf::LimitSettings;
+
+    #[test]
+    fn an_app_gets_a_quarter_of_the_sessions_unless_configured() {
+        assert_eq!(default_sessions_per_app(1000), 250);
+        assert_eq!(default_sessions_per_app(3), 1, "at least one");
+        let mut settings = crate::wasm::WasmSettings {
+            max_sessions: 8,
+            ..Default::default()
+        };
+        assert_eq!(settings.limits_for("any").max_sessions_per_app, Some(2));
+        let own = Limits::from_settings(&LimitSettings {
+            max_sessions_per_app: Some(5),
+            kv_max_keys: Some(7),
+            kv_max_mb: Some(2),
+            max_timers: Some(3),
+            ..Default::default()
+        });
+        settings.per_app.insert("big".into(), own);
+        let big = settings.limits_for("big");
+        assert_eq!(big.max_sessions_per_app, Some(5));
+        assert_eq!(
+            (big.kv.max_keys, big.kv.max_total_bytes, big.max_timers),
+            (7, 2 * 1024 * 1024, 3)
+        );
     }
 }

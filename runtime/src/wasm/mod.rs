@@ -9,6 +9,7 @@
 pub mod bindings;
 pub mod convert;
 pub mod engine;
+pub mod kv;
 pub mod limits;
 pub mod names;
 pub mod output;
@@ -102,12 +103,19 @@ impl WasmSettings {
         }
     }
 
-    /// The limits of one app.
+    /// The limits of one app, its session cap resolved.
     pub fn limits_for(&self, app: &str) -> Limits {
-        self.per_app
+        let mut limits = self
+            .per_app
             .get(app)
             .cloned()
-            .unwrap_or_else(|| self.limits.clone())
+            .unwrap_or_else(|| self.limits.clone());
+        limits.max_sessions_per_app = Some(
+            limits
+                .max_sessions_per_app
+                .unwrap_or_else(|| limits::default_sessions_per_app(self.max_sessions)),
+        );
+        limits
     }
 
     /// The largest memory any app may use (the size of a pooled memory slot).
@@ -610,7 +618,8 @@ impl WasmHost {
         self.apps.lock().ok().and_then(|a| a.get(name).cloned())
     }
 
-    /// `DELETE /ari/wasm/{app}`: the app stops taking calls; live sessions finish.
+    /// `DELETE /ari/wasm/{app}`: the app stops taking calls and its live sessions end at once
+    /// (their channels hang up or continue per `on_failure`).
     pub fn remove(&self, name: &str) -> Result<(), WasmError> {
         let runtime = self
             .apps
@@ -621,6 +630,7 @@ impl WasmHost {
         self.shared
             .core
             .unregister_app(name, crate::core::stasis::EventSink::id(&*runtime));
+        runtime.retire();
         self.store
             .delete(name)
             .map_err(|e| WasmError::Internal(format!("cannot delete the stored app: {e}")))?;

@@ -10,7 +10,8 @@ use serde_json::{Value, json};
 
 use super::Shared;
 use super::bindings::StasisAppPre;
-use super::limits::Limits;
+use super::kv::KvStore;
+use super::limits::{FailureOutcome, Limits};
 use super::session::{self, Input, Session, SessionState};
 use super::store::StoredApp;
 use crate::core::event::Event;
@@ -48,6 +49,8 @@ pub struct Stats {
     timeouts: AtomicU64,
     limits: AtomicU64,
     last_failure: Mutex<Option<String>>,
+    /// Timers pending over all sessions.
+    pub timers_pending: AtomicU64,
 }
 
 impl Stats {
@@ -86,6 +89,7 @@ impl Stats {
                 "limits": limits,
                 "last": self.last_failure.lock().ok().and_then(|l| l.clone()),
             },
+            "timers_pending": self.timers_pending.load(Ordering::Relaxed),
         })
     }
 }
@@ -106,12 +110,15 @@ pub struct AppRuntime {
     current: Mutex<Arc<AppVersion>>,
     routes: Mutex<Routes>,
     pub stats: Stats,
-    kv: Mutex<HashMap<String, String>>,
+    kv: Mutex<KvStore>,
     /// Bridges created by any session of the app: every session of the app may use them.
     bridges: Mutex<std::collections::HashSet<String>>,
     sink_id: u64,
     me: std::sync::Weak<AppRuntime>,
     from_cache: std::sync::atomic::AtomicBool,
+    /// Becomes true when the app is deleted: every live session ends at once, whatever its
+    /// guest is doing.
+    retired: tokio::sync::watch::Sender<bool>,
 }
 
 static NEXT_SINK: AtomicU64 = AtomicU64::new(1 << 40);
@@ -125,12 +132,24 @@ impl AppRuntime {
             current: Mutex::new(Arc::new(version)),
             routes: Mutex::new(Routes::default()),
             stats: Stats::default(),
-            kv: Mutex::new(HashMap::new()),
+            kv: Mutex::new(KvStore::default()),
             bridges: Mutex::new(std::collections::HashSet::new()),
             sink_id: NEXT_SINK.fetch_add(1, Ordering::Relaxed),
             me: me.clone(),
             from_cache: std::sync::atomic::AtomicBool::new(false),
+            retired: tokio::sync::watch::Sender::new(false),
         })
+    }
+
+    /// The app was deleted: its live sessions end (their channels hang up or continue per
+    /// `on_failure`) and it starts none.
+    pub fn retire(&self) {
+        self.retired.send_replace(true);
+    }
+
+    /// Watches for [`retire`](Self::retire).
+    pub fn retired(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.retired.subscribe()
     }
 
     /// The version new sessions get.
@@ -171,6 +190,11 @@ impl AppRuntime {
         });
         if let (Some(object), Value::Object(stats)) = (value.as_object_mut(), self.stats.json()) {
             object.extend(stats);
+            let kv = self.kv();
+            object.insert(
+                "kv".into(),
+                json!({ "keys": kv.keys(), "bytes": kv.bytes() }),
+            );
         }
         value
     }
@@ -237,46 +261,35 @@ impl AppRuntime {
         self.stats.live.load(Ordering::Relaxed)
     }
 
-    pub fn kv_get(&self, key: &str) -> Option<String> {
-        self.kv.lock().ok().and_then(|kv| kv.get(key).cloned())
+    /// The app's key-value store; writes are checked against the current version's limits.
+    pub fn kv(&self) -> std::sync::MutexGuard<'_, KvStore> {
+        self.kv.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    pub fn kv_set(&self, key: String, value: String) {
-        if let Ok(mut kv) = self.kv.lock() {
-            kv.insert(key, value);
-        }
-    }
-
-    /// Sets `key` unless it has a value; returns the existing value otherwise.
-    pub fn kv_set_if_absent(&self, key: String, value: String) -> Option<String> {
-        let mut kv = self.kv.lock().ok()?;
-        match kv.get(&key) {
-            Some(existing) => Some(existing.clone()),
-            None => {
-                kv.insert(key, value);
-                None
+    /// A call arrived while the app has `max_sessions_per_app` live sessions: it gets no
+    /// session; its channel hangs up or continues per `on_failure`, as if the app failed.
+    fn refuse(&self, channel: &str, version: &AppVersion) {
+        let cap = version.limits.max_sessions_per_app.unwrap_or(u32::MAX);
+        tracing::warn!(app = %self.name, channel, cap, "app is at max_sessions_per_app: the call gets no session");
+        self.stats.failed(
+            FailureKind::Limit,
+            format!("max_sessions_per_app ({cap}) reached: a call was refused"),
+        );
+        let core = self.shared.core.clone();
+        let channel = channel.to_string();
+        let outcome = version.limits.on_failure;
+        // Not from within the core's delivery of the event: the hangup locks the core.
+        tokio::spawn(async move {
+            let result = match outcome {
+                FailureOutcome::Hangup => core.hangup(&channel, crate::core::cause::FAILURE),
+                FailureOutcome::Continue => {
+                    core.continue_in_dialplan(&channel, None, None, None, None)
+                }
+            };
+            if let Err(e) = result {
+                tracing::debug!(channel, error = %e, "refusing a call over max_sessions_per_app");
             }
-        }
-    }
-
-    /// Adds `delta` to the integer under `key` and returns the result.
-    pub fn kv_increment(&self, key: String, delta: i64) -> i64 {
-        let Ok(mut kv) = self.kv.lock() else {
-            return 0;
-        };
-        let current = kv
-            .get(&key)
-            .and_then(|v| v.parse::<i64>().ok())
-            .unwrap_or(0);
-        let next = current.saturating_add(delta);
-        kv.insert(key, next.to_string());
-        next
-    }
-
-    pub fn kv_delete(&self, key: &str) {
-        if let Ok(mut kv) = self.kv.lock() {
-            kv.remove(key);
-        }
+        });
     }
 
     /// Routes one event; returns the session it went to, creating one on a new StasisStart.
@@ -291,9 +304,20 @@ impl AppRuntime {
             if let Some(session) = routes.by_channel.get(&id) {
                 return Some(session.clone());
             }
+            if *self.retired.borrow() {
+                return None;
+            }
             let me = self.me.upgrade()?;
             let version = self.current();
+            let cap = version.limits.max_sessions_per_app.unwrap_or(u32::MAX);
+            if self.live_sessions() >= u64::from(cap) {
+                self.refuse(&id, &version);
+                return None;
+            }
             let (session, rx) = Session::new(me, version.limits.max_queued_events);
+            // Counted here, under the routes lock, so that a burst of calls cannot pass
+            // the cap before the sessions' tasks start.
+            self.stats.session_started();
             if let Ok(mut channels) = session.channels.lock() {
                 channels.insert(id.clone());
             }

@@ -84,11 +84,26 @@ impl Session {
             .unwrap_or_default()
     }
 
+    /// Takes a timer out of the table (it fired or was cancelled).
+    fn timer_done(&self, id: u64) -> Option<tokio::task::AbortHandle> {
+        let handle = self.timers.lock().ok()?.remove(&id)?;
+        self.app
+            .stats
+            .timers_pending
+            .fetch_sub(1, Ordering::Relaxed);
+        Some(handle)
+    }
+
     fn cancel_timers(&self) {
         if let Ok(mut timers) = self.timers.lock() {
+            let pending = timers.len() as u64;
             for (_, handle) in timers.drain() {
                 handle.abort();
             }
+            self.app
+                .stats
+                .timers_pending
+                .fetch_sub(pending, Ordering::Relaxed);
         }
     }
 }
@@ -126,14 +141,33 @@ enum Failure {
     /// The guest trapped or broke a limit: the kind, a one-line cause, and the full error
     /// with its WebAssembly backtrace (for the log).
     Trap(FailureKind, String, String),
+    /// The app was deleted while the session lived.
+    Retired,
 }
 
 impl Failure {
+    /// The event timeout passed while the guest waited in a host call, where epoch
+    /// interruption cannot reach it.
+    fn blocked() -> Failure {
+        Failure::Trap(
+            FailureKind::Timeout,
+            "event timeout exceeded (waiting in a host call)".into(),
+            "the guest was still waiting in a host call (a WASI clock or poll, say) when \
+             event_timeout_ms ran out"
+                .into(),
+        )
+    }
+
     fn from_error(error: &wasmtime::Error) -> Failure {
         let cause = error.root_cause().to_string();
         let kind = match error.downcast_ref::<wasmtime::Trap>() {
             Some(wasmtime::Trap::StackOverflow) => FailureKind::Limit,
             Some(wasmtime::Trap::Interrupt) => FailureKind::Timeout,
+            _ if error.downcast_ref::<super::kv::KvRefused>().is_some()
+                || error.downcast_ref::<TimersFull>().is_some() =>
+            {
+                FailureKind::Limit
+            }
             _ if cause.contains("CPU budget") || cause.contains("event timeout") => {
                 FailureKind::Timeout
             }
@@ -147,7 +181,6 @@ impl Failure {
 /// Runs a session until its last channel leaves or it fails.
 pub async fn run(session: Arc<Session>, version: Arc<AppVersion>, mut rx: mpsc::Receiver<Input>) {
     let app = session.app.clone();
-    app.stats.session_started();
     let limits = version.limits.clone();
     let stdout = GuestOutput::new(&app.name, session.id, "stdout", limits.log_lines_per_second);
     let stderr = GuestOutput::new(&app.name, session.id, "stderr", limits.log_lines_per_second);
@@ -187,14 +220,36 @@ pub async fn run(session: Arc<Session>, version: Arc<AppVersion>, mut rx: mpsc::
         }
     });
     store.set_epoch_deadline(1);
+    // Epoch interruption stops guest code, but not a host call the guest waits in (a WASI
+    // `pollable.block` on a long timer, say): the host future itself is bounded by the
+    // event timeout, and dropped at once when the app is deleted.
+    let mut retired = app.retired();
+    let deadline = tokio::time::sleep(limits.event_timeout);
+    tokio::pin!(deadline);
     let instantiating = app.shared.engine.guest_call();
-    let instantiated = version.pre.instantiate_async(&mut store).await;
+    let instantiated = tokio::select! {
+        biased;
+        _ = retired.wait_for(|r| *r) => Err(Failure::Retired),
+        () = &mut deadline => Err(Failure::blocked()),
+        result = version.pre.instantiate_async(&mut store) => {
+            result.map_err(|e| Failure::Instantiate(format!("{e:?}")))
+        }
+    };
     drop(instantiating);
     let failure = match instantiated {
-        Err(e) => Some(Failure::Instantiate(format!("{e:?}"))),
+        Err(failure) => Some(failure),
         Ok(instance) => {
             let mut failure = None;
-            while let Some(input) = rx.recv().await {
+            loop {
+                let input = tokio::select! {
+                    biased;
+                    _ = retired.wait_for(|r| *r) => {
+                        failure = Some(Failure::Retired);
+                        break;
+                    }
+                    input = rx.recv() => input,
+                };
+                let Some(input) = input else { break };
                 if session.closed.load(Ordering::Relaxed) {
                     let cause = "the session's event queue overflowed (max_queued_events)";
                     failure = Some(Failure::Trap(
@@ -208,17 +263,25 @@ pub async fn run(session: Arc<Session>, version: Arc<AppVersion>, mut rx: mpsc::
                     Input::Event(event) => (convert::event(event), event.kind == "StasisEnd"),
                     Input::Timer(id) => (types::Event::Timer(*id), false),
                 };
+                let started = Instant::now();
                 store.data_mut().ticks = 0;
-                store.data_mut().event_started = Instant::now();
+                store.data_mut().event_started = started;
                 store.set_epoch_deadline(1);
+                deadline
+                    .as_mut()
+                    .reset(tokio::time::Instant::from_std(started) + limits.event_timeout);
                 let running = app.shared.engine.guest_call();
-                let result = instance
-                    .wari_stasis_handler()
-                    .call_on_event(&mut store, &event)
-                    .await;
+                let result = tokio::select! {
+                    biased;
+                    _ = retired.wait_for(|r| *r) => Err(Failure::Retired),
+                    () = &mut deadline => Err(Failure::blocked()),
+                    result = instance.wari_stasis_handler().call_on_event(&mut store, &event) => {
+                        result.map_err(|trap| Failure::from_error(&trap))
+                    }
+                };
                 drop(running);
-                if let Err(trap) = result {
-                    failure = Some(Failure::from_error(&trap));
+                if let Err(stopped) = result {
+                    failure = Some(stopped);
                     break;
                 }
                 if is_end && session.channels.lock().is_ok_and(|c| c.is_empty()) {
@@ -244,6 +307,11 @@ pub async fn run(session: Arc<Session>, version: Arc<AppVersion>, mut rx: mpsc::
 fn fail(session: &Session, app: &AppRuntime, failure: Failure, outcome: FailureOutcome) {
     let channels = session.channel_ids();
     let (kind, what, cause, detail) = match failure {
+        Failure::Retired => {
+            tracing::info!(app = %app.name, session = session.id, ?channels, "WebAssembly app deleted: its session is ended");
+            finish_channels(app, channels, outcome);
+            return;
+        }
         Failure::Instantiate(e) => (
             FailureKind::Limit,
             "could not be instantiated",
@@ -254,6 +322,11 @@ fn fail(session: &Session, app: &AppRuntime, failure: Failure, outcome: FailureO
     };
     tracing::error!(app = %app.name, session = session.id, ?channels, "WebAssembly app {what}: {cause}\n{detail}");
     app.stats.failed(kind, format!("{what}: {cause}"));
+    finish_channels(app, channels, outcome);
+}
+
+/// The channels of a session that failed or was ended hang up or continue in the dialplan.
+fn finish_channels(app: &AppRuntime, channels: Vec<String>, outcome: FailureOutcome) {
     let core = &app.shared.core;
     for channel in channels {
         let result = match outcome {
@@ -584,30 +657,45 @@ impl ari::Host for SessionState {
     }
 }
 
+/// A session asked for more pending timers than `max_timers`: the session fails.
+#[derive(Debug, thiserror::Error)]
+#[error("timer limit: the session already has max_timers ({0}) timers pending")]
+struct TimersFull(usize);
+
 impl timers::Host for SessionState {
     fn set_timer(&mut self, after_ms: u64) -> wasmtime::Result<u64> {
+        let max = self.session.app.limits().max_timers;
         let id = self.session.next_timer.fetch_add(1, Ordering::Relaxed);
         let tx = self.session.tx.clone();
         let weak = Arc::downgrade(&self.session);
+        // Held while the task is spawned, so that a timer that fires at once finds itself
+        // in the table (and is counted out exactly once).
+        let mut timers = self
+            .session
+            .timers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if timers.len() >= max {
+            return Err(wasmtime::Error::new(TimersFull(max)));
+        }
         let handle = tokio::spawn(async move {
             tokio::time::sleep(Duration::from_millis(after_ms)).await;
-            if let Some(session) = weak.upgrade()
-                && let Ok(mut timers) = session.timers.lock()
-            {
-                timers.remove(&id);
+            if let Some(session) = weak.upgrade() {
+                session.timer_done(id);
             }
             let _ = tx.send(Input::Timer(id)).await;
         });
-        if let Ok(mut timers) = self.session.timers.lock() {
-            timers.insert(id, handle.abort_handle());
-        }
+        timers.insert(id, handle.abort_handle());
+        self.session
+            .app
+            .stats
+            .timers_pending
+            .fetch_add(1, Ordering::Relaxed);
         Ok(id)
     }
 
     fn cancel_timer(&mut self, id: u64) -> wasmtime::Result<()> {
-        if let Ok(mut timers) = self.session.timers.lock()
-            && let Some(handle) = timers.remove(&id)
-        {
+        if let Some(handle) = self.session.timer_done(id) {
             handle.abort();
         }
         Ok(())
@@ -640,26 +728,30 @@ impl log::Host for SessionState {
     }
 }
 
+/// A write beyond the app's store limits fails the session (the interface has no error
+/// for it): the store is unchanged and the failure is counted under `failures.limits`.
 impl kv::Host for SessionState {
     fn get(&mut self, key: String) -> wasmtime::Result<Option<String>> {
-        Ok(self.session.app.kv_get(&key))
+        Ok(self.session.app.kv().get(&key))
     }
 
     fn set(&mut self, key: String, value: String) -> wasmtime::Result<()> {
-        self.session.app.kv_set(key, value);
-        Ok(())
+        let limits = self.session.app.limits().kv;
+        Ok(self.session.app.kv().set(&limits, key, value)?)
     }
 
     fn delete(&mut self, key: String) -> wasmtime::Result<()> {
-        self.session.app.kv_delete(&key);
+        self.session.app.kv().delete(&key);
         Ok(())
     }
 
     fn set_if_absent(&mut self, key: String, value: String) -> wasmtime::Result<Option<String>> {
-        Ok(self.session.app.kv_set_if_absent(key, value))
+        let limits = self.session.app.limits().kv;
+        Ok(self.session.app.kv().set_if_absent(&limits, key, value)?)
     }
 
     fn increment(&mut self, key: String, delta: i64) -> wasmtime::Result<i64> {
-        Ok(self.session.app.kv_increment(key, delta))
+        let limits = self.session.app.limits().kv;
+        Ok(self.session.app.kv().increment(&limits, key, delta)?)
     }
 }
