@@ -54,6 +54,47 @@ pub struct AriRequest {
     pub upload: Option<Arc<Upload>>,
 }
 
+impl AriRequest {
+    /// An HTTP request for the pipeline: its head, the path after `/ari` and the body read,
+    /// from the client at `peer`.
+    pub fn from_http(
+        parts: http::request::Parts,
+        path: String,
+        body: Bytes,
+        peer: Option<SocketAddr>,
+    ) -> AriRequest {
+        AriRequest {
+            method: parts.method,
+            path,
+            query: parts.uri.query().map(str::to_string),
+            headers: parts.headers,
+            body,
+            peer,
+            trusted_user: None,
+            upload: None,
+        }
+    }
+
+    /// The head of an HTTP request alone (no body), for the checks made before a body is
+    /// read or a connection upgraded; the transport keeps `parts`.
+    pub fn head_of(
+        parts: &http::request::Parts,
+        path: String,
+        peer: Option<SocketAddr>,
+    ) -> AriRequest {
+        AriRequest {
+            method: parts.method.clone(),
+            path,
+            query: parts.uri.query().map(str::to_string),
+            headers: parts.headers.clone(),
+            body: Bytes::new(),
+            peer,
+            trusted_user: None,
+            upload: None,
+        }
+    }
+}
+
 /// What carried a request to the pipeline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Transport {
@@ -478,19 +519,27 @@ impl Ari {
 /// Asterisk does: `+` is a space, `%XX` a byte, and a `%` not followed by two hex digits stays
 /// as it is. Bytes that are not UTF-8 become U+FFFD (no resource or id can contain them).
 pub(crate) fn decode_segments(path: &str) -> Vec<String> {
-    let mut segments = Vec::new();
-    for raw in path.strip_prefix('/').unwrap_or(path).split('/') {
-        if raw.is_empty() {
-            break;
-        }
-        let spaced = raw.replace('+', " ");
-        segments.push(
-            percent_encoding::percent_decode_str(&spaced)
-                .decode_utf8_lossy()
-                .into_owned(),
-        );
+    path.strip_prefix('/')
+        .unwrap_or(path)
+        .split('/')
+        .take_while(|raw| !raw.is_empty())
+        .map(|raw| decode_segment(raw).into_owned())
+        .collect()
+}
+
+/// One path segment decoded as routing decodes it: `+` is a space, `%XX` a byte, a `%` not
+/// followed by two hex digits stays; bytes that are not UTF-8 become U+FFFD. Borrowed when
+/// there is nothing to decode. http.conf restrictions compare paths in this form too.
+pub(crate) fn decode_segment(raw: &str) -> std::borrow::Cow<'_, str> {
+    if !raw.contains(['+', '%']) {
+        return std::borrow::Cow::Borrowed(raw);
     }
-    segments
+    let spaced = raw.replace('+', " ");
+    std::borrow::Cow::Owned(
+        percent_encoding::percent_decode_str(&spaced)
+            .decode_utf8_lossy()
+            .into_owned(),
+    )
 }
 
 #[cfg(test)]

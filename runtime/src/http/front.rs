@@ -119,16 +119,7 @@ async fn route(front: &Front, request: Request, peer: Option<SocketAddr>) -> Res
     }
     if front.ari.enabled() && super::metrics::is_metrics_path(path, &front.http.prefix) {
         let (parts, _) = request.into_parts();
-        let request = AriRequest {
-            method: parts.method,
-            path: String::new(),
-            query: parts.uri.query().map(str::to_string),
-            headers: parts.headers,
-            body: Bytes::new(),
-            peer,
-            trusted_user: None,
-            upload: None,
-        };
+        let request = AriRequest::from_http(parts, String::new(), Bytes::new(), peer);
         return to_http(
             front,
             super::metrics::serve(&front.ari, &request, &front.metrics),
@@ -208,17 +199,10 @@ async fn serve_ari(
     body: Bytes,
     peer: Option<SocketAddr>,
 ) -> Response {
-    let request = AriRequest {
-        method: parts.method,
-        path,
-        query: parts.uri.query().map(str::to_string),
-        headers: parts.headers,
-        body,
-        peer,
-        trusted_user: None,
-        upload: None,
-    };
-    let response = front.ari.handle(request).await;
+    let response = front
+        .ari
+        .handle(AriRequest::from_http(parts, path, body, peer))
+        .await;
     to_http(front, response)
 }
 
@@ -273,16 +257,7 @@ async fn upgrade(
     parts: http::request::Parts,
     peer: Option<SocketAddr>,
 ) -> Response {
-    let request = AriRequest {
-        method: parts.method.clone(),
-        path,
-        query: parts.uri.query().map(str::to_string),
-        headers: parts.headers.clone(),
-        body: Bytes::new(),
-        peer,
-        trusted_user: None,
-        upload: None,
-    };
+    let request = AriRequest::head_of(&parts, path, peer);
     let grant = match front.ari.authorize_upgrade(&request).await {
         Ok(grant) => grant,
         Err(response) => return to_http(front, response),
@@ -313,16 +288,7 @@ async fn serve_upload(
     declared_length: Option<u64>,
     target: UploadTarget,
 ) -> Response {
-    let mut request = AriRequest {
-        method: parts.method.clone(),
-        path,
-        query: parts.uri.query().map(str::to_string),
-        headers: parts.headers.clone(),
-        body: Bytes::new(),
-        peer,
-        trusted_user: None,
-        upload: None,
-    };
+    let mut request = AriRequest::head_of(&parts, path, peer);
     if let Err(refusal) = front.ari.authorize_head(&request).await {
         return closing(to_http(front, refusal));
     }

@@ -7,7 +7,6 @@
 //! restriction can then only match more requests than a byte comparison would, never fewer:
 //! `/ARI/...`, `/ari/%72ecordings` and `/METRICS` are restricted like the paths they route to.
 
-use std::borrow::Cow;
 use std::net::IpAddr;
 
 use crate::config::http_conf::Restriction;
@@ -20,12 +19,7 @@ pub fn comparable(path: &str) -> String {
         if i > 0 {
             out.push('/');
         }
-        let spaced: Cow<'_, str> = if segment.contains('+') {
-            Cow::Owned(segment.replace('+', " "))
-        } else {
-            Cow::Borrowed(segment)
-        };
-        out.push_str(&percent_encoding::percent_decode_str(&spaced).decode_utf8_lossy());
+        out.push_str(&crate::ari::decode_segment(segment));
     }
     out.make_ascii_lowercase();
     out
