@@ -44,6 +44,18 @@ impl AriResponse {
         AriResponse::json(StatusCode::OK, value)
     }
 
+    /// 200 with JSON already written as text (a cached or directly serialised document).
+    pub fn ok_json_text(data: Bytes) -> AriResponse {
+        AriResponse {
+            status: StatusCode::OK,
+            headers: Vec::new(),
+            body: Body::Raw {
+                content_type: "application/json",
+                data,
+            },
+        }
+    }
+
     /// Any status with a JSON body.
     pub fn json(status: StatusCode, value: Value) -> AriResponse {
         AriResponse {

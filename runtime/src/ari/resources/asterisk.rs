@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 use super::{Ctx, Entry};
-use crate::ari::response::{AriError, AriResponse, AriResult, Body};
+use crate::ari::response::{AriError, AriResponse, AriResult};
 use crate::ari_handler;
 use crate::core::{modules, time};
 
@@ -15,14 +15,7 @@ pub async fn get_info(ctx: Ctx) -> AriResult {
         .core
         .system()
         .info_bytes(only.as_deref(), ctx.config.ari.pretty);
-    Ok(AriResponse {
-        status: http::StatusCode::OK,
-        headers: Vec::new(),
-        body: Body::Raw {
-            content_type: "application/json",
-            data,
-        },
-    })
+    Ok(AriResponse::ok_json_text(data))
 }
 
 /// GET /asterisk/ping: the keys in Asterisk's order.

@@ -16,7 +16,7 @@ use http::StatusCode;
 use serde_json::{Map, Value, json};
 
 use super::{Ctx, Entry, media, non_empty};
-use crate::ari::response::{AriError, AriResponse, AriResult, Body};
+use crate::ari::response::{AriError, AriResponse, AriResult};
 use crate::ari_handler;
 use crate::core::cause;
 use crate::core::channels::{Create, Destination, Originate, millis, split_endpoint};
@@ -179,14 +179,7 @@ pub async fn list(ctx: Ctx) -> AriResult {
     if ctx.config.ari.pretty {
         return Ok(AriResponse::ok(ctx.core.list_channels()));
     }
-    Ok(AriResponse {
-        status: StatusCode::OK,
-        headers: Vec::new(),
-        body: Body::Raw {
-            content_type: "application/json",
-            data: ctx.core.list_channels_json(),
-        },
-    })
+    Ok(AriResponse::ok_json_text(ctx.core.list_channels_json()))
 }
 
 /// GET /channels/{channelId}
@@ -274,14 +267,9 @@ async fn originate_common(ctx: Ctx) -> AriResult {
         return Ok(AriResponse::ok(snapshot.to_value()));
     }
     // Written straight to text, as GET /channels is: no `Value` built for the answer.
-    Ok(AriResponse {
-        status: StatusCode::OK,
-        headers: Vec::new(),
-        body: Body::Raw {
-            content_type: "application/json",
-            data: Bytes::copy_from_slice(snapshot.json_text().as_bytes()),
-        },
-    })
+    Ok(AriResponse::ok_json_text(Bytes::copy_from_slice(
+        snapshot.json_text().as_bytes(),
+    )))
 }
 
 /// POST /channels
