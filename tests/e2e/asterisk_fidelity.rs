@@ -8,18 +8,7 @@
 
 use serde_json::{Value, json};
 
-use crate::support::{EventSocket, Wari};
-
-/// Asserts the status and `message` of an error answer.
-#[track_caller]
-fn refused(reply: crate::support::Reply, status: u16, message: &str) {
-    assert_eq!(
-        (reply.status.as_u16(), reply.body["message"].as_str()),
-        (status, Some(message)),
-        "{}",
-        reply.body
-    );
-}
+use crate::support::{EventSocket, Wari, key_order, refused};
 
 async fn value(wari: &Wari, variable: &str) -> Value {
     let reply = wari
@@ -117,12 +106,7 @@ async fn ping_modules_logging_and_configuration_answer_in_asterisks_words() {
     let wari = Wari::start_default();
     // Asterisk 23.4.1: {"ping":"pong","timestamp":...,"asterisk_id":...}.
     let ping = wari.get("/ari/asterisk/ping").await.body;
-    let keys: Vec<&str> = ping
-        .as_object()
-        .expect("object")
-        .keys()
-        .map(String::as_str)
-        .collect();
+    let keys = key_order(&ping);
     assert_eq!(keys, ["ping", "timestamp", "asterisk_id"]);
 
     let module = wari.get("/ari/asterisk/modules").await.body[0]["name"]

@@ -8,7 +8,7 @@
 
 use serde_json::{Value, json};
 
-use crate::support::{ARI_CONF, EventSocket, HTTP_CONF, Wari};
+use crate::support::{ARI_CONF, EventSocket, HTTP_CONF, Wari, refused};
 
 const APP: &str = "fid";
 
@@ -32,17 +32,6 @@ async fn start() -> (Wari, EventSocket) {
     ]);
     let ws = EventSocket::connect(&wari, &format!("app={APP}&api_key=asterisk:secret")).await;
     (wari, ws)
-}
-
-/// Asserts the status and the `message` of an error answer.
-#[track_caller]
-fn refused(reply: crate::support::Reply, status: u16, message: &str) {
-    assert_eq!(
-        (reply.status.as_u16(), reply.body["message"].as_str()),
-        (status, Some(message)),
-        "{}",
-        reply.body
-    );
 }
 
 /// `Local/200@default` into the application as `id`; returns the channel's name.

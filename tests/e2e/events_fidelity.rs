@@ -7,7 +7,7 @@
 
 use serde_json::json;
 
-use crate::support::{ARI_CONF, EventSocket, HTTP_CONF, Wari};
+use crate::support::{ARI_CONF, EventSocket, HTTP_CONF, Wari, key_order, refused};
 
 const DIALPLAN: &str = "\
 [default]
@@ -15,17 +15,6 @@ exten => 200,1,Answer()
  same => n,Wait(3600)
  same => n,Hangup()
 ";
-
-/// Asserts the status and `message` of an error answer.
-#[track_caller]
-fn refused(reply: crate::support::Reply, status: u16, message: &str) {
-    assert_eq!(
-        (reply.status.as_u16(), reply.body["message"].as_str()),
-        (status, Some(message)),
-        "{}",
-        reply.body
-    );
-}
 
 #[tokio::test]
 async fn user_events_reach_the_named_application_with_their_sources() {
@@ -98,12 +87,7 @@ async fn user_events_reach_the_named_application_with_their_sources() {
     let event = owner.next_of("ChannelUserevent").await;
     assert_eq!(event["eventname"], "ev2");
     assert_eq!(event["application"], "owner");
-    let keys: Vec<&str> = event
-        .as_object()
-        .expect("object")
-        .keys()
-        .map(String::as_str)
-        .collect();
+    let keys = key_order(&event);
     assert_eq!(
         keys,
         [

@@ -10,7 +10,7 @@
 use serde_json::{Value, json};
 
 use crate::media_support::{MediaApp, write_wav};
-use crate::support::{EventSocket, Wari, client};
+use crate::support::{EventSocket, Wari, client, key_order, refused};
 
 const APP: &str = "fidmedia";
 
@@ -39,17 +39,6 @@ async fn setup() -> MediaApp {
     assert_eq!(reply.status, 200, "{}", reply.body);
     ws.next_for("StasisStart", "c1").await;
     app
-}
-
-/// Asserts the status and `message` of an error answer.
-#[track_caller]
-fn refused(reply: crate::support::Reply, status: u16, message: &str) {
-    assert_eq!(
-        (reply.status.as_u16(), reply.body["message"].as_str()),
-        (status, Some(message)),
-        "{}",
-        reply.body
-    );
 }
 
 /// The playback events of `id` up to its PlaybackFinished, as `type state media_uri
@@ -435,12 +424,7 @@ async fn a_recording_that_ends_on_silence_reports_talking_and_silence() {
     let finished = ws.next_of("RecordingFinished").await;
     let recording = &finished["recording"];
     assert_eq!(recording["name"], "quiet", "{finished}");
-    let keys: Vec<&str> = recording
-        .as_object()
-        .expect("object")
-        .keys()
-        .map(String::as_str)
-        .collect();
+    let keys = key_order(recording);
     assert_eq!(
         keys,
         [

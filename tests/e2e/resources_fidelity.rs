@@ -8,7 +8,7 @@
 
 use serde_json::json;
 
-use crate::support::{ARI_CONF, EventSocket, HTTP_CONF, Wari};
+use crate::support::{ARI_CONF, EventSocket, HTTP_CONF, Wari, refused};
 
 const DIALPLAN: &str = "\
 [default]
@@ -23,17 +23,6 @@ fn start() -> Wari {
         ("ari.conf", ARI_CONF),
         ("extensions.conf", DIALPLAN),
     ])
-}
-
-/// Asserts the status and `message` of an error answer.
-#[track_caller]
-fn refused(reply: crate::support::Reply, status: u16, message: &str) {
-    assert_eq!(
-        (reply.status.as_u16(), reply.body["message"].as_str()),
-        (status, Some(message)),
-        "{}",
-        reply.body
-    );
 }
 
 #[tokio::test]

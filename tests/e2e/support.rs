@@ -510,6 +510,26 @@ pub struct Reply {
     pub body: serde_json::Value,
 }
 
+/// Asserts the status and `message` of an ARI error answer.
+#[track_caller]
+pub fn refused(reply: Reply, status: u16, message: &str) {
+    assert_eq!(
+        (reply.status.as_u16(), reply.body["message"].as_str()),
+        (status, Some(message)),
+        "{}",
+        reply.body
+    );
+}
+
+/// The keys of a JSON object in the order they were sent (serde_json keeps it); none for
+/// anything else.
+pub fn key_order(value: &serde_json::Value) -> Vec<&str> {
+    value
+        .as_object()
+        .map(|o| o.keys().map(String::as_str).collect())
+        .unwrap_or_default()
+}
+
 impl Wari {
     /// Sends an ARI request as the read/write test user (`asterisk`/`secret`) and returns the
     /// status and JSON body.
