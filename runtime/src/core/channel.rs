@@ -331,7 +331,9 @@ mod tests {
                 app_data: "app,\u{1}x".into(),
             },
             creationtime: Local::now(),
-            vars: Variables::from([("B".into(), "2".into()), ("A".into(), "\t1".into())]),
+            vars: [("B".into(), "2".into()), ("A".into(), "\t1".into())]
+                .into_iter()
+                .collect(),
             reported: BTreeSet::new(),
             hangup_cause: 0,
             hanging_up: false,

@@ -42,14 +42,6 @@ impl Variables {
     pub fn iter(&self) -> impl DoubleEndedIterator<Item = (&String, &String)> {
         self.0.iter().map(|(n, v)| (n, v))
     }
-
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
 }
 
 impl FromIterator<(String, String)> for Variables {
@@ -60,12 +52,6 @@ impl FromIterator<(String, String)> for Variables {
             vars.insert(name, value);
         }
         vars
-    }
-}
-
-impl<const N: usize> From<[(String, String); N]> for Variables {
-    fn from(pairs: [(String, String); N]) -> Variables {
-        pairs.into_iter().collect()
     }
 }
 
@@ -87,7 +73,7 @@ mod tests {
         assert_eq!(vars.get("b"), None);
         assert_eq!(vars.remove("A"), Some("1".into()));
         assert_eq!(vars.remove("A"), None);
-        assert_eq!(vars.len(), 2);
+        assert_eq!(vars.iter().count(), 2);
     }
 
     #[test]
@@ -95,7 +81,7 @@ mod tests {
         let vars: Variables = [("X".to_string(), "1".to_string()), ("X".into(), "2".into())]
             .into_iter()
             .collect();
-        assert_eq!(vars.len(), 1);
+        assert_eq!(vars.iter().count(), 1);
         assert_eq!(vars.get("X").map(String::as_str), Some("2"));
     }
 }
