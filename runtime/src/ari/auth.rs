@@ -228,6 +228,7 @@ mod tests {
             name: "u".into(),
             password,
             read_only: false,
+            admin: false,
             acl: Acl::default(),
         };
         Authenticator::new(HashMap::from([("u".to_string(), Arc::new(user))]))

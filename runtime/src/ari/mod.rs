@@ -171,6 +171,7 @@ impl Ari {
                 name: "<wari>".to_string(),
                 password: crate::config::Password::Plain(String::new()),
                 read_only: false,
+                admin: false,
                 acl: crate::acl::Acl::default(),
             }),
             wasm: std::sync::OnceLock::new(),

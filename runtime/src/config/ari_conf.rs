@@ -30,6 +30,9 @@ pub struct User {
     pub password: Password,
     /// Only GET and OPTIONS are allowed.
     pub read_only: bool,
+    /// `admin = yes`: may replace or delete apps and application names other users own
+    /// (wari's own option; Asterisk has no owners).
+    pub admin: bool,
     /// Client addresses allowed to use this user over HTTP.
     pub acl: Acl,
 }
@@ -380,6 +383,7 @@ fn read_user(section: &Section, named: &NamedAcls, problems: &mut Problems) -> O
     let mut format = "plain".to_string();
     let mut format_location = None;
     let mut read_only = false;
+    let mut admin = false;
     let mut valid = true;
     for entry in &section.entries {
         let value = entry.value.trim();
@@ -392,6 +396,10 @@ fn read_user(section: &Section, named: &NamedAcls, problems: &mut Problems) -> O
             }
             "read_only" => match bool_option(entry, problems) {
                 Some(b) => read_only = b,
+                None => valid = false,
+            },
+            "admin" => match bool_option(entry, problems) {
+                Some(b) => admin = b,
                 None => valid = false,
             },
             _ => problems.warn(
@@ -446,6 +454,7 @@ fn read_user(section: &Section, named: &NamedAcls, problems: &mut Problems) -> O
         name: section.name.clone(),
         password,
         read_only,
+        admin,
         acl,
     })
 }

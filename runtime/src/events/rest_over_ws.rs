@@ -516,6 +516,7 @@ mod tests {
             name: "u".to_string(),
             password: crate::config::Password::Plain("p".to_string()),
             read_only: true,
+            admin: false,
             acl: crate::acl::Acl::default(),
         });
         let peer: SocketAddr = "127.0.0.1:5".parse().expect("address");
