@@ -43,6 +43,7 @@ mod schema;
 mod slow_clients;
 mod snoop;
 mod soak;
+mod soak_tenants;
 mod stasis_flows;
 mod stored_recordings;
 mod third_party_flow;

@@ -28,7 +28,7 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use crate::support::{ARI_CONF, HTTP_CONF, Wari, client, eventually};
 use crate::wasm_apps::component;
 
-type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+pub(crate) type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// Calls of one kind at most, whatever the duration.
 const MAX_CALLS_PER_KIND: u64 = 20_000;
@@ -47,7 +47,7 @@ fn soak_duration() -> Duration {
 }
 
 /// Resident set size of a process in KiB, from `/proc/PID/status`.
-fn rss_kib(pid: u32) -> Option<u64> {
+pub(crate) fn rss_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status
         .lines()
@@ -68,7 +68,7 @@ async fn connect(wari: &Wari, query: &str) -> Socket {
 }
 
 /// The next JSON frame within `wait`; `None` on timeout or when the socket ends.
-async fn next_json<S>(socket: &mut WebSocketStream<S>, wait: Duration) -> Option<Value>
+pub(crate) async fn next_json<S>(socket: &mut WebSocketStream<S>, wait: Duration) -> Option<Value>
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
