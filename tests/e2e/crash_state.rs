@@ -185,6 +185,41 @@ async fn an_apps_key_value_store_survives_kill_9_and_keeps_its_limits() {
     assert_eq!(usage(&fresh), (0, 0), "{fresh}");
 }
 
+#[tokio::test]
+async fn keys_of_an_app_removed_from_the_data_directory_by_hand_are_dropped_at_start() {
+    let mut wari = Wari::start(&[
+        ("http.conf", HTTP_CONF),
+        ("ari.conf", ARI_CONF),
+        ("wasm.conf", WASM_CONF),
+    ]);
+    deploy(&wari, "hostile", "kv-bomb").await;
+    let mut ws = EventSocket::connect(
+        &wari,
+        "app=watcher&subscribeAll=true&api_key=asterisk:secret",
+    )
+    .await;
+    let status = call_bomb(&wari, &mut ws, "first").await;
+    assert_eq!(usage(&status), FULL, "{status}");
+    drop(ws);
+    wari.stop_with("KILL");
+    // The operator removes the app while wari is down.
+    let data = wari.data_dir().expect("data dir");
+    std::fs::remove_dir_all(data.join("apps").join("hostile")).expect("remove the app");
+    let wari = wari.restart();
+    assert_eq!(
+        wari.get("/ari/wasm/hostile").await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert!(
+        wari.log()
+            .contains("key-value store of a deleted app removed"),
+        "{}",
+        wari.log()
+    );
+    let fresh = deploy(&wari, "hostile", "kv-bomb").await;
+    assert_eq!(usage(&fresh), (0, 0), "{fresh}");
+}
+
 #[test]
 fn a_store_file_that_is_not_a_store_stops_wari_with_a_message_naming_it() {
     let dir = tempfile::tempdir().expect("temp dir");

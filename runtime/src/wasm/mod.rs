@@ -374,9 +374,8 @@ impl WasmHost {
     /// engine). Failures are logged; the app is skipped.
     pub async fn load_stored(&self) {
         self.store.clear_spool();
-        let stored_apps = self.store.list();
-        self.forget_orphan_kv(&stored_apps).await;
-        for stored in stored_apps {
+        self.forget_orphan_kv().await;
+        for stored in self.store.list() {
             let name = stored.name.clone();
             match self.load(stored).await {
                 Ok(origin) => {
@@ -438,24 +437,41 @@ impl WasmHost {
         }
     }
 
-    /// Removes the key-value stores of apps that are not stored (a deletion cut short by a
-    /// crash), so that a new app of the same name starts empty.
-    async fn forget_orphan_kv(&self, stored: &[StoredApp]) {
+    /// Removes the key-value stores of apps that were deleted (a deletion cut short by a
+    /// crash), so that a new app of the same name starts empty. An app whose stored state
+    /// cannot be read keeps its keys.
+    async fn forget_orphan_kv(&self) {
         let kv = self.shared.core.store().clone();
-        let Ok(Ok(apps)) = tokio::task::spawn_blocking(move || kv.kv_apps()).await else {
-            tracing::error!("cannot list the apps' key-value stores");
-            return;
-        };
-        for app in apps {
-            if stored.iter().any(|s| s.name == app) {
-                continue;
+        let apps = self.store.clone();
+        let orphans = tokio::task::spawn_blocking(move || {
+            let names = kv.kv_apps()?;
+            Ok::<_, crate::store::StoreError>(
+                names
+                    .into_iter()
+                    .filter(|name| matches!(apps.current(name), Ok(None)))
+                    .collect::<Vec<_>>(),
+            )
+        })
+        .await;
+        let orphans = match orphans {
+            Ok(Ok(orphans)) => orphans,
+            Ok(Err(error)) => {
+                tracing::error!(%error, "cannot list the apps' key-value stores");
+                return;
             }
+            Err(error) => {
+                tracing::error!(%error, "cannot list the apps' key-value stores");
+                return;
+            }
+        };
+        for app in orphans {
+            let app_name = crate::log_text::Escaped(&app);
             match self.shared.core.store().kv_delete_app(&app).await {
                 Ok(()) => {
-                    tracing::info!(app = %crate::log_text::Escaped(&app), "key-value store of a deleted app removed")
+                    tracing::info!(app = %app_name, "key-value store of a deleted app removed")
                 }
                 Err(error) => {
-                    tracing::error!(app = %crate::log_text::Escaped(&app), %error, "cannot remove the key-value store of a deleted app")
+                    tracing::error!(app = %app_name, %error, "cannot remove the key-value store of a deleted app")
                 }
             }
         }
