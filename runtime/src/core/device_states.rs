@@ -7,6 +7,8 @@
 //! every change is written to the host's [`store`](crate::store) first, and the memory (and
 //! the answer) follow only once it is on disk.
 
+use std::sync::Arc;
+
 use serde_json::{Value, json};
 
 use super::event::{Event, Scope};
@@ -117,33 +119,39 @@ impl Core {
             .iter()
             .find(|s| s.eq_ignore_ascii_case(value))
             .ok_or_else(|| CoreError::BadRequest("Unknown device".into()))?;
-        let _order = self.persisting.lock().await;
-        self.store
-            .put_device_state(&name, value)
-            .await
-            .map_err(not_saved)?;
-        self.with_state(|state| {
-            let old = state.device_states.insert(name.clone(), value.to_string());
-            if old.as_deref() != Some(*value) {
-                self.device_state_changed(state, &name, value);
-            }
-        });
-        Ok(())
+        self.to_completion(|core| async move {
+            let _order = core.persisting.lock().await;
+            core.store
+                .put_device_state(&name, value)
+                .await
+                .map_err(not_saved)?;
+            core.with_state(|state| {
+                let old = state.device_states.insert(name.clone(), value.to_string());
+                if old.as_deref() != Some(*value) {
+                    core.device_state_changed(state, &name, value);
+                }
+            });
+            Ok(())
+        })
+        .await
     }
 
     /// Forgets a controlled device's state: it reads `UNKNOWN` again. As in Asterisk
     /// 23.4.1, this publishes nothing, and deleting a device never set succeeds too.
     pub async fn delete_device_state(&self, name: &str) -> Result<(), CoreError> {
         let name = controlled_device(name)?;
-        let _order = self.persisting.lock().await;
-        self.store
-            .delete_device_state(&name)
-            .await
-            .map_err(not_saved)?;
-        self.with_state(|state| {
-            state.device_states.remove(&name);
-        });
-        Ok(())
+        self.to_completion(|core| async move {
+            let _order = core.persisting.lock().await;
+            core.store
+                .delete_device_state(&name)
+                .await
+                .map_err(not_saved)?;
+            core.with_state(|state| {
+                state.device_states.remove(&name);
+            });
+            Ok(())
+        })
+        .await
     }
 
     fn device_state_changed(&self, state: &mut State, name: &str, value: &str) {
@@ -194,28 +202,52 @@ impl Core {
                 "Message counts cannot be negative".into(),
             ));
         }
-        let _order = self.persisting.lock().await;
-        self.store
-            .put_mailbox(name, (old, new))
-            .await
-            .map_err(not_saved)?;
-        self.with_state(|state| {
-            state.mailboxes.insert(name.to_string(), (old, new));
-        });
-        Ok(())
+        let name = name.to_string();
+        self.to_completion(|core| async move {
+            let _order = core.persisting.lock().await;
+            core.store
+                .put_mailbox(&name, (old, new))
+                .await
+                .map_err(not_saved)?;
+            core.with_state(|state| {
+                state.mailboxes.insert(name, (old, new));
+            });
+            Ok(())
+        })
+        .await
     }
 
     /// Removes a mailbox (404 when it does not exist).
     pub async fn delete_mailbox(&self, name: &str) -> Result<(), CoreError> {
-        let _order = self.persisting.lock().await;
-        if !self.with_state(|state| state.mailboxes.contains_key(name)) {
-            return Err(CoreError::NotFound("Mailbox does not exist".into()));
-        }
-        self.store.delete_mailbox(name).await.map_err(not_saved)?;
-        self.with_state(|state| {
-            state.mailboxes.remove(name);
-        });
-        Ok(())
+        let name = name.to_string();
+        self.to_completion(|core| async move {
+            let _order = core.persisting.lock().await;
+            if !core.with_state(|state| state.mailboxes.contains_key(&name)) {
+                return Err(CoreError::NotFound("Mailbox does not exist".into()));
+            }
+            core.store.delete_mailbox(&name).await.map_err(not_saved)?;
+            core.with_state(|state| {
+                state.mailboxes.remove(&name);
+            });
+            Ok(())
+        })
+        .await
+    }
+
+    /// Runs a change (its write to the store, then its change in memory) to the end in a
+    /// task of its own: a client that goes away mid-request cannot leave the disk and the
+    /// memory disagreeing.
+    async fn to_completion<F>(&self, change: impl FnOnce(Arc<Core>) -> F) -> Result<(), CoreError>
+    where
+        F: Future<Output = Result<(), CoreError>> + Send + 'static,
+    {
+        let core = self
+            .me
+            .upgrade()
+            .ok_or_else(|| CoreError::Internal("wari is stopping".into()))?;
+        tokio::spawn(change(core))
+            .await
+            .map_err(|e| CoreError::Internal(e.to_string()))?
     }
 }
 

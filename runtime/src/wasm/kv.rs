@@ -6,6 +6,7 @@
 //! visible; an app's writes are applied one at a time, in order.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use crate::store::{Store, StoreError};
 
@@ -110,9 +111,86 @@ pub enum KvError {
     Deleted,
 }
 
-/// One app's store on disk and its copy in memory.
-#[derive(Debug)]
+/// One app's store on disk and its copy in memory. Every write runs to its end in a task
+/// of its own (the session that asked may be ended meanwhile): the disk and the memory
+/// never disagree.
+#[derive(Debug, Clone)]
 pub struct AppKv {
+    inner: Arc<Inner>,
+}
+
+impl AppKv {
+    /// The store of `app`, with `entries` as read from disk.
+    pub fn new(app: &str, store: Store, entries: Vec<(String, String)>) -> AppKv {
+        AppKv {
+            inner: Arc::new(Inner::new(app, store, entries)),
+        }
+    }
+
+    /// A value (from memory).
+    pub fn get(&self, key: &str) -> Option<String> {
+        self.inner.get(key)
+    }
+
+    /// Keys stored and the bytes of all keys and values.
+    pub fn usage(&self) -> (usize, usize) {
+        self.inner.usage()
+    }
+
+    /// Stores `value` under `key` if the limits allow it; returns once it is on disk.
+    pub async fn set(&self, limits: &KvLimits, key: String, value: String) -> Result<(), KvError> {
+        let (inner, limits) = (self.inner.clone(), *limits);
+        to_completion(async move { inner.set(&limits, key, value).await }).await
+    }
+
+    /// Sets `key` unless it has a value; returns the existing value otherwise.
+    pub async fn set_if_absent(
+        &self,
+        limits: &KvLimits,
+        key: String,
+        value: String,
+    ) -> Result<Option<String>, KvError> {
+        let (inner, limits) = (self.inner.clone(), *limits);
+        to_completion(async move { inner.set_if_absent(&limits, key, value).await }).await
+    }
+
+    /// Adds `delta` to the integer under `key` (absent or not a number: 0).
+    pub async fn increment(
+        &self,
+        limits: &KvLimits,
+        key: String,
+        delta: i64,
+    ) -> Result<i64, KvError> {
+        let (inner, limits) = (self.inner.clone(), *limits);
+        to_completion(async move { inner.increment(&limits, key, delta).await }).await
+    }
+
+    /// Removes `key`.
+    pub async fn delete(&self, key: String) -> Result<(), KvError> {
+        let inner = self.inner.clone();
+        to_completion(async move { inner.delete(key).await }).await
+    }
+
+    /// The app is deleted: every key goes, on disk and in memory, and later writes fail.
+    pub async fn delete_all(&self) -> Result<(), StoreError> {
+        let inner = self.inner.clone();
+        tokio::spawn(async move { inner.delete_all().await })
+            .await
+            .map_err(|e| StoreError::Task(e.to_string()))?
+    }
+}
+
+/// Runs a write to its end whatever happens to the caller.
+async fn to_completion<T: Send + 'static>(
+    write: impl Future<Output = Result<T, KvError>> + Send + 'static,
+) -> Result<T, KvError> {
+    tokio::spawn(write)
+        .await
+        .map_err(|e| KvError::Store(StoreError::Task(e.to_string())))?
+}
+
+#[derive(Debug)]
+struct Inner {
     app: String,
     store: Store,
     memory: std::sync::Mutex<KvStore>,
@@ -120,15 +198,14 @@ pub struct AppKv {
     writes: tokio::sync::Mutex<bool>,
 }
 
-impl AppKv {
-    /// The store of `app`, with `entries` as read from disk.
-    pub fn new(app: &str, store: Store, entries: Vec<(String, String)>) -> AppKv {
+impl Inner {
+    fn new(app: &str, store: Store, entries: Vec<(String, String)>) -> Inner {
         let mut memory = KvStore::default();
         for (key, value) in entries {
             memory.bytes += key.len() + value.len();
             memory.map.insert(key, value);
         }
-        AppKv {
+        Inner {
             app: app.to_string(),
             store,
             memory: std::sync::Mutex::new(memory),
@@ -140,25 +217,21 @@ impl AppKv {
         self.memory.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// A value (from memory).
-    pub fn get(&self, key: &str) -> Option<String> {
+    fn get(&self, key: &str) -> Option<String> {
         self.memory().get(key)
     }
 
-    /// Keys stored and the bytes of all keys and values.
-    pub fn usage(&self) -> (usize, usize) {
+    fn usage(&self) -> (usize, usize) {
         let memory = self.memory();
         (memory.keys(), memory.bytes())
     }
 
-    /// Stores `value` under `key` if the limits allow it.
-    pub async fn set(&self, limits: &KvLimits, key: String, value: String) -> Result<(), KvError> {
+    async fn set(&self, limits: &KvLimits, key: String, value: String) -> Result<(), KvError> {
         let deleted = self.writes.lock().await;
         self.write_locked(*deleted, limits, key, value).await
     }
 
-    /// Sets `key` unless it has a value; returns the existing value otherwise.
-    pub async fn set_if_absent(
+    async fn set_if_absent(
         &self,
         limits: &KvLimits,
         key: String,
@@ -173,13 +246,7 @@ impl AppKv {
             .map(|()| None)
     }
 
-    /// Adds `delta` to the integer under `key` (absent or not a number: 0).
-    pub async fn increment(
-        &self,
-        limits: &KvLimits,
-        key: String,
-        delta: i64,
-    ) -> Result<i64, KvError> {
+    async fn increment(&self, limits: &KvLimits, key: String, delta: i64) -> Result<i64, KvError> {
         let deleted = self.writes.lock().await;
         let current = self
             .get(&key)
@@ -191,8 +258,7 @@ impl AppKv {
             .map(|()| next)
     }
 
-    /// Removes `key`.
-    pub async fn delete(&self, key: String) -> Result<(), KvError> {
+    async fn delete(&self, key: String) -> Result<(), KvError> {
         let deleted = self.writes.lock().await;
         if *deleted {
             return Err(KvError::Deleted);
@@ -205,8 +271,7 @@ impl AppKv {
         Ok(())
     }
 
-    /// The app is deleted: every key goes, on disk and in memory, and later writes fail.
-    pub async fn delete_all(&self) -> Result<(), StoreError> {
+    async fn delete_all(&self) -> Result<(), StoreError> {
         let mut deleted = self.writes.lock().await;
         *deleted = true;
         *self.memory() = KvStore::default();
