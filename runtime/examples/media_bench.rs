@@ -71,6 +71,7 @@ fn core(dir: &Path) -> Arc<Core> {
             channelvars: Vec::new(),
             dialplan: Dialplan::from_conf(&conf, &mut problems),
             technologies: Vec::new(),
+            ..CoreConfig::default()
         },
     );
     let sounds = SoundIndex::scan(&dir.join("sounds")).expect("sounds");

@@ -189,6 +189,7 @@ impl Bench {
                 channelvars: Vec::new(),
                 dialplan: Dialplan::empty(),
                 technologies: Vec::new(),
+                ..CoreConfig::default()
             },
         );
         // One app takes every session the host has.

@@ -20,6 +20,10 @@ pub enum StartError {
     Http(#[from] HttpError),
     #[error(transparent)]
     Wasm(#[from] crate::wasm::WasmError),
+    #[error(transparent)]
+    Store(#[from] crate::store::OpenError),
+    #[error("cannot read the store: {0}")]
+    StoreRead(#[from] crate::store::StoreError),
 }
 
 /// A running wari.
@@ -32,7 +36,8 @@ pub struct Host {
     pub http: HttpServer,
 }
 
-/// Where wari keeps what users upload (WebAssembly apps), and later recordings.
+/// Where wari keeps what users upload (WebAssembly apps), recordings, and the store of
+/// device states, mailboxes and apps' keys (`wari.redb`).
 #[derive(Debug, Clone)]
 pub struct Paths {
     pub data_dir: std::path::PathBuf,
@@ -53,6 +58,7 @@ pub fn core_config(config: &Config, problems: &mut Problems) -> CoreConfig {
             &config.test_phones,
             problems,
         )))],
+        store: crate::store::Store::default(),
     }
 }
 
@@ -85,12 +91,36 @@ fn start_media(core: &Core, config: &Config, data_dir: &std::path::Path) {
     }
 }
 
+/// Opens `<data-dir>/wari.redb` and reads what the core keeps in it, off the async workers.
+async fn open_store(
+    data_dir: &std::path::Path,
+) -> Result<(crate::store::Store, crate::store::CoreSaved), StartError> {
+    let path = data_dir.join(crate::store::FILE_NAME);
+    let opened = tokio::task::spawn_blocking(move || {
+        let store = crate::store::Store::open(&path)?;
+        let saved = store.core_saved()?;
+        tracing::info!(
+            file = %path.display(),
+            device_states = saved.device_states.len(),
+            mailboxes = saved.mailboxes.len(),
+            "store opened"
+        );
+        Ok::<_, StartError>((store, saved))
+    })
+    .await;
+    opened.map_err(|e| crate::store::StoreError::Task(e.to_string()))?
+}
+
 /// Builds the core, the ARI pipeline and the WebAssembly host (loading stored apps), then
 /// starts the HTTP listeners.
 pub async fn start(config: Config, paths: Paths) -> Result<Host, StartError> {
     let config = Arc::new(config);
     let mut problems = Problems::default();
-    let core = Core::new(SystemInfo::new(), core_config(&config, &mut problems));
+    let (store, saved) = open_store(&paths.data_dir).await?;
+    let mut core_config = core_config(&config, &mut problems);
+    core_config.store = store;
+    let core = Core::new(SystemInfo::new(), core_config);
+    core.restore(saved);
     for problem in problems.iter() {
         match problem.severity {
             Severity::Error => tracing::error!("{problem}"),

@@ -3,6 +3,7 @@
 //!
 //! Data flows one way: transports ([`http`]) hand requests to the ARI pipeline ([`ari`]),
 //! whose handlers act on the telephony [`core`]; configuration ([`config`]) shapes all of it.
+//! What must outlive a crash is written through [`store`] first.
 
 pub mod acl;
 pub mod ari;
@@ -13,4 +14,5 @@ pub mod host;
 pub mod http;
 pub mod log_text;
 pub mod media;
+pub mod store;
 pub mod wasm;

@@ -18,6 +18,7 @@ mod check_config;
 mod cli_app;
 mod cors;
 mod crash;
+mod crash_state;
 mod demo;
 mod events_fidelity;
 mod external_media;

@@ -3,12 +3,17 @@
 //! Device states live in [`State::device_states`] under their canonical name (`Stasis:` then
 //! the name as given); every change publishes DeviceStateChanged to applications subscribed
 //! to the device. Mailboxes are plain message counters: wari has no voicemail and mailbox
-//! changes publish no ARI event.
+//! changes publish no ARI event. Both outlive a restart or a crash, as in Asterisk's astdb:
+//! every change is written to the host's [`store`](crate::store) first, and the memory (and
+//! the answer) follow only once it is on disk.
+
+use std::sync::Arc;
 
 use serde_json::{Value, json};
 
 use super::event::{Event, Scope};
 use super::{Core, CoreError, State};
+use crate::store::{CoreSaved, StoreError};
 
 /// The prefix of device states ARI controls.
 pub const STASIS_PREFIX: &str = "Stasis:";
@@ -54,7 +59,21 @@ fn mailbox_json(name: &str, (old, new): (i64, i64)) -> Value {
     json!({ "name": name, "old_messages": old, "new_messages": new })
 }
 
+/// A write to the store failed: the change is not made (500).
+fn not_saved(error: StoreError) -> CoreError {
+    tracing::error!(%error, "cannot save a device state or mailbox");
+    CoreError::Internal(format!("The change could not be saved: {error}"))
+}
+
 impl Core {
+    /// Puts back the device states and mailboxes read from the store at start-up.
+    pub fn restore(&self, saved: CoreSaved) {
+        self.with_state(|state| {
+            state.device_states.extend(saved.device_states);
+            state.mailboxes.extend(saved.mailboxes);
+        });
+    }
+
     /// Every ARI-controlled device state.
     pub fn list_device_states(&self) -> Value {
         self.with_state(|state| {
@@ -89,30 +108,50 @@ impl Core {
     /// gets Asterisk 23.4.1's message `Unknown device`, as a 400 (Asterisk answers 500;
     /// wari answers a client's mistake with a 4xx and declares no 5xx but 501). DeviceStateChanged is published when the
     /// state changes: setting the state a device has is silent, as in Asterisk.
-    pub fn update_device_state(&self, name: &str, value: Option<&str>) -> Result<(), CoreError> {
+    pub async fn update_device_state(
+        &self,
+        name: &str,
+        value: Option<&str>,
+    ) -> Result<(), CoreError> {
         let name = controlled_device(name)?;
         let value = value.unwrap_or_default();
         let value = SETTABLE_STATES
             .iter()
             .find(|s| s.eq_ignore_ascii_case(value))
             .ok_or_else(|| CoreError::BadRequest("Unknown device".into()))?;
-        self.with_state(|state| {
-            let old = state.device_states.insert(name.clone(), value.to_string());
-            if old.as_deref() != Some(*value) {
-                self.device_state_changed(state, &name, value);
-            }
-        });
-        Ok(())
+        self.to_completion(|core| async move {
+            let _order = core.persisting.lock().await;
+            core.store
+                .put_device_state(&name, value)
+                .await
+                .map_err(not_saved)?;
+            core.with_state(|state| {
+                let old = state.device_states.insert(name.clone(), value.to_string());
+                if old.as_deref() != Some(*value) {
+                    core.device_state_changed(state, &name, value);
+                }
+            });
+            Ok(())
+        })
+        .await
     }
 
     /// Forgets a controlled device's state: it reads `UNKNOWN` again. As in Asterisk
     /// 23.4.1, this publishes nothing, and deleting a device never set succeeds too.
-    pub fn delete_device_state(&self, name: &str) -> Result<(), CoreError> {
+    pub async fn delete_device_state(&self, name: &str) -> Result<(), CoreError> {
         let name = controlled_device(name)?;
-        self.with_state(|state| {
-            state.device_states.remove(&name);
-        });
-        Ok(())
+        self.to_completion(|core| async move {
+            let _order = core.persisting.lock().await;
+            core.store
+                .delete_device_state(&name)
+                .await
+                .map_err(not_saved)?;
+            core.with_state(|state| {
+                state.device_states.remove(&name);
+            });
+            Ok(())
+        })
+        .await
     }
 
     fn device_state_changed(&self, state: &mut State, name: &str, value: &str) {
@@ -154,7 +193,7 @@ impl Core {
     }
 
     /// Sets a mailbox's old and new message counts, creating it. Counts cannot be negative.
-    pub fn update_mailbox(&self, name: &str, old: i64, new: i64) -> Result<(), CoreError> {
+    pub async fn update_mailbox(&self, name: &str, old: i64, new: i64) -> Result<(), CoreError> {
         if name.is_empty() {
             return Err(CoreError::BadRequest("Mailbox name is required".into()));
         }
@@ -163,21 +202,52 @@ impl Core {
                 "Message counts cannot be negative".into(),
             ));
         }
-        self.with_state(|state| {
-            state.mailboxes.insert(name.to_string(), (old, new));
-        });
-        Ok(())
+        let name = name.to_string();
+        self.to_completion(|core| async move {
+            let _order = core.persisting.lock().await;
+            core.store
+                .put_mailbox(&name, (old, new))
+                .await
+                .map_err(not_saved)?;
+            core.with_state(|state| {
+                state.mailboxes.insert(name, (old, new));
+            });
+            Ok(())
+        })
+        .await
     }
 
     /// Removes a mailbox (404 when it does not exist).
-    pub fn delete_mailbox(&self, name: &str) -> Result<(), CoreError> {
-        self.with_state(|state| {
-            state
-                .mailboxes
-                .remove(name)
-                .map(|_| ())
-                .ok_or_else(|| CoreError::NotFound("Mailbox does not exist".into()))
+    pub async fn delete_mailbox(&self, name: &str) -> Result<(), CoreError> {
+        let name = name.to_string();
+        self.to_completion(|core| async move {
+            let _order = core.persisting.lock().await;
+            if !core.with_state(|state| state.mailboxes.contains_key(&name)) {
+                return Err(CoreError::NotFound("Mailbox does not exist".into()));
+            }
+            core.store.delete_mailbox(&name).await.map_err(not_saved)?;
+            core.with_state(|state| {
+                state.mailboxes.remove(&name);
+            });
+            Ok(())
         })
+        .await
+    }
+
+    /// Runs a change (its write to the store, then its change in memory) to the end in a
+    /// task of its own: a client that goes away mid-request cannot leave the disk and the
+    /// memory disagreeing.
+    async fn to_completion<F>(&self, change: impl FnOnce(Arc<Core>) -> F) -> Result<(), CoreError>
+    where
+        F: Future<Output = Result<(), CoreError>> + Send + 'static,
+    {
+        let core = self
+            .me
+            .upgrade()
+            .ok_or_else(|| CoreError::Internal("wari is stopping".into()))?;
+        tokio::spawn(change(core))
+            .await
+            .map_err(|e| CoreError::Internal(e.to_string()))?
     }
 }
 

@@ -197,6 +197,9 @@ pub struct CoreConfig {
     pub dialplan: dialplan::Dialplan,
     /// Extra technologies (the built-in Local and Test are always there).
     pub technologies: Vec<Arc<dyn Technology>>,
+    /// Where device states and mailboxes are written before they change (in memory unless
+    /// the host opened its file).
+    pub store: crate::store::Store,
 }
 
 /// Shared telephony state and the operations on it.
@@ -212,6 +215,10 @@ pub struct Core {
     next_channel: AtomicU64,
     id_epoch: u64,
     media: std::sync::OnceLock<media::Media>,
+    store: crate::store::Store,
+    /// Held across a write to the store and the change in memory that follows it, so that
+    /// both see device-state and mailbox changes in the same order.
+    persisting: tokio::sync::Mutex<()>,
 }
 
 /// Longest client-chosen channel id (Asterisk's `AST_MAX_UNIQUEID` less its terminator).
@@ -257,7 +264,14 @@ impl Core {
             next_channel: AtomicU64::new(0),
             id_epoch,
             media: std::sync::OnceLock::new(),
+            store: config.store,
+            persisting: tokio::sync::Mutex::new(()),
         })
+    }
+
+    /// The host's store (shared with the WebAssembly apps' key-value stores).
+    pub fn store(&self) -> &crate::store::Store {
+        &self.store
     }
 
     /// A weak handle, for tasks that must not keep the core alive.

@@ -5,6 +5,8 @@ wasmtime::component::bindgen!({
     world: "stasis-app",
     imports: {
         "wari:stasis/ari.request": async,
+        // Writes wait for the disk (off the async workers).
+        "wari:stasis/kv": async | trappable,
         default: trappable,
     },
     exports: { default: async },

@@ -29,6 +29,7 @@ use crate::ari::Ari;
 use crate::core::Core;
 use bindings::{StasisApp, StasisAppPre};
 use engine::WasmEngine;
+use kv::AppKv;
 use limits::Limits;
 use runtime::{AppRuntime, AppVersion};
 use session::SessionState;
@@ -373,6 +374,7 @@ impl WasmHost {
     /// engine). Failures are logged; the app is skipped.
     pub async fn load_stored(&self) {
         self.store.clear_spool();
+        self.forget_orphan_kv().await;
         for stored in self.store.list() {
             let name = stored.name.clone();
             match self.load(stored).await {
@@ -435,6 +437,67 @@ impl WasmHost {
         }
     }
 
+    /// Removes the key-value stores of apps that were deleted (a deletion cut short by a
+    /// crash), so that a new app of the same name starts empty. An app whose stored state
+    /// cannot be read keeps its keys.
+    async fn forget_orphan_kv(&self) {
+        let kv = self.shared.core.store().clone();
+        let apps = self.store.clone();
+        let orphans = tokio::task::spawn_blocking(move || {
+            let names = kv.kv_apps()?;
+            Ok::<_, crate::store::StoreError>(
+                names
+                    .into_iter()
+                    .filter(|name| matches!(apps.current(name), Ok(None)))
+                    .collect::<Vec<_>>(),
+            )
+        })
+        .await;
+        let orphans = match orphans {
+            Ok(Ok(orphans)) => orphans,
+            Ok(Err(error)) => {
+                tracing::error!(%error, "cannot list the apps' key-value stores");
+                return;
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot list the apps' key-value stores");
+                return;
+            }
+        };
+        for app in orphans {
+            let app_name = crate::log_text::Escaped(&app);
+            match self.shared.core.store().kv_delete_app(&app).await {
+                Ok(()) => {
+                    tracing::info!(app = %app_name, "key-value store of a deleted app removed")
+                }
+                Err(error) => {
+                    tracing::error!(app = %app_name, %error, "cannot remove the key-value store of a deleted app")
+                }
+            }
+        }
+    }
+
+    /// The key-value store of an app about to be installed: read from disk unless the app
+    /// is already running (a replacement keeps its store).
+    async fn app_kv(&self, name: &str) -> Result<Option<AppKv>, WasmError> {
+        if self.app(name).is_some() {
+            return Ok(None);
+        }
+        let store = self.shared.core.store().clone();
+        let app = name.to_string();
+        let entries = tokio::task::spawn_blocking(move || store.kv_entries(&app))
+            .await
+            .map_err(|e| WasmError::Internal(e.to_string()))?
+            .map_err(|e| {
+                WasmError::Internal(format!("cannot read the app's key-value store: {e}"))
+            })?;
+        Ok(Some(AppKv::new(
+            name,
+            self.shared.core.store().clone(),
+            entries,
+        )))
+    }
+
     async fn load(&self, stored: StoredApp) -> Result<Origin, WasmError> {
         let compat = self.shared.compat.clone();
         let engine = self.shared.engine.engine.clone();
@@ -464,7 +527,8 @@ impl WasmHost {
         };
         let (component, origin) = loaded;
         let pre = self.prepare(&component)?;
-        self.install(stored, pre, origin)?;
+        let kv = self.app_kv(&stored.name).await?;
+        self.install(stored, pre, origin, kv)?;
         Ok(origin)
     }
 
@@ -486,6 +550,7 @@ impl WasmHost {
         stored: StoredApp,
         pre: StasisAppPre<SessionState>,
         origin: Origin,
+        kv: Option<AppKv>,
     ) -> Result<Arc<AppRuntime>, WasmError> {
         let name = stored.name.clone();
         let version = AppVersion {
@@ -502,7 +567,9 @@ impl WasmHost {
             existing.set_origin(origin == Origin::Cache);
             return Ok(existing.clone());
         }
-        let runtime = AppRuntime::new(name.clone(), self.shared.clone(), version);
+        let kv =
+            kv.unwrap_or_else(|| AppKv::new(&name, self.shared.core.store().clone(), Vec::new()));
+        let runtime = AppRuntime::new(name.clone(), self.shared.clone(), version, kv);
         runtime.set_origin(origin == Origin::Cache);
         self.shared
             .core
@@ -588,7 +655,8 @@ impl WasmHost {
                 .map_err(|e| WasmError::Internal(e.to_string()))?
                 .map_err(|e| WasmError::Internal(format!("cannot store the app: {e}")))?;
         }
-        let runtime = self.install(stored, pre, Origin::Compiled)?;
+        let kv = self.app_kv(name).await?;
+        let runtime = self.install(stored, pre, Origin::Compiled, kv)?;
         tracing::info!(app = name, "WebAssembly app deployed");
         Ok(runtime.json())
     }
@@ -619,8 +687,8 @@ impl WasmHost {
     }
 
     /// `DELETE /ari/wasm/{app}`: the app stops taking calls and its live sessions end at once
-    /// (their channels hang up or continue per `on_failure`).
-    pub fn remove(&self, name: &str) -> Result<(), WasmError> {
+    /// (their channels hang up or continue per `on_failure`); its key-value store is deleted.
+    pub async fn remove(&self, name: &str) -> Result<(), WasmError> {
         let runtime = self
             .apps
             .lock()
@@ -631,6 +699,9 @@ impl WasmHost {
             .core
             .unregister_app(name, crate::core::stasis::EventSink::id(&*runtime));
         runtime.retire();
+        runtime.kv().delete_all().await.map_err(|e| {
+            WasmError::Internal(format!("cannot delete the app's key-value store: {e}"))
+        })?;
         self.store
             .delete(name)
             .map_err(|e| WasmError::Internal(format!("cannot delete the stored app: {e}")))?;

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use super::Shared;
 use super::bindings::StasisAppPre;
-use super::kv::KvStore;
+use super::kv::AppKv;
 use super::limits::{FailureOutcome, Limits};
 use super::session::{self, Input, Session, SessionState};
 use super::store::StoredApp;
@@ -110,7 +110,7 @@ pub struct AppRuntime {
     current: Mutex<Arc<AppVersion>>,
     routes: Mutex<Routes>,
     pub stats: Stats,
-    kv: Mutex<KvStore>,
+    kv: AppKv,
     /// Bridges created by any session of the app: every session of the app may use them.
     bridges: Mutex<std::collections::HashSet<String>>,
     sink_id: u64,
@@ -124,15 +124,20 @@ pub struct AppRuntime {
 static NEXT_SINK: AtomicU64 = AtomicU64::new(1 << 40);
 
 impl AppRuntime {
-    /// A runtime serving `version` under `name`.
-    pub fn new(name: String, shared: Arc<Shared>, version: AppVersion) -> Arc<AppRuntime> {
+    /// A runtime serving `version` under `name`, with its key-value store.
+    pub fn new(
+        name: String,
+        shared: Arc<Shared>,
+        version: AppVersion,
+        kv: AppKv,
+    ) -> Arc<AppRuntime> {
         Arc::new_cyclic(|me| AppRuntime {
             name,
             shared,
             current: Mutex::new(Arc::new(version)),
             routes: Mutex::new(Routes::default()),
             stats: Stats::default(),
-            kv: Mutex::new(KvStore::default()),
+            kv,
             bridges: Mutex::new(std::collections::HashSet::new()),
             sink_id: NEXT_SINK.fetch_add(1, Ordering::Relaxed),
             me: me.clone(),
@@ -190,11 +195,8 @@ impl AppRuntime {
         });
         if let (Some(object), Value::Object(stats)) = (value.as_object_mut(), self.stats.json()) {
             object.extend(stats);
-            let kv = self.kv();
-            object.insert(
-                "kv".into(),
-                json!({ "keys": kv.keys(), "bytes": kv.bytes() }),
-            );
+            let (keys, bytes) = self.kv.usage();
+            object.insert("kv".into(), json!({ "keys": keys, "bytes": bytes }));
         }
         value
     }
@@ -262,8 +264,8 @@ impl AppRuntime {
     }
 
     /// The app's key-value store; writes are checked against the current version's limits.
-    pub fn kv(&self) -> std::sync::MutexGuard<'_, KvStore> {
-        self.kv.lock().unwrap_or_else(|p| p.into_inner())
+    pub fn kv(&self) -> &AppKv {
+        &self.kv
     }
 
     /// A call arrived while the app has `max_sessions_per_app` live sessions: it gets no

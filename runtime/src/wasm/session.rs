@@ -163,8 +163,10 @@ impl Failure {
         let kind = match error.downcast_ref::<wasmtime::Trap>() {
             Some(wasmtime::Trap::StackOverflow) => FailureKind::Limit,
             Some(wasmtime::Trap::Interrupt) => FailureKind::Timeout,
-            _ if error.downcast_ref::<super::kv::KvRefused>().is_some()
-                || error.downcast_ref::<TimersFull>().is_some() =>
+            _ if matches!(
+                error.downcast_ref::<super::kv::KvError>(),
+                Some(super::kv::KvError::Refused(_))
+            ) || error.downcast_ref::<TimersFull>().is_some() =>
             {
                 FailureKind::Limit
             }
@@ -729,29 +731,38 @@ impl log::Host for SessionState {
 }
 
 /// A write beyond the app's store limits fails the session (the interface has no error
-/// for it): the store is unchanged and the failure is counted under `failures.limits`.
+/// for it): the store is unchanged and the failure is counted under `failures.limits`. A
+/// write returns once it is on disk.
 impl kv::Host for SessionState {
-    fn get(&mut self, key: String) -> wasmtime::Result<Option<String>> {
+    async fn get(&mut self, key: String) -> wasmtime::Result<Option<String>> {
         Ok(self.session.app.kv().get(&key))
     }
 
-    fn set(&mut self, key: String, value: String) -> wasmtime::Result<()> {
+    async fn set(&mut self, key: String, value: String) -> wasmtime::Result<()> {
         let limits = self.session.app.limits().kv;
-        Ok(self.session.app.kv().set(&limits, key, value)?)
+        Ok(self.session.app.kv().set(&limits, key, value).await?)
     }
 
-    fn delete(&mut self, key: String) -> wasmtime::Result<()> {
-        self.session.app.kv().delete(&key);
-        Ok(())
+    async fn delete(&mut self, key: String) -> wasmtime::Result<()> {
+        Ok(self.session.app.kv().delete(key).await?)
     }
 
-    fn set_if_absent(&mut self, key: String, value: String) -> wasmtime::Result<Option<String>> {
+    async fn set_if_absent(
+        &mut self,
+        key: String,
+        value: String,
+    ) -> wasmtime::Result<Option<String>> {
         let limits = self.session.app.limits().kv;
-        Ok(self.session.app.kv().set_if_absent(&limits, key, value)?)
+        Ok(self
+            .session
+            .app
+            .kv()
+            .set_if_absent(&limits, key, value)
+            .await?)
     }
 
-    fn increment(&mut self, key: String, delta: i64) -> wasmtime::Result<i64> {
+    async fn increment(&mut self, key: String, delta: i64) -> wasmtime::Result<i64> {
         let limits = self.session.app.limits().kv;
-        Ok(self.session.app.kv().increment(&limits, key, delta)?)
+        Ok(self.session.app.kv().increment(&limits, key, delta).await?)
     }
 }

@@ -28,13 +28,14 @@ pub async fn get(ctx: Ctx) -> AriResult {
 pub async fn update(ctx: Ctx) -> AriResult {
     let value = ctx.params.string("deviceState");
     ctx.core
-        .update_device_state(&device_name(&ctx), value.as_deref())?;
+        .update_device_state(&device_name(&ctx), value.as_deref())
+        .await?;
     Ok(AriResponse::no_content())
 }
 
 /// DELETE /deviceStates/{deviceName}: the device reads `UNKNOWN` again.
 pub async fn delete(ctx: Ctx) -> AriResult {
-    ctx.core.delete_device_state(&device_name(&ctx))?;
+    ctx.core.delete_device_state(&device_name(&ctx)).await?;
     Ok(AriResponse::no_content())
 }
 

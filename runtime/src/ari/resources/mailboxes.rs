@@ -31,13 +31,15 @@ pub async fn get(ctx: Ctx) -> AriResult {
 pub async fn update(ctx: Ctx) -> AriResult {
     let old = count(&ctx, "oldMessages")?;
     let new = count(&ctx, "newMessages")?;
-    ctx.core.update_mailbox(&mailbox_name(&ctx), old, new)?;
+    ctx.core
+        .update_mailbox(&mailbox_name(&ctx), old, new)
+        .await?;
     Ok(AriResponse::no_content())
 }
 
 /// DELETE /mailboxes/{mailboxName}
 pub async fn delete(ctx: Ctx) -> AriResult {
-    ctx.core.delete_mailbox(&mailbox_name(&ctx))?;
+    ctx.core.delete_mailbox(&mailbox_name(&ctx)).await?;
     Ok(AriResponse::no_content())
 }
 

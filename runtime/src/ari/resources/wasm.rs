@@ -59,7 +59,7 @@ pub async fn deploy(ctx: Ctx) -> AriResult {
 
 /// DELETE /wasm/{appName}
 pub async fn remove(ctx: Ctx) -> AriResult {
-    host(&ctx)?.remove(&app_name(&ctx))?;
+    host(&ctx)?.remove(&app_name(&ctx)).await?;
     Ok(AriResponse::no_content())
 }
 
