@@ -88,6 +88,7 @@ fn start_media(core: &Core, config: &Config, data_dir: &std::path::Path) {
 /// Builds the core, the ARI pipeline and the WebAssembly host (loading stored apps), then
 /// starts the HTTP listeners.
 pub async fn start(config: Config, paths: Paths) -> Result<Host, StartError> {
+    crate::fd_limit::raise();
     let config = Arc::new(config);
     let mut problems = Problems::default();
     let core = Core::new(SystemInfo::new(), core_config(&config, &mut problems));

@@ -54,3 +54,4 @@ mod wasm_sessions;
 mod wasm_store;
 mod wasm_upload;
 mod ws_handshake;
+mod ws_limits;
