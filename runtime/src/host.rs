@@ -53,6 +53,7 @@ pub fn core_config(config: &Config, problems: &mut Problems) -> CoreConfig {
             &config.test_phones,
             problems,
         )))],
+        app_ownership: config.ari.app_ownership,
     }
 }
 

@@ -5,6 +5,7 @@ mod support;
 
 mod acl;
 mod api_docs;
+mod app_ownership;
 mod ari_ws;
 mod asterisk_fidelity;
 mod auth;

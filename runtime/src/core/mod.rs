@@ -197,6 +197,9 @@ pub struct CoreConfig {
     pub dialplan: dialplan::Dialplan,
     /// Extra technologies (the built-in Local and Test are always there).
     pub technologies: Vec<Arc<dyn Technology>>,
+    /// Application names belong to their first registrant (ari.conf `app_ownership`; off
+    /// here, on in ari.conf's default).
+    pub app_ownership: bool,
 }
 
 /// Shared telephony state and the operations on it.
@@ -212,6 +215,8 @@ pub struct Core {
     next_channel: AtomicU64,
     id_epoch: u64,
     media: std::sync::OnceLock<media::Media>,
+    /// ari.conf `app_ownership` (see [`apps`]).
+    app_ownership: bool,
 }
 
 /// Longest client-chosen channel id (Asterisk's `AST_MAX_UNIQUEID` less its terminator).
@@ -257,6 +262,7 @@ impl Core {
             next_channel: AtomicU64::new(0),
             id_epoch,
             media: std::sync::OnceLock::new(),
+            app_ownership: config.app_ownership,
         })
     }
 

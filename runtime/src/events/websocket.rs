@@ -3,7 +3,8 @@
 //! The ARI pipeline authenticates the upgrade request like any other; the handshake is then
 //! checked as Asterisk's WebSocket layer checks it, and the `app` list as its events
 //! resource reads it; the user's socket and name caps are taken ([`super::user_sockets`],
-//! 429 over them) and the applications registered before the 101 is sent (events
+//! 429 over them) and the applications registered under the ownership rules
+//! ([`crate::core::apps`], 403 or 409 when refused) before the 101 is sent (events
 //! produced meanwhile wait in the queue); then the socket runs an ARI [`session`] (events
 //! out, REST over WebSocket in, pings). A consumer that cannot keep up is disconnected
 //! without slowing anyone else; when the socket closes, its applications lose their handler.
@@ -25,6 +26,7 @@ use super::sink::{QUEUE_CAPACITY, QueueReceiver, queue};
 use super::user_sockets::{SocketSlot, UserSockets};
 use crate::ari::{Ari, AriError, AriResponse, UpgradeGrant};
 use crate::core::CoreError;
+use crate::core::apps::Claim;
 
 /// How much the socket reads at a time. The WebSocket library zero-fills this much of its
 /// buffer before every read attempt, including the many that find nothing to read while
@@ -116,14 +118,27 @@ pub async fn upgrade(
         ari,
         settings,
     };
-    core.register_apps(&apps, sink, subscribe_all)
-        .map_err(|e| match e {
-            CoreError::Conflict(_) => AriResponse::from(AriError::from(e)),
-            other => {
-                tracing::info!(error = %other, "WebSocket upgrade refused");
-                registration_failed()
-            }
-        })?;
+    core.register_apps(
+        &apps,
+        sink,
+        subscribe_all,
+        Claim::Socket((&*grant.user).into()),
+    )
+    .map_err(|e| match e {
+        CoreError::Conflict(_) | CoreError::Forbidden(_) => {
+            tracing::info!(
+                user = %crate::log_text::Escaped(&grant.user.name),
+                peer = ?grant.peer,
+                error = %crate::log_text::Escaped(&e.to_string()),
+                "events WebSocket refused"
+            );
+            AriResponse::from(AriError::from(e))
+        }
+        other => {
+            tracing::info!(error = %other, "WebSocket upgrade refused");
+            registration_failed()
+        }
+    })?;
     tracing::info!(?apps, user = %crate::log_text::Escaped(&grant.user.name), subscribe_all, "events WebSocket connected");
     let sink_id = receiver.id;
     let failed_core = core.clone();
