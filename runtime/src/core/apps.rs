@@ -466,3 +466,200 @@ impl Core {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::stasis::SinkKind;
+    use crate::core::{CoreConfig, SystemInfo};
+
+    /// A sink that counts ApplicationReplaced.
+    #[derive(Debug)]
+    struct Sink {
+        id: u64,
+        kind: SinkKind,
+        replaced: std::sync::atomic::AtomicU32,
+    }
+
+    impl EventSink for Sink {
+        fn kind(&self) -> SinkKind {
+            self.kind
+        }
+        fn deliver(&self, _app: &str, event: &Arc<Event>) -> bool {
+            if event.kind == "ApplicationReplaced" {
+                self.replaced
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+            true
+        }
+        fn id(&self) -> u64 {
+            self.id
+        }
+    }
+
+    fn sink(id: u64, kind: SinkKind) -> Arc<Sink> {
+        Arc::new(Sink {
+            id,
+            kind,
+            replaced: Default::default(),
+        })
+    }
+
+    fn user(name: &str, read_only: bool, admin: bool) -> Claim<'_> {
+        Claim::Socket(AppUser {
+            name,
+            read_only,
+            admin,
+        })
+    }
+
+    fn names(list: &[&str]) -> Vec<String> {
+        list.iter().map(|n| n.to_string()).collect()
+    }
+
+    fn core(app_ownership: bool) -> Arc<Core> {
+        Core::new(
+            SystemInfo::default(),
+            CoreConfig {
+                app_ownership,
+                ..CoreConfig::default()
+            },
+        )
+    }
+
+    #[test]
+    fn owners_keep_their_names_and_others_change_nothing() {
+        let core = core(true);
+        let owner = sink(1, SinkKind::WebSocket);
+        core.register_apps(
+            &names(&["a"]),
+            owner.clone(),
+            false,
+            user("u", false, false),
+        )
+        .expect("first registrant");
+        let refused = core.register_apps(
+            &names(&["b", "a"]),
+            sink(2, SinkKind::WebSocket),
+            false,
+            user("v", false, false),
+        );
+        assert!(
+            matches!(refused, Err(CoreError::Forbidden(_))),
+            "{refused:?}"
+        );
+        assert!(core.get_app("b").is_err(), "all or nothing");
+        let v = AppUser {
+            name: "v",
+            read_only: false,
+            admin: false,
+        };
+        let changed = core.subscribe("a", &names(&["channel:"]), &v);
+        assert!(matches!(changed, Err(CoreError::Forbidden(_))));
+        assert!(matches!(
+            core.set_event_filter("a", None, &v),
+            Err(CoreError::Forbidden(_))
+        ));
+        assert_eq!(owner.replaced.load(std::sync::atomic::Ordering::Relaxed), 0);
+
+        // The owner's name outlives its socket while subscribed; an admin may take it.
+        let u = AppUser {
+            name: "u",
+            read_only: false,
+            admin: false,
+        };
+        core.subscribe("a", &names(&["deviceState:Stasis:x"]), &u)
+            .expect("the owner subscribes");
+        core.detach_sink(1);
+        let lingering = core.register_apps(
+            &names(&["a"]),
+            sink(3, SinkKind::WebSocket),
+            false,
+            user("v", false, false),
+        );
+        assert!(matches!(lingering, Err(CoreError::Forbidden(_))));
+        core.register_apps(
+            &names(&["a"]),
+            sink(4, SinkKind::WebSocket),
+            false,
+            user("boss", false, true),
+        )
+        .expect("an admin");
+    }
+
+    #[test]
+    fn components_take_listener_names_but_not_owned_ones() {
+        let core = core(true);
+        let listener = sink(1, SinkKind::WebSocket);
+        core.register_apps(
+            &names(&["l"]),
+            listener.clone(),
+            false,
+            user("ro", true, false),
+        )
+        .expect("a read-only listener");
+        core.check_component_claim("l").expect("nothing held");
+        core.register_apps(
+            &names(&["l"]),
+            sink(2, SinkKind::Wasm),
+            false,
+            Claim::Component,
+        )
+        .expect("the component takes it");
+        assert_eq!(
+            listener.replaced.load(std::sync::atomic::Ordering::Relaxed),
+            1
+        );
+        // A socket cannot take a component's name.
+        let taken = core.register_apps(
+            &names(&["l"]),
+            sink(3, SinkKind::WebSocket),
+            false,
+            user("u", false, true),
+        );
+        assert!(matches!(taken, Err(CoreError::Conflict(_))));
+
+        core.register_apps(
+            &names(&["o"]),
+            sink(4, SinkKind::WebSocket),
+            false,
+            Claim::Configured("ro"),
+        )
+        .expect("an outbound connection's name");
+        assert!(matches!(
+            core.check_component_claim("o"),
+            Err(CoreError::Conflict(_))
+        ));
+    }
+
+    #[test]
+    fn without_ownership_anyone_takes_any_name() {
+        let core = core(false);
+        let first = sink(1, SinkKind::WebSocket);
+        core.register_apps(
+            &names(&["a"]),
+            first.clone(),
+            false,
+            user("u", false, false),
+        )
+        .expect("first");
+        core.register_apps(
+            &names(&["a"]),
+            sink(2, SinkKind::WebSocket),
+            false,
+            user("ro", true, false),
+        )
+        .expect("Asterisk's way");
+        assert_eq!(first.replaced.load(std::sync::atomic::Ordering::Relaxed), 1);
+        let ro = AppUser {
+            name: "ro",
+            read_only: true,
+            admin: false,
+        };
+        core.set_event_filter("a", None, &ro).expect("no owners");
+        assert!(matches!(
+            core.check_component_claim("a"),
+            Err(CoreError::Conflict(_))
+        ));
+    }
+}
