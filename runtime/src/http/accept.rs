@@ -5,12 +5,13 @@
 //! connections waiting in the backlog are refused: a descriptor kept in reserve for this
 //! is given up, each waiting connection is accepted with it and closed at once, and the
 //! reserve is taken again. Their clients see the connection closed instead of hanging
-//! until the limit eases. Failures are logged at most once every 5 s, with a count.
+//! until the limit eases. (At the limit `accept` fails even with nothing waiting, so the
+//! backoff also bounds how often an idle listener looks.) Failures are logged at most once
+//! every 5 s, with a count.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use futures_util::FutureExt;
 use tokio::net::{TcpListener, TcpStream};
 
 /// First and longest wait after a failed `accept`.
@@ -73,19 +74,23 @@ impl Acceptor {
         }
     }
 
-    /// Refuses waiting connections with the reserve descriptor.
+    /// Refuses waiting connections with the reserve descriptor: each is accepted straight
+    /// from the socket (not through tokio, whose readiness bookkeeping stays as it is: the
+    /// next `accept` finds out what is left) and closed.
     fn shed(&mut self) {
         if self.reserve.take().is_none() {
             return;
         }
+        #[cfg(unix)]
         for _ in 0..SHED_BATCH {
-            match self.listener.accept().now_or_never() {
-                Some(Ok((stream, _))) => {
-                    drop(stream);
+            match rustix::net::accept(&self.listener) {
+                Ok(connection) => {
+                    drop(connection);
                     self.refused += 1;
                 }
-                Some(Err(e)) if is_per_connection(&e) => {}
-                _ => break,
+                Err(e) if is_per_connection(&e.into()) => {}
+                // Nothing waiting (the limit also fails an `accept` with nothing to take).
+                Err(_) => break,
             }
         }
         self.reserve = open_reserve();
