@@ -1,4 +1,5 @@
-//! Accepting connections when the process runs short of file descriptors.
+//! Accepting connections when the process runs short of file descriptors, and closing
+//! those beyond http.conf `sessionlimit`.
 //!
 //! A failed `accept` backs off (5 ms, doubling up to 200 ms) instead of spinning, and the
 //! listener keeps running. When the failure is the descriptor limit (EMFILE, ENFILE), the
@@ -6,8 +7,8 @@
 //! is given up, each waiting connection is accepted with it and closed at once, and the
 //! reserve is taken again. Their clients see the connection closed instead of hanging
 //! until the limit eases. (At the limit `accept` fails even with nothing waiting, so the
-//! backoff also bounds how often an idle listener looks.) Failures are logged at most once
-//! every 5 s, with a count.
+//! backoff also bounds how often an idle listener looks.) Failures, and connections closed
+//! at `sessionlimit`, are logged at most once every 5 s, with a count.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -33,6 +34,9 @@ pub struct Acceptor {
     failures: u64,
     refused: u64,
     last_log: Option<Instant>,
+    /// Connections closed at `sessionlimit` since the last log line about them.
+    over_limit: u64,
+    last_limit_log: Option<Instant>,
 }
 
 impl Acceptor {
@@ -45,6 +49,8 @@ impl Acceptor {
             failures: 0,
             refused: 0,
             last_log: None,
+            over_limit: 0,
+            last_limit_log: None,
         }
     }
 
@@ -71,6 +77,27 @@ impl Acceptor {
                     self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
                 }
             }
+        }
+    }
+
+    /// Closes a connection accepted while http.conf `sessionlimit` connections are open
+    /// (unanswered, as Asterisk does); logged at most once every 5 s, with a count.
+    pub fn over_limit(&mut self, stream: TcpStream, peer: SocketAddr, limit: usize) {
+        drop(stream);
+        self.over_limit += 1;
+        let now = Instant::now();
+        if self
+            .last_limit_log
+            .is_none_or(|last| now.duration_since(last) >= LOG_EVERY)
+        {
+            tracing::warn!(
+                %peer,
+                limit,
+                closed = self.over_limit,
+                "HTTP session limit reached: connection closed"
+            );
+            self.last_limit_log = Some(now);
+            self.over_limit = 0;
         }
     }
 

@@ -155,8 +155,7 @@ async fn accept_loop(
     loop {
         let (stream, peer) = acceptor.accept().await;
         let Ok(permit) = sessions.clone().try_acquire_owned() else {
-            tracing::warn!(%peer, limit = config.session_limit, "HTTP session limit reached: connection closed");
-            drop(stream);
+            acceptor.over_limit(stream, peer, config.session_limit);
             continue;
         };
         let _ = stream.set_nodelay(true);
