@@ -17,6 +17,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use wari::config::diagnostics::Problems;
+use wari::core::apps::Claim;
 use wari::core::channels::{Destination, Originate};
 use wari::core::dialplan::Dialplan;
 use wari::core::media::{MediaSetup, PlayRequest, RecordChannelRequest};
@@ -81,8 +82,13 @@ fn core(dir: &Path) -> Arc<Core> {
         moh: Arc::default(),
     })
     .expect("media engine");
-    core.register_apps(&[APP.to_string()], Arc::new(Sink), false)
-        .expect("app");
+    core.register_apps(
+        &[APP.to_string()],
+        Arc::new(Sink),
+        false,
+        Claim::Configured("bench"),
+    )
+    .expect("app");
     core
 }
 

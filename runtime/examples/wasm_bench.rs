@@ -30,6 +30,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use tracing_subscriber::layer::SubscriberExt;
+use wari::core::apps::Claim;
 use wari::core::channels::{Destination, Originate};
 use wari::core::dialplan::Dialplan;
 use wari::core::event::Event;
@@ -212,8 +213,13 @@ impl Bench {
             inner,
             last: Mutex::new(None),
         });
-        core.register_apps(&[APP.to_string()], sink.clone(), false)
-            .expect("register the timing sink");
+        core.register_apps(
+            &[APP.to_string()],
+            sink.clone(),
+            false,
+            Claim::Configured("bench"),
+        )
+        .expect("register the timing sink");
         let (tx, probes) = tokio::sync::mpsc::unbounded_channel();
         let _ = PROBE.set(tx);
         Bench {
@@ -337,7 +343,12 @@ impl Bench {
         let app = if wasm { APP } else { "null" };
         if !wasm {
             self.core
-                .register_apps(&["null".to_string()], Arc::new(NullSink), false)
+                .register_apps(
+                    &["null".to_string()],
+                    Arc::new(NullSink),
+                    false,
+                    Claim::Configured("bench"),
+                )
                 .expect("null app");
         }
         // Warm-up: one round of a few sessions, so one-time costs are not counted.

@@ -59,6 +59,7 @@ pub fn core_config(config: &Config, problems: &mut Problems) -> CoreConfig {
             problems,
         )))],
         store: crate::store::Store::default(),
+        app_ownership: config.ari.app_ownership,
     }
 }
 
@@ -114,6 +115,7 @@ async fn open_store(
 /// Builds the core, the ARI pipeline and the WebAssembly host (loading stored apps), then
 /// starts the HTTP listeners.
 pub async fn start(config: Config, paths: Paths) -> Result<Host, StartError> {
+    crate::fd_limit::raise();
     let config = Arc::new(config);
     let mut problems = Problems::default();
     let (store, saved) = open_store(&paths.data_dir).await?;

@@ -10,6 +10,7 @@ pub mod ari;
 pub mod config;
 pub mod core;
 pub mod events;
+pub mod fd_limit;
 pub mod host;
 pub mod http;
 pub mod log_text;

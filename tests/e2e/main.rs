@@ -5,6 +5,7 @@ mod support;
 
 mod acl;
 mod api_docs;
+mod app_ownership;
 mod ari_ws;
 mod asterisk_fidelity;
 mod auth;
@@ -56,3 +57,4 @@ mod wasm_sessions;
 mod wasm_store;
 mod wasm_upload;
 mod ws_handshake;
+mod ws_limits;

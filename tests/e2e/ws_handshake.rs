@@ -143,7 +143,9 @@ fn handshakes_the_websocket_layer_refuses_get_its_bare_400() {
 #[test]
 fn handshakes_asterisk_accepts_switch_protocols() {
     let wari = start();
-    for (what, headers, upgrade, protocol) in [
+    // Each on a name of its own: a read-only user cannot listen on a name another user's
+    // socket still holds (app ownership).
+    for (i, (what, headers, upgrade, protocol)) in [
         (
             "version 13",
             format!("{AUTH}{UPGRADE}{KEY}{VERSION}"),
@@ -206,8 +208,11 @@ fn handshakes_asterisk_accepts_switch_protocols() {
             "websocket",
             None,
         ),
-    ] {
-        let answer = handshake(&wari, "/ari/events?app=hs", &headers);
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let answer = handshake(&wari, &format!("/ari/events?app=hs{i}"), &headers);
         assert_eq!(answer.status, 101, "{what}: {answer:?}");
         assert_eq!(answer.header("upgrade"), Some(upgrade), "{what}");
         assert_eq!(answer.header("connection"), Some("Upgrade"), "{what}");

@@ -230,6 +230,7 @@ mod tests {
             read_only: false,
             admin: false,
             acl: Acl::default(),
+            limits: Default::default(),
         };
         Authenticator::new(HashMap::from([("u".to_string(), Arc::new(user))]))
     }

@@ -173,6 +173,7 @@ impl Ari {
                 read_only: false,
                 admin: false,
                 acl: crate::acl::Acl::default(),
+                limits: Default::default(),
             }),
             wasm: std::sync::OnceLock::new(),
         })

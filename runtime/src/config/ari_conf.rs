@@ -8,6 +8,7 @@ use std::time::Duration;
 use super::acl_conf::{NamedAcls, acl_from_entries};
 use super::conf_file::{ConfFile, Section};
 use super::diagnostics::Problems;
+use super::user_limits::{self, UserLimits};
 use super::values::{bool_option, comma_list};
 use crate::acl::Acl;
 
@@ -35,6 +36,8 @@ pub struct User {
     pub admin: bool,
     /// Client addresses allowed to use this user over HTTP.
     pub acl: Acl,
+    /// Caps on what the user may hold at once (wari's own options).
+    pub limits: UserLimits,
 }
 
 /// One `type = outbound_websocket` section: applications served over a connection of
@@ -75,6 +78,10 @@ pub struct AriConfig {
     /// `login_lockout` (ms): how long a locked-out address is refused, and how long its
     /// failed logins are remembered.
     pub login_lockout: Duration,
+    /// `app_ownership` (wari's own): an application name belongs to the read/write user
+    /// whose WebSocket registered it first; only that user or an admin may take it over or
+    /// change its subscriptions and event filter. `no` is Asterisk's way (anyone may).
+    pub app_ownership: bool,
     /// Channel variables added to every Channel object.
     pub channelvars: Vec<String>,
     pub users: HashMap<String, Arc<User>>,
@@ -92,6 +99,7 @@ impl Default for AriConfig {
             websocket_write_timeout: Duration::from_millis(100),
             max_login_failures: 10,
             login_lockout: Duration::from_millis(60_000),
+            app_ownership: true,
             channelvars: Vec::new(),
             users: HashMap::new(),
             outbound: Vec::new(),
@@ -120,6 +128,7 @@ impl AriConfig {
         let Some(file) = file else {
             return config;
         };
+        let limits = UserLimits::general(file, problems);
         let mut seen_general = false;
         for section in file.sections() {
             if section.name == "general" {
@@ -144,7 +153,7 @@ impl AriConfig {
                                 section.name
                             ),
                         );
-                    } else if let Some(user) = read_user(section, named, problems) {
+                    } else if let Some(user) = read_user(section, named, &limits, problems) {
                         config.users.insert(user.name.clone(), Arc::new(user));
                     }
                 }
@@ -227,6 +236,13 @@ fn read_general(section: &Section, config: &mut AriConfig, problems: &mut Proble
             "channelvars" => {
                 config.channelvars = comma_list(value).map(str::to_string).collect();
             }
+            "app_ownership" => {
+                if let Some(b) = bool_option(entry, problems) {
+                    config.app_ownership = b;
+                }
+            }
+            // Read before the users, as their defaults.
+            key if user_limits::is_limit_option(key) => {}
             "type" => {}
             _ => problems.warn(
                 &entry.location,
@@ -378,7 +394,13 @@ impl AriConfig {
     }
 }
 
-fn read_user(section: &Section, named: &NamedAcls, problems: &mut Problems) -> Option<User> {
+fn read_user(
+    section: &Section,
+    named: &NamedAcls,
+    limits: &UserLimits,
+    problems: &mut Problems,
+) -> Option<User> {
+    let mut limits = limits.clone();
     let mut password = None;
     let mut format = "plain".to_string();
     let mut format_location = None;
@@ -402,6 +424,7 @@ fn read_user(section: &Section, named: &NamedAcls, problems: &mut Problems) -> O
                 Some(b) => admin = b,
                 None => valid = false,
             },
+            _ if limits.read(entry, problems) => {}
             _ => problems.warn(
                 &entry.location,
                 format!(
@@ -456,6 +479,7 @@ fn read_user(section: &Section, named: &NamedAcls, problems: &mut Problems) -> O
         read_only,
         admin,
         acl,
+        limits,
     })
 }
 

@@ -200,6 +200,9 @@ pub struct CoreConfig {
     /// Where device states and mailboxes are written before they change (in memory unless
     /// the host opened its file).
     pub store: crate::store::Store,
+    /// Application names belong to their first registrant (ari.conf `app_ownership`; off
+    /// here, on in ari.conf's default).
+    pub app_ownership: bool,
 }
 
 /// Shared telephony state and the operations on it.
@@ -219,6 +222,8 @@ pub struct Core {
     /// Held across a write to the store and the change in memory that follows it, so that
     /// both see device-state and mailbox changes in the same order.
     persisting: tokio::sync::Mutex<()>,
+    /// ari.conf `app_ownership` (see [`apps`]).
+    app_ownership: bool,
 }
 
 /// Longest client-chosen channel id (Asterisk's `AST_MAX_UNIQUEID` less its terminator).
@@ -266,6 +271,7 @@ impl Core {
             media: std::sync::OnceLock::new(),
             store: config.store,
             persisting: tokio::sync::Mutex::new(()),
+            app_ownership: config.app_ownership,
         })
     }
 

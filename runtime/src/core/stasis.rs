@@ -120,11 +120,26 @@ pub enum SourceKind {
     DeviceState,
 }
 
+/// Whom an application name belongs to (see [`super::apps`] for the rules).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AppOwner {
+    /// The ARI user whose WebSocket registered the name first (or the `local_ari_user` of
+    /// the outbound connection that serves it).
+    User(Arc<str>),
+    /// A deployed WebAssembly app.
+    Component,
+}
+
 /// One registered application.
 #[derive(Debug)]
 pub struct App {
     pub name: String,
     sink: Option<Arc<dyn EventSink>>,
+    /// Whom the name belongs to while the application exists; `None` while only a
+    /// read-only user's socket listens on it.
+    owner: Option<AppOwner>,
+    /// The ARI user whose WebSocket is the handler now (`None` for a component).
+    holder: Option<Arc<str>>,
     channels: Subscriptions,
     bridges: Subscriptions,
     endpoints: Subscriptions,
@@ -138,6 +153,8 @@ impl App {
         App {
             name: name.to_string(),
             sink: None,
+            owner: None,
+            holder: None,
             channels: Subscriptions::default(),
             bridges: Subscriptions::default(),
             endpoints: Subscriptions::default(),
@@ -159,6 +176,42 @@ impl App {
     /// True when a handler is attached.
     pub fn is_active(&self) -> bool {
         self.sink.is_some()
+    }
+
+    /// The kind of handler attached.
+    pub fn handler_kind(&self) -> Option<SinkKind> {
+        self.sink.as_ref().map(|s| s.kind())
+    }
+
+    /// Whom the name belongs to.
+    pub fn owner(&self) -> Option<&AppOwner> {
+        self.owner.as_ref()
+    }
+
+    /// The ARI user whose WebSocket handles the application now.
+    pub fn holder(&self) -> Option<&str> {
+        self.holder.as_deref()
+    }
+
+    /// Records who handles the application and, when the name belongs to nobody yet (or
+    /// `owner` is a component, which takes a name over), whom it belongs to from now on.
+    pub fn claim(&mut self, owner: Option<AppOwner>, holder: Option<Arc<str>>) {
+        match owner {
+            Some(AppOwner::Component) => self.owner = Some(AppOwner::Component),
+            Some(user) if self.owner.is_none() => self.owner = Some(user),
+            _ => {}
+        }
+        self.holder = holder;
+    }
+
+    /// The handler is gone: subscriptions to "all" objects go with it.
+    fn lose_handler(&mut self) {
+        self.sink = None;
+        self.holder = None;
+        self.channels.all = 0;
+        self.bridges.all = 0;
+        self.endpoints.all = 0;
+        self.devices.all = 0;
     }
 
     fn wants(&self, event: &Event) -> bool {
@@ -262,12 +315,7 @@ impl Registry {
         let mut detached = Vec::new();
         for app in self.apps.values_mut() {
             if app.sink.as_ref().is_some_and(|s| s.id() == sink_id) {
-                app.sink = None;
-                // Subscriptions to "all" objects belong to the live handler.
-                app.channels.all = 0;
-                app.bridges.all = 0;
-                app.endpoints.all = 0;
-                app.devices.all = 0;
+                app.lose_handler();
                 detached.push(app.name.clone());
             }
         }
@@ -278,11 +326,7 @@ impl Registry {
     /// Takes the handler away from one application (it stays while subscribed).
     pub fn detach_app(&mut self, name: &str) {
         if let Some(app) = self.apps.get_mut(name) {
-            app.sink = None;
-            app.channels.all = 0;
-            app.bridges.all = 0;
-            app.endpoints.all = 0;
-            app.devices.all = 0;
+            app.lose_handler();
         }
         self.purge();
     }
@@ -297,10 +341,7 @@ impl Registry {
 
     /// The kind of handler an active application has.
     pub fn handler_kind(&self, name: &str) -> Option<SinkKind> {
-        self.apps
-            .get(name)
-            .and_then(|a| a.sink.as_ref())
-            .map(|s| s.kind())
+        self.apps.get(name).and_then(App::handler_kind)
     }
 
     /// Installs the per-call connector.

@@ -7,4 +7,5 @@ pub mod outbound;
 pub mod rest_over_ws;
 pub mod session;
 pub mod sink;
+pub mod user_sockets;
 pub mod websocket;

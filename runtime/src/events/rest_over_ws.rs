@@ -518,6 +518,7 @@ mod tests {
             read_only: true,
             admin: false,
             acl: crate::acl::Acl::default(),
+            limits: Default::default(),
         });
         let peer: SocketAddr = "127.0.0.1:5".parse().expect("address");
         let auth = SocketAuth::granted(user, Some(peer), &HeaderMap::new());

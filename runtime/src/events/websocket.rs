@@ -2,7 +2,9 @@
 //!
 //! The ARI pipeline authenticates the upgrade request like any other; the handshake is then
 //! checked as Asterisk's WebSocket layer checks it, and the `app` list as its events
-//! resource reads it; the applications are registered before the 101 is sent (events
+//! resource reads it; the user's socket and name caps are taken ([`super::user_sockets`],
+//! 429 over them) and the applications registered under the ownership rules
+//! ([`crate::core::apps`], 403 or 409 when refused) before the 101 is sent (events
 //! produced meanwhile wait in the queue); then the socket runs an ARI [`session`] (events
 //! out, REST over WebSocket in, pings). A consumer that cannot keep up is disconnected
 //! without slowing anyone else; when the socket closes, its applications lose their handler.
@@ -21,8 +23,10 @@ use super::rest_over_ws::SocketAuth;
 pub use super::session::SessionSettings;
 use super::session::{self, Ended, SessionContext, axum_frames};
 use super::sink::{QUEUE_CAPACITY, QueueReceiver, queue};
+use super::user_sockets::{SocketSlot, UserSockets};
 use crate::ari::{Ari, AriError, AriResponse, UpgradeGrant};
 use crate::core::CoreError;
+use crate::core::apps::Claim;
 
 /// How much the socket reads at a time. The WebSocket library zero-fills this much of its
 /// buffer before every read attempt, including the many that find nothing to read while
@@ -38,6 +42,7 @@ const READ_BUFFER_SIZE: usize = 4096;
 pub async fn upgrade(
     ari: Arc<Ari>,
     settings: SessionSettings,
+    sockets: &Arc<UserSockets>,
     grant: UpgradeGrant,
     mut parts: Parts,
 ) -> Result<Response, AriResponse> {
@@ -93,6 +98,18 @@ pub async fn upgrade(
             return Ok(response);
         }
     };
+    let slot = sockets.take(&grant.user, apps.len()).map_err(|over| {
+        tracing::info!(
+            user = %crate::log_text::Escaped(&grant.user.name),
+            peer = ?grant.peer,
+            reason = %over,
+            "events WebSocket refused: over the user's limit"
+        );
+        AriResponse::from(AriError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            over.to_string(),
+        ))
+    })?;
     let core = ari.core().clone();
     let (sink, receiver) = queue(QUEUE_CAPACITY, SocketKind::Inbound, &apps);
     let context = SessionContext {
@@ -101,15 +118,28 @@ pub async fn upgrade(
         ari,
         settings,
     };
-    core.register_apps(&apps, sink, subscribe_all)
-        .map_err(|e| match e {
-            CoreError::Conflict(_) => AriResponse::from(AriError::from(e)),
-            other => {
-                tracing::info!(error = %other, "WebSocket upgrade refused");
-                registration_failed()
-            }
-        })?;
-    tracing::info!(?apps, user = %grant.user.name, subscribe_all, "events WebSocket connected");
+    core.register_apps(
+        &apps,
+        sink,
+        subscribe_all,
+        Claim::Socket((&*grant.user).into()),
+    )
+    .map_err(|e| match e {
+        CoreError::Conflict(_) | CoreError::Forbidden(_) => {
+            tracing::info!(
+                user = %crate::log_text::Escaped(&grant.user.name),
+                peer = ?grant.peer,
+                error = %crate::log_text::Escaped(&e.to_string()),
+                "events WebSocket refused"
+            );
+            AriResponse::from(AriError::from(e))
+        }
+        other => {
+            tracing::info!(error = %other, "WebSocket upgrade refused");
+            registration_failed()
+        }
+    })?;
+    tracing::info!(?apps, user = %crate::log_text::Escaped(&grant.user.name), subscribe_all, "events WebSocket connected");
     let sink_id = receiver.id;
     let failed_core = core.clone();
     let mut response = ws
@@ -120,7 +150,7 @@ pub async fn upgrade(
             tracing::info!(%error, "WebSocket upgrade failed");
             failed_core.detach_sink(sink_id);
         })
-        .on_upgrade(move |socket| session(socket, context, receiver));
+        .on_upgrade(move |socket| session(socket, context, receiver, slot));
     handshake.answer(response.headers_mut());
     Ok(response)
 }
@@ -262,7 +292,13 @@ fn strip_name(name: &str) -> String {
     }
 }
 
-async fn session(socket: WebSocket, context: SessionContext, mut queue: QueueReceiver) {
+/// Runs the socket until it closes; `slot` counts it against its user's limits until then.
+async fn session(
+    socket: WebSocket,
+    context: SessionContext,
+    mut queue: QueueReceiver,
+    slot: SocketSlot,
+) {
     let core = context.ari.core().clone();
     let mut frames = axum_frames(socket);
     let ended = session::run(
@@ -292,5 +328,6 @@ async fn session(socket: WebSocket, context: SessionContext, mut queue: QueueRec
         // A peer that stopped reading cannot hold the task: the close gets one write timeout.
         let _ = tokio::time::timeout(context.settings.write_timeout, frames.close()).await;
     }
+    drop(slot);
     tracing::info!(reason = ended.reason(), "events WebSocket closed");
 }

@@ -41,6 +41,8 @@ pub struct Front {
     server_header: Option<HeaderValue>,
     /// Request timings for `/metrics`.
     pub metrics: super::metrics::RequestMetrics,
+    /// Each user's open event WebSockets, for the per-user caps.
+    pub sockets: Arc<crate::events::user_sockets::UserSockets>,
 }
 
 impl Front {
@@ -55,6 +57,7 @@ impl Front {
             ari,
             server_header,
             metrics: Default::default(),
+            sockets: Default::default(),
         }
     }
 }
@@ -264,7 +267,15 @@ async fn upgrade(
     };
     let settings = crate::events::websocket::SessionSettings::inbound(&front.ari.config().ari);
     // The WebSocket layer's refusals carry no CORS headers (Asterisk's do not either).
-    match crate::events::websocket::upgrade(front.ari.clone(), settings, grant, parts).await {
+    match crate::events::websocket::upgrade(
+        front.ari.clone(),
+        settings,
+        &front.sockets,
+        grant,
+        parts,
+    )
+    .await
+    {
         Ok(response) => response,
         Err(response) => to_http(front, response),
     }

@@ -1,7 +1,10 @@
-//! The HTTP(S) server ARI rides on: listeners from http.conf, connection limits and
-//! keep-alive, plain and TLS side by side; each connection's request heads pass the
-//! [`head`] normaliser before hyper reads them, and every request goes to the [`front`] door.
+//! The HTTP(S) server ARI rides on: listeners from http.conf, connection limits (a
+//! WebSocket holds its `sessionlimit` slot until it closes) and keep-alive, plain and TLS
+//! side by side, [`accept`]ing on when file descriptors run out; each connection's request
+//! heads pass the [`head`] normaliser before hyper reads them, and every request goes to
+//! the [`front`] door.
 
+pub mod accept;
 pub mod front;
 pub mod head;
 pub mod metrics;
@@ -18,7 +21,7 @@ use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::ari::Ari;
 use crate::config::HttpConfig;
@@ -148,19 +151,11 @@ async fn accept_loop(
     sessions: Arc<Semaphore>,
     config: HttpConfig,
 ) {
+    let mut acceptor = accept::Acceptor::new(listener);
     loop {
-        let (stream, peer) = match listener.accept().await {
-            Ok(accepted) => accepted,
-            Err(e) => {
-                // Usually out of file descriptors: back off instead of spinning.
-                tracing::warn!(error = %e, "accept failed");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
+        let (stream, peer) = acceptor.accept().await;
         let Ok(permit) = sessions.clone().try_acquire_owned() else {
-            tracing::warn!(%peer, limit = config.session_limit, "HTTP session limit reached: connection closed");
-            drop(stream);
+            acceptor.over_limit(stream, peer, config.session_limit);
             continue;
         };
         let _ = stream.set_nodelay(true);
@@ -173,33 +168,35 @@ async fn accept_loop(
         };
         tokio::spawn(async move {
             match tls {
-                None => serve(stream, peer, app, keep_alive, limits).await,
+                None => serve(stream, peer, app, keep_alive, limits, permit).await,
                 Some(acceptor) => {
                     match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
                         Ok(Ok(tls_stream)) => {
-                            serve(tls_stream, peer, app, keep_alive, limits).await
+                            serve(tls_stream, peer, app, keep_alive, limits, permit).await
                         }
                         Ok(Err(e)) => tracing::info!(%peer, error = %e, "TLS handshake failed"),
                         Err(_) => tracing::info!(%peer, "TLS handshake timed out"),
                     }
                 }
             }
-            drop(permit);
         });
     }
 }
 
+/// Serves one connection. It holds its `sessionlimit` slot `session` until it closes: a
+/// WebSocket it was upgraded to keeps it after this returns.
 async fn serve<S>(
     stream: S,
     peer: SocketAddr,
     app: Arc<Front>,
     keep_alive: bool,
     limits: ReadLimits,
+    session: OwnedSemaphorePermit,
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let answers = Arc::new(UpgradeAnswers::default());
-    let io = NormalizedIo::new(stream, answers.clone(), limits);
+    let io = NormalizedIo::new(stream, answers.clone(), limits).holding(session);
     let service =
         hyper::service::service_fn(move |mut request: http::Request<hyper::body::Incoming>| {
             request.extensions_mut().insert(PeerAddr(peer));

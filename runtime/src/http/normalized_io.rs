@@ -77,6 +77,9 @@ pub struct NormalizedIo<S> {
     timer: Option<Pin<Box<Sleep>>>,
     /// A deadline passed: every later read fails too.
     timed_out: bool,
+    /// The http.conf `sessionlimit` slot the connection takes, given back when it closes,
+    /// upgraded to a WebSocket or not (as Asterisk counts a WebSocket until it closes).
+    session: Option<tokio::sync::OwnedSemaphorePermit>,
 }
 
 impl<S> NormalizedIo<S> {
@@ -93,7 +96,14 @@ impl<S> NormalizedIo<S> {
             in_request: false,
             timer: None,
             timed_out: false,
+            session: None,
         }
+    }
+
+    /// The connection holds `session` for as long as it lives.
+    pub fn holding(mut self, session: tokio::sync::OwnedSemaphorePermit) -> NormalizedIo<S> {
+        self.session = Some(session);
+        self
     }
 
     /// Moves the deadlines on after bytes were handed to hyper.

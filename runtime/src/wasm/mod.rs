@@ -573,7 +573,12 @@ impl WasmHost {
         runtime.set_origin(origin == Origin::Cache);
         self.shared
             .core
-            .register_apps(std::slice::from_ref(&name), runtime.clone(), false)
+            .register_apps(
+                std::slice::from_ref(&name),
+                runtime.clone(),
+                false,
+                crate::core::apps::Claim::Component,
+            )
             .map_err(|e| WasmError::Conflict(e.to_string()))?;
         apps.insert(name, runtime.clone());
         Ok(runtime)
@@ -617,16 +622,12 @@ impl WasmHost {
                 "This is a core WebAssembly module, not a component: build for wasm32-wasip2 (or wrap the module with `wasm-tools component new`)".into(),
             ));
         }
-        if self
-            .shared
+        // A name an owner's WebSocket serves is refused before compiling (a read-only
+        // user's socket holds nothing: the deploy takes the name over).
+        self.shared
             .core
-            .with_state(|state| state.apps.handler_kind(name))
-            == Some(crate::core::stasis::SinkKind::WebSocket)
-        {
-            return Err(WasmError::Conflict(format!(
-                "Application '{name}' is already served by a WebSocket"
-            )));
-        }
+            .check_component_claim(name)
+            .map_err(|e| WasmError::Conflict(e.to_string()))?;
         let engine = self.shared.engine.engine.clone();
         let compile_bytes = bytes.clone();
         let (component, artifact) = tokio::task::spawn_blocking(move || {

@@ -1,4 +1,5 @@
-//! `/applications`: the Stasis applications, their explicit subscriptions and event filters.
+//! `/applications`: the Stasis applications, their explicit subscriptions and event filters
+//! (changed only by an application's owner or an admin, see [`crate::core::apps`]).
 
 use super::{Ctx, Entry};
 use crate::ari::response::{AriResponse, AriResult};
@@ -23,27 +24,32 @@ pub async fn get(ctx: Ctx) -> AriResult {
 /// processing stops at the first failure (earlier ones stay subscribed), as in Asterisk.
 pub async fn subscribe(ctx: Ctx) -> AriResult {
     let sources = ctx.params.list("eventSource")?.unwrap_or_default();
-    Ok(AriResponse::ok(
-        ctx.core.subscribe(&app_name(&ctx), &sources)?,
-    ))
+    Ok(AriResponse::ok(ctx.core.subscribe(
+        &app_name(&ctx),
+        &sources,
+        &(&*ctx.user).into(),
+    )?))
 }
 
 /// DELETE /applications/{applicationName}/subscription: a source that is not subscribed is
 /// a 422, as Asterisk answers (its declaration says 409).
 pub async fn unsubscribe(ctx: Ctx) -> AriResult {
     let sources = ctx.params.list("eventSource")?.unwrap_or_default();
-    Ok(AriResponse::ok(
-        ctx.core.unsubscribe(&app_name(&ctx), &sources)?,
-    ))
+    Ok(AriResponse::ok(ctx.core.unsubscribe(
+        &app_name(&ctx),
+        &sources,
+        &(&*ctx.user).into(),
+    )?))
 }
 
 /// PUT /applications/{applicationName}/eventFilter with the JSON body
 /// `{"allowed": [{"type": ...}], "disallowed": [...]}`; no body or `{}` clears both lists.
 pub async fn filter(ctx: Ctx) -> AriResult {
-    Ok(AriResponse::ok(
-        ctx.core
-            .set_event_filter(&app_name(&ctx), ctx.params.body())?,
-    ))
+    Ok(AriResponse::ok(ctx.core.set_event_filter(
+        &app_name(&ctx),
+        ctx.params.body(),
+        &(&*ctx.user).into(),
+    )?))
 }
 
 /// The `/applications` operations.
