@@ -50,6 +50,7 @@ mod tls;
 mod wasm_apps;
 mod wasm_config;
 mod wasm_names;
+mod wasm_owners;
 mod wasm_sessions;
 mod wasm_store;
 mod wasm_upload;

@@ -8,6 +8,7 @@ use std::time::Duration;
 use super::acl_conf::{NamedAcls, acl_from_entries};
 use super::conf_file::{ConfFile, Section};
 use super::diagnostics::Problems;
+use super::user_limits::UserLimits;
 use super::values::{bool_option, comma_list};
 use crate::acl::Acl;
 
@@ -35,6 +36,8 @@ pub struct User {
     pub admin: bool,
     /// Client addresses allowed to use this user over HTTP.
     pub acl: Acl,
+    /// Quotas (`max_channels`, ...), the `[general]` defaults filled in.
+    pub limits: UserLimits,
 }
 
 /// One `type = outbound_websocket` section: applications served over a connection of
@@ -78,6 +81,8 @@ pub struct AriConfig {
     /// Channel variables added to every Channel object.
     pub channelvars: Vec<String>,
     pub users: HashMap<String, Arc<User>>,
+    /// The `[general]` quotas users get unless their section sets their own.
+    pub user_limits: UserLimits,
     /// Outbound WebSocket connections, in file order.
     pub outbound: Vec<OutboundWebsocket>,
 }
@@ -94,6 +99,7 @@ impl Default for AriConfig {
             login_lockout: Duration::from_millis(60_000),
             channelvars: Vec::new(),
             users: HashMap::new(),
+            user_limits: UserLimits::defaults(),
             outbound: Vec::new(),
         }
     }
@@ -174,6 +180,12 @@ impl AriConfig {
                 ),
             }
         }
+        // `[general]` may come after the users: fill in its quotas once all is read.
+        let general = config.user_limits;
+        for user in config.users.values_mut() {
+            let limits = user.limits.or(general);
+            Arc::make_mut(user).limits = limits;
+        }
         config
     }
 }
@@ -228,6 +240,7 @@ fn read_general(section: &Section, config: &mut AriConfig, problems: &mut Proble
                 config.channelvars = comma_list(value).map(str::to_string).collect();
             }
             "type" => {}
+            _ if config.user_limits.read_entry(entry, problems) => {}
             _ => problems.warn(
                 &entry.location,
                 format!("unknown option '{}' in [general] (ignored)", entry.key),
@@ -384,6 +397,7 @@ fn read_user(section: &Section, named: &NamedAcls, problems: &mut Problems) -> O
     let mut format_location = None;
     let mut read_only = false;
     let mut admin = false;
+    let mut limits = UserLimits::default();
     let mut valid = true;
     for entry in &section.entries {
         let value = entry.value.trim();
@@ -402,6 +416,7 @@ fn read_user(section: &Section, named: &NamedAcls, problems: &mut Problems) -> O
                 Some(b) => admin = b,
                 None => valid = false,
             },
+            _ if limits.read_entry(entry, problems) => {}
             _ => problems.warn(
                 &entry.location,
                 format!(
@@ -456,6 +471,7 @@ fn read_user(section: &Section, named: &NamedAcls, problems: &mut Problems) -> O
         read_only,
         admin,
         acl,
+        limits,
     })
 }
 

@@ -12,6 +12,7 @@ pub mod diagnostics;
 pub mod http_conf;
 pub mod musiconhold_conf;
 pub mod test_phones_conf;
+pub mod user_limits;
 pub mod values;
 pub mod wasm_conf;
 pub mod websocket_client_conf;

@@ -517,6 +517,7 @@ mod tests {
             password: crate::config::Password::Plain("p".to_string()),
             read_only: true,
             admin: false,
+            limits: crate::config::user_limits::UserLimits::default(),
             acl: crate::acl::Acl::default(),
         });
         let peer: SocketAddr = "127.0.0.1:5".parse().expect("address");
