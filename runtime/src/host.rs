@@ -53,6 +53,14 @@ pub fn core_config(config: &Config, problems: &mut Problems) -> CoreConfig {
             &config.test_phones,
             problems,
         )))],
+        quotas: crate::core::quota::Quotas::new(
+            config
+                .ari
+                .users
+                .values()
+                .map(|u| (u.name.as_str(), u.limits.channels(), u.limits.bridges())),
+            config.options.maxcalls,
+        ),
     }
 }
 

@@ -36,6 +36,7 @@ mod metrics;
 mod node_client;
 mod outbound_ws;
 mod prefix;
+mod quotas;
 mod resources_fidelity;
 mod rest_over_ws;
 mod routing_answers;

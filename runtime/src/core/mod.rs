@@ -30,6 +30,7 @@ pub mod media_rules;
 pub mod media_shutdown;
 pub mod modules;
 pub mod pbx;
+pub mod quota;
 pub mod snapshot;
 pub mod snoop;
 pub mod stasis;
@@ -130,6 +131,8 @@ pub struct State {
     pub media: media::MediaState,
     /// Snoop channels and their targets.
     pub snoops: snoop::Snoops,
+    /// The quota units of bridges users created, until the bridge is destroyed.
+    pub bridge_charges: HashMap<Arc<str>, quota::Held>,
     /// Counts [`Core::with_state`] calls: while it is unchanged, nothing can have changed.
     generation: u64,
     /// The compact JSON of `GET /channels` and the generation it was rendered at.
@@ -197,6 +200,8 @@ pub struct CoreConfig {
     pub dialplan: dialplan::Dialplan,
     /// Extra technologies (the built-in Local and Test are always there).
     pub technologies: Vec<Arc<dyn Technology>>,
+    /// Per-user quotas and `maxcalls`.
+    pub quotas: quota::Quotas,
 }
 
 /// Shared telephony state and the operations on it.
@@ -212,6 +217,7 @@ pub struct Core {
     next_channel: AtomicU64,
     id_epoch: u64,
     media: std::sync::OnceLock<media::Media>,
+    quotas: quota::Quotas,
 }
 
 /// Longest client-chosen channel id (Asterisk's `AST_MAX_UNIQUEID` less its terminator).
@@ -257,7 +263,23 @@ impl Core {
             next_channel: AtomicU64::new(0),
             id_epoch,
             media: std::sync::OnceLock::new(),
+            quotas: config.quotas,
         })
+    }
+
+    /// Per-user quotas and the `maxcalls` brake.
+    pub fn quotas(&self) -> &quota::Quotas {
+        &self.quotas
+    }
+
+    /// Gives a channel the quota unit paid for it (snoop and external media channels,
+    /// charged before they were made); dropped at once if the channel is already gone.
+    pub fn attach_charge(&self, id: &str, charge: quota::Held) {
+        self.with_state(|state| {
+            if let Some(channel) = state.channels.get_mut(id) {
+                channel.charge = Some(charge);
+            }
+        });
     }
 
     /// A weak handle, for tasks that must not keep the core alive.
@@ -397,6 +419,7 @@ impl Core {
             muted_out: false,
             execution: channel::Execution::Idle,
             dialing: None,
+            charge: None,
         };
         state.channels.insert(id.clone(), channel);
         self.media_leg_added(&id);
