@@ -71,6 +71,7 @@ fn core(dir: &Path) -> Arc<Core> {
             channelvars: Vec::new(),
             dialplan: Dialplan::from_conf(&conf, &mut problems),
             technologies: Vec::new(),
+            quotas: Default::default(),
         },
     );
     let sounds = SoundIndex::scan(&dir.join("sounds")).expect("sounds");
@@ -99,6 +100,7 @@ async fn pair(core: &Core, n: usize) -> (String, String) {
         channel_id: Some(one.clone()),
         other_channel_id: Some(two.clone()),
         variables: Vec::new(),
+        owner: None,
     })
     .expect("originate");
     let deadline = Instant::now() + Duration::from_secs(10);
