@@ -202,11 +202,24 @@ async fn maxcalls_stops_calls_running_the_dialplan_as_asterisk_does() {
     let reply = ari(&wari, CALM, Method::POST, first).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
     ws.next_for("StasisStart", "m1").await;
-    // The second call's dialplan half is refused: the pair is hung up.
+    // The second call's dialplan half is refused: the originate is answered 200, then the
+    // pair is hung up with no cause, as in Asterisk 23.4.1 (checked against it).
     let second = "/ari/channels?endpoint=Local/200@default&app=q&channelId=m3&otherChannelId=m4";
     let reply = ari(&wari, CALM, Method::POST, second).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
-    ws.next_for("ChannelDestroyed", "m3").await;
+    let mut causes = std::collections::BTreeMap::new();
+    ws.until(|e| {
+        if let ("ChannelDestroyed", Some(id @ ("m3" | "m4"))) = (
+            e["type"].as_str().unwrap_or(""),
+            e["channel"]["id"].as_str(),
+        ) {
+            causes.insert(id.to_string(), e["cause"].clone());
+        }
+        causes.len() == 2
+    })
+    .await;
+    assert_eq!(causes["m3"], 0, "{causes:?}");
+    assert_eq!(causes["m4"], 0, "{causes:?}");
     assert!(wari.log().contains("maxcalls reached"));
     // Channels that do not run the dialplan are not counted.
     let reply = originate(&wari, CALM, "Test/s1", "s1").await;

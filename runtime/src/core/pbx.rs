@@ -286,13 +286,15 @@ impl Runner {
             return;
         }
         // asterisk.conf `maxcalls`: counted while the dialplan runs, as Asterisk counts
-        // its PBX threads; over it the channel runs nothing and is hung up.
+        // its PBX threads; over it the channel runs nothing and is hung up with no cause
+        // (0), as Asterisk 23.4.1 does (an originate has been answered 200 by then).
         let Some(_call) = core.quotas().start_call() else {
             tracing::warn!(
                 channel = %crate::log_text::Escaped(&self.id),
                 maxcalls = core.quotas().max_calls().unwrap_or_default(),
                 "maxcalls reached: the channel does not run the dialplan and is hung up"
             );
+            core.with_state(|state| core.hangup_locked(state, &self.id, 0, HangupBy::Silent));
             return;
         };
         self.dialplan(context, exten, priority).await;
