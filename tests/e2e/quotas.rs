@@ -234,3 +234,70 @@ async fn maxcalls_stops_calls_running_the_dialplan_as_asterisk_does() {
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
     ws.next_for("StasisStart", "m5").await;
 }
+
+#[tokio::test]
+async fn an_apps_channels_count_against_its_owner() {
+    let ari_conf = "[general]\nenabled = yes\n\
+        [tenant]\ntype = user\npassword = tenantpw\nmax_channels = 1\n\
+        [calm]\ntype = user\npassword = calmpw\n";
+    let wari = Wari::start(&[("http.conf", HTTP_CONF), ("ari.conf", ari_conf)]);
+    let response = client()
+        .put(wari.url("/ari/wasm/forward"))
+        .basic_auth(TENANT.0, Some(TENANT.1))
+        .header("Content-Type", "application/wasm")
+        .body(component("forward"))
+        .send()
+        .await
+        .expect("deploy");
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let mut ws =
+        EventSocket::connect(&wari, "app=watch&subscribeAll=true&api_key=calm:calmpw").await;
+    let call = |caller: &'static str, callee: &'static str| {
+        format!(
+            "/ari/channels?endpoint=Test/{caller}&app=forward&appArgs=Test/{callee}&channelId={caller}"
+        )
+    };
+    // The first call's callee is the tenant's one channel: the call is bridged.
+    let reply = ari(&wari, CALM, Method::POST, &call("first", "bob")).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    ws.until(|e| {
+        e["type"] == "ChannelEnteredBridge"
+            && e["channel"]["name"]
+                .as_str()
+                .is_some_and(|n| n.starts_with("Test/bob"))
+    })
+    .await;
+    // The second call's callee would be a second: the app's originate is refused and it
+    // hangs its caller up; no callee is made.
+    let reply = ari(&wari, CALM, Method::POST, &call("second", "dave")).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    let seen = ws
+        .until(|e| e["type"] == "ChannelDestroyed" && e["channel"]["id"] == "second")
+        .await;
+    assert!(
+        !seen.iter().any(|e| e["channel"]["name"]
+            .as_str()
+            .is_some_and(|n| n.starts_with("Test/dave"))),
+        "no callee made"
+    );
+    assert!(wari.log().contains("Quota exceeded: user 'tenant'"));
+    // Once the first call ends, the tenant's app can place a callee again.
+    let reply = ari(&wari, CALM, Method::DELETE, "/ari/channels/first").await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT);
+    ws.until(|e| {
+        e["type"] == "ChannelDestroyed"
+            && e["channel"]["name"]
+                .as_str()
+                .is_some_and(|n| n.starts_with("Test/bob"))
+    })
+    .await;
+    let reply = ari(&wari, CALM, Method::POST, &call("third", "erin")).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    ws.until(|e| {
+        e["type"] == "ChannelEnteredBridge"
+            && e["channel"]["name"]
+                .as_str()
+                .is_some_and(|n| n.starts_with("Test/erin"))
+    })
+    .await;
+}
