@@ -106,6 +106,7 @@ async fn pair(core: &Core, n: usize) -> (String, String) {
         channel_id: Some(one.clone()),
         other_channel_id: Some(two.clone()),
         variables: Vec::new(),
+        owner: None,
     })
     .expect("originate");
     let deadline = Instant::now() + Duration::from_secs(10);

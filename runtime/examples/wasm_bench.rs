@@ -207,7 +207,9 @@ impl Bench {
         let host = WasmHost::new(core.clone(), &data_dir, settings).expect("wasm host");
         let bytes = std::fs::read(guests.join("bench.wasm"))
             .expect("bench.wasm (run scripts/build-guests, or set WARI_GUESTS_DIR)");
-        host.deploy(APP, Bytes::from(bytes)).await.expect("deploy");
+        host.deploy(APP, Bytes::from(bytes), None)
+            .await
+            .expect("deploy");
         let inner = host.app(APP).expect("deployed");
         let sink = Arc::new(TimingSink {
             inner,
@@ -246,6 +248,7 @@ impl Bench {
                 channel_id: Some(id.clone()),
                 other_channel_id: None,
                 variables: Vec::new(),
+                owner: None,
             })
             .expect("originate");
         id
@@ -431,7 +434,7 @@ impl Bench {
             let name = format!("bench-2mb-{i}");
             let began = Instant::now();
             self.host
-                .deploy(&name, bytes.clone())
+                .deploy(&name, bytes.clone(), None)
                 .await
                 .expect("deploy bench-2mb");
             deploys.push(began.elapsed());

@@ -60,6 +60,14 @@ pub fn core_config(config: &Config, problems: &mut Problems) -> CoreConfig {
         )))],
         store: crate::store::Store::default(),
         app_ownership: config.ari.app_ownership,
+        quotas: crate::core::quota::Quotas::new(
+            config
+                .ari
+                .users
+                .values()
+                .map(|u| (u.name.as_str(), u.limits.channels(), u.limits.bridges())),
+            config.options.maxcalls,
+        ),
     }
 }
 

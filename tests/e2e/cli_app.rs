@@ -127,10 +127,13 @@ async fn deploy_list_and_rm_an_app() {
     let lines: Vec<&str> = out.stdout.lines().collect();
     assert_eq!(lines.len(), 2, "{out:?}");
     let header: Vec<&str> = lines[0].split_whitespace().collect();
-    assert_eq!(header, ["NAME", "SIZE", "SHA256", "LIVE", "FAILURES"]);
+    assert_eq!(
+        header,
+        ["NAME", "OWNER", "SIZE", "SHA256", "LIVE", "FAILURES"]
+    );
     let row: Vec<&str> = lines[1].split_whitespace().collect();
     let size = bytes.len().to_string();
-    assert_eq!(row, ["ivr", size.as_str(), &sha256[..12], "0", "0"]);
+    assert_eq!(row, ["ivr", RW.0, size.as_str(), &sha256[..12], "0", "0"]);
 
     let out = wari_app(&args(&["rm", "ivr"], &server));
     assert!(out.success, "{out:?}");

@@ -229,8 +229,8 @@ mod tests {
             password,
             read_only: false,
             admin: false,
+            limits: crate::config::user_limits::UserLimits::default(),
             acl: Acl::default(),
-            limits: Default::default(),
         };
         Authenticator::new(HashMap::from([("u".to_string(), Arc::new(user))]))
     }

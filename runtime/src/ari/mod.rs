@@ -172,8 +172,8 @@ impl Ari {
                 password: crate::config::Password::Plain(String::new()),
                 read_only: false,
                 admin: false,
+                limits: crate::config::user_limits::UserLimits::default(),
                 acl: crate::acl::Acl::default(),
-                limits: Default::default(),
             }),
             wasm: std::sync::OnceLock::new(),
         })
@@ -393,6 +393,7 @@ impl Ari {
             config: self.config.clone(),
             params,
             user,
+            peer: request.peer,
             body: request.body.clone(),
             upload: request.upload.clone(),
             wasm: self.wasm.get().cloned(),
@@ -441,8 +442,34 @@ impl Ari {
     /// Runs every check before the body is needed (credentials, ACL, read-only, routing,
     /// method) on a request whose body has not been read: `Err` is the answer to send
     /// instead of reading it. Uploads are checked so, before a byte of their body is taken.
+    /// A component upload is also checked against the app's owner and the user's
+    /// `max_apps` here.
     pub async fn authorize_head(&self, request: &AriRequest) -> Result<(), AriResponse> {
         match self.route(request) {
+            Ok(Routed::Operation {
+                operation,
+                params,
+                user,
+            }) if operation.declared.resource == "wasm"
+                && operation.declared.nickname == "deploy" =>
+            {
+                let Some(wasm) = self.wasm.get() else {
+                    return Ok(());
+                };
+                let actor = crate::wasm::audit::Actor {
+                    user,
+                    peer: request.peer,
+                };
+                let name = params.string("appName").unwrap_or_default();
+                match wasm.check_deploy(&name, &actor) {
+                    Ok(()) => Ok(()),
+                    Err(e) => {
+                        let error = AriError::from(e);
+                        tracing::info!(method = %request.method, path = %crate::log_text::Escaped(&request.path), status = error.status.as_u16(), message = %crate::log_text::Escaped(&error.message), "ARI request refused");
+                        Err(error.into())
+                    }
+                }
+            }
             Ok(_) => Ok(()),
             Err(_) => Err(self.handle(request.clone()).await),
         }

@@ -158,6 +158,7 @@ fn summary(app: &Value) -> Value {
         "sha256": app["sha256"],
         "size": app["size"],
         "status": app["status"],
+        "owner": app["owner"],
     })
 }
 
@@ -181,7 +182,7 @@ fn table(apps: &[Value]) -> String {
         return "no apps deployed\n".to_string();
     }
     let number = |v: &Value| v.as_u64().map(|n| n.to_string()).unwrap_or("?".into());
-    let mut rows: Vec<[String; 5]> = apps
+    let mut rows: Vec<[String; 6]> = apps
         .iter()
         .map(|app| {
             let sha: String = app["sha256"]
@@ -192,6 +193,7 @@ fn table(apps: &[Value]) -> String {
                 .collect();
             [
                 app["name"].as_str().unwrap_or("?").to_string(),
+                app["owner"].as_str().unwrap_or("-").to_string(),
                 number(&app["size"]),
                 sha,
                 number(&app["sessions_live"]),
@@ -200,7 +202,7 @@ fn table(apps: &[Value]) -> String {
         })
         .collect();
     rows.sort();
-    let header = ["NAME", "SIZE", "SHA256", "LIVE", "FAILURES"].map(String::from);
+    let header = ["NAME", "OWNER", "SIZE", "SHA256", "LIVE", "FAILURES"].map(String::from);
     let mut widths = header.clone().map(|h| h.len());
     for row in &rows {
         for (width, cell) in widths.iter_mut().zip(row) {
@@ -210,17 +212,19 @@ fn table(apps: &[Value]) -> String {
     let mut out = String::new();
     for row in std::iter::once(&header).chain(&rows) {
         let line = format!(
-            "{:<w0$}  {:>w1$}  {:<w2$}  {:>w3$}  {:>w4$}",
+            "{:<w0$}  {:<w1$}  {:>w2$}  {:<w3$}  {:>w4$}  {:>w5$}",
             row[0],
             row[1],
             row[2],
             row[3],
             row[4],
+            row[5],
             w0 = widths[0],
             w1 = widths[1],
             w2 = widths[2],
             w3 = widths[3],
             w4 = widths[4],
+            w5 = widths[5],
         );
         out.push_str(line.trim_end());
         out.push('\n');
@@ -260,26 +264,28 @@ mod tests {
     fn the_table_is_sorted_and_aligned() {
         let apps = vec![
             json!({"name": "zeta", "size": 5, "sha256": "0123456789abcdef0123",
-                   "sessions_live": 12, "failures": {"total": 0}}),
+                   "sessions_live": 12, "failures": {"total": 0}, "owner": "alice"}),
             json!({"name": "ivr", "size": 71234, "sha256": "fedcba9876543210",
                    "sessions_live": 0, "failures": {"total": 3}}),
         ];
         assert_eq!(
             table(&apps),
-            "NAME   SIZE  SHA256        LIVE  FAILURES\n\
-             ivr   71234  fedcba987654     0         3\n\
-             zeta      5  0123456789ab    12         0\n"
+            "NAME  OWNER   SIZE  SHA256        LIVE  FAILURES\n\
+             ivr   -      71234  fedcba987654     0         3\n\
+             zeta  alice      5  0123456789ab    12         0\n"
         );
         assert_eq!(table(&[]), "no apps deployed\n");
     }
 
     #[test]
-    fn the_deploy_summary_has_the_four_fields() {
+    fn the_deploy_summary_has_the_five_fields() {
         let app = json!({"name": "ivr", "sha256": "ab", "size": 3, "status": "ready",
-                         "uploaded": "2026-01-01T00:00:00Z", "sessions_live": 0});
+                         "uploaded": "2026-01-01T00:00:00Z", "sessions_live": 0,
+                         "owner": "alice"});
         assert_eq!(
             summary(&app),
-            json!({"name": "ivr", "sha256": "ab", "size": 3, "status": "ready"})
+            json!({"name": "ivr", "sha256": "ab", "size": 3, "status": "ready",
+                   "owner": "alice"})
         );
     }
 }

@@ -400,7 +400,7 @@ fn read_user(
     limits: &UserLimits,
     problems: &mut Problems,
 ) -> Option<User> {
-    let mut limits = limits.clone();
+    let mut limits = *limits;
     let mut password = None;
     let mut format = "plain".to_string();
     let mut format_location = None;

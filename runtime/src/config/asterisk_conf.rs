@@ -1,6 +1,8 @@
-//! `asterisk.conf`: the `[directories]` wari uses. `astdatadir` holds the `sounds`
-//! directory (Debian: `/usr/share/asterisk`, so sounds are in `/usr/share/asterisk/sounds`).
-//! Other directories and options are Asterisk's own and ignored.
+//! `asterisk.conf`: the `[directories]` wari uses, and `[options] maxcalls`. `astdatadir`
+//! holds the `sounds` directory (Debian: `/usr/share/asterisk`, so sounds are in
+//! `/usr/share/asterisk/sounds`). `maxcalls` caps the channels running the dialplan at
+//! once, as Asterisk's does (0 or absent: no limit). Other directories and options are
+//! Asterisk's own and ignored.
 //!
 //! ```ini
 //! [directories]
@@ -59,6 +61,42 @@ impl Directories {
     }
 }
 
+/// asterisk.conf `[options]` wari uses.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Options {
+    /// `maxcalls`: channels running the dialplan at once; `None` is no limit.
+    pub maxcalls: Option<u32>,
+}
+
+impl Options {
+    /// Reads `[options] maxcalls`: as Asterisk does, a value that is not a non-negative
+    /// number means no limit (wari also reports it).
+    pub fn read(file: Option<&ConfFile>, problems: &mut Problems) -> Options {
+        let mut options = Options::default();
+        let Some(file) = file else {
+            return options;
+        };
+        for section in file.sections_named("options") {
+            for entry in &section.entries {
+                if entry.key.eq_ignore_ascii_case("maxcalls") {
+                    let value = entry.value.trim();
+                    options.maxcalls = match value.parse::<u32>() {
+                        Ok(n) => Some(n).filter(|&n| n > 0),
+                        Err(_) => {
+                            problems.warn(
+                                &entry.location,
+                                format!("invalid maxcalls '{value}': expected a number (no limit)"),
+                            );
+                            None
+                        }
+                    };
+                }
+            }
+        }
+        options
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -73,6 +111,16 @@ mod tests {
             &mut problems,
         );
         let dirs = Directories::read(Some(&file), &mut problems);
+        assert_eq!(Options::read(Some(&file), &mut problems).maxcalls, None);
+        let limited = parse_str(
+            std::path::Path::new("asterisk.conf"),
+            "[options]\nmaxcalls = 2\n",
+            &mut problems,
+        );
+        assert_eq!(
+            Options::read(Some(&limited), &mut problems).maxcalls,
+            Some(2)
+        );
         assert_eq!(dirs.sounds_dir(), PathBuf::from("/srv/ast/sounds"));
         assert!(problems.iter().next().is_none());
         let unset = Directories::read(None, &mut problems);

@@ -78,6 +78,8 @@ pub struct Config {
     pub websocket_clients: websocket_client_conf::WebSocketClients,
     /// `asterisk.conf` `[directories]` (the sounds directory).
     pub directories: asterisk_conf::Directories,
+    /// `asterisk.conf` `[options]` (`maxcalls`).
+    pub options: asterisk_conf::Options,
     /// Music-on-hold classes from `musiconhold.conf` (see [`musiconhold_conf`]).
     pub moh: musiconhold_conf::MohConfig,
 }
@@ -114,6 +116,7 @@ pub fn load(source: &ConfigSource) -> Result<(Config, Problems), ConfigError> {
     let acl = conf_file::load(reader, &dir, "acl.conf", &mut problems)?;
     let asterisk = conf_file::load(reader, &dir, "asterisk.conf", &mut problems)?;
     let directories = asterisk_conf::Directories::read(asterisk.as_ref(), &mut problems);
+    let options = asterisk_conf::Options::read(asterisk.as_ref(), &mut problems);
     let http = conf_file::load(reader, &dir, "http.conf", &mut problems)?;
     let ari = conf_file::load(reader, &dir, "ari.conf", &mut problems)?;
     let extensions = conf_file::load(reader, &dir, "extensions.conf", &mut problems)?;
@@ -149,6 +152,7 @@ pub fn load(source: &ConfigSource) -> Result<(Config, Problems), ConfigError> {
             wasm,
             websocket_clients,
             directories,
+            options,
             moh,
         },
         problems,

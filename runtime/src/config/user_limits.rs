@@ -1,38 +1,58 @@
-//! Per-user limits of ari.conf (wari's own options, Asterisk has none): a default in
-//! `[general]`, overridden in a user's `type = user` section. `0` means no limit.
+//! Per-user limits and quotas of ari.conf (wari's own options; Asterisk has none): a default
+//! in `[general]`, overridden in a user's `type = user` section. `0` means no limit.
 //!
 //! | option | default | what it bounds |
 //! |---|---|---|
 //! | `max_websockets` | 10 | the user's open inbound event WebSockets (`/ari/events`) |
 //! | `max_app_registrations` | 100 | application names those sockets register, all together |
+//! | `max_channels` | 5000 | live channels the user's requests created (a Local pair counts 2) |
+//! | `max_bridges` | 1000 | live bridges the user's requests created |
+//! | `max_apps` | 20 | WebAssembly apps the user owns |
 
 use super::conf_file::{ConfFile, Entry};
 use super::diagnostics::Problems;
 use super::values::number_option;
 
 /// The limits that apply to one ARI user (0: no limit).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct UserLimits {
     /// `max_websockets`: inbound event WebSockets open at once.
     pub max_websockets: u32,
     /// `max_app_registrations`: application names the user's event WebSockets hold at once.
     pub max_app_registrations: u32,
+    /// `max_channels`: live channels created by the user's requests (originate, create,
+    /// external media, snoop, and the channels `Dial()` makes for them).
+    pub max_channels: u32,
+    /// `max_bridges`: live bridges created by the user's requests.
+    pub max_bridges: u32,
+    /// `max_apps`: WebAssembly apps the user owns.
+    pub max_apps: u32,
 }
+
+/// A quota in force: `None` is no limit (`0` in the file).
+pub type Quota = Option<u32>;
 
 impl Default for UserLimits {
     /// Room for a few clients of each user while others still fit under http.conf's
-    /// default `sessionlimit` of 100 (every WebSocket holds one of its sessions).
+    /// default `sessionlimit` of 100 (every WebSocket holds one of its sessions); generous
+    /// quotas for one tenant, finite against a runaway or hostile one.
     fn default() -> Self {
         UserLimits {
             max_websockets: 10,
             max_app_registrations: 100,
+            max_channels: 5000,
+            max_bridges: 1000,
+            max_apps: 20,
         }
     }
 }
 
 /// True when `key` (lower case) is one of the limit options.
 pub fn is_limit_option(key: &str) -> bool {
-    matches!(key, "max_websockets" | "max_app_registrations")
+    matches!(
+        key,
+        "max_websockets" | "max_app_registrations" | "max_channels" | "max_bridges" | "max_apps"
+    )
 }
 
 impl UserLimits {
@@ -54,12 +74,30 @@ impl UserLimits {
         let field = match key.as_str() {
             "max_websockets" => &mut self.max_websockets,
             "max_app_registrations" => &mut self.max_app_registrations,
+            "max_channels" => &mut self.max_channels,
+            "max_bridges" => &mut self.max_bridges,
+            "max_apps" => &mut self.max_apps,
             _ => return false,
         };
         if let Some(n) = number_option(entry, problems, 0) {
             *field = u32::try_from(n).unwrap_or(u32::MAX);
         }
         true
+    }
+
+    /// The channel quota in force.
+    pub fn channels(&self) -> Quota {
+        bound(self.max_channels)
+    }
+
+    /// The bridge quota in force.
+    pub fn bridges(&self) -> Quota {
+        bound(self.max_bridges)
+    }
+
+    /// The app quota in force.
+    pub fn apps(&self) -> Quota {
+        bound(self.max_apps)
     }
 }
 
@@ -86,35 +124,37 @@ mod tests {
     #[test]
     fn users_take_the_general_default_unless_they_override_it() {
         let (config, problems) = users(
-            "[a]\ntype = user\npassword = p\nmax_websockets = 0\n\
-             [general]\nmax_websockets = 3\nmax_app_registrations = 7\n\
-             [b]\ntype = user\npassword = p\nmax_app_registrations = 1\n",
+            "[a]\ntype = user\npassword = p\nmax_websockets = 0\nmax_channels = 3\n\
+             [general]\nmax_websockets = 3\nmax_app_registrations = 7\nmax_bridges = 7\n\
+             max_apps = 0\n\
+             [b]\ntype = user\npassword = p\nmax_app_registrations = 1\nmax_bridges = 0\n",
         );
         assert!(problems.is_empty(), "{problems:?}");
-        let limits = |name: &str| config.users[name].limits.clone();
+        let a = config.users["a"].limits;
         assert_eq!(
-            limits("a"),
-            UserLimits {
-                max_websockets: 0,
-                max_app_registrations: 7
-            },
+            (a.max_websockets, a.max_app_registrations),
+            (0, 7),
             "[general] counts even after the user's section"
         );
         assert_eq!(
-            limits("b"),
-            UserLimits {
-                max_websockets: 3,
-                max_app_registrations: 1
-            }
+            (a.channels(), a.bridges(), a.apps()),
+            (Some(3), Some(7), None)
+        );
+        let b = config.users["b"].limits;
+        assert_eq!((b.max_websockets, b.max_app_registrations), (3, 1));
+        assert_eq!(
+            (b.channels(), b.bridges(), b.apps()),
+            (Some(5000), None, None)
         );
     }
 
     #[test]
     fn bad_values_are_reported_and_keep_the_default() {
         let (config, problems) = users(
-            "[general]\nmax_websockets = many\n[a]\ntype = user\npassword = p\nmax_app_registrations = -1\n",
+            "[general]\nmax_websockets = many\n\
+             [a]\ntype = user\npassword = p\nmax_app_registrations = -1\nmax_apps = lots\n",
         );
-        assert_eq!(problems.iter().count(), 2, "{problems:?}");
+        assert_eq!(problems.iter().count(), 3, "{problems:?}");
         assert_eq!(config.users["a"].limits, UserLimits::default());
         assert_eq!(bound(0), None);
         assert_eq!(bound(5), Some(5));

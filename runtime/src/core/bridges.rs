@@ -65,19 +65,21 @@ impl Core {
         types: &str,
         name: &str,
     ) -> Result<Value, CoreError> {
-        self.create_bridge_with_vars(id, types, name, &[])
+        self.create_bridge_with_vars(id, types, name, &[], None)
     }
 
     /// A Stasis bridge that starts with variables (set before BridgeCreated, so reported
     /// ones are in its first snapshot). Checked in Asterisk 23.4.1's order: an id already
     /// taken (409 `Bridge with id '<id>' already exists`), then the type (`Unable to create
-    /// bridge`, see [`BridgeFlags::parse`]; a 400 where Asterisk answers 500).
+    /// bridge`, see [`BridgeFlags::parse`]; a 400 where Asterisk answers 500), then the
+    /// `owner`'s `max_bridges` (403): the bridge counts against it until destroyed.
     pub fn create_bridge_with_vars(
         &self,
         id: Option<&str>,
         types: &str,
         name: &str,
         vars: &[BridgeVar],
+        owner: Option<&Arc<super::quota::Account>>,
     ) -> Result<Value, CoreError> {
         self.with_state(|state| {
             let id: Arc<str> = match id {
@@ -94,6 +96,10 @@ impl Core {
             };
             let flags = BridgeFlags::parse(types)
                 .map_err(|_| CoreError::BadRequest(UNABLE_TO_CREATE.into()))?;
+            if let Some(owner) = owner {
+                let charge = owner.take(super::quota::Kind::Bridges, 1)?;
+                state.bridge_charges.insert(id.clone(), charge);
+            }
             self.new_bridge_locked(state, id.clone(), flags, BridgeClass::Stasis, name, vars);
             Ok(state
                 .bridges
@@ -165,6 +171,7 @@ impl Core {
         let Some(bridge) = state.bridges.remove(id) else {
             return;
         };
+        state.bridge_charges.remove(id);
         self.media_bridge_removed(state, id);
         self.publish(
             state,

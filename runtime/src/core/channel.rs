@@ -258,6 +258,9 @@ pub struct Channel {
     pub execution: Execution,
     /// The outbound call being placed on it (originate or `/dial`), until answered.
     pub dialing: Option<Dialing>,
+    /// The quota unit of the user whose request created it; given back when the channel
+    /// is destroyed (dropped).
+    pub charge: Option<super::quota::Held>,
 }
 
 /// A channel's runner, waiting to be started by the first control message.
@@ -348,6 +351,7 @@ mod tests {
             muted_out: false,
             execution: Execution::Idle,
             dialing: None,
+            charge: None,
         };
         let check = |channel: &Channel, vars: &[String]| {
             let mut written = Vec::new();

@@ -14,6 +14,7 @@ use super::channel::{
 use super::event::{Event, Scope};
 use super::hangup::HangupBy;
 use super::pbx::Start;
+use super::quota::Account;
 use super::snapshot::ChannelSnapshot;
 use super::stasis::SourceKind;
 use super::stasis_run::Announce;
@@ -52,6 +53,8 @@ pub struct Originate {
     pub channel_id: Option<String>,
     pub other_channel_id: Option<String>,
     pub variables: Vec<(String, String, bool)>,
+    /// The quota account the channel counts against (`None`: none).
+    pub owner: Option<Arc<Account>>,
 }
 
 /// `POST /channels/create`.
@@ -63,6 +66,8 @@ pub struct Create {
     pub channel_id: Option<String>,
     pub other_channel_id: Option<String>,
     pub variables: Vec<(String, String, bool)>,
+    /// The quota account the channel counts against (`None`: none).
+    pub owner: Option<Arc<Account>>,
 }
 
 impl Core {
@@ -357,12 +362,15 @@ impl Core {
         state.apps.unsubscribe(&app, SourceKind::Channel, id);
     }
 
-    /// Requests a new outbound channel `Tech/resource` (not yet called).
+    /// Requests a new outbound channel `Tech/resource` (not yet called). With an `owner`,
+    /// the channel (each half of a Local pair) counts against that user's `max_channels`:
+    /// over it, nothing is created (403).
     pub fn request_channel(
         &self,
         state: &mut State,
         endpoint: &str,
         request: Request,
+        owner: Option<&Arc<Account>>,
     ) -> Result<(Arc<str>, ControlReceiver), CoreError> {
         let (tech_name, resource) = split_endpoint(endpoint)?;
         let tech = self.technology(tech_name).cloned().ok_or_else(|| {
@@ -375,11 +383,25 @@ impl Core {
                     .join(", ")
             ))
         })?;
+        let halves = if tech.name() == "Local" { 2 } else { 1 };
+        let mut charge = owner.map(|a| a.take_channels(halves)).transpose()?;
         let request = Request {
             resource: resource.to_string(),
             ..request
         };
-        tech.request(self, state, &request)
+        let (id, rx) = tech.request(self, state, &request)?;
+        if let Some(mut charge) = charge.take() {
+            let peer = state.channels.get(&id).and_then(|c| c.driver.local_peer());
+            if let (Some(other), Some(peer)) = (charge.split_one(), peer)
+                && let Some(channel) = state.channels.get_mut(&peer)
+            {
+                channel.charge = Some(other);
+            }
+            if let Some(channel) = state.channels.get_mut(&id) {
+                channel.charge = Some(charge);
+            }
+        }
+        Ok((id, rx))
     }
 
     /// Calls an outbound channel: its technology starts ringing the far end.
@@ -424,6 +446,7 @@ impl Core {
                     request.channel_id.as_deref(),
                     request.other_channel_id.as_deref(),
                 )?,
+                request.owner.as_ref(),
             )?;
             self.set_dialplan_app(state, &id, "AppDial2", "(Outgoing Line)");
             if let Some(caller) = &request.caller_id {
@@ -511,6 +534,7 @@ impl Core {
                     request.channel_id.as_deref(),
                     request.other_channel_id.as_deref(),
                 )?,
+                request.owner.as_ref(),
             )?;
             self.apply_variables(state, &id, &request.variables);
             if let Some(channel) = state.channels.get_mut(&id) {

@@ -30,6 +30,7 @@ pub mod media_rules;
 pub mod media_shutdown;
 pub mod modules;
 pub mod pbx;
+pub mod quota;
 pub mod snapshot;
 pub mod snoop;
 pub mod stasis;
@@ -130,6 +131,8 @@ pub struct State {
     pub media: media::MediaState,
     /// Snoop channels and their targets.
     pub snoops: snoop::Snoops,
+    /// The quota units of bridges users created, until the bridge is destroyed.
+    pub bridge_charges: HashMap<Arc<str>, quota::Held>,
     /// Counts [`Core::with_state`] calls: while it is unchanged, nothing can have changed.
     generation: u64,
     /// The compact JSON of `GET /channels` and the generation it was rendered at.
@@ -203,6 +206,8 @@ pub struct CoreConfig {
     /// Application names belong to their first registrant (ari.conf `app_ownership`; off
     /// here, on in ari.conf's default).
     pub app_ownership: bool,
+    /// Per-user quotas and `maxcalls`.
+    pub quotas: quota::Quotas,
 }
 
 /// Shared telephony state and the operations on it.
@@ -224,6 +229,7 @@ pub struct Core {
     persisting: tokio::sync::Mutex<()>,
     /// ari.conf `app_ownership` (see [`apps`]).
     app_ownership: bool,
+    quotas: quota::Quotas,
 }
 
 /// Longest client-chosen channel id (Asterisk's `AST_MAX_UNIQUEID` less its terminator).
@@ -272,12 +278,28 @@ impl Core {
             store: config.store,
             persisting: tokio::sync::Mutex::new(()),
             app_ownership: config.app_ownership,
+            quotas: config.quotas,
         })
     }
 
     /// The host's store (shared with the WebAssembly apps' key-value stores).
     pub fn store(&self) -> &crate::store::Store {
         &self.store
+    }
+
+    /// Per-user quotas and the `maxcalls` brake.
+    pub fn quotas(&self) -> &quota::Quotas {
+        &self.quotas
+    }
+
+    /// Gives a channel the quota unit paid for it (snoop and external media channels,
+    /// charged before they were made); dropped at once if the channel is already gone.
+    pub fn attach_charge(&self, id: &str, charge: quota::Held) {
+        self.with_state(|state| {
+            if let Some(channel) = state.channels.get_mut(id) {
+                channel.charge = Some(charge);
+            }
+        });
     }
 
     /// A weak handle, for tasks that must not keep the core alive.
@@ -417,6 +439,7 @@ impl Core {
             muted_out: false,
             execution: channel::Execution::Idle,
             dialing: None,
+            charge: None,
         };
         state.channels.insert(id.clone(), channel);
         self.media_leg_added(&id);

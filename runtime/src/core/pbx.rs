@@ -285,6 +285,18 @@ impl Runner {
         if !started {
             return;
         }
+        // asterisk.conf `maxcalls`: counted while the dialplan runs, as Asterisk counts
+        // its PBX threads; over it the channel runs nothing and is hung up with no cause
+        // (0), as Asterisk 23.4.1 does (an originate has been answered 200 by then).
+        let Some(_call) = core.quotas().start_call() else {
+            tracing::warn!(
+                channel = %crate::log_text::Escaped(&self.id),
+                maxcalls = core.quotas().max_calls().unwrap_or_default(),
+                "maxcalls reached: the channel does not run the dialplan and is hung up"
+            );
+            core.with_state(|state| core.hangup_locked(state, &self.id, 0, HangupBy::Silent));
+            return;
+        };
         self.dialplan(context, exten, priority).await;
         core.with_state(|state| core.dialplan_ended(state, &self.id));
     }
@@ -648,10 +660,18 @@ impl Runner {
         let core = self.core.clone();
         let (legs, snapshots) = core.with_state(|state| {
             let caller_json = core.channel_snapshot(state, &self.id);
+            // The legs count against the quota of the user who made the caller.
+            let owner = state
+                .channels
+                .get(&self.id)
+                .and_then(|c| c.charge.as_ref())
+                .map(|c| c.account().clone());
             let mut legs: Vec<Arc<str>> = Vec::new();
             let mut snapshots = std::collections::HashMap::new();
             for target in &targets {
-                let (leg, rx) = match core.request_channel(state, target, Request::default()) {
+                let requested =
+                    core.request_channel(state, target, Request::default(), owner.as_ref());
+                let (leg, rx) = match requested {
                     Ok(requested) => requested,
                     Err(e) => {
                         tracing::info!(channel = %self.id, target, error = %e, "Dial target unavailable");

@@ -517,8 +517,8 @@ mod tests {
             password: crate::config::Password::Plain("p".to_string()),
             read_only: true,
             admin: false,
+            limits: crate::config::user_limits::UserLimits::default(),
             acl: crate::acl::Acl::default(),
-            limits: Default::default(),
         });
         let peer: SocketAddr = "127.0.0.1:5".parse().expect("address");
         let auth = SocketAuth::granted(user, Some(peer), &HeaderMap::new());

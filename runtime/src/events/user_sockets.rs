@@ -112,6 +112,7 @@ mod tests {
             limits: UserLimits {
                 max_websockets,
                 max_app_registrations,
+                ..UserLimits::default()
             },
         }
     }

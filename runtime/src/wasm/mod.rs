@@ -6,6 +6,7 @@
 //! limits ([`limits`]); the app drives the call through the host imports, which run the same
 //! core operations as the REST API, restricted to the session's own channels and bridges.
 
+pub mod audit;
 pub mod bindings;
 pub mod convert;
 pub mod engine;
@@ -27,6 +28,7 @@ use wasmtime::component::{Component, Linker};
 
 use crate::ari::Ari;
 use crate::core::Core;
+use audit::{Action, Actor, Outcome};
 use bindings::{StasisApp, StasisAppPre};
 use engine::WasmEngine;
 use kv::AppKv;
@@ -41,6 +43,9 @@ pub enum WasmError {
     /// 400: the upload is not a usable component.
     #[error("{0}")]
     Invalid(String),
+    /// 403: not the app's owner or an admin, or over the user's `max_apps`.
+    #[error("{0}")]
+    Forbidden(String),
     /// 404
     #[error("{0}")]
     NotFound(String),
@@ -377,6 +382,9 @@ impl WasmHost {
         self.forget_orphan_kv().await;
         for stored in self.store.list() {
             let name = stored.name.clone();
+            if stored.owner.is_none() {
+                tracing::info!(app = %name, "WebAssembly app has no owner (stored before owners were recorded, or deployed from apps_dir): only an admin may replace or delete it");
+            }
             match self.load(stored).await {
                 Ok(origin) => {
                     tracing::info!(app = %name, from_cache = (origin == Origin::Cache), "WebAssembly app loaded")
@@ -426,7 +434,7 @@ impl WasmHost {
             if current.as_deref() == Some(sha.as_str()) {
                 continue;
             }
-            match self.deploy(&name, Bytes::from(bytes)).await {
+            match self.deploy(&name, Bytes::from(bytes), None).await {
                 Ok(_) => {
                     tracing::info!(app = %name, file = %path.display(), "WebAssembly app deployed from apps_dir")
                 }
@@ -589,9 +597,76 @@ impl WasmHost {
         self.store.spool_dir()
     }
 
+    /// The owner of a deployed app: `None` when no app has that name, `Some(None)` when
+    /// it has no owner.
+    fn owner_of(&self, name: &str) -> Option<Option<String>> {
+        self.apps
+            .lock()
+            .ok()?
+            .get(name)
+            .map(|r| r.current().stored.owner.clone())
+    }
+
+    /// Whether `actor` may deploy `name`: a new name within the user's `max_apps`, or a
+    /// replacement by the app's owner or an admin. What the deployment would be.
+    fn may_deploy(&self, name: &str, actor: &Actor) -> Result<Action, WasmError> {
+        let user = &actor.user;
+        match self.owner_of(name) {
+            Some(owner) => {
+                if user.admin || owner.as_deref() == Some(user.name.as_str()) {
+                    Ok(Action::Replace)
+                } else {
+                    Err(not_owner(name, owner.as_deref()))
+                }
+            }
+            None => {
+                if let Some(max) = user.limits.apps() {
+                    let owned = self.apps.lock().map_or(0, |apps| {
+                        apps.values()
+                            .filter(|r| {
+                                r.current().stored.owner.as_deref() == Some(user.name.as_str())
+                            })
+                            .count()
+                    });
+                    if owned >= max as usize {
+                        return Err(WasmError::Forbidden(format!(
+                            "User '{}' already owns {owned} WebAssembly apps (max_apps = {max})",
+                            user.name
+                        )));
+                    }
+                }
+                Ok(Action::Deploy)
+            }
+        }
+    }
+
+    /// The check of `PUT /ari/wasm/{app}` made from the request head, before any of the
+    /// body is read; a refusal is written to the audit log.
+    pub fn check_deploy(&self, name: &str, actor: &Actor) -> Result<(), WasmError> {
+        self.may_deploy(name, actor).map(|_| ()).inspect_err(|e| {
+            let action = match e {
+                WasmError::Forbidden(_) if self.owner_of(name).is_some() => Action::Replace,
+                _ => Action::Deploy,
+            };
+            audit::record(
+                action,
+                Outcome::Refused,
+                Some(actor),
+                name,
+                None,
+                &e.to_string(),
+            );
+        })
+    }
+
     /// `PUT /ari/wasm/{app}` with the component in a spool file: read into memory only
     /// once it is this upload's turn to compile, one upload at a time.
-    pub async fn deploy_file(&self, name: &str, path: &Path) -> Result<Value, WasmError> {
+    pub async fn deploy_file(
+        &self,
+        name: &str,
+        path: &Path,
+        actor: Option<&Actor>,
+    ) -> Result<Value, WasmError> {
         validate_name(name)?;
         let _guard = self.deploying.lock().await;
         let path = path.to_path_buf();
@@ -599,19 +674,79 @@ impl WasmHost {
             .await
             .map_err(|e| WasmError::Internal(e.to_string()))?
             .map_err(|e| WasmError::Internal(format!("cannot read the upload: {e}")))?;
-        self.deploy_locked(name, Bytes::from(bytes)).await
+        self.deploy_audited(name, Bytes::from(bytes), actor).await
     }
 
     /// `PUT /ari/wasm/{app}`: validates, precompiles and stores a component and makes it the
-    /// app's current version (live sessions finish on the old one).
-    pub async fn deploy(&self, name: &str, bytes: Bytes) -> Result<Value, WasmError> {
+    /// app's current version (live sessions finish on the old one). `actor` is the ARI
+    /// user asking (the app's owner when it is new; only the owner or an admin may replace
+    /// it); `None` is the operator (wasm.conf `apps_dir`), who may replace any app.
+    pub async fn deploy(
+        &self,
+        name: &str,
+        bytes: Bytes,
+        actor: Option<&Actor>,
+    ) -> Result<Value, WasmError> {
         validate_name(name)?;
         let _guard = self.deploying.lock().await;
-        self.deploy_locked(name, bytes).await
+        self.deploy_audited(name, bytes, actor).await
     }
 
-    /// [`WasmHost::deploy`] once the deploy lock is held.
-    async fn deploy_locked(&self, name: &str, bytes: Bytes) -> Result<Value, WasmError> {
+    /// [`WasmHost::deploy`] once the deploy lock is held: the ownership check (again: the
+    /// head's was made before the lock), the deployment and its audit line.
+    async fn deploy_audited(
+        &self,
+        name: &str,
+        bytes: Bytes,
+        actor: Option<&Actor>,
+    ) -> Result<Value, WasmError> {
+        let sha = sha256_hex(&bytes);
+        let existing = self.owner_of(name);
+        let (action, owner) = match actor {
+            Some(actor) => match self.may_deploy(name, actor) {
+                Ok(action) => (
+                    action,
+                    existing
+                        .clone()
+                        .unwrap_or_else(|| Some(actor.user.name.clone())),
+                ),
+                Err(e) => {
+                    let action = if existing.is_some() {
+                        Action::Replace
+                    } else {
+                        Action::Deploy
+                    };
+                    audit::record(
+                        action,
+                        Outcome::Refused,
+                        Some(actor),
+                        name,
+                        Some(&sha),
+                        &e.to_string(),
+                    );
+                    return Err(e);
+                }
+            },
+            None if existing.is_some() => (Action::Replace, existing.clone().flatten()),
+            None => (Action::Deploy, None),
+        };
+        let result = self.deploy_locked(name, bytes, sha.clone(), owner).await;
+        let (outcome, reason) = match &result {
+            Ok(_) => (Outcome::Done, String::new()),
+            Err(e) => (Outcome::Failed, e.to_string()),
+        };
+        audit::record(action, outcome, actor, name, Some(&sha), &reason);
+        result
+    }
+
+    /// Deploys once the deploy lock is held and the deployment is allowed.
+    async fn deploy_locked(
+        &self,
+        name: &str,
+        bytes: Bytes,
+        sha256: String,
+        owner: Option<String>,
+    ) -> Result<Value, WasmError> {
         if bytes.is_empty() {
             return Err(WasmError::Invalid(
                 "Empty body: send the component's bytes with Content-Type: application/wasm".into(),
@@ -643,9 +778,10 @@ impl WasmHost {
         let pre = self.prepare(&component)?;
         let stored = StoredApp {
             name: name.to_string(),
-            sha256: sha256_hex(&bytes),
+            sha256,
             size: bytes.len() as u64,
             uploaded: crate::core::time::now(),
+            owner,
         };
         let store = self.store.clone();
         let compat = self.shared.compat.clone();
@@ -688,27 +824,73 @@ impl WasmHost {
     }
 
     /// `DELETE /ari/wasm/{app}`: the app stops taking calls and its live sessions end at once
-    /// (their channels hang up or continue per `on_failure`); its key-value store is deleted.
-    pub async fn remove(&self, name: &str) -> Result<(), WasmError> {
-        let runtime = self
-            .apps
-            .lock()
-            .ok()
-            .and_then(|mut a| a.remove(name))
-            .ok_or_else(|| WasmError::NotFound(format!("No WebAssembly app named '{name}'")))?;
+    /// (their channels hang up or continue per `on_failure`). Only its owner or an admin
+    /// may remove it; its key-value store is deleted; the attempt is written to the audit log.
+    pub async fn remove(&self, name: &str, actor: &Actor) -> Result<(), WasmError> {
+        let not_found = || WasmError::NotFound(format!("No WebAssembly app named '{name}'"));
+        let runtime = {
+            let mut apps = self
+                .apps
+                .lock()
+                .map_err(|_| WasmError::Internal("app table poisoned".into()))?;
+            let runtime = apps.get(name).ok_or_else(not_found)?;
+            let stored = runtime.current().stored.clone();
+            let user = &actor.user;
+            if !user.admin && stored.owner.as_deref() != Some(user.name.as_str()) {
+                let e = not_owner(name, stored.owner.as_deref());
+                audit::record(
+                    Action::Remove,
+                    Outcome::Refused,
+                    Some(actor),
+                    name,
+                    Some(&stored.sha256),
+                    &e.to_string(),
+                );
+                return Err(e);
+            }
+            (apps.remove(name).ok_or_else(not_found)?, stored.sha256)
+        };
+        let (runtime, sha) = runtime;
         self.shared
             .core
             .unregister_app(name, crate::core::stasis::EventSink::id(&*runtime));
         runtime.retire();
-        runtime.kv().delete_all().await.map_err(|e| {
-            WasmError::Internal(format!("cannot delete the app's key-value store: {e}"))
-        })?;
-        self.store
-            .delete(name)
-            .map_err(|e| WasmError::Internal(format!("cannot delete the stored app: {e}")))?;
+        let deleted = match runtime.kv().delete_all().await {
+            Err(e) => Err(WasmError::Internal(format!(
+                "cannot delete the app's key-value store: {e}"
+            ))),
+            Ok(()) => self
+                .store
+                .delete(name)
+                .map(|_| ())
+                .map_err(|e| WasmError::Internal(format!("cannot delete the stored app: {e}"))),
+        };
+        let (outcome, reason) = match &deleted {
+            Ok(_) => (Outcome::Done, String::new()),
+            Err(e) => (Outcome::Failed, e.to_string()),
+        };
+        audit::record(
+            Action::Remove,
+            outcome,
+            Some(actor),
+            name,
+            Some(&sha),
+            &reason,
+        );
+        deleted?;
         tracing::info!(app = name, "WebAssembly app removed");
         Ok(())
     }
+}
+
+/// The refusal for a user who neither owns an app nor is an admin.
+fn not_owner(name: &str, owner: Option<&str>) -> WasmError {
+    WasmError::Forbidden(match owner {
+        Some(owner) => format!(
+            "WebAssembly app '{name}' belongs to user '{owner}': only its owner or an admin may change it"
+        ),
+        None => format!("WebAssembly app '{name}' has no owner: only an admin may change it"),
+    })
 }
 
 /// App names: 1-73 characters of letters, digits, `-`, `_`, `.`, not starting with `.`.

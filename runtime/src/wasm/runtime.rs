@@ -190,6 +190,7 @@ impl AppRuntime {
             "sha256": current.stored.sha256,
             "size": current.stored.size,
             "uploaded": current.stored.uploaded,
+            "owner": current.stored.owner,
             "status": "ready",
             "compiled_from_cache": self.from_cache.load(Ordering::Relaxed),
         });

@@ -395,6 +395,14 @@ impl SessionState {
         &self.session.app.shared.core
     }
 
+    /// The quota account of the user who owns the app: the channels and bridges its
+    /// sessions create count against it (none for apps without an owner).
+    fn owner_account(&self) -> Option<Arc<crate::core::quota::Account>> {
+        let version = self.session.app.current();
+        let owner = version.stored.owner.as_deref()?;
+        self.core().quotas().account(owner).cloned()
+    }
+
     fn channel<T>(
         &self,
         id: &str,
@@ -525,7 +533,11 @@ impl call::Host for SessionState {
     }
 
     fn create_bridge(&mut self, bridge_type: String) -> CallResult<types::Bridge> {
-        match self.core().create_bridge(None, &bridge_type, "") {
+        let owner = self.owner_account();
+        match self
+            .core()
+            .create_bridge_with_vars(None, &bridge_type, "", &[], owner.as_ref())
+        {
             Ok(json) => {
                 let bridge = convert::bridge(&json);
                 if let Ok(mut owned) = self.session.bridges.lock() {
@@ -593,6 +605,7 @@ impl call::Host for SessionState {
             channel_id: Some(id.clone()),
             other_channel_id: None,
             variables: Vec::new(),
+            owner: self.owner_account(),
         };
         match self.core().originate(request) {
             Ok(_) => Ok(Ok(id)),

@@ -4,7 +4,9 @@
 //!
 //! Layout: `<name>/<sha256>/component.wasm` (the upload), `<name>/<sha256>/<engine>.cwasm`
 //! (the precompiled artifact for one engine configuration), and `<name>/current.json`
-//! (`{name, sha256, size, uploaded}`), replaced atomically by rename to switch versions.
+//! (`{name, sha256, size, uploaded, owner}`), replaced atomically by rename to switch
+//! versions. `owner` is the ARI user who deployed the app; apps stored before owners were
+//! recorded, and apps deployed from wasm.conf `apps_dir`, have none.
 //! Files are written to a temporary name, synced, then renamed.
 
 use std::fs;
@@ -22,6 +24,10 @@ pub struct StoredApp {
     pub size: u64,
     /// ARI timestamp of the upload.
     pub uploaded: String,
+    /// The ARI user who deployed it (`None`: deployed by the operator through `apps_dir`,
+    /// or stored before wari recorded owners; only an admin may replace or delete it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
 }
 
 /// The app store rooted at `<data-dir>/apps`.
@@ -218,6 +224,7 @@ mod tests {
             sha256: sha256_hex(bytes),
             size: bytes.len() as u64,
             uploaded: "now".into(),
+            owner: Some("alice".into()),
         }
     }
 
@@ -246,6 +253,26 @@ mod tests {
         assert!(store.delete("ivr").expect("delete"));
         assert!(!store.delete("ivr").expect("delete again"));
         assert!(store.list().is_empty());
+    }
+
+    #[test]
+    fn the_owner_survives_and_older_records_have_none() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = AppStore::new(dir.path());
+        let v1 = app("ivr", b"one");
+        store.save(&v1, b"one", "eng", b"c").expect("save");
+        let again = AppStore::new(dir.path());
+        assert_eq!(
+            again.current("ivr").expect("read").and_then(|a| a.owner),
+            Some("alice".to_string())
+        );
+        let old = r#"{"name":"old","sha256":"ab","size":1,"uploaded":"then"}"#;
+        fs::create_dir_all(dir.path().join("apps/old")).expect("dir");
+        fs::write(dir.path().join("apps/old/current.json"), old).expect("write");
+        assert_eq!(
+            again.current("old").expect("read").expect("app").owner,
+            None
+        );
     }
 
     #[test]

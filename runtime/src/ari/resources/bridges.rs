@@ -78,9 +78,10 @@ async fn create_bridge(ctx: Ctx, id: Option<String>) -> AriResult {
     let vars = body_vars(&ctx)?.unwrap_or_default();
     let types = ctx.params.string("type").unwrap_or_default();
     let name = ctx.params.string("name").unwrap_or_default();
+    let owner = ctx.core.quotas().account(&ctx.user.name);
     let bridge = ctx
         .core
-        .create_bridge_with_vars(id.as_deref(), &types, &name, &vars)?;
+        .create_bridge_with_vars(id.as_deref(), &types, &name, &vars, owner)?;
     Ok(AriResponse::ok(bridge))
 }
 

@@ -262,6 +262,7 @@ async fn originate_common(ctx: Ctx) -> AriResult {
         channel_id: id,
         other_channel_id: other_id,
         variables,
+        owner: ctx.core.quotas().account(&ctx.user.name).cloned(),
     })?;
     if ctx.config.ari.pretty {
         return Ok(AriResponse::ok(snapshot.to_value()));
@@ -303,6 +304,7 @@ pub async fn create(ctx: Ctx) -> AriResult {
         channel_id: id,
         other_channel_id: other_id,
         variables,
+        owner: ctx.core.quotas().account(&ctx.user.name).cloned(),
     })?;
     Ok(AriResponse::ok(snapshot))
 }
@@ -590,6 +592,7 @@ fn snoop_direction(ctx: &Ctx, name: &str) -> Result<Direction, AriError> {
 /// directions are parsed here (400); the core checks the rest in Asterisk's order: at
 /// least one direction, the application (400), the target (404), the id (409).
 pub async fn snoop_channel(ctx: Ctx) -> AriResult {
+    let charge = take_channel(&ctx)?;
     let snapshot = ctx.core.snoop(SnoopRequest {
         target: channel_id(&ctx),
         spy: snoop_direction(&ctx, "spy")?,
@@ -598,7 +601,30 @@ pub async fn snoop_channel(ctx: Ctx) -> AriResult {
         args: app_args(ctx.params.string("appArgs").as_deref()),
         snoop_id: non_empty(&ctx, "snoopId"),
     })?;
+    attach_charge(&ctx, &snapshot, charge);
     Ok(AriResponse::ok(snapshot))
+}
+
+/// A unit of the user's `max_channels`, taken before a snoop or external media channel
+/// is made (403 over the quota, nothing made).
+fn take_channel(ctx: &Ctx) -> Result<Option<crate::core::quota::Held>, AriError> {
+    Ok(ctx
+        .core
+        .quotas()
+        .account(&ctx.user.name)
+        .map(|a| a.take_channels(1))
+        .transpose()?)
+}
+
+/// Gives the channel in `snapshot` the unit taken for it.
+fn attach_charge(
+    ctx: &Ctx,
+    snapshot: &serde_json::Value,
+    charge: Option<crate::core::quota::Held>,
+) {
+    if let (Some(charge), Some(id)) = (charge, snapshot["id"].as_str()) {
+        ctx.core.attach_charge(id, charge);
+    }
 }
 
 /// GET /channels/{channelId}/rtp_statistics
@@ -762,6 +788,7 @@ pub async fn external_media(ctx: Ctx) -> AriResult {
     }
     check_external_carrier(&shape)?;
     let format = external_format(&format)?;
+    let charge = take_channel(&ctx)?;
     let snapshot = ctx
         .core
         .external_media(ExternalMedia {
@@ -773,6 +800,7 @@ pub async fn external_media(ctx: Ctx) -> AriResult {
             variables,
         })
         .await?;
+    attach_charge(&ctx, &snapshot, charge);
     Ok(AriResponse::ok(snapshot))
 }
 

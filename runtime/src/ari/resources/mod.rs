@@ -31,6 +31,8 @@ pub struct Ctx {
     pub params: Params,
     /// The authenticated user.
     pub user: Arc<User>,
+    /// The client's address, when the transport has one.
+    pub peer: Option<std::net::SocketAddr>,
     /// The raw request body (for uploads).
     pub body: bytes::Bytes,
     /// The body, when the transport spooled it to disk instead (component uploads).

@@ -5,12 +5,14 @@ use http::StatusCode;
 use super::{Ctx, Entry};
 use crate::ari::response::{AriError, AriResponse, AriResult};
 use crate::ari_handler;
+use crate::wasm::audit::Actor;
 use crate::wasm::{WasmError, WasmHost};
 
 impl From<WasmError> for AriError {
     fn from(error: WasmError) -> AriError {
         let status = match error {
             WasmError::Invalid(_) => StatusCode::BAD_REQUEST,
+            WasmError::Forbidden(_) => StatusCode::FORBIDDEN,
             WasmError::NotFound(_) => StatusCode::NOT_FOUND,
             WasmError::Conflict(_) => StatusCode::CONFLICT,
             WasmError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -32,6 +34,14 @@ fn app_name(ctx: &Ctx) -> String {
     ctx.params.string("appName").unwrap_or_default()
 }
 
+/// Who asks, for the ownership checks and the audit log.
+fn actor(ctx: &Ctx) -> Actor {
+    Actor {
+        user: ctx.user.clone(),
+        peer: ctx.peer,
+    }
+}
+
 /// GET /wasm
 pub async fn list(ctx: Ctx) -> AriResult {
     Ok(AriResponse::ok(host(&ctx)?.list()))
@@ -46,9 +56,10 @@ pub async fn get(ctx: Ctx) -> AriResult {
 pub async fn deploy(ctx: Ctx) -> AriResult {
     let name = app_name(&ctx);
     let host = host(&ctx)?;
+    let actor = actor(&ctx);
     let app = match &ctx.upload {
-        Some(upload) => host.deploy_file(&name, upload.path()).await?,
-        None => host.deploy(&name, ctx.body.clone()).await?,
+        Some(upload) => host.deploy_file(&name, upload.path(), Some(&actor)).await?,
+        None => host.deploy(&name, ctx.body.clone(), Some(&actor)).await?,
     };
     let location = format!(
         "/ari/wasm/{}",
@@ -59,7 +70,7 @@ pub async fn deploy(ctx: Ctx) -> AriResult {
 
 /// DELETE /wasm/{appName}
 pub async fn remove(ctx: Ctx) -> AriResult {
-    host(&ctx)?.remove(&app_name(&ctx)).await?;
+    host(&ctx)?.remove(&app_name(&ctx), &actor(&ctx)).await?;
     Ok(AriResponse::no_content())
 }
 

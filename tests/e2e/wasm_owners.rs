@@ -1,0 +1,182 @@
+//! WebAssembly apps belong to the ARI user who deployed them: another read/write user can
+//! neither replace nor delete one (403, refused from the request head before any of an
+//! upload's body is read), an ari.conf admin can; every deploy, replacement and removal,
+//! refused ones included, leaves an audit line (user, peer, app, sha256); the owner is
+//! shown and survives a restart, and apps stored without an owner are left to admins.
+
+use base64::Engine;
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::support::{HTTP_CONF, Wari, client, raw_request, raw_status};
+use crate::wasm_apps::component;
+
+const ARI_CONF: &str = "[general]\nenabled = yes\n\
+[alice]\ntype = user\npassword = alicepw\n\
+[bob]\ntype = user\npassword = bobpw\n\
+[root]\ntype = user\npassword = rootpw\nadmin = yes\n";
+
+const ALICE: (&str, &str) = ("alice", "alicepw");
+const BOB: (&str, &str) = ("bob", "bobpw");
+const ROOT: (&str, &str) = ("root", "rootpw");
+
+async fn put(wari: &Wari, user: (&str, &str), name: &str, body: Vec<u8>) -> (StatusCode, Value) {
+    let response = client()
+        .put(wari.url(&format!("/ari/wasm/{name}")))
+        .basic_auth(user.0, Some(user.1))
+        .header("Content-Type", "application/wasm")
+        .body(body)
+        .send()
+        .await
+        .expect("upload");
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+async fn delete(wari: &Wari, user: (&str, &str), name: &str) -> (StatusCode, Value) {
+    let response = client()
+        .delete(wari.url(&format!("/ari/wasm/{name}")))
+        .basic_auth(user.0, Some(user.1))
+        .send()
+        .await
+        .expect("delete");
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// `GET /ari/wasm/...` as bob (any user may look).
+async fn get(wari: &Wari, path: &str) -> Value {
+    client()
+        .get(wari.url(&format!("/ari/wasm{path}")))
+        .basic_auth(BOB.0, Some(BOB.1))
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .unwrap_or(Value::Null)
+}
+
+async fn owner(wari: &Wari, name: &str) -> Value {
+    get(wari, &format!("/{name}")).await["owner"].clone()
+}
+
+/// The audit lines of the log that mention all of `words`.
+fn audit_lines(wari: &Wari, words: &[&str]) -> usize {
+    wari.log()
+        .lines()
+        .filter(|l| l.contains("wari::audit") && words.iter().all(|w| l.contains(w)))
+        .count()
+}
+
+fn start() -> Wari {
+    Wari::start(&[("http.conf", HTTP_CONF), ("ari.conf", ARI_CONF)])
+}
+
+#[tokio::test]
+async fn only_the_owner_or_an_admin_replaces_or_deletes_an_app() {
+    let wari = start();
+    let ivr = component("ivr");
+    let sha = wari_sha(&ivr);
+    let (status, body) = put(&wari, ALICE, "ivr", ivr.clone()).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["owner"], "alice");
+    assert_eq!(audit_lines(&wari, &["alice", "deploy", "done", &sha]), 1);
+
+    // Bob cannot replace it: refused from the head, before the body (which never comes).
+    let credentials = base64::engine::general_purpose::STANDARD.encode("bob:bobpw");
+    let head = format!(
+        "PUT /ari/wasm/ivr HTTP/1.1\r\nHost: x\r\nAuthorization: Basic {credentials}\r\n\
+         Content-Type: application/wasm\r\nContent-Length: 1000000\r\n\r\n"
+    );
+    let response = raw_request(wari.addr(), head.as_bytes());
+    assert_eq!(raw_status(&response), 403, "{response}");
+    assert!(response.contains("belongs to user 'alice'"), "{response}");
+    // Nor with a whole body, nor delete it.
+    let (status, body) = put(&wari, BOB, "ivr", component("forward")).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let (status, body) = delete(&wari, BOB, "ivr").await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(
+        body["message"],
+        "WebAssembly app 'ivr' belongs to user 'alice': only its owner or an admin may change it"
+    );
+    assert_eq!(get(&wari, "/ivr").await["sha256"], sha.as_str());
+    assert!(audit_lines(&wari, &["bob", "replace", "refused", "127.0.0.1:"]) >= 2);
+    assert_eq!(audit_lines(&wari, &["bob", "remove", "refused", &sha]), 1);
+
+    // Bob deploys his own app; the list shows each owner.
+    let (status, _) = put(&wari, BOB, "fwd", component("forward")).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let list = get(&wari, "").await;
+    let owners: Vec<(&str, &str)> = list
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|a| {
+            (
+                a["name"].as_str().unwrap_or("?"),
+                a["owner"].as_str().unwrap_or("?"),
+            )
+        })
+        .collect();
+    assert_eq!(owners, [("fwd", "bob"), ("ivr", "alice")]);
+
+    // The owner replaces her app; an admin replaces it too and it stays hers.
+    let (status, _) = put(&wari, ALICE, "ivr", component("forward")).await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(audit_lines(&wari, &["alice", "replace", "done"]), 1);
+    let (status, body) = put(&wari, ROOT, "ivr", ivr).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["owner"], "alice");
+
+    // The owner survives a restart, and so does the refusal.
+    let wari = wari.restart();
+    assert_eq!(owner(&wari, "ivr").await, "alice");
+    let (status, _) = delete(&wari, BOB, "ivr").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = delete(&wari, ALICE, "ivr").await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(audit_lines(&wari, &["alice", "remove", "done", &sha]), 1);
+    let (status, _) = delete(&wari, ROOT, "fwd").await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "an admin removes any app");
+}
+
+#[tokio::test]
+async fn an_app_stored_without_an_owner_is_left_to_admins() {
+    let wari = start();
+    let (status, _) = put(&wari, ALICE, "old", component("ivr")).await;
+    assert_eq!(status, StatusCode::CREATED);
+    // As stored by a wari that did not record owners.
+    let current = wari.config_dir().join("data/apps/old/current.json");
+    let mut record: Value =
+        serde_json::from_slice(&std::fs::read(&current).expect("read")).expect("json");
+    record.as_object_mut().expect("object").remove("owner");
+    std::fs::write(&current, record.to_string()).expect("write");
+    let wari = wari.restart();
+    assert!(
+        wari.log()
+            .contains("has no owner (stored before owners were recorded"),
+        "said at start-up"
+    );
+    assert_eq!(owner(&wari, "old").await, Value::Null);
+    let (status, body) = delete(&wari, ALICE, "old").await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(
+        body["message"],
+        "WebAssembly app 'old' has no owner: only an admin may change it"
+    );
+    let (status, _) = put(&wari, ALICE, "old", component("forward")).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = delete(&wari, ROOT, "old").await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+}
+
+/// The hex SHA-256 wari reports for a component.
+fn wari_sha(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
