@@ -6,7 +6,8 @@
 //! - calls its own blocking guest (`sleeper`: an hour in a WASI sleep) and its key bomb
 //!   (`kv-bomb`: fills the key-value store until the host stops it), several times a second,
 //! - keeps slow-body connections open (a request body trickled one byte every 200 ms),
-//! - floods event WebSockets (up to [`FLOOD_SOCKETS`] at once, dropped and opened again).
+//! - floods event WebSockets (up to [`FLOOD_SOCKETS`] at once, dropped and opened again;
+//!   its default `max_websockets` of 10 refuses the rest).
 //!
 //! At the end: every normal call completed (originate answered 200, the IVR hung up as busy,
 //! the WebSocket app saw StasisStart and StasisEnd, the channel was destroyed); every hostile
@@ -469,6 +470,11 @@ async fn hostile_tenants_cannot_stop_a_normal_tenants_calls() {
     assert!(
         slow_408 > 0,
         "no slow body was timed out: {slow_closed} closed"
+    );
+    // ari.conf's default max_websockets (10) stops the flood long before sessionlimit.
+    assert!(
+        most_sockets <= 10 && sockets_refused > 0,
+        "sockets held at most {most_sockets}, refused {sockets_refused}"
     );
 
     // No leak: RSS comes back to within 10% of the plateau once the calls are gone.
