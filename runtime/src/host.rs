@@ -65,7 +65,7 @@ pub fn core_config(config: &Config, problems: &mut Problems) -> CoreConfig {
                 .ari
                 .users
                 .values()
-                .map(|u| (u.name.as_str(), u.limits.channels(), u.limits.bridges())),
+                .map(|u| (u.name.as_str(), u.limits)),
             config.options.maxcalls,
         ),
     }
