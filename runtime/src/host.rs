@@ -37,7 +37,7 @@ pub struct Host {
 }
 
 /// Where wari keeps what users upload (WebAssembly apps), recordings, and the store of
-/// device states, mailboxes and apps' keys (`wari.redb`).
+/// device states, mailboxes, recordings' owners and apps' keys (`wari.redb`).
 #[derive(Debug, Clone)]
 pub struct Paths {
     pub data_dir: std::path::PathBuf,

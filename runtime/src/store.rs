@@ -37,8 +37,8 @@ pub enum OpenError {
         source: std::io::Error,
     },
     #[error(
-        "the store {} cannot be used ({reason}); wari keeps device states, mailboxes and apps' \
-         key-value stores in it and will not start without them: restore it from a backup, or \
+        "the store {} cannot be used ({reason}); wari keeps device states, mailboxes, recordings' \
+         owners and apps' key-value stores in it and will not start without them: restore it from a backup, or \
          move it aside to start with an empty store",
         path.display()
     )]
