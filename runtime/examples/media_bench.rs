@@ -172,6 +172,7 @@ async fn main() {
                         format: "wav".into(),
                         ..RecordChannelRequest::default()
                     },
+                    None,
                 )
                 .expect("record");
             }

@@ -37,7 +37,7 @@ pub struct Host {
 }
 
 /// Where wari keeps what users upload (WebAssembly apps), recordings, and the store of
-/// device states, mailboxes and apps' keys (`wari.redb`).
+/// device states, mailboxes, recordings' owners and apps' keys (`wari.redb`).
 #[derive(Debug, Clone)]
 pub struct Paths {
     pub data_dir: std::path::PathBuf,
@@ -65,7 +65,7 @@ pub fn core_config(config: &Config, problems: &mut Problems) -> CoreConfig {
                 .ari
                 .users
                 .values()
-                .map(|u| (u.name.as_str(), u.limits.channels(), u.limits.bridges())),
+                .map(|u| (u.name.as_str(), u.limits)),
             config.options.maxcalls,
         ),
     }

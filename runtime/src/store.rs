@@ -1,8 +1,9 @@
 //! The host's store of state that must outlive a restart or a crash, in one file,
 //! `<data-dir>/wari.redb` (a redb database: ACID, every commit on disk before it returns).
 //!
-//! This module owns the file and its layout: ARI-controlled device states, mailboxes, and one
-//! table of keys and values per WebAssembly app (`kv/<app>`). Everything else keeps its state
+//! This module owns the file and its layout: ARI-controlled device states, mailboxes, the
+//! owner of each stored recording (the user its quota charges), and one table of keys and
+//! values per WebAssembly app (`kv/<app>`). Everything else keeps its state
 //! in memory and writes through here first: a write is durable before the caller changes its
 //! memory or answers. Writes run on the blocking pool, never on the async workers. Opening
 //! checks the whole file; a file that is corrupt or unreadable is an [`OpenError`], and wari
@@ -22,6 +23,8 @@ const CACHE_BYTES: usize = 16 * 1024 * 1024;
 const DEVICE_STATES: TableDefinition<&str, &str> = TableDefinition::new("device_states");
 /// Mailboxes: (old, new) message counts.
 const MAILBOXES: TableDefinition<&str, (i64, i64)> = TableDefinition::new("mailboxes");
+/// Stored recordings' owners: the file's path under the recordings directory → ARI user.
+const RECORDING_OWNERS: TableDefinition<&str, &str> = TableDefinition::new("recording_owners");
 /// Prefix of the per-app key-value tables.
 const KV_PREFIX: &str = "kv/";
 
@@ -34,8 +37,8 @@ pub enum OpenError {
         source: std::io::Error,
     },
     #[error(
-        "the store {} cannot be used ({reason}); wari keeps device states, mailboxes and apps' \
-         key-value stores in it and will not start without them: restore it from a backup, or \
+        "the store {} cannot be used ({reason}); wari keeps device states, mailboxes, recordings' \
+         owners and apps' key-value stores in it and will not start without them: restore it from a backup, or \
          move it aside to start with an empty store",
         path.display()
     )]
@@ -174,6 +177,39 @@ impl Store {
             .collect())
     }
 
+    /// Every stored recording's owner: (file path under the recordings directory, user).
+    /// Blocking: call at start-up.
+    pub fn recording_owners(&self) -> Result<Vec<(String, String)>, StoreError> {
+        let read = self.db.begin_read().map_err(db_error)?;
+        let mut owners = Vec::new();
+        if let Some(table) = open_read(&read, RECORDING_OWNERS)? {
+            for entry in table.iter().map_err(db_error)? {
+                let (file, user) = entry.map_err(db_error)?;
+                owners.push((file.value().to_string(), user.value().to_string()));
+            }
+        }
+        Ok(owners)
+    }
+
+    /// Records (`Some`) or forgets (`None`) the owner of a stored recording's file.
+    /// Blocking (on disk when it returns): call off the async workers.
+    pub fn set_recording_owner_blocking(
+        &self,
+        file: &str,
+        user: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let tx = self.db.begin_write().map_err(db_error)?;
+        {
+            let mut table = tx.open_table(RECORDING_OWNERS).map_err(db_error)?;
+            match user {
+                Some(user) => table.insert(file, user).map(drop),
+                None => table.remove(file).map(drop),
+            }
+            .map_err(db_error)?;
+        }
+        tx.commit().map_err(db_error)
+    }
+
     pub async fn put_device_state(&self, name: &str, state: &str) -> Result<(), StoreError> {
         let (name, state) = (name.to_string(), state.to_string());
         self.write(move |tx| {
@@ -307,6 +343,15 @@ mod tests {
                 .await
                 .expect("w");
             store.kv_delete_app("app2").await.expect("w");
+            store
+                .set_recording_owner_blocking("a/b.wav", Some("alice"))
+                .expect("w");
+            store
+                .set_recording_owner_blocking("gone.wav", Some("bob"))
+                .expect("w");
+            store
+                .set_recording_owner_blocking("gone.wav", None)
+                .expect("w");
         }
         let store = Store::open(&path).expect("reopen");
         assert_eq!(
@@ -322,6 +367,10 @@ mod tests {
         );
         assert_eq!(store.kv_entries("app2").expect("read"), vec![]);
         assert_eq!(store.kv_apps().expect("read"), vec!["app1".to_string()]);
+        assert_eq!(
+            store.recording_owners().expect("read"),
+            vec![("a/b.wav".to_string(), "alice".to_string())]
+        );
     }
 
     #[test]

@@ -1,7 +1,8 @@
-//! Per-user quotas (ari.conf `max_channels`, `max_bridges`, `max_apps`) and the global
-//! `maxcalls` brake (asterisk.conf): a tenant over its quota gets 403 `{"message": ...}`
-//! and nothing is created; once its channels hang up (or bridges go), new ones succeed;
-//! another user keeps working all along.
+//! Per-user quotas (ari.conf `max_channels`, `max_bridges`, `max_apps`,
+//! `max_recordings_kb`) and the global `maxcalls` brake (asterisk.conf): a tenant over its
+//! quota gets 403 `{"message": ...}` and nothing is created; once its channels hang up (or
+//! bridges go, or recordings are deleted), new ones succeed; another user keeps working all
+//! along.
 
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
@@ -11,6 +12,7 @@ use crate::wasm_apps::component;
 
 const ARI_CONF: &str = "[general]\nenabled = yes\nmax_bridges = 2\n\
 [tenant]\ntype = user\npassword = tenantpw\nmax_channels = 3\nmax_apps = 1\n\
+max_recordings_kb = 32\n\
 [calm]\ntype = user\npassword = calmpw\n";
 
 const DIALPLAN: &str = "[default]\n\
@@ -300,4 +302,144 @@ async fn an_apps_channels_count_against_its_owner() {
                 .is_some_and(|n| n.starts_with("Test/erin"))
     })
     .await;
+}
+
+/// Records `name` (8 kHz 16-bit, 16000 bytes a second) on `channel` as `user`.
+async fn record(wari: &Wari, user: (&str, &str), channel: &str, name: &str, max_s: u32) -> Reply {
+    let path =
+        format!("/ari/channels/{channel}/record?name={name}&format=sln&maxDurationSeconds={max_s}");
+    ari(wari, user, Method::POST, &path).await
+}
+
+/// The RecordingFinished of `name` (other events skipped).
+async fn finished(ws: &mut EventSocket, name: &str) -> Value {
+    let events = ws
+        .until(|e| e["type"] == "RecordingFinished" && e["recording"]["name"] == name)
+        .await;
+    events.last().expect("the event").clone()
+}
+
+fn stored_len(wari: &Wari, name: &str) -> Option<u64> {
+    let dir = wari.data_dir().expect("data dir").join("recordings");
+    std::fs::metadata(dir.join(format!("{name}.sln")))
+        .ok()
+        .map(|m| m.len())
+}
+
+#[tokio::test]
+async fn a_tenant_over_max_recordings_kb_is_stopped_then_refused_until_it_deletes() {
+    let mut wari = start(&[]);
+    let mut ws = EventSocket::connect(&wari, "app=q&subscribeAll=true&api_key=calm:calmpw").await;
+    for (user, id) in [(TENANT, "t1"), (CALM, "c1")] {
+        let reply = originate(&wari, user, &format!("Test/{id}"), id).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    }
+
+    // The tenant's 32 KiB are about two seconds of audio: a recording asked to run 30 s
+    // is stopped when it reaches them, finished and kept, as at its maximum duration.
+    let reply = record(&wari, TENANT, "t1", "big", 30).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    let event = finished(&mut ws, "big").await;
+    assert_eq!(event["recording"]["state"], "done", "{event}");
+    assert!(
+        event["recording"]["duration"].as_u64().expect("duration") < 30,
+        "{event}"
+    );
+    let big = stored_len(&wari, "big").expect("the file is kept");
+    assert!((32 * 1024..32 * 1024 + 1000).contains(&big), "{big} bytes");
+
+    // At the quota: refused, nothing starts; the other user still records.
+    let refused = |reply: &Reply| {
+        assert_eq!(reply.status, StatusCode::FORBIDDEN, "{}", reply.body);
+        assert_eq!(
+            reply.body["message"],
+            "Quota exceeded: user 'tenant' has 33 KiB of recordings (max_recordings_kb = 32)"
+        );
+    };
+    refused(&record(&wari, TENANT, "t1", "more", 1).await);
+    let live = ari(&wari, TENANT, Method::GET, "/ari/recordings/live/more").await;
+    assert_eq!(live.status, StatusCode::NOT_FOUND, "{}", live.body);
+    assert_eq!(stored_len(&wari, "more"), None);
+    let reply = record(&wari, CALM, "c1", "calm1", 1).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    assert_eq!(finished(&mut ws, "calm1").await["recording"]["duration"], 1);
+    // A copy counts against the user who makes it: the tenant cannot copy the other's.
+    refused(
+        &ari(
+            &wari,
+            TENANT,
+            Method::POST,
+            "/ari/recordings/stored/calm1/copy?destinationRecordingName=mine",
+        )
+        .await,
+    );
+    assert_eq!(stored_len(&wari, "mine"), None);
+
+    // A restart (a kill) keeps the count: the owner is on disk.
+    drop(ws);
+    wari = wari.restart();
+    let mut ws = EventSocket::connect(&wari, "app=q&subscribeAll=true&api_key=calm:calmpw").await;
+    let reply = originate(&wari, TENANT, "Test/t2", "t2").await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    refused(&record(&wari, TENANT, "t2", "more", 1).await);
+
+    // Deleting frees the quota.
+    let reply = ari(&wari, TENANT, Method::DELETE, "/ari/recordings/stored/big").await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT, "{}", reply.body);
+    let reply = record(&wari, TENANT, "t2", "small", 1).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    let event = finished(&mut ws, "small").await;
+    assert_eq!(event["recording"]["duration"], 1, "not cut short: {event}");
+    assert_eq!(stored_len(&wari, "small"), Some(16000));
+}
+
+#[tokio::test]
+async fn an_apps_recordings_count_against_its_owner() {
+    let wari = start(&[]);
+    let response = client()
+        .put(wari.url("/ari/wasm/rec"))
+        .basic_auth(TENANT.0, Some(TENANT.1))
+        .header("Content-Type", "application/wasm")
+        .body(component("foreign-names"))
+        .send()
+        .await
+        .expect("deploy");
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let mut ws = EventSocket::connect(&wari, "app=q&subscribeAll=true&api_key=calm:calmpw").await;
+    let call = |id: &str, argument: &str| {
+        format!("/ari/channels?endpoint=Test/{id}&app=rec&channelId={id}&appArgs={argument}")
+    };
+    // The app records through `ari.request` (as wari's own identity): the tenant's quota
+    // still stops it.
+    let argument = "ari POST /record name=rec/a%26format=sln%26maxDurationSeconds=30";
+    let reply = ari(&wari, CALM, Method::POST, &call("a1", argument)).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    let event = finished(&mut ws, "rec/a").await;
+    assert!(
+        event["recording"]["duration"].as_u64().expect("duration") < 30,
+        "{event}"
+    );
+    // Its typed call is refused now, and so is the tenant itself.
+    let reply = ari(&wari, CALM, Method::POST, &call("a2", "record rec/b")).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    crate::support::eventually(
+        "the app's refusal is logged",
+        std::time::Duration::from_secs(10),
+        || {
+            let log = wari.log();
+            async move {
+                if log.contains("foreign-names: record rec/b -> 403 Quota exceeded: user 'tenant'")
+                {
+                    Ok(())
+                } else {
+                    Err(log)
+                }
+            }
+        },
+    )
+    .await;
+    let reply = originate(&wari, TENANT, "Test/t1", "t1").await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    let reply = record(&wari, TENANT, "t1", "mine", 1).await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN, "{}", reply.body);
 }

@@ -52,6 +52,9 @@ pub struct AriRequest {
     pub trusted_user: Option<Arc<crate::config::User>>,
     /// A body the transport spooled to disk instead of `body` (component uploads).
     pub upload: Option<Arc<Upload>>,
+    /// The ARI user whose quotas what the request makes counts against, when it is not the
+    /// authenticated user: a WebAssembly app's owner for the app's `ari.request`.
+    pub quota_owner: Option<String>,
 }
 
 impl AriRequest {
@@ -72,6 +75,7 @@ impl AriRequest {
             peer,
             trusted_user: None,
             upload: None,
+            quota_owner: None,
         }
     }
 
@@ -91,6 +95,7 @@ impl AriRequest {
             peer,
             trusted_user: None,
             upload: None,
+            quota_owner: None,
         }
     }
 }
@@ -397,6 +402,7 @@ impl Ari {
             body: request.body.clone(),
             upload: request.upload.clone(),
             wasm: self.wasm.get().cloned(),
+            quota_owner: request.quota_owner.clone(),
         };
         match AssertUnwindSafe(handler(ctx)).catch_unwind().await {
             Ok(result) => result,

@@ -8,6 +8,7 @@
 //! | `max_channels` | 5000 | live channels the user's requests created (a Local pair counts 2) |
 //! | `max_bridges` | 1000 | live bridges the user's requests created |
 //! | `max_apps` | 20 | WebAssembly apps the user owns |
+//! | `max_recordings_kb` | 1048576 (1 GiB) | disk the user's stored recordings take, in KiB |
 
 use super::conf_file::{ConfFile, Entry};
 use super::diagnostics::Problems;
@@ -27,6 +28,9 @@ pub struct UserLimits {
     pub max_bridges: u32,
     /// `max_apps`: WebAssembly apps the user owns.
     pub max_apps: u32,
+    /// `max_recordings_kb`: disk (KiB) taken by the stored recordings the user made or
+    /// copied. KiB rather than MB so that a small quota (and a test of it) can be set.
+    pub max_recordings_kb: u32,
 }
 
 /// A quota in force: `None` is no limit (`0` in the file).
@@ -43,6 +47,7 @@ impl Default for UserLimits {
             max_channels: 5000,
             max_bridges: 1000,
             max_apps: 20,
+            max_recordings_kb: 1024 * 1024,
         }
     }
 }
@@ -51,7 +56,12 @@ impl Default for UserLimits {
 pub fn is_limit_option(key: &str) -> bool {
     matches!(
         key,
-        "max_websockets" | "max_app_registrations" | "max_channels" | "max_bridges" | "max_apps"
+        "max_websockets"
+            | "max_app_registrations"
+            | "max_channels"
+            | "max_bridges"
+            | "max_apps"
+            | "max_recordings_kb"
     )
 }
 
@@ -77,6 +87,7 @@ impl UserLimits {
             "max_channels" => &mut self.max_channels,
             "max_bridges" => &mut self.max_bridges,
             "max_apps" => &mut self.max_apps,
+            "max_recordings_kb" => &mut self.max_recordings_kb,
             _ => return false,
         };
         if let Some(n) = number_option(entry, problems, 0) {
@@ -98,6 +109,11 @@ impl UserLimits {
     /// The app quota in force.
     pub fn apps(&self) -> Quota {
         bound(self.max_apps)
+    }
+
+    /// The recordings' disk quota in force, in bytes (`None`: no limit).
+    pub fn recording_bytes(&self) -> Option<u64> {
+        bound(self.max_recordings_kb).map(|kb| u64::from(kb) * 1024)
     }
 }
 
@@ -125,8 +141,9 @@ mod tests {
     fn users_take_the_general_default_unless_they_override_it() {
         let (config, problems) = users(
             "[a]\ntype = user\npassword = p\nmax_websockets = 0\nmax_channels = 3\n\
+             max_recordings_kb = 0\n\
              [general]\nmax_websockets = 3\nmax_app_registrations = 7\nmax_bridges = 7\n\
-             max_apps = 0\n\
+             max_apps = 0\nmax_recordings_kb = 2\n\
              [b]\ntype = user\npassword = p\nmax_app_registrations = 1\nmax_bridges = 0\n",
         );
         assert!(problems.is_empty(), "{problems:?}");
@@ -145,6 +162,10 @@ mod tests {
         assert_eq!(
             (b.channels(), b.bridges(), b.apps()),
             (Some(5000), None, None)
+        );
+        assert_eq!(
+            (a.recording_bytes(), b.recording_bytes()),
+            (None, Some(2048))
         );
     }
 

@@ -24,6 +24,8 @@ use std::sync::{Arc, Weak};
 use serde_json::{Map, Value, json};
 
 use super::event::{Event, Scope};
+use super::quota::Account;
+use super::recording_quota::{ChargedSink, file_key};
 use super::{Core, CoreError, State};
 use crate::config::musiconhold_conf::MohConfig;
 use crate::media::engine::{
@@ -421,6 +423,7 @@ impl Core {
     pub fn start_media(&self, setup: MediaSetup) -> std::io::Result<()> {
         let opener = Arc::new(FileOpener::default());
         let engine = MediaEngine::start(opener.clone(), Arc::new(Listener(self.weak())))?;
+        self.recordings.load(&setup.recordings_dir, &self.quotas);
         let _ = self.media.set(Media {
             engine,
             setup,
@@ -785,10 +788,14 @@ impl Core {
     /// `POST /channels/{id}/record`, checked in Asterisk 23.4.1's order: a negative
     /// duration (400), the channel (404, 409), the options (400), the format (422), then
     /// the name (see [`record_plan`]). The channel is answered.
+    ///
+    /// `owner` is the user the recording's disk counts against (`max_recordings_kb`): at or
+    /// over its quota the request is refused (403) and nothing starts.
     pub fn record_channel(
         &self,
         id: &str,
         request: RecordChannelRequest,
+        owner: Option<&Arc<Account>>,
     ) -> Result<Value, CoreError> {
         if request.max_duration_seconds < 0 {
             return Err(CoreError::BadRequest(
@@ -810,7 +817,7 @@ impl Core {
             if bridged {
                 return Ok(self.refuse_bridged_recording_locked(state, plan, topic));
             }
-            let json = self.start_recording_locked(media, state, plan, &request, topic)?;
+            let json = self.start_recording_locked(media, state, plan, &request, topic, owner)?;
             // Recording answers an inbound channel; an outbound leg not answered yet (a
             // created channel before /dial) is left alone.
             if state
@@ -827,10 +834,12 @@ impl Core {
     /// `POST /bridges/{id}/record`: the mix of every participant. Checked in Asterisk
     /// 23.4.1's order: the bridge (404, 409), the format and `recorder_format` (422), the
     /// options (400), then the name and durations (see [`record_plan`]).
+    /// `owner` as for [`Core::record_channel`].
     pub fn record_bridge(
         &self,
         id: &str,
         request: RecordChannelRequest,
+        owner: Option<&Arc<Account>>,
     ) -> Result<Value, CoreError> {
         let media = self.media()?;
         self.with_state(|state| {
@@ -845,7 +854,8 @@ impl Core {
             }
             let options = record_options(&request)?;
             let plan = record_plan(media, state, &request, options)?;
-            self.start_recording_locked(media, state, plan, &request, MediaTopic::Bridge(bridge))
+            let topic = MediaTopic::Bridge(bridge);
+            self.start_recording_locked(media, state, plan, &request, topic, owner)
         })
     }
 
@@ -858,7 +868,11 @@ impl Core {
         plan: RecordPlan,
         request: &RecordChannelRequest,
         topic: MediaTopic,
+        owner: Option<&Arc<Account>>,
     ) -> Result<Value, CoreError> {
+        if let Some(owner) = owner {
+            owner.check_recording_room(0)?;
+        }
         let file = plan.path.with_extension(plan.format.extension());
         let info = LiveRecordingInfo::queued(plan.name.clone(), plan.format, topic);
         let writer = match RecordingWriter::create(
@@ -888,10 +902,16 @@ impl Core {
         let json = info.json();
         state.media.add_recording(info);
         let seconds = |s: i64| u64::try_from(s).unwrap_or(0).saturating_mul(1000);
+        let sink = ChargedSink::new(
+            writer,
+            owner.cloned(),
+            self.recordings.clone(),
+            &media.setup.recordings_dir,
+        );
         let record = RecordRequest {
             name,
             target,
-            sink: Box::new(writer),
+            sink: Box::new(sink),
             max_duration_ms: seconds(request.max_duration_seconds),
             max_silence_ms: seconds(request.max_silence_seconds),
             terminate_on: plan.terminate_on,
@@ -1273,12 +1293,18 @@ impl Core {
     }
 
     /// `DELETE /recordings/stored/{name}`.
+    /// Its owner gets its bytes back. Blocking file and store work: call it off the async
+    /// workers.
     pub fn delete_stored_recording(&self, name: &str) -> Result<(), CoreError> {
         let stored = self.stored(name)?;
         std::fs::remove_file(&stored.path).map_err(|error| {
             tracing::warn!(path = %stored.path.display(), %error, "cannot delete a recording");
             CoreError::Internal("Recording could not be deleted".into())
-        })
+        })?;
+        if let Some(key) = file_key(&self.recordings_dir()?, &stored.path) {
+            self.recordings.forget(&key);
+        }
+        Ok(())
     }
 
     /// `GET /recordings/stored/{name}/file`: the file (opened once, so that a file that
@@ -1313,8 +1339,16 @@ impl Core {
     /// replaces another file: the finished copy is linked in under its name, which fails
     /// if that name was taken meanwhile.
     ///
+    /// The copy counts against `owner` (`max_recordings_kb`): a copy that would take it
+    /// over its quota is refused (403).
+    ///
     /// Blocking file work: call it off the async workers.
-    pub fn copy_stored_recording(&self, name: &str, destination: &str) -> Result<Value, CoreError> {
+    pub fn copy_stored_recording(
+        &self,
+        name: &str,
+        destination: &str,
+        owner: Option<&Arc<Account>>,
+    ) -> Result<Value, CoreError> {
         let stored = self.stored(name)?;
         if destination.is_empty() {
             return Err(CoreError::BadRequest(
@@ -1344,6 +1378,10 @@ impl Core {
         {
             return Err(exists());
         }
+        if let Some(owner) = owner {
+            let size = std::fs::metadata(&stored.path).map_or(0, |m| m.len());
+            owner.check_recording_room(size.max(1))?;
+        }
         let failed = |error: std::io::Error| {
             tracing::warn!(%error, "cannot copy a recording");
             CoreError::Internal("Recording could not be copied".into())
@@ -1361,7 +1399,13 @@ impl Core {
             .and_then(|_| std::fs::hard_link(&temporary, &target));
         let _ = std::fs::remove_file(&temporary);
         match copied {
-            Ok(()) => Ok(json!({"name": destination, "format": stored.format.name()})),
+            Ok(()) => {
+                if let Some(key) = file_key(&dir, &target) {
+                    let size = std::fs::metadata(&target).map_or(0, |m| m.len());
+                    self.recordings.settle(&key, owner, size, 0);
+                }
+                Ok(json!({"name": destination, "format": stored.format.name()}))
+            }
             Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => Err(exists()),
             Err(error) => Err(failed(error)),
         }

@@ -60,11 +60,11 @@ mod tests {
         t.stasis_channel("two");
         let first = t
             .core
-            .record_channel("one", request("busy", "wav"))
+            .record_channel("one", request("busy", "wav"), None)
             .expect("recording");
         assert_eq!(first["state"], "queued");
         assert_eq!(
-            refusal(t.core.record_channel("two", request("busy", "wav"))),
+            refusal(t.core.record_channel("two", request("busy", "wav"), None)),
             (
                 409,
                 "Recording 'busy' already exists and can not be overwritten".into()
@@ -73,7 +73,7 @@ mod tests {
         std::fs::create_dir_all(t.dir.path().join("recordings")).expect("directory");
         std::fs::write(t.dir.path().join("recordings/old.wav"), b"kept").expect("file");
         assert_eq!(
-            refusal(t.core.record_channel("two", request("old", "wav"))),
+            refusal(t.core.record_channel("two", request("old", "wav"), None)),
             (
                 409,
                 "Recording 'old' already exists and can not be overwritten".into()
@@ -98,13 +98,16 @@ mod tests {
             .expect("joined");
         // The checks of a real recording come first.
         assert_eq!(
-            refusal(t.core.record_channel("talker", request("x", "nope"))),
+            refusal(t.core.record_channel("talker", request("x", "nope"), None)),
             (422, "specified format is unknown on this system".into())
         );
         std::fs::create_dir_all(t.dir.path().join("recordings")).expect("directory");
         std::fs::write(t.dir.path().join("recordings/there.wav"), b"").expect("file");
         assert_eq!(
-            refusal(t.core.record_channel("talker", request("there", "wav"))),
+            refusal(
+                t.core
+                    .record_channel("talker", request("there", "wav"), None)
+            ),
             (
                 409,
                 "Recording 'there' already exists and can not be overwritten".into()
@@ -112,7 +115,7 @@ mod tests {
         );
         let answer = t
             .core
-            .record_channel("talker", request("bridged", "wav"))
+            .record_channel("talker", request("bridged", "wav"), None)
             .expect("accepted");
         assert_eq!(answer["state"], "queued");
         assert_eq!(answer["target_uri"], "channel:talker");
@@ -133,7 +136,7 @@ mod tests {
         let t = TestCore::new(true);
         t.stasis_channel("taped");
         t.core
-            .record_channel("taped", request("tape", "wav"))
+            .record_channel("taped", request("tape", "wav"), None)
             .expect("recording");
         t.core
             .create_bridge(Some("mix"), "mixing", "")
@@ -160,7 +163,8 @@ mod tests {
                 RecordChannelRequest {
                     recorder_format: Some("nope".into()),
                     ..request("x", "wav")
-                }
+                },
+                None
             )),
             (
                 422,

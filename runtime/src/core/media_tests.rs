@@ -50,13 +50,13 @@ fn bad_record_requests_are_refused_with_their_status_and_change_nothing() {
     ];
     for (bad, status, message) in cases {
         assert_eq!(
-            refusal(t.core.record_channel("rec", bad.clone())),
+            refusal(t.core.record_channel("rec", bad.clone(), None)),
             (status, message.to_string()),
             "{bad:?}"
         );
     }
     assert_eq!(
-        refusal(t.core.record_channel("ghost", request("x", "wav"))),
+        refusal(t.core.record_channel("ghost", request("x", "wav"), None)),
         (404, "Channel not found".into())
     );
     assert_eq!(t.live_recordings(), 0);
@@ -195,7 +195,7 @@ fn without_the_media_engine_media_operations_answer_501() {
     };
     assert_eq!(refusal(t.core.play_on_channel("quiet", play)), not_running);
     assert_eq!(
-        refusal(t.core.record_channel("quiet", request("x", "wav"))),
+        refusal(t.core.record_channel("quiet", request("x", "wav"), None)),
         not_running
     );
     assert_eq!(refusal(t.core.start_channel_moh("quiet", "")), not_running);

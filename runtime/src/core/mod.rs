@@ -31,6 +31,7 @@ pub mod media_shutdown;
 pub mod modules;
 pub mod pbx;
 pub mod quota;
+pub mod recording_quota;
 pub mod snapshot;
 pub mod snoop;
 pub mod stasis;
@@ -230,6 +231,8 @@ pub struct Core {
     /// ari.conf `app_ownership` (see [`apps`]).
     app_ownership: bool,
     quotas: quota::Quotas,
+    /// Stored recordings' owners, for `max_recordings_kb`.
+    recordings: Arc<recording_quota::RecordingLedger>,
 }
 
 /// Longest client-chosen channel id (Asterisk's `AST_MAX_UNIQUEID` less its terminator).
@@ -275,6 +278,7 @@ impl Core {
             next_channel: AtomicU64::new(0),
             id_epoch,
             media: std::sync::OnceLock::new(),
+            recordings: Arc::new(recording_quota::RecordingLedger::new(config.store.clone())),
             store: config.store,
             persisting: tokio::sync::Mutex::new(()),
             app_ownership: config.app_ownership,

@@ -1,5 +1,7 @@
-//! Per-user quotas of live channels and bridges (ari.conf `max_channels`, `max_bridges`)
-//! and Asterisk's global brake on calls running the dialplan (asterisk.conf `maxcalls`).
+//! Per-user quotas of live channels and bridges (ari.conf `max_channels`, `max_bridges`),
+//! the per-user count of stored recordings' bytes (`max_recordings_kb`, charged by
+//! [`super::recording_quota`]) and Asterisk's global brake on calls running the dialplan
+//! (asterisk.conf `maxcalls`).
 //!
 //! Each ARI user has an [`Account`] with one atomic counter per kind, fixed at start-up
 //! (no lock, no allocation when a channel is created). A request takes its units before it
@@ -10,10 +12,10 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use super::CoreError;
-use crate::config::user_limits::Quota;
+use crate::config::user_limits::{Quota, UserLimits};
 
 /// What a quota counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,18 +32,82 @@ pub struct Account {
     max_bridges: Quota,
     channels: AtomicU32,
     bridges: AtomicU32,
+    /// `max_recordings_kb` in bytes (`None`: no limit).
+    max_recording_bytes: Option<u64>,
+    /// Bytes of the user's stored recordings and of its live ones written so far.
+    recording_bytes: AtomicU64,
 }
 
 impl Account {
     /// An account with these limits (`None`: no limit).
     pub fn new(user: &str, max_channels: Quota, max_bridges: Quota) -> Arc<Account> {
+        Account::with_recordings(user, max_channels, max_bridges, None)
+    }
+
+    /// An account with these limits and a recordings' disk quota in bytes.
+    pub fn with_recordings(
+        user: &str,
+        max_channels: Quota,
+        max_bridges: Quota,
+        max_recording_bytes: Option<u64>,
+    ) -> Arc<Account> {
         Arc::new(Account {
             user: user.to_string(),
             max_channels,
             max_bridges,
             channels: AtomicU32::new(0),
             bridges: AtomicU32::new(0),
+            max_recording_bytes,
+            recording_bytes: AtomicU64::new(0),
         })
+    }
+
+    /// The user's name.
+    pub fn user(&self) -> &str {
+        &self.user
+    }
+
+    /// Bytes of recordings counted against the user.
+    pub fn recording_bytes(&self) -> u64 {
+        self.recording_bytes.load(Ordering::Acquire)
+    }
+
+    /// Refuses (403) a new recording (`extra` 0) when the user's recordings are at or over
+    /// its quota, and a copy of `extra` bytes that would take them over it.
+    pub fn check_recording_room(&self, extra: u64) -> Result<(), CoreError> {
+        let used = self.recording_bytes();
+        let over = |max: u64| match extra {
+            0 => used >= max,
+            _ => used.saturating_add(extra) > max,
+        };
+        match self.max_recording_bytes {
+            Some(max) if over(max) => Err(CoreError::Forbidden(format!(
+                "Quota exceeded: user '{}' has {} KiB of recordings (max_recordings_kb = {})",
+                self.user,
+                used.div_ceil(1024),
+                max / 1024
+            ))),
+            _ => Ok(()),
+        }
+    }
+
+    /// Counts `bytes` more of recordings; true when the user is now at or over its quota.
+    /// One atomic add: called for every frame a live recording writes.
+    pub fn charge_recording(&self, bytes: u64) -> bool {
+        let used = self
+            .recording_bytes
+            .fetch_add(bytes, Ordering::AcqRel)
+            .saturating_add(bytes);
+        self.max_recording_bytes.is_some_and(|max| used >= max)
+    }
+
+    /// Gives `bytes` of recordings back (a recording deleted, canceled or replaced).
+    pub fn refund_recording(&self, bytes: u64) {
+        let _ = self
+            .recording_bytes
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
+                Some(used.saturating_sub(bytes))
+            });
     }
 
     fn counter(&self, kind: Kind) -> (&AtomicU32, Quota, &'static str) {
@@ -133,16 +199,22 @@ pub struct Quotas {
 }
 
 impl Quotas {
-    /// Accounts for `users` (name, channel limit, bridge limit) and the global call limit.
+    /// Accounts for `users` (name and limits) and the global call limit.
     pub fn new<'a>(
-        users: impl IntoIterator<Item = (&'a str, Quota, Quota)>,
+        users: impl IntoIterator<Item = (&'a str, UserLimits)>,
         max_calls: Quota,
     ) -> Quotas {
         Quotas {
             accounts: users
                 .into_iter()
-                .map(|(name, channels, bridges)| {
-                    (name.to_string(), Account::new(name, channels, bridges))
+                .map(|(name, limits)| {
+                    let account = Account::with_recordings(
+                        name,
+                        limits.channels(),
+                        limits.bridges(),
+                        limits.recording_bytes(),
+                    );
+                    (name.to_string(), account)
                 })
                 .collect(),
             max_calls,
@@ -169,6 +241,11 @@ impl Quotas {
         taken.ok().map(|_| CallSlot {
             calls: self.calls.clone(),
         })
+    }
+
+    /// Every account (for counting stored recordings at start-up).
+    pub fn accounts(&self) -> impl Iterator<Item = &Arc<Account>> {
+        self.accounts.values()
     }
 
     /// asterisk.conf `maxcalls` in force.
@@ -217,6 +294,32 @@ mod tests {
         assert_eq!(account.live(Kind::Bridges), 100);
         drop(bridges);
         assert_eq!(account.live(Kind::Bridges), 0);
+    }
+
+    #[test]
+    fn recording_bytes_are_refused_at_the_quota_and_given_back() {
+        let account = Account::with_recordings("t", None, None, Some(1000));
+        assert!(account.check_recording_room(0).is_ok());
+        assert!(!account.charge_recording(600));
+        assert!(account.check_recording_room(0).is_ok(), "under the quota");
+        assert!(
+            account.check_recording_room(500).is_err(),
+            "a copy that would pass it"
+        );
+        assert!(account.charge_recording(400), "at the quota");
+        let refused = account.check_recording_room(0).expect_err("at the quota");
+        assert!(
+            refused.to_string().contains("max_recordings_kb"),
+            "{refused}"
+        );
+        account.refund_recording(700);
+        assert_eq!(account.recording_bytes(), 300);
+        assert!(account.check_recording_room(0).is_ok());
+        account.refund_recording(5000);
+        assert_eq!(account.recording_bytes(), 0, "never below zero");
+        let free = Account::new("f", None, None);
+        assert!(!free.charge_recording(u64::MAX / 2));
+        assert!(free.check_recording_room(u64::MAX / 2).is_ok(), "no limit");
     }
 
     #[test]

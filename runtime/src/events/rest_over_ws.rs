@@ -280,6 +280,7 @@ fn build(
         peer: auth.peer,
         trusted_user: auth.user.clone(),
         upload: None,
+        quota_owner: None,
     })
 }
 

@@ -108,6 +108,11 @@ pub trait Source: Send {
 /// Something that consumes audio: a recording file.
 pub trait Sink: Send {
     fn write(&mut self, frame: &AudioFrame) -> Result<(), String>;
+    /// True once the sink will take no more (its owner's disk quota is used up): the
+    /// recording then stops as at its maximum duration, its file kept.
+    fn full(&self) -> bool {
+        false
+    }
     /// Completes the recording (the file is in place afterwards).
     fn finish(self: Box<Self>) -> Result<(), String>;
     /// Abandons the recording (nothing is left behind).
@@ -1287,6 +1292,9 @@ fn record_frame(recording: &mut Recording, frame: &AudioFrame) -> Option<Result<
         return Some(Err(e));
     }
     recording.recorded_ms += u64::from(FRAME_MS);
+    if recording.sink.full() {
+        return Some(Ok(()));
+    }
     if recording.max_silence_ms > 0
         && recording.silence.feed(frame)
         && recording.silence.silent_run_ms() >= recording.max_silence_ms

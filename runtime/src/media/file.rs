@@ -497,6 +497,11 @@ impl RecordingWriter {
         self.rate
     }
 
+    /// Samples in the file so far (with an appended-to file's earlier audio).
+    pub fn samples(&self) -> u64 {
+        self.samples
+    }
+
     /// Length of the file so far (with an appended-to file's earlier audio).
     pub fn duration_ms(&self) -> u64 {
         self.rate.samples_to_ms(self.samples)

@@ -198,6 +198,9 @@ impl Shared {
             peer: None,
             trusted_user: Some(ari.internal_user()),
             upload: None,
+            // What the app makes or records counts against its owner, as with its typed
+            // calls.
+            quota_owner: session.app.current().stored.owner.clone(),
         };
         let response = ari.handle(request).await;
         let body = match response.body {

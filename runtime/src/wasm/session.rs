@@ -501,6 +501,7 @@ impl call::Host for SessionState {
         if let Err(message) = names::own_recording(&self.session.app.name, &name) {
             return Ok(Err(refused(message)));
         }
+        let owner = self.owner_account();
         self.channel(&channel, |core| {
             let recording = core.record_channel(
                 &channel,
@@ -510,6 +511,7 @@ impl call::Host for SessionState {
                     max_duration_seconds: i64::from(max),
                     ..Default::default()
                 },
+                owner.as_ref(),
             )?;
             Ok(recording["name"].as_str().unwrap_or_default().to_string())
         })

@@ -78,7 +78,7 @@ async fn create_bridge(ctx: Ctx, id: Option<String>) -> AriResult {
     let vars = body_vars(&ctx)?.unwrap_or_default();
     let types = ctx.params.string("type").unwrap_or_default();
     let name = ctx.params.string("name").unwrap_or_default();
-    let owner = ctx.core.quotas().account(&ctx.user.name);
+    let owner = ctx.account();
     let bridge = ctx
         .core
         .create_bridge_with_vars(id.as_deref(), &types, &name, &vars, owner)?;
@@ -234,7 +234,8 @@ pub async fn play(ctx: Ctx) -> AriResult {
 /// for a channel recording, plus `recorder_format` (422 when unknown).
 pub async fn record(ctx: Ctx) -> AriResult {
     let request = media::record_request(&ctx)?;
-    media::recording_created(ctx.core.record_bridge(&bridge_id(&ctx), request)?)
+    let owner = ctx.account();
+    media::recording_created(ctx.core.record_bridge(&bridge_id(&ctx), request, owner)?)
 }
 
 /// The `/bridges` operations.

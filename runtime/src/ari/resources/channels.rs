@@ -262,7 +262,7 @@ async fn originate_common(ctx: Ctx) -> AriResult {
         channel_id: id,
         other_channel_id: other_id,
         variables,
-        owner: ctx.core.quotas().account(&ctx.user.name).cloned(),
+        owner: ctx.account().cloned(),
     })?;
     if ctx.config.ari.pretty {
         return Ok(AriResponse::ok(snapshot.to_value()));
@@ -304,7 +304,7 @@ pub async fn create(ctx: Ctx) -> AriResult {
         channel_id: id,
         other_channel_id: other_id,
         variables,
-        owner: ctx.core.quotas().account(&ctx.user.name).cloned(),
+        owner: ctx.account().cloned(),
     })?;
     Ok(AriResponse::ok(snapshot))
 }
@@ -573,7 +573,8 @@ pub async fn play(ctx: Ctx) -> AriResult {
 /// POST /channels/{channelId}/record: no 412 check, as in Asterisk.
 pub async fn record(ctx: Ctx) -> AriResult {
     let request = media::record_request(&ctx)?;
-    media::recording_created(ctx.core.record_channel(&channel_id(&ctx), request)?)
+    let owner = ctx.account();
+    media::recording_created(ctx.core.record_channel(&channel_id(&ctx), request, owner)?)
 }
 
 /// The `spy` or `whisper` parameter: `none` when absent or empty, else one of `none`,
@@ -608,12 +609,7 @@ pub async fn snoop_channel(ctx: Ctx) -> AriResult {
 /// A unit of the user's `max_channels`, taken before a snoop or external media channel
 /// is made (403 over the quota, nothing made).
 fn take_channel(ctx: &Ctx) -> Result<Option<crate::core::quota::Held>, AriError> {
-    Ok(ctx
-        .core
-        .quotas()
-        .account(&ctx.user.name)
-        .map(|a| a.take_channels(1))
-        .transpose()?)
+    Ok(ctx.account().map(|a| a.take_channels(1)).transpose()?)
 }
 
 /// Gives the channel in `snapshot` the unit taken for it.

@@ -39,6 +39,19 @@ pub struct Ctx {
     pub upload: Option<Arc<crate::ari::Upload>>,
     /// The WebAssembly host.
     pub wasm: Option<Arc<crate::wasm::WasmHost>>,
+    /// Whose quotas the request counts against when not `user`'s (see
+    /// [`crate::ari::AriRequest::quota_owner`]).
+    pub quota_owner: Option<String>,
+}
+
+impl Ctx {
+    /// The quota account what this request makes counts against: its user's, or for a
+    /// WebAssembly app's request the app owner's (`None`: wari's own identity, or an app
+    /// without an owner).
+    pub fn account(&self) -> Option<&Arc<crate::core::quota::Account>> {
+        let user = self.quota_owner.as_deref().unwrap_or(&self.user.name);
+        self.core.quotas().account(user)
+    }
 }
 
 /// A string parameter, with the empty string counted as absent (`ast_strlen_zero`).

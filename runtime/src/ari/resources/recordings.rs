@@ -23,7 +23,8 @@ pub async fn get_stored(ctx: Ctx) -> AriResult {
 
 /// DELETE /recordings/stored/{recordingName}
 pub async fn delete_stored(ctx: Ctx) -> AriResult {
-    ctx.core.delete_stored_recording(&name(&ctx))?;
+    let (core, name) = (ctx.core.clone(), name(&ctx));
+    off_the_workers(move || core.delete_stored_recording(&name)).await?;
     Ok(AriResponse::no_content())
 }
 
@@ -49,8 +50,12 @@ pub async fn copy_stored(ctx: Ctx) -> AriResult {
         .string("destinationRecordingName")
         .unwrap_or_default();
     let (core, name) = (ctx.core.clone(), name(&ctx));
-    let copy =
-        off_the_workers(move || core.copy_stored_recording(&name, destination.trim())).await?;
+    // The copy counts against the user who made it.
+    let owner = ctx.account().cloned();
+    let copy = off_the_workers(move || {
+        core.copy_stored_recording(&name, destination.trim(), owner.as_ref())
+    })
+    .await?;
     Ok(AriResponse::ok(copy))
 }
 
