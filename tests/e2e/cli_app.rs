@@ -224,7 +224,13 @@ fn an_unreachable_server_gets_a_clear_message() {
     let url = format!("http://{}", nobody.address());
     let started = Instant::now();
     for command in [vec!["list"], vec!["rm", "ivr"]] {
-        let out = wari_app(&args(&command, &["--url".to_string(), url.clone()]));
+        let tail = [
+            "--url".to_string(),
+            url.clone(),
+            "--password".into(),
+            "x".into(),
+        ];
+        let out = wari_app(&args(&command, &tail));
         assert!(!out.success, "{out:?}");
         assert!(
             out.stderr.contains(&format!("cannot reach wari at {url}")),
@@ -235,9 +241,94 @@ fn an_unreachable_server_gets_a_clear_message() {
     assert!(started.elapsed() < Duration::from_secs(20));
 
     // So is an https URL, which this client does not speak.
-    let out = wari_app(&["list", "--url", "https://127.0.0.1:8089"]);
+    let out = wari_app(&["list", "--url", "https://127.0.0.1:8089", "--password", "x"]);
     assert!(!out.success, "{out:?}");
     assert!(out.stderr.contains("https is not supported"), "{out:?}");
+}
+
+#[tokio::test]
+async fn a_missing_password_is_an_error_not_the_demo_password() {
+    let wari = Wari::start_default();
+    let url = format!("http://{}", wari.addr());
+    for command in [vec!["list"], vec!["rm", "ivr"]] {
+        let out = wari_app(&args(&command, &["--url".to_string(), url.clone()]));
+        assert!(!out.success, "{out:?}");
+        assert!(
+            out.stderr.contains(
+                "no password for user asterisk: give it with --password or WARI_PASSWORD"
+            ),
+            "{out:?}"
+        );
+    }
+    // Nothing was sent: wari logged no request (a wrong password is logged as "ARI request
+    // refused").
+    let log = wari.log();
+    assert!(!log.contains("ARI request"), "{log}");
+    // WARI_PASSWORD is enough.
+    let out = wari_app_env(&["list", "--url", &url], &[("WARI_PASSWORD", RW.1)]);
+    assert!(out.success, "{out:?}");
+}
+
+/// Answers every request on one connection as Asterisk 23.4.1 answers an ARI path it does
+/// not know (its golden capture), then closes: an Asterisk without wari's `/ari/wasm`.
+async fn answer_like_asterisk(listener: tokio::net::TcpListener) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let Ok((mut stream, _)) = listener.accept().await else {
+        return;
+    };
+    let mut head = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 65_536 {
+        match stream.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => head.extend_from_slice(&buf[..n]),
+        }
+    }
+    let body = r#"{"message":"Resource not found"}"#;
+    let reply = format!(
+        "HTTP/1.1 404 Not Found\r\nServer: Asterisk/23.4.1\r\nConnection: close\r\n\
+         Cache-Control: no-cache, no-store\r\nContent-type: application/json\r\n\
+         Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let _ = stream.write_all(reply.as_bytes()).await;
+}
+
+#[tokio::test]
+async fn a_server_that_is_not_wari_is_named_as_such() {
+    let ivr = component_path("ivr").display().to_string();
+    for command in [
+        vec!["list"],
+        vec!["rm", "ivr"],
+        vec!["deploy", ivr.as_str()],
+    ] {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let server = tokio::spawn(answer_like_asterisk(listener));
+        let tail = [
+            "--url".to_string(),
+            url.clone(),
+            "--password".into(),
+            "x".into(),
+        ];
+        let all = args(&command, &tail);
+        let out = tokio::task::spawn_blocking({
+            let all: Vec<String> = all.iter().map(|s| s.to_string()).collect();
+            move || wari_app(&all.iter().map(String::as_str).collect::<Vec<_>>())
+        })
+        .await
+        .expect("wari app");
+        server.await.expect("server");
+        assert!(!out.success, "{command:?}: {out:?}");
+        assert!(
+            out.stderr.contains(&format!(
+                "the server at {url} answers ARI but has no /ari/wasm resource, so it is not wari"
+            )),
+            "{command:?}: {out:?}"
+        );
+    }
 }
 
 /// `cargo test` of a crate, in its own target directory, killed after [`CARGO_TIMEOUT`].

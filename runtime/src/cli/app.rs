@@ -11,7 +11,7 @@ use http::{Method, StatusCode};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::{Value, json};
 
-use super::client::Server;
+use super::client::{Reply, Server};
 use super::scaffold::{self, NewArgs};
 
 /// The WebAssembly apps subcommands.
@@ -68,22 +68,43 @@ pub struct ServerArgs {
         default_value = "asterisk"
     )]
     user: String,
-    /// The user's password.
+    /// The user's password (required: the embedded demo's is `asterisk`).
     #[arg(
         long,
         value_name = "PASSWORD",
         env = "WARI_PASSWORD",
-        default_value = "asterisk",
-        hide_env_values = true,
-        hide_default_value = true
+        hide_env_values = true
     )]
-    password: String,
+    password: Option<String>,
 }
 
 impl ServerArgs {
     fn server(&self) -> anyhow::Result<Server> {
-        Server::new(&self.url, &self.user, &self.password)
+        let Some(password) = &self.password else {
+            bail!(
+                "no password for user {}: give it with --password or WARI_PASSWORD (the \
+                 embedded demo's user is asterisk, password asterisk)",
+                self.user
+            );
+        };
+        Server::new(&self.url, &self.user, password)
     }
+}
+
+/// What `what` failing means, from wari's reply: the server's message, or, when the server
+/// does not know `/ari/wasm` at all, that it is not wari (an Asterisk answers ARI the same
+/// way but has no WebAssembly apps).
+fn failure(what: &str, server: &Server, reply: &Reply) -> anyhow::Error {
+    if reply.status == StatusCode::NOT_FOUND
+        && reply.message().as_deref() == Some("Resource not found")
+    {
+        return anyhow::anyhow!(
+            "{what} failed: the server at {} answers ARI but has no /ari/wasm resource, so it \
+             is not wari (an Asterisk?); point --url or WARI_URL at wari",
+            server.url()
+        );
+    }
+    anyhow::anyhow!("{what} failed: {}", reply.error())
 }
 
 /// Path segment encoding: everything but RFC 3986's unreserved characters.
@@ -140,11 +161,11 @@ async fn deploy(file: &PathBuf, name: Option<String>, args: &ServerArgs) -> anyh
         )
         .await?;
     if !reply.status.is_success() {
-        bail!(
-            "deploying {} as {name} failed: {}",
-            file.display(),
-            reply.error()
-        );
+        return Err(failure(
+            &format!("deploying {} as {name}", file.display()),
+            &server,
+            &reply,
+        ));
     }
     let app = reply.json()?;
     println!("{}", serde_json::to_string_pretty(&summary(&app))?);
@@ -166,7 +187,7 @@ async fn list(args: &ServerArgs) -> anyhow::Result<()> {
     let server = args.server()?;
     let reply = server.send(Method::GET, "/wasm", None).await?;
     if !reply.status.is_success() {
-        bail!("listing the apps failed: {}", reply.error());
+        return Err(failure("listing the apps", &server, &reply));
     }
     let apps = reply.json()?;
     let Some(apps) = apps.as_array() else {
@@ -235,7 +256,9 @@ fn table(apps: &[Value]) -> String {
 async fn remove(name: &str, args: &ServerArgs) -> anyhow::Result<()> {
     let server = args.server()?;
     let reply = server.send(Method::DELETE, &app_path(name), None).await?;
-    if reply.status == StatusCode::NOT_FOUND {
+    if reply.status == StatusCode::NOT_FOUND
+        && reply.message().as_deref() != Some("Resource not found")
+    {
         bail!(
             "{name} is not deployed at {} ({})",
             server.url(),
@@ -243,7 +266,7 @@ async fn remove(name: &str, args: &ServerArgs) -> anyhow::Result<()> {
         );
     }
     if !reply.status.is_success() {
-        bail!("removing {name} failed: {}", reply.error());
+        return Err(failure(&format!("removing {name}"), &server, &reply));
     }
     println!("removed {name}");
     Ok(())

@@ -55,11 +55,17 @@ impl Reply {
         })
     }
 
-    /// What went wrong, for a 4xx/5xx: `400 Bad Request: <the server's message>`.
-    pub fn error(&self) -> String {
-        let message = serde_json::from_slice::<Value>(&self.body)
+    /// The `message` of an ARI error body, if it has one.
+    pub fn message(&self) -> Option<String> {
+        serde_json::from_slice::<Value>(&self.body)
             .ok()
             .and_then(|v| v.get("message").and_then(Value::as_str).map(String::from))
+    }
+
+    /// What went wrong, for a 4xx/5xx: `400 Bad Request: <the server's message>`.
+    pub fn error(&self) -> String {
+        let message = self
+            .message()
             .unwrap_or_else(|| String::from_utf8_lossy(&self.body).trim().to_string());
         if message.is_empty() {
             self.status.to_string()

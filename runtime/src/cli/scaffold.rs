@@ -476,9 +476,10 @@ fn readme(plan: &Plan) -> String {
     let _ = write!(
         out,
         "\n## Deploy\n\n\
-         To a running wari (default `--url http://127.0.0.1:8088`, user `asterisk`/`asterisk`; \
-         or `WARI_URL`, `WARI_USER`, `WARI_PASSWORD`):\n\n\
-         ```sh\nwari app deploy {path} --name {name}\nwari app list\n```\n\n\
+         To a running wari (default `--url http://127.0.0.1:8088` and user `asterisk`; the \
+         password is required, `asterisk` for the embedded demo; or `WARI_URL`, `WARI_USER`, \
+         `WARI_PASSWORD`):\n\n\
+         ```sh\nexport WARI_PASSWORD=asterisk\nwari app deploy {path} --name {name}\nwari app list\n```\n\n\
          Then send calls to it from the dialplan:\n\n\
          ```ini\n[default]\nexten => 100,1,Stasis({name})\n same => n,Hangup()\n```\n"
     );
