@@ -331,6 +331,29 @@ async fn a_server_that_is_not_wari_is_named_as_such() {
     }
 }
 
+#[test]
+fn build_guests_refuses_a_name_it_does_not_know_and_lists_the_crates() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut command = Command::new("bash");
+    command
+        .arg(root.join("scripts/build-guests"))
+        .arg("ivr")
+        .arg("no-such-app")
+        .current_dir(&root);
+    let out = run_limited(command, CLI_TIMEOUT);
+    assert!(!out.success, "{out:?}");
+    assert!(
+        out.stderr.contains(
+            "no guest crate named 'no-such-app' in apps/Cargo.toml's members (there are: ivr"
+        ),
+        "{out:?}"
+    );
+    assert!(
+        !out.stderr.contains("Compiling"),
+        "nothing is built: {out:?}"
+    );
+}
+
 /// `cargo test` of a crate, in its own target directory, killed after [`CARGO_TIMEOUT`].
 fn cargo_test(manifest: &Path, target_dir: &Path) -> Finished {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
