@@ -354,6 +354,59 @@ fn build_guests_refuses_a_name_it_does_not_know_and_lists_the_crates() {
     );
 }
 
+#[tokio::test]
+async fn config_dir_finds_the_server_and_the_users_password() {
+    let ari = "[general]\nenabled = yes\n\n[deployer]\ntype = user\npassword = d3pl0y\n";
+    let http = "[general]\nenabled = yes\nbindaddr = 127.0.0.1\nbindport = 0\nprefix = pbx\n";
+    let wari = Wari::start(&[("http.conf", http), ("ari.conf", ari)]);
+    // The directory the CLI reads: the server's files, with the port it got.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let port = wari.addr().port();
+    std::fs::write(
+        dir.path().join("http.conf"),
+        http.replace("bindport = 0", &format!("bindport = {port}")),
+    )
+    .expect("write http.conf");
+    std::fs::write(dir.path().join("ari.conf"), ari).expect("write ari.conf");
+    let config_dir = dir.path().display().to_string();
+    let ivr = component_path("ivr").display().to_string();
+
+    let out = wari_app(&[
+        "deploy",
+        &ivr,
+        "--config-dir",
+        &config_dir,
+        "--user",
+        "deployer",
+    ]);
+    assert!(out.success, "{out:?}");
+    let deployed: Value = serde_json::from_str(&out.stdout).expect("deploy prints JSON");
+    assert_eq!(deployed["owner"], "deployer", "{deployed}");
+    let out = wari_app(&["list", "--config-dir", &config_dir, "--user", "deployer"]);
+    assert!(out.success, "{out:?}");
+    assert!(
+        out.stdout.contains("ivr") && out.stdout.contains("deployer"),
+        "{out:?}"
+    );
+
+    // A user the server does not have is named, with the ones it has.
+    let out = wari_app(&["list", "--config-dir", &config_dir]);
+    assert!(!out.success, "{out:?}");
+    assert!(
+        out.stderr
+            .contains("ari.conf has no user asterisk (it has: deployer); choose one with --user"),
+        "{out:?}"
+    );
+    // A server whose port is chosen at start-up cannot be found from its files.
+    let out = wari_app(&[
+        "list",
+        "--config-dir",
+        &wari.config_dir().display().to_string(),
+    ]);
+    assert!(!out.success, "{out:?}");
+    assert!(out.stderr.contains("gives no fixed address"), "{out:?}");
+}
+
 /// `cargo test` of a crate, in its own target directory, killed after [`CARGO_TIMEOUT`].
 fn cargo_test(manifest: &Path, target_dir: &Path) -> Finished {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());

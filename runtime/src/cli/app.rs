@@ -52,15 +52,15 @@ pub enum AppCommand {
 /// Which wari to talk to, and as whom.
 #[derive(Debug, Args)]
 pub struct ServerArgs {
-    /// wari's HTTP address, with the http.conf prefix if there is one.
-    #[arg(
-        long,
-        value_name = "URL",
-        env = "WARI_URL",
-        default_value = "http://127.0.0.1:8088"
-    )]
-    url: String,
-    /// An ari.conf user with read/write access (default: the embedded demo's).
+    /// wari's HTTP address, with the http.conf prefix if there is one (default
+    /// `http://127.0.0.1:8088`, or what `--config-dir`'s http.conf says).
+    #[arg(long, value_name = "URL", env = "WARI_URL")]
+    url: Option<String>,
+    /// The configuration directory the server runs with: its http.conf gives the address,
+    /// port and prefix, its ari.conf the user's password (when plain).
+    #[arg(long, value_name = "DIR")]
+    config_dir: Option<PathBuf>,
+    /// An ari.conf user with read/write access.
     #[arg(
         long,
         value_name = "USER",
@@ -68,7 +68,8 @@ pub struct ServerArgs {
         default_value = "asterisk"
     )]
     user: String,
-    /// The user's password (required: the embedded demo's is `asterisk`).
+    /// The user's password (required unless `--config-dir`'s ari.conf has it in plain
+    /// text; the embedded demo's is `asterisk`).
     #[arg(
         long,
         value_name = "PASSWORD",
@@ -78,17 +79,84 @@ pub struct ServerArgs {
     password: Option<String>,
 }
 
+/// The default address: the embedded demo's.
+const DEFAULT_URL: &str = "http://127.0.0.1:8088";
+
 impl ServerArgs {
     fn server(&self) -> anyhow::Result<Server> {
-        let Some(password) = &self.password else {
+        let configured = match &self.config_dir {
+            Some(dir) => Some(configured_server(dir, &self.user)?),
+            None => None,
+        };
+        let url = match (&self.url, &configured) {
+            (Some(url), _) => url.clone(),
+            (None, Some((url, _))) => url.clone(),
+            (None, None) => DEFAULT_URL.to_string(),
+        };
+        let password = self
+            .password
+            .clone()
+            .or_else(|| configured.and_then(|(_, password)| password));
+        let Some(password) = password else {
             bail!(
                 "no password for user {}: give it with --password or WARI_PASSWORD (the \
                  embedded demo's user is asterisk, password asterisk)",
                 self.user
             );
         };
-        Server::new(&self.url, &self.user, password)
+        Server::new(&url, &self.user, &password)
     }
+}
+
+/// The URL a server configured by `dir` listens on, and `user`'s password in its ari.conf
+/// when that is plain text.
+fn configured_server(
+    dir: &std::path::Path,
+    user: &str,
+) -> anyhow::Result<(String, Option<String>)> {
+    let source = wari::config::ConfigSource::Dir(dir.to_path_buf());
+    let (config, _) = wari::config::load(&source)
+        .with_context(|| format!("cannot read the configuration in {}", dir.display()))?;
+    let bind = match &config.http.bind {
+        Some(bind) if config.http.enabled && bind.port != 0 => bind,
+        _ => bail!(
+            "{}/http.conf gives no fixed address to reach wari at (enabled, bindaddr and a \
+             bindport other than 0); give it with --url",
+            dir.display()
+        ),
+    };
+    // A wildcard address is reached on loopback; an IPv6 literal goes in brackets.
+    let host = match bind.host.trim_start_matches('[').trim_end_matches(']') {
+        "0.0.0.0" | "" => "127.0.0.1".to_string(),
+        "::" => "[::1]".to_string(),
+        v6 if v6.contains(':') => format!("[{v6}]"),
+        host => host.to_string(),
+    };
+    Ok((
+        format!("http://{host}:{}{}", bind.port, config.http.prefix),
+        plain_password(&config, user, dir)?,
+    ))
+}
+
+/// `user`'s password from ari.conf when stored in plain text (`None` for a crypt hash).
+fn plain_password(
+    config: &wari::config::Config,
+    user: &str,
+    dir: &std::path::Path,
+) -> anyhow::Result<Option<String>> {
+    let Some(found) = config.ari.users.get(user) else {
+        let mut names: Vec<&str> = config.ari.users.keys().map(String::as_str).collect();
+        names.sort_unstable();
+        bail!(
+            "{}/ari.conf has no user {user} (it has: {}); choose one with --user",
+            dir.display(),
+            names.join(", ")
+        );
+    };
+    Ok(match &found.password {
+        wari::config::Password::Plain(password) => Some(password.clone()),
+        wari::config::Password::Crypt(_) => None,
+    })
 }
 
 /// What `what` failing means, from wari's reply: the server's message, or, when the server
