@@ -407,6 +407,52 @@ async fn config_dir_finds_the_server_and_the_users_password() {
     assert!(out.stderr.contains("gives no fixed address"), "{out:?}");
 }
 
+#[test]
+fn new_inside_a_checkouts_apps_joins_its_workspace() {
+    // A checkout's shape: guest-sdk/ (the real one, linked) and an apps/ workspace.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let root = dir.path();
+    let sdk = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../guest-sdk");
+    std::os::unix::fs::symlink(
+        sdk.canonicalize().expect("guest-sdk"),
+        root.join("guest-sdk"),
+    )
+    .expect("link guest-sdk");
+    std::fs::create_dir(root.join("apps")).expect("apps");
+    let manifest = root.join("apps/Cargo.toml");
+    std::fs::write(
+        &manifest,
+        "[workspace]\nresolver = \"3\"\nmembers = [\n    \"ivr\",\n    \"forward\"\n]\n",
+    )
+    .expect("write apps/Cargo.toml");
+    let apps = root.join("apps").display().to_string();
+
+    let out = wari_app(&["new", "hello", "--dir", &apps]);
+    assert!(out.success, "{out:?}");
+    assert!(
+        out.stdout.contains("added \"hello\" to the members"),
+        "{out:?}"
+    );
+    let text = std::fs::read_to_string(&manifest).expect("read");
+    assert_eq!(
+        text,
+        "[workspace]\nresolver = \"3\"\nmembers = [\n    \"ivr\",\n    \"forward\",\n    \"hello\",\n]\n"
+    );
+    let crate_manifest =
+        std::fs::read_to_string(root.join("apps/hello/Cargo.toml")).expect("hello/Cargo.toml");
+    assert!(
+        crate_manifest.contains("../../guest-sdk"),
+        "{crate_manifest}"
+    );
+
+    // A second crate goes after it; an existing crate is refused and the list kept.
+    assert!(wari_app(&["new", "bye", "--dir", &apps]).success);
+    assert!(!wari_app(&["new", "hello", "--dir", &apps]).success);
+    let text = std::fs::read_to_string(&manifest).expect("read");
+    assert_eq!(text.matches("\"hello\"").count(), 1, "{text}");
+    assert!(text.contains("    \"hello\",\n    \"bye\",\n]"), "{text}");
+}
+
 /// `cargo test` of a crate, in its own target directory, killed after [`CARGO_TIMEOUT`].
 fn cargo_test(manifest: &Path, target_dir: &Path) -> Finished {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());

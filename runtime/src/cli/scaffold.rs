@@ -507,6 +507,43 @@ fn write_crate(crate_dir: &Path, plan: &Plan) -> anyhow::Result<()> {
     result
 }
 
+/// Adds `member` to the `members = [...]` list of wari's `apps/Cargo.toml`, one entry per
+/// line as that file keeps them (scripts/build-guests reads it so); nothing if it is there.
+fn add_member(manifest: &Path, member: &str) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(manifest)
+        .with_context(|| format!("cannot read {}", manifest.display()))?;
+    let entry = toml_string(member);
+    let mut lines: Vec<String> = text.lines().map(String::from).collect();
+    let Some(start) = lines.iter().position(|l| l.trim() == "members = [") else {
+        bail!(
+            "{}: no `members = [` list to add \"{member}\" to; add it by hand",
+            manifest.display()
+        );
+    };
+    let Some(end) = lines[start..].iter().position(|l| l.trim() == "]") else {
+        bail!("{}: the members list is not closed", manifest.display());
+    };
+    let end = start + end;
+    let listed = lines[start + 1..end]
+        .iter()
+        .any(|l| l.trim().trim_end_matches(',') == entry);
+    if listed {
+        return Ok(());
+    }
+    if let Some(last) = lines[start + 1..end]
+        .iter_mut()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        && !last.trim_end().ends_with(',')
+    {
+        last.push(',');
+    }
+    lines.insert(end, format!("    {entry},"));
+    let mut out = lines.join("\n");
+    out.push('\n');
+    std::fs::write(manifest, out).with_context(|| format!("cannot write {}", manifest.display()))
+}
+
 /// `wari app new`.
 pub fn run(args: &NewArgs) -> anyhow::Result<ExitCode> {
     check_name(&args.name)?;
@@ -539,12 +576,21 @@ pub fn run(args: &NewArgs) -> anyhow::Result<ExitCode> {
              PATH/guest-sdk to build against one)"
         ),
     }
-    if let Some(workspace) = &plan.workspace {
-        println!(
+    match &plan.workspace {
+        Some(workspace) if workspace.is_wari_apps => {
+            add_member(&workspace.manifest, &workspace.member)?;
+            println!(
+                "added \"{}\" to the members of {} (scripts/build-guests builds it)",
+                workspace.member,
+                workspace.manifest.display()
+            );
+        }
+        Some(workspace) => println!(
             "note: {} is a Cargo workspace: add \"{}\" to its members (unless a glob covers it)",
             workspace.manifest.display(),
             workspace.member
-        );
+        ),
+        None => {}
     }
     println!(
         "next: cd {} && cargo test; README.md says how to build and deploy it",
