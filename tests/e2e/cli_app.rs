@@ -453,6 +453,41 @@ fn new_inside_a_checkouts_apps_joins_its_workspace() {
     assert!(text.contains("    \"hello\",\n    \"bye\",\n]"), "{text}");
 }
 
+#[test]
+fn new_with_a_template_starts_from_the_example_and_its_tests_pass() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let parent = dir.path().display().to_string();
+    let sdk = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../guest-sdk");
+    let sdk_arg = sdk.canonicalize().expect("guest-sdk").display().to_string();
+    let out = wari_app(&[
+        "new",
+        "menu",
+        "--template",
+        "ivr",
+        "--dir",
+        &parent,
+        "--sdk-path",
+        &sdk_arg,
+    ]);
+    assert!(out.success, "{out:?}");
+    let crate_dir = dir.path().join("menu");
+    let example = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../apps/ivr/src/lib.rs");
+    assert_eq!(
+        std::fs::read_to_string(crate_dir.join("src/lib.rs")).expect("lib.rs"),
+        std::fs::read_to_string(example).expect("the IVR example"),
+    );
+    let readme = std::fs::read_to_string(crate_dir.join("README.md")).expect("README.md");
+    assert!(readme.contains("wari's IVR example"), "{readme}");
+    // The example's own unit tests pass in the new crate.
+    let out = cargo_test(&crate_dir.join("Cargo.toml"), &dir.path().join("target"));
+    assert!(out.success, "{out:?}");
+    assert!(out.stdout.contains("test result: ok"), "{out:?}");
+
+    let out = wari_app(&["new", "x", "--template", "voicemail", "--dir", &parent]);
+    assert!(!out.success, "{out:?}");
+    assert!(out.stderr.contains("ivr, forward, conference"), "{out:?}");
+}
+
 /// `cargo test` of a crate, in its own target directory, killed after [`CARGO_TIMEOUT`].
 fn cargo_test(manifest: &Path, target_dir: &Path) -> Finished {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());

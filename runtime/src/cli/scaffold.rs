@@ -30,6 +30,32 @@ pub struct NewArgs {
     /// Depend on the SDK at this path (a wari checkout's guest-sdk directory).
     #[arg(long, value_name = "PATH")]
     sdk_path: Option<PathBuf>,
+    /// Start from one of the example apps (its src/lib.rs, unit tests included) instead of
+    /// the small answering app.
+    #[arg(long, value_enum, value_name = "EXAMPLE")]
+    template: Option<Template>,
+}
+
+/// The example apps `--template` starts from (apps/ in the wari repository).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Template {
+    /// Answer, prompt, route on DTMF with a timeout.
+    Ivr,
+    /// Call forwarding: dial a target, fall back on no answer or busy.
+    Forward,
+    /// A conference bridge.
+    Conference,
+}
+
+impl Template {
+    /// The example's source.
+    fn lib_rs(self) -> &'static str {
+        match self {
+            Template::Ivr => include_str!("../../../apps/ivr/src/lib.rs"),
+            Template::Forward => include_str!("../../../apps/forward/src/lib.rs"),
+            Template::Conference => include_str!("../../../apps/conference/src/lib.rs"),
+        }
+    }
 }
 
 /// How the new crate gets the SDK.
@@ -59,6 +85,8 @@ struct Plan {
     type_name: String,
     sdk: Sdk,
     workspace: Option<Workspace>,
+    /// The example app to start from, if any.
+    template: Option<Template>,
 }
 
 const KEYWORDS: &[&str] = &[
@@ -246,6 +274,7 @@ fn plan(name: &str, parent: &Path, sdk_path: Option<&Path>) -> anyhow::Result<Pl
         type_name: type_name(name),
         sdk,
         workspace,
+        template: None,
     })
 }
 
@@ -414,6 +443,9 @@ mod tests {
 "#;
 
 fn lib_rs(plan: &Plan) -> String {
+    if let Some(template) = plan.template {
+        return template.lib_rs().to_string();
+    }
     LIB_RS
         .replace("@NAME@", &plan.name)
         .replace("@TYPE@", &plan.type_name)
@@ -422,11 +454,18 @@ fn lib_rs(plan: &Plan) -> String {
 fn readme(plan: &Plan) -> String {
     let name = &plan.name;
     let lib = name.replace('-', "_");
+    let what = match plan.template {
+        None => "It answers a call and hangs up when the caller presses `#`",
+        Some(Template::Ivr) => {
+            "It starts from wari's IVR example: answer, prompt, route on DTMF with a timeout"
+        }
+        Some(Template::Forward) => "It starts from wari's call-forwarding example",
+        Some(Template::Conference) => "It starts from wari's conference example",
+    };
     let mut out = format!(
         "# {name}\n\n\
          A Stasis application for wari (an Asterisk REST Interface host), written with `wari-guest-sdk` and \
-         built as a WebAssembly component. It answers a call and hangs up when the caller \
-         presses `#` (see `src/lib.rs`).\n\n\
+         built as a WebAssembly component. {what} (see `src/lib.rs`).\n\n\
          ## Test\n\n\
          The unit tests run natively, against the SDK's mock host:\n\n\
          ```sh\ncargo test\n```\n\n\
@@ -436,12 +475,12 @@ fn readme(plan: &Plan) -> String {
         Some(workspace) if workspace.is_wari_apps => {
             let _ = write!(
                 out,
-                "This crate is in the wari repository's `apps/` workspace. List it in `members` \
-                 of `apps/Cargo.toml` and refresh the lock file (`scripts/build-guests` builds \
-                 with `--locked`):\n\n\
+                "This crate is in the wari repository's `apps/` workspace (`wari app new` added \
+                 it to `members` of `apps/Cargo.toml`). Refresh the lock file once \
+                 (`scripts/build-guests` builds with `--locked`):\n\n\
                  ```sh\ncargo update --manifest-path apps/Cargo.toml --workspace\n```\n\n\
-                 then build every guest component from the repository's root with\n\n\
-                 ```sh\nscripts/build-guests\n```\n\n\
+                 then build the component from the repository's root with\n\n\
+                 ```sh\nscripts/build-guests {name}\n```\n\n\
                  which writes `target/guests/components/{name}.wasm`.\n"
             );
         }
@@ -553,7 +592,8 @@ pub fn run(args: &NewArgs) -> anyhow::Result<ExitCode> {
         .dir
         .canonicalize()
         .with_context(|| format!("cannot use {}", args.dir.display()))?;
-    let plan = plan(&args.name, &parent, args.sdk_path.as_deref())?;
+    let mut plan = plan(&args.name, &parent, args.sdk_path.as_deref())?;
+    plan.template = args.template;
     let crate_dir = parent.join(&plan.name);
     match std::fs::create_dir(&crate_dir) {
         Ok(()) => {}
