@@ -285,9 +285,7 @@ impl AppRuntime {
         tokio::spawn(async move {
             let result = match outcome {
                 FailureOutcome::Hangup => core.hangup(&channel, crate::core::cause::FAILURE),
-                FailureOutcome::Continue => {
-                    core.continue_in_dialplan(&channel, None, None, None, None)
-                }
+                FailureOutcome::Continue => core.continue_after_failure(&channel),
             };
             if let Err(e) = result {
                 tracing::debug!(channel, error = %e, "refusing a call over max_sessions_per_app");

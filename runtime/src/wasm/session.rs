@@ -333,7 +333,7 @@ fn finish_channels(app: &AppRuntime, channels: Vec<String>, outcome: FailureOutc
     for channel in channels {
         let result = match outcome {
             FailureOutcome::Hangup => core.hangup(&channel, cause::FAILURE),
-            FailureOutcome::Continue => core.continue_in_dialplan(&channel, None, None, None, None),
+            FailureOutcome::Continue => core.continue_after_failure(&channel),
         };
         if let Err(e) = result {
             tracing::debug!(channel, error = %e, "cleaning up after a failed session");
