@@ -371,7 +371,8 @@ async fn a_stack_overflow_is_contained() {
 /// A guest's panic, in a host started with `RUST_BACKTRACE=1` (as every e2e wari is): the
 /// panic message is logged once, at ERROR, with the app's version, and is what
 /// `failures.last` says, with the time, session and channel; no host backtrace and no
-/// `RUST_BACKTRACE` hint (which is about the guest's environment) reach the log.
+/// `RUST_BACKTRACE` hint (which is about the guest's environment) reach the log. The
+/// session's other log lines carry the version as well.
 #[tokio::test]
 async fn a_trap_is_contained() {
     let wari = contained("trap", "traps").await;
@@ -400,6 +401,15 @@ async fn a_trap_is_contained() {
             && lines[0].contains(&format!("version={}", &sha256[..12])),
         "{}",
         lines[0]
+    );
+    // The app's own log lines name the version too.
+    let own = log
+        .lines()
+        .find(|l| l.contains("trap: about to panic"))
+        .unwrap_or_default();
+    assert!(
+        own.contains(&format!("version={}", &sha256[..12])) && own.contains("session="),
+        "{own}"
     );
     assert!(!log.contains("RUST_BACKTRACE"), "no guest hint: {log}");
     assert!(

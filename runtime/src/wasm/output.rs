@@ -50,6 +50,8 @@ fn is_backtrace_hint(line: &str) -> bool {
 #[derive(Debug, Clone)]
 pub struct GuestOutput {
     app: Arc<str>,
+    /// The app version (sha256 prefix) the session runs.
+    version: Arc<str>,
     session: u64,
     stream: &'static str,
     lines_per_second: u32,
@@ -57,15 +59,17 @@ pub struct GuestOutput {
 }
 
 impl GuestOutput {
-    /// A stream named `stream` (`stdout`, `stderr`) for a session of `app`.
+    /// A stream named `stream` (`stdout`, `stderr`) for a session of `app` at `version`.
     pub fn new(
         app: &str,
+        version: &str,
         session: u64,
         stream: &'static str,
         lines_per_second: u32,
     ) -> GuestOutput {
         GuestOutput {
             app: Arc::from(app),
+            version: Arc::from(version),
             session,
             stream,
             lines_per_second,
@@ -139,7 +143,7 @@ impl GuestOutput {
         }
         state.lines_in_window += 1;
         let text = crate::log_text::Escaped(text);
-        tracing::info!(app = %self.app, session = self.session, stream = self.stream, "{text}");
+        tracing::info!(app = %self.app, version = %self.version, session = self.session, stream = self.stream, "{text}");
     }
 
     fn write_bytes(&self, bytes: &[u8]) {
@@ -221,7 +225,7 @@ mod tests {
 
     #[test]
     fn lines_are_split_and_rate_limited() {
-        let out = GuestOutput::new("app", 1, "stdout", 2);
+        let out = GuestOutput::new("app", "0123456789ab", 1, "stdout", 2);
         out.write_bytes(b"one\ntw");
         out.write_bytes(b"o\nthree\nfour\n");
         assert_eq!(
@@ -239,7 +243,7 @@ mod tests {
 
     #[test]
     fn a_panic_report_is_kept_for_the_failure_not_logged() {
-        let err = GuestOutput::new("app", 1, "stderr", 2);
+        let err = GuestOutput::new("app", "0123456789ab", 1, "stderr", 2);
         err.write_bytes(b"before\n\nthread '<unnamed>' (1) panicked at src/lib.rs:14:9:\n");
         err.write_bytes(b"it broke\nnote: run with `RUST_BACKTRACE=1` environment variable to display a backtrace\n");
         assert_eq!(

@@ -299,7 +299,7 @@ impl AppRuntime {
     /// session; its channel hangs up or continues per `on_failure`, as if the app failed.
     fn refuse(&self, channel: &str, version: &AppVersion) {
         let cap = version.limits.max_sessions_per_app.unwrap_or(u32::MAX);
-        tracing::warn!(app = %self.name, channel, cap, "app is at max_sessions_per_app: the call gets no session");
+        tracing::warn!(app = %self.name, version = %version_tag(&version.stored.sha256), channel, cap, "app is at max_sessions_per_app: the call gets no session");
         self.stats.failed(
             FailureKind::Limit,
             FailureReport {
@@ -348,7 +348,7 @@ impl AppRuntime {
                 self.refuse(&id, &version);
                 return None;
             }
-            let (session, rx) = Session::new(me, version.limits.max_queued_events);
+            let (session, rx) = Session::new(me, version.clone());
             // Counted here, under the routes lock, so that a burst of calls cannot pass
             // the cap before the sessions' tasks start.
             self.stats.session_started();
@@ -399,16 +399,16 @@ impl EventSink for AppRuntime {
         if session.tx.try_send(Input::Event(event.clone())).is_err() {
             // The guest is not keeping up with its own events: end the session (its task
             // sees the closed flag) rather than grow without bound or block the core.
-            tracing::warn!(app = %self.name, session = session.id, "session event queue full: the session is ended");
+            tracing::warn!(app = %self.name, version = %version_tag(&session.version.stored.sha256), session = session.id, "session event queue full: the session is ended");
             session.closed.store(true, Ordering::Relaxed);
             let channels = session.channel_ids();
             self.stats.failed(
                 FailureKind::Limit,
                 FailureReport {
-                    message: super::session::queue_full(&self.limits()),
+                    message: super::session::queue_full(&session.version.limits),
                     session: Some(session.id),
                     channels: &channels,
-                    sha256: &self.current().stored.sha256,
+                    sha256: &session.version.stored.sha256,
                 },
             );
         }

@@ -37,6 +37,8 @@ pub enum Input {
 pub struct Session {
     pub id: u64,
     pub app: Arc<AppRuntime>,
+    /// The app version the session runs (it keeps it when the app is replaced).
+    pub version: Arc<AppVersion>,
     /// Channels the session owns (entered with it or originated by it).
     pub channels: Mutex<HashSet<String>>,
     /// Bridges the session created.
@@ -50,12 +52,16 @@ pub struct Session {
 
 impl Session {
     /// A new session of `app`; its task must be started with [`run`].
-    pub fn new(app: Arc<AppRuntime>, queue: usize) -> (Arc<Session>, mpsc::Receiver<Input>) {
-        let (tx, rx) = mpsc::channel(queue.max(1));
+    pub fn new(
+        app: Arc<AppRuntime>,
+        version: Arc<AppVersion>,
+    ) -> (Arc<Session>, mpsc::Receiver<Input>) {
+        let (tx, rx) = mpsc::channel(version.limits.max_queued_events.max(1));
         (
             Arc::new(Session {
                 id: NEXT_SESSION.fetch_add(1, Ordering::Relaxed),
                 app,
+                version,
                 channels: Mutex::new(HashSet::new()),
                 bridges: Mutex::new(HashSet::new()),
                 tx,
@@ -207,8 +213,21 @@ impl Failure {
 pub async fn run(session: Arc<Session>, version: Arc<AppVersion>, mut rx: mpsc::Receiver<Input>) {
     let app = session.app.clone();
     let limits = version.limits.clone();
-    let stdout = GuestOutput::new(&app.name, session.id, "stdout", limits.log_lines_per_second);
-    let stderr = GuestOutput::new(&app.name, session.id, "stderr", limits.log_lines_per_second);
+    let tag = version_tag(&version.stored.sha256);
+    let stdout = GuestOutput::new(
+        &app.name,
+        tag,
+        session.id,
+        "stdout",
+        limits.log_lines_per_second,
+    );
+    let stderr = GuestOutput::new(
+        &app.name,
+        tag,
+        session.id,
+        "stderr",
+        limits.log_lines_per_second,
+    );
     let state = SessionState {
         wasi: WasiCtxBuilder::new()
             .stdout(stdout.clone())
@@ -321,7 +340,7 @@ pub async fn run(session: Arc<Session>, version: Arc<AppVersion>, mut rx: mpsc::
     session.cancel_timers();
     let dropped = store.data().logs_dropped + stdout.dropped() + stderr.dropped();
     if dropped > 0 {
-        tracing::warn!(app = %app.name, session = session.id, dropped, "app log lines dropped by the rate limit");
+        tracing::warn!(app = %app.name, version = %version_tag(&version.stored.sha256), session = session.id, dropped, "app log lines dropped by the rate limit");
     }
     drop(store);
     if let Some(failure) = failure {
@@ -346,7 +365,7 @@ fn fail(
     let channels = session.channel_ids();
     let (kind, what, cause, detail) = match failure {
         Failure::Retired => {
-            tracing::info!(app = %app.name, session = session.id, ?channels, "WebAssembly app deleted: its session is ended");
+            tracing::info!(app = %app.name, version = %version_tag(&version.stored.sha256), session = session.id, ?channels, "WebAssembly app deleted: its session is ended");
             finish_channels(app, channels, outcome);
             return;
         }
@@ -788,14 +807,25 @@ impl log::Host for SessionState {
         }
         self.log_window.1 += 1;
         let app = &self.session.app.name;
+        let version = version_tag(&self.session.version.stored.sha256);
         let session = self.session.id;
         let message = crate::log_text::Escaped(&message);
         match level {
-            log::Level::Trace => tracing::trace!(app = %app, session, "{message}"),
-            log::Level::Debug => tracing::debug!(app = %app, session, "{message}"),
-            log::Level::Info => tracing::info!(app = %app, session, "{message}"),
-            log::Level::Warn => tracing::warn!(app = %app, session, "{message}"),
-            log::Level::Error => tracing::error!(app = %app, session, "{message}"),
+            log::Level::Trace => {
+                tracing::trace!(app = %app, version = %version, session, "{message}")
+            }
+            log::Level::Debug => {
+                tracing::debug!(app = %app, version = %version, session, "{message}")
+            }
+            log::Level::Info => {
+                tracing::info!(app = %app, version = %version, session, "{message}")
+            }
+            log::Level::Warn => {
+                tracing::warn!(app = %app, version = %version, session, "{message}")
+            }
+            log::Level::Error => {
+                tracing::error!(app = %app, version = %version, session, "{message}")
+            }
         }
         Ok(())
     }
