@@ -330,7 +330,7 @@ async fn contained(component_name: &str, failure: &str) -> Wari {
         app["failures"][failure].as_u64() == Some(1),
         "{component_name}: expected a {failure} failure: {app}"
     );
-    assert!(app["failures"]["last"].is_string(), "{app}");
+    assert!(app["failures"]["last"]["message"].is_string(), "{app}");
     assert_eq!(get(&wari, "/ari/wasm/ivr").await["failures"]["total"], 0);
     assert!(
         wari.log().contains("WebAssembly app"),
@@ -343,12 +343,24 @@ async fn contained(component_name: &str, failure: &str) -> Wari {
 
 #[tokio::test]
 async fn an_infinite_loop_is_stopped_by_the_cpu_budget() {
-    contained("loop", "timeouts").await;
+    let wari = contained("loop", "timeouts").await;
+    let app = get(&wari, "/ari/wasm/hostile").await;
+    assert_eq!(
+        app["failures"]["last"]["message"],
+        "failed: CPU budget of 100 ms per event exceeded (wasm.conf cpu_ms_per_event) while handling StasisStart",
+        "the default budget, named with its key: {app}"
+    );
 }
 
 #[tokio::test]
 async fn a_memory_bomb_is_stopped_by_the_memory_limit() {
-    contained("memory-bomb", "limits").await;
+    let wari = contained("memory-bomb", "limits").await;
+    let app = get(&wari, "/ari/wasm/hostile").await;
+    assert_eq!(
+        app["failures"]["last"]["message"],
+        "failed: memory limit of 64 MB reached (wasm.conf memory_mb) while handling StasisStart",
+        "the default limit, named with its key: {app}"
+    );
 }
 
 #[tokio::test]
@@ -356,18 +368,53 @@ async fn a_stack_overflow_is_contained() {
     contained("stack-overflow", "limits").await;
 }
 
+/// A guest's panic, in a host started with `RUST_BACKTRACE=1` (as every e2e wari is): the
+/// panic message is logged once, at ERROR, with the app's version, and is what
+/// `failures.last` says, with the time, session and channel; no host backtrace and no
+/// `RUST_BACKTRACE` hint (which is about the guest's environment) reach the log. The
+/// session's other log lines carry the version as well.
 #[tokio::test]
 async fn a_trap_is_contained() {
     let wari = contained("trap", "traps").await;
-    // The guest's panic message went to its stderr, which lands in the log under the app.
-    let log = wari.log();
-    let line = log
-        .lines()
-        .find(|l| l.contains("trap: panicking on purpose in StasisStart of victim"))
-        .unwrap_or_else(|| panic!("the panic message is in the log: {log}"));
+    let message = "trap: panicking on purpose in StasisStart of victim";
+    let app = get(&wari, "/ari/wasm/hostile").await;
+    let sha256 = app["sha256"].as_str().unwrap_or_default();
+    let last = &app["failures"]["last"];
     assert!(
-        line.contains("stderr") && line.contains("hostile"),
-        "{line}"
+        last["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("panicked at ")
+                && m.contains("trap/src/lib.rs:14")
+                && m.contains(message)),
+        "{app}"
+    );
+    assert_eq!(last["channels"], serde_json::json!(["victim"]), "{app}");
+    assert!(last["session"].is_u64(), "{app}");
+    assert!(last["time"].as_str().is_some_and(|t| t.len() > 10), "{app}");
+    assert_eq!(last["version"], sha256.get(..12).unwrap_or("?"), "{app}");
+    let log = wari.log();
+    let lines: Vec<&str> = log.lines().filter(|l| l.contains(message)).collect();
+    assert_eq!(lines.len(), 1, "the panic message is logged once: {log}");
+    assert!(
+        lines[0].contains("ERROR")
+            && lines[0].contains("hostile")
+            && lines[0].contains(&format!("version={}", &sha256[..12])),
+        "{}",
+        lines[0]
+    );
+    // The app's own log lines name the version too.
+    let own = log
+        .lines()
+        .find(|l| l.contains("trap: about to panic"))
+        .unwrap_or_default();
+    assert!(
+        own.contains(&format!("version={}", &sha256[..12])) && own.contains("session="),
+        "{own}"
+    );
+    assert!(!log.contains("RUST_BACKTRACE"), "no guest hint: {log}");
+    assert!(
+        !log.to_lowercase().contains("stack backtrace"),
+        "no host backtrace for a guest's fault: {log}"
     );
 }
 

@@ -35,7 +35,7 @@ async fn components_in_apps_dir_are_deployed_at_start() {
 }
 
 #[tokio::test]
-async fn on_failure_continue_sends_the_call_on_in_the_dialplan() {
+async fn on_failure_continue_sends_the_call_on_in_the_dialplan_with_stasisstatus_failed() {
     let dialplan = "[default]\nexten => 800,1,Stasis(fragile)\n same => n,Set(AFTER=${STASISSTATUS})\n same => n,Hangup()\n";
     let wasm_conf = "[general]\ncpu_ms_per_event = 50\n\n[fragile]\non_failure = continue\n";
     let wari = Wari::start(&[
@@ -74,8 +74,8 @@ async fn on_failure_continue_sends_the_call_on_in_the_dialplan() {
         }
     };
     assert_eq!(
-        after["value"], "SUCCESS",
-        "the channel left Stasis and continued"
+        after["value"], "FAILED",
+        "the channel left Stasis and continued, and the dialplan can tell its app failed"
     );
     let (_, app) = get(&wari, "/ari/wasm/fragile").await;
     assert_eq!(app["failures"]["traps"], 1, "{app}");

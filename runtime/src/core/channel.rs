@@ -207,11 +207,13 @@ pub enum Control {
     Answered,
     /// The channel was hung up.
     Hangup,
-    /// Leave Stasis and continue in the dialplan at this place.
+    /// Leave Stasis and continue in the dialplan at this place; `failed` when the
+    /// application failed (STASISSTATUS=FAILED).
     Continue {
         context: String,
         exten: String,
         priority: u32,
+        failed: bool,
     },
     /// Leave this Stasis application for another.
     Move { app: String, args: Vec<String> },

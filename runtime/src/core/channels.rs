@@ -816,6 +816,25 @@ impl Core {
         priority: Option<i64>,
         label: Option<&str>,
     ) -> Result<(), CoreError> {
+        self.continue_at(id, context, exten, priority, label, false)
+    }
+
+    /// Leaves Stasis because its application failed (a WebAssembly app with
+    /// `on_failure = continue`): the channel continues at the next priority with
+    /// STASISSTATUS=FAILED, so the dialplan can tell a failed app from a finished one.
+    pub fn continue_after_failure(&self, id: &str) -> Result<(), CoreError> {
+        self.continue_at(id, None, None, None, None, true)
+    }
+
+    fn continue_at(
+        &self,
+        id: &str,
+        context: Option<&str>,
+        exten: Option<&str>,
+        priority: Option<i64>,
+        label: Option<&str>,
+        failed: bool,
+    ) -> Result<(), CoreError> {
         let dialplan = self.dialplan();
         self.with_state(|state| {
             self.controllable(state, id, true)?;
@@ -866,6 +885,7 @@ impl Core {
                     context,
                     exten,
                     priority,
+                    failed,
                 },
             );
             Ok(())

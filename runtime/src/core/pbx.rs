@@ -62,9 +62,10 @@ enum StasisExit {
     Failed,
     HungUp,
     Continue(String, String, u32),
-    /// The application's per-call connection failed during the call: the channel goes on
-    /// in the dialplan with STASISSTATUS=FAILED.
-    ConnectionFailed(String, String, u32),
+    /// The application failed during the call (its per-call connection broke, or a
+    /// WebAssembly app failed with `on_failure = continue`): the channel goes on in the
+    /// dialplan with STASISSTATUS=FAILED.
+    ContinueFailed(String, String, u32),
 }
 
 /// What to do after a dialplan application.
@@ -256,7 +257,7 @@ impl Runner {
                 self.dialplan(context, exten, priority).await;
                 "SUCCESS"
             }
-            StasisExit::ConnectionFailed(context, exten, priority) => {
+            StasisExit::ContinueFailed(context, exten, priority) => {
                 self.dialplan(context, exten, priority).await;
                 "FAILED"
             }
@@ -322,7 +323,7 @@ impl Runner {
         };
         let exit = self.stasis_stint(&app, args).await;
         match (connector.map(|c| c.finished(&app)), exit) {
-            (Some(true), StasisExit::Continue(c, e, p)) => StasisExit::ConnectionFailed(c, e, p),
+            (Some(true), StasisExit::Continue(c, e, p)) => StasisExit::ContinueFailed(c, e, p),
             (_, exit) => exit,
         }
     }
@@ -354,8 +355,12 @@ impl Runner {
                     context,
                     exten,
                     priority,
+                    failed,
                 }) => {
                     core.with_state(|state| core.stasis_leave(state, &self.id));
+                    if failed {
+                        return StasisExit::ContinueFailed(context, exten, priority);
+                    }
                     return StasisExit::Continue(context, exten, priority);
                 }
                 Some(Control::Move { app: target, args }) => {
@@ -544,7 +549,7 @@ impl Runner {
                         self.set_var("STASISSTATUS", "SUCCESS");
                         Next::Jump(c, e, p)
                     }
-                    StasisExit::ConnectionFailed(c, e, p) => {
+                    StasisExit::ContinueFailed(c, e, p) => {
                         self.set_var("STASISSTATUS", "FAILED");
                         Next::Jump(c, e, p)
                     }

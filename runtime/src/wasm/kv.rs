@@ -34,13 +34,17 @@ impl Default for KvLimits {
 /// A write the limits refuse; the store is unchanged.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum KvRefused {
-    #[error("key-value store limit: a key of {0} bytes is longer than kv_max_key_bytes ({1})")]
+    #[error(
+        "key-value store limit of {1} bytes per key exceeded by a key of {0} bytes (wasm.conf kv_max_key_bytes)"
+    )]
     Key(usize, usize),
-    #[error("key-value store limit: a value of {0} bytes is longer than kv_max_value_bytes ({1})")]
+    #[error(
+        "key-value store limit of {1} bytes per value exceeded by a value of {0} bytes (wasm.conf kv_max_value_bytes)"
+    )]
     Value(usize, usize),
-    #[error("key-value store limit: the app already has kv_max_keys ({0}) keys")]
+    #[error("key-value store limit of {0} keys reached (wasm.conf kv_max_keys)")]
     Keys(usize),
-    #[error("key-value store limit: the app's keys and values would exceed kv_max_mb ({0} bytes)")]
+    #[error("key-value store limit of {} MB of keys and values reached (wasm.conf kv_max_mb)", .0 / (1024 * 1024))]
     Bytes(usize),
 }
 

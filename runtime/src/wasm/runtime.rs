@@ -40,6 +40,22 @@ pub enum FailureKind {
     Limit,
 }
 
+/// One failure, as `failures.last` shows it.
+#[derive(Debug)]
+pub struct FailureReport<'a> {
+    pub message: String,
+    /// The session that failed; `None` for a call refused before it had one.
+    pub session: Option<u64>,
+    pub channels: &'a [String],
+    /// The sha256 of the app version that failed.
+    pub sha256: &'a str,
+}
+
+/// An app version as logs and failures name it: the first 12 hex digits of its sha256.
+pub fn version_tag(sha256: &str) -> &str {
+    sha256.get(..12).unwrap_or(sha256)
+}
+
 /// Counters shown by `GET /ari/wasm/{app}`.
 #[derive(Debug, Default)]
 pub struct Stats {
@@ -48,7 +64,8 @@ pub struct Stats {
     traps: AtomicU64,
     timeouts: AtomicU64,
     limits: AtomicU64,
-    last_failure: Mutex<Option<String>>,
+    /// `failures.last`: the message, when, the session and its channels, the app version.
+    last_failure: Mutex<Option<Value>>,
     /// Timers pending over all sessions.
     pub timers_pending: AtomicU64,
 }
@@ -63,15 +80,24 @@ impl Stats {
         self.live.fetch_sub(1, Ordering::Relaxed);
     }
 
-    pub fn failed(&self, kind: FailureKind, description: String) {
+    /// Counts a failure of `kind` and keeps it as `failures.last`, with the time, the
+    /// session and channels it ended (none for a refused call), and the app's version.
+    pub fn failed(&self, kind: FailureKind, failure: FailureReport<'_>) {
         let counter = match kind {
             FailureKind::Trap => &self.traps,
             FailureKind::Timeout => &self.timeouts,
             FailureKind::Limit => &self.limits,
         };
         counter.fetch_add(1, Ordering::Relaxed);
-        if let Ok(mut last) = self.last_failure.lock() {
-            *last = Some(description);
+        let last = json!({
+            "message": failure.message,
+            "time": crate::core::time::now(),
+            "session": failure.session,
+            "channels": failure.channels,
+            "version": version_tag(failure.sha256),
+        });
+        if let Ok(mut slot) = self.last_failure.lock() {
+            *slot = Some(last);
         }
     }
 
@@ -273,10 +299,17 @@ impl AppRuntime {
     /// session; its channel hangs up or continues per `on_failure`, as if the app failed.
     fn refuse(&self, channel: &str, version: &AppVersion) {
         let cap = version.limits.max_sessions_per_app.unwrap_or(u32::MAX);
-        tracing::warn!(app = %self.name, channel, cap, "app is at max_sessions_per_app: the call gets no session");
+        tracing::warn!(app = %self.name, version = %version_tag(&version.stored.sha256), channel, cap, "app is at max_sessions_per_app: the call gets no session");
         self.stats.failed(
             FailureKind::Limit,
-            format!("max_sessions_per_app ({cap}) reached: a call was refused"),
+            FailureReport {
+                message: format!(
+                    "session limit of {cap} per app reached (wasm.conf max_sessions_per_app): a call was refused"
+                ),
+                session: None,
+                channels: &[channel.to_string()],
+                sha256: &version.stored.sha256,
+            },
         );
         let core = self.shared.core.clone();
         let channel = channel.to_string();
@@ -285,9 +318,7 @@ impl AppRuntime {
         tokio::spawn(async move {
             let result = match outcome {
                 FailureOutcome::Hangup => core.hangup(&channel, crate::core::cause::FAILURE),
-                FailureOutcome::Continue => {
-                    core.continue_in_dialplan(&channel, None, None, None, None)
-                }
+                FailureOutcome::Continue => core.continue_after_failure(&channel),
             };
             if let Err(e) = result {
                 tracing::debug!(channel, error = %e, "refusing a call over max_sessions_per_app");
@@ -317,7 +348,7 @@ impl AppRuntime {
                 self.refuse(&id, &version);
                 return None;
             }
-            let (session, rx) = Session::new(me, version.limits.max_queued_events);
+            let (session, rx) = Session::new(me, version.clone());
             // Counted here, under the routes lock, so that a burst of calls cannot pass
             // the cap before the sessions' tasks start.
             self.stats.session_started();
@@ -368,10 +399,18 @@ impl EventSink for AppRuntime {
         if session.tx.try_send(Input::Event(event.clone())).is_err() {
             // The guest is not keeping up with its own events: end the session (its task
             // sees the closed flag) rather than grow without bound or block the core.
-            tracing::warn!(app = %self.name, session = session.id, "session event queue full: the session is ended");
+            tracing::warn!(app = %self.name, version = %version_tag(&session.version.stored.sha256), session = session.id, "session event queue full: the session is ended");
             session.closed.store(true, Ordering::Relaxed);
-            self.stats
-                .failed(FailureKind::Limit, "event queue full".into());
+            let channels = session.channel_ids();
+            self.stats.failed(
+                FailureKind::Limit,
+                FailureReport {
+                    message: super::session::queue_full(&session.version.limits),
+                    session: Some(session.id),
+                    channels: &channels,
+                    sha256: &session.version.stored.sha256,
+                },
+            );
         }
         true
     }

@@ -16,10 +16,10 @@ use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use super::bindings::wari::stasis::{ari, call, kv, log, timers, types};
 use super::convert;
-use super::limits::FailureOutcome;
+use super::limits::{FailureOutcome, Limits, TICK};
 use super::names;
 use super::output::GuestOutput;
-use super::runtime::{AppRuntime, AppVersion, FailureKind};
+use super::runtime::{AppRuntime, AppVersion, FailureKind, FailureReport, version_tag};
 use crate::core::event::Event;
 use crate::core::{CoreError, cause};
 
@@ -37,6 +37,8 @@ pub enum Input {
 pub struct Session {
     pub id: u64,
     pub app: Arc<AppRuntime>,
+    /// The app version the session runs (it keeps it when the app is replaced).
+    pub version: Arc<AppVersion>,
     /// Channels the session owns (entered with it or originated by it).
     pub channels: Mutex<HashSet<String>>,
     /// Bridges the session created.
@@ -50,12 +52,16 @@ pub struct Session {
 
 impl Session {
     /// A new session of `app`; its task must be started with [`run`].
-    pub fn new(app: Arc<AppRuntime>, queue: usize) -> (Arc<Session>, mpsc::Receiver<Input>) {
-        let (tx, rx) = mpsc::channel(queue.max(1));
+    pub fn new(
+        app: Arc<AppRuntime>,
+        version: Arc<AppVersion>,
+    ) -> (Arc<Session>, mpsc::Receiver<Input>) {
+        let (tx, rx) = mpsc::channel(version.limits.max_queued_events.max(1));
         (
             Arc::new(Session {
                 id: NEXT_SESSION.fetch_add(1, Ordering::Relaxed),
                 app,
+                version,
                 channels: Mutex::new(HashSet::new()),
                 bridges: Mutex::new(HashSet::new()),
                 tx,
@@ -145,38 +151,61 @@ enum Failure {
     Retired,
 }
 
+/// A limit the epoch callback enforces, named with its wasm.conf key.
+#[derive(Debug, thiserror::Error)]
+enum Exceeded {
+    #[error("CPU budget of {0} ms per event exceeded (wasm.conf cpu_ms_per_event)")]
+    Cpu(u128),
+    #[error("event timeout of {0} ms exceeded (wasm.conf event_timeout_ms)")]
+    Time(u128),
+}
+
 impl Failure {
     /// The event timeout passed while the guest waited in a host call, where epoch
     /// interruption cannot reach it.
-    fn blocked() -> Failure {
+    fn blocked(limits: &Limits, handling: &str) -> Failure {
+        let exceeded = Exceeded::Time(limits.event_timeout.as_millis());
         Failure::Trap(
             FailureKind::Timeout,
-            "event timeout exceeded (waiting in a host call)".into(),
+            format!("{exceeded} while handling {handling} (waiting in a host call)"),
             "the guest was still waiting in a host call (a WASI clock or poll, say) when \
              event_timeout_ms ran out"
                 .into(),
         )
     }
 
-    fn from_error(error: &wasmtime::Error) -> Failure {
-        let cause = error.root_cause().to_string();
-        let kind = match error.downcast_ref::<wasmtime::Trap>() {
-            Some(wasmtime::Trap::StackOverflow) => FailureKind::Limit,
-            Some(wasmtime::Trap::Interrupt) => FailureKind::Timeout,
-            _ if matches!(
-                error.downcast_ref::<super::kv::KvError>(),
-                Some(super::kv::KvError::Refused(_))
-            ) || error.downcast_ref::<TimersFull>().is_some() =>
-            {
-                FailureKind::Limit
+    /// A trap or broken limit while the guest handled `handling` (an event's type, `a
+    /// timer`, `its start`): the cause names the limit and its wasm.conf key.
+    fn from_error(error: &wasmtime::Error, limits: &Limits, handling: &str) -> Failure {
+        let root = error.root_cause().to_string();
+        let (kind, cause) = if let Some(exceeded) = error.downcast_ref::<Exceeded>() {
+            (FailureKind::Timeout, exceeded.to_string())
+        } else if let Some(full) = error.downcast_ref::<TimersFull>() {
+            (FailureKind::Limit, full.to_string())
+        } else if let Some(super::kv::KvError::Refused(refused)) =
+            error.downcast_ref::<super::kv::KvError>()
+        {
+            (FailureKind::Limit, refused.to_string())
+        } else {
+            match error.downcast_ref::<wasmtime::Trap>() {
+                Some(wasmtime::Trap::StackOverflow) => (FailureKind::Limit, root),
+                Some(wasmtime::Trap::Interrupt) => (FailureKind::Timeout, root),
+                _ if root.contains("growing memory") || root.contains("memory allocation") => (
+                    FailureKind::Limit,
+                    format!(
+                        "memory limit of {} MB reached (wasm.conf memory_mb)",
+                        limits.memory_bytes / (1024 * 1024)
+                    ),
+                ),
+                _ if root.contains("memory") || root.contains("grow") => (FailureKind::Limit, root),
+                _ => (FailureKind::Trap, root),
             }
-            _ if cause.contains("CPU budget") || cause.contains("event timeout") => {
-                FailureKind::Timeout
-            }
-            _ if cause.contains("memory") || cause.contains("grow") => FailureKind::Limit,
-            _ => FailureKind::Trap,
         };
-        Failure::Trap(kind, cause, format!("{error:?}"))
+        Failure::Trap(
+            kind,
+            format!("{cause} while handling {handling}"),
+            format!("{error:?}"),
+        )
     }
 }
 
@@ -184,8 +213,21 @@ impl Failure {
 pub async fn run(session: Arc<Session>, version: Arc<AppVersion>, mut rx: mpsc::Receiver<Input>) {
     let app = session.app.clone();
     let limits = version.limits.clone();
-    let stdout = GuestOutput::new(&app.name, session.id, "stdout", limits.log_lines_per_second);
-    let stderr = GuestOutput::new(&app.name, session.id, "stderr", limits.log_lines_per_second);
+    let tag = version_tag(&version.stored.sha256);
+    let stdout = GuestOutput::new(
+        &app.name,
+        tag,
+        session.id,
+        "stdout",
+        limits.log_lines_per_second,
+    );
+    let stderr = GuestOutput::new(
+        &app.name,
+        tag,
+        session.id,
+        "stderr",
+        limits.log_lines_per_second,
+    );
     let state = SessionState {
         wasi: WasiCtxBuilder::new()
             .stdout(stdout.clone())
@@ -214,9 +256,12 @@ pub async fn run(session: Arc<Session>, version: Arc<AppVersion>, mut rx: mpsc::
         let state = ctx.data_mut();
         state.ticks += 1;
         if state.ticks > state.budget {
-            Err(wasmtime::Error::msg("CPU budget per event exceeded"))
+            let ms = u128::from(state.budget) * TICK.as_millis();
+            Err(wasmtime::Error::new(Exceeded::Cpu(ms)))
         } else if state.event_started.elapsed() > state.event_timeout {
-            Err(wasmtime::Error::msg("event timeout exceeded"))
+            Err(wasmtime::Error::new(Exceeded::Time(
+                state.event_timeout.as_millis(),
+            )))
         } else {
             Ok(UpdateDeadline::Yield(1))
         }
@@ -232,7 +277,7 @@ pub async fn run(session: Arc<Session>, version: Arc<AppVersion>, mut rx: mpsc::
     let instantiated = tokio::select! {
         biased;
         _ = retired.wait_for(|r| *r) => Err(Failure::Retired),
-        () = &mut deadline => Err(Failure::blocked()),
+        () = &mut deadline => Err(Failure::blocked(&limits, "its start")),
         result = version.pre.instantiate_async(&mut store) => {
             result.map_err(|e| Failure::Instantiate(format!("{e:?}")))
         }
@@ -253,17 +298,15 @@ pub async fn run(session: Arc<Session>, version: Arc<AppVersion>, mut rx: mpsc::
                 };
                 let Some(input) = input else { break };
                 if session.closed.load(Ordering::Relaxed) {
-                    let cause = "the session's event queue overflowed (max_queued_events)";
-                    failure = Some(Failure::Trap(
-                        FailureKind::Limit,
-                        cause.into(),
-                        cause.into(),
-                    ));
+                    let cause = queue_full(&limits);
+                    failure = Some(Failure::Trap(FailureKind::Limit, cause.clone(), cause));
                     break;
                 }
-                let (event, is_end) = match &input {
-                    Input::Event(event) => (convert::event(event), event.kind == "StasisEnd"),
-                    Input::Timer(id) => (types::Event::Timer(*id), false),
+                let (event, is_end, handling) = match &input {
+                    Input::Event(event) => {
+                        (convert::event(event), event.kind == "StasisEnd", event.kind)
+                    }
+                    Input::Timer(id) => (types::Event::Timer(*id), false, "a timer"),
                 };
                 let started = Instant::now();
                 store.data_mut().ticks = 0;
@@ -276,9 +319,9 @@ pub async fn run(session: Arc<Session>, version: Arc<AppVersion>, mut rx: mpsc::
                 let result = tokio::select! {
                     biased;
                     _ = retired.wait_for(|r| *r) => Err(Failure::Retired),
-                    () = &mut deadline => Err(Failure::blocked()),
+                    () = &mut deadline => Err(Failure::blocked(&limits, handling)),
                     result = instance.wari_stasis_handler().call_on_event(&mut store, &event) => {
-                        result.map_err(|trap| Failure::from_error(&trap))
+                        result.map_err(|trap| Failure::from_error(&trap, &limits, handling))
                     }
                 };
                 drop(running);
@@ -297,20 +340,32 @@ pub async fn run(session: Arc<Session>, version: Arc<AppVersion>, mut rx: mpsc::
     session.cancel_timers();
     let dropped = store.data().logs_dropped + stdout.dropped() + stderr.dropped();
     if dropped > 0 {
-        tracing::warn!(app = %app.name, session = session.id, dropped, "app log lines dropped by the rate limit");
+        tracing::warn!(app = %app.name, version = %version_tag(&version.stored.sha256), session = session.id, dropped, "app log lines dropped by the rate limit");
     }
     drop(store);
     if let Some(failure) = failure {
-        fail(&session, &app, failure, limits.on_failure);
+        // A guest's panic report (on its stderr) says what went wrong better than the
+        // trap it ends in (`unreachable` executed).
+        let failure = match (failure, stderr.take_panic()) {
+            (Failure::Trap(kind, _, detail), Some(panic)) => Failure::Trap(kind, panic, detail),
+            (failure, _) => failure,
+        };
+        fail(&session, &app, &version, failure, limits.on_failure);
     }
     end(&session, &app);
 }
 
-fn fail(session: &Session, app: &AppRuntime, failure: Failure, outcome: FailureOutcome) {
+fn fail(
+    session: &Session,
+    app: &AppRuntime,
+    version: &AppVersion,
+    failure: Failure,
+    outcome: FailureOutcome,
+) {
     let channels = session.channel_ids();
     let (kind, what, cause, detail) = match failure {
         Failure::Retired => {
-            tracing::info!(app = %app.name, session = session.id, ?channels, "WebAssembly app deleted: its session is ended");
+            tracing::info!(app = %app.name, version = %version_tag(&version.stored.sha256), session = session.id, ?channels, "WebAssembly app deleted: its session is ended");
             finish_channels(app, channels, outcome);
             return;
         }
@@ -322,8 +377,20 @@ fn fail(session: &Session, app: &AppRuntime, failure: Failure, outcome: FailureO
         ),
         Failure::Trap(kind, cause, detail) => (kind, "failed", cause, detail),
     };
-    tracing::error!(app = %app.name, session = session.id, ?channels, "WebAssembly app {what}: {cause}\n{detail}");
-    app.stats.failed(kind, format!("{what}: {cause}"));
+    let sha256 = &version.stored.sha256;
+    let cause = crate::log_text::Escaped(&cause);
+    // One line names the failure with its app, version, session and channels; the
+    // WebAssembly backtrace (the guest's frames, never the host's) follows it.
+    tracing::error!(app = %app.name, version = %version_tag(sha256), session = session.id, ?channels, wasm_backtrace = %detail, "WebAssembly app {what}: {cause}");
+    app.stats.failed(
+        kind,
+        FailureReport {
+            message: format!("{what}: {cause}"),
+            session: Some(session.id),
+            channels: &channels,
+            sha256,
+        },
+    );
     finish_channels(app, channels, outcome);
 }
 
@@ -333,7 +400,7 @@ fn finish_channels(app: &AppRuntime, channels: Vec<String>, outcome: FailureOutc
     for channel in channels {
         let result = match outcome {
             FailureOutcome::Hangup => core.hangup(&channel, cause::FAILURE),
-            FailureOutcome::Continue => core.continue_in_dialplan(&channel, None, None, None, None),
+            FailureOutcome::Continue => core.continue_after_failure(&channel),
         };
         if let Err(e) = result {
             tracing::debug!(channel, error = %e, "cleaning up after a failed session");
@@ -674,9 +741,17 @@ impl ari::Host for SessionState {
     }
 }
 
+/// The session's events came faster than it handled them (`max_queued_events`).
+pub(super) fn queue_full(limits: &Limits) -> String {
+    format!(
+        "event queue of {} events full (wasm.conf max_queued_events)",
+        limits.max_queued_events
+    )
+}
+
 /// A session asked for more pending timers than `max_timers`: the session fails.
 #[derive(Debug, thiserror::Error)]
-#[error("timer limit: the session already has max_timers ({0}) timers pending")]
+#[error("timer limit of {0} pending timers per session reached (wasm.conf max_timers)")]
 struct TimersFull(usize);
 
 impl timers::Host for SessionState {
@@ -732,14 +807,25 @@ impl log::Host for SessionState {
         }
         self.log_window.1 += 1;
         let app = &self.session.app.name;
+        let version = version_tag(&self.session.version.stored.sha256);
         let session = self.session.id;
         let message = crate::log_text::Escaped(&message);
         match level {
-            log::Level::Trace => tracing::trace!(app = %app, session, "{message}"),
-            log::Level::Debug => tracing::debug!(app = %app, session, "{message}"),
-            log::Level::Info => tracing::info!(app = %app, session, "{message}"),
-            log::Level::Warn => tracing::warn!(app = %app, session, "{message}"),
-            log::Level::Error => tracing::error!(app = %app, session, "{message}"),
+            log::Level::Trace => {
+                tracing::trace!(app = %app, version = %version, session, "{message}")
+            }
+            log::Level::Debug => {
+                tracing::debug!(app = %app, version = %version, session, "{message}")
+            }
+            log::Level::Info => {
+                tracing::info!(app = %app, version = %version, session, "{message}")
+            }
+            log::Level::Warn => {
+                tracing::warn!(app = %app, version = %version, session, "{message}")
+            }
+            log::Level::Error => {
+                tracing::error!(app = %app, version = %version, session, "{message}")
+            }
         }
         Ok(())
     }
