@@ -37,13 +37,64 @@ const IN_FLIGHT: usize = 6;
 /// How long the end of the soak may take to drain the calls in flight.
 const DRAIN: Duration = Duration::from_secs(30);
 
-fn soak_duration() -> Duration {
+/// `WARI_SOAK_SECONDS`, else `default` seconds; at least 5.
+pub(crate) fn soak_duration(default: u64) -> Duration {
     let seconds = std::env::var("WARI_SOAK_SECONDS")
         .ok()
         .and_then(|s| s.parse::<u64>().ok())
-        .unwrap_or(60)
+        .unwrap_or(default)
         .max(5);
     Duration::from_secs(seconds)
+}
+
+/// wari's RSS sampled every 250 ms for a soak's duration, and its plateau: the highest
+/// sample in the fifth after the warm-up (the first fifth of the run).
+pub(crate) struct RssWatch {
+    plateau: u64,
+    samples: Vec<(u64, u64)>,
+}
+
+impl RssWatch {
+    pub(crate) async fn run(pid: u32, duration: Duration) -> RssWatch {
+        let started = Instant::now();
+        let warm_up = duration / 5;
+        let mut watch = RssWatch {
+            plateau: 0,
+            samples: Vec::new(),
+        };
+        let mut ticker = tokio::time::interval(Duration::from_millis(250));
+        while started.elapsed() < duration {
+            ticker.tick().await;
+            let Some(rss) = rss_kib(pid) else { break };
+            watch
+                .samples
+                .push((started.elapsed().as_millis() as u64, rss));
+            if started.elapsed() >= warm_up && started.elapsed() < warm_up * 2 {
+                watch.plateau = watch.plateau.max(rss);
+            }
+        }
+        watch
+    }
+
+    /// No leak: RSS comes back to within 10% of the plateau (within 10 s) once the calls
+    /// are gone.
+    pub(crate) async fn assert_settles(&self, pid: u32, label: &str) {
+        let (plateau, samples) = (self.plateau, &self.samples);
+        assert!(plateau > 0, "no RSS samples: {samples:?}");
+        let limit = plateau + plateau / 10;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut last = rss_kib(pid).unwrap_or(u64::MAX);
+        while last > limit && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            last = rss_kib(pid).unwrap_or(u64::MAX);
+        }
+        let peak = samples.iter().map(|(_, rss)| *rss).max().unwrap_or(0);
+        eprintln!("{label}: RSS plateau {plateau} KiB, peak {peak} KiB, after {last} KiB");
+        assert!(
+            last <= limit,
+            "RSS {last} KiB after the soak, plateau {plateau} KiB: {samples:?}"
+        );
+    }
 }
 
 /// Resident set size of a process in KiB, from `/proc/PID/status`.
@@ -304,7 +355,7 @@ async fn flaky_peer(soak: Arc<Soak>, listener: TcpListener) -> u64 {
 
 #[tokio::test]
 async fn soak_with_a_slow_consumer_a_flaky_peer_and_a_hostile_app() {
-    let duration = soak_duration();
+    let duration = soak_duration(60);
     let peer = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let port = peer.local_addr().expect("addr").port();
     let ari = format!(
@@ -367,21 +418,7 @@ async fn soak_with_a_slow_consumer_a_flaky_peer_and_a_hostile_app() {
         )),
     ];
 
-    // RSS every 250 ms. The plateau is the highest sample in the fifth after the warm-up
-    // (the first fifth of the run).
-    let started = Instant::now();
-    let warm_up = duration / 5;
-    let mut plateau = 0u64;
-    let mut samples = Vec::new();
-    let mut ticker = tokio::time::interval(Duration::from_millis(250));
-    while started.elapsed() < duration {
-        ticker.tick().await;
-        let Some(rss) = rss_kib(pid) else { break };
-        samples.push((started.elapsed().as_millis() as u64, rss));
-        if started.elapsed() >= warm_up && started.elapsed() < warm_up * 2 {
-            plateau = plateau.max(rss);
-        }
-    }
+    let rss = RssWatch::run(pid, duration).await;
     soak.stop.store(true, Ordering::Relaxed);
     for driver in drivers {
         driver.await.expect("driver");
@@ -462,19 +499,5 @@ async fn soak_with_a_slow_consumer_a_flaky_peer_and_a_hostile_app() {
         "the slow consumer was dropped"
     );
 
-    // No leak: RSS comes back to within 10% of the plateau once the calls are gone.
-    assert!(plateau > 0, "no RSS samples: {samples:?}");
-    let limit = plateau + plateau / 10;
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let mut last = rss_kib(pid).unwrap_or(u64::MAX);
-    while last > limit && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        last = rss_kib(pid).unwrap_or(u64::MAX);
-    }
-    let peak = samples.iter().map(|(_, rss)| *rss).max().unwrap_or(0);
-    eprintln!("soak: RSS plateau {plateau} KiB, peak {peak} KiB, after {last} KiB");
-    assert!(
-        last <= limit,
-        "RSS {last} KiB after the soak, plateau {plateau} KiB: {samples:?}"
-    );
+    rss.assert_settles(pid, "soak").await;
 }

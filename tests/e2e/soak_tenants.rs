@@ -25,9 +25,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::Notify;
 
-use crate::soak::{next_json, rss_kib};
+use crate::soak::{RssWatch, next_json, soak_duration};
 use crate::support::{Wari, client, eventually};
 use crate::wasm_apps::component;
+use crate::wasm_upload::upload;
 
 /// Calls one worker makes at most, whatever the duration.
 const MAX_CALLS_PER_WORKER: u64 = 5_000;
@@ -50,15 +51,6 @@ const ARI: &str = "[general]\nenabled = yes\n\n\
 const WASM: &str = "[general]\nevent_timeout_ms = 500\nkv_max_keys = 256\n";
 /// Basic credentials for `evil:evilpw`.
 const EVIL_AUTH: &str = "Authorization: Basic ZXZpbDpldmlscHc=\r\n";
-
-fn soak_duration() -> Duration {
-    let seconds = std::env::var("WARI_SOAK_SECONDS")
-        .ok()
-        .and_then(|s| s.parse::<u64>().ok())
-        .unwrap_or(30)
-        .max(5);
-    Duration::from_secs(seconds)
-}
 
 /// Channel ends seen on the watcher socket (subscribeAll), by channel id, with the cause.
 #[derive(Default)]
@@ -315,15 +307,8 @@ async fn socket_flood(soak: Arc<Soak>) -> (usize, u64) {
 }
 
 async fn deploy(wari: &Wari, user: (&str, &str), name: &str, file: &str) {
-    let response = client()
-        .put(wari.url(&format!("/ari/wasm/{name}")))
-        .basic_auth(user.0, Some(user.1))
-        .header("Content-Type", "application/wasm")
-        .body(component(file))
-        .send()
-        .await
-        .expect("upload");
-    assert_eq!(response.status(), StatusCode::CREATED, "deploy {name}");
+    let (status, body) = upload(wari, name, user, component(file)).await;
+    assert_eq!(status, StatusCode::CREATED, "deploy {name}: {body}");
 }
 
 async fn socket(wari: &Wari, query: &str) -> crate::soak::Socket {
@@ -336,7 +321,7 @@ async fn socket(wari: &Wari, query: &str) -> crate::soak::Socket {
 
 #[tokio::test]
 async fn hostile_tenants_cannot_stop_a_normal_tenants_calls() {
-    let duration = soak_duration();
+    let duration = soak_duration(30);
     let wari = Wari::start(&[("http.conf", HTTP), ("ari.conf", ARI), ("wasm.conf", WASM)]);
     const TENANT: (&str, &str) = ("tenant", "tenantpw");
     const EVIL: (&str, &str) = ("evil", "evilpw");
@@ -388,21 +373,7 @@ async fn hostile_tenants_cannot_stop_a_normal_tenants_calls() {
     let slow = tokio::spawn(slow_bodies(soak.clone()));
     let flood = tokio::spawn(socket_flood(soak.clone()));
 
-    // RSS every 250 ms; the plateau is the highest sample in the fifth after the warm-up
-    // (the first fifth of the run).
-    let started = Instant::now();
-    let warm_up = duration / 5;
-    let mut plateau = 0u64;
-    let mut samples = Vec::new();
-    let mut ticker = tokio::time::interval(Duration::from_millis(250));
-    while started.elapsed() < duration {
-        ticker.tick().await;
-        let Some(rss) = rss_kib(pid) else { break };
-        samples.push((started.elapsed().as_millis() as u64, rss));
-        if started.elapsed() >= warm_up && started.elapsed() < warm_up * 2 {
-            plateau = plateau.max(rss);
-        }
-    }
+    let rss = RssWatch::run(pid, duration).await;
     soak.stop.store(true, Ordering::Relaxed);
     for caller in callers {
         tokio::time::timeout(CALL_LIMIT * 2, caller)
@@ -477,19 +448,5 @@ async fn hostile_tenants_cannot_stop_a_normal_tenants_calls() {
         "sockets held at most {most_sockets}, refused {sockets_refused}"
     );
 
-    // No leak: RSS comes back to within 10% of the plateau once the calls are gone.
-    assert!(plateau > 0, "no RSS samples: {samples:?}");
-    let limit = plateau + plateau / 10;
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let mut last = rss_kib(pid).unwrap_or(u64::MAX);
-    while last > limit && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        last = rss_kib(pid).unwrap_or(u64::MAX);
-    }
-    let peak = samples.iter().map(|(_, rss)| *rss).max().unwrap_or(0);
-    eprintln!("soak_tenants: RSS plateau {plateau} KiB, peak {peak} KiB, after {last} KiB");
-    assert!(
-        last <= limit,
-        "RSS {last} KiB after the soak, plateau {plateau} KiB: {samples:?}"
-    );
+    rss.assert_settles(pid, "soak_tenants").await;
 }

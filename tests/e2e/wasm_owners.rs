@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use crate::support::{HTTP_CONF, Wari, client, raw_request, raw_status};
 use crate::wasm_apps::component;
+use crate::wasm_upload::upload;
 
 const ARI_CONF: &str = "[general]\nenabled = yes\n\
 [alice]\ntype = user\npassword = alicepw\n\
@@ -19,19 +20,6 @@ const ARI_CONF: &str = "[general]\nenabled = yes\n\
 const ALICE: (&str, &str) = ("alice", "alicepw");
 const BOB: (&str, &str) = ("bob", "bobpw");
 const ROOT: (&str, &str) = ("root", "rootpw");
-
-async fn put(wari: &Wari, user: (&str, &str), name: &str, body: Vec<u8>) -> (StatusCode, Value) {
-    let response = client()
-        .put(wari.url(&format!("/ari/wasm/{name}")))
-        .basic_auth(user.0, Some(user.1))
-        .header("Content-Type", "application/wasm")
-        .body(body)
-        .send()
-        .await
-        .expect("upload");
-    let status = response.status();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
 
 async fn delete(wari: &Wari, user: (&str, &str), name: &str) -> (StatusCode, Value) {
     let response = client()
@@ -78,7 +66,7 @@ async fn only_the_owner_or_an_admin_replaces_or_deletes_an_app() {
     let wari = start();
     let ivr = component("ivr");
     let sha = wari_sha(&ivr);
-    let (status, body) = put(&wari, ALICE, "ivr", ivr.clone()).await;
+    let (status, body) = upload(&wari, "ivr", ALICE, ivr.clone()).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert_eq!(body["owner"], "alice");
     assert_eq!(audit_lines(&wari, &["alice", "deploy", "done", &sha]), 1);
@@ -93,7 +81,7 @@ async fn only_the_owner_or_an_admin_replaces_or_deletes_an_app() {
     assert_eq!(raw_status(&response), 403, "{response}");
     assert!(response.contains("belongs to user 'alice'"), "{response}");
     // Nor with a whole body, nor delete it.
-    let (status, body) = put(&wari, BOB, "ivr", component("forward")).await;
+    let (status, body) = upload(&wari, "ivr", BOB, component("forward")).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
     let (status, body) = delete(&wari, BOB, "ivr").await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
@@ -106,7 +94,7 @@ async fn only_the_owner_or_an_admin_replaces_or_deletes_an_app() {
     assert_eq!(audit_lines(&wari, &["bob", "remove", "refused", &sha]), 1);
 
     // Bob deploys his own app; the list shows each owner.
-    let (status, _) = put(&wari, BOB, "fwd", component("forward")).await;
+    let (status, _) = upload(&wari, "fwd", BOB, component("forward")).await;
     assert_eq!(status, StatusCode::CREATED);
     let list = get(&wari, "").await;
     let owners: Vec<(&str, &str)> = list
@@ -123,10 +111,10 @@ async fn only_the_owner_or_an_admin_replaces_or_deletes_an_app() {
     assert_eq!(owners, [("fwd", "bob"), ("ivr", "alice")]);
 
     // The owner replaces her app; an admin replaces it too and it stays hers.
-    let (status, _) = put(&wari, ALICE, "ivr", component("forward")).await;
+    let (status, _) = upload(&wari, "ivr", ALICE, component("forward")).await;
     assert_eq!(status, StatusCode::CREATED);
     assert_eq!(audit_lines(&wari, &["alice", "replace", "done"]), 1);
-    let (status, body) = put(&wari, ROOT, "ivr", ivr).await;
+    let (status, body) = upload(&wari, "ivr", ROOT, ivr).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert_eq!(body["owner"], "alice");
 
@@ -145,7 +133,7 @@ async fn only_the_owner_or_an_admin_replaces_or_deletes_an_app() {
 #[tokio::test]
 async fn an_app_stored_without_an_owner_is_left_to_admins() {
     let wari = start();
-    let (status, _) = put(&wari, ALICE, "old", component("ivr")).await;
+    let (status, _) = upload(&wari, "old", ALICE, component("ivr")).await;
     assert_eq!(status, StatusCode::CREATED);
     // As stored by a wari that did not record owners.
     let current = wari.config_dir().join("data/apps/old/current.json");
@@ -166,7 +154,7 @@ async fn an_app_stored_without_an_owner_is_left_to_admins() {
         body["message"],
         "WebAssembly app 'old' has no owner: only an admin may change it"
     );
-    let (status, _) = put(&wari, ALICE, "old", component("forward")).await;
+    let (status, _) = upload(&wari, "old", ALICE, component("forward")).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     let (status, _) = delete(&wari, ROOT, "old").await;
     assert_eq!(status, StatusCode::NO_CONTENT);

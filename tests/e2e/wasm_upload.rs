@@ -8,7 +8,13 @@ use serde_json::Value;
 
 use crate::support::{EventSocket, Wari, client};
 
-async fn upload(wari: &Wari, name: &str, user: (&str, &str), body: Vec<u8>) -> (StatusCode, Value) {
+/// `PUT /ari/wasm/{name}` of `body` as `user`: the status and the JSON body (null if none).
+pub(crate) async fn upload(
+    wari: &Wari,
+    name: &str,
+    user: (&str, &str),
+    body: Vec<u8>,
+) -> (StatusCode, Value) {
     let response = client()
         .put(wari.url(&format!("/ari/wasm/{name}")))
         .basic_auth(user.0, Some(user.1))
