@@ -122,14 +122,10 @@ fn usage(status: &Value) -> (u64, u64) {
     )
 }
 
-#[tokio::test]
-async fn an_apps_key_value_store_survives_kill_9_and_keeps_its_limits() {
-    let mut wari = Wari::start(&[
-        ("http.conf", HTTP_CONF),
-        ("ari.conf", ARI_CONF),
-        ("extensions.conf", DIALPLAN),
-        ("wasm.conf", WASM_CONF),
-    ]);
+/// wari on `files` with the `kv-bomb` component deployed as `hostile` and called once, so
+/// its store is full; the app's status after that call.
+async fn bomb_filled(files: &[(&str, &str)]) -> (Wari, Value) {
+    let wari = Wari::start(files);
     deploy(&wari, "hostile", "kv-bomb").await;
     let mut ws = EventSocket::connect(
         &wari,
@@ -138,8 +134,19 @@ async fn an_apps_key_value_store_survives_kill_9_and_keeps_its_limits() {
     .await;
     let status = call_bomb(&wari, &mut ws, "first").await;
     assert_eq!(usage(&status), FULL, "{status}");
+    (wari, status)
+}
+
+#[tokio::test]
+async fn an_apps_key_value_store_survives_kill_9_and_keeps_its_limits() {
+    let (mut wari, status) = bomb_filled(&[
+        ("http.conf", HTTP_CONF),
+        ("ari.conf", ARI_CONF),
+        ("extensions.conf", DIALPLAN),
+        ("wasm.conf", WASM_CONF),
+    ])
+    .await;
     assert_eq!(status["failures"]["limits"], 1, "{status}");
-    drop(ws);
     wari.stop_with("KILL");
 
     let mut wari = wari.restart();
@@ -187,20 +194,12 @@ async fn an_apps_key_value_store_survives_kill_9_and_keeps_its_limits() {
 
 #[tokio::test]
 async fn keys_of_an_app_removed_from_the_data_directory_by_hand_are_dropped_at_start() {
-    let mut wari = Wari::start(&[
+    let (mut wari, _) = bomb_filled(&[
         ("http.conf", HTTP_CONF),
         ("ari.conf", ARI_CONF),
         ("wasm.conf", WASM_CONF),
-    ]);
-    deploy(&wari, "hostile", "kv-bomb").await;
-    let mut ws = EventSocket::connect(
-        &wari,
-        "app=watcher&subscribeAll=true&api_key=asterisk:secret",
-    )
+    ])
     .await;
-    let status = call_bomb(&wari, &mut ws, "first").await;
-    assert_eq!(usage(&status), FULL, "{status}");
-    drop(ws);
     wari.stop_with("KILL");
     // The operator removes the app while wari is down.
     let data = wari.data_dir().expect("data dir");
