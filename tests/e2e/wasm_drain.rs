@@ -180,6 +180,57 @@ async fn a_removed_app_keeps_its_live_call_and_refuses_new_ones() {
 }
 
 #[tokio::test]
+async fn a_deploy_by_the_owner_during_the_drain_calls_the_removal_off() {
+    let wari = start("[general]\ndrain_seconds = 60\n");
+    let old = deploy(&wari, "menu", "ivr").await;
+    let mut ws = watcher(&wari).await;
+    local_call(&wari, "caller", "callee").await;
+    ws.next_for("StasisStart", "caller").await;
+    live_sessions(&wari, "menu", 1).await;
+    let (status, _) = ari(&wari, Method::DELETE, "/ari/wasm/menu", ALICE).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+
+    // The name stays the owner's while the calls drain.
+    let (status, body) = upload(&wari, "menu", BOB, component("forward")).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("its calls in progress are draining")),
+        "{body}"
+    );
+    // The owner deploys it again: it takes calls, the old version's call goes on.
+    let (status, body) = upload(&wari, "menu", ALICE, component("forward")).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["status"], "ready", "{body}");
+    assert_eq!(body["versions"][0]["state"], "current", "{body}");
+    assert_eq!(body["versions"][1]["sha256"], old.as_str(), "{body}");
+    assert_eq!(body["versions"][1]["state"], "draining", "{body}");
+    let (status, _) = ari(
+        &wari,
+        Method::POST,
+        "/ari/channels/caller/dtmf?dtmf=1",
+        ALICE,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(varset(&mut ws, "callee", "AFTER_IVR").await, "1");
+    // The old call's end ends the drain, which leaves the app deployed.
+    eventually("the drain's end", Duration::from_secs(5), || async {
+        if wari.log().contains("the drain is over and the app stays") {
+            Ok(())
+        } else {
+            Err("not yet".to_string())
+        }
+    })
+    .await;
+    let (status, body) = app(&wari, "menu").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["status"], "ready", "{body}");
+    assert_eq!(body["sessions_live"], 0, "{body}");
+}
+
+#[tokio::test]
 async fn the_drain_ends_at_drain_seconds_and_immediate_ends_at_once() {
     // The sleeper blocks in its StasisStart far longer than the test.
     let wari = start("[general]\ndrain_seconds = 1\nevent_timeout_ms = 60000\n");

@@ -979,6 +979,10 @@ impl WasmHost {
     ) {
         let _guard = self.deploying.lock().await;
         if !runtime.drain.is_current(generation) {
+            tracing::info!(
+                app = name,
+                "WebAssembly app deployed again during its drain: the drain is over and the app stays"
+            );
             return;
         }
         let ended = runtime.live_sessions();
