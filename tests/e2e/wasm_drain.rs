@@ -206,6 +206,17 @@ async fn a_deploy_by_the_owner_during_the_drain_calls_the_removal_off() {
     assert_eq!(body["versions"][0]["state"], "current", "{body}");
     assert_eq!(body["versions"][1]["sha256"], old.as_str(), "{body}");
     assert_eq!(body["versions"][1]["state"], "draining", "{body}");
+    eventually("the drain called off", Duration::from_secs(5), || async {
+        if wari
+            .log()
+            .contains("the removal is called off and the app stays")
+        {
+            Ok(())
+        } else {
+            Err("not yet".to_string())
+        }
+    })
+    .await;
     let (status, _) = ari(
         &wari,
         Method::POST,
@@ -215,15 +226,8 @@ async fn a_deploy_by_the_owner_during_the_drain_calls_the_removal_off() {
     .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     assert_eq!(varset(&mut ws, "callee", "AFTER_IVR").await, "1");
-    // The old call's end ends the drain, which leaves the app deployed.
-    eventually("the drain's end", Duration::from_secs(5), || async {
-        if wari.log().contains("the drain is over and the app stays") {
-            Ok(())
-        } else {
-            Err("not yet".to_string())
-        }
-    })
-    .await;
+    // The old call ended; the app is still deployed.
+    live_sessions(&wari, "menu", 0).await;
     let (status, body) = app(&wari, "menu").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["status"], "ready", "{body}");
@@ -276,6 +280,30 @@ async fn the_drain_ends_at_drain_seconds_and_immediate_ends_at_once() {
         "{}",
         wari.log()
     );
+}
+
+#[tokio::test]
+async fn a_crash_during_the_drain_does_not_bring_the_app_back() {
+    let wari = start("[general]\ndrain_seconds = 60\nevent_timeout_ms = 60000\n");
+    deploy(&wari, "menu", "sleeper").await;
+    let (status, body) = ari(
+        &wari,
+        Method::POST,
+        "/ari/channels?endpoint=Test/sleepy&app=menu&channelId=sleepy",
+        ALICE,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    live_sessions(&wari, "menu", 1).await;
+    let (status, _) = ari(&wari, Method::DELETE, "/ari/wasm/menu", ALICE).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let mut wari = wari;
+    wari.stop_with("KILL");
+    let wari = wari.restart();
+    let (status, body) = app(&wari, "menu").await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    let (_, list) = ari(&wari, Method::GET, "/ari/wasm", ALICE).await;
+    assert_eq!(list, serde_json::json!([]));
 }
 
 #[tokio::test]

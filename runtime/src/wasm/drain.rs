@@ -55,13 +55,15 @@ impl Drain {
         self.generation.fetch_add(1, Ordering::AcqRel) + 1
     }
 
-    /// The app was deployed again during the drain: it takes calls again.
+    /// The app was deployed again during the drain: it takes calls again (and the drain's
+    /// wait is woken to see it).
     pub fn cancel(&self) {
         self.generation.fetch_add(1, Ordering::AcqRel);
         self.draining.store(false, Ordering::Release);
         if let Ok(mut slot) = self.until.lock() {
             *slot = None;
         }
+        self.session_ended.notify_waiters();
     }
 
     /// True while the drain of `generation` is the one in force.
@@ -74,9 +76,12 @@ impl Drain {
         self.until.lock().ok().and_then(|u| u.clone())
     }
 
-    /// A session of the app ended (called from its task).
+    /// A session of the app ended (called from its task): wakes the drain, if there is
+    /// one (otherwise nothing, not even a lock, is spent on it).
     pub fn session_ended(&self) {
-        self.session_ended.notify_waiters();
+        if self.is_draining() {
+            self.session_ended.notify_waiters();
+        }
     }
 }
 
@@ -87,10 +92,13 @@ pub enum Drained {
     Idle,
     /// `drain_seconds` ran out with sessions still live.
     Expired,
+    /// The app was deployed again: the removal is off.
+    CalledOff,
 }
 
-/// Waits until `app` has no live session, or `length` has passed.
-pub async fn wait(app: &Arc<AppRuntime>, length: Duration) -> Drained {
+/// Waits until `app` has no live session, or `length` has passed, or the drain of
+/// `generation` is called off.
+pub async fn wait(app: &Arc<AppRuntime>, length: Duration, generation: u64) -> Drained {
     let deadline = tokio::time::sleep(length);
     tokio::pin!(deadline);
     loop {
@@ -98,6 +106,9 @@ pub async fn wait(app: &Arc<AppRuntime>, length: Duration) -> Drained {
         tokio::pin!(ended);
         // Registered before the count is read, so that an end in between is not missed.
         ended.as_mut().enable();
+        if !app.drain.is_current(generation) {
+            return Drained::CalledOff;
+        }
         if app.live_sessions() == 0 {
             return Drained::Idle;
         }

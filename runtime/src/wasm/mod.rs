@@ -963,7 +963,7 @@ impl WasmHost {
         let draining = runtime.clone();
         let app = name.to_string();
         tokio::spawn(async move {
-            let drained = drain::wait(&draining, length).await;
+            let drained = drain::wait(&draining, length, generation).await;
             host.end_drain(&app, &draining, generation, drained).await;
         });
         Ok(Some(runtime.json()))
@@ -981,7 +981,7 @@ impl WasmHost {
         if !runtime.drain.is_current(generation) {
             tracing::info!(
                 app = name,
-                "WebAssembly app deployed again during its drain: the drain is over and the app stays"
+                "WebAssembly app deployed again during its drain: the removal is called off and the app stays"
             );
             return;
         }
@@ -1000,6 +1000,8 @@ impl WasmHost {
                     "WebAssembly app's drain_seconds ran out: its calls still in progress are ended"
                 )
             }
+            // Only when the drain is no longer current, which is handled above.
+            drain::Drained::CalledOff => return,
         }
         if let Err(e) = self.finish_removal(name, runtime).await {
             tracing::error!(app = name, error = %e, "removing a drained WebAssembly app");
