@@ -153,6 +153,8 @@ async fn a_removed_app_keeps_its_live_call_and_refuses_new_ones() {
     assert_eq!(removed["status"], "draining", "{removed}");
     assert_eq!(removed["sessions_live"], 1, "{removed}");
     assert!(removed["drain_until"].is_string(), "{removed}");
+    assert_eq!(removed["versions"][0]["state"], "draining", "{removed}");
+    assert_eq!(removed["versions"][0]["sessions_live"], 1, "{removed}");
     let (_, list) = ari(&wari, Method::GET, "/ari/wasm", ALICE).await;
     assert_eq!(list[0]["status"], "draining", "{list}");
 
