@@ -6,3 +6,4 @@
 pub mod app;
 mod client;
 mod scaffold;
+mod sdk_bundle;
