@@ -1,5 +1,5 @@
 //! `wari app ...`: deploy, list and remove WebAssembly apps on a running wari (through
-//! `/ari/wasm`), and scaffold a new app crate.
+//! `/ari/wasm`), scaffold a new app crate, and build one into a component.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -47,6 +47,15 @@ pub enum AppCommand {
     /// Create a new app crate (Cargo.toml, src/lib.rs with a small app and its unit test,
     /// README.md) in DIR/NAME.
     New(NewArgs),
+    /// Build the app crate in DIR into a WebAssembly component; print its path.
+    ///
+    /// Uses rustup's wasm32-wasip2 target when installed, else Debian's rustc-web (std built
+    /// from source once per machine, in $WARI_GUEST_TARGET_DIR or ~/.cache/wari/guest-target).
+    Build {
+        /// The crate's directory.
+        #[arg(value_name = "DIR", default_value = ".")]
+        dir: PathBuf,
+    },
 }
 
 /// Which wari to talk to, and as whom.
@@ -188,8 +197,10 @@ fn app_path(name: &str) -> String {
 
 /// Runs one `wari app` subcommand.
 pub fn run(command: AppCommand) -> anyhow::Result<ExitCode> {
-    if let AppCommand::New(args) = command {
-        return scaffold::run(&args);
+    match command {
+        AppCommand::New(args) => return scaffold::run(&args),
+        AppCommand::Build { dir } => return super::build::run(&dir),
+        _ => {}
     }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -200,7 +211,7 @@ pub fn run(command: AppCommand) -> anyhow::Result<ExitCode> {
             AppCommand::Deploy { file, name, server } => deploy(&file, name, &server).await,
             AppCommand::List { server } => list(&server).await,
             AppCommand::Rm { name, server } => remove(&name, &server).await,
-            AppCommand::New(_) => unreachable!("handled above"),
+            AppCommand::New(_) | AppCommand::Build { .. } => unreachable!("handled above"),
         }
     })?;
     Ok(ExitCode::SUCCESS)
