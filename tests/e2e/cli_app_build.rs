@@ -86,6 +86,12 @@ async fn a_new_app_outside_a_checkout_builds_deploys_and_handles_a_call() {
     let out = wari_app(&parent, &["new", "hello"], CLI_TIMEOUT);
     assert!(out.success, "{out:?}");
     assert!(
+        out.stdout.contains(
+            "created ./hello (Cargo.toml, Cargo.lock, src/lib.rs, README.md, wari-guest-sdk/)"
+        ),
+        "{out:?}"
+    );
+    assert!(
         out.stdout
             .contains("wari-guest-sdk: the SDK of wari 0.1.0, copied to ./hello/wari-guest-sdk"),
         "{out:?}"

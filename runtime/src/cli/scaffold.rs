@@ -636,10 +636,12 @@ pub fn run(args: &NewArgs) -> anyhow::Result<ExitCode> {
     write_crate(&crate_dir, &plan)?;
 
     let shown = args.dir.join(&plan.name);
-    println!(
-        "created {} (Cargo.toml, src/lib.rs, README.md)",
-        shown.display()
-    );
+    let files = match (&plan.sdk, &plan.workspace) {
+        (Sdk::Bundled, None) => "Cargo.toml, Cargo.lock, src/lib.rs, README.md, wari-guest-sdk/",
+        (Sdk::Bundled, Some(_)) => "Cargo.toml, src/lib.rs, README.md, wari-guest-sdk/",
+        (Sdk::Path(_), _) => "Cargo.toml, src/lib.rs, README.md",
+    };
+    println!("created {} ({files})", shown.display());
     match &plan.sdk {
         Sdk::Path(path) => println!("wari-guest-sdk: path {path}"),
         Sdk::Bundled => println!(
