@@ -1,5 +1,5 @@
 //! `wari app ...`: deploy, list, remove and roll back WebAssembly apps on a running wari
-//! (through `/ari/wasm`), and scaffold a new app crate.
+//! (through `/ari/wasm`), scaffold a new app crate, and build one into a component.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -61,6 +61,15 @@ pub enum AppCommand {
     /// Create a new app crate (Cargo.toml, src/lib.rs with a small app and its unit test,
     /// README.md) in DIR/NAME.
     New(NewArgs),
+    /// Build the app crate in DIR into a WebAssembly component; print its path.
+    ///
+    /// Uses rustup's wasm32-wasip2 target when installed, else Debian's rustc-web (std built
+    /// from source once per machine, in $WARI_GUEST_TARGET_DIR or ~/.cache/wari/guest-target).
+    Build {
+        /// The crate's directory.
+        #[arg(value_name = "DIR", default_value = ".")]
+        dir: PathBuf,
+    },
 }
 
 /// Which wari to talk to, and as whom.
@@ -202,8 +211,10 @@ fn app_path(name: &str) -> String {
 
 /// Runs one `wari app` subcommand.
 pub fn run(command: AppCommand) -> anyhow::Result<ExitCode> {
-    if let AppCommand::New(args) = command {
-        return scaffold::run(&args);
+    match command {
+        AppCommand::New(args) => return scaffold::run(&args),
+        AppCommand::Build { dir } => return super::build::run(&dir),
+        _ => {}
     }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -215,7 +226,7 @@ pub fn run(command: AppCommand) -> anyhow::Result<ExitCode> {
             AppCommand::List { server } => list(&server).await,
             AppCommand::Rm { name, now, server } => remove(&name, now, &server).await,
             AppCommand::Rollback { name, server } => rollback(&name, &server).await,
-            AppCommand::New(_) => unreachable!("handled above"),
+            AppCommand::New(_) | AppCommand::Build { .. } => unreachable!("handled above"),
         }
     })?;
     Ok(ExitCode::SUCCESS)
