@@ -53,6 +53,7 @@ mod third_party_flow;
 mod tls;
 mod wasm_apps;
 mod wasm_config;
+mod wasm_logs;
 mod wasm_names;
 mod wasm_owners;
 mod wasm_sessions;

@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use serde_json::{Value, json};
 
 use super::Shared;
+use super::app_log::{AppLog, EntryKind, LogEntry};
 use super::bindings::StasisAppPre;
 use super::kv::AppKv;
 use super::limits::{FailureOutcome, Limits};
@@ -68,6 +69,8 @@ pub struct Stats {
     last_failure: Mutex<Option<Value>>,
     /// Timers pending over all sessions.
     pub timers_pending: AtomicU64,
+    /// The app's own log (`GET /ari/wasm/{app}/logs`): every failure goes there too.
+    pub log: Arc<super::app_log::AppLog>,
 }
 
 impl Stats {
@@ -99,6 +102,12 @@ impl Stats {
         if let Ok(mut slot) = self.last_failure.lock() {
             *slot = Some(last);
         }
+        self.log.push(LogEntry::now(
+            version_tag(failure.sha256),
+            failure.session,
+            EntryKind::Failure,
+            failure.message,
+        ));
     }
 
     fn json(&self) -> Value {
@@ -157,12 +166,20 @@ impl AppRuntime {
         version: AppVersion,
         kv: AppKv,
     ) -> Arc<AppRuntime> {
+        let stats = Stats::default();
+        let tag = version_tag(&version.stored.sha256).to_string();
+        stats.log.push(LogEntry::now(
+            &tag,
+            None,
+            EntryKind::Deploy,
+            format!("version {tag} deployed ({} bytes)", version.stored.size),
+        ));
         Arc::new_cyclic(|me| AppRuntime {
             name,
             shared,
             current: Mutex::new(Arc::new(version)),
             routes: Mutex::new(Routes::default()),
-            stats: Stats::default(),
+            stats,
             kv,
             bridges: Mutex::new(std::collections::HashSet::new()),
             sink_id: NEXT_SINK.fetch_add(1, Ordering::Relaxed),
@@ -193,9 +210,25 @@ impl AppRuntime {
 
     /// Hot swap: new sessions get `version`, live ones finish on theirs.
     pub fn replace(&self, version: AppVersion) {
+        let new = version_tag(&version.stored.sha256).to_string();
+        let size = version.stored.size;
         if let Ok(mut current) = self.current.lock() {
+            let old = version_tag(&current.stored.sha256).to_string();
             *current = Arc::new(version);
+            self.stats.log.push(LogEntry::now(
+                &new,
+                None,
+                EntryKind::Deploy,
+                format!(
+                    "version {new} replaces {old} ({size} bytes): new calls get it, calls in progress finish on theirs"
+                ),
+            ));
         }
+    }
+
+    /// The app's own log (`GET /ari/wasm/{app}/logs`).
+    pub fn log(&self) -> &Arc<AppLog> {
+        &self.stats.log
     }
 
     /// Records whether the current version's code came from the compiled cache.

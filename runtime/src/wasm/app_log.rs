@@ -1,0 +1,321 @@
+//! An app's own log, as `GET /ari/wasm/{app}/logs` serves it: a bounded ring of the app's
+//! most recent entries (guest log lines after their rate limit, events delivered to its
+//! sessions, sessions started and ended, failures, deployments) and a broadcast of each new
+//! entry to live followers.
+//!
+//! Writing an entry never waits for a reader: the ring drops its oldest entry, and a
+//! follower that falls more than [`FOLLOW_BUFFER`] entries behind misses the oldest ones
+//! and is told how many (a `dropped` entry). The broadcast ends when the app's runtime is
+//! gone (deleted, its last session ended): followers then see their stream end.
+
+use std::collections::VecDeque;
+use std::fmt::Write;
+use std::sync::{Arc, Mutex};
+
+use serde_json::{Value, json};
+use tokio::sync::broadcast;
+
+use crate::core::event::{Event, Field};
+
+/// Entries kept per app; `?lines=` asks for at most this many.
+pub const HISTORY: usize = 1000;
+/// Entries a follower may fall behind before it misses some.
+pub const FOLLOW_BUFFER: usize = 256;
+/// How many entries `?lines=` gives when not asked.
+pub const DEFAULT_LINES: usize = 100;
+
+/// What an entry is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EntryKind {
+    /// A guest log line: its stream (`stdout`, `stderr`) and, for the `wari:stasis/log`
+    /// interface, its level.
+    Log {
+        stream: &'static str,
+        level: Option<&'static str>,
+    },
+    /// An event delivered to a session: its ARI type.
+    Event(&'static str),
+    /// A session started or ended.
+    Session,
+    /// A failure, as `failures.last` keeps it.
+    Failure,
+    /// A version deployed, replaced, loaded or removed.
+    Deploy,
+    /// Entries a slow follower missed.
+    Dropped,
+}
+
+impl EntryKind {
+    fn name(&self) -> &'static str {
+        match self {
+            EntryKind::Log { .. } => "log",
+            EntryKind::Event(_) => "event",
+            EntryKind::Session => "session",
+            EntryKind::Failure => "failure",
+            EntryKind::Deploy => "deploy",
+            EntryKind::Dropped => "dropped",
+        }
+    }
+}
+
+/// One entry of an app's log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogEntry {
+    /// ARI timestamp.
+    pub time: String,
+    /// The app version (12-hex sha256 prefix).
+    pub version: String,
+    pub session: Option<u64>,
+    pub kind: EntryKind,
+    /// One line for humans.
+    pub text: String,
+}
+
+impl LogEntry {
+    /// An entry stamped now.
+    pub fn now(version: &str, session: Option<u64>, kind: EntryKind, text: String) -> LogEntry {
+        LogEntry {
+            time: crate::core::time::now(),
+            version: version.to_string(),
+            session,
+            kind,
+            text,
+        }
+    }
+
+    /// The entry as the endpoint sends it, for app `app`.
+    pub fn to_json(&self, app: &str) -> Value {
+        let mut value = json!({
+            "time": self.time,
+            "app": app,
+            "version": self.version,
+            "session": self.session,
+            "kind": self.kind.name(),
+        });
+        if let Some(object) = value.as_object_mut() {
+            match &self.kind {
+                EntryKind::Log { stream, level } => {
+                    object.insert("stream".into(), (*stream).into());
+                    if let Some(level) = level {
+                        object.insert("level".into(), (*level).into());
+                    }
+                }
+                EntryKind::Event(kind) => {
+                    object.insert("event".into(), (*kind).into());
+                }
+                _ => {}
+            }
+            object.insert("text".into(), self.text.clone().into());
+        }
+        value
+    }
+}
+
+/// One app's recent entries and live followers.
+#[derive(Debug)]
+pub struct AppLog {
+    ring: Mutex<VecDeque<Arc<LogEntry>>>,
+    tx: broadcast::Sender<Arc<LogEntry>>,
+}
+
+impl Default for AppLog {
+    fn default() -> Self {
+        AppLog {
+            ring: Mutex::new(VecDeque::new()),
+            tx: broadcast::Sender::new(FOLLOW_BUFFER),
+        }
+    }
+}
+
+impl AppLog {
+    fn ring(&self) -> std::sync::MutexGuard<'_, VecDeque<Arc<LogEntry>>> {
+        self.ring.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Adds an entry: kept in the ring (the oldest dropped beyond [`HISTORY`]) and sent to
+    /// every follower. Under the ring's lock, so that a follower starting now sees each
+    /// entry exactly once.
+    pub fn push(&self, entry: LogEntry) {
+        let entry = Arc::new(entry);
+        let mut ring = self.ring();
+        if ring.len() >= HISTORY {
+            ring.pop_front();
+        }
+        ring.push_back(entry.clone());
+        if self.tx.receiver_count() > 0 {
+            let _ = self.tx.send(entry);
+        }
+    }
+
+    /// The most recent `lines` entries (at most [`HISTORY`]), oldest first.
+    pub fn recent(&self, lines: usize) -> Vec<Arc<LogEntry>> {
+        let ring = self.ring();
+        let skip = ring.len().saturating_sub(lines);
+        ring.iter().skip(skip).cloned().collect()
+    }
+
+    /// The most recent `lines` entries and a receiver of every entry after them.
+    pub fn follow(&self, lines: usize) -> (Vec<Arc<LogEntry>>, broadcast::Receiver<Arc<LogEntry>>) {
+        let ring = self.ring();
+        let rx = self.tx.subscribe();
+        let skip = ring.len().saturating_sub(lines);
+        (ring.iter().skip(skip).cloned().collect(), rx)
+    }
+
+    /// Followers listening now.
+    pub fn followers(&self) -> usize {
+        self.tx.receiver_count()
+    }
+}
+
+/// The `lines` a request asks for: [`DEFAULT_LINES`] when absent, at most [`HISTORY`]; a
+/// negative number is refused.
+pub fn lines(asked: Option<i64>) -> Result<usize, String> {
+    match asked {
+        None => Ok(DEFAULT_LINES),
+        Some(n) if n < 0 => Err(format!(
+            "Invalid value for parameter lines: {n} (give 0 to {HISTORY})"
+        )),
+        Some(n) => Ok(usize::try_from(n).unwrap_or(HISTORY).min(HISTORY)),
+    }
+}
+
+/// A short line for an event: its type and the few fields that say what happened
+/// (`DtmfReceived digit=4 channel=<id>`), never its whole JSON.
+pub fn event_text(event: &Event) -> String {
+    let mut text = String::from(event.kind);
+    let mut put = |key: &str, value: &str| {
+        let _ = write!(text, " {key}={value}");
+    };
+    let string = |key: &str| event.json(key).and_then(Value::as_str);
+    if let Some(digit) = string("digit") {
+        put("digit", digit);
+    }
+    if let Some(channel) = event.channel_id() {
+        put("channel", channel);
+    }
+    if event.kind == "ChannelStateChange"
+        && let Some(Field::Channel(snapshot)) = event.field("channel")
+    {
+        put("state", snapshot.state.as_str());
+    }
+    for (key, object, field) in [
+        ("bridge", "bridge", "id"),
+        ("playback", "playback", "id"),
+        ("recording", "recording", "name"),
+    ] {
+        if let Some(id) = event
+            .json(object)
+            .and_then(|o| o.get(field))
+            .and_then(Value::as_str)
+        {
+            put(key, id);
+        }
+    }
+    for (object, field) in [("playback", "state"), ("recording", "state")] {
+        if let Some(state) = event
+            .json(object)
+            .and_then(|o| o.get(field))
+            .and_then(Value::as_str)
+        {
+            put("state", state);
+        }
+    }
+    if let Some(peer) = event.json("peer").and_then(|p| p.get("id")).and_then(Value::as_str) {
+        put("peer", peer);
+    }
+    if let Some(variable) = string("variable") {
+        put("variable", variable);
+        put("value", string("value").unwrap_or_default());
+    }
+    if let Some(cause) = event.json("cause").and_then(Value::as_i64) {
+        put("cause", &cause.to_string());
+    }
+    if let Some(args) = event.json("args").filter(|a| a.is_array()) {
+        put("args", &args.to_string());
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::event::Scope;
+
+    fn entry(text: &str) -> LogEntry {
+        LogEntry::now("0123456789ab", Some(1), EntryKind::Session, text.into())
+    }
+
+    #[test]
+    fn the_ring_keeps_the_latest_entries_and_followers_get_new_ones() {
+        let log = AppLog::default();
+        for n in 0..HISTORY + 5 {
+            log.push(entry(&n.to_string()));
+        }
+        let recent = log.recent(3);
+        let texts: Vec<&str> = recent.iter().map(|e| e.text.as_str()).collect();
+        let last = HISTORY + 4;
+        assert_eq!(
+            texts,
+            [(last - 2).to_string(), (last - 1).to_string(), last.to_string()]
+        );
+        assert_eq!(log.recent(usize::MAX).len(), HISTORY);
+        let (backlog, mut rx) = log.follow(1);
+        assert_eq!(backlog.len(), 1);
+        log.push(entry("new"));
+        assert_eq!(rx.try_recv().map(|e| e.text.clone()).ok().as_deref(), Some("new"));
+        for _ in 0..FOLLOW_BUFFER + 3 {
+            log.push(entry("x"));
+        }
+        assert!(matches!(
+            rx.try_recv(),
+            Err(broadcast::error::TryRecvError::Lagged(3))
+        ));
+        drop(log);
+        let mut rest = 0;
+        while rx.try_recv().is_ok() {
+            rest += 1;
+        }
+        assert_eq!(rest, FOLLOW_BUFFER);
+        assert!(matches!(
+            rx.try_recv(),
+            Err(broadcast::error::TryRecvError::Closed)
+        ));
+    }
+
+    #[test]
+    fn lines_are_defaulted_clamped_and_checked() {
+        assert_eq!(lines(None), Ok(DEFAULT_LINES));
+        assert_eq!(lines(Some(5)), Ok(5));
+        assert_eq!(lines(Some(1_000_000)), Ok(HISTORY));
+        assert!(lines(Some(-1)).is_err());
+    }
+
+    #[test]
+    fn entries_and_event_lines_are_short_json() {
+        let event = Event::new("DtmfReceived", Scope::default())
+            .with("digit", json!("4"))
+            .with("channel", json!({"id": "c1"}));
+        assert_eq!(event_text(&event), "DtmfReceived digit=4 channel=c1");
+        let start = Event::new("StasisStart", Scope::default())
+            .with("args", json!(["a", "b"]))
+            .with("channel", json!({"id": "c2"}));
+        assert_eq!(event_text(&start), r#"StasisStart channel=c2 args=["a","b"]"#);
+        let line = LogEntry::now(
+            "0123456789ab",
+            Some(7),
+            EntryKind::Log {
+                stream: "stdout",
+                level: None,
+            },
+            "hi\u{1b}[2J".into(),
+        );
+        let value = line.to_json("ivr");
+        assert_eq!(value["kind"], "log");
+        assert_eq!(value["stream"], "stdout");
+        assert_eq!(value["app"], "ivr");
+        assert_eq!(value["session"], 7);
+        assert_eq!(value["text"], "hi\u{1b}[2J");
+        assert!(value.to_string().contains("\\u001b"), "JSON-encoded");
+    }
+}
