@@ -163,7 +163,10 @@ async fn an_apps_log_shows_its_guest_lines_events_sessions_and_failures() {
     assert_eq!(line["level"], "info");
     assert_eq!(line["stream"], "stdout");
     let failure = find("failure", &|e| e["kind"] == "failure");
-    assert_eq!(failure["text"], failures_last["message"], "as failures.last");
+    assert_eq!(
+        failure["text"], failures_last["message"],
+        "as failures.last"
+    );
     assert!(
         failure["text"]
             .as_str()
@@ -174,7 +177,10 @@ async fn an_apps_log_shows_its_guest_lines_events_sessions_and_failures() {
         assert_eq!(entry["session"], session, "{entry}");
         assert_eq!(entry["app"], "trap");
         assert_eq!(entry["version"], version);
-        assert!(entry["time"].as_str().is_some_and(|t| t.len() > 20), "{entry}");
+        assert!(
+            entry["time"].as_str().is_some_and(|t| t.len() > 20),
+            "{entry}"
+        );
     }
     let position = |entry: &Value| entries.iter().position(|e| e == entry);
     assert!(position(&deployed) < position(&started));
@@ -183,12 +189,17 @@ async fn an_apps_log_shows_its_guest_lines_events_sessions_and_failures() {
     // ?lines=N gives the latest N; a bad N is refused with a message.
     let (status, last_two) = logs(&wari, "trap", "lines=2", OWNER).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(last_two.as_array().map(Vec::as_slice), Some(&entries[entries.len() - 2..]));
+    assert_eq!(
+        last_two.as_array().map(Vec::as_slice),
+        Some(&entries[entries.len() - 2..])
+    );
     for bad in ["lines=many", "lines=-1"] {
         let (status, body) = logs(&wari, "trap", bad, OWNER).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
         assert!(
-            body["message"].as_str().is_some_and(|m| m.contains("lines")),
+            body["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("lines")),
             "{body}"
         );
     }
@@ -308,7 +319,10 @@ async fn wari_app_logs_follows_a_call_and_ends_when_the_app_is_deleted() {
                     return;
                 }
             }
-            Err(e) => panic!("no line with {what:?} ({e}); printed:\n{}", lines.join("\n")),
+            Err(e) => panic!(
+                "no line with {what:?} ({e}); printed:\n{}",
+                lines.join("\n")
+            ),
         }
     };
     // The backlog's deploy line: the follower is listening.
@@ -360,7 +374,9 @@ async fn wari_app_logs_follows_a_call_and_ends_when_the_app_is_deleted() {
     assert!(printed.stdout.contains(" - deploy version "), "{printed:?}");
     let mut missing = wari_command(home.path());
     missing
-        .args(["app", "logs", "nothing", "--url", &url, "--user", "asterisk"])
+        .args([
+            "app", "logs", "nothing", "--url", &url, "--user", "asterisk",
+        ])
         .env("WARI_PASSWORD", "secret");
     let refused = crate::support::run_limited(missing, WAIT);
     assert!(!refused.success);
@@ -479,9 +495,16 @@ async fn a_log_flood_keeps_the_ring_bounded_and_a_slow_follower_is_told_what_it_
     assert_eq!(all.len(), 1000);
     let flood = all
         .iter()
-        .filter(|e| e["text"].as_str().is_some_and(|t| t.starts_with("log-flood: ")))
+        .filter(|e| {
+            e["text"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("log-flood: "))
+        })
         .count();
-    assert!(flood >= 990, "the latest entries: the flood's last lines and the call's end");
+    assert!(
+        flood >= 990,
+        "the latest entries: the flood's last lines and the call's end"
+    );
     let ended = "\"text\":\"ended: finished\"";
 
     // The slow follower now reads: it missed entries and is told how many.

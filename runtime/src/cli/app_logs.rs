@@ -71,16 +71,21 @@ async fn refused(server: &Server, app: &str, opened: super::client::Opened) -> a
         _ => bytes::Bytes::new(),
     };
     let reply = Reply { status, body };
-    if status == StatusCode::NOT_FOUND && reply.message().as_deref() != Some("Resource not found")
-    {
-        return anyhow::anyhow!("{app} is not deployed at {} ({})", server.url(), reply.error());
+    if status == StatusCode::NOT_FOUND && reply.message().as_deref() != Some("Resource not found") {
+        return anyhow::anyhow!(
+            "{app} is not deployed at {} ({})",
+            server.url(),
+            reply.error()
+        );
     }
     super::app::failure(&format!("reading the log of {app}"), server, &reply)
 }
 
 /// The app's most recent `lines` entries, oldest first.
 pub async fn recent(server: &Server, app: &str, lines: usize) -> anyhow::Result<Vec<Value>> {
-    let opened = server.open(&logs_path(app, &format!("lines={lines}"))).await?;
+    let opened = server
+        .open(&logs_path(app, &format!("lines={lines}")))
+        .await?;
     if opened.status != StatusCode::OK {
         return Err(refused(server, app, opened).await);
     }

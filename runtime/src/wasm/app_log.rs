@@ -221,7 +221,11 @@ pub fn event_text(event: &Event) -> String {
             put("state", state);
         }
     }
-    if let Some(peer) = event.json("peer").and_then(|p| p.get("id")).and_then(Value::as_str) {
+    if let Some(peer) = event
+        .json("peer")
+        .and_then(|p| p.get("id"))
+        .and_then(Value::as_str)
+    {
         put("peer", peer);
     }
     if let Some(variable) = string("variable") {
@@ -257,13 +261,20 @@ mod tests {
         let last = HISTORY + 4;
         assert_eq!(
             texts,
-            [(last - 2).to_string(), (last - 1).to_string(), last.to_string()]
+            [
+                (last - 2).to_string(),
+                (last - 1).to_string(),
+                last.to_string()
+            ]
         );
         assert_eq!(log.recent(usize::MAX).len(), HISTORY);
         let (backlog, mut rx) = log.follow(1);
         assert_eq!(backlog.len(), 1);
         log.push(entry("new"));
-        assert_eq!(rx.try_recv().map(|e| e.text.clone()).ok().as_deref(), Some("new"));
+        assert_eq!(
+            rx.try_recv().map(|e| e.text.clone()).ok().as_deref(),
+            Some("new")
+        );
         for _ in 0..FOLLOW_BUFFER + 3 {
             log.push(entry("x"));
         }
@@ -300,7 +311,10 @@ mod tests {
         let start = Event::new("StasisStart", Scope::default())
             .with("args", json!(["a", "b"]))
             .with("channel", json!({"id": "c2"}));
-        assert_eq!(event_text(&start), r#"StasisStart channel=c2 args=["a","b"]"#);
+        assert_eq!(
+            event_text(&start),
+            r#"StasisStart channel=c2 args=["a","b"]"#
+        );
         let line = LogEntry::now(
             "0123456789ab",
             Some(7),

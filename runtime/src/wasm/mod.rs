@@ -839,9 +839,9 @@ impl WasmHost {
                 Some(owner) => format!(
                     "WebAssembly app '{name}' belongs to user '{owner}': only its owner or an admin may read its log"
                 ),
-                None => format!(
-                    "WebAssembly app '{name}' has no owner: only an admin may read its log"
-                ),
+                None => {
+                    format!("WebAssembly app '{name}' has no owner: only an admin may read its log")
+                }
             }));
         }
         Ok(runtime.log().clone())

@@ -63,7 +63,11 @@ struct Follower {
 
 /// The backlog, then each new entry, one JSON line each; a `dropped` entry where the
 /// follower fell behind; the end when the broadcast closes.
-fn follower(app: String, backlog: Vec<Arc<LogEntry>>, rx: broadcast::Receiver<Arc<LogEntry>>) -> Chunks {
+fn follower(
+    app: String,
+    backlog: Vec<Arc<LogEntry>>,
+    rx: broadcast::Receiver<Arc<LogEntry>>,
+) -> Chunks {
     let version = backlog
         .last()
         .map(|e| e.version.clone())
