@@ -24,7 +24,7 @@ pub const FOLLOW_BUFFER: usize = 256;
 /// How many entries `?lines=` gives when not asked.
 pub const DEFAULT_LINES: usize = 100;
 
-/// What an entry is about.
+/// What an entry is about (other than an event, see [`LogEntry::event`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EntryKind {
     /// A guest log line: its stream (`stdout`, `stderr`) and, for the `wari:stasis/log`
@@ -33,8 +33,6 @@ pub enum EntryKind {
         stream: &'static str,
         level: Option<&'static str>,
     },
-    /// An event delivered to a session: its ARI type.
-    Event(&'static str),
     /// A session started or ended.
     Session,
     /// A failure, as `failures.last` keeps it.
@@ -49,7 +47,6 @@ impl EntryKind {
     fn name(&self) -> &'static str {
         match self {
             EntryKind::Log { .. } => "log",
-            EntryKind::Event(_) => "event",
             EntryKind::Session => "session",
             EntryKind::Failure => "failure",
             EntryKind::Deploy => "deploy",
@@ -59,53 +56,96 @@ impl EntryKind {
 }
 
 /// One entry of an app's log.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct LogEntry {
-    /// ARI timestamp.
-    pub time: String,
     /// The app version (12-hex sha256 prefix).
-    pub version: String,
+    pub version: Arc<str>,
     pub session: Option<u64>,
-    pub kind: EntryKind,
-    /// One line for humans.
-    pub text: String,
+    what: What,
+}
+
+/// An entry's own content. An event is kept as it is (shared with its other receivers) and
+/// described only when read, so that logging it costs a session next to nothing.
+#[derive(Debug, Clone, PartialEq)]
+enum What {
+    Event(Arc<Event>),
+    Other {
+        /// ARI timestamp.
+        time: String,
+        kind: EntryKind,
+        text: String,
+    },
 }
 
 impl LogEntry {
     /// An entry stamped now.
     pub fn now(version: &str, session: Option<u64>, kind: EntryKind, text: String) -> LogEntry {
         LogEntry {
-            time: crate::core::time::now(),
-            version: version.to_string(),
+            version: Arc::from(version),
             session,
-            kind,
-            text,
+            what: What::Other {
+                time: crate::core::time::now(),
+                kind,
+                text,
+            },
+        }
+    }
+
+    /// An event delivered to `session`.
+    pub fn event(version: Arc<str>, session: u64, event: Arc<Event>) -> LogEntry {
+        LogEntry {
+            version,
+            session: Some(session),
+            what: What::Event(event),
+        }
+    }
+
+    /// When it happened (ARI timestamp).
+    pub fn time(&self) -> &str {
+        match &self.what {
+            What::Event(event) => &event.timestamp,
+            What::Other { time, .. } => time,
+        }
+    }
+
+    /// One line for humans.
+    pub fn text(&self) -> std::borrow::Cow<'_, str> {
+        match &self.what {
+            What::Event(event) => event_text(event).into(),
+            What::Other { text, .. } => text.as_str().into(),
         }
     }
 
     /// The entry as the endpoint sends it, for app `app`.
     pub fn to_json(&self, app: &str) -> Value {
+        let kind = match &self.what {
+            What::Event(_) => "event",
+            What::Other { kind, .. } => kind.name(),
+        };
         let mut value = json!({
-            "time": self.time,
+            "time": self.time(),
             "app": app,
-            "version": self.version,
+            "version": &*self.version,
             "session": self.session,
-            "kind": self.kind.name(),
+            "kind": kind,
         });
         if let Some(object) = value.as_object_mut() {
-            match &self.kind {
-                EntryKind::Log { stream, level } => {
+            match &self.what {
+                What::Other {
+                    kind: EntryKind::Log { stream, level },
+                    ..
+                } => {
                     object.insert("stream".into(), (*stream).into());
                     if let Some(level) = level {
                         object.insert("level".into(), (*level).into());
                     }
                 }
-                EntryKind::Event(kind) => {
-                    object.insert("event".into(), (*kind).into());
+                What::Event(event) => {
+                    object.insert("event".into(), event.kind.into());
                 }
-                _ => {}
+                What::Other { .. } => {}
             }
-            object.insert("text".into(), self.text.clone().into());
+            object.insert("text".into(), self.text().into_owned().into());
         }
         value
     }
@@ -257,7 +297,7 @@ mod tests {
             log.push(entry(&n.to_string()));
         }
         let recent = log.recent(3);
-        let texts: Vec<&str> = recent.iter().map(|e| e.text.as_str()).collect();
+        let texts: Vec<String> = recent.iter().map(|e| e.text().into_owned()).collect();
         let last = HISTORY + 4;
         assert_eq!(
             texts,
@@ -272,7 +312,7 @@ mod tests {
         assert_eq!(backlog.len(), 1);
         log.push(entry("new"));
         assert_eq!(
-            rx.try_recv().map(|e| e.text.clone()).ok().as_deref(),
+            rx.try_recv().map(|e| e.text().into_owned()).ok().as_deref(),
             Some("new")
         );
         for _ in 0..FOLLOW_BUFFER + 3 {

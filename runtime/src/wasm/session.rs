@@ -257,6 +257,7 @@ pub async fn run(session: Arc<Session>, version: Arc<AppVersion>, mut rx: mpsc::
         EntryKind::Session,
         format!("started channel={}", session.channel_ids().join(",")),
     ));
+    let shared_tag: Arc<str> = Arc::from(tag);
     let mut store = Store::new(&app.shared.engine.engine, state);
     store.limiter(|s| &mut s.limits);
     store.epoch_deadline_callback(|mut ctx| {
@@ -313,13 +314,11 @@ pub async fn run(session: Arc<Session>, version: Arc<AppVersion>, mut rx: mpsc::
                 }
                 let (event, is_end, handling) = match &input {
                     Input::Event(event) => {
-                        app.log().push(LogEntry {
-                            time: event.timestamp.clone(),
-                            version: tag.to_string(),
-                            session: Some(session.id),
-                            kind: EntryKind::Event(event.kind),
-                            text: super::app_log::event_text(event),
-                        });
+                        app.log().push(LogEntry::event(
+                            shared_tag.clone(),
+                            session.id,
+                            event.clone(),
+                        ));
                         (convert::event(event), event.kind == "StasisEnd", event.kind)
                     }
                     Input::Timer(id) => (types::Event::Timer(*id), false, "a timer"),

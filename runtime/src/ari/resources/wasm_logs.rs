@@ -58,7 +58,7 @@ struct Follower {
     backlog: VecDeque<Arc<LogEntry>>,
     rx: broadcast::Receiver<Arc<LogEntry>>,
     /// The version of the last entry sent (a `dropped` entry names it).
-    version: String,
+    version: Arc<str>,
 }
 
 /// The backlog, then each new entry, one JSON line each; a `dropped` entry where the
@@ -71,7 +71,7 @@ fn follower(
     let version = backlog
         .last()
         .map(|e| e.version.clone())
-        .unwrap_or_default();
+        .unwrap_or_else(|| Arc::from(""));
     let state = Follower {
         app,
         backlog: backlog.into(),
@@ -92,7 +92,7 @@ fn follower(
                 Err(broadcast::error::RecvError::Closed) => return None,
             },
         };
-        state.version.clone_from(&entry.version);
+        state.version = entry.version.clone();
         let mut line = serde_json::to_vec(&entry.to_json(&state.app)).unwrap_or_default();
         line.push(b'\n');
         Some((Bytes::from(line), state))
