@@ -23,6 +23,9 @@ pub const HISTORY: usize = 1000;
 pub const FOLLOW_BUFFER: usize = 256;
 /// How many entries `?lines=` gives when not asked.
 pub const DEFAULT_LINES: usize = 100;
+/// The longest text an entry keeps, in bytes (a guest's WASI line is cut there too); the
+/// ring's memory is bounded by it.
+pub const MAX_TEXT: usize = 4096;
 
 /// What an entry is about (other than an event, see [`LogEntry::event`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,26 +68,34 @@ pub struct LogEntry {
 }
 
 /// An entry's own content. An event is kept as it is (shared with its other receivers) and
-/// described only when read, so that logging it costs a session next to nothing.
+/// described only when read, and other entries' times are written only when read, so that
+/// logging costs a session next to nothing.
 #[derive(Debug, Clone, PartialEq)]
 enum What {
     Event(Arc<Event>),
     Other {
-        /// ARI timestamp.
-        time: String,
+        at: std::time::SystemTime,
         kind: EntryKind,
         text: String,
     },
 }
 
 impl LogEntry {
-    /// An entry stamped now.
-    pub fn now(version: &str, session: Option<u64>, kind: EntryKind, text: String) -> LogEntry {
+    /// An entry stamped now; its text is cut at [`MAX_TEXT`] bytes (marked with `…`).
+    pub fn now(version: &str, session: Option<u64>, kind: EntryKind, mut text: String) -> LogEntry {
+        if text.len() > MAX_TEXT {
+            let end = (0..=MAX_TEXT)
+                .rev()
+                .find(|i| text.is_char_boundary(*i))
+                .unwrap_or(0);
+            text.truncate(end);
+            text.push('…');
+        }
         LogEntry {
             version: Arc::from(version),
             session,
             what: What::Other {
-                time: crate::core::time::now(),
+                at: std::time::SystemTime::now(),
                 kind,
                 text,
             },
@@ -101,10 +112,13 @@ impl LogEntry {
     }
 
     /// When it happened (ARI timestamp).
-    pub fn time(&self) -> &str {
+    pub fn time(&self) -> std::borrow::Cow<'_, str> {
         match &self.what {
-            What::Event(event) => &event.timestamp,
-            What::Other { time, .. } => time,
+            What::Event(event) => event.timestamp.as_str().into(),
+            What::Other { at, .. } => {
+                crate::core::time::ari_timestamp(&chrono::DateTime::<chrono::Local>::from(*at))
+                    .into()
+            }
         }
     }
 
@@ -176,15 +190,26 @@ impl AppLog {
     /// every follower. Under the ring's lock, so that a follower starting now sees each
     /// entry exactly once.
     pub fn push(&self, entry: LogEntry) {
+        let oldest = self.push_untrimmed(entry);
+        drop(oldest);
+    }
+
+    /// [`AppLog::push`] for a session about to hand an event to its guest: the entry the
+    /// ring lets go of (and the event it may hold the last reference to) is returned, to be
+    /// dropped once the guest has the event.
+    pub fn push_untrimmed(&self, entry: LogEntry) -> Option<Arc<LogEntry>> {
         let entry = Arc::new(entry);
         let mut ring = self.ring();
-        if ring.len() >= HISTORY {
-            ring.pop_front();
-        }
+        let oldest = if ring.len() >= HISTORY {
+            ring.pop_front()
+        } else {
+            None
+        };
         ring.push_back(entry.clone());
         if self.tx.receiver_count() > 0 {
             let _ = self.tx.send(entry);
         }
+        oldest
     }
 
     /// The most recent `lines` entries (at most [`HISTORY`]), oldest first.
@@ -332,6 +357,15 @@ mod tests {
             rx.try_recv(),
             Err(broadcast::error::TryRecvError::Closed)
         ));
+    }
+
+    #[test]
+    fn long_texts_are_cut() {
+        let long = format!("é{}", "x".repeat(MAX_TEXT * 3));
+        let entry = LogEntry::now("v", None, EntryKind::Session, long);
+        let text = entry.text();
+        assert!(text.len() <= MAX_TEXT + '…'.len_utf8(), "{}", text.len());
+        assert!(text.starts_with("éxx") && text.ends_with("x…"));
     }
 
     #[test]

@@ -70,7 +70,7 @@ pub struct Stats {
     /// Timers pending over all sessions.
     pub timers_pending: AtomicU64,
     /// The app's own log (`GET /ari/wasm/{app}/logs`): every failure goes there too.
-    pub log: Arc<super::app_log::AppLog>,
+    pub log: Arc<AppLog>,
 }
 
 impl Stats {

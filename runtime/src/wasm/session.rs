@@ -312,9 +312,11 @@ pub async fn run(session: Arc<Session>, version: Arc<AppVersion>, mut rx: mpsc::
                     failure = Some(Failure::Trap(FailureKind::Limit, cause.clone(), cause));
                     break;
                 }
+                // The app log's oldest entry, let go of once the guest has the event.
+                let mut released = None;
                 let (event, is_end, handling) = match &input {
                     Input::Event(event) => {
-                        app.log().push(LogEntry::event(
+                        released = app.log().push_untrimmed(LogEntry::event(
                             shared_tag.clone(),
                             session.id,
                             event.clone(),
@@ -340,6 +342,7 @@ pub async fn run(session: Arc<Session>, version: Arc<AppVersion>, mut rx: mpsc::
                     }
                 };
                 drop(running);
+                drop(released);
                 if let Err(stopped) = result {
                     failure = Some(stopped);
                     break;
