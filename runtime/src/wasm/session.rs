@@ -150,6 +150,9 @@ enum Failure {
     Trap(FailureKind, String, String),
     /// The app was deleted while the session lived.
     Retired,
+    /// The session's event queue overflowed: the delivery that found it full has already
+    /// counted the failure (and kept it as `failures.last`); only the channels are left.
+    QueueFull,
 }
 
 /// A limit the epoch callback enforces, named with its wasm.conf key.
@@ -308,8 +311,7 @@ pub async fn run(session: Arc<Session>, version: Arc<AppVersion>, mut rx: mpsc::
                 };
                 let Some(input) = input else { break };
                 if session.closed.load(Ordering::Relaxed) {
-                    let cause = queue_full(&limits);
-                    failure = Some(Failure::Trap(FailureKind::Limit, cause.clone(), cause));
+                    failure = Some(Failure::QueueFull);
                     break;
                 }
                 // The app log's oldest entry, let go of once the guest has the event.
@@ -395,6 +397,11 @@ fn fail(
     let (kind, what, cause, detail) = match failure {
         Failure::Retired => {
             tracing::info!(app = %app.name, version = %version_tag(&version.stored.sha256), session = session.id, ?channels, "WebAssembly app deleted: its session is ended");
+            finish_channels(app, channels, outcome);
+            return;
+        }
+        Failure::QueueFull => {
+            tracing::error!(app = %app.name, version = %version_tag(&version.stored.sha256), session = session.id, ?channels, "WebAssembly app failed: {}", queue_full(&version.limits));
             finish_channels(app, channels, outcome);
             return;
         }
