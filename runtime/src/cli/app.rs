@@ -47,6 +47,10 @@ pub enum AppCommand {
     /// Create a new app crate (Cargo.toml, src/lib.rs with a small app and its unit test,
     /// README.md) in DIR/NAME.
     New(NewArgs),
+    /// Run an app on a wari of its own: build it (a crate) or take the component, start a
+    /// host on a free loopback port (its URL, user and password printed), deploy, place a
+    /// test call (--call), show the app's log; --watch redeploys on change.
+    Run(super::app_run::RunArgs),
 }
 
 /// Which wari to talk to, and as whom.
@@ -182,15 +186,17 @@ const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'_')
     .remove(b'~');
 
-fn app_path(name: &str) -> String {
+pub(super) fn app_path(name: &str) -> String {
     format!("/wasm/{}", utf8_percent_encode(name, SEGMENT))
 }
 
 /// Runs one `wari app` subcommand.
 pub fn run(command: AppCommand) -> anyhow::Result<ExitCode> {
-    if let AppCommand::New(args) = command {
-        return scaffold::run(&args);
-    }
+    let command = match command {
+        AppCommand::New(args) => return scaffold::run(&args),
+        AppCommand::Run(args) => return super::app_run::run(args),
+        other => other,
+    };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -200,7 +206,7 @@ pub fn run(command: AppCommand) -> anyhow::Result<ExitCode> {
             AppCommand::Deploy { file, name, server } => deploy(&file, name, &server).await,
             AppCommand::List { server } => list(&server).await,
             AppCommand::Rm { name, server } => remove(&name, &server).await,
-            AppCommand::New(_) => unreachable!("handled above"),
+            AppCommand::New(_) | AppCommand::Run(_) => unreachable!("handled above"),
         }
     })?;
     Ok(ExitCode::SUCCESS)
@@ -221,23 +227,34 @@ async fn deploy(file: &PathBuf, name: Option<String>, args: &ServerArgs) -> anyh
     }
     let server = args.server()?;
     let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let app = upload(&server, &name, file, bytes).await?;
+    println!("{}", serde_json::to_string_pretty(&summary(&app))?);
+    Ok(())
+}
+
+/// Uploads the component `bytes` (read from `file`) as app `name`; wari's description of
+/// the deployed app.
+pub(super) async fn upload(
+    server: &Server,
+    name: &str,
+    file: &std::path::Path,
+    bytes: Vec<u8>,
+) -> anyhow::Result<Value> {
     let reply = server
         .send(
             Method::PUT,
-            &app_path(&name),
+            &app_path(name),
             Some(("application/wasm", Bytes::from(bytes))),
         )
         .await?;
     if !reply.status.is_success() {
         return Err(failure(
             &format!("deploying {} as {name}", file.display()),
-            &server,
+            server,
             &reply,
         ));
     }
-    let app = reply.json()?;
-    println!("{}", serde_json::to_string_pretty(&summary(&app))?);
-    Ok(())
+    reply.json()
 }
 
 /// The fields of a deployed app that `deploy` prints.

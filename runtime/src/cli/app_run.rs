@@ -1,0 +1,333 @@
+//! `wari app run <crate dir | file.wasm> [--call SPEC] [--watch | --once]`: the one-command
+//! loop of an app author. It builds the app (a crate) or takes the component as it is,
+//! starts a wari host for it in this process ([`run_host`](super::run_host)), deploys the
+//! component through `PUT /ari/wasm/{app}` as `wari app deploy` does, places the test call
+//! ([`test_call`](super::test_call)) and shows the app's log lines; with `--watch` it
+//! rebuilds and redeploys when the sources change ([`watch`](super::watch)) and calls the
+//! new version again. Ctrl-C (or SIGTERM) stops everything: nothing is left running or
+//! listening.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::Args;
+
+use super::client::Server;
+use super::run_host::{self, RunHost};
+use super::test_call::{self, Outcome, Watcher};
+use super::watch::Sources;
+
+/// `wari app run` options.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The app: a crate directory (it is built) or a component file (`.wasm`).
+    #[arg(value_name = "CRATE_DIR|FILE.wasm")]
+    source: PathBuf,
+    /// Place a test call once the app is deployed, from a Test phone with its options, e.g.
+    /// `Test/alice/dtmf=42` (answer=MS, noanswer, busy, congestion, dtmf=DIGITS with `w`
+    /// for a 500 ms pause, hangup=MS). It goes to the extension that runs the app.
+    #[arg(long, value_name = "SPEC")]
+    call: Option<String>,
+    /// Rebuild and redeploy when the sources change (a crate's Cargo.toml, src/, wit/; or
+    /// the component file); each new version gets the test call again. Calls in progress
+    /// finish on the version they started on; a failed build keeps the running version.
+    #[arg(long, conflicts_with = "once")]
+    watch: bool,
+    /// Exit after the test call: 0 when the app handled it (a session started and the call
+    /// ended without a failure of the app), 1 and the failure otherwise.
+    #[arg(long, requires = "call")]
+    once: bool,
+    /// The app's name, its Stasis application (default: the crate's package name, or the
+    /// file name without `.wasm`).
+    #[arg(long, value_name = "APP")]
+    name: Option<String>,
+    /// Where the host keeps its apps, recordings and store (default: a temporary directory,
+    /// removed at exit).
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// How long a test call may last before it is hung up and counted as not handled.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    timeout: u64,
+}
+
+/// How long the host's tasks get to finish when the run ends.
+const SHUTDOWN_WAIT: Duration = Duration::from_secs(1);
+
+/// The host's own log on stderr unless `RUST_LOG` says otherwise: warnings and errors (the
+/// app's failures among them) and the app's log lines.
+const HOST_LOG: &str = "warn,wari::wasm::output=info,wari::wasm::session=info";
+
+/// Runs `wari app run`.
+pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(HOST_LOG)),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let result = runtime.block_on(async {
+        tokio::select! {
+            result = session(&args) => result,
+            signal = crate::stop_signal() => {
+                eprintln!("wari app run: {}: stopped", signal?);
+                Ok(if args.once { ExitCode::from(130) } else { ExitCode::SUCCESS })
+            }
+        }
+    });
+    // The host (its listeners and the temporary directory) went with `session`; its
+    // remaining tasks end here.
+    runtime.shutdown_timeout(SHUTDOWN_WAIT);
+    result
+}
+
+/// What `wari app run` was given.
+#[derive(Debug, Clone)]
+enum Source {
+    Crate(PathBuf),
+    File(PathBuf),
+}
+
+impl Source {
+    fn of(path: &Path) -> anyhow::Result<Source> {
+        if path.is_dir() {
+            if !path.join("Cargo.toml").is_file() {
+                bail!(
+                    "{} is a directory without Cargo.toml: give an app crate or a .wasm file",
+                    path.display()
+                );
+            }
+            Ok(Source::Crate(path.to_path_buf()))
+        } else if path.is_file() {
+            Ok(Source::File(path.to_path_buf()))
+        } else {
+            bail!("{}: no such crate directory or file", path.display())
+        }
+    }
+
+    fn watched(&self) -> Sources {
+        match self {
+            Source::Crate(dir) => Sources::Crate(dir.clone()),
+            Source::File(path) => Sources::File(path.clone()),
+        }
+    }
+}
+
+/// A component ready to deploy.
+#[derive(Debug)]
+struct Built {
+    path: PathBuf,
+    /// The name it is deployed under unless `--name` says otherwise.
+    app_name: String,
+}
+
+/// Builds the app, or takes the component file as it is.
+async fn build(source: &Source) -> anyhow::Result<Built> {
+    match source {
+        Source::File(path) => Ok(Built {
+            path: path.clone(),
+            app_name: path
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .unwrap_or_default()
+                .to_string(),
+        }),
+        Source::Crate(dir) => build_crate(dir).await,
+    }
+}
+
+/// Builds the crate in `dir` into a component (cargo's output and errors go to stderr).
+async fn build_crate(dir: &Path) -> anyhow::Result<Built> {
+    bail!(
+        "{} is a crate, and this wari cannot build crates yet (`wari app build`): build the \
+         component (scripts/build-guests NAME in a checkout, or cargo build --target \
+         wasm32-wasip2 --release) and give its .wasm file",
+        dir.display()
+    )
+}
+
+/// Streams the app's log lines and events while the run lasts. The host runs in this
+/// process and writes the app's log lines and failures to stderr through its own log
+/// ([`HOST_LOG`]), so there is nothing more to follow.
+fn follow_app(_server: &Server, _app: &str) -> Option<tokio::task::JoinHandle<()>> {
+    None
+}
+
+/// App names wari accepts: 1-73 letters, digits, `-`, `_`, `.`, not starting with `.`.
+fn check_name(name: &str) -> anyhow::Result<()> {
+    let fine = !name.is_empty()
+        && name.len() <= wari::core::apps::MAX_APP_NAME
+        && !name.starts_with('.')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if !fine {
+        bail!(
+            "{name:?} is not an app name (1-73 letters, digits, '-', '_', '.', not starting \
+             with '.'): give one with --name"
+        );
+    }
+    Ok(())
+}
+
+/// Deploys `built` as `app`; returns its sha256.
+async fn deploy(server: &Server, app: &str, built: &Built) -> anyhow::Result<String> {
+    let bytes = tokio::fs::read(&built.path)
+        .await
+        .with_context(|| format!("cannot read {}", built.path.display()))?;
+    let size = bytes.len();
+    let deployed = super::app::upload(server, app, &built.path, bytes).await?;
+    let sha = deployed["sha256"].as_str().unwrap_or_default().to_string();
+    println!(
+        "deployed {app}: version {} ({size} bytes, sha256 {sha})",
+        wari::wasm::runtime::version_tag(&sha)
+    );
+    Ok(sha)
+}
+
+/// Places the test call and says how it went.
+async fn call(
+    server: &Server,
+    watcher: &Watcher,
+    app: &str,
+    spec: &str,
+    timeout: Duration,
+) -> Outcome {
+    match test_call::place(server, watcher, app, spec, timeout).await {
+        Ok(outcome) => outcome,
+        Err(e) => {
+            let why = format!("{e:#}");
+            println!("[call] failed: {why}");
+            Outcome::NotHandled(why)
+        }
+    }
+}
+
+async fn session(args: &RunArgs) -> anyhow::Result<ExitCode> {
+    let source = Source::of(&args.source)?;
+    let sources = source.watched();
+    let mut seen = sources.fingerprint();
+    let built = loop {
+        match build(&source).await {
+            Ok(built) => break built,
+            Err(e) if args.watch => {
+                eprintln!("wari app run: {e:#}\nwaiting for the sources to change");
+                seen = sources.changed(&seen).await;
+            }
+            Err(e) => return Err(e),
+        }
+    };
+    let app = args.name.clone().unwrap_or_else(|| built.app_name.clone());
+    check_name(&app)?;
+    let host: RunHost = run_host::start(&app, args.data_dir.as_deref()).await?;
+    print!("{}", host.banner(&app));
+    let server = Server::new(&host.url, run_host::USER, &host.password)?;
+    let watcher = match &args.call {
+        Some(_) => Some(Arc::new(
+            Watcher::connect(host.address, run_host::WATCH_USER, &host.watch_password).await?,
+        )),
+        None => None,
+    };
+    let mut version = deploy(&server, &app, &built).await?;
+    let _follower = follow_app(&server, &app);
+    let timeout = Duration::from_secs(args.timeout);
+    let place = |spec: &String| {
+        let (server, app, spec) = (server.clone(), app.clone(), spec.clone());
+        let watcher = watcher.clone();
+        async move {
+            match watcher {
+                Some(watcher) => call(&server, &watcher, &app, &spec, timeout).await,
+                None => Outcome::NotHandled("no watcher".into()),
+            }
+        }
+    };
+    if let Some(spec) = &args.call {
+        if args.once {
+            return Ok(match place(spec).await {
+                Outcome::Handled => ExitCode::SUCCESS,
+                Outcome::NotHandled(why) => {
+                    eprintln!("wari app run: the test call was not handled: {why}");
+                    ExitCode::FAILURE
+                }
+            });
+        }
+        tokio::spawn(place(spec));
+    }
+    if !args.watch {
+        std::future::pending::<()>().await;
+    }
+    println!("watching {} for changes", args.source.display());
+    loop {
+        seen = sources.changed(&seen).await;
+        println!("change seen: rebuilding {app}");
+        let built = match build(&source).await {
+            Ok(built) => built,
+            Err(e) => {
+                eprintln!(
+                    "wari app run: {e:#}\nstill running version {}",
+                    wari::wasm::runtime::version_tag(&version)
+                );
+                continue;
+            }
+        };
+        match deploy(&server, &app, &built).await {
+            Ok(sha) if sha == version => {
+                println!("{app} is unchanged");
+                continue;
+            }
+            Ok(sha) => version = sha,
+            Err(e) => {
+                eprintln!(
+                    "wari app run: {e:#}\nstill running version {}",
+                    wari::wasm::runtime::version_tag(&version)
+                );
+                continue;
+            }
+        }
+        if let Some(spec) = &args.call {
+            tokio::spawn(place(spec));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn app_names_are_checked_before_a_host_starts() {
+        for good in ["ivr", "my-app_2.x", "a"] {
+            assert!(check_name(good).is_ok(), "{good}");
+        }
+        for bad in ["", ".hidden", "a b", "a/b", &"x".repeat(74)] {
+            let error = check_name(bad).expect_err(bad).to_string();
+            assert!(error.contains("--name"), "{error}");
+        }
+    }
+
+    #[test]
+    fn a_source_is_a_crate_or_a_file() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let error = Source::of(dir.path())
+            .expect_err("no Cargo.toml")
+            .to_string();
+        assert!(error.contains("without Cargo.toml"), "{error}");
+        std::fs::write(dir.path().join("Cargo.toml"), "").expect("write");
+        assert!(matches!(Source::of(dir.path()), Ok(Source::Crate(_))));
+        let file = dir.path().join("hello.wasm");
+        std::fs::write(&file, "").expect("write");
+        assert!(matches!(Source::of(&file), Ok(Source::File(_))));
+        let error = Source::of(&dir.path().join("missing.wasm"))
+            .expect_err("missing")
+            .to_string();
+        assert!(error.contains("no such crate directory or file"), "{error}");
+    }
+}
