@@ -193,6 +193,18 @@ async fn deploy(server: &Server, app: &str, built: &Built) -> anyhow::Result<Str
     Ok(sha)
 }
 
+/// What runs while a new version could not be built or deployed.
+fn running(version: &str) -> String {
+    if version.is_empty() {
+        "no version is deployed yet".to_string()
+    } else {
+        format!(
+            "still running version {}",
+            wari::wasm::runtime::version_tag(version)
+        )
+    }
+}
+
 /// Places the test call and says how it went.
 async fn call(
     server: &Server,
@@ -236,7 +248,14 @@ async fn session(args: &RunArgs) -> anyhow::Result<ExitCode> {
         )),
         None => None,
     };
-    let mut version = deploy(&server, &app, &built).await?;
+    let mut version = match deploy(&server, &app, &built).await {
+        Ok(version) => version,
+        Err(e) if args.watch => {
+            eprintln!("wari app run: {e:#}\nwaiting for the sources to change");
+            String::new()
+        }
+        Err(e) => return Err(e),
+    };
     let _follower = follow_app(&server, &app);
     let timeout = Duration::from_secs(args.timeout);
     let place = |spec: &String| {
@@ -249,7 +268,9 @@ async fn session(args: &RunArgs) -> anyhow::Result<ExitCode> {
             }
         }
     };
-    if let Some(spec) = &args.call {
+    if let Some(spec) = &args.call
+        && !version.is_empty()
+    {
         if args.once {
             return Ok(match place(spec).await {
                 Outcome::Handled => ExitCode::SUCCESS,
@@ -267,14 +288,14 @@ async fn session(args: &RunArgs) -> anyhow::Result<ExitCode> {
     println!("watching {} for changes", args.source.display());
     loop {
         seen = sources.changed(&seen).await;
-        println!("change seen: rebuilding {app}");
+        match source {
+            Source::Crate(_) => println!("change seen: rebuilding {app}"),
+            Source::File(_) => println!("change seen: redeploying {app}"),
+        }
         let built = match build(&source).await {
             Ok(built) => built,
             Err(e) => {
-                eprintln!(
-                    "wari app run: {e:#}\nstill running version {}",
-                    wari::wasm::runtime::version_tag(&version)
-                );
+                eprintln!("wari app run: {e:#}\n{}", running(&version));
                 continue;
             }
         };
@@ -285,10 +306,7 @@ async fn session(args: &RunArgs) -> anyhow::Result<ExitCode> {
             }
             Ok(sha) => version = sha,
             Err(e) => {
-                eprintln!(
-                    "wari app run: {e:#}\nstill running version {}",
-                    wari::wasm::runtime::version_tag(&version)
-                );
+                eprintln!("wari app run: {e:#}\n{}", running(&version));
                 continue;
             }
         }
