@@ -54,6 +54,7 @@ mod third_party_flow;
 mod tls;
 mod wasm_apps;
 mod wasm_config;
+mod wasm_drain;
 mod wasm_names;
 mod wasm_owners;
 mod wasm_sessions;

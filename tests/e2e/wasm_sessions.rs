@@ -1,7 +1,8 @@
 //! Sessions of WebAssembly apps that never give their slot back: a guest that waits in a WASI
 //! call (where epoch interruption cannot reach it) is ended at the event timeout, one app
-//! cannot hold more than `max_sessions_per_app` sessions, and deleting an app ends its
-//! sessions at once. Meanwhile another app's calls keep working.
+//! cannot hold more than `max_sessions_per_app` sessions, and deleting an app with
+//! `?immediate=true` ends its sessions at once (without it they drain, for at most
+//! `drain_seconds`: `wasm_drain`). Meanwhile another app's calls keep working.
 
 use std::time::Duration;
 
@@ -134,12 +135,12 @@ async fn one_app_cannot_take_every_session_and_deleting_it_ends_its_sessions() {
     // Another tenant still gets sessions.
     ivr_serves(&wari, &mut ws, "calm").await;
 
-    // Deleting the app ends its blocked sessions now, not when the guest wakes up.
+    // Deleting the app at once ends its blocked sessions now, not when the guest wakes up.
     let held: Vec<&str> = victims
         .into_iter()
         .filter(|v| !refused.iter().any(|r| r == v))
         .collect();
-    let reply = wari.delete("/ari/wasm/hostile").await;
+    let reply = wari.delete("/ari/wasm/hostile?immediate=true").await;
     assert_eq!(reply.status, StatusCode::NO_CONTENT, "{}", reply.body);
     destroyed(&mut ws, &held, &[]).await;
     ivr_serves(&wari, &mut ws, "calm2").await;

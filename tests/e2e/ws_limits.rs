@@ -55,6 +55,17 @@ async fn open(
     }
 }
 
+/// Waits (5 s at most) until a ping as `asterisk` is answered 200 again.
+async fn serves_again(wari: &Wari, why: &str) {
+    eventually(why, Duration::from_secs(5), || async {
+        match ping(wari).await {
+            200 => Ok(()),
+            other => Err(format!("ping {other}")),
+        }
+    })
+    .await;
+}
+
 /// A ping as `asterisk`: the status, or 0 when the connection failed.
 async fn ping(wari: &Wari) -> u16 {
     client()
@@ -144,17 +155,7 @@ async fn sockets_hold_their_sessionlimit_slot_until_they_close() {
         "every session slot is held by a socket"
     );
     drop(bulk.pop());
-    eventually(
-        "a closed socket gives its session slot back",
-        Duration::from_secs(5),
-        || async {
-            match ping(&wari).await {
-                200 => Ok(()),
-                other => Err(format!("ping {other}")),
-            }
-        },
-    )
-    .await;
+    serves_again(&wari, "a closed socket gives its session slot back").await;
     assert!(
         wari.log().contains("HTTP session limit reached"),
         "{}",
@@ -209,17 +210,7 @@ async fn running_out_of_descriptors_closes_connections_and_keeps_serving() {
     );
     assert_eq!(ping(&wari).await, 0, "no descriptor left");
     sockets.truncate(sockets.len().saturating_sub(3));
-    eventually(
-        "wari serves again once sockets close",
-        Duration::from_secs(5),
-        || async {
-            match ping(&wari).await {
-                200 => Ok(()),
-                other => Err(format!("ping {other}")),
-            }
-        },
-    )
-    .await;
+    serves_again(&wari, "wari serves again once sockets close").await;
     assert!(
         wari.log().contains("out of file descriptors"),
         "{}",

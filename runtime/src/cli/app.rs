@@ -1,5 +1,5 @@
-//! `wari app ...`: deploy, list and remove WebAssembly apps on a running wari (through
-//! `/ari/wasm`), and scaffold a new app crate.
+//! `wari app ...`: deploy, list, remove and roll back WebAssembly apps on a running wari
+//! (through `/ari/wasm`), and scaffold a new app crate.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -31,13 +31,27 @@ pub enum AppCommand {
         #[command(flatten)]
         server: ServerArgs,
     },
-    /// List the deployed apps: size, SHA-256 prefix, live sessions and failures.
+    /// List the deployed apps: size, SHA-256 prefix, live sessions and failures, and under
+    /// an app the versions still draining and their live sessions.
     List {
         #[command(flatten)]
         server: ServerArgs,
     },
-    /// Remove a deployed app: it takes no new calls; calls in progress finish.
+    /// Remove a deployed app: it takes no new calls; calls in progress finish (for at most
+    /// the server's wasm.conf drain_seconds).
     Rm {
+        /// The app name.
+        #[arg(value_name = "APP")]
+        name: String,
+        /// End the calls in progress at once instead of letting them finish.
+        #[arg(long)]
+        now: bool,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// Make the app's previous version current again: new calls get it, calls in progress
+    /// finish on theirs (the server keeps the last 5 versions of an app).
+    Rollback {
         /// The app name.
         #[arg(value_name = "APP")]
         name: String,
@@ -205,7 +219,8 @@ pub fn run(command: AppCommand) -> anyhow::Result<ExitCode> {
         match command {
             AppCommand::Deploy { file, name, server } => deploy(&file, name, &server).await,
             AppCommand::List { server } => list(&server).await,
-            AppCommand::Rm { name, server } => remove(&name, &server).await,
+            AppCommand::Rm { name, now, server } => remove(&name, now, &server).await,
+            AppCommand::Rollback { name, server } => rollback(&name, &server).await,
             AppCommand::New(_) | AppCommand::Run(_) => unreachable!("handled above"),
         }
     })?;
@@ -316,7 +331,7 @@ fn table(apps: &[Value]) -> String {
         }
     }
     let mut out = String::new();
-    for row in std::iter::once(&header).chain(&rows) {
+    for (index, row) in std::iter::once(&header).chain(&rows).enumerate() {
         let line = format!(
             "{:<w0$}  {:<w1$}  {:>w2$}  {:<w3$}  {:>w4$}  {:>w5$}",
             row[0],
@@ -334,13 +349,45 @@ fn table(apps: &[Value]) -> String {
         );
         out.push_str(line.trim_end());
         out.push('\n');
+        if index > 0
+            && let Some(app) = apps.iter().find(|a| a["name"].as_str() == Some(&row[0]))
+        {
+            out.push_str(&draining_lines(app));
+        }
     }
     out
 }
 
-async fn remove(name: &str, args: &ServerArgs) -> anyhow::Result<()> {
+/// Under an app's row: the app itself when it was removed and its calls are draining, and
+/// each earlier version still running calls.
+fn draining_lines(app: &Value) -> String {
+    let mut out = String::new();
+    if app["status"] == "draining" {
+        out.push_str(&format!(
+            "  removed: {} call(s) in progress finish, until {} at the latest\n",
+            app["sessions_live"],
+            app["drain_until"].as_str().unwrap_or("?")
+        ));
+    }
+    let versions = app["versions"].as_array().map(Vec::as_slice).unwrap_or(&[]);
+    for version in versions.iter().skip(1) {
+        out.push_str(&format!(
+            "  draining version {}: {} live session(s)\n",
+            version["version"].as_str().unwrap_or("?"),
+            version["sessions_live"]
+        ));
+    }
+    out
+}
+
+async fn remove(name: &str, now: bool, args: &ServerArgs) -> anyhow::Result<()> {
     let server = args.server()?;
-    let reply = server.send(Method::DELETE, &app_path(name), None).await?;
+    let path = if now {
+        format!("{}?immediate=true", app_path(name))
+    } else {
+        app_path(name)
+    };
+    let reply = server.send(Method::DELETE, &path, None).await?;
     if reply.status == StatusCode::NOT_FOUND
         && reply.message().as_deref() != Some("Resource not found")
     {
@@ -353,7 +400,29 @@ async fn remove(name: &str, args: &ServerArgs) -> anyhow::Result<()> {
     if !reply.status.is_success() {
         return Err(failure(&format!("removing {name}"), &server, &reply));
     }
-    println!("removed {name}");
+    if reply.status == StatusCode::ACCEPTED {
+        let app = reply.json()?;
+        println!(
+            "removed {name}: it takes no new calls; {} call(s) in progress finish on it (until {} at the latest; `wari app rm --now {name}` ends them)",
+            app["sessions_live"],
+            app["drain_until"].as_str().unwrap_or("?")
+        );
+    } else {
+        println!("removed {name}");
+    }
+    Ok(())
+}
+
+async fn rollback(name: &str, args: &ServerArgs) -> anyhow::Result<()> {
+    let server = args.server()?;
+    let reply = server
+        .send(Method::POST, &format!("{}/rollback", app_path(name)), None)
+        .await?;
+    if !reply.status.is_success() {
+        return Err(failure(&format!("rolling {name} back"), &server, &reply));
+    }
+    let app = reply.json()?;
+    println!("{}", serde_json::to_string_pretty(&summary(&app))?);
     Ok(())
 }
 
@@ -383,6 +452,30 @@ mod tests {
              zeta  alice      5  0123456789ab    12         0\n"
         );
         assert_eq!(table(&[]), "no apps deployed\n");
+    }
+
+    #[test]
+    fn draining_versions_and_removed_apps_are_listed_under_their_app() {
+        let apps = vec![
+            json!({"name": "ivr", "size": 5, "sha256": "0123456789abcdef0123",
+                   "sessions_live": 3, "failures": {"total": 0}, "status": "ready",
+                   "versions": [
+                       {"version": "0123456789ab", "sessions_live": 1, "state": "current"},
+                       {"version": "fedcba987654", "sessions_live": 2, "state": "draining"}]}),
+            json!({"name": "old", "size": 5, "sha256": "aaaaaaaaaaaaaaaa",
+                   "sessions_live": 1, "failures": {"total": 0}, "status": "draining",
+                   "drain_until": "2026-01-01T00:05:00.000+0000",
+                   "versions": [
+                       {"version": "aaaaaaaaaaaa", "sessions_live": 1, "state": "draining"}]}),
+        ];
+        assert_eq!(
+            table(&apps),
+            "NAME  OWNER  SIZE  SHA256        LIVE  FAILURES\n\
+             ivr   -         5  0123456789ab     3         0\n  \
+             draining version fedcba987654: 2 live session(s)\n\
+             old   -         5  aaaaaaaaaaaa     1         0\n  \
+             removed: 1 call(s) in progress finish, until 2026-01-01T00:05:00.000+0000 at the latest\n"
+        );
     }
 
     #[test]

@@ -54,15 +54,7 @@ impl Default for UserLimits {
 
 /// True when `key` (lower case) is one of the limit options.
 pub fn is_limit_option(key: &str) -> bool {
-    matches!(
-        key,
-        "max_websockets"
-            | "max_app_registrations"
-            | "max_channels"
-            | "max_bridges"
-            | "max_apps"
-            | "max_recordings_kb"
-    )
+    UserLimits::default().field_mut(key).is_some()
 }
 
 impl UserLimits {
@@ -80,20 +72,26 @@ impl UserLimits {
     /// Applies `entry` when it is a limit option (a bad value is reported and changes
     /// nothing); false when it is some other option.
     pub fn read(&mut self, entry: &Entry, problems: &mut Problems) -> bool {
-        let key = entry.key.to_ascii_lowercase();
-        let field = match key.as_str() {
+        let Some(field) = self.field_mut(&entry.key.to_ascii_lowercase()) else {
+            return false;
+        };
+        if let Some(n) = number_option(entry, problems, 0) {
+            *field = u32::try_from(n).unwrap_or(u32::MAX);
+        }
+        true
+    }
+
+    /// The limit an option (lower case) sets; `None` for any other option.
+    fn field_mut(&mut self, key: &str) -> Option<&mut u32> {
+        Some(match key {
             "max_websockets" => &mut self.max_websockets,
             "max_app_registrations" => &mut self.max_app_registrations,
             "max_channels" => &mut self.max_channels,
             "max_bridges" => &mut self.max_bridges,
             "max_apps" => &mut self.max_apps,
             "max_recordings_kb" => &mut self.max_recordings_kb,
-            _ => return false,
-        };
-        if let Some(n) = number_option(entry, problems, 0) {
-            *field = u32::try_from(n).unwrap_or(u32::MAX);
-        }
-        true
+            _ => return None,
+        })
     }
 
     /// The channel quota in force.

@@ -6,6 +6,7 @@
 //! max_sessions = 1000          ; concurrent call sessions over all apps
 //! max_upload_mb = 16
 //! apps_dir = apps              ; *.wasm here are deployed at start (name = file stem)
+//! drain_seconds = 300          ; a removed app's calls in progress may last this long
 //! memory_mb = 64               ; the limits below apply to every app...
 //! cpu_ms_per_event = 100
 //! event_timeout_ms = 5000
@@ -74,6 +75,8 @@ pub struct WasmConfig {
     pub max_sessions: Option<u32>,
     pub max_upload_mb: Option<u64>,
     pub apps_dir: Option<PathBuf>,
+    /// How long a removed app's live sessions may go on (0: they end at once).
+    pub drain_seconds: Option<u64>,
     pub defaults: LimitSettings,
     pub per_app: HashMap<String, LimitSettings>,
 }
@@ -124,6 +127,7 @@ impl WasmConfig {
                                 .and_then(|n| u32::try_from(n).ok());
                         }
                         "max_upload_mb" => config.max_upload_mb = number_option(entry, problems, 1),
+                        "drain_seconds" => config.drain_seconds = number_option(entry, problems, 0),
                         "apps_dir" => {
                             // `join` keeps an absolute path as it is.
                             config.apps_dir = Some(dir.join(entry.value.trim()));

@@ -1,5 +1,5 @@
 //! The audit log of app changes: one INFO line under the target `wari::audit` for every
-//! deploy, replacement and removal asked of the WebAssembly host, refused and failed ones
+//! deploy, replacement, removal and rollback asked of the WebAssembly host, refused and failed ones
 //! included, saying who (the ARI user), from where (the peer address), which app and which
 //! component (SHA-256; `-` when the body was never read).
 
@@ -16,6 +16,8 @@ pub enum Action {
     Replace,
     /// `DELETE /ari/wasm/{app}`.
     Remove,
+    /// `POST /ari/wasm/{app}/rollback`.
+    Rollback,
 }
 
 impl Action {
@@ -24,6 +26,7 @@ impl Action {
             Action::Deploy => "deploy",
             Action::Replace => "replace",
             Action::Remove => "remove",
+            Action::Rollback => "rollback",
         }
     }
 }

@@ -9,6 +9,7 @@
 pub mod audit;
 pub mod bindings;
 pub mod convert;
+pub mod drain;
 pub mod engine;
 pub mod kv;
 pub mod limits;
@@ -70,6 +71,8 @@ pub struct WasmSettings {
     pub max_upload_bytes: usize,
     /// Components (`*.wasm`) deployed at start, named by file stem.
     pub apps_dir: Option<std::path::PathBuf>,
+    /// How long a removed app's live sessions may go on (wasm.conf `drain_seconds`).
+    pub drain: std::time::Duration,
 }
 
 impl Default for WasmSettings {
@@ -80,6 +83,7 @@ impl Default for WasmSettings {
             per_app: HashMap::new(),
             max_upload_bytes: 16 * 1024 * 1024,
             apps_dir: None,
+            drain: drain::DEFAULT_DRAIN,
         }
     }
 }
@@ -106,6 +110,9 @@ impl WasmSettings {
                 .and_then(|mb| usize::try_from(mb.saturating_mul(1024 * 1024)).ok())
                 .unwrap_or(defaults.max_upload_bytes),
             apps_dir: config.apps_dir.clone(),
+            drain: config
+                .drain_seconds
+                .map_or(defaults.drain, std::time::Duration::from_secs),
         }
     }
 
@@ -510,6 +517,16 @@ impl WasmHost {
     }
 
     async fn load(&self, stored: StoredApp) -> Result<Origin, WasmError> {
+        let (component, origin) = self.compile_stored(&stored).await?;
+        let pre = self.prepare(&component)?;
+        let kv = self.app_kv(&stored.name).await?;
+        self.install(stored, pre, origin, kv)?;
+        Ok(origin)
+    }
+
+    /// The compiled code of a stored version: its cached artifact when it matches this
+    /// engine, else compiled from the stored component (and cached).
+    async fn compile_stored(&self, stored: &StoredApp) -> Result<(Component, Origin), WasmError> {
         let compat = self.shared.compat.clone();
         let engine = self.shared.engine.engine.clone();
         let store = self.store.clone();
@@ -536,11 +553,7 @@ impl WasmHost {
             .await
             .map_err(|e| WasmError::Internal(e.to_string()))??
         };
-        let (component, origin) = loaded;
-        let pre = self.prepare(&component)?;
-        let kv = self.app_kv(&stored.name).await?;
-        self.install(stored, pre, origin, kv)?;
-        Ok(origin)
+        Ok(loaded)
     }
 
     fn prepare(&self, component: &Component) -> Result<StasisAppPre<SessionState>, WasmError> {
@@ -568,6 +581,7 @@ impl WasmHost {
             limits: self.settings.limits_for(&stored.name),
             stored,
             pre,
+            sessions: Default::default(),
         };
         let mut apps = self
             .apps
@@ -576,6 +590,12 @@ impl WasmHost {
         if let Some(existing) = apps.get(&name) {
             existing.replace(version);
             existing.set_origin(origin == Origin::Cache);
+            if existing.drain.is_draining() {
+                // Deployed again by its owner or an admin while its calls drained: the
+                // removal is called off and the new version takes calls, like a hot swap.
+                existing.drain.cancel();
+                tracing::info!(app = %name, "WebAssembly app deployed again during its drain: it takes calls again");
+            }
             return Ok(existing.clone());
         }
         let kv =
@@ -614,7 +634,23 @@ impl WasmHost {
     /// replacement by the app's owner or an admin. What the deployment would be.
     fn may_deploy(&self, name: &str, actor: &Actor) -> Result<Action, WasmError> {
         let user = &actor.user;
+        let draining = self.app(name).filter(|r| r.drain.is_draining());
         match self.owner_of(name) {
+            Some(owner) if draining.is_some() => {
+                // Removed, its calls still draining: the name stays its owner's until the
+                // drain ends; the owner or an admin may deploy it again (a new app).
+                let owns = owner.as_deref() == Some(user.name.as_str());
+                if !owns && !user.admin {
+                    let until = draining.and_then(|r| r.drain.until()).unwrap_or_default();
+                    return Err(WasmError::Conflict(format!(
+                        "WebAssembly app '{name}' was removed and its calls in progress are draining (until {until}): the name is free once GET /ari/wasm/{name} answers 404"
+                    )));
+                }
+                if owns {
+                    self.check_max_apps(actor)?;
+                }
+                Ok(Action::Deploy)
+            }
             Some(owner) => {
                 if user.admin || owner.as_deref() == Some(user.name.as_str()) {
                     Ok(Action::Replace)
@@ -623,24 +659,33 @@ impl WasmHost {
                 }
             }
             None => {
-                if let Some(max) = user.limits.apps() {
-                    let owned = self.apps.lock().map_or(0, |apps| {
-                        apps.values()
-                            .filter(|r| {
-                                r.current().stored.owner.as_deref() == Some(user.name.as_str())
-                            })
-                            .count()
-                    });
-                    if owned >= max as usize {
-                        return Err(WasmError::Forbidden(format!(
-                            "User '{}' already owns {owned} WebAssembly apps (max_apps = {max})",
-                            user.name
-                        )));
-                    }
-                }
+                self.check_max_apps(actor)?;
                 Ok(Action::Deploy)
             }
         }
+    }
+
+    /// Refuses a new app of `actor`'s when the user already owns `max_apps` (apps being
+    /// removed, draining, do not count).
+    fn check_max_apps(&self, actor: &Actor) -> Result<(), WasmError> {
+        let user = &actor.user;
+        if let Some(max) = user.limits.apps() {
+            let owned = self.apps.lock().map_or(0, |apps| {
+                apps.values()
+                    .filter(|r| {
+                        !r.drain.is_draining()
+                            && r.current().stored.owner.as_deref() == Some(user.name.as_str())
+                    })
+                    .count()
+            });
+            if owned >= max as usize {
+                return Err(WasmError::Forbidden(format!(
+                    "User '{}' already owns {owned} WebAssembly apps (max_apps = {max})",
+                    user.name
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// The check of `PUT /ari/wasm/{app}` made from the request head, before any of the
@@ -826,49 +871,43 @@ impl WasmHost {
         self.apps.lock().ok().and_then(|a| a.get(name).cloned())
     }
 
-    /// `DELETE /ari/wasm/{app}`: the app stops taking calls and its live sessions end at once
-    /// (their channels hang up or continue per `on_failure`). Only its owner or an admin
-    /// may remove it; its key-value store is deleted; the attempt is written to the audit log.
-    pub async fn remove(&self, name: &str, actor: &Actor) -> Result<(), WasmError> {
+    /// `DELETE /ari/wasm/{app}`: the app stops taking calls (a new call hangs up or
+    /// continues per `on_failure`) and its stored files go at once, so nothing brings it
+    /// back. Its live sessions drain: they keep their events until they end, for at most
+    /// wasm.conf `drain_seconds`, after which those still live are ended; with `immediate`
+    /// (or `drain_seconds = 0`) they end at once. The app's key-value store is deleted when
+    /// the drain ends. Only its owner or an admin may remove it; the attempt is written to
+    /// the audit log. Returns the app (`status: draining`) while it drains, `None` once it
+    /// is gone.
+    pub async fn remove(
+        self: &Arc<Self>,
+        name: &str,
+        actor: &Actor,
+        immediate: bool,
+    ) -> Result<Option<Value>, WasmError> {
         let not_found = || WasmError::NotFound(format!("No WebAssembly app named '{name}'"));
-        let runtime = {
-            let mut apps = self
-                .apps
-                .lock()
-                .map_err(|_| WasmError::Internal("app table poisoned".into()))?;
-            let runtime = apps.get(name).ok_or_else(not_found)?;
-            let stored = runtime.current().stored.clone();
-            let user = &actor.user;
-            if !user.admin && stored.owner.as_deref() != Some(user.name.as_str()) {
-                let e = not_owner(name, stored.owner.as_deref());
-                audit::record(
-                    Action::Remove,
-                    Outcome::Refused,
-                    Some(actor),
-                    name,
-                    Some(&stored.sha256),
-                    &e.to_string(),
-                );
-                return Err(e);
-            }
-            (apps.remove(name).ok_or_else(not_found)?, stored.sha256)
-        };
-        let (runtime, sha) = runtime;
-        self.shared
-            .core
-            .unregister_app(name, crate::core::stasis::EventSink::id(&*runtime));
-        runtime.retire();
-        let deleted = match runtime.kv().delete_all().await {
-            Err(e) => Err(WasmError::Internal(format!(
-                "cannot delete the app's key-value store: {e}"
-            ))),
-            Ok(()) => self
-                .store
-                .delete(name)
-                .map(|_| ())
-                .map_err(|e| WasmError::Internal(format!("cannot delete the stored app: {e}"))),
-        };
-        let (outcome, reason) = match &deleted {
+        // Not while a deploy, a rollback or the end of a drain of the same app runs.
+        let _guard = self.deploying.lock().await;
+        let runtime = self.app(name).ok_or_else(not_found)?;
+        let stored = runtime.current().stored.clone();
+        let user = &actor.user;
+        if !user.admin && stored.owner.as_deref() != Some(user.name.as_str()) {
+            let e = not_owner(name, stored.owner.as_deref());
+            audit::record(
+                Action::Remove,
+                Outcome::Refused,
+                Some(actor),
+                name,
+                Some(&stored.sha256),
+                &e.to_string(),
+            );
+            return Err(e);
+        }
+        let already_draining = runtime.drain.is_draining();
+        let result = self
+            .remove_locked(name, &runtime, immediate, already_draining)
+            .await;
+        let (outcome, reason) = match &result {
             Ok(_) => (Outcome::Done, String::new()),
             Err(e) => (Outcome::Failed, e.to_string()),
         };
@@ -877,12 +916,187 @@ impl WasmHost {
             outcome,
             Some(actor),
             name,
+            Some(&stored.sha256),
+            &reason,
+        );
+        result
+    }
+
+    async fn remove_locked(
+        self: &Arc<Self>,
+        name: &str,
+        runtime: &Arc<AppRuntime>,
+        immediate: bool,
+        already_draining: bool,
+    ) -> Result<Option<Value>, WasmError> {
+        if !already_draining {
+            // The files first: a crash from here on leaves the app deleted (and its keys
+            // are removed at the next start).
+            let store = self.store.clone();
+            let app = name.to_string();
+            tokio::task::spawn_blocking(move || store.delete(&app))
+                .await
+                .map_err(|e| WasmError::Internal(e.to_string()))?
+                .map_err(|e| WasmError::Internal(format!("cannot delete the stored app: {e}")))?;
+        }
+        let length = if immediate {
+            std::time::Duration::ZERO
+        } else {
+            self.settings.drain
+        };
+        if length.is_zero() || runtime.live_sessions() == 0 {
+            self.finish_removal(name, runtime).await?;
+            tracing::info!(app = name, "WebAssembly app removed");
+            return Ok(None);
+        }
+        if already_draining {
+            return Ok(Some(runtime.json()));
+        }
+        let generation = runtime.drain.start(length);
+        tracing::info!(
+            app = name,
+            sessions_live = runtime.live_sessions(),
+            drain_seconds = length.as_secs(),
+            "WebAssembly app removed: it takes no new calls; its calls in progress are draining"
+        );
+        let host = self.clone();
+        let draining = runtime.clone();
+        let app = name.to_string();
+        tokio::spawn(async move {
+            let drained = drain::wait(&draining, length, generation).await;
+            host.end_drain(&app, &draining, generation, drained).await;
+        });
+        Ok(Some(runtime.json()))
+    }
+
+    /// The drain of `generation` is over: the app goes, unless it was deployed again.
+    async fn end_drain(
+        &self,
+        name: &str,
+        runtime: &Arc<AppRuntime>,
+        generation: u64,
+        drained: drain::Drained,
+    ) {
+        let _guard = self.deploying.lock().await;
+        if !runtime.drain.is_current(generation) {
+            tracing::info!(
+                app = name,
+                "WebAssembly app deployed again during its drain: the removal is called off and the app stays"
+            );
+            return;
+        }
+        let ended = runtime.live_sessions();
+        match drained {
+            drain::Drained::Idle => {
+                tracing::info!(
+                    app = name,
+                    "WebAssembly app drained: its last call ended; it is gone"
+                )
+            }
+            drain::Drained::Expired => {
+                tracing::warn!(
+                    app = name,
+                    sessions_ended = ended,
+                    "WebAssembly app's drain_seconds ran out: its calls still in progress are ended"
+                )
+            }
+            // Only when the drain is no longer current, which is handled above.
+            drain::Drained::CalledOff => return,
+        }
+        if let Err(e) = self.finish_removal(name, runtime).await {
+            tracing::error!(app = name, error = %e, "removing a drained WebAssembly app");
+        }
+    }
+
+    /// The app goes for good: out of the table, no longer the handler of its Stasis
+    /// application, its sessions still live ended, its key-value store deleted.
+    async fn finish_removal(&self, name: &str, runtime: &Arc<AppRuntime>) -> Result<(), WasmError> {
+        if let Ok(mut apps) = self.apps.lock()
+            && apps.get(name).is_some_and(|r| Arc::ptr_eq(r, runtime))
+        {
+            apps.remove(name);
+        }
+        self.shared
+            .core
+            .unregister_app(name, crate::core::stasis::EventSink::id(&**runtime));
+        runtime.retire();
+        runtime.kv().delete_all().await.map_err(|e| {
+            WasmError::Internal(format!("cannot delete the app's key-value store: {e}"))
+        })
+    }
+
+    /// `POST /ari/wasm/{app}/rollback`: the version that was current before the current one
+    /// becomes current again (new calls get it; calls in progress finish on theirs), on
+    /// disk first, so that it survives a restart. Only the owner or an admin; audited.
+    pub async fn rollback(&self, name: &str, actor: &Actor) -> Result<Value, WasmError> {
+        let not_found = || WasmError::NotFound(format!("No WebAssembly app named '{name}'"));
+        let _guard = self.deploying.lock().await;
+        let runtime = self
+            .app(name)
+            .filter(|r| !r.drain.is_draining())
+            .ok_or_else(not_found)?;
+        let current = runtime.current().stored.clone();
+        let user = &actor.user;
+        if !user.admin && current.owner.as_deref() != Some(user.name.as_str()) {
+            let e = not_owner(name, current.owner.as_deref());
+            audit::record(
+                Action::Rollback,
+                Outcome::Refused,
+                Some(actor),
+                name,
+                Some(&current.sha256),
+                &e.to_string(),
+            );
+            return Err(e);
+        }
+        let result = self.rollback_locked(name, &current).await;
+        let (outcome, reason, sha) = match &result {
+            Ok(value) => (
+                Outcome::Done,
+                String::new(),
+                value["sha256"].as_str().unwrap_or_default().to_string(),
+            ),
+            Err(e) => (Outcome::Failed, e.to_string(), current.sha256.clone()),
+        };
+        audit::record(
+            Action::Rollback,
+            outcome,
+            Some(actor),
+            name,
             Some(&sha),
             &reason,
         );
-        deleted?;
-        tracing::info!(app = name, "WebAssembly app removed");
-        Ok(())
+        result
+    }
+
+    async fn rollback_locked(&self, name: &str, current: &StoredApp) -> Result<Value, WasmError> {
+        let store = self.store.clone();
+        let app = name.to_string();
+        let previous = tokio::task::spawn_blocking(move || store.previous(&app))
+            .await
+            .map_err(|e| WasmError::Internal(e.to_string()))?
+            .map_err(|e| WasmError::Internal(format!("cannot read the app's versions: {e}")))?;
+        let Some(target) = previous.last().cloned() else {
+            return Err(WasmError::Conflict(format!(
+                "WebAssembly app '{name}' has no earlier version to roll back to (wari keeps the last {} versions of an app; this one is the first since the app was deployed)",
+                store::KEPT_VERSIONS
+            )));
+        };
+        // Compiled before anything changes: a version that cannot load is not rolled
+        // back to.
+        let (component, origin) = self.compile_stored(&target).await?;
+        let pre = self.prepare(&component)?;
+        let store = self.store.clone();
+        let app = name.to_string();
+        let sha = target.sha256.clone();
+        let owner = current.owner.clone();
+        let restored = tokio::task::spawn_blocking(move || store.roll_back(&app, &sha, owner))
+            .await
+            .map_err(|e| WasmError::Internal(e.to_string()))?
+            .map_err(|e| WasmError::Internal(format!("cannot switch the app's version: {e}")))?;
+        let runtime = self.install(restored, pre, origin, None)?;
+        tracing::info!(app = name, from = %runtime::version_tag(&current.sha256), to = %runtime::version_tag(&target.sha256), "WebAssembly app rolled back");
+        Ok(runtime.json())
     }
 }
 

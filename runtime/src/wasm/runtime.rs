@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 
 use super::Shared;
 use super::bindings::StasisAppPre;
+use super::drain::{Drain, VersionSessions};
 use super::kv::AppKv;
 use super::limits::{FailureOutcome, Limits};
 use super::session::{self, Input, Session, SessionState};
@@ -22,6 +23,8 @@ pub struct AppVersion {
     pub stored: StoredApp,
     pub pre: StasisAppPre<SessionState>,
     pub limits: Limits,
+    /// Its live sessions.
+    pub sessions: VersionSessions,
 }
 
 impl std::fmt::Debug for AppVersion {
@@ -134,6 +137,10 @@ pub struct AppRuntime {
     pub name: String,
     pub shared: Arc<Shared>,
     current: Mutex<Arc<AppVersion>>,
+    /// Versions that were current before: those with live sessions are draining.
+    previous: Mutex<Vec<std::sync::Weak<AppVersion>>>,
+    /// The app was removed and its live sessions are finishing.
+    pub drain: Drain,
     routes: Mutex<Routes>,
     pub stats: Stats,
     kv: AppKv,
@@ -161,6 +168,8 @@ impl AppRuntime {
             name,
             shared,
             current: Mutex::new(Arc::new(version)),
+            previous: Mutex::new(Vec::new()),
+            drain: Drain::default(),
             routes: Mutex::new(Routes::default()),
             stats: Stats::default(),
             kv,
@@ -193,9 +202,67 @@ impl AppRuntime {
 
     /// Hot swap: new sessions get `version`, live ones finish on theirs.
     pub fn replace(&self, version: AppVersion) {
-        if let Ok(mut current) = self.current.lock() {
-            *current = Arc::new(version);
+        let old = match self.current.lock() {
+            Ok(mut current) => std::mem::replace(&mut *current, Arc::new(version)),
+            Err(_) => return,
+        };
+        // Kept weakly: a version lives as long as a session runs it.
+        if let Ok(mut previous) = self.previous.lock() {
+            previous.retain(|v| v.strong_count() > 0);
+            previous.push(Arc::downgrade(&old));
         }
+    }
+
+    /// The current version and the earlier ones with live sessions (most recent first),
+    /// one entry per version: `{version, sha256, uploaded, sessions_live, state}`.
+    fn versions(&self, current: &AppVersion) -> Value {
+        let draining = self.drain.is_draining();
+        let mut shown: Vec<(String, String, u64, bool)> = vec![(
+            current.stored.sha256.clone(),
+            current.stored.uploaded.clone(),
+            current.sessions.live(),
+            true,
+        )];
+        let earlier: Vec<Arc<AppVersion>> = self
+            .previous
+            .lock()
+            .map(|p| {
+                p.iter()
+                    .rev()
+                    .filter_map(std::sync::Weak::upgrade)
+                    .collect()
+            })
+            .unwrap_or_default();
+        for version in earlier {
+            let live = version.sessions.live();
+            if live == 0 {
+                continue;
+            }
+            // A version rolled back to is loaded afresh: its older sessions count with it.
+            match shown.iter_mut().find(|s| s.0 == version.stored.sha256) {
+                Some(entry) => entry.2 += live,
+                None => shown.push((
+                    version.stored.sha256.clone(),
+                    version.stored.uploaded.clone(),
+                    live,
+                    false,
+                )),
+            }
+        }
+        Value::Array(
+            shown
+                .into_iter()
+                .map(|(sha256, uploaded, live, is_current)| {
+                    json!({
+                        "version": version_tag(&sha256),
+                        "sha256": sha256,
+                        "uploaded": uploaded,
+                        "sessions_live": live,
+                        "state": if is_current && !draining { "current" } else { "draining" },
+                    })
+                })
+                .collect(),
+        )
     }
 
     /// Records whether the current version's code came from the compiled cache.
@@ -217,13 +284,17 @@ impl AppRuntime {
             "size": current.stored.size,
             "uploaded": current.stored.uploaded,
             "owner": current.stored.owner,
-            "status": "ready",
+            "status": if self.drain.is_draining() { "draining" } else { "ready" },
             "compiled_from_cache": self.from_cache.load(Ordering::Relaxed),
         });
         if let (Some(object), Value::Object(stats)) = (value.as_object_mut(), self.stats.json()) {
             object.extend(stats);
             let (keys, bytes) = self.kv.usage();
             object.insert("kv".into(), json!({ "keys": keys, "bytes": bytes }));
+            object.insert("versions".into(), self.versions(&current));
+            if let Some(until) = self.drain.until() {
+                object.insert("drain_until".into(), Value::String(until));
+            }
         }
         value
     }
@@ -311,6 +382,12 @@ impl AppRuntime {
                 sha256: &version.stored.sha256,
             },
         );
+        self.turn_away(channel, version);
+    }
+
+    /// A call the app takes no session for: its channel hangs up or continues per
+    /// `on_failure`.
+    fn turn_away(&self, channel: &str, version: &AppVersion) {
         let core = self.shared.core.clone();
         let channel = channel.to_string();
         let outcome = version.limits.on_failure;
@@ -321,7 +398,7 @@ impl AppRuntime {
                 FailureOutcome::Continue => core.continue_after_failure(&channel),
             };
             if let Err(e) = result {
-                tracing::debug!(channel, error = %e, "refusing a call over max_sessions_per_app");
+                tracing::debug!(channel, error = %e, "refusing a call the app takes no session for");
             }
         });
     }
@@ -343,6 +420,11 @@ impl AppRuntime {
             }
             let me = self.me.upgrade()?;
             let version = self.current();
+            if self.drain.is_draining() {
+                tracing::warn!(app = %self.name, version = %version_tag(&version.stored.sha256), channel = %id, "app is being removed (its live calls are draining): the call gets no session");
+                self.turn_away(&id, &version);
+                return None;
+            }
             let cap = version.limits.max_sessions_per_app.unwrap_or(u32::MAX);
             if self.live_sessions() >= u64::from(cap) {
                 self.refuse(&id, &version);
@@ -352,6 +434,7 @@ impl AppRuntime {
             // Counted here, under the routes lock, so that a burst of calls cannot pass
             // the cap before the sessions' tasks start.
             self.stats.session_started();
+            version.sessions.started();
             if let Ok(mut channels) = session.channels.lock() {
                 channels.insert(id.clone());
             }

@@ -430,6 +430,8 @@ fn end(session: &Arc<Session>, app: &Arc<AppRuntime>) {
     }
     app.forget(session);
     app.stats.session_ended();
+    session.version.sessions.ended();
+    app.drain.session_ended();
 }
 
 fn error(e: CoreError) -> types::Error {

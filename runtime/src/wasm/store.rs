@@ -8,6 +8,13 @@
 //! versions. `owner` is the ARI user who deployed the app; apps stored before owners were
 //! recorded, and apps deployed from wasm.conf `apps_dir`, have none.
 //! Files are written to a temporary name, synced, then renamed.
+//!
+//! History: `current.json` also lists the versions that were current before
+//! (`previous`, oldest first, at most [`KEPT_VERSIONS`] − 1 of them), so the one rename
+//! that switches versions also switches the history: a rollback survives a crash or a
+//! restart, and a crash never leaves a history naming a version whose files are gone. The
+//! directories of versions neither current nor in the history are removed after each
+//! switch.
 
 use std::fs;
 use std::io::Write;
@@ -28,6 +35,21 @@ pub struct StoredApp {
     /// or stored before wari recorded owners; only an admin may replace or delete it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<String>,
+}
+
+/// How many versions of an app are kept on disk: the current one and the ones before it
+/// that a rollback can go back to.
+pub const KEPT_VERSIONS: usize = 5;
+
+/// `current.json`: the current version and the ones before it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct CurrentFile {
+    #[serde(flatten)]
+    app: StoredApp,
+    /// Earlier current versions, oldest first (absent in files written before wari kept a
+    /// history).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    previous: Vec<StoredApp>,
 }
 
 /// The app store rooted at `<data-dir>/apps`.
@@ -131,6 +153,68 @@ impl AppStore {
         }
     }
 
+    /// `current.json` with its history; `None` when the app has no current version.
+    fn current_file(&self, name: &str) -> std::io::Result<Option<CurrentFile>> {
+        let path = self.app_dir(name).join("current.json");
+        match fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice::<CurrentFile>(&bytes)
+                .map(|mut file| {
+                    // A version equal to the current one is not an earlier one.
+                    let current = file.app.sha256.clone();
+                    file.previous.retain(|p| p.sha256 != current);
+                    Some(file)
+                })
+                .map_err(|e| std::io::Error::other(format!("{}: {e}", path.display()))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The versions that were current before the current one, oldest first (what a
+    /// rollback can go back to).
+    pub fn previous(&self, name: &str) -> std::io::Result<Vec<StoredApp>> {
+        Ok(self
+            .current_file(name)?
+            .map(|file| file.previous)
+            .unwrap_or_default())
+    }
+
+    /// Makes the most recent previous version current again (expected to be `sha256`,
+    /// checked under the caller's deploy lock), with `owner` as its owner; the version
+    /// rolled back from leaves the history. Returns the version now current.
+    pub fn roll_back(
+        &self,
+        name: &str,
+        sha256: &str,
+        owner: Option<String>,
+    ) -> std::io::Result<StoredApp> {
+        let mut file = self
+            .current_file(name)?
+            .ok_or_else(|| std::io::Error::other("the app has no current version"))?;
+        let mut restored = match file.previous.pop() {
+            Some(previous) if previous.sha256 == sha256 => previous,
+            _ => {
+                return Err(std::io::Error::other(
+                    "the app's history changed during the rollback",
+                ));
+            }
+        };
+        restored.owner = owner;
+        let file = CurrentFile {
+            app: restored.clone(),
+            previous: file.previous,
+        };
+        self.write_current(&file)?;
+        Ok(restored)
+    }
+
+    fn write_current(&self, file: &CurrentFile) -> std::io::Result<()> {
+        let meta = serde_json::to_vec_pretty(file).map_err(std::io::Error::other)?;
+        write_atomic(&self.app_dir(&file.app.name).join("current.json"), &meta)?;
+        self.remove_old_versions(file);
+        Ok(())
+    }
+
     /// The uploaded component bytes of a version.
     pub fn component(&self, app: &StoredApp) -> std::io::Result<Vec<u8>> {
         let bytes = fs::read(
@@ -172,7 +256,8 @@ impl AppStore {
         )
     }
 
-    /// Stores a new version (component and its artifact) and makes it current.
+    /// Stores a new version (component and its artifact) and makes it current; the version
+    /// it replaces joins the history (the oldest leaves it beyond [`KEPT_VERSIONS`]).
     pub fn save(
         &self,
         app: &StoredApp,
@@ -183,19 +268,38 @@ impl AppStore {
         let version = self.app_dir(&app.name).join(&app.sha256);
         write_atomic(&version.join("component.wasm"), component)?;
         write_atomic(&version.join(format!("{engine_hash}.cwasm")), artifact)?;
-        let meta = serde_json::to_vec_pretty(app).map_err(std::io::Error::other)?;
-        write_atomic(&self.app_dir(&app.name).join("current.json"), &meta)?;
-        self.remove_old_versions(app);
-        Ok(())
+        // An unreadable history is not a reason to refuse the upload: it starts afresh.
+        let mut previous = match self.current_file(&app.name) {
+            Ok(Some(old)) => {
+                let mut previous = old.previous;
+                previous.push(old.app);
+                previous
+            }
+            Ok(None) => Vec::new(),
+            Err(e) => {
+                tracing::warn!(app = %app.name, error = %e, "the app's version history cannot be read: it starts again with this upload");
+                Vec::new()
+            }
+        };
+        previous.retain(|p| p.sha256 != app.sha256);
+        let excess = previous.len().saturating_sub(KEPT_VERSIONS - 1);
+        previous.drain(..excess);
+        self.write_current(&CurrentFile {
+            app: app.clone(),
+            previous,
+        })
     }
 
-    fn remove_old_versions(&self, current: &StoredApp) {
-        let Ok(entries) = fs::read_dir(self.app_dir(&current.name)) else {
+    /// Removes the directories of versions neither current nor in the history.
+    fn remove_old_versions(&self, current: &CurrentFile) {
+        let Ok(entries) = fs::read_dir(self.app_dir(&current.app.name)) else {
             return;
         };
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().to_string();
-            if entry.path().is_dir() && name != current.sha256 {
+            let kept =
+                name == current.app.sha256 || current.previous.iter().any(|p| p.sha256 == name);
+            if entry.path().is_dir() && !kept {
                 let _ = fs::remove_dir_all(entry.path());
             }
         }
@@ -249,10 +353,46 @@ mod tests {
             .save(&v2, b"two", "eng", b"compiled-two")
             .expect("save");
         assert_eq!(store.current("ivr").expect("read"), Some(v2.clone()));
-        assert!(store.component(&v1).is_err(), "old version removed");
+        assert_eq!(store.previous("ivr").expect("history"), vec![v1.clone()]);
+        assert_eq!(store.component(&v1).expect("kept"), b"one");
         assert!(store.delete("ivr").expect("delete"));
         assert!(!store.delete("ivr").expect("delete again"));
         assert!(store.list().is_empty());
+    }
+
+    #[test]
+    fn the_history_keeps_five_versions_and_a_rollback_survives_a_reopen() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = AppStore::new(dir.path());
+        let versions: Vec<StoredApp> = (0..7u8)
+            .map(|i| {
+                let v = app("ivr", &[i]);
+                store.save(&v, &[i], "eng", b"c").expect("save");
+                v
+            })
+            .collect();
+        // The current one and four before it; the two oldest are gone from disk too.
+        assert_eq!(store.previous("ivr").expect("history"), versions[2..6]);
+        assert!(store.component(&versions[1]).is_err());
+        assert_eq!(store.component(&versions[2]).expect("kept"), [2]);
+        // The same bytes again are not a version of their own.
+        store.save(&versions[6], &[6], "eng", b"c").expect("save");
+        assert_eq!(store.previous("ivr").expect("history"), versions[2..6]);
+
+        let restored = store
+            .roll_back("ivr", &versions[5].sha256, Some("bob".into()))
+            .expect("roll back");
+        assert_eq!(restored.sha256, versions[5].sha256);
+        assert_eq!(restored.owner.as_deref(), Some("bob"));
+        let again = AppStore::new(dir.path());
+        assert_eq!(again.current("ivr").expect("read"), Some(restored));
+        assert_eq!(again.previous("ivr").expect("history"), versions[2..5]);
+        assert!(again.component(&versions[6]).is_err(), "rolled back from");
+        // Only the expected version is restored.
+        assert!(again.roll_back("ivr", &versions[2].sha256, None).is_err());
+        assert_eq!(again.previous("ivr").expect("history").len(), 3);
+        assert!(again.delete("ivr").expect("delete"));
+        assert!(again.previous("ivr").expect("history").is_empty());
     }
 
     #[test]

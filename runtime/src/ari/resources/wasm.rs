@@ -68,10 +68,24 @@ pub async fn deploy(ctx: Ctx) -> AriResult {
     Ok(AriResponse::created(app, &location))
 }
 
-/// DELETE /wasm/{appName}
+/// DELETE /wasm/{appName}: 204 once the app is gone, 202 with the app while its calls
+/// in progress drain (`immediate=true` ends them at once).
 pub async fn remove(ctx: Ctx) -> AriResult {
-    host(&ctx)?.remove(&app_name(&ctx), &actor(&ctx)).await?;
-    Ok(AriResponse::no_content())
+    let immediate = ctx.params.boolean("immediate").unwrap_or(false);
+    match host(&ctx)?
+        .remove(&app_name(&ctx), &actor(&ctx), immediate)
+        .await?
+    {
+        Some(draining) => Ok(AriResponse::json(StatusCode::ACCEPTED, draining)),
+        None => Ok(AriResponse::no_content()),
+    }
+}
+
+/// POST /wasm/{appName}/rollback
+pub async fn rollback(ctx: Ctx) -> AriResult {
+    Ok(AriResponse::ok(
+        host(&ctx)?.rollback(&app_name(&ctx), &actor(&ctx)).await?,
+    ))
 }
 
 /// The `/wasm` operations.
@@ -81,5 +95,6 @@ pub fn handlers() -> Vec<Entry> {
         ari_handler!("wasm", "get", get),
         ari_handler!("wasm", "deploy", deploy),
         ari_handler!("wasm", "remove", remove),
+        ari_handler!("wasm", "rollback", rollback),
     ]
 }
