@@ -17,6 +17,7 @@ mod channel_lifecycle;
 mod channels_rest;
 mod check_config;
 mod cli_app;
+mod cli_app_build;
 mod cli_app_run;
 mod cors;
 mod crash;

@@ -384,7 +384,7 @@ async fn a_trap_is_contained() {
         last["message"]
             .as_str()
             .is_some_and(|m| m.contains("panicked at ")
-                && m.contains("trap/src/lib.rs:14")
+                && m.contains("src/lib.rs:14")
                 && m.contains(message)),
         "{app}"
     );

@@ -1,5 +1,5 @@
 //! `wari app ...`: deploy, list, remove and roll back WebAssembly apps on a running wari
-//! (through `/ari/wasm`), and scaffold a new app crate.
+//! (through `/ari/wasm`), scaffold a new app crate, and build one into a component.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -61,6 +61,15 @@ pub enum AppCommand {
     /// Create a new app crate (Cargo.toml, src/lib.rs with a small app and its unit test,
     /// README.md) in DIR/NAME.
     New(NewArgs),
+    /// Build the app crate in DIR into a WebAssembly component; print its path.
+    ///
+    /// Uses rustup's wasm32-wasip2 target when installed, else Debian's rustc-web (std built
+    /// from source once per machine, in $WARI_GUEST_TARGET_DIR or ~/.cache/wari/guest-target).
+    Build {
+        /// The crate's directory.
+        #[arg(value_name = "DIR", default_value = ".")]
+        dir: PathBuf,
+    },
     /// Run an app on a wari of its own: build it (a crate) or take the component, start a
     /// host on a free loopback port (its URL, user and password printed), deploy, place a
     /// test call (--call), show the app's log; --watch redeploys on change.
@@ -206,11 +215,12 @@ pub(super) fn app_path(name: &str) -> String {
 
 /// Runs one `wari app` subcommand.
 pub fn run(command: AppCommand) -> anyhow::Result<ExitCode> {
-    let command = match command {
+    match command {
         AppCommand::New(args) => return scaffold::run(&args),
+        AppCommand::Build { dir } => return super::build::run(&dir),
         AppCommand::Run(args) => return super::app_run::run(args),
-        other => other,
-    };
+        _ => {}
+    }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -221,7 +231,9 @@ pub fn run(command: AppCommand) -> anyhow::Result<ExitCode> {
             AppCommand::List { server } => list(&server).await,
             AppCommand::Rm { name, now, server } => remove(&name, now, &server).await,
             AppCommand::Rollback { name, server } => rollback(&name, &server).await,
-            AppCommand::New(_) | AppCommand::Run(_) => unreachable!("handled above"),
+            AppCommand::New(_) | AppCommand::Build { .. } | AppCommand::Run(_) => {
+                unreachable!("handled above")
+            }
         }
     })?;
     Ok(ExitCode::SUCCESS)

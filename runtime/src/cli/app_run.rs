@@ -144,14 +144,24 @@ async fn build(source: &Source) -> anyhow::Result<Built> {
     }
 }
 
-/// Builds the crate in `dir` into a component (cargo's output and errors go to stderr).
+/// Builds the crate in `dir` into a component, as `wari app build` does (cargo's progress
+/// and errors go to stderr as cargo writes them).
 async fn build_crate(dir: &Path) -> anyhow::Result<Built> {
-    bail!(
-        "{} is a crate, and this wari cannot build crates yet (`wari app build`): build the \
-         component (scripts/build-guests NAME in a checkout, or cargo build --target \
-         wasm32-wasip2 --release) and give its .wasm file",
-        dir.display()
-    )
+    let dir = dir.to_path_buf();
+    let built = tokio::task::spawn_blocking(move || super::build::build_component(&dir))
+        .await
+        .context("the build stopped")??;
+    eprintln!(
+        "wari app run: {} built in {:.1} s ({}): {} bytes",
+        built.app_name,
+        built.elapsed.as_secs_f64(),
+        built.toolchain,
+        built.bytes
+    );
+    Ok(Built {
+        path: built.path,
+        app_name: built.app_name,
+    })
 }
 
 /// Streams the app's log lines and events while the run lasts. The host runs in this

@@ -4,7 +4,9 @@
 //! - `--sdk-path PATH`: a path dependency on that `guest-sdk` directory (written absolute);
 //! - else, when the new crate is inside a wari checkout (an ancestor directory has
 //!   `guest-sdk/` with the `wari-guest-sdk` crate): a relative path dependency on it;
-//! - else the crates.io version, `wari-guest-sdk = "0.1"`, with a comment on using a path.
+//! - else the SDK this binary carries ([`sdk_bundle`]), written into the new crate as
+//!   `NAME/wari-guest-sdk/` (a path dependency) with a `Cargo.lock` pinning its dependencies,
+//!   so the crate builds offline from what cargo already has.
 //!
 //! Where it builds: inside an existing Cargo workspace (e.g. the repository's `apps/`) the
 //! crate is written as a member (the workspace's release profile applies) and the command says
@@ -17,6 +19,8 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::Args;
+
+use super::sdk_bundle;
 
 /// `wari app new` options.
 #[derive(Debug, Args)]
@@ -63,8 +67,8 @@ impl Template {
 enum Sdk {
     /// A path dependency, as written in Cargo.toml.
     Path(String),
-    /// The crates.io release.
-    Registry,
+    /// The SDK this binary carries, copied into the new crate.
+    Bundled,
 }
 
 /// The Cargo workspace the new crate lands in, if any.
@@ -253,9 +257,12 @@ fn plan(name: &str, parent: &Path, sdk_path: Option<&Path>) -> anyhow::Result<Pl
         }
         None => match repo.and_then(|root| relative_to(root, &crate_dir, "guest-sdk")) {
             Some(relative) => Sdk::Path(relative),
-            None => Sdk::Registry,
+            None => Sdk::Bundled,
         },
     };
+    if sdk == Sdk::Bundled && sdk_bundle::reserved_names().contains(name) {
+        bail!("{name:?} is the name of the SDK or of a crate it depends on: choose another name");
+    }
     let workspace = enclosing_workspace(parent).map(|manifest| {
         let root = manifest.parent().unwrap_or(Path::new("/"));
         let member = crate_dir
@@ -301,12 +308,18 @@ crate-type = ["cdylib", "rlib"]
         Sdk::Path(path) => {
             let _ = writeln!(out, "wari-guest-sdk = {{ path = {} }}", toml_string(path));
         }
-        Sdk::Registry => out.push_str(
-            "# The SDK as released on crates.io. If your registry does not have it, build against\n\
-             # a wari checkout instead (or run `wari app new` with --sdk-path):\n\
-             # wari-guest-sdk = { path = \"/path/to/wari/guest-sdk\" }\n\
-             wari-guest-sdk = \"0.1\"\n",
-        ),
+        Sdk::Bundled => {
+            let _ = writeln!(
+                out,
+                "# The SDK of wari {version}, copied into {dir}/ by `wari app new` (with the contract,\n\
+                 # {dir}/wit/): it builds offline. To build against a wari checkout instead:\n\
+                 # wari-guest-sdk = {{ path = \"/path/to/wari/guest-sdk\" }}\n\
+                 wari-guest-sdk = {{ path = {path} }}",
+                version = sdk_bundle::VERSION,
+                dir = sdk_bundle::DIR,
+                path = toml_string(sdk_bundle::DIR),
+            );
+        }
     }
     match &plan.workspace {
         Some(workspace) => {
@@ -485,10 +498,22 @@ fn readme(plan: &Plan) -> String {
             );
         }
         _ => {
+            let in_workspace = if plan.workspace.is_some() {
+                " (in the workspace's target directory)"
+            } else {
+                ""
+            };
             let _ = write!(
                 out,
-                "`wasm32-wasip2` gives a component directly. With a Rust toolchain that has the \
-                 target (`rustup target add wasm32-wasip2`):\n\n\
+                "```sh\nwari app build\n```\n\n\
+                 builds it for `wasm32-wasip2` (a component directly) and prints the component's \
+                 path, `target/wari/{name}.wasm`{in_workspace}. It uses rustup's `wasm32-wasip2` target when \
+                 installed (`rustup target add wasm32-wasip2`), else Debian's `rustc-web` \
+                 (packages `rustc-web cargo-web rust-web-src rust-web-llvm lld-22 wasi-libc`), \
+                 which builds Rust's std for the target once per machine (a few minutes, kept in \
+                 `~/.cache/wari/guest-target`, or `WARI_GUEST_TARGET_DIR`); later builds take \
+                 seconds.\n\n\
+                 By hand, with a toolchain that has the target:\n\n\
                  ```sh\ncargo build --release --target wasm32-wasip2\n```\n\n\
                  Without it, Debian's `rustc-web` (packages `rustc-web cargo-web rust-web-src \
                  rust-web-llvm lld-22 wasi-libc`) can build std for the target:\n\n\
@@ -497,12 +522,7 @@ fn readme(plan: &Plan) -> String {
                  \x20        CARGO_TARGET_WASM32_WASIP2_RUSTFLAGS=\"-L native=/usr/lib/wasm32-wasi\"\n\
                  \x20 /usr/bin/cargo build --release --target wasm32-wasip2 -Zbuild-std=std,panic_abort )\n\
                  ```\n\n\
-                 Either way the component is `target/wasm32-wasip2/release/{lib}.wasm`{}.\n",
-                if plan.workspace.is_some() {
-                    " (in the workspace's target directory)"
-                } else {
-                    ""
-                }
+                 Either way the component is `target/wasm32-wasip2/release/{lib}.wasm`{in_workspace}.\n"
             );
         }
     }
@@ -510,7 +530,7 @@ fn readme(plan: &Plan) -> String {
         Some(workspace) if workspace.is_wari_apps => {
             format!("target/guests/components/{name}.wasm")
         }
-        _ => format!("target/wasm32-wasip2/release/{lib}.wasm"),
+        _ => format!("target/wari/{name}.wasm"),
     };
     let _ = write!(
         out,
@@ -527,16 +547,27 @@ fn readme(plan: &Plan) -> String {
 
 /// Writes the crate; removes what it created if a write fails.
 fn write_crate(crate_dir: &Path, plan: &Plan) -> anyhow::Result<()> {
-    let files = [
-        ("Cargo.toml", cargo_toml(plan)),
-        ("src/lib.rs", lib_rs(plan)),
-        ("README.md", readme(plan)),
+    let mut files = vec![
+        ("Cargo.toml".to_string(), cargo_toml(plan)),
+        ("src/lib.rs".to_string(), lib_rs(plan)),
+        ("README.md".to_string(), readme(plan)),
     ];
+    if plan.sdk == Sdk::Bundled {
+        files.extend(sdk_bundle::files());
+        // A member of another workspace uses that workspace's lock file.
+        if plan.workspace.is_none() {
+            files.push(("Cargo.lock".to_string(), sdk_bundle::lock_file(&plan.name)));
+        }
+    }
     let result = (|| {
-        std::fs::create_dir(crate_dir.join("src"))?;
         for (file, text) in &files {
-            std::fs::write(crate_dir.join(file), text)
-                .with_context(|| format!("cannot write {}", crate_dir.join(file).display()))?;
+            let path = crate_dir.join(file);
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("cannot create {}", dir.display()))?;
+            }
+            std::fs::write(&path, text)
+                .with_context(|| format!("cannot write {}", path.display()))?;
         }
         Ok(())
     })();
@@ -605,15 +636,19 @@ pub fn run(args: &NewArgs) -> anyhow::Result<ExitCode> {
     write_crate(&crate_dir, &plan)?;
 
     let shown = args.dir.join(&plan.name);
-    println!(
-        "created {} (Cargo.toml, src/lib.rs, README.md)",
-        shown.display()
-    );
+    let files = match (&plan.sdk, &plan.workspace) {
+        (Sdk::Bundled, None) => "Cargo.toml, Cargo.lock, src/lib.rs, README.md, wari-guest-sdk/",
+        (Sdk::Bundled, Some(_)) => "Cargo.toml, src/lib.rs, README.md, wari-guest-sdk/",
+        (Sdk::Path(_), _) => "Cargo.toml, src/lib.rs, README.md",
+    };
+    println!("created {} ({files})", shown.display());
     match &plan.sdk {
         Sdk::Path(path) => println!("wari-guest-sdk: path {path}"),
-        Sdk::Registry => println!(
-            "wari-guest-sdk: \"0.1\" from the registry (not in a wari checkout; use --sdk-path \
-             PATH/guest-sdk to build against one)"
+        Sdk::Bundled => println!(
+            "wari-guest-sdk: the SDK of wari {}, copied to {} (not in a wari checkout; use \
+             --sdk-path PATH/guest-sdk to build against one)",
+            sdk_bundle::VERSION,
+            shown.join(sdk_bundle::DIR).display()
         ),
     }
     match &plan.workspace {
@@ -632,10 +667,16 @@ pub fn run(args: &NewArgs) -> anyhow::Result<ExitCode> {
         ),
         None => {}
     }
-    println!(
-        "next: cd {} && cargo test; README.md says how to build and deploy it",
-        shown.display()
-    );
+    match &plan.workspace {
+        Some(workspace) if workspace.is_wari_apps => println!(
+            "next: cd {} && cargo test; README.md says how to build and deploy it",
+            shown.display()
+        ),
+        _ => println!(
+            "next: cd {} && cargo test && wari app build; README.md says how to deploy it",
+            shown.display()
+        ),
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -695,19 +736,25 @@ mod tests {
     }
 
     #[test]
-    fn elsewhere_it_is_standalone_on_the_registry_sdk() {
+    fn elsewhere_it_is_standalone_on_the_bundled_sdk() {
         let dir = tempfile::tempdir().unwrap();
         let parent = dir.path().canonicalize().unwrap();
         let plan = plan("hello-world", &parent, None).unwrap();
         // Unless some directory above the temporary one is a wari checkout or a workspace.
         if parent.ancestors().all(|a| !a.join("Cargo.toml").exists()) {
-            assert_eq!(plan.sdk, Sdk::Registry);
+            assert_eq!(plan.sdk, Sdk::Bundled);
             assert!(plan.workspace.is_none());
             let manifest = cargo_toml(&plan);
-            assert!(manifest.contains("wari-guest-sdk = \"0.1\""));
+            assert!(manifest.contains("\nwari-guest-sdk = { path = \"wari-guest-sdk\" }\n"));
             assert!(manifest.contains("[profile.release]\nopt-level = \"s\""));
             assert!(manifest.contains("\n[workspace]\n"));
-            assert!(readme(&plan).contains("target/wasm32-wasip2/release/hello_world.wasm"));
+            let readme = readme(&plan);
+            assert!(readme.contains("wari app build"), "{readme}");
+            assert!(readme.contains("wari app deploy target/wari/hello-world.wasm"));
+            assert!(
+                super::plan("syn", &parent, None).is_err(),
+                "a name the SDK's lock file has"
+            );
         }
         assert!(lib_rs(&plan).contains("pub struct HelloWorld {"));
         assert!(!lib_rs(&plan).contains('@'));
