@@ -16,6 +16,33 @@ use sha2::{Digest, Sha256};
 
 use crate::support::{Finished, client, eventually, run_limited, wari_command};
 
+/// How long building an app crate may take: the first guest build on a machine builds
+/// Rust's std for wasm32-wasip2 (minutes); after scripts/build-guests, seconds.
+const BUILD_TIMEOUT: Duration = Duration::from_secs(900);
+
+/// The guest build directory `scripts/build-guests` uses (scripts/test exports
+/// `WARI_GUESTS_DIR`, its `components` subdirectory), shared so std is built once.
+fn guest_target_dir() -> PathBuf {
+    std::env::var_os("WARI_GUESTS_DIR")
+        .map(PathBuf::from)
+        .and_then(|components| components.parent().map(Path::to_path_buf))
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/guests"))
+}
+
+/// Lets an isolated `wari` command build crates: the shared guest build directory, and
+/// where this test's Rust toolchain and downloaded crates are.
+fn builds_in(command: &mut Command) {
+    command.env("WARI_GUEST_TARGET_DIR", guest_target_dir());
+    for (var, below_home) in [("CARGO_HOME", ".cargo"), ("RUSTUP_HOME", ".rustup")] {
+        let dir = std::env::var_os(var)
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(below_home)));
+        if let Some(dir) = dir {
+            command.env(var, dir);
+        }
+    }
+}
+
 /// How long `wari app run --once` may take (a call of a second or two, a debug build).
 const RUN_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long a step of a running `wari app run --watch` may take to show.
@@ -170,8 +197,17 @@ struct Running {
 
 impl Running {
     fn start(args: &[&str]) -> Running {
+        Running::start_in(None, args)
+    }
+
+    /// In `cwd` (if given) with the Rust toolchain and the shared guest build reachable.
+    fn start_in(cwd: Option<&Path>, args: &[&str]) -> Running {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut command = wari_command(dir.path());
+        if let Some(cwd) = cwd {
+            command.current_dir(cwd);
+            builds_in(&mut command);
+        }
         let child = command
             .arg("app")
             .arg("run")
@@ -191,14 +227,23 @@ impl Running {
 
     /// Waits until stdout has `text`; returns stdout then.
     async fn shows(&self, text: &str) -> String {
-        eventually(&format!("wari app run printing {text:?}"), STEP, || async {
-            let (stdout, stderr) = self.output();
-            if stdout.contains(text) {
-                Ok(stdout)
-            } else {
-                Err(format!("stdout:\n{stdout}\nstderr:\n{stderr}"))
-            }
-        })
+        self.shows_within(text, STEP).await
+    }
+
+    /// Waits until stdout or stderr has `text`, within `limit`; returns stdout then.
+    async fn shows_within(&self, text: &str, limit: Duration) -> String {
+        eventually(
+            &format!("wari app run printing {text:?}"),
+            limit,
+            || async {
+                let (stdout, stderr) = self.output();
+                if stdout.contains(text) || stderr.contains(text) {
+                    Ok(stdout)
+                } else {
+                    Err(format!("stdout:\n{stdout}\nstderr:\n{stderr}"))
+                }
+            },
+        )
         .await
     }
 
@@ -281,4 +326,61 @@ async fn watch_redeploys_a_replaced_component_and_calls_the_new_version() {
 
     assert!(run.interrupt().await, "{:?}", run.output());
     assert_nothing_listens(address);
+}
+
+#[tokio::test]
+async fn a_new_crate_runs_with_its_test_call_and_watch_rebuilds_it_on_an_edit() {
+    let work = tempfile::tempdir().expect("temp dir");
+    let parent = work.path().canonicalize().expect("temp dir");
+    let home = tempfile::tempdir().expect("temp dir");
+    let mut new = wari_command(home.path());
+    new.current_dir(&parent).args(["app", "new", "hello"]);
+    let out = run_limited(new, RUN_TIMEOUT);
+    assert!(out.success, "{out:?}");
+
+    // The README's second command, left running with --watch.
+    let mut run = Running::start_in(
+        Some(&parent),
+        &["hello", "--call", "Test/alice/dtmf=1#", "--watch"],
+    );
+    let stdout = run
+        .shows_within("[call 1] handled by hello", BUILD_TIMEOUT)
+        .await;
+    assert!(stdout.contains("deployed hello: version "), "{stdout}");
+    assert!(
+        stdout.contains("[call 1] ChannelDtmfReceived digit=#"),
+        "{stdout}"
+    );
+    // The app's own log line for the key.
+    run.shows(" pressed 1").await;
+    let first = printed(&stdout, "deployed hello: version")
+        .split_whitespace()
+        .next()
+        .expect("a version")
+        .to_string();
+
+    // An edit that does not compile: cargo's error, and the running version stays.
+    let lib = parent.join("hello/src/lib.rs");
+    let source = std::fs::read_to_string(&lib).expect("src/lib.rs");
+    std::fs::write(&lib, format!("{source}\nfn broken( {{\n")).expect("write");
+    run.shows_within(&format!("still running version {first}"), BUILD_TIMEOUT)
+        .await;
+    let (_, stderr) = run.output();
+    assert!(stderr.contains("error"), "cargo's error: {stderr}");
+
+    // A working edit: a new version, called again, with its new log line.
+    std::fs::write(&lib, source.replace(" pressed ", " keyed ")).expect("write");
+    let stdout = run
+        .shows_within("[call 2] handled by hello", BUILD_TIMEOUT)
+        .await;
+    let versions: Vec<&str> = stdout
+        .lines()
+        .filter_map(|line| line.strip_prefix("deployed hello: version "))
+        .collect();
+    assert_eq!(versions.len(), 2, "{stdout}");
+    assert!(!versions[1].starts_with(&first), "{stdout}");
+    run.shows(" keyed 1").await;
+
+    assert!(run.interrupt().await, "{:?}", run.output());
+    assert_nothing_listens(printed_address(&stdout));
 }
