@@ -21,6 +21,8 @@ use super::client::Server;
 
 /// The application name the watch socket listens on (it takes no calls).
 const WATCH_APP: &str = "wari-run-watch";
+/// The `type` the watcher gives its calls when its socket has closed.
+const CLOSED: &str = "wari-run:closed";
 /// Events kept for a call that reads slowly (a terminal that blocks).
 const BACKLOG: usize = 4096;
 /// How long the app's session may take to end once its channel is gone.
@@ -74,6 +76,7 @@ impl Watcher {
                     let _ = sender.send(Arc::new(event));
                 }
             }
+            let _ = sender.send(Arc::new(serde_json::json!({"type": CLOSED})));
         });
         Ok(Watcher { events, reader })
     }
@@ -174,6 +177,9 @@ pub async fn place(
                 )));
             }
         };
+        if event["type"] == CLOSED {
+            bail!("the events WebSocket closed during the call");
+        }
         if !concerns(&event, &channel) {
             continue;
         }
