@@ -56,6 +56,7 @@ mod tls;
 mod wasm_apps;
 mod wasm_config;
 mod wasm_drain;
+mod wasm_logs;
 mod wasm_names;
 mod wasm_owners;
 mod wasm_sessions;

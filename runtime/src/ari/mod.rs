@@ -14,6 +14,7 @@ pub mod params;
 pub mod resources;
 pub mod response;
 pub mod router;
+pub mod stream_body;
 pub mod upload;
 
 use std::net::SocketAddr;

@@ -25,6 +25,9 @@ pub enum Body {
         path: std::path::PathBuf,
         len: u64,
     },
+    /// A body written as it is produced, as long as the client stays (a log follower); see
+    /// [`super::stream_body`]. Transports that carry only whole bodies refuse it.
+    Stream(super::stream_body::StreamBody),
     /// An error page of the HTTP server rather than of ARI (the WebSocket layer's 426 and
     /// handshake errors): an HTML page carrying this message, without CORS headers.
     Page(String),

@@ -1,5 +1,6 @@
 //! `wari app ...`: deploy, list, remove and roll back WebAssembly apps on a running wari
-//! (through `/ari/wasm`), scaffold a new app crate, and build one into a component.
+//! (through `/ari/wasm`), print their logs ([`super::app_logs`]), scaffold a new app crate,
+//! and build one into a component.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -55,6 +56,21 @@ pub enum AppCommand {
         /// The app name.
         #[arg(value_name = "APP")]
         name: String,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// Print an app's log: its guest log lines, the events its calls get, sessions,
+    /// failures and deployments, one line each (the owner's or an admin's view).
+    Logs {
+        /// The app name.
+        #[arg(value_name = "APP")]
+        name: String,
+        /// Keep printing new entries as they happen, until the app is deleted (or Ctrl-C).
+        #[arg(short, long)]
+        follow: bool,
+        /// How many of the most recent entries to print first (wari keeps 1000 per app).
+        #[arg(long, value_name = "N", default_value_t = 100)]
+        lines: usize,
         #[command(flatten)]
         server: ServerArgs,
     },
@@ -189,7 +205,7 @@ fn plain_password(
 /// What `what` failing means, from wari's reply: the server's message, or, when the server
 /// does not know `/ari/wasm` at all, that it is not wari (an Asterisk answers ARI the same
 /// way but has no WebAssembly apps).
-fn failure(what: &str, server: &Server, reply: &Reply) -> anyhow::Error {
+pub(super) fn failure(what: &str, server: &Server, reply: &Reply) -> anyhow::Error {
     if reply.status == StatusCode::NOT_FOUND
         && reply.message().as_deref() == Some("Resource not found")
     {
@@ -231,6 +247,12 @@ pub fn run(command: AppCommand) -> anyhow::Result<ExitCode> {
             AppCommand::List { server } => list(&server).await,
             AppCommand::Rm { name, now, server } => remove(&name, now, &server).await,
             AppCommand::Rollback { name, server } => rollback(&name, &server).await,
+            AppCommand::Logs {
+                name,
+                follow,
+                lines,
+                server,
+            } => super::app_logs::run(&server.server()?, &name, follow, lines).await,
             AppCommand::New(_) | AppCommand::Build { .. } | AppCommand::Run(_) => {
                 unreachable!("handled above")
             }

@@ -75,6 +75,26 @@ impl Reply {
     }
 }
 
+/// A response whose body is read as it arrives (see [`Server::open`]); the connection is
+/// closed when it is dropped.
+#[derive(Debug)]
+pub struct Opened {
+    pub status: StatusCode,
+    pub body: hyper::body::Incoming,
+    /// The connection's driver, stopped when the response is dropped.
+    pub driver: Driver,
+}
+
+/// A connection's task, aborted when dropped.
+#[derive(Debug)]
+pub struct Driver(tokio::task::JoinHandle<Result<(), hyper::Error>>);
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 impl Server {
     /// Parses `url` (`http://host[:port][/prefix]`; a trailing `/ari` is allowed, and a URL
     /// without a scheme is taken as `http://`).
@@ -149,20 +169,15 @@ impl Server {
         format!("{}/ari{ari_path}", self.prefix)
     }
 
-    /// Sends one request to `ari_path` (below `/ari`) and reads the whole response.
-    pub async fn send(
-        &self,
-        method: Method,
-        ari_path: &str,
-        body: Option<(&'static str, Bytes)>,
-    ) -> anyhow::Result<Reply> {
-        let stream = match tokio::time::timeout(
+    /// A connection to the server, within [`CONNECT_TIMEOUT`].
+    async fn connect(&self) -> anyhow::Result<tokio::net::TcpStream> {
+        match tokio::time::timeout(
             CONNECT_TIMEOUT,
             tokio::net::TcpStream::connect((self.host.as_str(), self.port)),
         )
         .await
         {
-            Ok(Ok(stream)) => stream,
+            Ok(Ok(stream)) => Ok(stream),
             Ok(Err(e)) => bail!(
                 "cannot reach wari at {}: {e} (is it running? set the address with --url or \
                  WARI_URL)",
@@ -174,7 +189,56 @@ impl Server {
                 self.url,
                 CONNECT_TIMEOUT.as_secs()
             ),
+        }
+    }
+
+    /// Sends a GET to `ari_path` and returns once the response head arrived (within
+    /// [`REQUEST_TIMEOUT`]), its body still to be read as it comes, for as long as the
+    /// server sends it (a followed log).
+    pub async fn open(&self, ari_path: &str) -> anyhow::Result<Opened> {
+        let stream = self.connect().await?;
+        let path = self.path(ari_path);
+        let request = Request::builder()
+            .method(Method::GET)
+            .uri(path.as_str())
+            .header(header::HOST, self.authority.as_str())
+            .header(header::AUTHORIZATION, self.authorization.clone())
+            .header(
+                header::USER_AGENT,
+                concat!("wari/", env!("CARGO_PKG_VERSION")),
+            )
+            .body(Full::new(Bytes::new()))
+            .with_context(|| format!("cannot build the request for {path}"))?;
+        let exchange = async {
+            let (mut sender, connection) =
+                hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+            let driver = tokio::spawn(connection);
+            let response = sender.send_request(request).await?;
+            Ok::<_, hyper::Error>(Opened {
+                status: response.status(),
+                body: response.into_body(),
+                driver: Driver(driver),
+            })
         };
+        match tokio::time::timeout(REQUEST_TIMEOUT, exchange).await {
+            Ok(Ok(opened)) => Ok(opened),
+            Ok(Err(e)) => bail!("GET {}{path}: {e}", self.authority_url()),
+            Err(_) => bail!(
+                "GET {}{path}: no answer within {} s",
+                self.authority_url(),
+                REQUEST_TIMEOUT.as_secs()
+            ),
+        }
+    }
+
+    /// Sends one request to `ari_path` (below `/ari`) and reads the whole response.
+    pub async fn send(
+        &self,
+        method: Method,
+        ari_path: &str,
+        body: Option<(&'static str, Bytes)>,
+    ) -> anyhow::Result<Reply> {
+        let stream = self.connect().await?;
         let path = self.path(ari_path);
         let mut request = Request::builder()
             .method(method.clone())

@@ -3,7 +3,7 @@
 //!
 //! | option | default | what it bounds |
 //! |---|---|---|
-//! | `max_websockets` | 10 | the user's open inbound event WebSockets (`/ari/events`) |
+//! | `max_websockets` | 10 | the user's open inbound event WebSockets (`/ari/events`) and app log followers (`/ari/wasm/{app}/logs?follow=true`) together |
 //! | `max_app_registrations` | 100 | application names those sockets register, all together |
 //! | `max_channels` | 5000 | live channels the user's requests created (a Local pair counts 2) |
 //! | `max_bridges` | 1000 | live bridges the user's requests created |
@@ -17,7 +17,7 @@ use super::values::number_option;
 /// The limits that apply to one ARI user (0: no limit).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct UserLimits {
-    /// `max_websockets`: inbound event WebSockets open at once.
+    /// `max_websockets`: inbound event WebSockets and app log followers open at once.
     pub max_websockets: u32,
     /// `max_app_registrations`: application names the user's event WebSockets hold at once.
     pub max_app_registrations: u32,

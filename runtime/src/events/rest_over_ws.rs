@@ -355,7 +355,7 @@ impl Reply {
                 reason,
                 body: Some(compact_json(&data)),
             },
-            Body::Raw { .. } | Body::File { .. } => {
+            Body::Raw { .. } | Body::File { .. } | Body::Stream(_) => {
                 const NOT_ACCEPTABLE: &str = "Not Acceptable.  Use HTTP GET";
                 Reply {
                     ids,

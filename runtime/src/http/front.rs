@@ -467,6 +467,7 @@ pub fn to_http(front: &Front, response: AriResponse) -> Response {
             }
         }
         Body::Raw { content_type, data } => (Some(content_type), data),
+        Body::Stream(stream) => return streamed(front, response.status, response.headers, stream),
         Body::File {
             content_type,
             path,
@@ -490,6 +491,57 @@ pub fn to_http(front: &Front, response: AriResponse) -> Response {
     for (name, value) in response.headers {
         headers.append(name, value);
     }
+    out
+}
+
+/// Marks a response whose body is streamed for as long as the client stays: its connection
+/// keeps no read deadline while the body is written, and closes after it.
+#[derive(Debug, Clone, Copy)]
+pub struct Streaming;
+
+/// A streamed body (a log follower): one of its user's long connections, counted with the
+/// user's event WebSockets against ari.conf `max_websockets` (429 beyond it) until the body
+/// ends or the client goes away; each chunk is written as it comes.
+fn streamed(
+    front: &Front,
+    status: StatusCode,
+    extra: Vec<(header::HeaderName, HeaderValue)>,
+    stream: crate::ari::stream_body::StreamBody,
+) -> Response {
+    use futures_util::StreamExt;
+    let slot = match front.sockets.take(&stream.user, 0) {
+        Ok(slot) => slot,
+        Err(over) => {
+            let limit = stream.user.limits.max_websockets;
+            tracing::info!(user = %crate::log_text::Escaped(&stream.user.name), status = 429, limit, "log follower refused: {over}");
+            return json_message(
+                StatusCode::TOO_MANY_REQUESTS,
+                &format!(
+                    "Too many long connections for this user: event WebSockets and log followers count together (max_websockets = {limit})"
+                ),
+            );
+        }
+    };
+    let Some(chunks) = stream.take() else {
+        return html(StatusCode::INTERNAL_SERVER_ERROR, "Internal error");
+    };
+    let body = chunks.map(move |chunk| {
+        // The slot is the stream's: given back when the body is dropped.
+        let _held = &slot;
+        Ok::<_, std::convert::Infallible>(chunk)
+    });
+    let mut out = Response::new(HttpBody::from_stream(body));
+    *out.status_mut() = status;
+    let headers = out.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(stream.content_type),
+    );
+    headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+    for (name, value) in extra {
+        headers.append(name, value);
+    }
+    out.extensions_mut().insert(Streaming);
     out
 }
 

@@ -196,17 +196,26 @@ async fn serve<S>(
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let answers = Arc::new(UpgradeAnswers::default());
-    let io = NormalizedIo::new(stream, answers.clone(), limits).holding(session);
+    let streaming = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let io = NormalizedIo::new(stream, answers.clone(), limits)
+        .holding(session)
+        .untimed_when(streaming.clone());
     let service =
         hyper::service::service_fn(move |mut request: http::Request<hyper::body::Incoming>| {
             request.extensions_mut().insert(PeerAddr(peer));
             let front = app.clone();
             let answers = answers.clone();
+            let streaming = streaming.clone();
             async move {
                 let asked_upgrade = request.headers().contains_key(http::header::UPGRADE);
                 let response = front::handle(front, request.map(axum::body::Body::new)).await;
                 if asked_upgrade {
                     answers.answered(response.status() == http::StatusCode::SWITCHING_PROTOCOLS);
+                }
+                if response.extensions().get::<front::Streaming>().is_some() {
+                    // A log follower: no read deadline while its body is written (it
+                    // closes the connection after).
+                    streaming.store(true, std::sync::atomic::Ordering::Release);
                 }
                 Ok::<_, std::convert::Infallible>(response)
             }

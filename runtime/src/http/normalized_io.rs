@@ -13,7 +13,8 @@
 //! within `session_inactivity`, and once a response has been written the connection may
 //! wait `session_keep_alive` for the next request. A read past a deadline fails with
 //! `TimedOut`, and hyper closes the connection. While a request is being served (read whole,
-//! no response yet) and after an upgrade, nothing is timed.
+//! no response yet), after an upgrade, and while a streamed response (a log follower) is
+//! written, nothing is timed.
 
 use std::io;
 use std::pin::Pin;
@@ -80,6 +81,9 @@ pub struct NormalizedIo<S> {
     /// The http.conf `sessionlimit` slot the connection takes, given back when it closes,
     /// upgraded to a WebSocket or not (as Asterisk counts a WebSocket until it closes).
     session: Option<tokio::sync::OwnedSemaphorePermit>,
+    /// Set by the service when its response is streamed for as long as the client stays:
+    /// from then on no deadline is kept (the connection closes after that response).
+    untimed: Option<Arc<std::sync::atomic::AtomicBool>>,
 }
 
 impl<S> NormalizedIo<S> {
@@ -97,7 +101,14 @@ impl<S> NormalizedIo<S> {
             timer: None,
             timed_out: false,
             session: None,
+            untimed: None,
         }
+    }
+
+    /// No deadline is kept once `flag` is set.
+    pub fn untimed_when(mut self, flag: Arc<std::sync::atomic::AtomicBool>) -> NormalizedIo<S> {
+        self.untimed = Some(flag);
+        self
     }
 
     /// The connection holds `session` for as long as it lives.
@@ -139,6 +150,15 @@ impl<S> NormalizedIo<S> {
 
     /// Whether the deadline has passed, arming the timer to wake this task at it.
     fn expired(&mut self, cx: &mut Context<'_>) -> bool {
+        if self
+            .untimed
+            .as_ref()
+            .is_some_and(|flag| flag.load(Ordering::Acquire))
+        {
+            self.deadline = None;
+            self.timer = None;
+            return false;
+        }
         let Some(deadline) = self.deadline else {
             return false;
         };

@@ -6,6 +6,7 @@
 //! limits ([`limits`]); the app drives the call through the host imports, which run the same
 //! core operations as the REST API, restricted to the session's own channels and bridges.
 
+pub mod app_log;
 pub mod audit;
 pub mod bindings;
 pub mod convert;
@@ -214,7 +215,9 @@ impl Shared {
             crate::ari::Body::Json(value) => value.to_string(),
             crate::ari::Body::Raw { data, .. } => String::from_utf8_lossy(&data).into_owned(),
             // Files are stored recordings, which apps cannot read through ARI.
-            crate::ari::Body::Empty | crate::ari::Body::File { .. } => String::new(),
+            crate::ari::Body::Empty
+            | crate::ari::Body::File { .. }
+            | crate::ari::Body::Stream(_) => String::new(),
             crate::ari::Body::Page(message) => message,
         };
         Response {
@@ -865,6 +868,30 @@ impl WasmHost {
             .ok_or_else(|| WasmError::NotFound(format!("No WebAssembly app named '{name}'")))
     }
 
+    /// The log of app `name` for `user` (`GET /ari/wasm/{app}/logs`): only its owner or an
+    /// admin may read it.
+    pub fn app_log(
+        &self,
+        name: &str,
+        user: &crate::config::User,
+    ) -> Result<Arc<app_log::AppLog>, WasmError> {
+        let runtime = self
+            .app(name)
+            .ok_or_else(|| WasmError::NotFound(format!("No WebAssembly app named '{name}'")))?;
+        let owner = runtime.current().stored.owner.clone();
+        if !user.admin && owner.as_deref() != Some(user.name.as_str()) {
+            return Err(WasmError::Forbidden(match owner {
+                Some(owner) => format!(
+                    "WebAssembly app '{name}' belongs to user '{owner}': only its owner or an admin may read its log"
+                ),
+                None => {
+                    format!("WebAssembly app '{name}' has no owner: only an admin may read its log")
+                }
+            }));
+        }
+        Ok(runtime.log().clone())
+    }
+
     /// The runtime of a deployed app (the core's handler of its Stasis application), for
     /// in-process benchmarks and diagnostics.
     pub fn app(&self, name: &str) -> Option<Arc<AppRuntime>> {
@@ -904,6 +931,14 @@ impl WasmHost {
             return Err(e);
         }
         let already_draining = runtime.drain.is_draining();
+        if !already_draining {
+            runtime.log().push(app_log::LogEntry::now(
+                runtime::version_tag(&stored.sha256),
+                None,
+                app_log::EntryKind::Deploy,
+                format!("app deleted by user {}", actor.user.name),
+            ));
+        }
         let result = self
             .remove_locked(name, &runtime, immediate, already_draining)
             .await;

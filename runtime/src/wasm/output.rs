@@ -1,5 +1,6 @@
 //! A guest's WASI stdout and stderr, written line by line into wari's log under the app's
-//! name and session, with a rate limit so a chatty (or hostile) app cannot flood the log.
+//! name and session (and into the app's own log, [`super::app_log`]), with a rate limit so
+//! a chatty (or hostile) app cannot flood the log.
 //! A Rust panic report on stderr is not logged line by line: it is kept (see
 //! [`GuestOutput::take_panic`]) for the failure it announces, which logs it once.
 
@@ -56,6 +57,8 @@ pub struct GuestOutput {
     stream: &'static str,
     lines_per_second: u32,
     state: Arc<Mutex<State>>,
+    /// The app's own log, which gets each line the rate limit lets through.
+    app_log: Option<Arc<super::app_log::AppLog>>,
 }
 
 impl GuestOutput {
@@ -81,7 +84,14 @@ impl GuestOutput {
                 panic: None,
                 in_panic: false,
             })),
+            app_log: None,
         }
+    }
+
+    /// Lines also go to the app's own log.
+    pub fn feeding(mut self, log: Arc<super::app_log::AppLog>) -> GuestOutput {
+        self.app_log = Some(log);
+        self
     }
 
     /// Lines dropped by the rate limit so far.
@@ -142,6 +152,17 @@ impl GuestOutput {
             return;
         }
         state.lines_in_window += 1;
+        if let Some(log) = &self.app_log {
+            log.push(super::app_log::LogEntry::now(
+                &self.version,
+                Some(self.session),
+                super::app_log::EntryKind::Log {
+                    stream: self.stream,
+                    level: None,
+                },
+                text.to_string(),
+            ));
+        }
         let text = crate::log_text::Escaped(text);
         tracing::info!(app = %self.app, version = %self.version, session = self.session, stream = self.stream, "{text}");
     }

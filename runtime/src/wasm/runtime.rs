@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use serde_json::{Value, json};
 
 use super::Shared;
+use super::app_log::{AppLog, EntryKind, LogEntry};
 use super::bindings::StasisAppPre;
 use super::drain::{Drain, VersionSessions};
 use super::kv::AppKv;
@@ -71,6 +72,8 @@ pub struct Stats {
     last_failure: Mutex<Option<Value>>,
     /// Timers pending over all sessions.
     pub timers_pending: AtomicU64,
+    /// The app's own log (`GET /ari/wasm/{app}/logs`): every failure goes there too.
+    pub log: Arc<AppLog>,
 }
 
 impl Stats {
@@ -102,6 +105,12 @@ impl Stats {
         if let Ok(mut slot) = self.last_failure.lock() {
             *slot = Some(last);
         }
+        self.log.push(LogEntry::now(
+            version_tag(failure.sha256),
+            failure.session,
+            EntryKind::Failure,
+            failure.message,
+        ));
     }
 
     fn json(&self) -> Value {
@@ -164,6 +173,14 @@ impl AppRuntime {
         version: AppVersion,
         kv: AppKv,
     ) -> Arc<AppRuntime> {
+        let stats = Stats::default();
+        let tag = version_tag(&version.stored.sha256).to_string();
+        stats.log.push(LogEntry::now(
+            &tag,
+            None,
+            EntryKind::Deploy,
+            format!("version {tag} deployed ({} bytes)", version.stored.size),
+        ));
         Arc::new_cyclic(|me| AppRuntime {
             name,
             shared,
@@ -171,7 +188,7 @@ impl AppRuntime {
             previous: Mutex::new(Vec::new()),
             drain: Drain::default(),
             routes: Mutex::new(Routes::default()),
-            stats: Stats::default(),
+            stats,
             kv,
             bridges: Mutex::new(std::collections::HashSet::new()),
             sink_id: NEXT_SINK.fetch_add(1, Ordering::Relaxed),
@@ -202,10 +219,21 @@ impl AppRuntime {
 
     /// Hot swap: new sessions get `version`, live ones finish on theirs.
     pub fn replace(&self, version: AppVersion) {
+        let new = version_tag(&version.stored.sha256).to_string();
+        let size = version.stored.size;
         let old = match self.current.lock() {
             Ok(mut current) => std::mem::replace(&mut *current, Arc::new(version)),
             Err(_) => return,
         };
+        let old_tag = version_tag(&old.stored.sha256).to_string();
+        self.stats.log.push(LogEntry::now(
+            &new,
+            None,
+            EntryKind::Deploy,
+            format!(
+                "version {new} replaces {old_tag} ({size} bytes): new calls get it, calls in progress finish on theirs"
+            ),
+        ));
         // Kept weakly: a version lives as long as a session runs it.
         if let Ok(mut previous) = self.previous.lock() {
             previous.retain(|v| v.strong_count() > 0);
@@ -263,6 +291,11 @@ impl AppRuntime {
                 })
                 .collect(),
         )
+    }
+
+    /// The app's own log (`GET /ari/wasm/{app}/logs`).
+    pub fn log(&self) -> &Arc<AppLog> {
+        &self.stats.log
     }
 
     /// Records whether the current version's code came from the compiled cache.

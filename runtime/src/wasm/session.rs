@@ -14,6 +14,7 @@ use wasmtime::component::ResourceTable;
 use wasmtime::{Store, StoreLimits, StoreLimitsBuilder, UpdateDeadline};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
+use super::app_log::{EntryKind, LogEntry};
 use super::bindings::wari::stasis::{ari, call, kv, log, timers, types};
 use super::convert;
 use super::limits::{FailureOutcome, Limits, TICK};
@@ -220,14 +221,16 @@ pub async fn run(session: Arc<Session>, version: Arc<AppVersion>, mut rx: mpsc::
         session.id,
         "stdout",
         limits.log_lines_per_second,
-    );
+    )
+    .feeding(app.log().clone());
     let stderr = GuestOutput::new(
         &app.name,
         tag,
         session.id,
         "stderr",
         limits.log_lines_per_second,
-    );
+    )
+    .feeding(app.log().clone());
     let state = SessionState {
         wasi: WasiCtxBuilder::new()
             .stdout(stdout.clone())
@@ -248,6 +251,13 @@ pub async fn run(session: Arc<Session>, version: Arc<AppVersion>, mut rx: mpsc::
         log_window: (Instant::now(), 0),
         logs_dropped: 0,
     };
+    app.log().push(LogEntry::now(
+        tag,
+        Some(session.id),
+        EntryKind::Session,
+        format!("started channel={}", session.channel_ids().join(",")),
+    ));
+    let shared_tag: Arc<str> = Arc::from(tag);
     let mut store = Store::new(&app.shared.engine.engine, state);
     store.limiter(|s| &mut s.limits);
     store.epoch_deadline_callback(|mut ctx| {
@@ -302,8 +312,15 @@ pub async fn run(session: Arc<Session>, version: Arc<AppVersion>, mut rx: mpsc::
                     failure = Some(Failure::Trap(FailureKind::Limit, cause.clone(), cause));
                     break;
                 }
+                // The app log's oldest entry, let go of once the guest has the event.
+                let mut released = None;
                 let (event, is_end, handling) = match &input {
                     Input::Event(event) => {
+                        released = app.log().push_untrimmed(LogEntry::event(
+                            shared_tag.clone(),
+                            session.id,
+                            event.clone(),
+                        ));
                         (convert::event(event), event.kind == "StasisEnd", event.kind)
                     }
                     Input::Timer(id) => (types::Event::Timer(*id), false, "a timer"),
@@ -325,6 +342,7 @@ pub async fn run(session: Arc<Session>, version: Arc<AppVersion>, mut rx: mpsc::
                     }
                 };
                 drop(running);
+                drop(released);
                 if let Err(stopped) = result {
                     failure = Some(stopped);
                     break;
@@ -343,6 +361,11 @@ pub async fn run(session: Arc<Session>, version: Arc<AppVersion>, mut rx: mpsc::
         tracing::warn!(app = %app.name, version = %version_tag(&version.stored.sha256), session = session.id, dropped, "app log lines dropped by the rate limit");
     }
     drop(store);
+    let ended = match &failure {
+        None => "ended: finished",
+        Some(Failure::Retired) => "ended: the app was deleted",
+        Some(_) => "ended: failed",
+    };
     if let Some(failure) = failure {
         // A guest's panic report (on its stderr) says what went wrong better than the
         // trap it ends in (`unreachable` executed).
@@ -352,6 +375,12 @@ pub async fn run(session: Arc<Session>, version: Arc<AppVersion>, mut rx: mpsc::
         };
         fail(&session, &app, &version, failure, limits.on_failure);
     }
+    app.log().push(LogEntry::now(
+        tag,
+        Some(session.id),
+        EntryKind::Session,
+        ended.to_string(),
+    ));
     end(&session, &app);
 }
 
@@ -811,6 +840,22 @@ impl log::Host for SessionState {
         let app = &self.session.app.name;
         let version = version_tag(&self.session.version.stored.sha256);
         let session = self.session.id;
+        let (stream, name) = match level {
+            log::Level::Trace => ("stdout", "trace"),
+            log::Level::Debug => ("stdout", "debug"),
+            log::Level::Info => ("stdout", "info"),
+            log::Level::Warn => ("stderr", "warn"),
+            log::Level::Error => ("stderr", "error"),
+        };
+        self.session.app.log().push(LogEntry::now(
+            version,
+            Some(session),
+            EntryKind::Log {
+                stream,
+                level: Some(name),
+            },
+            message.clone(),
+        ));
         let message = crate::log_text::Escaped(&message);
         match level {
             log::Level::Trace => {

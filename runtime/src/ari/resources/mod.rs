@@ -14,6 +14,7 @@ pub mod playbacks;
 pub mod recordings;
 pub mod sounds;
 pub mod wasm;
+pub mod wasm_logs;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -97,6 +98,7 @@ pub fn handlers() -> Vec<Entry> {
         recordings::handlers(),
         sounds::handlers(),
         wasm::handlers(),
+        wasm_logs::handlers(),
     ]
     .concat()
 }
