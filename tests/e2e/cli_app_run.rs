@@ -94,6 +94,14 @@ fn printed_address(output: &str) -> SocketAddr {
         .unwrap_or_else(|e| panic!("{url}: {e}"))
 }
 
+/// The number of the first line of `app`'s followed log (`[app] ...`) that has `text`.
+fn app_log_line(output: &str, app: &str, text: &str) -> Option<usize> {
+    let prefix = format!("[{app}] ");
+    output
+        .lines()
+        .position(|line| line.starts_with(&prefix) && line.contains(text))
+}
+
 fn assert_nothing_listens(address: SocketAddr) {
     let refused = TcpStream::connect_timeout(&address, Duration::from_secs(2));
     assert!(
@@ -135,6 +143,18 @@ fn run_once_places_the_call_and_exits_zero_when_the_app_handled_it() {
     ] {
         assert!(stdout.contains(step), "{step:?} missing:\n{out:?}");
     }
+    // The app's own log, followed: its session got StasisStart, the key, StasisEnd.
+    let start = app_log_line(stdout, "ivr", "#1 event StasisStart channel=wari-run-");
+    let key = app_log_line(stdout, "ivr", "#1 event ChannelDtmfReceived digit=1");
+    let end = app_log_line(stdout, "ivr", "#1 event StasisEnd channel=wari-run-");
+    assert!(
+        start.is_some() && start < key && key < end,
+        "StasisStart, the key, StasisEnd in the app's log:\n{out:?}"
+    );
+    assert!(
+        app_log_line(stdout, "ivr", "#1 session ended: finished").is_some(),
+        "{out:?}"
+    );
     assert_nothing_listens(printed_address(stdout));
     let data = printed(stdout, "data:").trim_end_matches(" (removed at exit)");
     assert!(!Path::new(data).exists(), "{data} is left behind");
@@ -160,6 +180,11 @@ fn run_once_exits_non_zero_with_the_apps_failure() {
             "[call 1] NOT handled: trap (version {version}): failed: panicked at"
         )),
         "{out:?}"
+    );
+    assert!(
+        app_log_line(&out.stdout, "trap", "#1 failure failed: panicked at").is_some()
+            && app_log_line(&out.stdout, "trap", "#1 session ended: failed").is_some(),
+        "the failure in the app's log: {out:?}"
     );
     assert!(
         out.stderr.contains("the test call was not handled")

@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::Args;
+use serde_json::Value;
 
 use super::client::Server;
 use super::run_host::{self, RunHost};
@@ -56,9 +57,10 @@ pub struct RunArgs {
 /// How long the host's tasks get to finish when the run ends.
 const SHUTDOWN_WAIT: Duration = Duration::from_secs(1);
 
-/// The host's own log on stderr unless `RUST_LOG` says otherwise: warnings and errors (the
-/// app's failures among them) and the app's log lines.
-const HOST_LOG: &str = "warn,wari::wasm::output=info,wari::wasm::session=info";
+/// The host's own log on stderr unless `RUST_LOG` says otherwise: warnings and errors (an
+/// app's failure with its WebAssembly backtrace among them). The app's log lines come
+/// through its followed log ([`Follower`]), so the host does not print them again.
+const HOST_LOG: &str = "warn,wari::wasm::session=error";
 
 /// Runs `wari app run`.
 pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
@@ -164,11 +166,63 @@ async fn build_crate(dir: &Path) -> anyhow::Result<Built> {
     })
 }
 
-/// Streams the app's log lines and events while the run lasts. The host runs in this
-/// process and writes the app's log lines and failures to stderr through its own log
-/// ([`HOST_LOG`]), so there is nothing more to follow.
-fn follow_app(_server: &Server, _app: &str) -> Option<tokio::task::JoinHandle<()>> {
-    None
+/// How many of the app's most recent log entries the follower starts with (the run's own:
+/// the log is kept in memory, per host), so that nothing between the deploy and the
+/// follower's connection is missed.
+const FOLLOW_LINES: usize = 100;
+/// How long the end of a test call's session may take to show in the followed log.
+const SESSION_LOG_WAIT: Duration = Duration::from_secs(2);
+
+/// The app's log (`GET /ari/wasm/{app}/logs?follow=true`, as `wari app logs -f` follows it)
+/// printed to stdout while the run lasts, one `[app] ...` line per entry: its log lines, the
+/// events its sessions get, sessions started and ended, failures, deployments.
+struct Follower {
+    task: tokio::task::JoinHandle<()>,
+    /// How many sessions the log has shown ending.
+    ended: tokio::sync::watch::Receiver<u64>,
+}
+
+impl Drop for Follower {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Follower {
+    fn start(server: &Server, app: &str) -> Follower {
+        let (server, app) = (server.clone(), app.to_string());
+        let (ended, ended_rx) = tokio::sync::watch::channel(0u64);
+        let task = tokio::spawn(async move {
+            let print = |entry: &Value| {
+                println!("[{app}] {}", super::app_logs::format_entry(entry));
+                if entry["kind"] == "session"
+                    && entry["text"]
+                        .as_str()
+                        .is_some_and(|text| text.starts_with("ended"))
+                {
+                    ended.send_modify(|n| *n += 1);
+                }
+            };
+            match super::app_logs::follow(&server, &app, FOLLOW_LINES, print).await {
+                Ok(()) => eprintln!("wari app run: the log of {app} ended"),
+                Err(e) => eprintln!("wari app run: cannot follow the log of {app}: {e:#}"),
+            }
+        });
+        Follower {
+            task,
+            ended: ended_rx,
+        }
+    }
+
+    /// Sessions seen ending so far.
+    fn sessions_ended(&self) -> u64 {
+        *self.ended.borrow()
+    }
+
+    /// Waits (bounded) until the log has shown more than `before` sessions ending.
+    async fn session_end_shown(&mut self, before: u64) {
+        let _ = tokio::time::timeout(SESSION_LOG_WAIT, self.ended.wait_for(|n| *n > before)).await;
+    }
 }
 
 /// App names wari accepts: 1-73 letters, digits, `-`, `_`, `.`, not starting with `.`.
@@ -266,7 +320,7 @@ async fn session(args: &RunArgs) -> anyhow::Result<ExitCode> {
         }
         Err(e) => return Err(e),
     };
-    let _follower = follow_app(&server, &app);
+    let mut follower = (!version.is_empty()).then(|| Follower::start(&server, &app));
     let timeout = Duration::from_secs(args.timeout);
     let place = |spec: &String| {
         let (server, app, spec) = (server.clone(), app.clone(), spec.clone());
@@ -282,9 +336,16 @@ async fn session(args: &RunArgs) -> anyhow::Result<ExitCode> {
         && !version.is_empty()
     {
         if args.once {
-            return Ok(match place(spec).await {
+            let ended = follower.as_ref().map_or(0, Follower::sessions_ended);
+            let outcome = place(spec).await;
+            if let (Some(follower), Outcome::Handled | Outcome::Failed(_)) =
+                (follower.as_mut(), &outcome)
+            {
+                follower.session_end_shown(ended).await;
+            }
+            return Ok(match outcome {
                 Outcome::Handled => ExitCode::SUCCESS,
-                Outcome::NotHandled(why) => {
+                Outcome::Failed(why) | Outcome::NotHandled(why) => {
                     eprintln!("wari app run: the test call was not handled: {why}");
                     ExitCode::FAILURE
                 }
@@ -314,7 +375,12 @@ async fn session(args: &RunArgs) -> anyhow::Result<ExitCode> {
                 println!("{app} is unchanged");
                 continue;
             }
-            Ok(sha) => version = sha,
+            Ok(sha) => {
+                version = sha;
+                if follower.is_none() {
+                    follower = Some(Follower::start(&server, &app));
+                }
+            }
             Err(e) => {
                 eprintln!("wari app run: {e:#}\n{}", running(&version));
                 continue;

@@ -91,7 +91,9 @@ impl Watcher {
 pub enum Outcome {
     /// The app took the call, and the call ended without a failure of the app.
     Handled,
-    /// Why not.
+    /// The app took the call and failed: the failure.
+    Failed(String),
+    /// The call never reached the app, or did not end in time: why.
     NotHandled(String),
 }
 
@@ -197,7 +199,7 @@ pub async fn place(
     let outcome = judge(&before, &after, &channel, app, &cause);
     match &outcome {
         Outcome::Handled => println!("{tag} handled by {app}"),
-        Outcome::NotHandled(why) => println!("{tag} NOT handled: {why}"),
+        Outcome::Failed(why) | Outcome::NotHandled(why) => println!("{tag} NOT handled: {why}"),
     }
     Ok(outcome)
 }
@@ -231,7 +233,7 @@ fn judge(
             .as_str()
             .unwrap_or("the app failed");
         let version = after.last_failure["version"].as_str().unwrap_or("?");
-        return Outcome::NotHandled(format!("{app} (version {version}): {message}"));
+        return Outcome::Failed(format!("{app} (version {version}): {message}"));
     }
     if after.started <= before.started {
         return Outcome::NotHandled(format!(
@@ -331,7 +333,7 @@ mod tests {
         let mine = json!({"channels": ["c"], "message": "trapped: boom", "version": "abc"});
         assert_eq!(
             judge(&before, &stats(4, 2, mine), "c", "ivr", &cause),
-            Outcome::NotHandled("ivr (version abc): trapped: boom".into())
+            Outcome::Failed("ivr (version abc): trapped: boom".into())
         );
         assert_eq!(
             judge(&before, &before, "c", "ivr", &(17, "User busy".into())),
