@@ -377,7 +377,9 @@ async fn session(args: &RunArgs) -> anyhow::Result<ExitCode> {
             }
             Ok(sha) => {
                 version = sha;
-                if follower.is_none() {
+                // None yet (the first deploy failed), or its stream ended (the app was
+                // deleted meanwhile, e.g. with curl).
+                if follower.as_ref().is_none_or(|f| f.task.is_finished()) {
                     follower = Some(Follower::start(&server, &app));
                 }
             }
