@@ -18,6 +18,7 @@ mod channels_rest;
 mod check_config;
 mod cli_app;
 mod cli_app_build;
+mod cli_app_run;
 mod cors;
 mod crash;
 mod crash_state;

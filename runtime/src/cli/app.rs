@@ -86,6 +86,10 @@ pub enum AppCommand {
         #[arg(value_name = "DIR", default_value = ".")]
         dir: PathBuf,
     },
+    /// Run an app on a wari of its own: build it (a crate) or take the component, start a
+    /// host on a free loopback port (its URL, user and password printed), deploy, place a
+    /// test call (--call), show the app's log; --watch redeploys on change.
+    Run(super::app_run::RunArgs),
 }
 
 /// Which wari to talk to, and as whom.
@@ -230,6 +234,7 @@ pub fn run(command: AppCommand) -> anyhow::Result<ExitCode> {
     match command {
         AppCommand::New(args) => return scaffold::run(&args),
         AppCommand::Build { dir } => return super::build::run(&dir),
+        AppCommand::Run(args) => return super::app_run::run(args),
         _ => {}
     }
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -248,7 +253,9 @@ pub fn run(command: AppCommand) -> anyhow::Result<ExitCode> {
                 lines,
                 server,
             } => super::app_logs::run(&server.server()?, &name, follow, lines).await,
-            AppCommand::New(_) | AppCommand::Build { .. } => unreachable!("handled above"),
+            AppCommand::New(_) | AppCommand::Build { .. } | AppCommand::Run(_) => {
+                unreachable!("handled above")
+            }
         }
     })?;
     Ok(ExitCode::SUCCESS)
@@ -269,23 +276,34 @@ async fn deploy(file: &PathBuf, name: Option<String>, args: &ServerArgs) -> anyh
     }
     let server = args.server()?;
     let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let app = upload(&server, &name, file, bytes).await?;
+    println!("{}", serde_json::to_string_pretty(&summary(&app))?);
+    Ok(())
+}
+
+/// Uploads the component `bytes` (read from `file`) as app `name`; wari's description of
+/// the deployed app.
+pub(super) async fn upload(
+    server: &Server,
+    name: &str,
+    file: &std::path::Path,
+    bytes: Vec<u8>,
+) -> anyhow::Result<Value> {
     let reply = server
         .send(
             Method::PUT,
-            &app_path(&name),
+            &app_path(name),
             Some(("application/wasm", Bytes::from(bytes))),
         )
         .await?;
     if !reply.status.is_success() {
         return Err(failure(
             &format!("deploying {} as {name}", file.display()),
-            &server,
+            server,
             &reply,
         ));
     }
-    let app = reply.json()?;
-    println!("{}", serde_json::to_string_pretty(&summary(&app))?);
-    Ok(())
+    reply.json()
 }
 
 /// The fields of a deployed app that `deploy` prints.
