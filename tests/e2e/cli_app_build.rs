@@ -137,8 +137,10 @@ async fn a_new_app_outside_a_checkout_builds_deploys_and_handles_a_call() {
         out.stderr.contains(&format!("{} bytes", bytes.len())),
         "{out:?}"
     );
+    // Cargo's own progress (another test may have built an identical `hello` in the
+    // shared build directory already, so it may not compile anything).
     assert!(
-        out.stderr.contains("Compiling hello v0.1.0"),
+        out.stderr.contains("Finished `release` profile"),
         "cargo's progress: {out:?}"
     );
 
