@@ -63,7 +63,7 @@ async fn user_permit_and_deny_whitelist_one_address() {
     let ari = "[general]\nenabled = yes\n\n\
                [local]\ntype = user\npassword = pw\ndeny = 0.0.0.0/0\npermit = 127.0.0.1/32\n\n\
                [anywhere]\ntype = user\npassword = pw\n";
-    let wari = Wari::start(&[("http.conf", HTTP_CONF), ("ari.conf", ari)]);
+    let wari = Wari::with(&[("ari.conf", ari)]);
 
     let (status, _, body) = get_as(&wari, FROM_ONE, "/ari/asterisk/info", "local", "pw").await;
     assert_eq!(status, StatusCode::OK, "from 127.0.0.1: {body}");
@@ -93,11 +93,7 @@ async fn named_acl_from_acl_conf_applies_to_a_user() {
     let acl = "[office]\ndeny = 0.0.0.0/0.0.0.0\npermit = 127.0.0.1\n";
     let ari = "[general]\nenabled = yes\n\n\
                [clerk]\ntype = user\npassword = pw\nacl = office\n";
-    let wari = Wari::start(&[
-        ("http.conf", HTTP_CONF),
-        ("ari.conf", ari),
-        ("acl.conf", acl),
-    ]);
+    let wari = Wari::with(&[("ari.conf", ari), ("acl.conf", acl)]);
 
     let (status, _, body) = get_as(&wari, FROM_ONE, "/ari/asterisk/ping", "clerk", "pw").await;
     assert_eq!(status, StatusCode::OK, "from 127.0.0.1: {body}");
@@ -116,11 +112,7 @@ async fn an_undefined_named_acl_locks_the_user_out() {
     let ari = "[general]\nenabled = yes\n\n\
                [ghost]\ntype = user\npassword = pw\nacl = nosuchlist\n\n\
                [clerk]\ntype = user\npassword = pw\nacl = office\n";
-    let wari = Wari::start(&[
-        ("http.conf", HTTP_CONF),
-        ("ari.conf", ari),
-        ("acl.conf", acl),
-    ]);
+    let wari = Wari::with(&[("ari.conf", ari), ("acl.conf", acl)]);
 
     for source in [FROM_ONE, FROM_TWO] {
         let (status, _, body) = get_as(&wari, source, "/ari/asterisk/ping", "ghost", "pw").await;

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use reqwest::Method;
 use serde_json::Value;
 
-use crate::support::{ARI_CONF, Wari, client, raw_body, raw_request, raw_status};
+use crate::support::{Wari, client, raw_body, raw_request, raw_status};
 
 /// The resources of ARI, in the order of the resource listing (ari-rest.md §1.5): exactly
 /// Asterisk 23.4.1's eleven. wari's own `wasm` extension is declared but not listed.
@@ -193,7 +193,7 @@ async fn base_path_and_servers_follow_the_host_header() {
 #[tokio::test]
 async fn base_path_includes_the_http_prefix() {
     let http = "[general]\nenabled = yes\nbindaddr = 127.0.0.1\nbindport = 0\nprefix = asterisk\n";
-    let wari = Wari::start(&[("http.conf", http), ("ari.conf", ARI_CONF)]);
+    let wari = Wari::with(&[("http.conf", http)]);
     let expected = format!("http://{}/asterisk/ari", wari.addr());
     let (status, listing) = get(&wari.url("/asterisk/ari/api-docs/resources.json")).await;
     assert_eq!(status, 200);

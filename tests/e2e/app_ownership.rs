@@ -10,7 +10,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::support::{EventSocket, HTTP_CONF, Wari, client};
+use crate::support::{EventSocket, Wari, client};
 
 /// `asterisk` and `tenantb` read/write, `viewer` and `peeker` read-only, `boss` an admin.
 const USERS: &str = "\
@@ -20,9 +20,9 @@ const USERS: &str = "\
 [peeker]\ntype = user\npassword = peek\nread_only = yes\n\
 [boss]\ntype = user\npassword = bosspw\nadmin = yes\n";
 
-fn start(general: &str) -> Wari {
-    let ari = format!("[general]\nenabled = yes\n{general}\n{USERS}");
-    Wari::start(&[("http.conf", HTTP_CONF), ("ari.conf", &ari)])
+/// An `ari.conf` with `general` in its `[general]` section and the [`USERS`].
+fn ari_conf(general: &str) -> String {
+    format!("[general]\nenabled = yes\n{general}\n{USERS}")
 }
 
 /// The answer to an events WebSocket upgrade that must be refused: status and JSON body.
@@ -71,7 +71,7 @@ async fn call_into(wari: &Wari, app: &str, id: &str) {
 
 #[tokio::test]
 async fn another_users_socket_cannot_take_an_application() {
-    let wari = start("");
+    let wari = Wari::with(&[("ari.conf", &ari_conf(""))]);
     let mut owner = EventSocket::connect(&wari, "app=hello&api_key=asterisk:secret").await;
 
     // The read-only thief and another read/write user are refused; none of the other
@@ -125,7 +125,7 @@ async fn another_users_socket_cannot_take_an_application() {
 
 #[tokio::test]
 async fn a_read_only_socket_holds_no_name_anyone_has_to_wait_for() {
-    let wari = start("");
+    let wari = Wari::with(&[("ari.conf", &ari_conf(""))]);
     // A read-only user may listen on a name nobody owns ...
     let mut listener = EventSocket::connect(&wari, "app=dashboard&api_key=viewer:look").await;
     // ... which another user cannot take from it ...
@@ -171,7 +171,7 @@ async fn a_read_only_socket_holds_no_name_anyone_has_to_wait_for() {
 
 #[tokio::test]
 async fn only_the_owner_or_an_admin_changes_an_application() {
-    let wari = start("");
+    let wari = Wari::with(&[("ari.conf", &ari_conf(""))]);
     let mut victim = EventSocket::connect(&wari, "app=victimapp&api_key=tenantb:bpw").await;
     let filter = json!({"allowed": [{"type": "NoSuchEvent"}]});
     let refusal = json!("Only the owner of application 'victimapp' or an admin may change it");
@@ -243,7 +243,7 @@ async fn only_the_owner_or_an_admin_changes_an_application() {
 
 #[tokio::test]
 async fn app_ownership_no_keeps_asterisks_way() {
-    let wari = start("app_ownership = no");
+    let wari = Wari::with(&[("ari.conf", &ari_conf("app_ownership = no"))]);
     let mut owner = EventSocket::connect(&wari, "app=hello&api_key=asterisk:secret").await;
     let _thief = EventSocket::connect(&wari, "app=hello&api_key=viewer:look").await;
     assert_eq!(

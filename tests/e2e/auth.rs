@@ -4,7 +4,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
-use crate::support::{ARI_CONF, HTTP_CONF, Wari, client};
+use crate::support::{ARI_CONF, Wari, client};
 
 #[tokio::test]
 async fn embedded_default_serves_info_to_the_banner_user() {
@@ -162,7 +162,7 @@ async fn auth_realm_is_configurable() {
         "[general]\nenabled = yes\n",
         "[general]\nenabled = yes\nauth_realm = Test Realm\n",
     );
-    let wari = Wari::start(&[("http.conf", HTTP_CONF), ("ari.conf", &ari)]);
+    let wari = Wari::with(&[("ari.conf", &ari)]);
     let (status, headers, _) = status_of(client().get(wari.url("/ari/asterisk/info"))).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(
@@ -254,7 +254,7 @@ async fn crypt_passwords_from_mkpasswd_authenticate() {
          [u256]\ntype = user\npassword_format = crypt\npassword = {sha256}\n\n\
          [umd5]\ntype = user\npassword_format = crypt\npassword = {md5}\n"
     );
-    let wari = Wari::start(&[("http.conf", HTTP_CONF), ("ari.conf", &ari)]);
+    let wari = Wari::with(&[("ari.conf", &ari)]);
     let url = wari.url("/ari/asterisk/ping");
     for (user, password) in [("u512", "pw512"), ("u256", "pw256"), ("umd5", "pwmd5")] {
         let (status, _, body) =
@@ -285,7 +285,7 @@ async fn failed_logins_lock_the_address_out_and_names_are_logged_escaped() {
         "[general]\n",
         "[general]\nmax_login_failures = 5\nlogin_lockout = 1000\n",
     );
-    let wari = Wari::start(&[("http.conf", HTTP_CONF), ("ari.conf", &ari)]);
+    let wari = Wari::with(&[("ari.conf", &ari)]);
     let from = |last: u8| {
         crate::support::client_builder()
             .local_address(IpAddr::V4(Ipv4Addr::new(127, 0, 0, last)))

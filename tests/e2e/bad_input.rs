@@ -13,7 +13,7 @@ use reqwest::header::CONTENT_TYPE;
 use reqwest::{Method, RequestBuilder};
 use serde_json::{Value, json};
 
-use crate::support::{ARI_CONF, HTTP_CONF, Wari, client, raw_body, raw_request, raw_status};
+use crate::support::{Wari, client, raw_body, raw_request, raw_status};
 
 const USER: &str = "asterisk";
 const PASSWORD: &str = "secret";
@@ -1010,7 +1010,7 @@ async fn dynamic_config_is_readable_without_passwords_and_read_only() {
 #[tokio::test]
 async fn harness_default_config_is_valid() {
     // The configuration the other tests rely on carries no problems at all.
-    let wari = Wari::start(&[("http.conf", HTTP_CONF), ("ari.conf", ARI_CONF)]);
+    let wari = Wari::start_default();
     let log = wari.log();
     assert!(
         !log.contains("error:") && !log.contains("warning:"),

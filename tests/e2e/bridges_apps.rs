@@ -9,7 +9,7 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::support::{ARI_CONF, EventSocket, HTTP_CONF, Wari};
+use crate::support::{EventSocket, Wari};
 
 /// Dialplan for the non-Stasis bridge: a Test phone answers, then Dial()s another, which
 /// puts both in a basic (dialplan) bridge.
@@ -18,14 +18,6 @@ const DIALPLAN: &str = "\
 exten => 600,1,Dial(Test/carol)
  same => n,Hangup()
 ";
-
-fn start() -> Wari {
-    Wari::start(&[
-        ("http.conf", HTTP_CONF),
-        ("ari.conf", ARI_CONF),
-        ("extensions.conf", DIALPLAN),
-    ])
-}
 
 /// One request as `asterisk:secret`; a JSON body when `body` is given. Returns the status
 /// and the parsed body (`Null` when empty).
@@ -82,7 +74,7 @@ async fn originate(wari: &Wari, endpoint: &str, app: &str, id: &str) {
 
 #[tokio::test]
 async fn bridges_are_created_listed_read_and_destroyed() {
-    let wari = start();
+    let wari = Wari::with(&[("extensions.conf", DIALPLAN)]);
     let mut ws = socket(&wari, "app=watcher&subscribeAll=true").await;
 
     let created = expect(
@@ -145,7 +137,7 @@ async fn bridges_are_created_listed_read_and_destroyed() {
 
 #[tokio::test]
 async fn bridge_errors() {
-    let wari = start();
+    let wari = Wari::with(&[("extensions.conf", DIALPLAN)]);
     expect(post(&wari, "/ari/bridges/taken").await, 200);
     // Id collisions.
     expect(post(&wari, "/ari/bridges/taken").await, 409);
@@ -238,7 +230,7 @@ async fn bridge_errors() {
 
 #[tokio::test]
 async fn bridge_variables() {
-    let wari = start();
+    let wari = Wari::with(&[("extensions.conf", DIALPLAN)]);
     expect(post(&wari, "/ari/bridges/vars").await, 200);
     expect(
         post(&wari, "/ari/bridges/vars/variable?variable=A&value=1").await,
@@ -313,7 +305,7 @@ async fn bridge_variables() {
 
 #[tokio::test]
 async fn bridges_the_dialplan_made_are_not_controllable() {
-    let wari = start();
+    let wari = Wari::with(&[("extensions.conf", DIALPLAN)]);
     let mut ws = socket(&wari, "app=watcher&subscribeAll=true").await;
     expect(
         post(
@@ -379,7 +371,7 @@ async fn bridges_the_dialplan_made_are_not_controllable() {
 
 #[tokio::test]
 async fn channels_join_and_leave_bridges() {
-    let wari = start();
+    let wari = Wari::with(&[("extensions.conf", DIALPLAN)]);
     let mut ws = socket(&wari, "app=hello").await;
     expect(post(&wari, "/ari/bridges/room").await, 200);
     originate(&wari, "Test/alice", "hello", "alice").await;
@@ -442,7 +434,7 @@ async fn channels_join_and_leave_bridges() {
 
 #[tokio::test]
 async fn applications_subscriptions_and_errors() {
-    let wari = start();
+    let wari = Wari::with(&[("extensions.conf", DIALPLAN)]);
     let _ws = socket(&wari, "app=subs").await;
     expect(post(&wari, "/ari/bridges/b1").await, 200);
 
@@ -578,7 +570,7 @@ async fn applications_subscriptions_and_errors() {
 
 #[tokio::test]
 async fn event_filters() {
-    let wari = start();
+    let wari = Wari::with(&[("extensions.conf", DIALPLAN)]);
     let mut ws = socket(&wari, "app=filtered").await;
 
     let allowed = json!({"allowed": [{"type": "ChannelUserevent"}, {"type": "StasisStart"}]});
@@ -657,7 +649,7 @@ async fn event_filters() {
 
 #[tokio::test]
 async fn user_events_reach_the_application() {
-    let wari = start();
+    let wari = Wari::with(&[("extensions.conf", DIALPLAN)]);
     let mut ws = socket(&wari, "app=events").await;
     expect(post(&wari, "/ari/bridges/b1").await, 200);
 
@@ -768,7 +760,7 @@ async fn user_events_reach_the_application() {
 
 #[tokio::test]
 async fn device_states() {
-    let wari = start();
+    let wari = Wari::with(&[("extensions.conf", DIALPLAN)]);
     let mut all = socket(&wari, "app=watcher&subscribeAll=true").await;
     let mut one = socket(&wari, "app=lamps").await;
     expect(
@@ -871,7 +863,7 @@ async fn device_states() {
 
 #[tokio::test]
 async fn mailboxes() {
-    let wari = start();
+    let wari = Wari::with(&[("extensions.conf", DIALPLAN)]);
     assert_eq!(expect(get(&wari, "/ari/mailboxes").await, 200), json!([]));
     expect(get(&wari, "/ari/mailboxes/1000").await, 404);
     expect(delete(&wari, "/ari/mailboxes/1000").await, 404);
@@ -918,7 +910,7 @@ async fn mailboxes() {
 
 #[tokio::test]
 async fn endpoints_listing_and_messages() {
-    let wari = start();
+    let wari = Wari::with(&[("extensions.conf", DIALPLAN)]);
     let mut ws = socket(&wari, "app=phones").await;
     expect(get(&wari, "/ari/endpoints").await, 200);
     expect(get(&wari, "/ari/endpoints/Nope").await, 404);

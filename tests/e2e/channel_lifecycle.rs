@@ -7,7 +7,7 @@
 
 use serde_json::{Value, json};
 
-use crate::support::{ARI_CONF, EventSocket, HTTP_CONF, Wari};
+use crate::support::{EventSocket, Wari};
 
 /// The conformance dialplan's extensions (the reference Asterisk's, without its Verbose
 /// lines).
@@ -42,14 +42,6 @@ exten => ring,1,NoOp(ring target)
 exten => slow,1,Answer(1200)
  same => n,Wait(30)
 ";
-
-fn start() -> Wari {
-    Wari::start(&[
-        ("http.conf", HTTP_CONF),
-        ("ari.conf", ARI_CONF),
-        ("extensions.conf", DIALPLAN),
-    ])
-}
 
 async fn socket(wari: &Wari, query: &str) -> EventSocket {
     EventSocket::connect(wari, &format!("{query}&api_key=asterisk:secret")).await
@@ -108,7 +100,7 @@ fn is(kind: &'static str, id: &'static str) -> impl Fn(&Value) -> bool {
 
 #[tokio::test]
 async fn a_local_originate_with_caller_id_goes_as_in_asterisk() {
-    let wari = start();
+    let wari = Wari::with(&[("extensions.conf", DIALPLAN)]);
     let mut ws = socket(&wari, "app=hello").await;
     // Golden originate_local_100, without otherChannelId: the second half is `<id>;2`.
     let (status, channel) = post(
@@ -230,7 +222,7 @@ async fn a_local_originate_with_caller_id_goes_as_in_asterisk() {
 
 #[tokio::test]
 async fn failed_originates_report_why_in_their_last_dial() {
-    let wari = start();
+    let wari = Wari::with(&[("extensions.conf", DIALPLAN)]);
     let mut ws = socket(&wari, "app=watch").await;
     // Local/busy@default: the dialplan hangs ;2 up with cause 17.
     let (status, channel) = post(
@@ -302,7 +294,7 @@ async fn failed_originates_report_why_in_their_last_dial() {
 
 #[tokio::test]
 async fn an_originate_that_rings_out_ends_without_a_status() {
-    let wari = start();
+    let wari = Wari::with(&[("extensions.conf", DIALPLAN)]);
     let mut ws = socket(&wari, "app=watch").await;
     let (status, channel) = post(
         &wari,
@@ -364,7 +356,7 @@ async fn an_originate_that_rings_out_ends_without_a_status() {
 
 #[tokio::test]
 async fn created_channels_are_dialed_and_hung_up_as_in_asterisk() {
-    let wari = start();
+    let wari = Wari::with(&[("extensions.conf", DIALPLAN)]);
     let mut ws = socket(&wari, "app=hello").await;
     let (status, channel) = post(
         &wari,
@@ -453,7 +445,7 @@ async fn created_channels_are_dialed_and_hung_up_as_in_asterisk() {
 
 #[tokio::test]
 async fn stasis_without_a_consumer_leaves_stasisstatus_failed() {
-    let wari = start();
+    let wari = Wari::with(&[("extensions.conf", DIALPLAN)]);
     let mut all = socket(&wari, "app=watcher&subscribeAll=true").await;
     // As the conformance kit's stasis_no_websocket: ;2 runs Stasis(noapp), which nobody
     // serves; the dialplan copies STASISSTATUS into a global.
@@ -495,7 +487,7 @@ async fn stasis_without_a_consumer_leaves_stasisstatus_failed() {
 
 #[tokio::test]
 async fn continue_and_move_end_the_application_as_in_asterisk() {
-    let wari = start();
+    let wari = Wari::with(&[("extensions.conf", DIALPLAN)]);
     let mut a = socket(&wari, "app=first").await;
     let mut b = socket(&wari, "app=second").await;
     let (status, _) = post(
@@ -580,7 +572,7 @@ async fn continue_and_move_end_the_application_as_in_asterisk() {
 
 #[tokio::test]
 async fn hanging_up_the_second_half_ends_the_first_with_its_cause() {
-    let wari = start();
+    let wari = Wari::with(&[("extensions.conf", DIALPLAN)]);
     let mut ws = socket(&wari, "app=watch").await;
     let (status, _) = post(
         &wari,
@@ -625,7 +617,7 @@ async fn hanging_up_the_second_half_ends_the_first_with_its_cause() {
 
 #[tokio::test]
 async fn the_dialplan_answer_waits_before_going_on() {
-    let wari = start();
+    let wari = Wari::with(&[("extensions.conf", DIALPLAN)]);
     let mut ws = socket(&wari, "app=watch").await;
     let (status, _) = post(
         &wari,
@@ -681,7 +673,7 @@ fn millis_between(earlier: &Value, later: &Value) -> i64 {
 /// extension to observe).
 #[tokio::test]
 async fn answer_waits_for_media_or_its_delay() {
-    let wari = start();
+    let wari = Wari::with(&[("extensions.conf", DIALPLAN)]);
     let mut ws = socket(&wari, "app=watch").await;
     for (endpoint, id, at_least) in [
         ("Local/200@default", "a1", 500),
@@ -713,7 +705,7 @@ async fn answer_waits_for_media_or_its_delay() {
 
 #[tokio::test]
 async fn holding_asks_the_far_end_and_tells_no_one() {
-    let wari = start();
+    let wari = Wari::with(&[("extensions.conf", DIALPLAN)]);
     let mut ws = socket(&wari, "app=watch").await;
     let (status, _) = post(
         &wari,
@@ -743,7 +735,7 @@ async fn holding_asks_the_far_end_and_tells_no_one() {
 
 #[tokio::test]
 async fn a_bridged_far_half_hears_no_hold_and_a_channel_watcher_no_bridge_events() {
-    let wari = start();
+    let wari = Wari::with(&[("extensions.conf", DIALPLAN)]);
     let mut watch = socket(&wari, "app=watch").await;
     let mut hello = socket(&wari, "app=hello").await;
     // Observed on Asterisk 23.4.1: h1;2 runs Stasis(hello) and waits in a bridge; once it
@@ -810,7 +802,7 @@ async fn a_bridged_far_half_hears_no_hold_and_a_channel_watcher_no_bridge_events
 
 #[tokio::test]
 async fn subscribe_all_sees_what_the_originating_application_does_not() {
-    let wari = start();
+    let wari = Wari::with(&[("extensions.conf", DIALPLAN)]);
     let mut own = socket(&wari, "app=own").await;
     let mut all = socket(&wari, "app=watcher&subscribeAll=true").await;
     let (status, _) = post(
@@ -853,7 +845,7 @@ async fn subscribe_all_sees_what_the_originating_application_does_not() {
 
 #[tokio::test]
 async fn originate_variables_pass_to_the_second_half() {
-    let wari = start();
+    let wari = Wari::with(&[("extensions.conf", DIALPLAN)]);
     let mut ws = socket(&wari, "app=hello").await;
     // Golden originate_json_body: CALLERID(name) is a function (the first half's caller),
     // MYVAR a variable the second half inherits when called.

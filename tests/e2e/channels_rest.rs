@@ -8,7 +8,7 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::support::{ARI_CONF, EventSocket, HTTP_CONF, Wari};
+use crate::support::{EventSocket, Wari};
 
 /// 300 answers and waits long enough for a test to poke at a channel outside Stasis.
 const DIALPLAN: &str = "\
@@ -20,14 +20,6 @@ exten => 300,1,Answer()
 
 /// The application the tests register.
 const APP: &str = "rest";
-
-fn start() -> Wari {
-    Wari::start(&[
-        ("http.conf", HTTP_CONF),
-        ("ari.conf", ARI_CONF),
-        ("extensions.conf", DIALPLAN),
-    ])
-}
 
 /// Sends a request as the read/write user; returns the status and the JSON body (`null`
 /// when there is none).
@@ -118,7 +110,7 @@ fn channel_operations(id: &str) -> Vec<(Method, String)> {
 
 #[tokio::test]
 async fn unknown_channels_are_404() {
-    let wari = start();
+    let wari = Wari::with(&[("extensions.conf", DIALPLAN)]);
     for (method, path) in channel_operations("nosuch") {
         let (status, body) = call(&wari, method.clone(), &path).await;
         assert_eq!(status, 404, "{method} {path}: {body}");
@@ -167,7 +159,7 @@ async fn unknown_channels_are_404() {
 
 #[tokio::test]
 async fn channels_running_dialplan_are_409_but_readable_and_hangable() {
-    let wari = start();
+    let wari = Wari::with(&[("extensions.conf", DIALPLAN)]);
     let mut watcher = EventSocket::connect(
         &wari,
         "app=watcher&subscribeAll=true&api_key=asterisk:secret",
@@ -267,7 +259,7 @@ async fn channels_running_dialplan_are_409_but_readable_and_hangable() {
 
 #[tokio::test]
 async fn created_channels_are_412_until_dialed_and_answered() {
-    let wari = start();
+    let wari = Wari::with(&[("extensions.conf", DIALPLAN)]);
     let mut ws = app_socket(&wari).await;
     let (status, channel) = call(
         &wari,
@@ -445,7 +437,7 @@ async fn created_channels_are_412_until_dialed_and_answered() {
 
 #[tokio::test]
 async fn bad_parameters_are_400_in_asterisks_order() {
-    let wari = start();
+    let wari = Wari::with(&[("extensions.conf", DIALPLAN)]);
     let long_id = "x".repeat(150);
     let cases: Vec<(String, &str)> = vec![
         (
@@ -599,7 +591,7 @@ async fn bad_parameters_are_400_in_asterisks_order() {
 
 #[tokio::test]
 async fn channel_ids_in_use_are_409() {
-    let wari = start();
+    let wari = Wari::with(&[("extensions.conf", DIALPLAN)]);
     let (status, _) = call(
         &wari,
         Method::POST,
@@ -661,7 +653,7 @@ async fn channel_ids_in_use_are_409() {
 
 #[tokio::test]
 async fn hangup_reasons_become_causes() {
-    let wari = start();
+    let wari = Wari::with(&[("extensions.conf", DIALPLAN)]);
     let mut ws = app_socket(&wari).await;
     in_stasis(&wari, &mut ws, "Test/h", "h1").await;
 
@@ -714,7 +706,7 @@ async fn hangup_reasons_become_causes() {
 
 #[tokio::test]
 async fn originate_into_an_app_with_variables_and_args() {
-    let wari = start();
+    let wari = Wari::with(&[("extensions.conf", DIALPLAN)]);
     let mut ws = app_socket(&wari).await;
     let (status, channel) = call_with(
         &wari,
@@ -1017,7 +1009,7 @@ async fn originate_into_an_app_with_variables_and_args() {
 
 #[tokio::test]
 async fn redirect_checks_the_endpoint_and_test_phones_leave() {
-    let wari = start();
+    let wari = Wari::with(&[("extensions.conf", DIALPLAN)]);
     let mut ws = app_socket(&wari).await;
     in_stasis(&wari, &mut ws, "Test/red", "r1").await;
     for (query, status, message) in [

@@ -3,19 +3,19 @@
 use reqwest::header::HeaderMap;
 use reqwest::{Method, StatusCode};
 
-use crate::support::{HTTP_CONF, Wari, client};
+use crate::support::{Wari, client};
 
 const ALLOW_ORIGIN: &str = "access-control-allow-origin";
 const ALLOW_CREDENTIALS: &str = "access-control-allow-credentials";
 const ALLOW_METHODS: &str = "access-control-allow-methods";
 const ALLOW_HEADERS: &str = "access-control-allow-headers";
 
-fn start_with_origins(origins: &str) -> Wari {
-    let ari = format!(
+/// An `ari.conf` allowing `origins`, with the `asterisk` user.
+fn ari_conf(origins: &str) -> String {
+    format!(
         "[general]\nenabled = yes\nallowed_origins = {origins}\n\n\
          [asterisk]\ntype = user\npassword = secret\n"
-    );
-    Wari::start(&[("http.conf", HTTP_CONF), ("ari.conf", &ari)])
+    )
 }
 
 fn header<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
@@ -55,7 +55,7 @@ fn preflight(wari: &Wari, path: &str, origin: &str, method: &str) -> reqwest::Re
 
 #[tokio::test]
 async fn simple_request_from_an_allowed_origin_gets_cors_headers() {
-    let wari = start_with_origins("http://good.example");
+    let wari = Wari::with(&[("ari.conf", &ari_conf("http://good.example"))]);
     let (status, headers, body) = send(
         client()
             .get(wari.url("/ari/asterisk/info"))
@@ -82,7 +82,7 @@ async fn simple_request_from_an_allowed_origin_gets_cors_headers() {
 
 #[tokio::test]
 async fn a_disallowed_origin_is_served_without_cors_headers() {
-    let wari = start_with_origins("http://good.example");
+    let wari = Wari::with(&[("ari.conf", &ari_conf("http://good.example"))]);
     for origin in [
         "http://evil.example",
         "http://GOOD.example",
@@ -125,7 +125,7 @@ async fn a_disallowed_origin_is_served_without_cors_headers() {
 
 #[tokio::test]
 async fn preflight_with_api_key_lists_methods_and_echoes_headers() {
-    let wari = start_with_origins("http://good.example");
+    let wari = Wari::with(&[("ari.conf", &ari_conf("http://good.example"))]);
     let (status, headers, body) = send(preflight(
         &wari,
         "/ari/asterisk/variable?api_key=asterisk:secret",
@@ -144,7 +144,7 @@ async fn preflight_with_api_key_lists_methods_and_echoes_headers() {
 
 #[tokio::test]
 async fn preflight_without_credentials_is_401_but_keeps_origin_headers() {
-    let wari = start_with_origins("http://good.example");
+    let wari = Wari::with(&[("ari.conf", &ari_conf("http://good.example"))]);
     let (status, headers, _) = send(preflight(
         &wari,
         "/ari/asterisk/variable",
@@ -162,7 +162,7 @@ async fn preflight_without_credentials_is_401_but_keeps_origin_headers() {
 
 #[tokio::test]
 async fn preflight_for_an_unbound_method_gets_no_allow_methods() {
-    let wari = start_with_origins("http://good.example");
+    let wari = Wari::with(&[("ari.conf", &ari_conf("http://good.example"))]);
     for method in ["DELETE", "PUT", "post"] {
         let (status, headers, _) = send(preflight(
             &wari,
@@ -209,7 +209,7 @@ async fn preflight_for_an_unbound_method_gets_no_allow_methods() {
 
 #[tokio::test]
 async fn star_allows_any_origin_and_echoes_it() {
-    let wari = start_with_origins("*");
+    let wari = Wari::with(&[("ari.conf", &ari_conf("*"))]);
     for origin in ["http://anything.example", "https://other.example:8443"] {
         let (status, headers, _) = send(
             client()
@@ -226,7 +226,10 @@ async fn star_allows_any_origin_and_echoes_it() {
 
 #[tokio::test]
 async fn one_origin_of_several_is_allowed() {
-    let wari = start_with_origins("http://one.example,http://two.example");
+    let wari = Wari::with(&[(
+        "ari.conf",
+        &ari_conf("http://one.example,http://two.example"),
+    )]);
     for origin in ["http://one.example", "http://two.example"] {
         let (_, headers, _) = send(
             client()

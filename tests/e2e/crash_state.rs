@@ -20,7 +20,7 @@ async fn put(wari: &Wari, path: &str) -> StatusCode {
 
 #[tokio::test]
 async fn device_states_and_mailboxes_survive_kill_9() {
-    let mut wari = Wari::start(&[("http.conf", HTTP_CONF), ("ari.conf", ARI_CONF)]);
+    let mut wari = Wari::start_default();
     for path in [
         "/ari/deviceStates/Stasis:desk1?deviceState=BUSY",
         "/ari/deviceStates/Stasis:gone?deviceState=INUSE",

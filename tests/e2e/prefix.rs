@@ -6,11 +6,6 @@ use serde_json::Value;
 
 use crate::support::{ARI_CONF, HTTP_CONF, Wari, client, raw_body, raw_request, raw_status};
 
-fn start_with_http(extra_general: &str) -> Wari {
-    let http = format!("{HTTP_CONF}{extra_general}");
-    Wari::start(&[("http.conf", &http), ("ari.conf", ARI_CONF)])
-}
-
 async fn get(wari: &Wari, path: &str) -> reqwest::Response {
     client()
         .get(wari.url(path))
@@ -22,7 +17,7 @@ async fn get(wari: &Wari, path: &str) -> reqwest::Response {
 
 #[tokio::test]
 async fn prefix_moves_ari_under_it() {
-    let wari = start_with_http("prefix = asterisk\n");
+    let wari = Wari::with(&[("http.conf", &format!("{HTTP_CONF}prefix = asterisk\n"))]);
     assert!(
         wari.banner
             .iter()
@@ -61,7 +56,7 @@ async fn prefix_moves_ari_under_it() {
 
 #[tokio::test]
 async fn base_path_follows_the_host_header() {
-    let wari = Wari::start(&[("http.conf", HTTP_CONF), ("ari.conf", ARI_CONF)]);
+    let wari = Wari::start_default();
     let response = get(&wari, "/ari/api-docs/asterisk.json").await;
     assert_eq!(response.status(), StatusCode::OK);
     let doc: Value = response.json().await.expect("json");
@@ -86,7 +81,7 @@ async fn base_path_follows_the_host_header() {
 
 #[tokio::test]
 async fn servername_sets_the_server_header() {
-    let wari = start_with_http("servername = Test/1.0\n");
+    let wari = Wari::with(&[("http.conf", &format!("{HTTP_CONF}servername = Test/1.0\n"))]);
     for (path, expected) in [
         ("/ari/asterisk/ping", StatusCode::OK),
         ("/ari/no/such/resource", StatusCode::NOT_FOUND),
@@ -107,7 +102,7 @@ async fn servername_sets_the_server_header() {
 
 #[tokio::test]
 async fn an_empty_servername_removes_the_server_header() {
-    let wari = start_with_http("servername =\n");
+    let wari = Wari::with(&[("http.conf", &format!("{HTTP_CONF}servername =\n"))]);
     for path in ["/ari/asterisk/ping", "/not-ari"] {
         let response = get(&wari, path).await;
         assert!(
@@ -118,7 +113,7 @@ async fn an_empty_servername_removes_the_server_header() {
         assert!(response.headers().get("date").is_some(), "{path}");
     }
     // Without servername there is a default Server header.
-    let default = Wari::start(&[("http.conf", HTTP_CONF), ("ari.conf", ARI_CONF)]);
+    let default = Wari::start_default();
     let response = get(&default, "/ari/asterisk/ping").await;
     let server = response
         .headers()
@@ -130,7 +125,7 @@ async fn an_empty_servername_removes_the_server_header() {
 
 #[tokio::test]
 async fn every_response_says_no_cache() {
-    let wari = Wari::start(&[("http.conf", HTTP_CONF), ("ari.conf", ARI_CONF)]);
+    let wari = Wari::start_default();
     let cases = [
         ("/ari/asterisk/info", true, StatusCode::OK),
         ("/ari/asterisk/info", false, StatusCode::UNAUTHORIZED),
@@ -158,7 +153,10 @@ async fn every_response_says_no_cache() {
 
 #[tokio::test]
 async fn redirect_answers_302_with_location() {
-    let wari = start_with_http("redirect = /old /ari/asterisk/ping\n");
+    let wari = Wari::with(&[(
+        "http.conf",
+        &format!("{HTTP_CONF}redirect = /old /ari/asterisk/ping\n"),
+    )]);
     let no_follow = crate::support::client_builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(std::time::Duration::from_secs(20))
@@ -200,7 +198,7 @@ async fn ari_disabled_in_ari_conf_is_404() {
     assert_ne!(disabled, ARI_CONF);
     assert_ne!(no_general, ARI_CONF);
     for (what, ari) in [("enabled = no", &disabled), ("no [general]", &no_general)] {
-        let wari = Wari::start(&[("http.conf", HTTP_CONF), ("ari.conf", ari)]);
+        let wari = Wari::with(&[("ari.conf", ari)]);
         for path in ["/ari/asterisk/info", "/ari/api-docs/resources.json"] {
             let response = get(&wari, path).await;
             assert_eq!(response.status(), StatusCode::NOT_FOUND, "{what}: {path}");
@@ -212,7 +210,7 @@ async fn ari_disabled_in_ari_conf_is_404() {
         );
     }
     // The same files with ARI on answer 200.
-    let wari = Wari::start(&[("http.conf", HTTP_CONF), ("ari.conf", ARI_CONF)]);
+    let wari = Wari::start_default();
     assert_eq!(
         get(&wari, "/ari/asterisk/info").await.status(),
         StatusCode::OK

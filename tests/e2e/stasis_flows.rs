@@ -5,7 +5,7 @@
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::support::{ARI_CONF, EventSocket, HTTP_CONF, Wari};
+use crate::support::{EventSocket, Wari};
 
 const DIALPLAN: &str = "\
 [default]
@@ -29,14 +29,6 @@ exten => 502,1,Dial(Test/dave/congestion)
  same => n,Set(RESULT=${DIALSTATUS})
  same => n,Hangup()
 ";
-
-fn start() -> Wari {
-    Wari::start(&[
-        ("http.conf", HTTP_CONF),
-        ("ari.conf", ARI_CONF),
-        ("extensions.conf", DIALPLAN),
-    ])
-}
 
 async fn post(wari: &Wari, path: &str) -> (StatusCode, Value) {
     let reply = wari.post(path).await;
@@ -75,7 +67,7 @@ fn types_for(events: &[Value], channel: &str) -> Vec<String> {
 
 #[tokio::test]
 async fn originate_local_into_an_app_answer_dtmf_bridge_and_hang_up() {
-    let wari = start();
+    let wari = Wari::with(&[("extensions.conf", DIALPLAN)]);
     let mut ws = EventSocket::connect(&wari, "app=hello&api_key=asterisk:secret").await;
 
     let (status, channel) = post(
@@ -290,7 +282,7 @@ async fn originate_local_into_an_app_answer_dtmf_bridge_and_hang_up() {
 
 #[tokio::test]
 async fn stasis_without_an_app_fails_and_the_dialplan_continues() {
-    let wari = start();
+    let wari = Wari::with(&[("extensions.conf", DIALPLAN)]);
     let mut all = EventSocket::connect(
         &wari,
         "app=watcher&subscribeAll=true&api_key=asterisk:secret",
@@ -315,7 +307,7 @@ async fn stasis_without_an_app_fails_and_the_dialplan_continues() {
 
 #[tokio::test]
 async fn a_second_socket_replaces_the_app() {
-    let wari = start();
+    let wari = Wari::with(&[("extensions.conf", DIALPLAN)]);
     let mut first = EventSocket::connect(&wari, "app=hello&api_key=asterisk:secret").await;
     let mut second = EventSocket::connect(&wari, "app=hello&api_key=asterisk:secret").await;
     let replaced = first.next().await;
@@ -334,7 +326,7 @@ async fn a_second_socket_replaces_the_app() {
 
 #[tokio::test]
 async fn subscribe_all_sees_channels_outside_its_app() {
-    let wari = start();
+    let wari = Wari::with(&[("extensions.conf", DIALPLAN)]);
     let mut all = EventSocket::connect(
         &wari,
         "app=watcher&subscribeAll=true&api_key=asterisk:secret",
@@ -368,7 +360,7 @@ async fn subscribe_all_sees_channels_outside_its_app() {
 
 /// Originates a Local channel into `exten` and returns the RESULT the dialplan set.
 async fn dial_result(exten: &str) -> (String, Vec<Value>) {
-    let wari = start();
+    let wari = Wari::with(&[("extensions.conf", DIALPLAN)]);
     let mut all = EventSocket::connect(
         &wari,
         "app=watcher&subscribeAll=true&api_key=asterisk:secret",
@@ -404,7 +396,7 @@ fn dial_statuses(events: &[Value]) -> Vec<String> {
 
 #[tokio::test]
 async fn a_busy_test_phone_gives_busy() {
-    let wari = start();
+    let wari = Wari::with(&[("extensions.conf", DIALPLAN)]);
     let mut all = EventSocket::connect(
         &wari,
         "app=watcher&subscribeAll=true&api_key=asterisk:secret",
@@ -458,14 +450,14 @@ async fn a_congested_test_phone_gives_congestion() {
 
 #[tokio::test]
 async fn pings_are_answered() {
-    let wari = start();
+    let wari = Wari::with(&[("extensions.conf", DIALPLAN)]);
     let mut ws = EventSocket::connect(&wari, "app=hello&api_key=asterisk:secret").await;
     ws.ping(b"are you there").await;
 }
 
 #[tokio::test]
 async fn after_a_disconnect_channels_stay_and_new_calls_fail() {
-    let wari = start();
+    let wari = Wari::with(&[("extensions.conf", DIALPLAN)]);
     let mut ws = EventSocket::connect(&wari, "app=hello&api_key=asterisk:secret").await;
     let mut watcher = EventSocket::connect(
         &wari,
@@ -518,7 +510,7 @@ async fn after_a_disconnect_channels_stay_and_new_calls_fail() {
 #[tokio::test]
 async fn the_ari_subprotocol_is_echoed_and_others_are_refused() {
     use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-    let wari = start();
+    let wari = Wari::with(&[("extensions.conf", DIALPLAN)]);
     let url = format!(
         "ws://{}/ari/events?app=hello&api_key=asterisk:secret",
         wari.addr()

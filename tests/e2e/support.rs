@@ -114,7 +114,20 @@ impl Wari {
 
     /// Starts wari with the default test configuration ([`HTTP_CONF`], [`ARI_CONF`]).
     pub fn start_default() -> Wari {
-        Wari::start(&[("http.conf", HTTP_CONF), ("ari.conf", ARI_CONF)])
+        Wari::with(&[])
+    }
+
+    /// Starts wari ([`Wari::start`]) on `files` plus the standard `http.conf`
+    /// ([`HTTP_CONF`]) and `ari.conf` ([`ARI_CONF`]) unless `files` has its own.
+    pub fn with(files: &[(&str, &str)]) -> Wari {
+        let mut all: Vec<(&str, &str)> = Vec::with_capacity(files.len() + 2);
+        for standard in [("http.conf", HTTP_CONF), ("ari.conf", ARI_CONF)] {
+            if !files.iter().any(|(name, _)| *name == standard.0) {
+                all.push(standard);
+            }
+        }
+        all.extend_from_slice(files);
+        Wari::start(&all)
     }
 
     /// Starts wari with no configuration (the embedded demo), moved off its default

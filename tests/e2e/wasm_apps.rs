@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::support::{ARI_CONF, EventSocket, HTTP_CONF, Wari, client};
+use crate::support::{EventSocket, Wari, client};
 
 const RW: (&str, &str) = ("asterisk", "secret");
 
@@ -40,14 +40,6 @@ pub fn component(name: &str) -> Vec<u8> {
             path.display()
         )
     })
-}
-
-fn start() -> Wari {
-    Wari::start(&[
-        ("http.conf", HTTP_CONF),
-        ("ari.conf", ARI_CONF),
-        ("extensions.conf", DIALPLAN),
-    ])
 }
 
 pub async fn deploy(wari: &Wari, name: &str, file: &str) -> Value {
@@ -95,7 +87,7 @@ async fn varset(ws: &mut EventSocket, channel: &str, variable: &str) -> String {
 
 #[tokio::test]
 async fn the_ivr_answers_reacts_to_dtmf_and_continues_in_the_dialplan() {
-    let wari = start();
+    let wari = Wari::with(&[("extensions.conf", DIALPLAN)]);
     // The menu's prompts are missing in this wari's own sounds directory (whatever the
     // machine has installed, e.g. Debian's in /usr/share/asterisk/sounds).
     let sounds = wari
@@ -172,7 +164,7 @@ async fn the_ivr_answers_reacts_to_dtmf_and_continues_in_the_dialplan() {
 
 #[tokio::test]
 async fn forward_bridges_the_caller_with_the_callee_and_cleans_up() {
-    let wari = start();
+    let wari = Wari::with(&[("extensions.conf", DIALPLAN)]);
     deploy(&wari, "forward", "forward").await;
     let mut ws = watcher(&wari).await;
     assert_eq!(
@@ -233,7 +225,7 @@ async fn forward_bridges_the_caller_with_the_callee_and_cleans_up() {
 
 #[tokio::test]
 async fn conference_rooms_share_one_bridge_through_the_kv_store() {
-    let wari = start();
+    let wari = Wari::with(&[("extensions.conf", DIALPLAN)]);
     deploy(&wari, "conference", "conference").await;
     let mut ws = watcher(&wari).await;
     // Both callers arrive at once: the app claims the room atomically (kv set-if-absent), so
@@ -290,7 +282,7 @@ async fn conference_rooms_share_one_bridge_through_the_kv_store() {
 /// Calls a hostile app and a healthy one side by side: the hostile session is ended (its
 /// channel hung up), the failure is counted, and the healthy call completes.
 async fn contained(component_name: &str, failure: &str) -> Wari {
-    let wari = start();
+    let wari = Wari::with(&[("extensions.conf", DIALPLAN)]);
     deploy(&wari, "hostile", component_name).await;
     deploy(&wari, "ivr", "ivr").await;
     let mut ws = watcher(&wari).await;
@@ -421,11 +413,7 @@ async fn a_trap_is_contained() {
 #[tokio::test]
 async fn an_app_cannot_touch_another_apps_channel() {
     let dialplan = format!("{DIALPLAN}\n[sneaky]\nexten => 900,1,Stasis(snoopy,target)\n");
-    let wari = Wari::start(&[
-        ("http.conf", HTTP_CONF),
-        ("ari.conf", ARI_CONF),
-        ("extensions.conf", &dialplan),
-    ]);
+    let wari = Wari::with(&[("extensions.conf", &dialplan)]);
     deploy(&wari, "snoopy", "other-channel").await;
     let mut ws = watcher(&wari).await;
     let _owner = EventSocket::connect(&wari, "app=owner&api_key=asterisk:secret").await;
@@ -475,7 +463,7 @@ async fn an_app_cannot_touch_another_apps_channel() {
 
 #[tokio::test]
 async fn uploaded_apps_survive_a_restart_without_recompiling() {
-    let wari = start();
+    let wari = Wari::with(&[("extensions.conf", DIALPLAN)]);
     let first = deploy(&wari, "ivr", "ivr").await;
     assert_eq!(first["compiled_from_cache"], false);
     let wari = wari.restart();
@@ -496,7 +484,7 @@ async fn uploaded_apps_survive_a_restart_without_recompiling() {
 
 #[tokio::test]
 async fn a_re_upload_replaces_the_app_and_delete_removes_it() {
-    let wari = start();
+    let wari = Wari::with(&[("extensions.conf", DIALPLAN)]);
     deploy(&wari, "app", "ivr").await;
     let replaced = deploy(&wari, "app", "forward").await;
     assert_eq!(replaced["size"], component("forward").len());
@@ -514,7 +502,7 @@ async fn a_re_upload_replaces_the_app_and_delete_removes_it() {
 
 #[tokio::test]
 async fn a_log_flood_is_rate_limited() {
-    let wari = start();
+    let wari = Wari::with(&[("extensions.conf", DIALPLAN)]);
     deploy(&wari, "flood", "log-flood").await;
     let mut ws = watcher(&wari).await;
     assert_eq!(

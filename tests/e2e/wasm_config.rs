@@ -4,7 +4,7 @@
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::support::{ARI_CONF, EventSocket, HTTP_CONF, Wari, client};
+use crate::support::{EventSocket, Wari, client};
 use crate::wasm_apps::component;
 
 async fn get(wari: &Wari, path: &str) -> (StatusCode, Value) {
@@ -18,11 +18,7 @@ async fn components_in_apps_dir_are_deployed_at_start() {
     std::fs::write(apps.path().join("menu.wasm"), component("ivr")).expect("copy");
     std::fs::write(apps.path().join("notes.txt"), "not a component").expect("write");
     let wasm_conf = format!("[general]\napps_dir = {}\n", apps.path().display());
-    let wari = Wari::start(&[
-        ("http.conf", HTTP_CONF),
-        ("ari.conf", ARI_CONF),
-        ("wasm.conf", &wasm_conf),
-    ]);
+    let wari = Wari::with(&[("wasm.conf", &wasm_conf)]);
     let (status, app) = get(&wari, "/ari/wasm/menu").await;
     assert_eq!(status, StatusCode::OK, "{app}");
     assert_eq!(app["size"], component("ivr").len());
@@ -38,12 +34,7 @@ async fn components_in_apps_dir_are_deployed_at_start() {
 async fn on_failure_continue_sends_the_call_on_in_the_dialplan_with_stasisstatus_failed() {
     let dialplan = "[default]\nexten => 800,1,Stasis(fragile)\n same => n,Set(AFTER=${STASISSTATUS})\n same => n,Hangup()\n";
     let wasm_conf = "[general]\ncpu_ms_per_event = 50\n\n[fragile]\non_failure = continue\n";
-    let wari = Wari::start(&[
-        ("http.conf", HTTP_CONF),
-        ("ari.conf", ARI_CONF),
-        ("extensions.conf", dialplan),
-        ("wasm.conf", wasm_conf),
-    ]);
+    let wari = Wari::with(&[("extensions.conf", dialplan), ("wasm.conf", wasm_conf)]);
     let response = client()
         .put(wari.url("/ari/wasm/fragile"))
         .basic_auth("asterisk", Some("secret"))

@@ -10,9 +10,7 @@ use std::time::Duration;
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
-use crate::support::{
-    EventSocket, Finished, HTTP_CONF, Wari, client, eventually, run_limited, wari_command,
-};
+use crate::support::{EventSocket, Finished, Wari, client, eventually, run_limited, wari_command};
 use crate::wasm_apps::component;
 use crate::wasm_upload::upload;
 
@@ -34,15 +32,6 @@ exten => 700,1,Stasis(menu)
 exten => 1,1,Set(AFTER_IVR=${IVR_CHOICE})
  same => n,Hangup()
 ";
-
-fn start(wasm_conf: &str) -> Wari {
-    Wari::start(&[
-        ("http.conf", HTTP_CONF),
-        ("ari.conf", ARI_CONF),
-        ("extensions.conf", DIALPLAN),
-        ("wasm.conf", wasm_conf),
-    ])
-}
 
 async fn ari(wari: &Wari, method: Method, path: &str, user: (&str, &str)) -> (StatusCode, Value) {
     let response = client()
@@ -140,7 +129,14 @@ fn version_tag(sha: &str) -> &str {
 
 #[tokio::test]
 async fn a_removed_app_keeps_its_live_call_and_refuses_new_ones() {
-    let wari = start("[general]\ndrain_seconds = 60\n\n[menu]\non_failure = continue\n");
+    let wari = Wari::with(&[
+        ("ari.conf", ARI_CONF),
+        ("extensions.conf", DIALPLAN),
+        (
+            "wasm.conf",
+            "[general]\ndrain_seconds = 60\n\n[menu]\non_failure = continue\n",
+        ),
+    ]);
     deploy(&wari, "menu", "ivr").await;
     let mut ws = watcher(&wari).await;
     local_call(&wari, "caller", "callee").await;
@@ -183,7 +179,11 @@ async fn a_removed_app_keeps_its_live_call_and_refuses_new_ones() {
 
 #[tokio::test]
 async fn a_deploy_by_the_owner_during_the_drain_calls_the_removal_off() {
-    let wari = start("[general]\ndrain_seconds = 60\n");
+    let wari = Wari::with(&[
+        ("ari.conf", ARI_CONF),
+        ("extensions.conf", DIALPLAN),
+        ("wasm.conf", "[general]\ndrain_seconds = 60\n"),
+    ]);
     let old = deploy(&wari, "menu", "ivr").await;
     let mut ws = watcher(&wari).await;
     local_call(&wari, "caller", "callee").await;
@@ -239,7 +239,14 @@ async fn a_deploy_by_the_owner_during_the_drain_calls_the_removal_off() {
 #[tokio::test]
 async fn the_drain_ends_at_drain_seconds_and_immediate_ends_at_once() {
     // The sleeper blocks in its StasisStart far longer than the test.
-    let wari = start("[general]\ndrain_seconds = 1\nevent_timeout_ms = 60000\n");
+    let wari = Wari::with(&[
+        ("ari.conf", ARI_CONF),
+        ("extensions.conf", DIALPLAN),
+        (
+            "wasm.conf",
+            "[general]\ndrain_seconds = 1\nevent_timeout_ms = 60000\n",
+        ),
+    ]);
     deploy(&wari, "menu", "sleeper").await;
     deploy(&wari, "nap", "sleeper").await;
     let mut ws = watcher(&wari).await;
@@ -286,7 +293,14 @@ async fn the_drain_ends_at_drain_seconds_and_immediate_ends_at_once() {
 
 #[tokio::test]
 async fn a_crash_during_the_drain_does_not_bring_the_app_back() {
-    let wari = start("[general]\ndrain_seconds = 60\nevent_timeout_ms = 60000\n");
+    let wari = Wari::with(&[
+        ("ari.conf", ARI_CONF),
+        ("extensions.conf", DIALPLAN),
+        (
+            "wasm.conf",
+            "[general]\ndrain_seconds = 60\nevent_timeout_ms = 60000\n",
+        ),
+    ]);
     deploy(&wari, "menu", "sleeper").await;
     let (status, body) = ari(
         &wari,
@@ -310,7 +324,11 @@ async fn a_crash_during_the_drain_does_not_bring_the_app_back() {
 
 #[tokio::test]
 async fn a_hot_swap_and_a_removal_show_what_is_draining() {
-    let wari = start("[general]\ndrain_seconds = 60\n");
+    let wari = Wari::with(&[
+        ("ari.conf", ARI_CONF),
+        ("extensions.conf", DIALPLAN),
+        ("wasm.conf", "[general]\ndrain_seconds = 60\n"),
+    ]);
     let old = deploy(&wari, "menu", "ivr").await;
     let mut ws = watcher(&wari).await;
     local_call(&wari, "caller", "callee").await;
@@ -373,7 +391,11 @@ async fn a_hot_swap_and_a_removal_show_what_is_draining() {
 
 #[tokio::test]
 async fn rollback_brings_the_previous_version_back_even_after_a_crash() {
-    let wari = start("");
+    let wari = Wari::with(&[
+        ("ari.conf", ARI_CONF),
+        ("extensions.conf", DIALPLAN),
+        ("wasm.conf", ""),
+    ]);
     let ivr = deploy(&wari, "menu", "ivr").await;
     let forward = deploy(&wari, "menu", "forward").await;
     let conference = deploy(&wari, "menu", "conference").await;

@@ -33,14 +33,6 @@ const ARI_CONF: &str = "[general]\nenabled = yes\n\n\
 /// How long a log entry may take to show up.
 const WAIT: Duration = Duration::from_secs(10);
 
-fn start(wasm_conf: &str) -> Wari {
-    Wari::start(&[
-        ("http.conf", HTTP_CONF),
-        ("ari.conf", ARI_CONF),
-        ("wasm.conf", wasm_conf),
-    ])
-}
-
 /// `GET /ari/wasm/{app}/logs?{query}` as `user`.
 async fn logs(wari: &Wari, app: &str, query: &str, user: (&str, &str)) -> (StatusCode, Value) {
     let response = client()
@@ -125,7 +117,11 @@ fn is_event(entry: &Value, event: &str) -> bool {
 
 #[tokio::test]
 async fn an_apps_log_shows_its_guest_lines_events_sessions_and_failures() {
-    let wari = start("[general]\n");
+    let wari = Wari::with(&[
+        ("http.conf", HTTP_CONF),
+        ("ari.conf", ARI_CONF),
+        ("wasm.conf", "[general]\n"),
+    ]);
     let app = deploy(&wari, "trap", "trap").await;
     let version = &app["sha256"].as_str().expect("sha256")[..12];
     assert_eq!(
@@ -207,7 +203,11 @@ async fn an_apps_log_shows_its_guest_lines_events_sessions_and_failures() {
 
 #[tokio::test]
 async fn only_the_owner_or_an_admin_reads_an_apps_log() {
-    let wari = start("[general]\n");
+    let wari = Wari::with(&[
+        ("http.conf", HTTP_CONF),
+        ("ari.conf", ARI_CONF),
+        ("wasm.conf", "[general]\n"),
+    ]);
     deploy(&wari, "ivr", "ivr").await;
     let (status, entries) = logs(&wari, "ivr", "", OWNER).await;
     assert_eq!(status, StatusCode::OK);
@@ -233,7 +233,11 @@ async fn only_the_owner_or_an_admin_reads_an_apps_log() {
 
 #[tokio::test]
 async fn a_follower_sees_a_call_as_it_runs_and_its_stream_ends_with_the_app() {
-    let wari = start("[general]\n");
+    let wari = Wari::with(&[
+        ("http.conf", HTTP_CONF),
+        ("ari.conf", ARI_CONF),
+        ("wasm.conf", "[general]\n"),
+    ]);
     deploy(&wari, "ivr", "ivr").await;
     let mut follower = Follower::open(&wari, "ivr", "lines=5").await;
     let backlog = follower.next().await.expect("the backlog");
@@ -280,7 +284,11 @@ async fn a_follower_sees_a_call_as_it_runs_and_its_stream_ends_with_the_app() {
 
 #[tokio::test]
 async fn wari_app_logs_follows_a_call_and_ends_when_the_app_is_deleted() {
-    let wari = start("[general]\n");
+    let wari = Wari::with(&[
+        ("http.conf", HTTP_CONF),
+        ("ari.conf", ARI_CONF),
+        ("wasm.conf", "[general]\n"),
+    ]);
     deploy(&wari, "ivr", "ivr").await;
     let home = tempfile::tempdir().expect("temp dir");
     let url = format!("http://{}", wari.addr());
@@ -388,7 +396,11 @@ async fn wari_app_logs_follows_a_call_and_ends_when_the_app_is_deleted() {
 
 #[tokio::test]
 async fn log_followers_count_toward_max_websockets() {
-    let wari = start("[general]\n");
+    let wari = Wari::with(&[
+        ("http.conf", HTTP_CONF),
+        ("ari.conf", ARI_CONF),
+        ("wasm.conf", "[general]\n"),
+    ]);
     deploy(&wari, "ivr", "ivr").await;
     // asterisk may hold 2: an event WebSocket and a follower.
     let _events = EventSocket::connect(&wari, "app=mine&api_key=asterisk:secret").await;
@@ -433,10 +445,15 @@ async fn log_followers_count_toward_max_websockets() {
 async fn a_log_flood_keeps_the_ring_bounded_and_a_slow_follower_is_told_what_it_missed() {
     // Thousands of the flood's lines pass the rate limit (3000 per second), and its
     // StasisStart may take long enough to write them all.
-    let wari = start(
-        "[general]\nlog_lines_per_second = 3000\ncpu_ms_per_event = 20000\n\
+    let wari = Wari::with(&[
+        ("http.conf", HTTP_CONF),
+        ("ari.conf", ARI_CONF),
+        (
+            "wasm.conf",
+            "[general]\nlog_lines_per_second = 3000\ncpu_ms_per_event = 20000\n\
          event_timeout_ms = 30000\n",
-    );
+        ),
+    ]);
     deploy(&wari, "flood", "log-flood").await;
     // A follower that reads nothing until the flood is over, with a small receive buffer.
     let socket = tokio::net::TcpSocket::new_v4().expect("socket");

@@ -8,7 +8,7 @@ use base64::Engine;
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::support::{HTTP_CONF, Wari, client, raw_request, raw_status};
+use crate::support::{Wari, client, raw_request, raw_status};
 use crate::wasm_apps::component;
 use crate::wasm_upload::upload;
 
@@ -57,13 +57,9 @@ fn audit_lines(wari: &Wari, words: &[&str]) -> usize {
         .count()
 }
 
-fn start() -> Wari {
-    Wari::start(&[("http.conf", HTTP_CONF), ("ari.conf", ARI_CONF)])
-}
-
 #[tokio::test]
 async fn only_the_owner_or_an_admin_replaces_or_deletes_an_app() {
-    let wari = start();
+    let wari = Wari::with(&[("ari.conf", ARI_CONF)]);
     let ivr = component("ivr");
     let sha = wari_sha(&ivr);
     let (status, body) = upload(&wari, "ivr", ALICE, ivr.clone()).await;
@@ -132,7 +128,7 @@ async fn only_the_owner_or_an_admin_replaces_or_deletes_an_app() {
 
 #[tokio::test]
 async fn an_app_stored_without_an_owner_is_left_to_admins() {
-    let wari = start();
+    let wari = Wari::with(&[("ari.conf", ARI_CONF)]);
     let (status, _) = upload(&wari, "old", ALICE, component("ivr")).await;
     assert_eq!(status, StatusCode::CREATED);
     // As stored by a wari that did not record owners.
