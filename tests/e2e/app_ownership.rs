@@ -10,7 +10,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::support::{EventSocket, Wari, client};
+use crate::support::{EventSocket, Reply, Wari, client};
 
 /// `asterisk` and `tenantb` read/write, `viewer` and `peeker` read-only, `boss` an admin.
 const USERS: &str = "\
@@ -42,30 +42,10 @@ async fn refused_socket(wari: &Wari, query: &str) -> (u16, Value) {
     }
 }
 
-/// An ARI request as `user` (`name:password`), with a JSON body when given.
-async fn as_user(
-    wari: &Wari,
-    user: &str,
-    method: Method,
-    path: &str,
-    body: Option<Value>,
-) -> (StatusCode, Value) {
-    let (name, password) = user.split_once(':').expect("name:password");
-    let mut request = client()
-        .request(method, wari.url(path))
-        .basic_auth(name, Some(password));
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.expect("request");
-    let status = response.status();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
 /// Originates a Test channel into `app` as `asterisk` and returns once it is accepted.
 async fn call_into(wari: &Wari, app: &str, id: &str) {
     let path = format!("/ari/channels?endpoint=Test/alice&app={app}&channelId={id}");
-    let (status, body) = as_user(wari, "asterisk:secret", Method::POST, &path, None).await;
+    let Reply { status, body, .. } = wari.ari_with_body(Method::POST, &path, None).await;
     assert_eq!(status, StatusCode::OK, "{body}");
 }
 
@@ -87,14 +67,14 @@ async fn another_users_socket_cannot_take_an_application() {
         (status, &body["message"]),
         (403, &json!("Application 'hello' belongs to another user"))
     );
-    let (status, _) = as_user(
-        &wari,
-        "tenantb:bpw",
-        Method::GET,
-        "/ari/applications/mine",
-        None,
-    )
-    .await;
+    let Reply { status, .. } = wari
+        .ari_as(
+            ("tenantb", "bpw"),
+            Method::GET,
+            "/ari/applications/mine",
+            None,
+        )
+        .await;
     assert_eq!(status, StatusCode::NOT_FOUND, "all or nothing");
 
     // The owner still gets its calls, and was never replaced.
@@ -192,21 +172,20 @@ async fn only_the_owner_or_an_admin_changes_an_application() {
             None,
         ),
     ] {
-        let (status, answer) = as_user(&wari, "asterisk:secret", method.clone(), path, body).await;
+        let Reply {
+            status,
+            body: answer,
+            ..
+        } = wari.ari_with_body(method.clone(), path, body).await;
         assert_eq!(
             (status, &answer["message"]),
             (StatusCode::FORBIDDEN, &refusal),
             "{method} {path}"
         );
     }
-    let (status, _) = as_user(
-        &wari,
-        "asterisk:secret",
-        Method::PUT,
-        "/ari/applications/nothere/eventFilter",
-        None,
-    )
-    .await;
+    let Reply { status, .. } = wari
+        .ari_with_body(Method::PUT, "/ari/applications/nothere/eventFilter", None)
+        .await;
     assert_eq!(
         status,
         StatusCode::NOT_FOUND,
@@ -219,25 +198,27 @@ async fn only_the_owner_or_an_admin_changes_an_application() {
     // The owner and an admin may.
     let own = json!({"allowed": [{"type": "StasisStart"}]});
     for user in ["tenantb:bpw", "boss:bosspw"] {
-        let (status, app) = as_user(
-            &wari,
-            user,
-            Method::PUT,
-            "/ari/applications/victimapp/eventFilter",
-            Some(own.clone()),
-        )
-        .await;
+        let Reply {
+            status, body: app, ..
+        } = wari
+            .ari_as(
+                user.split_once(':').expect("name:password"),
+                Method::PUT,
+                "/ari/applications/victimapp/eventFilter",
+                Some(own.clone()),
+            )
+            .await;
         assert_eq!(status, StatusCode::OK, "{user}: {app}");
         assert_eq!(app["events_allowed"], json!([{"type": "StasisStart"}]));
     }
-    let (status, _) = as_user(
-        &wari,
-        "boss:bosspw",
-        Method::POST,
-        "/ari/applications/victimapp/subscription?eventSource=channel:",
-        None,
-    )
-    .await;
+    let Reply { status, .. } = wari
+        .ari_as(
+            ("boss", "bosspw"),
+            Method::POST,
+            "/ari/applications/victimapp/subscription?eventSource=channel:",
+            None,
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
 }
 
@@ -250,13 +231,13 @@ async fn app_ownership_no_keeps_asterisks_way() {
         owner.next_of("ApplicationReplaced").await["application"],
         "hello"
     );
-    let (status, _) = as_user(
-        &wari,
-        "tenantb:bpw",
-        Method::PUT,
-        "/ari/applications/hello/eventFilter",
-        None,
-    )
-    .await;
+    let Reply { status, .. } = wari
+        .ari_as(
+            ("tenantb", "bpw"),
+            Method::PUT,
+            "/ari/applications/hello/eventFilter",
+            None,
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
 }

@@ -23,23 +23,13 @@ const TENANT: (&str, &str) = ("tenant", "tenantpw");
 const CALM: (&str, &str) = ("calm", "calmpw");
 
 async fn ari(wari: &Wari, user: (&str, &str), method: Method, path: &str) -> Reply {
-    let response = client()
-        .request(method, wari.url(path))
-        .basic_auth(user.0, Some(user.1))
-        .header("Content-Type", "application/wasm")
-        .body(if path.starts_with("/ari/wasm/") {
-            component("ivr")
-        } else {
-            Vec::new()
-        })
-        .send()
+    let body = if path.starts_with("/ari/wasm/") {
+        component("ivr")
+    } else {
+        Vec::new()
+    };
+    wari.ari_bytes_as(user, method, path, "application/wasm", body)
         .await
-        .expect("request");
-    let status = response.status();
-    Reply {
-        status,
-        body: response.json().await.unwrap_or(Value::Null),
-    }
 }
 
 async fn originate(wari: &Wari, user: (&str, &str), endpoint: &str, id: &str) -> Reply {

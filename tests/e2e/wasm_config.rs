@@ -2,15 +2,9 @@
 //! happens to a call when its app fails.
 
 use reqwest::StatusCode;
-use serde_json::Value;
 
-use crate::support::{EventSocket, Wari, client};
+use crate::support::{EventSocket, Reply, Wari, client};
 use crate::wasm_apps::component;
-
-async fn get(wari: &Wari, path: &str) -> (StatusCode, Value) {
-    let reply = wari.get(path).await;
-    (reply.status, reply.body)
-}
 
 #[tokio::test]
 async fn components_in_apps_dir_are_deployed_at_start() {
@@ -19,10 +13,12 @@ async fn components_in_apps_dir_are_deployed_at_start() {
     std::fs::write(apps.path().join("notes.txt"), "not a component").expect("write");
     let wasm_conf = format!("[general]\napps_dir = {}\n", apps.path().display());
     let wari = Wari::with(&[("wasm.conf", &wasm_conf)]);
-    let (status, app) = get(&wari, "/ari/wasm/menu").await;
+    let Reply {
+        status, body: app, ..
+    } = wari.get("/ari/wasm/menu").await;
     assert_eq!(status, StatusCode::OK, "{app}");
     assert_eq!(app["size"], component("ivr").len());
-    let (_, list) = get(&wari, "/ari/wasm").await;
+    let Reply { body: list, .. } = wari.get("/ari/wasm").await;
     assert_eq!(
         list.as_array().map(Vec::len),
         Some(1),
@@ -68,7 +64,7 @@ async fn on_failure_continue_sends_the_call_on_in_the_dialplan_with_stasisstatus
         after["value"], "FAILED",
         "the channel left Stasis and continued, and the dialplan can tell its app failed"
     );
-    let (_, app) = get(&wari, "/ari/wasm/fragile").await;
+    let Reply { body: app, .. } = wari.get("/ari/wasm/fragile").await;
     assert_eq!(app["failures"]["traps"], 1, "{app}");
 }
 
