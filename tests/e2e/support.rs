@@ -518,6 +518,7 @@ impl EventSocket {
 
 /// A response as tests look at it: the status, the headers, the body text and the JSON
 /// body (`Null` when empty or not JSON).
+#[derive(Debug)]
 pub struct Reply {
     pub status: reqwest::StatusCode,
     pub headers: reqwest::header::HeaderMap,
@@ -542,6 +543,11 @@ impl Reply {
     /// The status code and the JSON body, to compare with an expected pair.
     pub fn parts(self) -> (u16, serde_json::Value) {
         (self.status.as_u16(), self.body)
+    }
+
+    /// The `message` of an ARI error answer.
+    pub fn message(&self) -> Option<&str> {
+        self.body.get("message").and_then(serde_json::Value::as_str)
     }
 
     /// The value of header `name` (`None` when absent or not text).
