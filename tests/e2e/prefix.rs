@@ -6,15 +6,6 @@ use serde_json::Value;
 
 use crate::support::{ARI_CONF, HTTP_CONF, Wari, client, raw_body, raw_request, raw_status};
 
-async fn get(wari: &Wari, path: &str) -> reqwest::Response {
-    client()
-        .get(wari.url(path))
-        .basic_auth("asterisk", Some("secret"))
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("GET {path}: {e}"))
-}
-
 #[tokio::test]
 async fn prefix_moves_ari_under_it() {
     let wari = Wari::with(&[("http.conf", &format!("{HTTP_CONF}prefix = asterisk\n"))]);
@@ -26,27 +17,27 @@ async fn prefix_moves_ari_under_it() {
         wari.banner
     );
 
-    let response = get(&wari, "/asterisk/ari/asterisk/info").await;
-    assert_eq!(response.status(), StatusCode::OK);
-    let info: Value = response.json().await.expect("json");
+    let response = wari.get("/asterisk/ari/asterisk/info").await;
+    assert_eq!(response.status, StatusCode::OK);
+    let info: Value = response.body;
     assert!(info["system"]["version"].is_string(), "{info}");
 
     // The prefix compares case-insensitively.
-    let response = get(&wari, "/ASTERISK/ari/asterisk/ping").await;
-    assert_eq!(response.status(), StatusCode::OK);
+    let response = wari.get("/ASTERISK/ari/asterisk/ping").await;
+    assert_eq!(response.status, StatusCode::OK);
 
     for path in [
         "/ari/asterisk/info",
         "/asteriskari/asterisk/info",
         "/asterisk/asterisk/info",
     ] {
-        let response = get(&wari, path).await;
-        assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");
+        let response = wari.get(path).await;
+        assert_eq!(response.status, StatusCode::NOT_FOUND, "{path}");
     }
 
-    let response = get(&wari, "/asterisk/ari/api-docs/asterisk.json").await;
-    assert_eq!(response.status(), StatusCode::OK);
-    let doc: Value = response.json().await.expect("json");
+    let response = wari.get("/asterisk/ari/api-docs/asterisk.json").await;
+    assert_eq!(response.status, StatusCode::OK);
+    let doc: Value = response.body;
     assert_eq!(
         doc["basePath"],
         format!("http://{}/asterisk/ari", wari.addr()),
@@ -57,15 +48,11 @@ async fn prefix_moves_ari_under_it() {
 #[tokio::test]
 async fn base_path_follows_the_host_header() {
     let wari = Wari::start_default();
-    let response = get(&wari, "/ari/api-docs/asterisk.json").await;
-    assert_eq!(response.status(), StatusCode::OK);
-    let doc: Value = response.json().await.expect("json");
+    let response = wari.get("/ari/api-docs/asterisk.json").await;
+    assert_eq!(response.status, StatusCode::OK);
+    let doc: Value = response.body;
     assert_eq!(doc["basePath"], format!("http://{}/ari", wari.addr()));
-    let listing: Value = get(&wari, "/ari/api-docs/resources.json")
-        .await
-        .json()
-        .await
-        .expect("json");
+    let listing = wari.get("/ari/api-docs/resources.json").await.body;
     assert_eq!(listing["basePath"], format!("http://{}/ari", wari.addr()));
 
     let response = raw_request(
@@ -87,13 +74,10 @@ async fn servername_sets_the_server_header() {
         ("/ari/no/such/resource", StatusCode::NOT_FOUND),
         ("/not-ari", StatusCode::NOT_FOUND),
     ] {
-        let response = get(&wari, path).await;
-        assert_eq!(response.status(), expected, "{path}");
+        let response = wari.get(path).await;
+        assert_eq!(response.status, expected, "{path}");
         assert_eq!(
-            response
-                .headers()
-                .get("server")
-                .and_then(|v| v.to_str().ok()),
+            response.headers.get("server").and_then(|v| v.to_str().ok()),
             Some("Test/1.0"),
             "{path}"
         );
@@ -104,19 +88,19 @@ async fn servername_sets_the_server_header() {
 async fn an_empty_servername_removes_the_server_header() {
     let wari = Wari::with(&[("http.conf", &format!("{HTTP_CONF}servername =\n"))]);
     for path in ["/ari/asterisk/ping", "/not-ari"] {
-        let response = get(&wari, path).await;
+        let response = wari.get(path).await;
         assert!(
-            response.headers().get("server").is_none(),
+            response.headers.get("server").is_none(),
             "{path}: {:?}",
-            response.headers().get("server")
+            response.headers.get("server")
         );
-        assert!(response.headers().get("date").is_some(), "{path}");
+        assert!(response.headers.get("date").is_some(), "{path}");
     }
     // Without servername there is a default Server header.
     let default = Wari::start_default();
-    let response = get(&default, "/ari/asterisk/ping").await;
+    let response = default.get("/ari/asterisk/ping").await;
     let server = response
-        .headers()
+        .headers
         .get("server")
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
@@ -200,8 +184,8 @@ async fn ari_disabled_in_ari_conf_is_404() {
     for (what, ari) in [("enabled = no", &disabled), ("no [general]", &no_general)] {
         let wari = Wari::with(&[("ari.conf", ari)]);
         for path in ["/ari/asterisk/info", "/ari/api-docs/resources.json"] {
-            let response = get(&wari, path).await;
-            assert_eq!(response.status(), StatusCode::NOT_FOUND, "{what}: {path}");
+            let response = wari.get(path).await;
+            assert_eq!(response.status, StatusCode::NOT_FOUND, "{what}: {path}");
         }
         assert!(
             wari.log().contains("ARI is disabled"),
@@ -211,8 +195,5 @@ async fn ari_disabled_in_ari_conf_is_404() {
     }
     // The same files with ARI on answer 200.
     let wari = Wari::start_default();
-    assert_eq!(
-        get(&wari, "/ari/asterisk/info").await.status(),
-        StatusCode::OK
-    );
+    assert_eq!(wari.get("/ari/asterisk/info").await.status, StatusCode::OK);
 }
