@@ -39,7 +39,7 @@ async fn app(wari: &Wari, name: &str) -> Reply {
 }
 
 async fn deploy(wari: &Wari, name: &str, file: &str) -> String {
-    let (status, body) = upload(wari, name, ALICE, component(file)).await;
+    let Reply { status, body, .. } = upload(wari, name, ALICE, component(file)).await;
     assert_eq!(status, StatusCode::CREATED, "deploy {name}: {body}");
     body["sha256"].as_str().expect("sha256").to_string()
 }
@@ -189,7 +189,7 @@ async fn a_deploy_by_the_owner_during_the_drain_calls_the_removal_off() {
     assert_eq!(status, StatusCode::ACCEPTED);
 
     // The name stays the owner's while the calls drain.
-    let (status, body) = upload(&wari, "menu", BOB, component("forward")).await;
+    let Reply { status, body, .. } = upload(&wari, "menu", BOB, component("forward")).await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
     assert!(
         body["message"]
@@ -198,7 +198,7 @@ async fn a_deploy_by_the_owner_during_the_drain_calls_the_removal_off() {
         "{body}"
     );
     // The owner deploys it again: it takes calls, the old version's call goes on.
-    let (status, body) = upload(&wari, "menu", ALICE, component("forward")).await;
+    let Reply { status, body, .. } = upload(&wari, "menu", ALICE, component("forward")).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert_eq!(body["status"], "ready", "{body}");
     assert_eq!(body["versions"][0]["state"], "current", "{body}");

@@ -42,7 +42,7 @@ async fn only_the_owner_or_an_admin_replaces_or_deletes_an_app() {
     let wari = Wari::with(&[("ari.conf", ARI_CONF)]);
     let ivr = component("ivr");
     let sha = wari_sha(&ivr);
-    let (status, body) = upload(&wari, "ivr", ALICE, ivr.clone()).await;
+    let Reply { status, body, .. } = upload(&wari, "ivr", ALICE, ivr.clone()).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert_eq!(body["owner"], "alice");
     assert_eq!(audit_lines(&wari, &["alice", "deploy", "done", &sha]), 1);
@@ -57,7 +57,7 @@ async fn only_the_owner_or_an_admin_replaces_or_deletes_an_app() {
     assert_eq!(raw_status(&response), 403, "{response}");
     assert!(response.contains("belongs to user 'alice'"), "{response}");
     // Nor with a whole body, nor delete it.
-    let (status, body) = upload(&wari, "ivr", BOB, component("forward")).await;
+    let Reply { status, body, .. } = upload(&wari, "ivr", BOB, component("forward")).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
     let Reply { status, body, .. } = wari
         .ari_as(BOB, Method::DELETE, "/ari/wasm/ivr", None)
@@ -77,7 +77,7 @@ async fn only_the_owner_or_an_admin_replaces_or_deletes_an_app() {
     assert_eq!(audit_lines(&wari, &["bob", "remove", "refused", &sha]), 1);
 
     // Bob deploys his own app; the list shows each owner.
-    let (status, _) = upload(&wari, "fwd", BOB, component("forward")).await;
+    let Reply { status, .. } = upload(&wari, "fwd", BOB, component("forward")).await;
     assert_eq!(status, StatusCode::CREATED);
     let list = wari.ari_as(BOB, Method::GET, "/ari/wasm", None).await.body;
     let owners: Vec<(&str, &str)> = list
@@ -94,10 +94,10 @@ async fn only_the_owner_or_an_admin_replaces_or_deletes_an_app() {
     assert_eq!(owners, [("fwd", "bob"), ("ivr", "alice")]);
 
     // The owner replaces her app; an admin replaces it too and it stays hers.
-    let (status, _) = upload(&wari, "ivr", ALICE, component("forward")).await;
+    let Reply { status, .. } = upload(&wari, "ivr", ALICE, component("forward")).await;
     assert_eq!(status, StatusCode::CREATED);
     assert_eq!(audit_lines(&wari, &["alice", "replace", "done"]), 1);
-    let (status, body) = upload(&wari, "ivr", ROOT, ivr).await;
+    let Reply { status, body, .. } = upload(&wari, "ivr", ROOT, ivr).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert_eq!(body["owner"], "alice");
 
@@ -122,7 +122,7 @@ async fn only_the_owner_or_an_admin_replaces_or_deletes_an_app() {
 #[tokio::test]
 async fn an_app_stored_without_an_owner_is_left_to_admins() {
     let wari = Wari::with(&[("ari.conf", ARI_CONF)]);
-    let (status, _) = upload(&wari, "old", ALICE, component("ivr")).await;
+    let Reply { status, .. } = upload(&wari, "old", ALICE, component("ivr")).await;
     assert_eq!(status, StatusCode::CREATED);
     // As stored by a wari that did not record owners.
     let current = wari.config_dir().join("data/apps/old/current.json");
@@ -145,7 +145,7 @@ async fn an_app_stored_without_an_owner_is_left_to_admins() {
         body["message"],
         "WebAssembly app 'old' has no owner: only an admin may change it"
     );
-    let (status, _) = upload(&wari, "old", ALICE, component("forward")).await;
+    let Reply { status, .. } = upload(&wari, "old", ALICE, component("forward")).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     let Reply { status, .. } = wari
         .ari_as(ROOT, Method::DELETE, "/ari/wasm/old", None)
