@@ -11,11 +11,11 @@ use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::support::{EventSocket, Wari, client, eventually, wari_command};
+use crate::support::{EventSocket, Reply, Wari, client, eventually, wari_command};
 use crate::wasm_apps::deploy;
 
 /// Short keep-alive and request deadlines: a follower must outlive them while it is quiet.
@@ -34,16 +34,9 @@ const ARI_CONF: &str = "[general]\nenabled = yes\n\n\
 const WAIT: Duration = Duration::from_secs(10);
 
 /// `GET /ari/wasm/{app}/logs?{query}` as `user`.
-async fn logs(wari: &Wari, app: &str, query: &str, user: (&str, &str)) -> (StatusCode, Value) {
-    let response = client()
-        .get(wari.url(&format!("/ari/wasm/{app}/logs?{query}")))
-        .basic_auth(user.0, Some(user.1))
-        .send()
-        .await
-        .expect("logs request");
-    let status = response.status();
-    let body = response.json().await.unwrap_or(Value::Null);
-    (status, body)
+async fn logs(wari: &Wari, app: &str, query: &str, user: (&str, &str)) -> Reply {
+    let path = format!("/ari/wasm/{app}/logs?{query}");
+    wari.ari_as(user, Method::GET, &path, None).await
 }
 
 const OWNER: (&str, &str) = ("asterisk", "secret");
@@ -131,7 +124,11 @@ async fn an_apps_log_shows_its_guest_lines_events_sessions_and_failures() {
         StatusCode::OK
     );
     let entries = eventually("the session's end in the app's log", WAIT, || async {
-        let (status, entries) = logs(&wari, "trap", "", OWNER).await;
+        let Reply {
+            status,
+            body: entries,
+            ..
+        } = logs(&wari, "trap", "", OWNER).await;
         let list = entries.as_array().cloned().unwrap_or_default();
         if status == StatusCode::OK && list.iter().any(|e| e["text"] == "ended: failed") {
             Ok(list)
@@ -183,14 +180,18 @@ async fn an_apps_log_shows_its_guest_lines_events_sessions_and_failures() {
     assert!(position(&line) < position(&failure), "oldest first");
 
     // ?lines=N gives the latest N; a bad N is refused with a message.
-    let (status, last_two) = logs(&wari, "trap", "lines=2", OWNER).await;
+    let Reply {
+        status,
+        body: last_two,
+        ..
+    } = logs(&wari, "trap", "lines=2", OWNER).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
         last_two.as_array().map(Vec::as_slice),
         Some(&entries[entries.len() - 2..])
     );
     for bad in ["lines=many", "lines=-1"] {
-        let (status, body) = logs(&wari, "trap", bad, OWNER).await;
+        let Reply { status, body, .. } = logs(&wari, "trap", bad, OWNER).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
         assert!(
             body["message"]
@@ -209,14 +210,22 @@ async fn only_the_owner_or_an_admin_reads_an_apps_log() {
         ("wasm.conf", "[general]\n"),
     ]);
     deploy(&wari, "ivr", "ivr").await;
-    let (status, entries) = logs(&wari, "ivr", "", OWNER).await;
+    let Reply {
+        status,
+        body: entries,
+        ..
+    } = logs(&wari, "ivr", "", OWNER).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(entries[0]["kind"], "deploy", "{entries}");
-    let (status, admin) = logs(&wari, "ivr", "", ("boss", "boss")).await;
+    let Reply {
+        status,
+        body: admin,
+        ..
+    } = logs(&wari, "ivr", "", ("boss", "boss")).await;
     assert_eq!((status, &admin), (StatusCode::OK, &entries));
     for other in [("other", "other"), ("viewer", "look")] {
         for query in ["", "follow=true"] {
-            let (status, body) = logs(&wari, "ivr", query, other).await;
+            let Reply { status, body, .. } = logs(&wari, "ivr", query, other).await;
             assert_eq!(status, StatusCode::FORBIDDEN, "{other:?} {query}");
             assert_eq!(
                 body["message"],
@@ -224,10 +233,10 @@ async fn only_the_owner_or_an_admin_reads_an_apps_log() {
             );
         }
     }
-    let (status, body) = logs(&wari, "nothing", "follow=true", OWNER).await;
+    let Reply { status, body, .. } = logs(&wari, "nothing", "follow=true", OWNER).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(body["message"], "No WebAssembly app named 'nothing'");
-    let (status, _) = logs(&wari, "ivr", "", ("asterisk", "wrong")).await;
+    let Reply { status, .. } = logs(&wari, "ivr", "", ("asterisk", "wrong")).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
 
@@ -405,14 +414,14 @@ async fn log_followers_count_toward_max_websockets() {
     // asterisk may hold 2: an event WebSocket and a follower.
     let _events = EventSocket::connect(&wari, "app=mine&api_key=asterisk:secret").await;
     let first = Follower::open(&wari, "ivr", "lines=0").await;
-    let (status, body) = logs(&wari, "ivr", "follow=true", OWNER).await;
+    let Reply { status, body, .. } = logs(&wari, "ivr", "follow=true", OWNER).await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(
         body["message"],
         "Too many long connections for this user: event WebSockets and log followers count together (max_websockets = 2)"
     );
     // Recent entries are no long connection; other users have their own count.
-    assert_eq!(logs(&wari, "ivr", "", OWNER).await.0, StatusCode::OK);
+    assert_eq!(logs(&wari, "ivr", "", OWNER).await.status, StatusCode::OK);
     let _admin = {
         let response = client()
             .get(wari.url("/ari/wasm/ivr/logs?follow=true"))
@@ -485,7 +494,7 @@ async fn a_log_flood_keeps_the_ring_bounded_and_a_slow_follower_is_told_what_it_
     );
     // Once the flood runs, the caller hangs up: the session ends after the flood.
     eventually("the flood", WAIT, || async {
-        let (_, last) = logs(&wari, "flood", "lines=1", OWNER).await;
+        let Reply { body: last, .. } = logs(&wari, "flood", "lines=1", OWNER).await;
         match last[0]["text"].as_str() {
             Some(text) if text.starts_with("log-flood: ") => Ok(()),
             _ => Err(last.to_string()),
@@ -497,7 +506,7 @@ async fn a_log_flood_keeps_the_ring_bounded_and_a_slow_follower_is_told_what_it_
         StatusCode::NO_CONTENT
     );
     eventually("the session's end", WAIT, || async {
-        let (_, last) = logs(&wari, "flood", "lines=1", OWNER).await;
+        let Reply { body: last, .. } = logs(&wari, "flood", "lines=1", OWNER).await;
         if last[0]["text"] == "ended: finished" {
             Ok(())
         } else {
@@ -506,7 +515,9 @@ async fn a_log_flood_keeps_the_ring_bounded_and_a_slow_follower_is_told_what_it_
     })
     .await;
     // The ring keeps the latest 1000 entries, whatever is asked for.
-    let (status, all) = logs(&wari, "flood", "lines=100000", OWNER).await;
+    let Reply {
+        status, body: all, ..
+    } = logs(&wari, "flood", "lines=100000", OWNER).await;
     assert_eq!(status, StatusCode::OK);
     let all = all.as_array().cloned().unwrap_or_default();
     assert_eq!(all.len(), 1000);
