@@ -10,7 +10,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::support::{HTTP_CONF, Wari};
+use crate::support::{HTTP_CONF, Reply, Wari, send};
 
 const FROM_ONE: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1));
 const FROM_TWO: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2));
@@ -24,28 +24,14 @@ fn client_from(source: IpAddr) -> reqwest::Client {
         .expect("client")
 }
 
-/// GET `path` as `user`/`password` from `source`: status, content type and body text.
-async fn get_as(
-    wari: &Wari,
-    source: IpAddr,
-    path: &str,
-    user: &str,
-    password: &str,
-) -> (StatusCode, String, String) {
-    let response = client_from(source)
-        .get(wari.url(path))
-        .basic_auth(user, Some(password))
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("GET {path} from {source}: {e}"));
-    let status = response.status();
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_string();
-    (status, content_type, response.text().await.expect("body"))
+/// GET `path` as `user`/`password` from `source`.
+async fn get_as(wari: &Wari, source: IpAddr, path: &str, user: &str, password: &str) -> Reply {
+    send(
+        client_from(source)
+            .get(wari.url(path))
+            .basic_auth(user, Some(password)),
+    )
+    .await
 }
 
 fn assert_acl_denied(status: StatusCode, body: &str, what: &str) {
@@ -63,22 +49,29 @@ async fn user_permit_and_deny_whitelist_one_address() {
     let ari = "[general]\nenabled = yes\n\n\
                [local]\ntype = user\npassword = pw\ndeny = 0.0.0.0/0\npermit = 127.0.0.1/32\n\n\
                [anywhere]\ntype = user\npassword = pw\n";
-    let wari = Wari::start(&[("http.conf", HTTP_CONF), ("ari.conf", ari)]);
+    let wari = Wari::with(&[("ari.conf", ari)]);
 
-    let (status, _, body) = get_as(&wari, FROM_ONE, "/ari/asterisk/info", "local", "pw").await;
+    let Reply {
+        status, text: body, ..
+    } = get_as(&wari, FROM_ONE, "/ari/asterisk/info", "local", "pw").await;
     assert_eq!(status, StatusCode::OK, "from 127.0.0.1: {body}");
 
-    let (status, content_type, body) =
-        get_as(&wari, FROM_TWO, "/ari/asterisk/info", "local", "pw").await;
-    assert_acl_denied(status, &body, "from 127.0.0.2");
-    assert_eq!(content_type, "application/json");
+    let reply = get_as(&wari, FROM_TWO, "/ari/asterisk/info", "local", "pw").await;
+    assert_acl_denied(reply.status, &reply.text, "from 127.0.0.2");
+    assert_eq!(
+        reply.header("content-type").unwrap_or_default(),
+        "application/json"
+    );
 
     // The ACL belongs to the user: another user is served from the same address.
-    let (status, _, body) = get_as(&wari, FROM_TWO, "/ari/asterisk/info", "anywhere", "pw").await;
+    let Reply {
+        status, text: body, ..
+    } = get_as(&wari, FROM_TWO, "/ari/asterisk/info", "anywhere", "pw").await;
     assert_eq!(status, StatusCode::OK, "user without an ACL: {body}");
 
     // Authentication comes first: bad credentials from a denied address are still a 401.
-    let (status, _, _) = get_as(&wari, FROM_TWO, "/ari/asterisk/info", "local", "wrong").await;
+    let Reply { status, .. } =
+        get_as(&wari, FROM_TWO, "/ari/asterisk/info", "local", "wrong").await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 
     let log = wari.log();
@@ -93,15 +86,15 @@ async fn named_acl_from_acl_conf_applies_to_a_user() {
     let acl = "[office]\ndeny = 0.0.0.0/0.0.0.0\npermit = 127.0.0.1\n";
     let ari = "[general]\nenabled = yes\n\n\
                [clerk]\ntype = user\npassword = pw\nacl = office\n";
-    let wari = Wari::start(&[
-        ("http.conf", HTTP_CONF),
-        ("ari.conf", ari),
-        ("acl.conf", acl),
-    ]);
+    let wari = Wari::with(&[("ari.conf", ari), ("acl.conf", acl)]);
 
-    let (status, _, body) = get_as(&wari, FROM_ONE, "/ari/asterisk/ping", "clerk", "pw").await;
+    let Reply {
+        status, text: body, ..
+    } = get_as(&wari, FROM_ONE, "/ari/asterisk/ping", "clerk", "pw").await;
     assert_eq!(status, StatusCode::OK, "from 127.0.0.1: {body}");
-    let (status, _, body) = get_as(&wari, FROM_TWO, "/ari/asterisk/ping", "clerk", "pw").await;
+    let Reply {
+        status, text: body, ..
+    } = get_as(&wari, FROM_TWO, "/ari/asterisk/ping", "clerk", "pw").await;
     assert_acl_denied(status, &body, "from 127.0.0.2");
     assert!(
         wari.log().contains("denied by the user's ACL"),
@@ -116,17 +109,17 @@ async fn an_undefined_named_acl_locks_the_user_out() {
     let ari = "[general]\nenabled = yes\n\n\
                [ghost]\ntype = user\npassword = pw\nacl = nosuchlist\n\n\
                [clerk]\ntype = user\npassword = pw\nacl = office\n";
-    let wari = Wari::start(&[
-        ("http.conf", HTTP_CONF),
-        ("ari.conf", ari),
-        ("acl.conf", acl),
-    ]);
+    let wari = Wari::with(&[("ari.conf", ari), ("acl.conf", acl)]);
 
     for source in [FROM_ONE, FROM_TWO] {
-        let (status, _, body) = get_as(&wari, source, "/ari/asterisk/ping", "ghost", "pw").await;
+        let Reply {
+            status, text: body, ..
+        } = get_as(&wari, source, "/ari/asterisk/ping", "ghost", "pw").await;
         assert_acl_denied(status, &body, &format!("ghost from {source}"));
         // A user whose list exists is unaffected.
-        let (status, _, body) = get_as(&wari, source, "/ari/asterisk/ping", "clerk", "pw").await;
+        let Reply {
+            status, text: body, ..
+        } = get_as(&wari, source, "/ari/asterisk/ping", "clerk", "pw").await;
         assert_eq!(status, StatusCode::OK, "clerk from {source}: {body}");
     }
     let log = wari.log();
@@ -145,13 +138,17 @@ async fn http_conf_restriction_guards_a_path_prefix() {
     let ari = "[general]\nenabled = yes\n\n[asterisk]\ntype = user\npassword = secret\n";
     let wari = Wari::start(&[("http.conf", &http), ("ari.conf", ari)]);
 
-    let (status, _, body) =
-        get_as(&wari, FROM_ONE, "/ari/asterisk/info", "asterisk", "secret").await;
+    let Reply {
+        status, text: body, ..
+    } = get_as(&wari, FROM_ONE, "/ari/asterisk/info", "asterisk", "secret").await;
     assert_eq!(status, StatusCode::OK, "from 127.0.0.1: {body}");
 
-    let (status, content_type, body) =
-        get_as(&wari, FROM_TWO, "/ari/asterisk/info", "asterisk", "secret").await;
-    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let reply = get_as(&wari, FROM_TWO, "/ari/asterisk/info", "asterisk", "secret").await;
+    let (content_type, body) = (
+        reply.header("content-type").unwrap_or_default(),
+        &reply.text,
+    );
+    assert_eq!(reply.status, StatusCode::FORBIDDEN, "{body}");
     assert!(
         content_type.starts_with("text/html"),
         "the HTTP core answers restrictions in HTML, not {content_type}"
@@ -167,7 +164,9 @@ async fn http_conf_restriction_guards_a_path_prefix() {
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
 
     // Paths outside the prefix are not restricted.
-    let (status, _, body) = get_as(
+    let Reply {
+        status, text: body, ..
+    } = get_as(
         &wari,
         FROM_TWO,
         "/ari/api-docs/resources.json",
@@ -204,13 +203,17 @@ async fn restriction_holds_for_every_spelling_of_the_path() {
         "/metrics",
         "/METRICS",
     ] {
-        let (status, _, body) = get_as(&wari, FROM_ONE, path, "asterisk", "secret").await;
+        let Reply {
+            status, text: body, ..
+        } = get_as(&wari, FROM_ONE, path, "asterisk", "secret").await;
         assert_eq!(
             status,
             StatusCode::OK,
             "{path} from 127.0.0.1 is served: {body}"
         );
-        let (status, _, body) = get_as(&wari, FROM_TWO, path, "asterisk", "secret").await;
+        let Reply {
+            status, text: body, ..
+        } = get_as(&wari, FROM_TWO, path, "asterisk", "secret").await;
         assert_eq!(
             status,
             StatusCode::FORBIDDEN,
@@ -219,7 +222,8 @@ async fn restriction_holds_for_every_spelling_of_the_path() {
         assert!(body.contains("Access denied by ACL"), "{path}: {body}");
     }
     // The legitimate user outside the restricted prefixes keeps working from anywhere.
-    let (status, _, body) =
-        get_as(&wari, FROM_TWO, "/ari/asterisk/info", "asterisk", "secret").await;
+    let Reply {
+        status, text: body, ..
+    } = get_as(&wari, FROM_TWO, "/ari/asterisk/info", "asterisk", "secret").await;
     assert_eq!(status, StatusCode::OK, "{body}");
 }

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use reqwest::Method;
 use serde_json::Value;
 
-use crate::support::{ARI_CONF, Wari, client, raw_body, raw_request, raw_status};
+use crate::support::{Reply, Wari, client, raw_body, raw_request, raw_status, send};
 
 /// The resources of ARI, in the order of the resource listing (ari-rest.md §1.5): exactly
 /// Asterisk 23.4.1's eleven. wari's own `wasm` extension is declared but not listed.
@@ -30,23 +30,19 @@ const PRIMITIVES: [&str; 9] = [
     "string", "int", "long", "double", "boolean", "object", "Date", "binary", "void",
 ];
 
-/// GET with the read/write user: (status, JSON body or Null).
-async fn get(url: &str) -> (u16, Value) {
-    let response = client()
-        .get(url)
-        .basic_auth("asterisk", Some("secret"))
-        .send()
-        .await
-        .expect("request");
-    let status = response.status().as_u16();
-    let text = response.text().await.expect("body");
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+/// GET `url` (a whole URL) with the read/write user.
+async fn get(url: &str) -> Reply {
+    send(client().get(url).basic_auth("asterisk", Some("secret"))).await
 }
 
 /// The resource listing and every declaration it points at, fetched as a Swagger client
 /// does: `basePath` + the listed path with `{format}` = `json`.
 async fn fetch_all(wari: &Wari) -> (Value, BTreeMap<String, Value>) {
-    let (status, listing) = get(&wari.url("/ari/api-docs/resources.json")).await;
+    let Reply {
+        status,
+        body: listing,
+        ..
+    } = get(&wari.url("/ari/api-docs/resources.json")).await;
     assert_eq!(status, 200, "{listing}");
     let base = listing["basePath"]
         .as_str()
@@ -56,7 +52,9 @@ async fn fetch_all(wari: &Wari) -> (Value, BTreeMap<String, Value>) {
     for api in listing["apis"].as_array().expect("apis") {
         let path = api["path"].as_str().expect("path");
         let url = format!("{base}{}", path.replace("{format}", "json"));
-        let (status, doc) = get(&url).await;
+        let Reply {
+            status, body: doc, ..
+        } = get(&url).await;
         assert_eq!(status, 200, "{url}: {doc}");
         let name = path
             .strip_prefix("/api-docs/")
@@ -100,7 +98,9 @@ async fn resource_listing_names_every_resource_and_each_declaration_loads() {
     assert_eq!(declarations.len(), RESOURCES.len());
     // wari's own extension is declared where a client that knows it looks, but a client
     // that builds itself from the listing gets Asterisk's resources only.
-    let (status, wasm) = get(&wari.url("/ari/api-docs/wasm.json")).await;
+    let Reply {
+        status, body: wasm, ..
+    } = get(&wari.url("/ari/api-docs/wasm.json")).await;
     assert_eq!(status, 200, "{wasm}");
     assert_eq!(wasm["resourcePath"], "/api-docs/wasm.{format}");
     for (name, doc) in &declarations {
@@ -193,16 +193,26 @@ async fn base_path_and_servers_follow_the_host_header() {
 #[tokio::test]
 async fn base_path_includes_the_http_prefix() {
     let http = "[general]\nenabled = yes\nbindaddr = 127.0.0.1\nbindport = 0\nprefix = asterisk\n";
-    let wari = Wari::start(&[("http.conf", http), ("ari.conf", ARI_CONF)]);
+    let wari = Wari::with(&[("http.conf", http)]);
     let expected = format!("http://{}/asterisk/ari", wari.addr());
-    let (status, listing) = get(&wari.url("/asterisk/ari/api-docs/resources.json")).await;
+    let Reply {
+        status,
+        body: listing,
+        ..
+    } = get(&wari.url("/asterisk/ari/api-docs/resources.json")).await;
     assert_eq!(status, 200);
     assert_eq!(listing["basePath"], expected);
     // The listed declarations are reachable from that basePath.
-    let (status, doc) = get(&format!("{expected}/api-docs/asterisk.json")).await;
+    let Reply {
+        status, body: doc, ..
+    } = get(&format!("{expected}/api-docs/asterisk.json")).await;
     assert_eq!(status, 200);
     assert_eq!(doc["basePath"], expected);
-    let (status, openapi) = get(&wari.url("/asterisk/ari/openapi.json")).await;
+    let Reply {
+        status,
+        body: openapi,
+        ..
+    } = get(&wari.url("/asterisk/ari/openapi.json")).await;
     assert_eq!(status, 200);
     assert_eq!(openapi["servers"][0]["url"], expected);
 }
@@ -269,7 +279,7 @@ async fn api_docs_need_auth_only_answer_get_and_404_unknown_files() {
         "/ari/api-docs/..%2Fari.conf",
         "/ari/api-docs/sub/asterisk.json",
     ] {
-        let (status, body) = get(&wari.url(path)).await;
+        let Reply { status, body, .. } = get(&wari.url(path)).await;
         assert_eq!(status, 404, "{path}: {body}");
         assert_eq!(body["message"], "Resource not found", "{path}");
     }
@@ -284,10 +294,16 @@ async fn openapi_has_every_declared_operation_and_event() {
     let wari = Wari::start_default();
     let (_, mut declarations) = fetch_all(&wari).await;
     // The OpenAPI document also has wari's own resource, which the listing leaves out.
-    let (status, wasm) = get(&wari.url("/ari/api-docs/wasm.json")).await;
+    let Reply {
+        status, body: wasm, ..
+    } = get(&wari.url("/ari/api-docs/wasm.json")).await;
     assert_eq!(status, 200, "{wasm}");
     declarations.insert("wasm".to_string(), wasm);
-    let (status, openapi) = get(&wari.url("/ari/openapi.json")).await;
+    let Reply {
+        status,
+        body: openapi,
+        ..
+    } = get(&wari.url("/ari/openapi.json")).await;
     assert_eq!(status, 200);
     assert!(
         openapi["openapi"]

@@ -10,7 +10,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::support::{EventSocket, HTTP_CONF, Wari, client};
+use crate::support::{EventSocket, Reply, Wari, client};
 
 /// `asterisk` and `tenantb` read/write, `viewer` and `peeker` read-only, `boss` an admin.
 const USERS: &str = "\
@@ -20,9 +20,9 @@ const USERS: &str = "\
 [peeker]\ntype = user\npassword = peek\nread_only = yes\n\
 [boss]\ntype = user\npassword = bosspw\nadmin = yes\n";
 
-fn start(general: &str) -> Wari {
-    let ari = format!("[general]\nenabled = yes\n{general}\n{USERS}");
-    Wari::start(&[("http.conf", HTTP_CONF), ("ari.conf", &ari)])
+/// An `ari.conf` with `general` in its `[general]` section and the [`USERS`].
+fn ari_conf(general: &str) -> String {
+    format!("[general]\nenabled = yes\n{general}\n{USERS}")
 }
 
 /// The answer to an events WebSocket upgrade that must be refused: status and JSON body.
@@ -42,36 +42,16 @@ async fn refused_socket(wari: &Wari, query: &str) -> (u16, Value) {
     }
 }
 
-/// An ARI request as `user` (`name:password`), with a JSON body when given.
-async fn as_user(
-    wari: &Wari,
-    user: &str,
-    method: Method,
-    path: &str,
-    body: Option<Value>,
-) -> (StatusCode, Value) {
-    let (name, password) = user.split_once(':').expect("name:password");
-    let mut request = client()
-        .request(method, wari.url(path))
-        .basic_auth(name, Some(password));
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.expect("request");
-    let status = response.status();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
 /// Originates a Test channel into `app` as `asterisk` and returns once it is accepted.
 async fn call_into(wari: &Wari, app: &str, id: &str) {
     let path = format!("/ari/channels?endpoint=Test/alice&app={app}&channelId={id}");
-    let (status, body) = as_user(wari, "asterisk:secret", Method::POST, &path, None).await;
+    let Reply { status, body, .. } = wari.ari_with_body(Method::POST, &path, None).await;
     assert_eq!(status, StatusCode::OK, "{body}");
 }
 
 #[tokio::test]
 async fn another_users_socket_cannot_take_an_application() {
-    let wari = start("");
+    let wari = Wari::with(&[("ari.conf", &ari_conf(""))]);
     let mut owner = EventSocket::connect(&wari, "app=hello&api_key=asterisk:secret").await;
 
     // The read-only thief and another read/write user are refused; none of the other
@@ -87,14 +67,14 @@ async fn another_users_socket_cannot_take_an_application() {
         (status, &body["message"]),
         (403, &json!("Application 'hello' belongs to another user"))
     );
-    let (status, _) = as_user(
-        &wari,
-        "tenantb:bpw",
-        Method::GET,
-        "/ari/applications/mine",
-        None,
-    )
-    .await;
+    let Reply { status, .. } = wari
+        .ari_as(
+            ("tenantb", "bpw"),
+            Method::GET,
+            "/ari/applications/mine",
+            None,
+        )
+        .await;
     assert_eq!(status, StatusCode::NOT_FOUND, "all or nothing");
 
     // The owner still gets its calls, and was never replaced.
@@ -125,7 +105,7 @@ async fn another_users_socket_cannot_take_an_application() {
 
 #[tokio::test]
 async fn a_read_only_socket_holds_no_name_anyone_has_to_wait_for() {
-    let wari = start("");
+    let wari = Wari::with(&[("ari.conf", &ari_conf(""))]);
     // A read-only user may listen on a name nobody owns ...
     let mut listener = EventSocket::connect(&wari, "app=dashboard&api_key=viewer:look").await;
     // ... which another user cannot take from it ...
@@ -171,7 +151,7 @@ async fn a_read_only_socket_holds_no_name_anyone_has_to_wait_for() {
 
 #[tokio::test]
 async fn only_the_owner_or_an_admin_changes_an_application() {
-    let wari = start("");
+    let wari = Wari::with(&[("ari.conf", &ari_conf(""))]);
     let mut victim = EventSocket::connect(&wari, "app=victimapp&api_key=tenantb:bpw").await;
     let filter = json!({"allowed": [{"type": "NoSuchEvent"}]});
     let refusal = json!("Only the owner of application 'victimapp' or an admin may change it");
@@ -192,21 +172,20 @@ async fn only_the_owner_or_an_admin_changes_an_application() {
             None,
         ),
     ] {
-        let (status, answer) = as_user(&wari, "asterisk:secret", method.clone(), path, body).await;
+        let Reply {
+            status,
+            body: answer,
+            ..
+        } = wari.ari_with_body(method.clone(), path, body).await;
         assert_eq!(
             (status, &answer["message"]),
             (StatusCode::FORBIDDEN, &refusal),
             "{method} {path}"
         );
     }
-    let (status, _) = as_user(
-        &wari,
-        "asterisk:secret",
-        Method::PUT,
-        "/ari/applications/nothere/eventFilter",
-        None,
-    )
-    .await;
+    let Reply { status, .. } = wari
+        .ari_with_body(Method::PUT, "/ari/applications/nothere/eventFilter", None)
+        .await;
     assert_eq!(
         status,
         StatusCode::NOT_FOUND,
@@ -219,44 +198,46 @@ async fn only_the_owner_or_an_admin_changes_an_application() {
     // The owner and an admin may.
     let own = json!({"allowed": [{"type": "StasisStart"}]});
     for user in ["tenantb:bpw", "boss:bosspw"] {
-        let (status, app) = as_user(
-            &wari,
-            user,
-            Method::PUT,
-            "/ari/applications/victimapp/eventFilter",
-            Some(own.clone()),
-        )
-        .await;
+        let Reply {
+            status, body: app, ..
+        } = wari
+            .ari_as(
+                user.split_once(':').expect("name:password"),
+                Method::PUT,
+                "/ari/applications/victimapp/eventFilter",
+                Some(own.clone()),
+            )
+            .await;
         assert_eq!(status, StatusCode::OK, "{user}: {app}");
         assert_eq!(app["events_allowed"], json!([{"type": "StasisStart"}]));
     }
-    let (status, _) = as_user(
-        &wari,
-        "boss:bosspw",
-        Method::POST,
-        "/ari/applications/victimapp/subscription?eventSource=channel:",
-        None,
-    )
-    .await;
+    let Reply { status, .. } = wari
+        .ari_as(
+            ("boss", "bosspw"),
+            Method::POST,
+            "/ari/applications/victimapp/subscription?eventSource=channel:",
+            None,
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
 }
 
 #[tokio::test]
 async fn app_ownership_no_keeps_asterisks_way() {
-    let wari = start("app_ownership = no");
+    let wari = Wari::with(&[("ari.conf", &ari_conf("app_ownership = no"))]);
     let mut owner = EventSocket::connect(&wari, "app=hello&api_key=asterisk:secret").await;
     let _thief = EventSocket::connect(&wari, "app=hello&api_key=viewer:look").await;
     assert_eq!(
         owner.next_of("ApplicationReplaced").await["application"],
         "hello"
     );
-    let (status, _) = as_user(
-        &wari,
-        "tenantb:bpw",
-        Method::PUT,
-        "/ari/applications/hello/eventFilter",
-        None,
-    )
-    .await;
+    let Reply { status, .. } = wari
+        .ari_as(
+            ("tenantb", "bpw"),
+            Method::PUT,
+            "/ari/applications/hello/eventFilter",
+            None,
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
 }

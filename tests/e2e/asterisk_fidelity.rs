@@ -254,11 +254,7 @@ exten => setg,1,Set(GLOBAL(FROM_DIALPLAN)=yes)
  same => n,Stasis(g)
  same => n,Hangup()
 ";
-    let wari = Wari::start(&[
-        ("http.conf", crate::support::HTTP_CONF),
-        ("ari.conf", crate::support::ARI_CONF),
-        ("extensions.conf", dialplan),
-    ]);
+    let wari = Wari::with(&[("extensions.conf", dialplan)]);
     let mut ws = EventSocket::connect(&wari, "app=g&api_key=asterisk:secret").await;
     let reply = wari
         .post("/ari/channels?endpoint=Local/setg@default&app=g&channelId=caller")

@@ -4,7 +4,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
-use crate::support::{ARI_CONF, HTTP_CONF, Wari, client};
+use crate::support::{ARI_CONF, Reply, Wari, client, send};
 
 #[tokio::test]
 async fn embedded_default_serves_info_to_the_banner_user() {
@@ -71,15 +71,17 @@ async fn embedded_default_serves_info_to_the_banner_user() {
         client().get(&info).basic_auth("asterisk", Some("wrong")),
         client().get(&info).basic_auth("nobody", Some("asterisk")),
     ] {
-        let (status, headers, _) = status_of(request).await;
+        let Reply {
+            status, headers, ..
+        } = send(request).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
         assert!(headers.contains_key("www-authenticate"));
     }
-    let (status, _, _) = status_of(client().get(&info).basic_auth("viewer", Some("viewer"))).await;
+    let Reply { status, .. } = send(client().get(&info).basic_auth("viewer", Some("viewer"))).await;
     assert_eq!(status, StatusCode::OK);
     let variable = wari.url("/ari/asterisk/variable?variable=X&value=1");
     for method in [Method::POST, Method::PUT, Method::DELETE] {
-        let (status, _, body) = status_of(
+        let Reply { status, body, .. } = send(
             client()
                 .request(method.clone(), &variable)
                 .basic_auth("viewer", Some("viewer")),
@@ -88,7 +90,9 @@ async fn embedded_default_serves_info_to_the_banner_user() {
         assert_eq!(status, StatusCode::FORBIDDEN, "{method}");
         assert_eq!(body["message"], "Write access denied");
     }
-    let (status, headers, _) = status_of(
+    let Reply {
+        status, headers, ..
+    } = send(
         client()
             .request(Method::OPTIONS, &info)
             .basic_auth("viewer", Some("viewer")),
@@ -96,21 +100,6 @@ async fn embedded_default_serves_info_to_the_banner_user() {
     .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     assert_eq!(headers["allow"].to_str().ok(), Some("OPTIONS,GET"));
-}
-
-async fn status_of(
-    request: reqwest::RequestBuilder,
-) -> (StatusCode, reqwest::header::HeaderMap, Value) {
-    let response = request.send().await.expect("request");
-    let status = response.status();
-    let headers = response.headers().clone();
-    let text = response.text().await.expect("body");
-    let body = if text.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_str(&text).unwrap_or(Value::String(text))
-    };
-    (status, headers, body)
 }
 
 #[tokio::test]
@@ -137,7 +126,12 @@ async fn missing_or_wrong_credentials_get_401_with_a_challenge() {
         ),
     ];
     for (what, request) in cases {
-        let (status, headers, body) = status_of(request).await;
+        let Reply {
+            status,
+            headers,
+            body,
+            ..
+        } = send(request).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{what}");
         assert_eq!(
             headers["www-authenticate"].to_str().ok(),
@@ -147,7 +141,7 @@ async fn missing_or_wrong_credentials_get_401_with_a_challenge() {
         assert_eq!(body["message"], "Authentication required", "{what}");
     }
     // Unknown paths are still behind authentication.
-    let (status, _, _) = status_of(client().get(wari.url("/ari/no/such/thing"))).await;
+    let Reply { status, .. } = send(client().get(wari.url("/ari/no/such/thing"))).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert!(
         wari.log().contains("ARI authentication failed"),
@@ -162,8 +156,10 @@ async fn auth_realm_is_configurable() {
         "[general]\nenabled = yes\n",
         "[general]\nenabled = yes\nauth_realm = Test Realm\n",
     );
-    let wari = Wari::start(&[("http.conf", HTTP_CONF), ("ari.conf", &ari)]);
-    let (status, headers, _) = status_of(client().get(wari.url("/ari/asterisk/info"))).await;
+    let wari = Wari::with(&[("ari.conf", &ari)]);
+    let Reply {
+        status, headers, ..
+    } = send(client().get(wari.url("/ari/asterisk/info"))).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(
         headers["www-authenticate"].to_str().ok(),
@@ -175,10 +171,10 @@ async fn auth_realm_is_configurable() {
 async fn read_only_users_may_read_but_not_write() {
     let wari = Wari::start_default();
     let url = wari.url("/ari/asterisk/variable?variable=FOO&value=bar");
-    let (status, _, _) = status_of(client().get(&url).basic_auth("viewer", Some("look"))).await;
+    let Reply { status, .. } = send(client().get(&url).basic_auth("viewer", Some("look"))).await;
     assert_eq!(status, StatusCode::OK);
     for method in [Method::POST, Method::PUT, Method::DELETE] {
-        let (status, _, body) = status_of(
+        let Reply { status, body, .. } = send(
             client()
                 .request(method.clone(), &url)
                 .basic_auth("viewer", Some("look")),
@@ -188,7 +184,7 @@ async fn read_only_users_may_read_but_not_write() {
         assert_eq!(body["message"], "Write access denied", "{method}");
     }
     // Nothing was changed by the refused writes.
-    let (_, _, body) = status_of(
+    let Reply { body, .. } = send(
         client()
             .get(wari.url("/ari/asterisk/variable?variable=FOO"))
             .basic_auth("asterisk", Some("secret")),
@@ -196,10 +192,10 @@ async fn read_only_users_may_read_but_not_write() {
     .await;
     assert_eq!(body["value"], "");
     // The read/write user may write.
-    let (status, _, _) =
-        status_of(client().post(&url).basic_auth("asterisk", Some("secret"))).await;
+    let Reply { status, .. } =
+        send(client().post(&url).basic_auth("asterisk", Some("secret"))).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    let (_, _, body) = status_of(
+    let Reply { body, .. } = send(
         client()
             .get(wari.url("/ari/asterisk/variable?variable=FOO"))
             .basic_auth("viewer", Some("look")),
@@ -211,7 +207,12 @@ async fn read_only_users_may_read_but_not_write() {
 #[tokio::test]
 async fn options_lists_the_allowed_methods() {
     let wari = Wari::start_default();
-    let (status, headers, body) = status_of(
+    let Reply {
+        status,
+        headers,
+        body,
+        ..
+    } = send(
         client()
             .request(Method::OPTIONS, wari.url("/ari/asterisk/variable"))
             .basic_auth("viewer", Some("look")),
@@ -220,7 +221,12 @@ async fn options_lists_the_allowed_methods() {
     assert_eq!(status, StatusCode::NO_CONTENT);
     assert_eq!(headers["allow"].to_str().ok(), Some("OPTIONS,GET,POST"));
     assert_eq!(body, Value::Null);
-    let (status, headers, body) = status_of(
+    let Reply {
+        status,
+        headers,
+        body,
+        ..
+    } = send(
         client()
             .delete(wari.url("/ari/asterisk/variable"))
             .basic_auth("asterisk", Some("secret")),
@@ -254,21 +260,21 @@ async fn crypt_passwords_from_mkpasswd_authenticate() {
          [u256]\ntype = user\npassword_format = crypt\npassword = {sha256}\n\n\
          [umd5]\ntype = user\npassword_format = crypt\npassword = {md5}\n"
     );
-    let wari = Wari::start(&[("http.conf", HTTP_CONF), ("ari.conf", &ari)]);
+    let wari = Wari::with(&[("ari.conf", &ari)]);
     let url = wari.url("/ari/asterisk/ping");
     for (user, password) in [("u512", "pw512"), ("u256", "pw256"), ("umd5", "pwmd5")] {
-        let (status, _, body) =
-            status_of(client().get(&url).basic_auth(user, Some(password))).await;
+        let Reply { status, body, .. } =
+            send(client().get(&url).basic_auth(user, Some(password))).await;
         assert_eq!(status, StatusCode::OK, "{user}");
         assert_eq!(body["ping"], "pong");
-        let (status, _, _) = status_of(client().get(&url).basic_auth(user, Some("wrong"))).await;
+        let Reply { status, .. } = send(client().get(&url).basic_auth(user, Some("wrong"))).await;
         assert_eq!(
             status,
             StatusCode::UNAUTHORIZED,
             "{user} with a wrong password"
         );
-        let (status, _, _) =
-            status_of(client().get(format!("{url}?api_key={user}:{password}"))).await;
+        let Reply { status, .. } =
+            send(client().get(format!("{url}?api_key={user}:{password}"))).await;
         assert_eq!(status, StatusCode::OK, "{user} via api_key");
     }
 }
@@ -285,7 +291,7 @@ async fn failed_logins_lock_the_address_out_and_names_are_logged_escaped() {
         "[general]\n",
         "[general]\nmax_login_failures = 5\nlogin_lockout = 1000\n",
     );
-    let wari = Wari::start(&[("http.conf", HTTP_CONF), ("ari.conf", &ari)]);
+    let wari = Wari::with(&[("ari.conf", &ari)]);
     let from = |last: u8| {
         crate::support::client_builder()
             .local_address(IpAddr::V4(Ipv4Addr::new(127, 0, 0, last)))

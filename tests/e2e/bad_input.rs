@@ -3,72 +3,26 @@
 //! (logged with file:line, the server still starts) and the `/asterisk` resource's own
 //! error cases.
 //!
+//! The refused requests that differ only in method, target and body are rows of a table
+//! ([`Case`]) that one loop ([`refuse_all`]) sends and checks, each row's name in its
+//! failure messages.
+//!
 //! Integer parameters that are not integers are refused (a conscious difference from
 //! Asterisk, which reads them as 0).
 
 use std::future::Future;
 
 use base64::Engine;
-use reqwest::header::CONTENT_TYPE;
-use reqwest::{Method, RequestBuilder};
+use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
+use reqwest::{Method, RequestBuilder, StatusCode};
 use serde_json::{Value, json};
 
-use crate::support::{ARI_CONF, HTTP_CONF, Wari, client, raw_body, raw_request, raw_status};
+use crate::support::{Reply, Wari, client, raw_body, raw_request, raw_status, send};
 
 const USER: &str = "asterisk";
 const PASSWORD: &str = "secret";
 /// Largest body ARI accepts (ari-transport.md §1 "Bodies").
 const MAX_BODY: usize = 40960;
-
-/// A response reduced to what these tests look at.
-#[derive(Debug)]
-struct Reply {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Value,
-}
-
-impl Reply {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-
-    fn message(&self) -> Option<&str> {
-        self.body.get("message").and_then(Value::as_str)
-    }
-}
-
-fn body_value(text: &str) -> Value {
-    if text.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_string()))
-    }
-}
-
-async fn send(request: RequestBuilder) -> Reply {
-    let response = request.send().await.expect("request");
-    let status = response.status().as_u16();
-    let headers = response
-        .headers()
-        .iter()
-        .map(|(n, v)| {
-            (
-                n.as_str().to_string(),
-                v.to_str().unwrap_or_default().to_string(),
-            )
-        })
-        .collect();
-    let text = response.text().await.expect("body");
-    Reply {
-        status,
-        headers,
-        body: body_value(&text),
-    }
-}
 
 fn authed(request: RequestBuilder) -> RequestBuilder {
     request.basic_auth(USER, Some(PASSWORD))
@@ -94,15 +48,21 @@ fn raw(wari: &Wari, method: &str, target: &str, headers: &[String], body: &[u8])
     bytes.extend_from_slice(body);
     let text = raw_request(wari.addr(), &bytes);
     let head = text.split("\r\n\r\n").next().unwrap_or("");
+    let mut reply_headers = HeaderMap::new();
+    for (name, value) in head.lines().skip(1).filter_map(|l| l.split_once(':')) {
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.trim().as_bytes()),
+            HeaderValue::from_str(value.trim()),
+        ) {
+            reply_headers.append(name, value);
+        }
+    }
+    let body = raw_body(&text).to_string();
     Reply {
-        status: raw_status(&text),
-        headers: head
-            .lines()
-            .skip(1)
-            .filter_map(|l| l.split_once(':'))
-            .map(|(n, v)| (n.trim().to_string(), v.trim().to_string()))
-            .collect(),
-        body: body_value(raw_body(&text)),
+        status: StatusCode::from_u16(raw_status(&text)).expect("a status code"),
+        headers: reply_headers,
+        body: serde_json::from_str(&body).unwrap_or(Value::Null),
+        text: body,
     }
 }
 
@@ -135,7 +95,7 @@ async fn assert_still_up(wari: &Wari, after: &str) {
 
 /// Runs one request that must be refused and checks everything a user sees: the status, a
 /// body that is exactly `{"message": <text>}` (equal to `message` when given), a new log line
-/// naming `path` and the message (plus `also_logged`), and a server still answering pings.
+/// naming `path` and the message, and a server still answering pings.
 async fn expect_refused(
     wari: &Wari,
     what: &str,
@@ -143,7 +103,6 @@ async fn expect_refused(
     status: u16,
     message: Option<&str>,
     path: &str,
-    also_logged: &[&str],
 ) -> Reply {
     let log_before = wari.log();
     let reply = request.await;
@@ -166,8 +125,7 @@ async fn expect_refused(
     if let Some(expected) = message {
         assert_eq!(text, expected, "{what}");
     }
-    let mut needles = vec![path, text];
-    needles.extend_from_slice(also_logged);
+    let needles = [path, text];
     let before = count_lines(&log_before, &needles);
     assert!(
         log_lines_with(wari, &needles) > before,
@@ -178,35 +136,161 @@ async fn expect_refused(
     reply
 }
 
+/// The body of a [`Case`].
+enum Body {
+    None,
+    /// A content type and text.
+    Text(&'static str, String),
+    Json(Value),
+}
+
+/// One request that must be refused: a row of a test's table, sent and checked by
+/// [`refuse_all`].
+struct Case {
+    /// Names the row in failure messages.
+    name: String,
+    method: Method,
+    /// Path and query under `/ari`; its path is what the log line must name.
+    target: String,
+    /// The test user's credentials (`Basic`) unless `false`.
+    authed: bool,
+    /// Extra request headers.
+    headers: Vec<(&'static str, String)>,
+    body: Body,
+    status: u16,
+    /// The exact message, when the row pins it.
+    message: Option<&'static str>,
+    /// A header the answer must carry (name, value).
+    answer_header: Option<(&'static str, &'static str)>,
+}
+
+/// A row: `method` on `/ari{target}` as the test user, refused with `status` (and `message`
+/// when given).
+fn case(
+    name: impl Into<String>,
+    method: Method,
+    target: impl Into<String>,
+    status: u16,
+    message: Option<&'static str>,
+) -> Case {
+    Case {
+        name: name.into(),
+        method,
+        target: target.into(),
+        authed: true,
+        headers: Vec::new(),
+        body: Body::None,
+        status,
+        message,
+        answer_header: None,
+    }
+}
+
+impl Case {
+    /// Without the test user's credentials.
+    fn anonymous(mut self) -> Case {
+        self.authed = false;
+        self
+    }
+
+    /// With an extra header.
+    fn header(mut self, name: &'static str, value: impl Into<String>) -> Case {
+        self.headers.push((name, value.into()));
+        self
+    }
+
+    /// With `text` as the body, of `content_type`.
+    fn text(mut self, content_type: &'static str, text: impl Into<String>) -> Case {
+        self.body = Body::Text(content_type, text.into());
+        self
+    }
+
+    /// The answer must carry header `name` with `value`.
+    fn answers_header(mut self, name: &'static str, value: &'static str) -> Case {
+        self.answer_header = Some((name, value));
+        self
+    }
+
+    /// With a JSON body.
+    fn json(mut self, value: Value) -> Case {
+        self.body = Body::Json(value);
+        self
+    }
+
+    fn request(&self, wari: &Wari) -> RequestBuilder {
+        let mut request = client().request(
+            self.method.clone(),
+            wari.url(&format!("/ari{}", self.target)),
+        );
+        if self.authed {
+            request = authed(request);
+        }
+        for (name, value) in &self.headers {
+            request = request.header(*name, value.as_str());
+        }
+        match &self.body {
+            Body::None => request,
+            Body::Text(content_type, text) => request
+                .header(CONTENT_TYPE, *content_type)
+                .body(text.clone()),
+            Body::Json(value) => request.json(value),
+        }
+    }
+}
+
+/// Sends every row of `cases` and checks it with [`expect_refused`] (the log line naming
+/// the row's path) and its `answer_header`; the replies, in the rows' order.
+async fn refuse_all(wari: &Wari, cases: &[Case]) -> Vec<Reply> {
+    let mut replies = Vec::with_capacity(cases.len());
+    for case in cases {
+        let path = case.target.split('?').next().unwrap_or_default();
+        let reply = expect_refused(
+            wari,
+            &case.name,
+            send(case.request(wari)),
+            case.status,
+            case.message,
+            path,
+        )
+        .await;
+        if let Some((name, value)) = case.answer_header {
+            assert_eq!(reply.header(name), Some(value), "{}", case.name);
+        }
+        replies.push(reply);
+    }
+    replies
+}
+
 #[tokio::test]
 async fn malformed_authorization_headers_are_ignored_and_refused() {
     let wari = Wari::start_default();
     let url = wari.url("/ari/asterisk/ping");
-    let cases = [
-        ("Basic !!!".to_string(), "not base64"),
-        (format!("Basic {}", basic("asterisksecret")), "no colon"),
-        (format!("Bearer {}", basic("asterisk:secret")), "not Basic"),
-        ("Basic".to_string(), "no payload"),
-    ];
-    for (header, what) in cases {
-        let reply = expect_refused(
-            &wari,
+    let malformed = |what: &str, header: String| {
+        case(
             what,
-            send(client().get(&url).header("authorization", header.as_str())),
+            Method::GET,
+            "/asterisk/ping",
             401,
             Some("Authentication required"),
-            "/asterisk/ping",
-            &[],
         )
-        .await;
-        assert_eq!(
-            reply.header("www-authenticate"),
-            Some("Basic realm=\"Asterisk REST Interface\""),
-            "{what}"
-        );
+        .anonymous()
+        .header("authorization", header)
+        .answers_header(
+            "www-authenticate",
+            "Basic realm=\"Asterisk REST Interface\"",
+        )
+    };
+    let cases = [
+        malformed("not base64", "Basic !!!".to_string()),
+        malformed("no colon", format!("Basic {}", basic("asterisksecret"))),
+        malformed("not Basic", format!("Bearer {}", basic("asterisk:secret"))),
+        malformed("no payload", "Basic".to_string()),
+    ];
+    for case in &cases {
+        refuse_all(&wari, std::slice::from_ref(case)).await;
         // The log also says why the header did not count.
         let ignored = log_lines_with(&wari, &["authorization header ignored"]);
-        assert!(ignored > 0, "{what}: log:\n{}", wari.log());
+        assert!(ignored > 0, "{}: log:\n{}", case.name, wari.log());
     }
     assert_eq!(
         log_lines_with(&wari, &["authorization header ignored"]),
@@ -229,41 +313,7 @@ async fn bodies_over_the_limit_get_413_with_or_without_content_length() {
     let wari = Wari::start_default();
     let target = "/ari/asterisk/variable?variable=BIG&value=1";
 
-    // Declared too large: refused at once, without waiting for the body.
-    let declared = [
-        auth_header(),
-        "Content-Type: application/json".to_string(),
-        format!("Content-Length: {}", MAX_BODY * 2),
-    ];
-    expect_refused(
-        &wari,
-        "Content-Length over the limit, body not sent",
-        async { raw(&wari, "POST", target, &declared, b"") },
-        413,
-        Some("Request body too large"),
-        "/asterisk/variable",
-        &[],
-    )
-    .await;
-
-    // One byte over, body sent.
     let over = vec![b' '; MAX_BODY + 1];
-    let headers = [
-        auth_header(),
-        "Content-Type: application/json".to_string(),
-        format!("Content-Length: {}", over.len()),
-    ];
-    expect_refused(
-        &wari,
-        "Content-Length one byte over",
-        async { raw(&wari, "POST", target, &headers, &over) },
-        413,
-        Some("Request body too large"),
-        "/asterisk/variable",
-        &[],
-    )
-    .await;
-
     // Chunked: no length up front; the limit applies while reading.
     let mut chunked = Vec::new();
     for _ in 0..11 {
@@ -272,45 +322,55 @@ async fn bodies_over_the_limit_get_413_with_or_without_content_length() {
         chunked.extend_from_slice(b"\r\n");
     }
     chunked.extend_from_slice(b"0\r\n\r\n");
-    let headers = [
-        auth_header(),
-        "Content-Type: application/json".to_string(),
-        "Transfer-Encoding: chunked".to_string(),
+    let json = "Content-Type: application/json".to_string();
+    let too_large: [(&str, Vec<String>, &[u8]); 4] = [
+        // Declared too large: refused at once, without waiting for the body.
+        (
+            "Content-Length over the limit, body not sent",
+            vec![
+                auth_header(),
+                json.clone(),
+                format!("Content-Length: {}", MAX_BODY * 2),
+            ],
+            b"",
+        ),
+        (
+            "Content-Length one byte over",
+            vec![
+                auth_header(),
+                json.clone(),
+                format!("Content-Length: {}", over.len()),
+            ],
+            &over,
+        ),
+        (
+            "chunked body over the limit",
+            vec![
+                auth_header(),
+                json.clone(),
+                "Transfer-Encoding: chunked".to_string(),
+            ],
+            &chunked,
+        ),
+        // Body problems come before authentication.
+        (
+            "too large without credentials",
+            vec![json.clone(), format!("Content-Length: {}", MAX_BODY * 2)],
+            b"",
+        ),
     ];
-    expect_refused(
-        &wari,
-        "chunked body over the limit",
-        async { raw(&wari, "POST", target, &headers, &chunked) },
-        413,
-        Some("Request body too large"),
-        "/asterisk/variable",
-        &[],
-    )
-    .await;
-
-    // Body problems come before authentication.
-    expect_refused(
-        &wari,
-        "too large without credentials",
-        async {
-            raw(
-                &wari,
-                "POST",
-                target,
-                &[
-                    "Content-Type: application/json".to_string(),
-                    format!("Content-Length: {}", MAX_BODY * 2),
-                ],
-                b"",
-            )
-        },
-        413,
-        Some("Request body too large"),
-        "/asterisk/variable",
-        &[],
-    )
-    .await;
-
+    for (what, headers, body) in &too_large {
+        expect_refused(
+            &wari,
+            what,
+            async { raw(&wari, "POST", target, headers, body) },
+            413,
+            Some("Request body too large"),
+            "/asterisk/variable",
+        )
+        .await;
+    }
+    let headers = &too_large[2].1;
     // Nothing was set by the refused requests.
     let reply = send(authed(
         client().get(wari.url("/ari/asterisk/variable?variable=BIG")),
@@ -364,7 +424,7 @@ async fn bodies_over_the_limit_get_413_with_or_without_content_length() {
     let mut chunked = format!("{:x}\r\n", small.len()).into_bytes();
     chunked.extend_from_slice(small);
     chunked.extend_from_slice(b"\r\n0\r\n\r\n");
-    let reply = raw(&wari, "POST", "/ari/asterisk/variable", &headers, &chunked);
+    let reply = raw(&wari, "POST", "/ari/asterisk/variable", headers, &chunked);
     assert_eq!(reply.status, 204, "{reply:?}");
     let reply = send(authed(
         client().get(wari.url("/ari/asterisk/variable?variable=CHUNKED")),
@@ -377,63 +437,39 @@ async fn bodies_over_the_limit_get_413_with_or_without_content_length() {
 async fn json_bodies_invalid_refused_arrays_and_empty_accepted() {
     let wari = Wari::start_default();
     let url = wari.url("/ari/asterisk/variable?variable=X&value=1");
-    // Asterisk 23.4.1 reads only an object or an array at the top of a JSON body: a scalar,
-    // null or a body of blanks is "Error parsing request body" too.
-    for (what, body) in [
-        ("truncated object", "{\"variable\":"),
-        ("not JSON at all", "variable=X"),
-        ("trailing garbage", "{} {"),
-        ("JSON string", "\"x\""),
-        ("JSON null", "null"),
-        ("JSON number", "5"),
-        ("only blanks", "  "),
-    ] {
-        expect_refused(
-            &wari,
+    let target = "/asterisk/variable?variable=X&value=1";
+    let unparsable = |what: &str, content_type: &'static str, body: &str| {
+        case(
             what,
-            send(authed(
-                client()
-                    .post(&url)
-                    .header(CONTENT_TYPE, "application/json")
-                    .body(body),
-            )),
+            Method::POST,
+            target,
             400,
             Some("Error parsing request body"),
-            "/asterisk/variable",
-            &[],
         )
-        .await;
-    }
-    // Parameters after `;` do not change that it is JSON.
-    expect_refused(
+        .text(content_type, body)
+    };
+    let json = "application/json";
+    // Asterisk 23.4.1 reads only an object or an array at the top of a JSON body: a scalar,
+    // null or a body of blanks is "Error parsing request body" too.
+    refuse_all(
         &wari,
-        "charset parameter",
-        send(authed(
-            client()
-                .post(&url)
-                .header(CONTENT_TYPE, "Application/JSON; charset=utf-8")
-                .body("{oops"),
-        )),
-        400,
-        Some("Error parsing request body"),
-        "/asterisk/variable",
-        &[],
-    )
-    .await;
-    // Reported before authentication.
-    expect_refused(
-        &wari,
-        "invalid JSON without credentials",
-        send(
-            client()
-                .post(&url)
-                .header(CONTENT_TYPE, "application/json")
-                .body("{oops"),
-        ),
-        400,
-        Some("Error parsing request body"),
-        "/asterisk/variable",
-        &[],
+        &[
+            unparsable("truncated object", json, "{\"variable\":"),
+            unparsable("not JSON at all", json, "variable=X"),
+            unparsable("trailing garbage", json, "{} {"),
+            unparsable("JSON string", json, "\"x\""),
+            unparsable("JSON null", json, "null"),
+            unparsable("JSON number", json, "5"),
+            unparsable("only blanks", json, "  "),
+            // Parameters after `;` do not change that it is JSON.
+            unparsable(
+                "charset parameter",
+                "Application/JSON; charset=utf-8",
+                "{oops",
+            ),
+            // Reported before authentication.
+            unparsable("invalid JSON without credentials", json, "{oops").anonymous(),
+        ],
     )
     .await;
     // Not JSON content: the body is not parsed.
@@ -508,7 +544,6 @@ async fn percent_signs_that_are_not_escapes_are_kept_as_sent() {
         400,
         Some("Variable name is required"),
         "/asterisk/variable",
-        &[],
     )
     .await;
     // Well-formed escapes are decoded per segment: %2F does not split the path.
@@ -539,63 +574,49 @@ async fn percent_signs_that_are_not_escapes_are_kept_as_sent() {
 #[tokio::test]
 async fn routing_errors_have_their_documented_messages() {
     let wari = Wari::start_default();
-    expect_refused(
-        &wari,
-        "trailing slash",
-        send(authed(client().get(wari.url("/ari/asterisk/info/")))),
-        404,
-        Some("ARI URLs do not end with a slash. Try /ari/asterisk/info"),
-        "/asterisk/info/",
-        &[],
-    )
-    .await;
-    expect_refused(
-        &wari,
-        "trailing slash on a variable path",
-        send(authed(client().get(wari.url("/ari/asterisk/modules/x/")))),
-        404,
-        Some("ARI URLs do not end with a slash. Try /ari/asterisk/modules/x"),
-        "/asterisk/modules/x/",
-        &[],
-    )
-    .await;
-    for path in ["/no/such/thing", "/asterisk/nothing", "/asterisk/info/more"] {
-        expect_refused(
-            &wari,
+    let not_found =
+        |path: &'static str| case(path, Method::GET, path, 404, Some("Resource not found"));
+    let invalid_method = |method: Method, path: &'static str, allow: &'static str| {
+        case(
+            format!("{method} {path}"),
+            method,
             path,
-            send(authed(client().get(wari.url(&format!("/ari{path}"))))),
-            404,
-            Some("Resource not found"),
-            path,
-            &[],
-        )
-        .await;
-    }
-
-    for (method, path, allow) in [
-        (Method::DELETE, "/asterisk/ping", "OPTIONS,GET"),
-        (Method::POST, "/asterisk/info", "OPTIONS,GET"),
-        (Method::PATCH, "/asterisk/variable", "OPTIONS,GET,POST"),
-        (
-            Method::GET,
-            "/asterisk/logging/console/rotate",
-            "OPTIONS,PUT",
-        ),
-    ] {
-        let reply = expect_refused(
-            &wari,
-            &format!("{method} {path}"),
-            send(authed(
-                client().request(method.clone(), wari.url(&format!("/ari{path}"))),
-            )),
             405,
             Some("Invalid method"),
-            path,
-            &[],
         )
-        .await;
-        assert_eq!(reply.header("allow"), Some(allow), "{method} {path}");
-    }
+        .answers_header("allow", allow)
+    };
+    refuse_all(
+        &wari,
+        &[
+            case(
+                "trailing slash",
+                Method::GET,
+                "/asterisk/info/",
+                404,
+                Some("ARI URLs do not end with a slash. Try /ari/asterisk/info"),
+            ),
+            case(
+                "trailing slash on a variable path",
+                Method::GET,
+                "/asterisk/modules/x/",
+                404,
+                Some("ARI URLs do not end with a slash. Try /ari/asterisk/modules/x"),
+            ),
+            not_found("/no/such/thing"),
+            not_found("/asterisk/nothing"),
+            not_found("/asterisk/info/more"),
+            invalid_method(Method::DELETE, "/asterisk/ping", "OPTIONS,GET"),
+            invalid_method(Method::POST, "/asterisk/info", "OPTIONS,GET"),
+            invalid_method(Method::PATCH, "/asterisk/variable", "OPTIONS,GET,POST"),
+            invalid_method(
+                Method::GET,
+                "/asterisk/logging/console/rotate",
+                "OPTIONS,PUT",
+            ),
+        ],
+    )
+    .await;
 
     // Every declared operation has a handler now, so no request can reach the pipeline's
     // "501 Method not implemented" for a declared operation without one.
@@ -610,30 +631,26 @@ async fn routing_errors_have_their_documented_messages() {
 async fn list_parameters_are_limited_to_127_values() {
     let wari = Wari::start_default();
     let many = |n: usize| vec!["system"; n].join(",");
-    expect_refused(
+    let too_many = Some("Too many values for only");
+    refuse_all(
         &wari,
-        "128 values",
-        send(authed(client().get(
-            wari.url(&format!("/ari/asterisk/info?only={}", many(128))),
-        ))),
-        400,
-        Some("Too many values for only"),
-        "/asterisk/info",
-        &[],
-    )
-    .await;
-    expect_refused(
-        &wari,
-        "128 values in a JSON body",
-        send(authed(
-            client()
-                .get(wari.url("/ari/asterisk/info"))
-                .json(&json!({ "only": vec!["system"; 128] })),
-        )),
-        400,
-        Some("Too many values for only"),
-        "/asterisk/info",
-        &[],
+        &[
+            case(
+                "128 values",
+                Method::GET,
+                format!("/asterisk/info?only={}", many(128)),
+                400,
+                too_many,
+            ),
+            case(
+                "128 values in a JSON body",
+                Method::GET,
+                "/asterisk/info",
+                400,
+                too_many,
+            )
+            .json(json!({ "only": vec!["system"; 128] })),
+        ],
     )
     .await;
     let reply = send(authed(
@@ -714,35 +731,30 @@ async fn global_variables_via_query_json_and_form() {
         )))
     };
 
-    for (what, request) in [
-        (
-            "no variable",
-            client().get(wari.url("/ari/asterisk/variable")),
-        ),
-        (
-            "empty variable",
-            client().get(wari.url("/ari/asterisk/variable?variable=")),
-        ),
-        (
-            "set without variable",
-            client().post(wari.url("/ari/asterisk/variable?value=1")),
-        ),
-    ] {
-        expect_refused(
-            &wari,
-            what,
-            send(authed(request)),
-            400,
-            None,
-            "/asterisk/variable",
-            &[],
-        )
-        .await;
-    }
-
+    refuse_all(
+        &wari,
+        &[
+            case("no variable", Method::GET, "/asterisk/variable", 400, None),
+            case(
+                "empty variable",
+                Method::GET,
+                "/asterisk/variable?variable=",
+                400,
+                None,
+            ),
+            case(
+                "set without variable",
+                Method::POST,
+                "/asterisk/variable?value=1",
+                400,
+                None,
+            ),
+        ],
+    )
+    .await;
     // Unset reads as empty.
     let reply = get("A").await;
-    assert_eq!((reply.status, reply.body), (200, json!({"value": ""})));
+    assert_eq!(reply.parts(), (200, json!({"value": ""})));
 
     // JSON body.
     let reply = send(authed(
@@ -817,56 +829,21 @@ async fn modules_list_get_load_unload() {
     assert_eq!(reply.body, modules[0]);
 
     let nosuch = "/asterisk/modules/no_such_module";
-    expect_refused(
+    refuse_all(
         &wari,
-        "get unknown module",
-        send(authed(client().get(wari.url(&format!("/ari{nosuch}"))))),
-        404,
-        None,
-        nosuch,
-        &[],
-    )
-    .await;
-    expect_refused(
-        &wari,
-        "load unknown module",
-        send(authed(client().post(wari.url(&format!("/ari{nosuch}"))))),
-        409,
-        None,
-        nosuch,
-        &[],
-    )
-    .await;
-    expect_refused(
-        &wari,
-        "load a loaded module",
-        send(authed(
-            client().post(wari.url(&format!("/ari/asterisk/modules/{name}"))),
-        )),
-        409,
-        None,
-        &format!("/asterisk/modules/{name}"),
-        &[],
-    )
-    .await;
-    expect_refused(
-        &wari,
-        "unload unknown module",
-        send(authed(client().delete(wari.url(&format!("/ari{nosuch}"))))),
-        404,
-        None,
-        nosuch,
-        &[],
-    )
-    .await;
-    expect_refused(
-        &wari,
-        "reload unknown module",
-        send(authed(client().put(wari.url(&format!("/ari{nosuch}"))))),
-        404,
-        None,
-        nosuch,
-        &[],
+        &[
+            case("get unknown module", Method::GET, nosuch, 404, None),
+            case("load unknown module", Method::POST, nosuch, 409, None),
+            case(
+                "load a loaded module",
+                Method::POST,
+                format!("/asterisk/modules/{name}"),
+                409,
+                None,
+            ),
+            case("unload unknown module", Method::DELETE, nosuch, 404, None),
+            case("reload unknown module", Method::PUT, nosuch, 404, None),
+        ],
     )
     .await;
     // Still listed after the refusals.
@@ -887,52 +864,38 @@ async fn log_channels() {
     for field in ["type", "status", "configuration"] {
         assert!(console[field].is_string(), "{field} in {console}");
     }
-    expect_refused(
+    refuse_all(
         &wari,
-        "delete unknown log channel",
-        send(authed(
-            client().delete(wari.url("/ari/asterisk/logging/no_such_channel")),
-        )),
-        404,
-        None,
-        "/asterisk/logging/no_such_channel",
-        &[],
-    )
-    .await;
-    expect_refused(
-        &wari,
-        "rotate unknown log channel",
-        send(authed(client().put(
-            wari.url("/ari/asterisk/logging/no_such_channel/rotate"),
-        ))),
-        404,
-        None,
-        "/asterisk/logging/no_such_channel/rotate",
-        &[],
-    )
-    .await;
-    expect_refused(
-        &wari,
-        "add without configuration",
-        send(authed(
-            client().post(wari.url("/ari/asterisk/logging/newchannel")),
-        )),
-        400,
-        None,
-        "/asterisk/logging/newchannel",
-        &[],
-    )
-    .await;
-    expect_refused(
-        &wari,
-        "add an existing channel",
-        send(authed(client().post(wari.url(
-            "/ari/asterisk/logging/console?configuration=notice,warning",
-        )))),
-        409,
-        None,
-        "/asterisk/logging/console",
-        &[],
+        &[
+            case(
+                "delete unknown log channel",
+                Method::DELETE,
+                "/asterisk/logging/no_such_channel",
+                404,
+                None,
+            ),
+            case(
+                "rotate unknown log channel",
+                Method::PUT,
+                "/asterisk/logging/no_such_channel/rotate",
+                404,
+                None,
+            ),
+            case(
+                "add without configuration",
+                Method::POST,
+                "/asterisk/logging/newchannel",
+                400,
+                None,
+            ),
+            case(
+                "add an existing channel",
+                Method::POST,
+                "/asterisk/logging/console?configuration=notice,warning",
+                409,
+                None,
+            ),
+        ],
     )
     .await;
 }
@@ -966,40 +929,34 @@ async fn dynamic_config_is_readable_without_passwords_and_read_only() {
         reply.body
     );
 
-    for (what, path) in [
-        (
-            "unknown class",
-            "/asterisk/config/dynamic/res_nothing/user/asterisk",
-        ),
-        (
-            "unknown type",
-            "/asterisk/config/dynamic/res_ari/nothing/asterisk",
-        ),
-        ("unknown id", "/asterisk/config/dynamic/res_ari/user/nobody"),
-    ] {
-        expect_refused(
-            &wari,
-            what,
-            send(authed(client().get(wari.url(&format!("/ari{path}"))))),
-            404,
-            None,
-            path,
-            &[],
-        )
-        .await;
-    }
-
     let path = "/asterisk/config/dynamic/res_ari/user/asterisk";
-    expect_refused(
+    refuse_all(
         &wari,
-        "update",
-        send(authed(client().put(wari.url(&format!("/ari{path}"))).json(
-            &json!({"fields": [{"attribute": "password", "value": "x"}]}),
-        ))),
-        403,
-        None,
-        path,
-        &[],
+        &[
+            case(
+                "unknown class",
+                Method::GET,
+                "/asterisk/config/dynamic/res_nothing/user/asterisk",
+                404,
+                None,
+            ),
+            case(
+                "unknown type",
+                Method::GET,
+                "/asterisk/config/dynamic/res_ari/nothing/asterisk",
+                404,
+                None,
+            ),
+            case(
+                "unknown id",
+                Method::GET,
+                "/asterisk/config/dynamic/res_ari/user/nobody",
+                404,
+                None,
+            ),
+            case("update", Method::PUT, path, 403, None)
+                .json(json!({"fields": [{"attribute": "password", "value": "x"}]})),
+        ],
     )
     .await;
     // The password did not change.
@@ -1010,7 +967,7 @@ async fn dynamic_config_is_readable_without_passwords_and_read_only() {
 #[tokio::test]
 async fn harness_default_config_is_valid() {
     // The configuration the other tests rely on carries no problems at all.
-    let wari = Wari::start(&[("http.conf", HTTP_CONF), ("ari.conf", ARI_CONF)]);
+    let wari = Wari::start_default();
     let log = wari.log();
     assert!(
         !log.contains("error:") && !log.contains("warning:"),
@@ -1021,27 +978,26 @@ async fn harness_default_config_is_valid() {
 #[tokio::test]
 async fn integer_parameters_must_be_integers() {
     let wari = Wari::start_default();
-    for (query, what) in [
-        (
-            "oldMessages=abc&newMessages=1",
-            "text where an integer belongs",
-        ),
-        ("oldMessages=1&newMessages=2.5", "a fraction"),
-    ] {
-        let path = "/mailboxes/1000";
-        expect_refused(
-            &wari,
-            what,
-            send(authed(
-                client().put(wari.url(&format!("/ari{path}?{query}"))),
-            )),
-            400,
-            None,
-            path,
-            &[],
-        )
-        .await;
-    }
+    refuse_all(
+        &wari,
+        &[
+            case(
+                "text where an integer belongs",
+                Method::PUT,
+                "/mailboxes/1000?oldMessages=abc&newMessages=1",
+                400,
+                None,
+            ),
+            case(
+                "a fraction",
+                Method::PUT,
+                "/mailboxes/1000?oldMessages=1&newMessages=2.5",
+                400,
+                None,
+            ),
+        ],
+    )
+    .await;
     let reply = send(authed(
         client().put(wari.url("/ari/mailboxes/1000?oldMessages=1&newMessages=2")),
     ))

@@ -10,7 +10,7 @@ use wari_bench::report::markdown;
 use wari_bench::scenarios::Destination;
 use wari_bench::{ClientWait, Report, Scenario, Settings, Target};
 
-use crate::support::{ARI_CONF, EVENT_TIMEOUT, HTTP_CONF, Wari, eventually};
+use crate::support::{EVENT_TIMEOUT, Wari, eventually};
 
 const EXTENSIONS: &str = "[bench]\nexten => s,1,Answer()\n same => n,Stasis(wari-bench)\n";
 
@@ -46,11 +46,7 @@ async fn no_channels_left(wari: &Wari, after: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_scenario_counts_what_happened_and_cleans_up() {
-    let wari = Wari::start(&[
-        ("http.conf", HTTP_CONF),
-        ("ari.conf", ARI_CONF),
-        ("extensions.conf", EXTENSIONS),
-    ]);
+    let wari = Wari::with(&[("extensions.conf", EXTENSIONS)]);
     let settings = settings(&wari);
     let scenarios = [
         Scenario::Originate,
@@ -165,7 +161,7 @@ async fn refusals_are_reported() {
 /// so; the two-connection row stays blocking. The counts are those of a blocking run.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_polling_bench_polls_only_one_connection_and_says_so() {
-    let wari = Wari::start(&[("http.conf", HTTP_CONF), ("ari.conf", ARI_CONF)]);
+    let wari = Wari::start_default();
     let mut settings = settings(&wari);
     settings.client_wait = ClientWait::Poll;
     let reports = wari_bench::run(&settings, &[Scenario::Originate, Scenario::LoopbackEcho])
@@ -205,11 +201,7 @@ async fn every_scenario_writes_json_whose_counts_add_up() {
     let extensions = format!(
         "{EXTENSIONS}\n[wari-bench]\nexten => wasm,1,Stasis(wari-bench-wasm)\n same => n,Hangup()\n"
     );
-    let wari = Wari::start(&[
-        ("http.conf", HTTP_CONF),
-        ("ari.conf", ARI_CONF),
-        ("extensions.conf", &extensions),
-    ]);
+    let wari = Wari::with(&[("extensions.conf", &extensions)]);
     let mut settings = settings(&wari);
     settings.count = 3;
     settings.connections = vec![1, 2];

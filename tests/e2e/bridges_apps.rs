@@ -9,7 +9,7 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::support::{ARI_CONF, EventSocket, HTTP_CONF, Wari};
+use crate::support::{EventSocket, Reply, Wari};
 
 /// Dialplan for the non-Stasis bridge: a Test phone answers, then Dial()s another, which
 /// puts both in a basic (dialplan) bridge.
@@ -19,49 +19,20 @@ exten => 600,1,Dial(Test/carol)
  same => n,Hangup()
 ";
 
-fn start() -> Wari {
-    Wari::start(&[
-        ("http.conf", HTTP_CONF),
-        ("ari.conf", ARI_CONF),
-        ("extensions.conf", DIALPLAN),
-    ])
-}
-
-/// One request as `asterisk:secret`; a JSON body when `body` is given. Returns the status
-/// and the parsed body (`Null` when empty).
-async fn call(wari: &Wari, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
-    let reply = wari.ari_with_body(method, path, body).await;
-    (reply.status.as_u16(), reply.body)
-}
-
-async fn get(wari: &Wari, path: &str) -> (u16, Value) {
-    call(wari, Method::GET, path, None).await
-}
-
-async fn post(wari: &Wari, path: &str) -> (u16, Value) {
-    call(wari, Method::POST, path, None).await
-}
-
-async fn put(wari: &Wari, path: &str) -> (u16, Value) {
-    call(wari, Method::PUT, path, None).await
-}
-
-async fn delete(wari: &Wari, path: &str) -> (u16, Value) {
-    call(wari, Method::DELETE, path, None).await
-}
-
 /// Asserts a status, showing the body when it differs, and returns the body.
 #[track_caller]
-fn expect(reply: (u16, Value), status: u16) -> Value {
-    assert_eq!(reply.0, status, "body: {}", reply.1);
+fn expect(reply: Reply, status: u16) -> Value {
+    assert_eq!(reply.status.as_u16(), status, "body: {}", reply.body);
     if status >= 400 {
         assert!(
-            reply.1["message"].as_str().is_some_and(|m| !m.is_empty()),
+            reply.body["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty()),
             "error body has a message: {}",
-            reply.1
+            reply.body
         );
     }
-    reply.1
+    reply.body
 }
 
 async fn socket(wari: &Wari, query: &str) -> EventSocket {
@@ -71,10 +42,9 @@ async fn socket(wari: &Wari, query: &str) -> EventSocket {
 /// Originates `endpoint` into `app` as channel `id` (200 expected).
 async fn originate(wari: &Wari, endpoint: &str, app: &str, id: &str) {
     expect(
-        post(
-            wari,
-            &format!("/ari/channels?endpoint={endpoint}&app={app}&channelId={id}"),
-        )
+        wari.post(&format!(
+            "/ari/channels?endpoint={endpoint}&app={app}&channelId={id}"
+        ))
         .await,
         200,
     );
@@ -82,13 +52,10 @@ async fn originate(wari: &Wari, endpoint: &str, app: &str, id: &str) {
 
 #[tokio::test]
 async fn bridges_are_created_listed_read_and_destroyed() {
-    let wari = start();
+    let wari = Wari::with(&[("extensions.conf", DIALPLAN)]);
     let mut ws = socket(&wari, "app=watcher&subscribeAll=true").await;
 
-    let created = expect(
-        post(&wari, "/ari/bridges?type=mixing&name=first").await,
-        200,
-    );
+    let created = expect(wari.post("/ari/bridges?type=mixing&name=first").await, 200);
     let first = created["id"].as_str().expect("generated id").to_string();
     assert_eq!(first.len(), 36, "a UUID: {first}");
     assert_eq!(created["bridge_type"], "mixing");
@@ -107,7 +74,8 @@ async fn bridges_are_created_listed_read_and_destroyed() {
         "variables": {"PLAIN": "1", "SHOWN": {"value": "2", "report_events": true}},
     });
     let second = expect(
-        call(&wari, Method::POST, "/ari/bridges/second", Some(body)).await,
+        wari.ari_with_body(Method::POST, "/ari/bridges/second", Some(body))
+            .await,
         200,
     );
     assert_eq!(second["id"], "second");
@@ -117,11 +85,11 @@ async fn bridges_are_created_listed_read_and_destroyed() {
     assert_eq!(event["bridge"]["bridgevars"], json!({"SHOWN": "2"}));
 
     // POST /bridges with bridgeId.
-    let third = expect(post(&wari, "/ari/bridges?bridgeId=third").await, 200);
+    let third = expect(wari.post("/ari/bridges?bridgeId=third").await, 200);
     assert_eq!(third["id"], "third");
     assert_eq!(third["bridge_type"], "mixing", "mixing is the default");
 
-    let (_, list) = get(&wari, "/ari/bridges").await;
+    let Reply { body: list, .. } = wari.get("/ari/bridges").await;
     let mut ids: Vec<&str> = list
         .as_array()
         .expect("array")
@@ -133,36 +101,38 @@ async fn bridges_are_created_listed_read_and_destroyed() {
     expected.sort();
     assert_eq!(ids, expected);
 
-    let got = expect(get(&wari, "/ari/bridges/second").await, 200);
+    let got = expect(wari.get("/ari/bridges/second").await, 200);
     assert_eq!(got["name"], "second");
 
-    expect(delete(&wari, "/ari/bridges/second").await, 204);
+    expect(wari.delete("/ari/bridges/second").await, 204);
     let event = ws.next_of("BridgeDestroyed").await;
     assert_eq!(event["bridge"]["id"], "second");
-    expect(get(&wari, "/ari/bridges/second").await, 404);
-    expect(delete(&wari, "/ari/bridges/second").await, 404);
+    expect(wari.get("/ari/bridges/second").await, 404);
+    expect(wari.delete("/ari/bridges/second").await, 404);
 }
 
 #[tokio::test]
 async fn bridge_errors() {
-    let wari = start();
-    expect(post(&wari, "/ari/bridges/taken").await, 200);
+    let wari = Wari::with(&[("extensions.conf", DIALPLAN)]);
+    expect(wari.post("/ari/bridges/taken").await, 200);
     // Id collisions.
-    expect(post(&wari, "/ari/bridges/taken").await, 409);
-    expect(post(&wari, "/ari/bridges?bridgeId=taken").await, 409);
+    expect(wari.post("/ari/bridges/taken").await, 409);
+    expect(wari.post("/ari/bridges?bridgeId=taken").await, 409);
     // Bad parameters (a type that makes no bridge: Asterisk 23.4.1 answers 500, wari 400).
-    expect(post(&wari, "/ari/bridges?type=mixing,holding").await, 400);
+    expect(wari.post("/ari/bridges?type=mixing,holding").await, 400);
     let bad_vars = json!({"variables": "not an object"});
     expect(
-        call(&wari, Method::POST, "/ari/bridges", Some(bad_vars)).await,
+        wari.ari_with_body(Method::POST, "/ari/bridges", Some(bad_vars))
+            .await,
         400,
     );
     let bad_var = json!({"variables": {"X": 5}});
     expect(
-        call(&wari, Method::POST, "/ari/bridges/other", Some(bad_var)).await,
+        wari.ari_with_body(Method::POST, "/ari/bridges/other", Some(bad_var))
+            .await,
         400,
     );
-    expect(get(&wari, "/ari/bridges/other").await, 404);
+    expect(wari.get("/ari/bridges/other").await, 404);
 
     // Unknown bridge: 404 everywhere.
     for (method, path) in [
@@ -184,24 +154,23 @@ async fn bridge_errors() {
         (Method::POST, "/ari/bridges/nope/play/p1?media=sound:hello"),
         (Method::POST, "/ari/bridges/nope/record?name=r&format=wav"),
     ] {
-        let reply = call(&wari, method.clone(), path, None).await;
-        assert_eq!(reply.0, 404, "{method} {path}: {}", reply.1);
+        let reply = wari.ari_with_body(method.clone(), path, None).await;
+        assert_eq!(reply.status, 404, "{method} {path}: {}", reply.body);
     }
 
     // Channels that do not exist: 400; an empty list: 400.
-    expect(post(&wari, "/ari/bridges/taken/addChannel").await, 400);
+    expect(wari.post("/ari/bridges/taken/addChannel").await, 400);
     expect(
-        post(&wari, "/ari/bridges/taken/addChannel?channel=ghost").await,
+        wari.post("/ari/bridges/taken/addChannel?channel=ghost")
+            .await,
         400,
     );
     expect(
-        post(&wari, "/ari/bridges/taken/removeChannel?channel=ghost").await,
+        wari.post("/ari/bridges/taken/removeChannel?channel=ghost")
+            .await,
         400,
     );
-    expect(
-        post(&wari, "/ari/bridges/taken/videoSource/ghost").await,
-        400,
-    );
+    expect(wari.post("/ari/bridges/taken/videoSource/ghost").await, 400);
 
     // Media (tests/e2e/media_bridges.rs has the audio): music on hold stops only when it
     // runs, bad formats are 422, a playback targets the bridge.
@@ -226,98 +195,81 @@ async fn bridge_errors() {
             422,
         ),
     ] {
-        let reply = call(&wari, method.clone(), path, None).await;
-        assert_eq!(reply.0, status, "{method} {path}: {}", reply.1);
+        let reply = wari.ari_with_body(method.clone(), path, None).await;
+        assert_eq!(reply.status, status, "{method} {path}: {}", reply.body);
         if status == 201 {
-            assert_eq!(reply.1["target_uri"], "bridge:taken", "{}", reply.1);
+            assert_eq!(reply.body["target_uri"], "bridge:taken", "{}", reply.body);
         }
     }
     // No video: clearing succeeds and changes nothing.
-    expect(delete(&wari, "/ari/bridges/taken/videoSource").await, 204);
+    expect(wari.delete("/ari/bridges/taken/videoSource").await, 204);
 }
 
 #[tokio::test]
 async fn bridge_variables() {
-    let wari = start();
-    expect(post(&wari, "/ari/bridges/vars").await, 200);
+    let wari = Wari::with(&[("extensions.conf", DIALPLAN)]);
+    expect(wari.post("/ari/bridges/vars").await, 200);
     expect(
-        post(&wari, "/ari/bridges/vars/variable?variable=A&value=1").await,
+        wari.post("/ari/bridges/vars/variable?variable=A&value=1")
+            .await,
         204,
     );
-    let value = expect(
-        get(&wari, "/ari/bridges/vars/variable?variable=A").await,
-        200,
-    );
+    let value = expect(wari.get("/ari/bridges/vars/variable?variable=A").await, 200);
     assert_eq!(value, json!({"value": "1"}));
     // Missing name, unknown variable.
-    expect(get(&wari, "/ari/bridges/vars/variable").await, 400);
-    expect(post(&wari, "/ari/bridges/vars/variable?value=1").await, 400);
+    expect(wari.get("/ari/bridges/vars/variable").await, 400);
+    expect(wari.post("/ari/bridges/vars/variable?value=1").await, 400);
     expect(
-        get(&wari, "/ari/bridges/vars/variable?variable=NOPE").await,
+        wari.get("/ari/bridges/vars/variable?variable=NOPE").await,
         404,
     );
 
     // Several at once, one reported.
     let body = json!({"variables": {"B": "2", "C": {"value": "3", "report_events": true}}});
     expect(
-        call(
-            &wari,
-            Method::POST,
-            "/ari/bridges/vars/variables",
-            Some(body),
-        )
-        .await,
+        wari.ari_with_body(Method::POST, "/ari/bridges/vars/variables", Some(body))
+            .await,
         204,
     );
     let all = expect(
-        get(&wari, "/ari/bridges/vars/variables?variables=A,B,C").await,
+        wari.get("/ari/bridges/vars/variables?variables=A,B,C")
+            .await,
         200,
     );
     assert_eq!(all, json!({"variables": {"A": "1", "B": "2", "C": "3"}}));
     expect(
-        get(&wari, "/ari/bridges/vars/variables?variables=A,NOPE").await,
+        wari.get("/ari/bridges/vars/variables?variables=A,NOPE")
+            .await,
         404,
     );
-    expect(get(&wari, "/ari/bridges/vars/variables").await, 400);
-    let bridge = expect(get(&wari, "/ari/bridges/vars").await, 200);
+    expect(wari.get("/ari/bridges/vars/variables").await, 400);
+    let bridge = expect(wari.get("/ari/bridges/vars").await, 200);
     assert_eq!(bridge["bridgevars"], json!({"C": "3"}));
 
     // Bad bodies change nothing.
-    expect(post(&wari, "/ari/bridges/vars/variables").await, 400);
+    expect(wari.post("/ari/bridges/vars/variables").await, 400);
     let bad = json!({"variables": {"D": "4", "E": {"value": 5}}});
     expect(
-        call(
-            &wari,
-            Method::POST,
-            "/ari/bridges/vars/variables",
-            Some(bad),
-        )
-        .await,
+        wari.ari_with_body(Method::POST, "/ari/bridges/vars/variables", Some(bad))
+            .await,
         400,
     );
-    expect(
-        get(&wari, "/ari/bridges/vars/variable?variable=D").await,
-        404,
-    );
+    expect(wari.get("/ari/bridges/vars/variable?variable=D").await, 404);
 
     // Without a value the variable is unset.
     expect(
-        post(&wari, "/ari/bridges/vars/variable?variable=A").await,
+        wari.post("/ari/bridges/vars/variable?variable=A").await,
         204,
     );
-    expect(
-        get(&wari, "/ari/bridges/vars/variable?variable=A").await,
-        404,
-    );
+    expect(wari.get("/ari/bridges/vars/variable?variable=A").await, 404);
 }
 
 #[tokio::test]
 async fn bridges_the_dialplan_made_are_not_controllable() {
-    let wari = start();
+    let wari = Wari::with(&[("extensions.conf", DIALPLAN)]);
     let mut ws = socket(&wari, "app=watcher&subscribeAll=true").await;
     expect(
-        post(
-            &wari,
+        wari.post(
             "/ari/channels?endpoint=Test/alice&extension=600&context=default&channelId=caller",
         )
         .await,
@@ -331,13 +283,13 @@ async fn bridges_the_dialplan_made_are_not_controllable() {
     };
     assert_eq!(basic["bridge_class"], "basic");
     let id = basic["id"].as_str().expect("bridge id").to_string();
-    let (_, list) = get(&wari, "/ari/bridges").await;
+    let Reply { body: list, .. } = wari.get("/ari/bridges").await;
     assert!(
         list.as_array()
             .is_some_and(|l| l.iter().any(|b| b["id"] == id.as_str())),
         "GET /bridges lists every bridge: {list}"
     );
-    expect(get(&wari, &format!("/ari/bridges/{id}")).await, 200);
+    expect(wari.get(&format!("/ari/bridges/{id}")).await, 200);
     for (method, path) in [
         (Method::DELETE, format!("/ari/bridges/{id}")),
         (
@@ -367,21 +319,22 @@ async fn bridges_the_dialplan_made_are_not_controllable() {
             format!("/ari/bridges/{id}/play?media=sound:x"),
         ),
     ] {
-        let reply = call(&wari, method.clone(), &path, None).await;
-        assert_eq!(reply.0, 409, "{method} {path}: {}", reply.1);
+        let reply = wari.ari_with_body(method.clone(), &path, None).await;
+        assert_eq!(reply.status, 409, "{method} {path}: {}", reply.body);
     }
     // Asterisk answers getBridgeVars on a non-ARI bridge with 404, not 409.
     expect(
-        get(&wari, &format!("/ari/bridges/{id}/variables?variables=X")).await,
+        wari.get(&format!("/ari/bridges/{id}/variables?variables=X"))
+            .await,
         404,
     );
 }
 
 #[tokio::test]
 async fn channels_join_and_leave_bridges() {
-    let wari = start();
+    let wari = Wari::with(&[("extensions.conf", DIALPLAN)]);
     let mut ws = socket(&wari, "app=hello").await;
-    expect(post(&wari, "/ari/bridges/room").await, 200);
+    expect(wari.post("/ari/bridges/room").await, 200);
     originate(&wari, "Test/alice", "hello", "alice").await;
     let start = ws.next_of("StasisStart").await;
     assert_eq!(start["channel"]["id"], "alice");
@@ -389,29 +342,26 @@ async fn channels_join_and_leave_bridges() {
     originate(&wari, "Test/bob/noanswer", "hello", "bob").await;
 
     expect(
-        post(&wari, "/ari/bridges/room/addChannel?channel=bob").await,
+        wari.post("/ari/bridges/room/addChannel?channel=bob").await,
         422,
     );
     expect(
-        post(&wari, "/ari/bridges/room/addChannel?channel=alice,bob").await,
+        wari.post("/ari/bridges/room/addChannel?channel=alice,bob")
+            .await,
         422,
     );
     expect(
-        post(&wari, "/ari/bridges/room/removeChannel?channel=alice").await,
+        wari.post("/ari/bridges/room/removeChannel?channel=alice")
+            .await,
         422,
     );
-    expect(post(&wari, "/ari/bridges/room/videoSource/bob").await, 422);
-    expect(
-        post(&wari, "/ari/bridges/room/videoSource/alice").await,
-        422,
-    );
-    let (_, room) = get(&wari, "/ari/bridges/room").await;
+    expect(wari.post("/ari/bridges/room/videoSource/bob").await, 422);
+    expect(wari.post("/ari/bridges/room/videoSource/alice").await, 422);
+    let Reply { body: room, .. } = wari.get("/ari/bridges/room").await;
     assert_eq!(room["channels"], json!([]), "nothing joined on a failure");
 
     expect(
-        post(
-            &wari,
-            "/ari/bridges/room/addChannel?channel=alice&role=participant&absorbDTMF=yes&mute=no&inhibitConnectedLineUpdates=true",
+        wari.post("/ari/bridges/room/addChannel?channel=alice&role=participant&absorbDTMF=yes&mute=no&inhibitConnectedLineUpdates=true",
         )
         .await,
         204,
@@ -419,40 +369,39 @@ async fn channels_join_and_leave_bridges() {
     let entered = ws.next_of("ChannelEnteredBridge").await;
     assert_eq!(entered["bridge"]["id"], "room");
     assert_eq!(entered["channel"]["id"], "alice");
-    let (_, room) = get(&wari, "/ari/bridges/room").await;
+    let Reply { body: room, .. } = wari.get("/ari/bridges/room").await;
     assert_eq!(room["channels"], json!(["alice"]));
-    let app = expect(get(&wari, "/ari/applications/hello").await, 200);
+    let app = expect(wari.get("/ari/applications/hello").await, 200);
     assert_eq!(app["bridge_ids"], json!(["room"]), "implicit subscription");
-    expect(
-        post(&wari, "/ari/bridges/room/videoSource/alice").await,
-        204,
-    );
+    expect(wari.post("/ari/bridges/room/videoSource/alice").await, 204);
 
     expect(
-        post(&wari, "/ari/bridges/room/removeChannel?channel=alice").await,
+        wari.post("/ari/bridges/room/removeChannel?channel=alice")
+            .await,
         204,
     );
     let left = ws.next_of("ChannelLeftBridge").await;
     assert_eq!(left["channel"]["id"], "alice");
     expect(
-        post(&wari, "/ari/bridges/room/removeChannel?channel=alice").await,
+        wari.post("/ari/bridges/room/removeChannel?channel=alice")
+            .await,
         422,
     );
 }
 
 #[tokio::test]
 async fn applications_subscriptions_and_errors() {
-    let wari = start();
+    let wari = Wari::with(&[("extensions.conf", DIALPLAN)]);
     let _ws = socket(&wari, "app=subs").await;
-    expect(post(&wari, "/ari/bridges/b1").await, 200);
+    expect(wari.post("/ari/bridges/b1").await, 200);
 
-    let (_, apps) = get(&wari, "/ari/applications").await;
+    let Reply { body: apps, .. } = wari.get("/ari/applications").await;
     assert!(
         apps.as_array()
             .is_some_and(|a| a.iter().any(|app| app["name"] == "subs")),
         "{apps}"
     );
-    let app = expect(get(&wari, "/ari/applications/subs").await, 200);
+    let app = expect(wari.get("/ari/applications/subs").await, 200);
     assert_eq!(
         app,
         json!({
@@ -465,12 +414,10 @@ async fn applications_subscriptions_and_errors() {
             "events_disallowed": [],
         })
     );
-    expect(get(&wari, "/ari/applications/nope").await, 404);
+    expect(wari.get("/ari/applications/nope").await, 404);
 
     let app = expect(
-        post(
-            &wari,
-            "/ari/applications/subs/subscription?eventSource=bridge:b1,endpoint:Test,deviceState:Stasis:lamp",
+        wari.post("/ari/applications/subs/subscription?eventSource=bridge:b1,endpoint:Test,deviceState:Stasis:lamp",
         )
         .await,
         200,
@@ -480,111 +427,77 @@ async fn applications_subscriptions_and_errors() {
     assert_eq!(app["device_names"], json!(["Stasis:lamp"]));
 
     let app = expect(
-        delete(
-            &wari,
-            "/ari/applications/subs/subscription?eventSource=bridge:b1",
-        )
-        .await,
+        wari.delete("/ari/applications/subs/subscription?eventSource=bridge:b1")
+            .await,
         200,
     );
     assert_eq!(app["bridge_ids"], json!([]));
     assert_eq!(app["endpoint_ids"], json!(["Test"]));
-    let (_, app) = get(&wari, "/ari/applications/subs").await;
+    let Reply { body: app, .. } = wari.get("/ari/applications/subs").await;
     assert_eq!(app["bridge_ids"], json!([]));
 
     // Errors.
+    expect(wari.post("/ari/applications/subs/subscription").await, 400);
     expect(
-        post(&wari, "/ari/applications/subs/subscription").await,
+        wari.delete("/ari/applications/subs/subscription").await,
         400,
     );
     expect(
-        delete(&wari, "/ari/applications/subs/subscription").await,
+        wari.post("/ari/applications/subs/subscription?eventSource=foo:bar")
+            .await,
         400,
     );
     expect(
-        post(
-            &wari,
-            "/ari/applications/subs/subscription?eventSource=foo:bar",
-        )
-        .await,
+        wari.post("/ari/applications/subs/subscription?eventSource=nothing")
+            .await,
         400,
     );
     expect(
-        post(
-            &wari,
-            "/ari/applications/subs/subscription?eventSource=nothing",
-        )
-        .await,
+        wari.delete("/ari/applications/subs/subscription?eventSource=foo:bar")
+            .await,
         400,
     );
     expect(
-        delete(
-            &wari,
-            "/ari/applications/subs/subscription?eventSource=foo:bar",
-        )
-        .await,
-        400,
-    );
-    expect(
-        post(
-            &wari,
-            "/ari/applications/nope/subscription?eventSource=bridge:b1",
-        )
-        .await,
+        wari.post("/ari/applications/nope/subscription?eventSource=bridge:b1")
+            .await,
         404,
     );
     expect(
-        delete(
-            &wari,
-            "/ari/applications/nope/subscription?eventSource=bridge:b1",
-        )
-        .await,
+        wari.delete("/ari/applications/nope/subscription?eventSource=bridge:b1")
+            .await,
         404,
     );
     expect(
-        post(
-            &wari,
-            "/ari/applications/subs/subscription?eventSource=channel:ghost",
-        )
-        .await,
+        wari.post("/ari/applications/subs/subscription?eventSource=channel:ghost")
+            .await,
         422,
     );
     expect(
-        post(
-            &wari,
-            "/ari/applications/subs/subscription?eventSource=bridge:ghost",
-        )
-        .await,
+        wari.post("/ari/applications/subs/subscription?eventSource=bridge:ghost")
+            .await,
         422,
     );
     expect(
-        post(
-            &wari,
-            "/ari/applications/subs/subscription?eventSource=endpoint:Nope",
-        )
-        .await,
+        wari.post("/ari/applications/subs/subscription?eventSource=endpoint:Nope")
+            .await,
         422,
     );
     // Not subscribed: 422 (the declaration says 409; Asterisk answers 422).
     expect(
-        delete(
-            &wari,
-            "/ari/applications/subs/subscription?eventSource=bridge:b1",
-        )
-        .await,
+        wari.delete("/ari/applications/subs/subscription?eventSource=bridge:b1")
+            .await,
         422,
     );
 }
 
 #[tokio::test]
 async fn event_filters() {
-    let wari = start();
+    let wari = Wari::with(&[("extensions.conf", DIALPLAN)]);
     let mut ws = socket(&wari, "app=filtered").await;
 
     let allowed = json!({"allowed": [{"type": "ChannelUserevent"}, {"type": "StasisStart"}]});
     let app = expect(
-        call(
-            &wari,
+        wari.ari_with_body(
             Method::PUT,
             "/ari/applications/filtered/eventFilter",
             Some(allowed),
@@ -601,8 +514,7 @@ async fn event_filters() {
     // Only one list given: the other is untouched.
     let disallowed = json!({"disallowed": [{"type": "ChannelUserevent"}]});
     let app = expect(
-        call(
-            &wari,
+        wari.ari_with_body(
             Method::PUT,
             "/ari/applications/filtered/eventFilter",
             Some(disallowed),
@@ -619,17 +531,19 @@ async fn event_filters() {
     // The filter applies: a disallowed user event is dropped, so the next event on the
     // socket is the one sent after the filter was cleared.
     expect(
-        post(&wari, "/ari/events/user/dropped?application=filtered").await,
+        wari.post("/ari/events/user/dropped?application=filtered")
+            .await,
         204,
     );
     let app = expect(
-        put(&wari, "/ari/applications/filtered/eventFilter").await,
+        wari.put("/ari/applications/filtered/eventFilter").await,
         200,
     );
     assert_eq!(app["events_allowed"], json!([]));
     assert_eq!(app["events_disallowed"], json!([]));
     expect(
-        post(&wari, "/ari/events/user/kept?application=filtered").await,
+        wari.post("/ari/events/user/kept?application=filtered")
+            .await,
         204,
     );
     let event = ws.next().await;
@@ -643,28 +557,27 @@ async fn event_filters() {
         json!({"disallowed": [{"type": ""}]}),
         json!({"allowed": ["StasisStart"]}),
     ] {
-        let reply = call(
-            &wari,
-            Method::PUT,
-            "/ari/applications/filtered/eventFilter",
-            Some(bad.clone()),
-        )
-        .await;
-        assert_eq!(reply.0, 400, "{bad}: {}", reply.1);
+        let reply = wari
+            .ari_with_body(
+                Method::PUT,
+                "/ari/applications/filtered/eventFilter",
+                Some(bad.clone()),
+            )
+            .await;
+        assert_eq!(reply.status, 400, "{bad}: {}", reply.body);
     }
-    expect(put(&wari, "/ari/applications/nope/eventFilter").await, 404);
+    expect(wari.put("/ari/applications/nope/eventFilter").await, 404);
 }
 
 #[tokio::test]
 async fn user_events_reach_the_application() {
-    let wari = start();
+    let wari = Wari::with(&[("extensions.conf", DIALPLAN)]);
     let mut ws = socket(&wari, "app=events").await;
-    expect(post(&wari, "/ari/bridges/b1").await, 200);
+    expect(wari.post("/ari/bridges/b1").await, 200);
 
     let body = json!({"variables": {"color": "blue", "n": 3}});
     expect(
-        call(
-            &wari,
+        wari.ari_with_body(
             Method::POST,
             "/ari/events/user/ping?application=events&source=bridge:b1",
             Some(body),
@@ -685,11 +598,8 @@ async fn user_events_reach_the_application() {
     originate(&wari, "Test/alice", "events", "alice").await;
     ws.next_of("StasisStart").await;
     expect(
-        post(
-            &wari,
-            "/ari/events/user/hello?application=events&source=channel:alice",
-        )
-        .await,
+        wari.post("/ari/events/user/hello?application=events&source=channel:alice")
+            .await,
         204,
     );
     let event = ws.next_of("ChannelUserevent").await;
@@ -697,48 +607,35 @@ async fn user_events_reach_the_application() {
     assert_eq!(event["channel"]["id"], "alice");
 
     // Errors.
-    expect(post(&wari, "/ari/events/user/ping").await, 400);
+    expect(wari.post("/ari/events/user/ping").await, 400);
     expect(
-        post(&wari, "/ari/events/user/ping?application=nope").await,
+        wari.post("/ari/events/user/ping?application=nope").await,
         404,
     );
     expect(
-        post(
-            &wari,
-            "/ari/events/user/ping?application=events&source=foo:bar",
-        )
-        .await,
+        wari.post("/ari/events/user/ping?application=events&source=foo:bar")
+            .await,
         400,
     );
     expect(
-        post(
-            &wari,
-            "/ari/events/user/ping?application=events&source=deviceState:x",
-        )
-        .await,
+        wari.post("/ari/events/user/ping?application=events&source=deviceState:x")
+            .await,
         400,
     );
     expect(
-        post(
-            &wari,
-            "/ari/events/user/ping?application=events&source=channel:ghost",
-        )
-        .await,
+        wari.post("/ari/events/user/ping?application=events&source=channel:ghost")
+            .await,
         422,
     );
     expect(
-        post(
-            &wari,
-            "/ari/events/user/ping?application=events&source=bridge:ghost",
-        )
-        .await,
+        wari.post("/ari/events/user/ping?application=events&source=bridge:ghost")
+            .await,
         422,
     );
     // Asterisk 23.4.1 answers 500 `Error processing request`; wari 400.
     let bad = json!({"variables": ["not", "an", "object"]});
     expect(
-        call(
-            &wari,
+        wari.ari_with_body(
             Method::POST,
             "/ari/events/user/ping?application=events",
             Some(bad),
@@ -749,15 +646,13 @@ async fn user_events_reach_the_application() {
 
     // Claiming broadcast channels: parameters are checked, then (no channel is ever
     // broadcast) Asterisk 23.4.1's answer for a channel not in broadcast state.
-    let missing = expect(post(&wari, "/ari/events/claim").await, 400);
+    let missing = expect(wari.post("/ari/events/claim").await, 400);
     assert_eq!(missing["message"], "channelId parameter is required");
-    expect(post(&wari, "/ari/events/claim?channelId=x").await, 400);
-    expect(
-        post(&wari, "/ari/events/claim?application=events").await,
-        400,
-    );
+    expect(wari.post("/ari/events/claim?channelId=x").await, 400);
+    expect(wari.post("/ari/events/claim?application=events").await, 400);
     let none = expect(
-        post(&wari, "/ari/events/claim?channelId=x&application=events").await,
+        wari.post("/ari/events/claim?channelId=x&application=events")
+            .await,
         404,
     );
     assert_eq!(
@@ -768,24 +663,22 @@ async fn user_events_reach_the_application() {
 
 #[tokio::test]
 async fn device_states() {
-    let wari = start();
+    let wari = Wari::with(&[("extensions.conf", DIALPLAN)]);
     let mut all = socket(&wari, "app=watcher&subscribeAll=true").await;
     let mut one = socket(&wari, "app=lamps").await;
     expect(
-        post(
-            &wari,
-            "/ari/applications/lamps/subscription?eventSource=deviceState:Stasis:lamp",
-        )
-        .await,
+        wari.post("/ari/applications/lamps/subscription?eventSource=deviceState:Stasis:lamp")
+            .await,
         200,
     );
 
-    expect(get(&wari, "/ari/deviceStates").await, 200);
-    let unknown = expect(get(&wari, "/ari/deviceStates/Stasis:lamp").await, 200);
+    expect(wari.get("/ari/deviceStates").await, 200);
+    let unknown = expect(wari.get("/ari/deviceStates/Stasis:lamp").await, 200);
     assert_eq!(unknown, json!({"name": "Stasis:lamp", "state": "UNKNOWN"}));
 
     expect(
-        put(&wari, "/ari/deviceStates/Stasis:lamp?deviceState=BUSY").await,
+        wari.put("/ari/deviceStates/Stasis:lamp?deviceState=BUSY")
+            .await,
         204,
     );
     let changed = all.next_of("DeviceStateChanged").await;
@@ -797,14 +690,15 @@ async fn device_states() {
     assert_eq!(changed["device_state"]["state"], "BUSY");
     assert_eq!(changed["application"], "lamps");
 
-    let state = expect(get(&wari, "/ari/deviceStates/Stasis:lamp").await, 200);
+    let state = expect(wari.get("/ari/deviceStates/Stasis:lamp").await, 200);
     assert_eq!(state, json!({"name": "Stasis:lamp", "state": "BUSY"}));
-    let list = expect(get(&wari, "/ari/deviceStates").await, 200);
+    let list = expect(wari.get("/ari/deviceStates").await, 200);
     assert_eq!(list, json!([{"name": "Stasis:lamp", "state": "BUSY"}]));
 
     // State values are case-insensitive; the prefix too.
     expect(
-        put(&wari, "/ari/deviceStates/stasis:lamp?deviceState=inuse").await,
+        wari.put("/ari/deviceStates/stasis:lamp?deviceState=inuse")
+            .await,
         204,
     );
     let changed = all.next_of("DeviceStateChanged").await;
@@ -816,11 +710,13 @@ async fn device_states() {
     // The same state again publishes nothing (Asterisk 23.4.1): the next event is the
     // next change.
     expect(
-        put(&wari, "/ari/deviceStates/Stasis:lamp?deviceState=INUSE").await,
+        wari.put("/ari/deviceStates/Stasis:lamp?deviceState=INUSE")
+            .await,
         204,
     );
     expect(
-        put(&wari, "/ari/deviceStates/Stasis:lamp?deviceState=ONHOLD").await,
+        wari.put("/ari/deviceStates/Stasis:lamp?deviceState=ONHOLD")
+            .await,
         204,
     );
     let changed = all.next_of("DeviceStateChanged").await;
@@ -828,38 +724,40 @@ async fn device_states() {
 
     // Errors, in Asterisk 23.4.1's words.
     let uncontrolled = expect(
-        put(&wari, "/ari/deviceStates/Foo?deviceState=BUSY").await,
+        wari.put("/ari/deviceStates/Foo?deviceState=BUSY").await,
         409,
     );
     assert_eq!(uncontrolled["message"], "Uncontrolled device specified");
     let missing = expect(
-        put(&wari, "/ari/deviceStates/Stasis:?deviceState=BUSY").await,
+        wari.put("/ari/deviceStates/Stasis:?deviceState=BUSY").await,
         404,
     );
     assert_eq!(missing["message"], "Device name is missing");
     for query in ["?deviceState=SLEEPY", "?deviceState=UNKNOWN", ""] {
         let bad = expect(
-            put(&wari, &format!("/ari/deviceStates/Stasis:lamp{query}")).await,
+            wari.put(&format!("/ari/deviceStates/Stasis:lamp{query}"))
+                .await,
             400,
         );
         assert_eq!(bad["message"], "Unknown device", "{query}");
     }
-    expect(delete(&wari, "/ari/deviceStates/Foo").await, 409);
-    expect(delete(&wari, "/ari/deviceStates/Stasis:").await, 404);
+    expect(wari.delete("/ari/deviceStates/Foo").await, 409);
+    expect(wari.delete("/ari/deviceStates/Stasis:").await, 404);
     // A device no provider knows is INVALID.
-    let other = expect(get(&wari, "/ari/deviceStates/Foo").await, 200);
+    let other = expect(wari.get("/ari/deviceStates/Foo").await, 200);
     assert_eq!(other, json!({"name": "Foo", "state": "INVALID"}));
 
     // Delete: UNKNOWN again, and (as in Asterisk 23.4.1) nothing published: the next
     // event the application hears is the next change.
-    expect(delete(&wari, "/ari/deviceStates/Stasis:lamp").await, 204);
-    let list = expect(get(&wari, "/ari/deviceStates").await, 200);
+    expect(wari.delete("/ari/deviceStates/Stasis:lamp").await, 204);
+    let list = expect(wari.get("/ari/deviceStates").await, 200);
     assert_eq!(list, json!([]));
-    let unknown = expect(get(&wari, "/ari/deviceStates/Stasis:lamp").await, 200);
+    let unknown = expect(wari.get("/ari/deviceStates/Stasis:lamp").await, 200);
     assert_eq!(unknown, json!({"name": "Stasis:lamp", "state": "UNKNOWN"}));
-    expect(delete(&wari, "/ari/deviceStates/Stasis:never").await, 204);
+    expect(wari.delete("/ari/deviceStates/Stasis:never").await, 204);
     expect(
-        put(&wari, "/ari/deviceStates/Stasis:lamp?deviceState=RINGING").await,
+        wari.put("/ari/deviceStates/Stasis:lamp?deviceState=RINGING")
+            .await,
         204,
     );
     let changed = all.next_of("DeviceStateChanged").await;
@@ -871,26 +769,28 @@ async fn device_states() {
 
 #[tokio::test]
 async fn mailboxes() {
-    let wari = start();
-    assert_eq!(expect(get(&wari, "/ari/mailboxes").await, 200), json!([]));
-    expect(get(&wari, "/ari/mailboxes/1000").await, 404);
-    expect(delete(&wari, "/ari/mailboxes/1000").await, 404);
+    let wari = Wari::with(&[("extensions.conf", DIALPLAN)]);
+    assert_eq!(expect(wari.get("/ari/mailboxes").await, 200), json!([]));
+    expect(wari.get("/ari/mailboxes/1000").await, 404);
+    expect(wari.delete("/ari/mailboxes/1000").await, 404);
 
     expect(
-        put(&wari, "/ari/mailboxes/1000?oldMessages=1&newMessages=2").await,
+        wari.put("/ari/mailboxes/1000?oldMessages=1&newMessages=2")
+            .await,
         204,
     );
-    let mailbox = expect(get(&wari, "/ari/mailboxes/1000").await, 200);
+    let mailbox = expect(wari.get("/ari/mailboxes/1000").await, 200);
     assert_eq!(
         mailbox,
         json!({"name": "1000", "old_messages": 1, "new_messages": 2})
     );
     let counts = json!({"oldMessages": 5, "newMessages": 0});
     expect(
-        call(&wari, Method::PUT, "/ari/mailboxes/1000", Some(counts)).await,
+        wari.ari_with_body(Method::PUT, "/ari/mailboxes/1000", Some(counts))
+            .await,
         204,
     );
-    let list = expect(get(&wari, "/ari/mailboxes").await, 200);
+    let list = expect(wari.get("/ari/mailboxes").await, 200);
     assert_eq!(
         list,
         json!([{"name": "1000", "old_messages": 5, "new_messages": 0}])
@@ -905,41 +805,41 @@ async fn mailboxes() {
         "oldMessages=1&newMessages=2.5",
         "oldMessages=-1&newMessages=0",
     ] {
-        let reply = put(&wari, &format!("/ari/mailboxes/1000?{query}")).await;
-        assert_eq!(reply.0, 400, "{query}: {}", reply.1);
+        let reply = wari.put(&format!("/ari/mailboxes/1000?{query}")).await;
+        assert_eq!(reply.status, 400, "{query}: {}", reply.body);
     }
-    let mailbox = expect(get(&wari, "/ari/mailboxes/1000").await, 200);
+    let mailbox = expect(wari.get("/ari/mailboxes/1000").await, 200);
     assert_eq!(mailbox["old_messages"], 5, "unchanged by refused updates");
 
-    expect(delete(&wari, "/ari/mailboxes/1000").await, 204);
-    expect(get(&wari, "/ari/mailboxes/1000").await, 404);
-    expect(delete(&wari, "/ari/mailboxes/1000").await, 404);
+    expect(wari.delete("/ari/mailboxes/1000").await, 204);
+    expect(wari.get("/ari/mailboxes/1000").await, 404);
+    expect(wari.delete("/ari/mailboxes/1000").await, 404);
 }
 
 #[tokio::test]
 async fn endpoints_listing_and_messages() {
-    let wari = start();
+    let wari = Wari::with(&[("extensions.conf", DIALPLAN)]);
     let mut ws = socket(&wari, "app=phones").await;
-    expect(get(&wari, "/ari/endpoints").await, 200);
-    expect(get(&wari, "/ari/endpoints/Nope").await, 404);
+    expect(wari.get("/ari/endpoints").await, 200);
+    expect(wari.get("/ari/endpoints/Nope").await, 404);
     // Local channels have no endpoints (Asterisk 23.4.1: 404 `No Endpoints found -
     // invalid tech Local`).
-    let local = expect(get(&wari, "/ari/endpoints/Local").await, 404);
+    let local = expect(wari.get("/ari/endpoints/Local").await, 404);
     assert_eq!(local["message"], "No Endpoints found - invalid tech Local");
-    expect(get(&wari, "/ari/endpoints/Test/alice").await, 404);
-    expect(get(&wari, "/ari/endpoints/Nope/alice").await, 404);
+    expect(wari.get("/ari/endpoints/Test/alice").await, 404);
+    expect(wari.get("/ari/endpoints/Nope/alice").await, 404);
 
     // A channel to a Test phone makes its endpoint known.
     originate(&wari, "Test/alice", "phones", "alice").await;
     ws.next_of("StasisStart").await;
-    let endpoint = expect(get(&wari, "/ari/endpoints/Test/alice").await, 200);
+    let endpoint = expect(wari.get("/ari/endpoints/Test/alice").await, 200);
     assert_eq!(endpoint["technology"], "Test");
     assert_eq!(endpoint["resource"], "alice");
     assert_eq!(endpoint["channel_ids"], json!(["alice"]));
-    expect(get(&wari, "/ari/endpoints/test/alice").await, 200);
-    let by_tech = expect(get(&wari, "/ari/endpoints/test").await, 200);
+    expect(wari.get("/ari/endpoints/test/alice").await, 200);
+    let by_tech = expect(wari.get("/ari/endpoints/test").await, 200);
     assert_eq!(by_tech.as_array().map(Vec::len), Some(1), "{by_tech}");
-    let all = expect(get(&wari, "/ari/endpoints").await, 200);
+    let all = expect(wari.get("/ari/endpoints").await, 200);
     assert!(
         all.as_array()
             .is_some_and(|a| a.iter().any(|e| e["resource"] == "alice")),
@@ -948,22 +848,19 @@ async fn endpoints_listing_and_messages() {
 
     // Messages: the phone echoes them back, to applications subscribed to it.
     expect(
-        post(
-            &wari,
-            "/ari/applications/phones/subscription?eventSource=endpoint:Test/alice",
-        )
-        .await,
+        wari.post("/ari/applications/phones/subscription?eventSource=endpoint:Test/alice")
+            .await,
         200,
     );
     let body = json!({"variables": {"X-Mood": "good"}});
-    let reply = call(
-        &wari,
-        Method::PUT,
-        "/ari/endpoints/sendMessage?to=test:alice&from=sip:me@example.com&body=hi",
-        Some(body),
-    )
-    .await;
-    assert_eq!(reply, (202, Value::Null), "202 with no body");
+    let reply = wari
+        .ari_with_body(
+            Method::PUT,
+            "/ari/endpoints/sendMessage?to=test:alice&from=sip:me@example.com&body=hi",
+            Some(body),
+        )
+        .await;
+    assert_eq!(reply.parts(), (202, Value::Null), "202 with no body");
     let received = ws.next_of("TextMessageReceived").await;
     assert_eq!(
         received["message"],
@@ -976,50 +873,55 @@ async fn endpoints_listing_and_messages() {
     );
     assert_eq!(received["endpoint"]["resource"], "alice");
 
-    let reply = put(
-        &wari,
-        "/ari/endpoints/Test/alice/sendMessage?from=me&body=again",
-    )
-    .await;
-    assert_eq!(reply, (202, Value::Null));
+    let reply = wari
+        .put("/ari/endpoints/Test/alice/sendMessage?from=me&body=again")
+        .await;
+    assert_eq!(reply.parts(), (202, Value::Null));
     let received = ws.next_of("TextMessageReceived").await;
     assert_eq!(received["message"]["body"], "again");
     assert_eq!(received["message"]["to"], "me");
     assert_eq!(received["message"]["variables"], json!({}));
 
     // Message errors, as Asterisk 23.4.1 checks: `to` is required, `from` is not.
-    expect(put(&wari, "/ari/endpoints/sendMessage?from=me").await, 400);
+    expect(wari.put("/ari/endpoints/sendMessage?from=me").await, 400);
     assert_eq!(
-        put(&wari, "/ari/endpoints/sendMessage?to=test:alice").await,
+        wari.put("/ari/endpoints/sendMessage?to=test:alice")
+            .await
+            .parts(),
         (202, Value::Null)
     );
     let received = ws.next_of("TextMessageReceived").await;
     assert_eq!(received["message"]["to"], "");
     expect(
-        put(&wari, "/ari/endpoints/sendMessage?to=test:zed&from=me").await,
+        wari.put("/ari/endpoints/sendMessage?to=test:zed&from=me")
+            .await,
         404,
     );
     expect(
-        put(&wari, "/ari/endpoints/sendMessage?to=nope:alice&from=me").await,
+        wari.put("/ari/endpoints/sendMessage?to=nope:alice&from=me")
+            .await,
         404,
     );
     assert_eq!(
-        put(&wari, "/ari/endpoints/Test/alice/sendMessage").await,
+        wari.put("/ari/endpoints/Test/alice/sendMessage")
+            .await
+            .parts(),
         (202, Value::Null)
     );
     ws.next_of("TextMessageReceived").await;
     expect(
-        put(&wari, "/ari/endpoints/Test/zed/sendMessage?from=me").await,
+        wari.put("/ari/endpoints/Test/zed/sendMessage?from=me")
+            .await,
         404,
     );
     expect(
-        put(&wari, "/ari/endpoints/Nope/alice/sendMessage?from=me").await,
+        wari.put("/ari/endpoints/Nope/alice/sendMessage?from=me")
+            .await,
         404,
     );
     let bad = json!({"variables": {"X": 1}});
     expect(
-        call(
-            &wari,
+        wari.ari_with_body(
             Method::PUT,
             "/ari/endpoints/Test/alice/sendMessage?from=me",
             Some(bad),
@@ -1029,38 +931,40 @@ async fn endpoints_listing_and_messages() {
     );
 
     // REFER: accepted by Test phones, nothing else happens.
-    let reply = post(
-        &wari,
-        "/ari/endpoints/refer?to=test:alice&from=me&refer_to=sip:bob",
-    )
-    .await;
-    assert_eq!(reply, (202, Value::Null));
-    let reply = post(
-        &wari,
-        "/ari/endpoints/Test/alice/refer?from=me&refer_to=sip:bob&to_self=yes",
-    )
-    .await;
-    assert_eq!(reply, (202, Value::Null));
+    let reply = wari
+        .post("/ari/endpoints/refer?to=test:alice&from=me&refer_to=sip:bob")
+        .await;
+    assert_eq!(reply.parts(), (202, Value::Null));
+    let reply = wari
+        .post("/ari/endpoints/Test/alice/refer?from=me&refer_to=sip:bob&to_self=yes")
+        .await;
+    assert_eq!(reply.parts(), (202, Value::Null));
     // Only `to` is required (Asterisk 23.4.1: 400 `To must be specified`).
     assert_eq!(
-        post(&wari, "/ari/endpoints/refer?to=test:alice&from=me").await,
+        wari.post("/ari/endpoints/refer?to=test:alice&from=me")
+            .await
+            .parts(),
         (202, Value::Null)
     );
     let missing = expect(
-        post(&wari, "/ari/endpoints/refer?from=me&refer_to=x").await,
+        wari.post("/ari/endpoints/refer?from=me&refer_to=x").await,
         400,
     );
     assert_eq!(missing["message"], "To must be specified");
     assert_eq!(
-        post(&wari, "/ari/endpoints/Test/alice/refer?refer_to=x").await,
+        wari.post("/ari/endpoints/Test/alice/refer?refer_to=x")
+            .await
+            .parts(),
         (202, Value::Null)
     );
     expect(
-        post(&wari, "/ari/endpoints/Test/zed/refer?from=me&refer_to=x").await,
+        wari.post("/ari/endpoints/Test/zed/refer?from=me&refer_to=x")
+            .await,
         404,
     );
     expect(
-        post(&wari, "/ari/endpoints/refer?to=nope:x&from=me&refer_to=x").await,
+        wari.post("/ari/endpoints/refer?to=nope:x&from=me&refer_to=x")
+            .await,
         404,
     );
 }

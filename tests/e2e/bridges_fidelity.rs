@@ -8,7 +8,7 @@
 
 use serde_json::{Value, json};
 
-use crate::support::{ARI_CONF, EventSocket, HTTP_CONF, Wari, refused};
+use crate::support::{EventSocket, Wari, refused};
 
 const APP: &str = "fid";
 
@@ -25,11 +25,7 @@ exten => hold,1,Answer()
 ";
 
 async fn start() -> (Wari, EventSocket) {
-    let wari = Wari::start(&[
-        ("http.conf", HTTP_CONF),
-        ("ari.conf", ARI_CONF),
-        ("extensions.conf", DIALPLAN),
-    ]);
+    let wari = Wari::with(&[("extensions.conf", DIALPLAN)]);
     let ws = EventSocket::connect(&wari, &format!("app={APP}&api_key=asterisk:secret")).await;
     (wari, ws)
 }

@@ -7,7 +7,7 @@
 
 use serde_json::{Value, json};
 
-use crate::support::{ARI_CONF, EventSocket, HTTP_CONF, Wari};
+use crate::support::{EventSocket, Reply, Wari};
 
 /// The conformance dialplan's extensions (the reference Asterisk's, without its Verbose
 /// lines).
@@ -43,22 +43,8 @@ exten => slow,1,Answer(1200)
  same => n,Wait(30)
 ";
 
-fn start() -> Wari {
-    Wari::start(&[
-        ("http.conf", HTTP_CONF),
-        ("ari.conf", ARI_CONF),
-        ("extensions.conf", DIALPLAN),
-    ])
-}
-
 async fn socket(wari: &Wari, query: &str) -> EventSocket {
     EventSocket::connect(wari, &format!("{query}&api_key=asterisk:secret")).await
-}
-
-/// POSTs and returns the status and body.
-async fn post(wari: &Wari, path: &str) -> (u16, Value) {
-    let reply = wari.post(path).await;
-    (reply.status.as_u16(), reply.body)
 }
 
 /// One event about a channel, written with the fields that tell it apart:
@@ -108,13 +94,10 @@ fn is(kind: &'static str, id: &'static str) -> impl Fn(&Value) -> bool {
 
 #[tokio::test]
 async fn a_local_originate_with_caller_id_goes_as_in_asterisk() {
-    let wari = start();
+    let wari = Wari::with(&[("extensions.conf", DIALPLAN)]);
     let mut ws = socket(&wari, "app=hello").await;
     // Golden originate_local_100, without otherChannelId: the second half is `<id>;2`.
-    let (status, channel) = post(
-        &wari,
-        "/ari/channels?endpoint=Local/100@default&app=hello&appArgs=origArg1,origArg2&channelId=c1&callerId=Oracle%20%3C1000%3E",
-    )
+    let Reply { status, body: channel, .. } =  wari.post("/ari/channels?endpoint=Local/100@default&app=hello&appArgs=origArg1,origArg2&channelId=c1&callerId=Oracle%20%3C1000%3E")
     .await;
     assert_eq!(status, 200, "{channel}");
     assert_eq!(
@@ -165,7 +148,7 @@ async fn a_local_originate_with_caller_id_goes_as_in_asterisk() {
     assert_eq!(app["channel_ids"], json!(["c1", "c1;2"]));
 
     // Golden answer: answering ;2 answers ;1, which enters the application.
-    assert_eq!(post(&wari, "/ari/channels/c1;2/answer").await.0, 204);
+    assert_eq!(wari.post("/ari/channels/c1;2/answer").await.status, 204);
     let events = until(&mut ws, is("StasisStart", "c1")).await;
     assert_eq!(
         steps(&events, "c1"),
@@ -230,14 +213,16 @@ async fn a_local_originate_with_caller_id_goes_as_in_asterisk() {
 
 #[tokio::test]
 async fn failed_originates_report_why_in_their_last_dial() {
-    let wari = start();
+    let wari = Wari::with(&[("extensions.conf", DIALPLAN)]);
     let mut ws = socket(&wari, "app=watch").await;
     // Local/busy@default: the dialplan hangs ;2 up with cause 17.
-    let (status, channel) = post(
-        &wari,
-        "/ari/channels?endpoint=Local/busy@default&app=watch&channelId=b1&otherChannelId=b2",
-    )
-    .await;
+    let Reply {
+        status,
+        body: channel,
+        ..
+    } = wari
+        .post("/ari/channels?endpoint=Local/busy@default&app=watch&channelId=b1&otherChannelId=b2")
+        .await;
     assert_eq!(status, 200, "{channel}");
     let mut events = Vec::new();
     let mut destroyed = 0;
@@ -273,11 +258,15 @@ async fn failed_originates_report_why_in_their_last_dial() {
         ("Test/bob/busy", "t1", "BUSY", 17),
         ("Test/dave/congestion", "t2", "CONGESTION", 34),
     ] {
-        let (code, channel) = post(
-            &wari,
-            &format!("/ari/channels?endpoint={endpoint}&app=watch&channelId={id}"),
-        )
-        .await;
+        let Reply {
+            status: code,
+            body: channel,
+            ..
+        } = wari
+            .post(&format!(
+                "/ari/channels?endpoint={endpoint}&app=watch&channelId={id}"
+            ))
+            .await;
         assert_eq!(code, 200, "{channel}");
         assert_eq!(
             channel["dialplan"],
@@ -302,13 +291,15 @@ async fn failed_originates_report_why_in_their_last_dial() {
 
 #[tokio::test]
 async fn an_originate_that_rings_out_ends_without_a_status() {
-    let wari = start();
+    let wari = Wari::with(&[("extensions.conf", DIALPLAN)]);
     let mut ws = socket(&wari, "app=watch").await;
-    let (status, channel) = post(
-        &wari,
-        "/ari/channels?endpoint=Local/ring@default&app=watch&channelId=r1&timeout=1",
-    )
-    .await;
+    let Reply {
+        status,
+        body: channel,
+        ..
+    } = wari
+        .post("/ari/channels?endpoint=Local/ring@default&app=watch&channelId=r1&timeout=1")
+        .await;
     assert_eq!(status, 200, "{channel}");
     let mut events = Vec::new();
     let mut destroyed = 0;
@@ -343,11 +334,9 @@ async fn an_originate_that_rings_out_ends_without_a_status() {
     );
 
     // A phone that never answers: the same for its channel.
-    let (status, _) = post(
-        &wari,
-        "/ari/channels?endpoint=Test/carol/noanswer&app=watch&channelId=r3&timeout=1",
-    )
-    .await;
+    let Reply { status, .. } = wari
+        .post("/ari/channels?endpoint=Test/carol/noanswer&app=watch&channelId=r3&timeout=1")
+        .await;
     assert_eq!(status, 200);
     let events = until(&mut ws, is("ChannelDestroyed", "r3")).await;
     assert_eq!(
@@ -364,13 +353,15 @@ async fn an_originate_that_rings_out_ends_without_a_status() {
 
 #[tokio::test]
 async fn created_channels_are_dialed_and_hung_up_as_in_asterisk() {
-    let wari = start();
+    let wari = Wari::with(&[("extensions.conf", DIALPLAN)]);
     let mut ws = socket(&wari, "app=hello").await;
-    let (status, channel) = post(
-        &wari,
-        "/ari/channels/create?endpoint=Local/200@default&app=hello&channelId=k1",
-    )
-    .await;
+    let Reply {
+        status,
+        body: channel,
+        ..
+    } = wari
+        .post("/ari/channels/create?endpoint=Local/200@default&app=hello&channelId=k1")
+        .await;
     assert_eq!(status, 200, "{channel}");
     assert_eq!(
         channel["dialplan"],
@@ -393,7 +384,10 @@ async fn created_channels_are_dialed_and_hung_up_as_in_asterisk() {
     assert_eq!(second.body["state"], "Ring");
     assert_eq!(second.body["dialplan"]["priority"], 1);
 
-    assert_eq!(post(&wari, "/ari/channels/k1/dial?timeout=5").await.0, 204);
+    assert_eq!(
+        wari.post("/ari/channels/k1/dial?timeout=5").await.status,
+        204
+    );
     let events = until(&mut ws, |e| {
         e["type"] == "Dial" && e["dialstatus"] == "ANSWER"
     })
@@ -427,14 +421,15 @@ async fn created_channels_are_dialed_and_hung_up_as_in_asterisk() {
     assert_eq!(destroyed["channel"]["dialplan"]["app_name"], "");
 
     // A dial that times out is hung up as if asked over ARI, with cause 19.
-    let (status, _) = post(
-        &wari,
-        "/ari/channels/create?endpoint=Local/ring@default&app=hello&channelId=k2",
-    )
-    .await;
+    let Reply { status, .. } = wari
+        .post("/ari/channels/create?endpoint=Local/ring@default&app=hello&channelId=k2")
+        .await;
     assert_eq!(status, 200);
     ws.until(is("StasisStart", "k2")).await;
-    assert_eq!(post(&wari, "/ari/channels/k2/dial?timeout=1").await.0, 204);
+    assert_eq!(
+        wari.post("/ari/channels/k2/dial?timeout=1").await.status,
+        204
+    );
     let events = until(&mut ws, is("ChannelDestroyed", "k2")).await;
     assert_eq!(
         steps(&events, "k2"),
@@ -453,15 +448,15 @@ async fn created_channels_are_dialed_and_hung_up_as_in_asterisk() {
 
 #[tokio::test]
 async fn stasis_without_a_consumer_leaves_stasisstatus_failed() {
-    let wari = start();
+    let wari = Wari::with(&[("extensions.conf", DIALPLAN)]);
     let mut all = socket(&wari, "app=watcher&subscribeAll=true").await;
     // As the conformance kit's stasis_no_websocket: ;2 runs Stasis(noapp), which nobody
     // serves; the dialplan copies STASISSTATUS into a global.
-    let (status, _) = post(
-        &wari,
-        "/ari/channels?endpoint=Local/300@default&extension=hold&context=default&channelId=n1",
-    )
-    .await;
+    let Reply { status, .. } = wari
+        .post(
+            "/ari/channels?endpoint=Local/300@default&extension=hold&context=default&channelId=n1",
+        )
+        .await;
     assert_eq!(status, 200);
     let events = until(&mut all, |e| {
         e["type"] == "ChannelVarset" && e["channel"]["id"] == "n1;2" && e["value"] == "FAILED"
@@ -495,19 +490,17 @@ async fn stasis_without_a_consumer_leaves_stasisstatus_failed() {
 
 #[tokio::test]
 async fn continue_and_move_end_the_application_as_in_asterisk() {
-    let wari = start();
+    let wari = Wari::with(&[("extensions.conf", DIALPLAN)]);
     let mut a = socket(&wari, "app=first").await;
     let mut b = socket(&wari, "app=second").await;
-    let (status, _) = post(
-        &wari,
-        "/ari/channels?endpoint=Local/200@default&app=first&channelId=d1",
-    )
-    .await;
+    let Reply { status, .. } = wari
+        .post("/ari/channels?endpoint=Local/200@default&app=first&channelId=d1")
+        .await;
     assert_eq!(status, 200);
     a.until(is("StasisStart", "d1")).await;
     // Continuing ends the application at once; STASISSTATUS follows when the channel is
     // done, after the dialplan, and it shows AppDial2 again.
-    assert_eq!(post(&wari, "/ari/channels/d1/continue").await.0, 204);
+    assert_eq!(wari.post("/ari/channels/d1/continue").await.status, 204);
     let events = until(&mut a, |e| {
         e["type"] == "ChannelDialplan" && e["channel"]["id"] == "d1" && e["dialplan_app"] == "Wait"
     })
@@ -541,17 +534,15 @@ async fn continue_and_move_end_the_application_as_in_asterisk() {
 
     // Moving: the first application's StasisEnd, the second's StasisStart; the first
     // keeps the subscription its originate made, the second loses its own at StasisEnd.
-    let (status, _) = post(
-        &wari,
-        "/ari/channels?endpoint=Local/200@default&app=first&appArgs=x&channelId=m1",
-    )
-    .await;
+    let Reply { status, .. } = wari
+        .post("/ari/channels?endpoint=Local/200@default&app=first&appArgs=x&channelId=m1")
+        .await;
     assert_eq!(status, 200);
     a.until(is("StasisStart", "m1")).await;
     assert_eq!(
-        post(&wari, "/ari/channels/m1/move?app=second&appArgs=y,z")
+        wari.post("/ari/channels/m1/move?app=second&appArgs=y,z")
             .await
-            .0,
+            .status,
         204
     );
     let started = b.until(is("StasisStart", "m1")).await;
@@ -580,13 +571,11 @@ async fn continue_and_move_end_the_application_as_in_asterisk() {
 
 #[tokio::test]
 async fn hanging_up_the_second_half_ends_the_first_with_its_cause() {
-    let wari = start();
+    let wari = Wari::with(&[("extensions.conf", DIALPLAN)]);
     let mut ws = socket(&wari, "app=watch").await;
-    let (status, _) = post(
-        &wari,
-        "/ari/channels?endpoint=Local/200@default&app=watch&channelId=h1",
-    )
-    .await;
+    let Reply { status, .. } = wari
+        .post("/ari/channels?endpoint=Local/200@default&app=watch&channelId=h1")
+        .await;
     assert_eq!(status, 200);
     ws.until(is("StasisStart", "h1")).await;
     let reply = wari.delete("/ari/channels/h1;2?reason_code=17").await;
@@ -625,13 +614,11 @@ async fn hanging_up_the_second_half_ends_the_first_with_its_cause() {
 
 #[tokio::test]
 async fn the_dialplan_answer_waits_before_going_on() {
-    let wari = start();
+    let wari = Wari::with(&[("extensions.conf", DIALPLAN)]);
     let mut ws = socket(&wari, "app=watch").await;
-    let (status, _) = post(
-        &wari,
-        "/ari/channels?endpoint=Local/200@default&app=watch&channelId=w1",
-    )
-    .await;
+    let Reply { status, .. } = wari
+        .post("/ari/channels?endpoint=Local/200@default&app=watch&channelId=w1")
+        .await;
     assert_eq!(status, 200);
     // ;2 answers (and ;1 enters the application) before ;2's Answer() lets it go on to
     // Wait(): Asterisk waits for media after answering a ringing channel.
@@ -681,17 +668,17 @@ fn millis_between(earlier: &Value, later: &Value) -> i64 {
 /// extension to observe).
 #[tokio::test]
 async fn answer_waits_for_media_or_its_delay() {
-    let wari = start();
+    let wari = Wari::with(&[("extensions.conf", DIALPLAN)]);
     let mut ws = socket(&wari, "app=watch").await;
     for (endpoint, id, at_least) in [
         ("Local/200@default", "a1", 500),
         ("Local/slow@default", "a2", 1200),
     ] {
-        let (status, _) = post(
-            &wari,
-            &format!("/ari/channels?endpoint={endpoint}&app=watch&channelId={id}"),
-        )
-        .await;
+        let Reply { status, .. } = wari
+            .post(&format!(
+                "/ari/channels?endpoint={endpoint}&app=watch&channelId={id}"
+            ))
+            .await;
         assert_eq!(status, 200);
         let second = format!("{id};2");
         let events = until(&mut ws, |e| {
@@ -713,22 +700,22 @@ async fn answer_waits_for_media_or_its_delay() {
 
 #[tokio::test]
 async fn holding_asks_the_far_end_and_tells_no_one() {
-    let wari = start();
+    let wari = Wari::with(&[("extensions.conf", DIALPLAN)]);
     let mut ws = socket(&wari, "app=watch").await;
-    let (status, _) = post(
-        &wari,
-        "/ari/channels?endpoint=Local/200@default&app=watch&channelId=p1",
-    )
-    .await;
+    let Reply { status, .. } = wari
+        .post("/ari/channels?endpoint=Local/200@default&app=watch&channelId=p1")
+        .await;
     assert_eq!(status, 200);
     ws.until(is("StasisStart", "p1")).await;
     // Golden channel_get: hold and unhold on a Local ;1 give no ChannelHold/ChannelUnhold
     // for either half (the other half, in the dialplan, is in no bridge).
-    assert_eq!(post(&wari, "/ari/channels/p1/hold").await.0, 204);
+    assert_eq!(wari.post("/ari/channels/p1/hold").await.status, 204);
     let unhold = wari.delete("/ari/channels/p1/hold").await;
     assert_eq!(unhold.status.as_u16(), 204);
-    let marker = post(&wari, "/ari/channels/p1/variable?variable=MARK&value=1").await;
-    assert_eq!(marker.0, 204);
+    let marker = wari
+        .post("/ari/channels/p1/variable?variable=MARK&value=1")
+        .await;
+    assert_eq!(marker.status, 204);
     let events = until(&mut ws, |e| {
         e["type"] == "ChannelVarset" && e["variable"] == "MARK"
     })
@@ -743,31 +730,29 @@ async fn holding_asks_the_far_end_and_tells_no_one() {
 
 #[tokio::test]
 async fn a_bridged_far_half_hears_no_hold_and_a_channel_watcher_no_bridge_events() {
-    let wari = start();
+    let wari = Wari::with(&[("extensions.conf", DIALPLAN)]);
     let mut watch = socket(&wari, "app=watch").await;
     let mut hello = socket(&wari, "app=hello").await;
     // Observed on Asterisk 23.4.1: h1;2 runs Stasis(hello) and waits in a bridge; once it
     // answers, h1 enters watch. watch follows h1;2 (it originated the pair) but not the
     // bridge, so it hears neither h1;2 entering nor leaving it; holding h1 announces
     // nothing, to either application.
-    let (status, _) = post(
-        &wari,
-        "/ari/channels?endpoint=Local/100@default&app=watch&channelId=h1",
-    )
-    .await;
+    let Reply { status, .. } = wari
+        .post("/ari/channels?endpoint=Local/100@default&app=watch&channelId=h1")
+        .await;
     assert_eq!(status, 200);
     hello.until(is("StasisStart", "h1;2")).await;
-    assert_eq!(post(&wari, "/ari/bridges/hb?type=mixing").await.0, 200);
+    assert_eq!(wari.post("/ari/bridges/hb?type=mixing").await.status, 200);
     assert_eq!(
-        post(&wari, "/ari/bridges/hb/addChannel?channel=h1;2")
+        wari.post("/ari/bridges/hb/addChannel?channel=h1;2")
             .await
-            .0,
+            .status,
         204
     );
     hello.until(is("ChannelEnteredBridge", "h1;2")).await;
-    assert_eq!(post(&wari, "/ari/channels/h1;2/answer").await.0, 204);
+    assert_eq!(wari.post("/ari/channels/h1;2/answer").await.status, 204);
     let before_hold = watch.until(is("StasisStart", "h1")).await;
-    assert_eq!(post(&wari, "/ari/channels/h1/hold").await.0, 204);
+    assert_eq!(wari.post("/ari/channels/h1/hold").await.status, 204);
     assert_eq!(
         wari.delete("/ari/channels/h1/hold").await.status.as_u16(),
         204
@@ -810,14 +795,14 @@ async fn a_bridged_far_half_hears_no_hold_and_a_channel_watcher_no_bridge_events
 
 #[tokio::test]
 async fn subscribe_all_sees_what_the_originating_application_does_not() {
-    let wari = start();
+    let wari = Wari::with(&[("extensions.conf", DIALPLAN)]);
     let mut own = socket(&wari, "app=own").await;
     let mut all = socket(&wari, "app=watcher&subscribeAll=true").await;
-    let (status, _) = post(
-        &wari,
-        "/ari/channels?endpoint=Local/200@default&app=own&channelId=s1&callerId=Bob%20%3C42%3E",
-    )
-    .await;
+    let Reply { status, .. } = wari
+        .post(
+            "/ari/channels?endpoint=Local/200@default&app=own&channelId=s1&callerId=Bob%20%3C42%3E",
+        )
+        .await;
     assert_eq!(status, 200);
     let seen = until(&mut all, |e| e["type"] == "Dial").await;
     // Creation, the dial's AppDial2 and the originate's identity come before the
@@ -853,7 +838,7 @@ async fn subscribe_all_sees_what_the_originating_application_does_not() {
 
 #[tokio::test]
 async fn originate_variables_pass_to_the_second_half() {
-    let wari = start();
+    let wari = Wari::with(&[("extensions.conf", DIALPLAN)]);
     let mut ws = socket(&wari, "app=hello").await;
     // Golden originate_json_body: CALLERID(name) is a function (the first half's caller),
     // MYVAR a variable the second half inherits when called.

@@ -8,7 +8,7 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::support::{ARI_CONF, EventSocket, HTTP_CONF, Wari};
+use crate::support::{EventSocket, Reply, Wari};
 
 /// 300 answers and waits long enough for a test to poke at a channel outside Stasis.
 const DIALPLAN: &str = "\
@@ -21,30 +21,21 @@ exten => 300,1,Answer()
 /// The application the tests register.
 const APP: &str = "rest";
 
-fn start() -> Wari {
-    Wari::start(&[
-        ("http.conf", HTTP_CONF),
-        ("ari.conf", ARI_CONF),
-        ("extensions.conf", DIALPLAN),
-    ])
+/// Sends a request to `/ari{path}` as the read/write user.
+async fn call_with(wari: &Wari, method: Method, path: &str, body: Option<Value>) -> Reply {
+    wari.ari_with_body(method, &format!("/ari{path}"), body)
+        .await
 }
 
-/// Sends a request as the read/write user; returns the status and the JSON body (`null`
-/// when there is none).
-async fn call_with(wari: &Wari, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
-    let reply = wari
-        .ari_with_body(method, &format!("/ari{path}"), body)
-        .await;
-    (reply.status.as_u16(), reply.body)
-}
-
-async fn call(wari: &Wari, method: Method, path: &str) -> (u16, Value) {
+async fn call(wari: &Wari, method: Method, path: &str) -> Reply {
     call_with(wari, method, path, None).await
 }
 
 /// Asserts a status (and, when given, the exact message) for one request.
 async fn expect(wari: &Wari, method: Method, path: &str, status: u16, message: Option<&str>) {
-    let (got, body) = call(wari, method.clone(), path).await;
+    let Reply {
+        status: got, body, ..
+    } = call(wari, method.clone(), path).await;
     assert_eq!(got, status, "{method} {path}: {body}");
     if let Some(message) = message {
         assert_eq!(body["message"], message, "{method} {path}");
@@ -67,7 +58,7 @@ async fn wait_for(ws: &mut EventSocket, matches: impl Fn(&Value) -> bool) -> Val
 
 /// Originates `Test/NAME` into the application with id `id` and waits for its StasisStart.
 async fn in_stasis(wari: &Wari, ws: &mut EventSocket, endpoint: &str, id: &str) -> Value {
-    let (status, body) = call(
+    let Reply { status, body, .. } = call(
         wari,
         Method::POST,
         &format!("/channels?endpoint={endpoint}&app={APP}&channelId={id}"),
@@ -118,9 +109,9 @@ fn channel_operations(id: &str) -> Vec<(Method, String)> {
 
 #[tokio::test]
 async fn unknown_channels_are_404() {
-    let wari = start();
+    let wari = Wari::with(&[("extensions.conf", DIALPLAN)]);
     for (method, path) in channel_operations("nosuch") {
-        let (status, body) = call(&wari, method.clone(), &path).await;
+        let Reply { status, body, .. } = call(&wari, method.clone(), &path).await;
         assert_eq!(status, 404, "{method} {path}: {body}");
         let message = body["message"].as_str().unwrap_or_default();
         // Asterisk 23.4.1 words it differently where variables are read.
@@ -134,7 +125,7 @@ async fn unknown_channels_are_404() {
             "{method} {path}: {message}"
         );
     }
-    let (status, body) = call_with(
+    let Reply { status, body, .. } = call_with(
         &wari,
         Method::POST,
         "/channels/nosuch/variables",
@@ -142,7 +133,7 @@ async fn unknown_channels_are_404() {
     )
     .await;
     assert_eq!(
-        (status, body["message"].clone()),
+        (status.as_u16(), body["message"].clone()),
         (404, json!("Provided channel was not found"))
     );
     // Without a body, the missing field is reported before the channel is looked up.
@@ -167,14 +158,14 @@ async fn unknown_channels_are_404() {
 
 #[tokio::test]
 async fn channels_running_dialplan_are_409_but_readable_and_hangable() {
-    let wari = start();
+    let wari = Wari::with(&[("extensions.conf", DIALPLAN)]);
     let mut watcher = EventSocket::connect(
         &wari,
         "app=watcher&subscribeAll=true&api_key=asterisk:secret",
     )
     .await;
     // Priority from a label: the channel starts at 300,2 (`waiting`), not at Answer().
-    let (status, channel) = call(
+    let Reply { status, body: channel, .. } =  call(
         &wari,
         Method::POST,
         "/channels?endpoint=Test/phone&extension=300&label=waiting&channelId=dp&callerId=%22Ann%22%20%3C555%3E",
@@ -208,7 +199,7 @@ async fn channels_running_dialplan_are_409_but_readable_and_hangable() {
             (_, "/rtp_statistics") => 403,
             _ => 409,
         };
-        let (status, body) = call(&wari, method.clone(), &path).await;
+        let Reply { status, body, .. } = call(&wari, method.clone(), &path).await;
         assert_eq!(status, expected, "{method} {path}: {body}");
         if expected == 409 {
             assert_eq!(
@@ -217,7 +208,7 @@ async fn channels_running_dialplan_are_409_but_readable_and_hangable() {
             );
         }
     }
-    let (status, _) = call_with(
+    let Reply { status, .. } = call_with(
         &wari,
         Method::POST,
         "/channels/dp/variables",
@@ -227,16 +218,17 @@ async fn channels_running_dialplan_are_409_but_readable_and_hangable() {
     assert_eq!(status, 409);
 
     // Reading variables needs no Stasis; unknown ones are 404.
-    let (status, body) = call(&wari, Method::GET, "/channels/dp/variable?variable=EXTEN").await;
-    assert_eq!((status, body), (200, json!({"value": "300"})));
-    let (status, body) = call(
+    let Reply { status, body, .. } =
+        call(&wari, Method::GET, "/channels/dp/variable?variable=EXTEN").await;
+    assert_eq!((status.as_u16(), body), (200, json!({"value": "300"})));
+    let Reply { status, body, .. } = call(
         &wari,
         Method::GET,
         "/channels/dp/variables?variables=EXTEN,%20CONTEXT",
     )
     .await;
     assert_eq!(
-        (status, body),
+        (status.as_u16(), body),
         (
             200,
             json!({"variables": {"EXTEN": "300", "CONTEXT": "default"}})
@@ -267,9 +259,13 @@ async fn channels_running_dialplan_are_409_but_readable_and_hangable() {
 
 #[tokio::test]
 async fn created_channels_are_412_until_dialed_and_answered() {
-    let wari = start();
+    let wari = Wari::with(&[("extensions.conf", DIALPLAN)]);
     let mut ws = app_socket(&wari).await;
-    let (status, channel) = call(
+    let Reply {
+        status,
+        body: channel,
+        ..
+    } = call(
         &wari,
         Method::POST,
         &format!("/channels/create?endpoint=Test/alice&app={APP}&appArgs=x,y&channelId=c1"),
@@ -335,7 +331,7 @@ async fn created_channels_are_412_until_dialed_and_answered() {
     )
     .await;
     // Recording does not answer a channel that has not been dialed yet.
-    let (_, channel) = call(&wari, Method::GET, "/channels/c1").await;
+    let Reply { body: channel, .. } = call(&wari, Method::GET, "/channels/c1").await;
     assert_eq!(channel["state"], "Down");
 
     expect(
@@ -406,7 +402,8 @@ async fn created_channels_are_412_until_dialed_and_answered() {
 
     // Snooping is implemented (tests/e2e/snoop.rs): the snoop channel comes back.
     for suffix in ["/snoop?app=spy&spy=in", "/snoop/s1?app=spy&spy=in"] {
-        let (status, body) = call(&wari, Method::POST, &format!("/channels/c1{suffix}")).await;
+        let Reply { status, body, .. } =
+            call(&wari, Method::POST, &format!("/channels/c1{suffix}")).await;
         assert_eq!(status, 200, "{suffix}: {body}");
         let name = body["name"].as_str().unwrap_or_default();
         assert!(name.starts_with("Snoop/c1-"), "{suffix}: {body}");
@@ -445,7 +442,7 @@ async fn created_channels_are_412_until_dialed_and_answered() {
 
 #[tokio::test]
 async fn bad_parameters_are_400_in_asterisks_order() {
-    let wari = start();
+    let wari = Wari::with(&[("extensions.conf", DIALPLAN)]);
     let long_id = "x".repeat(150);
     let cases: Vec<(String, &str)> = vec![
         (
@@ -527,7 +524,8 @@ async fn bad_parameters_are_400_in_asterisks_order() {
     }
 
     // An unknown technology says which ones exist.
-    let (status, body) = call(&wari, Method::POST, "/channels?endpoint=SIP/alice&app=x").await;
+    let Reply { status, body, .. } =
+        call(&wari, Method::POST, "/channels?endpoint=SIP/alice&app=x").await;
     assert_eq!(status, 400, "{body}");
     let message = body["message"].as_str().unwrap_or_default();
     assert!(
@@ -567,19 +565,20 @@ async fn bad_parameters_are_400_in_asterisks_order() {
             "/channels?endpoint=Test/a&app=x",
             "/channels/create?endpoint=Test/a&app=x",
         ] {
-            let (status, body) = call_with(&wari, Method::POST, path, Some(bad.clone())).await;
+            let Reply { status, body, .. } =
+                call_with(&wari, Method::POST, path, Some(bad.clone())).await;
             assert_eq!(
-                (status, body["message"].as_str()),
+                (status.as_u16(), body["message"].as_str()),
                 (400, Some(message)),
                 "{path} {bad}"
             );
         }
     }
     // Nothing was created by any of these.
-    let (_, channels) = call(&wari, Method::GET, "/channels").await;
+    let Reply { body: channels, .. } = call(&wari, Method::GET, "/channels").await;
     assert_eq!(channels, json!([]));
     // `variables` that is no object holds no variables: Asterisk 23.4.1 originates anyway.
-    let (status, body) = call_with(
+    let Reply { status, body, .. } = call_with(
         &wari,
         Method::POST,
         "/channels?endpoint=Test/a&extension=300&channelId=novars",
@@ -599,8 +598,8 @@ async fn bad_parameters_are_400_in_asterisks_order() {
 
 #[tokio::test]
 async fn channel_ids_in_use_are_409() {
-    let wari = start();
-    let (status, _) = call(
+    let wari = Wari::with(&[("extensions.conf", DIALPLAN)]);
+    let Reply { status, .. } = call(
         &wari,
         Method::POST,
         "/channels?endpoint=Test/held&extension=300&channelId=taken",
@@ -622,14 +621,21 @@ async fn channel_ids_in_use_are_409() {
     // Nothing was created by the refused requests.
     expect(&wari, Method::GET, "/channels/one", 404, None).await;
     // The path id wins over a channelId parameter.
-    let (status, channel) = call(
+    let Reply {
+        status,
+        body: channel,
+        ..
+    } = call(
         &wari,
         Method::POST,
         "/channels/fresh?endpoint=Test/b&extension=300&channelId=taken",
     )
     .await;
-    assert_eq!((status, channel["id"].clone()), (200, json!("fresh")));
-    let (_, channels) = call(&wari, Method::GET, "/channels").await;
+    assert_eq!(
+        (status.as_u16(), channel["id"].clone()),
+        (200, json!("fresh"))
+    );
+    let Reply { body: channels, .. } = call(&wari, Method::GET, "/channels").await;
     let mut ids: Vec<&str> = channels
         .as_array()
         .expect("a list")
@@ -638,19 +644,28 @@ async fn channel_ids_in_use_are_409() {
         .collect();
     ids.sort_unstable();
     assert_eq!(ids, ["fresh", "taken"]);
-    let (status, got) = call(&wari, Method::GET, "/channels/fresh").await;
-    assert_eq!((status, got["name"].as_str().is_some()), (200, true));
+    let Reply {
+        status, body: got, ..
+    } = call(&wari, Method::GET, "/channels/fresh").await;
+    assert_eq!(
+        (status.as_u16(), got["name"].as_str().is_some()),
+        (200, true)
+    );
 
     // otherChannelId counts only with a channelId (Asterisk 23.4.1 ignores it alone):
     // the second half gets an id of its own.
-    let (status, channel) = call(
+    let Reply {
+        status,
+        body: channel,
+        ..
+    } = call(
         &wari,
         Method::POST,
         "/channels/create?endpoint=Local/300@default&app=x&otherChannelId=taken",
     )
     .await;
     assert_eq!(status, 200, "{channel}");
-    let (_, taken) = call(&wari, Method::GET, "/channels/taken").await;
+    let Reply { body: taken, .. } = call(&wari, Method::GET, "/channels/taken").await;
     assert!(
         taken["name"]
             .as_str()
@@ -661,7 +676,7 @@ async fn channel_ids_in_use_are_409() {
 
 #[tokio::test]
 async fn hangup_reasons_become_causes() {
-    let wari = start();
+    let wari = Wari::with(&[("extensions.conf", DIALPLAN)]);
     let mut ws = app_socket(&wari).await;
     in_stasis(&wari, &mut ws, "Test/h", "h1").await;
 
@@ -714,9 +729,13 @@ async fn hangup_reasons_become_causes() {
 
 #[tokio::test]
 async fn originate_into_an_app_with_variables_and_args() {
-    let wari = start();
+    let wari = Wari::with(&[("extensions.conf", DIALPLAN)]);
     let mut ws = app_socket(&wari).await;
-    let (status, channel) = call_with(
+    let Reply {
+        status,
+        body: channel,
+        ..
+    } = call_with(
         &wari,
         Method::POST,
         &format!(
@@ -732,8 +751,9 @@ async fn originate_into_an_app_with_variables_and_args() {
     assert_eq!(start["args"], json!(["one", "two,three"]));
     assert_eq!(start["channel"]["state"], "Up");
 
-    let (status, body) = call(&wari, Method::GET, "/channels/v1/variable?variable=PLAIN").await;
-    assert_eq!((status, body), (200, json!({"value": "p"})));
+    let Reply { status, body, .. } =
+        call(&wari, Method::GET, "/channels/v1/variable?variable=PLAIN").await;
+    assert_eq!((status.as_u16(), body), (200, json!({"value": "p"})));
 
     // setChannelVars: validated as a whole, then set in order. Asterisk 23.4.1 answers
     // 400 with these messages.
@@ -753,7 +773,7 @@ async fn originate_into_an_app_with_variables_and_args() {
             "Field 'report_events' in 'variables' entries must be boolean",
         ),
     ] {
-        let (status, body) = call_with(
+        let Reply { status, body, .. } = call_with(
             &wari,
             Method::POST,
             "/channels/v1/variables",
@@ -761,7 +781,7 @@ async fn originate_into_an_app_with_variables_and_args() {
         )
         .await;
         assert_eq!(
-            (status, body["message"].as_str()),
+            (status.as_u16(), body["message"].as_str()),
             (400, Some(message)),
             "{bad}"
         );
@@ -782,7 +802,7 @@ async fn originate_into_an_app_with_variables_and_args() {
         Some("Provided variable was not found"),
     )
     .await;
-    let (status, _) = call_with(
+    let Reply { status, .. } = call_with(
         &wari,
         Method::POST,
         "/channels/v1/variables",
@@ -798,14 +818,14 @@ async fn originate_into_an_app_with_variables_and_args() {
     let varset = ws.next_for("ChannelVarset", "v1").await;
     assert_eq!(varset["variable"], "B");
     assert_eq!(varset["channel"]["channelvars"]["B"], "2");
-    let (status, body) = call(
+    let Reply { status, body, .. } = call(
         &wari,
         Method::GET,
         "/channels/v1/variables?variables=A,B,PLAIN",
     )
     .await;
     assert_eq!(
-        (status, body),
+        (status.as_u16(), body),
         (
             200,
             json!({"variables": {"A": "1", "B": "2", "PLAIN": "p"}})
@@ -891,13 +911,16 @@ async fn originate_into_an_app_with_variables_and_args() {
     let changed = wait_for(&mut ws, |e| e["channel"]["id"] == "v1").await;
     assert_eq!(changed["type"], "ChannelCallerId", "{changed}");
     assert_eq!(changed["channel"]["caller"]["name"], "Zed");
-    let (status, body) = call(
+    let Reply { status, body, .. } = call(
         &wari,
         Method::GET,
         "/channels/v1/variable?variable=CALLERID(all)",
     )
     .await;
-    assert_eq!((status, body), (200, json!({"value": "\"Zed\" <>"})));
+    assert_eq!(
+        (status.as_u16(), body),
+        (200, json!({"value": "\"Zed\" <>"}))
+    );
     // Asterisk 23.4.1 answers 500 with this message; wari answers a client's mistake 400.
     expect(
         &wari,
@@ -1011,13 +1034,13 @@ async fn originate_into_an_app_with_variables_and_args() {
     )
     .await;
     // It is still there, waiting in the dialplan.
-    let (status, _) = call(&wari, Method::GET, "/channels/v1").await;
+    let Reply { status, .. } = call(&wari, Method::GET, "/channels/v1").await;
     assert_eq!(status, 200);
 }
 
 #[tokio::test]
 async fn redirect_checks_the_endpoint_and_test_phones_leave() {
-    let wari = start();
+    let wari = Wari::with(&[("extensions.conf", DIALPLAN)]);
     let mut ws = app_socket(&wari).await;
     in_stasis(&wari, &mut ws, "Test/red", "r1").await;
     for (query, status, message) in [
@@ -1062,7 +1085,7 @@ async fn redirect_checks_the_endpoint_and_test_phones_leave() {
 
     // A Local channel cannot transfer: Asterisk 23.4.1 accepts the request (204) and
     // nothing happens to the channel.
-    let (status, body) = call(
+    let Reply { status, body, .. } = call(
         &wari,
         Method::POST,
         &format!("/channels?endpoint=Local/300@default&app={APP}&channelId=l1&otherChannelId=l2"),
@@ -1078,7 +1101,14 @@ async fn redirect_checks_the_endpoint_and_test_phones_leave() {
         None,
     )
     .await;
-    let (status, channel) = call(&wari, Method::GET, "/channels/l1").await;
-    assert_eq!((status, channel["state"].clone()), (200, json!("Up")));
+    let Reply {
+        status,
+        body: channel,
+        ..
+    } = call(&wari, Method::GET, "/channels/l1").await;
+    assert_eq!(
+        (status.as_u16(), channel["state"].clone()),
+        (200, json!("Up"))
+    );
     assert_eq!(channel["dialplan"]["app_name"], "Stasis");
 }

@@ -13,7 +13,7 @@ use reqwest::StatusCode;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::support::{Finished, RefusingPort, Wari, client, run_limited, wari_command};
+use crate::support::{Finished, RefusingPort, Reply, Wari, run_limited, wari_command};
 
 const RW: (&str, &str) = ("asterisk", "secret");
 
@@ -73,20 +73,10 @@ fn args<'a>(head: &[&'a str], tail: &'a [String]) -> Vec<&'a str> {
         .collect()
 }
 
-async fn get(wari: &Wari, path: &str) -> (StatusCode, Value) {
-    let response = client()
-        .get(wari.url(path))
-        .basic_auth(RW.0, Some(RW.1))
-        .send()
-        .await
-        .expect("request");
-    let status = response.status();
-    let text = response.text().await.expect("body");
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-}
-
 async fn deployed_names(wari: &Wari) -> Vec<String> {
-    let (status, apps) = get(wari, "/ari/wasm").await;
+    let Reply {
+        status, body: apps, ..
+    } = wari.get("/ari/wasm").await;
     assert_eq!(status, StatusCode::OK, "{apps}");
     apps.as_array()
         .expect("a list")
@@ -139,7 +129,7 @@ async fn deploy_list_and_rm_an_app() {
     assert!(out.success, "{out:?}");
     assert_eq!(out.stdout.trim(), "removed ivr");
     assert!(deployed_names(&wari).await.is_empty());
-    let (status, _) = get(&wari, "/ari/wasm/ivr").await;
+    let Reply { status, .. } = wari.get("/ari/wasm/ivr").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 
     let out = wari_app(&args(&["list"], &server));

@@ -13,9 +13,7 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 
-use crate::support::{
-    ARI_CONF, EventSocket, Finished, HTTP_CONF, Wari, client, eventually, run_limited, wari_command,
-};
+use crate::support::{EventSocket, Finished, Wari, client, eventually, run_limited, wari_command};
 
 /// How long one `wari app build` may take: the first on a machine builds std (minutes).
 const BUILD_TIMEOUT: Duration = Duration::from_secs(900);
@@ -145,14 +143,10 @@ async fn a_new_app_outside_a_checkout_builds_deploys_and_handles_a_call() {
     );
 
     // A running wari accepts it through `wari app deploy`, under the crate's name...
-    let wari = Wari::start(&[
-        ("http.conf", HTTP_CONF),
-        ("ari.conf", ARI_CONF),
-        (
-            "extensions.conf",
-            "[default]\nexten => 100,1,Stasis(hello)\n",
-        ),
-    ]);
+    let wari = Wari::with(&[(
+        "extensions.conf",
+        "[default]\nexten => 100,1,Stasis(hello)\n",
+    )]);
     let url = format!("http://{}", wari.addr());
     let path = component.display().to_string();
     let out = wari_app(

@@ -3,30 +3,23 @@
 use reqwest::header::HeaderMap;
 use reqwest::{Method, StatusCode};
 
-use crate::support::{HTTP_CONF, Wari, client};
+use crate::support::{Reply, Wari, client, send};
 
 const ALLOW_ORIGIN: &str = "access-control-allow-origin";
 const ALLOW_CREDENTIALS: &str = "access-control-allow-credentials";
 const ALLOW_METHODS: &str = "access-control-allow-methods";
 const ALLOW_HEADERS: &str = "access-control-allow-headers";
 
-fn start_with_origins(origins: &str) -> Wari {
-    let ari = format!(
+/// An `ari.conf` allowing `origins`, with the `asterisk` user.
+fn ari_conf(origins: &str) -> String {
+    format!(
         "[general]\nenabled = yes\nallowed_origins = {origins}\n\n\
          [asterisk]\ntype = user\npassword = secret\n"
-    );
-    Wari::start(&[("http.conf", HTTP_CONF), ("ari.conf", &ari)])
+    )
 }
 
 fn header<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
     headers.get(name).and_then(|v| v.to_str().ok())
-}
-
-async fn send(request: reqwest::RequestBuilder) -> (StatusCode, HeaderMap, String) {
-    let response = request.send().await.expect("request");
-    let status = response.status();
-    let headers = response.headers().clone();
-    (status, headers, response.text().await.expect("body"))
 }
 
 fn assert_no_cors(headers: &HeaderMap, what: &str) {
@@ -55,8 +48,13 @@ fn preflight(wari: &Wari, path: &str, origin: &str, method: &str) -> reqwest::Re
 
 #[tokio::test]
 async fn simple_request_from_an_allowed_origin_gets_cors_headers() {
-    let wari = start_with_origins("http://good.example");
-    let (status, headers, body) = send(
+    let wari = Wari::with(&[("ari.conf", &ari_conf("http://good.example"))]);
+    let Reply {
+        status,
+        headers,
+        text: body,
+        ..
+    } = send(
         client()
             .get(wari.url("/ari/asterisk/info"))
             .basic_auth("asterisk", Some("secret"))
@@ -69,7 +67,9 @@ async fn simple_request_from_an_allowed_origin_gets_cors_headers() {
     assert!(headers.get(ALLOW_METHODS).is_none(), "not a preflight");
 
     // CORS headers are added before authentication, so errors carry them too.
-    let (status, headers, _) = send(
+    let Reply {
+        status, headers, ..
+    } = send(
         client()
             .get(wari.url("/ari/asterisk/info"))
             .header("Origin", "http://good.example"),
@@ -82,13 +82,18 @@ async fn simple_request_from_an_allowed_origin_gets_cors_headers() {
 
 #[tokio::test]
 async fn a_disallowed_origin_is_served_without_cors_headers() {
-    let wari = start_with_origins("http://good.example");
+    let wari = Wari::with(&[("ari.conf", &ari_conf("http://good.example"))]);
     for origin in [
         "http://evil.example",
         "http://GOOD.example",
         "https://good.example",
     ] {
-        let (status, headers, body) = send(
+        let Reply {
+            status,
+            headers,
+            text: body,
+            ..
+        } = send(
             client()
                 .get(wari.url("/ari/asterisk/info"))
                 .basic_auth("asterisk", Some("secret"))
@@ -102,7 +107,9 @@ async fn a_disallowed_origin_is_served_without_cors_headers() {
         );
         assert_no_cors(&headers, origin);
 
-        let (status, headers, _) = send(preflight(
+        let Reply {
+            status, headers, ..
+        } = send(preflight(
             &wari,
             "/ari/asterisk/variable?api_key=asterisk:secret",
             origin,
@@ -113,7 +120,9 @@ async fn a_disallowed_origin_is_served_without_cors_headers() {
         assert_no_cors(&headers, &format!("preflight from {origin}"));
     }
     // No Origin at all: no CORS headers either.
-    let (status, headers, _) = send(
+    let Reply {
+        status, headers, ..
+    } = send(
         client()
             .get(wari.url("/ari/asterisk/info"))
             .basic_auth("asterisk", Some("secret")),
@@ -125,8 +134,13 @@ async fn a_disallowed_origin_is_served_without_cors_headers() {
 
 #[tokio::test]
 async fn preflight_with_api_key_lists_methods_and_echoes_headers() {
-    let wari = start_with_origins("http://good.example");
-    let (status, headers, body) = send(preflight(
+    let wari = Wari::with(&[("ari.conf", &ari_conf("http://good.example"))]);
+    let Reply {
+        status,
+        headers,
+        text: body,
+        ..
+    } = send(preflight(
         &wari,
         "/ari/asterisk/variable?api_key=asterisk:secret",
         "http://good.example",
@@ -144,8 +158,10 @@ async fn preflight_with_api_key_lists_methods_and_echoes_headers() {
 
 #[tokio::test]
 async fn preflight_without_credentials_is_401_but_keeps_origin_headers() {
-    let wari = start_with_origins("http://good.example");
-    let (status, headers, _) = send(preflight(
+    let wari = Wari::with(&[("ari.conf", &ari_conf("http://good.example"))]);
+    let Reply {
+        status, headers, ..
+    } = send(preflight(
         &wari,
         "/ari/asterisk/variable",
         "http://good.example",
@@ -162,9 +178,11 @@ async fn preflight_without_credentials_is_401_but_keeps_origin_headers() {
 
 #[tokio::test]
 async fn preflight_for_an_unbound_method_gets_no_allow_methods() {
-    let wari = start_with_origins("http://good.example");
+    let wari = Wari::with(&[("ari.conf", &ari_conf("http://good.example"))]);
     for method in ["DELETE", "PUT", "post"] {
-        let (status, headers, _) = send(preflight(
+        let Reply {
+            status, headers, ..
+        } = send(preflight(
             &wari,
             "/ari/asterisk/variable?api_key=asterisk:secret",
             "http://good.example",
@@ -187,7 +205,9 @@ async fn preflight_for_an_unbound_method_gets_no_allow_methods() {
         );
     }
     // A resource with GET only.
-    let (status, headers, _) = send(preflight(
+    let Reply {
+        status, headers, ..
+    } = send(preflight(
         &wari,
         "/ari/asterisk/ping?api_key=asterisk:secret",
         "http://good.example",
@@ -197,7 +217,7 @@ async fn preflight_for_an_unbound_method_gets_no_allow_methods() {
     assert_eq!(status, StatusCode::NO_CONTENT);
     assert_eq!(header(&headers, "allow"), Some("OPTIONS,GET"));
     assert!(headers.get(ALLOW_METHODS).is_none());
-    let (_, headers, _) = send(preflight(
+    let Reply { headers, .. } = send(preflight(
         &wari,
         "/ari/asterisk/ping?api_key=asterisk:secret",
         "http://good.example",
@@ -209,9 +229,11 @@ async fn preflight_for_an_unbound_method_gets_no_allow_methods() {
 
 #[tokio::test]
 async fn star_allows_any_origin_and_echoes_it() {
-    let wari = start_with_origins("*");
+    let wari = Wari::with(&[("ari.conf", &ari_conf("*"))]);
     for origin in ["http://anything.example", "https://other.example:8443"] {
-        let (status, headers, _) = send(
+        let Reply {
+            status, headers, ..
+        } = send(
             client()
                 .get(wari.url("/ari/asterisk/ping"))
                 .basic_auth("asterisk", Some("secret"))
@@ -226,9 +248,12 @@ async fn star_allows_any_origin_and_echoes_it() {
 
 #[tokio::test]
 async fn one_origin_of_several_is_allowed() {
-    let wari = start_with_origins("http://one.example,http://two.example");
+    let wari = Wari::with(&[(
+        "ari.conf",
+        &ari_conf("http://one.example,http://two.example"),
+    )]);
     for origin in ["http://one.example", "http://two.example"] {
-        let (_, headers, _) = send(
+        let Reply { headers, .. } = send(
             client()
                 .get(wari.url("/ari/asterisk/ping"))
                 .basic_auth("asterisk", Some("secret"))
@@ -237,7 +262,7 @@ async fn one_origin_of_several_is_allowed() {
         .await;
         assert_eq!(header(&headers, ALLOW_ORIGIN), Some(origin));
     }
-    let (_, headers, _) = send(
+    let Reply { headers, .. } = send(
         client()
             .get(wari.url("/ari/asterisk/ping"))
             .basic_auth("asterisk", Some("secret"))

@@ -11,7 +11,7 @@ use serde_json::Value;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
-use crate::support::{ARI_CONF, EVENT_TIMEOUT, EventSocket, HTTP_CONF, Wari, client};
+use crate::support::{EVENT_TIMEOUT, EventSocket, Wari, client};
 use crate::wasm_apps::component;
 
 const DIALPLAN: &str = "[default]\nexten => 700,1,Stasis(good)\n same => n,Hangup()\n";
@@ -48,11 +48,7 @@ async fn list(wari: &Wari) -> Vec<Value> {
 
 #[tokio::test]
 async fn kill_9_during_an_upload_serves_no_half_written_app() {
-    let mut wari = Wari::start(&[
-        ("http.conf", HTTP_CONF),
-        ("ari.conf", ARI_CONF),
-        ("extensions.conf", DIALPLAN),
-    ]);
+    let mut wari = Wari::with(&[("extensions.conf", DIALPLAN)]);
     // A complete app from before the crash.
     let good = component("ivr");
     let response = client()

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::support::{
@@ -14,20 +14,20 @@ use crate::support::{
 };
 use crate::wasm_apps::deploy;
 
-async fn put(wari: &Wari, path: &str) -> StatusCode {
-    wari.ari(Method::PUT, path).await.status
-}
-
 #[tokio::test]
 async fn device_states_and_mailboxes_survive_kill_9() {
-    let mut wari = Wari::start(&[("http.conf", HTTP_CONF), ("ari.conf", ARI_CONF)]);
+    let mut wari = Wari::start_default();
     for path in [
         "/ari/deviceStates/Stasis:desk1?deviceState=BUSY",
         "/ari/deviceStates/Stasis:gone?deviceState=INUSE",
         "/ari/mailboxes/1000@default?oldMessages=3&newMessages=7",
         "/ari/mailboxes/old@default?oldMessages=1&newMessages=1",
     ] {
-        assert_eq!(put(&wari, path).await, StatusCode::NO_CONTENT, "{path}");
+        assert_eq!(
+            wari.put(path).await.status,
+            StatusCode::NO_CONTENT,
+            "{path}"
+        );
     }
     for path in [
         "/ari/deviceStates/Stasis:gone",
@@ -67,7 +67,7 @@ async fn device_states_and_mailboxes_survive_kill_9() {
     assert_eq!(subscribed.status, StatusCode::OK, "{}", subscribed.body);
     for state in ["BUSY", "INUSE"] {
         let path = format!("/ari/deviceStates/Stasis:desk1?deviceState={state}");
-        assert_eq!(put(&wari, &path).await, StatusCode::NO_CONTENT);
+        assert_eq!(wari.put(&path).await.status, StatusCode::NO_CONTENT);
     }
     let changed = ws.next_of("DeviceStateChanged").await;
     assert_eq!(

@@ -7,7 +7,7 @@
 
 use serde_json::json;
 
-use crate::support::{ARI_CONF, EventSocket, HTTP_CONF, Wari, key_order, refused};
+use crate::support::{EventSocket, Wari, key_order, refused};
 
 const DIALPLAN: &str = "\
 [default]
@@ -18,11 +18,7 @@ exten => 200,1,Answer()
 
 #[tokio::test]
 async fn user_events_reach_the_named_application_with_their_sources() {
-    let wari = Wari::start(&[
-        ("http.conf", HTTP_CONF),
-        ("ari.conf", ARI_CONF),
-        ("extensions.conf", DIALPLAN),
-    ]);
+    let wari = Wari::with(&[("extensions.conf", DIALPLAN)]);
     let mut owner = EventSocket::connect(&wari, "app=owner&api_key=asterisk:secret").await;
     let mut other = EventSocket::connect(&wari, "app=other&api_key=asterisk:secret").await;
     let reply = wari

@@ -5,7 +5,7 @@
 
 use reqwest::StatusCode;
 
-use crate::support::{ARI_CONF, EventSocket, HTTP_CONF, Wari};
+use crate::support::{EventSocket, Wari};
 
 const DIALPLAN: &str = "[default]\n\
     exten => dialinf,1,Dial(Test/bob,inf)\n\
@@ -38,11 +38,7 @@ async fn hang_up_and_see_it_gone(wari: &Wari, events: &mut EventSocket, id: &str
 
 #[tokio::test]
 async fn extreme_timeouts_leave_no_channel_that_cannot_be_hung_up() {
-    let wari = Wari::start(&[
-        ("http.conf", HTTP_CONF),
-        ("ari.conf", ARI_CONF),
-        ("extensions.conf", DIALPLAN),
-    ]);
+    let wari = Wari::with(&[("extensions.conf", DIALPLAN)]);
     let mut events =
         EventSocket::connect(&wari, "app=guard&subscribeAll=true&api_key=asterisk:secret").await;
     let reply = wari

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 
-use crate::support::{EventSocket, HTTP_CONF, Wari, client};
+use crate::support::{EventSocket, Wari, client};
 
 const ARI: &str = "[general]\nenabled = yes\nwebsocket_write_timeout = 200\n\n[asterisk]\ntype = user\npassword = secret\n";
 
@@ -24,7 +24,7 @@ async fn stalled_socket(wari: &Wari, query: &str) -> impl Sized {
 
 #[tokio::test]
 async fn a_websocket_that_stops_reading_is_dropped_without_stalling_others() {
-    let wari = Wari::start(&[("http.conf", HTTP_CONF), ("ari.conf", ARI)]);
+    let wari = Wari::with(&[("ari.conf", ARI)]);
     let _stalled = stalled_socket(
         &wari,
         "app=sleepy&subscribeAll=true&api_key=asterisk:secret",
@@ -86,7 +86,7 @@ async fn a_websocket_that_stops_reading_is_dropped_without_stalling_others() {
 
 #[tokio::test]
 async fn a_request_flood_does_not_starve_other_clients() {
-    let wari = Wari::start(&[("http.conf", HTTP_CONF), ("ari.conf", ARI)]);
+    let wari = Wari::with(&[("ari.conf", ARI)]);
     let url = wari.url("/ari/channels");
     // 16 keep-alive connections hammering GET /ari/channels, 200 requests each.
     let flooders: Vec<_> = (0..16)

@@ -98,10 +98,7 @@ async fn a_prompt_played_to_one_half_is_recorded_on_the_other() {
             .and_then(|v| v.to_str().ok()),
         Some("/ari/recordings/live/calls%2Ftake1")
     );
-    let reply = crate::support::Reply {
-        status: response.status(),
-        body: response.json().await.expect("LiveRecording"),
-    };
+    let reply = crate::support::Reply::of(response).await;
     assert_eq!(reply.body["name"], "calls/take1");
     assert_eq!(reply.body["target_uri"], format!("channel:{RECORDED}"));
     let started = ws.next_of("RecordingStarted").await;

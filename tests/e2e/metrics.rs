@@ -1,17 +1,15 @@
 //! `/metrics`: the Prometheus text for any ARI user (read-only too), 401 without
 //! credentials, and gauges that follow channels and bridges as they come and go.
 
-use crate::support::{EventSocket, Wari, client};
+use crate::support::{EventSocket, Reply, Wari, client, send};
 
-/// GET /metrics as `user`/`password` (no credentials when `None`): status and body.
-async fn metrics(wari: &Wari, user: Option<(&str, &str)>) -> (u16, String) {
+/// GET /metrics as `user`/`password` (no credentials when `None`).
+async fn metrics(wari: &Wari, user: Option<(&str, &str)>) -> Reply {
     let mut request = client().get(format!("http://{}/metrics", wari.addr()));
     if let Some((user, password)) = user {
         request = request.basic_auth(user, Some(password));
     }
-    let response = request.send().await.expect("GET /metrics");
-    let status = response.status().as_u16();
-    (status, response.text().await.expect("body"))
+    send(request).await
 }
 
 /// The value of an unlabelled sample.
@@ -24,12 +22,12 @@ fn sample(text: &str, name: &str) -> Option<u64> {
 #[tokio::test]
 async fn metrics_need_credentials_and_follow_channels_and_bridges() {
     let wari = Wari::start_default();
-    let (status, _) = metrics(&wari, None).await;
+    let Reply { status, .. } = metrics(&wari, None).await;
     assert_eq!(status, 401);
-    let (status, _) = metrics(&wari, Some(("asterisk", "wrong"))).await;
+    let Reply { status, .. } = metrics(&wari, Some(("asterisk", "wrong"))).await;
     assert_eq!(status, 401);
 
-    let (status, text) = metrics(&wari, Some(("viewer", "look"))).await;
+    let Reply { status, text, .. } = metrics(&wari, Some(("viewer", "look"))).await;
     assert_eq!(status, 200, "{text}");
     assert_eq!(sample(&text, "wari_channels"), Some(0), "{text}");
     assert_eq!(sample(&text, "wari_bridges"), Some(0), "{text}");
@@ -45,7 +43,7 @@ async fn metrics_need_credentials_and_follow_channels_and_bridges() {
     let reply = wari.post("/ari/bridges/mb?type=mixing").await;
     assert_eq!(reply.status, 200, "{}", reply.body);
 
-    let (_, text) = metrics(&wari, Some(("asterisk", "secret"))).await;
+    let Reply { text, .. } = metrics(&wari, Some(("asterisk", "secret"))).await;
     assert_eq!(sample(&text, "wari_channels"), Some(1), "{text}");
     assert_eq!(sample(&text, "wari_bridges"), Some(1), "{text}");
     assert_eq!(sample(&text, "wari_stasis_applications"), Some(1), "{text}");
@@ -57,7 +55,7 @@ async fn metrics_need_credentials_and_follow_channels_and_bridges() {
     socket.next_for("StasisEnd", "m1").await;
     let reply = wari.delete("/ari/bridges/mb").await;
     assert_eq!(reply.status, 204, "{}", reply.body);
-    let (_, text) = metrics(&wari, Some(("asterisk", "secret"))).await;
+    let Reply { text, .. } = metrics(&wari, Some(("asterisk", "secret"))).await;
     assert_eq!(sample(&text, "wari_bridges"), Some(0), "{text}");
     // The channel is gone once its StasisEnd has been sent (a hangup completes
     // asynchronously); allow the core a moment, bounded.
@@ -66,7 +64,7 @@ async fn metrics_need_credentials_and_follow_channels_and_bridges() {
         if channels == Some(0) {
             break;
         }
-        let (_, text) = metrics(&wari, Some(("asterisk", "secret"))).await;
+        let Reply { text, .. } = metrics(&wari, Some(("asterisk", "secret"))).await;
         channels = sample(&text, "wari_channels");
     }
     assert_eq!(channels, Some(0));
@@ -87,7 +85,7 @@ async fn metrics_until(wari: &Wari, done: impl Fn(&str) -> bool) -> String {
         "the awaited metrics",
         crate::support::EVENT_TIMEOUT,
         || async {
-            let (status, text) = metrics(wari, Some(("asterisk", "secret"))).await;
+            let Reply { status, text, .. } = metrics(wari, Some(("asterisk", "secret"))).await;
             assert_eq!(status, 200, "{text}");
             if done(&text) { Ok(text) } else { Err(text) }
         },
@@ -142,7 +140,7 @@ async fn events_sent_and_dropped_are_counted_per_socket() {
             // The socket was closed for being too slow: the application is gone.
             break;
         }
-        let (_, text) = metrics(&wari, Some(("asterisk", "secret"))).await;
+        let Reply { text, .. } = metrics(&wari, Some(("asterisk", "secret"))).await;
         if sample(&text, "wari_events_dropped_total").is_some_and(|n| n > 0) {
             break;
         }

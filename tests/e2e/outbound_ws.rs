@@ -12,9 +12,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
 
 use crate::ari_ws::{AriSocket, body, request};
-use crate::support::{
-    ARI_CONF, EVENT_TIMEOUT, EventSocket, HTTP_CONF, RefusingPort, Wari, eventually,
-};
+use crate::support::{ARI_CONF, EVENT_TIMEOUT, EventSocket, RefusingPort, Wari, eventually};
 
 /// What the remote server saw in one handshake.
 #[derive(Debug, Default, Clone)]
@@ -115,8 +113,7 @@ fn ari_conf(apps: &str) -> String {
 }
 
 fn start(client_conf: &str, apps: &str) -> Wari {
-    Wari::start(&[
-        ("http.conf", HTTP_CONF),
+    Wari::with(&[
         ("ari.conf", &ari_conf(apps)),
         ("websocket_client.conf", client_conf),
         ("extensions.conf", DIALPLAN),
@@ -177,8 +174,7 @@ async fn rest_over_an_outbound_socket_runs_as_the_local_user() {
         "{ARI_CONF}\n[remote]\ntype = outbound_websocket\nwebsocket_client_id = app-server\n\
          apps = ro-app\nlocal_ari_user = viewer\n"
     );
-    let wari = Wari::start(&[
-        ("http.conf", HTTP_CONF),
+    let wari = Wari::with(&[
         ("ari.conf", &ari),
         (
             "websocket_client.conf",
@@ -458,8 +454,7 @@ async fn start_tls(
 ) {
     let server = listener().await;
     let port = server.local_addr().expect("addr").port();
-    let wari = Wari::start(&[
-        ("http.conf", HTTP_CONF),
+    let wari = Wari::with(&[
         ("ari.conf", &ari_conf("secure-app")),
         (
             "websocket_client.conf",
@@ -565,8 +560,7 @@ async fn a_server_that_stops_reading_hits_the_write_timeout_and_is_reconnected()
     let port = server.local_addr().expect("addr").port();
     let ari = "[general]\nenabled = yes\nwebsocket_write_timeout = 200\n\n[asterisk]\ntype = user\npassword = secret\n\n\
                [remote]\ntype = outbound_websocket\nwebsocket_client_id = app-server\napps = outbound-app\nlocal_ari_user = asterisk\n";
-    let wari = Wari::start(&[
-        ("http.conf", HTTP_CONF),
+    let wari = Wari::with(&[
         ("ari.conf", ari),
         (
             "websocket_client.conf",

@@ -6,23 +6,9 @@ use serde_json::Value;
 
 use crate::support::{ARI_CONF, HTTP_CONF, Wari, client, raw_body, raw_request, raw_status};
 
-fn start_with_http(extra_general: &str) -> Wari {
-    let http = format!("{HTTP_CONF}{extra_general}");
-    Wari::start(&[("http.conf", &http), ("ari.conf", ARI_CONF)])
-}
-
-async fn get(wari: &Wari, path: &str) -> reqwest::Response {
-    client()
-        .get(wari.url(path))
-        .basic_auth("asterisk", Some("secret"))
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("GET {path}: {e}"))
-}
-
 #[tokio::test]
 async fn prefix_moves_ari_under_it() {
-    let wari = start_with_http("prefix = asterisk\n");
+    let wari = Wari::with(&[("http.conf", &format!("{HTTP_CONF}prefix = asterisk\n"))]);
     assert!(
         wari.banner
             .iter()
@@ -31,27 +17,27 @@ async fn prefix_moves_ari_under_it() {
         wari.banner
     );
 
-    let response = get(&wari, "/asterisk/ari/asterisk/info").await;
-    assert_eq!(response.status(), StatusCode::OK);
-    let info: Value = response.json().await.expect("json");
+    let response = wari.get("/asterisk/ari/asterisk/info").await;
+    assert_eq!(response.status, StatusCode::OK);
+    let info: Value = response.body;
     assert!(info["system"]["version"].is_string(), "{info}");
 
     // The prefix compares case-insensitively.
-    let response = get(&wari, "/ASTERISK/ari/asterisk/ping").await;
-    assert_eq!(response.status(), StatusCode::OK);
+    let response = wari.get("/ASTERISK/ari/asterisk/ping").await;
+    assert_eq!(response.status, StatusCode::OK);
 
     for path in [
         "/ari/asterisk/info",
         "/asteriskari/asterisk/info",
         "/asterisk/asterisk/info",
     ] {
-        let response = get(&wari, path).await;
-        assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");
+        let response = wari.get(path).await;
+        assert_eq!(response.status, StatusCode::NOT_FOUND, "{path}");
     }
 
-    let response = get(&wari, "/asterisk/ari/api-docs/asterisk.json").await;
-    assert_eq!(response.status(), StatusCode::OK);
-    let doc: Value = response.json().await.expect("json");
+    let response = wari.get("/asterisk/ari/api-docs/asterisk.json").await;
+    assert_eq!(response.status, StatusCode::OK);
+    let doc: Value = response.body;
     assert_eq!(
         doc["basePath"],
         format!("http://{}/asterisk/ari", wari.addr()),
@@ -61,16 +47,12 @@ async fn prefix_moves_ari_under_it() {
 
 #[tokio::test]
 async fn base_path_follows_the_host_header() {
-    let wari = Wari::start(&[("http.conf", HTTP_CONF), ("ari.conf", ARI_CONF)]);
-    let response = get(&wari, "/ari/api-docs/asterisk.json").await;
-    assert_eq!(response.status(), StatusCode::OK);
-    let doc: Value = response.json().await.expect("json");
+    let wari = Wari::start_default();
+    let response = wari.get("/ari/api-docs/asterisk.json").await;
+    assert_eq!(response.status, StatusCode::OK);
+    let doc: Value = response.body;
     assert_eq!(doc["basePath"], format!("http://{}/ari", wari.addr()));
-    let listing: Value = get(&wari, "/ari/api-docs/resources.json")
-        .await
-        .json()
-        .await
-        .expect("json");
+    let listing = wari.get("/ari/api-docs/resources.json").await.body;
     assert_eq!(listing["basePath"], format!("http://{}/ari", wari.addr()));
 
     let response = raw_request(
@@ -86,19 +68,16 @@ async fn base_path_follows_the_host_header() {
 
 #[tokio::test]
 async fn servername_sets_the_server_header() {
-    let wari = start_with_http("servername = Test/1.0\n");
+    let wari = Wari::with(&[("http.conf", &format!("{HTTP_CONF}servername = Test/1.0\n"))]);
     for (path, expected) in [
         ("/ari/asterisk/ping", StatusCode::OK),
         ("/ari/no/such/resource", StatusCode::NOT_FOUND),
         ("/not-ari", StatusCode::NOT_FOUND),
     ] {
-        let response = get(&wari, path).await;
-        assert_eq!(response.status(), expected, "{path}");
+        let response = wari.get(path).await;
+        assert_eq!(response.status, expected, "{path}");
         assert_eq!(
-            response
-                .headers()
-                .get("server")
-                .and_then(|v| v.to_str().ok()),
+            response.headers.get("server").and_then(|v| v.to_str().ok()),
             Some("Test/1.0"),
             "{path}"
         );
@@ -107,21 +86,21 @@ async fn servername_sets_the_server_header() {
 
 #[tokio::test]
 async fn an_empty_servername_removes_the_server_header() {
-    let wari = start_with_http("servername =\n");
+    let wari = Wari::with(&[("http.conf", &format!("{HTTP_CONF}servername =\n"))]);
     for path in ["/ari/asterisk/ping", "/not-ari"] {
-        let response = get(&wari, path).await;
+        let response = wari.get(path).await;
         assert!(
-            response.headers().get("server").is_none(),
+            response.headers.get("server").is_none(),
             "{path}: {:?}",
-            response.headers().get("server")
+            response.headers.get("server")
         );
-        assert!(response.headers().get("date").is_some(), "{path}");
+        assert!(response.headers.get("date").is_some(), "{path}");
     }
     // Without servername there is a default Server header.
-    let default = Wari::start(&[("http.conf", HTTP_CONF), ("ari.conf", ARI_CONF)]);
-    let response = get(&default, "/ari/asterisk/ping").await;
+    let default = Wari::start_default();
+    let response = default.get("/ari/asterisk/ping").await;
     let server = response
-        .headers()
+        .headers
         .get("server")
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
@@ -130,7 +109,7 @@ async fn an_empty_servername_removes_the_server_header() {
 
 #[tokio::test]
 async fn every_response_says_no_cache() {
-    let wari = Wari::start(&[("http.conf", HTTP_CONF), ("ari.conf", ARI_CONF)]);
+    let wari = Wari::start_default();
     let cases = [
         ("/ari/asterisk/info", true, StatusCode::OK),
         ("/ari/asterisk/info", false, StatusCode::UNAUTHORIZED),
@@ -158,7 +137,10 @@ async fn every_response_says_no_cache() {
 
 #[tokio::test]
 async fn redirect_answers_302_with_location() {
-    let wari = start_with_http("redirect = /old /ari/asterisk/ping\n");
+    let wari = Wari::with(&[(
+        "http.conf",
+        &format!("{HTTP_CONF}redirect = /old /ari/asterisk/ping\n"),
+    )]);
     let no_follow = crate::support::client_builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(std::time::Duration::from_secs(20))
@@ -200,10 +182,10 @@ async fn ari_disabled_in_ari_conf_is_404() {
     assert_ne!(disabled, ARI_CONF);
     assert_ne!(no_general, ARI_CONF);
     for (what, ari) in [("enabled = no", &disabled), ("no [general]", &no_general)] {
-        let wari = Wari::start(&[("http.conf", HTTP_CONF), ("ari.conf", ari)]);
+        let wari = Wari::with(&[("ari.conf", ari)]);
         for path in ["/ari/asterisk/info", "/ari/api-docs/resources.json"] {
-            let response = get(&wari, path).await;
-            assert_eq!(response.status(), StatusCode::NOT_FOUND, "{what}: {path}");
+            let response = wari.get(path).await;
+            assert_eq!(response.status, StatusCode::NOT_FOUND, "{what}: {path}");
         }
         assert!(
             wari.log().contains("ARI is disabled"),
@@ -212,9 +194,6 @@ async fn ari_disabled_in_ari_conf_is_404() {
         );
     }
     // The same files with ARI on answer 200.
-    let wari = Wari::start(&[("http.conf", HTTP_CONF), ("ari.conf", ARI_CONF)]);
-    assert_eq!(
-        get(&wari, "/ari/asterisk/info").await.status(),
-        StatusCode::OK
-    );
+    let wari = Wari::start_default();
+    assert_eq!(wari.get("/ari/asterisk/info").await.status, StatusCode::OK);
 }

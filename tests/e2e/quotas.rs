@@ -7,7 +7,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
-use crate::support::{EventSocket, HTTP_CONF, Reply, Wari, client};
+use crate::support::{EventSocket, Reply, Wari, client};
 use crate::wasm_apps::component;
 
 const ARI_CONF: &str = "[general]\nenabled = yes\nmax_bridges = 2\n\
@@ -23,23 +23,13 @@ const TENANT: (&str, &str) = ("tenant", "tenantpw");
 const CALM: (&str, &str) = ("calm", "calmpw");
 
 async fn ari(wari: &Wari, user: (&str, &str), method: Method, path: &str) -> Reply {
-    let response = client()
-        .request(method, wari.url(path))
-        .basic_auth(user.0, Some(user.1))
-        .header("Content-Type", "application/wasm")
-        .body(if path.starts_with("/ari/wasm/") {
-            component("ivr")
-        } else {
-            Vec::new()
-        })
-        .send()
+    let body = if path.starts_with("/ari/wasm/") {
+        component("ivr")
+    } else {
+        Vec::new()
+    };
+    wari.ari_bytes_as(user, method, path, "application/wasm", body)
         .await
-        .expect("request");
-    let status = response.status();
-    Reply {
-        status,
-        body: response.json().await.unwrap_or(Value::Null),
-    }
 }
 
 async fn originate(wari: &Wari, user: (&str, &str), endpoint: &str, id: &str) -> Reply {
@@ -67,19 +57,9 @@ async fn channel_ids(wari: &Wari) -> Vec<String> {
     ids
 }
 
-fn start(files: &[(&str, &str)]) -> Wari {
-    let mut all = vec![
-        ("http.conf", HTTP_CONF),
-        ("ari.conf", ARI_CONF),
-        ("extensions.conf", DIALPLAN),
-    ];
-    all.extend_from_slice(files);
-    Wari::start(&all)
-}
-
 #[tokio::test]
 async fn a_tenant_over_max_channels_is_refused_until_its_channels_hang_up() {
-    let wari = start(&[]);
+    let wari = Wari::with(&[("ari.conf", ARI_CONF), ("extensions.conf", DIALPLAN)]);
     let mut ws = EventSocket::connect(&wari, "app=q&subscribeAll=true&api_key=calm:calmpw").await;
     for id in ["t1", "t2", "t3"] {
         let reply = originate(&wari, TENANT, &format!("Test/{id}"), id).await;
@@ -138,7 +118,7 @@ async fn a_tenant_over_max_channels_is_refused_until_its_channels_hang_up() {
 
 #[tokio::test]
 async fn dial_legs_count_against_the_user_who_made_the_caller() {
-    let wari = start(&[]);
+    let wari = Wari::with(&[("ari.conf", ARI_CONF), ("extensions.conf", DIALPLAN)]);
     let mut ws = EventSocket::connect(&wari, "app=q&subscribeAll=true&api_key=calm:calmpw").await;
     // The Local pair takes two units; of the Dial's two legs only one fits.
     let path = "/ari/channels?endpoint=Local/300@default&app=q&channelId=d1&otherChannelId=d2";
@@ -162,7 +142,7 @@ async fn dial_legs_count_against_the_user_who_made_the_caller() {
 
 #[tokio::test]
 async fn max_bridges_and_max_apps_hold_per_user() {
-    let wari = start(&[]);
+    let wari = Wari::with(&[("ari.conf", ARI_CONF), ("extensions.conf", DIALPLAN)]);
     for id in ["b1", "b2"] {
         let reply = ari(&wari, TENANT, Method::POST, &format!("/ari/bridges/{id}")).await;
         assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
@@ -198,7 +178,11 @@ async fn max_bridges_and_max_apps_hold_per_user() {
 
 #[tokio::test]
 async fn maxcalls_stops_calls_running_the_dialplan_as_asterisk_does() {
-    let wari = start(&[("asterisk.conf", "[options]\nmaxcalls = 1\n")]);
+    let wari = Wari::with(&[
+        ("ari.conf", ARI_CONF),
+        ("extensions.conf", DIALPLAN),
+        ("asterisk.conf", "[options]\nmaxcalls = 1\n"),
+    ]);
     let mut ws = EventSocket::connect(&wari, "app=q&subscribeAll=true&api_key=calm:calmpw").await;
     let first = "/ari/channels?endpoint=Local/200@default&app=q&channelId=m1&otherChannelId=m2";
     let reply = ari(&wari, CALM, Method::POST, first).await;
@@ -242,7 +226,7 @@ async fn an_apps_channels_count_against_its_owner() {
     let ari_conf = "[general]\nenabled = yes\n\
         [tenant]\ntype = user\npassword = tenantpw\nmax_channels = 1\n\
         [calm]\ntype = user\npassword = calmpw\n";
-    let wari = Wari::start(&[("http.conf", HTTP_CONF), ("ari.conf", ari_conf)]);
+    let wari = Wari::with(&[("ari.conf", ari_conf)]);
     let response = client()
         .put(wari.url("/ari/wasm/forward"))
         .basic_auth(TENANT.0, Some(TENANT.1))
@@ -328,7 +312,7 @@ fn stored_len(wari: &Wari, name: &str) -> Option<u64> {
 
 #[tokio::test]
 async fn a_tenant_over_max_recordings_kb_is_stopped_then_refused_until_it_deletes() {
-    let mut wari = start(&[]);
+    let mut wari = Wari::with(&[("ari.conf", ARI_CONF), ("extensions.conf", DIALPLAN)]);
     let mut ws = EventSocket::connect(&wari, "app=q&subscribeAll=true&api_key=calm:calmpw").await;
     for (user, id) in [(TENANT, "t1"), (CALM, "c1")] {
         let reply = originate(&wari, user, &format!("Test/{id}"), id).await;
@@ -395,7 +379,7 @@ async fn a_tenant_over_max_recordings_kb_is_stopped_then_refused_until_it_delete
 
 #[tokio::test]
 async fn an_apps_recordings_count_against_its_owner() {
-    let wari = start(&[]);
+    let wari = Wari::with(&[("ari.conf", ARI_CONF), ("extensions.conf", DIALPLAN)]);
     let response = client()
         .put(wari.url("/ari/wasm/rec"))
         .basic_auth(TENANT.0, Some(TENANT.1))

@@ -8,7 +8,7 @@
 
 use serde_json::json;
 
-use crate::support::{ARI_CONF, EventSocket, HTTP_CONF, Wari, refused};
+use crate::support::{EventSocket, Wari, refused};
 
 const DIALPLAN: &str = "\
 [default]
@@ -17,17 +17,9 @@ exten => 200,1,Answer()
  same => n,Hangup()
 ";
 
-fn start() -> Wari {
-    Wari::start(&[
-        ("http.conf", HTTP_CONF),
-        ("ari.conf", ARI_CONF),
-        ("extensions.conf", DIALPLAN),
-    ])
-}
-
 #[tokio::test]
 async fn subscriptions_are_listed_and_removed_as_in_asterisk() {
-    let wari = start();
+    let wari = Wari::with(&[("extensions.conf", DIALPLAN)]);
     let _all =
         EventSocket::connect(&wari, "app=every&subscribeAll=true&api_key=asterisk:secret").await;
     let _one = EventSocket::connect(&wari, "app=subs&api_key=asterisk:secret").await;
@@ -95,7 +87,7 @@ async fn subscriptions_are_listed_and_removed_as_in_asterisk() {
 
 #[tokio::test]
 async fn endpoints_and_messages_are_checked_as_in_asterisk() {
-    let wari = start();
+    let wari = Wari::with(&[("extensions.conf", DIALPLAN)]);
     // Asterisk 23.4.1: a technology without endpoints, Local included.
     for tech in ["Local", "PJSIP"] {
         refused(
@@ -173,7 +165,7 @@ async fn endpoints_and_messages_are_checked_as_in_asterisk() {
 
 #[tokio::test]
 async fn device_states_are_announced_on_change_only() {
-    let wari = start();
+    let wari = Wari::with(&[("extensions.conf", DIALPLAN)]);
     let mut ws = EventSocket::connect(&wari, "app=lamps&api_key=asterisk:secret").await;
     let reply = wari
         .post("/ari/applications/lamps/subscription?eventSource=deviceState:Stasis:lamp")
@@ -225,7 +217,7 @@ async fn device_states_are_announced_on_change_only() {
 
 #[tokio::test]
 async fn an_endpoint_subscriber_hears_its_channels_come_and_go() {
-    let wari = start();
+    let wari = Wari::with(&[("extensions.conf", DIALPLAN)]);
     let mut calls = EventSocket::connect(&wari, "app=calls&api_key=asterisk:secret").await;
     let mut watcher = EventSocket::connect(&wari, "app=ep&api_key=asterisk:secret").await;
     // A Test phone's endpoint exists once it has been called.

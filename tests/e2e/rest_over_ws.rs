@@ -186,7 +186,7 @@ async fn malformed_frames_are_answered_and_the_socket_stays_open() {
 
 #[tokio::test]
 async fn a_read_only_socket_stays_read_only() {
-    let wari = Wari::start(&[("http.conf", HTTP_CONF), ("ari.conf", ARI_CONF)]);
+    let wari = Wari::start_default();
     // api_key on the upgrade URL.
     let mut ws = connect(&wari, "app=peek&api_key=viewer:look").await;
     let read = ws.rest(request("r", "GET", "channels")).await;
@@ -324,7 +324,7 @@ async fn frames_run_as_the_socket_user_within_http_limits() {
         "{ARI_CONF}\n[officeonly]\ntype = user\npassword = officepw\ndeny = 0.0.0.0/0.0.0.0\n\
          permit = 10.9.9.9/255.255.255.255\n"
     );
-    let wari = Wari::start(&[("http.conf", HTTP_CONF), ("ari.conf", &ari)]);
+    let wari = Wari::with(&[("ari.conf", &ari)]);
     let global = |wari: &Wari| {
         let url = wari.url("/ari/asterisk/variable?variable=ACL_BYPASS");
         async move {
@@ -432,7 +432,7 @@ async fn frames_meet_http_restrictions() {
     let http = format!(
         "{HTTP_CONF}\n[/ari/asterisk/variable]\ntype = restriction\ndeny = 0.0.0.0/0\npermit = 127.0.0.1\n"
     );
-    let wari = Wari::start(&[("http.conf", &http), ("ari.conf", ARI_CONF)]);
+    let wari = Wari::with(&[("http.conf", &http)]);
     let socket = tokio::net::TcpSocket::new_v4().expect("socket");
     socket
         .bind("127.0.0.2:0".parse().expect("address"))

@@ -5,41 +5,9 @@
 //! documents start with the keys Asterisk's do.
 
 use reqwest::Method;
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::support::{Wari, client};
-
-struct Answer {
-    status: u16,
-    allow: Option<String>,
-    length: Option<String>,
-    body: Value,
-}
-
-async fn call(wari: &Wari, method: Method, path: &str, user: (&str, &str)) -> Answer {
-    let response = client()
-        .request(method, wari.url(path))
-        .basic_auth(user.0, Some(user.1))
-        .send()
-        .await
-        .expect("request");
-    let header = |name: &str| {
-        response
-            .headers()
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string)
-    };
-    let (allow, length) = (header("allow"), header("content-length"));
-    let status = response.status().as_u16();
-    let text = response.text().await.expect("body");
-    Answer {
-        status,
-        allow,
-        length,
-        body: serde_json::from_str(&text).unwrap_or(Value::Null),
-    }
-}
+use crate::support::Wari;
 
 const RW: (&str, &str) = ("asterisk", "secret");
 
@@ -59,35 +27,41 @@ async fn the_root_and_inner_paths_refuse_methods_with_allow_options() {
         (Method::GET, "/ari/asterisk//info"),
         (Method::POST, "/ari/events"),
     ] {
-        let answer = call(&wari, method.clone(), path, RW).await;
+        let answer = wari.ari_as(RW, method.clone(), path, None).await;
         assert_eq!(answer.status, 405, "{method} {path}: {}", answer.body);
         assert_eq!(
             answer.body,
             json!({"message": "Invalid method"}),
             "{method} {path}"
         );
-        assert_eq!(answer.allow.as_deref(), Some("OPTIONS"), "{method} {path}");
+        assert_eq!(answer.header("allow"), Some("OPTIONS"), "{method} {path}");
     }
     // OPTIONS: 204 with `Allow: OPTIONS`.
     for path in ["/ari", "/ari/asterisk", "/ari/events"] {
-        let answer = call(&wari, Method::OPTIONS, path, RW).await;
+        let answer = wari.ari_as(RW, Method::OPTIONS, path, None).await;
         assert_eq!(answer.status, 204, "{path}");
-        assert_eq!(answer.allow.as_deref(), Some("OPTIONS"), "{path}");
+        assert_eq!(answer.header("allow"), Some("OPTIONS"), "{path}");
     }
     // A read-only user writing is refused first (403), an unknown child is 404.
-    let answer = call(&wari, Method::POST, "/ari", ("viewer", "look")).await;
+    let answer = wari
+        .ari_as(("viewer", "look"), Method::POST, "/ari", None)
+        .await;
     assert_eq!(answer.status, 403);
     assert_eq!(answer.body, json!({"message": "Write access denied"}));
-    let answer = call(&wari, Method::GET, "/ari/asterisk/nope", RW).await;
+    let answer = wari
+        .ari_as(RW, Method::GET, "/ari/asterisk/nope", None)
+        .await;
     assert_eq!(answer.status, 404);
     assert_eq!(answer.body, json!({"message": "Resource not found"}));
     // HEAD is a method no resource binds: 405 with the resource's Allow. (Asterisk also
     // writes the 28-byte body after the head, which HTTP forbids for HEAD: wari sends the
     // same head, Content-Length included, without the body.)
-    let answer = call(&wari, Method::HEAD, "/ari/asterisk/info", RW).await;
+    let answer = wari
+        .ari_as(RW, Method::HEAD, "/ari/asterisk/info", None)
+        .await;
     assert_eq!(answer.status, 405);
-    assert_eq!(answer.allow.as_deref(), Some("OPTIONS,GET"));
-    assert_eq!(answer.length.as_deref(), Some("28"));
+    assert_eq!(answer.header("allow"), Some("OPTIONS,GET"));
+    assert_eq!(answer.header("content-length"), Some("28"));
 }
 
 #[tokio::test]
@@ -98,7 +72,7 @@ async fn a_trailing_slash_is_named_with_one_slash_less() {
         ("/ari/asterisk/info//", "/ari/asterisk/info/"),
         ("/ari/channels/", "/ari/channels"),
     ] {
-        let answer = call(&wari, Method::GET, path, RW).await;
+        let answer = wari.ari_as(RW, Method::GET, path, None).await;
         assert_eq!(answer.status, 404, "{path}");
         assert_eq!(
             answer.body["message"],
@@ -114,7 +88,9 @@ async fn api_documents_start_with_asterisks_header_keys() {
     // Asterisk 23.4.1's documents start with `_copyright`, `_author` and `_svn_revision`
     // (strings); wari's carry its own values.
     for file in ["resources.json", "channels.json", "events.json"] {
-        let answer = call(&wari, Method::GET, &format!("/ari/api-docs/{file}"), RW).await;
+        let answer = wari
+            .ari_as(RW, Method::GET, &format!("/ari/api-docs/{file}"), None)
+            .await;
         assert_eq!(answer.status, 200, "{file}");
         let keys: Vec<&String> = answer
             .body

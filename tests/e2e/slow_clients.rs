@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::support::{ARI_CONF, Wari};
+use crate::support::Wari;
 
 /// Short limits so the test takes a couple of seconds: 1.2 s per request, 0.3 s idle.
 const HTTP: &str = "[general]\nenabled = yes\nbindaddr = 127.0.0.1\nbindport = 0\n\
@@ -46,7 +46,7 @@ async fn closed_after(wari: &Wari, head: &str, drip: bool) -> (Duration, String)
 
 #[tokio::test]
 async fn slow_requests_and_idle_connections_are_closed_in_time() {
-    let wari = Wari::start(&[("http.conf", HTTP), ("ari.conf", ARI_CONF)]);
+    let wari = Wari::with(&[("http.conf", HTTP)]);
     let body_head = |auth: &str| {
         format!(
             "POST /ari/asterisk/variable?variable=V HTTP/1.1\r\nHost: x\r\n{auth}\

@@ -25,7 +25,7 @@ use tokio::sync::Semaphore;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-use crate::support::{ARI_CONF, HTTP_CONF, Wari, client, eventually};
+use crate::support::{ARI_CONF, Wari, client, eventually};
 use crate::wasm_apps::component;
 
 pub(crate) type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
@@ -372,11 +372,7 @@ async fn soak_with_a_slow_consumer_a_flaky_peer_and_a_hostile_app() {
          connection_type = persistent\nreconnect_interval = 100\nreconnect_attempts = 1000\n\
          connection_timeout = 1000\n"
     );
-    let wari = Wari::start(&[
-        ("http.conf", HTTP_CONF),
-        ("ari.conf", &ari),
-        ("websocket_client.conf", &client_conf),
-    ]);
+    let wari = Wari::with(&[("ari.conf", &ari), ("websocket_client.conf", &client_conf)]);
     for (name, file) in [("ivr", "ivr"), ("hostile", "loop")] {
         let response = client()
             .put(wari.url(&format!("/ari/wasm/{name}")))

@@ -26,7 +26,7 @@ use tokio::net::TcpStream;
 use tokio::sync::Notify;
 
 use crate::soak::{RssWatch, next_json, soak_duration};
-use crate::support::{Wari, client, eventually};
+use crate::support::{Reply, Wari, client, eventually};
 use crate::wasm_apps::component;
 use crate::wasm_upload::upload;
 
@@ -307,7 +307,7 @@ async fn socket_flood(soak: Arc<Soak>) -> (usize, u64) {
 }
 
 async fn deploy(wari: &Wari, user: (&str, &str), name: &str, file: &str) {
-    let (status, body) = upload(wari, name, user, component(file)).await;
+    let Reply { status, body, .. } = upload(wari, name, user, component(file)).await;
     assert_eq!(status, StatusCode::CREATED, "deploy {name}: {body}");
 }
 

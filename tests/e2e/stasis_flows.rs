@@ -5,7 +5,7 @@
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::support::{ARI_CONF, EventSocket, HTTP_CONF, Wari};
+use crate::support::{EventSocket, Reply, Wari};
 
 const DIALPLAN: &str = "\
 [default]
@@ -30,28 +30,6 @@ exten => 502,1,Dial(Test/dave/congestion)
  same => n,Hangup()
 ";
 
-fn start() -> Wari {
-    Wari::start(&[
-        ("http.conf", HTTP_CONF),
-        ("ari.conf", ARI_CONF),
-        ("extensions.conf", DIALPLAN),
-    ])
-}
-
-async fn post(wari: &Wari, path: &str) -> (StatusCode, Value) {
-    let reply = wari.post(path).await;
-    (reply.status, reply.body)
-}
-
-async fn delete(wari: &Wari, path: &str) -> StatusCode {
-    wari.delete(path).await.status
-}
-
-async fn get(wari: &Wari, path: &str) -> (StatusCode, Value) {
-    let reply = wari.get(path).await;
-    (reply.status, reply.body)
-}
-
 /// Collects events until `done` says the last one completes the sequence.
 async fn collect_until(ws: &mut EventSocket, done: impl Fn(&Value) -> bool) -> Vec<Value> {
     let mut seen = Vec::new();
@@ -75,13 +53,10 @@ fn types_for(events: &[Value], channel: &str) -> Vec<String> {
 
 #[tokio::test]
 async fn originate_local_into_an_app_answer_dtmf_bridge_and_hang_up() {
-    let wari = start();
+    let wari = Wari::with(&[("extensions.conf", DIALPLAN)]);
     let mut ws = EventSocket::connect(&wari, "app=hello&api_key=asterisk:secret").await;
 
-    let (status, channel) = post(
-        &wari,
-        "/ari/channels?endpoint=Local/100@default&app=hello&appArgs=a,b&channelId=one&otherChannelId=two",
-    )
+    let Reply { status, body: channel, .. } =  wari.post("/ari/channels?endpoint=Local/100@default&app=hello&appArgs=a,b&channelId=one&otherChannelId=two")
     .await;
     assert_eq!(status, StatusCode::OK, "{channel}");
     assert_eq!(channel["id"], "one");
@@ -134,7 +109,7 @@ async fn originate_local_into_an_app_answer_dtmf_bridge_and_hang_up() {
     assert_eq!(start_two["channel"]["dialplan"]["app_name"], "Stasis");
 
     // Answering ;2 answers ;1, which then enters hello with the originate arguments.
-    let (status, _) = post(&wari, "/ari/channels/two/answer").await;
+    let Reply { status, .. } = wari.post("/ari/channels/two/answer").await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let events = collect_until(&mut ws, |e| e["type"] == "StasisStart").await;
     let changes: Vec<(String, String)> = events
@@ -188,7 +163,7 @@ async fn originate_local_into_an_app_answer_dtmf_bridge_and_hang_up() {
     );
 
     // DTMF sent on one half is received on the other.
-    let (status, _) = post(&wari, "/ari/channels/one/dtmf?dtmf=7").await;
+    let Reply { status, .. } = wari.post("/ari/channels/one/dtmf?dtmf=7").await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let dtmf = ws.next_of("ChannelDtmfReceived").await;
     assert_eq!(dtmf["channel"]["id"], "two");
@@ -196,35 +171,41 @@ async fn originate_local_into_an_app_answer_dtmf_bridge_and_hang_up() {
     assert!(dtmf["duration_ms"].as_u64().is_some_and(|d| d >= 100));
 
     // Variables.
-    let (status, _) = post(
-        &wari,
-        "/ari/channels/one/variable?variable=COLOR&value=blue",
-    )
-    .await;
+    let Reply { status, .. } = wari
+        .post("/ari/channels/one/variable?variable=COLOR&value=blue")
+        .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let varset = ws.next_of("ChannelVarset").await;
     assert_eq!(varset["variable"], "COLOR");
     assert_eq!(varset["value"], "blue");
-    let (status, value) = get(&wari, "/ari/channels/one/variable?variable=COLOR").await;
+    let Reply {
+        status,
+        body: value,
+        ..
+    } = wari.get("/ari/channels/one/variable?variable=COLOR").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(value["value"], "blue");
 
     // A bridge: create, add, remove, destroy.
-    let (status, bridge) = post(&wari, "/ari/bridges?bridgeId=b1&type=mixing").await;
+    let Reply {
+        status,
+        body: bridge,
+        ..
+    } = wari.post("/ari/bridges?bridgeId=b1&type=mixing").await;
     assert_eq!(status, StatusCode::OK, "{bridge}");
     assert_eq!(bridge["bridge_type"], "mixing");
-    let (status, _) = post(&wari, "/ari/bridges/b1/addChannel?channel=one").await;
+    let Reply { status, .. } = wari.post("/ari/bridges/b1/addChannel?channel=one").await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let entered = ws.next_of("ChannelEnteredBridge").await;
     assert_eq!(entered["bridge"]["id"], "b1");
     assert_eq!(entered["channel"]["id"], "one");
     assert_eq!(entered["bridge"]["channels"], serde_json::json!(["one"]));
-    let (status, _) = post(&wari, "/ari/bridges/b1/removeChannel?channel=one").await;
+    let Reply { status, .. } = wari.post("/ari/bridges/b1/removeChannel?channel=one").await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let left = ws.next_of("ChannelLeftBridge").await;
     assert_eq!(left["channel"]["id"], "one");
     assert_eq!(
-        delete(&wari, "/ari/bridges/b1").await,
+        wari.delete("/ari/bridges/b1").await.status,
         StatusCode::NO_CONTENT
     );
 
@@ -232,7 +213,7 @@ async fn originate_local_into_an_app_answer_dtmf_bridge_and_hang_up() {
     // hangup): the hung-up half is asked softly (32), the other half is hung up by its
     // peer (16) and its dialplan run ends after Stasis (16, soft).
     assert_eq!(
-        delete(&wari, "/ari/channels/one").await,
+        wari.delete("/ari/channels/one").await.status,
         StatusCode::NO_CONTENT
     );
     let mut destroyed = 0;
@@ -284,22 +265,19 @@ async fn originate_local_into_an_app_answer_dtmf_bridge_and_hang_up() {
         ],
         "{events:?}"
     );
-    let (_, channels) = get(&wari, "/ari/channels").await;
+    let Reply { body: channels, .. } = wari.get("/ari/channels").await;
     assert_eq!(channels, serde_json::json!([]));
 }
 
 #[tokio::test]
 async fn stasis_without_an_app_fails_and_the_dialplan_continues() {
-    let wari = start();
+    let wari = Wari::with(&[("extensions.conf", DIALPLAN)]);
     let mut all = EventSocket::connect(
         &wari,
         "app=watcher&subscribeAll=true&api_key=asterisk:secret",
     )
     .await;
-    let (status, _) = post(
-        &wari,
-        "/ari/channels?endpoint=Local/400@default&extension=400&context=default&channelId=orig&otherChannelId=runner",
-    )
+    let Reply { status, .. } =  wari.post("/ari/channels?endpoint=Local/400@default&extension=400&context=default&channelId=orig&otherChannelId=runner")
     .await;
     assert_eq!(status, StatusCode::OK);
     let varset = loop {
@@ -315,18 +293,16 @@ async fn stasis_without_an_app_fails_and_the_dialplan_continues() {
 
 #[tokio::test]
 async fn a_second_socket_replaces_the_app() {
-    let wari = start();
+    let wari = Wari::with(&[("extensions.conf", DIALPLAN)]);
     let mut first = EventSocket::connect(&wari, "app=hello&api_key=asterisk:secret").await;
     let mut second = EventSocket::connect(&wari, "app=hello&api_key=asterisk:secret").await;
     let replaced = first.next().await;
     assert_eq!(replaced["type"], "ApplicationReplaced");
     assert_eq!(replaced["application"], "hello");
     // The new socket now gets hello's events.
-    let (status, _) = post(
-        &wari,
-        "/ari/channels?endpoint=Test/alice&app=hello&channelId=c1",
-    )
-    .await;
+    let Reply { status, .. } = wari
+        .post("/ari/channels?endpoint=Test/alice&app=hello&channelId=c1")
+        .await;
     assert_eq!(status, StatusCode::OK);
     let start = second.next_of("StasisStart").await;
     assert_eq!(start["channel"]["id"], "c1");
@@ -334,18 +310,16 @@ async fn a_second_socket_replaces_the_app() {
 
 #[tokio::test]
 async fn subscribe_all_sees_channels_outside_its_app() {
-    let wari = start();
+    let wari = Wari::with(&[("extensions.conf", DIALPLAN)]);
     let mut all = EventSocket::connect(
         &wari,
         "app=watcher&subscribeAll=true&api_key=asterisk:secret",
     )
     .await;
     let mut hello = EventSocket::connect(&wari, "app=hello&api_key=asterisk:secret").await;
-    let (status, _) = post(
-        &wari,
-        "/ari/channels?endpoint=Test/alice&app=hello&channelId=seen",
-    )
-    .await;
+    let Reply { status, .. } = wari
+        .post("/ari/channels?endpoint=Test/alice&app=hello&channelId=seen")
+        .await;
     assert_eq!(status, StatusCode::OK);
     let created = all.next_for("ChannelCreated", "seen").await;
     assert_eq!(created["application"], "watcher");
@@ -353,7 +327,7 @@ async fn subscribe_all_sees_channels_outside_its_app() {
     assert_eq!(start["channel"]["id"], "seen");
     // StasisStart goes to the channel's own application only.
     assert_eq!(
-        delete(&wari, "/ari/channels/seen").await,
+        wari.delete("/ari/channels/seen").await.status,
         StatusCode::NO_CONTENT
     );
     let events = collect_until(&mut all, |e| {
@@ -368,16 +342,13 @@ async fn subscribe_all_sees_channels_outside_its_app() {
 
 /// Originates a Local channel into `exten` and returns the RESULT the dialplan set.
 async fn dial_result(exten: &str) -> (String, Vec<Value>) {
-    let wari = start();
+    let wari = Wari::with(&[("extensions.conf", DIALPLAN)]);
     let mut all = EventSocket::connect(
         &wari,
         "app=watcher&subscribeAll=true&api_key=asterisk:secret",
     )
     .await;
-    let (status, _) = post(
-        &wari,
-        &format!("/ari/channels?endpoint=Local/{exten}@default&extension=1&context=none&channelId=orig&otherChannelId=caller"),
-    )
+    let Reply { status, .. } =  wari.post(&format!("/ari/channels?endpoint=Local/{exten}@default&extension=1&context=none&channelId=orig&otherChannelId=caller"))
     .await;
     assert_eq!(status, StatusCode::OK);
     let events = collect_until(&mut all, |e| {
@@ -404,16 +375,13 @@ fn dial_statuses(events: &[Value]) -> Vec<String> {
 
 #[tokio::test]
 async fn a_busy_test_phone_gives_busy() {
-    let wari = start();
+    let wari = Wari::with(&[("extensions.conf", DIALPLAN)]);
     let mut all = EventSocket::connect(
         &wari,
         "app=watcher&subscribeAll=true&api_key=asterisk:secret",
     )
     .await;
-    let (status, _) = post(
-        &wari,
-        "/ari/channels?endpoint=Local/500@default&extension=1&context=none&channelId=orig&otherChannelId=caller",
-    )
+    let Reply { status, .. } =  wari.post("/ari/channels?endpoint=Local/500@default&extension=1&context=none&channelId=orig&otherChannelId=caller")
     .await;
     assert_eq!(status, StatusCode::OK);
     let is_bob = |e: &Value| {
@@ -458,43 +426,42 @@ async fn a_congested_test_phone_gives_congestion() {
 
 #[tokio::test]
 async fn pings_are_answered() {
-    let wari = start();
+    let wari = Wari::with(&[("extensions.conf", DIALPLAN)]);
     let mut ws = EventSocket::connect(&wari, "app=hello&api_key=asterisk:secret").await;
     ws.ping(b"are you there").await;
 }
 
 #[tokio::test]
 async fn after_a_disconnect_channels_stay_and_new_calls_fail() {
-    let wari = start();
+    let wari = Wari::with(&[("extensions.conf", DIALPLAN)]);
     let mut ws = EventSocket::connect(&wari, "app=hello&api_key=asterisk:secret").await;
     let mut watcher = EventSocket::connect(
         &wari,
         "app=watcher&subscribeAll=true&api_key=asterisk:secret",
     )
     .await;
-    let (status, _) = post(
-        &wari,
-        "/ari/channels?endpoint=Test/alice&app=hello&channelId=stays",
-    )
-    .await;
+    let Reply { status, .. } = wari
+        .post("/ari/channels?endpoint=Test/alice&app=hello&channelId=stays")
+        .await;
     assert_eq!(status, StatusCode::OK);
     let entered = ws.next_for("StasisStart", "stays").await;
     assert_eq!(entered["channel"]["dialplan"]["app_name"], "Stasis");
     ws.close().await;
 
     // The application lingers, inactive, still holding its channel.
-    let (status, app) = get(&wari, "/ari/applications/hello").await;
+    let Reply {
+        status, body: app, ..
+    } = wari.get("/ari/applications/hello").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(app["channel_ids"], serde_json::json!(["stays"]));
     // The channel is still in Stasis and controllable over HTTP.
-    let (status, _) = post(&wari, "/ari/channels/stays/variable?variable=X&value=1").await;
+    let Reply { status, .. } = wari
+        .post("/ari/channels/stays/variable?variable=X&value=1")
+        .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
 
     // A new call into the now handler-less application fails at once.
-    let (status, _) = post(
-        &wari,
-        "/ari/channels?endpoint=Local/100@default&extension=1&context=none&channelId=orig&otherChannelId=late",
-    )
+    let Reply { status, .. } =  wari.post("/ari/channels?endpoint=Local/100@default&extension=1&context=none&channelId=orig&otherChannelId=late")
     .await;
     assert_eq!(status, StatusCode::OK);
     let varset = loop {
@@ -509,7 +476,7 @@ async fn after_a_disconnect_channels_stay_and_new_calls_fail() {
     assert_eq!(varset["value"], "FAILED");
 
     assert_eq!(
-        delete(&wari, "/ari/channels/stays").await,
+        wari.delete("/ari/channels/stays").await.status,
         StatusCode::NO_CONTENT
     );
     watcher.next_for("ChannelDestroyed", "stays").await;
@@ -518,7 +485,7 @@ async fn after_a_disconnect_channels_stay_and_new_calls_fail() {
 #[tokio::test]
 async fn the_ari_subprotocol_is_echoed_and_others_are_refused() {
     use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-    let wari = start();
+    let wari = Wari::with(&[("extensions.conf", DIALPLAN)]);
     let url = format!(
         "ws://{}/ari/events?app=hello&api_key=asterisk:secret",
         wari.addr()

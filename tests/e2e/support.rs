@@ -114,7 +114,20 @@ impl Wari {
 
     /// Starts wari with the default test configuration ([`HTTP_CONF`], [`ARI_CONF`]).
     pub fn start_default() -> Wari {
-        Wari::start(&[("http.conf", HTTP_CONF), ("ari.conf", ARI_CONF)])
+        Wari::with(&[])
+    }
+
+    /// Starts wari ([`Wari::start`]) on `files` plus the standard `http.conf`
+    /// ([`HTTP_CONF`]) and `ari.conf` ([`ARI_CONF`]) unless `files` has its own.
+    pub fn with(files: &[(&str, &str)]) -> Wari {
+        let mut all: Vec<(&str, &str)> = Vec::with_capacity(files.len() + 2);
+        for standard in [("http.conf", HTTP_CONF), ("ari.conf", ARI_CONF)] {
+            if !files.iter().any(|(name, _)| *name == standard.0) {
+                all.push(standard);
+            }
+        }
+        all.extend_from_slice(files);
+        Wari::start(&all)
     }
 
     /// Starts wari with no configuration (the embedded demo), moved off its default
@@ -503,12 +516,53 @@ impl EventSocket {
     }
 }
 
-/// A response as tests look at it: the status and the JSON body (`Null` when empty or not
-/// JSON).
+/// A response as tests look at it: the status, the headers, the body text and the JSON
+/// body (`Null` when empty or not JSON).
+#[derive(Debug)]
 pub struct Reply {
     pub status: reqwest::StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub text: String,
     pub body: serde_json::Value,
 }
+
+impl Reply {
+    /// Reads a whole response.
+    pub async fn of(response: reqwest::Response) -> Reply {
+        let status = response.status();
+        let headers = response.headers().clone();
+        let text = response.text().await.expect("body");
+        Reply {
+            status,
+            headers,
+            body: serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
+            text,
+        }
+    }
+
+    /// The status code and the JSON body, to compare with an expected pair.
+    pub fn parts(self) -> (u16, serde_json::Value) {
+        (self.status.as_u16(), self.body)
+    }
+
+    /// The `message` of an ARI error answer.
+    pub fn message(&self) -> Option<&str> {
+        self.body.get("message").and_then(serde_json::Value::as_str)
+    }
+
+    /// The value of header `name` (`None` when absent or not text).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+/// Sends `request` (made from [`client`] or [`client_builder`]) and reads the reply.
+pub async fn send(request: reqwest::RequestBuilder) -> Reply {
+    Reply::of(request.send().await.expect("request")).await
+}
+
+/// The read/write test user of [`ARI_CONF`].
+pub const RW_USER: (&str, &str) = ("asterisk", "secret");
 
 /// Asserts the status and `message` of an ARI error answer.
 #[track_caller]
@@ -544,19 +598,41 @@ impl Wari {
         path: &str,
         body: Option<serde_json::Value>,
     ) -> Reply {
+        self.ari_as(RW_USER, method, path, body).await
+    }
+
+    /// An ARI request as `user` (name, password), with a JSON body when `body` is given.
+    pub async fn ari_as(
+        &self,
+        user: (&str, &str),
+        method: reqwest::Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> Reply {
         let mut request = client()
             .request(method, self.url(path))
-            .basic_auth("asterisk", Some("secret"));
+            .basic_auth(user.0, Some(user.1));
         if let Some(body) = body {
             request = request.json(&body);
         }
-        let response = request.send().await.expect("ARI request");
-        let status = response.status();
-        let text = response.text().await.expect("body");
-        Reply {
-            status,
-            body: serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
-        }
+        send(request).await
+    }
+
+    /// An ARI request as `user` whose body is `bytes` of type `content_type`.
+    pub async fn ari_bytes_as(
+        &self,
+        user: (&str, &str),
+        method: reqwest::Method,
+        path: &str,
+        content_type: &str,
+        bytes: Vec<u8>,
+    ) -> Reply {
+        let request = client()
+            .request(method, self.url(path))
+            .basic_auth(user.0, Some(user.1))
+            .header("Content-Type", content_type)
+            .body(bytes);
+        send(request).await
     }
 
     /// `GET` as the test user.
@@ -572,6 +648,11 @@ impl Wari {
     /// `DELETE` as the test user.
     pub async fn delete(&self, path: &str) -> Reply {
         self.ari(reqwest::Method::DELETE, path).await
+    }
+
+    /// `PUT` as the test user.
+    pub async fn put(&self, path: &str) -> Reply {
+        self.ari(reqwest::Method::PUT, path).await
     }
 }
 

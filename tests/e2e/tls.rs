@@ -63,7 +63,7 @@ async fn https_and_plain_http_listen_side_by_side() {
         cert_path.display(),
         key_path.display()
     ));
-    let wari = Wari::start(&[("http.conf", &http), ("ari.conf", ARI_CONF)]);
+    let wari = Wari::with(&[("http.conf", &http)]);
     let https = wari.https.expect("an HTTPS listener");
     assert_ne!(https, wari.addr(), "two listeners");
     assert!(
@@ -107,11 +107,7 @@ async fn the_key_may_live_in_the_certificate_file() {
     // Relative file names are resolved against the configuration directory.
     let combined = format!("{cert}{key}");
     let http = https_conf("tlscertfile = combined.pem\n");
-    let wari = Wari::start(&[
-        ("http.conf", &http),
-        ("ari.conf", ARI_CONF),
-        ("combined.pem", &combined),
-    ]);
+    let wari = Wari::with(&[("http.conf", &http), ("combined.pem", &combined)]);
     let info = info_over_https(&wari, &cert).await;
     assert!(info["system"].is_object(), "{info}");
 }

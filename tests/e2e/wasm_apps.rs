@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::support::{ARI_CONF, EventSocket, HTTP_CONF, Wari, client};
+use crate::support::{EventSocket, Wari, client};
 
 const RW: (&str, &str) = ("asterisk", "secret");
 
@@ -42,14 +42,6 @@ pub fn component(name: &str) -> Vec<u8> {
     })
 }
 
-fn start() -> Wari {
-    Wari::start(&[
-        ("http.conf", HTTP_CONF),
-        ("ari.conf", ARI_CONF),
-        ("extensions.conf", DIALPLAN),
-    ])
-}
-
 pub async fn deploy(wari: &Wari, name: &str, file: &str) -> Value {
     let response = client()
         .put(wari.url(&format!("/ari/wasm/{name}")))
@@ -65,14 +57,6 @@ pub async fn deploy(wari: &Wari, name: &str, file: &str) -> Value {
         Some(format!("/ari/wasm/{name}").as_str())
     );
     response.json().await.expect("json")
-}
-
-async fn post(wari: &Wari, path: &str) -> StatusCode {
-    wari.post(path).await.status
-}
-
-async fn get(wari: &Wari, path: &str) -> Value {
-    wari.get(path).await.body
 }
 
 async fn watcher(wari: &Wari) -> EventSocket {
@@ -95,7 +79,7 @@ async fn varset(ws: &mut EventSocket, channel: &str, variable: &str) -> String {
 
 #[tokio::test]
 async fn the_ivr_answers_reacts_to_dtmf_and_continues_in_the_dialplan() {
-    let wari = start();
+    let wari = Wari::with(&[("extensions.conf", DIALPLAN)]);
     // The menu's prompts are missing in this wari's own sounds directory (whatever the
     // machine has installed, e.g. Debian's in /usr/share/asterisk/sounds).
     let sounds = wari
@@ -115,11 +99,9 @@ async fn the_ivr_answers_reacts_to_dtmf_and_continues_in_the_dialplan() {
 
     // A caller who presses 1 is sent to ivr-result,1 with IVR_CHOICE=1.
     assert_eq!(
-        post(
-            &wari,
-            "/ari/channels?endpoint=Test/alice/dtmf=1&app=ivr&channelId=alice"
-        )
-        .await,
+        wari.post("/ari/channels?endpoint=Test/alice/dtmf=1&app=ivr&channelId=alice")
+            .await
+            .status,
         StatusCode::OK
     );
     // The menu goes through the same media path as `POST /channels/{id}/play`: with its
@@ -153,34 +135,32 @@ async fn the_ivr_answers_reacts_to_dtmf_and_continues_in_the_dialplan() {
 
     // A caller who presses 2 is hung up as busy.
     assert_eq!(
-        post(
-            &wari,
-            "/ari/channels?endpoint=Test/bob/dtmf=2&app=ivr&channelId=bob"
-        )
-        .await,
+        wari.post("/ari/channels?endpoint=Test/bob/dtmf=2&app=ivr&channelId=bob")
+            .await
+            .status,
         StatusCode::OK
     );
     let destroyed = ws.next_for("ChannelDestroyed", "bob").await;
     assert_eq!(destroyed["cause"], 17);
 
-    let app = get(&wari, "/ari/wasm/ivr").await;
+    let app = wari.get("/ari/wasm/ivr").await.body;
     assert_eq!(app["sessions_started"], 2);
     assert_eq!(app["failures"]["total"], 0);
-    let list = get(&wari, "/ari/wasm").await;
+    let list = wari.get("/ari/wasm").await.body;
     assert_eq!(list.as_array().map(Vec::len), Some(1));
 }
 
 #[tokio::test]
 async fn forward_bridges_the_caller_with_the_callee_and_cleans_up() {
-    let wari = start();
+    let wari = Wari::with(&[("extensions.conf", DIALPLAN)]);
     deploy(&wari, "forward", "forward").await;
     let mut ws = watcher(&wari).await;
     assert_eq!(
-        post(
-            &wari,
+        wari.post(
             "/ari/channels?endpoint=Test/alice&app=forward&appArgs=Test/bob&channelId=caller"
         )
-        .await,
+        .await
+        .status,
         StatusCode::OK
     );
     let mut bridged = std::collections::HashSet::new();
@@ -233,20 +213,18 @@ async fn forward_bridges_the_caller_with_the_callee_and_cleans_up() {
 
 #[tokio::test]
 async fn conference_rooms_share_one_bridge_through_the_kv_store() {
-    let wari = start();
+    let wari = Wari::with(&[("extensions.conf", DIALPLAN)]);
     deploy(&wari, "conference", "conference").await;
     let mut ws = watcher(&wari).await;
     // Both callers arrive at once: the app claims the room atomically (kv set-if-absent), so
     // they still end up in one bridge.
     for caller in ["c1", "c2"] {
         assert_eq!(
-            post(
-                &wari,
-                &format!(
-                    "/ari/channels?endpoint=Test/{caller}&app=conference&appArgs=42&channelId={caller}"
-                )
-            )
-            .await,
+            wari.post(&format!(
+                "/ari/channels?endpoint=Test/{caller}&app=conference&appArgs=42&channelId={caller}"
+            ))
+            .await
+            .status,
             StatusCode::OK
         );
     }
@@ -290,24 +268,20 @@ async fn conference_rooms_share_one_bridge_through_the_kv_store() {
 /// Calls a hostile app and a healthy one side by side: the hostile session is ended (its
 /// channel hung up), the failure is counted, and the healthy call completes.
 async fn contained(component_name: &str, failure: &str) -> Wari {
-    let wari = start();
+    let wari = Wari::with(&[("extensions.conf", DIALPLAN)]);
     deploy(&wari, "hostile", component_name).await;
     deploy(&wari, "ivr", "ivr").await;
     let mut ws = watcher(&wari).await;
     assert_eq!(
-        post(
-            &wari,
-            "/ari/channels?endpoint=Test/victim&app=hostile&channelId=victim"
-        )
-        .await,
+        wari.post("/ari/channels?endpoint=Test/victim&app=hostile&channelId=victim")
+            .await
+            .status,
         StatusCode::OK
     );
     assert_eq!(
-        post(
-            &wari,
-            "/ari/channels?endpoint=Test/calm/dtmf=1&app=ivr&channelId=calm"
-        )
-        .await,
+        wari.post("/ari/channels?endpoint=Test/calm/dtmf=1&app=ivr&channelId=calm")
+            .await
+            .status,
         StatusCode::OK
     );
     let mut victim_gone = false;
@@ -324,27 +298,27 @@ async fn contained(component_name: &str, failure: &str) -> Wari {
             calm_done = true;
         }
     }
-    let app = get(&wari, "/ari/wasm/hostile").await;
+    let app = wari.get("/ari/wasm/hostile").await.body;
     assert_eq!(app["failures"]["total"], 1, "{app}");
     assert!(
         app["failures"][failure].as_u64() == Some(1),
         "{component_name}: expected a {failure} failure: {app}"
     );
     assert!(app["failures"]["last"]["message"].is_string(), "{app}");
-    assert_eq!(get(&wari, "/ari/wasm/ivr").await["failures"]["total"], 0);
+    assert_eq!(wari.get("/ari/wasm/ivr").await.body["failures"]["total"], 0);
     assert!(
         wari.log().contains("WebAssembly app"),
         "the failure is logged"
     );
     // The host still serves.
-    assert_eq!(get(&wari, "/ari/asterisk/ping").await["ping"], "pong");
+    assert_eq!(wari.get("/ari/asterisk/ping").await.body["ping"], "pong");
     wari
 }
 
 #[tokio::test]
 async fn an_infinite_loop_is_stopped_by_the_cpu_budget() {
     let wari = contained("loop", "timeouts").await;
-    let app = get(&wari, "/ari/wasm/hostile").await;
+    let app = wari.get("/ari/wasm/hostile").await.body;
     assert_eq!(
         app["failures"]["last"]["message"],
         "failed: CPU budget of 100 ms per event exceeded (wasm.conf cpu_ms_per_event) while handling StasisStart",
@@ -355,7 +329,7 @@ async fn an_infinite_loop_is_stopped_by_the_cpu_budget() {
 #[tokio::test]
 async fn a_memory_bomb_is_stopped_by_the_memory_limit() {
     let wari = contained("memory-bomb", "limits").await;
-    let app = get(&wari, "/ari/wasm/hostile").await;
+    let app = wari.get("/ari/wasm/hostile").await.body;
     assert_eq!(
         app["failures"]["last"]["message"],
         "failed: memory limit of 64 MB reached (wasm.conf memory_mb) while handling StasisStart",
@@ -377,7 +351,7 @@ async fn a_stack_overflow_is_contained() {
 async fn a_trap_is_contained() {
     let wari = contained("trap", "traps").await;
     let message = "trap: panicking on purpose in StasisStart of victim";
-    let app = get(&wari, "/ari/wasm/hostile").await;
+    let app = wari.get("/ari/wasm/hostile").await.body;
     let sha256 = app["sha256"].as_str().unwrap_or_default();
     let last = &app["failures"]["last"];
     assert!(
@@ -421,30 +395,21 @@ async fn a_trap_is_contained() {
 #[tokio::test]
 async fn an_app_cannot_touch_another_apps_channel() {
     let dialplan = format!("{DIALPLAN}\n[sneaky]\nexten => 900,1,Stasis(snoopy,target)\n");
-    let wari = Wari::start(&[
-        ("http.conf", HTTP_CONF),
-        ("ari.conf", ARI_CONF),
-        ("extensions.conf", &dialplan),
-    ]);
+    let wari = Wari::with(&[("extensions.conf", &dialplan)]);
     deploy(&wari, "snoopy", "other-channel").await;
     let mut ws = watcher(&wari).await;
     let _owner = EventSocket::connect(&wari, "app=owner&api_key=asterisk:secret").await;
     assert_eq!(
-        post(
-            &wari,
-            "/ari/channels?endpoint=Test/target&app=owner&channelId=target"
-        )
-        .await,
+        wari.post("/ari/channels?endpoint=Test/target&app=owner&channelId=target")
+            .await
+            .status,
         StatusCode::OK
     );
     // The app's channel is the ;2 half of a Local pair, ringing inbound: the app first tries
     // to hang up `target`, then answers its own channel, which shows as a state change.
     assert_eq!(
-        post(
-            &wari,
-            "/ari/channels?endpoint=Local/900@sneaky&extension=1&context=none&channelId=orig&otherChannelId=sneak"
-        )
-        .await,
+        wari.post("/ari/channels?endpoint=Local/900@sneaky&extension=1&context=none&channelId=orig&otherChannelId=sneak")
+        .await.status,
         StatusCode::OK
     );
     loop {
@@ -465,7 +430,7 @@ async fn an_app_cannot_touch_another_apps_channel() {
         log.contains("other-channel: hangup of target refused: 403"),
         "the app saw a 403: {log}"
     );
-    let (status, target) = (StatusCode::OK, get(&wari, "/ari/channels/target").await);
+    let (status, target) = (StatusCode::OK, wari.get("/ari/channels/target").await.body);
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
         target["id"], "target",
@@ -475,20 +440,18 @@ async fn an_app_cannot_touch_another_apps_channel() {
 
 #[tokio::test]
 async fn uploaded_apps_survive_a_restart_without_recompiling() {
-    let wari = start();
+    let wari = Wari::with(&[("extensions.conf", DIALPLAN)]);
     let first = deploy(&wari, "ivr", "ivr").await;
     assert_eq!(first["compiled_from_cache"], false);
     let wari = wari.restart();
-    let app = get(&wari, "/ari/wasm/ivr").await;
+    let app = wari.get("/ari/wasm/ivr").await.body;
     assert_eq!(app["sha256"], first["sha256"]);
     assert_eq!(app["compiled_from_cache"], true, "{app}");
     let mut ws = watcher(&wari).await;
     assert_eq!(
-        post(
-            &wari,
-            "/ari/channels?endpoint=Test/again/dtmf=2&app=ivr&channelId=again"
-        )
-        .await,
+        wari.post("/ari/channels?endpoint=Test/again/dtmf=2&app=ivr&channelId=again")
+            .await
+            .status,
         StatusCode::OK
     );
     assert_eq!(ws.next_for("ChannelDestroyed", "again").await["cause"], 17);
@@ -496,7 +459,7 @@ async fn uploaded_apps_survive_a_restart_without_recompiling() {
 
 #[tokio::test]
 async fn a_re_upload_replaces_the_app_and_delete_removes_it() {
-    let wari = start();
+    let wari = Wari::with(&[("extensions.conf", DIALPLAN)]);
     deploy(&wari, "app", "ivr").await;
     let replaced = deploy(&wari, "app", "forward").await;
     assert_eq!(replaced["size"], component("forward").len());
@@ -507,22 +470,20 @@ async fn a_re_upload_replaces_the_app_and_delete_removes_it() {
         .await
         .expect("delete");
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
-    assert_eq!(get(&wari, "/ari/wasm").await, serde_json::json!([]));
+    assert_eq!(wari.get("/ari/wasm").await.body, serde_json::json!([]));
     // The name is free again: a WebSocket may take it.
     let _ws = EventSocket::connect(&wari, "app=app&api_key=asterisk:secret").await;
 }
 
 #[tokio::test]
 async fn a_log_flood_is_rate_limited() {
-    let wari = start();
+    let wari = Wari::with(&[("extensions.conf", DIALPLAN)]);
     deploy(&wari, "flood", "log-flood").await;
     let mut ws = watcher(&wari).await;
     assert_eq!(
-        post(
-            &wari,
-            "/ari/channels?endpoint=Test/noisy&app=flood&channelId=noisy"
-        )
-        .await,
+        wari.post("/ari/channels?endpoint=Test/noisy&app=flood&channelId=noisy")
+            .await
+            .status,
         StatusCode::OK
     );
     ws.next_for("ChannelDialplan", "noisy").await;
@@ -535,7 +496,7 @@ async fn a_log_flood_is_rate_limited() {
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
     ws.next_for("ChannelDestroyed", "noisy").await;
     // The session ends after its StasisEnd; its summary line names the dropped lines.
-    assert_eq!(get(&wari, "/ari/asterisk/ping").await["ping"], "pong");
+    assert_eq!(wari.get("/ari/asterisk/ping").await.body["ping"], "pong");
     let log = wari.log();
     let flood_lines = log.lines().filter(|l| l.contains("app=flood")).count();
     assert!(

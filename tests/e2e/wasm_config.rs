@@ -2,15 +2,9 @@
 //! happens to a call when its app fails.
 
 use reqwest::StatusCode;
-use serde_json::Value;
 
-use crate::support::{ARI_CONF, EventSocket, HTTP_CONF, Wari, client};
+use crate::support::{EventSocket, Reply, Wari, client};
 use crate::wasm_apps::component;
-
-async fn get(wari: &Wari, path: &str) -> (StatusCode, Value) {
-    let reply = wari.get(path).await;
-    (reply.status, reply.body)
-}
 
 #[tokio::test]
 async fn components_in_apps_dir_are_deployed_at_start() {
@@ -18,15 +12,13 @@ async fn components_in_apps_dir_are_deployed_at_start() {
     std::fs::write(apps.path().join("menu.wasm"), component("ivr")).expect("copy");
     std::fs::write(apps.path().join("notes.txt"), "not a component").expect("write");
     let wasm_conf = format!("[general]\napps_dir = {}\n", apps.path().display());
-    let wari = Wari::start(&[
-        ("http.conf", HTTP_CONF),
-        ("ari.conf", ARI_CONF),
-        ("wasm.conf", &wasm_conf),
-    ]);
-    let (status, app) = get(&wari, "/ari/wasm/menu").await;
+    let wari = Wari::with(&[("wasm.conf", &wasm_conf)]);
+    let Reply {
+        status, body: app, ..
+    } = wari.get("/ari/wasm/menu").await;
     assert_eq!(status, StatusCode::OK, "{app}");
     assert_eq!(app["size"], component("ivr").len());
-    let (_, list) = get(&wari, "/ari/wasm").await;
+    let Reply { body: list, .. } = wari.get("/ari/wasm").await;
     assert_eq!(
         list.as_array().map(Vec::len),
         Some(1),
@@ -38,12 +30,7 @@ async fn components_in_apps_dir_are_deployed_at_start() {
 async fn on_failure_continue_sends_the_call_on_in_the_dialplan_with_stasisstatus_failed() {
     let dialplan = "[default]\nexten => 800,1,Stasis(fragile)\n same => n,Set(AFTER=${STASISSTATUS})\n same => n,Hangup()\n";
     let wasm_conf = "[general]\ncpu_ms_per_event = 50\n\n[fragile]\non_failure = continue\n";
-    let wari = Wari::start(&[
-        ("http.conf", HTTP_CONF),
-        ("ari.conf", ARI_CONF),
-        ("extensions.conf", dialplan),
-        ("wasm.conf", wasm_conf),
-    ]);
+    let wari = Wari::with(&[("extensions.conf", dialplan), ("wasm.conf", wasm_conf)]);
     let response = client()
         .put(wari.url("/ari/wasm/fragile"))
         .basic_auth("asterisk", Some("secret"))
@@ -77,7 +64,7 @@ async fn on_failure_continue_sends_the_call_on_in_the_dialplan_with_stasisstatus
         after["value"], "FAILED",
         "the channel left Stasis and continued, and the dialplan can tell its app failed"
     );
-    let (_, app) = get(&wari, "/ari/wasm/fragile").await;
+    let Reply { body: app, .. } = wari.get("/ari/wasm/fragile").await;
     assert_eq!(app["failures"]["traps"], 1, "{app}");
 }
 

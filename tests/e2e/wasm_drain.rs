@@ -10,9 +10,7 @@ use std::time::Duration;
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
-use crate::support::{
-    EventSocket, Finished, HTTP_CONF, Wari, client, eventually, run_limited, wari_command,
-};
+use crate::support::{EventSocket, Finished, Reply, Wari, eventually, run_limited, wari_command};
 use crate::wasm_apps::component;
 use crate::wasm_upload::upload;
 
@@ -35,33 +33,13 @@ exten => 1,1,Set(AFTER_IVR=${IVR_CHOICE})
  same => n,Hangup()
 ";
 
-fn start(wasm_conf: &str) -> Wari {
-    Wari::start(&[
-        ("http.conf", HTTP_CONF),
-        ("ari.conf", ARI_CONF),
-        ("extensions.conf", DIALPLAN),
-        ("wasm.conf", wasm_conf),
-    ])
-}
-
-async fn ari(wari: &Wari, method: Method, path: &str, user: (&str, &str)) -> (StatusCode, Value) {
-    let response = client()
-        .request(method, wari.url(path))
-        .basic_auth(user.0, Some(user.1))
-        .send()
+async fn app(wari: &Wari, name: &str) -> Reply {
+    wari.ari_as(ALICE, Method::GET, &format!("/ari/wasm/{name}"), None)
         .await
-        .expect("request");
-    let status = response.status();
-    let text = response.text().await.expect("body");
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-}
-
-async fn app(wari: &Wari, name: &str) -> (StatusCode, Value) {
-    ari(wari, Method::GET, &format!("/ari/wasm/{name}"), ALICE).await
 }
 
 async fn deploy(wari: &Wari, name: &str, file: &str) -> String {
-    let (status, body) = upload(wari, name, ALICE, component(file)).await;
+    let Reply { status, body, .. } = upload(wari, name, ALICE, component(file)).await;
     assert_eq!(status, StatusCode::CREATED, "deploy {name}: {body}");
     body["sha256"].as_str().expect("sha256").to_string()
 }
@@ -74,14 +52,9 @@ async fn watcher(wari: &Wari) -> EventSocket {
 /// dialplan, `caller` waits in the app `watcher`, so that digits sent to `caller` reach
 /// `callee` as pressed keys whenever the test chooses.
 async fn local_call(wari: &Wari, caller: &str, callee: &str) {
-    let (status, body) = ari(
-        wari,
-        Method::POST,
-        &format!(
+    let Reply { status, body, .. } =  wari.ari_as(ALICE, Method::POST, &format!(
             "/ari/channels?endpoint=Local/700@default&app=watcher&channelId={caller}&otherChannelId={callee}"
-        ),
-        ALICE,
-    )
+        ), None)
     .await;
     assert_eq!(status, StatusCode::OK, "{body}");
 }
@@ -89,7 +62,7 @@ async fn local_call(wari: &Wari, caller: &str, callee: &str) {
 /// Waits until the app shows `live` live sessions, and returns it.
 async fn live_sessions(wari: &Wari, name: &str, live: u64) -> Value {
     eventually("the live sessions", Duration::from_secs(5), || async {
-        let (_, body) = app(wari, name).await;
+        let Reply { body, .. } = app(wari, name).await;
         if body["sessions_live"] == live {
             Ok(body)
         } else {
@@ -102,8 +75,11 @@ async fn live_sessions(wari: &Wari, name: &str, live: u64) -> Value {
 async fn gone(wari: &Wari, name: &str) {
     eventually("the app is gone", Duration::from_secs(5), || async {
         match app(wari, name).await {
-            (StatusCode::NOT_FOUND, _) => Ok(()),
-            (status, body) => Err(format!("{status} {body}")),
+            Reply {
+                status: StatusCode::NOT_FOUND,
+                ..
+            } => Ok(()),
+            Reply { status, body, .. } => Err(format!("{status} {body}")),
         }
     })
     .await;
@@ -140,7 +116,14 @@ fn version_tag(sha: &str) -> &str {
 
 #[tokio::test]
 async fn a_removed_app_keeps_its_live_call_and_refuses_new_ones() {
-    let wari = start("[general]\ndrain_seconds = 60\n\n[menu]\non_failure = continue\n");
+    let wari = Wari::with(&[
+        ("ari.conf", ARI_CONF),
+        ("extensions.conf", DIALPLAN),
+        (
+            "wasm.conf",
+            "[general]\ndrain_seconds = 60\n\n[menu]\non_failure = continue\n",
+        ),
+    ]);
     deploy(&wari, "menu", "ivr").await;
     let mut ws = watcher(&wari).await;
     local_call(&wari, "caller", "callee").await;
@@ -148,14 +131,20 @@ async fn a_removed_app_keeps_its_live_call_and_refuses_new_ones() {
     ws.next_for("StasisStart", "caller").await;
     live_sessions(&wari, "menu", 1).await;
 
-    let (status, removed) = ari(&wari, Method::DELETE, "/ari/wasm/menu", ALICE).await;
+    let Reply {
+        status,
+        body: removed,
+        ..
+    } = wari
+        .ari_as(ALICE, Method::DELETE, "/ari/wasm/menu", None)
+        .await;
     assert_eq!(status, StatusCode::ACCEPTED, "{removed}");
     assert_eq!(removed["status"], "draining", "{removed}");
     assert_eq!(removed["sessions_live"], 1, "{removed}");
     assert!(removed["drain_until"].is_string(), "{removed}");
     assert_eq!(removed["versions"][0]["state"], "draining", "{removed}");
     assert_eq!(removed["versions"][0]["sessions_live"], 1, "{removed}");
-    let (_, list) = ari(&wari, Method::GET, "/ari/wasm", ALICE).await;
+    let Reply { body: list, .. } = wari.ari_as(ALICE, Method::GET, "/ari/wasm", None).await;
     assert_eq!(list[0]["status"], "draining", "{list}");
 
     // A new call is refused at entry: it continues in the dialplan, which can tell.
@@ -163,13 +152,14 @@ async fn a_removed_app_keeps_its_live_call_and_refuses_new_ones() {
     assert_eq!(varset(&mut ws, "late-in", "AFTER").await, "FAILED");
 
     // The live call still gets its keys: the IVR routes choice 1 after the removal.
-    let (status, body) = ari(
-        &wari,
-        Method::POST,
-        "/ari/channels/caller/dtmf?dtmf=1",
-        ALICE,
-    )
-    .await;
+    let Reply { status, body, .. } = wari
+        .ari_as(
+            ALICE,
+            Method::POST,
+            "/ari/channels/caller/dtmf?dtmf=1",
+            None,
+        )
+        .await;
     assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
     assert_eq!(varset(&mut ws, "callee", "AFTER_IVR").await, "1");
     // Its StasisEnd ends the session, long before drain_seconds: then the app is gone.
@@ -177,23 +167,29 @@ async fn a_removed_app_keeps_its_live_call_and_refuses_new_ones() {
     assert!(wari.log().contains("its last call ended"), "{}", wari.log());
     // The name is free: the files went at once and a new deploy starts afresh.
     deploy(&wari, "menu", "forward").await;
-    let (_, again) = app(&wari, "menu").await;
+    let Reply { body: again, .. } = app(&wari, "menu").await;
     assert_eq!(again["sessions_started"], 0, "{again}");
 }
 
 #[tokio::test]
 async fn a_deploy_by_the_owner_during_the_drain_calls_the_removal_off() {
-    let wari = start("[general]\ndrain_seconds = 60\n");
+    let wari = Wari::with(&[
+        ("ari.conf", ARI_CONF),
+        ("extensions.conf", DIALPLAN),
+        ("wasm.conf", "[general]\ndrain_seconds = 60\n"),
+    ]);
     let old = deploy(&wari, "menu", "ivr").await;
     let mut ws = watcher(&wari).await;
     local_call(&wari, "caller", "callee").await;
     ws.next_for("StasisStart", "caller").await;
     live_sessions(&wari, "menu", 1).await;
-    let (status, _) = ari(&wari, Method::DELETE, "/ari/wasm/menu", ALICE).await;
+    let Reply { status, .. } = wari
+        .ari_as(ALICE, Method::DELETE, "/ari/wasm/menu", None)
+        .await;
     assert_eq!(status, StatusCode::ACCEPTED);
 
     // The name stays the owner's while the calls drain.
-    let (status, body) = upload(&wari, "menu", BOB, component("forward")).await;
+    let Reply { status, body, .. } = upload(&wari, "menu", BOB, component("forward")).await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
     assert!(
         body["message"]
@@ -202,7 +198,7 @@ async fn a_deploy_by_the_owner_during_the_drain_calls_the_removal_off() {
         "{body}"
     );
     // The owner deploys it again: it takes calls, the old version's call goes on.
-    let (status, body) = upload(&wari, "menu", ALICE, component("forward")).await;
+    let Reply { status, body, .. } = upload(&wari, "menu", ALICE, component("forward")).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert_eq!(body["status"], "ready", "{body}");
     assert_eq!(body["versions"][0]["state"], "current", "{body}");
@@ -219,18 +215,19 @@ async fn a_deploy_by_the_owner_during_the_drain_calls_the_removal_off() {
         }
     })
     .await;
-    let (status, _) = ari(
-        &wari,
-        Method::POST,
-        "/ari/channels/caller/dtmf?dtmf=1",
-        ALICE,
-    )
-    .await;
+    let Reply { status, .. } = wari
+        .ari_as(
+            ALICE,
+            Method::POST,
+            "/ari/channels/caller/dtmf?dtmf=1",
+            None,
+        )
+        .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     assert_eq!(varset(&mut ws, "callee", "AFTER_IVR").await, "1");
     // The old call ended; the app is still deployed.
     live_sessions(&wari, "menu", 0).await;
-    let (status, body) = app(&wari, "menu").await;
+    let Reply { status, body, .. } = app(&wari, "menu").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["status"], "ready", "{body}");
     assert_eq!(body["sessions_live"], 0, "{body}");
@@ -239,18 +236,26 @@ async fn a_deploy_by_the_owner_during_the_drain_calls_the_removal_off() {
 #[tokio::test]
 async fn the_drain_ends_at_drain_seconds_and_immediate_ends_at_once() {
     // The sleeper blocks in its StasisStart far longer than the test.
-    let wari = start("[general]\ndrain_seconds = 1\nevent_timeout_ms = 60000\n");
+    let wari = Wari::with(&[
+        ("ari.conf", ARI_CONF),
+        ("extensions.conf", DIALPLAN),
+        (
+            "wasm.conf",
+            "[general]\ndrain_seconds = 1\nevent_timeout_ms = 60000\n",
+        ),
+    ]);
     deploy(&wari, "menu", "sleeper").await;
     deploy(&wari, "nap", "sleeper").await;
     let mut ws = watcher(&wari).await;
     for (app, id) in [("menu", "sleepy"), ("nap", "napper")] {
-        let (status, body) = ari(
-            &wari,
-            Method::POST,
-            &format!("/ari/channels?endpoint=Test/{id}&app={app}&channelId={id}"),
-            ALICE,
-        )
-        .await;
+        let Reply { status, body, .. } = wari
+            .ari_as(
+                ALICE,
+                Method::POST,
+                &format!("/ari/channels?endpoint=Test/{id}&app={app}&channelId={id}"),
+                None,
+            )
+            .await;
         assert_eq!(status, StatusCode::OK, "{body}");
         live_sessions(&wari, app, 1).await;
     }
@@ -259,17 +264,21 @@ async fn the_drain_ends_at_drain_seconds_and_immediate_ends_at_once() {
     let rm = wari_app(&wari, &["rm", "--now", "nap"]);
     assert!(rm.success, "{}", rm.stderr);
     assert_eq!(rm.stdout, "removed nap\n");
-    let (status, _) = app(&wari, "nap").await;
+    let Reply { status, .. } = app(&wari, "nap").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(
         ws.next_of("ChannelDestroyed").await["channel"]["id"],
         "napper"
     );
 
-    let (status, body) = ari(&wari, Method::DELETE, "/ari/wasm/menu", ALICE).await;
+    let Reply { status, body, .. } = wari
+        .ari_as(ALICE, Method::DELETE, "/ari/wasm/menu", None)
+        .await;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
     // The drained one is still up (the sleeper never gives it back)...
-    let (status, _) = ari(&wari, Method::GET, "/ari/channels/sleepy", ALICE).await;
+    let Reply { status, .. } = wari
+        .ari_as(ALICE, Method::GET, "/ari/channels/sleepy", None)
+        .await;
     assert_eq!(status, StatusCode::OK);
     // ...until drain_seconds runs out: it is hung up (on_failure = hangup) and the app goes.
     assert_eq!(
@@ -286,31 +295,45 @@ async fn the_drain_ends_at_drain_seconds_and_immediate_ends_at_once() {
 
 #[tokio::test]
 async fn a_crash_during_the_drain_does_not_bring_the_app_back() {
-    let wari = start("[general]\ndrain_seconds = 60\nevent_timeout_ms = 60000\n");
+    let wari = Wari::with(&[
+        ("ari.conf", ARI_CONF),
+        ("extensions.conf", DIALPLAN),
+        (
+            "wasm.conf",
+            "[general]\ndrain_seconds = 60\nevent_timeout_ms = 60000\n",
+        ),
+    ]);
     deploy(&wari, "menu", "sleeper").await;
-    let (status, body) = ari(
-        &wari,
-        Method::POST,
-        "/ari/channels?endpoint=Test/sleepy&app=menu&channelId=sleepy",
-        ALICE,
-    )
-    .await;
+    let Reply { status, body, .. } = wari
+        .ari_as(
+            ALICE,
+            Method::POST,
+            "/ari/channels?endpoint=Test/sleepy&app=menu&channelId=sleepy",
+            None,
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     live_sessions(&wari, "menu", 1).await;
-    let (status, _) = ari(&wari, Method::DELETE, "/ari/wasm/menu", ALICE).await;
+    let Reply { status, .. } = wari
+        .ari_as(ALICE, Method::DELETE, "/ari/wasm/menu", None)
+        .await;
     assert_eq!(status, StatusCode::ACCEPTED);
     let mut wari = wari;
     wari.stop_with("KILL");
     let wari = wari.restart();
-    let (status, body) = app(&wari, "menu").await;
+    let Reply { status, body, .. } = app(&wari, "menu").await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
-    let (_, list) = ari(&wari, Method::GET, "/ari/wasm", ALICE).await;
+    let Reply { body: list, .. } = wari.ari_as(ALICE, Method::GET, "/ari/wasm", None).await;
     assert_eq!(list, serde_json::json!([]));
 }
 
 #[tokio::test]
 async fn a_hot_swap_and_a_removal_show_what_is_draining() {
-    let wari = start("[general]\ndrain_seconds = 60\n");
+    let wari = Wari::with(&[
+        ("ari.conf", ARI_CONF),
+        ("extensions.conf", DIALPLAN),
+        ("wasm.conf", "[general]\ndrain_seconds = 60\n"),
+    ]);
     let old = deploy(&wari, "menu", "ivr").await;
     let mut ws = watcher(&wari).await;
     local_call(&wari, "caller", "callee").await;
@@ -319,7 +342,7 @@ async fn a_hot_swap_and_a_removal_show_what_is_draining() {
     live_sessions(&wari, "menu", 1).await;
     let new = deploy(&wari, "menu", "forward").await;
 
-    let (_, shown) = app(&wari, "menu").await;
+    let Reply { body: shown, .. } = app(&wari, "menu").await;
     let versions = shown["versions"].as_array().expect("versions");
     assert_eq!(versions.len(), 2, "{shown}");
     assert_eq!(versions[0]["version"], version_tag(&new));
@@ -357,13 +380,14 @@ async fn a_hot_swap_and_a_removal_show_what_is_draining() {
     );
 
     // The old version still runs the call: choice 1 is routed, and then it is all gone.
-    let (status, _) = ari(
-        &wari,
-        Method::POST,
-        "/ari/channels/caller/dtmf?dtmf=1",
-        ALICE,
-    )
-    .await;
+    let Reply { status, .. } = wari
+        .ari_as(
+            ALICE,
+            Method::POST,
+            "/ari/channels/caller/dtmf?dtmf=1",
+            None,
+        )
+        .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     assert_eq!(varset(&mut ws, "callee", "AFTER_IVR").await, "1");
     gone(&wari, "menu").await;
@@ -373,15 +397,21 @@ async fn a_hot_swap_and_a_removal_show_what_is_draining() {
 
 #[tokio::test]
 async fn rollback_brings_the_previous_version_back_even_after_a_crash() {
-    let wari = start("");
+    let wari = Wari::with(&[
+        ("ari.conf", ARI_CONF),
+        ("extensions.conf", DIALPLAN),
+        ("wasm.conf", ""),
+    ]);
     let ivr = deploy(&wari, "menu", "ivr").await;
     let forward = deploy(&wari, "menu", "forward").await;
     let conference = deploy(&wari, "menu", "conference").await;
 
     // Only the owner (or an admin) may roll it back.
-    let (status, body) = ari(&wari, Method::POST, "/ari/wasm/menu/rollback", BOB).await;
+    let Reply { status, body, .. } = wari
+        .ari_as(BOB, Method::POST, "/ari/wasm/menu/rollback", None)
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
-    assert_eq!(app(&wari, "menu").await.1["sha256"], conference.as_str());
+    assert_eq!(app(&wari, "menu").await.body["sha256"], conference.as_str());
 
     let back = wari_app(&wari, &["rollback", "menu"]);
     assert!(back.success, "{}", back.stderr);
@@ -393,26 +423,31 @@ async fn rollback_brings_the_previous_version_back_even_after_a_crash() {
     let mut wari = wari;
     assert!(!wari.stop_with("KILL"));
     let wari = wari.restart();
-    assert_eq!(app(&wari, "menu").await.1["sha256"], forward.as_str());
-    let (status, body) = ari(&wari, Method::POST, "/ari/wasm/menu/rollback", ALICE).await;
+    assert_eq!(app(&wari, "menu").await.body["sha256"], forward.as_str());
+    let Reply { status, body, .. } = wari
+        .ari_as(ALICE, Method::POST, "/ari/wasm/menu/rollback", None)
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["sha256"], ivr.as_str());
     assert_eq!(body["versions"][0]["state"], "current");
 
     // A new call runs the IVR's code again.
     let mut ws = watcher(&wari).await;
-    let (status, body) = ari(
-        &wari,
-        Method::POST,
-        "/ari/channels?endpoint=Test/back/dtmf=1&app=menu&channelId=back",
-        ALICE,
-    )
-    .await;
+    let Reply { status, body, .. } = wari
+        .ari_as(
+            ALICE,
+            Method::POST,
+            "/ari/channels?endpoint=Test/back/dtmf=1&app=menu&channelId=back",
+            None,
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(varset(&mut ws, "back", "IVR_CHOICE").await, "1");
 
     // Nothing before the first version.
-    let (status, body) = ari(&wari, Method::POST, "/ari/wasm/menu/rollback", ALICE).await;
+    let Reply { status, body, .. } = wari
+        .ari_as(ALICE, Method::POST, "/ari/wasm/menu/rollback", None)
+        .await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
     assert!(
         body["message"]

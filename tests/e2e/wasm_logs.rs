@@ -11,11 +11,11 @@ use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::support::{EventSocket, Wari, client, eventually, wari_command};
+use crate::support::{EventSocket, Reply, Wari, client, eventually, wari_command};
 use crate::wasm_apps::deploy;
 
 /// Short keep-alive and request deadlines: a follower must outlive them while it is quiet.
@@ -33,25 +33,10 @@ const ARI_CONF: &str = "[general]\nenabled = yes\n\n\
 /// How long a log entry may take to show up.
 const WAIT: Duration = Duration::from_secs(10);
 
-fn start(wasm_conf: &str) -> Wari {
-    Wari::start(&[
-        ("http.conf", HTTP_CONF),
-        ("ari.conf", ARI_CONF),
-        ("wasm.conf", wasm_conf),
-    ])
-}
-
 /// `GET /ari/wasm/{app}/logs?{query}` as `user`.
-async fn logs(wari: &Wari, app: &str, query: &str, user: (&str, &str)) -> (StatusCode, Value) {
-    let response = client()
-        .get(wari.url(&format!("/ari/wasm/{app}/logs?{query}")))
-        .basic_auth(user.0, Some(user.1))
-        .send()
-        .await
-        .expect("logs request");
-    let status = response.status();
-    let body = response.json().await.unwrap_or(Value::Null);
-    (status, body)
+async fn logs(wari: &Wari, app: &str, query: &str, user: (&str, &str)) -> Reply {
+    let path = format!("/ari/wasm/{app}/logs?{query}");
+    wari.ari_as(user, Method::GET, &path, None).await
 }
 
 const OWNER: (&str, &str) = ("asterisk", "secret");
@@ -125,7 +110,11 @@ fn is_event(entry: &Value, event: &str) -> bool {
 
 #[tokio::test]
 async fn an_apps_log_shows_its_guest_lines_events_sessions_and_failures() {
-    let wari = start("[general]\n");
+    let wari = Wari::with(&[
+        ("http.conf", HTTP_CONF),
+        ("ari.conf", ARI_CONF),
+        ("wasm.conf", "[general]\n"),
+    ]);
     let app = deploy(&wari, "trap", "trap").await;
     let version = &app["sha256"].as_str().expect("sha256")[..12];
     assert_eq!(
@@ -135,7 +124,11 @@ async fn an_apps_log_shows_its_guest_lines_events_sessions_and_failures() {
         StatusCode::OK
     );
     let entries = eventually("the session's end in the app's log", WAIT, || async {
-        let (status, entries) = logs(&wari, "trap", "", OWNER).await;
+        let Reply {
+            status,
+            body: entries,
+            ..
+        } = logs(&wari, "trap", "", OWNER).await;
         let list = entries.as_array().cloned().unwrap_or_default();
         if status == StatusCode::OK && list.iter().any(|e| e["text"] == "ended: failed") {
             Ok(list)
@@ -187,14 +180,18 @@ async fn an_apps_log_shows_its_guest_lines_events_sessions_and_failures() {
     assert!(position(&line) < position(&failure), "oldest first");
 
     // ?lines=N gives the latest N; a bad N is refused with a message.
-    let (status, last_two) = logs(&wari, "trap", "lines=2", OWNER).await;
+    let Reply {
+        status,
+        body: last_two,
+        ..
+    } = logs(&wari, "trap", "lines=2", OWNER).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
         last_two.as_array().map(Vec::as_slice),
         Some(&entries[entries.len() - 2..])
     );
     for bad in ["lines=many", "lines=-1"] {
-        let (status, body) = logs(&wari, "trap", bad, OWNER).await;
+        let Reply { status, body, .. } = logs(&wari, "trap", bad, OWNER).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
         assert!(
             body["message"]
@@ -207,16 +204,28 @@ async fn an_apps_log_shows_its_guest_lines_events_sessions_and_failures() {
 
 #[tokio::test]
 async fn only_the_owner_or_an_admin_reads_an_apps_log() {
-    let wari = start("[general]\n");
+    let wari = Wari::with(&[
+        ("http.conf", HTTP_CONF),
+        ("ari.conf", ARI_CONF),
+        ("wasm.conf", "[general]\n"),
+    ]);
     deploy(&wari, "ivr", "ivr").await;
-    let (status, entries) = logs(&wari, "ivr", "", OWNER).await;
+    let Reply {
+        status,
+        body: entries,
+        ..
+    } = logs(&wari, "ivr", "", OWNER).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(entries[0]["kind"], "deploy", "{entries}");
-    let (status, admin) = logs(&wari, "ivr", "", ("boss", "boss")).await;
+    let Reply {
+        status,
+        body: admin,
+        ..
+    } = logs(&wari, "ivr", "", ("boss", "boss")).await;
     assert_eq!((status, &admin), (StatusCode::OK, &entries));
     for other in [("other", "other"), ("viewer", "look")] {
         for query in ["", "follow=true"] {
-            let (status, body) = logs(&wari, "ivr", query, other).await;
+            let Reply { status, body, .. } = logs(&wari, "ivr", query, other).await;
             assert_eq!(status, StatusCode::FORBIDDEN, "{other:?} {query}");
             assert_eq!(
                 body["message"],
@@ -224,16 +233,20 @@ async fn only_the_owner_or_an_admin_reads_an_apps_log() {
             );
         }
     }
-    let (status, body) = logs(&wari, "nothing", "follow=true", OWNER).await;
+    let Reply { status, body, .. } = logs(&wari, "nothing", "follow=true", OWNER).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(body["message"], "No WebAssembly app named 'nothing'");
-    let (status, _) = logs(&wari, "ivr", "", ("asterisk", "wrong")).await;
+    let Reply { status, .. } = logs(&wari, "ivr", "", ("asterisk", "wrong")).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]
 async fn a_follower_sees_a_call_as_it_runs_and_its_stream_ends_with_the_app() {
-    let wari = start("[general]\n");
+    let wari = Wari::with(&[
+        ("http.conf", HTTP_CONF),
+        ("ari.conf", ARI_CONF),
+        ("wasm.conf", "[general]\n"),
+    ]);
     deploy(&wari, "ivr", "ivr").await;
     let mut follower = Follower::open(&wari, "ivr", "lines=5").await;
     let backlog = follower.next().await.expect("the backlog");
@@ -280,7 +293,11 @@ async fn a_follower_sees_a_call_as_it_runs_and_its_stream_ends_with_the_app() {
 
 #[tokio::test]
 async fn wari_app_logs_follows_a_call_and_ends_when_the_app_is_deleted() {
-    let wari = start("[general]\n");
+    let wari = Wari::with(&[
+        ("http.conf", HTTP_CONF),
+        ("ari.conf", ARI_CONF),
+        ("wasm.conf", "[general]\n"),
+    ]);
     deploy(&wari, "ivr", "ivr").await;
     let home = tempfile::tempdir().expect("temp dir");
     let url = format!("http://{}", wari.addr());
@@ -388,19 +405,23 @@ async fn wari_app_logs_follows_a_call_and_ends_when_the_app_is_deleted() {
 
 #[tokio::test]
 async fn log_followers_count_toward_max_websockets() {
-    let wari = start("[general]\n");
+    let wari = Wari::with(&[
+        ("http.conf", HTTP_CONF),
+        ("ari.conf", ARI_CONF),
+        ("wasm.conf", "[general]\n"),
+    ]);
     deploy(&wari, "ivr", "ivr").await;
     // asterisk may hold 2: an event WebSocket and a follower.
     let _events = EventSocket::connect(&wari, "app=mine&api_key=asterisk:secret").await;
     let first = Follower::open(&wari, "ivr", "lines=0").await;
-    let (status, body) = logs(&wari, "ivr", "follow=true", OWNER).await;
+    let Reply { status, body, .. } = logs(&wari, "ivr", "follow=true", OWNER).await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(
         body["message"],
         "Too many long connections for this user: event WebSockets and log followers count together (max_websockets = 2)"
     );
     // Recent entries are no long connection; other users have their own count.
-    assert_eq!(logs(&wari, "ivr", "", OWNER).await.0, StatusCode::OK);
+    assert_eq!(logs(&wari, "ivr", "", OWNER).await.status, StatusCode::OK);
     let _admin = {
         let response = client()
             .get(wari.url("/ari/wasm/ivr/logs?follow=true"))
@@ -433,10 +454,15 @@ async fn log_followers_count_toward_max_websockets() {
 async fn a_log_flood_keeps_the_ring_bounded_and_a_slow_follower_is_told_what_it_missed() {
     // Thousands of the flood's lines pass the rate limit (3000 per second), and its
     // StasisStart may take long enough to write them all.
-    let wari = start(
-        "[general]\nlog_lines_per_second = 3000\ncpu_ms_per_event = 20000\n\
+    let wari = Wari::with(&[
+        ("http.conf", HTTP_CONF),
+        ("ari.conf", ARI_CONF),
+        (
+            "wasm.conf",
+            "[general]\nlog_lines_per_second = 3000\ncpu_ms_per_event = 20000\n\
          event_timeout_ms = 30000\n",
-    );
+        ),
+    ]);
     deploy(&wari, "flood", "log-flood").await;
     // A follower that reads nothing until the flood is over, with a small receive buffer.
     let socket = tokio::net::TcpSocket::new_v4().expect("socket");
@@ -468,7 +494,7 @@ async fn a_log_flood_keeps_the_ring_bounded_and_a_slow_follower_is_told_what_it_
     );
     // Once the flood runs, the caller hangs up: the session ends after the flood.
     eventually("the flood", WAIT, || async {
-        let (_, last) = logs(&wari, "flood", "lines=1", OWNER).await;
+        let Reply { body: last, .. } = logs(&wari, "flood", "lines=1", OWNER).await;
         match last[0]["text"].as_str() {
             Some(text) if text.starts_with("log-flood: ") => Ok(()),
             _ => Err(last.to_string()),
@@ -480,7 +506,7 @@ async fn a_log_flood_keeps_the_ring_bounded_and_a_slow_follower_is_told_what_it_
         StatusCode::NO_CONTENT
     );
     eventually("the session's end", WAIT, || async {
-        let (_, last) = logs(&wari, "flood", "lines=1", OWNER).await;
+        let Reply { body: last, .. } = logs(&wari, "flood", "lines=1", OWNER).await;
         if last[0]["text"] == "ended: finished" {
             Ok(())
         } else {
@@ -489,7 +515,9 @@ async fn a_log_flood_keeps_the_ring_bounded_and_a_slow_follower_is_told_what_it_
     })
     .await;
     // The ring keeps the latest 1000 entries, whatever is asked for.
-    let (status, all) = logs(&wari, "flood", "lines=100000", OWNER).await;
+    let Reply {
+        status, body: all, ..
+    } = logs(&wari, "flood", "lines=100000", OWNER).await;
     assert_eq!(status, StatusCode::OK);
     let all = all.as_array().cloned().unwrap_or_default();
     assert_eq!(all.len(), 1000);

@@ -7,7 +7,7 @@
 use reqwest::StatusCode;
 
 use crate::media_support::{sine, write_wav};
-use crate::support::{ARI_CONF, EventSocket, HTTP_CONF, Wari, client, eventually};
+use crate::support::{EventSocket, Wari, client, eventually};
 use crate::wasm_apps::deploy;
 
 const HOSTILE: [&str; 9] = [
@@ -32,7 +32,7 @@ const OWN: [(&str, &str); 2] = [
 
 #[tokio::test]
 async fn an_app_cannot_name_another_tenants_application_or_recording() {
-    let wari = Wari::start(&[("http.conf", HTTP_CONF), ("ari.conf", ARI_CONF)]);
+    let wari = Wari::start_default();
     let recordings = wari.data_dir().expect("data dir").join("recordings");
     write_wav(&recordings.join("victimrec.wav"), sine(440.0, 8000));
     let victim_recording = std::fs::read(recordings.join("victimrec.wav")).expect("victimrec");

@@ -8,9 +8,10 @@ use base64::Engine;
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::support::{HTTP_CONF, Wari, client, raw_request, raw_status};
+use crate::support::{Reply, Wari, raw_request, raw_status};
 use crate::wasm_apps::component;
 use crate::wasm_upload::upload;
+use reqwest::Method;
 
 const ARI_CONF: &str = "[general]\nenabled = yes\n\
 [alice]\ntype = user\npassword = alicepw\n\
@@ -21,32 +22,11 @@ const ALICE: (&str, &str) = ("alice", "alicepw");
 const BOB: (&str, &str) = ("bob", "bobpw");
 const ROOT: (&str, &str) = ("root", "rootpw");
 
-async fn delete(wari: &Wari, user: (&str, &str), name: &str) -> (StatusCode, Value) {
-    let response = client()
-        .delete(wari.url(&format!("/ari/wasm/{name}")))
-        .basic_auth(user.0, Some(user.1))
-        .send()
-        .await
-        .expect("delete");
-    let status = response.status();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
-/// `GET /ari/wasm/...` as bob (any user may look).
-async fn get(wari: &Wari, path: &str) -> Value {
-    client()
-        .get(wari.url(&format!("/ari/wasm{path}")))
-        .basic_auth(BOB.0, Some(BOB.1))
-        .send()
-        .await
-        .expect("get")
-        .json()
-        .await
-        .unwrap_or(Value::Null)
-}
-
 async fn owner(wari: &Wari, name: &str) -> Value {
-    get(wari, &format!("/{name}")).await["owner"].clone()
+    wari.ari_as(BOB, Method::GET, &format!("/ari/wasm/{name}"), None)
+        .await
+        .body["owner"]
+        .clone()
 }
 
 /// The audit lines of the log that mention all of `words`.
@@ -57,16 +37,12 @@ fn audit_lines(wari: &Wari, words: &[&str]) -> usize {
         .count()
 }
 
-fn start() -> Wari {
-    Wari::start(&[("http.conf", HTTP_CONF), ("ari.conf", ARI_CONF)])
-}
-
 #[tokio::test]
 async fn only_the_owner_or_an_admin_replaces_or_deletes_an_app() {
-    let wari = start();
+    let wari = Wari::with(&[("ari.conf", ARI_CONF)]);
     let ivr = component("ivr");
     let sha = wari_sha(&ivr);
-    let (status, body) = upload(&wari, "ivr", ALICE, ivr.clone()).await;
+    let Reply { status, body, .. } = upload(&wari, "ivr", ALICE, ivr.clone()).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert_eq!(body["owner"], "alice");
     assert_eq!(audit_lines(&wari, &["alice", "deploy", "done", &sha]), 1);
@@ -81,22 +57,29 @@ async fn only_the_owner_or_an_admin_replaces_or_deletes_an_app() {
     assert_eq!(raw_status(&response), 403, "{response}");
     assert!(response.contains("belongs to user 'alice'"), "{response}");
     // Nor with a whole body, nor delete it.
-    let (status, body) = upload(&wari, "ivr", BOB, component("forward")).await;
+    let Reply { status, body, .. } = upload(&wari, "ivr", BOB, component("forward")).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
-    let (status, body) = delete(&wari, BOB, "ivr").await;
+    let Reply { status, body, .. } = wari
+        .ari_as(BOB, Method::DELETE, "/ari/wasm/ivr", None)
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
     assert_eq!(
         body["message"],
         "WebAssembly app 'ivr' belongs to user 'alice': only its owner or an admin may change it"
     );
-    assert_eq!(get(&wari, "/ivr").await["sha256"], sha.as_str());
+    assert_eq!(
+        wari.ari_as(BOB, Method::GET, "/ari/wasm/ivr", None)
+            .await
+            .body["sha256"],
+        sha.as_str()
+    );
     assert!(audit_lines(&wari, &["bob", "replace", "refused", "127.0.0.1:"]) >= 2);
     assert_eq!(audit_lines(&wari, &["bob", "remove", "refused", &sha]), 1);
 
     // Bob deploys his own app; the list shows each owner.
-    let (status, _) = upload(&wari, "fwd", BOB, component("forward")).await;
+    let Reply { status, .. } = upload(&wari, "fwd", BOB, component("forward")).await;
     assert_eq!(status, StatusCode::CREATED);
-    let list = get(&wari, "").await;
+    let list = wari.ari_as(BOB, Method::GET, "/ari/wasm", None).await.body;
     let owners: Vec<(&str, &str)> = list
         .as_array()
         .expect("list")
@@ -111,29 +94,35 @@ async fn only_the_owner_or_an_admin_replaces_or_deletes_an_app() {
     assert_eq!(owners, [("fwd", "bob"), ("ivr", "alice")]);
 
     // The owner replaces her app; an admin replaces it too and it stays hers.
-    let (status, _) = upload(&wari, "ivr", ALICE, component("forward")).await;
+    let Reply { status, .. } = upload(&wari, "ivr", ALICE, component("forward")).await;
     assert_eq!(status, StatusCode::CREATED);
     assert_eq!(audit_lines(&wari, &["alice", "replace", "done"]), 1);
-    let (status, body) = upload(&wari, "ivr", ROOT, ivr).await;
+    let Reply { status, body, .. } = upload(&wari, "ivr", ROOT, ivr).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert_eq!(body["owner"], "alice");
 
     // The owner survives a restart, and so does the refusal.
     let wari = wari.restart();
     assert_eq!(owner(&wari, "ivr").await, "alice");
-    let (status, _) = delete(&wari, BOB, "ivr").await;
+    let Reply { status, .. } = wari
+        .ari_as(BOB, Method::DELETE, "/ari/wasm/ivr", None)
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    let (status, _) = delete(&wari, ALICE, "ivr").await;
+    let Reply { status, .. } = wari
+        .ari_as(ALICE, Method::DELETE, "/ari/wasm/ivr", None)
+        .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     assert_eq!(audit_lines(&wari, &["alice", "remove", "done", &sha]), 1);
-    let (status, _) = delete(&wari, ROOT, "fwd").await;
+    let Reply { status, .. } = wari
+        .ari_as(ROOT, Method::DELETE, "/ari/wasm/fwd", None)
+        .await;
     assert_eq!(status, StatusCode::NO_CONTENT, "an admin removes any app");
 }
 
 #[tokio::test]
 async fn an_app_stored_without_an_owner_is_left_to_admins() {
-    let wari = start();
-    let (status, _) = upload(&wari, "old", ALICE, component("ivr")).await;
+    let wari = Wari::with(&[("ari.conf", ARI_CONF)]);
+    let Reply { status, .. } = upload(&wari, "old", ALICE, component("ivr")).await;
     assert_eq!(status, StatusCode::CREATED);
     // As stored by a wari that did not record owners.
     let current = wari.config_dir().join("data/apps/old/current.json");
@@ -148,15 +137,19 @@ async fn an_app_stored_without_an_owner_is_left_to_admins() {
         "said at start-up"
     );
     assert_eq!(owner(&wari, "old").await, Value::Null);
-    let (status, body) = delete(&wari, ALICE, "old").await;
+    let Reply { status, body, .. } = wari
+        .ari_as(ALICE, Method::DELETE, "/ari/wasm/old", None)
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
     assert_eq!(
         body["message"],
         "WebAssembly app 'old' has no owner: only an admin may change it"
     );
-    let (status, _) = upload(&wari, "old", ALICE, component("forward")).await;
+    let Reply { status, .. } = upload(&wari, "old", ALICE, component("forward")).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    let (status, _) = delete(&wari, ROOT, "old").await;
+    let Reply { status, .. } = wari
+        .ari_as(ROOT, Method::DELETE, "/ari/wasm/old", None)
+        .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
 }
 

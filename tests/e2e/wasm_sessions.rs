@@ -9,7 +9,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::support::{ARI_CONF, EventSocket, HTTP_CONF, Wari, eventually};
+use crate::support::{EventSocket, Wari, eventually};
 use crate::wasm_apps::deploy;
 
 const DIALPLAN: &str = "\
@@ -17,15 +17,6 @@ const DIALPLAN: &str = "\
 exten => 1,1,Set(AFTER_IVR=${IVR_CHOICE})
  same => n,Hangup()
 ";
-
-fn start(wasm_conf: &str) -> Wari {
-    Wari::start(&[
-        ("http.conf", HTTP_CONF),
-        ("ari.conf", ARI_CONF),
-        ("extensions.conf", DIALPLAN),
-        ("wasm.conf", wasm_conf),
-    ])
-}
 
 async fn watcher(wari: &Wari) -> EventSocket {
     EventSocket::connect(
@@ -73,7 +64,10 @@ async fn app(wari: &Wari, name: &str) -> Value {
 
 #[tokio::test]
 async fn a_guest_blocked_in_a_wasi_sleep_is_ended_at_the_event_timeout() {
-    let wari = start("[general]\nevent_timeout_ms = 300\n");
+    let wari = Wari::with(&[
+        ("extensions.conf", DIALPLAN),
+        ("wasm.conf", "[general]\nevent_timeout_ms = 300\n"),
+    ]);
     deploy(&wari, "hostile", "sleeper").await;
     deploy(&wari, "ivr", "ivr").await;
     let mut ws = watcher(&wari).await;
@@ -106,7 +100,13 @@ async fn a_guest_blocked_in_a_wasi_sleep_is_ended_at_the_event_timeout() {
 async fn one_app_cannot_take_every_session_and_deleting_it_ends_its_sessions() {
     // 8 slots in all, so by default one app may hold 2; the sleepers would block for a
     // minute (the event timeout), far longer than this test waits.
-    let wari = start("[general]\nmax_sessions = 8\nevent_timeout_ms = 60000\n");
+    let wari = Wari::with(&[
+        ("extensions.conf", DIALPLAN),
+        (
+            "wasm.conf",
+            "[general]\nmax_sessions = 8\nevent_timeout_ms = 60000\n",
+        ),
+    ]);
     deploy(&wari, "hostile", "sleeper").await;
     deploy(&wari, "ivr", "ivr").await;
     let mut ws = watcher(&wari).await;

@@ -8,7 +8,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::support::{ARI_CONF, EventSocket, HTTP_CONF, Wari, eventually};
+use crate::support::{EventSocket, Wari, eventually};
 use crate::wasm_apps::deploy;
 
 const DIALPLAN: &str = "\
@@ -27,12 +27,7 @@ async fn app(wari: &Wari, name: &str) -> Value {
 /// Calls `hostile` once and waits until its channel is hung up and its session is gone;
 /// then a caller of the IVR app is still served. Returns the hostile app's status.
 async fn bomb(component: &str) -> Value {
-    let wari = Wari::start(&[
-        ("http.conf", HTTP_CONF),
-        ("ari.conf", ARI_CONF),
-        ("extensions.conf", DIALPLAN),
-        ("wasm.conf", WASM_CONF),
-    ]);
+    let wari = Wari::with(&[("extensions.conf", DIALPLAN), ("wasm.conf", WASM_CONF)]);
     deploy(&wari, "hostile", component).await;
     deploy(&wari, "ivr", "ivr").await;
     let mut ws = EventSocket::connect(

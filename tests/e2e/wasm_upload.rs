@@ -3,29 +3,16 @@
 
 use std::time::Duration;
 
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
-use crate::support::{EventSocket, Wari, client};
+use crate::support::{EventSocket, Reply, Wari, client};
 
-/// `PUT /ari/wasm/{name}` of `body` as `user`: the status and the JSON body (null if none).
-pub(crate) async fn upload(
-    wari: &Wari,
-    name: &str,
-    user: (&str, &str),
-    body: Vec<u8>,
-) -> (StatusCode, Value) {
-    let response = client()
-        .put(wari.url(&format!("/ari/wasm/{name}")))
-        .basic_auth(user.0, Some(user.1))
-        .header("Content-Type", "application/wasm")
-        .body(body)
-        .send()
+/// `PUT /ari/wasm/{name}` of `body` as `user`.
+pub(crate) async fn upload(wari: &Wari, name: &str, user: (&str, &str), body: Vec<u8>) -> Reply {
+    let path = format!("/ari/wasm/{name}");
+    wari.ari_bytes_as(user, Method::PUT, &path, "application/wasm", body)
         .await
-        .expect("upload");
-    let status = response.status();
-    let text = response.text().await.expect("body");
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
 }
 
 const RW: (&str, &str) = ("asterisk", "secret");
@@ -70,19 +57,19 @@ async fn bad_uploads_are_refused_and_nothing_is_stored() {
         ("imports", unknown_import, "cannot be satisfied"),
     ];
     for (name, body, expected) in cases {
-        let (status, body) = upload(&wari, name, RW, body).await;
+        let Reply { status, body, .. } = upload(&wari, name, RW, body).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{name}: {body}");
         let message = body["message"].as_str().unwrap_or_default();
         assert!(message.contains(expected), "{name}: {message}");
         assert_nothing_stored(&wari, name).await;
     }
-    let (status, body) = upload(&wari, "bad/name", RW, b"x".to_vec()).await;
+    let Reply { status, body, .. } = upload(&wari, "bad/name", RW, b"x".to_vec()).await;
     assert_eq!(
         status,
         StatusCode::NOT_FOUND,
         "a slash is a path separator: {body}"
     );
-    let (status, body) = upload(&wari, "bad%20name", RW, b"x".to_vec()).await;
+    let Reply { status, body, .. } = upload(&wari, "bad%20name", RW, b"x".to_vec()).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert!(
         body["message"]
@@ -98,11 +85,12 @@ async fn bad_uploads_are_refused_and_nothing_is_stored() {
 #[tokio::test]
 async fn read_only_users_cannot_upload_and_oversize_is_413() {
     let wari = Wari::start_default();
-    let (status, body) = upload(&wari, "ro", ("viewer", "look"), b"\0asm".to_vec()).await;
+    let Reply { status, body, .. } =
+        upload(&wari, "ro", ("viewer", "look"), b"\0asm".to_vec()).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert_eq!(body["message"], "Write access denied");
     assert_nothing_stored(&wari, "ro").await;
-    let (status, body) = upload(&wari, "huge", RW, vec![0u8; 17 * 1024 * 1024]).await;
+    let Reply { status, body, .. } = upload(&wari, "huge", RW, vec![0u8; 17 * 1024 * 1024]).await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
     assert_nothing_stored(&wari, "huge").await;
     // Ordinary ARI requests keep their 40 kB limit.
@@ -140,7 +128,8 @@ async fn unknown_apps_are_404_and_the_list_starts_empty() {
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
     // A name held by a WebSocket cannot be taken by a component.
     let _socket = EventSocket::connect(&wari, "app=taken&api_key=asterisk:secret").await;
-    let (status, body) = upload(&wari, "taken", RW, b"\0asm\x0d\0\x01\0".to_vec()).await;
+    let Reply { status, body, .. } =
+        upload(&wari, "taken", RW, b"\0asm\x0d\0\x01\0".to_vec()).await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
     assert_nothing_stored(&wari, "taken").await;
 }
@@ -230,7 +219,8 @@ async fn uploads_are_refused_from_the_head_and_spooled_to_disk() {
     .await;
     assert_nothing_stored(&wari, "half").await;
 
-    let (status, body) = upload(&wari, "legit", RW, crate::wasm_apps::component("ivr")).await;
+    let Reply { status, body, .. } =
+        upload(&wari, "legit", RW, crate::wasm_apps::component("ivr")).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert!(spool_files(&spool).is_empty(), "nothing left behind");
 }

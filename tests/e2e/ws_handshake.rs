@@ -22,13 +22,6 @@ const VERSION: &str = "Sec-WebSocket-Version: 13\r\n";
 /// The accept value for [`KEY`].
 const ACCEPT: &str = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
 
-fn start() -> Wari {
-    Wari::start(&[
-        ("http.conf", crate::support::HTTP_CONF),
-        ("ari.conf", ARI_CONF),
-    ])
-}
-
 /// A response head (and body, by Content-Length) as a client sees it.
 #[derive(Debug)]
 struct Answer {
@@ -112,7 +105,7 @@ fn assert_bad_handshake(answer: &Answer, what: &str) {
 
 #[test]
 fn handshakes_the_websocket_layer_refuses_get_its_bare_400() {
-    let wari = start();
+    let wari = Wari::with(&[("ari.conf", ARI_CONF)]);
     let origin = "Origin: http://localhost:3000\r\n";
     for (what, headers) in [
         (
@@ -142,7 +135,7 @@ fn handshakes_the_websocket_layer_refuses_get_its_bare_400() {
 
 #[test]
 fn handshakes_asterisk_accepts_switch_protocols() {
-    let wari = start();
+    let wari = Wari::with(&[("ari.conf", ARI_CONF)]);
     // Each on a name of its own: a read-only user cannot listen on a name another user's
     // socket still holds (app ownership).
     for (i, (what, headers, upgrade, protocol)) in [
@@ -227,7 +220,7 @@ fn handshakes_asterisk_accepts_switch_protocols() {
 
 #[tokio::test]
 async fn the_app_list_is_read_as_asterisk_reads_it() {
-    let wari = start();
+    let wari = Wari::with(&[("ari.conf", ARI_CONF)]);
     let headers = format!("{AUTH}{UPGRADE}{KEY}{VERSION}Origin: http://localhost:3000\r\n");
     // Missing or empty: 400 "HTTP request is missing param: [app]" (an HTML page).
     for target in [
@@ -288,7 +281,7 @@ async fn the_app_list_is_read_as_asterisk_reads_it() {
 
 #[test]
 fn the_events_resource_without_an_upgrade_is_a_bare_426() {
-    let wari = start();
+    let wari = Wari::with(&[("ari.conf", ARI_CONF)]);
     // Asterisk 23.4.1: 426 with an empty HTML page and no CORS headers, for a GET without
     // an Upgrade header and for another Upgrade than websocket; other methods are 405 with
     // `Allow: OPTIONS` (the GET is an upgrade, not a method).
