@@ -20,7 +20,7 @@ impl From<AppsError> for AriError {
     }
 }
 
-pub(super) fn host(ctx: &Ctx) -> Result<&std::sync::Arc<dyn WasmApps>, AriError> {
+fn host(ctx: &Ctx) -> Result<&std::sync::Arc<dyn WasmApps>, AriError> {
     ctx.wasm.as_ref().ok_or_else(|| {
         AriError::new(
             StatusCode::SERVICE_UNAVAILABLE,
