@@ -1,7 +1,9 @@
-//! Assembling a running wari from its configuration: the core, the ARI pipeline and the HTTP
-//! listeners. The binary and tests start wari through [`start`].
+//! Assembling a running wari from its configuration: the core, the ARI pipeline, the
+//! WebAssembly host and the HTTP listeners. This is the composition root: the only module
+//! that names both the pipeline and the WebAssembly host, and wires each to the other
+//! through [`crate::host_api`]. The binary and tests start wari through [`start`].
 
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use crate::ari::{Ari, SetupError};
 use crate::config::Config;
@@ -9,7 +11,9 @@ use crate::config::{Problems, Severity};
 use crate::core::dialplan::Dialplan;
 use crate::core::tech::test_phone::{self, TestPhones};
 use crate::core::{Core, CoreConfig, SystemInfo};
+use crate::host_api::{AriDispatch, WasmApps};
 use crate::http::{self, HttpError, HttpServer};
+use crate::wasm::{WasmError, WasmHost, WasmSettings};
 
 /// Why wari could not start.
 #[derive(Debug, thiserror::Error)]
@@ -19,7 +23,7 @@ pub enum StartError {
     #[error(transparent)]
     Http(#[from] HttpError),
     #[error(transparent)]
-    Wasm(#[from] crate::wasm::WasmError),
+    Wasm(#[from] WasmError),
     #[error(transparent)]
     Store(#[from] crate::store::OpenError),
     #[error("cannot read the store: {0}")]
@@ -32,7 +36,7 @@ pub struct Host {
     pub config: Arc<Config>,
     pub core: Arc<Core>,
     pub ari: Arc<Ari>,
-    pub wasm: Arc<crate::wasm::WasmHost>,
+    pub wasm: Arc<WasmHost>,
     pub http: HttpServer,
 }
 
@@ -120,6 +124,38 @@ async fn open_store(
     opened.map_err(|e| crate::store::StoreError::Task(e.to_string()))?
 }
 
+/// The ARI pipeline and the WebAssembly host, each given the other through the trait it
+/// depends on ([`crate::host_api`]): the pipeline owns the host (`/wasm`,
+/// [`WasmApps`]); the host reaches the pipeline (apps' `ari.request`, [`AriDispatch`])
+/// through a `Weak` made by [`Arc::new_cyclic`], so both are complete when built and
+/// neither keeps the other alive.
+fn wire_ari_and_wasm(
+    config: &Arc<Config>,
+    core: &Arc<Core>,
+    data_dir: &std::path::Path,
+) -> Result<(Arc<Ari>, Arc<WasmHost>), StartError> {
+    let pipeline = Ari::new(config.clone(), core.clone())?;
+    let mut wasm = None;
+    let ari = Arc::new_cyclic(|ari: &Weak<Ari>| {
+        let dispatch: Weak<dyn AriDispatch> = ari.clone();
+        let host = WasmHost::with_ari(
+            core.clone(),
+            data_dir,
+            WasmSettings::from_config(&config.wasm),
+            Some(dispatch),
+        );
+        let pipeline = match &host {
+            Ok(host) => pipeline.with_wasm(host.clone() as Arc<dyn WasmApps>),
+            Err(_) => pipeline,
+        };
+        wasm = Some(host);
+        pipeline
+    });
+    let wasm =
+        wasm.ok_or_else(|| WasmError::Internal("the WebAssembly host was not built".into()))??;
+    Ok((ari, wasm))
+}
+
 /// Builds the core, the ARI pipeline and the WebAssembly host (loading stored apps), then
 /// starts the HTTP listeners.
 pub async fn start(config: Config, paths: Paths) -> Result<Host, StartError> {
@@ -141,14 +177,7 @@ pub async fn start(config: Config, paths: Paths) -> Result<Host, StartError> {
         core.add_endpoint("Test", &phone.name);
     }
     start_media(&core, &config, &paths.data_dir);
-    let ari = Arc::new(Ari::new(config.clone(), core.clone())?);
-    let wasm = crate::wasm::WasmHost::new(
-        core.clone(),
-        &paths.data_dir,
-        crate::wasm::WasmSettings::from_config(&config.wasm),
-    )?;
-    wasm.set_ari(&ari);
-    ari.set_wasm(wasm.clone());
+    let (ari, wasm) = wire_ari_and_wasm(&config, &core, &paths.data_dir)?;
     wasm.load_stored().await;
     crate::events::outbound::start(&ari);
     let http = http::start(&config.http, ari.clone()).await?;

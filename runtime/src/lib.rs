@@ -1,9 +1,15 @@
 //! wari: a host that speaks the Asterisk REST Interface (ARI) and, in time, runs call-control
 //! applications as sandboxed WebAssembly components.
 //!
-//! Data flows one way: transports ([`http`]) hand requests to the ARI pipeline ([`ari`]),
-//! whose handlers act on the telephony [`core`]; configuration ([`config`]) shapes all of it.
-//! What must outlive a crash is written through [`store`] first.
+//! Data flows one way: transports ([`http`], the WebSockets of [`events`]) hand requests to
+//! the ARI pipeline ([`ari`]), whose handlers act on the telephony [`core`]; the core's
+//! events go out to the Stasis applications registered with it: WebSocket clients
+//! ([`events`]) and WebAssembly apps ([`wasm`]), whose host calls run the same core
+//! operations as the handlers. Where the pipeline and the
+//! WebAssembly host meet (ARI's `/wasm` resource manages apps; an app's `ari.request` runs
+//! through the pipeline) each depends only on a trait in [`host_api`], defined below both;
+//! [`host`] wires them together. Configuration ([`config`]) shapes all of it. What must
+//! outlive a crash is written through [`store`] first.
 
 pub mod acl;
 pub mod ari;
@@ -12,6 +18,7 @@ pub mod core;
 pub mod events;
 pub mod fd_limit;
 pub mod host;
+pub mod host_api;
 pub mod http;
 pub mod log_text;
 pub mod media;

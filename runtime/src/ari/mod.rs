@@ -8,6 +8,7 @@
 pub mod auth;
 pub mod cors;
 pub mod docs;
+pub mod internal;
 pub mod login_throttle;
 pub mod openapi;
 pub mod params;
@@ -27,6 +28,9 @@ use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 
 use crate::config::Config;
 use crate::core::Core;
+use crate::host_api::WasmApps;
+/// Path decoding as routing does it (shared with the WebAssembly host's request checks).
+pub(crate) use crate::host_api::wire::{decode_segment, decode_segments};
 use docs::ApiDocs;
 pub use params::Params;
 pub use response::{AriError, AriResponse, AriResult, Body};
@@ -153,7 +157,8 @@ pub struct Ari {
     router: Router,
     openapi: serde_json::Value,
     internal_user: Arc<crate::config::User>,
-    wasm: std::sync::OnceLock<Arc<crate::wasm::WasmHost>>,
+    /// The WebAssembly app host, for the `/wasm` resource (`None`: it is not running).
+    wasm: Option<Arc<dyn WasmApps>>,
 }
 
 impl Ari {
@@ -181,7 +186,7 @@ impl Ari {
                 limits: crate::config::user_limits::UserLimits::default(),
                 acl: crate::acl::Acl::default(),
             }),
-            wasm: std::sync::OnceLock::new(),
+            wasm: None,
         })
     }
 
@@ -201,14 +206,15 @@ impl Ari {
         self.internal_user.clone()
     }
 
-    /// Connects the WebAssembly host (for the `/wasm` resource).
-    pub fn set_wasm(&self, wasm: Arc<crate::wasm::WasmHost>) {
-        let _ = self.wasm.set(wasm);
+    /// The pipeline serving the `/wasm` resource with `apps` (before it is shared).
+    pub fn with_wasm(mut self, apps: Arc<dyn WasmApps>) -> Ari {
+        self.wasm = Some(apps);
+        self
     }
 
-    /// The WebAssembly host, once connected.
-    pub fn wasm(&self) -> Option<&Arc<crate::wasm::WasmHost>> {
-        self.wasm.get()
+    /// The WebAssembly app host, when it runs.
+    pub fn wasm(&self) -> Option<&Arc<dyn WasmApps>> {
+        self.wasm.as_ref()
     }
 
     /// The core this pipeline drives.
@@ -402,7 +408,7 @@ impl Ari {
             peer: request.peer,
             body: request.body.clone(),
             upload: request.upload.clone(),
-            wasm: self.wasm.get().cloned(),
+            wasm: self.wasm.clone(),
             quota_owner: request.quota_owner.clone(),
         };
         match AssertUnwindSafe(handler(ctx)).catch_unwind().await {
@@ -460,10 +466,10 @@ impl Ari {
             }) if operation.declared.resource == "wasm"
                 && operation.declared.nickname == "deploy" =>
             {
-                let Some(wasm) = self.wasm.get() else {
+                let Some(wasm) = &self.wasm else {
                     return Ok(());
                 };
-                let actor = crate::wasm::audit::Actor {
+                let actor = crate::host_api::Actor {
                     user,
                     peer: request.peer,
                 };
@@ -551,52 +557,9 @@ impl Ari {
     }
 }
 
-/// Splits the path on `/` (stopping at the first empty segment) and decodes each segment as
-/// Asterisk does: `+` is a space, `%XX` a byte, and a `%` not followed by two hex digits stays
-/// as it is. Bytes that are not UTF-8 become U+FFFD (no resource or id can contain them).
-pub(crate) fn decode_segments(path: &str) -> Vec<String> {
-    path.strip_prefix('/')
-        .unwrap_or(path)
-        .split('/')
-        .take_while(|raw| !raw.is_empty())
-        .map(|raw| decode_segment(raw).into_owned())
-        .collect()
-}
-
-/// One path segment decoded as routing decodes it: `+` is a space, `%XX` a byte, a `%` not
-/// followed by two hex digits stays; bytes that are not UTF-8 become U+FFFD. Borrowed when
-/// there is nothing to decode. http.conf restrictions compare paths in this form too.
-pub(crate) fn decode_segment(raw: &str) -> std::borrow::Cow<'_, str> {
-    if !raw.contains(['+', '%']) {
-        return std::borrow::Cow::Borrowed(raw);
-    }
-    let spaced = raw.replace('+', " ");
-    std::borrow::Cow::Owned(
-        percent_encoding::percent_decode_str(&spaced)
-            .decode_utf8_lossy()
-            .into_owned(),
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn segments_decode_individually() {
-        assert_eq!(
-            decode_segments("/recordings/stored/sub%2Fdir+x"),
-            ["recordings", "stored", "sub/dir x"]
-        );
-        assert_eq!(decode_segments(""), Vec::<String>::new());
-        assert_eq!(decode_segments("/a//b"), ["a"], "stops at an empty segment");
-        assert_eq!(
-            decode_segments("/a%zz/b%4"),
-            ["a%zz", "b%4"],
-            "kept as sent"
-        );
-        assert_eq!(decode_segments("/a%ff"), ["a\u{fffd}"], "not UTF-8");
-    }
 
     #[test]
     fn every_handler_is_declared_and_every_declaration_is_routed() {

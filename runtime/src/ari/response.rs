@@ -165,17 +165,7 @@ pub type AriResult = Result<AriResponse, AriError>;
 
 impl From<crate::core::CoreError> for AriError {
     fn from(error: crate::core::CoreError) -> AriError {
-        use crate::core::CoreError;
-        let (status, message) = match error {
-            CoreError::BadRequest(m) => (http::StatusCode::BAD_REQUEST, m),
-            CoreError::NotFound(m) => (http::StatusCode::NOT_FOUND, m),
-            CoreError::Conflict(m) => (http::StatusCode::CONFLICT, m),
-            CoreError::InvalidState(m) => (http::StatusCode::PRECONDITION_FAILED, m),
-            CoreError::Unprocessable(m) => (http::StatusCode::UNPROCESSABLE_ENTITY, m),
-            CoreError::NotImplemented(m) => (http::StatusCode::NOT_IMPLEMENTED, m),
-            CoreError::Forbidden(m) => (http::StatusCode::FORBIDDEN, m),
-            CoreError::Internal(m) => (http::StatusCode::INTERNAL_SERVER_ERROR, m),
-        };
+        let (status, message) = crate::host_api::wire::core_error(error);
         AriError::new(status, message)
     }
 }

@@ -3,8 +3,6 @@
 //! included, saying who (the ARI user), from where (the peer address), which app and which
 //! component (SHA-256; `-` when the body was never read).
 
-use std::net::SocketAddr;
-
 use crate::log_text::Escaped;
 
 /// What was asked.
@@ -51,13 +49,8 @@ impl Outcome {
     }
 }
 
-/// Who asked: the ARI user and the client's address (`None` for requests that have none,
-/// such as those over outbound WebSockets).
-#[derive(Debug, Clone)]
-pub struct Actor {
-    pub user: std::sync::Arc<crate::config::User>,
-    pub peer: Option<SocketAddr>,
-}
+/// Who asked (defined with the `/wasm` resource's view of the host).
+pub use crate::host_api::Actor;
 
 /// Writes one audit line. `actor` is `None` for the operator's own deployments (wasm.conf
 /// `apps_dir`).

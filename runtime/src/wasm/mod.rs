@@ -7,6 +7,7 @@
 //! core operations as the REST API, restricted to the session's own channels and bridges.
 
 pub mod app_log;
+pub mod apps_api;
 pub mod audit;
 pub mod bindings;
 pub mod convert;
@@ -14,6 +15,7 @@ pub mod drain;
 pub mod engine;
 pub mod kv;
 pub mod limits;
+pub mod log_follow;
 pub mod names;
 pub mod output;
 pub mod runtime;
@@ -22,14 +24,14 @@ pub mod store;
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::sync::{Arc, Mutex, Weak};
 
 use bytes::Bytes;
 use serde_json::{Value, json};
 use wasmtime::component::{Component, Linker};
 
-use crate::ari::Ari;
 use crate::core::Core;
+use crate::host_api::{AriDispatch, InternalRequest};
 use audit::{Action, Actor, Outcome};
 use bindings::{StasisApp, StasisAppPre};
 use engine::WasmEngine;
@@ -39,25 +41,9 @@ use runtime::{AppRuntime, AppVersion};
 use session::SessionState;
 use store::{AppStore, StoredApp, sha256_hex};
 
-/// Why an upload or deployment failed; each maps to an ARI status.
-#[derive(Debug, thiserror::Error)]
-pub enum WasmError {
-    /// 400: the upload is not a usable component.
-    #[error("{0}")]
-    Invalid(String),
-    /// 403: not the app's owner or an admin, or over the user's `max_apps`.
-    #[error("{0}")]
-    Forbidden(String),
-    /// 404
-    #[error("{0}")]
-    NotFound(String),
-    /// 409: the name is held by a WebSocket.
-    #[error("{0}")]
-    Conflict(String),
-    /// 500
-    #[error("{0}")]
-    Internal(String),
-}
+/// Why an upload or deployment failed; each maps to an ARI status (the error of the
+/// `/wasm` resource's view of the host, [`crate::host_api::WasmApps`]).
+pub use crate::host_api::AppsError as WasmError;
 
 /// Settings of the WebAssembly host.
 #[derive(Debug, Clone)]
@@ -153,7 +139,8 @@ pub struct Shared {
     compat: String,
     pub core: Arc<Core>,
     linker: Linker<SessionState>,
-    ari: OnceLock<Weak<Ari>>,
+    /// The ARI pipeline serving `ari.request` (`None`: requests answer 503).
+    ari: Option<Weak<dyn AriDispatch>>,
 }
 
 impl std::fmt::Debug for Shared {
@@ -181,7 +168,7 @@ impl Shared {
         if let Err(message) = permitted(session, method, path, query, body) {
             return refuse(403, message);
         }
-        let Some(ari) = self.ari.get().and_then(Weak::upgrade) else {
+        let Some(ari) = self.ari.as_ref().and_then(Weak::upgrade) else {
             return refuse(503, "ARI is not available".into());
         };
         let Ok(method) = method.to_ascii_uppercase().parse::<http::Method>() else {
@@ -190,39 +177,19 @@ impl Shared {
         let query_string = form_urlencoded::Serializer::new(String::new())
             .extend_pairs(query)
             .finish();
-        let mut headers = http::HeaderMap::new();
-        if body.is_some() {
-            headers.insert(
-                http::header::CONTENT_TYPE,
-                http::HeaderValue::from_static("application/json"),
-            );
-        }
-        let request = crate::ari::AriRequest {
+        let request = InternalRequest {
             method,
             path: format!("/{}", path.trim_start_matches('/')),
             query: (!query_string.is_empty()).then_some(query_string),
-            headers,
-            body: body.map(|b| Bytes::from(b.to_string())).unwrap_or_default(),
-            peer: None,
-            trusted_user: Some(ari.internal_user()),
-            upload: None,
+            json_body: body.map(|b| Bytes::from(b.to_string())),
             // What the app makes or records counts against its owner, as with its typed
             // calls.
             quota_owner: session.app.current().stored.owner.clone(),
         };
-        let response = ari.handle(request).await;
-        let body = match response.body {
-            crate::ari::Body::Json(value) => value.to_string(),
-            crate::ari::Body::Raw { data, .. } => String::from_utf8_lossy(&data).into_owned(),
-            // Files are stored recordings, which apps cannot read through ARI.
-            crate::ari::Body::Empty
-            | crate::ari::Body::File { .. }
-            | crate::ari::Body::Stream(_) => String::new(),
-            crate::ari::Body::Page(message) => message,
-        };
+        let response = ari.serve_internal(request).await;
         Response {
-            status: response.status.as_u16(),
-            body,
+            status: response.status,
+            body: response.body,
         }
     }
 }
@@ -240,7 +207,8 @@ fn permitted(
 ) -> Result<(), String> {
     // The path as the ARI router reads it: segments percent-decoded, up to the first
     // empty one.
-    let segments = crate::ari::decode_segments(&format!("/{}", path.trim_start_matches('/')));
+    let segments =
+        crate::host_api::wire::decode_segments(&format!("/{}", path.trim_start_matches('/')));
     owned_objects(session, method, &segments, query, body)?;
     let body: Option<Value> = body.and_then(|b| serde_json::from_str(b).ok());
     // Every value a parameter has, in the query (each occurrence) and in a JSON body
@@ -350,11 +318,23 @@ enum Origin {
 }
 
 impl WasmHost {
-    /// A host storing apps under `data_dir`.
+    /// A host storing apps under `data_dir`, without ARI: its apps' `ari.request` answers
+    /// 503 (in-process benchmarks and tests).
     pub fn new(
         core: Arc<Core>,
         data_dir: &Path,
         settings: WasmSettings,
+    ) -> Result<Arc<WasmHost>, WasmError> {
+        WasmHost::with_ari(core, data_dir, settings, None)
+    }
+
+    /// A host storing apps under `data_dir` whose apps' `ari.request` runs through `ari`
+    /// (held weakly: the pipeline owns the host).
+    pub fn with_ari(
+        core: Arc<Core>,
+        data_dir: &Path,
+        settings: WasmSettings,
+        ari: Option<Weak<dyn AriDispatch>>,
     ) -> Result<Arc<WasmHost>, WasmError> {
         let engine = WasmEngine::new(settings.max_sessions, &settings.largest_memory())
             .map_err(|e| WasmError::Internal(e.to_string()))?;
@@ -369,18 +349,13 @@ impl WasmHost {
                 engine,
                 core,
                 linker,
-                ari: OnceLock::new(),
+                ari,
             }),
             store: AppStore::new(data_dir),
             settings,
             apps: Mutex::new(HashMap::new()),
             deploying: tokio::sync::Mutex::new(()),
         }))
-    }
-
-    /// Connects the ARI pipeline used by `ari.request`.
-    pub fn set_ari(&self, ari: &Arc<Ari>) {
-        let _ = self.shared.ari.set(Arc::downgrade(ari));
     }
 
     /// The largest upload accepted.

@@ -471,10 +471,10 @@ fn end(session: &Arc<Session>, app: &Arc<AppRuntime>) {
 }
 
 fn error(e: CoreError) -> types::Error {
-    let ari: crate::ari::AriError = e.into();
+    let (status, message) = crate::host_api::wire::core_error(e);
     types::Error {
-        status: ari.status.as_u16(),
-        message: ari.message,
+        status: status.as_u16(),
+        message,
     }
 }
 

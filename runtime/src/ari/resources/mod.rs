@@ -38,8 +38,8 @@ pub struct Ctx {
     pub body: bytes::Bytes,
     /// The body, when the transport spooled it to disk instead (component uploads).
     pub upload: Option<Arc<crate::ari::Upload>>,
-    /// The WebAssembly host.
-    pub wasm: Option<Arc<crate::wasm::WasmHost>>,
+    /// The WebAssembly app host.
+    pub wasm: Option<Arc<dyn crate::host_api::WasmApps>>,
     /// Whose quotas the request counts against when not `user`'s (see
     /// [`crate::ari::AriRequest::quota_owner`]).
     pub quota_owner: Option<String>,

@@ -5,23 +5,22 @@ use http::StatusCode;
 use super::{Ctx, Entry};
 use crate::ari::response::{AriError, AriResponse, AriResult};
 use crate::ari_handler;
-use crate::wasm::audit::Actor;
-use crate::wasm::{WasmError, WasmHost};
+use crate::host_api::{Actor, AppsError, WasmApps};
 
-impl From<WasmError> for AriError {
-    fn from(error: WasmError) -> AriError {
+impl From<AppsError> for AriError {
+    fn from(error: AppsError) -> AriError {
         let status = match error {
-            WasmError::Invalid(_) => StatusCode::BAD_REQUEST,
-            WasmError::Forbidden(_) => StatusCode::FORBIDDEN,
-            WasmError::NotFound(_) => StatusCode::NOT_FOUND,
-            WasmError::Conflict(_) => StatusCode::CONFLICT,
-            WasmError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            AppsError::Invalid(_) => StatusCode::BAD_REQUEST,
+            AppsError::Forbidden(_) => StatusCode::FORBIDDEN,
+            AppsError::NotFound(_) => StatusCode::NOT_FOUND,
+            AppsError::Conflict(_) => StatusCode::CONFLICT,
+            AppsError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         AriError::new(status, error.to_string())
     }
 }
 
-fn host(ctx: &Ctx) -> Result<&std::sync::Arc<WasmHost>, AriError> {
+fn host(ctx: &Ctx) -> Result<&std::sync::Arc<dyn WasmApps>, AriError> {
     ctx.wasm.as_ref().ok_or_else(|| {
         AriError::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -73,6 +72,7 @@ pub async fn deploy(ctx: Ctx) -> AriResult {
 pub async fn remove(ctx: Ctx) -> AriResult {
     let immediate = ctx.params.boolean("immediate").unwrap_or(false);
     match host(&ctx)?
+        .clone()
         .remove(&app_name(&ctx), &actor(&ctx), immediate)
         .await?
     {

@@ -3,20 +3,17 @@
 //! happens, one JSON object per line (`application/x-ndjson`), until the client goes away
 //! or the app's runtime is gone.
 
-use std::collections::VecDeque;
-use std::sync::Arc;
-
 use bytes::Bytes;
 use futures_util::StreamExt;
+use futures_util::stream::BoxStream;
 use http::StatusCode;
 use serde_json::Value;
-use tokio::sync::broadcast;
 
 use super::{Ctx, Entry};
 use crate::ari::response::{AriError, AriResponse, AriResult, Body};
 use crate::ari::stream_body::{Chunks, StreamBody};
 use crate::ari_handler;
-use crate::wasm::app_log::{self, EntryKind, LogEntry};
+use crate::host_api::AppLogReply;
 
 /// The content type of a followed log.
 const NDJSON: &str = "application/x-ndjson";
@@ -30,74 +27,27 @@ pub async fn logs(ctx: Ctx) -> AriResult {
         )
     })?;
     let name = ctx.params.string("appName").unwrap_or_default();
-    let lines = app_log::lines(ctx.params.integer("lines")?).map_err(AriError::bad_request)?;
+    let lines = ctx.params.integer("lines")?;
     let follow = ctx.params.boolean("follow").unwrap_or(false);
-    let log = host.app_log(&name, &ctx.user)?;
-    if !follow {
-        let entries = log.recent(lines).iter().map(|e| e.to_json(&name)).collect();
-        return Ok(AriResponse::ok(Value::Array(entries)));
+    match host.logs(&name, &ctx.user, lines, follow)? {
+        AppLogReply::Recent(entries) => Ok(AriResponse::ok(entries)),
+        AppLogReply::Follow(entries) => Ok(AriResponse {
+            status: StatusCode::OK,
+            headers: Vec::new(),
+            body: Body::Stream(StreamBody::new(NDJSON, ctx.user.clone(), lines_of(entries))),
+        }),
     }
-    let (backlog, rx) = log.follow(lines);
-    // The stream holds no reference to the log itself: it ends when the app's runtime is
-    // gone and the broadcast closes.
-    drop(log);
-    Ok(AriResponse {
-        status: StatusCode::OK,
-        headers: Vec::new(),
-        body: Body::Stream(StreamBody::new(
-            NDJSON,
-            ctx.user.clone(),
-            follower(name, backlog, rx),
-        )),
-    })
 }
 
-/// What a follower still has to send.
-struct Follower {
-    app: String,
-    backlog: VecDeque<Arc<LogEntry>>,
-    rx: broadcast::Receiver<Arc<LogEntry>>,
-    /// The version of the last entry sent (a `dropped` entry names it).
-    version: Arc<str>,
-}
-
-/// The backlog, then each new entry, one JSON line each; a `dropped` entry where the
-/// follower fell behind; the end when the broadcast closes.
-fn follower(
-    app: String,
-    backlog: Vec<Arc<LogEntry>>,
-    rx: broadcast::Receiver<Arc<LogEntry>>,
-) -> Chunks {
-    let version = backlog
-        .last()
-        .map(|e| e.version.clone())
-        .unwrap_or_else(|| Arc::from(""));
-    let state = Follower {
-        app,
-        backlog: backlog.into(),
-        rx,
-        version,
-    };
-    futures_util::stream::unfold(state, |mut state| async move {
-        let entry = match state.backlog.pop_front() {
-            Some(entry) => entry,
-            None => match state.rx.recv().await {
-                Ok(entry) => entry,
-                Err(broadcast::error::RecvError::Lagged(missed)) => Arc::new(LogEntry::now(
-                    &state.version,
-                    None,
-                    EntryKind::Dropped,
-                    format!("{missed} entries dropped: this follower read too slowly"),
-                )),
-                Err(broadcast::error::RecvError::Closed) => return None,
-            },
-        };
-        state.version = entry.version.clone();
-        let mut line = serde_json::to_vec(&entry.to_json(&state.app)).unwrap_or_default();
-        line.push(b'\n');
-        Some((Bytes::from(line), state))
-    })
-    .boxed()
+/// One JSON line per entry.
+fn lines_of(entries: BoxStream<'static, Value>) -> Chunks {
+    entries
+        .map(|entry| {
+            let mut line = serde_json::to_vec(&entry).unwrap_or_default();
+            line.push(b'\n');
+            Bytes::from(line)
+        })
+        .boxed()
 }
 
 /// The operation.
