@@ -32,7 +32,7 @@ fn guests_dir() -> PathBuf {
         })
 }
 
-pub(crate) fn component(name: &str) -> Vec<u8> {
+pub fn component(name: &str) -> Vec<u8> {
     let path = guests_dir().join(format!("{name}.wasm"));
     std::fs::read(&path).unwrap_or_else(|e| {
         panic!(
@@ -42,7 +42,7 @@ pub(crate) fn component(name: &str) -> Vec<u8> {
     })
 }
 
-pub(crate) async fn deploy(wari: &Wari, name: &str, file: &str) -> Value {
+pub async fn deploy(wari: &Wari, name: &str, file: &str) -> Value {
     let response = client()
         .put(wari.url(&format!("/ari/wasm/{name}")))
         .basic_auth(RW.0, Some(RW.1))

@@ -15,16 +15,16 @@ use anyhow::{Context, bail};
 use wari::config::{self, ConfigSource, Severity};
 
 /// The read/write user the author (and `wari app run` itself) deploys and calls with.
-pub(super) const USER: &str = "dev";
+pub const USER: &str = "dev";
 /// The read-only user whose event WebSocket follows the test call.
-pub(super) const WATCH_USER: &str = "watch";
+pub const WATCH_USER: &str = "watch";
 /// The dialplan context of the run; its extension `s` runs `Stasis(<app>)`.
-pub(super) const CONTEXT: &str = "wari-run";
+pub const CONTEXT: &str = "wari-run";
 /// The extension in [`CONTEXT`] that runs the app.
-pub(super) const EXTENSION: &str = "s";
+pub const EXTENSION: &str = "s";
 
 /// A running host and what it takes to talk to it.
-pub(super) struct RunHost {
+pub struct RunHost {
     /// The host: it serves as long as this lives (its listeners close with the process).
     _host: wari::host::Host,
     /// `http://127.0.0.1:PORT`.
@@ -68,7 +68,7 @@ fn config_files(app: &str, password: &str, watch_password: &str) -> [(&'static s
 
 /// Starts a host serving `app` on a free loopback port. `data_dir`: where apps and
 /// recordings are kept (default: a temporary directory removed at exit).
-pub(super) async fn start(app: &str, data_dir: Option<&Path>) -> anyhow::Result<RunHost> {
+pub async fn start(app: &str, data_dir: Option<&Path>) -> anyhow::Result<RunHost> {
     let scratch = tempfile::Builder::new()
         .prefix("wari-run-")
         .tempdir()
@@ -127,7 +127,7 @@ pub(super) async fn start(app: &str, data_dir: Option<&Path>) -> anyhow::Result<
 
 impl RunHost {
     /// What the author needs to reach the host: printed at start.
-    pub(super) fn banner(&self, app: &str) -> String {
+    pub fn banner(&self, app: &str) -> String {
         let data = if self.temporary_data {
             format!("{} (removed at exit)", self.data_dir.display())
         } else {
