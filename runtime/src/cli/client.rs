@@ -196,39 +196,18 @@ impl Server {
     /// [`REQUEST_TIMEOUT`]), its body still to be read as it comes, for as long as the
     /// server sends it (a followed log).
     pub async fn open(&self, ari_path: &str) -> anyhow::Result<Opened> {
-        let stream = self.connect().await?;
         let path = self.path(ari_path);
-        let request = Request::builder()
-            .method(Method::GET)
-            .uri(path.as_str())
-            .header(header::HOST, self.authority.as_str())
-            .header(header::AUTHORIZATION, self.authorization.clone())
-            .header(
-                header::USER_AGENT,
-                concat!("wari/", env!("CARGO_PKG_VERSION")),
-            )
-            .body(Full::new(Bytes::new()))
-            .with_context(|| format!("cannot build the request for {path}"))?;
-        let exchange = async {
-            let (mut sender, connection) =
-                hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
-            let driver = tokio::spawn(connection);
-            let response = sender.send_request(request).await?;
-            Ok::<_, hyper::Error>(Opened {
+        let request = self.request(&Method::GET, &path, None)?;
+        let stream = self.connect().await?;
+        self.within_timeout(&Method::GET, &path, async {
+            let (response, driver) = exchange(stream, request).await?;
+            Ok(Opened {
                 status: response.status(),
                 body: response.into_body(),
-                driver: Driver(driver),
+                driver,
             })
-        };
-        match tokio::time::timeout(REQUEST_TIMEOUT, exchange).await {
-            Ok(Ok(opened)) => Ok(opened),
-            Ok(Err(e)) => bail!("GET {}{path}: {e}", self.authority_url()),
-            Err(_) => bail!(
-                "GET {}{path}: no answer within {} s",
-                self.authority_url(),
-                REQUEST_TIMEOUT.as_secs()
-            ),
-        }
+        })
+        .await
     }
 
     /// Sends one request to `ari_path` (below `/ari`) and reads the whole response.
@@ -238,18 +217,39 @@ impl Server {
         ari_path: &str,
         body: Option<(&'static str, Bytes)>,
     ) -> anyhow::Result<Reply> {
-        let stream = self.connect().await?;
         let path = self.path(ari_path);
+        let mut request = self.request(&method, &path, body)?;
+        request
+            .headers_mut()
+            .insert(header::ACCEPT, HeaderValue::from_static("application/json"));
+        let stream = self.connect().await?;
+        self.within_timeout(&method, &path, async {
+            // The driver is dropped (and the connection closed) once the body is read.
+            let (response, _driver) = exchange(stream, request).await?;
+            let status = response.status();
+            let body = response.into_body().collect().await?.to_bytes();
+            Ok(Reply { status, body })
+        })
+        .await
+    }
+
+    /// A request to the server's `path` with its Host, Authorization and User-Agent, and the
+    /// body with its content type, if any.
+    fn request(
+        &self,
+        method: &Method,
+        path: &str,
+        body: Option<(&'static str, Bytes)>,
+    ) -> anyhow::Result<Request<Full<Bytes>>> {
         let mut request = Request::builder()
             .method(method.clone())
-            .uri(path.as_str())
+            .uri(path)
             .header(header::HOST, self.authority.as_str())
             .header(header::AUTHORIZATION, self.authorization.clone())
             .header(
                 header::USER_AGENT,
                 concat!("wari/", env!("CARGO_PKG_VERSION")),
-            )
-            .header(header::ACCEPT, "application/json");
+            );
         let body = match body {
             Some((content_type, bytes)) => {
                 request = request.header(header::CONTENT_TYPE, content_type);
@@ -257,21 +257,21 @@ impl Server {
             }
             None => Bytes::new(),
         };
-        let request = request
+        request
             .body(Full::new(body))
-            .with_context(|| format!("cannot build the request for {path}"))?;
-        let exchange = async {
-            let (mut sender, connection) =
-                hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
-            let driver = tokio::spawn(connection);
-            let response = sender.send_request(request).await?;
-            let status = response.status();
-            let body = response.into_body().collect().await?.to_bytes();
-            driver.abort();
-            Ok::<_, hyper::Error>(Reply { status, body })
-        };
+            .with_context(|| format!("cannot build the request for {path}"))
+    }
+
+    /// Runs `exchange` within [`REQUEST_TIMEOUT`]; its failure or the timeout as an error
+    /// naming the request.
+    async fn within_timeout<T>(
+        &self,
+        method: &Method,
+        path: &str,
+        exchange: impl Future<Output = Result<T, hyper::Error>>,
+    ) -> anyhow::Result<T> {
         match tokio::time::timeout(REQUEST_TIMEOUT, exchange).await {
-            Ok(Ok(reply)) => Ok(reply),
+            Ok(Ok(done)) => Ok(done),
             Ok(Err(e)) => bail!("{method} {}{path}: {e}", self.authority_url()),
             Err(_) => bail!(
                 "{method} {}{path}: no answer within {} s",
@@ -284,6 +284,19 @@ impl Server {
     fn authority_url(&self) -> String {
         format!("http://{}", self.authority)
     }
+}
+
+/// One HTTP/1.1 exchange on a fresh connection: the response head, and the task driving the
+/// connection (aborted when the [`Driver`] is dropped).
+async fn exchange(
+    stream: tokio::net::TcpStream,
+    request: Request<Full<Bytes>>,
+) -> Result<(http::Response<hyper::body::Incoming>, Driver), hyper::Error> {
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+    let driver = Driver(tokio::spawn(connection));
+    let response = sender.send_request(request).await?;
+    Ok((response, driver))
 }
 
 #[cfg(test)]
