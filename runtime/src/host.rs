@@ -8,12 +8,13 @@ use std::sync::{Arc, Weak};
 use crate::ari::{Ari, SetupError};
 use crate::config::Config;
 use crate::config::{Problems, Severity};
+use crate::core::CoreError;
 use crate::core::dialplan::Dialplan;
 use crate::core::tech::test_phone::{self, TestPhones};
 use crate::core::{Core, CoreConfig, SystemInfo};
 use crate::host_api::{AriDispatch, WasmApps};
 use crate::http::{self, HttpError, HttpServer};
-use crate::wasm::{WasmError, WasmHost, WasmSettings};
+use crate::wasm::{WasmHost, WasmSettings};
 
 /// Why wari could not start.
 #[derive(Debug, thiserror::Error)]
@@ -23,7 +24,7 @@ pub enum StartError {
     #[error(transparent)]
     Http(#[from] HttpError),
     #[error(transparent)]
-    Wasm(#[from] WasmError),
+    Wasm(#[from] CoreError),
     #[error(transparent)]
     Store(#[from] crate::store::OpenError),
     #[error("cannot read the store: {0}")]
@@ -152,7 +153,7 @@ fn wire_ari_and_wasm(
         pipeline
     });
     let wasm =
-        wasm.ok_or_else(|| WasmError::Internal("the WebAssembly host was not built".into()))??;
+        wasm.ok_or_else(|| CoreError::Internal("the WebAssembly host was not built".into()))??;
     Ok((ari, wasm))
 }
 

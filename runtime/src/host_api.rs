@@ -17,5 +17,5 @@ pub mod apps;
 pub mod dispatch;
 pub mod wire;
 
-pub use apps::{Actor, AppLogReply, AppsError, WasmApps};
+pub use apps::{Actor, AppLogReply, WasmApps};
 pub use dispatch::{AriDispatch, InternalRequest, InternalResponse};

@@ -1,6 +1,6 @@
 //! [`WasmApps`]: the WebAssembly app host as ARI's `/wasm` resource (and the HTTP front's
 //! upload spooling) sees it: deploy, list, get, remove, roll back, read an app's log, with
-//! its own error type ([`AppsError`], each variant an ARI status) and who asks ([`Actor`],
+//! the core's error type ([`CoreError`], each variant an ARI status) and who asks ([`Actor`],
 //! for ownership checks and the audit log).
 
 use std::net::SocketAddr;
@@ -13,26 +13,7 @@ use futures_util::stream::BoxStream;
 use serde_json::Value;
 
 use crate::config::User;
-
-/// Why an upload or deployment failed; each maps to an ARI status.
-#[derive(Debug, thiserror::Error)]
-pub enum AppsError {
-    /// 400: the upload is not a usable component.
-    #[error("{0}")]
-    Invalid(String),
-    /// 403: not the app's owner or an admin, or over the user's `max_apps`.
-    #[error("{0}")]
-    Forbidden(String),
-    /// 404
-    #[error("{0}")]
-    NotFound(String),
-    /// 409: the name is held by a WebSocket.
-    #[error("{0}")]
-    Conflict(String),
-    /// 500
-    #[error("{0}")]
-    Internal(String),
-}
+use crate::core::CoreError;
 
 /// Who asked: the ARI user and the client's address (`None` for requests that have none,
 /// such as those over outbound WebSockets).
@@ -70,7 +51,7 @@ pub trait WasmApps: Send + Sync + std::fmt::Debug {
     fn spool_dir(&self) -> &Path;
 
     /// The check of `PUT /wasm/{app}` from the request head, before any of the body is read.
-    fn check_deploy(&self, name: &str, actor: &Actor) -> Result<(), AppsError>;
+    fn check_deploy(&self, name: &str, actor: &Actor) -> Result<(), CoreError>;
 
     /// `PUT /wasm/{app}` with the component in memory; `actor` `None` is the operator.
     fn deploy<'a>(
@@ -78,7 +59,7 @@ pub trait WasmApps: Send + Sync + std::fmt::Debug {
         name: &'a str,
         bytes: Bytes,
         actor: Option<&'a Actor>,
-    ) -> BoxFuture<'a, Result<Value, AppsError>>;
+    ) -> BoxFuture<'a, Result<Value, CoreError>>;
 
     /// `PUT /wasm/{app}` with the component in a spool file.
     fn deploy_file<'a>(
@@ -86,13 +67,13 @@ pub trait WasmApps: Send + Sync + std::fmt::Debug {
         name: &'a str,
         path: &'a Path,
         actor: Option<&'a Actor>,
-    ) -> BoxFuture<'a, Result<Value, AppsError>>;
+    ) -> BoxFuture<'a, Result<Value, CoreError>>;
 
     /// `GET /wasm`.
     fn list(&self) -> Value;
 
     /// `GET /wasm/{app}`.
-    fn get(&self, name: &str) -> Result<Value, AppsError>;
+    fn get(&self, name: &str) -> Result<Value, CoreError>;
 
     /// `DELETE /wasm/{app}`: the app while its calls drain, `None` once it is gone.
     fn remove<'a>(
@@ -100,14 +81,14 @@ pub trait WasmApps: Send + Sync + std::fmt::Debug {
         name: &'a str,
         actor: &'a Actor,
         immediate: bool,
-    ) -> BoxFuture<'a, Result<Option<Value>, AppsError>>;
+    ) -> BoxFuture<'a, Result<Option<Value>, CoreError>>;
 
     /// `POST /wasm/{app}/rollback`.
     fn rollback<'a>(
         &'a self,
         name: &'a str,
         actor: &'a Actor,
-    ) -> BoxFuture<'a, Result<Value, AppsError>>;
+    ) -> BoxFuture<'a, Result<Value, CoreError>>;
 
     /// `GET /wasm/{app}/logs` for `user`: `lines` as asked (checked here), followed or not.
     fn logs(
@@ -116,5 +97,5 @@ pub trait WasmApps: Send + Sync + std::fmt::Debug {
         user: &User,
         lines: Option<i64>,
         follow: bool,
-    ) -> Result<AppLogReply, AppsError>;
+    ) -> Result<AppLogReply, CoreError>;
 }

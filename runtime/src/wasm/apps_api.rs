@@ -10,7 +10,8 @@ use serde_json::Value;
 
 use super::{WasmHost, app_log, log_follow};
 use crate::config::User;
-use crate::host_api::{Actor, AppLogReply, AppsError, WasmApps};
+use crate::core::CoreError;
+use crate::host_api::{Actor, AppLogReply, WasmApps};
 
 impl WasmApps for WasmHost {
     fn max_upload_bytes(&self) -> usize {
@@ -21,7 +22,7 @@ impl WasmApps for WasmHost {
         WasmHost::spool_dir(self)
     }
 
-    fn check_deploy(&self, name: &str, actor: &Actor) -> Result<(), AppsError> {
+    fn check_deploy(&self, name: &str, actor: &Actor) -> Result<(), CoreError> {
         WasmHost::check_deploy(self, name, actor)
     }
 
@@ -30,7 +31,7 @@ impl WasmApps for WasmHost {
         name: &'a str,
         bytes: Bytes,
         actor: Option<&'a Actor>,
-    ) -> BoxFuture<'a, Result<Value, AppsError>> {
+    ) -> BoxFuture<'a, Result<Value, CoreError>> {
         Box::pin(WasmHost::deploy(self, name, bytes, actor))
     }
 
@@ -39,7 +40,7 @@ impl WasmApps for WasmHost {
         name: &'a str,
         path: &'a Path,
         actor: Option<&'a Actor>,
-    ) -> BoxFuture<'a, Result<Value, AppsError>> {
+    ) -> BoxFuture<'a, Result<Value, CoreError>> {
         Box::pin(WasmHost::deploy_file(self, name, path, actor))
     }
 
@@ -47,7 +48,7 @@ impl WasmApps for WasmHost {
         WasmHost::list(self)
     }
 
-    fn get(&self, name: &str) -> Result<Value, AppsError> {
+    fn get(&self, name: &str) -> Result<Value, CoreError> {
         WasmHost::get(self, name)
     }
 
@@ -56,7 +57,7 @@ impl WasmApps for WasmHost {
         name: &'a str,
         actor: &'a Actor,
         immediate: bool,
-    ) -> BoxFuture<'a, Result<Option<Value>, AppsError>> {
+    ) -> BoxFuture<'a, Result<Option<Value>, CoreError>> {
         Box::pin(async move { WasmHost::remove(&self, name, actor, immediate).await })
     }
 
@@ -64,7 +65,7 @@ impl WasmApps for WasmHost {
         &'a self,
         name: &'a str,
         actor: &'a Actor,
-    ) -> BoxFuture<'a, Result<Value, AppsError>> {
+    ) -> BoxFuture<'a, Result<Value, CoreError>> {
         Box::pin(WasmHost::rollback(self, name, actor))
     }
 
@@ -74,8 +75,8 @@ impl WasmApps for WasmHost {
         user: &User,
         lines: Option<i64>,
         follow: bool,
-    ) -> Result<AppLogReply, AppsError> {
-        let lines = app_log::lines(lines).map_err(AppsError::Invalid)?;
+    ) -> Result<AppLogReply, CoreError> {
+        let lines = app_log::lines(lines).map_err(CoreError::BadRequest)?;
         let log = self.app_log(name, user)?;
         if !follow {
             let entries = log.recent(lines).iter().map(|e| e.to_json(name)).collect();

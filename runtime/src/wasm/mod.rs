@@ -30,7 +30,7 @@ use bytes::Bytes;
 use serde_json::{Value, json};
 use wasmtime::component::{Component, Linker};
 
-use crate::core::Core;
+use crate::core::{Core, CoreError};
 use crate::host_api::{AriDispatch, InternalRequest};
 use audit::{Action, Actor, Outcome};
 use bindings::{StasisApp, StasisAppPre};
@@ -40,10 +40,6 @@ use limits::Limits;
 use runtime::{AppRuntime, AppVersion};
 use session::SessionState;
 use store::{AppStore, StoredApp, sha256_hex};
-
-/// Why an upload or deployment failed; each maps to an ARI status (the error of the
-/// `/wasm` resource's view of the host, [`crate::host_api::WasmApps`]).
-pub use crate::host_api::AppsError as WasmError;
 
 /// Settings of the WebAssembly host.
 #[derive(Debug, Clone)]
@@ -324,7 +320,7 @@ impl WasmHost {
         core: Arc<Core>,
         data_dir: &Path,
         settings: WasmSettings,
-    ) -> Result<Arc<WasmHost>, WasmError> {
+    ) -> Result<Arc<WasmHost>, CoreError> {
         WasmHost::with_ari(core, data_dir, settings, None)
     }
 
@@ -335,14 +331,14 @@ impl WasmHost {
         data_dir: &Path,
         settings: WasmSettings,
         ari: Option<Weak<dyn AriDispatch>>,
-    ) -> Result<Arc<WasmHost>, WasmError> {
+    ) -> Result<Arc<WasmHost>, CoreError> {
         let engine = WasmEngine::new(settings.max_sessions, &settings.largest_memory())
-            .map_err(|e| WasmError::Internal(e.to_string()))?;
+            .map_err(|e| CoreError::Internal(e.to_string()))?;
         let mut linker = Linker::new(&engine.engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)
-            .map_err(|e| WasmError::Internal(e.to_string()))?;
+            .map_err(|e| CoreError::Internal(e.to_string()))?;
         StasisApp::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |s| s)
-            .map_err(|e| WasmError::Internal(e.to_string()))?;
+            .map_err(|e| CoreError::Internal(e.to_string()))?;
         Ok(Arc::new(WasmHost {
             shared: Arc::new(Shared {
                 compat: engine.compatibility_hash(),
@@ -475,7 +471,7 @@ impl WasmHost {
 
     /// The key-value store of an app about to be installed: read from disk unless the app
     /// is already running (a replacement keeps its store).
-    async fn app_kv(&self, name: &str) -> Result<Option<AppKv>, WasmError> {
+    async fn app_kv(&self, name: &str) -> Result<Option<AppKv>, CoreError> {
         if self.app(name).is_some() {
             return Ok(None);
         }
@@ -483,9 +479,9 @@ impl WasmHost {
         let app = name.to_string();
         let entries = tokio::task::spawn_blocking(move || store.kv_entries(&app))
             .await
-            .map_err(|e| WasmError::Internal(e.to_string()))?
+            .map_err(|e| CoreError::Internal(e.to_string()))?
             .map_err(|e| {
-                WasmError::Internal(format!("cannot read the app's key-value store: {e}"))
+                CoreError::Internal(format!("cannot read the app's key-value store: {e}"))
             })?;
         Ok(Some(AppKv::new(
             name,
@@ -494,7 +490,7 @@ impl WasmHost {
         )))
     }
 
-    async fn load(&self, stored: StoredApp) -> Result<Origin, WasmError> {
+    async fn load(&self, stored: StoredApp) -> Result<Origin, CoreError> {
         let (component, origin) = self.compile_stored(&stored).await?;
         let pre = self.prepare(&component)?;
         let kv = self.app_kv(&stored.name).await?;
@@ -504,13 +500,13 @@ impl WasmHost {
 
     /// The compiled code of a stored version: its cached artifact when it matches this
     /// engine, else compiled from the stored component (and cached).
-    async fn compile_stored(&self, stored: &StoredApp) -> Result<(Component, Origin), WasmError> {
+    async fn compile_stored(&self, stored: &StoredApp) -> Result<(Component, Origin), CoreError> {
         let compat = self.shared.compat.clone();
         let engine = self.shared.engine.engine.clone();
         let store = self.store.clone();
         let loaded = {
             let stored = stored.clone();
-            tokio::task::spawn_blocking(move || -> Result<(Component, Origin), WasmError> {
+            tokio::task::spawn_blocking(move || -> Result<(Component, Origin), CoreError> {
                 if let Some(artifact) = store.compiled(&stored, &compat) {
                     // SAFETY: the artifact was produced by `Component::serialize` of this same
                     // engine configuration and written by wari into its own data directory.
@@ -520,28 +516,28 @@ impl WasmHost {
                 }
                 let bytes = store
                     .component(&stored)
-                    .map_err(|e| WasmError::Internal(e.to_string()))?;
+                    .map_err(|e| CoreError::Internal(e.to_string()))?;
                 let component = Component::new(&engine, &bytes)
-                    .map_err(|e| WasmError::Invalid(format!("{e:#}")))?;
+                    .map_err(|e| CoreError::BadRequest(format!("{e:#}")))?;
                 if let Ok(artifact) = component.serialize() {
                     let _ = store.save_compiled(&stored, &compat, &artifact);
                 }
                 Ok((component, Origin::Compiled))
             })
             .await
-            .map_err(|e| WasmError::Internal(e.to_string()))??
+            .map_err(|e| CoreError::Internal(e.to_string()))??
         };
         Ok(loaded)
     }
 
-    fn prepare(&self, component: &Component) -> Result<StasisAppPre<SessionState>, WasmError> {
+    fn prepare(&self, component: &Component) -> Result<StasisAppPre<SessionState>, CoreError> {
         let instance_pre = self.shared.linker.instantiate_pre(component).map_err(|e| {
-            WasmError::Invalid(format!(
+            CoreError::BadRequest(format!(
                 "the component's imports cannot be satisfied: {e:#}"
             ))
         })?;
         StasisAppPre::new(instance_pre).map_err(|e| {
-            WasmError::Invalid(format!(
+            CoreError::BadRequest(format!(
                 "the component does not export the wari:stasis handler: {e:#}"
             ))
         })
@@ -553,7 +549,7 @@ impl WasmHost {
         pre: StasisAppPre<SessionState>,
         origin: Origin,
         kv: Option<AppKv>,
-    ) -> Result<Arc<AppRuntime>, WasmError> {
+    ) -> Result<Arc<AppRuntime>, CoreError> {
         let name = stored.name.clone();
         let version = AppVersion {
             limits: self.settings.limits_for(&stored.name),
@@ -564,7 +560,7 @@ impl WasmHost {
         let mut apps = self
             .apps
             .lock()
-            .map_err(|_| WasmError::Internal("app table poisoned".into()))?;
+            .map_err(|_| CoreError::Internal("app table poisoned".into()))?;
         if let Some(existing) = apps.get(&name) {
             existing.replace(version);
             existing.set_origin(origin == Origin::Cache);
@@ -588,7 +584,7 @@ impl WasmHost {
                 false,
                 crate::core::apps::Claim::Component,
             )
-            .map_err(|e| WasmError::Conflict(e.to_string()))?;
+            .map_err(|e| CoreError::Conflict(e.to_string()))?;
         apps.insert(name, runtime.clone());
         Ok(runtime)
     }
@@ -610,7 +606,7 @@ impl WasmHost {
 
     /// Whether `actor` may deploy `name`: a new name within the user's `max_apps`, or a
     /// replacement by the app's owner or an admin. What the deployment would be.
-    fn may_deploy(&self, name: &str, actor: &Actor) -> Result<Action, WasmError> {
+    fn may_deploy(&self, name: &str, actor: &Actor) -> Result<Action, CoreError> {
         let user = &actor.user;
         let draining = self.app(name).filter(|r| r.drain.is_draining());
         match self.owner_of(name) {
@@ -620,7 +616,7 @@ impl WasmHost {
                 let owns = owner.as_deref() == Some(user.name.as_str());
                 if !owns && !user.admin {
                     let until = draining.and_then(|r| r.drain.until()).unwrap_or_default();
-                    return Err(WasmError::Conflict(format!(
+                    return Err(CoreError::Conflict(format!(
                         "WebAssembly app '{name}' was removed and its calls in progress are draining (until {until}): the name is free once GET /ari/wasm/{name} answers 404"
                     )));
                 }
@@ -645,7 +641,7 @@ impl WasmHost {
 
     /// Refuses a new app of `actor`'s when the user already owns `max_apps` (apps being
     /// removed, draining, do not count).
-    fn check_max_apps(&self, actor: &Actor) -> Result<(), WasmError> {
+    fn check_max_apps(&self, actor: &Actor) -> Result<(), CoreError> {
         let user = &actor.user;
         if let Some(max) = user.limits.apps() {
             let owned = self.apps.lock().map_or(0, |apps| {
@@ -657,7 +653,7 @@ impl WasmHost {
                     .count()
             });
             if owned >= max as usize {
-                return Err(WasmError::Forbidden(format!(
+                return Err(CoreError::Forbidden(format!(
                     "User '{}' already owns {owned} WebAssembly apps (max_apps = {max})",
                     user.name
                 )));
@@ -668,10 +664,10 @@ impl WasmHost {
 
     /// The check of `PUT /ari/wasm/{app}` made from the request head, before any of the
     /// body is read; a refusal is written to the audit log.
-    pub fn check_deploy(&self, name: &str, actor: &Actor) -> Result<(), WasmError> {
+    pub fn check_deploy(&self, name: &str, actor: &Actor) -> Result<(), CoreError> {
         self.may_deploy(name, actor).map(|_| ()).inspect_err(|e| {
             let action = match e {
-                WasmError::Forbidden(_) if self.owner_of(name).is_some() => Action::Replace,
+                CoreError::Forbidden(_) if self.owner_of(name).is_some() => Action::Replace,
                 _ => Action::Deploy,
             };
             audit::record(
@@ -692,14 +688,14 @@ impl WasmHost {
         name: &str,
         path: &Path,
         actor: Option<&Actor>,
-    ) -> Result<Value, WasmError> {
+    ) -> Result<Value, CoreError> {
         validate_name(name)?;
         let _guard = self.deploying.lock().await;
         let path = path.to_path_buf();
         let bytes = tokio::task::spawn_blocking(move || std::fs::read(path))
             .await
-            .map_err(|e| WasmError::Internal(e.to_string()))?
-            .map_err(|e| WasmError::Internal(format!("cannot read the upload: {e}")))?;
+            .map_err(|e| CoreError::Internal(e.to_string()))?
+            .map_err(|e| CoreError::Internal(format!("cannot read the upload: {e}")))?;
         self.deploy_audited(name, Bytes::from(bytes), actor).await
     }
 
@@ -712,7 +708,7 @@ impl WasmHost {
         name: &str,
         bytes: Bytes,
         actor: Option<&Actor>,
-    ) -> Result<Value, WasmError> {
+    ) -> Result<Value, CoreError> {
         validate_name(name)?;
         let _guard = self.deploying.lock().await;
         self.deploy_audited(name, bytes, actor).await
@@ -725,7 +721,7 @@ impl WasmHost {
         name: &str,
         bytes: Bytes,
         actor: Option<&Actor>,
-    ) -> Result<Value, WasmError> {
+    ) -> Result<Value, CoreError> {
         let sha = sha256_hex(&bytes);
         let existing = self.owner_of(name);
         let (action, owner) = match actor {
@@ -772,14 +768,14 @@ impl WasmHost {
         bytes: Bytes,
         sha256: String,
         owner: Option<String>,
-    ) -> Result<Value, WasmError> {
+    ) -> Result<Value, CoreError> {
         if bytes.is_empty() {
-            return Err(WasmError::Invalid(
+            return Err(CoreError::BadRequest(
                 "Empty body: send the component's bytes with Content-Type: application/wasm".into(),
             ));
         }
         if bytes.len() >= 8 && bytes[..4] == *b"\0asm" && bytes[4..8] == [1, 0, 0, 0] {
-            return Err(WasmError::Invalid(
+            return Err(CoreError::BadRequest(
                 "This is a core WebAssembly module, not a component: build for wasm32-wasip2 (or wrap the module with `wasm-tools component new`)".into(),
             ));
         }
@@ -788,19 +784,19 @@ impl WasmHost {
         self.shared
             .core
             .check_component_claim(name)
-            .map_err(|e| WasmError::Conflict(e.to_string()))?;
+            .map_err(|e| CoreError::Conflict(e.to_string()))?;
         let engine = self.shared.engine.engine.clone();
         let compile_bytes = bytes.clone();
         let (component, artifact) = tokio::task::spawn_blocking(move || {
             let component = Component::new(&engine, &compile_bytes)
-                .map_err(|e| WasmError::Invalid(format!("Invalid component: {e:#}")))?;
+                .map_err(|e| CoreError::BadRequest(format!("Invalid component: {e:#}")))?;
             let artifact = component
                 .serialize()
-                .map_err(|e| WasmError::Internal(e.to_string()))?;
-            Ok::<_, WasmError>((component, artifact))
+                .map_err(|e| CoreError::Internal(e.to_string()))?;
+            Ok::<_, CoreError>((component, artifact))
         })
         .await
-        .map_err(|e| WasmError::Internal(e.to_string()))??;
+        .map_err(|e| CoreError::Internal(e.to_string()))??;
         let pre = self.prepare(&component)?;
         let stored = StoredApp {
             name: name.to_string(),
@@ -815,8 +811,8 @@ impl WasmHost {
             let stored = stored.clone();
             tokio::task::spawn_blocking(move || store.save(&stored, &bytes, &compat, &artifact))
                 .await
-                .map_err(|e| WasmError::Internal(e.to_string()))?
-                .map_err(|e| WasmError::Internal(format!("cannot store the app: {e}")))?;
+                .map_err(|e| CoreError::Internal(e.to_string()))?
+                .map_err(|e| CoreError::Internal(format!("cannot store the app: {e}")))?;
         }
         let kv = self.app_kv(name).await?;
         let runtime = self.install(stored, pre, Origin::Compiled, kv)?;
@@ -835,12 +831,12 @@ impl WasmHost {
     }
 
     /// `GET /ari/wasm/{app}`.
-    pub fn get(&self, name: &str) -> Result<Value, WasmError> {
+    pub fn get(&self, name: &str) -> Result<Value, CoreError> {
         self.apps
             .lock()
             .ok()
             .and_then(|a| a.get(name).map(|r| r.json()))
-            .ok_or_else(|| WasmError::NotFound(format!("No WebAssembly app named '{name}'")))
+            .ok_or_else(|| CoreError::NotFound(format!("No WebAssembly app named '{name}'")))
     }
 
     /// The log of app `name` for `user` (`GET /ari/wasm/{app}/logs`): only its owner or an
@@ -849,13 +845,13 @@ impl WasmHost {
         &self,
         name: &str,
         user: &crate::config::User,
-    ) -> Result<Arc<app_log::AppLog>, WasmError> {
+    ) -> Result<Arc<app_log::AppLog>, CoreError> {
         let runtime = self
             .app(name)
-            .ok_or_else(|| WasmError::NotFound(format!("No WebAssembly app named '{name}'")))?;
+            .ok_or_else(|| CoreError::NotFound(format!("No WebAssembly app named '{name}'")))?;
         let owner = runtime.current().stored.owner.clone();
         if !user.admin && owner.as_deref() != Some(user.name.as_str()) {
-            return Err(WasmError::Forbidden(match owner {
+            return Err(CoreError::Forbidden(match owner {
                 Some(owner) => format!(
                     "WebAssembly app '{name}' belongs to user '{owner}': only its owner or an admin may read its log"
                 ),
@@ -886,8 +882,8 @@ impl WasmHost {
         name: &str,
         actor: &Actor,
         immediate: bool,
-    ) -> Result<Option<Value>, WasmError> {
-        let not_found = || WasmError::NotFound(format!("No WebAssembly app named '{name}'"));
+    ) -> Result<Option<Value>, CoreError> {
+        let not_found = || CoreError::NotFound(format!("No WebAssembly app named '{name}'"));
         // Not while a deploy, a rollback or the end of a drain of the same app runs.
         let _guard = self.deploying.lock().await;
         let runtime = self.app(name).ok_or_else(not_found)?;
@@ -938,7 +934,7 @@ impl WasmHost {
         runtime: &Arc<AppRuntime>,
         immediate: bool,
         already_draining: bool,
-    ) -> Result<Option<Value>, WasmError> {
+    ) -> Result<Option<Value>, CoreError> {
         if !already_draining {
             // The files first: a crash from here on leaves the app deleted (and its keys
             // are removed at the next start).
@@ -946,8 +942,8 @@ impl WasmHost {
             let app = name.to_string();
             tokio::task::spawn_blocking(move || store.delete(&app))
                 .await
-                .map_err(|e| WasmError::Internal(e.to_string()))?
-                .map_err(|e| WasmError::Internal(format!("cannot delete the stored app: {e}")))?;
+                .map_err(|e| CoreError::Internal(e.to_string()))?
+                .map_err(|e| CoreError::Internal(format!("cannot delete the stored app: {e}")))?;
         }
         let length = if immediate {
             std::time::Duration::ZERO
@@ -1020,7 +1016,7 @@ impl WasmHost {
 
     /// The app goes for good: out of the table, no longer the handler of its Stasis
     /// application, its sessions still live ended, its key-value store deleted.
-    async fn finish_removal(&self, name: &str, runtime: &Arc<AppRuntime>) -> Result<(), WasmError> {
+    async fn finish_removal(&self, name: &str, runtime: &Arc<AppRuntime>) -> Result<(), CoreError> {
         if let Ok(mut apps) = self.apps.lock()
             && apps.get(name).is_some_and(|r| Arc::ptr_eq(r, runtime))
         {
@@ -1031,15 +1027,15 @@ impl WasmHost {
             .unregister_app(name, crate::core::stasis::EventSink::id(&**runtime));
         runtime.retire();
         runtime.kv().delete_all().await.map_err(|e| {
-            WasmError::Internal(format!("cannot delete the app's key-value store: {e}"))
+            CoreError::Internal(format!("cannot delete the app's key-value store: {e}"))
         })
     }
 
     /// `POST /ari/wasm/{app}/rollback`: the version that was current before the current one
     /// becomes current again (new calls get it; calls in progress finish on theirs), on
     /// disk first, so that it survives a restart. Only the owner or an admin; audited.
-    pub async fn rollback(&self, name: &str, actor: &Actor) -> Result<Value, WasmError> {
-        let not_found = || WasmError::NotFound(format!("No WebAssembly app named '{name}'"));
+    pub async fn rollback(&self, name: &str, actor: &Actor) -> Result<Value, CoreError> {
+        let not_found = || CoreError::NotFound(format!("No WebAssembly app named '{name}'"));
         let _guard = self.deploying.lock().await;
         let runtime = self
             .app(name)
@@ -1079,15 +1075,15 @@ impl WasmHost {
         result
     }
 
-    async fn rollback_locked(&self, name: &str, current: &StoredApp) -> Result<Value, WasmError> {
+    async fn rollback_locked(&self, name: &str, current: &StoredApp) -> Result<Value, CoreError> {
         let store = self.store.clone();
         let app = name.to_string();
         let previous = tokio::task::spawn_blocking(move || store.previous(&app))
             .await
-            .map_err(|e| WasmError::Internal(e.to_string()))?
-            .map_err(|e| WasmError::Internal(format!("cannot read the app's versions: {e}")))?;
+            .map_err(|e| CoreError::Internal(e.to_string()))?
+            .map_err(|e| CoreError::Internal(format!("cannot read the app's versions: {e}")))?;
         let Some(target) = previous.last().cloned() else {
-            return Err(WasmError::Conflict(format!(
+            return Err(CoreError::Conflict(format!(
                 "WebAssembly app '{name}' has no earlier version to roll back to (wari keeps the last {} versions of an app; this one is the first since the app was deployed)",
                 store::KEPT_VERSIONS
             )));
@@ -1102,8 +1098,8 @@ impl WasmHost {
         let owner = current.owner.clone();
         let restored = tokio::task::spawn_blocking(move || store.roll_back(&app, &sha, owner))
             .await
-            .map_err(|e| WasmError::Internal(e.to_string()))?
-            .map_err(|e| WasmError::Internal(format!("cannot switch the app's version: {e}")))?;
+            .map_err(|e| CoreError::Internal(e.to_string()))?
+            .map_err(|e| CoreError::Internal(format!("cannot switch the app's version: {e}")))?;
         let runtime = self.install(restored, pre, origin, None)?;
         tracing::info!(app = name, from = %runtime::version_tag(&current.sha256), to = %runtime::version_tag(&target.sha256), "WebAssembly app rolled back");
         Ok(runtime.json())
@@ -1111,8 +1107,8 @@ impl WasmHost {
 }
 
 /// The refusal for a user who neither owns an app nor is an admin.
-fn not_owner(name: &str, owner: Option<&str>) -> WasmError {
-    WasmError::Forbidden(match owner {
+fn not_owner(name: &str, owner: Option<&str>) -> CoreError {
+    CoreError::Forbidden(match owner {
         Some(owner) => format!(
             "WebAssembly app '{name}' belongs to user '{owner}': only its owner or an admin may change it"
         ),
@@ -1121,7 +1117,7 @@ fn not_owner(name: &str, owner: Option<&str>) -> WasmError {
 }
 
 /// App names: 1-73 characters of letters, digits, `-`, `_`, `.`, not starting with `.`.
-fn validate_name(name: &str) -> Result<(), WasmError> {
+fn validate_name(name: &str) -> Result<(), CoreError> {
     let valid = !name.is_empty()
         && name.len() <= crate::core::apps::MAX_APP_NAME
         && !name.starts_with('.')
@@ -1131,7 +1127,7 @@ fn validate_name(name: &str) -> Result<(), WasmError> {
     if valid {
         Ok(())
     } else {
-        Err(WasmError::Invalid(format!(
+        Err(CoreError::BadRequest(format!(
             "Invalid app name '{name}': use 1-73 letters, digits, '-', '_' or '.'"
         )))
     }

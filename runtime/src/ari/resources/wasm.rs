@@ -5,20 +5,7 @@ use http::StatusCode;
 use super::{Ctx, Entry};
 use crate::ari::response::{AriError, AriResponse, AriResult};
 use crate::ari_handler;
-use crate::host_api::{Actor, AppsError, WasmApps};
-
-impl From<AppsError> for AriError {
-    fn from(error: AppsError) -> AriError {
-        let status = match error {
-            AppsError::Invalid(_) => StatusCode::BAD_REQUEST,
-            AppsError::Forbidden(_) => StatusCode::FORBIDDEN,
-            AppsError::NotFound(_) => StatusCode::NOT_FOUND,
-            AppsError::Conflict(_) => StatusCode::CONFLICT,
-            AppsError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        };
-        AriError::new(status, error.to_string())
-    }
-}
+use crate::host_api::{Actor, WasmApps};
 
 fn host(ctx: &Ctx) -> Result<&std::sync::Arc<dyn WasmApps>, AriError> {
     ctx.wasm.as_ref().ok_or_else(|| {
