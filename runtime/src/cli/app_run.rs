@@ -227,13 +227,7 @@ impl Follower {
 
 /// App names wari accepts: 1-73 letters, digits, `-`, `_`, `.`, not starting with `.`.
 fn check_name(name: &str) -> anyhow::Result<()> {
-    let fine = !name.is_empty()
-        && name.len() <= wari::core::apps::MAX_APP_NAME
-        && !name.starts_with('.')
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-    if !fine {
+    if !wari::wasm::is_app_name(name) {
         bail!(
             "{name:?} is not an app name (1-73 letters, digits, '-', '_', '.', not starting \
              with '.'): give one with --name"

@@ -614,7 +614,7 @@ impl WasmHost {
                 // Removed, its calls still draining: the name stays its owner's until the
                 // drain ends; the owner or an admin may deploy it again (a new app).
                 let owns = owner.as_deref() == Some(user.name.as_str());
-                if !owns && !user.admin {
+                if !owner_or_admin(user, owner.as_deref()) {
                     let until = draining.and_then(|r| r.drain.until()).unwrap_or_default();
                     return Err(CoreError::Conflict(format!(
                         "WebAssembly app '{name}' was removed and its calls in progress are draining (until {until}): the name is free once GET /ari/wasm/{name} answers 404"
@@ -626,10 +626,10 @@ impl WasmHost {
                 Ok(Action::Deploy)
             }
             Some(owner) => {
-                if user.admin || owner.as_deref() == Some(user.name.as_str()) {
+                if owner_or_admin(user, owner.as_deref()) {
                     Ok(Action::Replace)
                 } else {
-                    Err(not_owner(name, owner.as_deref()))
+                    Err(not_owner(name, owner.as_deref(), "change it"))
                 }
             }
             None => {
@@ -850,15 +850,8 @@ impl WasmHost {
             .app(name)
             .ok_or_else(|| CoreError::NotFound(format!("No WebAssembly app named '{name}'")))?;
         let owner = runtime.current().stored.owner.clone();
-        if !user.admin && owner.as_deref() != Some(user.name.as_str()) {
-            return Err(CoreError::Forbidden(match owner {
-                Some(owner) => format!(
-                    "WebAssembly app '{name}' belongs to user '{owner}': only its owner or an admin may read its log"
-                ),
-                None => {
-                    format!("WebAssembly app '{name}' has no owner: only an admin may read its log")
-                }
-            }));
+        if !owner_or_admin(user, owner.as_deref()) {
+            return Err(not_owner(name, owner.as_deref(), "read its log"));
         }
         Ok(runtime.log().clone())
     }
@@ -888,19 +881,7 @@ impl WasmHost {
         let _guard = self.deploying.lock().await;
         let runtime = self.app(name).ok_or_else(not_found)?;
         let stored = runtime.current().stored.clone();
-        let user = &actor.user;
-        if !user.admin && stored.owner.as_deref() != Some(user.name.as_str()) {
-            let e = not_owner(name, stored.owner.as_deref());
-            audit::record(
-                Action::Remove,
-                Outcome::Refused,
-                Some(actor),
-                name,
-                Some(&stored.sha256),
-                &e.to_string(),
-            );
-            return Err(e);
-        }
+        check_owner(Action::Remove, actor, name, &stored)?;
         let already_draining = runtime.drain.is_draining();
         if !already_draining {
             runtime.log().push(app_log::LogEntry::now(
@@ -1042,19 +1023,7 @@ impl WasmHost {
             .filter(|r| !r.drain.is_draining())
             .ok_or_else(not_found)?;
         let current = runtime.current().stored.clone();
-        let user = &actor.user;
-        if !user.admin && current.owner.as_deref() != Some(user.name.as_str()) {
-            let e = not_owner(name, current.owner.as_deref());
-            audit::record(
-                Action::Rollback,
-                Outcome::Refused,
-                Some(actor),
-                name,
-                Some(&current.sha256),
-                &e.to_string(),
-            );
-            return Err(e);
-        }
+        check_owner(Action::Rollback, actor, name, &current)?;
         let result = self.rollback_locked(name, &current).await;
         let (outcome, reason, sha) = match &result {
             Ok(value) => (
@@ -1106,29 +1075,63 @@ impl WasmHost {
     }
 }
 
-/// The refusal for a user who neither owns an app nor is an admin.
-fn not_owner(name: &str, owner: Option<&str>) -> CoreError {
+/// Whether `user` may change or read an app owned by `owner`: its owner, or an admin.
+fn owner_or_admin(user: &crate::config::User, owner: Option<&str>) -> bool {
+    user.admin || owner == Some(user.name.as_str())
+}
+
+/// The refusal for a user who neither owns an app nor is an admin; `what` the user may not
+/// do (`change it`, `read its log`).
+fn not_owner(name: &str, owner: Option<&str>, what: &str) -> CoreError {
     CoreError::Forbidden(match owner {
         Some(owner) => format!(
-            "WebAssembly app '{name}' belongs to user '{owner}': only its owner or an admin may change it"
+            "WebAssembly app '{name}' belongs to user '{owner}': only its owner or an admin may {what}"
         ),
-        None => format!("WebAssembly app '{name}' has no owner: only an admin may change it"),
+        None => format!("WebAssembly app '{name}' has no owner: only an admin may {what}"),
     })
 }
 
-/// App names: 1-73 characters of letters, digits, `-`, `_`, `.`, not starting with `.`.
+/// Remove and rollback: `actor` must own the app (stored as `stored`) or be an admin; a
+/// refusal is written to the audit log.
+fn check_owner(
+    action: Action,
+    actor: &Actor,
+    name: &str,
+    stored: &StoredApp,
+) -> Result<(), CoreError> {
+    if owner_or_admin(&actor.user, stored.owner.as_deref()) {
+        return Ok(());
+    }
+    let e = not_owner(name, stored.owner.as_deref(), "change it");
+    audit::record(
+        action,
+        Outcome::Refused,
+        Some(actor),
+        name,
+        Some(&stored.sha256),
+        &e.to_string(),
+    );
+    Err(e)
+}
+
+/// An app name ([`is_app_name`]), or 400 saying what one is.
 fn validate_name(name: &str) -> Result<(), CoreError> {
-    let valid = !name.is_empty()
-        && name.len() <= crate::core::apps::MAX_APP_NAME
-        && !name.starts_with('.')
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-    if valid {
+    if is_app_name(name) {
         Ok(())
     } else {
         Err(CoreError::BadRequest(format!(
             "Invalid app name '{name}': use 1-73 letters, digits, '-', '_' or '.'"
         )))
     }
+}
+
+/// Whether `name` may name a WebAssembly app: 1-73 letters, digits, `-`, `_`, `.`, not
+/// starting with `.` (it is a directory of the app store and a Stasis application name).
+pub fn is_app_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= crate::core::apps::MAX_APP_NAME
+        && !name.starts_with('.')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
