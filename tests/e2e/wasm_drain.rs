@@ -114,22 +114,30 @@ fn version_tag(sha: &str) -> &str {
     &sha[..12]
 }
 
-#[tokio::test]
-async fn a_removed_app_keeps_its_live_call_and_refuses_new_ones() {
-    let wari = Wari::with(&[
+/// wari with this file's users and dialplan and `wasm_conf`.
+fn start(wasm_conf: &str) -> Wari {
+    Wari::with(&[
         ("ari.conf", ARI_CONF),
         ("extensions.conf", DIALPLAN),
-        (
-            "wasm.conf",
-            "[general]\ndrain_seconds = 60\n\n[menu]\non_failure = continue\n",
-        ),
-    ]);
-    deploy(&wari, "menu", "ivr").await;
-    let mut ws = watcher(&wari).await;
-    local_call(&wari, "caller", "callee").await;
-    // The IVR answered: the caller's side is up, in the test's app.
+        ("wasm.conf", wasm_conf),
+    ])
+}
+
+/// The IVR deployed as `menu` and one call in it (the IVR answered: the caller's side is
+/// up in the test's app `watcher`); returns the IVR's sha256 and the watcher.
+async fn ivr_call_in_progress(wari: &Wari) -> (String, EventSocket) {
+    let sha = deploy(wari, "menu", "ivr").await;
+    let mut ws = watcher(wari).await;
+    local_call(wari, "caller", "callee").await;
     ws.next_for("StasisStart", "caller").await;
-    live_sessions(&wari, "menu", 1).await;
+    live_sessions(wari, "menu", 1).await;
+    (sha, ws)
+}
+
+#[tokio::test]
+async fn a_removed_app_keeps_its_live_call_and_refuses_new_ones() {
+    let wari = start("[general]\ndrain_seconds = 60\n\n[menu]\non_failure = continue\n");
+    let (_, mut ws) = ivr_call_in_progress(&wari).await;
 
     let Reply {
         status,
@@ -173,16 +181,8 @@ async fn a_removed_app_keeps_its_live_call_and_refuses_new_ones() {
 
 #[tokio::test]
 async fn a_deploy_by_the_owner_during_the_drain_calls_the_removal_off() {
-    let wari = Wari::with(&[
-        ("ari.conf", ARI_CONF),
-        ("extensions.conf", DIALPLAN),
-        ("wasm.conf", "[general]\ndrain_seconds = 60\n"),
-    ]);
-    let old = deploy(&wari, "menu", "ivr").await;
-    let mut ws = watcher(&wari).await;
-    local_call(&wari, "caller", "callee").await;
-    ws.next_for("StasisStart", "caller").await;
-    live_sessions(&wari, "menu", 1).await;
+    let wari = start("[general]\ndrain_seconds = 60\n");
+    let (old, mut ws) = ivr_call_in_progress(&wari).await;
     let Reply { status, .. } = wari
         .ari_as(ALICE, Method::DELETE, "/ari/wasm/menu", None)
         .await;
@@ -236,14 +236,7 @@ async fn a_deploy_by_the_owner_during_the_drain_calls_the_removal_off() {
 #[tokio::test]
 async fn the_drain_ends_at_drain_seconds_and_immediate_ends_at_once() {
     // The sleeper blocks in its StasisStart far longer than the test.
-    let wari = Wari::with(&[
-        ("ari.conf", ARI_CONF),
-        ("extensions.conf", DIALPLAN),
-        (
-            "wasm.conf",
-            "[general]\ndrain_seconds = 1\nevent_timeout_ms = 60000\n",
-        ),
-    ]);
+    let wari = start("[general]\ndrain_seconds = 1\nevent_timeout_ms = 60000\n");
     deploy(&wari, "menu", "sleeper").await;
     deploy(&wari, "nap", "sleeper").await;
     let mut ws = watcher(&wari).await;
@@ -295,14 +288,7 @@ async fn the_drain_ends_at_drain_seconds_and_immediate_ends_at_once() {
 
 #[tokio::test]
 async fn a_crash_during_the_drain_does_not_bring_the_app_back() {
-    let wari = Wari::with(&[
-        ("ari.conf", ARI_CONF),
-        ("extensions.conf", DIALPLAN),
-        (
-            "wasm.conf",
-            "[general]\ndrain_seconds = 60\nevent_timeout_ms = 60000\n",
-        ),
-    ]);
+    let wari = start("[general]\ndrain_seconds = 60\nevent_timeout_ms = 60000\n");
     deploy(&wari, "menu", "sleeper").await;
     let Reply { status, body, .. } = wari
         .ari_as(
@@ -329,17 +315,8 @@ async fn a_crash_during_the_drain_does_not_bring_the_app_back() {
 
 #[tokio::test]
 async fn a_hot_swap_and_a_removal_show_what_is_draining() {
-    let wari = Wari::with(&[
-        ("ari.conf", ARI_CONF),
-        ("extensions.conf", DIALPLAN),
-        ("wasm.conf", "[general]\ndrain_seconds = 60\n"),
-    ]);
-    let old = deploy(&wari, "menu", "ivr").await;
-    let mut ws = watcher(&wari).await;
-    local_call(&wari, "caller", "callee").await;
-    // The IVR answered: the caller's side is up, in the test's app.
-    ws.next_for("StasisStart", "caller").await;
-    live_sessions(&wari, "menu", 1).await;
+    let wari = start("[general]\ndrain_seconds = 60\n");
+    let (old, mut ws) = ivr_call_in_progress(&wari).await;
     let new = deploy(&wari, "menu", "forward").await;
 
     let Reply { body: shown, .. } = app(&wari, "menu").await;
@@ -397,11 +374,7 @@ async fn a_hot_swap_and_a_removal_show_what_is_draining() {
 
 #[tokio::test]
 async fn rollback_brings_the_previous_version_back_even_after_a_crash() {
-    let wari = Wari::with(&[
-        ("ari.conf", ARI_CONF),
-        ("extensions.conf", DIALPLAN),
-        ("wasm.conf", ""),
-    ]);
+    let wari = start("");
     let ivr = deploy(&wari, "menu", "ivr").await;
     let forward = deploy(&wari, "menu", "forward").await;
     let conference = deploy(&wari, "menu", "conference").await;
