@@ -13,7 +13,9 @@ use reqwest::StatusCode;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::support::{Finished, RefusingPort, Reply, Wari, run_limited, wari_command};
+use crate::support::{
+    Finished, RefusingPort, Reply, Wari, component_path, run_limited, wari_command,
+};
 
 const RW: (&str, &str) = ("asterisk", "secret");
 
@@ -21,24 +23,6 @@ const RW: (&str, &str) = ("asterisk", "secret");
 const CLI_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long `cargo test` of the scaffolded crate may take (it compiles the SDK).
 const CARGO_TIMEOUT: Duration = Duration::from_secs(600);
-
-fn guests_dir() -> PathBuf {
-    std::env::var_os("WARI_GUESTS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/guests/components")
-        })
-}
-
-fn component_path(name: &str) -> PathBuf {
-    let path = guests_dir().join(format!("{name}.wasm"));
-    assert!(
-        path.is_file(),
-        "{}: build the guest components with scripts/build-guests (scripts/test does)",
-        path.display()
-    );
-    path
-}
 
 /// `wari app ARGS...`, isolated from the test's environment (no WARI_* variables, no
 /// proxy).

@@ -13,7 +13,9 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 
-use crate::support::{EventSocket, Finished, Wari, client, eventually, run_limited, wari_command};
+use crate::support::{
+    EventSocket, Finished, Wari, builds_in, client, eventually, run_limited, wari_command,
+};
 
 /// How long one `wari app build` may take: the first on a machine builds std (minutes).
 const BUILD_TIMEOUT: Duration = Duration::from_secs(900);
@@ -22,37 +24,13 @@ const CLI_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long `cargo test` of the scaffolded crate may take (it compiles the SDK natively).
 const CARGO_TIMEOUT: Duration = Duration::from_secs(600);
 
-/// The guest build directory `scripts/build-guests` uses (scripts/test exports
-/// `WARI_GUESTS_DIR`, its `components` subdirectory).
-fn guest_target_dir() -> PathBuf {
-    std::env::var_os("WARI_GUESTS_DIR")
-        .map(PathBuf::from)
-        .and_then(|components| components.parent().map(Path::to_path_buf))
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/guests"))
-}
-
-/// The test process's own home, for the Rust toolchain's directories.
-fn real_home(var: &str, below_home: &str) -> Option<PathBuf> {
-    std::env::var_os(var)
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(below_home)))
-}
-
 /// `wari app ARGS...` run in `cwd` with an isolated environment (a fresh HOME), except for
 /// where the Rust toolchain and its downloaded crates are and the shared guest build.
 fn wari_app(cwd: &Path, args: &[&str], limit: Duration) -> Finished {
     let home = tempfile::tempdir().expect("temp dir");
     let mut command = wari_command(home.path());
-    command
-        .current_dir(cwd)
-        .arg("app")
-        .args(args)
-        .env("WARI_GUEST_TARGET_DIR", guest_target_dir());
-    for (var, below_home) in [("CARGO_HOME", ".cargo"), ("RUSTUP_HOME", ".rustup")] {
-        if let Some(dir) = real_home(var, below_home) {
-            command.env(var, dir);
-        }
-    }
+    command.current_dir(cwd).arg("app").args(args);
+    builds_in(&mut command);
     run_limited(command, limit)
 }
 

@@ -8,60 +8,24 @@
 //! StasisStart.
 
 use std::net::{SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
-use crate::support::{Finished, client, eventually, run_limited, wari_command};
+use crate::support::{
+    Finished, builds_in, client, component_path, eventually, run_limited, wari_command,
+};
 
 /// How long building an app crate may take: the first guest build on a machine builds
 /// Rust's std for wasm32-wasip2 (minutes); after scripts/build-guests, seconds.
 const BUILD_TIMEOUT: Duration = Duration::from_secs(900);
 
-/// The guest build directory `scripts/build-guests` uses (scripts/test exports
-/// `WARI_GUESTS_DIR`, its `components` subdirectory), shared so std is built once.
-fn guest_target_dir() -> PathBuf {
-    std::env::var_os("WARI_GUESTS_DIR")
-        .map(PathBuf::from)
-        .and_then(|components| components.parent().map(Path::to_path_buf))
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/guests"))
-}
-
-/// Lets an isolated `wari` command build crates: the shared guest build directory, and
-/// where this test's Rust toolchain and downloaded crates are.
-fn builds_in(command: &mut Command) {
-    command.env("WARI_GUEST_TARGET_DIR", guest_target_dir());
-    for (var, below_home) in [("CARGO_HOME", ".cargo"), ("RUSTUP_HOME", ".rustup")] {
-        let dir = std::env::var_os(var)
-            .map(PathBuf::from)
-            .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(below_home)));
-        if let Some(dir) = dir {
-            command.env(var, dir);
-        }
-    }
-}
-
 /// How long `wari app run --once` may take (a call of a second or two, a debug build).
 const RUN_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long a step of a running `wari app run --watch` may take to show.
 const STEP: Duration = Duration::from_secs(20);
-
-fn component(name: &str) -> PathBuf {
-    let dir = std::env::var_os("WARI_GUESTS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/guests/components")
-        });
-    let path = dir.join(format!("{name}.wasm"));
-    assert!(
-        path.is_file(),
-        "{}: build the guest components with scripts/build-guests (scripts/test does)",
-        path.display()
-    );
-    path
-}
 
 /// The first 12 hex digits of a file's sha256: the version wari names it by.
 fn version_of(path: &Path) -> String {
@@ -113,7 +77,7 @@ fn assert_nothing_listens(address: SocketAddr) {
 #[test]
 fn run_once_places_the_call_and_exits_zero_when_the_app_handled_it() {
     let home = tempfile::tempdir().expect("temp dir");
-    let ivr = component("ivr");
+    let ivr = component_path("ivr");
     let out = app_run(
         home.path(),
         &[
@@ -163,7 +127,7 @@ fn run_once_places_the_call_and_exits_zero_when_the_app_handled_it() {
 #[test]
 fn run_once_exits_non_zero_with_the_apps_failure() {
     let home = tempfile::tempdir().expect("temp dir");
-    let trap = component("trap");
+    let trap = component_path("trap");
     let out = app_run(
         home.path(),
         &[
@@ -196,7 +160,7 @@ fn run_once_exits_non_zero_with_the_apps_failure() {
     assert_nothing_listens(printed_address(&out.stdout));
 
     // A call the app never gets (the phone is busy) is not handled either.
-    let ivr = component("ivr");
+    let ivr = component_path("ivr");
     let out = app_run(
         home.path(),
         &[
@@ -304,7 +268,7 @@ impl Drop for Running {
 async fn watch_redeploys_a_replaced_component_and_calls_the_new_version() {
     let work = tempfile::tempdir().expect("temp dir");
     let app = work.path().join("hello.wasm");
-    std::fs::copy(component("ivr"), &app).expect("copy ivr");
+    std::fs::copy(component_path("ivr"), &app).expect("copy ivr");
     let mut run = Running::start(&[
         app.to_str().expect("utf-8 path"),
         "--watch",
@@ -337,7 +301,7 @@ async fn watch_redeploys_a_replaced_component_and_calls_the_new_version() {
     // The component is replaced on disk (as a build writes it: a new file renamed over the
     // old): the new version is deployed and gets the test call.
     let staged = work.path().join("hello.wasm.new");
-    std::fs::copy(component("trap"), &staged).expect("copy trap");
+    std::fs::copy(component_path("trap"), &staged).expect("copy trap");
     std::fs::rename(&staged, &app).expect("replace");
     let trap_version = version_of(&app);
     run.shows(&format!("deployed hello: version {trap_version}"))

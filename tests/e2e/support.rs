@@ -56,6 +56,47 @@ pub fn wari_command(home: &Path) -> Command {
     command
 }
 
+/// Where the guest components are: `WARI_GUESTS_DIR` (scripts/test exports it), else
+/// `target/guests/components`.
+pub fn guests_dir() -> PathBuf {
+    std::env::var_os("WARI_GUESTS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/guests/components")
+        })
+}
+
+/// The path of guest component `name` (e.g. `ivr`); panics, saying how to build them, when
+/// it is not there.
+pub fn component_path(name: &str) -> PathBuf {
+    let path = guests_dir().join(format!("{name}.wasm"));
+    assert!(
+        path.is_file(),
+        "{}: build the guest components with scripts/build-guests (scripts/test does)",
+        path.display()
+    );
+    path
+}
+
+/// Lets an isolated `wari` command (see [`wari_command`]) build app crates: in the guest
+/// build directory `scripts/build-guests` uses (the parent of [`guests_dir`], so std is
+/// built once), with this test's Rust toolchain and downloaded crates.
+pub fn builds_in(command: &mut Command) {
+    let target = guests_dir()
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/guests"));
+    command.env("WARI_GUEST_TARGET_DIR", target);
+    for (var, below_home) in [("CARGO_HOME", ".cargo"), ("RUSTUP_HOME", ".rustup")] {
+        let dir = std::env::var_os(var)
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(below_home)));
+        if let Some(dir) = dir {
+            command.env(var, dir);
+        }
+    }
+}
+
 /// The directory (in the test's) that [`Wari::start`] makes wari's `astdatadir`, with an
 /// empty `sounds` directory, when the test writes no `asterisk.conf`.
 const OWN_ASTDATADIR: &str = "astdata";

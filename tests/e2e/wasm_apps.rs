@@ -5,8 +5,6 @@
 //! The components are built by `scripts/build-guests` (scripts/test runs it and exports
 //! `WARI_GUESTS_DIR`).
 
-use std::path::PathBuf;
-
 use reqwest::StatusCode;
 use serde_json::Value;
 
@@ -24,16 +22,8 @@ exten => 1,1,Set(AFTER_IVR=${IVR_CHOICE})
  same => n,Hangup()
 ";
 
-fn guests_dir() -> PathBuf {
-    std::env::var_os("WARI_GUESTS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/guests/components")
-        })
-}
-
 pub fn component(name: &str) -> Vec<u8> {
-    let path = guests_dir().join(format!("{name}.wasm"));
+    let path = crate::support::guests_dir().join(format!("{name}.wasm"));
     std::fs::read(&path).unwrap_or_else(|e| {
         panic!(
             "{}: {e}: build the guest components with scripts/build-guests (scripts/test does)",
