@@ -37,7 +37,7 @@ impl std::fmt::Debug for AppVersion {
 }
 
 /// Kinds of failure, counted separately.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FailureKind {
     Trap,
     Timeout,

@@ -11,11 +11,14 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 use wasmtime::component::ResourceTable;
-use wasmtime::{Store, StoreLimits, StoreLimitsBuilder, UpdateDeadline};
+use wasmtime::{Store, UpdateDeadline};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
+mod failure;
+mod services;
+
 use super::app_log::{EntryKind, LogEntry};
-use super::bindings::wari::stasis::{ari, call, kv, log, timers, types};
+use super::bindings::wari::stasis::{ari, call, types};
 use super::convert;
 use super::limits::{FailureOutcome, Limits, TICK};
 use super::names;
@@ -23,6 +26,7 @@ use super::output::GuestOutput;
 use super::runtime::{AppRuntime, AppVersion, FailureKind, FailureReport, version_tag};
 use crate::core::event::Event;
 use crate::core::{CoreError, cause};
+use failure::{Exceeded, Failure, GuestLimiter};
 
 static NEXT_SESSION: AtomicU64 = AtomicU64::new(1);
 
@@ -119,7 +123,7 @@ impl Session {
 pub struct SessionState {
     wasi: WasiCtx,
     table: ResourceTable,
-    limits: StoreLimits,
+    limits: GuestLimiter,
     /// Epoch ticks used by the current event.
     ticks: u64,
     budget: u64,
@@ -138,78 +142,6 @@ impl WasiView for SessionState {
             ctx: &mut self.wasi,
             table: &mut self.table,
         }
-    }
-}
-
-/// Why a session stopped abnormally.
-#[derive(Debug)]
-enum Failure {
-    Instantiate(String),
-    /// The guest trapped or broke a limit: the kind, a one-line cause, and the full error
-    /// with its WebAssembly backtrace (for the log).
-    Trap(FailureKind, String, String),
-    /// The app was deleted while the session lived.
-    Retired,
-    /// The session's event queue overflowed: the delivery that found it full has already
-    /// counted the failure (and kept it as `failures.last`); only the channels are left.
-    QueueFull,
-}
-
-/// A limit the epoch callback enforces, named with its wasm.conf key.
-#[derive(Debug, thiserror::Error)]
-enum Exceeded {
-    #[error("CPU budget of {0} ms per event exceeded (wasm.conf cpu_ms_per_event)")]
-    Cpu(u128),
-    #[error("event timeout of {0} ms exceeded (wasm.conf event_timeout_ms)")]
-    Time(u128),
-}
-
-impl Failure {
-    /// The event timeout passed while the guest waited in a host call, where epoch
-    /// interruption cannot reach it.
-    fn blocked(limits: &Limits, handling: &str) -> Failure {
-        let exceeded = Exceeded::Time(limits.event_timeout.as_millis());
-        Failure::Trap(
-            FailureKind::Timeout,
-            format!("{exceeded} while handling {handling} (waiting in a host call)"),
-            "the guest was still waiting in a host call (a WASI clock or poll, say) when \
-             event_timeout_ms ran out"
-                .into(),
-        )
-    }
-
-    /// A trap or broken limit while the guest handled `handling` (an event's type, `a
-    /// timer`, `its start`): the cause names the limit and its wasm.conf key.
-    fn from_error(error: &wasmtime::Error, limits: &Limits, handling: &str) -> Failure {
-        let root = error.root_cause().to_string();
-        let (kind, cause) = if let Some(exceeded) = error.downcast_ref::<Exceeded>() {
-            (FailureKind::Timeout, exceeded.to_string())
-        } else if let Some(full) = error.downcast_ref::<TimersFull>() {
-            (FailureKind::Limit, full.to_string())
-        } else if let Some(super::kv::KvError::Refused(refused)) =
-            error.downcast_ref::<super::kv::KvError>()
-        {
-            (FailureKind::Limit, refused.to_string())
-        } else {
-            match error.downcast_ref::<wasmtime::Trap>() {
-                Some(wasmtime::Trap::StackOverflow) => (FailureKind::Limit, root),
-                Some(wasmtime::Trap::Interrupt) => (FailureKind::Timeout, root),
-                _ if root.contains("growing memory") || root.contains("memory allocation") => (
-                    FailureKind::Limit,
-                    format!(
-                        "memory limit of {} MB reached (wasm.conf memory_mb)",
-                        limits.memory_bytes / (1024 * 1024)
-                    ),
-                ),
-                _ if root.contains("memory") || root.contains("grow") => (FailureKind::Limit, root),
-                _ => (FailureKind::Trap, root),
-            }
-        };
-        Failure::Trap(
-            kind,
-            format!("{cause} while handling {handling}"),
-            format!("{error:?}"),
-        )
     }
 }
 
@@ -240,12 +172,7 @@ pub async fn run(session: Arc<Session>, version: Arc<AppVersion>, mut rx: mpsc::
             .stderr(stderr.clone())
             .build(),
         table: ResourceTable::new(),
-        limits: StoreLimitsBuilder::new()
-            .memory_size(limits.memory_bytes)
-            .table_elements(limits.table_elements)
-            .instances(16)
-            .trap_on_grow_failure(true)
-            .build(),
+        limits: GuestLimiter::new(&limits),
         ticks: 0,
         budget: limits.cpu_ticks_per_event,
         event_started: Instant::now(),
@@ -340,7 +267,7 @@ pub async fn run(session: Arc<Session>, version: Arc<AppVersion>, mut rx: mpsc::
                     _ = retired.wait_for(|r| *r) => Err(Failure::Retired),
                     () = &mut deadline => Err(Failure::blocked(&limits, handling)),
                     result = instance.wari_stasis_handler().call_on_event(&mut store, &event) => {
-                        result.map_err(|trap| Failure::from_error(&trap, &limits, handling))
+                        result.map_err(|trap| Failure::from_error(&trap, handling))
                     }
                 };
                 drop(running);
@@ -486,10 +413,10 @@ fn not_yours(what: &str, id: &str) -> types::Error {
 }
 
 /// A name outside what the app may touch ([`names`]).
-fn refused(message: names::Refusal) -> types::Error {
+fn refused(refusal: names::Refusal) -> types::Error {
     types::Error {
         status: 403,
-        message,
+        message: refusal.to_string(),
     }
 }
 
@@ -785,139 +712,4 @@ pub(super) fn queue_full(limits: &Limits) -> String {
         "event queue of {} events full (wasm.conf max_queued_events)",
         limits.max_queued_events
     )
-}
-
-/// A session asked for more pending timers than `max_timers`: the session fails.
-#[derive(Debug, thiserror::Error)]
-#[error("timer limit of {0} pending timers per session reached (wasm.conf max_timers)")]
-struct TimersFull(usize);
-
-impl timers::Host for SessionState {
-    fn set_timer(&mut self, after_ms: u64) -> wasmtime::Result<u64> {
-        let max = self.session.app.limits().max_timers;
-        let id = self.session.next_timer.fetch_add(1, Ordering::Relaxed);
-        let tx = self.session.tx.clone();
-        let weak = Arc::downgrade(&self.session);
-        // Held while the task is spawned, so that a timer that fires at once finds itself
-        // in the table (and is counted out exactly once).
-        let mut timers = self
-            .session
-            .timers
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        if timers.len() >= max {
-            return Err(wasmtime::Error::new(TimersFull(max)));
-        }
-        let handle = tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_millis(after_ms)).await;
-            if let Some(session) = weak.upgrade() {
-                session.timer_done(id);
-            }
-            let _ = tx.send(Input::Timer(id)).await;
-        });
-        timers.insert(id, handle.abort_handle());
-        self.session
-            .app
-            .stats
-            .timers_pending
-            .fetch_add(1, Ordering::Relaxed);
-        Ok(id)
-    }
-
-    fn cancel_timer(&mut self, id: u64) -> wasmtime::Result<()> {
-        if let Some(handle) = self.session.timer_done(id) {
-            handle.abort();
-        }
-        Ok(())
-    }
-}
-
-impl log::Host for SessionState {
-    fn log(&mut self, level: log::Level, message: String) -> wasmtime::Result<()> {
-        let limit = self.session.app.limits().log_lines_per_second;
-        let now = Instant::now();
-        if now.duration_since(self.log_window.0) >= Duration::from_secs(1) {
-            self.log_window = (now, 0);
-        }
-        if self.log_window.1 >= limit {
-            self.logs_dropped += 1;
-            return Ok(());
-        }
-        self.log_window.1 += 1;
-        let app = &self.session.app.name;
-        let version = version_tag(&self.session.version.stored.sha256);
-        let session = self.session.id;
-        let (stream, name) = match level {
-            log::Level::Trace => ("stdout", "trace"),
-            log::Level::Debug => ("stdout", "debug"),
-            log::Level::Info => ("stdout", "info"),
-            log::Level::Warn => ("stderr", "warn"),
-            log::Level::Error => ("stderr", "error"),
-        };
-        self.session.app.log().push(LogEntry::now(
-            version,
-            Some(session),
-            EntryKind::Log {
-                stream,
-                level: Some(name),
-            },
-            message.clone(),
-        ));
-        let message = crate::log_text::Escaped(&message);
-        match level {
-            log::Level::Trace => {
-                tracing::trace!(app = %app, version = %version, session, "{message}")
-            }
-            log::Level::Debug => {
-                tracing::debug!(app = %app, version = %version, session, "{message}")
-            }
-            log::Level::Info => {
-                tracing::info!(app = %app, version = %version, session, "{message}")
-            }
-            log::Level::Warn => {
-                tracing::warn!(app = %app, version = %version, session, "{message}")
-            }
-            log::Level::Error => {
-                tracing::error!(app = %app, version = %version, session, "{message}")
-            }
-        }
-        Ok(())
-    }
-}
-
-/// A write beyond the app's store limits fails the session (the interface has no error
-/// for it): the store is unchanged and the failure is counted under `failures.limits`. A
-/// write returns once it is on disk.
-impl kv::Host for SessionState {
-    async fn get(&mut self, key: String) -> wasmtime::Result<Option<String>> {
-        Ok(self.session.app.kv().get(&key))
-    }
-
-    async fn set(&mut self, key: String, value: String) -> wasmtime::Result<()> {
-        let limits = self.session.app.limits().kv;
-        Ok(self.session.app.kv().set(&limits, key, value).await?)
-    }
-
-    async fn delete(&mut self, key: String) -> wasmtime::Result<()> {
-        Ok(self.session.app.kv().delete(key).await?)
-    }
-
-    async fn set_if_absent(
-        &mut self,
-        key: String,
-        value: String,
-    ) -> wasmtime::Result<Option<String>> {
-        let limits = self.session.app.limits().kv;
-        Ok(self
-            .session
-            .app
-            .kv()
-            .set_if_absent(&limits, key, value)
-            .await?)
-    }
-
-    async fn increment(&mut self, key: String, delta: i64) -> wasmtime::Result<i64> {
-        let limits = self.session.app.limits().kv;
-        Ok(self.session.app.kv().increment(&limits, key, delta).await?)
-    }
 }
