@@ -118,19 +118,25 @@ fn check_config(source: &ConfigSource) -> anyhow::Result<ExitCode> {
     })
 }
 
+/// Why `--bind` is refused.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+enum DemoBindError {
+    #[error("expected ADDR:PORT, e.g. 127.0.0.1:8090 or [::1]:8090")]
+    Syntax,
+    #[error(
+        "{0} is not a loopback address: the embedded demo's passwords are public, so it \
+         listens on this machine only (use --config-dir with an http.conf to listen \
+         elsewhere)"
+    )]
+    NotLoopback(std::net::IpAddr),
+}
+
 /// Parses `--bind`: a loopback `ADDR:PORT`. The embedded demo prints its users' passwords,
 /// which are the same for everyone, so it never listens beyond this machine.
-fn demo_bind(text: &str) -> Result<SocketAddr, String> {
-    let address: SocketAddr = text
-        .parse()
-        .map_err(|_| "expected ADDR:PORT, e.g. 127.0.0.1:8090 or [::1]:8090".to_string())?;
+fn demo_bind(text: &str) -> Result<SocketAddr, DemoBindError> {
+    let address: SocketAddr = text.parse().map_err(|_| DemoBindError::Syntax)?;
     if !address.ip().is_loopback() {
-        return Err(format!(
-            "{} is not a loopback address: the embedded demo's passwords are public, so it \
-             listens on this machine only (use --config-dir with an http.conf to listen \
-             elsewhere)",
-            address.ip()
-        ));
+        return Err(DemoBindError::NotLoopback(address.ip()));
     }
     Ok(address)
 }
@@ -298,11 +304,11 @@ mod tests {
             Ok("[::1]:0".parse().expect("address"))
         );
         for wrong in ["127.0.0.1", "8090", "localhost:8090", "[::1]", ""] {
-            let error = demo_bind(wrong).expect_err(wrong);
+            let error = demo_bind(wrong).expect_err(wrong).to_string();
             assert!(error.contains("ADDR:PORT"), "{wrong}: {error}");
         }
         for outside in ["0.0.0.0:8090", "192.0.2.1:8090", "[::]:8090"] {
-            let error = demo_bind(outside).expect_err(outside);
+            let error = demo_bind(outside).expect_err(outside).to_string();
             assert!(
                 error.contains("not a loopback address"),
                 "{outside}: {error}"

@@ -109,20 +109,33 @@ pub fn default_server_name() -> String {
     format!("wari/{}", env!("CARGO_PKG_VERSION"))
 }
 
+/// Why a `bindaddr` or `bindport` value is not an address or port.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AddressError {
+    #[error("empty address")]
+    Empty,
+    #[error("'{0}': missing ']'")]
+    MissingBracket(String),
+    #[error("'{0}': unexpected text after ']'")]
+    AfterBracket(String),
+    #[error("'{0}' is not a port number (0-65535)")]
+    Port(String),
+}
+
 /// Splits `host`, `host:port`, `[v6]:port` or a bare IPv6 address.
-pub fn split_host_port(text: &str) -> Result<(String, Option<u16>), String> {
+pub fn split_host_port(text: &str) -> Result<(String, Option<u16>), AddressError> {
     let text = text.trim();
     if text.is_empty() {
-        return Err("empty address".into());
+        return Err(AddressError::Empty);
     }
     if let Some(rest) = text.strip_prefix('[') {
         let (host, after) = rest
             .split_once(']')
-            .ok_or_else(|| format!("'{text}': missing ']'"))?;
+            .ok_or_else(|| AddressError::MissingBracket(text.to_string()))?;
         let port = match after.strip_prefix(':') {
             Some(p) => Some(parse_port(p)?),
             None if after.is_empty() => None,
-            None => return Err(format!("'{text}': unexpected text after ']'")),
+            None => return Err(AddressError::AfterBracket(text.to_string())),
         };
         return Ok((host.to_string(), port));
     }
@@ -136,10 +149,10 @@ pub fn split_host_port(text: &str) -> Result<(String, Option<u16>), String> {
     }
 }
 
-fn parse_port(text: &str) -> Result<u16, String> {
+fn parse_port(text: &str) -> Result<u16, AddressError> {
     text.trim()
         .parse::<u16>()
-        .map_err(|_| format!("'{text}' is not a port number (0-65535)"))
+        .map_err(|_| AddressError::Port(text.to_string()))
 }
 
 /// A path relative to the configuration directory (`join` keeps an absolute one as it is).
@@ -401,7 +414,10 @@ mod tests {
         );
         assert_eq!(split_host_port("[::1]:80"), Ok(("::1".into(), Some(80))));
         assert_eq!(split_host_port("::1"), Ok(("::1".into(), None)));
-        assert!(split_host_port("host:99999").is_err());
+        assert_eq!(
+            split_host_port("host:99999"),
+            Err(AddressError::Port("99999".into()))
+        );
         assert!(split_host_port("[::1").is_err());
     }
 }

@@ -233,14 +233,17 @@ impl AppLog {
     }
 }
 
+/// A negative `lines` in a request for an app's log.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("Invalid value for parameter lines: {0} (give 0 to {HISTORY})")]
+pub struct NegativeLines(pub i64);
+
 /// The `lines` a request asks for: [`DEFAULT_LINES`] when absent, at most [`HISTORY`]; a
 /// negative number is refused.
-pub fn lines(asked: Option<i64>) -> Result<usize, String> {
+pub fn lines(asked: Option<i64>) -> Result<usize, NegativeLines> {
     match asked {
         None => Ok(DEFAULT_LINES),
-        Some(n) if n < 0 => Err(format!(
-            "Invalid value for parameter lines: {n} (give 0 to {HISTORY})"
-        )),
+        Some(n) if n < 0 => Err(NegativeLines(n)),
         Some(n) => Ok(usize::try_from(n).unwrap_or(HISTORY).min(HISTORY)),
     }
 }
@@ -373,7 +376,7 @@ mod tests {
         assert_eq!(lines(None), Ok(DEFAULT_LINES));
         assert_eq!(lines(Some(5)), Ok(5));
         assert_eq!(lines(Some(1_000_000)), Ok(HISTORY));
-        assert!(lines(Some(-1)).is_err());
+        assert_eq!(lines(Some(-1)), Err(NegativeLines(-1)));
     }
 
     #[test]

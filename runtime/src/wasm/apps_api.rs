@@ -76,7 +76,7 @@ impl WasmApps for WasmHost {
         lines: Option<i64>,
         follow: bool,
     ) -> Result<AppLogReply, CoreError> {
-        let lines = app_log::lines(lines).map_err(CoreError::BadRequest)?;
+        let lines = app_log::lines(lines).map_err(|e| CoreError::BadRequest(e.to_string()))?;
         let log = self.app_log(name, user)?;
         if !follow {
             let entries = log.recent(lines).iter().map(|e| e.to_json(name)).collect();

@@ -10,18 +10,24 @@
 //!   `<app>/...` (e.g. app `voicemail` records `voicemail/msg-1`). What other apps and ARI
 //!   users recorded elsewhere can be neither overwritten nor played.
 
-/// Why a name is refused: the message of a 403 for the guest.
-pub type Refusal = String;
+/// Why a name is refused: its text is the message of a 403 for the guest.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error("Application '{}' is not this app's own ('{own}')", .app.escape_debug())]
+    App { app: String, own: String },
+    #[error("Recording '{}' is outside this app's recordings ('{own}/...')", .name.escape_debug())]
+    Recording { name: String, own: String },
+}
 
 /// `app` must be the guest's own application `own`.
 pub fn own_app(own: &str, app: &str) -> Result<(), Refusal> {
     if app == own {
         Ok(())
     } else {
-        Err(format!(
-            "Application '{}' is not this app's own ('{own}')",
-            app.escape_debug()
-        ))
+        Err(Refusal::App {
+            app: app.to_string(),
+            own: own.to_string(),
+        })
     }
 }
 
@@ -38,10 +44,10 @@ pub fn own_recording(own: &str, name: &str) -> Result<(), Refusal> {
     if inside {
         Ok(())
     } else {
-        Err(format!(
-            "Recording '{}' is outside this app's recordings ('{own}/...')",
-            name.escape_debug()
-        ))
+        Err(Refusal::Recording {
+            name: name.to_string(),
+            own: own.to_string(),
+        })
     }
 }
 
@@ -66,6 +72,10 @@ mod tests {
     fn only_the_own_app_and_the_own_recordings_pass() {
         assert!(own_app("evil", "evil").is_ok());
         assert!(own_app("evil", "victimapp").is_err());
+        assert_eq!(
+            own_app("evil", "victim\napp").map_err(|r| r.to_string()),
+            Err("Application 'victim\\napp' is not this app's own ('evil')".into())
+        );
         assert!(own_app("evil", "Evil").is_err());
         assert!(own_recording("evil", "evil/take1").is_ok());
         assert!(own_recording("evil", "evil/calls/take1").is_ok());
@@ -82,7 +92,10 @@ mod tests {
             assert!(own_recording("evil", name).is_err(), "{name}");
         }
         assert!(own_media("evil", ["sound:hello", "tone:440", "recording:evil/a"]).is_ok());
-        assert!(own_media("evil", ["sound:hello,recording:victimrec"]).is_err());
+        assert_eq!(
+            own_media("evil", ["sound:hello,recording:victimrec"]).map_err(|r| r.to_string()),
+            Err("Recording 'victimrec' is outside this app's recordings ('evil/...')".into())
+        );
         assert!(own_media("evil", [" Recording :victimrec"]).is_err());
     }
 }

@@ -43,7 +43,33 @@ pub enum ConnectError {
     #[error("TLS is not usable: {0}")]
     TlsSetup(#[from] super::tls::ClientTlsError),
     #[error("WebSocket handshake with {address} failed: {reason}")]
-    Handshake { address: String, reason: String },
+    Handshake {
+        address: String,
+        #[source]
+        reason: HandshakeError,
+    },
+}
+
+/// Why the opening handshake failed: the request could not be sent, or the server's answer
+/// is not one Asterisk accepts.
+#[derive(Debug, thiserror::Error)]
+pub enum HandshakeError {
+    #[error("invalid request: {0}")]
+    Request(#[source] http::Error),
+    #[error("{0}")]
+    Http(#[from] hyper::Error),
+    #[error("the server answered {0} instead of 101")]
+    Status(http::StatusCode),
+    #[error("the answer's Upgrade header is not websocket")]
+    Upgrade,
+    #[error("the answer's Connection header does not say Upgrade")]
+    Connection,
+    #[error("the answer's Sec-WebSocket-Accept does not match the key")]
+    Accept,
+    #[error("the server negotiated an extension (none were offered)")]
+    Extension,
+    #[error("the server chose subprotocol '{0}', which was not offered")]
+    Subprotocol(String),
 }
 
 /// Where a uri points.
@@ -203,7 +229,7 @@ struct Handshake {
 }
 
 impl Handshake {
-    async fn run(self, stream: Box<dyn Io>) -> Result<ClientStream, String> {
+    async fn run(self, stream: Box<dyn Io>) -> Result<ClientStream, HandshakeError> {
         use http::header;
         use hyper_util::rt::TokioIo;
         use tokio_tungstenite::tungstenite::handshake::client::generate_key;
@@ -229,21 +255,17 @@ impl Handshake {
         }
         let request = request
             .body(http_body_util::Empty::<bytes::Bytes>::new())
-            .map_err(|e| format!("invalid request: {e}"))?;
-        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-            .await
-            .map_err(|e| e.to_string())?;
+            .map_err(HandshakeError::Request)?;
+        let (mut sender, connection) =
+            hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
         // The connection is driven by its own task until it hands the socket over; the
         // guard stops it when the handshake fails or is abandoned.
         let driver = tokio::spawn(connection.with_upgrades());
         let _stop_driver = AbortOnDrop(driver.abort_handle());
-        let response = sender
-            .send_request(request)
-            .await
-            .map_err(|e| e.to_string())?;
+        let response = sender.send_request(request).await?;
         let status = response.status();
         if status != http::StatusCode::SWITCHING_PROTOCOLS {
-            return Err(format!("the server answered {status} instead of 101"));
+            return Err(HandshakeError::Status(status));
         }
         let headers = response.headers();
         let value = |name: header::HeaderName| {
@@ -254,29 +276,25 @@ impl Handshake {
                 .to_string()
         };
         if !value(header::UPGRADE).eq_ignore_ascii_case("websocket") {
-            return Err("the answer's Upgrade header is not websocket".into());
+            return Err(HandshakeError::Upgrade);
         }
         if !value(header::CONNECTION)
             .split(',')
             .any(|t| t.trim().eq_ignore_ascii_case("upgrade"))
         {
-            return Err("the answer's Connection header does not say Upgrade".into());
+            return Err(HandshakeError::Connection);
         }
         if value(header::SEC_WEBSOCKET_ACCEPT) != derive_accept_key(key.as_bytes()) {
-            return Err("the answer's Sec-WebSocket-Accept does not match the key".into());
+            return Err(HandshakeError::Accept);
         }
         if headers.contains_key(header::SEC_WEBSOCKET_EXTENSIONS) {
-            return Err("the server negotiated an extension (none were offered)".into());
+            return Err(HandshakeError::Extension);
         }
         let protocol = value(header::SEC_WEBSOCKET_PROTOCOL);
         if !protocol.is_empty() && !self.protocols.contains(&protocol) {
-            return Err(format!(
-                "the server chose subprotocol '{protocol}', which was not offered"
-            ));
+            return Err(HandshakeError::Subprotocol(protocol));
         }
-        let upgraded = hyper::upgrade::on(response)
-            .await
-            .map_err(|e| e.to_string())?;
+        let upgraded = hyper::upgrade::on(response).await?;
         let io: Box<dyn Io> = Box::new(TokioIo::new(upgraded));
         Ok(WebSocketStream::from_raw_socket(
             io,
