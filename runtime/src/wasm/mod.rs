@@ -19,8 +19,10 @@ pub mod limits;
 pub mod log_follow;
 pub mod names;
 pub mod output;
+mod ownership;
 pub mod runtime;
 pub mod session;
+mod settings;
 pub mod store;
 
 use std::collections::HashMap;
@@ -37,97 +39,12 @@ use audit::{Action, Actor, Outcome};
 use bindings::{StasisApp, StasisAppPre};
 use engine::WasmEngine;
 use kv::AppKv;
-use limits::Limits;
+pub use ownership::is_app_name;
+use ownership::{check_owner, not_owner, owner_or_admin, validate_name};
 use runtime::{AppRuntime, AppVersion};
 use session::SessionState;
+pub use settings::WasmSettings;
 use store::{AppStore, StoredApp, sha256_hex};
-
-/// Settings of the WebAssembly host.
-#[derive(Debug, Clone)]
-pub struct WasmSettings {
-    /// Concurrent sessions over all apps (sizes the pooling allocator).
-    pub max_sessions: u32,
-    /// Limits of apps without their own.
-    pub limits: Limits,
-    /// Limits of named apps.
-    pub per_app: HashMap<String, Limits>,
-    /// Largest accepted upload.
-    pub max_upload_bytes: usize,
-    /// Components (`*.wasm`) deployed at start, named by file stem.
-    pub apps_dir: Option<std::path::PathBuf>,
-    /// How long a removed app's live sessions may go on (wasm.conf `drain_seconds`).
-    pub drain: std::time::Duration,
-}
-
-impl Default for WasmSettings {
-    fn default() -> Self {
-        WasmSettings {
-            max_sessions: 1000,
-            limits: Limits::default(),
-            per_app: HashMap::new(),
-            max_upload_bytes: 16 * 1024 * 1024,
-            apps_dir: None,
-            drain: drain::DEFAULT_DRAIN,
-        }
-    }
-}
-
-impl WasmSettings {
-    /// Settings from wasm.conf.
-    pub fn from_config(config: &crate::config::wasm_conf::WasmConfig) -> WasmSettings {
-        let defaults = WasmSettings::default();
-        WasmSettings {
-            max_sessions: config.max_sessions.unwrap_or(defaults.max_sessions),
-            limits: Limits::from_settings(&config.defaults),
-            per_app: config
-                .per_app
-                .keys()
-                .map(|name| {
-                    (
-                        name.clone(),
-                        Limits::from_settings(&config.limits_for(name)),
-                    )
-                })
-                .collect(),
-            max_upload_bytes: config
-                .max_upload_mb
-                .and_then(|mb| usize::try_from(mb.saturating_mul(1024 * 1024)).ok())
-                .unwrap_or(defaults.max_upload_bytes),
-            apps_dir: config.apps_dir.clone(),
-            drain: config
-                .drain_seconds
-                .map_or(defaults.drain, std::time::Duration::from_secs),
-        }
-    }
-
-    /// The limits of one app, its session cap resolved.
-    pub fn limits_for(&self, app: &str) -> Limits {
-        let mut limits = self
-            .per_app
-            .get(app)
-            .cloned()
-            .unwrap_or_else(|| self.limits.clone());
-        limits.max_sessions_per_app = Some(
-            limits
-                .max_sessions_per_app
-                .unwrap_or_else(|| limits::default_sessions_per_app(self.max_sessions)),
-        );
-        limits
-    }
-
-    /// The largest memory any app may use (the size of a pooled memory slot).
-    fn largest_memory(&self) -> Limits {
-        let mut limits = self.limits.clone();
-        limits.memory_bytes = self
-            .per_app
-            .values()
-            .map(|l| l.memory_bytes)
-            .chain(std::iter::once(self.limits.memory_bytes))
-            .max()
-            .unwrap_or(self.limits.memory_bytes);
-        limits
-    }
-}
 
 /// What every app and session shares.
 pub struct Shared {
@@ -443,93 +360,6 @@ impl WasmHost {
     /// Where uploads in progress are spooled (`<data-dir>/uploads`).
     pub fn spool_dir(&self) -> &Path {
         self.store.spool_dir()
-    }
-
-    /// The owner of a deployed app: `None` when no app has that name, `Some(None)` when
-    /// it has no owner.
-    fn owner_of(&self, name: &str) -> Option<Option<String>> {
-        self.apps
-            .lock()
-            .ok()?
-            .get(name)
-            .map(|r| r.current().stored.owner.clone())
-    }
-
-    /// Whether `actor` may deploy `name`: a new name within the user's `max_apps`, or a
-    /// replacement by the app's owner or an admin. What the deployment would be.
-    fn may_deploy(&self, name: &str, actor: &Actor) -> Result<Action, CoreError> {
-        let user = &actor.user;
-        let draining = self.app(name).filter(|r| r.drain.is_draining());
-        match self.owner_of(name) {
-            Some(owner) if draining.is_some() => {
-                // Removed, its calls still draining: the name stays its owner's until the
-                // drain ends; the owner or an admin may deploy it again (a new app).
-                let owns = owner.as_deref() == Some(user.name.as_str());
-                if !owner_or_admin(user, owner.as_deref()) {
-                    let until = draining.and_then(|r| r.drain.until()).unwrap_or_default();
-                    return Err(CoreError::Conflict(format!(
-                        "WebAssembly app '{name}' was removed and its calls in progress are draining (until {until}): the name is free once GET /ari/wasm/{name} answers 404"
-                    )));
-                }
-                if owns {
-                    self.check_max_apps(actor)?;
-                }
-                Ok(Action::Deploy)
-            }
-            Some(owner) => {
-                if owner_or_admin(user, owner.as_deref()) {
-                    Ok(Action::Replace)
-                } else {
-                    Err(not_owner(name, owner.as_deref(), "change it"))
-                }
-            }
-            None => {
-                self.check_max_apps(actor)?;
-                Ok(Action::Deploy)
-            }
-        }
-    }
-
-    /// Refuses a new app of `actor`'s when the user already owns `max_apps` (apps being
-    /// removed, draining, do not count).
-    fn check_max_apps(&self, actor: &Actor) -> Result<(), CoreError> {
-        let user = &actor.user;
-        if let Some(max) = user.limits.apps() {
-            let owned = self.apps.lock().map_or(0, |apps| {
-                apps.values()
-                    .filter(|r| {
-                        !r.drain.is_draining()
-                            && r.current().stored.owner.as_deref() == Some(user.name.as_str())
-                    })
-                    .count()
-            });
-            if owned >= max as usize {
-                return Err(CoreError::Forbidden(format!(
-                    "User '{}' already owns {owned} WebAssembly apps (max_apps = {max})",
-                    user.name
-                )));
-            }
-        }
-        Ok(())
-    }
-
-    /// The check of `PUT /ari/wasm/{app}` made from the request head, before any of the
-    /// body is read; a refusal is written to the audit log.
-    pub fn check_deploy(&self, name: &str, actor: &Actor) -> Result<(), CoreError> {
-        self.may_deploy(name, actor).map(|_| ()).inspect_err(|e| {
-            let action = match e {
-                CoreError::Forbidden(_) if self.owner_of(name).is_some() => Action::Replace,
-                _ => Action::Deploy,
-            };
-            audit::record(
-                action,
-                Outcome::Refused,
-                Some(actor),
-                name,
-                None,
-                &e.to_string(),
-            );
-        })
     }
 
     /// `PUT /ari/wasm/{app}` with the component in a spool file: read into memory only
@@ -924,65 +754,4 @@ impl WasmHost {
         tracing::info!(app = name, from = %runtime::version_tag(&current.sha256), to = %runtime::version_tag(&target.sha256), "WebAssembly app rolled back");
         Ok(runtime.json())
     }
-}
-
-/// Whether `user` may change or read an app owned by `owner`: its owner, or an admin.
-fn owner_or_admin(user: &crate::config::User, owner: Option<&str>) -> bool {
-    user.admin || owner == Some(user.name.as_str())
-}
-
-/// The refusal for a user who neither owns an app nor is an admin; `what` the user may not
-/// do (`change it`, `read its log`).
-fn not_owner(name: &str, owner: Option<&str>, what: &str) -> CoreError {
-    CoreError::Forbidden(match owner {
-        Some(owner) => format!(
-            "WebAssembly app '{name}' belongs to user '{owner}': only its owner or an admin may {what}"
-        ),
-        None => format!("WebAssembly app '{name}' has no owner: only an admin may {what}"),
-    })
-}
-
-/// Remove and rollback: `actor` must own the app (stored as `stored`) or be an admin; a
-/// refusal is written to the audit log.
-fn check_owner(
-    action: Action,
-    actor: &Actor,
-    name: &str,
-    stored: &StoredApp,
-) -> Result<(), CoreError> {
-    if owner_or_admin(&actor.user, stored.owner.as_deref()) {
-        return Ok(());
-    }
-    let e = not_owner(name, stored.owner.as_deref(), "change it");
-    audit::record(
-        action,
-        Outcome::Refused,
-        Some(actor),
-        name,
-        Some(&stored.sha256),
-        &e.to_string(),
-    );
-    Err(e)
-}
-
-/// An app name ([`is_app_name`]), or 400 saying what one is.
-fn validate_name(name: &str) -> Result<(), CoreError> {
-    if is_app_name(name) {
-        Ok(())
-    } else {
-        Err(CoreError::BadRequest(format!(
-            "Invalid app name '{name}': use 1-73 letters, digits, '-', '_' or '.'"
-        )))
-    }
-}
-
-/// Whether `name` may name a WebAssembly app: 1-73 letters, digits, `-`, `_`, `.`, not
-/// starting with `.` (it is a directory of the app store and a Stasis application name).
-pub fn is_app_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= crate::core::apps::MAX_APP_NAME
-        && !name.starts_with('.')
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
