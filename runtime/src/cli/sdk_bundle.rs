@@ -70,14 +70,24 @@ pub fn files() -> Vec<(String, String)> {
     files
 }
 
-/// The SDK's manifest with the values it inherits from wari's workspace written out.
+/// The SDK's manifest with the values it inherits from wari's workspace written out, and
+/// without its `[lints]` table: that only says "the workspace's lints", and the copy is in
+/// no workspace (cargo refuses a manifest that inherits from a workspace it cannot find).
 fn manifest() -> String {
     let mut out = format!(
         "# The wari guest SDK {VERSION}, as carried by the `wari` binary that ran `wari app new`.\n\
          # Its sources match that wari's contract (wit/stasis.wit); `wari app new` in a newer\n\
          # wari writes a newer copy.\n"
     );
+    let mut in_lints = false;
     for line in MANIFEST.lines() {
+        let trimmed = line.trim();
+        if trimmed.starts_with('[') {
+            in_lints = trimmed == "[lints]";
+        }
+        if in_lints {
+            continue;
+        }
         let inherited = |key: &str| line.trim() == format!("{key}.workspace = true");
         let line = if inherited("version") {
             format!("version = \"{VERSION}\"")
@@ -242,6 +252,12 @@ mod tests {
         assert!(!wasm.contains(WIT_PATH_REPO));
         let manifest = manifest();
         assert!(!manifest.contains(".workspace"), "{manifest}");
+        assert!(MANIFEST.contains("[lints]\nworkspace = true"), "{MANIFEST}");
+        assert!(
+            !manifest.contains("[lints]")
+                && !manifest.lines().any(|l| l.trim().starts_with("workspace")),
+            "{manifest}"
+        );
         assert!(manifest.contains("name = \"wari-guest-sdk\""), "{manifest}");
         assert!(manifest.contains(&format!("version = \"{VERSION}\"")));
         assert!(
