@@ -24,6 +24,12 @@
 //!
 //! Every loop is bounded in count and time, and only loopback servers are accepted.
 
+#![allow(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "a benchmark reports on the terminal"
+)]
+
 pub mod client_wait;
 pub mod compare;
 pub mod echo;

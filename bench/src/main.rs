@@ -1,5 +1,11 @@
 //! `wari-bench`: benchmarks an ARI server on this machine (see the library docs).
 
+#![allow(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "a benchmark reports on the terminal"
+)]
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;

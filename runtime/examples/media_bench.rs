@@ -11,6 +11,12 @@
 //! ticks, its late ticks (frames not ready by the end of their 20 ms slot) and its busy
 //! time. Usage: `cargo run --release -p wari --example media_bench -- playing 2000`.
 
+#![allow(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "a benchmark reports on the terminal"
+)]
+
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;

@@ -23,6 +23,16 @@
 //! Environment: WARI_GUESTS_DIR (the built components, default target/guests/components),
 //! START_COUNT (5000), EVENT_COUNT (20000), SESSIONS (10000), DEPLOY_COUNT (5).
 
+#![allow(
+    unsafe_code,
+    reason = "mimalloc's process statistics are read through its C interface"
+)]
+#![allow(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "a benchmark reports on the terminal"
+)]
+
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};

@@ -1,6 +1,12 @@
 //! The `wari` command: runs the host, checks a configuration directory, or manages the
 //! WebAssembly apps of a running host (`wari app`, in `cli/`).
 
+#![allow(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "the command line talks to its user on the terminal; the server logs with tracing"
+)]
+
 mod cli;
 
 use std::net::SocketAddr;

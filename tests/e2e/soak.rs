@@ -80,6 +80,7 @@ impl RssWatch {
 
     /// No leak: RSS comes back to within 10% of the plateau (within 10 s) once the calls
     /// are gone.
+    #[allow(clippy::print_stderr, reason = "the figures a soak run reports")]
     pub(crate) async fn assert_settles(&self, pid: u32, label: &str) {
         let (plateau, samples) = (self.plateau, &self.samples);
         assert!(plateau > 0, "no RSS samples: {samples:?}");

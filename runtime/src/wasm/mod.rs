@@ -275,12 +275,10 @@ impl WasmHost {
         let loaded = {
             let stored = stored.clone();
             tokio::task::spawn_blocking(move || -> Result<(Component, Origin), CoreError> {
-                if let Some(artifact) = store.compiled(&stored, &compat) {
-                    // SAFETY: the artifact was produced by `Component::serialize` of this same
-                    // engine configuration and written by wari into its own data directory.
-                    if let Ok(component) = unsafe { Component::deserialize(&engine, &artifact) } {
-                        return Ok((component, Origin::Cache));
-                    }
+                if let Some(artifact) = store.compiled(&stored, &compat)
+                    && let Some(component) = cached_component(&engine, &artifact)
+                {
+                    return Ok((component, Origin::Cache));
                 }
                 let bytes = store
                     .component(&stored)
@@ -754,4 +752,15 @@ impl WasmHost {
         tracing::info!(app = name, from = %runtime::version_tag(&current.sha256), to = %runtime::version_tag(&target.sha256), "WebAssembly app rolled back");
         Ok(runtime.json())
     }
+}
+
+/// A component from its cached artifact (`None` when the artifact does not load).
+#[expect(
+    unsafe_code,
+    reason = "wasmtime cannot check precompiled code: it must come from a trusted source"
+)]
+fn cached_component(engine: &wasmtime::Engine, artifact: &[u8]) -> Option<Component> {
+    // SAFETY: the artifact was produced by `Component::serialize` of this same engine
+    // configuration and written by wari into its own data directory.
+    unsafe { Component::deserialize(engine, artifact) }.ok()
 }
