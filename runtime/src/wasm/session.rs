@@ -1,8 +1,10 @@
 //! Call sessions: one component instance (one wasmtime `Store`) per call, created when the
 //! first channel enters the app and dropped when its last channel leaves. Events of a session
 //! are handled one at a time, in order, each within the app's CPU budget and time limit.
-//! The host imports the app calls are implemented here, against the core, and only for the
-//! session's own channels and bridges.
+//! The host imports that act on calls are implemented here, against the core, and only for
+//! the session's own channels and bridges; those that serve the guest itself (timers, log,
+//! key-value store) are in `session/services.rs`, and the limits and how a failure is
+//! classified in `session/failure.rs`.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
