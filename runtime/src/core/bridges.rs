@@ -1,17 +1,19 @@
 //! Bridge operations: creating and destroying bridges, channels joining and leaving them,
 //! with BridgeCreated/Destroyed and ChannelEntered/LeftBridge events; bridge variables.
 
+pub mod bridge;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use chrono::Local;
 use serde_json::{Map, Value};
 
-use super::bridge::{Bridge, BridgeClass, BridgeFlags};
 use super::event::{Event, Scope};
 use super::media::MediaTopic;
 use super::stasis::SourceKind;
 use super::{Core, CoreError, State};
+use bridge::{Bridge, BridgeClass, BridgeFlags};
 
 /// Asterisk's message when a bridge cannot be made of the requested type.
 pub const UNABLE_TO_CREATE: &str = "Unable to create bridge";
@@ -49,7 +51,7 @@ impl Core {
             var.apply(&mut bridge);
         }
         let snapshot = bridge.json();
-        let mixing = bridge.flags.kind == super::bridge::BridgeType::Mixing;
+        let mixing = bridge.flags.kind == bridge::BridgeType::Mixing;
         state.bridges.insert(id.clone(), bridge);
         self.media_bridge_added(&id, mixing);
         self.publish(
@@ -113,7 +115,7 @@ impl Core {
     pub fn create_basic_bridge_locked(&self, state: &mut State) -> Arc<str> {
         let id: Arc<str> = Arc::from(uuid::Uuid::new_v4().to_string().as_str());
         let flags = BridgeFlags::parse("mixing").unwrap_or(BridgeFlags {
-            kind: super::bridge::BridgeType::Mixing,
+            kind: bridge::BridgeType::Mixing,
             media_through_core: false,
             video_mode: "talker",
             always_multimix: false,
@@ -251,7 +253,7 @@ impl Core {
         let Some(bridge) = state.bridges.get(bridge_id) else {
             return;
         };
-        let holding = bridge.flags.kind == super::bridge::BridgeType::Holding;
+        let holding = bridge.flags.kind == bridge::BridgeType::Holding;
         let members = bridge.channels.clone();
         if holding {
             for member in &members {

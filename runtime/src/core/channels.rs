@@ -2,24 +2,29 @@
 //! (ringing, answered, DTMF, hangup, destruction, entering and leaving Stasis) and the
 //! control API ARI handlers call (originate, create, dial, answer, hangup, variables, ...).
 
+pub mod channel;
+pub(crate) mod dialing;
+pub mod hangup;
+pub(crate) mod identity;
+pub mod snapshot;
+pub(crate) mod variables;
+
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use serde_json::{Value, json};
 
-use super::channel::{
-    CallerId, ChannelState, Control, DialOrigin, DialplanPosition, StasisMembership,
-};
 use super::event::{Event, Scope};
-use super::hangup::HangupBy;
 use super::pbx::Start;
 use super::quota::Account;
-use super::snapshot::ChannelSnapshot;
 use super::stasis::SourceKind;
-use super::stasis_run::Announce;
+use super::stasis::run::Announce;
 use super::tech::{Indication, Request};
 use super::{ControlReceiver, Core, CoreError, State, cause};
+use channel::{CallerId, ChannelState, Control, DialOrigin, DialplanPosition, StasisMembership};
+use hangup::HangupBy;
+use snapshot::ChannelSnapshot;
 
 /// A parsed `Tech/resource` dial string.
 pub fn split_endpoint(endpoint: &str) -> Result<(&str, &str), CoreError> {
@@ -75,7 +80,7 @@ impl Core {
         &self,
         state: &'s mut State,
         id: &str,
-    ) -> Result<&'s mut super::channel::Channel, CoreError> {
+    ) -> Result<&'s mut channel::Channel, CoreError> {
         state
             .channels
             .get_mut(id)
@@ -90,7 +95,7 @@ impl Core {
         state: &'s State,
         id: &str,
         media: bool,
-    ) -> Result<&'s super::channel::Channel, CoreError> {
+    ) -> Result<&'s channel::Channel, CoreError> {
         let channel = state
             .channels
             .get(id)
@@ -347,7 +352,7 @@ impl Core {
             && state
                 .bridges
                 .get(&bridge)
-                .is_some_and(|b| b.class == super::bridge::BridgeClass::Stasis)
+                .is_some_and(|b| b.class == super::bridges::bridge::BridgeClass::Stasis)
         {
             self.leave_bridge_as(state, id, false);
         }
@@ -998,7 +1003,7 @@ impl Core {
         self.with_state(|state| {
             self.controllable(state, id, false)?;
             let id = self.channel_mut(state, id)?.id.clone();
-            if name.ends_with(')') && !super::identity::is_writable_function(name) {
+            if name.ends_with(')') && !identity::is_writable_function(name) {
                 return Err(CoreError::BadRequest("Failed to execute function".into()));
             }
             self.set_var_locked(state, &id, name, value, Some(report));
@@ -1048,10 +1053,9 @@ impl Core {
         if unsubscribe && let Some(app) = state.app_of_channel(id) {
             state.apps.unsubscribe(&app, SourceKind::Bridge, &bridge_id);
         }
-        let basic_and_empty = state
-            .bridges
-            .get(&bridge_id)
-            .is_some_and(|b| b.class == super::bridge::BridgeClass::Basic && b.channels.len() < 2);
+        let basic_and_empty = state.bridges.get(&bridge_id).is_some_and(|b| {
+            b.class == super::bridges::bridge::BridgeClass::Basic && b.channels.len() < 2
+        });
         if basic_and_empty {
             self.destroy_bridge_locked(state, &bridge_id);
         } else {
@@ -1079,14 +1083,14 @@ fn new_ids(id: Option<&str>, other: Option<&str>) -> Result<Request, CoreError> 
 }
 
 /// Every channel, oldest first (ties by id), as `GET /channels` lists them.
-fn sorted_channels(state: &State) -> Vec<&super::channel::Channel> {
-    let mut channels: Vec<&super::channel::Channel> = state.channels.values().collect();
+fn sorted_channels(state: &State) -> Vec<&channel::Channel> {
+    let mut channels: Vec<&channel::Channel> = state.channels.values().collect();
     channels.sort_by(|a, b| a.creationtime.cmp(&b.creationtime).then(a.id.cmp(&b.id)));
     channels
 }
 
 /// Variables a channel answers without them being set (read-only facts).
-pub(crate) fn builtin_var(channel: &super::channel::Channel, name: &str) -> Option<String> {
+pub(crate) fn builtin_var(channel: &channel::Channel, name: &str) -> Option<String> {
     Some(match name {
         "CHANNEL" => channel.name.clone(),
         "UNIQUEID" => channel.id.to_string(),

@@ -465,7 +465,7 @@ mod tests {
 
     #[test]
     fn embedded_demo_dialplan_parses_cleanly() {
-        let dp = clean(include_str!("../../../defaults/extensions.conf"));
+        let dp = clean(include_str!("../../defaults/extensions.conf"));
         assert!(dp.has_context("default"));
         assert_eq!(
             app_at(&dp, "default", "100", 2).as_deref(),

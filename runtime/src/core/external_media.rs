@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
 
-use super::channel::{ChannelState, DialplanPosition};
+use super::channels::channel::{ChannelState, DialplanPosition};
 use super::event::dial;
 use super::tech::unicast_rtp::{SharedSocket, UdpEdge, UnicastRtp, bind_towards};
 use super::{Core, CoreError, NewChannel};

@@ -2,10 +2,10 @@
 //! global variable operations, originate and create `variables`, dialplan `Set()` and
 //! `${...}`. One parser ([`parse`]) names the function; reading needs a channel only for
 //! the identities (`CALLERID(name|num|all)`, `CONNECTEDLINE(name|num|all)`); `LEN`,
-//! `EXISTS`, `ISNULL` and `GLOBAL` need none. Writing identities is [`super::identity`]'s.
+//! `EXISTS`, `ISNULL` and `GLOBAL` need none. Writing identities is [`super::channels::identity`]'s.
 
 use super::Core;
-use super::channel::{CallerId, Channel};
+use super::channels::channel::{CallerId, Channel};
 
 /// A dialplan function wari knows, with its argument.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

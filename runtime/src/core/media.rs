@@ -17,6 +17,13 @@
 //! `musiconhold.conf` class: an unknown class falls back to `default`, and a class with no
 //! playable file plays silence (with a warning), so starting music on hold never fails.
 
+pub(crate) mod audience;
+pub(crate) mod dialplan;
+pub(crate) mod hangup;
+pub(crate) mod recording_quota;
+pub(crate) mod rules;
+pub(crate) mod shutdown;
+
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::{Arc, Weak};
@@ -25,7 +32,6 @@ use serde_json::{Map, Value, json};
 
 use super::event::{Event, Scope};
 use super::quota::Account;
-use super::recording_quota::{ChargedSink, file_key};
 use super::{Core, CoreError, State};
 use crate::config::musiconhold_conf::MohConfig;
 use crate::media::engine::{
@@ -40,6 +46,7 @@ use crate::media::moh::MohPlayer;
 use crate::media::say;
 use crate::media::sounds::SoundIndex;
 use crate::media::sources::FileOpener;
+use recording_quota::{ChargedSink, file_key};
 
 /// Where media comes from and goes to.
 #[derive(Debug, Clone)]
@@ -110,7 +117,7 @@ pub struct PlaybackInfo {
     pub state: &'static str,
     /// Who gets the events.
     pub topic: MediaTopic,
-    /// Set once the topic has gone (see `media_audience`): the applications that hear
+    /// Set once the topic has gone (see `audience`): the applications that hear
     /// this playback's remaining events instead of the topic's subscribers.
     pub audience: Option<Arc<[String]>>,
 }
@@ -211,7 +218,7 @@ pub struct MediaState {
     /// for each to end (told whether it failed).
     pub dialplan_playbacks: HashMap<Arc<str>, tokio::sync::oneshot::Sender<bool>>,
     /// Hung-up channels waiting for their playbacks and recordings to report their end
-    /// (see `media_hangup`).
+    /// (see `hangup`).
     pub channel_waiters: HashMap<Arc<str>, tokio::sync::oneshot::Sender<()>>,
 }
 
@@ -337,7 +344,7 @@ impl MediaState {
     }
 
     /// Gives every live playback and recording of `topic` the applications that are to
-    /// hear its remaining events (see `media_audience`).
+    /// hear its remaining events (see `audience`).
     pub(super) fn set_audience(&mut self, topic: &MediaTopic, apps: &Arc<[String]>) {
         let Some(live) = self.by_topic.get(topic) else {
             return;
@@ -1439,5 +1446,4 @@ impl Core {
 }
 
 #[cfg(test)]
-#[path = "media_tests.rs"]
 mod tests;

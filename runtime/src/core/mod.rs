@@ -7,41 +7,26 @@
 //! sinks while it is held, so every application sees changes in the order they happened.
 //! Each channel has a runner task ([`pbx`]) that executes its dialplan or waits in Stasis.
 
-pub mod apps;
-pub mod bridge;
 pub mod bridges;
 pub mod cause;
-pub mod channel;
 pub mod channels;
 pub mod device_states;
-pub mod dialing;
 pub mod dialplan;
-pub mod dialplan_media;
 pub mod endpoints;
 pub mod event;
 pub mod external_media;
 pub mod functions;
-pub mod hangup;
-pub mod identity;
 pub mod media;
-pub mod media_audience;
-pub mod media_hangup;
-pub mod media_rules;
-pub mod media_shutdown;
 pub mod modules;
 pub mod pbx;
 pub mod quota;
-pub mod recording_quota;
-pub mod snapshot;
 pub mod snoop;
 pub mod stasis;
-pub mod stasis_run;
 pub mod system;
 pub mod tech;
 #[cfg(test)]
 pub(crate) mod test_support;
 pub mod time;
-pub mod variables;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -54,8 +39,8 @@ use tokio::sync::mpsc;
 
 pub use system::SystemInfo;
 
-use bridge::Bridge;
-use channel::{CallerId, Channel, ChannelState, Control, DialplanPosition};
+use bridges::bridge::Bridge;
+use channels::channel::{CallerId, Channel, ChannelState, Control, DialplanPosition};
 use event::{Event, Scope};
 use stasis::{Registry, SourceKind};
 use tech::{Driver, Technology};
@@ -232,7 +217,7 @@ pub struct Core {
     app_ownership: bool,
     quotas: quota::Quotas,
     /// Stored recordings' owners, for `max_recordings_kb`.
-    recordings: Arc<recording_quota::RecordingLedger>,
+    recordings: Arc<media::recording_quota::RecordingLedger>,
 }
 
 /// Longest client-chosen channel id (Asterisk's `AST_MAX_UNIQUEID` less its terminator).
@@ -278,7 +263,9 @@ impl Core {
             next_channel: AtomicU64::new(0),
             id_epoch,
             media: std::sync::OnceLock::new(),
-            recordings: Arc::new(recording_quota::RecordingLedger::new(config.store.clone())),
+            recordings: Arc::new(media::recording_quota::RecordingLedger::new(
+                config.store.clone(),
+            )),
             store: config.store,
             persisting: tokio::sync::Mutex::new(()),
             app_ownership: config.app_ownership,
@@ -441,7 +428,7 @@ impl Core {
             endpoint: spec.endpoint.clone(),
             muted_in: false,
             muted_out: false,
-            execution: channel::Execution::Idle,
+            execution: channels::channel::Execution::Idle,
             dialing: None,
             charge: None,
         };
@@ -498,7 +485,7 @@ impl Core {
         if !in_stasis {
             self.spawn_runner(id.clone(), rx, otherwise);
         } else if let Some(channel) = state.channels.get_mut(id) {
-            channel.dormant = Some(channel::Dormant {
+            channel.dormant = Some(channels::channel::Dormant {
                 control: rx,
                 start: pbx::Start::InStasis,
             });
@@ -553,11 +540,15 @@ impl Core {
     }
 
     /// A typed snapshot of a channel for an event (`None` if it does not exist).
-    pub fn channel_snapshot(&self, state: &State, id: &str) -> Option<snapshot::ChannelSnapshot> {
+    pub fn channel_snapshot(
+        &self,
+        state: &State,
+        id: &str,
+    ) -> Option<channels::snapshot::ChannelSnapshot> {
         state
             .channels
             .get(id)
-            .map(|c| snapshot::ChannelSnapshot::new(c, &self.channelvars))
+            .map(|c| channels::snapshot::ChannelSnapshot::new(c, &self.channelvars))
     }
 
     /// Makes an endpoint known before any channel uses it (configured phones).

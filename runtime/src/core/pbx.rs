@@ -15,14 +15,14 @@ use futures_util::FutureExt;
 use serde_json::json;
 
 use super::cause;
-use super::channel::{ChannelState, Control, DialplanPosition, Execution};
 use super::channels::Destination;
+use super::channels::channel::{ChannelState, Control, DialplanPosition, Execution};
+use super::channels::hangup::HangupBy;
+use super::channels::snapshot::ChannelSnapshot;
 use super::dialplan::expr;
 use super::event::{self, Event, Scope};
-use super::hangup::HangupBy;
 use super::media::MediaTopic;
-use super::snapshot::ChannelSnapshot;
-use super::stasis_run::Announce;
+use super::stasis::run::Announce;
 use super::tech::{Indication, Request};
 use super::{ControlReceiver, Core};
 

@@ -9,8 +9,8 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::channel::ChannelState;
-use super::channel::DialplanPosition;
+use super::channels::channel::ChannelState;
+use super::channels::channel::DialplanPosition;
 use super::tech::Driver;
 use super::{Core, CoreError, NewChannel, State, cause};
 use crate::media::engine::Command;
@@ -142,7 +142,7 @@ impl Core {
                 state,
                 &snoop,
                 cause::NORMAL_CLEARING,
-                super::hangup::HangupBy::FarEnd,
+                super::channels::hangup::HangupBy::FarEnd,
             );
         }
     }

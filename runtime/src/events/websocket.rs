@@ -4,7 +4,7 @@
 //! checked as Asterisk's WebSocket layer checks it, and the `app` list as its events
 //! resource reads it; the user's socket and name caps are taken ([`super::user_sockets`],
 //! 429 over them) and the applications registered under the ownership rules
-//! ([`crate::core::apps`], 403 or 409 when refused) before the 101 is sent (events
+//! ([`crate::core::stasis::apps`], 403 or 409 when refused) before the 101 is sent (events
 //! produced meanwhile wait in the queue); then the socket runs an ARI [`session`] (events
 //! out, REST over WebSocket in, pings). A consumer that cannot keep up is disconnected
 //! without slowing anyone else; when the socket closes, its applications lose their handler.
@@ -26,7 +26,7 @@ use super::sink::{QUEUE_CAPACITY, QueueReceiver, queue};
 use super::user_sockets::{SocketSlot, UserSockets};
 use crate::ari::{Ari, AriError, AriResponse, UpgradeGrant};
 use crate::core::CoreError;
-use crate::core::apps::Claim;
+use crate::core::stasis::apps::Claim;
 
 /// How much the socket reads at a time. The WebSocket library zero-fills this much of its
 /// buffer before every read attempt, including the many that find nothing to read while
@@ -69,7 +69,7 @@ pub async fn upgrade(
     let Some(apps) = apps.filter(|names| {
         names
             .iter()
-            .all(|n| !n.is_empty() && n.len() <= crate::core::apps::MAX_APP_NAME)
+            .all(|n| !n.is_empty() && n.len() <= crate::core::stasis::apps::MAX_APP_NAME)
     }) else {
         tracing::info!(app = ?grant.params.first("app"), "WebSocket upgrade refused: invalid application names");
         return Err(registration_failed());

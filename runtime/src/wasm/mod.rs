@@ -582,7 +582,7 @@ impl WasmHost {
                 std::slice::from_ref(&name),
                 runtime.clone(),
                 false,
-                crate::core::apps::Claim::Component,
+                crate::core::stasis::apps::Claim::Component,
             )
             .map_err(|e| CoreError::Conflict(e.to_string()))?;
         apps.insert(name, runtime.clone());
@@ -1129,7 +1129,7 @@ fn validate_name(name: &str) -> Result<(), CoreError> {
 /// starting with `.` (it is a directory of the app store and a Stasis application name).
 pub fn is_app_name(name: &str) -> bool {
     !name.is_empty()
-        && name.len() <= crate::core::apps::MAX_APP_NAME
+        && name.len() <= crate::core::stasis::apps::MAX_APP_NAME
         && !name.starts_with('.')
         && name
             .chars()

@@ -1,5 +1,5 @@
 //! `/applications`: the Stasis applications, their explicit subscriptions and event filters
-//! (changed only by an application's owner or an admin, see [`crate::core::apps`]).
+//! (changed only by an application's owner or an admin, see [`crate::core::stasis::apps`]).
 
 use super::{Ctx, Entry};
 use crate::ari::response::{AriResponse, AriResult};

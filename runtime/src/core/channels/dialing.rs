@@ -9,9 +9,9 @@
 use std::sync::Arc;
 
 use super::channel::{DialOrigin, Dialing};
-use super::event;
 use super::snapshot::ChannelSnapshot;
-use super::{Core, CoreError, State};
+use crate::core::event;
+use crate::core::{Core, CoreError, State};
 
 /// The `dialstatus` of an originate that failed with `cause` (Q.850).
 fn failed_status(cause: u16) -> &'static str {

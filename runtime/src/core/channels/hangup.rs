@@ -9,9 +9,9 @@ use std::sync::Arc;
 use serde_json::json;
 
 use super::channel::Execution;
-use super::event::{Event, Scope};
-use super::stasis::SourceKind;
-use super::{Core, State, cause};
+use crate::core::event::{Event, Scope};
+use crate::core::stasis::SourceKind;
+use crate::core::{Core, State, cause};
 
 /// Who asks for a channel to be hung up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

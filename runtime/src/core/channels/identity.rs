@@ -1,16 +1,16 @@
 //! Caller and connected-line identities of channels: changing them (ChannelCallerId,
 //! ChannelConnectedLine, only when something changed), also through the dialplan
 //! functions that write them (`CALLERID(...)`, `CONNECTEDLINE(...)`, and `GLOBAL(NAME)`),
-//! wherever a variable name is accepted. Reading functions is [`super::functions`]'s.
+//! wherever a variable name is accepted. Reading functions is [`crate::core::functions`]'s.
 
 use std::sync::Arc;
 
 use serde_json::json;
 
 use super::channel::CallerId;
-use super::event::{Event, Scope};
-use super::functions::{Function, parse, write_part};
-use super::{Core, State};
+use crate::core::event::{Event, Scope};
+use crate::core::functions::{Function, parse, write_part};
+use crate::core::{Core, State};
 
 /// `caller_presentation` of every identity wari sets: presentation allowed, number not
 /// screened (0), with the text Asterisk gives it.

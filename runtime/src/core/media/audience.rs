@@ -7,13 +7,13 @@
 //! The audience belongs to the playback or recording, not to the target's id, so a bridge
 //! created again with the same id while the old one's media is still ending has its own
 //! media reported to its own subscribers. This module also wakes a hung-up channel waiting
-//! for its media to end (see `media_hangup`).
+//! for its media to end (see `hangup`).
 
 use std::sync::Arc;
 
-use super::event::{Event, Scope};
-use super::media::MediaTopic;
-use super::{Core, State};
+use super::MediaTopic;
+use crate::core::event::{Event, Scope};
+use crate::core::{Core, State};
 
 impl Core {
     /// `topic` is going away for its applications (a bridge being destroyed, a channel

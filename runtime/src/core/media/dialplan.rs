@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use tokio::sync::oneshot;
 
-use super::media::resolve;
-use super::{Core, CoreError, State};
+use super::resolve;
+use crate::core::{Core, CoreError, State};
 use crate::media::engine::{Command, PlaybackState, Target};
 use crate::media::frame::Rate;
 
@@ -40,7 +40,7 @@ impl Core {
                 target: Target::Leg(id.clone()),
                 items: vec![item],
                 offset_ms: 0,
-                skip_ms: super::media::DEFAULT_SKIP_MS.unsigned_abs(),
+                skip_ms: super::DEFAULT_SKIP_MS.unsigned_abs(),
                 rate: Rate::Narrow8k,
             });
             Ok(wait)

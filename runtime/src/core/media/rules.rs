@@ -3,10 +3,10 @@
 //! channel while in bridge", and no file is written), and a channel being recorded cannot
 //! be added to a bridge (409).
 
-use super::media::{LiveRecordingInfo, MediaTopic, RecordPlan};
+use super::{LiveRecordingInfo, MediaTopic, RecordPlan};
 use std::sync::Arc;
 
-use super::{Core, CoreError, State};
+use crate::core::{Core, CoreError, State};
 
 /// The cause of a channel recording refused because the channel is bridged.
 pub const BRIDGED_CAUSE: &str = "Cannot record channel while in bridge";
@@ -49,9 +49,9 @@ impl Core {
 
 #[cfg(test)]
 mod tests {
-    use super::super::media::{PlayRequest, RecordChannelRequest};
-    use super::super::test_support::{TestCore, refusal, request};
     use super::*;
+    use crate::core::media::{PlayRequest, RecordChannelRequest};
+    use crate::core::test_support::{TestCore, refusal, request};
 
     #[test]
     fn a_live_name_or_an_existing_file_is_a_conflict() {

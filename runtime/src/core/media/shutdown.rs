@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::Core;
+use crate::core::Core;
 use crate::media::engine::RecordingOp;
 
 /// How often the wait looks at what is still live.

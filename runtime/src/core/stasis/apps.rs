@@ -16,9 +16,9 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
 
-use super::event::{Event, Field, Scope};
-use super::stasis::{App, AppOwner, EventSink, SinkKind, SourceKind};
-use super::{Core, CoreError};
+use super::{App, AppOwner, EventSink, SinkKind, SourceKind};
+use crate::core::event::{Event, Field, Scope};
+use crate::core::{Core, CoreError};
 
 /// An ARI user, as the ownership rules see it.
 #[derive(Debug, Clone, Copy)]
@@ -278,7 +278,7 @@ impl Core {
         })
     }
 
-    fn source_exists(&self, state: &super::State, kind: SourceKind, id: &str) -> bool {
+    fn source_exists(&self, state: &crate::core::State, kind: SourceKind, id: &str) -> bool {
         id.is_empty()
             || match kind {
                 SourceKind::Channel => state.channels.contains_key(id),

@@ -7,8 +7,8 @@
 
 use std::sync::Arc;
 
-use super::channel::Execution;
-use super::{Core, State};
+use crate::core::channels::channel::Execution;
+use crate::core::{Core, State};
 
 /// How the channel's dialplan application becomes `Stasis`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

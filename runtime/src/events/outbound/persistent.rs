@@ -109,7 +109,7 @@ pub fn start(connection: Connection, capacity: usize) -> Option<impl Future<Outp
         &apps,
         sink.clone(),
         connection.outbound.subscribe_all,
-        crate::core::apps::Claim::Configured(&connection.outbound.local_ari_user),
+        crate::core::stasis::apps::Claim::Configured(&connection.outbound.local_ari_user),
     ) {
         tracing::error!(connection = %connection.outbound.name, %error, "outbound WebSocket applications could not be registered");
         return None;
