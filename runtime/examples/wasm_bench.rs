@@ -30,10 +30,10 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use tracing_subscriber::layer::SubscriberExt;
-use wari::core::apps::Claim;
 use wari::core::channels::{Destination, Originate};
 use wari::core::dialplan::Dialplan;
 use wari::core::event::Event;
+use wari::core::stasis::apps::Claim;
 use wari::core::stasis::{EventSink, SinkKind};
 use wari::core::{Core, CoreConfig, SystemInfo, cause};
 use wari::wasm::limits::Limits;
@@ -215,13 +215,14 @@ impl Bench {
             inner,
             last: Mutex::new(None),
         });
-        core.register_apps(
-            &[APP.to_string()],
-            sink.clone(),
-            false,
-            Claim::Configured("bench"),
-        )
-        .expect("register the timing sink");
+        core.app_host()
+            .register_apps(
+                &[APP.to_string()],
+                sink.clone(),
+                false,
+                Claim::Configured("bench"),
+            )
+            .expect("register the timing sink");
         let (tx, probes) = tokio::sync::mpsc::unbounded_channel();
         let _ = PROBE.set(tx);
         Bench {
@@ -237,6 +238,7 @@ impl Bench {
     fn originate(&self, app: &str) -> String {
         let id = self.core.new_channel_id();
         self.core
+            .control()
             .originate(Originate {
                 endpoint: "Test/bench".into(),
                 destination: Destination::App {
@@ -272,7 +274,7 @@ impl Bench {
 
     async fn hang_up(&self, ids: &[String]) {
         for id in ids {
-            let _ = self.core.hangup(id, cause::NORMAL_CLEARING);
+            let _ = self.core.control().hangup(id, cause::NORMAL_CLEARING);
         }
         let runtime = self.host.app(APP).expect("deployed");
         let deadline = Instant::now() + Duration::from_secs(60);
@@ -346,6 +348,7 @@ impl Bench {
         let app = if wasm { APP } else { "null" };
         if !wasm {
             self.core
+                .app_host()
                 .register_apps(
                     &["null".to_string()],
                     Arc::new(NullSink),

@@ -3,6 +3,7 @@
 
 pub mod bridge;
 
+use crate::core::control::ControlApi;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
@@ -67,48 +68,8 @@ impl Core {
         types: &str,
         name: &str,
     ) -> Result<Value, CoreError> {
-        self.create_bridge_with_vars(id, types, name, &[], None)
-    }
-
-    /// A Stasis bridge that starts with variables (set before BridgeCreated, so reported
-    /// ones are in its first snapshot). Checked in Asterisk 23.4.1's order: an id already
-    /// taken (409 `Bridge with id '<id>' already exists`), then the type (`Unable to create
-    /// bridge`, see [`BridgeFlags::parse`]; a 400 where Asterisk answers 500), then the
-    /// `owner`'s `max_bridges` (403): the bridge counts against it until destroyed.
-    pub fn create_bridge_with_vars(
-        &self,
-        id: Option<&str>,
-        types: &str,
-        name: &str,
-        vars: &[BridgeVar],
-        owner: Option<&Arc<super::quota::Account>>,
-    ) -> Result<Value, CoreError> {
-        self.with_state(|state| {
-            let id: Arc<str> = match id {
-                Some("") => {
-                    return Err(CoreError::BadRequest("Bridge id must not be empty".into()));
-                }
-                Some(id) if state.bridges.contains_key(id) => {
-                    return Err(CoreError::Conflict(format!(
-                        "Bridge with id '{id}' already exists"
-                    )));
-                }
-                Some(id) => Arc::from(id),
-                None => Arc::from(uuid::Uuid::new_v4().to_string().as_str()),
-            };
-            let flags = BridgeFlags::parse(types)
-                .map_err(|_| CoreError::BadRequest(UNABLE_TO_CREATE.into()))?;
-            if let Some(owner) = owner {
-                let charge = owner.take(super::quota::Kind::Bridges, 1)?;
-                state.bridge_charges.insert(id.clone(), charge);
-            }
-            self.new_bridge_locked(state, id.clone(), flags, BridgeClass::Stasis, name, vars);
-            Ok(state
-                .bridges
-                .get(&id)
-                .map(Bridge::json)
-                .unwrap_or(Value::Null))
-        })
+        self.control()
+            .create_bridge_with_vars(id, types, name, &[], None)
     }
 
     /// A basic (dialplan) mixing bridge for a Dial() call.
@@ -122,26 +83,6 @@ impl Core {
         });
         self.new_bridge_locked(state, id.clone(), flags, BridgeClass::Basic, "", &[]);
         id
-    }
-
-    /// Every bridge's snapshot.
-    pub fn list_bridges(&self) -> Value {
-        self.with_state(|state| {
-            let mut bridges: Vec<&Bridge> = state.bridges.values().collect();
-            bridges.sort_by(|a, b| a.creationtime.cmp(&b.creationtime).then(a.id.cmp(&b.id)));
-            Value::Array(bridges.iter().map(|b| b.json()).collect())
-        })
-    }
-
-    /// One bridge's snapshot.
-    pub fn get_bridge(&self, id: &str) -> Result<Value, CoreError> {
-        self.with_state(|state| {
-            state
-                .bridges
-                .get(id)
-                .map(Bridge::json)
-                .ok_or_else(|| CoreError::NotFound("Bridge not found".into()))
-        })
     }
 
     /// The checks before controlling a bridge over ARI: it exists (404 `Bridge not found`)
@@ -180,15 +121,6 @@ impl Core {
             Event::new("BridgeDestroyed", Scope::bridge(id)).with("bridge", bridge.json()),
         );
         state.apps.object_destroyed(SourceKind::Bridge, id);
-    }
-
-    /// `DELETE /bridges/{id}`.
-    pub fn destroy_bridge(&self, id: &str) -> Result<(), CoreError> {
-        self.with_state(|state| {
-            let id = self.stasis_bridge(state, id)?;
-            self.destroy_bridge_locked(state, &id);
-            Ok(())
-        })
     }
 
     /// Puts a channel into a bridge (leaving any other bridge first).
@@ -349,6 +281,116 @@ impl Core {
         }
         Ok(ids)
     }
+}
+
+/// Asterisk's message for a bridge variable that is not set.
+const VARIABLE_NOT_FOUND: &str = "Provided variable was not found";
+
+/// One bridge variable to set: `value` `None` or empty unsets it (and it is no longer
+/// reported, as in Asterisk); `report` `Some` changes whether it shows in the snapshot's
+/// `bridgevars`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BridgeVar {
+    pub name: String,
+    pub value: Option<String>,
+    pub report: Option<bool>,
+}
+
+impl BridgeVar {
+    fn apply(&self, bridge: &mut Bridge) {
+        let name = self.name.trim();
+        match self.value.as_deref().filter(|v| !v.is_empty()) {
+            Some(value) => {
+                bridge.vars.insert(name.to_string(), value.to_string());
+            }
+            None => {
+                bridge.vars.remove(name);
+                bridge.reported.remove(name);
+                return;
+            }
+        }
+        match self.report {
+            Some(true) => {
+                bridge.reported.insert(name.to_string());
+            }
+            Some(false) => {
+                bridge.reported.remove(name);
+            }
+            None => {}
+        }
+    }
+}
+
+impl ControlApi<'_> {
+    /// A Stasis bridge that starts with variables (set before BridgeCreated, so reported
+    /// ones are in its first snapshot). Checked in Asterisk 23.4.1's order: an id already
+    /// taken (409 `Bridge with id '<id>' already exists`), then the type (`Unable to create
+    /// bridge`, see [`BridgeFlags::parse`]; a 400 where Asterisk answers 500), then the
+    /// `owner`'s `max_bridges` (403): the bridge counts against it until destroyed.
+    pub fn create_bridge_with_vars(
+        &self,
+        id: Option<&str>,
+        types: &str,
+        name: &str,
+        vars: &[BridgeVar],
+        owner: Option<&Arc<super::quota::Account>>,
+    ) -> Result<Value, CoreError> {
+        self.with_state(|state| {
+            let id: Arc<str> = match id {
+                Some("") => {
+                    return Err(CoreError::BadRequest("Bridge id must not be empty".into()));
+                }
+                Some(id) if state.bridges.contains_key(id) => {
+                    return Err(CoreError::Conflict(format!(
+                        "Bridge with id '{id}' already exists"
+                    )));
+                }
+                Some(id) => Arc::from(id),
+                None => Arc::from(uuid::Uuid::new_v4().to_string().as_str()),
+            };
+            let flags = BridgeFlags::parse(types)
+                .map_err(|_| CoreError::BadRequest(UNABLE_TO_CREATE.into()))?;
+            if let Some(owner) = owner {
+                let charge = owner.take(super::quota::Kind::Bridges, 1)?;
+                state.bridge_charges.insert(id.clone(), charge);
+            }
+            self.new_bridge_locked(state, id.clone(), flags, BridgeClass::Stasis, name, vars);
+            Ok(state
+                .bridges
+                .get(&id)
+                .map(Bridge::json)
+                .unwrap_or(Value::Null))
+        })
+    }
+
+    /// Every bridge's snapshot.
+    pub fn list_bridges(&self) -> Value {
+        self.with_state(|state| {
+            let mut bridges: Vec<&Bridge> = state.bridges.values().collect();
+            bridges.sort_by(|a, b| a.creationtime.cmp(&b.creationtime).then(a.id.cmp(&b.id)));
+            Value::Array(bridges.iter().map(|b| b.json()).collect())
+        })
+    }
+
+    /// One bridge's snapshot.
+    pub fn get_bridge(&self, id: &str) -> Result<Value, CoreError> {
+        self.with_state(|state| {
+            state
+                .bridges
+                .get(id)
+                .map(Bridge::json)
+                .ok_or_else(|| CoreError::NotFound("Bridge not found".into()))
+        })
+    }
+
+    /// `DELETE /bridges/{id}`.
+    pub fn destroy_bridge(&self, id: &str) -> Result<(), CoreError> {
+        self.with_state(|state| {
+            let id = self.stasis_bridge(state, id)?;
+            self.destroy_bridge_locked(state, &id);
+            Ok(())
+        })
+    }
 
     /// `POST /bridges/{id}/addChannel`: the bridge (404, 409), the channels (see
     /// [`Core::stasis_channels`]), then none may be recorded (409). A channel already in
@@ -356,7 +398,7 @@ impl Core {
     pub fn add_to_bridge(&self, bridge: &str, channels: &[String]) -> Result<(), CoreError> {
         self.with_state(|state| {
             let bridge = self.stasis_bridge(state, bridge)?;
-            let ids = Self::stasis_channels(state, channels)?;
+            let ids = Core::stasis_channels(state, channels)?;
             for id in &ids {
                 self.check_not_recorded(state, id)?;
             }
@@ -379,7 +421,7 @@ impl Core {
     pub fn remove_from_bridge(&self, bridge: &str, channels: &[String]) -> Result<(), CoreError> {
         self.with_state(|state| {
             let bridge = self.stasis_bridge(state, bridge)?;
-            let ids = Self::stasis_channels(state, channels)?;
+            let ids = Core::stasis_channels(state, channels)?;
             for id in &ids {
                 if state.channels.get(id).and_then(|c| c.bridge.as_ref()) != Some(&bridge) {
                     return Err(CoreError::Unprocessable(
@@ -544,43 +586,5 @@ impl Core {
             }
             Ok(())
         })
-    }
-}
-
-/// Asterisk's message for a bridge variable that is not set.
-const VARIABLE_NOT_FOUND: &str = "Provided variable was not found";
-
-/// One bridge variable to set: `value` `None` or empty unsets it (and it is no longer
-/// reported, as in Asterisk); `report` `Some` changes whether it shows in the snapshot's
-/// `bridgevars`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BridgeVar {
-    pub name: String,
-    pub value: Option<String>,
-    pub report: Option<bool>,
-}
-
-impl BridgeVar {
-    fn apply(&self, bridge: &mut Bridge) {
-        let name = self.name.trim();
-        match self.value.as_deref().filter(|v| !v.is_empty()) {
-            Some(value) => {
-                bridge.vars.insert(name.to_string(), value.to_string());
-            }
-            None => {
-                bridge.vars.remove(name);
-                bridge.reported.remove(name);
-                return;
-            }
-        }
-        match self.report {
-            Some(true) => {
-                bridge.reported.insert(name.to_string());
-            }
-            Some(false) => {
-                bridge.reported.remove(name);
-            }
-            None => {}
-        }
     }
 }

@@ -94,7 +94,7 @@ impl Core {
     /// unknown function, or an identity function read without a channel.
     pub(crate) fn read_function(&self, channel: Option<&Channel>, name: &str) -> Option<String> {
         Some(match parse(name)? {
-            Function::Global(global) => self.global_var(global),
+            Function::Global(global) => self.control().global_var(global),
             Function::Len(args) => args.chars().count().to_string(),
             Function::Exists(args) => bool_digit(!args.is_empty()),
             Function::IsNull(args) => bool_digit(args.is_empty()),

@@ -24,6 +24,7 @@ pub(crate) mod recording_quota;
 pub(crate) mod rules;
 pub(crate) mod shutdown;
 
+use crate::core::control::ControlApi;
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::{Arc, Weak};
@@ -554,132 +555,6 @@ impl Core {
         Ok(())
     }
 
-    /// `POST /channels/{id}/moh`: the channel hears the class (see [`moh_source`]) instead
-    /// of anything else, until stopped or a playback starts on it.
-    pub fn start_channel_moh(&self, id: &str, class: &str) -> Result<(), CoreError> {
-        self.channel_hold(id, |media, leg| Command::StartHold {
-            leg,
-            hold: Hold::Moh(moh_source(media, class, Rate::Narrow8k)),
-        })
-    }
-
-    /// `DELETE /channels/{id}/moh`: nothing happens when none is playing.
-    pub fn stop_channel_moh(&self, id: &str) -> Result<(), CoreError> {
-        self.channel_hold(id, |_, leg| Command::StopHold {
-            leg,
-            kind: HoldKind::Moh,
-        })
-    }
-
-    /// `POST /channels/{id}/silence`: the channel hears silence (even in a bridge), until
-    /// stopped or a playback starts on it.
-    pub fn start_channel_silence(&self, id: &str) -> Result<(), CoreError> {
-        self.channel_hold(id, |_, leg| Command::StartHold {
-            leg,
-            hold: Hold::Silence,
-        })
-    }
-
-    /// `DELETE /channels/{id}/silence`.
-    pub fn stop_channel_silence(&self, id: &str) -> Result<(), CoreError> {
-        self.channel_hold(id, |_, leg| Command::StopHold {
-            leg,
-            kind: HoldKind::Silence,
-        })
-    }
-
-    /// `POST /bridges/{id}/moh`: 404, 409; the class is mixed into what every member hears
-    /// (calling again changes the class).
-    pub fn start_bridge_moh(&self, id: &str, class: &str) -> Result<(), CoreError> {
-        let media = self.media()?;
-        let bridge = self.with_state(|state| self.stasis_bridge(state, id))?;
-        let source = moh_source(media, class, Rate::Narrow8k);
-        self.with_state(|state| {
-            // Checked again: the bridge may have gone while the class was opened.
-            let bridge = self.stasis_bridge(state, &bridge)?;
-            state.media.bridge_moh.insert(bridge.clone());
-            media.engine.send(Command::BridgeMoh {
-                bridge,
-                source: Some(source),
-            });
-            Ok(())
-        })
-    }
-
-    /// `DELETE /bridges/{id}/moh`: 404, 409 (not an ARI bridge, or no music on hold).
-    pub fn stop_bridge_moh(&self, id: &str) -> Result<(), CoreError> {
-        let media = self.media()?;
-        self.with_state(|state| {
-            let bridge = self.stasis_bridge(state, id)?;
-            if !state.media.bridge_moh.remove(&bridge) {
-                return Err(CoreError::Conflict("Bridge isn't playing music".into()));
-            }
-            media.engine.send(Command::BridgeMoh {
-                bridge,
-                source: None,
-            });
-            Ok(())
-        })
-    }
-
-    /// `POST /channels/{id}/play[/{playbackId}]`: 404, 409, 412 as for other media
-    /// operations; the playback is queued on the channel and returned (state `queued`).
-    /// It stops music on hold or silence on the channel (neither comes back by itself).
-    pub fn play_on_channel(&self, id: &str, request: PlayRequest) -> Result<Value, CoreError> {
-        let media = self.media()?;
-        let uris = play_uris(&request)?;
-        self.with_state(|state| {
-            let channel = self.controllable(state, id, true)?;
-            let channel_id = channel.id.clone();
-            let language = channel.language.clone();
-            Ok(self.queue_playback_locked(
-                media,
-                state,
-                MediaTopic::Channel(channel_id),
-                language,
-                uris,
-                &request,
-                Rate::Narrow8k,
-            ))
-        })
-    }
-
-    /// `POST /bridges/{id}/play[/{playbackId}]`: 404, 409 (not an ARI bridge), 422 (unknown
-    /// `announcer_format`). The announcer's audio is mixed into every member's (holding
-    /// bridges included); events go to the bridge's topic (`target_uri` `bridge:<id>`).
-    pub fn play_on_bridge(
-        &self,
-        id: &str,
-        request: PlayRequest,
-        announcer_format: Option<&str>,
-    ) -> Result<Value, CoreError> {
-        let media = self.media()?;
-        let uris = play_uris(&request)?;
-        self.with_state(|state| {
-            let bridge = self.stasis_bridge(state, id)?;
-            let rate = match announcer_format.filter(|f| !f.is_empty()) {
-                None => Rate::Narrow8k,
-                Some(name) => Format::from_name(name)
-                    .ok_or_else(|| {
-                        CoreError::Unprocessable(
-                            "specified announcer_format is unknown on this system".into(),
-                        )
-                    })?
-                    .raw_rate()
-                    .unwrap_or(Rate::Narrow8k),
-            };
-            Ok(self.queue_playback_locked(
-                media,
-                state,
-                MediaTopic::Bridge(bridge),
-                "en".to_string(),
-                uris,
-                &request,
-                rate,
-            ))
-        })
-    }
-
     /// Registers a playback (state `queued`) and hands it to the engine.
     #[allow(clippy::too_many_arguments)]
     fn queue_playback_locked(
@@ -733,137 +608,6 @@ impl Core {
             rate,
         });
         json
-    }
-
-    /// `GET /playbacks/{id}`.
-    pub fn get_playback(&self, id: &str) -> Result<Value, CoreError> {
-        self.with_state(|state| state.media.playback(id).map(PlaybackInfo::json))
-    }
-
-    /// `DELETE /playbacks/{id}`.
-    pub fn stop_playback(&self, id: &str) -> Result<(), CoreError> {
-        let media = self.media()?;
-        self.with_state(|state| {
-            let playback = state.media.playback(id)?;
-            media.engine.send(Command::StopPlayback {
-                id: playback.key.clone(),
-            });
-            Ok(())
-        })
-    }
-
-    /// `POST /playbacks/{id}/control`: the operation is checked before the playback.
-    pub fn control_playback(&self, id: &str, operation: &str) -> Result<(), CoreError> {
-        let op = match operation {
-            "restart" => PlaybackOp::Restart,
-            "pause" => PlaybackOp::Pause,
-            "unpause" => PlaybackOp::Unpause,
-            "reverse" => PlaybackOp::Reverse,
-            "forward" => PlaybackOp::Forward,
-            "" => return Err(CoreError::BadRequest("Missing operation".into())),
-            other => {
-                return Err(CoreError::BadRequest(format!("Invalid operation {other}")));
-            }
-        };
-        let media = self.media()?;
-        self.with_state(|state| {
-            let playback = state.media.playback_mut(id)?;
-            let allowed = matches!(
-                (playback.state, op),
-                ("queued", PlaybackOp::Restart)
-                    | ("playing" | "continuing", _)
-                    | ("paused", PlaybackOp::Pause | PlaybackOp::Unpause)
-            );
-            if !allowed {
-                return Err(CoreError::Conflict(format!(
-                    "Can only {operation} while media is playing"
-                )));
-            }
-            match op {
-                PlaybackOp::Pause => playback.state = "paused",
-                PlaybackOp::Unpause => playback.state = "playing",
-                _ => {}
-            }
-            media.engine.send(Command::ControlPlayback {
-                id: playback.key.clone(),
-                op,
-            });
-            Ok(())
-        })
-    }
-
-    /// `POST /channels/{id}/record`, checked in Asterisk 23.4.1's order: a negative
-    /// duration (400), the channel (404, 409), the options (400), the format (422), then
-    /// the name (see [`record_plan`]). The channel is answered.
-    ///
-    /// `owner` is the user the recording's disk counts against (`max_recordings_kb`): at or
-    /// over its quota the request is refused (403) and nothing starts.
-    pub fn record_channel(
-        &self,
-        id: &str,
-        request: RecordChannelRequest,
-        owner: Option<&Arc<Account>>,
-    ) -> Result<Value, CoreError> {
-        if request.max_duration_seconds < 0 {
-            return Err(CoreError::BadRequest(
-                "max_duration_seconds cannot be negative".into(),
-            ));
-        }
-        if request.max_silence_seconds < 0 {
-            return Err(CoreError::BadRequest(
-                "max_silence_seconds cannot be negative".into(),
-            ));
-        }
-        let media = self.media()?;
-        self.with_state(|state| {
-            let channel = self.controllable(state, id, false)?;
-            let (channel_id, bridged) = (channel.id.clone(), channel.bridge.is_some());
-            let options = record_options(&request)?;
-            let plan = record_plan(media, state, &request, options)?;
-            let topic = MediaTopic::Channel(channel_id.clone());
-            if bridged {
-                return Ok(self.refuse_bridged_recording_locked(state, plan, topic));
-            }
-            let json = self.start_recording_locked(media, state, plan, &request, topic, owner)?;
-            // Recording answers an inbound channel; an outbound leg not answered yet (a
-            // created channel before /dial) is left alone.
-            if state
-                .channels
-                .get(&channel_id)
-                .is_some_and(|c| !c.state.blocks_control())
-            {
-                self.answer_locked(state, &channel_id);
-            }
-            Ok(json)
-        })
-    }
-
-    /// `POST /bridges/{id}/record`: the mix of every participant. Checked in Asterisk
-    /// 23.4.1's order: the bridge (404, 409), the format and `recorder_format` (422), the
-    /// options (400), then the name and durations (see [`record_plan`]).
-    /// `owner` as for [`Core::record_channel`].
-    pub fn record_bridge(
-        &self,
-        id: &str,
-        request: RecordChannelRequest,
-        owner: Option<&Arc<Account>>,
-    ) -> Result<Value, CoreError> {
-        let media = self.media()?;
-        self.with_state(|state| {
-            let bridge = self.stasis_bridge(state, id)?;
-            record_format(&request)?;
-            if let Some(name) = request.recorder_format.as_deref().filter(|f| !f.is_empty())
-                && Format::from_name(name).is_none()
-            {
-                return Err(CoreError::Unprocessable(
-                    "specified recorder_format is unknown on this system".into(),
-                ));
-            }
-            let options = record_options(&request)?;
-            let plan = record_plan(media, state, &request, options)?;
-            let topic = MediaTopic::Bridge(bridge);
-            self.start_recording_locked(media, state, plan, &request, topic, owner)
-        })
     }
 
     /// Opens the file and starts the recording in the engine (state `queued` until
@@ -951,37 +695,6 @@ impl Core {
             Event::new("RecordingFailed", info.topic.scope()).with("recording", json.clone()),
         );
         json
-    }
-
-    /// `GET /recordings/live/{name}`.
-    pub fn get_live_recording(&self, name: &str) -> Result<Value, CoreError> {
-        self.with_state(|state| state.media.recording(name).map(LiveRecordingInfo::json))
-    }
-
-    /// The live recording operations: stop, cancel (DELETE), pause/unpause, mute/unmute.
-    pub fn control_live_recording(&self, name: &str, op: RecordingOp) -> Result<(), CoreError> {
-        let media = self.media()?;
-        self.with_state(|state| {
-            let recording = state.media.recording_mut(name)?;
-            let live = matches!(recording.state, "queued" | "recording" | "paused");
-            let allowed = match op {
-                RecordingOp::Stop | RecordingOp::Cancel => live,
-                _ => matches!(recording.state, "recording" | "paused"),
-            };
-            if !allowed {
-                return Err(CoreError::Conflict("Recording not in session".into()));
-            }
-            match op {
-                RecordingOp::Pause => recording.state = "paused",
-                RecordingOp::Unpause => recording.state = "recording",
-                _ => {}
-            }
-            media.engine.send(Command::ControlRecording {
-                name: recording.name.clone(),
-                op,
-            });
-            Ok(())
-        })
     }
 
     /// What the engine reported: update the object and publish its event.
@@ -1280,6 +993,296 @@ impl Core {
             Ok(Some(stored)) => Ok(stored),
             Ok(None) | Err(_) => Err(recording_not_found()),
         }
+    }
+}
+
+impl ControlApi<'_> {
+    /// `POST /channels/{id}/moh`: the channel hears the class (see [`moh_source`]) instead
+    /// of anything else, until stopped or a playback starts on it.
+    pub fn start_channel_moh(&self, id: &str, class: &str) -> Result<(), CoreError> {
+        self.channel_hold(id, |media, leg| Command::StartHold {
+            leg,
+            hold: Hold::Moh(moh_source(media, class, Rate::Narrow8k)),
+        })
+    }
+
+    /// `DELETE /channels/{id}/moh`: nothing happens when none is playing.
+    pub fn stop_channel_moh(&self, id: &str) -> Result<(), CoreError> {
+        self.channel_hold(id, |_, leg| Command::StopHold {
+            leg,
+            kind: HoldKind::Moh,
+        })
+    }
+
+    /// `POST /channels/{id}/silence`: the channel hears silence (even in a bridge), until
+    /// stopped or a playback starts on it.
+    pub fn start_channel_silence(&self, id: &str) -> Result<(), CoreError> {
+        self.channel_hold(id, |_, leg| Command::StartHold {
+            leg,
+            hold: Hold::Silence,
+        })
+    }
+
+    /// `DELETE /channels/{id}/silence`.
+    pub fn stop_channel_silence(&self, id: &str) -> Result<(), CoreError> {
+        self.channel_hold(id, |_, leg| Command::StopHold {
+            leg,
+            kind: HoldKind::Silence,
+        })
+    }
+
+    /// `POST /bridges/{id}/moh`: 404, 409; the class is mixed into what every member hears
+    /// (calling again changes the class).
+    pub fn start_bridge_moh(&self, id: &str, class: &str) -> Result<(), CoreError> {
+        let media = self.media()?;
+        let bridge = self.with_state(|state| self.stasis_bridge(state, id))?;
+        let source = moh_source(media, class, Rate::Narrow8k);
+        self.with_state(|state| {
+            // Checked again: the bridge may have gone while the class was opened.
+            let bridge = self.stasis_bridge(state, &bridge)?;
+            state.media.bridge_moh.insert(bridge.clone());
+            media.engine.send(Command::BridgeMoh {
+                bridge,
+                source: Some(source),
+            });
+            Ok(())
+        })
+    }
+
+    /// `DELETE /bridges/{id}/moh`: 404, 409 (not an ARI bridge, or no music on hold).
+    pub fn stop_bridge_moh(&self, id: &str) -> Result<(), CoreError> {
+        let media = self.media()?;
+        self.with_state(|state| {
+            let bridge = self.stasis_bridge(state, id)?;
+            if !state.media.bridge_moh.remove(&bridge) {
+                return Err(CoreError::Conflict("Bridge isn't playing music".into()));
+            }
+            media.engine.send(Command::BridgeMoh {
+                bridge,
+                source: None,
+            });
+            Ok(())
+        })
+    }
+
+    /// `POST /channels/{id}/play[/{playbackId}]`: 404, 409, 412 as for other media
+    /// operations; the playback is queued on the channel and returned (state `queued`).
+    /// It stops music on hold or silence on the channel (neither comes back by itself).
+    pub fn play_on_channel(&self, id: &str, request: PlayRequest) -> Result<Value, CoreError> {
+        let media = self.media()?;
+        let uris = play_uris(&request)?;
+        self.with_state(|state| {
+            let channel = self.controllable(state, id, true)?;
+            let channel_id = channel.id.clone();
+            let language = channel.language.clone();
+            Ok(self.queue_playback_locked(
+                media,
+                state,
+                MediaTopic::Channel(channel_id),
+                language,
+                uris,
+                &request,
+                Rate::Narrow8k,
+            ))
+        })
+    }
+
+    /// `POST /bridges/{id}/play[/{playbackId}]`: 404, 409 (not an ARI bridge), 422 (unknown
+    /// `announcer_format`). The announcer's audio is mixed into every member's (holding
+    /// bridges included); events go to the bridge's topic (`target_uri` `bridge:<id>`).
+    pub fn play_on_bridge(
+        &self,
+        id: &str,
+        request: PlayRequest,
+        announcer_format: Option<&str>,
+    ) -> Result<Value, CoreError> {
+        let media = self.media()?;
+        let uris = play_uris(&request)?;
+        self.with_state(|state| {
+            let bridge = self.stasis_bridge(state, id)?;
+            let rate = match announcer_format.filter(|f| !f.is_empty()) {
+                None => Rate::Narrow8k,
+                Some(name) => Format::from_name(name)
+                    .ok_or_else(|| {
+                        CoreError::Unprocessable(
+                            "specified announcer_format is unknown on this system".into(),
+                        )
+                    })?
+                    .raw_rate()
+                    .unwrap_or(Rate::Narrow8k),
+            };
+            Ok(self.queue_playback_locked(
+                media,
+                state,
+                MediaTopic::Bridge(bridge),
+                "en".to_string(),
+                uris,
+                &request,
+                rate,
+            ))
+        })
+    }
+
+    /// `GET /playbacks/{id}`.
+    pub fn get_playback(&self, id: &str) -> Result<Value, CoreError> {
+        self.with_state(|state| state.media.playback(id).map(PlaybackInfo::json))
+    }
+
+    /// `DELETE /playbacks/{id}`.
+    pub fn stop_playback(&self, id: &str) -> Result<(), CoreError> {
+        let media = self.media()?;
+        self.with_state(|state| {
+            let playback = state.media.playback(id)?;
+            media.engine.send(Command::StopPlayback {
+                id: playback.key.clone(),
+            });
+            Ok(())
+        })
+    }
+
+    /// `POST /playbacks/{id}/control`: the operation is checked before the playback.
+    pub fn control_playback(&self, id: &str, operation: &str) -> Result<(), CoreError> {
+        let op = match operation {
+            "restart" => PlaybackOp::Restart,
+            "pause" => PlaybackOp::Pause,
+            "unpause" => PlaybackOp::Unpause,
+            "reverse" => PlaybackOp::Reverse,
+            "forward" => PlaybackOp::Forward,
+            "" => return Err(CoreError::BadRequest("Missing operation".into())),
+            other => {
+                return Err(CoreError::BadRequest(format!("Invalid operation {other}")));
+            }
+        };
+        let media = self.media()?;
+        self.with_state(|state| {
+            let playback = state.media.playback_mut(id)?;
+            let allowed = matches!(
+                (playback.state, op),
+                ("queued", PlaybackOp::Restart)
+                    | ("playing" | "continuing", _)
+                    | ("paused", PlaybackOp::Pause | PlaybackOp::Unpause)
+            );
+            if !allowed {
+                return Err(CoreError::Conflict(format!(
+                    "Can only {operation} while media is playing"
+                )));
+            }
+            match op {
+                PlaybackOp::Pause => playback.state = "paused",
+                PlaybackOp::Unpause => playback.state = "playing",
+                _ => {}
+            }
+            media.engine.send(Command::ControlPlayback {
+                id: playback.key.clone(),
+                op,
+            });
+            Ok(())
+        })
+    }
+
+    /// `POST /channels/{id}/record`, checked in Asterisk 23.4.1's order: a negative
+    /// duration (400), the channel (404, 409), the options (400), the format (422), then
+    /// the name (see [`record_plan`]). The channel is answered.
+    ///
+    /// `owner` is the user the recording's disk counts against (`max_recordings_kb`): at or
+    /// over its quota the request is refused (403) and nothing starts.
+    pub fn record_channel(
+        &self,
+        id: &str,
+        request: RecordChannelRequest,
+        owner: Option<&Arc<Account>>,
+    ) -> Result<Value, CoreError> {
+        if request.max_duration_seconds < 0 {
+            return Err(CoreError::BadRequest(
+                "max_duration_seconds cannot be negative".into(),
+            ));
+        }
+        if request.max_silence_seconds < 0 {
+            return Err(CoreError::BadRequest(
+                "max_silence_seconds cannot be negative".into(),
+            ));
+        }
+        let media = self.media()?;
+        self.with_state(|state| {
+            let channel = self.controllable(state, id, false)?;
+            let (channel_id, bridged) = (channel.id.clone(), channel.bridge.is_some());
+            let options = record_options(&request)?;
+            let plan = record_plan(media, state, &request, options)?;
+            let topic = MediaTopic::Channel(channel_id.clone());
+            if bridged {
+                return Ok(self.refuse_bridged_recording_locked(state, plan, topic));
+            }
+            let json = self.start_recording_locked(media, state, plan, &request, topic, owner)?;
+            // Recording answers an inbound channel; an outbound leg not answered yet (a
+            // created channel before /dial) is left alone.
+            if state
+                .channels
+                .get(&channel_id)
+                .is_some_and(|c| !c.state.blocks_control())
+            {
+                self.answer_locked(state, &channel_id);
+            }
+            Ok(json)
+        })
+    }
+
+    /// `POST /bridges/{id}/record`: the mix of every participant. Checked in Asterisk
+    /// 23.4.1's order: the bridge (404, 409), the format and `recorder_format` (422), the
+    /// options (400), then the name and durations (see [`record_plan`]).
+    /// `owner` as for [`Core::record_channel`].
+    pub fn record_bridge(
+        &self,
+        id: &str,
+        request: RecordChannelRequest,
+        owner: Option<&Arc<Account>>,
+    ) -> Result<Value, CoreError> {
+        let media = self.media()?;
+        self.with_state(|state| {
+            let bridge = self.stasis_bridge(state, id)?;
+            record_format(&request)?;
+            if let Some(name) = request.recorder_format.as_deref().filter(|f| !f.is_empty())
+                && Format::from_name(name).is_none()
+            {
+                return Err(CoreError::Unprocessable(
+                    "specified recorder_format is unknown on this system".into(),
+                ));
+            }
+            let options = record_options(&request)?;
+            let plan = record_plan(media, state, &request, options)?;
+            let topic = MediaTopic::Bridge(bridge);
+            self.start_recording_locked(media, state, plan, &request, topic, owner)
+        })
+    }
+
+    /// `GET /recordings/live/{name}`.
+    pub fn get_live_recording(&self, name: &str) -> Result<Value, CoreError> {
+        self.with_state(|state| state.media.recording(name).map(LiveRecordingInfo::json))
+    }
+
+    /// The live recording operations: stop, cancel (DELETE), pause/unpause, mute/unmute.
+    pub fn control_live_recording(&self, name: &str, op: RecordingOp) -> Result<(), CoreError> {
+        let media = self.media()?;
+        self.with_state(|state| {
+            let recording = state.media.recording_mut(name)?;
+            let live = matches!(recording.state, "queued" | "recording" | "paused");
+            let allowed = match op {
+                RecordingOp::Stop | RecordingOp::Cancel => live,
+                _ => matches!(recording.state, "recording" | "paused"),
+            };
+            if !allowed {
+                return Err(CoreError::Conflict("Recording not in session".into()));
+            }
+            match op {
+                RecordingOp::Pause => recording.state = "paused",
+                RecordingOp::Unpause => recording.state = "recording",
+                _ => {}
+            }
+            media.engine.send(Command::ControlRecording {
+                name: recording.name.clone(),
+                op,
+            });
+            Ok(())
+        })
     }
 
     /// `GET /recordings/stored`.

@@ -7,9 +7,11 @@
 //! sinks while it is held, so every application sees changes in the order they happened.
 //! Each channel has a runner task ([`pbx`]) that executes its dialplan or waits in Stasis.
 
+pub mod app_host;
 pub mod bridges;
 pub mod cause;
 pub mod channels;
+pub mod control;
 pub mod device_states;
 pub mod dialplan;
 pub mod endpoints;
@@ -34,6 +36,7 @@ use std::sync::{Arc, Mutex, RwLock, Weak};
 
 use bytes::Bytes;
 use chrono::Local;
+use control::ControlApi;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
@@ -323,20 +326,6 @@ impl Core {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The value of a global variable; unset variables read as the empty string.
-    pub fn global_var(&self, name: &str) -> String {
-        let globals = self.globals.read().unwrap_or_else(|p| p.into_inner());
-        globals.get(name).cloned().unwrap_or_default()
-    }
-
-    /// Sets a global variable, or removes it when `value` is `None`. As in Asterisk, a
-    /// ChannelVarset without a channel goes to the applications subscribed to every
-    /// channel: with the value when set, with an empty value when a variable that had
-    /// one is removed.
-    pub fn set_global_var(&self, name: &str, value: Option<&str>) {
-        self.with_state(|state| self.set_global_var_locked(state, name, value));
-    }
-
     /// [`Core::set_global_var`] with the state already locked (the dialplan's and ARI's
     /// `GLOBAL(X)` writes, made while a channel is being changed).
     pub(crate) fn set_global_var_locked(&self, state: &mut State, name: &str, value: Option<&str>) {
@@ -604,5 +593,21 @@ impl Core {
         };
         entry.channel_ids.retain(|c| &**c != id);
         self.publish_endpoint_state(state, endpoint);
+    }
+}
+
+impl ControlApi<'_> {
+    /// The value of a global variable; unset variables read as the empty string.
+    pub fn global_var(&self, name: &str) -> String {
+        let globals = self.globals.read().unwrap_or_else(|p| p.into_inner());
+        globals.get(name).cloned().unwrap_or_default()
+    }
+
+    /// Sets a global variable, or removes it when `value` is `None`. As in Asterisk, a
+    /// ChannelVarset without a channel goes to the applications subscribed to every
+    /// channel: with the value when set, with an empty value when a variable that had
+    /// one is removed.
+    pub fn set_global_var(&self, name: &str, value: Option<&str>) {
+        self.with_state(|state| self.set_global_var_locked(state, name, value));
     }
 }

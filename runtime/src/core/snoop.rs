@@ -233,7 +233,7 @@ mod tests {
         );
         // Only a channel made by /channels/create is dialed; its driver refuses anyway.
         assert_eq!(
-            refusal(t.core.dial("spy", None)),
+            refusal(t.core.control().dial("spy", None)),
             (409, "Channel is not in the 'Down' state".into())
         );
         let id: Arc<str> = Arc::from("spy");

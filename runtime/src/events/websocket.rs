@@ -118,27 +118,28 @@ pub async fn upgrade(
         ari,
         settings,
     };
-    core.register_apps(
-        &apps,
-        sink,
-        subscribe_all,
-        Claim::Socket((&*grant.user).into()),
-    )
-    .map_err(|e| match e {
-        CoreError::Conflict(_) | CoreError::Forbidden(_) => {
-            tracing::info!(
-                user = %crate::log_text::Escaped(&grant.user.name),
-                peer = ?grant.peer,
-                error = %crate::log_text::Escaped(&e.to_string()),
-                "events WebSocket refused"
-            );
-            AriResponse::from(AriError::from(e))
-        }
-        other => {
-            tracing::info!(error = %other, "WebSocket upgrade refused");
-            registration_failed()
-        }
-    })?;
+    core.app_host()
+        .register_apps(
+            &apps,
+            sink,
+            subscribe_all,
+            Claim::Socket((&*grant.user).into()),
+        )
+        .map_err(|e| match e {
+            CoreError::Conflict(_) | CoreError::Forbidden(_) => {
+                tracing::info!(
+                    user = %crate::log_text::Escaped(&grant.user.name),
+                    peer = ?grant.peer,
+                    error = %crate::log_text::Escaped(&e.to_string()),
+                    "events WebSocket refused"
+                );
+                AriResponse::from(AriError::from(e))
+            }
+            other => {
+                tracing::info!(error = %other, "WebSocket upgrade refused");
+                registration_failed()
+            }
+        })?;
     tracing::info!(?apps, user = %crate::log_text::Escaped(&grant.user.name), subscribe_all, "events WebSocket connected");
     let sink_id = receiver.id;
     let failed_core = core.clone();
@@ -148,7 +149,7 @@ pub async fn upgrade(
         .max_frame_size(super::rest_over_ws::MAX_MESSAGE)
         .on_failed_upgrade(move |error| {
             tracing::info!(%error, "WebSocket upgrade failed");
-            failed_core.detach_sink(sink_id);
+            failed_core.app_host().detach_sink(sink_id);
         })
         .on_upgrade(move |socket| session(socket, context, receiver, slot));
     handshake.answer(response.headers_mut());
@@ -317,7 +318,7 @@ async fn session(
             "events WebSocket consumer is too slow (queue full): closing"
         );
     }
-    core.detach_sink(queue.id);
+    core.app_host().detach_sink(queue.id);
     // Events of a failed write and events still queued never reach this consumer.
     let unsent = match &ended {
         Ended::WriteFailed { unsent } => unsent.len(),

@@ -578,6 +578,7 @@ impl WasmHost {
         runtime.set_origin(origin == Origin::Cache);
         self.shared
             .core
+            .app_host()
             .register_apps(
                 std::slice::from_ref(&name),
                 runtime.clone(),
@@ -783,6 +784,7 @@ impl WasmHost {
         // user's socket holds nothing: the deploy takes the name over).
         self.shared
             .core
+            .app_host()
             .check_component_claim(name)
             .map_err(|e| CoreError::Conflict(e.to_string()))?;
         let engine = self.shared.engine.engine.clone();
@@ -1005,6 +1007,7 @@ impl WasmHost {
         }
         self.shared
             .core
+            .app_host()
             .unregister_app(name, crate::core::stasis::EventSink::id(&**runtime));
         runtime.retire();
         runtime.kv().delete_all().await.map_err(|e| {

@@ -177,14 +177,18 @@ fn check_endpoint(ctx: &Ctx) -> Result<String, AriError> {
 /// changes); `pretty = yes` formats the JSON value.
 pub async fn list(ctx: Ctx) -> AriResult {
     if ctx.config.ari.pretty {
-        return Ok(AriResponse::ok(ctx.core.list_channels()));
+        return Ok(AriResponse::ok(ctx.control().list_channels()));
     }
-    Ok(AriResponse::ok_json_text(ctx.core.list_channels_json()))
+    Ok(AriResponse::ok_json_text(
+        ctx.control().list_channels_json(),
+    ))
 }
 
 /// GET /channels/{channelId}
 pub async fn get(ctx: Ctx) -> AriResult {
-    Ok(AriResponse::ok(ctx.core.get_channel(&channel_id(&ctx))?))
+    Ok(AriResponse::ok(
+        ctx.control().get_channel(&channel_id(&ctx))?,
+    ))
 }
 
 /// POST /channels and POST /channels/{channelId} (the path id wins over a `channelId`
@@ -244,7 +248,7 @@ async fn originate_common(ctx: Ctx) -> AriResult {
         }
     };
     if let Some(originator) = non_empty(&ctx, "originator")
-        && ctx.core.get_channel(&originator).is_err()
+        && ctx.control().get_channel(&originator).is_err()
     {
         return Err(AriError::bad_request(
             "Provided originator channel was not found",
@@ -254,7 +258,7 @@ async fn originate_common(ctx: Ctx) -> AriResult {
         check_formats(&formats)?;
     }
     let timeout = originate_timeout(ctx.params.integer("timeout")?);
-    let snapshot = ctx.core.originate(Originate {
+    let snapshot = ctx.control().originate(Originate {
         endpoint,
         destination,
         caller_id: non_empty(&ctx, "callerId"),
@@ -297,7 +301,7 @@ pub async fn create(ctx: Ctx) -> AriResult {
     if let Some(formats) = non_empty(&ctx, "formats") {
         check_formats(&formats)?;
     }
-    let snapshot = ctx.core.create(Create {
+    let snapshot = ctx.control().create(Create {
         endpoint,
         app,
         args: app_args(ctx.params.string("appArgs").as_deref()),
@@ -313,12 +317,12 @@ pub async fn create(ctx: Ctx) -> AriResult {
 /// before the reason is checked (404 before 400), as in Asterisk.
 pub async fn hangup(ctx: Ctx) -> AriResult {
     let id = channel_id(&ctx);
-    ctx.core.get_channel(&id)?;
+    ctx.control().get_channel(&id)?;
     let cause = hangup_cause(
         ctx.params.string("reason").as_deref(),
         ctx.params.string("reason_code").as_deref(),
     )?;
-    ctx.core.hangup(&id, cause)?;
+    ctx.control().hangup(&id, cause)?;
     Ok(AriResponse::no_content())
 }
 
@@ -326,7 +330,7 @@ pub async fn hangup(ctx: Ctx) -> AriResult {
 /// generated glue cannot tell them apart.
 pub async fn continue_in_dialplan(ctx: Ctx) -> AriResult {
     let priority = ctx.params.integer("priority")?.filter(|p| *p != 0);
-    ctx.core.continue_in_dialplan(
+    ctx.control().continue_in_dialplan(
         &channel_id(&ctx),
         non_empty(&ctx, "context").as_deref(),
         non_empty(&ctx, "extension").as_deref(),
@@ -340,7 +344,7 @@ pub async fn continue_in_dialplan(ctx: Ctx) -> AriResult {
 /// `app` is a 400.
 pub async fn move_channel(ctx: Ctx) -> AriResult {
     let app = ctx.params.string("app").unwrap_or_default();
-    ctx.core.move_to_app(
+    ctx.control().move_to_app(
         &channel_id(&ctx),
         &app,
         app_args(ctx.params.string("appArgs").as_deref()),
@@ -355,18 +359,18 @@ pub async fn move_channel(ctx: Ctx) -> AriResult {
 /// nothing happens, as in Asterisk.
 pub async fn redirect(ctx: Ctx) -> AriResult {
     let endpoint = ctx.params.string("endpoint").unwrap_or_default();
-    ctx.core.redirect(&channel_id(&ctx), &endpoint)?;
+    ctx.control().redirect(&channel_id(&ctx), &endpoint)?;
     Ok(AriResponse::no_content())
 }
 
 /// POST /channels/{channelId}/answer
 pub async fn answer(ctx: Ctx) -> AriResult {
-    ctx.core.answer(&channel_id(&ctx))?;
+    ctx.control().answer(&channel_id(&ctx))?;
     Ok(AriResponse::no_content())
 }
 
 async fn indicate(ctx: Ctx, indication: Indication) -> AriResult {
-    ctx.core.indicate(&channel_id(&ctx), indication)?;
+    ctx.control().indicate(&channel_id(&ctx), indication)?;
     Ok(AriResponse::no_content())
 }
 
@@ -378,7 +382,7 @@ pub async fn ring(ctx: Ctx) -> AriResult {
 /// DELETE /channels/{channelId}/ring: wari generates no ringback locally, so there is
 /// nothing to stop once the channel passes the usual checks.
 pub async fn ring_stop(ctx: Ctx) -> AriResult {
-    ctx.core.check_controllable(&channel_id(&ctx), true)?;
+    ctx.control().check_controllable(&channel_id(&ctx), true)?;
     Ok(AriResponse::no_content())
 }
 
@@ -401,13 +405,13 @@ pub async fn unhold(ctx: Ctx) -> AriResult {
 /// check, as in Asterisk. Times are milliseconds.
 pub async fn send_dtmf(ctx: Ctx) -> AriResult {
     let id = channel_id(&ctx);
-    ctx.core.check_controllable(&id, true)?;
+    ctx.control().check_controllable(&id, true)?;
     let before = ctx.params.integer("before")?.unwrap_or(0);
     let between = ctx.params.integer("between")?.unwrap_or(100);
     let duration = ctx.params.integer("duration")?.unwrap_or(100);
     let after = ctx.params.integer("after")?.unwrap_or(0);
     let dtmf = ctx.params.string("dtmf").unwrap_or_default();
-    ctx.core.send_dtmf(
+    ctx.control().send_dtmf(
         &id,
         &dtmf,
         millis(before),
@@ -420,9 +424,9 @@ pub async fn send_dtmf(ctx: Ctx) -> AriResult {
 
 async fn set_mute(ctx: Ctx, mute: bool) -> AriResult {
     let id = channel_id(&ctx);
-    ctx.core.check_controllable(&id, true)?;
+    ctx.control().check_controllable(&id, true)?;
     let direction = ctx.params.string("direction").unwrap_or_default();
-    ctx.core.mute(&id, &direction, mute)?;
+    ctx.control().mute(&id, &direction, mute)?;
     Ok(AriResponse::no_content())
 }
 
@@ -440,7 +444,7 @@ pub async fn unmute(ctx: Ctx) -> AriResult {
 /// GET /channels/{channelId}/variable: no Stasis requirement.
 pub async fn get_channel_var(ctx: Ctx) -> AriResult {
     let name = ctx.params.string("variable").unwrap_or_default();
-    let value = ctx.core.get_var(&channel_id(&ctx), &name)?;
+    let value = ctx.control().get_var(&channel_id(&ctx), &name)?;
     Ok(AriResponse::ok(json!({ "value": value })))
 }
 
@@ -450,7 +454,7 @@ pub async fn set_channel_var(ctx: Ctx) -> AriResult {
     let name = ctx.params.string("variable").unwrap_or_default();
     let value = ctx.params.string("value");
     let report = ctx.params.boolean("report_events").unwrap_or(false);
-    ctx.core
+    ctx.control()
         .set_var(&channel_id(&ctx), &name, value.as_deref(), report)?;
     Ok(AriResponse::no_content())
 }
@@ -466,7 +470,7 @@ pub async fn get_channel_vars(ctx: Ctx) -> AriResult {
         ));
     }
     let id = channel_id(&ctx);
-    ctx.core
+    ctx.control()
         .get_channel(&id)
         .map_err(|_| AriError::new(StatusCode::NOT_FOUND, "Provided channel was not found"))?;
     let mut values = Map::new();
@@ -475,7 +479,7 @@ pub async fn get_channel_vars(ctx: Ctx) -> AriResult {
         if name.is_empty() {
             return Err(AriError::bad_request("Variable names are required"));
         }
-        let value = ctx.core.get_var(&id, name)?;
+        let value = ctx.control().get_var(&id, name)?;
         values.insert(name.to_string(), Value::String(value));
     }
     Ok(AriResponse::ok(json!({ "variables": values })))
@@ -491,17 +495,18 @@ pub async fn set_channel_vars(ctx: Ctx) -> AriResult {
     let Some(body) = ctx.params.body() else {
         return Err(AriError::bad_request("The 'variables' field is required"));
     };
-    ctx.core
+    ctx.control()
         .get_channel(&id)
         .map_err(|_| AriError::new(StatusCode::NOT_FOUND, "Provided channel was not found"))?;
-    ctx.core.check_controllable(&id, false)?;
+    ctx.control().check_controllable(&id, false)?;
     let Some(variables) = body.get("variables").filter(|v| v.is_object()) else {
         return Err(AriError::bad_request(
             "The 'variables' field must be a JSON object",
         ));
     };
     for (name, value, report) in parse_variables(variables)? {
-        ctx.core.set_var(&id, name.trim(), Some(&value), report)?;
+        ctx.control()
+            .set_var(&id, name.trim(), Some(&value), report)?;
     }
     Ok(AriResponse::no_content())
 }
@@ -510,13 +515,13 @@ pub async fn set_channel_vars(ctx: Ctx) -> AriResult {
 /// accepted and ignored (wari has nothing for it to donate yet).
 pub async fn dial(ctx: Ctx) -> AriResult {
     let id = channel_id(&ctx);
-    ctx.core.check_dialable(&id)?;
+    ctx.control().check_dialable(&id)?;
     let timeout = ctx
         .params
         .integer("timeout")?
         .filter(|t| *t > 0)
         .map(|t| Duration::from_secs(t.unsigned_abs()));
-    ctx.core.dial(&id, timeout)?;
+    ctx.control().dial(&id, timeout)?;
     Ok(AriResponse::no_content())
 }
 
@@ -524,7 +529,7 @@ pub async fn dial(ctx: Ctx) -> AriResult {
 /// the four documented values (case-insensitive). No ARI-controlled transfers exist yet,
 /// so there is nobody to report to.
 pub async fn transfer_progress(ctx: Ctx) -> AriResult {
-    ctx.core.check_controllable(&channel_id(&ctx), false)?;
+    ctx.control().check_controllable(&channel_id(&ctx), false)?;
     let states = ctx.params.string("states").unwrap_or_default();
     if states.is_empty() {
         return Err(AriError::bad_request("states must not be empty"));
@@ -542,39 +547,42 @@ pub async fn transfer_progress(ctx: Ctx) -> AriResult {
 /// class without files plays silence). A later /play stops it for good.
 pub async fn start_moh(ctx: Ctx) -> AriResult {
     let class = ctx.params.string("mohClass").unwrap_or_default();
-    ctx.core.start_channel_moh(&channel_id(&ctx), &class)?;
+    ctx.control().start_channel_moh(&channel_id(&ctx), &class)?;
     Ok(AriResponse::no_content())
 }
 
 /// DELETE /channels/{channelId}/moh
 pub async fn stop_moh(ctx: Ctx) -> AriResult {
-    ctx.core.stop_channel_moh(&channel_id(&ctx))?;
+    ctx.control().stop_channel_moh(&channel_id(&ctx))?;
     Ok(AriResponse::no_content())
 }
 
 /// POST /channels/{channelId}/silence: a later /play stops it.
 pub async fn start_silence(ctx: Ctx) -> AriResult {
-    ctx.core.start_channel_silence(&channel_id(&ctx))?;
+    ctx.control().start_channel_silence(&channel_id(&ctx))?;
     Ok(AriResponse::no_content())
 }
 
 /// DELETE /channels/{channelId}/silence
 pub async fn stop_silence(ctx: Ctx) -> AriResult {
-    ctx.core.stop_channel_silence(&channel_id(&ctx))?;
+    ctx.control().stop_channel_silence(&channel_id(&ctx))?;
     Ok(AriResponse::no_content())
 }
 
 /// POST /channels/{channelId}/play[/{playbackId}]: 201 with the Playback.
 pub async fn play(ctx: Ctx) -> AriResult {
     let request = media::play_request(&ctx)?;
-    media::playback_created(ctx.core.play_on_channel(&channel_id(&ctx), request)?)
+    media::playback_created(ctx.control().play_on_channel(&channel_id(&ctx), request)?)
 }
 
 /// POST /channels/{channelId}/record: no 412 check, as in Asterisk.
 pub async fn record(ctx: Ctx) -> AriResult {
     let request = media::record_request(&ctx)?;
     let owner = ctx.account();
-    media::recording_created(ctx.core.record_channel(&channel_id(&ctx), request, owner)?)
+    media::recording_created(
+        ctx.control()
+            .record_channel(&channel_id(&ctx), request, owner)?,
+    )
 }
 
 /// The `spy` or `whisper` parameter: `none` when absent or empty, else one of `none`,
@@ -625,7 +633,9 @@ fn attach_charge(
 
 /// GET /channels/{channelId}/rtp_statistics
 pub async fn rtpstatistics(ctx: Ctx) -> AriResult {
-    Ok(AriResponse::ok(ctx.core.rtp_statistics(&channel_id(&ctx))?))
+    Ok(AriResponse::ok(
+        ctx.control().rtp_statistics(&channel_id(&ctx))?,
+    ))
 }
 
 /// What an externalMedia request asks for, with Asterisk's defaults (`udp`, `rtp`,

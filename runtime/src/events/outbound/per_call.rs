@@ -138,18 +138,19 @@ impl PerCallConnector for PerCall {
                     stream = connect_limited(&connection).await;
                     if stream.is_none() {
                         tracing::warn!(app = %name, "per-call outbound WebSocket could not reconnect: the channel continues in the dialplan");
-                        core.detach_sink(sink_id);
+                        core.app_host().detach_sink(sink_id);
                         if let Ok(mut failed) = failed.lock() {
                             failed.insert(name.clone());
                         }
                         if let Err(error) =
-                            core.continue_in_dialplan(&channel_id, None, None, None, None)
+                            core.control()
+                                .continue_in_dialplan(&channel_id, None, None, None, None)
                         {
                             tracing::info!(app = %name, %error, "channel could not continue");
                         }
                     }
                 }
-                core.detach_sink(sink_id);
+                core.app_host().detach_sink(sink_id);
                 receiver.meter.dropped(receiver.rx.len() as u64);
                 if let Ok(mut open) = open.lock() {
                     open.remove(&name);

@@ -105,7 +105,7 @@ pub fn start(connection: Connection, capacity: usize) -> Option<impl Future<Outp
     );
     let core = connection.context.ari.core().clone();
     let apps = connection.outbound.apps.clone();
-    if let Err(error) = core.register_apps(
+    if let Err(error) = core.app_host().register_apps(
         &apps,
         sink.clone(),
         connection.outbound.subscribe_all,
