@@ -113,14 +113,9 @@ async fn pair(core: &Core, n: usize) -> (String, String) {
         .expect("originate");
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let ready = core.with_state(|state| {
-            [&one, &two].iter().all(|id| {
-                state
-                    .channels
-                    .get(id.as_str())
-                    .is_some_and(|c| c.stasis.is_some())
-            })
-        });
+        let ready = [&one, &two]
+            .iter()
+            .all(|id| core.app_of_channel(id).is_some());
         if ready {
             return (one, two);
         }
@@ -188,7 +183,8 @@ async fn main() {
         "bridges" => {
             for b in 0..count {
                 let bridge = format!("b{b}");
-                core.create_bridge(Some(&bridge), "mixing", "")
+                core.control()
+                    .create_bridge_with_vars(Some(&bridge), "mixing", "", &[], None)
                     .expect("bridge");
                 let mut members = Vec::new();
                 for m in 0..3 {

@@ -281,7 +281,7 @@ impl Bench {
         while runtime.live_sessions() > 0 && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
-        while self.core.with_state(|s| s.channels.len()) > 0 && Instant::now() < deadline {
+        while self.core.counts().channels > 0 && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
     }
@@ -328,8 +328,7 @@ impl Bench {
         let arc_id: Arc<str> = Arc::from(id.as_str());
         let mut samples = Vec::with_capacity(count);
         for i in 0..count + 1000 {
-            let core = self.core.clone();
-            core.with_state(|state| core.dtmf_received(state, &arc_id, '5', 100));
+            self.core.far_end_dtmf(&arc_id, '5', 100);
             let logged = self.probe().await;
             if i >= 1000 {
                 samples.push(logged - self.handed_over());
@@ -384,7 +383,7 @@ impl Bench {
             .app(APP)
             .map(|r| r.live_sessions())
             .unwrap_or_default();
-        let channels = self.core.with_state(|s| s.channels.len());
+        let channels = self.core.counts().channels;
         self.hang_up(&ids).await;
         tokio::time::sleep(Duration::from_millis(200)).await;
         let after = rss_kib();
@@ -418,7 +417,7 @@ impl Bench {
                 self.probe().await;
             }
         } else {
-            while self.core.with_state(|s| s.channels.len()) < count && Instant::now() < deadline {
+            while self.core.counts().channels < count && Instant::now() < deadline {
                 tokio::time::sleep(Duration::from_millis(5)).await;
             }
             // Each channel's runner enters Stasis shortly after its answer.

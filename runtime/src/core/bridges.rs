@@ -61,8 +61,9 @@ impl Core {
         );
     }
 
-    /// `POST /bridges` and `POST /bridges/{id}`: a Stasis bridge.
-    pub fn create_bridge(
+    /// A Stasis bridge without variables or owner (the core's tests).
+    #[cfg(test)]
+    pub(in crate::core) fn create_bridge(
         &self,
         id: Option<&str>,
         types: &str,
@@ -73,7 +74,7 @@ impl Core {
     }
 
     /// A basic (dialplan) mixing bridge for a Dial() call.
-    pub fn create_basic_bridge_locked(&self, state: &mut State) -> Arc<str> {
+    pub(in crate::core) fn create_basic_bridge_locked(&self, state: &mut State) -> Arc<str> {
         let id: Arc<str> = Arc::from(uuid::Uuid::new_v4().to_string().as_str());
         let flags = BridgeFlags::parse("mixing").unwrap_or(BridgeFlags {
             kind: bridge::BridgeType::Mixing,
@@ -87,7 +88,11 @@ impl Core {
 
     /// The checks before controlling a bridge over ARI: it exists (404 `Bridge not found`)
     /// and was created by ARI (409 `Bridge not in Stasis application`).
-    pub(crate) fn stasis_bridge(&self, state: &State, id: &str) -> Result<Arc<str>, CoreError> {
+    pub(in crate::core) fn stasis_bridge(
+        &self,
+        state: &State,
+        id: &str,
+    ) -> Result<Arc<str>, CoreError> {
         let bridge = state
             .bridges
             .get(id)
@@ -101,7 +106,7 @@ impl Core {
     }
 
     /// Ejects every member and removes the bridge (BridgeDestroyed).
-    pub fn destroy_bridge_locked(&self, state: &mut State, id: &Arc<str>) {
+    pub(in crate::core) fn destroy_bridge_locked(&self, state: &mut State, id: &Arc<str>) {
         self.media_topic_closing(state, MediaTopic::Bridge(id.clone()));
         let members = state
             .bridges
@@ -124,7 +129,7 @@ impl Core {
     }
 
     /// Puts a channel into a bridge (leaving any other bridge first).
-    pub fn join_bridge_locked(
+    pub(in crate::core) fn join_bridge_locked(
         &self,
         state: &mut State,
         bridge_id: &Arc<str>,
@@ -176,7 +181,11 @@ impl Core {
     /// names of the others (at most ten, comma-separated; a ChannelVarset each time, even
     /// when unchanged); a lone party keeps what it had; in a holding bridge the variable is
     /// removed.
-    pub(crate) fn bridge_reconfigured_locked(&self, state: &mut State, bridge_id: &Arc<str>) {
+    pub(in crate::core) fn bridge_reconfigured_locked(
+        &self,
+        state: &mut State,
+        bridge_id: &Arc<str>,
+    ) {
         let Some(bridge) = state.bridges.get_mut(bridge_id) else {
             return;
         };
@@ -224,7 +233,11 @@ impl Core {
     /// source chosen): when the video source is not the one last published,
     /// BridgeVideoSourceChanged (with `old_video_source_id` when there was one), as
     /// Asterisk 23.4.1 compares successive bridge snapshots.
-    pub(crate) fn publish_bridge_state_locked(&self, state: &mut State, bridge_id: &Arc<str>) {
+    pub(in crate::core) fn publish_bridge_state_locked(
+        &self,
+        state: &mut State,
+        bridge_id: &Arc<str>,
+    ) {
         let Some(bridge) = state.bridges.get_mut(bridge_id) else {
             return;
         };
@@ -245,7 +258,7 @@ impl Core {
 
     /// A channel leaving its bridge loses `BRIDGEPEER`: set to empty, with its
     /// ChannelVarset, when it had a value; removed silently otherwise.
-    pub(crate) fn clear_bridge_peer_locked(&self, state: &mut State, id: &Arc<str>) {
+    pub(in crate::core) fn clear_bridge_peer_locked(&self, state: &mut State, id: &Arc<str>) {
         let had = state
             .channels
             .get(id)

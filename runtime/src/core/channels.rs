@@ -85,7 +85,7 @@ impl Core {
     /// The checks ARI applies before controlling a channel: it exists (404), is in a
     /// Stasis application (409) and, with `media`, has been answered or is inbound (412).
     /// The channel.
-    pub fn controllable<'s>(
+    pub(in crate::core) fn controllable<'s>(
         &self,
         state: &'s State,
         id: &str,

@@ -61,7 +61,11 @@ impl Core {
 
     /// The endpoint a message or REFER for `tech`/`resource` goes to: it must exist and its
     /// technology must take messages (404 otherwise).
-    pub fn message_target(&self, tech: &str, resource: &str) -> Result<MessageTarget, CoreError> {
+    pub(in crate::core) fn message_target(
+        &self,
+        tech: &str,
+        resource: &str,
+    ) -> Result<MessageTarget, CoreError> {
         self.with_state(|state| {
             let endpoint = self.endpoint_key(state, tech, resource)?;
             if !endpoint.starts_with(&format!("{MESSAGING_TECH}/")) {

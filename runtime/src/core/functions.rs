@@ -92,7 +92,11 @@ pub(crate) fn write_part(id: &CallerId, part: Part, value: &str) -> CallerId {
 impl Core {
     /// Reads `name` when it is a function wari knows; `None` for a plain variable, an
     /// unknown function, or an identity function read without a channel.
-    pub(crate) fn read_function(&self, channel: Option<&Channel>, name: &str) -> Option<String> {
+    pub(in crate::core) fn read_function(
+        &self,
+        channel: Option<&Channel>,
+        name: &str,
+    ) -> Option<String> {
         Some(match parse(name)? {
             Function::Global(global) => self.control().global_var(global),
             Function::Len(args) => args.chars().count().to_string(),

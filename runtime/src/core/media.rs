@@ -456,7 +456,7 @@ impl Core {
     }
 
     /// A new channel gets its media leg.
-    pub(crate) fn media_leg_added(&self, id: &Arc<str>) {
+    pub(in crate::core) fn media_leg_added(&self, id: &Arc<str>) {
         self.media_command(Command::AddLeg {
             id: id.clone(),
             rate: Rate::Narrow8k,
@@ -464,7 +464,7 @@ impl Core {
     }
 
     /// The two halves of a Local channel hear each other.
-    pub(crate) fn media_legs_paired(&self, a: &Arc<str>, b: &Arc<str>) {
+    pub(in crate::core) fn media_legs_paired(&self, a: &Arc<str>, b: &Arc<str>) {
         self.media_command(Command::Pair {
             a: a.clone(),
             b: b.clone(),
@@ -472,14 +472,19 @@ impl Core {
     }
 
     /// A channel is gone: its leg, playbacks and recordings end.
-    pub(crate) fn media_leg_removed(&self, id: &Arc<str>) {
+    pub(in crate::core) fn media_leg_removed(&self, id: &Arc<str>) {
         self.media_command(Command::RemoveLeg { id: id.clone() });
     }
 
     /// A digit sent out on a channel, through its media leg (its peer receives it once
     /// the digit's tone has been played to it). False when media is not running: the
     /// caller delivers the digit itself.
-    pub(crate) fn media_send_dtmf(&self, id: &Arc<str>, digit: char, duration_ms: u32) -> bool {
+    pub(in crate::core) fn media_send_dtmf(
+        &self,
+        id: &Arc<str>,
+        digit: char,
+        duration_ms: u32,
+    ) -> bool {
         let Some(media) = self.media.get() else {
             return false;
         };
@@ -492,7 +497,7 @@ impl Core {
     }
 
     /// A digit arrived on a channel (recordings may end on it).
-    pub(crate) fn media_dtmf(&self, id: &Arc<str>, digit: char) {
+    pub(in crate::core) fn media_dtmf(&self, id: &Arc<str>, digit: char) {
         self.media_command(Command::DtmfReceived {
             leg: id.clone(),
             digit,
@@ -500,7 +505,7 @@ impl Core {
     }
 
     /// A bridge was created: a mixing bridge mixes its members, a holding one does not.
-    pub(crate) fn media_bridge_added(&self, id: &Arc<str>, mixing: bool) {
+    pub(in crate::core) fn media_bridge_added(&self, id: &Arc<str>, mixing: bool) {
         self.media_command(Command::AddBridge {
             id: id.clone(),
             mixing,
@@ -508,13 +513,13 @@ impl Core {
     }
 
     /// A bridge is gone (its members have left): its playbacks and recordings end.
-    pub(crate) fn media_bridge_removed(&self, state: &mut State, id: &Arc<str>) {
+    pub(in crate::core) fn media_bridge_removed(&self, state: &mut State, id: &Arc<str>) {
         state.media.bridge_moh.remove(id);
         self.media_command(Command::RemoveBridge { id: id.clone() });
     }
 
     /// A channel entered a bridge.
-    pub(crate) fn media_bridge_joined(&self, bridge: &Arc<str>, channel: &Arc<str>) {
+    pub(in crate::core) fn media_bridge_joined(&self, bridge: &Arc<str>, channel: &Arc<str>) {
         self.media_command(Command::JoinBridge {
             bridge: bridge.clone(),
             leg: channel.clone(),
@@ -522,14 +527,14 @@ impl Core {
     }
 
     /// A channel left its bridge.
-    pub(crate) fn media_bridge_left(&self, channel: &Arc<str>) {
+    pub(in crate::core) fn media_bridge_left(&self, channel: &Arc<str>) {
         self.media_command(Command::LeaveBridge {
             leg: channel.clone(),
         });
     }
 
     /// Applies a channel's mute flags (after `/channels/{id}/mute`) to its media leg.
-    pub(crate) fn media_mute_changed(&self, leg: Arc<str>, inbound: bool, outbound: bool) {
+    pub(in crate::core) fn media_mute_changed(&self, leg: Arc<str>, inbound: bool, outbound: bool) {
         self.media_command(Command::Mute {
             leg,
             inbound,

@@ -103,25 +103,25 @@ impl Endpoint {
 /// Everything the core's mutex protects.
 #[derive(Debug, Default)]
 pub struct State {
-    pub channels: HashMap<Arc<str>, Channel>,
-    pub bridges: HashMap<Arc<str>, Bridge>,
-    pub apps: Registry,
+    channels: HashMap<Arc<str>, Channel>,
+    bridges: HashMap<Arc<str>, Bridge>,
+    apps: Registry,
     /// Endpoints by `Tech/resource`.
-    pub endpoints: BTreeMap<String, Endpoint>,
+    endpoints: BTreeMap<String, Endpoint>,
     /// Custom device states by name (`Stasis:...`).
-    pub device_states: BTreeMap<String, String>,
+    device_states: BTreeMap<String, String>,
     /// Mailboxes: (old, new) message counts.
-    pub mailboxes: BTreeMap<String, (i64, i64)>,
+    mailboxes: BTreeMap<String, (i64, i64)>,
     /// Outbound legs of a dialplan Dial(), mapped to the channel dialing them.
-    pub dialers: HashMap<Arc<str>, Arc<str>>,
+    dialers: HashMap<Arc<str>, Arc<str>>,
     /// Hangup causes of Dial() legs, kept for the dialing channel until it has read them.
-    pub leg_causes: HashMap<Arc<str>, u16>,
+    leg_causes: HashMap<Arc<str>, u16>,
     /// Playbacks and live recordings.
-    pub media: media::MediaState,
+    media: media::MediaState,
     /// Snoop channels and their targets.
-    pub snoops: snoop::Snoops,
+    snoops: snoop::Snoops,
     /// The quota units of bridges users created, until the bridge is destroyed.
-    pub bridge_charges: HashMap<Arc<str>, quota::Held>,
+    bridge_charges: HashMap<Arc<str>, quota::Held>,
     /// Counts [`Core::with_state`] calls: while it is unchanged, nothing can have changed.
     generation: u64,
     /// The compact JSON of `GET /channels` and the generation it was rendered at.
@@ -130,7 +130,7 @@ pub struct State {
 
 impl State {
     /// The Stasis application a channel is in.
-    pub fn app_of_channel(&self, id: &str) -> Option<String> {
+    pub(in crate::core) fn app_of_channel(&self, id: &str) -> Option<String> {
         self.channels
             .get(id)
             .and_then(|c| c.stasis.as_ref())
@@ -197,6 +197,15 @@ pub struct CoreConfig {
     pub app_ownership: bool,
     /// Per-user quotas and `maxcalls`.
     pub quotas: quota::Quotas,
+}
+
+/// What exists now, counted ([`Core::counts`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Counts {
+    pub channels: usize,
+    pub bridges: usize,
+    /// Stasis applications with a handler attached.
+    pub active_apps: usize,
 }
 
 /// Shared telephony state and the operations on it.
@@ -296,8 +305,24 @@ impl Core {
         });
     }
 
+    /// How many channels, bridges and active Stasis applications exist now (the gauges of
+    /// `GET /metrics`).
+    pub fn counts(&self) -> Counts {
+        let state = self.lock_state();
+        Counts {
+            channels: state.channels.len(),
+            bridges: state.bridges.len(),
+            active_apps: state.apps.iter().filter(|app| app.is_active()).count(),
+        }
+    }
+
+    /// The Stasis application a channel is in (`None`: in none, or no such channel).
+    pub fn app_of_channel(&self, id: &str) -> Option<String> {
+        self.lock_state().app_of_channel(id)
+    }
+
     /// A weak handle, for tasks that must not keep the core alive.
-    pub fn weak(&self) -> Weak<Core> {
+    pub(in crate::core) fn weak(&self) -> Weak<Core> {
         self.me.clone()
     }
 
@@ -315,7 +340,7 @@ impl Core {
     }
 
     /// Runs `f` with the state locked. Keep `f` short and non-blocking.
-    pub fn with_state<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
+    pub(in crate::core) fn with_state<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
         let mut state = self.lock_state();
         state.generation = state.generation.wrapping_add(1);
         f(&mut state)
@@ -328,7 +353,12 @@ impl Core {
 
     /// [`Core::set_global_var`] with the state already locked (the dialplan's and ARI's
     /// `GLOBAL(X)` writes, made while a channel is being changed).
-    pub(crate) fn set_global_var_locked(&self, state: &mut State, name: &str, value: Option<&str>) {
+    pub(in crate::core) fn set_global_var_locked(
+        &self,
+        state: &mut State,
+        name: &str,
+        value: Option<&str>,
+    ) {
         let old = {
             let mut globals = self.globals.write().unwrap_or_else(|p| p.into_inner());
             match value {
@@ -356,7 +386,11 @@ impl Core {
     }
 
     /// Refuses a client-chosen id that is too long or already used.
-    pub fn check_new_id(&self, state: &State, id: Option<&str>) -> Result<(), CoreError> {
+    pub(in crate::core) fn check_new_id(
+        &self,
+        state: &State,
+        id: Option<&str>,
+    ) -> Result<(), CoreError> {
         let Some(id) = id else {
             return Ok(());
         };
@@ -373,20 +407,20 @@ impl Core {
     }
 
     /// The technology for a name (case-insensitive).
-    pub fn technology(&self, name: &str) -> Option<&Arc<dyn Technology>> {
+    pub(in crate::core) fn technology(&self, name: &str) -> Option<&Arc<dyn Technology>> {
         self.technologies
             .iter()
             .find(|t| t.name().eq_ignore_ascii_case(name))
     }
 
     /// A technology that has endpoints (not Local), by name, case-insensitively.
-    pub fn endpoint_technology(&self, name: &str) -> Option<&Arc<dyn Technology>> {
+    pub(in crate::core) fn endpoint_technology(&self, name: &str) -> Option<&Arc<dyn Technology>> {
         self.technology(name).filter(|t| t.has_endpoints())
     }
 
     /// Adds a channel, subscribes `spec.app` to it and publishes ChannelCreated. The caller
     /// spawns its runner with the returned receiver.
-    pub fn add_channel(
+    pub(in crate::core) fn add_channel(
         &self,
         state: &mut State,
         spec: NewChannel,
@@ -443,7 +477,7 @@ impl Core {
     }
 
     /// Tells a channel's runner something, starting it first if it is dormant.
-    pub fn send_control(&self, state: &mut State, id: &Arc<str>, control: Control) {
+    pub(in crate::core) fn send_control(&self, state: &mut State, id: &Arc<str>, control: Control) {
         let Some(channel) = state.channels.get_mut(id) else {
             return;
         };
@@ -454,7 +488,12 @@ impl Core {
     }
 
     /// Starts a channel's runner task.
-    pub fn spawn_runner(&self, id: Arc<str>, rx: ControlReceiver, start: pbx::Start) {
+    pub(in crate::core) fn spawn_runner(
+        &self,
+        id: Arc<str>,
+        rx: ControlReceiver,
+        start: pbx::Start,
+    ) {
         if let Some(core) = self.me.upgrade() {
             tokio::spawn(pbx::run(core, id, rx, start));
         }
@@ -463,7 +502,7 @@ impl Core {
     /// Gives a new channel its runner: a channel already in its application has nothing
     /// to do until it is told something, so its runner stays dormant (started by
     /// [`Core::send_control`]); any other starts now with `otherwise`.
-    pub(crate) fn start_runner(
+    pub(in crate::core) fn start_runner(
         &self,
         state: &mut State,
         id: &Arc<str>,
@@ -484,7 +523,7 @@ impl Core {
     /// A new channel that is up from the start (snoop, external media) enters application
     /// `app` at once (StasisStart). When the application has no handler here, the runner
     /// tries a per-call connection, or fails Stasis and hangs the channel up.
-    pub(crate) fn enter_app_at_once(
+    pub(in crate::core) fn enter_app_at_once(
         &self,
         state: &mut State,
         id: &Arc<str>,
@@ -507,7 +546,7 @@ impl Core {
 
     /// Delivers an event to every application that wants it; sinks that fail lose their
     /// applications.
-    pub fn publish(&self, state: &mut State, event: Event) {
+    pub(in crate::core) fn publish(&self, state: &mut State, event: Event) {
         let event = Arc::new(event);
         let failed = state.apps.dispatch(&event);
         for sink in failed {
@@ -520,7 +559,7 @@ impl Core {
     }
 
     /// The JSON snapshot of a channel (`Value::Null` if it does not exist).
-    pub fn channel_json(&self, state: &State, id: &str) -> Value {
+    pub(in crate::core) fn channel_json(&self, state: &State, id: &str) -> Value {
         state
             .channels
             .get(id)
@@ -529,7 +568,7 @@ impl Core {
     }
 
     /// A typed snapshot of a channel for an event (`None` if it does not exist).
-    pub fn channel_snapshot(
+    pub(in crate::core) fn channel_snapshot(
         &self,
         state: &State,
         id: &str,
@@ -587,7 +626,12 @@ impl Core {
         );
     }
 
-    pub(crate) fn endpoint_channel_removed(&self, state: &mut State, endpoint: &str, id: &str) {
+    pub(in crate::core) fn endpoint_channel_removed(
+        &self,
+        state: &mut State,
+        endpoint: &str,
+        id: &str,
+    ) {
         let Some(entry) = state.endpoints.get_mut(endpoint) else {
             return;
         };

@@ -18,7 +18,7 @@ use crate::core::{ControlReceiver, Core, CoreError, State};
 
 impl Core {
     /// Changes a channel's state and publishes ChannelStateChange.
-    pub fn set_state(&self, state: &mut State, id: &Arc<str>, new: ChannelState) {
+    pub(in crate::core) fn set_state(&self, state: &mut State, id: &Arc<str>, new: ChannelState) {
         self.change_state(state, id, new);
     }
 
@@ -46,7 +46,7 @@ impl Core {
     }
 
     /// Tells the channel running a Dial() for `leg` that the leg changed.
-    pub(crate) fn notify_dialer(&self, state: &State, leg: &str) {
+    pub(in crate::core) fn notify_dialer(&self, state: &State, leg: &str) {
         if let Some(caller) = state.dialers.get(leg)
             && let Some(channel) = state.channels.get(caller)
         {
@@ -55,7 +55,7 @@ impl Core {
     }
 
     /// The far end of an outbound channel is ringing.
-    pub fn far_end_ringing(&self, state: &mut State, id: &Arc<str>) {
+    pub(in crate::core) fn far_end_ringing(&self, state: &mut State, id: &Arc<str>) {
         let ringable = state
             .channels
             .get(id)
@@ -68,7 +68,7 @@ impl Core {
     }
 
     /// The far end of an outbound channel answered: the channel is Up and its runner is told.
-    pub fn far_end_answered(&self, state: &mut State, id: &Arc<str>) {
+    pub(in crate::core) fn far_end_answered(&self, state: &mut State, id: &Arc<str>) {
         let Some(channel) = state.channels.get(id) else {
             return;
         };
@@ -83,7 +83,7 @@ impl Core {
     }
 
     /// Answers a channel from our side (ARI answer, dialplan Answer()).
-    pub fn answer_locked(&self, state: &mut State, id: &Arc<str>) {
+    pub(in crate::core) fn answer_locked(&self, state: &mut State, id: &Arc<str>) {
         let Some(channel) = state.channels.get(id) else {
             return;
         };
@@ -95,8 +95,20 @@ impl Core {
         driver.answered(self, state, id);
     }
 
+    /// A DTMF digit arrived from the channel's far end (ChannelDtmfReceived), reported from
+    /// outside the core: the benchmarks' simulated phones press keys this way.
+    pub fn far_end_dtmf(&self, id: &Arc<str>, digit: char, duration_ms: u32) {
+        self.with_state(|state| self.dtmf_received(state, id, digit, duration_ms));
+    }
+
     /// A DTMF digit arrived on the channel: ChannelDtmfReceived.
-    pub fn dtmf_received(&self, state: &mut State, id: &Arc<str>, digit: char, duration_ms: u32) {
+    pub(in crate::core) fn dtmf_received(
+        &self,
+        state: &mut State,
+        id: &Arc<str>,
+        digit: char,
+        duration_ms: u32,
+    ) {
         if !state.channels.contains_key(id) {
             return;
         }
@@ -112,7 +124,7 @@ impl Core {
     }
 
     /// Moves the channel's dialplan position and publishes ChannelDialplan.
-    pub fn set_dialplan_position(
+    pub(in crate::core) fn set_dialplan_position(
         &self,
         state: &mut State,
         id: &Arc<str>,
@@ -137,7 +149,7 @@ impl Core {
     /// Sets a channel variable and publishes ChannelVarset, or, with `None`, unsets it
     /// silently (as Asterisk does); a function name (`CALLERID(num)`, ...) writes the
     /// function instead.
-    pub fn set_var_locked(
+    pub(in crate::core) fn set_var_locked(
         &self,
         state: &mut State,
         id: &Arc<str>,
@@ -181,7 +193,7 @@ impl Core {
 
     /// The value of a function (`CALLERID(num)`, ...), else of a channel variable, then
     /// of a global one.
-    pub fn var_value(&self, state: &State, id: &str, name: &str) -> Option<String> {
+    pub(in crate::core) fn var_value(&self, state: &State, id: &str, name: &str) -> Option<String> {
         let channel = state.channels.get(id);
         if let Some(value) = channel.and_then(|c| self.read_function(Some(c), name)) {
             return Some(value);
@@ -197,7 +209,7 @@ impl Core {
 
     /// Puts a channel into a Stasis application: subscription, StasisStart. False when the
     /// application has no handler (the caller reports STASISSTATUS=FAILED).
-    pub fn stasis_enter(
+    pub(in crate::core) fn stasis_enter(
         &self,
         state: &mut State,
         id: &Arc<str>,
@@ -244,7 +256,7 @@ impl Core {
 
     /// Takes a channel out of its Stasis application: it leaves an ARI bridge, StasisEnd,
     /// the implicit subscription ends.
-    pub fn stasis_leave(&self, state: &mut State, id: &Arc<str>) {
+    pub(in crate::core) fn stasis_leave(&self, state: &mut State, id: &Arc<str>) {
         let Some(app) = state.app_of_channel(id) else {
             return;
         };
@@ -270,7 +282,7 @@ impl Core {
     /// Requests a new outbound channel `Tech/resource` (not yet called). With an `owner`,
     /// the channel (each half of a Local pair) counts against that user's `max_channels`:
     /// over it, nothing is created (403).
-    pub fn request_channel(
+    pub(in crate::core) fn request_channel(
         &self,
         state: &mut State,
         endpoint: &str,
@@ -310,13 +322,17 @@ impl Core {
     }
 
     /// Calls an outbound channel: its technology starts ringing the far end.
-    pub fn call_locked(&self, state: &mut State, id: &Arc<str>) -> Result<(), CoreError> {
+    pub(in crate::core) fn call_locked(
+        &self,
+        state: &mut State,
+        id: &Arc<str>,
+    ) -> Result<(), CoreError> {
         let driver = self.channel_mut(state, id)?.driver.clone();
         driver.call(self, state, id)
     }
 
     /// Makes a channel leave whatever bridge it is in (ChannelLeftBridge).
-    pub fn leave_bridge(&self, state: &mut State, id: &Arc<str>) {
+    pub(in crate::core) fn leave_bridge(&self, state: &mut State, id: &Arc<str>) {
         self.leave_bridge_as(state, id, true);
     }
 
@@ -325,7 +341,12 @@ impl Core {
     /// subscription to the bridge: Asterisk 23.4.1 keeps it when a channel leaves Stasis
     /// (hangup, continue) while bridged, so the application still hears the bridge's
     /// later events, BridgeDestroyed included.
-    pub(crate) fn leave_bridge_as(&self, state: &mut State, id: &Arc<str>, unsubscribe: bool) {
+    pub(in crate::core) fn leave_bridge_as(
+        &self,
+        state: &mut State,
+        id: &Arc<str>,
+        unsubscribe: bool,
+    ) {
         let Some(bridge_id) = state.channels.get(id).and_then(|c| c.bridge.clone()) else {
             return;
         };

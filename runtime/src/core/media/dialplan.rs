@@ -15,7 +15,7 @@ impl Core {
     /// Starts playing sound `file` (a name in the sounds index, in the channel's
     /// language) on channel `id`; the receiver gets `true` when it failed (missing file),
     /// `false` once it has played. 501 when media is not running, 404 for no channel.
-    pub(crate) fn dialplan_play(
+    pub(in crate::core) fn dialplan_play(
         &self,
         id: &Arc<str>,
         file: &str,
@@ -49,7 +49,7 @@ impl Core {
 
     /// Takes the engine's report of a dialplan playback (true when `id` is one): its end
     /// tells the waiting runner.
-    pub(crate) fn dialplan_playback_event(
+    pub(in crate::core) fn dialplan_playback_event(
         &self,
         state: &mut State,
         id: &Arc<str>,

@@ -26,7 +26,7 @@ impl Core {
     /// recording is finished and kept, as when stopped) and waits, without holding the
     /// core, until their final events have been published or [`FINAL_EVENTS_WAIT`] has
     /// passed. Returns at once when the channel has no media.
-    pub(crate) async fn finish_channel_media(&self, id: &Arc<str>) {
+    pub(in crate::core) async fn finish_channel_media(&self, id: &Arc<str>) {
         let Some(waiter) = self.with_state(|state| self.stop_channel_media_locked(state, id))
         else {
             return;

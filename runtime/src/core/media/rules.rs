@@ -14,7 +14,11 @@ pub const BRIDGED_CAUSE: &str = "Cannot record channel while in bridge";
 impl Core {
     /// 409 `Channel <id> currently recording` (Asterisk 23.4.1's message) when channel
     /// `id` is being recorded (a live recording targets it), before it joins a bridge.
-    pub(crate) fn check_not_recorded(&self, state: &State, id: &Arc<str>) -> Result<(), CoreError> {
+    pub(in crate::core) fn check_not_recorded(
+        &self,
+        state: &State,
+        id: &Arc<str>,
+    ) -> Result<(), CoreError> {
         let recorded = state
             .media
             .of_topic(&MediaTopic::Channel(id.clone()))

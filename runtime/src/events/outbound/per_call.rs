@@ -16,7 +16,7 @@ use tokio::sync::Notify;
 
 use super::connect::{ClientStream, connect};
 use super::{Connection, registered_notices};
-use crate::core::stasis::{AppOwner, EventSink, PerCallConnector};
+use crate::core::stasis::{EventSink, PerCallConnector};
 use crate::events::meter::SocketKind;
 use crate::events::session::{self, Ended, tungstenite_frames};
 use crate::events::sink::{QUEUE_CAPACITY, queue};
@@ -95,12 +95,8 @@ impl PerCallConnector for PerCall {
             let sink_id = sink.id();
             let subscribe_all = connection.outbound.subscribe_all;
             let owner: Arc<str> = Arc::from(connection.outbound.local_ari_user.as_str());
-            core.with_state(|state| {
-                state.apps.register(&ephemeral, sink, subscribe_all);
-                if let Some(app) = state.apps.get_mut(&ephemeral) {
-                    app.claim(Some(AppOwner::User(owner.clone())), Some(owner));
-                }
-            });
+            core.app_host()
+                .register_per_call_app(&ephemeral, sink, subscribe_all, owner);
             let stop = Arc::new(Notify::new());
             if let Ok(mut open) = open.lock() {
                 open.insert(ephemeral.clone(), stop.clone());
