@@ -1,7 +1,7 @@
 //! Channels: the channel object ([`channel`]) and its ARI snapshot ([`snapshot`]), the
 //! requests that make channels (originate, create), and the checks ARI applies before it
-//! controls one. The operations are split by caller: [`control`] holds the ARI control API
-//! (what REST handlers and WebAssembly apps call), [`upcalls`] the transitions the
+//! controls one. The operations are split by caller: `control` holds the ARI control API
+//! (what REST handlers and WebAssembly apps call), `upcalls` the transitions the
 //! technologies and the channel runners drive; [`hangup`], [`dialing`], [`identity`] and
 //! [`variables`] each own one part of a channel's life.
 

@@ -3,9 +3,16 @@
 //! WebSocket transports and WASM apps all change state through this API, never around it,
 //! and every change publishes the matching ARI event.
 //!
-//! State lives behind one mutex ([`Core::with_state`]); events are dispatched to application
-//! sinks while it is held, so every application sees changes in the order they happened.
-//! Each channel has a runner task ([`pbx`]) that executes its dialplan or waits in Stasis.
+//! Each caller gets a view made for it: the ARI control API ([`control::ControlApi`],
+//! `core.control()`) for REST handlers and the WebAssembly host's typed calls, and the view
+//! for hosts of Stasis applications ([`app_host::AppHost`], `core.app_host()`) for the
+//! WebAssembly host and the event transports. [`Core`] itself offers only what builds and
+//! runs the host (start-up, the store, quotas, counts).
+//!
+//! State lives behind one mutex, private to the core (`Core::with_state`); events are
+//! dispatched to application sinks while it is held, so every application sees changes in
+//! the order they happened. Each channel has a runner task ([`pbx`]) that executes its
+//! dialplan or waits in Stasis.
 
 pub mod app_host;
 pub mod bridges;
@@ -293,16 +300,6 @@ impl Core {
     /// Per-user quotas and the `maxcalls` brake.
     pub fn quotas(&self) -> &quota::Quotas {
         &self.quotas
-    }
-
-    /// Gives a channel the quota unit paid for it (snoop and external media channels,
-    /// charged before they were made); dropped at once if the channel is already gone.
-    pub fn attach_charge(&self, id: &str, charge: quota::Held) {
-        self.with_state(|state| {
-            if let Some(channel) = state.channels.get_mut(id) {
-                channel.charge = Some(charge);
-            }
-        });
     }
 
     /// How many channels, bridges and active Stasis applications exist now (the gauges of
@@ -653,5 +650,15 @@ impl ControlApi<'_> {
     /// one is removed.
     pub fn set_global_var(&self, name: &str, value: Option<&str>) {
         self.with_state(|state| self.set_global_var_locked(state, name, value));
+    }
+
+    /// Gives a channel the quota unit paid for it (snoop and external media channels,
+    /// charged before they were made); dropped at once if the channel is already gone.
+    pub fn attach_charge(&self, id: &str, charge: quota::Held) {
+        self.with_state(|state| {
+            if let Some(channel) = state.channels.get_mut(id) {
+                channel.charge = Some(charge);
+            }
+        });
     }
 }

@@ -1,10 +1,10 @@
 //! Channel runners: one task per channel that executes its dialplan, waits in a Stasis
 //! application, or simply waits to be hung up, and finally removes the channel.
 //!
-//! Dialplan applications: NoOp, Verbose, Log, Answer, Hangup, Wait, Set, Goto, GotoIf,
-//! Ringing, Progress, Playback (plays its files through the media path, then sets
-//! PLAYBACKSTATUS), Dial (Local and Test targets), Stasis. Anything else is logged and hangs the channel up, as
-//! Asterisk does for an unknown application.
+//! Dialplan applications (`applications`): NoOp, Verbose, Log, Answer, Hangup, Wait, Set,
+//! Goto, GotoIf, Ringing, Progress, Playback (plays its files through the media path, then
+//! sets PLAYBACKSTATUS), Dial (Local and Test targets, `dial`), Stasis. Anything else is
+//! logged and hangs the channel up, as Asterisk does for an unknown application.
 
 mod applications;
 mod dial;

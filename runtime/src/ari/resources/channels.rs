@@ -627,7 +627,7 @@ fn attach_charge(
     charge: Option<crate::core::quota::Held>,
 ) {
     if let (Some(charge), Some(id)) = (charge, snapshot["id"].as_str()) {
-        ctx.core.attach_charge(id, charge);
+        ctx.control().attach_charge(id, charge);
     }
 }
 
