@@ -23,11 +23,11 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use wari::config::diagnostics::Problems;
-use wari::core::apps::Claim;
 use wari::core::channels::{Destination, Originate};
 use wari::core::dialplan::Dialplan;
 use wari::core::media::{MediaSetup, PlayRequest, RecordChannelRequest};
 use wari::core::stasis::EventSink;
+use wari::core::stasis::apps::Claim;
 use wari::core::{Core, CoreConfig, SystemInfo};
 use wari::media::sounds::SoundIndex;
 
@@ -88,43 +88,40 @@ fn core(dir: &Path) -> Arc<Core> {
         moh: Arc::default(),
     })
     .expect("media engine");
-    core.register_apps(
-        &[APP.to_string()],
-        Arc::new(Sink),
-        false,
-        Claim::Configured("bench"),
-    )
-    .expect("app");
+    core.app_host()
+        .register_apps(
+            &[APP.to_string()],
+            Arc::new(Sink),
+            false,
+            Claim::Configured("bench"),
+        )
+        .expect("app");
     core
 }
 
 /// Originates one Local pair into the app and waits until both halves are in Stasis.
 async fn pair(core: &Core, n: usize) -> (String, String) {
     let (one, two) = (format!("p{n};1"), format!("p{n};2"));
-    core.originate(Originate {
-        endpoint: "Local/s@bench".into(),
-        destination: Destination::App {
-            app: APP.into(),
-            args: Vec::new(),
-        },
-        caller_id: None,
-        timeout: None,
-        channel_id: Some(one.clone()),
-        other_channel_id: Some(two.clone()),
-        variables: Vec::new(),
-        owner: None,
-    })
-    .expect("originate");
+    core.control()
+        .originate(Originate {
+            endpoint: "Local/s@bench".into(),
+            destination: Destination::App {
+                app: APP.into(),
+                args: Vec::new(),
+            },
+            caller_id: None,
+            timeout: None,
+            channel_id: Some(one.clone()),
+            other_channel_id: Some(two.clone()),
+            variables: Vec::new(),
+            owner: None,
+        })
+        .expect("originate");
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let ready = core.with_state(|state| {
-            [&one, &two].iter().all(|id| {
-                state
-                    .channels
-                    .get(id.as_str())
-                    .is_some_and(|c| c.stasis.is_some())
-            })
-        });
+        let ready = [&one, &two]
+            .iter()
+            .all(|id| core.app_of_channel(id).is_some());
         if ready {
             return (one, two);
         }
@@ -134,15 +131,16 @@ async fn pair(core: &Core, n: usize) -> (String, String) {
 }
 
 fn play(core: &Core, channel: &str) {
-    core.play_on_channel(
-        channel,
-        PlayRequest {
-            media: vec!["sound:prompt".into()],
-            skip_ms: 3000,
-            ..PlayRequest::default()
-        },
-    )
-    .expect("play");
+    core.control()
+        .play_on_channel(
+            channel,
+            PlayRequest {
+                media: vec!["sound:prompt".into()],
+                skip_ms: 3000,
+                ..PlayRequest::default()
+            },
+        )
+        .expect("play");
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -171,16 +169,17 @@ async fn main() {
             for n in 0..count / 2 {
                 let (one, two) = pair(&core, n).await;
                 play(&core, &one);
-                core.record_channel(
-                    &two,
-                    RecordChannelRequest {
-                        name: format!("rec{n}"),
-                        format: "wav".into(),
-                        ..RecordChannelRequest::default()
-                    },
-                    None,
-                )
-                .expect("record");
+                core.control()
+                    .record_channel(
+                        &two,
+                        RecordChannelRequest {
+                            name: format!("rec{n}"),
+                            format: "wav".into(),
+                            ..RecordChannelRequest::default()
+                        },
+                        None,
+                    )
+                    .expect("record");
             }
             format!(
                 "{} Local pairs: a prompt playing on one half, the other half recorded",
@@ -190,7 +189,8 @@ async fn main() {
         "bridges" => {
             for b in 0..count {
                 let bridge = format!("b{b}");
-                core.create_bridge(Some(&bridge), "mixing", "")
+                core.control()
+                    .create_bridge_with_vars(Some(&bridge), "mixing", "", &[], None)
                     .expect("bridge");
                 let mut members = Vec::new();
                 for m in 0..3 {
@@ -198,7 +198,9 @@ async fn main() {
                     play(&core, &two);
                     members.push(one);
                 }
-                core.add_to_bridge(&bridge, &members).expect("add");
+                core.control()
+                    .add_to_bridge(&bridge, &members)
+                    .expect("add");
             }
             format!("{count} three-party mixing bridges, every member talking")
         }

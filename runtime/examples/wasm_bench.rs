@@ -40,10 +40,10 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use tracing_subscriber::layer::SubscriberExt;
-use wari::core::apps::Claim;
 use wari::core::channels::{Destination, Originate};
 use wari::core::dialplan::Dialplan;
 use wari::core::event::Event;
+use wari::core::stasis::apps::Claim;
 use wari::core::stasis::{EventSink, SinkKind};
 use wari::core::{Core, CoreConfig, SystemInfo, cause};
 use wari::wasm::limits::Limits;
@@ -225,13 +225,14 @@ impl Bench {
             inner,
             last: Mutex::new(None),
         });
-        core.register_apps(
-            &[APP.to_string()],
-            sink.clone(),
-            false,
-            Claim::Configured("bench"),
-        )
-        .expect("register the timing sink");
+        core.app_host()
+            .register_apps(
+                &[APP.to_string()],
+                sink.clone(),
+                false,
+                Claim::Configured("bench"),
+            )
+            .expect("register the timing sink");
         let (tx, probes) = tokio::sync::mpsc::unbounded_channel();
         let _ = PROBE.set(tx);
         Bench {
@@ -247,6 +248,7 @@ impl Bench {
     fn originate(&self, app: &str) -> String {
         let id = self.core.new_channel_id();
         self.core
+            .control()
             .originate(Originate {
                 endpoint: "Test/bench".into(),
                 destination: Destination::App {
@@ -282,14 +284,14 @@ impl Bench {
 
     async fn hang_up(&self, ids: &[String]) {
         for id in ids {
-            let _ = self.core.hangup(id, cause::NORMAL_CLEARING);
+            let _ = self.core.control().hangup(id, cause::NORMAL_CLEARING);
         }
         let runtime = self.host.app(APP).expect("deployed");
         let deadline = Instant::now() + Duration::from_secs(60);
         while runtime.live_sessions() > 0 && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
-        while self.core.with_state(|s| s.channels.len()) > 0 && Instant::now() < deadline {
+        while self.core.counts().channels > 0 && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
     }
@@ -336,8 +338,7 @@ impl Bench {
         let arc_id: Arc<str> = Arc::from(id.as_str());
         let mut samples = Vec::with_capacity(count);
         for i in 0..count + 1000 {
-            let core = self.core.clone();
-            core.with_state(|state| core.dtmf_received(state, &arc_id, '5', 100));
+            self.core.far_end_dtmf(&arc_id, '5', 100);
             let logged = self.probe().await;
             if i >= 1000 {
                 samples.push(logged - self.handed_over());
@@ -356,6 +357,7 @@ impl Bench {
         let app = if wasm { APP } else { "null" };
         if !wasm {
             self.core
+                .app_host()
                 .register_apps(
                     &["null".to_string()],
                     Arc::new(NullSink),
@@ -391,7 +393,7 @@ impl Bench {
             .app(APP)
             .map(|r| r.live_sessions())
             .unwrap_or_default();
-        let channels = self.core.with_state(|s| s.channels.len());
+        let channels = self.core.counts().channels;
         self.hang_up(&ids).await;
         tokio::time::sleep(Duration::from_millis(200)).await;
         let after = rss_kib();
@@ -425,7 +427,7 @@ impl Bench {
                 self.probe().await;
             }
         } else {
-            while self.core.with_state(|s| s.channels.len()) < count && Instant::now() < deadline {
+            while self.core.counts().channels < count && Instant::now() < deadline {
                 tokio::time::sleep(Duration::from_millis(5)).await;
             }
             // Each channel's runner enters Stasis shortly after its answer.

@@ -1,17 +1,20 @@
 //! Bridge operations: creating and destroying bridges, channels joining and leaving them,
 //! with BridgeCreated/Destroyed and ChannelEntered/LeftBridge events; bridge variables.
 
+pub mod bridge;
+
+use crate::core::control::ControlApi;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use chrono::Local;
 use serde_json::{Map, Value};
 
-use super::bridge::{Bridge, BridgeClass, BridgeFlags};
 use super::event::{Event, Scope};
 use super::media::MediaTopic;
 use super::stasis::SourceKind;
 use super::{Core, CoreError, State};
+use bridge::{Bridge, BridgeClass, BridgeFlags};
 
 /// Asterisk's message when a bridge cannot be made of the requested type.
 pub const UNABLE_TO_CREATE: &str = "Unable to create bridge";
@@ -49,7 +52,7 @@ impl Core {
             var.apply(&mut bridge);
         }
         let snapshot = bridge.json();
-        let mixing = bridge.flags.kind == super::bridge::BridgeType::Mixing;
+        let mixing = bridge.flags.kind == bridge::BridgeType::Mixing;
         state.bridges.insert(id.clone(), bridge);
         self.media_bridge_added(&id, mixing);
         self.publish(
@@ -58,62 +61,23 @@ impl Core {
         );
     }
 
-    /// `POST /bridges` and `POST /bridges/{id}`: a Stasis bridge.
-    pub fn create_bridge(
+    /// A Stasis bridge without variables or owner (the core's tests).
+    #[cfg(test)]
+    pub(in crate::core) fn create_bridge(
         &self,
         id: Option<&str>,
         types: &str,
         name: &str,
     ) -> Result<Value, CoreError> {
-        self.create_bridge_with_vars(id, types, name, &[], None)
-    }
-
-    /// A Stasis bridge that starts with variables (set before BridgeCreated, so reported
-    /// ones are in its first snapshot). Checked in Asterisk 23.4.1's order: an id already
-    /// taken (409 `Bridge with id '<id>' already exists`), then the type (`Unable to create
-    /// bridge`, see [`BridgeFlags::parse`]; a 400 where Asterisk answers 500), then the
-    /// `owner`'s `max_bridges` (403): the bridge counts against it until destroyed.
-    pub fn create_bridge_with_vars(
-        &self,
-        id: Option<&str>,
-        types: &str,
-        name: &str,
-        vars: &[BridgeVar],
-        owner: Option<&Arc<super::quota::Account>>,
-    ) -> Result<Value, CoreError> {
-        self.with_state(|state| {
-            let id: Arc<str> = match id {
-                Some("") => {
-                    return Err(CoreError::BadRequest("Bridge id must not be empty".into()));
-                }
-                Some(id) if state.bridges.contains_key(id) => {
-                    return Err(CoreError::Conflict(format!(
-                        "Bridge with id '{id}' already exists"
-                    )));
-                }
-                Some(id) => Arc::from(id),
-                None => Arc::from(uuid::Uuid::new_v4().to_string().as_str()),
-            };
-            let flags = BridgeFlags::parse(types)
-                .map_err(|_| CoreError::BadRequest(UNABLE_TO_CREATE.into()))?;
-            if let Some(owner) = owner {
-                let charge = owner.take(super::quota::Kind::Bridges, 1)?;
-                state.bridge_charges.insert(id.clone(), charge);
-            }
-            self.new_bridge_locked(state, id.clone(), flags, BridgeClass::Stasis, name, vars);
-            Ok(state
-                .bridges
-                .get(&id)
-                .map(Bridge::json)
-                .unwrap_or(Value::Null))
-        })
+        self.control()
+            .create_bridge_with_vars(id, types, name, &[], None)
     }
 
     /// A basic (dialplan) mixing bridge for a Dial() call.
-    pub fn create_basic_bridge_locked(&self, state: &mut State) -> Arc<str> {
+    pub(in crate::core) fn create_basic_bridge_locked(&self, state: &mut State) -> Arc<str> {
         let id: Arc<str> = Arc::from(uuid::Uuid::new_v4().to_string().as_str());
         let flags = BridgeFlags::parse("mixing").unwrap_or(BridgeFlags {
-            kind: super::bridge::BridgeType::Mixing,
+            kind: bridge::BridgeType::Mixing,
             media_through_core: false,
             video_mode: "talker",
             always_multimix: false,
@@ -122,29 +86,13 @@ impl Core {
         id
     }
 
-    /// Every bridge's snapshot.
-    pub fn list_bridges(&self) -> Value {
-        self.with_state(|state| {
-            let mut bridges: Vec<&Bridge> = state.bridges.values().collect();
-            bridges.sort_by(|a, b| a.creationtime.cmp(&b.creationtime).then(a.id.cmp(&b.id)));
-            Value::Array(bridges.iter().map(|b| b.json()).collect())
-        })
-    }
-
-    /// One bridge's snapshot.
-    pub fn get_bridge(&self, id: &str) -> Result<Value, CoreError> {
-        self.with_state(|state| {
-            state
-                .bridges
-                .get(id)
-                .map(Bridge::json)
-                .ok_or_else(|| CoreError::NotFound("Bridge not found".into()))
-        })
-    }
-
     /// The checks before controlling a bridge over ARI: it exists (404 `Bridge not found`)
     /// and was created by ARI (409 `Bridge not in Stasis application`).
-    pub(crate) fn stasis_bridge(&self, state: &State, id: &str) -> Result<Arc<str>, CoreError> {
+    pub(in crate::core) fn stasis_bridge(
+        &self,
+        state: &State,
+        id: &str,
+    ) -> Result<Arc<str>, CoreError> {
         let bridge = state
             .bridges
             .get(id)
@@ -158,7 +106,7 @@ impl Core {
     }
 
     /// Ejects every member and removes the bridge (BridgeDestroyed).
-    pub fn destroy_bridge_locked(&self, state: &mut State, id: &Arc<str>) {
+    pub(in crate::core) fn destroy_bridge_locked(&self, state: &mut State, id: &Arc<str>) {
         self.media_topic_closing(state, MediaTopic::Bridge(id.clone()));
         let members = state
             .bridges
@@ -180,17 +128,8 @@ impl Core {
         state.apps.object_destroyed(SourceKind::Bridge, id);
     }
 
-    /// `DELETE /bridges/{id}`.
-    pub fn destroy_bridge(&self, id: &str) -> Result<(), CoreError> {
-        self.with_state(|state| {
-            let id = self.stasis_bridge(state, id)?;
-            self.destroy_bridge_locked(state, &id);
-            Ok(())
-        })
-    }
-
     /// Puts a channel into a bridge (leaving any other bridge first).
-    pub fn join_bridge_locked(
+    pub(in crate::core) fn join_bridge_locked(
         &self,
         state: &mut State,
         bridge_id: &Arc<str>,
@@ -242,7 +181,11 @@ impl Core {
     /// names of the others (at most ten, comma-separated; a ChannelVarset each time, even
     /// when unchanged); a lone party keeps what it had; in a holding bridge the variable is
     /// removed.
-    pub(crate) fn bridge_reconfigured_locked(&self, state: &mut State, bridge_id: &Arc<str>) {
+    pub(in crate::core) fn bridge_reconfigured_locked(
+        &self,
+        state: &mut State,
+        bridge_id: &Arc<str>,
+    ) {
         let Some(bridge) = state.bridges.get_mut(bridge_id) else {
             return;
         };
@@ -251,7 +194,7 @@ impl Core {
         let Some(bridge) = state.bridges.get(bridge_id) else {
             return;
         };
-        let holding = bridge.flags.kind == super::bridge::BridgeType::Holding;
+        let holding = bridge.flags.kind == bridge::BridgeType::Holding;
         let members = bridge.channels.clone();
         if holding {
             for member in &members {
@@ -290,7 +233,11 @@ impl Core {
     /// source chosen): when the video source is not the one last published,
     /// BridgeVideoSourceChanged (with `old_video_source_id` when there was one), as
     /// Asterisk 23.4.1 compares successive bridge snapshots.
-    pub(crate) fn publish_bridge_state_locked(&self, state: &mut State, bridge_id: &Arc<str>) {
+    pub(in crate::core) fn publish_bridge_state_locked(
+        &self,
+        state: &mut State,
+        bridge_id: &Arc<str>,
+    ) {
         let Some(bridge) = state.bridges.get_mut(bridge_id) else {
             return;
         };
@@ -311,7 +258,7 @@ impl Core {
 
     /// A channel leaving its bridge loses `BRIDGEPEER`: set to empty, with its
     /// ChannelVarset, when it had a value; removed silently otherwise.
-    pub(crate) fn clear_bridge_peer_locked(&self, state: &mut State, id: &Arc<str>) {
+    pub(in crate::core) fn clear_bridge_peer_locked(&self, state: &mut State, id: &Arc<str>) {
         let had = state
             .channels
             .get(id)
@@ -347,6 +294,116 @@ impl Core {
         }
         Ok(ids)
     }
+}
+
+/// Asterisk's message for a bridge variable that is not set.
+const VARIABLE_NOT_FOUND: &str = "Provided variable was not found";
+
+/// One bridge variable to set: `value` `None` or empty unsets it (and it is no longer
+/// reported, as in Asterisk); `report` `Some` changes whether it shows in the snapshot's
+/// `bridgevars`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BridgeVar {
+    pub name: String,
+    pub value: Option<String>,
+    pub report: Option<bool>,
+}
+
+impl BridgeVar {
+    fn apply(&self, bridge: &mut Bridge) {
+        let name = self.name.trim();
+        match self.value.as_deref().filter(|v| !v.is_empty()) {
+            Some(value) => {
+                bridge.vars.insert(name.to_string(), value.to_string());
+            }
+            None => {
+                bridge.vars.remove(name);
+                bridge.reported.remove(name);
+                return;
+            }
+        }
+        match self.report {
+            Some(true) => {
+                bridge.reported.insert(name.to_string());
+            }
+            Some(false) => {
+                bridge.reported.remove(name);
+            }
+            None => {}
+        }
+    }
+}
+
+impl ControlApi<'_> {
+    /// A Stasis bridge that starts with variables (set before BridgeCreated, so reported
+    /// ones are in its first snapshot). Checked in Asterisk 23.4.1's order: an id already
+    /// taken (409 `Bridge with id '<id>' already exists`), then the type (`Unable to create
+    /// bridge`, see [`BridgeFlags::parse`]; a 400 where Asterisk answers 500), then the
+    /// `owner`'s `max_bridges` (403): the bridge counts against it until destroyed.
+    pub fn create_bridge_with_vars(
+        &self,
+        id: Option<&str>,
+        types: &str,
+        name: &str,
+        vars: &[BridgeVar],
+        owner: Option<&Arc<super::quota::Account>>,
+    ) -> Result<Value, CoreError> {
+        self.with_state(|state| {
+            let id: Arc<str> = match id {
+                Some("") => {
+                    return Err(CoreError::BadRequest("Bridge id must not be empty".into()));
+                }
+                Some(id) if state.bridges.contains_key(id) => {
+                    return Err(CoreError::Conflict(format!(
+                        "Bridge with id '{id}' already exists"
+                    )));
+                }
+                Some(id) => Arc::from(id),
+                None => Arc::from(uuid::Uuid::new_v4().to_string().as_str()),
+            };
+            let flags = BridgeFlags::parse(types)
+                .map_err(|_| CoreError::BadRequest(UNABLE_TO_CREATE.into()))?;
+            if let Some(owner) = owner {
+                let charge = owner.take(super::quota::Kind::Bridges, 1)?;
+                state.bridge_charges.insert(id.clone(), charge);
+            }
+            self.new_bridge_locked(state, id.clone(), flags, BridgeClass::Stasis, name, vars);
+            Ok(state
+                .bridges
+                .get(&id)
+                .map(Bridge::json)
+                .unwrap_or(Value::Null))
+        })
+    }
+
+    /// Every bridge's snapshot.
+    pub fn list_bridges(&self) -> Value {
+        self.with_state(|state| {
+            let mut bridges: Vec<&Bridge> = state.bridges.values().collect();
+            bridges.sort_by(|a, b| a.creationtime.cmp(&b.creationtime).then(a.id.cmp(&b.id)));
+            Value::Array(bridges.iter().map(|b| b.json()).collect())
+        })
+    }
+
+    /// One bridge's snapshot.
+    pub fn get_bridge(&self, id: &str) -> Result<Value, CoreError> {
+        self.with_state(|state| {
+            state
+                .bridges
+                .get(id)
+                .map(Bridge::json)
+                .ok_or_else(|| CoreError::NotFound("Bridge not found".into()))
+        })
+    }
+
+    /// `DELETE /bridges/{id}`.
+    pub fn destroy_bridge(&self, id: &str) -> Result<(), CoreError> {
+        self.with_state(|state| {
+            let id = self.stasis_bridge(state, id)?;
+            self.destroy_bridge_locked(state, &id);
+            Ok(())
+        })
+    }
 
     /// `POST /bridges/{id}/addChannel`: the bridge (404, 409), the channels (see
     /// [`Core::stasis_channels`]), then none may be recorded (409). A channel already in
@@ -354,7 +411,7 @@ impl Core {
     pub fn add_to_bridge(&self, bridge: &str, channels: &[String]) -> Result<(), CoreError> {
         self.with_state(|state| {
             let bridge = self.stasis_bridge(state, bridge)?;
-            let ids = Self::stasis_channels(state, channels)?;
+            let ids = Core::stasis_channels(state, channels)?;
             for id in &ids {
                 self.check_not_recorded(state, id)?;
             }
@@ -377,7 +434,7 @@ impl Core {
     pub fn remove_from_bridge(&self, bridge: &str, channels: &[String]) -> Result<(), CoreError> {
         self.with_state(|state| {
             let bridge = self.stasis_bridge(state, bridge)?;
-            let ids = Self::stasis_channels(state, channels)?;
+            let ids = Core::stasis_channels(state, channels)?;
             for id in &ids {
                 if state.channels.get(id).and_then(|c| c.bridge.as_ref()) != Some(&bridge) {
                     return Err(CoreError::Unprocessable(
@@ -542,43 +599,5 @@ impl Core {
             }
             Ok(())
         })
-    }
-}
-
-/// Asterisk's message for a bridge variable that is not set.
-const VARIABLE_NOT_FOUND: &str = "Provided variable was not found";
-
-/// One bridge variable to set: `value` `None` or empty unsets it (and it is no longer
-/// reported, as in Asterisk); `report` `Some` changes whether it shows in the snapshot's
-/// `bridgevars`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BridgeVar {
-    pub name: String,
-    pub value: Option<String>,
-    pub report: Option<bool>,
-}
-
-impl BridgeVar {
-    fn apply(&self, bridge: &mut Bridge) {
-        let name = self.name.trim();
-        match self.value.as_deref().filter(|v| !v.is_empty()) {
-            Some(value) => {
-                bridge.vars.insert(name.to_string(), value.to_string());
-            }
-            None => {
-                bridge.vars.remove(name);
-                bridge.reported.remove(name);
-                return;
-            }
-        }
-        match self.report {
-            Some(true) => {
-                bridge.reported.insert(name.to_string());
-            }
-            Some(false) => {
-                bridge.reported.remove(name);
-            }
-            None => {}
-        }
     }
 }

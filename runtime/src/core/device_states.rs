@@ -7,6 +7,7 @@
 //! every change is written to the host's [`store`](crate::store) first, and the memory (and
 //! the answer) follow only once it is on disk.
 
+use crate::core::control::ControlApi;
 use std::sync::Arc;
 
 use serde_json::{Value, json};
@@ -74,6 +75,38 @@ impl Core {
         });
     }
 
+    fn device_state_changed(&self, state: &mut State, name: &str, value: &str) {
+        self.publish(
+            state,
+            Event::new(
+                "DeviceStateChanged",
+                Scope {
+                    device: Some(name.to_string()),
+                    ..Scope::default()
+                },
+            )
+            .with("device_state", device_json(name, value)),
+        );
+    }
+
+    /// Runs a change (its write to the store, then its change in memory) to the end in a
+    /// task of its own: a client that goes away mid-request cannot leave the disk and the
+    /// memory disagreeing.
+    async fn to_completion<F>(&self, change: impl FnOnce(Arc<Core>) -> F) -> Result<(), CoreError>
+    where
+        F: Future<Output = Result<(), CoreError>> + Send + 'static,
+    {
+        let core = self
+            .me
+            .upgrade()
+            .ok_or_else(|| CoreError::Internal("wari is stopping".into()))?;
+        tokio::spawn(change(core))
+            .await
+            .map_err(|e| CoreError::Internal(e.to_string()))?
+    }
+}
+
+impl ControlApi<'_> {
     /// Every ARI-controlled device state.
     pub fn list_device_states(&self) -> Value {
         self.with_state(|state| {
@@ -154,20 +187,6 @@ impl Core {
         .await
     }
 
-    fn device_state_changed(&self, state: &mut State, name: &str, value: &str) {
-        self.publish(
-            state,
-            Event::new(
-                "DeviceStateChanged",
-                Scope {
-                    device: Some(name.to_string()),
-                    ..Scope::default()
-                },
-            )
-            .with("device_state", device_json(name, value)),
-        );
-    }
-
     /// Every mailbox.
     pub fn list_mailboxes(&self) -> Value {
         self.with_state(|state| {
@@ -232,22 +251,6 @@ impl Core {
             Ok(())
         })
         .await
-    }
-
-    /// Runs a change (its write to the store, then its change in memory) to the end in a
-    /// task of its own: a client that goes away mid-request cannot leave the disk and the
-    /// memory disagreeing.
-    async fn to_completion<F>(&self, change: impl FnOnce(Arc<Core>) -> F) -> Result<(), CoreError>
-    where
-        F: Future<Output = Result<(), CoreError>> + Send + 'static,
-    {
-        let core = self
-            .me
-            .upgrade()
-            .ok_or_else(|| CoreError::Internal("wari is stopping".into()))?;
-        tokio::spawn(change(core))
-            .await
-            .map_err(|e| CoreError::Internal(e.to_string()))?
     }
 }
 

@@ -11,6 +11,7 @@
 //! message, so both are refused as for an unknown endpoint (404), as Asterisk does for a
 //! technology without a message handler.
 
+use crate::core::control::ControlApi;
 use serde_json::{Map, Value, json};
 
 use super::event::{Event, Scope};
@@ -46,6 +47,41 @@ pub fn parse_message_uri(uri: &str) -> Result<(&str, &str), CoreError> {
 }
 
 impl Core {
+    /// The key (`Tech/resource`, with the technology's own spelling) of an existing endpoint.
+    fn endpoint_key(&self, state: &State, tech: &str, resource: &str) -> Result<String, CoreError> {
+        let not_found = || CoreError::NotFound("Endpoint not found".into());
+        let tech = self.endpoint_technology(tech).ok_or_else(not_found)?;
+        let key = format!("{}/{resource}", tech.name());
+        if state.endpoints.contains_key(&key) {
+            Ok(key)
+        } else {
+            Err(not_found())
+        }
+    }
+
+    /// The endpoint a message or REFER for `tech`/`resource` goes to: it must exist and its
+    /// technology must take messages (404 otherwise).
+    pub(in crate::core) fn message_target(
+        &self,
+        tech: &str,
+        resource: &str,
+    ) -> Result<MessageTarget, CoreError> {
+        self.with_state(|state| {
+            let endpoint = self.endpoint_key(state, tech, resource)?;
+            if !endpoint.starts_with(&format!("{MESSAGING_TECH}/")) {
+                tracing::info!(%endpoint, "this technology takes no messages: Endpoint not found");
+                return Err(CoreError::NotFound("Endpoint not found".into()));
+            }
+            let (tech, resource) = endpoint.split_once('/').unwrap_or((&endpoint, ""));
+            Ok(MessageTarget {
+                uri: format!("{}:{resource}", tech.to_ascii_lowercase()),
+                endpoint: endpoint.clone(),
+            })
+        })
+    }
+}
+
+impl ControlApi<'_> {
     /// Every endpoint's snapshot, ordered by `Tech/resource`.
     pub fn list_endpoints(&self) -> Value {
         self.with_state(|state| Value::Array(state.endpoints.values().map(|e| e.json()).collect()))
@@ -71,18 +107,6 @@ impl Core {
         }))
     }
 
-    /// The key (`Tech/resource`, with the technology's own spelling) of an existing endpoint.
-    fn endpoint_key(&self, state: &State, tech: &str, resource: &str) -> Result<String, CoreError> {
-        let not_found = || CoreError::NotFound("Endpoint not found".into());
-        let tech = self.endpoint_technology(tech).ok_or_else(not_found)?;
-        let key = format!("{}/{resource}", tech.name());
-        if state.endpoints.contains_key(&key) {
-            Ok(key)
-        } else {
-            Err(not_found())
-        }
-    }
-
     /// One endpoint's snapshot (404 for an unknown technology or resource).
     pub fn get_endpoint(&self, tech: &str, resource: &str) -> Result<Value, CoreError> {
         self.with_state(|state| {
@@ -92,23 +116,6 @@ impl Core {
                 .get(&key)
                 .map(|e| e.json())
                 .unwrap_or(Value::Null))
-        })
-    }
-
-    /// The endpoint a message or REFER for `tech`/`resource` goes to: it must exist and its
-    /// technology must take messages (404 otherwise).
-    pub fn message_target(&self, tech: &str, resource: &str) -> Result<MessageTarget, CoreError> {
-        self.with_state(|state| {
-            let endpoint = self.endpoint_key(state, tech, resource)?;
-            if !endpoint.starts_with(&format!("{MESSAGING_TECH}/")) {
-                tracing::info!(%endpoint, "this technology takes no messages: Endpoint not found");
-                return Err(CoreError::NotFound("Endpoint not found".into()));
-            }
-            let (tech, resource) = endpoint.split_once('/').unwrap_or((&endpoint, ""));
-            Ok(MessageTarget {
-                uri: format!("{}:{resource}", tech.to_ascii_lowercase()),
-                endpoint: endpoint.clone(),
-            })
         })
     }
 

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use serde::ser::{Serialize, Serializer};
 use serde_json::{Map, Value};
 
-use super::snapshot::ChannelSnapshot;
+use super::channels::snapshot::ChannelSnapshot;
 use super::time;
 
 /// What an event is about, for routing to subscribed applications.

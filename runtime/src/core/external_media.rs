@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
 
-use super::channel::{ChannelState, DialplanPosition};
+use super::channels::channel::{ChannelState, DialplanPosition};
 use super::event::dial;
 use super::tech::unicast_rtp::{SharedSocket, UdpEdge, UnicastRtp, bind_towards};
 use super::{Core, CoreError, NewChannel};
@@ -228,7 +228,10 @@ mod tests {
             .expect("channel");
         // Answered as made (Down), then up at once.
         assert_eq!(snapshot["state"], "Down");
-        assert_eq!(t.core.get_channel("ext").expect("channel")["state"], "Up");
+        assert_eq!(
+            t.core.control().get_channel("ext").expect("channel")["state"],
+            "Up"
+        );
         assert_eq!(snapshot["channelvars"][LOCAL_ADDRESS_VAR], "127.0.0.1");
         assert_eq!(snapshot["channelvars"]["MINE"], "1");
         let port = snapshot["channelvars"][LOCAL_PORT_VAR]

@@ -2,10 +2,10 @@
 //! global variable operations, originate and create `variables`, dialplan `Set()` and
 //! `${...}`. One parser ([`parse`]) names the function; reading needs a channel only for
 //! the identities (`CALLERID(name|num|all)`, `CONNECTEDLINE(name|num|all)`); `LEN`,
-//! `EXISTS`, `ISNULL` and `GLOBAL` need none. Writing identities is [`super::identity`]'s.
+//! `EXISTS`, `ISNULL` and `GLOBAL` need none. Writing identities is [`super::channels::identity`]'s.
 
 use super::Core;
-use super::channel::{CallerId, Channel};
+use super::channels::channel::{CallerId, Channel};
 
 /// A dialplan function wari knows, with its argument.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,9 +92,13 @@ pub(crate) fn write_part(id: &CallerId, part: Part, value: &str) -> CallerId {
 impl Core {
     /// Reads `name` when it is a function wari knows; `None` for a plain variable, an
     /// unknown function, or an identity function read without a channel.
-    pub(crate) fn read_function(&self, channel: Option<&Channel>, name: &str) -> Option<String> {
+    pub(in crate::core) fn read_function(
+        &self,
+        channel: Option<&Channel>,
+        name: &str,
+    ) -> Option<String> {
         Some(match parse(name)? {
-            Function::Global(global) => self.global_var(global),
+            Function::Global(global) => self.control().global_var(global),
             Function::Len(args) => args.chars().count().to_string(),
             Function::Exists(args) => bool_digit(!args.is_empty()),
             Function::IsNull(args) => bool_digit(args.is_empty()),

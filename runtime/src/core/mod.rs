@@ -3,45 +3,39 @@
 //! WebSocket transports and WASM apps all change state through this API, never around it,
 //! and every change publishes the matching ARI event.
 //!
-//! State lives behind one mutex ([`Core::with_state`]); events are dispatched to application
-//! sinks while it is held, so every application sees changes in the order they happened.
-//! Each channel has a runner task ([`pbx`]) that executes its dialplan or waits in Stasis.
+//! Each caller gets a view made for it: the ARI control API ([`control::ControlApi`],
+//! `core.control()`) for REST handlers and the WebAssembly host's typed calls, and the view
+//! for hosts of Stasis applications ([`app_host::AppHost`], `core.app_host()`) for the
+//! WebAssembly host and the event transports. [`Core`] itself offers only what builds and
+//! runs the host (start-up, the store, quotas, counts).
+//!
+//! State lives behind one mutex, private to the core (`Core::with_state`); events are
+//! dispatched to application sinks while it is held, so every application sees changes in
+//! the order they happened. Each channel has a runner task ([`pbx`]) that executes its
+//! dialplan or waits in Stasis.
 
-pub mod apps;
-pub mod bridge;
+pub mod app_host;
 pub mod bridges;
 pub mod cause;
-pub mod channel;
 pub mod channels;
-pub mod device_states;
-pub mod dialing;
+pub mod control;
+mod device_states;
 pub mod dialplan;
-pub mod dialplan_media;
 pub mod endpoints;
 pub mod event;
 pub mod external_media;
 pub mod functions;
-pub mod hangup;
-pub mod identity;
 pub mod media;
-pub mod media_audience;
-pub mod media_hangup;
-pub mod media_rules;
-pub mod media_shutdown;
 pub mod modules;
-pub mod pbx;
+mod pbx;
 pub mod quota;
-pub mod recording_quota;
-pub mod snapshot;
 pub mod snoop;
 pub mod stasis;
-pub mod stasis_run;
 pub mod system;
 pub mod tech;
 #[cfg(test)]
 pub(crate) mod test_support;
 pub mod time;
-pub mod variables;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -49,13 +43,14 @@ use std::sync::{Arc, Mutex, RwLock, Weak};
 
 use bytes::Bytes;
 use chrono::Local;
+use control::ControlApi;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
 pub use system::SystemInfo;
 
-use bridge::Bridge;
-use channel::{CallerId, Channel, ChannelState, Control, DialplanPosition};
+use bridges::bridge::Bridge;
+use channels::channel::{CallerId, Channel, ChannelState, Control, DialplanPosition};
 use event::{Event, Scope};
 use stasis::{Registry, SourceKind};
 use tech::{Driver, Technology};
@@ -115,25 +110,25 @@ impl Endpoint {
 /// Everything the core's mutex protects.
 #[derive(Debug, Default)]
 pub struct State {
-    pub channels: HashMap<Arc<str>, Channel>,
-    pub bridges: HashMap<Arc<str>, Bridge>,
-    pub apps: Registry,
+    channels: HashMap<Arc<str>, Channel>,
+    bridges: HashMap<Arc<str>, Bridge>,
+    apps: Registry,
     /// Endpoints by `Tech/resource`.
-    pub endpoints: BTreeMap<String, Endpoint>,
+    endpoints: BTreeMap<String, Endpoint>,
     /// Custom device states by name (`Stasis:...`).
-    pub device_states: BTreeMap<String, String>,
+    device_states: BTreeMap<String, String>,
     /// Mailboxes: (old, new) message counts.
-    pub mailboxes: BTreeMap<String, (i64, i64)>,
+    mailboxes: BTreeMap<String, (i64, i64)>,
     /// Outbound legs of a dialplan Dial(), mapped to the channel dialing them.
-    pub dialers: HashMap<Arc<str>, Arc<str>>,
+    dialers: HashMap<Arc<str>, Arc<str>>,
     /// Hangup causes of Dial() legs, kept for the dialing channel until it has read them.
-    pub leg_causes: HashMap<Arc<str>, u16>,
+    leg_causes: HashMap<Arc<str>, u16>,
     /// Playbacks and live recordings.
-    pub media: media::MediaState,
+    media: media::MediaState,
     /// Snoop channels and their targets.
-    pub snoops: snoop::Snoops,
+    snoops: snoop::Snoops,
     /// The quota units of bridges users created, until the bridge is destroyed.
-    pub bridge_charges: HashMap<Arc<str>, quota::Held>,
+    bridge_charges: HashMap<Arc<str>, quota::Held>,
     /// Counts [`Core::with_state`] calls: while it is unchanged, nothing can have changed.
     generation: u64,
     /// The compact JSON of `GET /channels` and the generation it was rendered at.
@@ -142,7 +137,7 @@ pub struct State {
 
 impl State {
     /// The Stasis application a channel is in.
-    pub fn app_of_channel(&self, id: &str) -> Option<String> {
+    pub(in crate::core) fn app_of_channel(&self, id: &str) -> Option<String> {
         self.channels
             .get(id)
             .and_then(|c| c.stasis.as_ref())
@@ -211,6 +206,15 @@ pub struct CoreConfig {
     pub quotas: quota::Quotas,
 }
 
+/// What exists now, counted ([`Core::counts`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Counts {
+    pub channels: usize,
+    pub bridges: usize,
+    /// Stasis applications with a handler attached.
+    pub active_apps: usize,
+}
+
 /// Shared telephony state and the operations on it.
 #[derive(Debug)]
 pub struct Core {
@@ -232,7 +236,7 @@ pub struct Core {
     app_ownership: bool,
     quotas: quota::Quotas,
     /// Stored recordings' owners, for `max_recordings_kb`.
-    recordings: Arc<recording_quota::RecordingLedger>,
+    recordings: Arc<media::recording_quota::RecordingLedger>,
 }
 
 /// Longest client-chosen channel id (Asterisk's `AST_MAX_UNIQUEID` less its terminator).
@@ -278,7 +282,9 @@ impl Core {
             next_channel: AtomicU64::new(0),
             id_epoch,
             media: std::sync::OnceLock::new(),
-            recordings: Arc::new(recording_quota::RecordingLedger::new(config.store.clone())),
+            recordings: Arc::new(media::recording_quota::RecordingLedger::new(
+                config.store.clone(),
+            )),
             store: config.store,
             persisting: tokio::sync::Mutex::new(()),
             app_ownership: config.app_ownership,
@@ -296,18 +302,24 @@ impl Core {
         &self.quotas
     }
 
-    /// Gives a channel the quota unit paid for it (snoop and external media channels,
-    /// charged before they were made); dropped at once if the channel is already gone.
-    pub fn attach_charge(&self, id: &str, charge: quota::Held) {
-        self.with_state(|state| {
-            if let Some(channel) = state.channels.get_mut(id) {
-                channel.charge = Some(charge);
-            }
-        });
+    /// How many channels, bridges and active Stasis applications exist now (the gauges of
+    /// `GET /metrics`).
+    pub fn counts(&self) -> Counts {
+        let state = self.lock_state();
+        Counts {
+            channels: state.channels.len(),
+            bridges: state.bridges.len(),
+            active_apps: state.apps.iter().filter(|app| app.is_active()).count(),
+        }
+    }
+
+    /// The Stasis application a channel is in (`None`: in none, or no such channel).
+    pub fn app_of_channel(&self, id: &str) -> Option<String> {
+        self.lock_state().app_of_channel(id)
     }
 
     /// A weak handle, for tasks that must not keep the core alive.
-    pub fn weak(&self) -> Weak<Core> {
+    pub(in crate::core) fn weak(&self) -> Weak<Core> {
         self.me.clone()
     }
 
@@ -325,7 +337,7 @@ impl Core {
     }
 
     /// Runs `f` with the state locked. Keep `f` short and non-blocking.
-    pub fn with_state<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
+    pub(in crate::core) fn with_state<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
         let mut state = self.lock_state();
         state.generation = state.generation.wrapping_add(1);
         f(&mut state)
@@ -336,23 +348,14 @@ impl Core {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The value of a global variable; unset variables read as the empty string.
-    pub fn global_var(&self, name: &str) -> String {
-        let globals = self.globals.read().unwrap_or_else(|p| p.into_inner());
-        globals.get(name).cloned().unwrap_or_default()
-    }
-
-    /// Sets a global variable, or removes it when `value` is `None`. As in Asterisk, a
-    /// ChannelVarset without a channel goes to the applications subscribed to every
-    /// channel: with the value when set, with an empty value when a variable that had
-    /// one is removed.
-    pub fn set_global_var(&self, name: &str, value: Option<&str>) {
-        self.with_state(|state| self.set_global_var_locked(state, name, value));
-    }
-
     /// [`Core::set_global_var`] with the state already locked (the dialplan's and ARI's
     /// `GLOBAL(X)` writes, made while a channel is being changed).
-    pub(crate) fn set_global_var_locked(&self, state: &mut State, name: &str, value: Option<&str>) {
+    pub(in crate::core) fn set_global_var_locked(
+        &self,
+        state: &mut State,
+        name: &str,
+        value: Option<&str>,
+    ) {
         let old = {
             let mut globals = self.globals.write().unwrap_or_else(|p| p.into_inner());
             match value {
@@ -380,7 +383,11 @@ impl Core {
     }
 
     /// Refuses a client-chosen id that is too long or already used.
-    pub fn check_new_id(&self, state: &State, id: Option<&str>) -> Result<(), CoreError> {
+    pub(in crate::core) fn check_new_id(
+        &self,
+        state: &State,
+        id: Option<&str>,
+    ) -> Result<(), CoreError> {
         let Some(id) = id else {
             return Ok(());
         };
@@ -397,20 +404,20 @@ impl Core {
     }
 
     /// The technology for a name (case-insensitive).
-    pub fn technology(&self, name: &str) -> Option<&Arc<dyn Technology>> {
+    pub(in crate::core) fn technology(&self, name: &str) -> Option<&Arc<dyn Technology>> {
         self.technologies
             .iter()
             .find(|t| t.name().eq_ignore_ascii_case(name))
     }
 
     /// A technology that has endpoints (not Local), by name, case-insensitively.
-    pub fn endpoint_technology(&self, name: &str) -> Option<&Arc<dyn Technology>> {
+    pub(in crate::core) fn endpoint_technology(&self, name: &str) -> Option<&Arc<dyn Technology>> {
         self.technology(name).filter(|t| t.has_endpoints())
     }
 
     /// Adds a channel, subscribes `spec.app` to it and publishes ChannelCreated. The caller
     /// spawns its runner with the returned receiver.
-    pub fn add_channel(
+    pub(in crate::core) fn add_channel(
         &self,
         state: &mut State,
         spec: NewChannel,
@@ -441,7 +448,7 @@ impl Core {
             endpoint: spec.endpoint.clone(),
             muted_in: false,
             muted_out: false,
-            execution: channel::Execution::Idle,
+            execution: channels::channel::Execution::Idle,
             dialing: None,
             charge: None,
         };
@@ -467,7 +474,7 @@ impl Core {
     }
 
     /// Tells a channel's runner something, starting it first if it is dormant.
-    pub fn send_control(&self, state: &mut State, id: &Arc<str>, control: Control) {
+    pub(in crate::core) fn send_control(&self, state: &mut State, id: &Arc<str>, control: Control) {
         let Some(channel) = state.channels.get_mut(id) else {
             return;
         };
@@ -478,7 +485,12 @@ impl Core {
     }
 
     /// Starts a channel's runner task.
-    pub fn spawn_runner(&self, id: Arc<str>, rx: ControlReceiver, start: pbx::Start) {
+    pub(in crate::core) fn spawn_runner(
+        &self,
+        id: Arc<str>,
+        rx: ControlReceiver,
+        start: pbx::Start,
+    ) {
         if let Some(core) = self.me.upgrade() {
             tokio::spawn(pbx::run(core, id, rx, start));
         }
@@ -487,7 +499,7 @@ impl Core {
     /// Gives a new channel its runner: a channel already in its application has nothing
     /// to do until it is told something, so its runner stays dormant (started by
     /// [`Core::send_control`]); any other starts now with `otherwise`.
-    pub(crate) fn start_runner(
+    pub(in crate::core) fn start_runner(
         &self,
         state: &mut State,
         id: &Arc<str>,
@@ -498,7 +510,7 @@ impl Core {
         if !in_stasis {
             self.spawn_runner(id.clone(), rx, otherwise);
         } else if let Some(channel) = state.channels.get_mut(id) {
-            channel.dormant = Some(channel::Dormant {
+            channel.dormant = Some(channels::channel::Dormant {
                 control: rx,
                 start: pbx::Start::InStasis,
             });
@@ -508,7 +520,7 @@ impl Core {
     /// A new channel that is up from the start (snoop, external media) enters application
     /// `app` at once (StasisStart). When the application has no handler here, the runner
     /// tries a per-call connection, or fails Stasis and hangs the channel up.
-    pub(crate) fn enter_app_at_once(
+    pub(in crate::core) fn enter_app_at_once(
         &self,
         state: &mut State,
         id: &Arc<str>,
@@ -531,7 +543,7 @@ impl Core {
 
     /// Delivers an event to every application that wants it; sinks that fail lose their
     /// applications.
-    pub fn publish(&self, state: &mut State, event: Event) {
+    pub(in crate::core) fn publish(&self, state: &mut State, event: Event) {
         let event = Arc::new(event);
         let failed = state.apps.dispatch(&event);
         for sink in failed {
@@ -544,7 +556,7 @@ impl Core {
     }
 
     /// The JSON snapshot of a channel (`Value::Null` if it does not exist).
-    pub fn channel_json(&self, state: &State, id: &str) -> Value {
+    pub(in crate::core) fn channel_json(&self, state: &State, id: &str) -> Value {
         state
             .channels
             .get(id)
@@ -553,11 +565,15 @@ impl Core {
     }
 
     /// A typed snapshot of a channel for an event (`None` if it does not exist).
-    pub fn channel_snapshot(&self, state: &State, id: &str) -> Option<snapshot::ChannelSnapshot> {
+    pub(in crate::core) fn channel_snapshot(
+        &self,
+        state: &State,
+        id: &str,
+    ) -> Option<channels::snapshot::ChannelSnapshot> {
         state
             .channels
             .get(id)
-            .map(|c| snapshot::ChannelSnapshot::new(c, &self.channelvars))
+            .map(|c| channels::snapshot::ChannelSnapshot::new(c, &self.channelvars))
     }
 
     /// Makes an endpoint known before any channel uses it (configured phones).
@@ -607,11 +623,42 @@ impl Core {
         );
     }
 
-    pub(crate) fn endpoint_channel_removed(&self, state: &mut State, endpoint: &str, id: &str) {
+    pub(in crate::core) fn endpoint_channel_removed(
+        &self,
+        state: &mut State,
+        endpoint: &str,
+        id: &str,
+    ) {
         let Some(entry) = state.endpoints.get_mut(endpoint) else {
             return;
         };
         entry.channel_ids.retain(|c| &**c != id);
         self.publish_endpoint_state(state, endpoint);
+    }
+}
+
+impl ControlApi<'_> {
+    /// The value of a global variable; unset variables read as the empty string.
+    pub fn global_var(&self, name: &str) -> String {
+        let globals = self.globals.read().unwrap_or_else(|p| p.into_inner());
+        globals.get(name).cloned().unwrap_or_default()
+    }
+
+    /// Sets a global variable, or removes it when `value` is `None`. As in Asterisk, a
+    /// ChannelVarset without a channel goes to the applications subscribed to every
+    /// channel: with the value when set, with an empty value when a variable that had
+    /// one is removed.
+    pub fn set_global_var(&self, name: &str, value: Option<&str>) {
+        self.with_state(|state| self.set_global_var_locked(state, name, value));
+    }
+
+    /// Gives a channel the quota unit paid for it (snoop and external media channels,
+    /// charged before they were made); dropped at once if the channel is already gone.
+    pub fn attach_charge(&self, id: &str, charge: quota::Held) {
+        self.with_state(|state| {
+            if let Some(channel) = state.channels.get_mut(id) {
+                channel.charge = Some(charge);
+            }
+        });
     }
 }

@@ -1,6 +1,6 @@
 //! Per-user quotas of live channels and bridges (ari.conf `max_channels`, `max_bridges`),
 //! the per-user count of stored recordings' bytes (`max_recordings_kb`, charged by
-//! [`super::recording_quota`]) and Asterisk's global brake on calls running the dialplan
+//! [`super::media::recording_quota`]) and Asterisk's global brake on calls running the dialplan
 //! (asterisk.conf `maxcalls`).
 //!
 //! Each ARI user has an [`Account`] with one atomic counter per kind, fixed at start-up

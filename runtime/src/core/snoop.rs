@@ -9,8 +9,8 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::channel::ChannelState;
-use super::channel::DialplanPosition;
+use super::channels::channel::ChannelState;
+use super::channels::channel::DialplanPosition;
 use super::tech::Driver;
 use super::{Core, CoreError, NewChannel, State, cause};
 use crate::media::engine::Command;
@@ -142,7 +142,7 @@ impl Core {
                 state,
                 &snoop,
                 cause::NORMAL_CLEARING,
-                super::hangup::HangupBy::FarEnd,
+                super::channels::hangup::HangupBy::FarEnd,
             );
         }
     }
@@ -233,7 +233,7 @@ mod tests {
         );
         // Only a channel made by /channels/create is dialed; its driver refuses anyway.
         assert_eq!(
-            refusal(t.core.dial("spy", None)),
+            refusal(t.core.control().dial("spy", None)),
             (409, "Channel is not in the 'Down' state".into())
         );
         let id: Arc<str> = Arc::from("spy");

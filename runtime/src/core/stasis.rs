@@ -2,6 +2,9 @@
 //! (a WebSocket today, a WASM session later), what each is subscribed to, and their event
 //! filters. Dispatch decides, per event, which applications get it.
 
+pub mod apps;
+pub(crate) mod run;
+
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::sync::Arc;
@@ -120,7 +123,7 @@ pub enum SourceKind {
     DeviceState,
 }
 
-/// Whom an application name belongs to (see [`super::apps`] for the rules).
+/// Whom an application name belongs to (see [`apps`] for the rules).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AppOwner {
     /// The ARI user whose WebSocket registered the name first (or the `local_ari_user` of

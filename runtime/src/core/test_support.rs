@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
 
-use super::channel::ChannelState;
+use super::channels::channel::ChannelState;
 use super::event::Event;
 use super::media::{MediaSetup, RecordChannelRequest};
 use super::stasis::EventSink;

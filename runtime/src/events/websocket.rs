@@ -4,7 +4,7 @@
 //! checked as Asterisk's WebSocket layer checks it, and the `app` list as its events
 //! resource reads it; the user's socket and name caps are taken ([`super::user_sockets`],
 //! 429 over them) and the applications registered under the ownership rules
-//! ([`crate::core::apps`], 403 or 409 when refused) before the 101 is sent (events
+//! ([`crate::core::stasis::apps`], 403 or 409 when refused) before the 101 is sent (events
 //! produced meanwhile wait in the queue); then the socket runs an ARI [`session`] (events
 //! out, REST over WebSocket in, pings). A consumer that cannot keep up is disconnected
 //! without slowing anyone else; when the socket closes, its applications lose their handler.
@@ -26,7 +26,7 @@ use super::sink::{QUEUE_CAPACITY, QueueReceiver, queue};
 use super::user_sockets::{SocketSlot, UserSockets};
 use crate::ari::{Ari, AriError, AriResponse, UpgradeGrant};
 use crate::core::CoreError;
-use crate::core::apps::Claim;
+use crate::core::stasis::apps::Claim;
 
 /// How much the socket reads at a time. The WebSocket library zero-fills this much of its
 /// buffer before every read attempt, including the many that find nothing to read while
@@ -69,7 +69,7 @@ pub async fn upgrade(
     let Some(apps) = apps.filter(|names| {
         names
             .iter()
-            .all(|n| !n.is_empty() && n.len() <= crate::core::apps::MAX_APP_NAME)
+            .all(|n| !n.is_empty() && n.len() <= crate::core::stasis::apps::MAX_APP_NAME)
     }) else {
         tracing::info!(app = ?grant.params.first("app"), "WebSocket upgrade refused: invalid application names");
         return Err(registration_failed());
@@ -118,27 +118,28 @@ pub async fn upgrade(
         ari,
         settings,
     };
-    core.register_apps(
-        &apps,
-        sink,
-        subscribe_all,
-        Claim::Socket((&*grant.user).into()),
-    )
-    .map_err(|e| match e {
-        CoreError::Conflict(_) | CoreError::Forbidden(_) => {
-            tracing::info!(
-                user = %crate::log_text::Escaped(&grant.user.name),
-                peer = ?grant.peer,
-                error = %crate::log_text::Escaped(&e.to_string()),
-                "events WebSocket refused"
-            );
-            AriResponse::from(AriError::from(e))
-        }
-        other => {
-            tracing::info!(error = %other, "WebSocket upgrade refused");
-            registration_failed()
-        }
-    })?;
+    core.app_host()
+        .register_apps(
+            &apps,
+            sink,
+            subscribe_all,
+            Claim::Socket((&*grant.user).into()),
+        )
+        .map_err(|e| match e {
+            CoreError::Conflict(_) | CoreError::Forbidden(_) => {
+                tracing::info!(
+                    user = %crate::log_text::Escaped(&grant.user.name),
+                    peer = ?grant.peer,
+                    error = %crate::log_text::Escaped(&e.to_string()),
+                    "events WebSocket refused"
+                );
+                AriResponse::from(AriError::from(e))
+            }
+            other => {
+                tracing::info!(error = %other, "WebSocket upgrade refused");
+                registration_failed()
+            }
+        })?;
     tracing::info!(?apps, user = %crate::log_text::Escaped(&grant.user.name), subscribe_all, "events WebSocket connected");
     let sink_id = receiver.id;
     let failed_core = core.clone();
@@ -148,7 +149,7 @@ pub async fn upgrade(
         .max_frame_size(super::rest_over_ws::MAX_MESSAGE)
         .on_failed_upgrade(move |error| {
             tracing::info!(%error, "WebSocket upgrade failed");
-            failed_core.detach_sink(sink_id);
+            failed_core.app_host().detach_sink(sink_id);
         })
         .on_upgrade(move |socket| session(socket, context, receiver, slot));
     handshake.answer(response.headers_mut());
@@ -317,7 +318,7 @@ async fn session(
             "events WebSocket consumer is too slow (queue full): closing"
         );
     }
-    core.detach_sink(queue.id);
+    core.app_host().detach_sink(queue.id);
     // Events of a failed write and events still queued never reach this consumer.
     let unsent = match &ended {
         Ended::WriteFailed { unsent } => unsent.len(),

@@ -121,13 +121,12 @@ fn label(value: &str) -> String {
 /// The whole metrics text.
 pub fn render(ari: &Ari, requests: &RequestMetrics) -> String {
     let mut out = String::new();
-    let (channels, bridges, apps) = ari.core().with_state(|state| {
-        (
-            state.channels.len() as u64,
-            state.bridges.len() as u64,
-            state.apps.iter().filter(|app| app.is_active()).count() as u64,
-        )
-    });
+    let counts = ari.core().counts();
+    let (channels, bridges, apps) = (
+        counts.channels as u64,
+        counts.bridges as u64,
+        counts.active_apps as u64,
+    );
     gauge(
         &mut out,
         "wari_channels",

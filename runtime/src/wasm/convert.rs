@@ -3,9 +3,9 @@
 use serde_json::Value;
 
 use super::bindings::wari::stasis::types;
-use crate::core::channel::CallerId;
+use crate::core::channels::channel::CallerId;
+use crate::core::channels::snapshot::ChannelSnapshot;
 use crate::core::event::{Event, Field};
-use crate::core::snapshot::ChannelSnapshot;
 
 fn text(value: &Value, key: &str) -> String {
     value

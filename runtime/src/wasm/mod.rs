@@ -344,11 +344,12 @@ impl WasmHost {
         runtime.set_origin(origin == Origin::Cache);
         self.shared
             .core
+            .app_host()
             .register_apps(
                 std::slice::from_ref(&name),
                 runtime.clone(),
                 false,
-                crate::core::apps::Claim::Component,
+                crate::core::stasis::apps::Claim::Component,
             )
             .map_err(|e| CoreError::Conflict(e.to_string()))?;
         apps.insert(name, runtime.clone());
@@ -462,6 +463,7 @@ impl WasmHost {
         // user's socket holds nothing: the deploy takes the name over).
         self.shared
             .core
+            .app_host()
             .check_component_claim(name)
             .map_err(|e| CoreError::Conflict(e.to_string()))?;
         let engine = self.shared.engine.engine.clone();
@@ -684,6 +686,7 @@ impl WasmHost {
         }
         self.shared
             .core
+            .app_host()
             .unregister_app(name, crate::core::stasis::EventSink::id(&**runtime));
         runtime.retire();
         runtime.kv().delete_all().await.map_err(|e| {

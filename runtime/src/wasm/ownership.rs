@@ -150,7 +150,7 @@ pub(super) fn validate_name(name: &str) -> Result<(), CoreError> {
 /// starting with `.` (it is a directory of the app store and a Stasis application name).
 pub fn is_app_name(name: &str) -> bool {
     !name.is_empty()
-        && name.len() <= crate::core::apps::MAX_APP_NAME
+        && name.len() <= crate::core::stasis::apps::MAX_APP_NAME
         && !name.starts_with('.')
         && name
             .chars()

@@ -427,8 +427,10 @@ impl AppRuntime {
         // Not from within the core's delivery of the event: the hangup locks the core.
         tokio::spawn(async move {
             let result = match outcome {
-                FailureOutcome::Hangup => core.hangup(&channel, crate::core::cause::FAILURE),
-                FailureOutcome::Continue => core.continue_after_failure(&channel),
+                FailureOutcome::Hangup => {
+                    core.control().hangup(&channel, crate::core::cause::FAILURE)
+                }
+                FailureOutcome::Continue => core.control().continue_after_failure(&channel),
             };
             if let Err(e) = result {
                 tracing::debug!(channel, error = %e, "refusing a call the app takes no session for");

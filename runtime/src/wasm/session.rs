@@ -361,7 +361,7 @@ fn fail(
 
 /// The channels of a session that failed or was ended hang up or continue in the dialplan.
 fn finish_channels(app: &AppRuntime, channels: Vec<String>, outcome: FailureOutcome) {
-    let core = &app.shared.core;
+    let core = app.shared.core.control();
     for channel in channels {
         let result = match outcome {
             FailureOutcome::Hangup => core.hangup(&channel, cause::FAILURE),
@@ -385,11 +385,12 @@ fn end(session: &Arc<Session>, app: &Arc<AppRuntime>) {
         let empty = app
             .shared
             .core
+            .control()
             .get_bridge(&bridge)
             .map(|b| b["channels"].as_array().is_none_or(|c| c.is_empty()))
             .unwrap_or(false);
         if empty {
-            let _ = app.shared.core.destroy_bridge(&bridge);
+            let _ = app.shared.core.control().destroy_bridge(&bridge);
             app.bridge_destroyed(&bridge);
         }
     }
@@ -425,8 +426,9 @@ fn refused(refusal: names::Refusal) -> types::Error {
 type CallResult<T> = wasmtime::Result<Result<T, types::Error>>;
 
 impl SessionState {
-    fn core(&self) -> &crate::core::Core {
-        &self.session.app.shared.core
+    /// The core's ARI control API, which the typed host calls use.
+    fn core(&self) -> crate::core::control::ControlApi<'_> {
+        self.session.app.shared.core.control()
     }
 
     /// The quota account of the user who owns the app: the channels and bridges its
@@ -440,7 +442,7 @@ impl SessionState {
     fn channel<T>(
         &self,
         id: &str,
-        f: impl FnOnce(&crate::core::Core) -> Result<T, CoreError>,
+        f: impl FnOnce(crate::core::control::ControlApi<'_>) -> Result<T, CoreError>,
     ) -> CallResult<T> {
         if !self.session.owns_channel(id) {
             return Ok(Err(not_yours("Channel", id)));

@@ -1,5 +1,5 @@
 //! `/applications`: the Stasis applications, their explicit subscriptions and event filters
-//! (changed only by an application's owner or an admin, see [`crate::core::apps`]).
+//! (changed only by an application's owner or an admin, see [`crate::core::stasis::apps`]).
 
 use super::{Ctx, Entry};
 use crate::ari::response::{AriResponse, AriResult};
@@ -12,19 +12,19 @@ fn app_name(ctx: &Ctx) -> String {
 /// GET /applications: every registered application, including inactive ones that still
 /// have subscriptions.
 pub async fn list(ctx: Ctx) -> AriResult {
-    Ok(AriResponse::ok(ctx.core.list_apps()))
+    Ok(AriResponse::ok(ctx.control().list_apps()))
 }
 
 /// GET /applications/{applicationName}
 pub async fn get(ctx: Ctx) -> AriResult {
-    Ok(AriResponse::ok(ctx.core.get_app(&app_name(&ctx))?))
+    Ok(AriResponse::ok(ctx.control().get_app(&app_name(&ctx))?))
 }
 
 /// POST /applications/{applicationName}/subscription: sources are processed in order and
 /// processing stops at the first failure (earlier ones stay subscribed), as in Asterisk.
 pub async fn subscribe(ctx: Ctx) -> AriResult {
     let sources = ctx.params.list("eventSource")?.unwrap_or_default();
-    Ok(AriResponse::ok(ctx.core.subscribe(
+    Ok(AriResponse::ok(ctx.control().subscribe(
         &app_name(&ctx),
         &sources,
         &(&*ctx.user).into(),
@@ -35,7 +35,7 @@ pub async fn subscribe(ctx: Ctx) -> AriResult {
 /// a 422, as Asterisk answers (its declaration says 409).
 pub async fn unsubscribe(ctx: Ctx) -> AriResult {
     let sources = ctx.params.list("eventSource")?.unwrap_or_default();
-    Ok(AriResponse::ok(ctx.core.unsubscribe(
+    Ok(AriResponse::ok(ctx.control().unsubscribe(
         &app_name(&ctx),
         &sources,
         &(&*ctx.user).into(),
@@ -45,7 +45,7 @@ pub async fn unsubscribe(ctx: Ctx) -> AriResult {
 /// PUT /applications/{applicationName}/eventFilter with the JSON body
 /// `{"allowed": [{"type": ...}], "disallowed": [...]}`; no body or `{}` clears both lists.
 pub async fn filter(ctx: Ctx) -> AriResult {
-    Ok(AriResponse::ok(ctx.core.set_event_filter(
+    Ok(AriResponse::ok(ctx.control().set_event_filter(
         &app_name(&ctx),
         ctx.params.body(),
         &(&*ctx.user).into(),

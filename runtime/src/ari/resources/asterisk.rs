@@ -38,7 +38,7 @@ pub async fn get_global_var(ctx: Ctx) -> AriResult {
         "ENTITYID" => ctx.core.system().entity_id.clone(),
         "SYSTEMNAME" => String::new(),
         _ if name.ends_with(')') => String::new(),
-        _ => ctx.core.global_var(&name),
+        _ => ctx.control().global_var(&name),
     };
     Ok(AriResponse::ok(json!({ "value": value })))
 }
@@ -52,14 +52,14 @@ pub async fn set_global_var(ctx: Ctx) -> AriResult {
     if name.ends_with(')') {
         match crate::core::functions::global_target(&name) {
             Some(target) if !target.is_empty() => {
-                ctx.core.set_global_var(target, value.as_deref());
+                ctx.control().set_global_var(target, value.as_deref());
             }
             _ => {
                 tracing::info!(variable = %name.escape_debug(), "no such writable function; nothing set")
             }
         }
     } else {
-        ctx.core.set_global_var(&name, value.as_deref());
+        ctx.control().set_global_var(&name, value.as_deref());
     }
     Ok(AriResponse::no_content())
 }

@@ -71,7 +71,7 @@ const VARIABLES_NOT_OBJECT: &str = "The 'variables' field must be a JSON object"
 
 /// GET /bridges: every bridge, ARI's and the dialplan's.
 pub async fn list(ctx: Ctx) -> AriResult {
-    Ok(AriResponse::ok(ctx.core.list_bridges()))
+    Ok(AriResponse::ok(ctx.control().list_bridges()))
 }
 
 async fn create_bridge(ctx: Ctx, id: Option<String>) -> AriResult {
@@ -79,9 +79,9 @@ async fn create_bridge(ctx: Ctx, id: Option<String>) -> AriResult {
     let types = ctx.params.string("type").unwrap_or_default();
     let name = ctx.params.string("name").unwrap_or_default();
     let owner = ctx.account();
-    let bridge = ctx
-        .core
-        .create_bridge_with_vars(id.as_deref(), &types, &name, &vars, owner)?;
+    let bridge =
+        ctx.control()
+            .create_bridge_with_vars(id.as_deref(), &types, &name, &vars, owner)?;
     Ok(AriResponse::ok(bridge))
 }
 
@@ -111,19 +111,19 @@ pub async fn create_with_id(ctx: Ctx) -> AriResult {
 
 /// GET /bridges/{bridgeId}
 pub async fn get(ctx: Ctx) -> AriResult {
-    Ok(AriResponse::ok(ctx.core.get_bridge(&bridge_id(&ctx))?))
+    Ok(AriResponse::ok(ctx.control().get_bridge(&bridge_id(&ctx))?))
 }
 
 /// DELETE /bridges/{bridgeId}: members are ejected first.
 pub async fn destroy(ctx: Ctx) -> AriResult {
-    ctx.core.destroy_bridge(&bridge_id(&ctx))?;
+    ctx.control().destroy_bridge(&bridge_id(&ctx))?;
     Ok(AriResponse::no_content())
 }
 
 /// GET /bridges/{bridgeId}/variable
 pub async fn get_bridge_var(ctx: Ctx) -> AriResult {
     let name = ctx.params.string("variable").unwrap_or_default();
-    let value = ctx.core.get_bridge_var(&bridge_id(&ctx), &name)?;
+    let value = ctx.control().get_bridge_var(&bridge_id(&ctx), &name)?;
     Ok(AriResponse::ok(json!({ "value": value })))
 }
 
@@ -137,14 +137,14 @@ pub async fn set_bridge_var(ctx: Ctx) -> AriResult {
         value: ctx.params.string("value"),
         report: Some(ctx.params.boolean("report_events").unwrap_or(false)),
     };
-    ctx.core.set_bridge_var(&bridge_id(&ctx), &var)?;
+    ctx.control().set_bridge_var(&bridge_id(&ctx), &var)?;
     Ok(AriResponse::no_content())
 }
 
 /// GET /bridges/{bridgeId}/variables
 pub async fn get_bridge_vars(ctx: Ctx) -> AriResult {
     let names = ctx.params.list("variables")?.unwrap_or_default();
-    let vars = ctx.core.get_bridge_vars(&bridge_id(&ctx), &names)?;
+    let vars = ctx.control().get_bridge_vars(&bridge_id(&ctx), &names)?;
     Ok(AriResponse::ok(json!({ "variables": vars })))
 }
 
@@ -158,12 +158,12 @@ pub async fn set_bridge_vars(ctx: Ctx) -> AriResult {
     };
     let id = bridge_id(&ctx);
     // Setting nothing checks the bridge, which Asterisk does before the member.
-    ctx.core.set_bridge_vars(&id, &[])?;
+    ctx.control().set_bridge_vars(&id, &[])?;
     let vars = match body.get("variables") {
         Some(Value::Object(vars)) => parse_vars(vars)?,
         _ => return Err(AriError::bad_request(VARIABLES_NOT_OBJECT)),
     };
-    ctx.core.set_bridge_vars(&id, &vars)?;
+    ctx.control().set_bridge_vars(&id, &vars)?;
     Ok(AriResponse::no_content())
 }
 
@@ -178,14 +178,15 @@ pub async fn add_channel(ctx: Ctx) -> AriResult {
         ctx.params.boolean("mute"),
         ctx.params.boolean("inhibitConnectedLineUpdates"),
     );
-    ctx.core.add_to_bridge(&bridge_id(&ctx), &channels)?;
+    ctx.control().add_to_bridge(&bridge_id(&ctx), &channels)?;
     Ok(AriResponse::no_content())
 }
 
 /// POST /bridges/{bridgeId}/removeChannel
 pub async fn remove_channel(ctx: Ctx) -> AriResult {
     let channels = ctx.params.list("channel")?.unwrap_or_default();
-    ctx.core.remove_from_bridge(&bridge_id(&ctx), &channels)?;
+    ctx.control()
+        .remove_from_bridge(&bridge_id(&ctx), &channels)?;
     Ok(AriResponse::no_content())
 }
 
@@ -194,13 +195,13 @@ pub async fn remove_channel(ctx: Ctx) -> AriResult {
 /// `single` with that source (BridgeVideoSourceChanged), though wari carries no video.
 pub async fn set_video_source(ctx: Ctx) -> AriResult {
     let channel = ctx.params.string("channelId").unwrap_or_default();
-    ctx.core.set_video_source(&bridge_id(&ctx), &channel)?;
+    ctx.control().set_video_source(&bridge_id(&ctx), &channel)?;
     Ok(AriResponse::no_content())
 }
 
 /// DELETE /bridges/{bridgeId}/videoSource: back to video mode `talker`.
 pub async fn clear_video_source(ctx: Ctx) -> AriResult {
-    ctx.core.clear_video_source(&bridge_id(&ctx))?;
+    ctx.control().clear_video_source(&bridge_id(&ctx))?;
     Ok(AriResponse::no_content())
 }
 
@@ -208,13 +209,13 @@ pub async fn clear_video_source(ctx: Ctx) -> AriResult {
 /// class without files plays silence); calling again changes the class.
 pub async fn start_moh(ctx: Ctx) -> AriResult {
     let class = ctx.params.string("mohClass").unwrap_or_default();
-    ctx.core.start_bridge_moh(&bridge_id(&ctx), &class)?;
+    ctx.control().start_bridge_moh(&bridge_id(&ctx), &class)?;
     Ok(AriResponse::no_content())
 }
 
 /// DELETE /bridges/{bridgeId}/moh: 409 when the bridge plays no music on hold.
 pub async fn stop_moh(ctx: Ctx) -> AriResult {
-    ctx.core.stop_bridge_moh(&bridge_id(&ctx))?;
+    ctx.control().stop_bridge_moh(&bridge_id(&ctx))?;
     Ok(AriResponse::no_content())
 }
 
@@ -223,7 +224,7 @@ pub async fn stop_moh(ctx: Ctx) -> AriResult {
 pub async fn play(ctx: Ctx) -> AriResult {
     let request = media::play_request(&ctx)?;
     let format = non_empty(&ctx, "announcer_format");
-    media::playback_created(ctx.core.play_on_bridge(
+    media::playback_created(ctx.control().play_on_bridge(
         &bridge_id(&ctx),
         request,
         format.as_deref(),
@@ -235,7 +236,10 @@ pub async fn play(ctx: Ctx) -> AriResult {
 pub async fn record(ctx: Ctx) -> AriResult {
     let request = media::record_request(&ctx)?;
     let owner = ctx.account();
-    media::recording_created(ctx.core.record_bridge(&bridge_id(&ctx), request, owner)?)
+    media::recording_created(
+        ctx.control()
+            .record_bridge(&bridge_id(&ctx), request, owner)?,
+    )
 }
 
 /// The `/bridges` operations.

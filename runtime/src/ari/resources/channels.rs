@@ -177,14 +177,18 @@ fn check_endpoint(ctx: &Ctx) -> Result<String, AriError> {
 /// changes); `pretty = yes` formats the JSON value.
 pub async fn list(ctx: Ctx) -> AriResult {
     if ctx.config.ari.pretty {
-        return Ok(AriResponse::ok(ctx.core.list_channels()));
+        return Ok(AriResponse::ok(ctx.control().list_channels()));
     }
-    Ok(AriResponse::ok_json_text(ctx.core.list_channels_json()))
+    Ok(AriResponse::ok_json_text(
+        ctx.control().list_channels_json(),
+    ))
 }
 
 /// GET /channels/{channelId}
 pub async fn get(ctx: Ctx) -> AriResult {
-    Ok(AriResponse::ok(ctx.core.get_channel(&channel_id(&ctx))?))
+    Ok(AriResponse::ok(
+        ctx.control().get_channel(&channel_id(&ctx))?,
+    ))
 }
 
 /// POST /channels and POST /channels/{channelId} (the path id wins over a `channelId`
@@ -244,7 +248,7 @@ async fn originate_common(ctx: Ctx) -> AriResult {
         }
     };
     if let Some(originator) = non_empty(&ctx, "originator")
-        && ctx.core.get_channel(&originator).is_err()
+        && ctx.control().get_channel(&originator).is_err()
     {
         return Err(AriError::bad_request(
             "Provided originator channel was not found",
@@ -254,7 +258,7 @@ async fn originate_common(ctx: Ctx) -> AriResult {
         check_formats(&formats)?;
     }
     let timeout = originate_timeout(ctx.params.integer("timeout")?);
-    let snapshot = ctx.core.originate(Originate {
+    let snapshot = ctx.control().originate(Originate {
         endpoint,
         destination,
         caller_id: non_empty(&ctx, "callerId"),
@@ -297,7 +301,7 @@ pub async fn create(ctx: Ctx) -> AriResult {
     if let Some(formats) = non_empty(&ctx, "formats") {
         check_formats(&formats)?;
     }
-    let snapshot = ctx.core.create(Create {
+    let snapshot = ctx.control().create(Create {
         endpoint,
         app,
         args: app_args(ctx.params.string("appArgs").as_deref()),
@@ -313,12 +317,12 @@ pub async fn create(ctx: Ctx) -> AriResult {
 /// before the reason is checked (404 before 400), as in Asterisk.
 pub async fn hangup(ctx: Ctx) -> AriResult {
     let id = channel_id(&ctx);
-    ctx.core.get_channel(&id)?;
+    ctx.control().get_channel(&id)?;
     let cause = hangup_cause(
         ctx.params.string("reason").as_deref(),
         ctx.params.string("reason_code").as_deref(),
     )?;
-    ctx.core.hangup(&id, cause)?;
+    ctx.control().hangup(&id, cause)?;
     Ok(AriResponse::no_content())
 }
 
@@ -326,7 +330,7 @@ pub async fn hangup(ctx: Ctx) -> AriResult {
 /// generated glue cannot tell them apart.
 pub async fn continue_in_dialplan(ctx: Ctx) -> AriResult {
     let priority = ctx.params.integer("priority")?.filter(|p| *p != 0);
-    ctx.core.continue_in_dialplan(
+    ctx.control().continue_in_dialplan(
         &channel_id(&ctx),
         non_empty(&ctx, "context").as_deref(),
         non_empty(&ctx, "extension").as_deref(),
@@ -340,7 +344,7 @@ pub async fn continue_in_dialplan(ctx: Ctx) -> AriResult {
 /// `app` is a 400.
 pub async fn move_channel(ctx: Ctx) -> AriResult {
     let app = ctx.params.string("app").unwrap_or_default();
-    ctx.core.move_to_app(
+    ctx.control().move_to_app(
         &channel_id(&ctx),
         &app,
         app_args(ctx.params.string("appArgs").as_deref()),
@@ -355,18 +359,18 @@ pub async fn move_channel(ctx: Ctx) -> AriResult {
 /// nothing happens, as in Asterisk.
 pub async fn redirect(ctx: Ctx) -> AriResult {
     let endpoint = ctx.params.string("endpoint").unwrap_or_default();
-    ctx.core.redirect(&channel_id(&ctx), &endpoint)?;
+    ctx.control().redirect(&channel_id(&ctx), &endpoint)?;
     Ok(AriResponse::no_content())
 }
 
 /// POST /channels/{channelId}/answer
 pub async fn answer(ctx: Ctx) -> AriResult {
-    ctx.core.answer(&channel_id(&ctx))?;
+    ctx.control().answer(&channel_id(&ctx))?;
     Ok(AriResponse::no_content())
 }
 
 async fn indicate(ctx: Ctx, indication: Indication) -> AriResult {
-    ctx.core.indicate(&channel_id(&ctx), indication)?;
+    ctx.control().indicate(&channel_id(&ctx), indication)?;
     Ok(AriResponse::no_content())
 }
 
@@ -378,7 +382,7 @@ pub async fn ring(ctx: Ctx) -> AriResult {
 /// DELETE /channels/{channelId}/ring: wari generates no ringback locally, so there is
 /// nothing to stop once the channel passes the usual checks.
 pub async fn ring_stop(ctx: Ctx) -> AriResult {
-    ctx.core.check_controllable(&channel_id(&ctx), true)?;
+    ctx.control().check_controllable(&channel_id(&ctx), true)?;
     Ok(AriResponse::no_content())
 }
 
@@ -401,13 +405,13 @@ pub async fn unhold(ctx: Ctx) -> AriResult {
 /// check, as in Asterisk. Times are milliseconds.
 pub async fn send_dtmf(ctx: Ctx) -> AriResult {
     let id = channel_id(&ctx);
-    ctx.core.check_controllable(&id, true)?;
+    ctx.control().check_controllable(&id, true)?;
     let before = ctx.params.integer("before")?.unwrap_or(0);
     let between = ctx.params.integer("between")?.unwrap_or(100);
     let duration = ctx.params.integer("duration")?.unwrap_or(100);
     let after = ctx.params.integer("after")?.unwrap_or(0);
     let dtmf = ctx.params.string("dtmf").unwrap_or_default();
-    ctx.core.send_dtmf(
+    ctx.control().send_dtmf(
         &id,
         &dtmf,
         millis(before),
@@ -420,9 +424,9 @@ pub async fn send_dtmf(ctx: Ctx) -> AriResult {
 
 async fn set_mute(ctx: Ctx, mute: bool) -> AriResult {
     let id = channel_id(&ctx);
-    ctx.core.check_controllable(&id, true)?;
+    ctx.control().check_controllable(&id, true)?;
     let direction = ctx.params.string("direction").unwrap_or_default();
-    ctx.core.mute(&id, &direction, mute)?;
+    ctx.control().mute(&id, &direction, mute)?;
     Ok(AriResponse::no_content())
 }
 
@@ -440,7 +444,7 @@ pub async fn unmute(ctx: Ctx) -> AriResult {
 /// GET /channels/{channelId}/variable: no Stasis requirement.
 pub async fn get_channel_var(ctx: Ctx) -> AriResult {
     let name = ctx.params.string("variable").unwrap_or_default();
-    let value = ctx.core.get_var(&channel_id(&ctx), &name)?;
+    let value = ctx.control().get_var(&channel_id(&ctx), &name)?;
     Ok(AriResponse::ok(json!({ "value": value })))
 }
 
@@ -450,7 +454,7 @@ pub async fn set_channel_var(ctx: Ctx) -> AriResult {
     let name = ctx.params.string("variable").unwrap_or_default();
     let value = ctx.params.string("value");
     let report = ctx.params.boolean("report_events").unwrap_or(false);
-    ctx.core
+    ctx.control()
         .set_var(&channel_id(&ctx), &name, value.as_deref(), report)?;
     Ok(AriResponse::no_content())
 }
@@ -466,7 +470,7 @@ pub async fn get_channel_vars(ctx: Ctx) -> AriResult {
         ));
     }
     let id = channel_id(&ctx);
-    ctx.core
+    ctx.control()
         .get_channel(&id)
         .map_err(|_| AriError::new(StatusCode::NOT_FOUND, "Provided channel was not found"))?;
     let mut values = Map::new();
@@ -475,7 +479,7 @@ pub async fn get_channel_vars(ctx: Ctx) -> AriResult {
         if name.is_empty() {
             return Err(AriError::bad_request("Variable names are required"));
         }
-        let value = ctx.core.get_var(&id, name)?;
+        let value = ctx.control().get_var(&id, name)?;
         values.insert(name.to_string(), Value::String(value));
     }
     Ok(AriResponse::ok(json!({ "variables": values })))
@@ -491,17 +495,18 @@ pub async fn set_channel_vars(ctx: Ctx) -> AriResult {
     let Some(body) = ctx.params.body() else {
         return Err(AriError::bad_request("The 'variables' field is required"));
     };
-    ctx.core
+    ctx.control()
         .get_channel(&id)
         .map_err(|_| AriError::new(StatusCode::NOT_FOUND, "Provided channel was not found"))?;
-    ctx.core.check_controllable(&id, false)?;
+    ctx.control().check_controllable(&id, false)?;
     let Some(variables) = body.get("variables").filter(|v| v.is_object()) else {
         return Err(AriError::bad_request(
             "The 'variables' field must be a JSON object",
         ));
     };
     for (name, value, report) in parse_variables(variables)? {
-        ctx.core.set_var(&id, name.trim(), Some(&value), report)?;
+        ctx.control()
+            .set_var(&id, name.trim(), Some(&value), report)?;
     }
     Ok(AriResponse::no_content())
 }
@@ -510,13 +515,13 @@ pub async fn set_channel_vars(ctx: Ctx) -> AriResult {
 /// accepted and ignored (wari has nothing for it to donate yet).
 pub async fn dial(ctx: Ctx) -> AriResult {
     let id = channel_id(&ctx);
-    ctx.core.check_dialable(&id)?;
+    ctx.control().check_dialable(&id)?;
     let timeout = ctx
         .params
         .integer("timeout")?
         .filter(|t| *t > 0)
         .map(|t| Duration::from_secs(t.unsigned_abs()));
-    ctx.core.dial(&id, timeout)?;
+    ctx.control().dial(&id, timeout)?;
     Ok(AriResponse::no_content())
 }
 
@@ -524,7 +529,7 @@ pub async fn dial(ctx: Ctx) -> AriResult {
 /// the four documented values (case-insensitive). No ARI-controlled transfers exist yet,
 /// so there is nobody to report to.
 pub async fn transfer_progress(ctx: Ctx) -> AriResult {
-    ctx.core.check_controllable(&channel_id(&ctx), false)?;
+    ctx.control().check_controllable(&channel_id(&ctx), false)?;
     let states = ctx.params.string("states").unwrap_or_default();
     if states.is_empty() {
         return Err(AriError::bad_request("states must not be empty"));
@@ -542,39 +547,42 @@ pub async fn transfer_progress(ctx: Ctx) -> AriResult {
 /// class without files plays silence). A later /play stops it for good.
 pub async fn start_moh(ctx: Ctx) -> AriResult {
     let class = ctx.params.string("mohClass").unwrap_or_default();
-    ctx.core.start_channel_moh(&channel_id(&ctx), &class)?;
+    ctx.control().start_channel_moh(&channel_id(&ctx), &class)?;
     Ok(AriResponse::no_content())
 }
 
 /// DELETE /channels/{channelId}/moh
 pub async fn stop_moh(ctx: Ctx) -> AriResult {
-    ctx.core.stop_channel_moh(&channel_id(&ctx))?;
+    ctx.control().stop_channel_moh(&channel_id(&ctx))?;
     Ok(AriResponse::no_content())
 }
 
 /// POST /channels/{channelId}/silence: a later /play stops it.
 pub async fn start_silence(ctx: Ctx) -> AriResult {
-    ctx.core.start_channel_silence(&channel_id(&ctx))?;
+    ctx.control().start_channel_silence(&channel_id(&ctx))?;
     Ok(AriResponse::no_content())
 }
 
 /// DELETE /channels/{channelId}/silence
 pub async fn stop_silence(ctx: Ctx) -> AriResult {
-    ctx.core.stop_channel_silence(&channel_id(&ctx))?;
+    ctx.control().stop_channel_silence(&channel_id(&ctx))?;
     Ok(AriResponse::no_content())
 }
 
 /// POST /channels/{channelId}/play[/{playbackId}]: 201 with the Playback.
 pub async fn play(ctx: Ctx) -> AriResult {
     let request = media::play_request(&ctx)?;
-    media::playback_created(ctx.core.play_on_channel(&channel_id(&ctx), request)?)
+    media::playback_created(ctx.control().play_on_channel(&channel_id(&ctx), request)?)
 }
 
 /// POST /channels/{channelId}/record: no 412 check, as in Asterisk.
 pub async fn record(ctx: Ctx) -> AriResult {
     let request = media::record_request(&ctx)?;
     let owner = ctx.account();
-    media::recording_created(ctx.core.record_channel(&channel_id(&ctx), request, owner)?)
+    media::recording_created(
+        ctx.control()
+            .record_channel(&channel_id(&ctx), request, owner)?,
+    )
 }
 
 /// The `spy` or `whisper` parameter: `none` when absent or empty, else one of `none`,
@@ -619,13 +627,15 @@ fn attach_charge(
     charge: Option<crate::core::quota::Held>,
 ) {
     if let (Some(charge), Some(id)) = (charge, snapshot["id"].as_str()) {
-        ctx.core.attach_charge(id, charge);
+        ctx.control().attach_charge(id, charge);
     }
 }
 
 /// GET /channels/{channelId}/rtp_statistics
 pub async fn rtpstatistics(ctx: Ctx) -> AriResult {
-    Ok(AriResponse::ok(ctx.core.rtp_statistics(&channel_id(&ctx))?))
+    Ok(AriResponse::ok(
+        ctx.control().rtp_statistics(&channel_id(&ctx))?,
+    ))
 }
 
 /// What an externalMedia request asks for, with Asterisk's defaults (`udp`, `rtp`,
@@ -842,223 +852,4 @@ pub fn handlers() -> Vec<Entry> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn status(result: Result<impl std::fmt::Debug, AriError>) -> (u16, String) {
-        let error = result.expect_err("an error");
-        (error.status.as_u16(), error.message)
-    }
-
-    #[test]
-    fn hangup_reasons_map_to_causes() {
-        assert_eq!(hangup_cause(None, None), Ok(16));
-        assert_eq!(hangup_cause(Some(""), Some("")), Ok(16));
-        assert_eq!(hangup_cause(Some("busy"), None), Ok(17));
-        assert_eq!(hangup_cause(Some("answered_elsewhere"), None), Ok(26));
-        assert_eq!(hangup_cause(Some("interworking"), None), Ok(127));
-        assert_eq!(hangup_cause(None, Some("21")), Ok(21));
-        assert_eq!(hangup_cause(None, Some("999")), Ok(999));
-        assert_eq!(
-            status(hangup_cause(Some("busy"), Some("17"))),
-            (
-                400,
-                "The reason and reason_code can't both be specified".into()
-            )
-        );
-        assert_eq!(
-            status(hangup_cause(Some("Busy"), None)),
-            (400, "Invalid reason for hangup reason provided".into())
-        );
-        assert_eq!(status(hangup_cause(None, Some("abc"))).0, 400);
-        assert_eq!(status(hangup_cause(None, Some("1.5"))).0, 400);
-        assert_eq!(status(hangup_cause(None, Some("-1"))).0, 400);
-    }
-
-    #[test]
-    fn variables_accept_strings_and_value_objects() {
-        let parsed = parse_variables(&json!({
-            "A": "1",
-            "B": {"value": "2", "report_events": true},
-            "C": {"value": "3"},
-        }))
-        .expect("valid");
-        assert_eq!(
-            parsed,
-            vec![
-                ("A".to_string(), "1".to_string(), false),
-                ("B".to_string(), "2".to_string(), true),
-                ("C".to_string(), "3".to_string(), false),
-            ]
-        );
-        assert_eq!(parse_variables(&json!({})), Ok(Vec::new()));
-    }
-
-    #[test]
-    fn variables_refuse_other_shapes() {
-        for bad in [
-            json!({"A": 1}),
-            json!({"A": true}),
-            json!({"A": null}),
-            json!({"A": ["x"]}),
-            json!({"A": {}}),
-            json!({"A": {"value": 5}}),
-            json!({"A": {"value": "x", "report_events": "yes"}}),
-            json!({"A": {"value": "x", "report_events": null}}),
-        ] {
-            assert_eq!(status(parse_variables(&bad)).0, 400, "{bad}");
-        }
-        // As in Asterisk, what is not an object holds no variables, and entries with an
-        // empty name are skipped.
-        assert_eq!(parse_variables(&json!("A=1")), Ok(Vec::new()));
-        assert_eq!(parse_variables(&json!(["A"])), Ok(Vec::new()));
-        assert_eq!(
-            parse_variables(&json!({"": "x", "B": "y"})),
-            Ok(vec![("B".to_string(), "y".to_string(), false)])
-        );
-    }
-
-    #[test]
-    fn originate_timeouts() {
-        assert_eq!(originate_timeout(None), Some(Duration::from_secs(30)));
-        assert_eq!(originate_timeout(Some(0)), Some(Duration::from_secs(30)));
-        assert_eq!(originate_timeout(Some(-5)), Some(Duration::from_secs(30)));
-        assert_eq!(originate_timeout(Some(-1)), None);
-        assert_eq!(originate_timeout(Some(7)), Some(Duration::from_secs(7)));
-    }
-
-    #[test]
-    fn formats_must_be_known() {
-        assert_eq!(check_formats("ulaw"), Ok(()));
-        assert_eq!(check_formats("ulaw, slin16,opus"), Ok(()));
-        assert_eq!(
-            status(check_formats("ulaw,mp3")),
-            (400, "Provided format (mp3) was not found".into())
-        );
-        assert_eq!(status(check_formats("ulaw,")).0, 400);
-    }
-
-    #[test]
-    fn external_media_pairings_are_checked_as_asterisk_checks_them() {
-        let shape = |encapsulation, transport, connection_type| ExternalShape {
-            encapsulation,
-            transport,
-            connection_type,
-        };
-        // Asterisk 23.4.1's answers.
-        for (encapsulation, transport, connection, message) in [
-            (
-                "rtp",
-                "tcp",
-                "client",
-                "transport must be 'udp' for rtp encapsulation",
-            ),
-            (
-                "rtp",
-                "bogus",
-                "client",
-                "transport must be 'udp' for rtp encapsulation",
-            ),
-            (
-                "rtp",
-                "websocket",
-                "client",
-                "encapsulation must be 'none' for websocket transport",
-            ),
-            (
-                "audiosocket",
-                "udp",
-                "client",
-                "transport must be 'tcp' for audiosocket encapsulation",
-            ),
-            (
-                "rtp",
-                "udp",
-                "server",
-                "'server' connection_type can only be used with the websocket transport",
-            ),
-        ] {
-            assert_eq!(
-                status(check_external_shape(&shape(
-                    encapsulation,
-                    transport,
-                    connection
-                ))),
-                (400, message.to_string()),
-                "{encapsulation}/{transport}/{connection}"
-            );
-        }
-        for fine in [
-            shape("rtp", "udp", "client"),
-            shape("rtp", "udp", "peer"),
-            shape("none", "websocket", "server"),
-            shape("bogus", "udp", "client"),
-        ] {
-            assert_eq!(check_external_shape(&fine), Ok(()));
-        }
-        assert_eq!(
-            check_external_carrier(&shape("RTP", "UDP", "client")),
-            Ok(())
-        );
-        assert_eq!(
-            status(check_external_carrier(&shape("bogus", "udp", "client"))),
-            (
-                501,
-                "The encapsulation and/or transport is not supported".into()
-            )
-        );
-        assert_eq!(
-            status(check_external_carrier(&shape(
-                "audiosocket",
-                "tcp",
-                "client"
-            )))
-            .0,
-            501
-        );
-    }
-
-    #[test]
-    fn external_hosts_need_a_port() {
-        assert_eq!(split_host_port("127.0.0.1:4000"), Some(("127.0.0.1", 4000)));
-        assert_eq!(
-            split_host_port("asr.example:65535"),
-            Some(("asr.example", 65535))
-        );
-        assert_eq!(split_host_port("[::1]:5004"), Some(("::1", 5004)));
-        for bad in [
-            "127.0.0.1",
-            "127.0.0.1:",
-            ":4000",
-            "host:0",
-            "host:65536",
-            "host:+5",
-            "host:x",
-            "::1:5004",
-            "[::1]",
-            "[::1]5004",
-            "",
-        ] {
-            assert_eq!(split_host_port(bad), None, "{bad}");
-        }
-    }
-
-    #[test]
-    fn external_formats() {
-        assert_eq!(external_format("ulaw").map(|f| f.payload_type), Ok(0));
-        assert_eq!(external_format("slin16").map(|f| f.payload_type), Ok(118));
-        assert_eq!(status(external_format("opus")).0, 501);
-        assert_eq!(
-            status(external_format("mp3")),
-            (400, "Provided format (mp3) was not found".into())
-        );
-    }
-
-    #[test]
-    fn app_args_split_like_dialplan_arguments() {
-        assert_eq!(app_args(None), Vec::<String>::new());
-        assert_eq!(app_args(Some("")), Vec::<String>::new());
-        assert_eq!(app_args(Some("a,b")), ["a", "b"]);
-        assert_eq!(app_args(Some("x,\"y,z\"")), ["x", "y,z"]);
-    }
-}
+mod tests;

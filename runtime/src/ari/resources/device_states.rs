@@ -15,19 +15,21 @@ fn device_name(ctx: &Ctx) -> String {
 
 /// GET /deviceStates: the ARI-controlled devices.
 pub async fn list(ctx: Ctx) -> AriResult {
-    Ok(AriResponse::ok(ctx.core.list_device_states()))
+    Ok(AriResponse::ok(ctx.control().list_device_states()))
 }
 
 /// GET /deviceStates/{deviceName}: any name; a controlled device nobody set is `UNKNOWN`,
 /// any other `INVALID`.
 pub async fn get(ctx: Ctx) -> AriResult {
-    Ok(AriResponse::ok(ctx.core.device_state(&device_name(&ctx))))
+    Ok(AriResponse::ok(
+        ctx.control().device_state(&device_name(&ctx)),
+    ))
 }
 
 /// PUT /deviceStates/{deviceName}?deviceState=...
 pub async fn update(ctx: Ctx) -> AriResult {
     let value = ctx.params.string("deviceState");
-    ctx.core
+    ctx.control()
         .update_device_state(&device_name(&ctx), value.as_deref())
         .await?;
     Ok(AriResponse::no_content())
@@ -35,7 +37,9 @@ pub async fn update(ctx: Ctx) -> AriResult {
 
 /// DELETE /deviceStates/{deviceName}: the device reads `UNKNOWN` again.
 pub async fn delete(ctx: Ctx) -> AriResult {
-    ctx.core.delete_device_state(&device_name(&ctx)).await?;
+    ctx.control()
+        .delete_device_state(&device_name(&ctx))
+        .await?;
     Ok(AriResponse::no_content())
 }
 

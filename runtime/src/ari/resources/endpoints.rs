@@ -53,20 +53,24 @@ fn required(ctx: &Ctx, name: &str, message: &str) -> Result<String, AriError> {
 
 /// GET /endpoints
 pub async fn list(ctx: Ctx) -> AriResult {
-    Ok(AriResponse::ok(ctx.core.list_endpoints()))
+    Ok(AriResponse::ok(ctx.control().list_endpoints()))
 }
 
 /// GET /endpoints/{tech}: a technology without endpoints (unknown, or Local) is a 404, a
 /// known one without endpoints yet `[]`.
 pub async fn list_by_tech(ctx: Ctx) -> AriResult {
     let tech = ctx.params.string("tech").unwrap_or_default();
-    Ok(AriResponse::ok(ctx.core.list_endpoints_by_tech(&tech)?))
+    Ok(AriResponse::ok(
+        ctx.control().list_endpoints_by_tech(&tech)?,
+    ))
 }
 
 /// GET /endpoints/{tech}/{resource}
 pub async fn get(ctx: Ctx) -> AriResult {
     let (tech, resource) = tech_and_resource(&ctx);
-    Ok(AriResponse::ok(ctx.core.get_endpoint(&tech, &resource)?))
+    Ok(AriResponse::ok(
+        ctx.control().get_endpoint(&tech, &resource)?,
+    ))
 }
 
 /// Sends the message (`from` may be empty, as Asterisk allows) once the variables passed.
@@ -76,7 +80,7 @@ fn send(ctx: &Ctx, tech: &str, resource: &str, variables: Map<String, Value>) ->
         body: ctx.params.string("body").unwrap_or_default(),
         variables,
     };
-    ctx.core.send_message(tech, resource, message)?;
+    ctx.control().send_message(tech, resource, message)?;
     Ok(accepted())
 }
 
@@ -93,7 +97,7 @@ pub async fn send_message(ctx: Ctx) -> AriResult {
 /// PUT /endpoints/{tech}/{resource}/sendMessage: the endpoint (404) before the variables.
 pub async fn send_message_to_endpoint(ctx: Ctx) -> AriResult {
     let (tech, resource) = tech_and_resource(&ctx);
-    ctx.core.get_endpoint(&tech, &resource)?;
+    ctx.control().get_endpoint(&tech, &resource)?;
     let variables = string_variables(&ctx)?;
     send(&ctx, &tech, &resource, variables)
 }
@@ -118,16 +122,16 @@ pub async fn refer(ctx: Ctx) -> AriResult {
     check_refer(&ctx)?;
     let to = required(&ctx, "to", "To must be specified")?;
     let (tech, resource) = parse_message_uri(&to)?;
-    ctx.core.refer(tech, resource)?;
+    ctx.control().refer(tech, resource)?;
     Ok(accepted())
 }
 
 /// POST /endpoints/{tech}/{resource}/refer: the endpoint (404) before the variables.
 pub async fn refer_to_endpoint(ctx: Ctx) -> AriResult {
     let (tech, resource) = tech_and_resource(&ctx);
-    ctx.core.get_endpoint(&tech, &resource)?;
+    ctx.control().get_endpoint(&tech, &resource)?;
     check_refer(&ctx)?;
-    ctx.core.refer(&tech, &resource)?;
+    ctx.control().refer(&tech, &resource)?;
     Ok(accepted())
 }
 

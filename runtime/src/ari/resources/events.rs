@@ -24,7 +24,7 @@ pub async fn user_event(ctx: Ctx) -> AriResult {
         // with a 500; the client's mistake is a 400 here, with Asterisk's message.
         Some(_) => return Err(AriError::bad_request("Error processing request")),
     };
-    ctx.core
+    ctx.control()
         .user_event(&application, &name, &sources, variables)?;
     Ok(AriResponse::no_content())
 }

@@ -19,19 +19,21 @@ fn count(ctx: &Ctx, name: &str) -> Result<i64, AriError> {
 
 /// GET /mailboxes
 pub async fn list(ctx: Ctx) -> AriResult {
-    Ok(AriResponse::ok(ctx.core.list_mailboxes()))
+    Ok(AriResponse::ok(ctx.control().list_mailboxes()))
 }
 
 /// GET /mailboxes/{mailboxName}
 pub async fn get(ctx: Ctx) -> AriResult {
-    Ok(AriResponse::ok(ctx.core.get_mailbox(&mailbox_name(&ctx))?))
+    Ok(AriResponse::ok(
+        ctx.control().get_mailbox(&mailbox_name(&ctx))?,
+    ))
 }
 
 /// PUT /mailboxes/{mailboxName}?oldMessages=N&newMessages=N: creates or updates.
 pub async fn update(ctx: Ctx) -> AriResult {
     let old = count(&ctx, "oldMessages")?;
     let new = count(&ctx, "newMessages")?;
-    ctx.core
+    ctx.control()
         .update_mailbox(&mailbox_name(&ctx), old, new)
         .await?;
     Ok(AriResponse::no_content())
@@ -39,7 +41,7 @@ pub async fn update(ctx: Ctx) -> AriResult {
 
 /// DELETE /mailboxes/{mailboxName}
 pub async fn delete(ctx: Ctx) -> AriResult {
-    ctx.core.delete_mailbox(&mailbox_name(&ctx)).await?;
+    ctx.control().delete_mailbox(&mailbox_name(&ctx)).await?;
     Ok(AriResponse::no_content())
 }
 

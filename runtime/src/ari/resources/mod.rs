@@ -46,6 +46,11 @@ pub struct Ctx {
 }
 
 impl Ctx {
+    /// The core's ARI control API: what handlers call to act on wari's objects.
+    pub fn control(&self) -> crate::core::control::ControlApi<'_> {
+        self.core.control()
+    }
+
     /// The quota account what this request makes counts against: its user's, or for a
     /// WebAssembly app's request the app owner's (`None`: wari's own identity, or an app
     /// without an owner).

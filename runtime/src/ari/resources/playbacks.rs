@@ -11,12 +11,14 @@ fn playback_id(ctx: &Ctx) -> String {
 
 /// GET /playbacks/{playbackId}
 pub async fn get(ctx: Ctx) -> AriResult {
-    Ok(AriResponse::ok(ctx.core.get_playback(&playback_id(&ctx))?))
+    Ok(AriResponse::ok(
+        ctx.control().get_playback(&playback_id(&ctx))?,
+    ))
 }
 
 /// DELETE /playbacks/{playbackId}
 pub async fn stop(ctx: Ctx) -> AriResult {
-    ctx.core.stop_playback(&playback_id(&ctx))?;
+    ctx.control().stop_playback(&playback_id(&ctx))?;
     Ok(AriResponse::no_content())
 }
 
@@ -24,7 +26,7 @@ pub async fn stop(ctx: Ctx) -> AriResult {
 /// playback (404), then whether the operation fits its state (409).
 pub async fn control(ctx: Ctx) -> AriResult {
     let operation = ctx.params.string("operation").unwrap_or_default();
-    ctx.core
+    ctx.control()
         .control_playback(&playback_id(&ctx), operation.trim())?;
     Ok(AriResponse::no_content())
 }

@@ -13,25 +13,27 @@ fn name(ctx: &Ctx) -> String {
 
 /// GET /recordings/stored
 pub async fn list_stored(ctx: Ctx) -> AriResult {
-    Ok(AriResponse::ok(ctx.core.list_stored_recordings()?))
+    Ok(AriResponse::ok(ctx.control().list_stored_recordings()?))
 }
 
 /// GET /recordings/stored/{recordingName}
 pub async fn get_stored(ctx: Ctx) -> AriResult {
-    Ok(AriResponse::ok(ctx.core.get_stored_recording(&name(&ctx))?))
+    Ok(AriResponse::ok(
+        ctx.control().get_stored_recording(&name(&ctx))?,
+    ))
 }
 
 /// DELETE /recordings/stored/{recordingName}
 pub async fn delete_stored(ctx: Ctx) -> AriResult {
     let (core, name) = (ctx.core.clone(), name(&ctx));
-    off_the_workers(move || core.delete_stored_recording(&name)).await?;
+    off_the_workers(move || core.control().delete_stored_recording(&name)).await?;
     Ok(AriResponse::no_content())
 }
 
 /// GET /recordings/stored/{recordingName}/file: the raw file.
 pub async fn get_stored_file(ctx: Ctx) -> AriResult {
     let (core, name) = (ctx.core.clone(), name(&ctx));
-    let file = off_the_workers(move || core.stored_recording_file(&name)).await?;
+    let file = off_the_workers(move || core.control().stored_recording_file(&name)).await?;
     Ok(AriResponse {
         status: http::StatusCode::OK,
         headers: Vec::new(),
@@ -53,7 +55,8 @@ pub async fn copy_stored(ctx: Ctx) -> AriResult {
     // The copy counts against the user who made it.
     let owner = ctx.account().cloned();
     let copy = off_the_workers(move || {
-        core.copy_stored_recording(&name, destination.trim(), owner.as_ref())
+        core.control()
+            .copy_stored_recording(&name, destination.trim(), owner.as_ref())
     })
     .await?;
     Ok(AriResponse::ok(copy))
@@ -74,11 +77,13 @@ async fn off_the_workers<T: Send + 'static>(
 
 /// GET /recordings/live/{recordingName}
 pub async fn get_live(ctx: Ctx) -> AriResult {
-    Ok(AriResponse::ok(ctx.core.get_live_recording(&name(&ctx))?))
+    Ok(AriResponse::ok(
+        ctx.control().get_live_recording(&name(&ctx))?,
+    ))
 }
 
 async fn live(ctx: Ctx, op: RecordingOp) -> AriResult {
-    ctx.core.control_live_recording(&name(&ctx), op)?;
+    ctx.control().control_live_recording(&name(&ctx), op)?;
     Ok(AriResponse::no_content())
 }
 

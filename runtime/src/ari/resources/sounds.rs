@@ -9,14 +9,15 @@ pub async fn list(ctx: Ctx) -> AriResult {
     let lang = ctx.params.string("lang").filter(|s| !s.is_empty());
     let format = ctx.params.string("format").filter(|s| !s.is_empty());
     Ok(AriResponse::ok(
-        ctx.core.list_sounds(lang.as_deref(), format.as_deref())?,
+        ctx.control()
+            .list_sounds(lang.as_deref(), format.as_deref())?,
     ))
 }
 
 /// GET /sounds/{soundId}
 pub async fn get(ctx: Ctx) -> AriResult {
     let id = ctx.params.string("soundId").unwrap_or_default();
-    Ok(AriResponse::ok(ctx.core.get_sound(&id)?))
+    Ok(AriResponse::ok(ctx.control().get_sound(&id)?))
 }
 
 pub fn handlers() -> Vec<Entry> {

@@ -10,8 +10,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use super::{Driver, Indication, Request, Technology};
-use crate::core::channel::{CallerId, ChannelState, DialplanPosition};
-use crate::core::hangup::HangupBy;
+use crate::core::channels::channel::{CallerId, ChannelState, DialplanPosition};
+use crate::core::channels::hangup::HangupBy;
 use crate::core::pbx::Start;
 use crate::core::{ControlReceiver, Core, CoreError, NewChannel, State};
 
@@ -105,7 +105,7 @@ impl Technology for Local {
         core.media_legs_paired(&id, &second);
         // `;2` runs its dialplan once `;1` is called (or ends at once if hung up first).
         if let Some(channel) = state.channels.get_mut(&second) {
-            channel.dormant = Some(crate::core::channel::Dormant {
+            channel.dormant = Some(crate::core::channels::channel::Dormant {
                 control: second_rx,
                 start: Start::Dialplan {
                     context,

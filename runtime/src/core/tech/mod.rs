@@ -83,7 +83,7 @@ pub trait Driver: Send + Sync + fmt::Debug {
         _core: &Core,
         _state: &mut State,
         _me: &Arc<str>,
-        _connected: &super::channel::CallerId,
+        _connected: &super::channels::channel::CallerId,
     ) {
     }
     /// The other half of a Local channel pair.

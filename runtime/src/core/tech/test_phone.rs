@@ -23,8 +23,8 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use super::{Driver, Request, Technology};
-use crate::core::channel::{ChannelState, DialplanPosition};
-use crate::core::hangup::HangupBy;
+use crate::core::channels::channel::{ChannelState, DialplanPosition};
+use crate::core::channels::hangup::HangupBy;
 use crate::core::{ControlReceiver, Core, CoreError, NewChannel, State, cause};
 use crate::media::engine::Command;
 

@@ -97,7 +97,6 @@ pub fn start(ari: &Arc<Ari>) {
     }
     if !per_call.is_empty() {
         let connector = Arc::new(per_call::PerCall::new(per_call));
-        ari.core()
-            .with_state(|state| state.apps.set_per_call(connector));
+        ari.core().app_host().set_per_call(connector);
     }
 }

@@ -16,7 +16,7 @@ use tokio::sync::Notify;
 
 use super::connect::{ClientStream, connect};
 use super::{Connection, registered_notices};
-use crate::core::stasis::{AppOwner, EventSink, PerCallConnector};
+use crate::core::stasis::{EventSink, PerCallConnector};
 use crate::events::meter::SocketKind;
 use crate::events::session::{self, Ended, tungstenite_frames};
 use crate::events::sink::{QUEUE_CAPACITY, queue};
@@ -95,12 +95,8 @@ impl PerCallConnector for PerCall {
             let sink_id = sink.id();
             let subscribe_all = connection.outbound.subscribe_all;
             let owner: Arc<str> = Arc::from(connection.outbound.local_ari_user.as_str());
-            core.with_state(|state| {
-                state.apps.register(&ephemeral, sink, subscribe_all);
-                if let Some(app) = state.apps.get_mut(&ephemeral) {
-                    app.claim(Some(AppOwner::User(owner.clone())), Some(owner));
-                }
-            });
+            core.app_host()
+                .register_per_call_app(&ephemeral, sink, subscribe_all, owner);
             let stop = Arc::new(Notify::new());
             if let Ok(mut open) = open.lock() {
                 open.insert(ephemeral.clone(), stop.clone());
@@ -138,18 +134,19 @@ impl PerCallConnector for PerCall {
                     stream = connect_limited(&connection).await;
                     if stream.is_none() {
                         tracing::warn!(app = %name, "per-call outbound WebSocket could not reconnect: the channel continues in the dialplan");
-                        core.detach_sink(sink_id);
+                        core.app_host().detach_sink(sink_id);
                         if let Ok(mut failed) = failed.lock() {
                             failed.insert(name.clone());
                         }
                         if let Err(error) =
-                            core.continue_in_dialplan(&channel_id, None, None, None, None)
+                            core.control()
+                                .continue_in_dialplan(&channel_id, None, None, None, None)
                         {
                             tracing::info!(app = %name, %error, "channel could not continue");
                         }
                     }
                 }
-                core.detach_sink(sink_id);
+                core.app_host().detach_sink(sink_id);
                 receiver.meter.dropped(receiver.rx.len() as u64);
                 if let Ok(mut open) = open.lock() {
                     open.remove(&name);

@@ -105,11 +105,11 @@ pub fn start(connection: Connection, capacity: usize) -> Option<impl Future<Outp
     );
     let core = connection.context.ari.core().clone();
     let apps = connection.outbound.apps.clone();
-    if let Err(error) = core.register_apps(
+    if let Err(error) = core.app_host().register_apps(
         &apps,
         sink.clone(),
         connection.outbound.subscribe_all,
-        crate::core::apps::Claim::Configured(&connection.outbound.local_ari_user),
+        crate::core::stasis::apps::Claim::Configured(&connection.outbound.local_ari_user),
     ) {
         tracing::error!(connection = %connection.outbound.name, %error, "outbound WebSocket applications could not be registered");
         return None;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Local};
 use serde_json::{Value, json};
 
-use super::time::ari_timestamp;
+use crate::core::time::ari_timestamp;
 
 /// Mixing or holding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,8 +7,8 @@
 
 use std::sync::Arc;
 
-use super::channel::Execution;
-use super::{Core, State};
+use crate::core::channels::channel::Execution;
+use crate::core::{Core, State};
 
 /// How the channel's dialplan application becomes `Stasis`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,7 +22,7 @@ pub enum Announce {
 impl Core {
     /// The channel starts running application `app`: the application it replaces is kept,
     /// its dialplan application becomes `Stasis(app,args)`, STASISSTATUS is set to `""`.
-    pub(crate) fn begin_app_run(
+    pub(in crate::core) fn begin_app_run(
         &self,
         state: &mut State,
         id: &Arc<str>,
@@ -55,7 +55,7 @@ impl Core {
 
     /// The application run of the channel is over with `status` (SUCCESS or FAILED):
     /// STASISSTATUS is set and the dialplan application it replaced comes back.
-    pub(crate) fn end_app_run(&self, state: &mut State, id: &Arc<str>, status: &str) {
+    pub(in crate::core) fn end_app_run(&self, state: &mut State, id: &Arc<str>, status: &str) {
         let Some(channel) = state.channels.get_mut(id) else {
             return;
         };

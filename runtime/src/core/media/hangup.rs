@@ -6,15 +6,15 @@
 //!
 //! The wait is bounded. Media still live afterwards (the engine was late, or something
 //! started during the wait) reports its end to the applications that were subscribed to
-//! the channel when it left, as a destroyed bridge's media does (see `media_audience`).
+//! the channel when it left, as a destroyed bridge's media does (see `audience`).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::oneshot;
 
-use super::media::MediaTopic;
-use super::{Core, State};
+use super::MediaTopic;
+use crate::core::{Core, State};
 use crate::media::engine::{Command, RecordingOp};
 
 /// How long a hung-up channel waits for its media to report its end (the engine applies
@@ -26,7 +26,7 @@ impl Core {
     /// recording is finished and kept, as when stopped) and waits, without holding the
     /// core, until their final events have been published or [`FINAL_EVENTS_WAIT`] has
     /// passed. Returns at once when the channel has no media.
-    pub(crate) async fn finish_channel_media(&self, id: &Arc<str>) {
+    pub(in crate::core) async fn finish_channel_media(&self, id: &Arc<str>) {
         let Some(waiter) = self.with_state(|state| self.stop_channel_media_locked(state, id))
         else {
             return;

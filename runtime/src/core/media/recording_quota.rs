@@ -18,7 +18,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use super::quota::{Account, Quotas};
+use crate::core::quota::{Account, Quotas};
 use crate::media::engine::Sink;
 use crate::media::file::RecordingWriter;
 use crate::media::frame::AudioFrame;

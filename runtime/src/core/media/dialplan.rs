@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use tokio::sync::oneshot;
 
-use super::media::resolve;
-use super::{Core, CoreError, State};
+use super::resolve;
+use crate::core::{Core, CoreError, State};
 use crate::media::engine::{Command, PlaybackState, Target};
 use crate::media::frame::Rate;
 
@@ -15,7 +15,7 @@ impl Core {
     /// Starts playing sound `file` (a name in the sounds index, in the channel's
     /// language) on channel `id`; the receiver gets `true` when it failed (missing file),
     /// `false` once it has played. 501 when media is not running, 404 for no channel.
-    pub(crate) fn dialplan_play(
+    pub(in crate::core) fn dialplan_play(
         &self,
         id: &Arc<str>,
         file: &str,
@@ -40,7 +40,7 @@ impl Core {
                 target: Target::Leg(id.clone()),
                 items: vec![item],
                 offset_ms: 0,
-                skip_ms: super::media::DEFAULT_SKIP_MS.unsigned_abs(),
+                skip_ms: super::DEFAULT_SKIP_MS.unsigned_abs(),
                 rate: Rate::Narrow8k,
             });
             Ok(wait)
@@ -49,7 +49,7 @@ impl Core {
 
     /// Takes the engine's report of a dialplan playback (true when `id` is one): its end
     /// tells the waiting runner.
-    pub(crate) fn dialplan_playback_event(
+    pub(in crate::core) fn dialplan_playback_event(
         &self,
         state: &mut State,
         id: &Arc<str>,

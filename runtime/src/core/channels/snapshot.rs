@@ -11,8 +11,8 @@ use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::Value;
 
 use super::channel::{CallerId, Channel, ChannelState, DialplanPosition};
-use super::time::ari_timestamp;
 use super::variables::Variables;
+use crate::core::time::ari_timestamp;
 
 /// A channel's ARI fields, borrowed. `V` is its `channelvars` (absent when `None`).
 #[derive(Debug, Clone, Copy)]

@@ -9,9 +9,9 @@ use std::sync::Arc;
 use serde_json::json;
 
 use super::channel::Execution;
-use super::event::{Event, Scope};
-use super::stasis::SourceKind;
-use super::{Core, State, cause};
+use crate::core::event::{Event, Scope};
+use crate::core::stasis::SourceKind;
+use crate::core::{Core, State, cause};
 
 /// Who asks for a channel to be hung up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,7 +36,13 @@ impl Core {
     /// Starts hanging a channel up: the request event `by` calls for, the technology is
     /// told, and the runner ends the channel (StasisEnd, ChannelDestroyed). A channel
     /// already hanging up is left alone.
-    pub fn hangup_locked(&self, state: &mut State, id: &Arc<str>, cause: u16, by: HangupBy) {
+    pub(in crate::core) fn hangup_locked(
+        &self,
+        state: &mut State,
+        id: &Arc<str>,
+        cause: u16,
+        by: HangupBy,
+    ) {
         let Some(channel) = state.channels.get_mut(id) else {
             return;
         };
@@ -87,7 +93,7 @@ impl Core {
     /// The channel's dialplan run is over (it ran out, or the channel hung up): Asterisk
     /// announces the end with a soft hangup request `{cause: 16, soft: true}`, and the
     /// channel's dialplan application is again the one it had before the run.
-    pub(crate) fn dialplan_ended(&self, state: &mut State, id: &Arc<str>) {
+    pub(in crate::core) fn dialplan_ended(&self, state: &mut State, id: &Arc<str>) {
         let Some(channel) = state.channels.get(id) else {
             return;
         };
@@ -109,7 +115,7 @@ impl Core {
     /// Removes a hung-up channel: a failed originate reports its `Dial` status, the
     /// channel leaves its bridge, its technology is told (a Local channel hangs up its
     /// other half), ChannelDestroyed, subscriptions end.
-    pub fn destroy_locked(&self, state: &mut State, id: &Arc<str>) {
+    pub(in crate::core) fn destroy_locked(&self, state: &mut State, id: &Arc<str>) {
         self.snoop_channel_destroyed(state, id);
         self.leave_bridge(state, id);
         let Some(channel) = state.channels.get(id) else {

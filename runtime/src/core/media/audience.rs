@@ -7,19 +7,19 @@
 //! The audience belongs to the playback or recording, not to the target's id, so a bridge
 //! created again with the same id while the old one's media is still ending has its own
 //! media reported to its own subscribers. This module also wakes a hung-up channel waiting
-//! for its media to end (see `media_hangup`).
+//! for its media to end (see `hangup`).
 
 use std::sync::Arc;
 
-use super::event::{Event, Scope};
-use super::media::MediaTopic;
-use super::{Core, State};
+use super::MediaTopic;
+use crate::core::event::{Event, Scope};
+use crate::core::{Core, State};
 
 impl Core {
     /// `topic` is going away for its applications (a bridge being destroyed, a channel
     /// leaving its application): each of its live playbacks and recordings remembers which
     /// applications are to hear about its end.
-    pub(crate) fn media_topic_closing(&self, state: &mut State, topic: MediaTopic) {
+    pub(in crate::core) fn media_topic_closing(&self, state: &mut State, topic: MediaTopic) {
         if state.media.of_topic(&topic).is_none() {
             return;
         }
@@ -38,7 +38,7 @@ impl Core {
     /// Publishes a playback's or recording's event: to its topic's subscribers, or to the
     /// `audience` it kept when its topic went (see [`Core::media_topic_closing`]). Wakes
     /// whoever waits for a channel's media once none is left.
-    pub(crate) fn publish_media_event(
+    pub(in crate::core) fn publish_media_event(
         &self,
         state: &mut State,
         topic: &MediaTopic,

@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::Core;
+use crate::core::Core;
 use crate::media::engine::RecordingOp;
 
 /// How often the wait looks at what is still live.
@@ -21,7 +21,11 @@ impl Core {
         // 409) and needs nothing more.
         let stopped = names
             .iter()
-            .filter(|name| self.control_live_recording(name, RecordingOp::Stop).is_ok())
+            .filter(|name| {
+                self.control()
+                    .control_live_recording(name, RecordingOp::Stop)
+                    .is_ok()
+            })
             .count();
         let deadline = Instant::now() + within;
         loop {

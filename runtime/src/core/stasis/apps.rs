@@ -12,13 +12,15 @@
 //! name (ApplicationReplaced), and no other user's socket can. With `app_ownership = no`,
 //! Asterisk's way: any socket takes any name.
 
+use crate::core::app_host::AppHost;
+use crate::core::control::ControlApi;
 use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
 
-use super::event::{Event, Field, Scope};
-use super::stasis::{App, AppOwner, EventSink, SinkKind, SourceKind};
-use super::{Core, CoreError};
+use super::{App, AppOwner, EventSink, SinkKind, SourceKind};
+use crate::core::event::{Event, Field, Scope};
+use crate::core::{Core, CoreError};
 
 /// An ARI user, as the ownership rules see it.
 #[derive(Debug, Clone, Copy)]
@@ -108,65 +110,6 @@ fn canonical_source(kind: SourceKind, id: &str) -> String {
 }
 
 impl Core {
-    /// Makes `sink` the handler of every named application, for `claim`: all of them or,
-    /// when one is refused (409 held by the other kind of handler, 403 another user's),
-    /// none. The previous handler of a name gets ApplicationReplaced. Names must be
-    /// non-empty and at most 73 characters.
-    pub fn register_apps(
-        &self,
-        names: &[String],
-        sink: Arc<dyn EventSink>,
-        subscribe_all: bool,
-        claim: Claim<'_>,
-    ) -> Result<(), CoreError> {
-        if names.is_empty() {
-            return Err(CoreError::BadRequest(
-                "HTTP request is missing param: [app]".into(),
-            ));
-        }
-        for name in names {
-            if name.is_empty() || name.len() > MAX_APP_NAME {
-                return Err(CoreError::BadRequest(format!(
-                    "Invalid application name '{name}': it must be 1 to {MAX_APP_NAME} characters"
-                )));
-            }
-        }
-        let (owner, holder) = claim.owner_and_holder();
-        self.with_state(|state| {
-            for name in names {
-                self.check_claim(state.apps.get(name), name, sink.kind(), &claim)?;
-            }
-            for name in names {
-                let registered = state.apps.register(name, sink.clone(), subscribe_all);
-                if let Some(app) = state.apps.get_mut(name) {
-                    app.claim(owner.clone(), holder.clone());
-                }
-                if let Some(previous) = registered.replaced {
-                    let event = Arc::new(Event::new("ApplicationReplaced", Scope::app(name)));
-                    previous.deliver(name, &event);
-                    tracing::info!(
-                        app = %crate::log_text::Escaped(name),
-                        by = %crate::log_text::Escaped(holder.as_deref().unwrap_or("a WebAssembly app")),
-                        "Stasis application replaced by a new handler"
-                    );
-                }
-            }
-            Ok(())
-        })
-    }
-
-    /// Whether a WebAssembly app could take `name` now (a deploy checks before compiling).
-    pub fn check_component_claim(&self, name: &str) -> Result<(), CoreError> {
-        self.with_state(|state| {
-            self.check_claim(
-                state.apps.get(name),
-                name,
-                SinkKind::Wasm,
-                &Claim::Component,
-            )
-        })
-    }
-
     /// Whether `claim` may make its handler (of `kind`) the handler of `app` (named `name`).
     fn check_claim(
         &self,
@@ -244,41 +187,7 @@ impl Core {
         }
     }
 
-    /// Removes the handler `sink_id` from one application only.
-    pub fn unregister_app(&self, name: &str, sink_id: u64) {
-        self.with_state(|state| {
-            if state.apps.is_handler(name, sink_id) {
-                state.apps.detach_app(name);
-            }
-        });
-    }
-
-    /// The handler `sink_id` is gone: its applications become inactive (and disappear once
-    /// nothing is subscribed).
-    pub fn detach_sink(&self, sink_id: u64) {
-        let apps = self.with_state(|state| state.apps.detach(sink_id));
-        if !apps.is_empty() {
-            tracing::info!(?apps, "Stasis applications lost their handler");
-        }
-    }
-
-    /// Every application.
-    pub fn list_apps(&self) -> Value {
-        self.with_state(|state| Value::Array(state.apps.iter().map(|a| a.json()).collect()))
-    }
-
-    /// One application.
-    pub fn get_app(&self, name: &str) -> Result<Value, CoreError> {
-        self.with_state(|state| {
-            state
-                .apps
-                .get(name)
-                .map(|a| a.json())
-                .ok_or_else(|| CoreError::NotFound("Application not found".into()))
-        })
-    }
-
-    fn source_exists(&self, state: &super::State, kind: SourceKind, id: &str) -> bool {
+    fn source_exists(&self, state: &crate::core::State, kind: SourceKind, id: &str) -> bool {
         id.is_empty()
             || match kind {
                 SourceKind::Channel => state.channels.contains_key(id),
@@ -292,30 +201,6 @@ impl Core {
                 }
                 SourceKind::DeviceState => true,
             }
-    }
-
-    /// Subscribes an application to event sources, in order; stops at the first failure
-    /// (earlier sources stay subscribed, as in Asterisk).
-    pub fn subscribe(
-        &self,
-        app: &str,
-        sources: &[String],
-        user: &AppUser<'_>,
-    ) -> Result<Value, CoreError> {
-        self.change_subscriptions(app, sources, true, user)
-    }
-
-    /// Removes subscriptions, in order; stops at the first failure. As in Asterisk 23.4.1,
-    /// only the subscription is checked (a source that is not subscribed, existing or not,
-    /// is 422 `Event source was not subscribed to`), and the subscription to every channel
-    /// (`channel:`) cannot be removed: 501 `Method not implemented`.
-    pub fn unsubscribe(
-        &self,
-        app: &str,
-        sources: &[String],
-        user: &AppUser<'_>,
-    ) -> Result<Value, CoreError> {
-        self.change_subscriptions(app, sources, false, user)
     }
 
     fn change_subscriptions(
@@ -355,6 +240,48 @@ impl Core {
             }
             Ok(state.apps.get(app).map(|a| a.json()).unwrap_or(Value::Null))
         })
+    }
+}
+
+impl ControlApi<'_> {
+    /// Every application.
+    pub fn list_apps(&self) -> Value {
+        self.with_state(|state| Value::Array(state.apps.iter().map(|a| a.json()).collect()))
+    }
+
+    /// One application.
+    pub fn get_app(&self, name: &str) -> Result<Value, CoreError> {
+        self.with_state(|state| {
+            state
+                .apps
+                .get(name)
+                .map(|a| a.json())
+                .ok_or_else(|| CoreError::NotFound("Application not found".into()))
+        })
+    }
+
+    /// Subscribes an application to event sources, in order; stops at the first failure
+    /// (earlier sources stay subscribed, as in Asterisk).
+    pub fn subscribe(
+        &self,
+        app: &str,
+        sources: &[String],
+        user: &AppUser<'_>,
+    ) -> Result<Value, CoreError> {
+        self.change_subscriptions(app, sources, true, user)
+    }
+
+    /// Removes subscriptions, in order; stops at the first failure. As in Asterisk 23.4.1,
+    /// only the subscription is checked (a source that is not subscribed, existing or not,
+    /// is 422 `Event source was not subscribed to`), and the subscription to every channel
+    /// (`channel:`) cannot be removed: 501 `Method not implemented`.
+    pub fn unsubscribe(
+        &self,
+        app: &str,
+        sources: &[String],
+        user: &AppUser<'_>,
+    ) -> Result<Value, CoreError> {
+        self.change_subscriptions(app, sources, false, user)
     }
 
     /// `PUT /applications/{app}/eventFilter` with `{"allowed": [...], "disallowed": [...]}`.
@@ -467,6 +394,85 @@ impl Core {
     }
 }
 
+impl AppHost<'_> {
+    /// Makes `sink` the handler of every named application, for `claim`: all of them or,
+    /// when one is refused (409 held by the other kind of handler, 403 another user's),
+    /// none. The previous handler of a name gets ApplicationReplaced. Names must be
+    /// non-empty and at most 73 characters.
+    pub fn register_apps(
+        &self,
+        names: &[String],
+        sink: Arc<dyn EventSink>,
+        subscribe_all: bool,
+        claim: Claim<'_>,
+    ) -> Result<(), CoreError> {
+        if names.is_empty() {
+            return Err(CoreError::BadRequest(
+                "HTTP request is missing param: [app]".into(),
+            ));
+        }
+        for name in names {
+            if name.is_empty() || name.len() > MAX_APP_NAME {
+                return Err(CoreError::BadRequest(format!(
+                    "Invalid application name '{name}': it must be 1 to {MAX_APP_NAME} characters"
+                )));
+            }
+        }
+        let (owner, holder) = claim.owner_and_holder();
+        self.with_state(|state| {
+            for name in names {
+                self.check_claim(state.apps.get(name), name, sink.kind(), &claim)?;
+            }
+            for name in names {
+                let registered = state.apps.register(name, sink.clone(), subscribe_all);
+                if let Some(app) = state.apps.get_mut(name) {
+                    app.claim(owner.clone(), holder.clone());
+                }
+                if let Some(previous) = registered.replaced {
+                    let event = Arc::new(Event::new("ApplicationReplaced", Scope::app(name)));
+                    previous.deliver(name, &event);
+                    tracing::info!(
+                        app = %crate::log_text::Escaped(name),
+                        by = %crate::log_text::Escaped(holder.as_deref().unwrap_or("a WebAssembly app")),
+                        "Stasis application replaced by a new handler"
+                    );
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// Whether a WebAssembly app could take `name` now (a deploy checks before compiling).
+    pub fn check_component_claim(&self, name: &str) -> Result<(), CoreError> {
+        self.with_state(|state| {
+            self.check_claim(
+                state.apps.get(name),
+                name,
+                SinkKind::Wasm,
+                &Claim::Component,
+            )
+        })
+    }
+
+    /// Removes the handler `sink_id` from one application only.
+    pub fn unregister_app(&self, name: &str, sink_id: u64) {
+        self.with_state(|state| {
+            if state.apps.is_handler(name, sink_id) {
+                state.apps.detach_app(name);
+            }
+        });
+    }
+
+    /// The handler `sink_id` is gone: its applications become inactive (and disappear once
+    /// nothing is subscribed).
+    pub fn detach_sink(&self, sink_id: u64) {
+        let apps = self.with_state(|state| state.apps.detach(sink_id));
+        if !apps.is_empty() {
+            tracing::info!(?apps, "Stasis applications lost their handler");
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -531,14 +537,15 @@ mod tests {
     fn owners_keep_their_names_and_others_change_nothing() {
         let core = core(true);
         let owner = sink(1, SinkKind::WebSocket);
-        core.register_apps(
-            &names(&["a"]),
-            owner.clone(),
-            false,
-            user("u", false, false),
-        )
-        .expect("first registrant");
-        let refused = core.register_apps(
+        core.app_host()
+            .register_apps(
+                &names(&["a"]),
+                owner.clone(),
+                false,
+                user("u", false, false),
+            )
+            .expect("first registrant");
+        let refused = core.app_host().register_apps(
             &names(&["b", "a"]),
             sink(2, SinkKind::WebSocket),
             false,
@@ -548,16 +555,16 @@ mod tests {
             matches!(refused, Err(CoreError::Forbidden(_))),
             "{refused:?}"
         );
-        assert!(core.get_app("b").is_err(), "all or nothing");
+        assert!(core.control().get_app("b").is_err(), "all or nothing");
         let v = AppUser {
             name: "v",
             read_only: false,
             admin: false,
         };
-        let changed = core.subscribe("a", &names(&["channel:"]), &v);
+        let changed = core.control().subscribe("a", &names(&["channel:"]), &v);
         assert!(matches!(changed, Err(CoreError::Forbidden(_))));
         assert!(matches!(
-            core.set_event_filter("a", None, &v),
+            core.control().set_event_filter("a", None, &v),
             Err(CoreError::Forbidden(_))
         ));
         assert_eq!(owner.replaced.load(std::sync::atomic::Ordering::Relaxed), 0);
@@ -568,50 +575,56 @@ mod tests {
             read_only: false,
             admin: false,
         };
-        core.subscribe("a", &names(&["deviceState:Stasis:x"]), &u)
+        core.control()
+            .subscribe("a", &names(&["deviceState:Stasis:x"]), &u)
             .expect("the owner subscribes");
-        core.detach_sink(1);
-        let lingering = core.register_apps(
+        core.app_host().detach_sink(1);
+        let lingering = core.app_host().register_apps(
             &names(&["a"]),
             sink(3, SinkKind::WebSocket),
             false,
             user("v", false, false),
         );
         assert!(matches!(lingering, Err(CoreError::Forbidden(_))));
-        core.register_apps(
-            &names(&["a"]),
-            sink(4, SinkKind::WebSocket),
-            false,
-            user("boss", false, true),
-        )
-        .expect("an admin");
+        core.app_host()
+            .register_apps(
+                &names(&["a"]),
+                sink(4, SinkKind::WebSocket),
+                false,
+                user("boss", false, true),
+            )
+            .expect("an admin");
     }
 
     #[test]
     fn components_take_listener_names_but_not_owned_ones() {
         let core = core(true);
         let listener = sink(1, SinkKind::WebSocket);
-        core.register_apps(
-            &names(&["l"]),
-            listener.clone(),
-            false,
-            user("ro", true, false),
-        )
-        .expect("a read-only listener");
-        core.check_component_claim("l").expect("nothing held");
-        core.register_apps(
-            &names(&["l"]),
-            sink(2, SinkKind::Wasm),
-            false,
-            Claim::Component,
-        )
-        .expect("the component takes it");
+        core.app_host()
+            .register_apps(
+                &names(&["l"]),
+                listener.clone(),
+                false,
+                user("ro", true, false),
+            )
+            .expect("a read-only listener");
+        core.app_host()
+            .check_component_claim("l")
+            .expect("nothing held");
+        core.app_host()
+            .register_apps(
+                &names(&["l"]),
+                sink(2, SinkKind::Wasm),
+                false,
+                Claim::Component,
+            )
+            .expect("the component takes it");
         assert_eq!(
             listener.replaced.load(std::sync::atomic::Ordering::Relaxed),
             1
         );
         // A socket cannot take a component's name.
-        let taken = core.register_apps(
+        let taken = core.app_host().register_apps(
             &names(&["l"]),
             sink(3, SinkKind::WebSocket),
             false,
@@ -619,15 +632,16 @@ mod tests {
         );
         assert!(matches!(taken, Err(CoreError::Conflict(_))));
 
-        core.register_apps(
-            &names(&["o"]),
-            sink(4, SinkKind::WebSocket),
-            false,
-            Claim::Configured("ro"),
-        )
-        .expect("an outbound connection's name");
+        core.app_host()
+            .register_apps(
+                &names(&["o"]),
+                sink(4, SinkKind::WebSocket),
+                false,
+                Claim::Configured("ro"),
+            )
+            .expect("an outbound connection's name");
         assert!(matches!(
-            core.check_component_claim("o"),
+            core.app_host().check_component_claim("o"),
             Err(CoreError::Conflict(_))
         ));
     }
@@ -636,29 +650,33 @@ mod tests {
     fn without_ownership_anyone_takes_any_name() {
         let core = core(false);
         let first = sink(1, SinkKind::WebSocket);
-        core.register_apps(
-            &names(&["a"]),
-            first.clone(),
-            false,
-            user("u", false, false),
-        )
-        .expect("first");
-        core.register_apps(
-            &names(&["a"]),
-            sink(2, SinkKind::WebSocket),
-            false,
-            user("ro", true, false),
-        )
-        .expect("Asterisk's way");
+        core.app_host()
+            .register_apps(
+                &names(&["a"]),
+                first.clone(),
+                false,
+                user("u", false, false),
+            )
+            .expect("first");
+        core.app_host()
+            .register_apps(
+                &names(&["a"]),
+                sink(2, SinkKind::WebSocket),
+                false,
+                user("ro", true, false),
+            )
+            .expect("Asterisk's way");
         assert_eq!(first.replaced.load(std::sync::atomic::Ordering::Relaxed), 1);
         let ro = AppUser {
             name: "ro",
             read_only: true,
             admin: false,
         };
-        core.set_event_filter("a", None, &ro).expect("no owners");
+        core.control()
+            .set_event_filter("a", None, &ro)
+            .expect("no owners");
         assert!(matches!(
-            core.check_component_claim("a"),
+            core.app_host().check_component_claim("a"),
             Err(CoreError::Conflict(_))
         ));
     }

@@ -3,10 +3,10 @@
 //! channel while in bridge", and no file is written), and a channel being recorded cannot
 //! be added to a bridge (409).
 
-use super::media::{LiveRecordingInfo, MediaTopic, RecordPlan};
+use super::{LiveRecordingInfo, MediaTopic, RecordPlan};
 use std::sync::Arc;
 
-use super::{Core, CoreError, State};
+use crate::core::{Core, CoreError, State};
 
 /// The cause of a channel recording refused because the channel is bridged.
 pub const BRIDGED_CAUSE: &str = "Cannot record channel while in bridge";
@@ -14,7 +14,11 @@ pub const BRIDGED_CAUSE: &str = "Cannot record channel while in bridge";
 impl Core {
     /// 409 `Channel <id> currently recording` (Asterisk 23.4.1's message) when channel
     /// `id` is being recorded (a live recording targets it), before it joins a bridge.
-    pub(crate) fn check_not_recorded(&self, state: &State, id: &Arc<str>) -> Result<(), CoreError> {
+    pub(in crate::core) fn check_not_recorded(
+        &self,
+        state: &State,
+        id: &Arc<str>,
+    ) -> Result<(), CoreError> {
         let recorded = state
             .media
             .of_topic(&MediaTopic::Channel(id.clone()))
@@ -49,9 +53,9 @@ impl Core {
 
 #[cfg(test)]
 mod tests {
-    use super::super::media::{PlayRequest, RecordChannelRequest};
-    use super::super::test_support::{TestCore, refusal, request};
     use super::*;
+    use crate::core::media::{PlayRequest, RecordChannelRequest};
+    use crate::core::test_support::{TestCore, refusal, request};
 
     #[test]
     fn a_live_name_or_an_existing_file_is_a_conflict() {
@@ -60,11 +64,16 @@ mod tests {
         t.stasis_channel("two");
         let first = t
             .core
+            .control()
             .record_channel("one", request("busy", "wav"), None)
             .expect("recording");
         assert_eq!(first["state"], "queued");
         assert_eq!(
-            refusal(t.core.record_channel("two", request("busy", "wav"), None)),
+            refusal(
+                t.core
+                    .control()
+                    .record_channel("two", request("busy", "wav"), None)
+            ),
             (
                 409,
                 "Recording 'busy' already exists and can not be overwritten".into()
@@ -73,7 +82,11 @@ mod tests {
         std::fs::create_dir_all(t.dir.path().join("recordings")).expect("directory");
         std::fs::write(t.dir.path().join("recordings/old.wav"), b"kept").expect("file");
         assert_eq!(
-            refusal(t.core.record_channel("two", request("old", "wav"), None)),
+            refusal(
+                t.core
+                    .control()
+                    .record_channel("two", request("old", "wav"), None)
+            ),
             (
                 409,
                 "Recording 'old' already exists and can not be overwritten".into()
@@ -94,11 +107,16 @@ mod tests {
             .create_bridge(Some("mix"), "mixing", "")
             .expect("bridge");
         t.core
+            .control()
             .add_to_bridge("mix", &["talker".to_string()])
             .expect("joined");
         // The checks of a real recording come first.
         assert_eq!(
-            refusal(t.core.record_channel("talker", request("x", "nope"), None)),
+            refusal(
+                t.core
+                    .control()
+                    .record_channel("talker", request("x", "nope"), None)
+            ),
             (422, "specified format is unknown on this system".into())
         );
         std::fs::create_dir_all(t.dir.path().join("recordings")).expect("directory");
@@ -106,6 +124,7 @@ mod tests {
         assert_eq!(
             refusal(
                 t.core
+                    .control()
                     .record_channel("talker", request("there", "wav"), None)
             ),
             (
@@ -115,6 +134,7 @@ mod tests {
         );
         let answer = t
             .core
+            .control()
             .record_channel("talker", request("bridged", "wav"), None)
             .expect("accepted");
         assert_eq!(answer["state"], "queued");
@@ -136,13 +156,18 @@ mod tests {
         let t = TestCore::new(true);
         t.stasis_channel("taped");
         t.core
+            .control()
             .record_channel("taped", request("tape", "wav"), None)
             .expect("recording");
         t.core
             .create_bridge(Some("mix"), "mixing", "")
             .expect("bridge");
         assert_eq!(
-            refusal(t.core.add_to_bridge("mix", &["taped".to_string()])),
+            refusal(
+                t.core
+                    .control()
+                    .add_to_bridge("mix", &["taped".to_string()])
+            ),
             (409, "Channel taped currently recording".into())
         );
         t.core.with_state(|state| {
@@ -158,7 +183,7 @@ mod tests {
             .create_bridge(Some("mix"), "mixing", "")
             .expect("bridge");
         assert_eq!(
-            refusal(t.core.record_bridge(
+            refusal(t.core.control().record_bridge(
                 "mix",
                 RecordChannelRequest {
                     recorder_format: Some("nope".into()),
@@ -176,18 +201,22 @@ mod tests {
             ..PlayRequest::default()
         };
         assert_eq!(
-            refusal(t.core.play_on_bridge("mix", play.clone(), Some("nope"))),
+            refusal(
+                t.core
+                    .control()
+                    .play_on_bridge("mix", play.clone(), Some("nope"))
+            ),
             (
                 422,
                 "specified announcer_format is unknown on this system".into()
             )
         );
         assert_eq!(
-            refusal(t.core.play_on_bridge("ghost", play, None)),
+            refusal(t.core.control().play_on_bridge("ghost", play, None)),
             (404, "Bridge not found".into())
         );
         assert_eq!(
-            refusal(t.core.stop_bridge_moh("mix")),
+            refusal(t.core.control().stop_bridge_moh("mix")),
             (409, "Bridge isn't playing music".into())
         );
         t.core.with_state(|state| {

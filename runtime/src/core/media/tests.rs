@@ -50,13 +50,17 @@ fn bad_record_requests_are_refused_with_their_status_and_change_nothing() {
     ];
     for (bad, status, message) in cases {
         assert_eq!(
-            refusal(t.core.record_channel("rec", bad.clone(), None)),
+            refusal(t.core.control().record_channel("rec", bad.clone(), None)),
             (status, message.to_string()),
             "{bad:?}"
         );
     }
     assert_eq!(
-        refusal(t.core.record_channel("ghost", request("x", "wav"), None)),
+        refusal(
+            t.core
+                .control()
+                .record_channel("ghost", request("x", "wav"), None)
+        ),
         (404, "Channel not found".into())
     );
     assert_eq!(t.live_recordings(), 0);
@@ -87,7 +91,7 @@ fn bad_play_and_control_requests_are_refused() {
         (play(&["tone:ring"], 0, -1), "skipms cannot be negative"),
     ] {
         assert_eq!(
-            refusal(t.core.play_on_channel("player", bad.clone())),
+            refusal(t.core.control().play_on_channel("player", bad.clone())),
             (400, message.to_string()),
             "{bad:?}"
         );
@@ -95,29 +99,31 @@ fn bad_play_and_control_requests_are_refused() {
     assert_eq!(
         refusal(
             t.core
+                .control()
                 .play_on_channel("ghost", play(&["tone:ring"], 0, 3000))
         ),
         (404, "Channel not found".into())
     );
     assert_eq!(
-        refusal(t.core.control_playback("nothing", "")),
+        refusal(t.core.control().control_playback("nothing", "")),
         (400, "Missing operation".into())
     );
     assert_eq!(
-        refusal(t.core.control_playback("nothing", "jump")),
+        refusal(t.core.control().control_playback("nothing", "jump")),
         (400, "Invalid operation jump".into())
     );
     assert_eq!(
-        refusal(t.core.control_playback("nothing", "pause")),
+        refusal(t.core.control().control_playback("nothing", "pause")),
         (404, "Playback not found".into())
     );
     assert_eq!(
-        refusal(t.core.stop_playback("nothing")),
+        refusal(t.core.control().stop_playback("nothing")),
         (404, "Playback not found".into())
     );
     assert_eq!(
         refusal(
             t.core
+                .control()
                 .control_live_recording("nothing", crate::media::engine::RecordingOp::Stop)
         ),
         (404, "Recording not found".into())
@@ -132,11 +138,11 @@ fn controls_of_queued_media_and_lookups_of_unknown_media_are_refused() {
     let t = TestCore::new(true);
     t.stasis_channel("player");
     assert_eq!(
-        refusal(t.core.get_playback("nothing")),
+        refusal(t.core.control().get_playback("nothing")),
         (404, "Playback not found".into())
     );
     assert_eq!(
-        refusal(t.core.get_live_recording("nothing")),
+        refusal(t.core.control().get_live_recording("nothing")),
         (404, "Recording not found".into())
     );
     // Registered directly, so that the engine cannot start them during the test.
@@ -162,21 +168,24 @@ fn controls_of_queued_media_and_lookups_of_unknown_media_are_refused() {
     // Only restart applies to a queued playback, only stop and cancel to a queued
     // recording.
     assert_eq!(
-        refusal(t.core.control_playback("queued", "pause")),
+        refusal(t.core.control().control_playback("queued", "pause")),
         (409, "Can only pause while media is playing".into())
     );
     for op in [RecordingOp::Pause, RecordingOp::Unpause] {
         assert_eq!(
-            refusal(t.core.control_live_recording("tape", op)),
+            refusal(t.core.control().control_live_recording("tape", op)),
             (409, "Recording not in session".into())
         );
     }
     assert_eq!(
-        t.core.get_playback("queued").expect("playback")["state"],
+        t.core.control().get_playback("queued").expect("playback")["state"],
         "queued"
     );
     assert_eq!(
-        t.core.get_live_recording("tape").expect("recording")["state"],
+        t.core
+            .control()
+            .get_live_recording("tape")
+            .expect("recording")["state"],
         "queued"
     );
 }
@@ -193,14 +202,30 @@ fn without_the_media_engine_media_operations_answer_501() {
         media: vec!["tone:ring".into()],
         ..PlayRequest::default()
     };
-    assert_eq!(refusal(t.core.play_on_channel("quiet", play)), not_running);
     assert_eq!(
-        refusal(t.core.record_channel("quiet", request("x", "wav"), None)),
+        refusal(t.core.control().play_on_channel("quiet", play)),
         not_running
     );
-    assert_eq!(refusal(t.core.start_channel_moh("quiet", "")), not_running);
-    assert_eq!(refusal(t.core.list_stored_recordings()), not_running);
-    assert_eq!(refusal(t.core.list_sounds(None, None)), not_running);
+    assert_eq!(
+        refusal(
+            t.core
+                .control()
+                .record_channel("quiet", request("x", "wav"), None)
+        ),
+        not_running
+    );
+    assert_eq!(
+        refusal(t.core.control().start_channel_moh("quiet", "")),
+        not_running
+    );
+    assert_eq!(
+        refusal(t.core.control().list_stored_recordings()),
+        not_running
+    );
+    assert_eq!(
+        refusal(t.core.control().list_sounds(None, None)),
+        not_running
+    );
 }
 
 #[test]

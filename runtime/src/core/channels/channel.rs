@@ -8,8 +8,8 @@ use chrono::{DateTime, Local};
 use serde_json::Value;
 use tokio::sync::mpsc;
 
-use super::tech::Driver;
 use super::variables::Variables;
+use crate::core::tech::Driver;
 
 /// A channel's state, as ARI names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -262,14 +262,14 @@ pub struct Channel {
     pub dialing: Option<Dialing>,
     /// The quota unit of the user whose request created it; given back when the channel
     /// is destroyed (dropped).
-    pub charge: Option<super::quota::Held>,
+    pub charge: Option<crate::core::quota::Held>,
 }
 
 /// A channel's runner, waiting to be started by the first control message.
 #[derive(Debug)]
 pub struct Dormant {
     pub control: mpsc::UnboundedReceiver<Control>,
-    pub start: super::pbx::Start,
+    pub start: crate::core::pbx::Start,
 }
 
 impl Channel {
@@ -363,7 +363,7 @@ mod tests {
                 String::from_utf8_lossy(&written),
                 String::from_utf8_lossy(&expected)
             );
-            let snapshot = crate::core::snapshot::ChannelSnapshot::new(channel, vars);
+            let snapshot = crate::core::channels::snapshot::ChannelSnapshot::new(channel, vars);
             let mut taken = Vec::new();
             snapshot.write_json(&mut taken);
             assert_eq!(taken, written, "a snapshot writes what the channel does");

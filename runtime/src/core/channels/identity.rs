@@ -1,16 +1,16 @@
 //! Caller and connected-line identities of channels: changing them (ChannelCallerId,
 //! ChannelConnectedLine, only when something changed), also through the dialplan
 //! functions that write them (`CALLERID(...)`, `CONNECTEDLINE(...)`, and `GLOBAL(NAME)`),
-//! wherever a variable name is accepted. Reading functions is [`super::functions`]'s.
+//! wherever a variable name is accepted. Reading functions is [`crate::core::functions`]'s.
 
 use std::sync::Arc;
 
 use serde_json::json;
 
 use super::channel::CallerId;
-use super::event::{Event, Scope};
-use super::functions::{Function, parse, write_part};
-use super::{Core, State};
+use crate::core::event::{Event, Scope};
+use crate::core::functions::{Function, parse, write_part};
+use crate::core::{Core, State};
 
 /// `caller_presentation` of every identity wari sets: presentation allowed, number not
 /// screened (0), with the text Asterisk gives it.
@@ -28,7 +28,12 @@ pub fn is_writable_function(name: &str) -> bool {
 
 impl Core {
     /// Sets a channel's caller identity; ChannelCallerId when it changed.
-    pub fn set_caller_locked(&self, state: &mut State, id: &Arc<str>, caller: CallerId) {
+    pub(in crate::core) fn set_caller_locked(
+        &self,
+        state: &mut State,
+        id: &Arc<str>,
+        caller: CallerId,
+    ) {
         let Some(channel) = state.channels.get_mut(id) else {
             return;
         };
@@ -41,7 +46,7 @@ impl Core {
 
     /// Sets both identities of a channel at once (a Local channel's second half when
     /// called), then announces each that changed.
-    pub fn set_identities_locked(
+    pub(in crate::core) fn set_identities_locked(
         &self,
         state: &mut State,
         id: &Arc<str>,
@@ -75,7 +80,12 @@ impl Core {
     }
 
     /// Sets a channel's connected-line identity; ChannelConnectedLine when it changed.
-    pub fn set_connected_locked(&self, state: &mut State, id: &Arc<str>, connected: CallerId) {
+    pub(in crate::core) fn set_connected_locked(
+        &self,
+        state: &mut State,
+        id: &Arc<str>,
+        connected: CallerId,
+    ) {
         let Some(channel) = state.channels.get_mut(id) else {
             return;
         };
@@ -106,7 +116,7 @@ impl Core {
     /// Writes `name` when it is a function (`CALLERID(num)`, `CONNECTEDLINE(name)`,
     /// `GLOBAL(X)`): the identity or global changes instead of a channel variable. False
     /// when `name` is a plain variable.
-    pub(crate) fn write_function(
+    pub(in crate::core) fn write_function(
         &self,
         state: &mut State,
         id: &Arc<str>,

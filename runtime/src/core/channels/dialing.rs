@@ -9,9 +9,9 @@
 use std::sync::Arc;
 
 use super::channel::{DialOrigin, Dialing};
-use super::event;
 use super::snapshot::ChannelSnapshot;
-use super::{Core, CoreError, State};
+use crate::core::event;
+use crate::core::{Core, CoreError, State};
 
 /// The `dialstatus` of an originate that failed with `cause` (Q.850).
 fn failed_status(cause: u16) -> &'static str {
@@ -27,7 +27,7 @@ impl Core {
     /// Places the outbound call of `id` for an application: its technology is called, and
     /// the first `Dial` is published once the call is placed (or, if the far end reacts
     /// while it is placed, just before that reaction).
-    pub(crate) fn place_call(
+    pub(in crate::core) fn place_call(
         &self,
         state: &mut State,
         id: &Arc<str>,
@@ -48,7 +48,7 @@ impl Core {
     }
 
     /// Publishes the first `Dial` (status `""`) of a call being placed, once.
-    pub(crate) fn announce_dial(&self, state: &mut State, id: &Arc<str>) {
+    pub(in crate::core) fn announce_dial(&self, state: &mut State, id: &Arc<str>) {
         let Some(dialing) = state
             .channels
             .get_mut(id)
@@ -65,7 +65,7 @@ impl Core {
     /// The far end of a dialed channel progressed (`RINGING`, `ANSWER`); an answered call
     /// is no longer being dialed. `snapshot` is the channel's as the event before this one
     /// carried it, if it did.
-    pub(crate) fn dial_progress(
+    pub(in crate::core) fn dial_progress(
         &self,
         state: &mut State,
         id: &Arc<str>,
@@ -94,14 +94,14 @@ impl Core {
     }
 
     /// The call is given up by its own timeout: no further `Dial` is published for it.
-    pub(crate) fn dial_abandoned(&self, state: &mut State, id: &Arc<str>) {
+    pub(in crate::core) fn dial_abandoned(&self, state: &mut State, id: &Arc<str>) {
         if let Some(dialing) = state.channels.get_mut(id).and_then(|c| c.dialing.as_mut()) {
             dialing.abandoned = true;
         }
     }
 
     /// A dialed channel goes away unanswered: an originate reports its status.
-    pub(crate) fn dial_failed(&self, state: &mut State, id: &Arc<str>, cause: u16) {
+    pub(in crate::core) fn dial_failed(&self, state: &mut State, id: &Arc<str>, cause: u16) {
         let Some(dialing) = state.channels.get_mut(id).and_then(|c| c.dialing.take()) else {
             return;
         };

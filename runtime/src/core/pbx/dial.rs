@@ -1,0 +1,261 @@
+//! The dialplan's `Dial()`: calling each target through its technology, the Dial events
+//! on the way, waiting for the first to answer (or the timeout, or the caller hanging up),
+//! and bridging the caller with the winner until one of them hangs up.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::core::cause;
+use crate::core::channels::channel::{ChannelState, Control};
+use crate::core::channels::hangup::HangupBy;
+use crate::core::channels::snapshot::ChannelSnapshot;
+use crate::core::dialplan::expr;
+use crate::core::event;
+use crate::core::tech::Request;
+
+use super::{Next, Runner, Start, ampersand_items, deadline_after};
+
+enum DialOutcome {
+    Answered(Arc<str>),
+    Failed(&'static str),
+    CallerHungUp,
+}
+
+/// A `Dial` timeout in seconds: positive and finite. Anything else means no timeout, as in
+/// Asterisk, which warns about it the same way.
+fn dial_timeout(text: &str) -> Option<Duration> {
+    let seconds = text.trim().parse::<f64>().ok()?;
+    if seconds.is_nan() || seconds <= 0.0 {
+        return None;
+    }
+    match Duration::try_from_secs_f64(seconds) {
+        Ok(timeout) => Some(timeout),
+        Err(_) => {
+            tracing::warn!(timeout = %text.escape_debug(), "Invalid Dial timeout: no timeout");
+            None
+        }
+    }
+}
+
+impl Runner {
+    /// Dial(Tech/res[&Tech/res...][,timeout]): calls every target; the first to answer is
+    /// bridged with this channel, the others are hung up. Sets DIALSTATUS.
+    pub(super) async fn dial(&mut self, data: &str) -> Next {
+        let args = expr::split_args(data);
+        let targets = ampersand_items(&args);
+        let timeout = args.get(1).and_then(|t| dial_timeout(t));
+        let core = self.core.clone();
+        let (legs, snapshots) = core.with_state(|state| {
+            let caller_json = core.channel_snapshot(state, &self.id);
+            // The legs count against the quota of the user who made the caller.
+            let owner = state
+                .channels
+                .get(&self.id)
+                .and_then(|c| c.charge.as_ref())
+                .map(|c| c.account().clone());
+            let mut legs: Vec<Arc<str>> = Vec::new();
+            let mut snapshots = std::collections::HashMap::new();
+            for target in &targets {
+                let requested =
+                    core.request_channel(state, target, Request::default(), owner.as_ref());
+                let (leg, rx) = match requested {
+                    Ok(requested) => requested,
+                    Err(e) => {
+                        tracing::info!(channel = %self.id, target, error = %e, "Dial target unavailable");
+                        continue;
+                    }
+                };
+                core.spawn_runner(leg.clone(), rx, Start::Idle);
+                state.dialers.insert(leg.clone(), self.id.clone());
+                if let Some(channel) = state.channels.get_mut(&leg) {
+                    channel.dialplan.app_name = "AppDial".to_string();
+                    channel.dialplan.app_data = "(Outgoing Line)".to_string();
+                }
+                // The Dial events name what follows the technology (`200@default`).
+                let dialstring = target
+                    .split_once('/')
+                    .map_or(target.as_str(), |(_, resource)| resource)
+                    .to_string();
+                let peer_json = core.channel_snapshot(state, &leg);
+                snapshots.insert(leg.clone(), (peer_json.clone(), dialstring.clone()));
+                core.publish(
+                    state,
+                    event::dial(
+                        Some((&self.id, caller_json.clone())),
+                        (&leg, peer_json.map(Arc::new)),
+                        &dialstring,
+                        "",
+                    ),
+                );
+                if let Err(e) = core.call_locked(state, &leg) {
+                    tracing::info!(channel = %self.id, target, error = %e, "Dial call failed");
+                    core.hangup_locked(state, &leg, cause::FAILURE, HangupBy::Silent);
+                }
+                legs.push(leg);
+            }
+            (legs, snapshots)
+        });
+        if legs.is_empty() {
+            self.set_var("DIALSTATUS", "CHANUNAVAIL");
+            return Next::Step;
+        }
+        let outcome = self.await_legs(&legs, timeout, snapshots).await;
+        core.with_state(|state| {
+            for leg in &legs {
+                state.dialers.remove(leg);
+                state.leg_causes.remove(leg);
+            }
+        });
+        match outcome {
+            DialOutcome::CallerHungUp => Next::Stop,
+            DialOutcome::Failed(status) => {
+                self.set_var("DIALSTATUS", status);
+                Next::Step
+            }
+            DialOutcome::Answered(winner) => {
+                self.set_var("DIALSTATUS", "ANSWER");
+                self.bridged_call(winner).await;
+                Next::Stop
+            }
+        }
+    }
+
+    async fn await_legs(
+        &mut self,
+        legs: &[Arc<str>],
+        timeout: Option<Duration>,
+        mut snapshots: std::collections::HashMap<Arc<str>, (Option<ChannelSnapshot>, String)>,
+    ) -> DialOutcome {
+        let deadline = deadline_after(timeout);
+        let mut reported: HashSet<(Arc<str>, &'static str)> = HashSet::new();
+        // The last snapshot of each leg: a leg that fails may be gone before its final Dial
+        // status is reported, which still names it.
+        let core = self.core.clone();
+        loop {
+            let verdict = core.with_state(|state| {
+                for leg in legs {
+                    if state.channels.contains_key(leg)
+                        && let Some(entry) = snapshots.get_mut(leg)
+                    {
+                        entry.0 = core.channel_snapshot(state, leg);
+                    }
+                }
+                let caller_json = core.channel_snapshot(state, &self.id);
+                let mut live = 0;
+                let mut failure = "CHANUNAVAIL";
+                let mut winner = None;
+                for leg in legs {
+                    let channel = state.channels.get(leg);
+                    let (status, alive) = match channel {
+                        Some(c) if c.hanging_up => (
+                            cause::dial_status(
+                                state.leg_causes.get(leg).copied().unwrap_or(c.hangup_cause),
+                            ),
+                            false,
+                        ),
+                        Some(c) if c.state == ChannelState::Up => ("ANSWER", true),
+                        Some(c) if c.state == ChannelState::Ringing => ("RINGING", true),
+                        Some(_) => ("", true),
+                        None => (
+                            cause::dial_status(state.leg_causes.get(leg).copied().unwrap_or(0)),
+                            false,
+                        ),
+                    };
+                    if alive {
+                        live += 1;
+                    } else {
+                        failure = status;
+                    }
+                    if status == "ANSWER" && winner.is_none() {
+                        winner = Some(leg.clone());
+                    }
+                    if !status.is_empty()
+                        && let Some((peer_json, dialstring)) = snapshots.get(leg).cloned()
+                        && reported.insert((leg.clone(), status))
+                    {
+                        core.publish(
+                            state,
+                            event::dial(
+                                Some((&self.id, caller_json.clone())),
+                                (leg, peer_json.map(Arc::new)),
+                                &dialstring,
+                                status,
+                            ),
+                        );
+                    }
+                }
+                if let Some(winner) = winner {
+                    for leg in legs.iter().filter(|l| **l != winner) {
+                        core.hangup_locked(state, leg, 26, HangupBy::Silent);
+                    }
+                    return Some(DialOutcome::Answered(winner));
+                }
+                (live == 0).then_some(DialOutcome::Failed(failure))
+            });
+            if let Some(outcome) = verdict {
+                return outcome;
+            }
+            let message = match deadline {
+                Some(deadline) => {
+                    match tokio::time::timeout_at(deadline, self.control.recv()).await {
+                        Ok(message) => message,
+                        Err(_) => {
+                            core.with_state(|state| {
+                                for leg in legs {
+                                    core.hangup_locked(
+                                        state,
+                                        leg,
+                                        cause::NO_ANSWER,
+                                        HangupBy::Silent,
+                                    );
+                                }
+                            });
+                            return DialOutcome::Failed("NOANSWER");
+                        }
+                    }
+                }
+                None => self.control.recv().await,
+            };
+            if matches!(message, None | Some(Control::Hangup)) {
+                core.with_state(|state| {
+                    for leg in legs {
+                        core.hangup_locked(state, leg, cause::NORMAL_CLEARING, HangupBy::Silent);
+                    }
+                });
+                return DialOutcome::CallerHungUp;
+            }
+        }
+    }
+
+    /// Caller and answered leg share a basic bridge until either hangs up.
+    async fn bridged_call(&mut self, winner: Arc<str>) {
+        let core = self.core.clone();
+        core.with_state(|state| {
+            state.dialers.insert(winner.clone(), self.id.clone());
+            core.answer_locked(state, &self.id);
+            let bridge = core.create_basic_bridge_locked(state);
+            core.join_bridge_locked(state, &bridge, &self.id);
+            core.join_bridge_locked(state, &bridge, &winner);
+        });
+        loop {
+            let peer_gone =
+                core.with_state(|state| state.channels.get(&winner).is_none_or(|c| c.hanging_up));
+            if peer_gone {
+                break;
+            }
+            match self.control.recv().await {
+                None | Some(Control::Hangup) => {
+                    core.with_state(|state| {
+                        core.hangup_locked(state, &winner, cause::NORMAL_CLEARING, HangupBy::Silent)
+                    });
+                    break;
+                }
+                Some(_) => {}
+            }
+        }
+        core.with_state(|state| {
+            state.dialers.remove(&winner);
+        });
+    }
+}
