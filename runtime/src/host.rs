@@ -10,7 +10,7 @@ use crate::config::Config;
 use crate::config::{Problems, Severity};
 use crate::core::CoreError;
 use crate::core::dialplan::Dialplan;
-use crate::core::tech::test_phone::{self, TestPhones};
+use crate::core::tech::test::{self as test_phone, TestPhones};
 use crate::core::{Core, CoreConfig, SystemInfo};
 use crate::host_api::{AriDispatch, WasmApps};
 use crate::http::{self, HttpError, HttpServer};

@@ -3,7 +3,7 @@
 //! on them. A technology is an interface: SIP will be one more implementation.
 
 pub mod local;
-pub mod test_phone;
+pub mod test;
 pub mod unicast_rtp;
 
 use std::fmt;
