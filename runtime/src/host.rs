@@ -29,6 +29,8 @@ pub enum StartError {
     Store(#[from] crate::store::OpenError),
     #[error("cannot read the store: {0}")]
     StoreRead(#[from] crate::store::StoreError),
+    #[error(transparent)]
+    Technology(#[from] crate::core::tech::StartError),
 }
 
 /// A running wari.
@@ -174,9 +176,8 @@ pub async fn start(config: Config, paths: Paths) -> Result<Host, StartError> {
             Severity::Warning => tracing::warn!("{problem}"),
         }
     }
-    for phone in &config.test_phones {
-        core.add_endpoint("Test", &phone.name);
-    }
+    // The configured Test phones become endpoints here.
+    core.start_technologies()?;
     start_media(&core, &config, &paths.data_dir);
     let (ari, wasm) = wire_ari_and_wasm(&config, &core, &paths.data_dir)?;
     wasm.load_stored().await;

@@ -187,7 +187,7 @@ impl Core {
         }
         let driver = channel.driver.clone();
         self.set_state(state, id, ChannelState::Up);
-        driver.answered(self, state, id);
+        driver.answered(&mut super::tech::Context::new(self, state), id);
     }
 
     /// A DTMF digit arrived on the channel: ChannelDtmfReceived.
@@ -376,20 +376,16 @@ impl Core {
         let tech = self.technology(tech_name).cloned().ok_or_else(|| {
             CoreError::BadRequest(format!(
                 "Unknown channel technology '{tech_name}' (wari has: {})",
-                self.technologies
-                    .iter()
-                    .map(|t| t.name())
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                self.dialable_technologies()
             ))
         })?;
-        let halves = if tech.name() == "Local" { 2 } else { 1 };
+        let halves = tech.channels_per_request();
         let mut charge = owner.map(|a| a.take_channels(halves)).transpose()?;
         let request = Request {
             resource: resource.to_string(),
             ..request
         };
-        let (id, rx) = tech.request(self, state, &request)?;
+        let (id, rx) = tech.request(&mut super::tech::Context::new(self, state), &request)?;
         if let Some(mut charge) = charge.take() {
             let peer = state.channels.get(&id).and_then(|c| c.driver.local_peer());
             if let (Some(other), Some(peer)) = (charge.split_one(), peer)
@@ -407,7 +403,7 @@ impl Core {
     /// Calls an outbound channel: its technology starts ringing the far end.
     pub fn call_locked(&self, state: &mut State, id: &Arc<str>) -> Result<(), CoreError> {
         let driver = self.channel_mut(state, id)?.driver.clone();
-        driver.call(self, state, id)
+        driver.call(&mut super::tech::Context::new(self, state), id)
     }
 
     /// Sets the `variables` of an originate or create (functions such as
@@ -704,7 +700,7 @@ impl Core {
             let channel = self.channel_mut(state, id)?;
             let id = channel.id.clone();
             let driver = channel.driver.clone();
-            driver.indicate(self, state, &id, indication);
+            driver.indicate(&mut super::tech::Context::new(self, state), &id, indication);
             Ok(())
         })
     }
@@ -754,7 +750,11 @@ impl Core {
             if channel.state != ChannelState::Up {
                 // Digits on an unanswered inbound channel need early media: progress first.
                 let driver = channel.driver.clone();
-                driver.indicate(self, state, &id, Indication::Progress);
+                driver.indicate(
+                    &mut super::tech::Context::new(self, state),
+                    &id,
+                    Indication::Progress,
+                );
             }
             Ok::<_, CoreError>(id)
         })?;
@@ -794,7 +794,12 @@ impl Core {
                         return false;
                     };
                     let driver = channel.driver.clone();
-                    driver.send_dtmf(&core, state, &id, digit, duration_ms);
+                    driver.send_dtmf(
+                        &mut super::tech::Context::new(&core, state),
+                        &id,
+                        digit,
+                        duration_ms,
+                    );
                     true
                 });
                 if !alive {
@@ -917,9 +922,9 @@ impl Core {
     /// `POST /channels/{id}/redirect`: asks the channel's technology to transfer the call
     /// to `endpoint` (`Tech/resource`, same technology as the channel). Checks, in
     /// Asterisk's order: 404, 409, 412, endpoint missing (400), not `tech/resource` (422),
-    /// other technology (422). A Test phone follows the redirect the way a phone follows a
-    /// SIP 302: it leaves the call, which is hung up with cause 16. Other technologies
-    /// (Local) cannot transfer: the request is accepted and nothing happens, as in Asterisk.
+    /// other technology (422). What follows is the technology's (a Test phone leaves the
+    /// call as on a SIP 302); one that cannot transfer (Local) accepts the request and
+    /// nothing happens, as in Asterisk.
     pub fn redirect(&self, id: &str, endpoint: &str) -> Result<(), CoreError> {
         self.with_state(|state| {
             self.controllable(state, id, true)?;
@@ -947,13 +952,9 @@ impl Core {
                     "Endpoint technology '{tech}' does not match channel technology '{channel_tech}'"
                 )));
             }
-            if !channel_tech.eq_ignore_ascii_case("Test") {
-                // As in Asterisk, a technology that cannot transfer accepts the request and
-                // nothing happens.
-                return Ok(());
-            }
-            let id = channel.id.clone();
-            self.hangup_locked(state, &id, cause::NORMAL_CLEARING, HangupBy::FarEnd);
+            let (id, driver) = (channel.id.clone(), channel.driver.clone());
+            let done = driver.redirect(&mut super::tech::Context::new(self, state), &id, endpoint);
+            tracing::debug!(channel = %id, endpoint = ?endpoint, ?done, "redirect");
             Ok(())
         })
     }

@@ -5,19 +5,18 @@
 //! ([`Core::add_endpoint`], e.g. configured Test phones) and every endpoint a technology has
 //! created a channel for (a Test phone `Test/NAME` once a channel to it exists).
 //!
-//! Of the built-in technologies only Test phones take text messages and REFERs. A Test phone
-//! echoes every message it is sent straight back, as a TextMessageReceived event from the
-//! phone; it accepts a REFER and does nothing with it. Local channels have no far end to
-//! message, so both are refused as for an unknown endpoint (404), as Asterisk does for a
-//! technology without a message handler.
+//! Messages and REFERs go to the endpoint's technology when it takes them
+//! ([`super::tech::Technology::takes_messages`]; of the built-in ones, Test phones, which
+//! echo every message back and accept a REFER and do nothing with it). Other technologies
+//! are refused as for an unknown endpoint (404), as Asterisk does for a technology without
+//! a message handler.
 
-use serde_json::{Map, Value, json};
+use std::sync::Arc;
 
-use super::event::{Event, Scope};
+use serde_json::{Map, Value};
+
+use super::tech::{Context, Technology};
 use super::{Core, CoreError, State};
-
-/// The technology whose endpoints take messages and REFERs.
-const MESSAGING_TECH: &str = "Test";
 
 /// Where a message or REFER goes, as found by [`Core::message_target`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,13 +70,19 @@ impl Core {
         }))
     }
 
-    /// The key (`Tech/resource`, with the technology's own spelling) of an existing endpoint.
-    fn endpoint_key(&self, state: &State, tech: &str, resource: &str) -> Result<String, CoreError> {
+    /// The key (`Tech/resource`, with the technology's own spelling) of an existing
+    /// endpoint, and its technology.
+    fn endpoint_key(
+        &self,
+        state: &State,
+        tech: &str,
+        resource: &str,
+    ) -> Result<(String, &Arc<dyn Technology>), CoreError> {
         let not_found = || CoreError::NotFound("Endpoint not found".into());
         let tech = self.endpoint_technology(tech).ok_or_else(not_found)?;
         let key = format!("{}/{resource}", tech.name());
         if state.endpoints.contains_key(&key) {
-            Ok(key)
+            Ok((key, tech))
         } else {
             Err(not_found())
         }
@@ -86,7 +91,7 @@ impl Core {
     /// One endpoint's snapshot (404 for an unknown technology or resource).
     pub fn get_endpoint(&self, tech: &str, resource: &str) -> Result<Value, CoreError> {
         self.with_state(|state| {
-            let key = self.endpoint_key(state, tech, resource)?;
+            let (key, _) = self.endpoint_key(state, tech, resource)?;
             Ok(state
                 .endpoints
                 .get(&key)
@@ -99,50 +104,50 @@ impl Core {
     /// technology must take messages (404 otherwise).
     pub fn message_target(&self, tech: &str, resource: &str) -> Result<MessageTarget, CoreError> {
         self.with_state(|state| {
-            let endpoint = self.endpoint_key(state, tech, resource)?;
-            if !endpoint.starts_with(&format!("{MESSAGING_TECH}/")) {
-                tracing::info!(%endpoint, "this technology takes no messages: Endpoint not found");
-                return Err(CoreError::NotFound("Endpoint not found".into()));
-            }
-            let (tech, resource) = endpoint.split_once('/').unwrap_or((&endpoint, ""));
-            Ok(MessageTarget {
-                uri: format!("{}:{resource}", tech.to_ascii_lowercase()),
-                endpoint: endpoint.clone(),
-            })
+            self.message_target_locked(state, tech, resource)
+                .map(|(target, _)| target)
         })
     }
 
-    /// Sends a text message to an endpoint. A Test phone answers at once with the same
-    /// message: TextMessageReceived `{message: {from: <phone URI>, to: <sender>, body,
-    /// variables}, endpoint}` for applications subscribed to the endpoint.
+    fn message_target_locked(
+        &self,
+        state: &State,
+        tech: &str,
+        resource: &str,
+    ) -> Result<(MessageTarget, Arc<dyn Technology>), CoreError> {
+        let (endpoint, technology) = self.endpoint_key(state, tech, resource)?;
+        if !technology.takes_messages() {
+            tracing::info!(%endpoint, "this technology takes no messages: Endpoint not found");
+            return Err(CoreError::NotFound("Endpoint not found".into()));
+        }
+        let technology = technology.clone();
+        let (tech, resource) = endpoint.split_once('/').unwrap_or((&endpoint, ""));
+        Ok((
+            MessageTarget {
+                uri: format!("{}:{resource}", tech.to_ascii_lowercase()),
+                endpoint: endpoint.clone(),
+            },
+            technology,
+        ))
+    }
+
+    /// Sends a text message to an endpoint; its technology delivers it (a Test phone
+    /// answers at once with the same message: TextMessageReceived `{message: {from: <phone
+    /// URI>, to: <sender>, body, variables}, endpoint}` for applications subscribed to the
+    /// endpoint).
     pub fn send_message(
         &self,
         tech: &str,
         resource: &str,
         message: TextMessage,
     ) -> Result<(), CoreError> {
-        let target = self.message_target(tech, resource)?;
         self.with_state(|state| {
-            let Some(endpoint) = state.endpoints.get(&target.endpoint).map(|e| e.json()) else {
-                return Err(CoreError::NotFound("Endpoint not found".into()));
-            };
-            let echo = json!({
-                "from": target.uri,
-                "to": message.from,
-                "body": message.body,
-                "variables": message.variables,
-            });
-            self.publish(
-                state,
-                Event::new(
-                    "TextMessageReceived",
-                    Scope {
-                        endpoint: Some(target.endpoint.clone()),
-                        ..Scope::default()
-                    },
-                )
-                .with("message", echo)
-                .with("endpoint", endpoint),
+            let (target, technology) = self.message_target_locked(state, tech, resource)?;
+            technology.send_message(
+                &mut Context::new(self, state),
+                &target.endpoint,
+                &target.uri,
+                &message,
             );
             Ok(())
         })

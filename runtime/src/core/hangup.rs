@@ -69,7 +69,7 @@ impl Core {
         if by != HangupBy::Silent {
             self.publish_hangup_request(state, id, request_cause, soft);
         }
-        driver.hangup(self, state, id, cause);
+        driver.hangup(&mut super::tech::Context::new(self, state), id, cause);
         self.notify_dialer(state, id);
     }
 
@@ -110,7 +110,7 @@ impl Core {
     /// channel leaves its bridge, its technology is told (a Local channel hangs up its
     /// other half), ChannelDestroyed, subscriptions end.
     pub fn destroy_locked(&self, state: &mut State, id: &Arc<str>) {
-        self.snoop_channel_destroyed(state, id);
+        super::tech::context::channel_destroyed(self, state, id);
         self.leave_bridge(state, id);
         let Some(channel) = state.channels.get(id) else {
             return;
@@ -118,7 +118,7 @@ impl Core {
         let cause = channel.hangup_cause;
         let driver = channel.driver.clone();
         self.dial_failed(state, id, cause);
-        driver.destroyed(self, state, id, cause);
+        driver.destroyed(&mut super::tech::Context::new(self, state), id, cause);
         let snapshot = self.channel_snapshot(state, id);
         self.publish(
             state,

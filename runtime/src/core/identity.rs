@@ -99,7 +99,7 @@ impl Core {
                 .with_channel("channel", Some(snapshot)),
         );
         if let Some(driver) = driver {
-            driver.connected_changed(self, state, id, &connected);
+            driver.connected_changed(&mut super::tech::Context::new(self, state), id, &connected);
         }
     }
 
