@@ -1,9 +1,9 @@
 //! Endpoint operations: listing the endpoints the technologies know, and messaging and
 //! REFER towards them.
 //!
-//! The endpoints are those in [`State::endpoints`]: endpoints made known up front
-//! ([`Core::add_endpoint`], e.g. configured Test phones) and every endpoint a technology has
-//! created a channel for (a Test phone `Test/NAME` once a channel to it exists).
+//! The endpoints are those in [`State::endpoints`]: endpoints made known up front (by a
+//! technology when it starts, e.g. configured Test phones) and every endpoint a technology
+//! has created a channel for (a Test phone `Test/NAME` once a channel to it exists).
 //!
 //! Messages and REFERs go to the endpoint's technology when it takes them
 //! ([`super::tech::Technology::takes_messages`]; of the built-in ones, Test phones, which

@@ -609,20 +609,6 @@ impl Core {
             .map(|c| snapshot::ChannelSnapshot::new(c, &self.channelvars))
     }
 
-    /// Makes an endpoint known before any channel uses it (configured phones).
-    pub fn add_endpoint(&self, technology: &str, resource: &str) {
-        self.with_state(|state| {
-            state
-                .endpoints
-                .entry(format!("{technology}/{resource}"))
-                .or_insert_with(|| Endpoint {
-                    technology: technology.to_string(),
-                    resource: resource.to_string(),
-                    channel_ids: Vec::new(),
-                });
-        });
-    }
-
     fn endpoint_channel_added(&self, state: &mut State, endpoint: &str, id: &Arc<str>) {
         let (technology, resource) = endpoint.split_once('/').unwrap_or((endpoint, ""));
         let entry = state
