@@ -5,14 +5,18 @@
 //! media), never `Core` or its state. SIP will be one more implementation.
 //!
 //! Adding a technology `Foo`:
-//! 1. Make a folder `core/tech/foo/` with a `mod.rs` (more files beside it as it grows).
+//! 1. Make a folder `core/tech/foo/` with a `mod.rs` (more files beside it as it grows)
+//!    and declare it here (`pub mod foo;`).
 //! 2. Implement [`Technology`] for the technology: `name()` (`Foo`, as in dial strings),
 //!    `request()` (create the channel for `Foo/resource` with [`Context::add_channel`],
-//!    giving it a [`NewChannel`](super::NewChannel) with its [`Driver`] and its [`MediaLeg`]), and whichever
-//!    capabilities it has: `start`/`stop` (its lifecycle: open sockets, register endpoints
-//!    with [`Context::add_endpoint`]; a start error stops wari with its message), calls
-//!    arriving from outside ([`Context::inbound`]), `channels_per_request`, `has_endpoints`,
-//!    `takes_messages` + `send_message`, `dialable`.
+//!    giving it a [`NewChannel`](super::NewChannel) with its [`Driver`] and its
+//!    [`MediaLeg`]: rate, edge), and whichever capabilities it has: `start`/`stop` (its
+//!    lifecycle: open sockets, register endpoints with [`Context::add_endpoint`], keep a
+//!    [`Handle`]; a start error stops wari with its message), calls arriving from outside
+//!    ([`Context::inbound`]), `channels_per_request`, `has_endpoints`, `takes_messages` +
+//!    `send_message`, `dialable`. A technology made by an operation of its own (as
+//!    external media makes `UnicastRTP`) reads that operation's parameters with
+//!    [`Request::param`].
 //! 3. Implement [`Driver`] for one call: `call` (the far end starts ringing), and the
 //!    events wari passes on (answered, hangup, DTMF, indications, `redirect`); report what
 //!    the far end does with the context ([`Context::ringing`], [`Context::answered`],
