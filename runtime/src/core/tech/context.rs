@@ -332,6 +332,10 @@ impl Followers {
     /// `id` is being destroyed: it follows nothing any more; its followers, returned, no
     /// longer follow it.
     fn destroyed(&mut self, id: &str) -> Vec<Arc<str>> {
+        if self.is_empty() {
+            // The usual case: no lookup at all.
+            return Vec::new();
+        }
         if let Some(leader) = self.leader.remove(id)
             && let Some(followers) = self.of.get_mut(&leader)
         {
