@@ -10,7 +10,7 @@ use crate::config::Config;
 use crate::config::{Problems, Severity};
 use crate::core::CoreError;
 use crate::core::dialplan::Dialplan;
-use crate::core::tech::test_phone::{self, TestPhones};
+use crate::core::tech::test::{self as test_phone, TestPhones};
 use crate::core::{Core, CoreConfig, SystemInfo};
 use crate::host_api::{AriDispatch, WasmApps};
 use crate::http::{self, HttpError, HttpServer};
@@ -29,6 +29,8 @@ pub enum StartError {
     Store(#[from] crate::store::OpenError),
     #[error("cannot read the store: {0}")]
     StoreRead(#[from] crate::store::StoreError),
+    #[error(transparent)]
+    Technology(#[from] crate::core::tech::StartError),
 }
 
 /// A running wari.
@@ -174,9 +176,8 @@ pub async fn start(config: Config, paths: Paths) -> Result<Host, StartError> {
             Severity::Warning => tracing::warn!("{problem}"),
         }
     }
-    for phone in &config.test_phones {
-        core.add_endpoint("Test", &phone.name);
-    }
+    // The configured Test phones become endpoints here.
+    core.start_technologies()?;
     start_media(&core, &config, &paths.data_dir);
     let (ari, wasm) = wire_ari_and_wasm(&config, &core, &paths.data_dir)?;
     wasm.load_stored().await;

@@ -201,6 +201,7 @@ fn run(
         }
         let signal = stop_signal().await?;
         tracing::info!(signal, "shutting down");
+        host.core.stop_technologies();
         let (stopped, left) = host
             .core
             .complete_live_recordings(RECORDINGS_STOP_WAIT)

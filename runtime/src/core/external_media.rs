@@ -1,7 +1,7 @@
-//! `POST /channels/externalMedia` with RTP over UDP (ari-rest.md §6.7): a `UnicastRTP`
-//! channel (see [`super::tech::unicast_rtp`]) whose media leg exchanges RTP with
-//! `external_host`, answered at once (ChannelStateChange) and entering the application
-//! right away (StasisStart).
+//! `POST /channels/externalMedia` with RTP over UDP (ari-rest.md §6.7): the core's side of
+//! the operation. The `UnicastRTP` technology ([`super::tech::unicast_rtp`]) makes the
+//! channel, whose media leg exchanges RTP with `external_host`; here it is answered at once
+//! (ChannelStateChange) and enters the application right away (StasisStart).
 //!
 //! The channel gets `UNICASTRTP_LOCAL_ADDRESS` and `UNICASTRTP_LOCAL_PORT` (the socket the
 //! far end sends to) on top of the request's variables (ours win on a clash), and the
@@ -14,17 +14,13 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
 
-use super::channels::channel::{ChannelState, DialplanPosition};
+use super::CoreError;
+use super::channels::channel::ChannelState;
+use super::control::ControlApi;
 use super::event::dial;
-use super::tech::unicast_rtp::{SharedSocket, UdpEdge, UnicastRtp, bind_towards};
-use super::{Core, CoreError, NewChannel};
-use crate::media::engine::Command;
-use crate::media::external::{RtpFormat, RtpStream, StreamStart};
-
-/// The variable holding the local address the far end sends to.
-pub const LOCAL_ADDRESS_VAR: &str = "UNICASTRTP_LOCAL_ADDRESS";
-/// The variable holding the local port the far end sends to.
-pub const LOCAL_PORT_VAR: &str = "UNICASTRTP_LOCAL_PORT";
+use super::tech::unicast_rtp::{FarEnd, UnicastRtpTech};
+use super::tech::{Context, Request};
+use crate::media::external::RtpFormat;
 
 /// A checked `externalMedia` request for RTP over UDP.
 #[derive(Debug, Clone)]
@@ -40,63 +36,37 @@ pub struct ExternalMedia {
     pub variables: Vec<(String, String, bool)>,
 }
 
-impl Core {
+impl ControlApi<'_> {
     /// Creates the external media channel and returns its snapshot with every variable
     /// in `channelvars`. 409 for a `channelId` in use, 400 when `external_host` does not
     /// resolve, 500 when no socket can be opened.
     pub async fn external_media(&self, request: ExternalMedia) -> Result<Value, CoreError> {
-        let media = self.media()?;
+        self.media()?;
+        let tech = self.technology_made_by_operation(UnicastRtpTech::NAME)?;
         self.with_state(|state| self.check_new_id(state, request.channel_id.as_deref()))?;
         let remote = resolve(&request.external_host).await?;
-        let socket = bind_towards(remote).map_err(|error| {
-            tracing::warn!(%remote, %error, "cannot open a UDP socket for external media");
-            CoreError::Internal("Unable to open a socket for external media".into())
-        })?;
-        let local = socket.local_addr().map_err(|error| {
-            tracing::warn!(%error, "external media socket has no local address");
-            CoreError::Internal("Unable to open a socket for external media".into())
-        })?;
-        let socket = Arc::new(SharedSocket::new(socket));
-        let random = uuid::Uuid::new_v4().as_u128();
-        // Spread one random value over the name suffix and the stream's starting point.
-        let suffix = random as u32;
-        let start = StreamStart {
-            ssrc: (random >> 32) as u32,
-            sequence: (random >> 64) as u16,
-            timestamp: (random >> 80) as u32,
-        };
-        let mut vars: Vec<(String, String)> = request
+        let vars: Vec<(String, String)> = request
             .variables
             .iter()
             .map(|(name, value, _)| (name.clone(), value.clone()))
             .collect();
-        vars.push((LOCAL_ADDRESS_VAR.into(), local.ip().to_string()));
-        vars.push((LOCAL_PORT_VAR.into(), local.port().to_string()));
-        let stream = RtpStream::new(request.format, start);
-        let stats = stream.stats();
         self.with_state(|state| {
             // As Asterisk 23.4.1 shows it (it dials the channel as an originate would):
             // the channel is made Down, running the outgoing line, and the application is
             // subscribed (so it hears no ChannelCreated); then Dial, the answer
             // (ChannelStateChange), Dial ANSWER, and StasisStart (no ChannelDialplan). The
             // answer to the request shows the channel Down.
-            let (id, control) = self.add_channel(
-                state,
-                NewChannel {
+            let (id, control) = tech.request(
+                &mut Context::new(self, state),
+                &Request {
+                    resource: request.external_host.clone(),
                     id: request.channel_id.clone(),
-                    name: format!("UnicastRTP/{}-{suffix:08x}", request.external_host),
-                    state: ChannelState::Down,
-                    driver: Arc::new(UnicastRtp::new(socket.clone(), stats)),
-                    app: None,
-                    dialplan: DialplanPosition {
-                        context: "default".into(),
-                        exten: "s".into(),
-                        priority: 1,
-                        app_name: "AppDial2".into(),
-                        app_data: "(Outgoing Line)".into(),
-                    },
                     vars,
-                    ..NewChannel::default()
+                    params: Some(Arc::new(FarEnd {
+                        remote,
+                        format: request.format,
+                    })),
+                    ..Request::default()
                 },
             )?;
             state
@@ -109,12 +79,6 @@ impl Core {
                     }
                 }
             }
-            let edge = UdpEdge::new(id.clone(), socket, remote, stream);
-            media.engine.send(Command::AttachEdge {
-                leg: id.clone(),
-                edge: Box::new(edge),
-            });
-            tracing::info!(channel = %id, %remote, %local, format = request.format.name(), "external media channel created");
             let mut snapshot = self.channel_json(state, &id);
             if let (Value::Object(object), Some(channel)) = (&mut snapshot, state.channels.get(&id))
             {
@@ -162,6 +126,7 @@ async fn resolve(host_port: &str) -> Result<SocketAddr, CoreError> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::tech::unicast_rtp::{LOCAL_ADDRESS_VAR, LOCAL_PORT_VAR};
     use super::super::test_support::{APP, TestCore, refusal};
     use super::*;
 
@@ -183,6 +148,7 @@ mod tests {
             refusal(
                 quiet
                     .core
+                    .control()
                     .external_media(request(None, "127.0.0.1:4000"))
                     .await
             ),
@@ -196,6 +162,7 @@ mod tests {
         assert_eq!(
             refusal(
                 t.core
+                    .control()
                     .external_media(request(Some("taken"), "127.0.0.1:4000"))
                     .await
             ),
@@ -204,7 +171,7 @@ mod tests {
         // A name with spaces in it cannot resolve (and is refused before any socket).
         let host = "no such host:4000";
         assert_eq!(
-            refusal(t.core.external_media(request(None, host)).await),
+            refusal(t.core.control().external_media(request(None, host)).await),
             (
                 400,
                 format!("external_host '{host}' does not resolve to an address")
@@ -220,6 +187,7 @@ mod tests {
         let far = far.local_addr().expect("address").to_string();
         let snapshot = t
             .core
+            .control()
             .external_media(ExternalMedia {
                 variables: vec![("MINE".into(), "1".into(), false)],
                 ..request(Some("ext"), &far)

@@ -153,12 +153,29 @@ impl Core {
         }
     }
 
-    /// A new channel gets its media leg.
-    pub(in crate::core) fn media_leg_added(&self, id: &Arc<str>) {
-        self.media_command(Command::AddLeg {
+    /// A new channel gets its media leg, as its technology declared it.
+    pub(in crate::core) fn media_leg_added(&self, id: &Arc<str>, leg: super::tech::MediaLeg) {
+        let Some(media) = self.media.get() else {
+            return;
+        };
+        media.engine.send(Command::AddLeg {
             id: id.clone(),
-            rate: Rate::Narrow8k,
+            rate: leg.rate,
         });
+        if let Some(edge) = leg.edge {
+            media.engine.send(Command::AttachEdge {
+                leg: id.clone(),
+                edge,
+            });
+        }
+        if let Some(tap) = leg.tap {
+            media.engine.send(Command::Snoop(crate::media::snoop::Tap {
+                snoop: id.clone(),
+                target: tap.target,
+                spy: tap.spy,
+                whisper: tap.whisper,
+            }));
+        }
     }
 
     /// The two halves of a Local channel hear each other.

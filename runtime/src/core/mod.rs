@@ -125,8 +125,8 @@ pub struct State {
     leg_causes: HashMap<Arc<str>, u16>,
     /// Playbacks and live recordings.
     media: media::MediaState,
-    /// Snoop channels and their targets.
-    snoops: snoop::Snoops,
+    /// Channels hung up when another is destroyed (snoop channels and their targets).
+    followers: tech::context::Followers,
     /// The quota units of bridges users created, until the bridge is destroyed.
     bridge_charges: HashMap<Arc<str>, quota::Held>,
     /// Counts [`Core::with_state`] calls: while it is unchanged, nothing can have changed.
@@ -146,7 +146,7 @@ impl State {
 }
 
 /// What a new channel starts with.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct NewChannel {
     pub id: Option<String>,
     pub name: String,
@@ -159,6 +159,8 @@ pub struct NewChannel {
     pub dialplan: DialplanPosition,
     pub endpoint: Option<String>,
     pub vars: Vec<(String, String)>,
+    /// Its media leg: rate, and where its audio goes outside wari.
+    pub media: tech::MediaLeg,
 }
 
 impl Default for NewChannel {
@@ -174,6 +176,7 @@ impl Default for NewChannel {
             dialplan: DialplanPosition::default(),
             endpoint: None,
             vars: Vec::new(),
+            media: tech::MediaLeg::default(),
         }
     }
 }
@@ -183,7 +186,7 @@ impl Default for NewChannel {
 struct NoDriver;
 
 impl Driver for NoDriver {
-    fn call(&self, _: &Core, _: &mut State, _: &Arc<str>) -> Result<(), CoreError> {
+    fn call(&self, _: &mut tech::Context<'_>, _: &Arc<str>) -> Result<(), CoreError> {
         Ok(())
     }
 }
@@ -194,7 +197,8 @@ pub struct CoreConfig {
     /// ari.conf `channelvars`.
     pub channelvars: Vec<String>,
     pub dialplan: dialplan::Dialplan,
-    /// Extra technologies (the built-in Local and Test are always there).
+    /// Extra technologies, or built-in ones configured (the built-in ones of
+    /// [`tech::builtin`] are always there).
     pub technologies: Vec<Arc<dyn Technology>>,
     /// Where device states and mailboxes are written before they change (in memory unless
     /// the host opened its file).
@@ -403,11 +407,56 @@ impl Core {
         Ok(())
     }
 
-    /// The technology for a name (case-insensitive).
+    /// The technology a dial string names (case-insensitive); `None` also for one made
+    /// only by its own operation (external media, snoop).
     pub(in crate::core) fn technology(&self, name: &str) -> Option<&Arc<dyn Technology>> {
         self.technologies
             .iter()
-            .find(|t| t.name().eq_ignore_ascii_case(name))
+            .find(|t| t.dialable() && t.name().eq_ignore_ascii_case(name))
+    }
+
+    /// The technology an operation of the core makes its channels with (`UnicastRTP` for
+    /// external media, `Snoop`), dialable or not.
+    pub(crate) fn technology_made_by_operation(
+        &self,
+        name: &str,
+    ) -> Result<Arc<dyn Technology>, CoreError> {
+        self.technologies
+            .iter()
+            .find(|t| t.name() == name)
+            .cloned()
+            .ok_or_else(|| CoreError::Internal(format!("No {name} channel technology")))
+    }
+
+    /// The dial-string technologies, by name, for messages.
+    pub(crate) fn dialable_technologies(&self) -> String {
+        self.technologies
+            .iter()
+            .filter(|t| t.dialable())
+            .map(|t| t.name())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// Starts every technology (when wari starts, before any request): the first that
+    /// cannot start stops start-up with its reason.
+    pub fn start_technologies(&self) -> Result<(), tech::StartError> {
+        for technology in &self.technologies {
+            self.with_state(|state| technology.start(&mut tech::Context::new(self, state)))
+                .map_err(|reason| tech::StartError {
+                    technology: technology.name(),
+                    reason,
+                })?;
+            tracing::debug!(technology = technology.name(), "channel technology started");
+        }
+        Ok(())
+    }
+
+    /// Stops every technology (when wari stops).
+    pub fn stop_technologies(&self) {
+        for technology in &self.technologies {
+            self.with_state(|state| technology.stop(&mut tech::Context::new(self, state)));
+        }
     }
 
     /// A technology that has endpoints (not Local), by name, case-insensitively.
@@ -453,7 +502,7 @@ impl Core {
             charge: None,
         };
         state.channels.insert(id.clone(), channel);
-        self.media_leg_added(&id);
+        self.media_leg_added(&id, spec.media);
         if let Some(app) = &spec.app {
             state.apps.subscribe(app, SourceKind::Channel, &id);
         }
@@ -574,20 +623,6 @@ impl Core {
             .channels
             .get(id)
             .map(|c| channels::snapshot::ChannelSnapshot::new(c, &self.channelvars))
-    }
-
-    /// Makes an endpoint known before any channel uses it (configured phones).
-    pub fn add_endpoint(&self, technology: &str, resource: &str) {
-        self.with_state(|state| {
-            state
-                .endpoints
-                .entry(format!("{technology}/{resource}"))
-                .or_insert_with(|| Endpoint {
-                    technology: technology.to_string(),
-                    resource: resource.to_string(),
-                    channel_ids: Vec::new(),
-                });
-        });
     }
 
     fn endpoint_channel_added(&self, state: &mut State, endpoint: &str, id: &Arc<str>) {

@@ -1,20 +1,20 @@
-//! Snoop channels (`POST /channels/{id}/snoop`): a `Snoop/<target>-<n>` channel that is
-//! Up at once, enters its Stasis application, and spies on and/or whispers to its target
-//! through a media tap ([`crate::media::snoop`]). The target need not be in Stasis. The
-//! snoop channel lives until it is hung up, and is hung up when its target is destroyed;
-//! the tap follows the two media legs, so the target may join and leave bridges freely.
+//! Snoop channels (`POST /channels/{id}/snoop`): the core's side of the operation. The
+//! `Snoop` technology ([`super::tech::snoop`]) makes a channel that is Up at once and spies
+//! on and/or whispers to its target; here it enters its Stasis application. The target
+//! need not be in Stasis. The snoop channel lives until it is hung up, and is hung up when
+//! its target is destroyed; the tap follows the two media legs, so the target may join and
+//! leave bridges freely.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::channels::channel::ChannelState;
+use super::CoreError;
 use super::channels::channel::DialplanPosition;
-use super::tech::Driver;
-use super::{Core, CoreError, NewChannel, State, cause};
-use crate::media::engine::Command;
-use crate::media::snoop::{Direction, Tap};
+use super::control::ControlApi;
+use super::tech::snoop::{Snoop, Target};
+use super::tech::{Context, Request};
+use crate::media::snoop::Direction;
 
 /// `POST /channels/{channelId}/snoop[/{snoopId}]`.
 #[derive(Debug, Clone)]
@@ -29,39 +29,7 @@ pub struct SnoopRequest {
     pub snoop_id: Option<String>,
 }
 
-/// The snoop channels there are, inside the core's state.
-#[derive(Debug, Default)]
-pub struct Snoops {
-    /// Snoop channel → target channel.
-    targets: HashMap<Arc<str>, Arc<str>>,
-    /// Numbers the snoop channels' names.
-    sequence: u32,
-}
-
-impl Snoops {
-    /// The snoop channels of a target.
-    fn of_target(&self, target: &str) -> Vec<Arc<str>> {
-        self.targets
-            .iter()
-            .filter(|(_, t)| &***t == target)
-            .map(|(snoop, _)| snoop.clone())
-            .collect()
-    }
-}
-
-/// The technology side of a snoop channel: there is no far end to call or tell anything.
-#[derive(Debug)]
-struct SnoopDriver;
-
-impl Driver for SnoopDriver {
-    fn call(&self, _: &Core, _: &mut State, _: &Arc<str>) -> Result<(), CoreError> {
-        Err(CoreError::Conflict(
-            "A snoop channel cannot be dialed".into(),
-        ))
-    }
-}
-
-impl Core {
+impl ControlApi<'_> {
     /// Creates a snoop channel on `request.target` and puts it in its application:
     /// 400 (no direction, no application, bad id), 404 (no target), 409 (id in use).
     /// Returns the snoop channel's snapshot.
@@ -74,44 +42,26 @@ impl Core {
         if request.app.is_empty() {
             return Err(CoreError::BadRequest("Application name is required".into()));
         }
+        let tech = self.technology_made_by_operation(Snoop::NAME)?;
         self.with_state(|state| {
             let target = state
                 .channels
                 .get(request.target.as_str())
                 .map(|c| c.id.clone())
                 .ok_or_else(|| CoreError::NotFound("Channel not found".into()))?;
-            self.check_new_id(state, request.snoop_id.as_deref())?;
-            state.snoops.sequence = state.snoops.sequence.wrapping_add(1);
-            let name = format!("Snoop/{target}-{:08x}", state.snoops.sequence);
-            let (id, rx) = self.add_channel(
-                state,
-                NewChannel {
+            let (id, rx) = tech.request(
+                &mut Context::new(self, state),
+                &Request {
+                    resource: target.to_string(),
                     id: request.snoop_id.clone(),
-                    name,
-                    state: ChannelState::Up,
-                    driver: Arc::new(SnoopDriver),
-                    // Subscribed when it enters the application: as in Asterisk 23.4.1,
-                    // the application hears StasisStart, not ChannelCreated.
-                    app: None,
-                    ..NewChannel::default()
+                    params: Some(Arc::new(Target {
+                        channel: target,
+                        spy: request.spy,
+                        whisper: request.whisper,
+                    })),
+                    ..Request::default()
                 },
             )?;
-            state.snoops.targets.insert(id.clone(), target.clone());
-            if let Some(media) = self.media.get() {
-                media.engine.send(Command::Snoop(Tap {
-                    snoop: id.clone(),
-                    target: target.clone(),
-                    spy: request.spy,
-                    whisper: request.whisper,
-                }));
-            }
-            tracing::info!(
-                snoop = %id,
-                %target,
-                spy = ?request.spy,
-                whisper = ?request.whisper,
-                "snoop channel created"
-            );
             // The channel runs Stasis() from the start (Asterisk 23.4.1 shows `default`,
             // `s`, 1): the application hears no ChannelDialplan, only StasisStart.
             if let Some(channel) = state.channels.get_mut(&id) {
@@ -129,22 +79,6 @@ impl Core {
             self.enter_app_at_once(state, &id, rx, &request.app, &request.args);
             Ok(self.channel_json(state, &id))
         })
-    }
-
-    /// A channel is being destroyed: a snoop channel is forgotten, and the snoop channels
-    /// of a target are hung up (their media taps end with the legs).
-    pub(crate) fn snoop_channel_destroyed(&self, state: &mut State, id: &Arc<str>) {
-        state.snoops.targets.remove(id);
-        for snoop in state.snoops.of_target(id) {
-            state.snoops.targets.remove(&snoop);
-            tracing::debug!(%snoop, target = %id, "target gone: snoop channel hung up");
-            self.hangup_locked(
-                state,
-                &snoop,
-                cause::NORMAL_CLEARING,
-                super::channels::hangup::HangupBy::FarEnd,
-            );
-        }
     }
 }
 
@@ -201,14 +135,14 @@ mod tests {
         ];
         for (bad, status, message) in cases {
             assert_eq!(
-                refusal(t.core.snoop(bad.clone())),
+                refusal(t.core.control().snoop(bad.clone())),
                 (status, message.to_string()),
                 "{bad:?}"
             );
         }
         assert_eq!(t.channel_count(), 1);
         t.core
-            .with_state(|state| assert!(state.snoops.targets.is_empty()));
+            .with_state(|state| assert!(state.followers.is_empty()));
         assert_eq!(t.events.of_kind("ChannelCreated").len(), 1);
     }
 
@@ -218,6 +152,7 @@ mod tests {
         t.stasis_channel("target");
         let snapshot = t
             .core
+            .control()
             .snoop(SnoopRequest {
                 snoop_id: Some("spy".into()),
                 ..request("target", Direction::Both, Direction::None, APP)

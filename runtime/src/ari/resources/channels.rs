@@ -602,7 +602,7 @@ fn snoop_direction(ctx: &Ctx, name: &str) -> Result<Direction, AriError> {
 /// least one direction, the application (400), the target (404), the id (409).
 pub async fn snoop_channel(ctx: Ctx) -> AriResult {
     let charge = take_channel(&ctx)?;
-    let snapshot = ctx.core.snoop(SnoopRequest {
+    let snapshot = ctx.control().snoop(SnoopRequest {
         target: channel_id(&ctx),
         spy: snoop_direction(&ctx, "spy")?,
         whisper: snoop_direction(&ctx, "whisper")?,
@@ -796,7 +796,7 @@ pub async fn external_media(ctx: Ctx) -> AriResult {
     let format = external_format(&format)?;
     let charge = take_channel(&ctx)?;
     let snapshot = ctx
-        .core
+        .control()
         .external_media(ExternalMedia {
             app,
             args: app_args(ctx.params.string("data").as_deref()),

@@ -408,8 +408,7 @@ mod tests {
     impl Driver for NoFarEnd {
         fn call(
             &self,
-            _: &crate::core::Core,
-            _: &mut crate::core::State,
+            _: &mut crate::core::tech::Context<'_>,
             _: &Arc<str>,
         ) -> Result<(), crate::core::CoreError> {
             Ok(())

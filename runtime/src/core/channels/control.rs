@@ -245,7 +245,11 @@ impl ControlApi<'_> {
             let channel = self.channel_mut(state, id)?;
             let id = channel.id.clone();
             let driver = channel.driver.clone();
-            driver.indicate(self, state, &id, indication);
+            driver.indicate(
+                &mut crate::core::tech::Context::new(self, state),
+                &id,
+                indication,
+            );
             Ok(())
         })
     }
@@ -295,7 +299,11 @@ impl ControlApi<'_> {
             if channel.state != ChannelState::Up {
                 // Digits on an unanswered inbound channel need early media: progress first.
                 let driver = channel.driver.clone();
-                driver.indicate(self, state, &id, Indication::Progress);
+                driver.indicate(
+                    &mut crate::core::tech::Context::new(self, state),
+                    &id,
+                    Indication::Progress,
+                );
             }
             Ok::<_, CoreError>(id)
         })?;
@@ -335,7 +343,12 @@ impl ControlApi<'_> {
                         return false;
                     };
                     let driver = channel.driver.clone();
-                    driver.send_dtmf(&core, state, &id, digit, duration_ms);
+                    driver.send_dtmf(
+                        &mut crate::core::tech::Context::new(&core, state),
+                        &id,
+                        digit,
+                        duration_ms,
+                    );
                     true
                 });
                 if !alive {
@@ -392,9 +405,9 @@ impl ControlApi<'_> {
     /// `POST /channels/{id}/redirect`: asks the channel's technology to transfer the call
     /// to `endpoint` (`Tech/resource`, same technology as the channel). Checks, in
     /// Asterisk's order: 404, 409, 412, endpoint missing (400), not `tech/resource` (422),
-    /// other technology (422). A Test phone follows the redirect the way a phone follows a
-    /// SIP 302: it leaves the call, which is hung up with cause 16. Other technologies
-    /// (Local) cannot transfer: the request is accepted and nothing happens, as in Asterisk.
+    /// other technology (422). What follows is the technology's (a Test phone leaves the
+    /// call as on a SIP 302); one that cannot transfer (Local) accepts the request and
+    /// nothing happens, as in Asterisk.
     pub fn redirect(&self, id: &str, endpoint: &str) -> Result<(), CoreError> {
         self.with_state(|state| {
             self.controllable(state, id, true)?;
@@ -422,13 +435,9 @@ impl ControlApi<'_> {
                     "Endpoint technology '{tech}' does not match channel technology '{channel_tech}'"
                 )));
             }
-            if !channel_tech.eq_ignore_ascii_case("Test") {
-                // As in Asterisk, a technology that cannot transfer accepts the request and
-                // nothing happens.
-                return Ok(());
-            }
-            let id = channel.id.clone();
-            self.hangup_locked(state, &id, cause::NORMAL_CLEARING, HangupBy::FarEnd);
+            let (id, driver) = (channel.id.clone(), channel.driver.clone());
+            let done = driver.redirect(&mut crate::core::tech::Context::new(self, state), &id, endpoint);
+            tracing::debug!(channel = %id, endpoint = ?endpoint, ?done, "redirect");
             Ok(())
         })
     }

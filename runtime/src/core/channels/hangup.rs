@@ -75,7 +75,7 @@ impl Core {
         if by != HangupBy::Silent {
             self.publish_hangup_request(state, id, request_cause, soft);
         }
-        driver.hangup(self, state, id, cause);
+        driver.hangup(&mut crate::core::tech::Context::new(self, state), id, cause);
         self.notify_dialer(state, id);
     }
 
@@ -116,7 +116,7 @@ impl Core {
     /// channel leaves its bridge, its technology is told (a Local channel hangs up its
     /// other half), ChannelDestroyed, subscriptions end.
     pub(in crate::core) fn destroy_locked(&self, state: &mut State, id: &Arc<str>) {
-        self.snoop_channel_destroyed(state, id);
+        crate::core::tech::context::channel_destroyed(self, state, id);
         self.leave_bridge(state, id);
         let Some(channel) = state.channels.get(id) else {
             return;
@@ -124,7 +124,7 @@ impl Core {
         let cause = channel.hangup_cause;
         let driver = channel.driver.clone();
         self.dial_failed(state, id, cause);
-        driver.destroyed(self, state, id, cause);
+        driver.destroyed(&mut crate::core::tech::Context::new(self, state), id, cause);
         let snapshot = self.channel_snapshot(state, id);
         self.publish(
             state,

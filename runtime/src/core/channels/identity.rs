@@ -109,7 +109,11 @@ impl Core {
                 .with_channel("channel", Some(snapshot)),
         );
         if let Some(driver) = driver {
-            driver.connected_changed(self, state, id, &connected);
+            driver.connected_changed(
+                &mut crate::core::tech::Context::new(self, state),
+                id,
+                &connected,
+            );
         }
     }
 

@@ -92,7 +92,7 @@ impl Core {
         }
         let driver = channel.driver.clone();
         self.set_state(state, id, ChannelState::Up);
-        driver.answered(self, state, id);
+        driver.answered(&mut crate::core::tech::Context::new(self, state), id);
     }
 
     /// A DTMF digit arrived from the channel's far end (ChannelDtmfReceived), reported from
@@ -293,20 +293,16 @@ impl Core {
         let tech = self.technology(tech_name).cloned().ok_or_else(|| {
             CoreError::BadRequest(format!(
                 "Unknown channel technology '{tech_name}' (wari has: {})",
-                self.technologies
-                    .iter()
-                    .map(|t| t.name())
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                self.dialable_technologies()
             ))
         })?;
-        let halves = if tech.name() == "Local" { 2 } else { 1 };
+        let halves = tech.channels_per_request();
         let mut charge = owner.map(|a| a.take_channels(halves)).transpose()?;
         let request = Request {
             resource: resource.to_string(),
             ..request
         };
-        let (id, rx) = tech.request(self, state, &request)?;
+        let (id, rx) = tech.request(&mut crate::core::tech::Context::new(self, state), &request)?;
         if let Some(mut charge) = charge.take() {
             let peer = state.channels.get(&id).and_then(|c| c.driver.local_peer());
             if let (Some(other), Some(peer)) = (charge.split_one(), peer)
@@ -328,7 +324,7 @@ impl Core {
         id: &Arc<str>,
     ) -> Result<(), CoreError> {
         let driver = self.channel_mut(state, id)?.driver.clone();
-        driver.call(self, state, id)
+        driver.call(&mut crate::core::tech::Context::new(self, state), id)
     }
 
     /// Makes a channel leave whatever bridge it is in (ChannelLeftBridge).

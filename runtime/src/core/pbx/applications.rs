@@ -25,7 +25,11 @@ impl Runner {
         core.with_state(|state| {
             if let Some(channel) = state.channels.get(&self.id) {
                 let driver = channel.driver.clone();
-                driver.indicate(&core, state, &self.id, indication);
+                driver.indicate(
+                    &mut crate::core::tech::Context::new(&core, state),
+                    &self.id,
+                    indication,
+                );
             }
         });
     }

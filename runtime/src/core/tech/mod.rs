@@ -1,15 +1,49 @@
 //! Channel technologies: how a dial string like `Local/100@default` or `Test/alice` becomes
 //! channels, and what happens at the far end when wari calls, answers, hangs up or sends DTMF
-//! on them. A technology is an interface: SIP will be one more implementation.
+//! on them. A technology is a plug-in behind [`Technology`] and [`Driver`]; it sees the core
+//! only through its [`Context`] (create channels, report what the far end did, declare
+//! media), never `Core` or its state. SIP will be one more implementation.
+//!
+//! Adding a technology `Foo`:
+//! 1. Make a folder `core/tech/foo/` with a `mod.rs` (more files beside it as it grows)
+//!    and declare it here (`pub mod foo;`).
+//! 2. Implement [`Technology`] for the technology: `name()` (`Foo`, as in dial strings),
+//!    `request()` (create the channel for `Foo/resource` with [`Context::add_channel`],
+//!    giving it a [`NewChannel`](super::NewChannel) with its [`Driver`] and its
+//!    [`MediaLeg`]: rate, edge), and whichever capabilities it has: `start`/`stop` (its
+//!    lifecycle: open sockets, register endpoints with [`Context::add_endpoint`], keep a
+//!    [`Handle`]; a start error stops wari with its message), calls arriving from outside
+//!    ([`Context::inbound`]), `channels_per_request`, `has_endpoints`, `takes_messages` +
+//!    `send_message`, `dialable`. A technology made by an operation of its own (as
+//!    external media makes `UnicastRTP`) reads that operation's parameters with
+//!    [`Request::param`].
+//! 3. Implement [`Driver`] for one call: `call` (the far end starts ringing), and the
+//!    events wari passes on (answered, hangup, DTMF, indications, `redirect`); report what
+//!    the far end does with the context ([`Context::ringing`], [`Context::answered`],
+//!    [`Context::hang_up`], [`Context::dtmf_received`]). Work that waits runs in a task
+//!    holding a [`Handle`], which gives the context back for a moment ([`Handle::with`]).
+//! 4. Register it: one line in [`builtin`] (or pass it in `CoreConfig::technologies`
+//!    when its configuration comes from a file, as `Test` does in `host.rs`).
+//!
+//! No other core file changes: the core asks technologies, never compares their names.
 
+pub mod context;
 pub mod local;
-pub mod test_phone;
+pub mod snoop;
+pub mod test;
 pub mod unicast_rtp;
 
+use std::any::Any;
 use std::fmt;
 use std::sync::Arc;
 
-use super::{ControlReceiver, Core, CoreError, State};
+pub use context::{Context, Handle, Inbound};
+
+use super::channels::channel::CallerId;
+use super::{ControlReceiver, CoreError};
+use crate::media::external::Edge;
+use crate::media::frame::Rate;
+use crate::media::snoop::Direction;
 
 /// What an ARI or dialplan request for a new channel carries.
 #[derive(Debug, Clone, Default)]
@@ -20,6 +54,26 @@ pub struct Request {
     pub id: Option<String>,
     /// Client-chosen id of the second half (Local channels).
     pub other_id: Option<String>,
+    /// Variables the channel starts with (no ChannelVarset: nobody can hear it yet).
+    pub vars: Vec<(String, String)>,
+    /// What only this technology reads (external media's far end and format, a snoop's
+    /// target): set by the core operation made for the technology, see [`Request::param`].
+    pub params: Option<Arc<dyn Any + Send + Sync>>,
+}
+
+impl Request {
+    /// The technology's own parameters, when the request carries them as a `T`.
+    pub fn param<T: Any>(&self) -> Option<&T> {
+        self.params.as_deref().and_then(|p| p.downcast_ref::<T>())
+    }
+}
+
+/// Why a technology could not start.
+#[derive(Debug, thiserror::Error)]
+#[error("channel technology {technology} cannot start: {reason}")]
+pub struct StartError {
+    pub technology: &'static str,
+    pub reason: String,
 }
 
 /// A channel technology.
@@ -27,19 +81,57 @@ pub trait Technology: Send + Sync + fmt::Debug {
     /// The name in dial strings (`Local`, `Test`), matched case-insensitively.
     fn name(&self) -> &'static str;
 
+    /// Starts the technology when wari starts (before any request): a `reason` here stops
+    /// wari's start-up with it.
+    fn start(&self, _ctx: &mut Context<'_>) -> Result<(), String> {
+        Ok(())
+    }
+
+    /// Stops the technology when wari stops.
+    fn stop(&self, _ctx: &mut Context<'_>) {}
+
+    /// Whether dial strings (`POST /channels`, dialplan `Dial()`) may name it. Technologies
+    /// made by their own operation only (external media, snoop) are not.
+    fn dialable(&self) -> bool {
+        true
+    }
+
     /// Whether the technology has endpoints (`/endpoints/{tech}`, `endpoint:` event
     /// sources). Asterisk's Local channels have none.
     fn has_endpoints(&self) -> bool {
         true
     }
 
-    /// Creates the channel for `request` (and any companion channels) in `state`, without
-    /// calling it. Returns the id of the channel the requester gets and its control queue,
-    /// for the runner the requester starts.
+    /// How many channels one request makes, each charged to the requester's
+    /// `max_channels` (a Local pair: 2).
+    fn channels_per_request(&self) -> u32 {
+        1
+    }
+
+    /// Whether its endpoints take text messages and REFERs (else they are refused as for
+    /// an unknown endpoint, 404, as Asterisk does for a technology without a message
+    /// handler).
+    fn takes_messages(&self) -> bool {
+        false
+    }
+
+    /// Sends a text message to one of its endpoints (`endpoint` is `Tech/resource`, `uri`
+    /// its message URI); called only when [`Technology::takes_messages`].
+    fn send_message(
+        &self,
+        _ctx: &mut Context<'_>,
+        _endpoint: &str,
+        _uri: &str,
+        _message: &super::endpoints::TextMessage,
+    ) {
+    }
+
+    /// Creates the channel for `request` (and any companion channels), without calling it.
+    /// Returns the id of the channel the requester gets and its control queue, for the
+    /// runner the requester starts.
     fn request(
         &self,
-        core: &Core,
-        state: &mut State,
+        ctx: &mut Context<'_>,
         request: &Request,
     ) -> Result<(Arc<str>, ControlReceiver), CoreError>;
 }
@@ -53,40 +145,40 @@ pub enum Indication {
     Unhold,
 }
 
+/// What a redirect did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Redirected {
+    /// The technology cannot transfer: the request is accepted and nothing happens (as in
+    /// Asterisk).
+    Ignored,
+    /// The far end follows it (it has left, or will leave, the call).
+    Followed,
+}
+
 /// The technology side of one channel. Every method runs with the core's state locked and
-/// must not block; long work is spawned.
+/// must not block; long work is spawned with a [`Handle`].
 pub trait Driver: Send + Sync + fmt::Debug {
     /// Starts the outbound call (the far end begins to ring).
-    fn call(&self, core: &Core, state: &mut State, me: &Arc<str>) -> Result<(), CoreError>;
+    fn call(&self, ctx: &mut Context<'_>, me: &Arc<str>) -> Result<(), CoreError>;
     /// Our side of the channel answered.
-    fn answered(&self, _core: &Core, _state: &mut State, _me: &Arc<str>) {}
+    fn answered(&self, _ctx: &mut Context<'_>, _me: &Arc<str>) {}
     /// The channel is being hung up with `cause`.
-    fn hangup(&self, _core: &Core, _state: &mut State, _me: &Arc<str>, _cause: u16) {}
+    fn hangup(&self, _ctx: &mut Context<'_>, _me: &Arc<str>, _cause: u16) {}
     /// The hung-up channel is being removed (just before its ChannelDestroyed).
-    fn destroyed(&self, _core: &Core, _state: &mut State, _me: &Arc<str>, _cause: u16) {}
+    fn destroyed(&self, _ctx: &mut Context<'_>, _me: &Arc<str>, _cause: u16) {}
     /// A DTMF digit is sent out on the channel (towards its far end).
-    fn send_dtmf(
-        &self,
-        _core: &Core,
-        _state: &mut State,
-        _me: &Arc<str>,
-        _digit: char,
-        _duration_ms: u32,
-    ) {
-    }
+    fn send_dtmf(&self, _ctx: &mut Context<'_>, _me: &Arc<str>, _digit: char, _duration_ms: u32) {}
     /// An indication is sent to the far end.
-    fn indicate(&self, _core: &Core, _state: &mut State, _me: &Arc<str>, _indication: Indication) {}
+    fn indicate(&self, _ctx: &mut Context<'_>, _me: &Arc<str>, _indication: Indication) {}
     /// The channel's connected line changed (a Local channel's other half takes it as its
     /// caller).
-    fn connected_changed(
-        &self,
-        _core: &Core,
-        _state: &mut State,
-        _me: &Arc<str>,
-        _connected: &super::channels::channel::CallerId,
-    ) {
+    fn connected_changed(&self, _ctx: &mut Context<'_>, _me: &Arc<str>, _connected: &CallerId) {}
+    /// The far end is asked to transfer the call to `endpoint` (`Tech/resource`, same
+    /// technology). By default it cannot.
+    fn redirect(&self, _ctx: &mut Context<'_>, _me: &Arc<str>, _endpoint: &str) -> Redirected {
+        Redirected::Ignored
     }
-    /// The other half of a Local channel pair.
+    /// The other channel a request for this one made (the other half of a Local pair).
     fn local_peer(&self) -> Option<Arc<str>> {
         None
     }
@@ -96,10 +188,51 @@ pub trait Driver: Send + Sync + fmt::Debug {
     }
 }
 
-/// The technologies built into wari.
+/// The media leg a new channel gets, declared when it is created.
+pub struct MediaLeg {
+    /// The rate the leg's audio runs at.
+    pub rate: Rate,
+    /// Where the leg's audio goes to and comes from outside wari (external media's RTP
+    /// socket); `None` for a leg whose far end is inside wari or silent.
+    pub edge: Option<Box<dyn Edge>>,
+    /// The leg listens to and/or speaks into another channel (a snoop channel).
+    pub tap: Option<TapOn>,
+}
+
+impl Default for MediaLeg {
+    fn default() -> Self {
+        MediaLeg {
+            rate: Rate::Narrow8k,
+            edge: None,
+            tap: None,
+        }
+    }
+}
+
+impl fmt::Debug for MediaLeg {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MediaLeg")
+            .field("rate", &self.rate)
+            .field("edge", &self.edge.is_some())
+            .field("tap", &self.tap)
+            .finish()
+    }
+}
+
+/// What a tapping leg does with its target's audio (see [`crate::media::snoop`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TapOn {
+    pub target: Arc<str>,
+    pub spy: Direction,
+    pub whisper: Direction,
+}
+
+/// The technologies built into wari, one line each.
 pub fn builtin() -> Vec<Arc<dyn Technology>> {
     vec![
         Arc::new(local::Local::default()),
-        Arc::new(test_phone::TestPhones::default()),
+        Arc::new(test::TestPhones::default()),
+        Arc::new(unicast_rtp::UnicastRtpTech),
+        Arc::new(snoop::Snoop::default()),
     ]
 }

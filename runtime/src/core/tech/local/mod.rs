@@ -9,11 +9,9 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
-use super::{Driver, Indication, Request, Technology};
+use super::{Context, Driver, Inbound, Indication, Request, Technology};
 use crate::core::channels::channel::{CallerId, ChannelState, DialplanPosition};
-use crate::core::channels::hangup::HangupBy;
-use crate::core::pbx::Start;
-use crate::core::{ControlReceiver, Core, CoreError, NewChannel, State};
+use crate::core::{ControlReceiver, CoreError, NewChannel};
 
 /// The Local technology.
 #[derive(Debug, Default)]
@@ -46,74 +44,65 @@ impl Technology for Local {
         false
     }
 
+    /// `;1` and `;2`.
+    fn channels_per_request(&self) -> u32 {
+        2
+    }
+
     fn request(
         &self,
-        core: &Core,
-        state: &mut State,
+        ctx: &mut Context<'_>,
         request: &Request,
     ) -> Result<(Arc<str>, ControlReceiver), CoreError> {
         let (exten, context) = target(&request.resource)?;
-        core.check_new_id(state, request.id.as_deref())?;
-        let id = request.id.clone().unwrap_or_else(|| core.new_channel_id());
+        ctx.check_new_id(request.id.as_deref())?;
+        let id = request.id.clone().unwrap_or_else(|| ctx.new_channel_id());
         let other_id = match (&request.other_id, &request.id) {
             (Some(other), _) => other.clone(),
             (None, Some(id)) => format!("{id};2"),
-            (None, None) => core.new_channel_id(),
+            (None, None) => ctx.new_channel_id(),
         };
-        core.check_new_id(state, Some(&other_id))?;
+        ctx.check_new_id(Some(&other_id))?;
         let id: Arc<str> = Arc::from(id);
         let other_id: Arc<str> = Arc::from(other_id);
         let n = self.sequence.fetch_add(1, Ordering::Relaxed) + 1;
         let base = format!("Local/{exten}@{context}-{n:08x}");
-        let position = DialplanPosition {
-            context: context.clone(),
-            exten: exten.clone(),
-            priority: 1,
-            ..DialplanPosition::default()
-        };
         let called = Arc::new(AtomicBool::new(false));
-        let (id, rx) = core.add_channel(
-            state,
-            NewChannel {
-                id: Some(id.to_string()),
-                name: format!("{base};1"),
-                state: ChannelState::Down,
-                driver: Arc::new(LocalHalf {
-                    peer: other_id.clone(),
-                    half: 1,
-                    called: called.clone(),
-                }),
-                dialplan: position.clone(),
-                ..NewChannel::default()
+        let (id, rx) = ctx.add_channel(NewChannel {
+            id: Some(id.to_string()),
+            name: format!("{base};1"),
+            state: ChannelState::Down,
+            driver: Arc::new(LocalHalf {
+                peer: other_id.clone(),
+                half: 1,
+                called: called.clone(),
+            }),
+            dialplan: DialplanPosition {
+                context: context.clone(),
+                exten: exten.clone(),
+                priority: 1,
+                ..DialplanPosition::default()
             },
-        )?;
-        let (second, second_rx) = core.add_channel(
-            state,
-            NewChannel {
+            vars: request.vars.clone(),
+            ..NewChannel::default()
+        })?;
+        // `;2` is a call arriving at `exten@context`: it runs its dialplan once `;1` is
+        // called (or ends at once if hung up first).
+        let second = ctx.inbound_held(Inbound {
+            channel: NewChannel {
                 id: Some(other_id.to_string()),
                 name: format!("{base};2"),
-                state: ChannelState::Ring,
                 driver: Arc::new(LocalHalf {
                     peer: id.clone(),
                     half: 2,
                     called,
                 }),
-                dialplan: position,
                 ..NewChannel::default()
             },
-        )?;
-        core.media_legs_paired(&id, &second);
-        // `;2` runs its dialplan once `;1` is called (or ends at once if hung up first).
-        if let Some(channel) = state.channels.get_mut(&second) {
-            channel.dormant = Some(crate::core::channels::channel::Dormant {
-                control: second_rx,
-                start: Start::Dialplan {
-                    context,
-                    exten,
-                    priority: 1,
-                },
-            });
-        }
+            context,
+            exten,
+        })?;
+        ctx.pair_media(&id, &second);
         Ok((id, rx))
     }
 }
@@ -128,76 +117,56 @@ pub struct LocalHalf {
 }
 
 impl Driver for LocalHalf {
-    fn call(&self, core: &Core, state: &mut State, me: &Arc<str>) -> Result<(), CoreError> {
+    fn call(&self, ctx: &mut Context<'_>, me: &Arc<str>) -> Result<(), CoreError> {
         if self.half != 1 || self.called.swap(true, Ordering::AcqRel) {
             return Err(CoreError::Conflict("Local channel already called".into()));
         }
-        let Some(first) = state.channels.get(me) else {
+        let Some((connected, caller)) = ctx.identities(me) else {
             return Err(CoreError::NotFound("Channel not found".into()));
         };
-        let vars: Vec<(String, String)> = first
-            .vars
-            .iter()
-            .rev()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        let caller = first.connected.clone();
-        let connected = first.caller.clone();
+        let vars = ctx.vars(me);
         let peer = self.peer.clone();
-        if !state.channels.contains_key(&peer) {
+        if !ctx.exists(&peer) {
             return Err(CoreError::NotFound("Channel not found".into()));
         }
         for (name, value) in &vars {
-            core.set_var_locked(state, &peer, name, Some(value), None);
+            ctx.set_var(&peer, name, value);
         }
-        core.set_identities_locked(state, &peer, caller, connected);
-        if let Some(channel) = state.channels.get_mut(&peer)
-            && let Some(dormant) = channel.dormant.take()
-        {
-            core.spawn_runner(peer.clone(), dormant.control, dormant.start);
-        }
+        ctx.set_identities(&peer, caller, connected);
+        ctx.wake(&peer);
         Ok(())
     }
 
-    fn answered(&self, core: &Core, state: &mut State, _me: &Arc<str>) {
+    fn answered(&self, ctx: &mut Context<'_>, _me: &Arc<str>) {
         if self.half == 2 {
-            core.far_end_answered(state, &self.peer);
+            ctx.answered(&self.peer);
         }
     }
 
-    fn destroyed(&self, core: &Core, state: &mut State, _me: &Arc<str>, cause: u16) {
-        if !state.channels.contains_key(&self.peer) {
+    fn destroyed(&self, ctx: &mut Context<'_>, _me: &Arc<str>, cause: u16) {
+        if !ctx.exists(&self.peer) {
             return;
         }
         if self.half == 1 && !self.called.load(Ordering::Acquire) {
             // `;2` never ran: it just goes away, its cause unknown.
-            core.hangup_locked(state, &self.peer, 0, HangupBy::Silent);
+            ctx.discard(&self.peer);
         } else {
-            core.hangup_locked(state, &self.peer, cause, HangupBy::FarEnd);
+            ctx.hang_up(&self.peer, cause);
         }
     }
 
-    fn send_dtmf(
-        &self,
-        core: &Core,
-        state: &mut State,
-        me: &Arc<str>,
-        digit: char,
-        duration_ms: u32,
-    ) {
+    fn send_dtmf(&self, ctx: &mut Context<'_>, me: &Arc<str>, digit: char, duration_ms: u32) {
         // Through the media engine when it runs (the peer hears the tone, then receives
         // the digit); directly otherwise.
-        if !core.media_send_dtmf(me, digit, duration_ms) {
-            core.dtmf_received(state, &self.peer, digit, duration_ms);
+        if !ctx.send_dtmf(me, digit, duration_ms) {
+            ctx.dtmf_received(&self.peer, digit, duration_ms);
         }
     }
 
-    fn indicate(&self, core: &Core, state: &mut State, _me: &Arc<str>, indication: Indication) {
+    fn indicate(&self, ctx: &mut Context<'_>, _me: &Arc<str>, indication: Indication) {
         match indication {
-            Indication::Ringing if self.half == 2 => core.far_end_ringing(state, &self.peer),
-            Indication::Progress if self.half == 2 => {
-                core.dial_progress(state, &self.peer, "PROGRESS", None)
-            }
+            Indication::Ringing if self.half == 2 => ctx.ringing(&self.peer),
+            Indication::Progress if self.half == 2 => ctx.progress(&self.peer),
             // A hold asked of one half reaches the other; Asterisk 23.4.1 announces no
             // ChannelHold/ChannelUnhold for either half, bridged or not (observed with the
             // far half alone in a bridge and with a second party).
@@ -205,15 +174,9 @@ impl Driver for LocalHalf {
         }
     }
 
-    fn connected_changed(
-        &self,
-        core: &Core,
-        state: &mut State,
-        _me: &Arc<str>,
-        connected: &CallerId,
-    ) {
+    fn connected_changed(&self, ctx: &mut Context<'_>, _me: &Arc<str>, connected: &CallerId) {
         if self.called.load(Ordering::Acquire) {
-            core.set_caller_locked(state, &self.peer, connected.clone());
+            ctx.set_caller(&self.peer, connected.clone());
         }
     }
 

@@ -7,13 +7,20 @@
 //! ([`UdpEdge`], run by the media engine): hanging the channel up closes the socket under
 //! the same lock the edge sends under, so no packet leaves once the hangup is done.
 //! Packets always go to `external_host`; where received packets come from is not checked.
+//!
+//! The technology ([`UnicastRtpTech`], in `channel.rs`) makes the channel for a request
+//! carrying a [`FarEnd`]; it is not dialable.
 
 use std::io::ErrorKind;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
 use std::sync::{Arc, Mutex};
 
-use super::Driver;
-use crate::core::{Core, CoreError, State};
+mod channel;
+
+pub use channel::{FarEnd, LOCAL_ADDRESS_VAR, LOCAL_PORT_VAR, UnicastRtpTech};
+
+use super::{Context, Driver};
+use crate::core::CoreError;
 use crate::media::engine::LegId;
 use crate::media::external::{Edge, Received, RtpStream};
 use crate::media::frame::{AudioFrame, Rate};
@@ -81,11 +88,11 @@ impl UnicastRtp {
 
 impl Driver for UnicastRtp {
     /// The channel is up from the start: there is nobody to call.
-    fn call(&self, _core: &Core, _state: &mut State, _me: &Arc<str>) -> Result<(), CoreError> {
+    fn call(&self, _ctx: &mut Context<'_>, _me: &Arc<str>) -> Result<(), CoreError> {
         Ok(())
     }
 
-    fn hangup(&self, _core: &Core, _state: &mut State, me: &Arc<str>, _cause: u16) {
+    fn hangup(&self, _ctx: &mut Context<'_>, me: &Arc<str>, _cause: u16) {
         tracing::debug!(channel = %me, "external media channel hung up: RTP socket closed");
         self.socket.close();
     }

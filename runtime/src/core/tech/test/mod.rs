@@ -10,7 +10,11 @@
 //! | `dtmf=DIGITS` | after answering, press these keys (`w` waits 500 ms) |
 //! | `hangup=MS` | hang up MS milliseconds after answering |
 //!
-//! Each phone `NAME` is an endpoint `Test/NAME`.
+//! Each phone `NAME` is an endpoint `Test/NAME` (the configured ones from the start).
+//! A Test phone echoes every text message it is sent straight back, as a
+//! TextMessageReceived event from the phone; it accepts a REFER and does nothing with it.
+//! Asked to redirect (`POST /channels/{id}/redirect`), it follows the redirect the way a
+//! phone follows a SIP 302: it leaves the call, which is hung up with cause 16.
 //!
 //! Keys pressed (`dtmf=`) travel in band when media runs: the channel reads each key's
 //! dual tone (100 ms, after 100 ms of quiet), so recordings and bridges hear it, and
@@ -18,15 +22,15 @@
 //! (`POST /channels/{id}/dtmf`) are played toward it as tones; it ignores them.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use super::{Driver, Request, Technology};
+use super::context::message_json;
+use super::{Context, Driver, Handle, Redirected, Request, Technology};
 use crate::core::channels::channel::{ChannelState, DialplanPosition};
-use crate::core::channels::hangup::HangupBy;
-use crate::core::{ControlReceiver, Core, CoreError, NewChannel, State, cause};
-use crate::media::engine::Command;
+use crate::core::endpoints::TextMessage;
+use crate::core::{ControlReceiver, CoreError, NewChannel, cause};
 
 /// How a simulated phone behaves when called.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -104,10 +108,33 @@ impl Technology for TestPhones {
         "Test"
     }
 
+    /// The configured phones are endpoints from the start.
+    fn start(&self, ctx: &mut Context<'_>) -> Result<(), String> {
+        for name in self.profiles.keys() {
+            ctx.add_endpoint(self.name(), name);
+        }
+        Ok(())
+    }
+
+    fn takes_messages(&self) -> bool {
+        true
+    }
+
+    /// The phone sends the message straight back.
+    fn send_message(
+        &self,
+        ctx: &mut Context<'_>,
+        endpoint: &str,
+        uri: &str,
+        message: &TextMessage,
+    ) {
+        let echo = message_json(uri, &message.from, &message.body, &message.variables);
+        ctx.message_received(endpoint, echo);
+    }
+
     fn request(
         &self,
-        core: &Core,
-        state: &mut State,
+        ctx: &mut Context<'_>,
         request: &Request,
     ) -> Result<(Arc<str>, ControlReceiver), CoreError> {
         let mut parts = request.resource.split('/');
@@ -121,25 +148,23 @@ impl Technology for TestPhones {
         behaviour.apply(parts).map_err(CoreError::BadRequest)?;
         let n = self.sequence.fetch_add(1, Ordering::Relaxed) + 1;
         let endpoint = format!("Test/{name}");
-        let (id, rx) = core.add_channel(
-            state,
-            NewChannel {
-                id: request.id.clone(),
-                name: format!("{endpoint}-{n:08x}"),
-                state: ChannelState::Down,
-                driver: Arc::new(TestPhone { behaviour }),
-                // Where an outbound phone channel starts, as Asterisk's SIP channels do:
-                // extension `s` of the endpoint's context.
-                dialplan: DialplanPosition {
-                    context: "default".to_string(),
-                    exten: "s".to_string(),
-                    priority: 1,
-                    ..DialplanPosition::default()
-                },
-                endpoint: Some(endpoint),
-                ..NewChannel::default()
+        let (id, rx) = ctx.add_channel(NewChannel {
+            id: request.id.clone(),
+            name: format!("{endpoint}-{n:08x}"),
+            state: ChannelState::Down,
+            driver: Arc::new(TestPhone { behaviour }),
+            // Where an outbound phone channel starts, as Asterisk's SIP channels do:
+            // extension `s` of the endpoint's context.
+            dialplan: DialplanPosition {
+                context: "default".to_string(),
+                exten: "s".to_string(),
+                priority: 1,
+                ..DialplanPosition::default()
             },
-        )?;
+            endpoint: Some(endpoint),
+            vars: request.vars.clone(),
+            ..NewChannel::default()
+        })?;
         Ok((id, rx))
     }
 }
@@ -151,24 +176,23 @@ pub struct TestPhone {
 }
 
 impl Driver for TestPhone {
-    fn send_dtmf(
-        &self,
-        core: &Core,
-        _state: &mut State,
-        me: &Arc<str>,
-        digit: char,
-        duration_ms: u32,
-    ) {
+    fn send_dtmf(&self, ctx: &mut Context<'_>, me: &Arc<str>, digit: char, duration_ms: u32) {
         // Played toward the phone, which ignores it (nothing without media).
-        core.media_send_dtmf(me, digit, duration_ms);
+        ctx.send_dtmf(me, digit, duration_ms);
     }
 
-    fn call(&self, core: &Core, state: &mut State, me: &Arc<str>) -> Result<(), CoreError> {
+    /// The phone leaves the call, as on a SIP 302.
+    fn redirect(&self, ctx: &mut Context<'_>, me: &Arc<str>, _endpoint: &str) -> Redirected {
+        ctx.hang_up(me, cause::NORMAL_CLEARING);
+        Redirected::Followed
+    }
+
+    fn call(&self, ctx: &mut Context<'_>, me: &Arc<str>) -> Result<(), CoreError> {
         if let Some(cause) = self.behaviour.reject {
-            core.hangup_locked(state, me, cause, HangupBy::FarEnd);
+            ctx.hang_up(me, cause);
             return Ok(());
         }
-        core.far_end_ringing(state, me);
+        ctx.ringing(me);
         let Some(delay) = self.behaviour.answer_after else {
             return Ok(());
         };
@@ -176,49 +200,43 @@ impl Driver for TestPhone {
         // timer (tokio's timer ticks in milliseconds, so even a zero sleep waits ~1 ms).
         let answered_now = delay.is_zero();
         if answered_now {
-            core.far_end_answered(state, me);
+            ctx.answered(me);
             if self.behaviour.dtmf.is_empty() && self.behaviour.hangup_after.is_none() {
                 return Ok(());
             }
         }
-        let weak = core.weak();
+        let handle = ctx.handle();
         let me = me.clone();
         let behaviour = self.behaviour.clone();
         tokio::spawn(async move {
             if !answered_now {
                 tokio::time::sleep(delay).await;
-                if !with_core(&weak, |core, state| {
-                    if state.channels.contains_key(&me) {
-                        core.far_end_answered(state, &me);
-                        true
-                    } else {
-                        false
-                    }
-                }) {
+                if !with_phone(&handle, &me, |ctx| ctx.answered(&me)) {
                     return;
                 }
             }
-            press_keys(&weak, &me, &behaviour.dtmf).await;
+            press_keys(&handle, &me, &behaviour.dtmf).await;
             if let Some(after) = behaviour.hangup_after {
                 tokio::time::sleep(after).await;
-                with_core(&weak, |core, state| {
-                    if state.channels.contains_key(&me) {
-                        core.hangup_locked(state, &me, cause::NORMAL_CLEARING, HangupBy::FarEnd);
-                    }
-                    true
-                });
+                with_phone(&handle, &me, |ctx| ctx.hang_up(&me, cause::NORMAL_CLEARING));
             }
         });
         Ok(())
     }
 }
 
-/// Runs `f` with the core locked, if the core still exists.
-fn with_core(weak: &Weak<Core>, f: impl FnOnce(&Core, &mut State) -> bool) -> bool {
-    match weak.upgrade() {
-        Some(core) => core.with_state(|state| f(&core, state)),
-        None => false,
-    }
+/// Runs `f` with a context if the phone's channel still exists; false when it (or the
+/// core) is gone.
+fn with_phone(handle: &Handle, me: &str, f: impl FnOnce(&mut Context<'_>)) -> bool {
+    handle
+        .with(|ctx| {
+            let alive = ctx.exists(me);
+            if alive {
+                f(ctx);
+            }
+            alive
+        })
+        .unwrap_or(false)
 }
 
 /// How long each key is pressed, and the quiet before it.
@@ -229,33 +247,25 @@ const WAIT_MS: u32 = 500;
 /// The phone's user presses keys: through the media engine when it runs (the channel
 /// reads each key's tone, then receives the digit), else directly. Returns once the keys
 /// have been pressed.
-async fn press_keys(weak: &Weak<Core>, me: &Arc<str>, digits: &str) {
+async fn press_keys(handle: &Handle, me: &Arc<str>, digits: &str) {
     if digits.is_empty() {
         return;
     }
     let mut through_media = false;
-    let alive = with_core(weak, |core, state| {
-        if !state.channels.contains_key(me) {
-            return false;
+    let alive = with_phone(handle, me, |ctx| {
+        if !ctx.has_media() {
+            return;
         }
-        if let Ok(media) = core.media() {
-            through_media = true;
-            let mut quiet_ms = 0;
-            for digit in digits.chars() {
-                if digit == 'w' {
-                    quiet_ms += WAIT_MS;
-                    continue;
-                }
-                media.engine.send(Command::FarEndDtmf {
-                    leg: me.clone(),
-                    digit,
-                    duration_ms: KEY_MS,
-                    quiet_ms: quiet_ms + KEY_MS,
-                });
-                quiet_ms = 0;
+        through_media = true;
+        let mut quiet_ms = 0;
+        for digit in digits.chars() {
+            if digit == 'w' {
+                quiet_ms += WAIT_MS;
+                continue;
             }
+            ctx.far_end_key(me, digit, KEY_MS, quiet_ms + KEY_MS);
+            quiet_ms = 0;
         }
-        true
     });
     if !alive {
         return;
@@ -269,25 +279,18 @@ async fn press_keys(weak: &Weak<Core>, me: &Arc<str>, digits: &str) {
         tokio::time::sleep(Duration::from_millis(u64::from(total))).await;
         return;
     }
-    press_keys_directly(weak, me, digits).await;
+    press_keys_directly(handle, me, digits).await;
 }
 
 /// [`press_keys`] without media: each key arrives on the channel as received DTMF.
-async fn press_keys_directly(weak: &Weak<Core>, me: &Arc<str>, digits: &str) {
+async fn press_keys_directly(handle: &Handle, me: &Arc<str>, digits: &str) {
     for digit in digits.chars() {
         let pause = if digit == 'w' { 500 } else { 100 };
         tokio::time::sleep(Duration::from_millis(pause)).await;
         if digit == 'w' {
             continue;
         }
-        let alive = with_core(weak, |core, state| {
-            let alive = state.channels.contains_key(me);
-            if alive {
-                core.dtmf_received(state, me, digit, 100);
-            }
-            alive
-        });
-        if !alive {
+        if !with_phone(handle, me, |ctx| ctx.dtmf_received(me, digit, 100)) {
             return;
         }
     }
