@@ -49,286 +49,245 @@ use crate::ari::Response;
 use crate::log::Level;
 use crate::types::{Bridge, Channel, Direction, Error, Event, HangupReason, Result, TimerId};
 
-/// One call an app made to the host, with its arguments (owned copies).
-///
-/// Logging is not recorded here but in [`MockHost::logs`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Call {
-    /// [`call::answer`](crate::call::answer).
-    Answer {
-        /// Channel id.
-        channel: String,
-    },
-    /// [`call::hangup`](crate::call::hangup).
-    Hangup {
-        /// Channel id.
-        channel: String,
-        /// Hangup reason.
-        reason: HangupReason,
-    },
-    /// [`call::ring`](crate::call::ring).
-    Ring {
-        /// Channel id.
-        channel: String,
-    },
-    /// [`call::progress`](crate::call::progress).
-    Progress {
-        /// Channel id.
-        channel: String,
-    },
-    /// [`call::send_dtmf`](crate::call::send_dtmf).
-    SendDtmf {
-        /// Channel id.
-        channel: String,
-        /// The digits.
-        digits: String,
-    },
-    /// [`call::hold`](crate::call::hold).
-    Hold {
-        /// Channel id.
-        channel: String,
-        /// On or off hold.
-        on: bool,
-    },
-    /// [`call::mute`](crate::call::mute).
-    Mute {
-        /// Channel id.
-        channel: String,
-        /// Which way.
-        direction: Direction,
-        /// Mute or unmute.
-        on: bool,
-    },
-    /// [`call::play`](crate::call::play).
-    Play {
-        /// Channel id.
-        channel: String,
-        /// Media URIs.
-        media: Vec<String>,
-    },
-    /// [`call::record_channel`](crate::call::record_channel).
-    RecordChannel {
-        /// Channel id.
-        channel: String,
-        /// Recording name.
-        name: String,
-        /// Format.
-        format: String,
-        /// Maximum duration.
-        max_duration_seconds: u32,
-    },
-    /// [`call::get_variable`](crate::call::get_variable).
-    GetVariable {
-        /// Channel id.
-        channel: String,
-        /// Variable name.
-        name: String,
-    },
-    /// [`call::set_variable`](crate::call::set_variable).
-    SetVariable {
-        /// Channel id.
-        channel: String,
-        /// Variable name.
-        name: String,
-        /// New value.
-        value: String,
-    },
-    /// [`call::get_channel`](crate::call::get_channel).
-    GetChannel {
-        /// Channel id.
-        channel: String,
-    },
-    /// [`call::create_bridge`](crate::call::create_bridge).
-    CreateBridge {
-        /// `mixing` or `holding`.
-        bridge_type: String,
-    },
-    /// [`call::add_to_bridge`](crate::call::add_to_bridge).
-    AddToBridge {
-        /// Bridge id.
-        bridge: String,
-        /// Channel id.
-        channel: String,
-    },
-    /// [`call::remove_from_bridge`](crate::call::remove_from_bridge).
-    RemoveFromBridge {
-        /// Bridge id.
-        bridge: String,
-        /// Channel id.
-        channel: String,
-    },
-    /// [`call::destroy_bridge`](crate::call::destroy_bridge).
-    DestroyBridge {
-        /// Bridge id.
-        bridge: String,
-    },
-    /// [`call::originate`](crate::call::originate).
-    Originate {
-        /// Endpoint called.
-        endpoint: String,
-        /// StasisStart arguments of the new channel.
-        args: Vec<String>,
-        /// Caller id shown to the callee.
-        caller_id: Option<String>,
-        /// Ring timeout.
-        timeout_seconds: Option<u32>,
-    },
-    /// [`call::continue_in_dialplan`](crate::call::continue_in_dialplan).
-    ContinueInDialplan {
-        /// Channel id.
-        channel: String,
-        /// Context (empty: unchanged).
-        context: String,
-        /// Extension (empty: unchanged).
-        exten: String,
-        /// Priority (`None`: next).
-        priority: Option<u32>,
-    },
-    /// [`call::move_to_app`](crate::call::move_to_app).
-    MoveToApp {
-        /// Channel id.
-        channel: String,
-        /// Target app.
-        app: String,
-        /// Its StasisStart arguments.
-        args: Vec<String>,
-    },
-    /// [`ari::request`](crate::ari::request).
-    AriRequest {
-        /// HTTP method.
-        method: String,
-        /// Path relative to `/ari`.
-        path: String,
-        /// Query parameters.
-        query: Vec<(String, String)>,
-        /// JSON body.
-        body: Option<String>,
-    },
-    /// [`timers::set_timer`](crate::timers::set_timer).
-    SetTimer {
-        /// Delay.
-        after_ms: u64,
-    },
-    /// [`timers::cancel_timer`](crate::timers::cancel_timer).
-    CancelTimer {
-        /// The timer.
-        id: TimerId,
-    },
-    /// [`kv::get`](crate::kv::get).
-    KvGet {
-        /// Key.
-        key: String,
-    },
-    /// [`kv::set`](crate::kv::set).
-    KvSet {
-        /// Key.
-        key: String,
-        /// Value.
-        value: String,
-    },
-    /// [`kv::delete`](crate::kv::delete).
-    KvDelete {
-        /// Key.
-        key: String,
-    },
-    /// [`kv::set_if_absent`](crate::kv::set_if_absent).
-    KvSetIfAbsent {
-        /// Key.
-        key: String,
-        /// Value.
-        value: String,
-    },
-    /// [`kv::increment`](crate::kv::increment).
-    KvIncrement {
-        /// Key.
-        key: String,
-        /// Amount added.
-        delta: i64,
-    },
-}
-
-/// The function a [`Call`] was made to, without its arguments: what replies are configured
-/// for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[allow(missing_docs)] // one per `Call` variant, same names
-pub enum CallKind {
-    Answer,
-    Hangup,
-    Ring,
-    Progress,
-    SendDtmf,
-    Hold,
-    Mute,
-    Play,
-    RecordChannel,
-    GetVariable,
-    SetVariable,
-    GetChannel,
-    CreateBridge,
-    AddToBridge,
-    RemoveFromBridge,
-    DestroyBridge,
-    Originate,
-    ContinueInDialplan,
-    MoveToApp,
-    AriRequest,
-    SetTimer,
-    CancelTimer,
-    KvGet,
-    KvSet,
-    KvDelete,
-    KvSetIfAbsent,
-    KvIncrement,
-}
-
-impl Call {
-    /// The function called.
-    pub fn kind(&self) -> CallKind {
-        match self {
-            Call::Answer { .. } => CallKind::Answer,
-            Call::Hangup { .. } => CallKind::Hangup,
-            Call::Ring { .. } => CallKind::Ring,
-            Call::Progress { .. } => CallKind::Progress,
-            Call::SendDtmf { .. } => CallKind::SendDtmf,
-            Call::Hold { .. } => CallKind::Hold,
-            Call::Mute { .. } => CallKind::Mute,
-            Call::Play { .. } => CallKind::Play,
-            Call::RecordChannel { .. } => CallKind::RecordChannel,
-            Call::GetVariable { .. } => CallKind::GetVariable,
-            Call::SetVariable { .. } => CallKind::SetVariable,
-            Call::GetChannel { .. } => CallKind::GetChannel,
-            Call::CreateBridge { .. } => CallKind::CreateBridge,
-            Call::AddToBridge { .. } => CallKind::AddToBridge,
-            Call::RemoveFromBridge { .. } => CallKind::RemoveFromBridge,
-            Call::DestroyBridge { .. } => CallKind::DestroyBridge,
-            Call::Originate { .. } => CallKind::Originate,
-            Call::ContinueInDialplan { .. } => CallKind::ContinueInDialplan,
-            Call::MoveToApp { .. } => CallKind::MoveToApp,
-            Call::AriRequest { .. } => CallKind::AriRequest,
-            Call::SetTimer { .. } => CallKind::SetTimer,
-            Call::CancelTimer { .. } => CallKind::CancelTimer,
-            Call::KvGet { .. } => CallKind::KvGet,
-            Call::KvSet { .. } => CallKind::KvSet,
-            Call::KvDelete { .. } => CallKind::KvDelete,
-            Call::KvSetIfAbsent { .. } => CallKind::KvSetIfAbsent,
-            Call::KvIncrement { .. } => CallKind::KvIncrement,
+/// Declares [`Call`] (one variant per function the mock records, with its arguments) and
+/// [`CallKind`] (the same variants without them) from one list, grouped into the
+/// call-control functions and the others: a recorded function is added in one place.
+macro_rules! recorded_calls {
+    (
+        call_control { $( $(#[$doc:meta])* $variant:ident { $( $(#[$field_doc:meta])* $field:ident : $ty:ty ),* $(,)? } ),* $(,)? }
+        other { $( $(#[$other_doc:meta])* $other:ident { $( $(#[$other_field_doc:meta])* $other_field:ident : $other_ty:ty ),* $(,)? } ),* $(,)? }
+    ) => {
+        /// One call an app made to the host, with its arguments (owned copies).
+        ///
+        /// Logging is not recorded here but in [`MockHost::logs`].
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        pub enum Call {
+            $( $(#[$doc])* $variant { $( $(#[$field_doc])* $field: $ty, )* }, )*
+            $( $(#[$other_doc])* $other { $( $(#[$other_field_doc])* $other_field: $other_ty, )* }, )*
         }
-    }
 
-    /// Whether this is a call-control operation (the [`call`](crate::call) module), as
-    /// opposed to `ari`, `timers` or `kv`.
-    pub fn is_call_control(&self) -> bool {
-        !matches!(
-            self.kind(),
-            CallKind::AriRequest
-                | CallKind::SetTimer
-                | CallKind::CancelTimer
-                | CallKind::KvGet
-                | CallKind::KvSet
-                | CallKind::KvDelete
-                | CallKind::KvSetIfAbsent
-                | CallKind::KvIncrement
-        )
+        /// The function a [`Call`] was made to, without its arguments: what replies are
+        /// configured for.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        #[allow(missing_docs)] // one per `Call` variant, same names
+        pub enum CallKind {
+            $( $variant, )*
+            $( $other, )*
+        }
+
+        impl Call {
+            /// The function called.
+            pub fn kind(&self) -> CallKind {
+                match self {
+                    $( Call::$variant { .. } => CallKind::$variant, )*
+                    $( Call::$other { .. } => CallKind::$other, )*
+                }
+            }
+
+            /// Whether this is a call-control operation (the [`call`](crate::call) module), as
+            /// opposed to `ari`, `timers` or `kv`.
+            pub fn is_call_control(&self) -> bool {
+                matches!(self, $( Call::$variant { .. } )|*)
+            }
+        }
+    };
+}
+
+recorded_calls! {
+    call_control {
+        /// [`call::answer`](crate::call::answer).
+        Answer {
+            /// Channel id.
+            channel: String,
+        },
+        /// [`call::hangup`](crate::call::hangup).
+        Hangup {
+            /// Channel id.
+            channel: String,
+            /// Hangup reason.
+            reason: HangupReason,
+        },
+        /// [`call::ring`](crate::call::ring).
+        Ring {
+            /// Channel id.
+            channel: String,
+        },
+        /// [`call::progress`](crate::call::progress).
+        Progress {
+            /// Channel id.
+            channel: String,
+        },
+        /// [`call::send_dtmf`](crate::call::send_dtmf).
+        SendDtmf {
+            /// Channel id.
+            channel: String,
+            /// The digits.
+            digits: String,
+        },
+        /// [`call::hold`](crate::call::hold).
+        Hold {
+            /// Channel id.
+            channel: String,
+            /// On or off hold.
+            on: bool,
+        },
+        /// [`call::mute`](crate::call::mute).
+        Mute {
+            /// Channel id.
+            channel: String,
+            /// Which way.
+            direction: Direction,
+            /// Mute or unmute.
+            on: bool,
+        },
+        /// [`call::play`](crate::call::play).
+        Play {
+            /// Channel id.
+            channel: String,
+            /// Media URIs.
+            media: Vec<String>,
+        },
+        /// [`call::record_channel`](crate::call::record_channel).
+        RecordChannel {
+            /// Channel id.
+            channel: String,
+            /// Recording name.
+            name: String,
+            /// Format.
+            format: String,
+            /// Maximum duration.
+            max_duration_seconds: u32,
+        },
+        /// [`call::get_variable`](crate::call::get_variable).
+        GetVariable {
+            /// Channel id.
+            channel: String,
+            /// Variable name.
+            name: String,
+        },
+        /// [`call::set_variable`](crate::call::set_variable).
+        SetVariable {
+            /// Channel id.
+            channel: String,
+            /// Variable name.
+            name: String,
+            /// New value.
+            value: String,
+        },
+        /// [`call::get_channel`](crate::call::get_channel).
+        GetChannel {
+            /// Channel id.
+            channel: String,
+        },
+        /// [`call::create_bridge`](crate::call::create_bridge).
+        CreateBridge {
+            /// `mixing` or `holding`.
+            bridge_type: String,
+        },
+        /// [`call::add_to_bridge`](crate::call::add_to_bridge).
+        AddToBridge {
+            /// Bridge id.
+            bridge: String,
+            /// Channel id.
+            channel: String,
+        },
+        /// [`call::remove_from_bridge`](crate::call::remove_from_bridge).
+        RemoveFromBridge {
+            /// Bridge id.
+            bridge: String,
+            /// Channel id.
+            channel: String,
+        },
+        /// [`call::destroy_bridge`](crate::call::destroy_bridge).
+        DestroyBridge {
+            /// Bridge id.
+            bridge: String,
+        },
+        /// [`call::originate`](crate::call::originate).
+        Originate {
+            /// Endpoint called.
+            endpoint: String,
+            /// StasisStart arguments of the new channel.
+            args: Vec<String>,
+            /// Caller id shown to the callee.
+            caller_id: Option<String>,
+            /// Ring timeout.
+            timeout_seconds: Option<u32>,
+        },
+        /// [`call::continue_in_dialplan`](crate::call::continue_in_dialplan).
+        ContinueInDialplan {
+            /// Channel id.
+            channel: String,
+            /// Context (empty: unchanged).
+            context: String,
+            /// Extension (empty: unchanged).
+            exten: String,
+            /// Priority (`None`: next).
+            priority: Option<u32>,
+        },
+        /// [`call::move_to_app`](crate::call::move_to_app).
+        MoveToApp {
+            /// Channel id.
+            channel: String,
+            /// Target app.
+            app: String,
+            /// Its StasisStart arguments.
+            args: Vec<String>,
+        },
+    }
+    other {
+        /// [`ari::request`](crate::ari::request).
+        AriRequest {
+            /// HTTP method.
+            method: String,
+            /// Path relative to `/ari`.
+            path: String,
+            /// Query parameters.
+            query: Vec<(String, String)>,
+            /// JSON body.
+            body: Option<String>,
+        },
+        /// [`timers::set_timer`](crate::timers::set_timer).
+        SetTimer {
+            /// Delay.
+            after_ms: u64,
+        },
+        /// [`timers::cancel_timer`](crate::timers::cancel_timer).
+        CancelTimer {
+            /// The timer.
+            id: TimerId,
+        },
+        /// [`kv::get`](crate::kv::get).
+        KvGet {
+            /// Key.
+            key: String,
+        },
+        /// [`kv::set`](crate::kv::set).
+        KvSet {
+            /// Key.
+            key: String,
+            /// Value.
+            value: String,
+        },
+        /// [`kv::delete`](crate::kv::delete).
+        KvDelete {
+            /// Key.
+            key: String,
+        },
+        /// [`kv::set_if_absent`](crate::kv::set_if_absent).
+        KvSetIfAbsent {
+            /// Key.
+            key: String,
+            /// Value.
+            value: String,
+        },
+        /// [`kv::increment`](crate::kv::increment).
+        KvIncrement {
+            /// Key.
+            key: String,
+            /// Amount added.
+            delta: i64,
+        },
     }
 }
 

@@ -26,26 +26,12 @@ const MANIFEST: &str = include_str!("../../../guest-sdk/Cargo.toml");
 const WIT_PATH_REPO: &str = r#"path: "../wit","#;
 const WIT_PATH_COPY: &str = r#"path: "wit","#;
 
-/// Every source file of the SDK (a unit test checks that none is missing).
-const SOURCES: &[(&str, &str)] = &[
-    ("app.rs", include_str!("../../../guest-sdk/src/app.rs")),
-    ("ari.rs", include_str!("../../../guest-sdk/src/ari.rs")),
-    ("call.rs", include_str!("../../../guest-sdk/src/call.rs")),
-    ("kv.rs", include_str!("../../../guest-sdk/src/kv.rs")),
-    ("lib.rs", include_str!("../../../guest-sdk/src/lib.rs")),
-    ("log.rs", include_str!("../../../guest-sdk/src/log.rs")),
-    ("mock.rs", include_str!("../../../guest-sdk/src/mock.rs")),
-    ("tests.rs", include_str!("../../../guest-sdk/src/tests.rs")),
-    (
-        "timers.rs",
-        include_str!("../../../guest-sdk/src/timers.rs"),
-    ),
-    ("types.rs", include_str!("../../../guest-sdk/src/types.rs")),
-    ("wasm.rs", include_str!("../../../guest-sdk/src/wasm.rs")),
-];
+/// Every source file of the SDK, by name: `guest-sdk/src/*.rs`, listed by the build script
+/// (`runtime/build.rs`), so a new SDK module is carried without being named here.
+const SOURCES: &[(&str, &str)] = include!(concat!(env!("OUT_DIR"), "/sdk_sources.rs"));
 
-/// The contract's files (`wit/`).
-const WIT: &[(&str, &str)] = &[("stasis.wit", include_str!("../../../wit/stasis.wit"))];
+/// The contract's files: `wit/*.wit`, listed by the build script too.
+const WIT: &[(&str, &str)] = include!(concat!(env!("OUT_DIR"), "/sdk_wit.rs"));
 
 /// The guest workspace's lock file: the versions of wit-bindgen and its dependencies.
 const APPS_LOCK: &str = include_str!("../../../apps/Cargo.lock");
@@ -232,12 +218,15 @@ mod tests {
             .collect();
         on_disk.sort();
         let carried: Vec<&str> = SOURCES.iter().map(|(n, _)| *n).collect();
-        assert_eq!(on_disk, carried, "add new guest-sdk/src files to SOURCES");
-        let wit: Vec<String> = std::fs::read_dir(dir.join("../../wit"))
+        assert_eq!(on_disk, carried, "runtime/build.rs lists guest-sdk/src");
+        let mut wit: Vec<String> = std::fs::read_dir(dir.join("../../wit"))
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .collect();
-        assert_eq!(wit, ["stasis.wit"], "add new wit/ files to WIT");
+        wit.sort();
+        let carried: Vec<&str> = WIT.iter().map(|(n, _)| *n).collect();
+        assert_eq!(wit, carried, "runtime/build.rs lists wit/");
+        assert!(carried.contains(&"stasis.wit"), "{carried:?}");
     }
 
     #[test]
