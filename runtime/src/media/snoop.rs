@@ -363,10 +363,10 @@ mod engine_tests {
 
     use super::{Direction, Tap};
     use crate::media::engine::test_support::{
-        self, Recorded, playback_done, recording_done, wait_for_n,
+        self, Recorded, Sim, playback_done, recording_done, wait_for_n,
     };
     use crate::media::engine::{
-        Command, MediaEngine, Part, PlayItem, RecordingOp, Source, SourceOpener, Target,
+        Command, Part, PlayItem, RecordingOp, Source, SourceOpener, Target,
     };
     use crate::media::frame::{AudioFrame, Rate};
 
@@ -395,11 +395,11 @@ mod engine_tests {
     }
 
     /// Records `leg` into a recording named after it.
-    fn record(engine: &MediaEngine, leg: &str) -> Recorded {
+    fn record(engine: &Sim, leg: &str) -> Recorded {
         test_support::record(engine, leg, Target::Leg(leg.into()))
     }
 
-    fn play(engine: &MediaEngine, leg: &str, value: i16) {
+    fn play(engine: &Sim, leg: &str, value: i16) {
         engine.send(Command::Play {
             id: leg.into(),
             target: Target::Leg(leg.into()),
