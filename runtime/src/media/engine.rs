@@ -47,6 +47,7 @@ use std::sync::atomic::AtomicU64;
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 
+use super::MediaError;
 use super::external::Edge;
 use super::frame::{AudioFrame, Rate};
 use super::snoop::Tap;
@@ -110,21 +111,21 @@ pub trait Source: Send {
     /// Back to the start.
     fn restart(&mut self) {}
     /// Why the source ended early (it could not be read), once `next_frame` gave `None`.
-    fn failure(&self) -> Option<&str> {
+    fn failure(&self) -> Option<&MediaError> {
         None
     }
 }
 
 /// Something that consumes audio: a recording file.
 pub trait Sink: Send {
-    fn write(&mut self, frame: &AudioFrame) -> Result<(), String>;
+    fn write(&mut self, frame: &AudioFrame) -> Result<(), MediaError>;
     /// True once the sink will take no more (its owner's disk quota is used up): the
     /// recording then stops as at its maximum duration, its file kept.
     fn full(&self) -> bool {
         false
     }
     /// Completes the recording (the file is in place afterwards).
-    fn finish(self: Box<Self>) -> Result<(), String>;
+    fn finish(self: Box<Self>) -> Result<(), MediaError>;
     /// Abandons the recording (nothing is left behind).
     fn cancel(self: Box<Self>);
 }
@@ -149,7 +150,7 @@ pub struct PlayItem {
 
 /// Opens the parts of media items as sources at a leg's rate.
 pub trait SourceOpener: Send + Sync {
-    fn open(&self, part: &Part, rate: Rate) -> Result<Box<dyn Source>, String>;
+    fn open(&self, part: &Part, rate: Rate) -> Result<Box<dyn Source>, MediaError>;
 }
 
 /// Playback controls (ARI `/playbacks/{id}/control`).

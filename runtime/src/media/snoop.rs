@@ -362,6 +362,7 @@ mod engine_tests {
     use std::sync::Arc;
 
     use super::{Direction, Tap};
+    use crate::media::MediaError;
     use crate::media::engine::test_support::{
         self, Recorded, Sim, playback_done, recording_done, wait_for_n,
     };
@@ -383,13 +384,14 @@ mod engine_tests {
     }
 
     impl SourceOpener for Opener {
-        fn open(&self, part: &Part, _rate: Rate) -> Result<Box<dyn Source>, String> {
+        fn open(&self, part: &Part, _rate: Rate) -> Result<Box<dyn Source>, MediaError> {
+            let unplayable = |why: &str| MediaError::NotPlayable(why.into());
             match part {
                 Part::Tone(value) => Ok(Box::new(Constant(
-                    value.parse().map_err(|_| "bad value")?,
+                    value.parse().map_err(|_| unplayable("bad value"))?,
                     50,
                 ))),
-                _ => Err("not a constant".into()),
+                _ => Err(unplayable("not a constant")),
             }
         }
     }

@@ -88,7 +88,7 @@ fn complete(job: Finish, reporter: &Reporter) {
     let state = match job.ending {
         Ending::Stopped => match job.sink.finish() {
             Ok(()) => RecordingState::Done,
-            Err(cause) => RecordingState::Failed(cause),
+            Err(cause) => RecordingState::Failed(cause.to_string()),
         },
         Ending::Canceled => {
             job.sink.cancel();

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use super::finisher::{Ending, Finish};
 use super::{Sink, TerminateOn, beep};
+use crate::media::MediaError;
 use crate::media::detect::SilenceDetector;
 use crate::media::frame::{AudioFrame, FRAME_MS};
 
@@ -37,7 +38,7 @@ pub(super) fn record_all(
                 let recording = recordings.remove(at);
                 let ending = match reason {
                     Ok(()) => Ending::Stopped,
-                    Err(cause) => Ending::Failed(cause),
+                    Err(cause) => Ending::Failed(cause.to_string()),
                 };
                 finishing.push(end_recording(recording, ending));
             }
@@ -49,7 +50,7 @@ pub(super) fn record_all(
 pub(super) fn record_frame(
     recording: &mut Recording,
     frame: &AudioFrame,
-) -> Option<Result<(), String>> {
+) -> Option<Result<(), MediaError>> {
     if recording.paused || recording.beep.is_some() {
         return None;
     }

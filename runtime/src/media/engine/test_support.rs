@@ -22,6 +22,7 @@ use super::{
     Command, MediaEvent, PlaybackState, RecordRequest, RecordingState, Sink, SourceOpener, Target,
     TerminateOn,
 };
+use crate::media::MediaError;
 use crate::media::detect::DtmfDetector;
 use crate::media::frame::{AudioFrame, Rate};
 
@@ -177,15 +178,20 @@ pub(crate) fn recording_done(event: &MediaEvent) -> bool {
 pub(crate) struct Recorded(Arc<Mutex<(Vec<AudioFrame>, bool)>>);
 
 impl Sink for Recorded {
-    fn write(&mut self, frame: &AudioFrame) -> Result<(), String> {
-        self.0.lock().map_err(|_| "poisoned")?.0.push(frame.clone());
+    fn write(&mut self, frame: &AudioFrame) -> Result<(), MediaError> {
+        self.0.lock().map_err(|_| poisoned())?.0.push(frame.clone());
         Ok(())
     }
-    fn finish(self: Box<Self>) -> Result<(), String> {
-        self.0.lock().map_err(|_| "poisoned")?.1 = true;
+    fn finish(self: Box<Self>) -> Result<(), MediaError> {
+        self.0.lock().map_err(|_| poisoned())?.1 = true;
         Ok(())
     }
     fn cancel(self: Box<Self>) {}
+}
+
+/// The error of a recording whose memory lock was poisoned.
+fn poisoned() -> MediaError {
+    MediaError::io("memory", std::io::Error::other("poisoned"))
 }
 
 impl Recorded {

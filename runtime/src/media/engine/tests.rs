@@ -10,6 +10,7 @@ use super::test_support::{
     self, Recorded, Sim, next, paired_legs, record, record_request, wait_for,
 };
 use super::*;
+use crate::media::MediaError;
 
 /// `frames` frames of one constant sample value.
 struct Constant {
@@ -38,15 +39,16 @@ impl Source for Constant {
 struct Opener;
 
 impl SourceOpener for Opener {
-    fn open(&self, part: &Part, rate: Rate) -> Result<Box<dyn Source>, String> {
+    fn open(&self, part: &Part, rate: Rate) -> Result<Box<dyn Source>, MediaError> {
+        let unplayable = |why: &str| MediaError::NotPlayable(why.into());
         let Part::File(path) = part else {
-            return Err("not a file".into());
+            return Err(unplayable("not a file"));
         };
         let text = path.to_string_lossy();
-        let (n, v) = text.split_once(':').ok_or("no such file")?;
-        let total = n.parse().map_err(|_| "bad count")?;
+        let (n, v) = text.split_once(':').ok_or(unplayable("no such file"))?;
+        let total = n.parse().map_err(|_| unplayable("bad count"))?;
         Ok(Box::new(Constant {
-            value: v.parse().map_err(|_| "bad value")?,
+            value: v.parse().map_err(|_| unplayable("bad value"))?,
             left: total,
             total,
             rate,
@@ -464,14 +466,15 @@ fn bridge_playback_reaches_every_member_and_holding_bridges_do_not_mix() {
 struct Stalled(Mutex<mpsc::Receiver<()>>);
 
 impl Sink for Stalled {
-    fn write(&mut self, _frame: &AudioFrame) -> Result<(), String> {
+    fn write(&mut self, _frame: &AudioFrame) -> Result<(), MediaError> {
         Ok(())
     }
-    fn finish(self: Box<Self>) -> Result<(), String> {
-        let released = self.0.lock().map_err(|_| "poisoned")?;
+    fn finish(self: Box<Self>) -> Result<(), MediaError> {
+        let failed = |why: &str| MediaError::io("stalled", std::io::Error::other(why));
+        let released = self.0.lock().map_err(|_| failed("poisoned"))?;
         released
             .recv_timeout(Duration::from_secs(10))
-            .map_err(|_| "never released".to_string())
+            .map_err(|_| failed("never released"))
     }
     fn cancel(self: Box<Self>) {}
 }
