@@ -7,7 +7,8 @@
 //!
 //! A leg whose far end is outside wari (external media) has an [`Edge`]: every tick the
 //! edge is given what the leg wrote (silence if nothing) and gives back what the leg reads
-//! (silence if nothing arrived). Edges poll their sockets without blocking the clock.
+//! (silence if nothing arrived). Edges do no socket I/O on the clock: their datagrams
+//! go through bounded queues to an I/O thread (see [`super::udp_io`]).
 //!
 //! The core drives the engine with [`Command`]s (never blocking: commands are queued and
 //! applied at the start of the next tick) and hears back through a [`MediaListener`],

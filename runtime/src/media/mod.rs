@@ -22,6 +22,7 @@ pub mod snoop;
 pub mod sounds;
 pub mod sources;
 pub mod tone;
+pub mod udp_io;
 
 use std::path::PathBuf;
 
