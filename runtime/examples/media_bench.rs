@@ -10,6 +10,15 @@
 //! Each runs for `SECONDS` (default 20) after everything is set up and reports the engine's
 //! ticks, its late ticks (frames not ready by the end of their 20 ms slot) and its busy
 //! time. Usage: `cargo run --release -p wari --example media_bench -- playing 2000`.
+//!
+//! `LIST=M` (default 0) adds M more channels (Test phones in the application) and a thread
+//! that lists every channel in a loop for the whole run, as `GET /channels` does while the
+//! system changes: each round marks the state changed (so the cached listing is rendered
+//! again) and renders `core.list_channels_json()`, holding the core's state lock as long as
+//! that takes. So that the engine has something to report meanwhile, another thread plays a
+//! 100 ms prompt on one of those channels every 10 ms (each playback's start and end are
+//! events the core applies under the same lock). The report then also gives how many
+//! listings and playbacks were made.
 
 #![allow(
     clippy::print_stdout,
@@ -19,7 +28,7 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use wari::config::diagnostics::Problems;
@@ -47,6 +56,12 @@ impl EventSink for Sink {
 }
 
 fn write_prompt(dir: &Path) {
+    write_tone(dir, "prompt", 60 * 8000);
+    write_tone(dir, "short", 800);
+}
+
+/// A 440 Hz WAV sound `name` of `samples` samples at 8 kHz.
+fn write_tone(dir: &Path, name: &str, samples: u32) {
     let sounds = dir.join("sounds").join("en");
     std::fs::create_dir_all(&sounds).expect("sounds dir");
     let spec = hound::WavSpec {
@@ -55,9 +70,9 @@ fn write_prompt(dir: &Path) {
         bits_per_sample: 16,
         sample_format: hound::SampleFormat::Int,
     };
-    let mut writer = hound::WavWriter::create(sounds.join("prompt.wav"), spec).expect("wav");
-    // 60 s, so nothing ends during a run.
-    for n in 0..8000 * 60 {
+    let file = sounds.join(format!("{name}.wav"));
+    let mut writer = hound::WavWriter::create(file, spec).expect("wav");
+    for n in 0..samples {
         let t = f64::from(n) / 8000.0;
         let sample = 6000.0 * (2.0 * std::f64::consts::PI * 440.0 * t).sin();
         writer.write_sample(sample as i16).expect("sample");
@@ -130,6 +145,78 @@ async fn pair(core: &Core, n: usize) -> (String, String) {
     }
 }
 
+/// Originates `count` Test phones into the app and waits until all of them are up.
+async fn idle_channels(core: &Core, count: usize) {
+    for n in 0..count {
+        core.control()
+            .originate(Originate {
+                endpoint: format!("Test/idle{n}"),
+                destination: Destination::App {
+                    app: APP.into(),
+                    args: Vec::new(),
+                },
+                caller_id: None,
+                timeout: None,
+                channel_id: Some(format!("idle{n}")),
+                other_channel_id: None,
+                variables: Vec::new(),
+                owner: None,
+            })
+            .expect("originate");
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let up = (0..count)
+            .filter(|n| core.app_of_channel(&format!("idle{n}")).is_some())
+            .count();
+        if up == count {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "only {up} of {count} Test phones are up"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Lists every channel in a loop until `stop`, as `GET /channels` does on a changing
+/// system; counts the listings and the longest one.
+fn lister(core: Arc<Core>, stop: Arc<AtomicBool>, listed: Arc<AtomicU64>, longest: Arc<AtomicU64>) {
+    while !stop.load(Ordering::Relaxed) {
+        // A change (as any event makes): the cached rendering is stale.
+        core.control().set_global_var("MEDIA_BENCH_LISTED", None);
+        let began = Instant::now();
+        let body = core.control().list_channels_json();
+        let took = u64::try_from(began.elapsed().as_micros()).unwrap_or(u64::MAX);
+        std::hint::black_box(body);
+        listed.fetch_add(1, Ordering::Relaxed);
+        longest.fetch_max(took, Ordering::Relaxed);
+    }
+}
+
+/// Plays the 100 ms prompt on one of `count` Test phones after another, one every 10 ms,
+/// until `stop`; counts the playbacks.
+fn player(core: Arc<Core>, count: usize, stop: Arc<AtomicBool>, played: Arc<AtomicU64>) {
+    let mut n = 0;
+    while !stop.load(Ordering::Relaxed) {
+        let request = PlayRequest {
+            media: vec!["sound:short".into()],
+            skip_ms: 3000,
+            ..PlayRequest::default()
+        };
+        if core
+            .control()
+            .play_on_channel(&format!("idle{n}"), request)
+            .is_ok()
+        {
+            played.fetch_add(1, Ordering::Relaxed);
+        }
+        n = (n + 1) % count.max(1);
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 fn play(core: &Core, channel: &str) {
     core.control()
         .play_on_channel(
@@ -152,6 +239,10 @@ async fn main() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(20);
+    let listed_channels: usize = std::env::var("LIST")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
     let dir = tempfile::tempdir().expect("temp dir");
     write_prompt(dir.path());
     let core = core(dir.path());
@@ -209,6 +300,22 @@ async fn main() {
             std::process::exit(2);
         }
     };
+    let (stop, listed, longest, played) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicU64::new(0)),
+        Arc::new(AtomicU64::new(0)),
+        Arc::new(AtomicU64::new(0)),
+    );
+    let what = if listed_channels > 0 {
+        idle_channels(&core, listed_channels).await;
+        let (c, s, l, m) = (core.clone(), stop.clone(), listed.clone(), longest.clone());
+        std::thread::spawn(move || lister(c, s, l, m));
+        let (c, s, p) = (core.clone(), stop.clone(), played.clone());
+        std::thread::spawn(move || player(c, listed_channels, s, p));
+        format!("{what}, {listed_channels} more channels listed in a loop")
+    } else {
+        what
+    };
     let stats = core.media().expect("media").engine.stats.clone();
     // Let set-up settle, then measure a window.
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -220,6 +327,7 @@ async fn main() {
     let began = Instant::now();
     tokio::time::sleep(Duration::from_secs(seconds)).await;
     let wall = began.elapsed();
+    stop.store(true, Ordering::Relaxed);
     let ticks = stats.ticks.load(Ordering::Relaxed) - ticks0;
     let late = stats.late_ticks.load(Ordering::Relaxed) - late0;
     let busy = stats.busy_micros.load(Ordering::Relaxed) - busy0;
@@ -232,4 +340,13 @@ async fn main() {
         100.0 * busy as f64 / wall.as_micros() as f64,
         busy as f64 / ticks.max(1) as f64 / 1000.0,
     );
+    if listed_channels > 0 {
+        println!(
+            "listings of all {} channels: {} made, the longest {:.1} ms; {} playbacks of 100 ms",
+            core.counts().channels,
+            listed.load(Ordering::Relaxed),
+            longest.load(Ordering::Relaxed) as f64 / 1000.0,
+            played.load(Ordering::Relaxed),
+        );
+    }
 }

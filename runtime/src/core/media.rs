@@ -112,13 +112,23 @@ pub struct Media {
     pub opener: Arc<FileOpener>,
 }
 
-/// Hears the engine and turns what it says into state changes and ARI events.
+/// Hears the engine and turns what it says into state changes and ARI events. Called on
+/// the engine's reporter thread (never on its clock), so waiting here for the state lock
+/// delays no frame; the events queued meanwhile are applied in order under one lock.
 struct Listener(Weak<Core>);
 
 impl MediaListener for Listener {
     fn media_event(&self, event: MediaEvent) {
+        self.media_events(&mut std::iter::once(event));
+    }
+
+    fn media_events(&self, events: &mut dyn Iterator<Item = MediaEvent>) {
         if let Some(core) = self.0.upgrade() {
-            core.with_state(|state| core.media_event(state, event));
+            core.with_state(|state| {
+                for event in events {
+                    core.media_event(state, event);
+                }
+            });
         }
     }
 }

@@ -4,8 +4,8 @@
 //!
 //! The engine calls an edge once per 20 ms tick and must never wait on it: `send` gets
 //! what the leg wrote (its far end hears it), `receive` gives what the leg reads. An edge
-//! that owns a socket polls it without blocking; anything slower belongs in a task that
-//! feeds the edge through a bounded queue.
+//! does no socket I/O in these calls: its datagrams cross bounded queues to and from an
+//! I/O thread ([`super::udp_io`]).
 //!
 //! Payload types: `ulaw` 0 and `alaw` 8 (RFC 3551), `slin16` 118 (as Asterisk), and `slin`
 //! (8 kHz, big-endian 16-bit) [`PT_SLIN`] 117, a dynamic type wari picks since nothing is
@@ -123,12 +123,6 @@ impl RtpStream {
     /// + one frame of samples at the codec's rate per packet, marker on the first.
     pub fn packet(&mut self, frame: &AudioFrame) -> &[u8] {
         self.packetizer.packetize(frame)
-    }
-
-    /// A packet of `packet_len` bytes made by [`RtpStream::packet`] went out.
-    pub fn count_sent(&self, packet_len: usize) {
-        self.counter
-            .sent(packet_len.saturating_sub(rtp::HEADER_LEN));
     }
 
     /// Takes a received packet: its audio joins the queue when its payload type is the

@@ -22,6 +22,7 @@ pub mod snoop;
 pub mod sounds;
 pub mod sources;
 pub mod tone;
+pub mod udp_io;
 
 use std::path::PathBuf;
 
@@ -75,6 +76,15 @@ pub enum MediaError {
     UnknownMohClass(String),
     #[error("music on hold class '{0}' has no playable files")]
     NoMohFiles(String),
+    /// A part of a media URI that cannot be played, and why (no such sound, ...).
+    #[error("{0}")]
+    NotPlayable(String),
+    #[error("{path}: {waiting} files are already waiting to be read")]
+    LoaderBusy { path: PathBuf, waiting: usize },
+    #[error("{}: the decoder failed", .0.display())]
+    DecoderFailed(PathBuf),
+    #[error("the media loader thread has stopped")]
+    LoaderStopped,
 }
 
 impl MediaError {

@@ -148,7 +148,7 @@ impl MohPlayer {
                             self.current.insert(source)
                         }
                         Err(error) => {
-                            self.file_failed(&error);
+                            self.file_failed(&error.to_string());
                             continue;
                         }
                     }
@@ -158,7 +158,7 @@ impl MohPlayer {
                 self.played += 1;
                 return frame;
             }
-            match source.failure().map(str::to_owned) {
+            match source.failure().map(ToString::to_string) {
                 Some(error) => self.file_failed(&error),
                 None if self.played == 0 => self.file_failed("the file is empty"),
                 None => {

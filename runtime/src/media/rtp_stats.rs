@@ -50,6 +50,14 @@ impl RtpStats {
             rx_lost: read(&self.rx_lost),
         }
     }
+
+    /// A packet with `payload_octets` of payload was sent (counted where it is sent: the
+    /// edge's I/O thread).
+    pub fn sent(&self, payload_octets: usize) {
+        self.tx_packets.fetch_add(1, Ordering::Relaxed);
+        self.tx_octets
+            .fetch_add(payload_octets as u64, Ordering::Relaxed);
+    }
 }
 
 impl RtpSnapshot {
@@ -103,10 +111,7 @@ impl RtpCounter {
 
     /// A packet with `payload_octets` of payload was sent.
     pub fn sent(&self, payload_octets: usize) {
-        self.stats.tx_packets.fetch_add(1, Ordering::Relaxed);
-        self.stats
-            .tx_octets
-            .fetch_add(payload_octets as u64, Ordering::Relaxed);
+        self.stats.sent(payload_octets);
     }
 
     /// A packet of the stream arrived: from `ssrc`, numbered `sequence`.

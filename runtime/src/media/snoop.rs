@@ -362,11 +362,12 @@ mod engine_tests {
     use std::sync::Arc;
 
     use super::{Direction, Tap};
+    use crate::media::MediaError;
     use crate::media::engine::test_support::{
-        self, Recorded, playback_done, recording_done, wait_for_n,
+        self, Recorded, Sim, playback_done, recording_done, wait_for_n,
     };
     use crate::media::engine::{
-        Command, MediaEngine, Part, PlayItem, RecordingOp, Source, SourceOpener, Target,
+        Command, Part, PlayItem, RecordingOp, Source, SourceOpener, Target,
     };
     use crate::media::frame::{AudioFrame, Rate};
 
@@ -383,23 +384,24 @@ mod engine_tests {
     }
 
     impl SourceOpener for Opener {
-        fn open(&self, part: &Part, _rate: Rate) -> Result<Box<dyn Source>, String> {
+        fn open(&self, part: &Part, _rate: Rate) -> Result<Box<dyn Source>, MediaError> {
+            let unplayable = |why: &str| MediaError::NotPlayable(why.into());
             match part {
                 Part::Tone(value) => Ok(Box::new(Constant(
-                    value.parse().map_err(|_| "bad value")?,
+                    value.parse().map_err(|_| unplayable("bad value"))?,
                     50,
                 ))),
-                _ => Err("not a constant".into()),
+                _ => Err(unplayable("not a constant")),
             }
         }
     }
 
     /// Records `leg` into a recording named after it.
-    fn record(engine: &MediaEngine, leg: &str) -> Recorded {
+    fn record(engine: &Sim, leg: &str) -> Recorded {
         test_support::record(engine, leg, Target::Leg(leg.into()))
     }
 
-    fn play(engine: &MediaEngine, leg: &str, value: i16) {
+    fn play(engine: &Sim, leg: &str, value: i16) {
         engine.send(Command::Play {
             id: leg.into(),
             target: Target::Leg(leg.into()),

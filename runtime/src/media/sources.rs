@@ -8,6 +8,7 @@ use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::SystemTime;
 
+use super::MediaError;
 use super::engine::{Part, Sink, Source, SourceOpener};
 use super::file::{DecodedAudio, FramePlayer, RecordingWriter, check_file_size, read_file};
 use super::frame::{AudioFrame, Rate};
@@ -28,14 +29,12 @@ impl Source for FramePlayer {
 }
 
 impl Sink for RecordingWriter {
-    fn write(&mut self, frame: &AudioFrame) -> Result<(), String> {
-        self.write_frame(frame).map_err(|e| e.to_string())
+    fn write(&mut self, frame: &AudioFrame) -> Result<(), MediaError> {
+        self.write_frame(frame)
     }
 
-    fn finish(self: Box<Self>) -> Result<(), String> {
-        RecordingWriter::finish(*self)
-            .map(|_| ())
-            .map_err(|e| e.to_string())
+    fn finish(self: Box<Self>) -> Result<(), MediaError> {
+        RecordingWriter::finish(*self).map(|_| ())
     }
 
     fn cancel(self: Box<Self>) {
@@ -70,7 +69,7 @@ type Key = (PathBuf, Rate);
 
 /// A file being decoded: filled once by the loader thread, read by every source that
 /// waits for it.
-type Slot = Arc<OnceLock<Result<DecodedAudio, String>>>;
+type Slot = Arc<OnceLock<Result<DecodedAudio, Arc<MediaError>>>>;
 
 /// The decoded files and those being decoded, under one lock so that a file is never
 /// decoded twice at once.
@@ -150,10 +149,10 @@ fn load_files(queue: &Receiver<LoadJob>, files: &Mutex<Files>) {
     while let Ok(job) = queue.recv() {
         // A decoder bug must cost one file, not the loader (and with it every later file).
         let decoded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| decode(&job.key)))
-            .unwrap_or_else(|_| Err(format!("{}: the decoder failed", job.key.0.display())));
+            .unwrap_or_else(|_| Err(MediaError::DecoderFailed(job.key.0.clone())));
         let audio = decoded.as_ref().ok().cloned();
         // The waiting sources first: once the file leaves `loading` it is done.
-        let _ = job.slot.set(decoded);
+        let _ = job.slot.set(decoded.map_err(Arc::new));
         let mut files = files.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(audio) = &audio {
             files.remember(job.key.clone(), job.modified, job.len, audio);
@@ -163,18 +162,18 @@ fn load_files(queue: &Receiver<LoadJob>, files: &Mutex<Files>) {
 }
 
 /// Reads and decodes a file, converted to the key's rate.
-fn decode((path, rate): &Key) -> Result<DecodedAudio, String> {
-    let (audio, _format) = read_file(path).map_err(|e| e.to_string())?;
+fn decode((path, rate): &Key) -> Result<DecodedAudio, MediaError> {
+    let (audio, _format) = read_file(path)?;
     Ok(audio.to_rate(*rate))
 }
 
 impl FileOpener {
     /// A source for the file at `path`: at once when it is cached, else one that plays
     /// silence until the loader thread has decoded it.
-    fn file_source(&self, path: &Path, rate: Rate) -> Result<Box<dyn Source>, String> {
-        let meta = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    fn file_source(&self, path: &Path, rate: Rate) -> Result<Box<dyn Source>, MediaError> {
+        let meta = std::fs::metadata(path).map_err(|e| MediaError::io(path, e))?;
         let (modified, len) = (meta.modified().ok(), meta.len());
-        check_file_size(len).map_err(|e| e.to_string())?;
+        check_file_size(len)?;
         let key = (path.to_path_buf(), rate);
         let mut files = self.files();
         if let Some(hit) = files.cache.get(&key)
@@ -202,13 +201,13 @@ impl FileOpener {
                 match loader.try_send(job) {
                     Ok(()) => {}
                     Err(TrySendError::Full(_)) => {
-                        return Err(format!(
-                            "{}: {LOADER_QUEUE} files are already waiting to be read",
-                            path.display()
-                        ));
+                        return Err(MediaError::LoaderBusy {
+                            path: path.to_path_buf(),
+                            waiting: LOADER_QUEUE,
+                        });
                     }
                     Err(TrySendError::Disconnected(_)) => {
-                        return Err("the media loader thread has stopped".into());
+                        return Err(MediaError::LoaderStopped);
                     }
                 }
                 files.loading.insert(key, slot.clone());
@@ -249,7 +248,7 @@ struct LoadingFile {
     rate: Rate,
     player: Option<FramePlayer>,
     skip_ms: i64,
-    failure: Option<String>,
+    failure: Option<Arc<MediaError>>,
 }
 
 impl LoadingFile {
@@ -294,20 +293,20 @@ impl Source for LoadingFile {
         }
     }
 
-    fn failure(&self) -> Option<&str> {
+    fn failure(&self) -> Option<&MediaError> {
         self.failure.as_deref()
     }
 }
 
 impl SourceOpener for FileOpener {
-    fn open(&self, part: &Part, rate: Rate) -> Result<Box<dyn Source>, String> {
+    fn open(&self, part: &Part, rate: Rate) -> Result<Box<dyn Source>, MediaError> {
         match part {
             Part::File(path) => self.file_source(path, rate),
             Part::Tone(spec) => {
-                let spec = ToneSpec::from_uri(spec, "us").map_err(|e| e.to_string())?;
+                let spec = ToneSpec::from_uri(spec, "us")?;
                 Ok(Box::new(ToneGenerator::new(spec, rate)))
             }
-            Part::Missing(reason) => Err(reason.clone()),
+            Part::Missing(reason) => Err(MediaError::NotPlayable(reason.clone())),
         }
     }
 }
@@ -396,7 +395,7 @@ mod tests {
         );
         let played: Vec<AudioFrame> = std::iter::from_fn(|| second.next_frame()).collect();
         assert_eq!(played, frames);
-        assert_eq!(second.failure(), None);
+        assert!(second.failure().is_none());
     }
 
     #[test]
@@ -407,7 +406,7 @@ mod tests {
         let opener = FileOpener::default();
         let mut source = opened(&opener, &Part::File(path));
         assert_eq!(source.next_frame(), None);
-        assert!(source.failure().is_some_and(|r| !r.is_empty()));
+        assert!(source.failure().is_some_and(|r| !r.to_string().is_empty()));
     }
 
     #[test]
@@ -484,6 +483,6 @@ mod tests {
             FileOpener::default().open(&Part::File("/nonexistent/x.wav".into()), Rate::Narrow8k);
         assert!(missing.is_err());
         let part = FileOpener::default().open(&Part::Missing("gone".into()), Rate::Narrow8k);
-        assert_eq!(part.err().as_deref(), Some("gone"));
+        assert_eq!(part.err().map(|e| e.to_string()).as_deref(), Some("gone"));
     }
 }

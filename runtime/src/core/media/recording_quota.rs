@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use crate::core::quota::{Account, Quotas};
+use crate::media::MediaError;
 use crate::media::engine::Sink;
 use crate::media::file::RecordingWriter;
 use crate::media::frame::AudioFrame;
@@ -187,9 +188,9 @@ impl ChargedSink {
 }
 
 impl Sink for ChargedSink {
-    fn write(&mut self, frame: &AudioFrame) -> Result<(), String> {
+    fn write(&mut self, frame: &AudioFrame) -> Result<(), MediaError> {
         let before = self.writer.samples();
-        self.writer.write_frame(frame).map_err(|e| e.to_string())?;
+        self.writer.write_frame(frame)?;
         let bytes = self.writer.samples().saturating_sub(before) * self.sample_bytes;
         if let Some(account) = &self.account {
             self.charged += bytes;
@@ -202,14 +203,14 @@ impl Sink for ChargedSink {
         self.full
     }
 
-    fn finish(self: Box<Self>) -> Result<(), String> {
+    fn finish(self: Box<Self>) -> Result<(), MediaError> {
         let this = *self;
         let path: PathBuf = this.writer.path().to_path_buf();
         if let Err(error) = this.writer.finish() {
             if let Some(account) = &this.account {
                 account.refund_recording(this.charged);
             }
-            return Err(error.to_string());
+            return Err(error);
         }
         let bytes = std::fs::metadata(&path).map_or(this.charged, |m| m.len());
         match &this.key {

@@ -149,10 +149,12 @@ fn end_terminated(recordings: &mut Vec<Recording>, digit: char, finishing: &mut 
 /// Digits both ways, and the beep (media/engine/beep.rs), which shares their setup.
 #[cfg(test)]
 mod tests {
-    use std::sync::{Arc, mpsc};
+    use std::sync::Arc;
 
-    use super::super::test_support::{Recorded, next, paired_legs, record, record_request, start};
-    use super::super::{Command, MediaEngine, Part, RecordingOp, RecordingState, Target};
+    use super::super::test_support::{
+        Recorded, Sim, next, paired_legs, record, record_request, start,
+    };
+    use super::super::{Command, Part, RecordingOp, RecordingState, Target};
     use super::*;
     use crate::media::detect::detect_dtmf;
     use crate::media::frame::Rate;
@@ -160,7 +162,7 @@ mod tests {
     use crate::media::sources::FileOpener;
 
     /// An engine with paired legs `a` and `b`; `b` is recorded (it reads what `a` writes).
-    fn paired(beep: Option<Part>) -> (MediaEngine, mpsc::Receiver<MediaEvent>, Recorded) {
+    fn paired(beep: Option<Part>) -> (Sim, Sim, Recorded) {
         let (engine, rx) = start(Arc::new(FileOpener::default()));
         paired_legs(&engine);
         let (request, frames) = record_request("r", Target::Leg("b".into()));
@@ -178,7 +180,7 @@ mod tests {
         (engine, rx, frames)
     }
 
-    fn stop(engine: &MediaEngine, rx: &mpsc::Receiver<MediaEvent>) {
+    fn stop(engine: &Sim, rx: &Sim) {
         engine.send(Command::ControlRecording {
             name: "r".into(),
             op: RecordingOp::Stop,

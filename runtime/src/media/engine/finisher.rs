@@ -6,10 +6,10 @@
 //! always reported before its end), and the finisher reports its final state: `Done` (or
 //! `Failed` when completing the file failed), `Canceled`, or `Failed` with its cause.
 
-use std::sync::Arc;
-use std::sync::mpsc;
+use std::sync::{Arc, mpsc};
 
-use super::{MediaEvent, MediaListener, RecordingState, Sink};
+use super::reporter::Reporter;
+use super::{MediaEvent, RecordingState, Sink};
 
 /// How a recording ended.
 pub(super) enum Ending {
@@ -35,19 +35,19 @@ pub(super) struct Finisher {
     /// `None` when the thread could not be started: recordings are ended on the engine
     /// thread then.
     jobs: Option<mpsc::Sender<Finish>>,
-    listener: Arc<dyn MediaListener>,
+    reporter: Reporter,
 }
 
 impl Finisher {
-    /// Starts the finisher thread, which reports to `listener`.
-    pub(super) fn start(listener: Arc<dyn MediaListener>) -> Finisher {
+    /// Starts the finisher thread, which reports to `reporter`.
+    pub(super) fn start(reporter: Reporter) -> Finisher {
         let (jobs, queue) = mpsc::channel::<Finish>();
-        let reporter = listener.clone();
+        let thread_reporter = reporter.clone();
         let started = std::thread::Builder::new()
             .name("wari-media-finisher".into())
             .spawn(move || {
                 while let Ok(job) = queue.recv() {
-                    complete(job, &*reporter);
+                    complete(job, &thread_reporter);
                 }
             });
         let jobs = match started {
@@ -57,7 +57,17 @@ impl Finisher {
                 None
             }
         };
-        Finisher { jobs, listener }
+        Finisher { jobs, reporter }
+    }
+
+    /// A finisher without a thread: recordings are ended where they stop (for tests on a
+    /// simulated clock, whose events then come in a fixed order).
+    #[cfg(test)]
+    pub(super) fn inline(reporter: Reporter) -> Finisher {
+        Finisher {
+            jobs: None,
+            reporter,
+        }
     }
 
     /// Ends `job`'s file and reports it, on the finisher thread when there is one.
@@ -69,16 +79,16 @@ impl Finisher {
             },
             None => job,
         };
-        complete(job, &*self.listener);
+        complete(job, &self.reporter);
     }
 }
 
 /// Completes or removes a recording's file and reports the recording's final state.
-fn complete(job: Finish, listener: &dyn MediaListener) {
+fn complete(job: Finish, reporter: &Reporter) {
     let state = match job.ending {
         Ending::Stopped => match job.sink.finish() {
             Ok(()) => RecordingState::Done,
-            Err(cause) => RecordingState::Failed(cause),
+            Err(cause) => RecordingState::Failed(cause.to_string()),
         },
         Ending::Canceled => {
             job.sink.cancel();
@@ -89,7 +99,7 @@ fn complete(job: Finish, listener: &dyn MediaListener) {
             RecordingState::Failed(cause)
         }
     };
-    listener.media_event(MediaEvent::Recording {
+    reporter.report(MediaEvent::Recording {
         name: job.name,
         state,
         duration_ms: job.duration_ms,

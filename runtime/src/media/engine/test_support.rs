@@ -1,37 +1,113 @@
-//! Fixtures shared by the engine's tests and the snoop taps' engine tests: an engine whose
-//! events arrive on a channel, waiting for events, and recordings into memory.
+//! Fixtures shared by the engine's tests and the snoop taps' engine tests: a graph on a
+//! simulated clock ([`Sim`]), waiting for its events, and recordings into memory.
+//!
+//! A [`Sim`] is the engine without its thread: commands are queued as [`MediaEngine::send`]
+//! queues them and applied before the next tick, and time moves only when a test waits for
+//! an event (20 ms a tick), so no test waits on the wall clock and each runs as fast as the
+//! graph computes.
+//!
+//! [`MediaEngine::send`]: super::MediaEngine::send
 
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::rc::Rc;
 use std::sync::{Arc, Mutex, mpsc};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use super::clock::PERIOD;
+use super::finisher::Finisher;
+use super::graph::Graph;
+use super::reporter::Reporter;
 use super::{
-    Command, MediaEngine, MediaEvent, MediaListener, PlaybackState, RecordRequest, RecordingState,
-    Sink, SourceOpener, Target, TerminateOn,
+    Command, MediaEvent, PlaybackState, RecordRequest, RecordingState, Sink, SourceOpener, Target,
+    TerminateOn,
 };
+use crate::media::MediaError;
 use crate::media::detect::DtmfDetector;
 use crate::media::frame::{AudioFrame, Rate};
 
-/// Sends every event into a channel.
-struct Events(Mutex<mpsc::Sender<MediaEvent>>);
+/// Most ticks [`next`] runs waiting for an event: 5 s of simulated time.
+const MAX_WAIT_TICKS: usize = 250;
 
-impl MediaListener for Events {
-    fn media_event(&self, event: MediaEvent) {
-        if let Ok(tx) = self.0.lock() {
-            let _ = tx.send(event);
+/// A media graph on a simulated clock, with its commands and events. Clones share it.
+#[derive(Clone)]
+pub(crate) struct Sim(Rc<RefCell<SimState>>);
+
+struct SimState {
+    graph: Graph,
+    commands: VecDeque<Command>,
+    events: mpsc::Receiver<MediaEvent>,
+    now: Instant,
+}
+
+impl Sim {
+    /// Queues a command for the next tick.
+    pub(crate) fn send(&self, command: Command) {
+        self.0.borrow_mut().commands.push_back(command);
+    }
+
+    /// The next event already reported, without moving time.
+    fn try_event(&self) -> Option<MediaEvent> {
+        self.0.borrow().events.try_recv().ok()
+    }
+
+    /// Applies the commands queued, then runs one tick 20 ms after the last.
+    pub(crate) fn step(&self) {
+        let mut sim = self.0.borrow_mut();
+        while let Some(command) = sim.commands.pop_front() {
+            sim.graph.apply(command);
         }
+        sim.now += PERIOD;
+        let now = sim.now;
+        let tick = sim.graph.handle_timeout(now);
+        assert!(tick.is_some_and(|t| t.skipped == 0), "a tick every 20 ms");
+    }
+
+    /// The next event reported by another thread (a recording finisher's), waiting for it
+    /// on the wall clock for at most 5 s without moving simulated time.
+    pub(crate) fn event_from_thread(&self) -> MediaEvent {
+        self.0
+            .borrow()
+            .events
+            .recv_timeout(Duration::from_secs(5))
+            .expect("an event within 5 s")
     }
 }
 
-/// Starts an engine that opens parts with `opener`; its events arrive on the receiver.
-pub(crate) fn start(opener: Arc<dyn SourceOpener>) -> (MediaEngine, mpsc::Receiver<MediaEvent>) {
-    let (tx, rx) = mpsc::channel();
-    let engine =
-        MediaEngine::start(opener, Arc::new(Events(Mutex::new(tx)))).expect("engine thread");
-    (engine, rx)
+/// A graph that opens parts with `opener`, on a simulated clock: the engine to send
+/// commands to, and the same to read its events from.
+pub(crate) fn start(opener: Arc<dyn SourceOpener>) -> (Sim, Sim) {
+    let (reporter, events) = Reporter::channel();
+    start_with(opener, Finisher::inline(reporter.clone()), reporter, events)
+}
+
+/// [`start`] with recordings completed by a finisher thread (reported from there).
+pub(crate) fn start_with_finisher_thread(opener: Arc<dyn SourceOpener>) -> (Sim, Sim) {
+    let (reporter, events) = Reporter::channel();
+    start_with(opener, Finisher::start(reporter.clone()), reporter, events)
+}
+
+fn start_with(
+    opener: Arc<dyn SourceOpener>,
+    finisher: Finisher,
+    reporter: Reporter,
+    events: mpsc::Receiver<MediaEvent>,
+) -> (Sim, Sim) {
+    let start = Instant::now();
+    let mut graph = Graph::new(opener, reporter, finisher);
+    // The first tick, at the start of simulated time.
+    assert!(graph.handle_timeout(start).is_some());
+    let sim = Sim(Rc::new(RefCell::new(SimState {
+        graph,
+        commands: VecDeque::new(),
+        events,
+        now: start,
+    })));
+    (sim.clone(), sim)
 }
 
 /// Adds 8 kHz legs `a` and `b`, paired: each reads what the other writes.
-pub(crate) fn paired_legs(engine: &MediaEngine) {
+pub(crate) fn paired_legs(engine: &Sim) {
     for id in ["a", "b"] {
         engine.send(Command::AddLeg {
             id: id.into(),
@@ -44,18 +120,20 @@ pub(crate) fn paired_legs(engine: &MediaEngine) {
     });
 }
 
-/// The next event, within 5 s.
-pub(crate) fn next(rx: &mpsc::Receiver<MediaEvent>) -> MediaEvent {
-    rx.recv_timeout(Duration::from_secs(5))
-        .expect("an event within 5 s")
+/// The next event, within 5 s of simulated time (time moves a tick at a time until one
+/// comes).
+pub(crate) fn next(sim: &Sim) -> MediaEvent {
+    for _ in 0..MAX_WAIT_TICKS {
+        if let Some(event) = sim.try_event() {
+            return event;
+        }
+        sim.step();
+    }
+    sim.try_event().expect("an event within 5 s")
 }
 
 /// Skips events until `count` of them have matched (each within 5 s).
-pub(crate) fn wait_for_n(
-    rx: &mpsc::Receiver<MediaEvent>,
-    count: usize,
-    what: impl Fn(&MediaEvent) -> bool,
-) {
+pub(crate) fn wait_for_n(rx: &Sim, count: usize, what: impl Fn(&MediaEvent) -> bool) {
     let mut seen = 0;
     for _ in 0..1000 {
         if seen == count {
@@ -69,7 +147,7 @@ pub(crate) fn wait_for_n(
 }
 
 /// Skips events until one matches (each within 5 s).
-pub(crate) fn wait_for(rx: &mpsc::Receiver<MediaEvent>, what: impl Fn(&MediaEvent) -> bool) {
+pub(crate) fn wait_for(rx: &Sim, what: impl Fn(&MediaEvent) -> bool) {
     wait_for_n(rx, 1, what);
 }
 
@@ -100,15 +178,20 @@ pub(crate) fn recording_done(event: &MediaEvent) -> bool {
 pub(crate) struct Recorded(Arc<Mutex<(Vec<AudioFrame>, bool)>>);
 
 impl Sink for Recorded {
-    fn write(&mut self, frame: &AudioFrame) -> Result<(), String> {
-        self.0.lock().map_err(|_| "poisoned")?.0.push(frame.clone());
+    fn write(&mut self, frame: &AudioFrame) -> Result<(), MediaError> {
+        self.0.lock().map_err(|_| poisoned())?.0.push(frame.clone());
         Ok(())
     }
-    fn finish(self: Box<Self>) -> Result<(), String> {
-        self.0.lock().map_err(|_| "poisoned")?.1 = true;
+    fn finish(self: Box<Self>) -> Result<(), MediaError> {
+        self.0.lock().map_err(|_| poisoned())?.1 = true;
         Ok(())
     }
     fn cancel(self: Box<Self>) {}
+}
+
+/// The error of a recording whose memory lock was poisoned.
+fn poisoned() -> MediaError {
+    MediaError::io("memory", std::io::Error::other("poisoned"))
 }
 
 impl Recorded {
@@ -163,7 +246,7 @@ pub(crate) fn record_request(name: &str, target: Target) -> (RecordRequest, Reco
 }
 
 /// Starts a recording `name` of `target` into memory, without limits.
-pub(crate) fn record(engine: &MediaEngine, name: &str, target: Target) -> Recorded {
+pub(crate) fn record(engine: &Sim, name: &str, target: Target) -> Recorded {
     let (request, sink) = record_request(name, target);
     engine.send(Command::Record(request));
     sink

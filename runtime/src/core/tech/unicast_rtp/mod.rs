@@ -4,16 +4,17 @@
 //! hears. The channel is up from the start and has no dialplan of its own.
 //!
 //! The socket is shared by the channel's [`UnicastRtp`] driver and its media edge
-//! ([`UdpEdge`], run by the media engine): hanging the channel up closes the socket under
-//! the same lock the edge sends under, so no packet leaves once the hangup is done.
+//! ([`UdpEdge`], run by the media engine, whose socket I/O is done by an I/O thread of
+//! [`crate::media::udp_io`], never on the engine's tick): hanging the channel up closes
+//! the socket under the same lock every send is made under, so no packet leaves once the
+//! hangup is done.
 //! Packets always go to `external_host`; where received packets come from is not checked.
 //!
 //! The technology ([`UnicastRtpTech`], in `channel.rs`) makes the channel for a request
 //! carrying a [`FarEnd`]; it is not dialable.
 
-use std::io::ErrorKind;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 mod channel;
 
@@ -25,35 +26,11 @@ use crate::media::engine::LegId;
 use crate::media::external::{Edge, Received, RtpStream};
 use crate::media::frame::{AudioFrame, Rate};
 use crate::media::rtp_stats::{RtpSnapshot, RtpStats};
+pub use crate::media::udp_io::SharedSocket;
+use crate::media::udp_io::UdpLink;
 
-/// Most packets taken from the socket in one tick (a far end sending faster than this
-/// fills the kernel's buffer, which then drops).
+/// Most packets taken from the I/O thread's queue in one tick.
 const MAX_PACKETS_PER_TICK: usize = 16;
-
-/// Largest datagram read; anything longer is cut (and then usually fails to decode).
-const MAX_DATAGRAM: usize = 2048;
-
-/// The UDP socket of one external-media channel, `None` once closed.
-#[derive(Debug)]
-pub struct SharedSocket(Mutex<Option<UdpSocket>>);
-
-impl SharedSocket {
-    pub fn new(socket: UdpSocket) -> SharedSocket {
-        SharedSocket(Mutex::new(Some(socket)))
-    }
-
-    /// Closes the socket: nothing is sent or received afterwards.
-    pub fn close(&self) {
-        let mut socket = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        *socket = None;
-    }
-
-    /// Runs `f` on the socket unless it is closed.
-    fn with<R>(&self, f: impl FnOnce(&UdpSocket) -> R) -> Option<R> {
-        let socket = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        socket.as_ref().map(f)
-    }
-}
 
 /// A non-blocking UDP socket on the local address used to reach `remote` (so the far end
 /// can answer to it), on a port the system picks.
@@ -103,15 +80,11 @@ impl Driver for UnicastRtp {
 }
 
 /// The media engine's side of a `UnicastRTP` channel: frames out as RTP to the far end,
-/// received RTP in as frames.
+/// received RTP in as frames. The datagrams cross a [`UdpLink`] to and from its I/O thread.
 pub struct UdpEdge {
     channel: LegId,
-    socket: Arc<SharedSocket>,
-    remote: SocketAddr,
+    link: UdpLink,
     stream: RtpStream,
-    buf: Vec<u8>,
-    /// A send error was logged (later ones are not, until a send succeeds again).
-    send_failing: bool,
 }
 
 impl UdpEdge {
@@ -121,69 +94,36 @@ impl UdpEdge {
         remote: SocketAddr,
         stream: RtpStream,
     ) -> UdpEdge {
+        let link = UdpLink::start(channel.clone(), socket, remote, stream.stats());
         UdpEdge {
             channel,
-            socket,
-            remote,
+            link,
             stream,
-            buf: vec![0; MAX_DATAGRAM],
-            send_failing: false,
         }
     }
 }
 
 impl Edge for UdpEdge {
     fn send(&mut self, frame: &AudioFrame) {
-        let packet = self.stream.packet(frame);
-        let Some(result) = self.socket.with(|s| s.send_to(packet, self.remote)) else {
-            return;
-        };
-        match result {
-            Ok(sent) => {
-                self.stream.count_sent(sent);
-                self.send_failing = false;
-            }
-            // The socket buffer is full: this packet is lost, as on a busy network.
-            Err(e) if e.kind() == ErrorKind::WouldBlock => {}
-            Err(error) => {
-                if !self.send_failing {
-                    tracing::warn!(channel = %self.channel, remote = %self.remote, %error, "cannot send external media RTP");
-                    self.send_failing = true;
-                }
-            }
-        }
+        self.link.send(self.stream.packet(frame));
     }
 
     fn receive(&mut self, rate: Rate) -> Option<AudioFrame> {
-        let UdpEdge {
-            channel,
-            socket,
-            stream,
-            buf,
-            ..
-        } = self;
-        socket.with(|socket| {
-            for _ in 0..MAX_PACKETS_PER_TICK {
-                let (len, from) = match socket.recv_from(buf) {
-                    Ok(received) => received,
-                    Err(e) if e.kind() == ErrorKind::WouldBlock => break,
-                    Err(error) => {
-                        tracing::debug!(channel = %channel, %error, "external media receive failed");
-                        break;
-                    }
-                };
-                match stream.push_packet(&buf[..len]) {
-                    Ok(Received::Queued) => {}
-                    Ok(Received::OtherPayloadType(pt)) => {
-                        tracing::debug!(channel = %channel, %from, pt, "RTP with another payload type ignored");
-                    }
-                    Err(error) => {
-                        tracing::debug!(channel = %channel, %from, %error, "malformed RTP ignored");
-                    }
+        for _ in 0..MAX_PACKETS_PER_TICK {
+            let Some((datagram, from)) = self.link.receive() else {
+                break;
+            };
+            match self.stream.push_packet(&datagram) {
+                Ok(Received::Queued) => {}
+                Ok(Received::OtherPayloadType(pt)) => {
+                    tracing::debug!(channel = %self.channel, %from, pt, "RTP with another payload type ignored");
+                }
+                Err(error) => {
+                    tracing::debug!(channel = %self.channel, %from, %error, "malformed RTP ignored");
                 }
             }
-        });
-        stream.next_frame(rate)
+        }
+        self.stream.next_frame(rate)
     }
 }
 
