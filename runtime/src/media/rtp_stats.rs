@@ -1,7 +1,8 @@
 //! What one RTP stream has carried, for `GET /channels/{id}/rtp_statistics`: packets and
 //! payload octets each way, both sources' SSRCs, and the packets lost on the way in,
 //! counted from gaps in the sequence numbers (RFC 3550 appendix A.3: expected minus
-//! received, never below zero). The media thread counts ([`RtpCounter`]); readers take a
+//! received, never below zero). The media thread counts what arrives ([`RtpCounter`]) and
+//! an edge's I/O thread what it sent ([`RtpStats::sent`]); readers take a
 //! [`RtpSnapshot`] of the shared [`RtpStats`] at any time without stopping it.
 //!
 //! No RTCP is exchanged, so nothing only the far end knows is reported: its losses
