@@ -6,17 +6,17 @@
 //! headers are added to whatever comes out.
 
 pub mod auth;
-pub mod cors;
-pub mod docs;
-pub mod internal;
-pub mod login_throttle;
-pub mod openapi;
+pub(crate) mod cors;
+pub(crate) mod docs;
+pub(crate) mod internal;
+pub(crate) mod login_throttle;
+pub(crate) mod openapi;
 pub mod params;
 pub mod resources;
-pub mod response;
-pub mod router;
-pub mod stream_body;
-pub mod upload;
+pub(crate) mod response;
+pub(crate) mod router;
+pub(crate) mod stream_body;
+pub(crate) mod upload;
 
 use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;

@@ -13,7 +13,7 @@ use super::values::{bool_option, comma_list};
 use crate::acl::Acl;
 
 /// Default realm in the `WWW-Authenticate` challenge.
-pub const DEFAULT_REALM: &str = "Asterisk REST Interface";
+pub(crate) const DEFAULT_REALM: &str = "Asterisk REST Interface";
 
 /// How a user's password is stored.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -5,17 +5,17 @@
 //! found (file:line), so `wari check-config` and start-up report the same things.
 
 pub mod acl_conf;
-pub mod ari_conf;
-pub mod asterisk_conf;
+pub(crate) mod ari_conf;
+pub(crate) mod asterisk_conf;
 pub mod conf_file;
 pub mod diagnostics;
 pub mod http_conf;
-pub mod musiconhold_conf;
+pub(crate) mod musiconhold_conf;
 pub mod test_phones_conf;
-pub mod user_limits;
-pub mod values;
+pub(crate) mod user_limits;
+pub(crate) mod values;
 pub mod wasm_conf;
-pub mod websocket_client_conf;
+pub(crate) mod websocket_client_conf;
 
 use std::path::{Path, PathBuf};
 

@@ -14,28 +14,28 @@
 //! the order they happened. Each channel has a runner task ([`pbx`]) that executes its
 //! dialplan or waits in Stasis.
 
-pub mod app_host;
-pub mod bridges;
+pub(crate) mod app_host;
+pub(crate) mod bridges;
 pub mod cause;
 pub mod channels;
-pub mod control;
+pub(crate) mod control;
 mod device_states;
 pub mod dialplan;
-pub mod endpoints;
+pub(crate) mod endpoints;
 pub mod event;
-pub mod external_media;
-pub mod functions;
+pub(crate) mod external_media;
+pub(crate) mod functions;
 pub mod media;
-pub mod modules;
+pub(crate) mod modules;
 mod pbx;
-pub mod quota;
-pub mod snoop;
+pub(crate) mod quota;
+pub(crate) mod snoop;
 pub mod stasis;
-pub mod system;
-pub mod tech;
+pub(crate) mod system;
+pub(crate) mod tech;
 #[cfg(test)]
 pub(crate) mod test_support;
-pub mod time;
+pub(crate) mod time;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -4,14 +4,14 @@
 //! heads pass the [`head`] normaliser before hyper reads them, and every request goes to
 //! the [`front`] door.
 
-pub mod accept;
-pub mod front;
+pub(crate) mod accept;
+pub(crate) mod front;
 pub mod head;
-pub mod metrics;
-pub mod normalized_io;
-pub mod restriction;
-pub mod tls;
-pub mod upload;
+pub(crate) mod metrics;
+pub(crate) mod normalized_io;
+pub(crate) mod restriction;
+pub(crate) mod tls;
+pub(crate) mod upload;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -6,24 +6,24 @@
 //! limits ([`limits`]); the app drives the call through the host imports, which run the same
 //! core operations as the REST API, restricted to the session's own channels and bridges.
 
-pub mod app_log;
-pub mod apps_api;
-pub mod audit;
-pub mod bindings;
+pub(crate) mod app_log;
+pub(crate) mod apps_api;
+pub(crate) mod audit;
+pub(crate) mod bindings;
 pub mod convert;
-pub mod drain;
+pub(crate) mod drain;
 pub mod engine;
 mod guest_ari;
-pub mod kv;
+pub(crate) mod kv;
 pub mod limits;
-pub mod log_follow;
-pub mod names;
-pub mod output;
+pub(crate) mod log_follow;
+pub(crate) mod names;
+pub(crate) mod output;
 mod ownership;
 pub mod runtime;
 pub mod session;
 mod settings;
-pub mod store;
+pub(crate) mod store;
 
 use std::collections::HashMap;
 use std::path::Path;

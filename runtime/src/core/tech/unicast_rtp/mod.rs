@@ -17,7 +17,9 @@ use std::sync::{Arc, Mutex};
 
 mod channel;
 
-pub use channel::{FarEnd, LOCAL_ADDRESS_VAR, LOCAL_PORT_VAR, UnicastRtpTech};
+pub(crate) use channel::{FarEnd, UnicastRtpTech};
+#[cfg(test)]
+pub(crate) use channel::{LOCAL_ADDRESS_VAR, LOCAL_PORT_VAR};
 
 use super::{Context, Driver};
 use crate::core::CoreError;
@@ -35,15 +37,15 @@ const MAX_DATAGRAM: usize = 2048;
 
 /// The UDP socket of one external-media channel, `None` once closed.
 #[derive(Debug)]
-pub struct SharedSocket(Mutex<Option<UdpSocket>>);
+pub(crate) struct SharedSocket(Mutex<Option<UdpSocket>>);
 
 impl SharedSocket {
-    pub fn new(socket: UdpSocket) -> SharedSocket {
+    pub(crate) fn new(socket: UdpSocket) -> SharedSocket {
         SharedSocket(Mutex::new(Some(socket)))
     }
 
     /// Closes the socket: nothing is sent or received afterwards.
-    pub fn close(&self) {
+    pub(crate) fn close(&self) {
         let mut socket = self.0.lock().unwrap_or_else(|p| p.into_inner());
         *socket = None;
     }
@@ -57,7 +59,7 @@ impl SharedSocket {
 
 /// A non-blocking UDP socket on the local address used to reach `remote` (so the far end
 /// can answer to it), on a port the system picks.
-pub fn bind_towards(remote: SocketAddr) -> std::io::Result<UdpSocket> {
+pub(crate) fn bind_towards(remote: SocketAddr) -> std::io::Result<UdpSocket> {
     let any: IpAddr = match remote {
         SocketAddr::V4(_) => Ipv4Addr::UNSPECIFIED.into(),
         SocketAddr::V6(_) => Ipv6Addr::UNSPECIFIED.into(),
@@ -74,14 +76,14 @@ pub fn bind_towards(remote: SocketAddr) -> std::io::Result<UdpSocket> {
 
 /// The driver of a `UnicastRTP` channel.
 #[derive(Debug)]
-pub struct UnicastRtp {
+pub(crate) struct UnicastRtp {
     socket: Arc<SharedSocket>,
     /// What the channel's RTP stream (counted by its edge) has carried.
     stats: Arc<RtpStats>,
 }
 
 impl UnicastRtp {
-    pub fn new(socket: Arc<SharedSocket>, stats: Arc<RtpStats>) -> UnicastRtp {
+    pub(crate) fn new(socket: Arc<SharedSocket>, stats: Arc<RtpStats>) -> UnicastRtp {
         UnicastRtp { socket, stats }
     }
 }
@@ -104,7 +106,7 @@ impl Driver for UnicastRtp {
 
 /// The media engine's side of a `UnicastRTP` channel: frames out as RTP to the far end,
 /// received RTP in as frames.
-pub struct UdpEdge {
+pub(crate) struct UdpEdge {
     channel: LegId,
     socket: Arc<SharedSocket>,
     remote: SocketAddr,
@@ -115,7 +117,7 @@ pub struct UdpEdge {
 }
 
 impl UdpEdge {
-    pub fn new(
+    pub(crate) fn new(
         channel: LegId,
         socket: Arc<SharedSocket>,
         remote: SocketAddr,
