@@ -5,12 +5,12 @@
 //! technologies and the channel runners drive; [`hangup`], [`dialing`], [`identity`] and
 //! [`variables`] each own one part of a channel's life.
 
-pub mod channel;
+pub(crate) mod channel;
 mod control;
 pub(crate) mod dialing;
-pub mod hangup;
+pub(crate) mod hangup;
 pub(crate) mod identity;
-pub mod snapshot;
+pub(crate) mod snapshot;
 mod upcalls;
 pub(crate) mod variables;
 

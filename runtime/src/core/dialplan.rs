@@ -35,7 +35,7 @@
 
 pub mod expr;
 mod parse;
-pub mod pattern;
+pub(crate) mod pattern;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
