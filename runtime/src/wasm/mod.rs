@@ -21,7 +21,7 @@ pub(crate) mod names;
 pub(crate) mod output;
 mod ownership;
 pub mod runtime;
-pub mod session;
+pub(crate) mod session;
 mod settings;
 pub(crate) mod store;
 
