@@ -40,12 +40,16 @@ pub use upload::Upload;
 /// A request as ARI sees it, whatever carried it.
 #[derive(Debug, Clone)]
 pub struct AriRequest {
+    /// The HTTP method (or a `RESTRequest`'s `method`).
     pub method: Method,
     /// The raw (still percent-encoded) path after `/ari`, e.g. `/asterisk/info`.
     pub path: String,
     /// The raw query string, without `?`.
     pub query: Option<String>,
+    /// The request headers (`Authorization`, `Content-Type`, `Origin` ...); empty for a
+    /// `RESTRequest` that carries none.
     pub headers: HeaderMap,
+    /// The request body as received, not yet parsed.
     pub body: Bytes,
     /// The client's address (per-user ACLs apply): the HTTP client's, or that of the
     /// inbound WebSocket a `RESTRequest` arrived on; `None` for requests made inside wari
@@ -130,7 +134,9 @@ enum Routed<'a> {
 pub struct UpgradeGrant {
     /// The resource (`events`).
     pub resource: String,
+    /// The upgrade request's parameters (`app`, `subscribeAll`, ...).
     pub params: Params,
+    /// The authenticated user, whose ACL and limits the socket keeps.
     pub user: Arc<crate::config::User>,
     /// The client's address, for the socket's later requests.
     pub peer: Option<SocketAddr>,
@@ -139,8 +145,10 @@ pub struct UpgradeGrant {
 /// Why the ARI layer could not be set up (a bug in the embedded declarations or handlers).
 #[derive(Debug, thiserror::Error)]
 pub enum SetupError {
+    /// An embedded API declaration does not parse.
     #[error(transparent)]
     Docs(#[from] docs::DocsError),
+    /// A declared operation has no handler.
     #[error(transparent)]
     Routes(#[from] router::UndeclaredHandler),
 }

@@ -27,8 +27,11 @@ use crate::core::Core;
 
 /// What a handler gets: the services it may use and the request's parameters.
 pub struct Ctx {
+    /// The telephony core the handler acts on (through `core.control()`).
     pub core: Arc<Core>,
+    /// The configuration wari runs with.
     pub config: Arc<Config>,
+    /// The request's query and body parameters, merged.
     pub params: Params,
     /// The authenticated user.
     pub user: Arc<User>,
