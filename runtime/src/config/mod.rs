@@ -56,8 +56,10 @@ impl ConfigSource {
 /// Why configuration could not be read at all (as opposed to problems inside it).
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
+    /// `--config-dir` names something that is not a directory.
     #[error("configuration directory {0} does not exist or is not a directory")]
     NoSuchDir(PathBuf),
+    /// A file in the directory exists but cannot be read.
     #[error(transparent)]
     File(#[from] conf_file::ConfError),
 }
@@ -65,8 +67,11 @@ pub enum ConfigError {
 /// The complete typed configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
+    /// Where the files came from: a directory or the embedded demo.
     pub source: ConfigSource,
+    /// http.conf: listeners, prefix, sessions, TLS, restrictions.
     pub http: HttpConfig,
+    /// ari.conf: users, CORS, login throttling, outbound WebSockets.
     pub ari: AriConfig,
     /// The parsed `extensions.conf`, kept for the dialplan.
     pub extensions: Option<ConfFile>,
