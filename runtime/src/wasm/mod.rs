@@ -48,9 +48,11 @@ use store::{AppStore, StoredApp, sha256_hex};
 
 /// What every app and session shares.
 pub struct Shared {
+    /// The engine every app is compiled with.
     pub engine: WasmEngine,
     /// The engine's compatibility hash: names cached precompiled artifacts.
     compat: String,
+    /// The telephony core the apps' host calls act on.
     pub core: Arc<Core>,
     linker: Linker<SessionState>,
     /// The ARI pipeline serving `ari.request` (`None`: requests answer 503).
