@@ -11,6 +11,8 @@
 //! [`host`] wires them together. Configuration ([`config`]) shapes all of it. What must
 //! outlive a crash is written through [`store`] first.
 
+#![warn(missing_docs)]
+
 pub mod acl;
 pub mod ari;
 pub mod config;
