@@ -136,7 +136,7 @@ pub struct UpgradeGrant {
     pub resource: String,
     /// The upgrade request's parameters (`app`, `subscribeAll`, ...).
     pub params: Params,
-    /// The authenticated user, whose ACL and limits the socket keeps.
+    /// The authenticated user the socket belongs to.
     pub user: Arc<crate::config::User>,
     /// The client's address, for the socket's later requests.
     pub peer: Option<SocketAddr>,

@@ -58,7 +58,7 @@ pub struct Problem {
     pub severity: Severity,
     /// The file and line (or section) it was found at.
     pub location: Location,
-    /// What is wrong, in words for the operator; values from the file are escaped.
+    /// What is wrong, in words for the operator.
     pub message: String,
 }
 

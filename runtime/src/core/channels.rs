@@ -45,7 +45,7 @@ pub enum Destination {
         context: String,
         /// The extension in `context`.
         exten: String,
-        /// The priority to start at (1 unless a label or number was asked for).
+        /// The priority to start at (1 and up).
         priority: u32,
     },
 }

@@ -32,7 +32,7 @@ use normalized_io::{NormalizedIo, ReadLimits, UpgradeAnswers};
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum HttpError {
-    /// The bind address did not resolve to an IP address.
+    /// The bind address could not be resolved to an IP address.
     #[error("cannot resolve bind address {address}: {source}")]
     Resolve {
         /// The address as configured (`host:port`).

@@ -21,7 +21,7 @@ use crate::core::stasis::{EventSink, SinkKind};
 
 /// One compiled version of an app, ready to instantiate.
 pub struct AppVersion {
-    /// The component as stored: its name, sha256 and where it lies.
+    /// The component's record in the app store: name, sha256, size, upload time, owner.
     pub stored: StoredApp,
     /// The component linked against the host's imports, ready to instantiate per session.
     pub pre: StasisAppPre<SessionState>,

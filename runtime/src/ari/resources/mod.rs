@@ -31,7 +31,7 @@ pub struct Ctx {
     pub core: Arc<Core>,
     /// The configuration wari runs with.
     pub config: Arc<Config>,
-    /// The request's query and body parameters, merged.
+    /// The request's parameters: the path's variables, the query string and the body.
     pub params: Params,
     /// The authenticated user.
     pub user: Arc<User>,

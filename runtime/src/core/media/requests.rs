@@ -47,7 +47,7 @@ impl Default for PlayRequest {
 pub struct RecordChannelRequest {
     /// The recording's name: its file under the recordings directory, without extension.
     pub name: String,
-    /// The file format, e.g. `wav` or `gsm`.
+    /// The file format: `wav`, `ulaw`, `alaw`, `sln` or `sln16`.
     pub format: String,
     /// Bridges only: the recorder's format (checked, 422 when unknown; the mix is
     /// recorded at 8 kHz whatever it says).

@@ -26,7 +26,7 @@ pub struct PlaybackInfo {
     pub target_uri: String,
     /// The language sounds are looked up in.
     pub language: String,
-    /// ARI's state: `queued`, `playing`, `paused`, `done` ...
+    /// ARI's state: `queued`, `playing`, `paused`, `continuing`, `done` or `failed`.
     pub state: &'static str,
     /// Who gets the events.
     pub topic: MediaTopic,
@@ -61,7 +61,7 @@ pub struct LiveRecordingInfo {
     pub format: Format,
     /// What it records: `channel:<id>` or `bridge:<id>`.
     pub target_uri: String,
-    /// ARI's state: `queued`, `recording`, `paused`, `done`, `failed`, `canceled`.
+    /// ARI's state: `queued`, `recording`, `paused`, `done` or `failed`.
     pub state: &'static str,
     /// How long it has recorded, in whole seconds; `None` until it ends.
     pub duration_s: Option<u64>,
