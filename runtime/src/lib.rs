@@ -9,7 +9,7 @@
 //! WebAssembly host meet (ARI's `/wasm` resource manages apps; an app's `ari.request` runs
 //! through the pipeline) each depends only on a trait in [`host_api`], defined below both;
 //! [`host`] wires them together. Configuration ([`config`]) shapes all of it. What must
-//! outlive a crash is written through [`store`] first.
+//! outlive a crash is written through the crate's `store` first.
 
 #![warn(missing_docs)]
 
