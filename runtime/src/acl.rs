@@ -13,12 +13,16 @@ use ipnetwork::IpNetwork;
 /// Why an ACL entry could not be understood.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum AclError {
+    /// The entry is empty or only whitespace.
     #[error("empty ACL entry")]
     Empty,
+    /// The part before any `/` is not an IPv4 or IPv6 address.
     #[error("'{0}' is not an IP address")]
     BadAddress(String),
+    /// The part after `/` is neither a prefix length nor a dotted netmask.
     #[error("'{0}' is not a valid netmask")]
     BadMask(String),
+    /// The entry names a port (`addr:port`), which an ACL cannot filter on.
     #[error("ports are not allowed in ACL entries ('{0}')")]
     PortGiven(String),
 }

@@ -5,7 +5,7 @@
 
 /// Raises the soft `RLIMIT_NOFILE` to the hard limit and logs the limit in force.
 #[cfg(unix)]
-pub fn raise() {
+pub(crate) fn raise() {
     use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
     let before = getrlimit(Resource::Nofile);
     let shown = |limit: Option<u64>| limit.map_or("unlimited".to_string(), |n| n.to_string());

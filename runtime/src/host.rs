@@ -19,16 +19,22 @@ use crate::wasm::{WasmHost, WasmSettings};
 /// Why wari could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
+    /// The embedded API declarations or handlers do not fit (a bug).
     #[error(transparent)]
     Setup(#[from] SetupError),
+    /// A listener could not be opened.
     #[error(transparent)]
     Http(#[from] HttpError),
+    /// The WebAssembly host could not be built.
     #[error(transparent)]
     Wasm(#[from] CoreError),
+    /// The store file (`wari.redb`) could not be opened.
     #[error(transparent)]
     Store(#[from] crate::store::OpenError),
+    /// The store opened but what it holds could not be read.
     #[error("cannot read the store: {0}")]
     StoreRead(#[from] crate::store::StoreError),
+    /// A channel technology could not start (e.g. its socket).
     #[error(transparent)]
     Technology(#[from] crate::core::tech::StartError),
 }
@@ -36,10 +42,15 @@ pub enum StartError {
 /// A running wari.
 #[derive(Debug)]
 pub struct Host {
+    /// The configuration it runs with.
     pub config: Arc<Config>,
+    /// The telephony core.
     pub core: Arc<Core>,
+    /// The ARI request pipeline.
     pub ari: Arc<Ari>,
+    /// The WebAssembly host and its apps.
     pub wasm: Arc<WasmHost>,
+    /// The listeners, with the addresses they are bound to.
     pub http: HttpServer,
 }
 
@@ -47,6 +58,7 @@ pub struct Host {
 /// device states, mailboxes, recordings' owners and apps' keys (`wari.redb`).
 #[derive(Debug, Clone)]
 pub struct Paths {
+    /// The directory itself: `recordings/`, the uploaded apps and `wari.redb` go under it.
     pub data_dir: std::path::PathBuf,
 }
 

@@ -13,9 +13,9 @@
 //!   a core error answers with), so that a guest's request is checked and answered exactly
 //!   as the pipeline reads it.
 
-pub mod apps;
-pub mod dispatch;
-pub mod wire;
+pub(crate) mod apps;
+pub(crate) mod dispatch;
+pub(crate) mod wire;
 
 pub use apps::{Actor, AppLogReply, WasmApps};
 pub use dispatch::{AriDispatch, InternalRequest, InternalResponse};

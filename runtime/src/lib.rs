@@ -9,18 +9,20 @@
 //! WebAssembly host meet (ARI's `/wasm` resource manages apps; an app's `ari.request` runs
 //! through the pipeline) each depends only on a trait in [`host_api`], defined below both;
 //! [`host`] wires them together. Configuration ([`config`]) shapes all of it. What must
-//! outlive a crash is written through [`store`] first.
+//! outlive a crash is written through the crate's `store` first.
+
+#![warn(missing_docs)]
 
 pub mod acl;
 pub mod ari;
 pub mod config;
 pub mod core;
 pub mod events;
-pub mod fd_limit;
+pub(crate) mod fd_limit;
 pub mod host;
 pub mod host_api;
 pub mod http;
 pub mod log_text;
 pub mod media;
-pub mod store;
+pub(crate) mod store;
 pub mod wasm;

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use redb::{ReadableDatabase, ReadableTable, TableDefinition, TableError, TableHandle};
 
 /// The store's file name in the data directory.
-pub const FILE_NAME: &str = "wari.redb";
+pub(crate) const FILE_NAME: &str = "wari.redb";
 
 /// The page cache redb may use (reads are served from the owners' memory, not from here).
 const CACHE_BYTES: usize = 16 * 1024 * 1024;

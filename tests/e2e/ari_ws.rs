@@ -13,24 +13,24 @@ use tokio_tungstenite::tungstenite::Message;
 use crate::support::EVENT_TIMEOUT;
 
 /// One ARI WebSocket seen from the test.
-pub struct AriSocket<S> {
+pub(crate) struct AriSocket<S> {
     pub stream: WebSocketStream<S>,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> AriSocket<S> {
-    pub fn new(stream: WebSocketStream<S>) -> AriSocket<S> {
+    pub(crate) fn new(stream: WebSocketStream<S>) -> AriSocket<S> {
         AriSocket { stream }
     }
 
     /// The next JSON text frame (panics after [`EVENT_TIMEOUT`] or when the socket closes).
-    pub async fn next(&mut self) -> Value {
+    pub(crate) async fn next(&mut self) -> Value {
         self.try_next()
             .await
             .expect("an ARI frame within the timeout")
     }
 
     /// The next JSON text frame, `None` when the socket closes or nothing arrives in time.
-    pub async fn try_next(&mut self) -> Option<Value> {
+    pub(crate) async fn try_next(&mut self) -> Option<Value> {
         loop {
             let message = tokio::time::timeout(EVENT_TIMEOUT, self.stream.next())
                 .await
@@ -48,7 +48,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AriSocket<S> {
 
     /// Reads until the other side closes the socket; false if it is still open after
     /// [`EVENT_TIMEOUT`]. Returns the JSON frames read meanwhile through `seen`.
-    pub async fn closed_by_peer(&mut self, seen: &mut Vec<Value>) -> bool {
+    pub(crate) async fn closed_by_peer(&mut self, seen: &mut Vec<Value>) -> bool {
         tokio::time::timeout(EVENT_TIMEOUT, async {
             loop {
                 match self.stream.next().await {
@@ -67,7 +67,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AriSocket<S> {
     }
 
     /// Skips frames until one of type `kind` arrives.
-    pub async fn next_of(&mut self, kind: &str) -> Value {
+    pub(crate) async fn next_of(&mut self, kind: &str) -> Value {
         loop {
             let frame = self.next().await;
             if frame["type"] == kind {
@@ -77,7 +77,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AriSocket<S> {
     }
 
     /// Sends a text frame.
-    pub async fn send_text(&mut self, text: &str) {
+    pub(crate) async fn send_text(&mut self, text: &str) {
         self.stream
             .send(Message::Text(text.into()))
             .await
@@ -86,7 +86,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AriSocket<S> {
 
     /// Sends a RESTRequest and returns the RESTResponse with its `request_id`; frames in
     /// between are collected into `skipped`.
-    pub async fn rest_collecting(&mut self, request: Value, skipped: &mut Vec<Value>) -> Value {
+    pub(crate) async fn rest_collecting(
+        &mut self,
+        request: Value,
+        skipped: &mut Vec<Value>,
+    ) -> Value {
         let id = request["request_id"].clone();
         self.send_text(&request.to_string()).await;
         loop {
@@ -99,12 +103,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AriSocket<S> {
     }
 
     /// Sends a RESTRequest and returns its RESTResponse (other frames are dropped).
-    pub async fn rest(&mut self, request: Value) -> Value {
+    pub(crate) async fn rest(&mut self, request: Value) -> Value {
         self.rest_collecting(request, &mut Vec::new()).await
     }
 
     /// Closes and waits for the other side's close.
-    pub async fn close(mut self) {
+    pub(crate) async fn close(mut self) {
         let _ = self.stream.close(None).await;
         let _ = tokio::time::timeout(EVENT_TIMEOUT, async {
             while let Some(Ok(_)) = self.stream.next().await {}
@@ -114,12 +118,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AriSocket<S> {
 }
 
 /// A RESTRequest frame.
-pub fn request(id: &str, method: &str, uri: &str) -> Value {
+pub(crate) fn request(id: &str, method: &str, uri: &str) -> Value {
     json!({"type": "RESTRequest", "request_id": id, "transaction_id": "t", "method": method, "uri": uri})
 }
 
 /// The JSON inside a response's `message_body` (`Null` without one).
-pub fn body(response: &Value) -> Value {
+pub(crate) fn body(response: &Value) -> Value {
     response["message_body"]
         .as_str()
         .map(|b| serde_json::from_str(b).expect("message_body is JSON"))

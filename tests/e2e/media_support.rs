@@ -11,7 +11,7 @@ use wari::media::detect::goertzel_power;
 use crate::support::{ARI_CONF, EventSocket, HTTP_CONF, Wari, client};
 
 /// The only format the media tests use: 8 kHz, mono, 16-bit signed.
-pub const SPEC_8K_MONO: hound::WavSpec = hound::WavSpec {
+pub(crate) const SPEC_8K_MONO: hound::WavSpec = hound::WavSpec {
     channels: 1,
     sample_rate: 8000,
     bits_per_sample: 16,
@@ -20,7 +20,7 @@ pub const SPEC_8K_MONO: hound::WavSpec = hound::WavSpec {
 
 /// Writes `samples` to `path` as an 8 kHz mono 16-bit WAV file, creating the parent
 /// directories.
-pub fn write_wav(path: &Path, samples: impl IntoIterator<Item = i16>) {
+pub(crate) fn write_wav(path: &Path, samples: impl IntoIterator<Item = i16>) {
     std::fs::create_dir_all(path.parent().expect("parent")).expect("dir");
     let mut writer = hound::WavWriter::create(path, SPEC_8K_MONO).expect("wav");
     for sample in samples {
@@ -30,7 +30,7 @@ pub fn write_wav(path: &Path, samples: impl IntoIterator<Item = i16>) {
 }
 
 /// `len` samples at 8 kHz of a `freq` Hz sine of amplitude 8000.
-pub fn sine(freq: f64, len: u32) -> impl Iterator<Item = i16> {
+pub(crate) fn sine(freq: f64, len: u32) -> impl Iterator<Item = i16> {
     (0..len).map(move |n| {
         let t = f64::from(n) / 8000.0;
         (8000.0 * (2.0 * std::f64::consts::PI * freq * t).sin()) as i16
@@ -38,7 +38,7 @@ pub fn sine(freq: f64, len: u32) -> impl Iterator<Item = i16> {
 }
 
 /// The format and samples of a WAV file held in `bytes`.
-pub fn decode_wav(bytes: &[u8]) -> (hound::WavSpec, Vec<i16>) {
+pub(crate) fn decode_wav(bytes: &[u8]) -> (hound::WavSpec, Vec<i16>) {
     let mut reader = hound::WavReader::new(std::io::Cursor::new(bytes)).expect("WAV");
     let samples = reader
         .samples::<i16>()
@@ -48,7 +48,7 @@ pub fn decode_wav(bytes: &[u8]) -> (hound::WavSpec, Vec<i16>) {
 }
 
 /// The samples of stored recording `name`, downloaded as the test user.
-pub async fn stored_samples(wari: &Wari, name: &str) -> Vec<i16> {
+pub(crate) async fn stored_samples(wari: &Wari, name: &str) -> Vec<i16> {
     let file = client()
         .get(wari.url(&format!("/ari/recordings/stored/{name}/file")))
         .basic_auth("asterisk", Some("secret"))
@@ -61,7 +61,7 @@ pub async fn stored_samples(wari: &Wari, name: &str) -> Vec<i16> {
 }
 
 /// wari started on a fresh `astdatadir`, with one application's events socket connected.
-pub struct MediaApp {
+pub(crate) struct MediaApp {
     pub wari: Wari,
     pub ws: EventSocket,
     /// The `astdatadir` (sounds and music on hold); removed when dropped, so a test keeps
@@ -71,7 +71,7 @@ pub struct MediaApp {
 
 impl MediaApp {
     /// wari with `dialplan` on an empty data directory, application `app` connected.
-    pub async fn start(app: &str, dialplan: &str) -> MediaApp {
+    pub(crate) async fn start(app: &str, dialplan: &str) -> MediaApp {
         MediaApp::start_with(app, dialplan, |_| {}).await
     }
 
@@ -79,7 +79,11 @@ impl MediaApp {
     /// before wari starts (the sounds directory is indexed at start). wari runs with the
     /// test HTTP and ARI users, `dialplan` as `extensions.conf`, and the data directory as
     /// `astdatadir` (where it finds `sounds/` and `moh/`).
-    pub async fn start_with(app: &str, dialplan: &str, files: impl FnOnce(&Path)) -> MediaApp {
+    pub(crate) async fn start_with(
+        app: &str,
+        dialplan: &str,
+        files: impl FnOnce(&Path),
+    ) -> MediaApp {
         let data = tempfile::tempdir().expect("temp dir");
         files(data.path());
         let asterisk = format!("[directories]\nastdatadir => {}\n", data.path().display());
@@ -96,7 +100,7 @@ impl MediaApp {
 
 /// Originates `endpoint` (a Local channel) into application `app` as the pair
 /// `id`/`other_id`, and waits until both halves have entered the application.
-pub async fn local_pair(
+pub(crate) async fn local_pair(
     wari: &Wari,
     ws: &mut EventSocket,
     app: &str,
@@ -146,7 +150,7 @@ async fn one_each(
 }
 
 /// [`local_pair`] for each name: the pair `<name>1`/`<name>2`.
-pub async fn local_pairs(
+pub(crate) async fn local_pairs(
     wari: &Wari,
     ws: &mut EventSocket,
     app: &str,
@@ -167,7 +171,12 @@ pub async fn local_pairs(
 }
 
 /// Creates mixing bridge `id` holding `members`, and waits until each has entered it.
-pub async fn bridge(wari: &Wari, ws: &mut EventSocket, id: &str, members: &[impl AsRef<str>]) {
+pub(crate) async fn bridge(
+    wari: &Wari,
+    ws: &mut EventSocket,
+    id: &str,
+    members: &[impl AsRef<str>],
+) {
     let members: Vec<&str> = members.iter().map(AsRef::as_ref).collect();
     let reply = wari.post(&format!("/ari/bridges/{id}?type=mixing")).await;
     assert_eq!(reply.status, 200, "{}", reply.body);
@@ -190,7 +199,13 @@ pub async fn bridge(wari: &Wari, ws: &mut EventSocket, id: &str, members: &[impl
 
 /// Starts recording `target` (`channels/<id>` or `bridges/<id>`) as wav recording `name`
 /// (`extra`: more query parameters, `&key=value`) and waits for its RecordingStarted.
-pub async fn record(wari: &Wari, ws: &mut EventSocket, target: &str, name: &str, extra: &str) {
+pub(crate) async fn record(
+    wari: &Wari,
+    ws: &mut EventSocket,
+    target: &str,
+    name: &str,
+    extra: &str,
+) {
     let reply = wari
         .post(&format!(
             "/ari/{target}/record?name={name}&format=wav{extra}"
@@ -203,7 +218,7 @@ pub async fn record(wari: &Wari, ws: &mut EventSocket, target: &str, name: &str,
 
 /// Waits for one RecordingFinished per name of `names` and checks that they are those
 /// recordings (in any order), each done.
-pub async fn recordings_finished(ws: &mut EventSocket, names: &[&str]) {
+pub(crate) async fn recordings_finished(ws: &mut EventSocket, names: &[&str]) {
     let ended = one_each(
         ws,
         "RecordingFinished",
@@ -218,7 +233,7 @@ pub async fn recordings_finished(ws: &mut EventSocket, names: &[&str]) {
 }
 
 /// Stops live recording `name` and waits until it has finished.
-pub async fn stop(wari: &Wari, ws: &mut EventSocket, name: &str) {
+pub(crate) async fn stop(wari: &Wari, ws: &mut EventSocket, name: &str) {
     let reply = wari
         .post(&format!("/ari/recordings/live/{name}/stop"))
         .await;
@@ -228,7 +243,7 @@ pub async fn stop(wari: &Wari, ws: &mut EventSocket, name: &str) {
 
 /// Stops the named live recordings, waits until each has finished (in any order), and
 /// returns their stored samples, in the order of `names`.
-pub async fn stop_all<const N: usize>(
+pub(crate) async fn stop_all<const N: usize>(
     wari: &Wari,
     ws: &mut EventSocket,
     names: [&str; N],
@@ -249,7 +264,7 @@ pub async fn stop_all<const N: usize>(
 
 /// Plays `media` on channel `channel` (the request accepted) and returns its
 /// PlaybackFinished, whether the playback was done or failed.
-pub async fn play(wari: &Wari, ws: &mut EventSocket, channel: &str, media: &str) -> Value {
+pub(crate) async fn play(wari: &Wari, ws: &mut EventSocket, channel: &str, media: &str) -> Value {
     let reply = wari
         .post(&format!("/ari/channels/{channel}/play?media={media}"))
         .await;
@@ -258,7 +273,7 @@ pub async fn play(wari: &Wari, ws: &mut EventSocket, channel: &str, media: &str)
 }
 
 /// Plays `media` on channel `channel` and waits until it has finished.
-pub async fn play_through(wari: &Wari, ws: &mut EventSocket, channel: &str, media: &str) {
+pub(crate) async fn play_through(wari: &Wari, ws: &mut EventSocket, channel: &str, media: &str) {
     let finished = play(wari, ws, channel, media).await;
     assert_eq!(finished["playback"]["state"], "done", "{media}: {finished}");
 }
@@ -272,14 +287,14 @@ fn power(samples: &[i16], freq: f32) -> f32 {
 }
 
 /// True when `freq` clearly stands out of `samples` compared with `absent`.
-pub fn hears(samples: &[i16], freq: f32, absent: f32) -> bool {
+pub(crate) fn hears(samples: &[i16], freq: f32, absent: f32) -> bool {
     power(samples, freq) > 100.0 * power(samples, absent).max(1.0)
 }
 
 /// Asserts that `freq` clearly stands out of `samples` against `absent` (see [`hears`]);
 /// on failure the message is `what` with both powers.
 #[track_caller]
-pub fn assert_hears(samples: &[i16], freq: f32, absent: f32, what: &str) {
+pub(crate) fn assert_hears(samples: &[i16], freq: f32, absent: f32, what: &str) {
     assert!(
         hears(samples, freq, absent),
         "{what}: {freq} Hz at {} vs {absent} Hz at {}",
@@ -289,7 +304,7 @@ pub fn assert_hears(samples: &[i16], freq: f32, absent: f32, what: &str) {
 }
 
 /// The DTMF keys heard in `samples` (8 kHz), in order.
-pub fn keys_heard(samples: &[i16]) -> String {
+pub(crate) fn keys_heard(samples: &[i16]) -> String {
     let mut detector = wari::media::detect::DtmfDetector::new();
     samples
         .chunks_exact(160)
@@ -303,7 +318,12 @@ pub fn keys_heard(samples: &[i16]) -> String {
 
 /// Waits for one ChannelDtmfReceived per key of `keys` and checks that each is for
 /// `channel`, lasted `duration_ms`, and that together they are `keys`, in order.
-pub async fn keys_received(ws: &mut EventSocket, channel: &str, keys: &str, duration_ms: u64) {
+pub(crate) async fn keys_received(
+    ws: &mut EventSocket,
+    channel: &str,
+    keys: &str,
+    duration_ms: u64,
+) {
     let mut received = String::new();
     for _ in keys.chars() {
         let event = ws.next_of("ChannelDtmfReceived").await;
@@ -316,7 +336,7 @@ pub async fn keys_received(ws: &mut EventSocket, channel: &str, keys: &str, dura
 
 /// Plays `tone:!<freq>/<ms>` on each `(channel, freq)` at once, and waits until every
 /// playback is done.
-pub async fn play_tones(
+pub(crate) async fn play_tones(
     wari: &Wari,
     ws: &mut EventSocket,
     tones: &[(impl AsRef<str>, f32)],

@@ -26,7 +26,7 @@ use std::time::Duration;
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The wari binary built by cargo for these tests.
-pub fn wari_bin() -> &'static str {
+pub(crate) fn wari_bin() -> &'static str {
     env!("CARGO_BIN_EXE_wari")
 }
 
@@ -38,7 +38,7 @@ const WARI_LOG: &str = "info,wari=debug";
 /// test), so that nothing the developer's shell exports (`RUST_LOG`, `RUST_BACKTRACE`,
 /// `WASMTIME_BACKTRACE_DETAILS`, `MIMALLOC_*`, `http_proxy`, `XDG_DATA_HOME`, `NODE_OPTIONS`,
 /// `PYTHONPATH`, ...) changes what the program does, and nothing reaches the user's home.
-pub fn isolate<'c>(command: &'c mut Command, home: &Path) -> &'c mut Command {
+pub(crate) fn isolate<'c>(command: &'c mut Command, home: &Path) -> &'c mut Command {
     command.env_clear().env("HOME", home);
     if let Some(path) = std::env::var_os("PATH") {
         command.env("PATH", path);
@@ -48,7 +48,7 @@ pub fn isolate<'c>(command: &'c mut Command, home: &Path) -> &'c mut Command {
 
 /// A `wari` command with an isolated environment ([`isolate`], `HOME` = `home`), logging at
 /// [`WARI_LOG`] with backtraces on panic.
-pub fn wari_command(home: &Path) -> Command {
+pub(crate) fn wari_command(home: &Path) -> Command {
     let mut command = Command::new(wari_bin());
     isolate(&mut command, home)
         .env("RUST_LOG", WARI_LOG)
@@ -58,7 +58,7 @@ pub fn wari_command(home: &Path) -> Command {
 
 /// Where the guest components are: `WARI_GUESTS_DIR` (scripts/test exports it), else
 /// `target/guests/components`.
-pub fn guests_dir() -> PathBuf {
+pub(crate) fn guests_dir() -> PathBuf {
     std::env::var_os("WARI_GUESTS_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
@@ -68,7 +68,7 @@ pub fn guests_dir() -> PathBuf {
 
 /// The path of guest component `name` (e.g. `ivr`); panics, saying how to build them, when
 /// it is not there.
-pub fn component_path(name: &str) -> PathBuf {
+pub(crate) fn component_path(name: &str) -> PathBuf {
     let path = guests_dir().join(format!("{name}.wasm"));
     assert!(
         path.is_file(),
@@ -81,7 +81,7 @@ pub fn component_path(name: &str) -> PathBuf {
 /// Lets an isolated `wari` command (see [`wari_command`]) build app crates: in the guest
 /// build directory `scripts/build-guests` uses (the parent of [`guests_dir`], so std is
 /// built once), with this test's Rust toolchain and downloaded crates.
-pub fn builds_in(command: &mut Command) {
+pub(crate) fn builds_in(command: &mut Command) {
     let target = guests_dir()
         .parent()
         .map(Path::to_path_buf)
@@ -102,7 +102,7 @@ pub fn builds_in(command: &mut Command) {
 const OWN_ASTDATADIR: &str = "astdata";
 
 /// A running wari process.
-pub struct Wari {
+pub(crate) struct Wari {
     child: Child,
     pub dir: tempfile::TempDir,
     /// The `astdatadir` [`Wari::start`] made for this wari (`None` when the test wrote its
@@ -120,15 +120,15 @@ pub struct Wari {
 
 /// A plain HTTP listener on an ephemeral loopback port, ARI on, the `asterisk`/`secret`
 /// read/write user and the `viewer`/`look` read-only user.
-pub const HTTP_CONF: &str = "[general]\nenabled = yes\nbindaddr = 127.0.0.1\nbindport = 0\n";
-pub const ARI_CONF: &str = "[general]\nenabled = yes\n\n[asterisk]\ntype = user\npassword = secret\n\n[viewer]\ntype = user\npassword = look\nread_only = yes\n";
+pub(crate) const HTTP_CONF: &str = "[general]\nenabled = yes\nbindaddr = 127.0.0.1\nbindport = 0\n";
+pub(crate) const ARI_CONF: &str = "[general]\nenabled = yes\n\n[asterisk]\ntype = user\npassword = secret\n\n[viewer]\ntype = user\npassword = look\nread_only = yes\n";
 
 impl Wari {
     /// Starts wari on a configuration directory holding `files` (name, contents), with
     /// `DIR/data` as its `--data-dir`. Unless `files` has an `asterisk.conf`, one is added
     /// whose `astdatadir` is an empty directory of this test ([`Wari::astdatadir`]): no
     /// sound or music-on-hold file of the machine is ever played.
-    pub fn start(files: &[(&str, &str)]) -> Wari {
+    pub(crate) fn start(files: &[(&str, &str)]) -> Wari {
         let dir = tempfile::tempdir().expect("temp dir");
         for (name, text) in files {
             std::fs::write(dir.path().join(name), text).expect("write config file");
@@ -154,13 +154,13 @@ impl Wari {
     }
 
     /// Starts wari with the default test configuration ([`HTTP_CONF`], [`ARI_CONF`]).
-    pub fn start_default() -> Wari {
+    pub(crate) fn start_default() -> Wari {
         Wari::with(&[])
     }
 
     /// Starts wari ([`Wari::start`]) on `files` plus the standard `http.conf`
     /// ([`HTTP_CONF`]) and `ari.conf` ([`ARI_CONF`]) unless `files` has its own.
-    pub fn with(files: &[(&str, &str)]) -> Wari {
+    pub(crate) fn with(files: &[(&str, &str)]) -> Wari {
         let mut all: Vec<(&str, &str)> = Vec::with_capacity(files.len() + 2);
         for standard in [("http.conf", HTTP_CONF), ("ari.conf", ARI_CONF)] {
             if !files.iter().any(|(name, _)| *name == standard.0) {
@@ -174,7 +174,7 @@ impl Wari {
     /// Starts wari with no configuration (the embedded demo), moved off its default
     /// 127.0.0.1:8088 to an ephemeral loopback port (`--bind 127.0.0.1:0`), with
     /// `DIR/data` as its `--data-dir`.
-    pub fn start_embedded() -> Wari {
+    pub(crate) fn start_embedded() -> Wari {
         let dir = tempfile::tempdir().expect("temp dir");
         let args = vec![
             "--bind".to_string(),
@@ -186,7 +186,7 @@ impl Wari {
     }
 
     /// Stops this wari and starts a new one on the same configuration and data directory.
-    pub fn restart(mut self) -> Wari {
+    pub(crate) fn restart(mut self) -> Wari {
         let _ = self.child.kill();
         let _ = self.child.wait();
         let dir = tempfile::TempDir::new().expect("placeholder");
@@ -270,50 +270,50 @@ impl Wari {
     }
 
     /// The plain HTTP address (panics when there is none).
-    pub fn addr(&self) -> SocketAddr {
+    pub(crate) fn addr(&self) -> SocketAddr {
         self.http.expect("wari has a plain HTTP listener")
     }
 
     /// `http://127.0.0.1:PORT` + `path`.
-    pub fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr())
     }
 
     /// Everything wari has logged so far.
-    pub fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
     /// The configuration directory.
-    pub fn config_dir(&self) -> &Path {
+    pub(crate) fn config_dir(&self) -> &Path {
         self.dir.path()
     }
 
     /// The `--data-dir` wari was started with.
-    pub fn data_dir(&self) -> Option<PathBuf> {
+    pub(crate) fn data_dir(&self) -> Option<PathBuf> {
         let flag = self.args.iter().position(|a| a == "--data-dir")?;
         self.args.get(flag + 1).map(PathBuf::from)
     }
 
     /// The `astdatadir` [`Wari::start`] gave this wari (its own, `sounds/` empty unless the
     /// test put files there); `None` when the test wrote its own `asterisk.conf`.
-    pub fn astdatadir(&self) -> Option<&Path> {
+    pub(crate) fn astdatadir(&self) -> Option<&Path> {
         self.astdatadir.as_deref()
     }
 
     /// The process id.
-    pub fn pid(&self) -> u32 {
+    pub(crate) fn pid(&self) -> u32 {
         self.child.id()
     }
 
     /// True while the process is running.
-    pub fn is_running(&mut self) -> bool {
+    pub(crate) fn is_running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
     }
 
     /// Sends `signal` (`TERM`, as a service manager stops a service; `KILL`, a crash) and
     /// waits (bounded) until the process has exited; true when it exited successfully.
-    pub fn stop_with(&mut self, signal: &str) -> bool {
+    pub(crate) fn stop_with(&mut self, signal: &str) -> bool {
         let sent = Command::new("kill")
             .args([&format!("-{signal}"), &self.pid().to_string()])
             .status()
@@ -344,7 +344,7 @@ impl Drop for Wari {
 
 /// What every test's HTTP client starts from: no proxy, whatever `http_proxy`,
 /// `HTTPS_PROXY` or `ALL_PROXY` the environment has (the tests only talk to loopback).
-pub fn client_builder() -> reqwest::ClientBuilder {
+pub(crate) fn client_builder() -> reqwest::ClientBuilder {
     reqwest::Client::builder().no_proxy()
 }
 
@@ -352,19 +352,19 @@ pub fn client_builder() -> reqwest::ClientBuilder {
 /// while the value lives no other program can take the port, nor can an outgoing
 /// connection pick it as its source port (and so connect to itself). For a server that is
 /// not there, without the race of a port closed and then hoped to stay free.
-pub struct RefusingPort {
+pub(crate) struct RefusingPort {
     socket: tokio::net::TcpSocket,
     address: SocketAddr,
 }
 
 impl RefusingPort {
     /// A fresh ephemeral port on 127.0.0.1.
-    pub fn new() -> RefusingPort {
+    pub(crate) fn new() -> RefusingPort {
         RefusingPort::at(SocketAddr::from(([127, 0, 0, 1], 0)))
     }
 
     /// Takes `address` (e.g. that of a listener just dropped) back at once.
-    pub fn at(address: SocketAddr) -> RefusingPort {
+    pub(crate) fn at(address: SocketAddr) -> RefusingPort {
         let socket = tokio::net::TcpSocket::new_v4().expect("socket");
         // As a listener would: a connection closed on this port may still be in TIME_WAIT.
         socket.set_reuseaddr(true).expect("SO_REUSEADDR");
@@ -374,18 +374,18 @@ impl RefusingPort {
     }
 
     /// The bound address.
-    pub fn address(&self) -> SocketAddr {
+    pub(crate) fn address(&self) -> SocketAddr {
         self.address
     }
 
     /// The server comes back: listens on the same port (within a tokio runtime).
-    pub fn listen(self) -> tokio::net::TcpListener {
+    pub(crate) fn listen(self) -> tokio::net::TcpListener {
         self.socket.listen(128).expect("listen")
     }
 }
 
 /// An async HTTP client without connection reuse surprises.
-pub fn client() -> reqwest::Client {
+pub(crate) fn client() -> reqwest::Client {
     client_builder()
         .timeout(Duration::from_secs(20))
         .build()
@@ -394,7 +394,7 @@ pub fn client() -> reqwest::Client {
 
 /// Sends raw bytes over a fresh TCP connection and returns the whole response text
 /// (the request should carry `Connection: close`).
-pub fn raw_request(addr: SocketAddr, request: &[u8]) -> String {
+pub(crate) fn raw_request(addr: SocketAddr, request: &[u8]) -> String {
     let mut stream = TcpStream::connect(addr).expect("connect");
     stream
         .set_read_timeout(Some(Duration::from_secs(20)))
@@ -406,7 +406,7 @@ pub fn raw_request(addr: SocketAddr, request: &[u8]) -> String {
 }
 
 /// The status code of a raw HTTP response.
-pub fn raw_status(response: &str) -> u16 {
+pub(crate) fn raw_status(response: &str) -> u16 {
     response
         .split_whitespace()
         .nth(1)
@@ -415,13 +415,13 @@ pub fn raw_status(response: &str) -> u16 {
 }
 
 /// The body of a raw HTTP response.
-pub fn raw_body(response: &str) -> &str {
+pub(crate) fn raw_body(response: &str) -> &str {
     response.split("\r\n\r\n").nth(1).unwrap_or("")
 }
 
 /// Runs `wari` with arguments to completion, in an isolated environment ([`wari_command`]
 /// with a fresh `HOME`): (exit success, stdout, stderr).
-pub fn run_wari(args: &[&str]) -> (bool, String, String) {
+pub(crate) fn run_wari(args: &[&str]) -> (bool, String, String) {
     let home = tempfile::tempdir().expect("temp dir");
     let output = wari_command(home.path())
         .args(args)
@@ -436,22 +436,22 @@ pub fn run_wari(args: &[&str]) -> (bool, String, String) {
 }
 
 /// A client of the events WebSocket, as an ARI application.
-pub struct EventSocket {
+pub(crate) struct EventSocket {
     stream: tokio_tungstenite::WebSocketStream<
         tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
     >,
 }
 
 /// How long a test waits for one expected event.
-pub const EVENT_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const EVENT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// At most this many events are read by [`EventSocket::until`].
-pub const EVENT_BUDGET: usize = 200;
+pub(crate) const EVENT_BUDGET: usize = 200;
 
 impl EventSocket {
     /// Connects `/ari/events?{query}` (e.g. `app=hello&api_key=asterisk:secret`); the
     /// applications are registered when this returns.
-    pub async fn connect(wari: &Wari, query: &str) -> EventSocket {
+    pub(crate) async fn connect(wari: &Wari, query: &str) -> EventSocket {
         let url = format!("ws://{}/ari/events?{query}", wari.addr());
         let (stream, _) = tokio_tungstenite::connect_async(url)
             .await
@@ -460,7 +460,7 @@ impl EventSocket {
     }
 
     /// The next event (panics after [`EVENT_TIMEOUT`]).
-    pub async fn next(&mut self) -> serde_json::Value {
+    pub(crate) async fn next(&mut self) -> serde_json::Value {
         use futures_util::StreamExt;
         loop {
             let message = tokio::time::timeout(EVENT_TIMEOUT, self.stream.next())
@@ -475,7 +475,7 @@ impl EventSocket {
     }
 
     /// Skips events until one of type `kind` arrives, and returns it.
-    pub async fn next_of(&mut self, kind: &str) -> serde_json::Value {
+    pub(crate) async fn next_of(&mut self, kind: &str) -> serde_json::Value {
         loop {
             let event = self.next().await;
             if event["type"] == kind {
@@ -485,7 +485,7 @@ impl EventSocket {
     }
 
     /// Skips events until one of type `kind` for channel `id` arrives.
-    pub async fn next_for(&mut self, kind: &str, channel: &str) -> serde_json::Value {
+    pub(crate) async fn next_for(&mut self, kind: &str, channel: &str) -> serde_json::Value {
         loop {
             let event = self.next().await;
             if event["type"] == kind && event["channel"]["id"] == channel {
@@ -496,7 +496,7 @@ impl EventSocket {
 
     /// The events up to and including the first one `done` accepts (panics after
     /// [`EVENT_BUDGET`] events, or [`EVENT_TIMEOUT`] without an event).
-    pub async fn until(
+    pub(crate) async fn until(
         &mut self,
         mut done: impl FnMut(&serde_json::Value) -> bool,
     ) -> Vec<serde_json::Value> {
@@ -513,7 +513,7 @@ impl EventSocket {
     }
 
     /// Sends a text frame.
-    pub async fn send_text(&mut self, text: &str) {
+    pub(crate) async fn send_text(&mut self, text: &str) {
         use futures_util::SinkExt;
         self.stream
             .send(tokio_tungstenite::tungstenite::Message::Text(text.into()))
@@ -523,7 +523,7 @@ impl EventSocket {
 
     /// Closes the socket and waits until the server has closed its side (so the server
     /// has finished with the session when this returns).
-    pub async fn close(mut self) {
+    pub(crate) async fn close(mut self) {
         use futures_util::StreamExt;
         let _ = self.stream.close(None).await;
         let _ = tokio::time::timeout(EVENT_TIMEOUT, async {
@@ -536,7 +536,7 @@ impl EventSocket {
 impl EventSocket {
     /// Sends a WebSocket ping and waits for the pong with the same payload (events that
     /// arrive first are skipped).
-    pub async fn ping(&mut self, payload: &[u8]) {
+    pub(crate) async fn ping(&mut self, payload: &[u8]) {
         use futures_util::{SinkExt, StreamExt};
         use tokio_tungstenite::tungstenite::Message;
         self.stream
@@ -560,7 +560,7 @@ impl EventSocket {
 /// A response as tests look at it: the status, the headers, the body text and the JSON
 /// body (`Null` when empty or not JSON).
 #[derive(Debug)]
-pub struct Reply {
+pub(crate) struct Reply {
     pub status: reqwest::StatusCode,
     pub headers: reqwest::header::HeaderMap,
     pub text: String,
@@ -569,7 +569,7 @@ pub struct Reply {
 
 impl Reply {
     /// Reads a whole response.
-    pub async fn of(response: reqwest::Response) -> Reply {
+    pub(crate) async fn of(response: reqwest::Response) -> Reply {
         let status = response.status();
         let headers = response.headers().clone();
         let text = response.text().await.expect("body");
@@ -582,32 +582,32 @@ impl Reply {
     }
 
     /// The status code and the JSON body, to compare with an expected pair.
-    pub fn parts(self) -> (u16, serde_json::Value) {
+    pub(crate) fn parts(self) -> (u16, serde_json::Value) {
         (self.status.as_u16(), self.body)
     }
 
     /// The `message` of an ARI error answer.
-    pub fn message(&self) -> Option<&str> {
+    pub(crate) fn message(&self) -> Option<&str> {
         self.body.get("message").and_then(serde_json::Value::as_str)
     }
 
     /// The value of header `name` (`None` when absent or not text).
-    pub fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 }
 
 /// Sends `request` (made from [`client`] or [`client_builder`]) and reads the reply.
-pub async fn send(request: reqwest::RequestBuilder) -> Reply {
+pub(crate) async fn send(request: reqwest::RequestBuilder) -> Reply {
     Reply::of(request.send().await.expect("request")).await
 }
 
 /// The read/write test user of [`ARI_CONF`].
-pub const RW_USER: (&str, &str) = ("asterisk", "secret");
+pub(crate) const RW_USER: (&str, &str) = ("asterisk", "secret");
 
 /// Asserts the status and `message` of an ARI error answer.
 #[track_caller]
-pub fn refused(reply: Reply, status: u16, message: &str) {
+pub(crate) fn refused(reply: Reply, status: u16, message: &str) {
     assert_eq!(
         (reply.status.as_u16(), reply.body["message"].as_str()),
         (status, Some(message)),
@@ -618,7 +618,7 @@ pub fn refused(reply: Reply, status: u16, message: &str) {
 
 /// The keys of a JSON object in the order they were sent (serde_json keeps it); none for
 /// anything else.
-pub fn key_order(value: &serde_json::Value) -> Vec<&str> {
+pub(crate) fn key_order(value: &serde_json::Value) -> Vec<&str> {
     value
         .as_object()
         .map(|o| o.keys().map(String::as_str).collect())
@@ -628,12 +628,12 @@ pub fn key_order(value: &serde_json::Value) -> Vec<&str> {
 impl Wari {
     /// Sends an ARI request as the read/write test user (`asterisk`/`secret`) and returns the
     /// status and JSON body.
-    pub async fn ari(&self, method: reqwest::Method, path: &str) -> Reply {
+    pub(crate) async fn ari(&self, method: reqwest::Method, path: &str) -> Reply {
         self.ari_with_body(method, path, None).await
     }
 
     /// Like [`Wari::ari`], with a JSON body when `body` is given.
-    pub async fn ari_with_body(
+    pub(crate) async fn ari_with_body(
         &self,
         method: reqwest::Method,
         path: &str,
@@ -643,7 +643,7 @@ impl Wari {
     }
 
     /// An ARI request as `user` (name, password), with a JSON body when `body` is given.
-    pub async fn ari_as(
+    pub(crate) async fn ari_as(
         &self,
         user: (&str, &str),
         method: reqwest::Method,
@@ -660,7 +660,7 @@ impl Wari {
     }
 
     /// An ARI request as `user` whose body is `bytes` of type `content_type`.
-    pub async fn ari_bytes_as(
+    pub(crate) async fn ari_bytes_as(
         &self,
         user: (&str, &str),
         method: reqwest::Method,
@@ -677,29 +677,29 @@ impl Wari {
     }
 
     /// `GET` as the test user.
-    pub async fn get(&self, path: &str) -> Reply {
+    pub(crate) async fn get(&self, path: &str) -> Reply {
         self.ari(reqwest::Method::GET, path).await
     }
 
     /// `POST` as the test user.
-    pub async fn post(&self, path: &str) -> Reply {
+    pub(crate) async fn post(&self, path: &str) -> Reply {
         self.ari(reqwest::Method::POST, path).await
     }
 
     /// `DELETE` as the test user.
-    pub async fn delete(&self, path: &str) -> Reply {
+    pub(crate) async fn delete(&self, path: &str) -> Reply {
         self.ari(reqwest::Method::DELETE, path).await
     }
 
     /// `PUT` as the test user.
-    pub async fn put(&self, path: &str) -> Reply {
+    pub(crate) async fn put(&self, path: &str) -> Reply {
         self.ari(reqwest::Method::PUT, path).await
     }
 }
 
 /// What a finished command did.
 #[derive(Debug)]
-pub struct Finished {
+pub(crate) struct Finished {
     pub success: bool,
     pub stdout: String,
     pub stderr: String,
@@ -708,7 +708,7 @@ pub struct Finished {
 /// Runs `command` to completion (stdin closed; stdout and stderr go to files, so no pipe can
 /// fill up). If it is still running after `limit` it is killed and the test fails with its
 /// stderr so far.
-pub fn run_limited(mut command: Command, limit: Duration) -> Finished {
+pub(crate) fn run_limited(mut command: Command, limit: Duration) -> Finished {
     let dir = tempfile::tempdir().expect("temp dir");
     let stdout = dir.path().join("stdout");
     let stderr = dir.path().join("stderr");
@@ -748,7 +748,7 @@ const POLL_EVERY: Duration = Duration::from_millis(20);
 /// Polls `check` (every 20 ms) until it answers `Ok`, for state that no event announces
 /// (a log line, a metric, a list emptied by asynchronous teardown). Fails the test with
 /// `what` and the last `Err` it answered once `within` has passed.
-pub async fn eventually<T, F, Fut>(what: &str, within: Duration, mut check: F) -> T
+pub(crate) async fn eventually<T, F, Fut>(what: &str, within: Duration, mut check: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, String>>,

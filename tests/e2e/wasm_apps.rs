@@ -22,7 +22,7 @@ exten => 1,1,Set(AFTER_IVR=${IVR_CHOICE})
  same => n,Hangup()
 ";
 
-pub fn component(name: &str) -> Vec<u8> {
+pub(crate) fn component(name: &str) -> Vec<u8> {
     let path = crate::support::guests_dir().join(format!("{name}.wasm"));
     std::fs::read(&path).unwrap_or_else(|e| {
         panic!(
@@ -32,7 +32,7 @@ pub fn component(name: &str) -> Vec<u8> {
     })
 }
 
-pub async fn deploy(wari: &Wari, name: &str, file: &str) -> Value {
+pub(crate) async fn deploy(wari: &Wari, name: &str, file: &str) -> Value {
     let response = client()
         .put(wari.url(&format!("/ari/wasm/{name}")))
         .basic_auth(RW.0, Some(RW.1))

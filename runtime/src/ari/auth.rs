@@ -21,7 +21,9 @@ const CACHE_LIMIT: usize = 4096;
 /// A user name and password as presented by a client.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Credentials {
+    /// The user name, matched against ari.conf's `type = user` sections.
     pub user: String,
+    /// The password as sent, in clear; checked against the user's plain or crypt password.
     pub password: String,
 }
 

@@ -6,7 +6,10 @@
 use http::{HeaderMap, HeaderName, HeaderValue, header};
 
 /// The request's `Origin` if `allowed` admits it (`*` admits any origin).
-pub fn allowed_origin<'a>(allowed: &[String], headers: &'a HeaderMap) -> Option<&'a HeaderValue> {
+pub(crate) fn allowed_origin<'a>(
+    allowed: &[String],
+    headers: &'a HeaderMap,
+) -> Option<&'a HeaderValue> {
     let origin = headers.get(header::ORIGIN)?;
     let text = origin.to_str().ok()?;
     let ok = allowed.iter().any(|a| a == "*" || a == text);
@@ -17,7 +20,7 @@ pub fn allowed_origin<'a>(allowed: &[String], headers: &'a HeaderMap) -> Option<
 }
 
 /// Headers for a request from an allowed origin.
-pub fn simple_headers(origin: &HeaderValue) -> [(HeaderName, HeaderValue); 2] {
+pub(crate) fn simple_headers(origin: &HeaderValue) -> [(HeaderName, HeaderValue); 2] {
     [
         (header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone()),
         (
@@ -29,7 +32,10 @@ pub fn simple_headers(origin: &HeaderValue) -> [(HeaderName, HeaderValue); 2] {
 
 /// Extra preflight headers: when the requested method is one the resource allows, the
 /// allowed methods and the echoed request headers.
-pub fn preflight_headers(headers: &HeaderMap, allow: &str) -> Vec<(HeaderName, HeaderValue)> {
+pub(crate) fn preflight_headers(
+    headers: &HeaderMap,
+    allow: &str,
+) -> Vec<(HeaderName, HeaderValue)> {
     let mut out = Vec::new();
     let Some(requested) = headers
         .get(header::ACCESS_CONTROL_REQUEST_METHOD)

@@ -7,22 +7,6 @@ use serde_json::Value;
 
 use super::response::AriError;
 
-/// The eleven ARI resources and wari's `wasm`, in the order of the resource listing.
-pub const RESOURCES: [&str; 12] = [
-    "asterisk",
-    "endpoints",
-    "channels",
-    "bridges",
-    "recordings",
-    "sounds",
-    "playbacks",
-    "deviceStates",
-    "mailboxes",
-    "events",
-    "applications",
-    "wasm",
-];
-
 const LISTING: &str = include_str!("../../api-docs/resources.json");
 
 const DECLARATIONS: [(&str, &str); 12] = [
@@ -70,7 +54,7 @@ pub struct DeclaredOperation {
 
 /// Every declaration, parsed.
 #[derive(Debug)]
-pub struct ApiDocs {
+pub(crate) struct ApiDocs {
     listing: Value,
     declarations: Vec<(String, Value)>,
     operations: Vec<DeclaredOperation>,
@@ -78,7 +62,7 @@ pub struct ApiDocs {
 
 impl ApiDocs {
     /// The embedded declarations, parsed once.
-    pub fn embedded() -> Result<&'static ApiDocs, DocsError> {
+    pub(crate) fn embedded() -> Result<&'static ApiDocs, DocsError> {
         static DOCS: OnceLock<Result<ApiDocs, DocsError>> = OnceLock::new();
         DOCS.get_or_init(ApiDocs::parse)
             .as_ref()
@@ -103,23 +87,18 @@ impl ApiDocs {
     }
 
     /// Every declared operation, in declaration order.
-    pub fn operations(&self) -> &[DeclaredOperation] {
+    pub(crate) fn operations(&self) -> &[DeclaredOperation] {
         &self.operations
     }
 
     /// Every declaration with its resource name.
-    pub fn declarations(&self) -> impl Iterator<Item = (&str, &Value)> {
+    pub(crate) fn declarations(&self) -> impl Iterator<Item = (&str, &Value)> {
         self.declarations.iter().map(|(n, v)| (n.as_str(), v))
-    }
-
-    /// The resource listing document.
-    pub fn listing(&self) -> &Value {
-        &self.listing
     }
 
     /// The document served for `api-docs/<file>`, with `basePath` pointing at this server as
     /// the client reached it (`http://<Host><prefix>/ari`), or removed without a Host.
-    pub fn document(
+    pub(crate) fn document(
         &self,
         file: &str,
         host: Option<&str>,

@@ -24,7 +24,7 @@ struct Record {
 
 /// The failed-login table of one ARI pipeline.
 #[derive(Debug)]
-pub struct LoginThrottle {
+pub(crate) struct LoginThrottle {
     max_failures: u32,
     lockout: Duration,
     records: Mutex<HashMap<IpAddr, Record>>,
@@ -35,7 +35,7 @@ pub struct LoginThrottle {
 impl LoginThrottle {
     /// `max_failures` failures within `lockout` lock an address out for `lockout`;
     /// `max_failures` 0 never does.
-    pub fn new(max_failures: u32, lockout: Duration) -> LoginThrottle {
+    pub(crate) fn new(max_failures: u32, lockout: Duration) -> LoginThrottle {
         LoginThrottle {
             max_failures,
             lockout,
@@ -45,7 +45,7 @@ impl LoginThrottle {
     }
 
     /// `Some(time left)` while `peer` is locked out.
-    pub fn locked(&self, peer: IpAddr) -> Option<Duration> {
+    pub(crate) fn locked(&self, peer: IpAddr) -> Option<Duration> {
         if self.tracked.load(Ordering::Acquire) == 0 {
             return None;
         }
@@ -65,7 +65,7 @@ impl LoginThrottle {
     }
 
     /// Counts a failed login from `peer`; true when this failure locks it out.
-    pub fn failed(&self, peer: IpAddr) -> bool {
+    pub(crate) fn failed(&self, peer: IpAddr) -> bool {
         if self.max_failures == 0 {
             return false;
         }

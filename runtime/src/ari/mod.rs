@@ -6,17 +6,17 @@
 //! headers are added to whatever comes out.
 
 pub mod auth;
-pub mod cors;
-pub mod docs;
-pub mod internal;
-pub mod login_throttle;
-pub mod openapi;
+pub(crate) mod cors;
+pub(crate) mod docs;
+pub(crate) mod internal;
+pub(crate) mod login_throttle;
+pub(crate) mod openapi;
 pub mod params;
 pub mod resources;
-pub mod response;
-pub mod router;
-pub mod stream_body;
-pub mod upload;
+pub(crate) mod response;
+pub(crate) mod router;
+pub(crate) mod stream_body;
+pub(crate) mod upload;
 
 use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
@@ -40,12 +40,16 @@ pub use upload::Upload;
 /// A request as ARI sees it, whatever carried it.
 #[derive(Debug, Clone)]
 pub struct AriRequest {
+    /// The HTTP method (or a `RESTRequest`'s `method`).
     pub method: Method,
     /// The raw (still percent-encoded) path after `/ari`, e.g. `/asterisk/info`.
     pub path: String,
     /// The raw query string, without `?`.
     pub query: Option<String>,
+    /// The request headers (`Authorization`, `Content-Type`, `Origin` ...); empty for a
+    /// `RESTRequest` that carries none.
     pub headers: HeaderMap,
+    /// The request body as received, not yet parsed.
     pub body: Bytes,
     /// The client's address (per-user ACLs apply): the HTTP client's, or that of the
     /// inbound WebSocket a `RESTRequest` arrived on; `None` for requests made inside wari
@@ -130,7 +134,9 @@ enum Routed<'a> {
 pub struct UpgradeGrant {
     /// The resource (`events`).
     pub resource: String,
+    /// The upgrade request's parameters (`app`, `subscribeAll`, ...).
     pub params: Params,
+    /// The authenticated user the socket belongs to.
     pub user: Arc<crate::config::User>,
     /// The client's address, for the socket's later requests.
     pub peer: Option<SocketAddr>,
@@ -139,8 +145,10 @@ pub struct UpgradeGrant {
 /// Why the ARI layer could not be set up (a bug in the embedded declarations or handlers).
 #[derive(Debug, thiserror::Error)]
 pub enum SetupError {
+    /// An embedded API declaration does not parse.
     #[error(transparent)]
     Docs(#[from] docs::DocsError),
+    /// A declared operation has no handler.
     #[error(transparent)]
     Routes(#[from] router::UndeclaredHandler),
 }

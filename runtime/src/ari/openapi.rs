@@ -310,7 +310,7 @@ fn model_schema(model: &Value) -> Value {
 }
 
 /// Converts every declaration into one OpenAPI 3.1 document (without `servers`).
-pub fn convert(docs: &ApiDocs) -> Value {
+pub(crate) fn convert(docs: &ApiDocs) -> Value {
     let mut paths = Map::new();
     let mut schemas = Map::new();
     schemas.insert(
@@ -380,7 +380,7 @@ pub fn convert(docs: &ApiDocs) -> Value {
 }
 
 /// The converted document with `servers` pointing at this server as the client reached it.
-pub fn with_server(document: &Value, host: Option<&str>, prefix: &str) -> Value {
+pub(crate) fn with_server(document: &Value, host: Option<&str>, prefix: &str) -> Value {
     let mut doc = document.clone();
     if let (Some(host), Some(object)) = (host, doc.as_object_mut()) {
         object.insert(

@@ -14,15 +14,20 @@ pub enum Body {
     Json(Value),
     /// Raw bytes with their content type (recording downloads, documents served verbatim).
     Raw {
+        /// The `Content-Type` sent.
         content_type: &'static str,
+        /// The whole body.
         data: Bytes,
     },
     /// A file sent in chunks as the client takes them (stored recording downloads), never
     /// held in memory whole: its content type, path and length. Transports that carry only
     /// whole bodies refuse it.
     File {
+        /// The `Content-Type` sent.
         content_type: &'static str,
+        /// The file to read; it is opened when the body is sent.
         path: std::path::PathBuf,
+        /// The `Content-Length` sent, in bytes.
         len: u64,
     },
     /// A body written as it is produced, as long as the client stays (a log follower); see
@@ -36,8 +41,11 @@ pub enum Body {
 /// A complete ARI response, independent of the transport that carries it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AriResponse {
+    /// The HTTP status (for a `RESTResponse`, its `status_code`).
     pub status: StatusCode,
+    /// Headers beyond those the transport adds (`Content-Type`, CORS, `Server`).
     pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// What is sent after the headers.
     pub body: Body,
 }
 
@@ -107,7 +115,9 @@ impl AriResponse {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{status}: {message}")]
 pub struct AriError {
+    /// The HTTP status: 4xx for what the client sent, 5xx for wari's own failures.
     pub status: StatusCode,
+    /// The text of the `{"message": ...}` body, as Asterisk words it where it has one.
     pub message: String,
     /// Extra headers (`Allow` on 405, `WWW-Authenticate` on 401).
     pub headers: Vec<(HeaderName, HeaderValue)>,

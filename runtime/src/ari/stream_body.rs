@@ -12,7 +12,7 @@ use futures_util::Stream;
 use crate::config::User;
 
 /// The chunks of a streamed body.
-pub type Chunks = Pin<Box<dyn Stream<Item = Bytes> + Send>>;
+pub(crate) type Chunks = Pin<Box<dyn Stream<Item = Bytes> + Send>>;
 
 /// A streamed body: its content type, the user it is for, and its chunks (taken once, by
 /// the transport that writes them).

@@ -17,7 +17,7 @@ use super::scaffold::{self, NewArgs};
 
 /// The WebAssembly apps subcommands.
 #[derive(Debug, Subcommand)]
-pub enum AppCommand {
+pub(crate) enum AppCommand {
     /// Upload a component (`.wasm`) and deploy it under an app name; print its summary.
     ///
     /// A new upload replaces the running version: new calls get it, calls in progress finish
@@ -94,7 +94,7 @@ pub enum AppCommand {
 
 /// Which wari to talk to, and as whom.
 #[derive(Debug, Args)]
-pub struct ServerArgs {
+pub(crate) struct ServerArgs {
     /// wari's HTTP address, with the http.conf prefix if there is one (default
     /// `http://127.0.0.1:8088`, or what `--config-dir`'s http.conf says).
     #[arg(long, value_name = "URL", env = "WARI_URL")]
@@ -230,7 +230,7 @@ pub(super) fn app_path(name: &str) -> String {
 }
 
 /// Runs one `wari app` subcommand.
-pub fn run(command: AppCommand) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(command: AppCommand) -> anyhow::Result<ExitCode> {
     match command {
         AppCommand::New(args) => return scaffold::run(&args),
         AppCommand::Build { dir } => return super::build::run(&dir),

@@ -22,7 +22,7 @@ fn logs_path(app: &str, query: &str) -> String {
 /// One entry as a line for a terminal: time, version, session, kind and text, e.g.
 /// `2026-12-07T01:02:03.456 3f2a9c1b0d4e #7 event DtmfReceived digit=4 channel=c1`.
 /// Control characters in the text are escaped.
-pub fn format_entry(entry: &Value) -> String {
+pub(crate) fn format_entry(entry: &Value) -> String {
     let field = |key: &str| entry.get(key).and_then(Value::as_str).unwrap_or_default();
     let time = field("time");
     // ARI's timestamp ends in the UTC offset (`+0000`): the local time is enough here.
@@ -82,7 +82,7 @@ async fn refused(server: &Server, app: &str, opened: super::client::Opened) -> a
 }
 
 /// The app's most recent `lines` entries, oldest first.
-pub async fn recent(server: &Server, app: &str, lines: usize) -> anyhow::Result<Vec<Value>> {
+pub(crate) async fn recent(server: &Server, app: &str, lines: usize) -> anyhow::Result<Vec<Value>> {
     let opened = server
         .open(&logs_path(app, &format!("lines={lines}")))
         .await?;
@@ -111,7 +111,7 @@ pub async fn recent(server: &Server, app: &str, lines: usize) -> anyhow::Result<
 /// Follows the app's log: its most recent `lines` entries, then each new one as it
 /// happens, each given to `out`, until the server ends the stream (the app is gone);
 /// an error if the request is refused or the connection breaks.
-pub async fn follow(
+pub(crate) async fn follow(
     server: &Server,
     app: &str,
     lines: usize,
@@ -153,7 +153,12 @@ pub async fn follow(
 }
 
 /// `wari app logs NAME [-f] [--lines N]`.
-pub async fn run(server: &Server, app: &str, follow_it: bool, lines: usize) -> anyhow::Result<()> {
+pub(crate) async fn run(
+    server: &Server,
+    app: &str,
+    follow_it: bool,
+    lines: usize,
+) -> anyhow::Result<()> {
     use std::io::Write;
     let print = |entry: &Value| {
         let mut stdout = std::io::stdout().lock();

@@ -23,7 +23,7 @@ use super::watch::Sources;
 
 /// `wari app run` options.
 #[derive(Debug, Args)]
-pub struct RunArgs {
+pub(crate) struct RunArgs {
     /// The app: a crate directory (it is built) or a component file (`.wasm`).
     #[arg(value_name = "CRATE_DIR|FILE.wasm")]
     source: PathBuf,
@@ -63,7 +63,7 @@ const SHUTDOWN_WAIT: Duration = Duration::from_secs(1);
 const HOST_LOG: &str = "warn,wari::wasm::session=error";
 
 /// Runs `wari app run`.
-pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+pub(super) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()

@@ -29,7 +29,7 @@ use serde_json::Value;
 const TARGET: &str = "wasm32-wasip2";
 
 /// The environment variable overriding [`guest_target_dir`]'s default.
-pub const TARGET_DIR_VAR: &str = "WARI_GUEST_TARGET_DIR";
+pub(crate) const TARGET_DIR_VAR: &str = "WARI_GUEST_TARGET_DIR";
 
 /// The packages `scripts/setup-guest-toolchain` installs, and a file each provides.
 const DEBIAN: &[(&str, &str)] = &[
@@ -46,7 +46,7 @@ const DEBIAN: &[(&str, &str)] = &[
 
 /// A component built by [`build_component`].
 #[derive(Debug, Clone)]
-pub struct BuiltComponent {
+pub(crate) struct BuiltComponent {
     /// The component file (`<target dir>/wari/<package>.wasm`).
     pub path: PathBuf,
     /// The crate's package name: the Stasis app name `wari app new` suggested.
@@ -61,7 +61,7 @@ pub struct BuiltComponent {
 
 /// Which Rust builds the component.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Toolchain {
+pub(crate) enum Toolchain {
     /// rustup's toolchain with the `wasm32-wasip2` target installed.
     Rustup,
     /// Debian's `rustc-web`, with std built from source.
@@ -79,7 +79,7 @@ impl std::fmt::Display for Toolchain {
 
 /// The shared build directory: `$WARI_GUEST_TARGET_DIR`, else
 /// `$XDG_CACHE_HOME/wari/guest-target`, else `~/.cache/wari/guest-target`.
-pub fn guest_target_dir() -> anyhow::Result<PathBuf> {
+pub(crate) fn guest_target_dir() -> anyhow::Result<PathBuf> {
     let var = |name: &str| {
         std::env::var_os(name)
             .map(PathBuf::from)
@@ -301,7 +301,7 @@ fn std_missing(target_dir: &Path) -> bool {
 
 /// Builds the crate in `crate_dir` into a component (blocking until cargo is done; cargo's
 /// progress and errors go to stderr).
-pub fn build_component(crate_dir: &Path) -> anyhow::Result<BuiltComponent> {
+pub(crate) fn build_component(crate_dir: &Path) -> anyhow::Result<BuiltComponent> {
     if !crate_dir.is_dir() {
         bail!("{}: no such directory", crate_dir.display());
     }
@@ -387,7 +387,7 @@ pub fn build_component(crate_dir: &Path) -> anyhow::Result<BuiltComponent> {
 }
 
 /// `wari app build [DIR]`: the component's path on stdout, a summary on stderr.
-pub fn run(dir: &Path) -> anyhow::Result<std::process::ExitCode> {
+pub(crate) fn run(dir: &Path) -> anyhow::Result<std::process::ExitCode> {
     let built = build_component(dir)?;
     eprintln!(
         "wari app build: {} built in {:.1} s ({}): {} bytes",

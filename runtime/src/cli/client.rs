@@ -23,7 +23,7 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// Where a wari listens, and who we are to it.
 #[derive(Debug, Clone)]
-pub struct Server {
+pub(crate) struct Server {
     /// `http://host:port[/prefix]`, for messages.
     url: String,
     /// The host to connect to (an IPv6 address without brackets).
@@ -38,14 +38,14 @@ pub struct Server {
 
 /// A response: its status and whole body.
 #[derive(Debug)]
-pub struct Reply {
+pub(crate) struct Reply {
     pub status: StatusCode,
     pub body: Bytes,
 }
 
 impl Reply {
     /// The body as JSON.
-    pub fn json(&self) -> anyhow::Result<Value> {
+    pub(crate) fn json(&self) -> anyhow::Result<Value> {
         serde_json::from_slice(&self.body).with_context(|| {
             format!(
                 "wari answered {} with a body that is not JSON: {}",
@@ -56,14 +56,14 @@ impl Reply {
     }
 
     /// The `message` of an ARI error body, if it has one.
-    pub fn message(&self) -> Option<String> {
+    pub(crate) fn message(&self) -> Option<String> {
         serde_json::from_slice::<Value>(&self.body)
             .ok()
             .and_then(|v| v.get("message").and_then(Value::as_str).map(String::from))
     }
 
     /// What went wrong, for a 4xx/5xx: `400 Bad Request: <the server's message>`.
-    pub fn error(&self) -> String {
+    pub(crate) fn error(&self) -> String {
         let message = self
             .message()
             .unwrap_or_else(|| String::from_utf8_lossy(&self.body).trim().to_string());
@@ -78,7 +78,7 @@ impl Reply {
 /// A response whose body is read as it arrives (see [`Server::open`]); the connection is
 /// closed when it is dropped.
 #[derive(Debug)]
-pub struct Opened {
+pub(crate) struct Opened {
     pub status: StatusCode,
     pub body: hyper::body::Incoming,
     /// The connection's driver, stopped when the response is dropped.
@@ -87,7 +87,7 @@ pub struct Opened {
 
 /// A connection's task, aborted when dropped.
 #[derive(Debug)]
-pub struct Driver(tokio::task::JoinHandle<Result<(), hyper::Error>>);
+pub(crate) struct Driver(tokio::task::JoinHandle<Result<(), hyper::Error>>);
 
 impl Drop for Driver {
     fn drop(&mut self) {
@@ -98,7 +98,7 @@ impl Drop for Driver {
 impl Server {
     /// Parses `url` (`http://host[:port][/prefix]`; a trailing `/ari` is allowed, and a URL
     /// without a scheme is taken as `http://`).
-    pub fn new(url: &str, user: &str, password: &str) -> anyhow::Result<Server> {
+    pub(crate) fn new(url: &str, user: &str, password: &str) -> anyhow::Result<Server> {
         let given = url.trim();
         let with_scheme = if given.contains("://") {
             given.to_string()
@@ -160,12 +160,12 @@ impl Server {
     }
 
     /// `http://host:port[/prefix]`.
-    pub fn url(&self) -> &str {
+    pub(crate) fn url(&self) -> &str {
         &self.url
     }
 
     /// The request path for an ARI path (`/wasm/ivr` → `/prefix/ari/wasm/ivr`).
-    pub fn path(&self, ari_path: &str) -> String {
+    pub(crate) fn path(&self, ari_path: &str) -> String {
         format!("{}/ari{ari_path}", self.prefix)
     }
 
@@ -195,7 +195,7 @@ impl Server {
     /// Sends a GET to `ari_path` and returns once the response head arrived (within
     /// [`REQUEST_TIMEOUT`]), its body still to be read as it comes, for as long as the
     /// server sends it (a followed log).
-    pub async fn open(&self, ari_path: &str) -> anyhow::Result<Opened> {
+    pub(crate) async fn open(&self, ari_path: &str) -> anyhow::Result<Opened> {
         let path = self.path(ari_path);
         let request = self.request(&Method::GET, &path, None)?;
         let stream = self.connect().await?;
@@ -211,7 +211,7 @@ impl Server {
     }
 
     /// Sends one request to `ari_path` (below `/ari`) and reads the whole response.
-    pub async fn send(
+    pub(crate) async fn send(
         &self,
         method: Method,
         ari_path: &str,

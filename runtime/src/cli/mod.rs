@@ -6,10 +6,10 @@
 //! - [`app_run`]: `wari app run`, an app on a wari of its own (with [`run_host`],
 //!   [`test_call`] and [`watch`]).
 
-pub mod app;
-pub mod app_logs;
+pub(crate) mod app;
+pub(crate) mod app_logs;
 mod app_run;
-pub mod build;
+pub(crate) mod build;
 mod client;
 mod run_host;
 mod scaffold;

@@ -15,16 +15,16 @@ use anyhow::{Context, bail};
 use wari::config::{self, ConfigSource, Severity};
 
 /// The read/write user the author (and `wari app run` itself) deploys and calls with.
-pub const USER: &str = "dev";
+pub(super) const USER: &str = "dev";
 /// The read-only user whose event WebSocket follows the test call.
-pub const WATCH_USER: &str = "watch";
+pub(super) const WATCH_USER: &str = "watch";
 /// The dialplan context of the run; its extension `s` runs `Stasis(<app>)`.
-pub const CONTEXT: &str = "wari-run";
+pub(super) const CONTEXT: &str = "wari-run";
 /// The extension in [`CONTEXT`] that runs the app.
-pub const EXTENSION: &str = "s";
+pub(super) const EXTENSION: &str = "s";
 
 /// A running host and what it takes to talk to it.
-pub struct RunHost {
+pub(super) struct RunHost {
     /// The host: it serves as long as this lives (its listeners close with the process).
     _host: wari::host::Host,
     /// `http://127.0.0.1:PORT`.
@@ -68,7 +68,7 @@ fn config_files(app: &str, password: &str, watch_password: &str) -> [(&'static s
 
 /// Starts a host serving `app` on a free loopback port. `data_dir`: where apps and
 /// recordings are kept (default: a temporary directory removed at exit).
-pub async fn start(app: &str, data_dir: Option<&Path>) -> anyhow::Result<RunHost> {
+pub(super) async fn start(app: &str, data_dir: Option<&Path>) -> anyhow::Result<RunHost> {
     let scratch = tempfile::Builder::new()
         .prefix("wari-run-")
         .tempdir()
@@ -127,7 +127,7 @@ pub async fn start(app: &str, data_dir: Option<&Path>) -> anyhow::Result<RunHost
 
 impl RunHost {
     /// What the author needs to reach the host: printed at start.
-    pub fn banner(&self, app: &str) -> String {
+    pub(super) fn banner(&self, app: &str) -> String {
         let data = if self.temporary_data {
             format!("{} (removed at exit)", self.data_dir.display())
         } else {

@@ -24,7 +24,7 @@ use super::sdk_bundle;
 
 /// `wari app new` options.
 #[derive(Debug, Args)]
-pub struct NewArgs {
+pub(crate) struct NewArgs {
     /// The crate's name, also the suggested Stasis app name (letters, digits, `-`, `_`).
     #[arg(value_name = "NAME")]
     name: String,
@@ -42,7 +42,7 @@ pub struct NewArgs {
 
 /// The example apps `--template` starts from (apps/ in the wari repository).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Template {
+pub(super) enum Template {
     /// Answer, prompt, route on DTMF with a timeout.
     Ivr,
     /// Call forwarding: dial a target, fall back on no answer or busy.
@@ -615,7 +615,7 @@ fn add_member(manifest: &Path, member: &str) -> anyhow::Result<()> {
 }
 
 /// `wari app new`.
-pub fn run(args: &NewArgs) -> anyhow::Result<ExitCode> {
+pub(super) fn run(args: &NewArgs) -> anyhow::Result<ExitCode> {
     check_name(&args.name)?;
     std::fs::create_dir_all(&args.dir)
         .with_context(|| format!("cannot create {}", args.dir.display()))?;

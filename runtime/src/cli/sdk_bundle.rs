@@ -11,13 +11,13 @@
 use std::collections::{BTreeSet, HashMap};
 
 /// The directory, inside the new crate, that the SDK is written to.
-pub const DIR: &str = "wari-guest-sdk";
+pub(super) const DIR: &str = "wari-guest-sdk";
 
 /// The SDK's package name.
-pub const PACKAGE: &str = "wari-guest-sdk";
+pub(super) const PACKAGE: &str = "wari-guest-sdk";
 
 /// The SDK's version: the workspace's, as wari's own.
-pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+pub(super) const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// The SDK's manifest in the repository (it inherits from the host's workspace).
 const MANIFEST: &str = include_str!("../../../guest-sdk/Cargo.toml");
@@ -40,7 +40,7 @@ const APPS_LOCK: &str = include_str!("../../../apps/Cargo.lock");
 const DEPENDENCY: &str = "wit-bindgen";
 
 /// The SDK's files, as paths relative to the new crate and their contents.
-pub fn files() -> Vec<(String, String)> {
+pub(super) fn files() -> Vec<(String, String)> {
     let mut files = vec![(format!("{DIR}/Cargo.toml"), manifest())];
     for (name, text) in SOURCES {
         let text = if *name == "wasm.rs" {
@@ -161,7 +161,7 @@ fn closure<'a>(entries: &[Entry<'a>]) -> BTreeSet<&'a str> {
 
 /// The names a new crate cannot have next to the SDK: the SDK's and those of the crates it
 /// depends on (the lock file would be ambiguous).
-pub fn reserved_names() -> BTreeSet<&'static str> {
+pub(super) fn reserved_names() -> BTreeSet<&'static str> {
     let (_, entries) = entries(APPS_LOCK);
     let mut names = closure(&entries);
     names.insert(PACKAGE);
@@ -170,7 +170,7 @@ pub fn reserved_names() -> BTreeSet<&'static str> {
 
 /// The new crate's `Cargo.lock`: the crate (package `app`, depending on the SDK), the SDK,
 /// and the registry crates the SDK needs at the versions `apps/Cargo.lock` has.
-pub fn lock_file(app: &str) -> String {
+pub(super) fn lock_file(app: &str) -> String {
     let (header, entries) = entries(APPS_LOCK);
     let needed = closure(&entries);
     let app_entry =

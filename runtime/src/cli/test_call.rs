@@ -31,7 +31,7 @@ const SESSION_END_WAIT: Duration = Duration::from_secs(5);
 const SESSION_END_POLL: Duration = Duration::from_millis(50);
 
 /// Every event of the host, as the watch user's socket receives it.
-pub struct Watcher {
+pub(super) struct Watcher {
     events: broadcast::Sender<Arc<Value>>,
     reader: tokio::task::JoinHandle<()>,
 }
@@ -45,7 +45,7 @@ impl Drop for Watcher {
 impl Watcher {
     /// Connects to the host at `address` as `user` (read-only is enough) and subscribes to
     /// every channel, bridge and endpoint.
-    pub async fn connect(
+    pub(super) async fn connect(
         address: std::net::SocketAddr,
         user: &str,
         password: &str,
@@ -88,7 +88,7 @@ impl Watcher {
 
 /// How a test call went.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
+pub(super) enum Outcome {
     /// The app took the call, and the call ended without a failure of the app.
     Handled,
     /// The app took the call and failed: the failure.
@@ -128,7 +128,7 @@ static CALLS: AtomicU64 = AtomicU64::new(1);
 
 /// Places a call from `spec` (e.g. `Test/alice/dtmf=42`) into the run's Stasis extension,
 /// prints its progress, and judges it once its channel is gone (hung up after `timeout`).
-pub async fn place(
+pub(super) async fn place(
     server: &Server,
     watcher: &Watcher,
     app: &str,

@@ -9,19 +9,19 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 /// How often the sources are looked at.
-pub const POLL: Duration = Duration::from_millis(300);
+pub(super) const POLL: Duration = Duration::from_millis(300);
 /// How long the sources must stay still after a change before it is reported.
-pub const SETTLE: Duration = Duration::from_millis(300);
+pub(super) const SETTLE: Duration = Duration::from_millis(300);
 /// The longest a burst is waited out: a file rewritten without pause is reported anyway.
 const LONGEST_BURST: Duration = Duration::from_secs(5);
 /// Files looked at, at most.
-pub const MAX_FILES: usize = 10_000;
+pub(super) const MAX_FILES: usize = 10_000;
 /// Directory levels below a watched directory, at most.
-pub const MAX_DEPTH: usize = 16;
+pub(super) const MAX_DEPTH: usize = 16;
 
 /// What is watched.
 #[derive(Debug, Clone)]
-pub enum Sources {
+pub(super) enum Sources {
     /// A crate: `Cargo.toml`, `src/`, `wit/` in it.
     Crate(PathBuf),
     /// A component file.
@@ -29,11 +29,11 @@ pub enum Sources {
 }
 
 /// One look at the sources: each file with its modification time and size, sorted.
-pub type Fingerprint = Vec<(PathBuf, Option<SystemTime>, u64)>;
+pub(super) type Fingerprint = Vec<(PathBuf, Option<SystemTime>, u64)>;
 
 impl Sources {
     /// Looks at the sources now.
-    pub fn fingerprint(&self) -> Fingerprint {
+    pub(super) fn fingerprint(&self) -> Fingerprint {
         let mut files = Vec::new();
         match self {
             Sources::File(path) => add_file(path, &mut files),
@@ -50,7 +50,7 @@ impl Sources {
 
     /// Waits until the sources differ from `last`, then until they settle; returns how
     /// they look then.
-    pub async fn changed(&self, last: &Fingerprint) -> Fingerprint {
+    pub(super) async fn changed(&self, last: &Fingerprint) -> Fingerprint {
         let mut now = loop {
             tokio::time::sleep(POLL).await;
             let now = self.fingerprint();

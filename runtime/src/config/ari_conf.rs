@@ -13,7 +13,7 @@ use super::values::{bool_option, comma_list};
 use crate::acl::Acl;
 
 /// Default realm in the `WWW-Authenticate` challenge.
-pub const DEFAULT_REALM: &str = "Asterisk REST Interface";
+pub(crate) const DEFAULT_REALM: &str = "Asterisk REST Interface";
 
 /// How a user's password is stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,7 +27,9 @@ pub enum Password {
 /// One `type = user` section.
 #[derive(Debug, Clone)]
 pub struct User {
+    /// The section name, which clients send as the user name.
     pub name: String,
+    /// `password` with `password_format` (`plain` or `crypt`).
     pub password: Password,
     /// Only GET and OPTIONS are allowed.
     pub read_only: bool,
@@ -70,7 +72,10 @@ pub struct AriConfig {
     pub pretty: bool,
     /// CORS allow-list; `*` allows any origin.
     pub allowed_origins: Vec<String>,
+    /// `auth_realm`: the realm of the `WWW-Authenticate` header on a 401.
     pub auth_realm: String,
+    /// `websocket_write_timeout` (ms, default 100): how long a write to an event WebSocket
+    /// may take before the socket is closed.
     pub websocket_write_timeout: Duration,
     /// `max_login_failures`: failed logins from one address before it is locked out
     /// (0: never).
@@ -84,6 +89,7 @@ pub struct AriConfig {
     pub app_ownership: bool,
     /// Channel variables added to every Channel object.
     pub channelvars: Vec<String>,
+    /// The `type = user` sections, by name.
     pub users: HashMap<String, Arc<User>>,
     /// Outbound WebSocket connections, in file order.
     pub outbound: Vec<OutboundWebsocket>,

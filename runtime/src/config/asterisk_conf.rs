@@ -16,7 +16,7 @@ use super::diagnostics::Problems;
 
 /// Asterisk's own `astdatadir` when `asterisk.conf` sets none; Debian's sound and
 /// music-on-hold packages install under it.
-pub const DEFAULT_DATA_DIR: &str = "/usr/share/asterisk";
+pub(crate) const DEFAULT_DATA_DIR: &str = "/usr/share/asterisk";
 
 /// The directories wari takes from `asterisk.conf`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -138,6 +138,7 @@ impl Section {
 /// A top-level file could not be read for a reason other than its absence.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfError {
+    /// The file exists but reading it failed (permissions, an I/O error).
     #[error("cannot read {}: {source}", path.display())]
     Read {
         /// The file that was opened.

@@ -54,8 +54,11 @@ pub enum Severity {
 /// One problem, with where it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
+    /// How bad it is: whether wari may still start.
     pub severity: Severity,
+    /// The file and line (or section) it was found at.
     pub location: Location,
+    /// What is wrong, in words for the operator.
     pub message: String,
 }
 

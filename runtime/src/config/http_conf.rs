@@ -17,7 +17,9 @@ pub const DEFAULT_TLS_PORT: u16 = 8089;
 /// A host and port to listen on (the host is resolved when the server starts).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BindAddress {
+    /// A host name or IP address literal (IPv6 without brackets).
     pub host: String,
+    /// The TCP port; 0 lets the system pick one.
     pub port: u16,
 }
 
@@ -34,9 +36,11 @@ impl std::fmt::Display for BindAddress {
 /// The HTTPS listener.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TlsSettings {
+    /// `tlsbindaddr` (port 8089 when it names none).
     pub bind: BindAddress,
     /// PEM file with the certificate chain (and the key when `private_key` is `None`).
     pub cert_file: PathBuf,
+    /// `tlsprivatekey`: PEM file with the private key; `None` when `cert_file` holds it.
     pub private_key: Option<PathBuf>,
     /// `tlsdisablev12 = yes`: accept TLS 1.3 only.
     pub disable_tls12: bool,
@@ -50,6 +54,7 @@ pub struct Restriction {
     /// `path_prefix` in the form request paths are compared in
     /// ([`crate::http::restriction::comparable`]).
     pub comparable_prefix: String,
+    /// The addresses allowed under `path_prefix` (`permit`, `deny`, `acl` lines).
     pub acl: Acl,
 }
 
@@ -83,7 +88,9 @@ pub struct HttpConfig {
     pub session_keep_alive: Duration,
     /// `redirect = from to`, compared case-insensitively with the full path.
     pub redirects: Vec<(String, String)>,
+    /// `tlsenable` with its options; `None` when HTTPS is off.
     pub tls: Option<TlsSettings>,
+    /// The `type = restriction` sections, in file order.
     pub restrictions: Vec<Restriction>,
 }
 
@@ -112,12 +119,16 @@ pub fn default_server_name() -> String {
 /// Why a `bindaddr` or `bindport` value is not an address or port.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AddressError {
+    /// The value is empty.
     #[error("empty address")]
     Empty,
+    /// A `[` opens an IPv6 address that no `]` closes.
     #[error("'{0}': missing ']'")]
     MissingBracket(String),
+    /// Something other than `:port` follows the `]`.
     #[error("'{0}': unexpected text after ']'")]
     AfterBracket(String),
+    /// The port is not a number from 0 to 65535.
     #[error("'{0}' is not a port number (0-65535)")]
     Port(String),
 }

@@ -5,17 +5,17 @@
 //! found (file:line), so `wari check-config` and start-up report the same things.
 
 pub mod acl_conf;
-pub mod ari_conf;
-pub mod asterisk_conf;
+pub(crate) mod ari_conf;
+pub(crate) mod asterisk_conf;
 pub mod conf_file;
 pub mod diagnostics;
 pub mod http_conf;
-pub mod musiconhold_conf;
+pub(crate) mod musiconhold_conf;
 pub mod test_phones_conf;
-pub mod user_limits;
-pub mod values;
+pub(crate) mod user_limits;
+pub(crate) mod values;
 pub mod wasm_conf;
-pub mod websocket_client_conf;
+pub(crate) mod websocket_client_conf;
 
 use std::path::{Path, PathBuf};
 
@@ -56,8 +56,10 @@ impl ConfigSource {
 /// Why configuration could not be read at all (as opposed to problems inside it).
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
+    /// `--config-dir` names something that is not a directory.
     #[error("configuration directory {0} does not exist or is not a directory")]
     NoSuchDir(PathBuf),
+    /// A file in the directory exists but cannot be read.
     #[error(transparent)]
     File(#[from] conf_file::ConfError),
 }
@@ -65,8 +67,11 @@ pub enum ConfigError {
 /// The complete typed configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
+    /// Where the files came from: a directory or the embedded demo.
     pub source: ConfigSource,
+    /// http.conf: listeners, prefix, sessions, TLS, restrictions.
     pub http: HttpConfig,
+    /// ari.conf: users, CORS, login throttling, outbound WebSockets.
     pub ari: AriConfig,
     /// The parsed `extensions.conf`, kept for the dialplan.
     pub extensions: Option<ConfFile>,

@@ -25,7 +25,7 @@ use super::conf_file::ConfFile;
 use super::diagnostics::{Location, Problems};
 
 /// The class used when none is named.
-pub const DEFAULT_CLASS: &str = "default";
+pub(crate) const DEFAULT_CLASS: &str = "default";
 
 /// Order of a class's files.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -20,8 +20,11 @@ use super::values::bool_option;
 /// One configured phone: its name and its options in dial-string form.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TestPhone {
+    /// The section name; the phone is dialled as `Test/<name>`.
     pub name: String,
+    /// The section's entries as `key=value` options, in file order.
     pub options: Vec<String>,
+    /// Where the section starts, for problems found later.
     pub location: Location,
 }
 

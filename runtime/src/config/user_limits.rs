@@ -34,7 +34,7 @@ pub struct UserLimits {
 }
 
 /// A quota in force: `None` is no limit (`0` in the file).
-pub type Quota = Option<u32>;
+pub(crate) type Quota = Option<u32>;
 
 impl Default for UserLimits {
     /// Room for a few clients of each user while others still fit under http.conf's
@@ -53,7 +53,7 @@ impl Default for UserLimits {
 }
 
 /// True when `key` (lower case) is one of the limit options.
-pub fn is_limit_option(key: &str) -> bool {
+pub(crate) fn is_limit_option(key: &str) -> bool {
     UserLimits::default().field_mut(key).is_some()
 }
 
@@ -116,7 +116,7 @@ impl UserLimits {
 }
 
 /// `limit` as a bound: `None` for 0 (no limit).
-pub fn bound(limit: u32) -> Option<u32> {
+pub(crate) fn bound(limit: u32) -> Option<u32> {
     (limit > 0).then_some(limit)
 }
 

@@ -1,7 +1,7 @@
 //! Value syntax shared by Asterisk configuration files: booleans, numbers, comma lists.
 
 /// Asterisk's notion of "true": `yes`, `true`, `y`, `t`, `1`, `on` (any case).
-pub fn is_true(value: &str) -> bool {
+pub(crate) fn is_true(value: &str) -> bool {
     matches!(
         value.trim().to_ascii_lowercase().as_str(),
         "yes" | "true" | "y" | "t" | "1" | "on"
@@ -9,7 +9,7 @@ pub fn is_true(value: &str) -> bool {
 }
 
 /// Asterisk's notion of "false": `no`, `false`, `n`, `f`, `0`, `off` (any case).
-pub fn is_false(value: &str) -> bool {
+pub(crate) fn is_false(value: &str) -> bool {
     matches!(
         value.trim().to_ascii_lowercase().as_str(),
         "no" | "false" | "n" | "f" | "0" | "off"
@@ -17,7 +17,7 @@ pub fn is_false(value: &str) -> bool {
 }
 
 /// Parses a boolean option strictly: `None` when the value is neither true nor false.
-pub fn parse_bool(value: &str) -> Option<bool> {
+pub(crate) fn parse_bool(value: &str) -> Option<bool> {
     if is_true(value) {
         Some(true)
     } else if is_false(value) {
@@ -50,7 +50,7 @@ fn option<T>(
 }
 
 /// Reads a boolean option (Asterisk's yes/no words).
-pub fn bool_option(
+pub(crate) fn bool_option(
     entry: &super::conf_file::Entry,
     problems: &mut super::diagnostics::Problems,
 ) -> Option<bool> {
@@ -58,7 +58,7 @@ pub fn bool_option(
 }
 
 /// Reads a whole number of at least `min`.
-pub fn number_option(
+pub(crate) fn number_option(
     entry: &super::conf_file::Entry,
     problems: &mut super::diagnostics::Problems,
     min: u64,
@@ -72,7 +72,7 @@ pub fn number_option(
 }
 
 /// Reads a duration given in milliseconds.
-pub fn millis_option(
+pub(crate) fn millis_option(
     entry: &super::conf_file::Entry,
     problems: &mut super::diagnostics::Problems,
 ) -> Option<std::time::Duration> {
@@ -85,7 +85,7 @@ pub fn millis_option(
 }
 
 /// Splits a comma list, trimming each item and dropping empty ones.
-pub fn comma_list(value: &str) -> impl Iterator<Item = &str> {
+pub(crate) fn comma_list(value: &str) -> impl Iterator<Item = &str> {
     value.split(',').map(str::trim).filter(|s| !s.is_empty())
 }
 

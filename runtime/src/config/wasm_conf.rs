@@ -34,18 +34,32 @@ use super::values::number_option;
 /// Limit settings; `None` leaves the default (or the `[general]` value).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LimitSettings {
+    /// `memory_mb`: an instance's linear memory cap, in MiB (default 64).
     pub memory_mb: Option<u64>,
+    /// `cpu_ms_per_event`: guest CPU time one event may use, in ms (default 100).
     pub cpu_ms_per_event: Option<u64>,
+    /// `event_timeout_ms`: wall-clock time one event may take, host calls included (default
+    /// 5000).
     pub event_timeout_ms: Option<u64>,
+    /// `max_queued_events`: events waiting for one session before it fails (default 1000).
     pub max_queued_events: Option<u64>,
+    /// `log_lines_per_second`: the app's log lines kept per second; more are dropped (default
+    /// 100).
     pub log_lines_per_second: Option<u64>,
     /// `true` for `continue`, `false` for `hangup`.
     pub continue_on_failure: Option<bool>,
+    /// `max_sessions_per_app`: concurrent sessions of one app (default a quarter of
+    /// `max_sessions`).
     pub max_sessions_per_app: Option<u64>,
+    /// `kv_max_key_bytes`: the longest key of the app's key-value store (default 256).
     pub kv_max_key_bytes: Option<u64>,
+    /// `kv_max_value_bytes`: the largest value of the key-value store (default 1048576).
     pub kv_max_value_bytes: Option<u64>,
+    /// `kv_max_keys`: keys the key-value store may hold (default 1024).
     pub kv_max_keys: Option<u64>,
+    /// `kv_max_mb`: keys and values of the key-value store together, in MiB (default 16).
     pub kv_max_mb: Option<u64>,
+    /// `max_timers`: timers pending at once in one session (default 100).
     pub max_timers: Option<u64>,
 }
 
@@ -72,12 +86,18 @@ impl LimitSettings {
 /// Everything wasm.conf configures.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct WasmConfig {
+    /// `max_sessions`: concurrent call sessions over all apps (default 1000).
     pub max_sessions: Option<u32>,
+    /// `max_upload_mb`: the largest component `POST /ari/wasm` accepts, in MiB (default 16).
     pub max_upload_mb: Option<u64>,
+    /// `apps_dir`: its `*.wasm` files are deployed at start, named after the file stem;
+    /// `None`: no such directory.
     pub apps_dir: Option<PathBuf>,
     /// How long a removed app's live sessions may go on (0: they end at once).
     pub drain_seconds: Option<u64>,
+    /// The limits of `[general]`, for every app.
     pub defaults: LimitSettings,
+    /// The limits of an app's own section, by app name, over `defaults`.
     pub per_app: HashMap<String, LimitSettings>,
 }
 

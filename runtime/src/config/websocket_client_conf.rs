@@ -87,11 +87,15 @@ pub struct WebSocketClient {
 }
 
 /// Every client connection, by id.
-pub type WebSocketClients = BTreeMap<String, WebSocketClient>;
+pub(crate) type WebSocketClients = BTreeMap<String, WebSocketClient>;
 
 /// Reads websocket_client.conf (absent: no connections). Invalid sections are reported and
 /// dropped; the others load.
-pub fn read(file: Option<&ConfFile>, dir: &Path, problems: &mut Problems) -> WebSocketClients {
+pub(crate) fn read(
+    file: Option<&ConfFile>,
+    dir: &Path,
+    problems: &mut Problems,
+) -> WebSocketClients {
     let mut clients = WebSocketClients::new();
     let Some(file) = file else {
         return clients;

@@ -1,7 +1,7 @@
 //! Bridge operations: creating and destroying bridges, channels joining and leaving them,
 //! with BridgeCreated/Destroyed and ChannelEntered/LeftBridge events; bridge variables.
 
-pub mod bridge;
+pub(crate) mod bridge;
 
 use crate::core::control::ControlApi;
 use std::collections::{BTreeMap, BTreeSet};
@@ -17,7 +17,7 @@ use super::{Core, CoreError, State};
 use bridge::{Bridge, BridgeClass, BridgeFlags};
 
 /// Asterisk's message when a bridge cannot be made of the requested type.
-pub const UNABLE_TO_CREATE: &str = "Unable to create bridge";
+pub(crate) const UNABLE_TO_CREATE: &str = "Unable to create bridge";
 
 /// `BRIDGEPEER`: the names of the other parties of a mixing bridge, set on each party.
 const BRIDGEPEER: &str = "BRIDGEPEER";

@@ -5,12 +5,12 @@
 //! technologies and the channel runners drive; [`hangup`], [`dialing`], [`identity`] and
 //! [`variables`] each own one part of a channel's life.
 
-pub mod channel;
+pub(crate) mod channel;
 mod control;
 pub(crate) mod dialing;
-pub mod hangup;
+pub(crate) mod hangup;
 pub(crate) mod identity;
-pub mod snapshot;
+pub(crate) mod snapshot;
 mod upcalls;
 pub(crate) mod variables;
 
@@ -33,11 +33,19 @@ pub fn split_endpoint(endpoint: &str) -> Result<(&str, &str), CoreError> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Destination {
     /// Into a Stasis application with these arguments.
-    App { app: String, args: Vec<String> },
+    App {
+        /// The application's name.
+        app: String,
+        /// Its arguments, in the StasisStart `args`.
+        args: Vec<String>,
+    },
     /// Into the dialplan.
     Dialplan {
+        /// The dialplan context.
         context: String,
+        /// The extension in `context`.
         exten: String,
+        /// The priority to start at (1 and up).
         priority: u32,
     },
 }
@@ -45,13 +53,22 @@ pub enum Destination {
 /// `POST /channels` and `POST /channels/{id}`.
 #[derive(Debug, Clone)]
 pub struct Originate {
+    /// The dial string, `tech/resource` (e.g. `Test/alice`).
     pub endpoint: String,
+    /// Where the channel goes when answered.
     pub destination: Destination,
+    /// The caller ID to set, `"name" <number>` or a bare number; `None` keeps the
+    /// endpoint's.
     pub caller_id: Option<String>,
     /// Seconds to wait for an answer; `None` waits forever.
     pub timeout: Option<Duration>,
+    /// The new channel's id; `None` generates one.
     pub channel_id: Option<String>,
+    /// The id of the second channel a two-sided technology (`Local`) makes; `None`
+    /// generates one.
     pub other_channel_id: Option<String>,
+    /// Channel variables to set: name, value, and whether the channel's later events report
+    /// them in `channelvars`.
     pub variables: Vec<(String, String, bool)>,
     /// The quota account the channel counts against (`None`: none).
     pub owner: Option<Arc<Account>>,
@@ -60,11 +77,18 @@ pub struct Originate {
 /// `POST /channels/create`.
 #[derive(Debug, Clone)]
 pub struct Create {
+    /// The dial string, `tech/resource`.
     pub endpoint: String,
+    /// The Stasis application the channel enters once dialled.
     pub app: String,
+    /// Its arguments, in the StasisStart `args`.
     pub args: Vec<String>,
+    /// The new channel's id; `None` generates one.
     pub channel_id: Option<String>,
+    /// The id of a two-sided technology's second channel; `None` generates one.
     pub other_channel_id: Option<String>,
+    /// Channel variables to set: name, value, and whether later events report them in
+    /// `channelvars`.
     pub variables: Vec<(String, String, bool)>,
     /// The quota account the channel counts against (`None`: none).
     pub owner: Option<Arc<Account>>,

@@ -17,10 +17,10 @@ use super::{Core, CoreError, State};
 use crate::store::{CoreSaved, StoreError};
 
 /// The prefix of device states ARI controls.
-pub const STASIS_PREFIX: &str = "Stasis:";
+pub(super) const STASIS_PREFIX: &str = "Stasis:";
 
 /// The states a controlled device can be set to.
-pub const SETTABLE_STATES: [&str; 8] = [
+pub(super) const SETTABLE_STATES: [&str; 8] = [
     "NOT_INUSE",
     "INUSE",
     "BUSY",
@@ -32,15 +32,15 @@ pub const SETTABLE_STATES: [&str; 8] = [
 ];
 
 /// The state of a controlled device nobody has set.
-pub const UNKNOWN_STATE: &str = "UNKNOWN";
+pub(super) const UNKNOWN_STATE: &str = "UNKNOWN";
 
 /// The state of a device no provider wari has knows (Asterisk 23.4.1 answers `INVALID`
 /// for `Local:x` or a bare `x`).
-pub const INVALID_STATE: &str = "INVALID";
+pub(super) const INVALID_STATE: &str = "INVALID";
 
 /// The canonical name of an ARI-controlled device: `Stasis:` (any case) then a non-empty
 /// name. Another prefix is a 409; nothing after the prefix a 404.
-pub fn controlled_device(name: &str) -> Result<String, CoreError> {
+pub(super) fn controlled_device(name: &str) -> Result<String, CoreError> {
     let prefix = name
         .get(..STASIS_PREFIX.len())
         .filter(|p| p.eq_ignore_ascii_case(STASIS_PREFIX))

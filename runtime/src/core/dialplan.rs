@@ -35,7 +35,7 @@
 
 pub mod expr;
 mod parse;
-pub mod pattern;
+pub(crate) mod pattern;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -55,6 +55,7 @@ pub struct Dialplan {
 /// One priority of one extension: an application and its (unexpanded) data.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Step {
+    /// The priority number (1 and up); `n` priorities are numbered when the file is read.
     pub priority: u32,
     /// The label given with `n(label)` or `NUM(label)`.
     pub label: Option<String>,

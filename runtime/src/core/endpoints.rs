@@ -21,7 +21,7 @@ use super::{CoreError, State};
 
 /// Where a message or REFER goes, as found by [`ControlApi::message_target`].
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MessageTarget {
+pub(crate) struct MessageTarget {
     /// The endpoint key, `Tech/resource`.
     pub endpoint: String,
     /// The endpoint's message URI, `<lowercase tech>:<resource>`.
@@ -38,7 +38,7 @@ pub struct TextMessage {
 }
 
 /// Splits a message URI `tech:resource` (as in `PUT /endpoints/sendMessage?to=...`).
-pub fn parse_message_uri(uri: &str) -> Result<(&str, &str), CoreError> {
+pub(crate) fn parse_message_uri(uri: &str) -> Result<(&str, &str), CoreError> {
     match uri.split_once(':') {
         Some((tech, resource)) if !tech.is_empty() && !resource.is_empty() => Ok((tech, resource)),
         _ => Err(CoreError::NotFound("Endpoint not found".into())),

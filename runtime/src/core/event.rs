@@ -13,10 +13,13 @@ use super::time;
 /// What an event is about, for routing to subscribed applications.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Scope {
+    /// The channels it is about: apps subscribed to any of them receive it.
     pub channels: Vec<Arc<str>>,
+    /// The bridges it is about: apps subscribed to any of them receive it.
     pub bridges: Vec<Arc<str>>,
     /// `tech/resource` of an endpoint.
     pub endpoint: Option<String>,
+    /// The device name it is about (`Stasis:foo`), for device-state subscriptions.
     pub device: Option<String>,
     /// About no channel in particular but on the channels' topic (a global variable
     /// set): delivered to the applications subscribed to every channel.
@@ -29,6 +32,7 @@ pub struct Scope {
 /// The value of one of an event's fields.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Field {
+    /// A JSON value, written as is.
     Json(Value),
     /// A channel snapshot, written straight to text (shared: events published one after
     /// the other about an unchanged channel carry the same snapshot).
@@ -59,10 +63,12 @@ impl Serialize for Field {
 pub struct Event {
     /// The ARI event type, e.g. `StasisStart`.
     pub kind: &'static str,
+    /// When it happened, formatted as ARI writes it (`2024-01-01T12:00:00.000+0000`).
     pub timestamp: String,
     /// The event's own fields in order (everything but `type`, `timestamp`,
     /// `application`, `asterisk_id`).
     fields: Vec<(Cow<'static, str>, Field)>,
+    /// Which applications receive it.
     pub scope: Scope,
 }
 

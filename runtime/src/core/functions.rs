@@ -59,7 +59,7 @@ pub(crate) fn parse(name: &str) -> Option<Function<'_>> {
 }
 
 /// The name a `GLOBAL(name)` call writes, if `call` is one.
-pub fn global_target(call: &str) -> Option<&str> {
+pub(crate) fn global_target(call: &str) -> Option<&str> {
     match parse(call)? {
         Function::Global(name) => Some(name),
         _ => None,

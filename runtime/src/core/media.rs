@@ -60,6 +60,7 @@ pub use stored::StoredRecordingFile;
 /// Where media comes from and goes to.
 #[derive(Debug, Clone)]
 pub struct MediaSetup {
+    /// The sound files found under the sounds directory, by language and name.
     pub sounds: Arc<SoundIndex>,
     /// Stored recordings (`recording:` URIs, `/recordings/stored`).
     pub recordings_dir: PathBuf,
@@ -73,7 +74,9 @@ const BEEP_TONE: &str = "!1000/250";
 /// Whose topic a playback's or recording's events go to.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum MediaTopic {
+    /// The events go to the channel's subscribers; the id is the channel's.
     Channel(Arc<str>),
+    /// The events go to the bridge's subscribers; the id is the bridge's.
     Bridge(Arc<str>),
 }
 
@@ -105,7 +108,9 @@ impl MediaTopic {
 /// The running media side of the core.
 #[derive(Debug)]
 pub struct Media {
+    /// The media engine that mixes, plays and records, one tick every 20 ms.
     pub engine: MediaEngine,
+    /// Where sounds, recordings and music on hold are found.
     pub setup: MediaSetup,
     /// The engine's file opener, shared with music on hold (cached, decoded off the
     /// media thread).

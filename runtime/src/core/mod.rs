@@ -14,28 +14,28 @@
 //! the order they happened. Each channel has a runner task ([`pbx`]) that executes its
 //! dialplan or waits in Stasis.
 
-pub mod app_host;
-pub mod bridges;
+pub(crate) mod app_host;
+pub(crate) mod bridges;
 pub mod cause;
 pub mod channels;
-pub mod control;
+pub(crate) mod control;
 mod device_states;
 pub mod dialplan;
-pub mod endpoints;
+pub(crate) mod endpoints;
 pub mod event;
-pub mod external_media;
-pub mod functions;
+pub(crate) mod external_media;
+pub(crate) mod functions;
 pub mod media;
-pub mod modules;
+pub(crate) mod modules;
 mod pbx;
-pub mod quota;
-pub mod snoop;
+pub(crate) mod quota;
+pub(crate) mod snoop;
 pub mod stasis;
-pub mod system;
-pub mod tech;
+pub(crate) mod system;
+pub(crate) mod tech;
 #[cfg(test)]
 pub(crate) mod test_support;
-pub mod time;
+pub(crate) mod time;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -90,8 +90,11 @@ pub enum CoreError {
 /// An endpoint: a phone or trunk a technology knows.
 #[derive(Debug, Clone, Default)]
 pub struct Endpoint {
+    /// The technology's name, e.g. `Test` or `PJSIP`.
     pub technology: String,
+    /// The resource within the technology, e.g. `alice`.
     pub resource: String,
+    /// The ids of the endpoint's channels now, oldest first.
     pub channel_ids: Vec<Arc<str>>,
 }
 
@@ -148,16 +151,25 @@ impl State {
 /// What a new channel starts with.
 #[derive(Debug)]
 pub struct NewChannel {
+    /// The channel's id; `None` generates one.
     pub id: Option<String>,
+    /// The channel's name, e.g. `Test/alice-00000001`.
     pub name: String,
+    /// Its state when created (`Down`, or `Up` for a channel answered from the start).
     pub state: ChannelState,
+    /// What the core calls to dial, answer, hang up ... the channel's far end.
     pub driver: Arc<dyn Driver>,
     /// Subscribe this application to the channel before ChannelCreated.
     pub app: Option<String>,
+    /// The caller ID it starts with.
     pub caller: CallerId,
+    /// The connected line it starts with.
     pub connected: CallerId,
+    /// Where in the dialplan it is (context, extension, priority) when created.
     pub dialplan: DialplanPosition,
+    /// `tech/resource` of the endpoint it belongs to; `None`: no endpoint lists it.
     pub endpoint: Option<String>,
+    /// Channel variables set before ChannelCreated: name, value.
     pub vars: Vec<(String, String)>,
     /// Its media leg: rate, and where its audio goes outside wari.
     pub media: tech::MediaLeg,
@@ -196,6 +208,7 @@ impl Driver for NoDriver {
 pub struct CoreConfig {
     /// ari.conf `channelvars`.
     pub channelvars: Vec<String>,
+    /// The dialplan channels run when they are not in an application (extensions.conf).
     pub dialplan: dialplan::Dialplan,
     /// Extra technologies, or built-in ones configured (the built-in ones of
     /// [`tech::builtin`] are always there).
@@ -213,7 +226,9 @@ pub struct CoreConfig {
 /// What exists now, counted ([`Core::counts`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Counts {
+    /// Channels that exist.
     pub channels: usize,
+    /// Bridges that exist.
     pub bridges: usize,
     /// Stasis applications with a handler attached.
     pub active_apps: usize,

@@ -5,13 +5,13 @@
 
 /// One built-in component.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Module {
+pub(crate) struct Module {
     pub name: &'static str,
     pub description: &'static str,
 }
 
 /// Every component of this build.
-pub const MODULES: &[Module] = &[
+pub(crate) const MODULES: &[Module] = &[
     Module {
         name: "wari_config",
         description: "Asterisk-format configuration files (http.conf, ari.conf, acl.conf)",
@@ -35,7 +35,7 @@ pub const MODULES: &[Module] = &[
 ];
 
 /// Finds a component by name; a trailing `.so` is accepted for Asterisk-minded clients.
-pub fn find(name: &str) -> Option<&'static Module> {
+pub(crate) fn find(name: &str) -> Option<&'static Module> {
     let bare = name.strip_suffix(".so").unwrap_or(name);
     MODULES.iter().find(|m| m.name == bare)
 }

@@ -87,7 +87,7 @@ struct Runner {
 /// Runs a channel from `start` until it is gone. Should the runner fail part-way (a bug
 /// reached by some input), the channel is still hung up and destroyed, so that its
 /// application hears it end and nothing is left that cannot be removed.
-pub async fn run(core: Arc<Core>, id: Arc<str>, control: ControlReceiver, start: Start) {
+pub(super) async fn run(core: Arc<Core>, id: Arc<str>, control: ControlReceiver, start: Start) {
     let runner = Runner { core, id, control };
     let id = runner.id.clone();
     let core = runner.core.clone();

@@ -17,7 +17,9 @@ use super::event::{Event, Scope};
 /// not hold the same name at once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SinkKind {
+    /// An ARI event WebSocket, inbound or outbound.
     WebSocket,
+    /// A deployed WebAssembly app.
     Wasm,
 }
 
@@ -117,9 +119,13 @@ impl Subscriptions {
 /// Kinds of event source an application can subscribe to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SourceKind {
+    /// `channel:<id>`, or `channel:` for every channel.
     Channel,
+    /// `bridge:<id>`, or `bridge:` for every bridge.
     Bridge,
+    /// `endpoint:<tech>/<resource>`, `endpoint:<tech>` or `endpoint:`.
     Endpoint,
+    /// `deviceState:<name>`, or `deviceState:` for every device.
     DeviceState,
 }
 
@@ -136,6 +142,7 @@ pub enum AppOwner {
 /// One registered application.
 #[derive(Debug)]
 pub struct App {
+    /// The name clients register and address it by.
     pub name: String,
     sink: Option<Arc<dyn EventSink>>,
     /// Whom the name belongs to while the application exists; `None` while only a

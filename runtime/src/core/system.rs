@@ -17,8 +17,11 @@ pub struct SystemInfo {
     pub entity_id: String,
     /// The system name (`asterisk.conf systemname`; empty when unset).
     pub system_name: String,
+    /// The language of channels that set none (`en`).
     pub default_language: String,
+    /// When wari started, local time (`/asterisk/info`'s `status.startup_time`).
     pub startup_time: DateTime<Local>,
+    /// When the configuration was last loaded, local time (`status.last_reload_time`).
     pub last_reload_time: DateTime<Local>,
     /// Kernel release, read once at start.
     pub kernel: String,

@@ -14,11 +14,11 @@ use crate::config::musiconhold_conf::MohConfig;
 use crate::media::sounds::SoundIndex;
 
 /// The application the helpers' channels are in.
-pub const APP: &str = "tested";
+pub(crate) const APP: &str = "tested";
 
 /// Keeps every event delivered to [`APP`].
 #[derive(Debug, Default)]
-pub struct Collect(Mutex<Vec<Arc<Event>>>);
+pub(crate) struct Collect(Mutex<Vec<Arc<Event>>>);
 
 impl EventSink for Collect {
     fn deliver(&self, _app: &str, event: &Arc<Event>) -> bool {
@@ -36,7 +36,7 @@ impl EventSink for Collect {
 
 impl Collect {
     /// The fields of the events of this kind received so far.
-    pub fn of_kind(&self, kind: &str) -> Vec<Value> {
+    pub(crate) fn of_kind(&self, kind: &str) -> Vec<Value> {
         let events = self.0.lock().unwrap_or_else(|p| p.into_inner());
         events
             .iter()
@@ -47,14 +47,14 @@ impl Collect {
 }
 
 /// A core with [`APP`] registered, and media when asked for.
-pub struct TestCore {
+pub(crate) struct TestCore {
     pub core: Arc<Core>,
     pub events: Arc<Collect>,
     pub dir: tempfile::TempDir,
 }
 
 impl TestCore {
-    pub fn new(with_media: bool) -> TestCore {
+    pub(crate) fn new(with_media: bool) -> TestCore {
         let dir = tempfile::tempdir().expect("temporary directory");
         let core = Core::new(SystemInfo::default(), CoreConfig::default());
         if with_media {
@@ -73,7 +73,7 @@ impl TestCore {
     }
 
     /// A channel that is up and in [`APP`].
-    pub fn stasis_channel(&self, id: &str) -> Arc<str> {
+    pub(crate) fn stasis_channel(&self, id: &str) -> Arc<str> {
         let core = &self.core;
         core.with_state(|state| {
             let (id, _control) = core
@@ -94,17 +94,17 @@ impl TestCore {
     }
 
     /// The number of channels.
-    pub fn channel_count(&self) -> usize {
+    pub(crate) fn channel_count(&self) -> usize {
         self.core.with_state(|state| state.channels.len())
     }
 
     /// The number of live recordings.
-    pub fn live_recordings(&self) -> usize {
+    pub(crate) fn live_recordings(&self) -> usize {
         self.core.with_state(|state| state.media.recordings.len())
     }
 
     /// The files under the recordings directory.
-    pub fn recording_files(&self) -> Vec<std::path::PathBuf> {
+    pub(crate) fn recording_files(&self) -> Vec<std::path::PathBuf> {
         std::fs::read_dir(self.dir.path().join("recordings"))
             .map(|entries| entries.filter_map(|e| e.ok().map(|e| e.path())).collect())
             .unwrap_or_default()
@@ -112,7 +112,7 @@ impl TestCore {
 }
 
 /// A record request with only a name and a format.
-pub fn request(name: &str, format: &str) -> RecordChannelRequest {
+pub(crate) fn request(name: &str, format: &str) -> RecordChannelRequest {
     RecordChannelRequest {
         name: name.into(),
         format: format.into(),
@@ -121,7 +121,7 @@ pub fn request(name: &str, format: &str) -> RecordChannelRequest {
 }
 
 /// An error's status kind and message, for comparing.
-pub fn refusal<T: std::fmt::Debug>(result: Result<T, CoreError>) -> (u16, String) {
+pub(crate) fn refusal<T: std::fmt::Debug>(result: Result<T, CoreError>) -> (u16, String) {
     let error = result.expect_err("refused");
     let status = match &error {
         CoreError::BadRequest(_) => 400,

@@ -17,7 +17,7 @@ thread_local! {
 
 /// Formats a time the way ARI emits `timestamp` and `creationtime`, reusing the text of a
 /// recent call that showed the same millisecond.
-pub fn ari_timestamp(time: &DateTime<Local>) -> String {
+pub(crate) fn ari_timestamp(time: &DateTime<Local>) -> String {
     let shown = (
         time.timestamp(),
         time.nanosecond() / 1_000_000,
@@ -35,7 +35,7 @@ pub fn ari_timestamp(time: &DateTime<Local>) -> String {
 }
 
 /// The current time in ARI's wire format.
-pub fn now() -> String {
+pub(crate) fn now() -> String {
     ari_timestamp(&Local::now())
 }
 

@@ -12,7 +12,7 @@ use std::sync::{Arc, LazyLock, Mutex, Weak};
 
 /// Which kind of socket a meter counts for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SocketKind {
+pub(crate) enum SocketKind {
     /// A client connected to `/ari/events`.
     Inbound,
     /// A persistent outbound connection (websocket_client.conf).
@@ -23,7 +23,7 @@ pub enum SocketKind {
 
 impl SocketKind {
     /// The label value.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             SocketKind::Inbound => "inbound",
             SocketKind::Persistent => "outbound_persistent",
@@ -34,7 +34,7 @@ impl SocketKind {
 
 /// The event counts of one socket.
 #[derive(Debug)]
-pub struct SocketMeter {
+pub(crate) struct SocketMeter {
     id: u64,
     kind: SocketKind,
     apps: String,
@@ -44,7 +44,7 @@ pub struct SocketMeter {
 
 /// A copy of one open socket's counts.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SocketCounts {
+pub(crate) struct SocketCounts {
     pub id: u64,
     pub kind: SocketKind,
     /// The socket's applications, comma-separated.
@@ -55,7 +55,7 @@ pub struct SocketCounts {
 
 /// Every open socket's counts and the totals since start-up (open and closed sockets).
 #[derive(Debug, Clone, Default)]
-pub struct Snapshot {
+pub(crate) struct Snapshot {
     /// Sockets open now (all of them, even beyond the listed ones).
     pub open: u64,
     pub sockets: Vec<SocketCounts>,
@@ -74,7 +74,7 @@ static REGISTRY: LazyLock<Registry> = LazyLock::new(Registry::default);
 
 impl SocketMeter {
     /// A meter for socket `id` serving `apps`, listed until it is dropped.
-    pub fn register(id: u64, kind: SocketKind, apps: &[String]) -> Arc<SocketMeter> {
+    pub(crate) fn register(id: u64, kind: SocketKind, apps: &[String]) -> Arc<SocketMeter> {
         let meter = Arc::new(SocketMeter {
             id,
             kind,
@@ -92,12 +92,12 @@ impl SocketMeter {
     }
 
     /// Counts events written to the socket.
-    pub fn sent(&self, events: u64) {
+    pub(crate) fn sent(&self, events: u64) {
         self.sent.fetch_add(events, Ordering::Relaxed);
     }
 
     /// Counts events the socket lost.
-    pub fn dropped(&self, events: u64) {
+    pub(crate) fn dropped(&self, events: u64) {
         self.dropped.fetch_add(events, Ordering::Relaxed);
     }
 
@@ -131,7 +131,7 @@ impl Drop for SocketMeter {
 }
 
 /// The open sockets (by id, at most `limit`) and the totals.
-pub fn snapshot(limit: usize) -> Snapshot {
+pub(crate) fn snapshot(limit: usize) -> Snapshot {
     let registry = &*REGISTRY;
     let Ok(live) = registry.live.lock() else {
         return Snapshot::default();

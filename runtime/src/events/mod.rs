@@ -2,10 +2,10 @@
 //! over WebSocket on both. A transport registers applications with the core through an
 //! [`crate::core::stasis::EventSink`] and writes the events it receives to its peer.
 
-pub mod meter;
-pub mod outbound;
+pub(crate) mod meter;
+pub(crate) mod outbound;
 pub mod rest_over_ws;
-pub mod session;
-pub mod sink;
-pub mod user_sockets;
-pub mod websocket;
+pub(crate) mod session;
+pub(crate) mod sink;
+pub(crate) mod user_sockets;
+pub(crate) mod websocket;

@@ -65,22 +65,31 @@ impl SocketAuth {
 /// Why a frame is not a usable `RESTRequest` (the message of the 400 answer).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FrameError {
+    /// The frame is not JSON.
     #[error("Failed to parse request message JSON")]
     Json,
+    /// The frame has no `type`.
     #[error("No 'type' property.")]
     NoType,
+    /// The `type` is not `RESTRequest`.
     #[error("Unknown request type.")]
     UnknownType,
+    /// The `uri` is missing or empty.
     #[error("Empty or missing 'uri' property.")]
     NoUri,
+    /// The `method` is missing or not an HTTP method ARI has.
     #[error("Unknown or missing 'method' property.")]
     NoMethod,
+    /// `query_strings` is not an array of `{name, value}` objects.
     #[error("Unable to parse 'query_strings' array.")]
     QueryStrings,
+    /// A `message_body` without a `content_type`.
     #[error("No 'content_type' for 'message_body'.")]
     NoContentType,
+    /// A `content_type` other than JSON or a form.
     #[error("Unknown content type.")]
     UnknownContentType,
+    /// The `message_body` does not parse as its `content_type` (named here).
     #[error("Unable to parse 'message_body' as '{0}'.")]
     Body(String),
     /// A `message_body` larger than an HTTP request body may be.
@@ -122,7 +131,9 @@ struct Ids {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Reply {
     ids: Ids,
+    /// The HTTP status, sent as `status_code`.
     pub status: StatusCode,
+    /// The status's reason phrase, sent as `reason_phrase`.
     pub reason: String,
     /// The compact JSON body, if any.
     pub body: Option<String>,

@@ -20,7 +20,7 @@ use crate::ari::Ari;
 
 /// A WebSocket frame as the session sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Frame {
+pub(crate) enum Frame {
     Text(String),
     Ping(Bytes),
     Pong(Bytes),
@@ -35,7 +35,7 @@ pub enum Frame {
 /// A socket failed.
 #[derive(Debug, thiserror::Error)]
 #[error("{message}")]
-pub struct SocketError {
+pub(crate) struct SocketError {
     message: String,
     /// The peer's message or frame exceeded the size limit.
     pub too_big: bool,
@@ -73,11 +73,11 @@ const PING_PAYLOAD: &[u8] = b"wari-ping";
 /// Requests waiting for the worker at most; the socket is not read while it is full.
 const PENDING_REQUESTS: usize = 32;
 /// Most events written before one flush.
-pub const MAX_BATCH: usize = 64;
+pub(crate) const MAX_BATCH: usize = 64;
 
 /// How a session behaves.
 #[derive(Debug, Clone)]
-pub struct SessionSettings {
+pub(crate) struct SessionSettings {
     /// Deadline for each write (ari.conf `websocket_write_timeout`).
     pub write_timeout: Duration,
     /// Indent event frames (ari.conf `pretty`).
@@ -89,12 +89,12 @@ pub struct SessionSettings {
 }
 
 /// How often inbound sockets are pinged, and how many pings may go unanswered.
-pub const INBOUND_PING_INTERVAL: Duration = Duration::from_secs(20);
-pub const INBOUND_PING_PROBES: u32 = 3;
+pub(crate) const INBOUND_PING_INTERVAL: Duration = Duration::from_secs(20);
+pub(crate) const INBOUND_PING_PROBES: u32 = 3;
 
 impl SessionSettings {
     /// Settings of an inbound `/ari/events` socket from ari.conf.
-    pub fn inbound(ari: &crate::config::AriConfig) -> SessionSettings {
+    pub(crate) fn inbound(ari: &crate::config::AriConfig) -> SessionSettings {
         SessionSettings {
             write_timeout: ari.websocket_write_timeout,
             pretty: ari.pretty,
@@ -106,7 +106,7 @@ impl SessionSettings {
 
 /// What the session needs besides the socket.
 #[derive(Debug, Clone)]
-pub struct SessionContext {
+pub(crate) struct SessionContext {
     pub ari: Arc<Ari>,
     pub auth: SocketAuth,
     /// The application `RESTResponse` frames are tagged with (the socket's first one).
@@ -116,7 +116,7 @@ pub struct SessionContext {
 
 /// Why a session ended.
 #[derive(Debug)]
-pub enum Ended {
+pub(crate) enum Ended {
     /// The peer closed the socket or the connection broke while reading.
     PeerClosed,
     /// A write failed or timed out. `unsent` holds the events of the failed batch.
@@ -133,7 +133,7 @@ pub enum Ended {
 
 impl Ended {
     /// A short description for logs.
-    pub fn reason(&self) -> &'static str {
+    pub(crate) fn reason(&self) -> &'static str {
         match self {
             Ended::PeerClosed => "closed by the peer",
             Ended::WriteFailed { .. } => "write failed or timed out",
@@ -149,7 +149,7 @@ impl Ended {
 /// any queued event (e.g. ApplicationRegistered); `overflow` is notified when the event
 /// queue overflows (inbound sockets are then closed); `stop` ends the session. Events
 /// written are counted on `meter`, the socket's.
-pub async fn run<S>(
+pub(crate) async fn run<S>(
     socket: &mut S,
     context: &SessionContext,
     meter: &SocketMeter,
@@ -314,7 +314,7 @@ where
 
 /// `first` and the events queued behind it, at most [`MAX_BATCH`] in all; the rest stay
 /// queued for the next batch.
-pub fn batch(first: Queued, rx: &mut mpsc::Receiver<Queued>) -> Vec<Queued> {
+pub(crate) fn batch(first: Queued, rx: &mut mpsc::Receiver<Queued>) -> Vec<Queued> {
     let mut batch = Vec::with_capacity(8);
     batch.push(first);
     while batch.len() < MAX_BATCH {
@@ -349,7 +349,7 @@ async fn write(
 }
 
 /// The inbound (axum) socket seen as [`Frame`]s.
-pub fn axum_frames(
+pub(crate) fn axum_frames(
     socket: axum::extract::ws::WebSocket,
 ) -> impl Stream<Item = Result<Frame, SocketError>> + Sink<Frame, Error = SocketError> + Unpin {
     use axum::extract::ws::Message;
@@ -379,7 +379,7 @@ pub fn axum_frames(
 }
 
 /// An outbound (tokio-tungstenite) socket seen as [`Frame`]s.
-pub fn tungstenite_frames<T>(
+pub(crate) fn tungstenite_frames<T>(
     socket: tokio_tungstenite::WebSocketStream<T>,
 ) -> impl Stream<Item = Result<Frame, SocketError>> + Sink<Frame, Error = SocketError> + Unpin
 where

@@ -12,16 +12,16 @@ use crate::core::event::Event;
 use crate::core::stasis::EventSink;
 
 /// Events waiting for one consumer at most.
-pub const QUEUE_CAPACITY: usize = 10_000;
+pub(crate) const QUEUE_CAPACITY: usize = 10_000;
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
 /// One queued event with the application it is for.
-pub type Queued = (Arc<str>, Arc<Event>);
+pub(crate) type Queued = (Arc<str>, Arc<Event>);
 
 /// The core's side of a consumer's queue.
 #[derive(Debug)]
-pub struct QueueSink {
+pub(crate) struct QueueSink {
     id: u64,
     tx: mpsc::Sender<Queued>,
     overflow: Arc<Notify>,
@@ -30,7 +30,7 @@ pub struct QueueSink {
 
 /// The consumer's side.
 #[derive(Debug)]
-pub struct QueueReceiver {
+pub(crate) struct QueueReceiver {
     pub id: u64,
     pub rx: mpsc::Receiver<Queued>,
     /// Notified when an event could not be queued (the consumer is too slow).
@@ -42,7 +42,7 @@ pub struct QueueReceiver {
 }
 
 /// A new queue of `capacity` events for a socket of `kind` serving `apps`.
-pub fn queue(
+pub(crate) fn queue(
     capacity: usize,
     kind: SocketKind,
     apps: &[String],

@@ -18,13 +18,13 @@ struct Held {
 
 /// The open event WebSockets of every user, counted per user name.
 #[derive(Debug, Default)]
-pub struct UserSockets {
+pub(crate) struct UserSockets {
     held: Mutex<HashMap<String, Held>>,
 }
 
 /// A user's socket would go over one of the user's limits.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum OverLimit {
+pub(crate) enum OverLimit {
     #[error("Too many event WebSockets for this user (max_websockets = {0})")]
     Sockets(u32),
     #[error(
@@ -35,7 +35,7 @@ pub enum OverLimit {
 
 /// One open socket's share of its user's counts, given back when dropped.
 #[derive(Debug)]
-pub struct SocketSlot {
+pub(crate) struct SocketSlot {
     table: Arc<UserSockets>,
     user: String,
     apps: u32,
@@ -48,7 +48,11 @@ impl UserSockets {
 
     /// Counts one more socket of `user` registering `apps` names, unless that goes over
     /// the user's limits.
-    pub fn take(self: &Arc<Self>, user: &User, apps: usize) -> Result<SocketSlot, OverLimit> {
+    pub(crate) fn take(
+        self: &Arc<Self>,
+        user: &User,
+        apps: usize,
+    ) -> Result<SocketSlot, OverLimit> {
         let asked = u32::try_from(apps).unwrap_or(u32::MAX);
         let mut held = self.lock();
         let now = held.get(&user.name).copied().unwrap_or_default();
@@ -77,7 +81,8 @@ impl UserSockets {
     }
 
     /// `user`'s open sockets and the names they hold.
-    pub fn held_by(&self, user: &str) -> (u32, u32) {
+    #[cfg(test)]
+    pub(crate) fn held_by(&self, user: &str) -> (u32, u32) {
         self.lock()
             .get(user)
             .map_or((0, 0), |h| (h.sockets, h.apps))

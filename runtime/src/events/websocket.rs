@@ -20,7 +20,7 @@ use http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 
 use super::meter::SocketKind;
 use super::rest_over_ws::SocketAuth;
-pub use super::session::SessionSettings;
+pub(crate) use super::session::SessionSettings;
 use super::session::{self, Ended, SessionContext, axum_frames};
 use super::sink::{QUEUE_CAPACITY, QueueReceiver, queue};
 use super::user_sockets::{SocketSlot, UserSockets};
@@ -39,7 +39,7 @@ const READ_BUFFER_SIZE: usize = 4096;
 /// instead when something is wrong: the WebSocket layer's bare 400 (with the versions it
 /// speaks) for the handshake, an error page for the parameters (Asterisk writes two
 /// responses back to back there; the first is the one that counts), both without CORS.
-pub async fn upgrade(
+pub(crate) async fn upgrade(
     ari: Arc<Ari>,
     settings: SessionSettings,
     sockets: &Arc<UserSockets>,

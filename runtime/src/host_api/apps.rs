@@ -19,7 +19,9 @@ use crate::core::CoreError;
 /// such as those over outbound WebSockets).
 #[derive(Debug, Clone)]
 pub struct Actor {
+    /// The authenticated ARI user.
     pub user: Arc<User>,
+    /// The client's address; `None` when there is none (outbound WebSockets, wari itself).
     pub peer: Option<SocketAddr>,
 }
 

@@ -9,6 +9,7 @@ use futures_util::future::BoxFuture;
 /// A request made inside wari.
 #[derive(Debug, Clone)]
 pub struct InternalRequest {
+    /// The HTTP method.
     pub method: http::Method,
     /// The raw (still percent-encoded) path after `/ari`, starting with `/`.
     pub path: String,
@@ -23,7 +24,9 @@ pub struct InternalRequest {
 /// Its answer: the status and the body as text (empty for bodies that are not text).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InternalResponse {
+    /// The HTTP status code.
     pub status: u16,
+    /// The body as UTF-8 text; empty when there is none or it is not text.
     pub body: String,
 }
 

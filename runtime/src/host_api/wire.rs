@@ -35,7 +35,7 @@ pub(crate) fn decode_segment(raw: &str) -> std::borrow::Cow<'_, str> {
 }
 
 /// The ARI status and message of a core error.
-pub fn core_error(error: CoreError) -> (StatusCode, String) {
+pub(crate) fn core_error(error: CoreError) -> (StatusCode, String) {
     match error {
         CoreError::BadRequest(m) => (StatusCode::BAD_REQUEST, m),
         CoreError::NotFound(m) => (StatusCode::NOT_FOUND, m),

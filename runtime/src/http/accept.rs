@@ -25,7 +25,7 @@ const LOG_EVERY: Duration = Duration::from_secs(5);
 
 /// A listener's accepting side.
 #[derive(Debug)]
-pub struct Acceptor {
+pub(crate) struct Acceptor {
     listener: TcpListener,
     /// A descriptor held only to be given up for refusing connections.
     reserve: Option<std::fs::File>,
@@ -41,7 +41,7 @@ pub struct Acceptor {
 
 impl Acceptor {
     /// Accepts on `listener`.
-    pub fn new(listener: TcpListener) -> Acceptor {
+    pub(crate) fn new(listener: TcpListener) -> Acceptor {
         Acceptor {
             listener,
             reserve: open_reserve(),
@@ -55,7 +55,7 @@ impl Acceptor {
     }
 
     /// The next connection; failures are handled here and never end the listener.
-    pub async fn accept(&mut self) -> (TcpStream, SocketAddr) {
+    pub(crate) async fn accept(&mut self) -> (TcpStream, SocketAddr) {
         loop {
             match self.listener.accept().await {
                 Ok(accepted) => {
@@ -82,7 +82,7 @@ impl Acceptor {
 
     /// Closes a connection accepted while http.conf `sessionlimit` connections are open
     /// (unanswered, as Asterisk does); logged at most once every 5 s, with a count.
-    pub fn over_limit(&mut self, stream: TcpStream, peer: SocketAddr, limit: usize) {
+    pub(crate) fn over_limit(&mut self, stream: TcpStream, peer: SocketAddr, limit: usize) {
         drop(stream);
         self.over_limit += 1;
         let now = Instant::now();

@@ -22,7 +22,7 @@ use crate::ari::{Ari, AriError, AriRequest, AriResponse, Body};
 use crate::config::HttpConfig;
 
 /// Largest request body ARI accepts, in bytes.
-pub const MAX_BODY: usize = 40 * 1024;
+pub(crate) const MAX_BODY: usize = 40 * 1024;
 
 /// Oversized bodies up to this size are read and dropped before the 413 is sent.
 const DRAIN_LIMIT: usize = 64 * 1024 * 1024;
@@ -31,11 +31,11 @@ const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// The client's address, attached to every request by the connection loop.
 #[derive(Debug, Clone, Copy)]
-pub struct PeerAddr(pub SocketAddr);
+pub(crate) struct PeerAddr(pub SocketAddr);
 
 /// What the front door needs.
 #[derive(Debug)]
-pub struct Front {
+pub(crate) struct Front {
     pub http: HttpConfig,
     pub ari: Arc<Ari>,
     server_header: Option<HeaderValue>,
@@ -47,7 +47,7 @@ pub struct Front {
 
 impl Front {
     /// A front door for this configuration.
-    pub fn new(http: HttpConfig, ari: Arc<Ari>) -> Front {
+    pub(crate) fn new(http: HttpConfig, ari: Arc<Ari>) -> Front {
         let server_header = http
             .server_name
             .as_deref()
@@ -63,7 +63,7 @@ impl Front {
 }
 
 /// Serves one request: every path goes through here (ARI routing is the pipeline's job).
-pub async fn handle(front: Arc<Front>, request: Request) -> Response {
+pub(crate) async fn handle(front: Arc<Front>, request: Request) -> Response {
     // Every request is timed for the /metrics histogram; the per-request log line also
     // copies the path, so that is paid for only when debug logging is on.
     let started = Instant::now();
@@ -428,7 +428,7 @@ async fn read_body(body: HttpBody, limit: usize) -> Result<Bytes, BodyError> {
 
 /// The part of `path` after `<prefix>/ari`, if the request is for ARI. The prefix compares
 /// case-insensitively, and `ari` must end the path or be followed by `/`.
-pub fn strip_ari_prefix<'p>(path: &'p str, prefix: &str) -> Option<&'p str> {
+pub(crate) fn strip_ari_prefix<'p>(path: &'p str, prefix: &str) -> Option<&'p str> {
     let rest = if prefix.is_empty() {
         path
     } else {
@@ -444,7 +444,7 @@ pub fn strip_ari_prefix<'p>(path: &'p str, prefix: &str) -> Option<&'p str> {
 }
 
 /// Serialises an ARI response as HTTP.
-pub fn to_http(front: &Front, response: AriResponse) -> Response {
+pub(crate) fn to_http(front: &Front, response: AriResponse) -> Response {
     let (content_type, bytes) = match response.body {
         Body::Page(message) => {
             let mut out = html(response.status, &message);
@@ -497,7 +497,7 @@ pub fn to_http(front: &Front, response: AriResponse) -> Response {
 /// Marks a response whose body is streamed for as long as the client stays: its connection
 /// keeps no read deadline while the body is written, and closes after it.
 #[derive(Debug, Clone, Copy)]
-pub struct Streaming;
+pub(crate) struct Streaming;
 
 /// A streamed body (a log follower): one of its user's long connections, counted with the
 /// user's event WebSockets against ari.conf `max_websockets` (429 beyond it) until the body

@@ -28,7 +28,7 @@ const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// How long HTTP requests took, as a cumulative histogram.
 #[derive(Debug, Default)]
-pub struct RequestMetrics {
+pub(crate) struct RequestMetrics {
     /// Requests at or under each bound (not cumulative here; summed when rendered).
     buckets: [AtomicU64; BOUNDS_MICROS.len()],
     count: AtomicU64,
@@ -37,7 +37,7 @@ pub struct RequestMetrics {
 
 impl RequestMetrics {
     /// Records one request's time from arrival to response.
-    pub fn observe(&self, elapsed: Duration) {
+    pub(crate) fn observe(&self, elapsed: Duration) {
         let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
         if let Some(i) = BOUNDS_MICROS.iter().position(|bound| micros <= *bound) {
             self.buckets[i].fetch_add(1, Ordering::Relaxed);
@@ -69,7 +69,7 @@ impl RequestMetrics {
 }
 
 /// Is this request path (after the http.conf prefix) the metrics endpoint?
-pub fn is_metrics_path(path: &str, prefix: &str) -> bool {
+pub(crate) fn is_metrics_path(path: &str, prefix: &str) -> bool {
     path.len() == prefix.len() + "/metrics".len()
         && path
             .get(..prefix.len())
@@ -81,7 +81,7 @@ pub fn is_metrics_path(path: &str, prefix: &str) -> bool {
 
 /// Answers a metrics request: 401/403 as ARI would, 405 for anything but GET, else the
 /// metrics text.
-pub fn serve(ari: &Ari, request: &AriRequest, requests: &RequestMetrics) -> AriResponse {
+pub(crate) fn serve(ari: &Ari, request: &AriRequest, requests: &RequestMetrics) -> AriResponse {
     if let Err(error) = ari.authenticate(request) {
         return error.into();
     }
@@ -119,7 +119,7 @@ fn label(value: &str) -> String {
 }
 
 /// The whole metrics text.
-pub fn render(ari: &Ari, requests: &RequestMetrics) -> String {
+pub(crate) fn render(ari: &Ari, requests: &RequestMetrics) -> String {
     let mut out = String::new();
     let counts = ari.core().counts();
     let (channels, bridges, apps) = (

@@ -4,14 +4,14 @@
 //! heads pass the [`head`] normaliser before hyper reads them, and every request goes to
 //! the [`front`] door.
 
-pub mod accept;
-pub mod front;
+pub(crate) mod accept;
+pub(crate) mod front;
 pub mod head;
-pub mod metrics;
-pub mod normalized_io;
-pub mod restriction;
-pub mod tls;
-pub mod upload;
+pub(crate) mod metrics;
+pub(crate) mod normalized_io;
+pub(crate) mod restriction;
+pub(crate) mod tls;
+pub(crate) mod upload;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -32,16 +32,23 @@ use normalized_io::{NormalizedIo, ReadLimits, UpgradeAnswers};
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum HttpError {
+    /// The bind address could not be resolved to an IP address.
     #[error("cannot resolve bind address {address}: {source}")]
     Resolve {
+        /// The address as configured (`host:port`).
         address: String,
+        /// The resolver's error.
         source: std::io::Error,
     },
+    /// The address resolved but could not be listened on (in use, not local, no permission).
     #[error("cannot listen on {address}: {source}")]
     Bind {
+        /// The address as configured (`host:port`).
         address: String,
+        /// The system's error.
         source: std::io::Error,
     },
+    /// The TLS certificate or key could not be loaded.
     #[error(transparent)]
     Tls(#[from] tls::TlsError),
 }
@@ -51,12 +58,14 @@ pub enum HttpError {
 pub struct Listening {
     /// `http` or `https`.
     pub scheme: &'static str,
+    /// The address bound to (with the port the system chose for port 0).
     pub address: SocketAddr,
 }
 
 /// The running server.
 #[derive(Debug)]
 pub struct HttpServer {
+    /// Its listeners: plain HTTP first, then HTTPS, as configured.
     pub listening: Vec<Listening>,
 }
 

@@ -30,7 +30,7 @@ use super::head::{HeadNormalizer, Phase};
 
 /// http.conf's limits on how long reading may take.
 #[derive(Debug, Clone, Copy)]
-pub struct ReadLimits {
+pub(crate) struct ReadLimits {
     /// `session_inactivity`: a whole request, and the wait for a connection's first one.
     pub request: Duration,
     /// `session_keep_alive`: the wait for the next request once a response was written.
@@ -39,7 +39,7 @@ pub struct ReadLimits {
 
 /// What the service answered to the last request that asked for an upgrade.
 #[derive(Debug, Default)]
-pub struct UpgradeAnswers(AtomicU8);
+pub(crate) struct UpgradeAnswers(AtomicU8);
 
 const NONE: u8 = 0;
 const SWITCHED: u8 = 1;
@@ -47,7 +47,7 @@ const NOT_SWITCHED: u8 = 2;
 
 impl UpgradeAnswers {
     /// Records the answer to a request that asked for an upgrade.
-    pub fn answered(&self, switched: bool) {
+    pub(crate) fn answered(&self, switched: bool) {
         let answer = if switched { SWITCHED } else { NOT_SWITCHED };
         self.0.store(answer, Ordering::Release);
     }
@@ -63,7 +63,7 @@ impl UpgradeAnswers {
 
 /// A client connection whose request heads are normalised on the way to hyper.
 #[derive(Debug)]
-pub struct NormalizedIo<S> {
+pub(crate) struct NormalizedIo<S> {
     inner: S,
     normalizer: HeadNormalizer,
     /// Rebuilt bytes hyper has not read yet, from `pending_at`.
@@ -88,7 +88,11 @@ pub struct NormalizedIo<S> {
 
 impl<S> NormalizedIo<S> {
     /// Wraps a freshly accepted connection.
-    pub fn new(inner: S, answers: Arc<UpgradeAnswers>, limits: ReadLimits) -> NormalizedIo<S> {
+    pub(crate) fn new(
+        inner: S,
+        answers: Arc<UpgradeAnswers>,
+        limits: ReadLimits,
+    ) -> NormalizedIo<S> {
         NormalizedIo {
             inner,
             normalizer: HeadNormalizer::new(),
@@ -106,13 +110,16 @@ impl<S> NormalizedIo<S> {
     }
 
     /// No deadline is kept once `flag` is set.
-    pub fn untimed_when(mut self, flag: Arc<std::sync::atomic::AtomicBool>) -> NormalizedIo<S> {
+    pub(crate) fn untimed_when(
+        mut self,
+        flag: Arc<std::sync::atomic::AtomicBool>,
+    ) -> NormalizedIo<S> {
         self.untimed = Some(flag);
         self
     }
 
     /// The connection holds `session` for as long as it lives.
-    pub fn holding(mut self, session: tokio::sync::OwnedSemaphorePermit) -> NormalizedIo<S> {
+    pub(crate) fn holding(mut self, session: tokio::sync::OwnedSemaphorePermit) -> NormalizedIo<S> {
         self.session = Some(session);
         self
     }

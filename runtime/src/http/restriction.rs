@@ -13,7 +13,7 @@ use crate::config::http_conf::Restriction;
 
 /// The form paths are compared in: segments percent-decoded (`+` is a space, `%XX` a byte,
 /// a lone `%` kept) and ASCII lower-cased. Bytes that are not UTF-8 become U+FFFD.
-pub fn comparable(path: &str) -> String {
+pub(crate) fn comparable(path: &str) -> String {
     let mut out = String::with_capacity(path.len());
     for (i, segment) in path.split('/').enumerate() {
         if i > 0 {
@@ -28,7 +28,7 @@ pub fn comparable(path: &str) -> String {
 /// The first restriction whose prefix covers `path` (the request's raw path, http.conf
 /// prefix included) and whose ACL refuses `peer`. Costs nothing when http.conf has no
 /// restriction.
-pub fn denying<'r>(
+pub(crate) fn denying<'r>(
     restrictions: &'r [Restriction],
     path: &str,
     peer: IpAddr,

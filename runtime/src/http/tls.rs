@@ -37,7 +37,7 @@ fn read_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsErr
 }
 
 /// Builds the rustls configuration for the HTTPS listener.
-pub fn server_config(settings: &TlsSettings) -> Result<Arc<ServerConfig>, TlsError> {
+pub(crate) fn server_config(settings: &TlsSettings) -> Result<Arc<ServerConfig>, TlsError> {
     let certs = read_certificates(&settings.cert_file)?;
     let key_path = settings
         .private_key

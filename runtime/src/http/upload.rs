@@ -15,7 +15,7 @@ use crate::ari::Upload;
 
 /// Why a body could not be spooled.
 #[derive(Debug, thiserror::Error)]
-pub enum SpoolError {
+pub(crate) enum SpoolError {
     #[error("request body larger than {0} bytes")]
     TooLarge(usize),
     #[error("error reading request body: {0}")]
@@ -33,7 +33,7 @@ const CHUNK: usize = 256 * 1024;
 /// Writes `body` into a new file under `dir` (created if needed), refusing more than
 /// `limit` bytes. The file is removed when the returned [`Upload`] (or this future, on an
 /// error or when dropped) goes away.
-pub async fn spool(body: HttpBody, limit: usize, dir: &Path) -> Result<Upload, SpoolError> {
+pub(crate) async fn spool(body: HttpBody, limit: usize, dir: &Path) -> Result<Upload, SpoolError> {
     let dir = dir.to_path_buf();
     let named = blocking(move || {
         std::fs::create_dir_all(&dir)?;

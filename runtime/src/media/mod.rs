@@ -5,6 +5,9 @@
 //! core drives these pieces once per 20 ms tick. Public parsers and readers take `&str` or
 //! `&[u8]` and return a [`MediaError`] on bad input; none of them panics.
 
+// TODO(issue 16): document after the engine rework lands
+#![allow(missing_docs)]
+
 pub mod codec;
 pub mod detect;
 pub mod engine;

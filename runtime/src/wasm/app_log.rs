@@ -18,14 +18,14 @@ use tokio::sync::broadcast;
 use crate::core::event::{Event, Field};
 
 /// Entries kept per app; `?lines=` asks for at most this many.
-pub const HISTORY: usize = 1000;
+pub(crate) const HISTORY: usize = 1000;
 /// Entries a follower may fall behind before it misses some.
-pub const FOLLOW_BUFFER: usize = 256;
+pub(crate) const FOLLOW_BUFFER: usize = 256;
 /// How many entries `?lines=` gives when not asked.
-pub const DEFAULT_LINES: usize = 100;
+pub(crate) const DEFAULT_LINES: usize = 100;
 /// The longest text an entry keeps, in bytes (a guest's WASI line is cut there too); the
 /// ring's memory is bounded by it.
-pub const MAX_TEXT: usize = 4096;
+pub(crate) const MAX_TEXT: usize = 4096;
 
 /// What an entry is about (other than an event, see [`LogEntry::event`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -236,11 +236,11 @@ impl AppLog {
 /// A negative `lines` in a request for an app's log.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("Invalid value for parameter lines: {0} (give 0 to {HISTORY})")]
-pub struct NegativeLines(pub i64);
+pub(crate) struct NegativeLines(pub i64);
 
 /// The `lines` a request asks for: [`DEFAULT_LINES`] when absent, at most [`HISTORY`]; a
 /// negative number is refused.
-pub fn lines(asked: Option<i64>) -> Result<usize, NegativeLines> {
+pub(crate) fn lines(asked: Option<i64>) -> Result<usize, NegativeLines> {
     match asked {
         None => Ok(DEFAULT_LINES),
         Some(n) if n < 0 => Err(NegativeLines(n)),
@@ -250,7 +250,7 @@ pub fn lines(asked: Option<i64>) -> Result<usize, NegativeLines> {
 
 /// A short line for an event: its type and the few fields that say what happened
 /// (`DtmfReceived digit=4 channel=<id>`), never its whole JSON.
-pub fn event_text(event: &Event) -> String {
+pub(crate) fn event_text(event: &Event) -> String {
     let mut text = String::from(event.kind);
     let mut put = |key: &str, value: &str| {
         let _ = write!(text, " {key}={value}");

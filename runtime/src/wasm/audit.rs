@@ -7,7 +7,7 @@ use crate::log_text::Escaped;
 
 /// What was asked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Action {
+pub(crate) enum Action {
     /// A component under a name no app has.
     Deploy,
     /// A new version of a deployed app.
@@ -31,7 +31,7 @@ impl Action {
 
 /// How it ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     Done,
     /// Not allowed (not the owner, over quota): nothing changed.
     Refused,
@@ -50,11 +50,11 @@ impl Outcome {
 }
 
 /// Who asked (defined with the `/wasm` resource's view of the host).
-pub use crate::host_api::Actor;
+pub(crate) use crate::host_api::Actor;
 
 /// Writes one audit line. `actor` is `None` for the operator's own deployments (wasm.conf
 /// `apps_dir`).
-pub fn record(
+pub(crate) fn record(
     action: Action,
     outcome: Outcome,
     actor: Option<&Actor>,

@@ -19,7 +19,7 @@ use std::time::Duration;
 use super::runtime::AppRuntime;
 
 /// The default of wasm.conf `drain_seconds`.
-pub const DEFAULT_DRAIN: Duration = Duration::from_secs(300);
+pub(crate) const DEFAULT_DRAIN: Duration = Duration::from_secs(300);
 
 /// Whether an app is draining, and until when.
 #[derive(Debug, Default)]
@@ -87,7 +87,7 @@ impl Drain {
 
 /// How a drain ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Drained {
+pub(crate) enum Drained {
     /// The last live session ended.
     Idle,
     /// `drain_seconds` ran out with sessions still live.
@@ -98,7 +98,7 @@ pub enum Drained {
 
 /// Waits until `app` has no live session, or `length` has passed, or the drain of
 /// `generation` is called off.
-pub async fn wait(app: &Arc<AppRuntime>, length: Duration, generation: u64) -> Drained {
+pub(crate) async fn wait(app: &Arc<AppRuntime>, length: Duration, generation: u64) -> Drained {
     let deadline = tokio::time::sleep(length);
     tokio::pin!(deadline);
     loop {

@@ -17,6 +17,8 @@ pub struct EngineError(String);
 /// The engine and its epoch ticker.
 #[derive(Debug, Clone)]
 pub struct WasmEngine {
+    /// The wasmtime engine every app is compiled and instantiated with (components, epoch
+    /// interruption, pooled instances).
     pub engine: Engine,
     ticker: Arc<Ticker>,
 }

@@ -50,36 +50,46 @@ pub enum KvRefused {
 
 /// One app's store.
 #[derive(Debug, Default)]
-pub struct KvStore {
+pub(crate) struct KvStore {
     map: HashMap<String, String>,
     /// Bytes of all keys and values.
     bytes: usize,
 }
 
 impl KvStore {
-    pub fn get(&self, key: &str) -> Option<String> {
+    pub(crate) fn get(&self, key: &str) -> Option<String> {
         self.map.get(key).cloned()
     }
 
     /// Keys stored.
-    pub fn keys(&self) -> usize {
+    pub(crate) fn keys(&self) -> usize {
         self.map.len()
     }
 
     /// Bytes of all keys and values.
-    pub fn bytes(&self) -> usize {
+    pub(crate) fn bytes(&self) -> usize {
         self.bytes
     }
 
     /// Stores `value` under `key` if the limits allow it.
-    pub fn set(&mut self, limits: &KvLimits, key: String, value: String) -> Result<(), KvRefused> {
+    pub(crate) fn set(
+        &mut self,
+        limits: &KvLimits,
+        key: String,
+        value: String,
+    ) -> Result<(), KvRefused> {
         self.bytes = self.check(limits, &key, &value)?;
         self.map.insert(key, value);
         Ok(())
     }
 
     /// Whether the limits allow `value` under `key`: the bytes the store would then hold.
-    pub fn check(&self, limits: &KvLimits, key: &str, value: &str) -> Result<usize, KvRefused> {
+    pub(crate) fn check(
+        &self,
+        limits: &KvLimits,
+        key: &str,
+        value: &str,
+    ) -> Result<usize, KvRefused> {
         if key.len() > limits.max_key_bytes {
             return Err(KvRefused::Key(key.len(), limits.max_key_bytes));
         }
@@ -97,7 +107,7 @@ impl KvStore {
         Ok(bytes)
     }
 
-    pub fn delete(&mut self, key: &str) {
+    pub(crate) fn delete(&mut self, key: &str) {
         if let Some(value) = self.map.remove(key) {
             self.bytes -= key.len() + value.len();
         }

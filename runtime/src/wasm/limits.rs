@@ -29,6 +29,7 @@ pub struct Limits {
     pub max_queued_events: usize,
     /// Log lines per second a session may write (the rest are counted and dropped).
     pub log_lines_per_second: u32,
+    /// wasm.conf `on_failure`: what becomes of the session's channels when it fails.
     pub on_failure: FailureOutcome,
     /// Concurrent sessions of the app; `None` takes [`default_sessions_per_app`] of the
     /// host's `max_sessions`.

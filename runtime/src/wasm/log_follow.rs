@@ -23,7 +23,7 @@ struct Follower {
 
 /// The entries of app `app`'s log: `backlog`, then what `rx` receives. The stream holds no
 /// reference to the log itself.
-pub fn entries(
+pub(crate) fn entries(
     app: String,
     backlog: Vec<Arc<LogEntry>>,
     rx: broadcast::Receiver<Arc<LogEntry>>,

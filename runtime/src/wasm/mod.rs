@@ -6,24 +6,24 @@
 //! limits ([`limits`]); the app drives the call through the host imports, which run the same
 //! core operations as the REST API, restricted to the session's own channels and bridges.
 
-pub mod app_log;
-pub mod apps_api;
-pub mod audit;
-pub mod bindings;
+pub(crate) mod app_log;
+pub(crate) mod apps_api;
+pub(crate) mod audit;
+pub(crate) mod bindings;
 pub mod convert;
-pub mod drain;
+pub(crate) mod drain;
 pub mod engine;
 mod guest_ari;
-pub mod kv;
+pub(crate) mod kv;
 pub mod limits;
-pub mod log_follow;
-pub mod names;
-pub mod output;
+pub(crate) mod log_follow;
+pub(crate) mod names;
+pub(crate) mod output;
 mod ownership;
 pub mod runtime;
-pub mod session;
+pub(crate) mod session;
 mod settings;
-pub mod store;
+pub(crate) mod store;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -48,9 +48,11 @@ use store::{AppStore, StoredApp, sha256_hex};
 
 /// What every app and session shares.
 pub struct Shared {
+    /// The engine every app is compiled with.
     pub engine: WasmEngine,
     /// The engine's compatibility hash: names cached precompiled artifacts.
     compat: String,
+    /// The telephony core the apps' host calls act on.
     pub core: Arc<Core>,
     linker: Linker<SessionState>,
     /// The ARI pipeline serving `ari.request` (`None`: requests answer 503).

@@ -12,7 +12,7 @@
 
 /// Why a name is refused: its text is the message of a 403 for the guest.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum Refusal {
+pub(crate) enum Refusal {
     #[error("Application '{}' is not this app's own ('{own}')", .app.escape_debug())]
     App { app: String, own: String },
     #[error("Recording '{}' is outside this app's recordings ('{own}/...')", .name.escape_debug())]
@@ -20,7 +20,7 @@ pub enum Refusal {
 }
 
 /// `app` must be the guest's own application `own`.
-pub fn own_app(own: &str, app: &str) -> Result<(), Refusal> {
+pub(crate) fn own_app(own: &str, app: &str) -> Result<(), Refusal> {
     if app == own {
         Ok(())
     } else {
@@ -33,7 +33,7 @@ pub fn own_app(own: &str, app: &str) -> Result<(), Refusal> {
 
 /// Recording `name` must lie in the namespace of app `own`: `<own>/` followed by plain
 /// path segments.
-pub fn own_recording(own: &str, name: &str) -> Result<(), Refusal> {
+pub(crate) fn own_recording(own: &str, name: &str) -> Result<(), Refusal> {
     let inside = name
         .strip_prefix(own)
         .and_then(|rest| rest.strip_prefix('/'))
@@ -53,7 +53,10 @@ pub fn own_recording(own: &str, name: &str) -> Result<(), Refusal> {
 
 /// Every `recording:` item of a media list (items may also be comma-separated, as in
 /// `play?media=`) must be in the namespace of app `own`.
-pub fn own_media<'a>(own: &str, media: impl IntoIterator<Item = &'a str>) -> Result<(), Refusal> {
+pub(crate) fn own_media<'a>(
+    own: &str,
+    media: impl IntoIterator<Item = &'a str>,
+) -> Result<(), Refusal> {
     for item in media.into_iter().flat_map(|m| m.split(',')) {
         let item = item.trim();
         let (scheme, name) = item.split_once(':').unwrap_or((item, ""));

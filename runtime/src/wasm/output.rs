@@ -49,7 +49,7 @@ fn is_backtrace_hint(line: &str) -> bool {
 
 /// One guest output stream (stdout or stderr) of one session.
 #[derive(Debug, Clone)]
-pub struct GuestOutput {
+pub(crate) struct GuestOutput {
     app: Arc<str>,
     /// The app version (sha256 prefix) the session runs.
     version: Arc<str>,
@@ -63,7 +63,7 @@ pub struct GuestOutput {
 
 impl GuestOutput {
     /// A stream named `stream` (`stdout`, `stderr`) for a session of `app` at `version`.
-    pub fn new(
+    pub(crate) fn new(
         app: &str,
         version: &str,
         session: u64,
@@ -89,19 +89,19 @@ impl GuestOutput {
     }
 
     /// Lines also go to the app's own log.
-    pub fn feeding(mut self, log: Arc<super::app_log::AppLog>) -> GuestOutput {
+    pub(crate) fn feeding(mut self, log: Arc<super::app_log::AppLog>) -> GuestOutput {
         self.app_log = Some(log);
         self
     }
 
     /// Lines dropped by the rate limit so far.
-    pub fn dropped(&self) -> u64 {
+    pub(crate) fn dropped(&self) -> u64 {
         self.state.lock().map(|s| s.dropped).unwrap_or(0)
     }
 
     /// The guest's panic report, if it wrote one (`panicked at FILE:LINE:COL: message`):
     /// the failure that follows logs it, once.
-    pub fn take_panic(&self) -> Option<String> {
+    pub(crate) fn take_panic(&self) -> Option<String> {
         self.state.lock().ok()?.panic.take()
     }
 

@@ -21,8 +21,11 @@ use crate::core::stasis::{EventSink, SinkKind};
 
 /// One compiled version of an app, ready to instantiate.
 pub struct AppVersion {
+    /// The component's record in the app store: name, sha256, size, upload time, owner.
     pub stored: StoredApp,
+    /// The component linked against the host's imports, ready to instantiate per session.
     pub pre: StasisAppPre<SessionState>,
+    /// The limits its sessions run under (wasm.conf `[general]` with the app's section).
     pub limits: Limits,
     /// Its live sessions.
     pub sessions: VersionSessions,
@@ -39,17 +42,23 @@ impl std::fmt::Debug for AppVersion {
 /// Kinds of failure, counted separately.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FailureKind {
+    /// The guest trapped (a panic, an out-of-bounds access, `unreachable`): `failures.traps`.
     Trap,
+    /// An event took longer than `cpu_ms_per_event` or `event_timeout_ms`: `failures.timeouts`.
     Timeout,
+    /// Another wasm.conf limit was reached (memory, tables, timers, queued events):
+    /// `failures.limits`.
     Limit,
 }
 
 /// One failure, as `failures.last` shows it.
 #[derive(Debug)]
 pub struct FailureReport<'a> {
+    /// What happened, in words for the app's author.
     pub message: String,
     /// The session that failed; `None` for a call refused before it had one.
     pub session: Option<u64>,
+    /// The session's channels when it failed.
     pub channels: &'a [String],
     /// The sha256 of the app version that failed.
     pub sha256: &'a str,
@@ -77,11 +86,13 @@ pub struct Stats {
 }
 
 impl Stats {
+    /// Counts a session that started (`sessions_started`, `sessions_live`).
     pub fn session_started(&self) {
         self.started.fetch_add(1, Ordering::Relaxed);
         self.live.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Counts a session that ended (`sessions_live`).
     pub fn session_ended(&self) {
         self.live.fetch_sub(1, Ordering::Relaxed);
     }
@@ -143,7 +154,9 @@ struct Routes {
 /// A deployed app.
 #[derive(Debug)]
 pub struct AppRuntime {
+    /// The app's name, under `/ari/wasm/{app}` and in the Stasis application it registers.
     pub name: String,
+    /// What every app shares: the engine, the core, the linker.
     pub shared: Arc<Shared>,
     current: Mutex<Arc<AppVersion>>,
     /// Versions that were current before: those with live sessions are draining.
@@ -151,6 +164,7 @@ pub struct AppRuntime {
     /// The app was removed and its live sessions are finishing.
     pub drain: Drain,
     routes: Mutex<Routes>,
+    /// Its counters, for `GET /ari/wasm/{app}`.
     pub stats: Stats,
     kv: AppKv,
     /// Bridges created by any session of the app: every session of the app may use them.

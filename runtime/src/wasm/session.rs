@@ -148,7 +148,11 @@ impl WasiView for SessionState {
 }
 
 /// Runs a session until its last channel leaves or it fails.
-pub async fn run(session: Arc<Session>, version: Arc<AppVersion>, mut rx: mpsc::Receiver<Input>) {
+pub(crate) async fn run(
+    session: Arc<Session>,
+    version: Arc<AppVersion>,
+    mut rx: mpsc::Receiver<Input>,
+) {
     let app = session.app.clone();
     let limits = version.limits.clone();
     let tag = version_tag(&version.stored.sha256);

@@ -39,7 +39,7 @@ pub struct StoredApp {
 
 /// How many versions of an app are kept on disk: the current one and the ones before it
 /// that a rollback can go back to.
-pub const KEPT_VERSIONS: usize = 5;
+pub(crate) const KEPT_VERSIONS: usize = 5;
 
 /// `current.json`: the current version and the ones before it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -54,13 +54,13 @@ struct CurrentFile {
 
 /// The app store rooted at `<data-dir>/apps`.
 #[derive(Debug, Clone)]
-pub struct AppStore {
+pub(crate) struct AppStore {
     root: PathBuf,
     spool: PathBuf,
 }
 
 /// The hex SHA-256 of some bytes.
-pub fn sha256_hex(bytes: &[u8]) -> String {
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
     Sha256::digest(bytes)
         .iter()
         .map(|b| format!("{b:02x}"))
@@ -92,7 +92,7 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 
 impl AppStore {
     /// The store under `data_dir` (created when the first app is saved).
-    pub fn new(data_dir: &Path) -> AppStore {
+    pub(crate) fn new(data_dir: &Path) -> AppStore {
         AppStore {
             root: data_dir.join("apps"),
             spool: data_dir.join("uploads"),
@@ -101,12 +101,12 @@ impl AppStore {
 
     /// Where uploads are received before they are deployed (emptied at start-up: what a
     /// crash left there was never deployed).
-    pub fn spool_dir(&self) -> &Path {
+    pub(crate) fn spool_dir(&self) -> &Path {
         &self.spool
     }
 
     /// Removes what a previous run left in the spool folder.
-    pub fn clear_spool(&self) {
+    pub(crate) fn clear_spool(&self) {
         if let Ok(entries) = std::fs::read_dir(&self.spool) {
             for entry in entries.flatten() {
                 if let Err(e) = std::fs::remove_file(entry.path()) {
@@ -121,7 +121,7 @@ impl AppStore {
     }
 
     /// Every app with a current version. Unreadable entries are logged and skipped.
-    pub fn list(&self) -> Vec<StoredApp> {
+    pub(crate) fn list(&self) -> Vec<StoredApp> {
         let Ok(entries) = fs::read_dir(&self.root) else {
             return Vec::new();
         };
@@ -142,7 +142,7 @@ impl AppStore {
     }
 
     /// The current version of an app.
-    pub fn current(&self, name: &str) -> std::io::Result<Option<StoredApp>> {
+    pub(crate) fn current(&self, name: &str) -> std::io::Result<Option<StoredApp>> {
         let path = self.app_dir(name).join("current.json");
         match fs::read(&path) {
             Ok(bytes) => serde_json::from_slice(&bytes)
@@ -172,7 +172,7 @@ impl AppStore {
 
     /// The versions that were current before the current one, oldest first (what a
     /// rollback can go back to).
-    pub fn previous(&self, name: &str) -> std::io::Result<Vec<StoredApp>> {
+    pub(crate) fn previous(&self, name: &str) -> std::io::Result<Vec<StoredApp>> {
         Ok(self
             .current_file(name)?
             .map(|file| file.previous)
@@ -182,7 +182,7 @@ impl AppStore {
     /// Makes the most recent previous version current again (expected to be `sha256`,
     /// checked under the caller's deploy lock), with `owner` as its owner; the version
     /// rolled back from leaves the history. Returns the version now current.
-    pub fn roll_back(
+    pub(crate) fn roll_back(
         &self,
         name: &str,
         sha256: &str,
@@ -216,7 +216,7 @@ impl AppStore {
     }
 
     /// The uploaded component bytes of a version.
-    pub fn component(&self, app: &StoredApp) -> std::io::Result<Vec<u8>> {
+    pub(crate) fn component(&self, app: &StoredApp) -> std::io::Result<Vec<u8>> {
         let bytes = fs::read(
             self.app_dir(&app.name)
                 .join(&app.sha256)
@@ -231,7 +231,7 @@ impl AppStore {
     }
 
     /// The precompiled artifact of a version for an engine, if cached.
-    pub fn compiled(&self, app: &StoredApp, engine_hash: &str) -> Option<Vec<u8>> {
+    pub(crate) fn compiled(&self, app: &StoredApp, engine_hash: &str) -> Option<Vec<u8>> {
         fs::read(
             self.app_dir(&app.name)
                 .join(&app.sha256)
@@ -241,7 +241,7 @@ impl AppStore {
     }
 
     /// Caches a precompiled artifact.
-    pub fn save_compiled(
+    pub(crate) fn save_compiled(
         &self,
         app: &StoredApp,
         engine_hash: &str,
@@ -258,7 +258,7 @@ impl AppStore {
 
     /// Stores a new version (component and its artifact) and makes it current; the version
     /// it replaces joins the history (the oldest leaves it beyond [`KEPT_VERSIONS`]).
-    pub fn save(
+    pub(crate) fn save(
         &self,
         app: &StoredApp,
         component: &[u8],
@@ -306,7 +306,7 @@ impl AppStore {
     }
 
     /// Removes an app: its current pointer first (so a crash leaves it deleted), then files.
-    pub fn delete(&self, name: &str) -> std::io::Result<bool> {
+    pub(crate) fn delete(&self, name: &str) -> std::io::Result<bool> {
         let dir = self.app_dir(name);
         match fs::remove_file(dir.join("current.json")) {
             Ok(()) => {}

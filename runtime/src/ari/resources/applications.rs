@@ -11,18 +11,18 @@ fn app_name(ctx: &Ctx) -> String {
 
 /// GET /applications: every registered application, including inactive ones that still
 /// have subscriptions.
-pub async fn list(ctx: Ctx) -> AriResult {
+pub(crate) async fn list(ctx: Ctx) -> AriResult {
     Ok(AriResponse::ok(ctx.control().list_apps()))
 }
 
 /// GET /applications/{applicationName}
-pub async fn get(ctx: Ctx) -> AriResult {
+pub(crate) async fn get(ctx: Ctx) -> AriResult {
     Ok(AriResponse::ok(ctx.control().get_app(&app_name(&ctx))?))
 }
 
 /// POST /applications/{applicationName}/subscription: sources are processed in order and
 /// processing stops at the first failure (earlier ones stay subscribed), as in Asterisk.
-pub async fn subscribe(ctx: Ctx) -> AriResult {
+pub(crate) async fn subscribe(ctx: Ctx) -> AriResult {
     let sources = ctx.params.list("eventSource")?.unwrap_or_default();
     Ok(AriResponse::ok(ctx.control().subscribe(
         &app_name(&ctx),
@@ -33,7 +33,7 @@ pub async fn subscribe(ctx: Ctx) -> AriResult {
 
 /// DELETE /applications/{applicationName}/subscription: a source that is not subscribed is
 /// a 422, as Asterisk answers (its declaration says 409).
-pub async fn unsubscribe(ctx: Ctx) -> AriResult {
+pub(crate) async fn unsubscribe(ctx: Ctx) -> AriResult {
     let sources = ctx.params.list("eventSource")?.unwrap_or_default();
     Ok(AriResponse::ok(ctx.control().unsubscribe(
         &app_name(&ctx),
@@ -44,7 +44,7 @@ pub async fn unsubscribe(ctx: Ctx) -> AriResult {
 
 /// PUT /applications/{applicationName}/eventFilter with the JSON body
 /// `{"allowed": [{"type": ...}], "disallowed": [...]}`; no body or `{}` clears both lists.
-pub async fn filter(ctx: Ctx) -> AriResult {
+pub(crate) async fn filter(ctx: Ctx) -> AriResult {
     Ok(AriResponse::ok(ctx.control().set_event_filter(
         &app_name(&ctx),
         ctx.params.body(),
@@ -53,7 +53,7 @@ pub async fn filter(ctx: Ctx) -> AriResult {
 }
 
 /// The `/applications` operations.
-pub fn handlers() -> Vec<Entry> {
+pub(crate) fn handlers() -> Vec<Entry> {
     vec![
         ari_handler!("applications", "list", list),
         ari_handler!("applications", "get", get),

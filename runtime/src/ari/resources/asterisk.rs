@@ -9,7 +9,7 @@ use crate::ari_handler;
 use crate::core::{modules, time};
 
 /// GET /asterisk/info
-pub async fn get_info(ctx: Ctx) -> AriResult {
+pub(crate) async fn get_info(ctx: Ctx) -> AriResult {
     let only = ctx.params.list("only")?;
     let data = ctx
         .core
@@ -19,7 +19,7 @@ pub async fn get_info(ctx: Ctx) -> AriResult {
 }
 
 /// GET /asterisk/ping: the keys in Asterisk's order.
-pub async fn ping(ctx: Ctx) -> AriResult {
+pub(crate) async fn ping(ctx: Ctx) -> AriResult {
     Ok(AriResponse::ok(json!({
         "ping": "pong",
         "timestamp": time::now(),
@@ -31,7 +31,7 @@ pub async fn ping(ctx: Ctx) -> AriResult {
 /// computes without a channel (`EPOCH`, `ENTITYID`, `SYSTEMNAME`); unset is `""`. As
 /// there, the name is taken as given (not trimmed) and a function call such as
 /// `GLOBAL(X)` is not evaluated: it reads as `""`.
-pub async fn get_global_var(ctx: Ctx) -> AriResult {
+pub(crate) async fn get_global_var(ctx: Ctx) -> AriResult {
     let name = variable_name(&ctx)?;
     let value = match name.as_str() {
         "EPOCH" => chrono::Utc::now().timestamp().to_string(),
@@ -46,7 +46,7 @@ pub async fn get_global_var(ctx: Ctx) -> AriResult {
 /// POST /asterisk/variable: without `value` the variable is removed. `GLOBAL(X)` sets
 /// global `X`; any other function call is accepted and changes nothing, as in Asterisk
 /// 23.4.1 (which writes through the function and answers 204 whatever it did).
-pub async fn set_global_var(ctx: Ctx) -> AriResult {
+pub(crate) async fn set_global_var(ctx: Ctx) -> AriResult {
     let name = variable_name(&ctx)?;
     let value = ctx.params.string("value");
     if name.ends_with(')') {
@@ -88,20 +88,20 @@ fn known_module(ctx: &Ctx) -> Result<&'static modules::Module, AriError> {
 }
 
 /// GET /asterisk/modules
-pub async fn list_modules(_ctx: Ctx) -> AriResult {
+pub(crate) async fn list_modules(_ctx: Ctx) -> AriResult {
     Ok(AriResponse::ok(Value::Array(
         modules::MODULES.iter().map(module_json).collect(),
     )))
 }
 
 /// GET /asterisk/modules/{moduleName}
-pub async fn get_module(ctx: Ctx) -> AriResult {
+pub(crate) async fn get_module(ctx: Ctx) -> AriResult {
     Ok(AriResponse::ok(module_json(known_module(&ctx)?)))
 }
 
 /// POST /asterisk/modules/{moduleName}: wari's components are built in, so a known one
 /// is "already loaded" and any other declines to load, in Asterisk 23.4.1's words.
-pub async fn load_module(ctx: Ctx) -> AriResult {
+pub(crate) async fn load_module(ctx: Ctx) -> AriResult {
     let name = ctx.params.string("moduleName").unwrap_or_default();
     Err(match modules::find(&name) {
         Some(_) => AriError::conflict("Module is already loaded"),
@@ -117,13 +117,13 @@ fn running_module(ctx: &Ctx) -> Result<&'static modules::Module, AriError> {
 }
 
 /// DELETE /asterisk/modules/{moduleName}
-pub async fn unload_module(ctx: Ctx) -> AriResult {
+pub(crate) async fn unload_module(ctx: Ctx) -> AriResult {
     running_module(&ctx)?;
     Err(AriError::conflict("Module could not be unloaded"))
 }
 
 /// PUT /asterisk/modules/{moduleName}
-pub async fn reload_module(ctx: Ctx) -> AriResult {
+pub(crate) async fn reload_module(ctx: Ctx) -> AriResult {
     running_module(&ctx)?;
     Err(AriError::conflict("Module does not support reloading"))
 }
@@ -131,7 +131,7 @@ pub async fn reload_module(ctx: Ctx) -> AriResult {
 const CONSOLE: &str = "console";
 
 /// GET /asterisk/logging: wari logs to its console (standard error), filtered by RUST_LOG.
-pub async fn list_log_channels(_ctx: Ctx) -> AriResult {
+pub(crate) async fn list_log_channels(_ctx: Ctx) -> AriResult {
     let levels = std::env::var("RUST_LOG").unwrap_or_else(|_| "info".to_string());
     Ok(AriResponse::ok(json!([{
         "channel": CONSOLE,
@@ -142,7 +142,7 @@ pub async fn list_log_channels(_ctx: Ctx) -> AriResult {
 }
 
 /// POST /asterisk/logging/{logChannelName}
-pub async fn add_log(ctx: Ctx) -> AriResult {
+pub(crate) async fn add_log(ctx: Ctx) -> AriResult {
     let name = ctx.params.string("logChannelName").unwrap_or_default();
     if ctx
         .params
@@ -161,7 +161,7 @@ pub async fn add_log(ctx: Ctx) -> AriResult {
 }
 
 /// DELETE /asterisk/logging/{logChannelName}
-pub async fn delete_log(ctx: Ctx) -> AriResult {
+pub(crate) async fn delete_log(ctx: Ctx) -> AriResult {
     let name = ctx.params.string("logChannelName").unwrap_or_default();
     if name == CONSOLE {
         return Err(AriError::forbidden(
@@ -172,7 +172,7 @@ pub async fn delete_log(ctx: Ctx) -> AriResult {
 }
 
 /// PUT /asterisk/logging/{logChannelName}/rotate: the console has nothing to rotate.
-pub async fn rotate_log(ctx: Ctx) -> AriResult {
+pub(crate) async fn rotate_log(ctx: Ctx) -> AriResult {
     let name = ctx.params.string("logChannelName").unwrap_or_default();
     if name == CONSOLE {
         return Ok(AriResponse::no_content());
@@ -257,7 +257,7 @@ fn yes_no(b: bool) -> String {
 }
 
 /// GET /asterisk/config/dynamic/{configClass}/{objectType}/{id}
-pub async fn get_object(ctx: Ctx) -> AriResult {
+pub(crate) async fn get_object(ctx: Ctx) -> AriResult {
     let (_, id, object) = config_object(&ctx)?;
     Ok(AriResponse::ok(
         object.ok_or_else(|| object_not_found(&id))?,
@@ -270,7 +270,7 @@ pub async fn get_object(ctx: Ctx) -> AriResult {
 /// an attribute the type does not have is 400 `Update (or Creation) of object '<id>'
 /// failed field value validation`; otherwise 403 `Cannot update (create) sorcery objects
 /// of type '<type>'`.
-pub async fn update_object(ctx: Ctx) -> AriResult {
+pub(crate) async fn update_object(ctx: Ctx) -> AriResult {
     let (kind, id, object) = config_object(&ctx)?;
     let exists = object.is_some();
     let fields = ctx.params.body().and_then(|b| b.get("fields"));
@@ -308,7 +308,7 @@ pub async fn update_object(ctx: Ctx) -> AriResult {
 /// DELETE /asterisk/config/dynamic/{configClass}/{objectType}/{id}: 404 `Object with id
 /// '<id>' not found`, or, as the files cannot be changed, 403 `Could not delete object
 /// with id '<id>'`.
-pub async fn delete_object(ctx: Ctx) -> AriResult {
+pub(crate) async fn delete_object(ctx: Ctx) -> AriResult {
     let (_, id, object) = config_object(&ctx)?;
     if object.is_none() {
         return Err(object_not_found(&id));
@@ -319,7 +319,7 @@ pub async fn delete_object(ctx: Ctx) -> AriResult {
 }
 
 /// The `/asterisk` operations.
-pub fn handlers() -> Vec<Entry> {
+pub(crate) fn handlers() -> Vec<Entry> {
     vec![
         ari_handler!("asterisk", "getInfo", get_info),
         ari_handler!("asterisk", "ping", ping),

@@ -70,7 +70,7 @@ fn body_vars(ctx: &Ctx) -> Result<Option<Vec<BridgeVar>>, AriError> {
 const VARIABLES_NOT_OBJECT: &str = "The 'variables' field must be a JSON object";
 
 /// GET /bridges: every bridge, ARI's and the dialplan's.
-pub async fn list(ctx: Ctx) -> AriResult {
+pub(crate) async fn list(ctx: Ctx) -> AriResult {
     Ok(AriResponse::ok(ctx.control().list_bridges()))
 }
 
@@ -92,7 +92,7 @@ async fn create_bridge(ctx: Ctx, id: Option<String>) -> AriResult {
 /// `Unable to create bridge. Possible duplicate bridge id '<bridgeId>'`, where a missing id
 /// reads `(null)` (what C prints for it); as a 400, where Asterisk answers 500 (wari
 /// answers a client's mistake with a 4xx and declares no 5xx but 501).
-pub async fn create(ctx: Ctx) -> AriResult {
+pub(crate) async fn create(ctx: Ctx) -> AriResult {
     let id = ctx.params.string("bridgeId").filter(|id| !id.is_empty());
     let shown = id.clone().unwrap_or_else(|| "(null)".to_string());
     create_bridge(ctx, id).await.map_err(|mut error| {
@@ -104,24 +104,24 @@ pub async fn create(ctx: Ctx) -> AriResult {
 }
 
 /// POST /bridges/{bridgeId}
-pub async fn create_with_id(ctx: Ctx) -> AriResult {
+pub(crate) async fn create_with_id(ctx: Ctx) -> AriResult {
     let id = Some(bridge_id(&ctx));
     create_bridge(ctx, id).await
 }
 
 /// GET /bridges/{bridgeId}
-pub async fn get(ctx: Ctx) -> AriResult {
+pub(crate) async fn get(ctx: Ctx) -> AriResult {
     Ok(AriResponse::ok(ctx.control().get_bridge(&bridge_id(&ctx))?))
 }
 
 /// DELETE /bridges/{bridgeId}: members are ejected first.
-pub async fn destroy(ctx: Ctx) -> AriResult {
+pub(crate) async fn destroy(ctx: Ctx) -> AriResult {
     ctx.control().destroy_bridge(&bridge_id(&ctx))?;
     Ok(AriResponse::no_content())
 }
 
 /// GET /bridges/{bridgeId}/variable
-pub async fn get_bridge_var(ctx: Ctx) -> AriResult {
+pub(crate) async fn get_bridge_var(ctx: Ctx) -> AriResult {
     let name = ctx.params.string("variable").unwrap_or_default();
     let value = ctx.control().get_bridge_var(&bridge_id(&ctx), &name)?;
     Ok(AriResponse::ok(json!({ "value": value })))
@@ -131,7 +131,7 @@ pub async fn get_bridge_var(ctx: Ctx) -> AriResult {
 /// is unset. `report_events` absent is false: setting a variable without it stops
 /// reporting it, as in Asterisk. (A request with no `variable` at all brings Asterisk
 /// 23.4.1 down; here it is the 400 an empty name gets.)
-pub async fn set_bridge_var(ctx: Ctx) -> AriResult {
+pub(crate) async fn set_bridge_var(ctx: Ctx) -> AriResult {
     let var = BridgeVar {
         name: ctx.params.string("variable").unwrap_or_default(),
         value: ctx.params.string("value"),
@@ -142,7 +142,7 @@ pub async fn set_bridge_var(ctx: Ctx) -> AriResult {
 }
 
 /// GET /bridges/{bridgeId}/variables
-pub async fn get_bridge_vars(ctx: Ctx) -> AriResult {
+pub(crate) async fn get_bridge_vars(ctx: Ctx) -> AriResult {
     let names = ctx.params.list("variables")?.unwrap_or_default();
     let vars = ctx.control().get_bridge_vars(&bridge_id(&ctx), &names)?;
     Ok(AriResponse::ok(json!({ "variables": vars })))
@@ -152,7 +152,7 @@ pub async fn get_bridge_vars(ctx: Ctx) -> AriResult {
 /// 23.4.1's order: no body (400 `The 'variables' field is required`), the bridge (404),
 /// then the member (400 when missing or not an object) and its entries. Nothing is set
 /// unless every entry is valid.
-pub async fn set_bridge_vars(ctx: Ctx) -> AriResult {
+pub(crate) async fn set_bridge_vars(ctx: Ctx) -> AriResult {
     let Some(body) = ctx.params.body() else {
         return Err(AriError::bad_request("The 'variables' field is required"));
     };
@@ -170,7 +170,7 @@ pub async fn set_bridge_vars(ctx: Ctx) -> AriResult {
 /// POST /bridges/{bridgeId}/addChannel: the bridge is checked first (404, 409), then the
 /// channels (see `Core::add_to_bridge`). `role`, `absorbDTMF`, `mute` and
 /// `inhibitConnectedLineUpdates` are accepted; without media they change nothing.
-pub async fn add_channel(ctx: Ctx) -> AriResult {
+pub(crate) async fn add_channel(ctx: Ctx) -> AriResult {
     let channels = ctx.params.list("channel")?.unwrap_or_default();
     let _ = (
         ctx.params.string("role"),
@@ -183,7 +183,7 @@ pub async fn add_channel(ctx: Ctx) -> AriResult {
 }
 
 /// POST /bridges/{bridgeId}/removeChannel
-pub async fn remove_channel(ctx: Ctx) -> AriResult {
+pub(crate) async fn remove_channel(ctx: Ctx) -> AriResult {
     let channels = ctx.params.list("channel")?.unwrap_or_default();
     ctx.control()
         .remove_from_bridge(&bridge_id(&ctx), &channels)?;
@@ -193,35 +193,35 @@ pub async fn remove_channel(ctx: Ctx) -> AriResult {
 /// POST /bridges/{bridgeId}/videoSource/{channelId}: validated like Asterisk (unknown
 /// channel 400, not in Stasis or not in this bridge 422); the bridge's video mode becomes
 /// `single` with that source (BridgeVideoSourceChanged), though wari carries no video.
-pub async fn set_video_source(ctx: Ctx) -> AriResult {
+pub(crate) async fn set_video_source(ctx: Ctx) -> AriResult {
     let channel = ctx.params.string("channelId").unwrap_or_default();
     ctx.control().set_video_source(&bridge_id(&ctx), &channel)?;
     Ok(AriResponse::no_content())
 }
 
 /// DELETE /bridges/{bridgeId}/videoSource: back to video mode `talker`.
-pub async fn clear_video_source(ctx: Ctx) -> AriResult {
+pub(crate) async fn clear_video_source(ctx: Ctx) -> AriResult {
     ctx.control().clear_video_source(&bridge_id(&ctx))?;
     Ok(AriResponse::no_content())
 }
 
 /// POST /bridges/{bridgeId}/moh: `mohClass` (default class when absent or unknown; a
 /// class without files plays silence); calling again changes the class.
-pub async fn start_moh(ctx: Ctx) -> AriResult {
+pub(crate) async fn start_moh(ctx: Ctx) -> AriResult {
     let class = ctx.params.string("mohClass").unwrap_or_default();
     ctx.control().start_bridge_moh(&bridge_id(&ctx), &class)?;
     Ok(AriResponse::no_content())
 }
 
 /// DELETE /bridges/{bridgeId}/moh: 409 when the bridge plays no music on hold.
-pub async fn stop_moh(ctx: Ctx) -> AriResult {
+pub(crate) async fn stop_moh(ctx: Ctx) -> AriResult {
     ctx.control().stop_bridge_moh(&bridge_id(&ctx))?;
     Ok(AriResponse::no_content())
 }
 
 /// POST /bridges/{bridgeId}/play[/{playbackId}]: 201 Playback (`target_uri`
 /// `bridge:<id>`); 422 for an unknown `announcer_format`.
-pub async fn play(ctx: Ctx) -> AriResult {
+pub(crate) async fn play(ctx: Ctx) -> AriResult {
     let request = media::play_request(&ctx)?;
     let format = non_empty(&ctx, "announcer_format");
     media::playback_created(ctx.control().play_on_bridge(
@@ -233,7 +233,7 @@ pub async fn play(ctx: Ctx) -> AriResult {
 
 /// POST /bridges/{bridgeId}/record: the mix of every participant; options and errors as
 /// for a channel recording, plus `recorder_format` (422 when unknown).
-pub async fn record(ctx: Ctx) -> AriResult {
+pub(crate) async fn record(ctx: Ctx) -> AriResult {
     let request = media::record_request(&ctx)?;
     let owner = ctx.account();
     media::recording_created(
@@ -243,7 +243,7 @@ pub async fn record(ctx: Ctx) -> AriResult {
 }
 
 /// The `/bridges` operations.
-pub fn handlers() -> Vec<Entry> {
+pub(crate) fn handlers() -> Vec<Entry> {
     vec![
         ari_handler!("bridges", "list", list),
         ari_handler!("bridges", "create", create),

@@ -14,20 +14,20 @@ fn device_name(ctx: &Ctx) -> String {
 }
 
 /// GET /deviceStates: the ARI-controlled devices.
-pub async fn list(ctx: Ctx) -> AriResult {
+pub(crate) async fn list(ctx: Ctx) -> AriResult {
     Ok(AriResponse::ok(ctx.control().list_device_states()))
 }
 
 /// GET /deviceStates/{deviceName}: any name; a controlled device nobody set is `UNKNOWN`,
 /// any other `INVALID`.
-pub async fn get(ctx: Ctx) -> AriResult {
+pub(crate) async fn get(ctx: Ctx) -> AriResult {
     Ok(AriResponse::ok(
         ctx.control().device_state(&device_name(&ctx)),
     ))
 }
 
 /// PUT /deviceStates/{deviceName}?deviceState=...
-pub async fn update(ctx: Ctx) -> AriResult {
+pub(crate) async fn update(ctx: Ctx) -> AriResult {
     let value = ctx.params.string("deviceState");
     ctx.control()
         .update_device_state(&device_name(&ctx), value.as_deref())
@@ -36,7 +36,7 @@ pub async fn update(ctx: Ctx) -> AriResult {
 }
 
 /// DELETE /deviceStates/{deviceName}: the device reads `UNKNOWN` again.
-pub async fn delete(ctx: Ctx) -> AriResult {
+pub(crate) async fn delete(ctx: Ctx) -> AriResult {
     ctx.control()
         .delete_device_state(&device_name(&ctx))
         .await?;
@@ -44,7 +44,7 @@ pub async fn delete(ctx: Ctx) -> AriResult {
 }
 
 /// The `/deviceStates` operations.
-pub fn handlers() -> Vec<Entry> {
+pub(crate) fn handlers() -> Vec<Entry> {
     vec![
         ari_handler!("deviceStates", "list", list),
         ari_handler!("deviceStates", "get", get),

@@ -52,13 +52,13 @@ fn required(ctx: &Ctx, name: &str, message: &str) -> Result<String, AriError> {
 }
 
 /// GET /endpoints
-pub async fn list(ctx: Ctx) -> AriResult {
+pub(crate) async fn list(ctx: Ctx) -> AriResult {
     Ok(AriResponse::ok(ctx.control().list_endpoints()))
 }
 
 /// GET /endpoints/{tech}: a technology without endpoints (unknown, or Local) is a 404, a
 /// known one without endpoints yet `[]`.
-pub async fn list_by_tech(ctx: Ctx) -> AriResult {
+pub(crate) async fn list_by_tech(ctx: Ctx) -> AriResult {
     let tech = ctx.params.string("tech").unwrap_or_default();
     Ok(AriResponse::ok(
         ctx.control().list_endpoints_by_tech(&tech)?,
@@ -66,7 +66,7 @@ pub async fn list_by_tech(ctx: Ctx) -> AriResult {
 }
 
 /// GET /endpoints/{tech}/{resource}
-pub async fn get(ctx: Ctx) -> AriResult {
+pub(crate) async fn get(ctx: Ctx) -> AriResult {
     let (tech, resource) = tech_and_resource(&ctx);
     Ok(AriResponse::ok(
         ctx.control().get_endpoint(&tech, &resource)?,
@@ -87,7 +87,7 @@ fn send(ctx: &Ctx, tech: &str, resource: &str, variables: Map<String, Value>) ->
 /// PUT /endpoints/sendMessage: `to` is a `tech:resource` URI (e.g. `test:alice`). Checked
 /// as Asterisk 23.4.1 does: the variables (400), `to` (400 `To must be specified`), then
 /// the endpoint (404 `Endpoint not found`).
-pub async fn send_message(ctx: Ctx) -> AriResult {
+pub(crate) async fn send_message(ctx: Ctx) -> AriResult {
     let variables = string_variables(&ctx)?;
     let to = required(&ctx, "to", "To must be specified")?;
     let (tech, resource) = parse_message_uri(&to)?;
@@ -95,7 +95,7 @@ pub async fn send_message(ctx: Ctx) -> AriResult {
 }
 
 /// PUT /endpoints/{tech}/{resource}/sendMessage: the endpoint (404) before the variables.
-pub async fn send_message_to_endpoint(ctx: Ctx) -> AriResult {
+pub(crate) async fn send_message_to_endpoint(ctx: Ctx) -> AriResult {
     let (tech, resource) = tech_and_resource(&ctx);
     ctx.control().get_endpoint(&tech, &resource)?;
     let variables = string_variables(&ctx)?;
@@ -118,7 +118,7 @@ fn check_refer(ctx: &Ctx) -> Result<(), AriError> {
 /// POST /endpoints/refer: `to` is a `tech:resource` URI. A Test phone accepts it (202) and
 /// nothing else happens. Checked as Asterisk 23.4.1 does: the variables, `to` (400 `To
 /// must be specified`), then the endpoint (404 `Endpoint not found`).
-pub async fn refer(ctx: Ctx) -> AriResult {
+pub(crate) async fn refer(ctx: Ctx) -> AriResult {
     check_refer(&ctx)?;
     let to = required(&ctx, "to", "To must be specified")?;
     let (tech, resource) = parse_message_uri(&to)?;
@@ -127,7 +127,7 @@ pub async fn refer(ctx: Ctx) -> AriResult {
 }
 
 /// POST /endpoints/{tech}/{resource}/refer: the endpoint (404) before the variables.
-pub async fn refer_to_endpoint(ctx: Ctx) -> AriResult {
+pub(crate) async fn refer_to_endpoint(ctx: Ctx) -> AriResult {
     let (tech, resource) = tech_and_resource(&ctx);
     ctx.control().get_endpoint(&tech, &resource)?;
     check_refer(&ctx)?;
@@ -136,7 +136,7 @@ pub async fn refer_to_endpoint(ctx: Ctx) -> AriResult {
 }
 
 /// The `/endpoints` operations.
-pub fn handlers() -> Vec<Entry> {
+pub(crate) fn handlers() -> Vec<Entry> {
     vec![
         ari_handler!("endpoints", "list", list),
         ari_handler!("endpoints", "listByTech", list_by_tech),

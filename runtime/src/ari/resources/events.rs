@@ -10,7 +10,7 @@ use crate::ari_handler;
 /// POST /events/user/{eventName}: ChannelUserevent to `application`, with snapshots of the
 /// `source` objects (`channel:`, `bridge:`, `endpoint:`) and `body.variables` merged into
 /// `userevent`.
-pub async fn user_event(ctx: Ctx) -> AriResult {
+pub(crate) async fn user_event(ctx: Ctx) -> AriResult {
     let name = ctx.params.string("eventName").unwrap_or_default();
     let application = ctx.params.string("application").unwrap_or_default();
     if application.is_empty() {
@@ -32,7 +32,7 @@ pub async fn user_event(ctx: Ctx) -> AriResult {
 /// POST /events/claim: wari has no StasisBroadcast(), so no channel is ever being
 /// broadcast: once the parameters are there the answer is Asterisk 23.4.1's for a channel
 /// not in broadcast state, 404 `Channel not found or not in broadcast state`.
-pub async fn claim_channel(ctx: Ctx) -> AriResult {
+pub(crate) async fn claim_channel(ctx: Ctx) -> AriResult {
     for name in ["channelId", "application"] {
         if ctx.params.string(name).is_none_or(|v| v.is_empty()) {
             return Err(AriError::bad_request(format!(
@@ -46,7 +46,7 @@ pub async fn claim_channel(ctx: Ctx) -> AriResult {
 }
 
 /// The `/events` operations (the WebSocket is routed by the transport).
-pub fn handlers() -> Vec<Entry> {
+pub(crate) fn handlers() -> Vec<Entry> {
     vec![
         ari_handler!("events", "userEvent", user_event),
         ari_handler!("events", "claimChannel", claim_channel),

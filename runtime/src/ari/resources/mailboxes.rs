@@ -18,19 +18,19 @@ fn count(ctx: &Ctx, name: &str) -> Result<i64, AriError> {
 }
 
 /// GET /mailboxes
-pub async fn list(ctx: Ctx) -> AriResult {
+pub(crate) async fn list(ctx: Ctx) -> AriResult {
     Ok(AriResponse::ok(ctx.control().list_mailboxes()))
 }
 
 /// GET /mailboxes/{mailboxName}
-pub async fn get(ctx: Ctx) -> AriResult {
+pub(crate) async fn get(ctx: Ctx) -> AriResult {
     Ok(AriResponse::ok(
         ctx.control().get_mailbox(&mailbox_name(&ctx))?,
     ))
 }
 
 /// PUT /mailboxes/{mailboxName}?oldMessages=N&newMessages=N: creates or updates.
-pub async fn update(ctx: Ctx) -> AriResult {
+pub(crate) async fn update(ctx: Ctx) -> AriResult {
     let old = count(&ctx, "oldMessages")?;
     let new = count(&ctx, "newMessages")?;
     ctx.control()
@@ -40,13 +40,13 @@ pub async fn update(ctx: Ctx) -> AriResult {
 }
 
 /// DELETE /mailboxes/{mailboxName}
-pub async fn delete(ctx: Ctx) -> AriResult {
+pub(crate) async fn delete(ctx: Ctx) -> AriResult {
     ctx.control().delete_mailbox(&mailbox_name(&ctx)).await?;
     Ok(AriResponse::no_content())
 }
 
 /// The `/mailboxes` operations.
-pub fn handlers() -> Vec<Entry> {
+pub(crate) fn handlers() -> Vec<Entry> {
     vec![
         ari_handler!("mailboxes", "list", list),
         ari_handler!("mailboxes", "get", get),

@@ -9,7 +9,7 @@ use crate::ari::response::{AriError, AriResponse, AriResult};
 use crate::core::media::{DEFAULT_SKIP_MS, PlayRequest, RecordChannelRequest};
 
 /// `media`, `lang`, `offsetms`, `skipms` (see [`skip_ms`]) and `playbackId`.
-pub fn play_request(ctx: &Ctx) -> Result<PlayRequest, AriError> {
+pub(crate) fn play_request(ctx: &Ctx) -> Result<PlayRequest, AriError> {
     Ok(PlayRequest {
         media: ctx.params.list("media")?.unwrap_or_default(),
         lang: non_empty(ctx, "lang"),
@@ -30,7 +30,7 @@ fn skip_ms(given: Option<i64>) -> i64 {
 
 /// `name`, `format`, `maxDurationSeconds`, `maxSilenceSeconds`, `ifExists`,
 /// `terminateOn`, `beep` and (bridges) `recorder_format`.
-pub fn record_request(ctx: &Ctx) -> Result<RecordChannelRequest, AriError> {
+pub(crate) fn record_request(ctx: &Ctx) -> Result<RecordChannelRequest, AriError> {
     Ok(RecordChannelRequest {
         name: ctx.params.string("name").unwrap_or_default(),
         format: ctx.params.string("format").unwrap_or_default(),
@@ -72,13 +72,13 @@ fn created(value: Value, collection: &str, key: &str, encode: bool) -> AriResult
 }
 
 /// The answer to a play: the Playback, at `/ari/playbacks/{id}` (the id as given).
-pub fn playback_created(playback: Value) -> AriResult {
+pub(crate) fn playback_created(playback: Value) -> AriResult {
     created(playback, "/playbacks", "id", false)
 }
 
 /// The answer to a record: the LiveRecording, at `/ari/recordings/live/{name}` (the name
 /// percent-encoded: it may contain `/`).
-pub fn recording_created(recording: Value) -> AriResult {
+pub(crate) fn recording_created(recording: Value) -> AriResult {
     created(recording, "/recordings/live", "name", true)
 }
 

@@ -1,20 +1,20 @@
 //! ARI operation handlers, one module per resource, and the registry that ties them to the
 //! declared operations by resource and nickname.
 
-pub mod applications;
-pub mod asterisk;
-pub mod bridges;
+pub(crate) mod applications;
+pub(crate) mod asterisk;
+pub(crate) mod bridges;
 pub mod channels;
-pub mod device_states;
-pub mod endpoints;
-pub mod events;
-pub mod mailboxes;
-pub mod media;
-pub mod playbacks;
-pub mod recordings;
-pub mod sounds;
-pub mod wasm;
-pub mod wasm_logs;
+pub(crate) mod device_states;
+pub(crate) mod endpoints;
+pub(crate) mod events;
+pub(crate) mod mailboxes;
+pub(crate) mod media;
+pub(crate) mod playbacks;
+pub(crate) mod recordings;
+pub(crate) mod sounds;
+pub(crate) mod wasm;
+pub(crate) mod wasm_logs;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -27,8 +27,11 @@ use crate::core::Core;
 
 /// What a handler gets: the services it may use and the request's parameters.
 pub struct Ctx {
+    /// The telephony core the handler acts on (through `core.control()`).
     pub core: Arc<Core>,
+    /// The configuration wari runs with.
     pub config: Arc<Config>,
+    /// The request's parameters: the path's variables, the query string and the body.
     pub params: Params,
     /// The authenticated user.
     pub user: Arc<User>,

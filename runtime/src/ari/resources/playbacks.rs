@@ -10,28 +10,28 @@ fn playback_id(ctx: &Ctx) -> String {
 }
 
 /// GET /playbacks/{playbackId}
-pub async fn get(ctx: Ctx) -> AriResult {
+pub(crate) async fn get(ctx: Ctx) -> AriResult {
     Ok(AriResponse::ok(
         ctx.control().get_playback(&playback_id(&ctx))?,
     ))
 }
 
 /// DELETE /playbacks/{playbackId}
-pub async fn stop(ctx: Ctx) -> AriResult {
+pub(crate) async fn stop(ctx: Ctx) -> AriResult {
     ctx.control().stop_playback(&playback_id(&ctx))?;
     Ok(AriResponse::no_content())
 }
 
 /// POST /playbacks/{playbackId}/control: the operation is checked first (400), then the
 /// playback (404), then whether the operation fits its state (409).
-pub async fn control(ctx: Ctx) -> AriResult {
+pub(crate) async fn control(ctx: Ctx) -> AriResult {
     let operation = ctx.params.string("operation").unwrap_or_default();
     ctx.control()
         .control_playback(&playback_id(&ctx), operation.trim())?;
     Ok(AriResponse::no_content())
 }
 
-pub fn handlers() -> Vec<Entry> {
+pub(crate) fn handlers() -> Vec<Entry> {
     vec![
         ari_handler!("playbacks", "get", get),
         ari_handler!("playbacks", "stop", stop),

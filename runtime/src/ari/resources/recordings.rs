@@ -12,26 +12,26 @@ fn name(ctx: &Ctx) -> String {
 }
 
 /// GET /recordings/stored
-pub async fn list_stored(ctx: Ctx) -> AriResult {
+pub(crate) async fn list_stored(ctx: Ctx) -> AriResult {
     Ok(AriResponse::ok(ctx.control().list_stored_recordings()?))
 }
 
 /// GET /recordings/stored/{recordingName}
-pub async fn get_stored(ctx: Ctx) -> AriResult {
+pub(crate) async fn get_stored(ctx: Ctx) -> AriResult {
     Ok(AriResponse::ok(
         ctx.control().get_stored_recording(&name(&ctx))?,
     ))
 }
 
 /// DELETE /recordings/stored/{recordingName}
-pub async fn delete_stored(ctx: Ctx) -> AriResult {
+pub(crate) async fn delete_stored(ctx: Ctx) -> AriResult {
     let (core, name) = (ctx.core.clone(), name(&ctx));
     off_the_workers(move || core.control().delete_stored_recording(&name)).await?;
     Ok(AriResponse::no_content())
 }
 
 /// GET /recordings/stored/{recordingName}/file: the raw file.
-pub async fn get_stored_file(ctx: Ctx) -> AriResult {
+pub(crate) async fn get_stored_file(ctx: Ctx) -> AriResult {
     let (core, name) = (ctx.core.clone(), name(&ctx));
     let file = off_the_workers(move || core.control().stored_recording_file(&name)).await?;
     Ok(AriResponse {
@@ -46,7 +46,7 @@ pub async fn get_stored_file(ctx: Ctx) -> AriResult {
 }
 
 /// POST /recordings/stored/{recordingName}/copy
-pub async fn copy_stored(ctx: Ctx) -> AriResult {
+pub(crate) async fn copy_stored(ctx: Ctx) -> AriResult {
     let destination = ctx
         .params
         .string("destinationRecordingName")
@@ -76,7 +76,7 @@ async fn off_the_workers<T: Send + 'static>(
 }
 
 /// GET /recordings/live/{recordingName}
-pub async fn get_live(ctx: Ctx) -> AriResult {
+pub(crate) async fn get_live(ctx: Ctx) -> AriResult {
     Ok(AriResponse::ok(
         ctx.control().get_live_recording(&name(&ctx))?,
     ))
@@ -88,36 +88,36 @@ async fn live(ctx: Ctx, op: RecordingOp) -> AriResult {
 }
 
 /// DELETE /recordings/live/{recordingName}: stop and discard.
-pub async fn cancel(ctx: Ctx) -> AriResult {
+pub(crate) async fn cancel(ctx: Ctx) -> AriResult {
     live(ctx, RecordingOp::Cancel).await
 }
 
 /// POST /recordings/live/{recordingName}/stop: stop and keep.
-pub async fn stop(ctx: Ctx) -> AriResult {
+pub(crate) async fn stop(ctx: Ctx) -> AriResult {
     live(ctx, RecordingOp::Stop).await
 }
 
 /// POST /recordings/live/{recordingName}/pause
-pub async fn pause(ctx: Ctx) -> AriResult {
+pub(crate) async fn pause(ctx: Ctx) -> AriResult {
     live(ctx, RecordingOp::Pause).await
 }
 
 /// DELETE /recordings/live/{recordingName}/pause
-pub async fn unpause(ctx: Ctx) -> AriResult {
+pub(crate) async fn unpause(ctx: Ctx) -> AriResult {
     live(ctx, RecordingOp::Unpause).await
 }
 
 /// POST /recordings/live/{recordingName}/mute
-pub async fn mute(ctx: Ctx) -> AriResult {
+pub(crate) async fn mute(ctx: Ctx) -> AriResult {
     live(ctx, RecordingOp::Mute).await
 }
 
 /// DELETE /recordings/live/{recordingName}/mute
-pub async fn unmute(ctx: Ctx) -> AriResult {
+pub(crate) async fn unmute(ctx: Ctx) -> AriResult {
     live(ctx, RecordingOp::Unmute).await
 }
 
-pub fn handlers() -> Vec<Entry> {
+pub(crate) fn handlers() -> Vec<Entry> {
     vec![
         ari_handler!("recordings", "listStored", list_stored),
         ari_handler!("recordings", "getStored", get_stored),

@@ -5,7 +5,7 @@ use crate::ari::response::{AriResponse, AriResult};
 use crate::ari_handler;
 
 /// GET /sounds: 404 when nothing matches.
-pub async fn list(ctx: Ctx) -> AriResult {
+pub(crate) async fn list(ctx: Ctx) -> AriResult {
     let lang = ctx.params.string("lang").filter(|s| !s.is_empty());
     let format = ctx.params.string("format").filter(|s| !s.is_empty());
     Ok(AriResponse::ok(
@@ -15,12 +15,12 @@ pub async fn list(ctx: Ctx) -> AriResult {
 }
 
 /// GET /sounds/{soundId}
-pub async fn get(ctx: Ctx) -> AriResult {
+pub(crate) async fn get(ctx: Ctx) -> AriResult {
     let id = ctx.params.string("soundId").unwrap_or_default();
     Ok(AriResponse::ok(ctx.control().get_sound(&id)?))
 }
 
-pub fn handlers() -> Vec<Entry> {
+pub(crate) fn handlers() -> Vec<Entry> {
     vec![
         ari_handler!("sounds", "list", list),
         ari_handler!("sounds", "get", get),

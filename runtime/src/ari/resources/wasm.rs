@@ -29,17 +29,17 @@ fn actor(ctx: &Ctx) -> Actor {
 }
 
 /// GET /wasm
-pub async fn list(ctx: Ctx) -> AriResult {
+pub(crate) async fn list(ctx: Ctx) -> AriResult {
     Ok(AriResponse::ok(host(&ctx)?.list()))
 }
 
 /// GET /wasm/{appName}
-pub async fn get(ctx: Ctx) -> AriResult {
+pub(crate) async fn get(ctx: Ctx) -> AriResult {
     Ok(AriResponse::ok(host(&ctx)?.get(&app_name(&ctx))?))
 }
 
 /// PUT /wasm/{appName}: 201 with the deployed app.
-pub async fn deploy(ctx: Ctx) -> AriResult {
+pub(crate) async fn deploy(ctx: Ctx) -> AriResult {
     let name = app_name(&ctx);
     let host = host(&ctx)?;
     let actor = actor(&ctx);
@@ -56,7 +56,7 @@ pub async fn deploy(ctx: Ctx) -> AriResult {
 
 /// DELETE /wasm/{appName}: 204 once the app is gone, 202 with the app while its calls
 /// in progress drain (`immediate=true` ends them at once).
-pub async fn remove(ctx: Ctx) -> AriResult {
+pub(crate) async fn remove(ctx: Ctx) -> AriResult {
     let immediate = ctx.params.boolean("immediate").unwrap_or(false);
     match host(&ctx)?
         .clone()
@@ -69,14 +69,14 @@ pub async fn remove(ctx: Ctx) -> AriResult {
 }
 
 /// POST /wasm/{appName}/rollback
-pub async fn rollback(ctx: Ctx) -> AriResult {
+pub(crate) async fn rollback(ctx: Ctx) -> AriResult {
     Ok(AriResponse::ok(
         host(&ctx)?.rollback(&app_name(&ctx), &actor(&ctx)).await?,
     ))
 }
 
 /// The `/wasm` operations.
-pub fn handlers() -> Vec<Entry> {
+pub(crate) fn handlers() -> Vec<Entry> {
     vec![
         ari_handler!("wasm", "list", list),
         ari_handler!("wasm", "get", get),

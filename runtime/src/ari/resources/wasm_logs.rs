@@ -19,7 +19,7 @@ use crate::host_api::AppLogReply;
 const NDJSON: &str = "application/x-ndjson";
 
 /// GET /wasm/{appName}/logs
-pub async fn logs(ctx: Ctx) -> AriResult {
+pub(crate) async fn logs(ctx: Ctx) -> AriResult {
     let host = ctx.wasm.as_ref().ok_or_else(|| {
         AriError::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -51,6 +51,6 @@ fn lines_of(entries: BoxStream<'static, Value>) -> Chunks {
 }
 
 /// The operation.
-pub fn handlers() -> Vec<Entry> {
+pub(crate) fn handlers() -> Vec<Entry> {
     vec![ari_handler!("wasm", "logs", logs)]
 }

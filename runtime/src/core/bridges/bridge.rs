@@ -10,14 +10,14 @@ use crate::core::time::ari_timestamp;
 
 /// Mixing or holding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BridgeType {
+pub(crate) enum BridgeType {
     Mixing,
     Holding,
 }
 
 impl BridgeType {
     /// The `bridge_type` string.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             BridgeType::Mixing => "mixing",
             BridgeType::Holding => "holding",
@@ -27,7 +27,7 @@ impl BridgeType {
 
 /// Bridge creation flags parsed from ARI's `type` list.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BridgeFlags {
+pub(crate) struct BridgeFlags {
     pub kind: BridgeType,
     /// `dtmf_events` / `proxy_media`: media flows through wari (no native bridging).
     pub media_through_core: bool,
@@ -40,7 +40,7 @@ pub struct BridgeFlags {
 /// `video_sfu`), or for both mixing and holding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("no usable bridge type")]
-pub struct NoBridgeType;
+pub(crate) struct NoBridgeType;
 
 impl BridgeFlags {
     /// Parses a `type` list as Asterisk 23.4.1 does: comma-separated, each token trimmed;
@@ -48,7 +48,7 @@ impl BridgeFlags {
     /// give the bridge its kind, `dtmf_events`/`proxy_media`, `video_single` and
     /// `sdp_label` only modify it, and anything else is ignored. A list that gives no kind
     /// (`bogus`, `dtmf_events` alone) or both mixing and holding is refused.
-    pub fn parse(list: &str) -> Result<BridgeFlags, NoBridgeType> {
+    pub(crate) fn parse(list: &str) -> Result<BridgeFlags, NoBridgeType> {
         let list = if list.is_empty() { "mixing" } else { list };
         let mut mixing = false;
         let mut holding = false;
@@ -84,7 +84,7 @@ impl BridgeFlags {
 
     /// The bridging technology for `members` channels, as Asterisk's smart bridges pick
     /// it: holding bridges hold, two parties or fewer are bridged simply, more are mixed.
-    pub fn technology(&self, members: usize) -> &'static str {
+    pub(crate) fn technology(&self, members: usize) -> &'static str {
         match self.kind {
             BridgeType::Holding => "holding_bridge",
             BridgeType::Mixing if self.always_multimix || members > 2 => "softmix",
@@ -95,7 +95,7 @@ impl BridgeFlags {
 
 /// Who made a bridge.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BridgeClass {
+pub(crate) enum BridgeClass {
     /// Created over ARI (or by a WASM app): controllable by ARI.
     Stasis,
     /// Created by the dialplan (Dial): not controllable by ARI.
@@ -104,7 +104,7 @@ pub enum BridgeClass {
 
 /// One bridge.
 #[derive(Debug, Clone)]
-pub struct Bridge {
+pub(crate) struct Bridge {
     pub id: Arc<str>,
     pub name: String,
     pub flags: BridgeFlags,
@@ -129,12 +129,12 @@ pub struct Bridge {
 
 impl Bridge {
     /// After a change of members has been announced: the technology now fits them.
-    pub fn reconfigured(&mut self) {
+    pub(crate) fn reconfigured(&mut self) {
         self.technology = self.flags.technology(self.channels.len());
     }
 
     /// The ARI `Bridge` object.
-    pub fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         let technology = self.technology;
         let (class, creator) = match self.class {
             BridgeClass::Stasis => ("stasis", "Stasis"),

@@ -15,7 +15,7 @@ use crate::core::{Core, State, cause};
 
 /// Who asks for a channel to be hung up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HangupBy {
+pub(crate) enum HangupBy {
     /// An application over ARI (`DELETE /channels/{id}`, a `/dial` timeout): a soft hangup,
     /// `ChannelHangupRequest {cause: 32, soft: true}` (32 is the "explicit" soft hangup).
     Request,

@@ -19,7 +19,7 @@ const PRESENTATION_TXT: &str = "Presentation Allowed, Not Screened";
 
 /// True when `name` is a function wari can write (`CALLERID(...)`, `CONNECTEDLINE(...)`,
 /// `GLOBAL(...)`).
-pub fn is_writable_function(name: &str) -> bool {
+pub(crate) fn is_writable_function(name: &str) -> bool {
     matches!(
         parse(name),
         Some(Function::Caller(_) | Function::Connected(_) | Function::Global(_))

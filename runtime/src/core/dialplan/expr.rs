@@ -255,20 +255,30 @@ pub fn is_true(value: &str) -> bool {
 /// Why an expression could not be evaluated.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ExprError {
+    /// A `"` opens a string that never ends.
     #[error("quoted string is never closed")]
     UnclosedQuote,
+    /// An operator Asterisk has that wari does not evaluate (the matches `=~` and `:`, the
+    /// conditional `?:`).
     #[error("operator `{0}` is not supported")]
     Unsupported(String),
+    /// The expression stops where an operand or `)` must follow.
     #[error("unexpected end of expression")]
     UnexpectedEnd,
+    /// A token where none of its kind may stand.
     #[error("unexpected `{0}`")]
     Unexpected(String),
+    /// An arithmetic operand that is not a whole number.
     #[error("`{0}` is not an integer")]
     NotANumber(String),
+    /// `/` or `%` by zero.
     #[error("division by zero")]
     DivisionByZero,
+    /// A result beyond 64-bit signed integers.
     #[error("integer overflow")]
     Overflow,
+    /// Parentheses or operators nest deeper than a malicious expression may make the
+    /// evaluator go.
     #[error("expression nests more than {MAX_EXPRESSION_DEPTH} deep")]
     TooDeep,
 }
@@ -673,8 +683,11 @@ pub enum PriorityRef {
 /// Where a `Goto` goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GotoTarget {
+    /// The context; the current one when the `Goto` names none.
     pub context: String,
+    /// The extension; the current one when the `Goto` names only a priority.
     pub exten: String,
+    /// The priority, by number or label.
     pub priority: PriorityRef,
 }
 

@@ -34,21 +34,21 @@ struct Owned {
 
 /// The owners of stored recordings, in memory and in the store.
 #[derive(Debug)]
-pub struct RecordingLedger {
+pub(crate) struct RecordingLedger {
     store: Store,
     /// Keyed by the file's path under the recordings directory (`calls/msg1.wav`).
     files: Mutex<HashMap<String, Owned>>,
 }
 
 /// A file's key: its path under `dir`, `/`-separated; `None` for a path outside it.
-pub fn file_key(dir: &Path, path: &Path) -> Option<String> {
+pub(crate) fn file_key(dir: &Path, path: &Path) -> Option<String> {
     let relative = path.strip_prefix(dir).ok()?;
     let parts: Option<Vec<&str>> = relative.iter().map(|p| p.to_str()).collect();
     Some(parts?.join("/"))
 }
 
 impl RecordingLedger {
-    pub fn new(store: Store) -> RecordingLedger {
+    pub(crate) fn new(store: Store) -> RecordingLedger {
         RecordingLedger {
             store,
             files: Mutex::new(HashMap::new()),
@@ -61,7 +61,7 @@ impl RecordingLedger {
 
     /// At start-up: charges each known owner the size of its files under `dir` that still
     /// exist, and forgets the owners of files that are gone. Blocking.
-    pub fn load(&self, dir: &Path, quotas: &Quotas) {
+    pub(crate) fn load(&self, dir: &Path, quotas: &Quotas) {
         let owners = match self.store.recording_owners() {
             Ok(owners) => owners,
             Err(error) => {
@@ -105,7 +105,13 @@ impl RecordingLedger {
     /// The file `key` now holds `bytes` made by `account` (`None`: nobody's), of which
     /// `charged` were already counted while it was written. Its previous owner, if any,
     /// gets its bytes back. The owner is on disk before this returns. Blocking.
-    pub fn settle(&self, key: &str, account: Option<&Arc<Account>>, bytes: u64, charged: u64) {
+    pub(crate) fn settle(
+        &self,
+        key: &str,
+        account: Option<&Arc<Account>>,
+        bytes: u64,
+        charged: u64,
+    ) {
         if let Err(error) = self
             .store
             .set_recording_owner_blocking(key, account.map(|a| a.user()))
@@ -133,7 +139,7 @@ impl RecordingLedger {
     }
 
     /// The file `key` was deleted: its owner gets its bytes back. Blocking.
-    pub fn forget(&self, key: &str) {
+    pub(crate) fn forget(&self, key: &str) {
         let owned = self.files().remove(key);
         if let Some(owned) = owned {
             owned.account.refund_recording(owned.bytes);
@@ -146,7 +152,7 @@ impl RecordingLedger {
 
 /// A recording's writer that charges what it writes to its owner's quota and settles the
 /// finished file in the ledger.
-pub struct ChargedSink {
+pub(crate) struct ChargedSink {
     writer: RecordingWriter,
     account: Option<Arc<Account>>,
     ledger: Arc<RecordingLedger>,
@@ -158,7 +164,7 @@ pub struct ChargedSink {
 
 impl ChargedSink {
     /// Wraps `writer`, whose final file is under `dir`.
-    pub fn new(
+    pub(crate) fn new(
         writer: RecordingWriter,
         account: Option<Arc<Account>>,
         ledger: Arc<RecordingLedger>,

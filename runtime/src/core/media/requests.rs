@@ -17,11 +17,16 @@ pub const DEFAULT_SKIP_MS: i64 = 3000;
 /// `POST /channels/{id}/play`.
 #[derive(Debug, Clone)]
 pub struct PlayRequest {
+    /// The media URIs to play one after the other (`sound:`, `recording:`, `tone:`,
+    /// `digits:`, `number:` ...).
     pub media: Vec<String>,
+    /// The language sounds are looked up in; `None` or empty: the channel's.
     pub lang: Option<String>,
+    /// Where in the first media to start, in ms (0: the start).
     pub offset_ms: i64,
     /// How far `forward` and `reverse` move, as given ([`DEFAULT_SKIP_MS`] by default).
     pub skip_ms: i64,
+    /// The playback's id; `None` generates one.
     pub playback_id: Option<String>,
 }
 
@@ -40,14 +45,20 @@ impl Default for PlayRequest {
 /// `POST /channels/{id}/record` and `POST /bridges/{id}/record`.
 #[derive(Debug, Clone, Default)]
 pub struct RecordChannelRequest {
+    /// The recording's name: its file under the recordings directory, without extension.
     pub name: String,
+    /// The file format: `wav`, `ulaw`, `alaw`, `sln` or `sln16`.
     pub format: String,
     /// Bridges only: the recorder's format (checked, 422 when unknown; the mix is
     /// recorded at 8 kHz whatever it says).
     pub recorder_format: Option<String>,
+    /// The longest the recording may last, in seconds (0: no limit).
     pub max_duration_seconds: i64,
+    /// Silence after which the recording stops, in seconds (0: never).
     pub max_silence_seconds: i64,
+    /// What to do when the file exists: `fail` (default), `overwrite` or `append`.
     pub if_exists: Option<String>,
+    /// The DTMF that stops the recording: `none` (default), `any`, `*` or `#`.
     pub terminate_on: Option<String>,
     /// Play a beep to the target before recording (not itself recorded).
     pub beep: bool,

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use crate::core::{Core, CoreError, State};
 
 /// The cause of a channel recording refused because the channel is bridged.
-pub const BRIDGED_CAUSE: &str = "Cannot record channel while in bridge";
+pub(crate) const BRIDGED_CAUSE: &str = "Cannot record channel while in bridge";
 
 impl Core {
     /// 409 `Channel <id> currently recording` (Asterisk 23.4.1's message) when channel

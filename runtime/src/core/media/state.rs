@@ -13,14 +13,20 @@ use crate::media::format::Format;
 /// A playback as ARI shows it.
 #[derive(Debug, Clone)]
 pub struct PlaybackInfo {
+    /// The id ARI shows and clients address it by.
     pub id: Arc<str>,
     /// What the engine and [`MediaState::playbacks`] know it by: its id, unless another
     /// live playback already has that id (see [`MediaState::add_playback`]).
     pub key: Arc<str>,
+    /// The URI playing now.
     pub media_uri: String,
+    /// The URI that plays after it, if any.
     pub next_media_uri: Option<String>,
+    /// What it plays to: `channel:<id>` or `bridge:<id>`.
     pub target_uri: String,
+    /// The language sounds are looked up in.
     pub language: String,
+    /// ARI's state: `queued`, `playing`, `paused`, `continuing`, `done` or `failed`.
     pub state: &'static str,
     /// Who gets the events.
     pub topic: MediaTopic,
@@ -48,15 +54,23 @@ impl PlaybackInfo {
 /// A live recording as ARI shows it.
 #[derive(Debug, Clone)]
 pub struct LiveRecordingInfo {
+    /// Its name, which is also its file's path under the recordings directory, without
+    /// extension.
     pub name: Arc<str>,
+    /// The file format written.
     pub format: Format,
+    /// What it records: `channel:<id>` or `bridge:<id>`.
     pub target_uri: String,
+    /// ARI's state: `queued`, `recording`, `paused`, `done` or `failed`.
     pub state: &'static str,
+    /// How long it has recorded, in whole seconds; `None` until it ends.
     pub duration_s: Option<u64>,
     /// Of `duration_s`, the seconds that were not silence, for a recording that ends on
     /// silence (`maxSilenceSeconds`): shown as `talking_duration` and `silence_duration`.
     pub talking_s: Option<u64>,
+    /// Why it failed, once `failed`.
     pub cause: Option<String>,
+    /// Who gets the events.
     pub topic: MediaTopic,
     /// As [`PlaybackInfo::audience`].
     pub audience: Option<Arc<[String]>>,

@@ -17,8 +17,11 @@ use crate::media::file::{COPY_SUFFIX, find_recording, safe_join};
 /// A stored recording's file, for download: where it is and how long.
 #[derive(Debug, Clone)]
 pub struct StoredRecordingFile {
+    /// The `Content-Type` of its format (`audio/wav` ...).
     pub content_type: &'static str,
+    /// The file on disk, inside the recordings directory.
     pub path: PathBuf,
+    /// Its size in bytes.
     pub len: u64,
 }
 

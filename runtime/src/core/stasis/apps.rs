@@ -25,7 +25,9 @@ use crate::core::{Core, CoreError};
 /// An ARI user, as the ownership rules see it.
 #[derive(Debug, Clone, Copy)]
 pub struct AppUser<'a> {
+    /// The user name (ari.conf section).
     pub name: &'a str,
+    /// ari.conf `read_only = yes`: such a user owns no application names; it only listens.
     pub read_only: bool,
     /// ari.conf `admin = yes`.
     pub admin: bool,

@@ -12,7 +12,7 @@ use crate::core::{Core, State};
 
 /// How the channel's dialplan application becomes `Stasis`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Announce {
+pub(crate) enum Announce {
     /// Silently (an originated channel: the application is run on it directly).
     Silently,
     /// With ChannelDialplan (a created channel).

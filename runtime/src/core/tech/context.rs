@@ -308,7 +308,7 @@ impl Handle {
 /// Channels hung up when another is destroyed (see [`Context::follow`]), inside the
 /// core's state.
 #[derive(Debug, Default)]
-pub struct Followers {
+pub(crate) struct Followers {
     /// Leader → its followers.
     of: HashMap<Arc<str>, Vec<Arc<str>>>,
     /// Follower → its leader.
@@ -325,7 +325,7 @@ impl Followers {
     }
 
     /// Whether nothing follows anything.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.of.is_empty() && self.leader.is_empty()
     }
 
@@ -367,7 +367,7 @@ pub(in crate::core) fn channel_destroyed(core: &Core, state: &mut State, id: &Ar
 }
 
 /// A JSON message object, as TextMessageReceived carries it.
-pub fn message_json(
+pub(crate) fn message_json(
     from: &str,
     to: &str,
     body: &str,

@@ -27,17 +27,17 @@
 //!
 //! No other core file changes: the core asks technologies, never compares their names.
 
-pub mod context;
-pub mod local;
-pub mod snoop;
-pub mod test;
-pub mod unicast_rtp;
+pub(crate) mod context;
+pub(crate) mod local;
+pub(crate) mod snoop;
+pub(crate) mod test;
+pub(crate) mod unicast_rtp;
 
 use std::any::Any;
 use std::fmt;
 use std::sync::Arc;
 
-pub use context::{Context, Handle, Inbound};
+pub(crate) use context::{Context, Handle, Inbound};
 
 use super::channels::channel::CallerId;
 use super::{ControlReceiver, CoreError};
@@ -228,7 +228,7 @@ pub struct TapOn {
 }
 
 /// The technologies built into wari, one line each.
-pub fn builtin() -> Vec<Arc<dyn Technology>> {
+pub(crate) fn builtin() -> Vec<Arc<dyn Technology>> {
     vec![
         Arc::new(local::Local::default()),
         Arc::new(test::TestPhones::default()),

@@ -13,15 +13,15 @@ use tokio_tungstenite::WebSocketStream;
 use crate::config::websocket_client_conf::WebSocketClient;
 
 /// A byte stream a WebSocket can run on (plain TCP or TLS).
-pub trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+pub(crate) trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 
 /// An open outbound WebSocket.
-pub type ClientStream = WebSocketStream<Box<dyn Io>>;
+pub(crate) type ClientStream = WebSocketStream<Box<dyn Io>>;
 
 /// Why a connection attempt failed.
 #[derive(Debug, thiserror::Error)]
-pub enum ConnectError {
+pub(crate) enum ConnectError {
     #[error("invalid uri '{0}'")]
     Uri(String),
     #[error("TCP connect to {address} failed: {source}")]
@@ -53,7 +53,7 @@ pub enum ConnectError {
 /// Why the opening handshake failed: the request could not be sent, or the server's answer
 /// is not one Asterisk accepts.
 #[derive(Debug, thiserror::Error)]
-pub enum HandshakeError {
+pub(crate) enum HandshakeError {
     #[error("invalid request: {0}")]
     Request(#[source] http::Error),
     #[error("{0}")]
@@ -74,7 +74,7 @@ pub enum HandshakeError {
 
 /// Where a uri points.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Target {
+pub(crate) struct Target {
     pub host: String,
     pub port: u16,
     /// Path and query, starting with `/`.
@@ -84,7 +84,7 @@ pub struct Target {
 }
 
 /// Splits a `ws://` or `wss://` uri; the scheme only picks the default port.
-pub fn parse_uri(uri: &str) -> Result<Target, ConnectError> {
+pub(crate) fn parse_uri(uri: &str) -> Result<Target, ConnectError> {
     let bad = || ConnectError::Uri(uri.to_string());
     let (scheme, rest) = uri.split_once("://").ok_or_else(bad)?;
     let default_port = match scheme.to_ascii_lowercase().as_str() {
@@ -138,7 +138,7 @@ pub fn parse_uri(uri: &str) -> Result<Target, ConnectError> {
 
 /// Connects to `client`'s server. `tls` is the prepared client configuration when
 /// `tls_enabled`.
-pub async fn connect(
+pub(crate) async fn connect(
     client: &WebSocketClient,
     tls: Option<&Arc<rustls::ClientConfig>>,
 ) -> Result<ClientStream, ConnectError> {

@@ -4,10 +4,10 @@
 //! per-call connections are opened for each channel entering `Stasis(app)`. REST requests
 //! on these sockets run as the connection's `local_ari_user`.
 
-pub mod connect;
-pub mod per_call;
-pub mod persistent;
-pub mod tls;
+pub(crate) mod connect;
+pub(crate) mod per_call;
+pub(crate) mod persistent;
+pub(crate) mod tls;
 
 use std::sync::Arc;
 
@@ -22,7 +22,7 @@ use crate::events::sink::{QUEUE_CAPACITY, Queued};
 
 /// One configured outbound connection, ready to connect.
 #[derive(Debug, Clone)]
-pub struct Connection {
+pub(crate) struct Connection {
     pub outbound: OutboundWebsocket,
     pub client: WebSocketClient,
     pub tls: Option<Arc<rustls::ClientConfig>>,
@@ -30,7 +30,7 @@ pub struct Connection {
 }
 
 /// `ApplicationRegistered` for each application, written first on every connect.
-pub fn registered_notices(apps: &[String]) -> Vec<Queued> {
+pub(crate) fn registered_notices(apps: &[String]) -> Vec<Queued> {
     apps.iter()
         .map(|app| {
             (
@@ -43,7 +43,7 @@ pub fn registered_notices(apps: &[String]) -> Vec<Queued> {
 
 /// Starts every valid outbound connection: persistent ones connect now, per-call ones
 /// wait for their channels.
-pub fn start(ari: &Arc<Ari>) {
+pub(crate) fn start(ari: &Arc<Ari>) {
     let config = ari.config().clone();
     let mut per_call = Vec::new();
     for outbound in config.ari.outbound.iter().filter(|o| o.valid) {

@@ -22,11 +22,11 @@ use crate::events::session::{self, Ended, tungstenite_frames};
 use crate::events::sink::{QUEUE_CAPACITY, queue};
 
 /// How long a per-call connection stays after the channel left the application.
-pub const LINGER: Duration = Duration::from_secs(3);
+pub(crate) const LINGER: Duration = Duration::from_secs(3);
 
 /// Opens per-call connections for the applications of `per_call_config` connections.
 #[derive(Debug)]
-pub struct PerCall {
+pub(crate) struct PerCall {
     /// The connection serving each application name.
     by_app: HashMap<String, Arc<Connection>>,
     /// Stop signals of open connections, by ephemeral application.
@@ -37,7 +37,7 @@ pub struct PerCall {
 
 impl PerCall {
     /// A connector for these connections.
-    pub fn new(connections: Vec<Connection>) -> PerCall {
+    pub(crate) fn new(connections: Vec<Connection>) -> PerCall {
         let mut by_app = HashMap::new();
         for connection in connections {
             let connection = Arc::new(connection);

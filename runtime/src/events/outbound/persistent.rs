@@ -31,7 +31,7 @@ const MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// applications stay registered while disconnected); drops the event instead, counts it
 /// and logs.
 #[derive(Debug)]
-pub struct PersistentSink {
+pub(crate) struct PersistentSink {
     id: u64,
     connection: String,
     capacity: usize,
@@ -42,7 +42,7 @@ pub struct PersistentSink {
 
 impl PersistentSink {
     /// A sink for `apps` and its queue of `capacity` events.
-    pub fn new(
+    pub(crate) fn new(
         connection: &str,
         apps: &[String],
         capacity: usize,
@@ -61,7 +61,7 @@ impl PersistentSink {
     }
 
     /// Events dropped because the queue was full, since start-up.
-    pub fn dropped(&self) -> u64 {
+    pub(crate) fn dropped(&self) -> u64 {
         self.dropped.load(Ordering::Relaxed)
     }
 }
@@ -97,7 +97,7 @@ impl EventSink for PersistentSink {
 /// Registers the connection's applications now (so `Stasis()` accepts channels from
 /// start-up) and returns the task that keeps the connection up for as long as the process
 /// runs.
-pub fn start(connection: Connection, capacity: usize) -> Option<impl Future<Output = ()>> {
+pub(crate) fn start(connection: Connection, capacity: usize) -> Option<impl Future<Output = ()>> {
     let (sink, rx) = PersistentSink::new(
         &connection.outbound.name,
         &connection.outbound.apps,

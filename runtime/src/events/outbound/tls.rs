@@ -18,7 +18,7 @@ const SYSTEM_CA_FILE: &str = "/etc/ssl/certs/ca-certificates.crt";
 
 /// Why a TLS client configuration could not be built.
 #[derive(Debug, thiserror::Error)]
-pub enum ClientTlsError {
+pub(crate) enum ClientTlsError {
     #[error("cannot read certificates from {path}: {reason}")]
     Certificates { path: PathBuf, reason: String },
     /// No trust anchor was found; the text says what each file gave.
@@ -86,7 +86,7 @@ fn roots(tls: &ClientTls) -> Result<RootCertStore, ClientTlsError> {
 }
 
 /// Builds the client configuration for one connection.
-pub fn client_config(tls: &ClientTls) -> Result<Arc<ClientConfig>, ClientTlsError> {
+pub(crate) fn client_config(tls: &ClientTls) -> Result<Arc<ClientConfig>, ClientTlsError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()?;

@@ -15,7 +15,7 @@ use crate::core::{ControlReceiver, CoreError, NewChannel};
 
 /// The Local technology.
 #[derive(Debug, Default)]
-pub struct Local {
+pub(crate) struct Local {
     sequence: AtomicU32,
 }
 
@@ -109,7 +109,7 @@ impl Technology for Local {
 
 /// One half of a Local pair.
 #[derive(Debug)]
-pub struct LocalHalf {
+pub(crate) struct LocalHalf {
     peer: Arc<str>,
     half: u8,
     /// `;1` has been called (shared by both halves).

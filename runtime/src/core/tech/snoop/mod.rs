@@ -15,7 +15,7 @@ use crate::media::snoop::Direction;
 
 /// The parameters of a request for a snoop channel.
 #[derive(Debug, Clone)]
-pub struct Target {
+pub(crate) struct Target {
     /// The channel snooped on (its id as the core knows it).
     pub channel: Arc<str>,
     pub spy: Direction,
@@ -24,14 +24,14 @@ pub struct Target {
 
 /// The `Snoop` technology.
 #[derive(Debug, Default)]
-pub struct Snoop {
+pub(crate) struct Snoop {
     /// Numbers the snoop channels' names.
     sequence: AtomicU32,
 }
 
 impl Snoop {
     /// Its name.
-    pub const NAME: &'static str = "Snoop";
+    pub(crate) const NAME: &'static str = "Snoop";
 }
 
 impl Technology for Snoop {

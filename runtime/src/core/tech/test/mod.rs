@@ -34,7 +34,7 @@ use crate::core::{ControlReceiver, CoreError, NewChannel, cause};
 
 /// How a simulated phone behaves when called.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Behaviour {
+pub(crate) struct Behaviour {
     pub answer_after: Option<Duration>,
     pub reject: Option<u16>,
     pub dtmf: String,
@@ -54,7 +54,10 @@ impl Default for Behaviour {
 
 impl Behaviour {
     /// Applies options (`answer=100`, `busy`, ...) on top of this behaviour.
-    pub fn apply<'a>(&mut self, options: impl IntoIterator<Item = &'a str>) -> Result<(), String> {
+    pub(crate) fn apply<'a>(
+        &mut self,
+        options: impl IntoIterator<Item = &'a str>,
+    ) -> Result<(), String> {
         for option in options {
             let (key, value) = match option.split_once('=') {
                 Some((k, v)) => (k.trim(), Some(v.trim())),
@@ -87,7 +90,7 @@ impl Behaviour {
 
 /// The Test technology.
 #[derive(Debug, Default)]
-pub struct TestPhones {
+pub(crate) struct TestPhones {
     sequence: AtomicU32,
     /// Behaviour per phone name from configuration.
     profiles: HashMap<String, Behaviour>,
@@ -95,7 +98,7 @@ pub struct TestPhones {
 
 impl TestPhones {
     /// Phones with configured behaviours.
-    pub fn with_profiles(profiles: HashMap<String, Behaviour>) -> TestPhones {
+    pub(crate) fn with_profiles(profiles: HashMap<String, Behaviour>) -> TestPhones {
         TestPhones {
             sequence: AtomicU32::new(0),
             profiles,
@@ -171,7 +174,7 @@ impl Technology for TestPhones {
 
 /// One simulated phone on one call.
 #[derive(Debug)]
-pub struct TestPhone {
+pub(crate) struct TestPhone {
     behaviour: Behaviour,
 }
 
@@ -298,7 +301,7 @@ async fn press_keys_directly(handle: &Handle, me: &Arc<str>, digits: &str) {
 
 /// Behaviours of the phones configured in `test_phones.conf`; invalid options are reported
 /// at the phone's section and the phone keeps the default behaviour.
-pub fn profiles(
+pub(crate) fn profiles(
     phones: &[crate::config::test_phones_conf::TestPhone],
     problems: &mut crate::config::Problems,
 ) -> HashMap<String, Behaviour> {

@@ -15,14 +15,14 @@ use crate::media::external::{RtpFormat, RtpStream, StreamStart};
 use crate::media::frame::Rate;
 
 /// The variable holding the local address the far end sends to.
-pub const LOCAL_ADDRESS_VAR: &str = "UNICASTRTP_LOCAL_ADDRESS";
+pub(crate) const LOCAL_ADDRESS_VAR: &str = "UNICASTRTP_LOCAL_ADDRESS";
 /// The variable holding the local port the far end sends to.
-pub const LOCAL_PORT_VAR: &str = "UNICASTRTP_LOCAL_PORT";
+pub(crate) const LOCAL_PORT_VAR: &str = "UNICASTRTP_LOCAL_PORT";
 
 /// The parameters of a request for a `UnicastRTP` channel (its resource is
 /// `external_host` as given).
 #[derive(Debug, Clone, Copy)]
-pub struct FarEnd {
+pub(crate) struct FarEnd {
     /// Where RTP goes (`external_host` resolved).
     pub remote: SocketAddr,
     pub format: RtpFormat,
@@ -30,11 +30,11 @@ pub struct FarEnd {
 
 /// The `UnicastRTP` technology.
 #[derive(Debug, Default)]
-pub struct UnicastRtpTech;
+pub(crate) struct UnicastRtpTech;
 
 impl UnicastRtpTech {
     /// Its name.
-    pub const NAME: &'static str = "UnicastRTP";
+    pub(crate) const NAME: &'static str = "UnicastRTP";
 }
 
 impl Technology for UnicastRtpTech {

@@ -18,7 +18,9 @@ use std::sync::Arc;
 
 mod channel;
 
-pub use channel::{FarEnd, LOCAL_ADDRESS_VAR, LOCAL_PORT_VAR, UnicastRtpTech};
+pub(crate) use channel::{FarEnd, UnicastRtpTech};
+#[cfg(test)]
+pub(crate) use channel::{LOCAL_ADDRESS_VAR, LOCAL_PORT_VAR};
 
 use super::{Context, Driver};
 use crate::core::CoreError;
@@ -26,7 +28,7 @@ use crate::media::engine::LegId;
 use crate::media::external::{Edge, Received, RtpStream};
 use crate::media::frame::{AudioFrame, Rate};
 use crate::media::rtp_stats::{RtpSnapshot, RtpStats};
-pub use crate::media::udp_io::SharedSocket;
+pub(crate) use crate::media::udp_io::SharedSocket;
 use crate::media::udp_io::UdpLink;
 
 /// Most packets taken from the I/O thread's queue in one tick.
@@ -34,7 +36,7 @@ const MAX_PACKETS_PER_TICK: usize = 16;
 
 /// A non-blocking UDP socket on the local address used to reach `remote` (so the far end
 /// can answer to it), on a port the system picks.
-pub fn bind_towards(remote: SocketAddr) -> std::io::Result<UdpSocket> {
+pub(crate) fn bind_towards(remote: SocketAddr) -> std::io::Result<UdpSocket> {
     let any: IpAddr = match remote {
         SocketAddr::V4(_) => Ipv4Addr::UNSPECIFIED.into(),
         SocketAddr::V6(_) => Ipv6Addr::UNSPECIFIED.into(),
@@ -51,14 +53,14 @@ pub fn bind_towards(remote: SocketAddr) -> std::io::Result<UdpSocket> {
 
 /// The driver of a `UnicastRTP` channel.
 #[derive(Debug)]
-pub struct UnicastRtp {
+pub(crate) struct UnicastRtp {
     socket: Arc<SharedSocket>,
     /// What the channel's RTP stream (counted by its edge) has carried.
     stats: Arc<RtpStats>,
 }
 
 impl UnicastRtp {
-    pub fn new(socket: Arc<SharedSocket>, stats: Arc<RtpStats>) -> UnicastRtp {
+    pub(crate) fn new(socket: Arc<SharedSocket>, stats: Arc<RtpStats>) -> UnicastRtp {
         UnicastRtp { socket, stats }
     }
 }
@@ -81,14 +83,14 @@ impl Driver for UnicastRtp {
 
 /// The media engine's side of a `UnicastRTP` channel: frames out as RTP to the far end,
 /// received RTP in as frames. The datagrams cross a [`UdpLink`] to and from its I/O thread.
-pub struct UdpEdge {
+pub(crate) struct UdpEdge {
     channel: LegId,
     link: UdpLink,
     stream: RtpStream,
 }
 
 impl UdpEdge {
-    pub fn new(
+    pub(crate) fn new(
         channel: LegId,
         socket: Arc<SharedSocket>,
         remote: SocketAddr,
