@@ -114,34 +114,43 @@ fn core(dir: &Path) -> Arc<Core> {
     core
 }
 
-/// Originates one Local pair into the app and waits until both halves are in Stasis.
-async fn pair(core: &Core, n: usize) -> (String, String) {
-    let (one, two) = (format!("p{n};1"), format!("p{n};2"));
-    core.control()
-        .originate(Originate {
-            endpoint: "Local/s@bench".into(),
-            destination: Destination::App {
-                app: APP.into(),
-                args: Vec::new(),
-            },
-            caller_id: None,
-            timeout: None,
-            channel_id: Some(one.clone()),
-            other_channel_id: Some(two.clone()),
-            variables: Vec::new(),
-            owner: None,
-        })
-        .expect("originate");
-    let deadline = Instant::now() + Duration::from_secs(10);
+/// Originates Local pairs `ns` into the app, then waits until every half is in Stasis
+/// (all at once: each pair's `;2` half waits for media after answering, as Asterisk does,
+/// so one pair at a time would make the set-up of N pairs take N times that wait).
+async fn pairs(core: &Core, ns: std::ops::Range<usize>) -> Vec<(String, String)> {
+    let pairs: Vec<(String, String)> = ns.map(|n| (format!("p{n};1"), format!("p{n};2"))).collect();
+    for (one, two) in &pairs {
+        core.control()
+            .originate(Originate {
+                endpoint: "Local/s@bench".into(),
+                destination: Destination::App {
+                    app: APP.into(),
+                    args: Vec::new(),
+                },
+                caller_id: None,
+                timeout: None,
+                channel_id: Some(one.clone()),
+                other_channel_id: Some(two.clone()),
+                variables: Vec::new(),
+                owner: None,
+            })
+            .expect("originate");
+    }
+    let deadline = Instant::now() + Duration::from_secs(120);
     loop {
-        let ready = [&one, &two]
+        let waiting = pairs
             .iter()
-            .all(|id| core.app_of_channel(id).is_some());
-        if ready {
-            return (one, two);
+            .flat_map(|(one, two)| [one, two])
+            .filter(|id| core.app_of_channel(id).is_none())
+            .count();
+        if waiting == 0 {
+            return pairs;
         }
-        assert!(Instant::now() < deadline, "pair {n} did not enter Stasis");
-        tokio::task::yield_now().await;
+        assert!(
+            Instant::now() < deadline,
+            "{waiting} halves did not enter Stasis"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
@@ -249,16 +258,14 @@ async fn main() {
 
     let what = match scenario.as_str() {
         "playing" => {
-            for n in 0..count / 2 {
-                let (one, two) = pair(&core, n).await;
+            for (one, two) in pairs(&core, 0..count / 2).await {
                 play(&core, &one);
                 play(&core, &two);
             }
             format!("{} channels playing a prompt", count / 2 * 2)
         }
         "recording" => {
-            for n in 0..count / 2 {
-                let (one, two) = pair(&core, n).await;
+            for (n, (one, two)) in pairs(&core, 0..count / 2).await.into_iter().enumerate() {
                 play(&core, &one);
                 core.control()
                     .record_channel(
@@ -278,14 +285,14 @@ async fn main() {
             )
         }
         "bridges" => {
+            let mut legs = pairs(&core, 0..count * 3).await.into_iter();
             for b in 0..count {
                 let bridge = format!("b{b}");
                 core.control()
                     .create_bridge_with_vars(Some(&bridge), "mixing", "", &[], None)
                     .expect("bridge");
                 let mut members = Vec::new();
-                for m in 0..3 {
-                    let (one, two) = pair(&core, b * 3 + m).await;
+                for (one, two) in legs.by_ref().take(3) {
                     play(&core, &two);
                     members.push(one);
                 }
