@@ -10,20 +10,20 @@
 
 pub mod codec;
 pub mod detect;
-pub mod engine;
-pub mod external;
+pub(crate) mod engine;
+pub(crate) mod external;
 pub mod file;
 pub mod format;
 pub mod frame;
 pub mod mixer;
 pub mod moh;
-pub mod recovery;
+pub(crate) mod recovery;
 pub mod rtp;
 pub mod rtp_stats;
-pub mod say;
-pub mod snoop;
+pub(crate) mod say;
+pub(crate) mod snoop;
 pub mod sounds;
-pub mod sources;
+pub(crate) mod sources;
 pub mod tone;
 pub mod udp_io;
 
