@@ -150,6 +150,7 @@ impl Codec {
         }
     }
 
+    /// The rate a frame of this codec carries: 16 kHz for `slin16`, 8 kHz for the others.
     pub fn rate(self) -> Rate {
         match self {
             Codec::Slin16 => Rate::Wide16k,

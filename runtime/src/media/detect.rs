@@ -69,6 +69,8 @@ impl Default for SilenceDetector {
 }
 
 impl SilenceDetector {
+    /// A detector that counts a frame as silence when its mean absolute sample is below
+    /// `threshold` (0..=32768; [`DEFAULT_SILENCE_THRESHOLD`] is about -45 dBFS).
     pub fn new(threshold: u32) -> Self {
         Self {
             threshold,
@@ -97,10 +99,12 @@ impl SilenceDetector {
         self.silent_run_ms
     }
 
+    /// All silence fed so far, in milliseconds (20 per silent frame).
     pub fn total_silence_ms(&self) -> u64 {
         self.total_silence_ms
     }
 
+    /// All talking fed so far, in milliseconds (20 per frame at or above the threshold).
     pub fn total_talking_ms(&self) -> u64 {
         self.total_talking_ms
     }
@@ -151,6 +155,7 @@ pub struct DtmfDetector {
 }
 
 impl DtmfDetector {
+    /// A detector that has heard nothing yet.
     pub fn new() -> Self {
         Self::default()
     }

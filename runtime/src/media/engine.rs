@@ -75,10 +75,10 @@ mod tests;
 const QUIET_MEAN_ABS: u32 = 100;
 
 /// A channel's media leg, by channel id.
-pub type LegId = Arc<str>;
+pub(crate) type LegId = Arc<str>;
 
 /// A bridge, by bridge id.
-pub type BridgeKey = Arc<str>;
+pub(crate) type BridgeKey = Arc<str>;
 
 /// Where a playback plays or a recording records.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -20,7 +20,7 @@ use super::rtp::{self, Packetizer};
 use super::rtp_stats::{RtpCounter, RtpStats};
 
 /// wari's payload type for 8 kHz `slin` over external media.
-pub const PT_SLIN: u8 = 117;
+pub(crate) const PT_SLIN: u8 = 117;
 
 /// Most received audio kept waiting to be read: 120 ms. Older audio is dropped so a far
 /// end that sends too fast (or in bursts) cannot add delay without bound.
@@ -67,7 +67,7 @@ impl RtpFormat {
 /// Where an RTP stream starts: its source id, first sequence number and first timestamp
 /// (random for a real stream, RFC 3550 §5.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct StreamStart {
+pub(crate) struct StreamStart {
     pub ssrc: u32,
     pub sequence: u16,
     pub timestamp: u32,
@@ -75,7 +75,7 @@ pub struct StreamStart {
 
 /// What an [`RtpStream`] did with a received packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Received {
+pub(crate) enum Received {
     /// Its audio was queued.
     Queued,
     /// Its payload type is not the stream's: ignored.
@@ -84,7 +84,7 @@ pub enum Received {
 
 /// One external-media RTP stream, both directions, without the socket.
 #[derive(Debug)]
-pub struct RtpStream {
+pub(crate) struct RtpStream {
     format: RtpFormat,
     packetizer: Packetizer,
     /// Received samples at the codec's rate, oldest first.
@@ -97,7 +97,7 @@ pub struct RtpStream {
 }
 
 impl RtpStream {
-    pub fn new(format: RtpFormat, start: StreamStart) -> RtpStream {
+    pub(crate) fn new(format: RtpFormat, start: StreamStart) -> RtpStream {
         RtpStream {
             format,
             packetizer: Packetizer::with_payload_type(
@@ -115,19 +115,19 @@ impl RtpStream {
     }
 
     /// What the stream has carried so far, readable from any thread.
-    pub fn stats(&self) -> std::sync::Arc<RtpStats> {
+    pub(crate) fn stats(&self) -> std::sync::Arc<RtpStats> {
         self.counter.stats()
     }
 
     /// The packet carrying `frame` (valid until the next call): sequence +1 and timestamp
     /// + one frame of samples at the codec's rate per packet, marker on the first.
-    pub fn packet(&mut self, frame: &AudioFrame) -> &[u8] {
+    pub(crate) fn packet(&mut self, frame: &AudioFrame) -> &[u8] {
         self.packetizer.packetize(frame)
     }
 
     /// Takes a received packet: its audio joins the queue when its payload type is the
     /// stream's. Malformed packets are errors (the caller logs and drops them).
-    pub fn push_packet(&mut self, bytes: &[u8]) -> Result<Received> {
+    pub(crate) fn push_packet(&mut self, bytes: &[u8]) -> Result<Received> {
         let packet = rtp::parse(bytes)?;
         if packet.header.payload_type != self.format.payload_type {
             return Ok(Received::OtherPayloadType(packet.header.payload_type));
@@ -155,7 +155,7 @@ impl RtpStream {
     }
 
     /// The next 20 ms of received audio at `rate`, once a whole frame has arrived.
-    pub fn next_frame(&mut self, rate: Rate) -> Option<AudioFrame> {
+    pub(crate) fn next_frame(&mut self, rate: Rate) -> Option<AudioFrame> {
         let codec_rate = self.format.codec.rate();
         let needed = codec_rate.samples_per_frame();
         if self.queue.len() < needed {
@@ -180,7 +180,7 @@ impl RtpStream {
 }
 
 /// The format names [`RtpFormat::from_name`] accepts (any case), also for error messages.
-pub const FORMAT_NAMES: [&str; 4] = ["ulaw", "alaw", "slin", "slin16"];
+pub(crate) const FORMAT_NAMES: [&str; 4] = ["ulaw", "alaw", "slin", "slin16"];
 
 #[cfg(test)]
 mod tests {

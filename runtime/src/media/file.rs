@@ -17,7 +17,7 @@
 //! flushes, fsyncs and renames it into place (then fsyncs the directory), so after a crash
 //! there is either the complete previous file, the complete new one, or a `.partial` whose
 //! name says what it is. `.partial` is not a known extension, so listings skip it; at the
-//! next start-up [`super::recovery`] repairs it into a stored recording or removes it.
+//! next start-up `media::recovery` repairs it into a stored recording or removes it.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Write};
@@ -53,11 +53,14 @@ pub const MAX_NAME_LEN: usize = 1024;
 /// Decoded mono audio at 8 or 16 kHz, cheap to clone.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DecodedAudio {
+    /// The rate of `samples`: 8 or 16 kHz (a WAV at another rate is converted on reading).
     pub rate: Rate,
+    /// Mono 16-bit linear samples at `rate`.
     pub samples: Arc<[i16]>,
 }
 
 impl DecodedAudio {
+    /// Audio of `samples` (mono, 16-bit linear) at `rate`.
     pub fn new(rate: Rate, samples: Vec<i16>) -> Self {
         Self {
             rate,
@@ -268,18 +271,22 @@ pub struct FramePlayer {
 }
 
 impl FramePlayer {
+    /// A player at the start of `audio`.
     pub fn new(audio: DecodedAudio) -> Self {
         Self { audio, pos: 0 }
     }
 
+    /// The rate of the frames it plays (the audio's own: nothing is resampled here).
     pub fn rate(&self) -> Rate {
         self.audio.rate
     }
 
+    /// Length of the whole audio in milliseconds, rounded down.
     pub fn duration_ms(&self) -> u64 {
         self.audio.duration_ms()
     }
 
+    /// How far it has played, in milliseconds from the start (advances 20 per frame).
     pub fn position_ms(&self) -> u64 {
         self.audio.rate.samples_to_ms(self.pos as u64)
     }
@@ -320,6 +327,7 @@ impl FramePlayer {
         self.seek_ms(now.saturating_add(delta_ms).max(0) as u64);
     }
 
+    /// Goes back to the start (ARI `restart`); a finished player plays again.
     pub fn restart(&mut self) {
         self.pos = 0;
     }

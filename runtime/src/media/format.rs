@@ -8,10 +8,16 @@ use super::frame::Rate;
 /// A file format wari reads and writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Format {
+    /// `wav`: PCM WAV; read with any channel count and rate (mixed to mono and converted
+    /// to 8 or 16 kHz), written 16-bit mono.
     Wav,
+    /// `ulaw`: raw G.711 µ-law, 8 kHz, one byte a sample.
     Ulaw,
+    /// `alaw`: raw G.711 A-law, 8 kHz, one byte a sample.
     Alaw,
+    /// `sln`: raw 16-bit little-endian linear, 8 kHz.
     Sln,
+    /// `sln16`: raw 16-bit little-endian linear, 16 kHz.
     Sln16,
 }
 

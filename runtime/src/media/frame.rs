@@ -122,6 +122,7 @@ impl AudioFrame {
         frame
     }
 
+    /// The frame's rate, which fixes how many samples it holds (160 or 320).
     pub fn rate(&self) -> Rate {
         self.rate
     }
@@ -131,6 +132,7 @@ impl AudioFrame {
         &self.buf[..self.rate.samples_per_frame()]
     }
 
+    /// The 20 ms of samples, to change in place (length fixed by the rate).
     pub fn samples_mut(&mut self) -> &mut [i16] {
         let n = self.rate.samples_per_frame();
         &mut self.buf[..n]
@@ -176,10 +178,13 @@ impl fmt::Debug for AudioFrame {
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MediaFrame {
+    /// 20 ms of audio.
     Audio(AudioFrame),
     /// A complete DTMF digit (`0-9`, `*`, `#`, `A-D`) and how long it was pressed.
     Dtmf {
+        /// The key: `0-9`, `*`, `#` or `A-D`.
         digit: char,
+        /// How long the key was held, in milliseconds.
         duration_ms: u32,
     },
 }
@@ -249,6 +254,7 @@ pub struct Resampler {
 }
 
 impl Resampler {
+    /// A converter from `from` to `to` with empty filter history (as if silence came before).
     pub fn new(from: Rate, to: Rate) -> Self {
         let hist_len = match (from, to) {
             (Rate::Narrow8k, Rate::Wide16k) => 2 * HALF_TAPS - 1,
@@ -265,10 +271,12 @@ impl Resampler {
         }
     }
 
+    /// The rate it takes in.
     pub fn from_rate(&self) -> Rate {
         self.from
     }
 
+    /// The rate it gives out.
     pub fn to_rate(&self) -> Rate {
         self.to
     }

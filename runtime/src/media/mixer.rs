@@ -64,6 +64,8 @@ impl Default for Mixer {
 }
 
 impl Mixer {
+    /// A mixer with no participants; it mixes at 8 kHz until a 16 kHz participant joins
+    /// (the mix runs at the highest participant rate).
     pub fn new() -> Self {
         Self {
             slots: Vec::new(),
@@ -110,6 +112,7 @@ impl Mixer {
         self.slots.iter().flatten().count()
     }
 
+    /// True when it has no participants.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

@@ -1,7 +1,7 @@
 //! Music on hold: plays the files of a `musiconhold.conf` class
 //! ([`crate::config::musiconhold_conf`]) one after the other, frame by frame, forever.
 //!
-//! Files are opened through the engine's [`SourceOpener`] when their turn comes (so they are
+//! Files are opened through the engine's `SourceOpener` when their turn comes (so they are
 //! read and decoded off the media thread and shared between listeners, converted to the
 //! listener's rate); a file that cannot be read, decodes badly or is empty is skipped with
 //! a warning, and once every file of the class has failed in a row the player gives
@@ -119,6 +119,7 @@ impl MohPlayer {
         })
     }
 
+    /// The name of the musiconhold.conf class being played.
     pub fn class(&self) -> &str {
         &self.class
     }

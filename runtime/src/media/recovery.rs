@@ -29,7 +29,7 @@ const HEADER_READ: u64 = 4096;
 
 /// What start-up did with one leftover file.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     /// Repaired and stored under this path, holding this many bytes of audio.
     Repaired { path: PathBuf, audio_bytes: u64 },
     /// Removed, for this reason.
@@ -38,7 +38,7 @@ pub enum Outcome {
 
 /// Repairs or removes every leftover file under `dir` (see the module header) and logs
 /// each. Returns what was done, file by file. A missing `dir` has nothing to repair.
-pub fn recover(dir: &Path) -> Vec<(PathBuf, Outcome)> {
+pub(crate) fn recover(dir: &Path) -> Vec<(PathBuf, Outcome)> {
     let mut leftovers = Vec::new();
     walk(dir, 0, &mut leftovers);
     leftovers.sort();

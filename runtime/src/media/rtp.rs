@@ -11,7 +11,9 @@ use super::codec::{Codec, Endian};
 use super::frame::{AudioFrame, Resampler};
 use super::{MediaError, Result};
 
+/// RFC 3551's static payload type for G.711 µ-law (`ulaw`).
 pub const PT_PCMU: u8 = 0;
+/// RFC 3551's static payload type for G.711 A-law (`alaw`).
 pub const PT_PCMA: u8 = 8;
 /// Asterisk's payload type for `slin16`.
 pub const PT_SLIN16: u8 = 118;
@@ -41,11 +43,15 @@ pub fn codec_of(payload_type: u8) -> Option<Codec> {
 /// The fields of an RTP header wari uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RtpHeader {
+    /// The M bit: first packet of the stream or of a talkspurt.
     pub marker: bool,
     /// 0..=127.
     pub payload_type: u8,
+    /// Sequence number, one more per packet, wrapping at 65535.
     pub sequence: u16,
+    /// Media timestamp in samples at the codec's clock rate (160 per 20 ms at 8 kHz).
     pub timestamp: u32,
+    /// The sender's synchronisation source identifier.
     pub ssrc: u32,
 }
 
@@ -63,7 +69,9 @@ impl RtpHeader {
 /// A parsed packet borrowing its payload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RtpPacket<'a> {
+    /// The fixed header's fields.
     pub header: RtpHeader,
+    /// The payload, CSRCs, header extension and padding removed.
     pub payload: &'a [u8],
 }
 
@@ -168,10 +176,12 @@ impl Packetizer {
         }
     }
 
+    /// The codec it encodes frames to.
     pub fn codec(&self) -> Codec {
         self.codec
     }
 
+    /// The payload type it puts in every packet (0..=127).
     pub fn payload_type(&self) -> u8 {
         self.payload_type
     }

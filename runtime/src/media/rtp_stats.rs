@@ -29,16 +29,26 @@ pub struct RtpStats {
 /// The statistics at one moment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RtpSnapshot {
+    /// The SSRC wari sends with.
     pub local_ssrc: u32,
+    /// The far end's SSRC; 0 until a packet came.
     pub remote_ssrc: u32,
+    /// Packets sent.
     pub tx_packets: u64,
+    /// Payload bytes sent (RTP headers not counted).
     pub tx_octets: u64,
+    /// Packets received.
     pub rx_packets: u64,
+    /// Payload bytes received (RTP headers not counted).
     pub rx_octets: u64,
+    /// Packets lost on the way in: expected from the sequence numbers minus received, never
+    /// below zero.
     pub rx_lost: u64,
 }
 
 impl RtpStats {
+    /// The counters now; each is read on its own, so a snapshot taken while packets flow may
+    /// mix two moments by a packet or so.
     pub fn snapshot(&self) -> RtpSnapshot {
         let read = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
         RtpSnapshot {

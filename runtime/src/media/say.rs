@@ -13,7 +13,7 @@ use super::{MediaError, Result};
 
 /// `number:<n>`: the words of an integer, e.g. 1234 → 1, thousand, 2, hundred, 30, 4.
 /// Anything but an integer (surrounding spaces and a leading `+` allowed) is an error.
-pub fn say_number(text: &str) -> Result<Vec<String>> {
+pub(crate) fn say_number(text: &str) -> Result<Vec<String>> {
     let n: i64 = text
         .trim()
         .parse()
@@ -64,7 +64,7 @@ fn say_positive(mut n: u64, out: &mut Vec<String>) {
 
 /// `digits:<text>`: one sound per digit; `*` star, `#` pound, `-` minus; other characters
 /// are skipped.
-pub fn say_digits(text: &str) -> Vec<String> {
+pub(crate) fn say_digits(text: &str) -> Vec<String> {
     text.chars()
         .filter_map(|c| match c {
             '0'..='9' => Some(format!("digits/{c}")),
@@ -83,7 +83,7 @@ const ASCII_NAMED: &[char] = &[
 ];
 
 /// The sound for one character of `characters:`, if the set has one.
-pub fn character_sound(c: char) -> Option<String> {
+pub(crate) fn character_sound(c: char) -> Option<String> {
     let named = match c {
         'a'..='z' => return Some(format!("letters/{c}")),
         'A'..='Z' => return Some(format!("letters/{}", c.to_ascii_lowercase())),
@@ -106,7 +106,7 @@ pub fn character_sound(c: char) -> Option<String> {
 }
 
 /// `characters:<text>`: spells the text; characters without a sound are skipped.
-pub fn say_characters(text: &str) -> Vec<String> {
+pub(crate) fn say_characters(text: &str) -> Vec<String> {
     text.chars().filter_map(character_sound).collect()
 }
 

@@ -33,17 +33,24 @@ const MAX_FILES: usize = 500_000;
 /// ARI `FormatLangPair`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub struct FormatLangPair {
+    /// The first-level directory the file is under (`en`, `fr`, `en_US_f_Allison`);
+    /// [`DEFAULT_LANGUAGE`] for files directly in the sounds directory.
     pub language: String,
+    /// The codec as Asterisk 23.4.1 names it (`slin` for `.wav` and `.sln`, `slin16`,
+    /// `ulaw`, `alaw`, or a listed-only one such as `gsm`), from the file's extension.
     pub format: String,
 }
 
 /// ARI `Sound`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Sound {
+    /// The sound's name, its path below the language directory without extension
+    /// (`digits/1`).
     pub id: String,
     /// Description; wari has none to offer, so, as Asterisk without one, it is left out.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub text: String,
+    /// Every language and format the sound exists in, sorted.
     pub formats: Vec<FormatLangPair>,
 }
 
@@ -221,6 +228,7 @@ impl SoundIndex {
         self.sounds.len()
     }
 
+    /// True when no sound was found.
     pub fn is_empty(&self) -> bool {
         self.sounds.is_empty()
     }

@@ -30,6 +30,7 @@ pub const DEFAULT_ZONE: &str = "us";
 /// One part of a tone list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TonePart {
+    /// First frequency in Hz (0..=[`MAX_FREQ`]); 0 for none (both 0: silence).
     pub freq1: u32,
     /// Second frequency; 0 for none.
     pub freq2: u32,
@@ -44,6 +45,7 @@ pub struct TonePart {
 /// A parsed tone list.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ToneSpec {
+    /// The parts in the order they play (at most [`MAX_PARTS`]).
     pub parts: Vec<TonePart>,
 }
 
@@ -317,6 +319,7 @@ pub struct ToneGenerator {
 }
 
 impl ToneGenerator {
+    /// A generator at the start of `spec`, producing frames at `rate`.
     pub fn new(spec: ToneSpec, rate: Rate) -> Self {
         let mut generator = Self {
             finished: spec.parts.is_empty(),
@@ -359,6 +362,8 @@ impl ToneGenerator {
         self.enter_part();
     }
 
+    /// True once there is nothing left to play: the list was empty, or all its parts are
+    /// `!` parts and have played (a list with a repeating part never finishes).
     pub fn is_finished(&self) -> bool {
         self.finished
     }

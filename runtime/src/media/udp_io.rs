@@ -33,6 +33,7 @@ const POLL: Duration = Duration::from_millis(2);
 pub struct SharedSocket(Mutex<Option<UdpSocket>>);
 
 impl SharedSocket {
+    /// Wraps an open (bound) socket.
     pub fn new(socket: UdpSocket) -> SharedSocket {
         SharedSocket(Mutex::new(Some(socket)))
     }
@@ -60,6 +61,7 @@ pub struct DropOldest<T> {
 }
 
 impl<T> DropOldest<T> {
+    /// A queue holding at most `capacity` items (at least one).
     pub fn new(capacity: usize) -> DropOldest<T> {
         DropOldest {
             items: Mutex::new(VecDeque::with_capacity(capacity)),

@@ -45,7 +45,9 @@ pub fn safe_join(base: &Path, name: &str) -> Result<PathBuf> {
 pub struct StoredFile {
     /// Relative name without extension, `/`-separated (`calls/msg1`).
     pub name: String,
+    /// The format, from the file's extension.
     pub format: Format,
+    /// The file's full path (under the recordings directory).
     pub path: PathBuf,
 }
 

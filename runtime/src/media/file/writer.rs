@@ -6,9 +6,13 @@ use super::*;
 /// What to do when a recording's file already exists (`ifExists`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum IfExists {
+    /// Refuse to record (ARI 409 / [`MediaError::AlreadyExists`]); the default, as in ARI.
     #[default]
     Fail,
+    /// Replace the existing file once the new recording is finished.
     Overwrite,
+    /// Continue the existing file; a WAV must be 16-bit mono at 8 or 16 kHz, else
+    /// [`MediaError::CannotAppend`].
     Append,
 }
 
@@ -48,9 +52,13 @@ pub struct RecordingWriter {
 /// A recording moved into place.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FinishedRecording {
+    /// The final path the file was renamed to.
     pub path: PathBuf,
+    /// The format the file is in.
     pub format: Format,
+    /// The file's sample rate (for an appended WAV, the existing file's rate).
     pub rate: Rate,
+    /// Length of the whole file in milliseconds, earlier appended-to audio included.
     pub duration_ms: u64,
 }
 
@@ -174,6 +182,7 @@ impl RecordingWriter {
         &self.partial
     }
 
+    /// The format being written (fixes the file's extension).
     pub fn format(&self) -> Format {
         self.format
     }
