@@ -439,10 +439,10 @@ mod tests {
             "Doorbell"
         }
 
-        fn start(&self, ctx: &mut Context<'_>) -> Result<(), String> {
+        fn start(&self, ctx: &mut Context<'_>) -> Result<(), super::super::TechError> {
             self.handle
                 .set(ctx.handle())
-                .map_err(|_| "started twice".to_string())
+                .map_err(|_| "started twice".into())
         }
 
         fn request(

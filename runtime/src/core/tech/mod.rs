@@ -68,12 +68,19 @@ impl Request {
     }
 }
 
+/// What a technology's own operation failed with (its start): the technology's own error
+/// type, boxed, so that every technology can keep its own and the core still reports it.
+pub(crate) type TechError = Box<dyn std::error::Error + Send + Sync>;
+
 /// Why a technology could not start.
 #[derive(Debug, thiserror::Error)]
 #[error("channel technology {technology} cannot start: {reason}")]
 pub struct StartError {
+    /// The technology's name.
     pub technology: &'static str,
-    pub reason: String,
+    /// Its own error.
+    #[source]
+    pub reason: TechError,
 }
 
 /// A channel technology.
@@ -83,7 +90,7 @@ pub trait Technology: Send + Sync + fmt::Debug {
 
     /// Starts the technology when wari starts (before any request): a `reason` here stops
     /// wari's start-up with it.
-    fn start(&self, _ctx: &mut Context<'_>) -> Result<(), String> {
+    fn start(&self, _ctx: &mut Context<'_>) -> Result<(), TechError> {
         Ok(())
     }
 

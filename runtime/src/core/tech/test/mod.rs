@@ -52,23 +52,33 @@ impl Default for Behaviour {
     }
 }
 
+/// A Test phone option that cannot be applied (from a dial string: 400; from
+/// `test_phones.conf`: a configuration problem).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum OptionError {
+    /// `answer=` or `hangup=` without a number of milliseconds.
+    #[error("Test phone option '{0}' needs a number of milliseconds")]
+    NeedsMilliseconds(String),
+    /// An option no Test phone has.
+    #[error("Unknown Test phone option '{0}'")]
+    Unknown(String),
+}
+
 impl Behaviour {
     /// Applies options (`answer=100`, `busy`, ...) on top of this behaviour.
     pub(crate) fn apply<'a>(
         &mut self,
         options: impl IntoIterator<Item = &'a str>,
-    ) -> Result<(), String> {
+    ) -> Result<(), OptionError> {
         for option in options {
             let (key, value) = match option.split_once('=') {
                 Some((k, v)) => (k.trim(), Some(v.trim())),
                 None => (option.trim(), None),
             };
-            let millis = |v: Option<&str>| -> Result<Duration, String> {
+            let millis = |v: Option<&str>| -> Result<Duration, OptionError> {
                 v.and_then(|v| v.parse::<u64>().ok())
                     .map(Duration::from_millis)
-                    .ok_or_else(|| {
-                        format!("Test phone option '{key}' needs a number of milliseconds")
-                    })
+                    .ok_or_else(|| OptionError::NeedsMilliseconds(key.to_string()))
             };
             match key {
                 "" => {}
@@ -81,7 +91,7 @@ impl Behaviour {
                 "congestion" => self.reject = Some(cause::CONGESTION),
                 "dtmf" => self.dtmf = value.unwrap_or_default().to_string(),
                 "hangup" => self.hangup_after = Some(millis(value)?),
-                other => return Err(format!("Unknown Test phone option '{other}'")),
+                other => return Err(OptionError::Unknown(other.to_string())),
             }
         }
         Ok(())
@@ -112,7 +122,7 @@ impl Technology for TestPhones {
     }
 
     /// The configured phones are endpoints from the start.
-    fn start(&self, ctx: &mut Context<'_>) -> Result<(), String> {
+    fn start(&self, ctx: &mut Context<'_>) -> Result<(), super::TechError> {
         for name in self.profiles.keys() {
             ctx.add_endpoint(self.name(), name);
         }
@@ -148,7 +158,9 @@ impl Technology for TestPhones {
             ));
         }
         let mut behaviour = self.profiles.get(&name).cloned().unwrap_or_default();
-        behaviour.apply(parts).map_err(CoreError::BadRequest)?;
+        behaviour
+            .apply(parts)
+            .map_err(|e| CoreError::BadRequest(e.to_string()))?;
         let n = self.sequence.fetch_add(1, Ordering::Relaxed) + 1;
         let endpoint = format!("Test/{name}");
         let (id, rx) = ctx.add_channel(NewChannel {
