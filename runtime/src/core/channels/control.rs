@@ -117,7 +117,7 @@ impl ControlApi<'_> {
 
     /// [`Core::dialable`] on its own.
     pub fn check_dialable(&self, id: &str) -> Result<(), CoreError> {
-        self.with_state(|state| Core::dialable(state, id))
+        self.with_state(|state| self.dialable(state, id))
     }
 
     /// `POST /channels/{id}/dial`: calls a channel made by `/channels/create`; `Dial`
@@ -125,7 +125,7 @@ impl ControlApi<'_> {
     /// if asked over ARI, with cause 19 (no answer).
     pub fn dial(&self, id: &str, timeout: Option<Duration>) -> Result<(), CoreError> {
         self.with_state(|state| {
-            Core::dialable(state, id)?;
+            self.dialable(state, id)?;
             let channel = self.channel_mut(state, id)?;
             let Some(dial_string) = channel.pending_dial.take() else {
                 return Err(CoreError::Conflict(
@@ -553,16 +553,8 @@ impl Core {
 
     /// The checks of `/dial` that come before its parameters': the channel exists (404),
     /// is in Stasis (409) and is Down (409).
-    fn dialable(state: &State, id: &str) -> Result<(), CoreError> {
-        let channel = state
-            .channels
-            .get(id)
-            .ok_or_else(|| CoreError::NotFound("Channel not found".into()))?;
-        if channel.stasis.is_none() {
-            return Err(CoreError::Conflict(
-                "Channel not in Stasis application".into(),
-            ));
-        }
+    fn dialable(&self, state: &State, id: &str) -> Result<(), CoreError> {
+        let channel = self.controllable(state, id, false)?;
         if !matches!(channel.state, ChannelState::Down | ChannelState::Reserved) {
             return Err(CoreError::Conflict(
                 "Channel is not in the 'Down' state".into(),
