@@ -234,6 +234,27 @@ impl Core {
         });
     }
 
+    /// A key pressed at a channel's far end, in band (see `tech::Context::far_end_key`);
+    /// false when media is not running.
+    pub(in crate::core) fn media_far_end_key(
+        &self,
+        id: &Arc<str>,
+        digit: char,
+        duration_ms: u32,
+        quiet_ms: u32,
+    ) -> bool {
+        let Some(media) = self.media.get() else {
+            return false;
+        };
+        media.engine.send(Command::FarEndDtmf {
+            leg: id.clone(),
+            digit,
+            duration_ms,
+            quiet_ms,
+        });
+        true
+    }
+
     /// A bridge was created: a mixing bridge mixes its members, a holding one does not.
     pub(in crate::core) fn media_bridge_added(&self, id: &Arc<str>, mixing: bool) {
         self.media_command(Command::AddBridge {

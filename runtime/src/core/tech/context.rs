@@ -20,7 +20,6 @@ use super::super::event::{Event, Scope};
 use super::super::pbx::Start;
 use super::super::{ControlReceiver, Core, CoreError, Endpoint, NewChannel, State};
 use crate::core::channels::hangup::HangupBy;
-use crate::media::engine::Command;
 
 /// A technology's view of the core, for the time the core's state is locked.
 pub struct Context<'a> {
@@ -280,16 +279,8 @@ impl<'a> Context<'a> {
         duration_ms: u32,
         quiet_ms: u32,
     ) -> bool {
-        let Ok(media) = self.core.media() else {
-            return false;
-        };
-        media.engine.send(Command::FarEndDtmf {
-            leg: id.clone(),
-            digit,
-            duration_ms,
-            quiet_ms,
-        });
-        true
+        self.core
+            .media_far_end_key(id, digit, duration_ms, quiet_ms)
     }
 }
 
