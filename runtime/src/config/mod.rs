@@ -11,6 +11,7 @@ pub mod conf_file;
 pub mod diagnostics;
 pub mod http_conf;
 pub(crate) mod musiconhold_conf;
+pub mod pjsip_conf;
 pub mod test_phones_conf;
 pub(crate) mod user_limits;
 pub(crate) mod values;

@@ -29,6 +29,7 @@
 
 pub(crate) mod context;
 pub(crate) mod local;
+pub(crate) mod sip;
 pub(crate) mod snoop;
 pub(crate) mod test;
 pub(crate) mod unicast_rtp;

@@ -1,0 +1,1 @@
+//! SIP response codes <-> Asterisk hangup causes, as Asterisk maps them both ways.

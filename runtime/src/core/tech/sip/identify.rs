@@ -1,0 +1,1 @@
+//! Which endpoint a request's source address belongs to (`type=identify`, `match`).

@@ -1,0 +1,1 @@
+//! OPTIONS pings to contacts (`qualify_frequency`): contact reachability and round-trip time.

@@ -1,0 +1,1 @@
+//! Contacts that register to wari (`type=aor`): bindings, expiry, `max_contacts`, `remove_existing`.
