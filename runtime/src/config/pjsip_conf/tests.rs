@@ -152,7 +152,7 @@ fn transports_other_protocols_and_bind_forms() {
     let (config, problems) = load(
         "[t1]\ntype=transport\nprotocol=tcp\nbind=[::1]:5070\nlocal_net=10.0.0.0/8,192.168.0.0/255.255.0.0\n\
          external_media_address=203.0.113.1\nexternal_signaling_address=sip.example.com\nexternal_signaling_port=5080\n\n\
-         [t2]\ntype=transport\nprotocol=tls\nbind=0.0.0.0\ncert_file=/c.pem\npriv_key_file=/k.pem\nmethod=tlsv1_2\n\n\
+         [t2]\ntype=transport\nprotocol=tls\nbind=0.0.0.0\ncert_file=/c.pem\npriv_key_file=k.pem\nmethod=tlsv1_2\n\n\
          [t3]\ntype=transport\nbind=::1\n",
     );
     assert!(problems.is_empty(), "{problems:#?}");
@@ -166,6 +166,19 @@ fn transports_other_protocols_and_bind_forms() {
     let t2 = config.transport("t2").expect("t2");
     assert_eq!(t2.bind.port(), 5061, "TLS's default port");
     assert_eq!(t2.method.as_deref(), Some("tlsv1_2"));
+    let mut resolved = config.clone();
+    resolved.resolve_paths(Path::new("/etc/wari"));
+    let t2 = resolved.transport("t2").expect("t2");
+    assert_eq!(
+        t2.cert_file.as_deref(),
+        Some(Path::new("/c.pem")),
+        "absolute stays"
+    );
+    assert_eq!(
+        t2.priv_key_file.as_deref(),
+        Some(Path::new("/etc/wari/k.pem"))
+    );
+
     assert_eq!(
         config.transport("t3").expect("t3").bind,
         "[::1]:5060".parse().expect("addr")

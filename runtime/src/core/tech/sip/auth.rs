@@ -556,5 +556,18 @@ mod tests {
             );
         }
         assert_eq!(claimed_username("junk"), None);
+
+        // Every prefix of a good answer (with multi-byte text in it) is checked without
+        // panicking, and none is accepted before the answer is complete (the echoed
+        // `opaque` at its end is not needed).
+        let uri = "sip:ünï@192.0.2.1";
+        let whole = answer(&challenge, "alice", "s3cret", "INVITE", uri);
+        let complete = whole.find(", opaque").expect("opaque is last");
+        for (end, _) in whole.char_indices().take_while(|(i, _)| *i < complete) {
+            let verdict = c.verify(&whole[..end], "INVITE", uri, Some(&alice()), source(), NOW);
+            assert_ne!(verdict, Verdict::Accepted, "{:?}", &whole[..end]);
+        }
+        let verdict = c.verify(&whole, "INVITE", uri, Some(&alice()), source(), NOW);
+        assert_eq!(verdict, Verdict::Accepted);
     }
 }
