@@ -190,13 +190,15 @@ fn check_references(
     dropped
 }
 
-/// Two transports whose sockets would collide: the same port and kind of socket (UDP, or
-/// a stream for TCP/TLS) on the same address or where either is a wildcard.
+/// Two transports whose sockets would collide: the same port (not 0, which the system
+/// picks) and kind of socket (UDP, or a stream for TCP/TLS) on the same address or where
+/// either is a wildcard.
 fn check_transport_addresses(config: &PjsipConfig, problems: &mut Problems) {
     for (i, later) in config.transports.iter().enumerate() {
         let stream = |p: Protocol| p != Protocol::Udp;
         let clash = config.transports[..i].iter().find(|earlier| {
             stream(earlier.protocol) == stream(later.protocol)
+                && later.bind.port() != 0
                 && earlier.bind.port() == later.bind.port()
                 && (earlier.bind.ip() == later.bind.ip()
                     || earlier.bind.ip().is_unspecified()
