@@ -323,6 +323,10 @@ fn a_typical_pjsip_conf_passes() {
         ("http.conf", HTTP_CONF),
         ("ari.conf", ARI_CONF),
         ("pjsip.conf", PJSIP_GOOD),
+        (
+            "extensions.conf",
+            "[phones]\nexten => 100,1,Answer()\n\n[default]\nexten => _X.,1,Hangup()\n",
+        ),
     ]);
     let (ok, stdout, stderr) = check(dir.path());
     assert!(ok, "stdout:\n{stdout}\nstderr:\n{stderr}");
@@ -384,7 +388,8 @@ outbound_auth = missing
     ]);
     let (ok, stdout, stderr) = check(dir.path());
     assert!(!ok, "errors fail the check:\n{stdout}\n{stderr}");
-    let expected: [(u32, &str, &[&str]); 14] = [
+    // No extensions.conf: [bob]'s context `default` has no dialplan ([alice] is left out).
+    let expected: [(u32, &str, &[&str]); 15] = [
         (5, "error", &["[udp2]", "collides", "[udp]"]),
         (9, "error", &["[tls]", "cert_file", "priv_key_file"]),
         (16, "warning", &["opus", "ulaw and alaw"]),
@@ -394,6 +399,11 @@ outbound_auth = missing
         (20, "error", &["aors", "alicee"]),
         (21, "error", &["auth", "nobody", "[alice] ignored"]),
         (22, "warning", &["shoe_size"]),
+        (
+            24,
+            "warning",
+            &["[bob]", "context 'default'", "extensions.conf"],
+        ),
         (27, "error", &["transport", "tcp"]),
         (32, "warning", &["pbx.example.com", "host names"]),
         (34, "error", &["[nobody]", "type"]),
@@ -407,5 +417,5 @@ outbound_auth = missing
             assert!(reported.contains(word), "'{word}' in {reported}");
         }
     }
-    assert!(stdout.contains("9 error(s), 5 warning(s)"), "{stdout}");
+    assert!(stdout.contains("9 error(s), 6 warning(s)"), "{stdout}");
 }

@@ -135,6 +135,7 @@ pub fn load(source: &ConfigSource) -> Result<(Config, Problems), ConfigError> {
     let pjsip = conf_file::load(reader, &dir, "pjsip.conf", &mut problems)?;
     let mut pjsip = pjsip_conf::read(pjsip.as_ref(), &mut problems);
     pjsip.resolve_paths(&dir);
+    pjsip_conf::check_contexts(&pjsip, extensions.as_ref(), &mut problems);
     let moh =
         musiconhold_conf::MohConfig::read(moh.as_ref(), &directories.data_dir(), &mut problems);
 

@@ -278,6 +278,36 @@ pub struct Registration {
     pub location: Location,
 }
 
+/// Warns about each endpoint whose `context` is not a context of `extensions` (the parsed
+/// extensions.conf, None when absent): its calls would find no dialplan to run.
+pub fn check_contexts(
+    config: &PjsipConfig,
+    extensions: Option<&ConfFile>,
+    problems: &mut Problems,
+) {
+    let defined = |context: &str| {
+        extensions.is_some_and(|file| {
+            file.sections().any(|section| {
+                section.name == context
+                    && !section.name.eq_ignore_ascii_case("general")
+                    && !section.name.eq_ignore_ascii_case("globals")
+            })
+        })
+    };
+    for endpoint in &config.endpoints {
+        if !defined(&endpoint.context) {
+            problems.warn(
+                &endpoint.location,
+                format!(
+                    "endpoint [{}]: context '{}' is not in extensions.conf, so its calls \
+                     have no dialplan to run",
+                    endpoint.name, endpoint.context
+                ),
+            );
+        }
+    }
+}
+
 /// Reads `pjsip.conf` (None = absent file: an empty configuration, SIP does not start).
 pub fn read(file: Option<&ConfFile>, problems: &mut Problems) -> PjsipConfig {
     match file {

@@ -398,3 +398,32 @@ fn an_explicit_port_0_lets_the_system_pick_one() {
         "two port-0 transports do not collide"
     );
 }
+
+#[test]
+fn an_endpoint_context_missing_from_the_dialplan_is_warned() {
+    let (config, _) = load(
+        "[a]\ntype=endpoint\nallow=ulaw\ncontext=phones\n\n[b]\ntype=endpoint\nallow=ulaw\ncontext=general\n\n[c]\ntype=endpoint\nallow=ulaw\n",
+    );
+    let mut problems = Problems::default();
+    let extensions = parse_str(
+        Path::new("extensions.conf"),
+        "[general]\nstatic=yes\n\n[phones]\nexten => 100,1,Answer()\n",
+        &mut problems,
+    );
+    check_contexts(&config, Some(&extensions), &mut problems);
+    let found: Vec<(u32, String)> = problems
+        .iter()
+        .map(|p| (p.location.line, p.message.clone()))
+        .collect();
+    assert_eq!(found.len(), 2, "{found:#?}");
+    assert_eq!(found[0].0, 6);
+    assert!(found[0].1.contains("[b]") && found[0].1.contains("'general'"));
+    assert_eq!(found[1].0, 11);
+    assert!(found[1].1.contains("'default'"), "the default context too");
+
+    // Without extensions.conf every endpoint's context is missing.
+    let mut problems = Problems::default();
+    check_contexts(&config, None, &mut problems);
+    assert_eq!(problems.len(), 3);
+    assert!(problems.iter().all(|p| p.severity == Severity::Warning));
+}
