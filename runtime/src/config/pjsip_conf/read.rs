@@ -662,10 +662,31 @@ fn read_auth(section: &Section, problems: &mut Problems) -> Option<Auth> {
                     valid = false;
                 }
             }
-            "username" => username = text(entry),
+            "username" | "realm" => {
+                let value = text(entry);
+                // Both travel in quoted strings of Digest headers, unescaped.
+                if let Some(bad) = value.as_deref().and_then(|v| {
+                    v.chars()
+                        .find(|c| matches!(c, '"' | '\\') || c.is_control())
+                }) {
+                    problems.error(
+                        &entry.location,
+                        format!(
+                            "invalid value for {}: {bad:?} cannot be used in a Digest \
+                             header (auth [{}] ignored)",
+                            entry.key, section.name
+                        ),
+                    );
+                    valid = false;
+                }
+                if entry.key.eq_ignore_ascii_case("username") {
+                    username = value;
+                } else {
+                    realm = value;
+                }
+            }
             // A password is used as written, spaces included.
             "password" => password = Some(entry.value.clone()),
-            "realm" => realm = text(entry),
             _ => unknown_option(section, "auth", entry, problems),
         }
     }

@@ -427,3 +427,23 @@ fn an_endpoint_context_missing_from_the_dialplan_is_warned() {
     assert_eq!(problems.len(), 3);
     assert!(problems.iter().all(|p| p.severity == Severity::Warning));
 }
+
+#[test]
+fn quotes_in_an_auth_username_or_realm_are_errors() {
+    let (config, problems) = load(
+        "[a]\ntype=auth\nusername=al\"ice\npassword=p\n\n[b]\ntype=auth\nusername=bob\npassword=p\nrealm=my\\\\realm\n",
+    );
+    assert_problem(
+        &problems,
+        Severity::Error,
+        3,
+        &["username", "Digest", "[a] ignored"],
+    );
+    assert_problem(
+        &problems,
+        Severity::Error,
+        10,
+        &["realm", "Digest", "[b] ignored"],
+    );
+    assert!(config.auths.is_empty());
+}
