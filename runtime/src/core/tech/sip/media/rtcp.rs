@@ -202,6 +202,11 @@ impl Rtcp {
         }
     }
 
+    /// Whether our report is due at `now`.
+    pub(crate) fn due(&self, now: Instant) -> bool {
+        now >= self.next_report
+    }
+
     /// Our report when one is due at `now`: a sender report when we have sent RTP (with
     /// `rtp_timestamp`, the timestamp our stream is at), else a receiver report; `None`
     /// before it is due.

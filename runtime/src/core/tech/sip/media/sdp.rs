@@ -815,6 +815,60 @@ mod tests {
         );
     }
 
+    /// The fuzz seeds: offers as the test peers and Asterisk write them.
+    fn seed(name: &str) -> &'static str {
+        match name {
+            "sipp" => include_str!("../../../../../../fuzz/seeds/sdp/sipp_uac.sdp"),
+            "pjsua2" => include_str!("../../../../../../fuzz/seeds/sdp/pjsua2.sdp"),
+            "asterisk" => include_str!("../../../../../../fuzz/seeds/sdp/asterisk_hold.sdp"),
+            "several" => include_str!("../../../../../../fuzz/seeds/sdp/several_media_ipv6.sdp"),
+            _ => include_str!("../../../../../../fuzz/seeds/sdp/baresip.sdp"),
+        }
+    }
+
+    #[test]
+    fn offers_of_the_test_peers_and_asterisk_are_answered() {
+        let mut n = negotiator();
+        // SIPp's uac: LF line ends, PCMU only, no telephone-event.
+        let (answer, got) = n.answer(seed("sipp"), Direction::SendRecv).unwrap();
+        assert_eq!(
+            (got.codec, got.telephone_event, got.remote_port),
+            (Codec::Ulaw, None, 6000)
+        );
+        assert!(answer.contains("m=audio 4000 RTP/AVP 0\r\n"), "{answer}");
+        // pjsua2: many codecs, telephone-event at three rates (the 8 kHz one is 121), a=rtcp.
+        let (answer, got) = n.answer(seed("pjsua2"), Direction::SendRecv).unwrap();
+        assert_eq!((got.codec, got.payload_type), (Codec::Ulaw, 0));
+        assert_eq!(
+            (got.telephone_event, got.remote_rtcp_port),
+            (Some(121), 4001)
+        );
+        assert!(
+            answer.contains("m=audio 4000 RTP/AVP 0 8 121\r\n"),
+            "{answer}"
+        );
+        // Asterisk holding us: A-law first, sendonly, a refused video stream.
+        let (answer, got) = n.answer(seed("asterisk"), Direction::SendRecv).unwrap();
+        assert_eq!(
+            (got.codec, got.far_end_hold()),
+            (Codec::Alaw, FarEndHold::Held)
+        );
+        assert!(
+            answer.contains("a=recvonly\r\nm=video 0 RTP/AVP 99\r\n"),
+            "{answer}"
+        );
+        // Session-level inactive, media-level c= over IPv6, a second port count.
+        let (answer, got) = n.answer(seed("several"), Direction::SendRecv).unwrap();
+        assert_eq!(
+            (got.remote_ip, got.remote_port),
+            ("::1".parse().unwrap(), 5002)
+        );
+        assert_eq!(got.direction, Direction::Inactive);
+        assert!(answer.contains("m=audio 0 RTP/SAVP 0\r\n"), "{answer}");
+        let (_, got) = n.answer(seed("baresip"), Direction::SendRecv).unwrap();
+        assert_eq!(got.telephone_event, Some(101));
+    }
+
     #[test]
     fn the_fuzz_entry_survives_odd_input() {
         for input in [

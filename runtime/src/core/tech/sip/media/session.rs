@@ -422,8 +422,13 @@ impl Session {
     }
 
     /// Timers at `now`: an RFC 4733 event whose end never came, `rtp_timeout`, and our
-    /// RTCP report when due (returned with where it goes).
-    pub(crate) fn poll(&mut self, now: Instant, ntp_now: u64) -> Option<(Vec<u8>, SocketAddr)> {
+    /// RTCP report when due (returned with where it goes; `ntp_now` gives the wall clock
+    /// as NTP, asked only then).
+    pub(crate) fn poll(
+        &mut self,
+        now: Instant,
+        ntp_now: impl FnOnce() -> u64,
+    ) -> Option<(Vec<u8>, SocketAddr)> {
         if let Some(digit) = self.dtmf_in.poll(now) {
             self.events.push(MediaEvent::Dtmf {
                 digit: digit.digit,
@@ -442,8 +447,11 @@ impl Session {
             self.events.push(MediaEvent::Timeout);
         }
         let to = self.rtcp_destination()?;
+        if !self.rtcp.due(now) {
+            return None;
+        }
         let sent = self.counter.stats().snapshot();
-        let report = self.rtcp.report(now, ntp_now, &sent, self.timestamp)?;
+        let report = self.rtcp.report(now, ntp_now(), &sent, self.timestamp)?;
         Some((report, to))
     }
 
@@ -630,20 +638,20 @@ mod tests {
         let mut held = negotiated(4000, None);
         held.direction = Direction::RecvOnly;
         s.negotiated(held, t0);
-        s.poll(t0 + Duration::from_secs(5), 0);
+        s.poll(t0 + Duration::from_secs(5), || 0);
         assert_eq!(s.take_events().count(), 0, "held: no timeout");
         s.negotiated(negotiated(4000, None), t0 + Duration::from_secs(5));
-        s.poll(t0 + Duration::from_secs(6), 0);
+        s.poll(t0 + Duration::from_secs(6), || 0);
         assert_eq!(s.take_events().count(), 0, "the clock restarted at unhold");
         s.receive_rtp(
             &packet(0, 1, 0, 9, &[0xFF; 160]),
             "127.0.0.1:4000".parse().unwrap(),
             t0 + Duration::from_secs(6),
         );
-        s.poll(t0 + Duration::from_millis(7900), 0);
+        s.poll(t0 + Duration::from_millis(7900), || 0);
         assert_eq!(s.take_events().count(), 0);
-        s.poll(t0 + Duration::from_secs(8), 0);
-        s.poll(t0 + Duration::from_secs(9), 0);
+        s.poll(t0 + Duration::from_secs(8), || 0);
+        s.poll(t0 + Duration::from_secs(9), || 0);
         let events: Vec<_> = s.take_events().collect();
         assert_eq!(events, [MediaEvent::Timeout]);
     }
