@@ -80,7 +80,8 @@ impl Edge for SipEdge {
         if let Some((datagram, to)) = self.session.send(frame) {
             self.link.send(Port::Rtp, datagram, to);
         }
-        if let Some((report, to)) = self.session.poll(now, || ntp_time(SystemTime::now())) {
+        let up = self.shared.up.load(std::sync::atomic::Ordering::Relaxed);
+        if let Some((report, to)) = self.session.poll(now, up, || ntp_time(SystemTime::now())) {
             self.link.send(Port::Rtcp, &report, to);
             self.shared.set_quality(self.session.quality());
         }

@@ -12,8 +12,9 @@
 //! 3. Mid-call: [`CallMedia::answer_reoffer`] (says whether the far end holds us) and
 //!    [`CallMedia::reoffer`] (our hold/unhold, then `accept_answer`).
 //! 4. [`CallMedia::control`] is what the driver keeps to act from anywhere: DTMF out,
-//!    `rtp_statistics`, close at hang-up. [`CallMedia::take_events`] gives the digits
-//!    received and the `rtp_timeout`.
+//!    `rtp_statistics`, `answered` when the channel is up (`rtp_timeout` counts from
+//!    then), close at hang-up. [`CallMedia::take_events`] gives the digits received and the
+//!    `rtp_timeout`.
 //!
 //! Files: `sdp` (parse, offer/answer), `session` (sans-IO RTP both ways), `jitter`,
 //! `dtmf` (RFC 4733 and in-band), `rtcp`, `io` (sockets and the I/O task), `edge`.
@@ -102,7 +103,8 @@ pub(crate) enum MediaSetupError {
 pub(crate) enum MediaEvent {
     /// A digit arrived (RFC 4733 or in band), reported once, when it ended.
     Dtmf { digit: char, duration_ms: u32 },
-    /// No RTP for `rtp_timeout` (reported once).
+    /// No RTP for `rtp_timeout` while the call is up and not held (reported once). Asterisk
+    /// then hangs the channel up with cause 44 (`REQUESTED_CHAN_UNAVAIL`).
     Timeout,
 }
 
@@ -135,6 +137,8 @@ pub(crate) struct Shared {
     update: Mutex<Update>,
     /// Whether digits go out as RFC 4733 events (else in band).
     rfc4733: AtomicBool,
+    /// The channel is up: `rtp_timeout` counts (as Asterisk, only then).
+    up: AtomicBool,
     stats: Arc<RtpStats>,
     quality: Mutex<Option<RtpQuality>>,
     link: Arc<io::Link>,
@@ -187,6 +191,11 @@ impl MediaControl {
             .lock()
             .unwrap_or_else(|p| p.into_inner());
         snapshot
+    }
+
+    /// The channel is up (answered either way): from now on `rtp_timeout` counts.
+    pub(crate) fn answered(&self) {
+        self.shared.up.store(true, Ordering::Relaxed);
     }
 
     /// Ends the call's media: the sockets close, nothing more is sent.
@@ -257,6 +266,7 @@ impl CallMedia {
             pending: AtomicBool::new(false),
             update: Mutex::new(Update::default()),
             rfc4733: AtomicBool::new(false),
+            up: AtomicBool::new(false),
             stats,
             quality: Mutex::new(None),
             link: link.clone(),

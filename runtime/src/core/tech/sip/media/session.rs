@@ -421,12 +421,13 @@ impl Session {
         Some(resampler.frame(&frame))
     }
 
-    /// Timers at `now`: an RFC 4733 event whose end never came, `rtp_timeout`, and our
-    /// RTCP report when due (returned with where it goes; `ntp_now` gives the wall clock
-    /// as NTP, asked only then).
+    /// Timers at `now`: an RFC 4733 event whose end never came, `rtp_timeout` (counted
+    /// only while the channel is `up`), and our RTCP report when due (returned with where it
+    /// goes; `ntp_now` gives the wall clock as NTP, asked only then).
     pub(crate) fn poll(
         &mut self,
         now: Instant,
+        up: bool,
         ntp_now: impl FnOnce() -> u64,
     ) -> Option<(Vec<u8>, SocketAddr)> {
         if let Some(digit) = self.dtmf_in.poll(now) {
@@ -436,8 +437,9 @@ impl Session {
             });
         }
         let negotiated = self.negotiated?;
-        if negotiated.direction != Direction::SendRecv {
-            // Held (either way) or inactive: no RTP is expected, the clock starts over.
+        if !up || negotiated.direction != Direction::SendRecv {
+            // Not answered yet, held (either way) or inactive: no RTP is expected, the
+            // clock starts over.
             self.last_rx = now;
         } else if let Some(timeout) = self.timeout
             && !self.timed_out
@@ -631,27 +633,29 @@ mod tests {
     }
 
     #[test]
-    fn rtp_timeout_fires_once_and_not_while_held() {
+    fn rtp_timeout_fires_once_and_not_before_answer_or_while_held() {
         let t0 = Instant::now();
         let mut s = session(false, t0);
         s.negotiated(negotiated(4000, None), t0);
+        s.poll(t0 + Duration::from_secs(3), false, || 0);
+        assert_eq!(s.take_events().count(), 0, "not answered: no timeout");
         let mut held = negotiated(4000, None);
         held.direction = Direction::RecvOnly;
         s.negotiated(held, t0);
-        s.poll(t0 + Duration::from_secs(5), || 0);
+        s.poll(t0 + Duration::from_secs(5), true, || 0);
         assert_eq!(s.take_events().count(), 0, "held: no timeout");
         s.negotiated(negotiated(4000, None), t0 + Duration::from_secs(5));
-        s.poll(t0 + Duration::from_secs(6), || 0);
+        s.poll(t0 + Duration::from_secs(6), true, || 0);
         assert_eq!(s.take_events().count(), 0, "the clock restarted at unhold");
         s.receive_rtp(
             &packet(0, 1, 0, 9, &[0xFF; 160]),
             "127.0.0.1:4000".parse().unwrap(),
             t0 + Duration::from_secs(6),
         );
-        s.poll(t0 + Duration::from_millis(7900), || 0);
+        s.poll(t0 + Duration::from_millis(7900), true, || 0);
         assert_eq!(s.take_events().count(), 0);
-        s.poll(t0 + Duration::from_secs(8), || 0);
-        s.poll(t0 + Duration::from_secs(9), || 0);
+        s.poll(t0 + Duration::from_secs(8), true, || 0);
+        s.poll(t0 + Duration::from_secs(9), true, || 0);
         let events: Vec<_> = s.take_events().collect();
         assert_eq!(events, [MediaEvent::Timeout]);
     }
