@@ -1,1 +1,3 @@
 //! Contacts that register to wari (`type=aor`): bindings, expiry, `max_contacts`, `remove_existing`.
+
+pub(crate) mod bindings;
