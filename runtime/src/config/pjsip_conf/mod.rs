@@ -271,3 +271,6 @@ pub fn read(file: Option<&ConfFile>, problems: &mut Problems) -> PjsipConfig {
         None => PjsipConfig::default(),
     }
 }
+
+#[cfg(test)]
+mod tests;
