@@ -52,17 +52,6 @@ pub(crate) fn aor(name: &str, max_contacts: u32, qualify_frequency: u32, contact
     }
 }
 
-/// A userpass auth.
-pub(crate) fn auth(name: &str, username: &str, password: &str) -> Auth {
-    Auth {
-        name: name.into(),
-        username: username.into(),
-        password: password.into(),
-        realm: None,
-        location: here(),
-    }
-}
-
 /// A configuration of these sections.
 pub(crate) fn config(endpoints: Vec<Endpoint>, aors: Vec<Aor>, auths: Vec<Auth>) -> PjsipConfig {
     PjsipConfig {

@@ -20,17 +20,19 @@
 pub(crate) mod availability;
 pub(crate) mod bindings;
 #[cfg(test)]
-mod fixtures;
+pub(crate) mod fixtures;
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use rsipstack::sip::prelude::{HeadersExt, ToTypedHeader};
 use rsipstack::sip::{Header, Request, Scheme};
 use tokio::sync::Notify;
 
 use crate::config::pjsip_conf::PjsipConfig;
+use crate::core::presence::ContactChange;
 use crate::core::tech::{Context, Handle};
 
 use availability::Availability;
@@ -85,6 +87,8 @@ pub(crate) struct Registrar {
     /// Wakes the expiry task when the next expiry may have changed (or the registrar is
     /// gone).
     changed: Arc<Notify>,
+    /// Per qualified AOR: told when a contact is added to it.
+    added: HashMap<String, Arc<Notify>>,
     handle: Handle,
 }
 
@@ -99,13 +103,19 @@ impl Registrar {
             ctx.add_endpoint_in_state(TECH, &endpoint.name, state);
         }
         let registrar = Arc::new(Registrar {
-            config,
             inner: Mutex::new(Inner {
                 bindings: Bindings::default(),
                 availability,
             }),
             changed: Arc::new(Notify::new()),
+            added: config
+                .aors
+                .iter()
+                .filter(|a| a.qualify_frequency > 0)
+                .map(|a| (a.name.clone(), Arc::new(Notify::new())))
+                .collect(),
             handle: ctx.handle(),
+            config,
         });
         if tokio::runtime::Handle::try_current().is_ok() {
             tokio::spawn(expire_bindings(
@@ -120,41 +130,67 @@ impl Registrar {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Where calls to `endpoint` go: the registered contacts of its AORs (newest last)
-    /// and their static `contact`s, in the order of its `aors`.
+    /// Where calls to `endpoint` go: for each of its `aors` in order, the AOR's static
+    /// `contact`s, then its registered contacts (oldest first).
     pub(crate) fn contacts_of(&self, endpoint: &str) -> Vec<ContactTarget> {
         let Some(endpoint) = self.config.endpoint(endpoint) else {
             return Vec::new();
         };
         let inner = self.lock();
-        let mut targets = Vec::new();
-        for aor_name in &endpoint.aors {
-            if let Some(aor) = self.config.aor(aor_name) {
-                targets.extend(aor.contacts.iter().map(|uri| ContactTarget {
-                    aor: aor_name.clone(),
-                    uri: uri.clone(),
-                    source: None,
-                    transport: None,
-                }));
-            }
-            targets.extend(inner.bindings.of(aor_name).iter().map(|b| ContactTarget {
-                aor: aor_name.clone(),
-                uri: b.uri.clone(),
-                source: Some(b.source),
-                transport: Some(b.transport.clone()),
-            }));
-        }
-        targets
+        endpoint
+            .aors
+            .iter()
+            .flat_map(|aor| self.targets(&inner, aor))
+            .collect()
     }
 
-    /// The contacts of an AOR and their status (for qualify).
-    pub(crate) fn aor_contacts(&self, aor: &str) -> Vec<String> {
-        self.lock()
-            .availability
-            .contacts_of(aor)
-            .into_iter()
-            .map(|(uri, _)| uri)
-            .collect()
+    /// The contacts of one AOR, static ones first.
+    pub(crate) fn aor_contacts(&self, aor: &str) -> Vec<ContactTarget> {
+        let inner = self.lock();
+        self.targets(&inner, aor)
+    }
+
+    fn targets(&self, inner: &Inner, aor_name: &str) -> Vec<ContactTarget> {
+        let statics = self.config.aor(aor_name).into_iter().flat_map(|aor| {
+            aor.contacts.iter().map(|uri| ContactTarget {
+                aor: aor_name.to_string(),
+                uri: uri.clone(),
+                source: None,
+                transport: None,
+            })
+        });
+        let registered = inner.bindings.of(aor_name).iter().map(|b| ContactTarget {
+            aor: aor_name.to_string(),
+            uri: b.uri.clone(),
+            source: Some(b.source),
+            transport: Some(b.transport.clone()),
+        });
+        statics.chain(registered).collect()
+    }
+
+    /// A qualify of a contact finished (`Some(round trip)`, or `None`: no answer in
+    /// time): ContactStatusChange when its status or round trip changed, and the state
+    /// of the AOR's endpoints. Nothing when the contact is gone meanwhile.
+    pub(crate) fn qualified(&self, aor: &str, uri: &str, roundtrip: Option<Duration>) {
+        let rtt = roundtrip.map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX));
+        self.handle.with(|ctx| {
+            let mut inner = self.lock();
+            let Some(change) = inner.availability.qualified(aor, uri, rtt) else {
+                return;
+            };
+            tracing::debug!(aor = %aor, contact = %uri.escape_debug(), status = change.status.as_str(), rtt = change.roundtrip_usec, "contact qualified");
+            publish(&inner.availability, ctx, &[change]);
+        });
+    }
+
+    /// Told when a contact is added to `aor` (qualified AORs only): qualify at once.
+    pub(crate) fn contact_added_signal(&self, aor: &str) -> Option<Arc<Notify>> {
+        self.added.get(aor).cloned()
+    }
+
+    /// The configuration it serves.
+    pub(crate) fn config(&self) -> &Arc<PjsipConfig> {
+        &self.config
     }
 
     /// Answers a REGISTER from `endpoint` (authenticated), received from `source` over
@@ -216,6 +252,14 @@ impl Registrar {
             Some(Ok(accepted)) => accepted,
         };
         self.changed.notify_one();
+        if let Some(signal) = self.added.get(aor_name)
+            && accepted
+                .changes
+                .iter()
+                .any(|c| matches!(c, Change::Added(_)))
+        {
+            signal.notify_one();
+        }
         let mut headers: Vec<Header> = accepted
             .bindings
             .iter()
@@ -259,32 +303,40 @@ impl Registrar {
     }
 }
 
-/// Records binding changes in the statuses and tells the core: ContactStatusChange for
-/// each change to every endpoint of the AOR, then their state when it flipped.
+/// Records binding changes in the statuses and tells the core.
 fn apply(availability: &mut Availability, ctx: &mut Context<'_>, changes: &[Change]) {
-    let mut touched: Vec<String> = Vec::new();
+    let mut contacts = Vec::new();
     for change in changes {
-        let contact = match change {
+        match change {
             Change::Added(b) => {
                 tracing::info!(aor = %b.aor, contact = %b.uri.escape_debug(), "contact added");
-                availability.added(&b.aor, &b.uri)
+                contacts.push(availability.added(&b.aor, &b.uri));
             }
-            Change::Refreshed(_) => continue,
+            Change::Refreshed(_) => {}
             Change::Removed(b, by) => {
                 tracing::info!(aor = %b.aor, contact = %b.uri.escape_debug(), ?by, "contact removed");
-                availability.removed(&b.aor, &b.uri)
+                contacts.push(availability.removed(&b.aor, &b.uri));
             }
-        };
-        for endpoint in availability.endpoints_of(&contact.aor) {
-            ctx.contact_changed(&format!("{TECH}/{endpoint}"), &contact);
         }
-        if !touched.contains(&contact.aor) {
-            touched.push(contact.aor.clone());
+    }
+    publish(availability, ctx, &contacts);
+}
+
+/// ContactStatusChange for each contact change to every endpoint of its AOR, then the
+/// state of those endpoints (events only when it flipped).
+fn publish(availability: &Availability, ctx: &mut Context<'_>, contacts: &[ContactChange]) {
+    let mut touched: Vec<&str> = Vec::new();
+    for contact in contacts {
+        for endpoint in availability.endpoints_of(&contact.aor) {
+            ctx.contact_changed(&format!("{TECH}/{endpoint}"), contact);
+        }
+        if !touched.contains(&contact.aor.as_str()) {
+            touched.push(&contact.aor);
         }
     }
     for aor in touched {
-        for endpoint in availability.endpoints_of(&aor).to_vec() {
-            let state = availability.endpoint_state(&endpoint);
+        for endpoint in availability.endpoints_of(aor) {
+            let state = availability.endpoint_state(endpoint);
             ctx.set_endpoint_state(&format!("{TECH}/{endpoint}"), state);
         }
     }
@@ -368,8 +420,6 @@ async fn expire_bindings(registrar: Weak<Registrar>, changed: Arc<Notify>) {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use super::fixtures::{aor, config, endpoint};
     use super::*;
     use crate::core::stasis::SourceKind;
