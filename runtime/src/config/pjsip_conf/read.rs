@@ -270,24 +270,22 @@ fn single_name(entry: &Entry, problems: &mut Problems) -> Option<String> {
     first
 }
 
-/// A `bind` value: `ADDR`, `ADDR:PORT`, `[V6]`, `[V6]:PORT` or a bare IPv6 address; port
-/// 0 or absent means the protocol's default.
+/// A `bind` value: `ADDR`, `ADDR:PORT`, `[V6]`, `[V6]:PORT` or a bare IPv6 address; an
+/// absent port means the protocol's default, an explicit port 0 lets the system pick one
+/// (wari's banner prints the port it got; tests use it).
 fn parse_bind(value: &str, protocol: Protocol) -> Option<SocketAddr> {
     let value = value.trim();
-    let address = if let Ok(address) = value.parse::<SocketAddr>() {
-        address
-    } else {
-        let bare = value
-            .strip_prefix('[')
-            .and_then(|v| v.strip_suffix(']'))
-            .unwrap_or(value);
-        SocketAddr::new(bare.parse::<IpAddr>().ok()?, 0)
-    };
-    Some(if address.port() == 0 {
-        SocketAddr::new(address.ip(), protocol.default_port())
-    } else {
-        address
-    })
+    if let Ok(address) = value.parse::<SocketAddr>() {
+        return Some(address);
+    }
+    let bare = value
+        .strip_prefix('[')
+        .and_then(|v| v.strip_suffix(']'))
+        .unwrap_or(value);
+    Some(SocketAddr::new(
+        bare.parse::<IpAddr>().ok()?,
+        protocol.default_port(),
+    ))
 }
 
 /// An address or network (`10.0.0.1`, `10.0.0.0/8`, `10.0.0.0/255.0.0.0`, `[::1]`).

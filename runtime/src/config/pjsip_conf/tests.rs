@@ -369,3 +369,13 @@ fn callerid_forms() {
         }
     );
 }
+
+#[test]
+fn an_explicit_port_0_lets_the_system_pick_one() {
+    let (config, problems) = load("[t]\ntype=transport\nbind=127.0.0.1:0\n");
+    assert!(problems.is_empty(), "{problems:#?}");
+    assert_eq!(
+        config.transport("t").expect("t").bind,
+        "127.0.0.1:0".parse().expect("addr")
+    );
+}
