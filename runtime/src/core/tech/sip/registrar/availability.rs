@@ -94,15 +94,6 @@ impl Availability {
         }
     }
 
-    /// The contacts of an AOR and their status.
-    pub(crate) fn contacts_of(&self, aor: &str) -> Vec<(String, ContactStatus)> {
-        self.contacts
-            .range((aor.to_string(), String::new())..)
-            .take_while(|((a, _), _)| a == aor)
-            .map(|((_, uri), c)| (uri.clone(), c.status))
-            .collect()
-    }
-
     /// A contact was registered: `NonQualified` until a qualify answers.
     pub(crate) fn added(&mut self, aor: &str, uri: &str) -> ContactChange {
         self.set(aor, uri, ContactStatus::NonQualified, 0)
@@ -227,9 +218,5 @@ mod tests {
         assert_eq!(a.endpoint_state("a"), EndpointState::Online);
         assert_eq!(a.endpoint_state("b"), EndpointState::Online);
         assert_eq!(a.endpoints_of("shared"), ["a".to_string(), "b".to_string()]);
-        assert_eq!(
-            a.contacts_of("shared"),
-            vec![("sip:pbx@10.0.0.7".to_string(), ContactStatus::NonQualified)]
-        );
     }
 }

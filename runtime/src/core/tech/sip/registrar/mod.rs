@@ -21,6 +21,9 @@ pub(crate) mod availability;
 pub(crate) mod bindings;
 #[cfg(test)]
 pub(crate) mod fixtures;
+mod incoming;
+
+pub(crate) use incoming::handle;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -31,6 +34,8 @@ use rsipstack::sip::prelude::{HeadersExt, ToTypedHeader};
 use rsipstack::sip::{Header, Request, Scheme};
 use tokio::sync::Notify;
 
+use super::auth::Challenger;
+use super::identify::Identifier;
 use crate::config::pjsip_conf::PjsipConfig;
 use crate::core::presence::ContactChange;
 use crate::core::tech::{Context, Handle};
@@ -87,6 +92,10 @@ pub(crate) struct Registrar {
     /// Wakes the expiry task when the next expiry may have changed (or the registrar is
     /// gone).
     changed: Arc<Notify>,
+    /// Challenges REGISTERs and checks the answers.
+    challenger: Challenger,
+    /// Endpoints by source address (`type=identify`).
+    identifier: Identifier,
     /// Per qualified AOR: told when a contact is added to it.
     added: HashMap<String, Arc<Notify>>,
     handle: Handle,
@@ -115,6 +124,8 @@ impl Registrar {
                 .map(|a| (a.name.clone(), Arc::new(Notify::new())))
                 .collect(),
             handle: ctx.handle(),
+            challenger: Challenger::new(),
+            identifier: Identifier::new(&config),
             config,
         });
         if tokio::runtime::Handle::try_current().is_ok() {
@@ -186,6 +197,16 @@ impl Registrar {
     /// Told when a contact is added to `aor` (qualified AORs only): qualify at once.
     pub(crate) fn contact_added_signal(&self, aor: &str) -> Option<Arc<Notify>> {
         self.added.get(aor).cloned()
+    }
+
+    /// The digest challenger of REGISTERs (one per technology; calls may share it).
+    pub(crate) fn challenger(&self) -> &Challenger {
+        &self.challenger
+    }
+
+    /// The endpoints by source address.
+    pub(crate) fn identifier(&self) -> &Identifier {
+        &self.identifier
     }
 
     /// The configuration it serves.
