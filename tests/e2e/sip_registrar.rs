@@ -1,0 +1,288 @@
+//! wari's SIP registrar as a phone sees it: literal REGISTER requests over UDP on
+//! loopback (a tiny client in this file, digest answers computed here), and what an ARI
+//! application sees: the endpoint's state in `GET /endpoints/PJSIP/alice` and the
+//! `ContactStatusChange`, `EndpointStateChange`, `PeerStatusChange` events.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use md5::{Digest, Md5};
+use tokio::net::UdpSocket;
+
+use crate::support::{EventSocket, Wari};
+
+const PJSIP_CONF: &str = "\
+[udp]
+type = transport
+protocol = udp
+bind = 127.0.0.1:0
+
+[alice]
+type = endpoint
+context = default
+aors = alice
+auth = alice-auth
+
+[alice-auth]
+type = auth
+auth_type = userpass
+username = alice
+password = wonderland
+
+[alice]
+type = aor
+max_contacts = 1
+";
+
+/// A SIP response as the test reads it.
+#[derive(Debug)]
+struct SipResponse {
+    status: u16,
+    /// Header values by lower-case name, in order.
+    headers: HashMap<String, Vec<String>>,
+}
+
+impl SipResponse {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .get(&name.to_ascii_lowercase())
+            .and_then(|v| v.first())
+            .map(String::as_str)
+    }
+}
+
+/// A phone's UDP socket talking to wari's SIP transport.
+struct Phone {
+    socket: UdpSocket,
+    wari: SocketAddr,
+    local: SocketAddr,
+    cseq: u32,
+}
+
+impl Phone {
+    async fn new(wari: SocketAddr) -> Phone {
+        let socket = UdpSocket::bind("127.0.0.1:0").await.expect("UDP socket");
+        let local = socket.local_addr().expect("local address");
+        Phone {
+            socket,
+            wari,
+            local,
+            cseq: 0,
+        }
+    }
+
+    fn request_uri(&self) -> String {
+        format!("sip:{}", self.wari)
+    }
+
+    /// Sends a REGISTER for `user` (From and To) with `expires` and optional
+    /// `Authorization`, and reads the final response.
+    async fn register(
+        &mut self,
+        user: &str,
+        expires: u32,
+        authorization: Option<String>,
+    ) -> SipResponse {
+        self.cseq += 1;
+        let authorization = authorization
+            .map(|a| format!("Authorization: {a}\r\n"))
+            .unwrap_or_default();
+        let message = format!(
+            "REGISTER {uri} SIP/2.0\r\n\
+             Via: SIP/2.0/UDP {local};rport;branch=z9hG4bK-reg-{cseq}\r\n\
+             Max-Forwards: 70\r\n\
+             From: <sip:{user}@127.0.0.1>;tag=phone-1\r\n\
+             To: <sip:{user}@127.0.0.1>\r\n\
+             Call-ID: registrar-test-{user}\r\n\
+             CSeq: {cseq} REGISTER\r\n\
+             Contact: <sip:{user}@{local}>\r\n\
+             Expires: {expires}\r\n\
+             {authorization}\
+             User-Agent: wari-e2e\r\n\
+             Content-Length: 0\r\n\r\n",
+            uri = self.request_uri(),
+            local = self.local,
+            cseq = self.cseq,
+        );
+        self.socket
+            .send_to(message.as_bytes(), self.wari)
+            .await
+            .expect("send REGISTER");
+        // Skip provisional answers; a final one must come within the timeout.
+        for _ in 0..10 {
+            let response = self.read().await;
+            if response.status >= 200 {
+                return response;
+            }
+        }
+        panic!("no final answer to REGISTER");
+    }
+
+    async fn read(&self) -> SipResponse {
+        let mut buffer = vec![0u8; 65536];
+        let (n, _) =
+            tokio::time::timeout(Duration::from_secs(5), self.socket.recv_from(&mut buffer))
+                .await
+                .expect("an answer within 5 s")
+                .expect("receive");
+        let text = String::from_utf8_lossy(&buffer[..n]).to_string();
+        let mut lines = text.split("\r\n");
+        let status_line = lines.next().unwrap_or_default();
+        let status = status_line
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("not a SIP response: {text}"));
+        let mut headers: HashMap<String, Vec<String>> = HashMap::new();
+        for line in lines.take_while(|l| !l.is_empty()) {
+            if let Some((name, value)) = line.split_once(':') {
+                headers
+                    .entry(name.trim().to_ascii_lowercase())
+                    .or_default()
+                    .push(value.trim().to_string());
+            }
+        }
+        SipResponse { status, headers }
+    }
+
+    /// The `Authorization` value answering `challenge` for `user`/`password`.
+    fn answer(&self, challenge: &str, user: &str, password: &str) -> String {
+        let params = digest_params(challenge);
+        let realm = &params["realm"];
+        let nonce = &params["nonce"];
+        let uri = self.request_uri();
+        let ha1 = md5_hex(&format!("{user}:{realm}:{password}"));
+        let ha2 = md5_hex(&format!("REGISTER:{uri}"));
+        let (nc, cnonce) = ("00000001", "0a4f113b");
+        let response = md5_hex(&format!("{ha1}:{nonce}:{nc}:{cnonce}:auth:{ha2}"));
+        let mut value = format!(
+            "Digest username=\"{user}\", realm=\"{realm}\", nonce=\"{nonce}\", uri=\"{uri}\", \
+             response=\"{response}\", algorithm=MD5, qop=auth, nc={nc}, cnonce=\"{cnonce}\""
+        );
+        if let Some(opaque) = params.get("opaque") {
+            value.push_str(&format!(", opaque=\"{opaque}\""));
+        }
+        value
+    }
+}
+
+fn md5_hex(text: &str) -> String {
+    Md5::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The `name="value"` (or `name=value`) parameters of a `Digest ...` challenge.
+fn digest_params(challenge: &str) -> HashMap<String, String> {
+    let rest = challenge
+        .strip_prefix("Digest")
+        .unwrap_or_else(|| panic!("not a digest challenge: {challenge}"));
+    rest.split(',')
+        .filter_map(|part| part.trim().split_once('='))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().trim_matches('"').to_string()))
+        .collect()
+}
+
+async fn endpoint_state(wari: &Wari) -> String {
+    let reply = wari.get("/ari/endpoints/PJSIP/alice").await;
+    let (status, body) = reply.parts();
+    assert_eq!(status, 200, "{body}");
+    body["state"].as_str().unwrap_or_default().to_string()
+}
+
+#[tokio::test]
+async fn a_phone_registers_with_digest_auth_and_its_endpoint_goes_online_then_offline() {
+    let wari = Wari::with(&[("pjsip.conf", PJSIP_CONF)]);
+    let sip = wari.sip_udp.expect("a SIP UDP transport in the banner");
+    let mut events = EventSocket::connect(&wari, "app=watcher&api_key=asterisk:secret").await;
+    let (status, _) = wari
+        .post("/ari/applications/watcher/subscription?eventSource=endpoint:PJSIP/alice")
+        .await
+        .parts();
+    assert_eq!(status, 200);
+    assert_eq!(
+        endpoint_state(&wari).await,
+        "offline",
+        "nothing registered yet"
+    );
+
+    let mut phone = Phone::new(sip).await;
+    let challenged = phone.register("alice", 120, None).await;
+    assert_eq!(challenged.status, 401);
+    let challenge = challenged
+        .header("WWW-Authenticate")
+        .expect("a digest challenge")
+        .to_string();
+    assert_eq!(digest_params(&challenge)["realm"], "asterisk");
+
+    // A wrong password is challenged again, as Asterisk does; nothing is registered.
+    let wrong = phone.answer(&challenge, "alice", "not-the-password");
+    let refused = phone.register("alice", 120, Some(wrong)).await;
+    assert_eq!(refused.status, 401);
+    assert!(refused.header("WWW-Authenticate").is_some());
+    assert_eq!(endpoint_state(&wari).await, "offline");
+
+    // A name that does not exist gets the very same kind of challenge.
+    let mut scanner = Phone::new(sip).await;
+    let unknown = scanner.register("mallory", 120, None).await;
+    assert_eq!(unknown.status, 401);
+    let unknown_challenge = unknown.header("WWW-Authenticate").expect("a challenge");
+    assert_eq!(digest_params(unknown_challenge)["realm"], "asterisk");
+
+    // The right password registers the contact.
+    let right = phone.answer(&challenge, "alice", "wonderland");
+    let ok = phone.register("alice", 120, Some(right.clone())).await;
+    assert_eq!(ok.status, 200, "{ok:?}");
+    let contact = ok.header("Contact").expect("the binding in the 200");
+    assert!(
+        contact.starts_with(&format!("<sip:alice@{}>", phone.local)),
+        "{contact}"
+    );
+    assert!(contact.ends_with(";expires=120"), "{contact}");
+
+    let seen = events.until(|e| e["type"] == "PeerStatusChange").await;
+    let kinds: Vec<&str> = seen.iter().filter_map(|e| e["type"].as_str()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "ContactStatusChange",
+            "EndpointStateChange",
+            "PeerStatusChange"
+        ]
+    );
+    assert_eq!(seen[0]["contact_info"]["contact_status"], "NonQualified");
+    assert_eq!(seen[0]["contact_info"]["aor"], "alice");
+    assert_eq!(
+        seen[0]["contact_info"]["uri"],
+        format!("sip:alice@{}", phone.local)
+    );
+    assert_eq!(seen[0]["contact_info"]["roundtrip_usec"], "0");
+    assert_eq!(seen[1]["endpoint"]["state"], "online");
+    assert_eq!(seen[1]["endpoint"]["technology"], "PJSIP");
+    assert_eq!(seen[2]["peer"]["peer_status"], "Reachable");
+    assert_eq!(endpoint_state(&wari).await, "online");
+
+    // Expires: 0 takes it away again.
+    let gone = phone.register("alice", 0, Some(right)).await;
+    assert_eq!(gone.status, 200, "{gone:?}");
+    assert!(
+        gone.header("Contact").is_none(),
+        "no binding left: {gone:?}"
+    );
+    let seen = events.until(|e| e["type"] == "PeerStatusChange").await;
+    let kinds: Vec<&str> = seen.iter().filter_map(|e| e["type"].as_str()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "ContactStatusChange",
+            "EndpointStateChange",
+            "PeerStatusChange"
+        ]
+    );
+    assert_eq!(seen[0]["contact_info"]["contact_status"], "Removed");
+    assert_eq!(seen[1]["endpoint"]["state"], "offline");
+    assert_eq!(seen[2]["peer"]["peer_status"], "Unreachable");
+    assert_eq!(endpoint_state(&wari).await, "offline");
+}
