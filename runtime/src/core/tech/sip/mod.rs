@@ -65,6 +65,8 @@ pub(crate) struct SipShared {
     /// Contacts registered to us, and where calls to an endpoint go
     /// ([`registrar::Registrar::contacts_of`]).
     pub(crate) registrar: Arc<registrar::Registrar>,
+    /// wari's registrations to providers (`type=registration`).
+    pub(crate) registrations: registration::Registrations,
     /// Cancelled when the technology stops: ends every task it started.
     pub(crate) cancel: CancellationToken,
 }
@@ -144,6 +146,7 @@ impl SipTech {
             listening,
             // Makes every endpoint known to the core, offline until a contact registers.
             registrar: registrar::Registrar::start(self.config.clone(), ctx),
+            registrations: registration::Registrations::start(&self.config, &endpoint.inner),
             cancel,
         });
         qualify::start(
@@ -170,6 +173,8 @@ impl Technology for SipTech {
 
     fn stop(&self, _ctx: &mut Context<'_>) {
         if let Some(shared) = self.running.get() {
+            // Unregisters first (Expires: 0), while the transports still run.
+            shared.registrations.stop(registration::UNREGISTER_WAIT);
             shared.cancel.cancel();
         }
     }
