@@ -286,3 +286,176 @@ async fn a_phone_registers_with_digest_auth_and_its_endpoint_goes_online_then_of
     assert_eq!(seen[2]["peer"]["peer_status"], "Unreachable");
     assert_eq!(endpoint_state(&wari).await, "offline");
 }
+
+/// A provider's registrar in the test: reads requests and answers them.
+struct Provider {
+    socket: UdpSocket,
+}
+
+/// A request as the provider reads it: its text, and where it came from.
+struct Received {
+    text: String,
+    from: SocketAddr,
+}
+
+impl Received {
+    fn request_line(&self) -> &str {
+        self.text.split("\r\n").next().unwrap_or_default()
+    }
+
+    /// The first value of a header (case-insensitive name).
+    fn header(&self, name: &str) -> Option<&str> {
+        self.text
+            .split("\r\n")
+            .skip(1)
+            .take_while(|l| !l.is_empty())
+            .filter_map(|l| l.split_once(':'))
+            .find(|(n, _)| n.trim().eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.trim())
+    }
+}
+
+impl Provider {
+    async fn new() -> Provider {
+        Provider {
+            socket: UdpSocket::bind("127.0.0.1:0").await.expect("UDP socket"),
+        }
+    }
+
+    fn addr(&self) -> SocketAddr {
+        self.socket.local_addr().expect("local address")
+    }
+
+    async fn next(&self) -> Received {
+        let mut buffer = vec![0u8; 65536];
+        let (n, from) =
+            tokio::time::timeout(Duration::from_secs(10), self.socket.recv_from(&mut buffer))
+                .await
+                .expect("a request within 10 s")
+                .expect("receive");
+        Received {
+            text: String::from_utf8_lossy(&buffer[..n]).to_string(),
+            from,
+        }
+    }
+
+    /// Answers `request` with `status` and `extra` header lines.
+    async fn answer(&self, request: &Received, status: &str, extra: &[String]) {
+        let mut response = format!("SIP/2.0 {status}\r\n");
+        for name in ["Via", "From", "Call-ID", "CSeq"] {
+            let value = request.header(name).expect("header to copy");
+            response.push_str(&format!("{name}: {value}\r\n"));
+        }
+        let to = request.header("To").expect("To");
+        response.push_str(&format!("To: {to};tag=provider\r\n"));
+        for line in extra {
+            response.push_str(line);
+            response.push_str("\r\n");
+        }
+        response.push_str("Content-Length: 0\r\n\r\n");
+        self.socket
+            .send_to(response.as_bytes(), request.from)
+            .await
+            .expect("send answer");
+    }
+}
+
+/// The digest `response` a client must send for these credentials (qop=auth).
+fn expected_response(authorization: &str, password: &str) -> (String, String) {
+    let p = digest_params(authorization);
+    let ha1 = md5_hex(&format!("{}:{}:{password}", p["username"], p["realm"]));
+    let ha2 = md5_hex(&format!("REGISTER:{}", p["uri"]));
+    let expected = md5_hex(&format!(
+        "{ha1}:{}:{}:{}:auth:{ha2}",
+        p["nonce"], p["nc"], p["cnonce"]
+    ));
+    (expected, p["response"].clone())
+}
+
+#[tokio::test]
+async fn wari_registers_to_a_provider_with_outbound_auth_and_unregisters_on_stop() {
+    let provider = Provider::new().await;
+    let at = provider.addr();
+    let conf = format!(
+        "[udp]\ntype = transport\nprotocol = udp\nbind = 127.0.0.1:0\n\n\
+         [provider-auth]\ntype = auth\nauth_type = userpass\nusername = wari-user\npassword = s3cret\n\n\
+         [provider]\ntype = registration\nserver_uri = sip:{at}\nclient_uri = sip:wari-user@{at}\n\
+         outbound_auth = provider-auth\nexpiration = 120\n"
+    );
+    let mut wari = Wari::with(&[("pjsip.conf", conf.as_str())]);
+
+    // The first REGISTER comes without credentials and is challenged.
+    let first = provider.next().await;
+    assert_eq!(first.request_line(), format!("REGISTER sip:{at} SIP/2.0"));
+    assert!(first.header("Authorization").is_none());
+    assert_eq!(first.header("Expires"), Some("120"));
+    assert!(
+        first
+            .header("To")
+            .unwrap_or_default()
+            .contains("sip:wari-user@"),
+        "{}",
+        first.text
+    );
+    provider
+        .answer(
+            &first,
+            "401 Unauthorized",
+            &["WWW-Authenticate: Digest realm=\"provider\", nonce=\"n0nce\", algorithm=MD5, qop=\"auth\"".to_string()],
+        )
+        .await;
+
+    // The answer carries outbound_auth's digest; the provider accepts it.
+    let second = provider.next().await;
+    let authorization = second
+        .header("Authorization")
+        .expect("credentials")
+        .to_string();
+    assert_eq!(digest_params(&authorization)["username"], "wari-user");
+    let (expected, sent) = expected_response(&authorization, "s3cret");
+    assert_eq!(sent, expected, "digest of outbound_auth's password");
+    let contact = second.header("Contact").expect("a Contact").to_string();
+    assert!(
+        contact.contains("sip:s@"),
+        "contact_user defaults to 's': {contact}"
+    );
+    provider
+        .answer(
+            &second,
+            "200 OK",
+            &[format!("Contact: {contact};expires=120")],
+        )
+        .await;
+    crate::support::eventually("the registration is logged", Duration::from_secs(5), || {
+        let log = wari.log();
+        async move {
+            if log.contains("outbound registration: Registered") {
+                Ok(())
+            } else {
+                Err(log)
+            }
+        }
+    })
+    .await;
+
+    // Stopping wari unregisters: Expires 0, answered, then wari exits cleanly.
+    let stopping = tokio::task::spawn_blocking(move || {
+        let clean = wari.stop_with("TERM");
+        (clean, wari)
+    });
+    let last = provider.next().await;
+    assert!(
+        last.request_line().starts_with("REGISTER "),
+        "{}",
+        last.text
+    );
+    let expires_zero = last.header("Expires") == Some("0")
+        || last
+            .header("Contact")
+            .unwrap_or_default()
+            .contains("expires=0");
+    assert!(expires_zero, "an unregister: {}", last.text);
+    provider.answer(&last, "200 OK", &[]).await;
+    let (clean, _wari) = stopping.await.expect("stopped");
+    assert!(clean, "wari exits cleanly");
+}
