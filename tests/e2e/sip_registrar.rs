@@ -90,11 +90,11 @@ impl Phone {
             .unwrap_or_default();
         let message = format!(
             "REGISTER {uri} SIP/2.0\r\n\
-             Via: SIP/2.0/UDP {local};rport;branch=z9hG4bK-reg-{cseq}\r\n\
+             Via: SIP/2.0/UDP {local};rport;branch=z9hG4bK-reg-{port}-{cseq}\r\n\
              Max-Forwards: 70\r\n\
              From: <sip:{user}@127.0.0.1>;tag=phone-1\r\n\
              To: <sip:{user}@127.0.0.1>\r\n\
-             Call-ID: registrar-test-{user}\r\n\
+             Call-ID: registrar-test-{user}-{port}\r\n\
              CSeq: {cseq} REGISTER\r\n\
              Contact: <sip:{user}@{local}>\r\n\
              Expires: {expires}\r\n\
@@ -103,6 +103,7 @@ impl Phone {
              Content-Length: 0\r\n\r\n",
             uri = self.request_uri(),
             local = self.local,
+            port = self.local.port(),
             cseq = self.cseq,
         );
         self.socket
@@ -458,4 +459,65 @@ async fn wari_registers_to_a_provider_with_outbound_auth_and_unregisters_on_stop
     provider.answer(&last, "200 OK", &[]).await;
     let (clean, _wari) = stopping.await.expect("stopped");
     assert!(clean, "wari exits cleanly");
+}
+
+#[tokio::test]
+async fn a_binding_expires_on_time_and_max_contacts_refuses_a_second_phone() {
+    let conf = "\
+[udp]
+type = transport
+protocol = udp
+bind = 127.0.0.1:0
+
+[bob]
+type = endpoint
+context = default
+aors = bob
+
+[bob]
+type = aor
+max_contacts = 1
+minimum_expiration = 1
+";
+    let wari = Wari::with(&[("pjsip.conf", conf)]);
+    let sip = wari.sip_udp.expect("a SIP UDP transport in the banner");
+    let mut events = EventSocket::connect(&wari, "app=watcher&api_key=asterisk:secret").await;
+    let (status, _) = wari
+        .post("/ari/applications/watcher/subscription?eventSource=endpoint:PJSIP/bob")
+        .await
+        .parts();
+    assert_eq!(status, 200);
+
+    let mut desk = Phone::new(sip).await;
+    let ok = desk.register("bob", 1, None).await;
+    assert_eq!(ok.status, 200, "no auth on bob: {ok:?}");
+    assert!(
+        ok.header("Contact")
+            .unwrap_or_default()
+            .ends_with(";expires=1")
+    );
+
+    // A second phone would exceed max_contacts = 1: 403, as Asterisk.
+    let mut mobile = Phone::new(sip).await;
+    assert_eq!(mobile.register("bob", 60, None).await.status, 403);
+
+    // One second later the binding expires by itself.
+    let seen = events
+        .until(|e| e["type"] == "EndpointStateChange" && e["endpoint"]["state"] == "offline")
+        .await;
+    let removed: Vec<_> = seen
+        .iter()
+        .filter(|e| e["type"] == "ContactStatusChange")
+        .map(|e| {
+            e["contact_info"]["contact_status"]
+                .as_str()
+                .unwrap_or_default()
+        })
+        .collect();
+    assert_eq!(removed, ["NonQualified", "Removed"]);
+    let (_, body) = wari.get("/ari/endpoints/PJSIP/bob").await.parts();
+    assert_eq!(body["state"], "offline");
+
+    // Now there is room for the other phone.
+    assert_eq!(mobile.register("bob", 60, None).await.status, 200);
 }
