@@ -521,3 +521,63 @@ minimum_expiration = 1
     // Now there is room for the other phone.
     assert_eq!(mobile.register("bob", 60, None).await.status, 200);
 }
+
+#[tokio::test]
+async fn a_qualified_static_contact_is_reachable_while_it_answers_options() {
+    let gateway = Provider::new().await;
+    let at = gateway.addr();
+    let conf = format!(
+        "[udp]\ntype = transport\nprotocol = udp\nbind = 127.0.0.1:0\n\n\
+         [trunk]\ntype = endpoint\ncontext = default\naors = trunk\n\n\
+         [trunk]\ntype = aor\ncontact = sip:gw@{at}\nqualify_frequency = 1\n"
+    );
+    let wari = Wari::with(&[("pjsip.conf", conf.as_str())]);
+    let mut events = EventSocket::connect(&wari, "app=watcher&api_key=asterisk:secret").await;
+    let (status, _) = wari
+        .post("/ari/applications/watcher/subscription?eventSource=endpoint:PJSIP/trunk")
+        .await
+        .parts();
+    assert_eq!(status, 200);
+    let (_, body) = wari.get("/ari/endpoints/PJSIP/trunk").await.parts();
+    assert_eq!(body["state"], "offline", "not qualified yet");
+
+    // The gateway answers the OPTIONS: reachable, with the round trip measured.
+    let options = gateway.next().await;
+    assert_eq!(
+        options.request_line(),
+        format!("OPTIONS sip:gw@{at} SIP/2.0")
+    );
+    gateway.answer(&options, "200 OK", &[]).await;
+    let seen = events.until(|e| e["type"] == "PeerStatusChange").await;
+    let kinds: Vec<&str> = seen.iter().filter_map(|e| e["type"].as_str()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "ContactStatusChange",
+            "EndpointStateChange",
+            "PeerStatusChange"
+        ]
+    );
+    let info = &seen[0]["contact_info"];
+    assert_eq!(info["contact_status"], "Reachable");
+    assert_eq!(info["uri"], format!("sip:gw@{at}"));
+    let rtt: u64 = info["roundtrip_usec"]
+        .as_str()
+        .and_then(|r| r.parse().ok())
+        .expect("roundtrip_usec, a decimal string");
+    assert!(rtt > 0, "measured: {rtt}");
+    assert_eq!(seen[1]["endpoint"]["state"], "online");
+    assert_eq!(seen[2]["peer"]["peer_status"], "Reachable");
+
+    // It falls silent: the next qualify times out and the trunk goes offline.
+    let seen = events.until(|e| e["type"] == "PeerStatusChange").await;
+    let statuses: Vec<&str> = seen
+        .iter()
+        .filter(|e| e["type"] == "ContactStatusChange")
+        .filter_map(|e| e["contact_info"]["contact_status"].as_str())
+        .collect();
+    assert_eq!(statuses, ["Unreachable"], "{seen:?}");
+    assert_eq!(seen.last().unwrap()["peer"]["peer_status"], "Unreachable");
+    let (_, body) = wari.get("/ari/endpoints/PJSIP/trunk").await.parts();
+    assert_eq!(body["state"], "offline");
+}
