@@ -63,8 +63,11 @@ pub(crate) struct SipShared {
     pub(crate) dialogs: Arc<DialogLayer>,
     /// Where each transport listens.
     pub(crate) listening: Vec<Listening>,
-    /// Contacts registered to us (helper D's registrar).
-    pub(crate) registrar: registrar::Registrar,
+    /// Contacts registered to us, and where calls to an endpoint go
+    /// ([`registrar::Registrar::contacts_of`]).
+    pub(crate) registrar: Arc<registrar::Registrar>,
+    /// wari's registrations to providers (`type=registration`).
+    pub(crate) registrations: registration::Registrations,
     /// Digest challenges and their checks (every request from an endpoint with `auth`).
     pub(crate) challenger: auth::Challenger,
     /// Source address -> endpoint (`type=identify`).
@@ -165,16 +168,19 @@ impl SipTech {
             endpoint: endpoint.inner.clone(),
             dialogs: Arc::new(DialogLayer::new(endpoint.inner.clone())),
             listening,
-            registrar: registrar::Registrar::default(),
+            // Makes every endpoint known to the core, offline until a contact registers.
+            registrar: registrar::Registrar::start(self.config.clone(), ctx),
+            registrations: registration::Registrations::start(&self.config, &endpoint.inner),
             challenger: auth::Challenger::new(),
             identifier: identify::Identifier::new(&self.config),
             calls: call::Calls::default(),
             next_channel: AtomicU32::new(0),
             cancel,
         });
-        for endpoint in &self.config.endpoints {
-            ctx.add_endpoint(TECHNOLOGY, &endpoint.name);
-        }
+        qualify::start(
+            &shared.registrar,
+            qualify::rsipstack_pinger(shared.endpoint.clone()),
+        );
         for l in &shared.listening {
             tracing::info!(transport = %l.name, address = %l.address, protocol = l.protocol, "SIP transport listening");
         }
@@ -195,6 +201,8 @@ impl Technology for SipTech {
 
     fn stop(&self, _ctx: &mut Context<'_>) {
         if let Some(shared) = self.running.get() {
+            // Unregisters first (Expires: 0), while the transports still run.
+            shared.registrations.stop(registration::UNREGISTER_WAIT);
             shared.cancel.cancel();
         }
     }

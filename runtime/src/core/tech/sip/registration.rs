@@ -1,1 +1,0 @@
-//! wari's own registrations to providers (`type=registration`): REGISTER with `outbound_auth`, refresh, retry.
