@@ -801,3 +801,39 @@ async fn an_originate_refused_busy_reports_dial_status_busy() {
     assert_eq!(statuses.last(), Some(&"BUSY"), "{seen:#?}");
     assert_eq!(seen.last().expect("destroyed")["cause"], 17);
 }
+
+#[tokio::test]
+async fn a_tcp_transport_answers_on_the_connection() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let pjsip = format!("{PJSIP}\n[tcp]\ntype=transport\nprotocol=tcp\nbind=127.0.0.1:0\n");
+    let wari = start(&pjsip);
+    let tcp = wari.sip_tcp.expect("a sip-tcp line in the banner");
+    assert!(
+        wari.banner
+            .iter()
+            .any(|l| *l == format!("listening: sip-tcp tcp://{tcp}")),
+        "{:?}",
+        wari.banner
+    );
+    let mut stream = tokio::net::TcpStream::connect(tcp).await.expect("connect");
+    let local = stream.local_addr().expect("local");
+    let options = format!(
+        "OPTIONS sip:alice@{tcp};transport=tcp SIP/2.0\r\n\
+         Via: SIP/2.0/TCP {local};branch=z9hG4bK-tcp1\r\n\
+         Max-Forwards: 70\r\n\
+         From: <sip:peer@127.0.0.1>;tag=tcp1\r\n\
+         To: <sip:alice@{tcp}>\r\n\
+         Call-ID: tcp1@peer\r\n\
+         CSeq: 1 OPTIONS\r\n\
+         Content-Length: 0\r\n\r\n"
+    );
+    stream.write_all(options.as_bytes()).await.expect("write");
+    let mut buffer = vec![0u8; 8192];
+    let len = tokio::time::timeout(SIP_TIMEOUT, stream.read(&mut buffer))
+        .await
+        .expect("an answer within the timeout")
+        .expect("read");
+    let answer = Message::parse(&String::from_utf8_lossy(&buffer[..len]));
+    assert_eq!(answer.status(), 200, "{answer:?}");
+    assert_eq!(answer.header("call-id"), Some("tcp1@peer"));
+}
