@@ -45,6 +45,7 @@ mod resources_fidelity;
 mod rest_over_ws;
 mod routing_answers;
 mod schema;
+mod sip_peers;
 mod slow_clients;
 mod snoop;
 mod soak;
