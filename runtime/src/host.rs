@@ -10,6 +10,7 @@ use crate::config::Config;
 use crate::config::{Problems, Severity};
 use crate::core::CoreError;
 use crate::core::dialplan::Dialplan;
+use crate::core::tech::sip::SipTech;
 use crate::core::tech::test::{self as test_phone, TestPhones};
 use crate::core::{Core, CoreConfig, SystemInfo};
 use crate::host_api::{AriDispatch, WasmApps};
@@ -52,6 +53,9 @@ pub struct Host {
     pub wasm: Arc<WasmHost>,
     /// The listeners, with the addresses they are bound to.
     pub http: HttpServer,
+    /// The SIP transports (pjsip.conf) with the addresses they are bound to: the banner's
+    /// scheme (`sip-udp`, `sip-tcp`) and URL (`udp://127.0.0.1:5060`) of each.
+    pub sip_listening: Vec<(String, String)>,
 }
 
 /// Where wari keeps what users upload (WebAssembly apps), recordings, and the store of
@@ -180,6 +184,12 @@ pub async fn start(config: Config, paths: Paths) -> Result<Host, StartError> {
     let (store, saved) = open_store(&paths.data_dir).await?;
     let mut core_config = core_config(&config, &mut problems);
     core_config.store = store;
+    // pjsip.conf with a transport: the PJSIP technology (none otherwise, nothing changes).
+    let sip =
+        (!config.pjsip.is_empty()).then(|| Arc::new(SipTech::new(Arc::new(config.pjsip.clone()))));
+    if let Some(sip) = &sip {
+        core_config.technologies.push(sip.clone());
+    }
     let core = Core::new(SystemInfo::new(), core_config);
     core.restore(saved);
     for problem in problems.iter() {
@@ -188,8 +198,16 @@ pub async fn start(config: Config, paths: Paths) -> Result<Host, StartError> {
             Severity::Warning => tracing::warn!("{problem}"),
         }
     }
-    // The configured Test phones become endpoints here.
+    // The configured Test phones and PJSIP endpoints become endpoints here.
     core.start_technologies()?;
+    let sip_listening = sip
+        .map(|sip| {
+            sip.listening()
+                .iter()
+                .map(|l| (l.scheme(), l.url()))
+                .collect()
+        })
+        .unwrap_or_default();
     start_media(&core, &config, &paths.data_dir);
     let (ari, wasm) = wire_ari_and_wasm(&config, &core, &paths.data_dir)?;
     wasm.load_stored().await;
@@ -201,5 +219,6 @@ pub async fn start(config: Config, paths: Paths) -> Result<Host, StartError> {
         ari,
         wasm,
         http,
+        sip_listening,
     })
 }

@@ -254,6 +254,9 @@ fn print_banner(host: &wari::host::Host) {
             listener.scheme, listener.scheme, listener.address, config.http.prefix
         ));
     }
+    for (scheme, url) in &host.sip_listening {
+        out.push_str(&format!("listening: {scheme} {url}\n"));
+    }
     let mut users: Vec<_> = config.ari.users.values().collect();
     users.sort_by(|a, b| a.name.cmp(&b.name));
     for user in users {

@@ -112,6 +112,10 @@ pub(crate) struct Wari {
     pub http: Option<SocketAddr>,
     /// The HTTPS listener, if any.
     pub https: Option<SocketAddr>,
+    /// The first SIP UDP transport (pjsip.conf), if any.
+    pub sip_udp: Option<SocketAddr>,
+    /// The first SIP TCP transport (pjsip.conf), if any.
+    pub sip_tcp: Option<SocketAddr>,
     /// Every banner line up to and including `ready`.
     pub banner: Vec<String>,
     log: PathBuf,
@@ -231,6 +235,8 @@ impl Wari {
             astdatadir: None,
             http: None,
             https: None,
+            sip_udp: None,
+            sip_tcp: None,
             banner: Vec::new(),
             log,
             args: args.to_vec(),
@@ -257,6 +263,12 @@ impl Wari {
                 match scheme {
                     "http" => wari.http = Some(address),
                     "https" => wari.https = Some(address),
+                    "sip-udp" => {
+                        wari.sip_udp.get_or_insert(address);
+                    }
+                    "sip-tcp" => {
+                        wari.sip_tcp.get_or_insert(address);
+                    }
                     other => panic!("unknown scheme {other}"),
                 }
             }

@@ -88,6 +88,8 @@ pub struct Config {
     pub options: asterisk_conf::Options,
     /// Music-on-hold classes from `musiconhold.conf` (see [`musiconhold_conf`]).
     pub moh: musiconhold_conf::MohConfig,
+    /// SIP from `pjsip.conf` (empty when the file is absent: SIP does not start).
+    pub pjsip: pjsip_conf::PjsipConfig,
 }
 
 impl Config {
@@ -130,6 +132,8 @@ pub fn load(source: &ConfigSource) -> Result<(Config, Problems), ConfigError> {
     let wasm = conf_file::load(reader, &dir, "wasm.conf", &mut problems)?;
     let websocket_clients = conf_file::load(reader, &dir, "websocket_client.conf", &mut problems)?;
     let moh = conf_file::load(reader, &dir, "musiconhold.conf", &mut problems)?;
+    let pjsip = conf_file::load(reader, &dir, "pjsip.conf", &mut problems)?;
+    let pjsip = pjsip_conf::read(pjsip.as_ref(), &mut problems);
     let moh =
         musiconhold_conf::MohConfig::read(moh.as_ref(), &directories.data_dir(), &mut problems);
 
@@ -160,6 +164,7 @@ pub fn load(source: &ConfigSource) -> Result<(Config, Problems), ConfigError> {
             directories,
             options,
             moh,
+            pjsip,
         },
         problems,
     ))

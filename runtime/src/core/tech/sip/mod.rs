@@ -2,16 +2,184 @@
 //! trunks call in (their channels run the endpoint's dialplan context) and are called out
 //! to; media is RTP/AVP with G.711.
 //!
+//! - `transport`: the transports' sockets, bound at start, served by rsipstack.
+//! - `dispatch`: every request arriving outside a transaction rsipstack already runs,
+//!   routed by method (calls, REGISTER, OPTIONS, the rest refused).
+//! - `call`: INVITE dialogs in and out and the channel [`Driver`](super::Driver).
 //! - `auth`, `identify`, `causes`: sans-IO policy (digest challenges, which endpoint a
 //!   source address is, SIP status <-> hangup cause).
 //! - `media`: SDP offer/answer and each call's RTP/RTCP session and media edge.
 //! - `registrar`, `qualify`, `registration`: contacts registering to us, OPTIONS pings,
 //!   our registrations to providers.
+//!
+//! [`SipTech`] is the technology; once started, everything a request handler needs is in
+//! one [`SipShared`] (configuration, the core's [`Handle`], rsipstack's endpoint and
+//! dialog layer, the registrar).
 
 pub(crate) mod auth;
+pub(crate) mod call;
 pub(crate) mod causes;
+mod dispatch;
 pub(crate) mod identify;
 pub(crate) mod media;
 pub(crate) mod qualify;
 pub(crate) mod registrar;
 pub(crate) mod registration;
+pub(crate) mod transport;
+
+use std::fmt;
+use std::sync::{Arc, OnceLock};
+
+use rsipstack::EndpointBuilder;
+use rsipstack::dialog::dialog_layer::DialogLayer;
+use rsipstack::platform::CancellationToken;
+use rsipstack::transaction::endpoint::EndpointInnerRef;
+use rsipstack::transport::TransportLayer;
+
+use super::{Context, Handle, Request, TechError, Technology};
+use crate::config::pjsip_conf::PjsipConfig;
+use crate::core::{ControlReceiver, CoreError};
+pub(crate) use transport::Listening;
+
+/// The technology's name in dial strings and channel names.
+pub(crate) const TECHNOLOGY: &str = "PJSIP";
+
+/// What wari says it is in `User-Agent` and `Server` headers.
+pub(crate) fn user_agent() -> String {
+    format!("wari {}", env!("CARGO_PKG_VERSION"))
+}
+
+/// What every request handler of the running technology reaches.
+#[allow(dead_code)] // read by the call and registrar handlers as they grow
+pub(crate) struct SipShared {
+    /// `pjsip.conf` as loaded.
+    pub(crate) config: Arc<PjsipConfig>,
+    /// The way back into the core.
+    pub(crate) core: Handle,
+    /// rsipstack's endpoint (transactions, transports, timers).
+    pub(crate) endpoint: EndpointInnerRef,
+    /// rsipstack's dialogs (INVITE dialogs in and out).
+    pub(crate) dialogs: Arc<DialogLayer>,
+    /// Where each transport listens.
+    pub(crate) listening: Vec<Listening>,
+    /// Contacts registered to us (helper D's registrar).
+    pub(crate) registrar: registrar::Registrar,
+    /// Cancelled when the technology stops: ends every task it started.
+    pub(crate) cancel: CancellationToken,
+}
+
+impl fmt::Debug for SipShared {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SipShared")
+            .field("listening", &self.listening)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The `PJSIP` technology.
+#[derive(Debug)]
+pub(crate) struct SipTech {
+    config: Arc<PjsipConfig>,
+    running: OnceLock<Arc<SipShared>>,
+}
+
+/// Why the technology could not start.
+#[derive(Debug, thiserror::Error)]
+enum SipStartError {
+    #[error(transparent)]
+    Transport(#[from] transport::TransportError),
+    #[error("SIP needs the async runtime")]
+    NoRuntime,
+    #[error("SIP transports cannot be served: {0}")]
+    Serve(std::io::Error),
+    #[error("started twice")]
+    Twice,
+}
+
+impl SipTech {
+    /// The technology for `config` (which has at least one transport).
+    pub(crate) fn new(config: Arc<PjsipConfig>) -> SipTech {
+        SipTech {
+            config,
+            running: OnceLock::new(),
+        }
+    }
+
+    /// Where the transports listen, once started (for wari's banner).
+    pub(crate) fn listening(&self) -> Vec<Listening> {
+        self.running
+            .get()
+            .map(|shared| shared.listening.clone())
+            .unwrap_or_default()
+    }
+
+    fn start_inner(&self, ctx: &mut Context<'_>) -> Result<(), SipStartError> {
+        if self.running.get().is_some() {
+            return Err(SipStartError::Twice);
+        }
+        let runtime =
+            tokio::runtime::Handle::try_current().map_err(|_| SipStartError::NoRuntime)?;
+        let bound = transport::bind_all(&self.config.transports)?;
+        let listening: Vec<Listening> = bound.iter().map(|b| b.listening().clone()).collect();
+        let _entered = runtime.enter();
+        let cancel = CancellationToken::new();
+        let layer = TransportLayer::new(cancel.child_token());
+        let tcp = transport::attach_udp(&layer, bound, &cancel).map_err(SipStartError::Serve)?;
+        let endpoint = EndpointBuilder::new()
+            .with_user_agent(&user_agent())
+            .with_transport_layer(layer)
+            .with_cancel_token(cancel.child_token())
+            .with_allows(dispatch::ALLOWED.to_vec())
+            .build();
+        transport::serve_tcp(&endpoint.inner, tcp, &cancel).map_err(SipStartError::Serve)?;
+        let incoming = endpoint
+            .incoming_transactions()
+            .map_err(|e| SipStartError::Serve(std::io::Error::other(e.to_string())))?;
+        let shared = Arc::new(SipShared {
+            config: self.config.clone(),
+            core: ctx.handle(),
+            endpoint: endpoint.inner.clone(),
+            dialogs: Arc::new(DialogLayer::new(endpoint.inner.clone())),
+            listening,
+            registrar: registrar::Registrar::default(),
+            cancel,
+        });
+        for endpoint in &self.config.endpoints {
+            ctx.add_endpoint(TECHNOLOGY, &endpoint.name);
+        }
+        for l in &shared.listening {
+            tracing::info!(transport = %l.name, address = %l.address, protocol = l.protocol, "SIP transport listening");
+        }
+        tokio::spawn(async move { endpoint.serve().await });
+        tokio::spawn(dispatch::serve(shared.clone(), incoming));
+        self.running.set(shared).map_err(|_| SipStartError::Twice)
+    }
+}
+
+impl Technology for SipTech {
+    fn name(&self) -> &'static str {
+        TECHNOLOGY
+    }
+
+    fn start(&self, ctx: &mut Context<'_>) -> Result<(), TechError> {
+        self.start_inner(ctx).map_err(Into::into)
+    }
+
+    fn stop(&self, _ctx: &mut Context<'_>) {
+        if let Some(shared) = self.running.get() {
+            shared.cancel.cancel();
+        }
+    }
+
+    fn request(
+        &self,
+        ctx: &mut Context<'_>,
+        request: &Request,
+    ) -> Result<(Arc<str>, ControlReceiver), CoreError> {
+        let shared = self
+            .running
+            .get()
+            .ok_or_else(|| CoreError::Internal("SIP is not running".into()))?;
+        call::outbound::request(shared, ctx, request)
+    }
+}

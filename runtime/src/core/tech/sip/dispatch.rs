@@ -1,0 +1,172 @@
+//! The loop of incoming SIP requests that no running transaction took: each is routed by
+//! its method (and whether it belongs to a dialog, its To tag) — INVITE, ACK, BYE, CANCEL
+//! to the calls, REGISTER to the registrar, OPTIONS answered here, anything else refused —
+//! and handled in a task of its own, so that one slow request never holds up the others.
+
+use std::sync::Arc;
+
+use rsipstack::dialog::DialogId;
+use rsipstack::sip::prelude::HeadersExt;
+use rsipstack::sip::{Header, Method, StatusCode};
+use rsipstack::transaction::TransactionReceiver;
+use rsipstack::transaction::transaction::Transaction;
+
+use super::{SipShared, call, registrar};
+
+/// The methods wari handles, as its `Allow` header lists them.
+pub(crate) const ALLOWED: &[Method] = &[
+    Method::Invite,
+    Method::Ack,
+    Method::Bye,
+    Method::Cancel,
+    Method::Options,
+    Method::Register,
+];
+
+/// The `Allow` header's value.
+pub(crate) fn allow_value() -> String {
+    ALLOWED
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Where a request goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Route {
+    /// A new call.
+    Invite,
+    /// A request inside an existing dialog (BYE, re-INVITE, INFO, ...) or a CANCEL.
+    InDialog,
+    /// A registration.
+    Register,
+    /// A capabilities query outside any dialog: 200 with `Allow` and `Accept`.
+    Options,
+    /// An ACK no transaction took (of a call already gone): dropped, never answered.
+    Drop,
+    /// A method wari knows but does not take outside a dialog: 405 with `Allow`.
+    NotAllowed,
+}
+
+/// The route of a request with `method`, inside a dialog when its To has a tag.
+pub(crate) fn route(method: &Method, in_dialog: bool) -> Route {
+    match (method, in_dialog) {
+        (Method::Ack, _) => Route::Drop,
+        (Method::Cancel | Method::Bye, _) => Route::InDialog,
+        (Method::Invite, false) => Route::Invite,
+        (Method::Register, _) => Route::Register,
+        (Method::Options, false) => Route::Options,
+        (_, true) => Route::InDialog,
+        (_, false) => Route::NotAllowed,
+    }
+}
+
+/// Runs until rsipstack's endpoint stops: every request is routed in a task of its own.
+pub(crate) async fn serve(shared: Arc<SipShared>, mut incoming: TransactionReceiver) {
+    loop {
+        let tx = tokio::select! {
+            _ = shared.cancel.cancelled() => break,
+            tx = incoming.recv() => match tx {
+                Some(tx) => tx,
+                None => break,
+            },
+        };
+        let shared = shared.clone();
+        tokio::spawn(async move { handle(&shared, tx).await });
+    }
+    tracing::debug!("SIP request loop ended");
+}
+
+async fn handle(shared: &Arc<SipShared>, mut tx: Transaction) {
+    let in_dialog = tx
+        .original
+        .to_header()
+        .ok()
+        .and_then(|to| to.tag().ok().flatten())
+        .is_some();
+    let route = route(&tx.original.method, in_dialog);
+    tracing::debug!(method = %tx.original.method, ?route, "SIP request");
+    let answered = match route {
+        Route::Invite => {
+            call::inbound::invite(shared, tx).await;
+            return;
+        }
+        Route::InDialog => {
+            in_dialog_request(shared, tx).await;
+            return;
+        }
+        Route::Register => {
+            registrar::handle(shared, tx).await;
+            return;
+        }
+        Route::Drop => return,
+        Route::Options => {
+            tx.reply_with(
+                StatusCode::OK,
+                vec![
+                    Header::Allow(allow_value().into()),
+                    Header::Accept("application/sdp".to_string().into()),
+                ],
+                None,
+            )
+            .await
+        }
+        Route::NotAllowed => {
+            tx.reply_with(
+                StatusCode::MethodNotAllowed,
+                vec![Header::Allow(allow_value().into())],
+                None,
+            )
+            .await
+        }
+    };
+    if let Err(error) = answered {
+        tracing::debug!(%error, "SIP answer not sent");
+    }
+}
+
+/// A request of an existing dialog goes to it; one of no dialog (a BYE after the call
+/// ended, a CANCEL after the final answer) gets 481.
+async fn in_dialog_request(shared: &Arc<SipShared>, mut tx: Transaction) {
+    let dialog = DialogId::try_from(&tx)
+        .ok()
+        .and_then(|id| shared.dialogs.get_dialog(&id));
+    let result = match dialog {
+        Some(mut dialog) => dialog.handle(&mut tx).await,
+        None => tx.reply(StatusCode::CallTransactionDoesNotExist).await,
+    };
+    if let Err(error) = result {
+        tracing::debug!(%error, "SIP in-dialog request failed");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_are_routed_by_method_and_dialog() {
+        assert_eq!(route(&Method::Invite, false), Route::Invite);
+        assert_eq!(route(&Method::Invite, true), Route::InDialog, "re-INVITE");
+        assert_eq!(route(&Method::Bye, true), Route::InDialog);
+        assert_eq!(
+            route(&Method::Bye, false),
+            Route::InDialog,
+            "481: no such dialog"
+        );
+        assert_eq!(route(&Method::Cancel, false), Route::InDialog);
+        assert_eq!(route(&Method::Ack, false), Route::Drop);
+        assert_eq!(route(&Method::Ack, true), Route::Drop);
+        assert_eq!(route(&Method::Register, false), Route::Register);
+        assert_eq!(route(&Method::Options, false), Route::Options);
+        assert_eq!(route(&Method::Options, true), Route::InDialog);
+        assert_eq!(route(&Method::Subscribe, false), Route::NotAllowed);
+        assert_eq!(route(&Method::Message, false), Route::NotAllowed);
+    }
+
+    #[test]
+    fn allow_lists_what_wari_handles() {
+        assert_eq!(allow_value(), "INVITE, ACK, BYE, CANCEL, OPTIONS, REGISTER");
+    }
+}
