@@ -62,8 +62,9 @@ pub(crate) struct SipShared {
     pub(crate) dialogs: Arc<DialogLayer>,
     /// Where each transport listens.
     pub(crate) listening: Vec<Listening>,
-    /// Contacts registered to us (helper D's registrar).
-    pub(crate) registrar: registrar::Registrar,
+    /// Contacts registered to us, and where calls to an endpoint go
+    /// ([`registrar::Registrar::contacts_of`]).
+    pub(crate) registrar: Arc<registrar::Registrar>,
     /// Cancelled when the technology stops: ends every task it started.
     pub(crate) cancel: CancellationToken,
 }
@@ -141,12 +142,14 @@ impl SipTech {
             endpoint: endpoint.inner.clone(),
             dialogs: Arc::new(DialogLayer::new(endpoint.inner.clone())),
             listening,
-            registrar: registrar::Registrar::default(),
+            // Makes every endpoint known to the core, offline until a contact registers.
+            registrar: registrar::Registrar::start(self.config.clone(), ctx),
             cancel,
         });
-        for endpoint in &self.config.endpoints {
-            ctx.add_endpoint(TECHNOLOGY, &endpoint.name);
-        }
+        qualify::start(
+            &shared.registrar,
+            qualify::rsipstack_pinger(shared.endpoint.clone()),
+        );
         for l in &shared.listening {
             tracing::info!(transport = %l.name, address = %l.address, protocol = l.protocol, "SIP transport listening");
         }
