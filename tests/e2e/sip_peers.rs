@@ -250,8 +250,10 @@ impl Baresip {
         if let Some(password) = &account.password {
             line.push_str(&format!(";auth_pass={password}"));
         }
-        line.push_str(&format!(";answermode={answer};audio_codecs=pcmu,pcma\n"));
-        std::fs::write(dir.join("accounts"), line).expect("baresip accounts");
+        line.push_str(&format!(";answermode={answer};audio_codecs=pcmu,pcma"));
+        // The account is added over the control socket once it is connected (below), so that
+        // no event of its registration is missed.
+        std::fs::write(dir.join("accounts"), "").expect("baresip accounts");
         std::fs::write(dir.join("contacts"), "").expect("baresip contacts");
 
         let home = dir.join("home");
@@ -284,7 +286,7 @@ impl Baresip {
                 }
             }
         };
-        Baresip {
+        let mut phone = Baresip {
             child,
             dir: dir.to_path_buf(),
             sip: SocketAddr::from(([127, 0, 0, 1], sip_port)),
@@ -293,7 +295,10 @@ impl Baresip {
             buffer: Vec::new(),
             events: VecDeque::new(),
             token: 0,
-        }
+        };
+        let response = phone.command("uanew", &line).await;
+        assert_eq!(response["ok"], true, "uanew {line}: {response}");
+        phone
     }
 
     /// Its own address, `sip:USER@127.0.0.1:PORT`.
