@@ -9,9 +9,13 @@
 //! the phones of [`sip_peers`].
 
 use std::path::Path;
+use std::time::Duration;
 
-use crate::sip_peers::{Account, Baresip, PEER_TIMEOUT, prompt};
-use crate::support::{ARI_CONF, EventSocket, HTTP_CONF, Wari};
+use crate::sip_peers::{
+    Account, AudioMatch, Baresip, PEER_TIMEOUT, PjsuaCall, audio_match, pjsua_call, prompt,
+    read_wav, repeated_prompt,
+};
+use crate::support::{ARI_CONF, EventSocket, HTTP_CONF, Wari, eventually};
 
 /// The application the phones' calls are handed to.
 const APP: &str = "phones";
@@ -145,4 +149,169 @@ async fn a_phone_registers_with_its_password_and_its_endpoint_goes_online() {
     assert_eq!(phones.endpoint_state("alice").await, "online");
     // bob has not registered.
     assert_eq!(phones.endpoint_state("bob").await, "offline");
+}
+
+impl Phones {
+    /// Waits for the application's StasisStart and returns the channel's id and name.
+    async fn stasis_start(&mut self) -> (String, String) {
+        let event = self.ws.next_of("StasisStart").await;
+        let channel = &event["channel"];
+        (
+            channel["id"].as_str().expect("channel id").to_string(),
+            channel["name"].as_str().expect("channel name").to_string(),
+        )
+    }
+
+    /// `POST` as the test user, which must succeed (2xx).
+    async fn post_ok(&self, path: &str) -> serde_json::Value {
+        let reply = self.wari.post(path).await;
+        assert!(
+            reply.status.is_success(),
+            "POST {path}: {} {}",
+            reply.status,
+            reply.text
+        );
+        reply.body
+    }
+
+    /// The next `count` digits of ChannelDtmfReceived events for `channel`.
+    async fn digits(&mut self, channel: &str, count: usize) -> String {
+        let mut digits = String::new();
+        for _ in 0..count {
+            let event = self.ws.next_for("ChannelDtmfReceived", channel).await;
+            digits.push_str(event["digit"].as_str().unwrap_or("?"));
+        }
+        digits
+    }
+
+    /// A registered baresip phone `user` (its source a long prompt, so it never hangs up
+    /// by itself) that has called `exten` in wari; returns it with the channel wari made,
+    /// answered by the application.
+    async fn answered_call(
+        &mut self,
+        dir: &Path,
+        user: &str,
+        password: &str,
+        exten: &str,
+    ) -> (Baresip, String) {
+        let source = repeated_prompt(dir, "demo-congrats", 3);
+        let mut phone = self.phone(dir, user, password, &source).await;
+        phone.wait_event("REGISTER_OK", PEER_TIMEOUT).await;
+        phone.dial(&format!("sip:{exten}@{}", self.sip())).await;
+        let (channel, name) = self.stasis_start().await;
+        assert!(name.starts_with(&format!("PJSIP/{user}-")), "{name}");
+        self.post_ok(&format!("/ari/channels/{channel}/answer"))
+            .await;
+        phone.wait_event("CALL_ESTABLISHED", PEER_TIMEOUT).await;
+        (phone, channel)
+    }
+}
+
+/// Waits until the first recording of `phone` contains prompt `name` (at least 80% of its
+/// sounding windows); the recording is complete only once baresip has closed it.
+async fn heard_prompt(phone: &Baresip, name: &str) -> AudioMatch {
+    let reference = read_wav(&prompt(name));
+    eventually(
+        &format!("{} hearing {name}", phone.user),
+        PEER_TIMEOUT,
+        || {
+            let files = phone.heard();
+            let found = files.first().map(|f| audio_match(&reference, &read_wav(f)));
+            async move {
+                match found {
+                    Some(found) if found.share() >= 0.8 => Ok(found),
+                    other => Err(format!("{files:?}: {other:?}")),
+                }
+            }
+        },
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_phone_calls_in_and_hears_the_application_play_hello_world() {
+    let mut phones = Phones::start().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (mut bob, channel) = phones
+        .answered_call(dir.path(), "bob", "builder", "100")
+        .await;
+
+    let playback = phones
+        .post_ok(&format!(
+            "/ari/channels/{channel}/play?media=sound:hello-world"
+        ))
+        .await;
+    let playback = playback["id"].as_str().expect("playback id").to_string();
+    loop {
+        let event = phones.ws.next_of("PlaybackFinished").await;
+        if event["playback"]["id"] == playback.as_str() {
+            assert_eq!(event["playback"]["state"], "done", "{event}");
+            break;
+        }
+    }
+    assert!(
+        phones
+            .wari
+            .delete(&format!("/ari/channels/{channel}"))
+            .await
+            .status
+            .is_success()
+    );
+    bob.wait_event("CALL_CLOSED", PEER_TIMEOUT).await;
+
+    let found = heard_prompt(&bob, "hello-world").await;
+    assert!(found.windows >= 8, "{found:?}");
+}
+
+#[tokio::test]
+async fn digits_a_phone_sends_arrive_as_channel_dtmf_received() {
+    let mut phones = Phones::start().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (mut alice, channel) = phones
+        .answered_call(dir.path(), "alice", "wonderland", "200")
+        .await;
+
+    alice.send_digits("159#").await;
+    assert_eq!(phones.digits(&channel, 4).await, "159#");
+    alice.hangup().await;
+    let event = phones.ws.next_for("StasisEnd", &channel).await;
+    assert_eq!(event["channel"]["id"], channel.as_str());
+}
+
+#[tokio::test]
+async fn digits_pjsua2_sends_arrive_as_channel_dtmf_received() {
+    let mut phones = Phones::start().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let uri = format!("sip:300@{}", phones.sip());
+    let record = dir.path().join("pjsua-heard.wav");
+    let call = tokio::task::spawn_blocking({
+        let record = record.clone();
+        let play = prompt("demo-congrats");
+        move || {
+            pjsua_call(&PjsuaCall {
+                uri: &uri,
+                play: &play,
+                record: &record,
+                digits: "1984",
+                credentials: Some(("alice", "wonderland")),
+                hold: Duration::from_secs(3),
+            })
+        }
+    });
+    let (channel, name) = phones.stasis_start().await;
+    assert!(name.starts_with("PJSIP/alice-"), "{name}");
+    phones
+        .post_ok(&format!("/ari/channels/{channel}/answer"))
+        .await;
+    assert_eq!(phones.digits(&channel, 4).await, "1984");
+    assert!(
+        phones
+            .wari
+            .delete(&format!("/ari/channels/{channel}"))
+            .await
+            .status
+            .is_success()
+    );
+    let outcome = call.await.expect("pjsua call");
+    assert_eq!(outcome.status, 200, "{}", outcome.output);
 }
