@@ -194,8 +194,22 @@ impl Phones {
         password: &str,
         exten: &str,
     ) -> (Baresip, String) {
-        let source = repeated_prompt(dir, "demo-congrats", 3);
-        let mut phone = self.phone(dir, user, password, &source).await;
+        let source = prompt("demo-congrats");
+        self.answered_call_playing(dir, user, password, exten, &source)
+            .await
+    }
+
+    /// Like [`Phones::answered_call`], with `source` as the phone's microphone (it hangs up
+    /// when the file ends).
+    async fn answered_call_playing(
+        &mut self,
+        dir: &Path,
+        user: &str,
+        password: &str,
+        exten: &str,
+        source: &Path,
+    ) -> (Baresip, String) {
+        let mut phone = self.phone(dir, user, password, source).await;
         phone.wait_event("REGISTER_OK", PEER_TIMEOUT).await;
         phone.dial(&format!("sip:{exten}@{}", self.sip())).await;
         let (channel, name) = self.stasis_start().await;
@@ -314,4 +328,46 @@ async fn digits_pjsua2_sends_arrive_as_channel_dtmf_received() {
     );
     let outcome = call.await.expect("pjsua call");
     assert_eq!(outcome.status, 200, "{}", outcome.output);
+}
+
+#[tokio::test]
+async fn two_phones_in_a_bridge_hear_each_other() {
+    let mut phones = Phones::start().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    // alice says hello-world over and over; bob says agent-loginok three times and then
+    // his phone hangs up (baresip does when its source file ends).
+    let alice_says = repeated_prompt(dir.path(), "hello-world", 10);
+    let bob_says = repeated_prompt(dir.path(), "agent-loginok", 3);
+    let (mut alice, a) = phones
+        .answered_call_playing(dir.path(), "alice", "wonderland", "100", &alice_says)
+        .await;
+    let (mut bob, b) = phones
+        .answered_call_playing(dir.path(), "bob", "builder", "101", &bob_says)
+        .await;
+    let bridge = phones.post_ok("/ari/bridges?type=mixing").await;
+    let bridge = bridge["id"].as_str().expect("bridge id").to_string();
+    phones
+        .post_ok(&format!("/ari/bridges/{bridge}/addChannel?channel={a},{b}"))
+        .await;
+
+    bob.wait_event("CALL_CLOSED", Duration::from_secs(15)).await;
+    phones.ws.next_for("StasisEnd", &b).await;
+    assert!(
+        phones
+            .wari
+            .delete(&format!("/ari/channels/{a}"))
+            .await
+            .status
+            .is_success()
+    );
+    alice.wait_event("CALL_CLOSED", PEER_TIMEOUT).await;
+
+    // Each heard the other, and not itself.
+    heard_prompt(&alice, "agent-loginok").await;
+    heard_prompt(&bob, "hello-world").await;
+    let own = audio_match(
+        &read_wav(&prompt("hello-world")),
+        &read_wav(&alice.heard()[0]),
+    );
+    assert!(own.share() < 0.3, "alice hears herself: {own:?}");
 }
