@@ -48,6 +48,7 @@ mod schema;
 mod sip_flows;
 mod sip_peers;
 mod sip_phones;
+mod sip_registrar;
 mod sip_signalling;
 mod slow_clients;
 mod snoop;

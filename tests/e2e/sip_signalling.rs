@@ -169,12 +169,41 @@ impl Peer {
     }
 
     fn offer(&self) -> String {
+        self.offer_with(1, "sendrecv")
+    }
+
+    /// An SDP offer of version `version` with `direction`.
+    fn offer_with(&self, version: u32, direction: &str) -> String {
         let port = self.rtp.local_addr().expect("rtp address").port();
         format!(
-            "v=0\r\no=peer 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+            "v=0\r\no=peer 1 {version} IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
              m=audio {port} RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\n\
-             a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\na=ptime:20\r\na=sendrecv\r\n"
+             a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\na=ptime:20\r\na={direction}\r\n"
         )
+    }
+
+    /// A re-INVITE inside `call` offering `direction`.
+    async fn reinvite(&self, call: &Call, cseq: u32, direction: &str) {
+        let body = self.offer_with(cseq, direction);
+        let local = self.local();
+        let to = call.to.clone().expect("an answered call");
+        let text = format!(
+            "INVITE {uri} SIP/2.0\r\n\
+             Via: SIP/2.0/UDP {local};branch=z9hG4bK-re{cseq}-{tag};rport\r\n\
+             Max-Forwards: 70\r\n\
+             From: \"Peer Phone\" <sip:someone@127.0.0.1>;tag={tag}\r\n\
+             To: {to}\r\n\
+             Call-ID: {call_id}\r\n\
+             CSeq: {cseq} INVITE\r\n\
+             Contact: <sip:someone@{local}>\r\n\
+             Content-Type: application/sdp\r\n\
+             Content-Length: {len}\r\n\r\n{body}",
+            uri = call.request_uri,
+            tag = call.from_tag,
+            call_id = call.call_id,
+            len = body.len(),
+        );
+        self.send(&text).await;
     }
 
     fn new_call(&self, exten: &str) -> Call {
@@ -574,4 +603,47 @@ async fn options_lists_what_wari_takes_and_other_methods_are_not_allowed() {
     let subscribe = peer.simple("SUBSCRIBE", "alice").await;
     assert_eq!(subscribe.status(), 405, "{subscribe:?}");
     assert!(subscribe.header("allow").is_some());
+}
+
+#[tokio::test]
+async fn a_reinvite_to_sendonly_holds_the_channel_and_sendrecv_takes_it_back() {
+    let wari = start(PJSIP);
+    let mut app = events(&wari).await;
+    let peer = Peer::new(&wari).await;
+    let mut call = peer.new_call("100");
+    peer.invite(&call, "someone", 1, "").await;
+    let started = app.next_of("StasisStart").await;
+    let id = started["channel"]["id"].as_str().expect("id").to_string();
+    assert_eq!(
+        wari.post(&format!("/ari/channels/{id}/answer"))
+            .await
+            .status,
+        204
+    );
+    let ok = peer.final_response("INVITE").await;
+    call.to = ok.header("to").map(str::to_string);
+    peer.in_dialog(&call, "ACK", 1, "ack1", "").await;
+
+    peer.reinvite(&call, 2, "sendonly").await;
+    let held = peer.final_response("INVITE").await;
+    assert_eq!(held.status(), 200, "{held:?}");
+    assert!(
+        sdp_lines(&held.body)["a"].contains(&"recvonly".to_string()),
+        "{}",
+        held.body
+    );
+    peer.in_dialog(&call, "ACK", 2, "ack2", "").await;
+    let hold = app.next_for("ChannelHold", &id).await;
+    assert_eq!(hold["channel"]["name"], started["channel"]["name"]);
+
+    peer.reinvite(&call, 3, "sendrecv").await;
+    let back = peer.final_response("INVITE").await;
+    assert_eq!(back.status(), 200, "{back:?}");
+    assert!(
+        sdp_lines(&back.body)["a"].contains(&"sendrecv".to_string()),
+        "{}",
+        back.body
+    );
+    peer.in_dialog(&call, "ACK", 3, "ack3", "").await;
+    app.next_for("ChannelUnhold", &id).await;
 }

@@ -66,6 +66,8 @@ pub(crate) struct SipShared {
     /// Contacts registered to us, and where calls to an endpoint go
     /// ([`registrar::Registrar::contacts_of`]).
     pub(crate) registrar: Arc<registrar::Registrar>,
+    /// wari's registrations to providers (`type=registration`).
+    pub(crate) registrations: registration::Registrations,
     /// Digest challenges and their checks (every request from an endpoint with `auth`).
     pub(crate) challenger: auth::Challenger,
     /// Source address -> endpoint (`type=identify`).
@@ -168,6 +170,7 @@ impl SipTech {
             listening,
             // Makes every endpoint known to the core, offline until a contact registers.
             registrar: registrar::Registrar::start(self.config.clone(), ctx),
+            registrations: registration::Registrations::start(&self.config, &endpoint.inner),
             challenger: auth::Challenger::new(),
             identifier: identify::Identifier::new(&self.config),
             calls: call::Calls::default(),
@@ -198,6 +201,8 @@ impl Technology for SipTech {
 
     fn stop(&self, _ctx: &mut Context<'_>) {
         if let Some(shared) = self.running.get() {
+            // Unregisters first (Expires: 0), while the transports still run.
+            shared.registrations.stop(registration::UNREGISTER_WAIT);
             shared.cancel.cancel();
         }
     }
