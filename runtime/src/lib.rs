@@ -26,3 +26,7 @@ pub mod log_text;
 pub mod media;
 pub(crate) mod store;
 pub mod wasm;
+
+/// The SDP parser and answerer of SIP calls, for the `sdp` fuzz target.
+#[doc(hidden)]
+pub use crate::core::tech::sip::media::fuzz_sdp;

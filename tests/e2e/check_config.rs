@@ -261,3 +261,161 @@ fn help_mentions_config_dir() {
     assert!(!ok, "an unknown flag is an error");
     assert!(stderr.contains("--no-such-flag"), "{stderr}");
 }
+
+/// A pjsip.conf a typical install writes: a transport, a phone from a template with its auth
+/// and AOR, a trunk identified by address with an outbound registration.
+const PJSIP_GOOD: &str = "\
+[udp]
+type = transport
+protocol = udp
+bind = 127.0.0.1:5060
+
+[phone](!)
+type = endpoint
+context = phones
+disallow = all
+allow = ulaw,alaw
+
+[alice](phone)
+auth = alice
+aors = alice
+
+[alice]
+type = auth
+auth_type = userpass
+username = alice
+password = s3cret
+
+[alice]
+type = aor
+max_contacts = 1
+
+[trunk]
+type = endpoint
+allow = ulaw
+outbound_auth = trunk
+aors = trunk
+
+[trunk]
+type = aor
+contact = sip:provider.example.com
+
+[trunk]
+type = identify
+endpoint = trunk
+match = 192.0.2.0/24
+
+[trunk]
+type = auth
+username = me
+password = pw
+
+[trunk]
+type = registration
+server_uri = sip:provider.example.com
+client_uri = sip:me@provider.example.com
+outbound_auth = trunk
+";
+
+#[test]
+fn a_typical_pjsip_conf_passes() {
+    let dir = config_dir(&[
+        ("http.conf", HTTP_CONF),
+        ("ari.conf", ARI_CONF),
+        ("pjsip.conf", PJSIP_GOOD),
+        (
+            "extensions.conf",
+            "[phones]\nexten => 100,1,Answer()\n\n[default]\nexten => _X.,1,Hangup()\n",
+        ),
+    ]);
+    let (ok, stdout, stderr) = check(dir.path());
+    assert!(ok, "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(stdout.contains("0 error(s), 0 warning(s)"), "{stdout}");
+}
+
+#[test]
+fn pjsip_conf_mistakes_are_reported_with_file_and_line() {
+    let pjsip = "\
+[udp]
+type = transport
+bind = 127.0.0.1:5060
+
+[udp2]
+type = transport
+bind = 127.0.0.1:5060
+
+[tls]
+type = transport
+protocol = tls
+bind = 127.0.0.1
+
+[alice]
+type = endpoint
+allow = ulaw,opus
+dtmf_mode = info
+direct_media = yes
+rtp_timeout = soon
+aors = alicee
+auth = nobody
+shoe_size = 42
+
+[bob]
+type = endpoint
+allow = all
+transport = tcp
+
+[bob]
+type = identify
+endpoint = bob
+match = pbx.example.com
+
+[nobody]
+username = x
+
+[x]
+type = trunk
+
+[r]
+type = registration
+server_uri = sip:reg.example.com
+client_uri = sip:me@reg.example.com
+outbound_auth = missing
+";
+    let dir = config_dir(&[
+        ("http.conf", HTTP_CONF),
+        ("ari.conf", ARI_CONF),
+        ("pjsip.conf", pjsip),
+    ]);
+    let (ok, stdout, stderr) = check(dir.path());
+    assert!(!ok, "errors fail the check:\n{stdout}\n{stderr}");
+    // No extensions.conf: [bob]'s context `default` has no dialplan ([alice] is left out).
+    let expected: [(u32, &str, &[&str]); 15] = [
+        (5, "error", &["[udp2]", "collides", "[udp]"]),
+        (9, "error", &["[tls]", "cert_file", "priv_key_file"]),
+        (16, "warning", &["opus", "ulaw and alaw"]),
+        (17, "warning", &["dtmf_mode", "info"]),
+        (18, "warning", &["direct_media"]),
+        (19, "error", &["rtp_timeout", "soon"]),
+        (20, "error", &["aors", "alicee"]),
+        (21, "error", &["auth", "nobody", "[alice] ignored"]),
+        (22, "warning", &["shoe_size"]),
+        (
+            24,
+            "warning",
+            &["[bob]", "context 'default'", "extensions.conf"],
+        ),
+        (27, "error", &["transport", "tcp"]),
+        (32, "warning", &["pbx.example.com", "host names"]),
+        (34, "error", &["[nobody]", "type"]),
+        (38, "error", &["unknown type", "trunk"]),
+        (44, "error", &["outbound_auth", "missing"]),
+    ];
+    for (line, severity, words) in expected {
+        let reported = problem_at(&stdout, dir.path(), "pjsip.conf", line, severity)
+            .unwrap_or_else(|| panic!("pjsip.conf:{line} {severity} in:\n{stdout}"));
+        for word in words {
+            assert!(reported.contains(word), "'{word}' in {reported}");
+        }
+    }
+    assert!(stdout.contains("9 error(s), 6 warning(s)"), "{stdout}");
+}

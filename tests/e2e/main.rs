@@ -46,6 +46,7 @@ mod rest_over_ws;
 mod routing_answers;
 mod schema;
 mod sip_registrar;
+mod sip_signalling;
 mod slow_clients;
 mod snoop;
 mod soak;

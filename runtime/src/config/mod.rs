@@ -133,7 +133,9 @@ pub fn load(source: &ConfigSource) -> Result<(Config, Problems), ConfigError> {
     let websocket_clients = conf_file::load(reader, &dir, "websocket_client.conf", &mut problems)?;
     let moh = conf_file::load(reader, &dir, "musiconhold.conf", &mut problems)?;
     let pjsip = conf_file::load(reader, &dir, "pjsip.conf", &mut problems)?;
-    let pjsip = pjsip_conf::read(pjsip.as_ref(), &mut problems);
+    let mut pjsip = pjsip_conf::read(pjsip.as_ref(), &mut problems);
+    pjsip.resolve_paths(&dir);
+    pjsip_conf::check_contexts(&pjsip, extensions.as_ref(), &mut problems);
     let moh =
         musiconhold_conf::MohConfig::read(moh.as_ref(), &directories.data_dir(), &mut problems);
 

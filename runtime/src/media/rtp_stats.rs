@@ -5,8 +5,10 @@
 //! an edge's I/O thread what it sent ([`RtpStats::sent`]); readers take a
 //! [`RtpSnapshot`] of the shared [`RtpStats`] at any time without stopping it.
 //!
-//! No RTCP is exchanged, so nothing only the far end knows is reported: its losses
-//! (`txploss` is always 0), jitter and round-trip times.
+//! What only RTCP tells (interarrival jitter both ways, the far end's losses, round-trip
+//! times) is an [`RtpQuality`], filled by a technology that exchanges RTCP (SIP); without
+//! it (external media) `txploss` is 0 and those fields are left out, as Asterisk leaves
+//! out what its engine does not have.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -26,8 +28,38 @@ pub struct RtpStats {
     remote_ssrc: AtomicU32,
 }
 
+/// Minimum, maximum, mean and standard deviation of a series of measurements (seconds).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Spread {
+    /// The smallest.
+    pub min: f64,
+    /// The largest.
+    pub max: f64,
+    /// The mean (Asterisk's "normdev").
+    pub mean: f64,
+    /// The standard deviation.
+    pub stdev: f64,
+}
+
+/// What RTCP reports told about a stream (times in seconds).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct RtpQuality {
+    /// Packets of ours the far end reports lost.
+    pub tx_lost: u64,
+    /// The far end's interarrival jitter of our stream, as last reported.
+    pub tx_jitter: f64,
+    /// Our interarrival jitter of its stream (RFC 3550 A.8).
+    pub rx_jitter: f64,
+    /// The far end's reported jitter over its reports.
+    pub remote_jitter: Spread,
+    /// Our jitter over our reports.
+    pub local_jitter: Spread,
+    /// The last round-trip time, and over all measured; `None` until one is.
+    pub rtt: Option<(f64, Spread)>,
+}
+
 /// The statistics at one moment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RtpSnapshot {
     /// The SSRC wari sends with.
     pub local_ssrc: u32,
@@ -44,6 +76,8 @@ pub struct RtpSnapshot {
     /// Packets lost on the way in: expected from the sequence numbers minus received, never
     /// below zero.
     pub rx_lost: u64,
+    /// What RTCP told, for a stream that exchanges it.
+    pub quality: Option<RtpQuality>,
 }
 
 impl RtpStats {
@@ -59,6 +93,7 @@ impl RtpStats {
             rx_packets: read(&self.rx_packets),
             rx_octets: read(&self.rx_octets),
             rx_lost: read(&self.rx_lost),
+            quality: None,
         }
     }
 
@@ -74,17 +109,38 @@ impl RtpStats {
 impl RtpSnapshot {
     /// The ARI `RTPstat` object of channel `channel_uniqueid`.
     pub fn json(&self, channel_uniqueid: &str) -> Value {
-        json!({
+        let mut object = json!({
             "txcount": self.tx_packets,
             "rxcount": self.rx_packets,
-            "txploss": 0,
+            "txploss": self.quality.map_or(0, |q| q.tx_lost),
             "rxploss": self.rx_lost,
             "local_ssrc": self.local_ssrc,
             "remote_ssrc": self.remote_ssrc,
             "txoctetcount": self.tx_octets,
             "rxoctetcount": self.rx_octets,
             "channel_uniqueid": channel_uniqueid,
-        })
+        });
+        if let (Some(quality), Some(fields)) = (self.quality, object.as_object_mut()) {
+            fields.insert("txjitter".into(), quality.tx_jitter.into());
+            fields.insert("rxjitter".into(), quality.rx_jitter.into());
+            for (side, spread) in [
+                ("remote", quality.remote_jitter),
+                ("local", quality.local_jitter),
+            ] {
+                fields.insert(format!("{side}_maxjitter"), spread.max.into());
+                fields.insert(format!("{side}_minjitter"), spread.min.into());
+                fields.insert(format!("{side}_normdevjitter"), spread.mean.into());
+                fields.insert(format!("{side}_stdevjitter"), spread.stdev.into());
+            }
+            if let Some((rtt, spread)) = quality.rtt {
+                fields.insert("rtt".into(), rtt.into());
+                fields.insert("maxrtt".into(), spread.max.into());
+                fields.insert("minrtt".into(), spread.min.into());
+                fields.insert("normdevrtt".into(), spread.mean.into());
+                fields.insert("stdevrtt".into(), spread.stdev.into());
+            }
+        }
+        object
     }
 }
 
@@ -176,12 +232,42 @@ mod tests {
                 rx_packets: 1,
                 rx_octets: 160,
                 rx_lost: 0,
+                quality: None,
             }
         );
         let object = stats.json("chan");
         assert_eq!(object["txcount"], 2);
         assert_eq!(object["txploss"], 0);
         assert_eq!(object["channel_uniqueid"], "chan");
+        assert!(object.get("rxjitter").is_none(), "no RTCP, no jitter");
+    }
+
+    #[test]
+    fn rtcp_figures_are_reported_when_known() {
+        let mut stats = RtpCounter::new(1).stats().snapshot();
+        stats.quality = Some(RtpQuality {
+            tx_lost: 3,
+            tx_jitter: 0.002,
+            rx_jitter: 0.001,
+            rtt: Some((
+                0.05,
+                Spread {
+                    min: 0.04,
+                    max: 0.06,
+                    mean: 0.05,
+                    stdev: 0.01,
+                },
+            )),
+            ..RtpQuality::default()
+        });
+        let object = stats.json("c");
+        assert_eq!(object["txploss"], 3);
+        assert_eq!(object["txjitter"], 0.002);
+        assert_eq!(object["rxjitter"], 0.001);
+        assert_eq!(object["rtt"], 0.05);
+        assert_eq!(object["minrtt"], 0.04);
+        assert_eq!(object["stdevrtt"], 0.01);
+        assert_eq!(object["local_maxjitter"], 0.0);
     }
 
     #[test]

@@ -12,7 +12,7 @@
 mod read;
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use super::conf_file::ConfFile;
 use super::diagnostics::{Location, Problems};
@@ -64,6 +64,19 @@ impl PjsipConfig {
     pub fn is_empty(&self) -> bool {
         self.transports.is_empty()
     }
+
+    /// Makes the transports' relative `cert_file`/`priv_key_file` relative to `dir` (the
+    /// configuration directory), as other files' paths are; absolute ones stay.
+    pub fn resolve_paths(&mut self, dir: &Path) {
+        for transport in &mut self.transports {
+            for path in [&mut transport.cert_file, &mut transport.priv_key_file]
+                .into_iter()
+                .flatten()
+            {
+                *path = dir.join(&*path);
+            }
+        }
+    }
 }
 
 /// A transport's protocol (`protocol=`; Asterisk's default is `udp`).
@@ -113,7 +126,8 @@ pub struct Transport {
     pub external_signaling_port: Option<u16>,
     /// `local_net`: networks that see wari's own addresses (no external rewriting).
     pub local_net: Vec<ipnetwork::IpNetwork>,
-    /// `cert_file` (TLS): the certificate chain, PEM.
+    /// `cert_file` (TLS): the certificate chain, PEM (relative to the configuration
+    /// directory once loaded by [`crate::config::load`]).
     pub cert_file: Option<PathBuf>,
     /// `priv_key_file` (TLS): the private key, PEM.
     pub priv_key_file: Option<PathBuf>,
@@ -262,6 +276,36 @@ pub struct Registration {
     pub expiration: u32,
     /// Where the section starts.
     pub location: Location,
+}
+
+/// Warns about each endpoint whose `context` is not a context of `extensions` (the parsed
+/// extensions.conf, None when absent): its calls would find no dialplan to run.
+pub fn check_contexts(
+    config: &PjsipConfig,
+    extensions: Option<&ConfFile>,
+    problems: &mut Problems,
+) {
+    let defined = |context: &str| {
+        extensions.is_some_and(|file| {
+            file.sections().any(|section| {
+                section.name == context
+                    && !section.name.eq_ignore_ascii_case("general")
+                    && !section.name.eq_ignore_ascii_case("globals")
+            })
+        })
+    };
+    for endpoint in &config.endpoints {
+        if !defined(&endpoint.context) {
+            problems.warn(
+                &endpoint.location,
+                format!(
+                    "endpoint [{}]: context '{}' is not in extensions.conf, so its calls \
+                     have no dialplan to run",
+                    endpoint.name, endpoint.context
+                ),
+            );
+        }
+    }
 }
 
 /// Reads `pjsip.conf` (None = absent file: an empty configuration, SIP does not start).

@@ -190,13 +190,15 @@ fn check_references(
     dropped
 }
 
-/// Two transports whose sockets would collide: the same port and kind of socket (UDP, or
-/// a stream for TCP/TLS) on the same address or where either is a wildcard.
+/// Two transports whose sockets would collide: the same port (not 0, which the system
+/// picks) and kind of socket (UDP, or a stream for TCP/TLS) on the same address or where
+/// either is a wildcard.
 fn check_transport_addresses(config: &PjsipConfig, problems: &mut Problems) {
     for (i, later) in config.transports.iter().enumerate() {
         let stream = |p: Protocol| p != Protocol::Udp;
         let clash = config.transports[..i].iter().find(|earlier| {
             stream(earlier.protocol) == stream(later.protocol)
+                && later.bind.port() != 0
                 && earlier.bind.port() == later.bind.port()
                 && (earlier.bind.ip() == later.bind.ip()
                     || earlier.bind.ip().is_unspecified()
@@ -660,10 +662,31 @@ fn read_auth(section: &Section, problems: &mut Problems) -> Option<Auth> {
                     valid = false;
                 }
             }
-            "username" => username = text(entry),
+            "username" | "realm" => {
+                let value = text(entry);
+                // Both travel in quoted strings of Digest headers, unescaped.
+                if let Some(bad) = value.as_deref().and_then(|v| {
+                    v.chars()
+                        .find(|c| matches!(c, '"' | '\\') || c.is_control())
+                }) {
+                    problems.error(
+                        &entry.location,
+                        format!(
+                            "invalid value for {}: {bad:?} cannot be used in a Digest \
+                             header (auth [{}] ignored)",
+                            entry.key, section.name
+                        ),
+                    );
+                    valid = false;
+                }
+                if entry.key.eq_ignore_ascii_case("username") {
+                    username = value;
+                } else {
+                    realm = value;
+                }
+            }
             // A password is used as written, spaces included.
             "password" => password = Some(entry.value.clone()),
-            "realm" => realm = text(entry),
             _ => unknown_option(section, "auth", entry, problems),
         }
     }

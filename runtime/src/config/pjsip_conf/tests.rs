@@ -152,7 +152,7 @@ fn transports_other_protocols_and_bind_forms() {
     let (config, problems) = load(
         "[t1]\ntype=transport\nprotocol=tcp\nbind=[::1]:5070\nlocal_net=10.0.0.0/8,192.168.0.0/255.255.0.0\n\
          external_media_address=203.0.113.1\nexternal_signaling_address=sip.example.com\nexternal_signaling_port=5080\n\n\
-         [t2]\ntype=transport\nprotocol=tls\nbind=0.0.0.0\ncert_file=/c.pem\npriv_key_file=/k.pem\nmethod=tlsv1_2\n\n\
+         [t2]\ntype=transport\nprotocol=tls\nbind=0.0.0.0\ncert_file=/c.pem\npriv_key_file=k.pem\nmethod=tlsv1_2\n\n\
          [t3]\ntype=transport\nbind=::1\n",
     );
     assert!(problems.is_empty(), "{problems:#?}");
@@ -166,6 +166,19 @@ fn transports_other_protocols_and_bind_forms() {
     let t2 = config.transport("t2").expect("t2");
     assert_eq!(t2.bind.port(), 5061, "TLS's default port");
     assert_eq!(t2.method.as_deref(), Some("tlsv1_2"));
+    let mut resolved = config.clone();
+    resolved.resolve_paths(Path::new("/etc/wari"));
+    let t2 = resolved.transport("t2").expect("t2");
+    assert_eq!(
+        t2.cert_file.as_deref(),
+        Some(Path::new("/c.pem")),
+        "absolute stays"
+    );
+    assert_eq!(
+        t2.priv_key_file.as_deref(),
+        Some(Path::new("/etc/wari/k.pem"))
+    );
+
     assert_eq!(
         config.transport("t3").expect("t3").bind,
         "[::1]:5060".parse().expect("addr")
@@ -372,10 +385,65 @@ fn callerid_forms() {
 
 #[test]
 fn an_explicit_port_0_lets_the_system_pick_one() {
-    let (config, problems) = load("[t]\ntype=transport\nbind=127.0.0.1:0\n");
+    let (config, problems) =
+        load("[t]\ntype=transport\nbind=127.0.0.1:0\n\n[u]\ntype=transport\nbind=127.0.0.1:0\n");
     assert!(problems.is_empty(), "{problems:#?}");
     assert_eq!(
         config.transport("t").expect("t").bind,
         "127.0.0.1:0".parse().expect("addr")
     );
+    assert_eq!(
+        config.transports.len(),
+        2,
+        "two port-0 transports do not collide"
+    );
+}
+
+#[test]
+fn an_endpoint_context_missing_from_the_dialplan_is_warned() {
+    let (config, _) = load(
+        "[a]\ntype=endpoint\nallow=ulaw\ncontext=phones\n\n[b]\ntype=endpoint\nallow=ulaw\ncontext=general\n\n[c]\ntype=endpoint\nallow=ulaw\n",
+    );
+    let mut problems = Problems::default();
+    let extensions = parse_str(
+        Path::new("extensions.conf"),
+        "[general]\nstatic=yes\n\n[phones]\nexten => 100,1,Answer()\n",
+        &mut problems,
+    );
+    check_contexts(&config, Some(&extensions), &mut problems);
+    let found: Vec<(u32, String)> = problems
+        .iter()
+        .map(|p| (p.location.line, p.message.clone()))
+        .collect();
+    assert_eq!(found.len(), 2, "{found:#?}");
+    assert_eq!(found[0].0, 6);
+    assert!(found[0].1.contains("[b]") && found[0].1.contains("'general'"));
+    assert_eq!(found[1].0, 11);
+    assert!(found[1].1.contains("'default'"), "the default context too");
+
+    // Without extensions.conf every endpoint's context is missing.
+    let mut problems = Problems::default();
+    check_contexts(&config, None, &mut problems);
+    assert_eq!(problems.len(), 3);
+    assert!(problems.iter().all(|p| p.severity == Severity::Warning));
+}
+
+#[test]
+fn quotes_in_an_auth_username_or_realm_are_errors() {
+    let (config, problems) = load(
+        "[a]\ntype=auth\nusername=al\"ice\npassword=p\n\n[b]\ntype=auth\nusername=bob\npassword=p\nrealm=my\\\\realm\n",
+    );
+    assert_problem(
+        &problems,
+        Severity::Error,
+        3,
+        &["username", "Digest", "[a] ignored"],
+    );
+    assert_problem(
+        &problems,
+        Severity::Error,
+        10,
+        &["realm", "Digest", "[b] ignored"],
+    );
+    assert!(config.auths.is_empty());
 }

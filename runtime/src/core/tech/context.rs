@@ -205,6 +205,18 @@ impl<'a> Context<'a> {
         self.core.far_end_answered(self.state, id);
     }
 
+    /// The far end holds the call (`held`: ChannelHold) or takes it back (ChannelUnhold),
+    /// as a SIP phone's re-INVITE with `sendonly`/`inactive`, then `sendrecv`, says.
+    pub fn far_end_hold(&mut self, id: &Arc<str>, held: bool) {
+        if !self.state.channels.contains_key(id) {
+            return;
+        }
+        let kind = if held { "ChannelHold" } else { "ChannelUnhold" };
+        let snapshot = self.core.channel_snapshot(self.state, id);
+        let event = Event::new(kind, Scope::channel(id)).with_channel("channel", snapshot);
+        self.core.publish(self.state, event);
+    }
+
     /// The far end hung up (or refused the call) with `cause`.
     pub fn hang_up(&mut self, id: &Arc<str>, cause: u16) {
         self.core

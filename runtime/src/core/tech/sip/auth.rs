@@ -41,6 +41,7 @@ use std::net::IpAddr;
 
 use md5::{Digest as _, Md5};
 use rsipstack::sip::headers::typed::tokenizers::AuthTokenizer;
+use rsipstack::sip::uri::parse_uri;
 use sha2::{Digest as _, Sha256};
 
 use crate::config::pjsip_conf::{Auth, DEFAULT_REALM};
@@ -271,9 +272,22 @@ impl<'a> Credentials<'a> {
     }
 }
 
-/// The Digest `uri` names the request's URI (compared as text, ASCII case aside).
+/// The Digest `uri` names the request's URI: the same text (ASCII case aside), or the same
+/// URI once both are parsed (the request's may have been parsed and printed again).
 fn uri_matches(digest_uri: &str, request_uri: &str) -> bool {
-    digest_uri.trim().eq_ignore_ascii_case(request_uri.trim())
+    let (digest_uri, request_uri) = (digest_uri.trim(), request_uri.trim());
+    if digest_uri.eq_ignore_ascii_case(request_uri) {
+        return true;
+    }
+    match (parse_uri(digest_uri), parse_uri(request_uri)) {
+        (Ok(digest), Ok(request)) => {
+            digest == request
+                || digest
+                    .to_string()
+                    .eq_ignore_ascii_case(&request.to_string())
+        }
+        _ => false,
+    }
 }
 
 /// RFC 7616 MD5 `response`: with `qop=auth` (nc, cnonce) or without (RFC 2069).
@@ -448,6 +462,24 @@ mod tests {
     }
 
     #[test]
+    fn a_request_uri_printed_again_by_the_parser_still_matches() {
+        let c = challenger();
+        let challenge = c.challenge(Some(&alice()), source(), NOW, false);
+        for written in [
+            "sip:192.0.2.1",
+            "sip:100@192.0.2.1:5060;transport=tcp",
+            "sips:bob@example.com",
+            "sip:+15551234@provider.example.com;user=phone",
+            "sip:alice@[2001:db8::1]:5070",
+        ] {
+            let printed = parse_uri(written).expect("uri parses").to_string();
+            let header = answer(&challenge, "alice", "s3cret", "INVITE", written);
+            let verdict = c.verify(&header, "INVITE", &printed, Some(&alice()), source(), NOW);
+            assert_eq!(verdict, Verdict::Accepted, "{written} printed as {printed}");
+        }
+    }
+
+    #[test]
     fn wrong_password_user_realm_or_uri_is_rejected() {
         let c = challenger();
         let challenge = c.challenge(Some(&alice()), source(), NOW, false);
@@ -556,5 +588,18 @@ mod tests {
             );
         }
         assert_eq!(claimed_username("junk"), None);
+
+        // Every prefix of a good answer (with multi-byte text in it) is checked without
+        // panicking, and none is accepted before the answer is complete (the echoed
+        // `opaque` at its end is not needed).
+        let uri = "sip:ünï@192.0.2.1";
+        let whole = answer(&challenge, "alice", "s3cret", "INVITE", uri);
+        let complete = whole.find(", opaque").expect("opaque is last");
+        for (end, _) in whole.char_indices().take_while(|(i, _)| *i < complete) {
+            let verdict = c.verify(&whole[..end], "INVITE", uri, Some(&alice()), source(), NOW);
+            assert_ne!(verdict, Verdict::Accepted, "{:?}", &whole[..end]);
+        }
+        let verdict = c.verify(&whole, "INVITE", uri, Some(&alice()), source(), NOW);
+        assert_eq!(verdict, Verdict::Accepted);
     }
 }

@@ -11,7 +11,7 @@ use rsipstack::sip::{Header, Method, StatusCode};
 use rsipstack::transaction::TransactionReceiver;
 use rsipstack::transaction::transaction::Transaction;
 
-use super::{SipShared, call, registrar};
+use super::{SipShared, call, causes, registrar};
 
 /// The methods wari handles, as its `Allow` header lists them.
 pub(crate) const ALLOWED: &[Method] = &[
@@ -129,15 +129,44 @@ async fn handle(shared: &Arc<SipShared>, mut tx: Transaction) {
 /// A request of an existing dialog goes to it; one of no dialog (a BYE after the call
 /// ended, a CANCEL after the final answer) gets 481.
 async fn in_dialog_request(shared: &Arc<SipShared>, mut tx: Transaction) {
-    let dialog = DialogId::try_from(&tx)
-        .ok()
-        .and_then(|id| shared.dialogs.get_dialog(&id));
+    let id = DialogId::try_from(&tx).ok();
+    if tx.original.method == Method::Bye
+        && let Some(entry) = id.as_ref().and_then(|id| shared.calls.get(&id.to_string()))
+    {
+        // The cause the far end gives for leaving, for the channel's hang-up.
+        let reasons = tx.original.headers.iter().filter_map(|h| match h {
+            Header::Reason(reason) => Some(reason.value()),
+            _ => None,
+        });
+        if let Some(cause) = causes::cause_from_reason_headers(reasons) {
+            *entry.far_cause.lock().unwrap_or_else(|p| p.into_inner()) = Some(cause);
+        }
+    }
+    let dialog = id.and_then(|id| shared.dialogs.get_dialog(&id));
     let result = match dialog {
-        Some(mut dialog) => dialog.handle(&mut tx).await,
+        Some(mut dialog) => {
+            if tx.original.method == Method::Invite {
+                confirmed(&dialog).await;
+            }
+            dialog.handle(&mut tx).await
+        }
         None => tx.reply(StatusCode::CallTransactionDoesNotExist).await,
     };
     if let Err(error) = result {
         tracing::debug!(%error, "SIP in-dialog request failed");
+    }
+}
+
+/// How long a re-INVITE waits for the ACK of the dialog's first INVITE.
+const ACK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Waits (at most [`ACK_WAIT`]) until a dialog whose 200 OK awaits its ACK has it: an ACK
+/// and a re-INVITE sent right after it can be handled in either order here, and a
+/// re-INVITE taken for the first INVITE would never be answered.
+async fn confirmed(dialog: &rsipstack::dialog::dialog::Dialog) {
+    let deadline = tokio::time::Instant::now() + ACK_WAIT;
+    while dialog.state().waiting_ack() && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
 }
 

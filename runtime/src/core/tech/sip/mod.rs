@@ -28,6 +28,7 @@ pub(crate) mod registration;
 pub(crate) mod transport;
 
 use std::fmt;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use rsipstack::EndpointBuilder;
@@ -67,6 +68,14 @@ pub(crate) struct SipShared {
     pub(crate) registrar: Arc<registrar::Registrar>,
     /// wari's registrations to providers (`type=registration`).
     pub(crate) registrations: registration::Registrations,
+    /// Digest challenges and their checks (every request from an endpoint with `auth`).
+    pub(crate) challenger: auth::Challenger,
+    /// Source address -> endpoint (`type=identify`).
+    pub(crate) identifier: identify::Identifier,
+    /// The calls in progress, by dialog.
+    pub(crate) calls: call::Calls,
+    /// The next channel number (`PJSIP/alice-00000000`, `-00000001`, ...).
+    next_channel: AtomicU32,
     /// Cancelled when the technology stops: ends every task it started.
     pub(crate) cancel: CancellationToken,
 }
@@ -76,6 +85,21 @@ impl fmt::Debug for SipShared {
         f.debug_struct("SipShared")
             .field("listening", &self.listening)
             .finish_non_exhaustive()
+    }
+}
+
+impl SipShared {
+    /// A new channel's name on `endpoint`.
+    pub(crate) fn channel_name(&self, endpoint: &str) -> String {
+        call::parties::channel_name(endpoint, self.next_channel.fetch_add(1, Ordering::Relaxed))
+    }
+
+    /// Seconds since the Unix epoch (digest nonces' clock).
+    pub(crate) fn unix_now() -> u64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or_default()
     }
 }
 
@@ -147,6 +171,10 @@ impl SipTech {
             // Makes every endpoint known to the core, offline until a contact registers.
             registrar: registrar::Registrar::start(self.config.clone(), ctx),
             registrations: registration::Registrations::start(&self.config, &endpoint.inner),
+            challenger: auth::Challenger::new(),
+            identifier: identify::Identifier::new(&self.config),
+            calls: call::Calls::default(),
+            next_channel: AtomicU32::new(0),
             cancel,
         });
         qualify::start(

@@ -1,15 +1,396 @@
-//! Calls arriving: an INVITE outside any dialog becomes a channel in the endpoint's context.
+//! Calls arriving: an INVITE outside any dialog becomes a channel in the endpoint's
+//! context. Its endpoint is identified (`parties`), challenged when it has an `auth` (an
+//! unknown caller gets the same `401` as a known one, as Asterisk), its SDP offer answered
+//! by the call's media (no codec in common: `488`), then the channel
+//! `PJSIP/<endpoint>-<n>` is created at the Request-URI's extension. A task per call then
+//! follows the dialog (ACK, CANCEL, BYE, re-INVITE) and the media's events (DTMF, RTP
+//! timeout) and reports them to the core.
 
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
-use rsipstack::sip::StatusCode;
+use rsipstack::dialog::dialog::{DialogState, DialogStateReceiver, TerminatedReason};
+use rsipstack::sip::{Header, Method, StatusCode, Uri};
 use rsipstack::transaction::transaction::Transaction;
+use tokio::sync::mpsc::UnboundedReceiver;
 
-use super::super::SipShared;
+use super::super::auth::Verdict;
+use super::super::media::{
+    CallMedia, DtmfMode, FarEndHold, MediaEvent, MediaPolicy, MediaSetupError,
+};
+use super::super::{SipShared, TECHNOLOGY, causes};
+use super::driver::{Phase, SipCall, sdp_content_type};
+use super::{CallEntry, parties};
+use crate::config::pjsip_conf::{self, Endpoint};
+use crate::core::NewChannel;
+use crate::core::cause;
+use crate::core::tech::{Inbound, MediaLeg};
 
-/// A new INVITE (not yet taken: answered 480 Temporarily Unavailable).
-pub(crate) async fn invite(_shared: &Arc<SipShared>, mut tx: Transaction) {
-    if let Err(error) = tx.reply(StatusCode::TemporarilyUnavailable).await {
-        tracing::debug!(%error, "INVITE answer not sent");
+/// The cause of a hang-up for `rtp_timeout` (Asterisk's REQUESTED_CHAN_UNAVAIL).
+const RTP_TIMEOUT_CAUSE: u16 = 44;
+
+/// The extension of a call whose Request-URI has no user (Asterisk's `s`).
+const NO_EXTENSION: &str = "s";
+
+/// Whether a request may proceed, or the challenge it gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Gate {
+    Pass,
+    Challenge { stale: bool },
+}
+
+/// Whether `request` from `endpoint` (None: no endpoint matched) passes digest auth.
+pub(crate) fn gate(
+    shared: &SipShared,
+    request: &rsipstack::sip::Request,
+    endpoint: Option<&Endpoint>,
+    source: IpAddr,
+    now: u64,
+) -> Gate {
+    let auth = match endpoint {
+        Some(endpoint) => match &endpoint.auth {
+            None => return Gate::Pass,
+            Some(name) => shared.config.auth(name),
+        },
+        None => None,
+    };
+    let authorization = request.headers.iter().find_map(|h| match h {
+        Header::Authorization(value) => Some(value.value()),
+        _ => None,
+    });
+    let Some(authorization) = authorization else {
+        return Gate::Challenge { stale: false };
+    };
+    let verdict = shared.challenger.verify(
+        authorization,
+        &request.method.to_string(),
+        &request.uri.to_string(),
+        auth,
+        source,
+        now,
+    );
+    match verdict {
+        Verdict::Accepted => Gate::Pass,
+        Verdict::Stale => Gate::Challenge { stale: true },
+        Verdict::Rejected | Verdict::Malformed => Gate::Challenge { stale: false },
+    }
+}
+
+/// Answers `tx` with `401` and a challenge for `endpoint` (None: the default realm).
+pub(crate) async fn challenge(
+    shared: &SipShared,
+    tx: &mut Transaction,
+    endpoint: Option<&Endpoint>,
+    source: IpAddr,
+    stale: bool,
+) {
+    let auth = endpoint
+        .and_then(|e| e.auth.as_deref())
+        .and_then(|name| shared.config.auth(name));
+    let value = shared
+        .challenger
+        .challenge(auth, source, SipShared::unix_now(), stale);
+    let header = Header::WwwAuthenticate(value.into());
+    if let Err(error) = tx
+        .reply_with(StatusCode::Unauthorized, vec![header], None)
+        .await
+    {
+        tracing::debug!(%error, "SIP 401 not sent");
+    }
+}
+
+/// What an endpoint says about a call's media.
+fn media_policy(endpoint: &Endpoint, local: IpAddr) -> MediaPolicy {
+    MediaPolicy {
+        codecs: endpoint.codecs.clone(),
+        dtmf_mode: match endpoint.dtmf_mode {
+            pjsip_conf::DtmfMode::Rfc4733 => DtmfMode::Rfc4733,
+            pjsip_conf::DtmfMode::Inband => DtmfMode::Inband,
+            pjsip_conf::DtmfMode::Auto => DtmfMode::Auto,
+        },
+        rtp_symmetric: endpoint.rtp_symmetric,
+        rtp_timeout: (endpoint.rtp_timeout > 0)
+            .then(|| std::time::Duration::from_secs(u64::from(endpoint.rtp_timeout))),
+        bind_ip: local,
+        advertised_ip: local,
+    }
+}
+
+/// The address wari answers on: the transport's, as the request reached it.
+fn local_address(tx: &Transaction, shared: &SipShared) -> Option<SocketAddr> {
+    tx.connection
+        .as_ref()
+        .and_then(|c| c.get_addr().get_socketaddr().ok())
+        .or_else(|| shared.listening.first().map(|l| l.address))
+}
+
+/// Our Contact for a dialog: `sip:<user>@<local address>` (`;transport=tcp` on TCP).
+pub(crate) fn contact_uri(user: &str, local: SocketAddr, tcp: bool) -> Option<Uri> {
+    let transport = if tcp { ";transport=tcp" } else { "" };
+    let user: String = user
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || "-_.!~*'()&=+$,;?/".contains(*c))
+        .collect();
+    let text = if user.is_empty() {
+        format!("sip:{local}{transport}")
+    } else {
+        format!("sip:{user}@{local}{transport}")
+    };
+    Uri::try_from(text.as_str()).ok()
+}
+
+async fn reply(tx: &mut Transaction, status: u16) {
+    if let Err(error) = tx.reply(StatusCode::from(status)).await {
+        tracing::debug!(%error, status, "SIP answer not sent");
+    }
+}
+
+/// A new INVITE: authenticated, answered by the media, made a channel.
+pub(crate) async fn invite(shared: &Arc<SipShared>, mut tx: Transaction) {
+    let source = parties::source_of(&tx.original, tx.connection.as_ref());
+    let source_ip = source
+        .map(|s| s.ip())
+        .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+    let from_user = parties::from_user(&tx.original);
+    let endpoint = parties::endpoint_of(
+        &shared.config,
+        &shared.identifier,
+        source.map(|s| s.ip()),
+        from_user.as_deref(),
+    )
+    .and_then(|name| shared.config.endpoint(name));
+    match gate(
+        shared,
+        &tx.original,
+        endpoint,
+        source_ip,
+        SipShared::unix_now(),
+    ) {
+        Gate::Pass => {}
+        Gate::Challenge { stale } => {
+            tracing::debug!(source = ?source, from = ?from_user, known = endpoint.is_some(), "SIP INVITE challenged");
+            challenge(shared, &mut tx, endpoint, source_ip, stale).await;
+            return;
+        }
+    }
+    let Some(endpoint) = endpoint else {
+        // Unreachable: an unknown caller never passes the gate.
+        reply(&mut tx, 403).await;
+        return;
+    };
+    let Some(local) = local_address(&tx, shared) else {
+        reply(&mut tx, 500).await;
+        return;
+    };
+    let exten = parties::user_of(&tx.original.uri).unwrap_or_else(|| NO_EXTENSION.into());
+    let Some(channel_id) = shared.core.with(|ctx| ctx.new_channel_id()) else {
+        reply(&mut tx, 503).await;
+        return;
+    };
+    let channel_id: Arc<str> = channel_id.into();
+    let mut media = match CallMedia::open(media_policy(endpoint, local.ip()), channel_id.clone()) {
+        Ok(media) => media,
+        Err(error) => {
+            tracing::warn!(endpoint = %endpoint.name, %error, "SIP call refused: no media");
+            let status = if matches!(error, MediaSetupError::NoCodec) {
+                488
+            } else {
+                500
+            };
+            reply(&mut tx, status).await;
+            return;
+        }
+    };
+    let offer = String::from_utf8_lossy(&tx.original.body).into_owned();
+    let answer = match media.answer_offer(&offer) {
+        Ok(answer) => answer,
+        Err(error) => {
+            tracing::debug!(endpoint = %endpoint.name, %error, "SIP offer refused");
+            reply(&mut tx, error.sip_status()).await;
+            return;
+        }
+    };
+    let tcp = tx.connection.as_ref().is_some_and(|c| c.is_reliable());
+    let (state_tx, state_rx) = shared.dialogs.new_dialog_state_channel();
+    let dialog = match shared.dialogs.get_or_create_server_invite(
+        &tx,
+        state_tx,
+        None,
+        contact_uri(&exten, local, tcp),
+    ) {
+        Ok(dialog) => dialog,
+        Err(error) => {
+            tracing::debug!(%error, "SIP dialog not created");
+            reply(&mut tx, 500).await;
+            return;
+        }
+    };
+    let dialog_key = dialog.id().to_string();
+    let call = Arc::new(SipCall::new(dialog.clone(), media.control(), answer));
+    let entry = Arc::new(CallEntry {
+        channel: channel_id.clone(),
+        far_cause: std::sync::Mutex::new(None),
+    });
+    shared.calls.insert(dialog_key.clone(), entry.clone());
+    // The INVITE transaction: 100 Trying, our responses, the ACK or a CANCEL.
+    let mut running = dialog.clone();
+    tokio::spawn(async move {
+        if let Err(error) = running.handle(&mut tx).await {
+            tracing::debug!(%error, "SIP INVITE transaction ended");
+        }
+    });
+    let name = shared.channel_name(&endpoint.name);
+    let inbound = Inbound {
+        channel: NewChannel {
+            id: Some(channel_id.to_string()),
+            name,
+            driver: call.clone(),
+            caller: parties::caller_of(&dialog.initial_request()),
+            endpoint: Some(format!("{TECHNOLOGY}/{}", endpoint.name)),
+            media: MediaLeg {
+                edge: media.take_edge(),
+                ..MediaLeg::default()
+            },
+            ..NewChannel::default()
+        },
+        context: endpoint.context.clone(),
+        exten,
+    };
+    let events = media.take_events();
+    match shared.core.with(|ctx| ctx.inbound(inbound)) {
+        Some(Ok(_)) => {}
+        failed => {
+            tracing::warn!(endpoint = %endpoint.name, ?failed, "SIP call refused: no channel");
+            call.set_phase(Phase::Ended);
+            call.media().close();
+            let _ = dialog.reject(Some(StatusCode::ServiceUnavailable), None);
+            shared.calls.remove(&dialog_key);
+            return;
+        }
+    }
+    tokio::spawn(follow(shared.clone(), call, media, state_rx, events, entry));
+}
+
+/// Follows one call until it ends: the dialog's states and the media's events, reported to
+/// the core.
+pub(crate) async fn follow(
+    shared: Arc<SipShared>,
+    call: Arc<SipCall>,
+    mut media: CallMedia,
+    mut states: DialogStateReceiver,
+    mut events: Option<UnboundedReceiver<MediaEvent>>,
+    entry: Arc<CallEntry>,
+) {
+    let id = entry.channel.clone();
+    let mut held = false;
+    loop {
+        let state = tokio::select! {
+            state = states.recv() => state,
+            event = next_event(&mut events) => {
+                match event {
+                    Some(MediaEvent::Dtmf { digit, duration_ms }) => {
+                        shared.core.with(|ctx| ctx.dtmf_received(&id, digit, duration_ms));
+                    }
+                    Some(MediaEvent::Timeout) => {
+                        tracing::info!(channel = %id, "no RTP for rtp_timeout: hanging up");
+                        if call.set_phase(Phase::Ended) != Phase::Ended {
+                            call.media().close();
+                            // As Asterisk: cause 44, REQUESTED_CHAN_UNAVAIL.
+                            shared.core.with(|ctx| ctx.hang_up(&id, RTP_TIMEOUT_CAUSE));
+                            let dialog = call.dialog().clone();
+                            tokio::spawn(async move { dialog.hangup().await });
+                        }
+                    }
+                    None => events = None,
+                }
+                continue;
+            }
+        };
+        match state {
+            None => break,
+            Some(DialogState::Terminated(_, reason)) => {
+                let far_cause = match reason {
+                    TerminatedReason::UacCancel => Some(causes::cause_from_sip_status(487)),
+                    TerminatedReason::UacBye => Some(
+                        entry
+                            .far_cause
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .unwrap_or(cause::NORMAL_CLEARING),
+                    ),
+                    TerminatedReason::Timeout => Some(cause::NORMAL_CLEARING),
+                    _ => None,
+                };
+                if call.set_phase(Phase::Ended) != Phase::Ended {
+                    call.media().close();
+                    let cause = far_cause.unwrap_or(cause::NORMAL_CLEARING);
+                    tracing::debug!(channel = %id, ?reason, cause, "SIP call ended by the far end");
+                    shared.core.with(|ctx| ctx.hang_up(&id, cause));
+                }
+                break;
+            }
+            Some(DialogState::Updated(_, request, handle)) => {
+                let body = String::from_utf8_lossy(&request.body).into_owned();
+                if request.method != Method::Invite && body.is_empty() {
+                    let _ = handle.reply(StatusCode::OK).await;
+                    continue;
+                }
+                match media.answer_reoffer(&body) {
+                    Ok((answer, hold)) => {
+                        call.set_local_sdp(answer.clone());
+                        let _ = handle
+                            .respond(
+                                StatusCode::OK,
+                                Some(vec![sdp_content_type()]),
+                                Some(answer.into_bytes()),
+                            )
+                            .await;
+                        let now_held = matches!(hold, FarEndHold::Held);
+                        if now_held != held {
+                            held = now_held;
+                            shared.core.with(|ctx| ctx.far_end_hold(&id, held));
+                        }
+                    }
+                    Err(error) => {
+                        tracing::debug!(channel = %id, %error, "SIP re-offer refused");
+                        let _ = handle.reply(StatusCode::from(error.sip_status())).await;
+                    }
+                }
+            }
+            Some(other) => {
+                tracing::trace!(channel = %id, state = %other, "SIP dialog state");
+            }
+        }
+    }
+    let dialog = call.dialog().id();
+    shared.calls.remove(&dialog.to_string());
+    shared.dialogs.remove_dialog(&dialog);
+    drop(media);
+}
+
+/// The next media event, or never when there are no more.
+async fn next_event(events: &mut Option<UnboundedReceiver<MediaEvent>>) -> Option<MediaEvent> {
+    match events {
+        Some(events) => events.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn our_contact_names_the_transport_address() {
+        let local: SocketAddr = "127.0.0.1:5060".parse().expect("addr");
+        let udp = contact_uri("100", local, false).expect("uri");
+        assert_eq!(udp.to_string(), "sip:100@127.0.0.1:5060");
+        let tcp = contact_uri("100", local, true).expect("uri");
+        assert_eq!(tcp.to_string(), "sip:100@127.0.0.1:5060;transport=TCP");
+        // Characters a URI user cannot hold are left out rather than breaking the header.
+        let odd = contact_uri("1 0<0>", local, false).expect("uri");
+        assert_eq!(odd.to_string(), "sip:100@127.0.0.1:5060");
+        let none = contact_uri("", local, false).expect("uri");
+        assert_eq!(none.to_string(), "sip:127.0.0.1:5060");
     }
 }

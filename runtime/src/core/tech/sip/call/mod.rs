@@ -1,5 +1,45 @@
 //! SIP calls: INVITE dialogs arriving (`inbound`) and made by wari (`outbound`), each a
-//! channel whose [`Driver`](crate::core::tech::Driver) turns what wari does into SIP.
+//! channel whose [`Driver`](crate::core::tech::Driver) (`driver`) turns what wari does into
+//! SIP; `parties` reads who a call is between; [`Calls`] finds a call by its dialog for the
+//! requests inside it.
 
+pub(crate) mod driver;
 pub(crate) mod inbound;
 pub(crate) mod outbound;
+pub(crate) mod parties;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// What the request loop knows of a call in progress.
+#[derive(Debug)]
+pub(crate) struct CallEntry {
+    /// The channel's id.
+    pub(crate) channel: Arc<str>,
+    /// The cause a received BYE's `Reason` header gave.
+    pub(crate) far_cause: Mutex<Option<u16>>,
+}
+
+/// The calls in progress, by dialog id.
+#[derive(Debug, Default)]
+pub(crate) struct Calls {
+    by_dialog: Mutex<HashMap<String, Arc<CallEntry>>>,
+}
+
+impl Calls {
+    pub(crate) fn insert(&self, dialog: String, entry: Arc<CallEntry>) {
+        self.map().insert(dialog, entry);
+    }
+
+    pub(crate) fn get(&self, dialog: &str) -> Option<Arc<CallEntry>> {
+        self.map().get(dialog).cloned()
+    }
+
+    pub(crate) fn remove(&self, dialog: &str) {
+        self.map().remove(dialog);
+    }
+
+    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<CallEntry>>> {
+        self.by_dialog.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}

@@ -1,0 +1,649 @@
+//! SIP signalling end to end: wari with a `pjsip.conf` (a UDP transport on an ephemeral
+//! loopback port) and a small SIP peer written in this test (a UDP socket sending literal
+//! requests and reading the answers), so nothing but wari's own stack is exercised. The
+//! peer calls in (identified by its address), an ARI application sees the channel and
+//! answers it, the peer hangs up; unknown callers are challenged as Asterisk does; OPTIONS
+//! and methods wari does not take outside a dialog get Asterisk's answers.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tokio::net::UdpSocket;
+
+use crate::support::{EventSocket, Wari, run_wari};
+
+const APP: &str = "sipapp";
+
+const DIALPLAN: &str = "[incoming]\nexten => _X.,1,Stasis(sipapp)\n";
+
+/// A UDP transport on a port the system picks; `alice` is identified by 127.0.0.1;
+/// `bob` has a password.
+const PJSIP: &str = "\
+[udp]
+type=transport
+protocol=udp
+bind=127.0.0.1:0
+
+[alice]
+type=endpoint
+context=incoming
+allow=ulaw
+callerid=\"Alice\" <200>
+
+[alice-ip]
+type=identify
+endpoint=alice
+match=127.0.0.1
+
+[bob-auth]
+type=auth
+username=bob
+password=s3cret
+
+[bob]
+type=endpoint
+context=incoming
+allow=ulaw
+auth=bob-auth
+";
+
+/// The same without the identify: callers are known by their From user only.
+fn pjsip_without_identify() -> String {
+    PJSIP.replace(
+        "[alice-ip]\ntype=identify\nendpoint=alice\nmatch=127.0.0.1\n",
+        "",
+    )
+}
+
+/// How long the peer waits for one SIP message.
+const SIP_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Most messages the peer reads while waiting for one it expects.
+const SIP_BUDGET: usize = 20;
+
+/// A SIP message as the peer reads it (its own parser, not wari's).
+#[derive(Debug, Clone)]
+struct Message {
+    first_line: String,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Message {
+    fn parse(text: &str) -> Message {
+        let (head, body) = text.split_once("\r\n\r\n").unwrap_or((text, ""));
+        let mut lines = head.split("\r\n");
+        let first_line = lines.next().unwrap_or_default().to_string();
+        let headers = lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+            .collect();
+        Message {
+            first_line,
+            headers,
+            body: body.to_string(),
+        }
+    }
+
+    /// The status code of a response (0 for a request).
+    fn status(&self) -> u16 {
+        self.first_line
+            .strip_prefix("SIP/2.0 ")
+            .and_then(|rest| rest.get(..3))
+            .and_then(|code| code.parse().ok())
+            .unwrap_or(0)
+    }
+
+    fn header(&self, name: &str) -> Option<&str> {
+        let name = name.to_ascii_lowercase();
+        self.headers
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn cseq_method(&self) -> &str {
+        self.header("cseq")
+            .and_then(|c| c.split_whitespace().nth(1))
+            .unwrap_or_default()
+    }
+}
+
+/// The test's SIP phone: one UDP socket on 127.0.0.1.
+struct Peer {
+    socket: UdpSocket,
+    wari: SocketAddr,
+    /// The RTP port its SDP offers (a socket kept open so the port stays ours).
+    rtp: UdpSocket,
+}
+
+/// One call of the peer: the headers that identify its dialog.
+struct Call {
+    call_id: String,
+    from_tag: String,
+    /// The To header of wari's answer (with wari's tag).
+    to: Option<String>,
+    request_uri: String,
+}
+
+impl Peer {
+    async fn new(wari: &Wari) -> Peer {
+        Peer {
+            socket: UdpSocket::bind("127.0.0.1:0").await.expect("peer socket"),
+            wari: wari.sip_udp.expect("a SIP UDP transport in the banner"),
+            rtp: UdpSocket::bind("127.0.0.1:0").await.expect("RTP socket"),
+        }
+    }
+
+    fn local(&self) -> SocketAddr {
+        self.socket.local_addr().expect("local address")
+    }
+
+    async fn send(&self, text: &str) {
+        self.socket
+            .send_to(text.as_bytes(), self.wari)
+            .await
+            .expect("send");
+    }
+
+    /// The next message from wari.
+    async fn receive(&self) -> Message {
+        let mut buffer = vec![0u8; 65536];
+        let (len, _) = tokio::time::timeout(SIP_TIMEOUT, self.socket.recv_from(&mut buffer))
+            .await
+            .expect("a SIP message within the timeout")
+            .expect("receive");
+        Message::parse(&String::from_utf8_lossy(&buffer[..len]))
+    }
+
+    /// Skips provisional responses up to a final response to `method`.
+    async fn final_response(&self, method: &str) -> Message {
+        for _ in 0..SIP_BUDGET {
+            let message = self.receive().await;
+            if message.status() >= 200 && message.cseq_method() == method {
+                return message;
+            }
+        }
+        panic!("no final response to {method}");
+    }
+
+    fn offer(&self) -> String {
+        self.offer_with(1, "sendrecv")
+    }
+
+    /// An SDP offer of version `version` with `direction`.
+    fn offer_with(&self, version: u32, direction: &str) -> String {
+        let port = self.rtp.local_addr().expect("rtp address").port();
+        format!(
+            "v=0\r\no=peer 1 {version} IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+             m=audio {port} RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\n\
+             a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\na=ptime:20\r\na={direction}\r\n"
+        )
+    }
+
+    /// A re-INVITE inside `call` offering `direction`.
+    async fn reinvite(&self, call: &Call, cseq: u32, direction: &str) {
+        let body = self.offer_with(cseq, direction);
+        let local = self.local();
+        let to = call.to.clone().expect("an answered call");
+        let text = format!(
+            "INVITE {uri} SIP/2.0\r\n\
+             Via: SIP/2.0/UDP {local};branch=z9hG4bK-re{cseq}-{tag};rport\r\n\
+             Max-Forwards: 70\r\n\
+             From: \"Peer Phone\" <sip:someone@127.0.0.1>;tag={tag}\r\n\
+             To: {to}\r\n\
+             Call-ID: {call_id}\r\n\
+             CSeq: {cseq} INVITE\r\n\
+             Contact: <sip:someone@{local}>\r\n\
+             Content-Type: application/sdp\r\n\
+             Content-Length: {len}\r\n\r\n{body}",
+            uri = call.request_uri,
+            tag = call.from_tag,
+            call_id = call.call_id,
+            len = body.len(),
+        );
+        self.send(&text).await;
+    }
+
+    fn new_call(&self, exten: &str) -> Call {
+        let unique = uuid_like();
+        Call {
+            call_id: format!("{unique}@peer"),
+            from_tag: format!("f{unique}"),
+            to: None,
+            request_uri: format!("sip:{exten}@{}", self.wari),
+        }
+    }
+
+    /// An INVITE of `call` from `user` (with an extra header line, e.g. Authorization).
+    async fn invite(&self, call: &Call, user: &str, cseq: u32, extra: &str) {
+        let body = self.offer();
+        let local = self.local();
+        let text = format!(
+            "INVITE {uri} SIP/2.0\r\n\
+             Via: SIP/2.0/UDP {local};branch=z9hG4bK-{cseq}-{tag};rport\r\n\
+             Max-Forwards: 70\r\n\
+             From: \"Peer Phone\" <sip:{user}@127.0.0.1>;tag={tag}\r\n\
+             To: <{uri}>\r\n\
+             Call-ID: {call_id}\r\n\
+             CSeq: {cseq} INVITE\r\n\
+             Contact: <sip:{user}@{local}>\r\n\
+             {extra}\
+             Content-Type: application/sdp\r\n\
+             Content-Length: {len}\r\n\r\n{body}",
+            uri = call.request_uri,
+            tag = call.from_tag,
+            call_id = call.call_id,
+            len = body.len(),
+        );
+        self.send(&text).await;
+    }
+
+    /// A request inside `call` (ACK, BYE, CANCEL) with CSeq `cseq`.
+    async fn in_dialog(&self, call: &Call, method: &str, cseq: u32, branch: &str, extra: &str) {
+        let local = self.local();
+        let to = call
+            .to
+            .clone()
+            .unwrap_or_else(|| format!("<{}>", call.request_uri));
+        let text = format!(
+            "{method} {uri} SIP/2.0\r\n\
+             Via: SIP/2.0/UDP {local};branch=z9hG4bK-{branch};rport\r\n\
+             Max-Forwards: 70\r\n\
+             From: \"Peer Phone\" <sip:peer@127.0.0.1>;tag={tag}\r\n\
+             To: {to}\r\n\
+             Call-ID: {call_id}\r\n\
+             CSeq: {cseq} {method}\r\n\
+             {extra}\
+             Content-Length: 0\r\n\r\n",
+            uri = call.request_uri,
+            tag = call.from_tag,
+            call_id = call.call_id,
+        );
+        self.send(&text).await;
+    }
+
+    /// An out-of-dialog request without body.
+    async fn simple(&self, method: &str, user: &str) -> Message {
+        let local = self.local();
+        let unique = uuid_like();
+        let text = format!(
+            "{method} sip:{user}@{wari} SIP/2.0\r\n\
+             Via: SIP/2.0/UDP {local};branch=z9hG4bK-{unique};rport\r\n\
+             Max-Forwards: 70\r\n\
+             From: <sip:peer@127.0.0.1>;tag=t{unique}\r\n\
+             To: <sip:{user}@{wari}>\r\n\
+             Call-ID: {unique}@peer\r\n\
+             CSeq: 1 {method}\r\n\
+             Contact: <sip:peer@{local}>\r\n\
+             Content-Length: 0\r\n\r\n",
+            wari = self.wari,
+        );
+        self.send(&text).await;
+        self.final_response(method).await
+    }
+}
+
+/// A string unique enough for Call-IDs and tags.
+fn uuid_like() -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "{:x}{:x}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+fn start(pjsip: &str) -> Wari {
+    Wari::with(&[("pjsip.conf", pjsip), ("extensions.conf", DIALPLAN)])
+}
+
+/// The application's events, and every channel's (ChannelDestroyed comes after the
+/// channel has left the application).
+async fn events(wari: &Wari) -> EventSocket {
+    EventSocket::connect(
+        wari,
+        &format!("app={APP}&subscribeAll=true&api_key=asterisk:secret"),
+    )
+    .await
+}
+
+/// Fields of an SDP body, by line type (`m`, `c`, `a`, ...).
+fn sdp_lines(body: &str) -> HashMap<String, Vec<String>> {
+    let mut lines: HashMap<String, Vec<String>> = HashMap::new();
+    for line in body.lines() {
+        if let Some((kind, value)) = line.split_once('=') {
+            lines
+                .entry(kind.to_string())
+                .or_default()
+                .push(value.trim().to_string());
+        }
+    }
+    lines
+}
+
+#[tokio::test]
+async fn the_banner_names_each_sip_transport_and_a_taken_port_stops_start_up() {
+    let wari = start(PJSIP);
+    let udp = wari.sip_udp.expect("sip-udp line");
+    assert!(
+        wari.banner
+            .iter()
+            .any(|l| *l == format!("listening: sip-udp udp://{udp}")),
+        "{:?}",
+        wari.banner
+    );
+    assert_ne!(udp.port(), 0);
+    assert_eq!(udp.ip().to_string(), "127.0.0.1");
+
+    // A second wari on the same port cannot start, and says which transport failed.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let taken = PJSIP.replace("bind=127.0.0.1:0", &format!("bind={udp}"));
+    for (name, text) in [
+        ("pjsip.conf", taken.as_str()),
+        ("http.conf", crate::support::HTTP_CONF),
+        ("ari.conf", crate::support::ARI_CONF),
+    ] {
+        std::fs::write(dir.path().join(name), text).expect("write");
+    }
+    let config_dir = dir.path().display().to_string();
+    let data_dir = dir.path().join("data").display().to_string();
+    let (ok, stdout, stderr) = run_wari(&["--config-dir", &config_dir, "--data-dir", &data_dir]);
+    assert!(!ok, "started on a taken port: {stdout}");
+    assert!(
+        stderr.contains(&format!("SIP transport udp: cannot bind udp {udp}")),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn an_identified_peer_calls_into_stasis_is_answered_and_hangs_up() {
+    let wari = start(PJSIP);
+    let mut app = events(&wari).await;
+    let peer = Peer::new(&wari).await;
+    let mut call = peer.new_call("100");
+    peer.invite(&call, "someone", 1, "").await;
+
+    let started = app.next_of("StasisStart").await;
+    let channel = &started["channel"];
+    let name = channel["name"].as_str().expect("name");
+    let suffix = name
+        .strip_prefix("PJSIP/alice-")
+        .expect("PJSIP/alice-xxxxxxxx");
+    assert_eq!(suffix.len(), 8, "{name}");
+    assert!(suffix.chars().all(|c| c.is_ascii_hexdigit()), "{name}");
+    assert_eq!(channel["caller"]["name"], "Peer Phone");
+    assert_eq!(channel["caller"]["number"], "someone");
+    assert_eq!(channel["dialplan"]["context"], "incoming");
+    assert_eq!(channel["dialplan"]["exten"], "100");
+    assert_eq!(channel["state"], "Ring");
+    let id = channel["id"].as_str().expect("id").to_string();
+
+    let answered = wari.post(&format!("/ari/channels/{id}/answer")).await;
+    assert_eq!(answered.status, 204, "{:?}", answered.body);
+    let ok = peer.final_response("INVITE").await;
+    assert_eq!(ok.status(), 200, "{ok:?}");
+    assert_eq!(ok.header("content-type"), Some("application/sdp"));
+    let sdp = sdp_lines(&ok.body);
+    let media = &sdp["m"][0];
+    assert!(media.starts_with("audio "), "{media}");
+    assert!(media.ends_with("RTP/AVP 0 101"), "{media}");
+    assert!(ok.header("contact").is_some_and(|c| c.contains("sip:")));
+    call.to = ok.header("to").map(str::to_string);
+    assert!(call.to.as_deref().is_some_and(|to| to.contains("tag=")));
+    peer.in_dialog(&call, "ACK", 1, "ack1", "").await;
+
+    // The peer hangs up with a cause of its own.
+    peer.in_dialog(&call, "BYE", 2, "bye2", "Reason: Q.850;cause=31\r\n")
+        .await;
+    let bye_ok = peer.final_response("BYE").await;
+    assert_eq!(bye_ok.status(), 200);
+    let destroyed = app.next_for("ChannelDestroyed", &id).await;
+    assert_eq!(destroyed["cause"], 31, "{destroyed}");
+}
+
+#[tokio::test]
+async fn a_bye_without_reason_is_normal_clearing_and_a_hangup_before_answer_is_a_final_response() {
+    let wari = start(PJSIP);
+    let mut app = events(&wari).await;
+    let peer = Peer::new(&wari).await;
+
+    // Refused by the application before the answer: 486 for busy (cause 17).
+    let call = peer.new_call("101");
+    peer.invite(&call, "someone", 1, "").await;
+    let started = app.next_of("StasisStart").await;
+    let id = started["channel"]["id"].as_str().expect("id").to_string();
+    let ring = wari.post(&format!("/ari/channels/{id}/ring")).await;
+    assert_eq!(ring.status, 204);
+    let ringing = peer.receive().await;
+    let ringing = if ringing.status() == 100 {
+        peer.receive().await
+    } else {
+        ringing
+    };
+    assert_eq!(ringing.status(), 180, "{ringing:?}");
+    let busy = wari
+        .delete(&format!("/ari/channels/{id}?reason_code=17"))
+        .await;
+    assert_eq!(busy.status, 204);
+    let refused = peer.final_response("INVITE").await;
+    assert_eq!(refused.status(), 486, "{refused:?}");
+    assert_eq!(refused.header("reason"), Some("Q.850;cause=17"));
+    let mut call = call;
+    call.to = refused.header("to").map(str::to_string);
+    // The ACK of a failed INVITE belongs to its transaction: the INVITE's branch.
+    let branch = format!("1-{}", call.from_tag);
+    peer.in_dialog(&call, "ACK", 1, &branch, "").await;
+
+    // Answered, then a BYE without Reason: cause 16.
+    let mut call = peer.new_call("102");
+    peer.invite(&call, "someone", 1, "").await;
+    let started = app.next_of("StasisStart").await;
+    let id = started["channel"]["id"].as_str().expect("id").to_string();
+    assert_eq!(
+        wari.post(&format!("/ari/channels/{id}/answer"))
+            .await
+            .status,
+        204
+    );
+    let ok = peer.final_response("INVITE").await;
+    call.to = ok.header("to").map(str::to_string);
+    peer.in_dialog(&call, "ACK", 1, "ack2", "").await;
+    peer.in_dialog(&call, "BYE", 2, "bye3", "").await;
+    assert_eq!(peer.final_response("BYE").await.status(), 200);
+    let destroyed = app.next_for("ChannelDestroyed", &id).await;
+    assert_eq!(destroyed["cause"], 16, "{destroyed}");
+}
+
+#[tokio::test]
+async fn wari_hangs_up_an_answered_call_with_a_bye() {
+    let wari = start(PJSIP);
+    let mut app = events(&wari).await;
+    let peer = Peer::new(&wari).await;
+    let mut call = peer.new_call("100");
+    peer.invite(&call, "someone", 1, "").await;
+    let started = app.next_of("StasisStart").await;
+    let id = started["channel"]["id"].as_str().expect("id").to_string();
+    assert_eq!(
+        wari.post(&format!("/ari/channels/{id}/answer"))
+            .await
+            .status,
+        204
+    );
+    let ok = peer.final_response("INVITE").await;
+    call.to = ok.header("to").map(str::to_string);
+    peer.in_dialog(&call, "ACK", 1, "ack1", "").await;
+    assert_eq!(
+        wari.delete(&format!("/ari/channels/{id}")).await.status,
+        204
+    );
+    let mut seen = None;
+    for _ in 0..SIP_BUDGET {
+        let message = peer.receive().await;
+        if message.first_line.starts_with("BYE ") {
+            seen = Some(message);
+            break;
+        }
+    }
+    let bye = seen.expect("a BYE from wari");
+    assert_eq!(bye.header("call-id"), Some(call.call_id.as_str()));
+    assert_eq!(bye.header("reason"), Some("Q.850;cause=16"));
+}
+
+#[tokio::test]
+async fn a_cancel_before_the_answer_ends_the_call_with_487() {
+    let wari = start(PJSIP);
+    let mut app = events(&wari).await;
+    let peer = Peer::new(&wari).await;
+    let call = peer.new_call("100");
+    peer.invite(&call, "someone", 1, "").await;
+    let started = app.next_of("StasisStart").await;
+    let id = started["channel"]["id"].as_str().expect("id").to_string();
+    // CANCEL uses the INVITE's branch and CSeq number.
+    let local = peer.local();
+    let cancel = format!(
+        "CANCEL {uri} SIP/2.0\r\n\
+         Via: SIP/2.0/UDP {local};branch=z9hG4bK-1-{tag};rport\r\n\
+         Max-Forwards: 70\r\n\
+         From: \"Peer Phone\" <sip:someone@127.0.0.1>;tag={tag}\r\n\
+         To: <{uri}>\r\n\
+         Call-ID: {call_id}\r\n\
+         CSeq: 1 CANCEL\r\n\
+         Content-Length: 0\r\n\r\n",
+        uri = call.request_uri,
+        tag = call.from_tag,
+        call_id = call.call_id,
+    );
+    peer.send(&cancel).await;
+    let mut statuses = Vec::new();
+    for _ in 0..SIP_BUDGET {
+        let message = peer.receive().await;
+        statuses.push((message.cseq_method().to_string(), message.status()));
+        if message.cseq_method() == "INVITE" && message.status() >= 200 {
+            break;
+        }
+    }
+    assert!(
+        statuses.contains(&("CANCEL".to_string(), 200)),
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.last(),
+        Some(&("INVITE".to_string(), 487)),
+        "{statuses:?}"
+    );
+    let destroyed = app.next_for("ChannelDestroyed", &id).await;
+    // 487 Request Terminated maps to cause 127 (interworking) without a Reason header.
+    assert_eq!(destroyed["cause"], 127, "{destroyed}");
+}
+
+#[tokio::test]
+async fn unknown_callers_and_wrong_credentials_get_the_same_challenge() {
+    let wari = start(&pjsip_without_identify());
+    let peer = Peer::new(&wari).await;
+
+    // A name no endpoint has.
+    let call = peer.new_call("100");
+    peer.invite(&call, "mallory", 1, "").await;
+    let unknown = peer.final_response("INVITE").await;
+    assert_eq!(unknown.status(), 401, "{unknown:?}");
+    let challenge = unknown.header("www-authenticate").expect("a challenge");
+    assert!(
+        challenge.starts_with("Digest realm=\"asterisk\""),
+        "{challenge}"
+    );
+
+    // bob has a password: challenged the same way.
+    let call = peer.new_call("100");
+    peer.invite(&call, "bob", 1, "").await;
+    let known = peer.final_response("INVITE").await;
+    assert_eq!(known.status(), 401, "{known:?}");
+    let known_challenge = known.header("www-authenticate").expect("a challenge");
+    assert!(
+        known_challenge.starts_with("Digest realm=\"asterisk\""),
+        "{known_challenge}"
+    );
+
+    // A wrong answer gets a fresh challenge, not a 403.
+    let call = peer.new_call("100");
+    let authorization = format!(
+        "Authorization: Digest username=\"bob\", realm=\"asterisk\", nonce=\"bogus\", uri=\"{}\", response=\"00000000000000000000000000000000\", algorithm=MD5\r\n",
+        call.request_uri
+    );
+    peer.invite(&call, "bob", 2, &authorization).await;
+    let wrong = peer.final_response("INVITE").await;
+    assert_eq!(wrong.status(), 401, "{wrong:?}");
+
+    // An endpoint without auth known by its From user name gets in.
+    let call = peer.new_call("100");
+    let mut app = events(&wari).await;
+    peer.invite(&call, "alice", 1, "").await;
+    let started = app.next_of("StasisStart").await;
+    assert!(
+        started["channel"]["name"]
+            .as_str()
+            .is_some_and(|n| n.starts_with("PJSIP/alice-")),
+        "{started}"
+    );
+}
+
+#[tokio::test]
+async fn options_lists_what_wari_takes_and_other_methods_are_not_allowed() {
+    let wari = start(PJSIP);
+    let peer = Peer::new(&wari).await;
+    let options = peer.simple("OPTIONS", "alice").await;
+    assert_eq!(options.status(), 200, "{options:?}");
+    assert_eq!(
+        options.header("allow"),
+        Some("INVITE, ACK, BYE, CANCEL, OPTIONS, REGISTER")
+    );
+    assert_eq!(options.header("accept"), Some("application/sdp"));
+    let subscribe = peer.simple("SUBSCRIBE", "alice").await;
+    assert_eq!(subscribe.status(), 405, "{subscribe:?}");
+    assert!(subscribe.header("allow").is_some());
+}
+
+#[tokio::test]
+async fn a_reinvite_to_sendonly_holds_the_channel_and_sendrecv_takes_it_back() {
+    let wari = start(PJSIP);
+    let mut app = events(&wari).await;
+    let peer = Peer::new(&wari).await;
+    let mut call = peer.new_call("100");
+    peer.invite(&call, "someone", 1, "").await;
+    let started = app.next_of("StasisStart").await;
+    let id = started["channel"]["id"].as_str().expect("id").to_string();
+    assert_eq!(
+        wari.post(&format!("/ari/channels/{id}/answer"))
+            .await
+            .status,
+        204
+    );
+    let ok = peer.final_response("INVITE").await;
+    call.to = ok.header("to").map(str::to_string);
+    peer.in_dialog(&call, "ACK", 1, "ack1", "").await;
+
+    peer.reinvite(&call, 2, "sendonly").await;
+    let held = peer.final_response("INVITE").await;
+    assert_eq!(held.status(), 200, "{held:?}");
+    assert!(
+        sdp_lines(&held.body)["a"].contains(&"recvonly".to_string()),
+        "{}",
+        held.body
+    );
+    peer.in_dialog(&call, "ACK", 2, "ack2", "").await;
+    let hold = app.next_for("ChannelHold", &id).await;
+    assert_eq!(hold["channel"]["name"], started["channel"]["name"]);
+
+    peer.reinvite(&call, 3, "sendrecv").await;
+    let back = peer.final_response("INVITE").await;
+    assert_eq!(back.status(), 200, "{back:?}");
+    assert!(
+        sdp_lines(&back.body)["a"].contains(&"sendrecv".to_string()),
+        "{}",
+        back.body
+    );
+    peer.in_dialog(&call, "ACK", 3, "ack3", "").await;
+    app.next_for("ChannelUnhold", &id).await;
+}
