@@ -180,6 +180,7 @@ impl SipTech {
         qualify::start(
             &shared.registrar,
             qualify::rsipstack_pinger(shared.endpoint.clone()),
+            shared.cancel.child_token(),
         );
         for l in &shared.listening {
             tracing::info!(transport = %l.name, address = %l.address, protocol = l.protocol, "SIP transport listening");
