@@ -647,3 +647,193 @@ async fn a_reinvite_to_sendonly_holds_the_channel_and_sendrecv_takes_it_back() {
     peer.in_dialog(&call, "ACK", 3, "ack3", "").await;
     app.next_for("ChannelUnhold", &id).await;
 }
+
+/// `far` has no contact: calls to it need a URI.
+const PJSIP_OUT: &str = "\
+[udp]
+type=transport
+protocol=udp
+bind=127.0.0.1:0
+
+[far]
+type=endpoint
+context=incoming
+allow=ulaw
+from_user=wari
+";
+
+impl Peer {
+    /// Answers the INVITE `invite` with `status` (a To tag added), and SDP on 2xx.
+    async fn respond(&self, invite: &Message, status: u16, reason: &str, to_tag: &str) {
+        let mut head = format!("SIP/2.0 {status} {reason}\r\n");
+        for name in ["via", "from", "call-id", "cseq"] {
+            for (k, v) in invite.headers.iter().filter(|(k, _)| k == name) {
+                head.push_str(&format!("{k}: {v}\r\n"));
+            }
+        }
+        let to = invite.header("to").expect("To");
+        head.push_str(&format!("to: {to};tag={to_tag}\r\n"));
+        head.push_str(&format!("contact: <sip:bob@{}>\r\n", self.local()));
+        let body = if (200..300).contains(&status) {
+            head.push_str("content-type: application/sdp\r\n");
+            self.offer()
+        } else {
+            String::new()
+        };
+        head.push_str(&format!("content-length: {}\r\n\r\n{body}", body.len()));
+        self.send(&head).await;
+    }
+
+    /// The next request from wari with `method`.
+    async fn request_of(&self, method: &str) -> Message {
+        for _ in 0..SIP_BUDGET {
+            let message = self.receive().await;
+            if message.first_line.starts_with(&format!("{method} ")) {
+                return message;
+            }
+        }
+        panic!("no {method} from wari");
+    }
+}
+
+#[tokio::test]
+async fn a_call_out_refused_busy_ends_with_cause_17() {
+    let wari = start(PJSIP_OUT);
+    let mut app = events(&wari).await;
+    let peer = Peer::new(&wari).await;
+    let endpoint = format!("PJSIP/far/sip:bob@{}", peer.local());
+    let created = wari
+        .post(&format!(
+            "/ari/channels?endpoint={endpoint}&app={APP}&channelId=out1"
+        ))
+        .await;
+    assert_eq!(created.status, 200, "{:?}", created.body);
+    assert!(
+        created.body["name"]
+            .as_str()
+            .is_some_and(|n| n.starts_with("PJSIP/far-")),
+        "{}",
+        created.body
+    );
+    let invite = peer.request_of("INVITE").await;
+    assert!(
+        invite.first_line.starts_with("INVITE sip:bob@"),
+        "{invite:?}"
+    );
+    assert!(
+        invite
+            .header("from")
+            .is_some_and(|f| f.contains("sip:wari@")),
+        "{invite:?}"
+    );
+    assert_eq!(invite.header("content-type"), Some("application/sdp"));
+    assert!(sdp_lines(&invite.body)["m"][0].starts_with("audio "));
+    peer.respond(&invite, 486, "Busy Here", "busy1").await;
+    let ack = peer.request_of("ACK").await;
+    assert_eq!(ack.header("call-id"), invite.header("call-id"));
+    let destroyed = app.next_for("ChannelDestroyed", "out1").await;
+    assert_eq!(destroyed["cause"], 17, "{destroyed}");
+}
+
+#[tokio::test]
+async fn a_dialled_call_out_answers_and_wari_hangs_up_with_a_bye() {
+    let wari = start(PJSIP_OUT);
+    let mut app = events(&wari).await;
+    let peer = Peer::new(&wari).await;
+    let endpoint = format!("PJSIP/far/sip:bob@{}", peer.local());
+    let created = wari
+        .post(&format!(
+            "/ari/channels/create?endpoint={endpoint}&app={APP}&channelId=out2"
+        ))
+        .await;
+    assert_eq!(created.status, 200, "{:?}", created.body);
+    assert_eq!(wari.post("/ari/channels/out2/dial").await.status, 204);
+    let invite = peer.request_of("INVITE").await;
+    peer.respond(&invite, 180, "Ringing", "ans1").await;
+    let ringing = app.next_for("ChannelStateChange", "out2").await;
+    assert_eq!(ringing["channel"]["state"], "Ringing", "{ringing}");
+    peer.respond(&invite, 200, "OK", "ans1").await;
+    peer.request_of("ACK").await;
+    let up = app.next_for("ChannelStateChange", "out2").await;
+    assert_eq!(up["channel"]["state"], "Up", "{up}");
+    assert_eq!(wari.delete("/ari/channels/out2").await.status, 204);
+    let bye = peer.request_of("BYE").await;
+    assert_eq!(bye.header("call-id"), invite.header("call-id"));
+    assert_eq!(bye.header("reason"), Some("Q.850;cause=16"));
+}
+
+#[tokio::test]
+async fn calling_an_endpoint_without_a_contact_fails_as_asterisk_does() {
+    let wari = start(PJSIP_OUT);
+    let refused = wari
+        .post(&format!("/ari/channels?endpoint=PJSIP/far&app={APP}"))
+        .await;
+    assert_eq!(refused.status, 500, "{:?}", refused.body);
+    assert_eq!(refused.body["message"], "Allocation failed");
+    let channels = wari.get("/ari/channels").await;
+    assert_eq!(channels.body, serde_json::json!([]));
+}
+
+#[tokio::test]
+async fn an_originate_refused_busy_reports_dial_status_busy() {
+    // (A dial of a channel made by /channels/create reports no final status, as in
+    // Asterisk: only an originate does.)
+    let wari = start(PJSIP_OUT);
+    let mut app = events(&wari).await;
+    let peer = Peer::new(&wari).await;
+    let endpoint = format!("PJSIP/far/sip:bob@{}", peer.local());
+    let created = wari
+        .post(&format!(
+            "/ari/channels?endpoint={endpoint}&app={APP}&channelId=out3"
+        ))
+        .await;
+    assert_eq!(created.status, 200, "{:?}", created.body);
+    let invite = peer.request_of("INVITE").await;
+    peer.respond(&invite, 486, "Busy Here", "busy3").await;
+    let seen = app
+        .until(|e| e["type"] == "ChannelDestroyed" && e["channel"]["id"] == "out3")
+        .await;
+    let statuses: Vec<&str> = seen
+        .iter()
+        .filter(|e| e["type"] == "Dial" && e["peer"]["id"] == "out3")
+        .filter_map(|e| e["dialstatus"].as_str())
+        .collect();
+    assert_eq!(statuses.last(), Some(&"BUSY"), "{seen:#?}");
+    assert_eq!(seen.last().expect("destroyed")["cause"], 17);
+}
+
+#[tokio::test]
+async fn a_tcp_transport_answers_on_the_connection() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let pjsip = format!("{PJSIP}\n[tcp]\ntype=transport\nprotocol=tcp\nbind=127.0.0.1:0\n");
+    let wari = start(&pjsip);
+    let tcp = wari.sip_tcp.expect("a sip-tcp line in the banner");
+    assert!(
+        wari.banner
+            .iter()
+            .any(|l| *l == format!("listening: sip-tcp tcp://{tcp}")),
+        "{:?}",
+        wari.banner
+    );
+    let mut stream = tokio::net::TcpStream::connect(tcp).await.expect("connect");
+    let local = stream.local_addr().expect("local");
+    let options = format!(
+        "OPTIONS sip:alice@{tcp};transport=tcp SIP/2.0\r\n\
+         Via: SIP/2.0/TCP {local};branch=z9hG4bK-tcp1\r\n\
+         Max-Forwards: 70\r\n\
+         From: <sip:peer@127.0.0.1>;tag=tcp1\r\n\
+         To: <sip:alice@{tcp}>\r\n\
+         Call-ID: tcp1@peer\r\n\
+         CSeq: 1 OPTIONS\r\n\
+         Content-Length: 0\r\n\r\n"
+    );
+    stream.write_all(options.as_bytes()).await.expect("write");
+    let mut buffer = vec![0u8; 8192];
+    let len = tokio::time::timeout(SIP_TIMEOUT, stream.read(&mut buffer))
+        .await
+        .expect("an answer within the timeout")
+        .expect("read");
+    let answer = Message::parse(&String::from_utf8_lossy(&buffer[..len]));
+    assert_eq!(answer.status(), 200, "{answer:?}");
+    assert_eq!(answer.header("call-id"), Some("tcp1@peer"));
+}

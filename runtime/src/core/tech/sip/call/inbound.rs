@@ -100,7 +100,7 @@ pub(crate) async fn challenge(
 }
 
 /// What an endpoint says about a call's media.
-fn media_policy(endpoint: &Endpoint, local: IpAddr) -> MediaPolicy {
+pub(crate) fn media_policy(endpoint: &Endpoint, local: IpAddr) -> MediaPolicy {
     MediaPolicy {
         codecs: endpoint.codecs.clone(),
         dtmf_mode: match endpoint.dtmf_mode {
