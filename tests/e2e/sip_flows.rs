@@ -1,7 +1,8 @@
 //! Call flows that end without a conversation, driven by SIPp against wari's PJSIP
 //! technology: the application turns a call down as busy or unanswered and the caller gets
 //! the SIP status Asterisk maps that cause to (17 -> 486, 19 -> 480); a caller that gives
-//! up while it rings (CANCEL) gets 200 and 487 and the channel goes.
+//! up while it rings (CANCEL) gets 200 and 487 and the channel goes. And wari registering
+//! to a provider (`type=registration`): a SIPp registrar challenges it and checks its digest.
 //!
 //! SIPp runs a scenario written here (its own sequence of requests and expected answers);
 //! a flow passes when SIPp counts the call successful, i.e. every expected answer came.
@@ -222,4 +223,77 @@ async fn a_caller_cancelling_while_it_rings_gets_487_and_the_channel_goes() {
     );
     let reply = wari.get(&format!("/ari/channels/{channel}")).await;
     assert_eq!(reply.status, 404, "{}", reply.text);
+}
+
+/// A registrar: challenges the first REGISTER, checks the second's digest against user
+/// `wari-user` / `s3cret` (SIPp's verifyauth) and accepts it for 120 s; a wrong digest
+/// leaves the scenario waiting for a request that never comes (a failed call).
+const REGISTRAR: &str = r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="registrar">
+  <recv request="REGISTER"/>
+  <send>
+    <![CDATA[
+      SIP/2.0 401 Unauthorized
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      WWW-Authenticate: Digest realm="provider", nonce="[pid]n[call_number]", algorithm=MD5
+      Content-Length: 0
+    ]]>
+  </send>
+  <recv request="REGISTER">
+    <action>
+      <verifyauth assign_to="authvalid" username="wari-user" password="s3cret"/>
+    </action>
+  </recv>
+  <nop hide="true" test="authvalid" next="accepted"/>
+  <recv request="NOTIFY" timeout="2000"/>
+  <label id="accepted"/>
+  <send>
+    <![CDATA[
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]SIPpTag01[call_number]
+      [last_Call-ID:]
+      [last_CSeq:]
+      [last_Contact:];expires=120
+      Content-Length: 0
+    ]]>
+  </send>
+</scenario>
+"#;
+
+#[tokio::test]
+async fn wari_registers_to_a_sipp_registrar_with_its_outbound_auth() {
+    let registrar = Sipp::start(Scenario::Xml(REGISTRAR), None, 1, FLOW_LIMIT, &[]);
+    let at = registrar.sip;
+    let conf = format!(
+        "[udp]\ntype = transport\nprotocol = udp\nbind = 127.0.0.1:0\n\n\
+         [provider-auth]\ntype = auth\nauth_type = userpass\nusername = wari-user\npassword = s3cret\n\n\
+         [provider]\ntype = registration\nserver_uri = sip:{at}\nclient_uri = sip:wari-user@{at}\n\
+         outbound_auth = provider-auth\nexpiration = 120\n"
+    );
+    let wari = Wari::with(&[("pjsip.conf", conf.as_str())]);
+    let outcome = registrar.finish(FLOW_LIMIT).await;
+    assert_eq!(
+        (outcome.successful, outcome.failed),
+        (1, 0),
+        "{}\nwari:\n{}",
+        outcome.log,
+        wari.log()
+    );
+    crate::support::eventually("the registration is logged", Duration::from_secs(5), || {
+        let log = wari.log();
+        async move {
+            if log.contains("outbound registration: Registered") {
+                Ok(())
+            } else {
+                Err(log)
+            }
+        }
+    })
+    .await;
 }

@@ -460,3 +460,52 @@ async fn channel_name(phones: &Phones, id: &str) -> String {
     assert_eq!(reply.status, 200, "{}", reply.text);
     reply.body["name"].as_str().unwrap_or_default().to_string()
 }
+
+#[tokio::test]
+async fn an_originate_to_a_registered_phone_is_answered_and_the_phone_hears_the_app() {
+    let mut phones = Phones::start().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut bob = phones
+        .phone(dir.path(), "bob", "builder", &prompt("demo-congrats"))
+        .await;
+    bob.wait_event("REGISTER_OK", PEER_TIMEOUT).await;
+
+    // bob's phone answers by itself (answermode=auto).
+    let created = phones
+        .post_ok(&format!("/ari/channels?endpoint=PJSIP/bob&app={APP}"))
+        .await;
+    let channel = created["id"].as_str().expect("channel id").to_string();
+    assert!(
+        created["name"]
+            .as_str()
+            .is_some_and(|n| n.starts_with("PJSIP/bob-")),
+        "{created}"
+    );
+    bob.wait_event("CALL_ESTABLISHED", PEER_TIMEOUT).await;
+    let started = phones.ws.next_for("StasisStart", &channel).await;
+    assert_eq!(started["channel"]["state"], "Up", "{started}");
+
+    let playback = phones
+        .post_ok(&format!(
+            "/ari/channels/{channel}/play?media=sound:hello-world"
+        ))
+        .await;
+    let playback = playback["id"].clone();
+    let finished = phones
+        .ws
+        .until(|e| e["type"] == "PlaybackFinished" && e["playback"]["id"] == playback)
+        .await;
+    let finished = finished.last().expect("an event");
+    assert_eq!(finished["playback"]["state"], "done", "{finished}");
+    assert!(
+        phones
+            .wari
+            .delete(&format!("/ari/channels/{channel}"))
+            .await
+            .status
+            .is_success()
+    );
+    bob.wait_event("CALL_CLOSED", PEER_TIMEOUT).await;
+    let found = heard_prompt(&bob, "hello-world").await;
+    assert!(found.windows >= 8, "{found:?}");
+}
