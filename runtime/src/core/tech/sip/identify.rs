@@ -9,7 +9,6 @@
 
 // Used by the technology's call handling (core/tech/sip/call), which lands separately;
 // drop this once it does.
-#![cfg_attr(not(test), allow(dead_code))]
 
 use std::net::IpAddr;
 
@@ -55,6 +54,7 @@ impl Identifier {
     }
 
     /// True when no identify has a usable match.
+    #[cfg(test)]
     pub(crate) fn is_empty(&self) -> bool {
         self.rules.is_empty()
     }

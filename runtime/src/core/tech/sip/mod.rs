@@ -51,7 +51,6 @@ pub(crate) fn user_agent() -> String {
 }
 
 /// What every request handler of the running technology reaches.
-#[allow(dead_code)] // read by the call and registrar handlers as they grow
 pub(crate) struct SipShared {
     /// `pjsip.conf` as loaded.
     pub(crate) config: Arc<PjsipConfig>,

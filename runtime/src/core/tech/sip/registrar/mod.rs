@@ -136,8 +136,6 @@ impl Registrar {
 
     /// Where calls to `endpoint` go: for each of its `aors` in order, the AOR's static
     /// `contact`s, then its registered contacts (oldest first).
-    // Called by outbound calls (call/outbound.rs) as they land.
-    #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) fn contacts_of(&self, endpoint: &str) -> Vec<ContactTarget> {
         let Some(endpoint) = self.config.endpoint(endpoint) else {
             return Vec::new();
