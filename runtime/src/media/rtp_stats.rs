@@ -46,14 +46,20 @@ pub struct Spread {
 pub struct RtpQuality {
     /// Packets of ours the far end reports lost.
     pub tx_lost: u64,
-    /// The far end's interarrival jitter of our stream, as last reported.
-    pub tx_jitter: f64,
-    /// Our interarrival jitter of its stream (RFC 3550 A.8).
-    pub rx_jitter: f64,
+    /// The far end's interarrival jitter of our stream, as last reported (Asterisk's
+    /// `rxjitter`, its `reported_jitter`).
+    pub reported_jitter: f64,
+    /// Our interarrival jitter of its stream (RFC 3550 A.8; Asterisk's `txjitter`, its
+    /// `rxjitter`).
+    pub measured_jitter: f64,
     /// The far end's reported jitter over its reports.
     pub remote_jitter: Spread,
     /// Our jitter over our reports.
     pub local_jitter: Spread,
+    /// The losses the far end reported (cumulative, per report).
+    pub remote_lost: Spread,
+    /// Our losses (cumulative, per report of ours).
+    pub local_lost: Spread,
     /// The last round-trip time, and over all measured; `None` until one is.
     pub rtt: Option<(f64, Spread)>,
 }
@@ -121,8 +127,19 @@ impl RtpSnapshot {
             "channel_uniqueid": channel_uniqueid,
         });
         if let (Some(quality), Some(fields)) = (self.quality, object.as_object_mut()) {
-            fields.insert("txjitter".into(), quality.tx_jitter.into());
-            fields.insert("rxjitter".into(), quality.rx_jitter.into());
+            // Asterisk's names: `txjitter` is its own measure of the stream it receives,
+            // `rxjitter` what the far end reports.
+            fields.insert("txjitter".into(), quality.measured_jitter.into());
+            fields.insert("rxjitter".into(), quality.reported_jitter.into());
+            for (side, spread) in [
+                ("remote", quality.remote_lost),
+                ("local", quality.local_lost),
+            ] {
+                fields.insert(format!("{side}_maxrxploss"), spread.max.into());
+                fields.insert(format!("{side}_minrxploss"), spread.min.into());
+                fields.insert(format!("{side}_normdevrxploss"), spread.mean.into());
+                fields.insert(format!("{side}_stdevrxploss"), spread.stdev.into());
+            }
             for (side, spread) in [
                 ("remote", quality.remote_jitter),
                 ("local", quality.local_jitter),
@@ -247,8 +264,8 @@ mod tests {
         let mut stats = RtpCounter::new(1).stats().snapshot();
         stats.quality = Some(RtpQuality {
             tx_lost: 3,
-            tx_jitter: 0.002,
-            rx_jitter: 0.001,
+            reported_jitter: 0.002,
+            measured_jitter: 0.001,
             rtt: Some((
                 0.05,
                 Spread {
@@ -262,12 +279,16 @@ mod tests {
         });
         let object = stats.json("c");
         assert_eq!(object["txploss"], 3);
-        assert_eq!(object["txjitter"], 0.002);
-        assert_eq!(object["rxjitter"], 0.001);
+        assert_eq!(
+            object["txjitter"], 0.001,
+            "our own measure, as Asterisk names it"
+        );
+        assert_eq!(object["rxjitter"], 0.002, "the far end's report");
         assert_eq!(object["rtt"], 0.05);
         assert_eq!(object["minrtt"], 0.04);
         assert_eq!(object["stdevrtt"], 0.01);
         assert_eq!(object["local_maxjitter"], 0.0);
+        assert_eq!(object["remote_maxrxploss"], 0.0);
     }
 
     #[test]

@@ -96,6 +96,8 @@ pub(crate) struct Rtcp {
     tx_jitter: f64,
     remote_jitter: Series,
     local_jitter: Series,
+    remote_lost: Series,
+    local_lost: Series,
     rtt: Option<f64>,
     rtts: Series,
     reports_seen: u64,
@@ -115,6 +117,8 @@ impl Rtcp {
             tx_jitter: 0.0,
             remote_jitter: Series::default(),
             local_jitter: Series::default(),
+            remote_lost: Series::default(),
+            local_lost: Series::default(),
             rtt: None,
             rtts: Series::default(),
             reports_seen: 0,
@@ -185,6 +189,7 @@ impl Rtcp {
         }
         self.reports_seen += 1;
         self.tx_lost = u64::from(block.cumulative_lost());
+        self.remote_lost.add(self.tx_lost as f64);
         self.tx_jitter = f64::from(block.interarrival_jitter()) / CLOCK;
         self.remote_jitter.add(self.tx_jitter);
         let lsr = block.last_sender_report_timestamp();
@@ -240,6 +245,7 @@ impl Rtcp {
                 None => (0, 0),
             };
             self.local_jitter.add(r.jitter / CLOCK);
+            self.local_lost.add(f64::from(lost));
             ReportBlock::builder(r.ssrc)
                 .fraction_lost(fraction)
                 .cumulative_lost(lost)
@@ -281,10 +287,12 @@ impl Rtcp {
         }
         Some(RtpQuality {
             tx_lost: self.tx_lost,
-            tx_jitter: self.tx_jitter,
-            rx_jitter: self.reception.map_or(0.0, |r| r.jitter / CLOCK),
+            reported_jitter: self.tx_jitter,
+            measured_jitter: self.reception.map_or(0.0, |r| r.jitter / CLOCK),
             remote_jitter: self.remote_jitter.spread(),
             local_jitter: self.local_jitter.spread(),
+            remote_lost: self.remote_lost.spread(),
+            local_lost: self.local_lost.spread(),
             rtt: self.rtt.map(|rtt| (rtt, self.rtts.spread())),
         })
     }

@@ -197,8 +197,9 @@ impl MediaSection {
         )
     }
 
+    /// Plain RTP audio (`RTP/AVP`): wari has no SRTP (`RTP/SAVP`) nor feedback profiles.
     fn is_rtp_audio(&self) -> bool {
-        self.kind == "audio" && self.proto.starts_with("RTP/")
+        self.kind == "audio" && self.proto.eq_ignore_ascii_case("RTP/AVP")
     }
 }
 
@@ -778,6 +779,13 @@ mod tests {
         assert_eq!((e.clone(), e.sip_status()), (SdpError::NoCommonCodec, 488));
         let video = "v=0\r\ns=-\r\nc=IN IP4 1.2.3.4\r\nm=video 4 RTP/AVP 96\r\n";
         assert_eq!(n.answer(video, Direction::SendRecv), Err(SdpError::NoAudio));
+        let srtp = BARESIP.replace("RTP/AVP", "RTP/SAVP");
+        let e = n.answer(&srtp, Direction::SendRecv).unwrap_err();
+        assert_eq!(
+            (e.clone(), e.sip_status()),
+            (SdpError::NoAudio, 488),
+            "no SRTP"
+        );
         for bad in [
             "",
             "hello",

@@ -117,3 +117,50 @@ async fn inband_calls_report_inband_sending_and_open_refuses_no_codec() {
     let g729 = offer.replace("RTP/AVP 8 0", "RTP/AVP 18");
     assert_eq!(c.answer_offer(&g729).unwrap_err().sip_status(), 488);
 }
+
+#[tokio::test]
+async fn after_latching_rtp_from_another_source_is_not_heard() {
+    let mut a = CallMedia::open(policy(DtmfMode::Rfc4733), "a".into()).unwrap();
+    let mut b = CallMedia::open(policy(DtmfMode::Rfc4733), "b".into()).unwrap();
+    let answer = b.answer_offer(&a.create_offer()).unwrap();
+    a.accept_answer(&answer).unwrap();
+    let mut a_edge = a.take_edge().unwrap();
+    let mut b_edge = b.take_edge().unwrap();
+    let mut ticks = tokio::time::interval(Duration::from_millis(20));
+    // B's first packets latch A onto B's address.
+    let mut latched = false;
+    for n in 0..100 {
+        ticks.tick().await;
+        b_edge.send(&tone(1000.0, n));
+        a_edge.send(&AudioFrame::silence(Rate::Narrow8k));
+        a_edge.receive(Rate::Narrow8k);
+        if a.control().statistics().rx_packets >= 5 {
+            latched = true;
+            break;
+        }
+    }
+    assert!(latched, "B's packets reached A");
+    let before = a.control().statistics().rx_packets;
+    // A stranger on the same host, another port, sends A's own kind of packets.
+    let stranger = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let mut packet = vec![0x80, 8, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0x55];
+    packet.extend_from_slice(&[0xD5; 160]);
+    for n in 0..25u16 {
+        packet[2..4].copy_from_slice(&n.to_be_bytes());
+        stranger.send_to(&packet, a.local_rtp()).await.unwrap();
+        ticks.tick().await;
+        a_edge.send(&AudioFrame::silence(Rate::Narrow8k));
+        a_edge.receive(Rate::Narrow8k);
+        assert_ne!(
+            a.control().statistics().remote_ssrc,
+            0x55,
+            "the stranger is heard"
+        );
+    }
+    // At most B's last packet, in flight when it stopped, came since; none of the 25.
+    let stats = a.control().statistics();
+    assert!(stats.rx_packets <= before + 1, "{stats:?}");
+    a.control().close();
+    b.control().close();
+    drop(b_edge);
+}
