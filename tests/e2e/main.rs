@@ -45,6 +45,8 @@ mod resources_fidelity;
 mod rest_over_ws;
 mod routing_answers;
 mod schema;
+mod sip_peers;
+mod sip_phones;
 mod sip_signalling;
 mod slow_clients;
 mod snoop;

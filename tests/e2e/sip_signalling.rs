@@ -340,7 +340,9 @@ async fn an_identified_peer_calls_into_stasis_is_answered_and_hangs_up() {
     let started = app.next_of("StasisStart").await;
     let channel = &started["channel"];
     let name = channel["name"].as_str().expect("name");
-    let suffix = name.strip_prefix("PJSIP/alice-").expect("PJSIP/alice-xxxxxxxx");
+    let suffix = name
+        .strip_prefix("PJSIP/alice-")
+        .expect("PJSIP/alice-xxxxxxxx");
     assert_eq!(suffix.len(), 8, "{name}");
     assert!(suffix.chars().all(|c| c.is_ascii_hexdigit()), "{name}");
     assert_eq!(channel["caller"]["name"], "Peer Phone");
@@ -374,8 +376,7 @@ async fn an_identified_peer_calls_into_stasis_is_answered_and_hangs_up() {
 }
 
 #[tokio::test]
-async fn a_bye_without_reason_is_normal_clearing_and_a_hangup_before_answer_is_a_final_response()
-{
+async fn a_bye_without_reason_is_normal_clearing_and_a_hangup_before_answer_is_a_final_response() {
     let wari = start(PJSIP);
     let mut app = events(&wari).await;
     let peer = Peer::new(&wari).await;
@@ -413,7 +414,9 @@ async fn a_bye_without_reason_is_normal_clearing_and_a_hangup_before_answer_is_a
     let started = app.next_of("StasisStart").await;
     let id = started["channel"]["id"].as_str().expect("id").to_string();
     assert_eq!(
-        wari.post(&format!("/ari/channels/{id}/answer")).await.status,
+        wari.post(&format!("/ari/channels/{id}/answer"))
+            .await
+            .status,
         204
     );
     let ok = peer.final_response("INVITE").await;
@@ -435,13 +438,18 @@ async fn wari_hangs_up_an_answered_call_with_a_bye() {
     let started = app.next_of("StasisStart").await;
     let id = started["channel"]["id"].as_str().expect("id").to_string();
     assert_eq!(
-        wari.post(&format!("/ari/channels/{id}/answer")).await.status,
+        wari.post(&format!("/ari/channels/{id}/answer"))
+            .await
+            .status,
         204
     );
     let ok = peer.final_response("INVITE").await;
     call.to = ok.header("to").map(str::to_string);
     peer.in_dialog(&call, "ACK", 1, "ack1", "").await;
-    assert_eq!(wari.delete(&format!("/ari/channels/{id}")).await.status, 204);
+    assert_eq!(
+        wari.delete(&format!("/ari/channels/{id}")).await.status,
+        204
+    );
     let mut seen = None;
     for _ in 0..SIP_BUDGET {
         let message = peer.receive().await;
@@ -513,7 +521,10 @@ async fn unknown_callers_and_wrong_credentials_get_the_same_challenge() {
     let unknown = peer.final_response("INVITE").await;
     assert_eq!(unknown.status(), 401, "{unknown:?}");
     let challenge = unknown.header("www-authenticate").expect("a challenge");
-    assert!(challenge.starts_with("Digest realm=\"asterisk\""), "{challenge}");
+    assert!(
+        challenge.starts_with("Digest realm=\"asterisk\""),
+        "{challenge}"
+    );
 
     // bob has a password: challenged the same way.
     let call = peer.new_call("100");

@@ -28,6 +28,7 @@ pub(crate) mod functions;
 pub mod media;
 pub(crate) mod modules;
 mod pbx;
+pub(crate) mod presence;
 pub(crate) mod quota;
 pub(crate) mod snoop;
 pub mod stasis;
@@ -87,6 +88,29 @@ pub enum CoreError {
     Internal(String),
 }
 
+/// Whether an endpoint can be reached now (the ARI `Endpoint.state`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum EndpointState {
+    /// Nothing is known about it.
+    Unknown,
+    /// It cannot be reached (a SIP endpoint with no registered or reachable contact).
+    Offline,
+    /// It can be reached; endpoints of technologies without presence (Test) always are.
+    #[default]
+    Online,
+}
+
+impl EndpointState {
+    /// The ARI word for it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndpointState::Unknown => "unknown",
+            EndpointState::Offline => "offline",
+            EndpointState::Online => "online",
+        }
+    }
+}
+
 /// An endpoint: a phone or trunk a technology knows.
 #[derive(Debug, Clone, Default)]
 pub struct Endpoint {
@@ -94,6 +118,8 @@ pub struct Endpoint {
     pub technology: String,
     /// The resource within the technology, e.g. `alice`.
     pub resource: String,
+    /// Whether it can be reached now.
+    pub state: EndpointState,
     /// The ids of the endpoint's channels now, oldest first.
     pub channel_ids: Vec<Arc<str>>,
 }
@@ -104,7 +130,7 @@ impl Endpoint {
         json!({
             "technology": self.technology,
             "resource": self.resource,
-            "state": "online",
+            "state": self.state.as_str(),
             "channel_ids": self.channel_ids.iter().map(|c| c.to_string()).collect::<Vec<_>>(),
         })
     }
@@ -648,7 +674,7 @@ impl Core {
             .or_insert_with(|| Endpoint {
                 technology: technology.to_string(),
                 resource: resource.to_string(),
-                channel_ids: Vec::new(),
+                ..Endpoint::default()
             });
         entry.channel_ids.push(id.clone());
         self.publish_endpoint_state(state, endpoint);
@@ -656,7 +682,7 @@ impl Core {
 
     /// EndpointStateChange with the endpoint's snapshot. The snapshot lists every channel
     /// of the endpoint, so it is built only when some application will receive it.
-    fn publish_endpoint_state(&self, state: &mut State, endpoint: &str) {
+    pub(in crate::core) fn publish_endpoint_state(&self, state: &mut State, endpoint: &str) {
         let scope = Scope {
             endpoint: Some(endpoint.to_string()),
             ..Scope::default()

@@ -18,7 +18,8 @@ use serde_json::{Map, Value, json};
 use super::super::channels::channel::{CallerId, ChannelState, DialplanPosition, Dormant};
 use super::super::event::{Event, Scope};
 use super::super::pbx::Start;
-use super::super::{ControlReceiver, Core, CoreError, Endpoint, NewChannel, State};
+use super::super::presence::ContactChange;
+use super::super::{ControlReceiver, Core, CoreError, Endpoint, EndpointState, NewChannel, State};
 use crate::core::channels::hangup::HangupBy;
 
 /// A technology's view of the core, for the time the core's state is locked.
@@ -251,16 +252,48 @@ impl<'a> Context<'a> {
         self.core.publish(self.state, event);
     }
 
-    /// Makes one of the technology's endpoints known before any channel uses it.
+    /// Makes one of the technology's endpoints known before any channel uses it (online).
     pub fn add_endpoint(&mut self, technology: &str, resource: &str) {
+        self.add_endpoint_in_state(technology, resource, EndpointState::Online);
+    }
+
+    /// Makes one of the technology's endpoints known in `state` (a SIP endpoint starts
+    /// offline until a contact registers), without an event; an endpoint already known
+    /// keeps its state.
+    pub fn add_endpoint_in_state(
+        &mut self,
+        technology: &str,
+        resource: &str,
+        state: EndpointState,
+    ) {
         self.state
             .endpoints
             .entry(format!("{technology}/{resource}"))
             .or_insert_with(|| Endpoint {
                 technology: technology.to_string(),
                 resource: resource.to_string(),
+                state,
                 channel_ids: Vec::new(),
             });
+    }
+
+    /// Sets an endpoint's (`Tech/resource`) state. When it changed, applications
+    /// subscribed to the endpoint receive EndpointStateChange, then PeerStatusChange
+    /// (`Reachable` when online, `Unreachable` when offline), as Asterisk's PJSIP sends
+    /// them; returns whether it changed (false for an unknown endpoint).
+    pub fn set_endpoint_state(&mut self, endpoint: &str, state: EndpointState) -> bool {
+        self.core.set_endpoint_state(self.state, endpoint, state)
+    }
+
+    /// The state of an endpoint (`Tech/resource`), if it is known.
+    pub fn endpoint_state(&self, endpoint: &str) -> Option<EndpointState> {
+        self.state.endpoints.get(endpoint).map(|e| e.state)
+    }
+
+    /// One of an endpoint's contacts changed (created, removed, qualified): applications
+    /// subscribed to the endpoint receive ContactStatusChange.
+    pub fn contact_changed(&mut self, endpoint: &str, change: &ContactChange) {
+        self.core.contact_changed(self.state, endpoint, change);
     }
 
     // ---- Media

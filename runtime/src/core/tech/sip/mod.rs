@@ -63,8 +63,9 @@ pub(crate) struct SipShared {
     pub(crate) dialogs: Arc<DialogLayer>,
     /// Where each transport listens.
     pub(crate) listening: Vec<Listening>,
-    /// Contacts registered to us (helper D's registrar).
-    pub(crate) registrar: registrar::Registrar,
+    /// Contacts registered to us, and where calls to an endpoint go
+    /// ([`registrar::Registrar::contacts_of`]).
+    pub(crate) registrar: Arc<registrar::Registrar>,
     /// Digest challenges and their checks (every request from an endpoint with `auth`).
     pub(crate) challenger: auth::Challenger,
     /// Source address -> endpoint (`type=identify`).
@@ -165,16 +166,18 @@ impl SipTech {
             endpoint: endpoint.inner.clone(),
             dialogs: Arc::new(DialogLayer::new(endpoint.inner.clone())),
             listening,
-            registrar: registrar::Registrar::default(),
+            // Makes every endpoint known to the core, offline until a contact registers.
+            registrar: registrar::Registrar::start(self.config.clone(), ctx),
             challenger: auth::Challenger::new(),
             identifier: identify::Identifier::new(&self.config),
             calls: call::Calls::default(),
             next_channel: AtomicU32::new(0),
             cancel,
         });
-        for endpoint in &self.config.endpoints {
-            ctx.add_endpoint(TECHNOLOGY, &endpoint.name);
-        }
+        qualify::start(
+            &shared.registrar,
+            qualify::rsipstack_pinger(shared.endpoint.clone()),
+        );
         for l in &shared.listening {
             tracing::info!(transport = %l.name, address = %l.address, protocol = l.protocol, "SIP transport listening");
         }

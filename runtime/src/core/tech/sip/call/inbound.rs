@@ -207,10 +207,7 @@ pub(crate) async fn invite(shared: &Arc<SipShared>, mut tx: Transaction) {
             return;
         }
     };
-    let tcp = tx
-        .connection
-        .as_ref()
-        .is_some_and(|c| c.is_reliable());
+    let tcp = tx.connection.as_ref().is_some_and(|c| c.is_reliable());
     let (state_tx, state_rx) = shared.dialogs.new_dialog_state_channel();
     let dialog = match shared.dialogs.get_or_create_server_invite(
         &tx,
@@ -309,9 +306,7 @@ pub(crate) async fn follow(
             None => break,
             Some(DialogState::Terminated(_, reason)) => {
                 let far_cause = match reason {
-                    TerminatedReason::UacCancel => {
-                        Some(causes::cause_from_sip_status(487))
-                    }
+                    TerminatedReason::UacCancel => Some(causes::cause_from_sip_status(487)),
                     TerminatedReason::UacBye => Some(
                         entry
                             .far_cause

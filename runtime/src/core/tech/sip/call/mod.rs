@@ -39,9 +39,7 @@ impl Calls {
         self.map().remove(dialog);
     }
 
-
     fn map(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<CallEntry>>> {
         self.by_dialog.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
-

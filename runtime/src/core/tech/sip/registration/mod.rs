@@ -1,1 +1,3 @@
 //! wari's own registrations to providers (`type=registration`): REGISTER with `outbound_auth`, refresh, retry.
+
+pub(crate) mod machine;

@@ -1,0 +1,373 @@
+//! Real SIP phones against wari's PJSIP technology: baresip phones (and pjsua2) register
+//! with their passwords, call in to a Stasis application and are called, and what they hear
+//! and send is checked as a user would: the endpoint's state in ARI, the events the
+//! application receives, and the audio the phone recorded compared with the prompt wari
+//! played ([`sip_peers::audio_match`]).
+//!
+//! Each test starts one wari with a `pjsip.conf` of its own (UDP on an ephemeral loopback
+//! port, read from the banner), Asterisk's prompts copied into its own `astdatadir`, and
+//! the phones of [`sip_peers`].
+
+use std::path::Path;
+use std::time::Duration;
+
+use crate::sip_peers::{
+    Account, AudioMatch, Baresip, PEER_TIMEOUT, PjsuaCall, audio_match, pjsua_call, prompt,
+    read_wav, repeated_prompt,
+};
+use crate::support::{ARI_CONF, EventSocket, HTTP_CONF, Wari, eventually};
+
+/// The application the phones' calls are handed to.
+const APP: &str = "phones";
+
+/// Endpoints alice and bob, each with a password and an AOR of its own name, their calls
+/// running context `phones`.
+const PJSIP_CONF: &str = "\
+[udp]
+type = transport
+protocol = udp
+bind = 127.0.0.1:0
+
+[phone](!)
+type = endpoint
+context = phones
+disallow = all
+allow = ulaw,alaw
+dtmf_mode = rfc4733
+
+[alice](phone)
+auth = alice
+aors = alice
+
+[alice]
+type = auth
+auth_type = userpass
+username = alice
+password = wonderland
+
+[alice]
+type = aor
+max_contacts = 1
+remove_existing = yes
+
+[bob](phone)
+auth = bob
+aors = bob
+
+[bob]
+type = auth
+auth_type = userpass
+username = bob
+password = builder
+
+[bob]
+type = aor
+max_contacts = 1
+remove_existing = yes
+";
+
+/// Every number dialled from a phone goes to the application.
+const EXTENSIONS: &str = "[phones]\nexten => _X.,1,Stasis(phones)\n same => n,Hangup()\n";
+
+/// A wari with the phones' configuration, and the application's events socket.
+struct Phones {
+    wari: Wari,
+    ws: EventSocket,
+    /// wari's `astdatadir`, removed when dropped.
+    _data: tempfile::TempDir,
+}
+
+impl Phones {
+    /// wari with [`PJSIP_CONF`], [`EXTENSIONS`] and the prompts `hello-world` and
+    /// `demo-congrats` in its sounds directory; application [`APP`] connected.
+    async fn start() -> Phones {
+        let data = tempfile::tempdir().expect("temp dir");
+        let sounds = data.path().join("sounds/en");
+        std::fs::create_dir_all(&sounds).expect("sounds directory");
+        for name in ["hello-world", "demo-congrats"] {
+            std::fs::copy(prompt(name), sounds.join(format!("{name}.wav"))).expect("copy prompt");
+        }
+        let asterisk = format!("[directories]\nastdatadir => {}\n", data.path().display());
+        let wari = Wari::start(&[
+            ("http.conf", HTTP_CONF),
+            ("ari.conf", ARI_CONF),
+            ("extensions.conf", EXTENSIONS),
+            ("pjsip.conf", PJSIP_CONF),
+            ("asterisk.conf", &asterisk),
+        ]);
+        assert!(
+            wari.sip_udp.is_some(),
+            "a SIP UDP transport in the banner: {:?}",
+            wari.banner
+        );
+        let ws = EventSocket::connect(&wari, &format!("app={APP}&api_key=asterisk:secret")).await;
+        Phones {
+            wari,
+            ws,
+            _data: data,
+        }
+    }
+
+    /// wari's SIP address (UDP).
+    fn sip(&self) -> std::net::SocketAddr {
+        self.wari.sip_udp.expect("SIP over UDP")
+    }
+
+    /// The state of endpoint `PJSIP/{name}` as `GET /endpoints` shows it.
+    async fn endpoint_state(&self, name: &str) -> String {
+        let reply = self.wari.get(&format!("/ari/endpoints/PJSIP/{name}")).await;
+        assert_eq!(reply.status, 200, "{}", reply.text);
+        reply.body["state"].as_str().unwrap_or_default().to_string()
+    }
+
+    /// A baresip phone for endpoint `user` in `dir`, registering with `password`.
+    async fn phone(&self, dir: &Path, user: &str, password: &str, source: &Path) -> Baresip {
+        let account = Account::registering(user, password, self.sip(), true);
+        Baresip::start(&dir.join(user), account, source).await
+    }
+}
+
+#[tokio::test]
+async fn a_phone_registers_with_its_password_and_its_endpoint_goes_online() {
+    let phones = Phones::start().await;
+    assert_eq!(phones.endpoint_state("alice").await, "offline");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let hello = prompt("hello-world");
+
+    // A wrong password is refused, and the endpoint stays offline.
+    let mut impostor = phones
+        .phone(&dir.path().join("impostor"), "alice", "rabbit", &hello)
+        .await;
+    impostor.wait_event("REGISTER_FAIL", PEER_TIMEOUT).await;
+    drop(impostor);
+    assert_eq!(phones.endpoint_state("alice").await, "offline");
+
+    let mut alice = phones
+        .phone(dir.path(), "alice", "wonderland", &hello)
+        .await;
+    alice.wait_event("REGISTER_OK", PEER_TIMEOUT).await;
+    assert_eq!(phones.endpoint_state("alice").await, "online");
+    // bob has not registered.
+    assert_eq!(phones.endpoint_state("bob").await, "offline");
+}
+
+impl Phones {
+    /// Waits for the application's StasisStart and returns the channel's id and name.
+    async fn stasis_start(&mut self) -> (String, String) {
+        let event = self.ws.next_of("StasisStart").await;
+        let channel = &event["channel"];
+        (
+            channel["id"].as_str().expect("channel id").to_string(),
+            channel["name"].as_str().expect("channel name").to_string(),
+        )
+    }
+
+    /// `POST` as the test user, which must succeed (2xx).
+    async fn post_ok(&self, path: &str) -> serde_json::Value {
+        let reply = self.wari.post(path).await;
+        assert!(
+            reply.status.is_success(),
+            "POST {path}: {} {}",
+            reply.status,
+            reply.text
+        );
+        reply.body
+    }
+
+    /// The next `count` digits of ChannelDtmfReceived events for `channel`.
+    async fn digits(&mut self, channel: &str, count: usize) -> String {
+        let mut digits = String::new();
+        for _ in 0..count {
+            let event = self.ws.next_for("ChannelDtmfReceived", channel).await;
+            digits.push_str(event["digit"].as_str().unwrap_or("?"));
+        }
+        digits
+    }
+
+    /// A registered baresip phone `user` (its source a long prompt, so it never hangs up
+    /// by itself) that has called `exten` in wari; returns it with the channel wari made,
+    /// answered by the application.
+    async fn answered_call(
+        &mut self,
+        dir: &Path,
+        user: &str,
+        password: &str,
+        exten: &str,
+    ) -> (Baresip, String) {
+        let source = prompt("demo-congrats");
+        self.answered_call_playing(dir, user, password, exten, &source)
+            .await
+    }
+
+    /// Like [`Phones::answered_call`], with `source` as the phone's microphone (it hangs up
+    /// when the file ends).
+    async fn answered_call_playing(
+        &mut self,
+        dir: &Path,
+        user: &str,
+        password: &str,
+        exten: &str,
+        source: &Path,
+    ) -> (Baresip, String) {
+        let mut phone = self.phone(dir, user, password, source).await;
+        phone.wait_event("REGISTER_OK", PEER_TIMEOUT).await;
+        phone.dial(&format!("sip:{exten}@{}", self.sip())).await;
+        let (channel, name) = self.stasis_start().await;
+        assert!(name.starts_with(&format!("PJSIP/{user}-")), "{name}");
+        self.post_ok(&format!("/ari/channels/{channel}/answer"))
+            .await;
+        phone.wait_event("CALL_ESTABLISHED", PEER_TIMEOUT).await;
+        (phone, channel)
+    }
+}
+
+/// Waits until the first recording of `phone` contains prompt `name` (at least 80% of its
+/// sounding windows); the recording is complete only once baresip has closed it.
+async fn heard_prompt(phone: &Baresip, name: &str) -> AudioMatch {
+    let reference = read_wav(&prompt(name));
+    eventually(
+        &format!("{} hearing {name}", phone.user),
+        PEER_TIMEOUT,
+        || {
+            let files = phone.heard();
+            let found = files.first().map(|f| audio_match(&reference, &read_wav(f)));
+            async move {
+                match found {
+                    Some(found) if found.share() >= 0.8 => Ok(found),
+                    other => Err(format!("{files:?}: {other:?}")),
+                }
+            }
+        },
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_phone_calls_in_and_hears_the_application_play_hello_world() {
+    let mut phones = Phones::start().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (mut bob, channel) = phones
+        .answered_call(dir.path(), "bob", "builder", "100")
+        .await;
+
+    let playback = phones
+        .post_ok(&format!(
+            "/ari/channels/{channel}/play?media=sound:hello-world"
+        ))
+        .await;
+    let playback = playback["id"].as_str().expect("playback id").to_string();
+    loop {
+        let event = phones.ws.next_of("PlaybackFinished").await;
+        if event["playback"]["id"] == playback.as_str() {
+            assert_eq!(event["playback"]["state"], "done", "{event}");
+            break;
+        }
+    }
+    assert!(
+        phones
+            .wari
+            .delete(&format!("/ari/channels/{channel}"))
+            .await
+            .status
+            .is_success()
+    );
+    bob.wait_event("CALL_CLOSED", PEER_TIMEOUT).await;
+
+    let found = heard_prompt(&bob, "hello-world").await;
+    assert!(found.windows >= 8, "{found:?}");
+}
+
+#[tokio::test]
+async fn digits_a_phone_sends_arrive_as_channel_dtmf_received() {
+    let mut phones = Phones::start().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (mut alice, channel) = phones
+        .answered_call(dir.path(), "alice", "wonderland", "200")
+        .await;
+
+    alice.send_digits("159#").await;
+    assert_eq!(phones.digits(&channel, 4).await, "159#");
+    alice.hangup().await;
+    let event = phones.ws.next_for("StasisEnd", &channel).await;
+    assert_eq!(event["channel"]["id"], channel.as_str());
+}
+
+#[tokio::test]
+async fn digits_pjsua2_sends_arrive_as_channel_dtmf_received() {
+    let mut phones = Phones::start().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let uri = format!("sip:300@{}", phones.sip());
+    let record = dir.path().join("pjsua-heard.wav");
+    let call = tokio::task::spawn_blocking({
+        let record = record.clone();
+        let play = prompt("demo-congrats");
+        move || {
+            pjsua_call(&PjsuaCall {
+                uri: &uri,
+                play: &play,
+                record: &record,
+                digits: "1984",
+                credentials: Some(("alice", "wonderland")),
+                hold: Duration::from_secs(3),
+            })
+        }
+    });
+    let (channel, name) = phones.stasis_start().await;
+    assert!(name.starts_with("PJSIP/alice-"), "{name}");
+    phones
+        .post_ok(&format!("/ari/channels/{channel}/answer"))
+        .await;
+    assert_eq!(phones.digits(&channel, 4).await, "1984");
+    assert!(
+        phones
+            .wari
+            .delete(&format!("/ari/channels/{channel}"))
+            .await
+            .status
+            .is_success()
+    );
+    let outcome = call.await.expect("pjsua call");
+    assert_eq!(outcome.status, 200, "{}", outcome.output);
+}
+
+#[tokio::test]
+async fn two_phones_in_a_bridge_hear_each_other() {
+    let mut phones = Phones::start().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    // alice says hello-world over and over; bob says agent-loginok three times and then
+    // his phone hangs up (baresip does when its source file ends).
+    let alice_says = repeated_prompt(dir.path(), "hello-world", 10);
+    let bob_says = repeated_prompt(dir.path(), "agent-loginok", 3);
+    let (mut alice, a) = phones
+        .answered_call_playing(dir.path(), "alice", "wonderland", "100", &alice_says)
+        .await;
+    let (mut bob, b) = phones
+        .answered_call_playing(dir.path(), "bob", "builder", "101", &bob_says)
+        .await;
+    let bridge = phones.post_ok("/ari/bridges?type=mixing").await;
+    let bridge = bridge["id"].as_str().expect("bridge id").to_string();
+    phones
+        .post_ok(&format!("/ari/bridges/{bridge}/addChannel?channel={a},{b}"))
+        .await;
+
+    bob.wait_event("CALL_CLOSED", Duration::from_secs(15)).await;
+    phones.ws.next_for("StasisEnd", &b).await;
+    assert!(
+        phones
+            .wari
+            .delete(&format!("/ari/channels/{a}"))
+            .await
+            .status
+            .is_success()
+    );
+    alice.wait_event("CALL_CLOSED", PEER_TIMEOUT).await;
+
+    // Each heard the other, and not itself.
+    heard_prompt(&alice, "agent-loginok").await;
+    heard_prompt(&bob, "hello-world").await;
+    let own = audio_match(
+        &read_wav(&prompt("hello-world")),
+        &read_wav(&alice.heard()[0]),
+    );
+    assert!(own.share() < 0.3, "alice hears herself: {own:?}");
+}
