@@ -47,6 +47,7 @@ mod routing_answers;
 mod schema;
 mod sip_peers;
 mod sip_phones;
+mod sip_registrar;
 mod sip_signalling;
 mod slow_clients;
 mod snoop;

@@ -74,6 +74,8 @@ pub(crate) struct SipShared {
     pub(crate) calls: call::Calls,
     /// The next channel number (`PJSIP/alice-00000000`, `-00000001`, ...).
     next_channel: AtomicU32,
+    /// wari's registrations to providers (`type=registration`).
+    pub(crate) registrations: registration::Registrations,
     /// Cancelled when the technology stops: ends every task it started.
     pub(crate) cancel: CancellationToken,
 }
@@ -172,6 +174,7 @@ impl SipTech {
             identifier: identify::Identifier::new(&self.config),
             calls: call::Calls::default(),
             next_channel: AtomicU32::new(0),
+            registrations: registration::Registrations::start(&self.config, &endpoint.inner),
             cancel,
         });
         qualify::start(
@@ -198,6 +201,8 @@ impl Technology for SipTech {
 
     fn stop(&self, _ctx: &mut Context<'_>) {
         if let Some(shared) = self.running.get() {
+            // Unregisters first (Expires: 0), while the transports still run.
+            shared.registrations.stop(registration::UNREGISTER_WAIT);
             shared.cancel.cancel();
         }
     }

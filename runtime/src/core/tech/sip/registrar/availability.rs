@@ -111,7 +111,8 @@ impl Availability {
     }
 
     /// A qualify of a contact finished: `Some(rtt)` answered, `None` timed out. Returns the
-    /// change when its status or round trip changed and the contact is still there.
+    /// change when its status changed (a new round trip alone is kept, not announced) and
+    /// the contact is still there.
     pub(crate) fn qualified(
         &mut self,
         aor: &str,
@@ -124,10 +125,9 @@ impl Availability {
             Some(rtt) => (ContactStatus::Reachable, rtt),
             None => (ContactStatus::Unreachable, 0),
         };
-        if old.status == status && status == ContactStatus::Unreachable {
-            return None;
-        }
-        Some(self.set(aor, uri, status, rtt))
+        let change = self.set(aor, uri, status, rtt);
+        // Asterisk publishes a qualify result only when the status changed.
+        (old.status != status).then_some(change)
     }
 
     fn set(
@@ -191,6 +191,11 @@ mod tests {
         assert_eq!(change.status, ContactStatus::Reachable);
         assert_eq!(change.roundtrip_usec, 1500);
         assert_eq!(a.endpoint_state("trunk"), EndpointState::Online);
+        assert_eq!(
+            a.qualified("trunk", "sip:gw@10.0.0.9", Some(900)),
+            None,
+            "still reachable: no news"
+        );
         let change = a.qualified("trunk", "sip:gw@10.0.0.9", None).unwrap();
         assert_eq!(change.status, ContactStatus::Unreachable);
         assert_eq!(a.endpoint_state("trunk"), EndpointState::Offline);

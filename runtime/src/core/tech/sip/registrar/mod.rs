@@ -143,6 +143,8 @@ impl Registrar {
 
     /// Where calls to `endpoint` go: for each of its `aors` in order, the AOR's static
     /// `contact`s, then its registered contacts (oldest first).
+    // Called by outbound calls (call/outbound.rs) as they land.
+    #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) fn contacts_of(&self, endpoint: &str) -> Vec<ContactTarget> {
         let Some(endpoint) = self.config.endpoint(endpoint) else {
             return Vec::new();
@@ -180,8 +182,8 @@ impl Registrar {
     }
 
     /// A qualify of a contact finished (`Some(round trip)`, or `None`: no answer in
-    /// time): ContactStatusChange when its status or round trip changed, and the state
-    /// of the AOR's endpoints. Nothing when the contact is gone meanwhile.
+    /// time): ContactStatusChange when its status changed, and the state of the AOR's
+    /// endpoints. Nothing when the contact is gone meanwhile.
     pub(crate) fn qualified(&self, aor: &str, uri: &str, roundtrip: Option<Duration>) {
         let rtt = roundtrip.map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX));
         self.handle.with(|ctx| {

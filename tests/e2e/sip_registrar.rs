@@ -1,0 +1,583 @@
+//! wari's SIP registrar as a phone sees it: literal REGISTER requests over UDP on
+//! loopback (a tiny client in this file, digest answers computed here), and what an ARI
+//! application sees: the endpoint's state in `GET /endpoints/PJSIP/alice` and the
+//! `ContactStatusChange`, `EndpointStateChange`, `PeerStatusChange` events.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use md5::{Digest, Md5};
+use tokio::net::UdpSocket;
+
+use crate::support::{EventSocket, Wari};
+
+const PJSIP_CONF: &str = "\
+[udp]
+type = transport
+protocol = udp
+bind = 127.0.0.1:0
+
+[alice]
+type = endpoint
+context = default
+aors = alice
+auth = alice-auth
+
+[alice-auth]
+type = auth
+auth_type = userpass
+username = alice
+password = wonderland
+
+[alice]
+type = aor
+max_contacts = 1
+";
+
+/// A SIP response as the test reads it.
+#[derive(Debug)]
+struct SipResponse {
+    status: u16,
+    /// Header values by lower-case name, in order.
+    headers: HashMap<String, Vec<String>>,
+}
+
+impl SipResponse {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .get(&name.to_ascii_lowercase())
+            .and_then(|v| v.first())
+            .map(String::as_str)
+    }
+}
+
+/// A phone's UDP socket talking to wari's SIP transport.
+struct Phone {
+    socket: UdpSocket,
+    wari: SocketAddr,
+    local: SocketAddr,
+    cseq: u32,
+}
+
+impl Phone {
+    async fn new(wari: SocketAddr) -> Phone {
+        let socket = UdpSocket::bind("127.0.0.1:0").await.expect("UDP socket");
+        let local = socket.local_addr().expect("local address");
+        Phone {
+            socket,
+            wari,
+            local,
+            cseq: 0,
+        }
+    }
+
+    fn request_uri(&self) -> String {
+        format!("sip:{}", self.wari)
+    }
+
+    /// Sends a REGISTER for `user` (From and To) with `expires` and optional
+    /// `Authorization`, and reads the final response.
+    async fn register(
+        &mut self,
+        user: &str,
+        expires: u32,
+        authorization: Option<String>,
+    ) -> SipResponse {
+        self.cseq += 1;
+        let authorization = authorization
+            .map(|a| format!("Authorization: {a}\r\n"))
+            .unwrap_or_default();
+        let message = format!(
+            "REGISTER {uri} SIP/2.0\r\n\
+             Via: SIP/2.0/UDP {local};rport;branch=z9hG4bK-reg-{port}-{cseq}\r\n\
+             Max-Forwards: 70\r\n\
+             From: <sip:{user}@127.0.0.1>;tag=phone-1\r\n\
+             To: <sip:{user}@127.0.0.1>\r\n\
+             Call-ID: registrar-test-{user}-{port}\r\n\
+             CSeq: {cseq} REGISTER\r\n\
+             Contact: <sip:{user}@{local}>\r\n\
+             Expires: {expires}\r\n\
+             {authorization}\
+             User-Agent: wari-e2e\r\n\
+             Content-Length: 0\r\n\r\n",
+            uri = self.request_uri(),
+            local = self.local,
+            port = self.local.port(),
+            cseq = self.cseq,
+        );
+        self.socket
+            .send_to(message.as_bytes(), self.wari)
+            .await
+            .expect("send REGISTER");
+        // Skip provisional answers; a final one must come within the timeout.
+        for _ in 0..10 {
+            let response = self.read().await;
+            if response.status >= 200 {
+                return response;
+            }
+        }
+        panic!("no final answer to REGISTER");
+    }
+
+    async fn read(&self) -> SipResponse {
+        let mut buffer = vec![0u8; 65536];
+        let (n, _) =
+            tokio::time::timeout(Duration::from_secs(5), self.socket.recv_from(&mut buffer))
+                .await
+                .expect("an answer within 5 s")
+                .expect("receive");
+        let text = String::from_utf8_lossy(&buffer[..n]).to_string();
+        let mut lines = text.split("\r\n");
+        let status_line = lines.next().unwrap_or_default();
+        let status = status_line
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("not a SIP response: {text}"));
+        let mut headers: HashMap<String, Vec<String>> = HashMap::new();
+        for line in lines.take_while(|l| !l.is_empty()) {
+            if let Some((name, value)) = line.split_once(':') {
+                headers
+                    .entry(name.trim().to_ascii_lowercase())
+                    .or_default()
+                    .push(value.trim().to_string());
+            }
+        }
+        SipResponse { status, headers }
+    }
+
+    /// The `Authorization` value answering `challenge` for `user`/`password`.
+    fn answer(&self, challenge: &str, user: &str, password: &str) -> String {
+        let params = digest_params(challenge);
+        let realm = &params["realm"];
+        let nonce = &params["nonce"];
+        let uri = self.request_uri();
+        let ha1 = md5_hex(&format!("{user}:{realm}:{password}"));
+        let ha2 = md5_hex(&format!("REGISTER:{uri}"));
+        let (nc, cnonce) = ("00000001", "0a4f113b");
+        let response = md5_hex(&format!("{ha1}:{nonce}:{nc}:{cnonce}:auth:{ha2}"));
+        let mut value = format!(
+            "Digest username=\"{user}\", realm=\"{realm}\", nonce=\"{nonce}\", uri=\"{uri}\", \
+             response=\"{response}\", algorithm=MD5, qop=auth, nc={nc}, cnonce=\"{cnonce}\""
+        );
+        if let Some(opaque) = params.get("opaque") {
+            value.push_str(&format!(", opaque=\"{opaque}\""));
+        }
+        value
+    }
+}
+
+fn md5_hex(text: &str) -> String {
+    Md5::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The `name="value"` (or `name=value`) parameters of a `Digest ...` challenge.
+fn digest_params(challenge: &str) -> HashMap<String, String> {
+    let rest = challenge
+        .strip_prefix("Digest")
+        .unwrap_or_else(|| panic!("not a digest challenge: {challenge}"));
+    rest.split(',')
+        .filter_map(|part| part.trim().split_once('='))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().trim_matches('"').to_string()))
+        .collect()
+}
+
+async fn endpoint_state(wari: &Wari) -> String {
+    let reply = wari.get("/ari/endpoints/PJSIP/alice").await;
+    let (status, body) = reply.parts();
+    assert_eq!(status, 200, "{body}");
+    body["state"].as_str().unwrap_or_default().to_string()
+}
+
+#[tokio::test]
+async fn a_phone_registers_with_digest_auth_and_its_endpoint_goes_online_then_offline() {
+    let wari = Wari::with(&[("pjsip.conf", PJSIP_CONF)]);
+    let sip = wari.sip_udp.expect("a SIP UDP transport in the banner");
+    let mut events = EventSocket::connect(&wari, "app=watcher&api_key=asterisk:secret").await;
+    let (status, _) = wari
+        .post("/ari/applications/watcher/subscription?eventSource=endpoint:PJSIP/alice")
+        .await
+        .parts();
+    assert_eq!(status, 200);
+    assert_eq!(
+        endpoint_state(&wari).await,
+        "offline",
+        "nothing registered yet"
+    );
+
+    let mut phone = Phone::new(sip).await;
+    let challenged = phone.register("alice", 120, None).await;
+    assert_eq!(challenged.status, 401);
+    let challenge = challenged
+        .header("WWW-Authenticate")
+        .expect("a digest challenge")
+        .to_string();
+    assert_eq!(digest_params(&challenge)["realm"], "asterisk");
+
+    // A wrong password is challenged again, as Asterisk does; nothing is registered.
+    let wrong = phone.answer(&challenge, "alice", "not-the-password");
+    let refused = phone.register("alice", 120, Some(wrong)).await;
+    assert_eq!(refused.status, 401);
+    assert!(refused.header("WWW-Authenticate").is_some());
+    assert_eq!(endpoint_state(&wari).await, "offline");
+
+    // A name that does not exist gets the very same kind of challenge.
+    let mut scanner = Phone::new(sip).await;
+    let unknown = scanner.register("mallory", 120, None).await;
+    assert_eq!(unknown.status, 401);
+    let unknown_challenge = unknown.header("WWW-Authenticate").expect("a challenge");
+    assert_eq!(digest_params(unknown_challenge)["realm"], "asterisk");
+
+    // The right password registers the contact.
+    let right = phone.answer(&challenge, "alice", "wonderland");
+    let ok = phone.register("alice", 120, Some(right.clone())).await;
+    assert_eq!(ok.status, 200, "{ok:?}");
+    let contact = ok.header("Contact").expect("the binding in the 200");
+    assert!(
+        contact.starts_with(&format!("<sip:alice@{}>", phone.local)),
+        "{contact}"
+    );
+    assert!(contact.ends_with(";expires=120"), "{contact}");
+
+    let seen = events.until(|e| e["type"] == "PeerStatusChange").await;
+    let kinds: Vec<&str> = seen.iter().filter_map(|e| e["type"].as_str()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "ContactStatusChange",
+            "EndpointStateChange",
+            "PeerStatusChange"
+        ]
+    );
+    assert_eq!(seen[0]["contact_info"]["contact_status"], "NonQualified");
+    assert_eq!(seen[0]["contact_info"]["aor"], "alice");
+    assert_eq!(
+        seen[0]["contact_info"]["uri"],
+        format!("sip:alice@{}", phone.local)
+    );
+    assert_eq!(seen[0]["contact_info"]["roundtrip_usec"], "0");
+    assert_eq!(seen[1]["endpoint"]["state"], "online");
+    assert_eq!(seen[1]["endpoint"]["technology"], "PJSIP");
+    assert_eq!(seen[2]["peer"]["peer_status"], "Reachable");
+    assert_eq!(endpoint_state(&wari).await, "online");
+
+    // Expires: 0 takes it away again.
+    let gone = phone.register("alice", 0, Some(right)).await;
+    assert_eq!(gone.status, 200, "{gone:?}");
+    assert!(
+        gone.header("Contact").is_none(),
+        "no binding left: {gone:?}"
+    );
+    let seen = events.until(|e| e["type"] == "PeerStatusChange").await;
+    let kinds: Vec<&str> = seen.iter().filter_map(|e| e["type"].as_str()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "ContactStatusChange",
+            "EndpointStateChange",
+            "PeerStatusChange"
+        ]
+    );
+    assert_eq!(seen[0]["contact_info"]["contact_status"], "Removed");
+    assert_eq!(seen[1]["endpoint"]["state"], "offline");
+    assert_eq!(seen[2]["peer"]["peer_status"], "Unreachable");
+    assert_eq!(endpoint_state(&wari).await, "offline");
+}
+
+/// A provider's registrar in the test: reads requests and answers them.
+struct Provider {
+    socket: UdpSocket,
+}
+
+/// A request as the provider reads it: its text, and where it came from.
+struct Received {
+    text: String,
+    from: SocketAddr,
+}
+
+impl Received {
+    fn request_line(&self) -> &str {
+        self.text.split("\r\n").next().unwrap_or_default()
+    }
+
+    /// The first value of a header (case-insensitive name).
+    fn header(&self, name: &str) -> Option<&str> {
+        self.text
+            .split("\r\n")
+            .skip(1)
+            .take_while(|l| !l.is_empty())
+            .filter_map(|l| l.split_once(':'))
+            .find(|(n, _)| n.trim().eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.trim())
+    }
+}
+
+impl Provider {
+    async fn new() -> Provider {
+        Provider {
+            socket: UdpSocket::bind("127.0.0.1:0").await.expect("UDP socket"),
+        }
+    }
+
+    fn addr(&self) -> SocketAddr {
+        self.socket.local_addr().expect("local address")
+    }
+
+    async fn next(&self) -> Received {
+        let mut buffer = vec![0u8; 65536];
+        let (n, from) =
+            tokio::time::timeout(Duration::from_secs(10), self.socket.recv_from(&mut buffer))
+                .await
+                .expect("a request within 10 s")
+                .expect("receive");
+        Received {
+            text: String::from_utf8_lossy(&buffer[..n]).to_string(),
+            from,
+        }
+    }
+
+    /// Answers `request` with `status` and `extra` header lines.
+    async fn answer(&self, request: &Received, status: &str, extra: &[String]) {
+        let mut response = format!("SIP/2.0 {status}\r\n");
+        for name in ["Via", "From", "Call-ID", "CSeq"] {
+            let value = request.header(name).expect("header to copy");
+            response.push_str(&format!("{name}: {value}\r\n"));
+        }
+        let to = request.header("To").expect("To");
+        response.push_str(&format!("To: {to};tag=provider\r\n"));
+        for line in extra {
+            response.push_str(line);
+            response.push_str("\r\n");
+        }
+        response.push_str("Content-Length: 0\r\n\r\n");
+        self.socket
+            .send_to(response.as_bytes(), request.from)
+            .await
+            .expect("send answer");
+    }
+}
+
+/// The digest `response` a client must send for these credentials (qop=auth).
+fn expected_response(authorization: &str, password: &str) -> (String, String) {
+    let p = digest_params(authorization);
+    let ha1 = md5_hex(&format!("{}:{}:{password}", p["username"], p["realm"]));
+    let ha2 = md5_hex(&format!("REGISTER:{}", p["uri"]));
+    let expected = md5_hex(&format!(
+        "{ha1}:{}:{}:{}:auth:{ha2}",
+        p["nonce"], p["nc"], p["cnonce"]
+    ));
+    (expected, p["response"].clone())
+}
+
+#[tokio::test]
+async fn wari_registers_to_a_provider_with_outbound_auth_and_unregisters_on_stop() {
+    let provider = Provider::new().await;
+    let at = provider.addr();
+    let conf = format!(
+        "[udp]\ntype = transport\nprotocol = udp\nbind = 127.0.0.1:0\n\n\
+         [provider-auth]\ntype = auth\nauth_type = userpass\nusername = wari-user\npassword = s3cret\n\n\
+         [provider]\ntype = registration\nserver_uri = sip:{at}\nclient_uri = sip:wari-user@{at}\n\
+         outbound_auth = provider-auth\nexpiration = 120\n"
+    );
+    let mut wari = Wari::with(&[("pjsip.conf", conf.as_str())]);
+
+    // The first REGISTER comes without credentials and is challenged.
+    let first = provider.next().await;
+    assert_eq!(first.request_line(), format!("REGISTER sip:{at} SIP/2.0"));
+    assert!(first.header("Authorization").is_none());
+    assert_eq!(first.header("Expires"), Some("120"));
+    assert!(
+        first
+            .header("To")
+            .unwrap_or_default()
+            .contains("sip:wari-user@"),
+        "{}",
+        first.text
+    );
+    provider
+        .answer(
+            &first,
+            "401 Unauthorized",
+            &["WWW-Authenticate: Digest realm=\"provider\", nonce=\"n0nce\", algorithm=MD5, qop=\"auth\"".to_string()],
+        )
+        .await;
+
+    // The answer carries outbound_auth's digest; the provider accepts it.
+    let second = provider.next().await;
+    let authorization = second
+        .header("Authorization")
+        .expect("credentials")
+        .to_string();
+    assert_eq!(digest_params(&authorization)["username"], "wari-user");
+    let (expected, sent) = expected_response(&authorization, "s3cret");
+    assert_eq!(sent, expected, "digest of outbound_auth's password");
+    let contact = second.header("Contact").expect("a Contact").to_string();
+    assert!(
+        contact.contains("sip:s@"),
+        "contact_user defaults to 's': {contact}"
+    );
+    provider
+        .answer(
+            &second,
+            "200 OK",
+            &[format!("Contact: {contact};expires=120")],
+        )
+        .await;
+    crate::support::eventually("the registration is logged", Duration::from_secs(5), || {
+        let log = wari.log();
+        async move {
+            if log.contains("outbound registration: Registered") {
+                Ok(())
+            } else {
+                Err(log)
+            }
+        }
+    })
+    .await;
+
+    // Stopping wari unregisters: Expires 0, answered, then wari exits cleanly.
+    let stopping = tokio::task::spawn_blocking(move || {
+        let clean = wari.stop_with("TERM");
+        (clean, wari)
+    });
+    let last = provider.next().await;
+    assert!(
+        last.request_line().starts_with("REGISTER "),
+        "{}",
+        last.text
+    );
+    let expires_zero = last.header("Expires") == Some("0")
+        || last
+            .header("Contact")
+            .unwrap_or_default()
+            .contains("expires=0");
+    assert!(expires_zero, "an unregister: {}", last.text);
+    provider.answer(&last, "200 OK", &[]).await;
+    let (clean, _wari) = stopping.await.expect("stopped");
+    assert!(clean, "wari exits cleanly");
+}
+
+#[tokio::test]
+async fn a_binding_expires_on_time_and_max_contacts_refuses_a_second_phone() {
+    let conf = "\
+[udp]
+type = transport
+protocol = udp
+bind = 127.0.0.1:0
+
+[bob]
+type = endpoint
+context = default
+aors = bob
+
+[bob]
+type = aor
+max_contacts = 1
+minimum_expiration = 1
+";
+    let wari = Wari::with(&[("pjsip.conf", conf)]);
+    let sip = wari.sip_udp.expect("a SIP UDP transport in the banner");
+    let mut events = EventSocket::connect(&wari, "app=watcher&api_key=asterisk:secret").await;
+    let (status, _) = wari
+        .post("/ari/applications/watcher/subscription?eventSource=endpoint:PJSIP/bob")
+        .await
+        .parts();
+    assert_eq!(status, 200);
+
+    let mut desk = Phone::new(sip).await;
+    let ok = desk.register("bob", 1, None).await;
+    assert_eq!(ok.status, 200, "no auth on bob: {ok:?}");
+    assert!(
+        ok.header("Contact")
+            .unwrap_or_default()
+            .ends_with(";expires=1")
+    );
+
+    // A second phone would exceed max_contacts = 1: 403, as Asterisk.
+    let mut mobile = Phone::new(sip).await;
+    assert_eq!(mobile.register("bob", 60, None).await.status, 403);
+
+    // One second later the binding expires by itself.
+    let seen = events
+        .until(|e| e["type"] == "EndpointStateChange" && e["endpoint"]["state"] == "offline")
+        .await;
+    let removed: Vec<_> = seen
+        .iter()
+        .filter(|e| e["type"] == "ContactStatusChange")
+        .map(|e| {
+            e["contact_info"]["contact_status"]
+                .as_str()
+                .unwrap_or_default()
+        })
+        .collect();
+    assert_eq!(removed, ["NonQualified", "Removed"]);
+    let (_, body) = wari.get("/ari/endpoints/PJSIP/bob").await.parts();
+    assert_eq!(body["state"], "offline");
+
+    // Now there is room for the other phone.
+    assert_eq!(mobile.register("bob", 60, None).await.status, 200);
+}
+
+#[tokio::test]
+async fn a_qualified_static_contact_is_reachable_while_it_answers_options() {
+    let gateway = Provider::new().await;
+    let at = gateway.addr();
+    let conf = format!(
+        "[udp]\ntype = transport\nprotocol = udp\nbind = 127.0.0.1:0\n\n\
+         [trunk]\ntype = endpoint\ncontext = default\naors = trunk\n\n\
+         [trunk]\ntype = aor\ncontact = sip:gw@{at}\nqualify_frequency = 1\n"
+    );
+    let wari = Wari::with(&[("pjsip.conf", conf.as_str())]);
+    let mut events = EventSocket::connect(&wari, "app=watcher&api_key=asterisk:secret").await;
+    let (status, _) = wari
+        .post("/ari/applications/watcher/subscription?eventSource=endpoint:PJSIP/trunk")
+        .await
+        .parts();
+    assert_eq!(status, 200);
+    let (_, body) = wari.get("/ari/endpoints/PJSIP/trunk").await.parts();
+    assert_eq!(body["state"], "offline", "not qualified yet");
+
+    // The gateway answers the OPTIONS: reachable, with the round trip measured.
+    let options = gateway.next().await;
+    assert_eq!(
+        options.request_line(),
+        format!("OPTIONS sip:gw@{at} SIP/2.0")
+    );
+    gateway.answer(&options, "200 OK", &[]).await;
+    let seen = events.until(|e| e["type"] == "PeerStatusChange").await;
+    let kinds: Vec<&str> = seen.iter().filter_map(|e| e["type"].as_str()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "ContactStatusChange",
+            "EndpointStateChange",
+            "PeerStatusChange"
+        ]
+    );
+    let info = &seen[0]["contact_info"];
+    assert_eq!(info["contact_status"], "Reachable");
+    assert_eq!(info["uri"], format!("sip:gw@{at}"));
+    let rtt: u64 = info["roundtrip_usec"]
+        .as_str()
+        .and_then(|r| r.parse().ok())
+        .expect("roundtrip_usec, a decimal string");
+    assert!(rtt > 0, "measured: {rtt}");
+    assert_eq!(seen[1]["endpoint"]["state"], "online");
+    assert_eq!(seen[2]["peer"]["peer_status"], "Reachable");
+
+    // It falls silent: the next qualify times out and the trunk goes offline.
+    let seen = events.until(|e| e["type"] == "PeerStatusChange").await;
+    let statuses: Vec<&str> = seen
+        .iter()
+        .filter(|e| e["type"] == "ContactStatusChange")
+        .filter_map(|e| e["contact_info"]["contact_status"].as_str())
+        .collect();
+    assert_eq!(statuses, ["Unreachable"], "{seen:?}");
+    assert_eq!(seen.last().unwrap()["peer"]["peer_status"], "Unreachable");
+    let (_, body) = wari.get("/ari/endpoints/PJSIP/trunk").await.parts();
+    assert_eq!(body["state"], "offline");
+}
