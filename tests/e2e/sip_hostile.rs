@@ -251,10 +251,8 @@ fn dtmf_packets(digit: u8, seq: u16, timestamp: u32) -> Vec<Vec<u8>> {
     for i in 0..6u16 {
         let end = i >= 3;
         let duration = 160 * (i.min(3) + 1);
-        let mut packet = vec![
-            if i == 0 { 0x80 } else { 0x80 },
-            if i == 0 { 0x80 | 101 } else { 101 },
-        ];
+        // Version 2; the marker on the event's first packet; payload type 101.
+        let mut packet = vec![0x80, if i == 0 { 0x80 | 101 } else { 101 }];
         packet.extend_from_slice(&seq.wrapping_add(i).to_be_bytes());
         packet.extend_from_slice(&timestamp.to_be_bytes());
         packet.extend_from_slice(&0x1234_5678u32.to_be_bytes());
