@@ -575,7 +575,7 @@ fn stat_column(stats: &str, name: &str) -> u64 {
         return 0;
     };
     lines
-        .last()
+        .next_back()
         .and_then(|row| row.split(';').nth(column))
         .and_then(|value| value.trim().parse().ok())
         .unwrap_or(0)

@@ -66,8 +66,23 @@ max_contacts = 1
 remove_existing = yes
 ";
 
-/// Every number dialled from a phone goes to the application.
-const EXTENSIONS: &str = "[phones]\nexten => _X.,1,Stasis(phones)\n same => n,Hangup()\n";
+/// Numbers 100-399 dialled from a phone go to the application, 700 to the WebAssembly IVR
+/// (`apps/ivr`), which sends a caller who presses 1 on to `ivr-result`.
+const EXTENSIONS: &str = "\
+[phones]
+exten => _1XX,1,Stasis(phones)
+ same => n,Hangup()
+exten => _2XX,1,Stasis(phones)
+ same => n,Hangup()
+exten => _3XX,1,Stasis(phones)
+ same => n,Hangup()
+exten => 700,1,Stasis(ivr)
+ same => n,Hangup()
+
+[ivr-result]
+exten => 1,1,Set(AFTER_IVR=${IVR_CHOICE})
+ same => n,Hangup()
+";
 
 /// A wari with the phones' configuration, and the application's events socket.
 struct Phones {
@@ -78,13 +93,14 @@ struct Phones {
 }
 
 impl Phones {
-    /// wari with [`PJSIP_CONF`], [`EXTENSIONS`] and the prompts `hello-world` and
-    /// `demo-congrats` in its sounds directory; application [`APP`] connected.
+    /// wari with [`PJSIP_CONF`], [`EXTENSIONS`] and the prompts `hello-world`,
+    /// `demo-congrats` and `demo-instruct` in its sounds directory; application [`APP`]
+    /// connected.
     async fn start() -> Phones {
         let data = tempfile::tempdir().expect("temp dir");
         let sounds = data.path().join("sounds/en");
         std::fs::create_dir_all(&sounds).expect("sounds directory");
-        for name in ["hello-world", "demo-congrats"] {
+        for name in ["hello-world", "demo-congrats", "demo-instruct"] {
             std::fs::copy(prompt(name), sounds.join(format!("{name}.wav"))).expect("copy prompt");
         }
         let asterisk = format!("[directories]\nastdatadir => {}\n", data.path().display());
@@ -370,4 +386,126 @@ async fn two_phones_in_a_bridge_hear_each_other() {
         &read_wav(&alice.heard()[0]),
     );
     assert!(own.share() < 0.3, "alice hears herself: {own:?}");
+}
+
+#[tokio::test]
+async fn the_webassembly_ivr_answers_a_phone_plays_its_menu_and_takes_a_digit() {
+    let phones = Phones::start().await;
+    crate::wasm_apps::deploy(&phones.wari, "ivr", "ivr").await;
+    let mut watcher = EventSocket::connect(
+        &phones.wari,
+        "app=watcher&subscribeAll=true&api_key=asterisk:secret",
+    )
+    .await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut alice = phones
+        .phone(dir.path(), "alice", "wonderland", &prompt("demo-congrats"))
+        .await;
+    alice.wait_event("REGISTER_OK", PEER_TIMEOUT).await;
+    alice.dial(&format!("sip:700@{}", phones.sip())).await;
+    // The IVR answers and plays its menu, hello-world first.
+    alice.wait_event("CALL_ESTABLISHED", PEER_TIMEOUT).await;
+    let started = watcher.next_of("PlaybackStarted").await;
+    assert_eq!(
+        started["playback"]["media_uri"], "sound:hello-world",
+        "{started}"
+    );
+    let playback = started["playback"]["id"].clone();
+    let channel = started["playback"]["target_uri"]
+        .as_str()
+        .and_then(|t| t.strip_prefix("channel:"))
+        .expect("played to a channel")
+        .to_string();
+    assert!(
+        channel_name(&phones, &channel)
+            .await
+            .starts_with("PJSIP/alice-")
+    );
+    // hello-world played to its end: the playback goes on to the menu's next prompt.
+    let next = watcher
+        .until(|e| {
+            e["playback"]["id"] == playback
+                && (e["type"] == "PlaybackContinuing" || e["type"] == "PlaybackFinished")
+        })
+        .await;
+    let next = next.last().expect("an event");
+    assert_eq!(next["type"], "PlaybackContinuing", "{next}");
+    assert_eq!(
+        next["playback"]["next_media_uri"], "sound:demo-instruct",
+        "{next}"
+    );
+
+    // 1 sends the call on to ivr-result with IVR_CHOICE=1, which hangs up.
+    alice.send_digits("1").await;
+    let mut after = None;
+    for _ in 0..crate::support::EVENT_BUDGET {
+        let event = watcher.next().await;
+        if event["type"] == "ChannelVarset"
+            && event["channel"]["id"] == channel.as_str()
+            && event["variable"] == "AFTER_IVR"
+        {
+            after = Some(event["value"].clone());
+            break;
+        }
+    }
+    assert_eq!(after, Some(serde_json::json!("1")));
+    alice.wait_event("CALL_CLOSED", PEER_TIMEOUT).await;
+    let found = heard_prompt(&alice, "hello-world").await;
+    assert!(found.windows >= 8, "{found:?}");
+}
+
+/// The name of channel `id` (`GET /channels/{id}`).
+async fn channel_name(phones: &Phones, id: &str) -> String {
+    let reply = phones.wari.get(&format!("/ari/channels/{id}")).await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    reply.body["name"].as_str().unwrap_or_default().to_string()
+}
+
+#[tokio::test]
+async fn an_originate_to_a_registered_phone_is_answered_and_the_phone_hears_the_app() {
+    let mut phones = Phones::start().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut bob = phones
+        .phone(dir.path(), "bob", "builder", &prompt("demo-congrats"))
+        .await;
+    bob.wait_event("REGISTER_OK", PEER_TIMEOUT).await;
+
+    // bob's phone answers by itself (answermode=auto).
+    let created = phones
+        .post_ok(&format!("/ari/channels?endpoint=PJSIP/bob&app={APP}"))
+        .await;
+    let channel = created["id"].as_str().expect("channel id").to_string();
+    assert!(
+        created["name"]
+            .as_str()
+            .is_some_and(|n| n.starts_with("PJSIP/bob-")),
+        "{created}"
+    );
+    bob.wait_event("CALL_ESTABLISHED", PEER_TIMEOUT).await;
+    let started = phones.ws.next_for("StasisStart", &channel).await;
+    assert_eq!(started["channel"]["state"], "Up", "{started}");
+
+    let playback = phones
+        .post_ok(&format!(
+            "/ari/channels/{channel}/play?media=sound:hello-world"
+        ))
+        .await;
+    let playback = playback["id"].clone();
+    let finished = phones
+        .ws
+        .until(|e| e["type"] == "PlaybackFinished" && e["playback"]["id"] == playback)
+        .await;
+    let finished = finished.last().expect("an event");
+    assert_eq!(finished["playback"]["state"], "done", "{finished}");
+    assert!(
+        phones
+            .wari
+            .delete(&format!("/ari/channels/{channel}"))
+            .await
+            .status
+            .is_success()
+    );
+    bob.wait_event("CALL_CLOSED", PEER_TIMEOUT).await;
+    let found = heard_prompt(&bob, "hello-world").await;
+    assert!(found.windows >= 8, "{found:?}");
 }

@@ -581,3 +581,46 @@ async fn a_qualified_static_contact_is_reachable_while_it_answers_options() {
     let (_, body) = wari.get("/ari/endpoints/PJSIP/trunk").await.parts();
     assert_eq!(body["state"], "offline");
 }
+
+#[tokio::test]
+async fn an_outbound_registration_retries_after_a_temporary_failure_and_gives_up_on_403() {
+    let provider = Provider::new().await;
+    let at = provider.addr();
+    let conf = format!(
+        "[udp]\ntype = transport\nprotocol = udp\nbind = 127.0.0.1:0\n\n\
+         [provider]\ntype = registration\nserver_uri = sip:{at}\nclient_uri = sip:wari-user@{at}\n\
+         retry_interval = 1\nexpiration = 120\n"
+    );
+    let wari = Wari::with(&[("pjsip.conf", conf.as_str())]);
+
+    let first = provider.next().await;
+    let started = std::time::Instant::now();
+    provider
+        .answer(&first, "503 Service Unavailable", &[])
+        .await;
+    // retry_interval = 1: the same registration is tried again about a second later.
+    let second = provider.next().await;
+    let waited = started.elapsed();
+    assert!(
+        second.request_line().starts_with("REGISTER "),
+        "{}",
+        second.text
+    );
+    assert!(
+        waited >= Duration::from_millis(900),
+        "retried after retry_interval, not at once: {waited:?}"
+    );
+    assert_eq!(second.header("Call-ID"), first.header("Call-ID"));
+    provider.answer(&second, "403 Forbidden", &[]).await;
+    crate::support::eventually("the registration gives up", Duration::from_secs(5), || {
+        let log = wari.log();
+        async move {
+            if log.contains("outbound registration: Rejected, giving up") {
+                Ok(())
+            } else {
+                Err(log)
+            }
+        }
+    })
+    .await;
+}

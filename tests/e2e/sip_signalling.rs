@@ -169,12 +169,41 @@ impl Peer {
     }
 
     fn offer(&self) -> String {
+        self.offer_with(1, "sendrecv")
+    }
+
+    /// An SDP offer of version `version` with `direction`.
+    fn offer_with(&self, version: u32, direction: &str) -> String {
         let port = self.rtp.local_addr().expect("rtp address").port();
         format!(
-            "v=0\r\no=peer 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+            "v=0\r\no=peer 1 {version} IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
              m=audio {port} RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\n\
-             a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\na=ptime:20\r\na=sendrecv\r\n"
+             a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\na=ptime:20\r\na={direction}\r\n"
         )
+    }
+
+    /// A re-INVITE inside `call` offering `direction`.
+    async fn reinvite(&self, call: &Call, cseq: u32, direction: &str) {
+        let body = self.offer_with(cseq, direction);
+        let local = self.local();
+        let to = call.to.clone().expect("an answered call");
+        let text = format!(
+            "INVITE {uri} SIP/2.0\r\n\
+             Via: SIP/2.0/UDP {local};branch=z9hG4bK-re{cseq}-{tag};rport\r\n\
+             Max-Forwards: 70\r\n\
+             From: \"Peer Phone\" <sip:someone@127.0.0.1>;tag={tag}\r\n\
+             To: {to}\r\n\
+             Call-ID: {call_id}\r\n\
+             CSeq: {cseq} INVITE\r\n\
+             Contact: <sip:someone@{local}>\r\n\
+             Content-Type: application/sdp\r\n\
+             Content-Length: {len}\r\n\r\n{body}",
+            uri = call.request_uri,
+            tag = call.from_tag,
+            call_id = call.call_id,
+            len = body.len(),
+        );
+        self.send(&text).await;
     }
 
     fn new_call(&self, exten: &str) -> Call {
@@ -574,4 +603,237 @@ async fn options_lists_what_wari_takes_and_other_methods_are_not_allowed() {
     let subscribe = peer.simple("SUBSCRIBE", "alice").await;
     assert_eq!(subscribe.status(), 405, "{subscribe:?}");
     assert!(subscribe.header("allow").is_some());
+}
+
+#[tokio::test]
+async fn a_reinvite_to_sendonly_holds_the_channel_and_sendrecv_takes_it_back() {
+    let wari = start(PJSIP);
+    let mut app = events(&wari).await;
+    let peer = Peer::new(&wari).await;
+    let mut call = peer.new_call("100");
+    peer.invite(&call, "someone", 1, "").await;
+    let started = app.next_of("StasisStart").await;
+    let id = started["channel"]["id"].as_str().expect("id").to_string();
+    assert_eq!(
+        wari.post(&format!("/ari/channels/{id}/answer"))
+            .await
+            .status,
+        204
+    );
+    let ok = peer.final_response("INVITE").await;
+    call.to = ok.header("to").map(str::to_string);
+    peer.in_dialog(&call, "ACK", 1, "ack1", "").await;
+
+    peer.reinvite(&call, 2, "sendonly").await;
+    let held = peer.final_response("INVITE").await;
+    assert_eq!(held.status(), 200, "{held:?}");
+    assert!(
+        sdp_lines(&held.body)["a"].contains(&"recvonly".to_string()),
+        "{}",
+        held.body
+    );
+    peer.in_dialog(&call, "ACK", 2, "ack2", "").await;
+    let hold = app.next_for("ChannelHold", &id).await;
+    assert_eq!(hold["channel"]["name"], started["channel"]["name"]);
+
+    peer.reinvite(&call, 3, "sendrecv").await;
+    let back = peer.final_response("INVITE").await;
+    assert_eq!(back.status(), 200, "{back:?}");
+    assert!(
+        sdp_lines(&back.body)["a"].contains(&"sendrecv".to_string()),
+        "{}",
+        back.body
+    );
+    peer.in_dialog(&call, "ACK", 3, "ack3", "").await;
+    app.next_for("ChannelUnhold", &id).await;
+}
+
+/// `far` has no contact: calls to it need a URI.
+const PJSIP_OUT: &str = "\
+[udp]
+type=transport
+protocol=udp
+bind=127.0.0.1:0
+
+[far]
+type=endpoint
+context=incoming
+allow=ulaw
+from_user=wari
+";
+
+impl Peer {
+    /// Answers the INVITE `invite` with `status` (a To tag added), and SDP on 2xx.
+    async fn respond(&self, invite: &Message, status: u16, reason: &str, to_tag: &str) {
+        let mut head = format!("SIP/2.0 {status} {reason}\r\n");
+        for name in ["via", "from", "call-id", "cseq"] {
+            for (k, v) in invite.headers.iter().filter(|(k, _)| k == name) {
+                head.push_str(&format!("{k}: {v}\r\n"));
+            }
+        }
+        let to = invite.header("to").expect("To");
+        head.push_str(&format!("to: {to};tag={to_tag}\r\n"));
+        head.push_str(&format!("contact: <sip:bob@{}>\r\n", self.local()));
+        let body = if (200..300).contains(&status) {
+            head.push_str("content-type: application/sdp\r\n");
+            self.offer()
+        } else {
+            String::new()
+        };
+        head.push_str(&format!("content-length: {}\r\n\r\n{body}", body.len()));
+        self.send(&head).await;
+    }
+
+    /// The next request from wari with `method`.
+    async fn request_of(&self, method: &str) -> Message {
+        for _ in 0..SIP_BUDGET {
+            let message = self.receive().await;
+            if message.first_line.starts_with(&format!("{method} ")) {
+                return message;
+            }
+        }
+        panic!("no {method} from wari");
+    }
+}
+
+#[tokio::test]
+async fn a_call_out_refused_busy_ends_with_cause_17() {
+    let wari = start(PJSIP_OUT);
+    let mut app = events(&wari).await;
+    let peer = Peer::new(&wari).await;
+    let endpoint = format!("PJSIP/far/sip:bob@{}", peer.local());
+    let created = wari
+        .post(&format!(
+            "/ari/channels?endpoint={endpoint}&app={APP}&channelId=out1"
+        ))
+        .await;
+    assert_eq!(created.status, 200, "{:?}", created.body);
+    assert!(
+        created.body["name"]
+            .as_str()
+            .is_some_and(|n| n.starts_with("PJSIP/far-")),
+        "{}",
+        created.body
+    );
+    let invite = peer.request_of("INVITE").await;
+    assert!(
+        invite.first_line.starts_with("INVITE sip:bob@"),
+        "{invite:?}"
+    );
+    assert!(
+        invite
+            .header("from")
+            .is_some_and(|f| f.contains("sip:wari@")),
+        "{invite:?}"
+    );
+    assert_eq!(invite.header("content-type"), Some("application/sdp"));
+    assert!(sdp_lines(&invite.body)["m"][0].starts_with("audio "));
+    peer.respond(&invite, 486, "Busy Here", "busy1").await;
+    let ack = peer.request_of("ACK").await;
+    assert_eq!(ack.header("call-id"), invite.header("call-id"));
+    let destroyed = app.next_for("ChannelDestroyed", "out1").await;
+    assert_eq!(destroyed["cause"], 17, "{destroyed}");
+}
+
+#[tokio::test]
+async fn a_dialled_call_out_answers_and_wari_hangs_up_with_a_bye() {
+    let wari = start(PJSIP_OUT);
+    let mut app = events(&wari).await;
+    let peer = Peer::new(&wari).await;
+    let endpoint = format!("PJSIP/far/sip:bob@{}", peer.local());
+    let created = wari
+        .post(&format!(
+            "/ari/channels/create?endpoint={endpoint}&app={APP}&channelId=out2"
+        ))
+        .await;
+    assert_eq!(created.status, 200, "{:?}", created.body);
+    assert_eq!(wari.post("/ari/channels/out2/dial").await.status, 204);
+    let invite = peer.request_of("INVITE").await;
+    peer.respond(&invite, 180, "Ringing", "ans1").await;
+    let ringing = app.next_for("ChannelStateChange", "out2").await;
+    assert_eq!(ringing["channel"]["state"], "Ringing", "{ringing}");
+    peer.respond(&invite, 200, "OK", "ans1").await;
+    peer.request_of("ACK").await;
+    let up = app.next_for("ChannelStateChange", "out2").await;
+    assert_eq!(up["channel"]["state"], "Up", "{up}");
+    assert_eq!(wari.delete("/ari/channels/out2").await.status, 204);
+    let bye = peer.request_of("BYE").await;
+    assert_eq!(bye.header("call-id"), invite.header("call-id"));
+    assert_eq!(bye.header("reason"), Some("Q.850;cause=16"));
+}
+
+#[tokio::test]
+async fn calling_an_endpoint_without_a_contact_fails_as_asterisk_does() {
+    let wari = start(PJSIP_OUT);
+    let refused = wari
+        .post(&format!("/ari/channels?endpoint=PJSIP/far&app={APP}"))
+        .await;
+    assert_eq!(refused.status, 500, "{:?}", refused.body);
+    assert_eq!(refused.body["message"], "Allocation failed");
+    let channels = wari.get("/ari/channels").await;
+    assert_eq!(channels.body, serde_json::json!([]));
+}
+
+#[tokio::test]
+async fn an_originate_refused_busy_reports_dial_status_busy() {
+    // (A dial of a channel made by /channels/create reports no final status, as in
+    // Asterisk: only an originate does.)
+    let wari = start(PJSIP_OUT);
+    let mut app = events(&wari).await;
+    let peer = Peer::new(&wari).await;
+    let endpoint = format!("PJSIP/far/sip:bob@{}", peer.local());
+    let created = wari
+        .post(&format!(
+            "/ari/channels?endpoint={endpoint}&app={APP}&channelId=out3"
+        ))
+        .await;
+    assert_eq!(created.status, 200, "{:?}", created.body);
+    let invite = peer.request_of("INVITE").await;
+    peer.respond(&invite, 486, "Busy Here", "busy3").await;
+    let seen = app
+        .until(|e| e["type"] == "ChannelDestroyed" && e["channel"]["id"] == "out3")
+        .await;
+    let statuses: Vec<&str> = seen
+        .iter()
+        .filter(|e| e["type"] == "Dial" && e["peer"]["id"] == "out3")
+        .filter_map(|e| e["dialstatus"].as_str())
+        .collect();
+    assert_eq!(statuses.last(), Some(&"BUSY"), "{seen:#?}");
+    assert_eq!(seen.last().expect("destroyed")["cause"], 17);
+}
+
+#[tokio::test]
+async fn a_tcp_transport_answers_on_the_connection() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let pjsip = format!("{PJSIP}\n[tcp]\ntype=transport\nprotocol=tcp\nbind=127.0.0.1:0\n");
+    let wari = start(&pjsip);
+    let tcp = wari.sip_tcp.expect("a sip-tcp line in the banner");
+    assert!(
+        wari.banner
+            .iter()
+            .any(|l| *l == format!("listening: sip-tcp tcp://{tcp}")),
+        "{:?}",
+        wari.banner
+    );
+    let mut stream = tokio::net::TcpStream::connect(tcp).await.expect("connect");
+    let local = stream.local_addr().expect("local");
+    let options = format!(
+        "OPTIONS sip:alice@{tcp};transport=tcp SIP/2.0\r\n\
+         Via: SIP/2.0/TCP {local};branch=z9hG4bK-tcp1\r\n\
+         Max-Forwards: 70\r\n\
+         From: <sip:peer@127.0.0.1>;tag=tcp1\r\n\
+         To: <sip:alice@{tcp}>\r\n\
+         Call-ID: tcp1@peer\r\n\
+         CSeq: 1 OPTIONS\r\n\
+         Content-Length: 0\r\n\r\n"
+    );
+    stream.write_all(options.as_bytes()).await.expect("write");
+    let mut buffer = vec![0u8; 8192];
+    let len = tokio::time::timeout(SIP_TIMEOUT, stream.read(&mut buffer))
+        .await
+        .expect("an answer within the timeout")
+        .expect("read");
+    let answer = Message::parse(&String::from_utf8_lossy(&buffer[..len]));
+    assert_eq!(answer.status(), 200, "{answer:?}");
+    assert_eq!(answer.header("call-id"), Some("tcp1@peer"));
 }

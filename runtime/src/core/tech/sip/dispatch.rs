@@ -144,11 +144,29 @@ async fn in_dialog_request(shared: &Arc<SipShared>, mut tx: Transaction) {
     }
     let dialog = id.and_then(|id| shared.dialogs.get_dialog(&id));
     let result = match dialog {
-        Some(mut dialog) => dialog.handle(&mut tx).await,
+        Some(mut dialog) => {
+            if tx.original.method == Method::Invite {
+                confirmed(&dialog).await;
+            }
+            dialog.handle(&mut tx).await
+        }
         None => tx.reply(StatusCode::CallTransactionDoesNotExist).await,
     };
     if let Err(error) = result {
         tracing::debug!(%error, "SIP in-dialog request failed");
+    }
+}
+
+/// How long a re-INVITE waits for the ACK of the dialog's first INVITE.
+const ACK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Waits (at most [`ACK_WAIT`]) until a dialog whose 200 OK awaits its ACK has it: an ACK
+/// and a re-INVITE sent right after it can be handled in either order here, and a
+/// re-INVITE taken for the first INVITE would never be answered.
+async fn confirmed(dialog: &rsipstack::dialog::dialog::Dialog) {
+    let deadline = tokio::time::Instant::now() + ACK_WAIT;
+    while dialog.state().waiting_ack() && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
 }
 

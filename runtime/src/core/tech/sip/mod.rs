@@ -67,6 +67,8 @@ pub(crate) struct SipShared {
     /// Contacts registered to us, and where calls to an endpoint go
     /// ([`registrar::Registrar::contacts_of`]).
     pub(crate) registrar: Arc<registrar::Registrar>,
+    /// wari's registrations to providers (`type=registration`).
+    pub(crate) registrations: registration::Registrations,
     /// Digest challenges and their checks (every request from an endpoint with `auth`).
     pub(crate) challenger: auth::Challenger,
     /// Source address -> endpoint (`type=identify`).
@@ -75,8 +77,6 @@ pub(crate) struct SipShared {
     pub(crate) calls: call::Calls,
     /// The next channel number (`PJSIP/alice-00000000`, `-00000001`, ...).
     next_channel: AtomicU32,
-    /// wari's registrations to providers (`type=registration`).
-    pub(crate) registrations: registration::Registrations,
     /// Cancelled when the technology stops: ends every task it started.
     pub(crate) cancel: CancellationToken,
 }
@@ -171,16 +171,17 @@ impl SipTech {
             listening,
             // Makes every endpoint known to the core, offline until a contact registers.
             registrar: registrar::Registrar::start(self.config.clone(), ctx),
+            registrations: registration::Registrations::start(&self.config, &endpoint.inner),
             challenger: auth::Challenger::new(),
             identifier: identify::Identifier::new(&self.config),
             calls: call::Calls::default(),
             next_channel: AtomicU32::new(0),
-            registrations: registration::Registrations::start(&self.config, &endpoint.inner),
             cancel,
         });
         qualify::start(
             &shared.registrar,
             qualify::rsipstack_pinger(shared.endpoint.clone()),
+            shared.cancel.child_token(),
         );
         for l in &shared.listening {
             tracing::info!(transport = %l.name, address = %l.address, protocol = l.protocol, "SIP transport listening");

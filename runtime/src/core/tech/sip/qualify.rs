@@ -17,6 +17,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
+use rsipstack::platform::CancellationToken;
 use rsipstack::sip::{Method, Param, SipMessage, StatusCodeKind, Transport, Uri};
 use rsipstack::transaction::endpoint::EndpointInnerRef;
 use rsipstack::transaction::key::{TransactionKey, TransactionRole};
@@ -35,9 +36,9 @@ pub(crate) type PingFuture = Pin<Box<dyn Future<Output = Option<Duration>> + Sen
 /// Sends one OPTIONS to a contact and waits for its answer (at most [`QUALIFY_TIMEOUT`]).
 pub(crate) type Pinger = Arc<dyn Fn(ContactTarget) -> PingFuture + Send + Sync>;
 
-/// Starts one qualify task per AOR with `qualify_frequency > 0`; each ends when the
-/// registrar is gone.
-pub(crate) fn start(registrar: &Arc<Registrar>, pinger: Pinger) {
+/// Starts one qualify task per AOR with `qualify_frequency > 0`; each ends when `stop` is
+/// cancelled (the technology stops) or the registrar is gone.
+pub(crate) fn start(registrar: &Arc<Registrar>, pinger: Pinger, stop: CancellationToken) {
     for aor in &registrar.config().aors {
         if aor.qualify_frequency == 0 {
             continue;
@@ -46,13 +47,20 @@ pub(crate) fn start(registrar: &Arc<Registrar>, pinger: Pinger) {
             continue;
         };
         let period = Duration::from_secs(u64::from(aor.qualify_frequency));
-        tokio::spawn(qualify_aor(
+        let task = qualify_aor(
             Arc::downgrade(registrar),
             aor.name.clone(),
             period,
             added,
             pinger.clone(),
-        ));
+        );
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = task => {}
+                _ = stop.cancelled() => {}
+            }
+        });
     }
 }
 
@@ -231,7 +239,8 @@ mod tests {
             "sip:gw@127.0.0.1:5080".to_string(),
             Duration::from_millis(20),
         )])));
-        start(&registrar, scripted(answers.clone()));
+        let stop = CancellationToken::new();
+        start(&registrar, scripted(answers.clone()), stop.clone());
         tokio::time::sleep(Duration::from_millis(30)).await;
         settle().await;
         assert_eq!(statuses(&t), vec![("Reachable".into(), "20000".into())]);
@@ -252,6 +261,16 @@ mod tests {
             t.events.of_kind("PeerStatusChange")[1]["peer"]["peer_status"],
             "Unreachable"
         );
+
+        // Once stopped, no more qualifies: it stays as it was.
+        stop.cancel();
+        answers.lock().unwrap().insert(
+            "sip:gw@127.0.0.1:5080".to_string(),
+            Duration::from_millis(20),
+        );
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        settle().await;
+        assert_eq!(state(), "offline");
         drop(registrar);
     }
 }

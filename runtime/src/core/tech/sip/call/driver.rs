@@ -110,6 +110,7 @@ impl Driver for SipCall {
         match sent {
             Ok(()) => {
                 self.set_phase(Phase::Answered);
+                self.media.answered();
                 tracing::debug!(channel = %me, "SIP call answered: 200 OK sent");
             }
             Err(error) => tracing::warn!(channel = %me, %error, "SIP 200 OK not sent"),

@@ -26,6 +26,9 @@ use crate::core::NewChannel;
 use crate::core::cause;
 use crate::core::tech::{Inbound, MediaLeg};
 
+/// The cause of a hang-up for `rtp_timeout` (Asterisk's REQUESTED_CHAN_UNAVAIL).
+const RTP_TIMEOUT_CAUSE: u16 = 44;
+
 /// The extension of a call whose Request-URI has no user (Asterisk's `s`).
 const NO_EXTENSION: &str = "s";
 
@@ -97,7 +100,7 @@ pub(crate) async fn challenge(
 }
 
 /// What an endpoint says about a call's media.
-fn media_policy(endpoint: &Endpoint, local: IpAddr) -> MediaPolicy {
+pub(crate) fn media_policy(endpoint: &Endpoint, local: IpAddr) -> MediaPolicy {
     MediaPolicy {
         codecs: endpoint.codecs.clone(),
         dtmf_mode: match endpoint.dtmf_mode {
@@ -292,7 +295,8 @@ pub(crate) async fn follow(
                         tracing::info!(channel = %id, "no RTP for rtp_timeout: hanging up");
                         if call.set_phase(Phase::Ended) != Phase::Ended {
                             call.media().close();
-                            shared.core.with(|ctx| ctx.hang_up(&id, cause::NORMAL_CLEARING));
+                            // As Asterisk: cause 44, REQUESTED_CHAN_UNAVAIL.
+                            shared.core.with(|ctx| ctx.hang_up(&id, RTP_TIMEOUT_CAUSE));
                             let dialog = call.dialog().clone();
                             tokio::spawn(async move { dialog.hangup().await });
                         }
@@ -369,5 +373,24 @@ async fn next_event(events: &mut Option<UnboundedReceiver<MediaEvent>>) -> Optio
     match events {
         Some(events) => events.recv().await,
         None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn our_contact_names_the_transport_address() {
+        let local: SocketAddr = "127.0.0.1:5060".parse().expect("addr");
+        let udp = contact_uri("100", local, false).expect("uri");
+        assert_eq!(udp.to_string(), "sip:100@127.0.0.1:5060");
+        let tcp = contact_uri("100", local, true).expect("uri");
+        assert_eq!(tcp.to_string(), "sip:100@127.0.0.1:5060;transport=TCP");
+        // Characters a URI user cannot hold are left out rather than breaking the header.
+        let odd = contact_uri("1 0<0>", local, false).expect("uri");
+        assert_eq!(odd.to_string(), "sip:100@127.0.0.1:5060");
+        let none = contact_uri("", local, false).expect("uri");
+        assert_eq!(none.to_string(), "sip:127.0.0.1:5060");
     }
 }

@@ -123,6 +123,40 @@ mod tests {
         assert_eq!(from_user(&invite).as_deref(), Some("alice"));
     }
 
+    fn config(text: &str) -> PjsipConfig {
+        let mut problems = crate::config::Problems::default();
+        let file = crate::config::conf_file::parse_str(
+            std::path::Path::new("pjsip.conf"),
+            text,
+            &mut problems,
+        );
+        crate::config::pjsip_conf::read(Some(&file), &mut problems)
+    }
+
+    #[test]
+    fn the_source_address_wins_over_the_from_user() {
+        let config = config(
+            "[alice]\ntype=endpoint\nallow=ulaw\n\n[bob]\ntype=endpoint\nallow=ulaw\n\n\
+             [bob-ip]\ntype=identify\nendpoint=bob\nmatch=10.0.0.0/8\n",
+        );
+        let identifier = Identifier::new(&config);
+        let from_lan = Some("10.1.2.3".parse().expect("ip"));
+        let elsewhere = Some("192.0.2.1".parse().expect("ip"));
+        assert_eq!(
+            endpoint_of(&config, &identifier, from_lan, Some("alice")),
+            Some("bob")
+        );
+        assert_eq!(
+            endpoint_of(&config, &identifier, elsewhere, Some("alice")),
+            Some("alice")
+        );
+        assert_eq!(
+            endpoint_of(&config, &identifier, elsewhere, Some("mallory")),
+            None
+        );
+        assert_eq!(endpoint_of(&config, &identifier, None, None), None);
+    }
+
     #[test]
     fn the_source_is_what_the_via_was_marked_with() {
         let invite = request(INVITE);

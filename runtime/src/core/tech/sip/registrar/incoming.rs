@@ -1,51 +1,76 @@
 //! A REGISTER transaction on the wire: who sent it, its digest authentication, and the
-//! answer.
+//! answer. The same rules as for a call (`call::parties`, `call::inbound::gate`):
 //!
-//! - Source: where the request came from (the connection's far end on TCP/TLS; on UDP the
-//!   top Via with the `received`/`rport` rsipstack writes when they differ).
-//! - Endpoint, as Asterisk's default `identify_by=username,ip`: the endpoint named by the
-//!   From URI's user, else the one a `type=identify` matches the source address to.
-//! - Authentication ([`super::super::auth`]): an endpoint with an `auth` must answer a
-//!   digest challenge (`401` with `WWW-Authenticate`; a stale nonce is challenged again
-//!   with `stale=true`); a request matching no endpoint gets exactly the same challenges,
-//!   forever, so a scanner learns nothing about which names exist; a wrong password gets
-//!   a fresh challenge. An endpoint without `auth` is let through, as in Asterisk.
+//! - Source: the connection's far end on TCP/TLS; on UDP the top Via with the
+//!   `received`/`rport` rsipstack writes.
+//! - Endpoint, as Asterisk's default `endpoint_identifier_order` (`ip,username`): the one
+//!   a `type=identify` matches the source address to, else the endpoint named by the From
+//!   URI's user.
+//! - Authentication: an endpoint with an `auth` must answer a digest challenge (`401`;
+//!   a stale nonce is challenged again with `stale=true`); a request matching no endpoint
+//!   gets exactly the same challenges, forever, so a scanner learns nothing about which
+//!   names exist; a wrong password gets a fresh challenge. An endpoint without `auth` is
+//!   let through, as in Asterisk.
 
-use std::net::{IpAddr, SocketAddr};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
-use rsipstack::sip::prelude::{HeadersExt, ToTypedHeader};
-use rsipstack::sip::{Header, Request, StatusCode, Transport};
+use rsipstack::sip::prelude::HeadersExt;
+use rsipstack::sip::{Header, StatusCode, Transport};
 use rsipstack::transaction::transaction::Transaction;
 use rsipstack::transport::SipConnection;
 
 use super::super::SipShared;
-use super::super::auth::Verdict;
+use super::super::call::inbound::{Gate, challenge, gate};
+use super::super::call::parties;
 
 /// Answers a REGISTER (the dispatcher's route for it).
 pub(crate) async fn handle(shared: &SipShared, mut tx: Transaction) {
-    let Some((source, transport)) = source_of(&tx) else {
+    let Some(source) = parties::source_of(&tx.original, tx.connection.as_ref()) else {
         reply(&mut tx, 400, Vec::new()).await;
         return;
     };
-    let endpoint = identify(shared, &tx.original, source.ip());
-    match authenticate(shared, &tx.original, endpoint.as_deref(), source.ip()) {
-        Ok(()) => {}
-        Err(challenge) => {
-            tracing::debug!(%source, "REGISTER challenged");
-            reply(&mut tx, 401, vec![challenge]).await;
+    let from_user = parties::from_user(&tx.original);
+    let endpoint = parties::endpoint_of(
+        &shared.config,
+        &shared.identifier,
+        Some(source.ip()),
+        from_user.as_deref(),
+    )
+    .and_then(|name| shared.config.endpoint(name));
+    match gate(
+        shared,
+        &tx.original,
+        endpoint,
+        source.ip(),
+        SipShared::unix_now(),
+    ) {
+        Gate::Pass => {}
+        Gate::Challenge { stale } => {
+            if tx
+                .original
+                .headers
+                .iter()
+                .any(|h| matches!(h, Header::Authorization(_)))
+                && !stale
+            {
+                tracing::warn!(%source, from = ?from_user, "REGISTER failed to authenticate");
+            }
+            challenge(shared, &mut tx, endpoint, source.ip(), stale).await;
             return;
         }
     }
     let Some(endpoint) = endpoint else {
-        // Unreachable: a request of no endpoint never passes authentication.
-        reply(&mut tx, 401, Vec::new()).await;
+        // Unreachable: a request of no endpoint never passes the gate.
+        reply(&mut tx, 403, Vec::new()).await;
         return;
     };
-    let answer =
-        shared
-            .registrar
-            .register(&endpoint, &tx.original, source, transport, Instant::now());
+    let answer = shared.registrar.register(
+        &endpoint.name,
+        &tx.original,
+        source,
+        transport_of(&tx),
+        Instant::now(),
+    );
     reply(&mut tx, answer.status, answer.headers).await;
 }
 
@@ -55,86 +80,17 @@ async fn reply(tx: &mut Transaction, status: u16, headers: Vec<Header>) {
     }
 }
 
-/// Where the request came from, and over which transport (`udp`, `tcp`, `tls`).
-fn source_of(tx: &Transaction) -> Option<(SocketAddr, &'static str)> {
-    let via = tx.original.via_header().ok()?;
-    let (transport, host_with_port) = SipConnection::parse_target_from_via(via).ok()?;
-    let name = match transport {
-        Transport::Tcp => "tcp",
-        Transport::Tls => "tls",
-        _ => "udp",
-    };
-    if let Some(remote) = tx
-        .connection
-        .as_ref()
-        .and_then(|c| c.get_remote_addr())
-        .and_then(|a| SocketAddr::try_from(a.addr.clone()).ok())
-    {
-        return Some((remote, name));
-    }
-    Some((SocketAddr::try_from(host_with_port).ok()?, name))
-}
-
-/// The endpoint a request is from: the From user's endpoint, else by source address.
-fn identify(shared: &SipShared, request: &Request, source: IpAddr) -> Option<String> {
-    let from_user = request
-        .from_header()
+/// The transport the request came over (`udp`, `tcp`, `tls`), from its top Via.
+fn transport_of(tx: &Transaction) -> &'static str {
+    let transport = tx
+        .original
+        .via_header()
         .ok()
-        .and_then(|f| f.typed().ok())
-        .and_then(|f| f.uri.user().map(str::to_string));
-    if let Some(user) = from_user
-        && shared.config.endpoint(&user).is_some()
-    {
-        return Some(user);
+        .and_then(|via| SipConnection::parse_target_from_via(via).ok())
+        .map(|(transport, _)| transport);
+    match transport {
+        Some(Transport::Tcp) => "tcp",
+        Some(Transport::Tls) => "tls",
+        _ => "udp",
     }
-    shared
-        .registrar
-        .identifier()
-        .endpoint_for(source)
-        .map(str::to_string)
-}
-
-/// `Ok` when the request may proceed; else the `WWW-Authenticate` header to challenge it.
-fn authenticate(
-    shared: &SipShared,
-    request: &Request,
-    endpoint: Option<&str>,
-    source: IpAddr,
-) -> Result<(), Header> {
-    let endpoint = endpoint.and_then(|name| shared.config.endpoint(name));
-    let auth = endpoint
-        .and_then(|e| e.auth.as_deref())
-        .and_then(|name| shared.config.auth(name));
-    if endpoint.is_some() && auth.is_none() {
-        return Ok(());
-    }
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let challenger = shared.registrar.challenger();
-    let stale = match request.authorization_header() {
-        None => false,
-        Some(authorization) => {
-            let verdict = challenger.verify(
-                authorization.value(),
-                "REGISTER",
-                &request.uri.to_string(),
-                auth,
-                source,
-                now,
-            );
-            match verdict {
-                Verdict::Accepted => return Ok(()),
-                Verdict::Stale => true,
-                Verdict::Rejected | Verdict::Malformed => {
-                    tracing::warn!(endpoint = ?endpoint.map(|e| e.name.as_str()), %source, ?verdict, "REGISTER failed to authenticate");
-                    false
-                }
-            }
-        }
-    };
-    Err(Header::WwwAuthenticate(
-        challenger.challenge(auth, source, now, stale).into(),
-    ))
 }

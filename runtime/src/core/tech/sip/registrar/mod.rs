@@ -11,7 +11,8 @@
 //!
 //! Which AOR a REGISTER is for, as Asterisk decides it: the To URI's user among the
 //! endpoint's `aors` (404 when it is none of them); an endpoint without `aors` gets 403.
-//! The request has been authenticated (the endpoint's `auth`) before it reaches here.
+//! The request has been identified and authenticated (`incoming`, the same rules as for
+//! calls) before [`Registrar::register`] sees it.
 //!
 //! Locks: the core's state first, then the registrar's (a REGISTER's changes are
 //! published while both are held, so applications see them in order); nothing here
@@ -34,8 +35,6 @@ use rsipstack::sip::prelude::{HeadersExt, ToTypedHeader};
 use rsipstack::sip::{Header, Request, Scheme};
 use tokio::sync::Notify;
 
-use super::auth::Challenger;
-use super::identify::Identifier;
 use crate::config::pjsip_conf::PjsipConfig;
 use crate::core::presence::ContactChange;
 use crate::core::tech::{Context, Handle};
@@ -92,10 +91,6 @@ pub(crate) struct Registrar {
     /// Wakes the expiry task when the next expiry may have changed (or the registrar is
     /// gone).
     changed: Arc<Notify>,
-    /// Challenges REGISTERs and checks the answers.
-    challenger: Challenger,
-    /// Endpoints by source address (`type=identify`).
-    identifier: Identifier,
     /// Per qualified AOR: told when a contact is added to it.
     added: HashMap<String, Arc<Notify>>,
     handle: Handle,
@@ -124,8 +119,6 @@ impl Registrar {
                 .map(|a| (a.name.clone(), Arc::new(Notify::new())))
                 .collect(),
             handle: ctx.handle(),
-            challenger: Challenger::new(),
-            identifier: Identifier::new(&config),
             config,
         });
         if tokio::runtime::Handle::try_current().is_ok() {
@@ -199,16 +192,6 @@ impl Registrar {
     /// Told when a contact is added to `aor` (qualified AORs only): qualify at once.
     pub(crate) fn contact_added_signal(&self, aor: &str) -> Option<Arc<Notify>> {
         self.added.get(aor).cloned()
-    }
-
-    /// The digest challenger of REGISTERs (one per technology; calls may share it).
-    pub(crate) fn challenger(&self) -> &Challenger {
-        &self.challenger
-    }
-
-    /// The endpoints by source address.
-    pub(crate) fn identifier(&self) -> &Identifier {
-        &self.identifier
     }
 
     /// The configuration it serves.
