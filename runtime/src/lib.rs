@@ -27,6 +27,10 @@ pub mod media;
 pub(crate) mod store;
 pub mod wasm;
 
+/// A received SIP datagram through wari's parsing and header readings, for the
+/// `sip_message` fuzz target.
+#[doc(hidden)]
+pub use crate::core::tech::sip::fuzz::fuzz_sip_message;
 /// The SDP parser and answerer of SIP calls, for the `sdp` fuzz target.
 #[doc(hidden)]
 pub use crate::core::tech::sip::media::fuzz_sdp;

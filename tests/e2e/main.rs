@@ -46,6 +46,7 @@ mod rest_over_ws;
 mod routing_answers;
 mod schema;
 mod sip_flows;
+mod sip_hostile;
 mod sip_peers;
 mod sip_phones;
 mod sip_registrar;

@@ -20,6 +20,7 @@ pub(crate) mod auth;
 pub(crate) mod call;
 pub(crate) mod causes;
 mod dispatch;
+pub(crate) mod fuzz;
 pub(crate) mod identify;
 pub(crate) mod media;
 pub(crate) mod qualify;

@@ -347,7 +347,7 @@ fn publish(availability: &Availability, ctx: &mut Context<'_>, contacts: &[Conta
 }
 
 /// What the registrar needs of a REGISTER; `None` when a header it needs is bad.
-fn parse_register(
+pub(crate) fn parse_register(
     request: &Request,
     endpoint: &str,
     source: SocketAddr,
