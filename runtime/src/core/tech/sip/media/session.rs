@@ -4,10 +4,10 @@
 //! - Sending: one 20 ms G.711 packet per tick with the negotiated payload type, from a
 //!   random SSRC, sequence number and timestamp, marker on the first; RFC 4733 events in
 //!   place of audio while a digit is sent ([`super::dtmf::Sender`]).
-//! - Where to: with `rtp_symmetric`, the first packet from the signalled address (any port)
-//!   latches the far end, and packets go back there; after latching, packets from any other
-//!   source are ignored (counted). Without it, packets go to the SDP address and are taken
-//!   from anywhere.
+//! - Where from and to: the first packet latches its source, and packets from any other
+//!   source are ignored after it (counted), as Asterisk's default `strictrtp=yes` does. With
+//!   `rtp_symmetric`, only a packet from the signalled address (any port) may latch, and
+//!   packets go back to the latched source; without it, packets go to the SDP address.
 //! - Receiving: audio through the reorder buffer ([`super::jitter`]), decoded with
 //!   [`crate::media::codec`]; `telephone-event` packets to the RFC 4733 receiver (audio is
 //!   suppressed while an event plays); in-band detection when the DTMF mode asks for it.
@@ -287,18 +287,18 @@ impl Session {
             self.ignored.malformed += 1;
             return;
         };
-        if self.symmetric {
-            match self.latched {
-                Some(latched) if latched != from => {
-                    self.ignored.wrong_source += 1;
-                    return;
-                }
-                Some(_) => {}
-                None if from.ip() == negotiated.remote_ip => self.latched = Some(from),
-                None => {
-                    self.ignored.wrong_source += 1;
-                    return;
-                }
+        match self.latched {
+            Some(latched) if latched != from => {
+                self.ignored.wrong_source += 1;
+                return;
+            }
+            Some(_) => {}
+            None if !self.symmetric || from.ip() == negotiated.remote_ip => {
+                self.latched = Some(from)
+            }
+            None => {
+                self.ignored.wrong_source += 1;
+                return;
             }
         }
         let pt = packet.payload_type();
@@ -352,18 +352,18 @@ impl Session {
             self.ignored.unnegotiated += 1;
             return;
         };
-        if self.symmetric {
-            match self.latched_rtcp {
-                Some(latched) if latched != from => {
-                    self.ignored.wrong_source += 1;
-                    return;
-                }
-                Some(_) => {}
-                None if from.ip() == negotiated.remote_ip => self.latched_rtcp = Some(from),
-                None => {
-                    self.ignored.wrong_source += 1;
-                    return;
-                }
+        match self.latched_rtcp {
+            Some(latched) if latched != from => {
+                self.ignored.wrong_source += 1;
+                return;
+            }
+            Some(_) => {}
+            None if !self.symmetric || from.ip() == negotiated.remote_ip => {
+                self.latched_rtcp = Some(from)
+            }
+            None => {
+                self.ignored.wrong_source += 1;
+                return;
             }
         }
         if self.rtcp.received_rtcp(datagram, now, ntp_now).is_err() {
@@ -562,13 +562,21 @@ mod tests {
         );
         assert_eq!(s.ignored().wrong_source, 2, "another port after latching");
         assert_eq!(s.stats().snapshot().rx_packets, 1);
-        // Without symmetric RTP, packets go to the SDP address and come from anywhere.
+        // Without symmetric RTP, packets go to the SDP address; the first source is learnt
+        // wherever it is, and another one is ignored after it (Asterisk's strictrtp=yes).
         let mut plain = session(false, t0);
         plain.negotiated(negotiated(4000, None), t0);
         plain.receive_rtp(&packet(0, 1, 0, 9, &[0xFF; 160]), stranger, t0);
         assert_eq!(
             plain.send(&tone()).unwrap().1,
             "127.0.0.1:4000".parse().unwrap()
+        );
+        assert_eq!(plain.stats().snapshot().rx_packets, 1);
+        plain.receive_rtp(&packet(0, 2, 160, 9, &[0xFF; 160]), natted, t0);
+        assert_eq!(
+            plain.ignored().wrong_source,
+            1,
+            "another source after learning"
         );
         assert_eq!(plain.stats().snapshot().rx_packets, 1);
     }
