@@ -92,6 +92,21 @@ pub(crate) fn free_port() -> u16 {
     panic!("no loopback port free for both UDP and TCP in 100 tries");
 }
 
+/// A loopback port for a baresip phone: free for UDP and TCP, and the next one free for TCP
+/// too (baresip's SIP/TLS transport binds there).
+fn free_sip_port() -> u16 {
+    for _ in 0..100 {
+        let port = free_port();
+        if port < u16::MAX && TcpListener::bind(("127.0.0.1", port + 1)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no loopback port pair free for baresip in 100 tries");
+}
+
+/// How many times a baresip phone is started on fresh ports when one was taken meanwhile.
+const START_ATTEMPTS: u32 = 3;
+
 /// An even loopback UDP port with the `count` - 1 ports after it free too (RTP/RTCP pairs).
 pub(crate) fn free_rtp_ports(count: u16) -> u16 {
     for _ in 0..100 {
@@ -196,95 +211,106 @@ impl Baresip {
     pub(crate) async fn start(dir: &Path, account: Account, source: &Path) -> Baresip {
         require("baresip", "baresip-core");
         std::fs::create_dir_all(dir.join("rec")).expect("baresip directory");
-        let sip_port = free_port();
-        let ctrl_port = free_port();
-        let rtp = free_rtp_ports(10);
-        let config = format!(
-            "poll_method epoll\n\
-             sip_listen 127.0.0.1:{sip_port}\n\
-             net_interface 127.0.0.1\n\
-             call_local_timeout 30\n\
-             call_max_calls 4\n\
-             audio_player alsa,null\n\
-             audio_alert alsa,null\n\
-             audio_source aufile,{source}\n\
-             audio_level no\n\
-             ausrc_format s16\n\
-             auplay_format s16\n\
-             auenc_format s16\n\
-             audec_format s16\n\
-             audio_buffer 20-160\n\
-             rtp_ports {rtp}-{rtp_end}\n\
-             rtcp_mux no\n\
-             jitter_buffer_delay 5-10\n\
-             module_path /usr/lib/baresip/modules\n\
-             module g711.so\n\
-             module alsa.so\n\
-             module aufile.so\n\
-             module sndfile.so\n\
-             module_app account.so\n\
-             module_app menu.so\n\
-             module_app ctrl_tcp.so\n\
-             ctrl_tcp_listen 127.0.0.1:{ctrl_port}\n\
-             snd_path {rec}\n",
-            source = source.display(),
-            rtp_end = rtp + 9,
-            rec = dir.join("rec").display(),
-        );
-        std::fs::write(dir.join("config"), config).expect("baresip config");
-        let answer = if account.auto_answer {
-            "auto"
-        } else {
-            "manual"
-        };
-        let mut line = match account.registrar {
-            Some(registrar) => format!(
-                "<sip:{user}@{registrar};transport=udp>;regint=60",
-                user = account.user
-            ),
-            None => format!(
-                "<sip:{user}@127.0.0.1:{sip_port}>;regint=0",
-                user = account.user
-            ),
-        };
-        if let Some(password) = &account.password {
-            line.push_str(&format!(";auth_pass={password}"));
-        }
-        line.push_str(&format!(";answermode={answer};audio_codecs=pcmu,pcma"));
-        // The account is added over the control socket once it is connected (below), so that
-        // no event of its registration is missed.
-        std::fs::write(dir.join("accounts"), "").expect("baresip accounts");
-        std::fs::write(dir.join("contacts"), "").expect("baresip contacts");
+        let (child, sip_port, line, ctrl) = 'started: {
+            'attempts: for attempt in 1..=START_ATTEMPTS {
+                let sip_port = free_sip_port();
+                let ctrl_port = free_port();
+                let rtp = free_rtp_ports(10);
+                let config = format!(
+                    "poll_method epoll\n\
+                     sip_listen 127.0.0.1:{sip_port}\n\
+                     net_interface 127.0.0.1\n\
+                     call_local_timeout 30\n\
+                     call_max_calls 4\n\
+                     audio_player alsa,null\n\
+                     audio_alert alsa,null\n\
+                     audio_source aufile,{source}\n\
+                     audio_level no\n\
+                     ausrc_format s16\n\
+                     auplay_format s16\n\
+                     auenc_format s16\n\
+                     audec_format s16\n\
+                     audio_buffer 20-160\n\
+                     rtp_ports {rtp}-{rtp_end}\n\
+                     rtcp_mux no\n\
+                     jitter_buffer_delay 5-10\n\
+                     module_path /usr/lib/baresip/modules\n\
+                     module g711.so\n\
+                     module alsa.so\n\
+                     module aufile.so\n\
+                     module sndfile.so\n\
+                     module_app account.so\n\
+                     module_app menu.so\n\
+                     module_app ctrl_tcp.so\n\
+                     ctrl_tcp_listen 127.0.0.1:{ctrl_port}\n\
+                     snd_path {rec}\n",
+                    source = source.display(),
+                    rtp_end = rtp + 9,
+                    rec = dir.join("rec").display(),
+                );
+                std::fs::write(dir.join("config"), config).expect("baresip config");
+                let answer = if account.auto_answer {
+                    "auto"
+                } else {
+                    "manual"
+                };
+                let mut line = match account.registrar {
+                    Some(registrar) => format!(
+                        "<sip:{user}@{registrar};transport=udp>;regint=60",
+                        user = account.user
+                    ),
+                    None => format!(
+                        "<sip:{user}@127.0.0.1:{sip_port}>;regint=0",
+                        user = account.user
+                    ),
+                };
+                if let Some(password) = &account.password {
+                    line.push_str(&format!(";auth_pass={password}"));
+                }
+                line.push_str(&format!(";answermode={answer};audio_codecs=pcmu,pcma"));
+                // The account is added over the control socket once it is connected (below), so that
+                // no event of its registration is missed.
+                std::fs::write(dir.join("accounts"), "").expect("baresip accounts");
+                std::fs::write(dir.join("contacts"), "").expect("baresip contacts");
 
-        let home = dir.join("home");
-        std::fs::create_dir_all(&home).expect("baresip home");
-        let mut command = Command::new("baresip");
-        support::isolate(&mut command, &home)
-            .arg("-f")
-            .arg(dir)
-            .arg("-4")
-            .current_dir(dir);
-        let mut child = spawn_logged(&mut command, &dir.join("baresip.log"));
+                let home = dir.join("home");
+                std::fs::create_dir_all(&home).expect("baresip home");
+                let mut command = Command::new("baresip");
+                support::isolate(&mut command, &home)
+                    .arg("-f")
+                    .arg(dir)
+                    .arg("-4")
+                    .current_dir(dir);
+                let mut child = spawn_logged(&mut command, &dir.join("baresip.log"));
 
-        // The control socket accepts once baresip has loaded its modules; no event says so.
-        let deadline = Instant::now() + PEER_TIMEOUT;
-        let ctrl = loop {
-            match tokio::net::TcpStream::connect(("127.0.0.1", ctrl_port)).await {
-                Ok(stream) => break stream,
-                Err(e) => {
-                    if let Ok(Some(status)) = child.try_wait() {
-                        panic!(
-                            "baresip exited ({status}) before listening; log:\n{}",
-                            std::fs::read_to_string(dir.join("baresip.log")).unwrap_or_default()
-                        );
+                // The control socket accepts once baresip has loaded its modules; no event says so.
+                let deadline = Instant::now() + PEER_TIMEOUT;
+                loop {
+                    match tokio::net::TcpStream::connect(("127.0.0.1", ctrl_port)).await {
+                        Ok(stream) => break 'started (child, sip_port, line, stream),
+                        Err(e) => {
+                            if let Ok(Some(status)) = child.try_wait() {
+                                let log = std::fs::read_to_string(dir.join("baresip.log"))
+                                    .unwrap_or_default();
+                                // A port picked as free can be taken by another test's socket
+                                // before baresip binds it: start again on fresh ports.
+                                if attempt < START_ATTEMPTS
+                                    && log.contains("Address already in use")
+                                {
+                                    continue 'attempts;
+                                }
+                                panic!("baresip exited ({status}) before listening; log:\n{log}");
+                            }
+                            assert!(
+                                Instant::now() < deadline,
+                                "baresip's control socket did not accept within {PEER_TIMEOUT:?}: {e}"
+                            );
+                            tokio::time::sleep(Duration::from_millis(20)).await;
+                        }
                     }
-                    assert!(
-                        Instant::now() < deadline,
-                        "baresip's control socket did not accept within {PEER_TIMEOUT:?}: {e}"
-                    );
-                    tokio::time::sleep(Duration::from_millis(20)).await;
                 }
             }
+            panic!("baresip did not start in {START_ATTEMPTS} attempts");
         };
         let mut phone = Baresip {
             child,
