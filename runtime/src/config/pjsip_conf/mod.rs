@@ -200,6 +200,33 @@ pub struct Endpoint {
     pub location: Location,
 }
 
+impl Endpoint {
+    /// An endpoint called `name` with Asterisk's defaults (context `default`, no codecs, no
+    /// AORs or auth, RFC 4733 DTMF, `force_rport`), and wari's `direct_media` = no.
+    pub fn with_defaults(name: &str, location: Location) -> Endpoint {
+        Endpoint {
+            name: name.to_string(),
+            transport: None,
+            context: "default".to_string(),
+            codecs: Vec::new(),
+            aors: Vec::new(),
+            auth: None,
+            outbound_auth: None,
+            dtmf_mode: DtmfMode::Rfc4733,
+            callerid: None,
+            from_user: None,
+            from_domain: None,
+            language: None,
+            rtp_symmetric: false,
+            force_rport: true,
+            rewrite_contact: false,
+            direct_media: false,
+            rtp_timeout: 0,
+            location,
+        }
+    }
+}
+
 /// `type=auth` with `auth_type=userpass`.
 #[derive(Debug, Clone)]
 pub struct Auth {
@@ -236,6 +263,24 @@ pub struct Aor {
     pub maximum_expiration: u32,
     /// Where the section starts.
     pub location: Location,
+}
+
+impl Aor {
+    /// An AOR called `name` with Asterisk's defaults (no contacts, `max_contacts` 0,
+    /// expiry 3600 s within 60..=7200, no qualify).
+    pub fn with_defaults(name: &str, location: Location) -> Aor {
+        Aor {
+            name: name.to_string(),
+            max_contacts: 0,
+            remove_existing: false,
+            contacts: Vec::new(),
+            qualify_frequency: 0,
+            default_expiration: 3600,
+            minimum_expiration: 60,
+            maximum_expiration: 7200,
+            location,
+        }
+    }
 }
 
 /// `type=identify`: requests from these addresses belong to `endpoint`.

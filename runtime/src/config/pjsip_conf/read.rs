@@ -484,26 +484,7 @@ fn read_endpoint(
     refs: &mut Vec<Reference>,
     problems: &mut Problems,
 ) -> Endpoint {
-    let mut endpoint = Endpoint {
-        name: section.name.clone(),
-        transport: None,
-        context: "default".to_string(),
-        codecs: Vec::new(),
-        aors: Vec::new(),
-        auth: None,
-        outbound_auth: None,
-        dtmf_mode: DtmfMode::Rfc4733,
-        callerid: None,
-        from_user: None,
-        from_domain: None,
-        language: None,
-        rtp_symmetric: false,
-        force_rport: true,
-        rewrite_contact: false,
-        direct_media: false,
-        rtp_timeout: 0,
-        location: section.location.clone(),
-    };
+    let mut endpoint = Endpoint::with_defaults(&section.name, section.location.clone());
     let mut reference = |kind: &'static str, name: &str, entry: &Entry| {
         refs.push(Reference {
             kind,
@@ -717,17 +698,7 @@ fn read_auth(section: &Section, problems: &mut Problems) -> Option<Auth> {
 }
 
 fn read_aor(section: &Section, problems: &mut Problems) -> Aor {
-    let mut aor = Aor {
-        name: section.name.clone(),
-        max_contacts: 0,
-        remove_existing: false,
-        contacts: Vec::new(),
-        qualify_frequency: 0,
-        default_expiration: 3600,
-        minimum_expiration: 60,
-        maximum_expiration: 7200,
-        location: section.location.clone(),
-    };
+    let mut aor = Aor::with_defaults(&section.name, section.location.clone());
     for entry in &section.entries {
         let number = |problems: &mut Problems| uint_option(entry, problems);
         match entry.key.to_ascii_lowercase().as_str() {
