@@ -286,7 +286,7 @@ pub(crate) async fn follow(
     loop {
         let state = tokio::select! {
             state = states.recv() => state,
-            event = next_event(&mut events) => {
+            event = super::next_media_event(&mut events) => {
                 match event {
                     Some(MediaEvent::Dtmf { digit, duration_ms }) => {
                         shared.core.with(|ctx| ctx.dtmf_received(&id, digit, duration_ms));
@@ -366,14 +366,6 @@ pub(crate) async fn follow(
     shared.calls.remove(&dialog.to_string());
     shared.dialogs.remove_dialog(&dialog);
     drop(media);
-}
-
-/// The next media event, or never when there are no more.
-async fn next_event(events: &mut Option<UnboundedReceiver<MediaEvent>>) -> Option<MediaEvent> {
-    match events {
-        Some(events) => events.recv().await,
-        None => std::future::pending().await,
-    }
 }
 
 #[cfg(test)]

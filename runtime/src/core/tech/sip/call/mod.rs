@@ -43,3 +43,14 @@ impl Calls {
         self.by_dialog.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
+
+/// A call task's next media event (DTMF, RTP timeout), or never once the media has no more:
+/// a `select!` branch that goes quiet instead of ending the loop.
+pub(super) async fn next_media_event(
+    events: &mut Option<tokio::sync::mpsc::UnboundedReceiver<super::media::MediaEvent>>,
+) -> Option<super::media::MediaEvent> {
+    match events {
+        Some(events) => events.recv().await,
+        None => std::future::pending().await,
+    }
+}

@@ -396,7 +396,7 @@ async fn follow(
                     break;
                 }
             },
-            event = next_event(&mut events) => match event {
+            event = super::next_media_event(&mut events) => match event {
                 Some(MediaEvent::Dtmf { digit, duration_ms }) => {
                     handle.with(|ctx| ctx.dtmf_received(&me, digit, duration_ms));
                 }
@@ -411,13 +411,6 @@ async fn follow(
     }
     call.shared.dialogs.remove_dialog(&call.dialog.id());
     drop(media);
-}
-
-async fn next_event(events: &mut Option<UnboundedReceiver<MediaEvent>>) -> Option<MediaEvent> {
-    match events {
-        Some(events) => events.recv().await,
-        None => std::future::pending().await,
-    }
 }
 
 #[cfg(test)]
