@@ -137,6 +137,30 @@ pub struct Transport {
     pub location: Location,
 }
 
+impl Transport {
+    /// A transport called `name` for `protocol` bound to `bind`, with nothing else set.
+    pub fn with_defaults(
+        name: &str,
+        protocol: Protocol,
+        bind: SocketAddr,
+        location: Location,
+    ) -> Transport {
+        Transport {
+            name: name.to_string(),
+            protocol,
+            bind,
+            external_media_address: None,
+            external_signaling_address: None,
+            external_signaling_port: None,
+            local_net: Vec::new(),
+            cert_file: None,
+            priv_key_file: None,
+            method: None,
+            location,
+        }
+    }
+}
+
 /// How an endpoint's DTMF travels (`dtmf_mode`; Asterisk's default is `rfc4733`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DtmfMode {

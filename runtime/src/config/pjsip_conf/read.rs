@@ -322,19 +322,12 @@ fn read_transport(section: &Section, problems: &mut Problems) -> Option<Transpor
             }
         },
     };
-    let mut transport = Transport {
-        name: section.name.clone(),
+    let mut transport = Transport::with_defaults(
+        &section.name,
         protocol,
-        bind: SocketAddr::new(IpAddr::from([0, 0, 0, 0]), protocol.default_port()),
-        external_media_address: None,
-        external_signaling_address: None,
-        external_signaling_port: None,
-        local_net: Vec::new(),
-        cert_file: None,
-        priv_key_file: None,
-        method: None,
-        location: section.location.clone(),
-    };
+        SocketAddr::new(IpAddr::from([0, 0, 0, 0]), protocol.default_port()),
+        section.location.clone(),
+    );
     let mut bound = false;
     for entry in &section.entries {
         match entry.key.to_ascii_lowercase().as_str() {

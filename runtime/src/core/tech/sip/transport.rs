@@ -211,19 +211,12 @@ mod tests {
     use crate::config::diagnostics::Location;
 
     fn transport(name: &str, protocol: Protocol, bind: &str) -> Transport {
-        Transport {
-            name: name.into(),
+        Transport::with_defaults(
+            name,
             protocol,
-            bind: bind.parse().expect("address"),
-            external_media_address: None,
-            external_signaling_address: None,
-            external_signaling_port: None,
-            local_net: Vec::new(),
-            cert_file: None,
-            priv_key_file: None,
-            method: None,
-            location: Location::file(std::path::Path::new("pjsip.conf")),
-        }
+            bind.parse().expect("address"),
+            Location::file(std::path::Path::new("pjsip.conf")),
+        )
     }
 
     #[test]
