@@ -12,7 +12,9 @@ use crate::core::CoreError;
 use crate::core::dialplan::Dialplan;
 use crate::core::tech::sip::SipTech;
 use crate::core::tech::test::{self as test_phone, TestPhones};
+use crate::core::tech::websocket_media::{MediaSockets, WebSocketTech};
 use crate::core::{Core, CoreConfig, SystemInfo};
+use crate::events::outbound::media_client::MediaClients;
 use crate::host_api::{AriDispatch, WasmApps};
 use crate::http::{self, HttpError, HttpServer};
 use crate::wasm::{WasmHost, WasmSettings};
@@ -190,6 +192,13 @@ pub async fn start(config: Config, paths: Paths) -> Result<Host, StartError> {
     if let Some(sip) = &sip {
         core_config.technologies.push(sip.clone());
     }
+    // WebSocket media: channels wait for their application on the HTTP server's
+    // `/media/<id>`, or connect to websocket_client.conf connections.
+    let media_sockets = Arc::new(MediaSockets::default());
+    core_config.technologies.push(Arc::new(WebSocketTech::new(
+        media_sockets.clone(),
+        Arc::new(MediaClients::new(config.websocket_clients.clone())),
+    )));
     let core = Core::new(SystemInfo::new(), core_config);
     core.restore(saved);
     for problem in problems.iter() {
@@ -212,7 +221,7 @@ pub async fn start(config: Config, paths: Paths) -> Result<Host, StartError> {
     let (ari, wasm) = wire_ari_and_wasm(&config, &core, &paths.data_dir)?;
     wasm.load_stored().await;
     crate::events::outbound::start(&ari);
-    let http = http::start(&config.http, ari.clone()).await?;
+    let http = http::start_with_media(&config.http, ari.clone(), media_sockets).await?;
     Ok(Host {
         config,
         core,

@@ -371,9 +371,9 @@ async fn bad_external_media_requests_are_refused_and_create_nothing() {
     let socket = UdpSocket::bind("127.0.0.1:0").await.expect("UDP socket");
     let host = format!("127.0.0.1:{}", socket.local_addr().expect("address").port());
     let good = format!("app={APP}&external_host={host}&format=ulaw");
-    // Statuses and messages as Asterisk 23.4.1 answers them (checked live), but for the
-    // pairings Asterisk carries and wari does not (AudioSocket, WebSocket) and codecs wari
-    // cannot packetise (501 here), and an unknown format (400 here, 500 in Asterisk).
+    // Statuses and messages as Asterisk 23.4.1 answers them (checked live), but for codecs
+    // wari cannot packetise (501 here), an unknown format (400 here, 500 in Asterisk) and
+    // an AudioSocket session id that is not a UUID (400 here, 500 in Asterisk).
     let cases: Vec<(String, u16, Option<&str>)> = vec![
         (
             format!("external_host={host}&format=ulaw"),
@@ -437,18 +437,13 @@ async fn bad_external_media_requests_are_refused_and_create_nothing() {
         ),
         (
             format!("{good}&encapsulation=audiosocket&transport=tcp&data=x"),
-            501,
-            None,
+            400,
+            Some("data must be the AudioSocket session UUID, not 'x'"),
         ),
         (
             format!("{good}&encapsulation=none&transport=websocket"),
             400,
             Some("external_host must be a valid websocket_client connection id."),
-        ),
-        (
-            format!("{good}&encapsulation=none&transport=websocket&connection_type=server"),
-            501,
-            None,
         ),
         (
             format!("{good}&encapsulation=sctp&transport=quic"),

@@ -15,14 +15,36 @@ use std::sync::Arc;
 use serde_json::{Map, Value, json};
 
 use super::CoreError;
+use super::channels::Destination;
 use super::channels::channel::ChannelState;
+use super::channels::channel::DialOrigin;
 use super::control::ControlApi;
 use super::event::dial;
+use super::pbx::Start;
+use super::tech::audiosocket::{self, AudioSocketTech};
 use super::tech::unicast_rtp::{FarEnd, UnicastRtpTech};
+use super::tech::websocket_media::{WebSocketRequest, WebSocketTech};
 use super::tech::{Context, Request};
 use crate::media::external::RtpFormat;
 
-/// A checked `externalMedia` request for RTP over UDP.
+/// How an external media channel carries its audio.
+#[derive(Debug, Clone, Default)]
+pub enum Carrier {
+    /// RTP over UDP to `external_host` (`UnicastRTP`).
+    #[default]
+    Rtp,
+    /// WebSocket (`WebSocket`): `external_host` is a websocket_client.conf connection id,
+    /// or `INCOMING` for a server connection.
+    WebSocket {
+        /// `transport_data`: Asterisk's dial options.
+        options: String,
+        direction: Option<String>,
+    },
+    /// AudioSocket over TCP to `external_host` (`AudioSocket`), with its session UUID.
+    AudioSocket { uuid: String },
+}
+
+/// A checked `externalMedia` request.
 #[derive(Debug, Clone)]
 pub struct ExternalMedia {
     pub app: String,
@@ -34,6 +56,7 @@ pub struct ExternalMedia {
     pub format: RtpFormat,
     /// Name, value, reported in `channelvars` of later events.
     pub variables: Vec<(String, String, bool)>,
+    pub carrier: Carrier,
 }
 
 impl ControlApi<'_> {
@@ -42,6 +65,25 @@ impl ControlApi<'_> {
     /// resolve, 500 when no socket can be opened.
     pub async fn external_media(&self, request: ExternalMedia) -> Result<Value, CoreError> {
         self.media()?;
+        match &request.carrier {
+            Carrier::Rtp => {}
+            Carrier::WebSocket { options, direction } => {
+                let params = WebSocketRequest {
+                    codec: request.format.codec,
+                    options: options.clone(),
+                    direction: direction.clone(),
+                };
+                return self.dial_external(WebSocketTech::NAME, &request, Arc::new(params));
+            }
+            Carrier::AudioSocket { uuid } => {
+                self.technology_made_by_operation(AudioSocketTech::NAME)?;
+                self.with_state(|state| self.check_new_id(state, request.channel_id.as_deref()))?;
+                let params =
+                    audiosocket::connect(&request.external_host, uuid, request.format.codec)
+                        .await?;
+                return self.dial_external(AudioSocketTech::NAME, &request, Arc::new(params));
+            }
+        }
         let tech = self.technology_made_by_operation(UnicastRtpTech::NAME)?;
         self.with_state(|state| self.check_new_id(state, request.channel_id.as_deref()))?;
         let remote = resolve(&request.external_host).await?;
@@ -108,6 +150,73 @@ impl ControlApi<'_> {
     }
 }
 
+impl ControlApi<'_> {
+    /// An external media channel whose far end answers when it connects (WebSocket,
+    /// AudioSocket), made as Asterisk makes them: originated like `POST /channels` into
+    /// the application (Dial events, StasisStart once answered, hung up if not answered
+    /// within 30 s). The answer shows the channel as made, with all its variables.
+    fn dial_external(
+        &self,
+        technology: &'static str,
+        request: &ExternalMedia,
+        params: Arc<dyn std::any::Any + Send + Sync>,
+    ) -> Result<Value, CoreError> {
+        let tech = self.technology_made_by_operation(technology)?;
+        self.with_state(|state| {
+            self.check_new_id(state, request.channel_id.as_deref())?;
+            let (id, control) = tech.request(
+                &mut Context::new(self, state),
+                &Request {
+                    resource: request.external_host.clone(),
+                    id: request.channel_id.clone(),
+                    vars: Vec::new(),
+                    params: Some(params),
+                    ..Request::default()
+                },
+            )?;
+            for (name, value, report) in &request.variables {
+                self.set_var_locked(state, &id, name, Some(value), report.then_some(true));
+            }
+            let mut snapshot = self.channel_json(state, &id);
+            if let (Value::Object(object), Some(channel)) = (&mut snapshot, state.channels.get(&id))
+            {
+                let all: Map<String, Value> = channel
+                    .vars
+                    .iter()
+                    .map(|(name, value)| (name.clone(), json!(value)))
+                    .collect();
+                object.insert("channelvars".into(), Value::Object(all));
+            }
+            state
+                .apps
+                .subscribe(&request.app, super::stasis::SourceKind::Channel, &id);
+            let dialstring = request.external_host.clone();
+            let called = self.place_call(state, &id, DialOrigin::Originate, &dialstring);
+            let entered = called.is_ok()
+                && self.enter_stasis_if_answered(state, &id, &request.app, &request.args);
+            self.start_runner(
+                state,
+                &id,
+                control,
+                entered,
+                Start::Originated {
+                    destination: Destination::App {
+                        app: request.app.clone(),
+                        args: request.args.clone(),
+                    },
+                    timeout: Some(ANSWER_TIMEOUT),
+                },
+            );
+            called?;
+            Ok(snapshot)
+        })
+    }
+}
+
+/// How long a dialled external media channel waits for its far end (Asterisk's originate
+/// default).
+const ANSWER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// The first address `host:port` resolves to (400 when there is none).
 async fn resolve(host_port: &str) -> Result<SocketAddr, CoreError> {
     let unresolvable = || {
@@ -138,6 +247,7 @@ mod tests {
             external_host: host.into(),
             format: RtpFormat::from_name("ulaw").expect("ulaw"),
             variables: Vec::new(),
+            carrier: Carrier::Rtp,
         }
     }
 

@@ -43,11 +43,17 @@ pub(crate) struct Front {
     pub metrics: super::metrics::RequestMetrics,
     /// Each user's open event WebSockets, for the per-user caps.
     pub sockets: Arc<crate::events::user_sockets::UserSockets>,
+    /// The media channels waiting for their WebSocket on `/media/<id>`.
+    pub media: Arc<crate::core::tech::websocket_media::MediaSockets>,
 }
 
 impl Front {
     /// A front door for this configuration.
-    pub(crate) fn new(http: HttpConfig, ari: Arc<Ari>) -> Front {
+    pub(crate) fn new(
+        http: HttpConfig,
+        ari: Arc<Ari>,
+        media: Arc<crate::core::tech::websocket_media::MediaSockets>,
+    ) -> Front {
         let server_header = http
             .server_name
             .as_deref()
@@ -58,6 +64,7 @@ impl Front {
             server_header,
             metrics: Default::default(),
             sockets: Default::default(),
+            media,
         }
     }
 }
@@ -119,6 +126,10 @@ async fn route(front: &Front, request: Request, peer: Option<SocketAddr>) -> Res
             .headers_mut()
             .insert(header::CONNECTION, HeaderValue::from_static("close"));
         return response;
+    }
+    if let Some(id) = super::media_ws::connection_id(path, &front.http.prefix) {
+        let id = id.to_string();
+        return super::media_ws::serve(&front.media, &id, request, peer);
     }
     if front.ari.enabled() && super::metrics::is_metrics_path(path, &front.http.prefix) {
         let (parts, _) = request.into_parts();

@@ -7,6 +7,7 @@
 pub(crate) mod accept;
 pub(crate) mod front;
 pub mod head;
+pub(crate) mod media_ws;
 pub(crate) mod metrics;
 pub(crate) mod normalized_io;
 pub(crate) mod restriction;
@@ -78,7 +79,17 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Starts every listener http.conf enables. Connections are served on spawned tasks.
 pub async fn start(config: &HttpConfig, ari: Arc<Ari>) -> Result<HttpServer, HttpError> {
-    let front = Arc::new(Front::new(config.clone(), ari));
+    start_with_media(config, ari, Default::default()).await
+}
+
+/// [`start`], with `media` the media channels waiting for their WebSocket on
+/// `/media/<id>`.
+pub(crate) async fn start_with_media(
+    config: &HttpConfig,
+    ari: Arc<Ari>,
+    media: Arc<crate::core::tech::websocket_media::MediaSockets>,
+) -> Result<HttpServer, HttpError> {
+    let front = Arc::new(Front::new(config.clone(), ari, media));
     let app = front.clone();
     let sessions = Arc::new(Semaphore::new(config.session_limit));
     let mut listening = Vec::new();

@@ -21,7 +21,7 @@ use crate::ari_handler;
 use crate::core::cause;
 use crate::core::channels::{Create, Destination, Originate, millis, split_endpoint};
 use crate::core::dialplan::expr::split_args;
-use crate::core::external_media::ExternalMedia;
+use crate::core::external_media::{Carrier, ExternalMedia};
 use crate::core::snoop::SnoopRequest;
 use crate::core::tech::Indication;
 use crate::media::external::{FORMAT_NAMES as EXTERNAL_FORMATS, RtpFormat};
@@ -667,23 +667,15 @@ fn check_external_shape(shape: &ExternalShape<'_>) -> Result<(), AriError> {
     Ok(())
 }
 
-/// What wari carries once every parameter passed: RTP over UDP. AudioSocket and WebSocket
-/// media, which Asterisk carries, are 501 here; any other pairing is Asterisk's 501
-/// `The encapsulation and/or transport is not supported`.
+/// What wari carries once every parameter passed: RTP over UDP, AudioSocket over TCP and
+/// WebSocket media; any other pairing is Asterisk's 501 `The encapsulation and/or
+/// transport is not supported`.
 fn check_external_carrier(shape: &ExternalShape<'_>) -> Result<(), AriError> {
     let is = |value: &str, wanted: &str| value.eq_ignore_ascii_case(wanted);
-    let not_here = |what: &str| {
-        Err(AriError::new(
-            StatusCode::NOT_IMPLEMENTED,
-            format!(
-                "externalMedia over {what} is not implemented in wari; use encapsulation=rtp, transport=udp"
-            ),
-        ))
-    };
     match (shape.encapsulation, shape.transport) {
         (e, t) if is(e, "rtp") && is(t, "udp") => Ok(()),
-        (e, t) if is(e, "audiosocket") && is(t, "tcp") => not_here("AudioSocket (tcp)"),
-        (e, t) if is(e, "none") && is(t, "websocket") => not_here("WebSocket"),
+        (e, t) if is(e, "audiosocket") && is(t, "tcp") => Ok(()),
+        (e, t) if is(e, "none") && is(t, "websocket") => Ok(()),
         _ => Err(AriError::new(
             StatusCode::NOT_IMPLEMENTED,
             "The encapsulation and/or transport is not supported",
@@ -735,12 +727,16 @@ pub fn external_format(name: &str) -> Result<RtpFormat, AriError> {
     )))
 }
 
-/// POST /channels/externalMedia (§6.7): RTP over UDP to `external_host`. Checked in
+/// POST /channels/externalMedia (§6.7): RTP over UDP to `external_host`, AudioSocket over
+/// TCP to it, or WebSocket media (wari connects to the websocket_client.conf connection
+/// `external_host`, or with `connection_type=server` waits for the application on
+/// `/media/<MEDIA_WEBSOCKET_CONNECTION_ID>`). Checked in
 /// Asterisk 23.4.1's order and words: the variables, `app`, the pairing of
 /// encapsulation, transport and connection type ([`check_external_shape`]),
 /// `external_host`, `format`, `direction`, then what wari carries
 /// ([`check_external_carrier`]) and the codec. `direction` (both, in or out) changes
-/// nothing: RTP carries both ways; `transport_data` is not used by RTP. 200 with the
+/// nothing for RTP and AudioSocket, which carry both ways; for WebSocket it is the media
+/// direction, and `transport_data` holds WebSocket dial options. 200 with the
 /// channel, whose `channelvars` hold all its variables; 409 for a `channelId` in use.
 pub async fn external_media(ctx: Ctx) -> AriResult {
     let variables = body_variables(&ctx)?;
@@ -794,6 +790,18 @@ pub async fn external_media(ctx: Ctx) -> AriResult {
     }
     check_external_carrier(&shape)?;
     let format = external_format(&format)?;
+    let carrier = if encapsulation.eq_ignore_ascii_case("audiosocket") {
+        Carrier::AudioSocket {
+            uuid: non_empty(&ctx, "data").unwrap_or_default(),
+        }
+    } else if transport.eq_ignore_ascii_case("websocket") {
+        Carrier::WebSocket {
+            options: non_empty(&ctx, "transport_data").unwrap_or_default(),
+            direction: non_empty(&ctx, "direction"),
+        }
+    } else {
+        Carrier::Rtp
+    };
     let charge = take_channel(&ctx)?;
     let snapshot = ctx
         .control()
@@ -804,6 +812,7 @@ pub async fn external_media(ctx: Ctx) -> AriResult {
             external_host,
             format,
             variables,
+            carrier,
         })
         .await?;
     attach_charge(&ctx, &snapshot, charge);

@@ -533,7 +533,7 @@ impl Core {
     /// at once) enters its application right away: its runner has nothing to do until it
     /// is told something, so it is not started yet. False when the channel is not up or the
     /// application has no handler here (the runner then deals with it as usual).
-    fn enter_stasis_if_answered(
+    pub(in crate::core) fn enter_stasis_if_answered(
         &self,
         state: &mut State,
         id: &Arc<str>,

@@ -27,12 +27,14 @@
 //!
 //! No other core file changes: the core asks technologies, never compares their names.
 
+pub(crate) mod audiosocket;
 pub(crate) mod context;
 pub(crate) mod local;
 pub(crate) mod sip;
 pub(crate) mod snoop;
 pub(crate) mod test;
 pub(crate) mod unicast_rtp;
+pub(crate) mod websocket_media;
 
 use std::any::Any;
 use std::fmt;
@@ -242,5 +244,7 @@ pub(crate) fn builtin() -> Vec<Arc<dyn Technology>> {
         Arc::new(test::TestPhones::default()),
         Arc::new(unicast_rtp::UnicastRtpTech),
         Arc::new(snoop::Snoop::default()),
+        Arc::new(websocket_media::WebSocketTech::default()),
+        Arc::new(audiosocket::AudioSocketTech),
     ]
 }

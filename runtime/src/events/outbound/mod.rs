@@ -5,6 +5,7 @@
 //! on these sockets run as the connection's `local_ari_user`.
 
 pub(crate) mod connect;
+pub(crate) mod media_client;
 pub(crate) mod per_call;
 pub(crate) mod persistent;
 pub(crate) mod tls;

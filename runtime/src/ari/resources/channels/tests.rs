@@ -164,14 +164,14 @@ fn external_media_pairings_are_checked_as_asterisk_checks_them() {
             "The encapsulation and/or transport is not supported".into()
         )
     );
+    // AudioSocket over TCP and WebSocket media are carried.
     assert_eq!(
-        status(check_external_carrier(&shape(
-            "audiosocket",
-            "tcp",
-            "client"
-        )))
-        .0,
-        501
+        check_external_carrier(&shape("audiosocket", "tcp", "client")),
+        Ok(())
+    );
+    assert_eq!(
+        check_external_carrier(&shape("none", "websocket", "server")),
+        Ok(())
     );
 }
 
