@@ -22,7 +22,7 @@ use wari::media::detect::goertzel_power;
 use crate::media_support::{
     MediaApp, assert_hears, bridge, local_pair, record, sine, stop, stored_samples,
 };
-use crate::support::{ARI_CONF, EventSocket, HTTP_CONF, Wari, client};
+use crate::support::{ARI_CONF, EventSocket, HTTP_CONF, Wari, client, eventually};
 
 const APP: &str = "em";
 
@@ -537,6 +537,21 @@ async fn hostile_media_clients_affect_only_their_own_channel() {
     for id in ["x", "..%2F..%2Fetc", "00000000-0000-0000-0000-000000000000"] {
         assert_eq!(media_status(&wari, id, true).await, 404, "{id}");
     }
+    eventually("the refusals logged", MESSAGE_TIMEOUT, || async {
+        let log = wari.log();
+        let refused = log
+            .lines()
+            .filter(|l| {
+                l.contains("media WebSocket refused") && l.contains("WebSocket instance not found")
+            })
+            .count();
+        if refused >= 3 {
+            Ok(())
+        } else {
+            Err(format!("{refused} refusals logged"))
+        }
+    })
+    .await;
 
     // Through all this the good channel carries the call both ways.
     let reply = wari

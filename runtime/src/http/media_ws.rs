@@ -56,7 +56,7 @@ pub(crate) fn serve(
     let claim = match sockets.claim(id) {
         Ok(claim) => claim,
         Err(refused) => {
-            tracing::warn!(peer = ?peer, connection = %Escaped(id), reason = %refused, "media WebSocket refused");
+            tracing::info!(peer = ?peer, connection = %Escaped(id), reason = %refused, "media WebSocket refused");
             return match refused {
                 Refused::NotFound => answer(StatusCode::NOT_FOUND, "WebSocket instance not found"),
                 Refused::Taken => answer(
