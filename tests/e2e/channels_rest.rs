@@ -427,14 +427,16 @@ async fn created_channels_are_412_until_dialed_and_answered() {
         None,
     )
     .await;
-    // (RTP over UDP is implemented: tests/e2e/external_media.rs; AudioSocket is not.)
+    // (RTP over UDP, AudioSocket and WebSocket media are implemented:
+    // tests/e2e/external_media.rs, audiosocket.rs, external_media_ws.rs.) An id in use is
+    // 409 for AudioSocket too, before any connection is tried.
     expect(
         &wari,
         Method::POST,
         &format!(
-            "/channels/externalMedia?app={APP}&external_host=127.0.0.1:9&format=ulaw&encapsulation=audiosocket&transport=tcp&data=x"
+            "/channels/externalMedia?app={APP}&external_host=127.0.0.1:9&format=ulaw&encapsulation=audiosocket&transport=tcp&data=3f2504e0-4f89-11d3-9a0c-0305e82c3301&channelId=c1"
         ),
-        501,
+        409,
         None,
     )
     .await;
