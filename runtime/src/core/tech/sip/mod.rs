@@ -151,14 +151,17 @@ impl SipTech {
         let _entered = runtime.enter();
         let cancel = CancellationToken::new();
         let layer = TransportLayer::new(cancel.child_token());
-        let tcp = transport::attach_udp(&layer, bound, &cancel).map_err(SipStartError::Serve)?;
-        let endpoint = EndpointBuilder::new()
+        let streams =
+            transport::attach_udp(&layer, bound, &cancel).map_err(SipStartError::Serve)?;
+        let mut builder = EndpointBuilder::new();
+        builder
             .with_user_agent(&user_agent())
             .with_transport_layer(layer)
             .with_cancel_token(cancel.child_token())
-            .with_allows(dispatch::ALLOWED.to_vec())
-            .build();
-        transport::serve_tcp(&endpoint.inner, tcp, &cancel).map_err(SipStartError::Serve)?;
+            .with_allows(dispatch::ALLOWED.to_vec());
+        let endpoint = builder.build();
+        transport::serve_streams(&endpoint.inner, streams, &cancel)
+            .map_err(SipStartError::Serve)?;
         let incoming = endpoint
             .incoming_transactions()
             .map_err(|e| SipStartError::Serve(std::io::Error::other(e.to_string())))?;

@@ -177,7 +177,8 @@ pub(crate) fn request(
         callee,
         content_type: Some("application/sdp".into()),
         offer: Some(offer.into_bytes()),
-        contact: contact_uri("asterisk", local, false).ok_or_else(allocation_failed)?,
+        contact: contact_uri("asterisk", local, rsipstack::sip::Transport::Udp)
+            .ok_or_else(allocation_failed)?,
         credential,
         ..InviteOption::default()
     };

@@ -1,9 +1,12 @@
 //! The SIP transports of `pjsip.conf` (`type=transport`) as sockets: each is bound when
-//! the technology starts (synchronously, so a bind failure stops wari's start-up naming
-//! the transport), then handed to rsipstack's transport layer. UDP sockets become
-//! rsipstack listeners; a TCP transport's connections are accepted here and each one is
-//! given to rsipstack as a connection of its own (rsipstack's own TCP listener binds only
-//! when served, too late to report a failure or the port the system picked).
+//! the technology starts (synchronously, so a bind failure or an unusable TLS certificate
+//! stops wari's start-up naming the transport), then handed to rsipstack's transport
+//! layer. UDP sockets become rsipstack listeners; a TCP or TLS transport's connections are
+//! accepted here (TLS ones handshaken by `tls`) and each one is given to rsipstack as a
+//! connection of its own (rsipstack's own stream listeners bind only when served, too late
+//! to report a failure or the port the system picked).
+
+pub(crate) mod tls;
 
 use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::sync::Arc;
@@ -12,9 +15,12 @@ use futures_util::FutureExt;
 use rsipstack::platform::CancellationToken;
 use rsipstack::transaction::endpoint::EndpointInnerRef;
 use rsipstack::transport::tcp::TcpConnection;
+use rsipstack::transport::tls::TlsConnection;
 use rsipstack::transport::udp::UdpConnection;
 use rsipstack::transport::{SipAddr, SipConnection, TransportLayer};
+use tokio_rustls::TlsAcceptor;
 
+use crate::config::diagnostics::Problems;
 use crate::config::pjsip_conf::{Protocol, Transport};
 
 /// A transport that cannot be opened.
@@ -29,11 +35,12 @@ pub(crate) enum TransportError {
         #[source]
         source: std::io::Error,
     },
-    /// wari cannot carry this protocol yet.
-    #[error("SIP transport {name}: protocol {protocol} is not supported")]
-    Unsupported {
+    /// Its TLS certificate or key cannot be served.
+    #[error("SIP transport {name}: TLS {source}")]
+    Tls {
         name: String,
-        protocol: &'static str,
+        #[source]
+        source: tls::TlsSetupError,
     },
 }
 
@@ -42,14 +49,14 @@ pub(crate) enum TransportError {
 pub(crate) struct Listening {
     /// The transport's section name.
     pub(crate) name: String,
-    /// `udp` or `tcp`.
+    /// `udp`, `tcp` or `tls`.
     pub(crate) protocol: &'static str,
     /// The bound address (the port the system picked for `:0`).
     pub(crate) address: SocketAddr,
 }
 
 impl Listening {
-    /// The banner's scheme word: `sip-udp`, `sip-tcp`.
+    /// The banner's scheme word: `sip-udp`, `sip-tcp`, `sip-tls`.
     pub(crate) fn scheme(&self) -> String {
         format!("sip-{}", self.protocol)
     }
@@ -60,22 +67,40 @@ impl Listening {
     }
 }
 
+/// A TCP or TLS transport's listening socket, bound and not yet served.
+pub(crate) struct StreamListener {
+    listening: Listening,
+    listener: TcpListener,
+    /// The TLS handshake of each connection (None: plain TCP).
+    tls: Option<TlsAcceptor>,
+}
+
+impl std::fmt::Debug for StreamListener {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StreamListener")
+            .field("listening", &self.listening)
+            .field("tls", &self.tls.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
 /// A transport's socket, bound and not yet served.
 #[derive(Debug)]
 pub(crate) enum Bound {
     Udp(Listening, UdpSocket),
-    Tcp(Listening, TcpListener),
+    Stream(StreamListener),
 }
 
 impl Bound {
     pub(crate) fn listening(&self) -> &Listening {
         match self {
-            Bound::Udp(l, _) | Bound::Tcp(l, _) => l,
+            Bound::Udp(l, _) | Bound::Stream(StreamListener { listening: l, .. }) => l,
         }
     }
 }
 
-/// Binds one transport's socket (non-blocking, for tokio).
+/// Binds one transport's socket (non-blocking, for tokio); a TLS transport's certificate
+/// and key are loaded first.
 pub(crate) fn bind(transport: &Transport) -> Result<Bound, TransportError> {
     let name = transport.name.clone();
     let protocol = transport.protocol.as_str();
@@ -85,38 +110,34 @@ pub(crate) fn bind(transport: &Transport) -> Result<Bound, TransportError> {
         address: transport.bind,
         source,
     };
-    match transport.protocol {
+    let listening = |address| Listening {
+        name: transport.name.clone(),
+        protocol,
+        address,
+    };
+    let tls = match transport.protocol {
         Protocol::Udp => {
             let socket = UdpSocket::bind(transport.bind).map_err(bind_error)?;
             socket.set_nonblocking(true).map_err(bind_error)?;
             let address = socket.local_addr().map_err(bind_error)?;
-            Ok(Bound::Udp(
-                Listening {
-                    name: transport.name.clone(),
-                    protocol: "udp",
-                    address,
-                },
-                socket,
-            ))
+            return Ok(Bound::Udp(listening(address), socket));
         }
-        Protocol::Tcp => {
-            let listener = TcpListener::bind(transport.bind).map_err(bind_error)?;
-            listener.set_nonblocking(true).map_err(bind_error)?;
-            let address = listener.local_addr().map_err(bind_error)?;
-            Ok(Bound::Tcp(
-                Listening {
-                    name: transport.name.clone(),
-                    protocol: "tcp",
-                    address,
-                },
-                listener,
-            ))
-        }
-        Protocol::Tls => Err(TransportError::Unsupported {
-            name: transport.name.clone(),
-            protocol,
-        }),
-    }
+        Protocol::Tcp => None,
+        Protocol::Tls => Some(
+            tls::acceptor(transport).map_err(|source| TransportError::Tls {
+                name: name.clone(),
+                source,
+            })?,
+        ),
+    };
+    let listener = TcpListener::bind(transport.bind).map_err(bind_error)?;
+    listener.set_nonblocking(true).map_err(bind_error)?;
+    let address = listener.local_addr().map_err(bind_error)?;
+    Ok(Bound::Stream(StreamListener {
+        listening: listening(address),
+        listener,
+        tls,
+    }))
 }
 
 /// Binds every transport, in the file's order; the first failure is returned.
@@ -124,15 +145,37 @@ pub(crate) fn bind_all(transports: &[Transport]) -> Result<Vec<Bound>, Transport
     transports.iter().map(bind).collect()
 }
 
+/// What start-up would refuse in the transports without binding anything (for
+/// `wari check-config`): each TLS transport's certificate and key, reported at the line of
+/// the file that is wrong.
+pub(crate) fn check(transports: &[Transport], problems: &mut Problems) {
+    for transport in transports.iter().filter(|t| t.protocol == Protocol::Tls) {
+        if let Err(error) = tls::server_config(transport) {
+            let at = if error.is_about_key() {
+                transport.priv_key_file_location.as_ref()
+            } else {
+                transport.cert_file_location.as_ref()
+            };
+            problems.error(
+                at.unwrap_or(&transport.location),
+                format!(
+                    "TLS transport [{}]: {error} (wari will not start)",
+                    transport.name
+                ),
+            );
+        }
+    }
+}
+
 /// Hands the bound UDP sockets to rsipstack's transport layer as listeners its endpoint
-/// serves (must run inside the tokio runtime); returns the TCP listeners, which
-/// [`serve_tcp`] serves once the endpoint exists.
+/// serves (must run inside the tokio runtime); returns the TCP and TLS listeners, which
+/// [`serve_streams`] serves once the endpoint exists.
 pub(crate) fn attach_udp(
     layer: &TransportLayer,
     bound: Vec<Bound>,
     cancel: &CancellationToken,
-) -> std::io::Result<Vec<(Listening, TcpListener)>> {
-    let mut tcp = Vec::new();
+) -> std::io::Result<Vec<StreamListener>> {
+    let mut streams = Vec::new();
     for socket in bound {
         match socket {
             Bound::Udp(_, socket) => {
@@ -145,23 +188,30 @@ pub(crate) fn attach_udp(
                         .map_err(|e| std::io::Error::other(e.to_string()))?;
                 layer.add_transport(connection.into());
             }
-            Bound::Tcp(listening, listener) => tcp.push((listening, listener)),
+            Bound::Stream(stream) => streams.push(stream),
         }
     }
-    Ok(tcp)
+    Ok(streams)
 }
 
-/// Accepts the TCP transports' connections (inside the tokio runtime) until `cancel`.
-pub(crate) fn serve_tcp(
+/// Accepts the TCP and TLS transports' connections (inside the tokio runtime) until
+/// `cancel`.
+pub(crate) fn serve_streams(
     endpoint: &EndpointInnerRef,
-    listeners: Vec<(Listening, TcpListener)>,
+    listeners: Vec<StreamListener>,
     cancel: &CancellationToken,
 ) -> std::io::Result<()> {
-    for (listening, listener) in listeners {
+    for StreamListener {
+        listening,
+        listener,
+        tls,
+    } in listeners
+    {
         let listener = tokio::net::TcpListener::from_std(listener)?;
         tokio::spawn(accept_loop(
             listening,
             listener,
+            tls,
             endpoint.clone(),
             cancel.clone(),
         ));
@@ -169,16 +219,22 @@ pub(crate) fn serve_tcp(
     Ok(())
 }
 
-/// Accepts a TCP transport's connections until `cancel`: each becomes an rsipstack
-/// connection whose messages reach the endpoint.
+/// Accepts a stream transport's connections until `cancel`: each becomes an rsipstack
+/// connection whose messages reach the endpoint (a TLS one once its handshake is done).
 async fn accept_loop(
     listening: Listening,
     listener: tokio::net::TcpListener,
+    tls: Option<TlsAcceptor>,
     endpoint: EndpointInnerRef,
     cancel: CancellationToken,
 ) {
+    let kind = if tls.is_some() {
+        rsipstack::sip::Transport::Tls
+    } else {
+        rsipstack::sip::Transport::Tcp
+    };
     let local = SipAddr {
-        r#type: Some(rsipstack::sip::Transport::Tcp),
+        r#type: Some(kind),
         addr: listening.address.into(),
     };
     loop {
@@ -186,13 +242,24 @@ async fn accept_loop(
             _ = cancel.cancelled() => break,
             accepted = listener.accept() => accepted,
         };
-        let stream = match accepted {
-            Ok((stream, _)) => stream,
+        let (stream, remote) = match accepted {
+            Ok(accepted) => accepted,
             Err(error) => {
-                tracing::debug!(transport = %listening.name, %error, "SIP TCP accept failed");
+                tracing::debug!(transport = %listening.name, %error, "SIP stream accept failed");
                 continue;
             }
         };
+        if let Some(acceptor) = &tls {
+            tokio::spawn(handshake(
+                acceptor.clone(),
+                stream,
+                local.clone(),
+                remote,
+                endpoint.clone(),
+                cancel.clone(),
+            ));
+            continue;
+        }
         match TcpConnection::from_stream(stream, local.clone(), Some(cancel.child_token())) {
             Ok(connection) => endpoint
                 .transport_layer
@@ -202,7 +269,45 @@ async fn accept_loop(
             }
         }
     }
-    tracing::debug!(transport = %listening.name, "SIP TCP transport closed");
+    tracing::debug!(transport = %listening.name, "SIP stream transport closed");
+}
+
+/// Completes a TLS connection's handshake (within [`tls::HANDSHAKE_TIMEOUT`], unless
+/// `cancel` comes first) and hands the connection to rsipstack.
+async fn handshake(
+    acceptor: TlsAcceptor,
+    stream: tokio::net::TcpStream,
+    local: SipAddr,
+    remote: SocketAddr,
+    endpoint: EndpointInnerRef,
+    cancel: CancellationToken,
+) {
+    let accepted = tokio::select! {
+        _ = cancel.cancelled() => return,
+        accepted = tokio::time::timeout(tls::HANDSHAKE_TIMEOUT, acceptor.accept(stream)) => accepted,
+    };
+    let stream = match accepted {
+        Ok(Ok(stream)) => stream,
+        Ok(Err(error)) => {
+            tracing::debug!(%remote, %error, "SIP TLS handshake failed");
+            return;
+        }
+        Err(_) => {
+            tracing::debug!(%remote, "SIP TLS handshake timed out");
+            return;
+        }
+    };
+    let remote = SipAddr {
+        r#type: Some(rsipstack::sip::Transport::Tls),
+        addr: remote.into(),
+    };
+    match TlsConnection::from_server_stream(stream, local, remote, Some(cancel.child_token())).await
+    {
+        Ok(connection) => endpoint
+            .transport_layer
+            .add_connection(SipConnection::Tls(connection)),
+        Err(error) => tracing::debug!(%error, "SIP TLS connection dropped"),
+    }
 }
 
 #[cfg(test)]
