@@ -404,6 +404,51 @@ async fn a_tls_phone_registers_and_calls_into_stasis_on_one_connection() {
     let bye_answer = phone.final_response("BYE").await;
     assert_eq!(bye_answer.status(), 200, "{bye_answer:?}");
     app.next_for("StasisEnd", &channel).await;
+
+    // A call out to alice reaches the registered phone over the connection it opened.
+    let (status, body) = wari
+        .post(&format!(
+            "/ari/channels?endpoint=PJSIP/alice&app={APP}&channelId=tls-out"
+        ))
+        .await
+        .parts();
+    assert_eq!(status, 200, "{body}");
+    let mut invite = None;
+    for _ in 0..SIP_BUDGET {
+        let message = phone.read_message().await;
+        if message.first_line.starts_with("INVITE ") {
+            invite = Some(message);
+            break;
+        }
+    }
+    let invite = invite.expect("wari's INVITE over the TLS connection");
+    assert!(
+        invite.first_line.contains(&phone.local.to_string()),
+        "{}",
+        invite.first_line
+    );
+    let via = invite.header("via").unwrap_or_default();
+    assert!(via.starts_with("SIP/2.0/TLS"), "{via}");
+    let contact = invite.header("contact").unwrap_or_default().to_lowercase();
+    assert!(contact.contains("transport=tls"), "{contact}");
+    let echoed: String = ["via", "from", "call-id", "cseq"]
+        .iter()
+        .flat_map(|name| {
+            invite
+                .headers
+                .iter()
+                .filter(move |(k, _)| k.eq_ignore_ascii_case(name))
+                .map(|(k, v)| format!("{k}: {v}\r\n"))
+        })
+        .collect();
+    let to = invite.header("to").expect("To");
+    phone
+        .send(&format!(
+            "SIP/2.0 486 Busy Here\r\n{echoed}To: {to};tag=busy1\r\nContent-Length: 0\r\n\r\n"
+        ))
+        .await;
+    let destroyed = app.next_for("ChannelDestroyed", "tls-out").await;
+    assert_eq!(destroyed["cause"], 17, "{destroyed}");
 }
 
 #[test]
