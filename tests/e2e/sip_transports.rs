@@ -1,8 +1,10 @@
 //! SIP transports end to end: SIP over TLS (`protocol=tls` with a certificate made for the
 //! test) carrying a phone's registration and a call into a Stasis application, on one
 //! connection; an unusable certificate refused by start-up and by `wari check-config` at
-//! its line. The phone is written here: a rustls client sending literal SIP requests and
-//! reading wari's answers with its own small parser.
+//! its line; a UDP transport's external addresses given to a phone outside `local_net`
+//! (127.0.0.2) and its bound address to one inside (127.0.0.1). The phones are written
+//! here: a rustls client and a UDP socket sending literal SIP requests and reading wari's
+//! messages with their own small parser.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -502,5 +504,203 @@ fn an_unusable_certificate_stops_start_up_and_check_config_names_its_line() {
             .lines()
             .any(|l| l.starts_with(&at) && l.contains("sip.key")),
         "no error at pjsip.conf:6 in:\n{stdout}"
+    );
+}
+
+/// A UDP transport with external addresses for peers outside 127.0.0.1/32; `alice` is
+/// identified by either loopback address.
+const NAT_PJSIP: &str = "\
+[udp]
+type=transport
+protocol=udp
+bind=127.0.0.1:0
+external_signaling_address=203.0.113.7
+external_signaling_port=5999
+external_media_address=203.0.113.8
+local_net=127.0.0.1/32
+
+[alice]
+type=endpoint
+context=incoming
+allow=ulaw
+
+[alice-ip]
+type=identify
+endpoint=alice
+match=127.0.0.1,127.0.0.2
+";
+
+/// A phone on a UDP socket at `ip`.
+struct UdpPhone {
+    socket: UdpSocket,
+    wari: SocketAddr,
+}
+
+impl UdpPhone {
+    async fn at(ip: &str, wari: SocketAddr) -> UdpPhone {
+        UdpPhone {
+            socket: UdpSocket::bind((ip, 0)).await.expect("phone socket"),
+            wari,
+        }
+    }
+
+    fn local(&self) -> SocketAddr {
+        self.socket.local_addr().expect("local address")
+    }
+
+    async fn send(&self, text: &str) {
+        self.socket
+            .send_to(text.as_bytes(), self.wari)
+            .await
+            .expect("send");
+    }
+
+    /// The next message from wari that `wanted` accepts (others are skipped).
+    async fn next(&self, what: &str, wanted: impl Fn(&Message) -> bool) -> Message {
+        let mut buffer = vec![0; 65_536];
+        for _ in 0..SIP_BUDGET {
+            let (n, _) = tokio::time::timeout(SIP_TIMEOUT, self.socket.recv_from(&mut buffer))
+                .await
+                .unwrap_or_else(|_| panic!("{what} within the timeout"))
+                .expect("receive");
+            let message = Message::parse(&String::from_utf8_lossy(&buffer[..n]));
+            if wanted(&message) {
+                return message;
+            }
+        }
+        panic!("no {what} among {SIP_BUDGET} messages");
+    }
+}
+
+/// What a phone at `ip` sees of wari's own addresses in one call: the Contact and SDP of
+/// wari's 200 to its INVITE, and the top Via and Contact of wari's BYE.
+struct Seen {
+    answer_contact: String,
+    connection: String,
+    origin: String,
+    bye_via: String,
+}
+
+/// A phone at `ip` calls in, the application answers, then hangs up (wari sends BYE).
+async fn call_from(wari: &Wari, app: &mut EventSocket, ip: &str) -> Seen {
+    let address = wari.sip_udp.expect("a SIP UDP transport");
+    let phone = UdpPhone::at(ip, address).await;
+    let local = phone.local();
+    let call_id = format!("nat-{ip}");
+    let sdp = format!(
+        "v=0\r\no=- 1 1 IN IP4 {ip}\r\ns=-\r\nc=IN IP4 {ip}\r\nt=0 0\r\n\
+         m=audio 40000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=sendrecv\r\n"
+    );
+    let from = format!("<sip:alice@{local}>;tag=nat1");
+    phone
+        .send(&format!(
+            "INVITE sip:100@{address} SIP/2.0\r\n\
+             Via: SIP/2.0/UDP {local};branch=z9hG4bKnatinv;rport\r\nMax-Forwards: 70\r\n\
+             From: {from}\r\nTo: <sip:100@{address}>\r\nCall-ID: {call_id}\r\n\
+             CSeq: 1 INVITE\r\nContact: <sip:alice@{local}>\r\n\
+             Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
+            sdp.len()
+        ))
+        .await;
+    let started = app.next_of("StasisStart").await;
+    let channel = started["channel"]["id"].as_str().expect("id").to_string();
+    let (status, body) = wari
+        .post(&format!("/ari/channels/{channel}/answer"))
+        .await
+        .parts();
+    assert_eq!(status, 204, "{body}");
+    let answer = phone
+        .next("200 to the INVITE", |m| {
+            m.status() == 200 && m.cseq_method() == "INVITE"
+        })
+        .await;
+    let to = answer.header("to").expect("To").to_string();
+    phone
+        .send(&format!(
+            "ACK sip:100@{address} SIP/2.0\r\n\
+             Via: SIP/2.0/UDP {local};branch=z9hG4bKnatack;rport\r\nMax-Forwards: 70\r\n\
+             From: {from}\r\nTo: {to}\r\nCall-ID: {call_id}\r\nCSeq: 1 ACK\r\n\
+             Content-Length: 0\r\n\r\n"
+        ))
+        .await;
+    let (status, body) = wari
+        .delete(&format!("/ari/channels/{channel}"))
+        .await
+        .parts();
+    assert_eq!(status, 204, "{body}");
+    let bye = phone
+        .next("wari's BYE", |m| m.first_line.starts_with("BYE "))
+        .await;
+    let echoed: String = ["via", "from", "to", "call-id", "cseq"]
+        .iter()
+        .flat_map(|name| {
+            bye.headers
+                .iter()
+                .filter(move |(k, _)| k.eq_ignore_ascii_case(name))
+                .map(|(k, v)| format!("{k}: {v}\r\n"))
+        })
+        .collect();
+    phone
+        .send(&format!(
+            "SIP/2.0 200 OK\r\n{echoed}Content-Length: 0\r\n\r\n"
+        ))
+        .await;
+    app.next_for("StasisEnd", &channel).await;
+    let sdp = sdp_lines(&answer.body);
+    Seen {
+        answer_contact: answer.header("contact").unwrap_or_default().to_string(),
+        connection: sdp["c"][0].clone(),
+        origin: sdp["o"][0].clone(),
+        bye_via: bye.header("via").unwrap_or_default().to_string(),
+    }
+}
+
+#[tokio::test]
+async fn peers_outside_local_net_see_the_external_addresses_and_inside_the_bound_one() {
+    let wari = Wari::with(&[("pjsip.conf", NAT_PJSIP), ("extensions.conf", DIALPLAN)]);
+    let bound = wari.sip_udp.expect("a SIP UDP transport");
+    let mut app = EventSocket::connect(
+        &wari,
+        &format!("app={APP}&subscribeAll=true&api_key=asterisk:secret"),
+    )
+    .await;
+
+    // 127.0.0.2 is outside local_net: Contact and the BYE's Via carry the external
+    // signalling address and port, the SDP the external media address.
+    let outside = call_from(&wari, &mut app, "127.0.0.2").await;
+    assert!(
+        outside.answer_contact.contains("@203.0.113.7:5999"),
+        "{}",
+        outside.answer_contact
+    );
+    assert_eq!(outside.connection, "IN IP4 203.0.113.8");
+    assert!(
+        outside.origin.ends_with("IN IP4 203.0.113.8"),
+        "{}",
+        outside.origin
+    );
+    assert!(
+        outside.bye_via.starts_with("SIP/2.0/UDP 203.0.113.7:5999;"),
+        "{}",
+        outside.bye_via
+    );
+
+    // 127.0.0.1 is inside: the bound address everywhere.
+    let inside = call_from(&wari, &mut app, "127.0.0.1").await;
+    assert!(
+        inside.answer_contact.contains(&format!("@{bound}")),
+        "{}",
+        inside.answer_contact
+    );
+    assert_eq!(inside.connection, "IN IP4 127.0.0.1");
+    assert!(
+        inside.origin.ends_with("IN IP4 127.0.0.1"),
+        "{}",
+        inside.origin
+    );
+    assert!(
+        inside.bye_via.starts_with(&format!("SIP/2.0/UDP {bound};")),
+        "{}",
+        inside.bye_via
     );
 }

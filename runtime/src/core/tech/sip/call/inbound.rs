@@ -99,8 +99,8 @@ pub(crate) async fn challenge(
     }
 }
 
-/// What an endpoint says about a call's media.
-pub(crate) fn media_policy(endpoint: &Endpoint, local: IpAddr) -> MediaPolicy {
+/// What an endpoint says about a call's media bound at `local`, its SDP giving `advertised`.
+pub(crate) fn media_policy(endpoint: &Endpoint, local: IpAddr, advertised: IpAddr) -> MediaPolicy {
     MediaPolicy {
         codecs: endpoint.codecs.clone(),
         dtmf_mode: match endpoint.dtmf_mode {
@@ -112,7 +112,7 @@ pub(crate) fn media_policy(endpoint: &Endpoint, local: IpAddr) -> MediaPolicy {
         rtp_timeout: (endpoint.rtp_timeout > 0)
             .then(|| std::time::Duration::from_secs(u64::from(endpoint.rtp_timeout))),
         bind_ip: local,
-        advertised_ip: local,
+        advertised_ip: advertised,
     }
 }
 
@@ -193,7 +193,9 @@ pub(crate) async fn invite(shared: &Arc<SipShared>, mut tx: Transaction) {
         return;
     };
     let channel_id: Arc<str> = channel_id.into();
-    let mut media = match CallMedia::open(media_policy(endpoint, local.ip()), channel_id.clone()) {
+    let advertised = shared.media_address(local, local.ip(), source.map(|s| s.ip()));
+    let policy = media_policy(endpoint, local.ip(), advertised);
+    let mut media = match CallMedia::open(policy, channel_id.clone()) {
         Ok(media) => media,
         Err(error) => {
             tracing::warn!(endpoint = %endpoint.name, %error, "SIP call refused: no media");

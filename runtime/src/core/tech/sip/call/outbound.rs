@@ -163,8 +163,13 @@ pub(crate) fn request(
         .clone()
         .unwrap_or_else(|| ctx.new_channel_id())
         .into();
-    let mut media =
-        CallMedia::open(media_policy(endpoint, local.ip()), id.clone()).map_err(|e| {
+    let peer = match &callee.host_with_port.host {
+        rsipstack::sip::Host::IpAddr(ip) => Some(*ip),
+        rsipstack::sip::Host::Domain(_) => None,
+    };
+    let advertised = shared.media_address(local, local.ip(), peer);
+    let mut media = CallMedia::open(media_policy(endpoint, local.ip(), advertised), id.clone())
+        .map_err(|e| {
             tracing::warn!(endpoint = %endpoint.name, error = %e, "PJSIP call refused: no media");
             allocation_failed()
         })?;

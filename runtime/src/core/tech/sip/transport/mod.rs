@@ -6,6 +6,7 @@
 //! connection of its own (rsipstack's own stream listeners bind only when served, too late
 //! to report a failure or the port the system picked).
 
+pub(crate) mod external;
 pub(crate) mod tls;
 
 use std::net::{SocketAddr, TcpListener, UdpSocket};
@@ -32,6 +33,15 @@ pub(crate) enum TransportError {
         name: String,
         protocol: &'static str,
         address: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    /// An external address option names a host that cannot be looked up.
+    #[error("SIP transport {name}: {option} {value}: {source}")]
+    External {
+        name: String,
+        option: &'static str,
+        value: String,
         #[source]
         source: std::io::Error,
     },
