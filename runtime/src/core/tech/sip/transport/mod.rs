@@ -50,7 +50,7 @@ pub(crate) enum TransportError {
     Tls {
         name: String,
         #[source]
-        source: tls::TlsSetupError,
+        source: Box<tls::TlsSetupError>,
     },
 }
 
@@ -136,7 +136,7 @@ pub(crate) fn bind(transport: &Transport) -> Result<Bound, TransportError> {
         Protocol::Tls => Some(
             tls::acceptor(transport).map_err(|source| TransportError::Tls {
                 name: name.clone(),
-                source,
+                source: Box::new(source),
             })?,
         ),
     };
