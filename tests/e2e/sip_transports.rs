@@ -505,6 +505,19 @@ fn an_unusable_certificate_stops_start_up_and_check_config_names_its_line() {
             .any(|l| l.starts_with(&at) && l.contains("sip.key")),
         "no error at pjsip.conf:6 in:\n{stdout}"
     );
+
+    // A method wari's TLS does not speak (TLS 1.0) is reported at its line (7).
+    std::fs::write(dir.path().join("sip.key"), key).expect("write key");
+    std::fs::write(dir.path().join("pjsip.conf"), tls_pjsip("tlsv1")).expect("write");
+    let (ok, stdout, _) = run_wari(&["check-config", "--config-dir", &config_dir]);
+    assert!(!ok, "check-config passed method=tlsv1:\n{stdout}");
+    let at = format!("{}:7: error: ", dir.path().join("pjsip.conf").display());
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with(&at) && l.contains("tlsv1")),
+        "no error at pjsip.conf:7 in:\n{stdout}"
+    );
 }
 
 /// A UDP transport with external addresses for peers outside 127.0.0.1/32; `alice` is
