@@ -96,6 +96,12 @@ pub fn core_config(config: &Config, problems: &mut Problems) -> CoreConfig {
     }
 }
 
+/// What start-up would refuse in the configuration beyond what [`crate::config::load`]
+/// reports (for `wari check-config`): each SIP TLS transport's certificate and key.
+pub fn check_start_up(config: &Config, problems: &mut Problems) {
+    crate::core::tech::sip::transport::check(&config.pjsip.transports, problems);
+}
+
 /// Starts the media engine: sounds from `asterisk.conf`'s `astdatadir` (else Debian's
 /// `/usr/share/asterisk/sounds` when present), recordings under `<data-dir>/recordings`.
 /// Without a sounds directory every `sound:` playback fails; wari still runs.

@@ -105,6 +105,7 @@ fn main() -> ExitCode {
 fn check_config(source: &ConfigSource) -> anyhow::Result<ExitCode> {
     let (config, mut problems) = config::load(source)?;
     wari::host::core_config(&config, &mut problems);
+    wari::host::check_start_up(&config, &mut problems);
     for problem in problems.iter() {
         println!("{problem}");
     }

@@ -53,6 +53,7 @@ mod sip_peers;
 mod sip_phones;
 mod sip_registrar;
 mod sip_signalling;
+mod sip_transports;
 mod slow_clients;
 mod snoop;
 mod soak;

@@ -116,6 +116,8 @@ pub(crate) struct Wari {
     pub sip_udp: Option<SocketAddr>,
     /// The first SIP TCP transport (pjsip.conf), if any.
     pub sip_tcp: Option<SocketAddr>,
+    /// The first SIP TLS transport (pjsip.conf), if any.
+    pub sip_tls: Option<SocketAddr>,
     /// Every banner line up to and including `ready`.
     pub banner: Vec<String>,
     log: PathBuf,
@@ -237,6 +239,7 @@ impl Wari {
             https: None,
             sip_udp: None,
             sip_tcp: None,
+            sip_tls: None,
             banner: Vec::new(),
             log,
             args: args.to_vec(),
@@ -268,6 +271,9 @@ impl Wari {
                     }
                     "sip-tcp" => {
                         wari.sip_tcp.get_or_insert(address);
+                    }
+                    "sip-tls" => {
+                        wari.sip_tls.get_or_insert(address);
                     }
                     other => panic!("unknown scheme {other}"),
                 }

@@ -23,7 +23,8 @@ pub enum TlsError {
     Rustls(#[from] rustls::Error),
 }
 
-fn read_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+/// The certificate chain in the PEM file at `path` (at least one certificate).
+pub(crate) fn read_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
     let certs = CertificateDer::pem_file_iter(path)
         .and_then(|iter| iter.collect::<Result<Vec<_>, _>>())
         .map_err(|e| TlsError::Certificates {
@@ -36,6 +37,14 @@ fn read_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsErr
     Ok(certs)
 }
 
+/// The private key in the PEM file at `path`.
+pub(crate) fn read_private_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
+    PrivateKeyDer::from_pem_file(path).map_err(|e| TlsError::PrivateKey {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })
+}
+
 /// Builds the rustls configuration for the HTTPS listener.
 pub(crate) fn server_config(settings: &TlsSettings) -> Result<Arc<ServerConfig>, TlsError> {
     let certs = read_certificates(&settings.cert_file)?;
@@ -43,10 +52,7 @@ pub(crate) fn server_config(settings: &TlsSettings) -> Result<Arc<ServerConfig>,
         .private_key
         .as_deref()
         .unwrap_or(&settings.cert_file);
-    let key = PrivateKeyDer::from_pem_file(key_path).map_err(|e| TlsError::PrivateKey {
-        path: key_path.to_path_buf(),
-        reason: e.to_string(),
-    })?;
+    let key = read_private_key(key_path)?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let versions: &[&rustls::SupportedProtocolVersion] = if settings.disable_tls12 {
         &[&rustls::version::TLS13]

@@ -109,6 +109,19 @@ impl Protocol {
     }
 }
 
+/// A TLS transport's `method`: the TLS versions it speaks. wari's TLS (rustls) speaks
+/// TLS 1.2 and 1.3 only, so Asterisk's `tlsv1`, `tlsv1_1`, `sslv2` and `sslv3` are refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TlsMethod {
+    /// `default`, `unspecified`, `sslv23` or no `method`: TLS 1.2 and 1.3.
+    #[default]
+    Default,
+    /// `tlsv1_2`: TLS 1.2 only.
+    Tls12,
+    /// `tlsv1_3`: TLS 1.3 only.
+    Tls13,
+}
+
 /// `type=transport`: one listening socket.
 #[derive(Debug, Clone)]
 pub struct Transport {
@@ -131,8 +144,12 @@ pub struct Transport {
     pub cert_file: Option<PathBuf>,
     /// `priv_key_file` (TLS): the private key, PEM.
     pub priv_key_file: Option<PathBuf>,
-    /// `method` (TLS): the TLS version wanted (`tlsv1_2`, `tlsv1_3`, ...), as written.
-    pub method: Option<String>,
+    /// Where `cert_file` was set (for problems with the file).
+    pub cert_file_location: Option<Location>,
+    /// Where `priv_key_file` was set.
+    pub priv_key_file_location: Option<Location>,
+    /// `method` (TLS): the TLS versions spoken.
+    pub method: TlsMethod,
     /// Where the section starts.
     pub location: Location,
 }
@@ -155,7 +172,9 @@ impl Transport {
             local_net: Vec::new(),
             cert_file: None,
             priv_key_file: None,
-            method: None,
+            cert_file_location: None,
+            priv_key_file_location: None,
+            method: TlsMethod::Default,
             location,
         }
     }

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 
 use super::{
     Aor, Auth, CallerIdSetting, DtmfMode, Endpoint, Identify, PjsipConfig, Protocol, Registration,
-    Transport,
+    TlsMethod, Transport,
 };
 use crate::config::conf_file::{ConfFile, Entry, Section};
 use crate::config::diagnostics::{Location, Problems};
@@ -300,6 +300,25 @@ fn parse_network(value: &str) -> Option<ipnetwork::IpNetwork> {
     bare.parse::<ipnetwork::IpNetwork>().ok()
 }
 
+/// A TLS `method` value: Asterisk's names; those naming versions rustls does not speak
+/// (TLS 1.0, 1.1, SSL) are refused, as is anything Asterisk would not take.
+fn tls_method(value: &str) -> Result<TlsMethod, String> {
+    let value = value.trim();
+    match value.to_ascii_lowercase().as_str() {
+        "" | "default" | "unspecified" | "sslv23" => Ok(TlsMethod::Default),
+        "tlsv1_2" => Ok(TlsMethod::Tls12),
+        "tlsv1_3" => Ok(TlsMethod::Tls13),
+        "tlsv1" | "tlsv1_1" | "sslv2" | "sslv3" => Err(format!(
+            "method '{value}' is not supported: wari speaks TLS 1.2 and 1.3 only (use \
+             tlsv1_2, tlsv1_3 or sslv23)"
+        )),
+        _ => Err(format!(
+            "invalid value '{value}' for method: expected default, unspecified, tlsv1_2, \
+             tlsv1_3 or sslv23"
+        )),
+    }
+}
+
 fn read_transport(section: &Section, problems: &mut Problems) -> Option<Transport> {
     let mut valid = true;
     let protocol = match section.get("protocol") {
@@ -380,9 +399,24 @@ fn read_transport(section: &Section, problems: &mut Problems) -> Option<Transpor
                     }
                 }
             }
-            "cert_file" => transport.cert_file = text(entry).map(PathBuf::from),
-            "priv_key_file" => transport.priv_key_file = text(entry).map(PathBuf::from),
-            "method" => transport.method = text(entry),
+            "cert_file" => {
+                transport.cert_file = text(entry).map(PathBuf::from);
+                transport.cert_file_location = Some(entry.location.clone());
+            }
+            "priv_key_file" => {
+                transport.priv_key_file = text(entry).map(PathBuf::from);
+                transport.priv_key_file_location = Some(entry.location.clone());
+            }
+            "method" => match tls_method(&entry.value) {
+                Ok(method) => transport.method = method,
+                Err(reason) => {
+                    problems.error(
+                        &entry.location,
+                        format!("{reason} (transport [{}] ignored)", section.name),
+                    );
+                    valid = false;
+                }
+            },
             _ => unknown_option(section, "transport", entry, problems),
         }
     }

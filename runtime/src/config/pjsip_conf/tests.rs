@@ -165,7 +165,7 @@ fn transports_other_protocols_and_bind_forms() {
     assert_eq!(t1.external_signaling_port, Some(5080));
     let t2 = config.transport("t2").expect("t2");
     assert_eq!(t2.bind.port(), 5061, "TLS's default port");
-    assert_eq!(t2.method.as_deref(), Some("tlsv1_2"));
+    assert_eq!(t2.method, TlsMethod::Tls12);
     let mut resolved = config.clone();
     resolved.resolve_paths(Path::new("/etc/wari"));
     let t2 = resolved.transport("t2").expect("t2");
@@ -244,6 +244,48 @@ fn bad_values_are_reported_at_their_line() {
     assert_eq!(e.codecs, [Codec::Ulaw]);
     assert_eq!(e.dtmf_mode, DtmfMode::Rfc4733, "info falls back to rfc4733");
     assert!(!e.direct_media);
+}
+
+#[test]
+fn tls_methods_asterisk_names_and_versions_wari_does_not_speak() {
+    let tls = |name: &str, method: &str| {
+        format!(
+            "[{name}]\ntype=transport\nprotocol=tls\nbind=127.0.0.1:0\ncert_file=c.pem\n\
+             priv_key_file=k.pem\nmethod={method}\n\n"
+        )
+    };
+    let text = [
+        tls("a", "tlsv1_2"),
+        tls("b", "TLSv1_3"),
+        tls("c", "sslv23"),
+        tls("d", "unspecified"),
+        tls("e", "tlsv1"),
+        tls("f", "sslv3"),
+        tls("g", "tls99"),
+    ]
+    .concat();
+    let (config, problems) = load(&text);
+    let method = |name: &str| config.transport(name).map(|t| t.method);
+    assert_eq!(method("a"), Some(TlsMethod::Tls12));
+    assert_eq!(method("b"), Some(TlsMethod::Tls13));
+    assert_eq!(method("c"), Some(TlsMethod::Default));
+    assert_eq!(method("d"), Some(TlsMethod::Default));
+    // Each section is 7 lines and a blank: `method` of the n-th (0-based) is line 8n + 7.
+    assert_problem(
+        &problems,
+        Severity::Error,
+        39,
+        &["tlsv1", "TLS 1.2 and 1.3", "[e] ignored"],
+    );
+    assert_problem(&problems, Severity::Error, 47, &["sslv3", "not supported"]);
+    assert_problem(
+        &problems,
+        Severity::Error,
+        55,
+        &["tls99", "method", "[g] ignored"],
+    );
+    assert_eq!(problems.len(), 3, "{problems:#?}");
+    assert!(config.transport("e").is_none() && config.transport("g").is_none());
 }
 
 #[test]

@@ -63,6 +63,8 @@ pub(crate) struct SipShared {
     pub(crate) dialogs: Arc<DialogLayer>,
     /// Where each transport listens.
     pub(crate) listening: Vec<Listening>,
+    /// The transports' external addresses (`external_*`, `local_net`).
+    pub(crate) externals: Arc<transport::external::Externals>,
     /// Contacts registered to us, and where calls to an endpoint go
     /// ([`registrar::Registrar::contacts_of`]).
     pub(crate) registrar: Arc<registrar::Registrar>,
@@ -92,6 +94,17 @@ impl SipShared {
     /// A new channel's name on `endpoint`.
     pub(crate) fn channel_name(&self, endpoint: &str) -> String {
         call::parties::channel_name(endpoint, self.next_channel.fetch_add(1, Ordering::Relaxed))
+    }
+
+    /// The address a call's SDP gives `peer` (None: known by name only) for media over the
+    /// transport at `local`: `external_media_address` when it applies, else `bound`.
+    pub(crate) fn media_address(
+        &self,
+        local: std::net::SocketAddr,
+        bound: std::net::IpAddr,
+        peer: Option<std::net::IpAddr>,
+    ) -> std::net::IpAddr {
+        self.externals.media_address(local, peer).unwrap_or(bound)
     }
 
     /// Seconds since the Unix epoch (digest nonces' clock).
@@ -148,17 +161,28 @@ impl SipTech {
             tokio::runtime::Handle::try_current().map_err(|_| SipStartError::NoRuntime)?;
         let bound = transport::bind_all(&self.config.transports)?;
         let listening: Vec<Listening> = bound.iter().map(|b| b.listening().clone()).collect();
+        let externals = Arc::new(transport::external::Externals::resolve(
+            &self.config.transports,
+            &listening,
+        )?);
         let _entered = runtime.enter();
         let cancel = CancellationToken::new();
         let layer = TransportLayer::new(cancel.child_token());
-        let tcp = transport::attach_udp(&layer, bound, &cancel).map_err(SipStartError::Serve)?;
-        let endpoint = EndpointBuilder::new()
+        let streams =
+            transport::attach_udp(&layer, bound, &cancel).map_err(SipStartError::Serve)?;
+        let mut builder = EndpointBuilder::new();
+        builder
             .with_user_agent(&user_agent())
             .with_transport_layer(layer)
             .with_cancel_token(cancel.child_token())
-            .with_allows(dispatch::ALLOWED.to_vec())
-            .build();
-        transport::serve_tcp(&endpoint.inner, tcp, &cancel).map_err(SipStartError::Serve)?;
+            .with_allows(dispatch::ALLOWED.to_vec());
+        if !externals.is_empty() {
+            // Only then: a message to no transport with external addresses is not touched.
+            builder.with_inspector(Box::new(transport::external::Inspector(externals.clone())));
+        }
+        let endpoint = builder.build();
+        transport::serve_streams(&endpoint.inner, streams, &cancel)
+            .map_err(SipStartError::Serve)?;
         let incoming = endpoint
             .incoming_transactions()
             .map_err(|e| SipStartError::Serve(std::io::Error::other(e.to_string())))?;
@@ -168,6 +192,7 @@ impl SipTech {
             endpoint: endpoint.inner.clone(),
             dialogs: Arc::new(DialogLayer::new(endpoint.inner.clone())),
             listening,
+            externals,
             // Makes every endpoint known to the core, offline until a contact registers.
             registrar: registrar::Registrar::start(self.config.clone(), ctx),
             registrations: registration::Registrations::start(&self.config, &endpoint.inner),

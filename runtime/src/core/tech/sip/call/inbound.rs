@@ -10,7 +10,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
 use rsipstack::dialog::dialog::{DialogState, DialogStateReceiver, TerminatedReason};
-use rsipstack::sip::{Header, Method, StatusCode, Uri};
+use rsipstack::sip::{Header, Method, StatusCode, Transport, Uri};
 use rsipstack::transaction::transaction::Transaction;
 use tokio::sync::mpsc::UnboundedReceiver;
 
@@ -99,8 +99,8 @@ pub(crate) async fn challenge(
     }
 }
 
-/// What an endpoint says about a call's media.
-pub(crate) fn media_policy(endpoint: &Endpoint, local: IpAddr) -> MediaPolicy {
+/// What an endpoint says about a call's media bound at `local`, its SDP giving `advertised`.
+pub(crate) fn media_policy(endpoint: &Endpoint, local: IpAddr, advertised: IpAddr) -> MediaPolicy {
     MediaPolicy {
         codecs: endpoint.codecs.clone(),
         dtmf_mode: match endpoint.dtmf_mode {
@@ -112,7 +112,7 @@ pub(crate) fn media_policy(endpoint: &Endpoint, local: IpAddr) -> MediaPolicy {
         rtp_timeout: (endpoint.rtp_timeout > 0)
             .then(|| std::time::Duration::from_secs(u64::from(endpoint.rtp_timeout))),
         bind_ip: local,
-        advertised_ip: local,
+        advertised_ip: advertised,
     }
 }
 
@@ -124,9 +124,14 @@ fn local_address(tx: &Transaction, shared: &SipShared) -> Option<SocketAddr> {
         .or_else(|| shared.listening.first().map(|l| l.address))
 }
 
-/// Our Contact for a dialog: `sip:<user>@<local address>` (`;transport=tcp` on TCP).
-pub(crate) fn contact_uri(user: &str, local: SocketAddr, tcp: bool) -> Option<Uri> {
-    let transport = if tcp { ";transport=tcp" } else { "" };
+/// Our Contact for a dialog: `sip:<user>@<local address>` (`;transport=tcp` on TCP,
+/// `;transport=tls` on TLS).
+pub(crate) fn contact_uri(user: &str, local: SocketAddr, transport: Transport) -> Option<Uri> {
+    let transport = match transport {
+        Transport::Tcp => ";transport=tcp",
+        Transport::Tls => ";transport=tls",
+        _ => "",
+    };
     let user: String = user
         .chars()
         .filter(|c| c.is_ascii_alphanumeric() || "-_.!~*'()&=+$,;?/".contains(*c))
@@ -188,7 +193,9 @@ pub(crate) async fn invite(shared: &Arc<SipShared>, mut tx: Transaction) {
         return;
     };
     let channel_id: Arc<str> = channel_id.into();
-    let mut media = match CallMedia::open(media_policy(endpoint, local.ip()), channel_id.clone()) {
+    let advertised = shared.media_address(local, local.ip(), source.map(|s| s.ip()));
+    let policy = media_policy(endpoint, local.ip(), advertised);
+    let mut media = match CallMedia::open(policy, channel_id.clone()) {
         Ok(media) => media,
         Err(error) => {
             tracing::warn!(endpoint = %endpoint.name, %error, "SIP call refused: no media");
@@ -210,13 +217,16 @@ pub(crate) async fn invite(shared: &Arc<SipShared>, mut tx: Transaction) {
             return;
         }
     };
-    let tcp = tx.connection.as_ref().is_some_and(|c| c.is_reliable());
+    let transport = tx
+        .connection
+        .as_ref()
+        .map_or(Transport::Udp, |c| c.transport());
     let (state_tx, state_rx) = shared.dialogs.new_dialog_state_channel();
     let dialog = match shared.dialogs.get_or_create_server_invite(
         &tx,
         state_tx,
         None,
-        contact_uri(&exten, local, tcp),
+        contact_uri(&exten, local, transport),
     ) {
         Ok(dialog) => dialog,
         Err(error) => {
@@ -375,14 +385,16 @@ mod tests {
     #[test]
     fn our_contact_names_the_transport_address() {
         let local: SocketAddr = "127.0.0.1:5060".parse().expect("addr");
-        let udp = contact_uri("100", local, false).expect("uri");
+        let udp = contact_uri("100", local, Transport::Udp).expect("uri");
         assert_eq!(udp.to_string(), "sip:100@127.0.0.1:5060");
-        let tcp = contact_uri("100", local, true).expect("uri");
+        let tcp = contact_uri("100", local, Transport::Tcp).expect("uri");
         assert_eq!(tcp.to_string(), "sip:100@127.0.0.1:5060;transport=TCP");
+        let tls = contact_uri("100", local, Transport::Tls).expect("uri");
+        assert_eq!(tls.to_string(), "sip:100@127.0.0.1:5060;transport=TLS");
         // Characters a URI user cannot hold are left out rather than breaking the header.
-        let odd = contact_uri("1 0<0>", local, false).expect("uri");
+        let odd = contact_uri("1 0<0>", local, Transport::Udp).expect("uri");
         assert_eq!(odd.to_string(), "sip:100@127.0.0.1:5060");
-        let none = contact_uri("", local, false).expect("uri");
+        let none = contact_uri("", local, Transport::Udp).expect("uri");
         assert_eq!(none.to_string(), "sip:127.0.0.1:5060");
     }
 }

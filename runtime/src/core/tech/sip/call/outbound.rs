@@ -15,7 +15,8 @@ use rsipstack::dialog::authenticate::Credential;
 use rsipstack::dialog::dialog::{DialogState, DialogStateReceiver};
 use rsipstack::dialog::invitation::InviteOption;
 use rsipstack::dialog::invite_dialog::InviteDialog;
-use rsipstack::sip::{Header, Uri};
+use rsipstack::sip::uri::ParamsExt;
+use rsipstack::sip::{Header, Transport, Uri};
 use tokio::sync::mpsc::UnboundedReceiver;
 
 use super::super::media::{CallMedia, DtmfSent, MediaControl, MediaEvent};
@@ -111,9 +112,16 @@ impl OutboundCall {
     }
 }
 
-/// The address our signalling for `target` leaves from: the first transport's.
-fn local_signalling(shared: &SipShared) -> Option<SocketAddr> {
-    shared.listening.first().map(|l| {
+/// The address our signalling over `transport` leaves from: the first transport of that
+/// protocol's, else the first transport's.
+fn local_signalling(shared: &SipShared, transport: Transport) -> Option<SocketAddr> {
+    let protocol = match transport {
+        Transport::Tcp => "tcp",
+        Transport::Tls => "tls",
+        _ => "udp",
+    };
+    let first = shared.listening.iter().find(|l| l.protocol == protocol);
+    first.or_else(|| shared.listening.first()).map(|l| {
         if l.address.ip().is_unspecified() {
             SocketAddr::new(IpAddr::from([127, 0, 0, 1]), l.address.port())
         } else {
@@ -146,15 +154,22 @@ pub(crate) fn request(
     };
     let callee = Uri::try_from(target.as_str())
         .map_err(|e| CoreError::BadRequest(format!("Invalid SIP URI {target:?}: {e}")))?;
-    let local = local_signalling(shared).ok_or_else(allocation_failed)?;
+    // The target's `transport` parameter chooses the connection rsipstack sends over.
+    let transport = callee.transport().cloned().unwrap_or(Transport::Udp);
+    let local = local_signalling(shared, transport).ok_or_else(allocation_failed)?;
     ctx.check_new_id(request.id.as_deref())?;
     let id: Arc<str> = request
         .id
         .clone()
         .unwrap_or_else(|| ctx.new_channel_id())
         .into();
-    let mut media =
-        CallMedia::open(media_policy(endpoint, local.ip()), id.clone()).map_err(|e| {
+    let peer = match &callee.host_with_port.host {
+        rsipstack::sip::Host::IpAddr(ip) => Some(*ip),
+        rsipstack::sip::Host::Domain(_) => None,
+    };
+    let advertised = shared.media_address(local, local.ip(), peer);
+    let mut media = CallMedia::open(media_policy(endpoint, local.ip(), advertised), id.clone())
+        .map_err(|e| {
             tracing::warn!(endpoint = %endpoint.name, error = %e, "PJSIP call refused: no media");
             allocation_failed()
         })?;
@@ -177,7 +192,7 @@ pub(crate) fn request(
         callee,
         content_type: Some("application/sdp".into()),
         offer: Some(offer.into_bytes()),
-        contact: contact_uri("asterisk", local, false).ok_or_else(allocation_failed)?,
+        contact: contact_uri("asterisk", local, transport).ok_or_else(allocation_failed)?,
         credential,
         ..InviteOption::default()
     };
