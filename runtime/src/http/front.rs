@@ -43,6 +43,8 @@ pub(crate) struct Front {
     pub metrics: super::metrics::RequestMetrics,
     /// Each user's open event WebSockets, for the per-user caps.
     pub sockets: Arc<crate::events::user_sockets::UserSockets>,
+    /// The operator console's login sessions.
+    pub console: Arc<crate::console::Console>,
 }
 
 impl Front {
@@ -58,6 +60,7 @@ impl Front {
             server_header,
             metrics: Default::default(),
             sockets: Default::default(),
+            console: Default::default(),
         }
     }
 }
@@ -119,6 +122,10 @@ async fn route(front: &Front, request: Request, peer: Option<SocketAddr>) -> Res
             .headers_mut()
             .insert(header::CONNECTION, HeaderValue::from_static("close"));
         return response;
+    }
+    if let Some(sub) = crate::console::console_path(path, &front.http.prefix) {
+        let sub = sub.to_string();
+        return crate::console::serve(front, request, &sub, peer).await;
     }
     if front.ari.enabled() && super::metrics::is_metrics_path(path, &front.http.prefix) {
         let (parts, _) = request.into_parts();
