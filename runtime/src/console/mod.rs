@@ -89,7 +89,7 @@ pub(crate) async fn serve(
         (&Method::POST, "/login") => login::log_in(front, request, &base, peer).await,
         (_, "/logout") if method == Method::POST => match authorized(front, &request, peer, true) {
             Ok((_, token)) => login::log_out(front, &token, &base),
-            Err(refusal) => refusal,
+            Err(refused) => refused.answer(),
         },
         (&Method::GET, "/api/session") => match authorized(front, &request, peer, false) {
             Ok((session, _)) => json(
@@ -100,15 +100,15 @@ pub(crate) async fn serve(
                     "csrf": session.csrf,
                 }),
             ),
-            Err(refusal) => refusal,
+            Err(refused) => refused.answer(),
         },
         (&Method::GET, "/api/feed") => match authorized(front, &request, peer, false) {
             Ok((session, token)) => feed::open(front, session, token),
-            Err(refusal) => refusal,
+            Err(refused) => refused.answer(),
         },
         (&Method::POST, "/api/keys") => match authorized(front, &request, peer, true) {
             Ok((session, _)) => actions::press_keys(front, request, &session).await,
-            Err(refusal) => refusal,
+            Err(refused) => refused.answer(),
         },
         (_, sub) if sub.starts_with("/api/ari/") => {
             let writes = method != Method::GET && method != Method::HEAD;
@@ -117,7 +117,7 @@ pub(crate) async fn serve(
                     let ari_path = sub["/api/ari".len()..].to_string();
                     actions::ari(front, request, ari_path, &session, peer).await
                 }
-                Err(refusal) => refusal,
+                Err(refused) => refused.answer(),
             }
         }
         (_, "/" | "/console.css" | "/console.js" | "/login" | "/api/session" | "/api/feed") => {
@@ -153,20 +153,20 @@ fn authorized(
     request: &Request,
     peer: Option<SocketAddr>,
     writes: bool,
-) -> Result<(Session, String), Response> {
+) -> Result<(Session, String), Refused> {
     let headers = request.headers();
     let token = session::cookie(headers, session::COOKIE)
-        .ok_or_else(|| message(StatusCode::UNAUTHORIZED, "Not logged in"))?;
+        .ok_or(Refused(StatusCode::UNAUTHORIZED, "Not logged in"))?;
     let session = front
         .console
         .sessions()
         .touch(token, Instant::now())
-        .ok_or_else(|| message(StatusCode::UNAUTHORIZED, "Not logged in"))?;
+        .ok_or(Refused(StatusCode::UNAUTHORIZED, "Not logged in"))?;
     if let Some(peer) = peer
         && !session.user.acl.allows(peer.ip())
     {
         tracing::info!(user = %crate::log_text::Escaped(&session.user.name), %peer, "console request denied by the user's ACL");
-        return Err(message(StatusCode::FORBIDDEN, "Access denied by ACL"));
+        return Err(Refused(StatusCode::FORBIDDEN, "Access denied by ACL"));
     }
     if writes {
         let cross_site = headers
@@ -177,13 +177,23 @@ fn authorized(
             .is_some_and(|v| session::csrf_matches(&session.csrf, v.as_bytes()));
         if cross_site || !csrf_ok {
             tracing::info!(user = %crate::log_text::Escaped(&session.user.name), peer = ?peer, path = %crate::log_text::Escaped(request.uri().path()), "console request refused: missing or wrong CSRF token");
-            return Err(message(
+            return Err(Refused(
                 StatusCode::FORBIDDEN,
                 "Missing or wrong CSRF token: reload the console",
             ));
         }
     }
     Ok((session, token.to_string()))
+}
+
+/// Why [`authorized`] refused a request: its status and message.
+#[derive(Debug, Clone, Copy)]
+struct Refused(StatusCode, &'static str);
+
+impl Refused {
+    fn answer(self) -> Response {
+        message(self.0, self.1)
+    }
 }
 
 /// A JSON answer.
