@@ -55,6 +55,17 @@ async fn a_call_appears_goes_up_and_is_hung_up_from_the_page() {
         .await
         .expect("open the console");
     screenshot(&browser, "login.png").await;
+    // The login form paints from the HTML alone (no fetch before the first paint).
+    let first_paint = browser
+        .client
+        .execute(
+            "const p = performance.getEntriesByName('first-contentful-paint')[0]; return p ? p.startTime : null;",
+            vec![],
+        )
+        .await
+        .expect("paint timing");
+    let first_paint = first_paint.as_f64().expect("the page painted");
+    assert!(first_paint < 1000.0, "first paint after {first_paint} ms");
     browser
         .find("#login-user")
         .await
@@ -233,7 +244,6 @@ async fn a_test_call_from_the_page_presses_keys_the_app_receives() {
         .text_until("#apps tbody tr[data-name=\"ivr\"]", |t| !t.is_empty())
         .await;
     assert!(row.contains("ivr") && row.contains("WebSocket"), "{row}");
-    screenshot(&browser, "applications.png").await;
 
     browser
         .find(".tab[data-view=\"test\"]")
@@ -403,4 +413,53 @@ async fn console_requests_need_a_session_and_writes_the_csrf_token() {
         .await
         .expect("session");
     assert_eq!(after.status(), 401, "the session ended");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_applications_view_shows_a_failing_webassembly_app() {
+    let wari = Wari::start_default();
+    let deployed = crate::wasm_apps::deploy(&wari, "hostile", "loop").await;
+    let sha256 = deployed["sha256"].as_str().expect("sha256").to_string();
+    let mut watcher = EventSocket::connect(
+        &wari,
+        "app=watcher&subscribeAll=true&api_key=asterisk:secret",
+    )
+    .await;
+    let (status, body) = wari
+        .post("/ari/channels?endpoint=Test/victim&app=hostile&channelId=victim")
+        .await
+        .parts();
+    assert_eq!(status, 200, "{body}");
+    watcher
+        .until(|e| e["type"] == "ChannelDestroyed" && e["channel"]["id"] == "victim")
+        .await;
+    let app = wari.get("/ari/wasm/hostile").await.body;
+    assert_eq!(app["failures"]["timeouts"], 1, "{app}");
+
+    let browser = Browser::start(1280, 800).await;
+    log_in(&browser, &wari, ("asterisk", "secret")).await;
+    browser
+        .find(".tab[data-view=\"apps\"]")
+        .await
+        .click()
+        .await
+        .expect("open Applications");
+    let row = browser
+        .text_until("#wasm tbody tr[data-name=\"hostile\"]", |t| !t.is_empty())
+        .await;
+    for shown in [
+        "asterisk",
+        &sha256[..16],
+        "0 live / 1 started",
+        "timeouts 1",
+        "CPU budget of 100 ms per event exceeded",
+    ] {
+        assert!(row.contains(shown), "{shown:?} not in {row:?}");
+    }
+    let stasis = browser
+        .text_until("#apps tbody tr[data-name=\"hostile\"]", |t| !t.is_empty())
+        .await;
+    assert!(stasis.contains("WebAssembly"), "{stasis}");
+    screenshot(&browser, "applications.png").await;
+    browser.close().await;
 }
