@@ -463,3 +463,64 @@ async fn the_applications_view_shows_a_failing_webassembly_app() {
     screenshot(&browser, "applications.png").await;
     browser.close().await;
 }
+
+/// Under http.conf's `prefix` the console moves with ARI, its cookie with it; an http.conf
+/// restriction on the console's path applies to it.
+#[tokio::test]
+async fn the_console_follows_the_prefix_and_restrictions() {
+    let http_conf = format!(
+        "{}prefix = asterisk\n\n[/asterisk/console/api]\ntype = restriction\ndeny = 127.0.0.1/32\n",
+        crate::support::HTTP_CONF
+    );
+    let wari = Wari::with(&[("http.conf", &http_conf)]);
+    let http = crate::support::client_builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let unprefixed = http.get(wari.url("/console/")).send().await.expect("page");
+    assert_eq!(unprefixed.status(), 404);
+    let moved = http
+        .get(wari.url("/asterisk/console"))
+        .send()
+        .await
+        .expect("redirect");
+    assert_eq!(moved.status(), 302);
+    assert_eq!(
+        moved
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok()),
+        Some("/asterisk/console/")
+    );
+    let page = http
+        .get(wari.url("/asterisk/console/"))
+        .send()
+        .await
+        .expect("page");
+    assert_eq!(page.status(), 200);
+    let login = http
+        .post(wari.url("/asterisk/console/login"))
+        .form(&[("user", "asterisk"), ("password", "secret")])
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(login.status(), 200);
+    let set_cookie = login
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        set_cookie.contains("Path=/asterisk/console/"),
+        "{set_cookie}"
+    );
+    let cookie = set_cookie.split(';').next().unwrap_or_default().to_string();
+    let denied = http
+        .get(wari.url("/asterisk/console/api/session"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .expect("session");
+    assert_eq!(denied.status(), 403, "the restriction applies");
+}
