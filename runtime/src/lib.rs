@@ -16,6 +16,7 @@
 pub mod acl;
 pub mod ari;
 pub mod config;
+pub(crate) mod console;
 pub mod core;
 pub mod events;
 pub(crate) mod fd_limit;

@@ -282,6 +282,9 @@ pub struct Registry {
     apps: BTreeMap<String, App>,
     /// Opens per-call connections for unknown applications, when configured.
     per_call: Option<Arc<dyn PerCallConnector>>,
+    /// Observers of every event, whatever its scope (the operator's console feeds): no
+    /// application, no subscriptions; one that fails to take an event is removed.
+    watchers: Vec<Arc<dyn EventSink>>,
 }
 
 /// What happened when an application was registered.
@@ -461,9 +464,23 @@ impl Registry {
     /// True when some active application would receive an event of this type and scope:
     /// when none would, the event need not be built.
     pub fn any_wants(&self, kind: &str, scope: &Scope) -> bool {
-        self.apps
-            .values()
-            .any(|app| app.sink.is_some() && app.wants_scope(scope) && app.passes_filter(kind))
+        !self.watchers.is_empty()
+            || self
+                .apps
+                .values()
+                .any(|app| app.sink.is_some() && app.wants_scope(scope) && app.passes_filter(kind))
+    }
+
+    /// Adds an observer of every event (see [`Registry::dispatch`]).
+    pub fn watch(&mut self, sink: Arc<dyn EventSink>) {
+        self.watchers.push(sink);
+    }
+
+    /// Removes an observer; false when it was not there.
+    pub fn unwatch(&mut self, sink_id: u64) -> bool {
+        let before = self.watchers.len();
+        self.watchers.retain(|w| w.id() != sink_id);
+        self.watchers.len() != before
     }
 
     /// The active applications whose subscriptions take events of this scope (before
@@ -476,9 +493,13 @@ impl Registry {
             .collect()
     }
 
-    /// Delivers an event to every active application that wants it. Returns the ids of
-    /// sinks that failed (gone or too slow); the caller detaches them.
-    pub fn dispatch(&self, event: &Arc<Event>) -> Vec<u64> {
+    /// Delivers an event to every active application that wants it, and to every
+    /// observer. Returns the ids of application sinks that failed (gone or too slow); the
+    /// caller detaches them. An observer that fails is removed here.
+    pub fn dispatch(&mut self, event: &Arc<Event>) -> Vec<u64> {
+        if !self.watchers.is_empty() {
+            self.watchers.retain(|w| w.deliver("", event));
+        }
         let mut failed = Vec::new();
         for app in self.apps.values() {
             let Some(sink) = &app.sink else {
@@ -606,6 +627,33 @@ mod tests {
         let r = reg.register("a", sink(2), false);
         assert_eq!(r.replaced.map(|s| s.id()), Some(1));
         assert!(reg.is_handler("a", 2));
+    }
+
+    #[test]
+    fn watchers_see_every_event_and_go_when_they_fail() {
+        let mut reg = Registry::default();
+        let scope = Scope::channel(&Arc::from("c1"));
+        assert!(!reg.any_wants("ChannelStateChange", &scope));
+        let watcher = sink(5);
+        reg.watch(watcher.clone());
+        assert!(reg.any_wants("ChannelStateChange", &scope), "no app needed");
+        reg.dispatch(&Arc::new(Event::new("ChannelStateChange", scope.clone())));
+        assert_eq!(
+            received(&watcher),
+            vec![(String::new(), "ChannelStateChange")]
+        );
+        assert!(reg.unwatch(5));
+        assert!(!reg.unwatch(5));
+        assert!(!reg.any_wants("ChannelStateChange", &scope));
+        let refusing = Arc::new(Collect {
+            id: 6,
+            refuse: true,
+            ..Collect::default()
+        });
+        reg.watch(refusing);
+        let failed = reg.dispatch(&Arc::new(Event::new("ChannelStateChange", scope.clone())));
+        assert!(failed.is_empty(), "watchers are not applications' sinks");
+        assert!(!reg.unwatch(6), "a failing watcher is removed");
     }
 
     #[test]

@@ -45,6 +45,8 @@ pub(crate) struct Front {
     pub sockets: Arc<crate::events::user_sockets::UserSockets>,
     /// The media channels waiting for their WebSocket on `/media/<id>`.
     pub media: Arc<crate::core::tech::websocket_media::MediaSockets>,
+    /// The operator console's login sessions.
+    pub console: Arc<crate::console::Console>,
 }
 
 impl Front {
@@ -65,6 +67,7 @@ impl Front {
             metrics: Default::default(),
             sockets: Default::default(),
             media,
+            console: Default::default(),
         }
     }
 }
@@ -130,6 +133,10 @@ async fn route(front: &Front, request: Request, peer: Option<SocketAddr>) -> Res
     if let Some(id) = super::media_ws::connection_id(path, &front.http.prefix) {
         let id = id.to_string();
         return super::media_ws::serve(&front.media, &id, request, peer);
+    }
+    if let Some(sub) = crate::console::console_path(path, &front.http.prefix) {
+        let sub = sub.to_string();
+        return crate::console::serve(front, request, &sub, peer).await;
     }
     if front.ari.enabled() && super::metrics::is_metrics_path(path, &front.http.prefix) {
         let (parts, _) = request.into_parts();

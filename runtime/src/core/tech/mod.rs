@@ -196,6 +196,11 @@ pub trait Driver: Send + Sync + fmt::Debug {
     fn rtp_statistics(&self) -> Option<crate::media::rtp_stats::RtpSnapshot> {
         None
     }
+    /// The far end's user presses keys (`digits`; `w` waits), as if on a phone's keypad:
+    /// only a simulated phone can be made to. False (the default) when it cannot.
+    fn press_keys(&self, _ctx: &mut Context<'_>, _me: &Arc<str>, _digits: &str) -> bool {
+        false
+    }
 }
 
 /// The media leg a new channel gets, declared when it is created.

@@ -19,7 +19,9 @@
 //! Keys pressed (`dtmf=`) travel in band when media runs: the channel reads each key's
 //! dual tone (100 ms, after 100 ms of quiet), so recordings and bridges hear it, and
 //! ChannelDtmfReceived follows the tone's end. Digits sent to the phone
-//! (`POST /channels/{id}/dtmf`) are played toward it as tones; it ignores them.
+//! (`POST /channels/{id}/dtmf`) are played toward it as tones; it ignores them. The
+//! operator console's keypad presses keys on a phone the same way, during the call
+//! (`Driver::press_keys`).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -194,6 +196,16 @@ impl Driver for TestPhone {
     fn send_dtmf(&self, ctx: &mut Context<'_>, me: &Arc<str>, digit: char, duration_ms: u32) {
         // Played toward the phone, which ignores it (nothing without media).
         ctx.send_dtmf(me, digit, duration_ms);
+    }
+
+    /// The phone's user presses keys (the operator console's keypad), in band when media
+    /// runs, as `dtmf=` does after answering.
+    fn press_keys(&self, ctx: &mut Context<'_>, me: &Arc<str>, digits: &str) -> bool {
+        let handle = ctx.handle();
+        let me = me.clone();
+        let digits = digits.to_string();
+        tokio::spawn(async move { press_keys(&handle, &me, &digits).await });
+        true
     }
 
     /// The phone leaves the call, as on a SIP 302.
