@@ -186,7 +186,12 @@ impl Runner {
                     }
                 }
                 if let Some(winner) = winner {
-                    for leg in legs.iter().filter(|l| **l != winner) {
+                    // As Asterisk's Dial: the others still ringing are told CANCEL, and
+                    // hang up as answered elsewhere.
+                    let losers: Vec<Arc<str>> =
+                        legs.iter().filter(|l| **l != winner).cloned().collect();
+                    Self::end_live_legs(&core, state, &self.id, &losers, &snapshots, "CANCEL");
+                    for leg in &losers {
                         core.hangup_locked(state, leg, 26, HangupBy::Silent);
                     }
                     return Some(DialOutcome::Answered(winner));
@@ -202,6 +207,9 @@ impl Runner {
                         Ok(message) => message,
                         Err(_) => {
                             core.with_state(|state| {
+                                Self::end_live_legs(
+                                    &core, state, &self.id, legs, &snapshots, "NOANSWER",
+                                );
                                 for leg in legs {
                                     core.hangup_locked(
                                         state,
@@ -219,11 +227,42 @@ impl Runner {
             };
             if matches!(message, None | Some(Control::Hangup)) {
                 core.with_state(|state| {
+                    Self::end_live_legs(&core, state, &self.id, legs, &snapshots, "CANCEL");
                     for leg in legs {
                         core.hangup_locked(state, leg, cause::NORMAL_CLEARING, HangupBy::Silent);
                     }
                 });
                 return DialOutcome::CallerHungUp;
+            }
+        }
+    }
+
+    /// The final Dial event (`status`) of each of `legs` still in progress, as Asterisk's
+    /// Dial sends one to the legs it ends itself (the ones that failed had theirs).
+    fn end_live_legs(
+        core: &crate::core::Core,
+        state: &mut crate::core::State,
+        caller: &Arc<str>,
+        legs: &[Arc<str>],
+        snapshots: &std::collections::HashMap<Arc<str>, (Option<ChannelSnapshot>, String)>,
+        status: &str,
+    ) {
+        let caller_json = core.channel_snapshot(state, caller);
+        for leg in legs {
+            if state.channels.get(leg).is_none_or(|c| c.hanging_up) {
+                continue;
+            }
+            if let Some((_, dialstring)) = snapshots.get(leg) {
+                let peer_json = core.channel_snapshot(state, leg);
+                core.publish(
+                    state,
+                    event::dial(
+                        Some((caller, caller_json.clone())),
+                        (leg, peer_json.map(Arc::new)),
+                        dialstring,
+                        status,
+                    ),
+                );
             }
         }
     }
