@@ -199,6 +199,9 @@ pub struct NewChannel {
     pub vars: Vec<(String, String)>,
     /// Its media leg: rate, and where its audio goes outside wari.
     pub media: tech::MediaLeg,
+    /// Its language (a technology's setting, e.g. pjsip.conf's endpoint `language`);
+    /// `None`: the system's default language.
+    pub language: Option<String>,
 }
 
 impl Default for NewChannel {
@@ -215,6 +218,7 @@ impl Default for NewChannel {
             endpoint: None,
             vars: Vec::new(),
             media: tech::MediaLeg::default(),
+            language: None,
         }
     }
 }
@@ -522,7 +526,9 @@ impl Core {
             caller: spec.caller,
             connected: spec.connected,
             accountcode: String::new(),
-            language: self.system.default_language.clone(),
+            language: spec
+                .language
+                .unwrap_or_else(|| self.system.default_language.clone()),
             dialplan: spec.dialplan,
             creationtime: Local::now(),
             vars: spec.vars.into_iter().collect(),
