@@ -143,29 +143,27 @@ impl Runner {
                 }
                 let caller_json = core.channel_snapshot(state, &self.id);
                 let mut live = 0;
-                let mut failure = "CHANUNAVAIL";
+                // The causes of the legs that failed, for DIALSTATUS.
+                let mut failures: Vec<u16> = Vec::with_capacity(legs.len());
                 let mut winner = None;
                 for leg in legs {
                     let channel = state.channels.get(leg);
-                    let (status, alive) = match channel {
-                        Some(c) if c.hanging_up => (
-                            cause::dial_status(
-                                state.leg_causes.get(leg).copied().unwrap_or(c.hangup_cause),
-                            ),
-                            false,
-                        ),
-                        Some(c) if c.state == ChannelState::Up => ("ANSWER", true),
-                        Some(c) if c.state == ChannelState::Ringing => ("RINGING", true),
-                        Some(_) => ("", true),
-                        None => (
-                            cause::dial_status(state.leg_causes.get(leg).copied().unwrap_or(0)),
-                            false,
-                        ),
+                    let failed = match channel {
+                        Some(c) if c.hanging_up => {
+                            Some(state.leg_causes.get(leg).copied().unwrap_or(c.hangup_cause))
+                        }
+                        Some(_) => None,
+                        None => Some(state.leg_causes.get(leg).copied().unwrap_or(0)),
                     };
-                    if alive {
-                        live += 1;
-                    } else {
-                        failure = status;
+                    let status = match (failed, channel) {
+                        (Some(cause), _) => cause::dial_status(cause),
+                        (None, Some(c)) if c.state == ChannelState::Up => "ANSWER",
+                        (None, Some(c)) if c.state == ChannelState::Ringing => "RINGING",
+                        (None, _) => "",
+                    };
+                    match failed {
+                        Some(cause) => failures.push(cause),
+                        None => live += 1,
                     }
                     if status == "ANSWER" && winner.is_none() {
                         winner = Some(leg.clone());
@@ -196,7 +194,7 @@ impl Runner {
                     }
                     return Some(DialOutcome::Answered(winner));
                 }
-                (live == 0).then_some(DialOutcome::Failed(failure))
+                (live == 0).then(|| DialOutcome::Failed(cause::dial_outcome(&failures)))
             });
             if let Some(outcome) = verdict {
                 return outcome;
