@@ -108,13 +108,14 @@ pub(crate) fn send(endpoint: &EndpointInnerRef, dialog: &InviteDialog, ending: E
     }
 }
 
-/// The CANCEL of `invite` (RFC 3261 §9.1) with `reasons`.
+/// The CANCEL of `invite` (RFC 3261 §9.1) with `reasons` (None: the INVITE has no
+/// CSeq to copy).
 pub(crate) fn cancel_request(
     invite: &rsipstack::sip::Request,
     reasons: &[String],
-) -> rsipstack::Result<rsipstack::sip::Request> {
+) -> Option<rsipstack::sip::Request> {
     let mut cancel = invite.clone();
-    let seq = cancel.cseq_header()?.seq()?;
+    let seq = cancel.cseq_header().ok()?.seq().ok()?;
     cancel.headers_mut().retain(|h| {
         matches!(
             h,
@@ -129,13 +130,16 @@ pub(crate) fn cancel_request(
     });
     cancel.method = Method::Cancel;
     cancel
-        .cseq_header_mut()?
-        .mut_seq(seq)?
-        .mut_method(Method::Cancel)?;
+        .cseq_header_mut()
+        .ok()?
+        .mut_seq(seq)
+        .ok()?
+        .mut_method(Method::Cancel)
+        .ok()?;
     cancel.headers_mut().extend(headers(reasons));
     cancel.headers_mut().push(Header::ContentLength(0.into()));
     cancel.body = Vec::new();
-    Ok(cancel)
+    Some(cancel)
 }
 
 async fn cancel_with_reasons(
@@ -143,7 +147,8 @@ async fn cancel_with_reasons(
     dialog: &InviteDialog,
     reasons: &[String],
 ) -> rsipstack::Result<()> {
-    let request = cancel_request(&dialog.initial_request(), reasons)?;
+    let request = cancel_request(&dialog.initial_request(), reasons)
+        .ok_or_else(|| rsipstack::Error::Error("the INVITE has no CSeq".into()))?;
     let key = TransactionKey::from_request(&request, TransactionRole::Client)?;
     let mut tx = Transaction::new_client(key, request, Arc::clone(endpoint), None);
     tx.send().await?;
