@@ -463,3 +463,77 @@ async fn an_outbound_registration_retries_after_a_temporary_failure_and_gives_up
     })
     .await;
 }
+
+/// Three endpoints a REGISTER may name besides a registrable one: `carol` has neither
+/// an `auth` nor `aors`, `dave` has an `auth` but no `aors`.
+const PJSIP_NO_AORS: &str = concat!(
+    udp_transport!(),
+    "
+[carol]
+type = endpoint
+context = default
+
+[dave-auth]
+type = auth
+auth_type = userpass
+username = dave
+password = s3cret
+
+[dave]
+type = endpoint
+context = default
+auth = dave-auth
+"
+);
+
+#[tokio::test]
+async fn a_register_for_a_name_no_endpoint_has_is_challenged_forever() {
+    // As Asterisk's artificial endpoint: every answer to the challenge fails.
+    let wari = Wari::with(&[("pjsip.conf", PJSIP_NO_AORS)]);
+    let mut scanner = Phone::new(wari.sip_udp.expect("SIP UDP")).await;
+    let first = scanner.register("mallory", 60, None).await;
+    assert_eq!(first.status(), 401, "{first:?}");
+    let challenge = first.header("WWW-Authenticate").expect("a challenge");
+    assert_eq!(digest_params(challenge)["realm"], "asterisk");
+    let guess = scanner.answer(challenge, "mallory", "s3cret");
+    let again = scanner.register("mallory", 60, Some(guess)).await;
+    assert_eq!(again.status(), 401, "{again:?}");
+    assert!(again.header("WWW-Authenticate").is_some());
+}
+
+#[tokio::test]
+async fn a_register_for_an_endpoint_without_auth_or_aors_is_forbidden_as_asterisk_does() {
+    // Asterisk lets an endpoint without `auth` through unchallenged, then its registrar
+    // answers 403 for an endpoint without `aors` (res_pjsip_registrar.c).
+    let wari = Wari::with(&[("pjsip.conf", PJSIP_NO_AORS)]);
+    let mut phone = Phone::new(wari.sip_udp.expect("SIP UDP")).await;
+    let refused = phone.register("carol", 60, None).await;
+    assert_eq!(refused.status(), 403, "{refused:?}");
+    assert!(refused.header("WWW-Authenticate").is_none());
+    assert!(refused.header("Contact").is_none());
+    let log = wari.log();
+    assert!(
+        log.contains("REGISTER from an endpoint without AORs: 403"),
+        "{log}"
+    );
+}
+
+#[tokio::test]
+async fn a_register_for_an_endpoint_with_auth_but_no_aors_is_challenged_then_forbidden() {
+    // The challenge comes first (a scanner learns nothing without the password); once
+    // authenticated, 403 as for any endpoint without `aors`.
+    let wari = Wari::with(&[("pjsip.conf", PJSIP_NO_AORS)]);
+    let mut phone = Phone::new(wari.sip_udp.expect("SIP UDP")).await;
+    let challenged = phone.register("dave", 60, None).await;
+    assert_eq!(challenged.status(), 401, "{challenged:?}");
+    let challenge = challenged
+        .header("WWW-Authenticate")
+        .expect("a challenge")
+        .to_string();
+    let wrong = phone.answer(&challenge, "dave", "guess");
+    assert_eq!(phone.register("dave", 60, Some(wrong)).await.status(), 401);
+    let right = phone.answer(&challenge, "dave", "s3cret");
+    let refused = phone.register("dave", 60, Some(right)).await;
+    assert_eq!(refused.status(), 403, "{refused:?}");
+    assert!(refused.header("Contact").is_none());
+}
