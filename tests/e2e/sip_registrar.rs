@@ -537,3 +537,59 @@ async fn a_register_for_an_endpoint_with_auth_but_no_aors_is_challenged_then_for
     assert_eq!(refused.status(), 403, "{refused:?}");
     assert!(refused.header("Contact").is_none());
 }
+
+#[tokio::test]
+async fn ari_answers_while_a_stop_waits_for_the_unregister_and_the_stop_stays_bounded() {
+    let provider = Provider::new().await;
+    let at = provider.addr();
+    let conf = format!(
+        "{UDP_TRANSPORT}\n\
+         [provider]\ntype = registration\nserver_uri = sip:{at}\nclient_uri = sip:wari-user@{at}\n\
+         expiration = 120\n"
+    );
+    let mut wari = Wari::with(&[("pjsip.conf", conf.as_str())]);
+    let first = provider.next().await;
+    provider
+        .answer(&first, "200 OK", &["Expires: 120".to_string()])
+        .await;
+    crate::support::eventually("the registration is logged", Duration::from_secs(5), || {
+        let log = wari.log();
+        async move {
+            if log.contains("outbound registration: Registered") {
+                Ok(())
+            } else {
+                Err(log)
+            }
+        }
+    })
+    .await;
+
+    // SIGTERM: the unregister comes, and the provider does not answer it.
+    let channels = wari.url("/ari/channels");
+    let stopping = tokio::task::spawn_blocking(move || {
+        let started = std::time::Instant::now();
+        let clean = wari.stop_with("TERM");
+        (clean, started.elapsed(), wari)
+    });
+    let last = provider.next().await;
+    assert!(last.request_line().starts_with("REGISTER "), "{last}");
+    assert_eq!(last.header("Expires"), Some("0"), "{last}");
+
+    // Meanwhile the core is not held: ARI still answers at once.
+    let reply = tokio::time::timeout(
+        Duration::from_secs(1),
+        crate::support::client()
+            .get(&channels)
+            .basic_auth("asterisk", Some("secret"))
+            .send(),
+    )
+    .await
+    .expect("ARI answers while the unregister is pending")
+    .expect("GET /ari/channels");
+    assert_eq!(reply.status(), 200);
+
+    // Unanswered, the stop still ends: within the unregister wait (2 s) and a margin.
+    let (clean, took, _wari) = stopping.await.expect("stopped");
+    assert!(clean, "wari exits cleanly");
+    assert!(took < Duration::from_secs(5), "the stop took {took:?}");
+}
