@@ -49,6 +49,7 @@ mod sip_flows;
 mod sip_hostile;
 mod sip_peers;
 mod sip_phones;
+mod sip_raw;
 mod sip_registrar;
 mod sip_signalling;
 mod slow_clients;

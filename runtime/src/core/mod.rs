@@ -497,9 +497,13 @@ impl Core {
         Ok(())
     }
 
-    /// Stops every technology (when wari stops).
-    pub fn stop_technologies(&self) {
+    /// Stops every technology (when wari stops): first the work each must finish
+    /// without the core's lock (bounded by the technology), then its stop.
+    pub async fn stop_technologies(&self) {
         for technology in &self.technologies {
+            if let Some(work) = technology.stopping() {
+                work.await;
+            }
             self.with_state(|state| technology.stop(&mut tech::Context::new(self, state)));
         }
     }
