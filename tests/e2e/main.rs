@@ -45,6 +45,7 @@ mod resources_fidelity;
 mod rest_over_ws;
 mod routing_answers;
 mod schema;
+mod sip_calls;
 mod sip_flows;
 mod sip_hostile;
 mod sip_peers;
