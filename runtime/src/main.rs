@@ -204,7 +204,7 @@ fn run(
         }
         let signal = stop_signal().await?;
         tracing::info!(signal, "shutting down");
-        host.core.stop_technologies();
+        host.core.stop_technologies().await;
         let (stopped, left) = host
             .core
             .complete_live_recordings(RECORDINGS_STOP_WAIT)

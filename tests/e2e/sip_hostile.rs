@@ -1,5 +1,5 @@
 //! Hostile SIP input end to end: wari with a `pjsip.conf` (UDP on an ephemeral loopback
-//! port), a call in progress from a peer written in this test (literal SIP over a UDP
+//! port), a call in progress from the raw peer of `sip_raw` (literal SIP over a UDP
 //! socket, RTP from its own socket), and an attacker on another socket of the same host
 //! sending garbage, truncated and malformed messages, a 64 KiB datagram and an INVITE flood.
 //! Each is answered (401, 400, ...) or dropped; wari keeps answering ARI and SIP, the call in
@@ -14,6 +14,10 @@ use std::time::{Duration, Instant};
 
 use tokio::net::UdpSocket;
 
+use crate::sip_raw::{
+    Dialog, Message, Peer, bob_auth, dtmf_packets, out_of_dialog, rtp_address, sdp_offer,
+    udp_transport, unique,
+};
 use crate::support::{self, EventSocket, Wari};
 
 const APP: &str = "hostile";
@@ -22,23 +26,18 @@ const DIALPLAN: &str = "[incoming]\nexten => _X.,1,Stasis(hostile)\n";
 
 /// `alice` calls without a password (known by her From user), her media latched to where
 /// it comes from (`rtp_symmetric`); `bob` has a password.
-const PJSIP: &str = "\
-[udp]
-type=transport
-protocol=udp
-bind=127.0.0.1:0
-
+const PJSIP: &str = concat!(
+    udp_transport!(),
+    "
 [alice]
 type=endpoint
 context=incoming
 allow=ulaw
 rtp_symmetric=yes
 
-[bob-auth]
-type=auth
-username=bob
-password=s3cret
-
+",
+    bob_auth!(),
+    "
 [bob]
 type=endpoint
 context=incoming
@@ -49,13 +48,8 @@ aors=bob
 [bob]
 type=aor
 max_contacts=1
-";
-
-/// How long the peer waits for one SIP message.
-const SIP_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// Most messages read while waiting for one expected.
-const SIP_BUDGET: usize = 50;
+"
+);
 
 /// INVITEs in the flood (half from an unknown user, half from `bob` with a wrong digest).
 const FLOOD: usize = 2_000;
@@ -66,88 +60,24 @@ const FLOOD_BATCH: usize = 20;
 /// The most wari's resident memory may grow over all the attacks.
 const RSS_GROWTH_LIMIT_KIB: u64 = 100 * 1024;
 
-/// A string unique enough for Call-IDs, tags and branches.
-fn unique() -> String {
-    use std::sync::atomic::{AtomicU32, Ordering};
-    static NEXT: AtomicU32 = AtomicU32::new(0);
-    format!(
-        "{:x}h{:x}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
-/// The status of a SIP response (0 for anything else).
-fn status(text: &str) -> u16 {
-    text.strip_prefix("SIP/2.0 ")
-        .and_then(|rest| rest.get(..3))
-        .and_then(|code| code.parse().ok())
-        .unwrap_or(0)
-}
-
-/// A header's value (first of that name, case-insensitive).
-fn header<'t>(text: &'t str, name: &str) -> Option<&'t str> {
-    let head = text.split("\r\n\r\n").next().unwrap_or(text);
-    head.split("\r\n").skip(1).find_map(|line| {
-        let (key, value) = line.split_once(':')?;
-        key.trim()
-            .eq_ignore_ascii_case(name)
-            .then_some(value.trim())
-    })
-}
-
-fn cseq_method(text: &str) -> &str {
-    header(text, "cseq")
-        .and_then(|c| c.split_whitespace().nth(1))
-        .unwrap_or_default()
-}
-
 /// A socket that talks SIP to wari.
 struct Sip {
-    socket: UdpSocket,
-    wari: SocketAddr,
+    peer: Peer,
+}
+
+impl std::ops::Deref for Sip {
+    type Target = Peer;
+
+    fn deref(&self) -> &Peer {
+        &self.peer
+    }
 }
 
 impl Sip {
     async fn new(wari: &Wari) -> Sip {
         Sip {
-            socket: UdpSocket::bind("127.0.0.1:0").await.expect("SIP socket"),
-            wari: wari.sip_udp.expect("a SIP UDP transport in the banner"),
+            peer: Peer::of(wari).await,
         }
-    }
-
-    fn local(&self) -> SocketAddr {
-        self.socket.local_addr().expect("local address")
-    }
-
-    async fn send(&self, bytes: &[u8]) {
-        self.socket.send_to(bytes, self.wari).await.expect("send");
-    }
-
-    async fn receive(&self) -> String {
-        let mut buffer = vec![0u8; 65536];
-        let (len, _) = tokio::time::timeout(SIP_TIMEOUT, self.socket.recv_from(&mut buffer))
-            .await
-            .expect("a SIP message within the timeout")
-            .expect("receive");
-        String::from_utf8_lossy(&buffer[..len]).into_owned()
-    }
-
-    /// Reads up to the final response to `method` with `call_id`; returns it and the
-    /// statuses of the other responses read on the way.
-    async fn final_response(&self, method: &str, call_id: &str) -> (String, Vec<u16>) {
-        let mut others = Vec::new();
-        for _ in 0..SIP_BUDGET {
-            let message = self.receive().await;
-            if status(&message) >= 200
-                && cseq_method(&message) == method
-                && header(&message, "call-id") == Some(call_id)
-            {
-                return (message, others);
-            }
-            others.push(status(&message));
-        }
-        panic!("no final response to {method} {call_id}; read {others:?}");
     }
 
     /// An out-of-dialog request of `method` from `user` to `exten`, with extra header
@@ -160,38 +90,16 @@ impl Sip {
         extra: &str,
         body: &str,
     ) -> (String, String) {
-        let local = self.local();
-        let id = unique();
-        let call_id = format!("{id}@peer");
-        let text = format!(
-            "{method} sip:{exten}@{wari} SIP/2.0\r\n\
-             Via: SIP/2.0/UDP {local};branch=z9hG4bK-{id};rport\r\n\
-             Max-Forwards: 70\r\n\
-             From: <sip:{user}@127.0.0.1>;tag=t{id}\r\n\
-             To: <sip:{exten}@{wari}>\r\n\
-             Call-ID: {call_id}\r\n\
-             CSeq: 1 {method}\r\n\
-             Contact: <sip:{user}@{local}>\r\n\
-             {extra}\
-             {content_type}\
-             Content-Length: {len}\r\n\r\n{body}",
-            wari = self.wari,
-            content_type = if body.is_empty() {
-                ""
-            } else {
-                "Content-Type: application/sdp\r\n"
-            },
-            len = body.len(),
-        );
-        (call_id, text)
+        let (call_id, request) = out_of_dialog(method, user, exten, self.local(), self.wari());
+        (call_id, request.extra(extra).sdp(body).text())
     }
 
     /// OPTIONS outside a dialog must get 200: wari's SIP side still answers.
     async fn still_answers(&self, after: &str) -> Vec<u16> {
         let (call_id, text) = self.request("OPTIONS", "probe", "probe", "", "");
         self.send(text.as_bytes()).await;
-        let (ok, others) = self.final_response("OPTIONS", &call_id).await;
-        assert_eq!(status(&ok), 200, "OPTIONS after {after}: {ok}");
+        let (ok, others) = self.final_response_of("OPTIONS", &call_id).await;
+        assert_eq!(ok.status(), 200, "OPTIONS after {after}: {ok}");
         others
     }
 }
@@ -202,66 +110,13 @@ struct Call {
     rtp: UdpSocket,
     /// Where wari takes the call's RTP (its answer's SDP).
     wari_rtp: SocketAddr,
-    call_id: String,
-    from_tag: String,
-    /// The To of wari's answer (with its tag).
-    to: String,
-    uri: String,
+    dialog: Dialog,
     channel: String,
     seq: u16,
 }
 
 fn offer(rtp_port: u16) -> String {
-    format!(
-        "v=0\r\no=peer 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
-         m=audio {rtp_port} RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\n\
-         a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\na=ptime:20\r\na=sendrecv\r\n"
-    )
-}
-
-/// Where the SDP of `answer` says wari receives RTP.
-fn rtp_address(answer: &str) -> SocketAddr {
-    let body = answer
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b)
-        .unwrap_or_default();
-    let ip = body
-        .lines()
-        .find_map(|l| l.strip_prefix("c=IN IP4 "))
-        .expect("c= line")
-        .trim();
-    let port = body
-        .lines()
-        .find_map(|l| l.strip_prefix("m=audio "))
-        .and_then(|m| m.split_whitespace().next())
-        .expect("m= line")
-        .trim();
-    format!("{ip}:{port}").parse().expect("RTP address")
-}
-
-/// RFC 4733 packets of one digit (three updates, then the end three times), as a phone
-/// sends them.
-fn dtmf_packets(digit: u8, seq: u16, timestamp: u32) -> Vec<Vec<u8>> {
-    let event = match digit {
-        b'0'..=b'9' => digit - b'0',
-        b'*' => 10,
-        _ => 11,
-    };
-    let mut packets = Vec::new();
-    for i in 0..6u16 {
-        let end = i >= 3;
-        let duration = 160 * (i.min(3) + 1);
-        // Version 2; the marker on the event's first packet; payload type 101.
-        let mut packet = vec![0x80, if i == 0 { 0x80 | 101 } else { 101 }];
-        packet.extend_from_slice(&seq.wrapping_add(i).to_be_bytes());
-        packet.extend_from_slice(&timestamp.to_be_bytes());
-        packet.extend_from_slice(&0x1234_5678u32.to_be_bytes());
-        packet.push(event);
-        packet.push(if end { 0x80 | 10 } else { 10 });
-        packet.extend_from_slice(&duration.to_be_bytes());
-        packets.push(packet);
-    }
-    packets
+    sdp_offer(rtp_port, 1, "sendrecv")
 }
 
 impl Call {
@@ -276,26 +131,13 @@ impl Call {
         let channel = started["channel"]["id"].as_str().expect("id").to_string();
         let answered = wari.post(&format!("/ari/channels/{channel}/answer")).await;
         assert_eq!(answered.status, 204, "{:?}", answered.body);
-        let (ok, _) = sip.final_response("INVITE", &call_id).await;
-        assert_eq!(status(&ok), 200, "{ok}");
-        let to = header(&ok, "to").expect("To").to_string();
-        let from_tag = header(&text, "from")
-            .and_then(|f| f.split("tag=").nth(1))
-            .expect("tag")
-            .to_string();
-        let uri = text
-            .split_whitespace()
-            .nth(1)
-            .expect("Request-URI")
-            .to_string();
+        let (ok, _) = sip.final_response_of("INVITE", &call_id).await;
+        assert_eq!(ok.status(), 200, "{ok}");
         let call = Call {
             wari_rtp: rtp_address(&ok),
+            dialog: Dialog::answered(&text, &ok),
             sip,
             rtp,
-            call_id,
-            from_tag,
-            to,
-            uri,
             channel,
             seq: 1000,
         };
@@ -304,23 +146,10 @@ impl Call {
     }
 
     async fn in_dialog(&self, method: &str, cseq: u32) {
-        let local = self.sip.local();
-        let text = format!(
-            "{method} {uri} SIP/2.0\r\n\
-             Via: SIP/2.0/UDP {local};branch=z9hG4bK-{branch};rport\r\n\
-             Max-Forwards: 70\r\n\
-             From: <sip:alice@127.0.0.1>;tag={tag}\r\n\
-             To: {to}\r\n\
-             Call-ID: {call_id}\r\n\
-             CSeq: {cseq} {method}\r\n\
-             Content-Length: 0\r\n\r\n",
-            uri = self.uri,
-            branch = unique(),
-            tag = self.from_tag,
-            to = self.to,
-            call_id = self.call_id,
-        );
-        self.sip.send(text.as_bytes()).await;
+        let request = self
+            .dialog
+            .request(method, cseq, self.sip.local(), &unique());
+        self.sip.send(request.text()).await;
     }
 
     /// Sends `digit` as RFC 4733 from `from` (the call's own RTP socket unless another).
@@ -345,11 +174,19 @@ impl Call {
     /// The peer hangs up: 200 to its BYE, and the channel is destroyed.
     async fn hang_up(&self, app: &mut EventSocket) {
         self.in_dialog("BYE", 2).await;
-        let (ok, _) = self.sip.final_response("BYE", &self.call_id).await;
-        assert_eq!(status(&ok), 200, "{ok}");
+        let (ok, _) = self
+            .sip
+            .final_response_of("BYE", &self.dialog.call_id)
+            .await;
+        assert_eq!(ok.status(), 200, "{ok}");
         let destroyed = app.next_for("ChannelDestroyed", &self.channel).await;
         assert_eq!(destroyed["cause"], 16, "{destroyed}");
     }
+}
+
+/// The status of a datagram wari sent (0 when it is no response).
+fn status(datagram: &[u8]) -> u16 {
+    Message::parse(&String::from_utf8_lossy(datagram)).status()
 }
 
 fn start() -> Wari {
@@ -480,7 +317,7 @@ async fn malformed_oversized_and_flooded_sip_is_answered_or_dropped_and_the_call
 
     // Malformed and oversized datagrams, each followed by a request that must be answered.
     let attacker = Sip::new(&wari).await;
-    for (what, datagram) in malformed(attacker.local(), attacker.wari) {
+    for (what, datagram) in malformed(attacker.local(), attacker.wari()) {
         attacker.send(&datagram).await;
         let answers = attacker.still_answers(&what).await;
         assert!(
@@ -510,7 +347,8 @@ async fn malformed_oversized_and_flooded_sip_is_answered_or_dropped_and_the_call
                 format!(
                     "Authorization: Digest username=\"bob\", realm=\"asterisk\", \
                      nonce=\"{i}/00\", uri=\"sip:100@{}\", response=\"{:032x}\", algorithm=MD5\r\n",
-                    flood.wari, i
+                    flood.wari(),
+                    i
                 ),
             )
         };
@@ -518,7 +356,7 @@ async fn malformed_oversized_and_flooded_sip_is_answered_or_dropped_and_the_call
         flood.send(text.as_bytes()).await;
         // Whatever has come back so far (the socket's buffer must not fill).
         while let Ok((len, _)) = flood.socket.try_recv_from(&mut buffer) {
-            statuses.push(status(&String::from_utf8_lossy(&buffer[..len])));
+            statuses.push(status(&buffer[..len]));
         }
     }
     let sent_in = started.elapsed();
@@ -527,7 +365,7 @@ async fn malformed_oversized_and_flooded_sip_is_answered_or_dropped_and_the_call
         match tokio::time::timeout(Duration::from_secs(1), flood.socket.recv_from(&mut buffer))
             .await
         {
-            Ok(Ok((len, _))) => statuses.push(status(&String::from_utf8_lossy(&buffer[..len]))),
+            Ok(Ok((len, _))) => statuses.push(status(&buffer[..len])),
             _ => break,
         }
     }

@@ -1,23 +1,20 @@
 //! wari's SIP registrar as a phone sees it: literal REGISTER requests over UDP on
-//! loopback (a tiny client in this file, digest answers computed here), and what an ARI
+//! loopback (the raw peer of `sip_raw`, digest answers computed there), and what an ARI
 //! application sees: the endpoint's state in `GET /endpoints/PJSIP/alice` and the
 //! `ContactStatusChange`, `EndpointStateChange`, `PeerStatusChange` events.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use md5::{Digest, Md5};
-use tokio::net::UdpSocket;
-
+use crate::sip_raw::{
+    Message, Peer, Register, UDP_TRANSPORT, digest_answer, digest_params, md5_hex, register,
+    response, udp_transport,
+};
 use crate::support::{EventSocket, Wari};
 
-const PJSIP_CONF: &str = "\
-[udp]
-type = transport
-protocol = udp
-bind = 127.0.0.1:0
-
+const PJSIP_CONF: &str = concat!(
+    udp_transport!(),
+    "
 [alice]
 type = endpoint
 context = default
@@ -33,47 +30,28 @@ password = wonderland
 [alice]
 type = aor
 max_contacts = 1
-";
-
-/// A SIP response as the test reads it.
-#[derive(Debug)]
-struct SipResponse {
-    status: u16,
-    /// Header values by lower-case name, in order.
-    headers: HashMap<String, Vec<String>>,
-}
-
-impl SipResponse {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .get(&name.to_ascii_lowercase())
-            .and_then(|v| v.first())
-            .map(String::as_str)
-    }
-}
+"
+);
 
 /// A phone's UDP socket talking to wari's SIP transport.
 struct Phone {
-    socket: UdpSocket,
-    wari: SocketAddr,
+    peer: Peer,
     local: SocketAddr,
     cseq: u32,
 }
 
 impl Phone {
     async fn new(wari: SocketAddr) -> Phone {
-        let socket = UdpSocket::bind("127.0.0.1:0").await.expect("UDP socket");
-        let local = socket.local_addr().expect("local address");
+        let peer = Peer::to(wari).await;
         Phone {
-            socket,
-            wari,
-            local,
+            local: peer.local(),
+            peer,
             cseq: 0,
         }
     }
 
     fn request_uri(&self) -> String {
-        format!("sip:{}", self.wari)
+        format!("sip:{}", self.peer.wari())
     }
 
     /// Sends a REGISTER for `user` (From and To) with `expires` and optional
@@ -83,107 +61,43 @@ impl Phone {
         user: &str,
         expires: u32,
         authorization: Option<String>,
-    ) -> SipResponse {
+    ) -> Message {
         self.cseq += 1;
-        let authorization = authorization
-            .map(|a| format!("Authorization: {a}\r\n"))
-            .unwrap_or_default();
-        let message = format!(
-            "REGISTER {uri} SIP/2.0\r\n\
-             Via: SIP/2.0/UDP {local};rport;branch=z9hG4bK-reg-{port}-{cseq}\r\n\
-             Max-Forwards: 70\r\n\
-             From: <sip:{user}@127.0.0.1>;tag=phone-1\r\n\
-             To: <sip:{user}@127.0.0.1>\r\n\
-             Call-ID: registrar-test-{user}-{port}\r\n\
-             CSeq: {cseq} REGISTER\r\n\
-             Contact: <sip:{user}@{local}>\r\n\
-             Expires: {expires}\r\n\
-             {authorization}\
-             User-Agent: wari-e2e\r\n\
-             Content-Length: 0\r\n\r\n",
-            uri = self.request_uri(),
-            local = self.local,
-            port = self.local.port(),
-            cseq = self.cseq,
-        );
-        self.socket
-            .send_to(message.as_bytes(), self.wari)
-            .await
-            .expect("send REGISTER");
+        let message = register(&Register {
+            uri: &self.request_uri(),
+            user,
+            local: self.local,
+            transport: "UDP",
+            call_id: &format!("registrar-test-{user}-{}", self.local.port()),
+            cseq: self.cseq,
+            expires,
+            authorization: authorization.as_deref(),
+        });
+        self.peer.send(message).await;
         // Skip provisional answers; a final one must come within the timeout.
-        for _ in 0..10 {
-            let response = self.read().await;
-            if response.status >= 200 {
-                return response;
-            }
-        }
-        panic!("no final answer to REGISTER");
-    }
-
-    async fn read(&self) -> SipResponse {
-        let mut buffer = vec![0u8; 65536];
-        let (n, _) =
-            tokio::time::timeout(Duration::from_secs(5), self.socket.recv_from(&mut buffer))
-                .await
-                .expect("an answer within 5 s")
-                .expect("receive");
-        let text = String::from_utf8_lossy(&buffer[..n]).to_string();
-        let mut lines = text.split("\r\n");
-        let status_line = lines.next().unwrap_or_default();
-        let status = status_line
-            .split_whitespace()
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .unwrap_or_else(|| panic!("not a SIP response: {text}"));
-        let mut headers: HashMap<String, Vec<String>> = HashMap::new();
-        for line in lines.take_while(|l| !l.is_empty()) {
-            if let Some((name, value)) = line.split_once(':') {
-                headers
-                    .entry(name.trim().to_ascii_lowercase())
-                    .or_default()
-                    .push(value.trim().to_string());
-            }
-        }
-        SipResponse { status, headers }
+        self.peer.final_response("REGISTER").await
     }
 
     /// The `Authorization` value answering `challenge` for `user`/`password`.
     fn answer(&self, challenge: &str, user: &str, password: &str) -> String {
-        let params = digest_params(challenge);
-        let realm = &params["realm"];
-        let nonce = &params["nonce"];
-        let uri = self.request_uri();
-        let ha1 = md5_hex(&format!("{user}:{realm}:{password}"));
-        let ha2 = md5_hex(&format!("REGISTER:{uri}"));
-        let (nc, cnonce) = ("00000001", "0a4f113b");
-        let response = md5_hex(&format!("{ha1}:{nonce}:{nc}:{cnonce}:auth:{ha2}"));
-        let mut value = format!(
-            "Digest username=\"{user}\", realm=\"{realm}\", nonce=\"{nonce}\", uri=\"{uri}\", \
-             response=\"{response}\", algorithm=MD5, qop=auth, nc={nc}, cnonce=\"{cnonce}\""
-        );
-        if let Some(opaque) = params.get("opaque") {
-            value.push_str(&format!(", opaque=\"{opaque}\""));
-        }
-        value
+        digest_answer(challenge, user, password, "REGISTER", &self.request_uri())
     }
 }
 
-fn md5_hex(text: &str) -> String {
-    Md5::digest(text.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-/// The `name="value"` (or `name=value`) parameters of a `Digest ...` challenge.
-fn digest_params(challenge: &str) -> HashMap<String, String> {
-    let rest = challenge
-        .strip_prefix("Digest")
-        .unwrap_or_else(|| panic!("not a digest challenge: {challenge}"));
-    rest.split(',')
-        .filter_map(|part| part.trim().split_once('='))
-        .map(|(k, v)| (k.trim().to_string(), v.trim().trim_matches('"').to_string()))
-        .collect()
+/// The events of a contact change that flips its endpoint: ContactStatusChange, then
+/// EndpointStateChange, then PeerStatusChange (and nothing else in between).
+async fn contact_change(events: &mut EventSocket) -> Vec<serde_json::Value> {
+    let seen = events.until(|e| e["type"] == "PeerStatusChange").await;
+    let kinds: Vec<&str> = seen.iter().filter_map(|e| e["type"].as_str()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "ContactStatusChange",
+            "EndpointStateChange",
+            "PeerStatusChange"
+        ]
+    );
+    seen
 }
 
 async fn endpoint_state(wari: &Wari) -> String {
@@ -211,7 +125,7 @@ async fn a_phone_registers_with_digest_auth_and_its_endpoint_goes_online_then_of
 
     let mut phone = Phone::new(sip).await;
     let challenged = phone.register("alice", 120, None).await;
-    assert_eq!(challenged.status, 401);
+    assert_eq!(challenged.status(), 401);
     let challenge = challenged
         .header("WWW-Authenticate")
         .expect("a digest challenge")
@@ -221,21 +135,21 @@ async fn a_phone_registers_with_digest_auth_and_its_endpoint_goes_online_then_of
     // A wrong password is challenged again, as Asterisk does; nothing is registered.
     let wrong = phone.answer(&challenge, "alice", "not-the-password");
     let refused = phone.register("alice", 120, Some(wrong)).await;
-    assert_eq!(refused.status, 401);
+    assert_eq!(refused.status(), 401);
     assert!(refused.header("WWW-Authenticate").is_some());
     assert_eq!(endpoint_state(&wari).await, "offline");
 
     // A name that does not exist gets the very same kind of challenge.
     let mut scanner = Phone::new(sip).await;
     let unknown = scanner.register("mallory", 120, None).await;
-    assert_eq!(unknown.status, 401);
+    assert_eq!(unknown.status(), 401);
     let unknown_challenge = unknown.header("WWW-Authenticate").expect("a challenge");
     assert_eq!(digest_params(unknown_challenge)["realm"], "asterisk");
 
     // The right password registers the contact.
     let right = phone.answer(&challenge, "alice", "wonderland");
     let ok = phone.register("alice", 120, Some(right.clone())).await;
-    assert_eq!(ok.status, 200, "{ok:?}");
+    assert_eq!(ok.status(), 200, "{ok:?}");
     let contact = ok.header("Contact").expect("the binding in the 200");
     assert!(
         contact.starts_with(&format!("<sip:alice@{}>", phone.local)),
@@ -243,16 +157,7 @@ async fn a_phone_registers_with_digest_auth_and_its_endpoint_goes_online_then_of
     );
     assert!(contact.ends_with(";expires=120"), "{contact}");
 
-    let seen = events.until(|e| e["type"] == "PeerStatusChange").await;
-    let kinds: Vec<&str> = seen.iter().filter_map(|e| e["type"].as_str()).collect();
-    assert_eq!(
-        kinds,
-        [
-            "ContactStatusChange",
-            "EndpointStateChange",
-            "PeerStatusChange"
-        ]
-    );
+    let seen = contact_change(&mut events).await;
     assert_eq!(seen[0]["contact_info"]["contact_status"], "NonQualified");
     assert_eq!(seen[0]["contact_info"]["aor"], "alice");
     assert_eq!(
@@ -267,21 +172,12 @@ async fn a_phone_registers_with_digest_auth_and_its_endpoint_goes_online_then_of
 
     // Expires: 0 takes it away again.
     let gone = phone.register("alice", 0, Some(right)).await;
-    assert_eq!(gone.status, 200, "{gone:?}");
+    assert_eq!(gone.status(), 200, "{gone:?}");
     assert!(
         gone.header("Contact").is_none(),
         "no binding left: {gone:?}"
     );
-    let seen = events.until(|e| e["type"] == "PeerStatusChange").await;
-    let kinds: Vec<&str> = seen.iter().filter_map(|e| e["type"].as_str()).collect();
-    assert_eq!(
-        kinds,
-        [
-            "ContactStatusChange",
-            "EndpointStateChange",
-            "PeerStatusChange"
-        ]
-    );
+    let seen = contact_change(&mut events).await;
     assert_eq!(seen[0]["contact_info"]["contact_status"], "Removed");
     assert_eq!(seen[1]["endpoint"]["state"], "offline");
     assert_eq!(seen[2]["peer"]["peer_status"], "Unreachable");
@@ -290,74 +186,28 @@ async fn a_phone_registers_with_digest_auth_and_its_endpoint_goes_online_then_of
 
 /// A provider's registrar in the test: reads requests and answers them.
 struct Provider {
-    socket: UdpSocket,
-}
-
-/// A request as the provider reads it: its text, and where it came from.
-struct Received {
-    text: String,
-    from: SocketAddr,
-}
-
-impl Received {
-    fn request_line(&self) -> &str {
-        self.text.split("\r\n").next().unwrap_or_default()
-    }
-
-    /// The first value of a header (case-insensitive name).
-    fn header(&self, name: &str) -> Option<&str> {
-        self.text
-            .split("\r\n")
-            .skip(1)
-            .take_while(|l| !l.is_empty())
-            .filter_map(|l| l.split_once(':'))
-            .find(|(n, _)| n.trim().eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.trim())
-    }
+    peer: Peer,
 }
 
 impl Provider {
     async fn new() -> Provider {
         Provider {
-            socket: UdpSocket::bind("127.0.0.1:0").await.expect("UDP socket"),
+            peer: Peer::listening().await,
         }
     }
 
     fn addr(&self) -> SocketAddr {
-        self.socket.local_addr().expect("local address")
+        self.peer.local()
     }
 
-    async fn next(&self) -> Received {
-        let mut buffer = vec![0u8; 65536];
-        let (n, from) =
-            tokio::time::timeout(Duration::from_secs(10), self.socket.recv_from(&mut buffer))
-                .await
-                .expect("a request within 10 s")
-                .expect("receive");
-        Received {
-            text: String::from_utf8_lossy(&buffer[..n]).to_string(),
-            from,
-        }
+    async fn next(&self) -> Message {
+        self.peer.receive_within(Duration::from_secs(10)).await
     }
 
     /// Answers `request` with `status` and `extra` header lines.
-    async fn answer(&self, request: &Received, status: &str, extra: &[String]) {
-        let mut response = format!("SIP/2.0 {status}\r\n");
-        for name in ["Via", "From", "Call-ID", "CSeq"] {
-            let value = request.header(name).expect("header to copy");
-            response.push_str(&format!("{name}: {value}\r\n"));
-        }
-        let to = request.header("To").expect("To");
-        response.push_str(&format!("To: {to};tag=provider\r\n"));
-        for line in extra {
-            response.push_str(line);
-            response.push_str("\r\n");
-        }
-        response.push_str("Content-Length: 0\r\n\r\n");
-        self.socket
-            .send_to(response.as_bytes(), request.from)
-            .await
-            .expect("send answer");
+    async fn answer(&self, request: &Message, status: &str, extra: &[String]) {
+        let text = response(request, status, Some("provider"), extra, "");
+        self.peer.reply(request, &text).await;
     }
 }
 
@@ -378,7 +228,7 @@ async fn wari_registers_to_a_provider_with_outbound_auth_and_unregisters_on_stop
     let provider = Provider::new().await;
     let at = provider.addr();
     let conf = format!(
-        "[udp]\ntype = transport\nprotocol = udp\nbind = 127.0.0.1:0\n\n\
+        "{UDP_TRANSPORT}\n\
          [provider-auth]\ntype = auth\nauth_type = userpass\nusername = wari-user\npassword = s3cret\n\n\
          [provider]\ntype = registration\nserver_uri = sip:{at}\nclient_uri = sip:wari-user@{at}\n\
          outbound_auth = provider-auth\nexpiration = 120\n"
@@ -463,12 +313,9 @@ async fn wari_registers_to_a_provider_with_outbound_auth_and_unregisters_on_stop
 
 #[tokio::test]
 async fn a_binding_expires_on_time_and_max_contacts_refuses_a_second_phone() {
-    let conf = "\
-[udp]
-type = transport
-protocol = udp
-bind = 127.0.0.1:0
-
+    let conf = concat!(
+        udp_transport!(),
+        "
 [bob]
 type = endpoint
 context = default
@@ -478,7 +325,8 @@ aors = bob
 type = aor
 max_contacts = 1
 minimum_expiration = 1
-";
+"
+    );
     let wari = Wari::with(&[("pjsip.conf", conf)]);
     let sip = wari.sip_udp.expect("a SIP UDP transport in the banner");
     let mut events = EventSocket::connect(&wari, "app=watcher&api_key=asterisk:secret").await;
@@ -490,7 +338,7 @@ minimum_expiration = 1
 
     let mut desk = Phone::new(sip).await;
     let ok = desk.register("bob", 1, None).await;
-    assert_eq!(ok.status, 200, "no auth on bob: {ok:?}");
+    assert_eq!(ok.status(), 200, "no auth on bob: {ok:?}");
     assert!(
         ok.header("Contact")
             .unwrap_or_default()
@@ -499,7 +347,7 @@ minimum_expiration = 1
 
     // A second phone would exceed max_contacts = 1: 403, as Asterisk.
     let mut mobile = Phone::new(sip).await;
-    assert_eq!(mobile.register("bob", 60, None).await.status, 403);
+    assert_eq!(mobile.register("bob", 60, None).await.status(), 403);
 
     // One second later the binding expires by itself.
     let seen = events
@@ -519,7 +367,7 @@ minimum_expiration = 1
     assert_eq!(body["state"], "offline");
 
     // Now there is room for the other phone.
-    assert_eq!(mobile.register("bob", 60, None).await.status, 200);
+    assert_eq!(mobile.register("bob", 60, None).await.status(), 200);
 }
 
 #[tokio::test]
@@ -527,7 +375,7 @@ async fn a_qualified_static_contact_is_reachable_while_it_answers_options() {
     let gateway = Provider::new().await;
     let at = gateway.addr();
     let conf = format!(
-        "[udp]\ntype = transport\nprotocol = udp\nbind = 127.0.0.1:0\n\n\
+        "{UDP_TRANSPORT}\n\
          [trunk]\ntype = endpoint\ncontext = default\naors = trunk\n\n\
          [trunk]\ntype = aor\ncontact = sip:gw@{at}\nqualify_frequency = 1\n"
     );
@@ -548,16 +396,7 @@ async fn a_qualified_static_contact_is_reachable_while_it_answers_options() {
         format!("OPTIONS sip:gw@{at} SIP/2.0")
     );
     gateway.answer(&options, "200 OK", &[]).await;
-    let seen = events.until(|e| e["type"] == "PeerStatusChange").await;
-    let kinds: Vec<&str> = seen.iter().filter_map(|e| e["type"].as_str()).collect();
-    assert_eq!(
-        kinds,
-        [
-            "ContactStatusChange",
-            "EndpointStateChange",
-            "PeerStatusChange"
-        ]
-    );
+    let seen = contact_change(&mut events).await;
     let info = &seen[0]["contact_info"];
     assert_eq!(info["contact_status"], "Reachable");
     assert_eq!(info["uri"], format!("sip:gw@{at}"));
@@ -587,7 +426,7 @@ async fn an_outbound_registration_retries_after_a_temporary_failure_and_gives_up
     let provider = Provider::new().await;
     let at = provider.addr();
     let conf = format!(
-        "[udp]\ntype = transport\nprotocol = udp\nbind = 127.0.0.1:0\n\n\
+        "{UDP_TRANSPORT}\n\
          [provider]\ntype = registration\nserver_uri = sip:{at}\nclient_uri = sip:wari-user@{at}\n\
          retry_interval = 1\nexpiration = 120\n"
     );
@@ -623,4 +462,134 @@ async fn an_outbound_registration_retries_after_a_temporary_failure_and_gives_up
         }
     })
     .await;
+}
+
+/// Three endpoints a REGISTER may name besides a registrable one: `carol` has neither
+/// an `auth` nor `aors`, `dave` has an `auth` but no `aors`.
+const PJSIP_NO_AORS: &str = concat!(
+    udp_transport!(),
+    "
+[carol]
+type = endpoint
+context = default
+
+[dave-auth]
+type = auth
+auth_type = userpass
+username = dave
+password = s3cret
+
+[dave]
+type = endpoint
+context = default
+auth = dave-auth
+"
+);
+
+#[tokio::test]
+async fn a_register_for_a_name_no_endpoint_has_is_challenged_forever() {
+    // As Asterisk's artificial endpoint: every answer to the challenge fails.
+    let wari = Wari::with(&[("pjsip.conf", PJSIP_NO_AORS)]);
+    let mut scanner = Phone::new(wari.sip_udp.expect("SIP UDP")).await;
+    let first = scanner.register("mallory", 60, None).await;
+    assert_eq!(first.status(), 401, "{first:?}");
+    let challenge = first.header("WWW-Authenticate").expect("a challenge");
+    assert_eq!(digest_params(challenge)["realm"], "asterisk");
+    let guess = scanner.answer(challenge, "mallory", "s3cret");
+    let again = scanner.register("mallory", 60, Some(guess)).await;
+    assert_eq!(again.status(), 401, "{again:?}");
+    assert!(again.header("WWW-Authenticate").is_some());
+}
+
+#[tokio::test]
+async fn a_register_for_an_endpoint_without_auth_or_aors_is_forbidden_as_asterisk_does() {
+    // Asterisk lets an endpoint without `auth` through unchallenged, then its registrar
+    // answers 403 for an endpoint without `aors` (res_pjsip_registrar.c).
+    let wari = Wari::with(&[("pjsip.conf", PJSIP_NO_AORS)]);
+    let mut phone = Phone::new(wari.sip_udp.expect("SIP UDP")).await;
+    let refused = phone.register("carol", 60, None).await;
+    assert_eq!(refused.status(), 403, "{refused:?}");
+    assert!(refused.header("WWW-Authenticate").is_none());
+    assert!(refused.header("Contact").is_none());
+    let log = wari.log();
+    assert!(
+        log.contains("REGISTER from an endpoint without AORs: 403"),
+        "{log}"
+    );
+}
+
+#[tokio::test]
+async fn a_register_for_an_endpoint_with_auth_but_no_aors_is_challenged_then_forbidden() {
+    // The challenge comes first (a scanner learns nothing without the password); once
+    // authenticated, 403 as for any endpoint without `aors`.
+    let wari = Wari::with(&[("pjsip.conf", PJSIP_NO_AORS)]);
+    let mut phone = Phone::new(wari.sip_udp.expect("SIP UDP")).await;
+    let challenged = phone.register("dave", 60, None).await;
+    assert_eq!(challenged.status(), 401, "{challenged:?}");
+    let challenge = challenged
+        .header("WWW-Authenticate")
+        .expect("a challenge")
+        .to_string();
+    let wrong = phone.answer(&challenge, "dave", "guess");
+    assert_eq!(phone.register("dave", 60, Some(wrong)).await.status(), 401);
+    let right = phone.answer(&challenge, "dave", "s3cret");
+    let refused = phone.register("dave", 60, Some(right)).await;
+    assert_eq!(refused.status(), 403, "{refused:?}");
+    assert!(refused.header("Contact").is_none());
+}
+
+#[tokio::test]
+async fn ari_answers_while_a_stop_waits_for_the_unregister_and_the_stop_stays_bounded() {
+    let provider = Provider::new().await;
+    let at = provider.addr();
+    let conf = format!(
+        "{UDP_TRANSPORT}\n\
+         [provider]\ntype = registration\nserver_uri = sip:{at}\nclient_uri = sip:wari-user@{at}\n\
+         expiration = 120\n"
+    );
+    let mut wari = Wari::with(&[("pjsip.conf", conf.as_str())]);
+    let first = provider.next().await;
+    provider
+        .answer(&first, "200 OK", &["Expires: 120".to_string()])
+        .await;
+    crate::support::eventually("the registration is logged", Duration::from_secs(5), || {
+        let log = wari.log();
+        async move {
+            if log.contains("outbound registration: Registered") {
+                Ok(())
+            } else {
+                Err(log)
+            }
+        }
+    })
+    .await;
+
+    // SIGTERM: the unregister comes, and the provider does not answer it.
+    let channels = wari.url("/ari/channels");
+    let stopping = tokio::task::spawn_blocking(move || {
+        let started = std::time::Instant::now();
+        let clean = wari.stop_with("TERM");
+        (clean, started.elapsed(), wari)
+    });
+    let last = provider.next().await;
+    assert!(last.request_line().starts_with("REGISTER "), "{last}");
+    assert_eq!(last.header("Expires"), Some("0"), "{last}");
+
+    // Meanwhile the core is not held: ARI still answers at once.
+    let reply = tokio::time::timeout(
+        Duration::from_secs(1),
+        crate::support::client()
+            .get(&channels)
+            .basic_auth("asterisk", Some("secret"))
+            .send(),
+    )
+    .await
+    .expect("ARI answers while the unregister is pending")
+    .expect("GET /ari/channels");
+    assert_eq!(reply.status(), 200);
+
+    // Unanswered, the stop still ends: within the unregister wait (2 s) and a margin.
+    let (clean, took, _wari) = stopping.await.expect("stopped");
+    assert!(clean, "wari exits cleanly");
+    assert!(took < Duration::from_secs(5), "the stop took {took:?}");
 }

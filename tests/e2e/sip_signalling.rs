@@ -1,16 +1,15 @@
 //! SIP signalling end to end: wari with a `pjsip.conf` (a UDP transport on an ephemeral
-//! loopback port) and a small SIP peer written in this test (a UDP socket sending literal
-//! requests and reading the answers), so nothing but wari's own stack is exercised. The
+//! loopback port) and the raw SIP peer of `sip_raw` (a UDP socket sending literal requests
+//! and reading the answers), so nothing but wari's own stack is exercised. The
 //! peer calls in (identified by its address), an ARI application sees the channel and
 //! answers it, the peer hangs up; unknown callers are challenged as Asterisk does; OPTIONS
 //! and methods wari does not take outside a dialog get Asterisk's answers.
 
-use std::collections::HashMap;
-use std::net::SocketAddr;
-use std::time::Duration;
-
 use tokio::net::UdpSocket;
 
+use crate::sip_raw::{
+    self as raw, Dialog, Message, Request, TcpPeer, bob_auth, sdp_lines, udp_transport,
+};
 use crate::support::{EventSocket, Wari, run_wari};
 
 const APP: &str = "sipapp";
@@ -19,12 +18,9 @@ const DIALPLAN: &str = "[incoming]\nexten => _X.,1,Stasis(sipapp)\n";
 
 /// A UDP transport on a port the system picks; `alice` is identified by 127.0.0.1;
 /// `bob` has a password.
-const PJSIP: &str = "\
-[udp]
-type=transport
-protocol=udp
-bind=127.0.0.1:0
-
+const PJSIP: &str = concat!(
+    udp_transport!(),
+    "
 [alice]
 type=endpoint
 context=incoming
@@ -36,17 +32,16 @@ type=identify
 endpoint=alice
 match=127.0.0.1
 
-[bob-auth]
-type=auth
-username=bob
-password=s3cret
-
+",
+    bob_auth!(),
+    "
 [bob]
 type=endpoint
 context=incoming
 allow=ulaw
 auth=bob-auth
-";
+"
+);
 
 /// The same without the identify: callers are known by their From user only.
 fn pjsip_without_identify() -> String {
@@ -56,116 +51,33 @@ fn pjsip_without_identify() -> String {
     )
 }
 
-/// How long the peer waits for one SIP message.
-const SIP_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// Most messages the peer reads while waiting for one it expects.
-const SIP_BUDGET: usize = 20;
-
-/// A SIP message as the peer reads it (its own parser, not wari's).
-#[derive(Debug, Clone)]
-struct Message {
-    first_line: String,
-    headers: Vec<(String, String)>,
-    body: String,
-}
-
-impl Message {
-    fn parse(text: &str) -> Message {
-        let (head, body) = text.split_once("\r\n\r\n").unwrap_or((text, ""));
-        let mut lines = head.split("\r\n");
-        let first_line = lines.next().unwrap_or_default().to_string();
-        let headers = lines
-            .filter_map(|l| l.split_once(':'))
-            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
-            .collect();
-        Message {
-            first_line,
-            headers,
-            body: body.to_string(),
-        }
-    }
-
-    /// The status code of a response (0 for a request).
-    fn status(&self) -> u16 {
-        self.first_line
-            .strip_prefix("SIP/2.0 ")
-            .and_then(|rest| rest.get(..3))
-            .and_then(|code| code.parse().ok())
-            .unwrap_or(0)
-    }
-
-    fn header(&self, name: &str) -> Option<&str> {
-        let name = name.to_ascii_lowercase();
-        self.headers
-            .iter()
-            .find(|(k, _)| *k == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    fn cseq_method(&self) -> &str {
-        self.header("cseq")
-            .and_then(|c| c.split_whitespace().nth(1))
-            .unwrap_or_default()
-    }
-}
-
-/// The test's SIP phone: one UDP socket on 127.0.0.1.
+/// The test's SIP phone: a raw UDP peer on 127.0.0.1 and the RTP socket its SDP offers.
 struct Peer {
-    socket: UdpSocket,
-    wari: SocketAddr,
+    sip: raw::Peer,
     /// The RTP port its SDP offers (a socket kept open so the port stays ours).
     rtp: UdpSocket,
 }
 
-/// One call of the peer: the headers that identify its dialog.
-struct Call {
-    call_id: String,
-    from_tag: String,
-    /// The To header of wari's answer (with wari's tag).
-    to: Option<String>,
-    request_uri: String,
+impl std::ops::Deref for Peer {
+    type Target = raw::Peer;
+
+    fn deref(&self) -> &raw::Peer {
+        &self.sip
+    }
 }
+
+/// One call of the peer: the headers that identify its dialog.
+type Call = Dialog;
+
+/// The From of the peer's requests inside a call.
+const PEER_FROM: &str = "\"Peer Phone\" <sip:peer@127.0.0.1>";
 
 impl Peer {
     async fn new(wari: &Wari) -> Peer {
         Peer {
-            socket: UdpSocket::bind("127.0.0.1:0").await.expect("peer socket"),
-            wari: wari.sip_udp.expect("a SIP UDP transport in the banner"),
+            sip: raw::Peer::of(wari).await,
             rtp: UdpSocket::bind("127.0.0.1:0").await.expect("RTP socket"),
         }
-    }
-
-    fn local(&self) -> SocketAddr {
-        self.socket.local_addr().expect("local address")
-    }
-
-    async fn send(&self, text: &str) {
-        self.socket
-            .send_to(text.as_bytes(), self.wari)
-            .await
-            .expect("send");
-    }
-
-    /// The next message from wari.
-    async fn receive(&self) -> Message {
-        let mut buffer = vec![0u8; 65536];
-        let (len, _) = tokio::time::timeout(SIP_TIMEOUT, self.socket.recv_from(&mut buffer))
-            .await
-            .expect("a SIP message within the timeout")
-            .expect("receive");
-        Message::parse(&String::from_utf8_lossy(&buffer[..len]))
-    }
-
-    /// Skips provisional responses up to a final response to `method`.
-    async fn final_response(&self, method: &str) -> Message {
-        for _ in 0..SIP_BUDGET {
-            let message = self.receive().await;
-            if message.status() >= 200 && message.cseq_method() == method {
-                return message;
-            }
-        }
-        panic!("no final response to {method}");
     }
 
     fn offer(&self) -> String {
@@ -175,125 +87,83 @@ impl Peer {
     /// An SDP offer of version `version` with `direction`.
     fn offer_with(&self, version: u32, direction: &str) -> String {
         let port = self.rtp.local_addr().expect("rtp address").port();
-        format!(
-            "v=0\r\no=peer 1 {version} IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
-             m=audio {port} RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\n\
-             a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\na=ptime:20\r\na={direction}\r\n"
-        )
+        raw::sdp_offer(port, version, direction)
+    }
+
+    /// A request of `call` from `user` (the INVITE, its CANCEL, a re-INVITE): Via branch
+    /// `<branch>-<From tag>`, To `to` (the Request-URI's when `None`).
+    fn call_request(
+        &self,
+        method: &str,
+        call: &Call,
+        user: &str,
+        cseq: u32,
+        branch: &str,
+        to: Option<&str>,
+    ) -> Request {
+        let to = to.map_or_else(|| format!("<{}>", call.uri), str::to_string);
+        Request::new(method, &call.uri)
+            .via("UDP", self.local(), &format!("{branch}-{}", call.from_tag))
+            .header(
+                "From",
+                &format!(
+                    "\"Peer Phone\" <sip:{user}@127.0.0.1>;tag={}",
+                    call.from_tag
+                ),
+            )
+            .header("To", &to)
+            .header("Call-ID", &call.call_id)
+            .cseq(cseq)
     }
 
     /// A re-INVITE inside `call` offering `direction`.
     async fn reinvite(&self, call: &Call, cseq: u32, direction: &str) {
-        let body = self.offer_with(cseq, direction);
-        let local = self.local();
         let to = call.to.clone().expect("an answered call");
-        let text = format!(
-            "INVITE {uri} SIP/2.0\r\n\
-             Via: SIP/2.0/UDP {local};branch=z9hG4bK-re{cseq}-{tag};rport\r\n\
-             Max-Forwards: 70\r\n\
-             From: \"Peer Phone\" <sip:someone@127.0.0.1>;tag={tag}\r\n\
-             To: {to}\r\n\
-             Call-ID: {call_id}\r\n\
-             CSeq: {cseq} INVITE\r\n\
-             Contact: <sip:someone@{local}>\r\n\
-             Content-Type: application/sdp\r\n\
-             Content-Length: {len}\r\n\r\n{body}",
-            uri = call.request_uri,
-            tag = call.from_tag,
-            call_id = call.call_id,
-            len = body.len(),
-        );
+        let text = self
+            .call_request(
+                "INVITE",
+                call,
+                "someone",
+                cseq,
+                &format!("re{cseq}"),
+                Some(&to),
+            )
+            .header("Contact", &format!("<sip:someone@{}>", self.local()))
+            .sdp(&self.offer_with(cseq, direction))
+            .text();
         self.send(&text).await;
     }
 
     fn new_call(&self, exten: &str) -> Call {
-        let unique = uuid_like();
-        Call {
-            call_id: format!("{unique}@peer"),
-            from_tag: format!("f{unique}"),
-            to: None,
-            request_uri: format!("sip:{exten}@{}", self.wari),
-        }
+        Dialog::new(&format!("sip:{exten}@{}", self.wari()), PEER_FROM)
     }
 
     /// An INVITE of `call` from `user` (with an extra header line, e.g. Authorization).
     async fn invite(&self, call: &Call, user: &str, cseq: u32, extra: &str) {
-        let body = self.offer();
-        let local = self.local();
-        let text = format!(
-            "INVITE {uri} SIP/2.0\r\n\
-             Via: SIP/2.0/UDP {local};branch=z9hG4bK-{cseq}-{tag};rport\r\n\
-             Max-Forwards: 70\r\n\
-             From: \"Peer Phone\" <sip:{user}@127.0.0.1>;tag={tag}\r\n\
-             To: <{uri}>\r\n\
-             Call-ID: {call_id}\r\n\
-             CSeq: {cseq} INVITE\r\n\
-             Contact: <sip:{user}@{local}>\r\n\
-             {extra}\
-             Content-Type: application/sdp\r\n\
-             Content-Length: {len}\r\n\r\n{body}",
-            uri = call.request_uri,
-            tag = call.from_tag,
-            call_id = call.call_id,
-            len = body.len(),
-        );
+        let text = self
+            .call_request("INVITE", call, user, cseq, &cseq.to_string(), None)
+            .header("Contact", &format!("<sip:{user}@{}>", self.local()))
+            .extra(extra)
+            .sdp(&self.offer())
+            .text();
         self.send(&text).await;
     }
 
     /// A request inside `call` (ACK, BYE, CANCEL) with CSeq `cseq`.
     async fn in_dialog(&self, call: &Call, method: &str, cseq: u32, branch: &str, extra: &str) {
-        let local = self.local();
-        let to = call
-            .to
-            .clone()
-            .unwrap_or_else(|| format!("<{}>", call.request_uri));
-        let text = format!(
-            "{method} {uri} SIP/2.0\r\n\
-             Via: SIP/2.0/UDP {local};branch=z9hG4bK-{branch};rport\r\n\
-             Max-Forwards: 70\r\n\
-             From: \"Peer Phone\" <sip:peer@127.0.0.1>;tag={tag}\r\n\
-             To: {to}\r\n\
-             Call-ID: {call_id}\r\n\
-             CSeq: {cseq} {method}\r\n\
-             {extra}\
-             Content-Length: 0\r\n\r\n",
-            uri = call.request_uri,
-            tag = call.from_tag,
-            call_id = call.call_id,
-        );
+        let text = call
+            .request(method, cseq, self.local(), branch)
+            .extra(extra)
+            .text();
         self.send(&text).await;
     }
 
     /// An out-of-dialog request without body.
     async fn simple(&self, method: &str, user: &str) -> Message {
-        let local = self.local();
-        let unique = uuid_like();
-        let text = format!(
-            "{method} sip:{user}@{wari} SIP/2.0\r\n\
-             Via: SIP/2.0/UDP {local};branch=z9hG4bK-{unique};rport\r\n\
-             Max-Forwards: 70\r\n\
-             From: <sip:peer@127.0.0.1>;tag=t{unique}\r\n\
-             To: <sip:{user}@{wari}>\r\n\
-             Call-ID: {unique}@peer\r\n\
-             CSeq: 1 {method}\r\n\
-             Contact: <sip:peer@{local}>\r\n\
-             Content-Length: 0\r\n\r\n",
-            wari = self.wari,
-        );
-        self.send(&text).await;
+        let (_, request) = raw::out_of_dialog(method, "peer", user, self.local(), self.wari());
+        self.send(&request.text()).await;
         self.final_response(method).await
     }
-}
-
-/// A string unique enough for Call-IDs and tags.
-fn uuid_like() -> String {
-    use std::sync::atomic::{AtomicU32, Ordering};
-    static NEXT: AtomicU32 = AtomicU32::new(0);
-    format!(
-        "{:x}{:x}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    )
 }
 
 fn start(pjsip: &str) -> Wari {
@@ -310,18 +180,29 @@ async fn events(wari: &Wari) -> EventSocket {
     .await
 }
 
-/// Fields of an SDP body, by line type (`m`, `c`, `a`, ...).
-fn sdp_lines(body: &str) -> HashMap<String, Vec<String>> {
-    let mut lines: HashMap<String, Vec<String>> = HashMap::new();
-    for line in body.lines() {
-        if let Some((kind, value)) = line.split_once('=') {
-            lines
-                .entry(kind.to_string())
-                .or_default()
-                .push(value.trim().to_string());
-        }
-    }
-    lines
+/// The peer calls `exten` as `someone`, the application answers (204), the peer ACKs
+/// with Via branch `ack`: the call and its StasisStart.
+async fn answered_call(
+    wari: &Wari,
+    app: &mut EventSocket,
+    peer: &Peer,
+    exten: &str,
+    ack: &str,
+) -> (Call, serde_json::Value) {
+    let mut call = peer.new_call(exten);
+    peer.invite(&call, "someone", 1, "").await;
+    let started = app.next_of("StasisStart").await;
+    let id = started["channel"]["id"].as_str().expect("id").to_string();
+    assert_eq!(
+        wari.post(&format!("/ari/channels/{id}/answer"))
+            .await
+            .status,
+        204
+    );
+    let ok = peer.final_response("INVITE").await;
+    call.to = ok.header("to").map(str::to_string);
+    peer.in_dialog(&call, "ACK", 1, ack, "").await;
+    (call, started)
 }
 
 #[tokio::test]
@@ -438,19 +319,8 @@ async fn a_bye_without_reason_is_normal_clearing_and_a_hangup_before_answer_is_a
     peer.in_dialog(&call, "ACK", 1, &branch, "").await;
 
     // Answered, then a BYE without Reason: cause 16.
-    let mut call = peer.new_call("102");
-    peer.invite(&call, "someone", 1, "").await;
-    let started = app.next_of("StasisStart").await;
+    let (call, started) = answered_call(&wari, &mut app, &peer, "102", "ack2").await;
     let id = started["channel"]["id"].as_str().expect("id").to_string();
-    assert_eq!(
-        wari.post(&format!("/ari/channels/{id}/answer"))
-            .await
-            .status,
-        204
-    );
-    let ok = peer.final_response("INVITE").await;
-    call.to = ok.header("to").map(str::to_string);
-    peer.in_dialog(&call, "ACK", 1, "ack2", "").await;
     peer.in_dialog(&call, "BYE", 2, "bye3", "").await;
     assert_eq!(peer.final_response("BYE").await.status(), 200);
     let destroyed = app.next_for("ChannelDestroyed", &id).await;
@@ -462,32 +332,13 @@ async fn wari_hangs_up_an_answered_call_with_a_bye() {
     let wari = start(PJSIP);
     let mut app = events(&wari).await;
     let peer = Peer::new(&wari).await;
-    let mut call = peer.new_call("100");
-    peer.invite(&call, "someone", 1, "").await;
-    let started = app.next_of("StasisStart").await;
+    let (call, started) = answered_call(&wari, &mut app, &peer, "100", "ack1").await;
     let id = started["channel"]["id"].as_str().expect("id").to_string();
-    assert_eq!(
-        wari.post(&format!("/ari/channels/{id}/answer"))
-            .await
-            .status,
-        204
-    );
-    let ok = peer.final_response("INVITE").await;
-    call.to = ok.header("to").map(str::to_string);
-    peer.in_dialog(&call, "ACK", 1, "ack1", "").await;
     assert_eq!(
         wari.delete(&format!("/ari/channels/{id}")).await.status,
         204
     );
-    let mut seen = None;
-    for _ in 0..SIP_BUDGET {
-        let message = peer.receive().await;
-        if message.first_line.starts_with("BYE ") {
-            seen = Some(message);
-            break;
-        }
-    }
-    let bye = seen.expect("a BYE from wari");
+    let bye = peer.request_of("BYE").await;
     assert_eq!(bye.header("call-id"), Some(call.call_id.as_str()));
     assert_eq!(bye.header("reason"), Some("Q.850;cause=16"));
 }
@@ -502,23 +353,12 @@ async fn a_cancel_before_the_answer_ends_the_call_with_487() {
     let started = app.next_of("StasisStart").await;
     let id = started["channel"]["id"].as_str().expect("id").to_string();
     // CANCEL uses the INVITE's branch and CSeq number.
-    let local = peer.local();
-    let cancel = format!(
-        "CANCEL {uri} SIP/2.0\r\n\
-         Via: SIP/2.0/UDP {local};branch=z9hG4bK-1-{tag};rport\r\n\
-         Max-Forwards: 70\r\n\
-         From: \"Peer Phone\" <sip:someone@127.0.0.1>;tag={tag}\r\n\
-         To: <{uri}>\r\n\
-         Call-ID: {call_id}\r\n\
-         CSeq: 1 CANCEL\r\n\
-         Content-Length: 0\r\n\r\n",
-        uri = call.request_uri,
-        tag = call.from_tag,
-        call_id = call.call_id,
-    );
+    let cancel = peer
+        .call_request("CANCEL", &call, "someone", 1, "1", None)
+        .text();
     peer.send(&cancel).await;
     let mut statuses = Vec::new();
-    for _ in 0..SIP_BUDGET {
+    for _ in 0..raw::SIP_BUDGET {
         let message = peer.receive().await;
         statuses.push((message.cseq_method().to_string(), message.status()));
         if message.cseq_method() == "INVITE" && message.status() >= 200 {
@@ -570,7 +410,7 @@ async fn unknown_callers_and_wrong_credentials_get_the_same_challenge() {
     let call = peer.new_call("100");
     let authorization = format!(
         "Authorization: Digest username=\"bob\", realm=\"asterisk\", nonce=\"bogus\", uri=\"{}\", response=\"00000000000000000000000000000000\", algorithm=MD5\r\n",
-        call.request_uri
+        call.uri
     );
     peer.invite(&call, "bob", 2, &authorization).await;
     let wrong = peer.final_response("INVITE").await;
@@ -610,19 +450,8 @@ async fn a_reinvite_to_sendonly_holds_the_channel_and_sendrecv_takes_it_back() {
     let wari = start(PJSIP);
     let mut app = events(&wari).await;
     let peer = Peer::new(&wari).await;
-    let mut call = peer.new_call("100");
-    peer.invite(&call, "someone", 1, "").await;
-    let started = app.next_of("StasisStart").await;
+    let (call, started) = answered_call(&wari, &mut app, &peer, "100", "ack1").await;
     let id = started["channel"]["id"].as_str().expect("id").to_string();
-    assert_eq!(
-        wari.post(&format!("/ari/channels/{id}/answer"))
-            .await
-            .status,
-        204
-    );
-    let ok = peer.final_response("INVITE").await;
-    call.to = ok.header("to").map(str::to_string);
-    peer.in_dialog(&call, "ACK", 1, "ack1", "").await;
 
     peer.reinvite(&call, 2, "sendonly").await;
     let held = peer.final_response("INVITE").await;
@@ -649,50 +478,34 @@ async fn a_reinvite_to_sendonly_holds_the_channel_and_sendrecv_takes_it_back() {
 }
 
 /// `far` has no contact: calls to it need a URI.
-const PJSIP_OUT: &str = "\
-[udp]
-type=transport
-protocol=udp
-bind=127.0.0.1:0
-
+const PJSIP_OUT: &str = concat!(
+    udp_transport!(),
+    "
 [far]
 type=endpoint
 context=incoming
 allow=ulaw
 from_user=wari
-";
+"
+);
 
 impl Peer {
     /// Answers the INVITE `invite` with `status` (a To tag added), and SDP on 2xx.
     async fn respond(&self, invite: &Message, status: u16, reason: &str, to_tag: &str) {
-        let mut head = format!("SIP/2.0 {status} {reason}\r\n");
-        for name in ["via", "from", "call-id", "cseq"] {
-            for (k, v) in invite.headers.iter().filter(|(k, _)| k == name) {
-                head.push_str(&format!("{k}: {v}\r\n"));
-            }
-        }
-        let to = invite.header("to").expect("To");
-        head.push_str(&format!("to: {to};tag={to_tag}\r\n"));
-        head.push_str(&format!("contact: <sip:bob@{}>\r\n", self.local()));
+        let contact = vec![format!("contact: <sip:bob@{}>", self.local())];
         let body = if (200..300).contains(&status) {
-            head.push_str("content-type: application/sdp\r\n");
             self.offer()
         } else {
             String::new()
         };
-        head.push_str(&format!("content-length: {}\r\n\r\n{body}", body.len()));
-        self.send(&head).await;
-    }
-
-    /// The next request from wari with `method`.
-    async fn request_of(&self, method: &str) -> Message {
-        for _ in 0..SIP_BUDGET {
-            let message = self.receive().await;
-            if message.first_line.starts_with(&format!("{method} ")) {
-                return message;
-            }
-        }
-        panic!("no {method} from wari");
+        let text = raw::response(
+            invite,
+            &format!("{status} {reason}"),
+            Some(to_tag),
+            &contact,
+            &body,
+        );
+        self.send(&text).await;
     }
 }
 
@@ -804,7 +617,6 @@ async fn an_originate_refused_busy_reports_dial_status_busy() {
 
 #[tokio::test]
 async fn a_tcp_transport_answers_on_the_connection() {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let pjsip = format!("{PJSIP}\n[tcp]\ntype=transport\nprotocol=tcp\nbind=127.0.0.1:0\n");
     let wari = start(&pjsip);
     let tcp = wari.sip_tcp.expect("a sip-tcp line in the banner");
@@ -815,25 +627,16 @@ async fn a_tcp_transport_answers_on_the_connection() {
         "{:?}",
         wari.banner
     );
-    let mut stream = tokio::net::TcpStream::connect(tcp).await.expect("connect");
-    let local = stream.local_addr().expect("local");
-    let options = format!(
-        "OPTIONS sip:alice@{tcp};transport=tcp SIP/2.0\r\n\
-         Via: SIP/2.0/TCP {local};branch=z9hG4bK-tcp1\r\n\
-         Max-Forwards: 70\r\n\
-         From: <sip:peer@127.0.0.1>;tag=tcp1\r\n\
-         To: <sip:alice@{tcp}>\r\n\
-         Call-ID: tcp1@peer\r\n\
-         CSeq: 1 OPTIONS\r\n\
-         Content-Length: 0\r\n\r\n"
-    );
-    stream.write_all(options.as_bytes()).await.expect("write");
-    let mut buffer = vec![0u8; 8192];
-    let len = tokio::time::timeout(SIP_TIMEOUT, stream.read(&mut buffer))
-        .await
-        .expect("an answer within the timeout")
-        .expect("read");
-    let answer = Message::parse(&String::from_utf8_lossy(&buffer[..len]));
+    let mut peer = TcpPeer::of(&wari).await;
+    let options = Request::new("OPTIONS", &format!("sip:alice@{tcp};transport=tcp"))
+        .via("TCP", peer.local(), "tcp1")
+        .header("From", "<sip:peer@127.0.0.1>;tag=tcp1")
+        .header("To", &format!("<sip:alice@{tcp}>"))
+        .header("Call-ID", "tcp1@peer")
+        .cseq(1)
+        .text();
+    peer.send(&options).await;
+    let answer = peer.receive().await;
     assert_eq!(answer.status(), 200, "{answer:?}");
     assert_eq!(answer.header("call-id"), Some("tcp1@peer"));
 }

@@ -67,12 +67,74 @@ pub fn from_reason(reason: &str) -> Option<u16> {
     })
 }
 
-/// The DIALSTATUS word for a failed call with this cause.
+/// The `dialstatus` of the Dial event of a leg that hung up with this cause (Asterisk's
+/// `ast_hangup_cause_to_dial_status`).
 pub fn dial_status(cause: u16) -> &'static str {
     match cause {
         USER_BUSY => "BUSY",
-        NO_ANSWER | NO_USER_RESPONSE => "NOANSWER",
-        CONGESTION | 42 => "CONGESTION",
-        _ => "CHANUNAVAIL",
+        CONGESTION => "CONGESTION",
+        3 | 20 => "CHANUNAVAIL",
+        _ => "NOANSWER",
+    }
+}
+
+/// Dial()'s DIALSTATUS when every leg failed, with these causes (as app_dial counts
+/// them): all busy, congested or unavailable (any cause but no answer and normal
+/// clearing) gives BUSY if one was busy, else CONGESTION if one was congested, else
+/// CHANUNAVAIL; otherwise NOANSWER.
+pub fn dial_outcome(causes: &[u16]) -> &'static str {
+    let (mut busy, mut congestion, mut unavailable) = (0, 0, 0);
+    for cause in causes {
+        match *cause {
+            USER_BUSY => busy += 1,
+            CONGESTION => congestion += 1,
+            NO_ANSWER | NORMAL_CLEARING => {}
+            _ => unavailable += 1,
+        }
+    }
+    if busy + congestion + unavailable < causes.len() {
+        "NOANSWER"
+    } else if busy > 0 {
+        "BUSY"
+    } else if congestion > 0 {
+        "CONGESTION"
+    } else {
+        "CHANUNAVAIL"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_legs_dial_status_is_asterisks() {
+        assert_eq!(dial_status(USER_BUSY), "BUSY");
+        assert_eq!(dial_status(CONGESTION), "CONGESTION");
+        assert_eq!(dial_status(3), "CHANUNAVAIL");
+        assert_eq!(dial_status(20), "CHANUNAVAIL");
+        for other in [
+            NO_ANSWER,
+            NORMAL_CLEARING,
+            CALL_REJECTED,
+            UNALLOCATED,
+            FAILURE,
+            0,
+        ] {
+            assert_eq!(dial_status(other), "NOANSWER", "{other}");
+        }
+    }
+
+    #[test]
+    fn dialstatus_counts_the_legs_as_app_dial() {
+        assert_eq!(dial_outcome(&[USER_BUSY]), "BUSY");
+        assert_eq!(dial_outcome(&[CONGESTION, USER_BUSY]), "BUSY");
+        assert_eq!(dial_outcome(&[CONGESTION, CALL_REJECTED]), "CONGESTION");
+        assert_eq!(dial_outcome(&[CALL_REJECTED]), "CHANUNAVAIL");
+        assert_eq!(dial_outcome(&[FAILURE, UNALLOCATED]), "CHANUNAVAIL");
+        // One leg that simply was not answered: nobody was available.
+        assert_eq!(dial_outcome(&[NO_ANSWER]), "NOANSWER");
+        assert_eq!(dial_outcome(&[USER_BUSY, NO_ANSWER]), "NOANSWER");
+        assert_eq!(dial_outcome(&[NORMAL_CLEARING]), "NOANSWER");
     }
 }

@@ -200,6 +200,9 @@ pub struct NewChannel {
     pub vars: Vec<(String, String)>,
     /// Its media leg: rate, and where its audio goes outside wari.
     pub media: tech::MediaLeg,
+    /// Its language (a technology's setting, e.g. pjsip.conf's endpoint `language`);
+    /// `None`: the system's default language.
+    pub language: Option<String>,
 }
 
 impl Default for NewChannel {
@@ -216,6 +219,7 @@ impl Default for NewChannel {
             endpoint: None,
             vars: Vec::new(),
             media: tech::MediaLeg::default(),
+            language: None,
         }
     }
 }
@@ -494,9 +498,13 @@ impl Core {
         Ok(())
     }
 
-    /// Stops every technology (when wari stops).
-    pub fn stop_technologies(&self) {
+    /// Stops every technology (when wari stops): first the work each must finish
+    /// without the core's lock (bounded by the technology), then its stop.
+    pub async fn stop_technologies(&self) {
         for technology in &self.technologies {
+            if let Some(work) = technology.stopping() {
+                work.await;
+            }
             self.with_state(|state| technology.stop(&mut tech::Context::new(self, state)));
         }
     }
@@ -523,7 +531,9 @@ impl Core {
             caller: spec.caller,
             connected: spec.connected,
             accountcode: String::new(),
-            language: self.system.default_language.clone(),
+            language: spec
+                .language
+                .unwrap_or_else(|| self.system.default_language.clone()),
             dialplan: spec.dialplan,
             creationtime: Local::now(),
             vars: spec.vars.into_iter().collect(),

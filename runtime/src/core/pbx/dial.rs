@@ -143,29 +143,27 @@ impl Runner {
                 }
                 let caller_json = core.channel_snapshot(state, &self.id);
                 let mut live = 0;
-                let mut failure = "CHANUNAVAIL";
+                // The causes of the legs that failed, for DIALSTATUS.
+                let mut failures: Vec<u16> = Vec::with_capacity(legs.len());
                 let mut winner = None;
                 for leg in legs {
                     let channel = state.channels.get(leg);
-                    let (status, alive) = match channel {
-                        Some(c) if c.hanging_up => (
-                            cause::dial_status(
-                                state.leg_causes.get(leg).copied().unwrap_or(c.hangup_cause),
-                            ),
-                            false,
-                        ),
-                        Some(c) if c.state == ChannelState::Up => ("ANSWER", true),
-                        Some(c) if c.state == ChannelState::Ringing => ("RINGING", true),
-                        Some(_) => ("", true),
-                        None => (
-                            cause::dial_status(state.leg_causes.get(leg).copied().unwrap_or(0)),
-                            false,
-                        ),
+                    let failed = match channel {
+                        Some(c) if c.hanging_up => {
+                            Some(state.leg_causes.get(leg).copied().unwrap_or(c.hangup_cause))
+                        }
+                        Some(_) => None,
+                        None => Some(state.leg_causes.get(leg).copied().unwrap_or(0)),
                     };
-                    if alive {
-                        live += 1;
-                    } else {
-                        failure = status;
+                    let status = match (failed, channel) {
+                        (Some(cause), _) => cause::dial_status(cause),
+                        (None, Some(c)) if c.state == ChannelState::Up => "ANSWER",
+                        (None, Some(c)) if c.state == ChannelState::Ringing => "RINGING",
+                        (None, _) => "",
+                    };
+                    match failed {
+                        Some(cause) => failures.push(cause),
+                        None => live += 1,
                     }
                     if status == "ANSWER" && winner.is_none() {
                         winner = Some(leg.clone());
@@ -186,12 +184,17 @@ impl Runner {
                     }
                 }
                 if let Some(winner) = winner {
-                    for leg in legs.iter().filter(|l| **l != winner) {
+                    // As Asterisk's Dial: the others still ringing are told CANCEL, and
+                    // hang up as answered elsewhere.
+                    let losers: Vec<Arc<str>> =
+                        legs.iter().filter(|l| **l != winner).cloned().collect();
+                    Self::end_live_legs(&core, state, &self.id, &losers, &snapshots, "CANCEL");
+                    for leg in &losers {
                         core.hangup_locked(state, leg, 26, HangupBy::Silent);
                     }
                     return Some(DialOutcome::Answered(winner));
                 }
-                (live == 0).then_some(DialOutcome::Failed(failure))
+                (live == 0).then(|| DialOutcome::Failed(cause::dial_outcome(&failures)))
             });
             if let Some(outcome) = verdict {
                 return outcome;
@@ -202,6 +205,9 @@ impl Runner {
                         Ok(message) => message,
                         Err(_) => {
                             core.with_state(|state| {
+                                Self::end_live_legs(
+                                    &core, state, &self.id, legs, &snapshots, "NOANSWER",
+                                );
                                 for leg in legs {
                                     core.hangup_locked(
                                         state,
@@ -219,11 +225,42 @@ impl Runner {
             };
             if matches!(message, None | Some(Control::Hangup)) {
                 core.with_state(|state| {
+                    Self::end_live_legs(&core, state, &self.id, legs, &snapshots, "CANCEL");
                     for leg in legs {
                         core.hangup_locked(state, leg, cause::NORMAL_CLEARING, HangupBy::Silent);
                     }
                 });
                 return DialOutcome::CallerHungUp;
+            }
+        }
+    }
+
+    /// The final Dial event (`status`) of each of `legs` still in progress, as Asterisk's
+    /// Dial sends one to the legs it ends itself (the ones that failed had theirs).
+    fn end_live_legs(
+        core: &crate::core::Core,
+        state: &mut crate::core::State,
+        caller: &Arc<str>,
+        legs: &[Arc<str>],
+        snapshots: &std::collections::HashMap<Arc<str>, (Option<ChannelSnapshot>, String)>,
+        status: &str,
+    ) {
+        let caller_json = core.channel_snapshot(state, caller);
+        for leg in legs {
+            if state.channels.get(leg).is_none_or(|c| c.hanging_up) {
+                continue;
+            }
+            if let Some((_, dialstring)) = snapshots.get(leg) {
+                let peer_json = core.channel_snapshot(state, leg);
+                core.publish(
+                    state,
+                    event::dial(
+                        Some((caller, caller_json.clone())),
+                        (leg, peer_json.map(Arc::new)),
+                        dialstring,
+                        status,
+                    ),
+                );
             }
         }
     }

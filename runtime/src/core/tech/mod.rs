@@ -86,6 +86,9 @@ pub struct StartError {
     pub reason: TechError,
 }
 
+/// Work a technology finishes as wari stops, awaited without the core's lock.
+pub(crate) type StopWork = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+
 /// A channel technology.
 pub trait Technology: Send + Sync + fmt::Debug {
     /// The name in dial strings (`Local`, `Test`), matched case-insensitively.
@@ -97,7 +100,13 @@ pub trait Technology: Send + Sync + fmt::Debug {
         Ok(())
     }
 
-    /// Stops the technology when wari stops.
+    /// What a stop must finish before [`Technology::stop`], without the core's lock (it
+    /// may wait on the network, bounded: SIP's unregistrations); `None` when nothing.
+    fn stopping(&self) -> Option<StopWork> {
+        None
+    }
+
+    /// Stops the technology when wari stops (under the core's lock: must not wait).
     fn stop(&self, _ctx: &mut Context<'_>) {}
 
     /// Whether dial strings (`POST /channels`, dialplan `Dial()`) may name it. Technologies

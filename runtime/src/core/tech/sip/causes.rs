@@ -16,9 +16,6 @@
 //!   [`reason_header`] (`Q.850;cause=N`), and for a call answered elsewhere also
 //!   [`ANSWERED_ELSEWHERE_REASON`].
 
-// Used by the technology's call handling (core/tech/sip/call), which lands separately;
-// drop this once it does.
-
 /// Q.850 causes used here, by Asterisk's names.
 pub(crate) mod cause {
     /// Unallocated (unassigned) number.
@@ -44,13 +41,6 @@ pub(crate) mod cause {
     /// Redirected to new destination.
     pub(crate) const REDIRECTED_TO_NEW_DESTINATION: u16 = 23;
     /// Answered elsewhere.
-    #[cfg_attr(
-        not(test),
-        allow(
-            dead_code,
-            reason = "for CANCELling the losing forks of a call to several contacts, not done yet"
-        )
-    )]
     pub(crate) const ANSWERED_ELSEWHERE: u16 = 26;
     /// Destination out of order.
     pub(crate) const DESTINATION_OUT_OF_ORDER: u16 = 27;
@@ -92,13 +82,6 @@ pub(crate) const REQUEST_TERMINATED: u16 = 487;
 pub(crate) const DEFAULT_REJECT: u16 = 603;
 
 /// The `Reason` value added, besides the Q.850 one, when a call was answered elsewhere.
-#[cfg_attr(
-    not(test),
-    allow(
-        dead_code,
-        reason = "for CANCELling the losing forks of a call to several contacts, not done yet"
-    )
-)]
 pub(crate) const ANSWERED_ELSEWHERE_REASON: &str =
     "SIP;cause=200;text=\"Call completed elsewhere\"";
 
@@ -184,6 +167,18 @@ pub(crate) fn cause_from_reason_headers<'a>(
 /// The `Reason` value wari sends with a hangup for `cause`: `Q.850;cause=N`.
 pub(crate) fn reason_header(cause: u16) -> String {
     format!("Q.850;cause={}", cause & 0x7f)
+}
+
+/// Every `Reason` header wari's BYE, CANCEL or failure response carries for a hang-up with
+/// `cause`, in order: [`ANSWERED_ELSEWHERE_REASON`] when the call was answered elsewhere
+/// (cause 26), then [`reason_header`].
+pub(crate) fn reason_headers(cause: u16) -> Vec<String> {
+    let mut reasons = Vec::with_capacity(2);
+    if cause == cause::ANSWERED_ELSEWHERE {
+        reasons.push(ANSWERED_ELSEWHERE_REASON.to_string());
+    }
+    reasons.push(reason_header(cause));
+    reasons
 }
 
 #[cfg(test)]
@@ -282,6 +277,28 @@ mod tests {
             cause_from_reason_headers([ANSWERED_ELSEWHERE_REASON]),
             Some(NORMAL_CLEARING),
             "the SIP 200 reason alone reads as a normal clearing"
+        );
+    }
+
+    #[test]
+    fn a_hangup_carries_its_cause_and_answered_elsewhere_says_so_first() {
+        assert_eq!(reason_headers(NORMAL_CLEARING), ["Q.850;cause=16"]);
+        assert_eq!(reason_headers(USER_BUSY), ["Q.850;cause=17"]);
+        assert_eq!(
+            reason_headers(ANSWERED_ELSEWHERE),
+            [
+                "SIP;cause=200;text=\"Call completed elsewhere\"",
+                "Q.850;cause=26"
+            ]
+        );
+        // Read back, the pair gives the Q.850 cause.
+        assert_eq!(
+            cause_from_reason_headers(
+                reason_headers(ANSWERED_ELSEWHERE)
+                    .iter()
+                    .map(String::as_str)
+            ),
+            Some(ANSWERED_ELSEWHERE)
         );
     }
 }

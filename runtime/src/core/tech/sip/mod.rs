@@ -38,7 +38,7 @@ use rsipstack::platform::CancellationToken;
 use rsipstack::transaction::endpoint::EndpointInnerRef;
 use rsipstack::transport::TransportLayer;
 
-use super::{Context, Handle, Request, TechError, Technology};
+use super::{Context, Handle, Request, StopWork, TechError, Technology};
 use crate::config::pjsip_conf::PjsipConfig;
 use crate::core::{ControlReceiver, CoreError};
 pub(crate) use transport::Listening;
@@ -225,10 +225,21 @@ impl Technology for SipTech {
         self.start_inner(ctx).map_err(Into::into)
     }
 
+    fn stopping(&self) -> Option<StopWork> {
+        // Unregisters first (Expires: 0), while the transports still run.
+        let shared = self.running.get()?.clone();
+        Some(Box::pin(async move {
+            shared
+                .registrations
+                .stop(registration::UNREGISTER_WAIT)
+                .await;
+        }))
+    }
+
     fn stop(&self, _ctx: &mut Context<'_>) {
         if let Some(shared) = self.running.get() {
-            // Unregisters first (Expires: 0), while the transports still run.
-            shared.registrations.stop(registration::UNREGISTER_WAIT);
+            // Registrations still running (no `stopping` awaited) end without waiting.
+            shared.registrations.cancel();
             shared.cancel.cancel();
         }
     }

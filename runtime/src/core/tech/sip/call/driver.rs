@@ -3,13 +3,15 @@
 //! our SDP, hang-up a final response (mapped from the cause) before the answer and a BYE
 //! after it — and DTMF and RTP statistics go to the call's media.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use rsipstack::dialog::invite_dialog::InviteDialog;
-use rsipstack::sip::{Header, StatusCode};
+use rsipstack::sip::Header;
+use rsipstack::transaction::endpoint::EndpointInnerRef;
 
-use super::super::causes;
 use super::super::media::{DtmfSent, MediaControl};
+use super::ending::{self, Side};
 use crate::core::CoreError;
 use crate::core::tech::{Context, Driver, Indication};
 use crate::media::rtp_stats::RtpSnapshot;
@@ -28,9 +30,14 @@ pub(crate) enum Phase {
 /// One SIP call's channel driver.
 pub(crate) struct SipCall {
     dialog: InviteDialog,
+    /// rsipstack's endpoint (for the CANCEL and BYE that end the call).
+    endpoint: EndpointInnerRef,
     media: MediaControl,
-    /// Our SDP for the far end (the answer to its offer), sent with 183 and 200.
+    /// Our SDP for the far end (the answer to its offer), sent with 183 and 200; for an
+    /// INVITE without SDP, our offer, sent with the 200 only.
     local_sdp: Mutex<String>,
+    /// The INVITE had no SDP (a late offer): our 200 offers, the ACK answers.
+    late_offer: AtomicBool,
     phase: Mutex<Phase>,
 }
 
@@ -49,11 +56,18 @@ pub(crate) fn sdp_content_type() -> Header {
 }
 
 impl SipCall {
-    pub(crate) fn new(dialog: InviteDialog, media: MediaControl, local_sdp: String) -> SipCall {
+    pub(crate) fn new(
+        dialog: InviteDialog,
+        endpoint: EndpointInnerRef,
+        media: MediaControl,
+        local_sdp: String,
+    ) -> SipCall {
         SipCall {
             dialog,
+            endpoint,
             media,
             local_sdp: Mutex::new(local_sdp),
+            late_offer: AtomicBool::new(false),
             phase: Mutex::new(Phase::Early),
         }
     }
@@ -68,6 +82,17 @@ impl SipCall {
             &mut *self.phase.lock().unwrap_or_else(|p| p.into_inner()),
             phase,
         )
+    }
+
+    /// The INVITE had no SDP: `local_sdp` is our offer, for the 200 only.
+    pub(crate) fn expect_answer_in_ack(&self) {
+        self.late_offer.store(true, Ordering::Release);
+    }
+
+    /// Whether the ACK must carry the answer to our offer (once: true the first time
+    /// after [`SipCall::expect_answer_in_ack`]).
+    pub(crate) fn take_late_offer(&self) -> bool {
+        self.late_offer.swap(false, Ordering::AcqRel)
     }
 
     /// Our SDP changed (an answer to a re-INVITE).
@@ -123,6 +148,9 @@ impl Driver for SipCall {
         }
         let sent = match indication {
             Indication::Ringing => self.dialog.ringing(None, None),
+            // An offer may not go in an unreliable provisional response (RFC 3261
+            // §13.2.1): a late-offer call has no early media.
+            Indication::Progress if self.late_offer.load(Ordering::Acquire) => Ok(()),
             Indication::Progress => self
                 .dialog
                 .ringing(Some(vec![sdp_content_type()]), Some(self.local_sdp())),
@@ -137,30 +165,8 @@ impl Driver for SipCall {
     fn hangup(&self, _ctx: &mut Context<'_>, me: &Arc<str>, cause: u16) {
         let was = self.set_phase(Phase::Ended);
         self.media.close();
-        let reason = causes::reason_header(cause);
-        match was {
-            Phase::Early => {
-                let status = causes::sip_status_from_cause(cause);
-                tracing::debug!(channel = %me, cause, status, "SIP call refused");
-                if let Err(error) = self
-                    .dialog
-                    .reject(Some(StatusCode::from(status)), Some(reason))
-                {
-                    tracing::debug!(channel = %me, %error, "SIP final response not sent");
-                }
-            }
-            Phase::Answered => {
-                let dialog = self.dialog.clone();
-                let me = me.clone();
-                tokio::spawn(async move {
-                    let headers = vec![Header::Reason(reason.into())];
-                    if let Err(error) = dialog.bye_with_headers(Some(headers)).await {
-                        tracing::debug!(channel = %me, %error, "SIP BYE not sent");
-                    }
-                });
-            }
-            Phase::Ended => {}
-        }
+        let ending = ending::ending(Side::Uas, was, cause);
+        ending::send(&self.endpoint, &self.dialog, ending, me);
     }
 
     fn send_dtmf(&self, ctx: &mut Context<'_>, me: &Arc<str>, digit: char, duration_ms: u32) {

@@ -1,7 +1,8 @@
 //! Calls arriving: an INVITE outside any dialog becomes a channel in the endpoint's
 //! context. Its endpoint is identified (`parties`), challenged when it has an `auth` (an
 //! unknown caller gets the same `401` as a known one, as Asterisk), its SDP offer answered
-//! by the call's media (no codec in common: `488`), then the channel
+//! by the call's media (no codec in common: `488`; an INVITE without SDP gets our offer in
+//! the 200 OK and answers it in the ACK), then the channel
 //! `PJSIP/<endpoint>-<n>` is created at the Request-URI's extension. A task per call then
 //! follows the dialog (ACK, CANCEL, BYE, re-INVITE) and the media's events (DTMF, RTP
 //! timeout) and reports them to the core.
@@ -20,6 +21,7 @@ use super::super::media::{
 };
 use super::super::{SipShared, TECHNOLOGY, causes};
 use super::driver::{Phase, SipCall, sdp_content_type};
+use super::ending::{self, Side};
 use super::{CallEntry, parties};
 use crate::config::pjsip_conf::{self, Endpoint};
 use crate::core::NewChannel;
@@ -209,12 +211,18 @@ pub(crate) async fn invite(shared: &Arc<SipShared>, mut tx: Transaction) {
         }
     };
     let offer = String::from_utf8_lossy(&tx.original.body).into_owned();
-    let answer = match media.answer_offer(&offer) {
-        Ok(answer) => answer,
-        Err(error) => {
-            tracing::debug!(endpoint = %endpoint.name, %error, "SIP offer refused");
-            reply(&mut tx, error.sip_status()).await;
-            return;
+    // No SDP (a late offer): our offer goes in the 200, its answer comes in the ACK.
+    let late_offer = offer.trim().is_empty();
+    let local_sdp = if late_offer {
+        media.create_offer()
+    } else {
+        match media.answer_offer(&offer) {
+            Ok(answer) => answer,
+            Err(error) => {
+                tracing::debug!(endpoint = %endpoint.name, %error, "SIP offer refused");
+                reply(&mut tx, error.sip_status()).await;
+                return;
+            }
         }
     };
     let transport = tx
@@ -236,7 +244,15 @@ pub(crate) async fn invite(shared: &Arc<SipShared>, mut tx: Transaction) {
         }
     };
     let dialog_key = dialog.id().to_string();
-    let call = Arc::new(SipCall::new(dialog.clone(), media.control(), answer));
+    let call = Arc::new(SipCall::new(
+        dialog.clone(),
+        shared.endpoint.clone(),
+        media.control(),
+        local_sdp,
+    ));
+    if late_offer {
+        call.expect_answer_in_ack();
+    }
     let entry = Arc::new(CallEntry {
         channel: channel_id.clone(),
         far_cause: std::sync::Mutex::new(None),
@@ -261,6 +277,7 @@ pub(crate) async fn invite(shared: &Arc<SipShared>, mut tx: Transaction) {
                 edge: media.take_edge(),
                 ..MediaLeg::default()
             },
+            language: endpoint.language.clone(),
             ..NewChannel::default()
         },
         context: endpoint.context.clone(),
@@ -303,12 +320,13 @@ pub(crate) async fn follow(
                     }
                     Some(MediaEvent::Timeout) => {
                         tracing::info!(channel = %id, "no RTP for rtp_timeout: hanging up");
-                        if call.set_phase(Phase::Ended) != Phase::Ended {
+                        let was = call.set_phase(Phase::Ended);
+                        if was != Phase::Ended {
                             call.media().close();
                             // As Asterisk: cause 44, REQUESTED_CHAN_UNAVAIL.
                             shared.core.with(|ctx| ctx.hang_up(&id, RTP_TIMEOUT_CAUSE));
-                            let dialog = call.dialog().clone();
-                            tokio::spawn(async move { dialog.hangup().await });
+                            let ending = ending::ending(Side::Uas, was, RTP_TIMEOUT_CAUSE);
+                            ending::send(&shared.endpoint, call.dialog(), ending, &id);
                         }
                     }
                     None => events = None,
@@ -338,6 +356,24 @@ pub(crate) async fn follow(
                     shared.core.with(|ctx| ctx.hang_up(&id, cause));
                 }
                 break;
+            }
+            Some(DialogState::Confirmed(..)) if call.take_late_offer() => {
+                let answer = call
+                    .dialog()
+                    .last_remote_ack()
+                    .map(|ack| String::from_utf8_lossy(&ack.body).into_owned())
+                    .unwrap_or_default();
+                if let Err(error) = media.accept_answer(&answer) {
+                    // No usable answer to our offer: the call cannot carry media.
+                    tracing::info!(channel = %id, %error, "SIP ACK without a usable answer: hanging up");
+                    let cause = causes::cause_from_sip_status(488);
+                    if call.set_phase(Phase::Ended) != Phase::Ended {
+                        call.media().close();
+                        shared.core.with(|ctx| ctx.hang_up(&id, cause));
+                        let ending = ending::ending(Side::Uas, Phase::Answered, cause);
+                        ending::send(&shared.endpoint, call.dialog(), ending, &id);
+                    }
+                }
             }
             Some(DialogState::Updated(_, request, handle)) => {
                 let body = String::from_utf8_lossy(&request.body).into_owned();

@@ -9,6 +9,7 @@
 //! as Asterisk's originate answers when chan_pjsip cannot create the session.
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use rsipstack::dialog::authenticate::Credential;
@@ -21,7 +22,9 @@ use tokio::sync::mpsc::UnboundedReceiver;
 
 use super::super::media::{CallMedia, DtmfSent, MediaControl, MediaEvent};
 use super::super::{SipShared, TECHNOLOGY, causes};
+use super::CallEntry;
 use super::driver::Phase;
+use super::ending::{self, Side};
 use super::inbound::{contact_uri, media_policy};
 use crate::config::pjsip_conf::Endpoint;
 use crate::core::cause;
@@ -30,35 +33,71 @@ use crate::core::tech::{Context, Driver, MediaLeg, Request};
 use crate::core::{ControlReceiver, CoreError, NewChannel};
 use crate::media::rtp_stats::RtpSnapshot;
 
-/// A dial string's parts: `endpoint` or `endpoint/sip:uri`.
+/// A dial string's parts: `endpoint` (or `user@endpoint`) and maybe `/location`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct DialString {
+    /// What names the endpoint: `endpoint`, or `user@endpoint` (see [`endpoint_of`]).
     pub(crate) endpoint: String,
-    pub(crate) uri: Option<String>,
+    /// After the `/`: a SIP URI, or AOR names (comma separated) whose first contact is
+    /// called.
+    pub(crate) location: Option<String>,
 }
 
 /// Parses the resource of a `PJSIP/...` dial string.
 pub(crate) fn parse_dial_string(resource: &str) -> Result<DialString, String> {
     let resource = resource.trim();
-    let (endpoint, uri) = match resource.split_once('/') {
-        Some((endpoint, uri)) => (endpoint, Some(uri.trim())),
+    let (endpoint, location) = match resource.split_once('/') {
+        Some((endpoint, location)) => (endpoint.trim(), Some(location.trim())),
         None => (resource, None),
     };
     if endpoint.is_empty() {
         return Err("PJSIP needs an endpoint: PJSIP/ENDPOINT".into());
     }
-    let uri = match uri {
-        None => None,
-        Some("") => return Err("Empty URI after the endpoint".into()),
-        Some(uri) if uri.starts_with("sip:") || uri.starts_with("sips:") => Some(uri.to_string()),
-        // Asterisk takes `PJSIP/trunk/number` as `sip:number@<trunk's contact host>`;
-        // wari needs the full URI.
-        Some(uri) => Some(format!("sip:{uri}")),
-    };
+    if location == Some("") {
+        return Err("Empty URI after the endpoint".into());
+    }
     Ok(DialString {
         endpoint: endpoint.to_string(),
-        uri,
+        location: location.map(str::to_string),
     })
+}
+
+/// The endpoint a dial string names and the user its Request-URI must have: the endpoint
+/// of that exact name, else (`user@endpoint`, Asterisk's way to call a number on a trunk)
+/// the endpoint after the last `@` with `user`.
+pub(crate) fn endpoint_of<'c>(
+    config: &'c crate::config::pjsip_conf::PjsipConfig,
+    name: &str,
+) -> Option<(&'c Endpoint, Option<String>)> {
+    if let Some(endpoint) = config.endpoint(name) {
+        return Some((endpoint, None));
+    }
+    let (user, endpoint) = name.rsplit_once('@')?;
+    let endpoint = config.endpoint(endpoint)?;
+    Some((endpoint, (!user.is_empty()).then(|| user.to_string())))
+}
+
+/// A dial string's target as a SIP URI: `sip:` and `sips:` URIs (`<>` around them
+/// allowed), with `user` put in (a `user@endpoint` dial string). Anything else is no
+/// target, as chan_pjsip refuses it.
+pub(crate) fn target_uri(text: &str, user: Option<&str>) -> Option<Uri> {
+    let text = text.trim();
+    let text = text
+        .strip_prefix('<')
+        .and_then(|t| t.strip_suffix('>'))
+        .unwrap_or(text);
+    let scheme = text.split_once(':')?.0;
+    if !(scheme.eq_ignore_ascii_case("sip") || scheme.eq_ignore_ascii_case("sips")) {
+        return None;
+    }
+    let mut uri = Uri::try_from(text).ok()?;
+    if let Some(user) = user {
+        uri.auth = Some(rsipstack::sip::Auth {
+            user: user.to_string(),
+            password: None,
+        });
+    }
+    Some(uri)
 }
 
 /// The From URI of our INVITE: `from_user` (else the caller ID number, else `asterisk`,
@@ -89,6 +128,9 @@ pub(crate) struct OutboundCall {
     control: MediaControl,
     dialog: OnceLock<InviteDialog>,
     phase: Arc<Mutex<Phase>>,
+    /// The cause the channel was hung up with (for a BYE to an answer that crossed our
+    /// CANCEL).
+    cause: Arc<AtomicU16>,
 }
 
 impl std::fmt::Debug for OutboundCall {
@@ -137,23 +179,38 @@ pub(crate) fn request(
     request: &Request,
 ) -> Result<(Arc<str>, ControlReceiver), CoreError> {
     let dial = parse_dial_string(&request.resource).map_err(CoreError::BadRequest)?;
+    // Every refusal below is Asterisk's: chan_pjsip cannot create the session, the
+    // originate answers 500 "Allocation failed".
     let allocation_failed = || CoreError::Internal("Allocation failed".into());
-    let Some(endpoint) = shared.config.endpoint(&dial.endpoint) else {
-        tracing::info!(endpoint = %dial.endpoint, "PJSIP call refused: no such endpoint");
+    let Some((endpoint, user)) = endpoint_of(&shared.config, &dial.endpoint) else {
+        tracing::info!(endpoint = %dial.endpoint.escape_debug(), "PJSIP call refused: no such endpoint");
         return Err(allocation_failed());
     };
-    let target = match &dial.uri {
-        Some(uri) => uri.clone(),
-        None => match shared.registrar.contacts_of(&endpoint.name).first() {
-            Some(contact) => contact.uri.clone(),
-            None => {
-                tracing::info!(endpoint = %endpoint.name, "PJSIP call refused: the endpoint has no contact");
-                return Err(allocation_failed());
-            }
-        },
+    // The location's AORs (else the endpoint's), their first contact; a location that
+    // names no AOR with a contact is itself the URI.
+    let contacts = match &dial.location {
+        Some(location) => location
+            .split(',')
+            .map(str::trim)
+            .find_map(|aor| shared.registrar.aor_contacts(aor).into_iter().next()),
+        None => shared
+            .registrar
+            .contacts_of(&endpoint.name)
+            .into_iter()
+            .next(),
     };
-    let callee = Uri::try_from(target.as_str())
-        .map_err(|e| CoreError::BadRequest(format!("Invalid SIP URI {target:?}: {e}")))?;
+    let target = match (contacts, &dial.location) {
+        (Some(contact), _) => contact.uri,
+        (None, Some(location)) => location.clone(),
+        (None, None) => {
+            tracing::info!(endpoint = %endpoint.name, "PJSIP call refused: the endpoint has no contact");
+            return Err(allocation_failed());
+        }
+    };
+    let Some(callee) = target_uri(&target, user.as_deref()) else {
+        tracing::info!(endpoint = %endpoint.name, target = %target.escape_debug(), "PJSIP call refused: not a SIP URI");
+        return Err(allocation_failed());
+    };
     // The target's `transport` parameter chooses the connection rsipstack sends over.
     let transport = callee.transport().cloned().unwrap_or(Transport::Udp);
     let local = local_signalling(shared, transport).ok_or_else(allocation_failed)?;
@@ -203,6 +260,7 @@ pub(crate) fn request(
         setup: Mutex::new(Some(Setup { option, media })),
         dialog: OnceLock::new(),
         phase: Arc::new(Mutex::new(Phase::Early)),
+        cause: Arc::new(AtomicU16::new(cause::NORMAL_CLEARING)),
     });
     ctx.add_channel(NewChannel {
         id: Some(id.to_string()),
@@ -221,6 +279,7 @@ pub(crate) fn request(
             edge,
             ..MediaLeg::default()
         },
+        language: endpoint.language.clone(),
         ..NewChannel::default()
     })
 }
@@ -248,37 +307,21 @@ impl Driver for OutboundCall {
             control,
             shared,
             phase: self.phase.clone(),
+            cause: self.cause.clone(),
         };
         tokio::spawn(follow(call, me, handle, media, state_rx, events, outcome));
         Ok(())
     }
 
     fn hangup(&self, _ctx: &mut Context<'_>, me: &Arc<str>, cause: u16) {
+        self.cause.store(cause, Ordering::Relaxed);
         let was = self.set_phase(Phase::Ended);
         self.control.close();
-        let Some(dialog) = self.dialog.get().cloned() else {
+        let Some(dialog) = self.dialog.get() else {
             return;
         };
-        let me = me.clone();
-        let reason = causes::reason_header(cause);
-        match was {
-            Phase::Early => {
-                tokio::spawn(async move {
-                    if let Err(error) = dialog.cancel().await {
-                        tracing::debug!(channel = %me, %error, "SIP CANCEL not sent");
-                    }
-                });
-            }
-            Phase::Answered => {
-                tokio::spawn(async move {
-                    let headers = vec![Header::Reason(reason.into())];
-                    if let Err(error) = dialog.bye_with_headers(Some(headers)).await {
-                        tracing::debug!(channel = %me, %error, "SIP BYE not sent");
-                    }
-                });
-            }
-            Phase::Ended => {}
-        }
+        let ending = ending::ending(Side::Uac, was, cause);
+        ending::send(&self.shared.endpoint, dialog, ending, me);
     }
 
     fn send_dtmf(&self, ctx: &mut Context<'_>, me: &Arc<str>, digit: char, duration_ms: u32) {
@@ -298,6 +341,7 @@ struct CallRef {
     control: MediaControl,
     shared: Arc<SipShared>,
     phase: Arc<Mutex<Phase>>,
+    cause: Arc<AtomicU16>,
 }
 
 impl CallRef {
@@ -316,6 +360,17 @@ impl CallRef {
             handle.with(|ctx| ctx.hang_up(me, cause));
         }
     }
+
+    /// wari ends the answered call itself (bad answer, RTP timeout): the channel hangs
+    /// up with `cause` and the far end gets a BYE saying so.
+    fn end_answered(&self, handle: &crate::core::tech::Handle, me: &Arc<str>, cause: u16) {
+        if self.set_phase(Phase::Ended) != Phase::Ended {
+            self.control.close();
+            handle.with(|ctx| ctx.hang_up(me, cause));
+            let ending = ending::ending(Side::Uac, Phase::Answered, cause);
+            ending::send(&self.shared.endpoint, &self.dialog, ending, me);
+        }
+    }
 }
 
 /// Follows an outbound call: provisional responses, the final one, then the dialog until
@@ -330,7 +385,8 @@ async fn follow(
     outcome: rsipstack::platform::JoinHandle<rsipstack::dialog::invitation::InviteAsyncResult>,
 ) {
     let mut outcome = Some(outcome);
-    let mut answered = false;
+    // Once answered, the request loop's record of the call (a BYE's `Reason`).
+    let mut entry: Option<Arc<CallEntry>> = None;
     loop {
         tokio::select! {
             state = states.recv() => match state {
@@ -349,9 +405,15 @@ async fn follow(
                 }
                 Some(DialogState::Trying(_)) | Some(DialogState::Calling(_)) => {}
                 Some(DialogState::Terminated(_, reason)) => {
-                    if answered {
-                        tracing::debug!(channel = %me, ?reason, "SIP call ended");
-                        call.far_end_gone(&handle, &me, cause::NORMAL_CLEARING);
+                    if let Some(entry) = &entry {
+                        // As Asterisk: the BYE's `Reason` gives the cause, else 16.
+                        let cause = entry
+                            .far_cause
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .unwrap_or(cause::NORMAL_CLEARING);
+                        tracing::debug!(channel = %me, ?reason, cause, "SIP call ended");
+                        call.far_end_gone(&handle, &me, cause);
                     }
                     if outcome.is_none() {
                         break;
@@ -380,19 +442,26 @@ async fn follow(
                         .as_ref()
                         .map(|r| String::from_utf8_lossy(&r.body).into_owned())
                         .unwrap_or_default();
+                    if call.set_phase(Phase::Answered) == Phase::Ended {
+                        // Hung up meanwhile: the CANCEL lost the race. The answered call
+                        // gets a BYE (a no-op if rsipstack's own CANCEL already ended it).
+                        call.set_phase(Phase::Ended);
+                        let cause = call.cause.load(Ordering::Relaxed);
+                        let ending = ending::ending(Side::Uac, Phase::Answered, cause);
+                        ending::send(&call.shared.endpoint, &call.dialog, ending, &me);
+                        break;
+                    }
                     if let Err(error) = media.accept_answer(&sdp) {
                         tracing::info!(channel = %me, %error, "SIP answer's SDP refused: hanging up");
-                        call.far_end_gone(&handle, &me, cause::NORMAL_CLEARING);
-                        let dialog = call.dialog.clone();
-                        tokio::spawn(async move { dialog.bye().await });
+                        call.end_answered(&handle, &me, cause::NORMAL_CLEARING);
                         break;
                     }
-                    if call.set_phase(Phase::Answered) == Phase::Ended {
-                        // Hung up meanwhile: the CANCEL lost the race, rsipstack ends the
-                        // answered INVITE with a BYE.
-                        break;
-                    }
-                    answered = true;
+                    let answered = Arc::new(CallEntry {
+                        channel: me.clone(),
+                        far_cause: Mutex::new(None),
+                    });
+                    call.shared.calls.insert(call.dialog.id().to_string(), answered.clone());
+                    entry = Some(answered);
                     call.control.answered();
                     handle.with(|ctx| ctx.answered(&me));
                 } else {
@@ -416,13 +485,15 @@ async fn follow(
                     handle.with(|ctx| ctx.dtmf_received(&me, digit, duration_ms));
                 }
                 Some(MediaEvent::Timeout) => {
-                    call.far_end_gone(&handle, &me, 44);
-                    let dialog = call.dialog.clone();
-                    tokio::spawn(async move { dialog.hangup().await });
+                    // As Asterisk: cause 44, REQUESTED_CHAN_UNAVAIL.
+                    call.end_answered(&handle, &me, 44);
                 }
                 None => events = None,
             },
         }
+    }
+    if entry.is_some() {
+        call.shared.calls.remove(&call.dialog.id().to_string());
     }
     call.shared.dialogs.remove_dialog(&call.dialog.id());
     drop(media);
@@ -433,30 +504,76 @@ mod tests {
     use super::*;
 
     #[test]
-    fn dial_strings_name_an_endpoint_and_maybe_a_uri() {
+    fn dial_strings_name_an_endpoint_and_maybe_a_location() {
         assert_eq!(
             parse_dial_string("alice"),
             Ok(DialString {
                 endpoint: "alice".into(),
-                uri: None
+                location: None
             })
         );
         assert_eq!(
             parse_dial_string("trunk/sip:+15551234@192.0.2.1:5060"),
             Ok(DialString {
                 endpoint: "trunk".into(),
-                uri: Some("sip:+15551234@192.0.2.1:5060".into())
+                location: Some("sip:+15551234@192.0.2.1:5060".into())
             })
         );
         assert_eq!(
-            parse_dial_string("trunk/100@host")
-                .expect("uri")
-                .uri
-                .as_deref(),
-            Some("sip:100@host")
+            parse_dial_string("100@trunk/office")
+                .expect("dial string")
+                .endpoint,
+            "100@trunk"
         );
         assert!(parse_dial_string("").is_err());
         assert!(parse_dial_string("/sip:x@y").is_err());
         assert!(parse_dial_string("trunk/").is_err());
+    }
+
+    #[test]
+    fn only_sip_uris_are_targets_and_a_request_user_replaces_theirs() {
+        let uri = |text: &str, user: Option<&str>| target_uri(text, user).map(|u| u.to_string());
+        assert_eq!(
+            uri("sip:bob@192.0.2.1:5070", None).as_deref(),
+            Some("sip:bob@192.0.2.1:5070")
+        );
+        assert_eq!(
+            uri("<sips:bob@example.com>", None).as_deref(),
+            Some("sips:bob@example.com")
+        );
+        assert_eq!(
+            uri("sip:192.0.2.1:5070", Some("100")).as_deref(),
+            Some("sip:100@192.0.2.1:5070")
+        );
+        assert_eq!(
+            uri("sip:trunk@192.0.2.1", Some("+15551234")).as_deref(),
+            Some("sip:+15551234@192.0.2.1")
+        );
+        // chan_pjsip adds no scheme: these are not SIP URIs, no call is made.
+        for text in ["notauri", "100@host", "tel:+15551234", "http://x", ""] {
+            assert_eq!(uri(text, None), None, "{text}");
+        }
+    }
+
+    #[test]
+    fn user_at_endpoint_names_the_endpoint_after_the_at() {
+        let mut problems = crate::config::Problems::default();
+        let file = crate::config::conf_file::parse_str(
+            std::path::Path::new("pjsip.conf"),
+            "[trunk]\ntype=endpoint\n[odd@name]\ntype=endpoint\n",
+            &mut problems,
+        );
+        let config = crate::config::pjsip_conf::read(Some(&file), &mut problems);
+        let found = |name: &str| endpoint_of(&config, name).map(|(e, user)| (e.name.clone(), user));
+        assert_eq!(found("trunk"), Some(("trunk".into(), None)));
+        assert_eq!(
+            found("100@trunk"),
+            Some(("trunk".into(), Some("100".into())))
+        );
+        // An endpoint whose name has an `@` is found by its name first.
+        assert_eq!(found("odd@name"), Some(("odd@name".into(), None)));
+        assert_eq!(found("@trunk"), Some(("trunk".into(), None)));
+        assert_eq!(found("100@nobody"), None);
+        assert_eq!(found("nobody"), None);
     }
 }

@@ -11,6 +11,9 @@
 //!   gets exactly the same challenges, forever, so a scanner learns nothing about which
 //!   names exist; a wrong password gets a fresh challenge. An endpoint without `auth` is
 //!   let through, as in Asterisk.
+//! - Then the registrar ([`super::Registrar::register`]): an endpoint without `aors`
+//!   gets `403` (Asterisk's res_pjsip_registrar does the same, challenged or not: for an
+//!   endpoint without `auth` this tells a scanner the name exists, as in Asterisk).
 
 use std::time::Instant;
 

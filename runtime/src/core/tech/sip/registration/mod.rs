@@ -9,12 +9,12 @@
 //! - Refresh, retries and giving up as the machine says; every status change is logged
 //!   (Asterisk shows these only in logs and AMI `Registry` events: no ARI event exists).
 //! - On stop: `Expires: 0` when registered, waited for at most [`UNREGISTER_WAIT`]
-//!   (best effort: wari exits right after).
+//!   (best effort: wari exits right after), awaited without the core's lock
+//!   (`Technology::stopping`), so calls and ARI go on meanwhile.
 
 pub(crate) mod machine;
 
 use std::sync::Mutex;
-use std::sync::mpsc;
 use std::time::Duration;
 
 use rsipstack::dialog::authenticate::Credential;
@@ -22,6 +22,7 @@ use rsipstack::dialog::registration::Registration as Client;
 use rsipstack::platform::CancellationToken;
 use rsipstack::sip::{Header, Param, StatusCodeKind, Uri};
 use rsipstack::transaction::endpoint::EndpointInnerRef;
+use tokio::sync::mpsc;
 
 use crate::config::pjsip_conf::{PjsipConfig, Registration};
 use machine::{Answer, Machine, Next, Options, Status};
@@ -44,7 +45,7 @@ impl Registrations {
     /// Starts one task per `type=registration` of `config`.
     pub(crate) fn start(config: &PjsipConfig, endpoint: &EndpointInnerRef) -> Registrations {
         let cancel = CancellationToken::new();
-        let (done, finished) = mpsc::channel();
+        let (done, finished) = mpsc::channel(1);
         for registration in &config.registrations {
             let auth = registration
                 .outbound_auth
@@ -67,23 +68,28 @@ impl Registrations {
 
     /// Unregisters every registration that is registered, waiting at most `wait` for
     /// their answers.
-    pub(crate) fn stop(&self, wait: Duration) {
-        self.cancel.cancel();
+    pub(crate) async fn stop(&self, wait: Duration) {
+        self.cancel();
         let finished = self
             .finished
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .take();
-        if let Some(finished) = finished {
-            let deadline = std::time::Instant::now() + wait;
-            loop {
-                let left = deadline.saturating_duration_since(std::time::Instant::now());
-                match finished.recv_timeout(left) {
-                    Ok(()) => continue,
-                    Err(_) => break,
-                }
+        if let Some(mut finished) = finished {
+            // `recv` is `None` once every task has ended (dropped its sender).
+            let all_ended = async { while finished.recv().await.is_some() {} };
+            if tokio::time::timeout(wait, all_ended).await.is_err() {
+                tracing::info!(
+                    ?wait,
+                    "outbound registrations: not all unregistered in time"
+                );
             }
         }
+    }
+
+    /// Tells every registration to stop (unregistering when registered), without waiting.
+    pub(crate) fn cancel(&self) {
+        self.cancel.cancel();
     }
 }
 
