@@ -12,6 +12,7 @@ use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use super::totals::totals;
 use crate::media::engine::LegId;
 use crate::media::rtp::HEADER_LEN;
 use crate::media::rtp_stats::RtpStats;
@@ -67,6 +68,7 @@ impl Link {
             return;
         }
         if self.outgoing.push((port, datagram.to_vec(), to)) {
+            totals().dropped_out();
             let dropped = self.outgoing.dropped();
             if dropped.is_power_of_two() {
                 tracing::debug!(channel = %self.channel, dropped, "SIP media: outgoing datagrams dropped (the I/O task is behind)");
@@ -109,6 +111,7 @@ impl Link {
             Port::Rtcp => &self.incoming_rtcp,
         };
         if queue.push((datagram, from)) {
+            totals().dropped_in();
             let dropped = queue.dropped();
             if dropped.is_power_of_two() {
                 tracing::debug!(channel = %self.channel, dropped, ?port, "SIP media: received datagrams dropped (the media clock is behind)");
@@ -164,7 +167,10 @@ async fn serve(link: Arc<Link>, rtp: tokio::net::UdpSocket, rtcp: tokio::net::Ud
         tokio::select! {
             _ = link.wake.notified() => {}
             received = rtp.recv_from(&mut rtp_buf) => match received {
-                Ok((len, from)) => link.queue_incoming(Port::Rtp, rtp_buf[..len].to_vec(), from),
+                Ok((len, from)) => {
+                    totals().received(1);
+                    link.queue_incoming(Port::Rtp, rtp_buf[..len].to_vec(), from);
+                }
                 Err(error) => tracing::debug!(channel = %link.channel, %error, "RTP receive failed"),
             },
             received = rtcp.recv_from(&mut rtcp_buf) => match received {
@@ -186,6 +192,7 @@ async fn serve(link: Arc<Link>, rtp: tokio::net::UdpSocket, rtcp: tokio::net::Ud
                 Ok(sent) => {
                     if port == Port::Rtp {
                         link.stats.sent(sent.saturating_sub(HEADER_LEN));
+                        totals().sent(1);
                     }
                     send_failing = false;
                 }

@@ -17,7 +17,8 @@
 //!    `rtp_timeout`.
 //!
 //! Files: `sdp` (parse, offer/answer), `session` (sans-IO RTP both ways), `jitter`,
-//! `dtmf` (RFC 4733 and in-band), `rtcp`, `io` (sockets and the I/O task), `edge`.
+//! `dtmf` (RFC 4733 and in-band), `rtcp`, `io` (sockets and the I/O task), `edge`,
+//! `totals` (process-wide counts for `/metrics`).
 
 // The SIP channel driver calls in; until it is merged only the tests do.
 #![allow(
@@ -40,6 +41,7 @@ mod jitter;
 mod rtcp;
 pub(crate) mod sdp;
 mod session;
+pub(crate) mod totals;
 
 pub(crate) use sdp::{Direction, FarEndHold, SdpError};
 
