@@ -32,7 +32,7 @@ def get(url: str, credentials: str, path: str) -> bytes:
 
 def metrics(url: str, credentials: str) -> dict:
     values = {}
-    for line in get(url, credentials, "/ari/metrics").decode().splitlines():
+    for line in get(url, credentials, "/metrics").decode().splitlines():
         if not line or line.startswith("#"):
             continue
         name, _, value = line.rpartition(" ")
