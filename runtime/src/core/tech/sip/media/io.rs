@@ -249,7 +249,7 @@ fn run(added: &Mutex<Vec<Served>>, requested: &AtomicBool) {
             last_read = Some(now);
             reads = reads.wrapping_add(1);
         }
-        let read_rtcp = read_now && reads % RTCP_EVERY == 0;
+        let read_rtcp = read_now && reads.is_multiple_of(RTCP_EVERY);
         // Closed calls' sockets are dropped (closed) here.
         served.retain_mut(|call| {
             if call.link.is_closed() {
