@@ -170,3 +170,32 @@ async fn events_sent_and_dropped_are_counted_per_socket() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn the_media_clock_and_sip_rtp_are_counted() {
+    let wari = Wari::start_default();
+    // The engine ticks every 20 ms from start-up, with or without channels.
+    let text = metrics_until(&wari, |text| {
+        sample(text, "wari_media_ticks_total").is_some_and(|n| n >= 3)
+    })
+    .await;
+    assert!(
+        sample(&text, "wari_media_late_ticks_total").is_some(),
+        "{text}"
+    );
+    assert!(
+        text.contains("# TYPE wari_media_busy_seconds_total counter"),
+        "{text}"
+    );
+    // No SIP call yet: every RTP count is there, at 0.
+    for name in [
+        "wari_sip_rtp_received_packets_total",
+        "wari_sip_rtp_sent_packets_total",
+        "wari_sip_rtp_queue_dropped_total{direction=\"in\"}",
+        "wari_sip_rtp_queue_dropped_total{direction=\"out\"}",
+        "wari_sip_rtp_jitter_dropped_total",
+        "wari_sip_rtp_jitter_lost_total",
+    ] {
+        assert_eq!(sample(&text, name), Some(0), "{name}: {text}");
+    }
+}

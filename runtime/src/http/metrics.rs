@@ -141,12 +141,78 @@ pub(crate) fn render(ari: &Ari, requests: &RequestMetrics) -> String {
         apps,
     );
     render_wasm(ari, &mut out);
+    render_media(ari, &mut out);
     render_sockets(
         &mut out,
         &crate::events::meter::snapshot(MAX_LISTED_SOCKETS),
     );
     requests.render(&mut out);
     out
+}
+
+fn counter(out: &mut String, name: &str, help: &str, value: impl std::fmt::Display) {
+    header(out, name, "counter", help);
+    let _ = writeln!(out, "{name} {value}");
+}
+
+/// The media engine's clock and the SIP calls' RTP.
+fn render_media(ari: &Ari, out: &mut String) {
+    if let Ok(media) = ari.core().media() {
+        let stats = &media.engine.stats;
+        counter(
+            out,
+            "wari_media_ticks_total",
+            "20 ms steps of the media engine.",
+            stats.ticks.load(Ordering::Relaxed),
+        );
+        counter(
+            out,
+            "wari_media_late_ticks_total",
+            "Media ticks whose frames were not ready by the end of their 20 ms (or never made).",
+            stats.late_ticks.load(Ordering::Relaxed),
+        );
+        counter(
+            out,
+            "wari_media_busy_seconds_total",
+            "Time the media engine spent computing ticks.",
+            stats.busy_micros.load(Ordering::Relaxed) as f64 / 1e6,
+        );
+    }
+    let sip = crate::core::tech::sip::media::totals::totals().snapshot();
+    counter(
+        out,
+        "wari_sip_rtp_received_packets_total",
+        "RTP packets read from SIP calls' sockets.",
+        sip.rtp_received,
+    );
+    counter(
+        out,
+        "wari_sip_rtp_sent_packets_total",
+        "RTP packets sent on SIP calls' sockets.",
+        sip.rtp_sent,
+    );
+    let name = "wari_sip_rtp_queue_dropped_total";
+    header(
+        out,
+        name,
+        "counter",
+        "Datagrams of SIP calls dropped by a full queue: received ones the media clock had not \
+         taken (in), ones to send the I/O had not sent (out).",
+    );
+    let _ = writeln!(out, "{name}{{direction=\"in\"}} {}", sip.queue_dropped_in);
+    let _ = writeln!(out, "{name}{{direction=\"out\"}} {}", sip.queue_dropped_out);
+    counter(
+        out,
+        "wari_sip_rtp_jitter_dropped_total",
+        "RTP packets of SIP calls dropped by their jitter buffers: late, duplicate or over capacity.",
+        sip.jitter_dropped,
+    );
+    counter(
+        out,
+        "wari_sip_rtp_jitter_lost_total",
+        "RTP packets of SIP calls given up at playout (never arrived in time).",
+        sip.jitter_lost,
+    );
 }
 
 /// Open sockets listed one by one at most (the totals count every socket).

@@ -1,6 +1,6 @@
 //! The media engine's side of a SIP call: the [`Edge`] the channel's leg gets. Each tick
 //! the engine hands it what the leg wrote and asks what the leg hears; the edge runs the
-//! call's [`Session`] on that and exchanges datagrams with the call's I/O task through the
+//! call's [`Session`] on that and exchanges datagrams with the SIP media I/O thread through the
 //! [`Link`]'s bounded queues. It never waits: no socket, no lock held for more than a
 //! copy, no allocation beyond a datagram's bytes.
 //!

@@ -3,7 +3,7 @@
 //!
 //! The signalling side (the channel driver) holds a [`CallMedia`] per call:
 //!
-//! 1. [`CallMedia::open`] binds the RTP/RTCP port pair and starts the call's I/O task; the
+//! 1. [`CallMedia::open`] binds the RTP/RTCP port pair and hands it to the I/O thread; the
 //!    edge exists from here on ([`CallMedia::take_edge`], for the channel's `MediaLeg`),
 //!    silent until an offer/answer settles where to send and which codec.
 //! 2. Inbound calls: [`CallMedia::answer_offer`] (the INVITE's body; its error says 488 or
@@ -17,7 +17,8 @@
 //!    `rtp_timeout`.
 //!
 //! Files: `sdp` (parse, offer/answer), `session` (sans-IO RTP both ways), `jitter`,
-//! `dtmf` (RFC 4733 and in-band), `rtcp`, `io` (sockets and the I/O task), `edge`.
+//! `dtmf` (RFC 4733 and in-band), `rtcp`, `io` (sockets and the I/O thread), `edge`,
+//! `totals` (process-wide counts for `/metrics`).
 
 // The SIP channel driver calls in; until it is merged only the tests do.
 #![allow(
@@ -40,6 +41,7 @@ mod jitter;
 mod rtcp;
 pub(crate) mod sdp;
 mod session;
+pub(crate) mod totals;
 
 pub(crate) use sdp::{Direction, FarEndHold, SdpError};
 
@@ -93,8 +95,9 @@ pub(crate) enum MediaSetupError {
         #[source]
         source: std::io::Error,
     },
-    /// The I/O task could not start (no tokio runtime, or the sockets refused it).
-    #[error("cannot start the RTP task: {0}")]
+    /// The sockets could not be served (the I/O thread could not start, or the sockets
+    /// refused non-blocking mode).
+    #[error("cannot serve the RTP sockets: {0}")]
     Task(#[source] std::io::Error),
 }
 
@@ -228,8 +231,8 @@ impl std::fmt::Debug for CallMedia {
 }
 
 impl CallMedia {
-    /// Binds the call's RTP/RTCP ports on `policy.bind_ip` and starts its I/O task (on the
-    /// current tokio runtime). `channel` names the call in logs.
+    /// Binds the call's RTP/RTCP ports on `policy.bind_ip` and hands them to the SIP media
+    /// I/O thread. `channel` names the call in logs.
     pub(crate) fn open(policy: MediaPolicy, channel: LegId) -> Result<CallMedia, MediaSetupError> {
         if !policy
             .codecs

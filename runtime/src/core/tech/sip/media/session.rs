@@ -22,9 +22,10 @@ use std::time::{Duration, Instant};
 use rtp_types::{RtpPacket, RtpPacketBuilder};
 
 use super::dtmf::{self, InbandDetector};
-use super::jitter::JitterBuffer;
+use super::jitter::{JitterBuffer, JitterCounts};
 use super::rtcp::Rtcp;
 use super::sdp::{Direction, Negotiated};
+use super::totals::totals;
 use super::{DtmfMode, MediaEvent};
 use crate::media::codec::{Codec, Endian};
 use crate::media::frame::{AudioFrame, Rate, Resampler};
@@ -79,6 +80,8 @@ pub(crate) struct Session {
     counter: RtpCounter,
     ignored: Ignored,
     jitter: JitterBuffer<Vec<u8>>,
+    /// The jitter buffer's counts already added to the process's totals.
+    jitter_counted: JitterCounts,
     queued: VecDeque<i16>,
     dtmf_in: dtmf::Receiver,
     dtmf_out: dtmf::Sender,
@@ -117,6 +120,7 @@ impl Session {
             counter: RtpCounter::new(start.ssrc),
             ignored: Ignored::default(),
             jitter: JitterBuffer::default(),
+            jitter_counted: JitterCounts::default(),
             queued: VecDeque::with_capacity(MAX_QUEUED_SAMPLES + 320),
             dtmf_in: dtmf::Receiver::default(),
             dtmf_out: dtmf::Sender::default(),
@@ -382,6 +386,11 @@ impl Session {
             self.decoded.clear();
             codec.decode(&payload, Endian::Big, &mut self.decoded);
             self.queued.extend(self.decoded.iter().copied());
+        }
+        let counts = self.jitter.counts();
+        if counts != self.jitter_counted {
+            totals().jitter(self.jitter_counted, counts);
+            self.jitter_counted = counts;
         }
         if self.queued.len() > MAX_QUEUED_SAMPLES {
             let excess = self.queued.len() - MAX_QUEUED_SAMPLES;
