@@ -621,3 +621,29 @@ async fn tones_from_an_inband_phone_arrive_as_channel_dtmf_received() {
     assert_eq!(digits, "159#");
     ops.hang_up(&channel, &mut carol).await;
 }
+
+#[tokio::test]
+async fn redirect_of_a_phone_call_checks_its_endpoint_as_asterisk_does() {
+    let mut ops = Ops::start().await;
+    let source = silence(ops.dir.path(), 30);
+    let (mut alice, channel) = ops.call_in("alice", "wonderland", &source).await;
+    let redirect = |query: &str| format!("/ari/channels/{channel}/redirect{query}");
+    let reply = ops.wari.post(&redirect("")).await;
+    assert_eq!(reply.status, 400, "{}", reply.text);
+    let reply = ops.wari.post(&redirect("?endpoint=bob")).await;
+    assert_eq!(reply.status, 422, "{}", reply.text);
+    assert_eq!(
+        reply.message(),
+        Some("Endpoint parameter 'bob' does not contain tech/resource")
+    );
+    let reply = ops.wari.post(&redirect("?endpoint=Local/100@ops")).await;
+    assert_eq!(reply.status, 422, "{}", reply.text);
+    assert_eq!(
+        reply.message(),
+        Some("Endpoint technology 'Local' does not match channel technology 'PJSIP'")
+    );
+    // The refused requests left the call as it was.
+    let reply = ops.wari.get(&format!("/ari/channels/{channel}")).await;
+    assert_eq!(reply.body["state"], "Up", "{}", reply.text);
+    ops.hang_up(&channel, &mut alice).await;
+}
