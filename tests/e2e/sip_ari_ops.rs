@@ -17,8 +17,8 @@ use crate::media_support::{
     hears, keys_heard, record, recordings_finished, sine, stored_samples, write_wav,
 };
 use crate::sip_peers::{
-    Account, AudioMatch, Baresip, PEER_TIMEOUT, RATE, audio_match, prompt, read_wav,
-    repeated_prompt,
+    Account, AudioMatch, Baresip, PEER_TIMEOUT, PjsuaCall, RATE, audio_match, pjsua_call, prompt,
+    read_wav, repeated_prompt,
 };
 use crate::support::{ARI_CONF, EventSocket, HTTP_CONF, Wari, eventually};
 
@@ -326,6 +326,50 @@ async fn rtp_statistics_of_a_phone_call_carry_the_round_trip_time_from_its_rtcp(
         assert!((0.0..1.0).contains(&value), "{field} {value}: {stats}");
     }
     ops.hang_up(&channel, &mut alice).await;
+}
+
+#[tokio::test]
+async fn rtp_statistics_of_a_pjsua2_call_carry_the_round_trip_time_from_its_rtcp() {
+    let mut ops = Ops::start().await;
+    let uri = format!("sip:100@{}", ops.wari.sip_udp.expect("SIP over UDP"));
+    let record = ops.path("pjsua-heard.wav");
+    let call = tokio::task::spawn_blocking(move || {
+        pjsua_call(&PjsuaCall {
+            uri: &uri,
+            play: &prompt("hello-world"),
+            record: &record,
+            digits: "",
+            credentials: Some(("alice", "wonderland")),
+            hold: Duration::from_secs(20),
+        })
+    });
+    let started = ops.ws.next_of("StasisStart").await;
+    let channel = started["channel"]["id"]
+        .as_str()
+        .expect("channel id")
+        .to_string();
+    ops.post_ok(&format!("/ari/channels/{channel}/answer"))
+        .await;
+    let wari = &ops.wari;
+    let stats = eventually("an RTT from pjsua2's RTCP", Duration::from_secs(20), || {
+        let channel = channel.clone();
+        async move {
+            let stats = rtp_statistics(wari, &channel).await;
+            if stats.get("rtt").is_some() {
+                Ok(stats)
+            } else {
+                Err(stats.to_string())
+            }
+        }
+    })
+    .await;
+    let rtt = stats["rtt"].as_f64().unwrap_or(-1.0);
+    assert!(rtt > 0.0 && rtt < 0.5, "rtt {rtt}: {stats}");
+    assert!(stats["rxjitter"].as_f64().is_some(), "{stats}");
+    assert_ne!(stats["remote_ssrc"], 0, "{stats}");
+    ops.delete_ok(&format!("/ari/channels/{channel}")).await;
+    let outcome = call.await.expect("pjsua call");
+    assert_eq!(outcome.status, 200, "{}", outcome.output);
 }
 
 #[tokio::test]
