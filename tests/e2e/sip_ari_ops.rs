@@ -1,6 +1,7 @@
 //! ARI operations on SIP channels, each against a real phone (baresip) calling in to a
 //! Stasis application: `rtp_statistics` from the phone's RTCP, record, snoop, external
-//! media, mute, music on hold, `continue`, and DTMF both ways (RFC 4733 and in band).
+//! media, mute, music on hold, `continue`, redirect (REFER after the answer) and DTMF both
+//! ways (RFC 4733 and in band).
 //! Each test asserts on what a user sees: the events, the JSON, the stored recordings, and
 //! the audio the phone recorded, compared with the prompts in 100 ms windows with a lag
 //! search ([`sip_peers::audio_match`]). `rtp_timeout` is in `sip_rtp_timeout.rs`.
@@ -689,5 +690,32 @@ async fn redirect_of_a_phone_call_checks_its_endpoint_as_asterisk_does() {
     // The refused requests left the call as it was.
     let reply = ops.wari.get(&format!("/ari/channels/{channel}")).await;
     assert_eq!(reply.body["state"], "Up", "{}", reply.text);
+    ops.hang_up(&channel, &mut alice).await;
+}
+
+#[tokio::test]
+async fn redirect_of_an_answered_phone_call_transfers_it_with_refer() {
+    let mut ops = Ops::start().await;
+    let source = silence(ops.dir.path(), 30);
+    let mut bob = Baresip::start(&ops.path("bob"), Account::local("bob", true), &source).await;
+    let (mut alice, channel) = ops.call_in("alice", "wonderland", &source).await;
+    let reply = ops
+        .wari
+        .post(&format!(
+            "/ari/channels/{channel}/redirect?endpoint=PJSIP/{}",
+            bob.uri()
+        ))
+        .await;
+    assert_eq!(reply.status, 204, "{}", reply.text);
+    // alice's phone calls bob itself (as alice).
+    let established = bob.wait_event("CALL_ESTABLISHED", PEER_TIMEOUT).await;
+    assert!(
+        established["peeruri"]
+            .as_str()
+            .is_some_and(|uri| uri.starts_with("sip:alice@")),
+        "{established}"
+    );
+    // As with Asterisk, the call with wari stays until one side hangs up (baresip does not
+    // after a transfer).
     ops.hang_up(&channel, &mut alice).await;
 }

@@ -1,17 +1,18 @@
 //! The channel [`Driver`] of a SIP call: what wari does on the channel becomes SIP on its
 //! INVITE dialog — ringing 180, progress 183 with our SDP (early media), answer 200 with
 //! our SDP, hang-up a final response (mapped from the cause) before the answer and a BYE
-//! after it — and DTMF and RTP statistics go to the call's media.
+//! after it, an ARI redirect after the answer a REFER — and DTMF and RTP statistics go to
+//! the call's media.
 
 use std::sync::{Arc, Mutex};
 
 use rsipstack::dialog::invite_dialog::InviteDialog;
-use rsipstack::sip::{Header, StatusCode};
+use rsipstack::sip::{Header, HeadersExt, StatusCode};
 
 use super::super::causes;
 use super::super::media::{DtmfSent, MediaControl};
 use crate::core::CoreError;
-use crate::core::tech::{Context, Driver, Indication};
+use crate::core::tech::{Context, Driver, Indication, Redirected};
 use crate::media::rtp_stats::RtpSnapshot;
 
 /// Where a call's INVITE dialog is.
@@ -177,5 +178,44 @@ impl Driver for SipCall {
 
     fn rtp_statistics(&self) -> Option<RtpSnapshot> {
         Some(self.media.statistics())
+    }
+
+    /// As chan_pjsip after the answer: a REFER asking the phone to call `endpoint`'s
+    /// target (`PJSIP/<sip URI>`); the phone calls it and leaves this call. Before the
+    /// answer Asterisk answers the INVITE 302, which rsipstack cannot send with a Contact:
+    /// nothing happens then (logged).
+    fn redirect(&self, _ctx: &mut Context<'_>, me: &Arc<str>, endpoint: &str) -> Redirected {
+        let target = endpoint.split_once('/').map_or("", |(_, target)| target);
+        if self.phase() != Phase::Answered {
+            tracing::info!(channel = %me, target = ?target, "SIP redirect before the answer (302) is not supported");
+            return Redirected::Ignored;
+        }
+        let uri = match rsipstack::sip::Uri::try_from(target) {
+            Ok(uri) => uri,
+            Err(error) => {
+                tracing::info!(channel = %me, target = ?target, %error, "SIP redirect: not a SIP URI");
+                return Redirected::Ignored;
+            }
+        };
+        let referred_by = self
+            .dialog
+            .initial_request()
+            .to_header()
+            .map(|to| to.value().to_string());
+        let dialog = self.dialog.clone();
+        let me = me.clone();
+        tokio::spawn(async move {
+            let headers = referred_by
+                .ok()
+                .map(|by| vec![Header::Other("Referred-By".into(), by)]);
+            match dialog.refer(uri, headers, None).await {
+                Ok(Some(response)) => {
+                    tracing::debug!(channel = %me, status = %response.status_code, "SIP REFER answered");
+                }
+                Ok(None) => tracing::debug!(channel = %me, "SIP REFER not answered"),
+                Err(error) => tracing::debug!(channel = %me, %error, "SIP REFER not sent"),
+            }
+        });
+        Redirected::Followed
     }
 }

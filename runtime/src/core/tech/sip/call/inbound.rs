@@ -357,6 +357,10 @@ pub(crate) async fn follow(
                     }
                 }
             }
+            Some(DialogState::Notify(_, _, handle)) => {
+                // The progress of a transfer we asked for (REFER): taken, nothing to do.
+                let _ = handle.reply(StatusCode::OK).await;
+            }
             Some(other) => {
                 tracing::trace!(channel = %id, state = %other, "SIP dialog state");
             }
