@@ -26,8 +26,8 @@ use crate::support::{ARI_CONF, EventSocket, HTTP_CONF, Wari, eventually};
 /// The application the phones' calls are handed to.
 const APP: &str = "ops";
 
-/// Endpoints alice (RFC 4733 digits) and carol (digits in band), each with a password and
-/// an AOR of its own name.
+/// Endpoints alice and bob (RFC 4733 digits) and carol (digits in band), each with a
+/// password and an AOR of its own name.
 const PJSIP_CONF: &str = "\
 [udp]
 type = transport
@@ -52,6 +52,21 @@ username = alice
 password = wonderland
 
 [alice]
+type = aor
+max_contacts = 1
+remove_existing = yes
+
+[bob](phone)
+auth = bob
+aors = bob
+
+[bob]
+type = auth
+auth_type = userpass
+username = bob
+password = builder
+
+[bob]
 type = aor
 max_contacts = 1
 remove_existing = yes
@@ -717,5 +732,37 @@ async fn redirect_of_an_answered_phone_call_transfers_it_with_refer() {
     );
     // As with Asterisk, the call with wari stays until one side hangs up (baresip does not
     // after a transfer).
+    ops.hang_up(&channel, &mut alice).await;
+}
+
+#[tokio::test]
+async fn redirect_to_a_registered_endpoint_transfers_the_call_to_its_contact() {
+    let mut ops = Ops::start().await;
+    let source = silence(ops.dir.path(), 30);
+    let sip = ops.wari.sip_udp.expect("SIP over UDP");
+    let account = Account::registering("bob", "builder", sip, true);
+    let mut bob = Baresip::start(&ops.path("bob"), account, &source).await;
+    bob.wait_event("REGISTER_OK", PEER_TIMEOUT).await;
+    let (mut alice, channel) = ops.call_in("alice", "wonderland", &source).await;
+    ops.post_ok(&format!(
+        "/ari/channels/{channel}/redirect?endpoint=PJSIP/bob"
+    ))
+    .await;
+    // alice's phone calls bob's registered contact itself (not through wari: no new
+    // channel).
+    let established = bob.wait_event("CALL_ESTABLISHED", PEER_TIMEOUT).await;
+    assert!(
+        established["peeruri"]
+            .as_str()
+            .is_some_and(|uri| uri.starts_with("sip:alice@")),
+        "{established}"
+    );
+    let channels = ops.wari.get("/ari/channels").await;
+    assert_eq!(
+        channels.body.as_array().map(Vec::len),
+        Some(1),
+        "{}",
+        channels.text
+    );
     ops.hang_up(&channel, &mut alice).await;
 }

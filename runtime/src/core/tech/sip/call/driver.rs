@@ -11,9 +11,15 @@ use rsipstack::sip::{Header, HeadersExt, StatusCode};
 
 use super::super::causes;
 use super::super::media::{DtmfSent, MediaControl};
+use super::super::registrar::Registrar;
 use crate::core::CoreError;
 use crate::core::tech::{Context, Driver, Indication, Redirected};
 use crate::media::rtp_stats::RtpSnapshot;
+
+/// How often, and how many times, a redirect looks whether the dialog is confirmed (the
+/// ACK of our 200 came) before it sends its REFER: 2 s at most.
+const REFER_WAIT_STEP: std::time::Duration = std::time::Duration::from_millis(20);
+const REFER_WAIT_STEPS: u32 = 100;
 
 /// Where a call's INVITE dialog is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,6 +39,8 @@ pub(crate) struct SipCall {
     /// Our SDP for the far end (the answer to its offer), sent with 183 and 200.
     local_sdp: Mutex<String>,
     phase: Mutex<Phase>,
+    /// Where a redirect to `PJSIP/<endpoint>` finds the endpoint's contact.
+    registrar: Option<Arc<Registrar>>,
 }
 
 impl std::fmt::Debug for SipCall {
@@ -56,7 +64,14 @@ impl SipCall {
             media,
             local_sdp: Mutex::new(local_sdp),
             phase: Mutex::new(Phase::Early),
+            registrar: None,
         }
+    }
+
+    /// Redirects to `PJSIP/<endpoint>` go to the first contact `registrar` has for it.
+    pub(crate) fn with_registrar(mut self, registrar: Arc<Registrar>) -> SipCall {
+        self.registrar = Some(registrar);
+        self
     }
 
     pub(crate) fn phase(&self) -> Phase {
@@ -181,7 +196,7 @@ impl Driver for SipCall {
     }
 
     /// As chan_pjsip after the answer: a REFER asking the phone to call `endpoint`'s
-    /// target (`PJSIP/<sip URI>`); the phone calls it and leaves this call. Before the
+    /// target (`PJSIP/<endpoint>`: its first contact, else `PJSIP/<sip URI>`). Before the
     /// answer Asterisk answers the INVITE 302, which rsipstack cannot send with a Contact:
     /// nothing happens then (logged).
     fn redirect(&self, _ctx: &mut Context<'_>, me: &Arc<str>, endpoint: &str) -> Redirected {
@@ -190,6 +205,12 @@ impl Driver for SipCall {
             tracing::info!(channel = %me, target = ?target, "SIP redirect before the answer (302) is not supported");
             return Redirected::Ignored;
         }
+        // As chan_pjsip: an endpoint's name stands for its first contact.
+        let contact = self
+            .registrar
+            .as_ref()
+            .and_then(|registrar| registrar.contacts_of(target).into_iter().next());
+        let target = contact.as_ref().map_or(target, |c| c.uri.as_str());
         let uri = match rsipstack::sip::Uri::try_from(target) {
             Ok(uri) => uri,
             Err(error) => {
@@ -205,6 +226,14 @@ impl Driver for SipCall {
         let dialog = self.dialog.clone();
         let me = me.clone();
         tokio::spawn(async move {
+            // A REFER goes in a confirmed dialog: the phone's ACK of our 200 may still be
+            // on its way when the application redirects at once (bounded wait).
+            for _ in 0..REFER_WAIT_STEPS {
+                if dialog.state().is_confirmed() || dialog.state().is_terminated() {
+                    break;
+                }
+                tokio::time::sleep(REFER_WAIT_STEP).await;
+            }
             let headers = referred_by
                 .ok()
                 .map(|by| vec![Header::Other("Referred-By".into(), by)]);

@@ -226,7 +226,10 @@ pub(crate) async fn invite(shared: &Arc<SipShared>, mut tx: Transaction) {
         }
     };
     let dialog_key = dialog.id().to_string();
-    let call = Arc::new(SipCall::new(dialog.clone(), media.control(), answer));
+    let call = Arc::new(
+        SipCall::new(dialog.clone(), media.control(), answer)
+            .with_registrar(shared.registrar.clone()),
+    );
     let entry = Arc::new(CallEntry {
         channel: channel_id.clone(),
         far_cause: std::sync::Mutex::new(None),
