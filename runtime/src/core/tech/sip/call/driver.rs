@@ -1,20 +1,27 @@
 //! The channel [`Driver`] of a SIP call: what wari does on the channel becomes SIP on its
 //! INVITE dialog — ringing 180, progress 183 with our SDP (early media), answer 200 with
 //! our SDP, hang-up a final response (mapped from the cause) before the answer and a BYE
-//! after it — and DTMF and RTP statistics go to the call's media.
+//! after it, an ARI redirect after the answer a REFER — and DTMF and RTP statistics go to
+//! the call's media.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use rsipstack::dialog::invite_dialog::InviteDialog;
-use rsipstack::sip::Header;
+use rsipstack::sip::{Header, HeadersExt};
 use rsipstack::transaction::endpoint::EndpointInnerRef;
 
 use super::super::media::{DtmfSent, MediaControl};
 use super::ending::{self, Side};
+use super::super::registrar::Registrar;
 use crate::core::CoreError;
-use crate::core::tech::{Context, Driver, Indication};
+use crate::core::tech::{Context, Driver, Indication, Redirected};
 use crate::media::rtp_stats::RtpSnapshot;
+
+/// How often, and how many times, a redirect looks whether the dialog is confirmed (the
+/// ACK of our 200 came) before it sends its REFER: 2 s at most.
+const REFER_WAIT_STEP: std::time::Duration = std::time::Duration::from_millis(20);
+const REFER_WAIT_STEPS: u32 = 100;
 
 /// Where a call's INVITE dialog is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,6 +46,8 @@ pub(crate) struct SipCall {
     /// The INVITE had no SDP (a late offer): our 200 offers, the ACK answers.
     late_offer: AtomicBool,
     phase: Mutex<Phase>,
+    /// Where a redirect to `PJSIP/<endpoint>` finds the endpoint's contact.
+    registrar: Option<Arc<Registrar>>,
 }
 
 impl std::fmt::Debug for SipCall {
@@ -69,7 +78,14 @@ impl SipCall {
             local_sdp: Mutex::new(local_sdp),
             late_offer: AtomicBool::new(false),
             phase: Mutex::new(Phase::Early),
+            registrar: None,
         }
+    }
+
+    /// Redirects to `PJSIP/<endpoint>` go to the first contact `registrar` has for it.
+    pub(crate) fn with_registrar(mut self, registrar: Arc<Registrar>) -> SipCall {
+        self.registrar = Some(registrar);
+        self
     }
 
     pub(crate) fn phase(&self) -> Phase {
@@ -183,5 +199,58 @@ impl Driver for SipCall {
 
     fn rtp_statistics(&self) -> Option<RtpSnapshot> {
         Some(self.media.statistics())
+    }
+
+    /// As chan_pjsip after the answer: a REFER asking the phone to call `endpoint`'s
+    /// target (`PJSIP/<endpoint>`: its first contact, else `PJSIP/<sip URI>`). Before the
+    /// answer Asterisk answers the INVITE 302, which rsipstack cannot send with a Contact:
+    /// nothing happens then (logged).
+    fn redirect(&self, _ctx: &mut Context<'_>, me: &Arc<str>, endpoint: &str) -> Redirected {
+        let target = endpoint.split_once('/').map_or("", |(_, target)| target);
+        if self.phase() != Phase::Answered {
+            tracing::info!(channel = %me, target = ?target, "SIP redirect before the answer (302) is not supported");
+            return Redirected::Ignored;
+        }
+        // As chan_pjsip: an endpoint's name stands for its first contact.
+        let contact = self
+            .registrar
+            .as_ref()
+            .and_then(|registrar| registrar.contacts_of(target).into_iter().next());
+        let target = contact.as_ref().map_or(target, |c| c.uri.as_str());
+        let uri = match rsipstack::sip::Uri::try_from(target) {
+            Ok(uri) => uri,
+            Err(error) => {
+                tracing::info!(channel = %me, target = ?target, %error, "SIP redirect: not a SIP URI");
+                return Redirected::Ignored;
+            }
+        };
+        let referred_by = self
+            .dialog
+            .initial_request()
+            .to_header()
+            .map(|to| to.value().to_string());
+        let dialog = self.dialog.clone();
+        let me = me.clone();
+        tokio::spawn(async move {
+            // A REFER goes in a confirmed dialog: the phone's ACK of our 200 may still be
+            // on its way when the application redirects at once (bounded wait).
+            for _ in 0..REFER_WAIT_STEPS {
+                if dialog.state().is_confirmed() || dialog.state().is_terminated() {
+                    break;
+                }
+                tokio::time::sleep(REFER_WAIT_STEP).await;
+            }
+            let headers = referred_by
+                .ok()
+                .map(|by| vec![Header::Other("Referred-By".into(), by)]);
+            match dialog.refer(uri, headers, None).await {
+                Ok(Some(response)) => {
+                    tracing::debug!(channel = %me, status = %response.status_code, "SIP REFER answered");
+                }
+                Ok(None) => tracing::debug!(channel = %me, "SIP REFER not answered"),
+                Err(error) => tracing::debug!(channel = %me, %error, "SIP REFER not sent"),
+            }
+        });
+        Redirected::Followed
     }
 }

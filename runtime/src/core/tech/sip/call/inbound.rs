@@ -244,12 +244,15 @@ pub(crate) async fn invite(shared: &Arc<SipShared>, mut tx: Transaction) {
         }
     };
     let dialog_key = dialog.id().to_string();
-    let call = Arc::new(SipCall::new(
-        dialog.clone(),
-        shared.endpoint.clone(),
-        media.control(),
-        local_sdp,
-    ));
+    let call = Arc::new(
+        SipCall::new(
+            dialog.clone(),
+            shared.endpoint.clone(),
+            media.control(),
+            local_sdp,
+        )
+        .with_registrar(shared.registrar.clone()),
+    );
     if late_offer {
         call.expect_answer_in_ack();
     }
@@ -402,6 +405,10 @@ pub(crate) async fn follow(
                         let _ = handle.reply(StatusCode::from(error.sip_status())).await;
                     }
                 }
+            }
+            Some(DialogState::Notify(_, _, handle)) => {
+                // The progress of a transfer we asked for (REFER): taken, nothing to do.
+                let _ = handle.reply(StatusCode::OK).await;
             }
             Some(other) => {
                 tracing::trace!(channel = %id, state = %other, "SIP dialog state");
