@@ -32,7 +32,8 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
 use rsipstack::sip::prelude::{HeadersExt, ToTypedHeader};
-use rsipstack::sip::{Header, Request, Scheme};
+use rsipstack::sip::{Header, Request, Scheme, Transport};
+use rsipstack::transport::sip_addr::SipAddr;
 use tokio::sync::Notify;
 
 use crate::config::pjsip_conf::PjsipConfig;
@@ -57,6 +58,29 @@ pub(crate) struct ContactTarget {
     pub(crate) source: Option<SocketAddr>,
     /// The transport it registered over (`udp`, `tcp`, `tls`); `None` for a static contact.
     pub(crate) transport: Option<String>,
+}
+
+impl ContactTarget {
+    /// The transport requests to it go over: the one it registered with (UDP for a static
+    /// contact).
+    pub(crate) fn sip_transport(&self) -> Transport {
+        match self.transport.as_deref() {
+            Some("tcp") => Transport::Tcp,
+            Some("tls") => Transport::Tls,
+            _ => Transport::Udp,
+        }
+    }
+
+    /// Where requests to it go: where it registered from, over its transport (for TCP and
+    /// TLS the transport layer finds the phone's own connection by that address, as PJSIP
+    /// reuses it); `None` for a static contact (its URI says).
+    pub(crate) fn destination(&self) -> Option<SipAddr> {
+        let source = self.source?;
+        Some(SipAddr {
+            r#type: Some(self.sip_transport()),
+            addr: source.into(),
+        })
+    }
 }
 
 /// The answer to a REGISTER: its status and the headers to add to it.
