@@ -170,11 +170,9 @@ mod tests {
     use std::collections::HashMap;
     use std::sync::Mutex;
 
-    use super::super::registrar::fixtures::{aor, config, endpoint};
+    use super::super::registrar::fixtures::{aor, config, contact_changes, endpoint, started};
     use super::*;
-    use crate::core::stasis::SourceKind;
-    use crate::core::tech::Context;
-    use crate::core::test_support::{APP, TestCore};
+    use crate::core::test_support::TestCore;
 
     /// A pinger whose answers the test sets per contact URI (absent: no answer).
     fn scripted(answers: Arc<Mutex<HashMap<String, Duration>>>) -> Pinger {
@@ -193,22 +191,7 @@ mod tests {
     }
 
     fn statuses(t: &TestCore) -> Vec<(String, String)> {
-        t.events
-            .of_kind("ContactStatusChange")
-            .iter()
-            .map(|e| {
-                (
-                    e["contact_info"]["contact_status"]
-                        .as_str()
-                        .unwrap()
-                        .to_string(),
-                    e["contact_info"]["roundtrip_usec"]
-                        .as_str()
-                        .unwrap()
-                        .to_string(),
-                )
-            })
-            .collect()
+        contact_changes(t)
     }
 
     async fn settle() {
@@ -220,18 +203,13 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_static_contact_is_reachable_while_it_answers_and_unreachable_after_a_timeout() {
         let t = TestCore::new(false);
-        let cfg = Arc::new(config(
+        let cfg = config(
             vec![endpoint("trunk", &["trunk"], None)],
             vec![aor("trunk", 0, 30, &["sip:gw@127.0.0.1:5080"])],
             vec![],
-        ));
+        );
         let core = &t.core;
-        let registrar = core.with_state(|state| {
-            state
-                .apps
-                .subscribe(APP, SourceKind::Endpoint, "PJSIP/trunk");
-            Registrar::start(cfg, &mut Context::new(core, state))
-        });
+        let registrar = started(&t, cfg, "trunk");
         let state = || {
             core.with_state(|s| s.endpoints.get("PJSIP/trunk").map(|e| e.state))
                 .unwrap()

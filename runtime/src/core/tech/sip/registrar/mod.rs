@@ -450,8 +450,7 @@ async fn expire_bindings(registrar: Weak<Registrar>, changed: Arc<Notify>) {
 mod tests {
     use super::fixtures::{aor, config, endpoint};
     use super::*;
-    use crate::core::stasis::SourceKind;
-    use crate::core::test_support::{APP, TestCore};
+    use crate::core::test_support::TestCore;
 
     const SOURCE: &str = "127.0.0.1:5099";
 
@@ -474,21 +473,15 @@ mod tests {
     }
 
     fn started(t: &TestCore) -> Arc<Registrar> {
-        let cfg = Arc::new(config(
+        let cfg = config(
             vec![
                 endpoint("alice", &["alice"], None),
                 endpoint("noaor", &[], None),
             ],
             vec![aor("alice", 1, 0, &[])],
             vec![],
-        ));
-        let core = &t.core;
-        core.with_state(|state| {
-            state
-                .apps
-                .subscribe(APP, SourceKind::Endpoint, "PJSIP/alice");
-            Registrar::start(cfg, &mut Context::new(core, state))
-        })
+        );
+        fixtures::started(t, cfg, "alice")
     }
 
     fn endpoint_state(t: &TestCore) -> String {
@@ -501,15 +494,9 @@ mod tests {
     }
 
     fn statuses(t: &TestCore) -> Vec<String> {
-        t.events
-            .of_kind("ContactStatusChange")
-            .iter()
-            .map(|e| {
-                e["contact_info"]["contact_status"]
-                    .as_str()
-                    .unwrap()
-                    .to_string()
-            })
+        fixtures::contact_changes(t)
+            .into_iter()
+            .map(|(status, _)| status)
             .collect()
     }
 
