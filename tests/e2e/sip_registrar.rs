@@ -100,6 +100,15 @@ async fn contact_change(events: &mut EventSocket) -> Vec<serde_json::Value> {
     seen
 }
 
+/// Waits (bounded) until wari's log has `line`.
+async fn logged(wari: &Wari, line: &str) {
+    crate::support::eventually(line, Duration::from_secs(5), || {
+        let log = wari.log();
+        async move { if log.contains(line) { Ok(()) } else { Err(log) } }
+    })
+    .await;
+}
+
 async fn endpoint_state(wari: &Wari) -> String {
     let reply = wari.get("/ari/endpoints/PJSIP/alice").await;
     let (status, body) = reply.parts();
@@ -277,17 +286,7 @@ async fn wari_registers_to_a_provider_with_outbound_auth_and_unregisters_on_stop
             &[format!("Contact: {contact};expires=120")],
         )
         .await;
-    crate::support::eventually("the registration is logged", Duration::from_secs(5), || {
-        let log = wari.log();
-        async move {
-            if log.contains("outbound registration: Registered") {
-                Ok(())
-            } else {
-                Err(log)
-            }
-        }
-    })
-    .await;
+    logged(&wari, "outbound registration: Registered").await;
 
     // Stopping wari unregisters: Expires 0, answered, then wari exits cleanly.
     let stopping = tokio::task::spawn_blocking(move || {
@@ -552,17 +551,7 @@ async fn ari_answers_while_a_stop_waits_for_the_unregister_and_the_stop_stays_bo
     provider
         .answer(&first, "200 OK", &["Expires: 120".to_string()])
         .await;
-    crate::support::eventually("the registration is logged", Duration::from_secs(5), || {
-        let log = wari.log();
-        async move {
-            if log.contains("outbound registration: Registered") {
-                Ok(())
-            } else {
-                Err(log)
-            }
-        }
-    })
-    .await;
+    logged(&wari, "outbound registration: Registered").await;
 
     // SIGTERM: the unregister comes, and the provider does not answer it.
     let channels = wari.url("/ari/channels");
