@@ -680,4 +680,26 @@ impl TcpPeer {
         message.source = Some(self.wari());
         Some(message)
     }
+
+    /// Skips provisional responses up to a final response to `method`.
+    pub(crate) async fn final_response(&mut self, method: &str) -> Message {
+        for _ in 0..SIP_BUDGET {
+            let message = self.receive().await;
+            if message.status() >= 200 && message.cseq_method() == method {
+                return message;
+            }
+        }
+        panic!("no final response to {method}");
+    }
+
+    /// The next request from wari with `method`.
+    pub(crate) async fn request_of(&mut self, method: &str) -> Message {
+        for _ in 0..SIP_BUDGET {
+            let message = self.receive().await;
+            if message.is_request(method) {
+                return message;
+            }
+        }
+        panic!("no {method} from wari");
+    }
 }

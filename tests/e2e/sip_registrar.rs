@@ -7,8 +7,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use crate::sip_raw::{
-    Message, Peer, Register, UDP_TRANSPORT, digest_answer, digest_params, md5_hex, register,
-    response, udp_transport,
+    Message, Peer, Register, TcpPeer, UDP_TRANSPORT, digest_answer, digest_params, md5_hex,
+    register, response, udp_transport,
 };
 use crate::support::{EventSocket, Wari};
 
@@ -98,6 +98,15 @@ async fn contact_change(events: &mut EventSocket) -> Vec<serde_json::Value> {
         ]
     );
     seen
+}
+
+/// Waits (bounded) until wari's log has `line`.
+async fn logged(wari: &Wari, line: &str) {
+    crate::support::eventually(line, Duration::from_secs(5), || {
+        let log = wari.log();
+        async move { if log.contains(line) { Ok(()) } else { Err(log) } }
+    })
+    .await;
 }
 
 async fn endpoint_state(wari: &Wari) -> String {
@@ -277,17 +286,7 @@ async fn wari_registers_to_a_provider_with_outbound_auth_and_unregisters_on_stop
             &[format!("Contact: {contact};expires=120")],
         )
         .await;
-    crate::support::eventually("the registration is logged", Duration::from_secs(5), || {
-        let log = wari.log();
-        async move {
-            if log.contains("outbound registration: Registered") {
-                Ok(())
-            } else {
-                Err(log)
-            }
-        }
-    })
-    .await;
+    logged(&wari, "outbound registration: Registered").await;
 
     // Stopping wari unregisters: Expires 0, answered, then wari exits cleanly.
     let stopping = tokio::task::spawn_blocking(move || {
@@ -552,17 +551,7 @@ async fn ari_answers_while_a_stop_waits_for_the_unregister_and_the_stop_stays_bo
     provider
         .answer(&first, "200 OK", &["Expires: 120".to_string()])
         .await;
-    crate::support::eventually("the registration is logged", Duration::from_secs(5), || {
-        let log = wari.log();
-        async move {
-            if log.contains("outbound registration: Registered") {
-                Ok(())
-            } else {
-                Err(log)
-            }
-        }
-    })
-    .await;
+    logged(&wari, "outbound registration: Registered").await;
 
     // SIGTERM: the unregister comes, and the provider does not answer it.
     let channels = wari.url("/ari/channels");
@@ -592,4 +581,83 @@ async fn ari_answers_while_a_stop_waits_for_the_unregister_and_the_stop_stays_bo
     let (clean, took, _wari) = stopping.await.expect("stopped");
     assert!(clean, "wari exits cleanly");
     assert!(took < Duration::from_secs(5), "the stop took {took:?}");
+}
+
+#[tokio::test]
+async fn a_contact_registered_over_tcp_is_qualified_over_its_own_connection() {
+    // As PJSIP does for connection-oriented transports: the OPTIONS goes back over the
+    // connection the phone registered on (a phone behind NAT accepts no other).
+    let conf = concat!(
+        udp_transport!(),
+        "
+[tcp]
+type = transport
+protocol = tcp
+bind = 127.0.0.1:0
+
+[carol]
+type = endpoint
+context = default
+aors = carol
+
+[carol]
+type = aor
+max_contacts = 1
+qualify_frequency = 1
+"
+    );
+    let wari = Wari::with(&[("pjsip.conf", conf)]);
+    let mut events = EventSocket::connect(&wari, "app=watcher&api_key=asterisk:secret").await;
+    let (status, _) = wari
+        .post("/ari/applications/watcher/subscription?eventSource=endpoint:PJSIP/carol")
+        .await
+        .parts();
+    assert_eq!(status, 200);
+
+    let mut phone = TcpPeer::of(&wari).await;
+    let local = phone.local();
+    let text = register(&Register {
+        uri: &format!("sip:{};transport=tcp", phone.wari()),
+        user: "carol",
+        local,
+        transport: "TCP",
+        call_id: "tcp-registration@phone",
+        cseq: 1,
+        expires: 60,
+        authorization: None,
+    });
+    phone.send(&text).await;
+    let ok = phone.final_response("REGISTER").await;
+    assert_eq!(ok.status(), 200, "{ok:?}");
+
+    // The qualify comes over the same connection; the phone answers it there.
+    let options = phone.request_of("OPTIONS").await;
+    assert!(
+        options
+            .header("Via")
+            .is_some_and(|v| v.starts_with("SIP/2.0/TCP ")),
+        "{options}"
+    );
+    phone
+        .send(&response(&options, "200 OK", Some("phone"), &[], ""))
+        .await;
+    let seen = events
+        .until(|e| {
+            e["type"] == "ContactStatusChange" && e["contact_info"]["contact_status"] == "Reachable"
+        })
+        .await;
+    let info = &seen.last().expect("the Reachable change")["contact_info"];
+    assert_eq!(info["aor"], "carol");
+    let uri = info["uri"].as_str().expect("uri");
+    assert!(
+        uri.eq_ignore_ascii_case(&format!("sip:carol@{local};transport=tcp")),
+        "{uri}"
+    );
+    let rtt: u64 = info["roundtrip_usec"]
+        .as_str()
+        .and_then(|r| r.parse().ok())
+        .expect("roundtrip_usec, a decimal string");
+    assert!(rtt > 0, "measured: {rtt}");
+    let (_, body) = wari.get("/ari/endpoints/PJSIP/carol").await.parts();
+    assert_eq!(body["state"], "online");
 }

@@ -23,7 +23,6 @@ use rsipstack::transaction::endpoint::EndpointInnerRef;
 use rsipstack::transaction::key::{TransactionKey, TransactionRole};
 use rsipstack::transaction::make_tag;
 use rsipstack::transaction::transaction::Transaction;
-use rsipstack::transport::sip_addr::SipAddr;
 
 use super::registrar::{ContactTarget, Registrar};
 
@@ -105,7 +104,8 @@ async fn qualify_aor(
 }
 
 /// A [`Pinger`] that sends a real OPTIONS over `endpoint` (to where the contact
-/// registered from, else to its URI).
+/// registered from, else to its URI; a contact registered over TCP or TLS over its own
+/// connection, as PJSIP qualifies connection-oriented contacts).
 pub(crate) fn rsipstack_pinger(endpoint: EndpointInnerRef) -> Pinger {
     Arc::new(move |target: ContactTarget| {
         let endpoint = endpoint.clone();
@@ -116,7 +116,20 @@ pub(crate) fn rsipstack_pinger(endpoint: EndpointInnerRef) -> Pinger {
 /// One OPTIONS client transaction; the time to its final response.
 async fn options(endpoint: &EndpointInnerRef, target: &ContactTarget) -> Option<Duration> {
     let uri = Uri::try_from(target.uri.as_str()).ok()?;
-    let via = endpoint.get_via(None, None).ok()?;
+    // A contact registered over TCP or TLS is asked over its own connection (found by
+    // the address it registered from), and our Via names that connection's local end.
+    let destination = target.destination();
+    let connection = match &destination {
+        Some(to) if to.r#type != Some(Transport::Udp) => endpoint
+            .transport_layer
+            .lookup(to, None)
+            .await
+            .ok()
+            .map(|(connection, _)| connection),
+        _ => None,
+    };
+    let local = connection.as_ref().map(|c| c.get_addr().clone());
+    let via = endpoint.get_via(local, None).ok()?;
     let from = rsipstack::sip::typed::From {
         display_name: None,
         uri: Uri {
@@ -135,18 +148,8 @@ async fn options(endpoint: &EndpointInnerRef, target: &ContactTarget) -> Option<
     };
     let request = endpoint.make_request(Method::Options, uri, via, from, to, 1, None);
     let key = TransactionKey::from_request(&request, TransactionRole::Client).ok()?;
-    let mut tx = Transaction::new_client(key, request, endpoint.clone(), None);
-    if let Some(source) = target.source {
-        let transport = match target.transport.as_deref() {
-            Some("tcp") => Transport::Tcp,
-            Some("tls") => Transport::Tls,
-            _ => Transport::Udp,
-        };
-        tx.destination = Some(SipAddr {
-            r#type: Some(transport),
-            addr: source.into(),
-        });
-    }
+    let mut tx = Transaction::new_client(key, request, endpoint.clone(), connection);
+    tx.destination = destination;
     let started = Instant::now();
     if let Err(e) = tx.send().await {
         tracing::debug!(contact = %target.uri.escape_debug(), "OPTIONS not sent: {e}");
@@ -167,11 +170,9 @@ mod tests {
     use std::collections::HashMap;
     use std::sync::Mutex;
 
-    use super::super::registrar::fixtures::{aor, config, endpoint};
+    use super::super::registrar::fixtures::{aor, config, contact_changes, endpoint, started};
     use super::*;
-    use crate::core::stasis::SourceKind;
-    use crate::core::tech::Context;
-    use crate::core::test_support::{APP, TestCore};
+    use crate::core::test_support::TestCore;
 
     /// A pinger whose answers the test sets per contact URI (absent: no answer).
     fn scripted(answers: Arc<Mutex<HashMap<String, Duration>>>) -> Pinger {
@@ -190,22 +191,7 @@ mod tests {
     }
 
     fn statuses(t: &TestCore) -> Vec<(String, String)> {
-        t.events
-            .of_kind("ContactStatusChange")
-            .iter()
-            .map(|e| {
-                (
-                    e["contact_info"]["contact_status"]
-                        .as_str()
-                        .unwrap()
-                        .to_string(),
-                    e["contact_info"]["roundtrip_usec"]
-                        .as_str()
-                        .unwrap()
-                        .to_string(),
-                )
-            })
-            .collect()
+        contact_changes(t)
     }
 
     async fn settle() {
@@ -217,18 +203,13 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_static_contact_is_reachable_while_it_answers_and_unreachable_after_a_timeout() {
         let t = TestCore::new(false);
-        let cfg = Arc::new(config(
+        let cfg = config(
             vec![endpoint("trunk", &["trunk"], None)],
             vec![aor("trunk", 0, 30, &["sip:gw@127.0.0.1:5080"])],
             vec![],
-        ));
+        );
         let core = &t.core;
-        let registrar = core.with_state(|state| {
-            state
-                .apps
-                .subscribe(APP, SourceKind::Endpoint, "PJSIP/trunk");
-            Registrar::start(cfg, &mut Context::new(core, state))
-        });
+        let registrar = started(&t, cfg, "trunk");
         let state = || {
             core.with_state(|s| s.endpoints.get("PJSIP/trunk").map(|e| e.state))
                 .unwrap()

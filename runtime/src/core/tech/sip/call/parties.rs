@@ -9,7 +9,7 @@ use rsipstack::sip::prelude::HeadersExt;
 use rsipstack::sip::{Request, ToTypedHeader, Uri};
 use rsipstack::transport::SipConnection;
 
-use crate::config::pjsip_conf::PjsipConfig;
+use crate::config::pjsip_conf::{Endpoint, PjsipConfig};
 use crate::core::channels::channel::CallerId;
 use crate::core::tech::sip::identify::Identifier;
 
@@ -37,6 +37,40 @@ pub(crate) fn endpoint_of<'c>(
     from_user
         .and_then(|user| config.endpoint(user))
         .map(|e| e.name.as_str())
+}
+
+/// Who sent a request: where from, its From user, and the endpoint they identify.
+#[derive(Debug)]
+pub(crate) struct Sender<'c> {
+    /// [`source_of`] the request.
+    pub(crate) source: Option<SocketAddr>,
+    /// [`from_user`] of the request.
+    pub(crate) from_user: Option<String>,
+    /// [`endpoint_of`] the source and From user.
+    pub(crate) endpoint: Option<&'c Endpoint>,
+}
+
+/// The [`Sender`] of `request`, received over `connection` (`None`: a datagram).
+pub(crate) fn sender<'c>(
+    config: &'c PjsipConfig,
+    identifier: &Identifier,
+    request: &Request,
+    connection: Option<&SipConnection>,
+) -> Sender<'c> {
+    let source = source_of(request, connection);
+    let from_user = from_user(request);
+    let endpoint = endpoint_of(
+        config,
+        identifier,
+        source.map(|s| s.ip()),
+        from_user.as_deref(),
+    )
+    .and_then(|name| config.endpoint(name));
+    Sender {
+        source,
+        from_user,
+        endpoint,
+    }
 }
 
 /// The user part of a URI (`sip:100@host` -> `100`), bounded.

@@ -1,10 +1,28 @@
-//! pjsip.conf sections built in code for the registrar's unit tests.
+//! pjsip.conf sections built in code for the registrar's unit tests, and a registrar
+//! started on a test core.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::config::diagnostics::Location;
 use crate::config::pjsip_conf::{Aor, Auth, Endpoint, PjsipConfig};
+use crate::core::stasis::SourceKind;
+use crate::core::tech::Context;
+use crate::core::test_support::{APP, TestCore};
+
+use super::Registrar;
+
+/// A registrar for `config` started on `t`'s core, the test application subscribed to
+/// `endpoint` (`PJSIP/<name>`) first so that it hears its events.
+pub(crate) fn started(t: &TestCore, config: PjsipConfig, endpoint: &str) -> Arc<Registrar> {
+    let core = &t.core;
+    core.with_state(|state| {
+        state
+            .apps
+            .subscribe(APP, SourceKind::Endpoint, &format!("PJSIP/{endpoint}"));
+        Registrar::start(Arc::new(config), &mut Context::new(core, state))
+    })
+}
 
 fn here() -> Location {
     Location {
@@ -40,4 +58,21 @@ pub(crate) fn config(endpoints: Vec<Endpoint>, aors: Vec<Aor>, auths: Vec<Auth>)
         auths,
         ..PjsipConfig::default()
     }
+}
+
+/// The ContactStatusChange events `t`'s application heard: each status and round trip.
+pub(crate) fn contact_changes(t: &TestCore) -> Vec<(String, String)> {
+    t.events
+        .of_kind("ContactStatusChange")
+        .iter()
+        .map(|e| {
+            let field = |name: &str| {
+                e["contact_info"][name]
+                    .as_str()
+                    .expect("a string field")
+                    .to_string()
+            };
+            (field("contact_status"), field("roundtrip_usec"))
+        })
+        .collect()
 }

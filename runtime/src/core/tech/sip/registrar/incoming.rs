@@ -28,18 +28,20 @@ use super::super::call::parties;
 
 /// Answers a REGISTER (the dispatcher's route for it).
 pub(crate) async fn handle(shared: &SipShared, mut tx: Transaction) {
-    let Some(source) = parties::source_of(&tx.original, tx.connection.as_ref()) else {
+    let parties::Sender {
+        source,
+        from_user,
+        endpoint,
+    } = parties::sender(
+        &shared.config,
+        &shared.identifier,
+        &tx.original,
+        tx.connection.as_ref(),
+    );
+    let Some(source) = source else {
         reply(&mut tx, 400, Vec::new()).await;
         return;
     };
-    let from_user = parties::from_user(&tx.original);
-    let endpoint = parties::endpoint_of(
-        &shared.config,
-        &shared.identifier,
-        Some(source.ip()),
-        from_user.as_deref(),
-    )
-    .and_then(|name| shared.config.endpoint(name));
     match gate(
         shared,
         &tx.original,

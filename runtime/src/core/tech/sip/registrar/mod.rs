@@ -32,7 +32,8 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
 use rsipstack::sip::prelude::{HeadersExt, ToTypedHeader};
-use rsipstack::sip::{Header, Request, Scheme};
+use rsipstack::sip::{Header, Request, Scheme, Transport};
+use rsipstack::transport::sip_addr::SipAddr;
 use tokio::sync::Notify;
 
 use crate::config::pjsip_conf::PjsipConfig;
@@ -57,6 +58,29 @@ pub(crate) struct ContactTarget {
     pub(crate) source: Option<SocketAddr>,
     /// The transport it registered over (`udp`, `tcp`, `tls`); `None` for a static contact.
     pub(crate) transport: Option<String>,
+}
+
+impl ContactTarget {
+    /// The transport requests to it go over: the one it registered with (UDP for a static
+    /// contact).
+    pub(crate) fn sip_transport(&self) -> Transport {
+        match self.transport.as_deref() {
+            Some("tcp") => Transport::Tcp,
+            Some("tls") => Transport::Tls,
+            _ => Transport::Udp,
+        }
+    }
+
+    /// Where requests to it go: where it registered from, over its transport (for TCP and
+    /// TLS the transport layer finds the phone's own connection by that address, as PJSIP
+    /// reuses it); `None` for a static contact (its URI says).
+    pub(crate) fn destination(&self) -> Option<SipAddr> {
+        let source = self.source?;
+        Some(SipAddr {
+            r#type: Some(self.sip_transport()),
+            addr: source.into(),
+        })
+    }
 }
 
 /// The answer to a REGISTER: its status and the headers to add to it.
@@ -426,8 +450,7 @@ async fn expire_bindings(registrar: Weak<Registrar>, changed: Arc<Notify>) {
 mod tests {
     use super::fixtures::{aor, config, endpoint};
     use super::*;
-    use crate::core::stasis::SourceKind;
-    use crate::core::test_support::{APP, TestCore};
+    use crate::core::test_support::TestCore;
 
     const SOURCE: &str = "127.0.0.1:5099";
 
@@ -450,21 +473,15 @@ mod tests {
     }
 
     fn started(t: &TestCore) -> Arc<Registrar> {
-        let cfg = Arc::new(config(
+        let cfg = config(
             vec![
                 endpoint("alice", &["alice"], None),
                 endpoint("noaor", &[], None),
             ],
             vec![aor("alice", 1, 0, &[])],
             vec![],
-        ));
-        let core = &t.core;
-        core.with_state(|state| {
-            state
-                .apps
-                .subscribe(APP, SourceKind::Endpoint, "PJSIP/alice");
-            Registrar::start(cfg, &mut Context::new(core, state))
-        })
+        );
+        fixtures::started(t, cfg, "alice")
     }
 
     fn endpoint_state(t: &TestCore) -> String {
@@ -477,15 +494,9 @@ mod tests {
     }
 
     fn statuses(t: &TestCore) -> Vec<String> {
-        t.events
-            .of_kind("ContactStatusChange")
-            .iter()
-            .map(|e| {
-                e["contact_info"]["contact_status"]
-                    .as_str()
-                    .unwrap()
-                    .to_string()
-            })
+        fixtures::contact_changes(t)
+            .into_iter()
+            .map(|(status, _)| status)
             .collect()
     }
 
