@@ -12,8 +12,8 @@ use rsipstack::sip::{Header, HeadersExt};
 use rsipstack::transaction::endpoint::EndpointInnerRef;
 
 use super::super::media::{DtmfSent, MediaControl};
-use super::ending::{self, Side};
 use super::super::registrar::Registrar;
+use super::ending::{self, Side};
 use crate::core::CoreError;
 use crate::core::tech::{Context, Driver, Indication, Redirected};
 use crate::media::rtp_stats::RtpSnapshot;
