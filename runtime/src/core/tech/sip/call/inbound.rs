@@ -154,18 +154,19 @@ async fn reply(tx: &mut Transaction, status: u16) {
 
 /// A new INVITE: authenticated, answered by the media, made a channel.
 pub(crate) async fn invite(shared: &Arc<SipShared>, mut tx: Transaction) {
-    let source = parties::source_of(&tx.original, tx.connection.as_ref());
+    let parties::Sender {
+        source,
+        from_user,
+        endpoint,
+    } = parties::sender(
+        &shared.config,
+        &shared.identifier,
+        &tx.original,
+        tx.connection.as_ref(),
+    );
     let source_ip = source
         .map(|s| s.ip())
         .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
-    let from_user = parties::from_user(&tx.original);
-    let endpoint = parties::endpoint_of(
-        &shared.config,
-        &shared.identifier,
-        source.map(|s| s.ip()),
-        from_user.as_deref(),
-    )
-    .and_then(|name| shared.config.endpoint(name));
     match gate(
         shared,
         &tx.original,
