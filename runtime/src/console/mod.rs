@@ -59,11 +59,7 @@ impl Console {
 /// The part of `path` after `{prefix}/console` when the request is for the console (the
 /// prefix compares case-insensitively, as ARI's does).
 pub(crate) fn console_path<'p>(path: &'p str, prefix: &str) -> Option<&'p str> {
-    let head = path.get(..prefix.len())?;
-    if !head.eq_ignore_ascii_case(prefix) {
-        return None;
-    }
-    let rest = &path[prefix.len()..];
+    let rest = crate::http::front::after_prefix(path, prefix)?;
     let after = rest.get(..8).filter(|h| *h == "/console")?;
     let remainder = &rest[after.len()..];
     (remainder.is_empty() || remainder.starts_with('/')).then_some(remainder)
@@ -82,7 +78,7 @@ pub(crate) async fn serve(
     let base = format!("{}/console/", front.http.prefix);
     let method = request.method().clone();
     let mut response = match (&method, sub) {
-        (&Method::GET, "") => redirect(&base),
+        (&Method::GET, "") => crate::http::front::redirect(&base),
         (&Method::GET, "/") => assets::page(assets::INDEX_HTML, "text/html; charset=utf-8"),
         (&Method::GET, "/console.css") => assets::page(assets::CSS, "text/css; charset=utf-8"),
         (&Method::GET, "/console.js") => assets::page(assets::JS, "text/javascript; charset=utf-8"),
@@ -210,15 +206,6 @@ pub(crate) fn json(status: StatusCode, value: &serde_json::Value) -> Response {
 /// An error answer: `status` with `{"message": text}`, as ARI answers.
 pub(crate) fn message(status: StatusCode, text: &str) -> Response {
     json(status, &serde_json::json!({ "message": text }))
-}
-
-fn redirect(to: &str) -> Response {
-    let mut response = Response::new(HttpBody::empty());
-    *response.status_mut() = StatusCode::FOUND;
-    if let Ok(location) = HeaderValue::from_str(to) {
-        response.headers_mut().insert(header::LOCATION, location);
-    }
-    response
 }
 
 #[cfg(test)]

@@ -444,18 +444,19 @@ async fn read_body(body: HttpBody, limit: usize) -> Result<Bytes, BodyError> {
     }
 }
 
+/// The part of `path` after http.conf's `prefix`, which compares case-insensitively (as
+/// Asterisk's); `None` when the path is not under it. Every path wari serves (ARI, media
+/// WebSockets, the console) starts from here.
+pub(crate) fn after_prefix<'p>(path: &'p str, prefix: &str) -> Option<&'p str> {
+    let head = path.get(..prefix.len())?;
+    head.eq_ignore_ascii_case(prefix)
+        .then(|| &path[prefix.len()..])
+}
+
 /// The part of `path` after `<prefix>/ari`, if the request is for ARI. The prefix compares
 /// case-insensitively, and `ari` must end the path or be followed by `/`.
 pub(crate) fn strip_ari_prefix<'p>(path: &'p str, prefix: &str) -> Option<&'p str> {
-    let rest = if prefix.is_empty() {
-        path
-    } else {
-        let head = path.get(..prefix.len())?;
-        if !head.eq_ignore_ascii_case(prefix) {
-            return None;
-        }
-        &path[prefix.len()..]
-    };
+    let rest = after_prefix(path, prefix)?;
     let after = rest.get(..4).filter(|h| h.eq_ignore_ascii_case("/ari"))?;
     let remainder = &rest[after.len()..];
     (remainder.is_empty() || remainder.starts_with('/')).then_some(remainder)
@@ -610,7 +611,8 @@ fn html(status: StatusCode, text: &str) -> Response {
     response
 }
 
-fn redirect(to: &str) -> Response {
+/// A `302 Found` to `to` (no `Location` when `to` is not a valid header value).
+pub(crate) fn redirect(to: &str) -> Response {
     let mut response = Response::new(HttpBody::empty());
     *response.status_mut() = StatusCode::FOUND;
     if let Ok(location) = HeaderValue::from_str(to) {

@@ -24,16 +24,7 @@ use crate::log_text::Escaped;
 
 /// The connection id of a media path, if `path` is one.
 pub(crate) fn connection_id<'p>(path: &'p str, prefix: &str) -> Option<&'p str> {
-    let rest = if prefix.is_empty() {
-        path
-    } else {
-        let head = path.get(..prefix.len())?;
-        if !head.eq_ignore_ascii_case(prefix) {
-            return None;
-        }
-        &path[prefix.len()..]
-    };
-    let id = rest.strip_prefix("/media/")?;
+    let id = super::front::after_prefix(path, prefix)?.strip_prefix("/media/")?;
     (!id.is_empty() && !id.contains('/')).then_some(id)
 }
 
