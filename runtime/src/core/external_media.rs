@@ -121,16 +121,7 @@ impl ControlApi<'_> {
                     }
                 }
             }
-            let mut snapshot = self.channel_json(state, &id);
-            if let (Value::Object(object), Some(channel)) = (&mut snapshot, state.channels.get(&id))
-            {
-                let all: Map<String, Value> = channel
-                    .vars
-                    .iter()
-                    .map(|(name, value)| (name.clone(), json!(value)))
-                    .collect();
-                object.insert("channelvars".into(), Value::Object(all));
-            }
+            let snapshot = self.json_with_every_var(state, &id);
             let dialstring = format!("{}/c({})", request.external_host, request.format.name());
             let peer = self.channel_snapshot(state, &id).map(Arc::new);
             self.publish(state, dial(None, (&id, peer), &dialstring, ""));
@@ -151,6 +142,21 @@ impl ControlApi<'_> {
 }
 
 impl ControlApi<'_> {
+    /// The channel's JSON as externalMedia answers it: `channelvars` with every variable
+    /// the channel has, not only ari.conf's `channelvars`.
+    fn json_with_every_var(&self, state: &super::State, id: &str) -> Value {
+        let mut snapshot = self.channel_json(state, id);
+        if let (Value::Object(object), Some(channel)) = (&mut snapshot, state.channels.get(id)) {
+            let all: Map<String, Value> = channel
+                .vars
+                .iter()
+                .map(|(name, value)| (name.clone(), json!(value)))
+                .collect();
+            object.insert("channelvars".into(), Value::Object(all));
+        }
+        snapshot
+    }
+
     /// An external media channel whose far end answers when it connects (WebSocket,
     /// AudioSocket), made as Asterisk makes them: originated like `POST /channels` into
     /// the application (Dial events, StasisStart once answered, hung up if not answered
@@ -177,16 +183,7 @@ impl ControlApi<'_> {
             for (name, value, report) in &request.variables {
                 self.set_var_locked(state, &id, name, Some(value), report.then_some(true));
             }
-            let mut snapshot = self.channel_json(state, &id);
-            if let (Value::Object(object), Some(channel)) = (&mut snapshot, state.channels.get(&id))
-            {
-                let all: Map<String, Value> = channel
-                    .vars
-                    .iter()
-                    .map(|(name, value)| (name.clone(), json!(value)))
-                    .collect();
-                object.insert("channelvars".into(), Value::Object(all));
-            }
+            let snapshot = self.json_with_every_var(state, &id);
             state
                 .apps
                 .subscribe(&request.app, super::stasis::SourceKind::Channel, &id);
