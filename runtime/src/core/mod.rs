@@ -39,7 +39,7 @@ pub(crate) mod tech;
 pub(crate) mod test_support;
 pub(crate) mod time;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock, Weak};
 
@@ -153,6 +153,9 @@ pub struct State {
     dialers: HashMap<Arc<str>, Arc<str>>,
     /// Hangup causes of Dial() legs, kept for the dialing channel until it has read them.
     leg_causes: HashMap<Arc<str>, u16>,
+    /// Dial() legs that rang, kept for the dialing channel: a leg may ring and fail before
+    /// the dialing channel looks, and its RINGING is still reported first.
+    legs_rang: HashSet<Arc<str>>,
     /// Playbacks and live recordings.
     media: media::MediaState,
     /// Channels hung up when another is destroyed (snoop channels and their targets).

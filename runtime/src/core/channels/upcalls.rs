@@ -35,6 +35,9 @@ impl Core {
             return None;
         }
         channel.state = new;
+        if new == ChannelState::Ringing && state.dialers.contains_key(id) {
+            state.legs_rang.insert(id.clone());
+        }
         let snapshot = self.channel_snapshot(state, id).map(Arc::new);
         self.publish(
             state,

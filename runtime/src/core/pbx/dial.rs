@@ -105,6 +105,7 @@ impl Runner {
             for leg in &legs {
                 state.dialers.remove(leg);
                 state.leg_causes.remove(leg);
+                state.legs_rang.remove(leg);
             }
         });
         match outcome {
@@ -168,19 +169,24 @@ impl Runner {
                     if status == "ANSWER" && winner.is_none() {
                         winner = Some(leg.clone());
                     }
-                    if !status.is_empty()
-                        && let Some((peer_json, dialstring)) = snapshots.get(leg).cloned()
-                        && reported.insert((leg.clone(), status))
-                    {
-                        core.publish(
-                            state,
-                            event::dial(
-                                Some((&self.id, caller_json.clone())),
-                                (leg, peer_json.map(Arc::new)),
-                                &dialstring,
-                                status,
-                            ),
-                        );
+                    // A leg that rang says so before what became of it, even when both
+                    // happened before this look.
+                    let rang = state.legs_rang.contains(leg).then_some("RINGING");
+                    for status in rang.into_iter().chain([status]) {
+                        if !status.is_empty()
+                            && let Some((peer_json, dialstring)) = snapshots.get(leg).cloned()
+                            && reported.insert((leg.clone(), status))
+                        {
+                            core.publish(
+                                state,
+                                event::dial(
+                                    Some((&self.id, caller_json.clone())),
+                                    (leg, peer_json.map(Arc::new)),
+                                    &dialstring,
+                                    status,
+                                ),
+                            );
+                        }
                     }
                 }
                 if let Some(winner) = winner {

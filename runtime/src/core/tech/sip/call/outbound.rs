@@ -388,7 +388,10 @@ async fn follow(
     // Once answered, the request loop's record of the call (a BYE's `Reason`).
     let mut entry: Option<Arc<CallEntry>> = None;
     loop {
+        // Biased: a 180 queued as a dialog state before the final response is followed
+        // first (else a busy machine could report BUSY without the RINGING before it).
         tokio::select! {
+            biased;
             state = states.recv() => match state {
                 None => break,
                 Some(DialogState::Early(_, response)) => {
