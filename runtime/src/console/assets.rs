@@ -14,6 +14,32 @@ pub(crate) const CSS: &str = include_str!("assets/console.css");
 /// Its script.
 pub(crate) const JS: &str = include_str!("assets/console.js");
 
+/// The scripts of views beyond the core page, each loaded after `console.js` (which
+/// gives them `window.wariConsole`): `(file name, script)`. A view adds its line here,
+/// its `<script>` tag, tab and section in `index.html`.
+pub(crate) const VIEWS: &[(&str, &str)] = &[
+    // listen-in
+
+    // call story
+
+    // endpoints
+
+    // health
+];
+
+/// The asset at `sub` (a path under `{prefix}/console`), with its content type.
+pub(crate) fn find(sub: &str) -> Option<(&'static str, &'static str)> {
+    match sub {
+        "/" => Some((INDEX_HTML, "text/html; charset=utf-8")),
+        "/console.css" => Some((CSS, "text/css; charset=utf-8")),
+        "/console.js" => Some((JS, "text/javascript; charset=utf-8")),
+        _ => VIEWS
+            .iter()
+            .find(|(name, _)| sub.strip_prefix('/') == Some(*name))
+            .map(|(_, script)| (*script, "text/javascript; charset=utf-8")),
+    }
+}
+
 /// One asset as a response.
 pub(crate) fn page(body: &'static str, content_type: &'static str) -> Response {
     let mut response = Response::new(HttpBody::from(body));
@@ -29,9 +55,11 @@ mod tests {
 
     #[test]
     fn the_page_is_small_and_self_contained() {
-        let total = INDEX_HTML.len() + CSS.len() + JS.len();
+        let views = VIEWS.iter().map(|(_, script)| *script);
+        let assets: Vec<&str> = [INDEX_HTML, CSS, JS].into_iter().chain(views).collect();
+        let total: usize = assets.iter().map(|a| a.len()).sum();
         assert!(total < 200 * 1024, "{total} bytes");
-        for asset in [INDEX_HTML, CSS, JS] {
+        for asset in assets {
             assert!(!asset.contains("http://") && !asset.contains("https://"));
         }
     }

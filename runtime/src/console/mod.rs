@@ -21,9 +21,11 @@
 //! pipeline as the user (so read-only users are refused there with 403, as over ARI), the
 //! live view and the keypad are the core's ([`crate::core::live`]).
 //!
-//! To add a view: its markup in `assets/index.html`, its code in `assets/console.js`, and
-//! what it reads either through `/api/ari/...` (what ARI already offers) or a new
-//! `/api/...` route here calling a core view.
+//! To add a view: its markup in `assets/index.html`, its script in `assets/<view>.js`
+//! listed in [`assets::VIEWS`] (it reaches the page's session, API helper and live
+//! rows through `window.wariConsole`, see `console.js`), and what it reads either through
+//! `/api/ari/...` (what ARI already offers) or a new `/api/...` route here calling a core
+//! view.
 
 pub(crate) mod actions;
 pub(crate) mod assets;
@@ -79,9 +81,9 @@ pub(crate) async fn serve(
     let method = request.method().clone();
     let mut response = match (&method, sub) {
         (&Method::GET, "") => crate::http::front::redirect(&base),
-        (&Method::GET, "/") => assets::page(assets::INDEX_HTML, "text/html; charset=utf-8"),
-        (&Method::GET, "/console.css") => assets::page(assets::CSS, "text/css; charset=utf-8"),
-        (&Method::GET, "/console.js") => assets::page(assets::JS, "text/javascript; charset=utf-8"),
+        (&Method::GET, sub) if let Some((body, kind)) = assets::find(sub) => {
+            assets::page(body, kind)
+        }
         (&Method::POST, "/login") => login::log_in(front, request, &base, peer).await,
         (_, "/logout") if method == Method::POST => match authorized(front, &request, peer, true) {
             Ok((_, token)) => login::log_out(front, &token, &base),
@@ -106,6 +108,13 @@ pub(crate) async fn serve(
             Ok((session, _)) => actions::press_keys(front, request, &session).await,
             Err(refused) => refused.answer(),
         },
+        // listen-in routes
+
+        // call story routes
+
+        // endpoints routes
+
+        // health routes
         (_, sub) if sub.starts_with("/api/ari/") => {
             let writes = method != Method::GET && method != Method::HEAD;
             match authorized(front, &request, peer, writes) {
@@ -116,7 +125,10 @@ pub(crate) async fn serve(
                 Err(refused) => refused.answer(),
             }
         }
-        (_, "/" | "/console.css" | "/console.js" | "/login" | "/api/session" | "/api/feed") => {
+        (_, "/login" | "/api/session" | "/api/feed") => {
+            message(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed")
+        }
+        (_, sub) if assets::find(sub).is_some() => {
             message(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed")
         }
         _ => message(StatusCode::NOT_FOUND, "Not found"),

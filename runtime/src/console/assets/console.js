@@ -11,6 +11,8 @@
   let clockOffset = 0; // server time minus browser time, in ms
   let feed = null;
   let testChannel = null;
+  // What the other scripts of the page (one per view, see `assets.rs`) hook in.
+  const hooks = { show: new Map(), row: [], render: [] };
 
   // A request to the console's API; rejects with the server's message.
   async function api(method, path, body) {
@@ -94,6 +96,7 @@
         button.addEventListener('click', () => hangUp(c.id, button));
         td.appendChild(button);
       }
+      for (const hook of hooks.row) hook(tr, c);
       rows.push(tr);
     }
     body.replaceChildren(...rows);
@@ -120,6 +123,7 @@
     $('#bridges tbody').replaceChildren(...bridgeRows);
     $('#no-bridges').hidden = bridgeRows.length > 0;
     renderTestState();
+    for (const hook of hooks.render) hook();
   }
 
   function tickDurations() {
@@ -271,6 +275,7 @@
       section.hidden = section.id !== 'view-' + view;
     }
     if (view === 'apps' || view === 'test') loadApps();
+    for (const hook of hooks.show.get(view) || []) hook();
   }
 
   function loggedOut(text) {
@@ -333,6 +338,19 @@
     session.csrf = '';
     loggedOut('');
   }
+
+  // The console's parts the view scripts use. `onShow(view, fn)`: fn runs each time the
+  // view is shown; `onRow(fn)`: fn(tr, channel) runs for each live-call row drawn (to add
+  // a button); `onRender(fn)`: fn runs after each redraw of the live calls.
+  window.wariConsole = {
+    $, api, session, cell, party, duration, notice, channels, bridges, hangUp, show,
+    onShow(view, fn) {
+      if (!hooks.show.has(view)) hooks.show.set(view, []);
+      hooks.show.get(view).push(fn);
+    },
+    onRow(fn) { hooks.row.push(fn); },
+    onRender(fn) { hooks.render.push(fn); },
+  };
 
   document.addEventListener('DOMContentLoaded', () => {
     $('#login-form').addEventListener('submit', logIn);
