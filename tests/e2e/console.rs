@@ -12,7 +12,7 @@ use crate::browser::{Browser, UI_TIMEOUT};
 use crate::support::{EventSocket, Wari, client, eventually};
 
 /// Saves a screenshot of the browser's viewport when screenshots are asked for.
-async fn screenshot(browser: &Browser, name: &str) {
+pub(crate) async fn screenshot(browser: &Browser, name: &str) {
     let Ok(dir) = std::env::var("WARI_CONSOLE_SCREENSHOTS") else {
         return;
     };
