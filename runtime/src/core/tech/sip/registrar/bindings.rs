@@ -429,6 +429,19 @@ mod tests {
         }
     }
 
+    /// `alice` registers one contact (its URI and own expires) with the request's
+    /// `expires` and `cseq`.
+    fn one(
+        b: &mut Bindings,
+        l: &Limits,
+        contact: (&str, Option<u32>),
+        expires: Option<u32>,
+        cseq: u32,
+        now: Instant,
+    ) -> Result<Accepted, Refused> {
+        b.register("alice", l, &register(&[contact], expires, cseq), now)
+    }
+
     #[test]
     fn a_contact_registers_for_the_asked_time_and_expires_on_the_clock() {
         let mut b = Bindings::default();
@@ -478,14 +491,15 @@ mod tests {
             "the contact's own 0 wins"
         );
         let mut b = Bindings::default();
-        let ok = b
-            .register(
-                "alice",
-                &l,
-                &register(&[("sip:alice@10.0.0.1", Some(5))], None, 1),
-                Instant::now(),
-            )
-            .unwrap();
+        let ok = one(
+            &mut b,
+            &l,
+            ("sip:alice@10.0.0.1", Some(5)),
+            None,
+            1,
+            Instant::now(),
+        )
+        .unwrap();
         assert_eq!(ok.bindings[0].1, 60);
     }
 
@@ -494,31 +508,11 @@ mod tests {
         let mut b = Bindings::default();
         let t0 = Instant::now();
         let l = limits(2, false);
-        b.register(
-            "alice",
-            &l,
-            &register(&[("sip:alice@10.0.0.1", None)], None, 1),
-            t0,
-        )
-        .unwrap();
-        let ok = b
-            .register(
-                "alice",
-                &l,
-                &register(&[("sip:alice@10.0.0.2", None)], Some(0), 2),
-                t0,
-            )
-            .unwrap();
+        one(&mut b, &l, ("sip:alice@10.0.0.1", None), None, 1, t0).unwrap();
+        let ok = one(&mut b, &l, ("sip:alice@10.0.0.2", None), Some(0), 2, t0).unwrap();
         assert!(ok.changes.is_empty());
         assert_eq!(ok.bindings.len(), 1);
-        let ok = b
-            .register(
-                "alice",
-                &l,
-                &register(&[("sip:alice@10.0.0.1", None)], Some(0), 3),
-                t0,
-            )
-            .unwrap();
+        let ok = one(&mut b, &l, ("sip:alice@10.0.0.1", None), Some(0), 3, t0).unwrap();
         assert!(matches!(
             ok.changes.as_slice(),
             [Change::Removed(_, RemovedBy::Request)]
@@ -576,21 +570,8 @@ mod tests {
             .unwrap_err();
         assert_eq!(err.status(), 403);
         let l = limits(1, false);
-        b.register(
-            "alice",
-            &l,
-            &register(&[("sip:alice@10.0.0.1", None)], None, 1),
-            t0,
-        )
-        .unwrap();
-        let err = b
-            .register(
-                "alice",
-                &l,
-                &register(&[("sip:alice@10.0.0.2", None)], None, 2),
-                t0,
-            )
-            .unwrap_err();
+        one(&mut b, &l, ("sip:alice@10.0.0.1", None), None, 1, t0).unwrap();
+        let err = one(&mut b, &l, ("sip:alice@10.0.0.2", None), None, 2, t0).unwrap_err();
         assert_eq!(
             err,
             Refused::TooManyContacts {
@@ -617,28 +598,9 @@ mod tests {
         let mut b = Bindings::default();
         let t0 = Instant::now();
         let l = limits(2, true);
-        b.register(
-            "alice",
-            &l,
-            &register(&[("sip:alice@10.0.0.1", None)], Some(600), 1),
-            t0,
-        )
-        .unwrap();
-        b.register(
-            "alice",
-            &l,
-            &register(&[("sip:alice@10.0.0.2", None)], Some(300), 2),
-            t0,
-        )
-        .unwrap();
-        let ok = b
-            .register(
-                "alice",
-                &l,
-                &register(&[("sip:alice@10.0.0.3", None)], Some(900), 3),
-                t0,
-            )
-            .unwrap();
+        one(&mut b, &l, ("sip:alice@10.0.0.1", None), Some(600), 1, t0).unwrap();
+        one(&mut b, &l, ("sip:alice@10.0.0.2", None), Some(300), 2, t0).unwrap();
+        let ok = one(&mut b, &l, ("sip:alice@10.0.0.3", None), Some(900), 3, t0).unwrap();
         let removed: Vec<_> = ok
             .changes
             .iter()
@@ -675,44 +637,49 @@ mod tests {
         let mut b = Bindings::default();
         let t0 = Instant::now();
         let l = limits(1, false);
-        b.register(
-            "alice",
+        one(
+            &mut b,
             &l,
-            &register(&[("sip:alice@10.0.0.1;transport=udp", None)], Some(100), 5),
+            ("sip:alice@10.0.0.1;transport=udp", None),
+            Some(100),
+            5,
             t0,
         )
         .unwrap();
         let later = t0 + Duration::from_secs(50);
-        let err = b
-            .register(
-                "alice",
-                &l,
-                &register(&[("sip:alice@10.0.0.1", None)], Some(100), 5),
-                later,
-            )
-            .unwrap_err();
+        let err = one(
+            &mut b,
+            &l,
+            ("sip:alice@10.0.0.1", None),
+            Some(100),
+            5,
+            later,
+        )
+        .unwrap_err();
         assert_eq!(err.status(), 500);
-        let err = b
-            .register(
-                "alice",
-                &l,
-                &register(&[("sip:ALICE@10.0.0.1", None)], Some(100), 6),
-                later,
-            )
-            .unwrap_err();
+        let err = one(
+            &mut b,
+            &l,
+            ("sip:ALICE@10.0.0.1", None),
+            Some(100),
+            6,
+            later,
+        )
+        .unwrap_err();
         assert_eq!(
             err.status(),
             403,
             "the user part is case-sensitive: another contact"
         );
-        let ok = b
-            .register(
-                "alice",
-                &l,
-                &register(&[("sip:alice@10.0.0.1", None)], Some(100), 6),
-                later,
-            )
-            .unwrap();
+        let ok = one(
+            &mut b,
+            &l,
+            ("sip:alice@10.0.0.1", None),
+            Some(100),
+            6,
+            later,
+        )
+        .unwrap();
         assert!(matches!(ok.changes.as_slice(), [Change::Refreshed(_)]));
         let mut other_call = register(&[("sip:alice@10.0.0.1", None)], Some(100), 1);
         other_call.call_id = "call-2".into();
@@ -741,13 +708,7 @@ mod tests {
         let mut b = Bindings::default();
         let t0 = Instant::now();
         let l = limits(1, false);
-        b.register(
-            "alice",
-            &l,
-            &register(&[("sip:alice@10.0.0.1", None)], Some(100), 1),
-            t0,
-        )
-        .unwrap();
+        one(&mut b, &l, ("sip:alice@10.0.0.1", None), Some(100), 1, t0).unwrap();
         let ok = b
             .register(
                 "alice",
