@@ -230,3 +230,120 @@ async fn a_calls_story_and_recording_are_seen_live_and_after_it_ended() {
     .await;
     browser.close().await;
 }
+
+#[tokio::test]
+async fn stories_need_a_session_are_read_only_and_answer_clearly() {
+    let wari = Wari::start_default();
+    let http = crate::support::client();
+    let refused = http
+        .get(wari.url("/console/api/stories"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(refused.status(), 401, "no session, no stories");
+
+    // A read-only user reads them (any ARI user may read every channel).
+    let login = http
+        .post(wari.url("/console/login"))
+        .form(&[("user", "viewer"), ("password", "look")])
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(login.status(), 200);
+    let cookie = login
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|c| c.split(';').next())
+        .expect("a session cookie")
+        .to_string();
+    let get = |path: &str| http.get(wari.url(path)).header("cookie", &cookie).send();
+
+    let mut app = EventSocket::connect(&wari, "app=desk&api_key=asterisk:secret").await;
+    let (_, channel) = wari
+        .post("/ari/channels?endpoint=Test/erin&app=desk")
+        .await
+        .parts();
+    let id = channel["id"].as_str().expect("channel id").to_string();
+    app.next_for("StasisStart", &id).await;
+    let list: serde_json::Value = get("/console/api/stories")
+        .await
+        .expect("list")
+        .json()
+        .await
+        .expect("json");
+    let line = list["calls"]
+        .as_array()
+        .and_then(|calls| calls.iter().find(|c| c["id"] == id.as_str()))
+        .unwrap_or_else(|| panic!("the live call is listed: {list}"));
+    assert_eq!(line["ended"], false, "{line}");
+    assert_eq!(line["app"], "desk", "{line}");
+
+    // Following a live call: only the events after the last one the page has.
+    let whole: serde_json::Value = get(&format!("/console/api/stories/{id}"))
+        .await
+        .expect("story")
+        .json()
+        .await
+        .expect("json");
+    let last = whole["events"]
+        .as_array()
+        .and_then(|e| e.last())
+        .map(|e| e["seq"].clone())
+        .expect("events");
+    let (status, _) = wari
+        .post(&format!(
+            "/ari/channels/{id}/variable?variable=MOOD&value=calm"
+        ))
+        .await
+        .parts();
+    assert_eq!(status, 204);
+    app.next_for("ChannelVarset", &id).await;
+    let newer: serde_json::Value = get(&format!("/console/api/stories/{id}?after={last}"))
+        .await
+        .expect("story")
+        .json()
+        .await
+        .expect("json");
+    let kinds: Vec<&str> = newer["events"]
+        .as_array()
+        .map(|e| {
+            e.iter()
+                .filter_map(|e| e["event"]["type"].as_str())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(kinds, ["ChannelVarset"], "{newer}");
+    assert_eq!(newer["events"][0]["event"]["value"], "calm");
+
+    // Clear answers for what is not there or not allowed.
+    let unknown = get("/console/api/stories/no-such-call")
+        .await
+        .expect("request");
+    assert_eq!(unknown.status(), 404);
+    let body: serde_json::Value = unknown.json().await.expect("json");
+    assert!(
+        body["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("No story")),
+        "{body}"
+    );
+    let bad = get(&format!("/console/api/stories/{id}?after=x"))
+        .await
+        .expect("request");
+    assert_eq!(bad.status(), 400);
+    let me: serde_json::Value = get("/console/api/session")
+        .await
+        .expect("session")
+        .json()
+        .await
+        .expect("json");
+    let delete = http
+        .delete(wari.url(&format!("/console/api/stories/{id}")))
+        .header("cookie", &cookie)
+        .header("x-wari-csrf", me["csrf"].as_str().unwrap_or_default())
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(delete.status(), 405, "stories are read-only");
+}
