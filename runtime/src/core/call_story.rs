@@ -208,9 +208,7 @@ impl Stories {
                 },
             );
         }
-        if self.kept >= self.limits.events_total {
-            self.forget_oldest_ended(id);
-        }
+        while self.kept >= self.limits.events_total && self.forget_oldest_ended(id) {}
         let (head, tail) = (self.limits.head(), self.limits.tail());
         let full = self.kept >= self.limits.events_total;
         let Some(story) = self.stories.get_mut(id) else {
@@ -254,13 +252,15 @@ impl Stories {
         }
     }
 
-    /// Forgets the oldest ended story, unless it is `keep`'s.
-    fn forget_oldest_ended(&mut self, keep: &str) {
+    /// Forgets the oldest ended story, unless it is `keep`'s; false when none was.
+    fn forget_oldest_ended(&mut self, keep: &str) -> bool {
         if self.ended.front().is_some_and(|oldest| &**oldest != keep)
             && let Some(oldest) = self.ended.pop_front()
         {
             self.forget(&oldest);
+            return true;
         }
+        false
     }
 
     fn forget(&mut self, id: &str) {
