@@ -206,6 +206,14 @@ pub async fn start(config: Config, paths: Paths) -> Result<Host, StartError> {
         Arc::new(MediaClients::new(config.websocket_clients.clone())),
     )));
     let core = Core::new(SystemInfo::new(), core_config);
+    // The console's call stories (it needs ARI: without it none are kept).
+    if config.ari.enabled {
+        core.set_story_limits(crate::core::call_story::StoryLimits {
+            calls: config.ari.console_calls,
+            events_per_call: config.ari.console_call_events,
+            events_total: config.ari.console_events,
+        });
+    }
     core.restore(saved);
     for problem in problems.iter() {
         match problem.severity {

@@ -93,6 +93,14 @@ pub struct AriConfig {
     pub users: HashMap<String, Arc<User>>,
     /// Outbound WebSocket connections, in file order.
     pub outbound: Vec<OutboundWebsocket>,
+    /// The console's call stories (wari's own): `console_calls` ended calls kept (200),
+    /// `console_call_events` events kept per call (500; 0 keeps no stories) and
+    /// `console_events` events kept over all calls together (20000; 0 keeps no stories).
+    pub console_calls: usize,
+    /// See [`AriConfig::console_calls`].
+    pub console_call_events: usize,
+    /// See [`AriConfig::console_calls`].
+    pub console_events: usize,
 }
 
 impl Default for AriConfig {
@@ -109,6 +117,9 @@ impl Default for AriConfig {
             channelvars: Vec::new(),
             users: HashMap::new(),
             outbound: Vec::new(),
+            console_calls: 200,
+            console_call_events: 500,
+            console_events: 20_000,
         }
     }
 }
@@ -245,6 +256,21 @@ fn read_general(section: &Section, config: &mut AriConfig, problems: &mut Proble
             "app_ownership" => {
                 if let Some(b) = bool_option(entry, problems) {
                     config.app_ownership = b;
+                }
+            }
+            "console_calls" | "console_call_events" | "console_events" => {
+                match value.parse::<usize>() {
+                    Ok(n) if n <= 10_000_000 => match key.as_str() {
+                        "console_calls" => config.console_calls = n,
+                        "console_call_events" => config.console_call_events = n,
+                        _ => config.console_events = n,
+                    },
+                    _ => problems.error(
+                        &entry.location,
+                        format!(
+                            "invalid value '{value}' for {key}: expected a number from 0 to 10000000"
+                        ),
+                    ),
                 }
             }
             // Read before the users, as their defaults.
@@ -539,6 +565,36 @@ mod tests {
             clients,
         );
         assert!(config.outbound.iter().all(|o| !o.valid), "app listed twice");
+    }
+
+    #[test]
+    fn console_story_limits_default_and_are_read() {
+        let (config, problems) = outbound_of("[general]\nenabled = yes\n", "");
+        assert_eq!(
+            (
+                config.console_calls,
+                config.console_call_events,
+                config.console_events
+            ),
+            (200, 500, 20_000)
+        );
+        assert_eq!(problems, 0);
+        let (config, problems) = outbound_of(
+            "[general]\nconsole_calls = 3\nconsole_call_events = 0\nconsole_events = 7\n",
+            "",
+        );
+        assert_eq!(
+            (
+                config.console_calls,
+                config.console_call_events,
+                config.console_events
+            ),
+            (3, 0, 7)
+        );
+        assert_eq!(problems, 0);
+        let (config, problems) = outbound_of("[general]\nconsole_calls = -1\n", "");
+        assert_eq!(config.console_calls, 200, "a bad value keeps the default");
+        assert_eq!(problems, 1);
     }
 
     #[test]

@@ -21,7 +21,7 @@ pub(crate) const VIEWS: &[(&str, &str)] = &[
     // listen-in
 
     // call story
-
+    ("story.js", include_str!("assets/story.js")),
     // endpoints
 
     // health

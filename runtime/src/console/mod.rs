@@ -33,6 +33,7 @@ pub(crate) mod delta;
 pub(crate) mod feed;
 pub(crate) mod login;
 pub(crate) mod session;
+pub(crate) mod story;
 
 use std::net::SocketAddr;
 use std::sync::Mutex;
@@ -111,6 +112,15 @@ pub(crate) async fn serve(
         // listen-in routes
 
         // call story routes
+        (&Method::GET, sub) if sub == "/api/stories" || sub.starts_with("/api/stories/") => {
+            match authorized(front, &request, peer, false) {
+                Ok(_) => story::serve(front, sub, request.uri().query()),
+                Err(refused) => refused.answer(),
+            }
+        }
+        (_, sub) if sub == "/api/stories" || sub.starts_with("/api/stories/") => {
+            message(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed")
+        }
 
         // endpoints routes
 

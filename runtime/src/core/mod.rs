@@ -16,6 +16,7 @@
 
 pub(crate) mod app_host;
 pub(crate) mod bridges;
+pub mod call_story;
 pub mod cause;
 pub mod channels;
 pub(crate) mod control;
@@ -166,6 +167,8 @@ pub struct State {
     generation: u64,
     /// The compact JSON of `GET /channels` and the generation it was rendered at.
     channel_list: Option<(u64, Bytes)>,
+    /// Each channel's events, for the console (see [`call_story`]).
+    stories: call_story::Stories,
 }
 
 impl State {
@@ -381,6 +384,12 @@ impl Core {
         &self.system
     }
 
+    /// Starts keeping call stories within `limits` (ari.conf `console_calls`,
+    /// `console_call_events`, `console_events`), forgetting any kept so far.
+    pub fn set_story_limits(&self, limits: call_story::StoryLimits) {
+        self.with_state(|state| state.stories = call_story::Stories::new(limits));
+    }
+
     /// The current dialplan.
     pub fn dialplan(&self) -> Arc<dialplan::Dialplan> {
         self.dialplan
@@ -564,7 +573,7 @@ impl Core {
         // Only an application subscribed to every channel (or the one `spec.app` names)
         // can want it this early: build it only then.
         let scope = Scope::channel(&id);
-        if state.apps.any_wants("ChannelCreated", &scope) {
+        if state.apps.any_wants("ChannelCreated", &scope) || state.stories.enabled() {
             let snapshot = self.channel_snapshot(state, &id);
             self.publish(
                 state,
@@ -648,7 +657,19 @@ impl Core {
     /// Delivers an event to every application that wants it; sinks that fail lose their
     /// applications.
     pub(in crate::core) fn publish(&self, state: &mut State, event: Event) {
+        self.publish_to_stories(state, event, true);
+    }
+
+    /// [`Core::publish`], recording the event in the call stories or not (`story`: false
+    /// for a second copy of an event already recorded).
+    pub(in crate::core) fn publish_to_stories(&self, state: &mut State, event: Event, story: bool) {
         let event = Arc::new(event);
+        if story && state.stories.enabled() {
+            let channels = &state.channels;
+            state
+                .stories
+                .record(&event, |id| channels.contains_key(id), channels.len());
+        }
         let failed = state.apps.dispatch(&event);
         for sink in failed {
             let apps = state.apps.detach(sink);

@@ -47,10 +47,11 @@ impl Core {
     ) {
         match audience {
             Some(apps) => {
-                for app in apps.iter() {
+                for (i, app) in apps.iter().enumerate() {
                     let mut copy = event.clone();
                     copy.scope = Scope::app(app);
-                    self.publish(state, copy);
+                    // The call's story has the event once.
+                    self.publish_to_stories(state, copy, i == 0);
                 }
             }
             None => self.publish(state, event),
