@@ -92,7 +92,14 @@ pub struct HttpConfig {
     pub tls: Option<TlsSettings>,
     /// The `type = restriction` sections, in file order.
     pub restrictions: Vec<Restriction>,
+    /// `console_health_step` (wari's): how often the console's health charts take a point.
+    pub console_health_step: Duration,
 }
+
+/// The default `console_health_step`: 360 points make the last hour.
+pub const DEFAULT_CONSOLE_HEALTH_STEP: Duration = Duration::from_secs(10);
+/// The longest `console_health_step`, in seconds.
+const MAX_CONSOLE_HEALTH_STEP_SECS: u64 = 60;
 
 impl Default for HttpConfig {
     fn default() -> Self {
@@ -107,6 +114,7 @@ impl Default for HttpConfig {
             redirects: Vec::new(),
             tls: None,
             restrictions: Vec::new(),
+            console_health_step: DEFAULT_CONSOLE_HEALTH_STEP,
         }
     }
 }
@@ -298,6 +306,17 @@ impl HttpConfig {
                                 entry.key
                             ),
                         ),
+                        "console_health_step" => match value.parse::<u64>() {
+                            Ok(n) if (1..=MAX_CONSOLE_HEALTH_STEP_SECS).contains(&n) => {
+                                config.console_health_step = Duration::from_secs(n)
+                            }
+                            _ => problems.error(
+                                &entry.location,
+                                format!(
+                                    "invalid value '{value}' for console_health_step: expected seconds from 1 to {MAX_CONSOLE_HEALTH_STEP_SECS}"
+                                ),
+                            ),
+                        },
                         "enable_static" | "enablestatic" | "enable_status" => {
                             if bool_option(entry, problems) == Some(true) {
                                 problems.warn(
