@@ -50,16 +50,12 @@ async fn chart(browser: &Browser, series: &str) -> Option<Chart> {
 
 /// Waits until the chart of `series` satisfies `accept`.
 async fn chart_until(browser: &Browser, series: &str, accept: impl Fn(&Chart) -> bool) -> Chart {
-    eventually(
-        &format!("the {series} chart"),
-        UI_TIMEOUT,
-        || async {
-            match chart(browser, series).await {
-                Some(c) if accept(&c) => Ok(c),
-                other => Err(format!("{other:?}")),
-            }
-        },
-    )
+    eventually(&format!("the {series} chart"), UI_TIMEOUT, || async {
+        match chart(browser, series).await {
+            Some(c) if accept(&c) => Ok(c),
+            other => Err(format!("{other:?}")),
+        }
+    })
     .await
 }
 
@@ -126,7 +122,10 @@ async fn the_health_view_charts_calls_channels_and_memory() {
         app.next_for("StasisStart", id).await;
     }
     let calls = chart_until(&browser, "calls_per_second", |c| c.max > 0.0).await;
-    assert!(calls.max <= 8.0, "4 calls in a step of about a second: {calls:?}");
+    assert!(
+        calls.max <= 8.0,
+        "4 calls in a step of about a second: {calls:?}"
+    );
     let channels = chart_until(&browser, "channels", |c| c.last >= 4.0).await;
     assert_eq!(channels.current, "4", "{channels:?}");
     chart_until(&browser, "http_per_second", |c| c.max > 0.0).await;

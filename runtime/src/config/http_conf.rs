@@ -450,4 +450,30 @@ mod tests {
         );
         assert!(split_host_port("[::1").is_err());
     }
+
+    #[test]
+    fn console_health_step_is_seconds_from_1_to_60() {
+        let read = |text: &str| {
+            let mut problems = Problems::default();
+            let file =
+                super::super::conf_file::parse_str(Path::new("http.conf"), text, &mut problems);
+            let config = HttpConfig::read(
+                Some(&file),
+                Path::new("."),
+                &NamedAcls::default(),
+                &mut problems,
+            );
+            (config.console_health_step, problems.has_errors())
+        };
+        assert_eq!(read("[general]\n"), (DEFAULT_CONSOLE_HEALTH_STEP, false));
+        assert_eq!(
+            read("[general]\nconsole_health_step = 1\n"),
+            (Duration::from_secs(1), false)
+        );
+        for bad in ["0", "61", "-1", "ten"] {
+            let (step, errors) = read(&format!("[general]\nconsole_health_step = {bad}\n"));
+            assert_eq!(step, DEFAULT_CONSOLE_HEALTH_STEP, "{bad}");
+            assert!(errors, "{bad} is refused");
+        }
+    }
 }

@@ -297,7 +297,11 @@ mod tests {
         let last = history.points().last().expect("newest").at_ms;
         assert_eq!(last, 7_200_000);
         assert_eq!(last - first, 3_600_000 - 10_000, "an hour of points");
-        assert!(history.points().all(|p| (p.calls_per_second - 0.1).abs() < 1e-9));
+        assert!(
+            history
+                .points()
+                .all(|p| (p.calls_per_second - 0.1).abs() < 1e-9)
+        );
         assert_eq!(history.json()["t"].as_array().map(Vec::len), Some(POINTS));
     }
 
@@ -322,12 +326,19 @@ mod tests {
         let point = history.points().next().expect("a point");
         assert_eq!(point.http_per_second, 10.0);
         assert_eq!(point.http_mean_ms, Some(2.0));
-        assert_eq!(point.http_p95_ms, Some(100.0), "19 of 20 need the 100 ms bucket");
+        assert_eq!(
+            point.http_p95_ms,
+            Some(100.0),
+            "19 of 20 need the 100 ms bucket"
+        );
         history.record(Reading {
             http: http(45, 45_000 + 20_000, [43, 0, 2]),
             ..reading(3, 0)
         });
-        assert_eq!(history.points().last().and_then(|p| p.http_p95_ms), Some(1.0));
+        assert_eq!(
+            history.points().last().and_then(|p| p.http_p95_ms),
+            Some(1.0)
+        );
     }
 
     #[test]
