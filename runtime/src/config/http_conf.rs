@@ -92,7 +92,14 @@ pub struct HttpConfig {
     pub tls: Option<TlsSettings>,
     /// The `type = restriction` sections, in file order.
     pub restrictions: Vec<Restriction>,
+    /// `console_health_step` (wari's): how often the console's health charts take a point.
+    pub console_health_step: Duration,
 }
+
+/// The default `console_health_step`: 360 points make the last hour.
+pub const DEFAULT_CONSOLE_HEALTH_STEP: Duration = Duration::from_secs(10);
+/// The longest `console_health_step`, in seconds.
+const MAX_CONSOLE_HEALTH_STEP_SECS: u64 = 60;
 
 impl Default for HttpConfig {
     fn default() -> Self {
@@ -107,6 +114,7 @@ impl Default for HttpConfig {
             redirects: Vec::new(),
             tls: None,
             restrictions: Vec::new(),
+            console_health_step: DEFAULT_CONSOLE_HEALTH_STEP,
         }
     }
 }
@@ -298,6 +306,17 @@ impl HttpConfig {
                                 entry.key
                             ),
                         ),
+                        "console_health_step" => match value.parse::<u64>() {
+                            Ok(n) if (1..=MAX_CONSOLE_HEALTH_STEP_SECS).contains(&n) => {
+                                config.console_health_step = Duration::from_secs(n)
+                            }
+                            _ => problems.error(
+                                &entry.location,
+                                format!(
+                                    "invalid value '{value}' for console_health_step: expected seconds from 1 to {MAX_CONSOLE_HEALTH_STEP_SECS}"
+                                ),
+                            ),
+                        },
                         "enable_static" | "enablestatic" | "enable_status" => {
                             if bool_option(entry, problems) == Some(true) {
                                 problems.warn(
@@ -430,5 +449,31 @@ mod tests {
             Err(AddressError::Port("99999".into()))
         );
         assert!(split_host_port("[::1").is_err());
+    }
+
+    #[test]
+    fn console_health_step_is_seconds_from_1_to_60() {
+        let read = |text: &str| {
+            let mut problems = Problems::default();
+            let file =
+                super::super::conf_file::parse_str(Path::new("http.conf"), text, &mut problems);
+            let config = HttpConfig::read(
+                Some(&file),
+                Path::new("."),
+                &NamedAcls::default(),
+                &mut problems,
+            );
+            (config.console_health_step, problems.has_errors())
+        };
+        assert_eq!(read("[general]\n"), (DEFAULT_CONSOLE_HEALTH_STEP, false));
+        assert_eq!(
+            read("[general]\nconsole_health_step = 1\n"),
+            (Duration::from_secs(1), false)
+        );
+        for bad in ["0", "61", "-1", "ten"] {
+            let (step, errors) = read(&format!("[general]\nconsole_health_step = {bad}\n"));
+            assert_eq!(step, DEFAULT_CONSOLE_HEALTH_STEP, "{bad}");
+            assert!(errors, "{bad} is refused");
+        }
     }
 }

@@ -25,6 +25,7 @@ pub(crate) const VIEWS: &[(&str, &str)] = &[
     // endpoints
 
     // health
+    ("health.js", include_str!("assets/health.js")),
 ];
 
 /// The asset at `sub` (a path under `{prefix}/console`), with its content type.

@@ -13,6 +13,7 @@
 //! | `GET /api/feed` | the live view as Server-Sent Events: a snapshot, then deltas ([`feed`]) |
 //! | `/api/ari/...` | an ARI request run through the ARI pipeline as the logged-in user ([`actions`]) |
 //! | `POST /api/keys` | a simulated phone's user presses keys ([`actions`]) |
+//! | `GET /api/health` | the last hour of wari's own metrics, one point per step ([`health`]) |
 //!
 //! Sessions ([`session`]) are cookies (HttpOnly, SameSite=Strict); every request but a
 //! `GET` must also carry the session's CSRF token in `X-Wari-Csrf`. Each request checks
@@ -31,6 +32,7 @@ pub(crate) mod actions;
 pub(crate) mod assets;
 pub(crate) mod delta;
 pub(crate) mod feed;
+pub(crate) mod health;
 pub(crate) mod login;
 pub(crate) mod session;
 pub(crate) mod story;
@@ -47,15 +49,32 @@ use http::{HeaderValue, Method, StatusCode, header};
 use crate::http::front::Front;
 use session::{Session, Sessions};
 
-/// The console's state: its login sessions.
-#[derive(Debug, Default)]
+/// The console's state: its login sessions and the health history.
+#[derive(Debug)]
 pub(crate) struct Console {
     sessions: Mutex<Sessions>,
+    /// Written by the health sampler once a step, read by `GET /api/health`.
+    health: Mutex<health::History>,
+}
+
+impl Default for Console {
+    fn default() -> Console {
+        Console {
+            sessions: Mutex::default(),
+            health: Mutex::new(health::History::new(
+                crate::config::http_conf::DEFAULT_CONSOLE_HEALTH_STEP,
+            )),
+        }
+    }
 }
 
 impl Console {
     fn sessions(&self) -> std::sync::MutexGuard<'_, Sessions> {
         self.sessions.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn health(&self) -> std::sync::MutexGuard<'_, health::History> {
+        self.health.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
@@ -125,6 +144,11 @@ pub(crate) async fn serve(
         // endpoints routes
 
         // health routes
+        (&Method::GET, "/api/health") => match authorized(front, &request, peer, false) {
+            Ok(_) => health::sampler::answer(front),
+            Err(refused) => refused.answer(),
+        },
+        (_, "/api/health") => message(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed"),
         (_, sub) if sub.starts_with("/api/ari/") => {
             let writes = method != Method::GET && method != Method::HEAD;
             match authorized(front, &request, peer, writes) {

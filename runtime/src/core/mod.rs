@@ -438,6 +438,12 @@ impl Core {
         self.publish(state, event);
     }
 
+    /// How many channel ids [`Core::new_channel_id`] has handed out since start-up: the
+    /// channels created without a client-chosen id (the console's calls per second).
+    pub fn channels_created(&self) -> u64 {
+        self.next_channel.load(Ordering::Relaxed)
+    }
+
     /// A fresh channel id: `<start time>.<sequence>`, like Asterisk's unique ids.
     pub fn new_channel_id(&self) -> String {
         let n = self.next_channel.fetch_add(1, Ordering::Relaxed);

@@ -46,6 +46,21 @@ impl RequestMetrics {
         self.sum_micros.fetch_add(micros, Ordering::Relaxed);
     }
 
+    /// The counts so far: requests, their total time in µs, and each bucket's upper bound
+    /// in µs with its requests (not cumulative), for the console's health history.
+    pub(crate) fn totals(&self) -> (u64, u64, Vec<(u64, u64)>) {
+        let buckets = BOUNDS_MICROS
+            .iter()
+            .zip(&self.buckets)
+            .map(|(bound, bucket)| (*bound, bucket.load(Ordering::Relaxed)))
+            .collect();
+        (
+            self.count.load(Ordering::Relaxed),
+            self.sum_micros.load(Ordering::Relaxed),
+            buckets,
+        )
+    }
+
     fn render(&self, out: &mut String) {
         let name = "wari_http_request_duration_seconds";
         header(

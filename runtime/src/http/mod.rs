@@ -90,6 +90,7 @@ pub(crate) async fn start_with_media(
     media: Arc<crate::core::tech::websocket_media::MediaSockets>,
 ) -> Result<HttpServer, HttpError> {
     let front = Arc::new(Front::new(config.clone(), ari, media));
+    crate::console::health::sampler::spawn(&front);
     let app = front.clone();
     let sessions = Arc::new(Semaphore::new(config.session_limit));
     let mut listening = Vec::new();
