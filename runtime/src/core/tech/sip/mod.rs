@@ -210,7 +210,7 @@ impl SipTech {
         for l in &shared.listening {
             tracing::info!(transport = %l.name, address = %l.address, protocol = l.protocol, "SIP transport listening");
         }
-        tokio::spawn(async move { endpoint.serve().await });
+        transport::serve_endpoint(endpoint, &shared.listening);
         tokio::spawn(dispatch::serve(shared.clone(), incoming));
         self.running.set(shared).map_err(|_| SipStartError::Twice)
     }
