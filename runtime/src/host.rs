@@ -204,6 +204,7 @@ pub async fn start(config: Config, paths: Paths) -> Result<Host, StartError> {
     core_config.technologies.push(Arc::new(WebSocketTech::new(
         media_sockets.clone(),
         Arc::new(MediaClients::new(config.websocket_clients.clone())),
+        config.chan_websocket.clone(),
     )));
     let core = Core::new(SystemInfo::new(), core_config);
     // The console's call stories (it needs ARI: without it none are kept).

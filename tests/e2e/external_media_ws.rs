@@ -584,3 +584,54 @@ async fn hostile_media_clients_affect_only_their_own_channel() {
         assert!(ids.contains(&id), "{id} in {ids:?}");
     }
 }
+
+#[tokio::test]
+async fn chan_websocket_conf_sets_the_no_show_timeout_and_the_control_format() {
+    let wari = Wari::start(&[
+        ("http.conf", HTTP_CONF),
+        ("ari.conf", ARI_CONF),
+        ("extensions.conf", DIALPLAN),
+        (
+            "chan_websocket.conf",
+            "[global]\nanswer_timeout = 1\ncontrol_message_format = json\n",
+        ),
+    ]);
+    let mut ws = EventSocket::connect(
+        &wari,
+        &format!("app={APP}&subscribeAll=true&api_key=asterisk:secret"),
+    )
+    .await;
+
+    // Nobody connects to /media/<id>: after answer_timeout (1 s) the channel is hung up
+    // as an originate nobody answered (19, no answer), and its id no longer takes a
+    // connection.
+    let made = tokio::time::Instant::now();
+    let channel = server_channel(&wari, "noshow", "ulaw", "").await;
+    let id = connection_id(&channel);
+    let destroyed = ws.next_for("ChannelDestroyed", "noshow").await;
+    let waited = made.elapsed();
+    assert_eq!(destroyed["cause"], 19, "{destroyed}");
+    assert_eq!(
+        destroyed["cause_txt"], "User alerting, no answer",
+        "{destroyed}"
+    );
+    assert!(
+        waited >= Duration::from_millis(900) && waited < Duration::from_secs(5),
+        "hung up after {waited:?}"
+    );
+    assert_eq!(media_status(&wari, &id, true).await, 404);
+
+    // A client that connects in time is answered; without f(), control messages are
+    // chan_websocket.conf's JSON.
+    let channel = server_channel(&wari, "shows", "ulaw", "").await;
+    let mut socket = connect_media(&wari, &connection_id(&channel)).await;
+    let start: Value = serde_json::from_str(&next_text(&mut socket).await).expect("JSON");
+    assert_eq!(start["event"], "MEDIA_START", "{start}");
+    let started = ws.next_for("StasisStart", "shows").await;
+    assert_eq!(started["channel"]["state"], "Up", "{started}");
+    // Answered, it outlives the timeout: a second later it is still up.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let (status, body) = wari.get("/ari/channels/shows").await.parts();
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["state"], "Up", "{body}");
+}

@@ -53,6 +53,7 @@ mod routing_answers;
 mod schema;
 mod sip_ari_ops;
 mod sip_calls;
+mod sip_cancel;
 mod sip_flows;
 mod sip_hostile;
 mod sip_peers;

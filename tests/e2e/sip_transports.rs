@@ -175,6 +175,52 @@ async fn tls_connect(
     })
 }
 
+/// One SIP message from a stream connection (head lines, then Content-Length bytes),
+/// within [`SIP_TIMEOUT`].
+async fn read_stream_message<R: tokio::io::AsyncBufRead + Unpin>(reader: &mut R) -> Message {
+    let read = async {
+        let mut lines = Vec::new();
+        let mut size = 0;
+        loop {
+            let mut line = String::new();
+            let n = reader.read_line(&mut line).await.expect("read a line");
+            assert!(n > 0, "wari closed the connection");
+            size += n;
+            assert!(size <= MAX_HEAD, "SIP head too long");
+            let line = line.trim_end_matches(['\r', '\n']).to_string();
+            if line.is_empty() {
+                if lines.is_empty() {
+                    continue; // keep-alive CRLF
+                }
+                break;
+            }
+            lines.push(line);
+        }
+        let first_line = lines.remove(0);
+        let headers: Vec<(String, String)> = lines
+            .iter()
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+            .collect();
+        let length: usize = headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("content-length") || k == "l")
+            .and_then(|(_, v)| v.parse().ok())
+            .unwrap_or(0);
+        assert!(length <= MAX_HEAD, "body too long");
+        let mut body = vec![0; length];
+        reader.read_exact(&mut body).await.expect("body");
+        Message {
+            first_line,
+            headers,
+            body: String::from_utf8_lossy(&body).into_owned(),
+        }
+    };
+    tokio::time::timeout(SIP_TIMEOUT, read)
+        .await
+        .expect("a SIP message within the timeout")
+}
+
 impl TlsPhone {
     async fn send(&mut self, text: &str) {
         self.writer
@@ -186,47 +232,7 @@ impl TlsPhone {
 
     /// One SIP message from the connection (head lines, then Content-Length bytes).
     async fn read_message(&mut self) -> Message {
-        let read = async {
-            let mut lines = Vec::new();
-            let mut size = 0;
-            loop {
-                let mut line = String::new();
-                let n = self.reader.read_line(&mut line).await.expect("read a line");
-                assert!(n > 0, "wari closed the TLS connection");
-                size += n;
-                assert!(size <= MAX_HEAD, "SIP head too long");
-                let line = line.trim_end_matches(['\r', '\n']).to_string();
-                if line.is_empty() {
-                    if lines.is_empty() {
-                        continue; // keep-alive CRLF
-                    }
-                    break;
-                }
-                lines.push(line);
-            }
-            let first_line = lines.remove(0);
-            let headers: Vec<(String, String)> = lines
-                .iter()
-                .filter_map(|l| l.split_once(':'))
-                .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
-                .collect();
-            let length: usize = headers
-                .iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case("content-length") || k == "l")
-                .and_then(|(_, v)| v.parse().ok())
-                .unwrap_or(0);
-            assert!(length <= MAX_HEAD, "body too long");
-            let mut body = vec![0; length];
-            self.reader.read_exact(&mut body).await.expect("body");
-            Message {
-                first_line,
-                headers,
-                body: String::from_utf8_lossy(&body).into_owned(),
-            }
-        };
-        tokio::time::timeout(SIP_TIMEOUT, read)
-            .await
-            .expect("a SIP message within the timeout")
+        read_stream_message(&mut self.reader).await
     }
 
     /// Reads until the final response (>= 200) to `method`; provisional ones are skipped.
@@ -716,4 +722,278 @@ async fn peers_outside_local_net_see_the_external_addresses_and_inside_the_bound
         "{}",
         inside.bye_via
     );
+}
+
+/// A CA and a server certificate for 127.0.0.1 signed by it: (CA PEM, cert PEM, key PEM).
+fn peer_pki(ca_name: &str) -> (String, String, String) {
+    let ca_key = rcgen::KeyPair::generate().expect("key");
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, ca_name);
+    let ca = rcgen::CertifiedIssuer::self_signed(ca_params, ca_key).expect("CA");
+    let key = rcgen::KeyPair::generate().expect("key");
+    let params = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()]).expect("params");
+    let cert = params.signed_by(&key, &ca).expect("sign");
+    (ca.pem(), cert.pem(), key.serialize_pem())
+}
+
+/// A rustls server configuration with `cert_pem` and `key_pem`.
+fn peer_acceptor(cert_pem: &str, key_pem: &str) -> tokio_rustls::TlsAcceptor {
+    use rustls_pki_types::pem::PemObject;
+    let certs = rustls_pki_types::CertificateDer::pem_slice_iter(cert_pem.as_bytes())
+        .collect::<Result<Vec<_>, _>>()
+        .expect("certs");
+    let key = rustls_pki_types::PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).expect("key");
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("versions")
+    .with_no_client_auth()
+    .with_single_cert(certs, key)
+    .expect("server config");
+    tokio_rustls::TlsAcceptor::from(Arc::new(config))
+}
+
+/// wari with a TLS transport that verifies servers against `peer-ca.crt`
+/// (`verify_server=yes`) and a TCP transport; `carol` is reached over TLS (her endpoint's
+/// `transport=tls`), `bob` at whatever URI the dial string gives.
+fn dialling_pjsip() -> String {
+    "\
+[tls]
+type=transport
+protocol=tls
+bind=127.0.0.1:0
+cert_file=sip.crt
+priv_key_file=sip.key
+verify_server=yes
+ca_list_file=peer-ca.crt
+
+[tcp]
+type=transport
+protocol=tcp
+bind=127.0.0.1:0
+
+[carol]
+type=endpoint
+context=incoming
+allow=ulaw
+transport=tls
+
+[bob]
+type=endpoint
+context=incoming
+allow=ulaw
+"
+    .to_string()
+}
+
+trait PeerIo: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> PeerIo for T {}
+
+/// The far end of a call wari makes: one accepted TCP or TLS connection.
+struct StreamPeer {
+    reader: BufReader<tokio::io::ReadHalf<Box<dyn PeerIo>>>,
+    writer: tokio::io::WriteHalf<Box<dyn PeerIo>>,
+    /// Where the peer listens (its Contact).
+    address: SocketAddr,
+    /// `tcp` or `tls`.
+    transport: &'static str,
+}
+
+impl StreamPeer {
+    fn new(stream: Box<dyn PeerIo>, address: SocketAddr, transport: &'static str) -> StreamPeer {
+        let (read, writer) = tokio::io::split(stream);
+        StreamPeer {
+            reader: BufReader::new(read),
+            writer,
+            address,
+            transport,
+        }
+    }
+
+    async fn send(&mut self, text: &str) {
+        self.writer.write_all(text.as_bytes()).await.expect("send");
+        self.writer.flush().await.expect("flush");
+    }
+
+    /// The next request with `method` wari sends (others are skipped).
+    async fn request(&mut self, method: &str) -> Message {
+        for _ in 0..SIP_BUDGET {
+            let message = read_stream_message(&mut self.reader).await;
+            if message.first_line.starts_with(&format!("{method} ")) {
+                return message;
+            }
+        }
+        panic!("no {method} among {SIP_BUDGET} messages");
+    }
+
+    /// Answers `request` with `status` (and `extra` headers and body after the copied ones).
+    async fn respond(&mut self, request: &Message, status: &str, to_tag: &str, extra: &str) {
+        let echoed: String = ["via", "from", "call-id", "cseq"]
+            .iter()
+            .flat_map(|name| {
+                request
+                    .headers
+                    .iter()
+                    .filter(move |(k, _)| k.eq_ignore_ascii_case(name))
+                    .map(|(k, v)| format!("{k}: {v}\r\n"))
+            })
+            .collect();
+        let to = request.header("to").expect("To");
+        let to = if to.contains(";tag=") {
+            to.to_string()
+        } else {
+            format!("{to};tag={to_tag}")
+        };
+        let text = format!("SIP/2.0 {status}\r\n{echoed}To: {to}\r\n{extra}");
+        self.send(&text).await;
+    }
+}
+
+/// Accepts one connection on `listener` (a TLS one with `tls`).
+async fn accept_peer(
+    listener: &tokio::net::TcpListener,
+    tls: Option<&tokio_rustls::TlsAcceptor>,
+) -> std::io::Result<StreamPeer> {
+    let address = listener.local_addr()?;
+    let (tcp, _) = tokio::time::timeout(SIP_TIMEOUT, listener.accept())
+        .await
+        .map_err(|_| std::io::Error::other("no connection from wari"))??;
+    Ok(match tls {
+        None => StreamPeer::new(Box::new(tcp), address, "tcp"),
+        Some(acceptor) => {
+            let stream = tokio::time::timeout(SIP_TIMEOUT, acceptor.accept(tcp))
+                .await
+                .map_err(|_| std::io::Error::other("TLS handshake timed out"))??;
+            StreamPeer::new(Box::new(stream), address, "tls")
+        }
+    })
+}
+
+/// The Via of wari's INVITE and of the BYE it sends once the application hangs up, on a
+/// call wari made to `peer`, which answers.
+async fn answer_then_get_bye(
+    wari: &Wari,
+    app: &mut EventSocket,
+    peer: &mut StreamPeer,
+    channel: &str,
+) -> (String, String) {
+    let invite = peer.request("INVITE").await;
+    let rtp = UdpSocket::bind("127.0.0.1:0").await.expect("RTP socket");
+    let rtp_port = rtp.local_addr().expect("rtp").port();
+    let sdp = format!(
+        "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+         m=audio {rtp_port} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=sendrecv\r\n"
+    );
+    let extra = format!(
+        "Contact: <sip:peer@{};transport={}>\r\nContent-Type: application/sdp\r\n\
+         Content-Length: {}\r\n\r\n{sdp}",
+        peer.address,
+        peer.transport,
+        sdp.len()
+    );
+    peer.respond(&invite, "200 OK", "peer1", &extra).await;
+    app.next_for("StasisStart", channel).await;
+    peer.request("ACK").await;
+    let (status, body) = wari
+        .delete(&format!("/ari/channels/{channel}"))
+        .await
+        .parts();
+    assert_eq!(status, 204, "{body}");
+    let bye = peer.request("BYE").await;
+    peer.respond(&bye, "200 OK", "peer1", "Content-Length: 0\r\n\r\n")
+        .await;
+    app.next_for("ChannelDestroyed", channel).await;
+    (
+        invite.header("via").unwrap_or_default().to_string(),
+        bye.header("via").unwrap_or_default().to_string(),
+    )
+}
+
+#[tokio::test]
+async fn wari_calls_out_over_tls_and_tcp_and_its_requests_name_that_transport_in_via() {
+    let (cert, key) = self_signed();
+    let (peer_ca, peer_cert, peer_key) = peer_pki("peer CA");
+    let wari = Wari::with(&[
+        ("pjsip.conf", &dialling_pjsip()),
+        ("extensions.conf", DIALPLAN),
+        ("sip.crt", &cert),
+        ("sip.key", &key),
+        ("peer-ca.crt", &peer_ca),
+    ]);
+    let tls = wari.sip_tls.expect("a TLS transport");
+    let tcp = wari.sip_tcp.expect("a TCP transport");
+    let mut app = EventSocket::connect(
+        &wari,
+        &format!("app={APP}&subscribeAll=true&api_key=asterisk:secret"),
+    )
+    .await;
+
+    // carol's transport is TLS: wari opens a TLS connection to her URI, verifies the
+    // certificate her CA signed, and its INVITE and BYE give the TLS transport's address.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("peer listener");
+    let at = listener.local_addr().expect("address");
+    let acceptor = peer_acceptor(&peer_cert, &peer_key);
+    let (status, body) = wari
+        .post(&format!(
+            "/ari/channels?endpoint=PJSIP/carol/sip:carol@{at}&app={APP}&channelId=tls-dialled"
+        ))
+        .await
+        .parts();
+    assert_eq!(status, 200, "{body}");
+    let mut peer = accept_peer(&listener, Some(&acceptor))
+        .await
+        .expect("wari's TLS connection, handshake done");
+    let (invite_via, bye_via) =
+        answer_then_get_bye(&wari, &mut app, &mut peer, "tls-dialled").await;
+    for via in [&invite_via, &bye_via] {
+        assert!(via.starts_with(&format!("SIP/2.0/TLS {tls};")), "{via}");
+    }
+
+    // Over TCP (the URI's transport=tcp): the TCP transport's address.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("peer listener");
+    let at = listener.local_addr().expect("address");
+    let (status, body) = wari
+        .post(&format!(
+            "/ari/channels?endpoint=PJSIP/bob/sip:bob@{at}%3Btransport=tcp&app={APP}&channelId=tcp-dialled"
+        ))
+        .await
+        .parts();
+    assert_eq!(status, 200, "{body}");
+    let mut peer = accept_peer(&listener, None)
+        .await
+        .expect("wari's TCP connection");
+    let (invite_via, bye_via) =
+        answer_then_get_bye(&wari, &mut app, &mut peer, "tcp-dialled").await;
+    for via in [&invite_via, &bye_via] {
+        assert!(via.starts_with(&format!("SIP/2.0/TCP {tcp};")), "{via}");
+    }
+
+    // A server whose certificate no trusted CA signed: the handshake fails, so no INVITE
+    // reaches it (the call stays unanswered until hung up).
+    let (_, other_cert, other_key) = peer_pki("someone else");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("peer listener");
+    let at = listener.local_addr().expect("address");
+    let (status, body) = wari
+        .post(&format!(
+            "/ari/channels?endpoint=PJSIP/bob/sip:bob@{at}%3Btransport=tls&app={APP}&channelId=untrusted"
+        ))
+        .await
+        .parts();
+    assert_eq!(status, 200, "{body}");
+    let refused = accept_peer(&listener, Some(&peer_acceptor(&other_cert, &other_key))).await;
+    assert!(refused.is_err(), "wari accepted an untrusted certificate");
+    let (status, body) = wari.delete("/ari/channels/untrusted").await.parts();
+    assert_eq!(status, 204, "{body}");
+    let destroyed = app.next_for("ChannelDestroyed", "untrusted").await;
+    assert_eq!(destroyed["channel"]["state"], "Down", "{destroyed}");
 }

@@ -7,6 +7,7 @@
 pub mod acl_conf;
 pub(crate) mod ari_conf;
 pub(crate) mod asterisk_conf;
+pub mod chan_websocket_conf;
 pub mod conf_file;
 pub mod diagnostics;
 pub mod http_conf;
@@ -90,6 +91,8 @@ pub struct Config {
     pub moh: musiconhold_conf::MohConfig,
     /// SIP from `pjsip.conf` (empty when the file is absent: SIP does not start).
     pub pjsip: pjsip_conf::PjsipConfig,
+    /// WebSocket media channels from `chan_websocket.conf`.
+    pub chan_websocket: chan_websocket_conf::ChanWebSocketConfig,
 }
 
 impl Config {
@@ -133,6 +136,9 @@ pub fn load(source: &ConfigSource) -> Result<(Config, Problems), ConfigError> {
     let websocket_clients = conf_file::load(reader, &dir, "websocket_client.conf", &mut problems)?;
     let moh = conf_file::load(reader, &dir, "musiconhold.conf", &mut problems)?;
     let pjsip = conf_file::load(reader, &dir, "pjsip.conf", &mut problems)?;
+    let chan_websocket = conf_file::load(reader, &dir, "chan_websocket.conf", &mut problems)?;
+    let chan_websocket =
+        chan_websocket_conf::ChanWebSocketConfig::read(chan_websocket.as_ref(), &mut problems);
     let mut pjsip = pjsip_conf::read(pjsip.as_ref(), &mut problems);
     pjsip.resolve_paths(&dir);
     pjsip_conf::check_contexts(&pjsip, extensions.as_ref(), &mut problems);
@@ -167,6 +173,7 @@ pub fn load(source: &ConfigSource) -> Result<(Config, Problems), ConfigError> {
             options,
             moh,
             pjsip,
+            chan_websocket,
         },
         problems,
     ))

@@ -159,8 +159,9 @@ impl ControlApi<'_> {
 
     /// An external media channel whose far end answers when it connects (WebSocket,
     /// AudioSocket), made as Asterisk makes them: originated like `POST /channels` into
-    /// the application (Dial events, StasisStart once answered, hung up if not answered
-    /// within 30 s). The answer shows the channel as made, with all its variables.
+    /// the application (Dial events, StasisStart once answered, hung up with cause 19 if
+    /// not answered within the technology's answer timeout, 30 s unless it has its own).
+    /// The answer shows the channel as made, with all its variables.
     fn dial_external(
         &self,
         technology: &'static str,
@@ -201,7 +202,7 @@ impl ControlApi<'_> {
                         app: request.app.clone(),
                         args: request.args.clone(),
                     },
-                    timeout: Some(ANSWER_TIMEOUT),
+                    timeout: Some(tech.answer_timeout().unwrap_or(ANSWER_TIMEOUT)),
                 },
             );
             called?;

@@ -65,13 +65,19 @@ impl PjsipConfig {
         self.transports.is_empty()
     }
 
-    /// Makes the transports' relative `cert_file`/`priv_key_file` relative to `dir` (the
-    /// configuration directory), as other files' paths are; absolute ones stay.
+    /// Makes the transports' relative `cert_file`/`priv_key_file`/`ca_list_file`/
+    /// `ca_list_path` relative to `dir` (the configuration directory), as other files'
+    /// paths are; absolute ones stay.
     pub fn resolve_paths(&mut self, dir: &Path) {
         for transport in &mut self.transports {
-            for path in [&mut transport.cert_file, &mut transport.priv_key_file]
-                .into_iter()
-                .flatten()
+            for path in [
+                &mut transport.cert_file,
+                &mut transport.priv_key_file,
+                &mut transport.ca_list_file,
+                &mut transport.ca_list_path,
+            ]
+            .into_iter()
+            .flatten()
             {
                 *path = dir.join(&*path);
             }
@@ -150,6 +156,14 @@ pub struct Transport {
     pub priv_key_file_location: Option<Location>,
     /// `method` (TLS): the TLS versions spoken.
     pub method: TlsMethod,
+    /// `verify_server` (TLS): whether a server wari connects to must show a certificate
+    /// that its trust anchors sign for the name dialled (Asterisk's default: no).
+    pub verify_server: bool,
+    /// `ca_list_file` (TLS): the trust anchors, PEM (else `ca_list_path`'s, else the
+    /// system's).
+    pub ca_list_file: Option<PathBuf>,
+    /// `ca_list_path` (TLS): a directory of trust anchor files.
+    pub ca_list_path: Option<PathBuf>,
     /// Where the section starts.
     pub location: Location,
 }
@@ -175,6 +189,9 @@ impl Transport {
             cert_file_location: None,
             priv_key_file_location: None,
             method: TlsMethod::Default,
+            verify_server: false,
+            ca_list_file: None,
+            ca_list_path: None,
             location,
         }
     }

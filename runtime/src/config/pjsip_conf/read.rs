@@ -407,6 +407,13 @@ fn read_transport(section: &Section, problems: &mut Problems) -> Option<Transpor
                 transport.priv_key_file = text(entry).map(PathBuf::from);
                 transport.priv_key_file_location = Some(entry.location.clone());
             }
+            "verify_server" => {
+                if let Some(v) = bool_option(entry, problems) {
+                    transport.verify_server = v;
+                }
+            }
+            "ca_list_file" => transport.ca_list_file = text(entry).map(PathBuf::from),
+            "ca_list_path" => transport.ca_list_path = text(entry).map(PathBuf::from),
             "method" => match tls_method(&entry.value) {
                 Ok(method) => transport.method = method,
                 Err(reason) => {

@@ -127,6 +127,12 @@ pub trait Technology: Send + Sync + fmt::Debug {
         1
     }
 
+    /// How long a channel of it made by its own operation (external media) may wait for
+    /// its far end to answer; None: Asterisk's originate default, 30 s.
+    fn answer_timeout(&self) -> Option<std::time::Duration> {
+        None
+    }
+
     /// Whether its endpoints take text messages and REFERs (else they are refused as for
     /// an unknown endpoint, 404, as Asterisk does for a technology without a message
     /// handler).

@@ -2,15 +2,21 @@
 //! its method (and whether it belongs to a dialog, its To tag) — INVITE, ACK, BYE, CANCEL
 //! to the calls, REGISTER to the registrar, OPTIONS answered here, anything else refused —
 //! and handled in a task of its own, so that one slow request never holds up the others.
+//! A CANCEL is answered by rsipstack inside the INVITE's transaction and never reaches
+//! that loop: [`Inspector`], the hook rsipstack calls on every message received, reads
+//! its `Reason` for the call's hang-up cause (as Asterisk does for CANCEL and BYE).
 
 use std::sync::Arc;
 
 use rsipstack::dialog::DialogId;
 use rsipstack::sip::prelude::HeadersExt;
-use rsipstack::sip::{Header, Method, StatusCode};
+use rsipstack::sip::{Header, Method, Request, SipMessage, StatusCode};
 use rsipstack::transaction::TransactionReceiver;
+use rsipstack::transaction::endpoint::MessageInspector;
 use rsipstack::transaction::transaction::Transaction;
+use rsipstack::transport::SipAddr;
 
+use super::transport::external::{Externals, Inspector as ExternalRewrite};
 use super::{SipShared, call, causes, registrar};
 
 /// The methods wari handles, as its `Allow` header lists them.
@@ -59,6 +65,60 @@ pub(crate) fn route(method: &Method, in_dialog: bool) -> Route {
         (Method::Options, false) => Route::Options,
         (_, true) => Route::InDialog,
         (_, false) => Route::NotAllowed,
+    }
+}
+
+/// The cause a request's `Reason` headers give (None: none Asterisk reads).
+fn reason_cause(request: &Request) -> Option<u16> {
+    let reasons = request.headers.iter().filter_map(|h| match h {
+        Header::Reason(reason) => Some(reason.value()),
+        _ => None,
+    });
+    causes::cause_from_reason_headers(reasons)
+}
+
+/// The unanswered inbound call a CANCEL names: its Call-ID and From tag.
+fn cancelled_call(request: &Request) -> Option<call::CallerKey> {
+    let call_id = request.call_id_header().ok()?.value().to_string();
+    let tag = request.from_header().ok()?.tag().ok()??.value().to_string();
+    Some((call_id, tag))
+}
+
+/// rsipstack's hook on every message: what wari sends gets its transport's external
+/// addresses (when any transport has some); a CANCEL received gives its call the cause of
+/// its `Reason`.
+pub(crate) struct Inspector {
+    externals: Option<ExternalRewrite>,
+    calls: Arc<call::Calls>,
+}
+
+impl Inspector {
+    pub(crate) fn new(externals: &Arc<Externals>, calls: Arc<call::Calls>) -> Inspector {
+        Inspector {
+            // Only then: a message to no transport with external addresses is not touched.
+            externals: (!externals.is_empty()).then(|| ExternalRewrite(externals.clone())),
+            calls,
+        }
+    }
+}
+
+impl MessageInspector for Inspector {
+    fn before_send(&self, message: SipMessage, destination: Option<&SipAddr>) -> SipMessage {
+        match &self.externals {
+            Some(externals) => externals.before_send(message, destination),
+            None => message,
+        }
+    }
+
+    fn after_received(&self, message: SipMessage, _from: Option<&SipAddr>) -> SipMessage {
+        if let SipMessage::Request(request) = &message
+            && request.method == Method::Cancel
+            && let Some(cause) = reason_cause(request)
+            && let Some(key) = cancelled_call(request)
+        {
+            self.calls.cancelled_with(&key, cause);
+        }
+        message
     }
 }
 
@@ -134,11 +194,7 @@ async fn in_dialog_request(shared: &Arc<SipShared>, mut tx: Transaction) {
         && let Some(entry) = id.as_ref().and_then(|id| shared.calls.get(&id.to_string()))
     {
         // The cause the far end gives for leaving, for the channel's hang-up.
-        let reasons = tx.original.headers.iter().filter_map(|h| match h {
-            Header::Reason(reason) => Some(reason.value()),
-            _ => None,
-        });
-        if let Some(cause) = causes::cause_from_reason_headers(reasons) {
+        if let Some(cause) = reason_cause(&tx.original) {
             *entry.far_cause.lock().unwrap_or_else(|p| p.into_inner()) = Some(cause);
         }
     }

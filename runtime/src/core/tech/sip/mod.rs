@@ -75,7 +75,7 @@ pub(crate) struct SipShared {
     /// Source address -> endpoint (`type=identify`).
     pub(crate) identifier: identify::Identifier,
     /// The calls in progress, by dialog.
-    pub(crate) calls: call::Calls,
+    pub(crate) calls: Arc<call::Calls>,
     /// The next channel number (`PJSIP/alice-00000000`, `-00000001`, ...).
     next_channel: AtomicU32,
     /// Cancelled when the technology stops: ends every task it started.
@@ -176,10 +176,11 @@ impl SipTech {
             .with_transport_layer(layer)
             .with_cancel_token(cancel.child_token())
             .with_allows(dispatch::ALLOWED.to_vec());
-        if !externals.is_empty() {
-            // Only then: a message to no transport with external addresses is not touched.
-            builder.with_inspector(Box::new(transport::external::Inspector(externals.clone())));
-        }
+        let calls = Arc::new(call::Calls::default());
+        builder.with_inspector(Box::new(dispatch::Inspector::new(
+            &externals,
+            calls.clone(),
+        )));
         let endpoint = builder.build();
         transport::serve_streams(&endpoint.inner, streams, &cancel)
             .map_err(SipStartError::Serve)?;
@@ -198,7 +199,7 @@ impl SipTech {
             registrations: registration::Registrations::start(&self.config, &endpoint.inner),
             challenger: auth::Challenger::new(),
             identifier: identify::Identifier::new(&self.config),
-            calls: call::Calls::default(),
+            calls,
             next_channel: AtomicU32::new(0),
             cancel,
         });
@@ -210,7 +211,7 @@ impl SipTech {
         for l in &shared.listening {
             tracing::info!(transport = %l.name, address = %l.address, protocol = l.protocol, "SIP transport listening");
         }
-        tokio::spawn(async move { endpoint.serve().await });
+        transport::serve_endpoint(endpoint, &shared.listening);
         tokio::spawn(dispatch::serve(shared.clone(), incoming));
         self.running.set(shared).map_err(|_| SipStartError::Twice)
     }

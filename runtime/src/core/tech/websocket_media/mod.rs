@@ -16,8 +16,14 @@
 //! application. `MEDIA_WEBSOCKET_OPTIMAL_FRAME_SIZE` holds the bytes of 20 ms.
 //!
 //! Options (`transport_data`, Asterisk's dial options): `d(both|in|out)` media direction,
-//! `f(plain-text|json)` control message format (default plain-text), `n` no auto-answer,
-//! `c(codec)` accepted when it names the request's format. Others are refused.
+//! `f(plain-text|json)` control message format (default chan_websocket.conf's
+//! `control_message_format`, plain-text), `n` no auto-answer, `c(codec)` accepted when it
+//! names the request's format. Others are refused.
+//!
+//! A channel not answered within chan_websocket.conf's `answer_timeout` (30 s, Asterisk's
+//! originate default) — nobody connected to `/media/<id>`, no `ANSWER` after `n`, or
+//! wari's connection not made — is hung up with cause 19, no answer
+//! ([`Technology::answer_timeout`]).
 
 use std::fmt;
 use std::future::Future;
@@ -25,6 +31,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use super::{Context, Driver, MediaLeg, Request, Technology};
+use crate::config::chan_websocket_conf::{ChanWebSocketConfig, ControlMessageFormat};
 use crate::core::channels::channel::{ChannelState, DialplanPosition};
 use crate::core::{ControlReceiver, CoreError, NewChannel};
 use crate::media::codec::Codec;
@@ -80,13 +87,14 @@ struct Options {
     auto_answer: bool,
 }
 
-/// Reads Asterisk's dial options: letters, some with an argument in parentheses.
-fn parse_options(text: &str, codec: Codec) -> Result<Options, CoreError> {
+/// Reads Asterisk's dial options: letters, some with an argument in parentheses; the
+/// control message format is `format` unless `f()` says.
+fn parse_options(text: &str, codec: Codec, format: ControlFormat) -> Result<Options, CoreError> {
     let bad =
         || CoreError::BadRequest(format!("WebSocket channel options '{text}' cannot be used"));
     let mut options = Options {
         direction: Direction::Both,
-        format: ControlFormat::PlainText,
+        format,
         auto_answer: true,
     };
     let mut rest = text.trim();
@@ -118,6 +126,7 @@ fn parse_options(text: &str, codec: Codec) -> Result<Options, CoreError> {
 pub(crate) struct WebSocketTech {
     sockets: Arc<MediaSockets>,
     connector: Option<Arc<dyn Connector>>,
+    settings: ChanWebSocketConfig,
 }
 
 impl WebSocketTech {
@@ -125,11 +134,24 @@ impl WebSocketTech {
     pub(crate) const NAME: &'static str = "WebSocket";
 
     /// The technology accepting connections through `sockets` and making client
-    /// connections with `connector`.
-    pub(crate) fn new(sockets: Arc<MediaSockets>, connector: Arc<dyn Connector>) -> WebSocketTech {
+    /// connections with `connector`, with chan_websocket.conf's `settings`.
+    pub(crate) fn new(
+        sockets: Arc<MediaSockets>,
+        connector: Arc<dyn Connector>,
+        settings: ChanWebSocketConfig,
+    ) -> WebSocketTech {
         WebSocketTech {
             sockets,
             connector: Some(connector),
+            settings,
+        }
+    }
+
+    /// The control message format of channels whose options do not say.
+    fn default_format(&self) -> ControlFormat {
+        match self.settings.control_message_format {
+            ControlMessageFormat::PlainText => ControlFormat::PlainText,
+            ControlMessageFormat::Json => ControlFormat::Json,
         }
     }
 }
@@ -148,6 +170,10 @@ impl Technology for WebSocketTech {
         false
     }
 
+    fn answer_timeout(&self) -> Option<std::time::Duration> {
+        Some(self.settings.answer_timeout)
+    }
+
     fn request(
         &self,
         ctx: &mut Context<'_>,
@@ -156,7 +182,7 @@ impl Technology for WebSocketTech {
         let params = request.param::<WebSocketRequest>().ok_or_else(|| {
             CoreError::BadRequest("A WebSocket channel is made by externalMedia".into())
         })?;
-        let mut options = parse_options(&params.options, params.codec)?;
+        let mut options = parse_options(&params.options, params.codec, self.default_format())?;
         if let Some(direction) = &params.direction {
             options.direction = Direction::from_name(direction)
                 .ok_or_else(|| CoreError::BadRequest("Invalid direction specified".into()))?;
@@ -299,7 +325,8 @@ mod tests {
 
     #[test]
     fn options_as_asterisk_spells_them() {
-        let o = parse_options("", Codec::Ulaw).unwrap();
+        let plain = ControlFormat::PlainText;
+        let o = parse_options("", Codec::Ulaw, plain).unwrap();
         assert_eq!(
             o,
             Options {
@@ -308,7 +335,7 @@ mod tests {
                 auto_answer: true
             }
         );
-        let o = parse_options("f(json)nd(in)c(ulaw)", Codec::Ulaw).unwrap();
+        let o = parse_options("f(json)nd(in)c(ulaw)", Codec::Ulaw, plain).unwrap();
         assert_eq!(
             o,
             Options {
@@ -317,9 +344,18 @@ mod tests {
                 auto_answer: false
             }
         );
-        assert!(parse_options("d(up)", Codec::Ulaw).is_err());
-        assert!(parse_options("v(a=b)", Codec::Ulaw).is_err());
-        assert!(parse_options("c(alaw)", Codec::Ulaw).is_err());
-        assert!(parse_options("f(json", Codec::Ulaw).is_err());
+        assert!(parse_options("d(up)", Codec::Ulaw, plain).is_err());
+        assert!(parse_options("v(a=b)", Codec::Ulaw, plain).is_err());
+        assert!(parse_options("c(alaw)", Codec::Ulaw, plain).is_err());
+        assert!(parse_options("f(json", Codec::Ulaw, plain).is_err());
+        // chan_websocket.conf's format unless f() says otherwise.
+        let json = ControlFormat::Json;
+        assert_eq!(parse_options("", Codec::Ulaw, json).unwrap().format, json);
+        assert_eq!(
+            parse_options("f(plain-text)", Codec::Ulaw, json)
+                .unwrap()
+                .format,
+            plain
+        );
     }
 }

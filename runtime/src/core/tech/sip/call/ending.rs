@@ -8,9 +8,12 @@
 //! rsipstack's own CANCEL takes no extra headers, so the CANCEL is built here from the
 //! INVITE (same Request-URI, Via branch, From, To, Call-ID and CSeq number, RFC 3261 §9.1)
 //! and sent in a client transaction of its own. Before any provisional response (RFC 3261
-//! forbids a CANCEL then) rsipstack's deferred CANCEL is used, without `Reason`.
+//! forbids a CANCEL then) it waits, as Asterisk does, for the first one
+//! ([`heard_provisional`]); a final response instead means there is nothing to cancel (an
+//! answer is then ended by a BYE, by the call's task).
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use rsipstack::dialog::dialog::DialogState;
 use rsipstack::dialog::invite_dialog::InviteDialog;
@@ -93,18 +96,47 @@ pub(crate) fn send(endpoint: &EndpointInnerRef, dialog: &InviteDialog, ending: E
             let endpoint = endpoint.clone();
             let me = me.to_string();
             tokio::spawn(async move {
-                let sent = if matches!(dialog.state(), DialogState::Calling(_)) {
-                    // Nothing heard yet: rsipstack sends its CANCEL on the first
-                    // provisional response.
-                    dialog.cancel().await
-                } else {
+                let sent = if heard_provisional(&dialog).await {
                     cancel_with_reasons(&endpoint, &dialog, &reasons).await
+                } else {
+                    tracing::debug!(channel = %me, "SIP INVITE ended before a provisional: no CANCEL");
+                    Ok(())
                 };
                 if let Err(error) = sent {
                     tracing::debug!(channel = %me, %error, "SIP CANCEL not sent");
                 }
             });
         }
+    }
+}
+
+/// How often [`heard_provisional`] looks at the dialog.
+const PROVISIONAL_POLL: Duration = Duration::from_millis(20);
+
+/// The longest [`heard_provisional`] waits: an INVITE transaction with no response ends
+/// after 64 T1 (32 s, RFC 3261 timer B); this bounds the wait should it not.
+const PROVISIONAL_WAIT: Duration = Duration::from_secs(64);
+
+/// Whether the INVITE of `dialog` has had a provisional response (at once when it has),
+/// waiting while it has had no response at all; false once it ends with a final one.
+async fn heard_provisional(dialog: &InviteDialog) -> bool {
+    let deadline = tokio::time::Instant::now() + PROVISIONAL_WAIT;
+    loop {
+        match provisional_heard(&dialog.state()) {
+            Some(heard) => return heard,
+            None if tokio::time::Instant::now() >= deadline => return false,
+            None => tokio::time::sleep(PROVISIONAL_POLL).await,
+        }
+    }
+}
+
+/// Sans-IO part of [`heard_provisional`]: None while nothing is heard (still calling),
+/// else whether a CANCEL is due (a provisional response, and no final one yet).
+fn provisional_heard(state: &DialogState) -> Option<bool> {
+    match state {
+        DialogState::Calling(_) => None,
+        DialogState::Trying(_) | DialogState::Early(..) => Some(true),
+        _ => Some(false),
     }
 }
 
@@ -192,6 +224,40 @@ mod tests {
             );
             assert_eq!(ending(side, Phase::Ended, 16), Ending::Nothing);
         }
+    }
+
+    #[test]
+    fn a_cancel_waits_for_a_provisional_and_is_not_sent_after_a_final_response() {
+        let id = rsipstack::dialog::DialogId {
+            call_id: "c1".into(),
+            local_tag: "l1".into(),
+            remote_tag: String::new(),
+        };
+        let response = rsipstack::sip::Response::default();
+        assert_eq!(provisional_heard(&DialogState::Calling(id.clone())), None);
+        assert_eq!(
+            provisional_heard(&DialogState::Trying(id.clone())),
+            Some(true)
+        );
+        assert_eq!(
+            provisional_heard(&DialogState::Early(id.clone(), response.clone())),
+            Some(true)
+        );
+        assert_eq!(
+            provisional_heard(&DialogState::Confirmed(id.clone(), response.clone())),
+            Some(false)
+        );
+        assert_eq!(
+            provisional_heard(&DialogState::WaitAck(id.clone(), response)),
+            Some(false)
+        );
+        assert_eq!(
+            provisional_heard(&DialogState::Terminated(
+                id,
+                rsipstack::dialog::dialog::TerminatedReason::UasBusy
+            )),
+            Some(false)
+        );
     }
 
     #[test]

@@ -262,6 +262,8 @@ pub(crate) async fn invite(shared: &Arc<SipShared>, mut tx: Transaction) {
         far_cause: std::sync::Mutex::new(None),
     });
     shared.calls.insert(dialog_key.clone(), entry.clone());
+    // Until answered, a CANCEL's `Reason` is kept for the channel's cause.
+    shared.calls.insert_unanswered(caller_key(&dialog.id()));
     // The INVITE transaction: 100 Trying, our responses, the ACK or a CANCEL.
     let mut running = dialog.clone();
     tokio::spawn(async move {
@@ -296,10 +298,16 @@ pub(crate) async fn invite(shared: &Arc<SipShared>, mut tx: Transaction) {
             call.media().close();
             let _ = dialog.reject(Some(StatusCode::ServiceUnavailable), None);
             shared.calls.remove(&dialog_key);
+            shared.calls.remove_unanswered(&caller_key(&dialog.id()));
             return;
         }
     }
     tokio::spawn(follow(shared.clone(), call, media, state_rx, events, entry));
+}
+
+/// How a CANCEL names the call of `dialog` (a dialog wari answers).
+fn caller_key(dialog: &rsipstack::dialog::DialogId) -> super::CallerKey {
+    (dialog.call_id.clone(), dialog.remote_tag.clone())
 }
 
 /// Follows one call until it ends: the dialog's states and the media's events, reported to
@@ -313,6 +321,7 @@ pub(crate) async fn follow(
     entry: Arc<CallEntry>,
 ) {
     let id = entry.channel.clone();
+    let caller = caller_key(&call.dialog().id());
     let mut held = false;
     loop {
         let state = tokio::select! {
@@ -342,7 +351,13 @@ pub(crate) async fn follow(
             None => break,
             Some(DialogState::Terminated(_, reason)) => {
                 let far_cause = match reason {
-                    TerminatedReason::UacCancel => Some(causes::cause_from_sip_status(487)),
+                    // As Asterisk: the CANCEL's `Reason` gives the cause, else 487's.
+                    TerminatedReason::UacCancel => Some(
+                        shared
+                            .calls
+                            .remove_unanswered(&caller)
+                            .unwrap_or_else(|| causes::cause_from_sip_status(487)),
+                    ),
                     TerminatedReason::UacBye => Some(
                         entry
                             .far_cause
@@ -361,7 +376,12 @@ pub(crate) async fn follow(
                 }
                 break;
             }
-            Some(DialogState::Confirmed(..)) if call.take_late_offer() => {
+            Some(DialogState::Confirmed(..)) if !call.take_late_offer() => {
+                // Answered: a CANCEL now changes nothing.
+                shared.calls.remove_unanswered(&caller);
+            }
+            Some(DialogState::Confirmed(..)) => {
+                shared.calls.remove_unanswered(&caller);
                 let answer = call
                     .dialog()
                     .last_remote_ack()
@@ -418,6 +438,7 @@ pub(crate) async fn follow(
     }
     let dialog = call.dialog().id();
     shared.calls.remove(&dialog.to_string());
+    shared.calls.remove_unanswered(&caller);
     shared.dialogs.remove_dialog(&dialog);
     drop(media);
 }

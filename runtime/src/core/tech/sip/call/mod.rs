@@ -22,10 +22,17 @@ pub(crate) struct CallEntry {
     pub(crate) far_cause: Mutex<Option<u16>>,
 }
 
+/// An inbound call before its answer, as a CANCEL names it: its Call-ID and the caller's
+/// From tag.
+pub(crate) type CallerKey = (String, String);
+
 /// The calls in progress, by dialog id.
 #[derive(Debug, Default)]
 pub(crate) struct Calls {
     by_dialog: Mutex<HashMap<String, Arc<CallEntry>>>,
+    /// Inbound calls not answered yet, with the cause a CANCEL's `Reason` gave (read as
+    /// the CANCEL arrives: rsipstack answers it inside the INVITE's transaction).
+    unanswered: Mutex<HashMap<CallerKey, Option<u16>>>,
 }
 
 impl Calls {
@@ -39,6 +46,27 @@ impl Calls {
 
     pub(crate) fn remove(&self, dialog: &str) {
         self.map().remove(dialog);
+    }
+
+    /// An inbound call that a CANCEL may end.
+    pub(crate) fn insert_unanswered(&self, key: CallerKey) {
+        self.unanswered().insert(key, None);
+    }
+
+    /// A CANCEL's cause for the unanswered call `key` (ignored for any other).
+    pub(crate) fn cancelled_with(&self, key: &CallerKey, cause: u16) {
+        if let Some(slot) = self.unanswered().get_mut(key) {
+            *slot = Some(cause);
+        }
+    }
+
+    /// Forgets the unanswered call `key`; the cause its CANCEL gave, if any.
+    pub(crate) fn remove_unanswered(&self, key: &CallerKey) -> Option<u16> {
+        self.unanswered().remove(key).flatten()
+    }
+
+    fn unanswered(&self) -> std::sync::MutexGuard<'_, HashMap<CallerKey, Option<u16>>> {
+        self.unanswered.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn map(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<CallEntry>>> {

@@ -16,7 +16,6 @@ use rsipstack::dialog::authenticate::Credential;
 use rsipstack::dialog::dialog::{DialogState, DialogStateReceiver};
 use rsipstack::dialog::invitation::InviteOption;
 use rsipstack::dialog::invite_dialog::InviteDialog;
-use rsipstack::sip::uri::ParamsExt;
 use rsipstack::sip::{Header, Transport, Uri};
 use tokio::sync::mpsc::UnboundedReceiver;
 
@@ -207,12 +206,13 @@ pub(crate) fn request(
             return Err(allocation_failed());
         }
     };
-    let Some(callee) = target_uri(&target, user.as_deref()) else {
+    let Some(mut callee) = target_uri(&target, user.as_deref()) else {
         tracing::info!(endpoint = %endpoint.name, target = %target.escape_debug(), "PJSIP call refused: not a SIP URI");
         return Err(allocation_failed());
     };
     // The target's `transport` parameter chooses the connection rsipstack sends over.
-    let transport = callee.transport().cloned().unwrap_or(Transport::Udp);
+    let transport =
+        super::super::transport::target_transport(&shared.config, endpoint, &mut callee);
     let local = local_signalling(shared, transport).ok_or_else(allocation_failed)?;
     ctx.check_new_id(request.id.as_deref())?;
     let id: Arc<str> = request

@@ -4,8 +4,13 @@
 //! layer. UDP sockets become rsipstack listeners; a TCP or TLS transport's connections are
 //! accepted here (TLS ones handshaken by `tls`) and each one is given to rsipstack as a
 //! connection of its own (rsipstack's own stream listeners bind only when served, too late
-//! to report a failure or the port the system picked).
+//! to report a failure or the port the system picked). Those TCP and TLS addresses are
+//! still listed among rsipstack's listeners ([`serve_endpoint`]), never served by it, so
+//! that the requests it builds inside a TCP or TLS dialog name their transport's address
+//! in `Via`. Connections to TLS servers are opened by [`dial`] with the first TLS
+//! transport's client settings.
 
+mod dial;
 pub(crate) mod external;
 pub(crate) mod tls;
 
@@ -14,7 +19,9 @@ use std::sync::Arc;
 
 use futures_util::FutureExt;
 use rsipstack::platform::CancellationToken;
+use rsipstack::transaction::Endpoint;
 use rsipstack::transaction::endpoint::EndpointInnerRef;
+use rsipstack::transport::channel::ChannelConnection;
 use rsipstack::transport::tcp::TcpConnection;
 use rsipstack::transport::tls::TlsConnection;
 use rsipstack::transport::udp::UdpConnection;
@@ -83,6 +90,8 @@ pub(crate) struct StreamListener {
     listener: TcpListener,
     /// The TLS handshake of each connection (None: plain TCP).
     tls: Option<TlsAcceptor>,
+    /// A TLS transport's client side, for the connections wari opens.
+    client: Option<Arc<rustls::ClientConfig>>,
 }
 
 impl std::fmt::Debug for StreamListener {
@@ -125,19 +134,21 @@ pub(crate) fn bind(transport: &Transport) -> Result<Bound, TransportError> {
         protocol,
         address,
     };
-    let tls = match transport.protocol {
+    let tls_error = |source| TransportError::Tls {
+        name: name.clone(),
+        source: Box::new(source),
+    };
+    let (tls, client) = match transport.protocol {
         Protocol::Udp => {
             let socket = UdpSocket::bind(transport.bind).map_err(bind_error)?;
             socket.set_nonblocking(true).map_err(bind_error)?;
             let address = socket.local_addr().map_err(bind_error)?;
             return Ok(Bound::Udp(listening(address), socket));
         }
-        Protocol::Tcp => None,
-        Protocol::Tls => Some(
-            tls::acceptor(transport).map_err(|source| TransportError::Tls {
-                name: name.clone(),
-                source: Box::new(source),
-            })?,
+        Protocol::Tcp => (None, None),
+        Protocol::Tls => (
+            Some(tls::acceptor(transport).map_err(tls_error)?),
+            Some(tls::client_config(transport).map_err(tls_error)?),
         ),
     };
     let listener = TcpListener::bind(transport.bind).map_err(bind_error)?;
@@ -147,6 +158,7 @@ pub(crate) fn bind(transport: &Transport) -> Result<Bound, TransportError> {
         listening: listening(address),
         listener,
         tls,
+        client,
     }))
 }
 
@@ -157,10 +169,12 @@ pub(crate) fn bind_all(transports: &[Transport]) -> Result<Vec<Bound>, Transport
 
 /// What start-up would refuse in the transports without binding anything (for
 /// `wari check-config`): each TLS transport's certificate and key, reported at the line of
-/// the file that is wrong.
+/// the file that is wrong, and its client side (trust anchors for `verify_server`).
 pub(crate) fn check(transports: &[Transport], problems: &mut Problems) {
     for transport in transports.iter().filter(|t| t.protocol == Protocol::Tls) {
-        if let Err(error) = tls::server_config(transport) {
+        if let Err(error) =
+            tls::server_config(transport).and_then(|_| tls::client_config(transport).map(|_| ()))
+        {
             let at = if error.is_about_key() {
                 transport.priv_key_file_location.as_ref()
             } else {
@@ -175,6 +189,37 @@ pub(crate) fn check(transports: &[Transport], problems: &mut Problems) {
             );
         }
     }
+}
+
+/// The transport a request to `target` for `endpoint` goes over, written in `target` for
+/// rsipstack when it was not: the URI's own `transport` parameter, else TLS for a `sips:`
+/// URI, else the protocol of the endpoint's `transport=`, else UDP.
+pub(crate) fn target_transport(
+    config: &crate::config::pjsip_conf::PjsipConfig,
+    endpoint: &crate::config::pjsip_conf::Endpoint,
+    target: &mut rsipstack::sip::Uri,
+) -> rsipstack::sip::Transport {
+    use rsipstack::sip::uri::ParamsExt;
+    use rsipstack::sip::{Param, Scheme, Transport as Wire};
+    if let Some(transport) = target.transport() {
+        return *transport;
+    }
+    let chosen = if target.scheme == Some(Scheme::Sips) {
+        Wire::Tls
+    } else {
+        match endpoint
+            .transport
+            .as_deref()
+            .and_then(|name| config.transport(name))
+            .map(|t| t.protocol)
+        {
+            Some(Protocol::Tls) => Wire::Tls,
+            Some(Protocol::Tcp) => Wire::Tcp,
+            Some(Protocol::Udp) | None => return Wire::Udp,
+        }
+    };
+    target.params.push(Param::Transport(chosen));
+    chosen
 }
 
 /// Hands the bound UDP sockets to rsipstack's transport layer as listeners its endpoint
@@ -211,12 +256,21 @@ pub(crate) fn serve_streams(
     listeners: Vec<StreamListener>,
     cancel: &CancellationToken,
 ) -> std::io::Result<()> {
+    let mut dialling = false;
     for StreamListener {
         listening,
         listener,
         tls,
+        client,
     } in listeners
     {
+        // The first TLS transport's client settings open every TLS connection.
+        if let Some(client) = client
+            && !dialling
+        {
+            dial::install(client);
+            dialling = true;
+        }
         let listener = tokio::net::TcpListener::from_std(listener)?;
         tokio::spawn(accept_loop(
             listening,
@@ -227,6 +281,51 @@ pub(crate) fn serve_streams(
         ));
     }
     Ok(())
+}
+
+/// rsipstack's listener entry for a TCP or TLS transport wari serves itself: the
+/// transport's address, carrying nothing (rsipstack only reads its address).
+fn advertised(address: SipAddr) -> Option<SipConnection> {
+    let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
+    // `create_connection` is async only for other platforms: it never waits.
+    ChannelConnection::create_connection(receiver, sender, address, None)
+        .now_or_never()
+        .and_then(Result::ok)
+        .map(SipConnection::Channel)
+}
+
+/// The address rsipstack lists for a TCP or TLS transport (None: UDP).
+fn stream_address(listening: &Listening) -> Option<SipAddr> {
+    let kind = match listening.protocol {
+        "tcp" => rsipstack::sip::Transport::Tcp,
+        "tls" => rsipstack::sip::Transport::Tls,
+        _ => return None,
+    };
+    Some(SipAddr {
+        r#type: Some(kind),
+        addr: listening.address.into(),
+    })
+}
+
+/// Runs rsipstack's endpoint until it stops. Its first step starts the listeners it
+/// serves (the UDP ones); right after it the TCP and TLS transports' addresses join its
+/// list of listeners (it would refuse to serve them), where it looks for the address of a
+/// request's transport to put in `Via`.
+pub(crate) fn serve_endpoint(endpoint: Endpoint, listening: &[Listening]) {
+    let streams: Vec<SipAddr> = listening.iter().filter_map(stream_address).collect();
+    tokio::spawn(async move {
+        let serving = endpoint.serve();
+        let mut serving = std::pin::pin!(serving);
+        let first =
+            std::future::poll_fn(|cx| std::task::Poll::Ready(serving.as_mut().poll(cx))).await;
+        if first.is_ready() {
+            return;
+        }
+        for entry in streams.into_iter().filter_map(advertised) {
+            endpoint.inner.transport_layer.add_transport(entry);
+        }
+        serving.await;
+    });
 }
 
 /// Accepts a stream transport's connections until `cancel`: each becomes an rsipstack
@@ -348,6 +447,48 @@ mod tests {
         let tcp = bound[1].listening();
         assert_eq!(tcp.scheme(), "sip-tcp");
         assert_eq!(tcp.url(), format!("tcp://127.0.0.1:{}", tcp.address.port()));
+    }
+
+    #[test]
+    fn a_target_goes_over_its_own_transport_else_sips_tls_else_the_endpoints() {
+        let mut problems = Problems::default();
+        let file = crate::config::conf_file::parse_str(
+            std::path::Path::new("pjsip.conf"),
+            "[tls]\ntype=transport\nprotocol=tls\nbind=127.0.0.1\ncert_file=c.pem\n\
+             priv_key_file=k.pem\n\n[tcp]\ntype=transport\nprotocol=tcp\nbind=127.0.0.1\n\n\
+             [carol]\ntype=endpoint\ntransport=tls\n\n[dave]\ntype=endpoint\ntransport=tcp\n\n\
+             [erin]\ntype=endpoint\n",
+            &mut problems,
+        );
+        let config = crate::config::pjsip_conf::read(Some(&file), &mut problems);
+        let via = |endpoint: &str, uri: &str| {
+            let endpoint = config.endpoint(endpoint).expect("endpoint");
+            let mut uri = rsipstack::sip::Uri::try_from(uri).expect("uri");
+            let transport = target_transport(&config, endpoint, &mut uri);
+            (transport, uri.to_string())
+        };
+        use rsipstack::sip::Transport as Wire;
+        assert_eq!(
+            via("carol", "sip:c@192.0.2.1:5061"),
+            (Wire::Tls, "sip:c@192.0.2.1:5061;transport=TLS".into())
+        );
+        assert_eq!(
+            via("dave", "sip:d@192.0.2.1"),
+            (Wire::Tcp, "sip:d@192.0.2.1;transport=TCP".into())
+        );
+        assert_eq!(
+            via("erin", "sip:e@192.0.2.1"),
+            (Wire::Udp, "sip:e@192.0.2.1".into())
+        );
+        assert_eq!(
+            via("erin", "sips:e@192.0.2.1"),
+            (Wire::Tls, "sips:e@192.0.2.1;transport=TLS".into())
+        );
+        // The URI's own transport wins over the endpoint's.
+        assert_eq!(
+            via("carol", "sip:c@192.0.2.1;transport=udp"),
+            (Wire::Udp, "sip:c@192.0.2.1;transport=UDP".into())
+        );
     }
 
     #[test]

@@ -1,8 +1,11 @@
 //! SIP over TLS (`protocol=tls`): the transport's `cert_file` and `priv_key_file` (PEM, read
 //! by the HTTPS listener's loader) made a rustls server configuration that speaks the TLS
 //! versions of its `method`, and the handshake of each accepted connection, bounded in
-//! time, before the connection is handed to rsipstack. `wari check-config` runs the same
-//! [`server_config`] as start-up, so both refuse the same files.
+//! time, before the connection is handed to rsipstack. The client side, for connections
+//! wari opens ([`super::dial`]), is [`client_config`]: `verify_server` (Asterisk's
+//! default: no) against `ca_list_file`/`ca_list_path` or the system's trust anchors, the
+//! same certificate offered when a server asks for one. `wari check-config` runs the same
+//! [`server_config`] and [`client_config`] as start-up, so both refuse the same files.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -12,6 +15,8 @@ use rustls::ServerConfig;
 use tokio_rustls::TlsAcceptor;
 
 use crate::config::pjsip_conf::{TlsMethod, Transport};
+use crate::config::websocket_client_conf::ClientTls;
+use crate::events::outbound::tls::ClientTlsError;
 use crate::http::tls::{TlsError, read_certificates, read_private_key};
 
 /// The longest a peer may take to finish its TLS handshake before its connection is closed
@@ -36,6 +41,10 @@ pub(crate) enum TlsSetupError {
         #[source]
         source: rustls::Error,
     },
+    /// The client side cannot be set up (no trust anchor for `verify_server=yes`, an
+    /// unreadable `ca_list_file`).
+    #[error("as a client: {0}")]
+    Client(#[from] ClientTlsError),
 }
 
 impl TlsSetupError {
@@ -78,6 +87,26 @@ pub(crate) fn server_config(transport: &Transport) -> Result<Arc<ServerConfig>, 
         .with_single_cert(chain, private_key)
         .map_err(refused)?;
     Ok(Arc::new(config))
+}
+
+/// The client configuration of the connections wari opens over a TLS transport:
+/// `verify_server=yes` verifies the server's chain against `ca_list_file` (and the files
+/// of `ca_list_path`; neither: the system's anchors) and its name against the host
+/// dialled; `no` (Asterisk's default) takes any certificate. The transport's certificate
+/// is offered to servers that ask for one.
+pub(crate) fn client_config(
+    transport: &Transport,
+) -> Result<Arc<rustls::ClientConfig>, TlsSetupError> {
+    let settings = ClientTls {
+        enabled: true,
+        ca_list_file: transport.ca_list_file.clone(),
+        ca_list_path: transport.ca_list_path.clone(),
+        cert_file: transport.cert_file.clone(),
+        priv_key_file: transport.priv_key_file.clone(),
+        verify_server_cert: transport.verify_server,
+        verify_server_hostname: transport.verify_server,
+    };
+    Ok(crate::events::outbound::tls::client_config(&settings)?)
 }
 
 /// The acceptor of a TLS transport.
@@ -150,5 +179,52 @@ mod tests {
         missing.cert_file = Some(dir.path().join("absent.crt"));
         let error = server_config(&missing).expect_err("absent file");
         assert!(error.to_string().contains("absent.crt"), "{error}");
+    }
+
+    #[test]
+    fn the_client_side_verifies_only_with_verify_server_and_needs_its_anchors_then() {
+        let dir = tempfile::tempdir().expect("dir");
+        let (cert, key) = self_signed();
+        let mut transport = transport(dir.path(), &cert, &key);
+        // Asterisk's default: verify_server=no, no trust anchor needed.
+        transport.ca_list_file = Some(dir.path().join("absent-ca.crt"));
+        assert!(client_config(&transport).is_ok());
+        transport.verify_server = true;
+        let error = client_config(&transport).expect_err("absent ca_list_file");
+        assert!(error.to_string().contains("absent-ca.crt"), "{error}");
+        transport.ca_list_file = Some(dir.path().join("sip.crt"));
+        assert!(client_config(&transport).is_ok());
+    }
+
+    #[test]
+    fn verify_server_and_the_ca_lists_are_read_from_the_transport() {
+        let mut problems = crate::config::Problems::default();
+        let file = crate::config::conf_file::parse_str(
+            std::path::Path::new("pjsip.conf"),
+            "[t]\ntype=transport\nprotocol=tls\nbind=127.0.0.1\ncert_file=c.pem\n\
+             priv_key_file=k.pem\nverify_server=yes\nca_list_file=ca.pem\nca_list_path=cas\n\n\
+             [u]\ntype=transport\nprotocol=tls\nbind=127.0.0.2\ncert_file=c.pem\n\
+             priv_key_file=k.pem\nverify_server=maybe\n",
+            &mut problems,
+        );
+        let mut config = crate::config::pjsip_conf::read(Some(&file), &mut problems);
+        config.resolve_paths(std::path::Path::new("/etc/wari"));
+        let t = config.transport("t").expect("transport t");
+        assert!(t.verify_server);
+        assert_eq!(
+            t.ca_list_file.as_deref(),
+            Some(std::path::Path::new("/etc/wari/ca.pem"))
+        );
+        assert_eq!(
+            t.ca_list_path.as_deref(),
+            Some(std::path::Path::new("/etc/wari/cas"))
+        );
+        let u = config.transport("u").expect("transport u");
+        assert!(
+            !u.verify_server,
+            "Asterisk's default, kept after a bad value"
+        );
+        let text = format!("{problems:?}");
+        assert!(text.contains("verify_server"), "{text}");
     }
 }
