@@ -2,9 +2,12 @@
 //! test) carrying a phone's registration and a call into a Stasis application, on one
 //! connection; an unusable certificate refused by start-up and by `wari check-config` at
 //! its line; a UDP transport's external addresses given to a phone outside `local_net`
-//! (127.0.0.2) and its bound address to one inside (127.0.0.1). The phones are written
-//! here: a rustls client and a UDP socket sending literal SIP requests and reading wari's
-//! messages with their own small parser.
+//! (127.0.0.2) and its bound address to one inside (127.0.0.1); wari calling out over a TLS
+//! connection it opens (verifying the server against `ca_list_file` with
+//! `verify_server=yes`, refusing a certificate no trusted CA signed, taking any without it)
+//! and over TCP, the Via of its INVITE and BYE naming that transport's address. The
+//! phones are written here: a rustls client, a rustls or plain TCP server, and a UDP socket
+//! sending literal SIP requests and reading wari's messages with their own small parser.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -996,4 +999,51 @@ async fn wari_calls_out_over_tls_and_tcp_and_its_requests_name_that_transport_in
     assert_eq!(status, 204, "{body}");
     let destroyed = app.next_for("ChannelDestroyed", "untrusted").await;
     assert_eq!(destroyed["channel"]["state"], "Down", "{destroyed}");
+}
+
+#[tokio::test]
+async fn without_verify_server_wari_takes_any_server_certificate_as_asterisk() {
+    let (cert, key) = self_signed();
+    let pjsip = dialling_pjsip()
+        .replace("verify_server=yes\nca_list_file=peer-ca.crt\n", "")
+        .replace("transport=tls\n", "");
+    assert!(!pjsip.contains("verify_server"), "{pjsip}");
+    let wari = Wari::with(&[
+        ("pjsip.conf", &pjsip),
+        ("extensions.conf", DIALPLAN),
+        ("sip.crt", &cert),
+        ("sip.key", &key),
+    ]);
+    let mut app = EventSocket::connect(
+        &wari,
+        &format!("app={APP}&subscribeAll=true&api_key=asterisk:secret"),
+    )
+    .await;
+    // A certificate from a CA wari has never heard of: the handshake succeeds, the
+    // INVITE arrives, the callee's busy answer is the channel's cause.
+    let (_, peer_cert, peer_key) = peer_pki("unknown CA");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("peer listener");
+    let at = listener.local_addr().expect("address");
+    let (status, body) = wari
+        .post(&format!(
+            "/ari/channels?endpoint=PJSIP/bob/sip:bob@{at}%3Btransport=tls&app={APP}&channelId=any-cert"
+        ))
+        .await
+        .parts();
+    assert_eq!(status, 200, "{body}");
+    let mut peer = accept_peer(&listener, Some(&peer_acceptor(&peer_cert, &peer_key)))
+        .await
+        .expect("a TLS connection with an unverified certificate");
+    let invite = peer.request("INVITE").await;
+    peer.respond(
+        &invite,
+        "486 Busy Here",
+        "busy1",
+        "Content-Length: 0\r\n\r\n",
+    )
+    .await;
+    let destroyed = app.next_for("ChannelDestroyed", "any-cert").await;
+    assert_eq!(destroyed["cause"], 17, "{destroyed}");
 }
