@@ -48,14 +48,15 @@ const DRAIN_TIME: Duration = Duration::from_secs(5);
 const DRAIN_LIMIT: usize = 64 * 1024 * 1024;
 
 /// The ARI request for `{method} /ari{path}` run as the session's user: the session is the
-/// credential, so nothing else in the request may claim to be one.
+/// credential, so nothing else in the request may claim to be one; `None` when the URL
+/// carries credentials (`api_key`), which the console refuses.
 fn as_user(
     mut parts: http::request::Parts,
     path: String,
     bytes: Bytes,
     session: &Session,
     peer: Option<SocketAddr>,
-) -> Result<AriRequest, Response> {
+) -> Option<AriRequest> {
     parts.headers.remove(header::AUTHORIZATION);
     parts.headers.remove(header::COOKIE);
     let mut ari_request = AriRequest::from_http(parts, path, bytes, peer);
@@ -64,13 +65,15 @@ fn as_user(
         .as_deref()
         .is_some_and(|q| q.split('&').any(|p| p.starts_with("api_key=")))
     {
-        return Err(message(
-            StatusCode::BAD_REQUEST,
-            "No credentials in console URLs",
-        ));
+        return None;
     }
     ari_request.trusted_user = Some(session.user.clone());
-    Ok(ari_request)
+    Some(ari_request)
+}
+
+/// The answer to a console URL carrying credentials.
+fn credentials_in_url() -> Response {
+    message(StatusCode::BAD_REQUEST, "No credentials in console URLs")
 }
 
 /// Runs `{method} /ari{path}` as the session's user.
@@ -88,9 +91,8 @@ pub(crate) async fn ari(
         Ok(read) => read,
         Err(refusal) => return refusal,
     };
-    let ari_request = match as_user(parts, path, bytes, session, peer) {
-        Ok(request) => request,
-        Err(refusal) => return refusal,
+    let Some(ari_request) = as_user(parts, path, bytes, session, peer) else {
+        return credentials_in_url();
     };
     answer(front, ari_request, session, peer).await
 }
@@ -137,9 +139,9 @@ async fn upload(
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    let mut ari_request = match as_user(parts, path, Bytes::new(), session, peer) {
-        Ok(request) => request,
-        Err(refusal) => return refusal,
+    let Some(mut ari_request) = as_user(parts, path, Bytes::new(), session, peer) else {
+        drain(body);
+        return credentials_in_url();
     };
     if let Err(refusal) = front.ari.authorize_head(&ari_request).await {
         drain(body);
