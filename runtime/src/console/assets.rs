@@ -23,7 +23,7 @@ pub(crate) const VIEWS: &[(&str, &str)] = &[
     // call story
 
     // endpoints
-
+    ("endpoints.js", include_str!("assets/endpoints.js")),
     // health
 ];
 
