@@ -302,14 +302,20 @@
     $('#test-apps').replaceChildren(...options);
   }
 
-  function renderAppsAgain() { appsState.shown = ''; renderApps(); }
+  // The key of what is drawn: the server's answers and the rows awaiting confirmation.
+  function appsKey(apps, wasm) { return JSON.stringify([apps, wasm, [...appsState.confirming]]); }
+
+  function renderAppsAgain() {
+    appsState.shown = appsKey(appsData.apps, appsData.wasm);
+    renderApps();
+  }
 
   async function loadApps() {
     let apps = [];
     let wasm = [];
     try { apps = await api('GET', 'api/ari/applications'); } catch (e) { notice('Applications: ' + e.message); }
     try { wasm = await api('GET', 'api/ari/wasm'); } catch (_) { wasm = []; }
-    const seen = JSON.stringify([apps, wasm, [...appsState.confirming]]);
+    const seen = appsKey(apps, wasm);
     if (seen === appsState.shown) return;
     appsState.shown = seen;
     appsData = { apps, wasm };
@@ -364,9 +370,9 @@
       let data = null;
       try { data = JSON.parse(xhr.responseText); } catch (_) { data = null; }
       if (xhr.status === 201 || xhr.status === 200) {
-        deployResult('Deployed ' + data.name + ': version ' + String(data.sha256 || '').slice(0, 12) +
-          ' (sha256 ' + data.sha256 + ', ' + data.size + ' bytes)', true);
-        loadApps();
+        // The table first, then the result: what the result names is in the table.
+        loadApps().then(() => deployResult('Deployed ' + data.name + ': version ' +
+          String(data.sha256 || '').slice(0, 12) + ' (sha256 ' + data.sha256 + ', ' + data.size + ' bytes)', true));
       } else {
         progress.hidden = true;
         deployResult('Deploy refused (' + xhr.status + '): ' + ((data && data.message) || xhr.statusText), false);
@@ -382,28 +388,36 @@
 
   async function removeApp(name, button) {
     button.disabled = true;
+    let text;
+    let ok = true;
     try {
       const answer = await api('DELETE', 'api/ari/wasm/' + encodeURIComponent(name));
-      deployResult(answer && answer.status === 'draining'
+      text = answer && answer.status === 'draining'
         ? name + ' is draining: its ' + (answer.sessions_live ?? 0) + ' call(s) in progress finish first' + (answer.drain_until ? ' (until ' + answer.drain_until + ')' : '') + '.'
-        : name + ' removed.', true);
+        : name + ' removed.';
     } catch (e) {
-      deployResult('Remove refused: ' + e.message, false);
+      text = 'Remove refused: ' + e.message;
+      ok = false;
     }
     appsState.confirming.delete(name);
-    loadApps();
+    await loadApps();
+    deployResult(text, ok);
   }
 
   async function rollbackApp(name, button) {
     button.disabled = true;
+    let text;
+    let ok = true;
     try {
       const app = await api('POST', 'api/ari/wasm/' + encodeURIComponent(name) + '/rollback');
-      deployResult(name + ' rolled back to version ' + String(app.sha256 || '').slice(0, 12) + '.', true);
+      text = name + ' rolled back to version ' + String(app.sha256 || '').slice(0, 12) + '.';
     } catch (e) {
-      deployResult('Roll back refused: ' + e.message, false);
+      text = 'Roll back refused: ' + e.message;
+      ok = false;
     }
     button.disabled = false;
-    loadApps();
+    await loadApps();
+    deployResult(text, ok);
   }
 
   function setUpDeploy() {
