@@ -22,6 +22,7 @@ mod cli_app;
 mod cli_app_build;
 mod cli_app_run;
 mod console;
+mod console_apps;
 mod console_health;
 mod console_story;
 mod cors;

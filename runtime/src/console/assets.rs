@@ -23,7 +23,7 @@ pub(crate) const VIEWS: &[(&str, &str)] = &[
     // call story
     ("story.js", include_str!("assets/story.js")),
     // endpoints
-
+    ("endpoints.js", include_str!("assets/endpoints.js")),
     // health
     ("health.js", include_str!("assets/health.js")),
 ];

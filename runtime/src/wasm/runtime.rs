@@ -62,6 +62,21 @@ pub struct FailureReport<'a> {
     pub channels: &'a [String],
     /// The sha256 of the app version that failed.
     pub sha256: &'a str,
+    /// The guest's error with its WebAssembly backtrace, when it trapped (`failures.last`
+    /// keeps at most [`MAX_BACKTRACE`] bytes of it).
+    pub backtrace: Option<&'a str>,
+}
+
+/// The most of a failure's backtrace `failures.last` keeps, in bytes.
+pub const MAX_BACKTRACE: usize = 4096;
+
+/// `text` cut to at most `max` bytes, on a character boundary.
+fn cut(text: &str, max: usize) -> &str {
+    let mut end = text.len().min(max);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
 }
 
 /// An app version as logs and failures name it: the first 12 hex digits of its sha256.
@@ -112,6 +127,7 @@ impl Stats {
             "session": failure.session,
             "channels": failure.channels,
             "version": version_tag(failure.sha256),
+            "backtrace": failure.backtrace.map(|b| cut(b, MAX_BACKTRACE)),
         });
         if let Ok(mut slot) = self.last_failure.lock() {
             *slot = Some(last);
@@ -427,6 +443,7 @@ impl AppRuntime {
                 session: None,
                 channels: &[channel.to_string()],
                 sha256: &version.stored.sha256,
+                backtrace: None,
             },
         );
         self.turn_away(channel, version);
@@ -541,6 +558,7 @@ impl EventSink for AppRuntime {
                     session: Some(session.id),
                     channels: &channels,
                     sha256: &session.version.stored.sha256,
+                    backtrace: None,
                 },
             );
         }
@@ -553,5 +571,19 @@ impl EventSink for AppRuntime {
 
     fn kind(&self) -> SinkKind {
         SinkKind::Wasm
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_backtrace_is_cut_on_a_character_boundary() {
+        assert_eq!(cut("short", MAX_BACKTRACE), "short");
+        assert_eq!(cut("ab\u{e9}cd", 3), "ab");
+        assert_eq!(cut("ab\u{e9}cd", 4), "ab\u{e9}");
+        let long = "x".repeat(MAX_BACKTRACE + 10);
+        assert_eq!(cut(&long, MAX_BACKTRACE).len(), MAX_BACKTRACE);
     }
 }

@@ -358,6 +358,7 @@ fn fail(
             session: Some(session.id),
             channels: &channels,
             sha256,
+            backtrace: Some(&detail),
         },
     );
     finish_channels(app, channels, outcome);

@@ -186,11 +186,78 @@
   }
 
   // ---- applications ----
-  async function loadApps() {
-    let apps = [];
-    let wasm = [];
-    try { apps = await api('GET', 'api/ari/applications'); } catch (e) { notice('Applications: ' + e.message); }
-    try { wasm = await api('GET', 'api/ari/wasm'); } catch (_) { wasm = []; }
+  // The Stasis applications and the WebAssembly apps (failures by kind, the last one with
+  // its backtrace), redrawn only when what the server reports changed (so an open
+  // backtrace or a pending confirmation stays), every few seconds and after live-call
+  // changes while the view is shown; deploy (file input or drop, upload progress), roll
+  // back and remove for read/write users.
+  const appsState = { shown: '', chosen: null, autoName: '', confirming: new Set(), open: new Set(), soon: null };
+
+  function appsVisible() {
+    return !$('#view-apps').hidden && document.visibilityState !== 'hidden';
+  }
+
+  function failureKinds(f) {
+    return 'traps ' + (f.traps ?? 0) + ' · timeouts ' + (f.timeouts ?? 0) + ' · limits ' + (f.limits ?? 0);
+  }
+
+  function lastFailure(td, last, name) {
+    if (!last) return;
+    const details = document.createElement('details');
+    details.className = 'failure';
+    details.open = appsState.open.has(name);
+    details.addEventListener('toggle', () => {
+      if (details.open) appsState.open.add(name); else appsState.open.delete(name);
+    });
+    const summary = document.createElement('summary');
+    summary.textContent = last.message || 'failed';
+    details.appendChild(summary);
+    const when = document.createElement('small');
+    const where = [last.time, last.version && 'version ' + last.version,
+      last.session != null && 'session #' + last.session,
+      (last.channels || []).length ? 'channels ' + last.channels.join(', ') : ''].filter(Boolean);
+    when.textContent = where.join(' · ');
+    details.appendChild(when);
+    if (last.backtrace) {
+      const pre = document.createElement('pre');
+      pre.className = 'backtrace';
+      pre.textContent = last.backtrace;
+      details.appendChild(pre);
+    }
+    td.appendChild(details);
+  }
+
+  function appButton(text, cls, label, onClick) {
+    const button = document.createElement('button');
+    button.type = 'button';
+    button.className = cls;
+    button.textContent = text;
+    button.setAttribute('aria-label', label);
+    button.addEventListener('click', () => onClick(button));
+    return button;
+  }
+
+  function wasmActions(td, w) {
+    const name = w.name;
+    if (w.status === 'draining') {
+      td.textContent = 'draining' + (w.drain_until ? ' until ' + w.drain_until : '');
+      return;
+    }
+    if (appsState.confirming.has(name)) {
+      td.append(
+        appButton('Confirm remove', 'remove-confirm danger', 'Confirm removing ' + name, (b) => removeApp(name, b)),
+        appButton('Cancel', 'remove-cancel', 'Keep ' + name, () => { appsState.confirming.delete(name); renderAppsAgain(); }));
+      return;
+    }
+    td.append(
+      appButton('Roll back', 'rollback', 'Roll ' + name + ' back to its previous version', (b) => rollbackApp(name, b)),
+      appButton('Remove', 'remove danger', 'Remove ' + name, () => { appsState.confirming.add(name); renderAppsAgain(); }));
+  }
+
+  let appsData = { apps: [], wasm: [] };
+
+  function renderApps() {
+    const { apps, wasm } = appsData;
     const wasmNames = new Set(wasm.map((w) => w.name));
     const list = (ids) => (ids || []).join(', ');
     const rows = apps.map((a) => {
@@ -209,16 +276,20 @@
     const wasmRows = wasm.map((w) => {
       const tr = document.createElement('tr');
       tr.dataset.name = w.name;
-      cell(tr, w.name, 'Name', 'mono');
+      const name = cell(tr, w.name, 'Name', 'mono');
+      if (w.status === 'draining') name.classList.add('draining');
       cell(tr, w.owner || '', 'Owner');
       const sha = cell(tr, (w.sha256 || '').slice(0, 16), 'sha256', 'mono');
       sha.title = w.sha256 || '';
-      cell(tr, Array.isArray(w.versions) ? w.versions.length : '', 'Versions');
-      cell(tr, (w.sessions_live ?? 0) + ' live / ' + (w.sessions_started ?? 0) + ' started', 'Sessions');
+      const versions = Array.isArray(w.versions) ? w.versions : [];
+      const v = cell(tr, versions.length, 'Versions', 'versions');
+      v.title = versions.map((x) => (x.version || '') + ' ' + (x.state || '') + ' ' + (x.sessions_live ?? 0) + ' live').join('\n');
+      cell(tr, (w.sessions_live ?? 0) + ' live / ' + (w.sessions_started ?? 0) + ' started', 'Sessions', 'sessions');
       const f = w.failures || {};
-      cell(tr, (f.total ?? 0) + ' (traps ' + (f.traps ?? 0) + ', timeouts ' + (f.timeouts ?? 0) + ', limits ' + (f.limits ?? 0) + ')', 'Failures');
-      const last = f.last;
-      cell(tr, last ? (last.message || JSON.stringify(last)) : '', 'Last failure', 'last-failure');
+      const failures = cell(tr, (f.total ?? 0) + ' (' + failureKinds(f) + ')', 'Failures', 'failures');
+      if (f.total) failures.classList.add('failing');
+      lastFailure(cell(tr, '', 'Last failure', 'last-failure'), f.last, w.name);
+      if (!session.readOnly) wasmActions(cell(tr, '', null, 'writer actions'), w);
       return tr;
     });
     $('#wasm tbody').replaceChildren(...wasmRows);
@@ -229,6 +300,148 @@
       return o;
     });
     $('#test-apps').replaceChildren(...options);
+  }
+
+  // The key of what is drawn: the server's answers and the rows awaiting confirmation.
+  function appsKey(apps, wasm) { return JSON.stringify([apps, wasm, [...appsState.confirming]]); }
+
+  function renderAppsAgain() {
+    appsState.shown = appsKey(appsData.apps, appsData.wasm);
+    renderApps();
+  }
+
+  async function loadApps() {
+    let apps = [];
+    let wasm = [];
+    try { apps = await api('GET', 'api/ari/applications'); } catch (e) { notice('Applications: ' + e.message); }
+    try { wasm = await api('GET', 'api/ari/wasm'); } catch (_) { wasm = []; }
+    const seen = appsKey(apps, wasm);
+    if (seen === appsState.shown) return;
+    appsState.shown = seen;
+    appsData = { apps, wasm };
+    renderApps();
+  }
+
+  // A refresh soon after live calls changed (sessions start and end with calls).
+  function loadAppsSoon() {
+    if (!appsVisible() || appsState.soon) return;
+    appsState.soon = setTimeout(() => { appsState.soon = null; loadApps(); }, 300);
+  }
+
+  function deployResult(text, ok) {
+    const p = $('#deploy-result');
+    p.textContent = text;
+    p.className = ok ? 'ok' : 'error';
+  }
+
+  function chooseFile(file) {
+    appsState.chosen = file || null;
+    const name = $('#deploy-name');
+    if (file && (!name.value || name.value === appsState.autoName)) {
+      appsState.autoName = file.name.replace(/\.wasm$/i, '');
+      name.value = appsState.autoName;
+    }
+    $('#deploy-file-name').textContent = file ? file.name + ' (' + Math.ceil(file.size / 1024) + ' KiB)' : '';
+    $('#deploy-submit').disabled = !file;
+  }
+
+  // PUT api/ari/wasm/{name} with the file as the body, showing the upload's progress.
+  function deploy(event) {
+    event.preventDefault();
+    const file = appsState.chosen;
+    const name = $('#deploy-name').value.trim();
+    if (!file || !name) { deployResult('Choose a .wasm file and a name.', false); return; }
+    const progress = $('#deploy-progress');
+    const submit = $('#deploy-submit');
+    progress.hidden = false;
+    progress.value = 0;
+    submit.disabled = true;
+    deployResult('Uploading ' + file.name + '…', true);
+    const xhr = new XMLHttpRequest();
+    xhr.open('PUT', 'api/ari/wasm/' + encodeURIComponent(name));
+    xhr.setRequestHeader('X-Wari-Csrf', session.csrf);
+    xhr.setRequestHeader('Content-Type', 'application/wasm');
+    xhr.upload.onprogress = (e) => {
+      if (e.lengthComputable) progress.value = e.loaded / e.total;
+    };
+    xhr.upload.onload = () => { progress.value = 1; deployResult('Compiling ' + name + '…', true); };
+    xhr.onload = () => {
+      submit.disabled = false;
+      let data = null;
+      try { data = JSON.parse(xhr.responseText); } catch (_) { data = null; }
+      if (xhr.status === 201 || xhr.status === 200) {
+        // The table first, then the result: what the result names is in the table.
+        loadApps().then(() => deployResult('Deployed ' + data.name + ': version ' +
+          String(data.sha256 || '').slice(0, 12) + ' (sha256 ' + data.sha256 + ', ' + data.size + ' bytes)', true));
+      } else {
+        progress.hidden = true;
+        deployResult('Deploy refused (' + xhr.status + '): ' + ((data && data.message) || xhr.statusText), false);
+      }
+    };
+    xhr.onerror = () => {
+      submit.disabled = false;
+      progress.hidden = true;
+      deployResult('Deploy failed: the connection broke during the upload.', false);
+    };
+    xhr.send(file);
+  }
+
+  async function removeApp(name, button) {
+    button.disabled = true;
+    let text;
+    let ok = true;
+    try {
+      const answer = await api('DELETE', 'api/ari/wasm/' + encodeURIComponent(name));
+      text = answer && answer.status === 'draining'
+        ? name + ' is draining: its ' + (answer.sessions_live ?? 0) + ' call(s) in progress finish first' + (answer.drain_until ? ' (until ' + answer.drain_until + ')' : '') + '.'
+        : name + ' removed.';
+    } catch (e) {
+      text = 'Remove refused: ' + e.message;
+      ok = false;
+    }
+    appsState.confirming.delete(name);
+    await loadApps();
+    deployResult(text, ok);
+  }
+
+  async function rollbackApp(name, button) {
+    button.disabled = true;
+    let text;
+    let ok = true;
+    try {
+      const app = await api('POST', 'api/ari/wasm/' + encodeURIComponent(name) + '/rollback');
+      text = name + ' rolled back to version ' + String(app.sha256 || '').slice(0, 12) + '.';
+    } catch (e) {
+      text = 'Roll back refused: ' + e.message;
+      ok = false;
+    }
+    button.disabled = false;
+    await loadApps();
+    deployResult(text, ok);
+  }
+
+  function setUpDeploy() {
+    const form = $('#deploy');
+    if (session.readOnly) { form.hidden = true; return; }
+    form.hidden = false;
+  }
+
+  function wireDeploy() {
+    const drop = $('#deploy-drop');
+    $('#deploy-file').addEventListener('change', (e) => chooseFile(e.target.files[0]));
+    $('#deploy').addEventListener('submit', deploy);
+    for (const kind of ['dragenter', 'dragover']) {
+      drop.addEventListener(kind, (e) => { e.preventDefault(); drop.classList.add('over'); });
+    }
+    drop.addEventListener('dragleave', () => drop.classList.remove('over'));
+    drop.addEventListener('drop', (e) => {
+      e.preventDefault();
+      drop.classList.remove('over');
+      const file = e.dataTransfer && e.dataTransfer.files[0];
+      if (file) chooseFile(file);
+    });
+    hooks.render.push(loadAppsSoon);
+    setInterval(() => { if (appsVisible()) loadApps(); }, 3000);
   }
 
   // ---- test call ----
@@ -308,6 +521,7 @@
     $('#tabs').hidden = false;
     $('#who').hidden = false;
     $('#login-error').textContent = '';
+    setUpDeploy();
     if (!document.querySelector('.view:not([hidden])')) show('calls');
     openFeed();
   }
@@ -356,7 +570,8 @@
     $('#login-form').addEventListener('submit', logIn);
     $('#logout').addEventListener('click', logOut);
     $('#search').addEventListener('input', renderCalls);
-    $('#apps-refresh').addEventListener('click', loadApps);
+    $('#apps-refresh').addEventListener('click', () => { appsState.shown = ''; loadApps(); });
+    wireDeploy();
     $('#test-form').addEventListener('submit', testCall);
     $('#test-hangup').addEventListener('click', () => {
       if (testChannel) hangUp(testChannel, $('#test-hangup'));
