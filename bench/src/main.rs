@@ -116,8 +116,8 @@ struct Cli {
     /// sip-bridged: seconds the calls are measured once all are bridged.
     #[arg(long, default_value_t = 30.0)]
     hold: f64,
-    /// sip-bridged: a packet from wari this many milliseconds behind its stream's
-    /// schedule counts as a late arrival.
+    /// sip-bridged: a packet from wari this many milliseconds later than its
+    /// predecessor's spacing (by RTP timestamp) says counts as a late arrival.
     #[arg(long, default_value_t = 20)]
     late_ms: u64,
     /// rest-info, originate, hangup, rest-channels-N, memory-N, rest-over-ws,

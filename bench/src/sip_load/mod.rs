@@ -6,7 +6,7 @@
 //! room `1000 + k`, which the benchmark's dialplan hands to the `conference` WebAssembly
 //! app, so every pair of calls meets in one mixing bridge. Every answered call sends a
 //! 400 Hz tone every 20 ms from its own RTP socket and counts what wari sends back: packets,
-//! sequence gaps, arrivals late against the stream's clock ([`rtp`], [`engine`]).
+//! sequence gaps, arrivals later than the stream's RTP timestamps say ([`rtp`], [`engine`]).
 //!
 //! Once every call is answered and sits in a 2-party bridge (`GET /ari/bridges`), and one
 //! second more (wari's jitter buffers start), wari is measured for HOLD seconds
@@ -45,7 +45,7 @@ pub struct Settings {
     pub rate: f64,
     /// The measured window.
     pub hold: Duration,
-    /// A packet from wari this far behind its stream's schedule counts as late.
+    /// A packet from wari this much later than its predecessor's spacing says is late.
     pub late_after: Duration,
 }
 
@@ -381,14 +381,17 @@ pub fn report(outcome: &Outcome) -> String {
             ),
         ),
         (
-            "generator: lost (sequence gaps) / out of order",
+            "generator: lost (sequence gaps) / out of order / stream restarts",
             format!(
-                "{} in {} calls / {}",
-                window.received.lost, window.calls_with_loss, window.received.out_of_order
+                "{} in {} calls / {} / {}",
+                window.received.lost,
+                window.calls_with_loss,
+                window.received.out_of_order,
+                window.received.restarts
             ),
         ),
         (
-            "generator: late arrivals (behind the stream's clock)",
+            "generator: late arrivals (vs. the previous packet's spacing)",
             format!(
                 "{} over {} ms, in {} calls (largest {:.1} ms)",
                 window.received.late,

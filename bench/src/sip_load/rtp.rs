@@ -88,12 +88,15 @@ pub struct Counts {
     pub lost: u64,
     /// Packets with a sequence number at or below the highest seen.
     pub out_of_order: u64,
-    /// Packets that arrived more than the late threshold behind the stream's schedule.
+    /// Packets that arrived more than the late threshold after their predecessor's
+    /// spacing (by RTP timestamp) said.
     pub late: u64,
     /// The largest lateness seen.
     pub max_late: Duration,
     /// Datagrams that were not RTP.
     pub malformed: u64,
+    /// Times the stream started afresh (new SSRC, or a sequence jump).
+    pub restarts: u64,
 }
 
 impl Counts {
@@ -104,33 +107,40 @@ impl Counts {
         self.late += other.late;
         self.max_late = self.max_late.max(other.max_late);
         self.malformed += other.malformed;
+        self.restarts += other.restarts;
     }
 }
 
 /// The receiving side of one call.
 ///
-/// Lateness: a packet with RTP timestamp `ts` is due `(ts - ts0) / 8000` s after the
-/// stream's reference point; the reference is the earliest any packet has been relative to
-/// its timestamp, so a packet is late by how much later than that it came. wari stamps its
-/// packets from its media clock, so a packet held back (a late tick, a queue, a busy
-/// thread on either side) shows here.
+/// Lateness (RFC 3550's transit difference): a packet is late by how much more time passed
+/// since the previous packet than their RTP timestamps say (`(ts - ts') / 8000` s). wari
+/// stamps its packets from its media clock, so a packet held back (a late tick, a queue, a
+/// busy thread on either side) shows here once, and a stream that goes on at its pace after
+/// a hold-up is on time again. A new SSRC, or a sequence jump of more than
+/// [`MAX_DROPOUT`] packets forward or [`MAX_MISORDER`] back, starts the stream afresh
+/// (counted in `restarts`, not as loss).
 #[derive(Debug, Clone)]
 pub struct Receiver {
     late_after: Duration,
-    first: Option<(Instant, u32)>,
-    /// The smallest (arrival - due) seen, in microseconds relative to `first`.
-    earliest_us: i64,
+    ssrc: Option<u32>,
+    /// The previous packet's arrival and timestamp.
+    previous: Option<(Instant, u32)>,
     /// The highest sequence number seen, extended past wrap-around.
     highest: Option<u64>,
     counts: Counts,
 }
 
+/// Sequence jumps larger than these start a new stream (RFC 3550, appendix A.1).
+pub const MAX_DROPOUT: u16 = 3000;
+pub const MAX_MISORDER: u16 = 100;
+
 impl Receiver {
     pub fn new(late_after: Duration) -> Receiver {
         Receiver {
             late_after,
-            first: None,
-            earliest_us: 0,
+            ssrc: None,
+            previous: None,
             highest: None,
             counts: Counts::default(),
         }
@@ -143,40 +153,60 @@ impl Receiver {
             return;
         };
         self.counts.packets += 1;
-        self.sequence(packet.sequence_number());
-        let (start, ts0) = *self.first.get_or_insert((now, packet.timestamp()));
-        let due_us = i64::from(packet.timestamp().wrapping_sub(ts0) as i32) * 1_000_000 / 8000;
-        let arrived_us = match now.checked_duration_since(start) {
-            Some(after) => after.as_micros() as i64,
-            None => -(start.saturating_duration_since(now).as_micros() as i64),
-        };
-        let offset = arrived_us - due_us;
-        if offset < self.earliest_us {
-            self.earliest_us = offset;
+        if self.ssrc != Some(packet.ssrc()) {
+            if self.ssrc.is_some() {
+                self.counts.restarts += 1;
+            }
+            self.ssrc = Some(packet.ssrc());
+            self.previous = None;
+            self.highest = None;
         }
-        let late = Duration::from_micros((offset - self.earliest_us) as u64);
-        if late > self.late_after {
-            self.counts.late += 1;
+        if !self.sequence(packet.sequence_number()) {
+            return;
         }
-        self.counts.max_late = self.counts.max_late.max(late);
+        let timestamp = packet.timestamp();
+        if let Some((then, previous)) = self.previous.replace((now, timestamp)) {
+            let spacing_us = i64::from(timestamp.wrapping_sub(previous) as i32) * 1_000_000 / 8000;
+            let passed_us = now.saturating_duration_since(then).as_micros() as i64;
+            let late = Duration::from_micros((passed_us - spacing_us).max(0) as u64);
+            if late > self.late_after {
+                self.counts.late += 1;
+            }
+            self.counts.max_late = self.counts.max_late.max(late);
+        }
     }
 
-    fn sequence(&mut self, sequence: u16) {
+    /// Counts a sequence number; false for a packet older than the highest seen (its
+    /// timing says nothing about the stream's pace).
+    fn sequence(&mut self, sequence: u16) -> bool {
         let Some(highest) = self.highest else {
             self.highest = Some(u64::from(sequence) + (1 << 16));
-            return;
+            return true;
         };
         let step = sequence.wrapping_sub(highest as u16);
         if step == 0 || step >= 0x8000 {
+            if step != 0 && step.wrapping_neg() > MAX_MISORDER {
+                self.counts.restarts += 1;
+                self.highest = Some(u64::from(sequence) + (1 << 16));
+                self.previous = None;
+                return true;
+            }
             self.counts.out_of_order += 1;
             // A late packet fills a gap counted as lost.
             if step != 0 {
                 self.counts.lost = self.counts.lost.saturating_sub(1);
             }
-            return;
+            return false;
+        }
+        if step > MAX_DROPOUT {
+            self.counts.restarts += 1;
+            self.highest = Some(u64::from(sequence) + (1 << 16));
+            self.previous = None;
+            return true;
         }
         self.counts.lost += u64::from(step) - 1;
         self.highest = Some(highest + u64::from(step));
+        true
     }
 
     /// The counts since the last call, and a fresh start for the next window (the
@@ -190,13 +220,13 @@ impl Receiver {
 mod tests {
     use super::*;
 
-    fn packet(sequence: u16, timestamp: u32) -> Vec<u8> {
+    fn packet(sequence: u16, timestamp: u32, ssrc: u32) -> Vec<u8> {
         let mut out = Vec::new();
         RtpPacketBuilder::<&[u8], &[u8]>::new()
             .payload_type(0)
             .sequence_number(sequence)
             .timestamp(timestamp)
-            .ssrc(9)
+            .ssrc(ssrc)
             .payload(&[0xFF; 160][..])
             .write_into_vec(&mut out)
             .expect("builds");
@@ -245,34 +275,49 @@ mod tests {
         let at = |ms: u64| start + Duration::from_millis(ms);
         let mut receiver = Receiver::new(Duration::from_millis(20));
         // On time across a sequence wrap, one packet missing (65535 -> 1).
-        receiver.receive(&packet(65_534, 1000), at(0));
-        receiver.receive(&packet(65_535, 1160), at(20));
-        receiver.receive(&packet(1, 1480), at(60));
-        // 30 ms behind its schedule: late.
-        receiver.receive(&packet(2, 1640), at(110));
-        // 15 ms behind: not late.
-        receiver.receive(&packet(3, 1800), at(115));
-        receiver.receive(&b"junk"[..], at(116));
+        receiver.receive(&packet(65_534, 1000, 9), at(0));
+        receiver.receive(&packet(65_535, 1160, 9), at(20));
+        receiver.receive(&packet(1, 1480, 9), at(60));
+        // 30 ms later than its spacing: late.
+        receiver.receive(&packet(2, 1640, 9), at(110));
+        // Back to the stream's pace after the hold-up: on time.
+        receiver.receive(&packet(3, 1800, 9), at(130));
+        // 15 ms late: not over the threshold.
+        receiver.receive(&packet(4, 1960, 9), at(165));
+        receiver.receive(&b"junk"[..], at(166));
         let counts = receiver.take();
-        assert_eq!(counts.packets, 5);
+        assert_eq!(counts.packets, 6);
         assert_eq!(counts.lost, 1);
         assert_eq!(counts.late, 1);
         assert_eq!(counts.max_late, Duration::from_millis(30));
         assert_eq!(counts.malformed, 1);
-        // The missing packet arrives after all: no longer lost, but out of order.
-        receiver.receive(&packet(0, 1320), at(117));
-        receiver.receive(&packet(4, 1960), at(120));
+        // The missing packet arrives after all: no longer lost, but out of order, and its
+        // timing is not the stream's.
+        receiver.receive(&packet(0, 1320, 9), at(167));
+        receiver.receive(&packet(5, 2120, 9), at(185));
         let counts = receiver.take();
         assert_eq!(counts.packets, 2);
         assert_eq!(counts.out_of_order, 1);
-        assert_eq!(counts.lost, 0);
-        // An earlier-than-ever packet moves the reference: later ones are measured from it.
+        assert_eq!((counts.lost, counts.late), (0, 0));
+    }
+
+    #[test]
+    fn a_new_source_or_a_jump_starts_afresh() {
+        let start = Instant::now();
+        let at = |ms: u64| start + Duration::from_millis(ms);
         let mut receiver = Receiver::new(Duration::from_millis(20));
-        receiver.receive(&packet(10, 0), at(50));
-        receiver.receive(&packet(11, 160), at(40));
-        receiver.receive(&packet(12, 320), at(85));
+        receiver.receive(&packet(100, 0, 9), at(0));
+        receiver.receive(&packet(101, 160, 9), at(20));
+        // A new SSRC with unrelated numbers, long after.
+        receiver.receive(&packet(40_000, 7_000_000, 10), at(500));
+        receiver.receive(&packet(40_001, 7_000_160, 10), at(520));
+        // A forward jump beyond MAX_DROPOUT, and one back beyond MAX_MISORDER.
+        receiver.receive(&packet(50_000, 7_000_320, 10), at(540));
+        receiver.receive(&packet(49_000, 7_000_480, 10), at(560));
+        receiver.receive(&packet(49_001, 7_000_640, 10), at(580));
         let counts = receiver.take();
-        assert_eq!(counts.late, 1);
-        assert_eq!(counts.max_late, Duration::from_millis(25));
+        assert_eq!(counts.restarts, 3);
+        assert_eq!((counts.lost, counts.out_of_order, counts.late), (0, 0, 0));
+        assert_eq!(counts.packets, 7);
     }
 }
