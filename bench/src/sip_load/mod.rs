@@ -381,13 +381,14 @@ pub fn report(outcome: &Outcome) -> String {
             ),
         ),
         (
-            "generator: lost (sequence gaps) / out of order / stream restarts",
+            "generator: lost (sequence gaps) / out of order / stream restarts (new SSRC)",
             format!(
-                "{} in {} calls / {} / {}",
+                "{} in {} calls / {} / {} ({})",
                 window.received.lost,
                 window.calls_with_loss,
                 window.received.out_of_order,
-                window.received.restarts
+                window.received.restarts,
+                window.received.new_sources
             ),
         ),
         (

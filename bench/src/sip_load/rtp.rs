@@ -97,6 +97,8 @@ pub struct Counts {
     pub malformed: u64,
     /// Times the stream started afresh (new SSRC, or a sequence jump).
     pub restarts: u64,
+    /// Of those, new SSRCs.
+    pub new_sources: u64,
 }
 
 impl Counts {
@@ -108,6 +110,7 @@ impl Counts {
         self.max_late = self.max_late.max(other.max_late);
         self.malformed += other.malformed;
         self.restarts += other.restarts;
+        self.new_sources += other.new_sources;
     }
 }
 
@@ -156,6 +159,7 @@ impl Receiver {
         if self.ssrc != Some(packet.ssrc()) {
             if self.ssrc.is_some() {
                 self.counts.restarts += 1;
+                self.counts.new_sources += 1;
             }
             self.ssrc = Some(packet.ssrc());
             self.previous = None;
@@ -316,7 +320,7 @@ mod tests {
         receiver.receive(&packet(49_000, 7_000_480, 10), at(560));
         receiver.receive(&packet(49_001, 7_000_640, 10), at(580));
         let counts = receiver.take();
-        assert_eq!(counts.restarts, 3);
+        assert_eq!((counts.restarts, counts.new_sources), (3, 1));
         assert_eq!((counts.lost, counts.out_of_order, counts.late), (0, 0, 0));
         assert_eq!(counts.packets, 7);
     }
