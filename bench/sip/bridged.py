@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The measuring side of scripts/bench-sip-bridged (standard library only, loopback only).
+"""The measuring side of scripts/bench-sip-bridged-sipp (standard library only, loopback only).
 
     bridged.py snapshot PID URL USER:PASSWORD     wari's counters now, as JSON on stdout
     bridged.py wait URL USER:PASSWORD CALLS LIMIT  until CALLS channels sit in 2-party bridges

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Writes a pcap of one G.711 u-law (PCMU, payload type 0) RTP stream at 20 ms per packet,
-for SIPp's `play_pcap_audio` (scripts/bench-sip-bridged).
+for SIPp's `play_pcap_audio` (scripts/bench-sip-bridged-sipp).
 
     bench/sip/pcmu-pcap.py SECONDS OUT.pcap
 

@@ -17,6 +17,10 @@
 //! - `loopback-echo` ([`echo`]): one-byte round trips between two of the bench's own
 //!   threads over loopback TCP, the floor under any sequential request/response here.
 //!
+//! - `sip-bridged` (wari only, [`sip_load`]): concurrent SIP calls paired in mixing
+//!   bridges, G.711 both ways, from a one-thread load generator; wari's media timing, loss,
+//!   CPU and memory per call.
+//!
 //! `--client-wait poll` ([`client_wait`]) keeps the bench's thread polling during the
 //! one-connection originate and loopback-echo measurements instead of sleeping.
 //!
@@ -38,6 +42,7 @@ pub mod load;
 pub mod progress;
 pub mod report;
 pub mod scenarios;
+pub mod sip_load;
 pub mod stats;
 pub mod target;
 pub mod wasm;

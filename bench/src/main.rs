@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use anyhow::Context;
 use clap::Parser;
 use wari_bench::report::markdown;
 use wari_bench::scenarios::Destination;
@@ -26,7 +27,10 @@ use wari_bench::{ClientWait, Scenario, Settings, Target};
 /// to subscribeAll WebSockets, --connections = socket counts); wari only: `wasm-start`
 /// (originate into an uploaded WebAssembly app until its first visible action) and
 /// `wasm-event` (a DTMF digit until the app's visible reaction); `loopback-echo` (one-byte
-/// TCP round trips inside the bench: the machine's floor for any sequential round trip).
+/// TCP round trips inside the bench: the machine's floor for any sequential round trip);
+/// `sip-bridged` (wari only, alone): `--count` SIP calls into wari's PJSIP at `--rate`,
+/// paired in mixing bridges by the `conference` app, G.711 both ways, measured for
+/// `--hold` seconds (needs `--sip` and `--pid`; see scripts/bench-sip-bridged).
 #[derive(Debug, Parser)]
 #[command(name = "wari-bench", version, about, long_about)]
 struct Cli {
@@ -103,8 +107,21 @@ struct Cli {
     /// `Stasis(<wasm-app>)` there, e.g. `[wari-bench]` `exten => wasm,1,Stasis(wari-bench-wasm)`.
     #[arg(long, default_value = "wasm@wari-bench")]
     wasm_dialplan: String,
+    /// sip-bridged: wari's SIP UDP address (its banner's `sip-udp` line).
+    #[arg(long)]
+    sip: Option<std::net::SocketAddr>,
+    /// sip-bridged: new calls (and hang-ups) per second.
+    #[arg(long, default_value_t = 100.0)]
+    rate: f64,
+    /// sip-bridged: seconds the calls are measured once all are bridged.
+    #[arg(long, default_value_t = 30.0)]
+    hold: f64,
+    /// sip-bridged: a packet from wari this many milliseconds later than its
+    /// predecessor's spacing (by RTP timestamp) says counts as a late arrival.
+    #[arg(long, default_value_t = 20)]
+    late_ms: u64,
     /// rest-info, originate, hangup, rest-channels-N, memory-N, rest-over-ws,
-    /// events-fanout, wasm-start, wasm-event, loopback-echo.
+    /// events-fanout, wasm-start, wasm-event, loopback-echo, sip-bridged.
     #[arg(required = true)]
     scenarios: Vec<Scenario>,
 }
@@ -118,6 +135,25 @@ fn seconds(value: f64, flag: &str) -> anyhow::Result<Duration> {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let target = Target::new(&cli.url, &cli.user, &cli.password)?;
+    if cli.scenarios.contains(&Scenario::SipBridged) {
+        if cli.scenarios.len() > 1 {
+            anyhow::bail!("sip-bridged runs alone");
+        }
+        let settings = wari_bench::sip_load::Settings {
+            target,
+            pid: cli
+                .pid
+                .context("sip-bridged needs wari's process id (--pid)")?,
+            sip: cli
+                .sip
+                .context("sip-bridged needs wari's SIP address (--sip)")?,
+            calls: cli.count,
+            rate: cli.rate,
+            hold: seconds(cli.hold, "--hold")?,
+            late_after: Duration::from_millis(cli.late_ms),
+        };
+        return wari_bench::sip_load::run(&settings).await;
+    }
     let mut settings = Settings::new(target);
     settings.app = cli.app;
     settings.endpoint = cli.endpoint;

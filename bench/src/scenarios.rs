@@ -54,6 +54,9 @@ pub enum Scenario {
     /// `loopback-echo`: `--count` one-byte round trips between two threads of the bench,
     /// the machine's floor for any sequential round trip (no server involved).
     LoopbackEcho,
+    /// `sip-bridged` (wari only, runs alone): `--count` SIP calls paired in mixing bridges
+    /// ([`crate::sip_load`]).
+    SipBridged,
 }
 
 impl FromStr for Scenario {
@@ -75,6 +78,7 @@ impl FromStr for Scenario {
             "wasm-start" => Scenario::WasmStart,
             "wasm-event" => Scenario::WasmEvent,
             "loopback-echo" => Scenario::LoopbackEcho,
+            "sip-bridged" => Scenario::SipBridged,
             _ => {
                 if let Some(rest) = s.strip_prefix("rest-channels-") {
                     Scenario::RestChannels(size(rest)?)
@@ -84,7 +88,7 @@ impl FromStr for Scenario {
                     return Err(format!(
                         "unknown scenario '{s}' (rest-info, originate, hangup, rest-channels-N, \
                          memory-N, rest-over-ws, events-fanout, wasm-start, wasm-event, \
-                         loopback-echo)"
+                         loopback-echo, sip-bridged)"
                     ));
                 }
             }
@@ -180,6 +184,9 @@ pub async fn run(settings: &Settings, scenarios: &[Scenario]) -> anyhow::Result<
     {
         bail!("WebAssembly scenarios need a component (--wasm-component)");
     }
+    if scenarios.contains(&Scenario::SipBridged) {
+        bail!("sip-bridged runs alone (wari-bench ... sip-bridged), with --sip and --pid");
+    }
     let bench = Bench::connect(settings).await?;
     let mut reports = Vec::new();
     let mut outcome = Ok(());
@@ -206,6 +213,7 @@ pub async fn run(settings: &Settings, scenarios: &[Scenario]) -> anyhow::Result<
                     .and_then(|r| r)
                     .map(|r| vec![Report::Echo(r)])
             }
+            Scenario::SipBridged => Ok(Vec::new()),
         };
         match result {
             Ok(mut r) => reports.append(&mut r),
