@@ -381,14 +381,15 @@ pub fn report(outcome: &Outcome) -> String {
             ),
         ),
         (
-            "generator: lost (sequence gaps) / out of order / stream restarts (new SSRC)",
+            "generator: lost (sequence gaps) / out of order / stream restarts (new SSRC) / RTCP on an RTP port",
             format!(
-                "{} in {} calls / {} / {} ({})",
+                "{} in {} calls / {} / {} ({}) / {}",
                 window.received.lost,
                 window.calls_with_loss,
                 window.received.out_of_order,
                 window.received.restarts,
-                window.received.new_sources
+                window.received.new_sources,
+                window.received.rtcp
             ),
         ),
         (

@@ -99,6 +99,10 @@ pub struct Counts {
     pub restarts: u64,
     /// Of those, new SSRCs.
     pub new_sources: u64,
+    /// RTCP that arrived on this RTP socket (payload types 72-76 read as RTP, RFC 5761):
+    /// wari sends each call's RTCP to its RTP port + 1, which may be another call's RTP
+    /// socket since the generator's ports are the kernel's ephemeral ones. Not media.
+    pub rtcp: u64,
 }
 
 impl Counts {
@@ -111,6 +115,7 @@ impl Counts {
         self.malformed += other.malformed;
         self.restarts += other.restarts;
         self.new_sources += other.new_sources;
+        self.rtcp += other.rtcp;
     }
 }
 
@@ -155,6 +160,10 @@ impl Receiver {
             self.counts.malformed += 1;
             return;
         };
+        if (72..=76).contains(&packet.payload_type()) {
+            self.counts.rtcp += 1;
+            return;
+        }
         self.counts.packets += 1;
         if self.ssrc != Some(packet.ssrc()) {
             if self.ssrc.is_some() {
@@ -323,5 +332,25 @@ mod tests {
         assert_eq!((counts.restarts, counts.new_sources), (3, 1));
         assert_eq!((counts.lost, counts.out_of_order, counts.late), (0, 0, 0));
         assert_eq!(counts.packets, 7);
+    }
+
+    #[test]
+    fn rtcp_on_the_socket_is_not_a_new_stream() {
+        let start = Instant::now();
+        let mut receiver = Receiver::new(Duration::from_millis(20));
+        receiver.receive(&packet(100, 0, 9), start);
+        // A sender report (RFC 3550 6.4.1: V=2, no report blocks, PT 200, length 6,
+        // SSRC, NTP and RTP timestamps, counts) another call's RTCP port sent here.
+        let mut report = vec![0x80, 200, 0, 6];
+        report.extend_from_slice(&0x1234_5678u32.to_be_bytes());
+        report.extend_from_slice(&[0; 20]);
+        receiver.receive(&report, start + Duration::from_millis(10));
+        receiver.receive(&packet(101, 160, 9), start + Duration::from_millis(20));
+        let counts = receiver.take();
+        assert_eq!((counts.packets, counts.rtcp), (2, 1));
+        assert_eq!(
+            (counts.restarts, counts.new_sources, counts.lost),
+            (0, 0, 0)
+        );
     }
 }
