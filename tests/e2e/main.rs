@@ -51,6 +51,7 @@ mod routing_answers;
 mod schema;
 mod sip_ari_ops;
 mod sip_calls;
+mod sip_dialing;
 mod sip_flows;
 mod sip_hostile;
 mod sip_peers;

@@ -145,6 +145,14 @@ pub trait Technology: Send + Sync + fmt::Debug {
     ) {
     }
 
+    /// Reads a dialplan function the technology provides (`function` upper-cased, `args`
+    /// the text between its parentheses, as `PJSIP_DIAL_CONTACTS(alice)`): its value, or
+    /// `None` when it is not one of the technology's functions or cannot be read (the
+    /// technology logs why). Runs under the core's lock: must not wait.
+    fn read_function(&self, _function: &str, _args: &str) -> Option<String> {
+        None
+    }
+
     /// Creates the channel for `request` (and any companion channels), without calling it.
     /// Returns the id of the channel the requester gets and its control queue, for the
     /// runner the requester starts.

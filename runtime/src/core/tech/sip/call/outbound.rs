@@ -1,5 +1,5 @@
 //! Calls made by wari: `PJSIP/endpoint` (to the first contact the registrar knows for the
-//! endpoint's AORs, registered or static) and `PJSIP/endpoint/sip:user@host` (that URI
+//! endpoint's AORs, static or registered, skipping those qualify found unreachable) and `PJSIP/endpoint/sip:user@host` (that URI
 //! with the endpoint's settings). The channel is created by the request with its media
 //! open and our SDP offer ready; `Driver::call` sends the INVITE (credentials from
 //! `outbound_auth` answer one 401/407), 180 -> ringing, 183 -> progress (early media
@@ -186,19 +186,19 @@ pub(crate) fn request(
         tracing::info!(endpoint = %dial.endpoint.escape_debug(), "PJSIP call refused: no such endpoint");
         return Err(allocation_failed());
     };
-    // The location's AORs (else the endpoint's), their first contact; a location that
-    // names no AOR with a contact is itself the URI.
+    // As Asterisk: the first contact of the location's AORs (else the endpoint's) that
+    // qualify has not found unreachable; a location that names no AOR with such a
+    // contact is itself the URI.
     let contacts = match &dial.location {
-        Some(location) => location
-            .split(',')
-            .map(str::trim)
-            .find_map(|aor| shared.registrar.aor_contacts(aor).into_iter().next()),
+        Some(location) => shared
+            .registrar
+            .reachable_contacts(location.split(',').map(str::trim)),
         None => shared
             .registrar
-            .contacts_of(&endpoint.name)
-            .into_iter()
-            .next(),
-    };
+            .reachable_contacts(endpoint.aors.iter().map(String::as_str)),
+    }
+    .into_iter()
+    .next();
     let target = match (contacts, &dial.location) {
         (Some(contact), _) => contact.uri,
         (None, Some(location)) => location.clone(),

@@ -1,0 +1,206 @@
+//! Calling a SIP endpoint's contacts, against raw SIP peers on loopback (`sip_raw`):
+//! `Dial(${PJSIP_DIAL_CONTACTS(alice)})` rings every phone registered as alice and the
+//! first to answer wins (the other is CANCELled), and `PJSIP/alice` skips a contact that
+//! qualify found unreachable, as Asterisk does.
+
+use serde_json::Value;
+use tokio::net::UdpSocket;
+
+use crate::sip_raw::{Message, Peer, Register, UDP_TRANSPORT, register, response, sdp_offer};
+use crate::support::{EventSocket, Wari};
+
+const APP: &str = "dialing";
+
+async fn events(wari: &Wari) -> EventSocket {
+    EventSocket::connect(
+        wari,
+        &format!("app={APP}&subscribeAll=true&api_key=asterisk:secret"),
+    )
+    .await
+}
+
+/// A phone registers as `alice` from its own socket (alice has no `auth`).
+async fn register_alice(phone: &Peer) {
+    let text = register(&Register {
+        uri: &format!("sip:{}", phone.wari()),
+        user: "alice",
+        local: phone.local(),
+        transport: "UDP",
+        call_id: &format!("dialing-{}", phone.local().port()),
+        cseq: 1,
+        expires: 60,
+        authorization: None,
+    });
+    phone.send(text).await;
+    let answer = phone.final_response("REGISTER").await;
+    assert_eq!(answer.status(), 200, "{answer}");
+}
+
+/// The phone answers wari's `invite` with `status` (To tag `tag`, SDP when not empty).
+async fn answer(phone: &Peer, invite: &Message, status: &str, tag: &str, sdp: &str) {
+    let contact = format!("Contact: <sip:alice@{}>", phone.local());
+    phone
+        .reply(
+            invite,
+            &response(invite, status, Some(tag), &[contact], sdp),
+        )
+        .await;
+}
+
+/// The `dialstatus`es of the Dial events of the leg dialled with `dialstring`.
+fn dial_statuses<'e>(events: &'e [Value], dialstring: &str) -> Vec<&'e str> {
+    events
+        .iter()
+        .filter(|e| e["type"] == "Dial" && e["dialstring"] == dialstring)
+        .filter_map(|e| e["dialstatus"].as_str())
+        .collect()
+}
+
+#[tokio::test]
+async fn dial_contacts_rings_every_registered_phone_and_the_first_to_answer_wins() {
+    let pjsip = format!(
+        "{UDP_TRANSPORT}\n[alice]\ntype=endpoint\ncontext=calls\nallow=ulaw\naors=alice\n\n\
+         [alice]\ntype=aor\nmax_contacts=2\n"
+    );
+    let dialplan = "[calls]\nexten => ring,1,Dial(${PJSIP_DIAL_CONTACTS(alice)},5)\n \
+                    same => n,Hangup()\n";
+    let wari = Wari::with(&[
+        ("pjsip.conf", pjsip.as_str()),
+        ("extensions.conf", dialplan),
+    ]);
+    let sip = wari.sip_udp.expect("a SIP UDP transport");
+    let (desk, mobile) = (Peer::to(sip).await, Peer::to(sip).await);
+    register_alice(&desk).await;
+    register_alice(&mobile).await;
+    let mut app = events(&wari).await;
+    let created = wari
+        .post(&format!(
+            "/ari/channels?endpoint=Local/ring@calls&app={APP}&channelId=orig&otherChannelId=caller"
+        ))
+        .await;
+    assert_eq!(created.status, 200, "{:?}", created.body);
+
+    // Both phones ring at once.
+    let invite_desk = desk.request_of("INVITE").await;
+    let invite_mobile = mobile.request_of("INVITE").await;
+    assert_eq!(
+        invite_desk.request_line(),
+        format!("INVITE sip:alice@{} SIP/2.0", desk.local())
+    );
+    assert_eq!(
+        invite_mobile.request_line(),
+        format!("INVITE sip:alice@{} SIP/2.0", mobile.local())
+    );
+    // The function reads as Asterisk's: every contact, oldest registration first.
+    let (one, two) = (
+        format!("alice/sip:alice@{}", desk.local()),
+        format!("alice/sip:alice@{}", mobile.local()),
+    );
+    let read = wari
+        .get("/ari/channels/caller/variable?variable=PJSIP_DIAL_CONTACTS(alice)")
+        .await;
+    assert_eq!(read.status, 200, "{:?}", read.body);
+    assert_eq!(read.body["value"], format!("PJSIP/{one}&PJSIP/{two}"));
+
+    // The mobile answers first: the desk is cancelled as answered elsewhere.
+    let rtp = UdpSocket::bind("127.0.0.1:0").await.expect("RTP socket");
+    let port = rtp.local_addr().expect("RTP address").port();
+    answer(&desk, &invite_desk, "180 Ringing", "d1", "").await;
+    answer(
+        &mobile,
+        &invite_mobile,
+        "200 OK",
+        "m1",
+        &sdp_offer(port, 1, "sendrecv"),
+    )
+    .await;
+    mobile.request_of("ACK").await;
+    let cancel = desk.request_of("CANCEL").await;
+    assert_eq!(cancel.header("call-id"), invite_desk.header("call-id"));
+    desk.reply(&cancel, &response(&cancel, "200 OK", None, &[], ""))
+        .await;
+    answer(&desk, &invite_desk, "487 Request Terminated", "d1", "").await;
+    desk.request_of("ACK").await;
+    // Dial reports the mobile answered and the desk cancelled.
+    let (mut answered, mut cancelled) = (false, false);
+    let seen = app
+        .until(|e| {
+            answered |= e["type"] == "Dial"
+                && e["dialstring"] == two.as_str()
+                && e["dialstatus"] == "ANSWER";
+            cancelled |= e["type"] == "Dial"
+                && e["dialstring"] == one.as_str()
+                && e["dialstatus"] == "CANCEL";
+            answered && cancelled
+        })
+        .await;
+    assert_eq!(dial_statuses(&seen, &two).last(), Some(&"ANSWER"));
+    assert_eq!(dial_statuses(&seen, &one).last(), Some(&"CANCEL"));
+
+    // The caller and the phone that answered talk until the caller hangs up.
+    assert_eq!(wari.delete("/ari/channels/orig").await.status, 204);
+    let bye = mobile.request_of("BYE").await;
+    assert_eq!(bye.header("call-id"), invite_mobile.header("call-id"));
+}
+
+#[tokio::test]
+async fn a_call_to_an_endpoint_skips_the_contact_qualify_found_unreachable() {
+    let (silent, answering) = (Peer::listening().await, Peer::listening().await);
+    let (first, second) = (
+        format!("sip:desk@{}", silent.local()),
+        format!("sip:desk@{}", answering.local()),
+    );
+    // One qualify round at start, the next a minute later (none during the test).
+    let pjsip = format!(
+        "{UDP_TRANSPORT}\n[alice]\ntype=endpoint\ncontext=calls\nallow=ulaw\naors=alice\n\n\
+         [alice]\ntype=aor\ncontact={first}\ncontact={second}\nqualify_frequency=60\n"
+    );
+    let wari = Wari::with(&[("pjsip.conf", pjsip.as_str())]);
+    let mut app = events(&wari).await;
+    let (status, _) = wari
+        .post(&format!(
+            "/ari/applications/{APP}/subscription?eventSource=endpoint:PJSIP/alice"
+        ))
+        .await
+        .parts();
+    assert_eq!(status, 200);
+    // The second contact answers its OPTIONS; the first never does (3 s qualify timeout).
+    let options = answering.request_of("OPTIONS").await;
+    answering
+        .reply(&options, &response(&options, "200 OK", None, &[], ""))
+        .await;
+    let mut statuses = Vec::new();
+    while statuses.len() < 2 {
+        let change = app.next_of("ContactStatusChange").await;
+        let info = &change["contact_info"];
+        statuses.push((
+            info["uri"].as_str().unwrap_or_default().to_string(),
+            info["contact_status"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+        ));
+    }
+    statuses.sort();
+    let mut expected = vec![
+        (first.clone(), "Unreachable".to_string()),
+        (second.clone(), "Reachable".to_string()),
+    ];
+    expected.sort();
+    assert_eq!(statuses, expected);
+
+    let created = wari
+        .post(&format!("/ari/channels?endpoint=PJSIP/alice&app={APP}"))
+        .await;
+    assert_eq!(created.status, 200, "{:?}", created.body);
+    let invite = answering.request_of("INVITE").await;
+    assert_eq!(invite.request_line(), format!("INVITE {second} SIP/2.0"));
+    answer(&answering, &invite, "486 Busy Here", "b1", "").await;
+    answering.request_of("ACK").await;
+    // The unreachable contact got its qualify's OPTIONS (and their retransmissions) only.
+    let mut buffer = vec![0u8; 65536];
+    while let Ok((len, _)) = silent.socket.try_recv_from(&mut buffer) {
+        let message = Message::parse(&String::from_utf8_lossy(&buffer[..len]));
+        assert!(message.is_request("OPTIONS"), "{message}");
+    }
+}
