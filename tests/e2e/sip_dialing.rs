@@ -1,12 +1,17 @@
 //! Calling a SIP endpoint's contacts, against raw SIP peers on loopback (`sip_raw`):
 //! `Dial(${PJSIP_DIAL_CONTACTS(alice)})` rings every phone registered as alice and the
-//! first to answer wins (the other is CANCELled), and `PJSIP/alice` skips a contact that
-//! qualify found unreachable, as Asterisk does.
+//! first to answer wins (the other is CANCELled), `PJSIP/alice` skips a contact that
+//! qualify found unreachable, and an ARI redirect is what chan_pjsip sends: a ringing
+//! call's INVITE answered 302 with the target as Contact, a REFER after the answer (in
+//! calls both ways).
 
 use serde_json::Value;
 use tokio::net::UdpSocket;
 
-use crate::sip_raw::{Message, Peer, Register, UDP_TRANSPORT, register, response, sdp_offer};
+use crate::sip_raw::{
+    Dialog, Message, Peer, Register, UDP_TRANSPORT, out_of_dialog, register, response, sdp_offer,
+    unique,
+};
 use crate::support::{EventSocket, Wari};
 
 const APP: &str = "dialing";
@@ -203,4 +208,182 @@ async fn a_call_to_an_endpoint_skips_the_contact_qualify_found_unreachable() {
         let message = Message::parse(&String::from_utf8_lossy(&buffer[..len]));
         assert!(message.is_request("OPTIONS"), "{message}");
     }
+}
+
+/// `phone` calls in from 127.0.0.1 into the application; `bob` is reached at a static
+/// contact (the redirects' target).
+fn redirect_pjsip(bob: &str) -> String {
+    format!(
+        "{UDP_TRANSPORT}\n[phone]\ntype=endpoint\ncontext=calls\nallow=ulaw\n\n\
+         [phone-ip]\ntype=identify\nendpoint=phone\nmatch=127.0.0.1\n\n\
+         [far]\ntype=endpoint\ncontext=calls\nallow=ulaw\n\n\
+         [bob]\ntype=endpoint\ncontext=calls\naors=bob\n\n\
+         [bob]\ntype=aor\ncontact={bob}\n"
+    )
+}
+
+const INTO_APP: &str = "[calls]\nexten => _X.,1,Stasis(dialing)\n same => n,Hangup()\n";
+
+/// The phone at `peer` calls 100 (with an SDP offer for RTP port `port`): the INVITE's
+/// text, its branch and the channel's id once the application has it.
+async fn call_in(peer: &Peer, app: &mut EventSocket, port: u16) -> (String, String, String) {
+    let (call_id, invite) = out_of_dialog("INVITE", "phone", "100", peer.local(), peer.wari());
+    let branch = call_id.trim_end_matches("@peer").to_string();
+    let invite = invite.sdp(&sdp_offer(port, 1, "sendrecv")).text();
+    peer.send(&invite).await;
+    let start = app.next_of("StasisStart").await;
+    let id = start["channel"]["id"]
+        .as_str()
+        .expect("channel id")
+        .to_string();
+    (invite, branch, id)
+}
+
+#[tokio::test]
+async fn a_redirect_of_a_ringing_call_answers_its_invite_302_with_the_target_as_contact() {
+    let bob = "sip:bob@127.0.0.1:5999";
+    let pjsip = redirect_pjsip(bob);
+    let wari = Wari::with(&[
+        ("pjsip.conf", pjsip.as_str()),
+        ("extensions.conf", INTO_APP),
+    ]);
+    let mut app = events(&wari).await;
+    let peer = Peer::of(&wari).await;
+    let (invite, branch, id) = call_in(&peer, &mut app, 4000).await;
+    assert_eq!(
+        wari.post(&format!("/ari/channels/{id}/ring")).await.status,
+        204
+    );
+    // An endpoint's name stands for its contact, as in chan_pjsip.
+    let redirected = wari
+        .post(&format!("/ari/channels/{id}/redirect?endpoint=PJSIP/bob"))
+        .await;
+    assert_eq!(redirected.status, 204, "{:?}", redirected.body);
+    let moved = peer.final_response("INVITE").await;
+    assert_eq!(moved.status(), 302, "{moved}");
+    assert_eq!(
+        moved.header("contact"),
+        Some(format!("<{bob}>").as_str()),
+        "{moved}"
+    );
+    let ringing_tag = moved.header("to").and_then(|to| to.split_once(";tag="));
+    assert!(ringing_tag.is_some(), "our tag in To: {moved}");
+    // The phone acknowledges the 302 in its INVITE transaction; the channel is gone,
+    // redirected.
+    let ack = Dialog::answered(&invite, &moved)
+        .request("ACK", 1, peer.local(), &branch)
+        .text();
+    peer.send(&ack).await;
+    let destroyed = app.next_for("ChannelDestroyed", &id).await;
+    assert_eq!(destroyed["cause"], 23, "{destroyed}");
+    assert!(
+        wari.get("/ari/channels")
+            .await
+            .body
+            .as_array()
+            .is_some_and(Vec::is_empty)
+    );
+    // The 302 is the INVITE's only final answer: nothing else comes after the ACK.
+    let mut buffer = vec![0u8; 65536];
+    while let Ok((len, _)) = peer.socket.try_recv_from(&mut buffer) {
+        let message = Message::parse(&String::from_utf8_lossy(&buffer[..len]));
+        assert!(
+            message.status() < 200 || message.status() == 302,
+            "{message}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_redirect_after_the_answer_is_a_refer_for_calls_in_and_out() {
+    let pjsip = redirect_pjsip("sip:bob@127.0.0.1:5999");
+    let wari = Wari::with(&[
+        ("pjsip.conf", pjsip.as_str()),
+        ("extensions.conf", INTO_APP),
+    ]);
+    let mut app = events(&wari).await;
+    let carol = "sip:carol@127.0.0.1:5998";
+
+    // A call in, answered: the REFER goes to the phone once the ACK of the 200 came.
+    let peer = Peer::of(&wari).await;
+    let (invite, _, id) = call_in(&peer, &mut app, 4002).await;
+    assert_eq!(
+        wari.post(&format!("/ari/channels/{id}/answer"))
+            .await
+            .status,
+        204
+    );
+    let ok = peer.final_response("INVITE").await;
+    assert_eq!(ok.status(), 200, "{ok}");
+    let redirected = wari
+        .post(&format!(
+            "/ari/channels/{id}/redirect?endpoint=PJSIP/{carol}"
+        ))
+        .await;
+    assert_eq!(redirected.status, 204, "{:?}", redirected.body);
+    let dialog = Dialog::answered(&invite, &ok);
+    peer.send(dialog.request("ACK", 1, peer.local(), &unique()).text())
+        .await;
+    let refer = peer.request_of("REFER").await;
+    assert_eq!(
+        refer.header("refer-to"),
+        Some(format!("<{carol}>").as_str()),
+        "{refer}"
+    );
+    assert_eq!(refer.header("call-id"), Some(dialog.call_id.as_str()));
+    assert!(
+        refer
+            .header("referred-by")
+            .is_some_and(|by| by.contains("sip:100@")),
+        "{refer}"
+    );
+    peer.reply(&refer, &response(&refer, "202 Accepted", None, &[], ""))
+        .await;
+    assert_eq!(
+        wari.delete(&format!("/ari/channels/{id}")).await.status,
+        204
+    );
+    peer.request_of("BYE").await;
+
+    // A call out, answered: the same REFER to the far end.
+    let far = Peer::listening().await;
+    let created = wari
+        .post(&format!(
+            "/ari/channels?endpoint=PJSIP/far/sip:dave@{}&app={APP}&channelId=out",
+            far.local()
+        ))
+        .await;
+    assert_eq!(created.status, 200, "{:?}", created.body);
+    let invite = far.request_of("INVITE").await;
+    let contact = format!("Contact: <sip:dave@{}>", far.local());
+    far.reply(
+        &invite,
+        &response(
+            &invite,
+            "200 OK",
+            Some("d1"),
+            &[contact],
+            &sdp_offer(4004, 1, "sendrecv"),
+        ),
+    )
+    .await;
+    far.request_of("ACK").await;
+    app.next_for("ChannelStateChange", "out").await;
+    let redirected = wari
+        .post(&format!("/ari/channels/out/redirect?endpoint=PJSIP/bob"))
+        .await;
+    assert_eq!(redirected.status, 204, "{:?}", redirected.body);
+    let refer = far.request_of("REFER").await;
+    assert_eq!(
+        refer.header("refer-to"),
+        Some("<sip:bob@127.0.0.1:5999>"),
+        "{refer}"
+    );
+    assert_eq!(refer.header("call-id"), invite.header("call-id"));
+    let referred_by = refer.header("referred-by").unwrap_or_default();
+    assert!(!referred_by.contains("tag="), "{refer}");
+    far.reply(&refer, &response(&refer, "202 Accepted", None, &[], ""))
+        .await;
+    assert_eq!(wari.delete("/ari/channels/out").await.status, 204);
+    far.request_of("BYE").await;
 }
