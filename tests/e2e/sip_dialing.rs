@@ -3,14 +3,16 @@
 //! first to answer wins (the other is CANCELled), `PJSIP/alice` skips a contact that
 //! qualify found unreachable, and an ARI redirect is what chan_pjsip sends: a ringing
 //! call's INVITE answered 302 with the target as Contact, a REFER after the answer (in
-//! calls both ways).
+//! calls both ways), and a hold is wari's music on hold to the phone (chan_pjsip's
+//! default, no re-INVITE).
 
 use serde_json::Value;
 use tokio::net::UdpSocket;
 
+use crate::media_support::{assert_hears, sine, write_wav};
 use crate::sip_raw::{
-    Dialog, Message, Peer, Register, UDP_TRANSPORT, out_of_dialog, register, response, sdp_offer,
-    unique,
+    Dialog, Message, Peer, Register, SIP_TIMEOUT, UDP_TRANSPORT, out_of_dialog, register, response,
+    sdp_offer, unique,
 };
 use crate::support::{EventSocket, Wari};
 
@@ -386,4 +388,140 @@ async fn a_redirect_after_the_answer_is_a_refer_for_calls_in_and_out() {
         .await;
     assert_eq!(wari.delete("/ari/channels/out").await.status, 204);
     far.request_of("BYE").await;
+}
+
+/// The next `count` RTP payloads `rtp` receives (PCMU), decoded.
+async fn heard(rtp: &UdpSocket, count: usize) -> Vec<i16> {
+    let mut samples = Vec::new();
+    let mut buffer = [0u8; 2048];
+    for _ in 0..count {
+        let (len, _) = tokio::time::timeout(SIP_TIMEOUT, rtp.recv_from(&mut buffer))
+            .await
+            .expect("an RTP packet")
+            .expect("receive");
+        assert!(len > 12 && buffer[1] & 0x7F == 0, "a PCMU packet");
+        samples.extend(
+            buffer[12..len]
+                .iter()
+                .map(|b| wari::media::codec::ulaw_to_linear(*b)),
+        );
+    }
+    samples
+}
+
+/// Drops what `socket` has received so far.
+fn drain(socket: &UdpSocket) -> usize {
+    let mut buffer = [0u8; 2048];
+    let mut dropped = 0;
+    while socket.try_recv_from(&mut buffer).is_ok() {
+        dropped += 1;
+    }
+    dropped
+}
+
+#[tokio::test]
+async fn a_held_phone_hears_music_on_hold_without_a_reinvite_then_the_application_again() {
+    // The default music-on-hold class plays `<data dir>/moh`: a 440 Hz tone.
+    let data = tempfile::tempdir().expect("temp dir");
+    write_wav(&data.path().join("moh/tone.wav"), sine(440.0, 16_000));
+    let asterisk = format!("[directories]\nastdatadir => {}\n", data.path().display());
+    let pjsip = redirect_pjsip("sip:bob@127.0.0.1:5999");
+    let wari = Wari::with(&[
+        ("pjsip.conf", pjsip.as_str()),
+        ("extensions.conf", INTO_APP),
+        ("asterisk.conf", asterisk.as_str()),
+    ]);
+    let mut app = events(&wari).await;
+    let peer = Peer::of(&wari).await;
+    let rtp = UdpSocket::bind("127.0.0.1:0").await.expect("RTP socket");
+    let port = rtp.local_addr().expect("RTP address").port();
+    let (invite, _, id) = call_in(&peer, &mut app, port).await;
+    assert_eq!(
+        wari.post(&format!("/ari/channels/{id}/answer"))
+            .await
+            .status,
+        204
+    );
+    let ok = peer.final_response("INVITE").await;
+    assert_eq!(ok.status(), 200, "{ok}");
+    let dialog = Dialog::answered(&invite, &ok);
+    peer.send(dialog.request("ACK", 1, peer.local(), &unique()).text())
+        .await;
+
+    // Held: the phone hears the music from wari; no re-INVITE (moh_passthrough=no).
+    assert_eq!(
+        wari.post(&format!("/ari/channels/{id}/hold")).await.status,
+        204
+    );
+    drain(&rtp);
+    let held = heard(&rtp, 50).await;
+    assert_hears(&held[1600..], 440.0, 1000.0, "music on hold while held");
+    let mut buffer = [0u8; 4096];
+    while let Ok((len, _)) = peer.socket.try_recv_from(&mut buffer) {
+        let message = Message::parse(&String::from_utf8_lossy(&buffer[..len]));
+        assert!(
+            !message.is_request("INVITE"),
+            "no re-INVITE on hold: {message}"
+        );
+    }
+
+    // Unheld: the music stops and the application's audio comes through.
+    assert_eq!(
+        wari.delete(&format!("/ari/channels/{id}/hold"))
+            .await
+            .status,
+        204
+    );
+    let played = wari
+        .post(&format!("/ari/channels/{id}/play?media=tone:1000"))
+        .await;
+    assert_eq!(played.status, 201, "{:?}", played.body);
+    app.next_of("PlaybackStarted").await;
+    drain(&rtp);
+    let after = heard(&rtp, 50).await;
+    assert_hears(
+        &after[1600..],
+        1000.0,
+        440.0,
+        "the application's tone after unhold",
+    );
+    assert_eq!(
+        wari.delete(&format!("/ari/channels/{id}")).await.status,
+        204
+    );
+    peer.request_of("BYE").await;
+}
+
+#[test]
+fn check_config_warns_that_moh_passthrough_yes_is_not_supported() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let pjsip = "[udp]\ntype = transport\nbind = 127.0.0.1:5060\n\n\
+                 [desk]\ntype = endpoint\nallow = ulaw\nmoh_passthrough = no\n\n\
+                 [trunk]\ntype = endpoint\nallow = ulaw\nmoh_passthrough = yes\n";
+    for (name, text) in [
+        ("http.conf", crate::support::HTTP_CONF),
+        ("ari.conf", crate::support::ARI_CONF),
+        ("extensions.conf", "[default]\nexten => s,1,Hangup()\n"),
+        ("pjsip.conf", pjsip),
+    ] {
+        std::fs::write(dir.path().join(name), text).expect("write config file");
+    }
+    let (ok, stdout, stderr) = crate::support::run_wari(&[
+        "check-config",
+        "--config-dir",
+        &dir.path().display().to_string(),
+    ]);
+    assert!(ok, "a warning only:\n{stdout}\n{stderr}");
+    let file = dir.path().join("pjsip.conf").display().to_string();
+    let warnings: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.starts_with(&format!("{file}:")))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{stdout}");
+    assert!(
+        warnings[0].starts_with(&format!(
+            "{file}:13: warning: moh_passthrough=yes is not supported"
+        )),
+        "{stdout}"
+    );
 }

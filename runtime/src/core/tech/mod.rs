@@ -197,6 +197,11 @@ pub trait Driver: Send + Sync + fmt::Debug {
     fn send_dtmf(&self, _ctx: &mut Context<'_>, _me: &Arc<str>, _digit: char, _duration_ms: u32) {}
     /// An indication is sent to the far end.
     fn indicate(&self, _ctx: &mut Context<'_>, _me: &Arc<str>, _indication: Indication) {}
+    /// Whether a hold indication makes wari play music on hold (the default class) to the
+    /// far end itself until the unhold, as chan_pjsip does without `moh_passthrough`.
+    fn hold_plays_moh(&self) -> bool {
+        false
+    }
     /// The channel's connected line changed (a Local channel's other half takes it as its
     /// caller).
     fn connected_changed(&self, _ctx: &mut Context<'_>, _me: &Arc<str>, _connected: &CallerId) {}

@@ -190,7 +190,8 @@ impl Driver for SipCall {
             Indication::Progress => self
                 .dialog
                 .ringing(Some(vec![sdp_content_type()]), Some(self.local_sdp())),
-            // As chan_pjsip: hold is music on hold played by wari, no SIP is sent.
+            // As chan_pjsip: hold is music on hold played by wari (`hold_plays_moh`), no
+            // SIP is sent.
             Indication::Hold | Indication::Unhold => Ok(()),
         };
         if let Err(error) = sent {
@@ -219,6 +220,11 @@ impl Driver for SipCall {
 
     fn rtp_statistics(&self) -> Option<RtpSnapshot> {
         Some(self.media.statistics())
+    }
+
+    /// chan_pjsip's default (`moh_passthrough=no`, the only one wari has).
+    fn hold_plays_moh(&self) -> bool {
+        true
     }
 
     /// As chan_pjsip: the target is `endpoint`'s resource (`PJSIP/<endpoint>`: the

@@ -336,6 +336,12 @@ impl Driver for OutboundCall {
         Some(self.control.statistics())
     }
 
+    /// chan_pjsip's default (`moh_passthrough=no`, the only one wari has): a hold is
+    /// wari's music on hold, no SIP is sent.
+    fn hold_plays_moh(&self) -> bool {
+        true
+    }
+
     /// As chan_pjsip for a channel it called (never in the `Ring` state): a REFER asking
     /// the far end to call the target, once answered. Before the answer chan_pjsip sends
     /// its REFER in the early dialog, which a phone refuses; wari sends nothing (logged).
