@@ -372,7 +372,7 @@ async fn a_redirect_after_the_answer_is_a_refer_for_calls_in_and_out() {
     far.request_of("ACK").await;
     app.next_for("ChannelStateChange", "out").await;
     let redirected = wari
-        .post(&format!("/ari/channels/out/redirect?endpoint=PJSIP/bob"))
+        .post("/ari/channels/out/redirect?endpoint=PJSIP/bob")
         .await;
     assert_eq!(redirected.status, 204, "{:?}", redirected.body);
     let refer = far.request_of("REFER").await;
