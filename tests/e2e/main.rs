@@ -55,6 +55,7 @@ mod schema;
 mod sip_ari_ops;
 mod sip_calls;
 mod sip_cancel;
+mod sip_dialing;
 mod sip_flows;
 mod sip_hostile;
 mod sip_peers;

@@ -2,7 +2,9 @@
 //! global variable operations, originate and create `variables`, dialplan `Set()` and
 //! `${...}`. One parser ([`parse`]) names the function; reading needs a channel only for
 //! the identities (`CALLERID(name|num|all)`, `CONNECTEDLINE(name|num|all)`); `LEN`,
-//! `EXISTS`, `ISNULL` and `GLOBAL` need none. Writing identities is [`super::channels::identity`]'s.
+//! `EXISTS`, `ISNULL` and `GLOBAL` need none. A function wari does not know here is asked
+//! of the technologies (`Technology::read_function`: SIP's `PJSIP_DIAL_CONTACTS`).
+//! Writing identities is [`super::channels::identity`]'s.
 
 use super::Core;
 use super::channels::channel::{CallerId, Channel};
@@ -90,14 +92,23 @@ pub(crate) fn write_part(id: &CallerId, part: Part, value: &str) -> CallerId {
 }
 
 impl Core {
-    /// Reads `name` when it is a function wari knows; `None` for a plain variable, an
-    /// unknown function, or an identity function read without a channel.
+    /// Reads `name` when it is a function wari knows (its own, else one a technology
+    /// provides, as `PJSIP_DIAL_CONTACTS`); `None` for a plain variable, an unknown
+    /// function, a technology's function that cannot be read, or an identity function
+    /// read without a channel.
     pub(in crate::core) fn read_function(
         &self,
         channel: Option<&Channel>,
         name: &str,
     ) -> Option<String> {
-        Some(match parse(name)? {
+        let Some(function) = parse(name) else {
+            let (function, args) = split_call(name)?;
+            return self
+                .technologies
+                .iter()
+                .find_map(|t| t.read_function(&function, args));
+        };
+        Some(match function {
             Function::Global(global) => self.control().global_var(global),
             Function::Len(args) => args.chars().count().to_string(),
             Function::Exists(args) => bool_digit(!args.is_empty()),

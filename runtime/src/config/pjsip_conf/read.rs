@@ -635,6 +635,15 @@ fn read_endpoint(
                     endpoint.rtp_timeout = v;
                 }
             }
+            "moh_passthrough" => {
+                if bool_option(entry, problems) == Some(true) {
+                    problems.warn(
+                        &entry.location,
+                        "moh_passthrough=yes is not supported: a hold plays wari's music on \
+                         hold to the far end, no re-INVITE (using no)",
+                    );
+                }
+            }
             _ => unknown_option(section, "endpoint", entry, problems),
         }
     }

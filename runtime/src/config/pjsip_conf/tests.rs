@@ -247,6 +247,27 @@ fn bad_values_are_reported_at_their_line() {
 }
 
 #[test]
+fn moh_passthrough_no_is_asterisks_default_and_yes_is_warned() {
+    let (_, problems) = load(
+        "[e]\ntype=endpoint\nallow=ulaw\nmoh_passthrough=no\n\n\
+         [f]\ntype=endpoint\nallow=ulaw\nmoh_passthrough=yes\nmoh_passthrough=maybe\n",
+    );
+    assert_problem(
+        &problems,
+        Severity::Warning,
+        9,
+        &["moh_passthrough=yes", "not supported", "music on hold"],
+    );
+    assert_problem(
+        &problems,
+        Severity::Error,
+        10,
+        &["moh_passthrough", "maybe"],
+    );
+    assert_eq!(problems.len(), 2, "{problems:#?}");
+}
+
+#[test]
 fn tls_methods_asterisk_names_and_versions_wari_does_not_speak() {
     let tls = |name: &str, method: &str| {
         format!(

@@ -240,7 +240,7 @@ impl ControlApi<'_> {
     /// this way is no ChannelHold of the channel itself (that event is about a channel
     /// whose own far end holds the call; a Local channel's other half hears it).
     pub fn indicate(&self, id: &str, indication: Indication) -> Result<(), CoreError> {
-        self.with_state(|state| {
+        let plays_moh = self.with_state(|state| {
             self.controllable(state, id, true)?;
             let channel = self.channel_mut(state, id)?;
             let id = channel.id.clone();
@@ -250,8 +250,19 @@ impl ControlApi<'_> {
                 &id,
                 indication,
             );
-            Ok(())
-        })
+            Ok::<_, CoreError>(driver.hold_plays_moh())
+        })?;
+        // A technology that holds with local music (chan_pjsip's default) gets it here,
+        // outside the lock (the class's files are opened).
+        let moh = match indication {
+            Indication::Hold if plays_moh => self.start_channel_moh(id, ""),
+            Indication::Unhold if plays_moh => self.stop_channel_moh(id),
+            _ => Ok(()),
+        };
+        if let Err(error) = moh {
+            tracing::debug!(channel = %id.escape_debug(), %error, "music on hold for a hold not played");
+        }
+        Ok(())
     }
 
     /// Mutes or unmutes a direction (`in`, `out`, `both`), on the channel and its media leg.

@@ -151,6 +151,14 @@ pub trait Technology: Send + Sync + fmt::Debug {
     ) {
     }
 
+    /// Reads a dialplan function the technology provides (`function` upper-cased, `args`
+    /// the text between its parentheses, as `PJSIP_DIAL_CONTACTS(alice)`): its value, or
+    /// `None` when it is not one of the technology's functions or cannot be read (the
+    /// technology logs why). Runs under the core's lock: must not wait.
+    fn read_function(&self, _function: &str, _args: &str) -> Option<String> {
+        None
+    }
+
     /// Creates the channel for `request` (and any companion channels), without calling it.
     /// Returns the id of the channel the requester gets and its control queue, for the
     /// runner the requester starts.
@@ -195,6 +203,11 @@ pub trait Driver: Send + Sync + fmt::Debug {
     fn send_dtmf(&self, _ctx: &mut Context<'_>, _me: &Arc<str>, _digit: char, _duration_ms: u32) {}
     /// An indication is sent to the far end.
     fn indicate(&self, _ctx: &mut Context<'_>, _me: &Arc<str>, _indication: Indication) {}
+    /// Whether a hold indication makes wari play music on hold (the default class) to the
+    /// far end itself until the unhold, as chan_pjsip does without `moh_passthrough`.
+    fn hold_plays_moh(&self) -> bool {
+        false
+    }
     /// The channel's connected line changed (a Local channel's other half takes it as its
     /// caller).
     fn connected_changed(&self, _ctx: &mut Context<'_>, _me: &Arc<str>, _connected: &CallerId) {}

@@ -11,6 +11,7 @@
 //! - `media`: SDP offer/answer and each call's RTP/RTCP session and media edge.
 //! - `registrar`, `qualify`, `registration`: contacts registering to us, OPTIONS pings,
 //!   our registrations to providers.
+//! - `dial_contacts`: the `PJSIP_DIAL_CONTACTS()` dialplan function.
 //!
 //! [`SipTech`] is the technology; once started, everything a request handler needs is in
 //! one [`SipShared`] (configuration, the core's [`Handle`], rsipstack's endpoint and
@@ -19,6 +20,7 @@
 pub(crate) mod auth;
 pub(crate) mod call;
 pub(crate) mod causes;
+pub(crate) mod dial_contacts;
 mod dispatch;
 pub(crate) mod fuzz;
 pub(crate) mod identify;
@@ -243,6 +245,18 @@ impl Technology for SipTech {
             shared.registrations.cancel();
             shared.cancel.cancel();
         }
+    }
+
+    fn read_function(&self, function: &str, args: &str) -> Option<String> {
+        if function != dial_contacts::FUNCTION {
+            return None;
+        }
+        let shared = self.running.get()?;
+        dial_contacts::read(&shared.config, &shared.registrar, args)
+            .inspect_err(|error| {
+                tracing::warn!(args = %args.escape_debug(), "{}() cannot be read: {error}", dial_contacts::FUNCTION);
+            })
+            .ok()
     }
 
     fn request(

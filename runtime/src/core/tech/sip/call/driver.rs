@@ -1,16 +1,19 @@
 //! The channel [`Driver`] of a SIP call: what wari does on the channel becomes SIP on its
 //! INVITE dialog — ringing 180, progress 183 with our SDP (early media), answer 200 with
 //! our SDP, hang-up a final response (mapped from the cause) before the answer and a BYE
-//! after it, an ARI redirect after the answer a REFER — and DTMF and RTP statistics go to
-//! the call's media.
+//! after it, an ARI redirect a 302 with our Contact before the answer and a REFER after it
+//! — and DTMF and RTP statistics go to the call's media.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use rsipstack::dialog::invite_dialog::InviteDialog;
-use rsipstack::sip::{Header, HeadersExt};
+use rsipstack::sip::prelude::ToTypedHeader;
+use rsipstack::sip::{Header, HeadersExt, Param, Request, Response, StatusCode, Uri};
 use rsipstack::transaction::endpoint::EndpointInnerRef;
+use rsipstack::transaction::transaction::{TransactionEvent, TransactionEventSender};
 
+use super::super::causes;
 use super::super::media::{DtmfSent, MediaControl};
 use super::super::registrar::Registrar;
 use super::ending::{self, Side};
@@ -18,10 +21,9 @@ use crate::core::CoreError;
 use crate::core::tech::{Context, Driver, Indication, Redirected};
 use crate::media::rtp_stats::RtpSnapshot;
 
-/// How often, and how many times, a redirect looks whether the dialog is confirmed (the
-/// ACK of our 200 came) before it sends its REFER: 2 s at most.
-const REFER_WAIT_STEP: std::time::Duration = std::time::Duration::from_millis(20);
-const REFER_WAIT_STEPS: u32 = 100;
+/// How long a redirect waits for the dialog to be confirmed (the ACK of our 200) before
+/// it sends its REFER anyway.
+const REFER_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Where a call's INVITE dialog is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,6 +50,11 @@ pub(crate) struct SipCall {
     phase: Mutex<Phase>,
     /// Where a redirect to `PJSIP/<endpoint>` finds the endpoint's contact.
     registrar: Option<Arc<Registrar>>,
+    /// True once the dialog is confirmed (the ACK came) or over: a REFER may go.
+    settled: tokio::sync::watch::Sender<bool>,
+    /// The INVITE transaction's queue of responses: a redirect before the answer sends
+    /// its 302 there (rsipstack's dialog sends no final response with our Contact).
+    invite_transaction: Option<TransactionEventSender>,
 }
 
 impl std::fmt::Debug for SipCall {
@@ -79,7 +86,20 @@ impl SipCall {
             late_offer: AtomicBool::new(false),
             phase: Mutex::new(Phase::Early),
             registrar: None,
+            settled: tokio::sync::watch::Sender::new(false),
+            invite_transaction: None,
         }
+    }
+
+    /// A redirect before the answer sends its 302 to the INVITE transaction's `queue`.
+    pub(crate) fn with_invite_transaction(mut self, queue: TransactionEventSender) -> SipCall {
+        self.invite_transaction = Some(queue);
+        self
+    }
+
+    /// The call's task saw the dialog confirmed (or ended): a waiting REFER goes.
+    pub(crate) fn dialog_settled(&self) {
+        self.settled.send_replace(true);
     }
 
     /// Redirects to `PJSIP/<endpoint>` go to the first contact `registrar` has for it.
@@ -170,7 +190,8 @@ impl Driver for SipCall {
             Indication::Progress => self
                 .dialog
                 .ringing(Some(vec![sdp_content_type()]), Some(self.local_sdp())),
-            // As chan_pjsip: hold is music on hold played by wari, no SIP is sent.
+            // As chan_pjsip: hold is music on hold played by wari (`hold_plays_moh`), no
+            // SIP is sent.
             Indication::Hold | Indication::Unhold => Ok(()),
         };
         if let Err(error) = sent {
@@ -201,56 +222,134 @@ impl Driver for SipCall {
         Some(self.media.statistics())
     }
 
-    /// As chan_pjsip after the answer: a REFER asking the phone to call `endpoint`'s
-    /// target (`PJSIP/<endpoint>`: its first contact, else `PJSIP/<sip URI>`). Before the
-    /// answer Asterisk answers the INVITE 302, which rsipstack cannot send with a Contact:
-    /// nothing happens then (logged).
-    fn redirect(&self, _ctx: &mut Context<'_>, me: &Arc<str>, endpoint: &str) -> Redirected {
-        let target = endpoint.split_once('/').map_or("", |(_, target)| target);
-        if self.phase() != Phase::Answered {
-            tracing::info!(channel = %me, target = ?target, "SIP redirect before the answer (302) is not supported");
+    /// chan_pjsip's default (`moh_passthrough=no`, the only one wari has).
+    fn hold_plays_moh(&self) -> bool {
+        true
+    }
+
+    /// As chan_pjsip: the target is `endpoint`'s resource (`PJSIP/<endpoint>`: the
+    /// endpoint's first contact, else `PJSIP/<sip URI>`); before the answer the INVITE is
+    /// answered `302 Moved Temporarily` with `Contact: <target>` and the channel hangs up
+    /// (cause 23, redirected); after it a REFER asks the phone to call the target.
+    fn redirect(&self, ctx: &mut Context<'_>, me: &Arc<str>, endpoint: &str) -> Redirected {
+        let Some(uri) = redirect_target(self.registrar.as_deref(), endpoint, me) else {
+            return Redirected::Ignored;
+        };
+        match self.phase() {
+            Phase::Early => self.moved(ctx, me, uri),
+            Phase::Answered => self.refer(me, uri),
+            Phase::Ended => Redirected::Ignored,
+        }
+    }
+}
+
+impl SipCall {
+    /// Answers the ringing call's INVITE 302 with `Contact: <uri>` and hangs the channel
+    /// up: the phone calls `uri` itself.
+    fn moved(&self, ctx: &mut Context<'_>, me: &Arc<str>, uri: Uri) -> Redirected {
+        let Some(queue) = &self.invite_transaction else {
+            return Redirected::Ignored;
+        };
+        let invite = self.dialog.initial_request();
+        let response = moved_response(&self.endpoint, &invite, &self.dialog.id().local_tag, &uri);
+        if queue.send(TransactionEvent::Respond(response)).is_err() {
+            tracing::debug!(channel = %me, "SIP 302 not sent: the INVITE transaction is over");
             return Redirected::Ignored;
         }
-        // As chan_pjsip: an endpoint's name stands for its first contact.
-        let contact = self
-            .registrar
-            .as_ref()
-            .and_then(|registrar| registrar.contacts_of(target).into_iter().next());
-        let target = contact.as_ref().map_or(target, |c| c.uri.as_str());
-        let uri = match rsipstack::sip::Uri::try_from(target) {
-            Ok(uri) => uri,
-            Err(error) => {
-                tracing::info!(channel = %me, target = ?target, %error, "SIP redirect: not a SIP URI");
-                return Redirected::Ignored;
-            }
-        };
+        self.set_phase(Phase::Ended);
+        self.media.close();
+        // Ends the dialog (its own final response after ours is dropped by the
+        // transaction, which has answered).
+        let _ = self.dialog.reject(Some(StatusCode::MovedTemporarily), None);
+        tracing::debug!(channel = %me, target = %uri, "SIP call redirected: 302 sent");
+        ctx.hang_up(me, causes::cause_from_sip_status(302));
+        Redirected::Followed
+    }
+
+    /// Sends a REFER to `uri` once the dialog is confirmed.
+    fn refer(&self, me: &Arc<str>, uri: Uri) -> Redirected {
+        // Referred-By: our side of the dialog, the INVITE's To.
         let referred_by = self
             .dialog
             .initial_request()
             .to_header()
-            .map(|to| to.value().to_string());
-        let dialog = self.dialog.clone();
-        let me = me.clone();
-        tokio::spawn(async move {
-            // A REFER goes in a confirmed dialog: the phone's ACK of our 200 may still be
-            // on its way when the application redirects at once (bounded wait).
-            for _ in 0..REFER_WAIT_STEPS {
-                if dialog.state().is_confirmed() || dialog.state().is_terminated() {
-                    break;
-                }
-                tokio::time::sleep(REFER_WAIT_STEP).await;
-            }
-            let headers = referred_by
-                .ok()
-                .map(|by| vec![Header::Other("Referred-By".into(), by)]);
-            match dialog.refer(uri, headers, None).await {
-                Ok(Some(response)) => {
-                    tracing::debug!(channel = %me, status = %response.status_code, "SIP REFER answered");
-                }
-                Ok(None) => tracing::debug!(channel = %me, "SIP REFER not answered"),
-                Err(error) => tracing::debug!(channel = %me, %error, "SIP REFER not sent"),
-            }
-        });
+            .map(|to| to.value().to_string())
+            .ok();
+        send_refer(
+            self.dialog.clone(),
+            me,
+            uri,
+            referred_by,
+            Some(self.settled.subscribe()),
+        );
         Redirected::Followed
     }
+}
+
+/// The URI a redirect to `endpoint` (`PJSIP/<resource>`) sends the far end to, as
+/// chan_pjsip picks it: an endpoint's name stands for its first contact, anything else
+/// must be a SIP URI (`None`, logged, when it is not).
+pub(super) fn redirect_target(
+    registrar: Option<&Registrar>,
+    endpoint: &str,
+    me: &str,
+) -> Option<Uri> {
+    let target = endpoint.split_once('/').map_or("", |(_, target)| target);
+    let contact = registrar.and_then(|r| r.contacts_of(target).into_iter().next());
+    let target = contact.as_ref().map_or(target, |c| c.uri.as_str());
+    Uri::try_from(target)
+        .inspect_err(|error| {
+            tracing::info!(channel = %me, target = ?target, %error, "SIP redirect: not a SIP URI");
+        })
+        .ok()
+}
+
+/// Sends a REFER to `uri` in `dialog` (with `Referred-By`), once `settled` (the dialog is
+/// confirmed; waited for [`REFER_WAIT`] at most) when given, in a task of its own.
+pub(super) fn send_refer(
+    dialog: InviteDialog,
+    me: &Arc<str>,
+    uri: Uri,
+    referred_by: Option<String>,
+    settled: Option<tokio::sync::watch::Receiver<bool>>,
+) {
+    let me = me.clone();
+    tokio::spawn(async move {
+        // A REFER goes in a confirmed dialog: the phone's ACK of our 200 may still be on
+        // its way when the application redirects at once (bounded wait).
+        if let Some(mut settled) = settled {
+            let confirmed = tokio::time::timeout(REFER_WAIT, settled.wait_for(|s| *s)).await;
+            if !matches!(confirmed, Ok(Ok(_))) {
+                tracing::debug!(channel = %me, "SIP dialog not confirmed in time: REFER sent anyway");
+            }
+        }
+        let headers = referred_by.map(|by| vec![Header::Other("Referred-By".into(), by)]);
+        match dialog.refer(uri, headers, None).await {
+            Ok(Some(response)) => {
+                tracing::debug!(channel = %me, status = %response.status_code, "SIP REFER answered");
+            }
+            Ok(None) => tracing::debug!(channel = %me, "SIP REFER not answered"),
+            Err(error) => tracing::debug!(channel = %me, %error, "SIP REFER not sent"),
+        }
+    });
+}
+
+/// `302 Moved Temporarily` to `invite` with our To tag `local_tag` and `Contact: <uri>`.
+fn moved_response(
+    endpoint: &EndpointInnerRef,
+    invite: &Request,
+    local_tag: &str,
+    uri: &Uri,
+) -> Response {
+    let mut response = endpoint.make_response(invite, StatusCode::MovedTemporarily, None);
+    if let Some(mut to) = invite.to_header().ok().and_then(|to| to.typed().ok()) {
+        if !local_tag.is_empty() && !to.params.iter().any(|p| matches!(p, Param::Tag(_))) {
+            to.params.push(Param::Tag(local_tag.into()));
+        }
+        response.headers.unique_push(Header::To(to.into()));
+    }
+    response
+        .headers
+        .push(Header::Contact(format!("<{uri}>").into()));
+    response
 }

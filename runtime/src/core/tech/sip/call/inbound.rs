@@ -252,7 +252,8 @@ pub(crate) async fn invite(shared: &Arc<SipShared>, mut tx: Transaction) {
             media.control(),
             local_sdp,
         )
-        .with_registrar(shared.registrar.clone()),
+        .with_registrar(shared.registrar.clone())
+        .with_invite_transaction(tx.tu_sender.clone()),
     );
     if late_offer {
         call.expect_answer_in_ack();
@@ -347,6 +348,12 @@ pub(crate) async fn follow(
                 continue;
             }
         };
+        if matches!(
+            state,
+            None | Some(DialogState::Confirmed(..) | DialogState::Terminated(..))
+        ) {
+            call.dialog_settled();
+        }
         match state {
             None => break,
             Some(DialogState::Terminated(_, reason)) => {

@@ -1,12 +1,13 @@
 //! Calls made by wari: `PJSIP/endpoint` (to the first contact the registrar knows for the
-//! endpoint's AORs, registered or static) and `PJSIP/endpoint/sip:user@host` (that URI
+//! endpoint's AORs, static or registered, skipping those qualify found unreachable) and `PJSIP/endpoint/sip:user@host` (that URI
 //! with the endpoint's settings). The channel is created by the request with its media
 //! open and our SDP offer ready; `Driver::call` sends the INVITE (credentials from
 //! `outbound_auth` answer one 401/407), 180 -> ringing, 183 -> progress (early media
 //! when it has SDP), 2xx -> answered, 3xx-6xx -> hang-up with the cause Asterisk maps
 //! from the status (or the `Reason` header). Our hang-up before the answer is a CANCEL,
-//! after it a BYE. An endpoint with no contact cannot be called: `Allocation failed`,
-//! as Asterisk's originate answers when chan_pjsip cannot create the session.
+//! after it a BYE; an ARI redirect after the answer is a REFER. An endpoint with no
+//! contact cannot be called: `Allocation failed`, as Asterisk's originate answers when
+//! chan_pjsip cannot create the session.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU16, Ordering};
@@ -16,19 +17,20 @@ use rsipstack::dialog::authenticate::Credential;
 use rsipstack::dialog::dialog::{DialogState, DialogStateReceiver};
 use rsipstack::dialog::invitation::InviteOption;
 use rsipstack::dialog::invite_dialog::InviteDialog;
-use rsipstack::sip::{Header, Transport, Uri};
+use rsipstack::sip::prelude::{HeadersExt, ToTypedHeader};
+use rsipstack::sip::{Header, Param, Transport, Uri};
 use tokio::sync::mpsc::UnboundedReceiver;
 
 use super::super::media::{CallMedia, DtmfSent, MediaControl, MediaEvent};
 use super::super::{SipShared, TECHNOLOGY, causes};
 use super::CallEntry;
-use super::driver::Phase;
+use super::driver::{Phase, redirect_target, send_refer};
 use super::ending::{self, Side};
 use super::inbound::{contact_uri, media_policy};
 use crate::config::pjsip_conf::Endpoint;
 use crate::core::cause;
 use crate::core::channels::channel::{ChannelState, DialplanPosition};
-use crate::core::tech::{Context, Driver, MediaLeg, Request};
+use crate::core::tech::{Context, Driver, MediaLeg, Redirected, Request};
 use crate::core::{ControlReceiver, CoreError, NewChannel};
 use crate::media::rtp_stats::RtpSnapshot;
 
@@ -185,19 +187,19 @@ pub(crate) fn request(
         tracing::info!(endpoint = %dial.endpoint.escape_debug(), "PJSIP call refused: no such endpoint");
         return Err(allocation_failed());
     };
-    // The location's AORs (else the endpoint's), their first contact; a location that
-    // names no AOR with a contact is itself the URI.
+    // As Asterisk: the first contact of the location's AORs (else the endpoint's) that
+    // qualify has not found unreachable; a location that names no AOR with such a
+    // contact is itself the URI.
     let contacts = match &dial.location {
-        Some(location) => location
-            .split(',')
-            .map(str::trim)
-            .find_map(|aor| shared.registrar.aor_contacts(aor).into_iter().next()),
+        Some(location) => shared
+            .registrar
+            .reachable_contacts(location.split(',').map(str::trim)),
         None => shared
             .registrar
-            .contacts_of(&endpoint.name)
-            .into_iter()
-            .next(),
-    };
+            .reachable_contacts(endpoint.aors.iter().map(String::as_str)),
+    }
+    .into_iter()
+    .next();
     let target = match (contacts, &dial.location) {
         (Some(contact), _) => contact.uri,
         (None, Some(location)) => location.clone(),
@@ -332,6 +334,37 @@ impl Driver for OutboundCall {
 
     fn rtp_statistics(&self) -> Option<RtpSnapshot> {
         Some(self.control.statistics())
+    }
+
+    /// chan_pjsip's default (`moh_passthrough=no`, the only one wari has): a hold is
+    /// wari's music on hold, no SIP is sent.
+    fn hold_plays_moh(&self) -> bool {
+        true
+    }
+
+    /// As chan_pjsip for a channel it called (never in the `Ring` state): a REFER asking
+    /// the far end to call the target, once answered. Before the answer chan_pjsip sends
+    /// its REFER in the early dialog, which a phone refuses; wari sends nothing (logged).
+    fn redirect(&self, _ctx: &mut Context<'_>, me: &Arc<str>, endpoint: &str) -> Redirected {
+        let Some(uri) = redirect_target(Some(&self.shared.registrar), endpoint, me) else {
+            return Redirected::Ignored;
+        };
+        let (Phase::Answered, Some(dialog)) = (self.phase(), self.dialog.get()) else {
+            tracing::info!(channel = %me, target = %uri, "SIP redirect of an unanswered outbound call: no REFER sent");
+            return Redirected::Ignored;
+        };
+        // Referred-By: our side of the dialog, our INVITE's From (without its tag).
+        let referred_by = dialog
+            .initial_request()
+            .from_header()
+            .ok()
+            .and_then(|from| from.typed().ok())
+            .map(|mut from| {
+                from.params.retain(|p| !matches!(p, Param::Tag(_)));
+                from.to_string()
+            });
+        send_refer(dialog.clone(), me, uri, referred_by, None);
+        Redirected::Followed
     }
 }
 

@@ -81,6 +81,14 @@ impl Availability {
             .any(|(_, c)| !qualified || c.status == ContactStatus::Reachable)
     }
 
+    /// Whether the last qualify of a contact went unanswered (`Unreachable`): calls skip
+    /// it, as Asterisk's reachable-contact filter does. A contact never qualified is not.
+    pub(crate) fn is_unreachable(&self, aor: &str, uri: &str) -> bool {
+        self.contacts
+            .get(&(aor.to_string(), uri.to_string()))
+            .is_some_and(|c| c.status == ContactStatus::Unreachable)
+    }
+
     /// An endpoint's state now.
     pub(crate) fn endpoint_state(&self, endpoint: &str) -> EndpointState {
         let online = self
@@ -205,6 +213,27 @@ mod tests {
             "no news, no event"
         );
         assert_eq!(a.qualified("trunk", "sip:gone@10.0.0.9", Some(1)), None);
+    }
+
+    #[test]
+    fn only_a_contact_whose_last_qualify_went_unanswered_is_unreachable() {
+        let mut a = Availability::new(&config(
+            vec![endpoint("trunk", &["trunk"], None)],
+            vec![aor("trunk", 0, 30, &["sip:gw@10.0.0.9"])],
+            vec![],
+        ));
+        assert!(
+            !a.is_unreachable("trunk", "sip:gw@10.0.0.9"),
+            "not qualified yet"
+        );
+        a.qualified("trunk", "sip:gw@10.0.0.9", None);
+        assert!(a.is_unreachable("trunk", "sip:gw@10.0.0.9"));
+        assert!(!a.is_unreachable("other", "sip:gw@10.0.0.9"));
+        a.qualified("trunk", "sip:gw@10.0.0.9", Some(700));
+        assert!(
+            !a.is_unreachable("trunk", "sip:gw@10.0.0.9"),
+            "answers again"
+        );
     }
 
     #[test]

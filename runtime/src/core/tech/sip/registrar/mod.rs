@@ -6,8 +6,9 @@
 //! - [`availability`]: contact statuses -> endpoint state (sans-IO).
 //! - [`Registrar`] (here): the shared state behind a mutex, the answer to a REGISTER, the
 //!   task that removes bindings when they expire (it sleeps until the next expiry, woken
-//!   when bindings change) and [`Registrar::contacts_of`], the lookup for calls to an
-//!   endpoint.
+//!   when bindings change) and the lookups for calls: [`Registrar::contacts_of`] (every
+//!   contact of an endpoint) and [`Registrar::reachable_contacts`] (those qualify has not
+//!   found unreachable).
 //!
 //! Which AOR a REGISTER is for, as Asterisk decides it: the To URI's user among the
 //! endpoint's `aors` (404 when it is none of them); an endpoint without `aors` gets 403.
@@ -176,6 +177,21 @@ impl Registrar {
     pub(crate) fn aor_contacts(&self, aor: &str) -> Vec<ContactTarget> {
         let inner = self.lock();
         self.targets(&inner, aor)
+    }
+
+    /// The contacts of `aors` (AOR names, in order; unknown ones skipped) that a call may
+    /// go to: each AOR's static then registered contacts, less those qualify found
+    /// `Unreachable` (Asterisk's reachable filter for outgoing calls and
+    /// `PJSIP_DIAL_CONTACTS`).
+    pub(crate) fn reachable_contacts<'a>(
+        &self,
+        aors: impl IntoIterator<Item = &'a str>,
+    ) -> Vec<ContactTarget> {
+        let inner = self.lock();
+        aors.into_iter()
+            .flat_map(|aor| self.targets(&inner, aor))
+            .filter(|c| !inner.availability.is_unreachable(&c.aor, &c.uri))
+            .collect()
     }
 
     fn targets(&self, inner: &Inner, aor_name: &str) -> Vec<ContactTarget> {
@@ -630,5 +646,41 @@ mod tests {
         assert_eq!(r.contacts_of("alice").len(), 1);
         assert_eq!(register("alice", request("*", Some(0), 4)), 200);
         assert!(r.contacts_of("alice").is_empty());
+    }
+
+    #[tokio::test]
+    async fn calls_skip_the_contacts_qualify_found_unreachable() {
+        let t = TestCore::new(false);
+        let cfg = config(
+            vec![endpoint("desk", &["front", "back"], None)],
+            vec![
+                aor("front", 0, 30, &["sip:a@10.0.0.1", "sip:b@10.0.0.2"]),
+                aor("back", 0, 0, &["sip:c@10.0.0.3"]),
+            ],
+            vec![],
+        );
+        let r = fixtures::started(&t, cfg, "desk");
+        let uris = |contacts: Vec<ContactTarget>| -> Vec<String> {
+            contacts.into_iter().map(|c| c.uri).collect()
+        };
+        let all = ["sip:a@10.0.0.1", "sip:b@10.0.0.2", "sip:c@10.0.0.3"];
+        assert_eq!(uris(r.reachable_contacts(["front", "back"])), all);
+        r.qualified("front", "sip:a@10.0.0.1", None);
+        assert_eq!(
+            uris(r.reachable_contacts(["front", "back"])),
+            ["sip:b@10.0.0.2", "sip:c@10.0.0.3"]
+        );
+        assert_eq!(uris(r.contacts_of("desk")), all, "still its contacts");
+        r.qualified("front", "sip:b@10.0.0.2", None);
+        assert_eq!(
+            uris(r.reachable_contacts(["nosuch", "front", "back"])),
+            ["sip:c@10.0.0.3"]
+        );
+        r.qualified("front", "sip:a@10.0.0.1", Some(Duration::from_micros(900)));
+        assert_eq!(
+            uris(r.reachable_contacts(["front"])),
+            ["sip:a@10.0.0.1"],
+            "reachable again"
+        );
     }
 }
