@@ -164,7 +164,7 @@ impl Stories {
         }
         for (i, id) in event.scope.channels.iter().enumerate() {
             if !event.scope.channels[..i].contains(id) {
-                self.record_for(id, event, &live, live_channels);
+                self.record_for(id, Some(id), event, &live, live_channels);
             }
         }
         let in_scope = |id: &str| event.scope.channels.iter().any(|c| &**c == id);
@@ -172,19 +172,22 @@ impl Stories {
         if let Some(id) = channel
             && !in_scope(id)
         {
-            self.record_for(id, event, &live, live_channels);
+            self.record_for(id, None, event, &live, live_channels);
         }
         if let Some(id) = media_target(event)
             && !in_scope(id)
             && channel != Some(id)
         {
-            self.record_for(id, event, &live, live_channels);
+            self.record_for(id, None, event, &live, live_channels);
         }
     }
 
+    /// Records `event` in channel `id`'s story (`shared`: the id as the core shares it,
+    /// when the event has it so, to keep without a copy).
     fn record_for(
         &mut self,
         id: &str,
+        shared: Option<&Arc<str>>,
         event: &Arc<Event>,
         live: &impl Fn(&str) -> bool,
         live_channels: usize,
@@ -198,7 +201,7 @@ impl Stories {
                 self.end_gone(live);
             }
             self.stories.insert(
-                Arc::from(id),
+                shared.cloned().unwrap_or_else(|| Arc::from(id)),
                 Story {
                     // One allocation for a usual call's events.
                     head: Vec::with_capacity(self.limits.head().min(16)),
