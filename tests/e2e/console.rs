@@ -22,7 +22,7 @@ pub(crate) async fn screenshot(browser: &Browser, name: &str) {
 }
 
 /// Opens the console and logs in as `user`; the live feed is connected when this returns.
-async fn log_in(browser: &Browser, wari: &Wari, user: (&str, &str)) {
+pub(crate) async fn log_in(browser: &Browser, wari: &Wari, user: (&str, &str)) {
     browser
         .client
         .goto(&wari.url("/console/"))
@@ -38,7 +38,7 @@ async fn log_in(browser: &Browser, wari: &Wari, user: (&str, &str)) {
 }
 
 /// The text of a cell of channel `id`'s row.
-fn cell(id: &str, class: &str) -> String {
+pub(crate) fn cell(id: &str, class: &str) -> String {
     format!("#channels tbody tr[data-id=\"{id}\"] td.{class}")
 }
 

@@ -22,6 +22,7 @@ mod cli_app;
 mod cli_app_build;
 mod cli_app_run;
 mod console;
+mod console_listen;
 mod cors;
 mod crash;
 mod crash_state;

@@ -13,6 +13,7 @@
 //! | `GET /api/feed` | the live view as Server-Sent Events: a snapshot, then deltas ([`feed`]) |
 //! | `/api/ari/...` | an ARI request run through the ARI pipeline as the logged-in user ([`actions`]) |
 //! | `POST /api/keys` | a simulated phone's user presses keys ([`actions`]) |
+//! | `POST /api/listen`, `GET /api/listen/<id>` (WebSocket) | listen in on a call ([`listen`]) |
 //!
 //! Sessions ([`session`]) are cookies (HttpOnly, SameSite=Strict); every request but a
 //! `GET` must also carry the session's CSRF token in `X-Wari-Csrf`. Each request checks
@@ -31,6 +32,7 @@ pub(crate) mod actions;
 pub(crate) mod assets;
 pub(crate) mod delta;
 pub(crate) mod feed;
+pub(crate) mod listen;
 pub(crate) mod login;
 pub(crate) mod session;
 
@@ -50,6 +52,8 @@ use session::{Session, Sessions};
 #[derive(Debug, Default)]
 pub(crate) struct Console {
     sessions: Mutex<Sessions>,
+    /// listen-in: the listens waiting for their page's WebSocket.
+    listens: listen::Listens,
 }
 
 impl Console {
@@ -109,6 +113,16 @@ pub(crate) async fn serve(
             Err(refused) => refused.answer(),
         },
         // listen-in routes
+        (&Method::POST, "/api/listen") => match authorized(front, &request, peer, true) {
+            Ok((session, _)) => listen::start(front, request, &session).await,
+            Err(refused) => refused.answer(),
+        },
+        (&Method::GET, sub) if let Some(id) = listen::listen_id(sub) => {
+            match authorized(front, &request, peer, false) {
+                Ok((session, _)) => listen::socket(front, request, id, &session, peer),
+                Err(refused) => refused.answer(),
+            }
+        }
 
         // call story routes
 
