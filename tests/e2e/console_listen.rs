@@ -3,8 +3,8 @@
 //! receives audio with energy in it; Stop and the call's hang-up end the snoop channel (an
 //! ARI client subscribed to everything sees it destroyed); a read-only user has no Listen
 //! button and is refused. Over plain HTTP: the listen WebSocket needs the same session, an
-//! `Origin` that is this wari and the CSRF token, and the channels count against the
-//! user's `max_channels`.
+//! `Origin` that is this wari and the CSRF token, the channels count against the user's
+//! `max_channels`, and the call's own application hears nothing of the listen.
 
 use futures_util::StreamExt;
 use tokio_tungstenite::tungstenite::Message;
@@ -260,13 +260,15 @@ async fn the_listen_socket_needs_its_session_origin_and_token_and_the_quota_coun
     let ari_conf = format!("{ARI_CONF}\n[small]\ntype = user\npassword = tiny\nmax_channels = 2\n");
     let wari = Wari::with(&[("ari.conf", &ari_conf)]);
     let mut ari =
-        EventSocket::connect(&wari, "app=desk&api_key=asterisk:secret&subscribeAll=true").await;
+        EventSocket::connect(&wari, "app=all&api_key=asterisk:secret&subscribeAll=true").await;
+    // The call's own application subscribes to its channel only.
+    let mut desk = EventSocket::connect(&wari, "app=desk&api_key=asterisk:secret").await;
     let (_, channel) = wari
         .post("/ari/channels?endpoint=Test/dave&app=desk")
         .await
         .parts();
     let target = channel["id"].as_str().expect("channel id").to_string();
-    ari.next_for("StasisStart", &target).await;
+    desk.next_for("StasisStart", &target).await;
 
     let viewer = http_log_in(&wari, "viewer", "look").await;
     let (status, body) = ask_to_listen(&wari, &viewer, &target).await;
@@ -358,8 +360,21 @@ async fn the_listen_socket_needs_its_session_origin_and_token_and_the_quota_coun
     // Closing the socket ends the snoop; the call goes on in its application.
     drop(socket);
     ari.next_for("ChannelDestroyed", &snoop).await;
-    let (status, _) = wari.get(&format!("/ari/channels/{target}")).await.parts();
+    let (status, call) = wari.get(&format!("/ari/channels/{target}")).await.parts();
     assert_eq!(status, 200);
+    assert_eq!(call["state"], "Up", "{call}");
+    // The call's application heard nothing of it: the next event it gets is the one
+    // this test causes now.
+    let (status, _) = wari
+        .post(&format!(
+            "/ari/channels/{target}/variable?variable=MARK&value=1"
+        ))
+        .await
+        .parts();
+    assert_eq!(status, 204);
+    let next = desk.next().await;
+    assert_eq!(next["type"], "ChannelVarset", "{next}");
+    assert_eq!(next["variable"], "MARK", "{next}");
     let (status, made) = ask_to_listen(&wari, &small, &target).await;
     assert_eq!(status, 200, "the quota is given back: {made}");
 }
