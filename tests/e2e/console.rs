@@ -38,7 +38,7 @@ pub(crate) async fn log_in(browser: &Browser, wari: &Wari, user: (&str, &str)) {
 }
 
 /// The text of a cell of channel `id`'s row.
-fn cell(id: &str, class: &str) -> String {
+pub(crate) fn cell(id: &str, class: &str) -> String {
     format!("#channels tbody tr[data-id=\"{id}\"] td.{class}")
 }
 

@@ -24,6 +24,7 @@ mod cli_app_run;
 mod console;
 mod console_apps;
 mod console_health;
+mod console_listen;
 mod console_story;
 mod cors;
 mod crash;

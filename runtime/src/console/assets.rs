@@ -19,7 +19,7 @@ pub(crate) const JS: &str = include_str!("assets/console.js");
 /// its `<script>` tag, tab and section in `index.html`.
 pub(crate) const VIEWS: &[(&str, &str)] = &[
     // listen-in
-
+    ("listen.js", include_str!("assets/listen.js")),
     // call story
     ("story.js", include_str!("assets/story.js")),
     // endpoints

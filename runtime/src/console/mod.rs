@@ -14,6 +14,7 @@
 //! | `/api/ari/...` | an ARI request run through the ARI pipeline as the logged-in user ([`actions`]) |
 //! | `POST /api/keys` | a simulated phone's user presses keys ([`actions`]) |
 //! | `GET /api/health` | the last hour of wari's own metrics, one point per step ([`health`]) |
+//! | `POST /api/listen`, `GET /api/listen/<id>` (WebSocket) | listen in on a call ([`listen`]) |
 //!
 //! Sessions ([`session`]) are cookies (HttpOnly, SameSite=Strict); every request but a
 //! `GET` must also carry the session's CSRF token in `X-Wari-Csrf`. Each request checks
@@ -33,6 +34,7 @@ pub(crate) mod assets;
 pub(crate) mod delta;
 pub(crate) mod feed;
 pub(crate) mod health;
+pub(crate) mod listen;
 pub(crate) mod login;
 pub(crate) mod session;
 pub(crate) mod story;
@@ -55,6 +57,8 @@ pub(crate) struct Console {
     sessions: Mutex<Sessions>,
     /// Written by the health sampler once a step, read by `GET /api/health`.
     health: Mutex<health::History>,
+    /// listen-in: the listens waiting for their page's WebSocket.
+    listens: listen::Listens,
 }
 
 impl Default for Console {
@@ -64,6 +68,7 @@ impl Default for Console {
             health: Mutex::new(health::History::new(
                 crate::config::http_conf::DEFAULT_CONSOLE_HEALTH_STEP,
             )),
+            listens: listen::Listens::default(),
         }
     }
 }
@@ -129,6 +134,16 @@ pub(crate) async fn serve(
             Err(refused) => refused.answer(),
         },
         // listen-in routes
+        (&Method::POST, "/api/listen") => match authorized(front, &request, peer, true) {
+            Ok((session, _)) => listen::start(front, request, &session).await,
+            Err(refused) => refused.answer(),
+        },
+        (&Method::GET, sub) if let Some(id) = listen::listen_id(sub) => {
+            match authorized(front, &request, peer, false) {
+                Ok((session, _)) => listen::socket(front, request, id, &session, peer),
+                Err(refused) => refused.answer(),
+            }
+        }
 
         // call story routes
         (&Method::GET, sub) if sub == "/api/stories" || sub.starts_with("/api/stories/") => {

@@ -26,6 +26,7 @@ pub(crate) mod endpoints;
 pub mod event;
 pub(crate) mod external_media;
 pub(crate) mod functions;
+pub(crate) mod listen;
 pub mod live;
 pub mod media;
 pub(crate) mod modules;

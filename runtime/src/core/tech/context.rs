@@ -138,7 +138,8 @@ impl<'a> Context<'a> {
     }
 
     /// Hangs `follower` up (as its far end would) once `leader` is destroyed (a snoop
-    /// channel follows its target).
+    /// channel follows its target). A channel follows one leader: following another
+    /// stops following the first.
     pub fn follow(&mut self, follower: &Arc<str>, leader: &Arc<str>) {
         self.state.followers.add(follower, leader);
     }
@@ -352,7 +353,16 @@ pub(crate) struct Followers {
 }
 
 impl Followers {
+    /// `follower` now follows `leader` (only: a channel follows one leader).
     fn add(&mut self, follower: &Arc<str>, leader: &Arc<str>) {
+        if let Some(before) = self.leader.get(follower).cloned()
+            && let Some(followers) = self.of.get_mut(&before)
+        {
+            followers.retain(|f| f != follower);
+            if followers.is_empty() {
+                self.of.remove(&before);
+            }
+        }
         self.of
             .entry(leader.clone())
             .or_default()
@@ -503,6 +513,18 @@ mod tests {
         assert!(followers.is_empty());
         // Nothing is left to hang up for a later channel with a reused id.
         assert!(followers.destroyed(&target).is_empty());
+    }
+
+    #[test]
+    fn following_another_leader_stops_following_the_first() {
+        let mut followers = Followers::default();
+        let (first, second, a): (Arc<str>, Arc<str>, Arc<str>) =
+            ("first".into(), "second".into(), "a".into());
+        followers.add(&a, &first);
+        followers.add(&a, &second);
+        assert!(followers.destroyed(&first).is_empty(), "a left first");
+        assert_eq!(followers.destroyed(&second), vec![a.clone()]);
+        assert!(followers.is_empty());
     }
 
     #[tokio::test]
