@@ -248,7 +248,10 @@ async fn a_failing_guest_shows_its_failure_kind_message_and_backtrace_then_is_re
     let failures = browser
         .text_until(&wasm_cell("trap", "failures"), |t| t.starts_with("1 ("))
         .await;
-    assert_eq!(failures, "1 (traps 1 · timeouts 0 · limits 0)");
+    assert_eq!(
+        failures,
+        "1 (traps 1 · CPU 0 · timeouts 0 · memory 0 · other limits 0)"
+    );
     let message = "trap: panicking on purpose in StasisStart of victim";
     let summary = browser
         .text_until(

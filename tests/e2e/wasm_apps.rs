@@ -257,7 +257,9 @@ async fn conference_rooms_share_one_bridge_through_the_kv_store() {
 
 /// Calls a hostile app and a healthy one side by side: the hostile session is ended (its
 /// channel hung up), the failure is counted, and the healthy call completes.
-async fn contained(component_name: &str, failure: &str) -> Wari {
+/// `failure`: the failure's key in `failures` (`timeouts`, `limits`, and for CPU or memory
+/// also `cpu` or `memory`, which count within them).
+async fn contained(component_name: &str, failure: &[&str]) -> Wari {
     let wari = Wari::with(&[("extensions.conf", DIALPLAN)]);
     deploy(&wari, "hostile", component_name).await;
     deploy(&wari, "ivr", "ivr").await;
@@ -290,10 +292,14 @@ async fn contained(component_name: &str, failure: &str) -> Wari {
     }
     let app = wari.get("/ari/wasm/hostile").await.body;
     assert_eq!(app["failures"]["total"], 1, "{app}");
-    assert!(
-        app["failures"][failure].as_u64() == Some(1),
-        "{component_name}: expected a {failure} failure: {app}"
-    );
+    for kind in ["traps", "timeouts", "cpu", "limits", "memory"] {
+        let expected = u64::from(failure.contains(&kind));
+        assert_eq!(
+            app["failures"][kind].as_u64(),
+            Some(expected),
+            "{component_name}: {kind} should be {expected}: {app}"
+        );
+    }
     assert!(app["failures"]["last"]["message"].is_string(), "{app}");
     assert_eq!(wari.get("/ari/wasm/ivr").await.body["failures"]["total"], 0);
     assert!(
@@ -307,7 +313,7 @@ async fn contained(component_name: &str, failure: &str) -> Wari {
 
 #[tokio::test]
 async fn an_infinite_loop_is_stopped_by_the_cpu_budget() {
-    let wari = contained("loop", "timeouts").await;
+    let wari = contained("loop", &["timeouts", "cpu"]).await;
     let app = wari.get("/ari/wasm/hostile").await.body;
     assert_eq!(
         app["failures"]["last"]["message"],
@@ -318,7 +324,7 @@ async fn an_infinite_loop_is_stopped_by_the_cpu_budget() {
 
 #[tokio::test]
 async fn a_memory_bomb_is_stopped_by_the_memory_limit() {
-    let wari = contained("memory-bomb", "limits").await;
+    let wari = contained("memory-bomb", &["limits", "memory"]).await;
     let app = wari.get("/ari/wasm/hostile").await.body;
     assert_eq!(
         app["failures"]["last"]["message"],
@@ -329,7 +335,7 @@ async fn a_memory_bomb_is_stopped_by_the_memory_limit() {
 
 #[tokio::test]
 async fn a_stack_overflow_is_contained() {
-    contained("stack-overflow", "limits").await;
+    contained("stack-overflow", &["limits"]).await;
 }
 
 /// A guest's panic, in a host started with `RUST_BACKTRACE=1` (as every e2e wari is): the
@@ -339,7 +345,7 @@ async fn a_stack_overflow_is_contained() {
 /// session's other log lines carry the version as well.
 #[tokio::test]
 async fn a_trap_is_contained() {
-    let wari = contained("trap", "traps").await;
+    let wari = contained("trap", &["traps"]).await;
     let message = "trap: panicking on purpose in StasisStart of victim";
     let app = wari.get("/ari/wasm/hostile").await.body;
     let sha256 = app["sha256"].as_str().unwrap_or_default();

@@ -44,10 +44,16 @@ impl std::fmt::Debug for AppVersion {
 pub enum FailureKind {
     /// The guest trapped (a panic, an out-of-bounds access, `unreachable`): `failures.traps`.
     Trap,
-    /// An event took longer than `cpu_ms_per_event` or `event_timeout_ms`: `failures.timeouts`.
+    /// An event used more than `cpu_ms_per_event` of CPU: `failures.timeouts`, and of
+    /// those `failures.cpu`.
+    Cpu,
+    /// An event took longer than `event_timeout_ms` of wall clock: `failures.timeouts`.
     Timeout,
-    /// Another wasm.conf limit was reached (memory, tables, timers, queued events):
-    /// `failures.limits`.
+    /// The guest's memory would grow past `memory_mb` (or the system refused the growth):
+    /// `failures.limits`, and of those `failures.memory`.
+    Memory,
+    /// Another wasm.conf limit was reached (stack, tables, timers, queued events, the
+    /// key-value store): `failures.limits`.
     Limit,
 }
 
@@ -91,7 +97,11 @@ pub struct Stats {
     live: AtomicU64,
     traps: AtomicU64,
     timeouts: AtomicU64,
+    /// Of the timeouts, the CPU budget's.
+    cpu: AtomicU64,
     limits: AtomicU64,
+    /// Of the limits, memory's.
+    memory: AtomicU64,
     /// `failures.last`: the message, when, the session and its channels, the app version.
     last_failure: Mutex<Option<Value>>,
     /// Timers pending over all sessions.
@@ -115,12 +125,17 @@ impl Stats {
     /// Counts a failure of `kind` and keeps it as `failures.last`, with the time, the
     /// session and channels it ended (none for a refused call), and the app's version.
     pub fn failed(&self, kind: FailureKind, failure: FailureReport<'_>) {
-        let counter = match kind {
-            FailureKind::Trap => &self.traps,
-            FailureKind::Timeout => &self.timeouts,
-            FailureKind::Limit => &self.limits,
+        let (counter, detail) = match kind {
+            FailureKind::Trap => (&self.traps, None),
+            FailureKind::Cpu => (&self.timeouts, Some(&self.cpu)),
+            FailureKind::Timeout => (&self.timeouts, None),
+            FailureKind::Memory => (&self.limits, Some(&self.memory)),
+            FailureKind::Limit => (&self.limits, None),
         };
         counter.fetch_add(1, Ordering::Relaxed);
+        if let Some(detail) = detail {
+            detail.fetch_add(1, Ordering::Relaxed);
+        }
         let last = json!({
             "message": failure.message,
             "time": crate::core::time::now(),
@@ -151,7 +166,9 @@ impl Stats {
                 "total": traps + timeouts + limits,
                 "traps": traps,
                 "timeouts": timeouts,
+                "cpu": self.cpu.load(Ordering::Relaxed),
                 "limits": limits,
+                "memory": self.memory.load(Ordering::Relaxed),
                 "last": self.last_failure.lock().ok().and_then(|l| l.clone()),
             },
             "timers_pending": self.timers_pending.load(Ordering::Relaxed),

@@ -198,7 +198,11 @@
   }
 
   function failureKinds(f) {
-    return 'traps ' + (f.traps ?? 0) + ' · timeouts ' + (f.timeouts ?? 0) + ' · limits ' + (f.limits ?? 0);
+    // `timeouts` counts CPU too and `limits` memory too: each kind is shown once.
+    const timeouts = (f.timeouts ?? 0) - (f.cpu ?? 0);
+    const limits = (f.limits ?? 0) - (f.memory ?? 0);
+    return 'traps ' + (f.traps ?? 0) + ' · CPU ' + (f.cpu ?? 0) + ' · timeouts ' + timeouts
+      + ' · memory ' + (f.memory ?? 0) + ' · other limits ' + limits;
   }
 
   function lastFailure(td, last, name) {

@@ -38,11 +38,10 @@ impl Exceeded {
     /// The kind of failure the limit counts as in the app's `failures`.
     fn kind(&self) -> FailureKind {
         match self {
-            Exceeded::Cpu(_) | Exceeded::Time(_) => FailureKind::Timeout,
-            Exceeded::Memory(_)
-            | Exceeded::Table(_)
-            | Exceeded::GrowFailed(_)
-            | Exceeded::Timers(_) => FailureKind::Limit,
+            Exceeded::Cpu(_) => FailureKind::Cpu,
+            Exceeded::Time(_) => FailureKind::Timeout,
+            Exceeded::Memory(_) | Exceeded::GrowFailed(_) => FailureKind::Memory,
+            Exceeded::Table(_) | Exceeded::Timers(_) => FailureKind::Limit,
         }
     }
 }
@@ -165,10 +164,10 @@ fn classify(error: &wasmtime::Error) -> (FailureKind, String) {
         // data: when that stack runs out, the guest reads or writes below address 0, an
         // out-of-bounds access, as surely as a deep recursion of wasm frames exhausts the
         // engine's call stack.
-        Some(Trap::StackOverflow | Trap::MemoryOutOfBounds | Trap::AllocationTooLarge) => {
-            FailureKind::Limit
-        }
-        Some(Trap::Interrupt | Trap::OutOfFuel) => FailureKind::Timeout,
+        Some(Trap::StackOverflow | Trap::MemoryOutOfBounds) => FailureKind::Limit,
+        Some(Trap::AllocationTooLarge) => FailureKind::Memory,
+        Some(Trap::OutOfFuel) => FailureKind::Cpu,
+        Some(Trap::Interrupt) => FailureKind::Timeout,
         _ => FailureKind::Trap,
     };
     (kind, error.root_cause().to_string())
@@ -187,7 +186,7 @@ mod tests {
     }
 
     #[test]
-    fn memory_past_the_limit_is_a_limit_failure_naming_its_key() {
+    fn memory_past_the_limit_is_a_memory_failure_naming_its_key() {
         let mut limiter = GuestLimiter::new(&limits());
         assert!(matches!(
             limiter.memory_growing(0, 1024 * 1024, None),
@@ -199,7 +198,7 @@ mod tests {
         let Failure::Trap(kind, cause, _) = Failure::from_error(&error, "StasisStart") else {
             panic!("a trap")
         };
-        assert_eq!(kind, FailureKind::Limit);
+        assert_eq!(kind, FailureKind::Memory);
         assert_eq!(
             cause,
             "memory limit of 2 MB reached (wasm.conf memory_mb) while handling StasisStart"
@@ -207,7 +206,7 @@ mod tests {
     }
 
     #[test]
-    fn a_table_past_the_limit_and_a_failed_growth_are_limit_failures() {
+    fn a_table_past_the_limit_is_a_limit_and_a_failed_growth_a_memory_failure() {
         let mut limiter = GuestLimiter::new(&limits());
         assert!(matches!(limiter.table_growing(0, 10, None), Ok(true)));
         let table = limiter.table_growing(10, 11, None).expect_err("past 10");
@@ -219,13 +218,17 @@ mod tests {
         let failed = limiter
             .memory_grow_failed(wasmtime::Error::msg("no room").context("growing"))
             .expect_err("a failed growth traps");
-        assert_eq!(classify(&failed), (FailureKind::Limit, "no room".into()));
+        assert_eq!(classify(&failed), (FailureKind::Memory, "no room".into()));
     }
 
     #[test]
-    fn budgets_are_timeouts_and_wasmtime_traps_go_by_their_code() {
+    fn budgets_are_cpu_or_timeouts_and_wasmtime_traps_go_by_their_code() {
         let cpu = wasmtime::Error::new(Exceeded::Cpu(100));
-        assert_eq!(classify(&cpu).0, FailureKind::Timeout);
+        assert_eq!(classify(&cpu).0, FailureKind::Cpu);
+        let fuel = wasmtime::Error::new(Trap::OutOfFuel);
+        assert_eq!(classify(&fuel).0, FailureKind::Cpu);
+        let time = wasmtime::Error::new(Exceeded::Time(5000));
+        assert_eq!(classify(&time).0, FailureKind::Timeout);
         let overflow = wasmtime::Error::new(Trap::StackOverflow);
         assert_eq!(classify(&overflow).0, FailureKind::Limit);
         let interrupt = wasmtime::Error::new(Trap::Interrupt);
