@@ -4,11 +4,13 @@
 //! while it drains; a failing guest's failure kind, message and backtrace appearing while
 //! the view is open; the server's refusals shown as its messages (too large, not a
 //! component); a read-only user with no deploy controls whom the server refuses anyway;
-//! and the endpoints and device states, refreshed while shown and filtered.
+//! the endpoints and device states, refreshed while shown and filtered; and a phone's SIP
+//! registration (its contact URI and user agent) shown until it unregisters.
 
 use crate::browser::{Browser, UI_TIMEOUT};
 use crate::console::{log_in, screenshot};
-use crate::support::{EventSocket, Wari, eventually};
+use crate::sip_raw::{Peer, Register, register};
+use crate::support::{EventSocket, Wari, client, eventually};
 
 const RW: (&str, &str) = ("asterisk", "secret");
 const VIEWER: (&str, &str) = ("viewer", "look");
@@ -473,5 +475,82 @@ async fn the_endpoints_view_lists_pjsip_endpoints_and_device_states_as_they_chan
     search.send_keys("stasis").await.expect("type");
     assert_eq!(browser.count("#endpoints tbody tr").await, 0);
     assert_eq!(browser.count("#device-states tbody tr").await, 1);
+    browser.close().await;
+}
+
+/// A raw SIP phone's REGISTER of `alice` (no auth on her endpoint) with `expires`: its
+/// final status.
+async fn register_alice(phone: &Peer, cseq: u32, expires: u32) -> u16 {
+    let local = phone.local();
+    phone
+        .send(register(&Register {
+            uri: &format!("sip:{}", phone.wari()),
+            user: "alice",
+            local,
+            transport: "UDP",
+            call_id: &format!("console-register-{}", local.port()),
+            cseq,
+            expires,
+            authorization: None,
+        }))
+        .await;
+    phone.final_response("REGISTER").await.status()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_registered_phone_shows_its_contact_and_user_agent_until_it_unregisters() {
+    let wari = Wari::with(&[("pjsip.conf", PJSIP_CONF)]);
+    // The contacts are for logged-in users only, and only to read.
+    let anonymous = client()
+        .get(wari.url("/console/api/contacts"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(anonymous.status(), 401);
+    let post = client()
+        .post(wari.url("/console/api/contacts"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(post.status(), 405);
+
+    let browser = Browser::start(1280, 800).await;
+    log_in(&browser, &wari, VIEWER).await;
+    open_view(&browser, "endpoints").await;
+    let contacts = "#endpoints tbody tr[data-id=\"PJSIP/alice\"] td.contacts";
+    browser.text_until(contacts, str::is_empty).await;
+    assert_eq!(browser.count("#registrations tbody tr").await, 0);
+
+    let phone = Peer::of(&wari).await;
+    let uri = format!("sip:alice@{}", phone.local());
+    assert_eq!(register_alice(&phone, 1, 120).await, 200);
+    browser.text_until(contacts, |t| t.contains(&uri)).await;
+    let row = "#registrations tbody tr[data-aor=\"alice\"]";
+    browser
+        .text_until(&format!("{row} td.uri"), |t| t == uri)
+        .await;
+    browser
+        .text_until(&format!("{row} td.user-agent"), |t| t == "wari-e2e")
+        .await;
+    let status = browser
+        .text_until(&format!("{row} td.state"), |t| !t.is_empty())
+        .await;
+    assert_eq!(
+        status, "NonQualified",
+        "not qualified: alice's AOR has no qualify"
+    );
+    let expires = browser
+        .text_until(&format!("{row} td.expires"), |t| !t.is_empty())
+        .await;
+    assert!(
+        expires == "2 min 0 s" || expires.starts_with("1 min 5"),
+        "{expires}"
+    );
+    screenshot(&browser, "registrations.png").await;
+
+    // An unregister (Expires: 0) takes it off the page.
+    assert_eq!(register_alice(&phone, 2, 0).await, 200);
+    row_gone(&browser, row).await;
+    browser.text_until(contacts, str::is_empty).await;
     browser.close().await;
 }

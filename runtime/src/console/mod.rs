@@ -15,6 +15,7 @@
 //! | `POST /api/keys` | a simulated phone's user presses keys ([`actions`]) |
 //! | `GET /api/health` | the last hour of wari's own metrics, one point per step ([`health`]) |
 //! | `POST /api/listen`, `GET /api/listen/<id>` (WebSocket) | listen in on a call ([`listen`]) |
+//! | `GET /api/contacts` | the endpoints' contacts: SIP registrations and static AOR contacts with status, RTT, expiry, user agent (`Core::contacts`) |
 //!
 //! Sessions ([`session`]) are cookies (HttpOnly, SameSite=Strict); every request but a
 //! `GET` must also carry the session's CSRF token in `X-Wari-Csrf`. Each request checks
@@ -157,6 +158,20 @@ pub(crate) async fn serve(
         }
 
         // endpoints routes
+        (&Method::GET, "/api/contacts") => match authorized(front, &request, peer, false) {
+            Ok(_) => match serde_json::to_value(front.ari.core().contacts()) {
+                Ok(contacts) => json(StatusCode::OK, &contacts),
+                Err(error) => {
+                    tracing::warn!("console contacts cannot be listed: {error}");
+                    message(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "Contacts cannot be listed",
+                    )
+                }
+            },
+            Err(refused) => refused.answer(),
+        },
+        (_, "/api/contacts") => message(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed"),
 
         // health routes
         (&Method::GET, "/api/health") => match authorized(front, &request, peer, false) {

@@ -1,5 +1,5 @@
-//! Endpoint operations: listing the endpoints the technologies know, and messaging and
-//! REFER towards them.
+//! Endpoint operations: listing the endpoints the technologies know (and their contacts,
+//! [`Core::contacts`], for the console), and messaging and REFER towards them.
 //!
 //! The endpoints are those in [`State::endpoints`]: endpoints made known up front (by a
 //! technology when it starts, e.g. configured Test phones) and every endpoint a technology
@@ -16,8 +16,8 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 
 use super::control::ControlApi;
-use super::tech::{Context, Technology};
-use super::{CoreError, State};
+use super::tech::{ContactView, Context, Technology};
+use super::{Core, CoreError, State};
 
 /// Where a message or REFER goes, as found by [`ControlApi::message_target`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,6 +42,17 @@ pub(crate) fn parse_message_uri(uri: &str) -> Result<(&str, &str), CoreError> {
     match uri.split_once(':') {
         Some((tech, resource)) if !tech.is_empty() && !resource.is_empty() => Ok((tech, resource)),
         _ => Err(CoreError::NotFound("Endpoint not found".into())),
+    }
+}
+
+impl Core {
+    /// Every technology's endpoint contacts with their status (SIP registrations and
+    /// static AOR contacts), for the console. Takes no lock of the core's.
+    pub fn contacts(&self) -> Vec<ContactView> {
+        self.technologies
+            .iter()
+            .flat_map(|t| t.contacts())
+            .collect()
     }
 }
 

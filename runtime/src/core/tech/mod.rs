@@ -14,7 +14,7 @@
 //!    lifecycle: open sockets, register endpoints with [`Context::add_endpoint`], keep a
 //!    [`Handle`]; a start error stops wari with its message), calls arriving from outside
 //!    ([`Context::inbound`]), `channels_per_request`, `has_endpoints`, `takes_messages` +
-//!    `send_message`, `dialable`. A technology made by an operation of its own (as
+//!    `send_message`, `dialable`, `contacts` (for the console). A technology made by an operation of its own (as
 //!    external media makes `UnicastRTP`) reads that operation's parameters with
 //!    [`Request::param`].
 //! 3. Implement [`Driver`] for one call: `call` (the far end starts ringing), and the
@@ -89,6 +89,35 @@ pub struct StartError {
 /// Work a technology finishes as wari stops, awaited without the core's lock.
 pub(crate) type StopWork = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
 
+/// One contact of a technology's endpoints as the console shows it
+/// ([`Technology::contacts`]).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ContactView {
+    /// The technology (`PJSIP`).
+    pub technology: &'static str,
+    /// The AOR it belongs to.
+    pub aor: String,
+    /// The endpoints (resources) that list the AOR.
+    pub endpoints: Vec<String>,
+    /// The endpoint that registered it (`None` for a static contact).
+    pub endpoint: Option<String>,
+    /// The contact's URI.
+    pub uri: String,
+    /// Its status word, as in ARI's `ContactInfo` (`NonQualified`, `Reachable`,
+    /// `Unreachable`, `Unknown`).
+    pub status: &'static str,
+    /// The last qualify's round trip in microseconds, when one answered.
+    pub roundtrip_usec: Option<u64>,
+    /// Seconds until the registration expires (`None` for a static contact).
+    pub expires_in: Option<u32>,
+    /// The registering phone's `User-Agent`.
+    pub user_agent: Option<String>,
+    /// Where it registered from.
+    pub source: Option<String>,
+    /// The transport it registered over (`udp`, `tcp`, `tls`).
+    pub transport: Option<String>,
+}
+
 /// A channel technology.
 pub trait Technology: Send + Sync + fmt::Debug {
     /// The name in dial strings (`Local`, `Test`), matched case-insensitively.
@@ -157,6 +186,13 @@ pub trait Technology: Send + Sync + fmt::Debug {
     /// technology logs why). Runs under the core's lock: must not wait.
     fn read_function(&self, _function: &str, _args: &str) -> Option<String> {
         None
+    }
+
+    /// The contacts of its endpoints (SIP: registered and static AOR contacts) with their
+    /// status, for the operator's console; none by default. Takes only the technology's
+    /// own locks (never the core's).
+    fn contacts(&self) -> Vec<ContactView> {
+        Vec::new()
     }
 
     /// Creates the channel for `request` (and any companion channels), without calling it.

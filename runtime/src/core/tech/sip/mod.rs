@@ -40,7 +40,7 @@ use rsipstack::platform::CancellationToken;
 use rsipstack::transaction::endpoint::EndpointInnerRef;
 use rsipstack::transport::TransportLayer;
 
-use super::{Context, Handle, Request, StopWork, TechError, Technology};
+use super::{ContactView, Context, Handle, Request, StopWork, TechError, Technology};
 use crate::config::pjsip_conf::PjsipConfig;
 use crate::core::{ControlReceiver, CoreError};
 pub(crate) use transport::Listening;
@@ -245,6 +245,13 @@ impl Technology for SipTech {
             shared.registrations.cancel();
             shared.cancel.cancel();
         }
+    }
+
+    fn contacts(&self) -> Vec<ContactView> {
+        self.running
+            .get()
+            .map(|shared| shared.registrar.views(std::time::Instant::now()))
+            .unwrap_or_default()
     }
 
     fn read_function(&self, function: &str, args: &str) -> Option<String> {

@@ -89,6 +89,13 @@ impl Availability {
             .is_some_and(|c| c.status == ContactStatus::Unreachable)
     }
 
+    /// A contact's status and last round trip (microseconds, 0 unless measured).
+    pub(crate) fn status(&self, aor: &str, uri: &str) -> Option<(ContactStatus, u64)> {
+        self.contacts
+            .get(&(aor.to_string(), uri.to_string()))
+            .map(|c| (c.status, c.roundtrip_usec))
+    }
+
     /// An endpoint's state now.
     pub(crate) fn endpoint_state(&self, endpoint: &str) -> EndpointState {
         let online = self

@@ -38,8 +38,8 @@ use rsipstack::transport::sip_addr::SipAddr;
 use tokio::sync::Notify;
 
 use crate::config::pjsip_conf::PjsipConfig;
-use crate::core::presence::ContactChange;
-use crate::core::tech::{Context, Handle};
+use crate::core::presence::{ContactChange, ContactStatus};
+use crate::core::tech::{ContactView, Context, Handle};
 
 use availability::Availability;
 use bindings::{Bindings, Change, ContactParam, Contacts, Limits, Register};
@@ -210,6 +210,57 @@ impl Registrar {
             transport: Some(b.transport.clone()),
         });
         statics.chain(registered).collect()
+    }
+
+    /// Every AOR's contacts (static ones first, then registered ones, oldest first) with
+    /// their status at `now`, for the console.
+    pub(crate) fn views(&self, now: Instant) -> Vec<ContactView> {
+        let inner = self.lock();
+        let mut views = Vec::new();
+        for aor in &self.config.aors {
+            let endpoints = inner.availability.endpoints_of(&aor.name).to_vec();
+            let status = |uri: &str| {
+                let (status, rtt) = inner
+                    .availability
+                    .status(&aor.name, uri)
+                    .unwrap_or((ContactStatus::Unknown, 0));
+                let rtt = (status == ContactStatus::Reachable).then_some(rtt);
+                (status.as_str(), rtt)
+            };
+            for uri in &aor.contacts {
+                let (status, roundtrip_usec) = status(uri);
+                views.push(ContactView {
+                    technology: TECH,
+                    aor: aor.name.clone(),
+                    endpoints: endpoints.clone(),
+                    endpoint: None,
+                    uri: uri.clone(),
+                    status,
+                    roundtrip_usec,
+                    expires_in: None,
+                    user_agent: None,
+                    source: None,
+                    transport: None,
+                });
+            }
+            for binding in inner.bindings.of(&aor.name) {
+                let (status, roundtrip_usec) = status(&binding.uri);
+                views.push(ContactView {
+                    technology: TECH,
+                    aor: aor.name.clone(),
+                    endpoints: endpoints.clone(),
+                    endpoint: Some(binding.endpoint.clone()),
+                    uri: binding.uri.clone(),
+                    status,
+                    roundtrip_usec,
+                    expires_in: Some(binding.remaining(now)),
+                    user_agent: binding.user_agent.clone(),
+                    source: Some(binding.source.to_string()),
+                    transport: Some(binding.transport.clone()),
+                });
+            }
+        }
+        views
     }
 
     /// A qualify of a contact finished (`Some(round trip)`, or `None`: no answer in
@@ -646,6 +697,65 @@ mod tests {
         assert_eq!(r.contacts_of("alice").len(), 1);
         assert_eq!(register("alice", request("*", Some(0), 4)), 200);
         assert!(r.contacts_of("alice").is_empty());
+    }
+
+    #[tokio::test]
+    async fn the_console_sees_static_and_registered_contacts_with_status_and_expiry() {
+        let t = TestCore::new(false);
+        let cfg = config(
+            vec![endpoint("desk", &["front", "alice"], None)],
+            vec![
+                aor("front", 0, 30, &["sip:a@10.0.0.1", "sip:b@10.0.0.2"]),
+                aor("alice", 1, 0, &[]),
+            ],
+            vec![],
+        );
+        let r = fixtures::started(&t, cfg, "desk");
+        let now = Instant::now();
+        let mut register = request("<sip:alice@10.0.0.9:5070>", Some(120), 1);
+        register
+            .headers
+            .unique_push(Header::UserAgent("Desk Phone 2.0".into()));
+        assert_eq!(
+            r.register("desk", &register, SOURCE.parse().unwrap(), "udp", now)
+                .status,
+            200
+        );
+        r.qualified("front", "sip:a@10.0.0.1", Some(Duration::from_micros(1500)));
+        r.qualified("front", "sip:b@10.0.0.2", None);
+
+        let views = r.views(now + Duration::from_secs(20));
+        let summary: Vec<_> = views
+            .iter()
+            .map(|v| (v.aor.as_str(), v.uri.as_str(), v.status, v.roundtrip_usec))
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                ("front", "sip:a@10.0.0.1", "Reachable", Some(1500)),
+                ("front", "sip:b@10.0.0.2", "Unreachable", None),
+                ("alice", "sip:alice@10.0.0.9:5070", "NonQualified", None),
+            ]
+        );
+        assert_eq!(views[0].endpoints, ["desk"]);
+        assert_eq!(views[0].expires_in, None);
+        assert_eq!(views[0].user_agent, None);
+        let registered = &views[2];
+        assert_eq!(registered.endpoint.as_deref(), Some("desk"));
+        assert_eq!(registered.expires_in, Some(100));
+        assert_eq!(registered.user_agent.as_deref(), Some("Desk Phone 2.0"));
+        assert_eq!(registered.source.as_deref(), Some(SOURCE));
+        assert_eq!(registered.transport.as_deref(), Some("udp"));
+        assert_eq!(registered.technology, "PJSIP");
+
+        // Unregistered, it is gone; the static contacts stay.
+        let unregister = request("<sip:alice@10.0.0.9:5070>", Some(0), 2);
+        assert_eq!(
+            r.register("desk", &unregister, SOURCE.parse().unwrap(), "udp", now)
+                .status,
+            200
+        );
+        assert_eq!(r.views(now).len(), 2);
     }
 
     #[tokio::test]
