@@ -451,7 +451,8 @@ async fn the_applications_view_shows_a_failing_webassembly_app() {
         "asterisk",
         &sha256[..16],
         "0 live / 1 started",
-        "timeouts 1",
+        // The loop ran out of its CPU budget: shown as CPU, not as a wall-clock timeout.
+        "CPU 1 · timeouts 0",
         "CPU budget of 100 ms per event exceeded",
     ] {
         assert!(row.contains(shown), "{shown:?} not in {row:?}");
