@@ -15,6 +15,7 @@
 //! | `POST /api/keys` | a simulated phone's user presses keys ([`actions`]) |
 //! | `GET /api/health` | the last hour of wari's own metrics, one point per step ([`health`]) |
 //! | `POST /api/listen`, `GET /api/listen/<id>` (WebSocket) | listen in on a call ([`listen`]) |
+//! | `GET /api/outbound` | the applications ari.conf's outbound WebSocket connections serve ([`outbound`]) |
 //! | `GET /api/contacts` | the endpoints' contacts: SIP registrations and static AOR contacts with status, RTT, expiry, user agent (`Core::contacts`) |
 //!
 //! Sessions ([`session`]) are cookies (HttpOnly, SameSite=Strict); every request but a
@@ -37,6 +38,7 @@ pub(crate) mod feed;
 pub(crate) mod health;
 pub(crate) mod listen;
 pub(crate) mod login;
+pub(crate) mod outbound;
 pub(crate) mod session;
 pub(crate) mod story;
 
@@ -156,6 +158,13 @@ pub(crate) async fn serve(
         (_, sub) if sub == "/api/stories" || sub.starts_with("/api/stories/") => {
             message(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed")
         }
+
+        // applications routes
+        (&Method::GET, "/api/outbound") => match authorized(front, &request, peer, false) {
+            Ok(_) => outbound::serve(front.ari.config()),
+            Err(refused) => refused.answer(),
+        },
+        (_, "/api/outbound") => message(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed"),
 
         // endpoints routes
         (&Method::GET, "/api/contacts") => match authorized(front, &request, peer, false) {
