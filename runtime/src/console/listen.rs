@@ -32,6 +32,11 @@ use crate::http::front::Front;
 use crate::log_text::Escaped;
 
 /// How long a listen waits for the page's WebSocket before its channels are hung up.
+///
+/// Not an option, nor is [`MAX_WAITING`]: the page connects as soon as its own `POST`
+/// is answered, so this only bounds how long an abandoned listen's channels stay, and
+/// the waiting list only bounds memory; what an operator controls is the user's
+/// `max_channels` (ari.conf), which each listen's two channels count against.
 pub(crate) const CONNECT_WITHIN: Duration = Duration::from_secs(10);
 /// The subprotocol prefix that carries the CSRF token on the WebSocket upgrade.
 const CSRF_PROTOCOL: &str = "wari-csrf.";

@@ -11,6 +11,8 @@
   let clockOffset = 0; // server time minus browser time, in ms
   let feed = null;
   let testChannel = null;
+  // Application name -> the ari.conf outbound connection serving it (api/outbound).
+  const outbound = new Map();
   // What the other scripts of the page (one per view, see `assets.rs`) hook in.
   const hooks = { show: new Map(), row: [], render: [] };
 
@@ -48,6 +50,24 @@
     return td;
   }
 
+  // Runs `draw` (which replaces the rows of `tbody`) keeping the keyboard focus where it
+  // was: on the same row (by its data-id or data-name) and the same control in it.
+  function keepFocus(tbody, draw) {
+    const active = document.activeElement;
+    const row = active && tbody.contains(active) ? active.closest('tr') : null;
+    const controls = (tr) => [...tr.querySelectorAll('button, a, summary, input, [tabindex]')];
+    const at = row && active !== row ? controls(row).indexOf(active) : -1;
+    draw();
+    if (!row) return;
+    const attr = row.dataset.id != null ? 'id' : 'name';
+    const key = row.dataset[attr];
+    if (key == null) return;
+    const again = [...tbody.children].find((tr) => tr.dataset[attr] === key);
+    if (!again) return;
+    const target = at >= 0 ? controls(again)[at] : again;
+    if (target) target.focus();
+  }
+
   function party(p) {
     if (!p) return '';
     return [p.name, p.number].filter(Boolean).join(' ');
@@ -61,6 +81,33 @@
     return (h ? h + ':' + two(m) : String(m)) + ':' + two(s);
   }
 
+  // The outbound connection serving application `app`: by its name, or for a per-call
+  // connection's application `<app>:<channel name>`, by the part before the colon.
+  function outboundOf(app) {
+    if (!app) return null;
+    if (outbound.has(app)) return outbound.get(app);
+    const c = outbound.get(app.split(':')[0]);
+    return c && c.per_call ? c : null;
+  }
+
+  // How an application is served; `long` adds the outbound connection's name.
+  function handlerName(app, wasm, long) {
+    if (wasm) return 'WebAssembly';
+    const c = outboundOf(app);
+    if (!c) return 'WebSocket';
+    return 'outbound WebSocket' + (long ? ' (connection ' + c.name + ')' : '');
+  }
+
+  async function loadOutbound() {
+    try {
+      const data = await api('GET', 'api/outbound');
+      outbound.clear();
+      for (const c of data.connections) for (const app of c.apps) outbound.set(app, c);
+    } catch (e) {
+      notice('Outbound connections: ' + e.message);
+    }
+  }
+
   // ---- live calls ----
   function renderCalls() {
     const filter = $('#search').value.trim().toLowerCase();
@@ -68,7 +115,7 @@
     const rows = [];
     const sorted = [...channels.values()].sort((a, b) => a.created_ms - b.created_ms || (a.id < b.id ? -1 : 1));
     for (const c of sorted) {
-      const app = c.app ? c.app + (c.app_kind ? ' (' + (c.app_kind === 'wasm' ? 'WebAssembly' : 'WebSocket') + ')' : '') : '';
+      const app = c.app ? c.app + (c.app_kind ? ' (' + handlerName(c.app, c.app_kind === 'wasm') + ')' : '') : '';
       const bridge = c.bridge ? (bridges.get(c.bridge) || {}).name || c.bridge : '';
       const text = [c.name, c.state, c.technology, party(c.caller), party(c.connected), app, bridge, c.id].join(' ').toLowerCase();
       if (filter && !text.includes(filter)) continue;
@@ -99,12 +146,15 @@
       for (const hook of hooks.row) hook(tr, c);
       rows.push(tr);
     }
-    body.replaceChildren(...rows);
+    keepFocus(body, () => body.replaceChildren(...rows));
     $('#count').textContent = String(channels.size);
     $('#no-calls').hidden = rows.length > 0;
 
     const bridgeRows = [];
     for (const b of [...bridges.values()].sort((x, y) => x.created_ms - y.created_ms)) {
+      const members = b.members.map((id) => (channels.get(id) || { name: id }).name).join(', ');
+      const text = [b.name, b.id, b.bridge_type, b.technology, members, b.members.join(' ')].join(' ').toLowerCase();
+      if (filter && !text.includes(filter)) continue;
       const tr = document.createElement('tr');
       tr.dataset.id = b.id;
       const name = cell(tr, b.name || b.id, 'Bridge', 'mono');
@@ -115,7 +165,7 @@
       }
       cell(tr, b.bridge_type, 'Type');
       cell(tr, b.technology, 'Technology');
-      cell(tr, b.members.map((id) => (channels.get(id) || { name: id }).name).join(', '), 'Members', 'mono members');
+      cell(tr, members, 'Members', 'mono members');
       const d = cell(tr, duration(b.created_ms), 'Duration', 'duration');
       d.dataset.created = b.created_ms;
       bridgeRows.push(tr);
@@ -250,12 +300,29 @@
     if (appsState.confirming.has(name)) {
       td.append(
         appButton('Confirm remove', 'remove-confirm danger', 'Confirm removing ' + name, (b) => removeApp(name, b)),
-        appButton('Cancel', 'remove-cancel', 'Keep ' + name, () => { appsState.confirming.delete(name); renderAppsAgain(); }));
+        appButton('Cancel', 'remove-cancel', 'Keep ' + name, () => cancelRemove(name)));
       return;
     }
     td.append(
       appButton('Roll back', 'rollback', 'Roll ' + name + ' back to its previous version', (b) => rollbackApp(name, b)),
-      appButton('Remove', 'remove danger', 'Remove ' + name, () => { appsState.confirming.add(name); renderAppsAgain(); }));
+      appButton('Remove', 'remove danger', 'Remove ' + name, () => {
+        appsState.confirming.add(name);
+        renderAppsAgain();
+        focusIn(name, 'button.remove-cancel'); // the safe choice first: Enter twice removes nothing
+      }));
+  }
+
+  function focusIn(name, css) {
+    const row = [...$('#wasm tbody').children].find((tr) => tr.dataset.name === name);
+    const target = row && row.querySelector(css);
+    if (target) target.focus();
+  }
+
+  // Cancel (or Escape): the row is back to its Roll back and Remove buttons.
+  function cancelRemove(name) {
+    appsState.confirming.delete(name);
+    renderAppsAgain();
+    focusIn(name, 'button.remove');
   }
 
   let appsData = { apps: [], wasm: [] };
@@ -268,7 +335,7 @@
       const tr = document.createElement('tr');
       tr.dataset.name = a.name;
       cell(tr, a.name, 'Name', 'mono');
-      cell(tr, wasmNames.has(a.name) ? 'WebAssembly' : 'WebSocket', 'Handler');
+      cell(tr, handlerName(a.name, wasmNames.has(a.name), true), 'Handler', 'handler');
       cell(tr, list(a.channel_ids), 'Channels', 'mono');
       cell(tr, list(a.bridge_ids), 'Bridges', 'mono');
       cell(tr, list(a.endpoint_ids), 'Endpoints', 'mono');
@@ -296,7 +363,7 @@
       if (!session.readOnly) wasmActions(cell(tr, '', null, 'writer actions'), w);
       return tr;
     });
-    $('#wasm tbody').replaceChildren(...wasmRows);
+    keepFocus($('#wasm tbody'), () => $('#wasm tbody').replaceChildren(...wasmRows));
     $('#no-wasm').hidden = wasmRows.length > 0;
     const options = apps.map((a) => {
       const o = document.createElement('option');
@@ -526,7 +593,10 @@
     $('#who').hidden = false;
     $('#login-error').textContent = '';
     setUpDeploy();
+    await loadOutbound();
     if (!document.querySelector('.view:not([hidden])')) show('calls');
+    // Just logged in: the focus goes to the view's tab (the form it was in is gone).
+    if (mode === 'login') document.querySelector('.tab[aria-selected="true"]').focus();
     openFeed();
   }
 
@@ -561,7 +631,7 @@
   // view is shown; `onRow(fn)`: fn(tr, channel) runs for each live-call row drawn (to add
   // a button); `onRender(fn)`: fn runs after each redraw of the live calls.
   window.wariConsole = {
-    $, api, session, cell, party, duration, notice, channels, bridges, hangUp, show,
+    $, api, session, cell, party, duration, notice, channels, bridges, hangUp, show, keepFocus,
     onShow(view, fn) {
       if (!hooks.show.has(view)) hooks.show.set(view, []);
       hooks.show.get(view).push(fn);
@@ -575,6 +645,11 @@
     $('#logout').addEventListener('click', logOut);
     $('#search').addEventListener('input', renderCalls);
     $('#apps-refresh').addEventListener('click', () => { appsState.shown = ''; loadApps(); });
+    document.addEventListener('keydown', (event) => {
+      if (event.key !== 'Escape' || $('#view-apps').hidden || !appsState.confirming.size) return;
+      event.preventDefault();
+      for (const name of [...appsState.confirming]) cancelRemove(name);
+    });
     wireDeploy();
     $('#test-form').addEventListener('submit', testCall);
     $('#test-hangup').addEventListener('click', () => {

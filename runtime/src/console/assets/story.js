@@ -1,6 +1,7 @@
-// wari console: a call's story. Clicking a live call's row (or Enter on it) or a recent
-// call opens its timeline: every ARI event the channel produced, in order, with its time,
-// type and a short summary, each expandable to its JSON; a live call's timeline follows
+// wari console: a call's story. Clicking a live call's row (or Enter or Space on it) or a
+// recent call opens its timeline (Close or Escape closes it): every ARI event the channel
+// produced, in order, with its time, type and a short summary, each expandable to its
+// JSON; a live call's timeline follows
 // new events. Its recordings play in the page and download, through the console's ARI
 // proxy (`api/ari/recordings/stored/{name}/file`). Read-only: nothing here changes wari.
 'use strict';
@@ -209,6 +210,17 @@
     if (open === me && !$('#view-story').hidden) me.timer = setTimeout(follow, POLL_MS);
   }
 
+  // Close (or Escape): the story goes away and the focus goes back to its call in the list.
+  function closeStory() {
+    const id = open && open.id;
+    stopFollowing();
+    open = null;
+    $('#story').hidden = true;
+    const row = [...$('#recent tbody').children].find((tr) => tr.dataset.id === id);
+    for (const tr of $('#recent tbody').children) tr.setAttribute('aria-current', 'false');
+    (row || $('#story-refresh')).focus();
+  }
+
   // ---- the list of calls ----
   const lines = new Map();
 
@@ -220,7 +232,7 @@
       openStory(id);
     });
     tr.addEventListener('keydown', (event) => {
-      if (event.key === 'Enter' && event.target === tr) {
+      if ((event.key === 'Enter' || event.key === ' ') && event.target === tr) {
         event.preventDefault();
         openStory(id);
       }
@@ -254,7 +266,7 @@
         openOnActivate(tr, c.id);
         return tr;
       });
-      $('#recent tbody').replaceChildren(...rows);
+      w.keepFocus($('#recent tbody'), () => $('#recent tbody').replaceChildren(...rows));
       $('#no-recent').hidden = rows.length > 0;
       if (open && open.story && lines.has(open.id)) {
         open.line = lines.get(open.id);
@@ -271,7 +283,7 @@
   // Live rows open their story; the list follows the live view while it is shown.
   w.onRow((tr, c) => {
     openOnActivate(tr, c.id);
-    tr.title = 'Open the call\u2019s story (Enter)';
+    tr.title = 'Open the call\u2019s story (Enter or Space)';
   });
   let listTimer = null;
   w.onRender(() => {
@@ -291,10 +303,11 @@
 
   document.addEventListener('DOMContentLoaded', () => {
     $('#story-refresh').addEventListener('click', loadList);
-    $('#story-close').addEventListener('click', () => {
-      stopFollowing();
-      open = null;
-      $('#story').hidden = true;
+    $('#story-close').addEventListener('click', closeStory);
+    document.addEventListener('keydown', (event) => {
+      if (event.key !== 'Escape' || $('#story').hidden || $('#view-story').hidden) return;
+      event.preventDefault();
+      closeStory();
     });
   });
 })();
