@@ -5,7 +5,7 @@
 //! (`GET /console/api/outbound`) needs a session and names no URI or credentials.
 
 use crate::browser::Browser;
-use crate::console::{cell, log_in};
+use crate::console::{cell, log_in, screenshot};
 use crate::support::{ARI_CONF, EventSocket, RefusingPort, Wari, client};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -62,6 +62,7 @@ async fn the_applications_view_tells_outbound_connections_from_websocket_clients
             )
             .await;
     }
+    screenshot(&browser, "applications-outbound.png").await;
 
     // What the page read: the connection, its client section and applications, and
     // neither the URI nor its password.

@@ -77,6 +77,14 @@ async fn every_view_fits_a_phone() {
         })
         .await;
     assert!(fits(&browser).await, "Applications scrolls sideways");
+    browser
+        .client
+        .execute(
+            "document.querySelector('#wasm td.last-failure').scrollIntoView();",
+            vec![],
+        )
+        .await
+        .expect("scroll to the failure");
     screenshot(&browser, "applications-phone.png").await;
 
     show(&browser, "story").await;
