@@ -69,6 +69,7 @@ mod sip_raw;
 mod sip_registrar;
 mod sip_rtp_timeout;
 mod sip_signalling;
+mod sip_tls_dial;
 mod sip_transports;
 mod slow_clients;
 mod snoop;

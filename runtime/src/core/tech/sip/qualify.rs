@@ -5,7 +5,8 @@
 //! registered) every `qualify_frequency` seconds, and at once when a contact registers.
 //! Any final response makes the contact `Reachable` with the measured round trip
 //! (`qualify_2xx_only` defaults to no); no response within `qualify_timeout` (3 s) makes
-//! it `Unreachable`. The registrar turns each result into ContactStatusChange and the
+//! it `Unreachable`, as does a TCP or TLS connection that cannot be made (at once, as
+//! pjsip's transport error). The registrar turns each result into ContactStatusChange and the
 //! endpoints' state.
 //!
 //! One task per qualified AOR; each round pings the AOR's contacts concurrently. The
@@ -18,13 +19,14 @@ use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use rsipstack::platform::CancellationToken;
-use rsipstack::sip::{Method, Param, SipMessage, StatusCodeKind, Transport, Uri};
+use rsipstack::sip::{Method, Param, SipMessage, StatusCodeKind, Uri};
 use rsipstack::transaction::endpoint::EndpointInnerRef;
 use rsipstack::transaction::key::{TransactionKey, TransactionRole};
 use rsipstack::transaction::make_tag;
 use rsipstack::transaction::transaction::Transaction;
 
 use super::registrar::{ContactTarget, Registrar};
+use super::transport::dial;
 
 /// How long a qualify waits for an answer (Asterisk's `qualify_timeout` default).
 pub(crate) const QUALIFY_TIMEOUT: Duration = Duration::from_secs(3);
@@ -118,15 +120,22 @@ async fn options(endpoint: &EndpointInnerRef, target: &ContactTarget) -> Option<
     let uri = Uri::try_from(target.uri.as_str()).ok()?;
     // A contact registered over TCP or TLS is asked over its own connection (found by
     // the address it registered from), and our Via names that connection's local end.
+    // A static contact over TCP or TLS gets a connection opened first: refused, the
+    // contact is unreachable at once (pjsip's transport error), not after Timer F.
     let destination = target.destination();
-    let connection = match &destination {
-        Some(to) if to.r#type != Some(Transport::Udp) => endpoint
-            .transport_layer
-            .lookup(to, None)
-            .await
-            .ok()
-            .map(|(connection, _)| connection),
-        _ => None,
+    let stream = destination
+        .clone()
+        .or_else(|| dial::request_target(&uri))
+        .filter(dial::needs_connection);
+    let connection = match &stream {
+        Some(to) => match dial::connect(&endpoint.transport_layer, to, None).await {
+            Ok(connection) => Some(connection),
+            Err(error) => {
+                tracing::debug!(contact = %target.uri.escape_debug(), %error, "OPTIONS not sent");
+                return None;
+            }
+        },
+        None => None,
     };
     let local = connection.as_ref().map(|c| c.get_addr().clone());
     let via = endpoint.get_via(local, None).ok()?;

@@ -1,7 +1,9 @@
 //! Calls made by wari: `PJSIP/endpoint` (to the first contact the registrar knows for the
 //! endpoint's AORs, static or registered, skipping those qualify found unreachable) and `PJSIP/endpoint/sip:user@host` (that URI
 //! with the endpoint's settings). The channel is created by the request with its media
-//! open and our SDP offer ready; `Driver::call` sends the INVITE (credentials from
+//! open and our SDP offer ready; `Driver::call` sends the INVITE (over TCP or TLS once
+//! the connection is open: one that cannot be made ends the call at once with the cause
+//! of pjsip's transport error, 503 -> 34; credentials from
 //! `outbound_auth` answer one 401/407), 180 -> ringing, 183 -> progress (early media
 //! when it has SDP), 2xx -> answered, 3xx-6xx -> hang-up with the cause Asterisk maps
 //! from the status (or the `Reason` header). Our hang-up before the answer is a CANCEL,
@@ -19,10 +21,11 @@ use rsipstack::dialog::invitation::InviteOption;
 use rsipstack::dialog::invite_dialog::InviteDialog;
 use rsipstack::sip::prelude::{HeadersExt, ToTypedHeader};
 use rsipstack::sip::{Header, Param, Transport, Uri};
+use rsipstack::transport::SipAddr;
 use tokio::sync::mpsc::UnboundedReceiver;
 
 use super::super::media::{CallMedia, DtmfSent, MediaControl, MediaEvent};
-use super::super::{SipShared, TECHNOLOGY, causes};
+use super::super::{SipShared, TECHNOLOGY, causes, transport};
 use super::CallEntry;
 use super::driver::{Phase, redirect_target, send_refer};
 use super::ending::{self, Side};
@@ -120,6 +123,9 @@ pub(crate) fn from_uri(endpoint: &Endpoint, local: SocketAddr) -> String {
 struct Setup {
     option: InviteOption,
     media: CallMedia,
+    /// A TCP or TLS target, and the endpoint's `transport`: the connection to open before
+    /// the INVITE is sent (None: UDP).
+    connect: Option<(SipAddr, Option<String>)>,
 }
 
 /// The driver of a channel wari calls out on.
@@ -127,7 +133,7 @@ pub(crate) struct OutboundCall {
     shared: Arc<SipShared>,
     setup: Mutex<Option<Setup>>,
     control: MediaControl,
-    dialog: OnceLock<InviteDialog>,
+    dialog: Arc<OnceLock<InviteDialog>>,
     phase: Arc<Mutex<Phase>>,
     /// The cause the channel was hung up with (for a BYE to an answer that crossed our
     /// CANCEL).
@@ -213,9 +219,11 @@ pub(crate) fn request(
         return Err(allocation_failed());
     };
     // The target's `transport` parameter chooses the connection rsipstack sends over.
-    let transport =
-        super::super::transport::target_transport(&shared.config, endpoint, &mut callee);
+    let transport = transport::target_transport(&shared.config, endpoint, &mut callee);
     let local = local_signalling(shared, transport).ok_or_else(allocation_failed)?;
+    let connect = transport::dial::request_target(&callee)
+        .filter(transport::dial::needs_connection)
+        .map(|target| (target, endpoint.transport.clone()));
     ctx.check_new_id(request.id.as_deref())?;
     let id: Arc<str> = request
         .id
@@ -259,8 +267,12 @@ pub(crate) fn request(
     let driver = Arc::new(OutboundCall {
         shared: shared.clone(),
         control: media.control(),
-        setup: Mutex::new(Some(Setup { option, media })),
-        dialog: OnceLock::new(),
+        setup: Mutex::new(Some(Setup {
+            option,
+            media,
+            connect,
+        })),
+        dialog: Arc::new(OnceLock::new()),
         phase: Arc::new(Mutex::new(Phase::Early)),
         cause: Arc::new(AtomicU16::new(cause::NORMAL_CLEARING)),
     });
@@ -291,27 +303,47 @@ impl Driver for OutboundCall {
         let Some(setup) = self.setup.lock().unwrap_or_else(|p| p.into_inner()).take() else {
             return Err(CoreError::Conflict("Channel already dialed".into()));
         };
-        let Setup { option, mut media } = setup;
-        let (state_tx, state_rx) = self.shared.dialogs.new_dialog_state_channel();
-        let (dialog, outcome) = self
-            .shared
-            .dialogs
-            .do_invite_async(option, state_tx)
-            .map_err(|e| CoreError::Internal(format!("SIP INVITE not sent: {e}")))?;
-        let _ = self.dialog.set(dialog.clone());
-        let events = media.take_events();
-        let handle = ctx.handle();
-        let me = me.clone();
-        let shared = self.shared.clone();
-        let control = self.control.clone();
-        let call = CallRef {
-            dialog,
-            control,
-            shared,
+        let invite = Invite {
+            shared: self.shared.clone(),
+            control: self.control.clone(),
+            dialog: self.dialog.clone(),
             phase: self.phase.clone(),
             cause: self.cause.clone(),
         };
-        tokio::spawn(follow(call, me, handle, media, state_rx, events, outcome));
+        let handle = ctx.handle();
+        let Some((target, transport)) = setup.connect.clone() else {
+            return invite.send(setup, handle, me.clone());
+        };
+        // Over TCP or TLS the connection is opened first: refused, the call fails at
+        // once with pjsip's 503 for a transport error (no INVITE to cancel).
+        let me = me.clone();
+        tokio::spawn(async move {
+            let layer = &invite.shared.endpoint.transport_layer;
+            let connected = transport::dial::connect(layer, &target, transport.as_deref()).await;
+            if let Err(error) = connected {
+                let cause = causes::cause_from_sip_status(error.status());
+                tracing::info!(channel = %me, %error, cause, "SIP call failed: no connection");
+                if invite.set_phase(Phase::Ended) != Phase::Ended {
+                    invite.control.close();
+                    handle.with(|ctx| ctx.hang_up(&me, cause));
+                }
+                return;
+            }
+            // The phase stays locked until the dialog is known, so that a hang-up either
+            // comes first (nothing is sent) or finds the dialog to CANCEL.
+            let phase = invite.phase.lock().unwrap_or_else(|p| p.into_inner());
+            if *phase == Phase::Ended {
+                return;
+            }
+            if let Err(error) = invite.send(setup, handle.clone(), me.clone()) {
+                drop(phase);
+                tracing::warn!(channel = %me, %error, "SIP INVITE not sent");
+                if invite.set_phase(Phase::Ended) != Phase::Ended {
+                    invite.control.close();
+                    handle.with(|ctx| ctx.hang_up(&me, cause::FAILURE));
+                }
+            }
+        });
         Ok(())
     }
 
@@ -365,6 +397,54 @@ impl Driver for OutboundCall {
             });
         send_refer(dialog.clone(), me, uri, referred_by, None);
         Redirected::Followed
+    }
+}
+
+/// What sending the INVITE needs (from the channel's driver).
+struct Invite {
+    shared: Arc<SipShared>,
+    control: MediaControl,
+    dialog: Arc<OnceLock<InviteDialog>>,
+    phase: Arc<Mutex<Phase>>,
+    cause: Arc<AtomicU16>,
+}
+
+impl Invite {
+    /// Moves to `phase`; returns the phase it was in.
+    fn set_phase(&self, phase: Phase) -> Phase {
+        std::mem::replace(
+            &mut *self.phase.lock().unwrap_or_else(|p| p.into_inner()),
+            phase,
+        )
+    }
+
+    /// Sends the INVITE and follows the call in a task of its own.
+    fn send(
+        &self,
+        setup: Setup,
+        handle: crate::core::tech::Handle,
+        me: Arc<str>,
+    ) -> Result<(), CoreError> {
+        let Setup {
+            option, mut media, ..
+        } = setup;
+        let (state_tx, state_rx) = self.shared.dialogs.new_dialog_state_channel();
+        let (dialog, outcome) = self
+            .shared
+            .dialogs
+            .do_invite_async(option, state_tx)
+            .map_err(|e| CoreError::Internal(format!("SIP INVITE not sent: {e}")))?;
+        let _ = self.dialog.set(dialog.clone());
+        let events = media.take_events();
+        let call = CallRef {
+            dialog,
+            control: self.control.clone(),
+            shared: self.shared.clone(),
+            phase: self.phase.clone(),
+            cause: self.cause.clone(),
+        };
+        tokio::spawn(follow(call, me, handle, media, state_rx, events, outcome));
+        Ok(())
     }
 }
 

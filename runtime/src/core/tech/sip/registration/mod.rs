@@ -24,6 +24,7 @@ use rsipstack::sip::{Header, Param, StatusCodeKind, Uri};
 use rsipstack::transaction::endpoint::EndpointInnerRef;
 use tokio::sync::mpsc;
 
+use super::transport::dial;
 use crate::config::pjsip_conf::{PjsipConfig, Registration};
 use machine::{Answer, Machine, Next, Options, Status};
 
@@ -159,7 +160,7 @@ async fn run(
         match next {
             Next::Send { expires } => {
                 let before = machine.status();
-                let answer = send(&mut client, &server, expires).await;
+                let answer = send(&endpoint, &mut client, &server, &config, expires).await;
                 next = machine.answered(answer);
                 report(&name, &config, before, machine.status(), answer);
                 if cancel.is_cancelled() && !stopping && next != Next::Done {
@@ -181,8 +182,29 @@ async fn run(
     }
 }
 
-/// Sends one REGISTER (with its digest answer if challenged) and reads the outcome.
-async fn send(client: &mut Client, server: &Uri, expires: u32) -> Answer {
+/// Sends one REGISTER (with its digest answer if challenged) and reads the outcome. Over
+/// TCP or TLS the connection is opened first (a TLS one with the registration's
+/// `transport` settings): refused, no REGISTER is sent and the attempt fails at once, as
+/// pjsip's transport error (Asterisk logs no response and retries after
+/// `retry_interval`).
+async fn send(
+    endpoint: &EndpointInnerRef,
+    client: &mut Client,
+    server: &Uri,
+    config: &Registration,
+    expires: u32,
+) -> Answer {
+    if let Some(target) = dial::request_target(server).filter(dial::needs_connection)
+        && let Err(error) = dial::connect(
+            &endpoint.transport_layer,
+            &target,
+            config.transport.as_deref(),
+        )
+        .await
+    {
+        tracing::debug!(registration = %config.name, %error, "outbound REGISTER not sent");
+        return Answer::NoResponse;
+    }
     match tokio::time::timeout(
         ANSWER_TIMEOUT,
         client.register(server.clone(), Some(expires)),

@@ -7,10 +7,10 @@
 //! to report a failure or the port the system picked). Those TCP and TLS addresses are
 //! still listed among rsipstack's listeners ([`serve_endpoint`]), never served by it, so
 //! that the requests it builds inside a TCP or TLS dialog name their transport's address
-//! in `Via`. Connections to TLS servers are opened by [`dial`] with the first TLS
-//! transport's client settings.
+//! in `Via`. The connections wari opens for its requests are opened by [`dial`] (a TLS
+//! one with the client settings of the transport the request goes out on).
 
-mod dial;
+pub(crate) mod dial;
 pub(crate) mod external;
 pub(crate) mod tls;
 
@@ -256,21 +256,20 @@ pub(crate) fn serve_streams(
     listeners: Vec<StreamListener>,
     cancel: &CancellationToken,
 ) -> std::io::Result<()> {
-    let mut dialling = false;
+    // Each TLS transport's client settings, for the connections wari opens over it.
+    dial::install(
+        listeners
+            .iter()
+            .filter_map(|l| Some((l.listening.name.clone(), l.client.clone()?)))
+            .collect(),
+    );
     for StreamListener {
         listening,
         listener,
         tls,
-        client,
+        ..
     } in listeners
     {
-        // The first TLS transport's client settings open every TLS connection.
-        if let Some(client) = client
-            && !dialling
-        {
-            dial::install(client);
-            dialling = true;
-        }
         let listener = tokio::net::TcpListener::from_std(listener)?;
         tokio::spawn(accept_loop(
             listening,
