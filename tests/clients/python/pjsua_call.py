@@ -105,6 +105,11 @@ def main():
     account_config.mediaConfig.transportConfig.boundAddress = "127.0.0.1"
     account_config.mediaConfig.transportConfig.publicAddress = "127.0.0.1"
     account_config.mediaConfig.transportConfig.port = 0
+    # An answer with more than one codec (wari's, as Asterisk's, keeps every joint codec)
+    # would make pjsua send a re-INVITE at once to lock one, and rebuild its stream when
+    # that is answered: digits queued on the first stream meanwhile are never sent. The
+    # call's media is final when it is up.
+    account_config.mediaConfig.lockCodecEnabled = False
     if args.user and args.password is not None:
         account_config.sipConfig.authCreds.append(
             pj.AuthCredInfo("digest", "*", args.user, 0, args.password))

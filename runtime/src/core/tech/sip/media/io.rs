@@ -3,8 +3,9 @@
 //! socket: the edge queues datagrams with their destination ([`Link::send`]) and asks for
 //! a pass; the pump sends what every call queued and reads what arrived on every call's
 //! sockets into queues for the edge's next tick. Every queue is small and drops its oldest
-//! when full (counted, logged at debug). The sockets are non-blocking: a pass never waits
-//! (a send the kernel refuses is dropped and counted).
+//! when full (counted, logged at debug); received RTP keeps RFC 4733 events apart from
+//! the audio's bound ([`super::received`]). The sockets are non-blocking: a pass never
+//! waits (a send the kernel refuses is dropped and counted).
 //!
 //! Why one thread rather than a task per call: each tick queues one datagram per call at
 //! once, so one wake-up of the pump per tick (the first send asks for it, the others find it
@@ -23,13 +24,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+use super::received::ReceivedRtp;
 use super::totals::totals;
 use crate::media::engine::LegId;
 use crate::media::rtp::HEADER_LEN;
 use crate::media::rtp_stats::RtpStats;
 use crate::media::udp_io::DropOldest;
 
-/// Datagrams waiting each way: 8 packets, 160 ms of audio.
+/// Datagrams waiting to be sent: 8 packets, 160 ms of audio (received RTP: see
+/// [`super::received`]).
 const QUEUE_DATAGRAMS: usize = 8;
 /// RTCP packets waiting each way.
 const QUEUE_RTCP: usize = 4;
@@ -61,7 +64,7 @@ pub(crate) enum Port {
 pub(crate) struct Link {
     channel: LegId,
     outgoing: DropOldest<(Port, Vec<u8>, SocketAddr)>,
-    incoming_rtp: DropOldest<(Vec<u8>, SocketAddr)>,
+    incoming_rtp: ReceivedRtp,
     incoming_rtcp: DropOldest<(Vec<u8>, SocketAddr)>,
     closed: AtomicBool,
     /// RTP sent is counted here by the pump, once the socket took it.
@@ -73,7 +76,7 @@ impl Link {
         Link {
             channel,
             outgoing: DropOldest::new(QUEUE_DATAGRAMS + QUEUE_RTCP),
-            incoming_rtp: DropOldest::new(QUEUE_DATAGRAMS),
+            incoming_rtp: ReceivedRtp::new(),
             incoming_rtcp: DropOldest::new(QUEUE_RTCP),
             closed: AtomicBool::new(false),
             stats,
@@ -96,6 +99,12 @@ impl Link {
         if let Some(Ok(pump)) = PUMP.get() {
             pump.request();
         }
+    }
+
+    /// Sets the negotiated `telephone-event` payload type (`None`: none, or DTMF in band),
+    /// whose received datagrams are kept apart from the audio's bound.
+    pub(crate) fn set_event_type(&self, payload_type: Option<u8>) {
+        self.incoming_rtp.set_event_type(payload_type);
     }
 
     /// The oldest RTP datagram received and not yet taken, with its source.
@@ -126,13 +135,18 @@ impl Link {
     }
 
     fn queue_incoming(&self, port: Port, datagram: Vec<u8>, from: SocketAddr) {
-        let queue = match port {
-            Port::Rtp => &self.incoming_rtp,
-            Port::Rtcp => &self.incoming_rtcp,
+        let (full, dropped) = match port {
+            Port::Rtp => (
+                self.incoming_rtp.push(datagram, from),
+                self.incoming_rtp.dropped(),
+            ),
+            Port::Rtcp => (
+                self.incoming_rtcp.push((datagram, from)),
+                self.incoming_rtcp.dropped(),
+            ),
         };
-        if queue.push((datagram, from)) {
+        if full {
             totals().dropped_in();
-            let dropped = queue.dropped();
             if dropped.is_power_of_two() {
                 tracing::debug!(channel = %self.channel, dropped, ?port, "SIP media: received datagrams dropped (the media clock is behind)");
             }

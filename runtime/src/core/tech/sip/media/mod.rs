@@ -17,7 +17,8 @@
 //!    `rtp_timeout`.
 //!
 //! Files: `sdp` (parse, offer/answer), `session` (sans-IO RTP both ways), `jitter`,
-//! `dtmf` (RFC 4733 and in-band), `rtcp`, `io` (sockets and the I/O thread), `edge`,
+//! `dtmf` (RFC 4733 and in-band), `rtcp`, `io` (sockets and the I/O thread), `received`
+//! (received RTP waiting for the clock: audio bounded, RFC 4733 events kept), `edge`,
 //! `totals` (process-wide counts for `/metrics`).
 
 // The SIP channel driver calls in; until it is merged only the tests do.
@@ -38,6 +39,7 @@ mod dtmf;
 mod edge;
 mod io;
 mod jitter;
+mod received;
 mod rtcp;
 pub(crate) mod sdp;
 mod session;
@@ -304,6 +306,9 @@ impl CallMedia {
     fn settle(&mut self, negotiated: Negotiated) {
         let rfc4733 = self.dtmf_mode != DtmfMode::Inband && negotiated.telephone_event.is_some();
         self.shared.rfc4733.store(rfc4733, Ordering::Release);
+        self.shared
+            .link
+            .set_event_type(negotiated.telephone_event.filter(|_| rfc4733));
         let mut update = self.shared.update.lock().unwrap_or_else(|p| p.into_inner());
         update.negotiated = Some(negotiated);
         self.shared.pending.store(true, Ordering::Release);

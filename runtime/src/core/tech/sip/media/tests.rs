@@ -164,3 +164,58 @@ async fn after_latching_rtp_from_another_source_is_not_heard() {
     b.control().close();
     drop(b_edge);
 }
+
+#[tokio::test]
+async fn a_digit_received_while_the_clock_is_held_up_is_still_reported() {
+    // A loaded machine can hold the media clock up for a while: what arrives meanwhile
+    // waits, and the audio beyond 160 ms is dropped; a digit among it is not.
+    let mut a = CallMedia::open(policy(DtmfMode::Rfc4733), "a".into()).unwrap();
+    let mut b = CallMedia::open(policy(DtmfMode::Rfc4733), "b".into()).unwrap();
+    let answer = b.answer_offer(&a.create_offer()).unwrap();
+    a.accept_answer(&answer).unwrap();
+    let mut a_edge = a.take_edge().unwrap();
+    let mut b_edge = b.take_edge().unwrap();
+    let mut b_events = b.take_events().unwrap();
+    let mut ticks = tokio::time::interval(Duration::from_millis(20));
+    let mut flowing = false;
+    for n in 0..100 {
+        ticks.tick().await;
+        a_edge.send(&tone(440.0, n));
+        b_edge.send(&AudioFrame::silence(Rate::Narrow8k));
+        b_edge.receive(Rate::Narrow8k);
+        if b.control().statistics().rx_packets >= 5 {
+            flowing = true;
+            break;
+        }
+    }
+    assert!(flowing, "A's packets reached B");
+    // B's clock stops for 1.2 s; A sends a digit of 100 ms (8 datagrams), then 1 s of
+    // audio.
+    assert_eq!(a.control().send_dtmf('5', 100), DtmfSent::Rfc4733);
+    for n in 0..60 {
+        ticks.tick().await;
+        a_edge.send(&tone(440.0, n));
+    }
+    // B's clock goes on: the digit is reported, once.
+    let mut digits = Vec::new();
+    for n in 0..50 {
+        ticks.tick().await;
+        b_edge.send(&AudioFrame::silence(Rate::Narrow8k));
+        b_edge.receive(Rate::Narrow8k);
+        while let Ok(event) = b_events.try_recv() {
+            digits.push(event);
+        }
+        if !digits.is_empty() && n >= 10 {
+            break;
+        }
+    }
+    assert_eq!(
+        digits,
+        [MediaEvent::Dtmf {
+            digit: '5',
+            duration_ms: 100
+        }]
+    );
+    a.control().close();
+    b.control().close();
+}
