@@ -5,6 +5,9 @@
 //! peer receives (the re-INVITEs, their SDP, the ACKs of their answers), the 491 a re-INVITE
 //! of the peer's gets while ours is in flight, holds asked during one re-INVITE sent after
 //! it (coalesced), a refused re-INVITE leaving the call up, and the audio coming back.
+//! Also what an ARI redirect of a ringing call out does: 412, as in Asterisk (whose
+//! `channel_state_invalid` refuses it before chan_pjsip could send a REFER in the early
+//! dialog), and nothing reaches the far end.
 
 use serde_json::Value;
 use tokio::net::UdpSocket;
@@ -443,4 +446,57 @@ fn check_config_takes_moh_passthrough_yes_and_refuses_a_bad_value() {
             .any(|l| l.starts_with(&format!("{file}:13: error:")) && l.contains("moh_passthrough")),
         "{stdout}\n{stderr}"
     );
+}
+
+#[tokio::test]
+async fn a_redirect_of_a_ringing_call_out_is_refused_412_and_sends_nothing() {
+    let (wari, _data) = wari_with_music();
+    let mut app = events(&wari).await;
+    let far = Peer::listening().await;
+    let created = wari
+        .post(&format!(
+            "/ari/channels/create?endpoint=PJSIP/trunk/sip:dave@{}&app={APP}&channelId=ringing",
+            far.local()
+        ))
+        .await;
+    assert_eq!(created.status, 200, "{:?}", created.body);
+    app.next_for("StasisStart", "ringing").await;
+    assert_eq!(wari.post("/ari/channels/ringing/dial").await.status, 204);
+    let invite = far.request_of("INVITE").await;
+    far.reply(
+        &invite,
+        &response(&invite, "180 Ringing", Some("e1"), &[], ""),
+    )
+    .await;
+    let ringing = app.next_for("ChannelStateChange", "ringing").await;
+    assert_eq!(ringing["channel"]["state"], "Ringing", "{ringing}");
+
+    let redirected = wari
+        .post("/ari/channels/ringing/redirect?endpoint=PJSIP/sip:bob@127.0.0.1:5999")
+        .await;
+    assert_eq!(redirected.status, 412, "{:?}", redirected.body);
+    assert_eq!(redirected.body["message"], "Channel in invalid state");
+    // The call rings on; the next request the far end gets is the CANCEL of the hang-up,
+    // no REFER.
+    assert_eq!(state_of(&wari, "ringing").await, "Ringing");
+    assert_eq!(wari.delete("/ari/channels/ringing").await.status, 204);
+    let mut next = None;
+    for _ in 0..SIP_BUDGET {
+        let message = far.receive().await;
+        if message.status() == 0 && !message.is_request("INVITE") {
+            next = Some(message);
+            break;
+        }
+    }
+    let cancel = next.expect("a request after the INVITE");
+    assert!(cancel.is_request("CANCEL"), "{cancel}");
+    assert_eq!(cseq(&cancel), cseq(&invite), "{cancel}");
+    far.reply(&cancel, &response(&cancel, "200 OK", Some("e1"), &[], ""))
+        .await;
+    far.reply(
+        &invite,
+        &response(&invite, "487 Request Terminated", Some("e1"), &[], ""),
+    )
+    .await;
+    app.next_for("ChannelDestroyed", "ringing").await;
 }

@@ -370,8 +370,10 @@ impl Driver for OutboundCall {
     }
 
     /// As chan_pjsip for a channel it called (never in the `Ring` state): a REFER asking
-    /// the far end to call the target, once answered. Before the answer chan_pjsip sends
-    /// its REFER in the early dialog, which a phone refuses; wari sends nothing (logged).
+    /// the far end to call the target, once answered. ARI never asks before the answer: a
+    /// channel wari placed is `Down` or `Ringing` until then, which ARI refuses with 412
+    /// before asking the technology (as Asterisk's `channel_state_invalid`, so chan_pjsip's
+    /// REFER in an early dialog is never sent either); wari sends nothing (logged).
     fn redirect(&self, _ctx: &mut Context<'_>, me: &Arc<str>, endpoint: &str) -> Redirected {
         let Some(uri) = redirect_target(Some(&self.shared.registrar), endpoint, me) else {
             return Redirected::Ignored;
