@@ -5,6 +5,7 @@
 //! peer receives (the re-INVITEs, their SDP, the ACKs of their answers), the 491 a re-INVITE
 //! of the peer's gets while ours is in flight, holds asked during one re-INVITE sent after
 //! it (coalesced), a refused re-INVITE leaving the call up, and the audio coming back.
+//! The far end's own hold of a call wari placed is answered too (ChannelHold, ChannelUnhold).
 //! Also what an ARI redirect of a ringing call out does: 412, as in Asterisk (whose
 //! `channel_state_invalid` refuses it before chan_pjsip could send a REFER in the early
 //! dialog), and nothing reaches the far end.
@@ -14,7 +15,7 @@ use tokio::net::UdpSocket;
 
 use crate::media_support::{assert_hears, hears, sine, write_wav};
 use crate::sip_raw::{
-    Dialog, Message, Peer, SIP_BUDGET, UDP_TRANSPORT, out_of_dialog, response, sdp_lines,
+    Dialog, Message, Peer, Request, SIP_BUDGET, UDP_TRANSPORT, out_of_dialog, response, sdp_lines,
     sdp_offer, unique,
 };
 use crate::support::{EventSocket, Wari};
@@ -499,4 +500,76 @@ async fn a_redirect_of_a_ringing_call_out_is_refused_412_and_sends_nothing() {
     )
     .await;
     app.next_for("ChannelDestroyed", "ringing").await;
+}
+
+/// The far end of a call wari placed sends a re-INVITE offering `direction` (CSeq `seq`) in
+/// the dialog of wari's `invite` and its `ok` (To tag `d1`), ACKs wari's 200 and returns it.
+async fn far_reinvite(far: &Peer, invite: &Message, seq: u32, direction: &str) -> Message {
+    let call_id = invite.header("call-id").expect("Call-ID");
+    let wari_contact = invite.header("contact").expect("Contact");
+    let target = wari_contact
+        .trim_start_matches('<')
+        .split('>')
+        .next()
+        .unwrap_or_default();
+    let to = invite.header("to").expect("To");
+    let from = invite.header("from").expect("From");
+    let in_dialog = |method: &str, branch: &str| {
+        Request::new(method, target)
+            .via("UDP", far.local(), branch)
+            .header("From", &format!("{to};tag=d1"))
+            .header("To", from)
+            .header("Call-ID", call_id)
+            .cseq(seq)
+    };
+    let reinvite = in_dialog("INVITE", &unique())
+        .header("Contact", &format!("<sip:dave@{}>", far.local()))
+        .sdp(&sdp_offer(4012, 2 + seq, direction))
+        .text();
+    far.reply(invite, &reinvite).await;
+    let (ok, _) = far.final_response_of("INVITE", call_id).await;
+    assert_eq!(ok.status(), 200, "{ok}");
+    far.reply(invite, &in_dialog("ACK", &unique()).text()).await;
+    ok
+}
+
+#[tokio::test]
+async fn the_far_end_of_a_call_out_holds_it_with_a_reinvite_and_takes_it_back() {
+    let (wari, _data) = wari_with_music();
+    let mut app = events(&wari).await;
+    let far = Peer::listening().await;
+    let created = wari
+        .post(&format!(
+            "/ari/channels?endpoint=PJSIP/desk/sip:dave@{}&app={APP}&channelId=far-held",
+            far.local()
+        ))
+        .await;
+    assert_eq!(created.status, 200, "{:?}", created.body);
+    let invite = far.request_of("INVITE").await;
+    let contact = format!("Contact: <sip:dave@{}>", far.local());
+    far.reply(
+        &invite,
+        &response(
+            &invite,
+            "200 OK",
+            Some("d1"),
+            std::slice::from_ref(&contact),
+            &sdp_offer(4012, 1, "sendrecv"),
+        ),
+    )
+    .await;
+    ack_of(&far, cseq(&invite)).await;
+    app.next_for("ChannelStateChange", "far-held").await;
+
+    // Held: wari answers recvonly and tells the application.
+    let ok = far_reinvite(&far, &invite, 1, "sendonly").await;
+    assert_eq!(direction(&ok.body).as_deref(), Some("recvonly"), "{ok}");
+    app.next_for("ChannelHold", "far-held").await;
+    // Taken back: sendrecv, ChannelUnhold.
+    let ok = far_reinvite(&far, &invite, 2, "sendrecv").await;
+    assert_eq!(direction(&ok.body).as_deref(), Some("sendrecv"), "{ok}");
+    app.next_for("ChannelUnhold", "far-held").await;
+    assert_eq!(state_of(&wari, "far-held").await, "Up");
+    assert_eq!(wari.delete("/ari/channels/far-held").await.status, 204);
+    far.request_of("BYE").await;
 }

@@ -12,18 +12,17 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
 use rsipstack::dialog::dialog::{DialogState, DialogStateReceiver, TerminatedReason};
-use rsipstack::sip::{Header, Method, StatusCode, Transport, Uri};
+use rsipstack::sip::{Header, StatusCode, Transport, Uri};
 use rsipstack::transaction::transaction::Transaction;
 use tokio::sync::mpsc::UnboundedReceiver;
 
 use super::super::auth::Verdict;
-use super::super::media::{
-    CallMedia, DtmfMode, FarEndHold, MediaEvent, MediaPolicy, MediaSetupError,
-};
+use super::super::media::{CallMedia, DtmfMode, MediaEvent, MediaPolicy, MediaSetupError};
 use super::super::{SipShared, TECHNOLOGY, causes};
-use super::driver::{Phase, SipCall, sdp_content_type};
+use super::driver::{Phase, SipCall};
 use super::ending::{self, Side};
 use super::hold::{HoldReinvites, HoldWish};
+use super::reoffer;
 use super::{CallEntry, parties};
 use crate::config::pjsip_conf::{self, Endpoint};
 use crate::core::NewChannel;
@@ -441,36 +440,20 @@ pub(crate) async fn follow(
                 }
             }
             Some(DialogState::Updated(_, request, handle)) => {
-                let body = String::from_utf8_lossy(&request.body).into_owned();
-                if request.method != Method::Invite && body.is_empty() {
-                    let _ = handle.reply(StatusCode::OK).await;
-                    continue;
+                let reoffered = reoffer::answer(
+                    &request,
+                    handle,
+                    &mut media,
+                    reinvites.in_flight(),
+                    &mut held,
+                    &id,
+                )
+                .await;
+                if let Some(answer) = reoffered.answer {
+                    call.set_local_sdp(answer);
                 }
-                if request.method == Method::Invite && reinvites.in_flight() {
-                    // Our own re-INVITE awaits its answer (RFC 3261 section 14.2).
-                    let _ = handle.reply(StatusCode::RequestPending).await;
-                    continue;
-                }
-                match media.answer_reoffer(&body) {
-                    Ok((answer, hold)) => {
-                        call.set_local_sdp(answer.clone());
-                        let _ = handle
-                            .respond(
-                                StatusCode::OK,
-                                Some(vec![sdp_content_type()]),
-                                Some(answer.into_bytes()),
-                            )
-                            .await;
-                        let now_held = matches!(hold, FarEndHold::Held);
-                        if now_held != held {
-                            held = now_held;
-                            shared.core.with(|ctx| ctx.far_end_hold(&id, held));
-                        }
-                    }
-                    Err(error) => {
-                        tracing::debug!(channel = %id, %error, "SIP re-offer refused");
-                        let _ = handle.reply(StatusCode::from(error.sip_status())).await;
-                    }
+                if let Some(held) = reoffered.hold_changed {
+                    shared.core.with(|ctx| ctx.far_end_hold(&id, held));
                 }
             }
             Some(DialogState::Notify(_, _, handle)) => {

@@ -6,7 +6,8 @@
 //! when it has SDP), 2xx -> answered, 3xx-6xx -> hang-up with the cause Asterisk maps
 //! from the status (or the `Reason` header). Our hang-up before the answer is a CANCEL,
 //! after it a BYE; an ARI redirect after the answer is a REFER; a hold is wari's music on
-//! hold, or with `moh_passthrough=yes` a re-INVITE once answered. An endpoint with no
+//! hold, or with `moh_passthrough=yes` a re-INVITE once answered; the far end's re-INVITE
+//! is answered from the call's media (its hold: ChannelHold). An endpoint with no
 //! contact cannot be called: `Allocation failed`, as Asterisk's originate answers when
 //! chan_pjsip cannot create the session.
 
@@ -29,6 +30,7 @@ use super::driver::{Phase, redirect_target, send_refer};
 use super::ending::{self, Side};
 use super::hold::{HoldReinvites, HoldWish};
 use super::inbound::{contact_uri, media_policy};
+use super::reoffer;
 use crate::config::pjsip_conf::Endpoint;
 use crate::core::cause;
 use crate::core::channels::channel::{ChannelState, DialplanPosition};
@@ -452,6 +454,8 @@ async fn follow(
 ) {
     let mut events: Option<UnboundedReceiver<MediaEvent>> = media.take_events();
     let mut outcome = Some(outcome);
+    // The far end holds us (its last offer took no audio from us).
+    let mut held = false;
     // Once answered, the request loop's record of the call (a BYE's `Reason`).
     let mut entry: Option<Arc<CallEntry>> = None;
     loop {
@@ -474,6 +478,21 @@ async fn follow(
                     }
                 }
                 Some(DialogState::Trying(_)) | Some(DialogState::Calling(_)) => {}
+                Some(DialogState::Updated(_, request, transaction)) => {
+                    // The far end's re-INVITE (its hold, a session refresh).
+                    let reoffered = reoffer::answer(
+                        &request,
+                        transaction,
+                        &mut media,
+                        reinvites.in_flight(),
+                        &mut held,
+                        &me,
+                    )
+                    .await;
+                    if let Some(held) = reoffered.hold_changed {
+                        handle.with(|ctx| ctx.far_end_hold(&me, held));
+                    }
+                }
                 Some(DialogState::Terminated(_, reason)) => {
                     if let Some(entry) = &entry {
                         // As Asterisk: the BYE's `Reason` gives the cause, else 16.
