@@ -62,6 +62,7 @@ mod sip_calls;
 mod sip_cancel;
 mod sip_dialing;
 mod sip_flows;
+mod sip_hold_passthrough;
 mod sip_hostile;
 mod sip_peers;
 mod sip_phones;

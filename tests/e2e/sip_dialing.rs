@@ -491,37 +491,3 @@ async fn a_held_phone_hears_music_on_hold_without_a_reinvite_then_the_applicatio
     );
     peer.request_of("BYE").await;
 }
-
-#[test]
-fn check_config_warns_that_moh_passthrough_yes_is_not_supported() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let pjsip = "[udp]\ntype = transport\nbind = 127.0.0.1:5060\n\n\
-                 [desk]\ntype = endpoint\nallow = ulaw\nmoh_passthrough = no\n\n\
-                 [trunk]\ntype = endpoint\nallow = ulaw\nmoh_passthrough = yes\n";
-    for (name, text) in [
-        ("http.conf", crate::support::HTTP_CONF),
-        ("ari.conf", crate::support::ARI_CONF),
-        ("extensions.conf", "[default]\nexten => s,1,Hangup()\n"),
-        ("pjsip.conf", pjsip),
-    ] {
-        std::fs::write(dir.path().join(name), text).expect("write config file");
-    }
-    let (ok, stdout, stderr) = crate::support::run_wari(&[
-        "check-config",
-        "--config-dir",
-        &dir.path().display().to_string(),
-    ]);
-    assert!(ok, "a warning only:\n{stdout}\n{stderr}");
-    let file = dir.path().join("pjsip.conf").display().to_string();
-    let warnings: Vec<&str> = stdout
-        .lines()
-        .filter(|l| l.starts_with(&format!("{file}:")))
-        .collect();
-    assert_eq!(warnings.len(), 1, "{stdout}");
-    assert!(
-        warnings[0].starts_with(&format!(
-            "{file}:13: warning: moh_passthrough=yes is not supported"
-        )),
-        "{stdout}"
-    );
-}

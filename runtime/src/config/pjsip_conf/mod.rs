@@ -256,6 +256,10 @@ pub struct Endpoint {
     pub direct_media: bool,
     /// `rtp_timeout`: seconds without RTP before the call is hung up (0 = off).
     pub rtp_timeout: u32,
+    /// `moh_passthrough`: a hold of its channels is a re-INVITE offering `sendonly` (its
+    /// unhold one offering `sendrecv`) instead of wari's music on hold (Asterisk's default
+    /// no: music on hold, no SIP).
+    pub moh_passthrough: bool,
     /// Where the section starts.
     pub location: Location,
 }
@@ -282,6 +286,7 @@ impl Endpoint {
             rewrite_contact: false,
             direct_media: false,
             rtp_timeout: 0,
+            moh_passthrough: false,
             location,
         }
     }

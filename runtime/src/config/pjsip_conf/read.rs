@@ -636,12 +636,8 @@ fn read_endpoint(
                 }
             }
             "moh_passthrough" => {
-                if bool_option(entry, problems) == Some(true) {
-                    problems.warn(
-                        &entry.location,
-                        "moh_passthrough=yes is not supported: a hold plays wari's music on \
-                         hold to the far end, no re-INVITE (using no)",
-                    );
+                if let Some(v) = bool_option(entry, problems) {
+                    endpoint.moh_passthrough = v;
                 }
             }
             _ => unknown_option(section, "endpoint", entry, problems),

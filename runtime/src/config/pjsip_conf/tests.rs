@@ -247,24 +247,29 @@ fn bad_values_are_reported_at_their_line() {
 }
 
 #[test]
-fn moh_passthrough_no_is_asterisks_default_and_yes_is_warned() {
-    let (_, problems) = load(
+fn moh_passthrough_is_read_and_no_is_asterisks_default() {
+    let (config, problems) = load(
         "[e]\ntype=endpoint\nallow=ulaw\nmoh_passthrough=no\n\n\
-         [f]\ntype=endpoint\nallow=ulaw\nmoh_passthrough=yes\nmoh_passthrough=maybe\n",
-    );
-    assert_problem(
-        &problems,
-        Severity::Warning,
-        9,
-        &["moh_passthrough=yes", "not supported", "music on hold"],
+         [f]\ntype=endpoint\nallow=ulaw\nmoh_passthrough=yes\n\n\
+         [g]\ntype=endpoint\nallow=ulaw\n\n\
+         [h]\ntype=endpoint\nallow=ulaw\nmoh_passthrough=maybe\n",
     );
     assert_problem(
         &problems,
         Severity::Error,
-        10,
+        18,
         &["moh_passthrough", "maybe"],
     );
-    assert_eq!(problems.len(), 2, "{problems:#?}");
+    assert_eq!(problems.len(), 1, "{problems:#?}");
+    let passthrough = |name: &str| config.endpoint(name).map(|e| e.moh_passthrough);
+    assert_eq!(passthrough("e"), Some(false));
+    assert_eq!(passthrough("f"), Some(true));
+    assert_eq!(passthrough("g"), Some(false), "Asterisk's default");
+    assert_eq!(
+        passthrough("h"),
+        Some(false),
+        "a bad value keeps the default"
+    );
 }
 
 #[test]

@@ -1,8 +1,9 @@
 //! The channel [`Driver`] of a SIP call: what wari does on the channel becomes SIP on its
 //! INVITE dialog — ringing 180, progress 183 with our SDP (early media), answer 200 with
 //! our SDP, hang-up a final response (mapped from the cause) before the answer and a BYE
-//! after it, an ARI redirect a 302 with our Contact before the answer and a REFER after it
-//! — and DTMF and RTP statistics go to the call's media.
+//! after it, an ARI redirect a 302 with our Contact before the answer and a REFER after it,
+//! a hold wari's music on hold or (`moh_passthrough=yes`) a re-INVITE sent by the call's
+//! task (`hold`) — and DTMF and RTP statistics go to the call's media.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -17,6 +18,7 @@ use super::super::causes;
 use super::super::media::{DtmfSent, MediaControl};
 use super::super::registrar::Registrar;
 use super::ending::{self, Side};
+use super::hold::HoldWish;
 use crate::core::CoreError;
 use crate::core::tech::{Context, Driver, Indication, Redirected};
 use crate::media::rtp_stats::RtpSnapshot;
@@ -55,6 +57,8 @@ pub(crate) struct SipCall {
     /// The INVITE transaction's queue of responses: a redirect before the answer sends
     /// its 302 there (rsipstack's dialog sends no final response with our Contact).
     invite_transaction: Option<TransactionEventSender>,
+    /// `moh_passthrough=yes`: a hold is a re-INVITE, sent by the call's task.
+    hold: Option<HoldWish>,
 }
 
 impl std::fmt::Debug for SipCall {
@@ -88,7 +92,15 @@ impl SipCall {
             registrar: None,
             settled: tokio::sync::watch::Sender::new(false),
             invite_transaction: None,
+            hold: None,
         }
+    }
+
+    /// A hold is a re-INVITE (`moh_passthrough=yes`) that the call's task sends when told
+    /// by `wish`.
+    pub(crate) fn with_hold_reinvites(mut self, wish: HoldWish) -> SipCall {
+        self.hold = Some(wish);
+        self
     }
 
     /// A redirect before the answer sends its 302 to the INVITE transaction's `queue`.
@@ -179,6 +191,14 @@ impl Driver for SipCall {
     }
 
     fn indicate(&self, _ctx: &mut Context<'_>, me: &Arc<str>, indication: Indication) {
+        if let (Some(hold), Indication::Hold | Indication::Unhold) = (&self.hold, indication) {
+            // As chan_pjsip with `moh_passthrough`: a re-INVITE, sent once the dialog is
+            // confirmed.
+            if self.phase() != Phase::Ended {
+                hold.set(indication == Indication::Hold);
+            }
+            return;
+        }
         if self.phase() != Phase::Early {
             return;
         }
@@ -190,8 +210,8 @@ impl Driver for SipCall {
             Indication::Progress => self
                 .dialog
                 .ringing(Some(vec![sdp_content_type()]), Some(self.local_sdp())),
-            // As chan_pjsip: hold is music on hold played by wari (`hold_plays_moh`), no
-            // SIP is sent.
+            // As chan_pjsip without `moh_passthrough`: hold is music on hold played by
+            // wari (`hold_plays_moh`), no SIP is sent.
             Indication::Hold | Indication::Unhold => Ok(()),
         };
         if let Err(error) = sent {
@@ -222,9 +242,10 @@ impl Driver for SipCall {
         Some(self.media.statistics())
     }
 
-    /// chan_pjsip's default (`moh_passthrough=no`, the only one wari has).
+    /// chan_pjsip's default (`moh_passthrough=no`); with `moh_passthrough=yes` a hold is
+    /// a re-INVITE instead.
     fn hold_plays_moh(&self) -> bool {
-        true
+        self.hold.is_none()
     }
 
     /// As chan_pjsip: the target is `endpoint`'s resource (`PJSIP/<endpoint>`: the

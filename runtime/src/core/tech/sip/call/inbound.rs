@@ -4,24 +4,25 @@
 //! by the call's media (no codec in common: `488`; an INVITE without SDP gets our offer in
 //! the 200 OK and answers it in the ACK), then the channel
 //! `PJSIP/<endpoint>-<n>` is created at the Request-URI's extension. A task per call then
-//! follows the dialog (ACK, CANCEL, BYE, re-INVITE) and the media's events (DTMF, RTP
-//! timeout) and reports them to the core.
+//! follows the dialog (ACK, CANCEL, BYE, re-INVITE), the media's events (DTMF, RTP
+//! timeout) and our hold's re-INVITEs (`moh_passthrough=yes`), and reports them to the
+//! core.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
 use rsipstack::dialog::dialog::{DialogState, DialogStateReceiver, TerminatedReason};
-use rsipstack::sip::{Header, Method, StatusCode, Transport, Uri};
+use rsipstack::sip::{Header, StatusCode, Transport, Uri};
 use rsipstack::transaction::transaction::Transaction;
 use tokio::sync::mpsc::UnboundedReceiver;
 
 use super::super::auth::Verdict;
-use super::super::media::{
-    CallMedia, DtmfMode, FarEndHold, MediaEvent, MediaPolicy, MediaSetupError,
-};
+use super::super::media::{CallMedia, DtmfMode, MediaEvent, MediaPolicy, MediaSetupError};
 use super::super::{SipShared, TECHNOLOGY, causes};
-use super::driver::{Phase, SipCall, sdp_content_type};
+use super::driver::{Phase, SipCall};
 use super::ending::{self, Side};
+use super::hold::{HoldReinvites, HoldWish};
+use super::reoffer;
 use super::{CallEntry, parties};
 use crate::config::pjsip_conf::{self, Endpoint};
 use crate::core::NewChannel;
@@ -245,16 +246,19 @@ pub(crate) async fn invite(shared: &Arc<SipShared>, mut tx: Transaction) {
         }
     };
     let dialog_key = dialog.id().to_string();
-    let call = Arc::new(
-        SipCall::new(
-            dialog.clone(),
-            shared.endpoint.clone(),
-            media.control(),
-            local_sdp,
-        )
-        .with_registrar(shared.registrar.clone())
-        .with_invite_transaction(tx.tu_sender.clone()),
-    );
+    let (wish, reinvites) = HoldWish::new();
+    let mut call = SipCall::new(
+        dialog.clone(),
+        shared.endpoint.clone(),
+        media.control(),
+        local_sdp,
+    )
+    .with_registrar(shared.registrar.clone())
+    .with_invite_transaction(tx.tu_sender.clone());
+    if endpoint.moh_passthrough {
+        call = call.with_hold_reinvites(wish);
+    }
+    let call = Arc::new(call);
     if late_offer {
         call.expect_answer_in_ack();
     }
@@ -303,7 +307,15 @@ pub(crate) async fn invite(shared: &Arc<SipShared>, mut tx: Transaction) {
             return;
         }
     }
-    tokio::spawn(follow(shared.clone(), call, media, state_rx, events, entry));
+    tokio::spawn(follow(
+        shared.clone(),
+        call,
+        media,
+        state_rx,
+        events,
+        entry,
+        reinvites,
+    ));
 }
 
 /// How a CANCEL names the call of `dialog` (a dialog wari answers).
@@ -312,7 +324,7 @@ fn caller_key(dialog: &rsipstack::dialog::DialogId) -> super::CallerKey {
 }
 
 /// Follows one call until it ends: the dialog's states and the media's events, reported to
-/// the core.
+/// the core, and our hold's re-INVITEs.
 pub(crate) async fn follow(
     shared: Arc<SipShared>,
     call: Arc<SipCall>,
@@ -320,13 +332,25 @@ pub(crate) async fn follow(
     mut states: DialogStateReceiver,
     mut events: Option<UnboundedReceiver<MediaEvent>>,
     entry: Arc<CallEntry>,
+    mut reinvites: HoldReinvites,
 ) {
     let id = entry.channel.clone();
     let caller = caller_key(&call.dialog().id());
     let mut held = false;
+    // The ACK of our 200 came: a re-INVITE of ours may go.
+    let mut confirmed = false;
     loop {
         let state = tokio::select! {
             state = states.recv() => state,
+            outcome = reinvites.next() => {
+                if let Some(outcome) = outcome {
+                    reinvites.finished(outcome, &mut media, &id);
+                }
+                if confirmed && call.phase() == Phase::Answered {
+                    reinvites.send_due(call.dialog(), &mut media, &id);
+                }
+                continue;
+            }
             event = super::next_media_event(&mut events) => {
                 match event {
                     Some(MediaEvent::Dtmf { digit, duration_ms }) => {
@@ -386,6 +410,10 @@ pub(crate) async fn follow(
             Some(DialogState::Confirmed(..)) if !call.take_late_offer() => {
                 // Answered: a CANCEL now changes nothing.
                 shared.calls.remove_unanswered(&caller);
+                confirmed = true;
+                if call.phase() == Phase::Answered {
+                    reinvites.send_due(call.dialog(), &mut media, &id);
+                }
             }
             Some(DialogState::Confirmed(..)) => {
                 shared.calls.remove_unanswered(&caller);
@@ -404,34 +432,28 @@ pub(crate) async fn follow(
                         let ending = ending::ending(Side::Uas, Phase::Answered, cause);
                         ending::send(&shared.endpoint, call.dialog(), ending, &id);
                     }
+                } else {
+                    confirmed = true;
+                    if call.phase() == Phase::Answered {
+                        reinvites.send_due(call.dialog(), &mut media, &id);
+                    }
                 }
             }
             Some(DialogState::Updated(_, request, handle)) => {
-                let body = String::from_utf8_lossy(&request.body).into_owned();
-                if request.method != Method::Invite && body.is_empty() {
-                    let _ = handle.reply(StatusCode::OK).await;
-                    continue;
+                let reoffered = reoffer::answer(
+                    &request,
+                    handle,
+                    &mut media,
+                    reinvites.in_flight(),
+                    &mut held,
+                    &id,
+                )
+                .await;
+                if let Some(answer) = reoffered.answer {
+                    call.set_local_sdp(answer);
                 }
-                match media.answer_reoffer(&body) {
-                    Ok((answer, hold)) => {
-                        call.set_local_sdp(answer.clone());
-                        let _ = handle
-                            .respond(
-                                StatusCode::OK,
-                                Some(vec![sdp_content_type()]),
-                                Some(answer.into_bytes()),
-                            )
-                            .await;
-                        let now_held = matches!(hold, FarEndHold::Held);
-                        if now_held != held {
-                            held = now_held;
-                            shared.core.with(|ctx| ctx.far_end_hold(&id, held));
-                        }
-                    }
-                    Err(error) => {
-                        tracing::debug!(channel = %id, %error, "SIP re-offer refused");
-                        let _ = handle.reply(StatusCode::from(error.sip_status())).await;
-                    }
+                if let Some(held) = reoffered.hold_changed {
+                    shared.core.with(|ctx| ctx.far_end_hold(&id, held));
                 }
             }
             Some(DialogState::Notify(_, _, handle)) => {

@@ -7,7 +7,9 @@
 //! `outbound_auth` answer one 401/407), 180 -> ringing, 183 -> progress (early media
 //! when it has SDP), 2xx -> answered, 3xx-6xx -> hang-up with the cause Asterisk maps
 //! from the status (or the `Reason` header). Our hang-up before the answer is a CANCEL,
-//! after it a BYE; an ARI redirect after the answer is a REFER. An endpoint with no
+//! after it a BYE; an ARI redirect after the answer is a REFER; a hold is wari's music on
+//! hold, or with `moh_passthrough=yes` a re-INVITE once answered; the far end's re-INVITE
+//! is answered from the call's media (its hold: ChannelHold). An endpoint with no
 //! contact cannot be called: `Allocation failed`, as Asterisk's originate answers when
 //! chan_pjsip cannot create the session.
 
@@ -29,11 +31,13 @@ use super::super::{SipShared, TECHNOLOGY, causes, transport};
 use super::CallEntry;
 use super::driver::{Phase, redirect_target, send_refer};
 use super::ending::{self, Side};
+use super::hold::{HoldReinvites, HoldWish};
 use super::inbound::{contact_uri, media_policy};
+use super::reoffer;
 use crate::config::pjsip_conf::Endpoint;
 use crate::core::cause;
 use crate::core::channels::channel::{ChannelState, DialplanPosition};
-use crate::core::tech::{Context, Driver, MediaLeg, Redirected, Request};
+use crate::core::tech::{Context, Driver, Indication, MediaLeg, Redirected, Request};
 use crate::core::{ControlReceiver, CoreError, NewChannel};
 use crate::media::rtp_stats::RtpSnapshot;
 
@@ -126,6 +130,8 @@ struct Setup {
     /// A TCP or TLS target, and the endpoint's `transport`: the connection to open before
     /// the INVITE is sent (None: UDP).
     connect: Option<(SipAddr, Option<String>)>,
+    /// What sends our hold as re-INVITEs (idle without `moh_passthrough`).
+    reinvites: HoldReinvites,
 }
 
 /// The driver of a channel wari calls out on.
@@ -138,6 +144,8 @@ pub(crate) struct OutboundCall {
     /// The cause the channel was hung up with (for a BYE to an answer that crossed our
     /// CANCEL).
     cause: Arc<AtomicU16>,
+    /// `moh_passthrough=yes`: a hold is a re-INVITE, sent by the call's task.
+    hold: Option<HoldWish>,
 }
 
 impl std::fmt::Debug for OutboundCall {
@@ -264,6 +272,7 @@ pub(crate) fn request(
         ..InviteOption::default()
     };
     let edge = media.take_edge();
+    let (wish, reinvites) = HoldWish::new();
     let driver = Arc::new(OutboundCall {
         shared: shared.clone(),
         control: media.control(),
@@ -271,10 +280,12 @@ pub(crate) fn request(
             option,
             media,
             connect,
+            reinvites,
         })),
         dialog: Arc::new(OnceLock::new()),
         phase: Arc::new(Mutex::new(Phase::Early)),
         cause: Arc::new(AtomicU16::new(cause::NORMAL_CLEARING)),
+        hold: endpoint.moh_passthrough.then_some(wish),
     });
     ctx.add_channel(NewChannel {
         id: Some(id.to_string()),
@@ -368,15 +379,27 @@ impl Driver for OutboundCall {
         Some(self.control.statistics())
     }
 
-    /// chan_pjsip's default (`moh_passthrough=no`, the only one wari has): a hold is
-    /// wari's music on hold, no SIP is sent.
+    /// As chan_pjsip with `moh_passthrough=yes`: a hold is a re-INVITE offering
+    /// `sendonly`, an unhold one offering `sendrecv`, sent once the call is answered.
+    fn indicate(&self, _ctx: &mut Context<'_>, _me: &Arc<str>, indication: Indication) {
+        if let (Some(hold), Indication::Hold | Indication::Unhold) = (&self.hold, indication)
+            && self.phase() != Phase::Ended
+        {
+            hold.set(indication == Indication::Hold);
+        }
+    }
+
+    /// chan_pjsip's default (`moh_passthrough=no`): a hold is wari's music on hold, no SIP
+    /// is sent; with `moh_passthrough=yes` it is a re-INVITE instead.
     fn hold_plays_moh(&self) -> bool {
-        true
+        self.hold.is_none()
     }
 
     /// As chan_pjsip for a channel it called (never in the `Ring` state): a REFER asking
-    /// the far end to call the target, once answered. Before the answer chan_pjsip sends
-    /// its REFER in the early dialog, which a phone refuses; wari sends nothing (logged).
+    /// the far end to call the target, once answered. ARI never asks before the answer: a
+    /// channel wari placed is `Down` or `Ringing` until then, which ARI refuses with 412
+    /// before asking the technology (as Asterisk's `channel_state_invalid`, so chan_pjsip's
+    /// REFER in an early dialog is never sent either); wari sends nothing (logged).
     fn redirect(&self, _ctx: &mut Context<'_>, me: &Arc<str>, endpoint: &str) -> Redirected {
         let Some(uri) = redirect_target(Some(&self.shared.registrar), endpoint, me) else {
             return Redirected::Ignored;
@@ -426,7 +449,10 @@ impl Invite {
         me: Arc<str>,
     ) -> Result<(), CoreError> {
         let Setup {
-            option, mut media, ..
+            option,
+            media,
+            reinvites,
+            ..
         } = setup;
         let (state_tx, state_rx) = self.shared.dialogs.new_dialog_state_channel();
         let (dialog, outcome) = self
@@ -435,7 +461,6 @@ impl Invite {
             .do_invite_async(option, state_tx)
             .map_err(|e| CoreError::Internal(format!("SIP INVITE not sent: {e}")))?;
         let _ = self.dialog.set(dialog.clone());
-        let events = media.take_events();
         let call = CallRef {
             dialog,
             control: self.control.clone(),
@@ -443,7 +468,9 @@ impl Invite {
             phase: self.phase.clone(),
             cause: self.cause.clone(),
         };
-        tokio::spawn(follow(call, me, handle, media, state_rx, events, outcome));
+        tokio::spawn(follow(
+            call, me, handle, media, state_rx, outcome, reinvites,
+        ));
         Ok(())
     }
 }
@@ -458,6 +485,10 @@ struct CallRef {
 }
 
 impl CallRef {
+    fn phase(&self) -> Phase {
+        *self.phase.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// Moves to `phase`; returns the phase it was in.
     fn set_phase(&self, phase: Phase) -> Phase {
         std::mem::replace(
@@ -494,10 +525,13 @@ async fn follow(
     handle: crate::core::tech::Handle,
     mut media: CallMedia,
     mut states: DialogStateReceiver,
-    mut events: Option<UnboundedReceiver<MediaEvent>>,
     outcome: rsipstack::platform::JoinHandle<rsipstack::dialog::invitation::InviteAsyncResult>,
+    mut reinvites: HoldReinvites,
 ) {
+    let mut events: Option<UnboundedReceiver<MediaEvent>> = media.take_events();
     let mut outcome = Some(outcome);
+    // The far end holds us (its last offer took no audio from us).
+    let mut held = false;
     // Once answered, the request loop's record of the call (a BYE's `Reason`).
     let mut entry: Option<Arc<CallEntry>> = None;
     loop {
@@ -520,6 +554,21 @@ async fn follow(
                     }
                 }
                 Some(DialogState::Trying(_)) | Some(DialogState::Calling(_)) => {}
+                Some(DialogState::Updated(_, request, transaction)) => {
+                    // The far end's re-INVITE (its hold, a session refresh).
+                    let reoffered = reoffer::answer(
+                        &request,
+                        transaction,
+                        &mut media,
+                        reinvites.in_flight(),
+                        &mut held,
+                        &me,
+                    )
+                    .await;
+                    if let Some(held) = reoffered.hold_changed {
+                        handle.with(|ctx| ctx.far_end_hold(&me, held));
+                    }
+                }
                 Some(DialogState::Terminated(_, reason)) => {
                     if let Some(entry) = &entry {
                         // As Asterisk: the BYE's `Reason` gives the cause, else 16.
@@ -580,6 +629,8 @@ async fn follow(
                     entry = Some(answered);
                     call.control.answered();
                     handle.with(|ctx| ctx.answered(&me));
+                    // A hold asked before the answer goes now.
+                    reinvites.send_due(&call.dialog, &mut media, &me);
                 } else {
                     let reasons: Vec<String> = response
                         .iter()
@@ -594,6 +645,14 @@ async fn follow(
                     tracing::debug!(channel = %me, status, cause, "SIP call failed");
                     call.far_end_gone(&handle, &me, cause);
                     break;
+                }
+            },
+            hold = reinvites.next() => {
+                if let Some(hold) = hold {
+                    reinvites.finished(hold, &mut media, &me);
+                }
+                if call.phase() == Phase::Answered {
+                    reinvites.send_due(&call.dialog, &mut media, &me);
                 }
             },
             event = super::next_media_event(&mut events) => match event {

@@ -10,7 +10,7 @@
 //!    400: [`SdpError::sip_status`]). Outbound: [`CallMedia::create_offer`], then
 //!    [`CallMedia::accept_answer`].
 //! 3. Mid-call: [`CallMedia::answer_reoffer`] (says whether the far end holds us) and
-//!    [`CallMedia::reoffer`] (our hold/unhold, then `accept_answer`).
+//!    [`CallMedia::hold_offer`] (our hold/unhold of the far end, then `accept_answer`).
 //! 4. [`CallMedia::control`] is what the driver keeps to act from anywhere: DTMF out,
 //!    `rtp_statistics`, `answered` when the channel is up (`rtp_timeout` counts from
 //!    then), close at hang-up. [`CallMedia::take_events`] gives the digits received and the
@@ -216,6 +216,8 @@ pub(crate) struct CallMedia {
     negotiator: Negotiator,
     /// The direction we want (sendonly while we hold the far end).
     ours: Direction,
+    /// The far end's last offer took no audio from us (it holds us).
+    remotely_held: bool,
     dtmf_mode: DtmfMode,
     shared: Arc<Shared>,
     edge: Option<Box<dyn Edge>>,
@@ -291,6 +293,7 @@ impl CallMedia {
             local,
             negotiator,
             ours: Direction::SendRecv,
+            remotely_held: false,
             dtmf_mode: policy.dtmf_mode,
             shared,
             edge: Some(Box::new(edge)),
@@ -323,6 +326,7 @@ impl CallMedia {
     /// Our answer to an inbound INVITE's offer.
     pub(crate) fn answer_offer(&mut self, offer: &str) -> Result<String, SdpError> {
         let (answer, negotiated) = self.negotiator.answer(offer, self.ours)?;
+        self.remotely_held = !negotiated.direction.sends();
         self.settle(negotiated);
         Ok(answer)
     }
@@ -337,6 +341,8 @@ impl CallMedia {
     /// Our answer to a re-INVITE's offer, and whether the far end now holds us.
     pub(crate) fn answer_reoffer(&mut self, offer: &str) -> Result<(String, FarEndHold), SdpError> {
         let (answer, negotiated) = self.negotiator.answer(offer, self.ours)?;
+        // `ours` always sends: we send nothing only when they take nothing.
+        self.remotely_held = !negotiated.direction.sends();
         self.settle(negotiated);
         // We send nothing because they take nothing, unless we hold them ourselves.
         let hold = if self.ours.sends() {
@@ -347,11 +353,18 @@ impl CallMedia {
         Ok((answer, hold))
     }
 
-    /// Our re-offer with `direction` (`sendonly` to hold the far end, `sendrecv` to take it
-    /// back); its answer goes to [`CallMedia::accept_answer`].
-    pub(crate) fn reoffer(&mut self, direction: Direction) -> String {
-        self.ours = direction;
-        self.negotiator.offer(direction)
+    /// Our re-offer holding the far end (`held`: `sendonly`, `inactive` when it holds us
+    /// too) or taking it back (`sendrecv`, `recvonly` when it holds us): same address,
+    /// port and codecs, the `o=` version one more. Its answer goes to
+    /// [`CallMedia::accept_answer`]; our answers to the far end's offers keep the hold.
+    pub(crate) fn hold_offer(&mut self, held: bool) -> String {
+        self.ours = if held {
+            Direction::SendOnly
+        } else {
+            Direction::SendRecv
+        };
+        self.negotiator
+            .offer(Direction::of_holds(held, self.remotely_held))
     }
 
     /// The edge for the channel's `MediaLeg` (once).

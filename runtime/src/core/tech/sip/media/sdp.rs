@@ -109,6 +109,14 @@ impl Direction {
         )
     }
 
+    /// The direction of our offer (chan_pjsip's, `res_pjsip_sdp_rtp`): `sendonly` while we
+    /// hold the far end (`locally_held`), `inactive` when it also holds us
+    /// (`remotely_held`: its last offer took no audio from us), `recvonly` when only it
+    /// holds us, else `sendrecv`.
+    pub(crate) fn of_holds(locally_held: bool, remotely_held: bool) -> Direction {
+        Direction::from_flags(!remotely_held, !locally_held)
+    }
+
     fn from_flags(sends: bool, receives: bool) -> Direction {
         match (sends, receives) {
             (true, true) => Direction::SendRecv,
@@ -439,6 +447,10 @@ pub(crate) struct Negotiator {
     version: u64,
     /// The direction we last offered.
     offered: Direction,
+    /// The payload type our offers give `telephone-event`: the one last negotiated (a
+    /// re-offer keeps the session's mapping, RFC 3264 section 8.3.2), else
+    /// [`OFFER_TELEPHONE_EVENT_PT`].
+    event_pt: u8,
 }
 
 impl Negotiator {
@@ -466,6 +478,7 @@ impl Negotiator {
             session_id: session_id & 0x7FFF_FFFF_FFFF,
             version: session_id & 0x7FFF_FFFF_FFFF,
             offered: Direction::SendRecv,
+            event_pt: OFFER_TELEPHONE_EVENT_PT,
         }
     }
 
@@ -498,8 +511,9 @@ impl Negotiator {
         for (pt, _) in &pts {
             let _ = write!(out, " {pt}");
         }
+        let event_pt = self.event_pt;
         if self.telephone_event {
-            let _ = write!(out, " {OFFER_TELEPHONE_EVENT_PT}");
+            let _ = write!(out, " {event_pt}");
         }
         out.push_str("\r\n");
         for (pt, name) in &pts {
@@ -508,7 +522,7 @@ impl Negotiator {
         if self.telephone_event {
             let _ = write!(
                 out,
-                "a=rtpmap:{OFFER_TELEPHONE_EVENT_PT} telephone-event/8000\r\na=fmtp:{OFFER_TELEPHONE_EVENT_PT} 0-16\r\n"
+                "a=rtpmap:{event_pt} telephone-event/8000\r\na=fmtp:{event_pt} 0-16\r\n"
             );
         }
         let _ = write!(out, "a=ptime:{PTIME_MS}\r\na={}\r\n", direction.name());
@@ -548,6 +562,9 @@ impl Negotiator {
             .then(|| audio.telephone_event())
             .flatten();
         let direction = sdp.direction_of(audio).answer(ours);
+        if let Some(pt) = telephone_event {
+            self.event_pt = pt;
+        }
         let negotiated = Negotiated {
             remote_ip,
             remote_port: audio.port,
@@ -616,6 +633,9 @@ impl Negotiator {
         // Their direction seen from our side, within what we offered.
         let theirs = sdp.direction_of(audio);
         let direction = theirs.answer(self.offered);
+        if let Some(pt) = telephone_event {
+            self.event_pt = pt;
+        }
         Ok(Negotiated {
             remote_ip,
             remote_port: audio.port,
@@ -748,6 +768,48 @@ mod tests {
         let old = BARESIP.replace("c=IN IP4 127.0.0.1", "c=IN IP4 0.0.0.0");
         let (_, got) = n.answer(&old, Direction::SendRecv).unwrap();
         assert!(!got.sends());
+    }
+
+    #[test]
+    fn our_offer_direction_follows_both_holds_as_chan_pjsip() {
+        assert_eq!(Direction::of_holds(false, false), Direction::SendRecv);
+        assert_eq!(Direction::of_holds(true, false), Direction::SendOnly);
+        assert_eq!(Direction::of_holds(false, true), Direction::RecvOnly);
+        assert_eq!(Direction::of_holds(true, true), Direction::Inactive);
+    }
+
+    #[test]
+    fn a_reoffer_keeps_the_ports_codecs_and_event_type_and_moves_the_version_on() {
+        // A call in: the far end's offer gave telephone-event type 96.
+        let offer = BARESIP.replace("101", "96");
+        let mut n = negotiator();
+        let (answer, _) = n.answer(&offer, Direction::SendRecv).unwrap();
+        // The `o=` line's version (session id 77).
+        let version = |sdp: &str| {
+            sdp.lines()
+                .find_map(|l| l.strip_prefix("o=- 77 "))
+                .and_then(|rest| rest.split(' ').next())
+                .and_then(|v| v.parse::<u64>().ok())
+        };
+        let hold = n.offer(Direction::of_holds(true, false));
+        assert_eq!(version(&hold), version(&answer).map(|v| v + 1), "{hold}");
+        assert!(hold.contains("m=audio 4000 RTP/AVP 0 8 96\r\n"), "{hold}");
+        assert!(
+            hold.contains("a=rtpmap:96 telephone-event/8000\r\n"),
+            "{hold}"
+        );
+        assert!(hold.contains("c=IN IP4 192.0.2.1\r\n"));
+        assert!(hold.ends_with("a=sendonly\r\n"), "{hold}");
+        // Their answer takes our audio: we send only.
+        let got = n
+            .accept(&offer.replace("a=sendrecv", "a=recvonly"))
+            .unwrap();
+        assert_eq!(got.direction, Direction::SendOnly);
+        let unhold = n.offer(Direction::of_holds(false, false));
+        assert_eq!(version(&unhold), version(&hold).map(|v| v + 1), "{unhold}");
+        assert!(unhold.ends_with("a=sendrecv\r\n"), "{unhold}");
+        let got = n.accept(&offer).unwrap();
+        assert_eq!(got.direction, Direction::SendRecv);
     }
 
     #[test]
