@@ -187,17 +187,8 @@ impl AriConfig {
                         config.outbound.push(outbound);
                     }
                 }
-                Some(other) => problems.error(
-                    &section.location,
-                    format!(
-                        "[{}]: unknown type '{other}' (section ignored)",
-                        section.name
-                    ),
-                ),
-                None => problems.warn(
-                    &section.location,
-                    format!("[{}] has no type = ... (section ignored)", section.name),
-                ),
+                Some(other) => problems.unknown_type(&section.location, &section.name, other),
+                None => problems.no_type(&section.location, &section.name, "..."),
             }
         }
         config

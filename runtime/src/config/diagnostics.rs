@@ -89,6 +89,24 @@ impl Problems {
         self.push(Severity::Error, location, message);
     }
 
+    /// Records the error of a `[section]` whose `type` (`kind`) the file does not take:
+    /// the section is ignored.
+    pub fn unknown_type(&mut self, location: &Location, section: &str, kind: &str) {
+        self.error(
+            location,
+            format!("[{section}]: unknown type '{kind}' (section ignored)"),
+        );
+    }
+
+    /// Records the warning of a `[section]` without a `type` (`expected` is what it
+    /// could say): the section is ignored.
+    pub fn no_type(&mut self, location: &Location, section: &str, expected: &str) {
+        self.warn(
+            location,
+            format!("[{section}] has no type = {expected} (section ignored)"),
+        );
+    }
+
     fn push(&mut self, severity: Severity, location: &Location, message: impl Into<String>) {
         self.items.push(Problem {
             severity,

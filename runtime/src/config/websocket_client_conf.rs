@@ -113,20 +113,8 @@ pub(crate) fn read(
                     clients.insert(client.id.clone(), client);
                 }
             }
-            Some(other) => problems.error(
-                &section.location,
-                format!(
-                    "[{}]: unknown type '{other}' (section ignored)",
-                    section.name
-                ),
-            ),
-            None => problems.warn(
-                &section.location,
-                format!(
-                    "[{}] has no type = websocket_client (section ignored)",
-                    section.name
-                ),
-            ),
+            Some(other) => problems.unknown_type(&section.location, &section.name, other),
+            None => problems.no_type(&section.location, &section.name, "websocket_client"),
         }
     }
     clients

@@ -24,7 +24,7 @@ use super::pbx::Start;
 use super::tech::audiosocket::{self, AudioSocketTech};
 use super::tech::unicast_rtp::{FarEnd, UnicastRtpTech};
 use super::tech::websocket_media::{WebSocketRequest, WebSocketTech};
-use super::tech::{Context, Request};
+use super::tech::{Context, MadeByOperation, Request};
 use crate::media::external::RtpFormat;
 
 /// How an external media channel carries its audio.

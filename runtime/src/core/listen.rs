@@ -18,7 +18,7 @@ use super::pbx::Start;
 use super::quota::Account;
 use super::tech::snoop::{Snoop, Target};
 use super::tech::websocket_media::{CONNECTION_ID_VAR, INCOMING, WebSocketRequest, WebSocketTech};
-use super::tech::{Context, Request};
+use super::tech::{Context, MadeByOperation, Request};
 use crate::media::codec::Codec;
 use crate::media::snoop::Direction;
 

@@ -13,7 +13,7 @@ use super::CoreError;
 use super::channels::channel::DialplanPosition;
 use super::control::ControlApi;
 use super::tech::snoop::{Snoop, Target};
-use super::tech::{Context, Request};
+use super::tech::{Context, MadeByOperation, Request};
 use crate::media::snoop::Direction;
 
 /// `POST /channels/{channelId}/snoop[/{snoopId}]`.

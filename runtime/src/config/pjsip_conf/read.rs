@@ -131,13 +131,7 @@ pub(super) fn read(file: &ConfFile, problems: &mut Problems) -> PjsipConfig {
                     section.name
                 ),
             ),
-            other => problems.error(
-                &kind.location,
-                format!(
-                    "[{}]: unknown type '{other}' (section ignored)",
-                    section.name
-                ),
-            ),
+            other => problems.unknown_type(&kind.location, &section.name, other),
         }
     }
     check_transport_addresses(&config, problems);

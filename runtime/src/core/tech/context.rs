@@ -340,6 +340,16 @@ impl Handle {
         let core = self.0.upgrade()?;
         Some(core.with_state(|state| f(&mut Context::new(&core, state))))
     }
+
+    /// The far end hung `id` up with `cause` ([`Context::hang_up`]); nothing when the
+    /// channel or the core is gone already.
+    pub fn hang_up(&self, id: &Arc<str>, cause: u16) {
+        self.with(|ctx| {
+            if ctx.exists(id) {
+                ctx.hang_up(id, cause);
+            }
+        });
+    }
 }
 
 /// Channels hung up when another is destroyed (see [`Context::follow`]), inside the

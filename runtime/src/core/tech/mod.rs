@@ -15,8 +15,9 @@
 //!    [`Handle`]; a start error stops wari with its message), calls arriving from outside
 //!    ([`Context::inbound`]), `channels_per_request`, `has_endpoints`, `takes_messages` +
 //!    `send_message`, `dialable`, `contacts` (for the console). A technology made by an operation of its own (as
-//!    external media makes `UnicastRTP`) reads that operation's parameters with
-//!    [`Request::param`].
+//!    external media makes `UnicastRTP`) implements [`MadeByOperation`] instead (its
+//!    name and `make`: not dialable, no endpoints) and reads that operation's parameters
+//!    with [`Request::param`].
 //! 3. Implement [`Driver`] for one call: `call` (the far end starts ringing), and the
 //!    events wari passes on (answered, hangup, DTMF, indications, `redirect`); report what
 //!    the far end does with the context ([`Context::ringing`], [`Context::answered`],
@@ -29,7 +30,9 @@
 
 pub(crate) mod audiosocket;
 pub(crate) mod context;
+mod external_channel;
 pub(crate) mod local;
+pub(crate) mod made_by_operation;
 pub(crate) mod sip;
 pub(crate) mod snoop;
 pub(crate) mod test;
@@ -41,6 +44,7 @@ use std::fmt;
 use std::sync::Arc;
 
 pub(crate) use context::{Context, Handle, Inbound};
+pub(crate) use made_by_operation::MadeByOperation;
 
 use super::channels::channel::CallerId;
 use super::{ControlReceiver, CoreError};

@@ -13,7 +13,7 @@ use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 
 use super::super::Handle;
 use super::super::websocket_media::link::Link;
-use super::{hang_up, tlv};
+use super::tlv;
 use crate::core::cause;
 use crate::log_text::Escaped;
 use crate::media::codec::{Codec, Endian};
@@ -47,19 +47,19 @@ pub(super) async fn run(stream: TcpStream, session: Session) {
     tlv::encode(tlv::UUID, uuid.as_bytes(), &mut hello);
     if write(&mut writer, &hello).await.is_err() {
         tracing::info!(channel = %channel, "AudioSocket: the UUID could not be sent");
-        hang_up(&handle, &channel, BROKEN);
+        handle.hang_up(&channel, BROKEN);
         return;
     }
     link.set_connected();
     let write_side = async {
         if let Err(cause) = write_loop(&link, &mut writer).await {
-            hang_up(&handle, &channel, cause);
+            handle.hang_up(&channel, cause);
         }
         let _ = writer.shutdown().await;
     };
     let read_side = async {
         tokio::select! {
-            cause = read_loop(&link, &handle, &channel, &mut reader) => hang_up(&handle, &channel, cause),
+            cause = read_loop(&link, &handle, &channel, &mut reader) => handle.hang_up(&channel, cause),
             () = link.closed() => {}
         }
     };

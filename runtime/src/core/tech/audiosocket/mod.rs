@@ -20,13 +20,12 @@ use std::time::Duration;
 
 use tokio::net::TcpStream;
 
+use super::external_channel::{ExternalChannel, channel_id};
 use super::websocket_media::link::{Link, LinkEdge};
 use super::websocket_media::protocol::{Direction, InboundQueue, Messages};
-use super::{Context, Driver, Handle, MediaLeg, Request, Technology};
-use crate::core::channels::channel::{ChannelState, DialplanPosition};
-use crate::core::{ControlReceiver, CoreError, NewChannel};
+use super::{Context, Driver, MadeByOperation, Request};
+use crate::core::{ControlReceiver, CoreError};
 use crate::media::codec::Codec;
-use crate::media::frame::Rate;
 
 mod io;
 pub(crate) mod tlv;
@@ -88,26 +87,10 @@ pub(crate) async fn connect(
 #[derive(Debug, Default)]
 pub(crate) struct AudioSocketTech;
 
-impl AudioSocketTech {
-    /// Its name.
-    pub(crate) const NAME: &'static str = "AudioSocket";
-}
+impl MadeByOperation for AudioSocketTech {
+    const NAME: &'static str = "AudioSocket";
 
-impl Technology for AudioSocketTech {
-    fn name(&self) -> &'static str {
-        Self::NAME
-    }
-
-    /// Made by `POST /channels/externalMedia` only.
-    fn dialable(&self) -> bool {
-        false
-    }
-
-    fn has_endpoints(&self) -> bool {
-        false
-    }
-
-    fn request(
+    fn make(
         &self,
         ctx: &mut Context<'_>,
         request: &Request,
@@ -115,13 +98,8 @@ impl Technology for AudioSocketTech {
         let params = request.param::<AudioSocketRequest>().ok_or_else(|| {
             CoreError::BadRequest("An AudioSocket channel is made by externalMedia".into())
         })?;
-        let stream = params
-            .stream
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take()
-            .ok_or_else(|| CoreError::Internal("The AudioSocket connection was used".into()))?;
-        let id: Arc<str> = Arc::from(request.id.clone().unwrap_or_else(|| ctx.new_channel_id()));
+        let stream = take_stream(&params.stream)?;
+        let id = channel_id(ctx, request);
         let uuid = params.uuid.hyphenated().to_string();
         let link = Arc::new(Link::new(
             id.clone(),
@@ -141,26 +119,14 @@ impl Technology for AudioSocketTech {
             stream: Mutex::new(Some(stream)),
             uuid: params.uuid,
         };
-        let created = ctx.add_channel(NewChannel {
-            id: Some(id.to_string()),
+        let created = ExternalChannel {
+            id,
             name: format!("AudioSocket/{}-{uuid}", request.resource),
-            state: ChannelState::Down,
             driver: Arc::new(driver),
-            dialplan: DialplanPosition {
-                context: "default".into(),
-                exten: "s".into(),
-                priority: 1,
-                app_name: "AppDial2".into(),
-                app_data: "(Outgoing Line)".into(),
-            },
             vars,
-            media: MediaLeg {
-                rate: Rate::Narrow8k,
-                edge: Some(Box::new(LinkEdge::new(link))),
-                tap: None,
-            },
-            ..NewChannel::default()
-        })?;
+            edge: Box::new(LinkEdge::new(link)),
+        }
+        .add(ctx)?;
         tracing::info!(channel = %created.0, server = %request.resource, %uuid, "AudioSocket channel created");
         Ok(created)
     }
@@ -178,12 +144,7 @@ struct AudioSocketChannel {
 impl Driver for AudioSocketChannel {
     /// Sends the UUID and answers, as Asterisk does when it calls the channel.
     fn call(&self, ctx: &mut Context<'_>, me: &Arc<str>) -> Result<(), CoreError> {
-        let stream = self
-            .stream
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take()
-            .ok_or_else(|| CoreError::Internal("The AudioSocket connection was used".into()))?;
+        let stream = take_stream(&self.stream)?;
         let session = io::Session {
             link: self.link.clone(),
             handle: ctx.handle(),
@@ -211,11 +172,10 @@ impl Driver for AudioSocketChannel {
     }
 }
 
-/// Hangs `channel` up from the far end (nothing when it is gone).
-fn hang_up(handle: &Handle, channel: &Arc<str>, cause: u16) {
-    handle.with(|ctx| {
-        if ctx.exists(channel) {
-            ctx.hang_up(channel, cause);
-        }
-    });
+/// Takes the connection out of `slot` for the one channel or call that uses it.
+fn take_stream(slot: &Mutex<Option<TcpStream>>) -> Result<TcpStream, CoreError> {
+    slot.lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .take()
+        .ok_or_else(|| CoreError::Internal("The AudioSocket connection was used".into()))
 }

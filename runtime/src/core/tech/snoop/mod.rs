@@ -2,12 +2,13 @@
 //! and/or whispers to its target through a media tap ([`crate::media::snoop`]), made for a
 //! request carrying a [`Target`] (`POST /channels/{id}/snoop`, see [`crate::core::snoop`]).
 //! The channel follows its target: it is hung up when the target is destroyed. There is
-//! no far end to call or tell anything, and it is not dialable.
+//! no far end to call or tell anything, and it is made by its own operation only
+//! ([`MadeByOperation`]): not dialable.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use super::{Context, Driver, MediaLeg, Request, TapOn, Technology};
+use super::{Context, Driver, MadeByOperation, MediaLeg, Request, TapOn};
 use crate::core::channels::channel::ChannelState;
 use crate::core::{ControlReceiver, CoreError, NewChannel};
 use crate::media::frame::Rate;
@@ -29,26 +30,10 @@ pub(crate) struct Snoop {
     sequence: AtomicU32,
 }
 
-impl Snoop {
-    /// Its name.
-    pub(crate) const NAME: &'static str = "Snoop";
-}
+impl MadeByOperation for Snoop {
+    const NAME: &'static str = "Snoop";
 
-impl Technology for Snoop {
-    fn name(&self) -> &'static str {
-        Self::NAME
-    }
-
-    /// Made by `POST /channels/{id}/snoop` only.
-    fn dialable(&self) -> bool {
-        false
-    }
-
-    fn has_endpoints(&self) -> bool {
-        false
-    }
-
-    fn request(
+    fn make(
         &self,
         ctx: &mut Context<'_>,
         request: &Request,

@@ -7,12 +7,11 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use super::super::{Context, MediaLeg, Request, Technology};
+use super::super::external_channel::{ExternalChannel, channel_id};
+use super::super::{Context, MadeByOperation, Request};
 use super::{SharedSocket, UdpEdge, UnicastRtp, bind_towards};
-use crate::core::channels::channel::{ChannelState, DialplanPosition};
-use crate::core::{ControlReceiver, CoreError, NewChannel};
+use crate::core::{ControlReceiver, CoreError};
 use crate::media::external::{RtpFormat, RtpStream, StreamStart};
-use crate::media::frame::Rate;
 
 /// The variable holding the local address the far end sends to.
 pub(crate) const LOCAL_ADDRESS_VAR: &str = "UNICASTRTP_LOCAL_ADDRESS";
@@ -32,26 +31,10 @@ pub(crate) struct FarEnd {
 #[derive(Debug, Default)]
 pub(crate) struct UnicastRtpTech;
 
-impl UnicastRtpTech {
-    /// Its name.
-    pub(crate) const NAME: &'static str = "UnicastRTP";
-}
+impl MadeByOperation for UnicastRtpTech {
+    const NAME: &'static str = "UnicastRTP";
 
-impl Technology for UnicastRtpTech {
-    fn name(&self) -> &'static str {
-        Self::NAME
-    }
-
-    /// Made by `POST /channels/externalMedia` only.
-    fn dialable(&self) -> bool {
-        false
-    }
-
-    fn has_endpoints(&self) -> bool {
-        false
-    }
-
-    fn request(
+    fn make(
         &self,
         ctx: &mut Context<'_>,
         request: &Request,
@@ -82,28 +65,16 @@ impl Technology for UnicastRtpTech {
         vars.push((LOCAL_PORT_VAR.into(), local.port().to_string()));
         let stream = RtpStream::new(far.format, start);
         let stats = stream.stats();
-        let id: Arc<str> = Arc::from(request.id.clone().unwrap_or_else(|| ctx.new_channel_id()));
+        let id = channel_id(ctx, request);
         let edge = UdpEdge::new(id.clone(), socket.clone(), remote, stream);
-        let created = ctx.add_channel(NewChannel {
-            id: Some(id.to_string()),
+        let created = ExternalChannel {
+            id,
             name: format!("UnicastRTP/{}-{suffix:08x}", request.resource),
-            state: ChannelState::Down,
             driver: Arc::new(UnicastRtp::new(socket, stats)),
-            dialplan: DialplanPosition {
-                context: "default".into(),
-                exten: "s".into(),
-                priority: 1,
-                app_name: "AppDial2".into(),
-                app_data: "(Outgoing Line)".into(),
-            },
             vars,
-            media: MediaLeg {
-                rate: Rate::Narrow8k,
-                edge: Some(Box::new(edge)),
-                tap: None,
-            },
-            ..NewChannel::default()
-        })?;
+            edge: Box::new(edge),
+        }
+        .add(ctx)?;
         tracing::info!(channel = %created.0, %remote, %local, format = far.format.name(), "external media channel created");
         Ok(created)
     }

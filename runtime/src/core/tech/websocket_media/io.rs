@@ -85,7 +85,7 @@ pub(crate) async fn run(socket: MediaSocket, session: Session) {
     });
     if write(&mut sink, Message::text(start)).await.is_err() {
         tracing::info!(channel = %channel, "media WebSocket: MEDIA_START could not be sent");
-        hang_up(&handle, &channel, BROKEN);
+        handle.hang_up(&channel, BROKEN);
         return;
     }
     link.set_connected();
@@ -100,7 +100,7 @@ pub(crate) async fn run(socket: MediaSocket, session: Session) {
         async move {
             let ended = write_loop(&link, &mut sink).await;
             if let Err(cause) = ended {
-                hang_up(&handle, &channel, cause);
+                handle.hang_up(&channel, cause);
             }
             let close = Message::Close(Some(CloseFrame {
                 code: CloseCode::Normal,
@@ -111,21 +111,12 @@ pub(crate) async fn run(socket: MediaSocket, session: Session) {
     };
     let reader = async {
         tokio::select! {
-            cause = read_loop(&link, &handle, &channel, &mut stream) => hang_up(&handle, &channel, cause),
+            cause = read_loop(&link, &handle, &channel, &mut stream) => handle.hang_up(&channel, cause),
             () = link.closed() => {}
         }
     };
     tokio::join!(writer, reader);
     tracing::debug!(channel = %channel, "media WebSocket ended");
-}
-
-/// Hangs the channel up from the far end (nothing when it is already gone).
-fn hang_up(handle: &Handle, channel: &Arc<str>, cause: u16) {
-    handle.with(|ctx| {
-        if ctx.exists(channel) {
-            ctx.hang_up(channel, cause);
-        }
-    });
 }
 
 /// One write, bounded by [`WRITE_TIMEOUT`].

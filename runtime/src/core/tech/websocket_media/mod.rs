@@ -23,19 +23,18 @@
 //! A channel not answered within chan_websocket.conf's `answer_timeout` (30 s, Asterisk's
 //! originate default) — nobody connected to `/media/<id>`, no `ANSWER` after `n`, or
 //! wari's connection not made — is hung up with cause 19, no answer
-//! ([`Technology::answer_timeout`]).
+//! ([`MadeByOperation::answer_within`]).
 
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use super::{Context, Driver, MediaLeg, Request, Technology};
+use super::external_channel::{ExternalChannel, channel_id};
+use super::{Context, Driver, MadeByOperation, Request};
 use crate::config::chan_websocket_conf::{ChanWebSocketConfig, ControlMessageFormat};
-use crate::core::channels::channel::{ChannelState, DialplanPosition};
-use crate::core::{ControlReceiver, CoreError, NewChannel};
+use crate::core::{ControlReceiver, CoreError};
 use crate::media::codec::Codec;
-use crate::media::frame::Rate;
 
 pub(crate) mod io;
 pub(crate) mod link;
@@ -130,9 +129,6 @@ pub(crate) struct WebSocketTech {
 }
 
 impl WebSocketTech {
-    /// Its name.
-    pub(crate) const NAME: &'static str = "WebSocket";
-
     /// The technology accepting connections through `sockets` and making client
     /// connections with `connector`, with chan_websocket.conf's `settings`.
     pub(crate) fn new(
@@ -156,25 +152,14 @@ impl WebSocketTech {
     }
 }
 
-impl Technology for WebSocketTech {
-    fn name(&self) -> &'static str {
-        Self::NAME
-    }
+impl MadeByOperation for WebSocketTech {
+    const NAME: &'static str = "WebSocket";
 
-    /// Made by `POST /channels/externalMedia` only.
-    fn dialable(&self) -> bool {
-        false
-    }
-
-    fn has_endpoints(&self) -> bool {
-        false
-    }
-
-    fn answer_timeout(&self) -> Option<std::time::Duration> {
+    fn answer_within(&self) -> Option<std::time::Duration> {
         Some(self.settings.answer_timeout)
     }
 
-    fn request(
+    fn make(
         &self,
         ctx: &mut Context<'_>,
         request: &Request,
@@ -193,7 +178,7 @@ impl Technology for WebSocketTech {
         } else {
             request.resource.clone()
         };
-        let id: Arc<str> = Arc::from(request.id.clone().unwrap_or_else(|| ctx.new_channel_id()));
+        let id = channel_id(ctx, request);
         let name = format!(
             "WebSocket/{}/0x{:012x}",
             request.resource,
@@ -227,26 +212,14 @@ impl Technology for WebSocketTech {
             sockets: self.sockets.clone(),
             connector: self.connector.clone(),
         };
-        let created = ctx.add_channel(NewChannel {
-            id: Some(id.to_string()),
+        let created = ExternalChannel {
+            id,
             name,
-            state: ChannelState::Down,
             driver: Arc::new(driver),
-            dialplan: DialplanPosition {
-                context: "default".into(),
-                exten: "s".into(),
-                priority: 1,
-                app_name: "AppDial2".into(),
-                app_data: "(Outgoing Line)".into(),
-            },
             vars,
-            media: MediaLeg {
-                rate: Rate::Narrow8k,
-                edge: Some(Box::new(LinkEdge::new(link))),
-                tap: None,
-            },
-            ..NewChannel::default()
-        })?;
+            edge: Box::new(LinkEdge::new(link)),
+        }
+        .add(ctx)?;
         if server {
             self.sockets.expect(connection_id.clone(), session);
         }
@@ -292,11 +265,7 @@ impl Driver for WebSocketChannel {
                 Ok(socket) => io::run(socket, session).await,
                 Err(error) => {
                     tracing::warn!(channel = %me, connection = %id, %error, "media WebSocket connection failed");
-                    session.handle.with(|ctx| {
-                        if ctx.exists(&me) {
-                            ctx.hang_up(&me, NO_ROUTE);
-                        }
-                    });
+                    session.handle.hang_up(&me, NO_ROUTE);
                 }
             }
         });

@@ -553,27 +553,8 @@ impl Negotiator {
         let Some(&(payload_type, codec)) = common.first() else {
             return Err(SdpError::NoCommonCodec);
         };
-        let remote_ip = sdp.address_of(audio).ok_or(SdpError::Malformed {
-            line: 0,
-            reason: "no c= line for the audio stream",
-        })?;
-        let telephone_event = self
-            .telephone_event
-            .then(|| audio.telephone_event())
-            .flatten();
-        let direction = sdp.direction_of(audio).answer(ours);
-        if let Some(pt) = telephone_event {
-            self.event_pt = pt;
-        }
-        let negotiated = Negotiated {
-            remote_ip,
-            remote_port: audio.port,
-            remote_rtcp_port: audio.rtcp_port.unwrap_or(audio.port.wrapping_add(1)),
-            codec,
-            payload_type,
-            telephone_event,
-            direction,
-        };
+        let negotiated = self.agreed(&sdp, audio, (payload_type, codec), ours)?;
+        let (telephone_event, direction) = (negotiated.telephone_event, negotiated.direction);
         let mut out = String::with_capacity(256);
         self.header(&mut out);
         for (i, media) in sdp.media.iter().enumerate() {
@@ -622,6 +603,21 @@ impl Negotiator {
             .filter_map(|pt| Some((pt, audio.codec_of(pt)?)))
             .find(|(_, codec)| self.codecs.contains(codec))
             .ok_or(SdpError::NoCommonCodec)?;
+        // Their direction seen from our side, within what we offered.
+        self.agreed(&sdp, audio, (payload_type, codec), self.offered)
+    }
+
+    /// What is agreed with the far end's `audio` section of `sdp` on `codec` (as
+    /// `payload_type`): its address (`c=`, which it must have) and ports, the
+    /// `telephone-event` payload type when we take DTMF that way (kept for our later
+    /// offers), and its direction seen from our side within `ours`.
+    fn agreed(
+        &mut self,
+        sdp: &SessionDescription,
+        audio: &MediaSection,
+        (payload_type, codec): (u8, Codec),
+        ours: Direction,
+    ) -> Result<Negotiated, SdpError> {
         let remote_ip = sdp.address_of(audio).ok_or(SdpError::Malformed {
             line: 0,
             reason: "no c= line for the audio stream",
@@ -630,9 +626,6 @@ impl Negotiator {
             .telephone_event
             .then(|| audio.telephone_event())
             .flatten();
-        // Their direction seen from our side, within what we offered.
-        let theirs = sdp.direction_of(audio);
-        let direction = theirs.answer(self.offered);
         if let Some(pt) = telephone_event {
             self.event_pt = pt;
         }
@@ -643,7 +636,7 @@ impl Negotiator {
             codec,
             payload_type,
             telephone_event,
-            direction,
+            direction: sdp.direction_of(audio).answer(ours),
         })
     }
 }
