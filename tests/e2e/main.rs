@@ -57,6 +57,7 @@ mod sip_ari_ops;
 mod sip_calls;
 mod sip_cancel;
 mod sip_dialing;
+mod sip_fixture;
 mod sip_flows;
 mod sip_hostile;
 mod sip_peers;
