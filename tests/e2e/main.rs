@@ -25,6 +25,7 @@ mod console;
 mod console_apps;
 mod console_health;
 mod console_listen;
+mod console_page;
 mod console_story;
 mod cors;
 mod crash;
