@@ -33,6 +33,7 @@ mod crash_state;
 mod demo;
 mod events_fidelity;
 mod external_media;
+mod external_media_support;
 mod external_media_ws;
 mod extreme_numbers;
 mod http_transport;
