@@ -56,6 +56,12 @@ async fn wait_for(ws: &mut EventSocket, matches: impl Fn(&Value) -> bool) -> Val
     }
 }
 
+/// `GET {path}` (a channel's `/variables`) answers 200 with `expected`.
+async fn assert_variables(wari: &Wari, path: &str, expected: Value) {
+    let Reply { status, body, .. } = call(wari, Method::GET, path).await;
+    assert_eq!((status.as_u16(), body), (200, expected), "{path}");
+}
+
 /// Sets variable `MARK` on channel `id` (204) and checks that the channel's next event
 /// is its ChannelVarset: nothing came between (e.g. for a hold, or unsetting a variable).
 async fn assert_mark_is_next(wari: &Wari, ws: &mut EventSocket, id: &str) {
@@ -234,19 +240,12 @@ async fn channels_running_dialplan_are_409_but_readable_and_hangable() {
     let Reply { status, body, .. } =
         call(&wari, Method::GET, "/channels/dp/variable?variable=EXTEN").await;
     assert_eq!((status.as_u16(), body), (200, json!({"value": "300"})));
-    let Reply { status, body, .. } = call(
+    assert_variables(
         &wari,
-        Method::GET,
         "/channels/dp/variables?variables=EXTEN,%20CONTEXT",
+        json!({"variables": {"EXTEN": "300", "CONTEXT": "default"}}),
     )
     .await;
-    assert_eq!(
-        (status.as_u16(), body),
-        (
-            200,
-            json!({"variables": {"EXTEN": "300", "CONTEXT": "default"}})
-        )
-    );
     expect(
         &wari,
         Method::GET,
@@ -820,19 +819,12 @@ async fn originate_into_an_app_with_variables_and_args() {
     let varset = ws.next_for("ChannelVarset", "v1").await;
     assert_eq!(varset["variable"], "B");
     assert_eq!(varset["channel"]["channelvars"]["B"], "2");
-    let Reply { status, body, .. } = call(
+    assert_variables(
         &wari,
-        Method::GET,
         "/channels/v1/variables?variables=A,B,PLAIN",
+        json!({"variables": {"A": "1", "B": "2", "PLAIN": "p"}}),
     )
     .await;
-    assert_eq!(
-        (status.as_u16(), body),
-        (
-            200,
-            json!({"variables": {"A": "1", "B": "2", "PLAIN": "p"}})
-        )
-    );
 
     // Parameter errors of the single-variable operations.
     expect(

@@ -659,6 +659,23 @@ async fn call_from(wari: &Wari, app: &mut EventSocket, ip: &str) -> Seen {
     }
 }
 
+/// `seen`'s Contact holds `contact`, its SDP's connection and origin give `media_ip`, and
+/// the BYE's Via starts with `via`.
+fn assert_addresses(seen: &Seen, contact: &str, media_ip: &str, via: &str) {
+    assert!(
+        seen.answer_contact.contains(contact),
+        "{}",
+        seen.answer_contact
+    );
+    assert_eq!(seen.connection, format!("IN IP4 {media_ip}"));
+    assert!(
+        seen.origin.ends_with(&format!("IN IP4 {media_ip}")),
+        "{}",
+        seen.origin
+    );
+    assert!(seen.bye_via.starts_with(via), "{}", seen.bye_via);
+}
+
 #[tokio::test]
 async fn peers_outside_local_net_see_the_external_addresses_and_inside_the_bound_one() {
     let wari = Wari::with(&[("pjsip.conf", NAT_PJSIP), ("extensions.conf", DIALPLAN)]);
@@ -668,40 +685,20 @@ async fn peers_outside_local_net_see_the_external_addresses_and_inside_the_bound
     // 127.0.0.2 is outside local_net: Contact and the BYE's Via carry the external
     // signalling address and port, the SDP the external media address.
     let outside = call_from(&wari, &mut app, "127.0.0.2").await;
-    assert!(
-        outside.answer_contact.contains("@203.0.113.7:5999"),
-        "{}",
-        outside.answer_contact
-    );
-    assert_eq!(outside.connection, "IN IP4 203.0.113.8");
-    assert!(
-        outside.origin.ends_with("IN IP4 203.0.113.8"),
-        "{}",
-        outside.origin
-    );
-    assert!(
-        outside.bye_via.starts_with("SIP/2.0/UDP 203.0.113.7:5999;"),
-        "{}",
-        outside.bye_via
+    assert_addresses(
+        &outside,
+        "@203.0.113.7:5999",
+        "203.0.113.8",
+        "SIP/2.0/UDP 203.0.113.7:5999;",
     );
 
     // 127.0.0.1 is inside: the bound address everywhere.
     let inside = call_from(&wari, &mut app, "127.0.0.1").await;
-    assert!(
-        inside.answer_contact.contains(&format!("@{bound}")),
-        "{}",
-        inside.answer_contact
-    );
-    assert_eq!(inside.connection, "IN IP4 127.0.0.1");
-    assert!(
-        inside.origin.ends_with("IN IP4 127.0.0.1"),
-        "{}",
-        inside.origin
-    );
-    assert!(
-        inside.bye_via.starts_with(&format!("SIP/2.0/UDP {bound};")),
-        "{}",
-        inside.bye_via
+    assert_addresses(
+        &inside,
+        &format!("@{bound}"),
+        "127.0.0.1",
+        &format!("SIP/2.0/UDP {bound};"),
     );
 }
 
