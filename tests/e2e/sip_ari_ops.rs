@@ -12,6 +12,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use reqwest::Method;
 use serde_json::Value;
 
 use crate::media_support::{
@@ -168,6 +169,12 @@ fn silence(dir: &Path, seconds: usize) -> PathBuf {
     let path = dir.join(format!("silence-{seconds}.wav"));
     crate::sip_peers::write_wav(&path, &vec![0; seconds * RATE]);
     path
+}
+
+/// `method` on `path` as the test user answers 204 No Content.
+async fn no_content(wari: &Wari, method: Method, path: &str) {
+    let reply = wari.ari(method.clone(), path).await;
+    assert_eq!(reply.status, 204, "{method} {path}: {}", reply.text);
 }
 
 /// The `rtp_statistics` of `channel` (200).
@@ -345,8 +352,12 @@ async fn snooping_on_a_phone_call_hears_what_it_says_and_what_it_is_played() {
     spy.next_for("StasisStart", "snoop-out").await;
     record(&ops.wari, &mut spy, "channels/snoop-out", "snoop-out", "").await;
     ops.play_through(&channel, "sound:agent-loginok").await;
-    let reply = ops.wari.post("/ari/recordings/live/snoop-out/stop").await;
-    assert_eq!(reply.status, 204, "{}", reply.text);
+    no_content(
+        &ops.wari,
+        Method::POST,
+        "/ari/recordings/live/snoop-out/stop",
+    )
+    .await;
     recordings_finished(&mut spy, &["snoop-out"]).await;
     let heard_out = stored_samples(&ops.wari, "snoop-out").await;
     let found = contains(&heard_out, "agent-loginok");
@@ -402,17 +413,19 @@ async fn external_media_bridged_with_a_phone_receives_its_audio() {
 async fn a_muted_phone_hears_nothing_until_unmuted() {
     let mut ops = Ops::start().await;
     let (mut alice, channel) = ops.silent_call_in("alice", "wonderland").await;
-    let reply = ops
-        .wari
-        .post(&format!("/ari/channels/{channel}/mute?direction=out"))
-        .await;
-    assert_eq!(reply.status, 204, "{}", reply.text);
+    no_content(
+        &ops.wari,
+        Method::POST,
+        &format!("/ari/channels/{channel}/mute?direction=out"),
+    )
+    .await;
     ops.play_through(&channel, "sound:hello-world").await;
-    let reply = ops
-        .wari
-        .delete(&format!("/ari/channels/{channel}/mute?direction=out"))
-        .await;
-    assert_eq!(reply.status, 204, "{}", reply.text);
+    no_content(
+        &ops.wari,
+        Method::DELETE,
+        &format!("/ari/channels/{channel}/mute?direction=out"),
+    )
+    .await;
     ops.play_through(&channel, "sound:agent-loginok").await;
     ops.hang_up(&channel, &mut alice).await;
 
@@ -442,12 +455,10 @@ async fn music_on_hold_on_a_phone_call_is_heard_until_stopped() {
     let mut ops = Ops::start().await;
     let (mut alice, channel) = ops.silent_call_in("alice", "wonderland").await;
     let target = format!("channels/{channel}");
-    let reply = ops.wari.post(&format!("/ari/{target}/moh")).await;
-    assert_eq!(reply.status, 204, "{}", reply.text);
+    no_content(&ops.wari, Method::POST, &format!("/ari/{target}/moh")).await;
     // A second of music, then a second without (recordings of the phone as the clock).
     Ops::record_for(&ops.wari, &mut ops.ws, &target, "clock-1", 1).await;
-    let reply = ops.wari.delete(&format!("/ari/{target}/moh")).await;
-    assert_eq!(reply.status, 204, "{}", reply.text);
+    no_content(&ops.wari, Method::DELETE, &format!("/ari/{target}/moh")).await;
     Ops::record_for(&ops.wari, &mut ops.ws, &target, "clock-2", 1).await;
     ops.hang_up(&channel, &mut alice).await;
 
@@ -476,11 +487,12 @@ async fn music_on_hold_on_a_phone_call_is_heard_until_stopped() {
 async fn continue_sends_a_phone_call_on_in_the_dialplan() {
     let mut ops = Ops::start().await;
     let (mut alice, channel) = ops.silent_call_in("alice", "wonderland").await;
-    let reply = ops
-        .wari
-        .post(&format!("/ari/channels/{channel}/continue"))
-        .await;
-    assert_eq!(reply.status, 204, "{}", reply.text);
+    no_content(
+        &ops.wari,
+        Method::POST,
+        &format!("/ari/channels/{channel}/continue"),
+    )
+    .await;
     ops.ws.next_for("StasisEnd", &channel).await;
     // Playback(hello-world), then Hangup(): the phone hears the prompt and gets a BYE.
     alice.wait_event("CALL_CLOSED", PEER_TIMEOUT).await;
@@ -492,11 +504,12 @@ async fn continue_sends_a_phone_call_on_in_the_dialplan() {
 async fn digits_sent_to_a_phone_arrive_as_rfc4733_events() {
     let mut ops = Ops::start().await;
     let (mut alice, channel) = ops.silent_call_in("alice", "wonderland").await;
-    let reply = ops
-        .wari
-        .post(&format!("/ari/channels/{channel}/dtmf?dtmf=123"))
-        .await;
-    assert_eq!(reply.status, 204, "{}", reply.text);
+    no_content(
+        &ops.wari,
+        Method::POST,
+        &format!("/ari/channels/{channel}/dtmf?dtmf=123"),
+    )
+    .await;
     let mut digits = String::new();
     for _ in 0..3 {
         let event = alice.wait_event("CALL_DTMF_START", PEER_TIMEOUT).await;
@@ -513,11 +526,12 @@ async fn digits_sent_to_a_phone_arrive_as_rfc4733_events() {
 async fn digits_sent_to_an_inband_phone_are_tones_in_its_audio() {
     let mut ops = Ops::start().await;
     let (mut carol, channel) = ops.silent_call_in("carol", "carrots").await;
-    let reply = ops
-        .wari
-        .post(&format!("/ari/channels/{channel}/dtmf?dtmf=123"))
-        .await;
-    assert_eq!(reply.status, 204, "{}", reply.text);
+    no_content(
+        &ops.wari,
+        Method::POST,
+        &format!("/ari/channels/{channel}/dtmf?dtmf=123"),
+    )
+    .await;
     // 3 digits of 100 ms, 100 ms apart, take well under the 2 s recorded here.
     Ops::record_for(
         &ops.wari,
