@@ -10,21 +10,14 @@ use std::time::Duration;
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use wari::media::detect::goertzel_power;
 
-use crate::media_support::{
-    MediaApp, assert_hears, bridge, local_pair, record, sine, stop, stored_samples,
+use crate::external_media_support::{
+    assert_phone_hears_700, bridge_with_local_pair, ends_in_tone, external_media, play_tone, start,
 };
+use crate::media_support::sine;
 use crate::support::Wari;
 
 const APP: &str = "as";
-
-const DIALPLAN: &str = "\
-[as]
-exten => _X.,1,Answer()
- same => n,Stasis(as)
- same => n,Hangup()
-";
 
 const SESSION: &str = "3f2504e0-4f89-11d3-9a0c-0305e82c3301";
 
@@ -63,16 +56,7 @@ async fn audiosocket_channel(
     format: &str,
 ) -> (serde_json::Value, TcpStream) {
     let port = listener.local_addr().expect("address").port();
-    let reply = wari
-        .ari_with_body(
-            reqwest::Method::POST,
-            &format!(
-                "/ari/channels/externalMedia?app={APP}&encapsulation=audiosocket&transport=tcp&external_host=127.0.0.1:{port}&format={format}&data={SESSION}&channelId={id}"
-            ),
-            Some(json!({"variables": {"CALL_TAG": "a-1"}})),
-        )
-        .await;
-    assert_eq!(reply.status, 200, "{}", reply.body);
+    let channel = external_media(wari, &format!("app={APP}&encapsulation=audiosocket&transport=tcp&external_host=127.0.0.1:{port}&format={format}&data={SESSION}&channelId={id}"), "a-1").await;
     let (mut stream, _) = tokio::time::timeout(MESSAGE_TIMEOUT, listener.accept())
         .await
         .expect("wari connected")
@@ -80,7 +64,7 @@ async fn audiosocket_channel(
     let (kind, payload) = next_message(&mut stream).await.expect("the UUID message");
     assert_eq!(kind, 0x01, "the UUID first");
     assert_eq!(payload, uuid_bytes(SESSION), "the session UUID, 16 bytes");
-    (reply.body, stream)
+    (channel, stream)
 }
 
 fn uuid_bytes(text: &str) -> Vec<u8> {
@@ -104,12 +88,7 @@ async fn read_until_tone(stream: &mut TcpStream, freq: f32) {
                 .chunks_exact(2)
                 .map(|b| i16::from_le_bytes([b[0], b[1]])),
         );
-        let recent = 160 * 20;
-        if audio.len() >= recent
-            && audio[audio.len() - recent..].chunks_exact(160).all(|w| {
-                goertzel_power(w, freq, 8000) > 100.0 * goertzel_power(w, 1700.0, 8000).max(1.0)
-            })
-        {
+        if ends_in_tone(&audio, 8000, freq) {
             return;
         }
     }
@@ -140,11 +119,7 @@ async fn closed_by_wari(stream: &mut TcpStream) {
 
 #[tokio::test]
 async fn audiosocket_carries_the_call_both_ways_with_dtmf_and_hangup() {
-    let MediaApp {
-        wari,
-        mut ws,
-        data: _data,
-    } = MediaApp::start(APP, DIALPLAN).await;
+    let (wari, mut ws, _data) = start(APP).await;
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("listener");
     let port = listener.local_addr().expect("address").port();
     let (channel, mut stream) = audiosocket_channel(&wari, &listener, "aud", "slin").await;
@@ -163,35 +138,26 @@ async fn audiosocket_carries_the_call_both_ways_with_dtmf_and_hangup() {
     assert_eq!(started["args"], json!([SESSION]));
 
     // A tone played on the other side of a bridge arrives as audio messages.
-    local_pair(&wari, &mut ws, APP, "Local/100@as", "p1", "p2").await;
-    bridge(&wari, &mut ws, "br", &["aud", "p1"]).await;
-    let reply = wari
-        .post("/ari/channels/p2/play?media=tone:!1000/2000")
-        .await;
-    assert_eq!(reply.status, 201, "{}", reply.body);
+    bridge_with_local_pair(&wari, &mut ws, APP, "aud").await;
+    play_tone(&wari, "p2", "!1000/2000").await;
     read_until_tone(&mut stream, 1000.0).await;
     ws.next_of("PlaybackFinished").await;
 
     // Audio sent in messages of 30 ms (not the channel's 20) is heard there.
-    record(&wari, &mut ws, "channels/p2", "heard", "").await;
-    let tone: Vec<i16> = sine(700.0, 8000).collect();
-    let mut pace = tokio::time::interval(Duration::from_millis(30));
-    for samples in tone.chunks_exact(240) {
-        pace.tick().await;
-        let payload: Vec<u8> = samples.iter().flat_map(|s| s.to_le_bytes()).collect();
-        stream
-            .write_all(&message(0x10, &payload))
-            .await
-            .expect("send audio");
-    }
-    stop(&wari, &mut ws, "heard").await;
-    let heard = stored_samples(&wari, "heard").await;
-    assert_hears(
-        &heard,
-        700.0,
-        1300.0,
-        "the phone hears the 700 Hz sent over AudioSocket",
-    );
+    let sending = async {
+        let tone: Vec<i16> = sine(700.0, 8000).collect();
+        let mut pace = tokio::time::interval(Duration::from_millis(30));
+        for samples in tone.chunks_exact(240) {
+            pace.tick().await;
+            let payload: Vec<u8> = samples.iter().flat_map(|s| s.to_le_bytes()).collect();
+            stream
+                .write_all(&message(0x10, &payload))
+                .await
+                .expect("send audio");
+        }
+    };
+    let over = "the phone hears the 700 Hz sent over AudioSocket";
+    assert_phone_hears_700(&wari, &mut ws, sending, over).await;
 
     // DTMF both ways.
     stream
@@ -216,11 +182,7 @@ async fn audiosocket_carries_the_call_both_ways_with_dtmf_and_hangup() {
 
 #[tokio::test]
 async fn errors_and_hangups_end_audiosocket_calls_and_bad_requests_make_nothing() {
-    let MediaApp {
-        wari,
-        mut ws,
-        data: _data,
-    } = MediaApp::start(APP, DIALPLAN).await;
+    let (wari, mut ws, _data) = start(APP).await;
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("listener");
     let port = listener.local_addr().expect("address").port();
 

@@ -7,7 +7,7 @@
 
 use serde_json::{Value, json};
 
-use crate::support::{EventSocket, Reply, Wari};
+use crate::support::{EVENT_BUDGET, EventSocket, Reply, Wari};
 
 /// The conformance dialplan's extensions (the reference Asterisk's, without its Verbose
 /// lines).
@@ -86,6 +86,29 @@ fn steps(events: &[Value], id: &str) -> Vec<String> {
 /// The events up to and including the first that `done` accepts.
 async fn until(ws: &mut EventSocket, done: impl Fn(&Value) -> bool) -> Vec<Value> {
     ws.until(|e| done(e)).await
+}
+
+/// The events until two ChannelDestroyed have come (both halves of a Local pair, or a
+/// call's two channels), at most [`EVENT_BUDGET`].
+async fn until_both_destroyed(ws: &mut EventSocket) -> Vec<Value> {
+    let mut events = Vec::new();
+    let mut destroyed = 0;
+    for _ in 0..EVENT_BUDGET {
+        let event = ws.next().await;
+        destroyed += usize::from(event["type"] == "ChannelDestroyed");
+        events.push(event);
+        if destroyed == 2 {
+            return events;
+        }
+    }
+    panic!("two ChannelDestroyed never came: {events:#?}");
+}
+
+/// `POST {path}` (an originate or a create), which must answer 200: the channel.
+async fn created(wari: &Wari, path: &str) -> Value {
+    let Reply { status, body, .. } = wari.post(path).await;
+    assert_eq!(status, 200, "{body}");
+    body
 }
 
 fn is(kind: &'static str, id: &'static str) -> impl Fn(&Value) -> bool {
@@ -171,13 +194,7 @@ async fn a_local_originate_with_caller_id_goes_as_in_asterisk() {
     // Golden hangup.
     let reply = wari.delete("/ari/channels/c1?reason=normal").await;
     assert_eq!(reply.status.as_u16(), 204);
-    let mut events = Vec::new();
-    let mut destroyed = 0;
-    while destroyed < 2 {
-        let event = ws.next().await;
-        destroyed += usize::from(event["type"] == "ChannelDestroyed");
-        events.push(event);
-    }
+    let events = until_both_destroyed(&mut ws).await;
     assert_eq!(
         steps(&events, "c1"),
         [
@@ -216,21 +233,12 @@ async fn failed_originates_report_why_in_their_last_dial() {
     let wari = Wari::with(&[("extensions.conf", DIALPLAN)]);
     let mut ws = socket(&wari, "app=watch").await;
     // Local/busy@default: the dialplan hangs ;2 up with cause 17.
-    let Reply {
-        status,
-        body: channel,
-        ..
-    } = wari
-        .post("/ari/channels?endpoint=Local/busy@default&app=watch&channelId=b1&otherChannelId=b2")
-        .await;
-    assert_eq!(status, 200, "{channel}");
-    let mut events = Vec::new();
-    let mut destroyed = 0;
-    while destroyed < 2 {
-        let event = ws.next().await;
-        destroyed += usize::from(event["type"] == "ChannelDestroyed");
-        events.push(event);
-    }
+    created(
+        &wari,
+        "/ari/channels?endpoint=Local/busy@default&app=watch&channelId=b1&otherChannelId=b2",
+    )
+    .await;
+    let events = until_both_destroyed(&mut ws).await;
     assert_eq!(
         steps(&events, "b1"),
         [
@@ -293,21 +301,12 @@ async fn failed_originates_report_why_in_their_last_dial() {
 async fn an_originate_that_rings_out_ends_without_a_status() {
     let wari = Wari::with(&[("extensions.conf", DIALPLAN)]);
     let mut ws = socket(&wari, "app=watch").await;
-    let Reply {
-        status,
-        body: channel,
-        ..
-    } = wari
-        .post("/ari/channels?endpoint=Local/ring@default&app=watch&channelId=r1&timeout=1")
-        .await;
-    assert_eq!(status, 200, "{channel}");
-    let mut events = Vec::new();
-    let mut destroyed = 0;
-    while destroyed < 2 {
-        let event = ws.next().await;
-        destroyed += usize::from(event["type"] == "ChannelDestroyed");
-        events.push(event);
-    }
+    created(
+        &wari,
+        "/ari/channels?endpoint=Local/ring@default&app=watch&channelId=r1&timeout=1",
+    )
+    .await;
+    let events = until_both_destroyed(&mut ws).await;
     // The given-up channel just goes (no request, no NOANSWER); its other half is hung
     // up by it with cause 19.
     assert_eq!(
@@ -334,10 +333,11 @@ async fn an_originate_that_rings_out_ends_without_a_status() {
     );
 
     // A phone that never answers: the same for its channel.
-    let Reply { status, .. } = wari
-        .post("/ari/channels?endpoint=Test/carol/noanswer&app=watch&channelId=r3&timeout=1")
-        .await;
-    assert_eq!(status, 200);
+    created(
+        &wari,
+        "/ari/channels?endpoint=Test/carol/noanswer&app=watch&channelId=r3&timeout=1",
+    )
+    .await;
     let events = until(&mut ws, is("ChannelDestroyed", "r3")).await;
     assert_eq!(
         steps(&events, "r3"),
@@ -355,14 +355,11 @@ async fn an_originate_that_rings_out_ends_without_a_status() {
 async fn created_channels_are_dialed_and_hung_up_as_in_asterisk() {
     let wari = Wari::with(&[("extensions.conf", DIALPLAN)]);
     let mut ws = socket(&wari, "app=hello").await;
-    let Reply {
-        status,
-        body: channel,
-        ..
-    } = wari
-        .post("/ari/channels/create?endpoint=Local/200@default&app=hello&channelId=k1")
-        .await;
-    assert_eq!(status, 200, "{channel}");
+    let channel = created(
+        &wari,
+        "/ari/channels/create?endpoint=Local/200@default&app=hello&channelId=k1",
+    )
+    .await;
     assert_eq!(
         channel["dialplan"],
         json!({"context": "default", "exten": "200", "priority": 1,
@@ -421,10 +418,11 @@ async fn created_channels_are_dialed_and_hung_up_as_in_asterisk() {
     assert_eq!(destroyed["channel"]["dialplan"]["app_name"], "");
 
     // A dial that times out is hung up as if asked over ARI, with cause 19.
-    let Reply { status, .. } = wari
-        .post("/ari/channels/create?endpoint=Local/ring@default&app=hello&channelId=k2")
-        .await;
-    assert_eq!(status, 200);
+    created(
+        &wari,
+        "/ari/channels/create?endpoint=Local/ring@default&app=hello&channelId=k2",
+    )
+    .await;
     ws.until(is("StasisStart", "k2")).await;
     assert_eq!(
         wari.post("/ari/channels/k2/dial?timeout=1").await.status,
@@ -452,12 +450,11 @@ async fn stasis_without_a_consumer_leaves_stasisstatus_failed() {
     let mut all = socket(&wari, "app=watcher&subscribeAll=true").await;
     // As the conformance kit's stasis_no_websocket: ;2 runs Stasis(noapp), which nobody
     // serves; the dialplan copies STASISSTATUS into a global.
-    let Reply { status, .. } = wari
-        .post(
-            "/ari/channels?endpoint=Local/300@default&extension=hold&context=default&channelId=n1",
-        )
-        .await;
-    assert_eq!(status, 200);
+    created(
+        &wari,
+        "/ari/channels?endpoint=Local/300@default&extension=hold&context=default&channelId=n1",
+    )
+    .await;
     let events = until(&mut all, |e| {
         e["type"] == "ChannelVarset" && e["channel"]["id"] == "n1;2" && e["value"] == "FAILED"
     })
@@ -493,10 +490,11 @@ async fn continue_and_move_end_the_application_as_in_asterisk() {
     let wari = Wari::with(&[("extensions.conf", DIALPLAN)]);
     let mut a = socket(&wari, "app=first").await;
     let mut b = socket(&wari, "app=second").await;
-    let Reply { status, .. } = wari
-        .post("/ari/channels?endpoint=Local/200@default&app=first&channelId=d1")
-        .await;
-    assert_eq!(status, 200);
+    created(
+        &wari,
+        "/ari/channels?endpoint=Local/200@default&app=first&channelId=d1",
+    )
+    .await;
     a.until(is("StasisStart", "d1")).await;
     // Continuing ends the application at once; STASISSTATUS follows when the channel is
     // done, after the dialplan, and it shows AppDial2 again.
@@ -534,10 +532,11 @@ async fn continue_and_move_end_the_application_as_in_asterisk() {
 
     // Moving: the first application's StasisEnd, the second's StasisStart; the first
     // keeps the subscription its originate made, the second loses its own at StasisEnd.
-    let Reply { status, .. } = wari
-        .post("/ari/channels?endpoint=Local/200@default&app=first&appArgs=x&channelId=m1")
-        .await;
-    assert_eq!(status, 200);
+    created(
+        &wari,
+        "/ari/channels?endpoint=Local/200@default&app=first&appArgs=x&channelId=m1",
+    )
+    .await;
     a.until(is("StasisStart", "m1")).await;
     assert_eq!(
         wari.post("/ari/channels/m1/move?app=second&appArgs=y,z")
@@ -573,20 +572,15 @@ async fn continue_and_move_end_the_application_as_in_asterisk() {
 async fn hanging_up_the_second_half_ends_the_first_with_its_cause() {
     let wari = Wari::with(&[("extensions.conf", DIALPLAN)]);
     let mut ws = socket(&wari, "app=watch").await;
-    let Reply { status, .. } = wari
-        .post("/ari/channels?endpoint=Local/200@default&app=watch&channelId=h1")
-        .await;
-    assert_eq!(status, 200);
+    created(
+        &wari,
+        "/ari/channels?endpoint=Local/200@default&app=watch&channelId=h1",
+    )
+    .await;
     ws.until(is("StasisStart", "h1")).await;
     let reply = wari.delete("/ari/channels/h1;2?reason_code=17").await;
     assert_eq!(reply.status.as_u16(), 204);
-    let mut events = Vec::new();
-    let mut destroyed = 0;
-    while destroyed < 2 {
-        let event = ws.next().await;
-        destroyed += usize::from(event["type"] == "ChannelDestroyed");
-        events.push(event);
-    }
+    let events = until_both_destroyed(&mut ws).await;
     let second: Vec<String> = steps(&events, "h1;2")
         .into_iter()
         .filter(|s| !s.starts_with("ChannelDialplan"))
@@ -616,10 +610,11 @@ async fn hanging_up_the_second_half_ends_the_first_with_its_cause() {
 async fn the_dialplan_answer_waits_before_going_on() {
     let wari = Wari::with(&[("extensions.conf", DIALPLAN)]);
     let mut ws = socket(&wari, "app=watch").await;
-    let Reply { status, .. } = wari
-        .post("/ari/channels?endpoint=Local/200@default&app=watch&channelId=w1")
-        .await;
-    assert_eq!(status, 200);
+    created(
+        &wari,
+        "/ari/channels?endpoint=Local/200@default&app=watch&channelId=w1",
+    )
+    .await;
     // ;2 answers (and ;1 enters the application) before ;2's Answer() lets it go on to
     // Wait(): Asterisk waits for media after answering a ringing channel.
     let events = until(&mut ws, |e| {
@@ -674,12 +669,11 @@ async fn answer_waits_for_media_or_its_delay() {
         ("Local/200@default", "a1", 500),
         ("Local/slow@default", "a2", 1200),
     ] {
-        let Reply { status, .. } = wari
-            .post(&format!(
-                "/ari/channels?endpoint={endpoint}&app=watch&channelId={id}"
-            ))
-            .await;
-        assert_eq!(status, 200);
+        created(
+            &wari,
+            &format!("/ari/channels?endpoint={endpoint}&app=watch&channelId={id}"),
+        )
+        .await;
         let second = format!("{id};2");
         let events = until(&mut ws, |e| {
             e["type"] == "ChannelDialplan"
@@ -702,10 +696,11 @@ async fn answer_waits_for_media_or_its_delay() {
 async fn holding_asks_the_far_end_and_tells_no_one() {
     let wari = Wari::with(&[("extensions.conf", DIALPLAN)]);
     let mut ws = socket(&wari, "app=watch").await;
-    let Reply { status, .. } = wari
-        .post("/ari/channels?endpoint=Local/200@default&app=watch&channelId=p1")
-        .await;
-    assert_eq!(status, 200);
+    created(
+        &wari,
+        "/ari/channels?endpoint=Local/200@default&app=watch&channelId=p1",
+    )
+    .await;
     ws.until(is("StasisStart", "p1")).await;
     // Golden channel_get: hold and unhold on a Local ;1 give no ChannelHold/ChannelUnhold
     // for either half (the other half, in the dialplan, is in no bridge).
@@ -737,10 +732,11 @@ async fn a_bridged_far_half_hears_no_hold_and_a_channel_watcher_no_bridge_events
     // answers, h1 enters watch. watch follows h1;2 (it originated the pair) but not the
     // bridge, so it hears neither h1;2 entering nor leaving it; holding h1 announces
     // nothing, to either application.
-    let Reply { status, .. } = wari
-        .post("/ari/channels?endpoint=Local/100@default&app=watch&channelId=h1")
-        .await;
-    assert_eq!(status, 200);
+    created(
+        &wari,
+        "/ari/channels?endpoint=Local/100@default&app=watch&channelId=h1",
+    )
+    .await;
     hello.until(is("StasisStart", "h1;2")).await;
     assert_eq!(wari.post("/ari/bridges/hb?type=mixing").await.status, 200);
     assert_eq!(
@@ -798,12 +794,11 @@ async fn subscribe_all_sees_what_the_originating_application_does_not() {
     let wari = Wari::with(&[("extensions.conf", DIALPLAN)]);
     let mut own = socket(&wari, "app=own").await;
     let mut all = socket(&wari, "app=watcher&subscribeAll=true").await;
-    let Reply { status, .. } = wari
-        .post(
-            "/ari/channels?endpoint=Local/200@default&app=own&channelId=s1&callerId=Bob%20%3C42%3E",
-        )
-        .await;
-    assert_eq!(status, 200);
+    created(
+        &wari,
+        "/ari/channels?endpoint=Local/200@default&app=own&channelId=s1&callerId=Bob%20%3C42%3E",
+    )
+    .await;
     let seen = until(&mut all, |e| e["type"] == "Dial").await;
     // Creation, the dial's AppDial2 and the originate's identity come before the
     // application is subscribed: only a subscribeAll socket hears them.

@@ -56,6 +56,25 @@ async fn wait_for(ws: &mut EventSocket, matches: impl Fn(&Value) -> bool) -> Val
     }
 }
 
+/// `GET {path}` (a channel's `/variables`) answers 200 with `expected`.
+async fn assert_variables(wari: &Wari, path: &str, expected: Value) {
+    let Reply { status, body, .. } = call(wari, Method::GET, path).await;
+    assert_eq!((status.as_u16(), body), (200, expected), "{path}");
+}
+
+/// Sets variable `MARK` on channel `id` (204) and checks that the channel's next event
+/// is its ChannelVarset: nothing came between (e.g. for a hold, or unsetting a variable).
+async fn assert_mark_is_next(wari: &Wari, ws: &mut EventSocket, id: &str) {
+    let path = format!("/channels/{id}/variable?variable=MARK&value=1");
+    expect(wari, Method::POST, &path, 204, None).await;
+    let next = wait_for(ws, |e| e["channel"]["id"] == id).await;
+    assert_eq!(
+        (&next["type"], &next["variable"]),
+        (&json!("ChannelVarset"), &json!("MARK")),
+        "{next}"
+    );
+}
+
 /// Originates `Test/NAME` into the application with id `id` and waits for its StasisStart.
 async fn in_stasis(wari: &Wari, ws: &mut EventSocket, endpoint: &str, id: &str) -> Value {
     let Reply { status, body, .. } = call(
@@ -221,19 +240,12 @@ async fn channels_running_dialplan_are_409_but_readable_and_hangable() {
     let Reply { status, body, .. } =
         call(&wari, Method::GET, "/channels/dp/variable?variable=EXTEN").await;
     assert_eq!((status.as_u16(), body), (200, json!({"value": "300"})));
-    let Reply { status, body, .. } = call(
+    assert_variables(
         &wari,
-        Method::GET,
         "/channels/dp/variables?variables=EXTEN,%20CONTEXT",
+        json!({"variables": {"EXTEN": "300", "CONTEXT": "default"}}),
     )
     .await;
-    assert_eq!(
-        (status.as_u16(), body),
-        (
-            200,
-            json!({"variables": {"EXTEN": "300", "CONTEXT": "default"}})
-        )
-    );
     expect(
         &wari,
         Method::GET,
@@ -375,20 +387,7 @@ async fn created_channels_are_412_until_dialed_and_answered() {
     // follows (those tell of a far end that holds): the next event is the marker's.
     expect(&wari, Method::POST, "/channels/c1/hold", 204, None).await;
     expect(&wari, Method::DELETE, "/channels/c1/hold", 204, None).await;
-    expect(
-        &wari,
-        Method::POST,
-        "/channels/c1/variable?variable=MARK&value=1",
-        204,
-        None,
-    )
-    .await;
-    let next = wait_for(&mut ws, |e| e["channel"]["id"] == "c1").await;
-    assert_eq!(
-        (&next["type"], &next["variable"]),
-        (&json!("ChannelVarset"), &json!("MARK")),
-        "{next}"
-    );
+    assert_mark_is_next(&wari, &mut ws, "c1").await;
 
     // Music on hold (an unknown class falls back to the default one) and silence.
     for (method, suffix) in [
@@ -820,19 +819,12 @@ async fn originate_into_an_app_with_variables_and_args() {
     let varset = ws.next_for("ChannelVarset", "v1").await;
     assert_eq!(varset["variable"], "B");
     assert_eq!(varset["channel"]["channelvars"]["B"], "2");
-    let Reply { status, body, .. } = call(
+    assert_variables(
         &wari,
-        Method::GET,
         "/channels/v1/variables?variables=A,B,PLAIN",
+        json!({"variables": {"A": "1", "B": "2", "PLAIN": "p"}}),
     )
     .await;
-    assert_eq!(
-        (status.as_u16(), body),
-        (
-            200,
-            json!({"variables": {"A": "1", "B": "2", "PLAIN": "p"}})
-        )
-    );
 
     // Parameter errors of the single-variable operations.
     expect(
@@ -885,20 +877,7 @@ async fn originate_into_an_app_with_variables_and_args() {
         Some("Provided variable was not found"),
     )
     .await;
-    expect(
-        &wari,
-        Method::POST,
-        "/channels/v1/variable?variable=MARK&value=1",
-        204,
-        None,
-    )
-    .await;
-    let next = wait_for(&mut ws, |e| e["channel"]["id"] == "v1").await;
-    assert_eq!(
-        (&next["type"], &next["variable"]),
-        (&json!("ChannelVarset"), &json!("MARK")),
-        "{next}"
-    );
+    assert_mark_is_next(&wari, &mut ws, "v1").await;
 
     // Functions: CALLERID(...) is one (no variable is set: ChannelCallerId tells of it),
     // one wari does not have cannot be read (500) nor written (400), as in Asterisk 23.4.1.

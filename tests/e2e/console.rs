@@ -9,6 +9,9 @@
 //! there (how `docs/console/` is made).
 
 use crate::browser::{Browser, UI_TIMEOUT};
+use crate::console_page::{
+    failed_call, fits_width, logged_in, open_view, post_login, row_text, session, started_call,
+};
 use crate::support::{EventSocket, Wari, client, eventually};
 
 /// Saves a screenshot of the browser's viewport when screenshots are asked for.
@@ -138,16 +141,7 @@ async fn a_call_appears_goes_up_and_is_hung_up_from_the_page() {
 
     // At phone width the page still fits and the row is readable.
     browser.resize(390, 844).await;
-    let fits: bool = browser
-        .client
-        .execute(
-            "return document.documentElement.scrollWidth <= window.innerWidth + 1;",
-            vec![],
-        )
-        .await
-        .expect("measure")
-        .as_bool()
-        .unwrap_or(false);
+    let fits = fits_width(&browser).await;
     assert!(fits, "the page scrolls sideways at phone width");
     screenshot(&browser, "calls-phone.png").await;
     browser.resize(1280, 800).await;
@@ -179,17 +173,10 @@ async fn a_call_appears_goes_up_and_is_hung_up_from_the_page() {
 async fn a_read_only_user_sees_no_buttons_and_the_server_refuses_anyway() {
     let wari = Wari::start_default();
     let mut app = EventSocket::connect(&wari, "app=desk&api_key=asterisk:secret").await;
-    let browser = Browser::start(1280, 800).await;
-    log_in(&browser, &wari, ("viewer", "look")).await;
+    let browser = logged_in(&wari, ("viewer", "look")).await;
     browser.text_until("#role", |t| t == "read-only").await;
 
-    let (status, channel) = wari
-        .post("/ari/channels?endpoint=Test/bob&app=desk")
-        .await
-        .parts();
-    assert_eq!(status, 200, "{channel}");
-    let id = channel["id"].as_str().expect("channel id").to_string();
-    app.next_for("StasisStart", &id).await;
+    let id = started_call(&wari, &mut app, "endpoint=Test/bob&app=desk").await;
     browser.text_until(&cell(&id, "state"), |t| t == "Up").await;
     assert_eq!(browser.count("button.hangup").await, 0, "no Hang up button");
     let test_tab = browser.find(".tab[data-view=\"test\"]").await;
@@ -230,27 +217,14 @@ async fn a_read_only_user_sees_no_buttons_and_the_server_refuses_anyway() {
 async fn a_test_call_from_the_page_presses_keys_the_app_receives() {
     let wari = Wari::start_default();
     let mut app = EventSocket::connect(&wari, "app=ivr&api_key=asterisk:secret").await;
-    let browser = Browser::start(1280, 800).await;
-    log_in(&browser, &wari, ("asterisk", "secret")).await;
+    let browser = logged_in(&wari, ("asterisk", "secret")).await;
 
     // The applications view lists the WebSocket application.
-    browser
-        .find(".tab[data-view=\"apps\"]")
-        .await
-        .click()
-        .await
-        .expect("open Applications");
-    let row = browser
-        .text_until("#apps tbody tr[data-name=\"ivr\"]", |t| !t.is_empty())
-        .await;
+    open_view(&browser, "apps").await;
+    let row = row_text(&browser, "#apps", "ivr").await;
     assert!(row.contains("ivr") && row.contains("WebSocket"), "{row}");
 
-    browser
-        .find(".tab[data-view=\"test\"]")
-        .await
-        .click()
-        .await
-        .expect("open Test call");
+    open_view(&browser, "test").await;
     browser
         .find("#test-app")
         .await
@@ -318,19 +292,9 @@ async fn console_requests_need_a_session_and_writes_the_csrf_token() {
     let html = page.text().await.expect("html");
     assert!(html.contains("id=\"login-form\""));
 
-    let login = http
-        .post(wari.url("/console/login"))
-        .form(&[("user", "asterisk"), ("password", "secret")])
-        .send()
+    let set_cookie = post_login(&wari, "/console/login", ("asterisk", "secret"))
         .await
-        .expect("login");
-    assert_eq!(login.status(), 200);
-    let set_cookie = login
-        .headers()
-        .get("set-cookie")
-        .and_then(|v| v.to_str().ok())
-        .expect("a session cookie")
-        .to_string();
+        .expect("a session cookie");
     for attribute in ["HttpOnly", "SameSite=Strict", "Path=/console/", "Max-Age="] {
         assert!(set_cookie.contains(attribute), "{set_cookie}");
     }
@@ -340,15 +304,7 @@ async fn console_requests_need_a_session_and_writes_the_csrf_token() {
         .expect("name=value")
         .to_string();
 
-    let me: serde_json::Value = http
-        .get(wari.url("/console/api/session"))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .expect("session")
-        .json()
-        .await
-        .expect("json");
+    let me = session(&wari, &cookie).await;
     assert_eq!(me["user"], "asterisk");
     let csrf = me["csrf"].as_str().expect("csrf token").to_string();
 
@@ -420,33 +376,14 @@ async fn the_applications_view_shows_a_failing_webassembly_app() {
     let wari = Wari::start_default();
     let deployed = crate::wasm_apps::deploy(&wari, "hostile", "loop").await;
     let sha256 = deployed["sha256"].as_str().expect("sha256").to_string();
-    let mut watcher = EventSocket::connect(
-        &wari,
-        "app=watcher&subscribeAll=true&api_key=asterisk:secret",
-    )
-    .await;
-    let (status, body) = wari
-        .post("/ari/channels?endpoint=Test/victim&app=hostile&channelId=victim")
-        .await
-        .parts();
-    assert_eq!(status, 200, "{body}");
-    watcher
-        .until(|e| e["type"] == "ChannelDestroyed" && e["channel"]["id"] == "victim")
-        .await;
+    let mut watcher = EventSocket::watching(&wari, "watcher").await;
+    failed_call(&wari, &mut watcher, "hostile").await;
     let app = wari.get("/ari/wasm/hostile").await.body;
     assert_eq!(app["failures"]["timeouts"], 1, "{app}");
 
-    let browser = Browser::start(1280, 800).await;
-    log_in(&browser, &wari, ("asterisk", "secret")).await;
-    browser
-        .find(".tab[data-view=\"apps\"]")
-        .await
-        .click()
-        .await
-        .expect("open Applications");
-    let row = browser
-        .text_until("#wasm tbody tr[data-name=\"hostile\"]", |t| !t.is_empty())
-        .await;
+    let browser = logged_in(&wari, ("asterisk", "secret")).await;
+    open_view(&browser, "apps").await;
+    let row = row_text(&browser, "#wasm", "hostile").await;
     for shown in [
         "asterisk",
         &sha256[..16],
@@ -457,9 +394,7 @@ async fn the_applications_view_shows_a_failing_webassembly_app() {
     ] {
         assert!(row.contains(shown), "{shown:?} not in {row:?}");
     }
-    let stasis = browser
-        .text_until("#apps tbody tr[data-name=\"hostile\"]", |t| !t.is_empty())
-        .await;
+    let stasis = row_text(&browser, "#apps", "hostile").await;
     assert!(stasis.contains("WebAssembly"), "{stasis}");
     screenshot(&browser, "applications.png").await;
     browser.close().await;
@@ -499,19 +434,9 @@ async fn the_console_follows_the_prefix_and_restrictions() {
         .await
         .expect("page");
     assert_eq!(page.status(), 200);
-    let login = http
-        .post(wari.url("/asterisk/console/login"))
-        .form(&[("user", "asterisk"), ("password", "secret")])
-        .send()
+    let set_cookie = post_login(&wari, "/asterisk/console/login", ("asterisk", "secret"))
         .await
-        .expect("login");
-    assert_eq!(login.status(), 200);
-    let set_cookie = login
-        .headers()
-        .get("set-cookie")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_string();
+        .unwrap_or_default();
     assert!(
         set_cookie.contains("Path=/asterisk/console/"),
         "{set_cookie}"

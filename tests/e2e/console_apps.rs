@@ -8,7 +8,8 @@
 //! registration (its contact URI and user agent) shown until it unregisters.
 
 use crate::browser::{Browser, UI_TIMEOUT};
-use crate::console::{log_in, screenshot};
+use crate::console::screenshot;
+use crate::console_page::{failed_call, logged_in, open_view};
 use crate::sip_raw::{Peer, Register, register};
 use crate::support::{EventSocket, Wari, client, eventually};
 
@@ -22,15 +23,6 @@ fn guest_file(name: &str) -> String {
         .expect("component path")
         .display()
         .to_string()
-}
-
-async fn open_view(browser: &Browser, view: &str) {
-    browser
-        .find(&format!(".tab[data-view=\"{view}\"]"))
-        .await
-        .click()
-        .await
-        .unwrap_or_else(|e| panic!("open {view}: {e}"));
 }
 
 /// Chooses `file` in the deploy form's file input, names the app `name` (when given;
@@ -82,13 +74,8 @@ async fn row_gone(browser: &Browser, css: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_component_deployed_from_the_page_takes_a_call_rolls_back_and_drains_away() {
     let wari = Wari::start_default();
-    let mut watcher = EventSocket::connect(
-        &wari,
-        "app=watcher&subscribeAll=true&api_key=asterisk:secret",
-    )
-    .await;
-    let browser = Browser::start(1280, 800).await;
-    log_in(&browser, &wari, RW).await;
+    let mut watcher = EventSocket::watching(&wari, "watcher").await;
+    let browser = logged_in(&wari, RW).await;
     open_view(&browser, "apps").await;
 
     // Chosen through the file input: the name defaults to the file's, the upload's
@@ -226,27 +213,15 @@ async fn a_component_deployed_from_the_page_takes_a_call_rolls_back_and_drains_a
 async fn a_failing_guest_shows_its_failure_kind_message_and_backtrace_then_is_removed() {
     let wari = Wari::start_default();
     crate::wasm_apps::deploy(&wari, "trap", "trap").await;
-    let mut watcher = EventSocket::connect(
-        &wari,
-        "app=watcher&subscribeAll=true&api_key=asterisk:secret",
-    )
-    .await;
-    let browser = Browser::start(1280, 800).await;
-    log_in(&browser, &wari, RW).await;
+    let mut watcher = EventSocket::watching(&wari, "watcher").await;
+    let browser = logged_in(&wari, RW).await;
     open_view(&browser, "apps").await;
     browser
         .text_until(&wasm_cell("trap", "failures"), |t| t.starts_with("0 ("))
         .await;
 
     // The call fails while the view is open: the row changes without a reload.
-    let (status, body) = wari
-        .post("/ari/channels?endpoint=Test/victim&app=trap&channelId=victim")
-        .await
-        .parts();
-    assert_eq!(status, 200, "{body}");
-    watcher
-        .until(|e| e["type"] == "ChannelDestroyed" && e["channel"]["id"] == "victim")
-        .await;
+    failed_call(&wari, &mut watcher, "trap").await;
     let failures = browser
         .text_until(&wasm_cell("trap", "failures"), |t| t.starts_with("1 ("))
         .await;
@@ -311,8 +286,7 @@ async fn a_failing_guest_shows_its_failure_kind_message_and_backtrace_then_is_re
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_page_shows_why_the_server_refused_an_upload() {
     let wari = Wari::with(&[("wasm.conf", "[general]\nmax_upload_mb = 1\n")]);
-    let browser = Browser::start(1280, 800).await;
-    log_in(&browser, &wari, RW).await;
+    let browser = logged_in(&wari, RW).await;
     open_view(&browser, "apps").await;
 
     // Larger than wasm.conf max_upload_mb.
@@ -347,8 +321,7 @@ async fn the_page_shows_why_the_server_refused_an_upload() {
 async fn a_read_only_user_has_no_deploy_controls_and_the_server_refuses_anyway() {
     let wari = Wari::start_default();
     crate::wasm_apps::deploy(&wari, "trap", "trap").await;
-    let browser = Browser::start(1280, 800).await;
-    log_in(&browser, &wari, VIEWER).await;
+    let browser = logged_in(&wari, VIEWER).await;
     open_view(&browser, "apps").await;
     browser
         .text_until(&wasm_cell("trap", "sessions"), |t| !t.is_empty())
@@ -421,8 +394,7 @@ async fn the_endpoints_view_lists_pjsip_endpoints_and_device_states_as_they_chan
         .await
         .parts();
     assert_eq!(status, 204, "{body}");
-    let browser = Browser::start(1280, 800).await;
-    log_in(&browser, &wari, VIEWER).await;
+    let browser = logged_in(&wari, VIEWER).await;
     open_view(&browser, "endpoints").await;
 
     let alice = "#endpoints tbody tr[data-id=\"PJSIP/alice\"]";
@@ -514,8 +486,7 @@ async fn a_registered_phone_shows_its_contact_and_user_agent_until_it_unregister
         .expect("request");
     assert_eq!(post.status(), 405);
 
-    let browser = Browser::start(1280, 800).await;
-    log_in(&browser, &wari, VIEWER).await;
+    let browser = logged_in(&wari, VIEWER).await;
     open_view(&browser, "endpoints").await;
     let contacts = "#endpoints tbody tr[data-id=\"PJSIP/alice\"] td.contacts";
     browser.text_until(contacts, str::is_empty).await;

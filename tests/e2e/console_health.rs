@@ -5,6 +5,7 @@
 
 use crate::browser::{Browser, UI_TIMEOUT};
 use crate::console::screenshot;
+use crate::console_page::{fits_width, open_view};
 use crate::support::{EventSocket, HTTP_CONF, Wari, client, eventually};
 
 /// One chart as the page drew it: its data attributes and the current value it shows.
@@ -89,12 +90,7 @@ async fn the_health_view_charts_calls_channels_and_memory() {
     password.send_keys("look").await.expect("type the password");
     password.send_keys("\u{E007}").await.expect("press Enter");
     browser.text_until("#user", |t| t == "viewer").await;
-    browser
-        .find(".tab[data-view=\"health\"]")
-        .await
-        .click()
-        .await
-        .expect("open the Health view");
+    open_view(&browser, "health").await;
     browser
         .text_until("#health-step", |t| t.starts_with("a point every 1 s"))
         .await;
@@ -134,16 +130,7 @@ async fn the_health_view_charts_calls_channels_and_memory() {
 
     // At phone width the charts stack and the page does not scroll sideways.
     browser.resize(390, 844).await;
-    let fits = browser
-        .client
-        .execute(
-            "return document.documentElement.scrollWidth <= window.innerWidth + 1;",
-            vec![],
-        )
-        .await
-        .expect("measure")
-        .as_bool()
-        .unwrap_or(false);
+    let fits = fits_width(&browser).await;
     assert!(fits, "the Health view scrolls sideways at phone width");
     chart_until(&browser, "channels", |c| c.last >= 4.0).await;
     browser.resize(1280, 800).await;

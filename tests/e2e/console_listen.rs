@@ -11,7 +11,8 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 use crate::browser::{Browser, UI_TIMEOUT};
-use crate::console::{cell, log_in, screenshot};
+use crate::console::{cell, screenshot};
+use crate::console_page::{http_log_in, logged_in, started_call};
 use crate::support::{ARI_CONF, EventSocket, Wari, client, eventually};
 
 /// The id of the live channel whose name starts with `prefix`.
@@ -80,16 +81,14 @@ async fn an_operator_hears_a_call_from_the_page_and_stops_listening() {
     let wari = Wari::start_default();
     let mut ari =
         EventSocket::connect(&wari, "app=desk&api_key=asterisk:secret&subscribeAll=true").await;
-    let browser = Browser::start(1280, 800).await;
-    log_in(&browser, &wari, ("asterisk", "secret")).await;
+    let browser = logged_in(&wari, ("asterisk", "secret")).await;
 
-    let (status, channel) = wari
-        .post("/ari/channels?endpoint=Test/alice&app=desk&callerId=Alice%20%3C100%3E")
-        .await
-        .parts();
-    assert_eq!(status, 200, "{channel}");
-    let id = channel["id"].as_str().expect("channel id").to_string();
-    ari.next_for("StasisStart", &id).await;
+    let id = started_call(
+        &wari,
+        &mut ari,
+        "endpoint=Test/alice&app=desk&callerId=Alice%20%3C100%3E",
+    )
+    .await;
     let (status, playback) = wari
         .post(&format!("/ari/channels/{id}/play?media=tone:1000"))
         .await
@@ -144,15 +143,8 @@ async fn an_operator_hears_a_call_from_the_page_and_stops_listening() {
 async fn a_read_only_user_has_no_listen_button_and_is_refused() {
     let wari = Wari::start_default();
     let mut ari = EventSocket::connect(&wari, "app=desk&api_key=asterisk:secret").await;
-    let browser = Browser::start(1280, 800).await;
-    log_in(&browser, &wari, ("viewer", "look")).await;
-    let (status, channel) = wari
-        .post("/ari/channels?endpoint=Test/bob&app=desk")
-        .await
-        .parts();
-    assert_eq!(status, 200, "{channel}");
-    let id = channel["id"].as_str().expect("channel id").to_string();
-    ari.next_for("StasisStart", &id).await;
+    let browser = logged_in(&wari, ("viewer", "look")).await;
+    let id = started_call(&wari, &mut ari, "endpoint=Test/bob&app=desk").await;
     browser.text_until(&cell(&id, "state"), |t| t == "Up").await;
     assert_eq!(browser.count("button.listen").await, 0, "no Listen button");
     let script = r#"
@@ -175,36 +167,6 @@ async fn a_read_only_user_has_no_listen_button_and_is_refused() {
     let (_, channels) = wari.get("/ari/channels").await.parts();
     assert_eq!(channels.as_array().map(Vec::len), Some(1), "{channels}");
     browser.close().await;
-}
-
-/// Logs in over HTTP: the session cookie (`name=value`) and the CSRF token.
-async fn http_log_in(wari: &Wari, user: &str, password: &str) -> (String, String) {
-    let http = client();
-    let login = http
-        .post(wari.url("/console/login"))
-        .form(&[("user", user), ("password", password)])
-        .send()
-        .await
-        .expect("login");
-    assert_eq!(login.status(), 200, "{user}");
-    let cookie = login
-        .headers()
-        .get("set-cookie")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .expect("a session cookie")
-        .to_string();
-    let me: serde_json::Value = http
-        .get(wari.url("/console/api/session"))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .expect("session")
-        .json()
-        .await
-        .expect("json");
-    let csrf = me["csrf"].as_str().expect("csrf token").to_string();
-    (cookie, csrf)
 }
 
 /// `POST /console/api/listen` for `channel`: the status and body.

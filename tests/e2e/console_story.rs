@@ -5,7 +5,8 @@
 //! only as many ended calls as ari.conf's `console_calls` says.
 
 use crate::browser::{Browser, UI_TIMEOUT};
-use crate::console::{log_in, screenshot};
+use crate::console::screenshot;
+use crate::console_page::{logged_in, started_call};
 use crate::support::{EventSocket, HTTP_CONF, Wari, eventually};
 
 /// ari.conf keeping one ended call's story.
@@ -36,17 +37,15 @@ fn in_order(seen: &[String], wanted: &[&str]) -> bool {
 async fn a_calls_story_and_recording_are_seen_live_and_after_it_ended() {
     let wari = Wari::start(&[("http.conf", HTTP_CONF), ("ari.conf", ARI_CONF)]);
     let mut app = EventSocket::connect(&wari, "app=desk&api_key=asterisk:secret").await;
-    let browser = Browser::start(1280, 800).await;
-    log_in(&browser, &wari, ("asterisk", "secret")).await;
+    let browser = logged_in(&wari, ("asterisk", "secret")).await;
 
     // A call in the application, answered.
-    let (status, channel) = wari
-        .post("/ari/channels?endpoint=Test/carol&app=desk&callerId=Carol%20%3C200%3E")
-        .await
-        .parts();
-    assert_eq!(status, 200, "{channel}");
-    let id = channel["id"].as_str().expect("channel id").to_string();
-    app.next_for("StasisStart", &id).await;
+    let id = started_call(
+        &wari,
+        &mut app,
+        "endpoint=Test/carol&app=desk&callerId=Carol%20%3C200%3E",
+    )
+    .await;
     let row = format!("#channels tbody tr[data-id=\"{id}\"]");
     browser
         .text_until(&format!("{row} td.state"), |t| t == "Up")

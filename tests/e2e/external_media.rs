@@ -14,21 +14,14 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use tokio::net::UdpSocket;
-use wari::media::detect::goertzel_power;
 
-use crate::media_support::{
-    MediaApp, assert_hears, bridge, local_pair, record, sine, stop, stored_samples,
+use crate::external_media_support::{
+    assert_phone_hears_700, bridge_with_local_pair, ends_in_tone, external_media, play_tone, start,
 };
-use crate::support::{EventSocket, Wari, eventually};
+use crate::media_support::sine;
+use crate::support::{Wari, eventually};
 
 const APP: &str = "em";
-
-const DIALPLAN: &str = "\
-[em]
-exten => _X.,1,Answer()
- same => n,Stasis(em)
- same => n,Hangup()
-";
 
 /// How long the test waits for one packet.
 const PACKET_TIMEOUT: Duration = Duration::from_secs(5);
@@ -119,15 +112,6 @@ fn decode(payload_type: u8, payload: &[u8]) -> Vec<i16> {
     }
 }
 
-/// `freq` clearly stands out of every 20 ms window of `samples` against `other`.
-fn tone_throughout(samples: &[i16], rate: u32, freq: f32, other: f32) -> bool {
-    let window = (rate / 50) as usize;
-    !samples.is_empty()
-        && samples.chunks_exact(window).all(|w| {
-            goertzel_power(w, freq, rate) > 100.0 * goertzel_power(w, other, rate).max(1.0)
-        })
-}
-
 /// Reads packets until the last 400 ms of audio hold `freq` throughout, checking every
 /// packet's header against the stream's first (`step` timestamp units per packet).
 /// Returns the packets read.
@@ -139,7 +123,6 @@ async fn read_until_tone(
     rate: u32,
     freq: f32,
 ) -> Vec<Rtp> {
-    let window = (rate / 50) as usize;
     let mut previous = first.clone();
     let mut audio = decode(first.payload_type, &first.payload);
     let mut packets = vec![first.clone()];
@@ -162,10 +145,7 @@ async fn read_until_tone(
         audio.extend(decode(packet.payload_type, &packet.payload));
         previous = packet.clone();
         packets.push(packet);
-        let recent = window * 20;
-        if audio.len() >= recent
-            && tone_throughout(&audio[audio.len() - recent..], rate, freq, 1700.0)
-        {
+        if ends_in_tone(&audio, rate, freq) {
             return packets;
         }
     }
@@ -175,32 +155,12 @@ async fn read_until_tone(
 /// Starts an external media channel `id` sending to `socket`; returns the response body.
 async fn external_channel(wari: &Wari, socket: &UdpSocket, id: &str, format: &str) -> Value {
     let port = socket.local_addr().expect("address").port();
-    let reply = wari
-        .ari_with_body(
-            reqwest::Method::POST,
-            &format!(
-                "/ari/channels/externalMedia?app={APP}&external_host=127.0.0.1:{port}&format={format}&channelId={id}&data=asr,{format}"
-            ),
-            Some(json!({"variables": {"CALL_TAG": "t-42"}})),
-        )
-        .await;
-    assert_eq!(reply.status, 200, "{}", reply.body);
-    reply.body
-}
-
-/// Local pair `p1`/`p2` in the application, `p1` bridged with `external` in `br`.
-async fn bridge_with_local_pair(wari: &Wari, ws: &mut EventSocket, external: &str) {
-    local_pair(wari, ws, APP, "Local/100@em", "p1", "p2").await;
-    bridge(wari, ws, "br", &[external, "p1"]).await;
+    external_media(wari, &format!("app={APP}&external_host=127.0.0.1:{port}&format={format}&channelId={id}&data=asr,{format}"), "t-42").await
 }
 
 #[tokio::test]
 async fn ulaw_rtp_carries_the_call_both_ways_and_stops_at_hangup() {
-    let MediaApp {
-        wari,
-        mut ws,
-        data: _data,
-    } = MediaApp::start(APP, DIALPLAN).await;
+    let (wari, mut ws, _data) = start(APP).await;
     let socket = UdpSocket::bind("127.0.0.1:0").await.expect("UDP socket");
     let port = socket.local_addr().expect("address").port();
 
@@ -259,33 +219,25 @@ async fn ulaw_rtp_carries_the_call_both_ways_and_stops_at_hangup() {
     assert_eq!(first.payload.len(), 160);
 
     // A tone played to the phone on the other side of the bridge reaches the far end.
-    bridge_with_local_pair(&wari, &mut ws, "ext").await;
-    let reply = wari
-        .post("/ari/channels/p2/play?media=tone:!1000/2000")
-        .await;
-    assert_eq!(reply.status, 201, "{}", reply.body);
+    bridge_with_local_pair(&wari, &mut ws, APP, "ext").await;
+    play_tone(&wari, "p2", "!1000/2000").await;
     let packets = read_until_tone(&socket, source, &first, 160, 8000, 1000.0).await;
     assert!(packets.len() > 20, "{} packets", packets.len());
     ws.next_of("PlaybackFinished").await;
 
     // A 700 Hz tone sent into the channel's port is what the phone hears.
-    record(&wari, &mut ws, "channels/p2", "heard", "").await;
-    let tone: Vec<i16> = sine(700.0, 50 * 160).collect();
-    let mut pace = tokio::time::interval(Duration::from_millis(20));
-    for (n, samples) in (0u16..).zip(tone.chunks_exact(160)) {
-        pace.tick().await;
-        let payload: Vec<u8> = samples.iter().map(|&s| linear_to_ulaw(s)).collect();
-        let packet = rtp_packet(0, 1000 + n, u32::from(n) * 160, &payload);
-        socket.send_to(&packet, source).await.expect("send RTP");
-    }
-    stop(&wari, &mut ws, "heard").await;
-    let heard = stored_samples(&wari, "heard").await;
-    assert_hears(
-        &heard,
-        700.0,
-        1300.0,
-        "the phone hears the 700 Hz sent over RTP",
-    );
+    let sending = async {
+        let tone: Vec<i16> = sine(700.0, 50 * 160).collect();
+        let mut pace = tokio::time::interval(Duration::from_millis(20));
+        for (n, samples) in (0u16..).zip(tone.chunks_exact(160)) {
+            pace.tick().await;
+            let payload: Vec<u8> = samples.iter().map(|&s| linear_to_ulaw(s)).collect();
+            let packet = rtp_packet(0, 1000 + n, u32::from(n) * 160, &payload);
+            socket.send_to(&packet, source).await.expect("send RTP");
+        }
+    };
+    let over = "the phone hears the 700 Hz sent over RTP";
+    assert_phone_hears_700(&wari, &mut ws, sending, over).await;
 
     // RTP statistics: one more packet, after a gap of one, is counted as received and
     // the gap as lost.
@@ -340,11 +292,7 @@ async fn ulaw_rtp_carries_the_call_both_ways_and_stops_at_hangup() {
 
 #[tokio::test]
 async fn slin16_rtp_has_its_payload_type_and_wideband_timing() {
-    let MediaApp {
-        wari,
-        mut ws,
-        data: _data,
-    } = MediaApp::start(APP, DIALPLAN).await;
+    let (wari, mut ws, _data) = start(APP).await;
     let socket = UdpSocket::bind("127.0.0.1:0").await.expect("UDP socket");
     let channel = external_channel(&wari, &socket, "wide", "slin16").await;
     let source = rtp_source(&channel);
@@ -354,20 +302,13 @@ async fn slin16_rtp_has_its_payload_type_and_wideband_timing() {
     assert_eq!(first.payload_type, 118, "slin16's payload type");
     assert_eq!(first.payload.len(), 640, "320 big-endian 16-bit samples");
     // A tone played on the channel itself is what it sends.
-    let reply = wari
-        .post("/ari/channels/wide/play?media=tone:!1000/2000")
-        .await;
-    assert_eq!(reply.status, 201, "{}", reply.body);
+    play_tone(&wari, "wide", "!1000/2000").await;
     read_until_tone(&socket, source, &first, 320, 16000, 1000.0).await;
 }
 
 #[tokio::test]
 async fn bad_external_media_requests_are_refused_and_create_nothing() {
-    let MediaApp {
-        wari,
-        ws: _ws,
-        data: _data,
-    } = MediaApp::start(APP, DIALPLAN).await;
+    let (wari, _ws, _data) = start(APP).await;
     let socket = UdpSocket::bind("127.0.0.1:0").await.expect("UDP socket");
     let host = format!("127.0.0.1:{}", socket.local_addr().expect("address").port());
     let good = format!("app={APP}&external_host={host}&format=ulaw");

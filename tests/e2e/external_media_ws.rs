@@ -17,21 +17,15 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use wari::media::codec::{linear_to_ulaw, ulaw_to_linear};
-use wari::media::detect::goertzel_power;
 
-use crate::media_support::{
-    MediaApp, assert_hears, bridge, local_pair, record, sine, stop, stored_samples,
+use crate::external_media_support::{
+    answering_dialplan, assert_phone_hears_700, bridge_with_local_pair, ends_in_tone,
+    external_media, play_tone, start,
 };
+use crate::media_support::sine;
 use crate::support::{ARI_CONF, EventSocket, HTTP_CONF, Wari, client, eventually};
 
 const APP: &str = "em";
-
-const DIALPLAN: &str = "\
-[em]
-exten => _X.,1,Answer()
- same => n,Stasis(em)
- same => n,Hangup()
-";
 
 /// How long the test waits for one message.
 const MESSAGE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -42,17 +36,7 @@ type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// Makes a server-mode WebSocket channel `id`; returns the answer.
 async fn server_channel(wari: &Wari, id: &str, format: &str, extra: &str) -> Value {
-    let reply = wari
-        .ari_with_body(
-            reqwest::Method::POST,
-            &format!(
-                "/ari/channels/externalMedia?app={APP}&transport=websocket&encapsulation=none&connection_type=server&format={format}&channelId={id}&data=asr{extra}"
-            ),
-            Some(json!({"variables": {"CALL_TAG": "t-7"}})),
-        )
-        .await;
-    assert_eq!(reply.status, 200, "{}", reply.body);
-    reply.body
+    external_media(wari, &format!("app={APP}&transport=websocket&encapsulation=none&connection_type=server&format={format}&channelId={id}&data=asr{extra}"), "t-7").await
 }
 
 fn connection_id(channel: &Value) -> String {
@@ -153,12 +137,7 @@ async fn read_until_tone(socket: &mut Socket, frame: usize, rate: u32, freq: f32
                     .map(|b| i16::from_le_bytes([b[0], b[1]])),
             );
         }
-        let recent = window * 20;
-        if audio.len() >= recent
-            && audio[audio.len() - recent..].chunks_exact(window).all(|w| {
-                goertzel_power(w, freq, rate) > 100.0 * goertzel_power(w, 1700.0, rate).max(1.0)
-            })
-        {
+        if ends_in_tone(&audio, rate, freq) {
             return n;
         }
     }
@@ -191,11 +170,7 @@ async fn closed_by_wari(socket: &mut Socket) {
 
 #[tokio::test]
 async fn a_server_websocket_carries_the_call_both_ways_and_hangup_ends_it() {
-    let MediaApp {
-        wari,
-        mut ws,
-        data: _data,
-    } = MediaApp::start(APP, DIALPLAN).await;
+    let (wari, mut ws, _data) = start(APP).await;
     let channel = server_channel(&wari, "wsm", "ulaw", "").await;
     // As Asterisk: the channel as made (Down, dialled on the outgoing line), named
     // WebSocket/INCOMING/<hex>, with every variable listed.
@@ -257,26 +232,14 @@ async fn a_server_websocket_carries_the_call_both_ways_and_hangup_ends_it() {
     assert_eq!(media_status(&wari, &id, true).await, 409);
 
     // A tone played on the other side of a bridge arrives as 160-byte µ-law messages.
-    local_pair(&wari, &mut ws, APP, "Local/100@em", "p1", "p2").await;
-    bridge(&wari, &mut ws, "br", &["wsm", "p1"]).await;
-    let reply = wari
-        .post("/ari/channels/p2/play?media=tone:!1000/2000")
-        .await;
-    assert_eq!(reply.status, 201, "{}", reply.body);
+    bridge_with_local_pair(&wari, &mut ws, APP, "wsm").await;
+    play_tone(&wari, "p2", "!1000/2000").await;
     read_until_tone(&mut socket, 160, 8000, 1000.0).await;
     ws.next_of("PlaybackFinished").await;
 
     // What the application sends is heard there.
-    record(&wari, &mut ws, "channels/p2", "heard", "").await;
-    send_tone(&mut socket, 700.0).await;
-    stop(&wari, &mut ws, "heard").await;
-    let heard = stored_samples(&wari, "heard").await;
-    assert_hears(
-        &heard,
-        700.0,
-        1300.0,
-        "the phone hears the 700 Hz sent over the WebSocket",
-    );
+    let over = "the phone hears the 700 Hz sent over the WebSocket";
+    assert_phone_hears_700(&wari, &mut ws, send_tone(&mut socket, 700.0), over).await;
 
     // Digits sent on the channel reach the application; HANGUP ends the call.
     let reply = wari.post("/ari/channels/wsm/dtmf?dtmf=5").await;
@@ -301,11 +264,7 @@ async fn a_server_websocket_carries_the_call_both_ways_and_hangup_ends_it() {
 
 #[tokio::test]
 async fn json_control_messages_and_the_channels_hangup_closing_the_socket() {
-    let MediaApp {
-        wari,
-        mut ws,
-        data: _data,
-    } = MediaApp::start(APP, DIALPLAN).await;
+    let (wari, mut ws, _data) = start(APP).await;
     let channel = server_channel(&wari, "wide", "slin16", "&transport_data=f(json)").await;
     assert_eq!(
         channel["channelvars"]["MEDIA_WEBSOCKET_OPTIMAL_FRAME_SIZE"], "640",
@@ -324,10 +283,7 @@ async fn json_control_messages_and_the_channels_hangup_closing_the_socket() {
     ws.next_for("StasisStart", "wide").await;
 
     // The channel's own playback arrives as 640-byte little-endian 16 kHz messages.
-    let reply = wari
-        .post("/ari/channels/wide/play?media=tone:!1000/2000")
-        .await;
-    assert_eq!(reply.status, 201, "{}", reply.body);
+    play_tone(&wari, "wide", "!1000/2000").await;
     read_until_tone(&mut socket, 640, 16000, 1000.0).await;
 
     // Ten frames sent while paused stay queued; a mark after them is reported once the
@@ -401,7 +357,7 @@ async fn a_client_websocket_connects_to_the_configured_server() {
     let wari = Wari::start(&[
         ("http.conf", HTTP_CONF),
         ("ari.conf", ARI_CONF),
-        ("extensions.conf", DIALPLAN),
+        ("extensions.conf", &answering_dialplan(APP)),
         ("websocket_client.conf", &clients),
     ]);
     let mut ws = EventSocket::connect(&wari, &format!("app={APP}&api_key=asterisk:secret")).await;
@@ -460,18 +416,13 @@ async fn a_client_websocket_connects_to_the_configured_server() {
 
 #[tokio::test]
 async fn hostile_media_clients_affect_only_their_own_channel() {
-    let MediaApp {
-        wari,
-        mut ws,
-        data: _data,
-    } = MediaApp::start(APP, DIALPLAN).await;
+    let (wari, mut ws, _data) = start(APP).await;
     // A well-behaved channel bridged with a phone, which the test keeps listening to.
     let good = server_channel(&wari, "good", "ulaw", "").await;
     let mut good_socket = connect_media(&wari, &connection_id(&good)).await;
     next_text(&mut good_socket).await;
     ws.next_for("StasisStart", "good").await;
-    local_pair(&wari, &mut ws, APP, "Local/100@em", "p1", "p2").await;
-    bridge(&wari, &mut ws, "br", &["good", "p1"]).await;
+    bridge_with_local_pair(&wari, &mut ws, APP, "good").await;
 
     // Garbage text, over-long commands and unknown commands are ignored.
     let noisy = server_channel(&wari, "noisy", "ulaw", "").await;
@@ -554,17 +505,11 @@ async fn hostile_media_clients_affect_only_their_own_channel() {
     .await;
 
     // Through all this the good channel carries the call both ways.
-    let reply = wari
-        .post("/ari/channels/p2/play?media=tone:!1000/1000")
-        .await;
-    assert_eq!(reply.status, 201, "{}", reply.body);
+    play_tone(&wari, "p2", "!1000/1000").await;
     read_until_tone(&mut good_socket, 160, 8000, 1000.0).await;
     ws.next_of("PlaybackFinished").await;
-    record(&wari, &mut ws, "channels/p2", "heard", "").await;
-    send_tone(&mut good_socket, 700.0).await;
-    stop(&wari, &mut ws, "heard").await;
-    let heard = stored_samples(&wari, "heard").await;
-    assert_hears(&heard, 700.0, 1300.0, "the good channel is heard");
+    let sending = send_tone(&mut good_socket, 700.0);
+    assert_phone_hears_700(&wari, &mut ws, sending, "the good channel is heard").await;
     // And the noisy one still answers commands.
     noisy_socket
         .send(Message::text("GET_STATUS"))
@@ -590,17 +535,13 @@ async fn chan_websocket_conf_sets_the_no_show_timeout_and_the_control_format() {
     let wari = Wari::start(&[
         ("http.conf", HTTP_CONF),
         ("ari.conf", ARI_CONF),
-        ("extensions.conf", DIALPLAN),
+        ("extensions.conf", &answering_dialplan(APP)),
         (
             "chan_websocket.conf",
             "[global]\nanswer_timeout = 1\ncontrol_message_format = json\n",
         ),
     ]);
-    let mut ws = EventSocket::connect(
-        &wari,
-        &format!("app={APP}&subscribeAll=true&api_key=asterisk:secret"),
-    )
-    .await;
+    let mut ws = EventSocket::watching(&wari, APP).await;
 
     // A client that connects in time is answered; without f(), control messages are
     // chan_websocket.conf's JSON.

@@ -12,65 +12,27 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use reqwest::Method;
 use serde_json::Value;
 
 use crate::media_support::{
     hears, keys_heard, record, recordings_finished, sine, stored_samples, write_wav,
 };
+use crate::sip_fixture::{Sounds, answered_call_in, phones_pjsip, play_through, registered_phone};
 use crate::sip_peers::{
-    Account, AudioMatch, Baresip, PEER_TIMEOUT, PjsuaCall, RATE, audio_match, pjsua_call, prompt,
-    read_wav, repeated_prompt,
+    Account, AudioMatch, Baresip, PEER_TIMEOUT, PjsuaCall, RATE, audio_match, prompt, read_wav,
+    repeated_prompt, spawn_pjsua_call,
 };
-use crate::support::{ARI_CONF, EventSocket, HTTP_CONF, Wari, eventually};
+use crate::support::{EventSocket, Wari, eventually};
 
 /// The application the phones' calls are handed to.
 const APP: &str = "ops";
 
 /// Endpoints alice and bob (RFC 4733 digits) and carol (digits in band), each with a
 /// password and an AOR of its own name.
-const PJSIP_CONF: &str = "\
-[udp]
-type = transport
-protocol = udp
-bind = 127.0.0.1:0
-
-[phone](!)
-type = endpoint
-context = ops
-disallow = all
-allow = ulaw
-dtmf_mode = rfc4733
-
-[alice](phone)
-auth = alice
-aors = alice
-
-[alice]
-type = auth
-auth_type = userpass
-username = alice
-password = wonderland
-
-[alice]
-type = aor
-max_contacts = 1
-remove_existing = yes
-
-[bob](phone)
-auth = bob
-aors = bob
-
-[bob]
-type = auth
-auth_type = userpass
-username = bob
-password = builder
-
-[bob]
-type = aor
-max_contacts = 1
-remove_existing = yes
-
+const PJSIP_CONF: &str = concat!(
+    phones_pjsip!("ops", "ulaw"),
+    "
 [carol](phone)
 dtmf_mode = inband
 auth = carol
@@ -86,7 +48,8 @@ password = carrots
 type = aor
 max_contacts = 1
 remove_existing = yes
-";
+"
+);
 
 /// Calls to 1XX go to the application; a call that `continue`s hears hello-world and is
 /// hung up.
@@ -111,32 +74,19 @@ struct Ops {
     wari: Wari,
     ws: EventSocket,
     /// wari's `astdatadir`, removed when dropped.
-    _data: tempfile::TempDir,
+    _data: Sounds,
     /// The phones' directories.
     dir: tempfile::TempDir,
 }
 
 impl Ops {
     async fn start() -> Ops {
-        let data = tempfile::tempdir().expect("temp dir");
-        let sounds = data.path().join("sounds/en");
-        std::fs::create_dir_all(&sounds).expect("sounds directory");
-        for name in ["hello-world", "agent-loginok"] {
-            std::fs::copy(prompt(name), sounds.join(format!("{name}.wav"))).expect("copy prompt");
-        }
+        let data = Sounds::with_prompts(&["hello-world", "agent-loginok"]);
         write_wav(
-            &data.path().join("moh/tone.wav"),
+            &data.join("moh/tone.wav"),
             sine(f64::from(MOH_HZ), 2 * RATE as u32),
         );
-        let asterisk = format!("[directories]\nastdatadir => {}\n", data.path().display());
-        let wari = Wari::start(&[
-            ("http.conf", HTTP_CONF),
-            ("ari.conf", ARI_CONF),
-            ("extensions.conf", EXTENSIONS),
-            ("pjsip.conf", PJSIP_CONF),
-            ("asterisk.conf", &asterisk),
-        ]);
-        assert!(wari.sip_udp.is_some(), "{:?}", wari.banner);
+        let wari = data.start(PJSIP_CONF, EXTENSIONS);
         let ws = EventSocket::connect(&wari, &format!("app={APP}&api_key=asterisk:secret")).await;
         Ops {
             wari,
@@ -155,66 +105,28 @@ impl Ops {
     /// registered, has called 100 and the application answered; returns it with its
     /// channel's id.
     async fn call_in(&mut self, user: &str, password: &str, source: &Path) -> (Baresip, String) {
-        let sip = self.wari.sip_udp.expect("SIP over UDP");
-        let account = Account::registering(user, password, sip, true);
-        let mut phone = Baresip::start(&self.path(user), account, source).await;
-        phone.wait_event("REGISTER_OK", PEER_TIMEOUT).await;
-        phone.dial(&format!("sip:100@{sip}")).await;
-        let started = self.ws.next_of("StasisStart").await;
-        let channel = started["channel"]["id"]
-            .as_str()
-            .expect("channel id")
-            .to_string();
-        let name = started["channel"]["name"].as_str().unwrap_or_default();
-        assert!(name.starts_with(&format!("PJSIP/{user}-")), "{started}");
-        self.post_ok(&format!("/ari/channels/{channel}/answer"))
-            .await;
-        phone.wait_event("CALL_ESTABLISHED", PEER_TIMEOUT).await;
-        (phone, channel)
+        let dir = self.dir.path();
+        answered_call_in(&self.wari, &mut self.ws, dir, user, password, "100", source).await
     }
 
-    /// `POST` as the test user, which must succeed (2xx); returns the body.
-    async fn post_ok(&self, path: &str) -> Value {
-        let reply = self.wari.post(path).await;
-        assert!(
-            reply.status.is_success(),
-            "POST {path}: {} {}",
-            reply.status,
-            reply.text
-        );
-        reply.body
-    }
-
-    /// `DELETE` as the test user, which must succeed (2xx).
-    async fn delete_ok(&self, path: &str) {
-        let reply = self.wari.delete(path).await;
-        assert!(
-            reply.status.is_success(),
-            "DELETE {path}: {} {}",
-            reply.status,
-            reply.text
-        );
+    /// [`Ops::call_in`] with 30 s of silence as the phone's microphone.
+    async fn silent_call_in(&mut self, user: &str, password: &str) -> (Baresip, String) {
+        let source = silence(self.dir.path(), 30);
+        self.call_in(user, password, &source).await
     }
 
     /// Hangs `channel` up and waits until `phone` has closed the call (its recording is
     /// then complete).
     async fn hang_up(&mut self, channel: &str, phone: &mut Baresip) {
-        self.delete_ok(&format!("/ari/channels/{channel}")).await;
+        self.wari
+            .delete_ok(&format!("/ari/channels/{channel}"))
+            .await;
         phone.wait_event("CALL_CLOSED", PEER_TIMEOUT).await;
     }
 
     /// Plays `media` on `channel` and waits until it is done.
     async fn play_through(&mut self, channel: &str, media: &str) {
-        let playback = self
-            .post_ok(&format!("/ari/channels/{channel}/play?media={media}"))
-            .await;
-        let id = playback["id"].clone();
-        let finished = self
-            .ws
-            .until(|e| e["type"] == "PlaybackFinished" && e["playback"]["id"] == id)
-            .await;
-        let finished = finished.last().expect("an event");
-        assert_eq!(finished["playback"]["state"], "done", "{finished}");
+        play_through(&self.wari, &mut self.ws, channel, media).await;
     }
 
     /// Records `target` (`channels/<id>`) for `seconds` as `name` on `ws`'s application and
@@ -259,6 +171,12 @@ fn silence(dir: &Path, seconds: usize) -> PathBuf {
     path
 }
 
+/// `method` on `path` as the test user answers 204 No Content.
+async fn no_content(wari: &Wari, method: Method, path: &str) {
+    let reply = wari.ari(method.clone(), path).await;
+    assert_eq!(reply.status, 204, "{method} {path}: {}", reply.text);
+}
+
 /// The `rtp_statistics` of `channel` (200).
 async fn rtp_statistics(wari: &Wari, channel: &str) -> Value {
     let reply = wari
@@ -266,6 +184,20 @@ async fn rtp_statistics(wari: &Wari, channel: &str) -> Value {
         .await;
     assert_eq!(reply.status, 200, "{}", reply.text);
     reply.body
+}
+
+/// The `rtp_statistics` of `channel` once they carry a round-trip time (`what`, within
+/// 20 s: both sides report every 5 s or so).
+async fn rtp_statistics_with_rtt(wari: &Wari, channel: &str, what: &str) -> Value {
+    eventually(what, Duration::from_secs(20), || async move {
+        let stats = rtp_statistics(wari, channel).await;
+        if stats.get("rtt").is_some() {
+            Ok(stats)
+        } else {
+            Err(stats.to_string())
+        }
+    })
+    .await
 }
 
 #[tokio::test]
@@ -278,23 +210,7 @@ async fn rtp_statistics_of_a_phone_call_carry_the_round_trip_time_from_its_rtcp(
 
     // Both sides report every 5 s or so: the round-trip time is known once baresip has
     // answered one of wari's sender reports.
-    let wari = &ops.wari;
-    let stats = eventually(
-        "an RTT from the phone's RTCP",
-        Duration::from_secs(20),
-        || {
-            let channel = channel.clone();
-            async move {
-                let stats = rtp_statistics(wari, &channel).await;
-                if stats.get("rtt").is_some() {
-                    Ok(stats)
-                } else {
-                    Err(stats.to_string())
-                }
-            }
-        },
-    )
-    .await;
+    let stats = rtp_statistics_with_rtt(&ops.wari, &channel, "an RTT from the phone's RTCP").await;
     let number = |field: &str| {
         stats[field]
             .as_f64()
@@ -349,41 +265,30 @@ async fn rtp_statistics_of_a_pjsua2_call_carry_the_round_trip_time_from_its_rtcp
     let mut ops = Ops::start().await;
     let uri = format!("sip:100@{}", ops.wari.sip_udp.expect("SIP over UDP"));
     let record = ops.path("pjsua-heard.wav");
-    let call = tokio::task::spawn_blocking(move || {
-        pjsua_call(&PjsuaCall {
-            uri: &uri,
-            play: &prompt("hello-world"),
-            record: &record,
-            digits: "",
-            credentials: Some(("alice", "wonderland")),
-            hold: Duration::from_secs(20),
-        })
+    let call = spawn_pjsua_call(&PjsuaCall {
+        uri: &uri,
+        play: &prompt("hello-world"),
+        record: &record,
+        digits: "",
+        credentials: Some(("alice", "wonderland")),
+        hold: Duration::from_secs(20),
     });
     let started = ops.ws.next_of("StasisStart").await;
     let channel = started["channel"]["id"]
         .as_str()
         .expect("channel id")
         .to_string();
-    ops.post_ok(&format!("/ari/channels/{channel}/answer"))
+    ops.wari
+        .post_ok(&format!("/ari/channels/{channel}/answer"))
         .await;
-    let wari = &ops.wari;
-    let stats = eventually("an RTT from pjsua2's RTCP", Duration::from_secs(20), || {
-        let channel = channel.clone();
-        async move {
-            let stats = rtp_statistics(wari, &channel).await;
-            if stats.get("rtt").is_some() {
-                Ok(stats)
-            } else {
-                Err(stats.to_string())
-            }
-        }
-    })
-    .await;
+    let stats = rtp_statistics_with_rtt(&ops.wari, &channel, "an RTT from pjsua2's RTCP").await;
     let rtt = stats["rtt"].as_f64().unwrap_or(-1.0);
     assert!(rtt > 0.0 && rtt < 0.5, "rtt {rtt}: {stats}");
     assert!(stats["rxjitter"].as_f64().is_some(), "{stats}");
     assert_ne!(stats["remote_ssrc"], 0, "{stats}");
-    ops.delete_ok(&format!("/ari/channels/{channel}")).await;
+    ops.wari
+        .delete_ok(&format!("/ari/channels/{channel}"))
+        .await;
     let outcome = call.await.expect("pjsua call");
     assert_eq!(outcome.status, 200, "{}", outcome.output);
 }
@@ -415,10 +320,11 @@ async fn snooping_on_a_phone_call_hears_what_it_says_and_what_it_is_played() {
     let (mut alice, channel) = ops.call_in("alice", "wonderland", &source).await;
 
     // spy=in: what the phone says.
-    ops.post_ok(&format!(
-        "/ari/channels/{channel}/snoop?spy=in&app=spy&snoopId=snoop-in"
-    ))
-    .await;
+    ops.wari
+        .post_ok(&format!(
+            "/ari/channels/{channel}/snoop?spy=in&app=spy&snoopId=snoop-in"
+        ))
+        .await;
     let started = spy.next_for("StasisStart", "snoop-in").await;
     assert!(
         started["channel"]["name"]
@@ -438,15 +344,20 @@ async fn snooping_on_a_phone_call_hears_what_it_says_and_what_it_is_played() {
     assert!(found.share() >= 0.8, "spy=in: {found:?}");
 
     // spy=out: what the phone is played.
-    ops.post_ok(&format!(
-        "/ari/channels/{channel}/snoop?spy=out&app=spy&snoopId=snoop-out"
-    ))
-    .await;
+    ops.wari
+        .post_ok(&format!(
+            "/ari/channels/{channel}/snoop?spy=out&app=spy&snoopId=snoop-out"
+        ))
+        .await;
     spy.next_for("StasisStart", "snoop-out").await;
     record(&ops.wari, &mut spy, "channels/snoop-out", "snoop-out", "").await;
     ops.play_through(&channel, "sound:agent-loginok").await;
-    let reply = ops.wari.post("/ari/recordings/live/snoop-out/stop").await;
-    assert_eq!(reply.status, 204, "{}", reply.text);
+    no_content(
+        &ops.wari,
+        Method::POST,
+        "/ari/recordings/live/snoop-out/stop",
+    )
+    .await;
     recordings_finished(&mut spy, &["snoop-out"]).await;
     let heard_out = stored_samples(&ops.wari, "snoop-out").await;
     let found = contains(&heard_out, "agent-loginok");
@@ -468,7 +379,7 @@ async fn external_media_bridged_with_a_phone_receives_its_audio() {
         .await
         .expect("UDP socket");
     let port = socket.local_addr().expect("address").port();
-    ops.post_ok(&format!(
+    ops.wari.post_ok(&format!(
         "/ari/channels/externalMedia?app={APP}&external_host=127.0.0.1:{port}&format=ulaw&channelId=em"
     ))
     .await;
@@ -501,19 +412,20 @@ async fn external_media_bridged_with_a_phone_receives_its_audio() {
 #[tokio::test]
 async fn a_muted_phone_hears_nothing_until_unmuted() {
     let mut ops = Ops::start().await;
-    let source = silence(ops.dir.path(), 30);
-    let (mut alice, channel) = ops.call_in("alice", "wonderland", &source).await;
-    let reply = ops
-        .wari
-        .post(&format!("/ari/channels/{channel}/mute?direction=out"))
-        .await;
-    assert_eq!(reply.status, 204, "{}", reply.text);
+    let (mut alice, channel) = ops.silent_call_in("alice", "wonderland").await;
+    no_content(
+        &ops.wari,
+        Method::POST,
+        &format!("/ari/channels/{channel}/mute?direction=out"),
+    )
+    .await;
     ops.play_through(&channel, "sound:hello-world").await;
-    let reply = ops
-        .wari
-        .delete(&format!("/ari/channels/{channel}/mute?direction=out"))
-        .await;
-    assert_eq!(reply.status, 204, "{}", reply.text);
+    no_content(
+        &ops.wari,
+        Method::DELETE,
+        &format!("/ari/channels/{channel}/mute?direction=out"),
+    )
+    .await;
     ops.play_through(&channel, "sound:agent-loginok").await;
     ops.hang_up(&channel, &mut alice).await;
 
@@ -541,15 +453,12 @@ fn rms(samples: &[i16]) -> f64 {
 #[tokio::test]
 async fn music_on_hold_on_a_phone_call_is_heard_until_stopped() {
     let mut ops = Ops::start().await;
-    let source = silence(ops.dir.path(), 30);
-    let (mut alice, channel) = ops.call_in("alice", "wonderland", &source).await;
+    let (mut alice, channel) = ops.silent_call_in("alice", "wonderland").await;
     let target = format!("channels/{channel}");
-    let reply = ops.wari.post(&format!("/ari/{target}/moh")).await;
-    assert_eq!(reply.status, 204, "{}", reply.text);
+    no_content(&ops.wari, Method::POST, &format!("/ari/{target}/moh")).await;
     // A second of music, then a second without (recordings of the phone as the clock).
     Ops::record_for(&ops.wari, &mut ops.ws, &target, "clock-1", 1).await;
-    let reply = ops.wari.delete(&format!("/ari/{target}/moh")).await;
-    assert_eq!(reply.status, 204, "{}", reply.text);
+    no_content(&ops.wari, Method::DELETE, &format!("/ari/{target}/moh")).await;
     Ops::record_for(&ops.wari, &mut ops.ws, &target, "clock-2", 1).await;
     ops.hang_up(&channel, &mut alice).await;
 
@@ -577,13 +486,13 @@ async fn music_on_hold_on_a_phone_call_is_heard_until_stopped() {
 #[tokio::test]
 async fn continue_sends_a_phone_call_on_in_the_dialplan() {
     let mut ops = Ops::start().await;
-    let source = silence(ops.dir.path(), 30);
-    let (mut alice, channel) = ops.call_in("alice", "wonderland", &source).await;
-    let reply = ops
-        .wari
-        .post(&format!("/ari/channels/{channel}/continue"))
-        .await;
-    assert_eq!(reply.status, 204, "{}", reply.text);
+    let (mut alice, channel) = ops.silent_call_in("alice", "wonderland").await;
+    no_content(
+        &ops.wari,
+        Method::POST,
+        &format!("/ari/channels/{channel}/continue"),
+    )
+    .await;
     ops.ws.next_for("StasisEnd", &channel).await;
     // Playback(hello-world), then Hangup(): the phone hears the prompt and gets a BYE.
     alice.wait_event("CALL_CLOSED", PEER_TIMEOUT).await;
@@ -594,13 +503,13 @@ async fn continue_sends_a_phone_call_on_in_the_dialplan() {
 #[tokio::test]
 async fn digits_sent_to_a_phone_arrive_as_rfc4733_events() {
     let mut ops = Ops::start().await;
-    let source = silence(ops.dir.path(), 30);
-    let (mut alice, channel) = ops.call_in("alice", "wonderland", &source).await;
-    let reply = ops
-        .wari
-        .post(&format!("/ari/channels/{channel}/dtmf?dtmf=123"))
-        .await;
-    assert_eq!(reply.status, 204, "{}", reply.text);
+    let (mut alice, channel) = ops.silent_call_in("alice", "wonderland").await;
+    no_content(
+        &ops.wari,
+        Method::POST,
+        &format!("/ari/channels/{channel}/dtmf?dtmf=123"),
+    )
+    .await;
     let mut digits = String::new();
     for _ in 0..3 {
         let event = alice.wait_event("CALL_DTMF_START", PEER_TIMEOUT).await;
@@ -616,13 +525,13 @@ async fn digits_sent_to_a_phone_arrive_as_rfc4733_events() {
 #[tokio::test]
 async fn digits_sent_to_an_inband_phone_are_tones_in_its_audio() {
     let mut ops = Ops::start().await;
-    let source = silence(ops.dir.path(), 30);
-    let (mut carol, channel) = ops.call_in("carol", "carrots", &source).await;
-    let reply = ops
-        .wari
-        .post(&format!("/ari/channels/{channel}/dtmf?dtmf=123"))
-        .await;
-    assert_eq!(reply.status, 204, "{}", reply.text);
+    let (mut carol, channel) = ops.silent_call_in("carol", "carrots").await;
+    no_content(
+        &ops.wari,
+        Method::POST,
+        &format!("/ari/channels/{channel}/dtmf?dtmf=123"),
+    )
+    .await;
     // 3 digits of 100 ms, 100 ms apart, take well under the 2 s recorded here.
     Ops::record_for(
         &ops.wari,
@@ -685,8 +594,7 @@ async fn tones_from_an_inband_phone_arrive_as_channel_dtmf_received() {
 #[tokio::test]
 async fn redirect_of_a_phone_call_checks_its_endpoint_as_asterisk_does() {
     let mut ops = Ops::start().await;
-    let source = silence(ops.dir.path(), 30);
-    let (mut alice, channel) = ops.call_in("alice", "wonderland", &source).await;
+    let (mut alice, channel) = ops.silent_call_in("alice", "wonderland").await;
     let redirect = |query: &str| format!("/ari/channels/{channel}/redirect{query}");
     let reply = ops.wari.post(&redirect("")).await;
     assert_eq!(reply.status, 400, "{}", reply.text);
@@ -739,15 +647,13 @@ async fn redirect_of_an_answered_phone_call_transfers_it_with_refer() {
 async fn redirect_to_a_registered_endpoint_transfers_the_call_to_its_contact() {
     let mut ops = Ops::start().await;
     let source = silence(ops.dir.path(), 30);
-    let sip = ops.wari.sip_udp.expect("SIP over UDP");
-    let account = Account::registering("bob", "builder", sip, true);
-    let mut bob = Baresip::start(&ops.path("bob"), account, &source).await;
-    bob.wait_event("REGISTER_OK", PEER_TIMEOUT).await;
+    let mut bob = registered_phone(&ops.wari, ops.dir.path(), "bob", "builder", &source).await;
     let (mut alice, channel) = ops.call_in("alice", "wonderland", &source).await;
-    ops.post_ok(&format!(
-        "/ari/channels/{channel}/redirect?endpoint=PJSIP/bob"
-    ))
-    .await;
+    ops.wari
+        .post_ok(&format!(
+            "/ari/channels/{channel}/redirect?endpoint=PJSIP/bob"
+        ))
+        .await;
     // alice's phone calls bob's registered contact itself (not through wari: no new
     // channel).
     let established = bob.wait_event("CALL_ESTABLISHED", PEER_TIMEOUT).await;

@@ -10,6 +10,7 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio::net::UdpSocket;
 
+use crate::sip_fixture::{self, answered, dial_statuses, originate, start_watching};
 use crate::sip_peers::{Scenario, Sipp};
 use crate::sip_raw::{Dialog, Message, Peer, Request, out_of_dialog, response, sdp_offer, unique};
 use crate::support::{EventSocket, Wari};
@@ -49,18 +50,6 @@ const DIALPLAN: &str = "[calls]\nexten => _X.,1,Stasis(calls)\n same => n,Hangup
 
 /// Most events read while waiting for a sequence.
 const EVENT_BUDGET: usize = 200;
-
-fn start(pjsip: &str, dialplan: &str) -> Wari {
-    Wari::with(&[("pjsip.conf", pjsip), ("extensions.conf", dialplan)])
-}
-
-async fn events(wari: &Wari) -> EventSocket {
-    EventSocket::connect(
-        wari,
-        &format!("app={APP}&subscribeAll=true&api_key=asterisk:secret"),
-    )
-    .await
-}
 
 /// A peer's RTP socket, for the SDP it sends.
 async fn rtp_socket() -> UdpSocket {
@@ -107,34 +96,62 @@ fn bye_of_callee(invite: &Message, tag: &str, local: SocketAddr, extra: &str) ->
         .text()
 }
 
+/// A call wari made to `far` at a listening peer, which answered it with SDP.
+struct OutboundCall {
+    /// wari, with [`pjsip`] and [`DIALPLAN`].
+    _wari: Wari,
+    app: EventSocket,
+    peer: Peer,
+    /// The INVITE the peer answered.
+    invite: Message,
+    /// The peer's RTP socket, the one its SDP offered.
+    _rtp: UdpSocket,
+}
+
+impl OutboundCall {
+    /// wari calls the peer as channel `id`; the peer answers 200 with SDP (To tag `tag`)
+    /// and reads wari's ACK.
+    async fn answered(id: &str, tag: &str) -> OutboundCall {
+        let peer = Peer::listening().await;
+        let rtp = rtp_socket().await;
+        let (wari, app) = start_watching(&pjsip(""), DIALPLAN, APP).await;
+        originate(
+            &wari,
+            &format!(
+                "endpoint=PJSIP/far/sip:bob@{}&app={APP}&channelId={id}",
+                peer.local()
+            ),
+        )
+        .await;
+        let invite = peer.request_of("INVITE").await;
+        answer(
+            &peer,
+            &invite,
+            "200 OK",
+            tag,
+            &sdp_offer(port(&rtp), 1, "sendrecv"),
+        )
+        .await;
+        peer.request_of("ACK").await;
+        OutboundCall {
+            _wari: wari,
+            app,
+            peer,
+            invite,
+            _rtp: rtp,
+        }
+    }
+}
+
 #[tokio::test]
 async fn a_bye_with_a_q850_reason_gives_an_outbound_call_its_cause() {
-    let peer = Peer::listening().await;
-    let rtp = rtp_socket().await;
-    let wari = start(&pjsip(""), DIALPLAN);
-    let mut app = events(&wari).await;
-    let created = wari
-        .post(&format!(
-            "/ari/channels?endpoint=PJSIP/far/sip:bob@{}&app={APP}&channelId=out1",
-            peer.local()
-        ))
-        .await;
-    assert_eq!(created.status, 200, "{:?}", created.body);
-    let invite = peer.request_of("INVITE").await;
-    answer(
-        &peer,
-        &invite,
-        "200 OK",
-        "b1",
-        &sdp_offer(port(&rtp), 1, "sendrecv"),
-    )
-    .await;
-    peer.request_of("ACK").await;
+    let call = OutboundCall::answered("out1", "b1").await;
+    let (peer, invite, mut app) = (&call.peer, &call.invite, call.app);
     let up = app.next_for("ChannelStateChange", "out1").await;
     assert_eq!(up["channel"]["state"], "Up", "{up}");
     // The far end leaves, saying why (Asterisk reads Q.850 first, then SIP causes).
-    let bye = bye_of_callee(&invite, "b1", peer.local(), "Reason: Q.850;cause=21\r\n");
-    peer.reply(&invite, &bye).await;
+    let bye = bye_of_callee(invite, "b1", peer.local(), "Reason: Q.850;cause=21\r\n");
+    peer.reply(invite, &bye).await;
     assert_eq!(peer.final_response("BYE").await.status(), 200);
     let destroyed = app.next_for("ChannelDestroyed", "out1").await;
     assert_eq!(destroyed["cause"], 21, "{destroyed}");
@@ -143,29 +160,10 @@ async fn a_bye_with_a_q850_reason_gives_an_outbound_call_its_cause() {
 
 #[tokio::test]
 async fn a_bye_without_a_reason_is_a_normal_clearing_of_an_outbound_call() {
-    let peer = Peer::listening().await;
-    let rtp = rtp_socket().await;
-    let wari = start(&pjsip(""), DIALPLAN);
-    let mut app = events(&wari).await;
-    let created = wari
-        .post(&format!(
-            "/ari/channels?endpoint=PJSIP/far/sip:bob@{}&app={APP}&channelId=out4",
-            peer.local()
-        ))
-        .await;
-    assert_eq!(created.status, 200, "{:?}", created.body);
-    let invite = peer.request_of("INVITE").await;
-    answer(
-        &peer,
-        &invite,
-        "200 OK",
-        "b4",
-        &sdp_offer(port(&rtp), 1, "sendrecv"),
-    )
-    .await;
-    peer.request_of("ACK").await;
+    let call = OutboundCall::answered("out4", "b4").await;
+    let (peer, invite, mut app) = (&call.peer, &call.invite, call.app);
     app.next_for("StasisStart", "out4").await;
-    peer.reply(&invite, &bye_of_callee(&invite, "b4", peer.local(), ""))
+    peer.reply(invite, &bye_of_callee(invite, "b4", peer.local(), ""))
         .await;
     assert_eq!(peer.final_response("BYE").await.status(), 200);
     let destroyed = app.next_for("ChannelDestroyed", "out4").await;
@@ -175,15 +173,15 @@ async fn a_bye_without_a_reason_is_a_normal_clearing_of_an_outbound_call() {
 #[tokio::test]
 async fn a_cancel_carries_the_cause_the_channel_was_hung_up_with() {
     let peer = Peer::listening().await;
-    let wari = start(&pjsip(""), DIALPLAN);
-    let mut app = events(&wari).await;
-    let created = wari
-        .post(&format!(
-            "/ari/channels?endpoint=PJSIP/far/sip:bob@{}&app={APP}&channelId=out2",
+    let (wari, mut app) = start_watching(&pjsip(""), DIALPLAN, APP).await;
+    originate(
+        &wari,
+        &format!(
+            "endpoint=PJSIP/far/sip:bob@{}&app={APP}&channelId=out2",
             peer.local()
-        ))
-        .await;
-    assert_eq!(created.status, 200, "{:?}", created.body);
+        ),
+    )
+    .await;
     let invite = peer.request_of("INVITE").await;
     answer(&peer, &invite, "180 Ringing", "r2", "").await;
     let ringing = app.next_for("ChannelStateChange", "out2").await;
@@ -227,15 +225,6 @@ async fn events_until(app: &mut EventSocket, done: impl Fn(&[Value]) -> bool) ->
     panic!("the events never came: {seen:#?}");
 }
 
-/// The `dialstatus`es of the Dial events of the leg dialled with `dialstring`.
-fn dial_statuses<'e>(events: &'e [Value], dialstring: &str) -> Vec<&'e str> {
-    events
-        .iter()
-        .filter(|e| e["type"] == "Dial" && e["dialstring"] == dialstring)
-        .filter_map(|e| e["dialstatus"].as_str())
-        .collect()
-}
-
 #[tokio::test]
 async fn a_dial_to_two_phones_cancels_the_one_that_lost_as_answered_elsewhere() {
     // Asterisk calls every contact of an AOR this way: `Dial(${PJSIP_DIAL_CONTACTS(ep)})`
@@ -246,14 +235,12 @@ async fn a_dial_to_two_phones_cancels_the_one_that_lost_as_answered_elsewhere() 
     let two = format!("far/sip:b@{}", second.local());
     let dialplan =
         format!("[calls]\nexten => fork,1,Dial(PJSIP/{one}&PJSIP/{two},5)\n same => n,Hangup()\n");
-    let wari = start(&pjsip(""), &dialplan);
-    let mut app = events(&wari).await;
-    let created = wari
-        .post(&format!(
-            "/ari/channels?endpoint=Local/fork@calls&app={APP}&channelId=orig&otherChannelId=caller"
-        ))
-        .await;
-    assert_eq!(created.status, 200, "{:?}", created.body);
+    let (wari, mut app) = start_watching(&pjsip(""), &dialplan, APP).await;
+    originate(
+        &wari,
+        &format!("endpoint=Local/fork@calls&app={APP}&channelId=orig&otherChannelId=caller"),
+    )
+    .await;
     let invite_one = first.request_of("INVITE").await;
     let invite_two = second.request_of("INVITE").await;
     answer(&first, &invite_one, "180 Ringing", "a1", "").await;
@@ -316,7 +303,7 @@ async fn a_dial_to_two_phones_cancels_the_one_that_lost_as_answered_elsewhere() 
 async fn dial_strings_chan_pjsip_cannot_call_fail_as_asterisk_and_aors_are_called() {
     let peer = Peer::listening().await;
     let office = format!("\n[office]\ntype=aor\ncontact=sip:desk@{}\n", peer.local());
-    let wari = start(&pjsip(&office), DIALPLAN);
+    let wari = sip_fixture::start(&pjsip(&office), DIALPLAN);
     // No such endpoint, and a location that is neither an AOR nor a SIP URI (chan_pjsip
     // puts no `sip:` in front): chan_pjsip makes no channel, the originate answers 500.
     for endpoint in ["PJSIP/nobody", "PJSIP/far/notauri", "PJSIP/far/100@host"] {
@@ -362,8 +349,7 @@ async fn first_rtp(rtp: &UdpSocket, limit: Duration) -> Option<SocketAddr> {
 
 #[tokio::test]
 async fn an_invite_without_sdp_gets_our_offer_in_the_200_and_its_answer_in_the_ack() {
-    let wari = start(&pjsip(""), DIALPLAN);
-    let mut app = events(&wari).await;
+    let (wari, mut app) = start_watching(&pjsip(""), DIALPLAN, APP).await;
     let peer = Peer::of(&wari).await;
     let rtp = rtp_socket().await;
     let (_, invite) = out_of_dialog("INVITE", "phone", "100", peer.local(), peer.wari());
@@ -374,14 +360,7 @@ async fn an_invite_without_sdp_gets_our_offer_in_the_200_and_its_answer_in_the_a
         .as_str()
         .expect("channel id")
         .to_string();
-    assert_eq!(
-        wari.post(&format!("/ari/channels/{id}/answer"))
-            .await
-            .status,
-        204
-    );
-    let ok = peer.final_response("INVITE").await;
-    assert_eq!(ok.status(), 200, "{ok}");
+    let ok = answered(&wari, &peer, &id).await;
     // Our offer: G.711 µ-law (the endpoint's allow) and telephone-event.
     assert_eq!(ok.header("content-type"), Some("application/sdp"));
     let offer = crate::sip_raw::sdp_lines(&ok.body);
@@ -424,7 +403,7 @@ async fn an_endpoints_language_is_its_channels_and_picks_the_sounds_played() {
         ("extensions.conf", DIALPLAN),
         ("asterisk.conf", &asterisk),
     ]);
-    let mut app = events(&wari).await;
+    let mut app = EventSocket::watching(&wari, APP).await;
     let peer = Peer::of(&wari).await;
     let rtp = rtp_socket().await;
     let (_, invite) = out_of_dialog("INVITE", "phone", "100", peer.local(), peer.wari());
@@ -442,12 +421,7 @@ async fn an_endpoints_language_is_its_channels_and_picks_the_sounds_played() {
         ))
         .await;
     assert_eq!(variable.body["value"], "fr", "{:?}", variable.body);
-    assert_eq!(
-        wari.post(&format!("/ari/channels/{id}/answer"))
-            .await
-            .status,
-        204
-    );
+    sip_fixture::answer(&wari, &id).await;
     let played = wari
         .post(&format!("/ari/channels/{id}/play?media=sound:bonjour"))
         .await;
@@ -514,8 +488,7 @@ async fn completed(sipp: Sipp) {
 
 #[tokio::test]
 async fn originates_refused_by_a_sipp_callee_end_with_asterisks_causes() {
-    let wari = start(&pjsip(""), DIALPLAN);
-    let mut app = events(&wari).await;
+    let (wari, mut app) = start_watching(&pjsip(""), DIALPLAN, APP).await;
     for (n, (status, cause, text, dialstatus)) in [
         ("486 Busy Here", 17, "User busy", "BUSY"),
         (
@@ -531,13 +504,14 @@ async fn originates_refused_by_a_sipp_callee_end_with_asterisks_causes() {
     {
         let sipp = callee(&sipp_callee(Some(status)));
         let id = format!("o{n}");
-        let created = wari
-            .post(&format!(
-                "/ari/channels?endpoint=PJSIP/far/sip:sipp@{}&app={APP}&channelId={id}",
+        originate(
+            &wari,
+            &format!(
+                "endpoint=PJSIP/far/sip:sipp@{}&app={APP}&channelId={id}",
                 sipp.sip
-            ))
-            .await;
-        assert_eq!(created.status, 200, "{:?}", created.body);
+            ),
+        )
+        .await;
         let seen = app
             .until(|e| e["type"] == "ChannelDestroyed" && e["channel"]["id"] == id.as_str())
             .await;
@@ -556,16 +530,16 @@ async fn originates_refused_by_a_sipp_callee_end_with_asterisks_causes() {
 
 #[tokio::test]
 async fn an_originate_nobody_answers_is_cancelled_at_its_timeout_with_cause_19() {
-    let wari = start(&pjsip(""), DIALPLAN);
-    let mut app = events(&wari).await;
+    let (wari, mut app) = start_watching(&pjsip(""), DIALPLAN, APP).await;
     let sipp = callee(&sipp_callee(None));
-    let created = wari
-        .post(&format!(
-            "/ari/channels?endpoint=PJSIP/far/sip:sipp@{}&app={APP}&channelId=late&timeout=1",
+    originate(
+        &wari,
+        &format!(
+            "endpoint=PJSIP/far/sip:sipp@{}&app={APP}&channelId=late&timeout=1",
             sipp.sip
-        ))
-        .await;
-    assert_eq!(created.status, 200, "{:?}", created.body);
+        ),
+    )
+    .await;
     let destroyed = app.next_for("ChannelDestroyed", "late").await;
     assert_eq!(destroyed["cause"], 19, "{destroyed}");
     // SIPp checked the CANCEL's Reason, answered it and the INVITE (487), got the ACK.
@@ -580,14 +554,12 @@ async fn dial_from_the_dialplan(scenario: &str) -> (String, Vec<String>) {
         "[calls]\nexten => out,1,Dial(PJSIP/far/sip:sipp@{},2)\n same => n,Hangup()\n",
         sipp.sip
     );
-    let wari = start(&pjsip(""), &dialplan);
-    let mut app = events(&wari).await;
-    let created = wari
-        .post(&format!(
-            "/ari/channels?endpoint=Local/out@calls&app={APP}&channelId=o&otherChannelId=c"
-        ))
-        .await;
-    assert_eq!(created.status, 200, "{:?}", created.body);
+    let (wari, mut app) = start_watching(&pjsip(""), &dialplan, APP).await;
+    originate(
+        &wari,
+        &format!("endpoint=Local/out@calls&app={APP}&channelId=o&otherChannelId=c"),
+    )
+    .await;
     // Dial sets DIALSTATUS as it ends (when answered: before the bridged call).
     let seen = app
         .until(|e| {

@@ -6,8 +6,8 @@
 
 use std::time::Duration;
 
+use crate::sip_fixture::{originate, start_watching};
 use crate::sip_raw::{self as raw, Dialog, Peer, Request, response, udp_transport};
-use crate::support::{EventSocket, Wari};
 
 const APP: &str = "sipapp";
 
@@ -38,16 +38,6 @@ allow=ulaw
 /// retransmissions, 500 ms apart, may).
 const QUIET: Duration = Duration::from_millis(1200);
 
-async fn start() -> (Wari, EventSocket) {
-    let wari = Wari::with(&[("pjsip.conf", PJSIP), ("extensions.conf", DIALPLAN)]);
-    let app = EventSocket::connect(
-        &wari,
-        &format!("app={APP}&subscribeAll=true&api_key=asterisk:secret"),
-    )
-    .await;
-    (wari, app)
-}
-
 /// A request of `call` from the peer at `peer` with Via branch `branch`.
 fn call_request(method: &str, call: &Dialog, peer: &Peer, branch: &str) -> Request {
     Request::new(method, &call.uri)
@@ -60,7 +50,7 @@ fn call_request(method: &str, call: &Dialog, peer: &Peer, branch: &str) -> Reque
 
 #[tokio::test]
 async fn a_cancel_with_a_q850_reason_gives_the_channel_that_cause() {
-    let (wari, mut app) = start().await;
+    let (wari, mut app) = start_watching(PJSIP, DIALPLAN, APP).await;
     let peer = Peer::of(&wari).await;
     let rtp = tokio::net::UdpSocket::bind("127.0.0.1:0")
         .await
@@ -96,15 +86,16 @@ async fn a_cancel_with_a_q850_reason_gives_the_channel_that_cause() {
 
 #[tokio::test]
 async fn a_call_hung_up_before_any_response_is_cancelled_after_the_first_with_its_reason() {
-    let (wari, mut app) = start().await;
+    let (wari, mut app) = start_watching(PJSIP, DIALPLAN, APP).await;
     let callee = Peer::listening().await;
-    let created = wari
-        .post(&format!(
-            "/ari/channels?endpoint=PJSIP/far/sip:bob@{}&app={APP}&channelId=early-cancel",
+    originate(
+        &wari,
+        &format!(
+            "endpoint=PJSIP/far/sip:bob@{}&app={APP}&channelId=early-cancel",
             callee.local()
-        ))
-        .await;
-    assert_eq!(created.status, 200, "{:?}", created.body);
+        ),
+    )
+    .await;
     let invite = callee.request_of("INVITE").await;
 
     // Hung up as busy (17) before the callee said anything: the channel goes at once,

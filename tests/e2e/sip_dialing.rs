@@ -6,10 +6,10 @@
 //! calls both ways), and a hold is wari's music on hold to the phone (chan_pjsip's
 //! default, no re-INVITE).
 
-use serde_json::Value;
 use tokio::net::UdpSocket;
 
 use crate::media_support::{assert_hears, sine, write_wav};
+use crate::sip_fixture::{answered, dial_statuses, originate};
 use crate::sip_raw::{
     Dialog, Message, Peer, Register, SIP_TIMEOUT, UDP_TRANSPORT, out_of_dialog, register, response,
     sdp_offer, unique,
@@ -17,14 +17,6 @@ use crate::sip_raw::{
 use crate::support::{EventSocket, Wari};
 
 const APP: &str = "dialing";
-
-async fn events(wari: &Wari) -> EventSocket {
-    EventSocket::connect(
-        wari,
-        &format!("app={APP}&subscribeAll=true&api_key=asterisk:secret"),
-    )
-    .await
-}
 
 /// A phone registers as `alice` from its own socket (alice has no `auth`).
 async fn register_alice(phone: &Peer) {
@@ -54,15 +46,6 @@ async fn answer(phone: &Peer, invite: &Message, status: &str, tag: &str, sdp: &s
         .await;
 }
 
-/// The `dialstatus`es of the Dial events of the leg dialled with `dialstring`.
-fn dial_statuses<'e>(events: &'e [Value], dialstring: &str) -> Vec<&'e str> {
-    events
-        .iter()
-        .filter(|e| e["type"] == "Dial" && e["dialstring"] == dialstring)
-        .filter_map(|e| e["dialstatus"].as_str())
-        .collect()
-}
-
 #[tokio::test]
 async fn dial_contacts_rings_every_registered_phone_and_the_first_to_answer_wins() {
     let pjsip = format!(
@@ -79,13 +62,12 @@ async fn dial_contacts_rings_every_registered_phone_and_the_first_to_answer_wins
     let (desk, mobile) = (Peer::to(sip).await, Peer::to(sip).await);
     register_alice(&desk).await;
     register_alice(&mobile).await;
-    let mut app = events(&wari).await;
-    let created = wari
-        .post(&format!(
-            "/ari/channels?endpoint=Local/ring@calls&app={APP}&channelId=orig&otherChannelId=caller"
-        ))
-        .await;
-    assert_eq!(created.status, 200, "{:?}", created.body);
+    let mut app = EventSocket::watching(&wari, APP).await;
+    originate(
+        &wari,
+        &format!("endpoint=Local/ring@calls&app={APP}&channelId=orig&otherChannelId=caller"),
+    )
+    .await;
 
     // Both phones ring at once.
     let invite_desk = desk.request_of("INVITE").await;
@@ -163,7 +145,7 @@ async fn a_call_to_an_endpoint_skips_the_contact_qualify_found_unreachable() {
          [alice]\ntype=aor\ncontact={first}\ncontact={second}\nqualify_frequency=60\n"
     );
     let wari = Wari::with(&[("pjsip.conf", pjsip.as_str())]);
-    let mut app = events(&wari).await;
+    let mut app = EventSocket::watching(&wari, APP).await;
     let (status, _) = wari
         .post(&format!(
             "/ari/applications/{APP}/subscription?eventSource=endpoint:PJSIP/alice"
@@ -249,7 +231,7 @@ async fn a_redirect_of_a_ringing_call_answers_its_invite_302_with_the_target_as_
         ("pjsip.conf", pjsip.as_str()),
         ("extensions.conf", INTO_APP),
     ]);
-    let mut app = events(&wari).await;
+    let mut app = EventSocket::watching(&wari, APP).await;
     let peer = Peer::of(&wari).await;
     let (invite, branch, id) = call_in(&peer, &mut app, 4000).await;
     assert_eq!(
@@ -303,20 +285,13 @@ async fn a_redirect_after_the_answer_is_a_refer_for_calls_in_and_out() {
         ("pjsip.conf", pjsip.as_str()),
         ("extensions.conf", INTO_APP),
     ]);
-    let mut app = events(&wari).await;
+    let mut app = EventSocket::watching(&wari, APP).await;
     let carol = "sip:carol@127.0.0.1:5998";
 
     // A call in, answered: the REFER goes to the phone once the ACK of the 200 came.
     let peer = Peer::of(&wari).await;
     let (invite, _, id) = call_in(&peer, &mut app, 4002).await;
-    assert_eq!(
-        wari.post(&format!("/ari/channels/{id}/answer"))
-            .await
-            .status,
-        204
-    );
-    let ok = peer.final_response("INVITE").await;
-    assert_eq!(ok.status(), 200, "{ok}");
+    let ok = answered(&wari, &peer, &id).await;
     let redirected = wari
         .post(&format!(
             "/ari/channels/{id}/redirect?endpoint=PJSIP/{carol}"
@@ -349,13 +324,14 @@ async fn a_redirect_after_the_answer_is_a_refer_for_calls_in_and_out() {
 
     // A call out, answered: the same REFER to the far end.
     let far = Peer::listening().await;
-    let created = wari
-        .post(&format!(
-            "/ari/channels?endpoint=PJSIP/far/sip:dave@{}&app={APP}&channelId=out",
+    originate(
+        &wari,
+        &format!(
+            "endpoint=PJSIP/far/sip:dave@{}&app={APP}&channelId=out",
             far.local()
-        ))
-        .await;
-    assert_eq!(created.status, 200, "{:?}", created.body);
+        ),
+    )
+    .await;
     let invite = far.request_of("INVITE").await;
     let contact = format!("Contact: <sip:dave@{}>", far.local());
     far.reply(
@@ -431,19 +407,12 @@ async fn a_held_phone_hears_music_on_hold_without_a_reinvite_then_the_applicatio
         ("extensions.conf", INTO_APP),
         ("asterisk.conf", asterisk.as_str()),
     ]);
-    let mut app = events(&wari).await;
+    let mut app = EventSocket::watching(&wari, APP).await;
     let peer = Peer::of(&wari).await;
     let rtp = UdpSocket::bind("127.0.0.1:0").await.expect("RTP socket");
     let port = rtp.local_addr().expect("RTP address").port();
     let (invite, _, id) = call_in(&peer, &mut app, port).await;
-    assert_eq!(
-        wari.post(&format!("/ari/channels/{id}/answer"))
-            .await
-            .status,
-        204
-    );
-    let ok = peer.final_response("INVITE").await;
-    assert_eq!(ok.status(), 200, "{ok}");
+    let ok = answered(&wari, &peer, &id).await;
     let dialog = Dialog::answered(&invite, &ok);
     peer.send(dialog.request("ACK", 1, peer.local(), &unique()).text())
         .await;

@@ -9,29 +9,11 @@
 
 use std::time::Duration;
 
+use crate::sip_fixture::{start_watching, trunk_pjsip};
 use crate::sip_peers::{Scenario, Sipp};
 use crate::support::{EventSocket, Wari};
 
 const APP: &str = "flows";
-
-/// A trunk known by its address (127.0.0.1, where SIPp runs), without a password.
-const PJSIP_CONF: &str = "\
-[udp]
-type = transport
-protocol = udp
-bind = 127.0.0.1:0
-
-[trunk]
-type = endpoint
-context = flows
-disallow = all
-allow = ulaw
-
-[trunk]
-type = identify
-endpoint = trunk
-match = 127.0.0.1
-";
 
 const EXTENSIONS: &str = "[flows]\nexten => _X.,1,Stasis(flows)\n same => n,Hangup()\n";
 
@@ -125,15 +107,10 @@ fn cancelling() -> String {
 }
 
 /// wari with the trunk, and the application's events socket.
+/// (A trunk known by its address, 127.0.0.1 where SIPp runs, without a password.)
 async fn start() -> (Wari, EventSocket) {
-    let wari = Wari::with(&[("pjsip.conf", PJSIP_CONF), ("extensions.conf", EXTENSIONS)]);
+    let (wari, ws) = start_watching(&trunk_pjsip("flows", ""), EXTENSIONS, APP).await;
     assert!(wari.sip_udp.is_some(), "{:?}", wari.banner);
-    // Subscribed to everything: the ChannelDestroyed after StasisEnd too.
-    let ws = EventSocket::connect(
-        &wari,
-        &format!("app={APP}&api_key=asterisk:secret&subscribeAll=true"),
-    )
-    .await;
     (wari, ws)
 }
 

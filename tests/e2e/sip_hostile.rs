@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use tokio::net::UdpSocket;
 
+use crate::sip_fixture::{self, start_watching};
 use crate::sip_raw::{
     Dialog, Message, Peer, bob_auth, dtmf_packets, out_of_dialog, rtp_address, sdp_offer,
     udp_transport, unique,
@@ -189,18 +190,6 @@ fn status(datagram: &[u8]) -> u16 {
     Message::parse(&String::from_utf8_lossy(datagram)).status()
 }
 
-fn start() -> Wari {
-    Wari::with(&[("pjsip.conf", PJSIP), ("extensions.conf", DIALPLAN)])
-}
-
-async fn events(wari: &Wari) -> EventSocket {
-    EventSocket::connect(
-        wari,
-        &format!("app={APP}&subscribeAll=true&api_key=asterisk:secret"),
-    )
-    .await
-}
-
 /// wari's resident set size in KiB (`VmRSS` of /proc/<pid>/status).
 fn rss_kib(wari: &Wari) -> u64 {
     let status =
@@ -307,8 +296,7 @@ fn malformed(local: SocketAddr, wari: SocketAddr) -> Vec<(String, Vec<u8>)> {
 
 #[tokio::test]
 async fn malformed_oversized_and_flooded_sip_is_answered_or_dropped_and_the_call_goes_on() {
-    let wari = start();
-    let mut app = events(&wari).await;
+    let (wari, mut app) = start_watching(PJSIP, DIALPLAN, APP).await;
     let mut call = Call::start(&wari, &mut app).await;
     // Media flows (and the call latches to its RTP socket).
     call.digit(b'1', None).await;
@@ -421,8 +409,7 @@ async fn malformed_oversized_and_flooded_sip_is_answered_or_dropped_and_the_call
 
 #[tokio::test]
 async fn rtp_from_another_port_after_latching_is_not_heard() {
-    let wari = start();
-    let mut app = events(&wari).await;
+    let (wari, mut app) = start_watching(PJSIP, DIALPLAN, APP).await;
     let mut call = Call::start(&wari, &mut app).await;
     call.digit(b'1', None).await;
     assert_eq!(call.heard(&mut app).await, "1");
@@ -450,7 +437,7 @@ fn sipvicious(name: &str) -> PathBuf {
 
 #[tokio::test]
 async fn a_sipvicious_scan_finds_wari_but_no_user_names() {
-    let wari = start();
+    let wari = sip_fixture::start(PJSIP, DIALPLAN);
     let target = wari.sip_udp.expect("SIP UDP");
     let home = tempfile::tempdir().expect("home");
 

@@ -634,6 +634,31 @@ pub(crate) struct PjsuaCall<'a> {
     pub hold: Duration,
 }
 
+/// [`pjsua_call`] on a blocking thread (with a copy of `call`), so that the test goes on
+/// while the call runs.
+pub(crate) fn spawn_pjsua_call(call: &PjsuaCall<'_>) -> tokio::task::JoinHandle<PjsuaOutcome> {
+    let uri = call.uri.to_string();
+    let play = call.play.to_path_buf();
+    let record = call.record.to_path_buf();
+    let digits = call.digits.to_string();
+    let credentials = call
+        .credentials
+        .map(|(user, password)| (user.to_string(), password.to_string()));
+    let hold = call.hold;
+    tokio::task::spawn_blocking(move || {
+        pjsua_call(&PjsuaCall {
+            uri: &uri,
+            play: &play,
+            record: &record,
+            digits: &digits,
+            credentials: credentials
+                .as_ref()
+                .map(|(user, password)| (user.as_str(), password.as_str())),
+            hold,
+        })
+    })
+}
+
 /// Runs `tests/clients/python/pjsua_call.py` with the test venv's Python (bounded in time).
 pub(crate) fn pjsua_call(call: &PjsuaCall<'_>) -> PjsuaOutcome {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/clients/python");
@@ -951,19 +976,13 @@ mod tests {
             Baresip::start(&dir.path().join("bob"), Account::local("bob", true), &long).await;
         let record = dir.path().join("pjsua-heard.wav");
         let uri = bob.uri();
-        let call = tokio::task::spawn_blocking({
-            let record = record.clone();
-            let play = prompt("demo-congrats");
-            move || {
-                pjsua_call(&PjsuaCall {
-                    uri: &uri,
-                    play: &play,
-                    record: &record,
-                    digits: "1984",
-                    credentials: None,
-                    hold: Duration::from_secs(3),
-                })
-            }
+        let call = spawn_pjsua_call(&PjsuaCall {
+            uri: &uri,
+            play: &prompt("demo-congrats"),
+            record: &record,
+            digits: "1984",
+            credentials: None,
+            hold: Duration::from_secs(3),
         });
         let mut digits = String::new();
         for _ in 0..4 {

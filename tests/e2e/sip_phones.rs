@@ -11,60 +11,21 @@
 use std::path::Path;
 use std::time::Duration;
 
-use crate::sip_peers::{
-    Account, AudioMatch, Baresip, PEER_TIMEOUT, PjsuaCall, audio_match, pjsua_call, prompt,
-    read_wav, repeated_prompt,
+use crate::sip_fixture::{
+    self, Sounds, answered_call_in, phones_pjsip, play_through, registered_phone,
 };
-use crate::support::{ARI_CONF, EventSocket, HTTP_CONF, Wari, eventually};
+use crate::sip_peers::{
+    AudioMatch, Baresip, PEER_TIMEOUT, PjsuaCall, audio_match, prompt, read_wav, repeated_prompt,
+    spawn_pjsua_call,
+};
+use crate::support::{EventSocket, Wari, eventually};
 
 /// The application the phones' calls are handed to.
 const APP: &str = "phones";
 
 /// Endpoints alice and bob, each with a password and an AOR of its own name, their calls
 /// running context `phones`.
-const PJSIP_CONF: &str = "\
-[udp]
-type = transport
-protocol = udp
-bind = 127.0.0.1:0
-
-[phone](!)
-type = endpoint
-context = phones
-disallow = all
-allow = ulaw,alaw
-dtmf_mode = rfc4733
-
-[alice](phone)
-auth = alice
-aors = alice
-
-[alice]
-type = auth
-auth_type = userpass
-username = alice
-password = wonderland
-
-[alice]
-type = aor
-max_contacts = 1
-remove_existing = yes
-
-[bob](phone)
-auth = bob
-aors = bob
-
-[bob]
-type = auth
-auth_type = userpass
-username = bob
-password = builder
-
-[bob]
-type = aor
-max_contacts = 1
-remove_existing = yes
-";
+const PJSIP_CONF: &str = phones_pjsip!("phones", "ulaw,alaw");
 
 /// Numbers 100-399 dialled from a phone go to the application, 700 to the WebAssembly IVR
 /// (`apps/ivr`), which sends a caller who presses 1 on to `ivr-result`.
@@ -89,7 +50,7 @@ struct Phones {
     wari: Wari,
     ws: EventSocket,
     /// wari's `astdatadir`, removed when dropped.
-    _data: tempfile::TempDir,
+    _data: Sounds,
 }
 
 impl Phones {
@@ -97,25 +58,8 @@ impl Phones {
     /// `demo-congrats` and `demo-instruct` in its sounds directory; application [`APP`]
     /// connected.
     async fn start() -> Phones {
-        let data = tempfile::tempdir().expect("temp dir");
-        let sounds = data.path().join("sounds/en");
-        std::fs::create_dir_all(&sounds).expect("sounds directory");
-        for name in ["hello-world", "demo-congrats", "demo-instruct"] {
-            std::fs::copy(prompt(name), sounds.join(format!("{name}.wav"))).expect("copy prompt");
-        }
-        let asterisk = format!("[directories]\nastdatadir => {}\n", data.path().display());
-        let wari = Wari::start(&[
-            ("http.conf", HTTP_CONF),
-            ("ari.conf", ARI_CONF),
-            ("extensions.conf", EXTENSIONS),
-            ("pjsip.conf", PJSIP_CONF),
-            ("asterisk.conf", &asterisk),
-        ]);
-        assert!(
-            wari.sip_udp.is_some(),
-            "a SIP UDP transport in the banner: {:?}",
-            wari.banner
-        );
+        let data = Sounds::with_prompts(&["hello-world", "demo-congrats", "demo-instruct"]);
+        let wari = data.start(PJSIP_CONF, EXTENSIONS);
         let ws = EventSocket::connect(&wari, &format!("app={APP}&api_key=asterisk:secret")).await;
         Phones {
             wari,
@@ -138,8 +82,7 @@ impl Phones {
 
     /// A baresip phone for endpoint `user` in `dir`, registering with `password`.
     async fn phone(&self, dir: &Path, user: &str, password: &str, source: &Path) -> Baresip {
-        let account = Account::registering(user, password, self.sip(), true);
-        Baresip::start(&dir.join(user), account, source).await
+        sip_fixture::phone(&self.wari, dir, user, password, source).await
     }
 }
 
@@ -178,18 +121,6 @@ impl Phones {
         )
     }
 
-    /// `POST` as the test user, which must succeed (2xx).
-    async fn post_ok(&self, path: &str) -> serde_json::Value {
-        let reply = self.wari.post(path).await;
-        assert!(
-            reply.status.is_success(),
-            "POST {path}: {} {}",
-            reply.status,
-            reply.text
-        );
-        reply.body
-    }
-
     /// The next `count` digits of ChannelDtmfReceived events for `channel`.
     async fn digits(&mut self, channel: &str, count: usize) -> String {
         let mut digits = String::new();
@@ -225,15 +156,21 @@ impl Phones {
         exten: &str,
         source: &Path,
     ) -> (Baresip, String) {
-        let mut phone = self.phone(dir, user, password, source).await;
-        phone.wait_event("REGISTER_OK", PEER_TIMEOUT).await;
-        phone.dial(&format!("sip:{exten}@{}", self.sip())).await;
-        let (channel, name) = self.stasis_start().await;
-        assert!(name.starts_with(&format!("PJSIP/{user}-")), "{name}");
-        self.post_ok(&format!("/ari/channels/{channel}/answer"))
+        answered_call_in(&self.wari, &mut self.ws, dir, user, password, exten, source).await
+    }
+}
+
+impl Phones {
+    /// Plays hello-world on `channel` (an answered call of `phone`) to its end, hangs the
+    /// channel up, and checks that `phone` heard the prompt.
+    async fn play_hello_world_and_hang_up(&mut self, channel: &str, phone: &mut Baresip) {
+        play_through(&self.wari, &mut self.ws, channel, "sound:hello-world").await;
+        self.wari
+            .delete_ok(&format!("/ari/channels/{channel}"))
             .await;
-        phone.wait_event("CALL_ESTABLISHED", PEER_TIMEOUT).await;
-        (phone, channel)
+        phone.wait_event("CALL_CLOSED", PEER_TIMEOUT).await;
+        let found = heard_prompt(phone, "hello-world").await;
+        assert!(found.windows >= 8, "{found:?}");
     }
 }
 
@@ -266,31 +203,9 @@ async fn a_phone_calls_in_and_hears_the_application_play_hello_world() {
         .answered_call(dir.path(), "bob", "builder", "100")
         .await;
 
-    let playback = phones
-        .post_ok(&format!(
-            "/ari/channels/{channel}/play?media=sound:hello-world"
-        ))
+    phones
+        .play_hello_world_and_hang_up(&channel, &mut bob)
         .await;
-    let playback = playback["id"].as_str().expect("playback id").to_string();
-    loop {
-        let event = phones.ws.next_of("PlaybackFinished").await;
-        if event["playback"]["id"] == playback.as_str() {
-            assert_eq!(event["playback"]["state"], "done", "{event}");
-            break;
-        }
-    }
-    assert!(
-        phones
-            .wari
-            .delete(&format!("/ari/channels/{channel}"))
-            .await
-            .status
-            .is_success()
-    );
-    bob.wait_event("CALL_CLOSED", PEER_TIMEOUT).await;
-
-    let found = heard_prompt(&bob, "hello-world").await;
-    assert!(found.windows >= 8, "{found:?}");
 }
 
 #[tokio::test]
@@ -314,34 +229,25 @@ async fn digits_pjsua2_sends_arrive_as_channel_dtmf_received() {
     let dir = tempfile::tempdir().expect("temp dir");
     let uri = format!("sip:300@{}", phones.sip());
     let record = dir.path().join("pjsua-heard.wav");
-    let call = tokio::task::spawn_blocking({
-        let record = record.clone();
-        let play = prompt("demo-congrats");
-        move || {
-            pjsua_call(&PjsuaCall {
-                uri: &uri,
-                play: &play,
-                record: &record,
-                digits: "1984",
-                credentials: Some(("alice", "wonderland")),
-                hold: Duration::from_secs(3),
-            })
-        }
+    let call = spawn_pjsua_call(&PjsuaCall {
+        uri: &uri,
+        play: &prompt("demo-congrats"),
+        record: &record,
+        digits: "1984",
+        credentials: Some(("alice", "wonderland")),
+        hold: Duration::from_secs(3),
     });
     let (channel, name) = phones.stasis_start().await;
     assert!(name.starts_with("PJSIP/alice-"), "{name}");
     phones
+        .wari
         .post_ok(&format!("/ari/channels/{channel}/answer"))
         .await;
     assert_eq!(phones.digits(&channel, 4).await, "1984");
-    assert!(
-        phones
-            .wari
-            .delete(&format!("/ari/channels/{channel}"))
-            .await
-            .status
-            .is_success()
-    );
+    phones
+        .wari
+        .delete_ok(&format!("/ari/channels/{channel}"))
+        .await;
     let outcome = call.await.expect("pjsua call");
     assert_eq!(outcome.status, 200, "{}", outcome.output);
 }
@@ -360,22 +266,16 @@ async fn two_phones_in_a_bridge_hear_each_other() {
     let (mut bob, b) = phones
         .answered_call_playing(dir.path(), "bob", "builder", "101", &bob_says)
         .await;
-    let bridge = phones.post_ok("/ari/bridges?type=mixing").await;
+    let bridge = phones.wari.post_ok("/ari/bridges?type=mixing").await;
     let bridge = bridge["id"].as_str().expect("bridge id").to_string();
     phones
+        .wari
         .post_ok(&format!("/ari/bridges/{bridge}/addChannel?channel={a},{b}"))
         .await;
 
     bob.wait_event("CALL_CLOSED", Duration::from_secs(15)).await;
     phones.ws.next_for("StasisEnd", &b).await;
-    assert!(
-        phones
-            .wari
-            .delete(&format!("/ari/channels/{a}"))
-            .await
-            .status
-            .is_success()
-    );
+    phones.wari.delete_ok(&format!("/ari/channels/{a}")).await;
     alice.wait_event("CALL_CLOSED", PEER_TIMEOUT).await;
 
     // Each heard the other, and not itself.
@@ -392,16 +292,16 @@ async fn two_phones_in_a_bridge_hear_each_other() {
 async fn the_webassembly_ivr_answers_a_phone_plays_its_menu_and_takes_a_digit() {
     let phones = Phones::start().await;
     crate::wasm_apps::deploy(&phones.wari, "ivr", "ivr").await;
-    let mut watcher = EventSocket::connect(
+    let mut watcher = EventSocket::watching(&phones.wari, "watcher").await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut alice = registered_phone(
         &phones.wari,
-        "app=watcher&subscribeAll=true&api_key=asterisk:secret",
+        dir.path(),
+        "alice",
+        "wonderland",
+        &prompt("demo-congrats"),
     )
     .await;
-    let dir = tempfile::tempdir().expect("temp dir");
-    let mut alice = phones
-        .phone(dir.path(), "alice", "wonderland", &prompt("demo-congrats"))
-        .await;
-    alice.wait_event("REGISTER_OK", PEER_TIMEOUT).await;
     alice.dial(&format!("sip:700@{}", phones.sip())).await;
     // The IVR answers and plays its menu, hello-world first.
     alice.wait_event("CALL_ESTABLISHED", PEER_TIMEOUT).await;
@@ -465,13 +365,18 @@ async fn channel_name(phones: &Phones, id: &str) -> String {
 async fn an_originate_to_a_registered_phone_is_answered_and_the_phone_hears_the_app() {
     let mut phones = Phones::start().await;
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut bob = phones
-        .phone(dir.path(), "bob", "builder", &prompt("demo-congrats"))
-        .await;
-    bob.wait_event("REGISTER_OK", PEER_TIMEOUT).await;
+    let mut bob = registered_phone(
+        &phones.wari,
+        dir.path(),
+        "bob",
+        "builder",
+        &prompt("demo-congrats"),
+    )
+    .await;
 
     // bob's phone answers by itself (answermode=auto).
     let created = phones
+        .wari
         .post_ok(&format!("/ari/channels?endpoint=PJSIP/bob&app={APP}"))
         .await;
     let channel = created["id"].as_str().expect("channel id").to_string();
@@ -485,27 +390,7 @@ async fn an_originate_to_a_registered_phone_is_answered_and_the_phone_hears_the_
     let started = phones.ws.next_for("StasisStart", &channel).await;
     assert_eq!(started["channel"]["state"], "Up", "{started}");
 
-    let playback = phones
-        .post_ok(&format!(
-            "/ari/channels/{channel}/play?media=sound:hello-world"
-        ))
+    phones
+        .play_hello_world_and_hang_up(&channel, &mut bob)
         .await;
-    let playback = playback["id"].clone();
-    let finished = phones
-        .ws
-        .until(|e| e["type"] == "PlaybackFinished" && e["playback"]["id"] == playback)
-        .await;
-    let finished = finished.last().expect("an event");
-    assert_eq!(finished["playback"]["state"], "done", "{finished}");
-    assert!(
-        phones
-            .wari
-            .delete(&format!("/ari/channels/{channel}"))
-            .await
-            .status
-            .is_success()
-    );
-    bob.wait_event("CALL_CLOSED", PEER_TIMEOUT).await;
-    let found = heard_prompt(&bob, "hello-world").await;
-    assert!(found.windows >= 8, "{found:?}");
 }

@@ -8,31 +8,11 @@
 
 use std::time::Duration;
 
+use crate::sip_fixture::{start_watching, trunk_pjsip};
 use crate::sip_peers::{Scenario, Sipp};
 use crate::support::{EventSocket, Wari};
 
 const APP: &str = "quiet";
-
-/// A trunk known by its address (127.0.0.1, where SIPp runs) whose calls are hung up after
-/// 2 s without RTP.
-const PJSIP_CONF: &str = "\
-[udp]
-type = transport
-protocol = udp
-bind = 127.0.0.1:0
-
-[trunk]
-type = endpoint
-context = quiet
-disallow = all
-allow = ulaw
-rtp_timeout = 2
-
-[trunk]
-type = identify
-endpoint = trunk
-match = 127.0.0.1
-";
 
 const EXTENSIONS: &str = "[quiet]\nexten => _X.,1,Stasis(quiet)\n same => n,Hangup()\n";
 
@@ -142,13 +122,11 @@ fn holding_caller() -> String {
 /// wari with the trunk, the application's events socket (every event), and SIPp calling
 /// extension 500 with `scenario`; returns them with the channel's id, answered.
 async fn answered(scenario: &str) -> (Wari, EventSocket, Sipp, String) {
-    let wari = Wari::with(&[("pjsip.conf", PJSIP_CONF), ("extensions.conf", EXTENSIONS)]);
+    // A trunk known by its address (127.0.0.1, where SIPp runs) whose calls are hung up
+    // after 2 s without RTP.
+    let pjsip = trunk_pjsip("quiet", "rtp_timeout = 2\n");
+    let (wari, mut ws) = start_watching(&pjsip, EXTENSIONS, APP).await;
     assert!(wari.sip_udp.is_some(), "{:?}", wari.banner);
-    let mut ws = EventSocket::connect(
-        &wari,
-        &format!("app={APP}&api_key=asterisk:secret&subscribeAll=true"),
-    )
-    .await;
     let sipp = Sipp::start(
         Scenario::Xml(scenario),
         wari.sip_udp,

@@ -7,6 +7,7 @@
 
 use tokio::net::UdpSocket;
 
+use crate::sip_fixture::{self, originate, start_watching};
 use crate::sip_raw::{
     self as raw, Dialog, Message, Request, TcpPeer, bob_auth, sdp_lines, udp_transport,
 };
@@ -166,20 +167,6 @@ impl Peer {
     }
 }
 
-fn start(pjsip: &str) -> Wari {
-    Wari::with(&[("pjsip.conf", pjsip), ("extensions.conf", DIALPLAN)])
-}
-
-/// The application's events, and every channel's (ChannelDestroyed comes after the
-/// channel has left the application).
-async fn events(wari: &Wari) -> EventSocket {
-    EventSocket::connect(
-        wari,
-        &format!("app={APP}&subscribeAll=true&api_key=asterisk:secret"),
-    )
-    .await
-}
-
 /// The peer calls `exten` as `someone`, the application answers (204), the peer ACKs
 /// with Via branch `ack`: the call and its StasisStart.
 async fn answered_call(
@@ -193,12 +180,7 @@ async fn answered_call(
     peer.invite(&call, "someone", 1, "").await;
     let started = app.next_of("StasisStart").await;
     let id = started["channel"]["id"].as_str().expect("id").to_string();
-    assert_eq!(
-        wari.post(&format!("/ari/channels/{id}/answer"))
-            .await
-            .status,
-        204
-    );
+    sip_fixture::answer(wari, &id).await;
     let ok = peer.final_response("INVITE").await;
     call.to = ok.header("to").map(str::to_string);
     peer.in_dialog(&call, "ACK", 1, ack, "").await;
@@ -207,7 +189,7 @@ async fn answered_call(
 
 #[tokio::test]
 async fn the_banner_names_each_sip_transport_and_a_taken_port_stops_start_up() {
-    let wari = start(PJSIP);
+    let wari = sip_fixture::start(PJSIP, DIALPLAN);
     let udp = wari.sip_udp.expect("sip-udp line");
     assert!(
         wari.banner
@@ -241,8 +223,7 @@ async fn the_banner_names_each_sip_transport_and_a_taken_port_stops_start_up() {
 
 #[tokio::test]
 async fn an_identified_peer_calls_into_stasis_is_answered_and_hangs_up() {
-    let wari = start(PJSIP);
-    let mut app = events(&wari).await;
+    let (wari, mut app) = start_watching(PJSIP, DIALPLAN, APP).await;
     let peer = Peer::new(&wari).await;
     let mut call = peer.new_call("100");
     peer.invite(&call, "someone", 1, "").await;
@@ -287,8 +268,7 @@ async fn an_identified_peer_calls_into_stasis_is_answered_and_hangs_up() {
 
 #[tokio::test]
 async fn a_bye_without_reason_is_normal_clearing_and_a_hangup_before_answer_is_a_final_response() {
-    let wari = start(PJSIP);
-    let mut app = events(&wari).await;
+    let (wari, mut app) = start_watching(PJSIP, DIALPLAN, APP).await;
     let peer = Peer::new(&wari).await;
 
     // Refused by the application before the answer: 486 for busy (cause 17).
@@ -329,8 +309,7 @@ async fn a_bye_without_reason_is_normal_clearing_and_a_hangup_before_answer_is_a
 
 #[tokio::test]
 async fn wari_hangs_up_an_answered_call_with_a_bye() {
-    let wari = start(PJSIP);
-    let mut app = events(&wari).await;
+    let (wari, mut app) = start_watching(PJSIP, DIALPLAN, APP).await;
     let peer = Peer::new(&wari).await;
     let (call, started) = answered_call(&wari, &mut app, &peer, "100", "ack1").await;
     let id = started["channel"]["id"].as_str().expect("id").to_string();
@@ -345,8 +324,7 @@ async fn wari_hangs_up_an_answered_call_with_a_bye() {
 
 #[tokio::test]
 async fn a_cancel_before_the_answer_ends_the_call_with_487() {
-    let wari = start(PJSIP);
-    let mut app = events(&wari).await;
+    let (wari, mut app) = start_watching(PJSIP, DIALPLAN, APP).await;
     let peer = Peer::new(&wari).await;
     let call = peer.new_call("100");
     peer.invite(&call, "someone", 1, "").await;
@@ -379,32 +357,30 @@ async fn a_cancel_before_the_answer_ends_the_call_with_487() {
     assert_eq!(destroyed["cause"], 127, "{destroyed}");
 }
 
+/// The peer calls 100 as `from` without credentials: wari answers 401 with a digest
+/// challenge of realm `asterisk`.
+async fn assert_challenged(peer: &Peer, from: &str) {
+    let call = peer.new_call("100");
+    peer.invite(&call, from, 1, "").await;
+    let answer = peer.final_response("INVITE").await;
+    assert_eq!(answer.status(), 401, "{from}: {answer:?}");
+    let challenge = answer.header("www-authenticate").expect("a challenge");
+    assert!(
+        challenge.starts_with("Digest realm=\"asterisk\""),
+        "{from}: {challenge}"
+    );
+}
+
 #[tokio::test]
 async fn unknown_callers_and_wrong_credentials_get_the_same_challenge() {
-    let wari = start(&pjsip_without_identify());
+    let wari = sip_fixture::start(&pjsip_without_identify(), DIALPLAN);
     let peer = Peer::new(&wari).await;
 
     // A name no endpoint has.
-    let call = peer.new_call("100");
-    peer.invite(&call, "mallory", 1, "").await;
-    let unknown = peer.final_response("INVITE").await;
-    assert_eq!(unknown.status(), 401, "{unknown:?}");
-    let challenge = unknown.header("www-authenticate").expect("a challenge");
-    assert!(
-        challenge.starts_with("Digest realm=\"asterisk\""),
-        "{challenge}"
-    );
+    assert_challenged(&peer, "mallory").await;
 
     // bob has a password: challenged the same way.
-    let call = peer.new_call("100");
-    peer.invite(&call, "bob", 1, "").await;
-    let known = peer.final_response("INVITE").await;
-    assert_eq!(known.status(), 401, "{known:?}");
-    let known_challenge = known.header("www-authenticate").expect("a challenge");
-    assert!(
-        known_challenge.starts_with("Digest realm=\"asterisk\""),
-        "{known_challenge}"
-    );
+    assert_challenged(&peer, "bob").await;
 
     // A wrong answer gets a fresh challenge, not a 403.
     let call = peer.new_call("100");
@@ -418,7 +394,7 @@ async fn unknown_callers_and_wrong_credentials_get_the_same_challenge() {
 
     // An endpoint without auth known by its From user name gets in.
     let call = peer.new_call("100");
-    let mut app = events(&wari).await;
+    let mut app = EventSocket::watching(&wari, APP).await;
     peer.invite(&call, "alice", 1, "").await;
     let started = app.next_of("StasisStart").await;
     assert!(
@@ -431,7 +407,7 @@ async fn unknown_callers_and_wrong_credentials_get_the_same_challenge() {
 
 #[tokio::test]
 async fn options_lists_what_wari_takes_and_other_methods_are_not_allowed() {
-    let wari = start(PJSIP);
+    let wari = sip_fixture::start(PJSIP, DIALPLAN);
     let peer = Peer::new(&wari).await;
     let options = peer.simple("OPTIONS", "alice").await;
     assert_eq!(options.status(), 200, "{options:?}");
@@ -447,8 +423,7 @@ async fn options_lists_what_wari_takes_and_other_methods_are_not_allowed() {
 
 #[tokio::test]
 async fn a_reinvite_to_sendonly_holds_the_channel_and_sendrecv_takes_it_back() {
-    let wari = start(PJSIP);
-    let mut app = events(&wari).await;
+    let (wari, mut app) = start_watching(PJSIP, DIALPLAN, APP).await;
     let peer = Peer::new(&wari).await;
     let (call, started) = answered_call(&wari, &mut app, &peer, "100", "ack1").await;
     let id = started["channel"]["id"].as_str().expect("id").to_string();
@@ -511,22 +486,19 @@ impl Peer {
 
 #[tokio::test]
 async fn a_call_out_refused_busy_ends_with_cause_17() {
-    let wari = start(PJSIP_OUT);
-    let mut app = events(&wari).await;
+    let (wari, mut app) = start_watching(PJSIP_OUT, DIALPLAN, APP).await;
     let peer = Peer::new(&wari).await;
     let endpoint = format!("PJSIP/far/sip:bob@{}", peer.local());
-    let created = wari
-        .post(&format!(
-            "/ari/channels?endpoint={endpoint}&app={APP}&channelId=out1"
-        ))
-        .await;
-    assert_eq!(created.status, 200, "{:?}", created.body);
+    let created = originate(
+        &wari,
+        &format!("endpoint={endpoint}&app={APP}&channelId=out1"),
+    )
+    .await;
     assert!(
-        created.body["name"]
+        created["name"]
             .as_str()
             .is_some_and(|n| n.starts_with("PJSIP/far-")),
-        "{}",
-        created.body
+        "{created}"
     );
     let invite = peer.request_of("INVITE").await;
     assert!(
@@ -550,8 +522,7 @@ async fn a_call_out_refused_busy_ends_with_cause_17() {
 
 #[tokio::test]
 async fn a_dialled_call_out_answers_and_wari_hangs_up_with_a_bye() {
-    let wari = start(PJSIP_OUT);
-    let mut app = events(&wari).await;
+    let (wari, mut app) = start_watching(PJSIP_OUT, DIALPLAN, APP).await;
     let peer = Peer::new(&wari).await;
     let endpoint = format!("PJSIP/far/sip:bob@{}", peer.local());
     let created = wari
@@ -577,7 +548,7 @@ async fn a_dialled_call_out_answers_and_wari_hangs_up_with_a_bye() {
 
 #[tokio::test]
 async fn calling_an_endpoint_without_a_contact_fails_as_asterisk_does() {
-    let wari = start(PJSIP_OUT);
+    let wari = sip_fixture::start(PJSIP_OUT, DIALPLAN);
     let refused = wari
         .post(&format!("/ari/channels?endpoint=PJSIP/far&app={APP}"))
         .await;
@@ -591,16 +562,14 @@ async fn calling_an_endpoint_without_a_contact_fails_as_asterisk_does() {
 async fn an_originate_refused_busy_reports_dial_status_busy() {
     // (A dial of a channel made by /channels/create reports no final status, as in
     // Asterisk: only an originate does.)
-    let wari = start(PJSIP_OUT);
-    let mut app = events(&wari).await;
+    let (wari, mut app) = start_watching(PJSIP_OUT, DIALPLAN, APP).await;
     let peer = Peer::new(&wari).await;
     let endpoint = format!("PJSIP/far/sip:bob@{}", peer.local());
-    let created = wari
-        .post(&format!(
-            "/ari/channels?endpoint={endpoint}&app={APP}&channelId=out3"
-        ))
-        .await;
-    assert_eq!(created.status, 200, "{:?}", created.body);
+    originate(
+        &wari,
+        &format!("endpoint={endpoint}&app={APP}&channelId=out3"),
+    )
+    .await;
     let invite = peer.request_of("INVITE").await;
     peer.respond(&invite, 486, "Busy Here", "busy3").await;
     let seen = app
@@ -618,7 +587,7 @@ async fn an_originate_refused_busy_reports_dial_status_busy() {
 #[tokio::test]
 async fn a_tcp_transport_answers_on_the_connection() {
     let pjsip = format!("{PJSIP}\n[tcp]\ntype=transport\nprotocol=tcp\nbind=127.0.0.1:0\n");
-    let wari = start(&pjsip);
+    let wari = sip_fixture::start(&pjsip, DIALPLAN);
     let tcp = wari.sip_tcp.expect("a sip-tcp line in the banner");
     assert!(
         wari.banner

@@ -9,7 +9,6 @@
 //! phones are written here: a rustls client, a rustls or plain TCP server, and a UDP socket
 //! sending literal SIP requests and reading wari's messages with their own small parser.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,6 +17,7 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpStream, UdpSocket};
 use tokio_rustls::client::TlsStream;
 
+use crate::sip_raw::sdp_lines;
 use crate::support::{EventSocket, Wari, eventually, run_wari};
 
 const APP: &str = "sipapp";
@@ -280,20 +280,6 @@ async fn endpoint_state(wari: &Wari) -> String {
     body["state"].as_str().unwrap_or_default().to_string()
 }
 
-/// Fields of an SDP body by line type.
-fn sdp_lines(body: &str) -> HashMap<String, Vec<String>> {
-    let mut lines: HashMap<String, Vec<String>> = HashMap::new();
-    for line in body.lines() {
-        if let Some((kind, value)) = line.split_once('=') {
-            lines
-                .entry(kind.to_string())
-                .or_default()
-                .push(value.trim().to_string());
-        }
-    }
-    lines
-}
-
 #[tokio::test]
 async fn a_tls_phone_registers_and_calls_into_stasis_on_one_connection() {
     let (wari, cert) = start_tls("tlsv1_3");
@@ -305,11 +291,7 @@ async fn a_tls_phone_registers_and_calls_into_stasis_on_one_connection() {
         "{:?}",
         wari.banner
     );
-    let mut app = EventSocket::connect(
-        &wari,
-        &format!("app={APP}&subscribeAll=true&api_key=asterisk:secret"),
-    )
-    .await;
+    let mut app = EventSocket::watching(&wari, APP).await;
 
     // method=tlsv1_3: a client that speaks only TLS 1.2 is refused, one with 1.3 gets it.
     let refused = tls_connect(address, &cert, &[&rustls::version::TLS12]).await;
@@ -677,53 +659,46 @@ async fn call_from(wari: &Wari, app: &mut EventSocket, ip: &str) -> Seen {
     }
 }
 
+/// `seen`'s Contact holds `contact`, its SDP's connection and origin give `media_ip`, and
+/// the BYE's Via starts with `via`.
+fn assert_addresses(seen: &Seen, contact: &str, media_ip: &str, via: &str) {
+    assert!(
+        seen.answer_contact.contains(contact),
+        "{}",
+        seen.answer_contact
+    );
+    assert_eq!(seen.connection, format!("IN IP4 {media_ip}"));
+    assert!(
+        seen.origin.ends_with(&format!("IN IP4 {media_ip}")),
+        "{}",
+        seen.origin
+    );
+    assert!(seen.bye_via.starts_with(via), "{}", seen.bye_via);
+}
+
 #[tokio::test]
 async fn peers_outside_local_net_see_the_external_addresses_and_inside_the_bound_one() {
     let wari = Wari::with(&[("pjsip.conf", NAT_PJSIP), ("extensions.conf", DIALPLAN)]);
     let bound = wari.sip_udp.expect("a SIP UDP transport");
-    let mut app = EventSocket::connect(
-        &wari,
-        &format!("app={APP}&subscribeAll=true&api_key=asterisk:secret"),
-    )
-    .await;
+    let mut app = EventSocket::watching(&wari, APP).await;
 
     // 127.0.0.2 is outside local_net: Contact and the BYE's Via carry the external
     // signalling address and port, the SDP the external media address.
     let outside = call_from(&wari, &mut app, "127.0.0.2").await;
-    assert!(
-        outside.answer_contact.contains("@203.0.113.7:5999"),
-        "{}",
-        outside.answer_contact
-    );
-    assert_eq!(outside.connection, "IN IP4 203.0.113.8");
-    assert!(
-        outside.origin.ends_with("IN IP4 203.0.113.8"),
-        "{}",
-        outside.origin
-    );
-    assert!(
-        outside.bye_via.starts_with("SIP/2.0/UDP 203.0.113.7:5999;"),
-        "{}",
-        outside.bye_via
+    assert_addresses(
+        &outside,
+        "@203.0.113.7:5999",
+        "203.0.113.8",
+        "SIP/2.0/UDP 203.0.113.7:5999;",
     );
 
     // 127.0.0.1 is inside: the bound address everywhere.
     let inside = call_from(&wari, &mut app, "127.0.0.1").await;
-    assert!(
-        inside.answer_contact.contains(&format!("@{bound}")),
-        "{}",
-        inside.answer_contact
-    );
-    assert_eq!(inside.connection, "IN IP4 127.0.0.1");
-    assert!(
-        inside.origin.ends_with("IN IP4 127.0.0.1"),
-        "{}",
-        inside.origin
-    );
-    assert!(
-        inside.bye_via.starts_with(&format!("SIP/2.0/UDP {bound};")),
-        "{}",
-        inside.bye_via
+    assert_addresses(
+        &inside,
+        &format!("@{bound}"),
+        "127.0.0.1",
+        &format!("SIP/2.0/UDP {bound};"),
     );
 }
 
@@ -916,6 +891,24 @@ async fn answer_then_get_bye(
     )
 }
 
+/// A peer's listener on a loopback port, and channel `id` of the application calling
+/// `user` at it (`params` follow the URI's host and port, e.g. `%3Btransport=tcp`): wari
+/// connects to the listener.
+async fn dial_listener(wari: &Wari, user: &str, params: &str, id: &str) -> tokio::net::TcpListener {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("peer listener");
+    let at = listener.local_addr().expect("address");
+    let (status, body) = wari
+        .post(&format!(
+            "/ari/channels?endpoint=PJSIP/{user}/sip:{user}@{at}{params}&app={APP}&channelId={id}"
+        ))
+        .await
+        .parts();
+    assert_eq!(status, 200, "{body}");
+    listener
+}
+
 #[tokio::test]
 async fn wari_calls_out_over_tls_and_tcp_and_its_requests_name_that_transport_in_via() {
     let (cert, key) = self_signed();
@@ -929,26 +922,12 @@ async fn wari_calls_out_over_tls_and_tcp_and_its_requests_name_that_transport_in
     ]);
     let tls = wari.sip_tls.expect("a TLS transport");
     let tcp = wari.sip_tcp.expect("a TCP transport");
-    let mut app = EventSocket::connect(
-        &wari,
-        &format!("app={APP}&subscribeAll=true&api_key=asterisk:secret"),
-    )
-    .await;
+    let mut app = EventSocket::watching(&wari, APP).await;
 
     // carol's transport is TLS: wari opens a TLS connection to her URI, verifies the
     // certificate her CA signed, and its INVITE and BYE give the TLS transport's address.
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("peer listener");
-    let at = listener.local_addr().expect("address");
     let acceptor = peer_acceptor(&peer_cert, &peer_key);
-    let (status, body) = wari
-        .post(&format!(
-            "/ari/channels?endpoint=PJSIP/carol/sip:carol@{at}&app={APP}&channelId=tls-dialled"
-        ))
-        .await
-        .parts();
-    assert_eq!(status, 200, "{body}");
+    let listener = dial_listener(&wari, "carol", "", "tls-dialled").await;
     let mut peer = accept_peer(&listener, Some(&acceptor))
         .await
         .expect("wari's TLS connection, handshake done");
@@ -959,17 +938,7 @@ async fn wari_calls_out_over_tls_and_tcp_and_its_requests_name_that_transport_in
     }
 
     // Over TCP (the URI's transport=tcp): the TCP transport's address.
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("peer listener");
-    let at = listener.local_addr().expect("address");
-    let (status, body) = wari
-        .post(&format!(
-            "/ari/channels?endpoint=PJSIP/bob/sip:bob@{at}%3Btransport=tcp&app={APP}&channelId=tcp-dialled"
-        ))
-        .await
-        .parts();
-    assert_eq!(status, 200, "{body}");
+    let listener = dial_listener(&wari, "bob", "%3Btransport=tcp", "tcp-dialled").await;
     let mut peer = accept_peer(&listener, None)
         .await
         .expect("wari's TCP connection");
@@ -982,17 +951,7 @@ async fn wari_calls_out_over_tls_and_tcp_and_its_requests_name_that_transport_in
     // A server whose certificate no trusted CA signed: the handshake fails, so no INVITE
     // reaches it and the call ends at once (pjsip's transport error: congestion).
     let (_, other_cert, other_key) = peer_pki("someone else");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("peer listener");
-    let at = listener.local_addr().expect("address");
-    let (status, body) = wari
-        .post(&format!(
-            "/ari/channels?endpoint=PJSIP/bob/sip:bob@{at}%3Btransport=tls&app={APP}&channelId=untrusted"
-        ))
-        .await
-        .parts();
-    assert_eq!(status, 200, "{body}");
+    let listener = dial_listener(&wari, "bob", "%3Btransport=tls", "untrusted").await;
     let refused = accept_peer(&listener, Some(&peer_acceptor(&other_cert, &other_key))).await;
     assert!(refused.is_err(), "wari accepted an untrusted certificate");
     let destroyed = app.next_for("ChannelDestroyed", "untrusted").await;
@@ -1013,25 +972,11 @@ async fn without_verify_server_wari_takes_any_server_certificate_as_asterisk() {
         ("sip.crt", &cert),
         ("sip.key", &key),
     ]);
-    let mut app = EventSocket::connect(
-        &wari,
-        &format!("app={APP}&subscribeAll=true&api_key=asterisk:secret"),
-    )
-    .await;
+    let mut app = EventSocket::watching(&wari, APP).await;
     // A certificate from a CA wari has never heard of: the handshake succeeds, the
     // INVITE arrives, the callee's busy answer is the channel's cause.
     let (_, peer_cert, peer_key) = peer_pki("unknown CA");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("peer listener");
-    let at = listener.local_addr().expect("address");
-    let (status, body) = wari
-        .post(&format!(
-            "/ari/channels?endpoint=PJSIP/bob/sip:bob@{at}%3Btransport=tls&app={APP}&channelId=any-cert"
-        ))
-        .await
-        .parts();
-    assert_eq!(status, 200, "{body}");
+    let listener = dial_listener(&wari, "bob", "%3Btransport=tls", "any-cert").await;
     let mut peer = accept_peer(&listener, Some(&peer_acceptor(&peer_cert, &peer_key)))
         .await
         .expect("a TLS connection with an unverified certificate");

@@ -477,6 +477,16 @@ impl EventSocket {
         EventSocket { stream }
     }
 
+    /// Connects as the test user for application `app`, subscribed to every event source
+    /// (`subscribeAll`: a channel's ChannelDestroyed after it left the application too).
+    pub(crate) async fn watching(wari: &Wari, app: &str) -> EventSocket {
+        EventSocket::connect(
+            wari,
+            &format!("app={app}&subscribeAll=true&api_key=asterisk:secret"),
+        )
+        .await
+    }
+
     /// The next event (panics after [`EVENT_TIMEOUT`]).
     pub(crate) async fn next(&mut self) -> serde_json::Value {
         use futures_util::StreamExt;
@@ -712,6 +722,29 @@ impl Wari {
     /// `PUT` as the test user.
     pub(crate) async fn put(&self, path: &str) -> Reply {
         self.ari(reqwest::Method::PUT, path).await
+    }
+
+    /// `POST` as the test user, which must succeed (2xx); returns the body.
+    pub(crate) async fn post_ok(&self, path: &str) -> serde_json::Value {
+        let reply = self.post(path).await;
+        assert!(
+            reply.status.is_success(),
+            "POST {path}: {} {}",
+            reply.status,
+            reply.text
+        );
+        reply.body
+    }
+
+    /// `DELETE` as the test user, which must succeed (2xx).
+    pub(crate) async fn delete_ok(&self, path: &str) {
+        let reply = self.delete(path).await;
+        assert!(
+            reply.status.is_success(),
+            "DELETE {path}: {} {}",
+            reply.status,
+            reply.text
+        );
     }
 }
 

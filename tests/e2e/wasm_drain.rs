@@ -95,6 +95,21 @@ async fn varset(ws: &mut EventSocket, channel: &str, variable: &str) -> Value {
     }
 }
 
+/// The caller presses 1 (as alice): the IVR routes the call, which sets `AFTER_IVR` to 1
+/// on the callee.
+async fn assert_choice_1_is_routed(wari: &Wari, ws: &mut EventSocket) {
+    let Reply { status, body, .. } = wari
+        .ari_as(
+            ALICE,
+            Method::POST,
+            "/ari/channels/caller/dtmf?dtmf=1",
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    assert_eq!(varset(ws, "callee", "AFTER_IVR").await, "1");
+}
+
 /// `wari app ARGS... --url ... --user alice --password alicepw`.
 fn wari_app(wari: &Wari, args: &[&str]) -> Finished {
     let home = tempfile::tempdir().expect("temp dir");
@@ -160,16 +175,7 @@ async fn a_removed_app_keeps_its_live_call_and_refuses_new_ones() {
     assert_eq!(varset(&mut ws, "late-in", "AFTER").await, "FAILED");
 
     // The live call still gets its keys: the IVR routes choice 1 after the removal.
-    let Reply { status, body, .. } = wari
-        .ari_as(
-            ALICE,
-            Method::POST,
-            "/ari/channels/caller/dtmf?dtmf=1",
-            None,
-        )
-        .await;
-    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
-    assert_eq!(varset(&mut ws, "callee", "AFTER_IVR").await, "1");
+    assert_choice_1_is_routed(&wari, &mut ws).await;
     // Its StasisEnd ends the session, long before drain_seconds: then the app is gone.
     gone(&wari, "menu").await;
     assert!(wari.log().contains("its last call ended"), "{}", wari.log());
@@ -215,16 +221,7 @@ async fn a_deploy_by_the_owner_during_the_drain_calls_the_removal_off() {
         }
     })
     .await;
-    let Reply { status, .. } = wari
-        .ari_as(
-            ALICE,
-            Method::POST,
-            "/ari/channels/caller/dtmf?dtmf=1",
-            None,
-        )
-        .await;
-    assert_eq!(status, StatusCode::NO_CONTENT);
-    assert_eq!(varset(&mut ws, "callee", "AFTER_IVR").await, "1");
+    assert_choice_1_is_routed(&wari, &mut ws).await;
     // The old call ended; the app is still deployed.
     live_sessions(&wari, "menu", 0).await;
     let Reply { status, body, .. } = app(&wari, "menu").await;
@@ -357,16 +354,7 @@ async fn a_hot_swap_and_a_removal_show_what_is_draining() {
     );
 
     // The old version still runs the call: choice 1 is routed, and then it is all gone.
-    let Reply { status, .. } = wari
-        .ari_as(
-            ALICE,
-            Method::POST,
-            "/ari/channels/caller/dtmf?dtmf=1",
-            None,
-        )
-        .await;
-    assert_eq!(status, StatusCode::NO_CONTENT);
-    assert_eq!(varset(&mut ws, "callee", "AFTER_IVR").await, "1");
+    assert_choice_1_is_routed(&wari, &mut ws).await;
     gone(&wari, "menu").await;
     let list = wari_app(&wari, &["list"]);
     assert_eq!(list.stdout, "no apps deployed\n");
