@@ -150,6 +150,7 @@ pub(crate) fn unique() -> String {
 pub(crate) struct Request {
     method: String,
     lines: Vec<String>,
+    content_type: String,
     body: String,
 }
 
@@ -158,6 +159,7 @@ impl Request {
         Request {
             method: method.to_string(),
             lines: vec![format!("{method} {uri} SIP/2.0")],
+            content_type: "application/sdp".to_string(),
             body: String::new(),
         }
     }
@@ -199,12 +201,19 @@ impl Request {
         self
     }
 
+    /// A body of `content_type`.
+    pub(crate) fn body(mut self, content_type: &str, body: &str) -> Request {
+        self.content_type = content_type.to_string();
+        self.body = body.to_string();
+        self
+    }
+
     /// The message's text.
     pub(crate) fn text(&self) -> String {
         let mut text = self.lines.join("\r\n");
         text.push_str("\r\n");
         if !self.body.is_empty() {
-            text.push_str("Content-Type: application/sdp\r\n");
+            text.push_str(&format!("Content-Type: {}\r\n", self.content_type));
         }
         text.push_str(&format!(
             "Content-Length: {}\r\n\r\n{}",

@@ -452,6 +452,57 @@ async fn a_reinvite_to_sendonly_holds_the_channel_and_sendrecv_takes_it_back() {
     app.next_for("ChannelUnhold", &id).await;
 }
 
+/// Sends `body` of `content_type` in an INFO inside `call`; the status wari answers.
+async fn info(peer: &Peer, call: &Call, cseq: u32, content_type: &str, body: &str) -> u16 {
+    let text = call
+        .request("INFO", cseq, peer.local(), &format!("info{cseq}"))
+        .body(content_type, body)
+        .text();
+    peer.send(&text).await;
+    peer.final_response("INFO").await.status()
+}
+
+#[tokio::test]
+async fn dtmf_sent_as_sip_info_arrives_as_channel_dtmf_received() {
+    // As Asterisk's res_pjsip_dtmf_info, whatever the endpoint's dtmf_mode: the digit of
+    // an `application/dtmf-relay` (with its Duration) or `application/dtmf` INFO.
+    let (wari, mut app) = start_watching(PJSIP, DIALPLAN, APP).await;
+    let peer = Peer::new(&wari).await;
+    let (call, started) = answered_call(&wari, &mut app, &peer, "100", "ack1").await;
+    let id = started["channel"]["id"].as_str().expect("id").to_string();
+
+    let relay = "Signal=5\r\nDuration=160\r\n";
+    assert_eq!(
+        info(&peer, &call, 2, "application/dtmf-relay", relay).await,
+        200
+    );
+    let digit = app.next_for("ChannelDtmfReceived", &id).await;
+    assert_eq!(digit["digit"], "5", "{digit}");
+    assert_eq!(digit["duration_ms"], 160, "{digit}");
+
+    assert_eq!(info(&peer, &call, 3, "application/dtmf", "11").await, 200);
+    let digit = app.next_for("ChannelDtmfReceived", &id).await;
+    assert_eq!(digit["digit"], "#", "{digit}");
+    assert_eq!(digit["duration_ms"], 100, "{digit}");
+
+    // A signal that cannot be read is 500 and no digit; an INFO of another kind is 501.
+    let bad = "Signal=X9\r\n";
+    assert_eq!(
+        info(&peer, &call, 4, "application/dtmf-relay", bad).await,
+        500
+    );
+    assert_eq!(info(&peer, &call, 5, "application/json", "{}").await, 501);
+    assert_eq!(
+        info(&peer, &call, 6, "application/dtmf-relay", "Signal=*").await,
+        200
+    );
+    let digit = app.next_for("ChannelDtmfReceived", &id).await;
+    assert_eq!(
+        digit["digit"], "*",
+        "the next digit after the refused ones: {digit}"
+    );
+}
+
 /// `far` has no contact: calls to it need a URI.
 const PJSIP_OUT: &str = concat!(
     udp_transport!(),

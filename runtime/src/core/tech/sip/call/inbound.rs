@@ -22,8 +22,8 @@ use super::super::{SipShared, TECHNOLOGY, causes};
 use super::driver::{Phase, SipCall};
 use super::ending::{self, Side};
 use super::hold::{HoldReinvites, HoldWish};
-use super::reoffer;
 use super::{CallEntry, parties};
+use super::{info, reoffer};
 use crate::config::pjsip_conf::{self, Endpoint};
 use crate::core::NewChannel;
 use crate::core::cause;
@@ -459,6 +459,13 @@ pub(crate) async fn follow(
             Some(DialogState::Notify(_, _, handle)) => {
                 // The progress of a transfer we asked for (REFER): taken, nothing to do.
                 let _ = handle.reply(StatusCode::OK).await;
+            }
+            Some(DialogState::Info(_, request, handle)) => {
+                if let Some((digit, duration_ms)) = info::answer(&request, handle, &id).await {
+                    shared
+                        .core
+                        .with(|ctx| ctx.dtmf_received(&id, digit, duration_ms));
+                }
             }
             Some(other) => {
                 tracing::trace!(channel = %id, state = %other, "SIP dialog state");

@@ -2,12 +2,14 @@
 //! channel whose [`Driver`](crate::core::tech::Driver) (`driver`) turns what wari does into
 //! SIP; `ending` is how a call ends when its channel hangs up; `hold` sends our hold of
 //! the far end as re-INVITEs (`moh_passthrough=yes`), `reoffer` answers the far end's
-//! (its hold); `parties` reads who a call is between; [`Calls`] finds a call by its dialog for the requests inside it.
+//! (its hold); `info` takes DTMF the far end sends as SIP INFO; `parties` reads who a call
+//! is between; [`Calls`] finds a call by its dialog for the requests inside it.
 
 pub(crate) mod driver;
 pub(crate) mod ending;
 pub(crate) mod hold;
 pub(crate) mod inbound;
+pub(crate) mod info;
 pub(crate) mod outbound;
 pub(crate) mod parties;
 pub(crate) mod reoffer;

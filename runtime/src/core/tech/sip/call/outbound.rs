@@ -33,7 +33,7 @@ use super::driver::{Phase, redirect_target, send_refer};
 use super::ending::{self, Side};
 use super::hold::{HoldReinvites, HoldWish};
 use super::inbound::{contact_uri, media_policy};
-use super::reoffer;
+use super::{info, reoffer};
 use crate::config::pjsip_conf::Endpoint;
 use crate::core::cause;
 use crate::core::channels::channel::{ChannelState, DialplanPosition};
@@ -554,6 +554,11 @@ async fn follow(
                     }
                 }
                 Some(DialogState::Trying(_)) | Some(DialogState::Calling(_)) => {}
+                Some(DialogState::Info(_, request, transaction)) => {
+                    if let Some((digit, duration_ms)) = info::answer(&request, transaction, &me).await {
+                        handle.with(|ctx| ctx.dtmf_received(&me, digit, duration_ms));
+                    }
+                }
                 Some(DialogState::Updated(_, request, transaction)) => {
                     // The far end's re-INVITE (its hold, a session refresh).
                     let reoffered = reoffer::answer(
