@@ -88,6 +88,30 @@ impl Story {
         self.head.len() + self.tail.len()
     }
 
+    /// Counts `event` and keeps it if there is room (`head` first events, `tail` latest
+    /// ones; `full`: all stories together keep as many as they may). True when the store
+    /// keeps one event more.
+    fn add(&mut self, event: &Arc<Event>, head: usize, tail: usize, full: bool) -> bool {
+        self.total += 1;
+        // The first events are kept only while none was left out, so that the kept ones
+        // are the story's first events and its latest ones, each run without a gap.
+        let head_open = self.head.len() < head && self.head.len() as u64 == self.total - 1;
+        if head_open && !full {
+            self.head.push(event.clone());
+            true
+        } else if tail > 0 && !self.tail.is_empty() && (self.tail.len() >= tail || full) {
+            // Room for the latest only: the oldest of them makes way.
+            self.tail.pop_front();
+            self.tail.push_back(event.clone());
+            false
+        } else if tail > 0 && !full {
+            self.tail.push_back(event.clone());
+            true
+        } else {
+            false
+        }
+    }
+
     /// The kept events with their sequence numbers (0 = the story's first event).
     fn events(&self) -> impl Iterator<Item = (u64, &Arc<Event>)> {
         let tail_start = self.total - self.tail.len() as u64;
@@ -183,7 +207,8 @@ impl Stories {
     }
 
     /// Records `event` in channel `id`'s story (`shared`: the id as the core shares it,
-    /// when the event has it so, to keep without a copy).
+    /// when the event has it so, to keep without a copy). A story that exists already
+    /// costs one lookup.
     fn record_for(
         &mut self,
         id: &str,
@@ -192,47 +217,38 @@ impl Stories {
         live: &impl Fn(&str) -> bool,
         live_channels: usize,
     ) {
-        if !self.stories.contains_key(id) {
+        while self.kept >= self.limits.events_total && self.forget_oldest_ended(id) {}
+        let full = self.kept >= self.limits.events_total;
+        let (head, tail) = (self.limits.head(), self.limits.tail());
+        let ends = if let Some(story) = self.stories.get_mut(id) {
+            let added = story.add(event, head, tail, full);
+            self.kept += usize::from(added);
+            !story.ended && event.kind == "ChannelDestroyed" && event.channel_id() == Some(id)
+        } else {
             if !live(id) {
                 return;
             }
             let live_stories = self.stories.len() - self.ended.len();
+            let mut full = full;
             if live_stories > 2 * live_channels + 64 {
                 self.end_gone(live);
+                while self.kept >= self.limits.events_total && self.forget_oldest_ended(id) {}
+                full = self.kept >= self.limits.events_total;
             }
-            self.stories.insert(
-                shared.cloned().unwrap_or_else(|| Arc::from(id)),
-                Story {
-                    // One allocation for a usual call's events.
-                    head: Vec::with_capacity(self.limits.head().min(16)),
-                    tail: VecDeque::new(),
-                    total: 0,
-                    ended: false,
-                },
-            );
-        }
-        while self.kept >= self.limits.events_total && self.forget_oldest_ended(id) {}
-        let (head, tail) = (self.limits.head(), self.limits.tail());
-        let full = self.kept >= self.limits.events_total;
-        let Some(story) = self.stories.get_mut(id) else {
-            return;
+            // One allocation for a usual call's events.
+            let mut story = Story {
+                head: Vec::with_capacity(head.min(16)),
+                tail: VecDeque::new(),
+                total: 0,
+                ended: false,
+            };
+            let added = story.add(event, head, tail, full);
+            self.kept += usize::from(added);
+            self.stories
+                .insert(shared.cloned().unwrap_or_else(|| Arc::from(id)), story);
+            event.kind == "ChannelDestroyed" && event.channel_id() == Some(id)
         };
-        story.total += 1;
-        // The first events are kept only while none was left out, so that the kept ones
-        // are the story's first events and its latest ones, each run without a gap.
-        let head_open = story.head.len() < head && story.head.len() as u64 == story.total - 1;
-        if head_open && !full {
-            story.head.push(event.clone());
-            self.kept += 1;
-        } else if tail > 0 && !story.tail.is_empty() && (story.tail.len() >= tail || full) {
-            // Room for the latest only: the oldest of them makes way.
-            story.tail.pop_front();
-            story.tail.push_back(event.clone());
-        } else if tail > 0 && !full {
-            story.tail.push_back(event.clone());
-            self.kept += 1;
-        }
-        if event.kind == "ChannelDestroyed" && event.channel_id() == Some(id) && !story.ended {
+        if ends {
             self.end(id);
         }
     }
