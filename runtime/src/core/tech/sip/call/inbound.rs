@@ -460,6 +460,11 @@ pub(crate) async fn follow(
                 // The progress of a transfer we asked for (REFER): taken, nothing to do.
                 let _ = handle.reply(StatusCode::OK).await;
             }
+            Some(DialogState::Refer(_, _, handle)) => {
+                // A transfer the phone asks for: not taken (Asterisk would transfer).
+                tracing::info!(channel = %id, "SIP REFER from the far end: 501, transfers are not taken");
+                let _ = handle.reply(StatusCode::NotImplemented).await;
+            }
             Some(DialogState::Info(_, request, handle)) => {
                 if let Some((digit, duration_ms)) = info::answer(&request, handle, &id).await {
                     shared

@@ -22,7 +22,7 @@ use rsipstack::dialog::dialog::{DialogState, DialogStateReceiver};
 use rsipstack::dialog::invitation::InviteOption;
 use rsipstack::dialog::invite_dialog::InviteDialog;
 use rsipstack::sip::prelude::{HeadersExt, ToTypedHeader};
-use rsipstack::sip::{Header, Param, Transport, Uri};
+use rsipstack::sip::{Header, Param, StatusCode, Transport, Uri};
 use rsipstack::transport::SipAddr;
 use tokio::sync::mpsc::UnboundedReceiver;
 
@@ -554,6 +554,11 @@ async fn follow(
                     }
                 }
                 Some(DialogState::Trying(_)) | Some(DialogState::Calling(_)) => {}
+                Some(DialogState::Refer(_, _, transaction)) => {
+                    // A transfer the far end asks for: not taken (Asterisk would transfer).
+                    tracing::info!(channel = %me, "SIP REFER from the far end: 501, transfers are not taken");
+                    let _ = transaction.reply(StatusCode::NotImplemented).await;
+                }
                 Some(DialogState::Info(_, request, transaction)) => {
                     if let Some((digit, duration_ms)) = info::answer(&request, transaction, &me).await {
                         handle.with(|ctx| ctx.dtmf_received(&me, digit, duration_ms));
