@@ -60,6 +60,7 @@ mod rest_over_ws;
 mod routing_answers;
 mod schema;
 mod sip_ari_ops;
+mod sip_bridge_hold;
 mod sip_calls;
 mod sip_cancel;
 mod sip_dialing;

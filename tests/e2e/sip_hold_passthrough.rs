@@ -36,7 +36,7 @@ const INTO_APP: &str = "[calls]\nexten => _X.,1,Stasis(passthrough)\n same => n,
 
 /// A wari whose default music-on-hold class (`<data dir>/moh`) is a 440 Hz tone; the
 /// directory lives as long as it is kept.
-fn wari_with_music() -> (Wari, tempfile::TempDir) {
+pub(crate) fn wari_with_music() -> (Wari, tempfile::TempDir) {
     let data = tempfile::tempdir().expect("temp dir");
     write_wav(&data.path().join("moh/tone.wav"), sine(440.0, 16_000));
     let asterisk = format!("[directories]\nastdatadir => {}\n", data.path().display());
@@ -49,7 +49,7 @@ fn wari_with_music() -> (Wari, tempfile::TempDir) {
     (wari, data)
 }
 
-async fn events(wari: &Wari) -> EventSocket {
+pub(crate) async fn events(wari: &Wari) -> EventSocket {
     EventSocket::connect(
         wari,
         &format!("app={APP}&subscribeAll=true&api_key=asterisk:secret"),
@@ -59,7 +59,7 @@ async fn events(wari: &Wari) -> EventSocket {
 
 /// A call in from `user` at `peer` (RTP at 127.0.0.1:`rtp_port`), answered by the
 /// application and acknowledged: the dialog, wari's 200 and the channel's id.
-async fn answered_call_in(
+pub(crate) async fn answered_call_in(
     wari: &Wari,
     app: &mut EventSocket,
     peer: &Peer,
@@ -89,7 +89,7 @@ async fn answered_call_in(
 }
 
 /// The CSeq number of a message.
-fn cseq(message: &Message) -> u32 {
+pub(crate) fn cseq(message: &Message) -> u32 {
     message
         .header("cseq")
         .and_then(|c| c.split_whitespace().next())
@@ -99,7 +99,7 @@ fn cseq(message: &Message) -> u32 {
 
 /// The next INVITE from wari with a CSeq above `after` (retransmissions of earlier ones
 /// and other requests are skipped).
-async fn reinvite_after(peer: &Peer, after: u32) -> Message {
+pub(crate) async fn reinvite_after(peer: &Peer, after: u32) -> Message {
     for _ in 0..SIP_BUDGET {
         let message = peer.receive().await;
         if message.is_request("INVITE") && cseq(&message) > after {
@@ -110,7 +110,7 @@ async fn reinvite_after(peer: &Peer, after: u32) -> Message {
 }
 
 /// The ACK wari sends for the final response to its INVITE with CSeq `number`.
-async fn ack_of(peer: &Peer, number: u32) -> Message {
+pub(crate) async fn ack_of(peer: &Peer, number: u32) -> Message {
     for _ in 0..SIP_BUDGET {
         let message = peer.receive().await;
         if message.is_request("ACK") && cseq(&message) == number {
@@ -121,7 +121,7 @@ async fn ack_of(peer: &Peer, number: u32) -> Message {
 }
 
 /// The direction attribute of an SDP body.
-fn direction(sdp: &str) -> Option<String> {
+pub(crate) fn direction(sdp: &str) -> Option<String> {
     sdp_lines(sdp)
         .get("a")?
         .iter()
@@ -149,7 +149,7 @@ fn media_lines(sdp: &str) -> (Vec<String>, Vec<String>) {
 }
 
 /// The next `count` RTP payloads `rtp` receives (PCMU), decoded.
-async fn heard(rtp: &UdpSocket, count: usize) -> Vec<i16> {
+pub(crate) async fn heard(rtp: &UdpSocket, count: usize) -> Vec<i16> {
     let mut samples = Vec::new();
     let mut buffer = [0u8; 2048];
     for _ in 0..count {
@@ -169,7 +169,7 @@ async fn heard(rtp: &UdpSocket, count: usize) -> Vec<i16> {
 }
 
 /// Drops what `socket` has received so far; what was dropped, parsed when it is SIP.
-fn drain(socket: &UdpSocket) -> Vec<Message> {
+pub(crate) fn drain(socket: &UdpSocket) -> Vec<Message> {
     let mut buffer = [0u8; 65536];
     let mut dropped = Vec::new();
     for _ in 0..10_000 {

@@ -2,6 +2,7 @@
 //! with BridgeCreated/Destroyed and ChannelEntered/LeftBridge events; bridge variables.
 
 pub(crate) mod bridge;
+mod hold;
 
 use crate::core::control::ControlApi;
 use std::collections::{BTreeMap, BTreeSet};
@@ -173,6 +174,7 @@ impl Core {
             .with_channel("channel", snapshot),
         );
         self.bridge_reconfigured_locked(state, bridge_id);
+        self.end_hold_on_joining(state, bridge_id, channel_id);
     }
 
     /// After a channel has entered or left a bridge (and that was announced): the bridge

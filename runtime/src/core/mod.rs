@@ -568,6 +568,7 @@ impl Core {
             endpoint: spec.endpoint.clone(),
             muted_in: false,
             muted_out: false,
+            hold_indicated: false,
             execution: channels::channel::Execution::Idle,
             dialing: None,
             charge: None,

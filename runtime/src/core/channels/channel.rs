@@ -256,6 +256,9 @@ pub struct Channel {
     pub endpoint: Option<String>,
     pub muted_in: bool,
     pub muted_out: bool,
+    /// A hold was indicated to the channel (ARI hold, or the far end of another party of
+    /// its bridge holding) and not taken back: Asterisk's channel hold state.
+    pub hold_indicated: bool,
     /// What drives the channel at the top.
     pub execution: Execution,
     /// The outbound call being placed on it (originate or `/dial`), until answered.
@@ -351,6 +354,7 @@ mod tests {
             endpoint: None,
             muted_in: false,
             muted_out: false,
+            hold_indicated: false,
             execution: Execution::Idle,
             dialing: None,
             charge: None,

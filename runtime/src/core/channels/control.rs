@@ -243,6 +243,11 @@ impl ControlApi<'_> {
         let plays_moh = self.with_state(|state| {
             self.controllable(state, id, true)?;
             let channel = self.channel_mut(state, id)?;
+            match indication {
+                Indication::Hold => channel.hold_indicated = true,
+                Indication::Unhold => channel.hold_indicated = false,
+                _ => {}
+            }
             let id = channel.id.clone();
             let driver = channel.driver.clone();
             driver.indicate(

@@ -385,5 +385,6 @@ impl Core {
         } else {
             self.bridge_reconfigured_locked(state, &bridge_id);
         }
+        self.end_hold_on_leaving(state, id);
     }
 }

@@ -71,6 +71,27 @@ impl Core {
         media.engine.send(command(media, leg));
         Ok(())
     }
+
+    /// Starts (`on`) or stops a channel's music on hold of the default class, with the
+    /// core's state locked: a hold indicated to a technology that holds with local music.
+    /// Only the class's folder is listed here; its files are read by the engine.
+    pub(in crate::core) fn channel_moh_locked(&self, leg: &Arc<str>, on: bool) {
+        let Ok(media) = self.media() else {
+            return;
+        };
+        let leg = leg.clone();
+        media.engine.send(if on {
+            Command::StartHold {
+                leg,
+                hold: Hold::Moh(moh_source(media, "", Rate::Narrow8k)),
+            }
+        } else {
+            Command::StopHold {
+                leg,
+                kind: HoldKind::Moh,
+            }
+        });
+    }
 }
 
 impl ControlApi<'_> {

@@ -207,7 +207,9 @@ impl<'a> Context<'a> {
     }
 
     /// The far end holds the call (`held`: ChannelHold) or takes it back (ChannelUnhold),
-    /// as a SIP phone's re-INVITE with `sendonly`/`inactive`, then `sendrecv`, says.
+    /// as a SIP phone's re-INVITE with `sendonly`/`inactive`, then `sendrecv`, says. The
+    /// other parties of the channel's mixing bridge are indicated the hold (or unhold), as
+    /// `POST /channels/{id}/hold` would (no event of theirs).
     pub fn far_end_hold(&mut self, id: &Arc<str>, held: bool) {
         if !self.state.channels.contains_key(id) {
             return;
@@ -216,6 +218,7 @@ impl<'a> Context<'a> {
         let snapshot = self.core.channel_snapshot(self.state, id);
         let event = Event::new(kind, Scope::channel(id)).with_channel("channel", snapshot);
         self.core.publish(self.state, event);
+        self.core.pass_hold_through_bridge(self.state, id, held);
     }
 
     /// The far end hung up (or refused the call) with `cause`.
