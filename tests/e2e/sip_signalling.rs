@@ -5,6 +5,8 @@
 //! answers it, the peer hangs up; unknown callers are challenged as Asterisk does; OPTIONS
 //! and methods wari does not take outside a dialog get Asterisk's answers.
 
+use std::time::Duration;
+
 use tokio::net::UdpSocket;
 
 use crate::sip_fixture::{self, originate, start_watching};
@@ -453,13 +455,21 @@ async fn a_reinvite_to_sendonly_holds_the_channel_and_sendrecv_takes_it_back() {
 }
 
 /// Sends `body` of `content_type` in an INFO inside `call`; the status wari answers.
+/// Resent every 500 ms (T1) until answered, at most 10 times, as a phone over UDP resends
+/// it: an INFO that overtakes the call's ACK is not taken until the ACK is.
 async fn info(peer: &Peer, call: &Call, cseq: u32, content_type: &str, body: &str) -> u16 {
     let text = call
         .request("INFO", cseq, peer.local(), &format!("info{cseq}"))
         .body(content_type, body)
         .text();
-    peer.send(&text).await;
-    peer.final_response("INFO").await.status()
+    for _ in 0..10 {
+        peer.send(&text).await;
+        let answer = peer.final_response("INFO");
+        if let Ok(answer) = tokio::time::timeout(Duration::from_millis(500), answer).await {
+            return answer.status();
+        }
+    }
+    panic!("INFO {cseq} unanswered after 10 sends");
 }
 
 #[tokio::test]
