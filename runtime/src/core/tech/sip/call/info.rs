@@ -8,6 +8,8 @@
 use rsipstack::dialog::dialog::TransactionHandle;
 use rsipstack::sip::{Header, Request, StatusCode};
 
+use super::super::media::dtmf::digit_of;
+
 /// What an INFO request's body says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum InfoContent {
@@ -80,12 +82,8 @@ fn event_of(signal: &str) -> Option<char> {
         _ => {}
     }
     match leading_number(signal)? {
-        event @ 0..=9 => char::from_digit(event, 10),
-        10 => Some('*'),
-        11 => Some('#'),
-        event @ 12..=15 => char::from_u32(u32::from(b'A') + event - 12),
         16 => Some('!'),
-        _ => None,
+        event => digit_of(u8::try_from(event).ok()?),
     }
 }
 

@@ -35,7 +35,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
 
-mod dtmf;
+pub(crate) mod dtmf;
 mod edge;
 mod io;
 mod jitter;
